@@ -1,0 +1,1 @@
+"""Dialects shipped with irq (`irq.dialects`): builtin, func, arith, quant, and the model dialects."""

@@ -1,0 +1,130 @@
+"""A small arith dialect: constants and element-wise integer/float arithmetic.
+
+It has MLIR's names and syntax (`%2 = arith.addf %0, %1 : tensor<4xf32>`), so the
+same text runs through irq and xDSL in the benchmarks, and it gives the generic
+passes (canonicalize, cse, dce) something to fold in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr
+from irq.ir.dense import DenseElementsAttr
+from irq.ir.dialect import Dialect
+from irq.ir.opdef import Constraint, Op, attribute, operand, result
+from irq.ir.traits import Commutative, ConstantLike, Pure, SameOperandsAndResultType
+from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
+
+DIALECT = Dialect("arith", "Integer and floating point arithmetic.")
+
+
+def _element(t: Type) -> Type:
+    return t.element_type if isinstance(t, ShapedType) else t
+
+
+IntegerLike = Constraint(lambda t: isinstance(_element(t), (IntegerType, IndexType)), "integer-like")
+FloatLike = Constraint(lambda t: isinstance(_element(t), FloatType), "float-like")
+
+
+def _typed(a: Attribute) -> bool | str:
+    return True if hasattr(a, "type") else "must be a typed attribute"
+
+
+@DIALECT.op
+class ConstantOp(Op):
+    """A constant of the value attribute's type."""
+
+    name = "arith.constant"
+    traits = frozenset({Pure, ConstantLike})
+    value = attribute(_typed)
+    result = result()
+    assembly_format = "attr-dict $value"
+
+    def __init__(self, value: Attribute, *, location=None) -> None:
+        self._init_generic((), [value.type], None, {"value": value}, 0, (), location)
+
+    @classmethod
+    def infer_result_types(cls, operands: Sequence, properties: dict) -> list[Type]:
+        return [properties["value"].type]
+
+    def suggest_result_name(self) -> str | None:
+        # mlir-opt's names for constants: %c42_i32, %c0 (index), %true, %cst.
+        v = self.get_attr("value")
+        if isinstance(v, BoolAttr):
+            return "true" if v.value else "false"
+        if isinstance(v, IntegerAttr):
+            base = f"c{v.value}".replace("-", "m")
+            return base if isinstance(v.type, IndexType) else f"{base}_{v.type}"
+        return "cst"
+
+    def fold(self) -> Attribute:
+        return self.value
+
+    def verify_op(self) -> None:
+        if self.value.type is not self.result.type:
+            raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
+
+
+def _binary(op_name: str, doc: str, constraint: Constraint, commutative: bool) -> type[Op]:
+    traits = {Pure, SameOperandsAndResultType}
+    if commutative:
+        traits.add(Commutative)
+    ns = {
+        "__doc__": doc,
+        "name": op_name,
+        "traits": frozenset(traits),
+        "lhs": operand(constraint),
+        "rhs": operand(constraint),
+        "result": result(constraint),
+        "assembly_format": "$lhs `,` $rhs attr-dict `:` type($result)",
+        "fold": _fold_binary,
+    }
+    cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+_SCALAR_FNS = {
+    "arith.addi": lambda a, b: a + b, "arith.subi": lambda a, b: a - b, "arith.muli": lambda a, b: a * b,
+    "arith.addf": lambda a, b: a + b, "arith.subf": lambda a, b: a - b, "arith.mulf": lambda a, b: a * b,
+    "arith.divf": lambda a, b: a / b if b != 0 else (float("nan") if a == 0 else float("inf") * (1 if a > 0 else -1)),
+    "arith.maxsi": max, "arith.minsi": min,
+}
+
+
+def _wrap(value: int, t: IntegerType) -> int:
+    w = t.width
+    value &= (1 << w) - 1
+    return value - (1 << w) if value >= 1 << (w - 1) and w > 1 else value
+
+
+def _fold_binary(self: Op):
+    """Fold when both operands are defined by scalar constants (integers wrap like hardware)."""
+    vals = []
+    for v in self.operands:
+        owner = getattr(v, "op", None)
+        if not isinstance(owner, ConstantOp):
+            return None
+        vals.append(owner.value)
+    a, b = vals
+    fn = _SCALAR_FNS[self.name]
+    if isinstance(a, IntegerAttr) and isinstance(b, IntegerAttr) and not isinstance(a, BoolAttr):
+        t = a.type
+        r = fn(a.value, b.value)
+        return IntegerAttr(_wrap(r, t) if isinstance(t, IntegerType) else r, t)
+    if isinstance(a, FloatAttr) and isinstance(b, FloatAttr):
+        return FloatAttr(fn(a.value, b.value), a.type)
+    if isinstance(a, DenseElementsAttr) or isinstance(b, DenseElementsAttr):
+        return None
+    return None
+
+
+AddIOp = _binary("arith.addi", "Integer addition (wraps).", IntegerLike, True)
+SubIOp = _binary("arith.subi", "Integer subtraction (wraps).", IntegerLike, False)
+MulIOp = _binary("arith.muli", "Integer multiplication (wraps).", IntegerLike, True)
+MaxSIOp = _binary("arith.maxsi", "Signed integer maximum.", IntegerLike, True)
+MinSIOp = _binary("arith.minsi", "Signed integer minimum.", IntegerLike, True)
+AddFOp = _binary("arith.addf", "Float addition.", FloatLike, True)
+SubFOp = _binary("arith.subf", "Float subtraction.", FloatLike, False)
+MulFOp = _binary("arith.mulf", "Float multiplication.", FloatLike, True)
+DivFOp = _binary("arith.divf", "Float division.", FloatLike, False)

@@ -1,0 +1,97 @@
+"""The builtin dialect: `builtin.module` and `builtin.unrealized_conversion_cast`.
+
+`ModuleOp` is the top of every program and the deployable unit: `save()` writes
+its text with the resource blobs, `irq.parse_file` reads it back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from irq.ir.attributes import StringAttr
+from irq.ir.block import Block, Region
+from irq.ir.dialect import Dialect
+from irq.ir.opdef import Op, attribute, region, variadic_operand, variadic_result
+from irq.ir.operation import Operation
+from irq.ir.traits import IsolatedFromAbove, NoTerminator, Pure, SingleBlock, SymbolTable
+
+DIALECT = Dialect("builtin", "The top-level module and casts between type systems.")
+
+
+@DIALECT.op
+class ModuleOp(Op):
+    """A module: a single block of top-level ops (functions, constants, programs)."""
+
+    __slots__ = ("extra_resources",)
+    name = "builtin.module"
+    traits = frozenset({IsolatedFromAbove, SymbolTable, NoTerminator, SingleBlock})
+    default_dialect = "builtin"
+
+    sym_name = attribute(StringAttr, optional=True)
+    sym_visibility = attribute(StringAttr, optional=True)
+    body_region = region(single_block=True)
+
+    def __init__(self, ops: Iterable[Operation] = (), *, sym_name: str | None = None, location=None) -> None:
+        props = {"sym_name": StringAttr(sym_name)} if sym_name else {}
+        block = Block()
+        for op in ops:
+            block.append(op)
+        self._init_generic((), (), None, props, [Region([block])], (), location)
+        self.extra_resources = []
+
+    @property
+    def ops(self) -> Iterator[Operation]:
+        """The top-level ops of the module."""
+        return self.body.ops
+
+    def save(self, path: str | os.PathLike, *, generic: bool = False, debuginfo: bool = True) -> None:
+        """Write the module (with its resource blobs) to `path`; written whole or not at all."""
+        from irq.text.printer import print_module
+        text = print_module(self, generic=generic, debuginfo=debuginfo)
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, p)
+
+    def print_custom(self, p) -> None:
+        p.out.append(p.op_name(self))
+        name = self.get_attr("sym_name")
+        if isinstance(name, StringAttr):
+            p.out.append(" " + p.symbol(name.value))
+        p.out.append(p.attr_dict(self, ("sym_name",), with_keyword=True))
+        p.out.append(" ")
+        p.print_region(self.regions[0])
+
+    @classmethod
+    def parse_custom(cls, p) -> ModuleOp:
+        name = p.parse_optional_symbol_name()
+        attrs = p.parse_optional_attr_dict_with_keyword()
+        body = p.parse_region()
+        p.expect_end()
+        if not body.blocks:
+            body.add_block()
+        props = {"sym_name": StringAttr(name)} if name is not None else {}
+        for k in ("sym_name", "sym_visibility"):
+            if k in attrs:
+                props[k] = attrs.pop(k)
+        return cls.create((), (), attrs, props, [body])
+
+    def verify_op(self) -> None:
+        r = self.regions[0]
+        if len(r.blocks) != 1:
+            raise self.error("expects a body region with exactly one block")
+        if r.blocks[0].args:
+            raise self.error("expects a body block without arguments")
+
+
+@DIALECT.op
+class UnrealizedConversionCastOp(Op):
+    """A cast between type systems that a later conversion must remove."""
+
+    name = "builtin.unrealized_conversion_cast"
+    traits = frozenset({Pure})
+    inputs = variadic_operand()
+    outputs = variadic_result()
+    assembly_format = "($inputs^ `:` type($inputs))? `to` type($outputs) attr-dict"

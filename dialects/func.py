@@ -1,0 +1,231 @@
+"""The func dialect: `func.func`, `func.return`, `func.call`, with MLIR's syntax.
+
+    func.func @main(%arg0: tensor<4xf32>) -> tensor<4xf32> {
+      return %arg0 : tensor<4xf32>
+    }
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from irq.ir.attributes import ArrayAttr, DictionaryAttr, StringAttr, SymbolRefAttr, TypeAttr
+from irq.ir.block import Block, Region
+from irq.ir.dialect import Dialect
+from irq.ir.opdef import Op, attribute, region, variadic_operand, variadic_result
+from irq.ir.operation import Operation
+from irq.ir.traits import HasParent, IsolatedFromAbove, IsTerminator, Pure, ReturnLike, Symbol, SymbolTable
+from irq.ir.types import FunctionType, Type
+
+DIALECT = Dialect("func", "Functions, calls and returns.")
+
+
+def _function_type(value: object) -> TypeAttr:
+    if isinstance(value, FunctionType):
+        return TypeAttr(value)
+    raise TypeError(f"function_type must be a FunctionType, got {value!r}")
+
+
+@DIALECT.op
+class FuncOp(Op):
+    """A function: a symbol with a signature and a body (empty for declarations)."""
+
+    name = "func.func"
+    traits = frozenset({IsolatedFromAbove, Symbol})
+    default_dialect = "func"
+
+    sym_name = attribute(StringAttr)
+    function_type = attribute(TypeAttr, coerce=_function_type)
+    sym_visibility = attribute(StringAttr, optional=True)
+    arg_attrs = attribute(ArrayAttr, optional=True)
+    res_attrs = attribute(ArrayAttr, optional=True)
+    body_region = region()
+
+    def __init__(self, sym_name: str, function_type: FunctionType, *, visibility: str | None = None,
+                 location=None, declaration: bool = False) -> None:
+        props = {"sym_name": StringAttr(sym_name), "function_type": TypeAttr(function_type)}
+        if visibility:
+            props["sym_visibility"] = StringAttr(visibility)
+        body = Region()
+        if not declaration:
+            body.add_block(Block(function_type.inputs))
+        self._init_generic((), (), None, props, [body], (), location)
+
+    @property
+    def type(self) -> FunctionType:
+        return self.function_type.value
+
+    @property
+    def sym(self) -> str:
+        return self.sym_name.value
+
+    @property
+    def is_declaration(self) -> bool:
+        return not self.regions[0].blocks
+
+    @property
+    def arguments(self) -> list:
+        return self.regions[0].blocks[0].args if self.regions[0].blocks else []
+
+    def print_custom(self, p) -> None:
+        out = p.out
+        out.append(p.op_name(self))
+        vis = self.get_attr("sym_visibility")
+        if isinstance(vis, StringAttr):
+            out.append(" " + vis.value)
+        out.append(" " + p.symbol(self.sym_name.value))
+        ft: FunctionType = self.function_type.value
+        arg_attrs = self.get_attr("arg_attrs")
+        res_attrs = self.get_attr("res_attrs")
+        body = self.regions[0]
+        args = []
+        for i, t in enumerate(ft.inputs):
+            text = p.value(body.blocks[0].args[i]) + ": " + t._text if body.blocks else t._text
+            extra = _entry(arg_attrs, i)
+            if extra:
+                text += " " + p.dict_text(extra)
+            args.append(text)
+        out.append("(" + ", ".join(args) + ")")
+        if ft.results:
+            res = []
+            for i, t in enumerate(ft.results):
+                extra = _entry(res_attrs, i)
+                res.append(t._text + (" " + p.dict_text(extra) if extra else ""))
+            if len(res) == 1 and not _entry(res_attrs, 0) and not res[0].startswith("("):
+                out.append(" -> " + res[0])
+            else:
+                out.append(" -> (" + ", ".join(res) + ")")
+        out.append(p.attr_dict(self, ("sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs"),
+                               with_keyword=True))
+        if body.blocks:
+            out.append(" ")
+            p.print_region(body, print_entry_args=False)
+
+    @classmethod
+    def parse_custom(cls, p) -> FuncOp:
+        visibility = p.parse_optional_keyword("private", "public", "nested")
+        sym = p.parse_symbol_name()
+        sig = p.parse_parens()
+        named_args: list = []
+        input_types: list[Type] = []
+        arg_attrs: list[dict] = []
+        if not sig.at_end():
+            is_named = sig.peek_type() == "VALUE_ID"
+            while True:
+                if is_named:
+                    tok, t, _ = sig.parse_argument()
+                    named_args.append((tok, t, None))
+                else:
+                    t = sig.parse_type()
+                input_types.append(t)
+                arg_attrs.append(sig.parse_optional_attr_dict())
+                if not sig.parse_optional_punct(","):
+                    break
+            sig.expect_end()
+        result_types: list[Type] = []
+        res_attrs: list[dict] = []
+        if p.parse_optional_punct("->"):
+            group = p.parse_optional_parens()
+            if group is not None:
+                if not group.at_end():
+                    while True:
+                        result_types.append(group.parse_type())
+                        res_attrs.append(group.parse_optional_attr_dict())
+                        if not group.parse_optional_punct(","):
+                            break
+                group.expect_end()
+            else:
+                result_types.append(p.parse_type())
+                res_attrs.append({})
+        attrs = p.parse_optional_attr_dict_with_keyword()
+        body = p.parse_optional_region(named_args) if named_args or p.peek_type() == "REGION" else None
+        if named_args and body is None:
+            raise p.error("a function with named arguments needs a body")
+        p.expect_end()
+        if body is None:
+            body = Region()
+        elif not body.blocks:
+            raise p.error("function body must have an entry block")
+        props = {"sym_name": StringAttr(sym), "function_type": TypeAttr(FunctionType(input_types, result_types))}
+        if visibility:
+            props["sym_visibility"] = StringAttr(visibility)
+        if any(arg_attrs):
+            props["arg_attrs"] = ArrayAttr(DictionaryAttr(d) for d in arg_attrs)
+        if any(res_attrs):
+            props["res_attrs"] = ArrayAttr(DictionaryAttr(d) for d in res_attrs)
+        return cls.create((), (), attrs, props, [body])
+
+    def verify_op(self) -> None:
+        ft = self.function_type
+        if not isinstance(ft, TypeAttr) or not isinstance(ft.value, FunctionType):
+            raise self.error("requires a 'function_type' attribute of function type")
+        body = self.regions[0]
+        if body.blocks:
+            entry = body.blocks[0]
+            if entry.arg_types != ft.value.inputs:
+                raise self.error(f"entry block arguments ({', '.join(map(str, entry.arg_types))}) do not match "
+                                 f"the function type {ft.value}")
+        elif self.get_attr("sym_visibility") is None or self.get_attr("sym_visibility").value == "public":
+            raise self.error("a function declaration (no body) cannot be public")
+
+
+def _entry(array: ArrayAttr | None, i: int) -> dict:
+    if isinstance(array, ArrayAttr) and i < len(array) and isinstance(array[i], DictionaryAttr):
+        return dict(array[i].value)
+    return {}
+
+
+@DIALECT.op
+class ReturnOp(Op):
+    """Return from a function with its results."""
+
+    name = "func.return"
+    traits = frozenset({Pure, IsTerminator, ReturnLike, HasParent("func.func")})
+    operands_ = variadic_operand()
+    assembly_format = "attr-dict ($operands_^ `:` type($operands_))?"
+
+    def __init__(self, values: Sequence = (), *, location=None) -> None:
+        self._init_generic(values, (), None, None, 0, (), location)
+
+    def verify_op(self) -> None:
+        func = self.parent_op
+        if isinstance(func, FuncOp):
+            want = func.function_type.value.results
+            got = tuple(v.type for v in self.operands)
+            if want != got:
+                raise self.error(f"has {len(got)} operand(s) of type(s) ({', '.join(map(str, got))}) but the "
+                                 f"enclosing function returns ({', '.join(map(str, want))})")
+
+
+@DIALECT.op
+class CallOp(Op):
+    """Call a function by symbol."""
+
+    name = "func.call"
+    callee = attribute(SymbolRefAttr, coerce=lambda s: SymbolRefAttr(s))
+    args = variadic_operand()
+    outs = variadic_result()
+    assembly_format = "$callee `(` $args `)` attr-dict `:` functional-type($args, results)"
+
+    def verify_op(self) -> None:
+        target = lookup_symbol(self, self.callee.root)
+        if target is None:
+            raise self.error(f"'{self.callee.root}' does not reference a valid function")
+        if isinstance(target, FuncOp):
+            ft = target.function_type.value
+            if tuple(v.type for v in self.operands) != ft.inputs or tuple(r.type for r in self.results) != ft.results:
+                raise self.error(f"call signature does not match the type of @{self.callee.root}: {ft}")
+
+
+def lookup_symbol(op: Operation, name: str) -> Operation | None:
+    """Find `@name` in the nearest enclosing symbol table."""
+    table = op.parent_op
+    while table is not None and not table.has_trait(SymbolTable):
+        table = table.parent_op
+    if table is None:
+        return None
+    for candidate in table.regions[0].blocks[0].ops if table.regions[0].blocks else ():
+        sym = candidate.get_attr("sym_name")
+        if isinstance(sym, StringAttr) and sym.value == name:
+            return candidate
+    return None

@@ -1,0 +1,205 @@
+"""Numpy-backed elements attributes: `dense<...>` and `dense_resource<key>`.
+
+Element types map to numpy dtypes; bf16 has no numpy dtype, so its elements are
+kept as uint16 bit patterns and converted to float32 on `to_numpy()`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from irq.ir.attributes import Attribute
+from irq.ir.resources import Blob, ResourceHandle
+from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
+
+_set = object.__setattr__
+
+_INT_DTYPES = {(1, ""): np.bool_, (1, "s"): np.bool_, (1, "u"): np.bool_}
+for _w in (8, 16, 32, 64):
+    _INT_DTYPES[(_w, "")] = np.dtype(f"int{_w}")
+    _INT_DTYPES[(_w, "s")] = np.dtype(f"int{_w}")
+    _INT_DTYPES[(_w, "u")] = np.dtype(f"uint{_w}")
+_FLOAT_DTYPES = {"f16": np.dtype(np.float16), "f32": np.dtype(np.float32), "f64": np.dtype(np.float64),
+                 "bf16": np.dtype(np.uint16)}
+
+
+def storage_dtype(t: Type) -> np.dtype:
+    """The numpy dtype that stores elements of type `t` (bf16: uint16 bit patterns)."""
+    if isinstance(t, IntegerType):
+        dt = _INT_DTYPES.get((t.width, t.signedness))
+        if dt is not None:
+            return np.dtype(dt)
+    elif isinstance(t, FloatType):
+        dt = _FLOAT_DTYPES.get(t.kind)
+        if dt is not None:
+            return dt
+    elif isinstance(t, IndexType):
+        return np.dtype(np.int64)
+    raise TypeError(f"element type {t} has no numpy representation")
+
+
+def _bf16_bits(values: np.ndarray) -> np.ndarray:
+    f = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (f + 0x7FFF + ((f >> 16) & 1)) >> 16
+    nan = np.isnan(np.asarray(values, dtype=np.float32))
+    out = rounded.astype(np.uint16)
+    out[nan] = ((f[nan] >> 16) | 0x40).astype(np.uint16)
+    return out
+
+
+def _bf16_to_f32(bits: np.ndarray) -> np.ndarray:
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def to_storage(values: object, element_type: Type) -> np.ndarray:
+    """Convert values to the storage array of `element_type`, checking integer ranges."""
+    dtype = storage_dtype(element_type)
+    if isinstance(element_type, FloatType) and element_type.kind == "bf16":
+        arr = np.asarray(values)
+        if arr.dtype == np.uint16:
+            return arr
+        return _bf16_bits(arr)
+    arr = np.asarray(values)
+    if arr.dtype == dtype:
+        return arr
+    if isinstance(element_type, (IntegerType, IndexType)) and dtype != np.bool_:
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+                raise ValueError(f"non-integer values for integer element type {element_type}")
+        if arr.size:
+            info = np.iinfo(dtype)
+            lo, hi = (int(arr.min()), int(arr.max())) if arr.dtype.kind != "O" else (min(arr.flat), max(arr.flat))
+            if isinstance(element_type, IntegerType) and element_type.signedness == "":
+                # signless: accept both signed and unsigned readings of the bits
+                lo_ok = -(1 << (element_type.width - 1))
+                hi_ok = (1 << element_type.width) - 1
+                if lo < lo_ok or hi > hi_ok:
+                    raise ValueError(f"value out of range for {element_type}")
+                if hi > info.max:
+                    return arr.astype(np.int64).astype(np.dtype(f"uint{element_type.width}")).view(dtype)
+            elif lo < info.min or hi > info.max:
+                raise ValueError(f"value out of range for {element_type}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arr.astype(dtype)
+
+
+class DenseElementsAttr(Attribute):
+    """`dense<[[1, 2], [3, 4]]> : tensor<2x2xi32>`, or a splat `dense<0.5> : tensor<4xf32>`.
+
+    A value whose elements all have the same bits is stored and printed as a splat,
+    as MLIR does, so equal data always has one representation.
+    """
+
+    __slots__ = ("type", "_data", "is_splat", "_hash")
+    type: ShapedType
+
+    def __init__(self, type: ShapedType, values: object) -> None:
+        if not isinstance(type, ShapedType) or not type.has_static_shape:
+            raise TypeError(f"dense elements need a statically shaped tensor or vector type, got {type}")
+        data = to_storage(values, type.element_type)
+        n = type.num_elements
+        if data.size == 1 or data.ndim == 0:
+            data = data.reshape(())
+            splat = True
+        else:
+            if data.size != n:
+                raise ValueError(f"dense literal has {data.size} elements, type {type} needs {n}")
+            data = np.ascontiguousarray(data).reshape(type.shape)
+            flat = data.reshape(-1)
+            bits = flat.view(np.dtype(f"u{flat.dtype.itemsize}")) if flat.dtype != np.bool_ else flat
+            splat = bool(n > 0 and (bits == bits[0]).all())
+            if splat:
+                data = flat[:1].reshape(()).copy()
+        if data.flags.writeable:
+            data = data.copy() if data.base is not None else data
+            data.flags.writeable = False
+        _set(self, "type", type)
+        _set(self, "_data", data)
+        _set(self, "is_splat", splat)
+        _set(self, "_hash", None)
+        _set(self, "_text", None)
+
+    @property
+    def element_type(self) -> Type:
+        return self.type.element_type
+
+    @property
+    def raw(self) -> np.ndarray:
+        """Storage array: the scalar for a splat, else the full array (bf16 as bits)."""
+        return self._data
+
+    def to_numpy(self) -> np.ndarray:
+        """The full value as a read-only array of the type's shape (bf16 -> float32)."""
+        data = self._data
+        et = self.type.element_type
+        if isinstance(et, FloatType) and et.kind == "bf16":
+            data = _bf16_to_f32(data)
+        if self.is_splat:
+            return np.broadcast_to(data, self.type.shape)
+        return data
+
+    def _bits(self) -> np.ndarray:
+        d = self._data
+        return d.view(np.dtype(f"u{d.dtype.itemsize}")) if d.dtype != np.bool_ else d
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not DenseElementsAttr or other.type is not self.type or other.is_splat != self.is_splat:
+            return False
+        return bool(np.array_equal(self._bits(), other._bits()))
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash((DenseElementsAttr, self.type, self.is_splat, self._bits().tobytes()))
+            _set(self, "_hash", h)
+        return h
+
+
+class DenseResourceElementsAttr(Attribute):
+    """`dense_resource<key> : tensor<...>`: elements stored in a named resource blob."""
+
+    __slots__ = ("type", "handle")
+    type: ShapedType
+    handle: ResourceHandle
+
+    def __init__(self, type: ShapedType, handle: ResourceHandle) -> None:
+        if not isinstance(type, ShapedType):
+            raise TypeError(f"dense_resource needs a shaped type, got {type}")
+        _set(self, "type", type)
+        _set(self, "handle", handle)
+        _set(self, "_text", None)
+
+    @classmethod
+    def from_array(cls, key: str, type: ShapedType, array: object) -> DenseResourceElementsAttr:
+        """Wrap an array (no copy when it is already contiguous in storage dtype)."""
+        data = to_storage(array, type.element_type)
+        if data.size != type.num_elements:
+            raise ValueError(f"resource '{key}' has {data.size} elements, type {type} needs {type.num_elements}")
+        return cls(type, ResourceHandle(key, Blob(data, alignment=data.dtype.itemsize)))
+
+    @property
+    def key(self) -> str:
+        return self.handle.key
+
+    def to_numpy(self) -> np.ndarray:
+        blob = self.handle.blob
+        if blob is None:
+            raise ValueError(f"resource '{self.handle.key}' has no data")
+        et = self.type.element_type
+        arr = blob.view(storage_dtype(et), self.type.shape)
+        if isinstance(et, FloatType) and et.kind == "bf16":
+            arr = _bf16_to_f32(arr)
+        return arr
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not DenseResourceElementsAttr or other.type is not self.type:
+            return False
+        a, b = self.handle, other.handle
+        return a is b or (a.key == b.key and a.blob == b.blob)
+
+    def __hash__(self) -> int:
+        return hash((DenseResourceElementsAttr, self.type, self.handle.key))

@@ -1,0 +1,114 @@
+"""Dialects group ops, types and attributes; a Context says which are loaded.
+
+The parser and verifier consult a context: registered ops get their class
+(accessors, verifier, custom syntax), unknown ones become `UnregisteredOp`
+unless the context is strict. `default_context()` loads every dialect shipped
+with irq plus those installed packages declare under the `irq.dialects` entry
+point group.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from irq.ir.attributes import DialectAttribute
+    from irq.ir.operation import Operation
+    from irq.ir.types import DialectType
+
+
+class Dialect:
+    """A namespace of ops, types and attributes (`arith`, `quant`, `bpu`, ...)."""
+
+    def __init__(self, name: str, summary: str = "") -> None:
+        self.name = name
+        self.summary = summary
+        self.ops: dict[str, type[Operation]] = {}
+        self.types: dict[str, type[DialectType]] = {}
+        self.attributes: dict[str, type[DialectAttribute]] = {}
+
+    def _check_prefix(self, full: str, what: str) -> None:
+        if not full.startswith(self.name + "."):
+            raise ValueError(f"{what} '{full}' does not belong to dialect '{self.name}'")
+
+    def op(self, cls: type[Operation]) -> type[Operation]:
+        """Class decorator registering an op class."""
+        self._check_prefix(cls.name, "op")
+        self.ops[cls.name] = cls
+        return cls
+
+    def type(self, cls: type[DialectType]) -> type[DialectType]:
+        self._check_prefix(cls.type_name, "type")
+        self.types[cls.type_name] = cls
+        return cls
+
+    def attribute(self, cls: type[DialectAttribute]) -> type[DialectAttribute]:
+        self._check_prefix(cls.attr_name, "attribute")
+        self.attributes[cls.attr_name] = cls
+        return cls
+
+    def __repr__(self) -> str:
+        return f"Dialect({self.name!r}, ops={len(self.ops)})"
+
+
+class Context:
+    """The loaded dialects; `allow_unregistered=False` rejects unknown ops (strict mode)."""
+
+    def __init__(self, dialects: Iterable[Dialect] = (), *, allow_unregistered: bool = True) -> None:
+        self.dialects: dict[str, Dialect] = {}
+        self.ops: dict[str, type[Operation]] = {}
+        self.types: dict[str, type[DialectType]] = {}
+        self.attributes: dict[str, type[DialectAttribute]] = {}
+        self.allow_unregistered = allow_unregistered
+        for d in dialects:
+            self.load(d)
+
+    def load(self, *dialects: Dialect) -> None:
+        for d in dialects:
+            self.dialects[d.name] = d
+            self.ops.update(d.ops)
+            self.types.update(d.types)
+            self.attributes.update(d.attributes)
+
+    def lookup_op(self, name: str) -> type[Operation] | None:
+        return self.ops.get(name)
+
+    def copy(self, *, allow_unregistered: bool | None = None) -> Context:
+        c = Context(self.dialects.values(),
+                    allow_unregistered=self.allow_unregistered if allow_unregistered is None else allow_unregistered)
+        return c
+
+
+#: Modules under irq.dialects that define the dialects shipped with irq.
+BUILTIN_DIALECT_MODULES = ("builtin", "func", "arith", "quant")
+
+_default: Context | None = None
+
+
+def _discover_plugin_dialects() -> list[Dialect]:
+    from importlib.metadata import entry_points
+    found = []
+    for ep in entry_points(group="irq.dialects"):
+        obj = ep.load()
+        found.extend(obj if isinstance(obj, (list, tuple)) else [obj])
+    return found
+
+
+def default_context() -> Context:
+    """The process-wide context with irq's dialects and installed plugin dialects."""
+    global _default
+    if _default is None:
+        ctx = Context()
+        for mod in BUILTIN_DIALECT_MODULES:
+            m = importlib.import_module(f"irq.dialects.{mod}")
+            ctx.load(m.DIALECT)
+        for d in _discover_plugin_dialects():
+            ctx.load(d)
+        _default = ctx
+    return _default
+
+
+def register_dialect(dialect: Dialect) -> None:
+    """Load a user dialect into the default context (what `--load-pass-plugin` files call)."""
+    default_context().load(dialect)

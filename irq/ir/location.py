@@ -1,0 +1,182 @@
+"""Source locations (MLIR's location attributes).
+
+The parser gives every op without an explicit `loc(...)` a `SourcePosLoc`: the
+file and character offset of the op. Line and column are computed only when a
+diagnostic or the printer asks, from a line index shared by the whole file, so
+parsing pays one small object per op and no line counting.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Sequence
+
+from irq.ir.attributes import Attribute
+
+_set = object.__setattr__
+
+
+class Location(Attribute):
+    """Base of all locations."""
+
+    __slots__ = ()
+
+    def file_line_col(self) -> tuple[str, int, int] | None:
+        """The first file position this location names, for diagnostics."""
+        return None
+
+
+class UnknownLoc(Location):
+    __slots__ = ()
+    _instance: UnknownLoc | None = None
+
+    def __new__(cls) -> UnknownLoc:
+        if cls._instance is None:
+            inst = object.__new__(cls)
+            _set(inst, "_text", None)
+            cls._instance = inst
+        return cls._instance
+
+
+UNKNOWN_LOC = UnknownLoc()
+
+
+class FileLineColLoc(Location):
+    """`"file.py":12:4`, optionally a range `"file.py":12:4 to 13:2`."""
+
+    __slots__ = ("filename", "line", "col", "end_line", "end_col")
+
+    def __init__(self, filename: str, line: int, col: int, end_line: int | None = None,
+                 end_col: int | None = None) -> None:
+        _set(self, "filename", filename)
+        _set(self, "line", line)
+        _set(self, "col", col)
+        _set(self, "end_line", end_line)
+        _set(self, "end_col", end_col)
+        _set(self, "_text", None)
+
+    def _key(self) -> tuple:
+        return (self.filename, self.line, self.col, self.end_line, self.end_col)
+
+    def file_line_col(self) -> tuple[str, int, int]:
+        return (self.filename, self.line, self.col)
+
+
+class SourceText:
+    """A parsed file's text and name; maps offsets to (line, column) on demand."""
+
+    __slots__ = ("filename", "text", "_line_starts")
+
+    def __init__(self, filename: str, text: str) -> None:
+        self.filename = filename
+        self.text = text
+        self._line_starts: list[int] | None = None
+
+    def line_col(self, pos: int) -> tuple[int, int]:
+        starts = self._line_starts
+        if starts is None:
+            starts = [0]
+            find = self.text.find
+            i = find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._line_starts = starts
+        line = bisect_right(starts, pos)
+        return line, pos - starts[line - 1] + 1
+
+    def line_text(self, line: int) -> str:
+        self.line_col(0)
+        starts = self._line_starts
+        start = starts[line - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[start:end]
+
+
+class SourcePosLoc(Location):
+    """The position of an op in a parsed file; prints as a `FileLineColLoc`."""
+
+    __slots__ = ("source", "pos")
+
+    def __init__(self, source: SourceText, pos: int) -> None:
+        _set(self, "source", source)
+        _set(self, "pos", pos)
+        _set(self, "_text", None)
+
+    def _key(self) -> tuple:
+        return self.file_line_col()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (SourcePosLoc, FileLineColLoc)):
+            return self.file_line_col() == other.file_line_col() and getattr(other, "end_line", None) is None
+        return False
+
+    def __hash__(self) -> int:
+        return hash((FileLineColLoc, self.file_line_col(), None, None))
+
+    @property
+    def filename(self) -> str:
+        return self.source.filename
+
+    def file_line_col(self) -> tuple[str, int, int]:
+        line, col = self.source.line_col(self.pos)
+        return (self.source.filename, line, col)
+
+    def to_file_line_col(self) -> FileLineColLoc:
+        f, line, col = self.file_line_col()
+        return FileLineColLoc(f, line, col)
+
+
+class NameLoc(Location):
+    """`"layer1.conv"` or `"layer1.conv"(child)`: a named location (module paths)."""
+
+    __slots__ = ("name", "child")
+
+    def __init__(self, name: str, child: Location | None = None) -> None:
+        _set(self, "name", name)
+        _set(self, "child", child)
+        _set(self, "_text", None)
+
+    def _key(self) -> tuple:
+        return (self.name, self.child)
+
+    def file_line_col(self):
+        return self.child.file_line_col() if self.child is not None else None
+
+
+class FusedLoc(Location):
+    """`fused["a.py":1:1, "b.py":2:2]`, optionally with metadata `fused<#attr>[...]`."""
+
+    __slots__ = ("locations", "metadata")
+
+    def __init__(self, locations: Sequence[Location], metadata: Attribute | None = None) -> None:
+        _set(self, "locations", tuple(locations))
+        _set(self, "metadata", metadata)
+        _set(self, "_text", None)
+
+    def _key(self) -> tuple:
+        return (self.locations, self.metadata)
+
+    def file_line_col(self):
+        for loc in self.locations:
+            flc = loc.file_line_col()
+            if flc is not None:
+                return flc
+        return None
+
+
+class CallSiteLoc(Location):
+    """`callsite("f" at "a.py":3:3)`."""
+
+    __slots__ = ("callee", "caller")
+
+    def __init__(self, callee: Location, caller: Location) -> None:
+        _set(self, "callee", callee)
+        _set(self, "caller", caller)
+        _set(self, "_text", None)
+
+    def _key(self) -> tuple:
+        return (self.callee, self.caller)
+
+    def file_line_col(self):
+        return self.callee.file_line_col() or self.caller.file_line_col()

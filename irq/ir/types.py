@@ -1,0 +1,310 @@
+"""Builtin types.
+
+Types are immutable and interned: constructing the same type twice returns the
+same object, so equality is identity and hashing is free. Each type renders its
+text once at creation; the printer reuses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable, Sequence
+
+_set = object.__setattr__
+
+
+class Type:
+    """Base of all types. Subclasses intern instances through `_intern`."""
+
+    __slots__ = ("_text", "__weakref__")
+    _cache: ClassVar[dict]
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        cls._cache = {}
+
+    @classmethod
+    def _intern(cls, key: tuple, **fields: Any) -> Any:
+        t = cls._cache.get(key)
+        if t is None:
+            t = object.__new__(cls)
+            for k, v in fields.items():
+                _set(t, k, v)
+            _set(t, "_text", t._render())
+            cls._cache[key] = t
+        return t
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self):
+        from irq.text.type_parser import parse_type_text
+        return (parse_type_text, (self._text,))
+
+    def _render(self) -> str:  # pragma: no cover - every subclass renders
+        return "<type>"
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Type({self._text})"
+
+
+SIGNLESS, SIGNED, UNSIGNED = "", "s", "u"
+
+
+class IntegerType(Type):
+    """`i8`, `si8`, `ui8`: width and signedness (MLIR's signless by default)."""
+
+    __slots__ = ("width", "signedness")
+    width: int
+    signedness: str
+
+    def __new__(cls, width: int, signedness: str = SIGNLESS) -> IntegerType:
+        if not isinstance(width, int) or width <= 0 or width > 1 << 24:
+            raise ValueError(f"invalid integer width {width!r}")
+        if signedness not in (SIGNLESS, SIGNED, UNSIGNED):
+            raise ValueError(f"invalid signedness {signedness!r}")
+        return cls._intern((width, signedness), width=width, signedness=signedness)
+
+    def _render(self) -> str:
+        return f"{self.signedness}i{self.width}"
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.signedness == UNSIGNED
+
+    def value_range(self) -> tuple[int, int]:
+        """Range of values an attribute of this type may hold (signless admits both readings)."""
+        w = self.width
+        if self.signedness == UNSIGNED:
+            return 0, (1 << w) - 1
+        if self.signedness == SIGNED:
+            return -(1 << (w - 1)), (1 << (w - 1)) - 1
+        if w == 1:
+            return 0, 1
+        return -(1 << (w - 1)), (1 << w) - 1
+
+    def storage_range(self) -> tuple[int, int]:
+        """Two's complement range of values when read as signed (unsigned for ui)."""
+        w = self.width
+        if self.signedness == UNSIGNED:
+            return 0, (1 << w) - 1
+        return -(1 << (w - 1)), (1 << (w - 1)) - 1
+
+
+FLOAT_KINDS = ("f16", "bf16", "f32", "f64", "tf32", "f80", "f128",
+               "f8E5M2", "f8E4M3FN", "f8E5M2FNUZ", "f8E4M3FNUZ", "f8E4M3B11FNUZ", "f8E4M3", "f8E3M4",
+               "f4E2M1FN", "f6E2M3FN", "f6E3M2FN", "f8E8M0FNU")
+_FLOAT_WIDTH = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64, "tf32": 32, "f80": 80, "f128": 128}
+
+
+class FloatType(Type):
+    """`f16`, `bf16`, `f32`, `f64` and MLIR's other float kinds (by name)."""
+
+    __slots__ = ("kind",)
+    kind: str
+
+    def __new__(cls, kind: str) -> FloatType:
+        if kind not in FLOAT_KINDS:
+            raise ValueError(f"unknown float type {kind!r}")
+        return cls._intern((kind,), kind=kind)
+
+    def _render(self) -> str:
+        return self.kind
+
+    @property
+    def width(self) -> int:
+        if self.kind in _FLOAT_WIDTH:
+            return _FLOAT_WIDTH[self.kind]
+        return int(self.kind[1])
+
+
+class IndexType(Type):
+    __slots__ = ()
+
+    def __new__(cls) -> IndexType:
+        return cls._intern(())
+
+    def _render(self) -> str:
+        return "index"
+
+
+class NoneType(Type):
+    __slots__ = ()
+
+    def __new__(cls) -> NoneType:
+        return cls._intern(())
+
+    def _render(self) -> str:
+        return "none"
+
+
+def _dims_text(shape: Sequence[int | None]) -> str:
+    return "".join(("?" if d is None else str(d)) + "x" for d in shape)
+
+
+class ShapedType(Type):
+    """Common base of tensor and vector types."""
+
+    __slots__ = ("shape", "element_type")
+    shape: tuple[int | None, ...] | None
+    element_type: Type
+
+    @property
+    def rank(self) -> int:
+        if self.shape is None:
+            raise ValueError(f"{self} is unranked")
+        return len(self.shape)
+
+    @property
+    def has_static_shape(self) -> bool:
+        return self.shape is not None and None not in self.shape
+
+    @property
+    def num_elements(self) -> int:
+        if not self.has_static_shape:
+            raise ValueError(f"{self} has no static shape")
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+def _check_shape(shape: Iterable[int | None]) -> tuple[int | None, ...]:
+    out = []
+    for d in shape:
+        if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 0):
+            raise ValueError(f"invalid dimension {d!r}: dimensions are non-negative ints or None (dynamic)")
+        out.append(d)
+    return tuple(out)
+
+
+class TensorType(ShapedType):
+    """`tensor<1x3x?x32xf32>`; `shape=None` is the unranked `tensor<*xf32>`."""
+
+    __slots__ = ("encoding",)
+    encoding: Any
+
+    def __new__(cls, shape: Iterable[int | None] | None, element_type: Type, encoding: Any = None) -> TensorType:
+        shape = None if shape is None else _check_shape(shape)
+        if not isinstance(element_type, Type):
+            raise TypeError(f"tensor element type must be a Type, got {element_type!r}")
+        return cls._intern((shape, element_type, encoding), shape=shape, element_type=element_type,
+                           encoding=encoding)
+
+    def _render(self) -> str:
+        if self.shape is None:
+            return f"tensor<*x{self.element_type._text}>"
+        enc = "" if self.encoding is None else f", {self.encoding}"
+        return f"tensor<{_dims_text(self.shape)}{self.element_type._text}{enc}>"
+
+    def with_element_type(self, element_type: Type) -> TensorType:
+        return TensorType(self.shape, element_type, self.encoding)
+
+    def with_shape(self, shape: Iterable[int | None]) -> TensorType:
+        return TensorType(shape, self.element_type, self.encoding)
+
+
+class VectorType(ShapedType):
+    """`vector<4x8xf32>` (fixed-size dims only)."""
+
+    __slots__ = ()
+
+    def __new__(cls, shape: Iterable[int], element_type: Type) -> VectorType:
+        shape = _check_shape(shape)
+        if None in shape:
+            raise ValueError("vector dimensions must be static")
+        return cls._intern((shape, element_type), shape=shape, element_type=element_type)
+
+    def _render(self) -> str:
+        return f"vector<{_dims_text(self.shape)}{self.element_type._text}>"
+
+
+class TupleType(Type):
+    __slots__ = ("types",)
+    types: tuple[Type, ...]
+
+    def __new__(cls, types: Iterable[Type]) -> TupleType:
+        types = tuple(types)
+        return cls._intern((types,), types=types)
+
+    def _render(self) -> str:
+        return "tuple<" + ", ".join(t._text for t in self.types) + ">"
+
+
+class ComplexType(Type):
+    __slots__ = ("element_type",)
+    element_type: Type
+
+    def __new__(cls, element_type: Type) -> ComplexType:
+        return cls._intern((element_type,), element_type=element_type)
+
+    def _render(self) -> str:
+        return f"complex<{self.element_type._text}>"
+
+
+class FunctionType(Type):
+    """`(i32, f32) -> i32`; several or function-typed results are parenthesized."""
+
+    __slots__ = ("inputs", "results")
+    inputs: tuple[Type, ...]
+    results: tuple[Type, ...]
+
+    def __new__(cls, inputs: Iterable[Type], results: Iterable[Type]) -> FunctionType:
+        inputs, results = tuple(inputs), tuple(results)
+        return cls._intern((inputs, results), inputs=inputs, results=results)
+
+    def _render(self) -> str:
+        ins = "(" + ", ".join(t._text for t in self.inputs) + ")"
+        res = self.results
+        if len(res) == 1 and not isinstance(res[0], FunctionType):
+            return f"{ins} -> {res[0]._text}"
+        return f"{ins} -> (" + ", ".join(t._text for t in res) + ")"
+
+
+class OpaqueType(Type):
+    """A type of a dialect irq does not know: `!dialect.name<body>` kept verbatim."""
+
+    __slots__ = ("dialect", "text")
+    dialect: str
+    text: str
+
+    def __new__(cls, dialect: str, text: str) -> OpaqueType:
+        return cls._intern((dialect, text), dialect=dialect, text=text)
+
+    def _render(self) -> str:
+        return self.text
+
+
+class DialectType(Type):
+    """Base for types a dialect defines with its own `!dialect.name<...>` syntax.
+
+    Subclasses set `type_name` ("quant.uniform"), implement `_render()` and a
+    classmethod `parse_body(parser)` that reads the text between the angle brackets
+    with a `DialectAsmParser`.
+    """
+
+    __slots__ = ()
+    type_name: ClassVar[str] = ""
+
+
+# Shorthands used throughout irq.
+i1 = IntegerType(1)
+i8 = IntegerType(8)
+i16 = IntegerType(16)
+i32 = IntegerType(32)
+i64 = IntegerType(64)
+ui8 = IntegerType(8, UNSIGNED)
+si8 = IntegerType(8, SIGNED)
+f16 = FloatType("f16")
+bf16 = FloatType("bf16")
+f32 = FloatType("f32")
+f64 = FloatType("f64")
+index = IndexType()
+none = NoneType()
+
+
+def tensor(*shape: int | None, element_type: Type = f32) -> TensorType:
+    """`tensor(1, 3, 32, 32)` is `tensor<1x3x32x32xf32>`."""
+    return TensorType(shape, element_type)

@@ -1,0 +1,1 @@
+"""The text format: lexer, lark grammar, parser, printer, assembly formats."""

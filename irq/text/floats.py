@@ -1,0 +1,86 @@
+"""Float text that reads back to the same bits.
+
+mlir-opt prints floats with `%e` (7 significant digits), which loses bits of an
+f64. irq prints the shortest decimal that round-trips in the value's own
+precision (Python's repr for f64, numpy's Dragon4 for f32/f16) and falls back
+to MLIR's hex bit pattern (`0x7FC00000`) for NaN and infinities, the form MLIR
+itself uses for them.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+_STRUCT = {"f64": ("<d", "<Q", 16), "f32": ("<f", "<I", 8), "f16": ("<e", "<H", 4)}
+
+
+def _mlir_decimal(text: str) -> str:
+    """MLIR float literals need a '.' before any exponent: 1e-05 -> 1.0e-05."""
+    mant, e, exp = text.partition("e")
+    if "." not in mant:
+        mant += ".0"
+    if e:
+        if exp[0] not in "+-":
+            exp = "+" + exp
+        return f"{mant}e{exp}"
+    return mant
+
+
+def float_bits(value: float, kind: str) -> int:
+    """The IEEE bit pattern of `value` in the float kind (bf16 from its f32 pattern)."""
+    if kind == "bf16":
+        return (struct.unpack("<I", struct.pack("<f", value))[0] >> 16) & 0xFFFF
+    fmt, ifmt, _ = _STRUCT.get(kind, _STRUCT["f64"])
+    return struct.unpack(ifmt, struct.pack(fmt, value))[0]
+
+
+def float_from_bits(bits: int, kind: str) -> float:
+    if kind == "bf16":
+        return struct.unpack("<f", struct.pack("<I", (bits & 0xFFFF) << 16))[0]
+    fmt, ifmt, _ = _STRUCT.get(kind, _STRUCT["f64"])
+    return struct.unpack(fmt, struct.pack(ifmt, bits))[0]
+
+
+def hex_digits(kind: str) -> int:
+    if kind == "bf16":
+        return 4
+    return _STRUCT.get(kind, _STRUCT["f64"])[2]
+
+
+def round_float(value: float, kind: str) -> float:
+    """Round a Python float to the precision of `kind` (ties to even, like a C cast)."""
+    if kind == "f64" or kind not in ("f32", "f16", "bf16", "tf32"):
+        return float(value)
+    if kind == "f16":
+        with np.errstate(over="ignore"):
+            return float(np.float16(value))
+    with np.errstate(over="ignore"):
+        f = float(np.float32(value))
+    if kind == "bf16" and math.isfinite(f):
+        bits = struct.unpack("<I", struct.pack("<f", f))[0]
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        f = struct.unpack("<f", struct.pack("<I", bits))[0]
+    return f
+
+
+def format_float(value: float, kind: str = "f64") -> str:
+    """Shortest MLIR-valid text for `value` that parses back to the same bits in `kind`."""
+    if not math.isfinite(value):
+        return f"0x{float_bits(value, kind):0{hex_digits(kind)}X}"
+    if kind == "f64" or kind not in ("f32", "f16", "bf16", "tf32"):
+        return _mlir_decimal(repr(float(value)))
+    if kind == "f16":
+        return _mlir_decimal(str(np.float16(value)))
+    return _mlir_decimal(str(np.float32(value)))
+
+
+def parse_float_literal(text: str, kind: str = "f64") -> float:
+    """Value of a decimal or hex-bits literal for the float kind."""
+    if text.startswith(("0x", "0X", "-0x")):
+        if text.startswith("-"):
+            raise ValueError("hexadecimal float literals cannot be negative")
+        return float_from_bits(int(text, 16), kind)
+    return round_float(float(text), kind)

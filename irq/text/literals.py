@@ -1,0 +1,224 @@
+"""`dense<...>` and `array<...>` literals: parse and print.
+
+Dense literals are parsed from their whole token with numpy, not token by token
+through the grammar: a nested list is checked for a rectangular shape with one
+regex pass, then converted in bulk; a hex literal (`dense<"0x...">`, raw
+little-endian data as MLIR prints it) is one `bytes.fromhex`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from irq.ir.attributes import DenseArrayAttr
+from irq.ir.dense import DenseElementsAttr, storage_dtype
+from irq.ir.types import FloatType, IntegerType, ShapedType, Type
+from irq.text.floats import float_from_bits, format_float, round_float
+from irq.text.type_parser import BodySyntaxError
+
+#: Dense values with more elements than this print as hex, never as decimal lists.
+MAX_DECIMAL_ELEMENTS = 64
+
+_ELEMENT = re.compile(r"\s*(?:(\[)|(\])|(,)|([^\[\],\s]+))")
+
+
+def _nested_elements(body: str, base: int) -> tuple[list[str], list[int]]:
+    """Flatten a nested list literal, returning its element texts and rectangular shape."""
+    items: list[str] = []
+    shape: list[int] = []
+    counts: list[int] = []
+    expect_value = True
+    pos = 0
+    n = len(body)
+    depth = 0
+    while pos < n:
+        m = _ELEMENT.match(body, pos)
+        if m is None:
+            if body[pos:].strip() == "":
+                break
+            raise BodySyntaxError(base + pos, "malformed dense literal")
+        pos = m.end()
+        if m.group(1):
+            if not expect_value:
+                raise BodySyntaxError(base + m.start(1), "expected ',' or ']' in dense literal")
+            counts.append(0)
+            depth += 1
+            if len(shape) < depth:
+                if items:
+                    raise BodySyntaxError(base + m.start(1), "dense literal is not rectangular")
+                shape.append(-1)
+        elif m.group(2):
+            if not counts:
+                raise BodySyntaxError(base + m.start(2), "unbalanced ']' in dense literal")
+            c = counts.pop()
+            if expect_value and c > 0:
+                raise BodySyntaxError(base + m.start(2), "expected a value before ']'")
+            d = depth - 1
+            if shape[d] == -1:
+                shape[d] = c
+            elif shape[d] != c:
+                raise BodySyntaxError(base + m.start(2), f"dense literal is not rectangular: {c} elements where {shape[d]} were seen before")
+            depth -= 1
+            if counts:
+                counts[-1] += 1
+            expect_value = False
+        elif m.group(3):
+            if expect_value or not counts:
+                raise BodySyntaxError(base + m.start(3), "unexpected ',' in dense literal")
+            expect_value = True
+        else:
+            if not expect_value or not counts:
+                raise BodySyntaxError(base + m.start(4), "expected ',' or ']' in dense literal")
+            if depth != len(shape):
+                raise BodySyntaxError(base + m.start(4), "dense literal is not rectangular")
+            items.append(m.group(4))
+            counts[-1] += 1
+            expect_value = False
+    if counts:
+        raise BodySyntaxError(base + n, "missing ']' in dense literal")
+    return items, shape
+
+
+def _convert(items: list[str], et: Type, base: int) -> np.ndarray:
+    try:
+        if isinstance(et, IntegerType) and et.width == 1:
+            vals = []
+            for s in items:
+                if s in ("true", "false"):
+                    vals.append(s == "true")
+                else:
+                    vals.append(int(s) != 0)
+            return np.array(vals, dtype=np.bool_)
+        if isinstance(et, FloatType):
+            kind = et.kind
+            if any(s.startswith("0x") for s in items):
+                return np.array([float_from_bits(int(s, 16), kind) if s.startswith("0x") else round_float(float(s), kind)
+                                 for s in items], dtype=np.float64)
+            return np.array(items, dtype=np.float64) if items else np.zeros(0)
+        return np.array([int(s, 0) if s.startswith(("0x", "-0x")) else int(s) for s in items], dtype=object)
+    except ValueError as e:
+        raise BodySyntaxError(base, f"malformed dense element: {e}") from None
+
+
+def parse_dense(token: str, type: Type) -> DenseElementsAttr:
+    """Build the attribute for a `dense<...>` token and its `: type`."""
+    if not isinstance(type, ShapedType) or not type.has_static_shape:
+        raise BodySyntaxError(0, f"dense literal needs a static tensor or vector type, got {type}")
+    body = token[6:-1]
+    base = 6
+    stripped = body.strip()
+    et = type.element_type
+    try:
+        storage_dtype(et)
+    except TypeError as e:
+        raise BodySyntaxError(0, str(e)) from None
+    if stripped.startswith('"'):
+        if not (stripped.startswith('"0x') and stripped.endswith('"')):
+            raise BodySyntaxError(base, "expected a hex string \"0x...\" in dense literal")
+        try:
+            raw = bytes.fromhex(stripped[3:-1])
+        except ValueError:
+            raise BodySyntaxError(base, "malformed hex in dense literal") from None
+        dt = storage_dtype(et)
+        n = type.num_elements
+        if len(raw) == dt.itemsize:
+            arr = np.frombuffer(raw, dtype=dt).reshape(())
+        elif len(raw) == n * dt.itemsize:
+            arr = np.frombuffer(raw, dtype=dt).reshape(type.shape)
+        else:
+            raise BodySyntaxError(base, f"hex dense literal has {len(raw)} bytes, {type} needs {n * dt.itemsize}")
+        return DenseElementsAttr(type, arr)
+    if not stripped.startswith("["):
+        if stripped == "":
+            raise BodySyntaxError(base, "empty dense literal")
+        arr = _convert([stripped], et, base)
+        try:
+            return DenseElementsAttr(type, arr.reshape(()))
+        except ValueError as e:
+            raise BodySyntaxError(base, str(e)) from None
+    items, shape = _nested_elements(body, base)
+    if shape and shape[-1] == -1:
+        shape[-1] = 0
+    if tuple(shape) != type.shape and not (len(items) == 0 and type.num_elements == 0):
+        raise BodySyntaxError(base, f"dense literal shape {list(shape)} does not match {type}")
+    arr = _convert(items, et, base)
+    try:
+        return DenseElementsAttr(type, arr.reshape(type.shape) if arr.size else np.zeros(type.shape, storage_dtype(et)))
+    except ValueError as e:
+        raise BodySyntaxError(base, str(e)) from None
+
+
+def _element_text(v: object, et: Type) -> str:
+    if isinstance(et, FloatType):
+        return format_float(float(v), et.kind)
+    if isinstance(et, IntegerType) and et.width == 1:
+        return "true" if v else "false"
+    return str(int(v))
+
+
+def dense_body(attr: DenseElementsAttr) -> str:
+    """Text between `dense<` and `>`."""
+    et = attr.type.element_type
+    raw = attr.raw
+    if attr.is_splat:
+        v = attr.to_numpy().reshape(-1)[0] if attr.type.num_elements else raw
+        return _element_text(v, et)
+    if raw.size > MAX_DECIMAL_ELEMENTS and not (isinstance(et, IntegerType) and et.width == 1):
+        return '"0x' + raw.tobytes().hex().upper() + '"'
+    values = attr.to_numpy()
+    if isinstance(et, FloatType):
+        flat = [format_float(float(x), et.kind) for x in values.reshape(-1)]
+    else:
+        flat = [_element_text(x, et) for x in values.reshape(-1)]
+    return _nest(flat, attr.type.shape)
+
+
+def _nest(flat: list[str], shape: tuple[int, ...]) -> str:
+    if not shape:
+        return flat[0]
+    if len(shape) == 1:
+        return "[" + ", ".join(flat) + "]"
+    step = len(flat) // shape[0] if shape[0] else 0
+    return "[" + ", ".join(_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])) + "]"
+
+
+def parse_dense_array(token: str, type_resolver) -> DenseArrayAttr:
+    """`array<i64: 1, 2>` / `array<f32>`."""
+    body = token[6:-1]
+    head, colon, rest = body.partition(":")
+    try:
+        et = type_resolver(head.strip())
+    except BodySyntaxError as e:
+        raise BodySyntaxError(6 + e.offset, e.message) from None
+    if not isinstance(et, (IntegerType, FloatType)):
+        raise BodySyntaxError(6, f"array element type must be integer or float, got {et}")
+    values: list = []
+    if colon:
+        parts = [p.strip() for p in rest.split(",")]
+        if any(p == "" for p in parts):
+            raise BodySyntaxError(6 + len(head) + 1, "empty element in array literal")
+        try:
+            if isinstance(et, FloatType):
+                values = [float_from_bits(int(p, 16), et.kind) if p.startswith("0x") else float(p) for p in parts]
+            elif et.width == 1:
+                for p in parts:
+                    if p not in ("true", "false"):
+                        raise ValueError(f"expected true or false, got '{p}'")
+                values = [p == "true" for p in parts]
+            else:
+                values = [int(p) for p in parts]
+        except ValueError as e:
+            raise BodySyntaxError(6 + len(head) + 1, f"malformed array element: {e}") from None
+    try:
+        return DenseArrayAttr(et, values)
+    except ValueError as e:
+        raise BodySyntaxError(6, str(e)) from None
+
+
+def dense_array_text(attr: DenseArrayAttr) -> str:
+    et = attr.element_type
+    if not attr.value:
+        return f"array<{et._text}>"
+    return f"array<{et._text}: " + ", ".join(_element_text(v, et) for v in attr.value) + ">"

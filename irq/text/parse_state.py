@@ -1,0 +1,516 @@
+"""State of one parse: SSA scopes, forward references, aliases, resources.
+
+LALR reduces bottom-up, so a region's ops are built before the op that owns the
+region. Names are resolved through a stack of scopes, one per open region; a use
+of a name not yet defined creates a placeholder value that the definition later
+replaces (MLIR's forward references). Names a region used but did not define are
+handed to its owner op: a custom parser may bind them as entry-block arguments
+(`func.func @f(%arg0: i32) {...}`), and whatever remains moves to the enclosing
+scope.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from irq.diagnostics import ParseError
+from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr,
+                               StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from irq.ir.block import Block, Region
+from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
+from irq.ir.location import Location, SourcePosLoc, SourceText
+from irq.ir.resources import Blob, ResourceHandle
+from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
+from irq.ir.values import Value
+from irq.text.literals import parse_dense, parse_dense_array
+from irq.text.strings import unescape_string
+from irq.text.type_parser import BodySyntaxError, DialectAsmParser, TypeCache
+
+if TYPE_CHECKING:
+    from irq.ir.dialect import Context
+    from irq.ir.operation import Operation
+    from irq.text.lexer import Lexer, Tok
+
+_AUTO_NAME = re.compile(r"(?:[0-9]+|arg[0-9]+)\Z")
+
+
+class Placeholder(Value):
+    """Stands for a value used before its definition."""
+
+    __slots__ = ("pos", "ref")
+
+    def __init__(self, type: Type, pos: int, ref: str) -> None:
+        super().__init__(type)
+        self.pos = pos
+        self.ref = ref
+
+
+class Scope:
+    """Names visible in one region (or at top level)."""
+
+    __slots__ = ("region", "block", "values", "forward", "blocks", "forward_blocks", "default_dialect", "owner")
+
+    def __init__(self, region: Region | None, default_dialect: str, owner: str | None) -> None:
+        self.region = region
+        self.block: Block | None = None
+        self.values: dict[str, list[Value]] = {}
+        self.forward: dict[str, Placeholder] = {}
+        self.blocks: dict[str, Block] = {}
+        self.forward_blocks: dict[str, tuple[Block, int]] = {}
+        self.default_dialect = default_dialect
+        self.owner = owner
+
+    def current_block(self) -> Block:
+        b = self.block
+        if b is None:
+            b = Block()
+            if self.region is not None:
+                self.region.add_block(b)
+            self.block = b
+        return b
+
+
+class OpEntry:
+    """An op being parsed: its name, the result names bound to it, its start offset."""
+
+    __slots__ = ("name", "results", "pos")
+
+    def __init__(self, name: str, results: list | None, pos: int) -> None:
+        self.name = name
+        self.results = results
+        self.pos = pos
+
+
+class DeferredLoc(Location):
+    """`loc(#alias)` used before `#alias = loc(...)` is defined (MLIR allows this)."""
+
+    __slots__ = ("alias", "pos")
+
+    def __init__(self, alias: str, pos: int) -> None:
+        object.__setattr__(self, "alias", alias)
+        object.__setattr__(self, "pos", pos)
+        object.__setattr__(self, "_text", None)
+
+    def _key(self) -> tuple:
+        return (self.alias,)
+
+
+class ParseState:
+    def __init__(self, ctx: Context, lexer: Lexer, source: SourceText) -> None:
+        self.ctx = ctx
+        self.lexer = lexer
+        self.source = source
+        self.types = _type_cache(ctx)
+        self.type_aliases: dict[str, Type] = {}
+        self.attr_aliases: dict[str, Attribute] = {}
+        self.attr_cache: dict[tuple, Attribute] = {}
+        self.scopes: list[Scope] = [Scope(None, "builtin", None)]
+        self.top_ops: list[Operation] = []
+        self.op_stack: list[OpEntry] = []
+        self.next_results: list | None = None
+        self.region_forward: dict[int, dict[str, Placeholder]] = {}
+        self.handles: dict[str, ResourceHandle] = {}
+        self.resource_uses: list[tuple[DenseResourceElementsAttr, int]] = []
+        self.extra_resources: list[tuple[str, str, str, str]] = []
+        self.deferred_locs = False
+
+    # -- errors -----------------------------------------------------------------------------
+    def error(self, pos: int, message: str, expected: list[str] | None = None) -> ParseError:
+        return self.lexer.error(pos, message, expected)
+
+    # -- types --------------------------------------------------------------------------------
+    def type_of(self, tok: Tok) -> Type:
+        try:
+            return self.types.get(tok.value, self.type_aliases)
+        except BodySyntaxError as e:
+            raise self.error(tok.pos + e.offset, e.message) from None
+        except (ValueError, TypeError) as e:
+            raise self.error(tok.pos, str(e)) from None
+
+    def resolve_type_text(self, text: str) -> Type:
+        return self.types.get(text, self.type_aliases)
+
+    # -- attributes ---------------------------------------------------------------------------
+    def string_value(self, tok: Tok) -> str:
+        try:
+            return unescape_string(tok.value)
+        except ValueError as e:
+            raise self.error(tok.pos, str(e)) from None
+
+    def int_attr(self, tok: Tok, type_tok: Tok | None) -> Attribute:
+        key = (tok.value, None if type_tok is None else type_tok.value)
+        a = self.attr_cache.get(key)
+        if a is not None:
+            return a
+        t = i64 if type_tok is None else self.type_of(type_tok)
+        text = tok.value
+        try:
+            if isinstance(t, FloatType):
+                from irq.text.floats import parse_float_literal
+                a = FloatAttr(parse_float_literal(text, t.kind), t)
+            elif isinstance(t, (IntegerType, IndexType)):
+                a = IntegerAttr(int(text, 0) if text.startswith(("0x", "-0x")) else int(text), t)
+            else:
+                raise self.error(type_tok.pos, f"integer literal needs an integer, index or float type, got {t}")
+        except ValueError as e:
+            raise self.error(tok.pos, str(e)) from None
+        self.attr_cache[key] = a
+        return a
+
+    def float_attr(self, tok: Tok, type_tok: Tok | None) -> Attribute:
+        key = (tok.value, None if type_tok is None else type_tok.value)
+        a = self.attr_cache.get(key)
+        if a is not None:
+            return a
+        t = f64 if type_tok is None else self.type_of(type_tok)
+        if not isinstance(t, FloatType):
+            raise self.error(type_tok.pos, f"float literal needs a float type, got {t}")
+        a = FloatAttr(float(tok.value), t)
+        self.attr_cache[key] = a
+        return a
+
+    def string_attr(self, tok: Tok) -> StringAttr:
+        key = (tok.value,)
+        a = self.attr_cache.get(key)
+        if a is None:
+            a = StringAttr(self.string_value(tok))
+            self.attr_cache[key] = a
+        return a
+
+    def keyword_attr(self, tok: Tok) -> Attribute:
+        w = tok.value
+        if w == "true":
+            return BoolAttr(True)
+        if w == "false":
+            return BoolAttr(False)
+        if w == "unit":
+            return UnitAttr()
+        raise self.error(tok.pos, f"expected an attribute value, found '{w}'")
+
+    def symbol_attr(self, tok: Tok) -> SymbolRefAttr:
+        parts = []
+        for raw in _split_symbol(tok.value):
+            parts.append(self.string_value_text(raw, tok.pos) if raw.startswith('"') else raw)
+        return SymbolRefAttr(parts[0], parts[1:])
+
+    def string_value_text(self, text: str, pos: int) -> str:
+        try:
+            return unescape_string(text)
+        except ValueError as e:
+            raise self.error(pos, str(e)) from None
+
+    def dense_attr(self, tok: Tok, type_tok: Tok) -> Attribute:
+        t = self.type_of(type_tok)
+        try:
+            return parse_dense(tok.value, t)
+        except BodySyntaxError as e:
+            raise self.error(tok.pos + e.offset, e.message) from None
+
+    def dense_resource_attr(self, tok: Tok, type_tok: Tok) -> Attribute:
+        t = self.type_of(type_tok)
+        if not isinstance(t, ShapedType) or not t.has_static_shape:
+            raise self.error(type_tok.pos, f"dense_resource needs a static tensor or vector type, got {t}")
+        key = tok.value[len("dense_resource<"):-1].strip()
+        if key.startswith('"'):
+            key = self.string_value_text(key, tok.pos)
+        elif not key or not re.fullmatch(r"[A-Za-z_][\w$.\-]*", key):
+            raise self.error(tok.pos, f"malformed resource key '{key}'")
+        h = self.handles.get(key)
+        if h is None:
+            h = self.handles[key] = ResourceHandle(key)
+        a = DenseResourceElementsAttr(t, h)
+        self.resource_uses.append((a, tok.pos))
+        return a
+
+    def dense_array_attr(self, tok: Tok) -> Attribute:
+        try:
+            return parse_dense_array(tok.value, self.resolve_type_text)
+        except BodySyntaxError as e:
+            raise self.error(tok.pos + e.offset, e.message) from None
+
+    def dialect_attr(self, tok: Tok) -> Attribute:
+        text = tok.value
+        name = text[1:].partition("<")[0]
+        cls = self.ctx.attributes.get(name)
+        if cls is None:
+            return OpaqueAttr(name.partition(".")[0], text)
+        start = len(name) + 2
+        p = DialectAsmParser(text, start, max(len(text) - 1, start), type_resolver=self.resolve_type_text)
+        try:
+            a = cls.parse_body(p)
+            p.expect_end()
+        except BodySyntaxError as e:
+            raise self.error(tok.pos + e.offset, e.message) from None
+        except (ValueError, TypeError) as e:
+            raise self.error(tok.pos, str(e)) from None
+        return a
+
+    def alias_attr(self, tok: Tok) -> Attribute:
+        a = self.attr_aliases.get(tok.value)
+        if a is None:
+            raise self.error(tok.pos, f"undefined attribute alias '{tok.value}'")
+        return a
+
+    def atom_attr(self, tok: Tok, type_tok: Tok | None = None) -> Attribute:
+        """An attribute from a single token (plus the type after ':' for typed literals)."""
+        k = tok.type
+        if k == "INT":
+            return self.int_attr(tok, type_tok)
+        if k == "FLOAT":
+            return self.float_attr(tok, type_tok)
+        if k == "STRING":
+            return self.string_attr(tok)
+        if k == "BARE_ID":
+            return self.keyword_attr(tok)
+        if k == "SYMBOL":
+            return self.symbol_attr(tok)
+        if k == "TYPE":
+            return TypeAttr(self.type_of(tok))
+        if k == "DENSE":
+            return self.dense_attr(tok, type_tok)
+        if k == "DENSE_RESOURCE":
+            return self.dense_resource_attr(tok, type_tok)
+        if k == "DENSE_ARRAY":
+            return self.dense_array_attr(tok)
+        if k == "DIALECT_ATTR":
+            return self.dialect_attr(tok)
+        if k == "ATTR_ALIAS":
+            return self.alias_attr(tok)
+        if k == "OPAQUE_ATTR":
+            return OpaqueAttr("builtin", tok.value)
+        raise self.error(tok.pos, f"expected an attribute, found '{tok.value}'")
+
+    @staticmethod
+    def array_attr(values: list[Attribute]) -> ArrayAttr:
+        return ArrayAttr(values)
+
+    @staticmethod
+    def dict_attr(entries: dict[str, Attribute]) -> DictionaryAttr:
+        return DictionaryAttr(entries)
+
+    # -- values -------------------------------------------------------------------------------
+    def use_value(self, tok: Tok, type: Type | None) -> Value:
+        """Resolve `%name` / `%name#i`, creating a forward reference if it is not defined yet."""
+        ref = tok.value
+        name, _, idx = ref[1:].partition("#")
+        index = int(idx) if idx else 0
+        for scope in reversed(self.scopes):
+            group = scope.values.get(name)
+            if group is not None:
+                if index >= len(group):
+                    raise self.error(tok.pos, f"reference to invalid result number in '{ref}'")
+                v = group[index]
+                if type is not None and v.type is not type:
+                    raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                              f"'{type}' vs '{v.type}'")
+                return v
+        scope = self.scopes[-1]
+        ph = scope.forward.get(ref)
+        if ph is None:
+            if type is None:
+                raise self.error(tok.pos, f"use of undeclared SSA value name '{ref}'")
+            ph = scope.forward[ref] = Placeholder(type, tok.pos, ref)
+        elif type is not None and ph.type is not type:
+            raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                      f"'{type}' vs '{ph.type}'")
+        return ph
+
+    def define(self, name: str, values: list[Value], pos: int) -> None:
+        """Bind `%name` in the innermost scope, resolving forward references to it."""
+        scope = self.scopes[-1]
+        if name in scope.values:
+            raise self.error(pos, f"redefinition of SSA value '%{name}'")
+        scope.values[name] = values
+        if not _AUTO_NAME.match(name):
+            values[0].name_hint = name
+        fwd = scope.forward
+        if fwd:
+            self._resolve_forward(fwd, name, values)
+
+    def _resolve_forward(self, fwd: dict[str, Placeholder], name: str, values: list[Value]) -> None:
+        for ref in [r for r in fwd if r[1:].partition("#")[0] == name]:
+            ph = fwd.pop(ref)
+            _, _, idx = ref[1:].partition("#")
+            i = int(idx) if idx else 0
+            if i >= len(values):
+                raise self.error(ph.pos, f"reference to invalid result number in '{ref}'")
+            v = values[i]
+            if v.type is not ph.type:
+                raise self.error(ph.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                         f"'{ph.type}' vs '{v.type}'")
+            ph.replace_all_uses_with(v)
+
+    def bind_region_arguments(self, region: Region, names: list[tuple[Tok, Type, Location | None]]) -> None:
+        """Give `region` an entry block with these arguments, resolving uses inside it."""
+        if region.blocks and region.blocks[0].args:
+            raise self.error(names[0][0].pos if names else 0, "region already has entry block arguments")
+        entry = region.blocks[0] if region.blocks else region.add_block()
+        fwd = self.region_forward.get(id(region), {})
+        seen: set[str] = set()
+        for tok, t, loc in names:
+            name = tok.value[1:]
+            if "#" in name:
+                raise self.error(tok.pos, "argument names cannot have a result number")
+            if name in seen:
+                raise self.error(tok.pos, f"redefinition of SSA value '%{name}'")
+            seen.add(name)
+            arg = entry.add_argument(t, loc)
+            if not _AUTO_NAME.match(name):
+                arg.name_hint = name
+            if fwd:
+                self._resolve_forward(fwd, name, [arg])
+
+    # -- scopes -------------------------------------------------------------------------------
+    def open_region(self) -> Scope:
+        owner = self.op_stack[-1].name if self.op_stack else None
+        cls = self.ctx.ops.get(owner) if owner else None
+        default = getattr(cls, "default_dialect", "") if cls is not None else ""
+        scope = Scope(Region(), default, owner)
+        self.scopes.append(scope)
+        return scope
+
+    def close_region(self, pos: int) -> Region:
+        scope = self.scopes.pop()
+        if scope.forward_blocks:
+            label, (_, p) = next(iter(scope.forward_blocks.items()))
+            raise self.error(p, f"reference to an undefined block '{label}'")
+        if scope.forward:
+            self.region_forward[id(scope.region)] = scope.forward
+        return scope.region
+
+    def adopt_region_forwards(self, op: Operation) -> None:
+        """After building `op`, move its regions' unresolved names to the enclosing scope."""
+        if not self.region_forward:
+            return
+        outer = self.scopes[-1]
+        for r in op.regions:
+            fwd = self.region_forward.pop(id(r), None)
+            if not fwd:
+                continue
+            for ref, ph in fwd.items():
+                name, _, idx = ref[1:].partition("#")
+                v = None
+                for scope in reversed(self.scopes):
+                    group = scope.values.get(name)
+                    if group is not None:
+                        i = int(idx) if idx else 0
+                        if i >= len(group):
+                            raise self.error(ph.pos, f"reference to invalid result number in '{ref}'")
+                        v = group[i]
+                        break
+                if v is not None:
+                    if v.type is not ph.type:
+                        raise self.error(ph.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                                 f"'{ph.type}' vs '{v.type}'")
+                    ph.replace_all_uses_with(v)
+                elif ref in outer.forward:
+                    other = outer.forward[ref]
+                    if other.type is not ph.type:
+                        raise self.error(ph.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                                 f"'{ph.type}' vs '{other.type}'")
+                    ph.replace_all_uses_with(other)
+                else:
+                    outer.forward[ref] = ph
+
+    # -- blocks -------------------------------------------------------------------------------
+    def block_ref(self, tok: Tok) -> Block:
+        scope = self.scopes[-1]
+        label = tok.value
+        b = scope.blocks.get(label)
+        if b is None:
+            fb = scope.forward_blocks.get(label)
+            if fb is None:
+                b = Block()
+                scope.forward_blocks[label] = (b, tok.pos)
+            else:
+                b = fb[0]
+        return b
+
+    def define_block(self, tok: Tok) -> Block:
+        scope = self.scopes[-1]
+        if scope.region is None:
+            raise self.error(tok.pos, "block labels are only allowed inside regions")
+        label = tok.value
+        if label in scope.blocks:
+            raise self.error(tok.pos, f"redefinition of block '{label}'")
+        fb = scope.forward_blocks.pop(label, None)
+        b = fb[0] if fb is not None else Block()
+        if scope.block is None and scope.region.blocks:
+            raise self.error(tok.pos, "internal error: region has blocks but no current block")
+        scope.region.add_block(b)
+        scope.blocks[label] = b
+        scope.block = b
+        if not re.fullmatch(r"\^bb[0-9]+", label):
+            b.name_hint = label[1:]
+        return b
+
+    # -- resources ----------------------------------------------------------------------------
+    def set_blob(self, key: str, tok: Tok) -> None:
+        text = tok.value
+        if not text.startswith('"0x') or not text.endswith('"'):
+            raise self.error(tok.pos, f"resource '{key}' must be a hex string \"0x...\"")
+        try:
+            raw = bytes.fromhex(text[3:-1])
+        except ValueError:
+            raise self.error(tok.pos, f"malformed hex blob for resource '{key}'") from None
+        if len(raw) < 4:
+            raise self.error(tok.pos, f"resource '{key}' is shorter than its 4-byte alignment header")
+        align = int.from_bytes(raw[:4], "little")
+        if align == 0 or align & (align - 1):
+            raise self.error(tok.pos, f"resource '{key}' has alignment {align}, not a power of two")
+        h = self.handles.get(key)
+        if h is None:
+            h = self.handles[key] = ResourceHandle(key)
+        elif h.blob is not None:
+            raise self.error(tok.pos, f"resource '{key}' is defined twice")
+        h.blob = Blob(memoryview(raw)[4:], alignment=align)
+
+    def check_resources(self) -> None:
+        for attr, pos in self.resource_uses:
+            h = attr.handle
+            if h.blob is None:
+                raise self.error(pos, f"unknown resource key '{h.key}' (no blob in the dialect_resources section)")
+            t = attr.type
+            need = t.num_elements * storage_dtype(t.element_type).itemsize
+            if h.blob.nbytes != need:
+                raise self.error(pos, f"resource '{h.key}' holds {h.blob.nbytes} bytes, {t} needs {need}")
+
+    # -- locations ----------------------------------------------------------------------------
+    def op_location(self, pos: int) -> Location:
+        return SourcePosLoc(self.source, pos)
+
+
+def _split_symbol(text: str) -> list[str]:
+    """`@a::@"b c"` -> ['a', '"b c"']."""
+    parts = []
+    i = 0
+    n = len(text)
+    while i < n:
+        assert text[i] == "@"
+        i += 1
+        if text[i] == '"':
+            j = i + 1
+            while text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            parts.append(text[i:j + 1])
+            i = j + 1
+        else:
+            j = text.find("::@", i)
+            j = n if j < 0 else j
+            parts.append(text[i:j])
+            i = j
+        if text.startswith("::", i):
+            i += 2
+    return parts
+
+
+_TYPE_CACHES: dict[int, Any] = {}
+
+
+def _type_cache(ctx: Context) -> TypeCache:
+    tc = getattr(ctx, "_type_cache", None)
+    if tc is None:
+        tc = TypeCache(ctx)
+        ctx._type_cache = tc
+    return tc

@@ -1,0 +1,626 @@
+"""Text -> IR: lark's LALR parser driving reducers that build IR directly.
+
+The grammar (irq.lark) is compiled once per process. lark calls one `Reducer`
+method per grammar rule as it reduces; the methods build operations, regions and
+attributes in place, so no parse tree is ever materialized. Parsing executes
+nothing named by the text: no eval, no pickle, no imports.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lark import Lark
+from lark.exceptions import UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer as _LarkLexer
+
+from irq.diagnostics import ParseError
+from irq.ir.attributes import DictionaryAttr
+from irq.ir.block import Region
+from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourceText, UnknownLoc
+from irq.ir.operation import Operation, UnregisteredOp
+from irq.ir.types import FunctionType, Type
+from irq.text.asm_parser import OpAsmParser
+from irq.text.lexer import Lexer, Tok
+from irq.text.parse_state import DeferredLoc, OpEntry, ParseState
+
+if TYPE_CHECKING:
+    from irq.dialects.builtin import ModuleOp
+    from irq.ir.dialect import Context
+
+GRAMMAR_PATH = Path(__file__).with_name("irq.lark")
+
+
+class _TokenSource(_LarkLexer):
+    """Adapter giving lark the tokens of the `Lexer` of the current parse."""
+
+    __future_interface__ = 2
+
+    def __init__(self, conf) -> None:  # lark passes its lexer configuration
+        pass
+
+    def lex(self, lexer_state, parser_state):
+        return _local.state.lexer.tokens()
+
+
+class _Local(threading.local):
+    state: ParseState | None = None
+
+
+_local = _Local()
+
+
+def _s() -> ParseState:
+    return _local.state
+
+
+class Reducer:
+    """One method per grammar rule; lark calls them bottom-up with the rule's children."""
+
+    # ------------------------------------------------------------------ file structure
+    def file(self, c):
+        return None
+
+    def statements(self, c):
+        return None
+
+    def alias_def(self, c):
+        s = _s()
+        name = c[0]
+        if name.type == "TYPE":
+            if "." in name.value or "<" in name.value:
+                raise s.error(name.pos, f"'{name.value}' is not a valid type alias name")
+            if name.value in s.type_aliases:
+                raise s.error(name.pos, f"redefinition of type alias '{name.value}'")
+            s.type_aliases[name.value] = s.type_of(c[2])
+        else:
+            if name.value in s.attr_aliases:
+                raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
+            s.attr_aliases[name.value] = c[3] if c[2] == "LOC" or isinstance(c[2], Tok) else c[2]
+        return None
+
+    # ------------------------------------------------------------------ operations
+    def operation(self, c):
+        s = _s()
+        if len(c) == 5:
+            op, loc = c[2], c[3]
+        else:
+            op, loc = c[0], c[1]
+        entry = s.op_stack.pop()
+        op.location = loc if loc is not None else s.op_location(entry.pos)
+        groups = entry.results
+        if groups:
+            results = op.results
+            total = 0
+            for _, count, _ in groups:
+                total += count
+            if total != len(results):
+                raise s.error(entry.pos, f"operation defines {len(results)} results but was provided "
+                                         f"{total} to bind")
+            i = 0
+            for name, count, pos in groups:
+                s.define(name, list(results[i:i + count]), pos)
+                i += count
+        scope = s.scopes[-1]
+        if scope.region is None:
+            s.top_ops.append(op)
+        else:
+            scope.current_block().append(op)
+        return None
+
+    def op_results(self, c):
+        if len(c) == 1:
+            groups = [c[0]]
+        else:
+            groups = c[0]
+            groups.append(c[2])
+        _s().next_results = groups
+        return groups
+
+    def result_group(self, c):
+        tok = c[0]
+        name = tok.value[1:]
+        if "#" in name:
+            raise _s().error(tok.pos, "result names cannot carry a result number")
+        count = 1
+        if len(c) == 3:
+            count = int(c[2].value)
+            if count < 1:
+                raise _s().error(c[2].pos, "expected a positive number of results")
+        return (name, count, tok.pos)
+
+    def op_body(self, c):
+        return c[0]
+
+    def op_loc(self, c):
+        return c[1] if c else None
+
+    def _enter_op(self, tok: Tok, name: str) -> None:
+        s = _s()
+        groups = s.next_results
+        s.next_results = None
+        pos = groups[0][2] if groups else tok.pos
+        s.op_stack.append(OpEntry(name, groups, pos))
+
+    def generic_name(self, c):
+        tok = c[0]
+        s = _s()
+        name = s.string_value(tok)
+        self._enter_op(tok, name)
+        return tok
+
+    def generic_op(self, c):
+        s = _s()
+        name_tok = c[0]
+        operand_toks = c[2]
+        successors, props, regions, attrs, ftype = c[4], c[5], c[6], c[7], c[9]
+        name = s.op_stack[-1].name
+        if len(operand_toks) != len(ftype.inputs):
+            raise s.error(name_tok.pos, f"expected {len(operand_toks)} operand type(s) but had {len(ftype.inputs)}")
+        use = s.use_value
+        operands = [use(t, ty) for t, ty in zip(operand_toks, ftype.inputs)]
+        cls = s.ctx.ops.get(name)
+        if cls is None:
+            if not s.ctx.allow_unregistered:
+                raise s.error(name_tok.pos, f"unregistered operation '{name}' found in dialect "
+                                            f"('{name.partition('.')[0]}') that does not allow unknown operations")
+            op = UnregisteredOp(name, operands, ftype.results, attrs, props, regions, successors)
+        else:
+            op = cls.create(operands, ftype.results, attrs, props, regions, successors)
+        if regions:
+            s.adopt_region_forwards(op)
+        return op
+
+    def value_list(self, c):
+        return c[0] if c else []
+
+    def values(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def props(self, c):
+        return c[1] if c else None
+
+    def successors(self, c):
+        return c[1] if c else ()
+
+    def successor_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def successor(self, c):
+        s = _s()
+        b = s.block_ref(c[0])
+        if len(c) > 1:
+            raise s.error(c[0].pos, "successor operands are not supported; pass values as op operands")
+        return b
+
+    def regions(self, c):
+        return c[1] if c else ()
+
+    def region_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def attr_dict_opt(self, c):
+        return c[0] if c else None
+
+    # ------------------------------------------------------------------ custom-form ops
+    def custom_name(self, c):
+        tok = c[0]
+        self._enter_op(tok, tok.value)
+        return tok
+
+    def custom_op(self, c):
+        s = _s()
+        name_tok, items = c
+        written = name_tok.value
+        ctx_ops = s.ctx.ops
+        cls = ctx_ops.get(written)
+        if cls is None:
+            default = s.scopes[-1].default_dialect
+            if default:
+                cls = ctx_ops.get(f"{default}.{written}")
+            if cls is None:
+                cls = ctx_ops.get(f"builtin.{written}")
+            if cls is None:
+                raise s.error(name_tok.pos, f"custom op '{written}' is unknown (unregistered ops must use the "
+                                            f"generic form \"{written}\"(...))")
+        entry = s.op_stack[-1]
+        entry.name = cls.name
+        n_results = sum(g[1] for g in entry.results) if entry.results else 0
+        parser = OpAsmParser(s, items, name_tok.pos, written, n_results,
+                             items[-1].pos if items else name_tok.pos)
+        try:
+            op = cls.parse_custom(parser)
+        except ParseError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise s.error(name_tok.pos, f"custom op '{written}': {e}") from None
+        if op.regions:
+            s.adopt_region_forwards(op)
+        return op
+
+    def custom_items(self, c):
+        if not c:
+            return []
+        lst = c[0]
+        lst.append(c[1])
+        return lst
+
+    def custom_atom(self, c):
+        return c[0]
+
+    def paren_group(self, c):
+        return Tok("PARENS", c[1], c[0].pos)
+
+    def bracket_group(self, c):
+        return Tok("BRACKETS", c[1], c[0].pos)
+
+    def props_group(self, c):
+        return Tok("PROPS", c[1], c[0].pos)
+
+    # ------------------------------------------------------------------ regions and blocks
+    def region_open(self, c):
+        _s().open_region()
+        return c[0]
+
+    def region(self, c):
+        region = _s().close_region(c[2].pos)
+        if len(c) and isinstance(c, list):
+            pass
+        return _RegionTok(region, c[0].pos)
+
+    def region_body(self, c):
+        return None
+
+    def block_label(self, c):
+        s = _s()
+        block = s.define_block(c[0])
+        if len(c) == 6:
+            for tok, t, loc in c[2]:
+                name = tok.value[1:]
+                if "#" in name:
+                    raise s.error(tok.pos, "block argument names cannot carry a result number")
+                arg = block.add_argument(t, loc)
+                s.define(name, [arg], tok.pos)
+        return None
+
+    def block_args(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def block_arg(self, c):
+        s = _s()
+        loc = c[4] if len(c) == 6 else None
+        return (c[0], s.type_of(c[2]), loc)
+
+    # ------------------------------------------------------------------ types
+    def function_type(self, c):
+        ins = c[1]
+        if len(c) == 5:
+            outs = [_s().type_of(c[4])]
+        else:
+            outs = c[5]
+        return FunctionType(ins, outs)
+
+    def type_list_opt(self, c):
+        return c[0] if c else []
+
+    def type_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def type(self, c):
+        t = c[0]
+        if isinstance(t, Type):
+            return t
+        return _s().type_of(t)
+
+    # ------------------------------------------------------------------ attributes
+    def attr_dict(self, c):
+        return c[1]
+
+    def attr_entries(self, c):
+        return c[0] if c else {}
+
+    def attr_entry_list(self, c):
+        if len(c) == 1:
+            k, v, pos = c[0]
+            return {k: v}
+        d = c[0]
+        k, v, pos = c[2]
+        if k in d:
+            raise _s().error(pos, f"duplicate key '{k}' in dictionary attribute")
+        d[k] = v
+        return d
+
+    def attr_entry(self, c):
+        key, pos = c[0]
+        if len(c) == 1:
+            from irq.ir.attributes import UnitAttr
+            return (key, UnitAttr(), pos)
+        return (key, c[2], pos)
+
+    def attr_key(self, c):
+        tok = c[0]
+        if tok.type == "STRING":
+            return (_s().string_value(tok), tok.pos)
+        if tok.type == "TYPE" and not tok.value.isidentifier():
+            raise _s().error(tok.pos, f"expected an attribute name, found '{tok.value}'")
+        return (tok.value, tok.pos)
+
+    def attr_value(self, c):
+        first = c[0]
+        if not isinstance(first, Tok):  # function_type or attr_dict
+            if isinstance(first, dict):
+                return DictionaryAttr(first)
+            from irq.ir.attributes import TypeAttr
+            return TypeAttr(first)
+        n = len(c)
+        if first.type == "LBRACKET":
+            from irq.ir.attributes import ArrayAttr
+            return ArrayAttr(c[1])
+        if n == 3:
+            return _s().atom_attr(first, c[2])
+        if first.type in ("DENSE", "DENSE_RESOURCE"):
+            raise _s().error(first.pos, "expected ':' and a type after the dense literal")
+        return _s().atom_attr(first)
+
+    def attr_values_opt(self, c):
+        return c[0] if c else []
+
+    def attr_values(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    # ------------------------------------------------------------------ locations
+    def loc_body(self, c):
+        s = _s()
+        first = c[0]
+        n = len(c)
+        if first.type == "ATTR_ALIAS":
+            loc = s.attr_aliases.get(first.value)
+            if loc is None:
+                s.deferred_locs = True
+                return DeferredLoc(first.value, first.pos)
+            if not isinstance(loc, Location):
+                raise s.error(first.pos, f"'{first.value}' is not a location alias")
+            return loc
+        if first.type == "STRING":
+            text = s.string_value(first)
+            if n == 1:
+                return NameLoc(text)
+            if n == 4:
+                return NameLoc(text, c[2])
+            return FileLineColLoc(text, int(c[2].value), int(c[4].value))
+        word = first.value
+        if n == 1:
+            if word != "unknown":
+                raise s.error(first.pos, f"expected 'unknown', found '{word}'")
+            return UnknownLoc()
+        if c[1].type == "LBRACKET" or c[1].type == "LESS":
+            if word != "fused":
+                raise s.error(first.pos, f"expected 'fused', found '{word}'")
+            if n == 4:
+                return FusedLoc(c[2])
+            return FusedLoc(c[5], c[2])
+        if word != "callsite":
+            raise s.error(first.pos, f"expected 'callsite', found '{word}'")
+        if c[3].value != "at":
+            raise s.error(c[3].pos, f"expected 'at', found '{c[3].value}'")
+        return CallSiteLoc(c[2], c[4])
+
+    def loc_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    # ------------------------------------------------------------------ resources
+    def resources(self, c):
+        return None
+
+    def resource_groups(self, c):
+        return None
+
+    def resource_group(self, c):
+        s = _s()
+        group = c[0].value
+        for dialect, entries in c[3]:
+            for key, tok in entries:
+                if group == "dialect_resources" and dialect == "builtin":
+                    s.set_blob(key, tok)
+                else:
+                    s.extra_resources.append((group, dialect, key, tok.value))
+        return None
+
+    def resource_dialects(self, c):
+        return c[0] if c else []
+
+    def resource_dialect_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def resource_dialect(self, c):
+        return (c[0][0], c[3])
+
+    def resource_entries(self, c):
+        return c[0] if c else []
+
+    def resource_entry_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        lst = c[0]
+        lst.append(c[2])
+        return lst
+
+    def resource_entry(self, c):
+        return (c[0][0], c[2])
+
+
+class _RegionTok(Tok):
+    """A parsed region as an item (custom ops see it as a REGION item)."""
+
+    __slots__ = ()
+
+    def __init__(self, region: Region, pos: int) -> None:
+        super().__init__("REGION", region, pos)
+
+
+_lark: Lark | None = None
+_lark_lock = threading.Lock()
+
+
+def _build_lark(strict: bool = False) -> Lark:
+    return Lark(GRAMMAR_PATH.read_text(), parser="lalr", lexer=_TokenSource, start="file",
+                transformer=Reducer(), keep_all_tokens=True, maybe_placeholders=False, strict=strict)
+
+
+def _parser() -> Lark:
+    global _lark
+    if _lark is None:
+        with _lark_lock:
+            if _lark is None:
+                _lark = _build_lark()
+    return _lark
+
+
+def parse_module(text: str | bytes, filename: str = "<string>", *, context: Context | None = None) -> ModuleOp:
+    """Parse IR text into a `builtin.module` (top-level ops are wrapped in one if needed)."""
+    from irq.ir.dialect import default_context
+    ctx = context if context is not None else default_context()
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = _decode(bytes(text), filename)
+    lexer = Lexer(text, filename)
+    state = ParseState(ctx, lexer, SourceText(filename, text))
+    previous = _local.state
+    _local.state = state
+    try:
+        _parser().parse(text)
+    except UnexpectedToken as e:
+        tok = e.token
+        pos = tok.pos if isinstance(tok, Tok) else len(text)
+        found = "end of input" if tok.type == "$END" else _describe_token(tok)
+        expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected})
+        raise lexer.error(pos, f"unexpected {found}", expected) from None
+    except UnexpectedInput as e:  # pragma: no cover - the custom lexer never produces these
+        raise lexer.error(getattr(e, "pos_in_stream", 0) or 0, str(e)) from None
+    except RecursionError:
+        raise lexer.error(0, "input nested too deeply to parse") from None
+    finally:
+        _local.state = previous
+    return _finish(state)
+
+
+def _finish(state: ParseState) -> ModuleOp:
+    from irq.dialects.builtin import ModuleOp
+    top = state.scopes[0]
+    if top.forward:
+        ph = min(top.forward.values(), key=lambda p: p.pos)
+        raise state.error(ph.pos, f"use of undeclared SSA value name '{ph.ref}'")
+    if top.forward_blocks:
+        label, (_, pos) = next(iter(top.forward_blocks.items()))
+        raise state.error(pos, f"reference to an undefined block '{label}'")
+    state.check_resources()
+    ops = state.top_ops
+    if len(ops) == 1 and isinstance(ops[0], ModuleOp):
+        module = ops[0]
+    else:
+        module = ModuleOp()
+        body = module.body
+        for op in ops:
+            body.append(op)
+    if state.deferred_locs:
+        _resolve_deferred_locations(state, module)
+    if state.extra_resources:
+        module.extra_resources = list(state.extra_resources)
+    return module
+
+
+def _resolve_deferred_locations(state: ParseState, module: Operation) -> None:
+    def fix(loc: Location | None) -> Location | None:
+        if isinstance(loc, DeferredLoc):
+            target = state.attr_aliases.get(loc.alias)
+            if not isinstance(target, Location):
+                raise state.error(loc.pos, f"undefined location alias '{loc.alias}'")
+            return fix(target)
+        if isinstance(loc, NameLoc) and loc.child is not None:
+            return NameLoc(loc.name, fix(loc.child))
+        if isinstance(loc, FusedLoc):
+            return FusedLoc([fix(x) for x in loc.locations], loc.metadata)
+        if isinstance(loc, CallSiteLoc):
+            return CallSiteLoc(fix(loc.callee), fix(loc.caller))
+        return loc
+
+    for op in module.walk():
+        op.location = fix(op.location)
+        for r in op.regions:
+            for b in r.blocks:
+                for a in b.args:
+                    if a.location is not None:
+                        a.location = fix(a.location)
+
+
+def _decode(data: bytes, filename: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        prefix = data[:e.start]
+        line = prefix.count(b"\n") + 1
+        col = e.start - (prefix.rfind(b"\n") + 1) + 1
+        src = prefix[prefix.rfind(b"\n") + 1:].decode("utf-8", "replace")
+        raise ParseError(f"invalid UTF-8 byte 0x{data[e.start]:02X}", filename, line, col, src) from None
+
+
+def parse_file(path: str | os.PathLike, *, context: Context | None = None) -> ModuleOp:
+    """Parse a file; errors name it."""
+    p = Path(path)
+    return parse_module(p.read_bytes(), str(path), context=context)
+
+
+_TOKEN_NAMES = {
+    "NL": "newline", "VALUE_ID": "SSA value", "BLOCK_ID": "block label", "SYMBOL": "symbol",
+    "STRING": "string", "INT": "integer", "FLOAT": "float", "BARE_ID": "identifier", "TYPE": "type",
+    "LOC": "'loc('", "DENSE": "dense literal", "DENSE_RESOURCE": "dense_resource", "DENSE_ARRAY": "array literal",
+    "DIALECT_ATTR": "dialect attribute", "ATTR_ALIAS": "attribute alias", "OPAQUE_ATTR": "attribute",
+    "LPAREN": "'('", "RPAREN": "')'", "LBRACKET": "'['", "RBRACKET": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
+    "REGION_OPEN": "region '{'", "PROPS_OPEN": "'<{'", "PROPS_CLOSE": "'}>'", "COMMA": "','", "COLON": "':'",
+    "EQUAL": "'='", "ARROW": "'->'", "STAR": "'*'", "QUESTION": "'?'", "PLUS": "'+'", "LESS": "'<'",
+    "GREATER": "'>'", "PIPE": "'|'", "RES_OPEN": "'{-#'", "RES_CLOSE": "'#-}'", "$END": "end of input",
+}
+
+
+def _describe_token(tok) -> str:
+    if tok.type == "NL":
+        return "end of line"
+    name = _TOKEN_NAMES.get(tok.type, tok.type)
+    value = tok.value if isinstance(tok.value, str) else ""
+    if value and len(value) > 40:
+        value = value[:37] + "..."
+    return f"{name} '{value}'" if value and not name.startswith("'") else name

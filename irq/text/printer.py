@@ -1,0 +1,501 @@
+"""IR -> text, in MLIR's syntax.
+
+SSA names follow mlir-opt's scheme so irq's output reads like MLIR's: results
+and non-entry block arguments are numbered `%0, %1, ...`, entry block arguments
+`%arg0, ...`; a nested region continues from the counters its parent region
+reached, and sibling regions start from the same point. Values with a name
+hint print under it (`%conv1`), made unique with a `_N` suffix.
+
+Attributes cache their text on first print, and types render once at creation,
+so printing a large module is mostly string joins. The printer is also the
+`OpAsmPrinter` handed to custom printers.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+
+from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DenseArrayAttr, DialectAttribute, DictionaryAttr,
+                               FloatAttr, IntegerAttr, OpaqueAttr, StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from irq.ir.block import Block, Region
+from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
+from irq.ir.location import (CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc)
+from irq.ir.operation import Operation, UnregisteredOp
+from irq.ir.traits import IsolatedFromAbove
+from irq.ir.types import Type, f64, i64
+from irq.text.floats import format_float
+from irq.text.literals import dense_array_text, dense_body
+from irq.text.strings import quote_string
+
+if TYPE_CHECKING:
+    from irq.ir.resources import ResourceHandle
+    from irq.ir.values import Value
+
+_BARE_ID = re.compile(r"[A-Za-z_][\w$.]*\Z")
+_SUFFIX_ID = re.compile(r"[A-Za-z_$.\-][\w$.\-]*\Z")
+_AUTO_NAME = re.compile(r"(?:[0-9]+|arg[0-9]+)\Z")
+_set = object.__setattr__
+
+
+class _Names(dict):
+    def __missing__(self, v: Value) -> str:
+        return "%<<UNKNOWN SSA VALUE>>"
+
+
+@contextmanager
+def deep_recursion(limit: int = 60000) -> Iterator[None]:
+    """Allow deep (pure-Python) recursion for deeply nested IR; 3.11 keeps those frames off the C stack."""
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        if old < limit:
+            sys.setrecursionlimit(old)
+
+
+def attr_key_text(key: str) -> str:
+    return key if _BARE_ID.match(key) else quote_string(key)
+
+
+def symbol_text(name: str) -> str:
+    return "@" + (name if _BARE_ID.match(name) else quote_string(name))
+
+
+class Printer:
+    """Prints ops, regions, types and attributes; custom op printers call its methods."""
+
+    def __init__(self, *, generic: bool = False, debuginfo: bool = False) -> None:
+        self.generic = generic
+        self.debuginfo = debuginfo
+        self.out: list[str] = []
+        self.indent = ""
+        self.names: dict[Value, str] = _Names()
+        self.block_names: dict[Block, str] = {}
+        self.used_hints: set[str] = set()
+        self.default_dialect = ["builtin"]
+        self.resources: dict[str, ResourceHandle] = {}
+        self._resource_keys: dict[int, str] = {}
+        self._saw_resource = False
+
+    # -- writing --------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        self.out.append(text)
+
+    def text(self) -> str:
+        return "".join(self.out)
+
+    # -- names ----------------------------------------------------------------------------
+    def _hint(self, hint: str) -> str | None:
+        if not hint or _AUTO_NAME.match(hint):
+            return None
+        if not _SUFFIX_ID.match(hint):
+            hint = re.sub(r"[^\w$.\-]", "_", hint)
+            if not _SUFFIX_ID.match(hint):
+                hint = "_" + hint
+        used = self.used_hints
+        name = hint
+        n = 0
+        while name in used:
+            n += 1
+            name = f"{hint}_{n}"
+        used.add(name)
+        return "%" + name
+
+    def number(self, root: Operation) -> None:
+        """Assign SSA and block names for everything nested in `root` (MLIR's scheme)."""
+        names = self.names
+        hint = self._hint
+        work: list[tuple[Region, int, int]] = [(r, 0, 0) for r in reversed(root.regions)]
+        if root.results:
+            self._name_results(root, 0)
+        while work:
+            region, next_value, next_arg = work.pop()
+            nested: list[tuple[Region, int, int]] = []
+            block_names = self.block_names
+            for bi, block in enumerate(region.blocks):
+                block_names[block] = f"^bb{bi}"
+                entry = bi == 0
+                for a in block.args:
+                    h = a.name_hint
+                    n = hint(h) if h else None
+                    if n is None:
+                        if entry:
+                            n = f"%arg{next_arg}"
+                            next_arg += 1
+                        else:
+                            n = f"%{next_value}"
+                            next_value += 1
+                    names[a] = n
+                op = block._first
+                while op is not None:
+                    res = op.results
+                    if res:
+                        next_value = self._name_results(op, next_value)
+                    if op.regions:
+                        nested.append(op)
+                    op = op._next
+            for op in reversed(nested):
+                for r in reversed(op.regions):
+                    work.append((r, next_value, next_arg))
+
+    def _name_results(self, op: Operation, next_value: int) -> int:
+        res = op.results
+        names = self.names
+        h = res[0].name_hint
+        if h is None and op.suggest_result_name is not None:
+            h = op.suggest_result_name()
+        if len(res) == 1:
+            n = self._hint(h) if h else None
+            if n is None:
+                n = f"%{next_value}"
+                next_value += 1
+            names[res[0]] = n
+            return next_value
+        if all(r.name_hint for r in res):
+            for r in res:
+                names[r] = self._hint(r.name_hint) or f"%{r.name_hint}"
+            return next_value
+        base = self._hint(h) if h else None
+        if base is None:
+            base = f"%{next_value}"
+            next_value += 1
+        names[res[0]] = base
+        for i in range(1, len(res)):
+            names[res[i]] = f"{base}#{i}"
+        return next_value
+
+    def value(self, v: Value) -> str:
+        """The printed name of a value (operand position)."""
+        return self.names[v]
+
+    def values(self, vs: Iterable[Value]) -> str:
+        names = self.names
+        return ", ".join([names[v] for v in vs])
+
+    def results_prefix(self, op: Operation) -> str:
+        res = op.results
+        if not res:
+            return ""
+        names = self.names
+        first = names[res[0]]
+        if len(res) == 1:
+            return first + " = "
+        if "#" in names[res[1]]:
+            return f"{first}:{len(res)} = "
+        return ", ".join(names[r] for r in res) + " = "
+
+    # -- types and attributes -----------------------------------------------------------------
+    @staticmethod
+    def type(t: Type) -> str:
+        return t._text
+
+    @staticmethod
+    def types(ts: Iterable[Type]) -> str:
+        return ", ".join([t._text for t in ts])
+
+    @staticmethod
+    def function_type(inputs: Sequence[Type], results: Sequence[Type]) -> str:
+        ins = ", ".join([t._text for t in inputs])
+        if len(results) == 1 and not results[0]._text.startswith("("):
+            return f"({ins}) -> {results[0]._text}"
+        return f"({ins}) -> (" + ", ".join([t._text for t in results]) + ")"
+
+    def attr(self, a: Attribute) -> str:
+        t = a._text
+        if t is not None:
+            return t
+        if type(a) is DenseResourceElementsAttr:
+            self._saw_resource = True
+            return f"dense_resource<{self.resource_key(a.handle)}> : {a.type._text}"
+        saved = self._saw_resource
+        self._saw_resource = False
+        t = self._render(a)
+        if not self._saw_resource:
+            _set(a, "_text", t)
+        self._saw_resource = saved or self._saw_resource
+        return t
+
+    def _render(self, a: Attribute) -> str:
+        cls = type(a)
+        if cls is IntegerAttr:
+            return f"{a.value} : {a.type._text}"
+        if cls is BoolAttr:
+            return "true" if a.value else "false"
+        if cls is FloatAttr:
+            return f"{format_float(a.value, a.type.kind)} : {a.type._text}"
+        if cls is StringAttr:
+            return quote_string(a.value)
+        if cls is ArrayAttr:
+            return "[" + ", ".join([self._array_elem(e) for e in a.value]) + "]"
+        if cls is DictionaryAttr:
+            return self.dict_text(a.value)
+        if cls is DenseElementsAttr:
+            return f"dense<{dense_body(a)}> : {a.type._text}"
+        if cls is DenseArrayAttr:
+            return dense_array_text(a)
+        if cls is TypeAttr:
+            return a.value._text
+        if cls is SymbolRefAttr:
+            return "::".join(symbol_text(p) for p in (a.root, *a.nested))
+        if cls is UnitAttr:
+            return "unit"
+        if isinstance(a, Location):
+            return "loc(" + self.loc_body(a) + ")"
+        if isinstance(a, (OpaqueAttr,)):
+            return a.text
+        if isinstance(a, DialectAttribute):
+            return a._render()
+        raise TypeError(f"cannot print attribute of type {cls.__name__}")
+
+    def _array_elem(self, e: Attribute) -> str:
+        cls = type(e)
+        if cls is IntegerAttr and e.type is i64:
+            return str(e.value)
+        if cls is FloatAttr and e.type is f64:
+            return format_float(e.value, "f64")
+        return self.attr(e)
+
+    def dict_text(self, d: dict[str, Attribute]) -> str:
+        parts = []
+        for k, v in d.items():
+            key = k if _BARE_ID.match(k) else quote_string(k)
+            if type(v) is UnitAttr:
+                parts.append(key)
+            else:
+                parts.append(f"{key} = {self.attr(v)}")
+        return "{" + ", ".join(parts) + "}"
+
+    def resource_key(self, handle: ResourceHandle) -> str:
+        key = self._resource_keys.get(id(handle))
+        if key is not None:
+            return key
+        base = handle.key
+        key = base
+        n = 0
+        while key in self.resources and self.resources[key] is not handle:
+            n += 1
+            key = f"{base}_{n}"
+        self.resources[key] = handle
+        self._resource_keys[id(handle)] = key
+        return key if _BARE_ID.match(key) else quote_string(key)
+
+    # -- locations --------------------------------------------------------------------------------
+    def loc_body(self, loc: Location) -> str:
+        cls = type(loc)
+        if cls is SourcePosLoc:
+            f, line, col = loc.file_line_col()
+            return f"{quote_string(f)}:{line}:{col}"
+        if cls is FileLineColLoc:
+            text = f"{quote_string(loc.filename)}:{loc.line}:{loc.col}"
+            return text
+        if cls is NameLoc:
+            if loc.child is None:
+                return quote_string(loc.name)
+            return f"{quote_string(loc.name)}({self.loc_body(loc.child)})"
+        if cls is FusedLoc:
+            inner = ", ".join(self.loc_body(x) for x in loc.locations)
+            meta = f"<{self.attr(loc.metadata)}>" if loc.metadata is not None else ""
+            return f"fused{meta}[{inner}]"
+        if cls is CallSiteLoc:
+            return f"callsite({self.loc_body(loc.callee)} at {self.loc_body(loc.caller)})"
+        if cls is UnknownLoc:
+            return "unknown"
+        raise TypeError(f"cannot print location {cls.__name__}")
+
+    def location_suffix(self, loc: Location | None) -> str:
+        if not self.debuginfo or loc is None:
+            return ""
+        return f" loc({self.loc_body(loc)})"
+
+    # -- helpers for custom printers ---------------------------------------------------------
+    def attr_dict(self, op: Operation, elided: Iterable[str] = (), *, with_keyword: bool = False) -> str:
+        """` {k = v, ...}` of properties and attributes not in `elided` ('' if none)."""
+        props, attrs = op.properties, op.attributes
+        if not props and not attrs:
+            return ""
+        if elided:
+            el = set(elided)
+            d = {k: v for k, v in props.items() if k not in el}
+            d.update((k, v) for k, v in attrs.items() if k not in el)
+        elif not attrs:
+            d = props
+        elif not props:
+            d = attrs
+        else:
+            d = dict(props)
+            d.update(attrs)
+        if not d:
+            return ""
+        return (" attributes " if with_keyword else " ") + self.dict_text(d)
+
+    def symbol(self, name: str) -> str:
+        return symbol_text(name)
+
+    def successor(self, b: Block) -> str:
+        return self.block_names.get(b, "^<<UNKNOWN BLOCK>>")
+
+    def op_name(self, op: Operation) -> str:
+        """The op name, without the prefix of the enclosing default dialect (MLIR's rule)."""
+        name = op.name
+        d = self.default_dialect[-1]
+        if d and name.startswith(d) and name[len(d):len(d) + 1] == "." and name.count(".") == 1:
+            return name[len(d) + 1:]
+        return name
+
+    # -- ops, regions, blocks --------------------------------------------------------------------------
+    def print_op(self, op: Operation) -> None:
+        out = self.out
+        out.append(self.indent)
+        if self.generic or isinstance(op, UnregisteredOp):
+            self._print_generic(op)
+        else:
+            out.append(self.results_prefix(op))
+            type(op).print_custom(op, self)
+        if self.debuginfo:
+            out.append(self.location_suffix(op.location))
+        out.append("\n")
+
+    def _print_generic(self, op: Operation, with_results: bool = True) -> None:
+        names = self.names
+        out = self.out
+        res = op.results
+        if res and with_results:
+            out.append(self.results_prefix(op))
+        out.append(quote_string(op.name))
+        out.append("(" + ", ".join([names[v] for v in op.operands]) + ")")
+        if op.successors:
+            out.append("[" + ", ".join(self.successor(b) for b in op.successors) + "]")
+        if op.properties:
+            out.append(" <" + self.dict_text(op.properties) + ">")
+        if op.regions:
+            out.append(" (")
+            first = True
+            for r in op.regions:
+                if not first:
+                    out.append(", ")
+                first = False
+                self.print_region(r, print_entry_args=True, print_empty_block=True)
+            out.append(")")
+        if op.attributes:
+            out.append(" " + self.dict_text(op.attributes))
+        ins = ", ".join([v.type._text for v in op.operands])
+        if len(res) == 1:
+            rt = res[0].type._text
+            out.append(f" : ({ins}) -> {rt}" if rt[0] != "(" else f" : ({ins}) -> ({rt})")
+        else:
+            out.append(f" : ({ins}) -> (" + ", ".join([r.type._text for r in res]) + ")")
+
+    def print_region(self, region: Region, *, print_entry_args: bool = True, print_empty_block: bool = False) -> None:
+        """`{` newline, blocks, indented `}`; the entry label only when it must be printed (MLIR's rule)."""
+        out = self.out
+        out.append("{\n")
+        outer = self.indent
+        inner = outer + "  "
+        owner = region.parent
+        self.default_dialect.append(type(owner).default_dialect if owner is not None else "")
+        for bi, block in enumerate(region.blocks):
+            if bi == 0:
+                label_needed = (print_empty_block and block.is_empty()) or (print_entry_args and bool(block.args))
+            else:
+                label_needed = True
+            if label_needed:
+                out.append(f"{outer}{self.block_names[block]}")
+                if block.args:
+                    args = []
+                    for a in block.args:
+                        s = f"{self.names[a]}: {a.type._text}"
+                        if self.debuginfo and a.location is not None:
+                            s += self.location_suffix(a.location)
+                        args.append(s)
+                    out.append("(" + ", ".join(args) + ")")
+                out.append(":\n")
+            self.indent = inner
+            op = block._first
+            while op is not None:
+                self.print_op(op)
+                op = op._next
+            self.indent = outer
+        self.default_dialect.pop()
+        out.append(outer + "}")
+
+
+def _root_for_names(op: Operation) -> Operation:
+    """The op whose numbering `op` is printed with: its nearest isolated ancestor, else the top."""
+    top = op
+    for anc in op.ancestors():
+        top = anc
+        if anc.has_trait(IsolatedFromAbove):
+            return anc
+    return top
+
+
+def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = False) -> str:
+    """Text of one op (a module prints with its resource section)."""
+    from irq.dialects.builtin import ModuleOp
+    p = Printer(generic=generic, debuginfo=debuginfo)
+    with deep_recursion():
+        if op.parent is None:
+            p.number(op)
+        else:
+            root = _root_for_names(op)
+            p.number(root)
+            p.default_dialect = [_default_dialect_at(op)]
+        p.print_op(op)
+        if isinstance(op, ModuleOp) and op.parent is None:
+            _print_resources(p, op)
+    text = p.text()
+    return text if op.parent is None else text.rstrip("\n")
+
+
+def _default_dialect_at(op: Operation) -> str:
+    parent = op.parent_op
+    if parent is None:
+        return "builtin"
+    return getattr(type(parent), "default_dialect", "")
+
+
+def _print_resources(p: Printer, module: Operation) -> None:
+    extra = getattr(module, "extra_resources", None) or []
+    if not p.resources and not extra:
+        return
+    groups: dict[str, dict[str, list[str]]] = {}
+    if p.resources:
+        entries = groups.setdefault("dialect_resources", {}).setdefault("builtin", [])
+        for key, handle in p.resources.items():
+            blob = handle.blob
+            if blob is None:
+                raise ValueError(f"resource '{key}' has no data to print")
+            header = blob.alignment.to_bytes(4, "little") if blob.alignment else (
+                max(1, min(16, blob.data.dtype.itemsize))).to_bytes(4, "little")
+            entries.append(f'{attr_key_text(key)}: "0x{header.hex().upper()}{blob.data.tobytes().hex().upper()}"')
+    for group, dialect, key, value in extra:
+        groups.setdefault(group, {}).setdefault(dialect, []).append(f"{attr_key_text(key)}: {value}")
+    out = p.out
+    out.append("\n{-#\n")
+    group_texts = []
+    for group, dialects in groups.items():
+        dtexts = []
+        for dialect, entries in dialects.items():
+            body = ",\n".join(f"      {e}" for e in entries)
+            dtexts.append(f"    {attr_key_text(dialect)}: {{\n{body}\n    }}")
+        group_texts.append(f"  {group}: {{\n" + ",\n".join(dtexts) + "\n  }")
+    out.append(",\n".join(group_texts))
+    out.append("\n#-}\n")
+
+
+def print_module(module: Operation, *, generic: bool = False, debuginfo: bool = False) -> str:
+    """The module's full text, resource section included."""
+    return print_operation(module, generic=generic, debuginfo=debuginfo)
+
+
+def attribute_text(a: Attribute) -> str:
+    return Printer().attr(a)
+
+
+def type_text(t: Type) -> str:
+    return t._text

@@ -1,0 +1,338 @@
+"""Parsing the inside of type tokens and dialect type/attribute bodies.
+
+The lexer hands whole types (`tensor<1x3x!quant.uniform<i8:f32, 0.1>>`) to the
+grammar as one token; this module turns such text into a `Type`, with results
+cached per context so a type repeated on every line is parsed once.
+
+`DialectAsmParser` is what a dialect's `parse_body` receives for its
+`!dialect.name<...>` or `#dialect.name<...>` syntax, like MLIR's
+DialectAsmParser: typed helpers over a small tokenizer, errors carrying the
+offset into the text so the caller can point at the right column of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Callable
+
+from irq.ir.types import (ComplexType, FloatType, FunctionType, IndexType, IntegerType, NoneType, OpaqueType,
+                          TensorType, TupleType, Type, VectorType)
+
+if TYPE_CHECKING:
+    from irq.ir.dialect import Context
+
+
+class BodySyntaxError(Exception):
+    """A syntax error at `offset` inside a type or attribute text."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<arrow>->)
+  | (?P<float>[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)
+  | (?P<int>0x[0-9a-fA-F]+|[-+]?[0-9]+)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<bang>![A-Za-z_][\w$.]*)
+  | (?P<hash>\#[A-Za-z_][\w$.]*)
+  | (?P<id>[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*)
+  | (?P<punct>[<>()\[\]{},:=*?+|])
+""", re.VERBOSE)
+
+_DIMS = re.compile(r"(?:(?:[0-9]+|\?)x)*")
+_INT_TYPE = re.compile(r"([su]?)i([0-9]+)\Z")
+
+
+class DialectAsmParser:
+    """Cursor over a type or attribute body; the methods mirror MLIR's AsmParser."""
+
+    def __init__(self, text: str, pos: int = 0, end: int | None = None, *,
+                 type_resolver: Callable[[str], Type] | None = None) -> None:
+        self.text = text
+        self.pos = pos
+        self.end = len(text) if end is None else end
+        self._resolve_type_text = type_resolver
+
+    # -- low level ------------------------------------------------------------------------
+    def _skip_ws(self) -> None:
+        text, pos, end = self.text, self.pos, self.end
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        self.pos = pos
+
+    def _peek(self) -> tuple[str, str, int, int] | None:
+        self._skip_ws()
+        if self.pos >= self.end:
+            return None
+        m = _TOKEN.match(self.text, self.pos, self.end)
+        if m is None:
+            raise self.error(f"unexpected character {self.text[self.pos]!r}")
+        return m.lastgroup, m.group(), m.start(), m.end()
+
+    def error(self, message: str, offset: int | None = None) -> BodySyntaxError:
+        return BodySyntaxError(self.pos if offset is None else offset, message)
+
+    def at_end(self) -> bool:
+        self._skip_ws()
+        return self.pos >= self.end
+
+    def expect_end(self) -> None:
+        if not self.at_end():
+            raise self.error(f"unexpected '{self.text[self.pos:self.pos + 12]}' after the end")
+
+    # -- punctuation and keywords -------------------------------------------------------
+    def parse_optional(self, punct: str) -> bool:
+        tok = self._peek()
+        if tok is not None and tok[1] == punct and tok[0] in ("punct", "arrow"):
+            self.pos = tok[3]
+            return True
+        return False
+
+    def expect(self, punct: str) -> None:
+        if not self.parse_optional(punct):
+            tok = self._peek()
+            found = "end of input" if tok is None else f"'{tok[1]}'"
+            raise self.error(f"expected '{punct}', found {found}")
+
+    def parse_optional_keyword(self, *words: str) -> str | None:
+        tok = self._peek()
+        if tok is not None and tok[0] == "id" and (not words or tok[1] in words):
+            self.pos = tok[3]
+            return tok[1]
+        return None
+
+    def parse_keyword(self, *words: str) -> str:
+        w = self.parse_optional_keyword(*words)
+        if w is None:
+            raise self.error(f"expected {' or '.join(repr(x) for x in words) if words else 'a keyword'}")
+        return w
+
+    # -- literals -------------------------------------------------------------------------
+    def parse_optional_integer(self) -> int | None:
+        tok = self._peek()
+        if tok is not None and tok[0] == "int":
+            self.pos = tok[3]
+            return int(tok[1], 0) if tok[1].startswith("0x") else int(tok[1])
+        return None
+
+    def parse_integer(self) -> int:
+        v = self.parse_optional_integer()
+        if v is None:
+            raise self.error("expected an integer")
+        return v
+
+    def parse_float(self) -> float:
+        """A float; integers are accepted (`1` is 1.0), as MLIR's parseFloat does."""
+        tok = self._peek()
+        if tok is None or tok[0] not in ("float", "int"):
+            raise self.error("expected a floating point number")
+        self.pos = tok[3]
+        if tok[1].startswith("0x"):
+            from irq.text.floats import float_from_bits
+            return float_from_bits(int(tok[1], 16), "f64")
+        return float(tok[1])
+
+    def parse_string(self) -> str:
+        tok = self._peek()
+        if tok is None or tok[0] != "string":
+            raise self.error("expected a string")
+        self.pos = tok[3]
+        from irq.text.strings import unescape_string
+        return unescape_string(tok[1])
+
+    # -- types ----------------------------------------------------------------------------
+    def parse_type(self) -> Type:
+        self._skip_ws()
+        start = self.pos
+        text = self.text
+        if text.startswith("(", start):
+            return self._parse_function_type()
+        m = _TOKEN.match(text, start, self.end)
+        if m is None or m.lastgroup not in ("id", "bang"):
+            raise self.error("expected a type")
+        word = m.group()
+        pos = m.end()
+        if m.lastgroup == "bang" or word in ("tensor", "vector", "tuple", "complex", "memref"):
+            if text.startswith("<", pos):
+                pos = _balanced_end(text, pos, self.end)
+        self.pos = pos
+        if self._resolve_type_text is not None:
+            try:
+                return self._resolve_type_text(text[start:pos])
+            except BodySyntaxError as e:
+                raise BodySyntaxError(start + e.offset, e.message) from None
+        return parse_type_text(text[start:pos])
+
+    def _parse_function_type(self) -> FunctionType:
+        self.expect("(")
+        inputs = []
+        if not self.parse_optional(")"):
+            inputs.append(self.parse_type())
+            while self.parse_optional(","):
+                inputs.append(self.parse_type())
+            self.expect(")")
+        self.expect("->")
+        if self.parse_optional("("):
+            results = []
+            if not self.parse_optional(")"):
+                results.append(self.parse_type())
+                while self.parse_optional(","):
+                    results.append(self.parse_type())
+                self.expect(")")
+        else:
+            results = [self.parse_type()]
+        return FunctionType(inputs, results)
+
+
+def _balanced_end(text: str, pos: int, end: int) -> int:
+    """Offset after the `>` matching the `<` at `pos`."""
+    depth = 0
+    i = pos
+    while i < end:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < end and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "-" and text.startswith("->", i):
+            i += 2
+            continue
+        if c in "<([{":
+            depth += 1
+        elif c in ">)]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise BodySyntaxError(pos, "unbalanced '<'")
+
+
+# -- whole type texts -----------------------------------------------------------------------
+_BUILTIN_SIMPLE = {"index": IndexType(), "none": NoneType()}
+
+
+def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Type] | None = None) -> Type:
+    """Parse one complete type (what the lexer produced as a TYPE token)."""
+    simple = _BUILTIN_SIMPLE.get(text)
+    if simple is not None:
+        return simple
+    m = _INT_TYPE.match(text)
+    if m:
+        width = int(m.group(2))
+        if width == 0 or width > 1 << 24:
+            raise BodySyntaxError(0, f"invalid integer width {width}")
+        return IntegerType(width, m.group(1))
+    if text[:1] == "!":
+        return _parse_dialect_type(text, ctx, aliases)
+    head, lt, _ = text.partition("<")
+    if not lt:
+        try:
+            return FloatType(text)
+        except ValueError:
+            raise BodySyntaxError(0, f"unknown type '{text}'") from None
+    if not text.endswith(">"):
+        raise BodySyntaxError(len(text), "expected '>'")
+    body_start = len(head) + 1
+    body_end = len(text) - 1
+
+    def resolve(t: str) -> Type:
+        return parse_type_text(t, ctx, aliases)
+
+    p = DialectAsmParser(text, body_start, body_end, type_resolver=resolve)
+    if head == "tensor":
+        if p.parse_optional("*"):
+            if not text.startswith("x", p.pos):
+                raise p.error("expected 'x' after '*'")
+            p.pos += 1
+            elem = p.parse_type()
+            p.expect_end()
+            return TensorType(None, elem)
+        shape, elem = _shape_and_element(p)
+        encoding = None
+        if p.parse_optional(","):
+            encoding_start = p.pos
+            p.pos = body_end
+            encoding = text[encoding_start:body_end].strip()
+        p.expect_end()
+        return TensorType(shape, elem, encoding)
+    if head == "vector":
+        shape, elem = _shape_and_element(p)
+        p.expect_end()
+        if None in shape:
+            raise p.error("vector dimensions must be static")
+        return VectorType(shape, elem)
+    if head == "tuple":
+        types = []
+        if not p.at_end():
+            types.append(p.parse_type())
+            while p.parse_optional(","):
+                types.append(p.parse_type())
+        p.expect_end()
+        return TupleType(types)
+    if head == "complex":
+        t = p.parse_type()
+        p.expect_end()
+        return ComplexType(t)
+    raise BodySyntaxError(0, f"unsupported builtin type '{head}'")
+
+
+def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
+    p._skip_ws()
+    m = _DIMS.match(p.text, p.pos, p.end)
+    dims_text = m.group()
+    shape: list[int | None] = []
+    if dims_text:
+        for d in dims_text[:-1].split("x"):
+            shape.append(None if d == "?" else int(d))
+    p.pos = m.end()
+    return shape, p.parse_type()
+
+
+def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type] | None) -> Type:
+    name, lt, _ = text[1:].partition("<")
+    if "." not in name:
+        if lt:  # opaque form  !dialect<"body">
+            return OpaqueType(name, text)
+        if aliases is not None and text in aliases:
+            return aliases[text]
+        raise BodySyntaxError(0, f"undefined type alias '{text}'")
+    if ctx is None:
+        from irq.ir.dialect import default_context
+        ctx = default_context()
+    cls = ctx.types.get(name)
+    if cls is None:
+        return OpaqueType(name.partition(".")[0], text)
+    start = len(name) + 2
+    end = len(text) - 1 if lt else start - 1
+    if lt and not text.endswith(">"):
+        raise BodySyntaxError(len(text), "expected '>'")
+
+    def resolve(t: str) -> Type:
+        return parse_type_text(t, ctx, aliases)
+
+    p = DialectAsmParser(text, start, max(end, start), type_resolver=resolve)
+    t = cls.parse_body(p) if lt else cls.parse_body(DialectAsmParser("", 0, 0, type_resolver=resolve))
+    p.expect_end()
+    return t
+
+
+class TypeCache:
+    """Per-context cache from type text to Type (only alias-free texts are cached)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.cache: dict[str, Type] = {}
+
+    def get(self, text: str, aliases: dict[str, Type] | None) -> Type:
+        t = self.cache.get(text)
+        if t is None:
+            t = parse_type_text(text, self.ctx, aliases)
+            if not aliases or not any(a in text for a in aliases):
+                self.cache[text] = t
+        return t

@@ -1,0 +1,181 @@
+"""The verifier: structure, SSA dominance, terminators, and each op's own rules.
+
+It walks iteratively (no recursion limit on nesting) and reports every broken
+op, each with its location, as `VerifyError(diagnostics)`. Messages read like
+MLIR's: `file:3:5: error: 'func.return' op has 2 operand(s) ...`.
+"""
+
+from __future__ import annotations
+
+from irq.diagnostics import Diagnostic, VerifyError
+from irq.ir.block import Block, Region
+from irq.ir.operation import Operation, UnregisteredOp
+from irq.ir.traits import IsolatedFromAbove, IsTerminator, NoTerminator
+from irq.ir.values import BlockArgument, OpResult, Value
+
+MAX_DIAGNOSTICS = 100
+
+
+def _graph_region(op: Operation) -> bool:
+    """Regions without SSA dominance: module bodies (symbols), as in MLIR."""
+    return op.name == "builtin.module"
+
+
+class _Dominance:
+    """Block dominance inside multi-block regions, computed once per region on demand."""
+
+    def __init__(self) -> None:
+        self._doms: dict[int, dict[Block, set[Block]]] = {}
+
+    def dominates(self, a: Block, b: Block) -> bool:
+        if a is b:
+            return True
+        region = a.parent
+        doms = self._doms.get(id(region))
+        if doms is None:
+            doms = self._doms[id(region)] = _dominators(region)
+        return a in doms.get(b, ())
+
+
+def _dominators(region: Region) -> dict[Block, set[Block]]:
+    blocks = region.blocks
+    if not blocks:
+        return {}
+    entry = blocks[0]
+    preds: dict[Block, list[Block]] = {b: [] for b in blocks}
+    for b in blocks:
+        for s in b.successors:
+            if s in preds:
+                preds[s].append(b)
+    all_blocks = set(blocks)
+    dom = {b: set(all_blocks) for b in blocks}
+    dom[entry] = {entry}
+    changed = True
+    while changed:
+        changed = False
+        for b in blocks[1:]:
+            ps = preds[b]
+            new = set.intersection(*(dom[p] for p in ps)) if ps else set()
+            new = new | {b}
+            if new != dom[b]:
+                dom[b] = new
+                changed = True
+    return dom
+
+
+def _check_operand(user: Operation, index: int, v: Value, dom: _Dominance) -> str | None:
+    if isinstance(v, OpResult):
+        def_block = v.op.parent
+        if def_block is None:
+            return f"operand #{index} is defined by an operation that is not in the IR (erased or detached)"
+    elif isinstance(v, BlockArgument):
+        def_block = v.block
+        if def_block.parent is None and def_block is not user.parent:
+            return f"operand #{index} is an argument of a block that is not in the IR"
+    else:
+        return f"operand #{index} is not a defined value (unresolved forward reference?)"
+    # Find the ancestor of `user` that lives in the same region as the definition.
+    anc = user
+    def_region = def_block.parent
+    while anc is not None and anc.parent is not None and anc.parent.parent is not def_region:
+        parent_op = anc.parent_op
+        if parent_op is not None and parent_op.has_trait(IsolatedFromAbove):
+            return f"operand #{index} uses a value defined outside the isolated-from-above '{parent_op.name}'"
+        anc = parent_op
+    if anc is None or anc.parent is None or anc.parent.parent is not def_region:
+        return f"operand #{index} does not dominate this use (its definition is not in an enclosing region)"
+    owner = def_region.parent if def_region is not None else None
+    if owner is not None and _graph_region(owner):
+        return None
+    if isinstance(v, OpResult):
+        if anc is v.op:
+            return f"operand #{index} is a result of an enclosing operation"
+        if anc.parent is def_block:
+            if not v.op.is_before_in_block(anc):
+                return f"operand #{index} does not dominate this use"
+            return None
+        if not dom.dominates(def_block, anc.parent):
+            return f"operand #{index} does not dominate this use"
+        return None
+    if anc.parent is not def_block and not dom.dominates(def_block, anc.parent):
+        return f"operand #{index} does not dominate this use"
+    return None
+
+
+def _check_regions(op: Operation) -> str | None:
+    if isinstance(op, UnregisteredOp) or NoTerminator in op.traits:
+        return None
+    for ri, r in enumerate(op.regions):
+        for b in r.blocks:
+            last = b.last_op
+            if last is None:
+                return f"region #{ri} has an empty block: it needs a terminator"
+            if not isinstance(last, UnregisteredOp) and IsTerminator not in last.traits:
+                return f"block in region #{ri} must end with a terminator, not '{last.name}'"
+    return None
+
+
+def verify_ops(root: Operation) -> list[Diagnostic]:
+    """All diagnostics for `root` and everything nested in it."""
+    diags: list[Diagnostic] = []
+    dom = _Dominance()
+    for op in root.walk():
+        msg = None
+        try:
+            msg = _verify_one(op, dom)
+        except VerifyError as e:
+            diags.extend(e.diagnostics)
+        except Exception as e:  # a buggy verify hook must still point at its op
+            msg = f"'{op.name}' op verifier raised {type(e).__name__}: {e}"
+        if msg is not None:
+            diags.append(Diagnostic("error", msg, op.location, op))
+        if len(diags) >= MAX_DIAGNOSTICS:
+            break
+    return diags
+
+
+def _verify_one(op: Operation, dom: _Dominance) -> str | None:
+    prefix = f"'{op.name}' op "
+    for i, v in enumerate(op.operands):
+        m = _check_operand(op, i, v, dom)
+        if m is not None:
+            return prefix + m
+    for i, u in enumerate(op._uses):
+        if u.index != i or u.owner is not op:
+            return prefix + "has a corrupted use list"
+    for r in op.regions:
+        if r.parent is not op:
+            return prefix + "has a region whose parent link is broken"
+        for b in r.blocks:
+            if b.parent is not r:
+                return prefix + "has a block whose parent link is broken"
+    if op.successors:
+        block = op.parent
+        for s in op.successors:
+            if block is None or s.parent is not block.parent:
+                return prefix + "has a successor outside its own region"
+        if not isinstance(op, UnregisteredOp) and IsTerminator not in op.traits:
+            return prefix + "has successors but is not a terminator"
+    if isinstance(op, UnregisteredOp):
+        return None
+    d = op.definition
+    if d is not None:
+        errors = d.verify(op)
+        if errors:
+            return prefix + errors[0]
+    for t in op.traits:
+        m = t.verify(op)
+        if m:
+            return prefix + m
+    m = _check_regions(op)
+    if m:
+        return prefix + m
+    op.verify_op()
+    return None
+
+
+def verify(root: Operation) -> None:
+    """Raise `VerifyError` listing every problem found in `root` (and nested ops)."""
+    diags = verify_ops(root)
+    if diags:
+        raise VerifyError(diags)

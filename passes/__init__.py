@@ -1,0 +1,1 @@
+"""Transformations (`irq.passes`): one module per pass."""
