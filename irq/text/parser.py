@@ -156,7 +156,8 @@ class Reducer:
         s = _s()
         name_tok = c[0]
         operand_toks = c[2]
-        successors, props, regions, attrs, ftype = c[4], c[5], c[6], c[7], c[9]
+        successors, props, attrs, ftype = c[4], c[5], c[7], c[9]
+        regions = [r.value for r in c[6]]
         name = s.op_stack[-1].name
         if len(operand_toks) != len(ftype.inputs):
             raise s.error(name_tok.pos, f"expected {len(operand_toks)} operand type(s) but had {len(ftype.inputs)}")
@@ -278,10 +279,7 @@ class Reducer:
         return c[0]
 
     def region(self, c):
-        region = _s().close_region(c[2].pos)
-        if len(c) and isinstance(c, list):
-            pass
-        return _RegionTok(region, c[0].pos)
+        return _RegionTok(_s().close_region(c[2].pos), c[0].pos)
 
     def region_body(self, c):
         return None
