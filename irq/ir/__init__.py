@@ -10,6 +10,7 @@ from irq.ir.location import (CallSiteLoc, FileLineColLoc, FusedLoc, Location, Na
                              UnknownLoc)
 from irq.ir.opdef import (Constraint, Op, attribute, operand, optional_operand, optional_result, region, result,
                           successor, variadic_operand, variadic_region, variadic_result, variadic_successor)
+from irq.ir.equality import structural_diff, structurally_equal
 from irq.ir.operation import IRMapping, Operation, UnregisteredOp
 from irq.ir.resources import Blob, ResourceHandle
 from irq.ir.types import (ComplexType, DialectType, FloatType, FunctionType, IndexType, IntegerType, NoneType,
@@ -23,7 +24,7 @@ __all__ = [
     "register_dialect", "CallSiteLoc", "FileLineColLoc", "FusedLoc", "Location", "NameLoc", "SourcePosLoc",
     "UNKNOWN_LOC", "UnknownLoc", "Constraint", "Op", "attribute", "operand", "optional_operand", "optional_result",
     "region", "result", "successor", "variadic_operand", "variadic_region", "variadic_result", "variadic_successor",
-    "IRMapping", "Operation", "UnregisteredOp", "Blob", "ResourceHandle", "ComplexType", "DialectType",
+    "structural_diff", "structurally_equal", "IRMapping", "Operation", "UnregisteredOp", "Blob", "ResourceHandle", "ComplexType", "DialectType",
     "FloatType", "FunctionType", "IndexType", "IntegerType", "NoneType", "OpaqueType", "ShapedType", "TensorType",
     "TupleType", "Type", "VectorType", "BlockArgument", "OpResult", "Use", "Value",
 ]

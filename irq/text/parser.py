@@ -258,7 +258,10 @@ class Reducer:
         if not c:
             return []
         lst = c[0]
-        lst.append(c[1])
+        if len(c) == 2:
+            lst.append(c[1])
+        else:  # an attribute dictionary: LBRACE entries RBRACE
+            lst.append(Tok("ATTR_DICT", c[2], c[1].pos))
         return lst
 
     def custom_atom(self, c):

@@ -164,8 +164,7 @@ class Printer:
         if base is None:
             base = f"%{next_value}"
             next_value += 1
-        names[res[0]] = base
-        for i in range(1, len(res)):
+        for i in range(len(res)):
             names[res[i]] = f"{base}#{i}"
         return next_value
 
@@ -185,8 +184,8 @@ class Printer:
         first = names[res[0]]
         if len(res) == 1:
             return first + " = "
-        if "#" in names[res[1]]:
-            return f"{first}:{len(res)} = "
+        if first.endswith("#0"):
+            return f"{first[:-2]}:{len(res)} = "
         return ", ".join(names[r] for r in res) + " = "
 
     # -- types and attributes -----------------------------------------------------------------
