@@ -8,7 +8,8 @@ insertion invalidates, as MLIR does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from irq.ir.values import BlockArgument
 
@@ -190,15 +191,29 @@ class Block:
         return self
 
     def erase(self) -> None:
-        """Erase this block and everything in it; its arguments must be unused outside."""
+        """Erase this block and everything in it; its arguments must be unused outside.
+
+        The check runs before anything is dropped, so a refused erase leaves the IR intact.
+        """
+        for arg in self.args:
+            for use in arg._uses:
+                if not self._contains(use.owner):
+                    raise ValueError(f"cannot erase block: argument #{arg.index} is still used outside it "
+                                     f"by '{use.owner.name}'")
         for op in list(self.ops_reversed()):
             op.drop_all_references()
         for op in list(self.ops_reversed()):
             op.erase(check_uses=False)
-        for arg in self.args:
-            if arg._uses:
-                raise ValueError("cannot erase block: an argument is still used outside it")
         self.detach()
+
+    def _contains(self, op: Operation) -> bool:
+        """True if `op` is in this block or nested anywhere below it."""
+        while op is not None:
+            blk = op.parent
+            if blk is self:
+                return True
+            op = blk.parent_op if blk is not None else None
+        return False
 
     def __repr__(self) -> str:
         return f"<Block args={len(self.args)} ops={self._size}>"

@@ -98,7 +98,13 @@ class DenseElementsAttr(Attribute):
             raise TypeError(f"dense elements need a statically shaped tensor or vector type, got {type}")
         data = to_storage(values, type.element_type)
         n = type.num_elements
-        if data.size == 1 or data.ndim == 0:
+        if n == 0:
+            # no elements: one representation (never a splat), whatever value was given, as MLIR's `dense<>`
+            if data.size > 1:
+                raise ValueError(f"dense literal has {data.size} elements, type {type} needs 0")
+            data = np.zeros(type.shape, dtype=data.dtype)
+            splat = False
+        elif data.size == 1 or data.ndim == 0:
             data = data.reshape(())
             splat = True
         else:

@@ -11,7 +11,8 @@ Python's recursion limit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from irq.ir.block import Block, Region
 from irq.ir.location import UNKNOWN_LOC, Location
@@ -269,10 +270,20 @@ class Operation:
         return self
 
     def move_before(self, anchor: Operation) -> None:
+        """Move this op right before `anchor` (possibly into another block)."""
+        if anchor is self:
+            return
+        if anchor.parent is None:
+            raise ValueError("anchor operation is not in a block")
         self.detach()
         anchor.parent.insert_before(anchor, self)
 
     def move_after(self, anchor: Operation) -> None:
+        """Move this op right after `anchor` (possibly into another block)."""
+        if anchor is self:
+            return
+        if anchor.parent is None:
+            raise ValueError("anchor operation is not in a block")
         self.detach()
         anchor.parent.insert_after(anchor, self)
 

@@ -132,7 +132,9 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
         return DenseElementsAttr(type, arr)
     if not stripped.startswith("["):
         if stripped == "":
-            raise BodySyntaxError(base, "empty dense literal")
+            if type.num_elements == 0:  # `dense<>`: MLIR's text for a value with no elements
+                return DenseElementsAttr(type, np.zeros(type.shape, storage_dtype(et)))
+            raise BodySyntaxError(base, f"empty dense literal for {type}, which has {type.num_elements} elements")
         arr = _convert([stripped], et, base)
         try:
             return DenseElementsAttr(type, arr.reshape(()))
@@ -165,6 +167,8 @@ def dense_body(attr: DenseElementsAttr) -> str:
     if attr.is_splat:
         v = attr.to_numpy().reshape(-1)[0] if attr.type.num_elements else raw
         return _element_text(v, et)
+    if attr.type.num_elements == 0:
+        return ""  # MLIR prints empty elements as `dense<>`
     if raw.size > MAX_DECIMAL_ELEMENTS and not (isinstance(et, IntegerType) and et.width == 1):
         return '"0x' + raw.tobytes().hex().upper() + '"'
     values = attr.to_numpy()
