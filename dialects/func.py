@@ -79,11 +79,17 @@ class FuncOp(Op):
         res_attrs = self.get_attr("res_attrs")
         body = self.regions[0]
         args = []
+        entry_args = body.blocks[0].args if body.blocks else None
         for i, t in enumerate(ft.inputs):
-            text = p.value(body.blocks[0].args[i]) + ": " + t._text if body.blocks else t._text
+            if entry_args is not None and i < len(entry_args):
+                text = p.value(entry_args[i]) + ": " + t._text
+            else:
+                text = t._text
             extra = _entry(arg_attrs, i)
             if extra:
                 text += " " + p.dict_text(extra)
+            if entry_args is not None and i < len(entry_args) and entry_args[i].location is not None:
+                text += p.location_suffix(entry_args[i].location)
             args.append(text)
         out.append("(" + ", ".join(args) + ")")
         if ft.results:
@@ -113,12 +119,13 @@ class FuncOp(Op):
             is_named = sig.peek_type() == "VALUE_ID"
             while True:
                 if is_named:
-                    tok, t, _ = sig.parse_argument()
-                    named_args.append((tok, t, None))
+                    tok, t, loc = sig.parse_argument()
                 else:
                     t = sig.parse_type()
                 input_types.append(t)
                 arg_attrs.append(sig.parse_optional_attr_dict())
+                if is_named:  # MLIR's order: `%arg0: i32 {attrs} loc(...)`
+                    named_args.append((tok, t, loc if loc is not None else sig.parse_optional_location()))
                 if not sig.parse_optional_punct(","):
                     break
             sig.expect_end()

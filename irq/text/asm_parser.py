@@ -383,14 +383,20 @@ class OpAsmParser:
         return b
 
     def parse_argument(self) -> tuple[Tok, Type, Any]:
-        """`%name : type` (as in function signatures)."""
+        """`%name : type` with an optional `loc(...)` (as in function signatures)."""
         t = self.next()
         if t.type != "VALUE_ID":
             raise self.error("expected an argument name", t)
         self.expect_punct(":")
-        return (t, self.parse_type(), None)
+        ty = self.parse_type()
+        return (t, ty, self.parse_optional_location())
 
-    def parse_optional_location(self) -> Any:
+    def parse_optional_location(self) -> Location | None:
+        """A `loc(...)` item (only inside parentheses; an op's own location is not an item)."""
+        t = self.peek()
+        if t is not None and t.type == "LOC":
+            self.i += 1
+            return t.value
         return None
 
 

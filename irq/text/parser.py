@@ -75,7 +75,8 @@ class Reducer:
                 raise s.error(name.pos, f"'{name.value}' is not a valid type alias name")
             if name.value in s.type_aliases:
                 raise s.error(name.pos, f"redefinition of type alias '{name.value}'")
-            s.type_aliases[name.value] = s.type_of(c[2])
+            t = c[2]
+            s.type_aliases[name.value] = t if isinstance(t, Type) else s.type_of(t)
         else:
             if name.value in s.attr_aliases:
                 raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
@@ -264,6 +265,13 @@ class Reducer:
             lst.append(Tok("ATTR_DICT", c[2], c[1].pos))
         return lst
 
+    def paren_items(self, c):
+        if len(c) == 4 and c[1].type == "LOC":
+            lst = c[0]
+            lst.append(Tok("LOC", c[2], c[1].pos))
+            return lst
+        return self.custom_items(c)
+
     def custom_atom(self, c):
         return c[0]
 
@@ -307,9 +315,8 @@ class Reducer:
         return lst
 
     def block_arg(self, c):
-        s = _s()
         loc = c[4] if len(c) == 6 else None
-        return (c[0], s.type_of(c[2]), loc)
+        return (c[0], c[2], loc)
 
     # ------------------------------------------------------------------ types
     def function_type(self, c):
@@ -432,6 +439,9 @@ class Reducer:
         if c[3].value != "at":
             raise s.error(c[3].pos, f"expected 'at', found '{c[3].value}'")
         return CallSiteLoc(c[2], c[4])
+
+    def loc_list_opt(self, c):
+        return c[0] if c else []
 
     def loc_list(self, c):
         if len(c) == 1:

@@ -13,6 +13,7 @@ so printing a large module is mostly string joins. The printer is also the
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from contextlib import contextmanager
@@ -255,7 +256,8 @@ class Printer:
         cls = type(e)
         if cls is IntegerAttr and e.type is i64:
             return str(e.value)
-        if cls is FloatAttr and e.type is f64:
+        if cls is FloatAttr and e.type is f64 and math.isfinite(e.value):
+            # a bare decimal reads back as f64; the hex form of inf/nan would read back as an integer
             return format_float(e.value, "f64")
         return self.attr(e)
 
@@ -399,7 +401,8 @@ class Printer:
         self.default_dialect.append(type(owner).default_dialect if owner is not None else "")
         for bi, block in enumerate(region.blocks):
             if bi == 0:
-                label_needed = (print_empty_block and block.is_empty()) or (print_entry_args and bool(block.args))
+                label_needed = ((print_empty_block and block.is_empty()) or (print_entry_args and bool(block.args))
+                                or _branched_to(block, region))
             else:
                 label_needed = True
             if label_needed:
@@ -421,6 +424,21 @@ class Printer:
             self.indent = outer
         self.default_dialect.pop()
         out.append(outer + "}")
+
+
+def _branched_to(entry: Block, region: Region) -> bool:
+    """True if an op of `region` names its entry block as a successor.
+
+    Valid IR never branches to an entry block, but the printer must still write a
+    label such IR can be read back with (the verifier reports the branch).
+    """
+    for b in region.blocks:
+        op = b._first
+        while op is not None:
+            if op.successors and any(s is entry for s in op.successors):
+                return True
+            op = op._next
+    return False
 
 
 def _root_for_names(op: Operation) -> Operation:
