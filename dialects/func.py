@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from irq.ir.attributes import ArrayAttr, DictionaryAttr, StringAttr, SymbolRefAttr, TypeAttr
 from irq.ir.block import Block, Region
@@ -105,7 +105,7 @@ class FuncOp(Op):
                                with_keyword=True))
         if body.blocks:
             out.append(" ")
-            p.print_region(body, print_entry_args=False)
+            p.print_region(body, print_entry_args=False, print_empty_block=True)
 
     @classmethod
     def parse_custom(cls, p) -> FuncOp:

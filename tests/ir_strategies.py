@@ -24,9 +24,11 @@ from irq.ir import (
     BoolAttr,
     CallSiteLoc,
     ComplexType,
+    Context,
     DenseArrayAttr,
     DenseElementsAttr,
     DenseResourceElementsAttr,
+    Dialect,
     DictionaryAttr,
     FileLineColLoc,
     FloatAttr,
@@ -38,6 +40,7 @@ from irq.ir import (
     IntegerType,
     NameLoc,
     NoneType,
+    Op,
     OpaqueAttr,
     OpaqueType,
     StringAttr,
@@ -49,6 +52,11 @@ from irq.ir import (
     UnknownLoc,
     UnregisteredOp,
     VectorType,
+    default_context,
+    variadic_operand,
+    variadic_region,
+    variadic_result,
+    variadic_successor,
 )
 
 # ----------------------------------------------------------------------------- names and text
@@ -65,7 +73,8 @@ ANY_TEXT = st.text(max_size=12)
 # raw bytes that are not UTF-8 survive as surrogate escapes (MLIR strings are byte strings)
 BYTES_TEXT = st.binary(max_size=8).map(lambda b: b.decode("utf-8", "surrogateescape"))
 TEXT = st.one_of(IDENT, ANY_TEXT, BYTES_TEXT, st.sampled_from(["", "a\"b", "back\\slash", "tab\there", "\n", "é∑😀"]))
-NAME = st.one_of(IDENT, IDENT.map(lambda s: s + "." + "x"), TEXT.filter(lambda s: s != ""))
+NAME = st.one_of(IDENT, IDENT.map(lambda s: s + ".x"), st.text(min_size=1, max_size=12),
+                 st.binary(min_size=1, max_size=8).map(lambda b: b.decode("utf-8", "surrogateescape")))
 UNKNOWN_DIALECTS = st.sampled_from(["test", "foo", "my_d", "x1"])
 
 # ----------------------------------------------------------------------------- types
@@ -125,24 +134,25 @@ def _shape(static: bool, max_rank: int = 3):
     return st.lists(dim, max_size=max_rank)
 
 
+VECTOR_SHAPE = st.lists(ints(1, 5), min_size=1, max_size=3)
 scalar_types = st.one_of(int_types, float_types, st.just(IndexType()), quant_types(), opaque_types(),
                          st.builds(ComplexType, st.one_of(attr_float_types, int_types)))
 
 
 def _extend_types(inner):
-    element = st.one_of(scalar_types, st.builds(VectorType, _shape(True).filter(lambda s: s and 0 not in s),
+    element = st.one_of(scalar_types, st.builds(VectorType, VECTOR_SHAPE,
                                                  st.one_of(int_types, attr_float_types)))
     encoding = st.one_of(st.none(), st.none(), st.sampled_from(['"enc"', "#foo.enc<1, [2]>", "@sym"]))
     return st.one_of(
         st.builds(TensorType, _shape(False), element, encoding),
         st.builds(TensorType, st.none(), element),
-        st.builds(VectorType, _shape(True).filter(lambda s: s and 0 not in s), element),
+        st.builds(VectorType, VECTOR_SHAPE, element),
         st.builds(TupleType, st.lists(inner, max_size=3)),
         st.builds(FunctionType, st.lists(inner, max_size=3), st.lists(inner, max_size=3)),
     )
 
 
-types = st.recursive(st.one_of(scalar_types, st.just(NoneType())), _extend_types, max_leaves=6)
+types = st.recursive(st.one_of(scalar_types, st.just(NoneType())), _extend_types, max_leaves=4)
 
 # ----------------------------------------------------------------------------- attributes
 SPECIAL_FLOATS = [0.0, -0.0, float("inf"), float("-inf"), float("nan"), 5e-324, 2.2250738585072014e-308,
@@ -154,7 +164,8 @@ floats_any = st.one_of(st.sampled_from(SPECIAL_FLOATS), st.floats(allow_nan=True
 
 @st.composite
 def integer_attrs(draw):
-    t = draw(st.one_of(int_types.filter(lambda t: t.width > 1), st.just(IndexType())))
+    t = draw(st.one_of(st.builds(IntegerType, st.sampled_from(INT_WIDTHS[1:]), st.sampled_from(["", "s", "u"])),
+                       st.just(IndexType())))
     if isinstance(t, IndexType):
         return IntegerAttr(draw(_int_values(-(1 << 63), (1 << 63) - 1)), t)
     lo, hi = t.value_range()
@@ -198,10 +209,40 @@ def dense_shaped(draw, max_elements: int = 100):
     return cls(shape, et) if cls is VectorType else TensorType(shape, et)
 
 
+def _float_width(t) -> int:
+    return 16 if t.kind == "bf16" else t.width
+
+
+@cache
+def float_bits(width: int):
+    """Raw bit patterns: NaN payloads, signalling NaNs, denormals, infinities, anything."""
+    exp_all_ones = {16: 0x7C00, 32: 0x7F800000, 64: 0x7FF0000000000000}
+    top = exp_all_ones.get(width, 0)
+    special = [top, top | 1, top | (top >> 1 & ~top) | 1, 1, (1 << width) - 1, 1 << (width - 1)]
+    return st.one_of(st.integers(0, (1 << width) - 1), st.sampled_from(special))
+
+
+@st.composite
+def float_attrs(draw):
+    t = draw(attr_float_types)
+    if draw(st.booleans()):
+        bits = draw(float_bits(_float_width(t)))
+        if t.kind == "bf16":  # bf16 shares f32's exponent field
+            bits = draw(st.one_of(st.just(bits), st.sampled_from([0x7F81, 0xFFC1, 0x7F80, 0x0001])))
+        return FloatAttr.from_bits(bits, t)
+    return FloatAttr(draw(floats_any), t)
+
+
 @st.composite
 def dense_attrs(draw):
     t = draw(dense_shaped())
     n = t.num_elements
+    et = t.element_type
+    if isinstance(et, FloatType) and n and draw(st.booleans()):
+        width = _float_width(et)
+        bits = np.array(draw(st.lists(float_bits(width), min_size=n, max_size=n)), dtype=f"u{width // 8}")
+        # bf16 is stored as its bit pattern; the others are viewed as their float dtype
+        return DenseElementsAttr(t, (bits if et.kind == "bf16" else bits.view(f"f{width // 8}")).reshape(t.shape))
     if draw(st.booleans()) and n:
         vals = draw(_element_values(t.element_type, 1))
         return DenseElementsAttr(t, vals[0])  # splat
@@ -256,7 +297,7 @@ def opaque_attrs(draw):
 
 leaf_attrs = st.one_of(
     integer_attrs(),
-    st.builds(FloatAttr, floats_any, attr_float_types),
+    float_attrs(),
     st.builds(BoolAttr, st.booleans()),
     st.builds(StringAttr, TEXT),
     st.just(UnitAttr()),
@@ -274,8 +315,8 @@ def _extend_attrs(inner):
                      st.builds(DictionaryAttr, st.dictionaries(NAME, inner, max_size=3)))
 
 
-attributes = st.recursive(leaf_attrs, _extend_attrs, max_leaves=8)
-attr_dicts = st.dictionaries(NAME, attributes, max_size=3)
+attributes = st.recursive(leaf_attrs, _extend_attrs, max_leaves=5)
+attr_dicts = st.dictionaries(NAME, attributes, max_size=2)
 
 # ----------------------------------------------------------------------------- locations
 file_locs = st.builds(FileLineColLoc, st.one_of(IDENT.map(lambda s: s + ".py"), TEXT), st.integers(0, 10 ** 6),
@@ -295,8 +336,40 @@ def _extend_locs(inner):
 locations = st.recursive(st.one_of(st.just(UnknownLoc()), file_locs, st.builds(NameLoc, TEXT)), _extend_locs,
                          max_leaves=5)
 
+# ----------------------------------------------------------------------------- a test dialect
+RT = Dialect("rt", "registered ops with regions and successors, in the default and a declarative form")
+
+
+@RT.op
+class PrettyOp(Op):
+    """No assembly format: printed in irq's default pretty form."""
+
+    name = "rt.pretty"
+    ins = variadic_operand()
+    outs = variadic_result()
+    bodies = variadic_region()
+    targets = variadic_successor()
+
+
+@RT.op
+class FormatOp(Op):
+    """A declarative format with variadic regions and successors."""
+
+    name = "rt.fmt"
+    ins = variadic_operand()
+    outs = variadic_result()
+    bodies = variadic_region()
+    targets = variadic_successor()
+    assembly_format = "$ins (`to` $targets^)? attr-dict `:` functional-type($ins, $outs) $bodies"
+
+
+def context() -> Context:
+    """irq's dialects plus the test dialect."""
+    return Context([*default_context().dialects.values(), RT])
+
+
 # ----------------------------------------------------------------------------- modules
-REGISTERED_PREFIXES = ("builtin.", "func.", "arith.", "quant.")
+REGISTERED_PREFIXES = ("builtin.", "func.", "arith.", "quant.", "rt.")
 
 
 @st.composite
@@ -305,6 +378,13 @@ def op_names(draw):
     if name.startswith(REGISTERED_PREFIXES) or name in ("module", "func", "return", "call"):
         name = "u." + name
     return name
+
+
+# size knobs: drawn from lists so that typical (not only tiny) shapes are common
+BLOCKS = st.sampled_from([0, 1, 1, 2, 2, 3])
+OPS_PER_BLOCK = st.sampled_from([0, 1, 2, 2, 3, 4])
+REGIONS = st.sampled_from([0, 0, 1, 1, 2])
+SUCCESSORS = st.sampled_from([1, 1, 2, 0])
 
 
 class ModuleBuilder:
@@ -327,7 +407,7 @@ class ModuleBuilder:
 
     # -- regions ------------------------------------------------------------------------
     def fill_region(self, region, visible: list, depth: int, *, blocks: int | None = None) -> None:
-        nblocks = self.draw(ints(0, 3)) if blocks is None else blocks
+        nblocks = self.draw(BLOCKS) if blocks is None else blocks
         made = []
         for _ in range(nblocks):
             arg_types = self.draw(st.lists(types, max_size=2))
@@ -339,7 +419,7 @@ class ModuleBuilder:
             made.append(b)
         for b in made:
             scope = visible + list(b.args)
-            n = self.draw(ints(0, 3))
+            n = self.draw(OPS_PER_BLOCK)
             for i in range(n):
                 op = self.any_op(scope, depth, successors=made if i == n - 1 and len(made) > 1 else None)
                 b.append(op)
@@ -352,8 +432,8 @@ class ModuleBuilder:
         op = UnregisteredOp(draw(op_names()), operands=operands, result_types=[draw(types) for _ in range(nres)],
                             attributes=draw(attr_dicts), properties=draw(st.dictionaries(NAME, attributes,
                                                                                           max_size=2)),
-                            regions=draw(ints(0, 2)) if depth < self.max_depth else 0,
-                            successors=self.pick(successors, draw(ints(0, 2))) if successors else (),
+                            regions=draw(REGIONS) if depth < self.max_depth else 0,
+                            successors=self.pick(successors, draw(SUCCESSORS)) if successors else (),
                             location=self.loc())
         for r in op.regions:
             self.fill_region(r, visible, depth + 1)
@@ -362,9 +442,11 @@ class ModuleBuilder:
     def any_op(self, visible: list, depth: int, successors=None):
         kinds = ["generic"] * 3
         if self.registered:
-            kinds += ["arith", "qcast", "cast", "call"]
+            kinds += ["arith", "qcast", "cast", "call", "rt"]
         kind = self.draw(st.sampled_from(kinds))
         op = None
+        if kind == "rt":
+            return self.rt_op(visible, depth, successors)
         if kind == "arith":
             op = self.arith_op(visible)
         elif kind == "qcast":
@@ -384,6 +466,18 @@ class ModuleBuilder:
         op.location = self.loc()
         return op
 
+    def rt_op(self, visible: list, depth: int, successors):
+        draw = self.draw
+        cls = draw(st.sampled_from([PrettyOp, FormatOp]))
+        nregions = draw(REGIONS) if depth < self.max_depth else 0
+        op = cls(ins=self.pick(visible, draw(ints(0, 3))), result_types=[draw(types) for _ in range(draw(ints(0, 2)))],
+                 attributes=draw(st.dictionaries(IDENT.map("x_".__add__), attributes, max_size=2)),
+                 regions=nregions, targets=self.pick(successors, draw(SUCCESSORS)) if successors else [],
+                 location=self.loc())
+        for r in op.regions:
+            self.fill_region(r, visible, depth + 1)
+        return op
+
     def arith_op(self, visible: list):
         """A constant, then sometimes an element-wise op on values of one type."""
         draw = self.draw
@@ -398,7 +492,7 @@ class ModuleBuilder:
                 else:
                     cls = draw(st.sampled_from([arith.AddIOp, arith.SubIOp, arith.MaxSIOp]))
                 return cls(a, b)
-        value = draw(st.one_of(integer_attrs(), st.builds(FloatAttr, floats_any, attr_float_types),
+        value = draw(st.one_of(integer_attrs(), float_attrs(),
                                st.builds(BoolAttr, st.booleans()), dense_attrs()))
         return arith.ConstantOp(value)
 
@@ -454,7 +548,7 @@ class ModuleBuilder:
             m.attributes.update(draw(st.dictionaries(IDENT.map("m_".__add__), attributes, max_size=2)))
         body = m.body
         scope: list = []
-        for _ in range(draw(ints(0, 5))):
+        for _ in range(draw(ints(1, 6))):
             kind = draw(st.sampled_from(["op", "op", "func"] + (["module"] if depth == 0 else [])))
             if kind == "func" and self.registered:
                 op = self.func_op(depth)

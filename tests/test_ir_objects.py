@@ -448,6 +448,21 @@ class TestAttributes:
         assert FloatAttr(1.0 + 3 * 2 ** -9, bf16).value == 1.0 + 2 ** -7
         assert FloatAttr(2 ** -149, f32).value == 2 ** -149          # smallest f32 denormal survives
 
+    def test_exact_bits_nan_payloads_survive_text(self):
+        snan = FloatAttr.from_bits(0x7F800001, f32)  # a signalling NaN: a Python float would quiet it
+        assert snan._bits == 0x7F800001 and math.isnan(snan.value)
+        assert snan != FloatAttr(float("nan"), f32)
+        with pytest.raises(ValueError):
+            FloatAttr.from_bits(0x10000, f16)
+        body = ('a = 0x7C01 : f16, b = 0x7F800001 : f32, c = 0xFFC1 : bf16, d = 0x7FF0000000000001 : f64, '
+                'e = dense<[0x7E05, 1.5, 0xFC00]> : tensor<3xf16>, f = dense<0x7F800002> : tensor<2xf32>')
+        text = f'"builtin.module"() ({{\n  "t.c"() {{{body}}} : () -> ()\n}}) : () -> ()\n'
+        m = irq.parse_module(text)
+        assert irq.print_module(m, generic=True) == text
+        attrs = next(m.ops).attributes
+        assert attrs["b"] == snan
+        assert attrs["e"].raw.view(np.uint16).tolist() == [0x7E05, 0x3E00, 0xFC00]
+
     def test_integer_attributes(self):
         assert IntegerAttr(5, i32) == IntegerAttr(5, i32) and IntegerAttr(5, i32) != IntegerAttr(5, i64)
         assert isinstance(IntegerAttr(1, i1), BoolAttr) and IntegerAttr(1, i1) == BoolAttr(True)

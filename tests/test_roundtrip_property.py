@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ir_strategies import attributes, locations, modules, types, unique_resource_keys
+from ir_strategies import attributes, context, locations, modules, types, unique_resource_keys
 from irq.dialects.builtin import ModuleOp
 
 import irq
 from irq.ir import Block, UnregisteredOp
 
+CONTEXT = context()
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                              HealthCheck.data_too_large])
 
@@ -25,7 +26,7 @@ def check_round_trip(m, *, generic: bool, debuginfo: bool) -> None:
     mode = f"generic={generic} debuginfo={debuginfo}"
     text = irq.print_module(m, generic=generic, debuginfo=debuginfo)
     try:
-        m2 = irq.parse_module(text)
+        m2 = irq.parse_module(text, context=CONTEXT)
     except irq.ParseError as e:
         raise AssertionError(f"[{mode}] printed text does not parse: {e}\n--- text ---\n{text}") from None
     text2 = irq.print_module(m2, generic=generic, debuginfo=debuginfo)
@@ -43,8 +44,8 @@ def test_module_round_trip(m):
             check_round_trip(m, generic=generic, debuginfo=debuginfo)
 
 
-@settings(SETTINGS, max_examples=50)
-@given(m=modules(registered=False, max_depth=4))
+@settings(SETTINGS, max_examples=40)
+@given(m=modules(registered=False, max_depth=3))
 def test_unregistered_module_round_trip(m):
     check_round_trip(m, generic=False, debuginfo=True)
 

@@ -6,10 +6,11 @@ structural equality after a print/parse round trip is bit equality.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from irq.ir.types import FloatType, IndexType, IntegerType, Type, f64, i1, i64
-from irq.text.floats import float_bits, round_float
+from irq.text.floats import float_bits, float_from_bits, round_float
 
 _set = object.__setattr__
 
@@ -118,6 +119,22 @@ class FloatAttr(Attribute):
         _set(self, "type", type)
         _set(self, "_bits", float_bits(v, type.kind))
         _set(self, "_text", None)
+
+    @classmethod
+    def from_bits(cls, bits: int, type: FloatType = f64) -> FloatAttr:
+        """The float with exactly these IEEE bits: NaN payloads and signalling NaNs survive,
+        which a Python float (a double, quieted on conversion) cannot guarantee for f16/f32."""
+        if not isinstance(type, FloatType):
+            raise TypeError(f"float attribute needs a float type, got {type}")
+        width = 16 if type.kind == "bf16" else type.width
+        if not 0 <= bits < 1 << width:
+            raise ValueError(f"bit pattern 0x{bits:X} does not fit {type}")
+        a = object.__new__(cls)
+        _set(a, "value", float_from_bits(bits, type.kind))
+        _set(a, "type", type)
+        _set(a, "_bits", bits)
+        _set(a, "_text", None)
+        return a
 
     def _key(self) -> tuple:
         return (self._bits, self.type)

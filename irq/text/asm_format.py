@@ -241,6 +241,8 @@ class CompiledFormat:
         self.elements = _FormatParser(_tokenize(fmt), op_cls).parse_elements(None)
         self.in_format = {e.name for e in _walk(self.elements) if isinstance(e, Var) and e.kind == "attribute"}
         self.operand_defs = dict(self.d.operands)
+        self.region_defs = dict(self.d.regions)
+        self.successor_defs = dict(self.d.successors)
         self.op_index = {n: i for i, (n, _) in enumerate(self.d.operands)}
         self.res_index = {n: i for i, (n, _) in enumerate(self.d.results)}
 
@@ -296,7 +298,7 @@ class CompiledFormat:
                 for r in op.regions:
                     if state[0]:
                         p.out.append(" ")
-                    p.print_region(r)
+                    p.print_region(r, print_empty_block=True)
                     state[0] = True
             elif isinstance(e, AllSuccessors):
                 if op.successors:
@@ -317,7 +319,7 @@ class CompiledFormat:
             for region in (r if isinstance(r, tuple) else (r,)):
                 if state[0]:
                     p.out.append(" ")
-                p.print_region(region)
+                p.print_region(region, print_empty_block=True)
                 state[0] = True
         else:
             s = getattr(op, e.name)
@@ -447,7 +449,18 @@ class CompiledFormat:
         elif e.kind == "attribute":
             st.props[e.name] = p.parse_attribute()
         elif e.kind == "region":
-            st.regions.append(p.parse_region())
+            if self.region_defs[e.name].variadic:  # printed as zero or more regions in a row
+                r = p.parse_optional_region()
+                while r is not None:
+                    st.regions.append(r)
+                    r = p.parse_optional_region()
+            else:
+                st.regions.append(p.parse_region())
+        elif self.successor_defs[e.name].variadic:  # printed as a comma-separated list, possibly empty
+            b = p.parse_optional_successor()
+            while b is not None:
+                st.successors.append(b)
+                b = p.parse_successor() if p.parse_optional_punct(",") else None
         else:
             st.successors.append(p.parse_successor())
 
@@ -460,10 +473,7 @@ class CompiledFormat:
         else:
             groups = [st.operands.get(n, []) for n, _ in d.operands]
         # types
-        op_types: list[list | None] = []
-        for (n, od), us in zip(d.operands, groups):
-            t = st.types.get(n)
-            op_types.append(t)
+        op_types: list[list | None] = [st.types.get(n) for n, _ in d.operands]
         if "operands" in st.types:
             flat = st.types["operands"]
             sizes = [len(g) for g in groups]
@@ -480,7 +490,7 @@ class CompiledFormat:
         elif d.results:
             collected = []
             known = True
-            for n, rd in d.results:
+            for n, _ in d.results:
                 t = st.types.get(n)
                 if t is None:
                     known = False
@@ -562,6 +572,8 @@ def _split_all_operands(d, flat: list, st: _ParseResult) -> list[list]:
 
 # -- the default pretty form ---------------------------------------------------------------------
 def print_default(op: Operation, p: Printer) -> None:
+    # Regions print their empty entry block's label here and in declarative formats (unlike
+    # MLIR's custom printers), so a region holding one empty block does not read back as empty.
     out = p.out
     out.append(p.op_name(op))
     if op.operands:
@@ -573,7 +585,7 @@ def print_default(op: Operation, p: Printer) -> None:
         for i, r in enumerate(op.regions):
             if i:
                 out.append(", ")
-            p.print_region(r)
+            p.print_region(r, print_empty_block=True)
         out.append(")")
     out.append(p.attr_dict(op))
     out.append(" : " + p.function_type([v.type for v in op.operands], [r.type for r in op.results]))

@@ -9,7 +9,8 @@ declarative format or a hand-written `parse_custom` reads like MLIR's C++.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from irq.diagnostics import ParseError
 from irq.ir.attributes import ArrayAttr, Attribute, DictionaryAttr, TypeAttr
@@ -353,7 +354,8 @@ class OpAsmParser:
         return int(t.value, 0) if t.value.startswith(("0x", "-0x")) else int(t.value)
 
     # -- regions and successors ---------------------------------------------------------------
-    def parse_optional_region(self, arguments: Sequence[tuple[Tok, Type, Location | None]] | None = None) -> Region | None:
+    def parse_optional_region(self, arguments: Sequence[tuple[Tok, Type, Location | None]] | None = None
+                              ) -> Region | None:
         t = self.peek()
         if t is None or t.type != "REGION":
             return None

@@ -38,6 +38,10 @@ def float_bits(value: float, kind: str) -> int:
 
 
 def float_from_bits(bits: int, kind: str) -> float:
+    """The value of an IEEE bit pattern (ValueError if it has more bits than the kind)."""
+    width = 16 if kind == "bf16" else _STRUCT.get(kind, _STRUCT["f64"])[2] * 4
+    if not 0 <= bits < 1 << width:
+        raise ValueError(f"bit pattern 0x{bits:X} does not fit {kind}")
     if kind == "bf16":
         return struct.unpack("<f", struct.pack("<I", (bits & 0xFFFF) << 16))[0]
     fmt, ifmt, _ = _STRUCT.get(kind, _STRUCT["f64"])

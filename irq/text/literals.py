@@ -8,14 +8,15 @@ little-endian data as MLIR prints it) is one `bytes.fromhex`.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
 
 from irq.ir.attributes import DenseArrayAttr
-from irq.ir.dense import DenseElementsAttr, storage_dtype
+from irq.ir.dense import DenseElementsAttr, storage_dtype, to_storage
 from irq.ir.types import FloatType, IntegerType, ShapedType, Type
-from irq.text.floats import float_from_bits, format_float, round_float
+from irq.text.floats import float_from_bits, format_float, hex_digits
 from irq.text.type_parser import BodySyntaxError
 
 #: Dense values with more elements than this print as hex, never as decimal lists.
@@ -59,7 +60,8 @@ def _nested_elements(body: str, base: int) -> tuple[list[str], list[int]]:
             if shape[d] == -1:
                 shape[d] = c
             elif shape[d] != c:
-                raise BodySyntaxError(base + m.start(2), f"dense literal is not rectangular: {c} elements where {shape[d]} were seen before")
+                raise BodySyntaxError(base + m.start(2), f"dense literal is not rectangular: {c} elements where "
+                                                         f"{shape[d]} were seen before")
             depth -= 1
             if counts:
                 counts[-1] += 1
@@ -92,14 +94,30 @@ def _convert(items: list[str], et: Type, base: int) -> np.ndarray:
                     vals.append(int(s) != 0)
             return np.array(vals, dtype=np.bool_)
         if isinstance(et, FloatType):
-            kind = et.kind
-            if any(s.startswith("0x") for s in items):
-                return np.array([float_from_bits(int(s, 16), kind) if s.startswith("0x") else round_float(float(s), kind)
-                                 for s in items], dtype=np.float64)
-            return np.array(items, dtype=np.float64) if items else np.zeros(0)
+            return _float_storage(items, et)
         return np.array([int(s, 0) if s.startswith(("0x", "-0x")) else int(s) for s in items], dtype=object)
     except ValueError as e:
         raise BodySyntaxError(base, f"malformed dense element: {e}") from None
+
+
+def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
+    """Storage array for float literals; hex items (`0x7FC00001`) set the exact bits, payloads included."""
+    dt = storage_dtype(et)
+    hex_at = [i for i, s in enumerate(items) if s.startswith("0x")]
+    decimals = ["0" if s.startswith("0x") else s for s in items] if hex_at else items
+    values = np.array(decimals, dtype=np.float64) if items else np.zeros(0)
+    if et.kind == "bf16":
+        arr = to_storage(values.astype(np.float32), et)
+    else:
+        with np.errstate(over="ignore"):
+            arr = values.astype(dt)
+    if hex_at:
+        bits = arr.view(np.dtype(f"u{dt.itemsize}"))
+        for i in hex_at:
+            b = int(items[i], 16)
+            float_from_bits(b, et.kind)  # range check: ValueError if the pattern is too wide
+            bits[i] = b
+    return arr
 
 
 def parse_dense(token: str, type: Type) -> DenseElementsAttr:
@@ -152,8 +170,10 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
         raise BodySyntaxError(base, str(e)) from None
 
 
-def _element_text(v: object, et: Type) -> str:
+def _element_text(v: object, et: Type, bits: int | None = None) -> str:
     if isinstance(et, FloatType):
+        if bits is not None and not math.isfinite(float(v)):
+            return f"0x{bits:0{hex_digits(et.kind)}X}"  # the exact NaN bits
         return format_float(float(v), et.kind)
     if isinstance(et, IntegerType) and et.width == 1:
         return "true" if v else "false"
@@ -165,15 +185,19 @@ def dense_body(attr: DenseElementsAttr) -> str:
     et = attr.type.element_type
     raw = attr.raw
     if attr.is_splat:
-        v = attr.to_numpy().reshape(-1)[0] if attr.type.num_elements else raw
-        return _element_text(v, et)
+        v = attr.to_numpy().reshape(-1)[0]
+        bits = int(raw.view(np.dtype(f"u{raw.dtype.itemsize}"))) if isinstance(et, FloatType) else None
+        return _element_text(v, et, bits)
     if attr.type.num_elements == 0:
         return ""  # MLIR prints empty elements as `dense<>`
     if raw.size > MAX_DECIMAL_ELEMENTS and not (isinstance(et, IntegerType) and et.width == 1):
         return '"0x' + raw.tobytes().hex().upper() + '"'
     values = attr.to_numpy()
     if isinstance(et, FloatType):
-        flat = [format_float(float(x), et.kind) for x in values.reshape(-1)]
+        bits = raw.reshape(-1).view(np.dtype(f"u{raw.dtype.itemsize}"))
+        digits = hex_digits(et.kind)
+        flat = [format_float(float(x), et.kind) if math.isfinite(x) else f"0x{int(b):0{digits}X}"
+                for x, b in zip(values.reshape(-1).tolist(), bits.tolist())]
     else:
         flat = [_element_text(x, et) for x in values.reshape(-1)]
     return _nest(flat, attr.type.shape)

@@ -147,8 +147,12 @@ class ParseState:
         text = tok.value
         try:
             if isinstance(t, FloatType):
-                from irq.text.floats import parse_float_literal
-                a = FloatAttr(parse_float_literal(text, t.kind), t)
+                # a hex integer of float type is MLIR's bit pattern (`0x7FC00000 : f32`), kept exactly
+                if text.startswith("0x"):
+                    a = FloatAttr.from_bits(int(text, 16), t)
+                else:
+                    from irq.text.floats import parse_float_literal
+                    a = FloatAttr(parse_float_literal(text, t.kind), t)
             elif isinstance(t, (IntegerType, IndexType)):
                 a = IntegerAttr(int(text, 0) if text.startswith(("0x", "-0x")) else int(text), t)
             else:

@@ -17,7 +17,8 @@ import math
 import re
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
 
 from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DenseArrayAttr, DialectAttribute, DictionaryAttr,
                                FloatAttr, IntegerAttr, OpaqueAttr, StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
@@ -27,7 +28,7 @@ from irq.ir.location import (CallSiteLoc, FileLineColLoc, FusedLoc, Location, Na
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type, f64, i64
-from irq.text.floats import format_float
+from irq.text.floats import format_float, hex_digits
 from irq.text.literals import dense_array_text, dense_body
 from irq.text.strings import quote_string
 
@@ -227,6 +228,8 @@ class Printer:
         if cls is BoolAttr:
             return "true" if a.value else "false"
         if cls is FloatAttr:
+            if not math.isfinite(a.value):  # the exact bits: NaN payloads survive
+                return f"0x{a._bits:0{hex_digits(a.type.kind)}X} : {a.type._text}"
             return f"{format_float(a.value, a.type.kind)} : {a.type._text}"
         if cls is StringAttr:
             return quote_string(a.value)
@@ -401,13 +404,16 @@ class Printer:
         self.default_dialect.append(type(owner).default_dialect if owner is not None else "")
         for bi, block in enumerate(region.blocks):
             if bi == 0:
-                label_needed = ((print_empty_block and block.is_empty()) or (print_entry_args and bool(block.args))
-                                or _branched_to(block, region))
+                # Without printed arguments, the op's custom parser creates the entry block from its
+                # signature (func.func); a label then must not repeat them.
+                show_args = print_entry_args and bool(block.args)
+                label_needed = (show_args or _branched_to(block, region)
+                                or (print_empty_block and block.is_empty() and (print_entry_args or not block.args)))
             else:
-                label_needed = True
+                show_args = label_needed = True
             if label_needed:
                 out.append(f"{outer}{self.block_names[block]}")
-                if block.args:
+                if show_args and block.args:
                     args = []
                     for a in block.args:
                         s = f"{self.names[a]}: {a.type._text}"
