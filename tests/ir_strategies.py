@@ -327,8 +327,7 @@ def _extend_locs(inner):
     return st.one_of(
         st.builds(NameLoc, TEXT, st.one_of(st.none(), inner)),
         st.builds(FusedLoc, st.lists(inner, max_size=3)),
-        st.builds(FusedLoc, st.lists(inner, max_size=3), st.one_of(st.builds(StringAttr, TEXT), integer_attrs(),
-                                                                   opaque_attrs(), st.just(UnitAttr()))),
+        st.builds(FusedLoc, st.lists(inner, max_size=3), attributes),
         st.builds(CallSiteLoc, inner, inner),
     )
 
@@ -592,12 +591,24 @@ def unique_resource_keys(module) -> None:
         elif isinstance(a, DictionaryAttr):
             for e in a.value.values():
                 visit(e)
-        elif isinstance(a, FusedLoc) and a.metadata is not None:
-            visit(a.metadata)
+        elif isinstance(a, FusedLoc):
+            if a.metadata is not None:
+                visit(a.metadata)
+            for x in a.locations:
+                visit(x)
+        elif isinstance(a, NameLoc) and a.child is not None:
+            visit(a.child)
+        elif isinstance(a, CallSiteLoc):
+            visit(a.callee)
+            visit(a.caller)
 
     for op in module.walk():
-        for a in (*op.properties.values(), *op.attributes.values()):
+        for a in (*op.properties.values(), *op.attributes.values(), op.location):
             visit(a)
+        for r in op.regions:
+            for b in r.blocks:
+                for arg in b.args:
+                    visit(arg.location)
 
 
 @st.composite

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -447,6 +448,33 @@ class TestAttributes:
         assert FloatAttr(1.0 + 3 * 2 ** -8, bf16).value == 1.0 + 2 ** -6
         assert FloatAttr(1.0 + 3 * 2 ** -9, bf16).value == 1.0 + 2 ** -7
         assert FloatAttr(2 ** -149, f32).value == 2 ** -149          # smallest f32 denormal survives
+
+    def test_bf16_rounds_doubles_once(self):
+        """Doubles round to bf16 directly (as MLIR's APFloat does), not through a nearest f32.
+
+        Oracle: exact rational arithmetic, round half to even on bf16's 8-bit significand.
+        """
+        def oracle(x: float) -> float:
+            q = Fraction(abs(x))
+            exp = max(q.numerator.bit_length() - q.denominator.bit_length(), -126)
+            if Fraction(2) ** exp > q:
+                exp -= 1
+            ulp = Fraction(2) ** (max(exp, -126) - 7)
+            n, rem = divmod(q, ulp)
+            if rem > ulp / 2 or (rem == ulp / 2 and n % 2):
+                n += 1
+            r = n * ulp
+            return math.copysign(math.inf if r >= 2 ** 128 else float(r), x)
+
+        rng = np.random.default_rng(7)
+        cases = [1 + 2 ** -8 + 2 ** -40, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 2 ** -133 * 1.5 + 2 ** -160, 3.3961e38, 1e39]
+        for _ in range(2000):  # doubles just off bf16 midpoints: where double rounding goes wrong
+            mid = float(np.float32(rng.uniform(-1, 1) * 2.0 ** rng.integers(-130, 127)))
+            bits = int(np.float32(mid).view(np.uint32)) & 0xFFFF0000 | 0x8000
+            cases.append(float(np.uint32(bits).view(np.float32)) * (1 + rng.choice([-1, 1]) * 2.0 ** -45))
+        got_vec = DenseElementsAttr(TensorType((len(cases),), bf16), np.array(cases)).to_numpy()
+        for x, v in zip(cases, got_vec.tolist()):
+            assert FloatAttr(x, bf16).value == oracle(x) == v, x
 
     def test_exact_bits_nan_payloads_survive_text(self):
         snan = FloatAttr.from_bits(0x7F800001, f32)  # a signalling NaN: a Python float would quiet it

@@ -39,12 +39,28 @@ def storage_dtype(t: Type) -> np.dtype:
 
 
 def _bf16_bits(values: np.ndarray) -> np.ndarray:
-    f = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and values.dtype.itemsize > 4:
+        f = _f32_bits_round_to_odd(values.astype(np.float64))
+    else:
+        f = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
     rounded = (f + 0x7FFF + ((f >> 16) & 1)) >> 16
     nan = np.isnan(np.asarray(values, dtype=np.float32))
     out = rounded.astype(np.uint16)
     out[nan] = ((f[nan] >> 16) | 0x40).astype(np.uint16)
     return out
+
+
+def _f32_bits_round_to_odd(a: np.ndarray) -> np.ndarray:
+    """f32 bit patterns of doubles, truncated with a sticky last bit (see floats.round_float):
+    rounding those to bf16 rounds each double once, as MLIR does."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = a.astype(np.float32)
+        back = r.astype(np.float64)
+        finite = np.isfinite(a)
+        r = np.where(finite & (np.abs(back) > np.abs(a)), np.nextafter(r, np.float32(0.0)), r)
+        inexact = finite & (r.astype(np.float64) != a)
+    return (np.ascontiguousarray(r).view(np.uint32) | inexact.astype(np.uint32)).astype(np.uint64)
 
 
 def _bf16_to_f32(bits: np.ndarray) -> np.ndarray:

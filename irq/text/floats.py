@@ -61,13 +61,26 @@ def round_float(value: float, kind: str) -> float:
     if kind == "f16":
         with np.errstate(over="ignore"):
             return float(np.float16(value))
-    with np.errstate(over="ignore"):
-        f = float(np.float32(value))
-    if kind == "bf16" and math.isfinite(f):
-        bits = struct.unpack("<I", struct.pack("<f", f))[0]
+    if kind == "bf16" and math.isfinite(value):
+        bits = _f32_bits_round_to_odd(float(value))
         bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-        f = struct.unpack("<f", struct.pack("<I", bits))[0]
-    return f
+        return struct.unpack("<f", struct.pack("<I", bits))[0]
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
+def _f32_bits_round_to_odd(value: float) -> int:
+    """f32 bits of a finite double, truncated and with the last bit set if inexact.
+
+    Rounding that to bf16 (ties to even) equals rounding the double directly, as MLIR's
+    APFloat does; going through a round-to-nearest f32 could round twice.
+    """
+    with np.errstate(over="ignore"):
+        r = np.float32(value)
+    if abs(float(r)) > abs(value):
+        r = np.nextafter(r, np.float32(0.0))
+    bits = int(r.view(np.uint32))
+    return bits | 1 if float(r) != value else bits
 
 
 def format_float(value: float, kind: str = "f64") -> str:
@@ -78,6 +91,13 @@ def format_float(value: float, kind: str = "f64") -> str:
         return _mlir_decimal(repr(float(value)))
     if kind == "f16":
         return _mlir_decimal(str(np.float16(value)))
+    if kind == "bf16":
+        # numpy has no bf16: the shortest f32 text of a bf16 value carries digits bf16 does not
+        # have (0.1 would print as 0.10009766), so search the shortest text that reads back.
+        for digits in range(1, 10):
+            text = f"{value:.{digits}g}"
+            if round_float(float(text), "bf16") == value:
+                return _mlir_decimal(text)
     return _mlir_decimal(str(np.float32(value)))
 
 

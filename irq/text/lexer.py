@@ -18,7 +18,7 @@ regular lexer cannot do and that keep the grammar small and LALR(1):
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from irq.diagnostics import ParseError
 
@@ -192,6 +192,7 @@ class Lexer:
         stack = self.stack
         pos = 0
         last = "NL"  # suppress leading newlines
+        last_word = None
         blank_rest = _REST_OF_LINE_BLANK.match
         while pos < n:
             m = match(text, pos)
@@ -284,8 +285,13 @@ class Lexer:
                 else:
                     tok = Tok("ATTR_ALIAS", word, start)
             elif kind == "props_open":
-                self._push(PROPS, start)
-                tok = Tok("PROPS_OPEN", "<{", start)
+                if last == "BARE_ID" and last_word == "fused":
+                    # `fused<{k = v}>[...]`: location metadata that is a dictionary, not properties
+                    pos = start + 1
+                    tok = Tok("LESS", "<", start)
+                else:
+                    self._push(PROPS, start)
+                    tok = Tok("PROPS_OPEN", "<{", start)
             elif kind == "res_open":
                 self._push(RES, start)
                 tok = Tok("RES_OPEN", "{-#", start)
@@ -293,6 +299,7 @@ class Lexer:
                 self._pop((RES,), start, "#-}")
                 tok = Tok("RES_CLOSE", "#-}", start)
             last = tok.type
+            last_word = tok.value
             yield tok
         if stack:
             kind, opened = stack[-1]

@@ -16,15 +16,28 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-from collections.abc import Iterable, Iterator, Sequence
 
-from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DenseArrayAttr, DialectAttribute, DictionaryAttr,
-                               FloatAttr, IntegerAttr, OpaqueAttr, StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from irq.ir.attributes import (
+    ArrayAttr,
+    Attribute,
+    BoolAttr,
+    DenseArrayAttr,
+    DialectAttribute,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    OpaqueAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TypeAttr,
+    UnitAttr,
+)
 from irq.ir.block import Block, Region
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
-from irq.ir.location import (CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc)
+from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type, f64, i64
@@ -68,6 +81,24 @@ def symbol_text(name: str) -> str:
     return "@" + (name if _BARE_ID.match(name) else quote_string(name))
 
 
+class _NameScope:
+    """Value names taken in one region; lookups see the enclosing regions' names too."""
+
+    __slots__ = ("names", "parent")
+
+    def __init__(self, parent: _NameScope | None) -> None:
+        self.names: set[str] = set()
+        self.parent = parent
+
+    def taken(self, name: str) -> bool:
+        scope = self
+        while scope is not None:
+            if name in scope.names:
+                return True
+            scope = scope.parent
+        return False
+
+
 class Printer:
     """Prints ops, regions, types and attributes; custom op printers call its methods."""
 
@@ -78,7 +109,8 @@ class Printer:
         self.indent = ""
         self.names: dict[Value, str] = _Names()
         self.block_names: dict[Block, str] = {}
-        self.used_hints: set[str] = set()
+        self._scope = _NameScope(None)
+        self._conflict = 0
         self.default_dialect = ["builtin"]
         self.resources: dict[str, ResourceHandle] = {}
         self._resource_keys: dict[int, str] = {}
@@ -93,31 +125,43 @@ class Printer:
 
     # -- names ----------------------------------------------------------------------------
     def _hint(self, hint: str) -> str | None:
+        """A unique `%name` for a name hint (None for hints that look like automatic names).
+
+        As mlir-opt: names taken in this region or an enclosing one are avoided by probing
+        `name_0`, `name_1`, ... with a counter carried along the region nesting; sibling
+        regions may reuse each other's names.
+        """
         if not hint or _AUTO_NAME.match(hint):
             return None
         if not _SUFFIX_ID.match(hint):
             hint = re.sub(r"[^\w$.\-]", "_", hint)
             if not _SUFFIX_ID.match(hint):
                 hint = "_" + hint
-        used = self.used_hints
+        scope = self._scope
         name = hint
-        n = 0
-        while name in used:
-            n += 1
-            name = f"{hint}_{n}"
-        used.add(name)
+        if scope.taken(name):
+            while True:
+                name = f"{hint}_{self._conflict}"
+                self._conflict += 1
+                if not scope.taken(name):
+                    break
+        scope.names.add(name)
         return "%" + name
 
     def number(self, root: Operation) -> None:
         """Assign SSA and block names for everything nested in `root` (MLIR's scheme)."""
         names = self.names
         hint = self._hint
-        work: list[tuple[Region, int, int]] = [(r, 0, 0) for r in reversed(root.regions)]
+        top = _NameScope(None)
+        self._scope = top
+        self._conflict = 0
         if root.results:
             self._name_results(root, 0)
+        work: list[tuple[Region, int, int, int, _NameScope]] = [(r, 0, 0, 0, top) for r in reversed(root.regions)]
         while work:
-            region, next_value, next_arg = work.pop()
-            nested: list[tuple[Region, int, int]] = []
+            region, next_value, next_arg, self._conflict, parent_scope = work.pop()
+            scope = self._scope = _NameScope(parent_scope)
+            nested: list[Operation] = []
             block_names = self.block_names
             for bi, block in enumerate(region.blocks):
                 block_names[block] = f"^bb{bi}"
@@ -143,7 +187,7 @@ class Printer:
                     op = op._next
             for op in reversed(nested):
                 for r in reversed(op.regions):
-                    work.append((r, next_value, next_arg))
+                    work.append((r, next_value, next_arg, self._conflict, scope))
 
     def _name_results(self, op: Operation, next_value: int) -> int:
         res = op.results
@@ -158,9 +202,9 @@ class Printer:
                 next_value += 1
             names[res[0]] = n
             return next_value
-        if all(r.name_hint for r in res):
-            for r in res:
-                names[r] = self._hint(r.name_hint) or f"%{r.name_hint}"
+        if all(r.name_hint and not _AUTO_NAME.match(r.name_hint) for r in res):
+            for r in res:  # `%a, %b = ...`: one name per result
+                names[r] = self._hint(r.name_hint)
             return next_value
         base = self._hint(h) if h else None
         if base is None:
@@ -285,8 +329,9 @@ class Printer:
             n += 1
             key = f"{base}_{n}"
         self.resources[key] = handle
-        self._resource_keys[id(handle)] = key
-        return key if _BARE_ID.match(key) else quote_string(key)
+        text = key if _BARE_ID.match(key) else quote_string(key)
+        self._resource_keys[id(handle)] = text
+        return text
 
     # -- locations --------------------------------------------------------------------------------
     def loc_body(self, loc: Location) -> str:
