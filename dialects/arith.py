@@ -7,7 +7,7 @@ passes (canonicalize, cse, dce) something to fold in tests.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr
 from irq.ir.dense import DenseElementsAttr
@@ -46,7 +46,10 @@ class ConstantOp(Op):
 
     @classmethod
     def infer_result_types(cls, operands: Sequence, properties: dict) -> list[Type]:
-        return [properties["value"].type]
+        value = properties.get("value")
+        if not isinstance(getattr(value, "type", None), Type):
+            raise TypeError(f"arith.constant needs a typed value attribute, got {value}")
+        return [value.type]
 
     def suggest_result_name(self) -> str | None:
         # mlir-opt's names for constants: %c42_i32, %c0 (index), %true, %cst.

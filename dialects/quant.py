@@ -12,7 +12,7 @@ as the shortest decimal that reads back to the same double, where mlir-opt's
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Op, operand, result
@@ -47,6 +47,7 @@ def _parse_storage(p: DialectAsmParser) -> tuple[IntegerType, int, int]:
         raise p.error(f"storage width {width} is out of range (1-32)")
     storage = IntegerType(width, "u" if word[0] == "u" else "")
     lo, hi = _default_range(storage)
+    at = p.pos  # errors about the range point at its '<'
     if p.parse_optional("<"):
         lo = p.parse_integer()
         p.expect(":")
@@ -54,17 +55,19 @@ def _parse_storage(p: DialectAsmParser) -> tuple[IntegerType, int, int]:
         p.expect(">")
         dlo, dhi = _default_range(storage)
         if not dlo <= lo < hi <= dhi:
-            raise p.error(f"illegal storage range [{lo}, {hi}] for {word}")
+            raise p.error(f"illegal storage range [{lo}, {hi}] for {word}", at)
     return storage, lo, hi
 
 
 def _parse_scale_zp(p: DialectAsmParser) -> tuple[float, int]:
+    p.at_end()  # skip blanks so that `at` is the scale's first character
+    at = p.pos
     scale = p.parse_float()
     zp = 0
     if p.parse_optional(":"):
         zp = p.parse_integer()
     if not scale > 0:
-        raise p.error(f"scale must be positive, got {scale}")
+        raise p.error(f"scale must be positive, got {scale}", at)
     return scale, zp
 
 

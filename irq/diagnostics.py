@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from irq.ir.location import Location
@@ -82,7 +83,7 @@ class ParseError(ValueError, IRError):
         col = max(self.column, 1)
         if len(line) > 160:  # keep huge lines readable: a window around the column
             start = max(0, col - 80)
-            line = ("..." if start else "") + line[start:start + 160] + "..."
+            line = ("..." if start else "") + line[start:start + 160] + ("..." if start + 160 < len(line) else "")
             col = col - start + (3 if start else 0)
         return f"{line}\n{' ' * (col - 1)}^"
 

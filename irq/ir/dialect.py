@@ -10,7 +10,8 @@ point group.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from irq.ir.attributes import DialectAttribute

@@ -18,8 +18,9 @@ registered op costs no more memory than a generic one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from irq.ir.attributes import Attribute, DenseArrayAttr, to_attribute
 from irq.ir.block import Region
@@ -264,7 +265,10 @@ class OpDefinition:
         if not (n_fixed + n_opt > 1 and n_opt + has_var > 1):  # layout determined by count
             if n < n_fixed or (not has_var and n > n_fixed + n_opt):
                 lo = n_fixed
-                expect = f"{lo}" if not has_var and not n_opt else f"at least {lo}" if has_var else f"{lo} to {lo + n_opt}"
+                if has_var:
+                    expect = f"at least {lo}"
+                else:
+                    expect = f"{lo} to {lo + n_opt}" if n_opt else f"{lo}"
                 return [f"expected {expect} {what}(s), got {n}"]
         try:
             groups = self._segments(defs, n, op, prop)

@@ -529,8 +529,9 @@ class CompiledFormat:
         if result_types is None:
             try:
                 result_types = cls.infer_result_types(operands, props)
-            except TypeError:
-                raise p.error(f"the format of '{cls.name}' does not give its result types") from None
+            except TypeError as e:
+                raise p.error(f"cannot infer the result types of '{cls.name}' (its format does not give "
+                              f"them): {e}") from None
         return cls.create(operands, result_types, attrs, props, st.regions, st.successors)
 
 

@@ -172,7 +172,7 @@ class Lexer:
     def _push(self, kind: int, pos: int) -> None:
         self.stack.append((kind, pos))
         if len(self.stack) > MAX_NESTING:
-            raise self.error(pos, f"nesting deeper than {MAX_NESTING} levels")
+            raise self.error(pos, f"brackets nested deeper than {MAX_NESTING} levels")
 
     def _pop(self, kinds: tuple[int, ...], pos: int, char: str) -> int:
         if not self.stack:

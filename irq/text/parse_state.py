@@ -15,8 +15,19 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from irq.diagnostics import ParseError
-from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr,
-                               StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from irq.ir.attributes import (
+    ArrayAttr,
+    Attribute,
+    BoolAttr,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    OpaqueAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TypeAttr,
+    UnitAttr,
+)
 from irq.ir.block import Block, Region
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.location import Location, SourcePosLoc, SourceText
@@ -136,7 +147,7 @@ class ParseState:
         try:
             return unescape_string(tok.value)
         except ValueError as e:
-            raise self.error(tok.pos, str(e)) from None
+            raise self.error(tok.pos + getattr(e, "offset", 0), str(e)) from None
 
     def int_attr(self, tok: Tok, type_tok: Tok | None) -> Attribute:
         key = (tok.value, None if type_tok is None else type_tok.value)
@@ -202,7 +213,7 @@ class ParseState:
         try:
             return unescape_string(text)
         except ValueError as e:
-            raise self.error(pos, str(e)) from None
+            raise self.error(pos + getattr(e, "offset", 0), str(e)) from None
 
     def dense_attr(self, tok: Tok, type_tok: Tok) -> Attribute:
         t = self.type_of(type_tok)
@@ -215,6 +226,10 @@ class ParseState:
         t = self.type_of(type_tok)
         if not isinstance(t, ShapedType) or not t.has_static_shape:
             raise self.error(type_tok.pos, f"dense_resource needs a static tensor or vector type, got {t}")
+        try:
+            storage_dtype(t.element_type)
+        except TypeError as e:
+            raise self.error(type_tok.pos, f"dense_resource: {e}") from None
         key = tok.value[len("dense_resource<"):-1].strip()
         if key.startswith('"'):
             key = self.string_value_text(key, tok.pos)

@@ -128,7 +128,7 @@ class Reducer:
             raise _s().error(tok.pos, "result names cannot carry a result number")
         count = 1
         if len(c) == 3:
-            count = int(c[2].value)
+            count = _unsigned(c[2])
             if count < 1:
                 raise _s().error(c[2].pos, "expected a positive number of results")
         return (name, count, tok.pos)
@@ -251,6 +251,8 @@ class Reducer:
             raise
         except (ValueError, TypeError) as e:
             raise s.error(name_tok.pos, f"custom op '{written}': {e}") from None
+        except Exception as e:  # a dialect's parse hook failing on odd input is still a syntax error here
+            raise s.error(name_tok.pos, f"custom op '{written}' could not be parsed: {type(e).__name__}: {e}") from None
         if op.regions:
             s.adopt_region_forwards(op)
         return op
@@ -422,7 +424,7 @@ class Reducer:
                 return NameLoc(text)
             if n == 4:
                 return NameLoc(text, c[2])
-            return FileLineColLoc(text, int(c[2].value), int(c[4].value))
+            return FileLineColLoc(text, _unsigned(c[2]), _unsigned(c[4]))
         word = first.value
         if n == 1:
             if word != "unknown":
@@ -493,6 +495,14 @@ class Reducer:
 
     def resource_entry(self, c):
         return (c[0][0], c[2])
+
+
+def _unsigned(tok: Tok) -> int:
+    """An unsigned integer token (decimal or hex), as MLIR's getUnsignedIntegerValue reads it."""
+    text = tok.value
+    if text.startswith("-"):
+        raise _s().error(tok.pos, f"expected a non-negative integer, found '{text}'")
+    return int(text, 16) if text.startswith("0x") else int(text)
 
 
 class _RegionTok(Tok):

@@ -15,8 +15,16 @@ _SIMPLE = {"n": b"\n", "t": b"\t", '"': b'"', "\\": b"\\"}
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\\x7f\udc80-\udcff]')
 
 
+class EscapeError(ValueError):
+    """A bad escape; `offset` is its position in the token (quote included)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
 def unescape_string(token: str) -> str:
-    """Value of a quoted string token (quotes included). Raises ValueError on a bad escape."""
+    """Value of a quoted string token (quotes included). Raises EscapeError on a bad escape."""
     body = token[1:-1]
     if "\\" not in body:
         return body
@@ -29,12 +37,12 @@ def unescape_string(token: str) -> str:
         else:
             c = m.group(2)
             if c not in _SIMPLE:
-                raise ValueError(f"unknown escape sequence '\\{c}' in string")
+                raise EscapeError(f"unknown escape sequence '\\{c}' in string", 1 + m.start())
             out += _SIMPLE[c]
         pos = m.end()
     rest = body[pos:]
     if rest.endswith("\\"):
-        raise ValueError("string ends with a lone backslash")
+        raise EscapeError("string ends with a lone backslash", len(token) - 2)
     out += rest.encode("utf-8", "surrogateescape")
     return out.decode("utf-8", "surrogateescape")
 
