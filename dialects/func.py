@@ -196,8 +196,9 @@ class ReturnOp(Op):
 
     def verify_op(self) -> None:
         func = self.parent_op
-        if isinstance(func, FuncOp):
-            want = func.function_type.value.results
+        ft = func.get_attr("function_type") if isinstance(func, FuncOp) else None
+        if isinstance(ft, TypeAttr) and isinstance(ft.value, FunctionType):  # else the func reports it
+            want = ft.value.results
             got = tuple(v.type for v in self.operands)
             if want != got:
                 raise self.error(f"has {len(got)} operand(s) of type(s) ({', '.join(map(str, got))}) but the "
@@ -215,13 +216,18 @@ class CallOp(Op):
     assembly_format = "$callee `(` $args `)` attr-dict `:` functional-type($args, results)"
 
     def verify_op(self) -> None:
-        target = lookup_symbol(self, self.callee.root)
-        if target is None:
-            raise self.error(f"'{self.callee.root}' does not reference a valid function")
-        if isinstance(target, FuncOp):
-            ft = target.function_type.value
+        callee = self.callee
+        # @outer::@inner resolves @outer in the nearest symbol table, then @inner inside it
+        target = lookup_symbol(self, callee.root)
+        for name in callee.nested:
+            target = symbol_in_table(target, name) if target is not None and target.has_trait(SymbolTable) else None
+        if not isinstance(target, FuncOp):
+            raise self.error(f"'{callee.to_python()}' does not reference a valid function")
+        ft = target.get_attr("function_type")
+        if isinstance(ft, TypeAttr) and isinstance(ft.value, FunctionType):
+            ft = ft.value
             if tuple(v.type for v in self.operands) != ft.inputs or tuple(r.type for r in self.results) != ft.results:
-                raise self.error(f"call signature does not match the type of @{self.callee.root}: {ft}")
+                raise self.error(f"call signature does not match the type of {callee}: {ft}")
 
 
 def lookup_symbol(op: Operation, name: str) -> Operation | None:
@@ -231,7 +237,14 @@ def lookup_symbol(op: Operation, name: str) -> Operation | None:
         table = table.parent_op
     if table is None:
         return None
-    for candidate in table.regions[0].blocks[0].ops if table.regions[0].blocks else ():
+    return symbol_in_table(table, name)
+
+
+def symbol_in_table(table: Operation, name: str) -> Operation | None:
+    """The op named `@name` directly inside the symbol table op `table`."""
+    if not table.regions or not table.regions[0].blocks:
+        return None
+    for candidate in table.regions[0].blocks[0].ops:
         sym = candidate.get_attr("sym_name")
         if isinstance(sym, StringAttr) and sym.value == name:
             return candidate

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from irq.ir.dialect import Dialect
-from irq.ir.opdef import Op, operand, result
+from irq.ir.opdef import Constraint, Op, operand, result
 from irq.ir.traits import Pure, SameOperandsAndResultShape
 from irq.ir.types import DialectType, FloatType, IntegerType, ShapedType, Type
 from irq.text.floats import format_float
@@ -161,14 +161,18 @@ def _float_element(t: Type) -> bool:
     return isinstance(e, FloatType)
 
 
+QuantizedLike = Constraint(_quantized_element, "quantized (!quant.uniform element type)")
+FloatLike = Constraint(_float_element, "float (float element type)")
+
+
 @DIALECT.op
 class QuantizeCastOp(Op):
     """Quantize a float value to a quantized type (round to nearest, saturate)."""
 
     name = "quant.qcast"
     traits = frozenset({Pure, SameOperandsAndResultShape})
-    input = operand(_float_element)
-    result = result(_quantized_element)
+    input = operand(FloatLike)
+    result = result(QuantizedLike)
     assembly_format = "$input attr-dict `:` type($input) `to` type($result)"
 
 
@@ -178,6 +182,6 @@ class DequantizeCastOp(Op):
 
     name = "quant.dcast"
     traits = frozenset({Pure, SameOperandsAndResultShape})
-    input = operand(_quantized_element)
-    result = result(_float_element)
+    input = operand(QuantizedLike)
+    result = result(FloatLike)
     assembly_format = "$input attr-dict `:` type($input) `to` type($result)"

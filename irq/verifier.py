@@ -75,21 +75,27 @@ def _check_operand(user: Operation, index: int, v: Value, dom: _Dominance) -> st
     else:
         return f"operand #{index} is not a defined value (unresolved forward reference?)"
     # Find the ancestor of `user` that lives in the same region as the definition.
+    # An isolated-from-above op crossed on the way up is only the culprit if the definition's
+    # region does enclose the use (a sibling-region definition is a dominance error either way).
     anc = user
     def_region = def_block.parent
+    isolated = None
     while anc is not None and anc.parent is not None and anc.parent.parent is not def_region:
         parent_op = anc.parent_op
-        if parent_op is not None and parent_op.has_trait(IsolatedFromAbove):
-            return f"operand #{index} uses a value defined outside the isolated-from-above '{parent_op.name}'"
+        if isolated is None and parent_op is not None and parent_op.has_trait(IsolatedFromAbove):
+            isolated = parent_op
         anc = parent_op
     if anc is None or anc.parent is None or anc.parent.parent is not def_region:
         return f"operand #{index} does not dominate this use (its definition is not in an enclosing region)"
+    if isolated is not None:
+        return f"operand #{index} uses a value defined outside the isolated-from-above '{isolated.name}'"
+    if isinstance(v, OpResult) and anc is v.op:
+        # even in a graph region an op's result is not available inside the op itself (as in MLIR)
+        return f"operand #{index} is a result of an enclosing operation"
     owner = def_region.parent if def_region is not None else None
     if owner is not None and _graph_region(owner):
         return None
     if isinstance(v, OpResult):
-        if anc is v.op:
-            return f"operand #{index} is a result of an enclosing operation"
         if anc.parent is def_block:
             if not v.op.is_before_in_block(anc):
                 return f"operand #{index} does not dominate this use"
