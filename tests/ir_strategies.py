@@ -261,13 +261,14 @@ def resource_attrs(draw):
     et = t.element_type
     vals = draw(_element_values(et, n))
     from irq.ir.dense import storage_dtype
-    if isinstance(et, FloatType) and et.kind == "bf16":
-        arr = np.array(vals, dtype=np.float32)
-    elif isinstance(et, IntegerType) and et.width == 1:
-        arr = np.array(vals, dtype=np.bool_)
-    else:
-        arr = np.array(vals, dtype=object if isinstance(et, (IntegerType, IndexType)) else np.float64)
-        arr = arr.astype(storage_dtype(et)) if isinstance(et, FloatType) else arr
+    with np.errstate(over="ignore"):  # huge doubles become inf in narrower floats, on purpose
+        if isinstance(et, FloatType) and et.kind == "bf16":
+            arr = np.array(vals, dtype=np.float32)
+        elif isinstance(et, IntegerType) and et.width == 1:
+            arr = np.array(vals, dtype=np.bool_)
+        else:
+            arr = np.array(vals, dtype=object if isinstance(et, (IntegerType, IndexType)) else np.float64)
+            arr = arr.astype(storage_dtype(et)) if isinstance(et, FloatType) else arr
     return DenseResourceElementsAttr.from_array(draw(RESOURCE_KEYS), t, arr.reshape(t.shape))
 
 
@@ -319,8 +320,12 @@ attributes = st.recursive(leaf_attrs, _extend_attrs, max_leaves=5)
 attr_dicts = st.dictionaries(NAME, attributes, max_size=2)
 
 # ----------------------------------------------------------------------------- locations
-file_locs = st.builds(FileLineColLoc, st.one_of(IDENT.map(lambda s: s + ".py"), TEXT), st.integers(0, 10 ** 6),
-                      st.integers(0, 10 ** 4))
+_LOC_FILES = st.one_of(IDENT.map(lambda s: s + ".py"), TEXT)
+file_locs = st.one_of(
+    st.builds(FileLineColLoc, _LOC_FILES, st.integers(0, 10 ** 6), st.integers(0, 10 ** 4)),
+    # ranges: `to L:C` and, ending on the first line, `to :C`
+    st.builds(FileLineColLoc, _LOC_FILES, st.integers(0, 99), st.integers(0, 99),
+              st.one_of(st.none(), st.integers(0, 99)), st.integers(0, 99)))
 
 
 def _extend_locs(inner):

@@ -491,6 +491,19 @@ class TestAttributes:
         assert attrs["b"] == snan
         assert attrs["e"].raw.view(np.uint16).tolist() == [0x7E05, 0x3E00, 0xFC00]
 
+    def test_float_text_is_shortest_that_reads_back(self):
+        assert str(FloatAttr(0.1, bf16)) == "0.1 : bf16"          # not the f32 digits 0.10009766
+        assert str(FloatAttr(0.1, f32)) == "0.1 : f32"
+        assert str(FloatAttr(0.1)) == "0.1 : f64"
+        assert str(FloatAttr(1e-5, f16)) == "1.0e-05 : f16"
+        assert str(FloatAttr(1 / 3)) == "0.3333333333333333 : f64"  # all 17 digits: %e would drop bits
+        assert str(FloatAttr(float("-inf"), bf16)) == "0xFF80 : bf16"
+        for kind in ("f16", "bf16", "f32", "f64"):
+            for v in (0.1, 1 / 3, 65504.0, 3.0e38, 1e-300, 5e-324, -2.5e-7):
+                a = FloatAttr(v, FloatType(kind))
+                again = next(irq.parse_module(f'"t.c"() {{v = {a}}} : () -> ()').ops).attributes["v"]
+                assert again == a, (kind, v, str(a))
+
     def test_integer_attributes(self):
         assert IntegerAttr(5, i32) == IntegerAttr(5, i32) and IntegerAttr(5, i32) != IntegerAttr(5, i64)
         assert isinstance(IntegerAttr(1, i1), BoolAttr) and IntegerAttr(1, i1) == BoolAttr(True)

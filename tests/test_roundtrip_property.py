@@ -17,7 +17,7 @@ import irq
 from irq.ir import Block, UnregisteredOp
 
 CONTEXT = context()
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+SETTINGS = settings(max_examples=90, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                              HealthCheck.data_too_large])
 
 
@@ -44,7 +44,7 @@ def test_module_round_trip(m):
             check_round_trip(m, generic=generic, debuginfo=debuginfo)
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=30)
 @given(m=modules(registered=False, max_depth=3))
 def test_unregistered_module_round_trip(m):
     check_round_trip(m, generic=False, debuginfo=True)

@@ -42,12 +42,16 @@ UNKNOWN_LOC = UnknownLoc()
 
 
 class FileLineColLoc(Location):
-    """`"file.py":12:4`, optionally a range `"file.py":12:4 to 13:2`."""
+    """`"file.py":12:4`, optionally a range `"file.py":12:4 to 13:2` (`to :9` on one line)."""
 
     __slots__ = ("filename", "line", "col", "end_line", "end_col")
 
     def __init__(self, filename: str, line: int, col: int, end_line: int | None = None,
                  end_col: int | None = None) -> None:
+        if end_line is not None and end_col is None:
+            raise ValueError("a location range needs an end column")
+        if end_col is not None and end_line is None:
+            end_line = line  # MLIR's `to :col`: the range ends on its first line
         _set(self, "filename", filename)
         _set(self, "line", line)
         _set(self, "col", col)

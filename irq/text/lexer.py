@@ -67,8 +67,8 @@ _BRACKETS = re.compile(r'->|[<>()\[\]{}"]')
 _REST_OF_LINE_BLANK = re.compile(r"[ \t\r]*(?://[^\n]*)?(?:\n|$)")
 
 # Kinds of open brackets on the lexer's stack.
-REGION, PAREN, BRACKET, DICT, PROPS, ANGLE, RES = range(7)
-_OPENERS = {PAREN: "(", BRACKET: "[", DICT: "{", PROPS: "<{", ANGLE: "<", RES: "{-#", REGION: "{"}
+REGION, PAREN, BRACKET, DICT, PROPS, ANGLE, RES, LOCPAREN = range(8)
+_OPENERS = {PAREN: "(", BRACKET: "[", DICT: "{", PROPS: "<{", ANGLE: "<", RES: "{-#", REGION: "{", LOCPAREN: "loc("}
 
 
 class Tok:
@@ -100,6 +100,7 @@ class Lexer:
         self.text = text
         self.filename = filename
         self.stack: list[tuple[int, int]] = []  # (kind, position of the opener)
+        self.loc_depth = 0  # open `loc(`: inside one, the word `to` is the range keyword TO
 
     # -- errors --------------------------------------------------------------------------
     def line_col(self, pos: int) -> tuple[int, int, str]:
@@ -218,9 +219,12 @@ class Lexer:
                     tok = Tok(_BALANCED[word], text[start:end], start)
                     pos = end
                 elif nxt == "(" and word == "loc":
-                    self._push(PAREN, pos)
+                    self._push(LOCPAREN, pos)
+                    self.loc_depth += 1
                     pos += 1
                     tok = Tok("LOC", "loc(", start)
+                elif word == "to" and self.loc_depth and last == "INT":  # `"f":1:2 to 3:4`
+                    tok = Tok("TO", word, start)
                 elif _TYPE_KEYWORD.fullmatch(word):
                     tok = Tok("TYPE", word, start)
                 else:
@@ -247,7 +251,8 @@ class Lexer:
                     self._push(PAREN, start)
                     tok = Tok("LPAREN", c, start)
                 elif c == ")":
-                    self._pop((PAREN,), start, ")")
+                    if self._pop((PAREN, LOCPAREN), start, ")") == LOCPAREN:
+                        self.loc_depth -= 1
                     tok = Tok("RPAREN", c, start)
                 elif c == "[":
                     self._push(BRACKET, start)

@@ -424,7 +424,12 @@ class Reducer:
                 return NameLoc(text)
             if n == 4:
                 return NameLoc(text, c[2])
-            return FileLineColLoc(text, _unsigned(c[2]), _unsigned(c[4]))
+            line, col = _unsigned(c[2]), _unsigned(c[4])
+            if n == 8:  # "f":1:2 to :5 (a range on one line)
+                return FileLineColLoc(text, line, col, line, _unsigned(c[7]))
+            if n == 9:  # "f":1:2 to 3:4
+                return FileLineColLoc(text, line, col, _unsigned(c[6]), _unsigned(c[8]))
+            return FileLineColLoc(text, line, col)
         word = first.value
         if n == 1:
             if word != "unknown":
@@ -633,7 +638,7 @@ _TOKEN_NAMES = {
     "LPAREN": "'('", "RPAREN": "')'", "LBRACKET": "'['", "RBRACKET": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
     "REGION_OPEN": "region '{'", "PROPS_OPEN": "'<{'", "PROPS_CLOSE": "'}>'", "COMMA": "','", "COLON": "':'",
     "EQUAL": "'='", "ARROW": "'->'", "STAR": "'*'", "QUESTION": "'?'", "PLUS": "'+'", "LESS": "'<'",
-    "GREATER": "'>'", "PIPE": "'|'", "RES_OPEN": "'{-#'", "RES_CLOSE": "'#-}'", "$END": "end of input",
+    "GREATER": "'>'", "PIPE": "'|'", "RES_OPEN": "'{-#'", "RES_CLOSE": "'#-}'", "$END": "end of input", "TO": "'to'",
 }
 
 

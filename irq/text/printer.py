@@ -341,6 +341,8 @@ class Printer:
             return f"{quote_string(f)}:{line}:{col}"
         if cls is FileLineColLoc:
             text = f"{quote_string(loc.filename)}:{loc.line}:{loc.col}"
+            if loc.end_col is not None:
+                text += f" to :{loc.end_col}" if loc.end_line == loc.line else f" to {loc.end_line}:{loc.end_col}"
             return text
         if cls is NameLoc:
             if loc.child is None:

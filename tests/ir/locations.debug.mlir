@@ -10,6 +10,8 @@ module {
     "test.nested"() : () -> () loc(callsite(callsite("f" at "g") at fused["x":1:2, "y"("z":3:4)]))
     "test.empty_fused"() : () -> () loc(fused[])
     "test.escaped"() : () -> () loc("dir with space/\22quoted\22.py":0:0)
+    "test.range"() : () -> () loc("model.py":14:4 to 16:20)
+    "test.range"() : () -> () loc(callsite("model.py":17:4 to :30 at "caller.py":2:1))
     return %0 : i32 loc(unknown)
   } loc("model.py":9:0)
 } loc(unknown)
