@@ -7,8 +7,8 @@ its text with the resource blobs, `irq.parse_file` reads it back.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from irq.ir.attributes import StringAttr
 from irq.ir.block import Block, Region

@@ -12,7 +12,7 @@ as the shortest decimal that reads back to the same double, where mlir-opt's
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Op, operand, result

@@ -6,7 +6,8 @@ structural equality after a print/parse round trip is bit equality.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from irq.ir.types import FloatType, IndexType, IntegerType, Type, f64, i1, i64
 from irq.text.floats import float_bits, round_float

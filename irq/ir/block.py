@@ -8,7 +8,8 @@ insertion invalidates, as MLIR does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from irq.ir.values import BlockArgument
 

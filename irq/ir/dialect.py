@@ -10,7 +10,8 @@ point group.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from irq.ir.attributes import DialectAttribute
@@ -27,6 +28,8 @@ class Dialect:
         self.ops: dict[str, type[Operation]] = {}
         self.types: dict[str, type[DialectType]] = {}
         self.attributes: dict[str, type[DialectAttribute]] = {}
+        #: `(value, type, location) -> Operation | None`: builds a constant op for folding.
+        self.materialize_constant = None
 
     def _check_prefix(self, full: str, what: str) -> None:
         if not full.startswith(self.name + "."):

@@ -9,7 +9,7 @@ parsing pays one small object per op and no line counting.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Sequence
+from collections.abc import Sequence
 
 from irq.ir.attributes import Attribute
 

@@ -18,8 +18,9 @@ registered op costs no more memory than a generic one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from irq.ir.attributes import Attribute, DenseArrayAttr, to_attribute
 from irq.ir.block import Region

@@ -11,7 +11,8 @@ Python's recursion limit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from irq.ir.block import Block, Region
 from irq.ir.location import UNKNOWN_LOC, Location

@@ -9,7 +9,7 @@ are first needed, so importing a model does not copy its weights until printing.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -7,7 +7,8 @@ text once at creation; the printer reuses it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 _set = object.__setattr__
 

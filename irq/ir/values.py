@@ -8,7 +8,8 @@ MLIR gets from its intrusive lists.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from irq.ir.block import Block

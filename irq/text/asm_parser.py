@@ -9,7 +9,8 @@ declarative format or a hand-written `parse_custom` reads like MLIR's C++.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from irq.diagnostics import ParseError
 from irq.ir.attributes import ArrayAttr, Attribute, DictionaryAttr, TypeAttr

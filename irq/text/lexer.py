@@ -18,7 +18,7 @@ regular lexer cannot do and that keep the grammar small and LALR(1):
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from irq.diagnostics import ParseError
 

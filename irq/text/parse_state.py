@@ -15,8 +15,19 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from irq.diagnostics import ParseError
-from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr,
-                               StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from irq.ir.attributes import (
+    ArrayAttr,
+    Attribute,
+    BoolAttr,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    OpaqueAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TypeAttr,
+    UnitAttr,
+)
 from irq.ir.block import Block, Region
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.location import Location, SourcePosLoc, SourceText

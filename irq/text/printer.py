@@ -15,14 +15,28 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from irq.ir.attributes import (ArrayAttr, Attribute, BoolAttr, DenseArrayAttr, DialectAttribute, DictionaryAttr,
-                               FloatAttr, IntegerAttr, OpaqueAttr, StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from irq.ir.attributes import (
+    ArrayAttr,
+    Attribute,
+    BoolAttr,
+    DenseArrayAttr,
+    DialectAttribute,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    OpaqueAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TypeAttr,
+    UnitAttr,
+)
 from irq.ir.block import Block, Region
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
-from irq.ir.location import (CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc)
+from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type, f64, i64
@@ -76,7 +90,9 @@ class Printer:
         self.indent = ""
         self.names: dict[Value, str] = _Names()
         self.block_names: dict[Block, str] = {}
-        self.used_hints: set[str] = set()
+        # hint names in use: the current region's set first, then the enclosing regions' (MLIR scopes
+        # names per region; an isolated-from-above op starts a fresh chain)
+        self.used_hints: tuple[set[str], ...] = (set(),)
         self.default_dialect = ["builtin"]
         self.resources: dict[str, ResourceHandle] = {}
         self._resource_keys: dict[int, str] = {}
@@ -91,30 +107,34 @@ class Printer:
 
     # -- names ----------------------------------------------------------------------------
     def _hint(self, hint: str) -> str | None:
+        """`%hint`, made unique among the names visible in the current naming scope."""
         if not hint or _AUTO_NAME.match(hint):
             return None
         if not _SUFFIX_ID.match(hint):
             hint = re.sub(r"[^\w$.\-]", "_", hint)
             if not _SUFFIX_ID.match(hint):
                 hint = "_" + hint
-        used = self.used_hints
+        scope = self.used_hints
         name = hint
         n = 0
-        while name in used:
+        while _in_scope(scope, name):
             n += 1
             name = f"{hint}_{n}"
-        used.add(name)
+        scope[0].add(name)
         return "%" + name
 
     def number(self, root: Operation) -> None:
         """Assign SSA and block names for everything nested in `root` (MLIR's scheme)."""
         names = self.names
         hint = self._hint
-        work: list[tuple[Region, int, int]] = [(r, 0, 0) for r in reversed(root.regions)]
+        top = self.used_hints
         if root.results:
             self._name_results(root, 0)
+        inner_top = (set(),) if root.has_trait(IsolatedFromAbove) else (set(),) + top
+        work = [(r, 0, 0, inner_top) for r in reversed(root.regions)]
         while work:
-            region, next_value, next_arg = work.pop()
+            region, next_value, next_arg, scope = work.pop()
+            self.used_hints = scope
             nested: list[tuple[Region, int, int]] = []
             block_names = self.block_names
             for bi, block in enumerate(region.blocks):
@@ -140,8 +160,10 @@ class Printer:
                         nested.append(op)
                     op = op._next
             for op in reversed(nested):
+                isolated = op.has_trait(IsolatedFromAbove)
                 for r in reversed(op.regions):
-                    work.append((r, next_value, next_arg))
+                    work.append((r, next_value, next_arg, (set(),) if isolated else (set(),) + scope))
+        self.used_hints = top
 
     def _name_results(self, op: Operation, next_value: int) -> int:
         res = op.results
@@ -421,6 +443,13 @@ class Printer:
             self.indent = outer
         self.default_dialect.pop()
         out.append(outer + "}")
+
+
+def _in_scope(scope: tuple[set[str], ...], name: str) -> bool:
+    for names in scope:
+        if name in names:
+            return True
+    return False
 
 
 def _root_for_names(op: Operation) -> Operation:

@@ -13,10 +13,22 @@ offset into the text so the caller can point at the right column of the file.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from irq.ir.types import (ComplexType, FloatType, FunctionType, IndexType, IntegerType, NoneType, OpaqueType,
-                          TensorType, TupleType, Type, VectorType)
+from irq.ir.types import (
+    ComplexType,
+    FloatType,
+    FunctionType,
+    IndexType,
+    IntegerType,
+    NoneType,
+    OpaqueType,
+    TensorType,
+    TupleType,
+    Type,
+    VectorType,
+)
 
 if TYPE_CHECKING:
     from irq.ir.dialect import Context
