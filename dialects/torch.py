@@ -50,11 +50,13 @@ class ConstantOp(Op):
     """A parameter, buffer or tensor constant; `dense_resource<key>` is named by its state_dict key.
 
     `kind` is absent for parameters, "buffer" for persistent buffers and "constant"
-    for other tensors (non-persistent buffers, constants the trace captured).
+    for other tensors (non-persistent buffers, constants the trace captured). Not
+    `Pure`: a parameter no op uses is still part of the model's state (its
+    checkpoint keys), so dead-code elimination must not drop it.
     """
 
     name = "torch.constant"
-    traits = frozenset({Pure, ConstantLike})
+    traits = frozenset({ConstantLike})
     value = attribute(_constant_value)
     kind = attribute(lambda a: isinstance(a, StringAttr) and a.value in ("buffer", "constant"), optional=True)
     out = result()
