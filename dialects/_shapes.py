@@ -31,6 +31,8 @@ def ints(op: Op, name: str, n: int | None = None, default: Sequence[int] | None 
     if isinstance(a, IntegerAttr):
         vals = [a.value]
     elif isinstance(a, ArrayAttr):
+        if not all(isinstance(x, IntegerAttr) for x in a):
+            return None
         vals = [x.value for x in a]
     else:
         return None
@@ -280,9 +282,9 @@ def reduce(op: Op):
 def interpolate(op: Op):
     x = shape_of(op.operands[0])
     nd = len(x) - 2
-    size = ints(op, "size", nd)
-    if size is not None:
-        return [(*x[:2], *size)]
+    if op.get_attr("size") is not None:
+        size = ints(op, "size", nd)
+        return None if size is None else [(*x[:2], *size)]
     sf = op.get_attr("scale_factor")
     if isinstance(sf, ArrayAttr):
         f = [e.value for e in sf]

@@ -121,6 +121,17 @@ class GraphConverter:
             raise _Fallback
         return v
 
+    def value_list(self, nodes: list) -> list[Value]:
+        """Operand values of a variadic group; a node holding several values (a torch.Size) expands."""
+        out: list[Value] = []
+        for x in nodes:
+            v = self.values.get(x) if isinstance(x, fx.Node) else None
+            if isinstance(v, tuple):
+                out.extend(v)
+            else:
+                out.append(self.value(x))
+        return out
+
     def location(self, node: fx.Node, path: str | None) -> Location:
         loc = node.meta.get("irq_loc")
         child = FileLineColLoc(loc[0], loc[1], loc[2]) if loc else None
@@ -167,7 +178,7 @@ class GraphConverter:
                 return
         if node.op == "call_function" and node.target is __import__("operator").getitem:
             src = node.args[0]
-            if isinstance(self.values.get(src), tuple) and isinstance(node.args[1], int):
+            if isinstance(self.values.get(src), tuple) and isinstance(node.args[1], (int, slice)):
                 self.values[node] = self.values[src][node.args[1]]
                 return
         if self.size_op(node):
@@ -213,7 +224,7 @@ class GraphConverter:
                 if oname == "input" and v is None and prev is not None:
                     kw[oname] = prev
                 elif isinstance(v, list):
-                    kw[oname] = [self.value(x) for x in v]
+                    kw[oname] = self.value_list(v)
                 elif v is not None:
                     kw[oname] = self.value(v)
             for k, v in e.attrs.items():

@@ -154,21 +154,44 @@ def _cat(spec: str):
     return h
 
 
-def _shape_list(shape: Any) -> tuple[list, list] | None:
-    """A reshape target: static ints, or ints mixed with traced sizes (-> operand refs)."""
+def _shape_list(shape: Any, first: int = 1) -> tuple[list, list] | None:
+    """A size list: static ints mixed with traced sizes (-> #torch.operand<i> refs from index `first`).
+
+    A traced torch.Size (x.shape, x.size(), x.shape[-2:]) counts as one operand
+    entry that the importer expands to its i64 values.
+    """
     from irq.dialects.torch_values import OperandRefAttr
-    out, sizes = [], []
-    for s in shape:
+    out: list = []
+    sizes: list = []
+    n = first
+    entries = [shape] if is_node(shape) and shape.meta.get("irq_kind") == "multi" else shape
+    if not isinstance(entries, (list, tuple)):
+        return None
+    for s in entries:
         if is_node(s):
-            if s.meta.get("irq_kind") != "int":
+            kind = s.meta.get("irq_kind")
+            if kind == "int":
+                sizes.append(s)
+                out.append(OperandRefAttr(n))
+                n += 1
+            elif kind == "multi" and all(str(t) == "i64" for t in s.meta["irq_type"]):
+                sizes.append(s)
+                for _ in s.meta["irq_type"]:
+                    out.append(OperandRefAttr(n))
+                    n += 1
+            else:
                 return None
-            sizes.append(s)
-            out.append(OperandRefAttr(len(sizes)))
-        elif isinstance(s, int):
+        elif isinstance(s, int) and not isinstance(s, bool):
             out.append(s)
         else:
             return None
     return out, sizes
+
+
+def _size_attr(entries: list):
+    from irq.ir.attributes import ArrayAttr, IntegerAttr
+    from irq.ir.types import i64
+    return ArrayAttr(e if not isinstance(e, int) else IntegerAttr(e, i64) for e in entries)
 
 
 def _reshape(spec: str, varargs: bool):
@@ -184,10 +207,7 @@ def _reshape(spec: str, varargs: bool):
         if r is None:
             return None
         shp, sizes = r
-        from irq.ir.attributes import ArrayAttr, IntegerAttr
-        from irq.ir.types import i64
-        attr = ArrayAttr(e if not isinstance(e, int) else IntegerAttr(e, i64) for e in shp)
-        return Emit(spec, {"input": x, "sizes": sizes}, {"shape": attr})
+        return Emit(spec, {"input": x, "sizes": sizes}, {"shape": _size_attr(shp)})
     return h
 
 
@@ -208,17 +228,25 @@ def _interpolate(args, kwargs):
               ("align_corners", None), ("recompute_scale_factor", None), ("antialias", False)), args, kwargs)
     if b is None or b["antialias"] or b["mode"] not in ("nearest", "bilinear", "linear", "bicubic", "nearest-exact"):
         return None
-    nd = (b["input"].meta.get("irq_rank") or 4) - 2
+    nd = (b["input"].meta.get("irq_rank") or 4) - 2 if is_node(b["input"]) else 2
     attrs: dict[str, Any] = {"mode": b["mode"]}
+    sizes: list = []
     if b["size"] is not None:
-        attrs["size"] = _n(b["size"], nd)
+        size = b["size"]
+        if isinstance(size, int) or (is_node(size) and size.meta.get("irq_kind") == "int"):
+            size = [size] * nd
+        r = _shape_list(size)
+        if r is None:
+            return None
+        entries, sizes = r
+        attrs["size"] = _size_attr(entries)
     if b["scale_factor"] is not None:
         attrs["scale_factor"] = [float(s) for s in _n(b["scale_factor"], nd)]
     if b["align_corners"] is not None:
         attrs["align_corners"] = bool(b["align_corners"])
     if b["recompute_scale_factor"]:
         return None
-    return Emit("interpolate", {"input": b["input"]}, attrs)
+    return Emit("interpolate", {"input": b["input"], "sizes": sizes}, attrs)
 
 
 def _pool(spec: str):

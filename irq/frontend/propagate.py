@@ -51,7 +51,7 @@ def describe(v: Any) -> tuple[str, Any]:
         return "int", i64
     if isinstance(v, float):
         return "float", f64
-    if isinstance(v, (tuple, list)) and not isinstance(v, torch.Size) and v and \
+    if isinstance(v, (tuple, list)) and v and \
             all(isinstance(x, (torch.Tensor, int, float)) for x in v):
         return "multi", [describe(x)[1] for x in v]
     return "obj", PyObjectType()
@@ -69,6 +69,36 @@ def annotate(node: fx.Node, value: Any) -> None:
 
 
 def propagate(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
+    """Annotate every node of `graph`, given placeholder values.
+
+    Shapes come from fake tensors first (torch's FakeTensorMode: shapes and dtypes,
+    no arithmetic), which keeps importing a large model cheap. Graphs whose
+    shapes depend on data (code under irq.wrap, nonzero, boolean masks) fall
+    back to running the example inputs for real.
+    """
+    try:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        mode = FakeTensorMode(allow_non_fake_inputs=True)
+        fake_inputs = {n: mode.from_tensor(v) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
+        with mode:
+            _run(root, graph, fake_inputs)
+        return
+    except Exception:  # noqa: BLE001 - any failure of the fake run: run the real thing
+        pass
+    # The real run must not change the model: batch norm in train mode updates its
+    # running statistics, dropout draws random numbers.
+    saved = {k: b.detach().clone() for k, b in root.named_buffers()}
+    try:
+        with torch.random.fork_rng(devices=[]):
+            _run(root, graph, inputs)
+    finally:
+        with torch.no_grad():
+            for k, b in root.named_buffers():
+                if k in saved:
+                    b.copy_(saved[k])
+
+
+def _run(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
     """Run `graph` with `inputs` (placeholder -> value) and annotate every node."""
     last_use: dict[fx.Node, fx.Node] = {}
     for node in graph.nodes:
