@@ -76,21 +76,19 @@ def propagate(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> N
     shapes depend on data (code under irq.wrap, nonzero, boolean masks) fall
     back to running the example inputs for real.
     """
-    try:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        fake_inputs = {n: mode.from_tensor(v) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
-        with mode:
-            _run(root, graph, fake_inputs)
-        return
-    except Exception:  # noqa: BLE001 - any failure of the fake run: run the real thing
-        pass
-    # The real run must not change the model: batch norm in train mode updates its
-    # running statistics, dropout draws random numbers.
+    # Propagation must not change the model: batch norm in train mode updates its
+    # running statistics (even under fake tensors), dropout draws random numbers.
     saved = {k: b.detach().clone() for k, b in root.named_buffers()}
     try:
         with torch.random.fork_rng(devices=[]):
-            _run(root, graph, inputs)
+            try:
+                from torch._subclasses.fake_tensor import FakeTensorMode
+                mode = FakeTensorMode(allow_non_fake_inputs=True)
+                fake = {n: mode.from_tensor(v) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
+                with mode:
+                    _run(root, graph, fake)
+            except Exception:  # noqa: BLE001 - any failure of the fake run: run the real thing
+                _run(root, graph, inputs)
     finally:
         with torch.no_grad():
             for k, b in root.named_buffers():
