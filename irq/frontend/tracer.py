@@ -146,6 +146,8 @@ class IrqTracer(fx.Tracer):
                 if original is not None:
                     m.__dict__[method] = self._float_functional_method(path, method, original)
                     patched.append((m, method))
+        fwd = type(root).forward
+        self.traced_forwards.setdefault(getattr(fwd, "__func__", fwd), "")
         wrap_mod.ACTIVE.append(self)
         try:
             return super().trace(root, concrete_args)
