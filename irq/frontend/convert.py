@@ -81,13 +81,14 @@ class GraphConverter:
     def __init__(self, graph: fx.Graph, dispatch: Dispatch, *, name: str | None,
                  state: dict[str, tuple[torch.Tensor, str | None]],
                  tensor_constants: dict[str, torch.Tensor] | None = None,
-                 skip: set[fx.Node] | None = None) -> None:
+                 skip: set[fx.Node] | None = None, lifted: dict[fx.Node, str] | None = None) -> None:
         self.graph = graph
         self.dispatch = dispatch
         self.name = name
         self.state = state
         self.tensor_constants = tensor_constants or {}
         self.skip = skip or set()
+        self.lifted = lifted or {}  # placeholders standing for parameters/buffers (torch.export)
         self.values: dict[fx.Node, Value | tuple[Value, ...]] = {}
         self.constants: dict[str, Value] = {}
         self.block = Block()
@@ -150,6 +151,8 @@ class GraphConverter:
             self.values[p] = arg
         for key, (tensor, kind) in self.state.items():
             self.constant(key, tensor, kind)
+        for node, key in self.lifted.items():
+            self.values[node] = self.constant(key)
         ret = None
         for node in self.graph.nodes:
             if node.op == "placeholder" or node in self.skip:

@@ -38,7 +38,8 @@ def import_torch(model: nn.Module, example_inputs: Any, *, method: str = "fx",
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"import_torch needs an nn.Module, got {type(model).__name__}")
-    inputs = _as_tuple(example_inputs)
+    inputs = example_inputs if method == "export" and isinstance(example_inputs, dict) else None
+    inputs = (inputs,) if inputs is not None else _as_tuple(example_inputs)
     if method == "fx":
         module = _import_fx(model, inputs, leaf_modules, concrete_args or {})
     elif method == "export":

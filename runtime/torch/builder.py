@@ -82,6 +82,7 @@ class _Builder:
         self.nodes: dict[Value, Any] = {}
         self._training: fx.Node | None = None
         self._const = 0
+        self.non_persistent: list[str] = []
         self._opaque_paths = sorted(modules, key=len, reverse=True)
         for path, m in modules.items():
             if path:
@@ -103,10 +104,13 @@ class _Builder:
                 parent.register_parameter(leaf, nn.Parameter(t, requires_grad=t.is_floating_point()))
             else:
                 parent.register_buffer(leaf, t, persistent=kind == "buffer")
+                if kind != "buffer":
+                    self.non_persistent.append(key)
             return self.graph.get_attr(key)
         name = f"_irq_constant{self._const}"
         self._const += 1
         self.root.register_buffer(name, _tensor(attr), persistent=False)
+        self.non_persistent.append(name)
         return self.graph.get_attr(name)
 
     def training(self) -> fx.Node:
@@ -189,6 +193,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
         emit(b, op)
     name = module.get_attr("sym_name")
     gm = fx.GraphModule(b.root, b.graph, class_name=name.value if isinstance(name, StringAttr) else "IrqModule")
+    for key in b.non_persistent:  # GraphModule copies buffers as persistent ones
+        owner, _, leaf = key.rpartition(".")
+        gm.get_submodule(owner)._non_persistent_buffers_set.add(leaf)
     if "_irq_root_model" in b.root.__dict__:
         gm.__dict__["_irq_root_model"] = b.root.__dict__["_irq_root_model"]
     mode = module.attributes.get("torch.training")
