@@ -7,6 +7,7 @@ first frame that is neither torch, irq itself, nor the standard library.
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sys
@@ -27,6 +28,7 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(dirs)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_user_file(filename: str, library_dirs: tuple[str, ...] | None = None) -> bool:
     """True for files of the user's code (not torch, not irq's package, not the stdlib, not generated code)."""
     if not filename or filename.startswith("<"):

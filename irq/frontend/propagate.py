@@ -69,27 +69,23 @@ def annotate(node: fx.Node, value: Any) -> None:
 
 
 def propagate(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
-    """Annotate every node of `graph`, given placeholder values.
+    """Annotate every node of `graph` by running it once on the example inputs.
 
-    Shapes come from fake tensors first (torch's FakeTensorMode: shapes and dtypes,
-    no arithmetic), which keeps importing a large model cheap. Graphs whose
-    shapes depend on data (code under irq.wrap, nonzero, boolean masks) fall
-    back to running the example inputs for real.
+    One intra-op thread: import-time tensors are small or few, and torch's thread
+    pool spinning against other processes made a 2,000-block import 100x slower on a
+    busy 2-core machine (bench/frontend.py); fake and meta tensors were measured too,
+    and their per-op dispatch in Python cost more than the arithmetic they avoid.
     """
     # Propagation must not change the model: batch norm in train mode updates its
-    # running statistics (even under fake tensors), dropout draws random numbers.
+    # running statistics, dropout draws random numbers.
     saved = {k: b.detach().clone() for k, b in root.named_buffers()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         with torch.random.fork_rng(devices=[]):
-            try:
-                from torch._subclasses.fake_tensor import FakeTensorMode
-                mode = FakeTensorMode(allow_non_fake_inputs=True)
-                fake = {n: mode.from_tensor(v) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
-                with mode:
-                    _run(root, graph, fake)
-            except Exception:  # noqa: BLE001 - any failure of the fake run: run the real thing
-                _run(root, graph, inputs)
+            _run(root, graph, inputs)
     finally:
+        torch.set_num_threads(threads)
         with torch.no_grad():
             for k, b in root.named_buffers():
                 if k in saved:
