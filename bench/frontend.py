@@ -15,7 +15,7 @@ import gc
 import os
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -96,7 +96,8 @@ _add(spec("chunk", "Split into `chunks` pieces along `dim` (one result per piece
 _add(spec("split", "Split along `dim` by size or sizes (one result per piece).",
           attrs=(("split_size", INT_OR_INTS), ("dim", INT)), variadic_results=True, shape=sh.split))
 _add(spec("interpolate", "Resize (F.interpolate, nn.Upsample); `size` entries may be #torch.operand<i> sizes.",
-          ("input", "sizes*"), attrs=(("size?", ANY), ("scale_factor?", FLOATS), ("mode", STR), ("align_corners?", BOOL)),
+          ("input", "sizes*"),
+          attrs=(("size?", ANY), ("scale_factor?", FLOATS), ("mode", STR), ("align_corners?", BOOL)),
           shape=sh.interpolate))
 _add(spec("pad", "Pad the trailing dims (F.pad's pad list order).",
           attrs=(("pad", INTS), ("mode", STR), ("value?", FLOAT)), shape=sh.pad))

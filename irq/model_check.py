@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from irq.ir.attributes import StringAttr
 from irq.ir.location import Location

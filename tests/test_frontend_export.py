@@ -6,9 +6,9 @@ import os
 
 import pytest
 import torch
+from irq.runtime.torch import to_module
 
 import irq
-from irq.runtime.torch import to_module
 from tests.models import resnet, transformer
 
 

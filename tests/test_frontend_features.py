@@ -9,10 +9,10 @@ import warnings
 
 import pytest
 import torch
+from irq.runtime.torch import to_module
 from torch import nn
 
 import irq
-from irq.runtime.torch import to_module
 from tests.models import dynamic, eager_qat, fpn, resnet
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from irq.runtime.torch import to_module
 
 import irq
-from irq.runtime.torch import to_module
 from tests.models import mnist, mobilenet_v2
 
 skimage_data = pytest.importorskip("skimage.data")

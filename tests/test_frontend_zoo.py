@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from irq.runtime.torch import to_module
 from torch.utils import _pytree as pytree
 
 import irq
-from irq.runtime.torch import to_module
 from tests.models import eager_qat, fpn, mnist, mobilenet_v2, resnet, transformer, unet
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-import irq
 from irq.dialects import hl
 from irq.dialects import torch as tdl
+
+import irq
 
 T = "tensor<1x4x8x8xf32>"
 

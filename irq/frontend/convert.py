@@ -222,7 +222,7 @@ class GraphConverter:
         for i, e in enumerate(emits):
             cls = tdl.OPS[e.spec]
             kw: dict[str, Any] = {}
-            for oname, od in cls.definition.operands:
+            for oname, _ in cls.definition.operands:
                 v = e.operands.get(oname)
                 if oname == "input" and v is None and prev is not None:
                     kw[oname] = prev

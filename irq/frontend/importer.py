@@ -82,7 +82,7 @@ def _preserved(model: nn.Module, names: Iterable[str]) -> Attribute | None:
             raise FrontendError(f"preserve_attrs: the model has no attribute '{name}'")
         value = getattr(model, name)
 
-        def enc(a: Any) -> Attribute:
+        def enc(a: Any, name: str = name) -> Attribute:
             if isinstance(a, (torch.Tensor, nn.Module, fx.Node)):
                 raise FrontendError(f"preserve_attrs: '{name}' is a {type(a).__name__}; only plain Python values "
                                     "(numbers, strings, lists, dicts) can be preserved")
