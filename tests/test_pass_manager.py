@@ -152,3 +152,28 @@ def test_verify_each_can_be_disabled():
     PassManager.parse("builtin.module(test-break-ir)", verify_each=False).run(m)
     with pytest.raises(irq.VerifyError):
         irq.verify(m)
+
+
+def test_installed_packages_add_passes_through_entry_points(monkeypatch, tmp_path):
+    import importlib.metadata
+
+    from irq.transform import pass_base
+
+    mod = tmp_path / "third_party_passes.py"
+    mod.write_text(
+        "from irq.transform import Pass, register_pass\n"
+        "@register_pass('third-party-noop')\n"
+        "class Noop(Pass):\n"
+        "    '''Does nothing (installed through an entry point).'''\n"
+        "    def run(self, op):\n"
+        "        self.statistics['seen'] += 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ep = importlib.metadata.EntryPoint("third_party", "third_party_passes", "irq.passes")
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda **kw: [ep] if kw.get("group") == "irq.passes" else real(**kw))
+    monkeypatch.setattr(pass_base, "_plugins_loaded", False)
+    pm = PassManager.parse("builtin.module(third-party-noop)")
+    pm.run(irq.parse_module(PROGRAM))
+    assert pm.items[0].statistics["seen"] == 1
+    assert "third-party-noop" in pass_base.registered_passes()
