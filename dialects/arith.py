@@ -7,6 +7,7 @@ passes (canonicalize, cse, dce) something to fold in tests.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr
@@ -131,3 +132,84 @@ AddFOp = _binary("arith.addf", "Float addition.", FloatLike, True)
 SubFOp = _binary("arith.subf", "Float subtraction.", FloatLike, False)
 MulFOp = _binary("arith.mulf", "Float multiplication.", FloatLike, True)
 DivFOp = _binary("arith.divf", "Float division.", FloatLike, False)
+
+
+def _materialize_constant(value: Attribute, type: Type, location) -> ConstantOp | None:
+    if getattr(value, "type", None) is not type:
+        return None
+    return ConstantOp(value, location=location)
+
+
+DIALECT.materialize_constant = _materialize_constant
+
+
+# -- canonicalization (MLIR's arith identities) ---------------------------------------------------
+def _const_value(v) -> Attribute | None:
+    owner = getattr(v, "op", None)
+    return owner.value if isinstance(owner, ConstantOp) else None
+
+
+def _number(a: Attribute | None) -> float | int | None:
+    """The value of a scalar constant or of a splat dense constant."""
+    if isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr):
+        return a.value
+    if isinstance(a, DenseElementsAttr) and a.is_splat:
+        return a.to_numpy().reshape(-1)[0].item()
+    return None
+
+
+def _is_scalar(a: Attribute | None, value: float) -> bool:
+    """`a` is the constant `value` (for 0: the positive zero)."""
+    v = _number(a)
+    return v is not None and v == value and not (value == 0 and math.copysign(1.0, v) < 0)
+
+
+def _is_negative_zero(a: Attribute | None) -> bool:
+    v = _number(a)
+    return isinstance(v, float) and v == 0 and math.copysign(1.0, v) < 0
+
+
+def _canonicalize_binary(op, rewriter) -> bool:
+    from irq.ir.traits import Commutative
+    lhs, rhs = op.operands
+    lc, rc = _const_value(lhs), _const_value(rhs)
+    # constants go to the right of commutative ops, so later patterns look in one place
+    if Commutative in op.traits and lc is not None and rc is None:
+        with rewriter.modify_op_in_place(op):
+            op.set_operands([rhs, lhs])
+        return True
+    name = op.name
+    integer = name.endswith("i")
+    if name in ("arith.addi", "arith.subi") and _is_scalar(rc, 0):
+        rewriter.replace_op(op, lhs)
+        return True
+    if name == "arith.addf" and _is_negative_zero(rc):
+        rewriter.replace_op(op, lhs)  # x + (-0.0) == x for every x, unlike x + 0.0
+        return True
+    if name in ("arith.muli", "arith.mulf", "arith.divf") and _is_scalar(rc, 1):
+        rewriter.replace_op(op, lhs)
+        return True
+    if name == "arith.subf" and _is_scalar(rc, 0.0):
+        rewriter.replace_op(op, lhs)  # x - 0.0 == x (also for -0.0 and nan)
+        return True
+    if integer and name == "arith.muli" and _is_scalar(rc, 0):
+        rewriter.replace_op(op, rhs)
+        return True
+    if integer and name == "arith.subi" and lhs is rhs and not isinstance(lhs.type, ShapedType):
+        zero = rewriter.insert(ConstantOp(IntegerAttr(0, lhs.type)))
+        rewriter.replace_op(op, zero)
+        return True
+    if name in ("arith.maxsi", "arith.minsi") and lhs is rhs:
+        rewriter.replace_op(op, lhs)
+        return True
+    return False
+
+
+def _binary_patterns():
+    from irq.rewrite.pattern import FunctionPattern
+    names = tuple(c.name for c in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp))
+    return [FunctionPattern(_canonicalize_binary, names)]
+
+
+for _cls in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp):
+    _cls.canonicalization_patterns = staticmethod(_binary_patterns)

@@ -28,6 +28,8 @@ class Dialect:
         self.ops: dict[str, type[Operation]] = {}
         self.types: dict[str, type[DialectType]] = {}
         self.attributes: dict[str, type[DialectAttribute]] = {}
+        #: `(value, type, location) -> Operation | None`: builds a constant op for folding.
+        self.materialize_constant = None
 
     def _check_prefix(self, full: str, what: str) -> None:
         if not full.startswith(self.name + "."):
@@ -82,7 +84,7 @@ class Context:
 
 
 #: Modules under irq.dialects that define the dialects shipped with irq.
-BUILTIN_DIALECT_MODULES = ("builtin", "func", "arith", "quant")
+BUILTIN_DIALECT_MODULES = ("builtin", "func", "arith", "quant", "torch", "hl")
 
 _default: Context | None = None
 

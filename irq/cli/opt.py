@@ -1,0 +1,217 @@
+"""irq-opt: the mlir-opt of irq. File in, pass pipeline, file out.
+
+    irq-opt in.irq -p 'builtin.module(func.func(canonicalize, cse))' -o out.irq
+
+Flags follow mlir-opt / xdsl-opt: --split-input-file, --verify-diagnostics,
+--allow-unregistered-dialect (strict by default, like mlir-opt), --generic,
+--print-debuginfo, --print-ir-after-all, --timing, --pass-statistics,
+--load-pass-plugin, --list-passes, --reproducer-file / --run-reproducer.
+Errors print as `file:line:col: error: ...` and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TextIO
+
+SPLIT_MARKER = "// -----"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="irq-opt", description="Parse, transform and print irq IR.")
+    ap.add_argument("input", nargs="?", default="-", help="input file ('-' for stdin)")
+    ap.add_argument("-p", "--pass-pipeline", default="", help="pipeline, e.g. 'builtin.module(canonicalize, cse)'")
+    ap.add_argument("-o", "--output", default="-", help="output file ('-' for stdout)")
+    ap.add_argument("--generic", "--print-op-generic", dest="generic", action="store_true",
+                    help="print every op in generic form")
+    ap.add_argument("--print-debuginfo", "--mlir-print-debuginfo", dest="debuginfo", action="store_true",
+                    help="print locations")
+    ap.add_argument("--split-input-file", action="store_true", help="process chunks separated by '// -----'")
+    ap.add_argument("--verify-diagnostics", action="store_true",
+                    help="check diagnostics against '// expected-error {{...}}' annotations")
+    ap.add_argument("--allow-unregistered-dialect", action="store_true", help="accept ops of unknown dialects")
+    ap.add_argument("--load-pass-plugin", action="append", default=[], metavar="FILE.py",
+                    help="import a Python file that registers passes or dialects")
+    ap.add_argument("--list-passes", action="store_true", help="list registered passes and exit")
+    ap.add_argument("--print-ir-after-all", action="store_true")
+    ap.add_argument("--print-ir-before-all", action="store_true")
+    ap.add_argument("--print-ir-after", action="append", default=[], metavar="PASS")
+    ap.add_argument("--print-ir-before", action="append", default=[], metavar="PASS")
+    ap.add_argument("--print-ir-after-change", action="store_true", help="dump after a pass only if it changed IR")
+    ap.add_argument("--timing", "--mlir-timing", dest="timing", action="store_true", help="per-pass wall time")
+    ap.add_argument("--pass-statistics", "--mlir-pass-statistics", dest="statistics", action="store_true")
+    ap.add_argument("--no-verify-each", action="store_true", help="do not verify after each pass")
+    ap.add_argument("--reproducer-file", default=None, help="on pass failure, write the IR and pipeline here")
+    ap.add_argument("--run-reproducer", action="store_true", help="run the pipeline recorded in the input")
+    return ap
+
+
+def load_plugin(path: str) -> None:
+    """Import a user file (by path) so its @register_pass / dialect registrations take effect."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"pass plugin '{path}' not found")
+    name = f"irq_plugin_{abs(hash(str(p.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
+    """(chunk text, line offset) pairs; offsets keep diagnostics on the original lines."""
+    if not split:
+        return [(text, 0)]
+    out, cur, start = [], [], 0
+    for i, line in enumerate(text.splitlines(keepends=True)):
+        if line.strip() == SPLIT_MARKER:
+            out.append(("".join(cur), start))
+            cur, start = [], i + 1
+        else:
+            cur.append(line)
+    out.append(("".join(cur), start))
+    return out
+
+
+def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> str | None:
+    """Parse, verify, run the pipeline, print. Diagnostics go to `diags`; None on error."""
+    from irq.diagnostics import Diagnostic, IRError, ParseError, VerifyError, capture_diagnostics
+    from irq.text.parser import parse_module
+    from irq.text.printer import print_module
+    from irq.transform import IRPrinter, PassFailure, PassManager, Timing, reproducer_pipeline
+    from irq.verifier import verify_ops
+
+    with capture_diagnostics() as emitted:
+        try:
+            module = parse_module("\n" * offset + chunk, filename, context=ctx)
+        except ParseError as e:
+            diags.extend(emitted)
+            diags.append(("error", e.line, e.column, e.message, str(e)))
+            return None
+        found = verify_ops(module)
+        if found:
+            diags.extend(emitted)
+            diags.extend(found)
+            return None
+        pipeline = args.pass_pipeline
+        if args.run_reproducer:
+            pipeline = reproducer_pipeline(module) or ""
+            if not pipeline:
+                diags.append(Diagnostic("error", "--run-reproducer: the input records no pipeline"))
+                return None
+        if pipeline:
+            instr = []
+            if args.print_ir_after_all or args.print_ir_before_all or args.print_ir_after or args.print_ir_before:
+                instr.append(IRPrinter(before="all" if args.print_ir_before_all else args.print_ir_before,
+                                       after="all" if args.print_ir_after_all else args.print_ir_after,
+                                       only_if_changed=args.print_ir_after_change, generic=args.generic))
+            if args.timing:
+                instr.append(Timing())
+            try:
+                pm = PassManager.parse(pipeline, verify_each=not args.no_verify_each,
+                                       reproducer_file=args.reproducer_file, instrumentations=instr)
+                if pm.anchor not in ("any", module.name):
+                    raise PassFailure(f"pipeline anchored on '{pm.anchor}' cannot run on '{module.name}'")
+                pm.run(module)
+            except PassFailure as e:
+                diags.extend(emitted)
+                diags.extend(e.diagnostics or [Diagnostic("error", e.message)])
+                if e.reproducer:
+                    print(f"reproducer written to {e.reproducer}", file=sys.stderr)
+                return None
+            except (IRError, ValueError, VerifyError) as e:
+                diags.extend(emitted)
+                diags.append(Diagnostic("error", str(e)))
+                return None
+            if args.statistics:
+                sys.stderr.write(pm.statistics())
+        diags.extend(emitted)
+    return print_module(module, generic=args.generic, debuginfo=args.debuginfo)
+
+
+def _format(d, filename: str) -> str:
+    if isinstance(d, tuple):
+        return d[4]
+    return d.format(show_op=False)
+
+
+def _write(out: TextIO, texts: list[str]) -> None:
+    out.write(("\n" + SPLIT_MARKER + "\n").join(t.rstrip("\n") + "\n" for t in texts) if texts else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from irq.diagnostics import ParseError
+    for plugin in args.load_pass_plugin:
+        try:
+            load_plugin(plugin)
+        except Exception as e:
+            print(f"irq-opt: error: cannot load pass plugin '{plugin}': {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+    if args.list_passes:
+        from irq.transform import registered_passes
+        for name, cls in registered_passes().items():
+            print(f"  {name:24s} {cls.summary()}")
+            for o in cls.option_defs():
+                print(f"      {o.cli_name}={getattr(o.item_type, '__name__', o.item_type)}  {o.help}")
+        return 0
+    from irq.ir.dialect import default_context
+    ctx = default_context().copy(allow_unregistered=args.allow_unregistered_dialect)
+    filename = "<stdin>" if args.input == "-" else args.input
+    try:
+        raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    except OSError as e:
+        print(f"irq-opt: error: cannot read '{args.input}': {e.strerror}", file=sys.stderr)
+        return 1
+    from irq.text.parser import _decode
+    try:
+        text = _decode(raw, filename)
+    except ParseError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if args.pass_pipeline:
+        from irq.transform import OptionError, PassManager
+        try:
+            PassManager.parse(args.pass_pipeline)
+        except OptionError as e:
+            print(f"irq-opt: error: {e}", file=sys.stderr)
+            return 1
+    outputs: list[str] = []
+    failed = False
+    for chunk, offset in _chunks(text, args.split_input_file):
+        diags: list = []
+        result = _process(chunk, offset, filename, args, ctx, diags)
+        if args.verify_diagnostics:
+            from irq.cli.verify_diagnostics import check_diagnostics
+            problems = check_diagnostics(chunk, offset, filename, diags)
+            for p in problems:
+                print(p, file=sys.stderr)
+            failed |= bool(problems)
+        else:
+            for d in diags:
+                print(_format(d, filename), file=sys.stderr)
+            if result is None:
+                failed = True
+        if result is not None:
+            outputs.append(result)
+    if args.verify_diagnostics:
+        if not failed and args.output != "-":
+            Path(args.output).write_text("", encoding="utf-8")
+        return 1 if failed else 0
+    if failed:
+        return 1
+    if args.output == "-":
+        _write(sys.stdout, outputs)
+    else:
+        tmp = Path(args.output + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            _write(f, outputs)
+        tmp.replace(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The greedy worklist driver (MLIR's applyPatternsGreedily).
+
+Ops are popped from a worklist; each is erased if trivially dead, folded through
+its `fold` hook, or offered to the patterns registered for its name (highest
+benefit first). Every change reported by the rewriter puts exactly the affected
+ops back on the worklist: new ops, modified ops, users of replaced values, and
+the defining ops of an erased op's operands (which may have become dead). When
+the worklist drains, the driver rescans once more to confirm the fixpoint;
+failing to reach one within `max_iterations` is reported as a diagnostic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from irq.diagnostics import Diagnostic, emit
+from irq.ir.attributes import Attribute
+from irq.ir.operation import Operation
+from irq.ir.traits import ConstantLike, IsTerminator, Pure
+from irq.ir.values import OpResult, Value
+from irq.rewrite.pattern import Listener, PatternRewriter, RewritePattern
+
+
+class _WorklistListener(Listener):
+    __slots__ = ("driver",)
+
+    def __init__(self, driver: GreedyDriver) -> None:
+        self.driver = driver
+
+    def op_inserted(self, op: Operation) -> None:
+        self.driver.push(op)
+
+    def op_modified(self, op: Operation) -> None:
+        self.driver.push(op)
+
+    def op_replaced(self, op: Operation, values: Sequence[Value]) -> None:
+        push = self.driver.push
+        for r in op.results:
+            for use in r._uses:
+                push(use.owner)
+
+    def op_erased(self, op: Operation) -> None:
+        d = self.driver
+        d.present.discard(op)
+        push = d.push
+        for v in op.operands:
+            if isinstance(v, OpResult):
+                push(v.op)
+
+
+def _has_fold(cls: type, cache: dict) -> bool:
+    r = cache.get(cls)
+    if r is None:
+        from irq.ir.opdef import Op
+        fold = getattr(cls, "fold", None)
+        r = cache[cls] = fold is not None and fold is not Op.fold
+    return r
+
+
+def is_trivially_dead(op: Operation) -> bool:
+    """Pure, results unused, not a terminator: removable without changing meaning."""
+    traits = op.traits
+    if Pure not in traits or IsTerminator in traits:
+        return False
+    for r in op.results:
+        if r._uses:
+            return False
+    return True
+
+
+class GreedyDriver:
+    def __init__(self, root: Operation, patterns: Iterable[RewritePattern], *, max_iterations: int = 10,
+                 fold: bool = True, erase_dead: bool = True,
+                 order: str | Callable[[list[Operation]], list[Operation]] = "post",
+                 max_rewrites: int | None = None) -> None:
+        self.root = root
+        self.by_name: dict[str, list[RewritePattern]] = {}
+        self.generic: list[RewritePattern] = []
+        for p in patterns:
+            names = p.root_names()
+            if names is None:
+                self.generic.append(p)
+            else:
+                for n in names:
+                    self.by_name.setdefault(n, []).append(p)
+        self._merged: dict[str, list[RewritePattern]] = {}
+        self.max_iterations = max_iterations
+        self.fold = fold
+        self.erase_dead = erase_dead
+        self.order = order
+        self.max_rewrites = max_rewrites
+        self.worklist: list[Operation] = []
+        self.present: set[Operation] = set()
+        self.rewriter = PatternRewriter(_WorklistListener(self))
+        self._fold_cache: dict[type, bool] = {}
+        self.num_rewrites = 0
+
+    def push(self, op: Operation) -> None:
+        if op not in self.present:
+            self.present.add(op)
+            self.worklist.append(op)
+
+    def _patterns_for(self, op: Operation) -> list[RewritePattern]:
+        name = op.name
+        pats = self._merged.get(name)
+        if pats is None:
+            pats = self.by_name.get(name, []) + [g for g in self.generic if _generic_matches(g, op)]
+            pats.sort(key=lambda p: -p.benefit)
+            if not self.generic or all(g.root is None for g in self.generic):
+                self._merged[name] = pats
+        return pats
+
+    def _seed(self) -> None:
+        ops = list(self.root.walk(post_order=self.order != "pre", include_self=False))
+        if callable(self.order):
+            ops = list(self.order(ops))
+        # the worklist pops from the end: reverse so ops are visited in the chosen order
+        ops.reverse()
+        self.worklist = ops
+        self.present = set(ops)
+
+    def run(self) -> bool:
+        """Rewrite to a fixpoint; True if it converged within the iteration budget."""
+        for _ in range(self.max_iterations):
+            self._seed()
+            if not self._drain():
+                return True
+            if self.max_rewrites is not None and self.num_rewrites >= self.max_rewrites:
+                break
+        emit(Diagnostic("warning", f"greedy pattern rewriter did not converge after {self.max_iterations} "
+                                   f"iterations ({self.num_rewrites} rewrites)", self.root.location, None))
+        return False
+
+    def _drain(self) -> bool:
+        changed = False
+        worklist = self.worklist
+        present = self.present
+        rewriter = self.rewriter
+        root = self.root
+        erase_dead = self.erase_dead
+        fold = self.fold
+        limit = self.max_rewrites
+        while worklist:
+            op = worklist.pop()
+            present.discard(op)
+            if op.parent is None and op is not root:
+                continue  # erased or detached meanwhile
+            if erase_dead and is_trivially_dead(op):
+                rewriter.erase_op(op)
+                changed = True
+                continue
+            if fold and _has_fold(type(op), self._fold_cache) and self._try_fold(op):
+                changed = True
+                self.num_rewrites += 1
+                continue
+            for p in self._patterns_for(op):
+                rewriter.set_insertion_point_before(op)
+                if p.match_and_rewrite(op, rewriter):
+                    changed = True
+                    self.num_rewrites += 1
+                    break
+            if limit is not None and self.num_rewrites >= limit:
+                return True
+        return changed
+
+    def _try_fold(self, op: Operation) -> bool:
+        result = op.fold()
+        if result is None:
+            return False
+        if isinstance(result, (Attribute, Value)):
+            result = (result,)
+        if len(result) != len(op.results):
+            return False
+        if op.has_trait(ConstantLike):
+            return False  # a constant folds to itself
+        rewriter = self.rewriter
+        values = []
+        for r, f in zip(op.results, result):
+            if isinstance(f, Value):
+                values.append(f)
+                continue
+            const = materialize_constant(op, f, r.type)
+            if const is None:
+                return False
+            rewriter.set_insertion_point_before(op)
+            rewriter.insert(const)
+            values.append(const.results[0])
+        if all(v is r for v, r in zip(values, op.results)):
+            return False  # in-place fold: the op updated itself
+        rewriter.replace_op(op, values)
+        return True
+
+
+def _generic_matches(p: RewritePattern, op: Operation) -> bool:
+    r = p.root
+    if r is None:
+        return True
+    items = r if isinstance(r, tuple) else (r,)
+    return any(isinstance(op, x) if isinstance(x, type) else op.name == x for x in items)
+
+
+def materialize_constant(op: Operation, value: Attribute, type) -> Operation | None:
+    """A constant op producing `value` of `type`, from the op's dialect (MLIR's materializeConstant)."""
+    from irq.ir.dialect import default_context
+    ctx = default_context()
+    dialect = ctx.dialects.get(op.dialect_name)
+    hook = getattr(dialect, "materialize_constant", None)
+    if hook is None:
+        arith = ctx.dialects.get("arith")
+        hook = getattr(arith, "materialize_constant", None)
+    if hook is None:
+        return None
+    c = hook(value, type, op.location)
+    return c
+
+
+def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern], *, max_iterations: int = 10,
+                            fold: bool = True, erase_dead: bool = True,
+                            order: str | Callable[[list[Operation]], list[Operation]] = "post",
+                            max_rewrites: int | None = None) -> bool:
+    """Apply `patterns` (plus folding and dead-op erasure) inside `root` until nothing changes.
+
+    Returns True when a fixpoint was reached; otherwise a warning diagnostic is
+    emitted and False returned. `order` ("post", "pre" or a function reordering
+    the initial op list) only changes the path, not the fixpoint, for confluent
+    pattern sets.
+    """
+    return GreedyDriver(root, patterns, max_iterations=max_iterations, fold=fold, erase_dead=erase_dead,
+                        order=order, max_rewrites=max_rewrites).run()
