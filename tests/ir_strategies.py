@@ -318,6 +318,8 @@ def _extend_attrs(inner):
 
 attributes = st.recursive(leaf_attrs, _extend_attrs, max_leaves=5)
 attr_dicts = st.dictionaries(NAME, attributes, max_size=2)
+# on ops, attribute dictionaries are often empty: every attribute costs many draws
+op_attr_dicts = st.one_of(st.just({}), st.dictionaries(NAME, attributes, min_size=1, max_size=2))
 
 # ----------------------------------------------------------------------------- locations
 _LOC_FILES = st.one_of(IDENT.map(lambda s: s + ".py"), TEXT)
@@ -384,6 +386,9 @@ def op_names(draw):
     return name
 
 
+# most op locations are plain; the nested kinds are covered by test_location_round_trip as well
+OP_LOCATIONS = st.one_of(st.just(UnknownLoc()), file_locs, locations)
+
 # size knobs: drawn from lists so that typical (not only tiny) shapes are common
 BLOCKS = st.sampled_from([0, 1, 1, 2, 2, 3])
 OPS_PER_BLOCK = st.sampled_from([0, 1, 2, 2, 3, 4])
@@ -399,9 +404,12 @@ class ModuleBuilder:
         self.max_depth = max_depth
         self.registered = registered
         self.symbols: list[str] = []
+        # ops left to create: bounds an example's size, so hypothesis does not spend its time
+        # building modules too big for its choice buffer and then throwing them away
+        self.budget = 24
 
     def loc(self):
-        return self.draw(locations)
+        return self.draw(OP_LOCATIONS)
 
     def pick(self, visible: list, n: int) -> list:
         if not visible:
@@ -423,7 +431,8 @@ class ModuleBuilder:
             made.append(b)
         for b in made:
             scope = visible + list(b.args)
-            n = self.draw(OPS_PER_BLOCK)
+            n = min(self.draw(OPS_PER_BLOCK), max(self.budget, 0))
+            self.budget -= n
             for i in range(n):
                 op = self.any_op(scope, depth, successors=made if i == n - 1 and len(made) > 1 else None)
                 b.append(op)
@@ -434,8 +443,7 @@ class ModuleBuilder:
         operands = self.pick(visible, draw(ints(0, 3)))
         nres = draw(ints(0, 3))
         op = UnregisteredOp(draw(op_names()), operands=operands, result_types=[draw(types) for _ in range(nres)],
-                            attributes=draw(attr_dicts), properties=draw(st.dictionaries(NAME, attributes,
-                                                                                          max_size=2)),
+                            attributes=draw(op_attr_dicts), properties=draw(op_attr_dicts),
                             regions=draw(REGIONS) if depth < self.max_depth else 0,
                             successors=self.pick(successors, draw(SUCCESSORS)) if successors else (),
                             location=self.loc())
@@ -552,7 +560,8 @@ class ModuleBuilder:
             m.attributes.update(draw(st.dictionaries(IDENT.map("m_".__add__), attributes, max_size=2)))
         body = m.body
         scope: list = []
-        for _ in range(draw(ints(1, 6))):
+        for _ in range(min(draw(ints(1, 6)), max(self.budget, 1))):
+            self.budget -= 1
             kind = draw(st.sampled_from(["op", "op", "func"] + (["module"] if depth == 0 else [])))
             if kind == "func" and self.registered:
                 op = self.func_op(depth)

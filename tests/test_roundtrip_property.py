@@ -17,7 +17,7 @@ import irq
 from irq.ir import Block, UnregisteredOp
 
 CONTEXT = context()
-SETTINGS = settings(max_examples=90, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                              HealthCheck.data_too_large])
 
 
@@ -44,7 +44,7 @@ def test_module_round_trip(m):
             check_round_trip(m, generic=generic, debuginfo=debuginfo)
 
 
-@settings(SETTINGS, max_examples=30)
+@settings(SETTINGS, max_examples=25)
 @given(m=modules(registered=False, max_depth=3))
 def test_unregistered_module_round_trip(m):
     check_round_trip(m, generic=False, debuginfo=True)
@@ -60,14 +60,14 @@ def _holder(attrs=None, result_types=(), loc=None, arg_types=()):
     return m
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(a=attributes)
 def test_attribute_round_trip(a):
     """Every attribute, alone, comes back equal (bit-equal floats) and prints the same."""
     check_round_trip(_holder({"a": a}), generic=True, debuginfo=False)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(t=types)
 def test_type_round_trip(t):
     """Every type survives as a result type, a block argument type and a type attribute."""
@@ -77,7 +77,7 @@ def test_type_round_trip(t):
     assert op.results[0].type is t and op.attributes["t"].value is t
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(loc=locations)
 def test_location_round_trip(loc):
     m = _holder(loc=loc, arg_types=[irq.ir.types.i32])
