@@ -32,8 +32,9 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 TENSOR = "tensor<1x64x56x56xf32>"
 _CUSTOM_OPS = ("addf", "mulf", "subf")
@@ -87,6 +88,9 @@ class IrqTool:
         import irq
         self.irq = irq
 
+    def reset(self) -> None:
+        pass
+
     def parse(self, text: str) -> Any:
         return self.irq.parse_module(text)
 
@@ -109,9 +113,23 @@ class XdslTool:
         from xdsl.parser import Parser
         from xdsl.printer import Printer
         self._Parser, self._Printer = Parser, Printer
-        self.ctx = Context(allow_unregistered=True)
-        for d in (Builtin, Func, Arith):
+        self._dialects = (Builtin, Func, Arith)
+        self._Context = Context
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh context and empty blob storage.
+
+        xDSL keeps resource blobs in the dialect's OpAsmDialectInterface, shared by all
+        contexts in the process, and renames a key declared again (`blob` -> `blob_0`),
+        so a second parse of the same file would lose its blob without this.
+        """
+        from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
+        self.ctx = self._Context(allow_unregistered=True)
+        for d in self._dialects:
             self.ctx.load_dialect(d)
+            if d.has_interface(OpAsmDialectInterface):
+                d.get_interface(OpAsmDialectInterface)._blob_storage.clear()
 
     def parse(self, text: str) -> Any:
         return self._Parser(self.ctx, text).parse_module()
@@ -207,28 +225,42 @@ def run_resource(tools: list[Any], mb: float) -> dict[str, Any]:
 
     t, raw = best_time(baseline, 3)
     out["baseline_fromhex"] = {"parse_s": t, "parse_mb_s": hex_mb / t}
-    out["baseline_hex_upper"] = {"print_s": best_time(lambda: raw.hex().upper(), 3)[0]}
-    out["baseline_hex_upper"]["print_mb_s"] = hex_mb / out["baseline_hex_upper"]["print_s"]
-    del raw
+    t = best_time(lambda: raw.hex().upper(), 3)[0]
+    out["baseline_hex_upper"] = {"print_s": t, "print_mb_s": hex_mb / t}
+    raw = b""
     for tool in tools:
         entry: dict[str, Any] = {}
         try:
-            t, module = best_time(lambda tool=tool: tool.parse(text), 3)
-            entry["parse_s"], entry["parse_mb_s"] = t, hex_mb / t
-            t, printed = best_time(lambda tool=tool, m=module: tool.print(m, False), 3)
-            entry["print_s"], entry["print_mb_s"] = t, hex_mb / t
-            entry["blob_printed"] = "0x04000000" in printed and printed.count('"0x') == 1
-            if tool.name == "irq":
-                entry["round_trip"] = printed == text
-                del module, printed
-                retained, peak, module = traced(lambda tool=tool: tool.parse(text))
-                entry["retained_mb"], entry["peak_mb"] = retained / 1e6, peak / 1e6
-            del module, printed
+            entry.update(_resource_one(tool, text, hex_mb))
         except Exception as e:  # report, never crash the whole benchmark on a peer's limitation
             entry["error"] = f"{type(e).__name__}: {str(e)[:120]}"
         gc.collect()
         out[tool.name] = entry
     return out
+
+
+def _resource_one(tool: Any, text: str, hex_mb: float) -> dict[str, Any]:
+    """Parse/print times of the resource module; irq also gets a round-trip check and its memory."""
+    entry: dict[str, Any] = {}
+    best = float("inf")
+    module = None
+    for _ in range(3):
+        module = None
+        tool.reset()  # xDSL keeps blobs in its context and renames a key declared twice
+        gc.collect()
+        t0 = time.perf_counter()
+        module = tool.parse(text)
+        best = min(best, time.perf_counter() - t0)
+    entry["parse_s"], entry["parse_mb_s"] = best, hex_mb / best
+    t, printed = best_time(lambda: tool.print(module, False), 3)
+    entry["print_s"], entry["print_mb_s"] = t, hex_mb / t
+    entry["blob_printed"] = '"0x04000000' in printed and printed.count('"0x') == 1
+    if tool.name == "irq":
+        entry["round_trip"] = printed == text
+        del module, printed
+        retained, peak, module = traced(lambda: tool.parse(text))
+        entry["retained_mb"], entry["peak_mb"] = retained / 1e6, peak / 1e6
+    return entry
 
 
 def startup(tool: str, reps: int = 3) -> dict[str, float] | None:
@@ -240,7 +272,8 @@ def startup(tool: str, reps: int = 3) -> dict[str, float] | None:
         code = ("import time; t0 = time.perf_counter(); from xdsl.context import Context; "
                 "from xdsl.parser import Parser; from xdsl.dialects.builtin import Builtin; "
                 "t1 = time.perf_counter(); c = Context(); c.load_dialect(Builtin); "
-                "Parser(c, 'builtin.module {\\n}\\n').parse_module(); t2 = time.perf_counter(); print(t1 - t0, t2 - t1)")
+                "Parser(c, 'builtin.module {\\n}\\n').parse_module(); t2 = time.perf_counter(); "
+                "print(t1 - t0, t2 - t1)")
     best: tuple[float, float] | None = None
     for _ in range(reps):
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -279,8 +312,9 @@ def print_table(rows: list[Row]) -> None:
         if a and b:
             mem = f"{(a.retained_b / a.ops) / (b.retained_b / b.ops):.2f}" if a.retained_b and b.retained_b else "-"
             pk = f"{(a.peak_b / a.ops) / (b.peak_b / b.ops):.2f}" if a.peak_b and b.peak_b else "-"
-            print(f"{form:8} {n:>7} {'ratio':5} {a.parse_ops / b.parse_ops:>11.2f}x {a.print_ops / b.print_ops:>11.2f}x "
-                  f"{mem:>14} {pk:>10}  irq/xdsl (speed: higher is better; memory: lower)")
+            speed = f"{a.parse_ops / b.parse_ops:>11.2f}x {a.print_ops / b.print_ops:>11.2f}x"
+            print(f"{form:8} {n:>7} {'ratio':5} {speed} {mem:>14} {pk:>10}  irq/xdsl (speed: higher is better; "
+                  "memory: lower)")
 
 
 def print_resource(res: dict[str, Any]) -> None:

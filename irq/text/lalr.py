@@ -22,8 +22,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 #: Bump when the JSON layout or the meaning of its entries changes.
 FORMAT = 1
@@ -106,7 +107,7 @@ class ParseTable:
         for row in states:
             if not isinstance(row, dict):
                 raise ValueError("bad state")
-            for sym, act in row.items():
+            for act in row.values():
                 if not isinstance(act, int) or not (-n_rules <= act < n_states):
                     raise ValueError("bad action")
         return cls(states, checked_rules, start, end)
