@@ -10,7 +10,8 @@ function with bound reducer methods in a list.
 Why a cache: compiling the grammar with lark takes about 0.1 s (plus importing
 lark), paid by every `irq-opt` start. The flattened table is plain data, so it is
 stored as JSON (never pickle: loading it runs no code) under the user's cache
-directory, keyed by a hash of the grammar text. Anything unexpected while reading
+directory, named by a checksum of the grammar and holding the grammar text itself,
+which must match exactly (no hash library to import, no collision to fear). Anything unexpected while reading
 it (missing, unreadable, corrupt, written by another version) means: rebuild with
 lark and try to rewrite it; a read-only home only costs the rebuild.
 Set `IRQ_NO_PARSE_CACHE=1` to bypass the cache, `IRQ_CACHE_DIR` to move it.
@@ -18,10 +19,10 @@ Set `IRQ_NO_PARSE_CACHE=1` to bypass the cache, `IRQ_CACHE_DIR` to move it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,15 @@ class ParseTable:
             raise TypeError("terminal callbacks are not supported by the irq LALR driver")
         return cls(states, rules, index[start], index[end])
 
-    def to_json(self, key: str) -> str:
-        return json.dumps({"format": FORMAT, "key": key, "start": self.start, "end": self.end,
+    def to_json(self, grammar: str) -> str:
+        return json.dumps({"format": FORMAT, "grammar": grammar, "start": self.start, "end": self.end,
                            "rules": self.rules, "states": self.states}, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str, key: str) -> ParseTable:
-        """Load and validate a cached table; raises ValueError on anything unexpected."""
+    def from_json(cls, text: str, grammar: str) -> ParseTable:
+        """Load and validate a cached table for `grammar`; raises ValueError on anything unexpected."""
         d = json.loads(text)
-        if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("key") != key:
+        if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("grammar") != grammar:
             raise ValueError("stale or foreign parse table")
         states, rules, start, end = d["states"], d["rules"], d["start"], d["end"]
         n_states, n_rules = len(states), len(rules)
@@ -180,17 +181,17 @@ def _cache_dir() -> Path:
 
 def load_table(grammar_text: str, build: Callable[[], Any]) -> ParseTable:
     """The table for `grammar_text`: from the cache if valid, else from `build()` (a Lark instance)."""
-    key = hashlib.sha256(f"{FORMAT}\0{grammar_text}".encode()).hexdigest()
+    checksum = zlib.crc32(grammar_text.encode())
     use_cache = not os.environ.get("IRQ_NO_PARSE_CACHE")
-    path = _cache_dir() / f"lalr-{key[:24]}.json"
+    path = _cache_dir() / f"lalr-v{FORMAT}-{len(grammar_text)}-{checksum:08x}.json"
     if use_cache:
         try:
-            return ParseTable.from_json(path.read_text(encoding="utf-8"), key)
+            return ParseTable.from_json(path.read_text(encoding="utf-8"), grammar_text)
         except (OSError, ValueError, TypeError, KeyError):
             pass  # missing or unusable: rebuild below
     table = ParseTable.from_lark(build())
     if use_cache:
-        _store(path, table.to_json(key))
+        _store(path, table.to_json(grammar_text))
     return table
 
 

@@ -1,13 +1,16 @@
-"""Text -> IR: lark's LALR parser driving reducers that build IR directly.
+"""Text -> IR: an LALR(1) parser driving reducers that build IR directly.
 
-The grammar (irq.lark) is compiled once per process. lark calls one `Reducer`
-method per grammar rule as it reduces; the methods build operations, regions and
-attributes in place, so no parse tree is ever materialized. Parsing executes
-nothing named by the text: no eval, no pickle, no imports.
+lark compiles the grammar (irq.lark) into an LALR table, once per grammar version
+(the table is cached on disk, see irq.text.lalr); irq's own driver runs it and
+calls one `Reducer` method per grammar rule as it reduces. The methods build
+operations, regions and attributes in place, so no parse tree is ever
+materialized. Parsing executes nothing named by the text: no eval, no pickle,
+no imports.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from pathlib import Path
@@ -45,7 +48,7 @@ def _s() -> ParseState:
 
 
 class Reducer:
-    """One method per grammar rule; lark calls them bottom-up with the rule's children."""
+    """One method per grammar rule; the LALR driver calls them bottom-up with the rule's children."""
 
     # ------------------------------------------------------------------ file structure
     def file(self, c):
@@ -527,6 +530,12 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
     table, bound = _parser()
     previous = _local.state
     _local.state = state
+    # Pause the cyclic GC: everything the parse allocates either stays reachable from the
+    # module or dies by reference count, so collections during it would only re-scan the
+    # growing IR (10-30% of the parse time at 1e5 ops) and free nothing.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         table.parse(lexer.tokens(), bound, Tok("$END", "", len(text)))
     except LalrSyntaxError as e:
@@ -538,6 +547,8 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
         raise lexer.error(0, "input nested too deeply to parse") from None
     finally:
         _local.state = previous
+        if paused:
+            gc.enable()
     return _finish(state)
 
 
