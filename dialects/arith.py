@@ -7,6 +7,7 @@ passes (canonicalize, cse, dce) something to fold in tests.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr
@@ -145,9 +146,24 @@ def _const_value(v) -> Attribute | None:
     return owner.value if isinstance(owner, ConstantOp) else None
 
 
+def _number(a: Attribute | None) -> float | int | None:
+    """The value of a scalar constant or of a splat dense constant."""
+    if isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr):
+        return a.value
+    if isinstance(a, DenseElementsAttr) and a.is_splat:
+        return a.to_numpy().reshape(-1)[0].item()
+    return None
+
+
 def _is_scalar(a: Attribute | None, value: float) -> bool:
-    return isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr) and a.value == value \
-        and not (isinstance(a, FloatAttr) and value == 0 and str(a.value).startswith("-"))
+    """`a` is the constant `value` (for 0: the positive zero)."""
+    v = _number(a)
+    return v is not None and v == value and not (value == 0 and math.copysign(1.0, v) < 0)
+
+
+def _is_negative_zero(a: Attribute | None) -> bool:
+    v = _number(a)
+    return isinstance(v, float) and v == 0 and math.copysign(1.0, v) < 0
 
 
 def _canonicalize_binary(op, rewriter) -> bool:
@@ -164,13 +180,13 @@ def _canonicalize_binary(op, rewriter) -> bool:
     if name in ("arith.addi", "arith.subi") and _is_scalar(rc, 0):
         rewriter.replace_op(op, lhs)
         return True
-    if name == "arith.addf" and isinstance(rc, FloatAttr) and rc.value == 0 and str(rc.value).startswith("-"):
+    if name == "arith.addf" and _is_negative_zero(rc):
         rewriter.replace_op(op, lhs)  # x + (-0.0) == x for every x, unlike x + 0.0
         return True
     if name in ("arith.muli", "arith.mulf", "arith.divf") and _is_scalar(rc, 1):
         rewriter.replace_op(op, lhs)
         return True
-    if name == "arith.subf" and isinstance(rc, FloatAttr) and rc.value == 0 and not str(rc.value).startswith("-"):
+    if name == "arith.subf" and _is_scalar(rc, 0.0):
         rewriter.replace_op(op, lhs)  # x - 0.0 == x (also for -0.0 and nan)
         return True
     if integer and name == "arith.muli" and _is_scalar(rc, 0):
