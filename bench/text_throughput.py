@@ -21,6 +21,8 @@ parsing (the input text is allocated before tracing starts and is not counted).
 
 Usage: python bench/text_throughput.py [--sizes 1000,10000,100000] [--quick] [--no-xdsl] [--json out.json]
 xDSL is optional (`pip install .[bench]`); without it the irq columns are still printed.
+A full run with xDSL takes 15-30 minutes on a 2-core box, mostly xDSL at N = 1e5 (once
+timed, once under tracemalloc); `--no-memory` or smaller `--sizes` shorten it.
 """
 
 from __future__ import annotations
@@ -317,6 +319,30 @@ def print_table(rows: list[Row]) -> None:
                   "memory: lower)")
 
 
+def print_targets(rows: list[Row]) -> None:
+    """The issue's targets, checked at the largest N measured with both tools."""
+    pairs = {}
+    for r in rows:
+        pairs.setdefault((r.form, r.n), {})[r.tool] = r
+    both = [k for k, d in pairs.items() if "irq" in d and "xdsl" in d]
+    if not both:
+        return
+    n = max(k[1] for k in both)
+    parts = []
+    for form in ("generic", "custom"):
+        d = pairs.get((form, n))
+        if not d or "xdsl" not in d:
+            continue
+        a, b = d["irq"], d["xdsl"]
+        checks = [("parse", a.parse_ops / b.parse_ops >= 2, f"{a.parse_ops / b.parse_ops:.1f}x"),
+                  ("print", a.print_ops / b.print_ops >= 2, f"{a.print_ops / b.print_ops:.1f}x")]
+        if a.retained_b and b.retained_b:
+            ratio = (a.retained_b / a.ops) / (b.retained_b / b.ops)
+            checks.append(("memory", ratio <= 1, f"{ratio:.2f}"))
+        parts.append(f"{form}: " + ", ".join(f"{name} {val} {'ok' if ok else 'MISSED'}" for name, ok, val in checks))
+    print(f"\ntargets at N={n} (speed >= 2x xDSL, memory/op <= xDSL): " + "; ".join(parts))
+
+
 def print_resource(res: dict[str, Any]) -> None:
     print(f"\ndense_resource: {res['blob_mb']:.1f} MB blob = {res['hex_text_mb']:.1f} MB of hex text")
     b = res["baseline_fromhex"]
@@ -388,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  done {form} N={n}", file=sys.stderr, flush=True)
     print()
     print_table(rows)
+    print_targets(rows)
 
     res = run_resource(tools, blob_mb) if blob_mb > 0 else None
     if res is not None:
