@@ -6,11 +6,10 @@ import inspect
 import re
 
 import pytest
-from lark import Lark
 from lark.exceptions import GrammarError
 
 from irq.text import lexer
-from irq.text.parser import GRAMMAR_PATH, Reducer, _build_lark, _TokenSource
+from irq.text.parser import GRAMMAR_PATH, Reducer, _build_lark
 
 
 def test_grammar_builds_in_strict_mode():
@@ -26,9 +25,9 @@ def test_strict_mode_would_catch_a_conflict():
     anchor = "            | custom_items props_group\n"
     assert anchor in grammar
     conflicting = grammar.replace(anchor, anchor + "            | custom_items LOC loc_body RPAREN\n")
-    Lark(conflicting, parser="lalr", lexer=_TokenSource, start="file")  # non-strict lark resolves it silently
+    _build_lark(grammar=conflicting)  # non-strict lark resolves it silently
     with pytest.raises(GrammarError, match="Shift/Reduce conflict for terminal LOC"):
-        Lark(conflicting, parser="lalr", lexer=_TokenSource, start="file", strict=True)
+        _build_lark(strict=True, grammar=conflicting)
 
 
 def _declared_terminals() -> set[str]:

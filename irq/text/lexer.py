@@ -28,8 +28,12 @@ _ID = r"[A-Za-z_][\w$.]*"
 _SUFFIX_ID = r"(?:[0-9]+|[A-Za-z_$.\-][\w$.\-]*)"
 _SYM_PART = r"(?:[A-Za-z_$.][\w$.\-]*|\"(?:[^\"\\\n]|\\.)*\")"
 
-_MASTER = re.compile("|".join([
-    r"(?P<ws>[ \t\r]+)",
+# Every match also swallows the blanks before its token (half of all matches used to be
+# a lone space), and the frequent simple cases get their own groups: one-character
+# punctuation, builtin type keywords, and `tensor<...>`-style bodies without nested
+# brackets or strings (anything else falls back to `scan_balanced`).
+_MASTER = re.compile(r"[ \t\r]*(?:" + "|".join([
+    r"(?P<simple>[,:=*?+|])",
     r"(?P<nl>\n)",
     r"(?P<comment>//[^\n]*)",
     rf"(?P<value>%{_SUFFIX_ID}(?:#[0-9]+)?)",
@@ -45,9 +49,12 @@ _MASTER = re.compile("|".join([
     rf"(?P<hash>\#{_ID})",
     r"(?P<res_open>\{-\#)",
     r"(?P<props_open><\{)",
+    r"(?P<flat>(?P<flat_kw>tensor|vector|memref|complex|tuple|dense|dense_resource|array)<[^<>()\[\]{}\"]*(?<!-)>)",
+    r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
     rf"(?P<bare>{_ID})",
-    r"(?P<punct>[()\[\]{},:=*?+<>|])",
-]))
+    r"(?P<punct>[()\[\]{}<>])",
+]) + ")")
+_BLANKS = re.compile(r"[ \t\r]*")
 
 _PUNCT = {"(": "LPAREN", ")": "RPAREN", "[": "LBRACKET", "]": "RBRACKET", "}": "RBRACE",
           ",": "COMMA", ":": "COLON", "=": "EQUAL", "*": "STAR", "?": "QUESTION", "+": "PLUS",
@@ -198,39 +205,20 @@ class Lexer:
         while pos < n:
             m = match(text, pos)
             if m is None:
+                pos = _BLANKS.match(text, pos).end()
+                if pos == n:
+                    break
                 raise self.error(pos, f"unexpected character {text[pos]!r}")
             kind = m.lastgroup
-            start = pos
+            start = m.start(kind)
             pos = m.end()
-            if kind == "ws" or kind == "comment":
-                continue
-            if kind == "nl":
-                if last != "NL" and last != "REGION_OPEN" and (not stack or stack[-1][0] == REGION):
-                    last = "NL"
-                    yield Tok("NL", None, start)
-                continue
-            if kind == "value":
-                tok = Tok("VALUE_ID", m.group(), start)
-            elif kind == "bare":
-                word = m.group()
-                nxt = text[pos:pos + 1]
-                if nxt == "<" and word in _BALANCED:
-                    end = self.scan_balanced(pos)
-                    tok = Tok(_BALANCED[word], text[start:end], start)
-                    pos = end
-                elif nxt == "(" and word == "loc":
-                    self._push(LOCPAREN, pos)
-                    self.loc_depth += 1
-                    pos += 1
-                    tok = Tok("LOC", "loc(", start)
-                elif word == "to" and self.loc_depth and last == "INT":  # `"f":1:2 to 3:4`
-                    tok = Tok("TO", word, start)
-                elif _TYPE_KEYWORD.fullmatch(word):
-                    tok = Tok("TYPE", word, start)
-                else:
-                    tok = Tok("BARE_ID", word, start)
+            if kind == "simple":
+                c = m.group(kind)
+                tok = Tok(_PUNCT[c], c, start)
+            elif kind == "value":
+                tok = Tok("VALUE_ID", m.group(kind), start)
             elif kind == "punct":
-                c = m.group()
+                c = m.group(kind)
                 if c == "{":
                     top = stack[-1][0] if stack else REGION
                     if top in (REGION, PAREN) and blank_rest(text, pos):
@@ -262,18 +250,47 @@ class Lexer:
                     tok = Tok("RBRACKET", c, start)
                 else:
                     tok = Tok(_PUNCT[c], c, start)
+            elif kind == "flat":
+                tok = Tok(_BALANCED[m.group("flat_kw")], m.group(kind), start)
+            elif kind == "kwtype":
+                tok = Tok("TYPE", m.group(kind), start)
+            elif kind == "nl":
+                if last != "NL" and last != "REGION_OPEN" and (not stack or stack[-1][0] == REGION):
+                    last = "NL"
+                    yield Tok("NL", None, start)
+                continue
+            elif kind == "comment":
+                continue
+            elif kind == "bare":
+                word = m.group(kind)
+                nxt = text[pos:pos + 1]
+                if nxt == "<" and word in _BALANCED:
+                    end = self.scan_balanced(pos)
+                    tok = Tok(_BALANCED[word], text[start:end], start)
+                    pos = end
+                elif nxt == "(" and word == "loc":
+                    self._push(LOCPAREN, pos)
+                    self.loc_depth += 1
+                    pos += 1
+                    tok = Tok("LOC", "loc(", start)
+                elif word == "to" and self.loc_depth and last == "INT":  # `"f":1:2 to 3:4`
+                    tok = Tok("TO", word, start)
+                elif _TYPE_KEYWORD.fullmatch(word):
+                    tok = Tok("TYPE", word, start)
+                else:
+                    tok = Tok("BARE_ID", word, start)
             elif kind == "string":
                 end = self.scan_string(start)
                 tok = Tok("STRING", text[start:end], start)
                 pos = end
             elif kind == "int" or kind == "hexint":
-                tok = Tok("INT", m.group(), start)
+                tok = Tok("INT", m.group(kind), start)
             elif kind == "float":
-                tok = Tok("FLOAT", m.group(), start)
+                tok = Tok("FLOAT", m.group(kind), start)
             elif kind == "block":
-                tok = Tok("BLOCK_ID", m.group(), start)
+                tok = Tok("BLOCK_ID", m.group(kind), start)
             elif kind == "symbol":
-                tok = Tok("SYMBOL", m.group(), start)
+                tok = Tok("SYMBOL", m.group(kind), start)
             elif kind == "arrow":
                 tok = Tok("ARROW", "->", start)
             elif kind == "bang":
@@ -281,7 +298,7 @@ class Lexer:
                     pos = self.scan_balanced(pos)
                 tok = Tok("TYPE", text[start:pos], start)
             elif kind == "hash":
-                word = m.group()
+                word = m.group(kind)
                 if text.startswith("<", pos):
                     pos = self.scan_balanced(pos)
                     tok = Tok("DIALECT_ATTR", text[start:pos], start)

@@ -470,7 +470,7 @@ class ParseState:
         if not text.startswith('"0x') or not text.endswith('"'):
             raise self.error(tok.pos, f"resource '{key}' must be a hex string \"0x...\"")
         try:
-            raw = bytes.fromhex(text[3:-1])
+            raw = _fromhex(text, 3, len(text) - 1)
         except ValueError:
             raise self.error(tok.pos, f"malformed hex blob for resource '{key}'") from None
         if len(raw) < 4:
@@ -498,6 +498,34 @@ class ParseState:
     # -- locations ----------------------------------------------------------------------------
     def op_location(self, pos: int) -> Location:
         return SourcePosLoc(self.source, pos)
+
+
+_HEX_CHUNK = 1 << 20  # even, so chunks never split a byte's two digits
+
+
+def _fromhex(text: str, start: int, end: int) -> bytes | bytearray:
+    """`bytes.fromhex(text[start:end])` without copying the whole span first.
+
+    A weight blob is tens of MB of hex; decoding it in 1 MB slices into one
+    preallocated buffer keeps the peak at the text plus the bytes. Anything the
+    fast path does not handle (odd length, whitespace between digit pairs, bad
+    digits) is decided by the one-shot call, so accepted inputs and errors are the same.
+    """
+    n = end - start
+    if n <= _HEX_CHUNK or n % 2:
+        return bytes.fromhex(text[start:end])
+    out = bytearray(n // 2)
+    o = 0
+    try:
+        for i in range(start, end, _HEX_CHUNK):
+            piece = bytes.fromhex(text[i:min(i + _HEX_CHUNK, end)])
+            out[o:o + len(piece)] = piece
+            o += len(piece)
+    except ValueError:
+        o = -1
+    if o != len(out):
+        return bytes.fromhex(text[start:end])
+    return out
 
 
 def _split_symbol(text: str) -> list[str]:

@@ -1,21 +1,20 @@
-"""Text -> IR: lark's LALR parser driving reducers that build IR directly.
+"""Text -> IR: an LALR(1) parser driving reducers that build IR directly.
 
-The grammar (irq.lark) is compiled once per process. lark calls one `Reducer`
-method per grammar rule as it reduces; the methods build operations, regions and
-attributes in place, so no parse tree is ever materialized. Parsing executes
-nothing named by the text: no eval, no pickle, no imports.
+lark compiles the grammar (irq.lark) into an LALR table, once per grammar version
+(the table is cached on disk, see irq.text.lalr); irq's own driver runs it and
+calls one `Reducer` method per grammar rule as it reduces. The methods build
+operations, regions and attributes in place, so no parse tree is ever
+materialized. Parsing executes nothing named by the text: no eval, no pickle,
+no imports.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from lark import Lark
-from lark.exceptions import UnexpectedInput, UnexpectedToken
-from lark.lexer import Lexer as _LarkLexer
 
 from irq.diagnostics import ParseError
 from irq.ir.attributes import DictionaryAttr
@@ -24,26 +23,17 @@ from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, Nam
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
+from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok
 from irq.text.parse_state import DeferredLoc, OpEntry, ParseState
 
 if TYPE_CHECKING:
+    from lark import Lark
+
     from irq.dialects.builtin import ModuleOp
     from irq.ir.dialect import Context
 
 GRAMMAR_PATH = Path(__file__).with_name("irq.lark")
-
-
-class _TokenSource(_LarkLexer):
-    """Adapter giving lark the tokens of the `Lexer` of the current parse."""
-
-    __future_interface__ = 2
-
-    def __init__(self, conf) -> None:  # lark passes its lexer configuration
-        pass
-
-    def lex(self, lexer_state, parser_state):
-        return _local.state.lexer.tokens()
 
 
 class _Local(threading.local):
@@ -58,7 +48,7 @@ def _s() -> ParseState:
 
 
 class Reducer:
-    """One method per grammar rule; lark calls them bottom-up with the rule's children."""
+    """One method per grammar rule; the LALR driver calls them bottom-up with the rule's children."""
 
     # ------------------------------------------------------------------ file structure
     def file(self, c):
@@ -519,22 +509,40 @@ class _RegionTok(Tok):
         super().__init__("REGION", region, pos)
 
 
-_lark: Lark | None = None
-_lark_lock = threading.Lock()
+_table: tuple[ParseTable, list] | None = None
+_table_lock = threading.Lock()
 
 
-def _build_lark(strict: bool = False) -> Lark:
-    return Lark(GRAMMAR_PATH.read_text(), parser="lalr", lexer=_TokenSource, start="file",
+def _build_lark(strict: bool = False, grammar: str | None = None) -> Lark:
+    """The lark LALR parser for irq.lark (tests build it with strict=True: conflicts are errors,
+    and may pass a modified `grammar` text to show that the check can fail)."""
+    from lark import Lark
+    from lark.lexer import Lexer as _LarkLexer
+
+    class _TokenSource(_LarkLexer):
+        """Adapter giving lark the tokens of the `Lexer` of the current parse."""
+
+        __future_interface__ = 2
+
+        def __init__(self, conf) -> None:  # lark passes its lexer configuration
+            pass
+
+        def lex(self, lexer_state, parser_state):
+            return _local.state.lexer.tokens()
+
+    return Lark(grammar if grammar is not None else GRAMMAR_PATH.read_text(), parser="lalr", lexer=_TokenSource, start="file",
                 transformer=Reducer(), keep_all_tokens=True, maybe_placeholders=False, strict=strict)
 
 
-def _parser() -> Lark:
-    global _lark
-    if _lark is None:
-        with _lark_lock:
-            if _lark is None:
-                _lark = _build_lark()
-    return _lark
+def _parser() -> tuple[ParseTable, list]:
+    """The LALR table (cached on disk, see irq.text.lalr) and its rules bound to one Reducer."""
+    global _table
+    if _table is None:
+        with _table_lock:
+            if _table is None:
+                table = load_table(GRAMMAR_PATH.read_text(), _build_lark)
+                _table = (table, table.bind(Reducer()))
+    return _table
 
 
 def parse_module(text: str | bytes, filename: str = "<string>", *, context: Context | None = None) -> ModuleOp:
@@ -545,22 +553,28 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
         text = _decode(bytes(text), filename)
     lexer = Lexer(text, filename)
     state = ParseState(ctx, lexer, SourceText(filename, text))
+    table, bound = _parser()
     previous = _local.state
     _local.state = state
+    # Pause the cyclic GC: everything the parse allocates either stays reachable from the
+    # module or dies by reference count, so collections during it would only re-scan the
+    # growing IR (10-30% of the parse time at 1e5 ops) and free nothing.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
-        _parser().parse(text)
-    except UnexpectedToken as e:
+        table.parse(lexer.tokens(), bound, Tok("$END", "", len(text)))
+    except LalrSyntaxError as e:
         tok = e.token
-        pos = tok.pos if isinstance(tok, Tok) else len(text)
         found = "end of input" if tok.type == "$END" else _describe_token(tok)
         expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected})
-        raise lexer.error(pos, f"unexpected {found}", expected) from None
-    except UnexpectedInput as e:  # pragma: no cover - the custom lexer never produces these
-        raise lexer.error(getattr(e, "pos_in_stream", 0) or 0, str(e)) from None
+        raise lexer.error(tok.pos, f"unexpected {found}", expected) from None
     except RecursionError:
         raise lexer.error(0, "input nested too deeply to parse") from None
     finally:
         _local.state = previous
+        if paused:
+            gc.enable()
     return _finish(state)
 
 

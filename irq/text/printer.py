@@ -530,31 +530,35 @@ def _default_dialect_at(op: Operation) -> str:
 
 
 def _print_resources(p: Printer, module: Operation) -> None:
+    """Append the `{-# ... #-}` section piece by piece: a 50 MB blob is hex-encoded once, never re-concatenated."""
     extra = getattr(module, "extra_resources", None) or []
     if not p.resources and not extra:
         return
-    groups: dict[str, dict[str, list[str]]] = {}
+    groups: dict[str, dict[str, list[list[str]]]] = {}
     if p.resources:
         entries = groups.setdefault("dialect_resources", {}).setdefault("builtin", [])
         for key, handle in p.resources.items():
             blob = handle.blob
             if blob is None:
                 raise ValueError(f"resource '{key}' has no data to print")
+            data = blob.data
             header = blob.alignment.to_bytes(4, "little") if blob.alignment else (
-                max(1, min(16, blob.data.dtype.itemsize))).to_bytes(4, "little")
-            entries.append(f'{attr_key_text(key)}: "0x{header.hex().upper()}{blob.data.tobytes().hex().upper()}"')
+                max(1, min(16, data.dtype.itemsize))).to_bytes(4, "little")
+            raw = data.data if data.flags.c_contiguous else data.tobytes()  # the buffer itself, no copy
+            entries.append([attr_key_text(key), ': "0x', header.hex().upper(), raw.hex().upper(), '"'])
     for group, dialect, key, value in extra:
-        groups.setdefault(group, {}).setdefault(dialect, []).append(f"{attr_key_text(key)}: {value}")
+        groups.setdefault(group, {}).setdefault(dialect, []).append([attr_key_text(key), ": ", value])
     out = p.out
     out.append("\n{-#\n")
-    group_texts = []
-    for group, dialects in groups.items():
-        dtexts = []
-        for dialect, entries in dialects.items():
-            body = ",\n".join(f"      {e}" for e in entries)
-            dtexts.append(f"    {attr_key_text(dialect)}: {{\n{body}\n    }}")
-        group_texts.append(f"  {group}: {{\n" + ",\n".join(dtexts) + "\n  }")
-    out.append(",\n".join(group_texts))
+    for gi, (group, dialects) in enumerate(groups.items()):
+        out.append(f",\n  {group}: {{\n" if gi else f"  {group}: {{\n")
+        for di, (dialect, dentries) in enumerate(dialects.items()):
+            out.append(f",\n    {attr_key_text(dialect)}: {{\n" if di else f"    {attr_key_text(dialect)}: {{\n")
+            for ei, pieces in enumerate(dentries):
+                out.append(",\n      " if ei else "      ")
+                out.extend(pieces)
+            out.append("\n    }")
+        out.append("\n  }")
     out.append("\n#-}\n")
 
 
