@@ -140,57 +140,88 @@ DIALECT.materialize_constant = _materialize_constant
 
 
 # -- canonicalization (MLIR's arith identities) ---------------------------------------------------
-def _const_value(v) -> Attribute | None:
-    owner = getattr(v, "op", None)
-    return owner.value if isinstance(owner, ConstantOp) else None
-
-
 def _is_scalar(a: Attribute | None, value: float) -> bool:
     return isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr) and a.value == value \
         and not (isinstance(a, FloatAttr) and value == 0 and str(a.value).startswith("-"))
 
 
-def _canonicalize_binary(op, rewriter) -> bool:
-    from irq.ir.traits import Commutative
-    lhs, rhs = op.operands
-    lc, rc = _const_value(lhs), _const_value(rhs)
-    # constants go to the right of commutative ops, so later patterns look in one place
-    if Commutative in op.traits and lc is not None and rc is None:
-        with rewriter.modify_op_in_place(op):
-            op.set_operands([rhs, lhs])
-        return True
-    name = op.name
-    integer = name.endswith("i")
-    if name in ("arith.addi", "arith.subi") and _is_scalar(rc, 0):
-        rewriter.replace_op(op, lhs)
-        return True
-    if name == "arith.addf" and isinstance(rc, FloatAttr) and rc.value == 0 and str(rc.value).startswith("-"):
-        rewriter.replace_op(op, lhs)  # x + (-0.0) == x for every x, unlike x + 0.0
-        return True
-    if name in ("arith.muli", "arith.mulf", "arith.divf") and _is_scalar(rc, 1):
-        rewriter.replace_op(op, lhs)
-        return True
-    if name == "arith.subf" and isinstance(rc, FloatAttr) and rc.value == 0 and not str(rc.value).startswith("-"):
-        rewriter.replace_op(op, lhs)  # x - 0.0 == x (also for -0.0 and nan)
-        return True
-    if integer and name == "arith.muli" and _is_scalar(rc, 0):
-        rewriter.replace_op(op, rhs)
-        return True
-    if integer and name == "arith.subi" and lhs is rhs and not isinstance(lhs.type, ShapedType):
-        zero = rewriter.insert(ConstantOp(IntegerAttr(0, lhs.type)))
-        rewriter.replace_op(op, zero)
-        return True
-    if name in ("arith.maxsi", "arith.minsi") and lhs is rhs:
-        rewriter.replace_op(op, lhs)
-        return True
-    return False
+def _is_zero(a: Attribute) -> bool:
+    return _is_scalar(a, 0)
 
 
-def _binary_patterns():
-    from irq.rewrite.pattern import FunctionPattern
-    names = tuple(c.name for c in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp))
-    return [FunctionPattern(_canonicalize_binary, names)]
+def _is_one(a: Attribute) -> bool:
+    return _is_scalar(a, 1)
+
+
+def _is_negative_float_zero(a: Attribute) -> bool:
+    # x + (-0.0) == x for every x, unlike x + 0.0 (which turns -0.0 into +0.0)
+    return isinstance(a, FloatAttr) and a.value == 0 and str(a.value).startswith("-")
+
+
+def _is_positive_float_zero(a: Attribute) -> bool:
+    # x - 0.0 == x (also for -0.0 and nan)
+    return isinstance(a, FloatAttr) and a.value == 0 and not str(a.value).startswith("-")
+
+
+#: per op: the constant that is a right identity (`x op c == x`)
+_RIGHT_IDENTITY = {
+    "arith.addi": _is_zero, "arith.subi": _is_zero, "arith.addf": _is_negative_float_zero,
+    "arith.muli": _is_one, "arith.mulf": _is_one, "arith.divf": _is_one, "arith.subf": _is_positive_float_zero,
+}
+
+
+def _binary_canonicalizer(cls: type[Op]):
+    """The canonicalization of one binary op class, with its rules chosen once.
+
+    Rules, tried in this order: constants go to the right of commutative ops (so
+    later rules look in one place); `x op identity -> x`; `x * 0 -> 0` (integers);
+    `x - x -> 0` (scalar integers); `max(x, x)`, `min(x, x) -> x`. The rules that
+    need no constant are specialised per op because this runs for every visit of
+    every binary op during canonicalize.
+    """
+    name = cls.name
+    commutative = Commutative in cls.traits
+    right_identity = _RIGHT_IDENTITY.get(name)
+    zero_absorbs = name == "arith.muli"
+    self_is_zero = name == "arith.subi"
+    self_is_self = name in ("arith.maxsi", "arith.minsi")
+
+    def canonicalize_binary(op, rewriter) -> bool:
+        lhs, rhs = op.operands
+        owner = getattr(rhs, "op", None)
+        rc = owner.value if isinstance(owner, ConstantOp) else None
+        if rc is None:
+            if commutative:
+                owner = getattr(lhs, "op", None)
+                if isinstance(owner, ConstantOp) and owner.value is not None:
+                    with rewriter.modify_op_in_place(op):
+                        op.set_operands([rhs, lhs])
+                    return True
+        else:
+            if right_identity is not None and right_identity(rc):
+                rewriter.replace_op(op, lhs)
+                return True
+            if zero_absorbs and _is_zero(rc):
+                rewriter.replace_op(op, rhs)
+                return True
+        if lhs is rhs:
+            if self_is_zero and not isinstance(lhs.type, ShapedType):
+                zero = rewriter.insert(ConstantOp(IntegerAttr(0, lhs.type)))
+                rewriter.replace_op(op, zero)
+                return True
+            if self_is_self:
+                rewriter.replace_op(op, lhs)
+                return True
+        return False
+
+    canonicalize_binary.__name__ = f"canonicalize_{name.partition('.')[2]}"
+
+    def patterns():
+        from irq.rewrite.pattern import FunctionPattern
+        return [FunctionPattern(canonicalize_binary, name)]
+
+    return staticmethod(patterns)
 
 
 for _cls in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp):
-    _cls.canonicalization_patterns = staticmethod(_binary_patterns)
+    _cls.canonicalization_patterns = _binary_canonicalizer(_cls)

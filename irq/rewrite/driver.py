@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from irq.diagnostics import Diagnostic, emit
 from irq.ir.attributes import Attribute
-from irq.ir.operation import Operation
+from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import ConstantLike, IsTerminator, Pure
 from irq.ir.values import OpResult, Value
 from irq.rewrite.pattern import Listener, PatternRewriter, RewritePattern
@@ -68,6 +68,44 @@ def is_trivially_dead(op: Operation) -> bool:
     return True
 
 
+def _collect_ops(root: Operation, post_order: bool) -> list[Operation]:
+    """Every op nested in `root` (not root itself), in `Operation.walk` order, as a list.
+
+    The seed of every driver iteration visits the whole IR; walking the linked op
+    lists directly instead of through nested generators keeps that pass cheap.
+    """
+    out: list[Operation] = []
+    append = out.append
+    stack: list[tuple] = []
+    owner = root
+    blocks = [b for r in root.regions for b in r.blocks]
+    bi = 0
+    op = blocks[0]._first if blocks else None
+    while True:
+        while op is None:
+            bi += 1
+            if bi < len(blocks):
+                op = blocks[bi]._first
+                continue
+            if post_order and owner is not root:
+                append(owner)  # after everything nested in it
+            if not stack:
+                return out
+            owner, blocks, bi, op = stack.pop()
+        nxt = op._next
+        if op.regions:
+            if not post_order:
+                append(op)
+            stack.append((owner, blocks, bi, nxt))
+            owner = op
+            blocks = [b for r in op.regions for b in r.blocks]
+            bi = 0
+            op = blocks[0]._first if blocks else None
+        else:
+            append(op)
+            op = nxt
+
+
 class GreedyDriver:
     def __init__(self, root: Operation, patterns: Iterable[RewritePattern], *, max_iterations: int = 10,
                  fold: bool = True, erase_dead: bool = True,
@@ -93,6 +131,8 @@ class GreedyDriver:
         self.present: set[Operation] = set()
         self.rewriter = PatternRewriter(_WorklistListener(self))
         self._fold_cache: dict[type, bool] = {}
+        # per op class: (erasable when unused, worth folding, patterns or None = look up by name)
+        self._info: dict[type, tuple[bool, bool, list[RewritePattern] | None]] = {}
         self.num_rewrites = 0
 
     def push(self, op: Operation) -> None:
@@ -110,8 +150,24 @@ class GreedyDriver:
                 self._merged[name] = pats
         return pats
 
+    def _class_info(self, op: Operation) -> tuple[bool, bool, list[RewritePattern] | None]:
+        """What the drain loop needs to know about ops of `type(op)`, computed once per class.
+
+        Traits, the fold hook and (for registered ops, whose name is the class's) the
+        pattern list depend only on the class. Unregistered ops carry their name per
+        instance, so their patterns are looked up by name each time.
+        """
+        cls = type(op)
+        traits = cls.traits
+        erasable = Pure in traits and IsTerminator not in traits
+        # a constant folds to itself, so folding one never changes anything
+        foldable = ConstantLike not in traits and _has_fold(cls, self._fold_cache)
+        pats = None if issubclass(cls, UnregisteredOp) else self._patterns_for(op)
+        info = self._info[cls] = (erasable, foldable, pats)
+        return info
+
     def _seed(self) -> None:
-        ops = list(self.root.walk(post_order=self.order != "pre", include_self=False))
+        ops = _collect_ops(self.root, post_order=self.order != "pre")
         if callable(self.order):
             ops = list(self.order(ops))
         # the worklist pops from the end: reverse so ops are visited in the chosen order
@@ -134,27 +190,40 @@ class GreedyDriver:
     def _drain(self) -> bool:
         changed = False
         worklist = self.worklist
-        present = self.present
+        pop = worklist.pop
+        discard = self.present.discard
         rewriter = self.rewriter
+        set_ip = rewriter.set_insertion_point_before
         root = self.root
         erase_dead = self.erase_dead
         fold = self.fold
         limit = self.max_rewrites
+        infos = self._info
         while worklist:
-            op = worklist.pop()
-            present.discard(op)
+            op = pop()
+            discard(op)
             if op.parent is None and op is not root:
                 continue  # erased or detached meanwhile
-            if erase_dead and is_trivially_dead(op):
-                rewriter.erase_op(op)
-                changed = True
-                continue
-            if fold and _has_fold(type(op), self._fold_cache) and self._try_fold(op):
+            info = infos.get(type(op))
+            if info is None:
+                info = self._class_info(op)
+            erasable, foldable, pats = info
+            if erasable and erase_dead:
+                for r in op.results:
+                    if r._uses:
+                        break
+                else:  # trivially dead (is_trivially_dead, inlined: this runs for every op)
+                    rewriter.erase_op(op)
+                    changed = True
+                    continue
+            if foldable and fold and self._try_fold(op):
                 changed = True
                 self.num_rewrites += 1
                 continue
-            for p in self._patterns_for(op):
-                rewriter.set_insertion_point_before(op)
+            if pats is None:
+                pats = self._patterns_for(op)
+            for p in pats:
+                set_ip(op)
                 if p.match_and_rewrite(op, rewriter):
                     changed = True
                     self.num_rewrites += 1
@@ -164,6 +233,8 @@ class GreedyDriver:
         return changed
 
     def _try_fold(self, op: Operation) -> bool:
+        if ConstantLike in op.traits:
+            return False  # a constant folds to itself
         result = op.fold()
         if result is None:
             return False
@@ -171,8 +242,6 @@ class GreedyDriver:
             result = (result,)
         if len(result) != len(op.results):
             return False
-        if op.has_trait(ConstantLike):
-            return False  # a constant folds to itself
         rewriter = self.rewriter
         values = []
         for r, f in zip(op.results, result):
