@@ -7,6 +7,7 @@ passes (canonicalize, cse, dce) something to fold in tests.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr
@@ -140,44 +141,44 @@ DIALECT.materialize_constant = _materialize_constant
 
 
 # -- canonicalization (MLIR's arith identities) ---------------------------------------------------
+def _number(a: Attribute | None) -> float | int | None:
+    """The value of a scalar constant or of a splat dense constant."""
+    if isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr):
+        return a.value
+    if isinstance(a, DenseElementsAttr) and a.is_splat:
+        return a.to_numpy().reshape(-1)[0].item()
+    return None
+
+
 def _is_scalar(a: Attribute | None, value: float) -> bool:
-    return isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr) and a.value == value \
-        and not (isinstance(a, FloatAttr) and value == 0 and str(a.value).startswith("-"))
+    """`a` is the constant `value` (for 0: the positive zero)."""
+    v = _number(a)
+    return v is not None and v == value and not (value == 0 and math.copysign(1.0, v) < 0)
 
 
-def _is_zero(a: Attribute) -> bool:
-    return _is_scalar(a, 0)
+def _is_negative_zero(a: Attribute | None) -> bool:
+    v = _number(a)
+    return isinstance(v, float) and v == 0 and math.copysign(1.0, v) < 0
 
 
-def _is_one(a: Attribute) -> bool:
-    return _is_scalar(a, 1)
-
-
-def _is_negative_float_zero(a: Attribute) -> bool:
-    # x + (-0.0) == x for every x, unlike x + 0.0 (which turns -0.0 into +0.0)
-    return isinstance(a, FloatAttr) and a.value == 0 and str(a.value).startswith("-")
-
-
-def _is_positive_float_zero(a: Attribute) -> bool:
-    # x - 0.0 == x (also for -0.0 and nan)
-    return isinstance(a, FloatAttr) and a.value == 0 and not str(a.value).startswith("-")
-
-
-#: per op: the constant that is a right identity (`x op c == x`)
+#: per op: the constant that is a right identity (`x op c == x`); x + 0.0 is not x when x is -0.0,
+#: but x + (-0.0) is; x - 0.0 is x (also for -0.0 and nan)
 _RIGHT_IDENTITY = {
-    "arith.addi": _is_zero, "arith.subi": _is_zero, "arith.addf": _is_negative_float_zero,
-    "arith.muli": _is_one, "arith.mulf": _is_one, "arith.divf": _is_one, "arith.subf": _is_positive_float_zero,
+    "arith.addi": lambda c: _is_scalar(c, 0), "arith.subi": lambda c: _is_scalar(c, 0),
+    "arith.addf": _is_negative_zero, "arith.subf": lambda c: _is_scalar(c, 0.0),
+    "arith.muli": lambda c: _is_scalar(c, 1), "arith.mulf": lambda c: _is_scalar(c, 1),
+    "arith.divf": lambda c: _is_scalar(c, 1),
 }
 
 
 def _binary_canonicalizer(cls: type[Op]):
-    """The canonicalization of one binary op class, with its rules chosen once.
+    """The canonicalization pattern hook of one binary op class, its rules chosen once.
 
     Rules, tried in this order: constants go to the right of commutative ops (so
     later rules look in one place); `x op identity -> x`; `x * 0 -> 0` (integers);
-    `x - x -> 0` (scalar integers); `max(x, x)`, `min(x, x) -> x`. The rules that
-    need no constant are specialised per op because this runs for every visit of
-    every binary op during canonicalize.
+    `x - x -> 0` (scalar integers); `max(x, x)`, `min(x, x) -> x`. The rules are
+    selected per op class up front because this runs on every visit of every
+    binary op during canonicalize.
     """
     name = cls.name
     commutative = Commutative in cls.traits
@@ -201,7 +202,7 @@ def _binary_canonicalizer(cls: type[Op]):
             if right_identity is not None and right_identity(rc):
                 rewriter.replace_op(op, lhs)
                 return True
-            if zero_absorbs and _is_zero(rc):
+            if zero_absorbs and _is_scalar(rc, 0):
                 rewriter.replace_op(op, rhs)
                 return True
         if lhs is rhs:

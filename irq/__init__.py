@@ -5,6 +5,7 @@ that need torch import it when called.
 """
 
 from irq.diagnostics import Diagnostic, IRError, ParseError, VerifyError
+from irq.frontend import FrontendError, TracingWarning, import_torch, wrap
 from irq.ir import *  # noqa: F401,F403 - the IR objects are irq's vocabulary
 from irq.ir import __all__ as _ir_all
 from irq.text.parser import parse_file, parse_module
@@ -15,4 +16,19 @@ from irq.verifier import verify
 __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
-           "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", *_ir_all]
+           "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
+           "import_torch", "wrap", "check_model", *_ir_all]
+
+
+def check_model(module, **kwargs):
+    """Model check report (ops kept as torch.call, shared modules, unsupported ops per march); see irq.model_check."""
+    from irq.model_check import check_model as _impl
+    return _impl(module, **kwargs)
+
+
+def __getattr__(name: str):
+    # `irq.nn` needs torch: imported on first use, so `import irq` stays torch-free.
+    if name == "nn":
+        import importlib
+        return importlib.import_module("irq.nn")
+    raise AttributeError(f"module 'irq' has no attribute {name!r}")

@@ -71,7 +71,8 @@ __all__ = [
     "register_dialect", "CallSiteLoc", "FileLineColLoc", "FusedLoc", "Location", "NameLoc", "SourcePosLoc",
     "UNKNOWN_LOC", "UnknownLoc", "Constraint", "Op", "attribute", "operand", "optional_operand", "optional_result",
     "region", "result", "successor", "variadic_operand", "variadic_region", "variadic_result", "variadic_successor",
-    "structural_diff", "structurally_equal", "IRMapping", "Operation", "UnregisteredOp", "Blob", "ResourceHandle", "ComplexType", "DialectType",
+    "structural_diff", "structurally_equal", "IRMapping", "Operation", "UnregisteredOp", "Blob", "ResourceHandle",
+    "ComplexType", "DialectType",
     "FloatType", "FunctionType", "IndexType", "IntegerType", "NoneType", "OpaqueType", "ShapedType", "TensorType",
     "TupleType", "Type", "VectorType", "BlockArgument", "OpResult", "Use", "Value",
 ]

@@ -265,7 +265,10 @@ class OpDefinition:
         if not (n_fixed + n_opt > 1 and n_opt + has_var > 1):  # layout determined by count
             if n < n_fixed or (not has_var and n > n_fixed + n_opt):
                 lo = n_fixed
-                expect = f"{lo}" if not has_var and not n_opt else f"at least {lo}" if has_var else f"{lo} to {lo + n_opt}"
+                if has_var:
+                    expect = f"at least {lo}"
+                else:
+                    expect = f"{lo} to {lo + n_opt}" if n_opt else f"{lo}"
                 return [f"expected {expect} {what}(s), got {n}"]
         try:
             groups = self._segments(defs, n, op, prop)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from irq.ir.attributes import Attribute, DenseArrayAttr
 from irq.ir.opdef import OPTIONAL, SINGLE, VARIADIC
 from irq.ir.traits import SameOperandsAndResultType
-from irq.ir.types import i32
+from irq.ir.types import f64, i32, i64
 
 if TYPE_CHECKING:
     from irq.ir.operation import Operation
@@ -213,6 +213,15 @@ class _FormatParser:
         raise FormatError(f"unexpected '{t}' in assembly format")
 
 
+def _colon_follows(elements: list, i: int) -> bool:
+    """Is the next element after #i (skipping attr-dict) the literal ':'?"""
+    for x in elements[i + 1:]:
+        if isinstance(x, AttrDict):
+            continue
+        return isinstance(x, Literal) and x.text == ":"
+    return False
+
+
 def _walk(elements: list):
     for e in elements:
         yield e
@@ -259,7 +268,7 @@ class CompiledFormat:
         state[1] = False
 
     def _print_elements(self, elements: list, op: Operation, p: Printer, state: list) -> None:
-        for e in elements:
+        for i, e in enumerate(elements):
             if isinstance(e, Literal):
                 if _space_before_literal(e.text, state[1]) and state[0]:
                     p.out.append(" ")
@@ -273,7 +282,7 @@ class CompiledFormat:
                 if self._present(op, e.anchor):
                     self._print_elements(e.elements, op, p, state)
             elif isinstance(e, Var):
-                self._print_var(e, op, p, state)
+                self._print_var(e, op, p, state, _colon_follows(elements, i))
             elif isinstance(e, TypeOf):
                 self._emit(p, state, p.types(self._types(op, e.target)))
             elif isinstance(e, FunctionalType):
@@ -302,7 +311,7 @@ class CompiledFormat:
                 if op.successors:
                     self._emit(p, state, ", ".join(p.successor(b) for b in op.successors))
 
-    def _print_var(self, e: Var, op: Operation, p: Printer, state: list) -> None:
+    def _print_var(self, e: Var, op: Operation, p: Printer, state: list, colon_follows: bool = False) -> None:
         if e.kind == "operand":
             v = getattr(op, e.name)
             if v is None or (isinstance(v, tuple) and not v):
@@ -311,7 +320,9 @@ class CompiledFormat:
         elif e.kind == "attribute":
             a = op.get_attr(e.name)
             if a is not None:
-                self._emit(p, state, p.attr(a))
+                # before a ':' of the format, an i64 integer or f64 float prints without its type
+                # (it would read as the attribute's type); the parser applies the same rule
+                self._emit(p, state, p._array_elem(a) if colon_follows else p.attr(a))
         elif e.kind == "region":
             r = getattr(op, e.name)
             for region in (r if isinstance(r, tuple) else (r,)):
@@ -361,7 +372,7 @@ class CompiledFormat:
         return self._build(p, st)
 
     def _parse_elements(self, elements: list, p: OpAsmParser, st: _ParseResult) -> None:
-        for e in elements:
+        for i, e in enumerate(elements):
             if isinstance(e, Literal):
                 if e.text.isidentifier():
                     p.parse_keyword(e.text)
@@ -375,7 +386,7 @@ class CompiledFormat:
                 if self._optional_starts(e.elements[0], p):
                     self._parse_elements(e.elements, p, st)
             elif isinstance(e, Var):
-                self._parse_var(e, p, st)
+                self._parse_var(e, p, st, colon_follows=_colon_follows(elements, i))
             elif isinstance(e, TypeOf):
                 types = p.parse_type_list() if self._is_multi(e.target) else [p.parse_type()]
                 st.types[e.target] = types
@@ -434,7 +445,7 @@ class CompiledFormat:
         rd = dict(self.d.results).get(target)
         return rd is not None and rd.kind != SINGLE
 
-    def _parse_var(self, e: Var, p: OpAsmParser, st: _ParseResult) -> None:
+    def _parse_var(self, e: Var, p: OpAsmParser, st: _ParseResult, colon_follows: bool = False) -> None:
         if e.kind == "operand":
             d = self.operand_defs[e.name]
             if d.kind == SINGLE:
@@ -445,7 +456,13 @@ class CompiledFormat:
             else:
                 st.operands[e.name] = p.parse_operand_list()
         elif e.kind == "attribute":
-            st.props[e.name] = p.parse_attribute()
+            t = p.peek()
+            if colon_follows and t is not None and t.type in ("INT", "FLOAT"):
+                # `$attr `:` ...`: the ':' belongs to the format, so the literal takes its
+                # default type (i64 / f64), which the printer elides (ODS's I64Attr/F64Attr)
+                st.props[e.name] = p.parse_attribute(f64 if t.type == "FLOAT" else i64)
+            else:
+                st.props[e.name] = p.parse_attribute()
         elif e.kind == "region":
             st.regions.append(p.parse_region())
         else:
@@ -460,10 +477,7 @@ class CompiledFormat:
         else:
             groups = [st.operands.get(n, []) for n, _ in d.operands]
         # types
-        op_types: list[list | None] = []
-        for (n, od), us in zip(d.operands, groups):
-            t = st.types.get(n)
-            op_types.append(t)
+        op_types: list[list | None] = [st.types.get(n) for n, _ in d.operands]
         if "operands" in st.types:
             flat = st.types["operands"]
             sizes = [len(g) for g in groups]
@@ -480,7 +494,7 @@ class CompiledFormat:
         elif d.results:
             collected = []
             known = True
-            for n, rd in d.results:
+            for n, _ in d.results:
                 t = st.types.get(n)
                 if t is None:
                     known = False

@@ -251,13 +251,13 @@ class OpAsmParser:
         st = self.state
         if k in ("INT", "FLOAT"):
             self.i += 1
+            if type is not None:  # the caller knows the type: a following ':' is not ours
+                from irq.text.lexer import Tok as _Tok
+                return st.atom_attr(t, _Tok("TYPE", type._text, t.pos))
             type_tok = None
             if self.peek_type() == "COLON" and self.i + 1 < len(self.items) and self.items[self.i + 1].type == "TYPE":
                 self.i += 1
                 type_tok = self.next()
-            if type is not None and type_tok is None:
-                from irq.text.lexer import Tok as _Tok
-                return st.atom_attr(t, _Tok("TYPE", type._text, t.pos))
             return st.atom_attr(t, type_tok)
         if k in ("DENSE", "DENSE_RESOURCE"):
             self.i += 1

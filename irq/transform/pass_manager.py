@@ -198,7 +198,8 @@ def write_reproducer(path: str, op: Operation, pipeline: str) -> str:
             root.extra_resources = [e for e in saved if e[1] != REPRODUCER_KEY] + [entry]
         text = print_module(root, generic=True, debuginfo=True)
         if entry[3] not in text:  # the root cannot carry resources: append a section ourselves
-            text += f'\n{{-#\n  external_resources: {{\n    {REPRODUCER_KEY}: {{\n      pipeline: {entry[3]}\n    }}\n  }}\n#-}}\n'
+            text += (f"\n{{-#\n  external_resources: {{\n    {REPRODUCER_KEY}: {{\n"
+                     f"      pipeline: {entry[3]}\n    }}\n  }}\n#-}}\n")
     finally:
         if saved is not None:
             root.extra_resources = saved

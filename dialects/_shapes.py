@@ -1,0 +1,337 @@
+"""Shape rules for the torch/hl tensor ops (result shapes from operand shapes and attributes).
+
+Each rule returns the expected shape of every result, or None where it cannot be
+sure (then the verifier checks nothing). Formulas follow the torch.nn docs for
+each op (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d shape sections).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from irq.dialects._opspec import ShapeError
+
+from irq.ir.attributes import ArrayAttr, IntegerAttr, StringAttr
+from irq.ir.opdef import Op
+from irq.ir.types import ShapedType
+
+
+def shape_of(v) -> tuple[int, ...] | None:
+    t = v.type
+    if isinstance(t, ShapedType) and t.has_static_shape:
+        return tuple(t.shape)
+    return None
+
+
+def ints(op: Op, name: str, n: int | None = None, default: Sequence[int] | None = None) -> list[int] | None:
+    a = op.get_attr(name)
+    if a is None:
+        return None if default is None else list(default)
+    if isinstance(a, IntegerAttr):
+        vals = [a.value]
+    elif isinstance(a, ArrayAttr):
+        if not all(isinstance(x, IntegerAttr) for x in a):
+            return None
+        vals = [x.value for x in a]
+    else:
+        return None
+    if n is not None and len(vals) == 1 and n > 1:
+        vals = vals * n
+    return vals
+
+
+def int_attr(op: Op, name: str, default: int | None = None) -> int | None:
+    a = op.get_attr(name)
+    return a.value if isinstance(a, IntegerAttr) else default
+
+
+def norm_dim(d: int, rank: int) -> int:
+    if not -rank <= d < max(rank, 1):
+        raise ShapeError(f"dim {d} is out of range for rank {rank}")
+    return d % rank if rank else 0
+
+
+# -- rules ----------------------------------------------------------------------------------------
+def same_as_input(op: Op):
+    return [shape_of(op.operands[0])]
+
+
+def broadcast(op: Op):
+    shapes = [shape_of(v) for v in op.operands if isinstance(v.type, ShapedType)]
+    if any(s is None for s in shapes):
+        return None
+    return [broadcast_shapes(*shapes)]
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    rank = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(rank):
+        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
+        dims.discard(1)
+        if len(dims) > 1:
+            raise ShapeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def conv(nd: int):
+    def rule(op: Op):
+        x, w = shape_of(op.operands[0]), shape_of(op.operands[1])
+        if len(x) != nd + 2 and len(x) != nd + 1:
+            raise ShapeError(f"input must have rank {nd + 2} (or {nd + 1} unbatched), got {len(x)}")
+        if len(w) != nd + 2:
+            raise ShapeError(f"weight must have rank {nd + 2}, got {len(w)}")
+        groups = int_attr(op, "groups", 1)
+        cin = x[-nd - 1]
+        if cin != w[1] * groups:
+            raise ShapeError(f"input has {cin} channels, weight expects {w[1] * groups} ({w[1]} x {groups} groups)")
+        if w[0] % groups:
+            raise ShapeError(f"{w[0]} output channels are not divisible by {groups} groups")
+        if op.bias is not None:
+            b = shape_of(op.bias)
+            if b is not None and b != (w[0],):
+                raise ShapeError(f"bias must have shape [{w[0]}], got {list(b)}")
+        stride = ints(op, "stride", nd, [1] * nd)
+        dilation = ints(op, "dilation", nd, [1] * nd)
+        pad_attr = op.get_attr("padding")
+        spatial = x[-nd:]
+        if isinstance(pad_attr, StringAttr):
+            if pad_attr.value == "same":
+                out_sp = list(spatial)
+            elif pad_attr.value == "valid":
+                out_sp = [(s - d * (k - 1) - 1) // st + 1 for s, k, st, d in zip(spatial, w[2:], stride, dilation)]
+            else:
+                raise ShapeError(f"padding must be 'same', 'valid' or integers, got '{pad_attr.value}'")
+        else:
+            pad = ints(op, "padding", nd, [0] * nd)
+            out_sp = [(s + 2 * p - d * (k - 1) - 1) // st + 1
+                      for s, p, k, st, d in zip(spatial, pad, w[2:], stride, dilation)]
+        if any(o <= 0 for o in out_sp):
+            raise ShapeError(f"output size {out_sp} is too small")
+        return [(*x[:-nd - 1], w[0], *out_sp)]
+    return rule
+
+
+def conv_transpose(nd: int):
+    def rule(op: Op):
+        x, w = shape_of(op.operands[0]), shape_of(op.operands[1])
+        groups = int_attr(op, "groups", 1)
+        if x[-nd - 1] != w[0]:
+            raise ShapeError(f"input has {x[-nd - 1]} channels, weight expects {w[0]}")
+        stride = ints(op, "stride", nd, [1] * nd)
+        pad = ints(op, "padding", nd, [0] * nd)
+        outpad = ints(op, "output_padding", nd, [0] * nd)
+        dilation = ints(op, "dilation", nd, [1] * nd)
+        out_sp = [(s - 1) * st - 2 * p + d * (k - 1) + op_ + 1
+                  for s, st, p, d, k, op_ in zip(x[-nd:], stride, pad, dilation, w[2:], outpad)]
+        return [(*x[:-nd - 1], w[1] * groups, *out_sp)]
+    return rule
+
+
+def linear(op: Op):
+    x, w = shape_of(op.operands[0]), shape_of(op.operands[1])
+    if len(w) != 2:
+        raise ShapeError(f"weight must have rank 2, got {len(w)}")
+    if x[-1] != w[1]:
+        raise ShapeError(f"input has {x[-1]} features, weight expects {w[1]}")
+    if op.bias is not None and shape_of(op.bias) not in (None, (w[0],)):
+        raise ShapeError(f"bias must have shape [{w[0]}], got {list(shape_of(op.bias))}")
+    return [(*x[:-1], w[0])]
+
+
+def matmul(op: Op):
+    a, b = shape_of(op.operands[0]), shape_of(op.operands[1])
+    if not a or not b:
+        raise ShapeError("matmul operands must have rank >= 1")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ShapeError(f"contracting dimensions differ: {a2[-1]} vs {b2[-2]}")
+    batch = broadcast_shapes(a2[:-2], b2[:-2])
+    out = [*batch, a2[-2], b2[-1]]
+    if len(a) == 1:
+        del out[-2]
+    if len(b) == 1:
+        del out[-1]
+    return [tuple(out)]
+
+
+def bmm(op: Op):
+    a, b = shape_of(op.operands[0]), shape_of(op.operands[1])
+    if len(a) != 3 or len(b) != 3 or a[0] != b[0] or a[2] != b[1]:
+        raise ShapeError(f"bmm needs [b, n, m] x [b, m, p], got {list(a)} x {list(b)}")
+    return [(a[0], a[1], b[2])]
+
+
+def cat(op: Op):
+    shapes = [shape_of(v) for v in op.operands]
+    if not shapes:
+        raise ShapeError("cat needs at least one tensor")
+    rank = len(shapes[0])
+    d = norm_dim(int_attr(op, "dim", 0), rank)
+    for s in shapes[1:]:
+        if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != d):
+            raise ShapeError(f"cannot concatenate shapes {[list(x) for x in shapes]} along dim {d}")
+    out = list(shapes[0])
+    out[d] = sum(s[d] for s in shapes)
+    return [tuple(out)]
+
+
+def stack(op: Op):
+    shapes = [shape_of(v) for v in op.operands]
+    if not shapes or any(s != shapes[0] for s in shapes):
+        raise ShapeError(f"stack needs tensors of equal shape, got {[list(x) for x in shapes]}")
+    d = norm_dim(int_attr(op, "dim", 0), len(shapes[0]) + 1)
+    out = list(shapes[0])
+    out.insert(d, len(shapes))
+    return [tuple(out)]
+
+
+def flatten(op: Op):
+    x = shape_of(op.operands[0])
+    if not x:
+        return [(1,)]
+    s = norm_dim(int_attr(op, "start_dim", 0), len(x))
+    e = norm_dim(int_attr(op, "end_dim", -1), len(x))
+    return [(*x[:s], math.prod(x[s:e + 1]), *x[e + 1:])]
+
+
+def reshape(op: Op):
+    x = shape_of(op.operands[0])
+    a = op.get_attr("shape")
+    if not isinstance(a, ArrayAttr) or any(not isinstance(e, IntegerAttr) for e in a):
+        return None  # dynamic entries: checked against the element count only
+    target = [e.value for e in a]
+    n = math.prod(x)
+    if target.count(-1) > 1:
+        raise ShapeError("only one dimension can be -1")
+    known = math.prod(d for d in target if d != -1)
+    if -1 in target:
+        if known == 0 or n % known:
+            raise ShapeError(f"cannot reshape {list(x)} into {target}")
+        target[target.index(-1)] = n // known
+    elif known != n:
+        raise ShapeError(f"cannot reshape {list(x)} ({n} elements) into {target}")
+    return [tuple(target)]
+
+
+def permute(op: Op):
+    x = shape_of(op.operands[0])
+    dims = [norm_dim(d, len(x)) for d in ints(op, "dims")]
+    if sorted(dims) != list(range(len(x))):
+        raise ShapeError(f"dims {dims} are not a permutation of {len(x)} dimensions")
+    return [tuple(x[d] for d in dims)]
+
+
+def transpose(op: Op):
+    x = list(shape_of(op.operands[0]))
+    a = norm_dim(int_attr(op, "dim0"), len(x))
+    b = norm_dim(int_attr(op, "dim1"), len(x))
+    x[a], x[b] = x[b], x[a]
+    return [tuple(x)]
+
+
+def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    # torch.nn.MaxPool2d / AvgPool2d shape formula, including the ceil_mode rule that the
+    # last window must start inside the input or left padding.
+    num = size + 2 * p - d * (k - 1) - 1
+    out = (-(-num // s) if ceil else num // s) + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pool2d(op: Op):
+    x = shape_of(op.operands[0])
+    k = ints(op, "kernel_size", 2)
+    s = ints(op, "stride", 2) or k
+    if not s:
+        s = k
+    p = ints(op, "padding", 2, [0, 0])
+    d = ints(op, "dilation", 2, [1, 1])
+    ceil = bool(getattr(op.get_attr("ceil_mode"), "value", False))
+    out = [_pool_out(x[-2 + i], k[i], s[i], p[i], d[i], ceil) for i in range(2)]
+    return [(*x[:-2], *out)]
+
+
+def adaptive_pool2d(op: Op):
+    x = shape_of(op.operands[0])
+    a = op.get_attr("output_size")
+    vals = [None if not isinstance(e, IntegerAttr) else e.value for e in a] if isinstance(a, ArrayAttr) else None
+    if vals is None:
+        return None
+    if len(vals) == 1:
+        vals = vals * 2
+    return [(*x[:-2], *(x[-2 + i] if v is None or v < 0 else v for i, v in enumerate(vals)))]
+
+
+def reduce(op: Op):
+    x = shape_of(op.operands[0])
+    dims = ints(op, "dim")
+    keep = bool(getattr(op.get_attr("keepdim"), "value", False))
+    if dims is None:
+        dims = list(range(len(x)))
+    dims = {norm_dim(d, len(x)) for d in dims}
+    if keep:
+        return [tuple(1 if i in dims else s for i, s in enumerate(x))]
+    return [tuple(s for i, s in enumerate(x) if i not in dims)]
+
+
+def interpolate(op: Op):
+    x = shape_of(op.operands[0])
+    nd = len(x) - 2
+    if op.get_attr("size") is not None:
+        size = ints(op, "size", nd)
+        return None if size is None else [(*x[:2], *size)]
+    sf = op.get_attr("scale_factor")
+    if isinstance(sf, ArrayAttr):
+        f = [e.value for e in sf]
+        if len(f) == 1:
+            f = f * nd
+        return [(*x[:2], *(math.floor(s * k) for s, k in zip(x[2:], f)))]
+    raise ShapeError("interpolate needs 'size' or 'scale_factor'")
+
+
+def pad(op: Op):
+    x = list(shape_of(op.operands[0]))
+    p = ints(op, "pad")
+    if len(p) % 2 or len(p) // 2 > len(x):
+        raise ShapeError(f"pad list {p} has the wrong length for rank {len(x)}")
+    for i in range(len(p) // 2):
+        x[-1 - i] += p[2 * i] + p[2 * i + 1]
+    return [tuple(x)]
+
+
+def norm_check(op: Op):
+    """batch_norm/layer_norm/group_norm: the output has the input's shape; parameters are checked too."""
+    x = shape_of(op.operands[0])
+    return [x]
+
+
+def chunk(op: Op):
+    x = shape_of(op.operands[0])
+    d = norm_dim(int_attr(op, "dim", 0), len(x))
+    n = int_attr(op, "chunks")
+    size = -(-x[d] // n)
+    outs = []
+    left = x[d]
+    while left > 0:
+        k = min(size, left)
+        outs.append(tuple(k if i == d else s for i, s in enumerate(x)))
+        left -= k
+    return outs
+
+
+def split(op: Op):
+    x = shape_of(op.operands[0])
+    d = norm_dim(int_attr(op, "dim", 0), len(x))
+    a = op.get_attr("split_size")
+    if isinstance(a, IntegerAttr):
+        sizes = [min(a.value, x[d] - i) for i in range(0, x[d], a.value)]
+    else:
+        sizes = ints(op, "split_size")
+    if sum(sizes) != x[d]:
+        raise ShapeError(f"split sizes {sizes} do not add up to {x[d]}")
+    return [tuple(k if i == d else s for i, s in enumerate(x)) for k in sizes]

@@ -1,0 +1,122 @@
+"""The table of tensor ops (torch function semantics), shared by the torch and hl dialects.
+
+Attribute names follow the torch function's parameter names, so the importer and
+the torch executor map arguments by name. Defaults are spelled out by the
+importer (an op prints every argument that matters), except where noted.
+"""
+
+from __future__ import annotations
+
+from irq.dialects import _shapes as sh
+from irq.dialects._opspec import (
+    ANY,
+    BOOL,
+    FLOAT,
+    FLOATS,
+    INT,
+    INT_OR_INTS,
+    INTS,
+    INTS_OR_STR,
+    NUMBER,
+    STR,
+    OpSpec,
+    spec,
+)
+
+_CONV = (("stride", INTS), ("padding", INTS_OR_STR), ("dilation", INTS), ("groups", INT))
+_CONVT = (("stride", INTS), ("padding", INTS), ("output_padding", INTS), ("groups", INT), ("dilation", INTS))
+_UNARY = ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "tanh", "silu", "exp", "neg", "sqrt", "rsqrt",
+          "abs", "contiguous", "identity")
+
+SPECS: dict[str, OpSpec] = {}
+
+
+def _add(s: OpSpec) -> None:
+    SPECS[s.name] = s
+
+
+_add(spec("conv1d", "1-D convolution (F.conv1d, nn.Conv1d).", ("input", "weight", "bias?"), _CONV, shape=sh.conv(1)))
+_add(spec("conv2d", "2-D convolution (F.conv2d, nn.Conv2d).", ("input", "weight", "bias?"), _CONV, shape=sh.conv(2)))
+_add(spec("conv_transpose2d", "2-D transposed convolution (F.conv_transpose2d, nn.ConvTranspose2d).",
+          ("input", "weight", "bias?"), _CONVT, shape=sh.conv_transpose(2)))
+_add(spec("linear", "y = x W^T + b (F.linear, nn.Linear).", ("input", "weight", "bias?"), shape=sh.linear))
+_add(spec("batch_norm", "Batch normalization; `training` absent means: follow the module's train/eval mode.",
+          ("input", "running_mean?", "running_var?", "weight?", "bias?", "num_batches_tracked?"),
+          (("momentum?", FLOAT), ("eps", FLOAT), ("training?", BOOL)), shape=sh.norm_check))
+_add(spec("layer_norm", "Layer normalization over the trailing `normalized_shape` dims.",
+          ("input", "weight?", "bias?"), (("normalized_shape", INTS), ("eps", FLOAT)), shape=sh.norm_check))
+_add(spec("group_norm", "Group normalization.", ("input", "weight?", "bias?"),
+          (("num_groups", INT), ("eps", FLOAT)), shape=sh.norm_check))
+for _u in _UNARY:
+    _add(spec(_u, f"Element-wise {_u}.", shape=sh.same_as_input))
+_add(spec("hardtanh", "clamp(x, min_val, max_val) as an activation (relu6 is hardtanh(0, 6)).",
+          attrs=(("min_val", FLOAT), ("max_val", FLOAT)), shape=sh.same_as_input))
+_add(spec("leaky_relu", "max(x, 0) + negative_slope * min(x, 0).", attrs=(("negative_slope", FLOAT),),
+          shape=sh.same_as_input))
+_add(spec("gelu", "GELU; approximate = \"none\" or \"tanh\".", attrs=(("approximate", STR),),
+          shape=sh.same_as_input))
+_add(spec("softmax", "Softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_as_input))
+_add(spec("log_softmax", "Log-softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_as_input))
+_add(spec("clamp", "Clamp to [min, max]; either bound may be absent.", attrs=(("min?", NUMBER), ("max?", NUMBER)),
+          shape=sh.same_as_input))
+_add(spec("dropout", "Dropout; `training` absent means: follow the module's train/eval mode.",
+          attrs=(("p", FLOAT), ("training?", BOOL)), shape=sh.same_as_input))
+for _b in ("add", "sub", "mul", "div"):
+    extra = (("alpha?", NUMBER),) if _b in ("add", "sub") else (("rounding_mode?", STR),) if _b == "div" else ()
+    _add(spec(_b, f"Element-wise {_b} of two tensors, with broadcasting.", ("input", "other"), extra,
+              shape=sh.broadcast, same_element_type=False))
+    _add(spec(f"{_b}_scalar", f"Element-wise {_b} of a tensor and a Python number `other`.",
+              ("input",), (("other", NUMBER), *extra), shape=sh.same_as_input, same_element_type=False))
+for _b in ("sub", "div"):
+    _add(spec(f"r{_b}_scalar", f"`other {'-' if _b == 'sub' else '/'} input` for a Python number `other`.",
+              ("input",), (("other", NUMBER),), shape=sh.same_as_input, same_element_type=False))
+_add(spec("matmul", "Matrix product with torch.matmul's broadcasting.", ("input", "other"), shape=sh.matmul,
+          same_element_type=False))
+_add(spec("bmm", "Batched matrix product [b,n,m] x [b,m,p].", ("input", "other"), shape=sh.bmm))
+_add(spec("cat", "Concatenation along `dim`.", ("tensors*",), (("dim", INT),), shape=sh.cat,
+          same_element_type=False))
+_add(spec("stack", "Stack along a new `dim`.", ("tensors*",), (("dim", INT),), shape=sh.stack,
+          same_element_type=False))
+_add(spec("flatten", "Flatten dims start_dim..end_dim.", attrs=(("start_dim", INT), ("end_dim", INT)),
+          shape=sh.flatten))
+for _r in ("reshape", "view"):
+    _add(spec(_r, f"{_r} to `shape`; an entry #torch.operand<i> is the runtime size in operand i.",
+              ("input", "sizes*"), (("shape", ANY),), shape=sh.reshape))
+_add(spec("permute", "Permute dimensions.", attrs=(("dims", INTS),), shape=sh.permute))
+_add(spec("transpose", "Swap two dimensions.", attrs=(("dim0", INT), ("dim1", INT)), shape=sh.transpose))
+_add(spec("unsqueeze", "Insert a size-1 dim.", attrs=(("dim", INT),)))
+_add(spec("squeeze", "Remove size-1 dims (all, or `dim`).", attrs=(("dim?", INT_OR_INTS),)))
+_add(spec("getitem", "Tensor indexing `input[index]`; `index` lists the entries of the index tuple.",
+          ("input", "indices*"), (("index", ANY),)))
+_add(spec("slice", "input.narrow-style slice along `dim` (aten.slice).",
+          attrs=(("dim", INT), ("start?", INT), ("end?", INT), ("step", INT))))
+_add(spec("select", "input.select(dim, index) (aten.select).", attrs=(("dim", INT), ("index", INT))))
+_add(spec("chunk", "Split into `chunks` pieces along `dim` (one result per piece).", attrs=(("chunks", INT),
+          ("dim", INT)), variadic_results=True, shape=sh.chunk))
+_add(spec("split", "Split along `dim` by size or sizes (one result per piece).",
+          attrs=(("split_size", INT_OR_INTS), ("dim", INT)), variadic_results=True, shape=sh.split))
+_add(spec("interpolate", "Resize (F.interpolate, nn.Upsample); `size` entries may be #torch.operand<i> sizes.",
+          ("input", "sizes*"),
+          attrs=(("size?", ANY), ("scale_factor?", FLOATS), ("mode", STR), ("align_corners?", BOOL)),
+          shape=sh.interpolate))
+_add(spec("pad", "Pad the trailing dims (F.pad's pad list order).",
+          attrs=(("pad", INTS), ("mode", STR), ("value?", FLOAT)), shape=sh.pad))
+_add(spec("max_pool2d", "2-D max pooling.", attrs=(("kernel_size", INTS), ("stride", INTS), ("padding", INTS),
+          ("dilation", INTS), ("ceil_mode", BOOL)), shape=sh.pool2d))
+_add(spec("avg_pool2d", "2-D average pooling.", attrs=(("kernel_size", INTS), ("stride", INTS), ("padding", INTS),
+          ("ceil_mode", BOOL), ("count_include_pad", BOOL), ("divisor_override?", INT)), shape=sh.pool2d))
+_add(spec("adaptive_avg_pool2d", "2-D adaptive average pooling to `output_size`.", attrs=(("output_size", ANY),),
+          shape=sh.adaptive_pool2d))
+_add(spec("mean", "Mean over `dim` (all dims if absent).", attrs=(("dim?", INTS), ("keepdim", BOOL)),
+          shape=sh.reduce))
+_add(spec("sum", "Sum over `dim` (all dims if absent).", attrs=(("dim?", INTS), ("keepdim", BOOL)),
+          shape=sh.reduce, same_element_type=False))
+_add(spec("embedding", "Rows of `weight` picked by integer `input` (F.embedding, nn.Embedding).",
+          ("input", "weight"), (("padding_idx?", INT),), same_element_type=False))
+_add(spec("quant_stub", "Marks where the quantized part of the model starts (QuantStub); identity in float.",
+          attrs=(("scale?", FLOAT),), shape=sh.same_as_input))
+_add(spec("dequant_stub", "Marks where the quantized part of the model ends (DeQuantStub); identity in float.",
+          shape=sh.same_as_input))
+
+#: Ops whose operand lists are (input, weight, bias?) and are candidates for fusion.
+WEIGHTED = ("conv1d", "conv2d", "conv_transpose2d", "linear")

@@ -1,0 +1,188 @@
+"""method="export": torch.export for models symbolic tracing cannot take (HF transformers).
+
+torch.export yields ATen ops (aten.linear, aten.layer_norm, ...) with exact shapes in
+each node's `val`; they map to the same torch-dialect ops the fx path produces, and
+anything else stays a `torch.call "torch.ops.aten.x.overload"`. Parameters and
+buffers are export's lifted placeholders, renamed back to their state_dict keys.
+Module paths come from `nn_module_stack`, source positions from `stack_trace`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from irq.dialects.builtin import ModuleOp
+from irq.frontend.convert import GraphConverter
+from irq.frontend.errors import FrontendError, is_user_file
+from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, bind
+from irq.frontend.propagate import annotate
+
+aten = torch.ops.aten
+
+
+def _layer_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("normalized_shape", _MISSING), ("weight", None), ("bias", None), ("eps", 1e-5),
+              ("cudnn_enable", True)), args, kwargs)
+    if b is None:
+        return None
+    return Emit("layer_norm", {"input": b["input"], "weight": b["weight"], "bias": b["bias"]},
+                {"normalized_shape": list(b["normalized_shape"]), "eps": float(b["eps"])})
+
+
+def _embedding(args, kwargs):
+    b = bind((("weight", _MISSING), ("indices", _MISSING), ("padding_idx", -1), ("scale_grad_by_freq", False),
+              ("sparse", False)), args, kwargs)
+    if b is None or b["scale_grad_by_freq"] or b["sparse"]:
+        return None
+    attrs = {} if b["padding_idx"] in (None, -1) else {"padding_idx": b["padding_idx"]}
+    return Emit("embedding", {"input": b["indices"], "weight": b["weight"]}, attrs)
+
+
+def _slice(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", 0), ("start", None), ("end", None), ("step", 1)), args, kwargs)
+    if b is None or any(isinstance(b[k], fx.Node) for k in ("dim", "start", "end", "step")):
+        return None
+    return Emit("slice", {"input": b["input"]}, {"dim": b["dim"], "start": b["start"], "end": b["end"],
+                                                 "step": b["step"]})
+
+
+def _select(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", _MISSING), ("index", _MISSING)), args, kwargs)
+    if b is None or isinstance(b["index"], fx.Node):
+        return None
+    return Emit("select", {"input": b["input"]}, {"dim": b["dim"], "index": b["index"]})
+
+
+def _rsub(args, kwargs):
+    b = bind((("input", _MISSING), ("other", _MISSING), ("alpha", 1)), args, kwargs)
+    if b is None or b["alpha"] != 1 or not isinstance(b["other"], (int, float)) or isinstance(b["other"], bool):
+        return None
+    return Emit("rsub_scalar", {"input": b["input"]}, {"other": b["other"]})
+
+
+def _batch_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("weight", None), ("bias", None), ("running_mean", None), ("running_var", None),
+              ("training", False), ("momentum", 0.1), ("eps", 1e-5), ("cudnn_enabled", True)), args, kwargs)
+    if b is None:
+        return None
+    attrs = {"eps": float(b["eps"]), "training": bool(b["training"])}
+    if b["momentum"] is not None:
+        attrs["momentum"] = float(b["momentum"])
+    return Emit("batch_norm", {k: b[k] for k in ("input", "running_mean", "running_var", "weight", "bias")}, attrs)
+
+
+ATEN: dict[Any, Any] = {
+    aten.batch_norm.default: _batch_norm, aten.relu_.default: FUNCTIONS[torch.relu],
+    aten.add_.Tensor: FUNCTIONS[torch.add], aten.mul_.Tensor: FUNCTIONS[torch.mul],
+    aten.hardtanh_.default: FUNCTIONS[F.hardtanh], aten.squeeze.dim: FUNCTIONS[torch.squeeze],
+    aten.linear.default: FUNCTIONS[F.linear], aten.conv2d.default: FUNCTIONS[F.conv2d],
+    aten.conv1d.default: FUNCTIONS[F.conv1d], aten.layer_norm.default: _layer_norm,
+    aten.gelu.default: FUNCTIONS[F.gelu], aten.relu.default: FUNCTIONS[torch.relu],
+    aten.sigmoid.default: FUNCTIONS[torch.sigmoid], aten.tanh.default: FUNCTIONS[torch.tanh],
+    aten.hardtanh.default: FUNCTIONS[F.hardtanh], aten.hardswish.default: FUNCTIONS[F.hardswish],
+    aten.silu.default: FUNCTIONS[F.silu], aten.exp.default: FUNCTIONS[torch.exp],
+    aten.add.Tensor: FUNCTIONS[torch.add], aten.sub.Tensor: FUNCTIONS[torch.sub], aten.mul.Tensor: FUNCTIONS[torch.mul],
+    aten.div.Tensor: FUNCTIONS[torch.div], aten.rsub.Scalar: _rsub,
+    aten.matmul.default: FUNCTIONS[torch.matmul], aten.bmm.default: FUNCTIONS[torch.bmm],
+    aten.view.default: METHODS["view"], aten.reshape.default: FUNCTIONS[torch.reshape],
+    aten.transpose.int: FUNCTIONS[torch.transpose], aten.permute.default: FUNCTIONS[torch.permute],
+    aten.unsqueeze.default: FUNCTIONS[torch.unsqueeze], aten.flatten.using_ints: FUNCTIONS[torch.flatten],
+    aten.softmax.int: FUNCTIONS[torch.softmax], aten.cat.default: FUNCTIONS[torch.cat],
+    aten.dropout.default: FUNCTIONS[F.dropout], aten.embedding.default: _embedding, aten.slice.Tensor: _slice,
+    aten.select.int: _select, aten.mean.dim: FUNCTIONS[torch.mean], aten.contiguous.default: METHODS["contiguous"],
+    aten.max_pool2d.default: FUNCTIONS[F.max_pool2d], aten.avg_pool2d.default: FUNCTIONS[F.avg_pool2d],
+    aten.adaptive_avg_pool2d.default: FUNCTIONS[F.adaptive_avg_pool2d], aten.clamp.default: FUNCTIONS[torch.clamp],
+}
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _location(stack_trace: str | None) -> tuple[str, int, int] | None:
+    """The innermost user frame of an export stack trace (the last frame outside torch)."""
+    if not stack_trace:
+        return None
+    frames = [(f, int(line)) for f, line in _FRAME.findall(stack_trace)]
+    for f, line in reversed(frames):
+        if is_user_file(f):
+            return f, line, 1
+    return None
+
+
+def _scope(node: fx.Node) -> tuple[str, str | None]:
+    """(enclosing module path, the path itself when the innermost module is a torch.nn layer)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "", None
+    path, cls = list(stack.values())[-1]
+    cls_name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+    path = path.replace("L['self'].", "").replace("L__self__", "")
+    leaf = cls_name.startswith("torch.nn.modules.")
+    return path, (path if leaf else None)
+
+
+def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> ModuleOp:
+    if len(inputs) == 1 and isinstance(inputs[0], dict) and not kwargs:
+        inputs, kwargs = (), dict(inputs[0])
+    try:
+        ep = torch.export.export(model, inputs, kwargs)
+    except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
+        from irq.frontend.importer import _trace_error
+        raise _trace_error(model, e) from e
+    sig = ep.graph_signature
+    graph = ep.graph
+    by_name = {n.name: n for n in graph.nodes if n.op == "placeholder"}
+    params = {k for k, _ in model.named_parameters(remove_duplicate=False)}
+    model_state = model.state_dict(keep_vars=True)
+    state: dict[str, tuple[torch.Tensor, str | None]] = {}
+    for k in model_state:
+        t = ep.state_dict.get(k)
+        if isinstance(t, torch.Tensor):
+            state[k] = (t, None if k in params else "buffer")
+    constants = {k: v for k, v in ep.constants.items() if isinstance(v, torch.Tensor)}
+    lifted: dict[fx.Node, str] = {}
+    user: list[fx.Node] = []
+    for spec in sig.input_specs:
+        node = by_name[spec.arg.name]
+        kind = spec.kind.name
+        if kind == "USER_INPUT":
+            user.append(node)
+        elif spec.target is not None:
+            lifted[node] = spec.target
+            if spec.target not in state and spec.target not in constants:
+                t = ep.state_dict.get(spec.target)
+                if isinstance(t, torch.Tensor):
+                    state[spec.target] = (t, "parameter" if kind == "PARAMETER" else "constant")
+        else:
+            raise FrontendError(f"torch.export input '{spec.arg.name}' of kind {kind} is not supported")
+    for key, (t, kind) in list(state.items()):
+        if kind == "parameter":
+            state[key] = (t, None)
+    for node in graph.nodes:
+        val = node.meta.get("val")
+        if node.op == "output":
+            continue
+        annotate(node, val)
+        scope, module = _scope(node)
+        node.meta["irq_scope"] = scope
+        if module:
+            node.meta["irq_module"] = module
+        node.meta["irq_loc"] = _location(node.meta.get("stack_trace"))
+    out_node = next(n for n in graph.nodes if n.op == "output")
+    user_out = [a for a, s in zip(out_node.args[0], sig.output_specs) if s.kind.name == "USER_OUTPUT"]
+    out_node.args = (tuple(user_out) if len(user_out) != 1 else user_out[0],)
+
+    def dispatch(node: fx.Node) -> list[Emit] | None:
+        if node.op != "call_function":
+            return None
+        h = ATEN.get(node.target)
+        e = h(node.args, node.kwargs) if h is not None else None
+        return [e] if e is not None else None
+
+    conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state, tensor_constants=constants,
+                          lifted=lifted)
+    return conv.run(user)

@@ -1,0 +1,590 @@
+"""Which torch callables become which typed torch-dialect ops, with normalized arguments.
+
+A handler receives the node's (args, kwargs), binds them to the callable's
+parameter names with torch's defaults, and returns an `Emit`: the spec name, the
+tensor operands and the attribute values. Returning None (or an attribute that
+still contains a traced value) makes the importer keep the call as `torch.call`.
+Defaults are the ones documented for each torch function.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+_MISSING = object()
+
+
+@dataclass
+class ParamRef:
+    """A module's parameter or buffer used by a module call (state_dict key)."""
+
+    key: str
+
+
+@dataclass
+class Emit:
+    spec: str
+    operands: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def bind(params: tuple, args: tuple, kwargs: dict) -> dict[str, Any] | None:
+    """Bind call arguments to `params` ((name, default) pairs; default _MISSING = required)."""
+    out: dict[str, Any] = {}
+    if len(args) > len(params):
+        return None
+    for (name, _), a in zip(params, args):
+        out[name] = a
+    for k, v in kwargs.items():
+        if k in out or k not in {p for p, _ in params}:
+            return None
+        out[k] = v
+    for name, default in params:
+        if name not in out:
+            if default is _MISSING:
+                return None
+            out[name] = default
+    return out
+
+
+def _n(v: Any, nd: int) -> list:
+    return list(v) * (nd if len(v) == 1 else 1) if isinstance(v, (list, tuple)) else [v] * nd
+
+
+def is_node(x: Any) -> bool:
+    return isinstance(x, fx.Node)
+
+
+def _tensor_value(x: Any) -> bool:
+    return is_node(x) and x.meta.get("irq_kind") == "tensor"
+
+
+# -- call_function / call_method handlers --------------------------------------------------------------
+def _conv(nd: int, spec: str):
+    params = (("input", _MISSING), ("weight", _MISSING), ("bias", None), ("stride", 1), ("padding", 0),
+              ("dilation", 1), ("groups", 1))
+
+    def h(args, kwargs):
+        b = bind(params, args, kwargs)
+        if b is None:
+            return None
+        pad = b["padding"] if isinstance(b["padding"], str) else _n(b["padding"], nd)
+        return Emit(spec, {"input": b["input"], "weight": b["weight"], "bias": b["bias"]},
+                    {"stride": _n(b["stride"], nd), "padding": pad, "dilation": _n(b["dilation"], nd),
+                     "groups": b["groups"]})
+    return h
+
+
+def _conv_transpose2d(args, kwargs):
+    b = bind((("input", _MISSING), ("weight", _MISSING), ("bias", None), ("stride", 1), ("padding", 0),
+              ("output_padding", 0), ("groups", 1), ("dilation", 1)), args, kwargs)
+    if b is None:
+        return None
+    return Emit("conv_transpose2d", {"input": b["input"], "weight": b["weight"], "bias": b["bias"]},
+                {"stride": _n(b["stride"], 2), "padding": _n(b["padding"], 2),
+                 "output_padding": _n(b["output_padding"], 2), "groups": b["groups"],
+                 "dilation": _n(b["dilation"], 2)})
+
+
+def _simple(spec: str, params: tuple, operands: tuple = ("input",), rename: dict | None = None,
+            drop: tuple = ("inplace",), fixed: dict | None = None):
+    """Handler for functions whose parameters map 1:1 to operands and attributes."""
+    rename = rename or {}
+
+    def h(args, kwargs):
+        b = bind(params, args, kwargs)
+        if b is None:
+            return None
+        ops = {o: b[o] for o in operands}
+        attrs = {rename.get(k, k): v for k, v in b.items() if k not in operands and k not in drop}
+        attrs.update(fixed or {})
+        return Emit(spec, ops, attrs)
+    return h
+
+
+_UNARY_P = (("input", _MISSING), ("inplace", False))
+_X = (("input", _MISSING),)
+
+
+def _binary(name: str):
+    commutative = name in ("add", "mul")
+
+    def h(args, kwargs):
+        extra = (("alpha", 1),) if name in ("add", "sub") else (("rounding_mode", None),) if name == "div" else ()
+        b = bind((("input", _MISSING), ("other", _MISSING), *extra), args, kwargs)
+        if b is None:
+            return None
+        x, y = b["input"], b["other"]
+        attrs = {k: b[k] for k, _ in extra if b[k] is not None and not (k == "alpha" and b[k] == 1)}
+        if _tensor_value(x) and _tensor_value(y):
+            return Emit(name, {"input": x, "other": y}, attrs)
+        if _tensor_value(x) and isinstance(y, (int, float)) and not isinstance(y, bool):
+            return Emit(f"{name}_scalar", {"input": x}, {"other": y, **attrs})
+        if _tensor_value(y) and isinstance(x, (int, float)) and not isinstance(x, bool) and not attrs:
+            if commutative:
+                return Emit(f"{name}_scalar", {"input": y}, {"other": x})
+            return Emit(f"r{name}_scalar", {"input": y}, {"other": x})
+        return None
+    return h
+
+
+def _softmax(spec: str):
+    def h(args, kwargs):
+        b = bind((("input", _MISSING), ("dim", None), ("_stacklevel", 3), ("dtype", None)), args, kwargs)
+        if b is None or b["dim"] is None or b["dtype"] is not None:
+            return None
+        return Emit(spec, {"input": b["input"]}, {"dim": b["dim"]})
+    return h
+
+
+def _cat(spec: str):
+    def h(args, kwargs):
+        b = bind((("tensors", _MISSING), ("dim", 0)), args, kwargs) or bind((("tensors", _MISSING), ("axis", 0)),
+                                                                            args, kwargs)
+        if b is None or not isinstance(b["tensors"], (list, tuple)) or not all(map(_tensor_value, b["tensors"])):
+            return None
+        return Emit(spec, {"tensors": list(b["tensors"])}, {"dim": b.get("dim", b.get("axis"))})
+    return h
+
+
+def _shape_list(shape: Any, first: int = 1) -> tuple[list, list] | None:
+    """A size list: static ints mixed with traced sizes (-> #torch.operand<i> refs from index `first`).
+
+    A traced torch.Size (x.shape, x.size(), x.shape[-2:]) counts as one operand
+    entry that the importer expands to its i64 values.
+    """
+    from irq.dialects.torch_values import OperandRefAttr
+    out: list = []
+    sizes: list = []
+    n = first
+    entries = [shape] if is_node(shape) and shape.meta.get("irq_kind") == "multi" else shape
+    if not isinstance(entries, (list, tuple)):
+        return None
+    for s in entries:
+        if is_node(s):
+            kind = s.meta.get("irq_kind")
+            if kind == "int":
+                sizes.append(s)
+                out.append(OperandRefAttr(n))
+                n += 1
+            elif kind == "multi" and all(str(t) == "i64" for t in s.meta["irq_type"]):
+                sizes.append(s)
+                for _ in s.meta["irq_type"]:
+                    out.append(OperandRefAttr(n))
+                    n += 1
+            else:
+                return None
+        elif isinstance(s, int) and not isinstance(s, bool):
+            out.append(s)
+        else:
+            return None
+    return out, sizes
+
+
+def _size_attr(entries: list):
+    from irq.ir.attributes import ArrayAttr, IntegerAttr
+    from irq.ir.types import i64
+    return ArrayAttr(e if not isinstance(e, int) else IntegerAttr(e, i64) for e in entries)
+
+
+def _reshape(spec: str, varargs: bool):
+    def h(args, kwargs):
+        if len(args) < 1 or (kwargs and set(kwargs) != {"shape"}):
+            return None
+        x = args[0]
+        shape = kwargs.get("shape", args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else
+                           (args[1:] if varargs else args[1] if len(args) > 1 else None))
+        if shape is None:
+            return None
+        r = _shape_list(shape)
+        if r is None:
+            return None
+        shp, sizes = r
+        return Emit(spec, {"input": x, "sizes": sizes}, {"shape": _size_attr(shp)})
+    return h
+
+
+def _dims(spec: str, varargs: bool):
+    def h(args, kwargs):
+        if kwargs and set(kwargs) != {"dims"}:
+            return None
+        dims = kwargs.get("dims") or (args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else
+                                      list(args[1:]))
+        if not all(isinstance(d, int) for d in dims):
+            return None
+        return Emit(spec, {"input": args[0]}, {"dims": list(dims)})
+    return h
+
+
+def _interpolate(args, kwargs):
+    b = bind((("input", _MISSING), ("size", None), ("scale_factor", None), ("mode", "nearest"),
+              ("align_corners", None), ("recompute_scale_factor", None), ("antialias", False)), args, kwargs)
+    if b is None or b["antialias"] or b["mode"] not in ("nearest", "bilinear", "linear", "bicubic", "nearest-exact"):
+        return None
+    nd = (b["input"].meta.get("irq_rank") or 4) - 2 if is_node(b["input"]) else 2
+    attrs: dict[str, Any] = {"mode": b["mode"]}
+    sizes: list = []
+    if b["size"] is not None:
+        size = b["size"]
+        if isinstance(size, int) or (is_node(size) and size.meta.get("irq_kind") == "int"):
+            size = [size] * nd
+        r = _shape_list(size)
+        if r is None:
+            return None
+        entries, sizes = r
+        attrs["size"] = _size_attr(entries)
+    if b["scale_factor"] is not None:
+        attrs["scale_factor"] = [float(s) for s in _n(b["scale_factor"], nd)]
+    if b["align_corners"] is not None:
+        attrs["align_corners"] = bool(b["align_corners"])
+    if b["recompute_scale_factor"]:
+        return None
+    return Emit("interpolate", {"input": b["input"], "sizes": sizes}, attrs)
+
+
+def _pool(spec: str):
+    def h(args, kwargs):
+        if spec == "max_pool2d":
+            b = bind((("input", _MISSING), ("kernel_size", _MISSING), ("stride", None), ("padding", 0),
+                      ("dilation", 1), ("ceil_mode", False), ("return_indices", False)), args, kwargs)
+            if b is None or b["return_indices"]:
+                return None
+        else:
+            b = bind((("input", _MISSING), ("kernel_size", _MISSING), ("stride", None), ("padding", 0),
+                      ("ceil_mode", False), ("count_include_pad", True), ("divisor_override", None)), args, kwargs)
+            if b is None:
+                return None
+        k = _n(b["kernel_size"], 2)
+        attrs = {"kernel_size": k, "stride": _n(b["stride"], 2) if b["stride"] not in (None, [], ()) else k,
+                 "padding": _n(b["padding"], 2), "ceil_mode": bool(b["ceil_mode"])}
+        if spec == "max_pool2d":
+            attrs["dilation"] = _n(b["dilation"], 2)
+        else:
+            attrs["count_include_pad"] = bool(b["count_include_pad"])
+            if b["divisor_override"] is not None:
+                attrs["divisor_override"] = b["divisor_override"]
+        return Emit(spec, {"input": b["input"]}, attrs)
+    return h
+
+
+def _adaptive(args, kwargs):
+    b = bind((("input", _MISSING), ("output_size", _MISSING)), args, kwargs)
+    if b is None:
+        return None
+    return Emit("adaptive_avg_pool2d", {"input": b["input"]}, {"output_size": _n(b["output_size"], 2)})
+
+
+def _reduce(spec: str):
+    def h(args, kwargs):
+        b = bind((("input", _MISSING), ("dim", None), ("keepdim", False), ("dtype", None)), args, kwargs)
+        if b is None or b["dtype"] is not None:
+            return None
+        attrs: dict[str, Any] = {"keepdim": bool(b["keepdim"])}
+        if b["dim"] is not None:
+            attrs["dim"] = _n(b["dim"], 1) if not isinstance(b["dim"], (list, tuple)) else list(b["dim"])
+        return Emit(spec, {"input": b["input"]}, attrs)
+    return h
+
+
+def _clamp(args, kwargs):
+    b = bind((("input", _MISSING), ("min", None), ("max", None)), args, kwargs)
+    if b is None or any(is_node(b[k]) for k in ("min", "max")):
+        return None
+    return Emit("clamp", {"input": b["input"]}, {k: b[k] for k in ("min", "max") if b[k] is not None})
+
+
+def _chunk(args, kwargs):
+    b = bind((("input", _MISSING), ("chunks", _MISSING), ("dim", 0)), args, kwargs)
+    return None if b is None else Emit("chunk", {"input": b["input"]}, {"chunks": b["chunks"], "dim": b["dim"]})
+
+
+def _split(args, kwargs):
+    b = bind((("input", _MISSING), ("split_size_or_sections", _MISSING), ("dim", 0)), args, kwargs) or \
+        bind((("input", _MISSING), ("split_size", _MISSING), ("dim", 0)), args, kwargs)
+    if b is None:
+        return None
+    s = b.get("split_size_or_sections", b.get("split_size"))
+    return Emit("split", {"input": b["input"]}, {"split_size": list(s) if isinstance(s, (list, tuple)) else s,
+                                                  "dim": b["dim"]})
+
+
+def _getitem(args, kwargs):
+    """Tensor indexing with ints, slices, None, Ellipsis and index tensors."""
+    from irq.dialects.torch_values import EllipsisAttr, OperandRefAttr, SliceAttr
+    from irq.ir.attributes import ArrayAttr, IntegerAttr, UnitAttr
+    from irq.ir.types import i64
+    x, idx = args
+    if not _tensor_value(x):
+        return None
+    entries = idx if isinstance(idx, tuple) else (idx,)
+    out, tensors = [], []
+    for e in entries:
+        if isinstance(e, bool):
+            return None
+        if isinstance(e, int):
+            out.append(IntegerAttr(e, i64))
+        elif e is None:
+            out.append(UnitAttr())
+        elif e is Ellipsis:
+            out.append(EllipsisAttr())
+        elif isinstance(e, slice):
+            if any(is_node(v) or (v is not None and not isinstance(v, int)) for v in (e.start, e.stop, e.step)):
+                return None
+            out.append(SliceAttr(e.start, e.stop, e.step))
+        elif _tensor_value(e):
+            tensors.append(e)
+            out.append(OperandRefAttr(len(tensors)))
+        else:
+            return None
+    return Emit("getitem", {"input": x, "indices": tensors}, {"index": ArrayAttr(out)})
+
+
+def _dropout(args, kwargs):
+    b = bind((("input", _MISSING), ("p", 0.5), ("training", True), ("inplace", False)), args, kwargs)
+    return None if b is None else Emit("dropout", {"input": b["input"]}, {"p": float(b["p"]),
+                                                                         "training": bool(b["training"])})
+
+
+def _batch_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("running_mean", _MISSING), ("running_var", _MISSING), ("weight", None),
+              ("bias", None), ("training", False), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)
+    if b is None:
+        return None
+    attrs = {"eps": float(b["eps"]), "training": bool(b["training"])}
+    if b["momentum"] is not None:
+        attrs["momentum"] = float(b["momentum"])
+    return Emit("batch_norm", {k: b[k] for k in ("input", "running_mean", "running_var", "weight", "bias")}, attrs)
+
+
+def _unsqueeze(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", _MISSING)), args, kwargs)
+    return None if b is None else Emit("unsqueeze", {"input": b["input"]}, {"dim": b["dim"]})
+
+
+def _squeeze(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", None)), args, kwargs)
+    if b is None:
+        return None
+    return Emit("squeeze", {"input": b["input"]}, {} if b["dim"] is None else {"dim": b["dim"]})
+
+
+def _flatten(args, kwargs):
+    b = bind((("input", _MISSING), ("start_dim", 0), ("end_dim", -1)), args, kwargs)
+    return None if b is None else Emit("flatten", {"input": b["input"]},
+                                       {"start_dim": b["start_dim"], "end_dim": b["end_dim"]})
+
+
+def _transpose(args, kwargs):
+    b = bind((("input", _MISSING), ("dim0", _MISSING), ("dim1", _MISSING)), args, kwargs)
+    return None if b is None else Emit("transpose", {"input": b["input"]}, {"dim0": b["dim0"], "dim1": b["dim1"]})
+
+
+def _pad(args, kwargs):
+    b = bind((("input", _MISSING), ("pad", _MISSING), ("mode", "constant"), ("value", None)), args, kwargs)
+    if b is None:
+        return None
+    attrs = {"pad": list(b["pad"]), "mode": b["mode"]}
+    if b["value"] is not None:
+        attrs["value"] = float(b["value"])
+    return Emit("pad", {"input": b["input"]}, attrs)
+
+
+_ACT = {
+    "relu": _simple("relu", _UNARY_P), "relu6": _simple("relu6", _UNARY_P),
+    "hardswish": _simple("hardswish", _UNARY_P), "hardsigmoid": _simple("hardsigmoid", _UNARY_P),
+    "silu": _simple("silu", _UNARY_P), "sigmoid": _simple("sigmoid", _X), "tanh": _simple("tanh", _X),
+    "exp": _simple("exp", _X), "neg": _simple("neg", _X), "sqrt": _simple("sqrt", _X), "rsqrt": _simple("rsqrt", _X),
+    "abs": _simple("abs", _X),
+}
+
+FUNCTIONS: dict[Callable, Callable] = {
+    F.conv1d: _conv(1, "conv1d"), torch.conv1d: _conv(1, "conv1d"),
+    F.conv2d: _conv(2, "conv2d"), torch.conv2d: _conv(2, "conv2d"),
+    F.conv_transpose2d: _conv_transpose2d, torch.conv_transpose2d: _conv_transpose2d,
+    F.linear: _simple("linear", (("input", _MISSING), ("weight", _MISSING), ("bias", None)),
+                      ("input", "weight", "bias")),
+    F.batch_norm: _batch_norm,
+    F.layer_norm: _simple("layer_norm", (("input", _MISSING), ("normalized_shape", _MISSING), ("weight", None),
+                                         ("bias", None), ("eps", 1e-5)), ("input", "weight", "bias")),
+    F.group_norm: _simple("group_norm", (("input", _MISSING), ("num_groups", _MISSING), ("weight", None),
+                                         ("bias", None), ("eps", 1e-5)), ("input", "weight", "bias")),
+    F.relu: _ACT["relu"], torch.relu: _ACT["relu"], F.relu_: _ACT["relu"], torch.relu_: _ACT["relu"],
+    F.relu6: _ACT["relu6"], F.hardswish: _ACT["hardswish"], F.hardsigmoid: _ACT["hardsigmoid"],
+    F.silu: _ACT["silu"], torch.sigmoid: _ACT["sigmoid"], F.sigmoid: _ACT["sigmoid"], torch.tanh: _ACT["tanh"],
+    F.tanh: _ACT["tanh"], torch.exp: _ACT["exp"], torch.neg: _ACT["neg"], operator.neg: _ACT["neg"],
+    torch.sqrt: _ACT["sqrt"], torch.rsqrt: _ACT["rsqrt"], torch.abs: _ACT["abs"],
+    F.hardtanh: _simple("hardtanh", (("input", _MISSING), ("min_val", -1.0), ("max_val", 1.0), ("inplace", False))),
+    F.leaky_relu: _simple("leaky_relu", (("input", _MISSING), ("negative_slope", 0.01), ("inplace", False))),
+    F.gelu: _simple("gelu", (("input", _MISSING), ("approximate", "none"))),
+    F.softmax: _softmax("softmax"), torch.softmax: _softmax("softmax"), F.log_softmax: _softmax("log_softmax"),
+    torch.log_softmax: _softmax("log_softmax"),
+    operator.add: _binary("add"), operator.iadd: _binary("add"), torch.add: _binary("add"),
+    operator.sub: _binary("sub"), operator.isub: _binary("sub"), torch.sub: _binary("sub"),
+    operator.mul: _binary("mul"), operator.imul: _binary("mul"), torch.mul: _binary("mul"),
+    operator.truediv: _binary("div"), operator.itruediv: _binary("div"), torch.div: _binary("div"),
+    torch.matmul: _simple("matmul", (("input", _MISSING), ("other", _MISSING)), ("input", "other")),
+    operator.matmul: _simple("matmul", (("input", _MISSING), ("other", _MISSING)), ("input", "other")),
+    torch.bmm: _simple("bmm", (("input", _MISSING), ("mat2", _MISSING)), ("input", "mat2"), {"mat2": "other"}),
+    torch.cat: _cat("cat"), torch.concat: _cat("cat"), torch.stack: _cat("stack"),
+    torch.flatten: _flatten, torch.reshape: _reshape("reshape", False),
+    torch.permute: _dims("permute", False), torch.transpose: _transpose,
+    torch.unsqueeze: _unsqueeze, torch.squeeze: _squeeze,
+    operator.getitem: _getitem, torch.chunk: _chunk, torch.split: _split,
+    F.interpolate: _interpolate, F.pad: _pad,
+    F.max_pool2d: _pool("max_pool2d"), torch.max_pool2d: _pool("max_pool2d"),
+    F.avg_pool2d: _pool("avg_pool2d"), torch._C._nn.avg_pool2d: _pool("avg_pool2d"),
+    F.adaptive_avg_pool2d: _adaptive,
+    torch.mean: _reduce("mean"), torch.sum: _reduce("sum"), torch.clamp: _clamp, torch.clip: _clamp,
+    F.dropout: _dropout,
+    F.embedding: _simple("embedding", (("input", _MISSING), ("weight", _MISSING), ("padding_idx", None)),
+                         ("input", "weight")),
+}
+
+#: Tensor methods (call_method target) -> handler over (self, *args).
+METHODS: dict[str, Callable] = {
+    **{k: v for k, v in _ACT.items()}, "relu_": _ACT["relu"], "sigmoid_": _ACT["sigmoid"],
+    "contiguous": lambda a, k: Emit("contiguous", {"input": a[0]}) if len(a) == 1 and not k else None,
+    "softmax": _softmax("softmax"), "log_softmax": _softmax("log_softmax"),
+    "add": _binary("add"), "add_": _binary("add"), "sub": _binary("sub"), "sub_": _binary("sub"),
+    "mul": _binary("mul"), "mul_": _binary("mul"), "div": _binary("div"), "div_": _binary("div"),
+    "matmul": FUNCTIONS[torch.matmul], "bmm": FUNCTIONS[torch.bmm],
+    "view": _reshape("view", True), "reshape": _reshape("reshape", True), "flatten": _flatten,
+    "permute": _dims("permute", True), "transpose": _transpose, "unsqueeze": _unsqueeze, "squeeze": _squeeze,
+    "chunk": _chunk, "split": _split, "mean": _reduce("mean"), "sum": _reduce("sum"), "clamp": _clamp,
+    "clip": _clamp,
+}
+
+
+# -- modules -------------------------------------------------------------------------------------------
+def _p(path: str, name: str, m: nn.Module) -> ParamRef | None:
+    return ParamRef(f"{path}.{name}" if path else name) if getattr(m, name, None) is not None else None
+
+
+def _mod_conv(m: nn.Module, path: str, x: Any) -> list[Emit]:
+    nd = len(m.kernel_size)
+    spec = {1: "conv1d", 2: "conv2d"}.get(nd)
+    if isinstance(m, nn.ConvTranspose2d):
+        return [Emit("conv_transpose2d", {"input": x, "weight": _p(path, "weight", m), "bias": _p(path, "bias", m)},
+                     {"stride": list(m.stride), "padding": list(m.padding), "output_padding": list(m.output_padding),
+                      "groups": m.groups, "dilation": list(m.dilation)})]
+    if spec is None:
+        return []
+    out = []
+    padding = m.padding if isinstance(m.padding, str) else list(m.padding)
+    if m.padding_mode != "zeros":  # nn.Conv2d pads explicitly, then convolves without padding
+        rp = m._reversed_padding_repeated_twice
+        out.append(Emit("pad", {"input": x}, {"pad": list(rp), "mode": m.padding_mode}))
+        x = None
+        padding = [0] * nd
+    out.append(Emit(spec, {"input": x, "weight": _p(path, "weight", m), "bias": _p(path, "bias", m)},
+                    {"stride": list(m.stride), "padding": padding, "dilation": list(m.dilation),
+                     "groups": m.groups}))
+    return out
+
+
+def _mod_bn(m: nn.Module, path: str, x: Any) -> list[Emit]:
+    tracked = m.track_running_stats and m.running_mean is not None
+    attrs: dict[str, Any] = {"eps": float(m.eps)}
+    if m.momentum is not None:
+        attrs["momentum"] = float(m.momentum)
+    if not tracked:
+        attrs["training"] = True  # batch statistics in every mode, as nn.BatchNorm does without running stats
+    ops = {"input": x, "weight": _p(path, "weight", m), "bias": _p(path, "bias", m)}
+    if tracked:
+        ops.update(running_mean=_p(path, "running_mean", m), running_var=_p(path, "running_var", m),
+                   num_batches_tracked=_p(path, "num_batches_tracked", m))
+    return [Emit("batch_norm", ops, attrs)]
+
+
+def _mod_upsample(m: nn.Module, path: str, x: Any) -> list[Emit]:
+    e = _interpolate((x,), {"size": m.size, "scale_factor": m.scale_factor, "mode": m.mode,
+                            "align_corners": m.align_corners})
+    if e is None:
+        return []
+    if isinstance(m, nn.UpsamplingBilinear2d):
+        e.attrs["align_corners"] = True
+    return [e]
+
+
+def _mod_simple(spec: str, attrs: Callable[[nn.Module], dict] = lambda m: {}, params: tuple = ()):
+    def h(m: nn.Module, path: str, x: Any) -> list[Emit]:
+        ops = {"input": x}
+        for p in params:
+            ops[p] = _p(path, p, m)
+        return [Emit(spec, ops, attrs(m))]
+    return h
+
+
+def _pool_attrs(m: nn.Module) -> dict:
+    k = _n(m.kernel_size, 2)
+    d = {"kernel_size": k, "stride": _n(m.stride, 2) if m.stride not in (None, [], ()) else k,
+         "padding": _n(m.padding, 2), "ceil_mode": bool(m.ceil_mode)}
+    if isinstance(m, nn.MaxPool2d):
+        if m.return_indices:
+            raise _Unsupported
+        d["dilation"] = _n(m.dilation, 2)
+    else:
+        d["count_include_pad"] = bool(m.count_include_pad)
+        if m.divisor_override is not None:
+            d["divisor_override"] = m.divisor_override
+    return d
+
+
+class _Unsupported(Exception):
+    pass
+
+
+MODULES: list[tuple[type, Callable]] = [
+    (nn.Conv1d, _mod_conv), (nn.Conv2d, _mod_conv), (nn.ConvTranspose2d, _mod_conv),
+    (nn.Linear, _mod_simple("linear", params=("weight", "bias"))),
+    (nn.BatchNorm1d, _mod_bn), (nn.BatchNorm2d, _mod_bn),
+    (nn.LayerNorm, _mod_simple("layer_norm", lambda m: {"normalized_shape": list(m.normalized_shape),
+                                                        "eps": float(m.eps)}, ("weight", "bias"))),
+    (nn.GroupNorm, _mod_simple("group_norm", lambda m: {"num_groups": m.num_groups, "eps": float(m.eps)},
+                               ("weight", "bias"))),
+    (nn.ReLU6, _mod_simple("relu6")), (nn.ReLU, _mod_simple("relu")),
+    (nn.Hardtanh, _mod_simple("hardtanh", lambda m: {"min_val": float(m.min_val), "max_val": float(m.max_val)})),
+    (nn.LeakyReLU, _mod_simple("leaky_relu", lambda m: {"negative_slope": float(m.negative_slope)})),
+    (nn.Hardswish, _mod_simple("hardswish")), (nn.Hardsigmoid, _mod_simple("hardsigmoid")),
+    (nn.Sigmoid, _mod_simple("sigmoid")), (nn.Tanh, _mod_simple("tanh")), (nn.SiLU, _mod_simple("silu")),
+    (nn.GELU, _mod_simple("gelu", lambda m: {"approximate": m.approximate})),
+    (nn.Softmax, _mod_simple("softmax", lambda m: {"dim": m.dim} if m.dim is not None else _raise())),
+    (nn.Flatten, _mod_simple("flatten", lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim})),
+    (nn.Upsample, _mod_upsample),
+    (nn.MaxPool2d, _mod_simple("max_pool2d", _pool_attrs)), (nn.AvgPool2d, _mod_simple("avg_pool2d", _pool_attrs)),
+    (nn.AdaptiveAvgPool2d, _mod_simple("adaptive_avg_pool2d", lambda m: {"output_size": _n(m.output_size, 2)})),
+    (nn.Dropout, _mod_simple("dropout", lambda m: {"p": float(m.p)})),
+    (nn.Identity, _mod_simple("identity")),
+    (nn.Embedding, lambda m, path, x: [Emit("embedding", {"input": x, "weight": _p(path, "weight", m)},
+                                            {} if m.padding_idx is None else {"padding_idx": m.padding_idx})]),
+]
+
+
+def _raise():
+    raise _Unsupported
+
+
+def module_emits(m: nn.Module, path: str, args: tuple, kwargs: dict) -> list[Emit] | None:
+    """Typed ops for a call of a known torch.nn module, else None."""
+    from irq.frontend.tracer import is_stub
+    stub = is_stub(m)
+    if len(args) != 1 or kwargs:
+        return None
+    x = args[0]
+    if stub:
+        scale = getattr(m, "scale", None)
+        return [Emit(stub, {"input": x}, {"scale": float(scale)} if isinstance(scale, float) else {})]
+    for cls, handler in MODULES:
+        if type(m) is cls or (isinstance(m, cls) and type(m).__module__.startswith("torch.nn")):
+            try:
+                return handler(m, path, x) or None
+            except _Unsupported:
+                return None
+    return None

@@ -1,0 +1,157 @@
+"""torch.fx tracing the way irq needs it.
+
+`IrqTracer` keeps nn.Module boundaries (torch.nn layers, stubs and the user's
+`leaf_modules` stay single nodes), records for every node the enclosing module
+scope and the user's source position, diverts `irq.wrap`ped calls and
+FloatFunctional method calls into single nodes, and remembers which module
+`forward`s it traced through so the importer can warn about `self.training`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import fx, nn
+from torch.utils import _pytree as pytree
+
+from irq.frontend import wrapping as wrap_mod
+from irq.frontend.errors import _library_dirs, user_frame_of_stack
+
+try:  # fused modules users build with torch.ao fuse_modules (ConvBnReLU2d and friends)
+    from torch.ao.nn.intrinsic import _FusedModule
+except ImportError:  # pragma: no cover - very old torch
+    _FusedModule = ()
+
+#: FloatFunctional methods -> the torch function each computes (plus a trailing relu for add_relu).
+FLOAT_FUNCTIONAL_METHODS: dict[str, tuple[Callable, bool]] = {
+    "add": (torch.add, False), "add_scalar": (torch.add, False), "sub": (torch.sub, False),
+    "mul": (torch.mul, False), "mul_scalar": (torch.mul, False), "div": (torch.div, False),
+    "matmul": (torch.matmul, False), "cat": (torch.cat, False), "concat": (torch.cat, False),
+    "stack": (torch.stack, False), "add_relu": (torch.add, True), "exp": (torch.exp, False),
+}
+
+
+class ModuleRef:
+    """A submodule passed as an argument to a wrapped call (kept by path, not by object)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fx_create_arg__(self, tracer: Any) -> ModuleRef:
+        return self
+
+    def __repr__(self) -> str:
+        return f"ModuleRef({self.path!r})"
+
+
+def is_float_functional(m: nn.Module) -> bool:
+    return type(m).__name__ == "FloatFunctional"
+
+
+def is_stub(m: nn.Module) -> str | None:
+    """"quant_stub" / "dequant_stub" for torch.ao's and irq's stubs, else None."""
+    name = type(m).__name__
+    if name == "QuantStub":
+        return "quant_stub"
+    if name == "DeQuantStub":
+        return "dequant_stub"
+    return None
+
+
+class IrqTracer(fx.Tracer):
+    """fx.Tracer recording scope, source position, fused groups and wrapped calls per node."""
+
+    def __init__(self, leaf_modules: Iterable[type | str] = ()) -> None:
+        super().__init__(param_shapes_constant=False)
+        leaf_modules = list(leaf_modules or ())
+        self._leaf_types = tuple(t for t in leaf_modules if isinstance(t, type))
+        self._leaf_paths = {p for p in leaf_modules if isinstance(p, str)}
+        self._lib_dirs = _library_dirs()
+        self._module_override: list[str] = []
+        self.traced_forwards: dict[Callable, str] = {}
+        self.opaque_modules: set[str] = set()
+
+    # -- leaves ---------------------------------------------------------------------------------
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        if module_qualified_name in self._leaf_paths or (self._leaf_types and isinstance(m, self._leaf_types)):
+            return True
+        if is_stub(m):
+            return True
+        if _FusedModule and isinstance(m, _FusedModule):
+            return False
+        return super().is_leaf_module(m, module_qualified_name)
+
+    def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
+        path = self.path_of_module(m)
+        if not self.is_leaf_module(m, path):
+            fn = getattr(type(m).forward, "__func__", type(m).forward)
+            self.traced_forwards.setdefault(fn, path)
+        return super().call_module(m, forward, args, kwargs)
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def create_node(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
+                    type_expr: Any = None) -> fx.Node:
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        meta = node.meta
+        meta["irq_scope"] = self.scope.module_path
+        meta["irq_loc"] = user_frame_of_stack(sys._getframe(1), self._lib_dirs)
+        if self._module_override:
+            meta["irq_module"] = self._module_override[-1]
+        if _FusedModule:
+            for path, mtype in self.module_stack.values():
+                if isinstance(mtype, type) and issubclass(mtype, _FusedModule):
+                    meta["irq_fused"] = path
+        return node
+
+    # -- wrapped functions ------------------------------------------------------------------------
+    def call_wrapped(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
+        leaves = pytree.tree_leaves((args, kwargs))
+        if not any(isinstance(x, fx.Proxy) for x in leaves):
+            return fn(*args, **kwargs)
+
+        def to_ref(x: Any) -> Any:
+            return ModuleRef(self.path_of_module(x)) if isinstance(x, nn.Module) else x
+        args = tuple(to_ref(a) for a in args)
+        kwargs = {k: to_ref(v) for k, v in kwargs.items()}
+        return self.create_proxy("call_function", fn, args, kwargs)
+
+    def _float_functional_method(self, path: str, method: str, original: Callable) -> Callable:
+        fn, then_relu = FLOAT_FUNCTIONAL_METHODS[method]
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            if not any(isinstance(x, fx.Proxy) for x in pytree.tree_leaves((args, kwargs))):
+                return original(*args, **kwargs)
+            self._module_override.append(path)
+            try:
+                out = self.create_proxy("call_function", fn, args, kwargs)
+                if then_relu:
+                    out = self.create_proxy("call_function", torch.relu, (out,), {})
+            finally:
+                self._module_override.pop()
+            return out
+        return traced
+
+    def trace(self, root: nn.Module, concrete_args: dict[str, Any] | None = None) -> fx.Graph:
+        patched: list[tuple[nn.Module, str]] = []
+        for path, m in root.named_modules():
+            if not is_float_functional(m):
+                continue
+            for method in FLOAT_FUNCTIONAL_METHODS:
+                original = getattr(m, method, None)
+                if original is not None:
+                    m.__dict__[method] = self._float_functional_method(path, method, original)
+                    patched.append((m, method))
+        fwd = type(root).forward
+        self.traced_forwards.setdefault(getattr(fwd, "__func__", fwd), "")
+        wrap_mod.ACTIVE.append(self)
+        try:
+            return super().trace(root, concrete_args)
+        finally:
+            wrap_mod.ACTIVE.pop()
+            for m, method in patched:
+                m.__dict__.pop(method, None)

@@ -1,0 +1,177 @@
+"""`irq.check_model`: what a deployment engineer must know before quantizing a model.
+
+The report (written as model_check_result.txt, like horizon_plugin_pytorch's check,
+and returned as data) lists, for a torch- or hl-level module:
+
+- ops kept as `torch.call` (opaque to irq: never quantized or compiled), with the
+  shape arithmetic among them set apart;
+- modules called more than once: a shared module gets one quantization state for
+  all its call sites unless it is duplicated;
+- ops the target march does not support;
+- fused groups and fusable patterns left unfused (filled by the fuse pass; the
+  sections exist so the report keeps one layout).
+
+The march tables below are provisional until the bpu dialect defines lowering;
+they are data, so adding a march or an op is one line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from irq.ir.attributes import StringAttr
+from irq.ir.location import Location
+from irq.ir.operation import Operation
+from irq.ir.types import ShapedType
+
+_COMMON = frozenset({
+    "conv1d", "conv2d", "conv_transpose2d", "linear", "batch_norm", "relu", "relu6", "hardtanh", "leaky_relu",
+    "hardswish", "hardsigmoid", "sigmoid", "tanh", "gelu", "silu", "exp", "softmax", "add", "sub", "mul", "div",
+    "add_scalar", "sub_scalar", "mul_scalar", "div_scalar", "matmul", "bmm", "cat", "stack", "flatten", "reshape",
+    "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous", "getitem", "slice", "select", "chunk",
+    "split", "interpolate", "pad", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum", "clamp",
+    "dropout", "identity", "quant_stub", "dequant_stub", "size", "constant",
+})
+
+#: Ops each march supports (base names, for torch.* and hl.* alike).
+MARCH_SUPPORT: dict[str, frozenset[str]] = {
+    "bayes": _COMMON,
+    "nash": _COMMON | {"layer_norm", "group_norm", "embedding", "sqrt", "rsqrt", "abs", "neg", "log_softmax",
+                       "rsub_scalar", "rdiv_scalar"},
+}
+
+
+def _attr_str(op: Operation, name: str) -> str | None:
+    a = op.get_attr(name)
+    return a.value if isinstance(a, StringAttr) else None
+
+
+#: Per-op conditions beyond the op name: a reason string when unsupported.
+CONDITIONS: dict[str, Callable[[Operation], str | None]] = {
+    "interpolate": lambda op: None if _attr_str(op, "mode") in ("nearest", "bilinear") else
+    f"mode '{_attr_str(op, 'mode')}' (only nearest and bilinear)",
+    "pad": lambda op: None if _attr_str(op, "mode") == "constant" else f"mode '{_attr_str(op, 'mode')}' "
+    "(only constant padding)",
+    "getitem": lambda op: "indexing with tensors" if len(op.operands) > 1 else None,
+}
+
+
+@dataclass
+class Entry:
+    """One reported op: its name, module path (or scope), location and what is wrong or notable."""
+
+    op: str
+    path: str
+    location: str
+    detail: str = ""
+
+
+@dataclass
+class SharedModule:
+    path: str
+    calls: int
+    ops: list[str]
+
+
+@dataclass
+class ModelCheckResult:
+    """The model check as data; `text()` is the model_check_result.txt layout."""
+
+    march: str
+    num_ops: int
+    torch_calls: list[Entry] = field(default_factory=list)
+    shape_arithmetic: list[Entry] = field(default_factory=list)
+    shared_modules: list[SharedModule] = field(default_factory=list)
+    unsupported: list[Entry] = field(default_factory=list)
+    fused_groups: list[Entry] = field(default_factory=list)
+    unfused_patterns: list[Entry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Deployable as far as the check can tell: nothing opaque, nothing unsupported."""
+        return not self.torch_calls and not self.unsupported
+
+    def text(self) -> str:
+        out = [f"irq model check (march: {self.march}, {self.num_ops} ops)", ""]
+
+        def section(title: str, rows: list[str], empty: str) -> None:
+            out.append(f"== {title} ==")
+            out.extend(rows or [f"  {empty}"])
+            out.append("")
+
+        section("Fused groups", [f"  {e.path}: {e.detail} ({e.location})" for e in self.fused_groups], "none")
+        section("Fusable patterns left unfused",
+                [f"  {e.path}: {e.op} - {e.detail} ({e.location})" for e in self.unfused_patterns], "none")
+        section("Modules called more than once (one quantization state shared by all calls unless duplicated)",
+                [f"  {s.path}: called {s.calls} times ({', '.join(s.ops)})" for s in self.shared_modules], "none")
+        section(f"Ops not supported on march '{self.march}'",
+                [f"  {e.op} at {e.path or '<model>'}: {e.detail} ({e.location})" for e in self.unsupported], "none")
+        section("Ops kept as torch.call (opaque: not quantized, not compiled)",
+                [f"  {e.detail} at {e.path or '<model>'} ({e.location})" for e in self.torch_calls], "none")
+        section("Shape arithmetic kept as torch.call (resolved when the shapes are fixed)",
+                [f"  {e.detail} at {e.path or '<model>'} ({e.location})" for e in self.shape_arithmetic], "none")
+        if self.notes:
+            section("Notes", [f"  {n}" for n in self.notes], "")
+        return "\n".join(out).rstrip() + "\n"
+
+    def write(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.text())
+
+
+def _loc_text(loc: Location) -> str:
+    flc = loc.file_line_col() if loc is not None else None
+    return f"{flc[0]}:{flc[1]}" if flc else "unknown location"
+
+
+def _path(op: Operation) -> str:
+    return _attr_str(op, "owner") or _attr_str(op, "module") or _attr_str(op, "scope") or ""
+
+
+def _all_values_scalar(op: Operation) -> bool:
+    return all(not isinstance(v.type, ShapedType) for v in (*op.operands, *op.results))
+
+
+def check_model(module: Operation, *, march: str = "bayes",
+                path: str | os.PathLike | None = "model_check_result.txt") -> ModelCheckResult:
+    """Check a torch/hl-level module; writes the report to `path` (None: do not write)."""
+    if march not in MARCH_SUPPORT:
+        raise ValueError(f"unknown march '{march}'; known: {', '.join(sorted(MARCH_SUPPORT))}")
+    supported = MARCH_SUPPORT[march]
+    ops = [op for op in module.walk() if op.dialect_name in ("torch", "hl")]
+    res = ModelCheckResult(march, len(ops))
+    per_module: dict[str, Counter] = defaultdict(Counter)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for op in ops:
+        base = op.name.partition(".")[2]
+        where = _loc_text(op.location)
+        if op.name == "torch.call":
+            target = _attr_str(op, "target") or "?"
+            entry = Entry(op.name, _path(op), where, target)
+            (res.shape_arithmetic if _all_values_scalar(op) else res.torch_calls).append(entry)
+        elif base not in supported:
+            res.unsupported.append(Entry(op.name, _path(op), where, "op not supported"))
+        else:
+            cond = CONDITIONS.get(base)
+            reason = cond(op) if cond else None
+            if reason:
+                res.unsupported.append(Entry(op.name, _path(op), where, reason))
+        m = _attr_str(op, "module")
+        if m is not None and op.name != "torch.constant":
+            per_module[m][op.name] += 1
+        g = op.get_attr("fused_group")
+        if isinstance(g, StringAttr):
+            groups[g.value].append(op.name)
+    for m, counts in per_module.items():
+        calls = max(counts.values())
+        if calls > 1:
+            res.shared_modules.append(SharedModule(m, calls, sorted(counts)))
+    for g, names in groups.items():
+        res.fused_groups.append(Entry("fused", g, "fused by the user", " + ".join(names)))
+    if path is not None:
+        res.write(path)
+    return res

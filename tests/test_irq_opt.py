@@ -1,0 +1,98 @@
+"""irq-opt as users run it: files, stdin/stdout, plugins, diagnostics checking, exit codes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import irq
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "examples" / "custom_pass_plugin.py"
+
+
+def run(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "irq.cli.opt", *map(str, args)], input=stdin,
+                          capture_output=True, text=True)
+
+
+def test_stdin_to_stdout_and_output_file(tmp_path):
+    text = "func.func @f(%a: i32) -> i32 {\n  return %a : i32\n}\n"
+    r = run("-", stdin=text)
+    assert r.returncode == 0 and "func.func @f(%a: i32) -> i32" in r.stdout
+    out = tmp_path / "o.irq"
+    r = run("-", "-o", out, "--generic", stdin=text)
+    assert r.returncode == 0 and r.stdout == ""
+    assert '"func.func"()' in out.read_text()
+    assert irq.structurally_equal(irq.parse_file(out), irq.parse_module(text))
+
+
+def test_errors_name_file_line_column_and_exit_nonzero(tmp_path):
+    bad = tmp_path / "bad.irq"
+    bad.write_text("func.func @f(%a: i32) -> i32 {\n  return %b : i32\n}\n")
+    r = run(bad)
+    assert r.returncode == 1
+    assert f"{bad}:2:10: error: use of undeclared SSA value name '%b'" in r.stderr
+    assert "^" in r.stderr
+    r = run(tmp_path / "missing.irq")
+    assert r.returncode == 1 and "cannot read" in r.stderr
+
+
+def _verify_diag(tmp_path, body):
+    f = tmp_path / "d.irq"
+    f.write_text(body)
+    return run(f, "--verify-diagnostics", "--allow-unregistered-dialect")
+
+
+def test_verify_diagnostics_passes_when_expectations_match(tmp_path):
+    r = _verify_diag(tmp_path, "// expected-error@+1 {{undeclared SSA value}}\n%0 = \"a.b\"(%9) : (i32) -> i32\n")
+    assert r.returncode == 0, r.stderr
+
+
+def test_verify_diagnostics_fails_when_an_expected_diagnostic_is_missing(tmp_path):
+    r = _verify_diag(tmp_path, "// expected-error@+1 {{something else}}\n%0 = \"a.b\"() : () -> i32\n")
+    assert r.returncode == 1
+    assert 'expected error "something else" was not produced' in r.stderr
+
+
+def test_verify_diagnostics_fails_on_an_unexpected_diagnostic(tmp_path):
+    r = _verify_diag(tmp_path, "%0 = \"a.b\"(%9) : (i32) -> i32\n")
+    assert r.returncode == 1
+    assert "unexpected error: use of undeclared SSA value name '%9'" in r.stderr
+
+
+def test_verify_diagnostics_fails_on_wrong_line(tmp_path):
+    r = _verify_diag(tmp_path, "// expected-error@+2 {{undeclared}}\n%0 = \"a.b\"(%9) : (i32) -> i32\n")
+    assert r.returncode == 1
+
+
+def test_load_pass_plugin_and_list_passes(tmp_path):
+    r = run("--load-pass-plugin", PLUGIN, "--list-passes")
+    assert r.returncode == 0 and "strength-reduce" in r.stdout and "max-shift" in r.stdout
+    src = tmp_path / "m.irq"
+    src.write_text("func.func @f(%x: i32) -> i32 {\n  %c8 = arith.constant 8 : i32\n"
+                   "  %0 = arith.muli %x, %c8 : i32\n  return %0 : i32\n}\n")
+    r = run(src, "--load-pass-plugin", PLUGIN, "-p", "builtin.module(func.func(strength-reduce))")
+    assert r.returncode == 0, r.stderr
+    assert "mylib.shl %x by 3 : i32" in r.stdout
+    r = run(src, "--load-pass-plugin", PLUGIN, "-p", "builtin.module(func.func(strength-reduce{max-shift=2}))")
+    assert "arith.muli" in r.stdout
+    r = run(src, "--load-pass-plugin", tmp_path / "nope.py")
+    assert r.returncode == 1 and "cannot load pass plugin" in r.stderr
+
+
+def test_bad_pipeline_is_reported(tmp_path):
+    src = tmp_path / "m.irq"
+    src.write_text("")
+    r = run(src, "-p", "builtin.module(cse")
+    assert r.returncode == 1 and "pipeline syntax error" in r.stderr
+    r = run(src, "-p", "builtin.module(nope)")
+    assert r.returncode == 1 and "unknown pass 'nope'" in r.stderr
+
+
+def test_split_input_file_keeps_chunks_apart(tmp_path):
+    src = tmp_path / "s.irq"
+    src.write_text("func.func @a() {\n  return\n}\n// -----\nfunc.func @b() {\n  return\n}\n")
+    r = run(src, "--split-input-file")
+    assert r.returncode == 0
+    parts = r.stdout.split("// -----\n")
+    assert len(parts) == 2 and "@a" in parts[0] and "@b" in parts[1]
