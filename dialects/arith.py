@@ -101,13 +101,10 @@ def _wrap(value: int, t: IntegerType) -> int:
 
 def _fold_binary(self: Op):
     """Fold when both operands are defined by scalar constants (integers wrap like hardware)."""
-    vals = []
-    for v in self.operands:
-        owner = getattr(v, "op", None)
-        if not isinstance(owner, ConstantOp):
+    for v in self.operands:  # the common case, a non-constant operand, leaves here
+        if not isinstance(getattr(v, "op", None), ConstantOp):
             return None
-        vals.append(owner.value)
-    a, b = vals
+    a, b = [v.op.value for v in self.operands]
     fn = _SCALAR_FNS[self.name]
     if isinstance(a, IntegerAttr) and isinstance(b, IntegerAttr) and not isinstance(a, BoolAttr):
         t = a.type

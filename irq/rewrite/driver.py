@@ -18,7 +18,7 @@ from irq.ir.attributes import Attribute
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import ConstantLike, IsTerminator, Pure
 from irq.ir.values import OpResult, Value
-from irq.rewrite.pattern import Listener, PatternRewriter, RewritePattern
+from irq.rewrite.pattern import FunctionPattern, Listener, PatternRewriter, RewritePattern
 
 
 class _WorklistListener(Listener):
@@ -46,6 +46,9 @@ class _WorklistListener(Listener):
         for v in op.operands:
             if isinstance(v, OpResult):
                 push(v.op)
+
+
+_MISSING = object()
 
 
 def _has_fold(cls: type, cache: dict) -> bool:
@@ -131,8 +134,9 @@ class GreedyDriver:
         self.present: set[Operation] = set()
         self.rewriter = PatternRewriter(_WorklistListener(self))
         self._fold_cache: dict[type, bool] = {}
-        # per op class: (erasable when unused, worth folding, patterns or None = look up by name)
-        self._info: dict[type, tuple[bool, bool, list[RewritePattern] | None]] = {}
+        self._materializers: dict[str, Callable | None] = {}  # dialect name -> constant hook
+        # per op class: (erasable when unused, worth folding, pattern callables or None = look up by name)
+        self._info: dict[type, tuple[bool, bool, tuple[Callable, ...] | None]] = {}
         self.num_rewrites = 0
 
     def push(self, op: Operation) -> None:
@@ -150,7 +154,7 @@ class GreedyDriver:
                 self._merged[name] = pats
         return pats
 
-    def _class_info(self, op: Operation) -> tuple[bool, bool, list[RewritePattern] | None]:
+    def _class_info(self, op: Operation) -> tuple[bool, bool, tuple[Callable, ...] | None]:
         """What the drain loop needs to know about ops of `type(op)`, computed once per class.
 
         Traits, the fold hook and (for registered ops, whose name is the class's) the
@@ -162,8 +166,8 @@ class GreedyDriver:
         erasable = Pure in traits and IsTerminator not in traits
         # a constant folds to itself, so folding one never changes anything
         foldable = ConstantLike not in traits and _has_fold(cls, self._fold_cache)
-        pats = None if issubclass(cls, UnregisteredOp) else self._patterns_for(op)
-        info = self._info[cls] = (erasable, foldable, pats)
+        calls = None if issubclass(cls, UnregisteredOp) else _callables(self._patterns_for(op))
+        info = self._info[cls] = (erasable, foldable, calls)
         return info
 
     def _seed(self) -> None:
@@ -193,12 +197,13 @@ class GreedyDriver:
         pop = worklist.pop
         discard = self.present.discard
         rewriter = self.rewriter
-        set_ip = rewriter.set_insertion_point_before
         root = self.root
         erase_dead = self.erase_dead
         fold = self.fold
         limit = self.max_rewrites
         infos = self._info
+        # this loop runs for every visit of every op: the per-class facts come from one
+        # dict lookup and the common checks are inlined
         while worklist:
             op = pop()
             discard(op)
@@ -207,24 +212,26 @@ class GreedyDriver:
             info = infos.get(type(op))
             if info is None:
                 info = self._class_info(op)
-            erasable, foldable, pats = info
+            erasable, foldable, calls = info
             if erasable and erase_dead:
                 for r in op.results:
                     if r._uses:
                         break
-                else:  # trivially dead (is_trivially_dead, inlined: this runs for every op)
+                else:  # trivially dead (see is_trivially_dead)
                     rewriter.erase_op(op)
                     changed = True
                     continue
-            if foldable and fold and self._try_fold(op):
-                changed = True
-                self.num_rewrites += 1
-                continue
-            if pats is None:
-                pats = self._patterns_for(op)
-            for p in pats:
-                set_ip(op)
-                if p.match_and_rewrite(op, rewriter):
+            if foldable and fold:
+                result = op.fold()
+                if result is not None and self._apply_fold(op, result):
+                    changed = True
+                    self.num_rewrites += 1
+                    continue
+            if calls is None:
+                calls = _callables(self._patterns_for(op))
+            for call in calls:
+                rewriter._block, rewriter._before = op.parent, op  # insertion point: before op
+                if call(op, rewriter):
                     changed = True
                     self.num_rewrites += 1
                     break
@@ -233,11 +240,14 @@ class GreedyDriver:
         return changed
 
     def _try_fold(self, op: Operation) -> bool:
+        """Fold `op` through its `fold` hook; True if it was replaced."""
         if ConstantLike in op.traits:
             return False  # a constant folds to itself
         result = op.fold()
-        if result is None:
-            return False
+        return result is not None and self._apply_fold(op, result)
+
+    def _apply_fold(self, op: Operation, result) -> bool:
+        """Replace `op` by the values / materialized constants `fold` returned; False if it cannot."""
         if isinstance(result, (Attribute, Value)):
             result = (result,)
         if len(result) != len(op.results):
@@ -248,7 +258,11 @@ class GreedyDriver:
             if isinstance(f, Value):
                 values.append(f)
                 continue
-            const = materialize_constant(op, f, r.type)
+            dialect = op.dialect_name
+            hook = self._materializers.get(dialect, _MISSING)
+            if hook is _MISSING:
+                hook = self._materializers[dialect] = _materializer(dialect)
+            const = None if hook is None else hook(f, r.type, op.location)
             if const is None:
                 return False
             rewriter.set_insertion_point_before(op)
@@ -260,6 +274,11 @@ class GreedyDriver:
         return True
 
 
+def _callables(patterns: list[RewritePattern]) -> tuple[Callable, ...]:
+    """`match_and_rewrite` of each pattern; a plain FunctionPattern's function directly (same truth value)."""
+    return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)
+
+
 def _generic_matches(p: RewritePattern, op: Operation) -> bool:
     r = p.root
     if r is None:
@@ -268,19 +287,24 @@ def _generic_matches(p: RewritePattern, op: Operation) -> bool:
     return any(isinstance(op, x) if isinstance(x, type) else op.name == x for x in items)
 
 
-def materialize_constant(op: Operation, value: Attribute, type) -> Operation | None:
-    """A constant op producing `value` of `type`, from the op's dialect (MLIR's materializeConstant)."""
+def _materializer(dialect_name: str) -> Callable | None:
+    """The dialect's `materialize_constant` hook, else arith's (MLIR's materializeConstant)."""
     from irq.ir.dialect import default_context
     ctx = default_context()
-    dialect = ctx.dialects.get(op.dialect_name)
+    dialect = ctx.dialects.get(dialect_name)
     hook = getattr(dialect, "materialize_constant", None)
     if hook is None:
         arith = ctx.dialects.get("arith")
         hook = getattr(arith, "materialize_constant", None)
+    return hook
+
+
+def materialize_constant(op: Operation, value: Attribute, type) -> Operation | None:
+    """A constant op producing `value` of `type`, from the op's dialect (MLIR's materializeConstant)."""
+    hook = _materializer(op.dialect_name)
     if hook is None:
         return None
-    c = hook(value, type, op.location)
-    return c
+    return hook(value, type, op.location)
 
 
 def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern], *, max_iterations: int = 10,
