@@ -104,13 +104,10 @@ def _wrap(value: int, t: IntegerType) -> int:
 
 def _fold_binary(self: Op):
     """Fold when both operands are defined by scalar constants (integers wrap like hardware)."""
-    vals = []
-    for v in self.operands:
-        owner = getattr(v, "op", None)
-        if not isinstance(owner, ConstantOp):
+    for v in self.operands:  # the common case, a non-constant operand, leaves here
+        if not isinstance(getattr(v, "op", None), ConstantOp):
             return None
-        vals.append(owner.value)
-    a, b = vals
+    a, b = [v.op.value for v in self.operands]
     fn = _SCALAR_FNS[self.name]
     if isinstance(a, IntegerAttr) and isinstance(b, IntegerAttr) and not isinstance(a, BoolAttr):
         t = a.type
@@ -144,11 +141,6 @@ DIALECT.materialize_constant = _materialize_constant
 
 
 # -- canonicalization (MLIR's arith identities) ---------------------------------------------------
-def _const_value(v) -> Attribute | None:
-    owner = getattr(v, "op", None)
-    return owner.value if isinstance(owner, ConstantOp) else None
-
-
 def _number(a: Attribute | None) -> float | int | None:
     """The value of a scalar constant or of a splat dense constant."""
     if isinstance(a, (IntegerAttr, FloatAttr)) and not isinstance(a, BoolAttr):
@@ -169,47 +161,68 @@ def _is_negative_zero(a: Attribute | None) -> bool:
     return isinstance(v, float) and v == 0 and math.copysign(1.0, v) < 0
 
 
-def _canonicalize_binary(op, rewriter) -> bool:
-    from irq.ir.traits import Commutative
-    lhs, rhs = op.operands
-    lc, rc = _const_value(lhs), _const_value(rhs)
-    # constants go to the right of commutative ops, so later patterns look in one place
-    if Commutative in op.traits and lc is not None and rc is None:
-        with rewriter.modify_op_in_place(op):
-            op.set_operands([rhs, lhs])
-        return True
-    name = op.name
-    integer = name.endswith("i")
-    if name in ("arith.addi", "arith.subi") and _is_scalar(rc, 0):
-        rewriter.replace_op(op, lhs)
-        return True
-    if name == "arith.addf" and _is_negative_zero(rc):
-        rewriter.replace_op(op, lhs)  # x + (-0.0) == x for every x, unlike x + 0.0
-        return True
-    if name in ("arith.muli", "arith.mulf", "arith.divf") and _is_scalar(rc, 1):
-        rewriter.replace_op(op, lhs)
-        return True
-    if name == "arith.subf" and _is_scalar(rc, 0.0):
-        rewriter.replace_op(op, lhs)  # x - 0.0 == x (also for -0.0 and nan)
-        return True
-    if integer and name == "arith.muli" and _is_scalar(rc, 0):
-        rewriter.replace_op(op, rhs)
-        return True
-    if integer and name == "arith.subi" and lhs is rhs and not isinstance(lhs.type, ShapedType):
-        zero = rewriter.insert(ConstantOp(IntegerAttr(0, lhs.type)))
-        rewriter.replace_op(op, zero)
-        return True
-    if name in ("arith.maxsi", "arith.minsi") and lhs is rhs:
-        rewriter.replace_op(op, lhs)
-        return True
-    return False
+#: per op: the constant that is a right identity (`x op c == x`); x + 0.0 is not x when x is -0.0,
+#: but x + (-0.0) is; x - 0.0 is x (also for -0.0 and nan)
+_RIGHT_IDENTITY = {
+    "arith.addi": lambda c: _is_scalar(c, 0), "arith.subi": lambda c: _is_scalar(c, 0),
+    "arith.addf": _is_negative_zero, "arith.subf": lambda c: _is_scalar(c, 0.0),
+    "arith.muli": lambda c: _is_scalar(c, 1), "arith.mulf": lambda c: _is_scalar(c, 1),
+    "arith.divf": lambda c: _is_scalar(c, 1),
+}
 
 
-def _binary_patterns():
-    from irq.rewrite.pattern import FunctionPattern
-    names = tuple(c.name for c in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp))
-    return [FunctionPattern(_canonicalize_binary, names)]
+def _binary_canonicalizer(cls: type[Op]):
+    """The canonicalization pattern hook of one binary op class, its rules chosen once.
+
+    Rules, tried in this order: constants go to the right of commutative ops (so
+    later rules look in one place); `x op identity -> x`; `x * 0 -> 0` (integers);
+    `x - x -> 0` (scalar integers); `max(x, x)`, `min(x, x) -> x`. The rules are
+    selected per op class up front because this runs on every visit of every
+    binary op during canonicalize.
+    """
+    name = cls.name
+    commutative = Commutative in cls.traits
+    right_identity = _RIGHT_IDENTITY.get(name)
+    zero_absorbs = name == "arith.muli"
+    self_is_zero = name == "arith.subi"
+    self_is_self = name in ("arith.maxsi", "arith.minsi")
+
+    def canonicalize_binary(op, rewriter) -> bool:
+        lhs, rhs = op.operands
+        owner = getattr(rhs, "op", None)
+        rc = owner.value if isinstance(owner, ConstantOp) else None
+        if rc is None:
+            if commutative:
+                owner = getattr(lhs, "op", None)
+                if isinstance(owner, ConstantOp) and owner.value is not None:
+                    with rewriter.modify_op_in_place(op):
+                        op.set_operands([rhs, lhs])
+                    return True
+        else:
+            if right_identity is not None and right_identity(rc):
+                rewriter.replace_op(op, lhs)
+                return True
+            if zero_absorbs and _is_scalar(rc, 0):
+                rewriter.replace_op(op, rhs)
+                return True
+        if lhs is rhs:
+            if self_is_zero and not isinstance(lhs.type, ShapedType):
+                zero = rewriter.insert(ConstantOp(IntegerAttr(0, lhs.type)))
+                rewriter.replace_op(op, zero)
+                return True
+            if self_is_self:
+                rewriter.replace_op(op, lhs)
+                return True
+        return False
+
+    canonicalize_binary.__name__ = f"canonicalize_{name.partition('.')[2]}"
+
+    def patterns():
+        from irq.rewrite.pattern import FunctionPattern
+        return [FunctionPattern(canonicalize_binary, name)]
+
+    return staticmethod(patterns)
 
 
 for _cls in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp):
-    _cls.canonicalization_patterns = staticmethod(_binary_patterns)
+    _cls.canonicalization_patterns = _binary_canonicalizer(_cls)

@@ -16,10 +16,15 @@ from irq.transform.pass_base import Pass, register_pass
 
 
 def _key(op: Operation) -> tuple | None:
+    """What makes two side-effect-free ops interchangeable (regions and successors aside)."""
+    results = op.results
+    props = op.properties
+    attrs = op.attributes
     try:
-        return (op.name, op.operands, tuple(r.type for r in op.results),
-                tuple(op.properties.items()) if op.properties else (),
-                tuple(op.attributes.items()) if op.attributes else ())
+        return (op.name, op.operands,
+                (results[0].type,) if len(results) == 1 else tuple(r.type for r in results),
+                tuple(props.items()) if props else (),
+                tuple(attrs.items()) if attrs else ())
     except TypeError:  # an unhashable attribute value
         return None
 
@@ -60,6 +65,7 @@ class _CSE:
     def block(self, block: Block, scope: list[dict]) -> list[dict]:
         table: dict = {}
         scope = scope + [table]
+        innermost_first = scope[::-1]  # the tables themselves fill up, the list does not change
         op = block._first
         while op is not None:
             nxt = op._next
@@ -71,10 +77,11 @@ class _CSE:
                 k = _key(op)
                 if k is not None:
                     existing = None
-                    for t in reversed(scope):
-                        existing = t.get(k)
-                        if existing is not None:
-                            break
+                    for t in innermost_first:
+                        if t:  # skip empty tables: a lookup hashes the whole key again
+                            existing = t.get(k)
+                            if existing is not None:
+                                break
                     if existing is not None:
                         op.replace_all_uses_with(existing)
                         op.erase()

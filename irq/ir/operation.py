@@ -289,7 +289,8 @@ class Operation:
 
     def drop_all_references(self) -> None:
         """Drop operand uses of this op and of everything nested in it."""
-        for op in self.walk():
+        # most erased ops have no regions: skip the walk generators (rewrite drivers erase many)
+        for op in (self.walk() if self.regions else (self,)):
             for v, u in zip(op.operands, op._uses):
                 if u._slot >= 0:
                     v._remove_use(u)

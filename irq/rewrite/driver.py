@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 from irq.diagnostics import Diagnostic, emit
 from irq.ir.attributes import Attribute
-from irq.ir.operation import Operation
+from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import ConstantLike, IsTerminator, Pure
 from irq.ir.values import OpResult, Value
-from irq.rewrite.pattern import Listener, PatternRewriter, RewritePattern
+from irq.rewrite.pattern import FunctionPattern, Listener, PatternRewriter, RewritePattern
 
 
 class _WorklistListener(Listener):
@@ -48,6 +48,9 @@ class _WorklistListener(Listener):
                 push(v.op)
 
 
+_MISSING = object()
+
+
 def _has_fold(cls: type, cache: dict) -> bool:
     r = cache.get(cls)
     if r is None:
@@ -66,6 +69,44 @@ def is_trivially_dead(op: Operation) -> bool:
         if r._uses:
             return False
     return True
+
+
+def _collect_ops(root: Operation, post_order: bool) -> list[Operation]:
+    """Every op nested in `root` (not root itself), in `Operation.walk` order, as a list.
+
+    The seed of every driver iteration visits the whole IR; walking the linked op
+    lists directly instead of through nested generators keeps that pass cheap.
+    """
+    out: list[Operation] = []
+    append = out.append
+    stack: list[tuple] = []
+    owner = root
+    blocks = [b for r in root.regions for b in r.blocks]
+    bi = 0
+    op = blocks[0]._first if blocks else None
+    while True:
+        while op is None:
+            bi += 1
+            if bi < len(blocks):
+                op = blocks[bi]._first
+                continue
+            if post_order and owner is not root:
+                append(owner)  # after everything nested in it
+            if not stack:
+                return out
+            owner, blocks, bi, op = stack.pop()
+        nxt = op._next
+        if op.regions:
+            if not post_order:
+                append(op)
+            stack.append((owner, blocks, bi, nxt))
+            owner = op
+            blocks = [b for r in op.regions for b in r.blocks]
+            bi = 0
+            op = blocks[0]._first if blocks else None
+        else:
+            append(op)
+            op = nxt
 
 
 class GreedyDriver:
@@ -93,6 +134,9 @@ class GreedyDriver:
         self.present: set[Operation] = set()
         self.rewriter = PatternRewriter(_WorklistListener(self))
         self._fold_cache: dict[type, bool] = {}
+        self._materializers: dict[str, Callable | None] = {}  # dialect name -> constant hook
+        # per op class: (erasable when unused, worth folding, pattern callables or None = look up by name)
+        self._info: dict[type, tuple[bool, bool, tuple[Callable, ...] | None]] = {}
         self.num_rewrites = 0
 
     def push(self, op: Operation) -> None:
@@ -110,8 +154,24 @@ class GreedyDriver:
                 self._merged[name] = pats
         return pats
 
+    def _class_info(self, op: Operation) -> tuple[bool, bool, tuple[Callable, ...] | None]:
+        """What the drain loop needs to know about ops of `type(op)`, computed once per class.
+
+        Traits, the fold hook and (for registered ops, whose name is the class's) the
+        pattern list depend only on the class. Unregistered ops carry their name per
+        instance, so their patterns are looked up by name each time.
+        """
+        cls = type(op)
+        traits = cls.traits
+        erasable = Pure in traits and IsTerminator not in traits
+        # a constant folds to itself, so folding one never changes anything
+        foldable = ConstantLike not in traits and _has_fold(cls, self._fold_cache)
+        calls = None if issubclass(cls, UnregisteredOp) else _callables(self._patterns_for(op))
+        info = self._info[cls] = (erasable, foldable, calls)
+        return info
+
     def _seed(self) -> None:
-        ops = list(self.root.walk(post_order=self.order != "pre", include_self=False))
+        ops = _collect_ops(self.root, post_order=self.order != "pre")
         if callable(self.order):
             ops = list(self.order(ops))
         # the worklist pops from the end: reverse so ops are visited in the chosen order
@@ -134,28 +194,44 @@ class GreedyDriver:
     def _drain(self) -> bool:
         changed = False
         worklist = self.worklist
-        present = self.present
+        pop = worklist.pop
+        discard = self.present.discard
         rewriter = self.rewriter
         root = self.root
         erase_dead = self.erase_dead
         fold = self.fold
         limit = self.max_rewrites
+        infos = self._info
+        # this loop runs for every visit of every op: the per-class facts come from one
+        # dict lookup and the common checks are inlined
         while worklist:
-            op = worklist.pop()
-            present.discard(op)
+            op = pop()
+            discard(op)
             if op.parent is None and op is not root:
                 continue  # erased or detached meanwhile
-            if erase_dead and is_trivially_dead(op):
-                rewriter.erase_op(op)
-                changed = True
-                continue
-            if fold and _has_fold(type(op), self._fold_cache) and self._try_fold(op):
-                changed = True
-                self.num_rewrites += 1
-                continue
-            for p in self._patterns_for(op):
-                rewriter.set_insertion_point_before(op)
-                if p.match_and_rewrite(op, rewriter):
+            info = infos.get(type(op))
+            if info is None:
+                info = self._class_info(op)
+            erasable, foldable, calls = info
+            if erasable and erase_dead:
+                for r in op.results:
+                    if r._uses:
+                        break
+                else:  # trivially dead (see is_trivially_dead)
+                    rewriter.erase_op(op)
+                    changed = True
+                    continue
+            if foldable and fold:
+                result = op.fold()
+                if result is not None and self._apply_fold(op, result):
+                    changed = True
+                    self.num_rewrites += 1
+                    continue
+            if calls is None:
+                calls = _callables(self._patterns_for(op))
+            for call in calls:
+                rewriter._block, rewriter._before = op.parent, op  # insertion point: before op
+                if call(op, rewriter):
                     changed = True
                     self.num_rewrites += 1
                     break
@@ -164,22 +240,29 @@ class GreedyDriver:
         return changed
 
     def _try_fold(self, op: Operation) -> bool:
+        """Fold `op` through its `fold` hook; True if it was replaced."""
+        if ConstantLike in op.traits:
+            return False  # a constant folds to itself
         result = op.fold()
-        if result is None:
-            return False
+        return result is not None and self._apply_fold(op, result)
+
+    def _apply_fold(self, op: Operation, result) -> bool:
+        """Replace `op` by the values / materialized constants `fold` returned; False if it cannot."""
         if isinstance(result, (Attribute, Value)):
             result = (result,)
         if len(result) != len(op.results):
             return False
-        if op.has_trait(ConstantLike):
-            return False  # a constant folds to itself
         rewriter = self.rewriter
         values = []
         for r, f in zip(op.results, result):
             if isinstance(f, Value):
                 values.append(f)
                 continue
-            const = materialize_constant(op, f, r.type)
+            dialect = op.dialect_name
+            hook = self._materializers.get(dialect, _MISSING)
+            if hook is _MISSING:
+                hook = self._materializers[dialect] = _materializer(dialect)
+            const = None if hook is None else hook(f, r.type, op.location)
             if const is None:
                 return False
             rewriter.set_insertion_point_before(op)
@@ -191,6 +274,11 @@ class GreedyDriver:
         return True
 
 
+def _callables(patterns: list[RewritePattern]) -> tuple[Callable, ...]:
+    """`match_and_rewrite` of each pattern; a plain FunctionPattern's function directly (same truth value)."""
+    return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)
+
+
 def _generic_matches(p: RewritePattern, op: Operation) -> bool:
     r = p.root
     if r is None:
@@ -199,19 +287,24 @@ def _generic_matches(p: RewritePattern, op: Operation) -> bool:
     return any(isinstance(op, x) if isinstance(x, type) else op.name == x for x in items)
 
 
-def materialize_constant(op: Operation, value: Attribute, type) -> Operation | None:
-    """A constant op producing `value` of `type`, from the op's dialect (MLIR's materializeConstant)."""
+def _materializer(dialect_name: str) -> Callable | None:
+    """The dialect's `materialize_constant` hook, else arith's (MLIR's materializeConstant)."""
     from irq.ir.dialect import default_context
     ctx = default_context()
-    dialect = ctx.dialects.get(op.dialect_name)
+    dialect = ctx.dialects.get(dialect_name)
     hook = getattr(dialect, "materialize_constant", None)
     if hook is None:
         arith = ctx.dialects.get("arith")
         hook = getattr(arith, "materialize_constant", None)
+    return hook
+
+
+def materialize_constant(op: Operation, value: Attribute, type) -> Operation | None:
+    """A constant op producing `value` of `type`, from the op's dialect (MLIR's materializeConstant)."""
+    hook = _materializer(op.dialect_name)
     if hook is None:
         return None
-    c = hook(value, type, op.location)
-    return c
+    return hook(value, type, op.location)
 
 
 def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern], *, max_iterations: int = 10,

@@ -125,9 +125,11 @@ class PatternRewriter:
         else:
             block.insert_before(self._before, op)
         self.changed = True
-        self.listener.op_inserted(op)
-        for nested in op.walk(include_self=False):
-            self.listener.op_inserted(nested)
+        listener = self.listener
+        listener.op_inserted(op)
+        if op.regions:
+            for nested in op.walk(include_self=False):
+                listener.op_inserted(nested)
         return op
 
     create = insert
@@ -167,8 +169,11 @@ class PatternRewriter:
             if r._uses:
                 raise ValueError(f"cannot erase '{op.name}': its results still have uses")
         listener = self.listener
-        for nested in op.walk(post_order=True):
-            listener.op_erased(nested)
+        if op.regions:
+            for nested in op.walk(post_order=True):
+                listener.op_erased(nested)
+        else:
+            listener.op_erased(op)
         op.erase(check_uses=False)
         self.changed = True
 
