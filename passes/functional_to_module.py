@@ -28,8 +28,9 @@ from __future__ import annotations
 from irq.dialects import hl
 from irq.dialects import torch as tdl
 
-from irq.ir.attributes import StringAttr
+from irq.ir.attributes import DenseArrayAttr, StringAttr
 from irq.ir.operation import Operation
+from irq.ir.types import i32
 from irq.transform.pass_base import Pass, register_pass
 
 #: torch-dialect attributes that say where an op came from; the owner replaces them.
@@ -41,12 +42,12 @@ def _str(op: Operation, name: str) -> str | None:
     return a.value if isinstance(a, StringAttr) else None
 
 
+#: torch op classes with an hl counterpart (not data movement, constant, size or call).
+_CONVERTIBLE = frozenset(cls for base, cls in tdl.OPS.items() if base in hl.OPS)
+
+
 def convertible(op: Operation) -> bool:
-    """A generated torch op with an hl counterpart (not data movement, constant, size or call)."""
-    if op.dialect_name != "torch":
-        return False
-    base = op.name[len("torch."):]
-    return base in tdl.OPS and base in hl.OPS and type(op) is tdl.OPS[base]
+    return type(op) in _CONVERTIBLE
 
 
 class OwnerNamer:
@@ -70,14 +71,15 @@ class OwnerNamer:
         return owner
 
 
-def taken_names(root: Operation) -> set[str]:
+def taken_names(ops: list[Operation]) -> set[str]:
     """Module paths the model already uses: module calls, existing owners, parameter/buffer prefixes."""
     taken: set[str] = set()
-    for op in root.walk():
+    for op in ops:
+        props = op.properties
         for attr in ("module", "owner", "bn_owner"):
-            v = _str(op, attr)
-            if v:
-                taken.add(v)
+            v = props.get(attr)
+            if isinstance(v, StringAttr):
+                taken.add(v.value)
         if op.name == "torch.constant":
             key = op.key
             if key:
@@ -88,23 +90,21 @@ def taken_names(root: Operation) -> set[str]:
 
 
 def to_hl(op: Operation, owner: str) -> Operation:
-    """The hl op computing what torch op `op` computes, owned by `owner` (not inserted)."""
-    base = op.name[len("torch."):]
-    cls = hl.OPS[base]
-    kw: dict = {}
-    for name, _ in op.definition.operands:
-        v = getattr(op, name)
-        if v is not None and (not isinstance(v, tuple) or v):
-            kw[name] = list(v) if isinstance(v, tuple) else v
-    for name in op.definition.attributes:
-        if name in _ORIGIN:
-            continue
-        a = op.get_attr(name)
-        if a is not None:
-            kw[name] = a
-    extra = {k: v for k, v in op.attributes.items() if k not in _ORIGIN and k not in kw}
-    new = cls(**kw, owner=owner, result_types=[r.type for r in op.results], location=op.location)
-    new.attributes.update(extra)
+    """The hl op computing what torch op `op` computes, owned by `owner` (not inserted).
+
+    Built from the torch op's operands and properties directly: the hl op declares the
+    same operands and attributes (plus the fused ones, absent here), so nothing needs
+    re-checking, and this runs once per op of the model.
+    """
+    cls = hl.OPS[op.name[len("torch."):]]
+    props = {k: v for k, v in op.properties.items() if k not in _ORIGIN and k != "operandSegmentSizes"}
+    props["owner"] = StringAttr(owner)
+    d = cls.definition
+    if d.operand_segments:
+        sizes = [n for _, n in op.definition.operand_groups(op)]
+        props["operandSegmentSizes"] = DenseArrayAttr(i32, sizes + [0] * (len(d.operands) - len(sizes)))
+    attrs = {k: v for k, v in op.attributes.items() if k not in _ORIGIN} if op.attributes else None
+    new = cls.create(op.operands, [r.type for r in op.results], attrs, props, location=op.location)
     for old_r, new_r in zip(op.results, new.results):
         new_r.name_hint = old_r.name_hint
     return new
@@ -112,9 +112,10 @@ def to_hl(op: Operation, owner: str) -> Operation:
 
 def functional_to_module(root: Operation) -> int:
     """Rewrite every convertible torch op under `root` in place; returns how many."""
-    namer = OwnerNamer(taken_names(root))
+    ops = list(root.walk(include_self=False))
+    namer = OwnerNamer(taken_names(ops))
     converted = 0
-    for op in list(root.walk(include_self=False)):
+    for op in ops:
         if not convertible(op):
             continue
         module = _str(op, "module")

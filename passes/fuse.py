@@ -41,11 +41,11 @@ from collections.abc import Iterator
 
 from irq.dialects._tensor_specs import WEIGHTED
 
-from irq.ir.attributes import ArrayAttr, DictionaryAttr, FloatAttr, IntegerAttr, StringAttr
+from irq.ir.attributes import ArrayAttr, DenseArrayAttr, DictionaryAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.location import FusedLoc, Location
 from irq.ir.operation import Operation
-from irq.ir.types import ShapedType
-from irq.ir.values import Value
+from irq.ir.types import ShapedType, i32
+from irq.ir.values import OpResult, Value
 from irq.rewrite import DagPattern, Match, OpPattern, PatternRewriter, apply_patterns_greedily, op
 from irq.transform.pass_base import Option, Pass, register_pass
 
@@ -79,16 +79,18 @@ def parse_patterns(names: list[str]) -> set[tuple[str, tuple[str, ...]]]:
     return out
 
 
+_PARTS = {(bn, add, act): tuple(n for n, on in (("bn", bn), ("add", add), ("relu", act)) if on)
+          for bn in (False, True) for add in (False, True) for act in (False, True)}
+
+
 def fused_parts(o: Operation) -> tuple[str, ...]:
-    """The chain steps an hl weighted op already carries, in order."""
-    parts = []
-    if o.get_attr("bn_eps") is not None:
-        parts.append("bn")
-    if o.residual is not None:
-        parts.append("add")
-    if o.get_attr("activation") is not None:
-        parts.append("relu")
-    return tuple(parts)
+    """The chain steps an hl weighted op already carries, in order (asked for every candidate head)."""
+    seg = o.properties.get("operandSegmentSizes")
+    if isinstance(seg, DenseArrayAttr) and len(seg.value) == len(o.definition.operands):
+        has_residual = seg.value[-1] > 0  # residual is the last declared operand (hl.FUSED_OPERANDS)
+    else:
+        has_residual = o.residual is not None
+    return _PARTS[(o.get_attr("bn_eps") is not None, has_residual, o.get_attr("activation") is not None)]
 
 
 def _relu_like(o: Operation) -> bool:
@@ -234,31 +236,43 @@ def _locations(o: Operation) -> tuple[list[Location], list[str]]:
 
 
 def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
-    """The fused hl op for a legal match (not inserted)."""
+    """The fused hl op for a legal match (not inserted): the head's operands and attributes plus
+    the absorbed parts, in the order the hl op declares them."""
     chain = _chain_ops(m, steps, split)
     head = chain[0]
     cls = type(head)
-    kw: dict = {name: getattr(head, name) for name, _ in cls.definition.operands}
-    attrs = {name: head.get_attr(name) for name in cls.definition.attributes}
-    kw.update({k: v for k, v in attrs.items() if v is not None})
+    d = cls.definition
+    operands = head.operands
+    groups = {name: operands[start:start + n] for (name, _), (start, n) in zip(d.operands, d.operand_groups(head))}
+    props = dict(head.properties)
     locs, members = _locations(head)
     for step, o in zip(steps[split:], chain[1:]):
         if step == "bn":
-            kw.update(bn_weight=o.weight, bn_bias=o.bias, bn_mean=o.running_mean, bn_var=o.running_var,
-                      bn_num_batches_tracked=o.num_batches_tracked, bn_eps=o.get_attr("eps"),
-                      bn_owner=o.get_attr("owner"))
+            for name, v in (("bn_weight", o.weight), ("bn_bias", o.bias), ("bn_mean", o.running_mean),
+                            ("bn_var", o.running_var), ("bn_num_batches_tracked", o.num_batches_tracked)):
+                groups[name] = (v,) if v is not None else ()
+            props["bn_eps"] = o.get_attr("eps")
+            props["bn_owner"] = o.get_attr("owner")
             if o.get_attr("momentum") is not None:
-                kw["bn_momentum"] = o.get_attr("momentum")
+                props["bn_momentum"] = o.get_attr("momentum")
         elif step == "add":
-            kw["residual"] = m["residual"]
+            groups["residual"] = (m["residual"],)
         else:
-            kw["activation"] = activation_of(o)
+            props["activation"] = StringAttr(activation_of(o))
         more_locs, more_members = _locations(o)
         locs += more_locs
         members += more_members
+    new_operands: list[Value] = []
+    sizes = []
+    for name, _ in d.operands:
+        vals = groups[name]
+        new_operands.extend(vals)
+        sizes.append(len(vals))
+    ordered = {k: props[k] for k in d.attributes if props.get(k) is not None}
+    ordered["operandSegmentSizes"] = DenseArrayAttr(i32, sizes)
+    attrs = {k: v for k, v in head.attributes.items() if k != UNFUSED_ATTR}
     loc = FusedLoc(locs, ArrayAttr(StringAttr(n) for n in members))
-    new = cls(**kw, result_types=[chain[-1].results[0].type], location=loc)
-    new.attributes.update({k: v for k, v in head.attributes.items() if k != UNFUSED_ATTR})
+    new = cls.create(new_operands, [chain[-1].results[0].type], attrs, ordered, location=loc)
     new.results[0].name_hint = chain[-1].results[0].name_hint
     return new
 
@@ -270,8 +284,21 @@ class FusionPattern(DagPattern):
         self.steps, self.split, self.enabled, self.counts = steps, split, enabled, counts
         self.dag = build_dag(steps, split, one_use=True)
         self.benefit = len(steps) - split
+        # what must produce the root's first operand (either operand of an add): a cheap test
+        # before the DAG matcher, which most ops of a model fail at once
+        self.producers = frozenset(self.dag.operands[0].names)
+        self.operands_to_check = 2 if steps[-1] == "add" else 1
+        # when that producer is the head itself, what it must already carry
+        self.head_parts = steps[:split] if split == len(steps) - 1 else None
 
     def match_and_rewrite(self, target: Operation, rewriter: PatternRewriter) -> bool:
+        producers, head_parts = self.producers, self.head_parts
+        for v in target.operands[:self.operands_to_check]:
+            if isinstance(v, OpResult) and v.op.name in producers and (head_parts is None or
+                                                                       fused_parts(v.op) == head_parts):
+                break
+        else:
+            return False
         best: Match | None = None
         for m in all_matches(self.dag, target):
             if problems(m, self.steps, self.split, self.enabled, check_uses=False):

@@ -71,14 +71,20 @@ def user_frame_of_stack(frame: FrameType | None, library_dirs: tuple[str, ...]) 
 
 def _column(code, lasti: int) -> int:
     """1-based column of the instruction at `lasti` (Python 3.11+ keeps columns), else 1."""
-    positions = getattr(code, "co_positions", None)
-    if positions is None or lasti < 0:
+    if lasti < 0:
         return 1
-    for i, pos in enumerate(positions()):
-        if i == lasti // 2:
-            col = pos[2]
-            return (col + 1) if col is not None else 1
-    return 1
+    cols = _columns(code)
+    i = lasti // 2
+    return cols[i] if i < len(cols) else 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _columns(code) -> tuple[int, ...]:
+    """1-based start column per instruction of a code object (computed once: tracing asks per node)."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None:
+        return ()
+    return tuple((pos[2] + 1) if pos[2] is not None else 1 for pos in positions())
 
 
 def source_line(filename: str, line: int) -> str:

@@ -21,7 +21,7 @@ from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
 from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, module_emits
-from irq.frontend.propagate import annotate, propagate
+from irq.frontend.propagate import annotate, propagate, tensor_type
 from irq.frontend.scan import warn_python_branches
 from irq.frontend.shapes import infer_shapes
 from irq.frontend.tracer import IrqTracer
@@ -169,25 +169,27 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
             e = h(args, kwargs) if h is not None else None
             return [e] if e is not None else None
         if node.op == "call_module":
-            return module_emits(model.get_submodule(node.target), node.target, args, kwargs)
+            return module_emits(modules[node.target], node.target, args, kwargs)
         return None
 
+    modules = dict(model.named_modules(remove_duplicate=False))
+    state = _state(model)
+    param_types = {k: tensor_type(t) for k, (t, _) in state.items()}
     try:
-        infer_shapes(model, graph, values, dispatch)
+        infer_shapes(model, graph, values, dispatch, param_types)
     except Exception:  # noqa: BLE001 - NeedsRealRun, or Python code that fails: the real run decides and reports
         for node in graph.nodes:
             node.meta.pop("irq_emits", None)
         _run_graph(model, graph, values)
     for node in graph.nodes:
         if node.op == "call_module":
-            m = model.get_submodule(node.target)
+            m = modules[node.target]
             node.meta["irq_module_class"] = f"{type(m).__module__}.{type(m).__qualname__}"
-    state = _state(model)
     tensor_constants = {n.target: _get(model, n.target) for n in graph.nodes
                         if n.op == "get_attr" and n.meta.get("irq_kind") == "tensor" and n.target not in state}
 
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state,
-                          tensor_constants=tensor_constants, skip=skip | concrete)
+                          tensor_constants=tensor_constants, skip=skip | concrete, state_types=param_types)
     return conv.run(user)
 
 

@@ -27,7 +27,7 @@ from irq.dialects._opspec import ShapeError
 from irq.dialects._tensor_specs import SPECS
 from irq.dialects.torch_values import OperandRefAttr
 from irq.frontend.mapping import Emit, ParamRef
-from irq.frontend.propagate import annotate, element_type, tensor_type
+from irq.frontend.propagate import annotate, element_type
 from irq.frontend.tracer import ModuleRef
 from irq.ir.attributes import ArrayAttr, Attribute, IntegerAttr
 from irq.ir.types import FloatType, IntegerType, ShapedType, TensorType, Type, i64
@@ -69,10 +69,14 @@ _SCALAR_ARITH = {operator.add, operator.sub, operator.mul, operator.truediv, ope
                  operator.imul, operator.itruediv, torch.add, torch.sub, torch.mul, torch.div}
 
 
-def infer_shapes(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any], dispatch) -> None:
-    """Annotate every node of `graph` like propagate() does; raise NeedsRealRun where it cannot."""
+def infer_shapes(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any], dispatch,
+                 param_types: dict[str, TensorType]) -> None:
+    """Annotate every node of `graph` like propagate() does; raise NeedsRealRun where it cannot.
+
+    `param_types`: the type of every parameter and buffer by state_dict key.
+    """
     values: dict[fx.Node, Any] = {}   # nodes with a concrete Python value (incl. real input/attr tensors)
-    param_types: dict[str, TensorType] = {}
+    memo: dict = {}
 
     def load(a: Any) -> Any:
         if isinstance(a, fx.Node):
@@ -86,15 +90,6 @@ def infer_shapes(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any], d
         if isinstance(a, slice):
             return slice(load(a.start), load(a.stop), load(a.step))
         return a
-
-    def param_type(key: str) -> TensorType:
-        t = param_types.get(key)
-        if t is None:
-            obj: Any = root
-            for part in key.split("."):
-                obj = getattr(obj, part)
-            t = param_types[key] = tensor_type(obj)
-        return t
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         for node in graph.nodes:
@@ -114,7 +109,7 @@ def infer_shapes(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any], d
                 if v is _TYPED:
                     continue
                 if v is _NO:
-                    _infer_tensor_node(node, dispatch, values, param_type)
+                    _infer_tensor_node(node, dispatch, values, param_types, memo)
                     continue
             values[node] = v
             annotate(node, v)
@@ -194,23 +189,25 @@ def _query(node: fx.Node, values: dict) -> Any:
     return _NO
 
 
-def _operand_type(v: Any, param_type) -> Type:
+def _operand_type(v: Any, param_types: dict[str, TensorType]) -> Type:
     if isinstance(v, ParamRef):
-        return param_type(v.key)
-    if isinstance(v, fx.Node):
+        t = param_types.get(v.key)
+        if t is not None:
+            return t
+    elif isinstance(v, fx.Node):
         kind = v.meta.get("irq_kind")
         if kind in ("tensor", "int", "float", "bool"):
             return v.meta["irq_type"]
     raise NeedsRealRun(v)
 
 
-def _operand_items(v: Any, values: dict, param_type) -> list[tuple[_Typed, Any]]:
-    """(typed stand-in, concrete value or None) per operand value; a torch.Size node expands."""
+def _operand_items(v: Any, values: dict, param_types: dict) -> list[tuple[Type, Any]]:
+    """(type, concrete value or None) per operand value; a torch.Size node expands to its sizes."""
     if isinstance(v, fx.Node) and v.meta.get("irq_kind") == "multi":
         if v not in values:
             raise NeedsRealRun(v)
-        return [(_Typed(i64), int(s)) for s in values[v]]
-    return [(_Typed(_operand_type(v, param_type)), values.get(v) if isinstance(v, fx.Node) else None)]
+        return [(i64, int(s)) for s in values[v]]
+    return [(_operand_type(v, param_types), values.get(v) if isinstance(v, fx.Node) else None)]
 
 
 def _substitute(a: Attribute, concrete: list) -> Attribute:
@@ -235,16 +232,26 @@ def _has_node(v: Any) -> bool:
     return False
 
 
-def _infer_tensor_node(node: fx.Node, dispatch, values: dict, param_type) -> None:
+def _freeze(v: Any) -> Any:
+    """A hashable key for an Emit attribute value (lists -> tuples); TypeError if it cannot be one."""
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, fx.Node):
+        raise TypeError("a traced value")
+    hash(v)
+    return (type(v), v)
+
+
+def _infer_tensor_node(node: fx.Node, dispatch, values: dict, param_types: dict, memo: dict) -> None:
     emits = dispatch(node)
     if not emits:
         raise NeedsRealRun(node)
-    prev: _Typed | None = None
+    prev: Type | None = None
     types: list[TensorType] = []
     multi = False
     for e in emits:
-        types, multi = _emit_types(e, prev, values, param_type)
-        prev = _Typed(types[0])
+        types, multi = _emit_types(e, prev, values, param_types, memo)
+        prev = types[0]
     node.meta["irq_emits"] = emits
     if multi:
         node.meta.update(irq_kind="multi", irq_type=list(types), irq_multi_kind="tuple")
@@ -252,36 +259,59 @@ def _infer_tensor_node(node: fx.Node, dispatch, values: dict, param_type) -> Non
         node.meta.update(irq_kind="tensor", irq_type=types[0], irq_multi_kind="tuple", irq_rank=len(types[0].shape))
 
 
-def _emit_types(e: Emit, prev: _Typed | None, values: dict, param_type) -> tuple[list[TensorType], bool]:
+def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
+                memo: dict) -> tuple[list[TensorType], bool]:
+    """Result types of one typed op. Repeated blocks ask the same question again and again, so the
+    answer (with the coerced attributes, which the converter reuses) is memoized by the question:
+    op, operand types and concrete sizes, attributes."""
     spec = SPECS[e.spec]
-    operands: list[_Typed] = []
+    names: list[str] = []
+    bias_at = -1
+    types: list[Type] = []
     concrete: list = []
-    bias = None
     for oname, _kind in spec.operands:
         v = e.operands.get(oname)
         if oname == "input" and v is None and prev is not None:
             items = [(prev, None)]
         elif isinstance(v, list):
-            items = [it for x in v for it in _operand_items(x, values, param_type)]
+            items = [it for x in v for it in _operand_items(x, values, param_types)]
         elif v is not None:
-            items = _operand_items(v, values, param_type)
+            items = _operand_items(v, values, param_types)
         else:
-            items = []
-        for typed, value in items:
-            operands.append(typed)
+            continue
+        names.append(oname)
+        if oname == "bias":
+            bias_at = len(types)
+        for t, value in items:
+            types.append(t)
             concrete.append(value)
-        if oname == "bias" and items:
-            bias = items[0][0]
+    try:
+        key = (e.spec, tuple(names), tuple(types), tuple(concrete),
+               tuple((k, _freeze(v)) for k, v in e.attrs.items() if v is not None))
+    except TypeError:
+        key = None
+    hit = memo.get(key) if key is not None else None
+    if hit is not None:
+        attrs, result, multi = hit
+        e.attrs.update(attrs)
+        return result, multi
+    coerced: dict[str, Attribute] = {}
     attrs: dict[str, Attribute] = {}
     for aname, akind, _optional in spec.attrs:
         val = e.attrs.get(aname)
         if val is None:
             continue
-        if _has_node(val):
-            raise NeedsRealRun(e)
-        attrs[aname] = _substitute(akind.coerce(val), concrete)
+        if not isinstance(val, Attribute):
+            if _has_node(val):
+                raise NeedsRealRun(e)
+            val = akind.coerce(val)
+        coerced[aname] = val
+        attrs[aname] = _substitute(val, concrete)
+    e.attrs.update(coerced)  # the converter builds the op from the same attributes
     if spec.shape is None:
         raise NeedsRealRun(e)
+    operands = [_Typed(t) for t in types]
+    bias = operands[bias_at] if bias_at >= 0 else None
     try:
         shapes = spec.shape(_View(operands, attrs, bias))
     except (ShapeError, IndexError, TypeError, ValueError, ZeroDivisionError):
@@ -289,7 +319,10 @@ def _emit_types(e: Emit, prev: _Typed | None, values: dict, param_type) -> tuple
     if shapes is None or any(s is None for s in shapes):
         raise NeedsRealRun(e)
     et = _element_type(spec, operands, attrs)
-    return [TensorType(tuple(s), et) for s in shapes], spec.variadic_results
+    result = [TensorType(tuple(s), et) for s in shapes]
+    if key is not None:
+        memo[key] = (coerced, result, spec.variadic_results)
+    return result, spec.variadic_results
 
 
 def _default_float() -> Type:
