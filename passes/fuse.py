@@ -37,6 +37,7 @@ Run functional-to-module first: fusion works on hl ops (they have owners).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from irq.dialects._tensor_specs import WEIGHTED
@@ -104,8 +105,9 @@ def activation_of(o: Operation) -> str:
     return "relu" if o.name == "hl.relu" else "relu6"
 
 
+@functools.cache
 def build_dag(steps: tuple[str, ...], split: int, one_use: bool) -> OpPattern:
-    """The DAG for absorbing steps[split:] into a head that already carries steps[:split]."""
+    """The DAG for absorbing steps[split:] into a head that already carries steps[:split] (built once)."""
     have = steps[:split]
     node: OpPattern = op(HEADS, "x", ..., name="head", one_use=one_use,
                          where=lambda o, have=have: fused_parts(o) == have)
@@ -228,11 +230,25 @@ def _next_in_chain(chain: list[Operation], o: Operation) -> Operation | None:
 
 
 # -- rewriting ------------------------------------------------------------------------------------
-def _locations(o: Operation) -> tuple[list[Location], list[str]]:
+def _locations(o: Operation) -> tuple[list[Location], list[StringAttr]]:
+    """The member locations and owner names an op contributes to a fused location."""
     loc = o.location
     if isinstance(loc, FusedLoc) and isinstance(loc.metadata, ArrayAttr):
-        return list(loc.locations), [a.value for a in loc.metadata]
-    return [loc], [who(o)]
+        return list(loc.locations), list(loc.metadata)
+    owner = o.properties.get("owner")
+    return [loc], [owner if isinstance(owner, StringAttr) else StringAttr(who(o))]
+
+
+_ACTIVATION_ATTRS = {"relu": StringAttr("relu"), "relu6": StringAttr("relu6")}
+_SEGMENTS: dict[tuple[int, ...], DenseArrayAttr] = {}
+
+
+def _segment_sizes(sizes: list[int]) -> DenseArrayAttr:
+    key = tuple(sizes)
+    a = _SEGMENTS.get(key)
+    if a is None:
+        a = _SEGMENTS[key] = DenseArrayAttr(i32, key)
+    return a
 
 
 def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
@@ -258,7 +274,7 @@ def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
         elif step == "add":
             groups["residual"] = (m["residual"],)
         else:
-            props["activation"] = StringAttr(activation_of(o))
+            props["activation"] = _ACTIVATION_ATTRS[activation_of(o)]
         more_locs, more_members = _locations(o)
         locs += more_locs
         members += more_members
@@ -269,9 +285,9 @@ def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
         new_operands.extend(vals)
         sizes.append(len(vals))
     ordered = {k: props[k] for k in d.attributes if props.get(k) is not None}
-    ordered["operandSegmentSizes"] = DenseArrayAttr(i32, sizes)
+    ordered["operandSegmentSizes"] = _segment_sizes(sizes)
     attrs = {k: v for k, v in head.attributes.items() if k != UNFUSED_ATTR}
-    loc = FusedLoc(locs, ArrayAttr(StringAttr(n) for n in members))
+    loc = FusedLoc(locs, ArrayAttr(members))
     new = cls.create(new_operands, [chain[-1].results[0].type], attrs, ordered, location=loc)
     new.results[0].name_hint = chain[-1].results[0].name_hint
     return new

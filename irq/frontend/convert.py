@@ -236,7 +236,7 @@ class GraphConverter:
             for k, v in e.attrs.items():
                 if v is None:
                     continue
-                if _has_node(v):
+                if not isinstance(v, Attribute) and _has_node(v):
                     raise _Fallback
                 kw[k] = v
             last = i == len(emits) - 1

@@ -302,7 +302,7 @@ def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
         if val is None:
             continue
         if not isinstance(val, Attribute):
-            if _has_node(val):
+            if key is None and _has_node(val):  # a key was built: no traced value in the attributes
                 raise NeedsRealRun(e)
             val = akind.coerce(val)
         coerced[aname] = val
