@@ -155,24 +155,8 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
     for p in concrete:
         annotate(p, values[p])
 
-    def dispatch(node: fx.Node) -> list[Emit] | None:
-        cached = node.meta.get("irq_emits")
-        if cached is not None:
-            return cached
-        args, kwargs = node.args, node.kwargs
-        if node.op == "call_function":
-            h = FUNCTIONS.get(node.target)
-            e = h(args, kwargs) if h is not None else None
-            return [e] if e is not None else None
-        if node.op == "call_method":
-            h = METHODS.get(node.target)
-            e = h(args, kwargs) if h is not None else None
-            return [e] if e is not None else None
-        if node.op == "call_module":
-            return module_emits(modules[node.target], node.target, args, kwargs)
-        return None
-
     modules = dict(model.named_modules(remove_duplicate=False))
+    dispatch = make_dispatch(modules)
     state = _state(model)
     param_types = {k: tensor_type(t) for k, (t, _) in state.items()}
     try:
@@ -191,6 +175,27 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state,
                           tensor_constants=tensor_constants, skip=skip | concrete, state_types=param_types)
     return conv.run(user)
+
+
+def make_dispatch(modules: dict[str, nn.Module]):
+    """`dispatch(node)`: the typed ops an fx node becomes (None: a torch.call), memoized on the node."""
+    def dispatch(node: fx.Node) -> list[Emit] | None:
+        cached = node.meta.get("irq_emits")
+        if cached is not None:
+            return cached
+        args, kwargs = node.args, node.kwargs
+        if node.op == "call_function":
+            h = FUNCTIONS.get(node.target)
+            e = h(args, kwargs) if h is not None else None
+            return [e] if e is not None else None
+        if node.op == "call_method":
+            h = METHODS.get(node.target)
+            e = h(args, kwargs) if h is not None else None
+            return [e] if e is not None else None
+        if node.op == "call_module":
+            return module_emits(modules[node.target], node.target, args, kwargs)
+        return None
+    return dispatch
 
 
 def _run_graph(model: nn.Module, graph: fx.Graph, values: dict) -> None:
