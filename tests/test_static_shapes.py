@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from irq.frontend import importer
-from irq.frontend.propagate import propagate, tensor_type
-from irq.frontend.shapes import NeedsRealRun, infer_shapes
 from torch import nn
 
 import irq
+from irq.frontend import importer
+from irq.frontend.propagate import propagate, tensor_type
+from irq.frontend.shapes import NeedsRealRun, infer_shapes
 from tests.test_frontend_zoo import ZOO
 
 _KEYS = ("irq_kind", "irq_type", "irq_rank", "irq_size", "irq_multi_kind")
