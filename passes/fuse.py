@@ -55,7 +55,10 @@ STEPS = ("bn", "add", "relu")
 CHAINS: tuple[tuple[str, ...], ...] = (("bn",), ("relu",), ("bn", "relu"), ("add",), ("bn", "add"),
                                        ("add", "relu"), ("bn", "add", "relu"))
 HEADS = tuple(f"hl.{k}" for k in WEIGHTED)
-_STEP_OPS = {"bn": ("hl.batch_norm",), "add": ("hl.add",), "relu": ("hl.relu", "hl.relu6", "hl.hardtanh")}
+#: The ops a head absorbs. The add and the activations are also matched at the torch level (IR
+#: written by hand or converted in part); batch norms and heads must be hl ops (they need owners).
+_STEP_OPS = {"bn": ("hl.batch_norm",), "add": ("hl.add", "torch.add"),
+             "relu": ("hl.relu", "hl.relu6", "hl.hardtanh", "torch.relu", "torch.relu6", "torch.hardtanh")}
 #: Attribute on a head op listing the fusions it was refused, {pattern, reason} each.
 UNFUSED_ATTR = "hl.unfused"
 
@@ -95,14 +98,14 @@ def fused_parts(o: Operation) -> tuple[str, ...]:
 
 
 def _relu_like(o: Operation) -> bool:
-    if o.name != "hl.hardtanh":
+    if not o.name.endswith(".hardtanh"):
         return True
     lo, hi = o.get_attr("min_val"), o.get_attr("max_val")
     return isinstance(lo, FloatAttr) and isinstance(hi, FloatAttr) and lo.value == 0.0 and hi.value == 6.0
 
 
 def activation_of(o: Operation) -> str:
-    return "relu" if o.name == "hl.relu" else "relu6"
+    return "relu" if o.name.endswith(".relu") else "relu6"
 
 
 @functools.cache
