@@ -128,14 +128,15 @@ def build_dag(steps: tuple[str, ...], split: int, one_use: bool) -> OpPattern:
 
 # -- legality -------------------------------------------------------------------------------------
 def who(o: Operation) -> str:
-    """How reports name an op: its owner (or module path), else its op name."""
+    """How reports name an op: its owner (or module path), else its op name and enclosing module."""
     for a in ("owner", "module"):
         v = o.get_attr(a)
         if isinstance(v, StringAttr):
             return v.value
     if o.name == "func.return":
         return "the function's results"
-    return o.name
+    scope = o.get_attr("scope")
+    return f"{o.name} in {scope.value}" if isinstance(scope, StringAttr) else o.name
 
 
 def _channels(head: Operation) -> tuple[int | None, str | None]:
