@@ -50,7 +50,6 @@ from irq.ir.values import OpResult, Value
 from irq.rewrite import DagPattern, Match, OpPattern, PatternRewriter, apply_patterns_greedily, op
 from irq.transform.pass_base import Option, Pass, register_pass
 
-STEPS = ("bn", "add", "relu")
 #: Every chain a head op can absorb, in the order the parts apply.
 CHAINS: tuple[tuple[str, ...], ...] = (("bn",), ("relu",), ("bn", "relu"), ("add",), ("bn", "add"),
                                        ("add", "relu"), ("bn", "add", "relu"))
