@@ -59,12 +59,22 @@ def user_frame_of_traceback(tb: TracebackType | None) -> tuple[str, int, int] | 
     return found
 
 
-def user_frame_of_stack(frame: FrameType | None, library_dirs: tuple[str, ...]) -> tuple[str, int, int] | None:
-    """(file, line, column) of the innermost user frame, walking outward from `frame`."""
+def user_frame_of_stack(frame: FrameType | None, library_dirs: tuple[str, ...],
+                        known: dict[str, bool] | None = None) -> tuple[str, int, int] | None:
+    """(file, line, column) of the innermost user frame, walking outward from `frame`.
+
+    `known` caches is_user_file per file name for a caller that asks once per traced node.
+    """
     while frame is not None:
         code = frame.f_code
-        if is_user_file(code.co_filename, library_dirs):
-            return code.co_filename, frame.f_lineno, _column(code, frame.f_lasti)
+        name = code.co_filename
+        user = known.get(name) if known is not None else None
+        if user is None:
+            user = is_user_file(name, library_dirs)
+            if known is not None:
+                known[name] = user
+        if user:
+            return name, frame.f_lineno, _column(code, frame.f_lasti)
         frame = frame.f_back
     return None
 
