@@ -38,7 +38,8 @@ Run functional-to-module first: fusion works on hl ops (they have owners).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from irq.dialects._tensor_specs import WEIGHTED
 
@@ -217,13 +218,17 @@ def problems(m: Match, steps: tuple[str, ...], split: int, enabled: set, *, chec
         for o in chain[:-1]:
             r = o.results[0]
             if len(r._uses) != 1:
+                nxt = _next_in_chain(chain, o)
                 users = []
                 for u in r.uses:
-                    if u.owner is not _next_in_chain(chain, o) and who(u.owner) not in users:
+                    if u.owner is not nxt and who(u.owner) not in users:
                         users.append(who(u.owner))
                 desc = who(o) if o is not head or not fused_parts(o) else f"{who(o)} (fused with " \
                     f"{', '.join(fused_parts(o))})"
-                reasons.append(f"{desc}'s output is also used by {', '.join(users)}")
+                if users:
+                    reasons.append(f"{desc}'s output is also used by {', '.join(users)}")
+                else:
+                    reasons.append(f"{desc}'s output is used more than once by {who(nxt)}")
     return reasons
 
 
@@ -345,14 +350,14 @@ def all_matches(dag: OpPattern, target: Operation) -> Iterator[Match]:
 
 
 # -- refusals -------------------------------------------------------------------------------------
-def find_refusals(root: Operation, enabled: set) -> dict[Operation, list[tuple[str, str]]]:
+def find_refusals(ops: Iterable[Operation], enabled: set) -> dict[Operation, list[tuple[str, str]]]:
     """For each head op, the fusions it could take but may not: [(pattern, reasons)] in program order."""
     relaxed = [(steps, split, build_dag(steps, split, one_use=False))
                for steps in CHAINS for split in range(len(steps))]
     best: dict[tuple[Operation, Operation], tuple[int, str, str]] = {}
     order: list[tuple[Operation, Operation]] = []
     roots = {n for names in _STEP_OPS.values() for n in names}
-    for target in root.walk(include_self=False):
+    for target in ops:
         if target.name not in roots:
             continue
         for steps, split, dag in relaxed:
@@ -384,17 +389,27 @@ def _step_of(o: Operation) -> str:
     return ""
 
 
-def record_refusals(root: Operation, enabled: set) -> int:
-    """Set `hl.unfused` on every head op with refused fusions (clearing stale records); returns how many."""
-    for o in root.walk(include_self=False):
-        if UNFUSED_ATTR in o.attributes:
+def record_refusals(root: Operation, enabled: set) -> tuple[int, Counter]:
+    """Set `hl.unfused` on every head op with refused fusions (clearing stale records).
+
+    Returns how many refusals there are and how many fused ops of each pattern the IR holds.
+    """
+    ops = list(root.walk(include_self=False))
+    groups: Counter = Counter()
+    heads = frozenset(HEADS)
+    for o in ops:
+        if o.attributes and UNFUSED_ATTR in o.attributes:
             del o.attributes[UNFUSED_ATTR]
+        if o.name in heads:
+            parts = fused_parts(o)
+            if parts:
+                groups[pattern_name(parts)] += 1
     n = 0
-    for head, entries in find_refusals(root, enabled).items():
+    for head, entries in find_refusals(ops, enabled).items():
         head.attributes[UNFUSED_ATTR] = ArrayAttr(
             DictionaryAttr({"pattern": StringAttr(p), "reason": StringAttr(r)}) for p, r in entries)
         n += len(entries)
-    return n
+    return n, groups
 
 
 def _unconverted(root: Operation) -> Operation | None:
@@ -426,9 +441,11 @@ class Fuse(Pass):
                 for split in range(len(steps))]
         # Not reaching a fixpoint leaves valid IR with fewer fusions; the driver warns, as canonicalize does.
         apply_patterns_greedily(target, pats, max_iterations=self.max_iterations, fold=False, erase_dead=False)
-        for name, n in sorted(counts.items()):
-            self.statistics[f"fused {name}"] += n
-        self.statistics["refused"] += record_refusals(target, enabled)
+        self.statistics["fusion rewrites"] += sum(counts.values())
+        refused, groups = record_refusals(target, enabled)
+        for name, n in sorted(groups.items()):
+            self.statistics[f"{name} ops"] += n
+        self.statistics["refused fusions"] += refused
 
 
 __all__ = ["ALL_PATTERNS", "CHAINS", "Fuse", "UNFUSED_ATTR", "find_refusals", "fused_parts", "parse_patterns"]
