@@ -159,8 +159,6 @@ def _channels(head: Operation) -> tuple[int | None, str | None]:
 def _bn_problem(head: Operation, bn: Operation) -> str | None:
     if bn.running_mean is None or bn.running_var is None:
         return f"{who(bn)} has no running statistics (track_running_stats=False)"
-    if bn.get_attr("training") is not None:
-        return f"{who(bn)} fixes training={bn.get_attr('training').value} (a functional batch_norm call)"
     channels, why = _channels(head)
     if why is not None:
         return why
@@ -279,6 +277,8 @@ def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
             props["bn_owner"] = o.get_attr("owner")
             if o.get_attr("momentum") is not None:
                 props["bn_momentum"] = o.get_attr("momentum")
+            if o.get_attr("training") is not None:  # a mode the batch norm fixed: the fused op keeps it
+                props["bn_training"] = o.get_attr("training")
         elif step == "add":
             groups["residual"] = (m["residual"],)
         else:

@@ -118,3 +118,60 @@ def test_zero_gamma_channels_stay_finite_in_training():
     out = gm(x)
     assert torch.isfinite(out).all()
     assert (out - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+class _FixedModeBN(nn.Module):
+    """F.batch_norm with training=False: running statistics in every mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 3, padding=1)
+        self.register_buffer("mean", torch.randn(6))
+        self.register_buffer("var", torch.rand(6) + 0.5)
+        self.gamma = nn.Parameter(torch.randn(6))
+        self.beta = nn.Parameter(torch.randn(6))
+
+    def forward(self, x):
+        y = torch.nn.functional.batch_norm(self.conv(x), self.mean, self.var, self.gamma, self.beta, training=False)
+        return torch.relu(y)
+
+
+def test_a_batch_norm_with_a_fixed_mode_keeps_it_when_fused():
+    torch.manual_seed(0)
+    m = _FixedModeBN()
+    x = torch.randn(3, 4, 6, 6)
+    gm = _fused(m.eval(), x)
+    (op,) = [o for o in _fused_ops(m, x)]
+    assert op.get_attr("bn_training").value is False
+    for mode in (False, True):  # running statistics, folded, in both modes
+        gm.train(mode)
+        m.train(mode)
+        with torch.no_grad():
+            ref, out = m(x), gm(x)
+        assert (out - ref).abs().max() <= 1e-5 * ref.abs().max()
+    assert torch.equal(gm.state_dict()["mean"], m.mean)
+
+
+def _fused_ops(m: nn.Module, x: torch.Tensor) -> list:
+    module = irq.import_torch(m, (x,))
+    irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
+    return [op for op in module.walk() if op.name.startswith("hl.") and op.get_attr("bn_eps") is not None]
+
+
+def test_a_graph_from_torch_export_fuses_too():
+    """torch.export specializes batch norms to the mode it ran in (training=False here)."""
+    from tests.models import resnet
+    torch.manual_seed(0)
+    m = resnet.ResNet(resnet.BasicBlock, (1, 1))
+    _randomize(m)
+    m.eval()
+    x = torch.randn(2, 3, 32, 32)
+    module = irq.import_torch(m, (x,), method="export")
+    irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
+    report = irq.check_model(module, path=None)
+    assert not report.unfused_patterns and len(report.fused_groups) == 6
+    assert not [op for op in module.walk() if op.name == "hl.batch_norm"]
+    gm = to_module(module)
+    with torch.no_grad():
+        ref, out = m(x), gm(x)
+    assert (out - ref).abs().max() <= 1e-5 * ref.abs().max()
