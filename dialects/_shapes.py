@@ -11,8 +11,9 @@ import math
 from collections.abc import Sequence
 
 from irq.dialects._opspec import ShapeError
+from irq.dialects.torch_values import EllipsisAttr, SliceAttr
 
-from irq.ir.attributes import ArrayAttr, IntegerAttr, StringAttr
+from irq.ir.attributes import ArrayAttr, IntegerAttr, StringAttr, UnitAttr
 from irq.ir.opdef import Op
 from irq.ir.types import ShapedType
 
@@ -335,3 +336,80 @@ def split(op: Op):
     if sum(sizes) != x[d]:
         raise ShapeError(f"split sizes {sizes} do not add up to {x[d]}")
     return [tuple(k if i == d else s for i, s in enumerate(x)) for k in sizes]
+
+
+def unsqueeze(op: Op):
+    x = shape_of(op.operands[0])
+    d = norm_dim(int_attr(op, "dim"), len(x) + 1)
+    return [(*x[:d], 1, *x[d:])]
+
+
+def squeeze(op: Op):
+    """All size-1 dims, or the given ones (a given dim that is not 1 stays, as in torch)."""
+    x = shape_of(op.operands[0])
+    dims = ints(op, "dim")
+    drop = {i for i, s in enumerate(x) if s == 1} if dims is None else \
+        {d for d in (norm_dim(d, len(x)) for d in dims) if x[d] == 1}
+    return [tuple(s for i, s in enumerate(x) if i not in drop)]
+
+
+def _slice_len(size: int, start: int | None, stop: int | None, step: int | None) -> int:
+    if step is not None and step <= 0:
+        raise ShapeError(f"slice step must be positive, got {step}")
+    return len(range(*slice(start, stop, step).indices(size)))
+
+
+def slice_(op: Op):
+    x = list(shape_of(op.operands[0]))
+    d = norm_dim(int_attr(op, "dim"), len(x))
+    x[d] = _slice_len(x[d], int_attr(op, "start"), int_attr(op, "end"), int_attr(op, "step", 1))
+    return [tuple(x)]
+
+
+def select(op: Op):
+    x = list(shape_of(op.operands[0]))
+    d = norm_dim(int_attr(op, "dim"), len(x))
+    i = int_attr(op, "index")
+    if not -x[d] <= i < x[d]:
+        raise ShapeError(f"index {i} is out of range for dim {d} of size {x[d]}")
+    del x[d]
+    return [tuple(x)]
+
+
+def embedding(op: Op):
+    x, w = shape_of(op.operands[0]), shape_of(op.operands[1])
+    if len(w) != 2:
+        raise ShapeError(f"weight must have rank 2, got {len(w)}")
+    return [(*x, w[1])]
+
+
+def getitem(op: Op):
+    """Basic indexing (ints, slices, None, Ellipsis) as torch computes it; index tensors: not checked."""
+    x = shape_of(op.operands[0])
+    index = op.get_attr("index")
+    if len(op.operands) > 1 or not isinstance(index, ArrayAttr):
+        return None
+    entries = list(index)
+    consumed = sum(isinstance(e, (IntegerAttr, SliceAttr)) for e in entries)
+    if consumed > len(x):
+        raise ShapeError(f"too many indices ({consumed}) for a tensor of rank {len(x)}")
+    out: list[int] = []
+    d = 0
+    for e in entries:
+        if isinstance(e, UnitAttr):
+            out.append(1)
+        elif isinstance(e, EllipsisAttr):
+            k = len(x) - consumed
+            out.extend(x[d:d + k])
+            d += k
+        elif isinstance(e, IntegerAttr):
+            if not -x[d] <= e.value < x[d]:
+                raise ShapeError(f"index {e.value} is out of range for dim {d} of size {x[d]}")
+            d += 1
+        elif isinstance(e, SliceAttr):
+            out.append(_slice_len(x[d], e.start, e.stop, e.step))
+            d += 1
+        else:
+            return None
+    out.extend(x[d:])
+    return [tuple(out)]

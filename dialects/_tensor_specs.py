@@ -84,13 +84,14 @@ for _r in ("reshape", "view"):
               ("input", "sizes*"), (("shape", ANY),), shape=sh.reshape))
 _add(spec("permute", "Permute dimensions.", attrs=(("dims", INTS),), shape=sh.permute))
 _add(spec("transpose", "Swap two dimensions.", attrs=(("dim0", INT), ("dim1", INT)), shape=sh.transpose))
-_add(spec("unsqueeze", "Insert a size-1 dim.", attrs=(("dim", INT),)))
-_add(spec("squeeze", "Remove size-1 dims (all, or `dim`).", attrs=(("dim?", INT_OR_INTS),)))
+_add(spec("unsqueeze", "Insert a size-1 dim.", attrs=(("dim", INT),), shape=sh.unsqueeze))
+_add(spec("squeeze", "Remove size-1 dims (all, or `dim`).", attrs=(("dim?", INT_OR_INTS),), shape=sh.squeeze))
 _add(spec("getitem", "Tensor indexing `input[index]`; `index` lists the entries of the index tuple.",
-          ("input", "indices*"), (("index", ANY),)))
+          ("input", "indices*"), (("index", ANY),), shape=sh.getitem))
 _add(spec("slice", "input.narrow-style slice along `dim` (aten.slice).",
-          attrs=(("dim", INT), ("start?", INT), ("end?", INT), ("step", INT))))
-_add(spec("select", "input.select(dim, index) (aten.select).", attrs=(("dim", INT), ("index", INT))))
+          attrs=(("dim", INT), ("start?", INT), ("end?", INT), ("step", INT)), shape=sh.slice_))
+_add(spec("select", "input.select(dim, index) (aten.select).", attrs=(("dim", INT), ("index", INT)),
+          shape=sh.select))
 _add(spec("chunk", "Split into `chunks` pieces along `dim` (one result per piece).", attrs=(("chunks", INT),
           ("dim", INT)), variadic_results=True, shape=sh.chunk))
 _add(spec("split", "Split along `dim` by size or sizes (one result per piece).",
@@ -112,7 +113,7 @@ _add(spec("mean", "Mean over `dim` (all dims if absent).", attrs=(("dim?", INTS)
 _add(spec("sum", "Sum over `dim` (all dims if absent).", attrs=(("dim?", INTS), ("keepdim", BOOL)),
           shape=sh.reduce, same_element_type=False))
 _add(spec("embedding", "Rows of `weight` picked by integer `input` (F.embedding, nn.Embedding).",
-          ("input", "weight"), (("padding_idx?", INT),), same_element_type=False))
+          ("input", "weight"), (("padding_idx?", INT),), shape=sh.embedding, same_element_type=False))
 _add(spec("quant_stub", "Marks where the quantized part of the model starts (QuantStub); identity in float.",
           attrs=(("scale?", FLOAT),), shape=sh.same_as_input))
 _add(spec("dequant_stub", "Marks where the quantized part of the model ends (DeQuantStub); identity in float.",

@@ -15,12 +15,15 @@ relu/relu6 into one op whose intermediates stay in float:
 
 The BN parameters stay separate operands (not folded into the weight) so QAT can
 train them and simulate folding in forward, as torch.ao's ConvBn2d QAT modules do;
-the residual is added after BN and before the activation.
+the residual is added after BN and before the activation. `bn_training` pins the batch
+norm to batch statistics (true) or running statistics (false) in every mode, as a
+functional `F.batch_norm(..., training=...)` or a mode-specialized torch.export graph
+does; absent, it follows the module's train()/eval() mode.
 """
 
 from __future__ import annotations
 
-from irq.dialects._opspec import FLOAT, OPTIONAL, STR, build_op
+from irq.dialects._opspec import BOOL, FLOAT, OPTIONAL, STR, build_op
 from irq.dialects._shapes import broadcast_shapes, shape_of
 from irq.dialects._tensor_specs import SPECS, WEIGHTED
 
@@ -41,7 +44,7 @@ ACTIVATIONS = ("relu", "relu6")
 FUSED_OPERANDS = (("bn_weight", OPTIONAL), ("bn_bias", OPTIONAL), ("bn_mean", OPTIONAL), ("bn_var", OPTIONAL),
                   ("bn_num_batches_tracked", OPTIONAL), ("residual", OPTIONAL))
 FUSED_ATTRS = (("activation", STR, True), ("bn_eps", FLOAT, True), ("bn_momentum", FLOAT, True),
-               ("bn_owner", STR, True))
+               ("bn_owner", STR, True), ("bn_training", BOOL, True))
 OWNER = (("owner", STR, False),)
 
 
@@ -58,6 +61,8 @@ def _verify_fused(op: Op) -> None:
         raise op.error("a fused batch norm needs bn_mean and bn_var")
     if has_bn != (op.get_attr("bn_eps") is not None):
         raise op.error("bn_eps must be given exactly when batch norm operands are")
+    if op.get_attr("bn_training") is not None and not has_bn:
+        raise op.error("bn_training needs a fused batch norm")
     out = op.results[0].type
     channels = out.shape[1] if isinstance(out, ShapedType) and out.shape and len(out.shape) > 1 else None
     if op.name == "hl.linear" and isinstance(out, ShapedType) and out.shape:

@@ -8,8 +8,9 @@ and returned as data) lists, for a torch- or hl-level module:
 - modules called more than once: a shared module gets one quantization state for
   all its call sites unless it is duplicated;
 - ops the target march does not support;
-- fused groups and fusable patterns left unfused (filled by the fuse pass; the
-  sections exist so the report keeps one layout).
+- fused groups (hl ops the fuse pass merged, and groups the user fused with torch.ao
+  that are not merged yet) and fusable patterns the fuse pass refused, with the
+  reason it recorded (`hl.unfused` on the op that would have absorbed them).
 
 The march tables below are provisional until the bpu dialect defines lowering;
 they are data, so adding a march or an op is one line.
@@ -22,8 +23,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from irq.ir.attributes import StringAttr
-from irq.ir.location import Location
+from irq.ir.attributes import ArrayAttr, DictionaryAttr, StringAttr
+from irq.ir.location import FusedLoc, Location
 from irq.ir.operation import Operation
 from irq.ir.types import ShapedType
 
@@ -71,9 +72,16 @@ class Entry:
 
 @dataclass
 class SharedModule:
+    """A module (or owner) used by several ops of the same kind: one quantization state for all of them."""
+
     path: str
     calls: int
     ops: list[str]
+
+    @property
+    def detail(self) -> str:
+        return (f"the {self.calls} calls will share one quantization state (the same observers and scales); "
+                "if they see different value ranges, duplicate the module: one instance per call")
 
 
 @dataclass
@@ -103,11 +111,12 @@ class ModelCheckResult:
             out.extend(rows or [f"  {empty}"])
             out.append("")
 
-        section("Fused groups", [f"  {e.path}: {e.detail} ({e.location})" for e in self.fused_groups], "none")
+        section("Fused groups", [f"  {e.path}: {e.op}: {e.detail} ({e.location})" for e in self.fused_groups], "none")
         section("Fusable patterns left unfused",
                 [f"  {e.path}: {e.op} - {e.detail} ({e.location})" for e in self.unfused_patterns], "none")
         section("Modules called more than once (one quantization state shared by all calls unless duplicated)",
-                [f"  {s.path}: called {s.calls} times ({', '.join(s.ops)})" for s in self.shared_modules], "none")
+                [f"  {s.path}: called {s.calls} times ({', '.join(s.ops)}): {s.detail}" for s in self.shared_modules],
+                "none")
         section(f"Ops not supported on march '{self.march}'",
                 [f"  {e.op} at {e.path or '<model>'}: {e.detail} ({e.location})" for e in self.unsupported], "none")
         section("Ops kept as torch.call (opaque: not quantized, not compiled)",
@@ -136,6 +145,39 @@ def _all_values_scalar(op: Operation) -> bool:
     return all(not isinstance(v.type, ShapedType) for v in (*op.operands, *op.results))
 
 
+#: Attribute the fuse pass sets on an op whose fusions it refused (see passes/fuse.py).
+UNFUSED_ATTR = "hl.unfused"
+_WEIGHTED = frozenset({"hl.conv1d", "hl.conv2d", "hl.conv_transpose2d", "hl.linear"})
+
+
+def _dict_str(d: DictionaryAttr, key: str) -> str:
+    v = d.value.get(key)
+    return v.value if isinstance(v, StringAttr) else "?"
+
+
+def _fused_entry(op: Operation, where: str) -> Entry | None:
+    """An Entry for an hl conv/linear that carries fused parts, naming every member."""
+    if op.name not in _WEIGHTED:
+        return None
+    parts = []
+    if op.get_attr("bn_eps") is not None:
+        parts.append("bn")
+    if op.residual is not None:
+        parts.append("add")
+    if op.get_attr("activation") is not None:
+        parts.append("relu")
+    if not parts:
+        return None
+    loc = op.location
+    meta = loc.metadata if isinstance(loc, FusedLoc) else None
+    members = [a.value for a in meta] if isinstance(meta, ArrayAttr) else [_path(op)]
+    detail = " + ".join(members)
+    g = op.get_attr("fused_group")
+    if isinstance(g, StringAttr):
+        detail += f" (fused by the user: {g.value})"
+    return Entry("-".join(["conv", *parts]), _path(op), where, detail)
+
+
 def check_model(module: Operation, *, march: str = "bayes",
                 path: str | os.PathLike | None = "model_check_result.txt") -> ModelCheckResult:
     """Check a torch/hl-level module; writes the report to `path` (None: do not write)."""
@@ -144,8 +186,8 @@ def check_model(module: Operation, *, march: str = "bayes",
     supported = MARCH_SUPPORT[march]
     ops = [op for op in module.walk() if op.dialect_name in ("torch", "hl")]
     res = ModelCheckResult(march, len(ops))
-    per_module: dict[str, Counter] = defaultdict(Counter)
-    groups: dict[str, list[str]] = defaultdict(list)
+    per_owner: dict[str, Counter] = defaultdict(Counter)
+    groups: dict[str, tuple[str, list[str]]] = {}
     for op in ops:
         base = op.name.partition(".")[2]
         where = _loc_text(op.location)
@@ -160,18 +202,28 @@ def check_model(module: Operation, *, march: str = "bayes",
             reason = cond(op) if cond else None
             if reason:
                 res.unsupported.append(Entry(op.name, _path(op), where, reason))
-        m = _attr_str(op, "module")
-        if m is not None and op.name != "torch.constant":
-            per_module[m][op.name] += 1
-        g = op.get_attr("fused_group")
-        if isinstance(g, StringAttr):
-            groups[g.value].append(op.name)
-    for m, counts in per_module.items():
+        owner = _attr_str(op, "owner") if op.dialect_name == "hl" else _attr_str(op, "module")
+        if owner is not None and op.name != "torch.constant":
+            per_owner[owner][op.name] += 1
+        fused = _fused_entry(op, where)
+        if fused is not None:
+            res.fused_groups.append(fused)
+        else:
+            g = op.get_attr("fused_group")
+            if isinstance(g, StringAttr):
+                groups.setdefault(g.value, (where, []))[1].append(op.name)
+        refused = op.attributes.get(UNFUSED_ATTR)
+        if isinstance(refused, ArrayAttr):
+            for r in refused:
+                if isinstance(r, DictionaryAttr):
+                    res.unfused_patterns.append(Entry(_dict_str(r, "pattern"), _path(op), where,
+                                                      _dict_str(r, "reason")))
+    for m, counts in per_owner.items():
         calls = max(counts.values())
         if calls > 1:
             res.shared_modules.append(SharedModule(m, calls, sorted(counts)))
-    for g, names in groups.items():
-        res.fused_groups.append(Entry("fused", g, "fused by the user", " + ".join(names)))
+    for g, (where, names) in groups.items():
+        res.fused_groups.append(Entry("fused by the user (not merged yet: run fuse)", g, where, " + ".join(names)))
     if path is not None:
         res.write(path)
     return res

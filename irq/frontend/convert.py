@@ -81,7 +81,8 @@ class GraphConverter:
     def __init__(self, graph: fx.Graph, dispatch: Dispatch, *, name: str | None,
                  state: dict[str, tuple[torch.Tensor, str | None]],
                  tensor_constants: dict[str, torch.Tensor] | None = None,
-                 skip: set[fx.Node] | None = None, lifted: dict[fx.Node, str] | None = None) -> None:
+                 skip: set[fx.Node] | None = None, lifted: dict[fx.Node, str] | None = None,
+                 state_types: dict[str, TensorType] | None = None) -> None:
         self.graph = graph
         self.dispatch = dispatch
         self.name = name
@@ -89,6 +90,7 @@ class GraphConverter:
         self.tensor_constants = tensor_constants or {}
         self.skip = skip or set()
         self.lifted = lifted or {}  # placeholders standing for parameters/buffers (torch.export)
+        self.state_types = state_types or {}  # types of state entries, when the caller has them
         self.values: dict[fx.Node, Value | tuple[Value, ...]] = {}
         self.constants: dict[str, Value] = {}
         self.block = Block()
@@ -105,7 +107,8 @@ class GraphConverter:
                 tensor, kind = self.tensor_constants[key], "constant"
             else:
                 raise FrontendError(f"the graph uses '{key}', which is neither a parameter, a buffer nor a constant")
-        attr = DenseResourceElementsAttr(tensor_type(tensor), ResourceHandle(key, _blob(tensor)))
+        t = self.state_types.get(key) or tensor_type(tensor)
+        attr = DenseResourceElementsAttr(t, ResourceHandle(key, _blob(tensor)))
         op = tdl.ConstantOp(attr, kind=kind)
         op.results[0].name_hint = key
         self.block.append(op)
@@ -233,7 +236,7 @@ class GraphConverter:
             for k, v in e.attrs.items():
                 if v is None:
                     continue
-                if _has_node(v):
+                if not isinstance(v, Attribute) and _has_node(v):
                     raise _Fallback
                 kw[k] = v
             last = i == len(emits) - 1

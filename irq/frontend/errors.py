@@ -59,26 +59,42 @@ def user_frame_of_traceback(tb: TracebackType | None) -> tuple[str, int, int] | 
     return found
 
 
-def user_frame_of_stack(frame: FrameType | None, library_dirs: tuple[str, ...]) -> tuple[str, int, int] | None:
-    """(file, line, column) of the innermost user frame, walking outward from `frame`."""
+def user_frame_of_stack(frame: FrameType | None, library_dirs: tuple[str, ...],
+                        known: dict[str, bool] | None = None) -> tuple[str, int, int] | None:
+    """(file, line, column) of the innermost user frame, walking outward from `frame`.
+
+    `known` caches is_user_file per file name for a caller that asks once per traced node.
+    """
     while frame is not None:
         code = frame.f_code
-        if is_user_file(code.co_filename, library_dirs):
-            return code.co_filename, frame.f_lineno, _column(code, frame.f_lasti)
+        name = code.co_filename
+        user = known.get(name) if known is not None else None
+        if user is None:
+            user = is_user_file(name, library_dirs)
+            if known is not None:
+                known[name] = user
+        if user:
+            return name, frame.f_lineno, _column(code, frame.f_lasti)
         frame = frame.f_back
     return None
 
 
 def _column(code, lasti: int) -> int:
     """1-based column of the instruction at `lasti` (Python 3.11+ keeps columns), else 1."""
-    positions = getattr(code, "co_positions", None)
-    if positions is None or lasti < 0:
+    if lasti < 0:
         return 1
-    for i, pos in enumerate(positions()):
-        if i == lasti // 2:
-            col = pos[2]
-            return (col + 1) if col is not None else 1
-    return 1
+    cols = _columns(code)
+    i = lasti // 2
+    return cols[i] if i < len(cols) else 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _columns(code) -> tuple[int, ...]:
+    """1-based start column per instruction of a code object (computed once: tracing asks per node)."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None:
+        return ()
+    return tuple((pos[2] + 1) if pos[2] is not None else 1 for pos in positions())
 
 
 def source_line(filename: str, line: int) -> str:

@@ -21,8 +21,9 @@ from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
 from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, module_emits
-from irq.frontend.propagate import annotate, propagate
+from irq.frontend.propagate import annotate, propagate, tensor_type
 from irq.frontend.scan import warn_python_branches
+from irq.frontend.shapes import infer_shapes
 from irq.frontend.tracer import IrqTracer
 from irq.ir.attributes import Attribute, BoolAttr, DictionaryAttr
 
@@ -153,22 +154,35 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
         values[p] = concrete_args[names[placeholders.index(p)]]
     for p in concrete:
         annotate(p, values[p])
+
+    modules = dict(model.named_modules(remove_duplicate=False))
+    dispatch = make_dispatch(modules)
+    state = _state(model)
+    param_types = {k: tensor_type(t) for k, (t, _) in state.items()}
     try:
-        propagate(model, graph, values)
-    except Exception as e:  # noqa: BLE001
-        where = user_frame_of_traceback(e.__traceback__)
-        at = f"{where[0]}:{where[1]}: " if where else ""
-        raise FrontendError(f"{at}running the traced graph on the example inputs failed: "
-                            f"{type(e).__name__}: {e}") from e
+        infer_shapes(model, graph, values, dispatch, param_types)
+    except Exception:  # noqa: BLE001 - NeedsRealRun, or Python code that fails: the real run decides and reports
+        for node in graph.nodes:
+            node.meta.pop("irq_emits", None)
+        _run_graph(model, graph, values)
     for node in graph.nodes:
         if node.op == "call_module":
-            m = model.get_submodule(node.target)
+            m = modules[node.target]
             node.meta["irq_module_class"] = f"{type(m).__module__}.{type(m).__qualname__}"
-    state = _state(model)
     tensor_constants = {n.target: _get(model, n.target) for n in graph.nodes
                         if n.op == "get_attr" and n.meta.get("irq_kind") == "tensor" and n.target not in state}
 
+    conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state,
+                          tensor_constants=tensor_constants, skip=skip | concrete, state_types=param_types)
+    return conv.run(user)
+
+
+def make_dispatch(modules: dict[str, nn.Module]):
+    """`dispatch(node)`: the typed ops an fx node becomes (None: a torch.call), memoized on the node."""
     def dispatch(node: fx.Node) -> list[Emit] | None:
+        cached = node.meta.get("irq_emits")
+        if cached is not None:
+            return cached
         args, kwargs = node.args, node.kwargs
         if node.op == "call_function":
             h = FUNCTIONS.get(node.target)
@@ -179,12 +193,20 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
             e = h(args, kwargs) if h is not None else None
             return [e] if e is not None else None
         if node.op == "call_module":
-            return module_emits(model.get_submodule(node.target), node.target, args, kwargs)
+            return module_emits(modules[node.target], node.target, args, kwargs)
         return None
+    return dispatch
 
-    conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state,
-                          tensor_constants=tensor_constants, skip=skip | concrete)
-    return conv.run(user)
+
+def _run_graph(model: nn.Module, graph: fx.Graph, values: dict) -> None:
+    """Annotate by running the graph (what static inference could not do), errors naming the user's line."""
+    try:
+        propagate(model, graph, values)
+    except Exception as e:  # noqa: BLE001
+        where = user_frame_of_traceback(e.__traceback__)
+        at = f"{where[0]}:{where[1]}: " if where else ""
+        raise FrontendError(f"{at}running the traced graph on the example inputs failed: "
+                            f"{type(e).__name__}: {e}") from e
 
 
 def _forward_params(model: nn.Module, n: int) -> list[str]:

@@ -10,6 +10,7 @@ and warns, naming the line, that the graph is specific to that mode.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 import warnings
@@ -33,8 +34,12 @@ def _mode_call(node: ast.AST) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)
 def findings(fn: Callable) -> list[tuple[str, int, str]]:
-    """(file, line, what) for each read of `.training` or mode check in `fn`'s source."""
+    """(file, line, what) for each read of `.training` or mode check in `fn`'s source.
+
+    Cached per function object: importing the same model again (the consistency check
+    of tracing twice, benchmarks) does not re-read and re-parse its source."""
     try:
         lines, first = inspect.getsourcelines(fn)
         filename = inspect.getsourcefile(fn) or "<unknown>"
@@ -60,7 +65,11 @@ def warn_python_branches(forwards: dict[Callable, str], training: bool) -> list[
     mode = "train" if training else "eval"
     messages = []
     for fn, path in forwards.items():
-        for filename, line, what in findings(fn):
+        try:
+            found = findings(fn)
+        except TypeError:  # an unhashable callable
+            found = findings.__wrapped__(fn)
+        for filename, line, what in found:
             where = f"module '{path}'" if path else "the model"
             msg = (f"{filename}:{line}: {where} {what}; the traced graph keeps only the branch taken in {mode} "
                    f"mode and drops the other. Trace in the mode you will deploy, or move the mode-dependent code "

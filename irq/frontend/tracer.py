@@ -72,6 +72,7 @@ class IrqTracer(fx.Tracer):
         self._leaf_types = tuple(t for t in leaf_modules if isinstance(t, type))
         self._leaf_paths = {p for p in leaf_modules if isinstance(p, str)}
         self._lib_dirs = _library_dirs()
+        self._user_files: dict[str, bool] = {}
         self._module_override: list[str] = []
         self.traced_forwards: dict[Callable, str] = {}
         self.opaque_modules: set[str] = set()
@@ -99,7 +100,7 @@ class IrqTracer(fx.Tracer):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
         meta = node.meta
         meta["irq_scope"] = self.scope.module_path
-        meta["irq_loc"] = user_frame_of_stack(sys._getframe(1), self._lib_dirs)
+        meta["irq_loc"] = user_frame_of_stack(sys._getframe(1), self._lib_dirs, self._user_files)
         if self._module_override:
             meta["irq_module"] = self._module_override[-1]
         if _FusedModule:

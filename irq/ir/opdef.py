@@ -197,10 +197,25 @@ class OpDefinition:
         self.attr_names = frozenset(self.attributes)
         self.operand_segments = sum(d.kind != SINGLE for _, d in self.operands) > 1
         self.result_segments = sum(d.kind != SINGLE for _, d in self.results) > 1
+        # Layouts by count or by segment sizes, memoized: accessors of ops with optional
+        # operands (a fused hl.conv2d has seven) ask for them on every access.
+        self._layouts: dict[tuple, list[tuple[int, int]]] = {}
 
     # segment layout ----------------------------------------------------------
     def _segments(self, defs: list, count: int, op: Operation, prop: str) -> list[tuple[int, int]]:
         """(start, length) of each declared group, given the actual count."""
+        segmented = self.operand_segments if prop == "operandSegmentSizes" else self.result_segments
+        if segmented:
+            sizes = op.properties.get(prop) or op.attributes.get(prop)
+            key = (prop, sizes.value if isinstance(sizes, DenseArrayAttr) else None)
+        else:
+            key = (prop, count)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = self._compute_segments(defs, count, op, prop)
+        return layout
+
+    def _compute_segments(self, defs: list, count: int, op: Operation, prop: str) -> list[tuple[int, int]]:
         kinds = [d.kind for _, d in defs]
         if all(k == SINGLE for k in kinds):
             return [(i, 1) for i in range(len(kinds))]
@@ -489,9 +504,10 @@ class OpMeta(type):
 
 
 def _install_accessors(cls: type, d: OpDefinition) -> None:
-    fixed_ops = not any(od.kind != SINGLE for _, od in d.operands)
+    # operands before the first optional or variadic one sit at fixed indices whatever the layout
+    leading = next((i for i, (_, od) in enumerate(d.operands) if od.kind != SINGLE), len(d.operands))
     for i, (n, od) in enumerate(d.operands):
-        setattr(cls, n, _OperandAccessor(i, od.kind, fixed_ops))
+        setattr(cls, n, _OperandAccessor(i, od.kind, i < leading))
     fixed_res = not any(rd.kind != SINGLE for _, rd in d.results)
     for i, (n, rd) in enumerate(d.results):
         setattr(cls, n, _ResultAccessor(i, rd.kind, fixed_res))

@@ -223,7 +223,7 @@ _plugins_loaded = False
 _builtins_loaded = False
 
 #: Modules of irq.passes that define the built-in passes.
-BUILTIN_PASS_MODULES = ("canonicalize", "cse", "dce", "symbol_dce")
+BUILTIN_PASS_MODULES = ("canonicalize", "cse", "dce", "symbol_dce", "functional_to_module", "fuse", "check_model")
 
 
 def register_pass(name: str):

@@ -294,9 +294,11 @@ def _weighted(kind: str):
     def impl(b: _Builder, op: Operation, a: dict):
         v = b.v
         if op.name.startswith("hl.") and (op.bn_mean is not None or op.residual is not None or a.get("activation")):
+            training = False if op.bn_mean is None else a["bn_training"] if a.get("bn_training") is not None \
+                else b.training()
             return b.call(fns.fused, kind, v(op.input), v(op.weight), v(op.bias), v(op.bn_weight), v(op.bn_bias),
-                          v(op.bn_mean), v(op.bn_var), v(op.bn_num_batches_tracked), v(op.residual),
-                          b.training() if op.bn_mean is not None else False, _conv_opts(a))
+                          v(op.bn_mean), v(op.bn_var), v(op.bn_num_batches_tracked), v(op.residual), training,
+                          _conv_opts(a))
         x, w, bias = v(op.input), v(op.weight), v(op.bias)
         if kind == "linear":
             return b.call(F.linear, x, w, bias)

@@ -35,24 +35,80 @@ def activation(y: Tensor, kind: str | None) -> Tensor:
     raise ValueError(f"unknown fused activation '{kind}'")
 
 
+def _weighted_op(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, options: dict) -> Tensor:
+    if kind == "linear":
+        return F.linear(x, weight, bias)
+    if kind == "conv_transpose2d":
+        return F.conv_transpose2d(x, weight, bias, options["stride"], options["padding"], options["output_padding"],
+                                  options["groups"], options["dilation"])
+    conv = F.conv1d if kind == "conv1d" else F.conv2d
+    return conv(x, weight, bias, options["stride"], options["padding"], options["dilation"], options["groups"])
+
+
+def scale_weight(kind: str, weight: Tensor, scale: Tensor, groups: int = 1) -> Tensor:
+    """`weight` with output channel c multiplied by scale[c] (conv: dim 0; conv-transpose: dim 1 per group)."""
+    if kind == "conv_transpose2d":
+        cin, cout_g = weight.shape[0], weight.shape[1]
+        w = weight.reshape(groups, cin // groups, cout_g, *weight.shape[2:])
+        s = scale.reshape(groups, 1, cout_g, *([1] * (weight.dim() - 2)))
+        return (w * s).reshape(weight.shape)
+    return weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))
+
+
+def fold_batch_norm(kind: str, weight: Tensor, bias: Tensor | None, bn_weight: Tensor | None,
+                    bn_bias: Tensor | None, bn_mean: Tensor, bn_var: Tensor, eps: float,
+                    groups: int = 1) -> tuple[Tensor, Tensor]:
+    """(weight, bias) of the op with an inference batch norm folded in, exactly:
+
+    w' = w * g / sqrt(v + eps),  b' = (b - m) * g / sqrt(v + eps) + beta.
+    """
+    scale = torch.rsqrt(bn_var + eps)
+    if bn_weight is not None:
+        scale = bn_weight * scale
+    b = bias if bias is not None else torch.zeros_like(bn_mean)
+    folded_bias = (b - bn_mean) * scale
+    if bn_bias is not None:
+        folded_bias = folded_bias + bn_bias
+    return scale_weight(kind, weight, scale, groups), folded_bias
+
+
+def _channel_shape(y: Tensor) -> list[int]:
+    shape = [1] * y.dim()
+    shape[1] = -1
+    return shape
+
+
 def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: Tensor | None,
           bn_bias: Tensor | None, bn_mean: Tensor | None, bn_var: Tensor | None,
           bn_num_batches_tracked: Tensor | None, residual: Tensor | None, training: bool, options: dict) -> Tensor:
     """hl's fused conv/conv-transpose/linear: op -> batch norm -> + residual -> relu/relu6, all in float.
 
-    The batch norm keeps its own parameters (it is not folded into the weight), so
-    training updates them exactly as the unfused model would.
+    Inference folds the batch norm into the weight and bias exactly (fold_batch_norm),
+    which is what a deployed fused op computes. Training simulates that folding the way
+    torch.ao's ConvBn2d QAT modules do (torch/ao/nn/intrinsic/qat/modules/conv_fused.py,
+    `_forward_approximate`): convolve with the weight scaled by gamma / running std,
+    undo the scale, add the bias, then batch-normalize with batch statistics, updating
+    the running statistics as nn.BatchNorm does. The batch norm keeps its own
+    parameters, so training updates them exactly as the unfused model would, and a
+    weight fake-quant can later act on the scaled weight the chip will hold.
     """
-    if kind == "linear":
-        y = F.linear(x, weight, bias)
-    elif kind == "conv_transpose2d":
-        y = F.conv_transpose2d(x, weight, bias, options["stride"], options["padding"], options["output_padding"],
-                               options["groups"], options["dilation"])
+    groups = options.get("groups") or 1
+    if bn_mean is None:
+        y = _weighted_op(kind, x, weight, bias, options)
+    elif not training:
+        w, b = fold_batch_norm(kind, weight, bias, bn_weight, bn_bias, bn_mean, bn_var, options["bn_eps"], groups)
+        y = _weighted_op(kind, x, w, b, options)
     else:
-        conv = F.conv1d if kind == "conv1d" else F.conv2d
-        y = conv(x, weight, bias, options["stride"], options["padding"], options["dilation"], options["groups"])
-    if bn_mean is not None:
-        y = batch_norm(y, bn_mean, bn_var, bn_weight, bn_bias, bn_num_batches_tracked, training,
+        scale = torch.rsqrt(bn_var + options["bn_eps"])
+        if bn_weight is not None:
+            scale = bn_weight * scale
+        # a zero gamma would divide by zero below; that channel's output is beta either way
+        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        y = _weighted_op(kind, x, scale_weight(kind, weight, scale, groups), None, options)
+        y = y / scale.reshape(_channel_shape(y))
+        if bias is not None:
+            y = y + bias.reshape(_channel_shape(y))
+        y = batch_norm(y, bn_mean, bn_var, bn_weight, bn_bias, bn_num_batches_tracked, True,
                        options.get("bn_momentum"), options["bn_eps"])
     if residual is not None:
         y = y + residual
