@@ -357,7 +357,17 @@ class OpAsmParser:
     def parse_optional_region(self, arguments: Sequence[tuple[Tok, Type, Location | None]] | None = None
                               ) -> Region | None:
         t = self.peek()
-        if t is None or t.type != "REGION":
+        if t is None:
+            return None
+        if t.type == "ATTR_DICT" and not t.value:
+            # `module {}`: the lexer tells regions from dictionaries by the line break after
+            # `{`, so a region written empty on one line arrives as an empty dictionary.
+            self.i += 1
+            region = Region()
+            if arguments:
+                raise self.error("a region with arguments needs an entry block", t)
+            return region
+        if t.type != "REGION":
             return None
         self.i += 1
         region: Region = t.value

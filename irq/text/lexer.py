@@ -55,6 +55,7 @@ _MASTER = re.compile(r"[ \t\r]*(?:" + "|".join([
     r"(?P<punct>[()\[\]{}<>])",
 ]) + ")")
 _BLANKS = re.compile(r"[ \t\r]*")
+_EMPTY_BRACES_REST = re.compile(r"\s*\}")
 
 _PUNCT = {"(": "LPAREN", ")": "RPAREN", "[": "LBRACKET", "]": "RBRACKET", "}": "RBRACE",
           ",": "COMMA", ":": "COLON", "=": "EQUAL", "*": "STAR", "?": "QUESTION", "+": "PLUS",
@@ -202,6 +203,7 @@ class Lexer:
         last = "NL"  # suppress leading newlines
         last_word = None
         blank_rest = _REST_OF_LINE_BLANK.match
+        empty_braces = _EMPTY_BRACES_REST.match
         while pos < n:
             m = match(text, pos)
             if m is None:
@@ -221,7 +223,10 @@ class Lexer:
                 c = m.group(kind)
                 if c == "{":
                     top = stack[-1][0] if stack else REGION
-                    if top in (REGION, PAREN) and blank_rest(text, pos):
+                    if top in (REGION, PAREN) and (blank_rest(text, pos) or (
+                            top == PAREN and last in ("LPAREN", "COMMA") and empty_braces(text, pos))):
+                        # `({})`: an empty region of a generic op (a dictionary never
+                        # directly follows `(` or `,` there)
                         self._push(REGION, start)
                         tok = Tok("REGION_OPEN", "{", start)
                     else:
