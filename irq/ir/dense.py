@@ -6,31 +6,38 @@ kept as uint16 bit patterns and converted to float32 on `to_numpy()`.
 
 from __future__ import annotations
 
-import numpy as np
-
+from irq._lazy import numpy as np
 from irq.ir.attributes import Attribute
 from irq.ir.resources import Blob, ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
 
 _set = object.__setattr__
 
-_INT_DTYPES = {(1, ""): np.bool_, (1, "s"): np.bool_, (1, "u"): np.bool_}
-for _w in (8, 16, 32, 64):
-    _INT_DTYPES[(_w, "")] = np.dtype(f"int{_w}")
-    _INT_DTYPES[(_w, "s")] = np.dtype(f"int{_w}")
-    _INT_DTYPES[(_w, "u")] = np.dtype(f"uint{_w}")
-_FLOAT_DTYPES = {"f16": np.dtype(np.float16), "f32": np.dtype(np.float32), "f64": np.dtype(np.float64),
-                 "bf16": np.dtype(np.uint16)}
+_INT_DTYPES: dict = {}
+_FLOAT_DTYPES: dict = {}
+
+
+def _dtype_tables() -> tuple[dict, dict]:
+    """Element type -> numpy dtype tables, built on first use (numpy is imported lazily)."""
+    if not _INT_DTYPES:
+        _FLOAT_DTYPES.update({"f16": np.dtype(np.float16), "f32": np.dtype(np.float32),
+                              "f64": np.dtype(np.float64), "bf16": np.dtype(np.uint16)})
+        for w in (8, 16, 32, 64):
+            _INT_DTYPES[(w, "")] = _INT_DTYPES[(w, "s")] = np.dtype(f"int{w}")
+            _INT_DTYPES[(w, "u")] = np.dtype(f"uint{w}")
+        _INT_DTYPES.update({(1, ""): np.bool_, (1, "s"): np.bool_, (1, "u"): np.bool_})
+    return _INT_DTYPES, _FLOAT_DTYPES
 
 
 def storage_dtype(t: Type) -> np.dtype:
     """The numpy dtype that stores elements of type `t` (bf16: uint16 bit patterns)."""
+    int_dtypes, float_dtypes = _dtype_tables()
     if isinstance(t, IntegerType):
-        dt = _INT_DTYPES.get((t.width, t.signedness))
+        dt = int_dtypes.get((t.width, t.signedness))
         if dt is not None:
             return np.dtype(dt)
     elif isinstance(t, FloatType):
-        dt = _FLOAT_DTYPES.get(t.kind)
+        dt = float_dtypes.get(t.kind)
         if dt is not None:
             return dt
     elif isinstance(t, IndexType):

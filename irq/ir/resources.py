@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
+from irq._lazy import numpy as np
 
 
 class Blob:

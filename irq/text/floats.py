@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 
-import numpy as np
+from irq._lazy import numpy as np
 
 _STRUCT = {"f64": ("<d", "<Q", 16), "f32": ("<f", "<I", 8), "f16": ("<e", "<H", 4)}
 

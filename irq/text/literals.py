@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-import numpy as np
-
+from irq._lazy import numpy as np
 from irq.ir.attributes import DenseArrayAttr
 from irq.ir.dense import DenseElementsAttr, storage_dtype, to_storage
 from irq.ir.types import FloatType, IntegerType, ShapedType, Type

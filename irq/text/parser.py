@@ -530,7 +530,8 @@ def _build_lark(strict: bool = False, grammar: str | None = None) -> Lark:
         def lex(self, lexer_state, parser_state):
             return _local.state.lexer.tokens()
 
-    return Lark(grammar if grammar is not None else GRAMMAR_PATH.read_text(), parser="lalr", lexer=_TokenSource, start="file",
+    text = grammar if grammar is not None else GRAMMAR_PATH.read_text()
+    return Lark(text, parser="lalr", lexer=_TokenSource, start="file",
                 transformer=Reducer(), keep_all_tokens=True, maybe_placeholders=False, strict=strict)
 
 
