@@ -23,7 +23,7 @@ from irq.dialects.torch_values import EllipsisAttr, ModuleRefAttr, OperandRefAtt
 from irq.frontend.errors import FrontendError
 from irq.frontend.mapping import Emit, ParamRef
 from irq.frontend.propagate import element_type, tensor_type
-from irq.frontend.tracer import ModuleRef
+from irq.frontend.tracer import ModuleRef, has_node
 from irq.frontend.wrapping import qualified_name
 from irq.ir.attributes import (
     ArrayAttr,
@@ -236,7 +236,7 @@ class GraphConverter:
             for k, v in e.attrs.items():
                 if v is None:
                     continue
-                if not isinstance(v, Attribute) and _has_node(v):
+                if not isinstance(v, Attribute) and has_node(v):
                     raise _Fallback
                 kw[k] = v
             last = i == len(emits) - 1
@@ -336,15 +336,6 @@ class GraphConverter:
             return values, None
         return values, structure
 
-
-def _has_node(v: Any) -> bool:
-    if isinstance(v, fx.Node):
-        return True
-    if isinstance(v, (list, tuple)):
-        return any(_has_node(x) for x in v)
-    if isinstance(v, dict):
-        return any(_has_node(x) for x in v.values())
-    return False
 
 
 def encode_literal(a: Any, enc: Callable[[Any], Attribute]) -> Attribute:

@@ -19,7 +19,7 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, is_user_file
-from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, bind
+from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, batch_norm_emit, bind
 from irq.frontend.propagate import annotate
 
 aten = torch.ops.aten
@@ -68,12 +68,7 @@ def _rsub(args, kwargs):
 def _batch_norm(args, kwargs):
     b = bind((("input", _MISSING), ("weight", None), ("bias", None), ("running_mean", None), ("running_var", None),
               ("training", False), ("momentum", 0.1), ("eps", 1e-5), ("cudnn_enabled", True)), args, kwargs)
-    if b is None:
-        return None
-    attrs = {"eps": float(b["eps"]), "training": bool(b["training"])}
-    if b["momentum"] is not None:
-        attrs["momentum"] = float(b["momentum"])
-    return Emit("batch_norm", {k: b[k] for k in ("input", "running_mean", "running_var", "weight", "bias")}, attrs)
+    return None if b is None else batch_norm_emit(b)
 
 
 ATEN: dict[Any, Any] = {

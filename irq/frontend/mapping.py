@@ -355,8 +355,11 @@ def _dropout(args, kwargs):
 def _batch_norm(args, kwargs):
     b = bind((("input", _MISSING), ("running_mean", _MISSING), ("running_var", _MISSING), ("weight", None),
               ("bias", None), ("training", False), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)
-    if b is None:
-        return None
+    return None if b is None else batch_norm_emit(b)
+
+
+def batch_norm_emit(b: dict[str, Any]) -> Emit:
+    """The torch.batch_norm op for bound arguments (F.batch_norm's and aten's orders differ)."""
     attrs = {"eps": float(b["eps"]), "training": bool(b["training"])}
     if b["momentum"] is not None:
         attrs["momentum"] = float(b["momentum"])

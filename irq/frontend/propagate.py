@@ -14,7 +14,7 @@ import torch
 from torch import fx, nn
 
 from irq.dialects.torch_values import PyObjectType
-from irq.frontend.tracer import ModuleRef
+from irq.frontend.tracer import argument_loader
 from irq.ir.types import FloatType, IntegerType, TensorType, Type, f64, i1, i64
 
 _DTYPES: dict[torch.dtype, Type] = {
@@ -103,18 +103,7 @@ def _run(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
         free.setdefault(user, []).append(a)
     env: dict[fx.Node, Any] = {}
 
-    def load(a: Any) -> Any:
-        if isinstance(a, fx.Node):
-            return env[a]
-        if isinstance(a, ModuleRef):
-            return root.get_submodule(a.path) if a.path else root
-        if isinstance(a, (list, tuple)):
-            return type(a)(load(x) for x in a) if not hasattr(a, "_fields") else type(a)(*[load(x) for x in a])
-        if isinstance(a, dict):
-            return {k: load(v) for k, v in a.items()}
-        if isinstance(a, slice):
-            return slice(load(a.start), load(a.stop), load(a.step))
-        return a
+    load = argument_loader(root, env)
 
     with torch.no_grad():
         for node in graph.nodes:

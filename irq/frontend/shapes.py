@@ -28,7 +28,7 @@ from irq.dialects._tensor_specs import SPECS
 from irq.dialects.torch_values import OperandRefAttr
 from irq.frontend.mapping import Emit, ParamRef
 from irq.frontend.propagate import annotate, element_type
-from irq.frontend.tracer import ModuleRef
+from irq.frontend.tracer import argument_loader, has_node
 from irq.ir.attributes import ArrayAttr, Attribute, IntegerAttr
 from irq.ir.types import FloatType, IntegerType, ShapedType, TensorType, Type, i64
 
@@ -78,18 +78,7 @@ def infer_shapes(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any], d
     values: dict[fx.Node, Any] = {}   # nodes with a concrete Python value (incl. real input/attr tensors)
     memo: dict = {}
 
-    def load(a: Any) -> Any:
-        if isinstance(a, fx.Node):
-            return values[a]
-        if isinstance(a, ModuleRef):
-            return root.get_submodule(a.path) if a.path else root
-        if isinstance(a, (list, tuple)):
-            return type(a)(load(x) for x in a) if not hasattr(a, "_fields") else type(a)(*[load(x) for x in a])
-        if isinstance(a, dict):
-            return {k: load(v) for k, v in a.items()}
-        if isinstance(a, slice):
-            return slice(load(a.start), load(a.stop), load(a.step))
-        return a
+    load = argument_loader(root, values)
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         for node in graph.nodes:
@@ -222,15 +211,6 @@ def _substitute(a: Attribute, concrete: list) -> Attribute:
     return a
 
 
-def _has_node(v: Any) -> bool:
-    if isinstance(v, fx.Node):
-        return True
-    if isinstance(v, (list, tuple)):
-        return any(_has_node(x) for x in v)
-    if isinstance(v, dict):
-        return any(_has_node(x) for x in v.values())
-    return False
-
 
 def _freeze(v: Any) -> Any:
     """A hashable key for an Emit attribute value (lists -> tuples); TypeError if it cannot be one."""
@@ -302,7 +282,7 @@ def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
         if val is None:
             continue
         if not isinstance(val, Attribute):
-            if key is None and _has_node(val):  # a key was built: no traced value in the attributes
+            if key is None and has_node(val):  # a key was built: no traced value in the attributes
                 raise NeedsRealRun(e)
             val = akind.coerce(val)
         coerced[aname] = val

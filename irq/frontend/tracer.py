@@ -156,3 +156,37 @@ class IrqTracer(fx.Tracer):
             wrap_mod.ACTIVE.pop()
             for m, method in patched:
                 m.__dict__.pop(method, None)
+
+
+def argument_loader(root: nn.Module, env: dict[fx.Node, Any]) -> Callable[[Any], Any]:
+    """A function mapping an FX node's args to Python values: nodes through `env`,
+    `ModuleRef`s to the submodule, containers and slices element by element.
+
+    Shared by the real-run propagation and the static shape inference, which must
+    read a node's arguments identically for their annotations to agree."""
+
+    def load(a: Any) -> Any:
+        if isinstance(a, fx.Node):
+            return env[a]
+        if isinstance(a, ModuleRef):
+            return root.get_submodule(a.path) if a.path else root
+        if isinstance(a, (list, tuple)):
+            return type(a)(load(x) for x in a) if not hasattr(a, "_fields") else type(a)(*[load(x) for x in a])
+        if isinstance(a, dict):
+            return {k: load(v) for k, v in a.items()}
+        if isinstance(a, slice):
+            return slice(load(a.start), load(a.stop), load(a.step))
+        return a
+
+    return load
+
+
+def has_node(v: Any) -> bool:
+    """Whether an FX argument structure refers to a traced value anywhere."""
+    if isinstance(v, fx.Node):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(has_node(x) for x in v)
+    if isinstance(v, dict):
+        return any(has_node(x) for x in v.values())
+    return False

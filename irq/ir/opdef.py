@@ -304,8 +304,12 @@ class OpDefinition:
 
 
 # -- accessors ------------------------------------------------------------------------------
-class _OperandAccessor:
+class _ValueAccessor:
+    """`op.name` for a declared operand or result group: the value, None or a list by kind."""
+
     __slots__ = ("index", "kind", "fixed")
+    _values = "operands"  # which list of the op, and `definition.<list>_groups` for its layout
+    _groups = "operand_groups"
 
     def __init__(self, index: int, kind: str, fixed: bool) -> None:
         self.index, self.kind, self.fixed = index, kind, fixed
@@ -314,14 +318,18 @@ class _OperandAccessor:
         if op is None:
             return self
         if self.fixed:
-            return op.operands[self.index]
-        start, n = op.definition.operand_groups(op)[self.index]
-        vals = op.operands[start:start + n]
+            return getattr(op, self._values)[self.index]
+        start, n = getattr(op.definition, self._groups)(op)[self.index]
+        vals = getattr(op, self._values)[start:start + n]
         if self.kind == SINGLE:
             return vals[0]
         if self.kind == OPTIONAL:
             return vals[0] if vals else None
         return vals
+
+
+class _OperandAccessor(_ValueAccessor):
+    __slots__ = ()
 
     def __set__(self, op: Operation, value: Value) -> None:
         if self.kind != SINGLE:
@@ -330,24 +338,10 @@ class _OperandAccessor:
         op.set_operand(start, value)
 
 
-class _ResultAccessor:
-    __slots__ = ("index", "kind", "fixed")
-
-    def __init__(self, index: int, kind: str, fixed: bool) -> None:
-        self.index, self.kind, self.fixed = index, kind, fixed
-
-    def __get__(self, op: Operation | None, owner: type) -> Any:
-        if op is None:
-            return self
-        if self.fixed:
-            return op.results[self.index]
-        start, n = op.definition.result_groups(op)[self.index]
-        vals = op.results[start:start + n]
-        if self.kind == SINGLE:
-            return vals[0]
-        if self.kind == OPTIONAL:
-            return vals[0] if vals else None
-        return vals
+class _ResultAccessor(_ValueAccessor):
+    __slots__ = ()
+    _values = "results"
+    _groups = "result_groups"
 
 
 class _AttrAccessor:
