@@ -141,41 +141,45 @@ def verify_ops(root: Operation) -> list[Diagnostic]:
 
 
 def _verify_one(op: Operation, dom: _Dominance) -> str | None:
-    prefix = f"'{op.name}' op "
+    m = _verify_one_unprefixed(op, dom)
+    return None if m is None else f"'{op.name}' op {m}"
+
+
+def _verify_one_unprefixed(op: Operation, dom: _Dominance) -> str | None:
     for i, v in enumerate(op.operands):
         m = _check_operand(op, i, v, dom)
         if m is not None:
-            return prefix + m
+            return m
     for i, u in enumerate(op._uses):
         if u.index != i or u.owner is not op:
-            return prefix + "has a corrupted use list"
+            return "has a corrupted use list"
     for r in op.regions:
         if r.parent is not op:
-            return prefix + "has a region whose parent link is broken"
+            return "has a region whose parent link is broken"
         for b in r.blocks:
             if b.parent is not r:
-                return prefix + "has a block whose parent link is broken"
+                return "has a block whose parent link is broken"
     if op.successors:
         block = op.parent
         for s in op.successors:
             if block is None or s.parent is not block.parent:
-                return prefix + "has a successor outside its own region"
+                return "has a successor outside its own region"
         if not isinstance(op, UnregisteredOp) and IsTerminator not in op.traits:
-            return prefix + "has successors but is not a terminator"
+            return "has successors but is not a terminator"
     if isinstance(op, UnregisteredOp):
         return None
     d = op.definition
     if d is not None:
         errors = d.verify(op)
         if errors:
-            return prefix + errors[0]
+            return errors[0]
     for t in op.traits:
         m = t.verify(op)
         if m:
-            return prefix + m
+            return m
     m = _check_regions(op)
     if m:
-        return prefix + m
+        return m
     op.verify_op()
     return None
 

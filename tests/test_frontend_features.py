@@ -220,8 +220,9 @@ def test_generated_module_trains_and_follows_train_eval():
     assert not torch.equal(before, gm.fc.weight)
 
 
-def test_generated_module_under_ddp(tmp_path):
+def test_generated_module_under_ddp(tmp_path, monkeypatch):
     import torch.distributed as dist
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")  # one process: loopback, whatever the hostname resolves to
     from torch.nn.parallel import DistributedDataParallel
     m = resnet.ResNet(resnet.BasicBlock).eval()
     gm = to_module(irq.import_torch(m, torch.randn(2, 3, 32, 32))).train()

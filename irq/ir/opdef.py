@@ -200,6 +200,24 @@ class OpDefinition:
         # Layouts by count or by segment sizes, memoized: accessors of ops with optional
         # operands (a fused hl.conv2d has seven) ask for them on every access.
         self._layouts: dict[tuple, list[tuple[int, int]]] = {}
+        # What the verifier needs per op, computed once per op class rather than per op.
+        self._operand_shape = self._count_shape(self.operands)
+        self._result_shape = self._count_shape(self.results)
+        self._attr_items = tuple(self.attributes.items())
+        self._variadic_regions = any(d.variadic for _, d in self.regions)
+        self._single_block_regions = tuple(i for i, (_, d) in enumerate(self.regions) if d.single_block)
+        self._variadic_successors = any(d.variadic for _, d in self.successors)
+
+    @staticmethod
+    def _count_shape(defs: list) -> tuple[int, int, bool, bool, bool]:
+        """(fixed, optional, has_variadic, layout_by_count, needs_per_value_check) of a value list."""
+        kinds = [d.kind for _, d in defs]
+        n_fixed = sum(k == SINGLE for k in kinds)
+        n_opt = sum(k == OPTIONAL for k in kinds)
+        has_var = VARIADIC in kinds
+        by_count = not (n_fixed + n_opt > 1 and n_opt + has_var > 1)
+        per_value = any(d.constraint is not None or d.kind == OPTIONAL for _, d in defs)
+        return n_fixed, n_opt, has_var, by_count, per_value
 
     # segment layout ----------------------------------------------------------
     def _segments(self, defs: list, count: int, op: Operation, prop: str) -> list[tuple[int, int]]:
@@ -246,38 +264,42 @@ class OpDefinition:
     # structural verification -------------------------------------------------
     def verify(self, op: Operation) -> list[str]:
         errors: list[str] = []
-        errors += self._verify_values("operand", self.operands, op.operands, op, "operandSegmentSizes")
-        errors += self._verify_values("result", self.results, op.results, op, "resultSegmentSizes")
-        for name, d in self.attributes.items():
-            v = op.get_attr(name)
+        errors += self._verify_values("operand", self.operands, op.operands, op, "operandSegmentSizes",
+                                      self._operand_shape)
+        errors += self._verify_values("result", self.results, op.results, op, "resultSegmentSizes",
+                                      self._result_shape)
+        properties, attributes = op.properties, op.attributes
+        for name, d in self._attr_items:
+            v = properties.get(name)
             if v is None:
-                if not d.optional:
-                    errors.append(f"requires attribute '{name}'")
-                continue
+                v = attributes.get(name)
+                if v is None:
+                    if not d.optional:
+                        errors.append(f"requires attribute '{name}'")
+                    continue
             msg = d.check(v)
             if msg:
                 errors.append(f"attribute '{name}' {msg}")
-        n_regions = len(op.regions)
-        if any(d.variadic for _, d in self.regions):
-            if n_regions < len(self.regions) - 1:
-                errors.append(f"expected at least {len(self.regions) - 1} regions, got {n_regions}")
-        elif n_regions != len(self.regions):
-            errors.append(f"expected {len(self.regions)} region(s), got {n_regions}")
-        for (rname, d), r in zip(self.regions, op.regions):
-            if d.single_block and len(r.blocks) > 1:
-                errors.append(f"region '{rname}' must have at most one block")
-        if not any(d.variadic for _, d in self.successors) and len(op.successors) != len(self.successors):
+        regions = op.regions
+        if regions or self.regions:
+            n_regions = len(regions)
+            if self._variadic_regions:
+                if n_regions < len(self.regions) - 1:
+                    errors.append(f"expected at least {len(self.regions) - 1} regions, got {n_regions}")
+            elif n_regions != len(self.regions):
+                errors.append(f"expected {len(self.regions)} region(s), got {n_regions}")
+            for i in self._single_block_regions:
+                if i < n_regions and len(regions[i].blocks) > 1:
+                    errors.append(f"region '{self.regions[i][0]}' must have at most one block")
+        if not self._variadic_successors and len(op.successors) != len(self.successors):
             errors.append(f"expected {len(self.successors)} successor(s), got {len(op.successors)}")
         return errors
 
     def _verify_values(self, what: str, defs: list, values: Sequence[Value], op: Operation,
-                       prop: str) -> list[str]:
-        kinds = [d.kind for _, d in defs]
-        n_fixed = sum(k == SINGLE for k in kinds)
-        n_opt = sum(k == OPTIONAL for k in kinds)
-        has_var = VARIADIC in kinds
+                       prop: str, shape: tuple[int, int, bool, bool, bool]) -> list[str]:
+        n_fixed, n_opt, has_var, by_count, per_value = shape
         n = len(values)
-        if not (n_fixed + n_opt > 1 and n_opt + has_var > 1):  # layout determined by count
+        if by_count:  # layout determined by count
             if n < n_fixed or (not has_var and n > n_fixed + n_opt):
                 lo = n_fixed
                 if has_var:
@@ -285,21 +307,24 @@ class OpDefinition:
                 else:
                     expect = f"{lo} to {lo + n_opt}" if n_opt else f"{lo}"
                 return [f"expected {expect} {what}(s), got {n}"]
+            if not per_value:
+                return []
         try:
             groups = self._segments(defs, n, op, prop)
         except ValueError as e:
             return [str(e)]
-        if sum(g[1] for g in groups) != n:
+        if not by_count and sum(g[1] for g in groups) != n:
             return [f"'{prop}' does not add up to the {n} {what}s"]
         errors = []
         for (dname, d), (start, length) in zip(defs, groups):
             if d.kind == OPTIONAL and length > 1:
                 errors.append(f"optional {what} '{dname}' has {length} values")
-            if d.constraint is None:
+            constraint = d.constraint
+            if constraint is None:
                 continue
             for v in values[start:start + length]:
-                if not d.constraint(v.type):
-                    errors.append(f"{what} '{dname}' must be {d.constraint.description}, got {v.type}")
+                if not constraint(v.type):
+                    errors.append(f"{what} '{dname}' must be {constraint.description}, got {v.type}")
         return errors
 
 
@@ -398,54 +423,58 @@ def _declarative_init(self: Operation, *args: Any, result_types: Sequence[Type] 
                       successors: Sequence | None = None, location: Any = None, **named: Any) -> None:
     """Keyword constructor generated for every registered op."""
     d: OpDefinition = type(self).definition
-    if len(args) > len(d.operands):
-        raise TypeError(f"{type(self).__name__}() takes {len(d.operands)} operand(s), got {len(args)}")
-    given: dict[str, Any] = {}
-    for (oname, _), a in zip(d.operands, args):
-        given[oname] = a
-    for oname, _ in d.operands:
-        if oname in named:
-            if oname in given:
-                raise TypeError(f"{type(self).__name__}() got operand '{oname}' twice")
-            given[oname] = named.pop(oname)
+    defs = d.operands
+    if len(args) > len(defs):
+        raise TypeError(f"{type(self).__name__}() takes {len(defs)} operand(s), got {len(args)}")
     operands: list = []
     sizes: list[int] = []
-    for oname, od in d.operands:
-        v = given.get(oname)
-        if od.kind == SINGLE:
+    n_args = len(args)
+    for i, (oname, od) in enumerate(defs):
+        if oname in named:
+            if i < n_args:
+                raise TypeError(f"{type(self).__name__}() got operand '{oname}' twice")
+            v = named.pop(oname)
+        else:
+            v = args[i] if i < n_args else None
+        kind = od.kind
+        if kind == SINGLE:
             if v is None:
                 raise TypeError(f"{type(self).__name__}() missing operand '{oname}'")
             operands.append(v)
             sizes.append(1)
-        elif od.kind == OPTIONAL:
+        elif kind == OPTIONAL:
             if v is not None:
                 operands.append(v)
-            sizes.append(0 if v is None else 1)
+                sizes.append(1)
+            else:
+                sizes.append(0)
         else:
             vs = list(v or ())
             operands.extend(vs)
             sizes.append(len(vs))
     props: dict[str, Attribute] = {}
-    for aname, ad in d.attributes.items():
-        if aname in named:
-            v = named.pop(aname)
-            if v is not None:
-                props[aname] = ad.to_attr(v)
+    if named:
+        for aname, ad in d._attr_items:
+            if aname in named:
+                v = named.pop(aname)
+                if v is not None:
+                    props[aname] = v if isinstance(v, Attribute) else ad.to_attr(v)
     if d.operand_segments:
         props["operandSegmentSizes"] = DenseArrayAttr(i32, sizes)
     succ = list(successors or ())
-    for sname, _ in d.successors:
-        if sname in named:
-            s = named.pop(sname)
-            succ.extend(s if isinstance(s, (list, tuple)) else [s])
     region_list: Any = regions
-    for rname, _ in d.regions:
-        if rname in named:
-            region_list = list(region_list or []) if not isinstance(region_list, int) else []
-            r = named.pop(rname)
-            region_list.extend(r if isinstance(r, (list, tuple)) else [r])
+    if named:
+        for sname, _ in d.successors:
+            if sname in named:
+                s = named.pop(sname)
+                succ.extend(s if isinstance(s, (list, tuple)) else [s])
+        for rname, _ in d.regions:
+            if rname in named:
+                region_list = list(region_list or []) if not isinstance(region_list, int) else []
+                r = named.pop(rname)
+                region_list.extend(r if isinstance(r, (list, tuple)) else [r])
     if region_list is None:
-        region_list = sum(not rd.variadic for _, rd in d.regions)
+        region_list = sum(not rd.variadic for _, rd in d.regions) if d.regions else 0
     if named:
         raise TypeError(f"{type(self).__name__}() got unexpected argument(s): {', '.join(named)}")
     if result_types is None:
