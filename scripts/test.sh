@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 PY=${PYTHON:-python3}
-exec "$PY" -m pytest -q -n 2 tests "$@"
+exec "$PY" -m pytest -n 2 tests "$@"

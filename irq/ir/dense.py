@@ -52,7 +52,7 @@ def _bf16_bits(values: np.ndarray) -> np.ndarray:
     else:
         f = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
     rounded = (f + 0x7FFF + ((f >> 16) & 1)) >> 16
-    nan = np.isnan(np.asarray(values, dtype=np.float32))
+    nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)  # no f32 cast: no overflow
     out = rounded.astype(np.uint16)
     out[nan] = ((f[nan] >> 16) | 0x40).astype(np.uint16)
     return out
