@@ -257,3 +257,12 @@ def test_irq_imports_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_executor_names_the_op_it_cannot_run():
+    from irq.runtime.torch.builder import UnsupportedOpError
+    m = irq.parse_module("func.func @forward(%a: tensor<2xf32>) -> tensor<2xf32> {\n"
+                         "  %0 = arith.addf %a, %a : tensor<2xf32>\n"
+                         "  return %0 : tensor<2xf32>\n}", filename="lowered.irq")
+    with pytest.raises(UnsupportedOpError, match=r"lowered.irq:2:3: .*'arith.addf'"):
+        to_module(m)

@@ -22,6 +22,7 @@ from irq.runtime.torch import functions as fns
 from irq.runtime.torch.resolve import resolve
 from torch import fx, nn
 
+from irq.diagnostics import location_prefix
 from irq.ir.attributes import (
     ArrayAttr,
     Attribute,
@@ -37,6 +38,10 @@ from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, TensorType
 from irq.ir.values import Value
+
+
+class UnsupportedOpError(ValueError):
+    """The IR holds an op the torch executor cannot run (a lower level, or another dialect)."""
 
 _DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64}
 
@@ -223,7 +228,8 @@ def emit(b: _Builder, op: Operation) -> None:
     dialect, _, base = name.partition(".")
     impl = IMPLS.get(base)
     if impl is None or dialect not in ("torch", "hl"):
-        raise NotImplementedError(f"the torch executor does not implement '{name}'")
+        raise UnsupportedOpError(f"{location_prefix(op.location)}: the torch executor has no implementation of "
+                                 f"'{name}' (it runs the torch and hl dialects)")
     out = impl(b, op, _attrs(b, op))
     if isinstance(out, tuple):
         _multi_nodes(b, op, out)
