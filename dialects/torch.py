@@ -53,19 +53,27 @@ class ConstantOp(Op):
     for other tensors (non-persistent buffers, constants the trace captured). Not
     `Pure`: a parameter no op uses is still part of the model's state (its
     checkpoint keys), so dead-code elimination must not drop it.
+
+    A tied entry (one tensor under two state_dict keys, e.g. `b.weight = a.weight`)
+    reads the first key's resource and names its own key in `tied_key`:
+    `torch.constant {tied_key = "b.weight"} dense_resource<a.weight>`; the data is
+    stored once and the torch executor registers one Parameter under both keys.
     """
 
     name = "torch.constant"
     traits = frozenset({ConstantLike})
     value = attribute(_constant_value)
     kind = attribute(lambda a: isinstance(a, StringAttr) and a.value in ("buffer", "constant"), optional=True)
+    tied_key = attribute(StringAttr, optional=True)
     out = result()
     assembly_format = "attr-dict $value"
 
-    def __init__(self, value, *, kind: str | None = None, location=None) -> None:
+    def __init__(self, value, *, kind: str | None = None, tied_key: str | None = None, location=None) -> None:
         props = {"value": value}
         if kind:
             props["kind"] = StringAttr(kind)
+        if tied_key:
+            props["tied_key"] = StringAttr(tied_key)
         self._init_generic((), [value.type], None, props, 0, (), location)
 
     @classmethod
@@ -74,6 +82,10 @@ class ConstantOp(Op):
 
     @property
     def key(self) -> str | None:
+        """The state_dict key: `tied_key` for a tied entry, else the resource's key."""
+        tied = self.properties.get("tied_key")
+        if isinstance(tied, StringAttr):
+            return tied.value
         v = self.value
         return v.key if isinstance(v, DenseResourceElementsAttr) else None
 

@@ -266,3 +266,38 @@ def test_executor_names_the_op_it_cannot_run():
                          "  return %0 : tensor<2xf32>\n}", filename="lowered.irq")
     with pytest.raises(UnsupportedOpError, match=r"lowered.irq:2:3: .*'arith.addf'"):
         to_module(m)
+
+
+class _TiedLinears(nn.Module):
+    """Two layers sharing one weight (as language models tie embeddings and output layers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.relu(self.a(x)))
+
+
+@pytest.mark.parametrize("level", ["torch", "hl"])
+def test_tied_parameters_stay_one_parameter(level):
+    model = _TiedLinears().eval()
+    x = torch.randn(3, 4)
+    module = irq.import_torch(model, (x,))
+    if level == "hl":
+        irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
+    text = irq.print_module(module)
+    assert text.count('a.weight: "0x') == 1 and 'b.weight: "0x' not in text  # the data is stored once
+    assert 'torch.constant {tied_key = "b.weight"} dense_resource<a.weight>' in text
+    gm = to_module(irq.parse_module(text)).train()
+    assert list(gm.state_dict()) == list(model.state_dict())
+    assert gm.a.weight is gm.b.weight
+    assert len(list(gm.parameters())) == len(list(model.parameters())) == 3
+    with torch.no_grad():
+        assert torch.allclose(gm(x), model(x), atol=1e-6)
+    opt = torch.optim.SGD(gm.parameters(), lr=0.1)
+    gm(x).sum().backward()
+    opt.step()
+    assert gm.a.weight is gm.b.weight and not torch.equal(gm.a.weight, model.a.weight)

@@ -115,6 +115,15 @@ class GraphConverter:
         self.constants[key] = op.results[0]
         return op.results[0]
 
+    def tied_constant(self, key: str, first: str, kind: str | None) -> Value:
+        """`key` names the same tensor as the earlier state entry `first`: share its resource."""
+        attr = self.constants[first].op.value
+        op = tdl.ConstantOp(attr, kind=kind, tied_key=key)
+        op.results[0].name_hint = key
+        self.block.append(op)
+        self.constants[key] = op.results[0]
+        return op.results[0]
+
     def value(self, a: Any) -> Value:
         if isinstance(a, ParamRef):
             return self.constant(a.key)
@@ -152,8 +161,13 @@ class GraphConverter:
         for p in placeholders:
             arg = self.block.add_argument(p.meta["irq_type"], name_hint=p.name)
             self.values[p] = arg
+        first_key: dict[int, str] = {}  # id(tensor) -> the first state key holding it (tied parameters)
         for key, (tensor, kind) in self.state.items():
-            self.constant(key, tensor, kind)
+            tied_to = first_key.setdefault(id(tensor), key)
+            if tied_to == key:
+                self.constant(key, tensor, kind)
+            else:
+                self.tied_constant(key, tied_to, kind)
         for node, key in self.lifted.items():
             self.values[node] = self.constant(key)
         ret = None

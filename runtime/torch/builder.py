@@ -88,6 +88,7 @@ class _Builder:
         self._training: fx.Node | None = None
         self._const = 0
         self.non_persistent: list[str] = []
+        self._state_tensors: dict[str, torch.Tensor] = {}  # resource key -> the tensor registered for it
         self._opaque_paths = sorted(modules, key=len, reverse=True)
         for path, m in modules.items():
             if path:
@@ -100,13 +101,19 @@ class _Builder:
         kind = op.get_attr("kind")
         kind = kind.value if isinstance(kind, StringAttr) else None
         if isinstance(attr, DenseResourceElementsAttr):
-            key = attr.key
+            key = op.key  # the state_dict key (a tied entry names its own; the data is attr.key's)
             if any(key.startswith(p + ".") for p in self._opaque_paths if p):
                 return self.graph.get_attr(key)  # state of a module the caller supplied
-            t = _tensor(attr)
+            # one tensor object per resource, so tied keys share one Parameter, as in the original
+            t = self._state_tensors.get(attr.key)
+            if t is None:
+                t = _tensor(attr)
+                if kind is None:
+                    t = nn.Parameter(t, requires_grad=t.is_floating_point())
+                self._state_tensors[attr.key] = t
             parent, leaf = _ensure_parent(self.root, key)
-            if kind is None:
-                parent.register_parameter(leaf, nn.Parameter(t, requires_grad=t.is_floating_point()))
+            if isinstance(t, nn.Parameter):
+                parent.register_parameter(leaf, t)
             else:
                 parent.register_buffer(leaf, t, persistent=kind == "buffer")
                 if kind != "buffer":
