@@ -375,7 +375,8 @@ def context() -> Context:
 
 
 # ----------------------------------------------------------------------------- modules
-REGISTERED_PREFIXES = ("builtin.", "func.", "arith.", "quant.", "rt.")
+# every dialect the parsing context knows: an unregistered op must not borrow one of their names
+REGISTERED_PREFIXES = tuple(f"{name}." for name in context().dialects)
 
 
 @st.composite

@@ -207,6 +207,7 @@ class OpDefinition:
         self._variadic_regions = any(d.variadic for _, d in self.regions)
         self._single_block_regions = tuple(i for i, (_, d) in enumerate(self.regions) if d.single_block)
         self._variadic_successors = any(d.variadic for _, d in self.successors)
+        self._required_attrs = tuple(n for n, d in self.attributes.items() if not d.optional and d.default is None)
 
     @staticmethod
     def _count_shape(defs: list) -> tuple[int, int, bool, bool, bool]:
@@ -260,6 +261,36 @@ class OpDefinition:
 
     def result_groups(self, op: Operation) -> list[tuple[int, int]]:
         return self._segments(self.results, len(op.results), op, "resultSegmentSizes")
+
+    def fits_custom_form(self, op: Operation) -> bool:
+        """Whether `op` has the shape its custom form can express: the declared number of
+        regions, successors and operand/result groups, and its required attributes.
+
+        The printer falls back to the generic form otherwise, as MLIR's printer does for
+        ops that fail verification, so printing never loses or garbles what the op holds
+        (a region the custom syntax has no place for, a missing attribute)."""
+        n_regions = len(op.regions)
+        if self._variadic_regions:
+            if n_regions < len(self.regions) - 1:
+                return False
+        elif n_regions != len(self.regions):
+            return False
+        if not self._variadic_successors and len(op.successors) != len(self.successors):
+            return False
+        for shape, values, prop in ((self._operand_shape, op.operands, "operandSegmentSizes"),
+                                    (self._result_shape, op.results, "resultSegmentSizes")):
+            n_fixed, n_opt, has_var, by_count, _ = shape
+            n = len(values)
+            if by_count:
+                if n < n_fixed or (not has_var and n > n_fixed + n_opt):
+                    return False
+            else:
+                sizes = op.properties.get(prop) or op.attributes.get(prop)
+                defs = self.operands if prop == "operandSegmentSizes" else self.results
+                if not isinstance(sizes, DenseArrayAttr) or len(sizes) != len(defs) or sum(sizes) != n:
+                    return False
+        props, attrs = op.properties, op.attributes
+        return all(name in props or name in attrs for name in self._required_attrs)
 
     # structural verification -------------------------------------------------
     def verify(self, op: Operation) -> list[str]:
@@ -563,6 +594,9 @@ class Op(Operation, metaclass=OpMeta):
     def fold(self) -> Any:
         """Constant folding hook: return attributes/values for the results, or None."""
         return None
+
+    def fits_custom_form(self) -> bool:
+        return self.definition.fits_custom_form(self)
 
     def print_custom(self, p: Any) -> None:
         """Print after the result names: the declarative format, else the default pretty form."""

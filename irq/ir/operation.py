@@ -343,6 +343,10 @@ class Operation:
         from irq.verifier import verify
         verify(self)
 
+    def fits_custom_form(self) -> bool:
+        """False when the op's shape is one its custom syntax cannot express (see OpDefinition)."""
+        return True
+
     def print_custom(self, p: Any) -> None:
         """Ops without custom syntax print in generic form."""
         p._print_generic(self, with_results=False)

@@ -402,7 +402,7 @@ class Printer:
     def print_op(self, op: Operation) -> None:
         out = self.out
         out.append(self.indent)
-        if self.generic or isinstance(op, UnregisteredOp):
+        if self.generic or isinstance(op, UnregisteredOp) or not op.fits_custom_form():
             self._print_generic(op)
         else:
             out.append(self.results_prefix(op))
