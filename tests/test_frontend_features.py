@@ -281,11 +281,11 @@ class _TiedLinears(nn.Module):
         return self.b(torch.relu(self.a(x)))
 
 
-@pytest.mark.parametrize("level", ["torch", "hl"])
-def test_tied_parameters_stay_one_parameter(level):
+@pytest.mark.parametrize("level, method", [("torch", "fx"), ("hl", "fx"), ("torch", "export")])
+def test_tied_parameters_stay_one_parameter(level, method):
     model = _TiedLinears().eval()
     x = torch.randn(3, 4)
-    module = irq.import_torch(model, (x,))
+    module = irq.import_torch(model, (x,), method=method)
     if level == "hl":
         irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
     text = irq.print_module(module)
