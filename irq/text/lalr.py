@@ -147,6 +147,8 @@ class ParseTable:
                 push_value(cb(children))
                 state = states[state_stack[-1]][origin]
                 push_state(state)
+        # End of input: the same reduce step as above, kept inline there (it runs for every
+        # token) and repeated here, where reaching the end state accepts.
         end = self.end
         while True:
             act = states[state].get(END)
