@@ -423,7 +423,8 @@ def _unconverted(root: Operation) -> Operation | None:
 class Fuse(Pass):
     """Fuse conv/conv-transpose/linear + batch_norm + residual add + relu/relu6 into one hl op."""
 
-    patterns = Option(list[str], default=list(ALL_PATTERNS), help="chains to fuse: " + ", ".join(ALL_PATTERNS))
+    patterns = Option(list[str], default=list(ALL_PATTERNS), help="chains to fuse: " + ", ".join(ALL_PATTERNS),
+                      validate=parse_patterns)
     max_iterations = Option(int, default=10, help="rescans of the whole op before giving up")
 
     def run(self, target: Operation) -> None:

@@ -91,6 +91,9 @@ def test_options_are_typed():
         PassManager.parse("builtin.module(no-such-pass)")
     with pytest.raises(PipelineSyntaxError):
         PassManager.parse("builtin.module(cse")
+    # an option's own validator runs while the pipeline is parsed, before any IR is touched
+    with pytest.raises(OptionError, match="option 'patterns': unknown fusion pattern 'conv-gelu'"):
+        PassManager.parse("builtin.module(func.func(fuse{patterns=conv-gelu}))")
 
 
 def test_nested_pipeline_runs_on_each_function():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from irq.diagnostics import Diagnostic, IRError
@@ -56,10 +56,12 @@ _MISSING = object()
 class Option:
     """A typed pass option: int, float, bool, str, or list[...] of those."""
 
-    def __init__(self, type: Any, default: Any = _MISSING, help: str = "") -> None:
+    def __init__(self, type: Any, default: Any = _MISSING, help: str = "",
+                 validate: Callable[[Any], None] | None = None) -> None:
         self.type = type
         self.default = default
         self.help = help
+        self.validate = validate  # raises ValueError for a bad value; checked when the pass is built
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -148,7 +150,13 @@ class Pass:
         self._given: list[str] = []
         for opt in self.option_defs():
             if opt.name in options:
-                self._options[opt.name] = options.pop(opt.name)
+                value = options.pop(opt.name)
+                if opt.validate is not None:
+                    try:
+                        opt.validate(value)
+                    except ValueError as e:  # a pipeline with a bad option value fails as it is parsed
+                        raise OptionError(f"pass '{self.name}' option '{opt.cli_name}': {e}") from None
+                self._options[opt.name] = value
                 self._given.append(opt.name)
             elif opt.default is _MISSING:
                 raise OptionError(f"pass '{self.name}' requires option '{opt.cli_name}'")
