@@ -269,36 +269,37 @@ class OpDefinition:
         The printer falls back to the generic form otherwise, as MLIR's printer does for
         ops that fail verification, so printing never loses or garbles what the op holds
         (a region the custom syntax has no place for, a missing attribute)."""
-        n_regions = len(op.regions)
-        if self._variadic_regions:
-            if n_regions < len(self.regions) - 1:
-                return False
-        elif n_regions != len(self.regions):
+        if self._shape_error(op) is not None:
             return False
-        if not self._variadic_successors and len(op.successors) != len(self.successors):
-            return False
-        for shape, values, prop in ((self._operand_shape, op.operands, "operandSegmentSizes"),
-                                    (self._result_shape, op.results, "resultSegmentSizes")):
-            n_fixed, n_opt, has_var, by_count, _ = shape
-            n = len(values)
-            if by_count:
-                if n < n_fixed or (not has_var and n > n_fixed + n_opt):
-                    return False
-            else:
-                sizes = op.properties.get(prop) or op.attributes.get(prop)
-                defs = self.operands if prop == "operandSegmentSizes" else self.results
-                if not isinstance(sizes, DenseArrayAttr) or len(sizes) != len(defs) or sum(sizes) != n:
-                    return False
         props, attrs = op.properties, op.attributes
         return all(name in props or name in attrs for name in self._required_attrs)
 
     # structural verification -------------------------------------------------
+    def _shape_error(self, op: Operation) -> str | None:
+        """The first mismatch between the op's counts (regions, successors, operand and
+        result groups) and the declaration, or None."""
+        n_regions = len(op.regions)
+        if self._variadic_regions:
+            if n_regions < len(self.regions) - 1:
+                return f"expected at least {len(self.regions) - 1} regions, got {n_regions}"
+        elif n_regions != len(self.regions):
+            return f"expected {len(self.regions)} region(s), got {n_regions}"
+        if not self._variadic_successors and len(op.successors) != len(self.successors):
+            return f"expected {len(self.successors)} successor(s), got {len(op.successors)}"
+        return (self._count_error("operand", self.operands, op.operands, op, "operandSegmentSizes",
+                                  self._operand_shape)
+                or self._count_error("result", self.results, op.results, op, "resultSegmentSizes",
+                                     self._result_shape))
+
     def verify(self, op: Operation) -> list[str]:
+        shape_error = self._shape_error(op)
+        if shape_error is not None:
+            return [shape_error]
         errors: list[str] = []
-        errors += self._verify_values("operand", self.operands, op.operands, op, "operandSegmentSizes",
-                                      self._operand_shape)
-        errors += self._verify_values("result", self.results, op.results, op, "resultSegmentSizes",
-                                      self._result_shape)
+        if self._operand_shape[4]:
+            errors += self._group_errors("operand", self.operands, op.operands, op, "operandSegmentSizes")
+        if self._result_shape[4]:
+            errors += self._group_errors("result", self.results, op.results, op, "resultSegmentSizes")
         properties, attributes = op.properties, op.attributes
         for name, d in self._attr_items:
             v = properties.get(name)
@@ -312,42 +313,36 @@ class OpDefinition:
             if msg:
                 errors.append(f"attribute '{name}' {msg}")
         regions = op.regions
-        if regions or self.regions:
-            n_regions = len(regions)
-            if self._variadic_regions:
-                if n_regions < len(self.regions) - 1:
-                    errors.append(f"expected at least {len(self.regions) - 1} regions, got {n_regions}")
-            elif n_regions != len(self.regions):
-                errors.append(f"expected {len(self.regions)} region(s), got {n_regions}")
-            for i in self._single_block_regions:
-                if i < n_regions and len(regions[i].blocks) > 1:
-                    errors.append(f"region '{self.regions[i][0]}' must have at most one block")
-        if not self._variadic_successors and len(op.successors) != len(self.successors):
-            errors.append(f"expected {len(self.successors)} successor(s), got {len(op.successors)}")
+        for i in self._single_block_regions:
+            if i < len(regions) and len(regions[i].blocks) > 1:
+                errors.append(f"region '{self.regions[i][0]}' must have at most one block")
         return errors
 
-    def _verify_values(self, what: str, defs: list, values: Sequence[Value], op: Operation,
-                       prop: str, shape: tuple[int, int, bool, bool, bool]) -> list[str]:
-        n_fixed, n_opt, has_var, by_count, per_value = shape
+    def _count_error(self, what: str, defs: list, values: Sequence[Value], op: Operation,
+                     prop: str, shape: tuple[int, int, bool, bool, bool]) -> str | None:
+        """Whether the number of values fits the declared groups (by count, or by segment sizes)."""
+        n_fixed, n_opt, has_var, by_count, _ = shape
         n = len(values)
         if by_count:  # layout determined by count
             if n < n_fixed or (not has_var and n > n_fixed + n_opt):
-                lo = n_fixed
                 if has_var:
-                    expect = f"at least {lo}"
+                    expect = f"at least {n_fixed}"
                 else:
-                    expect = f"{lo} to {lo + n_opt}" if n_opt else f"{lo}"
-                return [f"expected {expect} {what}(s), got {n}"]
-            if not per_value:
-                return []
+                    expect = f"{n_fixed} to {n_fixed + n_opt}" if n_opt else f"{n_fixed}"
+                return f"expected {expect} {what}(s), got {n}"
+            return None
         try:
             groups = self._segments(defs, n, op, prop)
         except ValueError as e:
-            return [str(e)]
-        if not by_count and sum(g[1] for g in groups) != n:
-            return [f"'{prop}' does not add up to the {n} {what}s"]
+            return str(e)
+        if sum(g[1] for g in groups) != n:
+            return f"'{prop}' does not add up to the {n} {what}s"
+        return None
+
+    def _group_errors(self, what: str, defs: list, values: Sequence[Value], op: Operation, prop: str) -> list[str]:
+        """Per-group rules once the counts fit: at most one value in an optional group, type constraints."""
         errors = []
-        for (dname, d), (start, length) in zip(defs, groups):
+        for (dname, d), (start, length) in zip(defs, self._segments(defs, len(values), op, prop)):
             if d.kind == OPTIONAL and length > 1:
                 errors.append(f"optional {what} '{dname}' has {length} values")
             constraint = d.constraint
