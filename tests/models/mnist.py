@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
+
+from tests.models._weights import load_shipped
 
 
 class DigitCNN(nn.Module):
@@ -39,9 +40,4 @@ def weights_path() -> Path | None:
 
 
 def pretrained() -> DigitCNN:
-    path = weights_path()
-    if path is None:
-        raise FileNotFoundError("digit-recognizer-py is not installed")
-    model = DigitCNN()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()
+    return load_shipped(DigitCNN(), weights_path(), "digit-recognizer-py")

