@@ -1,0 +1,206 @@
+"""The fixed-point contract: how float scales become the integer parameters of a bpu program.
+
+This module decides every integer *parameter* (multipliers, shifts, quantized biases and
+weights, lookup tables, accumulator widths) from float scales. It is shared by the two places
+that must agree on them bit for bit: the compiler (requantize insertion / lowering to bpu) and
+the torch executor's VALIDATION mode. It does not *execute* anything: each runtime (reference,
+numba) and VALIDATION implement the arithmetic themselves, from the parameters, so they stay
+independent implementations checked against each other.
+
+Conventions (docs/design.md, "Fixed-point semantics"):
+
+- symmetric, zero point 0; activations int8 [-128, 127] or int16 [-32768, 32767];
+  weights int8 [-127, 127] per output channel;
+- float -> code: ``clip(round_half_even(float64(x) / float64(s)), qmin, qmax)``;
+- a real multiplier ``r > 0`` is ``M * 2**-S`` with ``M`` in [2**30, 2**31) (31 significant bits)
+  and ``1 <= S <= 62``; requantize computes ``(acc * M + rounding(S)) >> S`` in int64.
+
+Only numpy is needed; importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+#: Storage ranges by dtype name, as the bpu dialect and the qconfig spell them.
+QRANGE: dict[str, tuple[int, int]] = {
+    "i8": (-128, 127),
+    "i16": (-32768, 32767),
+    "i32": (-(2**31), 2**31 - 1),
+}
+#: Weights are symmetric int8 without -128, so that -w is always representable (TFLite's int8 spec).
+WEIGHT_QRANGE: tuple[int, int] = (-127, 127)
+#: Rounding modes of `bpu.requantize`; half_up (ties toward +inf) is the default, as in TFLite's
+#: single-rounding build and TVM QNN's UPWARD (ANCHORS.md); half_even matches onnxruntime/fbgemm.
+ROUNDING_MODES: tuple[str, ...] = ("half_up", "half_even", "half_away", "floor")
+MULTIPLIER_BITS = 31
+MIN_SHIFT, MAX_SHIFT = 1, 62
+
+
+def qrange(dtype: str) -> tuple[int, int]:
+    """(qmin, qmax) of a storage dtype name ("i8", "i16", "i32")."""
+    try:
+        return QRANGE[dtype]
+    except KeyError:
+        raise ValueError(f"unknown storage dtype '{dtype}' (expected one of {', '.join(QRANGE)})") from None
+
+
+def scale_from_absmax(absmax, dtype: str = "i8") -> np.ndarray:
+    """Symmetric scale covering [-absmax, absmax]: ``absmax / qmax``, never 0 (an all-zero tensor gets 2**-24)."""
+    qmax = qrange(dtype)[1]
+    a = np.asarray(absmax, dtype=np.float64)
+    return np.maximum(a, 2.0**-24 * qmax) / qmax
+
+
+def quantize_multiplier(real) -> tuple[np.ndarray, np.ndarray]:
+    """Split real multipliers into (M, S), int64 arrays of the input's shape, with ``M / 2**S ~= real``.
+
+    ``real = q * 2**e`` with q in [0.5, 1) (frexp); ``M = round_half_even(q * 2**31)`` (exact in float64:
+    q has 53 bits), renormalised when it rounds up to 2**31; ``S = 31 - e``. A multiplier too small for
+    S <= 62 keeps S = 62 and a smaller M (down to 0, which makes the output 0); one too large for S >= 1
+    (real >= 2**30) is an error: no sane pair of scales produces it.
+    """
+    r = np.asarray(real, dtype=np.float64)
+    if not np.all(np.isfinite(r)) or np.any(r < 0):
+        raise ValueError("real multipliers must be finite and >= 0")
+    q, e = np.frexp(r)
+    m = np.rint(q * 2.0**MULTIPLIER_BITS).astype(np.int64)
+    up = m == 2**MULTIPLIER_BITS
+    m = np.where(up, 2 ** (MULTIPLIER_BITS - 1), m)
+    e = e.astype(np.int64) + up
+    s = MULTIPLIER_BITS - e
+    if np.any((s < MIN_SHIFT) & (r > 0)):
+        raise ValueError(f"real multiplier {float(r.max())!r} is too large (must be < 2**30)")
+    small = s > MAX_SHIFT
+    if np.any(small):
+        m = np.where(small, np.rint(r * 2.0**MAX_SHIFT).astype(np.int64), m)
+        s = np.where(small, MAX_SHIFT, s)
+    zero = r == 0
+    m = np.where(zero, 0, m)
+    s = np.where(zero, MAX_SHIFT, s)
+    return m, s
+
+
+def common_shift_multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers for a sum of rescaled inputs that is rounded once: ``(sum_i x_i * M_i + rnd) >> S``.
+
+    `reals` has shape [n_inputs, ...] (one real multiplier per input, per channel); the shift comes from
+    the largest multiplier of each channel, so that one keeps 31 bits and the others are
+    ``round_half_even(r_i * 2**S)`` (fewer bits, never more than 2**31 - 1). Returns M of the input's
+    shape and S of shape `reals.shape[1:]`. Used by add/sub and by a conv's fused residual, where the
+    accumulator is one input (multiplier s_in * s_w / s_out) and the residual the other (s_res / s_out).
+    """
+    r = np.asarray(reals, dtype=np.float64)
+    if r.ndim < 1 or r.shape[0] < 1:
+        raise ValueError("common_shift_multipliers needs at least one input")
+    _, s = quantize_multiplier(r.max(axis=0))
+    m = np.rint(r * np.exp2(s.astype(np.float64))).astype(np.int64)
+    if np.any(m >= 2**MULTIPLIER_BITS):  # only when rint rounds the largest up to 2**31
+        m = np.minimum(m, 2**MULTIPLIER_BITS - 1)
+    return m, s
+
+
+def quantize_to_codes(x, scale, dtype: str = "i8", axis: int | None = None) -> np.ndarray:
+    """Float -> codes: ``clip(round_half_even(float64(x) / float64(scale)), qmin, qmax)`` as int64.
+
+    `scale` is a scalar, or one scale per index of `axis` (per-channel). Weights use
+    `quantize_weight` (range [-127, 127]); this is for activations and model inputs.
+    """
+    lo, hi = qrange(dtype)
+    return _round_clip(x, scale, lo, hi, axis)
+
+
+def quantize_weight(w, scale, axis: int = 0) -> np.ndarray:
+    """Weight codes in [-127, 127], per channel along `axis` (0 for conv/linear, 1 for conv_transpose)."""
+    return _round_clip(w, scale, *WEIGHT_QRANGE, axis)
+
+
+def quantize_bias(bias, input_scale: float, weight_scale) -> np.ndarray:
+    """Bias codes at the accumulator's scale ``s_in * s_w[c]``, saturated to int32 (returned as int64)."""
+    acc_scale = np.float64(input_scale) * np.asarray(weight_scale, dtype=np.float64)
+    return _round_clip(bias, acc_scale, *QRANGE["i32"], 0 if acc_scale.ndim else None)
+
+
+def _round_clip(x, scale, lo: int, hi: int, axis: int | None) -> np.ndarray:
+    xv = np.asarray(x, dtype=np.float64)
+    sv = np.asarray(scale, dtype=np.float64)
+    if axis is not None and sv.ndim == 1:
+        shape = [1] * xv.ndim
+        shape[axis] = sv.shape[0]
+        sv = sv.reshape(shape)
+    return np.clip(np.rint(xv / sv), lo, hi).astype(np.int64)
+
+
+def dequantize_codes(q, scale, axis: int | None = None) -> np.ndarray:
+    """Codes -> float32: ``float32(float64(q) * float64(scale))`` (one rounding, identical in every runtime)."""
+    qv = np.asarray(q, dtype=np.float64)
+    sv = np.asarray(scale, dtype=np.float64)
+    if axis is not None and sv.ndim == 1:
+        shape = [1] * qv.ndim
+        shape[axis] = sv.shape[0]
+        sv = sv.reshape(shape)
+    return (qv * sv).astype(np.float32)
+
+
+def clamp_bounds(activation: str | None, output_scale: float, dtype: str) -> tuple[int, int]:
+    """Code range after a fused activation: relu -> [0, qmax]; relu6 -> [0, min(qmax, rint(6 / s_out))]."""
+    lo, hi = qrange(dtype)
+    if activation is None:
+        return lo, hi
+    if activation == "relu":
+        return 0, hi
+    if activation == "relu6":
+        return 0, int(min(hi, np.rint(6.0 / np.float64(output_scale))))
+    raise ValueError(f"unknown fused activation '{activation}' (expected relu or relu6)")
+
+
+def lookup_table(fn: Callable[[np.ndarray], np.ndarray], input_scale: float, output_scale: float,
+                 in_dtype: str = "i8", out_dtype: str = "i8") -> np.ndarray:
+    """A table with one entry per input code, ``qmin..qmax`` in order: ``codes(fn(code * s_in), s_out)``.
+
+    `fn` is evaluated in float64 on the dequantized codes; unbounded functions (exp, reciprocal)
+    saturate at the output range, which is the "stated range" the output scale was chosen for.
+    """
+    lo, hi = qrange(in_dtype)
+    if hi - lo + 1 > 65536:
+        raise ValueError(f"no lookup table for {in_dtype} inputs (at most 16-bit codes)")
+    codes = np.arange(lo, hi + 1, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        y = np.asarray(fn(codes * np.float64(input_scale)), dtype=np.float64)
+    y = np.nan_to_num(y, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    olo, ohi = qrange(out_dtype)
+    with np.errstate(all="ignore"):
+        q = np.clip(np.rint(y / np.float64(output_scale)), olo, ohi)
+    return q.astype(np.int64)
+
+
+def accumulator_dtype(reduction: int, input_dtype: str = "i8", weight_absmax: int = 127,
+                      extra_absmax: int = 0) -> str:
+    """The narrowest accumulator ("i32" or "i64") that provably holds K products plus a bias.
+
+    Bound: ``K * max|x| * max|w| + max|extra| < 2**31`` for int32 (max|x| is 128 for int8, 32768 for
+    int16); otherwise int64, which holds any realistic K (the requantize product ``acc * M`` then needs
+    ``|acc| < 2**32``, checked by `check_requantize_input`).
+    """
+    xmax = -qrange(input_dtype)[0]
+    bound = reduction * xmax * weight_absmax + extra_absmax
+    return "i32" if bound < 2**31 else "i64"
+
+
+def check_requantize_input(acc_absmax: int) -> None:
+    """``acc * M + 2**(S-1)`` must fit int64: with M < 2**31 that needs |acc| < 2**32."""
+    if acc_absmax >= 2**32:
+        raise ValueError(f"accumulator bound {acc_absmax} is too large to requantize in int64 (must be < 2**32)")
+
+
+def multiplier_error(m, s, real) -> float:
+    """Largest relative error of ``M / 2**S`` against the real multipliers (for tests and reports)."""
+    r = np.asarray(real, dtype=np.float64)
+    approx = np.asarray(m, dtype=np.float64) * np.exp2(-np.asarray(s, dtype=np.float64))
+    nz = r > 0
+    if not np.any(nz):
+        return 0.0
+    return float(np.max(np.abs(approx[nz] - r[nz]) / r[nz]))
+
