@@ -97,6 +97,10 @@ class ModelCheckResult:
     fused_groups: list[Entry] = field(default_factory=list)
     unfused_patterns: list[Entry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: owner -> the qconfig rule that won (quantized level only)
+    qconfig_rules: dict[str, str] = field(default_factory=dict)
+    #: ops quant-annotate left in float, with the reason
+    float_ops: list[Entry] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +127,11 @@ class ModelCheckResult:
                 [f"  {e.detail} at {e.path or '<model>'} ({e.location})" for e in self.torch_calls], "none")
         section("Shape arithmetic kept as torch.call (resolved when the shapes are fixed)",
                 [f"  {e.detail} at {e.path or '<model>'} ({e.location})" for e in self.shape_arithmetic], "none")
+        if self.qconfig_rules or self.float_ops:
+            section("Quantization (qconfig rule per owner)",
+                    [f"  {o}: {r}" for o, r in self.qconfig_rules.items()], "none")
+            section("Ops left in float (between a dequantize and a quantize)",
+                    [f"  {e.op} at {e.path or '<model>'}: {e.detail} ({e.location})" for e in self.float_ops], "none")
         if self.notes:
             section("Notes", [f"  {n}" for n in self.notes], "")
         return "\n".join(out).rstrip() + "\n"
@@ -147,6 +156,8 @@ def _all_values_scalar(op: Operation) -> bool:
 
 #: Attribute the fuse pass sets on an op whose fusions it refused (see passes/fuse.py).
 UNFUSED_ATTR = "hl.unfused"
+#: Attribute quant-annotate sets on ops it leaves in float (see passes/quant_annotate.py).
+FLOAT_ATTR = "qat.float"
 _WEIGHTED = frozenset({"hl.conv1d", "hl.conv2d", "hl.conv_transpose2d", "hl.linear"})
 
 
@@ -218,6 +229,15 @@ def check_model(module: Operation, *, march: str = "bayes",
                 if isinstance(r, DictionaryAttr):
                     res.unfused_patterns.append(Entry(_dict_str(r, "pattern"), _path(op), where,
                                                       _dict_str(r, "reason")))
+    for op in module.walk():
+        if op.name == "qat.fake_quant":
+            rule = _attr_str(op, "rule")
+            owner = _attr_str(op, "owner") or ""
+            if rule is not None and owner not in res.qconfig_rules:
+                res.qconfig_rules[owner] = rule
+        reason = op.attributes.get(FLOAT_ATTR)
+        if isinstance(reason, StringAttr):
+            res.float_ops.append(Entry(op.name, _path(op), _loc_text(op.location), reason.value))
     for m, counts in per_owner.items():
         calls = max(counts.values())
         if calls > 1:

@@ -1,0 +1,297 @@
+"""quant-annotate: insert `qat.fake_quant` ops where the deployed program will hold quantized values.
+
+    irq-opt m.irq -p 'builtin.module(func.func(functional-to-module, fuse, quant-annotate{qconfig=default_qat_8bit}))'
+
+Where fake-quants go (docs/design.md, Fixed-point semantics):
+
+- model inputs: after each `hl.quant_stub` (its `scale`, when given, is a fixed scale); a model
+  without stubs gets one on every float input (`<arg>.input_quant`);
+- each owner's output (`<owner>.out_quant`), and each conv/linear weight (`<owner>.weight_quant`,
+  symmetric per output channel). A fused group is one hl op, so nothing is inserted inside it:
+  its batch norm, residual add and relu stay in high precision, as on the chip;
+- a qint32 output (`default_qat_8bit_weight_32bit_out`) gets a marker fake-quant whose scale is
+  derived (s_in * s_w), never observed.
+
+Where they do not: ops that only move data (reshape, permute, flatten, max pool, slice, nearest
+interpolate, dropout) and a relu after a quantized producer reuse their input's quantizer, since
+the codes pass through unchanged. cat and add get their own output quantizer: each input is
+requantized to the output scale (design.md). Ops kept opaque (`torch.call`), ops the march does
+not support and owners whose qconfig has no activation quantizer stay float: their inputs are
+the dequantized values, their outputs are quantized again where a quantized op consumes them.
+Those ops are marked `qat.float = "<reason>"` and listed by the model check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from irq.dialects import hl
+from irq.dialects.qat import FakeQuantOp
+
+from irq.ir.attributes import StringAttr
+from irq.ir.operation import Operation
+from irq.ir.types import FloatType, ShapedType
+from irq.ir.values import BlockArgument, Value
+from irq.march import as_march
+from irq.model_check import FLOAT_ATTR, MARCH_SUPPORT
+from irq.qconfig import QConfig, QConfigRules, QuantizerSpec, as_rules, template
+from irq.transform.pass_base import Option, Pass, register_pass
+
+#: hl ops whose output codes are their input codes (given a quantized input): no quantizer of their own.
+_PASSTHROUGH_HL = frozenset({"relu", "identity", "contiguous", "dropout"})
+_WEIGHTED = frozenset(hl.OPS[k].name for k in ("conv1d", "conv2d", "conv_transpose2d", "linear"))
+#: Binary/variadic ops whose constant operands are data (quantized), not parameters.
+_DATA_OPERAND_OPS = frozenset({"add", "sub", "mul", "div", "matmul", "bmm", "cat", "stack"})
+
+
+def _is_float_tensor(v: Value) -> bool:
+    t = v.type
+    return isinstance(t, ShapedType) and isinstance(t.element_type, FloatType)
+
+
+def _str(op: Operation, name: str) -> str | None:
+    a = op.get_attr(name)
+    return a.value if isinstance(a, StringAttr) else None
+
+
+def is_passthrough(op: Operation) -> bool:
+    """Ops whose result codes are their first operand's codes (scale shared)."""
+    if op.dialect_name == "torch":
+        return op.name.partition(".")[2] in hl.DATA_MOVEMENT
+    if op.dialect_name != "hl":
+        return False
+    base = op.name.partition(".")[2]
+    if base in _PASSTHROUGH_HL:
+        return True
+    return base == "interpolate" and _str(op, "mode") == "nearest"
+
+
+def weight_axis(op: Operation) -> int | None:
+    """The output-channel axis of a conv/linear weight (None: per-tensor only)."""
+    if op.name == "hl.conv_transpose2d":
+        groups = op.get_attr("groups")
+        return 1 if groups is None or groups.value == 1 else None
+    return 0
+
+
+class Annotator:
+    """One function's annotation: tracks which values already carry a quantizer."""
+
+    def __init__(self, rules: QConfigRules, march: str, module_types: dict[str, str]) -> None:
+        self.rules = rules
+        self.supported = MARCH_SUPPORT[march]
+        self.module_types = module_types
+        self.quantized: set[Value] = set()
+        self.inserted = 0
+        self.float_ops = 0
+
+    def qconfig(self, owner: str, kind: str) -> tuple[QConfig, str]:
+        from irq.qconfig import OwnerInfo
+        return self.rules.resolve(OwnerInfo(owner, kind, self.module_types.get(owner, "")))
+
+    def insert(self, value: Value, owner: str, slot: str, spec: QuantizerSpec, rule: str,
+               axis: int | None = None, after: Operation | None = None) -> Value:
+        """A fake-quant of `value` placed after its producer (or `after`); other uses switch to it."""
+        attrs = {"owner": owner, "slot": slot, "dtype": spec.dtype, "observer": spec.observer,
+                 "qscheme": "per_channel" if axis is not None else "per_tensor"}
+        if axis is not None:
+            attrs["axis"] = axis
+        if spec.observer in ("moving_average_min_max",):
+            attrs["averaging_constant"] = spec.averaging_constant
+        if spec.fixed_scale is not None:
+            attrs["fixed_scale"] = spec.fixed_scale
+        if spec.observer == "percentile":
+            attrs["percentile"] = spec.percentile
+        if spec.clip is not None:
+            attrs["clip"] = spec.clip
+        if spec.learnable:
+            from irq.ir.attributes import UnitAttr
+            attrs["learnable"] = UnitAttr()
+        attrs["rule"] = rule
+        defs = FakeQuantOp.definition.attributes
+        fq = FakeQuantOp.create([value], [value.type], properties={k: defs[k].to_attr(v) for k, v in attrs.items()},
+                                location=_location_of(value, after))
+        fq.results[0].name_hint = None
+        if after is not None:
+            after.parent.insert_after(after, fq)
+        elif isinstance(value, BlockArgument):
+            value.owner.prepend(fq)
+        else:
+            value.owner.parent.insert_after(value.owner, fq)
+        value.replace_uses_where(fq.results[0], lambda use: use.owner is not fq)
+        self.quantized.add(fq.results[0])
+        self.inserted += 1
+        return fq.results[0]
+
+    def data_spec(self, spec: QuantizerSpec) -> QuantizerSpec:
+        """The spec for a value quantized on behalf of a consumer: a qint32 (accumulator-only)
+        spec falls back to the global activation spec, or 8-bit moving-average min-max."""
+        if spec.dtype != "qint32":
+            return spec
+        g = self.rules.global_qconfig.activation
+        return g if g is not None and g.dtype != "qint32" else QuantizerSpec("qint8", "moving_average_min_max")
+
+    def mark_float(self, op: Operation, reason: str) -> None:
+        op.attributes[FLOAT_ATTR] = StringAttr(reason)
+        self.float_ops += 1
+
+    def run(self, fn: Operation) -> None:
+        block = fn.regions[0].blocks[0]
+        ops = list(block.ops)
+        stubs = [op for op in ops if op.name == "hl.quant_stub"]
+        if not stubs:
+            taken = {(_str(op, "owner") or "") for op in ops}
+            for i, arg in enumerate(block.args):
+                if _is_float_tensor(arg) and _is_data_input(arg):
+                    owner = arg.name_hint if arg.name_hint and arg.name_hint.isidentifier() else f"input_{i}"
+                    owner = owner if owner not in taken else f"input_{i}"
+                    q, rule = self.qconfig(owner, "input")
+                    if q.activation is not None:
+                        self.insert(arg, owner, "input", self.data_spec(q.activation), rule)
+        for op in ops:
+            self.visit(op)
+
+    def visit(self, op: Operation) -> None:
+        name = op.name
+        if name in ("torch.constant", "torch.size", "func.return") or op.dialect_name == "qat":
+            return
+        if is_passthrough(op):
+            if op.operands and op.operands[0] in self.quantized:
+                self.quantized.update(r for r in op.results if _is_float_tensor(r))
+            return
+        base = name.partition(".")[2]
+        if name == "hl.dequant_stub":
+            return
+        if name == "torch.call":
+            self.mark_float(op, "opaque call (torch.call)")
+            return
+        if op.dialect_name != "hl":
+            self.mark_float(op, "not an hl op")
+            return
+        owner = _str(op, "owner") or ""
+        if base not in self.supported:
+            self.mark_float(op, "not supported by the march")
+            return
+        q, rule = self.qconfig(owner, base)
+        if q.activation is None:
+            self.mark_float(op, f"qconfig without an activation quantizer ({rule})")
+            return
+        if name == "hl.quant_stub":
+            fixed = op.get_attr("scale")
+            spec = q.activation
+            if fixed is not None:
+                from dataclasses import replace
+                spec = replace(spec, observer="fixed", fixed_scale=float(fixed.value))
+            self.insert(op.results[0], owner, "out", spec, rule)
+            return
+        weighted = name in _WEIGHTED
+        for i, (use_name, v) in enumerate(_operands(op)):
+            if not _is_float_tensor(v) or v in self.quantized:
+                continue
+            if weighted and use_name == "weight":
+                if q.weight is not None:
+                    axis = weight_axis(op) if q.weight.qscheme == "per_channel" else None
+                    wspec = q.weight
+                    if axis is None and wspec.qscheme == "per_channel":
+                        from dataclasses import replace
+                        wspec = replace(wspec, qscheme="per_tensor", observer="min_max")
+                    self.insert_for_use(op, i, owner, "weight", wspec, rule, axis)
+                continue
+            if weighted and use_name in _PARAMETER_OPERANDS:
+                continue
+            producer = v.owner if not isinstance(v, BlockArgument) else None
+            if producer is not None and producer.name == "torch.constant" and base not in _DATA_OPERAND_OPS:
+                continue  # a parameter of an op computed in float (layer_norm's weight...)
+            slot = use_name if i else "input"
+            self.insert(v, owner, slot, self.data_spec(q.activation), rule)
+        if not op.results or not _is_float_tensor(op.results[0]):
+            return
+        spec = q.activation
+        if spec.dtype == "qint32" and not weighted:
+            from dataclasses import replace
+            spec = replace(template("default_qat_8bit").activation)  # only conv/linear can emit int32
+            rule += " (qint32 output is for conv/linear only: qint8)"
+        self.insert(op.results[0], owner, "out", spec, rule)
+
+    def insert_for_use(self, op: Operation, index: int, owner: str, slot: str, spec: QuantizerSpec, rule: str,
+                       axis: int | None) -> None:
+        """A fake-quant on one operand use only (a weight shared by two ops gets one per owner)."""
+        v = op.operands[index]
+        fq_value = self.insert(v, owner, slot, spec, rule, axis)
+        # insert() redirected every use; give the other users their original value back
+        for use in list(fq_value.uses):
+            if use.owner is not op:
+                use.owner.set_operand(use.index, v)
+        self.quantized.discard(fq_value)
+
+
+_PARAMETER_OPERANDS = frozenset({"weight", "bias", "bn_weight", "bn_bias", "bn_mean", "bn_var",
+                                 "bn_num_batches_tracked"})
+
+
+def _is_data_input(arg: BlockArgument) -> bool:
+    """A function argument that carries data (not only weights/biases of conv/linear ops)."""
+    for use in arg.uses:
+        user = use.owner
+        if user.name not in _WEIGHTED:
+            return True
+        names = [n for n, v in _operands(user)]
+        if names[use.index] not in _PARAMETER_OPERANDS:
+            return True
+    return False
+
+
+def _location_of(value: Value, after: Operation | None):
+    if after is not None:
+        return after.location
+    if isinstance(value, BlockArgument):
+        return None
+    return value.owner.location
+
+
+def _operands(op: Operation) -> Iterator[tuple[str, Value]]:
+    """(operand name, value) in order; a variadic group repeats its name."""
+    d = op.definition
+    for (name, _), (start, n) in zip(d.operands, d.operand_groups(op)):
+        for v in op.operands[start:start + n]:
+            yield name, v
+
+
+@register_pass("quant-annotate")
+class QuantAnnotate(Pass):
+    """Insert qat.fake_quant ops (inputs, owner outputs, weights) from a qconfig; mark float ops."""
+
+    anchor = "func.func"
+    qconfig = Option(str, default="default_qat_8bit", help="global qconfig template", validate=template)
+    owners = Option(list[str], default=[], help="per-owner templates, 'glob:template' (later entries win)")
+    march = Option(str, default="", help="target march (default: irq.march.get_march())")
+
+    def __init__(self, rules: QConfigRules | None = None, module_types: dict[str, str] | None = None,
+                 **options) -> None:
+        super().__init__(**options)
+        self.rules = rules
+        self.module_types = dict(module_types or {})
+
+    def run(self, fn: Operation) -> None:
+        if any(op.dialect_name == "qat" for op in fn.walk()):
+            raise self.fail("the function is already annotated (it holds qat.fake_quant ops)", fn)
+        left = next((op for op in fn.walk() if op.dialect_name == "torch" and op.name not in
+                     ("torch.constant", "torch.size", "torch.call") and not is_passthrough(op)), None)
+        if left is not None:
+            raise self.fail(f"quant-annotate works on hl ops, but '{left.name}' is still at the torch level; run "
+                            "functional-to-module and fuse first", left)
+        try:
+            march = as_march(self.march or None).value
+            rules = self.rules if self.rules is not None else as_rules(self.qconfig)
+            if self.rules is None:
+                for entry in self.owners:
+                    glob, sep, name = entry.rpartition(":")
+                    if not sep:
+                        raise ValueError(f"owners entry '{entry}' must be 'glob:template'")
+                    rules.set_owner(glob, template(name))
+        except ValueError as e:
+            raise self.fail(str(e), fn) from None
+        a = Annotator(rules, march, self.module_types)
+        a.run(fn)
+        self.statistics["fake-quants inserted"] += a.inserted
+        self.statistics["ops left in float"] += a.float_ops
