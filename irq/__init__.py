@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
            "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
-           "import_torch", "wrap", "check_model", *_ir_all]
+           "import_torch", "wrap", "check_model", "prepare", "set_fake_quantize", "FakeQuantState", "freeze",
+           *_ir_all]
 
 
 def check_model(module, **kwargs):
@@ -26,9 +27,18 @@ def check_model(module, **kwargs):
     return _impl(module, **kwargs)
 
 
+#: Names served from torch-side modules on first use, so `import irq` stays torch-free.
+_LAZY = {"prepare": "irq.quant", "set_fake_quantize": "irq.quant", "FakeQuantState": "irq.quant",
+         "freeze": "irq.quant", "QuantizationWarning": "irq.quant"}
+
+
 def __getattr__(name: str):
-    # `irq.nn` needs torch: imported on first use, so `import irq` stays torch-free.
-    if name == "nn":
-        import importlib
-        return importlib.import_module("irq.nn")
+    import importlib
+    # `irq.nn`, `irq.quant` and the quantization API need torch: imported on first use.
+    if name in ("nn", "quant"):
+        return importlib.import_module(f"irq.{name}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in ("qconfig", "march"):
+        return importlib.import_module(f"irq.{name}")
     raise AttributeError(f"module 'irq' has no attribute {name!r}")

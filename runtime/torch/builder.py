@@ -90,6 +90,8 @@ class _Builder:
         self.non_persistent: list[str] = []
         self._state_tensors: dict[str, torch.Tensor] = {}  # resource key -> the tensor registered for it
         self._opaque_paths = sorted(modules, key=len, reverse=True)
+        self.weight_quant: dict[Value, str] = {}  # qat level: weight value -> its FakeQuantize path
+        self.quantized = False  # the module holds qat.fake_quant ops
         for path, m in modules.items():
             if path:
                 parent, leaf = _ensure_parent(self.root, path)
@@ -190,6 +192,7 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
         raise ValueError(f"the module has no function @{function}")
     b = _Builder(dict(modules or {}), dict(callables or {}))
     block = fn_op.regions[0].blocks[0]
+    b.quantized = any(op.name == "qat.fake_quant" for op in block.ops)
     for i, arg in enumerate(block.args):
         name = arg.name_hint if arg.name_hint and arg.name_hint.isidentifier() else f"arg{i}"
         b.nodes[arg] = b.graph.placeholder(name)
@@ -232,12 +235,20 @@ def emit(b: _Builder, op: Operation) -> None:
     if name == "torch.call":
         _emit_call(b, op)
         return
+    if name == "qat.fake_quant":
+        from irq.runtime.torch.quantized import emit_fake_quant
+        emit_fake_quant(b, op)
+        return
     dialect, _, base = name.partition(".")
     impl = IMPLS.get(base)
     if impl is None or dialect not in ("torch", "hl"):
         raise UnsupportedOpError(f"{location_prefix(op.location)}: the torch executor has no implementation of "
                                  f"'{name}' (it runs the torch and hl dialects)")
-    out = impl(b, op, _attrs(b, op))
+    attrs = _attrs(b, op)
+    out = impl(b, op, attrs)
+    if b.quantized and dialect == "hl" and not isinstance(out, tuple):
+        from irq.runtime.torch.quantized import wrap_exact
+        out = wrap_exact(b, op, out, attrs)
     if isinstance(out, tuple):
         _multi_nodes(b, op, out)
     else:
@@ -306,13 +317,17 @@ def _conv_opts(a: dict) -> dict:
 def _weighted(kind: str):
     def impl(b: _Builder, op: Operation, a: dict):
         v = b.v
+        wq = b.weight_quant.get(op.weight)
         if op.name.startswith("hl.") and (op.bn_mean is not None or op.residual is not None or a.get("activation")):
             training = False if op.bn_mean is None else a["bn_training"] if a.get("bn_training") is not None \
                 else b.training()
+            extra = {"weight_quant": b.graph.get_attr(wq)} if wq is not None else {}
             return b.call(fns.fused, kind, v(op.input), v(op.weight), v(op.bias), v(op.bn_weight), v(op.bn_bias),
                           v(op.bn_mean), v(op.bn_var), v(op.bn_num_batches_tracked), v(op.residual), training,
-                          _conv_opts(a))
+                          _conv_opts(a), **extra)
         x, w, bias = v(op.input), v(op.weight), v(op.bias)
+        if wq is not None:  # the weight quantizer acts on the weight the op uses (no batch norm to fold)
+            w = b.graph.call_module(wq, (w,))
         if kind == "linear":
             return b.call(F.linear, x, w, bias)
         if kind == "conv_transpose2d":

@@ -6,6 +6,8 @@ generated fx graph with the module's parameters and buffers as arguments.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -80,7 +82,8 @@ def _channel_shape(y: Tensor) -> list[int]:
 
 def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: Tensor | None,
           bn_bias: Tensor | None, bn_mean: Tensor | None, bn_var: Tensor | None,
-          bn_num_batches_tracked: Tensor | None, residual: Tensor | None, training: bool, options: dict) -> Tensor:
+          bn_num_batches_tracked: Tensor | None, residual: Tensor | None, training: bool, options: dict,
+          weight_quant: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """hl's fused conv/conv-transpose/linear: op -> batch norm -> + residual -> relu/relu6, all in float.
 
     Inference folds the batch norm into the weight and bias exactly (fold_batch_norm),
@@ -90,21 +93,22 @@ def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: 
     undo the scale, add the bias, then batch-normalize with batch statistics, updating
     the running statistics as nn.BatchNorm does. The batch norm keeps its own
     parameters, so training updates them exactly as the unfused model would, and a
-    weight fake-quant can later act on the scaled weight the chip will hold.
+    weight fake-quant (`weight_quant`, the qat level) acts on the scaled weight the chip will hold.
     """
     groups = options.get("groups") or 1
+    wq = weight_quant if weight_quant is not None else identity
     if bn_mean is None:
-        y = _weighted_op(kind, x, weight, bias, options)
+        y = _weighted_op(kind, x, wq(weight), bias, options)
     elif not training:
         w, b = fold_batch_norm(kind, weight, bias, bn_weight, bn_bias, bn_mean, bn_var, options["bn_eps"], groups)
-        y = _weighted_op(kind, x, w, b, options)
+        y = _weighted_op(kind, x, wq(w), b, options)
     else:
         scale = torch.rsqrt(bn_var + options["bn_eps"])
         if bn_weight is not None:
             scale = bn_weight * scale
         # a zero gamma would divide by zero below; that channel's output is beta either way
         scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-        y = _weighted_op(kind, x, scale_weight(kind, weight, scale, groups), None, options)
+        y = _weighted_op(kind, x, wq(scale_weight(kind, weight, scale, groups)), None, options)
         y = y / scale.reshape(_channel_shape(y))
         if bias is not None:
             y = y + bias.reshape(_channel_shape(y))

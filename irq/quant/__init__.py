@@ -1,0 +1,17 @@
+"""The torch side of quantization: observers, FakeQuantize, the state machine, VALIDATION's
+integer-exact emulation, prepare, freeze and state-dict helpers. Importing it imports torch;
+`import irq` does not (irq.prepare and friends load this package on first use)."""
+
+from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
+from irq.quant.prepare import check_unchanged, prepare
+from irq.quant.state import QuantizationWarning, set_fake_quantize
+from irq.quant.state_dict import load_quantized_state_dict, split_keys
+
+__all__ = ["FakeQuantize", "FakeQuantState", "QuantizationWarning", "check_unchanged", "load_quantized_state_dict",
+           "prepare", "set_fake_quantize", "split_keys", "freeze"]
+
+
+def freeze(qat_model, **kwargs):
+    """The frozen (hl + quant) irq Module of a prepared model; see irq.quant.freeze."""
+    from irq.quant.freeze import freeze as _impl
+    return _impl(qat_model, **kwargs)

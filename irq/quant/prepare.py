@@ -1,0 +1,98 @@
+"""irq.prepare: a float torch model -> a trainable quantized torch model (the qat level).
+
+    qat_model = irq.prepare(model, example_inputs, qconfig=irq.qconfig.default_qat_8bit, march="bayes")
+
+Import (torch.fx or torch.export), functional-to-module, fuse, quant-annotate, then generate the
+torch module from the IR (runtime/torch). The result is an fx GraphModule that keeps the original
+module hierarchy and state_dict keys for the float parameters, plus FakeQuantize submodules at
+`<owner>.<slot>_quant`. Shapes in the IR come from the example inputs, but the generated graph
+calls torch functions, so any batch size runs.
+
+The IR is kept on the module (`qat_model.irq_module`), which `irq.freeze` reads back with the
+learned state. A structural fingerprint of the float modules is kept too: a model changed after
+prepare (batch norm converted to SyncBatchNorm, a layer swapped) is reported by freeze and by
+`check_unchanged`, with the fix (convert before prepare).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from torch import fx, nn
+
+from irq.march import as_march
+from irq.qconfig import QConfig, QConfigRules, as_rules
+
+log = logging.getLogger("irq")
+
+PIPELINE = "builtin.module(func.func(functional-to-module, fuse))"
+
+
+def _module_types(model: nn.Module) -> dict[str, str]:
+    return {name: f"{type(m).__module__}.{type(m).__qualname__}" for name, m in model.named_modules() if name}
+
+
+def annotate(module, qconfig: QConfig | QConfigRules | dict | str | None, march: str,
+             module_types: dict[str, str] | None = None):
+    """Run functional-to-module, fuse and quant-annotate on an imported module (in place)."""
+    from irq.passes.quant_annotate import QuantAnnotate
+    from irq.transform import PassManager
+    PassManager.parse(PIPELINE).run(module)
+    pm = PassManager.parse("builtin.module()")
+    pm.nest("func.func").add(QuantAnnotate(rules=as_rules(qconfig), module_types=module_types, march=march))
+    pm.run(module)
+    return module
+
+
+def fingerprint(model: nn.Module) -> dict[str, str]:
+    """Module path -> type name, for detecting a model changed after prepare."""
+    return {name: type(m).__qualname__ for name, m in model.named_modules()}
+
+
+def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfigRules | dict | str | None = None,
+            march: str | None = None, method: str = "fx", check_model: bool = True,
+            check_model_path: str | None = "model_check_result.txt", leaf_modules: Sequence = ()) -> fx.GraphModule:
+    """The quantization-ready torch module for `model` (see the module docstring).
+
+    qconfig: a QConfig, a template name, QConfigRules, or {"": global, "glob": qconfig, ModuleClass: qconfig};
+    default irq.qconfig.default_qat_8bit. march: "bayes" / "nash" (default irq.march.get_march()).
+    check_model: write the model check report to `check_model_path` and log a one-line summary.
+    """
+    import irq
+    from irq.model_check import check_model as run_check
+    from irq.quant.state import install_state_checker
+    from irq.runtime.torch import to_module
+
+    march_name = as_march(march).value
+    module = irq.import_torch(model, example_inputs, method=method, leaf_modules=leaf_modules)
+    annotate(module, qconfig, march_name, _module_types(model))
+    irq.verify(module)
+    if check_model:
+        result = run_check(module, march=march_name, path=check_model_path)
+        log.info("irq model check (%s): %d fused groups, %d ops left in float, %d unsupported, %d torch.call%s",
+                 march_name, len(result.fused_groups), len(result.float_ops), len(result.unsupported),
+                 len(result.torch_calls), f"; report: {check_model_path}" if check_model_path else "")
+    qat_model = to_module(module)
+    qat_model.train(model.training)
+    qat_model.__dict__["irq_module"] = module
+    qat_model.__dict__["irq_march"] = march_name
+    qat_model.__dict__["irq_fingerprint"] = fingerprint(qat_model)
+    install_state_checker(qat_model)
+    return qat_model
+
+
+def check_unchanged(qat_model: nn.Module) -> None:
+    """Raise if modules of the prepared model were replaced after prepare (e.g. SyncBatchNorm conversion)."""
+    expected = qat_model.__dict__.get("irq_fingerprint")
+    if expected is None:
+        raise ValueError("not a module returned by irq.prepare")
+    now = fingerprint(qat_model)
+    changed = sorted(p for p in set(expected) | set(now) if expected.get(p) != now.get(p))
+    if changed:
+        shown = ", ".join(f"{p or '<root>'} ({expected.get(p, 'absent')} -> {now.get(p, 'absent')})"
+                          for p in changed[:5])
+        raise RuntimeError(f"the model was changed after irq.prepare: {shown}. Quantization state and the IR no "
+                           "longer describe it. Make such changes (e.g. torch.nn.SyncBatchNorm.convert_sync_batchnorm) "
+                           "on the float model before prepare, then prepare again")

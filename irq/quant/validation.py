@@ -1,0 +1,296 @@
+"""VALIDATION: what the bpu program computes, emulated exactly in torch.
+
+In VALIDATION every quantized value between ops is ``float32(q * s)`` for its integer code q
+(FakeQuantize.quantize_exact), and every quantized op recomputes its output from the *codes*
+of its inputs with the integer semantics of docs/design.md ("Parameters and per-op integer
+semantics"), instead of rounding a float result:
+
+- conv / linear / matmul: the products summed exactly (float64 convolution of integer-valued
+  tensors: every partial sum is an integer below 2**53, so it is exact), plus the int32 bias
+  code, then ``(acc * M + 2**(S-1)) >> S`` in int64 (half_up), saturation, the fused
+  activation's clamp; a fused residual is a second input of the same rounding;
+- add / sub / cat / mul / average pooling / mean: the multipliers of design.md, one rounding;
+- element-wise non-linear ops: the lookup table of irq.fixedpoint.lookup_table, indexed by code.
+
+Every integer *parameter* (M, S, weight and bias codes, tables, clamp bounds) comes from
+irq.fixedpoint, the contract shared with the compiler; the arithmetic is written here, in torch,
+independently of the reference and numba runtimes, so that they check each other.
+
+Ops without pinned integer semantics (layer_norm, softmax, bilinear resize, ...) are computed in
+float from the dequantized inputs and quantized at their output; `float_in_validation` names
+them and irq.freeze's users see them in the model check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from irq import fixedpoint as fp
+from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
+from irq.runtime.torch.functions import fold_batch_norm
+
+_LUT_FUNCTIONS = {
+    "sigmoid": torch.sigmoid, "tanh": torch.tanh, "exp": torch.exp, "silu": F.silu, "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid, "relu": torch.relu, "relu6": F.relu6, "neg": torch.neg, "abs": torch.abs,
+    "sqrt": torch.sqrt, "rsqrt": torch.rsqrt,
+}
+_INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
+                            "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
+                            "gelu", "hardtanh", "leaky_relu", "clamp", *_LUT_FUNCTIONS})
+
+
+def float_in_validation(kind: str) -> bool:
+    """Whether VALIDATION computes this op kind in float (no pinned integer semantics)."""
+    return kind not in _INTEGER_KINDS
+
+
+def _validating(fq: FakeQuantize | None) -> bool:
+    return fq is not None and fq.state is FakeQuantState.VALIDATION
+
+
+def _scale(fq: FakeQuantize) -> np.ndarray:
+    return fq.scale.detach().double().cpu().numpy()
+
+
+def _t(a: np.ndarray, like: Tensor) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).to(like.device)
+
+
+def requantize(acc: Tensor, m: Tensor, s: Tensor) -> Tensor:
+    """``(acc * m + 2**(s-1)) >> s`` in int64 with an arithmetic shift (half_up); m, s broadcast to acc."""
+    fp.check_requantize_input(int(acc.abs().max()) if acc.numel() else 0)
+    rnd = torch.bitwise_left_shift(torch.ones_like(s), s - 1)
+    return torch.bitwise_right_shift(acc * m + rnd, s)
+
+
+def _clamp_out(q: Tensor, fq_out: FakeQuantize, activation: str | None = None) -> Tensor:
+    q = torch.clamp(q, fq_out.qmin, fq_out.qmax)
+    if activation is not None:
+        lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)
+        q = torch.clamp(q, lo, hi)
+    return q
+
+
+def _channel_view(a: Tensor, out: Tensor, kind: str) -> Tensor:
+    """A per-output-channel vector shaped to broadcast over the op's output."""
+    if a.dim() == 0:
+        return a
+    shape = [1] * out.dim()
+    shape[-1 if kind == "linear" else 1] = -1
+    return a.reshape(shape)
+
+
+def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize | None, attrs: dict,
+          params: dict | None = None) -> Tensor:
+    """The op's VALIDATION output (dequantized codes), or `y` (its float result) in other states."""
+    if not _validating(out_fq):
+        return y
+    if kind in ("conv1d", "conv2d", "conv_transpose2d", "linear"):
+        return _weighted(kind, inputs[0], in_fqs[0], out_fq, attrs, params or {})
+    fn = _EXACT.get(kind)
+    if fn is None or any(f is None for f in in_fqs):
+        return y  # computed in float from the dequantized inputs; out_fq quantizes it
+    r = fn(inputs, in_fqs, out_fq, attrs)
+    return y if r is None else r
+
+
+# -- conv / linear -------------------------------------------------------------------------------
+def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuantize, a: dict, p: dict) -> Tensor:
+    if fq_in is None:
+        raise ValueError(f"{fq_out.owner}: VALIDATION needs a quantized input for {kind}")
+    weight, bias = p["weight"], p.get("bias")
+    groups = a.get("groups") or 1
+    if p.get("bn_mean") is not None:
+        weight, bias = fold_batch_norm(kind, weight, bias, p.get("bn_weight"), p.get("bn_bias"), p["bn_mean"],
+                                       p["bn_var"], a["bn_eps"], groups)
+    weight, bias = weight.detach(), None if bias is None else bias.detach()
+    fq_w: FakeQuantize | None = p.get("weight_quant")
+    if fq_w is None:
+        raise ValueError(f"{fq_out.owner}: VALIDATION needs a weight quantizer for {kind}")
+    if fq_w.follows_tensor:
+        fq_w.observe(weight)
+    s_in = float(_scale(fq_in))
+    s_w = _scale(fq_w)
+    axis = fq_w.axis if fq_w.axis is not None else 0
+    x_q = fq_in.codes(x).double()
+    w_q = _t(fp.quantize_weight(weight.double().cpu().numpy(), s_w, axis), x).double()
+    if kind == "linear":
+        acc = F.linear(x_q, w_q)
+    elif kind == "conv_transpose2d":
+        acc = F.conv_transpose2d(x_q, w_q, None, a["stride"], a["padding"], a["output_padding"], groups, a["dilation"])
+    else:
+        conv = F.conv1d if kind == "conv1d" else F.conv2d
+        acc = conv(x_q, w_q, None, a["stride"], a["padding"], a["dilation"], groups)
+    acc = torch.round(acc).to(torch.int64)
+    channels = acc.shape[-1] if kind == "linear" else acc.shape[1]
+    s_w_c = np.broadcast_to(s_w, (channels,)).astype(np.float64)
+    if bias is not None:
+        b_q = _t(fp.quantize_bias(bias.double().cpu().numpy(), s_in, s_w_c), acc)
+        acc = acc + _channel_view(b_q, acc, kind)
+    if fq_out.is_marker:  # int32 high-precision output at scale s_in * s_w
+        lo, hi = fp.qrange("i32")
+        acc = torch.clamp(acc, lo, hi)
+        return (acc.double() * _channel_view(_t(s_in * s_w_c, acc), acc, kind)).float()
+    s_out = float(_scale(fq_out))
+    residual = p.get("residual")
+    if residual is not None:
+        fq_res: FakeQuantize | None = p.get("residual_quant")
+        if fq_res is None:
+            raise ValueError(f"{fq_out.owner}: VALIDATION needs a quantized residual")
+        r_q = fq_res.codes(residual)
+        reals = np.stack([s_in * s_w_c / s_out, np.full(channels, float(_scale(fq_res)) / s_out)])
+        m, s = fp.common_shift_multipliers(reals)
+        m_t, s_t = _t(m, acc), _t(s, acc)
+        total = acc * _channel_view(m_t[0], acc, kind) + r_q * _channel_view(m_t[1], acc, kind)
+        fp.check_requantize_input(int(acc.abs().max()))
+        s_v = _channel_view(s_t, acc, kind)
+        q = torch.bitwise_right_shift(total + torch.bitwise_left_shift(torch.ones_like(s_v), s_v - 1), s_v)
+    else:
+        m, s = fp.quantize_multiplier(s_in * s_w_c / s_out)
+        q = requantize(acc, _channel_view(_t(m, acc), acc, kind), _channel_view(_t(s, acc), acc, kind))
+    return fq_out.dequantize(_clamp_out(q, fq_out, a.get("activation")))
+
+
+# -- element-wise and data ops -------------------------------------------------------------------------
+def _rescale_sum(codes: list[Tensor], reals: list[float], signs: list[int], fq_out: FakeQuantize) -> Tensor:
+    m, s = fp.common_shift_multipliers(np.array(reals, dtype=np.float64))
+    total = None
+    for c, mi, sign in zip(codes, m.tolist(), signs):
+        fp.check_requantize_input(int(c.abs().max()) if c.numel() else 0)
+        term = c * int(mi) * sign
+        total = term if total is None else total + term
+    s = int(s)
+    q = torch.bitwise_right_shift(total + (1 << (s - 1)), s)
+    return fq_out.dequantize(_clamp_out(q, fq_out))
+
+
+def _add_sub(sign: int):
+    def fn(inputs: list, fqs: list, fq_out: FakeQuantize, a: dict) -> Tensor:
+        alpha = a.get("alpha")
+        s_out = float(_scale(fq_out))
+        reals = [float(_scale(fqs[0])) / s_out, float(_scale(fqs[1])) * (1 if alpha is None else alpha) / s_out]
+        return _rescale_sum([fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])], reals, [1, sign], fq_out)
+    return fn
+
+
+def _requant_one(q_in: Tensor, real: float, fq_out: FakeQuantize, activation: str | None = None) -> Tensor:
+    sign = -1 if real < 0 else 1
+    m, s = fp.quantize_multiplier(abs(real))
+    q = requantize(q_in * sign, torch.tensor(int(m)), torch.tensor(int(s)))
+    return fq_out.dequantize(_clamp_out(q, fq_out, activation))
+
+
+def _mul(inputs, fqs, fq_out, a):
+    prod = fqs[0].codes(inputs[0]) * fqs[1].codes(inputs[1])
+    return _requant_one(prod, float(_scale(fqs[0])) * float(_scale(fqs[1])) / float(_scale(fq_out)), fq_out)
+
+
+def _mul_scalar(inputs, fqs, fq_out, a):
+    return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * float(a["other"]) / float(_scale(fq_out)),
+                        fq_out)
+
+
+def _div_scalar(inputs, fqs, fq_out, a):
+    if a.get("rounding_mode") is not None:
+        return None
+    return _requant_one(fqs[0].codes(inputs[0]),
+                        float(_scale(fqs[0])) / float(a["other"]) / float(_scale(fq_out)), fq_out)
+
+
+def _cat(inputs, fqs, fq_out, a):
+    s_out = float(_scale(fq_out))
+    parts = []
+    for x, f in zip(inputs, fqs):
+        m, s = fp.quantize_multiplier(float(_scale(f)) / s_out)
+        parts.append(_clamp_out(requantize(f.codes(x), torch.tensor(int(m)), torch.tensor(int(s))), fq_out))
+    return fq_out.dequantize(torch.cat(parts, a["dim"]))
+
+
+def _pool_requant(sums: Tensor, counts: Tensor, s_in: float, fq_out: FakeQuantize) -> Tensor:
+    """Requantize window sums with the (M, S) of s_in / (s_out * n), one pair per distinct divisor n."""
+    s_out = float(_scale(fq_out))
+    ns = torch.unique(counts)
+    m_t = torch.zeros_like(counts)
+    s_t = torch.ones_like(counts)
+    for n in ns.tolist():
+        m, s = fp.quantize_multiplier(s_in / (s_out * n))
+        m_t = torch.where(counts == n, int(m), m_t)
+        s_t = torch.where(counts == n, int(s), s_t)
+    return fq_out.dequantize(_clamp_out(requantize(sums, m_t, s_t), fq_out))
+
+
+def _avg_pool(inputs, fqs, fq_out, a):
+    x_q = fqs[0].codes(inputs[0]).double()
+    k, st, pad, ceil, cip = a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"], a["count_include_pad"]
+    sums = torch.round(F.avg_pool2d(x_q, k, st, pad, ceil, cip, 1)).to(torch.int64)
+    if a.get("divisor_override"):
+        counts = torch.full_like(sums, int(a["divisor_override"]))
+    else:
+        ones = torch.ones_like(x_q[:1, :1])
+        valid = F.avg_pool2d(ones, k, st, pad, ceil, cip, 1)
+        mean = F.avg_pool2d(ones, k, st, pad, ceil, cip)
+        counts = torch.round(valid / mean).to(torch.int64).expand_as(sums)
+    return _pool_requant(sums, counts, float(_scale(fqs[0])), fq_out)
+
+
+def _adaptive_avg_pool(inputs, fqs, fq_out, a):
+    x = inputs[0]
+    out = a["output_size"]
+    out = [out, out] if isinstance(out, int) else list(out)
+    h, w = x.shape[-2:]
+    out = [h if o is None else o for o, h in zip(out, (h, w))]
+    if h % out[0] or w % out[1]:
+        return None
+    kh, kw = h // out[0], w // out[1]
+    return _avg_pool(inputs, fqs, fq_out, {"kernel_size": [kh, kw], "stride": [kh, kw], "padding": [0, 0],
+                                           "ceil_mode": False, "count_include_pad": True, "divisor_override": None})
+
+
+def _mean(inputs, fqs, fq_out, a):
+    x_q = fqs[0].codes(inputs[0])
+    dims = a.get("dim")
+    dims = list(range(x_q.dim())) if dims is None else dims
+    n = int(np.prod([x_q.shape[d] for d in dims]))
+    sums = x_q.sum(dim=dims, keepdim=bool(a.get("keepdim")))
+    return _pool_requant(sums, torch.full_like(sums, n), float(_scale(fqs[0])), fq_out)
+
+
+def _matmul(fn):
+    def impl(inputs, fqs, fq_out, a):
+        acc = torch.round(fn(fqs[0].codes(inputs[0]).double(), fqs[1].codes(inputs[1]).double())).to(torch.int64)
+        return _requant_one(acc, float(_scale(fqs[0])) * float(_scale(fqs[1])) / float(_scale(fq_out)), fq_out)
+    return impl
+
+
+def _lut(fn):
+    def impl(inputs, fqs, fq_out, a):
+        f_in = fqs[0]
+        table = fp.lookup_table(lambda v: fn(torch.from_numpy(v)).numpy(), float(_scale(f_in)),
+                                float(_scale(fq_out)), f_in.storage, fq_out.storage)
+        idx = f_in.codes(inputs[0]) - f_in.qmin
+        return fq_out.dequantize(_t(table, idx)[idx])
+    return impl
+
+
+def _lut_attr(kind: str):
+    def make(a: dict):
+        if kind == "gelu":
+            return lambda v: F.gelu(v, approximate=a.get("approximate") or "none")
+        if kind == "hardtanh":
+            return lambda v: F.hardtanh(v, a["min_val"], a["max_val"])
+        if kind == "leaky_relu":
+            return lambda v: F.leaky_relu(v, a["negative_slope"])
+        return lambda v: torch.clamp(v, a.get("min"), a.get("max"))
+    return lambda inputs, fqs, fq_out, a: _lut(make(a))(inputs, fqs, fq_out, a)
+
+
+_EXACT = {
+    "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
+    "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
+    "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),
+    **{k: _lut(f) for k, f in _LUT_FUNCTIONS.items()},
+    **{k: _lut_attr(k) for k in ("gelu", "hardtanh", "leaky_relu", "clamp")},
+}
