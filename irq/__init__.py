@@ -17,8 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
            "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
-           "import_torch", "wrap", "check_model", "prepare", "set_fake_quantize", "FakeQuantState", "freeze",
-           *_ir_all]
+           "import_torch", "wrap", "check_model", *_ir_all]
 
 
 def check_model(module, **kwargs):
