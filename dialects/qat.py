@@ -21,7 +21,7 @@ observed, and it does not round.
 
 from __future__ import annotations
 
-from irq.dialects._opspec import FLOAT, INT, STR
+from irq.dialects._opspec import FLOAT, FLOATS, INT, STR
 
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Op, attribute, operand, result
@@ -60,6 +60,8 @@ class FakeQuantOp(Op):
     clip = attribute(FLOAT.predicate(), optional=True, coerce=FLOAT.coerce)
     learnable = attribute(optional=True)
     rule = attribute(STR.predicate(), optional=True, coerce=STR.coerce)
+    #: the learned scale(s), recorded by irq.freeze for freeze-quant (absent while training)
+    scale = attribute(FLOATS.predicate(), optional=True, coerce=FLOATS.coerce)
     assembly_format = "$input `owner` $owner `slot` $slot attr-dict `:` type($input)"
 
     @property

@@ -189,7 +189,8 @@ def as_rules(qconfig: QConfig | QConfigRules | dict | str | None) -> QConfigRule
     if isinstance(qconfig, QConfig):
         return QConfigRules(qconfig)
     if isinstance(qconfig, dict):
-        rules = QConfigRules(qconfig.get("", default_qat_8bit))
+        g = qconfig.get("", default_qat_8bit)
+        rules = QConfigRules(template(g) if isinstance(g, str) else g)
         for key, q in qconfig.items():
             if key == "":
                 continue

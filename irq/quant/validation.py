@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from irq import fixedpoint as fp
+from irq.folding import fold_batch_norm
 from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
-from irq.runtime.torch.functions import fold_batch_norm
 
 _LUT_FUNCTIONS = {
     "sigmoid": torch.sigmoid, "tanh": torch.tanh, "exp": torch.exp, "silu": F.silu, "hardswish": F.hardswish,
@@ -104,8 +104,11 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
     weight, bias = p["weight"], p.get("bias")
     groups = a.get("groups") or 1
     if p.get("bn_mean") is not None:
-        weight, bias = fold_batch_norm(kind, weight, bias, p.get("bn_weight"), p.get("bn_bias"), p["bn_mean"],
-                                       p["bn_var"], a["bn_eps"], groups)
+        def arr(t):
+            return None if t is None else t.detach().double().cpu().numpy()
+        w_f, b_f = fold_batch_norm(kind, arr(weight), arr(bias), arr(p.get("bn_weight")), arr(p.get("bn_bias")),
+                                   arr(p["bn_mean"]), arr(p["bn_var"]), a["bn_eps"], groups)
+        weight, bias = _t(w_f, x), _t(b_f, x)
     weight, bias = weight.detach(), None if bias is None else bias.detach()
     fq_w: FakeQuantize | None = p.get("weight_quant")
     if fq_w is None:

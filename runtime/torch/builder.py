@@ -192,7 +192,7 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
         raise ValueError(f"the module has no function @{function}")
     b = _Builder(dict(modules or {}), dict(callables or {}))
     block = fn_op.regions[0].blocks[0]
-    b.quantized = any(op.name == "qat.fake_quant" for op in block.ops)
+    b.quantized = any(op.name in ("qat.fake_quant", "quant.qcast") for op in block.ops)
     for i, arg in enumerate(block.args):
         name = arg.name_hint if arg.name_hint and arg.name_hint.isidentifier() else f"arg{i}"
         b.nodes[arg] = b.graph.placeholder(name)
@@ -235,9 +235,9 @@ def emit(b: _Builder, op: Operation) -> None:
     if name == "torch.call":
         _emit_call(b, op)
         return
-    if name == "qat.fake_quant":
-        from irq.runtime.torch.quantized import emit_fake_quant
-        emit_fake_quant(b, op)
+    if name in ("qat.fake_quant", "quant.qcast", "quant.dcast"):
+        from irq.runtime.torch.quantized import emit_fake_quant, emit_qdq
+        (emit_fake_quant if name == "qat.fake_quant" else emit_qdq)(b, op)
         return
     dialect, _, base = name.partition(".")
     impl = IMPLS.get(base)

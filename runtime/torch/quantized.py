@@ -60,6 +60,73 @@ def emit_fake_quant(b, op: Operation) -> None:
     b.nodes[op.results[0]] = b.graph.call_module(path, (x,))
 
 
+def emit_qdq(b, op: Operation) -> None:
+    """The frozen level: a quant.qcast is a fixed-scale quantizer in VALIDATION (exact rounding), its
+    quant.dcast the identity on the dequantized value; weights reach their conv/linear as at the qat level."""
+    from irq.runtime.torch.builder import _ensure_parent
+    x = b.v(op.operands[0])
+    if op.name == "quant.dcast":
+        b.nodes[op.results[0]] = x
+        src = op.operands[0]
+        path = b.weight_quant.get(src)
+        if path is not None:
+            b.weight_quant[op.results[0]] = path
+        return
+    path = state_path(op)
+    if path is None:
+        raise ValueError(f"{op.name} needs 'owner' and 'slot' attributes to run in the torch executor")
+    if not _has_submodule(b.root, path):
+        parent, leaf = _ensure_parent(b.root, path)
+        parent.add_module(leaf, frozen_quantizer(op))
+    if op.get_attr("slot").value == "weight":
+        b.nodes[op.results[0]] = x
+        b.weight_quant[op.results[0]] = path
+        return
+    b.nodes[op.results[0]] = b.graph.call_module(path, (x,))
+
+
+def frozen_quantizer(op: Operation) -> FakeQuantize:
+    """A FakeQuantize fixed at the scale(s) of a qcast's `!quant.uniform` type, in VALIDATION."""
+    import torch
+    from irq.dialects.quant import UniformQuantizedPerAxisType
+
+    from irq.quant.fake_quantize import FakeQuantState
+    q = op.results[0].type.element_type
+    per_axis = isinstance(q, UniformQuantizedPerAxisType)
+    scales = list(q.scales) if per_axis else [q.scale]
+    dtype = {8: "qint8", 16: "qint16"}[q.storage_type.width]
+    fq = FakeQuantize(owner=op.get_attr("owner").value, slot=op.get_attr("slot").value, dtype=dtype,
+                      observer="fixed", qscheme="per_channel" if per_axis else "per_tensor",
+                      axis=q.axis if per_axis else None, channels=len(scales) if per_axis else None, fixed_scale=1.0)
+    with torch.no_grad():
+        fq.scale.copy_(torch.tensor(scales if per_axis else scales[0], dtype=torch.float32))
+    fq.state = FakeQuantState.VALIDATION
+    return fq
+
+
+def high_precision_marker(b, op: Operation) -> str:
+    """A qint32 marker quantizer for a frozen conv/linear marked quant.high_precision_output."""
+    from irq.runtime.torch.builder import _ensure_parent
+
+    from irq.quant.fake_quantize import FakeQuantState
+    path = f"{op.get_attr('owner').value}.out_quant"
+    if not _has_submodule(b.root, path):
+        fq = FakeQuantize(owner=op.get_attr("owner").value, slot="out", dtype="qint32", observer="fixed",
+                          qscheme="per_tensor", fixed_scale=1.0)
+        fq.state = FakeQuantState.VALIDATION
+        parent, leaf = _ensure_parent(b.root, path)
+        parent.add_module(leaf, fq)
+    return path
+
+
+def state_path(op: Operation) -> str | None:
+    """`<owner>.<slot>_quant` of a qat.fake_quant or of a frozen quant.qcast/dcast."""
+    owner, slot = op.get_attr("owner"), op.get_attr("slot")
+    if owner is None or slot is None:
+        return None
+    return f"{owner.value}.{slot.value}_quant" if owner.value else f"{slot.value}_quant"
+
+
 def _has_submodule(root, path: str) -> bool:
     try:
         root.get_submodule(path)
@@ -74,8 +141,10 @@ def quantizer_of(value: Value | None) -> str | None:
         if isinstance(value, BlockArgument):
             return None
         op = value.owner
-        if op.name == "qat.fake_quant":
-            return None if op.slot.value == "weight" else op.state_path
+        if op.name == "quant.dcast":
+            op = op.operands[0].owner
+        if op.name in ("qat.fake_quant", "quant.qcast"):
+            return None if op.get_attr("slot").value == "weight" else state_path(op)
         if is_passthrough(op) and op.operands:
             value = op.operands[0]
             continue
@@ -86,8 +155,9 @@ def quantizer_of(value: Value | None) -> str | None:
 def output_quantizer(op: Operation) -> str | None:
     if len(op.results) != 1:
         return None
-    users = [u for u in op.results[0].users if u.name == "qat.fake_quant" and u.slot.value != "weight"]
-    return users[0].state_path if len(users) == 1 else None
+    users = [u for u in op.results[0].users if u.name in ("qat.fake_quant", "quant.qcast")
+             and u.get_attr("slot") is not None and u.get_attr("slot").value != "weight"]
+    return state_path(users[0]) if len(users) == 1 else None
 
 
 def _module(b, path: str | None) -> fx.Node | None:
@@ -103,6 +173,8 @@ def weight_quant_node(b, op: Operation) -> fx.Node | None:
 def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:
     """After a quantized hl op: `exact(...)` (identity outside VALIDATION)."""
     out_path = output_quantizer(op)
+    if out_path is None and op.attributes.get("quant.high_precision_output") is not None:
+        out_path = high_precision_marker(b, op)
     if out_path is None:
         return out
     kind = op.name.partition(".")[2]
