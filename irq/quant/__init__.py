@@ -12,6 +12,6 @@ __all__ = ["FakeQuantize", "FakeQuantState", "QuantizationWarning", "check_uncha
 
 
 def freeze(qat_model, **kwargs):
-    """The frozen (hl + quant) irq Module of a prepared model; see irq.quant.freeze."""
-    from irq.quant.freeze import freeze as _impl
+    """The frozen (hl + quant) irq Module of a prepared model; see irq.quant.freezing."""
+    from irq.quant.freezing import freeze as _impl
     return _impl(qat_model, **kwargs)

@@ -1,0 +1,115 @@
+"""VALIDATION is integer-exact: on zoo models it equals, bit for bit, an independent numpy
+emulation of the frozen program (tests/support/numpy_emulator.py); the frozen module re-executed
+by the torch executor gives the same outputs; and it differs from float fake quantization where
+requantization rounding differs (so the test would catch VALIDATION silently falling back to float)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from irq.runtime.torch import to_module
+
+import irq
+from irq.quant import validation
+from tests.support.numpy_emulator import Emulator
+from tests.test_frontend_zoo import ZOO, _randomize_bn
+
+#: zoo models whose every op has integer semantics, or float islands the emulator computes in float
+EXACT_ZOO = ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "mnist_cnn", "eager_qat_irq_stubs",
+             "eager_qat_ao_stubs_fused", "unet", "fpn_retinanet"]
+
+
+def calibrated(name: str, qconfig="default_calib_8bit", batches: int = 3):
+    make, shape = ZOO[name]
+    torch.manual_seed(0)
+    model = make()
+    with torch.no_grad():
+        _randomize_bn(model)
+    model.eval()
+    x = torch.randn(*shape)
+    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _ in range(batches):
+            qat(torch.randn(*shape, generator=g) * 1.5)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return model, qat, x
+
+
+@pytest.fixture(scope="module", params=EXACT_ZOO)
+def validated(request):
+    name = request.param
+    qconfig = {"": "default_calib_8bit", "fc": "default_qat_8bit_weight_32bit_out"} if name.startswith("resnet") \
+        else "default_calib_8bit"
+    model, qat, x = calibrated(name, qconfig)
+    with torch.no_grad():
+        y = qat(x)
+    return name, model, qat, x, y, irq.freeze(qat)
+
+
+def _leaves(y):
+    return [t for t in (y if isinstance(y, (tuple, list)) else (y,))]
+
+
+def test_validation_equals_numpy_emulation_bit_for_bit(validated):
+    name, model, qat, x, y, frozen = validated
+    expected = Emulator(irq.parse_module(irq.print_module(frozen))).run(x.numpy())
+    for got, want in zip(_leaves(y), _leaves(expected)):
+        assert got.dtype == torch.float32
+        np.testing.assert_array_equal(got.numpy(), np.asarray(want))
+
+
+def test_frozen_module_reexecutes_to_the_validation_outputs(validated):
+    name, model, qat, x, y, frozen = validated
+    text = irq.print_module(frozen)
+    again = irq.parse_module(text)
+    irq.verify(again)
+    assert irq.print_module(again) == text
+    assert not [op for op in again.walk() if op.dialect_name == "qat" or op.get_attr("bn_eps") is not None]
+    with torch.no_grad():
+        out = to_module(again)(x)
+    for got, want in zip(_leaves(out), _leaves(y)):
+        assert torch.equal(got, want)
+
+
+def test_validation_is_close_to_float(validated):
+    name, model, qat, x, y, frozen = validated
+    with torch.no_grad():
+        ref = model(x)
+    for q, f in zip(_leaves(y), _leaves(ref)):
+        cos = torch.nn.functional.cosine_similarity(q.flatten().double(), f.flatten().double(), dim=0)
+        assert cos > 0.95, f"{name}: cosine {float(cos):.4f}"
+
+
+def test_validation_is_not_float_fake_quant():
+    """Integer requantization is not rounding a float result: across the quantized activations of a
+    model, some codes differ by one step between VALIDATION and float fake quantization of the same
+    weights and scales (so a VALIDATION that silently fell back to float would fail), none by more."""
+    model, qat, _ = calibrated("resnet_basic")
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    outs: dict[str, list[torch.Tensor]] = {}
+    fqs = [m for m in qat.modules() if isinstance(m, irq.quant.FakeQuantize) and m.slot == "out"]
+    hooks = [m.register_forward_hook(lambda mod, i, o: outs.setdefault(mod.path, []).append(mod.codes(o)))
+             for m in fqs]
+    with torch.no_grad():
+        qat(x)
+        for m in qat.modules():
+            if isinstance(m, irq.quant.FakeQuantize):
+                m.state = irq.FakeQuantState.QAT
+        qat(x)
+    for h in hooks:
+        h.remove()
+    diffs = [int((a - b).abs().max()) for a, b in outs.values()]
+    assert max(diffs) == 1, diffs
+    assert sum(int((a != b).sum()) for a, b in outs.values()) > 0
+
+
+def test_ops_without_integer_semantics_are_named():
+    assert validation.float_in_validation("layer_norm")
+    assert validation.float_in_validation("softmax")
+    assert not validation.float_in_validation("conv2d")
+    assert not validation.float_in_validation("add")
