@@ -235,8 +235,8 @@ class Emulator:
         # float islands: computed in float32 from the dequantized input, quantized by the next qcast
         if base == "interpolate":
             t = torch.from_numpy(self.as_float(args[0]))
-            return F.interpolate(t, size=self.size(op, a), scale_factor=None if a.get("size") else a.get("scale_factor"),
-                                 mode=a["mode"],
+            factor = None if a.get("size") else a.get("scale_factor")
+            return F.interpolate(t, size=self.size(op, a), scale_factor=factor, mode=a["mode"],
                                  align_corners=a.get("align_corners")).numpy()
         raise NotImplementedError(f"emulator: hl.{base}")
 
