@@ -547,7 +547,7 @@ class _Unsupported(Exception):
 MODULES: list[tuple[type, Callable]] = [
     (nn.Conv1d, _mod_conv), (nn.Conv2d, _mod_conv), (nn.ConvTranspose2d, _mod_conv),
     (nn.Linear, _mod_simple("linear", params=("weight", "bias"))),
-    (nn.BatchNorm1d, _mod_bn), (nn.BatchNorm2d, _mod_bn),
+    (nn.BatchNorm1d, _mod_bn), (nn.BatchNorm2d, _mod_bn), (nn.SyncBatchNorm, _mod_bn),
     (nn.LayerNorm, _mod_simple("layer_norm", lambda m: {"normalized_shape": list(m.normalized_shape),
                                                         "eps": float(m.eps)}, ("weight", "bias"))),
     (nn.GroupNorm, _mod_simple("group_norm", lambda m: {"num_groups": m.num_groups, "eps": float(m.eps)},

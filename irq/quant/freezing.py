@@ -20,7 +20,7 @@ from irq.ir.dense import DenseResourceElementsAttr
 from irq.ir.operation import Operation
 from irq.ir.types import f64
 from irq.quant.fake_quantize import FakeQuantize
-from irq.quant.prepare import check_unchanged
+from irq.quant.prepare import check_unchanged, ir_of
 
 
 def _write_parameters(module: Operation, state: dict[str, torch.Tensor]) -> None:
@@ -81,7 +81,7 @@ def freeze(qat_model: nn.Module, *, verify: bool = True) -> Operation:
     from irq.transform import PassManager
 
     check_unchanged(qat_model)
-    module = qat_model.__dict__["irq_module"].clone()
+    module = ir_of(qat_model).clone()
     state = dict(qat_model.state_dict(keep_vars=False))
     _write_parameters(module, state)
     record_scales(module, qat_model, state)

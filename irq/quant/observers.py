@@ -149,6 +149,10 @@ class HistogramObserver(Observer):
         all_reduce_(h, "sum")
         self.hist = h if self.hist is None else self.hist + h
         clip = self.choose(fq)
+        # the persistent statistics hold the chosen range, so a QAT observer loading this state
+        # (moving average) continues from the calibrated clip range, not from the raw extremes
+        fq.min_val.clamp_(-clip, clip)
+        fq.max_val.clamp_(-clip, clip)
         return torch.tensor(clip, dtype=torch.float32)
 
     def choose(self, fq) -> float:

@@ -46,6 +46,28 @@ def annotate(module, qconfig: QConfig | QConfigRules | dict | str | None, march:
     return module
 
 
+class IRHandle:
+    """The qat-level IR a prepared module was generated from. Copying the module (copy.deepcopy, DDP
+    replicas) shares it: it is never changed after prepare (irq.freeze works on a clone)."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+
+    def __deepcopy__(self, memo) -> IRHandle:
+        return self
+
+    def __copy__(self) -> IRHandle:
+        return self
+
+
+def ir_of(qat_model: nn.Module):
+    """The qat-level irq Module behind a module returned by irq.prepare."""
+    handle = qat_model.__dict__.get("irq_module")
+    if not isinstance(handle, IRHandle):
+        raise ValueError("not a module returned by irq.prepare (it carries no qat-level IR)")
+    return handle.module
+
+
 def fingerprint(model: nn.Module) -> dict[str, str]:
     """Module path -> type name, for detecting a model changed after prepare."""
     return {name: type(m).__qualname__ for name, m in model.named_modules()}
@@ -76,7 +98,7 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
                  len(result.torch_calls), f"; report: {check_model_path}" if check_model_path else "")
     qat_model = to_module(module)
     qat_model.train(model.training)
-    qat_model.__dict__["irq_module"] = module
+    qat_model.__dict__["irq_module"] = IRHandle(module)
     qat_model.__dict__["irq_march"] = march_name
     qat_model.__dict__["irq_fingerprint"] = fingerprint(qat_model)
     install_state_checker(qat_model)
