@@ -59,15 +59,19 @@ def quantized_type(fq: FakeQuantOp, scales: list[float]) -> TensorType:
 
 
 def _constant_array(v: Value | None) -> np.ndarray | None:
+    """The float32 data of a constant operand (through a weight fake-quant)."""
     if v is None:
         return None
-    op = v.owner if not isinstance(v.owner, type(None)) and hasattr(v.owner, "name") else None
+    op = getattr(v, "op", None)
     while op is not None and op.name == "qat.fake_quant":
-        v = op.operands[0]
-        op = v.owner if hasattr(v.owner, "name") else None
-    if op is None or op.name != "torch.constant" or not isinstance(op.value, DenseResourceElementsAttr):
+        op = getattr(op.operands[0], "op", None)
+    if op is None or op.name != "torch.constant":
         raise FreezeError("batch-norm folding needs the conv's weight and batch-norm statistics as constants")
-    return np.asarray(op.value.to_numpy(), dtype=np.float32)
+    attr = op.value
+    if isinstance(attr, DenseResourceElementsAttr):
+        return np.asarray(attr.to_numpy(), dtype=np.float32)
+    arr = np.asarray(attr.raw if attr.is_splat else attr.to_numpy(), dtype=np.float32)
+    return np.broadcast_to(arr, attr.type.shape).copy() if attr.is_splat else arr
 
 
 def _new_constant(anchor: Operation, key: str, array: np.ndarray) -> Value:
