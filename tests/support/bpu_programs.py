@@ -41,8 +41,12 @@ def one_op_program(op_name: str, operand_types: list[str], result_type: str, att
     if attrs:
         attr_text = " {" + ", ".join(f"{k} = {_fmt(v)}" for k, v in attrs.items()) + "}"
     ops_text = ", ".join(positional) + (" " + kw if kw else "")
+    if op_name in ("bpu.quantize", "bpu.dequantize"):
+        signature = f"{operand_types[0]} to {result_type}"
+    else:
+        signature = f"({', '.join(operand_types)}) -> {result_type}"
     text = (f"func.func @main({args}) -> {result_type} {{\n"
-            f"  %r = {op_name} {ops_text}{attr_text} : ({', '.join(operand_types)}) -> {result_type}\n"
+            f"  %r = {op_name} {ops_text}{attr_text} : {signature}\n"
             f"  return %r : {result_type}\n}}\n")
     m = irq.parse_module(text)
     irq.verify(m)
