@@ -17,13 +17,25 @@ __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
            "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
-           "import_torch", "wrap", "check_model", *_ir_all]
+           "import_torch", "wrap", "check_model", "convert", "load", *_ir_all]
 
 
 def check_model(module, **kwargs):
     """Model check report (ops kept as torch.call, shared modules, unsupported ops per march); see irq.model_check."""
     from irq.model_check import check_model as _impl
     return _impl(module, **kwargs)
+
+
+def convert(model, march: str = "bayes", **kwargs):
+    """A frozen module (or QAT model) -> the bpu-level program; see irq.convert_bpu.convert."""
+    from irq.convert_bpu import convert as _impl
+    return _impl(model, march, **kwargs)
+
+
+def load(path):
+    """Read and validate a deployable program written by `program.save(path)`; see irq.artifact."""
+    from irq.artifact import load as _impl
+    return _impl(path)
 
 
 def __getattr__(name: str):

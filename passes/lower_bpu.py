@@ -144,8 +144,10 @@ ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul"})
 class Lowering:
     """Lower one function; collects every op it cannot lower instead of stopping at the first."""
 
-    def __init__(self, func: Operation, float_fallback: bool, rounding: str) -> None:
+    def __init__(self, func: Operation, float_fallback: bool, rounding: str,
+                 keep_float: set[Operation] | None = None) -> None:
         self.func = func
+        self.keep_float = keep_float or set()
         self.float_fallback = float_fallback
         self.rounding = rounding
         self.q: dict[Value, QValue] = {}
@@ -208,6 +210,8 @@ class Lowering:
             return self.lower_dcast(op)
         if name == "func.return":
             return self.lower_return(op)
+        if op in self.keep_float:
+            return self.keep_in_float(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
         handler = getattr(self, f"lower_{base}", None)
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
@@ -659,13 +663,26 @@ class LowerToBpu(Pass):
                       validate=lambda v: None if v in fp.ROUNDING_MODES else (_ for _ in ()).throw(
                           ValueError(f"rounding must be one of {', '.join(fp.ROUNDING_MODES)}")))
 
+    march = Option(str, default="", help="check every op against this march profile before lowering "
+                                         "(irq.march_profiles); empty: no check")
+
     def run(self, op: Operation) -> None:
         funcs = [op] if op.name == "func.func" else [f for f in op.walk() if f.name == "func.func"]
+        keep_float: set[Operation] = set()
+        if self.march:
+            from irq.march_profiles import check_march
+            violations = [v for f in funcs for v in check_march(f, self.march)]
+            if violations and not self.float_fallback:
+                diags = [Diagnostic("error", f"'{v.op.name}' {v.message}", v.op.location, v.op) for v in violations]
+                raise PassFailure(f"lower-bpu: {len(violations)} op(s) cannot run on march '{self.march}' (nothing "
+                                  "was lowered):\n" + "\n".join(str(v) for v in violations), diags)
+            keep_float = {v.op for v in violations}
+            self.statistics["ops kept in float"] += len(keep_float)
         errors: list[Diagnostic] = []
         for f in funcs:
             if not f.regions or not f.regions[0].blocks:
                 continue
-            lowering = Lowering(f, self.float_fallback, self.rounding)
+            lowering = Lowering(f, self.float_fallback, self.rounding, keep_float)
             lowering.run()
             errors += lowering.errors
             self.statistics["ops lowered"] += len(lowering.lowered)
