@@ -313,7 +313,7 @@ class Lowering:
             return qcasts[0]
         if not qcasts:
             return None
-        raise LoweringError("its result feeds a quant.qcast and other ops; freeze gives each value one qcast")
+        raise LoweringError("has a result that feeds a quant.qcast and other ops (freeze gives each value one qcast)")
 
     def requantize(self, src: QValue, value: Value, s_out: float, dtype: str, out_t: TensorType,
                    real: np.ndarray | float | None = None, axis: int = 1, clamp: tuple[int, int] | None = None,
