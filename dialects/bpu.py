@@ -66,6 +66,11 @@ Ops (attribute names in parentheses):
   (align_corners true; 0 when out == 1); ``i0 = p >> F``, ``i1 = min(i0 + 1, in - 1)``,
   ``l1 = p - (i0 << F)``, ``l0 = 2**F - l1``; ``acc = sum of the 4 neighbours x * ly * lx`` (scale
   2**-2F), then ``sat_T(rshift_round(acc * M, S))``.
+- ``bpu.softmax %x, %exp_table`` (dim, multiplier, shift): along `dim`, ``d = x - max(x)`` (in
+  [-(qmax - qmin), 0]), ``e = exp_table[d + qmax - qmin]`` (an i32 table with one entry per possible
+  difference, 256 for i8 inputs, 65536 for i16: ``rint(exp(d * s_in) * 2**15)``), ``sum = sum(e)``;
+  ``out = clamp(sat_T(floor((2 * e * M + sum * 2**S) / (2 * sum * 2**S))))``, i.e. ``e * M / (sum 2**S)``
+  rounded half up exactly (an integer division, no reciprocal table), with ``M / 2**S ~ 1 / s_out``.
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 
@@ -627,6 +632,36 @@ class GlobalAvgPoolOp(Op):
         _verify_rounding(self)
 
 
+@DIALECT.op
+class SoftmaxOp(Op):
+    """Integer softmax: max-subtract, exp table, exact sum, one rounded division per element."""
+
+    name = "bpu.softmax"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    exp_table = operand(_int_tensor((32,)))
+    dim = _attr(INT)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    out = result(Activation)
+    assembly_format = "$input `,` $exp_table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        ts = shape_of(self.exp_table)
+        need = LUT_SIZES[width(self.input)]
+        if ts is not None and ts != (need,):
+            raise self.error(f"exp_table must have {need} entries for {dtype_name(self.input)} inputs, got "
+                             f"shape {list(ts)}")
+        s = shape_of(self.input)
+        if s is not None and not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        data = constant_array(self.exp_table)
+        if data is not None and data.size and (data.min() < 0 or data.max() > 2**15):
+            raise self.error("exp_table entries must lie in [0, 2^15]")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+
+
 RESIZE_MODES = ("nearest", "bilinear")
 
 
@@ -699,4 +734,4 @@ SliceOp = _data_movement("bpu.slice", "input[start:end:step] along `dim` (end cl
 
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
-           "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "ReshapeOp", "PermuteOp", "SliceOp"]
+           "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "ReshapeOp", "PermuteOp", "SliceOp"]

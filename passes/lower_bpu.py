@@ -540,6 +540,20 @@ class Lowering:
                                                                        _int_type(dtype))])).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
+    def lower_softmax(self, op: Operation) -> None:
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        lo, hi = fp.qrange(x.dtype)
+        span = hi - lo
+        d = np.arange(-span, 1, dtype=np.float64)
+        table = np.rint(np.exp(d * np.float64(x.scale)) * 2.0**15).astype(np.int64)
+        m, s = fp.quantize_multiplier(1.0 / s_out)
+        tv = self.constant(table, "i32", f"{_str(op, 'owner') or 'softmax'}.exp_table")
+        y = self.emit(bpu.SoftmaxOp(x.value, tv, dim=IntegerAttr(op.get_attr("dim").value, i64),
+                                    multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                    result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
     # -- pools, resize, data movement ----------------------------------------------------------------------------
     def lower_pass_through(self, op: Operation) -> None:
         """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale."""

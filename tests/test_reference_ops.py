@@ -260,3 +260,16 @@ def test_bad_inputs_name_the_problem():
         run(prog, np.full((2, 2), 300))
     with pytest.raises(ReferenceRuntimeError, match="takes 1 input"):
         run(prog)
+
+
+def test_softmax_exact_against_fractions():
+    x = codes((3, 7))
+    table = np.rint(np.exp(np.arange(-255, 1) * 0.05) * 2**15).astype(np.int32)
+    m, s = 1073741824, 22  # 2^30 / 2^22 = 256 ~ 1 / s_out
+    prog = one_op_program("bpu.softmax", [tensor_type(x.shape, "i8"), tensor_type((256,), "i32")],
+                          tensor_type(x.shape, "i8"), {"dim": 1, "multiplier": m, "shift": s})
+    (got,) = run(prog, x, table)
+    for row, out in zip(x.astype(int), got):
+        e = [int(table[v - row.max() + 255]) for v in row]
+        want = [min(127, oracle_round(Fraction(ei * m, sum(e) * 2**s), "half_up")) for ei in e]
+        assert out.tolist() == want

@@ -320,6 +320,21 @@ def resize(op, x: np.ndarray) -> np.ndarray:
     return saturate(v, result_bits(op))
 
 
+@impl("bpu.softmax")
+def softmax(op, x: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
+    """e = table[x - max + span]; out = round_half_up(e * M / (sum(e) * 2**S)) by exact integer division."""
+    bits = op.operands[0].type.element_type.width
+    lo, hi = storage_range(bits)
+    dim = attr(op, "dim")
+    x = x.astype(np.int64)
+    d = x - x.max(axis=dim, keepdims=True)
+    e = exp_table.astype(np.int64)[d + (hi - lo)]
+    den = e.sum(axis=dim, keepdims=True) << np.int64(attr(op, "shift"))
+    num = e * np.int64(attr(op, "multiplier"))
+    out = (2 * num + den) // (2 * den)
+    return saturate(out, result_bits(op))
+
+
 # -- data movement ---------------------------------------------------------------------------------------------
 @impl("bpu.reshape")
 def reshape(op, x: np.ndarray) -> np.ndarray:
