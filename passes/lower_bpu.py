@@ -554,6 +554,35 @@ class Lowering:
                                     result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
+    def lower_layer_norm(self, op: Operation) -> None:
+        x = self.act(op.operands[0])
+        in_shape = _shape(op.operands[0])
+        n = in_shape[-1]
+        if list(_ints(op, "normalized_shape", 1, 0)) != [n]:
+            raise LoweringError("layer norm lowers only over the last dim")
+        if x.dtype != "i8":
+            raise LoweringError("layer norm lowers only for i8 inputs")
+        qc, s_out, dtype, _, _ = self._output(op)
+        frac = 12
+        gamma = _constant_data(op.weight) if op.weight is not None else np.ones(n)
+        beta = _constant_data(op.bias) if op.bias is not None else np.zeros(n)
+        if gamma is None or beta is None:
+            raise LoweringError("its weight and bias must be constants")
+        s_g = float(fp.scale_from_absmax(np.abs(gamma).max()))
+        g_codes = fp.quantize_weight(gamma, s_g)
+        b_scale = s_g * 2.0**-frac
+        b_codes = np.clip(np.rint(beta / b_scale), *fp.QRANGE["i32"]).astype(np.int64)
+        eps = int(np.rint(n * n * float(op.get_attr("eps").value) / float(x.scale) ** 2))
+        m, s = fp.quantize_multiplier(b_scale / s_out)
+        owner = _str(op, "owner") or "layer_norm"
+        gv = self.constant(g_codes, "i8", f"{owner}.weight")
+        bv = self.constant(b_codes, "i32", f"{owner}.bias")
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        y = self.emit(bpu.LayerNormOp(x.value, gv, bv, frac_bits=IntegerAttr(frac, i64), eps=IntegerAttr(eps, i64),
+                                      multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                      result_types=[TensorType(in_shape, _int_type(dtype))], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
     # -- pools, resize, data movement ----------------------------------------------------------------------------
     def lower_pass_through(self, op: Operation) -> None:
         """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale."""
