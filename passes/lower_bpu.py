@@ -691,11 +691,25 @@ class Lowering:
 
     # -- float islands ------------------------------------------------------------------------------------------
     def keep_in_float(self, op: Operation) -> None:
-        """Leave `op` in float: its quantized inputs are dequantized in front of it (float_fallback)."""
+        """Leave `op` in float: its quantized inputs are dequantized in front of it, and its quantized
+        weights become float constants holding their dequantized codes (float_fallback)."""
         for i, v in enumerate(op.operands):
             qv = self.q.get(v)
             if qv is not None:
                 op.set_operand(i, self.dequantize(qv, v))
+            elif v in self.weights:
+                op.set_operand(i, self.dequantized_weight(v))
+
+    def dequantized_weight(self, v: Value) -> Value:
+        from irq.dialects.torch import ConstantOp as TorchConstant
+        data, qc = self.weights[v]
+        e = self.qtype(qc.results[0])
+        axis = e.axis if isinstance(e, UniformQuantizedPerAxisType) else 0
+        scales = np.asarray(e.scales if isinstance(e, UniformQuantizedPerAxisType) else [e.scale] * data.shape[axis])
+        values = fp.dequantize_codes(fp.quantize_weight(data, scales, axis), scales, axis)
+        self.counter += 1
+        attr = DenseResourceElementsAttr.from_array(f"float_island.{self.counter}", TensorType(data.shape, f32), values)
+        return self.emit(TorchConstant(attr)).out
 
 
 def _check_rounding(mode: str) -> None:
