@@ -193,8 +193,10 @@ def test_float_island_conv_uses_the_dequantized_weights():
     (got,) = run(program, x)
     import torch
     import torch.nn.functional as F
-    xq = irq.fixedpoint.quantize_to_codes(x, 0.02) * 0.02
-    wq = irq.fixedpoint.quantize_weight(w, s_w) * s_w.reshape(-1, 1, 1, 1)
+
+    from irq import fixedpoint
+    xq = fixedpoint.quantize_to_codes(x, 0.02) * 0.02
+    wq = fixedpoint.quantize_weight(w, s_w) * s_w.reshape(-1, 1, 1, 1)
     ref = F.relu(F.conv2d(torch.from_numpy(xq), torch.from_numpy(wq.astype(np.float32)).double(),
                           torch.ones(3, dtype=torch.float64), padding=1)).numpy()
     codes = np.clip(np.rint(ref.astype(np.float32).astype(np.float64) / 0.05), -128, 127)
