@@ -460,6 +460,8 @@ class Lowering:
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         k = _shape(op.operands[0])[-1]
         bound = k * -fp.qrange(a.dtype)[0] * -fp.qrange(b.dtype)[0]
+        if bound >= 2**31:
+            fp.check_requantize_input(bound)
         acc_t = TensorType(_shape(op.results[0]), _int_type("i32" if bound < 2**31 else "i64"))
         acc = self.emit(bpu.MatmulOp(a.value, b.value, result_types=[acc_t])).out
         self.finish_accumulator(op, acc, np.array([a.scale * b.scale]), -1)
