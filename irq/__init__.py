@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
            "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
-           "import_torch", "wrap", "check_model", *_ir_all]
+           "import_torch", "wrap", "check_model", "convert", "load", *_ir_all]
 
 
 def check_model(module, **kwargs):
@@ -29,6 +29,18 @@ def check_model(module, **kwargs):
 #: Names served from torch-side modules on first use, so `import irq` stays torch-free.
 _LAZY = {"prepare": "irq.quant", "set_fake_quantize": "irq.quant", "FakeQuantState": "irq.quant",
          "freeze": "irq.quant", "QuantizationWarning": "irq.quant"}
+
+
+def convert(model, march: str = "bayes", **kwargs):
+    """A frozen module (or QAT model) -> the bpu-level program; see irq.convert_bpu.convert."""
+    from irq.convert_bpu import convert as _impl
+    return _impl(model, march, **kwargs)
+
+
+def load(path):
+    """Read and validate a deployable program written by `program.save(path)`; see irq.artifact."""
+    from irq.artifact import load as _impl
+    return _impl(path)
 
 
 def __getattr__(name: str):

@@ -232,7 +232,7 @@ _builtins_loaded = False
 
 #: Modules of irq.passes that define the built-in passes.
 BUILTIN_PASS_MODULES = ("canonicalize", "cse", "dce", "symbol_dce", "functional_to_module", "fuse", "check_model",
-                        "quant_annotate", "freeze_quant")
+                        "quant_annotate", "freeze_quant", "lower_bpu")
 
 
 def register_pass(name: str):
