@@ -1,0 +1,1 @@
+"""The Numba runtime: executes bpu programs with exact fixed-point integers, fast (docs/design.md)."""
