@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
 from irq.runtime.numba.kernels import eltwise, pool
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.gemm import float_route
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
 from irq.runtime.numba.kernels.requantize import ROUNDING, requantize_channels
+
 from tests.support import int_oracle as oracle
 
 MODES = sorted(ROUNDING)
