@@ -84,7 +84,7 @@ class Context:
 
 
 #: Modules under irq.dialects that define the dialects shipped with irq.
-BUILTIN_DIALECT_MODULES = ("builtin", "func", "arith", "quant", "torch", "hl")
+BUILTIN_DIALECT_MODULES = ("builtin", "func", "arith", "quant", "torch", "hl", "bpu")
 
 _default: Context | None = None
 
