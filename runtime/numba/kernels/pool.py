@@ -46,34 +46,45 @@ def max_pool(x, kh, kw, sh, sw, pt, pl, dh, dw, out):
 
 
 @numba.njit(parallel=True, cache=True)
-def avg_pool(x, kh, kw, sh, sw, pt, pl, count_include_pad, mult, shift, mode, lo, hi, out):
+def avg_pool(x, kh, kw, sh, sw, pt, pl, count_include_pad, divisor_override, mult, shift, mode, lo, hi, out):
     """Window sum, then requantize with ``(mult[n], shift[n])`` where n is that window's divisor.
 
-    The divisor is kh*kw when padding counts, else the number of in-image taps.
+    The divisor follows torch.nn.AvgPool2d: the window clipped to the padded input (count_include_pad)
+    or to the image, or `divisor_override` when > 0. `mult`/`shift` are indexed by the divisor itself
+    (the executor scatters the op's `divisors` table into them; a 0 shift marks a divisor the table
+    lacks). Returns how many windows had such a missing divisor (0 when the table is complete).
     """
     n, h, w, c = x.shape
     _, oh, ow, _ = out.shape
+    missing = 0
     for r in numba.prange(n * oh):
         b = r // oh
         oy = r % oh
         acc = np.zeros(c, dtype=np.int64)
+        y0 = oy * sh - pt
+        y1 = min(y0 + kh, h + pt)
+        ya, yb = max(y0, 0), min(y1, h)
         for ox in range(ow):
+            x0 = ox * sw - pl
+            x1 = min(x0 + kw, w + pl)
+            xa, xb = max(x0, 0), min(x1, w)
             acc[:] = 0
-            cnt = 0
-            for ky in range(kh):
-                iy = oy * sh - pt + ky
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * sw - pl + kx
-                    if ix < 0 or ix >= w:
-                        continue
-                    cnt += 1
+            for iy in range(ya, yb):
+                for ix in range(xa, xb):
                     for ci in range(c):
                         acc[ci] += x[b, iy, ix, ci]
-            d = kh * kw if count_include_pad else cnt
+            if divisor_override > 0:
+                d = divisor_override
+            elif count_include_pad:
+                d = (y1 - y0) * (x1 - x0)
+            else:
+                d = (yb - ya) * (xb - xa)
+            if d <= 0 or d >= shift.shape[0] or shift[d] == 0:
+                missing += 1
+                d = 0
             for ci in range(c):
-                out[b, oy, ox, ci] = clamp(round_shift(acc[ci] * mult[d], shift[d], mode), lo, hi)
+                out[b, oy, ox, ci] = clamp(round_shift(acc[ci] * mult[d], max(shift[d], 1), mode), lo, hi)
+    return missing
 
 
 @numba.njit(parallel=True, cache=True)
@@ -105,3 +116,26 @@ def gather_rows_cols(x, src_y, src_x, out):
             ix = src_x[ox]
             for ci in range(c):
                 out[b, oy, ox, ci] = x[b, iy, ix, ci]
+
+
+@numba.njit(parallel=True, cache=True)
+def bilinear(x, y0, y1, wy0, wy1, x0, x1, wx0, wx1, m, s, mode, lo, hi, out):
+    """Bilinear resize with F-bit fixed-point weights (planned per axis), then one requantize.
+
+    ``acc = sum over the 4 neighbours of x * ly * lx`` exactly in int64 (scale 2**-2F), then
+    ``sat(round_shift(acc * M, S))``, as the bpu dialect defines it.
+    """
+    n = x.shape[0]
+    c = x.shape[3]
+    oh = y0.shape[0]
+    ow = x0.shape[0]
+    for r in numba.prange(n * oh):
+        b = r // oh
+        oy = r % oh
+        ya, yb, la, lb = y0[oy], y1[oy], wy0[oy], wy1[oy]
+        for ox in range(ow):
+            xa, xb, ka, kb = x0[ox], x1[ox], wx0[ox], wx1[ox]
+            for ci in range(c):
+                acc = (np.int64(x[b, ya, xa, ci]) * la * ka + np.int64(x[b, ya, xb, ci]) * la * kb
+                       + np.int64(x[b, yb, xa, ci]) * lb * ka + np.int64(x[b, yb, xb, ci]) * lb * kb)
+                out[b, oy, ox, ci] = clamp(round_shift(acc * m, s, mode), lo, hi)

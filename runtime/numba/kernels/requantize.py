@@ -74,3 +74,63 @@ def requantize_channels(acc, mult, shift, mode, lo, hi, out):
         for c in range(ch):
             p = np.int64(acc[i, c]) * mult[c]
             out[i, c] = clamp(round_shift(p, shift[c], mode), lo, hi)
+
+
+@numba.njit(parallel=True, cache=True)
+def requantize_axis(acc, res, mult, res_mult, shift, mode, lo, hi, out):
+    """Requantize on 3-D views (outer, C, inner) with per-channel parameters along the middle axis.
+
+    ``out = clamp(round_shift(acc * M[c] + res * Mr[c], S[c]))``; `res` is an empty (0, 0, 0) array when
+    the op has no fused residual. Returns how many inputs had ``|acc| >= 2**32`` (whose product with M
+    could overflow int64): the executor raises on any.
+    """
+    outer, ch, inner = acc.shape
+    has_res = res.shape[0] > 0
+    bad = 0
+    limit = np.int64(1) << 32
+    for o in numba.prange(outer):
+        for c in range(ch):
+            m = mult[c]
+            s = shift[c]
+            for i in range(inner):
+                a = np.int64(acc[o, c, i])
+                if a >= limit or a <= -limit:
+                    bad += 1
+                p = a * m
+                if has_res:
+                    p += np.int64(res[o, c, i]) * res_mult[c]
+                out[o, c, i] = clamp(round_shift(p, s, mode), lo, hi)
+    return bad
+
+
+@numba.njit(parallel=True, cache=True)
+def quantize(x, scale, lo, hi, out):
+    """float -> codes: ``clamp(round_half_even(float64(x) / float64(scale)))`` on flat arrays (NaN -> 0)."""
+    for i in numba.prange(out.shape[0]):
+        v = np.rint(np.float64(x[i]) / scale)
+        if v != v:
+            out[i] = 0
+        elif v < lo:
+            out[i] = lo
+        elif v > hi:
+            out[i] = hi
+        else:
+            out[i] = np.int64(v)
+
+
+@numba.njit(parallel=True, cache=True)
+def dequantize(q, scale, out):
+    """codes -> float32: ``float32(float64(q) * float64(scale[c]))`` on (outer, C, inner) views."""
+    outer, ch, inner = q.shape
+    for o in numba.prange(outer):
+        for c in range(ch):
+            s = scale[c]
+            for i in range(inner):
+                out[o, c, i] = np.float32(np.float64(q[o, c, i]) * s)
+
+
+@numba.njit(parallel=True, cache=True)
+def clamp_codes(x, lo, hi, out):
+    """``out = min(max(x, lo), hi)`` on flat arrays (relu/relu6 on a quantized value)."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = clamp(np.int64(x[i]), lo, hi)
