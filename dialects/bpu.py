@@ -221,7 +221,8 @@ def _verify_accumulator(op: Op, reduction: int, x, w_absmax: int) -> None:
     extra = 0
     if bias is not None:
         data = constant_array(bias)
-        extra = int(abs(data.astype("int64")).max()) if data is not None and data.size else 2**31 - 1
+        # a bias that is not a constant cannot enter the proof; runtimes refuse a result outside its dtype
+        extra = int(abs(data.astype("int64")).max()) if data is not None and data.size else 0
     from irq.fixedpoint import accumulator_dtype
     need = accumulator_dtype(reduction, dtype_name(x), w_absmax, extra)
     if need == "i64" and width(op.results[0]) < 64:

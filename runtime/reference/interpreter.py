@@ -1,0 +1,99 @@
+"""Walk a bpu program's entry function and execute each op with its reference implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+from irq.runtime.reference.arithmetic import storage_range
+from irq.runtime.reference.ops import IMPLS
+
+from irq.diagnostics import location_prefix
+from irq.ir.types import FloatType, IntegerType, ShapedType
+
+_FLOAT_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
+
+
+class ReferenceRuntimeError(ValueError):
+    """A program the reference runtime cannot execute, or inputs that do not match it; names the op's location."""
+
+
+def entry_function(program, entry: str | None = None):
+    """The function to run: the one named `entry`, else `main`, else the module's only function."""
+    if getattr(program, "name", None) == "func.func":
+        return program
+    funcs = [op for op in program.ops if op.name == "func.func"]
+    if entry is not None or len(funcs) != 1:
+        want = entry or "main"
+        for f in funcs:
+            if f.sym_name.value == want:
+                return f
+        names = ", ".join(f.sym_name.value for f in funcs) or "none"
+        raise ReferenceRuntimeError(f"no function '{want}' to run (functions: {names})")
+    return funcs[0]
+
+
+def numpy_dtype(t) -> np.dtype:
+    et = t.element_type if isinstance(t, ShapedType) else t
+    if isinstance(et, IntegerType):
+        return np.dtype(f"int{et.width}")
+    if isinstance(et, FloatType) and et.kind in _FLOAT_DTYPES:
+        return np.dtype(_FLOAT_DTYPES[et.kind])
+    raise ReferenceRuntimeError(f"no numpy dtype for {t}")
+
+
+def _check_input(i: int, arg, x) -> np.ndarray:
+    t = arg.type
+    a = np.asarray(x)
+    if isinstance(t, ShapedType) and t.shape is not None and tuple(a.shape) != tuple(t.shape):
+        raise ReferenceRuntimeError(f"input #{i} has shape {list(a.shape)}, the program expects {t}")
+    dt = numpy_dtype(t)
+    if dt.kind == "f":
+        if a.dtype.kind not in "fiu":
+            raise ReferenceRuntimeError(f"input #{i} has dtype {a.dtype}, the program expects {t}")
+        return a.astype(dt)
+    if a.dtype.kind not in "iu":
+        raise ReferenceRuntimeError(f"input #{i} has dtype {a.dtype}, the program expects integer codes ({t})")
+    lo, hi = storage_range(dt.itemsize * 8)
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise ReferenceRuntimeError(f"input #{i} has codes outside [{lo}, {hi}] for {t}")
+    return a.astype(dt)
+
+
+def _store(op, value: np.ndarray, result) -> np.ndarray:
+    """Cast an op's result to its storage dtype, refusing values that do not fit (no silent wrap)."""
+    t = result.type
+    dt = numpy_dtype(t)
+    v = np.asarray(value)
+    if isinstance(t, ShapedType) and t.shape is not None and tuple(v.shape) != tuple(t.shape):
+        raise ReferenceRuntimeError(f"{location_prefix(op.location)}: '{op.name}' computed shape {list(v.shape)}, "
+                            f"its result type is {t}")
+    if dt.kind == "i" and v.size:
+        lo, hi = storage_range(dt.itemsize * 8)
+        if v.min() < lo or v.max() > hi:
+            raise ReferenceRuntimeError(f"{location_prefix(op.location)}: '{op.name}' produced values in "
+                                f"[{int(v.min())}, {int(v.max())}], outside its result type {t}")
+    return v.astype(dt, copy=False)
+
+
+def run(program, *inputs, entry: str | None = None) -> list[np.ndarray]:
+    """Execute the program on numpy inputs (float arrays for f32 arguments, codes for integer ones)."""
+    func = entry_function(program, entry)
+    block = func.regions[0].blocks[0]
+    if len(inputs) != len(block.args):
+        raise ReferenceRuntimeError(f"'{func.sym_name.value}' takes {len(block.args)} input(s), got {len(inputs)}")
+    env = {arg: _check_input(i, arg, x) for i, (arg, x) in enumerate(zip(block.args, inputs))}
+    for op in block.ops:
+        if op.name == "func.return":
+            return [np.array(env[v]) for v in op.operands]
+        fn = IMPLS.get(op.name)
+        if fn is None:
+            raise ReferenceRuntimeError(f"{location_prefix(op.location)}: the reference runtime has no "
+                                        f"implementation of '{op.name}' (it runs the bpu dialect)")
+        args = [env[v] for v in op.operands]
+        try:
+            out = fn(op, *args)
+        except ReferenceRuntimeError:
+            raise
+        except (ValueError, IndexError, TypeError) as e:
+            raise ReferenceRuntimeError(f"{location_prefix(op.location)}: '{op.name}' failed: {e}") from e
+        env[op.results[0]] = _store(op, out, op.results[0])
+    raise ReferenceRuntimeError(f"'{func.sym_name.value}' has no func.return")

@@ -1,0 +1,338 @@
+"""One small numpy function per bpu op: the reference semantics, written to be read.
+
+Each function takes the op (for its attributes) and its operand arrays, and returns the result as an
+int64 (or float32) array; the interpreter checks and casts it to the result's storage dtype. Formulas
+are those of the bpu dialect's docstring (`irq.dialects.bpu`); indexing follows torch.nn's Conv2d,
+ConvTranspose2d, MaxPool2d and AvgPool2d documentation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from irq.runtime.reference.arithmetic import per_channel, saturate, scaled_sum, storage_range
+
+OpImpl = Callable[..., np.ndarray]
+IMPLS: dict[str, OpImpl] = {}
+
+
+def impl(name: str) -> Callable[[OpImpl], OpImpl]:
+    def register(fn: OpImpl) -> OpImpl:
+        IMPLS[name] = fn
+        return fn
+    return register
+
+
+# -- attribute helpers --------------------------------------------------------------------------------
+def attr(op, name: str, default=None):
+    a = op.get_attr(name)
+    if a is None:
+        d = op.definition.attributes.get(name)
+        a = d.default if d is not None else None
+    if a is None:
+        return default
+    v = a.to_python() if hasattr(a, "to_python") else a
+    return v
+
+
+def pair(op, name: str, default: int) -> tuple[int, int]:
+    v = attr(op, name, [default])
+    v = [v] if isinstance(v, int) else list(v)
+    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+
+
+def result_bits(op) -> int:
+    return op.results[0].type.element_type.width
+
+
+def result_shape(op) -> tuple[int, ...]:
+    return tuple(op.results[0].type.shape)
+
+
+def clamp_of(op) -> tuple[int | None, int | None]:
+    return attr(op, "min"), attr(op, "max")
+
+
+# -- boundaries ------------------------------------------------------------------------------------------
+@impl("bpu.constant")
+def constant(op) -> np.ndarray:
+    return np.asarray(op.value.to_numpy()).astype(np.int64)
+
+
+@impl("bpu.quantize")
+def quantize(op, x: np.ndarray) -> np.ndarray:
+    q = np.rint(x.astype(np.float32).astype(np.float64) / np.float64(attr(op, "scale")))
+    lo, hi = storage_range(result_bits(op))
+    return np.clip(q, lo, hi).astype(np.int64)
+
+
+@impl("bpu.dequantize")
+def dequantize(op, q: np.ndarray) -> np.ndarray:
+    scale = attr(op, "scale")
+    s = np.asarray(scale if isinstance(scale, list) else [scale], dtype=np.float64)
+    if s.size > 1:
+        s = s.reshape([-1 if i == attr(op, "axis") % q.ndim else 1 for i in range(q.ndim)])
+    else:
+        s = s.reshape(())
+    return (q.astype(np.float64) * s).astype(np.float32)
+
+
+# -- accumulating ops ------------------------------------------------------------------------------------
+def _grouped_patches_product(patch: np.ndarray, w: np.ndarray, groups: int) -> np.ndarray:
+    """sum over input channels of patch[n, c, y, x] * w[k, c] within each group -> [N, K, Y, X]."""
+    n, cin, oh, ow = patch.shape
+    k = w.shape[0]
+    p = patch.reshape(n, groups, cin // groups, oh, ow)
+    wg = w.reshape(groups, k // groups, cin // groups)
+    return np.einsum("ngcyx,gkc->ngkyx", p, wg).reshape(n, k, oh, ow)
+
+
+@impl("bpu.conv2d")
+def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """acc[n, k, y, x] = b[k] + sum_{c, i, j} x_pad[n, g(k) c, y*sh + i*dh, x*sw + j*dw] * w[k, c, i, j]."""
+    sh, sw = pair(op, "stride", 1)
+    ph, pw = pair(op, "padding", 0)
+    dh, dw = pair(op, "dilation", 1)
+    groups = attr(op, "groups", 1)
+    n, _, oh, ow = result_shape(op)
+    x = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    w = w.astype(np.int64)
+    acc = np.zeros((n, w.shape[0], oh, ow), dtype=np.int64)
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            patch = x[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+            acc += _grouped_patches_product(patch, w[:, :, i, j], groups)
+    if b is not None:
+        acc += b.astype(np.int64).reshape(1, -1, 1, 1)
+    return acc
+
+
+@impl("bpu.conv_transpose2d")
+def conv_transpose2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Each input pixel scatters x * w into out[y*sh + i*dh - ph, x*sw + j*dw - pw] (torch's ConvTranspose2d)."""
+    sh, sw = pair(op, "stride", 1)
+    ph, pw = pair(op, "padding", 0)
+    dh, dw = pair(op, "dilation", 1)
+    groups = attr(op, "groups", 1)
+    n, cout, oh, ow = result_shape(op)
+    _, _, h, wd = x.shape
+    cin, cout_g, kh, kw = w.shape
+    x = x.astype(np.int64)
+    # w [Cin, Cout/g, KH, KW] -> per tap [Cout, Cin/g] so the grouped product is the same as conv2d's
+    w = w.astype(np.int64).reshape(groups, cin // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
+    w = w.reshape(cout, cin // groups, kh, kw)
+    full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)
+    full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)
+    full = np.zeros((n, cout, full_h, full_w), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            contrib = _grouped_patches_product(x, w[:, :, i, j], groups)
+            full[:, :, i * dh: i * dh + (h - 1) * sh + 1: sh, j * dw: j * dw + (wd - 1) * sw + 1: sw] += contrib
+    acc = full[:, :, ph: ph + oh, pw: pw + ow].copy()
+    if b is not None:
+        acc += b.astype(np.int64).reshape(1, -1, 1, 1)
+    return acc
+
+
+@impl("bpu.linear")
+def linear(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    acc = np.matmul(x.astype(np.int64), w.astype(np.int64).T)
+    if b is not None:
+        acc = acc + b.astype(np.int64)
+    return acc
+
+
+@impl("bpu.matmul")
+def matmul(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a.astype(np.int64), b.astype(np.int64))
+
+
+# -- requantizing ops --------------------------------------------------------------------------------------
+@impl("bpu.requantize")
+def requantize(op, acc: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
+    rank = acc.ndim
+    axis = attr(op, "axis", 1) % max(rank, 1)
+    m = per_channel(attr(op, "multiplier"), rank, axis)
+    s = per_channel(attr(op, "shift"), rank, axis)
+    terms = [(acc, m)]
+    if residual is not None:
+        terms.append((residual, per_channel(attr(op, "residual_multiplier"), rank, axis)))
+    v = scaled_sum(terms, s, attr(op, "rounding"))
+    return saturate(v, result_bits(op), *clamp_of(op))
+
+
+def _add_sub(op, a: np.ndarray, b: np.ndarray, sign: int) -> np.ndarray:
+    ma, mb = attr(op, "lhs_multiplier"), attr(op, "rhs_multiplier")
+    a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
+    v = scaled_sum([(a, np.int64(ma)), (b, np.int64(sign * mb))], np.int64(attr(op, "shift")), attr(op, "rounding"))
+    return saturate(v, result_bits(op), *clamp_of(op))
+
+
+@impl("bpu.add")
+def add(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _add_sub(op, a, b, 1)
+
+
+@impl("bpu.sub")
+def sub(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _add_sub(op, a, b, -1)
+
+
+@impl("bpu.mul")
+def mul(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    prod = a.astype(np.int64) * b.astype(np.int64)
+    v = scaled_sum([(prod, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
+    return saturate(v, result_bits(op), *clamp_of(op))
+
+
+@impl("bpu.concat")
+def concat(op, *xs: np.ndarray) -> np.ndarray:
+    bits, rounding = result_bits(op), attr(op, "rounding")
+    parts = [saturate(scaled_sum([(x.astype(np.int64), np.int64(m))], np.int64(s), rounding), bits)
+             for x, m, s in zip(xs, attr(op, "multiplier"), attr(op, "shift"))]
+    return np.concatenate(parts, axis=attr(op, "dim"))
+
+
+@impl("bpu.lut")
+def lut(op, x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    qmin = storage_range(op.operands[0].type.element_type.width)[0]
+    return table.astype(np.int64)[x.astype(np.int64) - qmin]
+
+
+@impl("bpu.clamp")
+def clamp(op, x: np.ndarray) -> np.ndarray:
+    return saturate(x.astype(np.int64), result_bits(op), *clamp_of(op))
+
+
+# -- pools and resize ------------------------------------------------------------------------------------------
+def pool_stride(op, kh: int, kw: int) -> tuple[int, int]:
+    """A pool's stride; an empty list means the kernel size (torch's stride=None)."""
+    return pair(op, "stride", 1) if attr(op, "stride") else (kh, kw)
+
+
+def _windows(op, x: np.ndarray, fill: int, dilation: tuple[int, int] = (1, 1)):
+    """Yield, for every kernel tap (i, j), the [N, C, OH, OW] input values it sees (padding = `fill`)."""
+    kh, kw = pair(op, "kernel_size", 1)
+    sh, sw = pool_stride(op, kh, kw)
+    ph, pw = pair(op, "padding", 0)
+    dh, dw = dilation
+    _, _, oh, ow = result_shape(op)
+    h, w = x.shape[2:]
+    # ceil_mode windows may run past the padded input: extend the padding on the bottom/right
+    need_h = (oh - 1) * sh + dh * (kh - 1) + 1
+    need_w = (ow - 1) * sw + dw * (kw - 1) + 1
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, max(ph, need_h - h - ph)), (pw, max(pw, need_w - w - pw))),
+                constant_values=fill)
+    for i in range(kh):
+        for j in range(kw):
+            yield xp[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+
+
+@impl("bpu.max_pool2d")
+def max_pool2d(op, x: np.ndarray) -> np.ndarray:
+    fill = -(2**62)  # below every code: padding never wins
+    out = None
+    for tap in _windows(op, x, fill, pair(op, "dilation", 1)):
+        out = tap if out is None else np.maximum(out, tap)
+    return out
+
+
+def avg_pool_divisors(op, h: int, w: int) -> np.ndarray:
+    """torch.nn.AvgPool2d's divisor at every output position, [OH, OW]."""
+    override = attr(op, "divisor_override")
+    kh, kw = pair(op, "kernel_size", 1)
+    sh, sw = pool_stride(op, kh, kw)
+    ph, pw = pair(op, "padding", 0)
+    _, _, oh, ow = result_shape(op)
+    if override:
+        return np.full((oh, ow), override, dtype=np.int64)
+
+    def extent(o: int, s: int, p: int, k: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, size + p)
+        padded = end - start
+        clipped = np.minimum(end, size) - np.maximum(start, 0)
+        return padded, clipped
+
+    ph_len, ch_len = extent(oh, sh, ph, kh, h)
+    pw_len, cw_len = extent(ow, sw, pw, kw, w)
+    if attr(op, "count_include_pad", True):
+        return np.outer(ph_len, pw_len)
+    return np.outer(ch_len, cw_len)
+
+
+@impl("bpu.avg_pool2d")
+def avg_pool2d(op, x: np.ndarray) -> np.ndarray:
+    total = sum(_windows(op, x, 0))
+    div = avg_pool_divisors(op, x.shape[2], x.shape[3])
+    table = list(attr(op, "divisors"))
+    missing = sorted(set(np.unique(div).tolist()) - set(table))
+    if missing:
+        raise ValueError(f"divisor(s) {missing} occur but have no multiplier in divisors = {table}")
+    index = np.searchsorted(np.array(sorted(table)), div)
+    order = np.argsort(table)
+    m = np.asarray(attr(op, "multiplier"), dtype=np.int64)[order][index]
+    s = np.asarray(attr(op, "shift"), dtype=np.int64)[order][index]
+    v = scaled_sum([(total, m)], s, attr(op, "rounding"))
+    return saturate(v, result_bits(op))
+
+
+@impl("bpu.global_avg_pool")
+def global_avg_pool(op, x: np.ndarray) -> np.ndarray:
+    total = x.astype(np.int64).sum(axis=(2, 3), keepdims=True)
+    v = scaled_sum([(total, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
+    return saturate(v, result_bits(op))
+
+
+def nearest_index(out_size: int, in_size: int) -> np.ndarray:
+    return np.minimum(np.arange(out_size) * in_size // out_size, in_size - 1)
+
+
+def bilinear_taps(out_size: int, in_size: int, frac_bits: int, align_corners: bool):
+    """(i0, i1, l0, l1) per output index: neighbours and their F-bit weights (l0 + l1 = 2**F)."""
+    one = 1 << frac_bits
+    dst = np.arange(out_size, dtype=np.int64)
+    if align_corners:
+        p = dst * (in_size - 1) * one // (out_size - 1) if out_size > 1 else np.zeros_like(dst)
+    else:
+        p = np.maximum(0, ((2 * dst + 1) * in_size - out_size) * one // (2 * out_size))
+    i0 = p >> frac_bits
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    l1 = p - (i0 << frac_bits)
+    return i0, i1, one - l1, l1
+
+
+@impl("bpu.resize")
+def resize(op, x: np.ndarray) -> np.ndarray:
+    _, _, oh, ow = result_shape(op)
+    h, w = x.shape[2:]
+    x = x.astype(np.int64)
+    if attr(op, "mode") == "nearest":
+        return x[:, :, nearest_index(oh, h)][:, :, :, nearest_index(ow, w)]
+    f, corners = attr(op, "frac_bits"), attr(op, "align_corners", False)
+    y0, y1, ly0, ly1 = bilinear_taps(oh, h, f, corners)
+    x0, x1, lx0, lx1 = bilinear_taps(ow, w, f, corners)
+    rows0, rows1 = x[:, :, y0], x[:, :, y1]
+    acc = (rows0[..., x0] * ly0[:, None] * lx0 + rows0[..., x1] * ly0[:, None] * lx1
+           + rows1[..., x0] * ly1[:, None] * lx0 + rows1[..., x1] * ly1[:, None] * lx1)
+    v = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
+    return saturate(v, result_bits(op))
+
+
+# -- data movement ---------------------------------------------------------------------------------------------
+@impl("bpu.reshape")
+def reshape(op, x: np.ndarray) -> np.ndarray:
+    return x.reshape(result_shape(op))
+
+
+@impl("bpu.permute")
+def permute(op, x: np.ndarray) -> np.ndarray:
+    return np.transpose(x, attr(op, "dims"))
+
+
+@impl("bpu.slice")
+def slice_(op, x: np.ndarray) -> np.ndarray:
+    index = [slice(None)] * x.ndim
+    index[attr(op, "dim") % x.ndim] = slice(attr(op, "start"), attr(op, "end"), attr(op, "step", 1))
+    return x[tuple(index)]
