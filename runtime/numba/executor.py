@@ -113,7 +113,6 @@ class CompiledProgram:
     def _bind(self, inputs) -> Plan:
         if len(inputs) != len(self.args):
             raise ProgramError(f"the program takes {len(self.args)} inputs, got {len(inputs)}")
-        batch = None
         for i, (x, arg) in enumerate(zip(inputs, self.args)):
             if not isinstance(x, np.ndarray):
                 raise ProgramError(f"{_arg_name(arg, i)} must be a numpy array, got {type(x).__name__}")
@@ -121,15 +120,18 @@ class CompiledProgram:
             if x.dtype != want:
                 raise ProgramError(f"{_arg_name(arg, i)} has dtype {x.dtype}, the program expects {want} "
                                    f"({arg.type})")
-            shape = tuple(self.arg_types[i].shape)
-            ok = x.ndim == len(shape) and x.shape[1:] == shape[1:]
-            if not ok:
-                raise ProgramError(f"{_arg_name(arg, i)} has shape {list(x.shape)}, the program expects "
-                                   f"{list(shape)} (any batch size in dimension 0)")
-            if batch is None:
-                batch = x.shape[0] if x.ndim else 1
-            elif x.ndim and x.shape[0] != batch:
-                raise ProgramError(f"{_arg_name(arg, i)} has batch {x.shape[0]}, input 0 has {batch}")
+        shapes = [tuple(t.shape) for t in self.arg_types]
+        if all(x.shape == s for x, s in zip(inputs, shapes)):
+            batch = self.program_batch
+        else:  # another batch size: every input leads with the batch dimension
+            batch = inputs[0].shape[0] if inputs[0].ndim else None
+            for i, (x, s, arg) in enumerate(zip(inputs, shapes, self.args)):
+                if x.ndim != len(s) or x.shape[1:] != s[1:] or not s or s[0] != self.program_batch:
+                    raise ProgramError(f"{_arg_name(arg, i)} has shape {list(x.shape)}, the program expects "
+                                       f"{list(s)}" + (" (any batch size in dimension 0)" if s and s[0] ==
+                                                       self.program_batch else ""))
+                if x.shape[0] != batch:
+                    raise ProgramError(f"{_arg_name(arg, i)} has batch {x.shape[0]}, input 0 has {batch}")
         plan = self.plan(batch if batch is not None else 1)
         for slot, x in zip(plan.inputs, inputs):
             np.copyto(slot.array, x)

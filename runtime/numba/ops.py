@@ -274,13 +274,15 @@ def _requantize(p: Planner, op) -> None:
     src = op.operands[0]
     rank = len(src.type.shape)
     axis = _attr(op, "axis", 1) % rank if rank else 0
+    producer = p.fused.get(op)
+    if producer is not None:  # the epilogue's channels: conv's C (axis 1), linear/matmul's last axis
+        axis = 1 if producer.name == "bpu.conv2d" else rank - 1
     channels = p.shape(src)[axis] if rank else 1
     mult = _channels(_ints(op, "multiplier"), channels, op, "multiplier")
     shift = _channels(_ints(op, "shift"), channels, op, "shift")
     has_res = len(op.operands) > 1
     res_mult = _channels(_ints(op, "residual_multiplier"), channels, op, "residual_multiplier") if has_res \
         else _NO_MULT
-    producer = p.fused.get(op)
     if producer is not None:
         acc_dtype = np.dtype(p_dtype(src))
         msg = _overflow_message(producer, acc_dtype, True)
