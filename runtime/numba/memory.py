@@ -30,7 +30,9 @@ class BufferPool:
         dtype = np.dtype(dtype)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         self.total_bytes += nbytes
-        fits = [i for i in self._free if self._buffers[i].nbytes >= nbytes]
+        # best fit, but never a buffer more than twice too big: a small value parked in a large free buffer
+        # would force the next large value to allocate anew
+        fits = [i for i in self._free if nbytes <= self._buffers[i].nbytes <= 2 * max(nbytes, 64)]
         if fits:
             bid = min(fits, key=lambda i: self._buffers[i].nbytes)
             self._free.discard(bid)

@@ -16,7 +16,14 @@ import numpy as np
 from .kernels import eltwise, pool
 from .kernels.conv import Conv2dPlan
 from .kernels.linear import LinearPlan, MatmulPlan
-from .kernels.requantize import clamp_codes, dequantize, quantize, requantize_axis, rounding_code
+from .kernels.requantize import (
+    clamp_codes,
+    dequantize,
+    quantize,
+    quantize_to_nhwc,
+    requantize_axis,
+    rounding_code,
+)
 from .planner import NHWC, PLAIN, Planner, ProgramError, op_error
 
 HANDLERS: dict[str, Callable[[Planner, object], None]] = {}
@@ -117,9 +124,15 @@ def _constant(p: Planner, op) -> None:
 @handles("bpu.quantize")
 def _quantize(p: Planner, op) -> None:
     x = p.input(op.operands[0])
+    scale = float(_attr(op, "scale"))
+    if len(x.shape) == 4 and x.layout == PLAIN:  # a model input: write it in the conv layout directly
+        out = p.new_slot(op.results[0], NHWC)
+        lo, hi = _range(out.dtype)
+        xa, oa = x.array, out.array
+        p.step("quantize", lambda: quantize_to_nhwc(xa, scale, lo, hi, oa))
+        return
     out = p.new_slot(op.results[0], x.layout)
     lo, hi = _range(out.dtype)
-    scale = float(_attr(op, "scale"))
     xf, of = x.flat(), out.flat()
     p.step("quantize", lambda: quantize(xf, scale, lo, hi, of))
 

@@ -134,3 +134,23 @@ def clamp_codes(x, lo, hi, out):
     """``out = min(max(x, lo), hi)`` on flat arrays (relu/relu6 on a quantized value)."""
     for i in numba.prange(out.shape[0]):
         out[i] = clamp(np.int64(x[i]), lo, hi)
+
+
+@numba.njit(parallel=True, cache=True)
+def quantize_to_nhwc(x, scale, lo, hi, out):
+    """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout."""
+    n, c, h, w = x.shape
+    for r in numba.prange(n * h):
+        b = r // h
+        y = r % h
+        for xx in range(w):
+            for ci in range(c):
+                v = np.rint(np.float64(x[b, ci, y, xx]) / scale)
+                if v != v:
+                    out[b, y, xx, ci] = 0
+                elif v < lo:
+                    out[b, y, xx, ci] = lo
+                elif v > hi:
+                    out[b, y, xx, ci] = hi
+                else:
+                    out[b, y, xx, ci] = np.int64(v)
