@@ -51,12 +51,15 @@ def im2col_rows(x, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, cols):
 
 
 @numba.njit(parallel=True, cache=True)
-def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, mode, lo, hi, out):
+def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, mode, lo, hi, res, res_mult,
+                         out):
     """Depthwise conv (groups = C, one filter per channel) on NHWC codes with the requantize fused.
 
-    `w` is (kh, kw, C) int32, `out` (N, OH, OW, C). Returns the count of accumulators outside
-    [acc_lo, acc_hi] (the declared accumulator width), so overflow is reported, never wrapped.
+    `w` is (kh, kw, C) int32, `out` (N, OH, OW, C); `res` is a fused residual of `out`'s shape (an empty
+    (0, 0, 0, 0) array when there is none). Returns the count of accumulators outside [acc_lo, acc_hi]
+    (the declared accumulator width), so overflow is reported, never wrapped.
     """
+    has_res = res.shape[0] > 0
     n, h, wd, c = x.shape
     kh, kw, _ = w.shape
     _, oh, ow, _ = out.shape
@@ -82,7 +85,10 @@ def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mul
                 a = acc[ci]
                 if a < acc_lo or a > acc_hi:
                     bad += 1
-                out[b, oy, ox, ci] = clamp(round_shift(a * mult[ci], shift[ci], mode), lo, hi)
+                p = a * mult[ci]
+                if has_res:
+                    p += np.int64(res[b, oy, ox, ci]) * res_mult[ci]
+                out[b, oy, ox, ci] = clamp(round_shift(p, shift[ci], mode), lo, hi)
     return bad
 
 
@@ -144,11 +150,13 @@ class Conv2dPlan:
         """Conv + fused requantize into NHWC `out`; returns the accumulator out-of-range count."""
         from .gemm import epilogue_requantize
 
-        if self.depthwise and res is None:
+        if self.depthwise:
             (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
+            if res is None:
+                res, res_mult = _NO_RES4, _NO_RES_MULT
             return depthwise_requantize(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw,
-                                        mult, shift, mode, lo, hi, out)
-        acc = self.accumulate(x) if not self.depthwise else self._depthwise_acc(x)
+                                        mult, shift, mode, lo, hi, res, res_mult, out)
+        acc = self.accumulate(x)
         o = out.shape[-1]
         if res is None:
             res2, res_mult = _NO_RES, _NO_RES_MULT
@@ -178,6 +186,7 @@ class Conv2dPlan:
 
 
 _NO_RES = np.zeros((0, 0), np.int8)
+_NO_RES4 = np.zeros((0, 0, 0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)
 
 
