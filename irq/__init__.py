@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
            "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
-           "import_torch", "wrap", "check_model", "run", *_ir_all]
+           "import_torch", "wrap", "check_model", "convert", "load", "run", *_ir_all]
 
 
 def check_model(module, **kwargs):
@@ -40,6 +40,18 @@ def run(program, *inputs, runtime: str = "numba"):
         outs = _reference_run(program, *inputs)
         return outs[0] if len(outs) == 1 else tuple(outs)
     raise ValueError(f"unknown runtime '{runtime}' (expected numba or reference)")
+
+
+def convert(model, march: str = "bayes", **kwargs):
+    """A frozen module (or QAT model) -> the bpu-level program; see irq.convert_bpu.convert."""
+    from irq.convert_bpu import convert as _impl
+    return _impl(model, march, **kwargs)
+
+
+def load(path):
+    """Read and validate a deployable program written by `program.save(path)`; see irq.artifact."""
+    from irq.artifact import load as _impl
+    return _impl(path)
 
 
 def __getattr__(name: str):

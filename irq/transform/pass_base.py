@@ -231,7 +231,8 @@ _plugins_loaded = False
 _builtins_loaded = False
 
 #: Modules of irq.passes that define the built-in passes.
-BUILTIN_PASS_MODULES = ("canonicalize", "cse", "dce", "symbol_dce", "functional_to_module", "fuse", "check_model")
+BUILTIN_PASS_MODULES = ("canonicalize", "cse", "dce", "symbol_dce", "functional_to_module", "fuse", "check_model",
+                        "lower_bpu")
 
 
 def register_pass(name: str):

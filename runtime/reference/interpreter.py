@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from irq.runtime.reference import float_ops  # noqa: F401 - registers the float-island ops
 from irq.runtime.reference.arithmetic import storage_range
 from irq.runtime.reference.ops import IMPLS
 
@@ -87,7 +88,8 @@ def run(program, *inputs, entry: str | None = None) -> list[np.ndarray]:
         fn = IMPLS.get(op.name)
         if fn is None:
             raise ReferenceRuntimeError(f"{location_prefix(op.location)}: the reference runtime has no "
-                                        f"implementation of '{op.name}' (it runs the bpu dialect)")
+                                        f"implementation of '{op.name}' (it runs the bpu dialect and float islands of "
+                                        f"common torch/hl ops)")
         args = [env[v] for v in op.operands]
         try:
             out = fn(op, *args)

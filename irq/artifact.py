@@ -1,0 +1,50 @@
+"""The deployable artifact: one file with the bpu program's text and its resource blobs.
+
+`program.save(path)` writes it (the module's own `save`: MLIR text plus a `dialect_resources` section);
+`irq.load(path)` reads it back and validates everything before returning: the format version, every
+blob's size against its tensor type (the parser), that every op is a registered op a runtime executes
+(no unregistered or unknown ops), and the verifier (shapes, dtypes, multiplier/shift ranges, proved
+accumulator widths). Loading runs no code from the file: the text is parsed, never evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+
+from irq.convert_bpu import FORMAT_VERSION, VERSION_ATTR
+from irq.diagnostics import IRError, location_prefix
+from irq.ir.attributes import IntegerAttr
+
+#: Dialects a deployed program may contain: bpu ops, the function around them, and float islands.
+DEPLOYABLE_DIALECTS = ("builtin", "func", "bpu", "torch", "hl", "arith")
+
+
+class ArtifactError(IRError):
+    """A file that is not a valid deployable program; the message says what is wrong and where."""
+
+
+def load(path: str | os.PathLike):
+    """Read and validate a deployable program written by `program.save(path)`."""
+    from irq.ir.dialect import default_context
+    from irq.runtime.reference.ops import IMPLS
+    from irq.text.parser import parse_file
+    from irq.verifier import verify
+    ctx = default_context().copy(allow_unregistered=False)
+    try:
+        program = parse_file(path, context=ctx)
+    except OSError as e:
+        raise ArtifactError(f"cannot read '{path}': {e.strerror}") from None
+    version = program.get_attr(VERSION_ATTR)
+    if not isinstance(version, IntegerAttr):
+        raise ArtifactError(f"{path}: not a deployable bpu program (no '{VERSION_ATTR}' module attribute; "
+                            "programs come from irq.convert)")
+    if version.value != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: format version {version.value} is not supported (this irq reads version "
+                            f"{FORMAT_VERSION})")
+    for op in program.walk():
+        if op.dialect_name not in DEPLOYABLE_DIALECTS:
+            raise ArtifactError(f"{location_prefix(op.location)}: '{op.name}' cannot appear in a deployable program")
+        if op.dialect_name in ("bpu", "torch", "hl", "arith") and op.name not in IMPLS:
+            raise ArtifactError(f"{location_prefix(op.location)}: no runtime executes '{op.name}'")
+    verify(program)
+    return program

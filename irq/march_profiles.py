@@ -1,0 +1,162 @@
+"""March profiles: what a BPU generation can execute, as data (`irq/marches/<name>.json`).
+
+A profile lists, per frozen-level op (base name, as `hl.conv2d` / `torch.max_pool2d` -> "conv2d",
+"max_pool2d"), the activation dtypes it accepts and optional limits:
+
+    {"name": "mychip", "description": "...",
+     "ops": {"conv2d": {"dtypes": ["i8"], "max_kernel": 7, "max_stride": 2, "max_channels": 2048,
+                        "max_dilation": 16},
+             "interpolate": {"dtypes": ["i8"], "modes": ["nearest"]},
+             "reshape": {}}}                      # {} : any dtype, no limits
+
+Add your own with `irq.march_profiles.register_march("path/to/mychip.json")` (or a dict of the same
+shape) and pass `march="mychip"` to `irq.convert`. `check_march` reports every violation with the op's
+location before anything is lowered; ops that are not listed are unsupported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from irq.diagnostics import location_prefix
+from irq.ir.operation import Operation
+from irq.ir.types import ShapedType
+
+_LIMIT_KEYS = ("dtypes", "max_kernel", "max_stride", "max_channels", "max_dilation", "modes")
+
+
+@dataclass(frozen=True)
+class OpLimits:
+    dtypes: tuple[str, ...] | None = None
+    max_kernel: int | None = None
+    max_stride: int | None = None
+    max_channels: int | None = None
+    max_dilation: int | None = None
+    modes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class MarchProfile:
+    name: str
+    description: str = ""
+    ops: dict[str, OpLimits] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> MarchProfile:
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(data.get("ops"), dict):
+            raise ValueError(f"{source}: a march profile needs a string 'name' and an 'ops' object")
+        ops = {}
+        for op, limits in data["ops"].items():
+            unknown = set(limits) - set(_LIMIT_KEYS)
+            if unknown:
+                raise ValueError(f"{source}: op '{op}' has unknown limit(s) {sorted(unknown)} "
+                                 f"(known: {', '.join(_LIMIT_KEYS)})")
+            kw = {k: tuple(v) if isinstance(v, list) else v for k, v in limits.items()}
+            ops[op] = OpLimits(**kw)
+        return cls(data["name"], data.get("description", ""), ops)
+
+
+_PROFILES: dict[str, MarchProfile] = {}
+
+
+def register_march(profile: MarchProfile | dict | str | Path) -> MarchProfile:
+    """Add a profile (a MarchProfile, a dict, or a JSON file path); returns it. Replaces one of the same name."""
+    if isinstance(profile, (str, Path)):
+        path = Path(profile)
+        profile = MarchProfile.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    elif isinstance(profile, dict):
+        profile = MarchProfile.from_dict(profile)
+    _PROFILES[profile.name] = profile
+    return profile
+
+
+def get_march(name: str) -> MarchProfile:
+    if not _PROFILES:
+        for p in sorted((Path(__file__).parent / "marches").glob("*.json")):
+            register_march(p)
+    try:
+        return _PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown march '{name}' (known: {', '.join(sorted(_PROFILES))})") from None
+
+
+@dataclass
+class Violation:
+    op: Operation
+    message: str
+
+    def __str__(self) -> str:
+        return f"{location_prefix(self.op.location)}: '{self.op.name}' {self.message}"
+
+
+def _activation_dtype(op: Operation) -> str | None:
+    """Storage dtype of the op's first quantized input (the dcast it reads), if any."""
+    for v in op.operands:
+        src = getattr(v, "op", None)
+        if src is not None and src.name == "quant.dcast":
+            e = src.operands[0].type.element_type
+            if hasattr(e, "storage_type") and not hasattr(e, "scales"):
+                return f"i{e.storage_type.width}"
+    return None
+
+
+def _ints(op: Operation, name: str) -> list[int]:
+    a = op.get_attr(name)
+    if a is None:
+        return []
+    return [a.value] if hasattr(a, "value") and isinstance(a.value, int) else [x.value for x in a]
+
+
+def _shape(v) -> tuple[int, ...] | None:
+    t = v.type
+    return tuple(t.shape) if isinstance(t, ShapedType) and t.has_static_shape else None
+
+
+def op_violations(op: Operation, profile: MarchProfile) -> list[str]:
+    """Why `op` cannot run on the march (empty when it can)."""
+    if op.name == "torch.call":
+        target = op.get_attr("target")
+        return [f"is an opaque call of '{target.value if target is not None else '?'}': no march runs it"]
+    base = op.name.partition(".")[2]
+    limits = profile.ops.get(base)
+    if limits is None:
+        return [f"is not supported on march '{profile.name}'"]
+    out = []
+    dtype = _activation_dtype(op)
+    if limits.dtypes is not None and dtype is not None and dtype not in limits.dtypes:
+        out.append(f"has {dtype} inputs; march '{profile.name}' supports {', '.join(limits.dtypes)} for {base}")
+    kernel: list[int] = []
+    if base in ("conv2d", "conv_transpose2d") and len(op.operands) > 1 and _shape(op.operands[1]):
+        kernel = list(_shape(op.operands[1])[2:])
+    elif base in ("max_pool2d", "avg_pool2d"):
+        kernel = _ints(op, "kernel_size")
+    checks = (("kernel", kernel, limits.max_kernel), ("stride", _ints(op, "stride"), limits.max_stride),
+              ("dilation", _ints(op, "dilation"), limits.max_dilation))
+    for what, values, limit in checks:
+        if limit is not None and values and max(values) > limit:
+            out.append(f"{what} {values} exceeds march '{profile.name}' limit {limit}")
+    if limits.max_channels is not None and base in ("conv2d", "conv_transpose2d", "linear"):
+        shapes = [s for s in (_shape(op.operands[0]), _shape(op.results[0])) if s]
+        axis = -1 if base == "linear" else 1
+        channels = max((s[axis] for s in shapes if len(s) > 1), default=0)
+        if channels > limits.max_channels:
+            out.append(f"has {channels} channels; march '{profile.name}' allows {limits.max_channels}")
+    if limits.modes is not None:
+        mode = op.get_attr("mode")
+        if mode is not None and mode.value not in limits.modes:
+            out.append(f"mode '{mode.value}' is not supported on march '{profile.name}' ({', '.join(limits.modes)})")
+    return out
+
+
+def check_march(root: Operation, march: str) -> list[Violation]:
+    """Every frozen-level op under `root` that the march cannot execute, with the reasons."""
+    profile = get_march(march)
+    found = []
+    for op in root.walk():
+        if op.dialect_name not in ("torch", "hl") or op.name == "torch.constant":
+            continue
+        found += [Violation(op, msg) for msg in op_violations(op, profile)]
+    return found

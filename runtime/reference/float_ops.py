@@ -1,0 +1,142 @@
+"""Float islands: the torch/hl ops `convert(..., float_fallback=True)` keeps in float, executed in numpy.
+
+They sit between `bpu.dequantize` and `bpu.quantize`, as horizon runs unsupported ops on the CPU. Each
+is computed in float64 from its float32 inputs (torch's formulas) and stored as float32 by the
+interpreter; another runtime matches these bits by calling these functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from irq.runtime.reference.ops import attr, impl
+
+
+def _register(base: str):
+    def deco(fn):
+        impl(f"torch.{base}")(fn)
+        impl(f"hl.{base}")(fn)
+        return fn
+    return deco
+
+
+def _f(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+@impl("torch.constant")
+@impl("arith.constant")
+def float_constant(op) -> np.ndarray:
+    return np.asarray(op.get_attr("value").to_numpy())
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+_UNARY = {
+    "sigmoid": _sigmoid, "tanh": np.tanh, "exp": np.exp, "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6), "silu": lambda x: x * _sigmoid(x),
+    "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6, "hardsigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
+    "neg": np.negative, "abs": np.abs, "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x),
+    "identity": lambda x: x, "contiguous": lambda x: x, "dropout": lambda x: x,
+}
+for _name, _fn in _UNARY.items():
+    _register(_name)(lambda op, x, _fn=_fn: _fn(_f(x)))
+
+
+@_register("gelu")
+def gelu(op, x):
+    x = _f(x)
+    if attr(op, "approximate") == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2)))
+
+
+@_register("leaky_relu")
+def leaky_relu(op, x):
+    x = _f(x)
+    return np.where(x >= 0, x, x * attr(op, "negative_slope"))
+
+
+@_register("hardtanh")
+def hardtanh(op, x):
+    return np.clip(_f(x), attr(op, "min_val"), attr(op, "max_val"))
+
+
+@_register("clamp")
+def clamp(op, x):
+    lo, hi = attr(op, "min"), attr(op, "max")
+    return np.clip(_f(x), -np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+
+@_register("softmax")
+def softmax(op, x):
+    x = _f(x)
+    e = np.exp(x - x.max(axis=attr(op, "dim"), keepdims=True))
+    return e / e.sum(axis=attr(op, "dim"), keepdims=True)
+
+
+@_register("log_softmax")
+def log_softmax(op, x):
+    x = _f(x)
+    d = attr(op, "dim")
+    shifted = x - x.max(axis=d, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=d, keepdims=True))
+
+
+@_register("layer_norm")
+def layer_norm(op, x, *params):
+    x = _f(x)
+    dims = tuple(range(x.ndim - len(attr(op, "normalized_shape")), x.ndim))
+    mean = x.mean(axis=dims, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=dims, keepdims=True)
+    y = (x - mean) / np.sqrt(var + attr(op, "eps"))
+    values = dict(zip([n for n in ("weight", "bias") if getattr(op, n, None) is not None], params))
+    if "weight" in values:
+        y = y * _f(values["weight"])
+    if "bias" in values:
+        y = y + _f(values["bias"])
+    return y
+
+
+_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+for _name, _fn in _BINARY.items():
+    _register(_name)(lambda op, a, b, _fn=_fn: _fn(_f(a), _f(b) * (attr(op, "alpha", 1) if _fn in (np.add, np.subtract)
+                                                                      else 1)))
+    _register(f"{_name}_scalar")(lambda op, a, _fn=_fn: _fn(_f(a), attr(op, "other")))
+
+
+@_register("matmul")
+def matmul(op, a, b):
+    return np.matmul(_f(a), _f(b))
+
+
+@_register("mean")
+def mean(op, x):
+    dims = attr(op, "dim")
+    return _f(x).mean(axis=tuple(dims) if dims else None, keepdims=bool(attr(op, "keepdim")))
+
+
+@_register("cat")
+def cat(op, *xs):
+    return np.concatenate([_f(x) for x in xs], axis=attr(op, "dim"))
+
+
+def _to_result_shape(op, x, *_sizes):
+    return np.reshape(x, tuple(op.results[0].type.shape))
+
+
+for _name in ("reshape", "view", "flatten", "unsqueeze", "squeeze"):
+    _register(_name)(_to_result_shape)
+
+
+@_register("permute")
+def permute(op, x):
+    return np.transpose(x, attr(op, "dims"))
+
+
+@_register("transpose")
+def transpose(op, x):
+    return np.swapaxes(x, attr(op, "dim0"), attr(op, "dim1"))

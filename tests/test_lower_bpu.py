@@ -1,0 +1,223 @@
+"""lower-bpu on hand-written frozen-level graphs: the reference runtime's output against the float
+computation on the dequantized values (torch float64 on the frozen graph's QDQ semantics), within one
+output step, and exactly against hand-computed integer paths on small cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from irq.runtime.reference import run
+from support.frozen import FrozenBuilder
+
+import irq
+from irq import fixedpoint as fp
+from irq.transform.pass_base import PassFailure
+
+RNG = np.random.default_rng(7)
+CONV_ATTRS = 'stride = [{s}, {s}], padding = [{p}, {p}], dilation = [1, 1], groups = {g} : i64, owner = "{o}"'
+
+
+def lower(m, **options):
+    opts = " ".join(f"{k.replace('_', '-')}={v}" for k, v in options.items())
+    irq.PassManager.parse(f"builtin.module(lower-bpu{{{opts}}})" if opts else "builtin.module(lower-bpu)").run(m)
+    irq.verify(m)
+    assert all(op.dialect_name in ("bpu", "func", "builtin") for op in m.walk()), m
+    return m
+
+
+def qdq(x, s, dtype="i8"):
+    return fp.quantize_to_codes(x, s, dtype) * np.float64(s)
+
+
+def wdq(w, s_w, axis=0):
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    return fp.quantize_weight(w, s_w, axis) * np.asarray(s_w).reshape(shape)
+
+
+def t(a):
+    return torch.from_numpy(np.asarray(a, dtype=np.float64))
+
+
+def assert_within_one_step(got: np.ndarray, want_float: np.ndarray, s_out: float, dtype="i8", lo=None, hi=None,
+                           exact_fraction: float = 0.9):
+    """Codes of the program's output vs round_half_up(float / s_out) (the default rounding): never more than one
+    step apart, and mostly equal (they differ where the 31-bit multiplier or a rounded bias tips a near-tie)."""
+    qmin, qmax = fp.qrange(dtype)
+    want = np.clip(np.floor(want_float / s_out + 0.5), qmin if lo is None else lo, qmax if hi is None else hi)
+    codes = np.rint(got.astype(np.float64) / s_out)
+    diff = np.abs(codes - want)
+    assert diff.max() <= 1, f"{int((diff > 1).sum())} codes more than one step off"
+    assert (diff == 0).mean() >= exact_fraction, f"only {(diff == 0).mean():.3f} exact"
+
+
+@pytest.mark.parametrize("act,groups,stride", [(None, 1, 1), ("relu", 1, 2), ("relu6", 4, 1)])
+def test_conv2d_per_channel(act, groups, stride):
+    b = FrozenBuilder([("x", (2, 4, 9, 9))])
+    s_x, s_out = 0.021, 0.043
+    w = RNG.standard_normal((8, 4 // groups, 3, 3)) * 0.3
+    s_w = np.abs(w).reshape(8, -1).max(axis=1) / 127
+    bias = RNG.standard_normal(8) * 0.2
+    xd = b.qdq("x", s_x)
+    attrs = CONV_ATTRS.format(s=stride, p=1, g=groups, o="conv") + (f', activation = "{act}"' if act else "")
+    oh = (9 + 2 - 3) // stride + 1
+    y = b.op("hl.conv2d", [xd, b.weight(w, s_w)], (2, 8, oh, oh), {"bias": b.const(bias)}, attrs)
+    m = lower(b.module([b.qdq(y, s_out)]))
+    x = RNG.standard_normal((2, 4, 9, 9)).astype(np.float32) * 1.5
+    (got,) = run(m, x)
+    ref = F.conv2d(t(qdq(x, s_x)), t(wdq(w, s_w)), t(bias.astype(np.float32)), stride, 1, 1, groups).numpy()
+    lo, hi = (0, 127) if act == "relu" else (0, int(np.rint(6 / s_out))) if act == "relu6" else (None, None)
+    assert_within_one_step(got, ref, s_out, lo=lo, hi=hi)
+
+
+def test_conv2d_fused_residual_is_one_rounding():
+    b = FrozenBuilder([("x", (1, 4, 6, 6)), ("r", (1, 6, 6, 6))])
+    s_x, s_r, s_out = 0.02, 0.03, 0.05
+    w = RNG.standard_normal((6, 4, 3, 3)) * 0.2
+    s_w = np.abs(w).reshape(6, -1).max(axis=1) / 127
+    xd, rd = b.qdq("x", s_x), b.qdq("r", s_r)
+    y = b.op("hl.conv2d", [xd, b.weight(w, s_w)], (1, 6, 6, 6), {"residual": rd},
+             CONV_ATTRS.format(s=1, p=1, g=1, o="conv") + ', activation = "relu"')
+    m = lower(b.module([b.qdq(y, s_out)]))
+    rq = [op for op in m.walk() if op.name == "bpu.requantize"]
+    assert len(rq) == 1 and rq[0].residual is not None  # one rounding for conv + residual
+    x = RNG.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    r = RNG.standard_normal((1, 6, 6, 6)).astype(np.float32)
+    (got,) = run(m, x, r)
+    ref = F.conv2d(t(qdq(x, s_x)), t(wdq(w, s_w)), None, 1, 1).numpy() + qdq(r, s_r)
+    assert_within_one_step(got, np.maximum(ref, 0), s_out, lo=0)
+
+
+def test_linear_exact_hand_computed_path():
+    # s_x * s_w / s_out = 0.5 * 0.25 / 0.125 = 1: M = 2^30, S = 30, so the output code is the accumulator itself
+    b = FrozenBuilder([("x", (1, 2))])
+    xd = b.qdq("x", 0.5)
+    w = b.weight(np.array([[0.5, 0.25], [-0.25, 0.75]]), [0.25, 0.25])
+    y = b.op("hl.linear", [xd, w], (1, 2), {"bias": b.const(np.array([0.125, -0.25]))}, 'owner = "fc"')
+    m = lower(b.module([b.qdq(y, 0.125)]))
+    rq = next(op for op in m.walk() if op.name == "bpu.requantize")
+    assert list(rq.multiplier) == [2**30, 2**30] and list(rq.shift) == [30, 30]
+    (got,) = run(m, np.array([[1.0, -0.5]], dtype=np.float32))
+    # x codes [2, -1]; w codes [[2, 1], [-1, 3]]; bias codes at 0.125: [1, -2]
+    # acc = [2*2 - 1*1 + 1, -1*2 - 3*1 - 2] = [4, -7] -> out = [4 * 0.125, -7 * 0.125]
+    assert got.tolist() == [[0.5, -0.875]]
+
+
+def test_linear_int32_high_precision_output():
+    b = FrozenBuilder([("x", (3, 16))])
+    s_x = 0.03
+    w = RNG.standard_normal((5, 16)) * 0.2
+    s_w = np.abs(w).max(axis=1) / 127
+    bias = RNG.standard_normal(5)
+    y = b.op("hl.linear", [b.qdq("x", s_x), b.weight(w, s_w)], (3, 5), {"bias": b.const(bias)}, 'owner = "fc"')
+    m = lower(b.module([y]))
+    deq = next(op for op in m.walk() if op.name == "bpu.dequantize" and op.operands[0].type.element_type.width == 32)
+    assert deq.axis.value == 1 and len(deq.scales()) == 5
+    x = RNG.standard_normal((3, 16)).astype(np.float32)
+    (got,) = run(m, x)
+    ref = qdq(x, s_x) @ wdq(w, s_w).T + bias.astype(np.float32)
+    # exact sum of products; only the bias is rounded, to half an accumulator step
+    assert np.all(np.abs(got - ref) <= 0.5 * s_x * s_w + 1e-6)
+
+
+def test_add_sub_mul_cat_and_lut():
+    b = FrozenBuilder([("a", (1, 3, 4, 4)), ("c", (1, 3, 4, 4))])
+    s_a, s_c, s_out = 0.02, 0.035, 0.04
+    ad, cd = b.qdq("a", s_a), b.qdq("c", s_c)
+    shape = (1, 3, 4, 4)
+    outs = {}
+    for name in ("add", "sub", "mul"):
+        outs[name] = b.qdq(b.op(f"hl.{name}", [ad, cd], shape, attrs=f'owner = "{name}"'), s_out)
+    cat = b.qdq(b.op("hl.cat", [ad, cd], (1, 6, 4, 4), attrs='dim = 1 : i64, owner = "cat"'), s_out)
+    sig = b.qdq(b.op("hl.sigmoid", [ad], shape, attrs='owner = "sig"'), 1 / 255)
+    m = lower(b.module([outs["add"], outs["sub"], outs["mul"], cat, sig]))
+    a = RNG.standard_normal(shape).astype(np.float32) * 1.5
+    c = RNG.standard_normal(shape).astype(np.float32) * 1.5
+    got = run(m, a, c)
+    aq, cq = qdq(a, s_a), qdq(c, s_c)
+    for g, ref in zip(got, [aq + cq, aq - cq, aq * cq, np.concatenate([aq, cq], axis=1)]):
+        assert_within_one_step(g, ref, s_out)
+    # the table is the float function of every code: exact
+    np.testing.assert_array_equal(np.rint(got[4] * 255), np.clip(np.rint(255 / (1 + np.exp(-aq))), -128, 127))
+
+
+def test_pools_resize_and_data_movement():
+    b = FrozenBuilder([("x", (1, 2, 8, 8))])
+    s_x = 0.05
+    xd = b.qdq("x", s_x)
+    mp = b.op("torch.max_pool2d", [xd], (1, 2, 4, 4),
+              attrs="kernel_size = [2, 2], stride = [2, 2], padding = [0, 0], dilation = [1, 1], ceil_mode = false")
+    fl = b.op("torch.flatten", [mp], (1, 32), attrs="start_dim = 1 : i64, end_dim = -1 : i64")
+    ap = b.qdq(b.op("hl.avg_pool2d", [xd], (1, 2, 4, 4),
+                    attrs="kernel_size = [3, 3], stride = [2, 2], padding = [1, 1], ceil_mode = false, "
+                          'count_include_pad = false, owner = "ap"'), 0.03)
+    gp = b.qdq(b.op("hl.adaptive_avg_pool2d", [xd], (1, 2, 1, 1), attrs='output_size = [1, 1], owner = "gp"'), 0.02)
+    near = b.op("hl.interpolate", [xd], (1, 2, 16, 16), attrs='size = [16, 16], mode = "nearest", owner = "up"')
+    bil = b.qdq(b.op("hl.interpolate", [xd], (1, 2, 16, 16),
+                     attrs='size = [16, 16], mode = "bilinear", align_corners = false, owner = "up2"'), s_x)
+    m = lower(b.module([fl, ap, gp, near, bil]))
+    x = RNG.standard_normal((1, 2, 8, 8)).astype(np.float32) * 2
+    got = run(m, x)
+    xq = t(qdq(x, s_x))
+    np.testing.assert_array_equal(got[0], F.max_pool2d(xq, 2).flatten(1).numpy().astype(np.float32))
+    assert_within_one_step(got[1], F.avg_pool2d(xq, 3, 2, 1, False, False).numpy(), 0.03)
+    assert_within_one_step(got[2], xq.mean(dim=(2, 3), keepdim=True).numpy(), 0.02, exact_fraction=0.5)
+    np.testing.assert_array_equal(got[3], F.interpolate(xq, size=(16, 16), mode="nearest").numpy().astype(np.float32))
+    assert_within_one_step(got[4], F.interpolate(xq, size=(16, 16), mode="bilinear").numpy(), s_x)
+
+
+def test_conv_transpose2d_and_matmul():
+    b = FrozenBuilder([("x", (1, 4, 5, 5)), ("a", (2, 3, 8)), ("c", (2, 8, 4))])
+    w = RNG.standard_normal((4, 3, 3, 3)) * 0.3
+    s_w = np.abs(w).transpose(1, 0, 2, 3).reshape(3, -1).max(axis=1) / 127
+    y = b.op("hl.conv_transpose2d", [b.qdq("x", 0.02), b.weight(w, s_w, axis=1)], (1, 3, 10, 10),
+             attrs='stride = [2, 2], padding = [1, 1], output_padding = [1, 1], groups = 1 : i64, '
+                   'dilation = [1, 1], owner = "up"')
+    mm = b.op("hl.matmul", [b.qdq("a", 0.03), b.qdq("c", 0.04)], (2, 3, 4), attrs='owner = "mm"')
+    m = lower(b.module([b.qdq(y, 0.05), b.qdq(mm, 0.1)]))
+    x = RNG.standard_normal((1, 4, 5, 5)).astype(np.float32)
+    a, c = RNG.standard_normal((2, 3, 8)).astype(np.float32), RNG.standard_normal((2, 8, 4)).astype(np.float32)
+    got = run(m, x, a, c)
+    ref = F.conv_transpose2d(t(qdq(x, 0.02)), t(wdq(w, s_w, axis=1)), None, 2, 1, 1).numpy()
+    assert_within_one_step(got[0], ref, 0.05)
+    assert_within_one_step(got[1], qdq(a, 0.03) @ qdq(c, 0.04), 0.1)
+
+
+def test_requantize_between_different_scales_and_rounding_option():
+    b = FrozenBuilder([("x", (1, 64))])
+    xd = b.qdq("x", 0.01)
+    y = b.op("torch.reshape", [xd], (8, 8), attrs="shape = [8, 8]")
+    m = lower(b.module([b.qdq(y, 0.02)]), rounding="half_even")
+    rq = next(op for op in m.walk() if op.name == "bpu.requantize")
+    assert rq.rounding.value == "half_even"
+    x = (np.arange(64, dtype=np.float32) - 32) * 0.01  # codes -32..31: ties at every odd code
+    (got,) = run(m, x.reshape(1, 64))
+    want = np.rint(np.arange(-32, 32) / 2) * 0.02  # numpy's rint is half to even
+    np.testing.assert_array_equal(got.ravel(), want.astype(np.float32))
+
+
+def test_unsupported_ops_are_listed_with_locations():
+    b = FrozenBuilder([("x", (1, 8))])
+    xd = b.qdq("x", 0.1)
+    s = b.op("hl.softmax", [xd], (1, 8), attrs='dim = 1 : i64, owner = "sm"')
+    e = b.op("hl.log_softmax", [b.qdq(s, 1 / 128)], (1, 8), attrs='dim = 1 : i64, owner = "lsm"')
+    m = b.module([b.qdq(e, 0.1)])
+    with pytest.raises(PassFailure) as info:
+        lower(m)
+    text = str(info.value)
+    assert "2 op(s) cannot be lowered" in text
+    assert "'hl.softmax' cannot be lowered to bpu" in text and "'hl.log_softmax'" in text
+    assert "<string>:" in text  # each with its file:line:col
+
+
+def test_bn_must_be_folded():
+    b = FrozenBuilder([("x", (1, 2, 4, 4))])
+    w = b.weight(RNG.standard_normal((2, 2, 1, 1)), [0.01, 0.01])
+    g = b.const(np.ones(2))
+    y = b.op("hl.conv2d", [b.qdq("x", 0.1), w], (1, 2, 4, 4),
+             {"bn_weight": g, "bn_bias": g, "bn_mean": g, "bn_var": g},
+             CONV_ATTRS.format(s=1, p=0, g=1, o="c") + ", bn_eps = 1.0e-05 : f64")
+    with pytest.raises(PassFailure, match="freeze folds batch norms"):
+        lower(b.module([b.qdq(y, 0.1)]))
