@@ -47,20 +47,33 @@ def test_wrong_inputs_are_named():
         f(x.astype(np.float64))
     with pytest.raises(ProgramError, match=r"input 0 \(%x\) has shape \[1, 8, 16, 15\]"):
         f(x[..., :15])
-    with pytest.raises(ProgramError, match="takes 1 inputs, got 2"):
+    with pytest.raises(ProgramError, match=r"'main' takes 1 input\(s\), got 2"):
         f(x, x)
     with pytest.raises(ProgramError, match="must be a numpy array"):
         f(x.tolist())
     assert f(np.zeros((4, 8, 16, 16), np.float32)).shape == (4, 8, 16, 16)  # any batch size
 
 
-def test_unsupported_op_fails_at_compile_time_with_location():
+def test_ops_without_a_kernel_run_the_reference_implementation():
+    """conv_transpose2d has no numba kernel yet: it runs the oracle's numpy code as a step, at any batch."""
+    rng = np.random.default_rng(0)
     p = ProgramText([("x", (1, 2, 3, 3), "i8")])
-    p.const("w", np.ones((2, 1, 2, 2)), "i8")
+    p.const("w", rng.integers(-127, 128, size=(2, 1, 2, 2)), "i8")
     p.op("y", "bpu.conv_transpose2d", ["x", "w"], ((1, 1, 4, 4), "i32"),
          {"stride": [1, 1], "padding": [0, 0], "output_padding": [0, 0], "dilation": [1, 1], "groups": 1})
-    with pytest.raises(ProgramError, match=r"<string>:\d+:\d+: 'bpu.conv_transpose2d' is not supported"):
-        rn.compile(p.module(["y"]))
+    prog = p.module(["y"])
+    x = rng.integers(-128, 128, size=(3, 2, 3, 3)).astype(np.int8)
+    got = rn.compile(prog)(x)
+    want = np.concatenate([irq.run(prog, x[i:i + 1], runtime="reference") for i in range(3)])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_unknown_op_fails_at_compile_time_with_location():
+    prog = irq.parse_module('func.func @main(%x: tensor<2xi8>) -> tensor<2xi8> {\n'
+                            '  %y = "acme.frob"(%x) : (tensor<2xi8>) -> tensor<2xi8>\n'
+                            '  return %y : tensor<2xi8>\n}\n')
+    with pytest.raises(ProgramError, match=r"<string>:2:\d+: 'acme.frob' is not supported"):
+        rn.compile(prog)
 
 
 def test_requantize_input_beyond_2_pow_32_raises_naming_the_op():
@@ -123,3 +136,26 @@ def test_runs_without_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
+
+
+def test_irq_run_cli_numba_default_reference_and_profile(tmp_path):
+    """irq-run on a converted program: numba by default equals --runtime reference; --profile prints a table."""
+    from test_convert_artifact import small_net
+
+    program = irq.convert(small_net(), march="bayes")
+    path = tmp_path / "model.irq"
+    program.save(str(path))
+    x = np.random.default_rng(5).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    from irq.cli.run import main
+
+    assert main([str(path), "-i", str(tmp_path / "x.npy"), "-o", str(tmp_path / "n.npy")]) == 0
+    assert main([str(path), "-i", str(tmp_path / "x.npy"), "-o", str(tmp_path / "r.npy"), "--runtime",
+                 "reference"]) == 0
+    n, r = np.load(tmp_path / "n.npy"), np.load(tmp_path / "r.npy")
+    assert n.dtype == r.dtype and n.tobytes() == r.tobytes()
+    proc = subprocess.run([sys.executable, "-m", "irq.cli.run", str(path), "-i", str(tmp_path / "x.npy"), "-o",
+                           str(tmp_path / "p.npy"), "--profile"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "conv2d+requantize" in proc.stderr and "bpu.linear" in proc.stderr and "total" in proc.stderr

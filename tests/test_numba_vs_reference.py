@@ -321,3 +321,23 @@ def test_small_network_end_to_end_and_batches(batch):
     got = rn.compile(prog)(x)
     want = np.concatenate([reference.run(prog, x[i:i + 1])[0] for i in range(batch)])
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kwargs,convert_kwargs", [
+    ({}, {}),
+    ({"kernel": 1, "stride": 2}, {"rounding": "half_even"}),
+    ({"in_dtype": "i16"}, {"march": "nash"}),
+    ({"softmax": True}, {"march": "nash", "float_fallback": True}),  # a float island between dequantize/quantize
+])
+def test_converted_programs_end_to_end(kwargs, convert_kwargs):
+    """Programs lowered by irq.convert (lower-bpu) from frozen graphs: numba equals the reference, batch 1 and 4."""
+    from test_convert_artifact import small_net
+
+    import irq
+    program = irq.convert(small_net(**kwargs), **{"march": "bayes", **convert_kwargs})
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((4, 3, 8, 8)) * 3).astype(np.float32)
+    assert_same(program, x[:1])
+    got = rn.compile(program)(x)
+    want = np.concatenate([reference.run(program, x[i:i + 1])[0] for i in range(4)])
+    np.testing.assert_array_equal(got, want)

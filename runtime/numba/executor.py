@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .ops import HANDLERS, fusable_producer
+from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, Plan, Planner, ProgramError, element_dtype, logical_shape, op_error
 
 
@@ -50,9 +50,10 @@ class CompiledProgram:
         first = self.arg_types[0].shape if self.args and self.arg_types[0].shape else None
         self.program_batch = first[0] if first else None
         self._plans: dict[int, Plan] = {}
+        from irq.runtime.reference.interpreter import IMPLS  # also registers the float-island ops
         for op in self.block.ops:  # unsupported ops fail now, not on the first call
-            if op.name not in HANDLERS and op.name != "func.return":
-                raise op_error(op, "is not supported by the numba runtime")
+            if op.name not in HANDLERS and op.name not in IMPLS and op.name != "func.return":
+                raise op_error(op, "is not supported by the numba runtime (nor by the reference runtime)")
         self.plan(self.program_batch or 1)
 
     # -- planning ---------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ class CompiledProgram:
                 break
             p.current_op = op
             if op not in p.fused_producers:
-                HANDLERS[op.name](p, op)
+                HANDLERS.get(op.name, reference_fallback)(p, op)
             for v in set(op.operands):
                 if last_use.get(v) == i and v not in keep:
                     p.release(v)
@@ -112,7 +113,8 @@ class CompiledProgram:
     # -- running ----------------------------------------------------------------------------------
     def _bind(self, inputs) -> Plan:
         if len(inputs) != len(self.args):
-            raise ProgramError(f"the program takes {len(self.args)} inputs, got {len(inputs)}")
+            name = self.fn_op.get_attr("sym_name").value
+            raise ProgramError(f"'{name}' takes {len(self.args)} input(s), got {len(inputs)}")
         for i, (x, arg) in enumerate(zip(inputs, self.args)):
             if not isinstance(x, np.ndarray):
                 raise ProgramError(f"{_arg_name(arg, i)} must be a numpy array, got {type(x).__name__}")

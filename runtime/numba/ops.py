@@ -570,3 +570,48 @@ def _slice(p: Planner, op) -> None:
 
 def unsupported(p: Planner, op) -> None:
     raise ProgramError(f"{op_error(op, 'is not supported by the numba runtime')}")
+
+
+# -- everything else the reference runtime executes (float islands, conv_transpose2d) -----------
+def reference_fallback(p: Planner, op) -> None:
+    """Run the reference runtime's numpy implementation of `op` as a step (rare ops: correct, not fast).
+
+    Float islands (torch/hl ops kept in float by `convert(..., float_fallback=True)`) and ops without a
+    numba kernel execute exactly as in the oracle; results are stored like the reference stores them
+    (float32, or integers checked against their dtype's range).
+    """
+    from irq.runtime.reference.ops import IMPLS
+
+    impl = IMPLS[op.name]
+    if not op.operands and op.name.endswith(".constant"):
+        p.constants[op.results[0]] = np.asarray(impl(op))
+        return
+    if len(op.results) != 1:
+        raise op_error(op, "has several results: not supported by the numba runtime")
+    ins = [p.constant(v) if p.is_constant(v) else p.input(v, PLAIN).array for v in op.operands]
+    consts = [p.is_constant(v) for v in op.operands]
+    out = p.new_slot(op.results[0], PLAIN)
+    dst = out.array
+    is_int = dst.dtype.kind == "i"
+    lo, hi = _range(dst.dtype) if is_int else (0, 0)
+    if p.batch != p.program_batch and p.program_batch is not None:
+        if p.program_batch != 1:
+            raise op_error(op, f"runs through the reference implementation, which needs the program's batch "
+                               f"size {p.program_batch}")
+        per_sample = True
+    else:
+        per_sample = False
+
+    def store(value, target):
+        v = np.asarray(value)
+        if is_int and v.size and (v.min() < lo or v.max() > hi):
+            raise op_error(op, f"produced values in [{int(v.min())}, {int(v.max())}], outside {dst.dtype}")
+        np.copyto(target, v.reshape(target.shape), casting="unsafe")
+
+    def run():
+        if not per_sample:
+            store(impl(op, *ins), dst)
+            return
+        for i in range(dst.shape[0]):
+            store(impl(op, *[a if c else a[i:i + 1] for a, c in zip(ins, consts)]), dst[i:i + 1])
+    p.step(op.name, run)
