@@ -159,3 +159,22 @@ def test_irq_run_cli_numba_default_reference_and_profile(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "conv2d+requantize" in proc.stderr and "bpu.linear" in proc.stderr and "total" in proc.stderr
+
+
+def test_fused_depthwise_never_writes_over_its_own_input():
+    """A depthwise conv fused into its requantize reads its input while writing its output: the planner must
+    keep the input alive until the fused step, or the output buffer reuses it (found on MobileNetV2)."""
+    rng = np.random.default_rng(3)
+    c, hw = 8, 6
+    p = ProgramText([("x", (1, c, hw, hw), "i8")])
+    prev = "x"
+    for i in range(4):
+        p.const(f"w{i}", rng.integers(-127, 128, size=(c, 1, 3, 3)), "i8")
+        p.op(f"a{i}", "bpu.conv2d", [prev, f"w{i}"], ((1, c, hw, hw), "i32"),
+             {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": c})
+        p.op(f"y{i}", "bpu.requantize", [f"a{i}"], ((1, c, hw, hw), "i8"),
+             {"multiplier": ("array", [2**30]), "shift": ("array", [36])})
+        prev = f"y{i}"
+    prog = p.module([prev])
+    x = rng.integers(-128, 128, size=(1, c, hw, hw)).astype(np.int8)
+    np.testing.assert_array_equal(rn.compile(prog)(x), irq.run(prog, x, runtime="reference"))

@@ -73,12 +73,19 @@ class CompiledProgram:
             for v in op.operands:
                 uses[v] = uses.get(v, 0) + 1
                 last_use[v] = i
+        index = {op: i for i, op in enumerate(ops)}
         for op in ops:
             if op.name == "bpu.requantize":
                 prod = fusable_producer(op, uses)
                 if prod is not None:
                     p.fused[op] = prod
                     p.fused_producers.add(prod)
+                    # the producer's operands are read when the requantize runs: they live until then
+                    for v in prod.operands:
+                        last_use[v] = max(last_use[v], index[op])
+        dies_at: dict[int, list] = {}
+        for v, i in last_use.items():
+            dies_at.setdefault(i, []).append(v)
         inputs = []
         for i, arg in enumerate(self.args):
             shape = logical_shape(arg.type, batch, self.program_batch, _arg_name(arg, i))
@@ -96,8 +103,8 @@ class CompiledProgram:
             p.current_op = op
             if op not in p.fused_producers:
                 HANDLERS.get(op.name, reference_fallback)(p, op)
-            for v in set(op.operands):
-                if last_use.get(v) == i and v not in keep:
+            for v in dies_at.get(i, ()):
+                if v not in keep:
                     p.release(v)
             for r in op.results:  # results nobody reads are dead at once
                 if r not in last_use and r not in keep and r in p.slots:
