@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from .kernels import blas_threads
 from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, Plan, Planner, ProgramError, element_dtype, logical_shape, op_error
 
@@ -158,19 +159,25 @@ class CompiledProgram:
 
     def __call__(self, *inputs):
         plan = self._bind(inputs)
-        for step in plan.steps:
-            step.fn()
+        try:
+            for step in plan.steps:
+                step.fn()
+        finally:
+            blas_threads.restore()
         return self._collect(plan)
 
     def profile(self, *inputs, repeat: int = 1):
         """Run `repeat` times; returns (outputs, [(op name, step label, location, seconds per run), ...])."""
         plan = self._bind(inputs)
         times = [0.0] * len(plan.steps)
-        for _ in range(repeat):
-            for i, step in enumerate(plan.steps):
-                t0 = time.perf_counter()
-                step.fn()
-                times[i] += time.perf_counter() - t0
+        try:
+            for _ in range(repeat):
+                for i, step in enumerate(plan.steps):
+                    t0 = time.perf_counter()
+                    step.fn()
+                    times[i] += time.perf_counter() - t0
+        finally:
+            blas_threads.restore()
         from irq.diagnostics import location_prefix
         rows = [(s.op.name, s.label, location_prefix(s.op.location), t / repeat) for s, t in zip(plan.steps, times)]
         return self._collect(plan), rows

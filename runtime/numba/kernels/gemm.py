@@ -18,6 +18,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import blas_threads
 from .requantize import clamp, round_shift
 
 #: Largest magnitude of a storage code, by numpy dtype.
@@ -111,8 +112,10 @@ class ExactGemm:
         self.chunks = [(k0, min(k, k0 + max_chunk)) for k0 in range(0, k, max_chunk)] or [(0, 0)]
         self.part = np.empty((m, n), dtype=float_dtype)
         self.acc = np.empty((m, n), dtype=np.int64) if len(self.chunks) > 1 else None
+        self.threads = blas_threads.threads_for(m * k * n)
 
     def result(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        blas_threads.use(self.threads)
         if self.acc is None:
             np.matmul(a, b, out=self.part)
             return self.part
