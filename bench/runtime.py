@@ -4,7 +4,8 @@
 
 Workloads: (a) conv 64->64 3x3 on 56x56 (115.6 MMAC), (b) matmul 128x768 @ 768x768 (75.5 MMAC),
 (c) MobileNetV2 224x224 at batch 1 and 8 (a bpu program with MobileNetV2's layers and random int8
-weights, bench/_bpu_programs.py). Each thread count runs in its own process with OMP/OpenBLAS/MKL/
+weights, bench/_bpu_programs.py; onnxruntime runs torch's MobileNetV2 exported to ONNX and quantized
+by onnxruntime.quantization, QDQ per channel). Each thread count runs in its own process with OMP/OpenBLAS/MKL/
 Numba thread counts set before any import. Times are the best of repeated runs (the machine is shared);
 GMAC/s and ratios to each peer are printed, then irq's first-call compile time (empty Numba cache)
 and warm-cache start-up (second process), both measured in fresh processes.
@@ -140,6 +141,51 @@ def onnxruntime_peers(threads: int, min_time: float):
     return out
 
 
+def onnxruntime_mobilenet(threads: int, min_time: float):
+    """MobileNetV2 exported from torch (legacy exporter), quantized by onnxruntime (QDQ, per channel)."""
+    import io
+    import warnings
+
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    sys.path.insert(0, ROOT)
+    from tests.models.mobilenet_v2 import MobileNetV2
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.batches = iter([{"x": rng.standard_normal((1, 3, 224, 224)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    ort.set_default_logger_severity(3)
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        f32, q8 = os.path.join(d, "m.onnx"), os.path.join(d, "m.int8.onnx")
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(MobileNetV2().eval(), (torch.randn(1, 3, 224, 224),), buf, dynamo=False,
+                              opset_version=13, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+        with open(f32, "wb") as fh:
+            fh.write(buf.getvalue())
+        quantize_static(f32, q8, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(q8, opts, providers=["CPUExecutionProvider"])
+        for batch in (1, 8):
+            xb = np.random.default_rng(1).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+            out[f"mobilenet_v2 b{batch}/onnxruntime int8"] = best_time(lambda xb=xb: sess.run(None, {"x": xb}),
+                                                                       min_time)
+    return out
+
+
 def irq_numba(min_time: float, mobilenet: bool):
     import numpy as np
 
@@ -170,6 +216,11 @@ def child(threads: int, min_time: float, mobilenet: bool) -> None:
         results.update(onnxruntime_peers(threads, min_time))
     except ImportError as e:
         results["error/onnxruntime"] = f"not installed ({e}); pip install -e '.[bench]'"
+    if mobilenet:
+        try:
+            results.update(onnxruntime_mobilenet(threads, min_time))
+        except Exception as e:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
+            results["error/onnxruntime mobilenet"] = f"{type(e).__name__}: {e}"[:200]
     results.update(torch_peers(threads, min_time, mobilenet))
     print(json.dumps(results))
 
