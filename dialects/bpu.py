@@ -66,6 +66,19 @@ Ops (attribute names in parentheses):
   (align_corners true; 0 when out == 1); ``i0 = p >> F``, ``i1 = min(i0 + 1, in - 1)``,
   ``l1 = p - (i0 << F)``, ``l0 = 2**F - l1``; ``acc = sum of the 4 neighbours x * ly * lx`` (scale
   2**-2F), then ``sat_T(rshift_round(acc * M, S))``.
+- ``bpu.softmax %x, %exp_table`` (dim, multiplier, shift): along `dim`, ``d = x - max(x)`` (in
+  [-(qmax - qmin), 0]), ``e = exp_table[d + qmax - qmin]`` (an i32 table with one entry per possible
+  difference, 256 for i8 inputs, 65536 for i16: ``rint(exp(d * s_in) * 2**15)``), ``sum = sum(e)``;
+  ``out = clamp(sat_T(floor((2 * e * M + sum * 2**S) / (2 * sum * 2**S))))``, i.e. ``e * M / (sum 2**S)``
+  rounded half up exactly (an integer division, no reciprocal table), with ``M / 2**S ~ 1 / s_out``.
+- ``bpu.layer_norm %x, %gamma, %beta`` (frac_bits, eps, multiplier, shift, rounding): i8 x normalized
+  over its last dim (n elements) with exact integer statistics: ``S1 = sum x``, ``S2 = sum x^2``,
+  ``c = n x - S1`` (= n (x - mean)), ``v = n S2 - S1^2 + eps`` (= n^2 (var + eps / s_in^2); `eps` is
+  that integer, ``rint(n^2 eps_real / s_in^2)``), ``r = max(1, isqrt(v * 2**(2F)))`` (exact integer
+  square root), ``z = floor((2 c 2**(2F) + r) / (2 r))`` (c / sqrt(v) in F-bit fixed point, rounded half
+  up); then ``out = sat_T(rshift_round((z * gamma[k] + beta[k]) * M, S))`` with gamma i8 codes
+  (scale s_g), beta i32 at scale ``2**-F s_g`` and ``M / 2**S ~ 2**-F s_g / s_out``. The verifier
+  bounds ``(n^2 2^14 + eps) 2^(2F) < 2^63`` so every step fits int64.
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 
@@ -627,6 +640,72 @@ class GlobalAvgPoolOp(Op):
         _verify_rounding(self)
 
 
+@DIALECT.op
+class SoftmaxOp(Op):
+    """Integer softmax: max-subtract, exp table, exact sum, one rounded division per element."""
+
+    name = "bpu.softmax"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    exp_table = operand(_int_tensor((32,)))
+    dim = _attr(INT)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    out = result(Activation)
+    assembly_format = "$input `,` $exp_table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        ts = shape_of(self.exp_table)
+        need = LUT_SIZES[width(self.input)]
+        if ts is not None and ts != (need,):
+            raise self.error(f"exp_table must have {need} entries for {dtype_name(self.input)} inputs, got "
+                             f"shape {list(ts)}")
+        s = shape_of(self.input)
+        if s is not None and not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        data = constant_array(self.exp_table)
+        if data is not None and data.size and (data.min() < 0 or data.max() > 2**15):
+            raise self.error("exp_table entries must lie in [0, 2^15]")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+
+
+@DIALECT.op
+class LayerNormOp(Op):
+    """Integer layer norm over the last dim: exact statistics, integer square root, i8 gamma, i32 beta."""
+
+    name = "bpu.layer_norm"
+    traits = frozenset({Pure})
+    input = operand(_int_tensor((8,)))
+    gamma = operand(Weight)
+    beta = operand(_int_tensor((32,)))
+    frac_bits = _attr(INT)
+    eps = _attr(INT)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        f, eps = self.frac_bits.value, self.eps.value
+        if not 1 <= f <= 15:
+            raise self.error(f"frac_bits must be in [1, 15], got {f}")
+        if eps < 0:
+            raise self.error(f"eps must be >= 0, got {eps}")
+        if s is not None:
+            n = s[-1]
+            for what, v in (("gamma", self.gamma), ("beta", self.beta)):
+                if shape_of(v) is not None and shape_of(v) != (n,):
+                    raise self.error(f"{what} must have shape [{n}], got {list(shape_of(v))}")
+            if (n * n * 2**14 + eps) * 2 ** (2 * f) >= 2**63:
+                raise self.error(f"{n} elements with frac_bits {f} and eps {eps} overflow int64 statistics")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+
+
 RESIZE_MODES = ("nearest", "bilinear")
 
 
@@ -699,4 +778,5 @@ SliceOp = _data_movement("bpu.slice", "input[start:end:step] along `dim` (end cl
 
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
-           "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "ReshapeOp", "PermuteOp", "SliceOp"]
+           "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
+           "SliceOp"]

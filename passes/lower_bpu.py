@@ -29,11 +29,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from irq.dialects import bpu
 from irq.dialects.quant import UniformQuantizedPerAxisType, UniformQuantizedType
 
-from irq import fixedpoint as fp
+from irq._lazy import _LazyModule
 from irq.diagnostics import Diagnostic, location_prefix
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
@@ -41,6 +40,11 @@ from irq.ir.operation import Operation
 from irq.ir.types import FloatType, FunctionType, IntegerType, ShapedType, TensorType, f32, f64, i64
 from irq.ir.values import Value
 from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
+
+# numpy and irq.fixedpoint load on first use: every pipeline registers this pass, and irq-opt's
+# start-up must not pay for numpy (tests/test_irq_opt.py)
+np = _LazyModule("numpy")
+fp = _LazyModule("irq.fixedpoint")
 
 
 class LoweringError(ValueError):
@@ -102,8 +106,6 @@ def _constant_data(v: Value) -> np.ndarray | None:
 
 def _elementwise_functions() -> dict[str, Callable[[Operation], Callable[[np.ndarray], np.ndarray]]]:
     """Float64 definitions of the element-wise ops that become lookup tables (torch's formulas)."""
-    erf = np.vectorize(math.erf, otypes=[np.float64])
-
     def const(f):
         return lambda op: f
 
@@ -118,18 +120,18 @@ def _elementwise_functions() -> dict[str, Callable[[Operation], Callable[[np.nda
     def gelu(op):
         if _str(op, "approximate") == "tanh":
             return lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-        return lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2)))
+        return lambda x: 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2)))
 
     def sigmoid(x):
         return 1 / (1 + np.exp(-x))
 
     return {
-        "sigmoid": const(sigmoid), "tanh": const(np.tanh), "silu": const(lambda x: x * sigmoid(x)),
+        "sigmoid": const(sigmoid), "tanh": const(lambda x: np.tanh(x)), "silu": const(lambda x: x * sigmoid(x)),
         "hardsigmoid": const(lambda x: np.clip(x / 6 + 0.5, 0, 1)),
-        "hardswish": const(lambda x: x * np.clip(x + 3, 0, 6) / 6), "exp": const(np.exp),
+        "hardswish": const(lambda x: x * np.clip(x + 3, 0, 6) / 6), "exp": const(lambda x: np.exp(x)),
         "relu": const(lambda x: np.maximum(x, 0)), "relu6": const(lambda x: np.clip(x, 0, 6)),
-        "hardtanh": hardtanh, "leaky_relu": leaky, "gelu": gelu, "neg": const(np.negative),
-        "abs": const(np.abs), "sqrt": const(lambda x: np.sqrt(np.maximum(x, 0))),
+        "hardtanh": hardtanh, "leaky_relu": leaky, "gelu": gelu, "neg": const(lambda x: -x),
+        "abs": const(lambda x: np.abs(x)), "sqrt": const(lambda x: np.sqrt(np.maximum(x, 0))),
         "rsqrt": const(lambda x: 1 / np.sqrt(np.maximum(x, 0))),
     }
 
@@ -538,6 +540,49 @@ class Lowering:
                                                                        _int_type(dtype))])).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
+    def lower_softmax(self, op: Operation) -> None:
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        lo, hi = fp.qrange(x.dtype)
+        span = hi - lo
+        d = np.arange(-span, 1, dtype=np.float64)
+        table = np.rint(np.exp(d * np.float64(x.scale)) * 2.0**15).astype(np.int64)
+        m, s = fp.quantize_multiplier(1.0 / s_out)
+        tv = self.constant(table, "i32", f"{_str(op, 'owner') or 'softmax'}.exp_table")
+        y = self.emit(bpu.SoftmaxOp(x.value, tv, dim=IntegerAttr(op.get_attr("dim").value, i64),
+                                    multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                    result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_layer_norm(self, op: Operation) -> None:
+        x = self.act(op.operands[0])
+        in_shape = _shape(op.operands[0])
+        n = in_shape[-1]
+        if list(_ints(op, "normalized_shape", 1, 0)) != [n]:
+            raise LoweringError("layer norm lowers only over the last dim")
+        if x.dtype != "i8":
+            raise LoweringError("layer norm lowers only for i8 inputs")
+        qc, s_out, dtype, _, _ = self._output(op)
+        frac = 12
+        gamma = _constant_data(op.weight) if op.weight is not None else np.ones(n)
+        beta = _constant_data(op.bias) if op.bias is not None else np.zeros(n)
+        if gamma is None or beta is None:
+            raise LoweringError("its weight and bias must be constants")
+        s_g = float(fp.scale_from_absmax(np.abs(gamma).max()))
+        g_codes = fp.quantize_weight(gamma, s_g)
+        b_scale = s_g * 2.0**-frac
+        b_codes = np.clip(np.rint(beta / b_scale), *fp.QRANGE["i32"]).astype(np.int64)
+        eps = int(np.rint(n * n * float(op.get_attr("eps").value) / float(x.scale) ** 2))
+        m, s = fp.quantize_multiplier(b_scale / s_out)
+        owner = _str(op, "owner") or "layer_norm"
+        gv = self.constant(g_codes, "i8", f"{owner}.weight")
+        bv = self.constant(b_codes, "i32", f"{owner}.bias")
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        y = self.emit(bpu.LayerNormOp(x.value, gv, bv, frac_bits=IntegerAttr(frac, i64), eps=IntegerAttr(eps, i64),
+                                      multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                      result_types=[TensorType(in_shape, _int_type(dtype))], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
     # -- pools, resize, data movement ----------------------------------------------------------------------------
     def lower_pass_through(self, op: Operation) -> None:
         """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale."""
@@ -653,15 +698,19 @@ class Lowering:
                 op.set_operand(i, self.dequantize(qv, v))
 
 
+def _check_rounding(mode: str) -> None:
+    if mode not in bpu.ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {', '.join(bpu.ROUNDING_MODES)}")
+
+
 @register_pass("lower-bpu")
 class LowerToBpu(Pass):
     """Lower the frozen QDQ level to the bpu dialect (requantize insertion included); see the module doc."""
 
     float_fallback = Option(bool, default=False, help="keep ops that cannot be lowered in float (dequantize/quantize "
                                                       "around them) instead of failing")
-    rounding = Option(str, default="half_up", help="rounding of every requantize: " + ", ".join(fp.ROUNDING_MODES),
-                      validate=lambda v: None if v in fp.ROUNDING_MODES else (_ for _ in ()).throw(
-                          ValueError(f"rounding must be one of {', '.join(fp.ROUNDING_MODES)}")))
+    rounding = Option(str, default="half_up", help="rounding of every requantize: " + ", ".join(bpu.ROUNDING_MODES),
+                      validate=lambda v: _check_rounding(v))
 
     march = Option(str, default="", help="check every op against this march profile before lowering "
                                          "(irq.march_profiles); empty: no check")

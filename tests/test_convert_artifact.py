@@ -29,7 +29,7 @@ def small_net(kernel: int = 3, stride: int = 1, softmax: bool = False, in_dtype:
              {"bias": b.const(RNG.standard_normal(4) * 0.1)}, CONV.format(s=stride, o="conv") + ', activation = "relu"')
     yd = b.qdq(y, 0.04)
     if softmax:
-        yd = b.qdq(b.op("hl.softmax", [yd], (1, 4, o, o), attrs='dim = 1 : i64, owner = "sm"'), 1 / 127)
+        yd = b.qdq(b.op("hl.log_softmax", [yd], (1, 4, o, o), attrs='dim = 1 : i64, owner = "sm"'), 0.05)
     p = b.qdq(b.op("hl.adaptive_avg_pool2d", [yd], (1, 4, 1, 1), attrs='output_size = [1, 1], owner = "gap"'), 0.03)
     f = b.op("torch.flatten", [p], (1, 4), attrs="start_dim = 1 : i64, end_dim = -1 : i64")
     lw = RNG.standard_normal((10, 4))
@@ -54,9 +54,9 @@ def test_march_violations_are_all_reported_before_lowering():
     assert "3 op(s) cannot run on march 'bayes' (nothing was lowered)" in text
     assert "kernel [9, 9] exceeds march 'bayes' limit 7" in text
     assert "stride [4, 4] exceeds march 'bayes' limit 2" in text
-    assert "'hl.softmax' is not supported on march 'bayes'" in text
+    assert "'hl.log_softmax' is not supported on march 'bayes'" in text
     assert text.count("<string>:") >= 3  # every violation names its location
-    # nash accepts the kernel and stride, still not softmax
+    # nash accepts the kernel and stride, still not log_softmax
     with pytest.raises(PassFailure, match="1 op.s. cannot run on march 'nash'"):
         irq.convert(frozen, march="nash")
 
@@ -73,7 +73,7 @@ def test_int16_support_is_per_op_and_per_march():
 def test_float_fallback_keeps_unsupported_ops_in_float_and_runs():
     frozen = small_net(softmax=True)
     program = irq.convert(frozen, march="bayes", float_fallback=True)
-    sm = next(op for op in program.walk() if op.name == "hl.softmax")
+    sm = next(op for op in program.walk() if op.name == "hl.log_softmax")
     assert sm.operands[0].op.name == "bpu.dequantize"
     assert next(iter(sm.results[0].users)).name == "bpu.quantize"
     x = RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)

@@ -7,6 +7,7 @@ of average pooling against torch's own avg_pool2d.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -260,3 +261,38 @@ def test_bad_inputs_name_the_problem():
         run(prog, np.full((2, 2), 300))
     with pytest.raises(ReferenceRuntimeError, match="takes 1 input"):
         run(prog)
+
+
+def test_softmax_exact_against_fractions():
+    x = codes((3, 7))
+    table = np.rint(np.exp(np.arange(-255, 1) * 0.05) * 2**15).astype(np.int32)
+    m, s = 1073741824, 22  # 2^30 / 2^22 = 256 ~ 1 / s_out
+    prog = one_op_program("bpu.softmax", [tensor_type(x.shape, "i8"), tensor_type((256,), "i32")],
+                          tensor_type(x.shape, "i8"), {"dim": 1, "multiplier": m, "shift": s})
+    (got,) = run(prog, x, table)
+    for row, out in zip(x.astype(int), got):
+        e = [int(table[v - row.max() + 255]) for v in row]
+        want = [min(127, oracle_round(Fraction(ei * m, sum(e) * 2**s), "half_up")) for ei in e]
+        assert out.tolist() == want
+
+
+def test_layer_norm_exact_against_python_integers():
+    x = codes((2, 3, 24))
+    gamma = codes((24,), -127, 127)
+    beta = RNG.integers(-50000, 50000, size=24).astype(np.int32)
+    f, eps, m, s = 12, 5, 1518500250, 47
+    prog = one_op_program("bpu.layer_norm", [tensor_type(x.shape, "i8"), tensor_type((24,), "i8"),
+                                             tensor_type((24,), "i32")], tensor_type(x.shape, "i8"),
+                          {"frac_bits": f, "eps": eps, "multiplier": m, "shift": s})
+    (got,) = run(prog, x, gamma, beta)
+    for row, out in zip(x.reshape(-1, 24).tolist(), got.reshape(-1, 24).tolist()):
+        n = len(row)
+        var_n2 = n * sum(v * v for v in row) - sum(row) ** 2 + eps
+        root = math.isqrt(var_n2 << (2 * f))
+        # z = (n x - sum) / sqrt(var_n2), to F bits: within one unit of the real value, rounded half up
+        z = [oracle_round(Fraction((n * v - sum(row)) << (2 * f), root), "half_up") for v in row]
+        for zi, v in zip(z, row):
+            assert abs(zi - (n * v - sum(row)) * 2**f / math.sqrt(var_n2)) <= 1
+        want = [max(-128, min(127, oracle_round(Fraction((zi * int(g) + int(b)) * m, 2**s), "half_up")))
+                for zi, g, b in zip(z, gamma, beta)]
+        assert out == want

@@ -8,6 +8,7 @@ ConvTranspose2d, MaxPool2d and AvgPool2d documentation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -318,6 +319,39 @@ def resize(op, x: np.ndarray) -> np.ndarray:
            + rows1[..., x0] * ly1[:, None] * lx0 + rows1[..., x1] * ly1[:, None] * lx1)
     v = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
     return saturate(v, result_bits(op))
+
+
+@impl("bpu.softmax")
+def softmax(op, x: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
+    """e = table[x - max + span]; out = round_half_up(e * M / (sum(e) * 2**S)) by exact integer division."""
+    bits = op.operands[0].type.element_type.width
+    lo, hi = storage_range(bits)
+    dim = attr(op, "dim")
+    x = x.astype(np.int64)
+    d = x - x.max(axis=dim, keepdims=True)
+    e = exp_table.astype(np.int64)[d + (hi - lo)]
+    den = e.sum(axis=dim, keepdims=True) << np.int64(attr(op, "shift"))
+    num = e * np.int64(attr(op, "multiplier"))
+    out = (2 * num + den) // (2 * den)
+    return saturate(out, result_bits(op))
+
+
+@impl("bpu.layer_norm")
+def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Exact integer statistics over the last dim, an exact integer square root, then one requantize."""
+    f = attr(op, "frac_bits")
+    x = x.astype(np.int64)
+    n = x.shape[-1]
+    s1 = x.sum(axis=-1, keepdims=True)
+    s2 = (x * x).sum(axis=-1, keepdims=True)
+    c = n * x - s1
+    v = n * s2 - s1 * s1 + attr(op, "eps")
+    isqrt = np.vectorize(lambda t: max(1, math.isqrt(int(t) << (2 * f))), otypes=[np.int64])
+    r = isqrt(v)
+    z = (2 * (c << (2 * f)) + r) // (2 * r)
+    acc = z * gamma.astype(np.int64) + beta.astype(np.int64)
+    out = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
+    return saturate(out, result_bits(op))
 
 
 # -- data movement ---------------------------------------------------------------------------------------------
