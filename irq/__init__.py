@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Diagnostic", "IRError", "ParseError", "VerifyError", "parse_file", "parse_module", "print_module",
            "verify", "Option", "Pass", "PassFailure", "PassManager", "register_pass", "FrontendError", "TracingWarning",
-           "import_torch", "wrap", "check_model", "convert", "load", *_ir_all]
+           "import_torch", "wrap", "check_model", "convert", "load", "run", *_ir_all]
 
 
 def check_model(module, **kwargs):
@@ -29,6 +29,22 @@ def check_model(module, **kwargs):
 #: Names served from torch-side modules on first use, so `import irq` stays torch-free.
 _LAZY = {"prepare": "irq.quant", "set_fake_quantize": "irq.quant", "FakeQuantState": "irq.quant",
          "freeze": "irq.quant", "QuantizationWarning": "irq.quant"}
+
+
+def run(program, *inputs, runtime: str = "numba"):
+    """Execute a bpu program on numpy inputs with exact integers: the numba runtime, or `runtime="reference"`.
+
+    Returns one array, or a tuple for several results. To run a program many times, keep
+    `irq.runtime.numba.compile(program)`: it plans once and reuses its buffers.
+    """
+    if runtime == "numba":
+        from irq.runtime.numba import run as _numba_run
+        return _numba_run(program, *inputs)
+    if runtime == "reference":
+        from irq.runtime.reference import run as _reference_run
+        outs = _reference_run(program, *inputs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+    raise ValueError(f"unknown runtime '{runtime}' (expected numba or reference)")
 
 
 def convert(model, march: str = "bayes", **kwargs):

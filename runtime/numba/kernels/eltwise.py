@@ -1,0 +1,53 @@
+"""Element-wise integer kernels: add/sub/mul with requantize, lookup tables, requantize-into-slice (concat).
+
+Operands arrive as flat, same-length views (the executor expands broadcasts once, into a planned
+buffer); every output is rounded once, as the contract says: add/sub compute
+``a * M_a +/- b * M_b`` in int64 before the shared shift, mul computes ``a * b * M``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .requantize import clamp, round_shift
+
+
+@numba.njit(parallel=True, cache=True)
+def add_requantize(a, b, ma, mb, sign, s, mode, lo, hi, out):
+    """``out = clamp(round_shift(a * M_a + sign * b * M_b, S))``; sign is +1 (add) or -1 (sub)."""
+    for i in numba.prange(out.shape[0]):
+        p = np.int64(a[i]) * ma + sign * (np.int64(b[i]) * mb)
+        out[i] = clamp(round_shift(p, s, mode), lo, hi)
+
+
+@numba.njit(parallel=True, cache=True)
+def mul_requantize(a, b, m, s, mode, lo, hi, out):
+    """``out = clamp(round_shift(a * b * M, S))`` (int16 x int16 products are < 2**30, times M < 2**61)."""
+    for i in numba.prange(out.shape[0]):
+        p = np.int64(a[i]) * np.int64(b[i]) * m
+        out[i] = clamp(round_shift(p, s, mode), lo, hi)
+
+
+@numba.njit(parallel=True, cache=True)
+def lookup(x, table, qmin, out):
+    """``out = table[x - qmin]``: one entry per input code (256 for int8, 65536 for int16)."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = table[np.int64(x[i]) - qmin]
+
+
+@numba.njit(parallel=True, cache=True)
+def requantize_into(src, m, s, mode, lo, hi, dst, col0):
+    """``dst[:, col0:col0+C] = clamp(round_shift(src * M, S))`` for 2-D (rows, C) `src`: one concat input.
+
+    The identity rescale (M = 2**30, S = 30) is exact, so it takes the copy path.
+    """
+    rows, ch = src.shape
+    identity = m == (np.int64(1) << s)
+    for i in numba.prange(rows):
+        if identity:
+            for c in range(ch):
+                dst[i, col0 + c] = clamp(np.int64(src[i, c]), lo, hi)
+        else:
+            for c in range(ch):
+                dst[i, col0 + c] = clamp(round_shift(np.int64(src[i, c]) * m, s, mode), lo, hi)

@@ -1,0 +1,156 @@
+"""Requantize: the one rounding step of the fixed-point contract, as Numba scalar helpers and kernels.
+
+Every integer op that rescales (conv/linear epilogues, add/sub/mul, concat, average pool) ends in
+``sat(round_shift(p, S)) `` followed by the fused activation's clamp, where ``p`` is an int64 product
+(``acc * M``, or a sum of such products for the element-wise ops) and the rounding mode decides exact
+ties (docs/design.md, "Parameters and per-op integer semantics"). Keeping that step in one inlined
+helper means every kernel rounds the same way, and the GEMM epilogue gets it fused for free.
+
+Rounding modes are small integers inside kernels (Numba specialises on them cheaply); `ROUNDING`
+maps the names used by the bpu dialect and `irq.fixedpoint.ROUNDING_MODES` to them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+HALF_UP, HALF_EVEN, HALF_AWAY, FLOOR = 0, 1, 2, 3
+#: Rounding mode name (bpu dialect / irq.fixedpoint) -> kernel code.
+ROUNDING: dict[str, int] = {"half_up": HALF_UP, "half_even": HALF_EVEN, "half_away": HALF_AWAY, "floor": FLOOR}
+
+
+def rounding_code(name: str) -> int:
+    """Kernel code of a rounding mode name, with an error naming the valid ones."""
+    try:
+        return ROUNDING[name]
+    except KeyError:
+        raise ValueError(f"unknown rounding mode '{name}' (expected one of {', '.join(ROUNDING)})") from None
+
+
+@numba.njit(inline="always", cache=True)
+def round_shift(p: np.int64, s: np.int64, mode: int) -> np.int64:
+    """``p / 2**s`` rounded to an integer by `mode`; ``p`` is exact int64, ``1 <= s <= 62``.
+
+    half_up adds 2**(s-1) then shifts arithmetically (ties toward +inf, TFLite single rounding);
+    half_even and half_away only differ from it on exact ties; floor is the bare arithmetic shift.
+    """
+    if mode == FLOOR:
+        return p >> s
+    half = np.int64(1) << (s - 1)
+    if mode == HALF_UP:
+        return (p + half) >> s
+    if mode == HALF_AWAY:
+        if p >= 0:
+            return (p + half) >> s
+        return -((half - p) >> s)
+    # HALF_EVEN: floor, then look at the remainder
+    q = p >> s
+    r = p - (q << s)
+    if r > half or (r == half and (q & 1) == 1):
+        q += 1
+    return q
+
+
+@numba.njit(inline="always", cache=True)
+def clamp(v: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
+    """Saturation and the fused activation's clamp in one: `lo`/`hi` are already their intersection."""
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v
+
+
+@numba.njit(parallel=True, cache=True)
+def requantize_channels(acc, mult, shift, mode, lo, hi, out):
+    """``out[..., c] = clamp(round_shift(acc[..., c] * M[c], S[c]))`` on 2-D views (rows, channels).
+
+    `acc` is any integer array (int32 or int64 accumulators); `mult`/`shift` have one entry per
+    channel (a per-tensor requantize passes arrays of length C filled with the same value).
+    """
+    rows, ch = acc.shape
+    for i in numba.prange(rows):
+        for c in range(ch):
+            p = np.int64(acc[i, c]) * mult[c]
+            out[i, c] = clamp(round_shift(p, shift[c], mode), lo, hi)
+
+
+@numba.njit(parallel=True, cache=True)
+def requantize_axis(acc, res, mult, res_mult, shift, mode, lo, hi, out):
+    """Requantize on 3-D views (outer, C, inner) with per-channel parameters along the middle axis.
+
+    ``out = clamp(round_shift(acc * M[c] + res * Mr[c], S[c]))``; `res` is an empty (0, 0, 0) array when
+    the op has no fused residual. Returns how many inputs had ``|acc| >= 2**32`` (whose product with M
+    could overflow int64): the executor raises on any.
+    """
+    outer, ch, inner = acc.shape
+    has_res = res.shape[0] > 0
+    bad = 0
+    limit = np.int64(1) << 32
+    for o in numba.prange(outer):
+        for c in range(ch):
+            m = mult[c]
+            s = shift[c]
+            for i in range(inner):
+                a = np.int64(acc[o, c, i])
+                if a >= limit or a <= -limit:
+                    bad += 1
+                p = a * m
+                if has_res:
+                    p += np.int64(res[o, c, i]) * res_mult[c]
+                out[o, c, i] = clamp(round_shift(p, s, mode), lo, hi)
+    return bad
+
+
+@numba.njit(parallel=True, cache=True)
+def quantize(x, scale, lo, hi, out):
+    """float -> codes: ``clamp(round_half_even(float64(x) / float64(scale)))`` on flat arrays (NaN -> 0)."""
+    for i in numba.prange(out.shape[0]):
+        v = np.rint(np.float64(x[i]) / scale)
+        if v != v:
+            out[i] = 0
+        elif v < lo:
+            out[i] = lo
+        elif v > hi:
+            out[i] = hi
+        else:
+            out[i] = np.int64(v)
+
+
+@numba.njit(parallel=True, cache=True)
+def dequantize(q, scale, out):
+    """codes -> float32: ``float32(float64(q) * float64(scale[c]))`` on (outer, C, inner) views."""
+    outer, ch, inner = q.shape
+    for o in numba.prange(outer):
+        for c in range(ch):
+            s = scale[c]
+            for i in range(inner):
+                out[o, c, i] = np.float32(np.float64(q[o, c, i]) * s)
+
+
+@numba.njit(parallel=True, cache=True)
+def clamp_codes(x, lo, hi, out):
+    """``out = min(max(x, lo), hi)`` on flat arrays (relu/relu6 on a quantized value)."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = clamp(np.int64(x[i]), lo, hi)
+
+
+@numba.njit(parallel=True, cache=True)
+def quantize_to_nhwc(x, scale, lo, hi, out):
+    """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout."""
+    n, c, h, w = x.shape
+    for r in numba.prange(n * h):
+        b = r // h
+        y = r % h
+        for xx in range(w):
+            for ci in range(c):
+                v = np.rint(np.float64(x[b, ci, y, xx]) / scale)
+                if v != v:
+                    out[b, y, xx, ci] = 0
+                elif v < lo:
+                    out[b, y, xx, ci] = lo
+                elif v > hi:
+                    out[b, y, xx, ci] = hi
+                else:
+                    out[b, y, xx, ci] = np.int64(v)

@@ -1,0 +1,76 @@
+"""A second process reuses Numba's on-disk cache: asserted from Numba's own cache statistics, never a time."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+from support.bpu_text import ProgramText
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+RUN_AND_REPORT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import numba
+    import irq
+    from irq.runtime import numba as rn
+    from irq.runtime.numba.kernels import conv, eltwise, gemm, linear, pool, requantize
+
+    prog = irq.parse_file(sys.argv[1])
+    rn.compile(prog)(np.ones((2, 4, 6, 6), np.float32))
+    hits = misses = 0
+    used = []
+    for mod in (conv, eltwise, gemm, linear, pool, requantize):
+        for name, obj in vars(mod).items():
+            if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.signatures:
+                used.append(name)
+                hits += sum(obj.stats.cache_hits.values())
+                misses += sum(obj.stats.cache_misses.values())
+    print(json.dumps({"hits": hits, "misses": misses, "used": sorted(set(used)),
+                      "cache_dir": numba.config.CACHE_DIR}))
+""")
+
+
+def _program(path):
+    rng = np.random.default_rng(0)
+    p = ProgramText([("x", (2, 4, 6, 6), "f32")])
+    p.op("q", "bpu.quantize", ["x"], ((2, 4, 6, 6), "i8"), {"scale": 0.1})
+    p.const("w", rng.integers(-127, 128, size=(4, 4, 3, 3)), "i8")
+    p.op("a", "bpu.conv2d", ["q", "w"], ((2, 4, 6, 6), "i32"), {"stride": [1, 1], "padding": [1, 1],
+                                                                "dilation": [1, 1], "groups": 1})
+    p.op("y", "bpu.requantize", ["a"], ((2, 4, 6, 6), "i8"), {"multiplier": ("array", [2**30]),
+                                                               "shift": ("array", [36])})
+    p.const("dw", rng.integers(-127, 128, size=(4, 1, 3, 3)), "i8")
+    p.op("a2", "bpu.conv2d", ["y", "dw"], ((2, 4, 6, 6), "i32"), {"stride": [1, 1], "padding": [1, 1],
+                                                                  "dilation": [1, 1], "groups": 4})
+    p.op("y2", "bpu.requantize", ["a2", "y"], ((2, 4, 6, 6), "i8"),
+         {"multiplier": ("array", [2**30]), "shift": ("array", [35]), "residual_multiplier": ("array", [2**29])},
+         keywords={1: "residual"})
+    p.op("g", "bpu.global_avg_pool", ["y2"], ((2, 4, 1, 1), "i8"), {"multiplier": 2**30, "shift": 35})
+    p.op("o", "bpu.dequantize", ["g"], ((2, 4, 1, 1), "f32"), {"scale": 0.1})
+    p.module(["o"]).save(str(path))
+
+
+def _run(prog_path, cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", RUN_AND_REPORT, str(prog_path)], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_loads_every_kernel_from_the_disk_cache(tmp_path):
+    prog = tmp_path / "prog.irq"
+    _program(prog)
+    cache = tmp_path / "numba-cache"
+    cold = _run(prog, cache)
+    assert cold["cache_dir"] == str(cache)
+    assert cold["misses"] > 0 and cold["hits"] == 0  # a fresh cache directory: everything compiled
+    assert {"im2col_rows", "depthwise_requantize", "epilogue_requantize", "quantize_to_nhwc"} <= set(cold["used"])
+    warm = _run(prog, cache)
+    assert warm["used"] == cold["used"]
+    assert warm["misses"] == 0, warm  # no recompilation happened
+    assert warm["hits"] >= len(warm["used"])
