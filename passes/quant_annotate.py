@@ -34,7 +34,7 @@ from irq.ir.types import FloatType, ShapedType
 from irq.ir.values import BlockArgument, Value
 from irq.march import as_march
 from irq.model_check import FLOAT_ATTR, MARCH_SUPPORT
-from irq.qconfig import QConfig, QConfigRules, QuantizerSpec, as_rules, template
+from irq.qconfig import UNBOUNDED_OUTPUT_RANGE, QConfig, QConfigRules, QuantizerSpec, as_rules, template
 from irq.transform.pass_base import Option, Pass, register_pass
 
 #: hl ops whose output codes are their input codes (given a quantized input): no quantizer of their own.
@@ -207,6 +207,9 @@ class Annotator:
         if not op.results or not _is_float_tensor(op.results[0]):
             return
         spec = q.activation
+        if spec.clip is None and base in UNBOUNDED_OUTPUT_RANGE:
+            from dataclasses import replace
+            spec = replace(spec, clip=UNBOUNDED_OUTPUT_RANGE[base])
         if spec.dtype == "qint32" and not weighted:
             from dataclasses import replace
             spec = replace(template("default_qat_8bit").activation)  # only conv/linear can emit int32
