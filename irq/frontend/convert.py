@@ -20,7 +20,7 @@ from irq.dialects import func as func_d
 from irq.dialects import torch as tdl
 from irq.dialects.builtin import ModuleOp
 from irq.dialects.torch_values import EllipsisAttr, ModuleRefAttr, OperandRefAttr, PyRefAttr, SliceAttr
-from irq.frontend.errors import FrontendError
+from irq.frontend.errors import FrontendError, source_line
 from irq.frontend.mapping import Emit, ParamRef
 from irq.frontend.propagate import element_type, tensor_type
 from irq.frontend.tracer import ModuleRef, has_node
@@ -177,7 +177,10 @@ class GraphConverter:
             if node.op == "output":
                 ret = node
                 break
-            self.convert_node(node)
+            try:
+                self.convert_node(node)
+            except FrontendError as e:
+                raise self.located(node, e) from e
         results, structure = self.outputs(ret)
         ret_op = func_d.ReturnOp(results)
         if structure is not None:
@@ -190,6 +193,17 @@ class GraphConverter:
         if attributes:
             module.attributes.update(attributes)
         return module
+
+    @staticmethod
+    def located(node: fx.Node, e: FrontendError) -> FrontendError:
+        """`e` prefixed with the user's file:line of `node`, unless it already names one."""
+        loc = node.meta.get("irq_loc")
+        if e.filename is not None or not loc:
+            return e
+        filename, line, col = loc
+        src = source_line(filename, line)
+        return FrontendError(f"{filename}:{line}:{col}: {e}" + (f"\n    {src}" if src else ""),
+                             filename=filename, line=line, column=col)
 
     def convert_node(self, node: fx.Node) -> None:
         if node.op == "get_attr":

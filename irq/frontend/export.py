@@ -71,6 +71,15 @@ def _batch_norm(args, kwargs):
     return None if b is None else batch_norm_emit(b)
 
 
+def _instance_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("weight", None), ("bias", None), ("running_mean", None), ("running_var", None),
+              ("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5), ("cudnn_enabled", True)), args, kwargs)
+    if b is None:
+        return None
+    return FUNCTIONS[F.instance_norm]((b["input"], b["running_mean"], b["running_var"], b["weight"], b["bias"],
+                                       b["use_input_stats"], b["momentum"], b["eps"]), {})
+
+
 ATEN: dict[Any, Any] = {
     aten.batch_norm.default: _batch_norm, aten.relu_.default: FUNCTIONS[torch.relu],
     aten.add_.Tensor: FUNCTIONS[torch.add], aten.mul_.Tensor: FUNCTIONS[torch.mul],
@@ -92,6 +101,14 @@ ATEN: dict[Any, Any] = {
     aten.select.int: _select, aten.mean.dim: FUNCTIONS[torch.mean], aten.contiguous.default: METHODS["contiguous"],
     aten.max_pool2d.default: FUNCTIONS[F.max_pool2d], aten.avg_pool2d.default: FUNCTIONS[F.avg_pool2d],
     aten.adaptive_avg_pool2d.default: FUNCTIONS[F.adaptive_avg_pool2d], aten.clamp.default: FUNCTIONS[torch.clamp],
+    aten.zeros_like.default: FUNCTIONS[torch.zeros_like], aten.ones_like.default: FUNCTIONS[torch.ones_like],
+    aten.full_like.default: FUNCTIONS[torch.full_like], aten.where.self: FUNCTIONS[torch.where],
+    aten.maximum.default: FUNCTIONS[torch.maximum], aten.minimum.default: FUNCTIONS[torch.minimum],
+    aten.roll.default: FUNCTIONS[torch.roll], aten.cumsum.default: FUNCTIONS[torch.cumsum],
+    aten.topk.default: FUNCTIONS[torch.topk], aten.pixel_shuffle.default: FUNCTIONS[F.pixel_shuffle],
+    aten.pixel_unshuffle.default: FUNCTIONS[F.pixel_unshuffle], aten.prelu.default: FUNCTIONS[F.prelu],
+    aten.instance_norm.default: _instance_norm,
+    aten.split.Tensor: FUNCTIONS[torch.split], aten.chunk.default: FUNCTIONS[torch.chunk],
 }
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
@@ -127,7 +144,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         ep = torch.export.export(model, inputs, kwargs)
     except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
         from irq.frontend.importer import _trace_error
-        raise _trace_error(model, e) from e
+        raise _trace_error(model, e, method="export") from e
     sig = ep.graph_signature
     graph = ep.graph
     by_name = {n.name: n for n in graph.nodes if n.op == "placeholder"}

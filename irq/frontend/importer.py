@@ -20,7 +20,8 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
-from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, module_emits
+from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, module_emits
+from irq.frontend.mutation import model_mutations
 from irq.frontend.propagate import annotate, propagate, tensor_type
 from irq.frontend.scan import warn_python_branches
 from irq.frontend.shapes import infer_shapes
@@ -114,17 +115,19 @@ _REASONS = (
 )
 
 
-def _trace_error(model: nn.Module, e: Exception) -> FrontendError:
+def _trace_error(model: nn.Module, e: Exception, method: str = "fx") -> FrontendError:
+    """The tracing failure `e` as a FrontendError at the user's line, with the hint for `method`."""
+    hint = _HINT if method == "fx" else _EXPORT_HINT
     where = user_frame_of_traceback(e.__traceback__)
     text = str(e)
     reason = next((r for key, r in _REASONS if key in text), f"{type(e).__name__}: {text}")
     head = f"cannot trace {type(model).__name__}.forward: {reason}"
     if where is None:
         msg = head
-        return FrontendError(msg + _HINT)
+        return FrontendError(msg + hint)
     filename, line, col = where
     src = source_line(filename, line)
-    msg = f"{filename}:{line}:{col}: {head}\n    {src}" + _HINT
+    msg = f"{filename}:{line}:{col}: {head}\n    {src}" + hint
     return FrontendError(msg, filename=filename, line=line, column=col)
 
 
@@ -132,6 +135,9 @@ _HINT = ("\n  hint: symbolic tracing records tensor operations, not Python decis
          "Move this code into a function or method decorated with @irq.wrap (it then stays one opaque torch.call), "
          "fix the Python values it depends on with import_torch(..., concrete_args={...}), "
          "or use method=\"export\".")
+_EXPORT_HINT = ("\n  hint: torch.export could not capture this code. Decorate the code with @irq.wrap and import "
+                "with method=\"fx\" (it then stays one opaque torch.call), or fix the Python values it depends on "
+                "with import_torch(..., concrete_args={...}).")
 
 
 def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete_args: dict) -> ModuleOp:
@@ -165,6 +171,7 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
         for node in graph.nodes:
             node.meta.pop("irq_emits", None)
         _run_graph(model, graph, values)
+    model_mutations(graph, modules, lambda node: allocates(dispatch(node)))
     for node in graph.nodes:
         if node.op == "call_module":
             m = modules[node.target]
@@ -200,6 +207,8 @@ def make_dispatch(modules: dict[str, nn.Module]):
 
 def _run_graph(model: nn.Module, graph: fx.Graph, values: dict) -> None:
     """Annotate by running the graph (what static inference could not do), errors naming the user's line."""
+    # the graph may mutate its inputs in place (y.add_(x) on an input): run it on copies
+    values = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
     try:
         propagate(model, graph, values)
     except Exception as e:  # noqa: BLE001

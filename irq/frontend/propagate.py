@@ -66,6 +66,8 @@ def annotate(node: fx.Node, value: Any) -> None:
         node.meta["irq_rank"] = value.dim()
     if isinstance(value, torch.Size):
         node.meta["irq_size"] = len(value)
+    if kind in ("int", "float", "bool") or isinstance(value, torch.Size):
+        node.meta["irq_value"] = value  # the value on the example inputs; mapping.static_value says if it is fixed
 
 
 def propagate(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
