@@ -212,10 +212,12 @@ def _run_graph(model: nn.Module, graph: fx.Graph, values: dict) -> None:
     try:
         propagate(model, graph, values)
     except Exception as e:  # noqa: BLE001
-        where = user_frame_of_traceback(e.__traceback__)
+        node = getattr(e, "irq_node", None)
+        where = user_frame_of_traceback(e.__traceback__) or (node.meta.get("irq_loc") if node is not None else None)
         at = f"{where[0]}:{where[1]}: " if where else ""
+        filename, line, col = where if where else (None, None, None)
         raise FrontendError(f"{at}running the traced graph on the example inputs failed: "
-                            f"{type(e).__name__}: {e}") from e
+                            f"{type(e).__name__}: {e}", filename=filename, line=line, column=col) from e
 
 
 def _forward_params(model: nn.Module, n: int) -> list[str]:

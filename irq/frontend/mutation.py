@@ -34,9 +34,23 @@ from torch import fx, nn
 from irq.frontend.errors import FrontendError, source_line
 
 #: Python's augmented assignments: in place when the left operand is a tensor.
-_INPLACE_OPERATORS = frozenset({operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv,
-                                operator.imod, operator.ipow, operator.iand, operator.ior, operator.ixor,
-                                operator.ilshift, operator.irshift, operator.imatmul})
+_INPLACE_OPERATORS = frozenset(
+    {
+        operator.iadd,
+        operator.isub,
+        operator.imul,
+        operator.itruediv,
+        operator.ifloordiv,
+        operator.imod,
+        operator.ipow,
+        operator.iand,
+        operator.ior,
+        operator.ixor,
+        operator.ilshift,
+        operator.irshift,
+        operator.imatmul,
+    }
+)
 
 
 def _is_tensor(node: Any) -> bool:
@@ -88,8 +102,10 @@ def _refuse(node: fx.Node, why: str) -> FrontendError:
     where = f"{filename}:{line}:{col}: " if loc else ""
     src = source_line(filename, line) if loc else ""
     text = f"{where}in-place operation '{_describe(node)}' {why}" + (f"\n    {src}" if src else "")
-    text += ("\n  hint: write it out of place (`y = y + x`, `F.relu(y)`, nn.ReLU()), or decorate the code "
-             "with @irq.wrap to keep it one opaque call")
+    text += (
+        "\n  hint: write it out of place (`y = y + x`, `F.relu(y)`, nn.ReLU()), or decorate the code "
+        "with @irq.wrap to keep it one opaque call"
+    )
     return FrontendError(text, filename=filename, line=line, column=col)
 
 
@@ -139,8 +155,9 @@ def model_mutations(graph: fx.Graph, modules: dict[str, nn.Module], fresh: Calla
     """
     nodes = list(graph.nodes)
     order = {n: i for i, n in enumerate(nodes)}
-    if not any(mutated_input(n, modules) is not None for n in nodes if n.op in ("call_method", "call_function",
-                                                                                 "call_module")):
+    if not any(
+        mutated_input(n, modules) is not None for n in nodes if n.op in ("call_method", "call_function", "call_module")
+    ):
         return 0
     aliases = _Aliases()
     modelled = 0
@@ -158,16 +175,20 @@ def model_mutations(graph: fx.Graph, modules: dict[str, nn.Module], fresh: Calla
         group = aliases.group(target)
         for m in group:
             if m.op == "get_attr":
-                raise _refuse(node, f"changes the model's parameter or buffer '{m.target}', which the IR holds "
-                                    "as a constant")
+                raise _refuse(
+                    node, f"changes the model's parameter or buffer '{m.target}', which the IR holds as a constant"
+                )
         for m in group:
             if m is target or order[m] > here:
                 continue
             late = [u for u in m.users if order[u] > here]
             if late:
-                raise _refuse(node, f"changes memory that '{m.name}' shares (a view or an opaque call's result), "
-                                    f"and '{late[0].name}' reads it afterwards; the IR cannot express the "
-                                    "mutation exactly")
+                raise _refuse(
+                    node,
+                    f"changes memory that '{m.name}' shares (a view or an opaque call's result), "
+                    f"and '{late[0].name}' reads it afterwards; the IR cannot express the "
+                    "mutation exactly",
+                )
         result = node
         if node.target is operator.setitem and node.op == "call_function":
             result = _out_of_place_setitem(graph, node, target)
@@ -187,8 +208,7 @@ def _out_of_place_setitem(graph: fx.Graph, node: fx.Node, target: fx.Node) -> fx
 
     with graph.inserting_after(node):
         new = graph.call_function(setitem, node.args, dict(node.kwargs))
-    new.meta.update({k: v for k, v in node.meta.items() if k in ("irq_scope", "irq_loc", "irq_module",
-                                                                   "irq_fused")})
+    new.meta.update({k: v for k, v in node.meta.items() if k in ("irq_scope", "irq_loc", "irq_module", "irq_fused")})
     for k in ("irq_kind", "irq_type", "irq_rank", "irq_multi_kind"):
         if k in target.meta:
             new.meta[k] = target.meta[k]
