@@ -21,7 +21,7 @@ from irq.dialects import torch as tdl
 from irq.dialects.builtin import ModuleOp
 from irq.dialects.torch_values import EllipsisAttr, ModuleRefAttr, OperandRefAttr, PyRefAttr, SliceAttr
 from irq.frontend.errors import FrontendError, source_line
-from irq.frontend.mapping import Emit, ParamRef
+from irq.frontend.mapping import PREV, Emit, ParamRef
 from irq.frontend.propagate import element_type, tensor_type
 from irq.frontend.tracer import ModuleRef, has_node
 from irq.frontend.wrapping import qualified_name
@@ -57,6 +57,10 @@ def _blob(t: torch.Tensor) -> Blob:
             x = x.view(torch.int16)
         return x.numpy()
     return Blob(provider=provide, alignment=max(1, t.element_size()))
+
+
+#: Modules whose functions, applied to Python numbers, compute and change nothing else.
+_PURE_SCALAR_MODULES = frozenset({"_operator", "operator", "math"})
 
 
 class _Fallback(Exception):
@@ -181,6 +185,7 @@ class GraphConverter:
                 self.convert_node(node)
             except FrontendError as e:
                 raise self.located(node, e) from e
+        self.drop_dead_scalar_code()
         results, structure = self.outputs(ret)
         ret_op = func_d.ReturnOp(results)
         if structure is not None:
@@ -193,6 +198,17 @@ class GraphConverter:
         if attributes:
             module.attributes.update(attributes)
         return module
+
+    def drop_dead_scalar_code(self) -> None:
+        """Erase unused size queries and Python arithmetic on sizes (`x.shape[-1] // 2` folded into a
+        slice bound leaves them without users), last to first so chains go in one sweep."""
+        for op in reversed(list(self.block.ops)):
+            if not isinstance(op, (tdl.SizeOp, tdl.CallOp)) or any(r.num_uses for r in op.results):
+                continue
+            if isinstance(op, tdl.CallOp) and (op.target.value.split(".")[0] not in _PURE_SCALAR_MODULES
+                                               or any(isinstance(r.type, TensorType) for r in op.results)):
+                continue
+            op.erase()
 
     @staticmethod
     def located(node: fx.Node, e: FrontendError) -> FrontendError:
@@ -255,7 +271,7 @@ class GraphConverter:
             kw: dict[str, Any] = {}
             for oname, _ in cls.definition.operands:
                 v = e.operands.get(oname)
-                if oname == "input" and v is None and prev is not None:
+                if v is PREV or (oname == "input" and v is None and prev is not None):
                     kw[oname] = prev
                 elif isinstance(v, list):
                     kw[oname] = self.value_list(v)

@@ -98,13 +98,63 @@ def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
           concrete_args: dict[str, Any] | None = None) -> tuple[fx.Graph, IrqTracer]:
     """Symbolically trace `model`; failures become FrontendError naming the user's line."""
     tracer = IrqTracer(leaf_modules)
+    versions = _state_versions(model)
     try:
         graph = tracer.trace(model, concrete_args=concrete_args or None)
     except FrontendError:
         raise
     except Exception as e:  # noqa: BLE001 - any tracing failure is reported with the user's line
         raise _trace_error(model, e) from e
+    changed = [k for k, (t, v) in versions.items() if t._version != v]
+    if changed:
+        raise _state_mutation_error(model, changed, leaf_modules, concrete_args)
     return graph, tracer
+
+
+def _state_versions(model: nn.Module) -> dict[str, tuple[torch.Tensor, int]]:
+    """Version counters of the parameters and buffers: an in-place change bumps them."""
+    out = {k: (t, t._version) for k, t in model.named_buffers()}
+    out.update((k, (t, t._version)) for k, t in model.named_parameters())
+    return out
+
+
+def _state_mutation_error(model: nn.Module, changed: list[str], leaf_modules, concrete_args) -> FrontendError:
+    """forward changed a parameter or buffer in place while tracing (fx runs code on real state
+    tensors, recording nothing): find the line by tracing again, stopping at the first in-place
+    op on a state tensor, and refuse."""
+    from torch.overrides import TorchFunctionMode
+
+    state = {id(t): k for k, t in list(model.named_buffers()) + list(model.named_parameters())}
+    found: list[tuple[str, str]] = []
+
+    class _Stop(Exception):
+        pass
+
+    class Detect(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = getattr(func, "__name__", "")
+            if args and id(args[0]) in state and name.endswith("_") and not name.startswith("_"):
+                found.append((state[id(args[0])], name))
+                raise _Stop
+            return func(*args, **(kwargs or {}))
+
+    where = None
+    try:
+        with Detect():
+            IrqTracer(leaf_modules).trace(model, concrete_args=concrete_args or None)
+    except _Stop as e:
+        where = user_frame_of_traceback(e.__traceback__)
+    except Exception:  # noqa: BLE001 - only looking for the line
+        pass
+    key, op = found[0] if found else (changed[0], "an in-place operation")
+    head = (f"forward changes the model's parameter or buffer '{key}' in place ({op}); the IR holds state as "
+            "constants and cannot express the update (tracing ran the line once, so the tensor already changed)")
+    hint = "\n  hint: return the new value as an output, or decorate the code with @irq.wrap"
+    if where is None:
+        return FrontendError(head + hint)
+    filename, line, col = where
+    return FrontendError(f"{filename}:{line}:{col}: {head}\n    {source_line(filename, line)}" + hint,
+                         filename=filename, line=line, column=col)
 
 
 _REASONS = (
@@ -194,7 +244,7 @@ def make_dispatch(modules: dict[str, nn.Module]):
         if node.op == "call_function":
             h = FUNCTIONS.get(node.target)
             e = h(args, kwargs) if h is not None else None
-            return [e] if e is not None else None
+            return e if isinstance(e, list) else [e] if e is not None else None
         if node.op == "call_method":
             h = METHODS.get(node.target)
             e = h(args, kwargs) if h is not None else None

@@ -9,6 +9,7 @@ Defaults are the ones documented for each torch function.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ class ParamRef:
     """A module's parameter or buffer used by a module call (state_dict key)."""
 
     key: str
+
+
+#: An Emit operand standing for the previous Emit's result (handlers returning a chain of ops).
+PREV = type("Prev", (), {"__repr__": lambda self: "PREV"})()
 
 
 @dataclass
@@ -531,6 +536,32 @@ def _topk(args, kwargs):
                                                 "sorted": bool(b["sorted"])})
 
 
+def _embedding(args, kwargs):
+    b = bind((("input", _MISSING), ("weight", _MISSING), ("padding_idx", None), ("max_norm", None),
+              ("norm_type", 2.0), ("scale_grad_by_freq", False), ("sparse", False)), args, kwargs)
+    if b is None or b["max_norm"] is not None or b["scale_grad_by_freq"] or b["sparse"]:
+        return None  # max_norm renormalizes the weight in place; keep it opaque
+    return Emit("embedding", {"input": b["input"], "weight": b["weight"]},
+                {} if b["padding_idx"] is None else {"padding_idx": b["padding_idx"]})
+
+
+def _sdpa(args, kwargs):
+    """F.scaled_dot_product_attention without mask or dropout, as the ops its documentation defines:
+    softmax(q @ k^T * scale) @ v, scale = 1 / sqrt(q.size(-1)) unless given."""
+    b = bind((("query", _MISSING), ("key", _MISSING), ("value", _MISSING), ("attn_mask", None), ("dropout_p", 0.0),
+              ("is_causal", False), ("scale", None), ("enable_gqa", False)), args, kwargs)
+    if b is None or b["attn_mask"] is not None or b["dropout_p"] or b["is_causal"] or b["enable_gqa"]:
+        return None
+    q, k, v = b["query"], b["key"], b["value"]
+    t = q.meta.get("irq_type") if is_node(q) else None
+    if not all(map(_tensor_value, (q, k, v))) or t is None or not t.has_static_shape:
+        return None
+    scale = b["scale"] if b["scale"] is not None else 1.0 / math.sqrt(t.shape[-1])
+    return [Emit("transpose", {"input": k}, {"dim0": -2, "dim1": -1}), Emit("matmul", {"input": q, "other": PREV}),
+            Emit("mul_scalar", {"input": PREV}, {"other": float(scale)}), Emit("softmax", {"input": PREV}, {"dim": -1}),
+            Emit("matmul", {"input": PREV, "other": v})]
+
+
 def _instance_norm(args, kwargs):
     b = bind((("input", _MISSING), ("running_mean", None), ("running_var", None), ("weight", None), ("bias", None),
               ("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)
@@ -594,10 +625,9 @@ FUNCTIONS: dict[Callable, Callable] = {
     torch.cumsum: _cumsum, torch.topk: _topk,
     F.pixel_shuffle: _simple("pixel_shuffle", (("input", _MISSING), ("upscale_factor", _MISSING))),
     F.pixel_unshuffle: _simple("pixel_unshuffle", (("input", _MISSING), ("downscale_factor", _MISSING))),
-    F.instance_norm: _instance_norm,
+    F.instance_norm: _instance_norm, F.scaled_dot_product_attention: _sdpa,
     F.prelu: _simple("prelu", (("input", _MISSING), ("weight", _MISSING)), ("input", "weight")),
-    F.embedding: _simple("embedding", (("input", _MISSING), ("weight", _MISSING), ("padding_idx", None)),
-                         ("input", "weight")),
+    F.embedding: _embedding,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).

@@ -53,6 +53,10 @@ _INPLACE_OPERATORS = frozenset(
 )
 
 
+#: The same as Tensor methods (`y.__iadd__(x)`).
+_INPLACE_DUNDERS = frozenset(f"__i{op.__name__[1:]}__" for op in _INPLACE_OPERATORS)
+
+
 def _is_tensor(node: Any) -> bool:
     return isinstance(node, fx.Node) and node.meta.get("irq_kind") in ("tensor", "multi")
 
@@ -78,8 +82,12 @@ def mutated_input(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | Non
         return None
     target, first = node.target, node.args[0]
     if node.op == "call_method":
-        return first if _trailing_underscore(target) else None
+        return first if _trailing_underscore(target) or target in _INPLACE_DUNDERS else None
     if node.op == "call_function":
+        schema = getattr(target, "_schema", None)  # an ATen op (torch.export): its schema says
+        if schema is not None:
+            info = schema.arguments[0].alias_info if schema.arguments else None
+            return first if info is not None and info.is_write else None
         if target in _INPLACE_OPERATORS or _trailing_underscore(getattr(target, "__name__", None)):
             return first
         if target is operator.setitem:
@@ -216,3 +224,9 @@ def _out_of_place_setitem(graph: fx.Graph, node: fx.Node, target: fx.Node) -> fx
     if not node.users:
         graph.erase_node(node)
     return new
+
+
+def aten_allocates(node: fx.Node) -> bool:
+    """Whether an ATen op's result is new memory: its schema marks returns that alias an input."""
+    schema = getattr(node.target, "_schema", None)
+    return schema is not None and all(r.alias_info is None for r in schema.returns)

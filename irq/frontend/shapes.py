@@ -26,7 +26,7 @@ from torch import fx, nn
 from irq.dialects._opspec import ShapeError
 from irq.dialects._tensor_specs import SPECS
 from irq.dialects.torch_values import OperandRefAttr
-from irq.frontend.mapping import Emit, ParamRef
+from irq.frontend.mapping import PREV, Emit, ParamRef
 from irq.frontend.propagate import annotate, element_type
 from irq.frontend.tracer import argument_loader, has_node
 from irq.ir.attributes import ArrayAttr, Attribute, IntegerAttr
@@ -254,7 +254,7 @@ def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
     concrete: list = []
     for oname, _kind in spec.operands:
         v = e.operands.get(oname)
-        if oname == "input" and v is None and prev is not None:
+        if v is PREV or (oname == "input" and v is None and prev is not None):
             items = [(prev, None)]
         elif isinstance(v, list):
             items = [it for x in v for it in _operand_items(x, values, param_types)]

@@ -10,6 +10,7 @@ FloatFunctional method calls into single nodes, and remembers which module
 from __future__ import annotations
 
 import functools
+import operator
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -166,12 +167,41 @@ class IrqTracer(fx.Tracer):
         fwd = type(root).forward
         self.traced_forwards.setdefault(getattr(fwd, "__func__", fwd), "")
         wrap_mod.ACTIVE.append(self)
+        saved = {name: fx.Proxy.__dict__.get(name) for name in _PROXY_MUTATIONS}
+        for name, impl in _PROXY_MUTATIONS.items():
+            setattr(fx.Proxy, name, impl)
         try:
             return super().trace(root, concrete_args)
         finally:
+            for name, impl in saved.items():
+                if impl is None:
+                    delattr(fx.Proxy, name)
+                else:
+                    setattr(fx.Proxy, name, impl)
             wrap_mod.ACTIVE.pop()
             for m, method in patched:
                 m.__dict__.pop(method, None)
+
+
+def _augmented(op: Callable) -> Callable:
+    def impl(self: fx.Proxy, other: Any) -> fx.Proxy:
+        return self.tracer.create_proxy("call_function", op, (self, other), {})
+    return impl
+
+
+def _setitem(self: fx.Proxy, index: Any, value: Any) -> None:
+    self.tracer.create_proxy("call_function", operator.setitem, (self, index, value), {})
+
+
+#: fx.Proxy has no in-place operators, so `y += x` would trace as `y = y + x` and a second name
+#: for y would miss the mutation, and `y[i] = v` would fail. While irq traces, they record
+#: operator.iadd / operator.setitem nodes, which irq/frontend/mutation.py models or refuses.
+_PROXY_MUTATIONS: dict[str, Callable] = {
+    **{f"__i{name}__": _augmented(getattr(operator, f"i{name}"))
+       for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "lshift",
+                    "rshift", "matmul")},
+    "__setitem__": _setitem,
+}
 
 
 def argument_loader(root: nn.Module, env: dict[fx.Node, Any]) -> Callable[[Any], Any]:

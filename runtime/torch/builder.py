@@ -182,6 +182,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
               callables: dict[str, Any] | None = None, function: str = "forward") -> fx.GraphModule:
     """A GraphModule computing `module`'s function `function` (torch or hl level).
 
+    Each graph node's `meta["irq_values"]` lists the IR values it computes, so a run of
+    the module can be checked against the IR's types.
+
     modules: submodules by path for opaque module calls and wrapped methods (`self`);
     callables: torch.call targets by qualified name, where they are not importable.
     """
@@ -204,6 +207,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
             b.graph.output(out)
             break
         emit(b, op)
+    for value, node in b.nodes.items():  # which IR values each node computes (to check types against a run)
+        if isinstance(node, fx.Node):
+            node.meta.setdefault("irq_values", []).append(value)
     name = module.get_attr("sym_name")
     gm = fx.GraphModule(b.root, b.graph, class_name=name.value if isinstance(name, StringAttr) else "IrqModule")
     for key in b.non_persistent:  # GraphModule copies buffers as persistent ones
