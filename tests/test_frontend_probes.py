@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from irq.frontend.mapping import FUNCTIONS, METHODS, MODULES
-from irq.frontend.propagate import torch_dtype
 from irq.runtime.torch import to_module
 from torch import fx, nn
 from torch.utils import _pytree as pytree
 
 import irq
+from irq.frontend.mapping import FUNCTIONS, METHODS, MODULES
+from irq.frontend.propagate import torch_dtype
 from irq.ir.types import IntegerType, TensorType
 
 PIPELINE = "builtin.module(func.func(functional-to-module, fuse))"
@@ -623,7 +623,7 @@ def _assert_close(expected: Any, got: Any) -> None:
             assert torch.equal(a, b)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def outcome(index: int, method: str) -> tuple[str, str]:
     """("equal", detail) / ("refused", message) / ("error", message) / ("wrong", message) for one probe."""
     p = PROBES[index]
@@ -709,7 +709,10 @@ def test_every_mapped_callable_has_a_probe() -> None:
     from irq.frontend.wrapping import qualified_name
 
     functions, methods, modules = _traced_targets()
-    missing = [qualified_name(f) for f in FUNCTIONS if f not in functions]
+    # Python wrappers fx traces through (they call Tensor.sigmoid/tanh, which are covered);
+    # the probes "F.sigmoid" and "F.tanh" still run them
+    inlined = {F.sigmoid, F.tanh}
+    missing = [qualified_name(f) for f in FUNCTIONS if f not in functions and f not in inlined]
     missing += [f"Tensor.{m}" for m in METHODS if m not in methods and hasattr(torch.Tensor, m)]
     missing += [c.__name__ for c, _ in MODULES if c not in modules]
     assert not missing, f"no probe exercises: {missing}"
