@@ -95,10 +95,13 @@ def _preserved(model: nn.Module, names: Iterable[str]) -> Attribute | None:
 
 # -- fx -----------------------------------------------------------------------------------------
 def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
-          concrete_args: dict[str, Any] | None = None) -> tuple[fx.Graph, IrqTracer]:
-    """Symbolically trace `model`; failures become FrontendError naming the user's line."""
+          concrete_args: dict[str, Any] | None = None,
+          state: dict[str, tuple[torch.Tensor, str | None]] | None = None) -> tuple[fx.Graph, IrqTracer]:
+    """Symbolically trace `model`; failures become FrontendError naming the user's line.
+
+    `state`: the model's parameters and buffers (`_state(model)`), when the caller has them."""
     tracer = IrqTracer(leaf_modules)
-    versions = _state_versions(model)
+    versions = {k: (t, t._version) for k, (t, _) in (state if state is not None else _state(model)).items()}
     try:
         graph = tracer.trace(model, concrete_args=concrete_args or None)
     except FrontendError:
@@ -109,13 +112,6 @@ def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
     if changed:
         raise _state_mutation_error(model, changed, leaf_modules, concrete_args)
     return graph, tracer
-
-
-def _state_versions(model: nn.Module) -> dict[str, tuple[torch.Tensor, int]]:
-    """Version counters of the parameters and buffers: an in-place change bumps them."""
-    out = {k: (t, t._version) for k, t in model.named_buffers()}
-    out.update((k, (t, t._version)) for k, t in model.named_parameters())
-    return out
 
 
 def _state_mutation_error(model: nn.Module, changed: list[str], leaf_modules, concrete_args) -> FrontendError:
@@ -191,7 +187,8 @@ _EXPORT_HINT = ("\n  hint: torch.export could not capture this code. Decorate th
 
 
 def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete_args: dict) -> ModuleOp:
-    graph, tracer = trace(model, leaf_modules, concrete_args)
+    state = _state(model)
+    graph, tracer = trace(model, leaf_modules, concrete_args, state)
     warn_python_branches(tracer.traced_forwards, model.training)
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     names = _forward_params(model, len(placeholders))
@@ -213,7 +210,6 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
 
     modules = dict(model.named_modules(remove_duplicate=False))
     dispatch = make_dispatch(modules)
-    state = _state(model)
     param_types = {k: tensor_type(t) for k, (t, _) in state.items()}
     try:
         infer_shapes(model, graph, values, dispatch, param_types)

@@ -76,32 +76,47 @@ def _trailing_underscore(name: Any) -> bool:
     return isinstance(name, str) and name.endswith("_") and not name.startswith("_")
 
 
+@functools.lru_cache(maxsize=1024)
+def _function_mutation(target: Callable) -> int | None:
+    """How a call_function target mutates its first argument: -1 always, k >= 0 when its
+    parameter k (`inplace`) is True, None never. Cached: asked once per node of every import."""
+    schema = getattr(target, "_schema", None)  # an ATen op (torch.export): its schema says
+    if schema is not None:
+        info = schema.arguments[0].alias_info if schema.arguments else None
+        return -1 if info is not None and info.is_write else None
+    if target in _INPLACE_OPERATORS or target is operator.setitem:
+        return -1
+    if _trailing_underscore(getattr(target, "__name__", None)):
+        return -1
+    return _inplace_parameter(target) if callable(target) else None
+
+
 def mutated_input(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | None:
     """The tensor node that `node` mutates in place (its first argument), or None."""
-    if not node.args or not _is_tensor(node.args[0]):
-        return None
-    target, first = node.target, node.args[0]
-    if node.op == "call_method":
-        return first if _trailing_underscore(target) or target in _INPLACE_DUNDERS else None
-    if node.op == "call_function":
-        schema = getattr(target, "_schema", None)  # an ATen op (torch.export): its schema says
-        if schema is not None:
-            info = schema.arguments[0].alias_info if schema.arguments else None
-            return first if info is not None and info.is_write else None
-        if target in _INPLACE_OPERATORS or _trailing_underscore(getattr(target, "__name__", None)):
-            return first
-        if target is operator.setitem:
-            return first
-        pos = _inplace_parameter(target) if callable(target) else None
-        if pos is not None:
-            flag = node.kwargs.get("inplace", node.args[pos] if pos < len(node.args) else False)
-            return first if flag is True else None
-        return None
-    if node.op == "call_module":
+    op = node.op
+    if op == "call_function":
+        try:
+            how = _function_mutation(node.target)
+        except TypeError:  # an unhashable callable
+            how = None
+        if how is None:
+            return None
+        if how >= 0:
+            flag = node.kwargs.get("inplace", node.args[how] if how < len(node.args) else False)
+            if flag is not True:
+                return None
+    elif op == "call_method":
+        target = node.target
+        if not (_trailing_underscore(target) or target in _INPLACE_DUNDERS):
+            return None
+    elif op == "call_module":
         m = modules.get(node.target)
-        if m is not None and type(m).__module__.startswith("torch.nn") and getattr(m, "inplace", False) is True:
-            return first
-    return None
+        if m is None or getattr(m, "inplace", False) is not True or not type(m).__module__.startswith("torch.nn"):
+            return None
+    else:
+        return None
+    first = node.args[0] if node.args else None
+    return first if _is_tensor(first) else None
 
 
 def _refuse(node: fx.Node, why: str) -> FrontendError:
