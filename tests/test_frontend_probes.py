@@ -250,6 +250,16 @@ probe("slice bound from shape", lambda m, x: x[..., : x.shape[-1] // 2], X3)
 probe("index from size", lambda m, x: x[:, x.size(1) - 1], X3)
 probe("slice bound from size", lambda m, x: x[:, : x.size(1) // 2 + 1] * 2, X3)
 
+probe("Tensor.view tuple", lambda m, x: x.view((2, -1)), X4)
+probe("Tensor.reshape list", lambda m, x: x.reshape([4, -1, 8]), X4)
+probe("torch.flatten neg start", lambda m, x: torch.flatten(x, start_dim=-2), X4)
+probe("Tensor.transpose neg", lambda m, x: x.transpose(-1, -2), X4)
+probe("Tensor.unsqueeze neg", lambda m, x: x.unsqueeze(-2), X3)
+probe("Tensor.mean keepdim positional", lambda m, x: x.mean(-1, True), X3)
+probe("Tensor.sum keepdim", lambda m, x: x.sum(dim=1, keepdim=True), X3)
+probe("int tensor * 0.5", lambda m, x: x * 0.5, ints(3, 4))
+probe("int tensor - float tensor", lambda m, x, y: x - y, ints(3, 4), (3, 4))
+
 # -- resizing, padding, pooling -------------------------------------------------------------------
 probe("F.interpolate nearest", lambda m, x: F.interpolate(x, scale_factor=2), X4)
 probe("F.interpolate bilinear", lambda m, x: F.interpolate(x, size=(5, 7), mode="bilinear"), X4)
