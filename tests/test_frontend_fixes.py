@@ -14,6 +14,11 @@ import irq
 from irq.frontend.wrapping import qualified_name
 
 
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
+
+
 def _line_of(fn, marker: str) -> int:
     lines, first = inspect.getsourcelines(fn)
     return first + next(i for i, line in enumerate(lines) if marker in line)

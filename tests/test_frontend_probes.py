@@ -507,6 +507,12 @@ def _chain(m, x):
     return a
 
 
+def _out_kwarg(m, x, y):
+    c = x * 0
+    torch.add(x, y, out=c)
+    return c * 2
+
+
 def _input_mutation(m, x):
     x.mul_(2)
     return x + 1
@@ -577,6 +583,7 @@ def _augmented(m, x, y):
 probe("isub imul itruediv", _augmented, X3, X3)
 probe("chained in-place", _chain, X3)
 probe("in-place on an input", _input_mutation, X3)
+probe("out= read after", _out_kwarg, X3, X3, opaque_ok=True)
 # torch.export records an indexed assignment as a view plus an in-place fill/copy: refused there
 probe("setitem read after", _setitem, X3, opaque_ok=True, refuse=("export",))
 probe("setitem tensor value", _setitem_tensor, X3, X3, opaque_ok=True, refuse=("export",))

@@ -92,8 +92,11 @@ def _function_mutation(target: Callable) -> int | None:
 
 
 def mutated_input(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | None:
-    """The tensor node that `node` mutates in place (its first argument), or None."""
+    """The tensor node that `node` mutates in place (its first argument, or its `out=`), or None."""
     op = node.op
+    out = node.kwargs.get("out") if node.kwargs else None
+    if _is_tensor(out) and op in ("call_function", "call_method"):
+        return out  # torch.add(a, b, out=c) writes c and returns it
     if op == "call_function":
         try:
             how = _function_mutation(node.target)
