@@ -252,7 +252,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
             node.meta["irq_module"] = module
         node.meta["irq_loc"] = _location(node.meta.get("stack_trace"))
     # the training-IR graph keeps in-place ATen ops (add_, relu_...): make their effect explicit
-    model_mutations(graph, {}, aten_allocates)
+    model_mutations(graph, {}, aten_allocates, state=lifted)
     out_node = next(n for n in graph.nodes if n.op == "output")
     user_out = [a for a, s in zip(out_node.args[0], sig.output_specs) if s.kind.name == "USER_OUTPUT"]
     out_node.args = (tuple(user_out) if len(user_out) != 1 else user_out[0],)

@@ -173,12 +173,20 @@ class _Aliases:
         return self.members.get(self.find(n), [n])
 
 
-def model_mutations(graph: fx.Graph, modules: dict[str, nn.Module], fresh: Callable[[fx.Node], bool]) -> int:
+def model_mutations(
+    graph: fx.Graph,
+    modules: dict[str, nn.Module],
+    fresh: Callable[[fx.Node], bool],
+    state: dict[fx.Node, str] | None = None,
+) -> int:
     """Make every in-place mutation of `graph` explicit in its data flow (see the module docstring).
 
     `fresh(node)`: True when the node's result certainly owns new memory (it aliases no input).
-    Nodes must carry the importer's annotations (irq_kind). Returns how many mutations were modelled.
+    `state`: placeholders that stand for parameters and buffers (torch.export lifts them), by
+    state_dict key; like get_attr nodes, mutating them is refused. Nodes must carry the
+    importer's annotations (irq_kind). Returns how many mutations were modelled.
     """
+    state = state or {}
     nodes = list(graph.nodes)
     order = {n: i for i, n in enumerate(nodes)}
     if not any(
@@ -200,10 +208,12 @@ def model_mutations(graph: fx.Graph, modules: dict[str, nn.Module], fresh: Calla
         here = order[node]
         group = aliases.group(target)
         for m in group:
-            if m.op == "get_attr":
-                raise _refuse(
-                    node, f"changes the model's parameter or buffer '{m.target}', which the IR holds as a constant"
-                )
+            key = m.target if m.op == "get_attr" else state.get(m)
+            if key is None:
+                continue
+            if key.endswith("num_batches_tracked") and not node.users:
+                continue  # batch norm's own step counter (export in train mode): the batch_norm op's business
+            raise _refuse(node, f"changes the model's parameter or buffer '{key}', which the IR holds as a constant")
         for m in group:
             if m is target or order[m] > here:
                 continue
