@@ -260,6 +260,12 @@ probe("Tensor.sum keepdim", lambda m, x: x.sum(dim=1, keepdim=True), X3)
 probe("int tensor * 0.5", lambda m, x: x * 0.5, ints(3, 4))
 probe("int tensor - float tensor", lambda m, x, y: x - y, ints(3, 4), (3, 4))
 
+probe("global avg pool from size", lambda m, x: F.avg_pool2d(x, x.size(2)), X4)
+probe("chunks from size", lambda m, x: x.chunk(x.size(1) // 2, 1)[1], X4)
+probe("roll by half a dim", lambda m, x: torch.roll(x, x.size(-1) // 2, -1), X3)
+probe("transpose dim from dim()", lambda m, x: x.transpose(x.dim() - 1, 1), X4)
+probe("scale factor from size", lambda m, x: F.interpolate(x, scale_factor=x.size(2) / 4), X4, opaque_ok=True)
+
 # -- resizing, padding, pooling -------------------------------------------------------------------
 probe("F.interpolate nearest", lambda m, x: F.interpolate(x, scale_factor=2), X4)
 probe("F.interpolate bilinear", lambda m, x: F.interpolate(x, size=(5, 7), mode="bilinear"), X4)

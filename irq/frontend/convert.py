@@ -59,8 +59,15 @@ def _blob(t: torch.Tensor) -> Blob:
     return Blob(provider=provide, alignment=max(1, t.element_size()))
 
 
-#: Modules whose functions, applied to Python numbers, compute and change nothing else.
+#: Modules whose functions, applied to Python numbers, compute and change nothing else,
+#: and tensor queries that read only the (static) shape.
 _PURE_SCALAR_MODULES = frozenset({"_operator", "operator", "math"})
+_SHAPE_QUERIES = frozenset({"torch.Tensor.dim", "torch.Tensor.ndimension", "torch.Tensor.numel",
+                            "torch.Tensor.size", "builtins.getattr"})
+
+
+def _pure_scalar(target: str) -> bool:
+    return target in _SHAPE_QUERIES or target.split(".")[0] in _PURE_SCALAR_MODULES
 
 
 class _Fallback(Exception):
@@ -205,7 +212,7 @@ class GraphConverter:
         for op in reversed(list(self.block.ops)):
             if not isinstance(op, (tdl.SizeOp, tdl.CallOp)) or any(r.num_uses for r in op.results):
                 continue
-            if isinstance(op, tdl.CallOp) and (op.target.value.split(".")[0] not in _PURE_SCALAR_MODULES
+            if isinstance(op, tdl.CallOp) and (not _pure_scalar(op.target.value)
                                                or any(isinstance(r.type, TensorType) for r in op.results)):
                 continue
             op.erase()

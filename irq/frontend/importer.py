@@ -20,7 +20,7 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
-from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, module_emits
+from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, fold_static_scalars, module_emits
 from irq.frontend.mutation import model_mutations
 from irq.frontend.propagate import annotate, propagate, tensor_type
 from irq.frontend.scan import warn_python_branches
@@ -239,11 +239,19 @@ def make_dispatch(modules: dict[str, nn.Module]):
         args, kwargs = node.args, node.kwargs
         if node.op == "call_function":
             h = FUNCTIONS.get(node.target)
-            e = h(args, kwargs) if h is not None else None
+            if h is None:
+                return None
+            if not getattr(h, "keeps_sizes", False):
+                args, kwargs = fold_static_scalars(node)
+            e = h(args, kwargs)
             return e if isinstance(e, list) else [e] if e is not None else None
         if node.op == "call_method":
             h = METHODS.get(node.target)
-            e = h(args, kwargs) if h is not None else None
+            if h is None:
+                return None
+            if not getattr(h, "keeps_sizes", False):
+                args, kwargs = fold_static_scalars(node)
+            e = h(args, kwargs)
             return [e] if e is not None else None
         if node.op == "call_module":
             return module_emits(modules[node.target], node.target, args, kwargs)

@@ -71,6 +71,12 @@ def _tensor_value(x: Any) -> bool:
     return is_node(x) and x.meta.get("irq_kind") == "tensor"
 
 
+def _keeps_sizes(h: Callable) -> Callable:
+    """Mark a handler that records traced sizes as operands itself (view/reshape shapes, resize sizes)."""
+    h.keeps_sizes = True
+    return h
+
+
 # -- call_function / call_method handlers --------------------------------------------------------------
 def _conv(nd: int, spec: str):
     params = (("input", _MISSING), ("weight", _MISSING), ("bias", None), ("stride", 1), ("padding", 0),
@@ -216,6 +222,7 @@ def _size_attr(entries: list):
 
 
 def _reshape(spec: str, varargs: bool):
+    @_keeps_sizes
     def h(args, kwargs):
         if len(args) < 1 or (kwargs and set(kwargs) != {"shape"}):
             return None
@@ -244,6 +251,7 @@ def _dims(spec: str, varargs: bool):
     return h
 
 
+@_keeps_sizes
 def _interpolate(args, kwargs):
     b = bind((("input", _MISSING), ("size", None), ("scale_factor", None), ("mode", "nearest"),
               ("align_corners", None), ("recompute_scale_factor", None), ("antialias", False)), args, kwargs)
@@ -262,7 +270,10 @@ def _interpolate(args, kwargs):
         entries, sizes = r
         attrs["size"] = _size_attr(entries)
     if b["scale_factor"] is not None:
-        attrs["scale_factor"] = [float(s) for s in _n(b["scale_factor"], nd)]
+        factors = [static_value(s) for s in _n(b["scale_factor"], nd)]
+        if not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors):
+            return None  # computed from tensor data: keep the call as it is
+        attrs["scale_factor"] = [float(f) for f in factors]
     if b["align_corners"] is not None:
         attrs["align_corners"] = bool(b["align_corners"])
     if b["recompute_scale_factor"]:
@@ -370,6 +381,27 @@ def static_value(x: Any) -> Any:
     if "irq_value" in x.meta and _shape_derived(x):
         return x.meta["irq_value"]
     return _MISSING
+
+
+def fold_static_scalars(node: fx.Node) -> tuple[tuple, dict]:
+    """`node`'s (args, kwargs) with shape-derived Python numbers replaced by their values
+    (`F.avg_pool2d(x, x.size(2))` -> kernel 7), so the typed op gets a constant attribute."""
+    if not any(a.meta.get("irq_kind") in ("int", "float", "bool") for a in node.all_input_nodes):
+        return node.args, node.kwargs
+
+    def fold(a: Any) -> Any:
+        if is_node(a):
+            v = static_value(a) if a.meta.get("irq_kind") in ("int", "float", "bool") else _MISSING
+            return a if v is _MISSING else v
+        if isinstance(a, (list, tuple)) and not hasattr(a, "_fields"):
+            return type(a)(fold(x) for x in a)
+        if isinstance(a, dict):
+            return {k: fold(v) for k, v in a.items()}
+        if isinstance(a, slice):
+            return slice(fold(a.start), fold(a.stop), fold(a.step))
+        return a
+
+    return fold(node.args), fold(node.kwargs)
 
 
 def _getitem(args, kwargs):
