@@ -328,7 +328,7 @@ probe("Tensor.roll", lambda m, x: x.roll(2, -1), X3)
 
 # -- weighted layers ------------------------------------------------------------------------------
 def _w(*shape: int) -> nn.Parameter:
-    return nn.Parameter(torch.randn(*shape) * 0.3)
+    return nn.Parameter(torch.randn(shape) * 0.3)
 
 
 probe(
@@ -428,6 +428,8 @@ probe("F.instance_norm", lambda m, x: F.instance_norm(x, eps=1e-3), X4)
 probe("nn.PReLU", lambda m, x: m.p(x), X4, mods=lambda: {"p": nn.PReLU()})
 probe("nn.PReLU channels", lambda m, x: m.p(x), X4, mods=lambda: {"p": nn.PReLU(4, init=0.1)})
 probe("F.prelu", lambda m, x: F.prelu(x, m.w), X4, mods=lambda: {"w": _w(4)})
+
+probe("0-d parameter", lambda m, x: x * m.s + m.b, X3, mods=lambda: {"s": _w(), "b": torch.tensor(0.25)})
 
 # -- data movement modules ----------------------------------------------------------------------
 probe("nn.PixelShuffle", lambda m, x: m.ps(x), X4, mods=lambda: {"ps": nn.PixelShuffle(2)})
@@ -665,6 +667,11 @@ def outcome(index: int, method: str) -> tuple[str, str]:
         checker = _TypeChecker(gm)
         with torch.no_grad():
             got = checker.run(*_clone(xs))
+        original, rebuilt = model.state_dict(), gm.state_dict()
+        for k, v in original.items():  # the checkpoint round-trips: shapes (0-d too), dtypes, values
+            r = rebuilt[k]
+            assert r.shape == v.shape and r.dtype == v.dtype and torch.equal(r, v), k
+        gm.load_state_dict(original, strict=True)
     except Exception as e:  # noqa: BLE001
         return "error", f"rebuild: {type(e).__name__}: {e}"
     try:
