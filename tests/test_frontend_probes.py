@@ -237,6 +237,7 @@ probe("torch.unsqueeze", lambda m, x: torch.unsqueeze(x, -1), X3)
 probe("Tensor.unsqueeze", lambda m, x: x.unsqueeze(0), X3)
 probe("torch.squeeze", lambda m, x: torch.squeeze(x), (2, 1, 3, 1))
 probe("Tensor.squeeze dim", lambda m, x: x.squeeze(1), (2, 1, 3, 1))
+probe("Tensor.squeeze dims", lambda m, x: x.squeeze((1, 3)), (2, 1, 3, 1))
 probe("Tensor.squeeze non-1 dim", lambda m, x: x.squeeze(-2), (2, 1, 3, 1))
 probe("Tensor.contiguous", lambda m, x: x.transpose(1, 2).contiguous(), X3)
 probe("getitem int", lambda m, x: x[0], X3)
@@ -365,6 +366,7 @@ probe(
 )
 probe("F.conv1d", lambda m, x: F.conv1d(x, m.w, m.b, padding=1), X3, mods=lambda: {"w": _w(4, 5, 3), "b": _w(4)})
 probe("torch.conv1d", lambda m, x: torch.conv1d(x, m.w, stride=2), X3, mods=lambda: {"w": _w(4, 5, 2)})
+probe("F.conv1d same", lambda m, x: F.conv1d(x, m.w, padding="same"), X3, mods=lambda: {"w": _w(4, 5, 3)})
 probe("nn.Conv1d", lambda m, x: m.c(x), X3, mods=lambda: {"c": nn.Conv1d(5, 3, 3, padding=1)})
 probe(
     "F.conv_transpose2d",
