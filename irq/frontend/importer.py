@@ -21,7 +21,7 @@ from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
 from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, fold_static_scalars, module_emits
-from irq.frontend.mutation import model_mutations
+from irq.frontend.mutation import model_mutations, state_mutation_error
 from irq.frontend.propagate import annotate, propagate, tensor_type
 from irq.frontend.scan import warn_python_branches
 from irq.frontend.shapes import infer_shapes
@@ -109,48 +109,10 @@ def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
     except Exception as e:  # noqa: BLE001 - any tracing failure is reported with the user's line
         raise _trace_error(model, e) from e
     changed = [k for k, (t, v) in versions.items() if t._version != v]
-    if changed:
-        raise _state_mutation_error(model, changed, leaf_modules, concrete_args)
+    if changed:  # fx ran an in-place op on a real parameter/buffer, recording nothing
+        raise state_mutation_error(
+            model, changed, lambda: IrqTracer(leaf_modules).trace(model, concrete_args=concrete_args or None))
     return graph, tracer
-
-
-def _state_mutation_error(model: nn.Module, changed: list[str], leaf_modules, concrete_args) -> FrontendError:
-    """forward changed a parameter or buffer in place while tracing (fx runs code on real state
-    tensors, recording nothing): find the line by tracing again, stopping at the first in-place
-    op on a state tensor, and refuse."""
-    from torch.overrides import TorchFunctionMode
-
-    state = {id(t): k for k, t in list(model.named_buffers()) + list(model.named_parameters())}
-    found: list[tuple[str, str]] = []
-
-    class _Stop(Exception):
-        pass
-
-    class Detect(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            name = getattr(func, "__name__", "")
-            if args and id(args[0]) in state and name.endswith("_") and not name.startswith("_"):
-                found.append((state[id(args[0])], name))
-                raise _Stop
-            return func(*args, **(kwargs or {}))
-
-    where = None
-    try:
-        with Detect():
-            IrqTracer(leaf_modules).trace(model, concrete_args=concrete_args or None)
-    except _Stop as e:
-        where = user_frame_of_traceback(e.__traceback__)
-    except Exception:  # noqa: BLE001 - only looking for the line
-        pass
-    key, op = found[0] if found else (changed[0], "an in-place operation")
-    head = (f"forward changes the model's parameter or buffer '{key}' in place ({op}); the IR holds state as "
-            "constants and cannot express the update (tracing ran the line once, so the tensor already changed)")
-    hint = "\n  hint: return the new value as an output, or decorate the code with @irq.wrap"
-    if where is None:
-        return FrontendError(head + hint)
-    filename, line, col = where
-    return FrontendError(f"{filename}:{line}:{col}: {head}\n    {source_line(filename, line)}" + hint,
-                         filename=filename, line=line, column=col)
 
 
 _REASONS = (

@@ -258,3 +258,51 @@ def aten_allocates(node: fx.Node) -> bool:
     """Whether an ATen op's result is new memory: its schema marks returns that alias an input."""
     schema = getattr(node.target, "_schema", None)
     return schema is not None and all(r.alias_info is None for r in schema.returns)
+
+
+def state_mutation_error(model: nn.Module, changed: list[str], trace_again: Callable[[], Any]) -> FrontendError:
+    """The refusal for a forward that changed parameters or buffers `changed` in place while fx
+    traced it (fx runs such code on the real tensors and records nothing). The line is found by
+    tracing again under a TorchFunctionMode that stops at the first in-place op on a state tensor,
+    before it runs."""
+    from torch.overrides import TorchFunctionMode
+
+    from irq.frontend.errors import user_frame_of_traceback
+
+    state = {id(t): k for k, t in list(model.named_buffers()) + list(model.named_parameters())}
+    found: list[tuple[str, str]] = []
+
+    class _Stop(Exception):
+        pass
+
+    class _Detect(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = getattr(func, "__name__", "")
+            if args and id(args[0]) in state and _trailing_underscore(name):
+                found.append((state[id(args[0])], name))
+                raise _Stop
+            return func(*args, **(kwargs or {}))
+
+    where = None
+    try:
+        with _Detect():
+            trace_again()
+    except _Stop as e:
+        where = user_frame_of_traceback(e.__traceback__)
+    except Exception:  # noqa: BLE001 - only looking for the line
+        pass
+    key, op = found[0] if found else (changed[0], "an in-place operation")
+    head = (
+        f"forward changes the model's parameter or buffer '{key}' in place ({op}); the IR holds state as "
+        "constants and cannot express the update (tracing ran the line once, so the tensor already changed)"
+    )
+    hint = "\n  hint: return the new value as an output, or decorate the code with @irq.wrap"
+    if where is None:
+        return FrontendError(head + hint)
+    filename, line, col = where
+    return FrontendError(
+        f"{filename}:{line}:{col}: {head}\n    {source_line(filename, line)}" + hint,
+        filename=filename,
+        line=line,
+        column=col,
+    )
