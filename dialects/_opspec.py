@@ -20,7 +20,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from irq.ir.attributes import ArrayAttr, Attribute, BoolAttr, FloatAttr, IntegerAttr, StringAttr, to_attribute
+from irq.ir.attributes import (
+    ArrayAttr,
+    Attribute,
+    BoolAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TypeAttr,
+    to_attribute,
+)
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Op, attribute, operand, optional_operand, result, variadic_operand, variadic_result
 from irq.ir.traits import Pure
@@ -94,6 +103,7 @@ INTS_OR_STR = AttrKind("an integer array or a string", lambda a: _is_ints(a) or 
                        lambda v: StringAttr(v) if isinstance(v, str) else _ints_attr(v))
 INT_OR_INTS = AttrKind("an integer or an integer array", lambda a: _is_int(a) or _is_ints(a),
                        lambda v: _ints_attr(v) if isinstance(v, (list, tuple)) else _int_attr(v))
+TYPE = AttrKind("a type", lambda a: isinstance(a, TypeAttr), lambda v: v if isinstance(v, Attribute) else TypeAttr(v))
 ANY = AttrKind("an attribute", lambda a: isinstance(a, Attribute), to_attribute)
 
 
@@ -116,10 +126,12 @@ class OpSpec:
     shape: ShapeRule | None = None
     same_element_type: bool = True
     extra: dict = field(default_factory=dict)
+    index_results: tuple[int, ...] = ()  # results holding i64 indices (topk's second)
 
 
 def spec(name: str, doc: str, operands: Sequence[str] = ("input",), attrs: Sequence = (), *,
-         variadic_results: bool = False, shape: ShapeRule | None = None, same_element_type: bool = True) -> OpSpec:
+         variadic_results: bool = False, shape: ShapeRule | None = None, same_element_type: bool = True,
+         index_results: tuple[int, ...] = ()) -> OpSpec:
     """Compact spec: operand names end in `?` (optional) or `*` (variadic); attr names end in `?` if optional."""
     ops = []
     for o in operands:
@@ -132,7 +144,8 @@ def spec(name: str, doc: str, operands: Sequence[str] = ("input",), attrs: Seque
     ats = []
     for a, kind in attrs:
         ats.append((a.rstrip("?"), kind, a.endswith("?")))
-    return OpSpec(name, doc, tuple(ops), tuple(ats), variadic_results, shape, same_element_type)
+    return OpSpec(name, doc, tuple(ops), tuple(ats), variadic_results, shape, same_element_type,
+                  index_results=index_results)
 
 
 def assembly_format(operands: Sequence[tuple[str, str]]) -> str:

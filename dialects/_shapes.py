@@ -413,3 +413,30 @@ def getitem(op: Op):
             return None
     out.extend(x[d:])
     return [tuple(out)]
+
+
+def topk(op: Op):
+    x = shape_of(op.operands[0])
+    d = norm_dim(int_attr(op, "dim", -1), len(x))
+    k = int_attr(op, "k")
+    size = x[d] if x else 1
+    if not 0 <= k <= size:
+        raise ShapeError(f"k = {k} is out of range for dim {d} of size {size}")
+    out = tuple(k if i == d else s for i, s in enumerate(x))
+    return [out, out]
+
+
+def pixel_shuffle(op: Op):
+    x = shape_of(op.operands[0])
+    r = int_attr(op, "upscale_factor")
+    if len(x) < 3 or r <= 0 or x[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle needs rank >= 3 and channels divisible by {r}*{r}, got {list(x)}")
+    return [(*x[:-3], x[-3] // (r * r), x[-2] * r, x[-1] * r)]
+
+
+def pixel_unshuffle(op: Op):
+    x = shape_of(op.operands[0])
+    r = int_attr(op, "downscale_factor")
+    if len(x) < 3 or r <= 0 or x[-2] % r or x[-1] % r:
+        raise ShapeError(f"pixel_unshuffle needs rank >= 3 and height, width divisible by {r}, got {list(x)}")
+    return [(*x[:-3], x[-3] * r * r, x[-2] // r, x[-1] // r)]

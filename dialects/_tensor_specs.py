@@ -19,6 +19,7 @@ from irq.dialects._opspec import (
     INTS_OR_STR,
     NUMBER,
     STR,
+    TYPE,
     OpSpec,
     spec,
 )
@@ -118,6 +119,34 @@ _add(spec("quant_stub", "Marks where the quantized part of the model starts (Qua
           attrs=(("scale?", FLOAT),), shape=sh.same_as_input))
 _add(spec("dequant_stub", "Marks where the quantized part of the model ends (DeQuantStub); identity in float.",
           shape=sh.same_as_input))
+
+_add(spec("zeros_like", "Zeros of the input's shape (and dtype, unless `dtype` is given).",
+          attrs=(("dtype?", TYPE),), shape=sh.same_as_input, same_element_type=False))
+_add(spec("ones_like", "Ones of the input's shape (and dtype, unless `dtype` is given).",
+          attrs=(("dtype?", TYPE),), shape=sh.same_as_input, same_element_type=False))
+_add(spec("full_like", "`fill_value` in the input's shape (and dtype, unless `dtype` is given).",
+          attrs=(("fill_value", NUMBER), ("dtype?", TYPE)), shape=sh.same_as_input, same_element_type=False))
+_add(spec("where", "`input` where `condition` holds, else `other` (all three broadcast).",
+          ("condition", "input", "other"), shape=sh.broadcast, same_element_type=False))
+for _m in ("maximum", "minimum"):
+    _add(spec(_m, f"Element-wise {_m} of two tensors, with broadcasting.", ("input", "other"), shape=sh.broadcast,
+              same_element_type=False))
+_add(spec("roll", "Roll by `shifts` along `dims` (the flattened tensor if `dims` is absent).",
+          attrs=(("shifts", INTS), ("dims?", INTS)), shape=sh.same_as_input))
+_add(spec("cumsum", "Cumulative sum along `dim` (integer inputs sum in i64, as torch does).",
+          attrs=(("dim", INT),), shape=sh.same_as_input, same_element_type=False))
+_add(spec("topk", "The `k` largest (or smallest) entries along `dim`: values, then i64 indices.",
+          attrs=(("k", INT), ("dim", INT), ("largest", BOOL), ("sorted", BOOL)), variadic_results=True,
+          shape=sh.topk, index_results=(1,)))
+_add(spec("pixel_shuffle", "[*, C*r*r, H, W] -> [*, C, H*r, W*r] (F.pixel_shuffle, nn.PixelShuffle).",
+          attrs=(("upscale_factor", INT),), shape=sh.pixel_shuffle))
+_add(spec("pixel_unshuffle", "[*, C, H*r, W*r] -> [*, C*r*r, H, W] (F.pixel_unshuffle, nn.PixelUnshuffle).",
+          attrs=(("downscale_factor", INT),), shape=sh.pixel_unshuffle))
+_add(spec("instance_norm", "Instance normalization (F.instance_norm, nn.InstanceNorm1d/2d/3d).",
+          ("input", "running_mean?", "running_var?", "weight?", "bias?"),
+          (("use_input_stats", BOOL), ("momentum", FLOAT), ("eps", FLOAT)), shape=sh.norm_check))
+_add(spec("prelu", "max(0, x) + weight * min(0, x), one weight per channel (dim 1) or one for all.",
+          ("input", "weight"), shape=sh.same_as_input))
 
 #: Ops whose operand lists are (input, weight, bias?) and are candidates for fusion.
 WEIGHTED = ("conv1d", "conv2d", "conv_transpose2d", "linear")

@@ -36,7 +36,7 @@ DIALECT = Dialect("hl", "Module-style float ops with stable owner paths; fused c
 #: torch-level ops that have no quantization state and are not given an hl form.
 DATA_MOVEMENT = frozenset({"contiguous", "identity", "dropout", "flatten", "reshape", "view", "permute", "transpose",
                            "unsqueeze", "squeeze", "getitem", "slice", "select", "chunk", "split", "max_pool2d",
-                           "pad"})
+                           "pad", "roll", "pixel_shuffle", "pixel_unshuffle", "topk"})
 
 ACTIVATIONS = ("relu", "relu6")
 

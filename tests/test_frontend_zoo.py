@@ -116,3 +116,22 @@ def test_import_does_not_change_the_model(imported):
         model.eval()
     for k, v in model.state_dict().items():
         assert torch.equal(before[k], v), k
+
+
+@pytest.mark.parametrize("level", ["torch", "hl"])
+def test_rebuilt_module_loads_the_original_checkpoint_strictly(imported, level):
+    """`to_module(parse(print(m))).load_state_dict(model.state_dict(), strict=True)`, and every entry
+    (0-d num_batches_tracked included) comes back with the original's shape, dtype and value."""
+    name, model, x, module = imported
+    m = irq.parse_module(irq.print_module(module))
+    if level == "hl":
+        irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(m)
+    gm = to_module(irq.parse_module(irq.print_module(m)))
+    original = model.state_dict()
+    rebuilt = gm.state_dict()
+    assert list(rebuilt) == list(original)
+    for k, v in original.items():
+        assert rebuilt[k].shape == v.shape and rebuilt[k].dtype == v.dtype, (k, rebuilt[k].shape, v.shape)
+        assert torch.equal(rebuilt[k], v), k
+    result = gm.load_state_dict(original, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys

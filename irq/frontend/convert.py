@@ -20,8 +20,8 @@ from irq.dialects import func as func_d
 from irq.dialects import torch as tdl
 from irq.dialects.builtin import ModuleOp
 from irq.dialects.torch_values import EllipsisAttr, ModuleRefAttr, OperandRefAttr, PyRefAttr, SliceAttr
-from irq.frontend.errors import FrontendError
-from irq.frontend.mapping import Emit, ParamRef
+from irq.frontend.errors import FrontendError, source_line
+from irq.frontend.mapping import PREV, Emit, ParamRef
 from irq.frontend.propagate import element_type, tensor_type
 from irq.frontend.tracer import ModuleRef, has_node
 from irq.frontend.wrapping import qualified_name
@@ -57,6 +57,17 @@ def _blob(t: torch.Tensor) -> Blob:
             x = x.view(torch.int16)
         return x.numpy()
     return Blob(provider=provide, alignment=max(1, t.element_size()))
+
+
+#: Modules whose functions, applied to Python numbers, compute and change nothing else,
+#: and tensor queries that read only the (static) shape.
+_PURE_SCALAR_MODULES = frozenset({"_operator", "operator", "math"})
+_SHAPE_QUERIES = frozenset({"torch.Tensor.dim", "torch.Tensor.ndimension", "torch.Tensor.numel",
+                            "torch.Tensor.size", "builtins.getattr"})
+
+
+def _pure_scalar(target: str) -> bool:
+    return target in _SHAPE_QUERIES or target.split(".")[0] in _PURE_SCALAR_MODULES
 
 
 class _Fallback(Exception):
@@ -177,7 +188,11 @@ class GraphConverter:
             if node.op == "output":
                 ret = node
                 break
-            self.convert_node(node)
+            try:
+                self.convert_node(node)
+            except FrontendError as e:
+                raise self.located(node, e) from e
+        self.drop_dead_scalar_code()
         results, structure = self.outputs(ret)
         ret_op = func_d.ReturnOp(results)
         if structure is not None:
@@ -190,6 +205,28 @@ class GraphConverter:
         if attributes:
             module.attributes.update(attributes)
         return module
+
+    def drop_dead_scalar_code(self) -> None:
+        """Erase unused size queries and Python arithmetic on sizes (`x.shape[-1] // 2` folded into a
+        slice bound leaves them without users), last to first so chains go in one sweep."""
+        for op in reversed(list(self.block.ops)):
+            if not isinstance(op, (tdl.SizeOp, tdl.CallOp)) or any(r.num_uses for r in op.results):
+                continue
+            if isinstance(op, tdl.CallOp) and (not _pure_scalar(op.target.value)
+                                               or any(isinstance(r.type, TensorType) for r in op.results)):
+                continue
+            op.erase()
+
+    @staticmethod
+    def located(node: fx.Node, e: FrontendError) -> FrontendError:
+        """`e` prefixed with the user's file:line of `node`, unless it already names one."""
+        loc = node.meta.get("irq_loc")
+        if e.filename is not None or not loc:
+            return e
+        filename, line, col = loc
+        src = source_line(filename, line)
+        return FrontendError(f"{filename}:{line}:{col}: {e}" + (f"\n    {src}" if src else ""),
+                             filename=filename, line=line, column=col)
 
     def convert_node(self, node: fx.Node) -> None:
         if node.op == "get_attr":
@@ -241,7 +278,7 @@ class GraphConverter:
             kw: dict[str, Any] = {}
             for oname, _ in cls.definition.operands:
                 v = e.operands.get(oname)
-                if oname == "input" and v is None and prev is not None:
+                if v is PREV or (oname == "input" and v is None and prev is not None):
                     kw[oname] = prev
                 elif isinstance(v, list):
                     kw[oname] = self.value_list(v)

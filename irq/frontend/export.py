@@ -20,6 +20,7 @@ from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, is_user_file
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, batch_norm_emit, bind
+from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
 
 aten = torch.ops.aten
@@ -71,6 +72,58 @@ def _batch_norm(args, kwargs):
     return None if b is None else batch_norm_emit(b)
 
 
+def _instance_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("weight", None), ("bias", None), ("running_mean", None), ("running_var", None),
+              ("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5), ("cudnn_enabled", True)), args, kwargs)
+    if b is None:
+        return None
+    return FUNCTIONS[F.instance_norm]((b["input"], b["running_mean"], b["running_var"], b["weight"], b["bias"],
+                                       b["use_input_stats"], b["momentum"], b["eps"]), {})
+
+
+def _group_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("num_groups", _MISSING), ("weight", None), ("bias", None), ("eps", 1e-5),
+              ("cudnn_enabled", True)), args, kwargs)
+    if b is None:
+        return None
+    return Emit("group_norm", {"input": b["input"], "weight": b["weight"], "bias": b["bias"]},
+                {"num_groups": b["num_groups"], "eps": float(b["eps"])})
+
+
+def _reciprocal(args, kwargs):
+    return Emit("rdiv_scalar", {"input": args[0]}, {"other": 1.0}) if len(args) == 1 and not kwargs else None
+
+
+def _upsample(mode: str, has_align: bool):
+    """aten.upsample_*2d.vec(input, output_size, [align_corners,] scale_factors) as F.interpolate's op."""
+    def h(args, kwargs):
+        names = (("input", _MISSING), ("output_size", None), *((("align_corners", None),) if has_align else ()),
+                 ("scale_factors", None))
+        b = bind(names, args, kwargs)
+        if b is None:
+            return None
+        return FUNCTIONS[F.interpolate]((b["input"],), {"size": b["output_size"], "scale_factor": b["scale_factors"],
+                                                         "mode": mode, "align_corners": b.get("align_corners")})
+    return h
+
+
+def _unflatten(args, kwargs):
+    """aten.unflatten(input, dim, sizes): a reshape to the static shape export traced."""
+    b = bind((("input", _MISSING), ("dim", _MISSING), ("sizes", _MISSING)), args, kwargs)
+    t = b["input"].meta.get("irq_type") if b is not None and isinstance(b["input"], fx.Node) else None
+    if t is None or not getattr(t, "has_static_shape", False) or not all(isinstance(s, int) for s in b["sizes"]):
+        return None
+    shape = list(t.shape)
+    d = b["dim"] % len(shape)
+    sizes = list(b["sizes"])
+    if -1 in sizes:
+        known = 1
+        for s in sizes:
+            known *= s if s != -1 else 1
+        sizes[sizes.index(-1)] = shape[d] // known
+    return Emit("reshape", {"input": b["input"], "sizes": []}, {"shape": shape[:d] + sizes + shape[d + 1:]})
+
+
 ATEN: dict[Any, Any] = {
     aten.batch_norm.default: _batch_norm, aten.relu_.default: FUNCTIONS[torch.relu],
     aten.add_.Tensor: FUNCTIONS[torch.add], aten.mul_.Tensor: FUNCTIONS[torch.mul],
@@ -92,7 +145,38 @@ ATEN: dict[Any, Any] = {
     aten.select.int: _select, aten.mean.dim: FUNCTIONS[torch.mean], aten.contiguous.default: METHODS["contiguous"],
     aten.max_pool2d.default: FUNCTIONS[F.max_pool2d], aten.avg_pool2d.default: FUNCTIONS[F.avg_pool2d],
     aten.adaptive_avg_pool2d.default: FUNCTIONS[F.adaptive_avg_pool2d], aten.clamp.default: FUNCTIONS[torch.clamp],
+    aten.zeros_like.default: FUNCTIONS[torch.zeros_like], aten.ones_like.default: FUNCTIONS[torch.ones_like],
+    aten.full_like.default: FUNCTIONS[torch.full_like], aten.where.self: FUNCTIONS[torch.where],
+    aten.maximum.default: FUNCTIONS[torch.maximum], aten.minimum.default: FUNCTIONS[torch.minimum],
+    aten.roll.default: FUNCTIONS[torch.roll], aten.cumsum.default: FUNCTIONS[torch.cumsum],
+    aten.topk.default: FUNCTIONS[torch.topk], aten.pixel_shuffle.default: FUNCTIONS[F.pixel_shuffle],
+    aten.pixel_unshuffle.default: FUNCTIONS[F.pixel_unshuffle], aten.prelu.default: FUNCTIONS[F.prelu],
+    aten.instance_norm.default: _instance_norm,
+    aten.split.Tensor: FUNCTIONS[torch.split], aten.chunk.default: FUNCTIONS[torch.chunk],
+    aten.split_with_sizes.default: FUNCTIONS[torch.split], aten.relu6.default: FUNCTIONS[F.relu6],
+    aten.leaky_relu.default: FUNCTIONS[F.leaky_relu], aten.hardsigmoid.default: FUNCTIONS[F.hardsigmoid],
+    aten.neg.default: FUNCTIONS[torch.neg], aten.sqrt.default: FUNCTIONS[torch.sqrt],
+    aten.rsqrt.default: FUNCTIONS[torch.rsqrt], aten.abs.default: FUNCTIONS[torch.abs],
+    aten.log_softmax.int: FUNCTIONS[torch.log_softmax], aten.clip.default: FUNCTIONS[torch.clamp],
+    aten.reciprocal.default: _reciprocal, aten.div.Tensor_mode: FUNCTIONS[torch.div],
+    aten.concat.default: FUNCTIONS[torch.cat], aten.stack.default: FUNCTIONS[torch.stack],
+    aten.squeeze.default: FUNCTIONS[torch.squeeze], aten.squeeze.dims: FUNCTIONS[torch.squeeze],
+    aten.upsample_nearest2d.vec: _upsample("nearest", False), aten.upsample_bilinear2d.vec: _upsample("bilinear", True),
+    aten.upsample_bicubic2d.vec: _upsample("bicubic", True),
+    aten._upsample_nearest_exact2d.vec: _upsample("nearest-exact", False),
+    aten.pad.default: FUNCTIONS[F.pad], aten.mean.default: FUNCTIONS[torch.mean],
+    aten.sum.default: FUNCTIONS[torch.sum], aten.sum.dim_IntList: FUNCTIONS[torch.sum],
+    aten.conv2d.padding: FUNCTIONS[F.conv2d], aten.conv1d.padding: FUNCTIONS[F.conv1d],
+    aten.conv_transpose2d.input: FUNCTIONS[F.conv_transpose2d], aten.group_norm.default: _group_norm,
+    aten.unflatten.int: _unflatten, aten.sigmoid_.default: FUNCTIONS[torch.sigmoid],
+    aten.scaled_dot_product_attention.default: FUNCTIONS[F.scaled_dot_product_attention],
 }
+# In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
+# gives later readers their result, so they map to the same typed op.
+for _op in list(ATEN):
+    _inplace = getattr(getattr(aten, f"{_op._opname}_", None), _op._overloadname, None)
+    if _inplace is not None:
+        ATEN.setdefault(_inplace, ATEN[_op])
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -127,7 +211,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         ep = torch.export.export(model, inputs, kwargs)
     except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
         from irq.frontend.importer import _trace_error
-        raise _trace_error(model, e) from e
+        raise _trace_error(model, e, method="export") from e
     sig = ep.graph_signature
     graph = ep.graph
     by_name = {n.name: n for n in graph.nodes if n.op == "placeholder"}
@@ -167,6 +251,8 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         if module:
             node.meta["irq_module"] = module
         node.meta["irq_loc"] = _location(node.meta.get("stack_trace"))
+    # the training-IR graph keeps in-place ATen ops (add_, relu_...): make their effect explicit
+    model_mutations(graph, {}, aten_allocates, state=lifted)
     out_node = next(n for n in graph.nodes if n.op == "output")
     user_out = [a for a, s in zip(out_node.args[0], sig.output_specs) if s.kind.name == "USER_OUTPUT"]
     out_node.args = (tuple(user_out) if len(user_out) != 1 else user_out[0],)
@@ -176,7 +262,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
             return None
         h = ATEN.get(node.target)
         e = h(node.args, node.kwargs) if h is not None else None
-        return [e] if e is not None else None
+        return e if isinstance(e, list) else [e] if e is not None else None
 
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state, tensor_constants=constants,
                           lifted=lifted)

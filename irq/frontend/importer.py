@@ -20,7 +20,8 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
-from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, module_emits
+from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, fold_static_scalars, module_emits
+from irq.frontend.mutation import model_mutations, state_mutation_error
 from irq.frontend.propagate import annotate, propagate, tensor_type
 from irq.frontend.scan import warn_python_branches
 from irq.frontend.shapes import infer_shapes
@@ -94,15 +95,23 @@ def _preserved(model: nn.Module, names: Iterable[str]) -> Attribute | None:
 
 # -- fx -----------------------------------------------------------------------------------------
 def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
-          concrete_args: dict[str, Any] | None = None) -> tuple[fx.Graph, IrqTracer]:
-    """Symbolically trace `model`; failures become FrontendError naming the user's line."""
+          concrete_args: dict[str, Any] | None = None,
+          state: dict[str, tuple[torch.Tensor, str | None]] | None = None) -> tuple[fx.Graph, IrqTracer]:
+    """Symbolically trace `model`; failures become FrontendError naming the user's line.
+
+    `state`: the model's parameters and buffers (`_state(model)`), when the caller has them."""
     tracer = IrqTracer(leaf_modules)
+    versions = {k: (t, t._version) for k, (t, _) in (state if state is not None else _state(model)).items()}
     try:
         graph = tracer.trace(model, concrete_args=concrete_args or None)
     except FrontendError:
         raise
     except Exception as e:  # noqa: BLE001 - any tracing failure is reported with the user's line
         raise _trace_error(model, e) from e
+    changed = [k for k, (t, v) in versions.items() if t._version != v]
+    if changed:  # fx ran an in-place op on a real parameter/buffer, recording nothing
+        raise state_mutation_error(
+            model, changed, lambda: IrqTracer(leaf_modules).trace(model, concrete_args=concrete_args or None))
     return graph, tracer
 
 
@@ -114,17 +123,19 @@ _REASONS = (
 )
 
 
-def _trace_error(model: nn.Module, e: Exception) -> FrontendError:
+def _trace_error(model: nn.Module, e: Exception, method: str = "fx") -> FrontendError:
+    """The tracing failure `e` as a FrontendError at the user's line, with the hint for `method`."""
+    hint = _HINT if method == "fx" else _EXPORT_HINT
     where = user_frame_of_traceback(e.__traceback__)
     text = str(e)
     reason = next((r for key, r in _REASONS if key in text), f"{type(e).__name__}: {text}")
     head = f"cannot trace {type(model).__name__}.forward: {reason}"
     if where is None:
         msg = head
-        return FrontendError(msg + _HINT)
+        return FrontendError(msg + hint)
     filename, line, col = where
     src = source_line(filename, line)
-    msg = f"{filename}:{line}:{col}: {head}\n    {src}" + _HINT
+    msg = f"{filename}:{line}:{col}: {head}\n    {src}" + hint
     return FrontendError(msg, filename=filename, line=line, column=col)
 
 
@@ -132,10 +143,14 @@ _HINT = ("\n  hint: symbolic tracing records tensor operations, not Python decis
          "Move this code into a function or method decorated with @irq.wrap (it then stays one opaque torch.call), "
          "fix the Python values it depends on with import_torch(..., concrete_args={...}), "
          "or use method=\"export\".")
+_EXPORT_HINT = ("\n  hint: torch.export could not capture this code. Decorate the code with @irq.wrap and import "
+                "with method=\"fx\" (it then stays one opaque torch.call), or fix the Python values it depends on "
+                "with import_torch(..., concrete_args={...}).")
 
 
 def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete_args: dict) -> ModuleOp:
-    graph, tracer = trace(model, leaf_modules, concrete_args)
+    state = _state(model)
+    graph, tracer = trace(model, leaf_modules, concrete_args, state)
     warn_python_branches(tracer.traced_forwards, model.training)
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     names = _forward_params(model, len(placeholders))
@@ -157,7 +172,6 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
 
     modules = dict(model.named_modules(remove_duplicate=False))
     dispatch = make_dispatch(modules)
-    state = _state(model)
     param_types = {k: tensor_type(t) for k, (t, _) in state.items()}
     try:
         infer_shapes(model, graph, values, dispatch, param_types)
@@ -165,6 +179,7 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
         for node in graph.nodes:
             node.meta.pop("irq_emits", None)
         _run_graph(model, graph, values)
+    model_mutations(graph, modules, lambda node: allocates(dispatch(node)))
     for node in graph.nodes:
         if node.op == "call_module":
             m = modules[node.target]
@@ -186,11 +201,19 @@ def make_dispatch(modules: dict[str, nn.Module]):
         args, kwargs = node.args, node.kwargs
         if node.op == "call_function":
             h = FUNCTIONS.get(node.target)
-            e = h(args, kwargs) if h is not None else None
-            return [e] if e is not None else None
+            if h is None:
+                return None
+            if not getattr(h, "keeps_sizes", False):
+                args, kwargs = fold_static_scalars(node)
+            e = h(args, kwargs)
+            return e if isinstance(e, list) else [e] if e is not None else None
         if node.op == "call_method":
             h = METHODS.get(node.target)
-            e = h(args, kwargs) if h is not None else None
+            if h is None:
+                return None
+            if not getattr(h, "keeps_sizes", False):
+                args, kwargs = fold_static_scalars(node)
+            e = h(args, kwargs)
             return [e] if e is not None else None
         if node.op == "call_module":
             return module_emits(modules[node.target], node.target, args, kwargs)
@@ -200,13 +223,17 @@ def make_dispatch(modules: dict[str, nn.Module]):
 
 def _run_graph(model: nn.Module, graph: fx.Graph, values: dict) -> None:
     """Annotate by running the graph (what static inference could not do), errors naming the user's line."""
+    # the graph may mutate its inputs in place (y.add_(x) on an input): run it on copies
+    values = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
     try:
         propagate(model, graph, values)
     except Exception as e:  # noqa: BLE001
-        where = user_frame_of_traceback(e.__traceback__)
+        node = getattr(e, "irq_node", None)
+        where = user_frame_of_traceback(e.__traceback__) or (node.meta.get("irq_loc") if node is not None else None)
         at = f"{where[0]}:{where[1]}: " if where else ""
+        filename, line, col = where if where else (None, None, None)
         raise FrontendError(f"{at}running the traced graph on the example inputs failed: "
-                            f"{type(e).__name__}: {e}") from e
+                            f"{type(e).__name__}: {e}", filename=filename, line=line, column=col) from e
 
 
 def _forward_params(model: nn.Module, n: int) -> list[str]:

@@ -9,6 +9,7 @@ Defaults are the ones documented for each torch function.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ class ParamRef:
     """A module's parameter or buffer used by a module call (state_dict key)."""
 
     key: str
+
+
+#: An Emit operand standing for the previous Emit's result (handlers returning a chain of ops).
+PREV = type("Prev", (), {"__repr__": lambda self: "PREV"})()
 
 
 @dataclass
@@ -66,6 +71,12 @@ def _tensor_value(x: Any) -> bool:
     return is_node(x) and x.meta.get("irq_kind") == "tensor"
 
 
+def _keeps_sizes(h: Callable) -> Callable:
+    """Mark a handler that records traced sizes as operands itself (view/reshape shapes, resize sizes)."""
+    h.keeps_sizes = True
+    return h
+
+
 # -- call_function / call_method handlers --------------------------------------------------------------
 def _conv(nd: int, spec: str):
     params = (("input", _MISSING), ("weight", _MISSING), ("bias", None), ("stride", 1), ("padding", 0),
@@ -95,14 +106,17 @@ def _conv_transpose2d(args, kwargs):
 
 def _simple(spec: str, params: tuple, operands: tuple = ("input",), rename: dict | None = None,
             drop: tuple = ("inplace",), fixed: dict | None = None):
-    """Handler for functions whose parameters map 1:1 to operands and attributes."""
+    """Handler for functions whose parameters map 1:1 to operands and attributes.
+
+    `rename` maps a torch parameter name to the op's operand or attribute name
+    (torch.bmm's `mat2` is the op's `other`)."""
     rename = rename or {}
 
     def h(args, kwargs):
         b = bind(params, args, kwargs)
         if b is None:
             return None
-        ops = {o: b[o] for o in operands}
+        ops = {rename.get(o, o): b[o] for o in operands}
         attrs = {rename.get(k, k): v for k, v in b.items() if k not in operands and k not in drop}
         attrs.update(fixed or {})
         return Emit(spec, ops, attrs)
@@ -144,13 +158,26 @@ def _softmax(spec: str):
     return h
 
 
+def _tensor_tuple(x: Any) -> bool:
+    """A node holding a tuple of tensors (`x.chunk(2, 1)` passed whole to torch.cat)."""
+    if not is_node(x) or x.meta.get("irq_kind") != "multi":
+        return False
+    from irq.ir.types import ShapedType
+    return all(isinstance(t, ShapedType) for t in x.meta["irq_type"])
+
+
 def _cat(spec: str):
     def h(args, kwargs):
         b = bind((("tensors", _MISSING), ("dim", 0)), args, kwargs) or bind((("tensors", _MISSING), ("axis", 0)),
                                                                             args, kwargs)
-        if b is None or not isinstance(b["tensors"], (list, tuple)) or not all(map(_tensor_value, b["tensors"])):
+        if b is None:
             return None
-        return Emit(spec, {"tensors": list(b["tensors"])}, {"dim": b.get("dim", b.get("axis"))})
+        tensors = b["tensors"]
+        if _tensor_tuple(tensors):
+            tensors = [tensors]
+        elif not isinstance(tensors, (list, tuple)) or not all(map(_tensor_value, tensors)):
+            return None
+        return Emit(spec, {"tensors": list(tensors)}, {"dim": b.get("dim", b.get("axis"))})
     return h
 
 
@@ -195,6 +222,7 @@ def _size_attr(entries: list):
 
 
 def _reshape(spec: str, varargs: bool):
+    @_keeps_sizes
     def h(args, kwargs):
         if len(args) < 1 or (kwargs and set(kwargs) != {"shape"}):
             return None
@@ -223,6 +251,7 @@ def _dims(spec: str, varargs: bool):
     return h
 
 
+@_keeps_sizes
 def _interpolate(args, kwargs):
     b = bind((("input", _MISSING), ("size", None), ("scale_factor", None), ("mode", "nearest"),
               ("align_corners", None), ("recompute_scale_factor", None), ("antialias", False)), args, kwargs)
@@ -241,7 +270,10 @@ def _interpolate(args, kwargs):
         entries, sizes = r
         attrs["size"] = _size_attr(entries)
     if b["scale_factor"] is not None:
-        attrs["scale_factor"] = [float(s) for s in _n(b["scale_factor"], nd)]
+        factors = [static_value(s) for s in _n(b["scale_factor"], nd)]
+        if not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors):
+            return None  # computed from tensor data: keep the call as it is
+        attrs["scale_factor"] = [float(f) for f in factors]
     if b["align_corners"] is not None:
         attrs["align_corners"] = bool(b["align_corners"])
     if b["recompute_scale_factor"]:
@@ -315,6 +347,63 @@ def _split(args, kwargs):
                                                   "dim": b["dim"]})
 
 
+_SIZE_METHODS = frozenset({"size", "dim", "ndimension", "numel"})
+_SIZE_ATTRS = frozenset({"shape", "ndim"})
+
+
+def _shape_derived(node: fx.Node) -> bool:
+    """Whether a Python value in the graph is computed from tensor shapes only (`x.shape[-1] // 2`).
+
+    Shapes are static for the example inputs (every IR type is), so such values are
+    constants of the import; a value read from tensor data (`.item()`) is not."""
+    known = node.meta.get("irq_shape_derived")
+    if known is not None:
+        return known
+    args = node.args
+    if node.op == "call_method" and node.target in _SIZE_METHODS:
+        ok = _tensor_value(args[0]) and all(not is_node(a) or _shape_derived(a) for a in args[1:])
+    elif node.op == "call_function" and node.target is getattr:
+        ok = _tensor_value(args[0]) and args[1] in _SIZE_ATTRS
+    elif node.op == "call_function" and getattr(node.target, "__module__", None) in ("_operator", "math",
+                                                                                        "builtins"):
+        ok = bool(node.all_input_nodes) and all(a.meta.get("irq_kind") != "tensor" and _shape_derived(a)
+                                                for a in node.all_input_nodes)
+    else:
+        ok = False
+    node.meta["irq_shape_derived"] = ok
+    return ok
+
+
+def static_value(x: Any) -> Any:
+    """`x` itself, or for a shape-derived graph value its value on the example inputs (else _MISSING)."""
+    if not is_node(x):
+        return x
+    if "irq_value" in x.meta and _shape_derived(x):
+        return x.meta["irq_value"]
+    return _MISSING
+
+
+def fold_static_scalars(node: fx.Node) -> tuple[tuple, dict]:
+    """`node`'s (args, kwargs) with shape-derived Python numbers replaced by their values
+    (`F.avg_pool2d(x, x.size(2))` -> kernel 7), so the typed op gets a constant attribute."""
+    if not any(a.meta.get("irq_kind") in ("int", "float", "bool") for a in node.all_input_nodes):
+        return node.args, node.kwargs
+
+    def fold(a: Any) -> Any:
+        if is_node(a):
+            v = static_value(a) if a.meta.get("irq_kind") in ("int", "float", "bool") else _MISSING
+            return a if v is _MISSING else v
+        if isinstance(a, (list, tuple)) and not hasattr(a, "_fields"):
+            return type(a)(fold(x) for x in a)
+        if isinstance(a, dict):
+            return {k: fold(v) for k, v in a.items()}
+        if isinstance(a, slice):
+            return slice(fold(a.start), fold(a.stop), fold(a.step))
+        return a
+
+    return fold(node.args), fold(node.kwargs)
+
+
 def _getitem(args, kwargs):
     """Tensor indexing with ints, slices, None, Ellipsis and index tensors."""
     from irq.dialects.torch_values import EllipsisAttr, OperandRefAttr, SliceAttr
@@ -326,6 +415,12 @@ def _getitem(args, kwargs):
     entries = idx if isinstance(idx, tuple) else (idx,)
     out, tensors = [], []
     for e in entries:
+        if is_node(e) and e.meta.get("irq_kind") == "int":
+            e = static_value(e)
+        if isinstance(e, slice):
+            e = slice(*(static_value(v) for v in (e.start, e.stop, e.step)))
+            if _MISSING in (e.start, e.stop, e.step):
+                return None
         if isinstance(e, bool):
             return None
         if isinstance(e, int):
@@ -399,6 +494,116 @@ def _pad(args, kwargs):
     return Emit("pad", {"input": b["input"]}, attrs)
 
 
+def _like(spec: str, fill: bool):
+    params = (("input", _MISSING), *((("fill_value", _MISSING),) if fill else ()), ("dtype", None), ("layout", None),
+              ("device", None), ("requires_grad", False), ("memory_format", None), ("pin_memory", None))
+
+    def h(args, kwargs):
+        b = bind(params, args, kwargs)
+        if b is None or b["layout"] is not None or b["device"] is not None or b["requires_grad"] or \
+                b["pin_memory"] or b["memory_format"] not in (None, torch.preserve_format):
+            return None
+        attrs: dict[str, Any] = {}
+        if fill:
+            v = b["fill_value"]
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                return None
+            attrs["fill_value"] = v
+        if b["dtype"] is not None:
+            from irq.frontend.propagate import element_type
+            try:
+                attrs["dtype"] = element_type(b["dtype"])
+            except TypeError:
+                return None
+        return Emit(spec, {"input": b["input"]}, attrs)
+    return h
+
+
+def _where(args, kwargs):
+    b = bind((("condition", _MISSING), ("input", _MISSING), ("other", _MISSING)), args, kwargs)
+    if b is None or not all(_tensor_value(b[k]) for k in ("condition", "input", "other")):
+        return None
+    return Emit("where", dict(b))
+
+
+def _elementwise2(spec: str):
+    def h(args, kwargs):
+        b = bind((("input", _MISSING), ("other", _MISSING)), args, kwargs)
+        if b is None or not (_tensor_value(b["input"]) and _tensor_value(b["other"])):
+            return None
+        return Emit(spec, dict(b))
+    return h
+
+
+def _roll(args, kwargs):
+    b = bind((("input", _MISSING), ("shifts", _MISSING), ("dims", None)), args, kwargs)
+    if b is None:
+        return None
+    shifts, dims = b["shifts"], b["dims"]
+    shifts = list(shifts) if isinstance(shifts, (list, tuple)) else [shifts]
+    attrs: dict[str, Any] = {"shifts": shifts}
+    if dims is not None:
+        attrs["dims"] = list(dims) if isinstance(dims, (list, tuple)) else [dims]
+        if len(attrs["dims"]) != len(shifts):
+            return None
+    elif len(shifts) != 1:
+        return None
+    if not all(isinstance(v, int) for v in (*shifts, *attrs.get("dims", ()))):
+        return None
+    return Emit("roll", {"input": b["input"]}, attrs)
+
+
+def _cumsum(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", _MISSING), ("dtype", None)), args, kwargs)
+    if b is None or b["dtype"] is not None or not isinstance(b["dim"], int):
+        return None
+    return Emit("cumsum", {"input": b["input"]}, {"dim": b["dim"]})
+
+
+def _topk(args, kwargs):
+    b = bind((("input", _MISSING), ("k", _MISSING), ("dim", -1), ("largest", True), ("sorted", True)), args, kwargs)
+    if b is None or not all(isinstance(b[k], int) for k in ("k", "dim")):
+        return None
+    return Emit("topk", {"input": b["input"]}, {"k": b["k"], "dim": b["dim"], "largest": bool(b["largest"]),
+                                                "sorted": bool(b["sorted"])})
+
+
+def _embedding(args, kwargs):
+    b = bind((("input", _MISSING), ("weight", _MISSING), ("padding_idx", None), ("max_norm", None),
+              ("norm_type", 2.0), ("scale_grad_by_freq", False), ("sparse", False)), args, kwargs)
+    if b is None or b["max_norm"] is not None or b["scale_grad_by_freq"] or b["sparse"]:
+        return None  # max_norm renormalizes the weight in place; keep it opaque
+    return Emit("embedding", {"input": b["input"], "weight": b["weight"]},
+                {} if b["padding_idx"] is None else {"padding_idx": b["padding_idx"]})
+
+
+def _sdpa(args, kwargs):
+    """F.scaled_dot_product_attention without mask or dropout, as the ops its documentation defines:
+    softmax(q @ k^T * scale) @ v, scale = 1 / sqrt(q.size(-1)) unless given."""
+    b = bind((("query", _MISSING), ("key", _MISSING), ("value", _MISSING), ("attn_mask", None), ("dropout_p", 0.0),
+              ("is_causal", False), ("scale", None), ("enable_gqa", False)), args, kwargs)
+    if b is None or b["attn_mask"] is not None or b["dropout_p"] or b["is_causal"] or b["enable_gqa"]:
+        return None
+    q, k, v = b["query"], b["key"], b["value"]
+    t = q.meta.get("irq_type") if is_node(q) else None
+    if not all(map(_tensor_value, (q, k, v))) or t is None or not t.has_static_shape:
+        return None
+    scale = b["scale"] if b["scale"] is not None else 1.0 / math.sqrt(t.shape[-1])
+    return [Emit("transpose", {"input": k}, {"dim0": -2, "dim1": -1}), Emit("matmul", {"input": q, "other": PREV}),
+            Emit("mul_scalar", {"input": PREV}, {"other": float(scale)}), Emit("softmax", {"input": PREV}, {"dim": -1}),
+            Emit("matmul", {"input": PREV, "other": v})]
+
+
+def _instance_norm(args, kwargs):
+    b = bind((("input", _MISSING), ("running_mean", None), ("running_var", None), ("weight", None), ("bias", None),
+              ("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)
+    if b is None:
+        return None
+    return Emit("instance_norm", {k: b[k] for k in ("input", "running_mean", "running_var", "weight", "bias")},
+                {"use_input_stats": bool(b["use_input_stats"]), "momentum": float(b["momentum"]),
+                 "eps": float(b["eps"])})
+
+
 _ACT = {
     "relu": _simple("relu", _UNARY_P), "relu6": _simple("relu6", _UNARY_P),
     "hardswish": _simple("hardswish", _UNARY_P), "hardsigmoid": _simple("hardsigmoid", _UNARY_P),
@@ -446,8 +651,15 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.adaptive_avg_pool2d: _adaptive,
     torch.mean: _reduce("mean"), torch.sum: _reduce("sum"), torch.clamp: _clamp, torch.clip: _clamp,
     F.dropout: _dropout,
-    F.embedding: _simple("embedding", (("input", _MISSING), ("weight", _MISSING), ("padding_idx", None)),
-                         ("input", "weight")),
+    torch.zeros_like: _like("zeros_like", False), torch.ones_like: _like("ones_like", False),
+    torch.full_like: _like("full_like", True), torch.where: _where,
+    torch.maximum: _elementwise2("maximum"), torch.minimum: _elementwise2("minimum"), torch.roll: _roll,
+    torch.cumsum: _cumsum, torch.topk: _topk,
+    F.pixel_shuffle: _simple("pixel_shuffle", (("input", _MISSING), ("upscale_factor", _MISSING))),
+    F.pixel_unshuffle: _simple("pixel_unshuffle", (("input", _MISSING), ("downscale_factor", _MISSING))),
+    F.instance_norm: _instance_norm, F.scaled_dot_product_attention: _sdpa,
+    F.prelu: _simple("prelu", (("input", _MISSING), ("weight", _MISSING)), ("input", "weight")),
+    F.embedding: _embedding,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).
@@ -461,8 +673,21 @@ METHODS: dict[str, Callable] = {
     "view": _reshape("view", True), "reshape": _reshape("reshape", True), "flatten": _flatten,
     "permute": _dims("permute", True), "transpose": _transpose, "unsqueeze": _unsqueeze, "squeeze": _squeeze,
     "chunk": _chunk, "split": _split, "mean": _reduce("mean"), "sum": _reduce("sum"), "clamp": _clamp,
-    "clip": _clamp,
+    "clip": _clamp, "maximum": _elementwise2("maximum"), "minimum": _elementwise2("minimum"), "roll": _roll,
+    "cumsum": _cumsum, "topk": _topk,
 }
+
+
+#: Typed ops whose result may share memory with an operand (views, identity, eval-mode dropout):
+#: the mutation analysis treats them as aliases. Every other typed op allocates its result.
+MAY_ALIAS = frozenset({"contiguous", "identity", "dropout", "flatten", "reshape", "view", "permute", "transpose",
+                       "unsqueeze", "squeeze", "getitem", "slice", "select", "chunk", "split", "quant_stub",
+                       "dequant_stub", "expand"})
+
+
+def allocates(emits: list[Emit] | None) -> bool:
+    """Whether a node's typed ops certainly produce fresh memory (opaque calls: not known)."""
+    return bool(emits) and emits[-1].spec not in MAY_ALIAS
 
 
 # -- modules -------------------------------------------------------------------------------------------
@@ -544,6 +769,17 @@ class _Unsupported(Exception):
     pass
 
 
+def _mod_instance_norm(m: nn.Module, path: str, x: Any) -> list[Emit]:
+    """nn.InstanceNorm*d with a batch dim; statistics as its forward picks them in the traced mode."""
+    if not is_node(x) or x.meta.get("irq_rank") != m._get_no_batch_dim() + 1:
+        raise _Unsupported  # unbatched input: the module unsqueezes first; keep it opaque
+    ops = {"input": x, "weight": _p(path, "weight", m), "bias": _p(path, "bias", m),
+           "running_mean": _p(path, "running_mean", m), "running_var": _p(path, "running_var", m)}
+    return [Emit("instance_norm", ops, {"use_input_stats": m.training or not m.track_running_stats,
+                                        "momentum": float(m.momentum if m.momentum is not None else 0.0),
+                                        "eps": float(m.eps)})]
+
+
 MODULES: list[tuple[type, Callable]] = [
     (nn.Conv1d, _mod_conv), (nn.Conv2d, _mod_conv), (nn.ConvTranspose2d, _mod_conv),
     (nn.Linear, _mod_simple("linear", params=("weight", "bias"))),
@@ -565,6 +801,11 @@ MODULES: list[tuple[type, Callable]] = [
     (nn.AdaptiveAvgPool2d, _mod_simple("adaptive_avg_pool2d", lambda m: {"output_size": _n(m.output_size, 2)})),
     (nn.Dropout, _mod_simple("dropout", lambda m: {"p": float(m.p)})),
     (nn.Identity, _mod_simple("identity")),
+    (nn.PixelShuffle, _mod_simple("pixel_shuffle", lambda m: {"upscale_factor": m.upscale_factor})),
+    (nn.PixelUnshuffle, _mod_simple("pixel_unshuffle", lambda m: {"downscale_factor": m.downscale_factor})),
+    (nn.PReLU, _mod_simple("prelu", params=("weight",))),
+    (nn.InstanceNorm1d, _mod_instance_norm), (nn.InstanceNorm2d, _mod_instance_norm),
+    (nn.InstanceNorm3d, _mod_instance_norm),
     (nn.Embedding, lambda m, path, x: [Emit("embedding", {"input": x, "weight": _p(path, "weight", m)},
                                             {} if m.padding_idx is None else {"padding_idx": m.padding_idx})]),
 ]

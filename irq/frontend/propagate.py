@@ -66,6 +66,8 @@ def annotate(node: fx.Node, value: Any) -> None:
         node.meta["irq_rank"] = value.dim()
     if isinstance(value, torch.Size):
         node.meta["irq_size"] = len(value)
+    if kind in ("int", "float", "bool") or isinstance(value, torch.Size):
+        node.meta["irq_value"] = value  # the value on the example inputs; mapping.static_value says if it is fixed
 
 
 def propagate(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
@@ -107,24 +109,31 @@ def _run(root: nn.Module, graph: fx.Graph, inputs: dict[fx.Node, Any]) -> None:
 
     with torch.no_grad():
         for node in graph.nodes:
-            op = node.op
-            if op == "placeholder":
-                v = inputs[node]
-            elif op == "get_attr":
-                v = _fetch(root, node.target)
-            elif op == "call_function":
-                v = node.target(*load(node.args), **load(node.kwargs))
-            elif op == "call_method":
-                self_obj, *rest = load(node.args)
-                v = getattr(self_obj, node.target)(*rest, **load(node.kwargs))
-            elif op == "call_module":
-                v = root.get_submodule(node.target)(*load(node.args), **load(node.kwargs))
-            else:  # output
-                v = load(node.args[0])
+            try:
+                v = _evaluate(root, node, inputs, load)
+            except Exception as e:  # noqa: BLE001 - the importer reports it at the node's user line
+                e.irq_node = node
+                raise
             env[node] = v
             annotate(node, v)
             for a in free.get(node, ()):
                 del env[a]
+
+
+def _evaluate(root: nn.Module, node: fx.Node, inputs: dict[fx.Node, Any], load) -> Any:
+    op = node.op
+    if op == "placeholder":
+        return inputs[node]
+    if op == "get_attr":
+        return _fetch(root, node.target)
+    if op == "call_function":
+        return node.target(*load(node.args), **load(node.kwargs))
+    if op == "call_method":
+        self_obj, *rest = load(node.args)
+        return getattr(self_obj, node.target)(*rest, **load(node.kwargs))
+    if op == "call_module":
+        return root.get_submodule(node.target)(*load(node.args), **load(node.kwargs))
+    return load(node.args[0])  # output
 
 
 def _fetch(root: nn.Module, target: str) -> Any:

@@ -26,7 +26,7 @@ from torch import fx, nn
 from irq.dialects._opspec import ShapeError
 from irq.dialects._tensor_specs import SPECS
 from irq.dialects.torch_values import OperandRefAttr
-from irq.frontend.mapping import Emit, ParamRef
+from irq.frontend.mapping import PREV, Emit, ParamRef
 from irq.frontend.propagate import annotate, element_type
 from irq.frontend.tracer import argument_loader, has_node
 from irq.ir.attributes import ArrayAttr, Attribute, IntegerAttr
@@ -193,6 +193,9 @@ def _operand_type(v: Any, param_types: dict[str, TensorType]) -> Type:
 def _operand_items(v: Any, values: dict, param_types: dict) -> list[tuple[Type, Any]]:
     """(type, concrete value or None) per operand value; a torch.Size node expands to its sizes."""
     if isinstance(v, fx.Node) and v.meta.get("irq_kind") == "multi":
+        types = v.meta["irq_type"]
+        if types and all(isinstance(t, ShapedType) for t in types):  # a tuple of tensors (x.chunk(2) into cat)
+            return [(t, None) for t in types]
         if v not in values:
             raise NeedsRealRun(v)
         return [(i64, int(s)) for s in values[v]]
@@ -251,7 +254,7 @@ def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
     concrete: list = []
     for oname, _kind in spec.operands:
         v = e.operands.get(oname)
-        if oname == "input" and v is None and prev is not None:
+        if v is PREV or (oname == "input" and v is None and prev is not None):
             items = [(prev, None)]
         elif isinstance(v, list):
             items = [it for x in v for it in _operand_items(x, values, param_types)]
@@ -299,7 +302,7 @@ def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
     if shapes is None or any(s is None for s in shapes):
         raise NeedsRealRun(e)
     et = _element_type(spec, operands, attrs)
-    result = [TensorType(tuple(s), et) for s in shapes]
+    result = [TensorType(tuple(s), i64 if i in spec.index_results else et) for i, s in enumerate(shapes)]
     if key is not None:
         memo[key] = (coerced, result, spec.variadic_results)
     return result, spec.variadic_results
@@ -318,10 +321,18 @@ def _element_type(spec, operands: list[_Typed], attrs: dict) -> Type:
     if spec.same_element_type:
         return first
     name = spec.name
+    if name in ("zeros_like", "ones_like", "full_like"):
+        dtype = attrs.get("dtype")
+        return dtype.value if dtype is not None else first
+    if name == "where":
+        tensors = tensors[1:]
+        first = tensors[0].element_type
+    if name == "cumsum":
+        return first if isinstance(first, FloatType) else i64
     if name == "embedding":
         return tensors[1].element_type
     kinds = {t.element_type for t in tensors}
-    if name in ("add", "sub", "mul", "div", "matmul", "cat", "stack"):
+    if name in ("add", "sub", "mul", "div", "matmul", "cat", "stack", "where", "maximum", "minimum"):
         if len(kinds) != 1:
             raise NeedsRealRun(name)  # mixed dtypes (and 0-dim promotion rules): let torch decide
         if name == "div" and isinstance(first, IntegerType) and attrs.get("rounding_mode") is None:

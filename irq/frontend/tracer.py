@@ -9,6 +9,8 @@ FloatFunctional method calls into single nodes, and remembers which module
 
 from __future__ import annotations
 
+import functools
+import operator
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,6 +20,7 @@ from torch import fx, nn
 from torch.utils import _pytree as pytree
 
 from irq.frontend import wrapping as wrap_mod
+from irq.frontend.decompose import multihead_attention, supports_multihead_attention
 from irq.frontend.errors import _library_dirs, user_frame_of_stack
 
 try:  # fused modules users build with torch.ao fuse_modules (ConvBnReLU2d and friends)
@@ -76,11 +79,17 @@ class IrqTracer(fx.Tracer):
         self._module_override: list[str] = []
         self.traced_forwards: dict[Callable, str] = {}
         self.opaque_modules: set[str] = set()
+        self._expanding: nn.Module | None = None  # a torch.nn module traced through its decomposition
 
     # -- leaves ---------------------------------------------------------------------------------
+    def is_user_leaf(self, m: nn.Module, path: str) -> bool:
+        return path in self._leaf_paths or bool(self._leaf_types and isinstance(m, self._leaf_types))
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        if module_qualified_name in self._leaf_paths or (self._leaf_types and isinstance(m, self._leaf_types)):
+        if self.is_user_leaf(m, module_qualified_name):
             return True
+        if m is self._expanding:
+            return False
         if is_stub(m):
             return True
         if _FusedModule and isinstance(m, _FusedModule):
@@ -89,6 +98,14 @@ class IrqTracer(fx.Tracer):
 
     def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
         path = self.path_of_module(m)
+        if isinstance(m, nn.MultiheadAttention) and not self.is_user_leaf(m, path) \
+                and supports_multihead_attention(m, args, kwargs):
+            # traced through its decomposition into typed ops (irq/frontend/decompose.py)
+            outer, self._expanding = self._expanding, m
+            try:
+                return super().call_module(m, functools.partial(multihead_attention, m), args, kwargs)
+            finally:
+                self._expanding = outer
         if not self.is_leaf_module(m, path):
             fn = getattr(type(m).forward, "__func__", type(m).forward)
             self.traced_forwards.setdefault(fn, path)
@@ -150,12 +167,41 @@ class IrqTracer(fx.Tracer):
         fwd = type(root).forward
         self.traced_forwards.setdefault(getattr(fwd, "__func__", fwd), "")
         wrap_mod.ACTIVE.append(self)
+        saved = {name: fx.Proxy.__dict__.get(name) for name in _PROXY_MUTATIONS}
+        for name, impl in _PROXY_MUTATIONS.items():
+            setattr(fx.Proxy, name, impl)
         try:
             return super().trace(root, concrete_args)
         finally:
+            for name, impl in saved.items():
+                if impl is None:
+                    delattr(fx.Proxy, name)
+                else:
+                    setattr(fx.Proxy, name, impl)
             wrap_mod.ACTIVE.pop()
             for m, method in patched:
                 m.__dict__.pop(method, None)
+
+
+def _augmented(op: Callable) -> Callable:
+    def impl(self: fx.Proxy, other: Any) -> fx.Proxy:
+        return self.tracer.create_proxy("call_function", op, (self, other), {})
+    return impl
+
+
+def _setitem(self: fx.Proxy, index: Any, value: Any) -> None:
+    self.tracer.create_proxy("call_function", operator.setitem, (self, index, value), {})
+
+
+#: fx.Proxy has no in-place operators, so `y += x` would trace as `y = y + x` and a second name
+#: for y would miss the mutation, and `y[i] = v` would fail. While irq traces, they record
+#: operator.iadd / operator.setitem nodes, which irq/frontend/mutation.py models or refuses.
+_PROXY_MUTATIONS: dict[str, Callable] = {
+    **{f"__i{name}__": _augmented(getattr(operator, f"i{name}"))
+       for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "lshift",
+                    "rshift", "matmul")},
+    "__setitem__": _setitem,
+}
 
 
 def argument_loader(root: nn.Module, env: dict[fx.Node, Any]) -> Callable[[Any], Any]:

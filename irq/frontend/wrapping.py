@@ -16,6 +16,7 @@ the tracer. This module does not import torch, so decorating costs nothing.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +29,31 @@ ACTIVE: list[Any] = []
 
 
 def qualified_name(fn: Callable) -> str:
-    module = getattr(fn, "__module__", None) or "builtins"
-    return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}"
+    """The name a user would write for `fn`, resolvable by importing it.
+
+    torch's C functions report an internal home (`torch._VariableFunctionsClass.zeros_like`,
+    no `__module__`) that cannot be imported; they are named by the public `torch.<name>`
+    (or `torch.nn.functional.<name>`) that is the same object.
+    """
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+    if module is None or module.startswith("torch._C") or qualname.startswith("_"):
+        public = _public_torch_name(fn)
+        if public is not None:
+            return public
+    return f"{module or 'builtins'}.{qualname}"
+
+
+def _public_torch_name(fn: Callable) -> str | None:
+    name = getattr(fn, "__name__", None)
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(name, str):
+        return None
+    for prefix, namespace in (("torch", torch), ("torch.nn.functional", torch.nn.functional),
+                              ("torch.special", torch.special), ("torch.linalg", torch.linalg)):
+        if getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
+    return None
 
 
 def wrap(fn: Callable | None = None) -> Callable:

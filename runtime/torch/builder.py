@@ -61,9 +61,10 @@ def _tensor(attr: Attribute) -> torch.Tensor:
     else:
         arr = np.array(attr.raw if attr.is_splat else attr.to_numpy())
         arr = np.broadcast_to(arr, t.shape).copy() if attr.is_splat else arr
+    # np.ascontiguousarray returns at least 1-d: reshape, so 0-d tensors (num_batches_tracked) stay 0-d
     if isinstance(et, FloatType) and et.kind == "bf16":
-        return torch.from_numpy(arr.view(np.int16).copy()).view(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+        return torch.from_numpy(arr.view(np.int16).copy().reshape(t.shape)).view(torch.bfloat16)
+    return torch.from_numpy(np.ascontiguousarray(arr).reshape(t.shape))
 
 
 def _ensure_parent(root: nn.Module, path: str) -> tuple[nn.Module, str]:
@@ -183,6 +184,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
               callables: dict[str, Any] | None = None, function: str = "forward") -> fx.GraphModule:
     """A GraphModule computing `module`'s function `function` (torch or hl level).
 
+    Each graph node's `meta["irq_values"]` lists the IR values it computes, so a run of
+    the module can be checked against the IR's types.
+
     modules: submodules by path for opaque module calls and wrapped methods (`self`);
     callables: torch.call targets by qualified name, where they are not importable.
     """
@@ -206,6 +210,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
             b.graph.output(out)
             break
         emit(b, op)
+    for value, node in b.nodes.items():  # which IR values each node computes (to check types against a run)
+        if isinstance(node, fx.Node):
+            node.meta.setdefault("irq_values", []).append(value)
     name = module.get_attr("sym_name")
     gm = fx.GraphModule(b.root, b.graph, class_name=name.value if isinstance(name, StringAttr) else "IrqModule")
     for key in b.non_persistent:  # GraphModule copies buffers as persistent ones
@@ -296,8 +303,9 @@ def _emit_call(b: _Builder, op: Operation) -> None:
         if fn is not False:
             fn = fn or resolve(target, b.callables)
             if isinstance(fn, type) and issubclass(fn, nn.Module):
-                raise LookupError(f"'{target}' is a module call at '{op.get_attr('module')}'; supply the module "
-                                  "with to_module(..., modules={path: submodule})")
+                path = module_path.value if isinstance(module_path, StringAttr) else ""
+                raise LookupError(f"'{target}' is a module call at '{path}'; supply the module with "
+                                  f"to_module(..., modules={{'{path}': model.{path}}})")
             node = b.call(fn, *args, **kwargs)
     if len(op.results) == 1 and op.get_attr("results_kind") is None:
         b.nodes[op.results[0]] = node
@@ -380,6 +388,10 @@ def _split(fn: Callable, key: str):
     return impl
 
 
+def _getitems(b: _Builder, op: Operation, node: fx.Node) -> tuple:
+    return tuple(b.call(operator.getitem, node, i) for i in range(len(op.results)))
+
+
 def _stub(b: _Builder, op: Operation, a: dict):
     return b.v(op.operands[0])
 
@@ -437,5 +449,21 @@ IMPLS: dict[str, Callable] = {
                                           a.get("divisor_override")),
     "adaptive_avg_pool2d": lambda b, op, a: b.call(F.adaptive_avg_pool2d, b.v(op.operands[0]), a["output_size"]),
     "mean": _reduce(torch.mean), "sum": _reduce(torch.sum),
+    "zeros_like": lambda b, op, a: b.call(torch.zeros_like, b.v(op.input), dtype=a.get("dtype")),
+    "ones_like": lambda b, op, a: b.call(torch.ones_like, b.v(op.input), dtype=a.get("dtype")),
+    "full_like": lambda b, op, a: b.call(torch.full_like, b.v(op.input), a["fill_value"], dtype=a.get("dtype")),
+    "where": lambda b, op, a: b.call(torch.where, b.v(op.condition), b.v(op.input), b.v(op.other)),
+    "maximum": _binary(torch.maximum), "minimum": _binary(torch.minimum),
+    "roll": lambda b, op, a: b.call(torch.roll, b.v(op.input), a["shifts"], *(() if a.get("dims") is None
+                                                                            else (a["dims"],))),
+    "cumsum": lambda b, op, a: b.call(torch.cumsum, b.v(op.input), a["dim"]),
+    "topk": lambda b, op, a: _getitems(b, op, b.call(torch.topk, b.v(op.input), a["k"], a["dim"], a["largest"],
+                                                     a["sorted"])),
+    "pixel_shuffle": lambda b, op, a: b.call(F.pixel_shuffle, b.v(op.input), a["upscale_factor"]),
+    "pixel_unshuffle": lambda b, op, a: b.call(F.pixel_unshuffle, b.v(op.input), a["downscale_factor"]),
+    "instance_norm": lambda b, op, a: b.call(F.instance_norm, b.v(op.input), b.v(op.running_mean),
+                                             b.v(op.running_var), b.v(op.weight), b.v(op.bias),
+                                             a["use_input_stats"], a["momentum"], a["eps"]),
+    "prelu": lambda b, op, a: b.call(F.prelu, b.v(op.input), b.v(op.weight)),
     "embedding": lambda b, op, a: b.call(F.embedding, b.v(op.operands[0]), b.v(op.operands[1]), a.get("padding_idx")),
 }

@@ -121,3 +121,11 @@ def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: 
 
 def identity(x: Tensor) -> Tensor:
     return x
+
+
+def setitem(x: Tensor, index: object, value: object) -> Tensor:
+    """`x[index] = value` out of place: what the importer turns an indexed assignment into, so the
+    IR's values stay immutable and later readers take this result (irq/frontend/mutation.py)."""
+    y = x.clone()
+    y[index] = value
+    return y

@@ -1,0 +1,225 @@
+"""Frontend behaviours behind issue 8: names that rebuild, located errors, mutation analysis, typed ops."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+import torch.nn.functional as F
+from irq.runtime.torch import to_module
+from torch import nn
+
+import irq
+from irq.frontend.wrapping import qualified_name
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
+
+
+def _line_of(fn, marker: str) -> int:
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if marker in line)
+
+
+def _ops(module, name):
+    return [op for op in module.walk() if op.name == name]
+
+
+@pytest.mark.parametrize(
+    "fn, name",
+    [
+        (torch.zeros_like, "torch.zeros_like"),
+        (torch.cat, "torch.cat"),
+        (torch.topk, "torch.topk"),
+        (torch.where, "torch.where"),
+        (F.avg_pool2d, "torch.nn.functional.avg_pool2d"),
+        (F.relu, "torch.nn.functional.relu"),
+    ],
+)
+def test_torch_callables_are_recorded_by_their_public_name(fn, name):
+    assert qualified_name(fn) == name
+
+
+class _Opaque(nn.Module):
+    def forward(self, x):
+        return torch.nan_to_num(x) + torch.cos(x)  # no typed op: torch.call by public name
+
+
+def test_opaque_torch_functions_rebuild_from_text_alone():
+    m = _Opaque().eval()
+    x = torch.randn(2, 3)
+    module = irq.import_torch(m, x)
+    targets = {op.get_attr("target").value for op in _ops(module, "torch.call")}
+    assert targets == {"torch.nan_to_num", "torch.cos"}
+    gm = to_module(irq.parse_module(irq.print_module(module)))
+    assert torch.equal(gm(x), m(x))
+
+
+class _DataDependentBound(nn.Module):
+    def forward(self, x):
+        n = x.argmax()
+        return x[:n]  # DATA-DEPENDENT SLICE
+
+
+def test_a_slice_bound_read_from_tensor_data_is_refused_at_the_users_line():
+    with pytest.raises(irq.FrontendError) as info:
+        irq.import_torch(_DataDependentBound().eval(), torch.arange(6.0))
+    line = _line_of(_DataDependentBound.forward, "DATA-DEPENDENT SLICE")
+    assert info.value.line == line and f"{__file__}:{line}:" in str(info.value)
+
+
+class _SizeArithmetic(nn.Module):
+    def forward(self, x):
+        h = x.shape[-1] // 2
+        return x[..., :h] + x[..., h:]
+
+
+def test_static_shape_arithmetic_folds_into_typed_slices():
+    x = torch.randn(2, 3, 8)
+    module = irq.import_torch(_SizeArithmetic().eval(), x)
+    assert not _ops(module, "torch.call") and not _ops(module, "torch.size")  # folded, nothing left over
+    assert len(_ops(module, "torch.getitem")) == 2
+    gm = to_module(irq.parse_module(irq.print_module(module)))
+    assert torch.equal(gm(x), _SizeArithmetic()(x))
+
+
+class _Untraceable(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x
+        return -x
+
+
+def test_export_failure_hint_does_not_suggest_export():
+    with pytest.raises(irq.FrontendError) as info:
+        irq.import_torch(_Untraceable().eval(), torch.randn(3), method="export")
+    text = str(info.value)
+    assert 'use method="export"' not in text and 'or use method="export"' not in text
+    assert "irq.wrap" in text
+
+
+class _Leaf(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+class _WithLeaf(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _Leaf()
+
+    def forward(self, x):
+        return self.inner(x) + 1
+
+
+def test_missing_module_message_names_the_path_once_quoted():
+    module = irq.import_torch(_WithLeaf().eval(), torch.randn(2), leaf_modules=(_Leaf,))
+    with pytest.raises(LookupError) as info:
+        to_module(irq.parse_module(irq.print_module(module)))
+    text = str(info.value)
+    assert "'inner'" in text and "'\"inner\"'" not in text and "model.inner" in text
+
+
+def test_bmm_imports_as_a_typed_op_in_both_modes():
+    class M(nn.Module):
+        def forward(self, a, b):
+            return torch.bmm(a, b)
+
+    a, b = torch.randn(2, 3, 4), torch.randn(2, 4, 5)
+    for method in ("fx", "export"):
+        module = irq.import_torch(M().eval(), (a, b), method=method)
+        (op,) = _ops(module, "torch.bmm")
+        assert [v.type.shape for v in op.operands] == [(2, 3, 4), (2, 4, 5)]
+
+
+class _MutatesViewOfInput(nn.Module):
+    def forward(self, x):
+        v = x.view(-1)
+        v.mul_(2)  # MUTATES A VIEW
+        return x + 1
+
+
+def test_mutating_a_view_whose_base_is_read_later_names_the_line():
+    with pytest.raises(irq.FrontendError) as info:
+        irq.import_torch(_MutatesViewOfInput().eval(), torch.randn(2, 3))
+    line = _line_of(_MutatesViewOfInput.forward, "MUTATES A VIEW")
+    assert info.value.line == line
+    assert "mul_" in str(info.value) and "x" in str(info.value)
+
+
+class _OpaqueThenMutate(nn.Module):
+    def forward(self, x):
+        y = torch.nan_to_num(x)  # an opaque call: may return its input
+        y.add_(1)
+        return x * y
+
+
+def test_results_of_opaque_calls_are_assumed_to_alias_their_inputs():
+    with pytest.raises(irq.FrontendError, match="add_"):
+        irq.import_torch(_OpaqueThenMutate().eval(), torch.randn(3))
+
+
+class _MutateFreshThenView(nn.Module):
+    def forward(self, x):
+        y = x * 2
+        y.add_(1)
+        z = y.view(-1)  # a view taken after the mutation sees the new value: exact
+        z.mul_(3)
+        return z
+
+
+def test_views_taken_after_a_mutation_are_modelled_exactly():
+    m = _MutateFreshThenView().eval()
+    x = torch.randn(2, 3)
+    module = irq.import_torch(m, x)
+    gm = to_module(irq.parse_module(irq.print_module(module)))
+    assert torch.equal(gm(x.clone()), m(x.clone()))
+
+
+class _Attention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+def test_multihead_attention_rebuilds_from_text_and_keeps_out_proj_as_a_module():
+    torch.manual_seed(0)
+    m = _Attention().eval()
+    x = torch.randn(2, 5, 8)
+    module = irq.import_torch(m, x)
+    assert not _ops(module, "torch.call")
+    owners = {op.get_attr("module").value for op in _ops(module, "torch.linear") if op.get_attr("module")}
+    assert owners == {"attn.out_proj"}
+    gm = to_module(irq.parse_module(irq.print_module(module)))
+    assert (gm(x) - m(x)).abs().max() <= 1e-5 * m(x).abs().max()
+    assert list(gm.state_dict()) == list(m.state_dict())
+
+
+def test_multihead_attention_with_a_mask_stays_one_module_call():
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2)
+
+        def forward(self, x, mask):
+            return self.attn(x, x, x, attn_mask=mask)[0]
+
+    m = Masked().eval()
+    x, mask = torch.randn(4, 1, 8), torch.zeros(4, 4)
+    module = irq.import_torch(m, (x, mask))
+    (call,) = _ops(module, "torch.call")
+    assert call.get_attr("module").value == "attn"
+    gm = to_module(module, modules={"attn": m.attn})
+    assert torch.allclose(gm(x, mask), m(x, mask), atol=1e-6)
+
+
+def test_unbatched_multihead_attention_is_refused_not_reshaped():
+    m = _Attention().eval()
+    with pytest.raises(irq.FrontendError):
+        irq.import_torch(m, torch.randn(5, 8))
