@@ -53,7 +53,10 @@ def test_out_of_range_action_in_cache_is_rejected(cache_dir: Path) -> None:
     lalr.load_table(_grammar(), parser._build_lark)
     (path,) = cache_dir.glob("lalr-*.json")
     d = json.loads(path.read_text())
-    d["states"][0][next(iter(d["states"][0]))] = 10**6
+    # lark numbers states in set order, which follows PYTHONHASHSEED: state 0 is sometimes the
+    # accepting state, which has no actions, so corrupt the first state that has one
+    row = next(r for r in d["states"] if r)
+    row[next(iter(row))] = 10**6
     with pytest.raises(ValueError):
         lalr.ParseTable.from_json(json.dumps(d), _grammar())
 
