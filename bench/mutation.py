@@ -127,6 +127,25 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ZeroIterationForLoop",
     ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
     "whose op_modified pushes the same users",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/ReplaceComparisonOperator_Eq_NotEq",
+    ): "a fast path: both branches give the same tuple for one result; for several, the types of the "
+    "Pure multi-result ops (chunk, split) follow from the operands and attributes already in the key",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/AddNot",
+    ): "as the == -> != mutant on the same line",
+    (
+        "passes/cse.py",
+        "region",
+        "if len(region.blocks) == 1:",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "a region without blocks returned just above, so <= 1 and == 1 agree",
 }
 
 
