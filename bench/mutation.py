@@ -60,15 +60,16 @@ TARGETS: dict[str, Target] = {
         ("irq/frontend/mapping.py",),
         (
             "tests/test_op_options.py",
-            "tests/test_frontend_zoo.py",
-            "tests/test_frontend_features.py",
+            "tests/test_shape_rules.py",
             "tests/test_static_shapes.py",
+            "tests/test_frontend_zoo.py",
         ),
     ),
     "dialect-shapes": Target(
         ("dialects/_shapes.py",),
         (
             "tests/test_op_options.py",
+            "tests/test_shape_rules.py",
             "tests/test_torch_dialect.py",
             "tests/test_static_shapes.py",
             "tests/test_frontend_zoo.py",
@@ -76,7 +77,12 @@ TARGETS: dict[str, Target] = {
     ),
     "frontend-shapes": Target(
         ("irq/frontend/shapes.py",),
-        ("tests/test_static_shapes.py", "tests/test_op_options.py", "tests/test_frontend_zoo.py"),
+        (
+            "tests/test_static_shapes.py",
+            "tests/test_op_options.py",
+            "tests/test_shape_rules.py",
+            "tests/test_frontend_zoo.py",
+        ),
     ),
     "torch-executor": Target(
         ("runtime/torch/builder.py", "runtime/torch/functions.py", "runtime/torch/resolve.py"),
@@ -85,13 +91,13 @@ TARGETS: dict[str, Target] = {
             "tests/test_frontend_zoo.py",
             "tests/test_hl_zoo.py",
             "tests/test_fused_executor.py",
-            "tests/test_frontend_features.py",
         ),
     ),
     "rewrite-driver": Target(
         ("irq/rewrite/driver.py",),
         (
             "tests/test_rewrite_driver.py",
+            "tests/test_canonicalize_pass.py",
             "tests/test_driver_seed_order.py",
             "tests/test_pass_semantics.py",
             "tests/test_dag_matcher.py",
@@ -105,8 +111,14 @@ TARGETS: dict[str, Target] = {
     ),
     "canonicalize": Target(
         ("passes/canonicalize.py",),
-        ("tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
+        ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
         (_LIT_PASSES + "canonicalize.irq", _LIT_PASSES + "canonicalize-multi-result.irq"),
+    ),
+    # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
+    "arith-folds": Target(
+        ("dialects/arith.py",),
+        ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
+        (_LIT_PASSES + "canonicalize.irq",),
     ),
 }
 

@@ -46,3 +46,9 @@ def test_convergence_failure_is_an_error_only_when_asked():
     with irq.diagnostics.capture_diagnostics() as diags:
         _run("builtin.module(func.func(canonicalize{max-iterations=2 test-convergence=true}))")
     assert not diags
+
+
+def test_default_iteration_budget_is_mlirs():
+    # MLIR's GreedyRewriteConfig.maxIterations is 10; pipelines written for mlir-opt rely on it
+    (p,) = PassManager.parse("builtin.module(func.func(canonicalize))").passes()
+    assert p.max_iterations == 10 and p.test_convergence is False
