@@ -167,3 +167,23 @@ def test_rewriter_refuses_to_erase_used_op():
         assert "still have uses" in str(e)
     else:
         raise AssertionError("erasing a used op must fail")
+
+
+def test_pattern_rooted_on_a_base_class_and_a_name_sees_exactly_those_ops():
+    """A root mixing a base class (matched by isinstance) and an op name (matched exactly)."""
+    from irq.ir.opdef import Op
+
+    m = irq.parse_module(
+        "func.func @f(%a: i32) -> i32 {\n"
+        '  "test.a"() : () -> ()\n  "test.b"() : () -> ()\n  "test.c"() : () -> ()\n'
+        "  %0 = arith.addi %a, %a : i32\n  return %0 : i32\n}"
+    )
+    seen = []
+
+    def record(o, rw):
+        seen.append(o.name)
+        return False
+
+    apply_patterns_greedily(m, [FunctionPattern(record, (Op, "test.b"))], max_iterations=1)
+    # every registered op nested in the module (an Op subclass) and test.b; not test.a, not test.c
+    assert sorted(set(seen)) == ["arith.addi", "func.func", "func.return", "test.b"]
