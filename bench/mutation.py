@@ -160,13 +160,6 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ): "a region without blocks returned just above, so <= 1 and == 1 agree",
     (
         "irq/rewrite/driver.py",
-        "_seed",
-        'ops = _collect_ops(self.root, post_order=self.order != "pre")',
-        "core/ReplaceComparisonOperator_NotEq_Is",
-    ): "CPython interns the identifier-like literal 'pre': `is not` and `!=` agree for every string a caller passes "
-    "as the literal, and a computed 'pre' is not a supported way to pass the option",
-    (
-        "irq/rewrite/driver.py",
         "_callables",
         "return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)",
         "core/ReplaceComparisonOperator_Is_Eq",

@@ -187,3 +187,18 @@ def test_pattern_rooted_on_a_base_class_and_a_name_sees_exactly_those_ops():
     apply_patterns_greedily(m, [FunctionPattern(record, (Op, "test.b"))], max_iterations=1)
     # every registered op nested in the module (an Op subclass) and test.b; not test.a, not test.c
     assert sorted(set(seen)) == ["arith.addi", "func.func", "func.return", "test.b"]
+
+
+@pytest.mark.parametrize("order,first", [("pre", "func.func"), ("post", "arith.addi")])
+def test_visit_order_option_read_from_text(order, first):
+    # the option may come from parsed text (a pass option, a config file): not an interned literal
+    order = "".join(list(order))
+    m = irq.parse_module("func.func @f(%a: i32) -> i32 {\n  %0 = arith.addi %a, %a : i32\n  return %0 : i32\n}")
+    seen = []
+
+    def record(o, rw):
+        seen.append(o.name)
+        return False
+
+    apply_patterns_greedily(m, [FunctionPattern(record)], max_iterations=1, order=order)
+    assert seen[0] == first, seen
