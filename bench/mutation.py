@@ -67,31 +67,15 @@ TARGETS: dict[str, Target] = {
     ),
     "dialect-shapes": Target(
         ("dialects/_shapes.py",),
-        (
-            "tests/test_op_options.py",
-            "tests/test_shape_rules.py",
-            "tests/test_torch_dialect.py",
-            "tests/test_static_shapes.py",
-            "tests/test_frontend_zoo.py",
-        ),
+        ("tests/test_op_options.py", "tests/test_shape_rules.py", "tests/test_torch_dialect.py"),
     ),
     "frontend-shapes": Target(
         ("irq/frontend/shapes.py",),
-        (
-            "tests/test_static_shapes.py",
-            "tests/test_op_options.py",
-            "tests/test_shape_rules.py",
-            "tests/test_frontend_zoo.py",
-        ),
+        ("tests/test_static_shapes.py", "tests/test_op_options.py", "tests/test_shape_rules.py"),
     ),
     "torch-executor": Target(
         ("runtime/torch/builder.py", "runtime/torch/functions.py", "runtime/torch/resolve.py"),
-        (
-            "tests/test_op_options.py",
-            "tests/test_frontend_zoo.py",
-            "tests/test_hl_zoo.py",
-            "tests/test_fused_executor.py",
-        ),
+        ("tests/test_op_options.py", "tests/test_fused_executor.py", "tests/test_frontend_zoo.py"),
     ),
     "rewrite-driver": Target(
         ("irq/rewrite/driver.py",),
