@@ -148,6 +148,20 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)",
         "core/ReplaceComparisonOperator_Is_Eq",
     ): "type(p) == cls and type(p) is cls agree (type equality is identity)",
+    (
+        "dialects/_shapes.py",
+        "same_as_input",
+        "return [shape_of(op.operands[0])]",
+        "core/NumberReplacer",
+    ): "every op using this rule has exactly one operand, so operands[-1] is operands[0] "
+    "(operands[1] raises and is killed)",
+    (
+        "dialects/_shapes.py",
+        "reduce",
+        'keep = bool(getattr(op.get_attr("keepdim"), "value", False))',
+        "core/ReplaceFalseWithTrue",
+    ): "keepdim is a required attribute of torch.mean/sum: the verifier rejects an op without it "
+    "before the shape rule's default could apply",
 }
 
 
@@ -394,10 +408,10 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
             start = tuple(m.start_pos)
             if reason is None and any(a <= start < b for a, b in annotations.get(path, ())):
                 reason = "inside a type annotation, never evaluated (from __future__ import annotations)"
-            if reason is not None:
+            if result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome != TestOutcome.SURVIVED:
+                killed += 1  # a killed mutant is not equivalent, whatever the table says about its spot
+            elif reason is not None:
                 equivalent.append(f"{where}  ({reason})")
-            elif result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome != TestOutcome.SURVIVED:
-                killed += 1
             else:
                 survivors.append(where)
     return Outcome(total, ran, killed, survivors, equivalent, time.monotonic() - started)

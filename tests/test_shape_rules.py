@@ -136,3 +136,30 @@ def test_interpolate_scale_result_type(scale, mode):
 @pytest.mark.parametrize("start,end", [(0, -1), (1, -1), (1, 2), (-3, -2), (2, 3)])
 def test_flatten_result_type(start, end):
     assert_types_match_eager(Lambda(lambda x: torch.flatten(x, start, end)), torch.randn(2, 3, 4, 5))
+
+
+@pytest.mark.parametrize(
+    "x_shape,w_shape,x_first",
+    [
+        ((3,), (3, 4), True),
+        ((2, 3), (3,), True),
+        ((5, 2, 3), (3,), True),
+        ((3,), (5, 3, 4), True),
+        ((3,), (3,), True),
+        ((5, 1, 2, 3), (4, 3, 2), True),
+        ((3,), (4, 3), False),
+        ((3, 2), (3,), False),
+        ((5, 3, 2), (4, 1, 3), False),
+    ],
+)
+def test_matmul_result_type_with_vectors_and_batches(x_shape, w_shape, x_first):
+    # a 1-D operand gets a dimension added for the product and removed from the result
+    w = torch.randn(*w_shape)
+    fn = (lambda x: torch.matmul(x, w)) if x_first else (lambda x: torch.matmul(w, x))
+    assert_types_match_eager(Lambda(fn), torch.randn(*x_shape))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_conv2d_string_padding_result_type(padding, dilation):
+    assert_types_match_eager(nn.Conv2d(2, 3, (3, 2), padding=padding, dilation=dilation), torch.randn(1, 2, 9, 7))
