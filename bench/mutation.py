@@ -162,6 +162,18 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceFalseWithTrue",
     ): "keepdim is a required attribute of torch.mean/sum: the verifier rejects an op without it "
     "before the shape rule's default could apply",
+    (
+        "irq/frontend/shapes.py",
+        "infer_shapes",
+        "if v is _TYPED:",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "_TYPED is a bare object() sentinel: == falls back to identity",
+    (
+        "irq/frontend/shapes.py",
+        "_emit_types",
+        "hit = memo.get(key) if key is not None else None",
+        "core/ReplaceComparisonOperator_IsNot_Is",
+    ): "disables a cache that never holds a None key: the same types are computed again, only slower",
 }
 
 
