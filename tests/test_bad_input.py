@@ -212,17 +212,29 @@ def test_thousand_deep_regions_work_everywhere():
     assert "t.leaf" in irq.structural_diff(m, c)
 
 
-@pytest.mark.parametrize("depth", [MAX_NESTING // 2 - 2, 10_000])
-def test_ten_thousand_deep_regions_fail_cleanly_or_parse(depth):
-    text = nested_text(depth)
-    try:
-        m = irq.parse_module(text, filename="bad.mlir")
-    except irq.ParseError as e:
-        assert "nested deeper" in e.message and e.line > 1 and e.filename == "bad.mlir"
-        return
-    assert len(list(m.walk())) == depth + 2
+def test_nesting_limit_is_the_documented_one():
+    # docs/design.md: at most 8,192 brackets ( [ { < open at once. Changing it is a format change.
+    assert MAX_NESTING == 8192
+
+
+@pytest.mark.parametrize("depth", [2_500, MAX_NESTING // 2 - 2, MAX_NESTING // 2 - 1])
+def test_regions_nested_up_to_the_limit_parse(depth):
+    # each region level opens two brackets, `(` and `{`; the leaf's `()` opens one more
+    m = irq.parse_module(nested_text(depth), filename="deep.mlir")
+    ops = list(m.walk())
+    assert len(ops) == depth + 2 and ops[-1].name == "t.leaf"
     irq.verify(m)
     assert irq.structurally_equal(m, m.clone())
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING // 2, 10_000])
+def test_regions_nested_past_the_limit_are_rejected_where_they_cross_it(depth):
+    e = parse_error(nested_text(depth), filename="bad.mlir")
+    assert e.message == f"brackets nested deeper than {MAX_NESTING} levels"
+    # the first bracket past the limit is the `(` on line 4097, after 4096 levels of 2-space indent
+    # and the op name: `"t.leaf"` at depth 4096 exactly, `"t.r"` deeper
+    name = '"t.leaf"' if depth == MAX_NESTING // 2 else '"t.r"'
+    assert (e.filename, e.line, e.column) == ("bad.mlir", MAX_NESTING // 2 + 1, MAX_NESTING + len(name) + 1)
 
 
 def test_ten_thousand_deep_ir_built_in_memory():
@@ -237,12 +249,19 @@ def test_ten_thousand_deep_ir_built_in_memory():
     assert irq.structurally_equal(root, root.clone())
 
 
+def _nested_attribute(n: int) -> str:
+    return '"t.a"() {a = ' + "[" * n + "]" * n + "} : () -> ()\n"
+
+
 def test_deep_attribute_nesting_fails_cleanly():
-    text = '"t.a"() {a = ' + "[" * 20_000 + "]" * 20_000 + "} : () -> ()\n"
-    e = parse_error(text)
-    assert "nested deeper" in e.message
-    ok = '"t.a"() {a = ' + "[" * 500 + "]" * 500 + "} : () -> ()\n"
-    assert irq.print_module(irq.parse_module(ok), generic=True).count("[") == 500
+    # the attribute dictionary's `{` counts: n `[` inside it parse up to n = MAX_NESTING - 1
+    ok = irq.parse_module(_nested_attribute(MAX_NESTING - 1))
+    assert irq.print_module(ok, generic=True).count("[") == MAX_NESTING - 1
+    for n in (MAX_NESTING, 20_000):
+        e = parse_error(_nested_attribute(n))
+        assert e.message == f"brackets nested deeper than {MAX_NESTING} levels"
+        # `"t.a"() {a = ` is 13 characters; the `[` that crosses the limit is the MAX_NESTING-th
+        assert (e.line, e.column) == (1, 13 + MAX_NESTING)
 
 
 # ----------------------------------------------------------------------------- garbage

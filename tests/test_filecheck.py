@@ -5,20 +5,77 @@ found on PATH may belong to another Python (a pyenv shim puts its own bin first)
 whose `irq-opt` would test another checkout. So lit runs in this interpreter, with
 its bin directory first on PATH. (lit.main has no `__main__` guard: `python -m
 lit.main` does nothing and exits 0, so the test also checks that tests ran.)
+lit's Output/ directories go to the test's temporary directory, not the source tree.
 """
 
+from __future__ import annotations
+
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent / "filecheck"
+LIT_FILES = sorted(p for p in HERE.rglob("*") if p.suffix in (".irq", ".mlir") and "Output" not in p.parts)
+
+# FileCheck's directive suffixes (CHECK, CHECK-NEXT, CHECK-LABEL, ...)
+_SUFFIXES = ("", "-NEXT", "-SAME", "-NOT", "-LABEL", "-DAG", "-EMPTY", "-COUNT-\\d+")
+_DIRECTIVE = re.compile(r"//\s*([A-Z][A-Z0-9_-]*?)(" + "|".join(_SUFFIXES) + r"):")
 
 
-def test_lit_suite_passes():
+def test_lit_suite_passes(tmp_path):
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    r = subprocess.run([sys.executable, "-c", "import lit.main; lit.main.main()", "-j", "2", str(HERE)],
-                       capture_output=True, text=True, env=env)
+    env["IRQ_LIT_OUTPUT"] = str(tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-c", "import lit.main; lit.main.main()", "-j", "2", str(HERE)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Passed" in r.stdout and "Failed" not in r.stdout, r.stdout
+    assert not [p for p in HERE.rglob("Output") if p.is_dir()], "lit wrote into the source tree"
+    assert any(tmp_path.rglob("Output")), "lit wrote its outputs somewhere else"
+
+
+def _used_prefixes(text: str) -> set[str]:
+    """The check prefixes the RUN lines hand to filecheck (CHECK when a filecheck call names none)."""
+    run = " ".join(line.split("RUN:", 1)[1].rstrip("\\") for line in text.splitlines() if "RUN:" in line)
+    used: set[str] = set()
+    for call in re.split(r"\|", run):
+        if "filecheck" not in call:
+            continue
+        named = re.findall(r"--check-prefix(?:es)?[= ]([\w,-]+)", call)
+        if named:
+            used.update(p for group in named for p in group.split(","))
+        else:
+            used.add("CHECK")
+    return used
+
+
+@pytest.mark.parametrize("path", LIT_FILES, ids=lambda p: str(p.relative_to(HERE)))
+def test_every_check_line_is_read_by_a_run_line(path: Path) -> None:
+    """A CHECK line with a prefix no RUN line uses is never checked: it passes whatever irq-opt prints."""
+    text = path.read_text()
+    used = _used_prefixes(text)
+    assert used, f"{path.name}: no RUN line pipes into filecheck"
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if "RUN:" in line:
+            continue
+        m = _DIRECTIVE.search(line)
+        if m and m.group(1) not in used:
+            pytest.fail(
+                f"{path.name}:{lineno}: prefix {m.group(1)} is not checked by any RUN line "
+                f"(RUN lines use {sorted(used)})"
+            )
+
+
+def test_prefix_lint_sees_an_unused_prefix() -> None:
+    text = "// RUN: irq-opt %s | filecheck %s --check-prefix=A\n// A: x\n// B-NEXT: y\n"
+    assert _used_prefixes(text) == {"A"}
+    assert _DIRECTIVE.search("// B-NEXT: y").group(1) == "B"
+    assert _used_prefixes("// RUN: irq-opt %s | filecheck %s\n") == {"CHECK"}

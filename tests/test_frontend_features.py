@@ -220,19 +220,43 @@ def test_generated_module_trains_and_follows_train_eval():
     assert not torch.equal(before, gm.fc.weight)
 
 
-def test_generated_module_under_ddp(tmp_path, monkeypatch):
-    import torch.distributed as dist
-    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")  # one process: loopback, whatever the hostname resolves to
-    from torch.nn.parallel import DistributedDataParallel
-    m = resnet.ResNet(resnet.BasicBlock).eval()
-    gm = to_module(irq.import_torch(m, torch.randn(2, 3, 32, 32))).train()
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+def test_generated_module_under_ddp(tmp_path):
+    """Two gloo ranks train the generated module; DDP's averaged gradients equal the eager model's.
+
+    The ranks run in a subprocess with a hard timeout (a deadlocked process group blocks in C,
+    where pytest-timeout cannot interrupt it) and tear the group down explicitly. The oracle is
+    the original eager model: the mean of its gradients on the two half batches (BatchNorm
+    trains on per-rank statistics, so each half is its own batch, as under DDP).
+    """
+    import os
+    import signal
+
+    from tests.support import ddp_worker
+
+    worker = subprocess.Popen([sys.executable, ddp_worker.__file__, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        ddp = DistributedDataParallel(gm)
-        ddp(torch.randn(2, 3, 32, 32)).sum().backward()
-        assert gm.fc.weight.grad is not None
-    finally:
-        dist.destroy_process_group()
+        out, _ = worker.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker's own session: it and its ranks
+        out, _ = worker.communicate()
+        pytest.fail(f"DDP worker hung for 240 s:\n{out}")
+    assert worker.returncode == 0, out
+    grads = torch.load(tmp_path / "grads.pt")
+
+    model, x = ddp_worker.model_and_batch()
+    model.train()
+    half = ddp_worker.BATCH // ddp_worker.WORLD_SIZE
+    reference = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
+    for rank in range(ddp_worker.WORLD_SIZE):
+        model.zero_grad()
+        model(x[rank * half:(rank + 1) * half]).sum().backward()
+        for name, p in model.named_parameters():
+            reference[name] += p.grad / ddp_worker.WORLD_SIZE
+    assert list(grads) == list(reference)
+    for name, g in grads.items():
+        assert torch.allclose(g, reference[name], rtol=1e-4, atol=1e-5), name
+    assert grads["fc.weight"].abs().sum() > 0
 
 
 def test_generated_module_has_no_torchscript_and_moves_dtype():

@@ -70,6 +70,9 @@ def test_print_parse_reprint_identical(imported):
         again = irq.parse_module(text)
         irq.verify(again)
         assert irq.print_module(again, debuginfo=debuginfo) == text
+        # the text carries the imported IR itself, not just something that prints the same way
+        diff = irq.structural_diff(module, again, locations=debuginfo)
+        assert diff is None, diff
 
 
 def test_every_value_is_typed_from_the_example_inputs(imported):

@@ -72,6 +72,9 @@ def test_hl_print_parse_reprint_identical(lowered):
         again = irq.parse_module(text)
         irq.verify(again)
         assert irq.print_module(again, debuginfo=debuginfo) == text
+        # the text carries the imported IR itself, not just something that prints the same way
+        diff = irq.structural_diff(module, again, locations=debuginfo)
+        assert diff is None, diff
 
 
 def test_hl_module_from_parsed_text_matches(lowered):

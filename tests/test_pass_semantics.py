@@ -35,3 +35,16 @@ def test_cse_leaves_no_duplicate_pure_ops(text):
             key = (op.name, op.operands, tuple(op.properties.items()), tuple(r.type for r in op.results))
             assert key not in seen, m.print()
             seen.add(key)
+
+
+@pytest.mark.parametrize("pass_name", ["cse", "dce"])
+@settings(max_examples=30, deadline=None)
+@given(text=arith_programs())
+def test_erased_statistic_counts_the_ops_removed(pass_name, text):
+    # --pass-statistics is how users see what a pass did: the count must be the real one
+    m = irq.parse_module(text)
+    before = sum(1 for _ in m.walk())
+    pm = PassManager.parse(f"builtin.module(func.func({pass_name}))")
+    pm.run(m)
+    (p,) = pm.passes()
+    assert p.statistics["erased"] == before - sum(1 for _ in m.walk())

@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from irq.dialects import arith
@@ -96,8 +97,17 @@ def test_non_converging_patterns_are_reported_as_a_diagnostic():
     assert any("did not converge" in d.message for d in diags)
 
 
-def test_driver_revisits_users_of_replaced_values():
-    # x*2 -> x+x exposes (x+x)*2 -> ... only if users of the replaced op are revisited
+@pytest.mark.parametrize("style", ["replace_op", "replace_uses_then_erase"])
+def test_driver_revisits_users_of_replaced_values(style):
+    """A rewrite that enables a rewrite of its users is followed up in the same sweep.
+
+    The pattern only fires on a `muli x, 2` whose `x` is no longer a muli, so down a
+    chain of 20 each rewrite enables the next. Visiting users first (the order below),
+    one sweep finishes the chain only if replacing values puts their users back on the
+    worklist; without that, each sweep rewrites one link and 2 iterations cannot
+    converge. Both ways of replacing (replace_op, or replace_all_uses_with then
+    erase_op) must notify the driver.
+    """
     text = "func.func @f(%x: i32) -> i32 {\n  %c2 = arith.constant 2 : i32\n"
     prev = "%x"
     for i in range(20):
@@ -105,17 +115,29 @@ def test_driver_revisits_users_of_replaced_values():
         prev = f"%{i}"
     text += f"  return {prev} : i32\n}}"
     m = irq.parse_module(text)
+    rewrites = []
 
     class MulBy2(DagPattern):
         dag = op("arith.muli", "x", constant("c", where=lambda a: a.value == 2))
 
         def rewrite(self, mt, rw):
-            rw.replace_op(mt.root, rw.insert(arith.AddIOp(mt["x"], mt["x"])))
+            x = mt["x"]
+            if isinstance(x, irq.OpResult) and x.op.name == "arith.muli":
+                return False
+            new = rw.insert(arith.AddIOp(x, x))
+            if style == "replace_op":
+                rw.replace_op(mt.root, new)
+            else:
+                rw.replace_all_uses_with(mt.root.results[0], new.results[0])
+                rw.erase_op(mt.root)
+            rewrites.append(mt.root)
+            return True
 
-    driver = GreedyDriver(m, [MulBy2()])
+    driver = GreedyDriver(m, [MulBy2()], max_iterations=2, order=lambda ops: list(reversed(ops)))
     assert driver.run()
     names = [o.name for o in _func(m).body.ops]
     assert names.count("arith.addi") == 20 and "arith.muli" not in names and "arith.constant" not in names
+    assert len(rewrites) == 20  # each link rewritten exactly once
 
 
 def test_pattern_benefit_orders_patterns():
@@ -145,3 +167,38 @@ def test_rewriter_refuses_to_erase_used_op():
         assert "still have uses" in str(e)
     else:
         raise AssertionError("erasing a used op must fail")
+
+
+def test_pattern_rooted_on_a_base_class_and_a_name_sees_exactly_those_ops():
+    """A root mixing a base class (matched by isinstance) and an op name (matched exactly)."""
+    from irq.ir.opdef import Op
+
+    m = irq.parse_module(
+        "func.func @f(%a: i32) -> i32 {\n"
+        '  "test.a"() : () -> ()\n  "test.b"() : () -> ()\n  "test.c"() : () -> ()\n'
+        "  %0 = arith.addi %a, %a : i32\n  return %0 : i32\n}"
+    )
+    seen = []
+
+    def record(o, rw):
+        seen.append(o.name)
+        return False
+
+    apply_patterns_greedily(m, [FunctionPattern(record, (Op, "test.b"))], max_iterations=1)
+    # every registered op nested in the module (an Op subclass) and test.b; not test.a, not test.c
+    assert sorted(set(seen)) == ["arith.addi", "func.func", "func.return", "test.b"]
+
+
+@pytest.mark.parametrize("order,first", [("pre", "func.func"), ("post", "arith.addi")])
+def test_visit_order_option_read_from_text(order, first):
+    # the option may come from parsed text (a pass option, a config file): not an interned literal
+    order = "".join(list(order))
+    m = irq.parse_module("func.func @f(%a: i32) -> i32 {\n  %0 = arith.addi %a, %a : i32\n  return %0 : i32\n}")
+    seen = []
+
+    def record(o, rw):
+        seen.append(o.name)
+        return False
+
+    apply_patterns_greedily(m, [FunctionPattern(record)], max_iterations=1, order=order)
+    assert seen[0] == first, seen

@@ -102,3 +102,36 @@ def test_mixed_dtypes_fall_back_to_the_real_run():
     assert static is None
     module = irq.import_torch(model, inputs)
     assert str(next(op for op in module.walk() if op.name == "torch.mul").results[0].type) == "tensor<2x3xf32>"
+
+
+class _SizeQueries(nn.Module):
+    """Every way of asking a size that static inference answers itself, and integer division."""
+
+    def forward(self, x: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> tuple:
+        n = x.size()
+        last = x.size(-1)
+        ch = x.shape[1]
+        parts = x.chunk(3, dim=2)
+        y = parts[2] * 2 + parts[0][:, :, :1]
+        flat = x.reshape(n[0], ch, -1)
+        rows = x.view(-1, last)
+        q = i / j  # true division of integer tensors: float32
+        f = torch.div(i, j, rounding_mode="floor")  # stays int64
+        return flat, rows, y, q, f
+
+
+def test_size_queries_and_integer_division_are_typed_statically():
+    model = _SizeQueries().eval()
+    inputs = (torch.randn(2, 3, 7, 5), torch.arange(6).reshape(2, 3), torch.arange(1, 7).reshape(2, 3))
+    static, real = _both(model, inputs)
+    assert static is not None and static == real
+    module = irq.import_torch(model, inputs)
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    outs = model(*inputs)
+    assert [str(v.type) for v in ret.operands] == [
+        f"tensor<{'x'.join(map(str, o.shape))}x{ {torch.float32: 'f32', torch.int64: 'i64'}[o.dtype]}>" for o in outs
+    ]
+    gm = irq.runtime.torch.to_module(module)
+    with torch.no_grad():
+        for got, want in zip(gm(*inputs), outs, strict=True):
+            assert got.dtype == want.dtype and torch.equal(got, want)

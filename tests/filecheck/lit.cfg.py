@@ -1,6 +1,7 @@
 # lit configuration for irq's IR tests: each *.irq / *.mlir file has `// RUN:` lines
 # (usually `irq-opt ... | filecheck %s`) and `// CHECK:` lines, as in MLIR and xDSL.
 import os
+import tempfile
 
 import lit.formats
 
@@ -8,8 +9,11 @@ config.name = "irq"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".irq", ".mlir"]
 config.test_source_root = os.path.dirname(__file__)
+# Output/ directories go to a temporary directory (tests/test_filecheck.py passes one per run), never
+# into the source tree, where a stale output could be mistaken for a fresh one.
+config.test_exec_root = os.environ.get("IRQ_LIT_OUTPUT") or tempfile.mkdtemp(prefix="irq-lit-")
 config.excludes = ["lit.cfg.py", "Inputs"]
 config.environment["PATH"] = os.environ.get("PATH", "")
-for var in ("PYTHONPATH", "HOME", "TMPDIR", "NUMBA_CACHE_DIR"):
+for var in ("PYTHONPATH", "HOME", "TMPDIR", "NUMBA_CACHE_DIR", "IRQ_CACHE_DIR", "IRQ_NO_PARSE_CACHE"):
     if var in os.environ:
         config.environment[var] = os.environ[var]

@@ -1,0 +1,473 @@
+"""Mutation testing: how many small, plausible bugs in the modules that decide numbers and shapes
+does the test suite catch?
+
+Runs cosmic-ray (`pip install -e ".[mutation]"`) over each target module with only the tests that
+decide its behaviour, so a run is bounded, and prints per module: mutants killed / non-equivalent
+mutants run, and every survivor (file:line, operator, the mutated line). Not part of CI: a full
+run takes tens of minutes on 2 cores. docs/design.md ("Test strength") records the last figures.
+
+    python bench/mutation.py                       # every target, all mutants
+    python bench/mutation.py cse rewrite-driver    # some targets
+    python bench/mutation.py --sample 40 --time-box 900   # at most 40 mutants / 15 min per target
+    python bench/mutation.py --list
+
+Each target runs in a scratch copy of the working tree (the source is never mutated in place, so
+other runs of the suite are unaffected): cosmic-ray mutates one spot, runs the target's tests
+(`pytest -x` on its test files, then lit on its FileCheck files), and restores the spot. A mutant
+is killed when the tests fail or time out. Mutants judged equivalent (no behaviour can tell them
+apart) are listed in EQUIVALENT with the reason and left out of the score.
+
+Adding a module is one line in TARGETS: name -> (source files, test files, lit files). The
+quantization chain's modules (irq/fixedpoint.py, runtime/reference/, the requantize code) go
+there as they land.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: cosmic-ray's own dependency reads TOML too
+    import toml as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Target:
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+    lit: tuple[str, ...] = ()
+
+
+_LIT_PASSES = "tests/filecheck/passes/"
+
+#: name -> the modules mutated and the tests that decide their behaviour (paths from the repo root)
+TARGETS: dict[str, Target] = {
+    "frontend-mapping": Target(
+        ("irq/frontend/mapping.py",),
+        (
+            "tests/test_op_options.py",
+            "tests/test_shape_rules.py",
+            "tests/test_static_shapes.py",
+            "tests/test_frontend_zoo.py",
+        ),
+    ),
+    "dialect-shapes": Target(
+        ("dialects/_shapes.py",),
+        ("tests/test_op_options.py", "tests/test_shape_rules.py", "tests/test_torch_dialect.py"),
+    ),
+    "frontend-shapes": Target(
+        ("irq/frontend/shapes.py",),
+        ("tests/test_static_shapes.py", "tests/test_op_options.py", "tests/test_shape_rules.py"),
+    ),
+    "torch-executor": Target(
+        ("runtime/torch/builder.py", "runtime/torch/functions.py", "runtime/torch/resolve.py"),
+        ("tests/test_op_options.py", "tests/test_fused_executor.py", "tests/test_frontend_zoo.py"),
+    ),
+    "rewrite-driver": Target(
+        ("irq/rewrite/driver.py",),
+        (
+            "tests/test_rewrite_driver.py",
+            "tests/test_canonicalize_pass.py",
+            "tests/test_driver_seed_order.py",
+            "tests/test_pass_semantics.py",
+            "tests/test_dag_matcher.py",
+        ),
+        (_LIT_PASSES + "canonicalize.irq", _LIT_PASSES + "canonicalize-multi-result.irq"),
+    ),
+    "cse": Target(
+        ("passes/cse.py",),
+        ("tests/test_pass_semantics.py",),
+        (_LIT_PASSES + "cse.irq", _LIT_PASSES + "cse-regions.irq"),
+    ),
+    "canonicalize": Target(
+        ("passes/canonicalize.py",),
+        ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
+        (_LIT_PASSES + "canonicalize.irq", _LIT_PASSES + "canonicalize-multi-result.irq"),
+    ),
+    # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
+    "arith-folds": Target(
+        ("dialects/arith.py",),
+        ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
+        (_LIT_PASSES + "canonicalize.irq",),
+    ),
+}
+
+#: mutants no test can kill, with the reason; matched by where they are, not by line number
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    # (file, enclosing function, mutated line, operator): reason
+    (
+        "irq/rewrite/driver.py",
+        "op_replaced",
+        "for r in op.results:",
+        "core/ZeroIterationForLoop",
+    ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
+    "whose op_modified pushes the same users",
+    (
+        "irq/rewrite/driver.py",
+        "op_replaced",
+        "for use in r._uses:",
+        "core/ZeroIterationForLoop",
+    ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
+    "whose op_modified pushes the same users",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/ReplaceComparisonOperator_Eq_NotEq",
+    ): "a fast path: both branches give the same tuple for one result; for several, the types of the "
+    "Pure multi-result ops (chunk, split) follow from the operands and attributes already in the key",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/AddNot",
+    ): "as the == -> != mutant on the same line",
+    (
+        "passes/cse.py",
+        "region",
+        "if len(region.blocks) == 1:",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "a region without blocks returned just above, so <= 1 and == 1 agree",
+    (
+        "irq/rewrite/driver.py",
+        "_callables",
+        "return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "type(p) == cls and type(p) is cls agree (type equality is identity)",
+    (
+        "dialects/_shapes.py",
+        "same_as_input",
+        "return [shape_of(op.operands[0])]",
+        "core/NumberReplacer",
+    ): "every op using this rule has exactly one operand, so operands[-1] is operands[0] "
+    "(operands[1] raises and is killed)",
+    (
+        "dialects/_shapes.py",
+        "reduce",
+        'keep = bool(getattr(op.get_attr("keepdim"), "value", False))',
+        "core/ReplaceFalseWithTrue",
+    ): "keepdim is a required attribute of torch.mean/sum: the verifier rejects an op without it "
+    "before the shape rule's default could apply",
+    (
+        "irq/frontend/shapes.py",
+        "infer_shapes",
+        "if v is _TYPED:",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "_TYPED is a bare object() sentinel: == falls back to identity",
+    (
+        "irq/frontend/shapes.py",
+        "_emit_types",
+        "hit = memo.get(key) if key is not None else None",
+        "core/ReplaceComparisonOperator_IsNot_Is",
+    ): "disables a cache that never holds a None key: the same types are computed again, only slower",
+}
+
+
+# ----------------------------------------------------------------------------- scratch copy
+def _package_links() -> dict[str, str]:
+    """Subpackages that pyproject maps outside irq/ (irq.dialects -> dialects/): link name -> directory."""
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    dirs = cfg["tool"]["setuptools"]["package-dir"]
+    return {pkg.split(".", 1)[1]: d for pkg, d in dirs.items() if pkg.startswith("irq.")}
+
+
+def make_scratch_copy(dest: Path) -> Path:
+    """Copy the working tree (tracked and untracked, not ignored files) to `dest`, importable as irq.
+
+    The editable install maps irq.dialects etc. to the original tree; in the copy, symlinks
+    irq/dialects -> ../dialects make the copy's files the ones imported when it is first on
+    PYTHONPATH.
+    """
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for f in filter(None, files):
+        src = ROOT / f
+        if src.is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / f)
+    for name, d in _package_links().items():
+        link = dest / "irq" / name
+        if not link.exists():
+            link.symlink_to(Path("..") / d, target_is_directory=True)
+    # Byte-compile once: cosmic-ray runs tests with PYTHONDONTWRITEBYTECODE, so otherwise every
+    # pytest and irq-opt process compiles all of irq again. A mutated file (new mtime) is still
+    # recompiled from source; mutations happen well after this second, so no stale .pyc is used.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(dest / "irq"),
+            str(dest / "dialects"),
+            str(dest / "passes"),
+            str(dest / "runtime"),
+            str(dest / "tests"),
+        ],
+        check=True,
+    )
+    return dest
+
+
+def _annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions of the annotations in a module with `from __future__ import annotations`.
+
+    Such annotations are never evaluated, so a mutant inside one (`tuple | None` -> `tuple ** None`)
+    is equivalent by construction.
+    """
+    tree = ast.parse(path.read_text())
+    future = any(
+        isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )
+    if not future:
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        anns = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            anns = [
+                x.annotation
+                for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                if x is not None and x.annotation is not None
+            ]
+            if node.returns is not None:
+                anns.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            anns = [node.annotation]
+        spans += [((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) for n in anns]
+    return spans
+
+
+def _env(copy: Path, cache: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(copy) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["IRQ_CACHE_DIR"] = str(cache)
+    env["HYPOTHESIS_PROFILE"] = "ci"  # derandomized: a mutant is killed or not, the same every run
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+# ----------------------------------------------------------------------------- the test command
+def run_target_tests(name: str) -> int:
+    """What cosmic-ray runs for each mutant (cwd = the scratch copy): pytest -x, then lit."""
+    t = TARGETS[name]
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--timeout",
+            "600",
+            *t.tests,
+        ]
+    )
+    if r.returncode != 0:
+        return 1
+    if t.lit:
+        out = tempfile.mkdtemp(prefix="irq-mut-lit-")
+        try:
+            env = dict(os.environ, IRQ_LIT_OUTPUT=out)
+            r = subprocess.run([sys.executable, "-c", "import lit.main; lit.main.main()", "-q", *t.lit], env=env)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        if r.returncode != 0:
+            return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------- one target
+@dataclass
+class Outcome:
+    total: int
+    run: int
+    killed: int
+    survivors: list[str]
+    equivalent: list[str]
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        counted = self.killed + len(self.survivors)
+        return self.killed / counted if counted else float("nan")
+
+
+def _enclosing_functions(path: Path) -> dict[int, str]:
+    """Line -> name of the innermost function containing it."""
+    out: dict[int, str] = {}
+    nodes = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for n in sorted(nodes, key=lambda n: n.end_lineno - n.lineno, reverse=True):  # outermost first
+        for line in range(n.lineno, n.end_lineno + 1):
+            out[line] = n.name
+    return out
+
+
+def _line(copy: Path, module_path: str, line: int) -> str:
+    try:
+        return (copy / module_path).read_text().splitlines()[line - 1].strip()
+    except (OSError, IndexError):
+        return "?"
+
+
+def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int) -> Outcome:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    t = TARGETS[name]
+    copy = make_scratch_copy(work / "tree")
+    cache = work / "cache"
+    cache.mkdir()
+    env = _env(copy, cache)
+    started = time.monotonic()
+    baseline = subprocess.run(
+        [sys.executable, str(copy / "bench" / "mutation.py"), "--run-tests", name],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    base_seconds = time.monotonic() - started
+    if baseline.returncode != 0:
+        raise SystemExit(f"{name}: the tests fail without any mutation:\n{baseline.stdout[-3000:]}{baseline.stderr}")
+    config = work / "cosmic-ray.toml"
+    modules = ", ".join(f'"{s}"' for s in t.sources)
+    config.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = [{modules}]\n"
+        f"timeout = {max(60.0, 4 * base_seconds):.0f}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{sys.executable} bench/mutation.py --run-tests {name}"\n'
+        '[cosmic-ray.distributor]\nname = "local"\n'
+    )
+    session = work / "session.sqlite"
+    subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=copy, env=env, check=True)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        pending = [w.job_id for w in db.pending_work_items]
+        total = len(pending)
+        if sample is not None and sample < total:
+            keep = set(random.Random(seed).sample(pending, sample))
+            skipped = [j for j in pending if j not in keep]
+            db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+    print(
+        f"[{name}] {total} mutants{f', sampling {sample}' if sample and sample < total else ''}; "
+        f"tests take {base_seconds:.0f} s unmutated",
+        flush=True,
+    )
+    proc = subprocess.Popen(
+        ["cosmic-ray", "exec", str(config), str(session)],
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=time_box)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        print(f"[{name}] time box of {time_box:.0f} s reached: scoring the mutants run so far", flush=True)
+    killed, survivors, equivalent, ran = 0, [], [], 0
+    annotations = {src: _annotation_spans(copy / src) for src in t.sources}
+    functions = {src: _enclosing_functions(copy / src) for src in t.sources}
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            ran += 1
+            m = item.mutations[0]
+            path = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
+            line = _line(copy, path, m.start_pos[0])
+            fn = functions.get(path, {}).get(m.start_pos[0], "<module>")
+            where = f"{path}:{m.start_pos[0]} in {fn}, {m.operator_name} #{m.occurrence}: {line}"
+            reason = next(
+                (
+                    why
+                    for (f, fn, text, op), why in EQUIVALENT.items()
+                    if f == path
+                    and text == line
+                    and op == m.operator_name
+                    and functions.get(path, {}).get(m.start_pos[0]) == fn
+                ),
+                None,
+            )
+            start = tuple(m.start_pos)
+            if reason is None and any(a <= start < b for a, b in annotations.get(path, ())):
+                reason = "inside a type annotation, never evaluated (from __future__ import annotations)"
+            if result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome != TestOutcome.SURVIVED:
+                killed += 1  # a killed mutant is not equivalent, whatever the table says about its spot
+            elif reason is not None:
+                equivalent.append(f"{where}  ({reason})")
+            else:
+                survivors.append(where)
+    return Outcome(total, ran, killed, survivors, equivalent, time.monotonic() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("targets", nargs="*", help=f"targets (default: all): {', '.join(TARGETS)}")
+    ap.add_argument("--sample", type=int, help="run at most this many mutants per target, drawn at random")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    ap.add_argument("--time-box", type=float, default=3600, help="seconds per target (default 3600)")
+    ap.add_argument("--list", action="store_true", help="list the targets and their tests")
+    ap.add_argument("--run-tests", metavar="TARGET", help=argparse.SUPPRESS)  # cosmic-ray's test command
+    args = ap.parse_args(argv)
+    if args.run_tests:
+        return run_target_tests(args.run_tests)
+    if args.list:
+        for name, t in TARGETS.items():
+            print(f"{name:18s} {' '.join(t.sources)}\n{'':18s} tests: {' '.join(t.tests + t.lit)}")
+        return 0
+    unknown = [n for n in args.targets if n not in TARGETS]
+    if unknown:
+        ap.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
+    results: dict[str, Outcome] = {}
+    for name in args.targets or list(TARGETS):
+        with tempfile.TemporaryDirectory(prefix=f"irq-mutation-{name}-") as work:
+            results[name] = o = run_target(name, Path(work), args.sample, args.time_box, args.seed)
+        print(
+            f"[{name}] killed {o.killed} / {o.killed + len(o.survivors)} non-equivalent = {100 * o.score:.1f}% "
+            f"({o.run} of {o.total} mutants run, {len(o.equivalent)} equivalent, {o.seconds:.0f} s)",
+            flush=True,
+        )
+        for s in o.survivors:
+            print(f"    survived: {s}")
+        for s in o.equivalent:
+            print(f"    equivalent: {s}")
+    print("\nmodule              killed/non-equivalent   score   run/total")
+    for name, o in results.items():
+        print(
+            f"{name:18s} {o.killed:6d}/{o.killed + len(o.survivors):<6d}          {100 * o.score:5.1f}%   "
+            f"{o.run}/{o.total}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
