@@ -14,6 +14,22 @@ from irq.text.floats import float_bits, float_from_bits, round_float
 
 _set = object.__setattr__
 
+#: Most attributes an array or dictionary may hold once nested containers are counted in full.
+#: Attributes are shared, so `#a1 = [#a0, #a0]` repeated 30 times is 30 small objects that print
+#: as 2^30 elements; the cap turns that into an error where the alias is defined.
+MAX_EXPANDED_ELEMENTS = 1 << 22
+
+
+def _expanded_size(elements: Iterable[Attribute]) -> int:
+    """1 + the number of attributes under `elements`, nested arrays and dictionaries counted in full."""
+    n = 1
+    for e in elements:
+        n += getattr(e, "_size", 1)
+    if n > MAX_EXPANDED_ELEMENTS:
+        raise ValueError(f"attribute expands to {n} elements, more than the {MAX_EXPANDED_ELEMENTS} allowed "
+                         f"(nested attribute aliases?)")
+    return n
+
 
 class Attribute:
     """Base of all attributes. `_text` caches the printed form on first print."""
@@ -185,7 +201,7 @@ class UnitAttr(Attribute):
 class ArrayAttr(Attribute):
     """`[a, b, c]`: a tuple of attributes."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "_size")
     value: tuple[Attribute, ...]
 
     def __init__(self, elements: Iterable[Attribute] = ()) -> None:
@@ -193,6 +209,7 @@ class ArrayAttr(Attribute):
         for e in elements:
             if not isinstance(e, Attribute):
                 raise TypeError(f"ArrayAttr elements must be attributes, got {e!r}")
+        _set(self, "_size", _expanded_size(elements))
         _set(self, "value", elements)
         _set(self, "_text", None)
 
@@ -256,7 +273,7 @@ class DenseArrayAttr(Attribute):
 class DictionaryAttr(Attribute):
     """`{a = 1, b}`: named attributes, kept in the order given."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "_size")
     value: Mapping[str, Attribute]
 
     def __init__(self, entries: Mapping[str, Attribute] | Iterable[tuple[str, Attribute]] = ()) -> None:
@@ -264,6 +281,7 @@ class DictionaryAttr(Attribute):
         for k, v in d.items():
             if not isinstance(k, str) or not isinstance(v, Attribute):
                 raise TypeError(f"DictionaryAttr entries must be str -> Attribute, got {k!r}: {v!r}")
+        _set(self, "_size", _expanded_size(d.values()))
         _set(self, "value", d)
         _set(self, "_text", None)
 

@@ -13,6 +13,14 @@ from typing import Any, ClassVar
 _set = object.__setattr__
 
 
+#: Longest text a type may render to. Types are shared, so `!t1 = tuple<!t0, !t0>` repeated
+#: 30 times is 30 small objects whose text doubles each time; rendering it would exhaust memory.
+MAX_TYPE_TEXT = 1 << 22
+
+#: MLIR stores dimensions as int64.
+MAX_DIMENSION = (1 << 63) - 1
+
+
 class Type:
     """Base of all types. Subclasses intern instances through `_intern`."""
 
@@ -30,7 +38,11 @@ class Type:
             t = object.__new__(cls)
             for k, v in fields.items():
                 _set(t, k, v)
-            _set(t, "_text", t._render())
+            text = t._render()
+            if len(text) > MAX_TYPE_TEXT:
+                raise ValueError(f"type expands to {len(text)} characters, more than the {MAX_TYPE_TEXT} allowed "
+                                 f"(nested type aliases?)")
+            _set(t, "_text", text)
             cls._cache[key] = t
         return t
 
@@ -177,6 +189,8 @@ def _check_shape(shape: Iterable[int | None]) -> tuple[int | None, ...]:
     for d in shape:
         if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 0):
             raise ValueError(f"invalid dimension {d!r}: dimensions are non-negative ints or None (dynamic)")
+        if d is not None and d > MAX_DIMENSION:
+            raise ValueError(f"dimension {d} does not fit in 64 bits")
         out.append(d)
     return tuple(out)
 
