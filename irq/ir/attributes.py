@@ -201,7 +201,7 @@ class UnitAttr(Attribute):
 class ArrayAttr(Attribute):
     """`[a, b, c]`: a tuple of attributes."""
 
-    __slots__ = ("value", "_size")
+    __slots__ = ("value", "_size", "_hash")
     value: tuple[Attribute, ...]
 
     def __init__(self, elements: Iterable[Attribute] = ()) -> None:
@@ -211,10 +211,18 @@ class ArrayAttr(Attribute):
                 raise TypeError(f"ArrayAttr elements must be attributes, got {e!r}")
         _set(self, "_size", _expanded_size(elements))
         _set(self, "value", elements)
+        _set(self, "_hash", None)
         _set(self, "_text", None)
 
     def _key(self) -> tuple:
         return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return attributes_equal(self, other)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        return h if h is not None else _container_hash(self)
 
     def __len__(self) -> int:
         return len(self.value)
@@ -273,7 +281,7 @@ class DenseArrayAttr(Attribute):
 class DictionaryAttr(Attribute):
     """`{a = 1, b}`: named attributes, kept in the order given."""
 
-    __slots__ = ("value", "_size")
+    __slots__ = ("value", "_size", "_hash")
     value: Mapping[str, Attribute]
 
     def __init__(self, entries: Mapping[str, Attribute] | Iterable[tuple[str, Attribute]] = ()) -> None:
@@ -283,16 +291,18 @@ class DictionaryAttr(Attribute):
                 raise TypeError(f"DictionaryAttr entries must be str -> Attribute, got {k!r}: {v!r}")
         _set(self, "_size", _expanded_size(d.values()))
         _set(self, "value", d)
+        _set(self, "_hash", None)
         _set(self, "_text", None)
 
     def _key(self) -> tuple:
         return tuple(self.value.items())
 
     def __hash__(self) -> int:
-        return hash((DictionaryAttr, frozenset(self.value.items())))
+        h = self._hash
+        return h if h is not None else _container_hash(self)
 
     def __eq__(self, other: object) -> bool:
-        return self is other or (type(other) is DictionaryAttr and self.value == other.value)
+        return attributes_equal(self, other)
 
     def __getitem__(self, k: str) -> Attribute:
         return self.value[k]
@@ -401,3 +411,57 @@ def to_attribute(value: Any) -> Attribute:
     if value is None:
         return UnitAttr()
     raise TypeError(f"cannot convert {value!r} ({type(value).__name__}) to an attribute")
+
+
+# -- arrays and dictionaries nested thousands deep -----------------------------------------------
+# Comparing or hashing `[[[...]]]` by recursion would hit Python's recursion limit a few hundred
+# levels down; both walk an explicit stack instead (and hashes are cached, so shared subtrees
+# are hashed once).
+
+def _children(a: Attribute) -> Iterable[Attribute]:
+    return a.value if type(a) is ArrayAttr else a.value.values()
+
+
+def attributes_equal(a: object, b: object) -> bool:
+    """`a == b` for attributes, iterative through nested arrays and dictionaries
+    (dictionaries compare as mappings: the order of their entries does not matter)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        tx = type(x)
+        if tx is not type(y):
+            return False
+        if tx is ArrayAttr:
+            if len(x.value) != len(y.value):
+                return False
+            stack.extend(zip(x.value, y.value))
+        elif tx is DictionaryAttr:
+            xv, yv = x.value, y.value
+            if xv.keys() != yv.keys():
+                return False
+            stack.extend((v, yv[k]) for k, v in xv.items())
+        elif not x == y:
+            return False
+    return True
+
+
+def _container_hash(root: ArrayAttr | DictionaryAttr) -> int:
+    """Hash of an array or dictionary, computing the uncached hashes of nested ones bottom-up."""
+    stack: list[tuple[Attribute, bool]] = [(root, False)]
+    while stack:
+        a, children_done = stack.pop()
+        if a._hash is not None:
+            continue
+        if not children_done:
+            stack.append((a, True))
+            stack.extend((c, False) for c in _children(a)
+                         if type(c) in (ArrayAttr, DictionaryAttr) and c._hash is None)
+            continue
+        if type(a) is ArrayAttr:
+            h = hash((ArrayAttr, tuple(hash(c) for c in a.value)))
+        else:
+            h = hash((DictionaryAttr, frozenset((k, hash(v)) for k, v in a.value.items())))
+        _set(a, "_hash", h)
+    return root._hash

@@ -413,11 +413,24 @@ class ParseState:
     # -- scopes -------------------------------------------------------------------------------
     def open_region(self) -> Scope:
         owner = self.op_stack[-1].name if self.op_stack else None
-        cls = self.ctx.ops.get(owner) if owner else None
+        cls = self.op_class(owner) if owner else None
         default = getattr(cls, "default_dialect", "") if cls is not None else ""
         scope = Scope(Region(), default, owner)
         self.scopes.append(scope)
         return scope
+
+    def op_class(self, written: str) -> type | None:
+        """The registered class of an op name as written: in full, or in the custom form without
+        the prefix of the enclosing default dialect (`func` for `func.func` inside a function) or `builtin.`."""
+        ops = self.ctx.ops
+        cls = ops.get(written)
+        if cls is None and "." not in written.strip('"'):
+            default = self.scopes[-1].default_dialect
+            if default:
+                cls = ops.get(f"{default}.{written}")
+            if cls is None:
+                cls = ops.get(f"builtin.{written}")
+        return cls
 
     def close_region(self, pos: int) -> Region:
         scope = self.scopes.pop()

@@ -402,14 +402,32 @@ class Printer:
     def print_op(self, op: Operation) -> None:
         out = self.out
         out.append(self.indent)
-        if self.generic or isinstance(op, UnregisteredOp) or not op.fits_custom_form():
+        if self.generic or isinstance(op, UnregisteredOp) or not _custom_form_is_faithful(op):
             self._print_generic(op)
         else:
-            out.append(self.results_prefix(op))
-            type(op).print_custom(op, self)
+            self._print_custom_else_generic(op)
         if self.debuginfo:
             out.append(self.location_suffix(op.location))
         out.append("\n")
+
+    def _print_custom_else_generic(self, op: Operation) -> None:
+        """The op's custom form; if its printer raises, what it wrote is dropped and the op prints
+        generically, so a buggy or surprised custom printer never makes printing fail or lose the op."""
+        out = self.out
+        mark, indent, depth = len(out), self.indent, len(self.default_dialect)
+        try:
+            out.append(self.results_prefix(op))
+            type(op).print_custom(op, self)
+        except _GenericFormFailed:
+            raise
+        except Exception:
+            del out[mark:]
+            del self.default_dialect[depth:]
+            self.indent = indent
+            try:
+                self._print_generic(op)
+            except Exception as e:  # not retried by the enclosing ops' fallbacks: printing them fails the same way
+                raise _GenericFormFailed(e) from e
 
     def _print_generic(self, op: Operation, with_results: bool = True) -> None:
         names = self.names
@@ -479,6 +497,34 @@ class Printer:
         out.append(outer + "}")
 
 
+class _GenericFormFailed(Exception):
+    """Even the generic form of an op could not be printed (an attribute the printer does not know)."""
+
+
+def _custom_form_is_faithful(op: Operation) -> bool:
+    """Whether the op's custom form reads back as the same op: its shape fits the syntax and it
+    passes its own checks (declared attributes, traits, `verify_op`).
+
+    MLIR's printer prints ops that fail verification in generic form; the check is made here,
+    for every op, so no custom printer has to guard against invalid ops (a `function_type` that
+    is not a type, a result type its inference would not give back). Operand dominance and
+    region structure are not checked: they do not change what the custom form can express.
+    """
+    if not op.fits_custom_form():
+        return False
+    try:
+        d = op.definition
+        if d is not None and d.verify(op):
+            return False
+        for t in op.traits:
+            if t.verify(op):
+                return False
+        op.verify_op()
+    except Exception:
+        return False
+    return True
+
+
 def _branched_to(entry: Block, region: Region) -> bool:
     """True if an op of `region` names its entry block as a successor.
 
@@ -515,7 +561,10 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
             root = _root_for_names(op)
             p.number(root)
             p.default_dialect = [_default_dialect_at(op)]
-        p.print_op(op)
+        try:
+            p.print_op(op)
+        except _GenericFormFailed as e:
+            raise e.__cause__ from None
         if isinstance(op, ModuleOp) and op.parent is None:
             _print_resources(p, op)
     text = p.text()
