@@ -121,6 +121,8 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
                 diags.extend(e.diagnostics or [Diagnostic("error", e.message)])
                 if e.reproducer:
                     print(f"reproducer written to {e.reproducer}", file=sys.stderr)
+                if e.reproducer_error:
+                    print(f"irq-opt: error: no reproducer: {e.reproducer_error}", file=sys.stderr)
                 return None
             except (IRError, ValueError, VerifyError) as e:
                 diags.extend(emitted)
@@ -138,8 +140,12 @@ def _format(d, filename: str) -> str:
     return d.format(show_op=False)
 
 
+def _joined(texts: list[str]) -> str:
+    return ("\n" + SPLIT_MARKER + "\n").join(t.rstrip("\n") + "\n" for t in texts) if texts else ""
+
+
 def _write(out: TextIO, texts: list[str]) -> None:
-    out.write(("\n" + SPLIT_MARKER + "\n").join(t.rstrip("\n") + "\n" for t in texts) if texts else "")
+    out.write(_joined(texts))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,17 +205,25 @@ def main(argv: list[str] | None = None) -> int:
             outputs.append(result)
     if args.verify_diagnostics:
         if not failed and args.output != "-":
-            Path(args.output).write_text("", encoding="utf-8")
+            return _write_output(args.output, "")
         return 1 if failed else 0
     if failed:
         return 1
     if args.output == "-":
         _write(sys.stdout, outputs)
-    else:
-        tmp = Path(args.output + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            _write(f, outputs)
-        tmp.replace(args.output)
+        return 0
+    return _write_output(args.output, _joined(outputs))
+
+
+def _write_output(path: str, text: str) -> int:
+    """Write the output file (see irq.output_file: FIFOs and devices written through, regular
+    files replaced atomically); a failure is one `irq-opt: error:` line and exit status 1."""
+    from irq.output_file import OutputError, write_text
+    try:
+        write_text(path, text)
+    except OutputError as e:
+        print(f"irq-opt: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

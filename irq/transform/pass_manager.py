@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import traceback
 from collections.abc import Iterable
-from pathlib import Path
 
 from irq.diagnostics import Diagnostic
 from irq.ir.operation import Operation
@@ -100,9 +99,19 @@ class PassManager:
     def _run_items(self, op: Operation, top: PassManager, anchors: list[str]) -> None:
         for item in self.items:
             if isinstance(item, PassManager):
-                for child in _nested_ops(op):
-                    if item.anchor == "any" or child.name == item.anchor:
+                children = [c for c in _nested_ops(op) if item.anchor == "any" or c.name == item.anchor]
+                if not children:
+                    continue
+                # A pass on one function may (wrongly) edit its siblings; only a snapshot of the op
+                # holding them all can undo that, so a failure restores `op` as it was before the sweep.
+                snapshot = op.clone() if top.restore_on_failure else None
+                try:
+                    for child in children:
                         item._run_items(child, top, anchors + [item.anchor])
+                except PassFailure:
+                    if snapshot is not None:
+                        _restore(op, snapshot)
+                    raise
             else:
                 top._run_pass(item, op, anchors)
 
@@ -144,7 +153,10 @@ class PassManager:
             for a in reversed(anchors):
                 if a != "any":
                     nested = f"{a}({nested})"
-            failure.reproducer = write_reproducer(self.reproducer_file, op, nested)
+            try:
+                failure.reproducer = write_reproducer(self.reproducer_file, op, nested)
+            except OSError as e:  # the pass's own failure is the news; say why the reproducer is missing
+                failure.reproducer_error = str(e)
         raise failure
 
 
@@ -178,6 +190,7 @@ def _restore(op: Operation, snapshot: Operation) -> None:
     op.regions = snapshot.regions
     op.attributes = snapshot.attributes
     op.properties = snapshot.properties
+    op.location = snapshot.location
     snapshot.regions = ()
     snapshot.drop_all_references()
 
@@ -216,7 +229,8 @@ def write_reproducer(path: str, op: Operation, pipeline: str) -> str:
                 del root.extra_resources
             except AttributeError:
                 pass
-    Path(path).write_text(text, encoding="utf-8")
+    from irq.output_file import write_text
+    write_text(path, text)
     return str(path)
 
 
