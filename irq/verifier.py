@@ -8,6 +8,7 @@ MLIR's: `file:3:5: error: 'func.return' op has 2 operand(s) ...`.
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 from irq.diagnostics import Diagnostic, VerifyError
 from irq.ir.block import Block
@@ -122,13 +123,29 @@ def _verify_ops(root: Operation) -> list[Diagnostic]:
             msg = _verify_one(op, dom)
         except VerifyError as e:
             diags.extend(e.diagnostics)
-        except Exception as e:  # a buggy verify hook must still point at its op
-            msg = f"'{op.name}' op verifier raised {type(e).__name__}: {e}"
+        except Exception as e:  # a buggy verify hook must still point at its op, and at itself
+            msg = f"'{op.name}' op {_hook_crash(e)}"
         if msg is not None:
             diags.append(Diagnostic("error", msg, op.location, op))
         if len(diags) >= MAX_DIAGNOSTICS:
             break
     return diags
+
+
+def _hook_crash(e: Exception) -> str:
+    """Describe an exception a verify hook or trait raised: where in the dialect's code, and that the
+    hook, not only the IR, is at fault (a hook rejects IR by raising `op.error(...)`)."""
+    tb = e.__traceback__
+    frame = None
+    while tb is not None:
+        frame = tb
+        tb = tb.tb_next
+    where = ""
+    if frame is not None:
+        code = frame.tb_frame.f_code
+        where = f" in {code.co_name} ({Path(code.co_filename).name}:{frame.tb_lineno})"
+    return (f"could not be verified: its verifier crashed{where} with {type(e).__name__}: {e} "
+            f"(a bug in the verifier, which should report invalid IR with op.error(...))")
 
 
 def _verify_one(op: Operation, dom: _Dominance) -> str | None:

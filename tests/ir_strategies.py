@@ -146,7 +146,7 @@ def _extend_types(inner):
     return st.one_of(
         st.builds(TensorType, _shape(False), element, encoding),
         st.builds(TensorType, st.none(), element),
-        st.builds(VectorType, VECTOR_SHAPE, element),
+        st.builds(VectorType, VECTOR_SHAPE, scalar_types),  # no vectors of vectors (MLIR rejects them)
         st.builds(TupleType, st.lists(inner, max_size=3)),
         st.builds(FunctionType, st.lists(inner, max_size=3), st.lists(inner, max_size=3)),
     )

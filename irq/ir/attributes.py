@@ -19,6 +19,10 @@ _set = object.__setattr__
 #: as 2^30 elements; the cap turns that into an error where the alias is defined.
 MAX_EXPANDED_ELEMENTS = 1 << 22
 
+#: MLIR's index is 64 bits wide (IndexType::kInternalStorageBitWidth); like a signless
+#: integer, a constant may be written in its signed or its unsigned reading.
+INDEX_MIN, INDEX_MAX = -(1 << 63), (1 << 64) - 1
+
 
 def _expanded_size(elements: Iterable[Attribute]) -> int:
     """1 + the number of attributes under `elements`, nested arrays and dictionaries counted in full."""
@@ -72,6 +76,8 @@ class IntegerAttr(Attribute):
 
     def __new__(cls, value: int, type: Type = i64) -> IntegerAttr:
         if cls is IntegerAttr and type is i1:
+            if value not in (0, 1):  # `2 : i1` is out of range, not true
+                raise ValueError(f"integer constant {value} out of range for i1")
             return BoolAttr(bool(value))
         return object.__new__(cls)
 
@@ -83,6 +89,8 @@ class IntegerAttr(Attribute):
             lo, hi = type.value_range()
             if not lo <= value <= hi:
                 raise ValueError(f"integer constant {value} out of range for {type}")
+        elif not INDEX_MIN <= value <= INDEX_MAX:
+            raise ValueError(f"integer constant {value} out of range for index (64 bits)")
         _set(self, "value", value)
         _set(self, "type", type)
         _set(self, "_text", None)

@@ -205,6 +205,9 @@ class TensorType(ShapedType):
         shape = None if shape is None else _check_shape(shape)
         if not isinstance(element_type, Type):
             raise TypeError(f"tensor element type must be a Type, got {element_type!r}")
+        if isinstance(element_type, (TensorType, TupleType, FunctionType, NoneType)):
+            # MLIR's TensorType::isValidElementType: scalars, complex, vectors and dialect types
+            raise ValueError(f"invalid tensor element type {element_type}")
         return cls._intern((shape, element_type, encoding), shape=shape, element_type=element_type,
                            encoding=encoding)
 
@@ -230,6 +233,8 @@ class VectorType(ShapedType):
         shape = _check_shape(shape)
         if None in shape:
             raise ValueError("vector dimensions must be static")
+        if isinstance(element_type, (ShapedType, TupleType, FunctionType, NoneType)):
+            raise ValueError(f"invalid vector element type {element_type}: vectors hold scalars")
         return cls._intern((shape, element_type), shape=shape, element_type=element_type)
 
     def _render(self) -> str:
