@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="print every op in generic form")
     ap.add_argument("--print-debuginfo", "--mlir-print-debuginfo", dest="debuginfo", action="store_true",
                     help="print locations")
+    ap.add_argument("--mlir-elide-elementsattrs-if-larger", "--elide-elementsattrs-if-larger", type=int,
+                    dest="elide_elements", metavar="N", help="print dense values of more than N elements as "
+                    "dense_resource<__elided__> (output for reading; it does not parse back)")
+    ap.add_argument("--elide-resource-strings-if-larger", "--mlir-elide-resource-strings-if-larger", type=int,
+                    dest="elide_resources", metavar="N", help="print resource blobs of more than N bytes as "
+                    "\"__elided__\" (output for reading; it does not parse back)")
     ap.add_argument("--split-input-file", action="store_true", help="process chunks separated by '// -----'")
     ap.add_argument("--verify-diagnostics", action="store_true",
                     help="check diagnostics against '// expected-error {{...}}' annotations")
@@ -58,7 +64,19 @@ def load_plugin(path: str) -> None:
     spec = importlib.util.spec_from_file_location(name, p)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    # the plugin's folder is importable while it loads, so it can import a helper module next to it
+    folder = str(p.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        try:
+            sys.path.remove(folder)
+        except ValueError:
+            pass
 
 
 def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
@@ -131,7 +149,8 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
             if args.statistics:
                 sys.stderr.write(pm.statistics())
         diags.extend(emitted)
-    return print_module(module, generic=args.generic, debuginfo=args.debuginfo)
+    return print_module(module, generic=args.generic, debuginfo=args.debuginfo,
+                        elide_elements_if_larger=args.elide_elements, elide_resources_if_larger=args.elide_resources)
 
 
 def _format(d, filename: str) -> str:

@@ -552,7 +552,14 @@ class OpMeta(type):
             cls.__init__ = _declarative_init
         if "__doc__" in ns and ns["__doc__"]:
             cls.summary = ns["__doc__"].strip().splitlines()[0]
-        cls._asm = None  # compiled assembly format, built on first use
+        cls._asm = None  # compiled assembly format
+        if ns.get("assembly_format"):
+            # compiled now, so a format that could not be parsed back fails where the op is defined
+            from irq.text.asm_format import FormatError, compiled_format
+            try:
+                compiled_format(cls)
+            except FormatError as e:
+                raise FormatError(f"assembly_format of {cls_name} ('{op_name}'): {e}") from None
         return cls
 
 

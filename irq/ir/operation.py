@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from irq.ir.block import Block, Region
 from irq.ir.location import UNKNOWN_LOC, Location
+from irq.ir.types import Type
 from irq.ir.values import OpResult, Use, Value
 
 if TYPE_CHECKING:
     from irq.ir.attributes import Attribute
     from irq.ir.opdef import OpDefinition
-    from irq.ir.types import Type
 
 _EMPTY: tuple = ()
 
@@ -65,10 +65,15 @@ class Operation:
         self.operands = operands
         if operands:
             uses = []
-            for i, v in enumerate(operands):
-                u = Use(self, i)
-                v._add_use(u)
-                uses.append(u)
+            try:
+                for i, v in enumerate(operands):
+                    u = Use(self, i)
+                    v._add_use(u)
+                    uses.append(u)
+            except AttributeError:
+                for w, u in zip(operands, uses):
+                    w._remove_use(u)
+                raise _not_a_value(self, operands) from None
             self._uses = tuple(uses)
         else:
             self._uses = _EMPTY
@@ -126,6 +131,8 @@ class Operation:
         old = self.operands[index]
         if old is value:
             return
+        if not isinstance(value, Value):
+            raise _not_a_value(self, [value], index)
         old._remove_use(use)
         ops = list(self.operands)
         ops[index] = value
@@ -134,9 +141,11 @@ class Operation:
 
     def set_operands(self, values: Sequence[Value]) -> None:
         """Replace the whole operand list (its length may change)."""
+        values = tuple(values)
+        if not all(isinstance(v, Value) for v in values):
+            raise _not_a_value(self, values)
         for v, u in zip(self.operands, self._uses):
             v._remove_use(u)
-        values = tuple(values)
         self.operands = values
         uses = []
         for i, v in enumerate(values):
@@ -391,6 +400,14 @@ class UnregisteredOp(Operation):
     def is_terminator(self) -> bool:
         # An unknown op at the end of a block may be a terminator; MLIR assumes it can be.
         return False
+
+
+def _not_a_value(op: Operation, operands: Sequence[object], first: int = 0) -> TypeError:
+    """The error for an operand that is not a Value: a Type passed for a Value is the usual slip."""
+    i, v = next(((first + k, x) for k, x in enumerate(operands) if not isinstance(x, Value)), (first, None))
+    name = getattr(op, "name", type(op).__name__)
+    hint = " (a Type was given; pass the Value that has this type, e.g. an op's result)" if isinstance(v, Type) else ""
+    return TypeError(f"'{name}' operand #{i} must be a Value, got {type(v).__name__} {v!s}{hint}")
 
 
 # -- traversal helpers ---------------------------------------------------------------------

@@ -511,6 +511,9 @@ class ParseState:
     # -- resources ----------------------------------------------------------------------------
     def set_blob(self, key: str, tok: Tok) -> None:
         text = tok.value
+        if text == '"__elided__"':
+            raise self.error(tok.pos, f"the data of resource '{key}' was elided when this text was printed "
+                                      f"(--elide-resource-strings-if-larger); it cannot be parsed back")
         if not text.startswith('"0x') or not text.endswith('"'):
             raise self.error(tok.pos, f"resource '{key}' must be a hex string \"0x...\"")
         try:
@@ -533,6 +536,9 @@ class ParseState:
         for attr, pos in self.resource_uses:
             h = attr.handle
             if h.blob is None:
+                if h.key == "__elided__":
+                    raise self.error(pos, "this dense value was elided when the text was printed "
+                                          "(--mlir-elide-elementsattrs-if-larger); it cannot be parsed back")
                 raise self.error(pos, f"unknown resource key '{h.key}' (no blob in the dialect_resources section)")
             t = attr.type
             need = t.num_elements * storage_dtype(t.element_type).itemsize
