@@ -238,13 +238,18 @@ def _check_complete(op_cls: type, elements: list) -> None:
             typed.add(e.target)
         elif isinstance(e, FunctionalType):
             typed.update((e.inputs, e.outputs))
+    values = {n for n, _ in d.operands} | {n for n, _ in d.results} | {"operands", "results"}
+    for t in typed:
+        if t not in values:
+            raise FormatError(f"'{t}' in type(...) or functional-type(...) is not an operand or result "
+                              f"of {op_cls.name}")
     same = SameOperandsAndResultType in op_cls.traits and bool(typed)
     if not same and "operands" not in typed:
         for n, _ in d.operands:
             if n not in typed:
                 raise FormatError(f"the type of operand '{n}' is not in the format "
                                   f"(add type(${n}) or functional-type(operands, results))")
-    infers = getattr(op_cls, "infer_result_types", None) is not getattr(Op, "infer_result_types", None)
+    infers = getattr(op_cls.infer_result_types, "__func__", None) is not Op.infer_result_types.__func__
     if not same and not infers and "results" not in typed:
         for n, _ in d.results:
             if n not in typed:
