@@ -122,7 +122,8 @@ def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
     decimals = ["0" if s.startswith("0x") else s for s in items] if hex_at else items
     values = np.array(decimals, dtype=np.float64) if items else np.zeros(0)
     if et.kind == "bf16":
-        arr = to_storage(values.astype(np.float32), et)
+        # from the doubles: rounding through f32 first would round twice (1 + 2^-8 + 2^-30 -> 1.0, not 1.0078125)
+        arr = to_storage(values, et)
     else:
         with np.errstate(over="ignore"):
             arr = values.astype(dt)
