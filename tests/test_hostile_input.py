@@ -139,3 +139,30 @@ def test_attribute_and_type_caps_hold_for_api_built_values():
     with pytest.raises(ValueError, match="type expands to"):
         for _ in range(40):
             t = TupleType([t, t])
+
+
+def test_custom_parser_recursion_is_located_at_its_op():
+    from irq.ir import Dialect, Op, result
+    from irq.ir.dialect import default_context
+
+    d = Dialect("deep")
+
+    @d.op
+    class Deep(Op):
+        name = "deep.op"
+        out = result()
+
+        @classmethod
+        def parse_custom(cls, p):
+            return cls.parse_custom(p)  # a hook that never stops: must not surface as RecursionError
+
+    ctx = default_context().copy()
+    ctx.load(d)
+    e = located_in('"t.a"() : () -> ()\n%0 = deep.op', ctx)
+    assert (e.line, e.column) == (2, 6) and "'deep.op' is nested too deeply to parse" in e.message
+
+
+def located_in(text: str, ctx) -> irq.ParseError:
+    with pytest.raises(irq.ParseError) as info:
+        irq.parse_module(text, filename="h.mlir", context=ctx)
+    return info.value
