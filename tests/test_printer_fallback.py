@@ -39,7 +39,7 @@ def both_forms(text: str) -> tuple[str, str]:
         ('"func.func"() ({}) {function_type = 3 : i32, sym_name = "f"} : () -> ()', "function_type"),
         (
             '"func.func"() ({\n"func.return"() : () -> ()\n})'
-            ' {function_type = () -> (), sym_name = 3 : i32} : () -> ()',
+            " {function_type = () -> (), sym_name = 3 : i32} : () -> ()",
             "sym_name",
         ),
         ('%0 = "t.x"() : () -> tensor<2xf32>\n%1 = "torch.relu"(%0) : (tensor<2xf32>) -> tensor<3xi32>', "differs"),
