@@ -124,3 +124,33 @@ def test_custom_printer_that_raises_falls_back_to_generic():
     text = irq.print_module(m)
     assert "PARTIAL" not in text
     assert '"boom.op"(%0) : (i32) -> i32' in text
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: irq.OpaqueAttr("foo", '#foo<x>} : () -> ()\n"t.evil"() {a = #foo<y>'),
+        lambda: irq.OpaqueType("foo", '!foo<a> : () -> ()\n"t.evil"() : () -> !foo<b>'),
+        lambda: irq.TensorType([1], irq.FloatType("f32"), 'x>, "t'),
+    ],
+    ids=["opaque_attr", "opaque_type", "tensor_encoding"],
+)
+def test_verbatim_text_cannot_splice_ir_into_the_output(make):
+    # text printed as is must be one token: built through the API, it could otherwise close its brackets
+    with pytest.raises(ValueError, match="not well-formed|must be exactly one"):
+        make()
+
+
+def test_well_formed_verbatim_text_round_trips():
+    from irq.ir import UnregisteredOp
+
+    t = irq.TensorType([2], irq.FloatType("f32"), "#foo.enc<1, [2]>")
+    op = UnregisteredOp(
+        "t.a",
+        result_types=[t, irq.OpaqueType("foo", '!foo.bar<"a>">')],
+        attributes={"o": irq.OpaqueAttr("foo", '#foo<"}">')},
+    )
+    text = op.print()
+    assert '#foo<"}">' in text and '!foo.bar<"a>">' in text and "#foo.enc<1, [2]>" in text
+    back = next(iter(irq.parse_module(text).body.ops))
+    assert back.attributes == op.attributes and [r.type for r in back.results] == [r.type for r in op.results]

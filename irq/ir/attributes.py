@@ -379,6 +379,8 @@ class OpaqueAttr(Attribute):
     __slots__ = ("dialect", "text")
 
     def __init__(self, dialect: str, text: str) -> None:
+        from irq.text.verbatim import check_one_token
+        check_one_token(text, ("DIALECT_ATTR", "OPAQUE_ATTR"), "opaque attribute text")  # printed verbatim
         _set(self, "dialect", dialect)
         _set(self, "text", text)
         _set(self, "_text", text)

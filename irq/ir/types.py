@@ -208,8 +208,10 @@ class TensorType(ShapedType):
         if isinstance(element_type, (TensorType, TupleType, FunctionType, NoneType)):
             # MLIR's TensorType::isValidElementType: scalars, complex, vectors and dialect types
             raise ValueError(f"invalid tensor element type {element_type}")
-        return cls._intern((shape, element_type, encoding), shape=shape, element_type=element_type,
-                           encoding=encoding)
+        key = (shape, element_type, encoding)
+        if encoding is not None and key not in cls._cache:
+            _check_encoding(encoding)
+        return cls._intern(key, shape=shape, element_type=element_type, encoding=encoding)
 
     def _render(self) -> str:
         if self.shape is None:
@@ -222,6 +224,14 @@ class TensorType(ShapedType):
 
     def with_shape(self, shape: Iterable[int | None]) -> TensorType:
         return TensorType(shape, self.element_type, self.encoding)
+
+
+def _check_encoding(encoding: Any) -> None:
+    """A tensor encoding is printed verbatim inside `tensor<...>`: it must not close the type."""
+    from irq.text.verbatim import check_one_token
+    if not isinstance(encoding, str):
+        raise TypeError(f"tensor encoding must be attribute text, got {type(encoding).__name__}")
+    check_one_token(f"tensor<1xf32, {encoding}>", ("TYPE",), "tensor type with encoding")
 
 
 class VectorType(ShapedType):
@@ -291,7 +301,11 @@ class OpaqueType(Type):
     text: str
 
     def __new__(cls, dialect: str, text: str) -> OpaqueType:
-        return cls._intern((dialect, text), dialect=dialect, text=text)
+        key = (dialect, text)
+        if key not in cls._cache:  # printed verbatim: it must read back as this one type
+            from irq.text.verbatim import check_one_token
+            check_one_token(text, ("TYPE",), "opaque type text")
+        return cls._intern(key, dialect=dialect, text=text)
 
     def _render(self) -> str:
         return self.text
