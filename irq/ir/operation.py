@@ -11,6 +11,7 @@ Python's recursion limit.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -486,7 +487,21 @@ def clone_operation(root: Operation, mapping: IRMapping) -> Operation:
 
     Mapping operands after all ops exist handles forward references in graph
     regions, and the explicit stack keeps arbitrarily deep nesting iterative.
+    The cyclic GC is paused meanwhile, as while parsing: the clone allocates many
+    long-lived objects, and each collection would rescan the whole IR (a 30,000-op
+    module cloned in 4.8 s with it, 0.56 s without).
     """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _clone_operation(root, mapping)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _clone_operation(root: Operation, mapping: IRMapping) -> Operation:
     pairs: list[tuple[Operation, Operation]] = []
     new_root = _shallow_clone(root, mapping, with_regions=True)
     pairs.append((root, new_root))
