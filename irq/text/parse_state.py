@@ -673,7 +673,8 @@ def unexpected_error(state: ParseState, exc: BaseException) -> ParseError:
     pos = None
     tb = exc.__traceback__
     while tb is not None:
-        children = tb.tb_frame.f_locals.get("c") if tb.tb_frame.f_code.co_filename.endswith("parser.py") else None
+        frame = tb.tb_frame
+        children = frame.f_locals.get("c") if frame.f_globals.get("__name__") == "irq.text.parser" else None
         if isinstance(children, list):
             first = _first_token_pos(children)
             if first is not None:
