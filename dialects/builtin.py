@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from irq.ir.attributes import StringAttr
 from irq.ir.block import Block, Region
@@ -47,13 +46,11 @@ class ModuleOp(Op):
         return self.body.ops
 
     def save(self, path: str | os.PathLike, *, generic: bool = False, debuginfo: bool = True) -> None:
-        """Write the module (with its resource blobs) to `path`; written whole or not at all."""
+        """Write the module (with its resource blobs) to `path`: a regular file is replaced whole
+        or not at all, a FIFO or device is written through (see irq.output_file); OutputError on failure."""
+        from irq.output_file import write_text
         from irq.text.printer import print_module
-        text = print_module(self, generic=generic, debuginfo=debuginfo)
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
+        write_text(path, print_module(self, generic=generic, debuginfo=debuginfo))
 
     def print_custom(self, p) -> None:
         p.out.append(p.op_name(self))

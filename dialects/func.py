@@ -26,6 +26,10 @@ def _function_type(value: object) -> TypeAttr:
     raise TypeError(f"function_type must be a FunctionType, got {value!r}")
 
 
+#: MLIR's symbol visibilities, printed as keywords before the name.
+_VISIBILITIES = ("public", "private", "nested")
+
+
 @DIALECT.op
 class FuncOp(Op):
     """A function: a symbol with a signature and a body (empty for declarations)."""
@@ -72,6 +76,8 @@ class FuncOp(Op):
         out.append(p.op_name(self))
         vis = self.get_attr("sym_visibility")
         if isinstance(vis, StringAttr):
+            if vis.value not in _VISIBILITIES:  # a keyword here; anything else prints in generic form
+                raise ValueError(f"'{vis.value}' is not a symbol visibility")
             out.append(" " + vis.value)
         out.append(" " + p.symbol(self.sym_name.value))
         ft: FunctionType = self.function_type.value
@@ -163,6 +169,9 @@ class FuncOp(Op):
         return cls.create((), (), attrs, props, [body])
 
     def verify_op(self) -> None:
+        vis = self.get_attr("sym_visibility")
+        if vis is not None and (not isinstance(vis, StringAttr) or vis.value not in _VISIBILITIES):
+            raise self.error(f"visibility must be one of {', '.join(_VISIBILITIES)}, got {vis}")
         ft = self.function_type
         if not isinstance(ft, TypeAttr) or not isinstance(ft.value, FunctionType):
             raise self.error("requires a 'function_type' attribute of function type")

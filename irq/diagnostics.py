@@ -34,6 +34,10 @@ class Diagnostic:
     op: Operation | None = None
     notes: list[Diagnostic] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.location is None and self.op is not None:
+            self.location = self.op.location  # `Diagnostic(op=o)` points at the op, as MLIR's op.emitError does
+
     def format(self, *, show_op: bool = True) -> str:
         text = f"{location_prefix(self.location)}: {self.severity}: {self.message}"
         if show_op and self.op is not None:

@@ -7,8 +7,12 @@ MLIR's: `file:3:5: error: 'func.return' op has 2 operand(s) ...`.
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 from irq.diagnostics import Diagnostic, VerifyError
-from irq.ir.block import Block, Region
+from irq.ir.block import Block
+from irq.ir.dominance import DominanceInfo
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove, IsTerminator, NoTerminator
 from irq.ir.values import BlockArgument, OpResult, Value
@@ -22,45 +26,19 @@ def _graph_region(op: Operation) -> bool:
 
 
 class _Dominance:
-    """Block dominance inside multi-block regions, computed once per region on demand."""
+    """Block dominance inside multi-block regions: one dominator tree per region, built on demand."""
 
     def __init__(self) -> None:
-        self._doms: dict[int, dict[Block, set[Block]]] = {}
+        self._trees: dict[int, DominanceInfo] = {}
 
     def dominates(self, a: Block, b: Block) -> bool:
         if a is b:
             return True
         region = a.parent
-        doms = self._doms.get(id(region))
-        if doms is None:
-            doms = self._doms[id(region)] = _dominators(region)
-        return a in doms.get(b, ())
-
-
-def _dominators(region: Region) -> dict[Block, set[Block]]:
-    blocks = region.blocks
-    if not blocks:
-        return {}
-    entry = blocks[0]
-    preds: dict[Block, list[Block]] = {b: [] for b in blocks}
-    for b in blocks:
-        for s in b.successors:
-            if s in preds:
-                preds[s].append(b)
-    all_blocks = set(blocks)
-    dom = {b: set(all_blocks) for b in blocks}
-    dom[entry] = {entry}
-    changed = True
-    while changed:
-        changed = False
-        for b in blocks[1:]:
-            ps = preds[b]
-            new = set.intersection(*(dom[p] for p in ps)) if ps else set()
-            new = new | {b}
-            if new != dom[b]:
-                dom[b] = new
-                changed = True
-    return dom
+        tree = self._trees.get(id(region))
+        if tree is None:
+            tree = self._trees[id(region)] = DominanceInfo(region)
+        return tree.dominates(a, b)
 
 
 def _check_operand(user: Operation, index: int, v: Value, dom: _Dominance) -> str | None:
@@ -123,6 +101,20 @@ def _check_regions(op: Operation) -> str | None:
 
 def verify_ops(root: Operation) -> list[Diagnostic]:
     """All diagnostics for `root` and everything nested in it."""
+    # The cyclic GC is paused, as while parsing: the walk allocates only acyclic temporaries
+    # (dominator trees, iterators) that die by reference count, and every collection would
+    # rescan the whole module (a 32,000-block function verified in 2.9 s with it, 0.6 s without).
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _verify_ops(root)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _verify_ops(root: Operation) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     dom = _Dominance()
     for op in root.walk():
@@ -131,13 +123,29 @@ def verify_ops(root: Operation) -> list[Diagnostic]:
             msg = _verify_one(op, dom)
         except VerifyError as e:
             diags.extend(e.diagnostics)
-        except Exception as e:  # a buggy verify hook must still point at its op
-            msg = f"'{op.name}' op verifier raised {type(e).__name__}: {e}"
+        except Exception as e:  # a buggy verify hook must still point at its op, and at itself
+            msg = f"'{op.name}' op {_hook_crash(e)}"
         if msg is not None:
             diags.append(Diagnostic("error", msg, op.location, op))
         if len(diags) >= MAX_DIAGNOSTICS:
             break
     return diags
+
+
+def _hook_crash(e: Exception) -> str:
+    """Describe an exception a verify hook or trait raised: where in the dialect's code, and that the
+    hook, not only the IR, is at fault (a hook rejects IR by raising `op.error(...)`)."""
+    tb = e.__traceback__
+    frame = None
+    while tb is not None:
+        frame = tb
+        tb = tb.tb_next
+    where = ""
+    if frame is not None:
+        code = frame.tb_frame.f_code
+        where = f" in {code.co_name} ({Path(code.co_filename).name}:{frame.tb_lineno})"
+    return (f"could not be verified: its verifier crashed{where} with {type(e).__name__}: {e} "
+            f"(a bug in the verifier, which should report invalid IR with op.error(...))")
 
 
 def _verify_one(op: Operation, dom: _Dominance) -> str | None:

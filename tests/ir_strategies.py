@@ -146,7 +146,7 @@ def _extend_types(inner):
     return st.one_of(
         st.builds(TensorType, _shape(False), element, encoding),
         st.builds(TensorType, st.none(), element),
-        st.builds(VectorType, VECTOR_SHAPE, element),
+        st.builds(VectorType, VECTOR_SHAPE, scalar_types),  # no vectors of vectors (MLIR rejects them)
         st.builds(TupleType, st.lists(inner, max_size=3)),
         st.builds(FunctionType, st.lists(inner, max_size=3), st.lists(inner, max_size=3)),
     )
@@ -455,11 +455,13 @@ class ModuleBuilder:
     def any_op(self, visible: list, depth: int, successors=None):
         kinds = ["generic"] * 3
         if self.registered:
-            kinds += ["arith", "qcast", "cast", "call", "rt"]
+            kinds += ["arith", "qcast", "cast", "call", "rt", "invalid"]
         kind = self.draw(st.sampled_from(kinds))
         op = None
         if kind == "rt":
             return self.rt_op(visible, depth, successors)
+        if kind == "invalid":
+            return self.invalid_op(visible)
         if kind == "arith":
             op = self.arith_op(visible)
         elif kind == "qcast":
@@ -477,7 +479,31 @@ class ModuleBuilder:
         if op is None:
             return self.unregistered(visible, depth, successors)
         op.location = self.loc()
+        self.maybe_undeclared_property(op)
         return op
+
+    def maybe_undeclared_property(self, op) -> None:
+        """Sometimes give a registered op a property its definition does not declare: it must stay a
+        property through printing and parsing (the custom form could only carry it as an attribute)."""
+        if self.draw(ints(0, 4)) == 0:
+            op.properties[self.draw(IDENT.map("p_".__add__))] = self.draw(attributes)
+
+    def invalid_op(self, visible: list):
+        """A registered op that fails its own verification: the printer must fall back to the generic
+        form, which keeps everything (result types its custom form would infer differently included)."""
+        draw = self.draw
+        choice = draw(ints(0, 2))
+        if choice == 0:  # arith.addi whose result type differs from its operands'
+            ints_ = [v for v in visible if isinstance(v.type, IntegerType)]
+            if ints_:
+                a = self.pick(ints_, 1)[0]
+                other = draw(st.sampled_from([IntegerType(3), FloatType("f32"), IndexType()]))
+                return arith.AddIOp.create([a, a], [other], location=self.loc())
+        if choice == 1:  # an arith.constant whose value type is not its result type
+            return arith.ConstantOp.create((), [draw(types)], None, {"value": draw(integer_attrs())},
+                                           location=self.loc())
+        # a func.call without its callee attribute
+        return func.CallOp.create(self.pick(visible, draw(ints(0, 2))), [draw(types)], None, {}, location=self.loc())
 
     def rt_op(self, visible: list, depth: int, successors):
         draw = self.draw
@@ -527,14 +553,18 @@ class ModuleBuilder:
             results = draw(st.lists(types, max_size=2))
             op = func.FuncOp(name, FunctionType(inputs, results), visibility="private", declaration=True)
         else:
+            # hostile visibility strings: the printer must escape them (custom form falls back to generic)
             op = func.FuncOp(name, FunctionType(inputs, []), visibility=draw(st.sampled_from([None, "private",
-                                                                                              "nested"])))
+                                                                                              "nested"]) | TEXT))
             body = op.regions[0].blocks[0]
             for a in body.args:
                 a.location = draw(st.one_of(st.none(), locations))
             scope = list(body.args)
             for _ in range(draw(ints(0, 3))):
-                child = self.any_op(scope, depth + 1)
+                if depth < 2 and draw(ints(0, 5)) == 0:  # a function nested in a function
+                    child = self.func_op(depth + 1)
+                else:
+                    child = self.any_op(scope, depth + 1)
                 body.append(child)
                 scope += list(child.results)
             rets = self.pick(scope, draw(ints(0, 3)))

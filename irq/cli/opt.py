@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="print every op in generic form")
     ap.add_argument("--print-debuginfo", "--mlir-print-debuginfo", dest="debuginfo", action="store_true",
                     help="print locations")
+    ap.add_argument("--mlir-elide-elementsattrs-if-larger", "--elide-elementsattrs-if-larger", type=int,
+                    dest="elide_elements", metavar="N", help="print dense values of more than N elements as "
+                    "dense_resource<__elided__> (output for reading; it does not parse back)")
+    ap.add_argument("--elide-resource-strings-if-larger", "--mlir-elide-resource-strings-if-larger", type=int,
+                    dest="elide_resources", metavar="N", help="print resource blobs of more than N bytes as "
+                    "\"__elided__\" (output for reading; it does not parse back)")
     ap.add_argument("--split-input-file", action="store_true", help="process chunks separated by '// -----'")
     ap.add_argument("--verify-diagnostics", action="store_true",
                     help="check diagnostics against '// expected-error {{...}}' annotations")
@@ -58,7 +64,19 @@ def load_plugin(path: str) -> None:
     spec = importlib.util.spec_from_file_location(name, p)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    # the plugin's folder is importable while it loads, so it can import a helper module next to it
+    folder = str(p.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        try:
+            sys.path.remove(folder)
+        except ValueError:
+            pass
 
 
 def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
@@ -121,6 +139,8 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
                 diags.extend(e.diagnostics or [Diagnostic("error", e.message)])
                 if e.reproducer:
                     print(f"reproducer written to {e.reproducer}", file=sys.stderr)
+                if e.reproducer_error:
+                    print(f"irq-opt: error: no reproducer: {e.reproducer_error}", file=sys.stderr)
                 return None
             except (IRError, ValueError, VerifyError) as e:
                 diags.extend(emitted)
@@ -129,7 +149,8 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
             if args.statistics:
                 sys.stderr.write(pm.statistics())
         diags.extend(emitted)
-    return print_module(module, generic=args.generic, debuginfo=args.debuginfo)
+    return print_module(module, generic=args.generic, debuginfo=args.debuginfo,
+                        elide_elements_if_larger=args.elide_elements, elide_resources_if_larger=args.elide_resources)
 
 
 def _format(d, filename: str) -> str:
@@ -138,8 +159,12 @@ def _format(d, filename: str) -> str:
     return d.format(show_op=False)
 
 
+def _joined(texts: list[str]) -> str:
+    return ("\n" + SPLIT_MARKER + "\n").join(t.rstrip("\n") + "\n" for t in texts) if texts else ""
+
+
 def _write(out: TextIO, texts: list[str]) -> None:
-    out.write(("\n" + SPLIT_MARKER + "\n").join(t.rstrip("\n") + "\n" for t in texts) if texts else "")
+    out.write(_joined(texts))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,17 +224,25 @@ def main(argv: list[str] | None = None) -> int:
             outputs.append(result)
     if args.verify_diagnostics:
         if not failed and args.output != "-":
-            Path(args.output).write_text("", encoding="utf-8")
+            return _write_output(args.output, "")
         return 1 if failed else 0
     if failed:
         return 1
     if args.output == "-":
         _write(sys.stdout, outputs)
-    else:
-        tmp = Path(args.output + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            _write(f, outputs)
-        tmp.replace(args.output)
+        return 0
+    return _write_output(args.output, _joined(outputs))
+
+
+def _write_output(path: str, text: str) -> int:
+    """Write the output file (see irq.output_file: FIFOs and devices written through, regular
+    files replaced atomically); a failure is one `irq-opt: error:` line and exit status 1."""
+    from irq.output_file import OutputError, write_text
+    try:
+        write_text(path, text)
+    except OutputError as e:
+        print(f"irq-opt: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

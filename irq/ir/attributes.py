@@ -14,6 +14,26 @@ from irq.text.floats import float_bits, float_from_bits, round_float
 
 _set = object.__setattr__
 
+#: Most attributes an array or dictionary may hold once nested containers are counted in full.
+#: Attributes are shared, so `#a1 = [#a0, #a0]` repeated 30 times is 30 small objects that print
+#: as 2^30 elements; the cap turns that into an error where the alias is defined.
+MAX_EXPANDED_ELEMENTS = 1 << 22
+
+#: MLIR's index is 64 bits wide (IndexType::kInternalStorageBitWidth); like a signless
+#: integer, a constant may be written in its signed or its unsigned reading.
+INDEX_MIN, INDEX_MAX = -(1 << 63), (1 << 64) - 1
+
+
+def _expanded_size(elements: Iterable[Attribute]) -> int:
+    """1 + the number of attributes under `elements`, nested arrays and dictionaries counted in full."""
+    n = 1
+    for e in elements:
+        n += getattr(e, "_size", 1)
+    if n > MAX_EXPANDED_ELEMENTS:
+        raise ValueError(f"attribute expands to {n} elements, more than the {MAX_EXPANDED_ELEMENTS} allowed "
+                         f"(nested attribute aliases?)")
+    return n
+
 
 class Attribute:
     """Base of all attributes. `_text` caches the printed form on first print."""
@@ -56,6 +76,8 @@ class IntegerAttr(Attribute):
 
     def __new__(cls, value: int, type: Type = i64) -> IntegerAttr:
         if cls is IntegerAttr and type is i1:
+            if value not in (0, 1):  # `2 : i1` is out of range, not true
+                raise ValueError(f"integer constant {value} out of range for i1")
             return BoolAttr(bool(value))
         return object.__new__(cls)
 
@@ -67,6 +89,8 @@ class IntegerAttr(Attribute):
             lo, hi = type.value_range()
             if not lo <= value <= hi:
                 raise ValueError(f"integer constant {value} out of range for {type}")
+        elif not INDEX_MIN <= value <= INDEX_MAX:
+            raise ValueError(f"integer constant {value} out of range for index (64 bits)")
         _set(self, "value", value)
         _set(self, "type", type)
         _set(self, "_text", None)
@@ -185,7 +209,7 @@ class UnitAttr(Attribute):
 class ArrayAttr(Attribute):
     """`[a, b, c]`: a tuple of attributes."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "_size", "_hash")
     value: tuple[Attribute, ...]
 
     def __init__(self, elements: Iterable[Attribute] = ()) -> None:
@@ -193,11 +217,20 @@ class ArrayAttr(Attribute):
         for e in elements:
             if not isinstance(e, Attribute):
                 raise TypeError(f"ArrayAttr elements must be attributes, got {e!r}")
+        _set(self, "_size", _expanded_size(elements))
         _set(self, "value", elements)
+        _set(self, "_hash", None)
         _set(self, "_text", None)
 
     def _key(self) -> tuple:
         return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return attributes_equal(self, other)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        return h if h is not None else _container_hash(self)
 
     def __len__(self) -> int:
         return len(self.value)
@@ -256,7 +289,7 @@ class DenseArrayAttr(Attribute):
 class DictionaryAttr(Attribute):
     """`{a = 1, b}`: named attributes, kept in the order given."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "_size", "_hash")
     value: Mapping[str, Attribute]
 
     def __init__(self, entries: Mapping[str, Attribute] | Iterable[tuple[str, Attribute]] = ()) -> None:
@@ -264,17 +297,20 @@ class DictionaryAttr(Attribute):
         for k, v in d.items():
             if not isinstance(k, str) or not isinstance(v, Attribute):
                 raise TypeError(f"DictionaryAttr entries must be str -> Attribute, got {k!r}: {v!r}")
+        _set(self, "_size", _expanded_size(d.values()))
         _set(self, "value", d)
+        _set(self, "_hash", None)
         _set(self, "_text", None)
 
     def _key(self) -> tuple:
         return tuple(self.value.items())
 
     def __hash__(self) -> int:
-        return hash((DictionaryAttr, frozenset(self.value.items())))
+        h = self._hash
+        return h if h is not None else _container_hash(self)
 
     def __eq__(self, other: object) -> bool:
-        return self is other or (type(other) is DictionaryAttr and self.value == other.value)
+        return attributes_equal(self, other)
 
     def __getitem__(self, k: str) -> Attribute:
         return self.value[k]
@@ -343,6 +379,8 @@ class OpaqueAttr(Attribute):
     __slots__ = ("dialect", "text")
 
     def __init__(self, dialect: str, text: str) -> None:
+        from irq.text.verbatim import check_one_token
+        check_one_token(text, ("DIALECT_ATTR", "OPAQUE_ATTR"), "opaque attribute text")  # printed verbatim
         _set(self, "dialect", dialect)
         _set(self, "text", text)
         _set(self, "_text", text)
@@ -383,3 +421,57 @@ def to_attribute(value: Any) -> Attribute:
     if value is None:
         return UnitAttr()
     raise TypeError(f"cannot convert {value!r} ({type(value).__name__}) to an attribute")
+
+
+# -- arrays and dictionaries nested thousands deep -----------------------------------------------
+# Comparing or hashing `[[[...]]]` by recursion would hit Python's recursion limit a few hundred
+# levels down; both walk an explicit stack instead (and hashes are cached, so shared subtrees
+# are hashed once).
+
+def _children(a: Attribute) -> Iterable[Attribute]:
+    return a.value if type(a) is ArrayAttr else a.value.values()
+
+
+def attributes_equal(a: object, b: object) -> bool:
+    """`a == b` for attributes, iterative through nested arrays and dictionaries
+    (dictionaries compare as mappings: the order of their entries does not matter)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        tx = type(x)
+        if tx is not type(y):
+            return False
+        if tx is ArrayAttr:
+            if len(x.value) != len(y.value):
+                return False
+            stack.extend(zip(x.value, y.value))
+        elif tx is DictionaryAttr:
+            xv, yv = x.value, y.value
+            if xv.keys() != yv.keys():
+                return False
+            stack.extend((v, yv[k]) for k, v in xv.items())
+        elif not x == y:
+            return False
+    return True
+
+
+def _container_hash(root: ArrayAttr | DictionaryAttr) -> int:
+    """Hash of an array or dictionary, computing the uncached hashes of nested ones bottom-up."""
+    stack: list[tuple[Attribute, bool]] = [(root, False)]
+    while stack:
+        a, children_done = stack.pop()
+        if a._hash is not None:
+            continue
+        if not children_done:
+            stack.append((a, True))
+            stack.extend((c, False) for c in _children(a)
+                         if type(c) in (ArrayAttr, DictionaryAttr) and c._hash is None)
+            continue
+        if type(a) is ArrayAttr:
+            h = hash((ArrayAttr, tuple(hash(c) for c in a.value)))
+        else:
+            h = hash((DictionaryAttr, frozenset((k, hash(v)) for k, v in a.value.items())))
+        _set(a, "_hash", h)
+    return root._hash

@@ -125,7 +125,10 @@ class DenseElementsAttr(Attribute):
             # no elements: one representation (never a splat), whatever value was given, as MLIR's `dense<>`
             if data.size > 1:
                 raise ValueError(f"dense literal has {data.size} elements, type {type} needs 0")
-            data = np.zeros(type.shape, dtype=data.dtype)
+            try:
+                data = np.zeros(type.shape, dtype=data.dtype)
+            except ValueError:
+                raise ValueError(f"{type} has more dimensions or a larger extent than numpy can hold") from None
             splat = False
         elif data.size == 1 or data.ndim == 0:
             data = data.reshape(())
@@ -156,6 +159,16 @@ class DenseElementsAttr(Attribute):
     def raw(self) -> np.ndarray:
         """Storage array: the scalar for a splat, else the full array (bf16 as bits)."""
         return self._data
+
+    def splat_value(self) -> np.generic:
+        """The one element of a splat (bf16 -> float32), without materializing the full shape,
+        which for `dense<1.0> : tensor<9223372036854775807xf32>` numpy cannot even describe."""
+        if not self.is_splat:
+            raise ValueError("splat_value() of a dense value that is not a splat")
+        data = self._data
+        if isinstance(self.type.element_type, FloatType) and self.type.element_type.kind == "bf16":
+            data = _bf16_to_f32(data.reshape(1))
+        return data.reshape(-1)[0]
 
     def to_numpy(self) -> np.ndarray:
         """The full value as a read-only array of the type's shape (bf16 -> float32)."""

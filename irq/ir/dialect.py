@@ -10,6 +10,7 @@ point group.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -38,17 +39,17 @@ class Dialect:
     def op(self, cls: type[Operation]) -> type[Operation]:
         """Class decorator registering an op class."""
         self._check_prefix(cls.name, "op")
-        self.ops[cls.name] = cls
+        _register(self.ops, cls.name, cls, "op", f"dialect '{self.name}'")
         return cls
 
     def type(self, cls: type[DialectType]) -> type[DialectType]:
         self._check_prefix(cls.type_name, "type")
-        self.types[cls.type_name] = cls
+        _register(self.types, cls.type_name, cls, "type", f"dialect '{self.name}'")
         return cls
 
     def attribute(self, cls: type[DialectAttribute]) -> type[DialectAttribute]:
         self._check_prefix(cls.attr_name, "attribute")
-        self.attributes[cls.attr_name] = cls
+        _register(self.attributes, cls.attr_name, cls, "attribute", f"dialect '{self.name}'")
         return cls
 
     def __repr__(self) -> str:
@@ -68,7 +69,13 @@ class Context:
             self.load(d)
 
     def load(self, *dialects: Dialect) -> None:
+        """Make the dialects' ops, types and attributes known. Loading a dialect again is a no-op;
+        a different class for a name already known is an error, not a silent replacement."""
         for d in dialects:
+            for table, entries, what in ((self.ops, d.ops, "op"), (self.types, d.types, "type"),
+                                         (self.attributes, d.attributes, "attribute")):
+                for name, cls in entries.items():
+                    _check_free(table, name, cls, what, "this context")
             self.dialects[d.name] = d
             self.ops.update(d.ops)
             self.types.update(d.types)
@@ -81,6 +88,28 @@ class Context:
         c = Context(self.dialects.values(),
                     allow_unregistered=self.allow_unregistered if allow_unregistered is None else allow_unregistered)
         return c
+
+
+def _same_definition(a: type, b: type) -> bool:
+    """The same class, or the same class statement executed again (a plugin file loaded twice,
+    a module reloaded): same qualified name in the same source file."""
+    if a is b:
+        return True
+    fa = getattr(sys.modules.get(a.__module__), "__file__", None)
+    fb = getattr(sys.modules.get(b.__module__), "__file__", None)
+    return a.__qualname__ == b.__qualname__ and fa is not None and fa == fb
+
+
+def _check_free(table: dict, name: str, cls: type, what: str, where: str) -> None:
+    old = table.get(name)
+    if old is not None and not _same_definition(old, cls):
+        raise ValueError(f"{what} '{name}' is already registered in {where} by {old.__module__}.{old.__qualname__}; "
+                         f"{cls.__module__}.{cls.__qualname__} cannot replace it (choose another name)")
+
+
+def _register(table: dict, name: str, cls: type, what: str, where: str) -> None:
+    _check_free(table, name, cls, what, where)
+    table[name] = cls
 
 
 #: Modules under irq.dialects that define the dialects shipped with irq.

@@ -7,6 +7,9 @@ matter, attribute values do, bit for bit. Iterative, so nesting depth is free.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from irq.ir.attributes import Attribute, attributes_equal
 from irq.ir.operation import Operation
 
 
@@ -20,10 +23,10 @@ def _diff(a: Operation, b: Operation, locations: bool) -> str | None:
         where = f"{path}/{x.name}"
         if x.name != y.name or type(x) is not type(y):
             return f"{where}: op '{x.name}' vs '{y.name}'"
-        if dict(x.properties) != dict(y.properties):
-            return f"{where}: properties {x.properties} vs {y.properties}"
-        if dict(x.attributes) != dict(y.attributes):
-            return f"{where}: attributes {x.attributes} vs {y.attributes}"
+        if not _named_equal(x.properties, y.properties):
+            return f"{where}: properties {_names(x.properties)} vs {_names(y.properties)} differ"
+        if not _named_equal(x.attributes, y.attributes):
+            return f"{where}: attributes {_names(x.attributes)} vs {_names(y.attributes)} differ"
         if locations and x.location != y.location:
             return f"{where}: location {x.location} vs {y.location}"
         if len(x.results) != len(y.results):
@@ -64,6 +67,16 @@ def _diff(a: Operation, b: Operation, locations: bool) -> str | None:
             if bmap.get(sx, sx) is not sy:
                 return f"{where}: successor #{i} differs"
     return None
+
+
+def _named_equal(x: Mapping[str, Attribute], y: Mapping[str, Attribute]) -> bool:
+    """Equal attribute dictionaries, compared without recursion (arrays may nest thousands deep)."""
+    return x.keys() == y.keys() and all(attributes_equal(v, y[k]) for k, v in x.items())
+
+
+def _names(d: Mapping[str, Attribute]) -> str:
+    """The keys only: printing values that differ could be megabytes, or nested too deep to print."""
+    return "{" + ", ".join(d) + "}"
 
 
 def structural_diff(a: Operation, b: Operation, *, locations: bool = False) -> str | None:

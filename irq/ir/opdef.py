@@ -176,6 +176,8 @@ def variadic_successor(*, doc: str = "") -> SuccessorDef:
     return SuccessorDef(True, doc)
 
 
+_SEGMENT_PROPS = frozenset(("operandSegmentSizes", "resultSegmentSizes"))
+
 _RESERVED = {"name", "operands", "results", "attributes", "properties", "regions", "successors", "location",
              "parent", "traits", "definition", "result_types", "operand_types", "body", "verify", "print",
              "clone", "erase", "walk", "detach"}
@@ -272,6 +274,8 @@ class OpDefinition:
         if self._shape_error(op) is not None:
             return False
         props, attrs = op.properties, op.attributes
+        if any(k not in self.attr_names and k not in _SEGMENT_PROPS for k in props):
+            return False  # the custom form's attribute dictionary would read it back as an attribute
         return all(name in props or name in attrs for name in self._required_attrs)
 
     # structural verification -------------------------------------------------
@@ -548,7 +552,14 @@ class OpMeta(type):
             cls.__init__ = _declarative_init
         if "__doc__" in ns and ns["__doc__"]:
             cls.summary = ns["__doc__"].strip().splitlines()[0]
-        cls._asm = None  # compiled assembly format, built on first use
+        cls._asm = None  # compiled assembly format
+        if ns.get("assembly_format"):
+            # compiled now, so a format that could not be parsed back fails where the op is defined
+            from irq.text.asm_format import FormatError, compiled_format
+            try:
+                compiled_format(cls)
+            except FormatError as e:
+                raise FormatError(f"assembly_format of {cls_name} ('{op_name}'): {e}") from None
         return cls
 
 

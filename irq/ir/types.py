@@ -13,6 +13,14 @@ from typing import Any, ClassVar
 _set = object.__setattr__
 
 
+#: Longest text a type may render to. Types are shared, so `!t1 = tuple<!t0, !t0>` repeated
+#: 30 times is 30 small objects whose text doubles each time; rendering it would exhaust memory.
+MAX_TYPE_TEXT = 1 << 22
+
+#: MLIR stores dimensions as int64.
+MAX_DIMENSION = (1 << 63) - 1
+
+
 class Type:
     """Base of all types. Subclasses intern instances through `_intern`."""
 
@@ -30,7 +38,11 @@ class Type:
             t = object.__new__(cls)
             for k, v in fields.items():
                 _set(t, k, v)
-            _set(t, "_text", t._render())
+            text = t._render()
+            if len(text) > MAX_TYPE_TEXT:
+                raise ValueError(f"type expands to {len(text)} characters, more than the {MAX_TYPE_TEXT} allowed "
+                                 f"(nested type aliases?)")
+            _set(t, "_text", text)
             cls._cache[key] = t
         return t
 
@@ -177,6 +189,8 @@ def _check_shape(shape: Iterable[int | None]) -> tuple[int | None, ...]:
     for d in shape:
         if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 0):
             raise ValueError(f"invalid dimension {d!r}: dimensions are non-negative ints or None (dynamic)")
+        if d is not None and d > MAX_DIMENSION:
+            raise ValueError(f"dimension {d} does not fit in 64 bits")
         out.append(d)
     return tuple(out)
 
@@ -191,8 +205,13 @@ class TensorType(ShapedType):
         shape = None if shape is None else _check_shape(shape)
         if not isinstance(element_type, Type):
             raise TypeError(f"tensor element type must be a Type, got {element_type!r}")
-        return cls._intern((shape, element_type, encoding), shape=shape, element_type=element_type,
-                           encoding=encoding)
+        if isinstance(element_type, (TensorType, TupleType, FunctionType, NoneType)):
+            # MLIR's TensorType::isValidElementType: scalars, complex, vectors and dialect types
+            raise ValueError(f"invalid tensor element type {element_type}")
+        key = (shape, element_type, encoding)
+        if encoding is not None and key not in cls._cache:
+            _check_encoding(encoding)
+        return cls._intern(key, shape=shape, element_type=element_type, encoding=encoding)
 
     def _render(self) -> str:
         if self.shape is None:
@@ -207,6 +226,14 @@ class TensorType(ShapedType):
         return TensorType(shape, self.element_type, self.encoding)
 
 
+def _check_encoding(encoding: Any) -> None:
+    """A tensor encoding is printed verbatim inside `tensor<...>`: it must not close the type."""
+    from irq.text.verbatim import check_one_token
+    if not isinstance(encoding, str):
+        raise TypeError(f"tensor encoding must be attribute text, got {type(encoding).__name__}")
+    check_one_token(f"tensor<1xf32, {encoding}>", ("TYPE",), "tensor type with encoding")
+
+
 class VectorType(ShapedType):
     """`vector<4x8xf32>` (fixed-size dims only)."""
 
@@ -216,6 +243,8 @@ class VectorType(ShapedType):
         shape = _check_shape(shape)
         if None in shape:
             raise ValueError("vector dimensions must be static")
+        if isinstance(element_type, (ShapedType, TupleType, FunctionType, NoneType)):
+            raise ValueError(f"invalid vector element type {element_type}: vectors hold scalars")
         return cls._intern((shape, element_type), shape=shape, element_type=element_type)
 
     def _render(self) -> str:
@@ -272,7 +301,11 @@ class OpaqueType(Type):
     text: str
 
     def __new__(cls, dialect: str, text: str) -> OpaqueType:
-        return cls._intern((dialect, text), dialect=dialect, text=text)
+        key = (dialect, text)
+        if key not in cls._cache:  # printed verbatim: it must read back as this one type
+            from irq.text.verbatim import check_one_token
+            check_one_token(text, ("TYPE",), "opaque type text")
+        return cls._intern(key, dialect=dialect, text=text)
 
     def _render(self) -> str:
         return self.text

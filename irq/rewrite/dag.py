@@ -11,7 +11,8 @@
 
 Operand patterns are: a string (capture any value under that name; the same
 name twice must bind the same value), `any_value()`, `constant(name)` (a value
-made by a ConstantLike op, its attribute captured), or a nested `op(...)`.
+made by a ConstantLike op: `m[name]` is its attribute, `m[name + "_value"]` the
+constant's Value), or a nested `op(...)`.
 `...` as the last operand ignores the remaining operands. `commutative=True`
 also tries the two operands swapped, for residual adds written either way.
 """

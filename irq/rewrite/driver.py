@@ -262,6 +262,8 @@ class GreedyDriver:
             hook = self._materializers.get(dialect, _MISSING)
             if hook is _MISSING:
                 hook = self._materializers[dialect] = _materializer(dialect)
+                if hook is None:
+                    _warn_no_materializer(op)
             const = None if hook is None else hook(f, r.type, op.location)
             if const is None:
                 return False
@@ -288,15 +290,21 @@ def _generic_matches(p: RewritePattern, op: Operation) -> bool:
 
 
 def _materializer(dialect_name: str) -> Callable | None:
-    """The dialect's `materialize_constant` hook, else arith's (MLIR's materializeConstant)."""
+    """The dialect's `materialize_constant` hook (MLIR's materializeConstant), or None.
+
+    There is no fallback to another dialect's constant: an op of a user dialect quietly
+    turning into an `arith.constant` would leave IR its own passes do not expect. As in
+    MLIR, a fold to an attribute is applied only where the op's dialect can build the constant.
+    """
     from irq.ir.dialect import default_context
-    ctx = default_context()
-    dialect = ctx.dialects.get(dialect_name)
-    hook = getattr(dialect, "materialize_constant", None)
-    if hook is None:
-        arith = ctx.dialects.get("arith")
-        hook = getattr(arith, "materialize_constant", None)
-    return hook
+    dialect = default_context().dialects.get(dialect_name)
+    return getattr(dialect, "materialize_constant", None)
+
+
+def _warn_no_materializer(op: Operation) -> None:
+    emit(Diagnostic("warning", f"'{op.name}' folded to a constant, but dialect '{op.dialect_name}' has no "
+                               f"materialize_constant hook: the fold is not applied (set "
+                               f"Dialect.materialize_constant, see docs/writing-a-dialect.md)", op=op))
 
 
 def materialize_constant(op: Operation, value: Attribute, type) -> Operation | None:

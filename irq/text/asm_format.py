@@ -213,6 +213,50 @@ class _FormatParser:
         raise FormatError(f"unexpected '{t}' in assembly format")
 
 
+def _check_complete(op_cls: type, elements: list) -> None:
+    """Reject a format whose text could not be parsed back into the op, as MLIR's OpFormatGen and
+    xDSL do when the op is defined: every operand, region and successor must appear, every operand
+    and result type must be printed or derivable (SameOperandsAndResultType, infer_result_types),
+    and `attr-dict` must be there for the attributes the format does not name."""
+    from irq.ir.opdef import Op
+
+    d = op_cls.definition
+    flat = list(_walk(elements))
+    named = {e.name for e in flat if isinstance(e, Var)}
+    if not any(isinstance(e, AttrDict) for e in flat):
+        raise FormatError("'attr-dict' directive not found")
+    checks = ((d.operands, AllOperands, "operand"), (d.regions, AllRegions, "region"),
+              (d.successors, AllSuccessors, "successor"))
+    for defs, directive, what in checks:
+        if not any(isinstance(e, directive) for e in flat):
+            for n, _ in defs:
+                if n not in named:
+                    raise FormatError(f"{what} '{n}' does not appear in the format, so it could not be parsed back")
+    typed: set[str] = set()
+    for e in flat:
+        if isinstance(e, TypeOf):
+            typed.add(e.target)
+        elif isinstance(e, FunctionalType):
+            typed.update((e.inputs, e.outputs))
+    values = {n for n, _ in d.operands} | {n for n, _ in d.results} | {"operands", "results"}
+    for t in typed:
+        if t not in values:
+            raise FormatError(f"'{t}' in type(...) or functional-type(...) is not an operand or result "
+                              f"of {op_cls.name}")
+    same = SameOperandsAndResultType in op_cls.traits and bool(typed)
+    if not same and "operands" not in typed:
+        for n, _ in d.operands:
+            if n not in typed:
+                raise FormatError(f"the type of operand '{n}' is not in the format "
+                                  f"(add type(${n}) or functional-type(operands, results))")
+    infers = getattr(op_cls.infer_result_types, "__func__", None) is not Op.infer_result_types.__func__
+    if not same and not infers and "results" not in typed:
+        for n, _ in d.results:
+            if n not in typed:
+                raise FormatError(f"the type of result '{n}' is not in the format and '{op_cls.name}' "
+                                  f"does not infer it (add type(${n}) or define infer_result_types)")
+
+
 def _colon_follows(elements: list, i: int) -> bool:
     """Is the next element after #i (skipping attr-dict) the literal ':'?"""
     for x in elements[i + 1:]:
@@ -248,6 +292,7 @@ class CompiledFormat:
         self.cls = op_cls
         self.d = op_cls.definition
         self.elements = _FormatParser(_tokenize(fmt), op_cls).parse_elements(None)
+        _check_complete(op_cls, self.elements)
         self.in_format = {e.name for e in _walk(self.elements) if isinstance(e, Var) and e.kind == "attribute"}
         self.operand_defs = dict(self.d.operands)
         self.region_defs = dict(self.d.regions)

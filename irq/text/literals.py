@@ -21,6 +21,22 @@ from irq.text.type_parser import BodySyntaxError
 #: Dense values with more elements than this print as hex, never as decimal lists.
 MAX_DECIMAL_ELEMENTS = 64
 
+#: Longest decimal integer literal accepted: Python's own limit for converting decimal text
+#: (sys.get_int_max_str_digits), which guards against quadratic-time conversion. Hex literals
+#: convert in linear time and have no limit.
+MAX_DECIMAL_DIGITS = 4300
+
+
+def decimal_int(text: str) -> int:
+    """An integer literal (`42`, `-7`, `0x2A`), with a clear ValueError for malformed or over-long text."""
+    if text.startswith(("0x", "-0x", "+0x")):
+        return int(text, 16)
+    digits = len(text) - (text[:1] in "+-")
+    if digits > MAX_DECIMAL_DIGITS:
+        raise ValueError(f"integer literal has {digits} digits, more than the {MAX_DECIMAL_DIGITS} accepted")
+    return int(text)
+
+
 _ELEMENT = re.compile(r"\s*(?:(\[)|(\])|(,)|([^\[\],\s]+))")
 
 
@@ -90,11 +106,11 @@ def _convert(items: list[str], et: Type, base: int) -> np.ndarray:
                 if s in ("true", "false"):
                     vals.append(s == "true")
                 else:
-                    vals.append(int(s) != 0)
+                    vals.append(decimal_int(s) != 0)
             return np.array(vals, dtype=np.bool_)
         if isinstance(et, FloatType):
             return _float_storage(items, et)
-        return np.array([int(s, 0) if s.startswith(("0x", "-0x")) else int(s) for s in items], dtype=object)
+        return np.array([decimal_int(s) for s in items], dtype=object)
     except ValueError as e:
         raise BodySyntaxError(base, f"malformed dense element: {e}") from None
 
@@ -106,7 +122,8 @@ def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
     decimals = ["0" if s.startswith("0x") else s for s in items] if hex_at else items
     values = np.array(decimals, dtype=np.float64) if items else np.zeros(0)
     if et.kind == "bf16":
-        arr = to_storage(values.astype(np.float32), et)
+        # from the doubles: rounding through f32 first would round twice (1 + 2^-8 + 2^-30 -> 1.0, not 1.0078125)
+        arr = to_storage(values, et)
     else:
         with np.errstate(over="ignore"):
             arr = values.astype(dt)
@@ -150,7 +167,10 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
     if not stripped.startswith("["):
         if stripped == "":
             if type.num_elements == 0:  # `dense<>`: MLIR's text for a value with no elements
-                return DenseElementsAttr(type, np.zeros(type.shape, storage_dtype(et)))
+                try:
+                    return DenseElementsAttr(type, np.zeros(0, storage_dtype(et)))
+                except ValueError as e:
+                    raise BodySyntaxError(base, str(e)) from None
             raise BodySyntaxError(base, f"empty dense literal for {type}, which has {type.num_elements} elements")
         arr = _convert([stripped], et, base)
         try:
@@ -164,7 +184,7 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
         raise BodySyntaxError(base, f"dense literal shape {list(shape)} does not match {type}")
     arr = _convert(items, et, base)
     try:
-        return DenseElementsAttr(type, arr.reshape(type.shape) if arr.size else np.zeros(type.shape, storage_dtype(et)))
+        return DenseElementsAttr(type, arr.reshape(type.shape) if arr.size else np.zeros(0, storage_dtype(et)))
     except ValueError as e:
         raise BodySyntaxError(base, str(e)) from None
 
@@ -184,7 +204,7 @@ def dense_body(attr: DenseElementsAttr) -> str:
     et = attr.type.element_type
     raw = attr.raw
     if attr.is_splat:
-        v = attr.to_numpy().reshape(-1)[0]
+        v = attr.splat_value()
         bits = int(raw.view(np.dtype(f"u{raw.dtype.itemsize}"))) if isinstance(et, FloatType) else None
         return _element_text(v, et, bits)
     if attr.type.num_elements == 0:
@@ -235,7 +255,7 @@ def parse_dense_array(token: str, type_resolver) -> DenseArrayAttr:
                         raise ValueError(f"expected true or false, got '{p}'")
                 values = [p == "true" for p in parts]
             else:
-                values = [int(p) for p in parts]
+                values = [decimal_int(p) for p in parts]
         except ValueError as e:
             raise BodySyntaxError(6 + len(head) + 1, f"malformed array element: {e}") from None
     try:

@@ -30,11 +30,11 @@ from irq.ir.attributes import (
 )
 from irq.ir.block import Block, Region
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
-from irq.ir.location import Location, SourcePosLoc, SourceText
+from irq.ir.location import CallSiteLoc, FusedLoc, Location, NameLoc, SourcePosLoc, SourceText
 from irq.ir.resources import Blob, ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
 from irq.ir.values import Value
-from irq.text.literals import parse_dense, parse_dense_array
+from irq.text.literals import decimal_int, parse_dense, parse_dense_array
 from irq.text.strings import unescape_string
 from irq.text.type_parser import BodySyntaxError, DialectAsmParser, TypeCache
 
@@ -60,13 +60,17 @@ class Placeholder(Value):
 class Scope:
     """Names visible in one region (or at top level)."""
 
-    __slots__ = ("region", "block", "values", "forward", "blocks", "forward_blocks", "default_dialect", "owner")
+    __slots__ = ("region", "block", "values", "forward", "forward_names", "blocks", "forward_blocks",
+                 "default_dialect", "owner")
 
     def __init__(self, region: Region | None, default_dialect: str, owner: str | None) -> None:
         self.region = region
         self.block: Block | None = None
         self.values: dict[str, list[Value]] = {}
         self.forward: dict[str, Placeholder] = {}
+        #: base name -> the forward references to it (`%x`, `%x#1`), so a definition finds its
+        #: pending uses without scanning every forward reference of the region (linear parsing)
+        self.forward_names: dict[str, list[str]] = {}
         self.blocks: dict[str, Block] = {}
         self.forward_blocks: dict[str, tuple[Block, int]] = {}
         self.default_dialect = default_dialect
@@ -120,7 +124,8 @@ class ParseState:
         self.top_ops: list[Operation] = []
         self.op_stack: list[OpEntry] = []
         self.next_results: list | None = None
-        self.region_forward: dict[int, dict[str, Placeholder]] = {}
+        #: id(region) -> the scope of a closed region that left forward references
+        self.region_forward: dict[int, Scope] = {}
         self.handles: dict[str, ResourceHandle] = {}
         self.resource_uses: list[tuple[DenseResourceElementsAttr, int]] = []
         self.extra_resources: list[tuple[str, str, str, str]] = []
@@ -141,6 +146,24 @@ class ParseState:
 
     def resolve_type_text(self, text: str) -> Type:
         return self.types.get(text, self.type_aliases)
+
+    # -- integers ---------------------------------------------------------------------------
+    def result_number(self, digits: str, pos: int) -> int:
+        """The `N` of `%x#N`; a number too long to be a result index is a syntax error, not a ValueError."""
+        try:
+            return decimal_int(digits)
+        except ValueError as e:
+            raise self.error(pos, f"bad result number: {e}") from None
+
+    def unsigned(self, tok: Tok) -> int:
+        """An unsigned integer token (decimal or hex), as MLIR's getUnsignedIntegerValue reads it."""
+        text = tok.value
+        if text.startswith("-"):
+            raise self.error(tok.pos, f"expected a non-negative integer, found '{text}'")
+        try:
+            return decimal_int(text)
+        except ValueError as e:
+            raise self.error(tok.pos, str(e)) from None
 
     # -- attributes ---------------------------------------------------------------------------
     def string_value(self, tok: Tok) -> str:
@@ -165,7 +188,7 @@ class ParseState:
                     from irq.text.floats import parse_float_literal
                     a = FloatAttr(parse_float_literal(text, t.kind), t)
             elif isinstance(t, (IntegerType, IndexType)):
-                a = IntegerAttr(int(text, 0) if text.startswith(("0x", "-0x")) else int(text), t)
+                a = IntegerAttr(decimal_int(text), t)
             else:
                 raise self.error(type_tok.pos, f"integer literal needs an integer, index or float type, got {t}")
         except ValueError as e:
@@ -313,7 +336,7 @@ class ParseState:
         """Resolve `%name` / `%name#i`, creating a forward reference if it is not defined yet."""
         ref = tok.value
         name, _, idx = ref[1:].partition("#")
-        index = int(idx) if idx else 0
+        index = self.result_number(idx, tok.pos) if idx else 0
         for scope in reversed(self.scopes):
             group = scope.values.get(name)
             if group is not None:
@@ -330,6 +353,7 @@ class ParseState:
             if type is None:
                 raise self.error(tok.pos, f"use of undeclared SSA value name '{ref}'")
             ph = scope.forward[ref] = Placeholder(type, tok.pos, ref)
+            scope.forward_names.setdefault(name, []).append(ref)
         elif type is not None and ph.type is not type:
             raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
                                       f"'{type}' vs '{ph.type}'")
@@ -343,15 +367,20 @@ class ParseState:
         scope.values[name] = values
         if not _AUTO_NAME.match(name):
             values[0].name_hint = name
-        fwd = scope.forward
-        if fwd:
-            self._resolve_forward(fwd, name, values)
+        if scope.forward:
+            self._resolve_forward(scope.forward, name, values, scope.forward_names.pop(name, None))
 
-    def _resolve_forward(self, fwd: dict[str, Placeholder], name: str, values: list[Value]) -> None:
-        for ref in [r for r in fwd if r[1:].partition("#")[0] == name]:
-            ph = fwd.pop(ref)
+    def _resolve_forward(self, fwd: dict[str, Placeholder], name: str, values: list[Value],
+                         refs: list[str] | None = None) -> None:
+        """Replace the placeholders for `%name`, `%name#i` by `values` (`refs`: those references, if known)."""
+        if refs is None:
+            refs = [r for r in fwd if r[1:].partition("#")[0] == name]
+        for ref in refs:
+            ph = fwd.pop(ref, None)
+            if ph is None:
+                continue
             _, _, idx = ref[1:].partition("#")
-            i = int(idx) if idx else 0
+            i = self.result_number(idx, ph.pos) if idx else 0
             if i >= len(values):
                 raise self.error(ph.pos, f"reference to invalid result number in '{ref}'")
             v = values[i]
@@ -365,7 +394,8 @@ class ParseState:
         if region.blocks and region.blocks[0].args:
             raise self.error(names[0][0].pos if names else 0, "region already has entry block arguments")
         entry = region.blocks[0] if region.blocks else region.add_block()
-        fwd = self.region_forward.get(id(region), {})
+        closed = self.region_forward.get(id(region))
+        fwd = closed.forward if closed is not None else {}
         seen: set[str] = set()
         for tok, t, loc in names:
             name = tok.value[1:]
@@ -378,16 +408,29 @@ class ParseState:
             if not _AUTO_NAME.match(name):
                 arg.name_hint = name
             if fwd:
-                self._resolve_forward(fwd, name, [arg])
+                self._resolve_forward(fwd, name, [arg], closed.forward_names.pop(name, None) or [])
 
     # -- scopes -------------------------------------------------------------------------------
     def open_region(self) -> Scope:
         owner = self.op_stack[-1].name if self.op_stack else None
-        cls = self.ctx.ops.get(owner) if owner else None
+        cls = self.op_class(owner) if owner else None
         default = getattr(cls, "default_dialect", "") if cls is not None else ""
         scope = Scope(Region(), default, owner)
         self.scopes.append(scope)
         return scope
+
+    def op_class(self, written: str) -> type | None:
+        """The registered class of an op name as written: in full, or in the custom form without
+        the prefix of the enclosing default dialect (`func` for `func.func` inside a function) or `builtin.`."""
+        ops = self.ctx.ops
+        cls = ops.get(written)
+        if cls is None and "." not in written.strip('"'):
+            default = self.scopes[-1].default_dialect
+            if default:
+                cls = ops.get(f"{default}.{written}")
+            if cls is None:
+                cls = ops.get(f"builtin.{written}")
+        return cls
 
     def close_region(self, pos: int) -> Region:
         scope = self.scopes.pop()
@@ -395,7 +438,7 @@ class ParseState:
             label, (_, p) = next(iter(scope.forward_blocks.items()))
             raise self.error(p, f"reference to an undefined block '{label}'")
         if scope.forward:
-            self.region_forward[id(scope.region)] = scope.forward
+            self.region_forward[id(scope.region)] = scope
         return scope.region
 
     def adopt_region_forwards(self, op: Operation) -> None:
@@ -404,16 +447,16 @@ class ParseState:
             return
         outer = self.scopes[-1]
         for r in op.regions:
-            fwd = self.region_forward.pop(id(r), None)
-            if not fwd:
+            closed = self.region_forward.pop(id(r), None)
+            if closed is None or not closed.forward:
                 continue
-            for ref, ph in fwd.items():
+            for ref, ph in closed.forward.items():
                 name, _, idx = ref[1:].partition("#")
                 v = None
                 for scope in reversed(self.scopes):
                     group = scope.values.get(name)
                     if group is not None:
-                        i = int(idx) if idx else 0
+                        i = self.result_number(idx, ph.pos) if idx else 0
                         if i >= len(group):
                             raise self.error(ph.pos, f"reference to invalid result number in '{ref}'")
                         v = group[i]
@@ -431,6 +474,7 @@ class ParseState:
                     ph.replace_all_uses_with(other)
                 else:
                     outer.forward[ref] = ph
+                    outer.forward_names.setdefault(name, []).append(ref)
 
     # -- blocks -------------------------------------------------------------------------------
     def block_ref(self, tok: Tok) -> Block:
@@ -467,6 +511,9 @@ class ParseState:
     # -- resources ----------------------------------------------------------------------------
     def set_blob(self, key: str, tok: Tok) -> None:
         text = tok.value
+        if text == '"__elided__"':
+            raise self.error(tok.pos, f"the data of resource '{key}' was elided when this text was printed "
+                                      f"(--elide-resource-strings-if-larger); it cannot be parsed back")
         if not text.startswith('"0x') or not text.endswith('"'):
             raise self.error(tok.pos, f"resource '{key}' must be a hex string \"0x...\"")
         try:
@@ -489,6 +536,9 @@ class ParseState:
         for attr, pos in self.resource_uses:
             h = attr.handle
             if h.blob is None:
+                if h.key == "__elided__":
+                    raise self.error(pos, "this dense value was elided when the text was printed "
+                                          "(--mlir-elide-elementsattrs-if-larger); it cannot be parsed back")
                 raise self.error(pos, f"unknown resource key '{h.key}' (no blob in the dialect_resources section)")
             t = attr.type
             need = t.num_elements * storage_dtype(t.element_type).itemsize
@@ -498,6 +548,55 @@ class ParseState:
     # -- locations ----------------------------------------------------------------------------
     def op_location(self, pos: int) -> Location:
         return SourcePosLoc(self.source, pos)
+
+    def resolve_deferred_locations(self, module: Operation) -> None:
+        """Replace every `loc(#alias)` parsed before its alias by the alias's location.
+
+        Aliases may refer to aliases (`#a = loc(#b)`); a cycle (`#a = loc(#a)`) is a
+        ParseError at the first alias in it, found by following the chain, not by recursion.
+        """
+        resolved: dict[str, Location] = {}
+        active: set[str] = set()  # aliases being resolved: meeting one again is a cycle
+
+        def target(loc: DeferredLoc) -> Location:
+            chain: list[DeferredLoc] = []
+            while isinstance(loc, DeferredLoc):
+                if loc.alias in resolved:
+                    found = resolved[loc.alias]
+                    break
+                if loc.alias in active:
+                    raise self.error(loc.pos, f"location alias '{loc.alias}' refers to itself")
+                active.add(loc.alias)
+                chain.append(loc)
+                nxt = self.attr_aliases.get(loc.alias)
+                if not isinstance(nxt, Location):
+                    raise self.error(loc.pos, f"undefined location alias '{loc.alias}'")
+                loc = nxt
+            else:
+                found = fix(loc)
+            for d in chain:
+                resolved[d.alias] = found
+                active.discard(d.alias)
+            return found
+
+        def fix(loc: Location | None) -> Location | None:
+            if isinstance(loc, DeferredLoc):
+                return target(loc)
+            if isinstance(loc, NameLoc) and loc.child is not None:
+                return NameLoc(loc.name, fix(loc.child))
+            if isinstance(loc, FusedLoc):
+                return FusedLoc([fix(x) for x in loc.locations], loc.metadata)
+            if isinstance(loc, CallSiteLoc):
+                return CallSiteLoc(fix(loc.callee), fix(loc.caller))
+            return loc
+
+        for op in module.walk():
+            op.location = fix(op.location)
+            for r in op.regions:
+                for b in r.blocks:
+                    for a in b.args:
+                        if a.location is not None:
+                            a.location = fix(a.location)
 
 
 _HEX_CHUNK = 1 << 20  # even, so chunks never split a byte's two digits
@@ -561,3 +660,38 @@ def _type_cache(ctx: Context) -> TypeCache:
         tc = TypeCache(ctx)
         ctx._type_cache = tc
     return tc
+
+
+def unexpected_error(state: ParseState, exc: BaseException) -> ParseError:
+    """A ParseError for an exception a constructor raised while the text was being reduced.
+
+    Types, attributes and ops check their own values (a dimension over 64 bits, an attribute
+    alias that expands past the cap) and raise ValueError or TypeError; the parser reports it
+    at the first token of the grammar rule being reduced, found in the reducer's frame (`c`,
+    its children), else at the op being parsed, else at the start of the text.
+    """
+    pos = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        children = frame.f_locals.get("c") if frame.f_globals.get("__name__") == "irq.text.parser" else None
+        if isinstance(children, list):
+            first = _first_token_pos(children)
+            if first is not None:
+                pos = first
+        tb = tb.tb_next
+    if pos is None:
+        pos = state.op_stack[-1].pos if state.op_stack else 0
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        message = "out of memory while parsing"
+    where = f" in '{state.op_stack[-1].name}'" if state.op_stack else ""
+    return state.error(pos, f"{message}{where}")
+
+
+def _first_token_pos(items: list) -> int | None:
+    from irq.text.lexer import Tok
+    for x in items:
+        if isinstance(x, Tok):
+            return x.pos
+    return None

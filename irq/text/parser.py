@@ -20,12 +20,12 @@ from irq.diagnostics import ParseError
 from irq.ir.attributes import DictionaryAttr
 from irq.ir.block import Region
 from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourceText, UnknownLoc
-from irq.ir.operation import Operation, UnregisteredOp
+from irq.ir.operation import UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok
-from irq.text.parse_state import DeferredLoc, OpEntry, ParseState
+from irq.text.parse_state import DeferredLoc, OpEntry, ParseState, unexpected_error
 
 if TYPE_CHECKING:
     from lark import Lark
@@ -239,6 +239,8 @@ class Reducer:
             op = cls.parse_custom(parser)
         except ParseError:
             raise
+        except RecursionError:
+            raise s.error(name_tok.pos, f"custom op '{written}' is nested too deeply to parse") from None
         except (ValueError, TypeError) as e:
             raise s.error(name_tok.pos, f"custom op '{written}': {e}") from None
         except Exception as e:  # a dialect's parse hook failing on odd input is still a syntax error here
@@ -493,11 +495,7 @@ class Reducer:
 
 
 def _unsigned(tok: Tok) -> int:
-    """An unsigned integer token (decimal or hex), as MLIR's getUnsignedIntegerValue reads it."""
-    text = tok.value
-    if text.startswith("-"):
-        raise _s().error(tok.pos, f"expected a non-negative integer, found '{text}'")
-    return int(text, 16) if text.startswith("0x") else int(text)
+    return _s().unsigned(tok)
 
 
 class _RegionTok(Tok):
@@ -571,7 +569,11 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
         expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected})
         raise lexer.error(tok.pos, f"unexpected {found}", expected) from None
     except RecursionError:
-        raise lexer.error(0, "input nested too deeply to parse") from None
+        raise lexer.error(state.op_stack[-1].pos if state.op_stack else 0, "input nested too deeply to parse") from None
+    except ParseError:
+        raise
+    except (ValueError, TypeError, OverflowError, MemoryError) as e:  # a constructor refusing a value
+        raise unexpected_error(state, e) from None
     finally:
         _local.state = previous
         if paused:
@@ -598,34 +600,10 @@ def _finish(state: ParseState) -> ModuleOp:
         for op in ops:
             body.append(op)
     if state.deferred_locs:
-        _resolve_deferred_locations(state, module)
+        state.resolve_deferred_locations(module)
     if state.extra_resources:
         module.extra_resources = list(state.extra_resources)
     return module
-
-
-def _resolve_deferred_locations(state: ParseState, module: Operation) -> None:
-    def fix(loc: Location | None) -> Location | None:
-        if isinstance(loc, DeferredLoc):
-            target = state.attr_aliases.get(loc.alias)
-            if not isinstance(target, Location):
-                raise state.error(loc.pos, f"undefined location alias '{loc.alias}'")
-            return fix(target)
-        if isinstance(loc, NameLoc) and loc.child is not None:
-            return NameLoc(loc.name, fix(loc.child))
-        if isinstance(loc, FusedLoc):
-            return FusedLoc([fix(x) for x in loc.locations], loc.metadata)
-        if isinstance(loc, CallSiteLoc):
-            return CallSiteLoc(fix(loc.callee), fix(loc.caller))
-        return loc
-
-    for op in module.walk():
-        op.location = fix(op.location)
-        for r in op.regions:
-            for b in r.blocks:
-                for a in b.args:
-                    if a.location is not None:
-                        a.location = fix(a.location)
 
 
 def _decode(data: bytes, filename: str) -> str:

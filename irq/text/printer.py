@@ -54,6 +54,9 @@ _SUFFIX_ID = re.compile(r"[A-Za-z_$.\-][\w$.\-]*\Z")
 _AUTO_NAME = re.compile(r"(?:[0-9]+|arg[0-9]+)\Z")
 _set = object.__setattr__
 
+#: What elided data prints as (MLIR's word for it).
+ELIDED = "__elided__"
+
 
 class _Names(dict):
     def __missing__(self, v: Value) -> str:
@@ -102,9 +105,15 @@ class _NameScope:
 class Printer:
     """Prints ops, regions, types and attributes; custom op printers call its methods."""
 
-    def __init__(self, *, generic: bool = False, debuginfo: bool = False) -> None:
+    def __init__(self, *, generic: bool = False, debuginfo: bool = False,
+                 elide_elements_if_larger: int | None = None, elide_resources_if_larger: int | None = None) -> None:
         self.generic = generic
         self.debuginfo = debuginfo
+        #: MLIR's --mlir-elide-elementsattrs-if-larger: non-splat dense values with more elements
+        #: print as `dense_resource<__elided__>`; for reading, not for parsing back
+        self.elide_elements = elide_elements_if_larger
+        #: MLIR's --mlir-elide-resource-strings-if-larger: blobs of more bytes print as "__elided__"
+        self.elide_resources = elide_resources_if_larger
         self.out: list[str] = []
         self.indent = ""
         self.names: dict[Value, str] = _Names()
@@ -251,6 +260,8 @@ class Printer:
         return f"({ins}) -> (" + ", ".join([t._text for t in results]) + ")"
 
     def attr(self, a: Attribute) -> str:
+        if self.elide_elements is not None and type(a) in (DenseElementsAttr, ArrayAttr, DictionaryAttr):
+            return self._attr_eliding(a)
         t = a._text
         if t is not None:
             return t
@@ -264,6 +275,16 @@ class Printer:
             _set(a, "_text", t)
         self._saw_resource = saved or self._saw_resource
         return t
+
+    def _attr_eliding(self, a: Attribute) -> str:
+        """Text of `a` with large dense values elided; never cached on the attribute, whose
+        cached text is the full one."""
+        if type(a) is DenseElementsAttr:
+            if not a.is_splat and a.type.num_elements > self.elide_elements:
+                return f"dense_resource<{ELIDED}> : {a.type._text}"
+            t = a._text
+            return t if t is not None else self._render(a)
+        return self._render(a)
 
     def _render(self, a: Attribute) -> str:
         cls = type(a)
@@ -402,14 +423,32 @@ class Printer:
     def print_op(self, op: Operation) -> None:
         out = self.out
         out.append(self.indent)
-        if self.generic or isinstance(op, UnregisteredOp) or not op.fits_custom_form():
+        if self.generic or isinstance(op, UnregisteredOp) or not _custom_form_is_faithful(op):
             self._print_generic(op)
         else:
-            out.append(self.results_prefix(op))
-            type(op).print_custom(op, self)
+            self._print_custom_else_generic(op)
         if self.debuginfo:
             out.append(self.location_suffix(op.location))
         out.append("\n")
+
+    def _print_custom_else_generic(self, op: Operation) -> None:
+        """The op's custom form; if its printer raises, what it wrote is dropped and the op prints
+        generically, so a buggy or surprised custom printer never makes printing fail or lose the op."""
+        out = self.out
+        mark, indent, depth = len(out), self.indent, len(self.default_dialect)
+        try:
+            out.append(self.results_prefix(op))
+            type(op).print_custom(op, self)
+        except _GenericFormFailed:
+            raise
+        except Exception:
+            del out[mark:]
+            del self.default_dialect[depth:]
+            self.indent = indent
+            try:
+                self._print_generic(op)
+            except Exception as e:  # not retried by the enclosing ops' fallbacks: printing them fails the same way
+                raise _GenericFormFailed(e) from e
 
     def _print_generic(self, op: Operation, with_results: bool = True) -> None:
         names = self.names
@@ -479,6 +518,34 @@ class Printer:
         out.append(outer + "}")
 
 
+class _GenericFormFailed(Exception):
+    """Even the generic form of an op could not be printed (an attribute the printer does not know)."""
+
+
+def _custom_form_is_faithful(op: Operation) -> bool:
+    """Whether the op's custom form reads back as the same op: its shape fits the syntax and it
+    passes its own checks (declared attributes, traits, `verify_op`).
+
+    MLIR's printer prints ops that fail verification in generic form; the check is made here,
+    for every op, so no custom printer has to guard against invalid ops (a `function_type` that
+    is not a type, a result type its inference would not give back). Operand dominance and
+    region structure are not checked: they do not change what the custom form can express.
+    """
+    if not op.fits_custom_form():
+        return False
+    try:
+        d = op.definition
+        if d is not None and d.verify(op):
+            return False
+        for t in op.traits:
+            if t.verify(op):
+                return False
+        op.verify_op()
+    except Exception:
+        return False
+    return True
+
+
 def _branched_to(entry: Block, region: Region) -> bool:
     """True if an op of `region` names its entry block as a successor.
 
@@ -504,10 +571,18 @@ def _root_for_names(op: Operation) -> Operation:
     return top
 
 
-def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = False) -> str:
-    """Text of one op (a module prints with its resource section)."""
+def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = False,
+                    elide_elements_if_larger: int | None = None, elide_resources_if_larger: int | None = None) -> str:
+    """Text of one op (a module prints with its resource section).
+
+    `elide_elements_if_larger=N` prints non-splat dense values of more than N elements as
+    `dense_resource<__elided__>` and `elide_resources_if_larger=N` resource blobs of more
+    than N bytes as "__elided__", as mlir-opt's elision flags do: a 28 MB model reads as its
+    ops alone. Elided text does not parse back (the parser says the data was elided).
+    """
     from irq.dialects.builtin import ModuleOp
-    p = Printer(generic=generic, debuginfo=debuginfo)
+    p = Printer(generic=generic, debuginfo=debuginfo, elide_elements_if_larger=elide_elements_if_larger,
+                elide_resources_if_larger=elide_resources_if_larger)
     with deep_recursion():
         if op.parent is None:
             p.number(op)
@@ -515,7 +590,10 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
             root = _root_for_names(op)
             p.number(root)
             p.default_dialect = [_default_dialect_at(op)]
-        p.print_op(op)
+        try:
+            p.print_op(op)
+        except _GenericFormFailed as e:
+            raise e.__cause__ from None
         if isinstance(op, ModuleOp) and op.parent is None:
             _print_resources(p, op)
     text = p.text()
@@ -544,6 +622,9 @@ def _print_resources(p: Printer, module: Operation) -> None:
             data = blob.data
             header = blob.alignment.to_bytes(4, "little") if blob.alignment else (
                 max(1, min(16, data.dtype.itemsize))).to_bytes(4, "little")
+            if p.elide_resources is not None and data.nbytes > p.elide_resources:
+                entries.append([attr_key_text(key), f': "{ELIDED}"'])
+                continue
             raw = data.data if data.flags.c_contiguous else data.tobytes()  # the buffer itself, no copy
             entries.append([attr_key_text(key), ': "0x', header.hex().upper(), raw.hex().upper(), '"'])
     for group, dialect, key, value in extra:
@@ -562,9 +643,12 @@ def _print_resources(p: Printer, module: Operation) -> None:
     out.append("\n#-}\n")
 
 
-def print_module(module: Operation, *, generic: bool = False, debuginfo: bool = False) -> str:
-    """The module's full text, resource section included."""
-    return print_operation(module, generic=generic, debuginfo=debuginfo)
+def print_module(module: Operation, *, generic: bool = False, debuginfo: bool = False,
+                 elide_elements_if_larger: int | None = None, elide_resources_if_larger: int | None = None) -> str:
+    """The module's full text, resource section included (see print_operation for elision)."""
+    return print_operation(module, generic=generic, debuginfo=debuginfo,
+                           elide_elements_if_larger=elide_elements_if_larger,
+                           elide_resources_if_larger=elide_resources_if_larger)
 
 
 def attribute_text(a: Attribute) -> str:

@@ -34,6 +34,8 @@ class PassFailure(IRError):
         self.diagnostics = diagnostics or []
         self.pass_name = pass_name
         self.reproducer: str | None = None
+        #: why the reproducer file could not be written (OutputError text), if it could not
+        self.reproducer_error: str | None = None
         self.message = message
         super().__init__(message)
 
@@ -43,6 +45,8 @@ class PassFailure(IRError):
             text += "\n" + "\n".join(d.format(show_op=False) for d in self.diagnostics)
         if self.reproducer:
             text += f"\nreproducer written to {self.reproducer}"
+        if self.reproducer_error:
+            text += f"\nno reproducer: {self.reproducer_error}"
         return text
 
 

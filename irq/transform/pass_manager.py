@@ -4,10 +4,12 @@
     pm.run(module)                  # in place; raises PassFailure
 
 Each pass runs on every op of its manager's anchor kind directly nested in the
-op the parent manager runs on, as in MLIR. Before a pass the op is snapshotted
-(cloned); if the pass fails, raises, or leaves IR the verifier rejects, the op
-is restored in place from the snapshot, so callers keep a valid module, and a
-reproducer (the IR before the pass plus the pipeline that failed, in an
+op the parent manager runs on, as in MLIR. Before a pass on the top op, and before
+a nested pipeline (`func.func(...)`) sweeps the top op's children, the top op is
+snapshotted (cloned); if a pass fails, raises, or leaves IR the verifier rejects,
+the top op is restored in place from the snapshot (so edits a function pass made
+to sibling functions are undone too, and callers keep a valid module), and a
+reproducer (that IR plus the pass or nested pipeline that failed, in an
 `external_resources` section) is written when a reproducer file is set.
 `irq-opt --run-reproducer` reruns it.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 import gc
 import traceback
 from collections.abc import Iterable
-from pathlib import Path
 
 from irq.diagnostics import Diagnostic
 from irq.ir.operation import Operation
@@ -100,16 +101,32 @@ class PassManager:
     def _run_items(self, op: Operation, top: PassManager, anchors: list[str]) -> None:
         for item in self.items:
             if isinstance(item, PassManager):
-                for child in _nested_ops(op):
-                    if item.anchor == "any" or child.name == item.anchor:
+                children = [c for c in _nested_ops(op) if item.anchor == "any" or c.name == item.anchor]
+                if not children:
+                    continue
+                # A pass on one function may (wrongly) edit its siblings, and only a snapshot of the op
+                # holding them all can undo that. So the outermost nested pipeline snapshots `op` once
+                # and a failure anywhere inside restores `op` as it was before that pipeline (one clone
+                # per pipeline, where a snapshot per pass and function cost one clone per pass).
+                outermost = len(anchors) == 1
+                snapshot = op.clone() if outermost and top.restore_on_failure else None
+                try:
+                    for child in children:
                         item._run_items(child, top, anchors + [item.anchor])
+                except PassFailure as failure:
+                    if outermost:
+                        if snapshot is not None:
+                            _restore(op, snapshot)
+                        top._reproduce(failure, op, anchors, str(item))
+                    raise
             else:
                 top._run_pass(item, op, anchors)
 
     def _run_pass(self, p: Pass, op: Operation, anchors: list[str]) -> None:
         if p.anchor is not None and op.name != p.anchor:
             raise PassFailure(f"pass '{p.name}' runs on '{p.anchor}' ops, not '{op.name}'", pass_name=p.name)
-        snapshot = op.clone() if self.restore_on_failure else None
+        top_level = len(anchors) == 1  # nested passes are undone by their pipeline's snapshot
+        snapshot = op.clone() if top_level and self.restore_on_failure else None
         for ins in self.instrumentations:
             ins.before_pass(p, op)
         failure: PassFailure | None = None
@@ -139,13 +156,21 @@ class PassManager:
             ins.after_failed_pass(p, op)
         if snapshot is not None:
             _restore(op, snapshot)
-        if self.reproducer_file:
-            nested = p.pipeline_text()
-            for a in reversed(anchors):
-                if a != "any":
-                    nested = f"{a}({nested})"
-            failure.reproducer = write_reproducer(self.reproducer_file, op, nested)
+        if top_level:
+            self._reproduce(failure, op, anchors, p.pipeline_text())
         raise failure
+
+    def _reproduce(self, failure: PassFailure, op: Operation, anchors: list[str], pipeline: str) -> None:
+        """Write the reproducer (the IR `op` is now in, restored, plus `pipeline` under `anchors`)."""
+        if not self.reproducer_file:
+            return
+        for a in reversed(anchors):
+            if a != "any":
+                pipeline = f"{a}({pipeline})"
+        try:
+            failure.reproducer = write_reproducer(self.reproducer_file, op, pipeline)
+        except OSError as e:  # the pass's own failure is the news; say why the reproducer is missing
+            failure.reproducer_error = str(e)
 
 
 def _fill(pm: PassManager, items: list) -> None:
@@ -178,6 +203,7 @@ def _restore(op: Operation, snapshot: Operation) -> None:
     op.regions = snapshot.regions
     op.attributes = snapshot.attributes
     op.properties = snapshot.properties
+    op.location = snapshot.location
     snapshot.regions = ()
     snapshot.drop_all_references()
 
@@ -216,7 +242,8 @@ def write_reproducer(path: str, op: Operation, pipeline: str) -> str:
                 del root.extra_resources
             except AttributeError:
                 pass
-    Path(path).write_text(text, encoding="utf-8")
+    from irq.output_file import write_text
+    write_text(path, text)
     return str(path)
 
 

@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 
 from irq.transform.pass_base import OptionError
 
+#: Deepest nesting of op anchors accepted; real pipelines nest two or three deep, and the
+#: parser and the pass manager it builds recurse once per level.
+MAX_PIPELINE_DEPTH = 64
+
 
 class PipelineSyntaxError(OptionError):
     def __init__(self, text: str, pos: int, message: str) -> None:
         self.text, self.pos = text, pos
-        super().__init__(f"pipeline syntax error at column {pos + 1}: {message}\n  {text}\n  {' ' * pos}^")
+        start = max(0, pos - 40)  # a window around the column: the pipeline may be thousands of characters
+        excerpt, caret = text[start:pos + 40], pos - start
+        if start:
+            excerpt, caret = "..." + excerpt, caret + 3
+        if pos + 40 < len(text):
+            excerpt += "..."
+        super().__init__(f"pipeline syntax error at column {pos + 1}: {message}\n  {excerpt}\n  {' ' * caret}^")
 
 
 @dataclass
@@ -79,13 +89,15 @@ class _Reader:
 def parse_pipeline(text: str) -> list:
     """Parse into a list of PassSpec / NestSpec (top-level items)."""
     r = _Reader(text)
-    items = _items(r, closer="")
+    items = _items(r, closer="", depth=0)
     if r.peek():
         raise PipelineSyntaxError(text, r.i, f"unexpected '{r.peek()}'")
     return items
 
 
-def _items(r: _Reader, closer: str) -> list:
+def _items(r: _Reader, closer: str, depth: int) -> list:
+    if depth > MAX_PIPELINE_DEPTH:
+        raise PipelineSyntaxError(r.text, r.i, f"pipeline nested more than {MAX_PIPELINE_DEPTH} deep")
     items: list = []
     if r.peek() in (closer, "") and closer:
         return items
@@ -95,7 +107,7 @@ def _items(r: _Reader, closer: str) -> list:
         c = r.peek()
         if c == "(":
             r.i += 1
-            inner = _items(r, ")")
+            inner = _items(r, ")", depth + 1)
             if r.peek() != ")":
                 raise PipelineSyntaxError(r.text, r.i, "expected ')'")
             r.i += 1

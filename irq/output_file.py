@@ -1,0 +1,93 @@
+"""Writing output files without clobbering what the path names.
+
+`irq-opt -o PATH`, `Module.save(PATH)` and reproducer files all write through here.
+A regular file (or a path that does not exist yet) is replaced atomically: the text
+goes to a temporary file in the same directory, which is renamed over the target, so
+readers never see half a file and a failed write leaves the old one intact. Anything
+else is written through, in place, as `open(path, "w")` would: renaming over a FIFO,
+a terminal or `/dev/null` would replace the special file itself with a regular file
+(run as root, `irq-opt in.irq -o /dev/null` once did exactly that). A symlink is
+followed: its target is what gets written or replaced, and the link stays a link.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+
+
+class OutputError(OSError):
+    """An output file could not be written; `str()` is one line naming the path and the reason."""
+
+    def __init__(self, path: str, reason: str, err: int | None = None) -> None:
+        super().__init__(err if err is not None else 0, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write '{self.path}': {self.reason}"
+
+
+def write_text(path: str | os.PathLike, pieces: str | Iterable[str]) -> None:
+    """Write `pieces` (a string, or strings written one after the other) to `path` as UTF-8.
+
+    Raises OutputError for a missing directory, a directory as the path, a file the
+    user may not write, a full disk, or any other OS failure.
+    """
+    name = os.fspath(path)
+    chunks = [pieces] if isinstance(pieces, str) else pieces
+    try:
+        target = os.path.realpath(name)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise OutputError(name, "is a directory", errno.EISDIR)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            _write_through(target, chunks)
+        else:
+            _replace_atomically(name, target, st, chunks)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(name, e.strerror or str(e), e.errno) from None
+    except UnicodeEncodeError as e:  # a lone surrogate in a string attribute
+        raise OutputError(name, f"text cannot be encoded as UTF-8: {e.reason}") from None
+
+
+def _write_through(target: str, chunks: Iterable[str]) -> None:
+    with open(target, "w", encoding="utf-8") as f:
+        for c in chunks:
+            f.write(c)
+
+
+def _replace_atomically(name: str, target: str, st: os.stat_result | None, chunks: Iterable[str]) -> None:
+    directory = os.path.dirname(target) or "."
+    if not os.path.isdir(directory):
+        raise OutputError(name, f"directory '{os.path.dirname(name) or '.'}' does not exist", errno.ENOENT)
+    if st is not None and not os.access(target, os.W_OK):
+        # renaming over it would succeed (the directory is writable) and bypass the file's own permission
+        raise OutputError(name, "permission denied", errno.EACCES)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(c)
+            f.flush()
+        if st is not None:
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # what open(path, "w") would have created
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
