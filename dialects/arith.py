@@ -15,7 +15,7 @@ from irq.ir.dense import DenseElementsAttr
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute, operand, result
 from irq.ir.traits import Commutative, ConstantLike, Pure, SameOperandsAndResultType
-from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
+from irq.ir.types import SIGNLESS, FloatType, IndexType, IntegerType, ShapedType, Type
 
 DIALECT = Dialect("arith", "Integer and floating point arithmetic.")
 
@@ -66,6 +66,9 @@ class ConstantOp(Op):
         return self.value
 
     def verify_op(self) -> None:
+        t = self.result.type
+        if isinstance(t, IntegerType) and t.signedness != SIGNLESS:  # MLIR's ConstantOp::verify
+            raise self.error(f"integer return type must be signless, got {t}")
         if self.value.type is not self.result.type:
             raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
 

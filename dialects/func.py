@@ -145,6 +145,9 @@ class FuncOp(Op):
                 result_types.append(p.parse_type())
                 res_attrs.append({})
         attrs = p.parse_optional_attr_dict_with_keyword()
+        reserved = sorted(_RESERVED_ATTRS.intersection(attrs or ()))
+        if reserved:  # the syntax sets these; a copy in the dictionary would silently lose
+            raise p.error(f"'{reserved[0]}' is a reserved attribute of func.func, set by its syntax")
         body = p.parse_optional_region(named_args) if named_args or p.peek_type() == "REGION" else None
         if named_args and body is None:
             raise p.error("a function with named arguments needs a body")
@@ -174,6 +177,10 @@ class FuncOp(Op):
                                  f"the function type {ft.value}")
         elif self.get_attr("sym_visibility") is None or self.get_attr("sym_visibility").value == "public":
             raise self.error("a function declaration (no body) cannot be public")
+
+
+#: Attributes that func.func's custom syntax writes itself (MLIR's function_interface_impl).
+_RESERVED_ATTRS = frozenset({"sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs"})
 
 
 def _entry(array: ArrayAttr | None, i: int) -> dict:

@@ -382,7 +382,8 @@ REGISTERED_PREFIXES = tuple(f"{name}." for name in context().dialects)
 @st.composite
 def op_names(draw):
     name = draw(st.one_of(st.tuples(UNKNOWN_DIALECTS, IDENT).map(".".join), TEXT, IDENT))
-    if name.startswith(REGISTERED_PREFIXES) or name in ("module", "func", "return", "call"):
+    # MLIR rejects an empty op name and unknown ops of a registered dialect
+    if not name or name.startswith(REGISTERED_PREFIXES) or name in ("module", "func", "return", "call"):
         name = "u." + name
     return name
 

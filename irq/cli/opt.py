@@ -201,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         if not failed and args.output != "-":
             Path(args.output).write_text("", encoding="utf-8")
         return 1 if failed else 0
-    if failed:
+    if failed and not args.split_input_file:
         return 1
+    # with --split-input-file every chunk runs, as in mlir-opt: the outputs of those that
+    # passed are written, the errors of the others went to stderr, and the status says so
     if args.output == "-":
         _write(sys.stdout, outputs)
     else:
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         with tmp.open("w", encoding="utf-8") as f:
             _write(f, outputs)
         tmp.replace(args.output)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

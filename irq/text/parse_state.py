@@ -156,14 +156,16 @@ class ParseState:
             return a
         t = i64 if type_tok is None else self.type_of(type_tok)
         text = tok.value
+        if isinstance(t, FloatType) and not text.startswith("0x"):  # MLIR: `42 : f32` is an error
+            raise self.error(
+                tok.pos,
+                "unexpected decimal integer literal for a floating point value "
+                "(add a trailing dot to make the literal a float)",
+            )
         try:
             if isinstance(t, FloatType):
                 # a hex integer of float type is MLIR's bit pattern (`0x7FC00000 : f32`), kept exactly
-                if text.startswith("0x"):
-                    a = FloatAttr.from_bits(int(text, 16), t)
-                else:
-                    from irq.text.floats import parse_float_literal
-                    a = FloatAttr(parse_float_literal(text, t.kind), t)
+                a = FloatAttr.from_bits(int(text, 16), t)
             elif isinstance(t, (IntegerType, IndexType)):
                 a = IntegerAttr(int(text, 0) if text.startswith(("0x", "-0x")) else int(text), t)
             else:
@@ -363,7 +365,9 @@ class ParseState:
     def bind_region_arguments(self, region: Region, names: list[tuple[Tok, Type, Location | None]]) -> None:
         """Give `region` an entry block with these arguments, resolving uses inside it."""
         if region.blocks and region.blocks[0].args:
-            raise self.error(names[0][0].pos if names else 0, "region already has entry block arguments")
+            if not names:  # `func.func @f(i32) { ^bb0(%a: i32): ... }`: the label names them (MLIR allows it)
+                return
+            raise self.error(names[0][0].pos, "region already has entry block arguments")
         entry = region.blocks[0] if region.blocks else region.add_block()
         fwd = self.region_forward.get(id(region), {})
         seen: set[str] = set()

@@ -70,7 +70,7 @@ class Reducer:
         else:
             if name.value in s.attr_aliases:
                 raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
-            s.attr_aliases[name.value] = c[3] if c[2] == "LOC" or isinstance(c[2], Tok) else c[2]
+            s.attr_aliases[name.value] = c[2]  # a DeferredLoc here is resolved with the other locations
         return None
 
     # ------------------------------------------------------------------ operations
@@ -139,6 +139,8 @@ class Reducer:
         tok = c[0]
         s = _s()
         name = s.string_value(tok)
+        if not name:
+            raise s.error(tok.pos, "empty operation name is invalid")
         self._enter_op(tok, name)
         return tok
 
@@ -155,6 +157,10 @@ class Reducer:
         operands = [use(t, ty) for t, ty in zip(operand_toks, ftype.inputs)]
         cls = s.ctx.ops.get(name)
         if cls is None:
+            dialect = name.partition(".")[0]
+            if "." in name and dialect in s.ctx.dialects:
+                # MLIR: a registered dialect owns its namespace; `arith.fooi` is a typo, not an extension
+                raise s.error(name_tok.pos, f"operation '{name}' is not registered in dialect '{dialect}'")
             if not s.ctx.allow_unregistered:
                 raise s.error(
                     name_tok.pos,
@@ -358,6 +364,8 @@ class Reducer:
 
     def attr_entry(self, c):
         key, pos = c[0]
+        if len(c) == 3 and isinstance(c[2], DeferredLoc):
+            raise _s().error(c[2].pos, f"location alias '{c[2].alias}' is used in an attribute before it is defined")
         if len(c) == 1:
             from irq.ir.attributes import UnitAttr
 
@@ -381,6 +389,8 @@ class Reducer:
 
             return TypeAttr(first)
         n = len(c)
+        if first.type == "LOC":  # a location as an attribute value
+            return c[1]
         if first.type == "LBRACKET":
             from irq.ir.attributes import ArrayAttr
 
@@ -395,6 +405,9 @@ class Reducer:
         return c[0] if c else []
 
     def attr_values(self, c):
+        v = c[-1]
+        if isinstance(v, DeferredLoc):
+            raise _s().error(v.pos, f"location alias '{v.alias}' is used in an attribute before it is defined")
         if len(c) == 1:
             return [c[0]]
         lst = c[0]

@@ -43,7 +43,8 @@ class BodySyntaxError(Exception):
         self.message = message
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<arrow>->)
   | (?P<float>[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)
@@ -53,17 +54,22 @@ _TOKEN = re.compile(r"""
   | (?P<hash>\#[A-Za-z_][\w$.]*)
   | (?P<id>[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*)
   | (?P<punct>[<>()\[\]{},:=*?+|])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
-_DIMS = re.compile(r"(?:(?:[0-9]+|\?)x)*")
+#: `2x?x`, and MLIR's spaced spelling `1 x ? x` (`vector<1 x f32>`): blanks around each `x`.
+_DIMS = re.compile(r"(?:(?:[0-9]+|\?)\s*x\s*)*")
+_INT64_MAX = 2**63 - 1
 _INT_TYPE = re.compile(r"([su]?)i([0-9]+)\Z")
 
 
 class DialectAsmParser:
     """Cursor over a type or attribute body; the methods mirror MLIR's AsmParser."""
 
-    def __init__(self, text: str, pos: int = 0, end: int | None = None, *,
-                 type_resolver: Callable[[str], Type] | None = None) -> None:
+    def __init__(
+        self, text: str, pos: int = 0, end: int | None = None, *, type_resolver: Callable[[str], Type] | None = None
+    ) -> None:
         self.text = text
         self.pos = pos
         self.end = len(text) if end is None else end
@@ -94,7 +100,7 @@ class DialectAsmParser:
 
     def expect_end(self) -> None:
         if not self.at_end():
-            raise self.error(f"unexpected '{self.text[self.pos:self.pos + 12]}' after the end")
+            raise self.error(f"unexpected '{self.text[self.pos : self.pos + 12]}' after the end")
 
     # -- punctuation and keywords -------------------------------------------------------
     def parse_optional(self, punct: str) -> bool:
@@ -145,6 +151,7 @@ class DialectAsmParser:
         self.pos = tok[3]
         if tok[1].startswith("0x"):
             from irq.text.floats import float_from_bits
+
             return float_from_bits(int(tok[1], 16), "f64")
         return float(tok[1])
 
@@ -154,6 +161,7 @@ class DialectAsmParser:
             raise self.error("expected a string")
         self.pos = tok[3]
         from irq.text.strings import unescape_string
+
         return unescape_string(tok[1])
 
     # -- types ----------------------------------------------------------------------------
@@ -259,9 +267,11 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
     p = DialectAsmParser(text, body_start, body_end, type_resolver=resolve)
     if head == "tensor":
         if p.parse_optional("*"):
+            p._skip_ws()
             if not text.startswith("x", p.pos):
                 raise p.error("expected 'x' after '*'")
             p.pos += 1
+            p._skip_ws()
             elem = p.parse_type()
             p.expect_end()
             return TensorType(None, elem)
@@ -300,8 +310,15 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
     dims_text = m.group()
     shape: list[int | None] = []
     if dims_text:
-        for d in dims_text[:-1].split("x"):
-            shape.append(None if d == "?" else int(d))
+        for d in dims_text.rstrip()[:-1].split("x"):
+            d = d.strip()
+            if d == "?":
+                shape.append(None)
+                continue
+            n = int(d)
+            if n > _INT64_MAX:
+                raise p.error(f"dimension {n} does not fit in int64", p.pos)
+            shape.append(n)
     p.pos = m.end()
     return shape, p.parse_type()
 
@@ -316,6 +333,7 @@ def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type]
         raise BodySyntaxError(0, f"undefined type alias '{text}'")
     if ctx is None:
         from irq.ir.dialect import default_context
+
         ctx = default_context()
     cls = ctx.types.get(name)
     if cls is None:

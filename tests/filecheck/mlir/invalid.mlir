@@ -1,0 +1,81 @@
+// RUN: irq-opt %s --split-input-file --verify-diagnostics --allow-unregistered-dialect
+//
+// Input MLIR rejects, each at the line MLIR's own annotation names. Written for irq after
+// reading llvm-project mlir/test/IR/invalid.mlir, invalid-builtin-attributes.mlir,
+// invalid-builtin-types.mlir, invalid-func-op.mlir, mlir/test/Dialect/Func/invalid.mlir,
+// mlir/test/Dialect/Arith/invalid.mlir and mlir/test/IR/test-symbol-table (redefinition).
+
+func.func @f() {
+  return
+}
+// expected-note@-3 {{see existing symbol definition here}}
+// expected-error@+1 {{redefinition of symbol named 'f'}}
+func.func @f() {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{empty operation name is invalid}}
+""() : () -> ()
+
+// -----
+
+// expected-error@+1 {{integer return type must be signless}}
+%0 = arith.constant 0 : ui32
+
+// -----
+
+// expected-error@+1 {{unexpected decimal integer literal for a floating point value}}
+"t.a"() {x = 42 : f32} : () -> ()
+
+// -----
+
+// expected-error@+1 {{expected floating-point elements, but parsed integer}}
+"t.a"() {x = dense<[4]> : tensor<1xf32>} : () -> ()
+
+// -----
+
+// expected-error@+1 {{dense array element type must be i1 or a multiple of 8 bits wide}}
+"t.a"() {x = array<i7>} : () -> ()
+
+// -----
+
+// expected-error@+1 {{does not fit in int64}}
+"t.a"() : () -> tensor<9223372036854775808xf32>
+
+// -----
+
+// Unknown ops of a registered dialect are typos even with --allow-unregistered-dialect.
+// expected-error@+1 {{operation 'arith.addx' is not registered in dialect 'arith'}}
+"arith.addx"() : () -> ()
+
+// -----
+
+// expected-error@+1 {{'sym_name' is a reserved attribute of func.func}}
+func.func @g() attributes {sym_name = "h"} {
+  return
+}
+
+// -----
+
+func.func @h(i32) {
+// expected-error@-1 {{entry block arguments (i64) do not match the function type (i32) -> ()}}
+^bb0(%a: i64):
+  return
+}
+
+// -----
+
+// A missing token is reported at the end of the statement's last token, not on the next line.
+// expected-error@+1 {{unexpected end of statement}}
+%1 = "t.b"()
+"t.c"() : () -> ()
+
+// -----
+
+// Annotations stack: both lines below name the line after them (two ops share it), and a
+// blank may precede '@'.
+// expected-error @below {{'arith.constant' op integer return type must be signless, got ui32}}
+// expected-error @below {{'arith.constant' op integer return type must be signless, got ui8}}
+%2 = arith.constant 0 : ui32 %3 = arith.constant 1 : ui8
