@@ -337,7 +337,10 @@ def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type]
         ctx = default_context()
     cls = ctx.types.get(name)
     if cls is None:
-        return OpaqueType(name.partition(".")[0], text)
+        dialect, _, mnemonic = name.partition(".")
+        if dialect in ctx.dialects:  # a registered dialect owns its namespace: `!quant.unifrom` is a typo
+            raise BodySyntaxError(1, f"unknown type '{mnemonic}' in dialect '{dialect}'")
+        return OpaqueType(dialect, text)
     start = len(name) + 2
     end = len(text) - 1 if lt else start - 1
     if lt and not text.endswith(">"):
