@@ -709,3 +709,21 @@ def _parse_extended(cls, p):
 for _cls in (AddUIExtendedOp, MulSIExtendedOp, MulUIExtendedOp):
     _cls.print_custom = _print_extended
     _cls.parse_custom = classmethod(_parse_extended)
+
+
+# -- MLIR's default-valued properties ------------------------------------------------------------
+#: MLIR's generic printer writes these on every integer / float op (`<{overflowFlags =
+#: #arith.overflow<none>}>`); they are the absence of a flag, so irq drops them when it reads
+#: them and IR that went through mlir-opt is the same IR. Other values are kept and printed.
+_DEFAULT_FLAGS = {"overflowFlags": "#arith.overflow<none>", "fastmath": "#arith.fastmath<none>"}
+_operation_create = Op.create.__func__
+
+
+def _create_without_default_flags(cls, operands=(), result_types=(), attributes=None, properties=None, *rest, **kw):
+    if properties:
+        properties = {k: v for k, v in properties.items() if _DEFAULT_FLAGS.get(k) != str(v)}
+    return _operation_create(cls, operands, result_types, attributes, properties, *rest, **kw)
+
+
+for _cls in list(DIALECT.ops.values()):
+    _cls.create = classmethod(_create_without_default_flags)

@@ -224,6 +224,8 @@ class CallOp(Op):
 
     def verify_op(self) -> None:
         callee = self.callee
+        if callee.nested:  # MLIR's callee is a FlatSymbolRefAttr
+            raise self.error(f"requires a flat symbol reference as callee, got {callee}")
         # @outer::@inner resolves @outer in the nearest symbol table, then @inner inside it
         target = lookup_symbol(self, callee.root)
         for name in callee.nested:

@@ -79,3 +79,40 @@ func.func @h(i32) {
 // expected-error @below {{'arith.constant' op integer return type must be signless, got ui32}}
 // expected-error @below {{'arith.constant' op integer return type must be signless, got ui8}}
 %2 = arith.constant 0 : ui32 %3 = arith.constant 1 : ui8
+
+// -----
+
+module @m {
+  func.func @inner() {
+    return
+  }
+}
+func.func @outer() {
+  // expected-error@+1 {{requires a flat symbol reference as callee}}
+  func.call @m::@inner() : () -> ()
+  return
+}
+
+// -----
+
+func.func @ext_must_widen(%a: i32) {
+  // expected-error@+1 {{result type i16 must be wider than operand type i32}}
+  %0 = arith.extsi %a : i32 to i16
+  return
+}
+
+// -----
+
+func.func @select_types(%c: i1, %a: i32, %b: i64) {
+  // expected-error@+1 {{true and false values and the result must have the same type}}
+  %0 = "arith.select"(%c, %a, %b) : (i1, i32, i64) -> i32
+  return
+}
+
+// -----
+
+func.func @cmpi_predicate(%a: i32) {
+  // expected-error@+1 {{predicate 12 is not one of 10 predicates}}
+  %0 = "arith.cmpi"(%a, %a) <{predicate = 12 : i64}> : (i32, i32) -> i1
+  return
+}
