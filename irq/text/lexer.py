@@ -120,7 +120,8 @@ _BRACE_CONTENT = re.compile(
 #: What follows a label's `:`: an op (`%`, `"`, a name), a label, the region's `}`, the end.
 _AFTER_LABEL = re.compile(_SKIP_TEXT + r'(?:[%"^}]|$|(?P<word>[A-Za-z_][\w$.]*))')
 _PARENS_OR_STRING = re.compile(r'[()"]')
-_BRACKETS = re.compile(r'->|[<>()\[\]{}"]')
+#: `->`, and an affine set's `>=` / `<=`, are not brackets.
+_BRACKETS = re.compile(r'->|>=|<=|[<>()\[\]{}"]')
 
 # Kinds of open brackets on the lexer's stack.
 REGION, PAREN, BRACKET, DICT, PROPS, ANGLE, RES, LOCPAREN = range(8)
@@ -210,7 +211,7 @@ class Lexer:
                 raise self.error(start, "unbalanced '<' (missing '>')")
             c = m.group()
             pos = m.end()
-            if c == "->":
+            if c == "->" or c == ">=" or c == "<=":
                 continue
             if c == '"':
                 pos = self.scan_string(m.start())

@@ -299,6 +299,13 @@ class ParseState:
         if k == "ATTR_ALIAS":
             return self.alias_attr(tok)
         if k == "OPAQUE_ATTR":
+            if tok.value.startswith(("affine_map<", "affine_set<")):
+                from irq.text.affine import check_affine
+
+                try:
+                    check_affine(tok.value)
+                except BodySyntaxError as e:
+                    raise self.error(tok.pos + e.offset, e.message) from None
             return OpaqueAttr("builtin", tok.value)
         raise self.error(tok.pos, f"expected an attribute, found '{tok.value}'")
 

@@ -220,8 +220,8 @@ def _balanced_end(text: str, pos: int, end: int) -> int:
                 j += 2 if text[j] == "\\" else 1
             i = j + 1
             continue
-        if c == "-" and text.startswith("->", i):
-            i += 2
+        if (c == "-" or c == "<") and text.startswith(("->", "<="), i) or c == ">" and text.startswith(">=", i):
+            i += 2  # an arrow, or a comparison of an affine set: not brackets
             continue
         if c in "<([{":
             depth += 1

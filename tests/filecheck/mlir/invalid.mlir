@@ -116,3 +116,29 @@ func.func @cmpi_predicate(%a: i32) {
   %0 = "arith.cmpi"(%a, %a) <{predicate = 12 : i64}> : (i32, i32) -> i1
   return
 }
+
+// -----
+
+// expected-error@+1 {{use of undeclared identifier 'd1'}}
+"t.a"() {m = affine_map<(d0) -> (d1)>} : () -> ()
+
+// -----
+
+// expected-error@+1 {{non-affine expression: at least one of the multiply operands has to be a constant}}
+"t.a"() {m = affine_map<(d0, d1) -> (d0 * d1)>} : () -> ()
+
+// -----
+
+// expected-error@+1 {{expected '0' on the right of an affine constraint}}
+"t.a"() {s = affine_set<(d0) : (d0 >= 1)>} : () -> ()
+
+// -----
+
+func.func @g(%x: i32) -> i32 {
+  return %x : i32
+}
+func.func @f() {
+  // expected-error@+1 {{reference to function with mismatched type}}
+  %0 = func.constant @g : (i64) -> i64
+  return
+}
