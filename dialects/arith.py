@@ -369,7 +369,7 @@ def _bool_like(operand_type: Type) -> Type:
     if isinstance(operand_type, TensorType):
         return operand_type.with_element_type(i1)
     if isinstance(operand_type, VectorType):
-        return VectorType(operand_type.shape, i1)
+        return VectorType(operand_type.shape, i1, operand_type.scalable_dims)
     return i1
 
 

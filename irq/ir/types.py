@@ -62,7 +62,7 @@ class IntegerType(Type):
     signedness: str
 
     def __new__(cls, width: int, signedness: str = SIGNLESS) -> IntegerType:
-        if not isinstance(width, int) or width <= 0 or width > 1 << 24:
+        if not isinstance(width, int) or width < 0 or width > 1 << 24:  # MLIR has i0
             raise ValueError(f"invalid integer width {width!r}")
         if signedness not in (SIGNLESS, SIGNED, UNSIGNED):
             raise ValueError(f"invalid signedness {signedness!r}")
@@ -208,18 +208,29 @@ class TensorType(ShapedType):
 
 
 class VectorType(ShapedType):
-    """`vector<4x8xf32>` (fixed-size dims only)."""
+    """`vector<4x8xf32>`; a scalable dimension (a multiple of the hardware's vector length, as
+    in SVE and RVV) prints in brackets: `vector<2x[4]xf32>` has `scalable_dims=(False, True)`."""
 
-    __slots__ = ()
+    __slots__ = ("scalable_dims",)
+    scalable_dims: tuple[bool, ...]
 
-    def __new__(cls, shape: Iterable[int], element_type: Type) -> VectorType:
+    def __new__(
+        cls, shape: Iterable[int], element_type: Type, scalable_dims: Iterable[bool] | None = None
+    ) -> VectorType:
         shape = _check_shape(shape)
         if None in shape:
             raise ValueError("vector dimensions must be static")
-        return cls._intern((shape, element_type), shape=shape, element_type=element_type)
+        scalable = tuple(bool(s) for s in scalable_dims) if scalable_dims is not None else (False,) * len(shape)
+        if len(scalable) != len(shape):
+            raise ValueError("one scalable flag per vector dimension")
+        return cls._intern((shape, element_type, scalable), shape=shape, element_type=element_type,
+                           scalable_dims=scalable)
 
     def _render(self) -> str:
-        return f"vector<{_dims_text(self.shape)}{self.element_type._text}>"
+        if not any(self.scalable_dims):
+            return f"vector<{_dims_text(self.shape)}{self.element_type._text}>"
+        dims = "".join(f"[{d}]x" if s else f"{d}x" for d, s in zip(self.shape, self.scalable_dims))
+        return f"vector<{dims}{self.element_type._text}>"
 
 
 class TupleType(Type):

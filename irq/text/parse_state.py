@@ -276,6 +276,12 @@ class ParseState:
     def atom_attr(self, tok: Tok, type_tok: Tok | None = None) -> Attribute:
         """An attribute from a single token (plus the type after ':' for typed literals)."""
         k = tok.type
+        if type_tok is not None and k in ("STRING", "DIALECT_ATTR", "OPAQUE_ATTR"):
+            # `"s" : !foo.string`, `#foo.attr : i32`, `sparse<...> : tensor<2xf32>`: kept as written,
+            # the type in its printed form
+            self.atom_attr(tok)  # the attribute itself must be valid (affine maps are checked)
+            dialect = tok.value[1:].partition(".")[0] if k == "DIALECT_ATTR" else "builtin"
+            return OpaqueAttr(dialect, f"{tok.value} : {self.type_of(type_tok)._text}")
         if k == "INT":
             return self.int_attr(tok, type_tok)
         if k == "FLOAT":

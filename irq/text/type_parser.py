@@ -61,6 +61,9 @@ _TOKEN = re.compile(
 #: `2x?x`, and MLIR's spaced spelling `1 x ? x` (`vector<1 x f32>`): blanks around each `x`.
 _DIMS = re.compile(r"(?:(?:[0-9]+|\?)\s*x\s*)*")
 _INT64_MAX = 2**63 - 1
+#: a vector's dims: `4x`, and `[4]x` for a scalable one
+_VECTOR_DIMS = re.compile(r"(?:(?:\[\s*[0-9]+\s*\]|[0-9]+)\s*x\s*)*")
+_VECTOR_DIM = re.compile(r"\[\s*([0-9]+)\s*\]|([0-9]+)")
 _INT_TYPE = re.compile(r"([su]?)i([0-9]+)\Z")
 
 
@@ -245,7 +248,7 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
     m = _INT_TYPE.match(text)
     if m:
         width = int(m.group(2))
-        if width == 0 or width > 1 << 24:
+        if width > 1 << 24:  # MLIR's limit; i0 is a valid (zero-bit) type
             raise BodySyntaxError(0, f"invalid integer width {width}")
         return IntegerType(width, m.group(1))
     if text[:1] == "!":
@@ -284,11 +287,16 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
         p.expect_end()
         return TensorType(shape, elem, encoding)
     if head == "vector":
-        shape, elem = _shape_and_element(p)
+        p._skip_ws()
+        m = _VECTOR_DIMS.match(p.text, p.pos, p.end)
+        shape, scalable = [], []
+        for d in _VECTOR_DIM.finditer(m.group()):
+            scalable.append(d.group(1) is not None)
+            shape.append(int(d.group(1) or d.group(2)))
+        p.pos = m.end()
+        elem = p.parse_type()
         p.expect_end()
-        if None in shape:
-            raise p.error("vector dimensions must be static")
-        return VectorType(shape, elem)
+        return VectorType(shape, elem, scalable)
     if head == "tuple":
         types = []
         if not p.at_end():
