@@ -233,6 +233,38 @@ class VectorType(ShapedType):
         return f"vector<{dims}{self.element_type._text}>"
 
 
+class MemRefType(ShapedType):
+    """`memref<4x?xf32>`, `memref<4x4xf32, strided<[4, 1], offset: ?>, 1>`, `memref<*xf32>`.
+
+    A buffer with a layout (`strided<...>` or `affine_map<...>`) and a memory space (`1`,
+    `"gpu"`...), both optional and kept as the attribute text MLIR writes; `shape=None` is
+    unranked. irq's runtimes do not execute memrefs: they are for reading MLIR's IR.
+    """
+
+    __slots__ = ("layout", "memory_space")
+    layout: str | None
+    memory_space: str | None
+
+    def __new__(
+        cls,
+        shape: Iterable[int | None] | None,
+        element_type: Type,
+        layout: str | None = None,
+        memory_space: str | None = None,
+    ) -> MemRefType:
+        shape = None if shape is None else _check_shape(shape)
+        if shape is None and layout is not None:
+            raise ValueError("an unranked memref has no layout")
+        return cls._intern((shape, element_type, layout, memory_space), shape=shape, element_type=element_type,
+                           layout=layout, memory_space=memory_space)
+
+    def _render(self) -> str:
+        extra = "".join(f", {x}" for x in (self.layout, self.memory_space) if x is not None)
+        if self.shape is None:
+            return f"memref<*x{self.element_type._text}{extra}>"
+        return f"memref<{_dims_text(self.shape)}{self.element_type._text}{extra}>"
+
+
 class TupleType(Type):
     __slots__ = ("types",)
     types: tuple[Type, ...]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from irq.ir.types import (
     ComplexType,
+    MemRefType,
     FloatType,
     FunctionType,
     IndexType,
@@ -286,6 +287,8 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
             encoding = text[encoding_start:body_end].strip()
         p.expect_end()
         return TensorType(shape, elem, encoding)
+    if head == "memref":
+        return _parse_memref(p, text, body_end)
     if head == "vector":
         p._skip_ws()
         m = _VECTOR_DIMS.match(p.text, p.pos, p.end)
@@ -329,6 +332,64 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
             shape.append(n)
     p.pos = m.end()
     return shape, p.parse_type()
+
+
+_STRIDED = re.compile(
+    r"strided<\[\s*(?:(?:[0-9]+|\?)\s*(?:,\s*(?:[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>")
+
+
+def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
+    """`memref<dims x elem [, layout] [, memory space]>`; MLIR tells the layout from the memory space
+    by kind: `strided<...>` and `affine_map<...>` are layouts, anything else a memory space."""
+    unranked = p.parse_optional("*")
+    if unranked:
+        p._skip_ws()
+        if not text.startswith("x", p.pos):
+            raise p.error("expected 'x' after '*'")
+        p.pos += 1
+        shape, elem = None, p.parse_type()
+    else:
+        shape, elem = _shape_and_element(p)
+    extras: list[tuple[int, str]] = []
+    while p.parse_optional(","):
+        p._skip_ws()
+        start = p.pos
+        depth, i = 0, start
+        while i < body_end and not (depth == 0 and text[i] == ","):
+            c = text[i]
+            if c in "<([{":
+                depth += 1
+            elif c in ">)]}" and not (c == ">" and text[i - 1 : i + 1] == "->"):
+                depth -= 1
+            i += 1
+        extras.append((start, text[start:i].strip()))
+        p.pos = i
+    p.expect_end()
+    layout = space = None
+    for at, item in extras:
+        if item.startswith(("strided<", "affine_map<")):
+            if layout is not None or space is not None:
+                raise BodySyntaxError(at, "the layout of a memref comes before its memory space, once")
+            if item.startswith("strided<") and not _STRIDED.fullmatch(item):
+                raise BodySyntaxError(at, f"expected strided<[strides], offset: n>, found '{item}'")
+            if item.startswith("affine_map<"):
+                from irq.text.affine import check_affine
+
+                try:
+                    check_affine(item)
+                except BodySyntaxError as e:
+                    raise BodySyntaxError(at + e.offset, e.message) from None
+            layout = item
+        elif item.startswith("#") and "." not in item.partition("<")[0]:
+            raise BodySyntaxError(at, f"attribute alias '{item}' inside a memref type is not supported; write the "
+                                      "attribute itself")
+        else:
+            if space is not None:
+                raise BodySyntaxError(at, "a memref has one memory space")
+            space = item
+    if unranked and layout is not None:
+        raise BodySyntaxError(extras[0][0], "an unranked memref has no layout")
+    return MemRefType(shape, elem, layout, space)
 
 
 def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type] | None) -> Type:

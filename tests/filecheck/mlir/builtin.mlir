@@ -37,3 +37,10 @@ func.func @f(%a: i32) -> i32 {
 // brackets; i0 is a type (mlir/test/IR/parser.mlir, mlir/test/IR/invalid-builtin-types.mlir).
 // CHECK: "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32, sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
 "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32, sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+
+// -----
+
+// memref: shape, element type, layout (strided or an affine map), memory space
+// (mlir/test/IR/parser.mlir, mlir/test/Dialect/Builtin/types.mlir).
+// CHECK: () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
+"t.a"() : () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)

@@ -142,3 +142,13 @@ func.func @f() {
   %0 = func.constant @g : (i64) -> i64
   return
 }
+
+// -----
+
+// expected-error@+1 {{the layout of a memref comes before its memory space}}
+"t.a"() : () -> memref<4xf32, 1, strided<[1]>>
+
+// -----
+
+// expected-error@+1 {{use of undeclared identifier 'd1'}}
+"t.a"() : () -> memref<4xf32, affine_map<(d0) -> (d1)>>
