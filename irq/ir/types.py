@@ -39,6 +39,7 @@ class Type:
 
     def __reduce__(self):
         from irq.text.type_parser import parse_type_text
+
         return (parse_type_text, (self._text,))
 
     def _render(self) -> str:  # pragma: no cover - every subclass renders
@@ -94,9 +95,26 @@ class IntegerType(Type):
         return -(1 << (w - 1)), (1 << (w - 1)) - 1
 
 
-FLOAT_KINDS = ("f16", "bf16", "f32", "f64", "tf32", "f80", "f128",
-               "f8E5M2", "f8E4M3FN", "f8E5M2FNUZ", "f8E4M3FNUZ", "f8E4M3B11FNUZ", "f8E4M3", "f8E3M4",
-               "f4E2M1FN", "f6E2M3FN", "f6E3M2FN", "f8E8M0FNU")
+FLOAT_KINDS = (
+    "f16",
+    "bf16",
+    "f32",
+    "f64",
+    "tf32",
+    "f80",
+    "f128",
+    "f8E5M2",
+    "f8E4M3FN",
+    "f8E5M2FNUZ",
+    "f8E4M3FNUZ",
+    "f8E4M3B11FNUZ",
+    "f8E4M3",
+    "f8E3M4",
+    "f4E2M1FN",
+    "f6E2M3FN",
+    "f6E3M2FN",
+    "f8E8M0FNU",
+)
 _FLOAT_WIDTH = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64, "tf32": 32, "f80": 80, "f128": 128}
 
 
@@ -191,8 +209,7 @@ class TensorType(ShapedType):
         shape = None if shape is None else _check_shape(shape)
         if not isinstance(element_type, Type):
             raise TypeError(f"tensor element type must be a Type, got {element_type!r}")
-        return cls._intern((shape, element_type, encoding), shape=shape, element_type=element_type,
-                           encoding=encoding)
+        return cls._intern((shape, element_type, encoding), shape=shape, element_type=element_type, encoding=encoding)
 
     def _render(self) -> str:
         if self.shape is None:
@@ -223,8 +240,9 @@ class VectorType(ShapedType):
         scalable = tuple(bool(s) for s in scalable_dims) if scalable_dims is not None else (False,) * len(shape)
         if len(scalable) != len(shape):
             raise ValueError("one scalable flag per vector dimension")
-        return cls._intern((shape, element_type, scalable), shape=shape, element_type=element_type,
-                           scalable_dims=scalable)
+        return cls._intern(
+            (shape, element_type, scalable), shape=shape, element_type=element_type, scalable_dims=scalable
+        )
 
     def _render(self) -> str:
         if not any(self.scalable_dims):
@@ -255,8 +273,13 @@ class MemRefType(ShapedType):
         shape = None if shape is None else _check_shape(shape)
         if shape is None and layout is not None:
             raise ValueError("an unranked memref has no layout")
-        return cls._intern((shape, element_type, layout, memory_space), shape=shape, element_type=element_type,
-                           layout=layout, memory_space=memory_space)
+        return cls._intern(
+            (shape, element_type, layout, memory_space),
+            shape=shape,
+            element_type=element_type,
+            layout=layout,
+            memory_space=memory_space,
+        )
 
     def _render(self) -> str:
         extra = "".join(f", {x}" for x in (self.layout, self.memory_space) if x is not None)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from irq.ir.types import (
     ComplexType,
-    MemRefType,
     FloatType,
     FunctionType,
     IndexType,
     IntegerType,
+    MemRefType,
     NoneType,
     OpaqueType,
     TensorType,
@@ -335,7 +335,8 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
 
 
 _STRIDED = re.compile(
-    r"strided<\[\s*(?:(?:[0-9]+|\?)\s*(?:,\s*(?:[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>")
+    r"strided<\[\s*(?:(?:[0-9]+|\?)\s*(?:,\s*(?:[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>"
+)
 
 
 def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
@@ -381,8 +382,9 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
                     raise BodySyntaxError(at + e.offset, e.message) from None
             layout = item
         elif item.startswith("#") and "." not in item.partition("<")[0]:
-            raise BodySyntaxError(at, f"attribute alias '{item}' inside a memref type is not supported; write the "
-                                      "attribute itself")
+            raise BodySyntaxError(
+                at, f"attribute alias '{item}' inside a memref type is not supported; write the attribute itself"
+            )
         else:
             if space is not None:
                 raise BodySyntaxError(at, "a memref has one memory space")
