@@ -1,4 +1,4 @@
-"""Text parse/print throughput and memory of irq, side by side with xDSL on the same MLIR text.
+"""Text parse/print throughput and memory of irq, side by side with xDSL and MLIR (C++) on the same MLIR text.
 
 Why: irq's text format is the interface users edit and diff, and large imported
 models are 1e4-1e5 ops plus tens of MB of weights. The targets (at N = 1e5, both
@@ -19,8 +19,9 @@ Memory is measured with tracemalloc in a separate, untimed parse: "retained" is 
 the parsed module still holds after `gc.collect()`, "peak" the high-water mark during
 parsing (the input text is allocated before tracing starts and is not counted).
 
-Usage: python bench/text_throughput.py [--sizes 1000,10000,100000] [--quick] [--no-xdsl] [--json out.json]
-xDSL is optional (`pip install .[bench]`); without it the irq columns are still printed.
+Usage: python bench/text_throughput.py [--sizes 1000,10000,100000] [--quick] [--no-xdsl] [--no-mlir] [--json out.json]
+xDSL is optional (`pip install .[bench]`), and so is MLIR C++ (iree-base-compiler's bindings, in
+the test extra); without them the irq columns are still printed.
 A full run with xDSL takes 15-30 minutes on a 2-core box, mostly xDSL at N = 1e5 (once
 timed, once under tracemalloc); `--no-memory` or smaller `--sizes` shorten it.
 """
@@ -149,6 +150,46 @@ class XdslTool:
         return sum(1 for _ in module.walk())
 
 
+class MlirTool:
+    """MLIR itself (C++), through the Python bindings iree-base-compiler ships (the test extra).
+
+    Its context registers builtin, func and arith, and accepts the unregistered `test.op`s.
+    Memory is not traced (tracemalloc sees only Python allocations).
+    """
+
+    name = "mlir"
+
+    def __init__(self) -> None:
+        from iree.compiler import ir
+        self._ir = ir
+        self.reset()
+
+    def reset(self) -> None:
+        self.ctx = self._ir.Context()
+        self.ctx.allow_unregistered_dialects = True
+
+    def parse(self, text: str) -> Any:
+        return self._ir.Module.parse(text, self.ctx)
+
+    def print(self, module: Any, generic: bool) -> str:
+        return module.operation.get_asm(print_generic_op_form=generic)
+
+    @staticmethod
+    def count_ops(module: Any) -> int:
+        count = 0
+
+        def visit(op: Any) -> None:
+            nonlocal count
+            count += 1
+            for region in op.regions:
+                for block in region.blocks:
+                    for child in block.operations:
+                        visit(child.operation)
+
+        visit(module.operation)
+        return count
+
+
 # ---------------------------------------------------------------------------------- measuring
 def best_time(fn: Callable[[], Any], reps: int) -> tuple[float, Any]:
     """Best wall time of `reps` calls (GC enabled, as users run) and the last result."""
@@ -207,7 +248,7 @@ def run_text(tool: Any, form: str, n: int, text: str, reps: int, memory: bool) -
         notes.append("ROUND-TRIP MISMATCH")
     del module, out
     retained = peak = 0
-    if memory:
+    if memory and tool.name != "mlir":
         retained, peak, module = traced(lambda: tool.parse(text))
         del module
     gc.collect()
@@ -302,7 +343,7 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         by_key.setdefault((r.form, r.n), {})[r.tool] = r
     for (form, n), d in by_key.items():
-        for tool in ("irq", "xdsl"):
+        for tool in ("irq", "xdsl", "mlir"):
             r = d.get(tool)
             if r is None:
                 continue
@@ -317,6 +358,10 @@ def print_table(rows: list[Row]) -> None:
             speed = f"{a.parse_ops / b.parse_ops:>11.2f}x {a.print_ops / b.print_ops:>11.2f}x"
             print(f"{form:8} {n:>7} {'ratio':5} {speed} {mem:>14} {pk:>10}  irq/xdsl (speed: higher is better; "
                   "memory: lower)")
+        c = d.get("mlir")
+        if a and c:
+            speed = f"{a.parse_ops / c.parse_ops:>11.2f}x {a.print_ops / c.print_ops:>11.2f}x"
+            print(f"{form:8} {n:>7} {'ratio':5} {speed} {'-':>14} {'-':>10}  irq/mlir (aim: parse >= 0.2x)")
 
 
 def print_targets(rows: list[Row]) -> None:
@@ -372,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default=None, help="comma-separated op counts (default 1000,10000,100000)")
     ap.add_argument("--quick", action="store_true", help="sizes up to 1e4 and a 5 MB blob (CI smoke)")
-    ap.add_argument("--no-xdsl", action="store_true", help="measure irq only")
+    ap.add_argument("--no-xdsl", action="store_true", help="do not measure xDSL")
+    ap.add_argument("--no-mlir", action="store_true", help="do not measure MLIR C++ (iree-base-compiler)")
     ap.add_argument("--forms", default="generic,custom")
     ap.add_argument("--blob-mb", type=float, default=None, help="resource blob size in MB (default 50; 0 to skip)")
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
@@ -392,7 +438,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             tools.append(XdslTool())
         except ImportError:
-            xdsl_note = "xDSL not installed (pip install .[bench]); irq only"
+            xdsl_note = "xDSL not installed (pip install .[bench])"
+    if not args.no_mlir:
+        try:
+            tools.append(MlirTool())
+        except ImportError:
+            xdsl_note += ("; " if xdsl_note else "") + "MLIR bindings not installed (pip install iree-base-compiler)"
     print(f"python {sys.version.split()[0]}; sizes {sizes}; forms {forms}" + (f"; {xdsl_note}" if xdsl_note else ""))
 
     # Warm up: the first parse compiles the grammar / builds caches; not what we measure.
@@ -416,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     print_targets(rows)
 
-    res = run_resource(tools, blob_mb) if blob_mb > 0 else None
+    res = run_resource([t for t in tools if t.name != "mlir"], blob_mb) if blob_mb > 0 else None
     if res is not None:
         print_resource(res)
 

@@ -1,8 +1,10 @@
-"""A small arith dialect: constants and element-wise integer/float arithmetic.
+"""The arith dialect: constants, element-wise integer/float arithmetic, comparisons, casts.
 
-It has MLIR's names and syntax (`%2 = arith.addf %0, %1 : tensor<4xf32>`), so the
-same text runs through irq and xDSL in the benchmarks, and it gives the generic
-passes (canonicalize, cse, dce) something to fold in tests.
+It has MLIR's names, syntax and semantics (`%2 = arith.addf %0, %1 : tensor<4xf32>`,
+`arith.cmpi slt, %a, %b : i32`, `arith.extsi %x : i8 to i32`), so the same text runs
+through irq, xDSL and mlir-opt, and it gives the generic passes (canonicalize, cse, dce)
+something to fold. Folders follow MLIR's: integers wrap at their width, division by zero
+and over-wide shifts (undefined behaviour in MLIR) are never folded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from irq.ir.dense import DenseElementsAttr
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute, operand, result
 from irq.ir.traits import Commutative, ConstantLike, Pure, SameOperandsAndResultType
-from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
+from irq.ir.types import SIGNLESS, FloatType, IndexType, IntegerType, ShapedType, Type
 
 DIALECT = Dialect("arith", "Integer and floating point arithmetic.")
 
@@ -66,6 +68,9 @@ class ConstantOp(Op):
         return self.value
 
     def verify_op(self) -> None:
+        t = self.result.type
+        if isinstance(t, IntegerType) and t.signedness != SIGNLESS:  # MLIR's ConstantOp::verify
+            raise self.error(f"integer return type must be signless, got {t}")
         if self.value.type is not self.result.type:
             raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
 
@@ -88,11 +93,76 @@ def _binary(op_name: str, doc: str, constraint: Constraint, commutative: bool) -
     return DIALECT.op(type(Op)(cls_name, (Op,), ns))
 
 
-_SCALAR_FNS = {
-    "arith.addi": lambda a, b: a + b, "arith.subi": lambda a, b: a - b, "arith.muli": lambda a, b: a * b,
-    "arith.addf": lambda a, b: a + b, "arith.subf": lambda a, b: a - b, "arith.mulf": lambda a, b: a * b,
-    "arith.divf": lambda a, b: a / b if b != 0 else (float("nan") if a == 0 else float("inf") * (1 if a > 0 else -1)),
-    "arith.maxsi": max, "arith.minsi": min,
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def _fdiv(a: float, b: float) -> float:
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _maximumf(a: float, b: float) -> float:  # IEEE maximum: NaN wins, +0 > -0
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if a == b == 0:
+        return a if math.copysign(1.0, a) > 0 else b
+    return max(a, b)
+
+
+def _minimumf(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if a == b == 0:
+        return a if math.copysign(1.0, a) < 0 else b
+    return min(a, b)
+
+
+def _maxnumf(a: float, b: float) -> float:  # IEEE maxNum: a NaN operand is ignored
+    return b if math.isnan(a) else a if math.isnan(b) else _maximumf(a, b)
+
+
+def _minnumf(a: float, b: float) -> float:
+    return b if math.isnan(a) else a if math.isnan(b) else _minimumf(a, b)
+
+
+#: Integer folders on the operands' signed values and the bit width; None: do not fold
+#: (division by zero, signed overflow of a division, shifts by the width or more).
+_INT_FNS = {
+    "arith.addi": lambda a, b, w: a + b,
+    "arith.subi": lambda a, b, w: a - b,
+    "arith.muli": lambda a, b, w: a * b,
+    "arith.maxsi": lambda a, b, w: max(a, b),
+    "arith.minsi": lambda a, b, w: min(a, b),
+    "arith.maxui": lambda a, b, w: a if a % (1 << w) >= b % (1 << w) else b,
+    "arith.minui": lambda a, b, w: a if a % (1 << w) <= b % (1 << w) else b,
+    "arith.divsi": lambda a, b, w: None if b == 0 or (a == -(1 << (w - 1)) and b == -1) else _trunc_div(a, b),
+    "arith.divui": lambda a, b, w: None if b == 0 else (a % (1 << w)) // (b % (1 << w)),
+    "arith.remsi": lambda a, b, w: None if b == 0 else a - b * _trunc_div(a, b),
+    "arith.remui": lambda a, b, w: None if b == 0 else (a % (1 << w)) % (b % (1 << w)),
+    "arith.ceildivsi": lambda a, b, w: None if b == 0 or (a == -(1 << (w - 1)) and b == -1) else -((-a) // b),
+    "arith.floordivsi": lambda a, b, w: None if b == 0 or (a == -(1 << (w - 1)) and b == -1) else a // b,
+    "arith.andi": lambda a, b, w: a & b,
+    "arith.ori": lambda a, b, w: a | b,
+    "arith.xori": lambda a, b, w: a ^ b,
+    "arith.shli": lambda a, b, w: None if not 0 <= b % (1 << w) < w else a << (b % (1 << w)),
+    "arith.shrsi": lambda a, b, w: None if not 0 <= b % (1 << w) < w else a >> (b % (1 << w)),
+    "arith.shrui": lambda a, b, w: None if not 0 <= b % (1 << w) < w else (a % (1 << w)) >> (b % (1 << w)),
+}
+_FLOAT_FNS = {
+    "arith.addf": lambda a, b: a + b,
+    "arith.subf": lambda a, b: a - b,
+    "arith.mulf": lambda a, b: a * b,
+    "arith.divf": _fdiv,
+    "arith.remf": lambda a, b: math.nan if b == 0 or math.isinf(a) else math.fmod(a, b),
+    "arith.maximumf": _maximumf,
+    "arith.minimumf": _minimumf,
+    "arith.maxnumf": _maxnumf,
+    "arith.minnumf": _minnumf,
 }
 
 
@@ -108,13 +178,15 @@ def _fold_binary(self: Op):
         if not isinstance(getattr(v, "op", None), ConstantOp):
             return None
     a, b = [v.op.value for v in self.operands]
-    fn = _SCALAR_FNS[self.name]
     if isinstance(a, IntegerAttr) and isinstance(b, IntegerAttr) and not isinstance(a, BoolAttr):
         t = a.type
-        r = fn(a.value, b.value)
+        width = t.width if isinstance(t, IntegerType) else 64  # index: 64 bits, as MLIR folds it
+        r = _INT_FNS[self.name](a.value, b.value, width)
+        if r is None:
+            return None
         return IntegerAttr(_wrap(r, t) if isinstance(t, IntegerType) else r, t)
     if isinstance(a, FloatAttr) and isinstance(b, FloatAttr):
-        return FloatAttr(fn(a.value, b.value), a.type)
+        return FloatAttr(_FLOAT_FNS[self.name](a.value, b.value), a.type)
     if isinstance(a, DenseElementsAttr) or isinstance(b, DenseElementsAttr):
         return None
     return None
@@ -129,6 +201,25 @@ AddFOp = _binary("arith.addf", "Float addition.", FloatLike, True)
 SubFOp = _binary("arith.subf", "Float subtraction.", FloatLike, False)
 MulFOp = _binary("arith.mulf", "Float multiplication.", FloatLike, True)
 DivFOp = _binary("arith.divf", "Float division.", FloatLike, False)
+MaxUIOp = _binary("arith.maxui", "Unsigned integer maximum.", IntegerLike, True)
+MinUIOp = _binary("arith.minui", "Unsigned integer minimum.", IntegerLike, True)
+DivSIOp = _binary("arith.divsi", "Signed integer division, rounding toward zero.", IntegerLike, False)
+DivUIOp = _binary("arith.divui", "Unsigned integer division.", IntegerLike, False)
+RemSIOp = _binary("arith.remsi", "Signed remainder (the sign of the dividend).", IntegerLike, False)
+RemUIOp = _binary("arith.remui", "Unsigned remainder.", IntegerLike, False)
+CeilDivSIOp = _binary("arith.ceildivsi", "Signed division rounding toward +inf.", IntegerLike, False)
+FloorDivSIOp = _binary("arith.floordivsi", "Signed division rounding toward -inf.", IntegerLike, False)
+AndIOp = _binary("arith.andi", "Bitwise and.", IntegerLike, True)
+OrIOp = _binary("arith.ori", "Bitwise or.", IntegerLike, True)
+XOrIOp = _binary("arith.xori", "Bitwise exclusive or.", IntegerLike, True)
+ShLIOp = _binary("arith.shli", "Shift left (shifting by the width or more is poison).", IntegerLike, False)
+ShRSIOp = _binary("arith.shrsi", "Arithmetic shift right.", IntegerLike, False)
+ShRUIOp = _binary("arith.shrui", "Logical shift right.", IntegerLike, False)
+RemFOp = _binary("arith.remf", "Float remainder with the dividend's sign (C fmod).", FloatLike, False)
+MaximumFOp = _binary("arith.maximumf", "IEEE 754-2019 maximum: NaN propagates, -0 < +0.", FloatLike, True)
+MinimumFOp = _binary("arith.minimumf", "IEEE 754-2019 minimum: NaN propagates, -0 < +0.", FloatLike, True)
+MaxNumFOp = _binary("arith.maxnumf", "IEEE maxNum: a NaN operand is ignored.", FloatLike, True)
+MinNumFOp = _binary("arith.minnumf", "IEEE minNum: a NaN operand is ignored.", FloatLike, True)
 
 
 def _materialize_constant(value: Attribute, type: Type, location) -> ConstantOp | None:
@@ -164,9 +255,12 @@ def _is_negative_zero(a: Attribute | None) -> bool:
 #: per op: the constant that is a right identity (`x op c == x`); x + 0.0 is not x when x is -0.0,
 #: but x + (-0.0) is; x - 0.0 is x (also for -0.0 and nan)
 _RIGHT_IDENTITY = {
-    "arith.addi": lambda c: _is_scalar(c, 0), "arith.subi": lambda c: _is_scalar(c, 0),
-    "arith.addf": _is_negative_zero, "arith.subf": lambda c: _is_scalar(c, 0.0),
-    "arith.muli": lambda c: _is_scalar(c, 1), "arith.mulf": lambda c: _is_scalar(c, 1),
+    "arith.addi": lambda c: _is_scalar(c, 0),
+    "arith.subi": lambda c: _is_scalar(c, 0),
+    "arith.addf": _is_negative_zero,
+    "arith.subf": lambda c: _is_scalar(c, 0.0),
+    "arith.muli": lambda c: _is_scalar(c, 1),
+    "arith.mulf": lambda c: _is_scalar(c, 1),
     "arith.divf": lambda c: _is_scalar(c, 1),
 }
 
@@ -219,6 +313,7 @@ def _binary_canonicalizer(cls: type[Op]):
 
     def patterns():
         from irq.rewrite.pattern import FunctionPattern
+
         return [FunctionPattern(canonicalize_binary, name)]
 
     return staticmethod(patterns)
@@ -226,3 +321,409 @@ def _binary_canonicalizer(cls: type[Op]):
 
 for _cls in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp):
     _cls.canonicalization_patterns = _binary_canonicalizer(_cls)
+
+
+# -- unary, comparisons, select, casts, extended arithmetic (MLIR's ArithOps.td) -------------------
+@DIALECT.op
+class NegFOp(Op):
+    """Float negation (flips the sign bit, also of NaN and zero)."""
+
+    name = "arith.negf"
+    traits = frozenset({Pure, SameOperandsAndResultType})
+    operand_ = operand(FloatLike)
+    result = result(FloatLike)
+    assembly_format = "$operand_ attr-dict `:` type($result)"
+
+    def fold(self) -> Attribute | None:
+        owner = getattr(self.operand_, "op", None)
+        if isinstance(owner, ConstantOp) and isinstance(owner.value, FloatAttr):
+            return FloatAttr(-owner.value.value, owner.value.type)
+        return None
+
+
+#: MLIR's arith::CmpIPredicate and CmpFPredicate, in enum order (the generic form stores the number).
+CMPI_PREDICATES = ("eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge")
+CMPF_PREDICATES = (
+    "false",
+    "oeq",
+    "ogt",
+    "oge",
+    "olt",
+    "ole",
+    "one",
+    "ord",
+    "ueq",
+    "ugt",
+    "uge",
+    "ult",
+    "ule",
+    "une",
+    "uno",
+    "true",
+)
+
+
+def _bool_like(operand_type: Type) -> Type:
+    from irq.ir.types import TensorType, VectorType, i1
+
+    if isinstance(operand_type, TensorType):
+        return operand_type.with_element_type(i1)
+    if isinstance(operand_type, VectorType):
+        return VectorType(operand_type.shape, i1, operand_type.scalable_dims)
+    return i1
+
+
+def _cmpi(pred: str, a: int, b: int, w: int) -> bool:
+    if pred[0] == "u":
+        a, b, pred = a % (1 << w), b % (1 << w), pred[1:]
+    elif pred[0] == "s":
+        pred = pred[1:]
+    return {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[pred]
+
+
+def _cmpf(pred: str, a: float, b: float) -> bool:
+    if pred in ("false", "true"):
+        return pred == "true"
+    unordered = math.isnan(a) or math.isnan(b)
+    if pred == "ord":
+        return not unordered
+    if pred == "uno":
+        return unordered
+    rel = {"eq": a == b, "gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b, "ne": a != b}[pred[1:]]
+    return (unordered or rel) if pred[0] == "u" else (not unordered and rel)
+
+
+def _is_predicate(a: Attribute) -> bool | str:
+    return isinstance(a, IntegerAttr) or "must be an integer predicate"
+
+
+class _CmpOp(Op):
+    """`%r = arith.cmpi slt, %a, %b : i32`; the predicate is an i64 property, printed by name."""
+
+    PREDICATES: tuple[str, ...] = ()
+
+    def __init__(self, predicate: str, lhs, rhs, *, location=None) -> None:
+        from irq.ir.types import i64
+
+        props = {"predicate": IntegerAttr(self.PREDICATES.index(predicate), i64)}
+        self._init_generic((lhs, rhs), [_bool_like(lhs.type)], None, props, 0, (), location)
+
+    @property
+    def predicate_name(self) -> str:
+        return self.PREDICATES[self.predicate.value]
+
+    def verify_op(self) -> None:
+        if not 0 <= self.predicate.value < len(self.PREDICATES):
+            raise self.error(f"predicate {self.predicate.value} is not one of {len(self.PREDICATES)} predicates")
+        lhs, rhs = self.operands
+        if lhs.type is not rhs.type:
+            raise self.error(f"operands must have the same type, got {lhs.type} and {rhs.type}")
+        if self.results[0].type is not _bool_like(lhs.type):
+            raise self.error(f"result must be {_bool_like(lhs.type)} for operands of type {lhs.type}")
+
+    def print_custom(self, p) -> None:
+        if not 0 <= self.predicate.value < len(self.PREDICATES):
+            return super().print_custom(p)
+        lhs, rhs = self.operands
+        p.out.append(
+            f"{p.op_name(self)} {self.predicate_name}, {p.value(lhs)}, {p.value(rhs)}"
+            f"{p.attr_dict(self, ('predicate',))} : {lhs.type._text}"
+        )
+
+    @classmethod
+    def parse_custom(cls, p):
+        from irq.ir.types import i64
+
+        word = p.parse_keyword(*cls.PREDICATES)
+        p.expect_punct(",")
+        lhs = p.parse_operand()
+        p.expect_punct(",")
+        rhs = p.parse_operand()
+        attrs = p.parse_optional_attr_dict()
+        t = p.parse_colon_type()
+        p.expect_end()
+        operands = p.resolve_operands([lhs, rhs], [t, t])
+        props = {"predicate": IntegerAttr(cls.PREDICATES.index(word), i64)}
+        return cls.create(operands, [_bool_like(t)], attrs, props, [])
+
+
+@DIALECT.op
+class CmpIOp(_CmpOp):
+    """Integer comparison; `s`/`u` predicates read the operands as signed/unsigned."""
+
+    name = "arith.cmpi"
+    PREDICATES = CMPI_PREDICATES
+    traits = frozenset({Pure})
+    predicate = attribute(_is_predicate)
+    lhs = operand(IntegerLike)
+    rhs = operand(IntegerLike)
+    result = result()
+
+    def fold(self) -> Attribute | None:
+        a, b = (getattr(getattr(v, "op", None), "value", None) for v in self.operands)
+        if not (isinstance(a, IntegerAttr) and isinstance(b, IntegerAttr)) or isinstance(a.type, ShapedType):
+            return None
+        w = a.type.width if isinstance(a.type, IntegerType) else 64
+        return BoolAttr(_cmpi(self.predicate_name, int(a.value), int(b.value), w))
+
+
+@DIALECT.op
+class CmpFOp(_CmpOp):
+    """Float comparison; `o` predicates are false and `u` predicates true when an operand is NaN."""
+
+    name = "arith.cmpf"
+    PREDICATES = CMPF_PREDICATES
+    traits = frozenset({Pure})
+    predicate = attribute(_is_predicate)
+    lhs = operand(FloatLike)
+    rhs = operand(FloatLike)
+    result = result()
+
+    def fold(self) -> Attribute | None:
+        a, b = (getattr(getattr(v, "op", None), "value", None) for v in self.operands)
+        if not (isinstance(a, FloatAttr) and isinstance(b, FloatAttr)):
+            return None
+        return BoolAttr(_cmpf(self.predicate_name, a.value, b.value))
+
+
+@DIALECT.op
+class SelectOp(Op):
+    """`%r = arith.select %c, %a, %b : i32`; a shaped condition selects per element
+    (`: vector<4xi1>, vector<4xi32>`)."""
+
+    name = "arith.select"
+    traits = frozenset({Pure})
+    condition = operand()
+    true_value = operand()
+    false_value = operand()
+    result = result()
+
+    def verify_op(self) -> None:
+        from irq.ir.types import i1
+
+        c, a, b = self.operands
+        if a.type is not b.type or self.result.type is not a.type:
+            raise self.error("true and false values and the result must have the same type")
+        if c.type is not i1 and c.type is not _bool_like(a.type):
+            raise self.error(f"condition must be i1 or {_bool_like(a.type)}, got {c.type}")
+
+    def fold(self) -> Attribute | None:
+        c, a, b = self.operands
+        cond = getattr(getattr(c, "op", None), "value", None)
+        if isinstance(cond, BoolAttr):
+            chosen = a if cond.value else b
+            value = getattr(getattr(chosen, "op", None), "value", None)
+            return value if isinstance(chosen.op, ConstantOp) else chosen
+        return a if a is b else None
+
+    def print_custom(self, p) -> None:
+        c, a, b = self.operands
+        types = a.type._text if not isinstance(c.type, ShapedType) else f"{c.type._text}, {a.type._text}"
+        p.out.append(f"{p.op_name(self)} {p.value(c)}, {p.value(a)}, {p.value(b)}{p.attr_dict(self)} : {types}")
+
+    @classmethod
+    def parse_custom(cls, p):
+        from irq.ir.types import i1
+
+        c = p.parse_operand()
+        p.expect_punct(",")
+        a = p.parse_operand()
+        p.expect_punct(",")
+        b = p.parse_operand()
+        attrs = p.parse_optional_attr_dict()
+        types = p.parse_colon_type_list()
+        p.expect_end()
+        if len(types) == 1:
+            ct, t = i1, types[0]
+        elif len(types) == 2:
+            ct, t = types
+        else:
+            raise p.error(f"expected one or two types, found {len(types)}")
+        operands = p.resolve_operands([c, a, b], [ct, t, t])
+        return cls.create(operands, [t], attrs, None, [])
+
+
+def _width(t: Type) -> int | None:
+    e = _element(t)
+    if isinstance(e, IntegerType):
+        return e.width
+    if isinstance(e, FloatType):
+        return e.width
+    return None
+
+
+def _cast(op_name: str, doc: str, src: Constraint, dst: Constraint, rule) -> type[Op]:
+    """A cast `%r = arith.extsi %x : i8 to i32`; `rule(src_elem, dst_elem)` returns an error or None."""
+
+    def verify_op(self) -> None:
+        a, r = self.operands[0].type, self.results[0].type
+        if isinstance(a, ShapedType) != isinstance(r, ShapedType) or (
+            isinstance(a, ShapedType) and (type(a) is not type(r) or a.shape != r.shape)
+        ):
+            raise self.error(f"operand and result must have the same shape, got {a} and {r}")
+        problem = rule(_element(a), _element(r))
+        if problem:
+            raise self.error(problem)
+
+    ns = {
+        "__doc__": doc,
+        "name": op_name,
+        "traits": frozenset({Pure}),
+        "in_": operand(src),
+        "out": result(dst),
+        "assembly_format": "$in_ attr-dict `:` type($in_) `to` type($out)",
+        "verify_op": verify_op,
+    }
+    cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+def _wider(a: Type, r: Type) -> str | None:
+    return None if _width(r) > _width(a) else f"result type {r} must be wider than operand type {a}"
+
+
+def _narrower(a: Type, r: Type) -> str | None:
+    return None if _width(r) < _width(a) else f"result type {r} must be narrower than operand type {a}"
+
+
+def _any(a: Type, r: Type) -> str | None:
+    return None
+
+
+def _index_pair(a: Type, r: Type) -> str | None:
+    if isinstance(a, IndexType) != isinstance(r, IndexType):
+        return None
+    return f"exactly one of operand and result must be index, got {a} and {r}"
+
+
+def _same_width(a: Type, r: Type) -> str | None:
+    wa, wr = _width(a), _width(r)
+    return None if wa is not None and wa == wr else f"operand and result must have the same bit width, got {a} and {r}"
+
+
+SignlessInt = Constraint(lambda t: isinstance(_element(t), IntegerType), "signless-integer-like")
+IndexOrInt = IntegerLike
+IntOrFloat = Constraint(lambda t: isinstance(_element(t), (IntegerType, FloatType)), "integer-or-float-like")
+
+ExtSIOp = _cast("arith.extsi", "Sign-extend to a wider integer.", SignlessInt, SignlessInt, _wider)
+ExtUIOp = _cast("arith.extui", "Zero-extend to a wider integer.", SignlessInt, SignlessInt, _wider)
+TruncIOp = _cast(
+    "arith.trunci", "Truncate to a narrower integer (keeps the low bits).", SignlessInt, SignlessInt, _narrower
+)
+ExtFOp = _cast("arith.extf", "Extend to a wider float (exact).", FloatLike, FloatLike, _wider)
+TruncFOp = _cast("arith.truncf", "Round to a narrower float.", FloatLike, FloatLike, _narrower)
+SIToFPOp = _cast("arith.sitofp", "Signed integer to float.", SignlessInt, FloatLike, _any)
+UIToFPOp = _cast("arith.uitofp", "Unsigned integer to float.", SignlessInt, FloatLike, _any)
+FPToSIOp = _cast("arith.fptosi", "Float to signed integer (toward zero).", FloatLike, SignlessInt, _any)
+FPToUIOp = _cast("arith.fptoui", "Float to unsigned integer (toward zero).", FloatLike, SignlessInt, _any)
+IndexCastOp = _cast(
+    "arith.index_cast", "Between index and an integer type (sign-extending).", IndexOrInt, IndexOrInt, _index_pair
+)
+IndexCastUIOp = _cast(
+    "arith.index_castui", "Between index and an integer type (zero-extending).", IndexOrInt, IndexOrInt, _index_pair
+)
+BitcastOp = _cast(
+    "arith.bitcast", "Reinterpret the bits as another type of the same width.", IntOrFloat, IntOrFloat, _same_width
+)
+
+
+def _fold_ext(self) -> Attribute | None:
+    owner = getattr(self.in_, "op", None)
+    a = owner.value if isinstance(owner, ConstantOp) else None
+    t = self.out.type
+    if not isinstance(a, IntegerAttr) or isinstance(a, BoolAttr) or not isinstance(t, IntegerType):
+        return None
+    w = a.type.width
+    v = a.value % (1 << w) if self.name != "arith.extsi" else a.value
+    return IntegerAttr(_wrap(v, t), t)
+
+
+def _fold_trunci(self) -> Attribute | None:
+    owner = getattr(self.in_, "op", None)
+    a = owner.value if isinstance(owner, ConstantOp) else None
+    t = self.out.type
+    if not isinstance(a, IntegerAttr) or isinstance(a, BoolAttr) or not isinstance(t, IntegerType):
+        return None
+    return IntegerAttr(_wrap(a.value, t), t)
+
+
+ExtSIOp.fold = _fold_ext
+ExtUIOp.fold = _fold_ext
+TruncIOp.fold = _fold_trunci
+
+
+def _extended(op_name: str, doc: str, second: str) -> type[Op]:
+    """`%sum, %overflow = arith.addui_extended %a, %b : i32, i1` and the two extended multiplications
+    (`%low, %high = arith.mulsi_extended %a, %b : i32`)."""
+
+    def verify_op(self) -> None:
+        lhs, rhs = self.operands
+        first, other = self.results
+        if not (lhs.type is rhs.type is first.type):
+            raise self.error("operands and the first result must have the same type")
+        want = _bool_like(lhs.type) if second == "overflow" else lhs.type
+        if other.type is not want:
+            raise self.error(f"the second result must be {want}, got {other.type}")
+
+    ns = {
+        "__doc__": doc,
+        "name": op_name,
+        "traits": frozenset({Pure}),
+        "lhs": operand(SignlessInt),
+        "rhs": operand(SignlessInt),
+        ("sum" if second == "overflow" else "low"): result(SignlessInt),
+        second: result(),
+        "verify_op": verify_op,
+    }
+    cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+AddUIExtendedOp = _extended("arith.addui_extended", "Unsigned addition with a carry-out bit.", "overflow")
+MulSIExtendedOp = _extended("arith.mulsi_extended", "Signed multiplication, low and high halves.", "high")
+MulUIExtendedOp = _extended("arith.mului_extended", "Unsigned multiplication, low and high halves.", "high")
+
+
+def _print_extended(self, p) -> None:
+    lhs, rhs = self.operands
+    types = lhs.type._text
+    if self.name == "arith.addui_extended":  # `: i32, i1`: the carry's type is written too
+        types += ", " + self.results[1].type._text
+    p.out.append(f"{p.op_name(self)} {p.value(lhs)}, {p.value(rhs)}{p.attr_dict(self)} : {types}")
+
+
+def _parse_extended(cls, p):
+    lhs = p.parse_operand()
+    p.expect_punct(",")
+    rhs = p.parse_operand()
+    attrs = p.parse_optional_attr_dict()
+    types = p.parse_colon_type_list()
+    p.expect_end()
+    want = 2 if cls.name == "arith.addui_extended" else 1
+    if len(types) != want:
+        raise p.error(f"expected {want} type(s), found {len(types)}")
+    t = types[0]
+    return cls.create(p.resolve_operands([lhs, rhs], [t, t]), [t, types[-1] if want == 2 else t], attrs, None, [])
+
+
+for _cls in (AddUIExtendedOp, MulSIExtendedOp, MulUIExtendedOp):
+    _cls.print_custom = _print_extended
+    _cls.parse_custom = classmethod(_parse_extended)
+
+
+# -- MLIR's default-valued properties ------------------------------------------------------------
+#: MLIR's generic printer writes these on every integer / float op (`<{overflowFlags =
+#: #arith.overflow<none>}>`); they are the absence of a flag, so irq drops them when it reads
+#: them and IR that went through mlir-opt is the same IR. Other values are kept and printed.
+_DEFAULT_FLAGS = {"overflowFlags": "#arith.overflow<none>", "fastmath": "#arith.fastmath<none>"}
+_operation_create = Op.create.__func__
+
+
+def _create_without_default_flags(cls, operands=(), result_types=(), attributes=None, properties=None, *rest, **kw):
+    if properties:
+        properties = {k: v for k, v in properties.items() if _DEFAULT_FLAGS.get(k) != str(v)}
+    return _operation_create(cls, operands, result_types, attributes, properties, *rest, **kw)
+
+
+for _cls in list(DIALECT.ops.values()):
+    _cls.create = classmethod(_create_without_default_flags)

@@ -1,8 +1,8 @@
 """The func dialect: `func.func`, `func.return`, `func.call`, with MLIR's syntax.
 
-    func.func @main(%arg0: tensor<4xf32>) -> tensor<4xf32> {
-      return %arg0 : tensor<4xf32>
-    }
+func.func @main(%arg0: tensor<4xf32>) -> tensor<4xf32> {
+  return %arg0 : tensor<4xf32>
+}
 """
 
 from __future__ import annotations
@@ -45,8 +45,15 @@ class FuncOp(Op):
     res_attrs = attribute(ArrayAttr, optional=True)
     body_region = region()
 
-    def __init__(self, sym_name: str, function_type: FunctionType, *, visibility: str | None = None,
-                 location=None, declaration: bool = False) -> None:
+    def __init__(
+        self,
+        sym_name: str,
+        function_type: FunctionType,
+        *,
+        visibility: str | None = None,
+        location=None,
+        declaration: bool = False,
+    ) -> None:
         props = {"sym_name": StringAttr(sym_name), "function_type": TypeAttr(function_type)}
         if visibility:
             props["sym_visibility"] = StringAttr(visibility)
@@ -107,8 +114,11 @@ class FuncOp(Op):
                 out.append(" -> " + res[0])
             else:
                 out.append(" -> (" + ", ".join(res) + ")")
-        out.append(p.attr_dict(self, ("sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs"),
-                               with_keyword=True))
+        out.append(
+            p.attr_dict(
+                self, ("sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs"), with_keyword=True
+            )
+        )
         if body.blocks:
             out.append(" ")
             p.print_region(body, print_entry_args=False, print_empty_block=True)
@@ -151,6 +161,9 @@ class FuncOp(Op):
                 result_types.append(p.parse_type())
                 res_attrs.append({})
         attrs = p.parse_optional_attr_dict_with_keyword()
+        reserved = sorted(_RESERVED_ATTRS.intersection(attrs or ()))
+        if reserved:  # the syntax sets these; a copy in the dictionary would silently lose
+            raise p.error(f"'{reserved[0]}' is a reserved attribute of func.func, set by its syntax")
         body = p.parse_optional_region(named_args) if named_args or p.peek_type() == "REGION" else None
         if named_args and body is None:
             raise p.error("a function with named arguments needs a body")
@@ -179,10 +192,16 @@ class FuncOp(Op):
         if body.blocks:
             entry = body.blocks[0]
             if entry.arg_types != ft.value.inputs:
-                raise self.error(f"entry block arguments ({', '.join(map(str, entry.arg_types))}) do not match "
-                                 f"the function type {ft.value}")
+                raise self.error(
+                    f"entry block arguments ({', '.join(map(str, entry.arg_types))}) do not match "
+                    f"the function type {ft.value}"
+                )
         elif self.get_attr("sym_visibility") is None or self.get_attr("sym_visibility").value == "public":
             raise self.error("a function declaration (no body) cannot be public")
+
+
+#: Attributes that func.func's custom syntax writes itself (MLIR's function_interface_impl).
+_RESERVED_ATTRS = frozenset({"sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs"})
 
 
 def _entry(array: ArrayAttr | None, i: int) -> dict:
@@ -210,8 +229,10 @@ class ReturnOp(Op):
             want = ft.value.results
             got = tuple(v.type for v in self.operands)
             if want != got:
-                raise self.error(f"has {len(got)} operand(s) of type(s) ({', '.join(map(str, got))}) but the "
-                                 f"enclosing function returns ({', '.join(map(str, want))})")
+                raise self.error(
+                    f"has {len(got)} operand(s) of type(s) ({', '.join(map(str, got))}) but the "
+                    f"enclosing function returns ({', '.join(map(str, want))})"
+                )
 
 
 @DIALECT.op
@@ -226,6 +247,8 @@ class CallOp(Op):
 
     def verify_op(self) -> None:
         callee = self.callee
+        if callee.nested:  # MLIR's callee is a FlatSymbolRefAttr
+            raise self.error(f"requires a flat symbol reference as callee, got {callee}")
         # @outer::@inner resolves @outer in the nearest symbol table, then @inner inside it
         target = lookup_symbol(self, callee.root)
         for name in callee.nested:
@@ -258,3 +281,61 @@ def symbol_in_table(table: Operation, name: str) -> Operation | None:
         if isinstance(sym, StringAttr) and sym.value == name:
             return candidate
     return None
+
+
+@DIALECT.op
+class ConstantOp(Op):
+    """A function as a value: `%f = func.constant @g : (i32) -> i32`, for func.call_indirect."""
+
+    name = "func.constant"
+    traits = frozenset({Pure})
+    value = attribute(SymbolRefAttr, coerce=lambda s: SymbolRefAttr(s))
+    result = variadic_result()
+    assembly_format = "$value attr-dict `:` type(results)"
+
+    def verify_op(self) -> None:
+        if self.value.nested:
+            raise self.error(f"requires a flat symbol reference, got {self.value}")
+        if len(self.results) != 1 or not isinstance(self.results[0].type, FunctionType):
+            raise self.error("must have one result of function type")
+        target = lookup_symbol(self, self.value.root)
+        if not isinstance(target, FuncOp):
+            raise self.error(f"reference to undefined function '{self.value.root}'")
+        if target.function_type.value is not self.results[0].type:
+            raise self.error(f"reference to function with mismatched type: {target.function_type.value}")
+
+
+@DIALECT.op
+class CallIndirectOp(Op):
+    """Call a function value: `%r = func.call_indirect %f(%a) : (i32) -> i32`."""
+
+    name = "func.call_indirect"
+    callee = variadic_operand()  # the function value first, then its arguments
+    outs = variadic_result()
+
+    def verify_op(self) -> None:
+        if not self.operands or not isinstance(self.operands[0].type, FunctionType):
+            raise self.error("requires a callee of function type as its first operand")
+        ft = self.operands[0].type
+        if tuple(v.type for v in self.operands[1:]) != ft.inputs or tuple(r.type for r in self.results) != ft.results:
+            raise self.error(f"operand and result types do not match the callee's type {ft}")
+
+    def print_custom(self, p) -> None:
+        if not self.operands:
+            return super().print_custom(p)
+        f, *args = self.operands
+        p.out.append(f"{p.op_name(self)} {p.value(f)}({p.values(args)}){p.attr_dict(self)} : {f.type._text}")
+
+    @classmethod
+    def parse_custom(cls, p) -> CallIndirectOp:
+        f = p.parse_operand()
+        group = p.parse_parens()
+        args = [] if group.at_end() else group.parse_operand_list()
+        group.expect_end()
+        attrs = p.parse_optional_attr_dict()
+        ft = p.parse_colon_type()
+        p.expect_end()
+        if not isinstance(ft, FunctionType):
+            raise p.error(f"expected a function type, found {ft}")
+        operands = p.resolve_operands([f, *args], [ft, *ft.inputs])
+        return cls.create(operands, list(ft.results), attrs, None, [])

@@ -16,7 +16,17 @@ import numpy as np
 from hypothesis import strategies as st
 from irq.dialects import arith, func
 from irq.dialects.builtin import ModuleOp, UnrealizedConversionCastOp
-from irq.dialects.quant import QuantizeCastOp, UniformQuantizedPerAxisType, UniformQuantizedType
+from irq.dialects.quant import (
+    _SCALE_RANGE,
+    QUANTIZED_TYPES,
+    AnyQuantizedType,
+    CalibratedQuantizedType,
+    QuantileQuantizedType,
+    QuantizeCastOp,
+    UniformQuantizedPerAxisType,
+    UniformQuantizedSubChannelType,
+    UniformQuantizedType,
+)
 
 from irq.ir import (
     ArrayAttr,
@@ -94,10 +104,29 @@ def quant_types(draw):
         a = draw(ints(lo, hi - 1))
         lo, hi = a, draw(ints(a + 1, hi))
     expressed = draw(attr_float_types)
-    scales = st.floats(min_value=5e-324, max_value=1e300, allow_nan=False, allow_infinity=False)
+    smin, smax = _SCALE_RANGE[expressed.kind]  # MLIR rejects scales the expressed type cannot hold
+    scales = st.floats(min_value=smin, max_value=min(smax, 1e300), allow_nan=False, allow_infinity=False)
     zps = ints(lo, hi)
-    if draw(st.booleans()):
+    kind = draw(st.sampled_from(["tensor", "axis", "axis", "tensor", "sub", "any", "calibrated", "quantile"]))
+    if kind == "tensor":
         return UniformQuantizedType(storage, expressed, draw(scales), draw(zps), lo, hi)
+    if kind == "sub":
+        shape = draw(st.lists(ints(1, 2), min_size=1, max_size=2))
+        n = 1
+        for d in shape:
+            n *= d
+        blocks = {a: draw(ints(1, 3)) for a in draw(st.sets(ints(0, 2), max_size=2))}
+        block_scales = draw(st.lists(scales, min_size=n, max_size=n))
+        return UniformQuantizedSubChannelType(storage, expressed, blocks, block_scales,
+                                              draw(st.lists(zps, min_size=n, max_size=n)), shape, lo, hi)
+    if kind == "any":
+        return AnyQuantizedType(storage, draw(st.none() | st.just(expressed)), lo, hi)
+    if kind == "calibrated":
+        a = draw(st.floats(-1e6, 1e6))
+        return CalibratedQuantizedType(expressed, a, draw(st.floats(a + 1, 2e6)))
+    if kind == "quantile" and hi - lo < 64:
+        return QuantileQuantizedType(storage, expressed, draw(st.lists(st.floats(-9, 9), min_size=hi - lo + 1,
+                                                                       max_size=hi - lo + 1)), lo, hi)
     n = draw(ints(1, 4))
     return UniformQuantizedPerAxisType(storage, expressed, draw(st.lists(scales, min_size=n, max_size=n)),
                                        draw(st.lists(zps, min_size=n, max_size=n)), draw(ints(0, 3)), lo, hi)
@@ -382,7 +411,8 @@ REGISTERED_PREFIXES = tuple(f"{name}." for name in context().dialects)
 @st.composite
 def op_names(draw):
     name = draw(st.one_of(st.tuples(UNKNOWN_DIALECTS, IDENT).map(".".join), TEXT, IDENT))
-    if name.startswith(REGISTERED_PREFIXES) or name in ("module", "func", "return", "call"):
+    # MLIR rejects an empty op name and unknown ops of a registered dialect
+    if not name or name.startswith(REGISTERED_PREFIXES) or name in ("module", "func", "return", "call"):
         name = "u." + name
     return name
 
@@ -540,7 +570,7 @@ class ModuleBuilder:
         if not floats:
             return None
         v = self.pick(floats, 1)[0]
-        q = self.draw(quant_types())
+        q = self.draw(quant_types().filter(lambda t: isinstance(t, QUANTIZED_TYPES)))
         return QuantizeCastOp(v, result_types=[v.type.with_element_type(q)])
 
     # -- functions and modules ----------------------------------------------------------------

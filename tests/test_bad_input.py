@@ -43,7 +43,7 @@ CASES = [
     ("truncated_attr", '"t.a"() {k = [1, 2', 1, 19, ["end of input", "'['", "not closed"]),
     ("truncated_type", '"t.a"() : () -> tensor<4x', 1, 23, ["unbalanced '<'"]),
     ("truncated_op", '"t.a"(', 1, 7, ["end of input"]),
-    ("truncated_arrow", '"t.a"() : () ->\n', 1, 16, ["unexpected end of line"]),
+    ("truncated_arrow", '"t.a"() : () ->\n', 1, 16, ["unexpected end of statement"]),
     ("wrong_nesting", '"t.a"() ({\n  "t.b"() : () -> ()\n) : () -> ()\n', 3, 1, ["unexpected ')'", "line 1:10"]),
     ("extra_brace", '"t.a"() : () -> ()\n}\n', 2, 1, ["unexpected '}'"]),
     ("dangling_value", '"t.a"(%x) : (i32) -> ()\n', 1, 7, ["undeclared SSA value", "%x"]),

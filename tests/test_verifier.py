@@ -89,7 +89,7 @@ CASES = [
      ["test.mlir:2:1: error: 'arith.addi' op expected 2 operand(s), got 1"]),
     ("quant_cast_needs_quantized_result", '%0 = "t.a"() : () -> tensor<2xf32>\n'
      '%1 = "quant.qcast"(%0) : (tensor<2xf32>) -> tensor<2xi8>\n',
-     ["test.mlir:2:1: error: 'quant.qcast' op result 'result' must be quantized (!quant.uniform element type), "
+     ["test.mlir:2:1: error: 'quant.qcast' op result 'result' must be scalar or tensor of quantized type, "
       "got tensor<2xi8>"]),
     ("successor_without_terminator_trait",
      'func.func @f() {\n  "arith.constant"()[^bb1] <{value = 1 : i32}> : () -> i32\n  return\n^bb1:\n  return\n}\n',

@@ -226,12 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         if not failed and args.output != "-":
             return _write_output(args.output, "")
         return 1 if failed else 0
-    if failed:
+    if failed and not args.split_input_file:
         return 1
+    # with --split-input-file every chunk runs, as in mlir-opt: the outputs of those that
+    # passed are written, the errors of the others went to stderr, and the status says so
     if args.output == "-":
         _write(sys.stdout, outputs)
-        return 0
-    return _write_output(args.output, _joined(outputs))
+        return 1 if failed else 0
+    status = _write_output(args.output, _joined(outputs))
+    return status or (1 if failed else 0)
 
 
 def _write_output(path: str, text: str) -> int:

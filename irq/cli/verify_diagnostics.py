@@ -4,30 +4,42 @@
     %0 = "test.op"(%1) : (i32) -> i32
 
 Annotations name a severity (error, warning, remark, note), an optional line
-(`@+N`, `@-N`, `@N`, `@above`, `@below`, default: the annotation's own line) and
-a substring of the message. Every expected diagnostic must be produced and
-every produced one expected, as in mlir-opt.
+(`@+N`, `@-N`, `@N`, `@above`, `@below`, default: the annotation's own line; a
+blank may precede the `@`) and a substring of the message. As in mlir-opt,
+`@below` and `@above` skip lines that hold annotations themselves, so several
+annotations can be stacked over (or under) one op. Every expected diagnostic
+must be produced and every produced one expected.
 """
 
 from __future__ import annotations
 
 import re
 
-_EXPECTED = re.compile(r"expected-(error|warning|remark|note)(?:@(above|below|[+-]?\d+))?\s*\{\{(.*?)\}\}")
+_EXPECTED = re.compile(r"expected-(error|warning|remark|note)(?:\s*@(above|below|[+-]?\d+))?\s*\{\{(.*?)\}\}")
 
 
 def _expectations(chunk: str, offset: int) -> list[tuple[str, int, str, int]]:
     """(severity, line, text, annotation line) for each annotation in the chunk."""
     out = []
+    below: list[int] = []  # indices in `out` waiting for the next line without annotations
+    last_plain = None  # the last line without annotations (target of `@above`)
     for i, line in enumerate(chunk.splitlines(), start=offset + 1):
-        for m in _EXPECTED.finditer(line):
+        found = list(_EXPECTED.finditer(line))
+        if not found:
+            for k in below:
+                out[k] = (out[k][0], i, out[k][2], out[k][3])
+            below.clear()
+            last_plain = i
+            continue
+        for m in found:
             sev, where, msg = m.groups()
             if where is None:
                 target = i
             elif where == "above":
-                target = i - 1
+                target = last_plain if last_plain is not None else i - 1
             elif where == "below":
                 target = i + 1
+                below.append(len(out))
             elif where[0] in "+-":
                 target = i + int(where)
             else:
@@ -63,7 +75,7 @@ def check_diagnostics(chunk: str, offset: int, filename: str, diags: list) -> li
                 used[j] = hit = True
                 break
         if not hit:
-            problems.append(f"{filename}:{at}: error: expected {sev} \"{msg}\" was not produced")
+            problems.append(f'{filename}:{at}: error: expected {sev} "{msg}" was not produced')
     for j, (psev, pline, pmsg) in enumerate(produced):
         if not used[j]:
             where = f"{filename}:{pline}" if pline is not None else filename

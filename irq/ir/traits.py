@@ -36,7 +36,6 @@ class _Simple(Trait):
 Pure = _Simple("Pure", "No side effects: CSE may merge it, DCE may delete it when unused.")
 Commutative = _Simple("Commutative", "Operand order does not matter; canonicalization may sort operands.")
 IsolatedFromAbove = _Simple("IsolatedFromAbove", "Regions use no values defined outside the op.")
-SymbolTable = _Simple("SymbolTable", "Holds ops with unique `sym_name`s (builtin.module).")
 ConstantLike = _Simple("ConstantLike", "Materializes a constant; `fold` returns its value attribute.")
 ReturnLike = _Simple("ReturnLike", "Returns control and values to the enclosing op.")
 NoTerminator = _Simple("NoTerminator", "Its single-block regions need no terminator.")
@@ -66,6 +65,33 @@ class _SingleBlock(Trait):
 
 
 SingleBlock = _SingleBlock()
+
+
+class _SymbolTable(Trait):
+    """Holds ops with unique `sym_name`s (builtin.module): MLIR's SymbolTable::verifySymbolTable."""
+
+    name = "SymbolTable"
+
+    def verify(self, op: Operation) -> str | None:
+        from irq.diagnostics import Diagnostic, VerifyError
+        from irq.ir.attributes import StringAttr
+
+        for region in op.regions:
+            seen: dict[str, Operation] = {}
+            for block in region.blocks:
+                for child in block.ops:
+                    name = child.get_attr("sym_name")
+                    if not isinstance(name, StringAttr):
+                        continue
+                    first = seen.setdefault(name.value, child)
+                    if first is not child:  # reported at the second definition, as MLIR does
+                        note = Diagnostic("note", "see existing symbol definition here", first.location, first)
+                        raise VerifyError([Diagnostic("error", f"redefinition of symbol named '{name.value}'",
+                                                      child.location, child, [note])])
+        return None
+
+
+SymbolTable = _SymbolTable()
 
 
 class _Symbol(Trait):

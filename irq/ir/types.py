@@ -51,6 +51,7 @@ class Type:
 
     def __reduce__(self):
         from irq.text.type_parser import parse_type_text
+
         return (parse_type_text, (self._text,))
 
     def _render(self) -> str:  # pragma: no cover - every subclass renders
@@ -74,7 +75,7 @@ class IntegerType(Type):
     signedness: str
 
     def __new__(cls, width: int, signedness: str = SIGNLESS) -> IntegerType:
-        if not isinstance(width, int) or width <= 0 or width > 1 << 24:
+        if not isinstance(width, int) or width < 0 or width > 1 << 24:  # MLIR has i0
             raise ValueError(f"invalid integer width {width!r}")
         if signedness not in (SIGNLESS, SIGNED, UNSIGNED):
             raise ValueError(f"invalid signedness {signedness!r}")
@@ -106,9 +107,26 @@ class IntegerType(Type):
         return -(1 << (w - 1)), (1 << (w - 1)) - 1
 
 
-FLOAT_KINDS = ("f16", "bf16", "f32", "f64", "tf32", "f80", "f128",
-               "f8E5M2", "f8E4M3FN", "f8E5M2FNUZ", "f8E4M3FNUZ", "f8E4M3B11FNUZ", "f8E4M3", "f8E3M4",
-               "f4E2M1FN", "f6E2M3FN", "f6E3M2FN", "f8E8M0FNU")
+FLOAT_KINDS = (
+    "f16",
+    "bf16",
+    "f32",
+    "f64",
+    "tf32",
+    "f80",
+    "f128",
+    "f8E5M2",
+    "f8E4M3FN",
+    "f8E5M2FNUZ",
+    "f8E4M3FNUZ",
+    "f8E4M3B11FNUZ",
+    "f8E4M3",
+    "f8E3M4",
+    "f4E2M1FN",
+    "f6E2M3FN",
+    "f6E3M2FN",
+    "f8E8M0FNU",
+)
 _FLOAT_WIDTH = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64, "tf32": 32, "f80": 80, "f128": 128}
 
 
@@ -235,20 +253,69 @@ def _check_encoding(encoding: Any) -> None:
 
 
 class VectorType(ShapedType):
-    """`vector<4x8xf32>` (fixed-size dims only)."""
+    """`vector<4x8xf32>`; a scalable dimension (a multiple of the hardware's vector length, as
+    in SVE and RVV) prints in brackets: `vector<2x[4]xf32>` has `scalable_dims=(False, True)`."""
 
-    __slots__ = ()
+    __slots__ = ("scalable_dims",)
+    scalable_dims: tuple[bool, ...]
 
-    def __new__(cls, shape: Iterable[int], element_type: Type) -> VectorType:
+    def __new__(
+        cls, shape: Iterable[int], element_type: Type, scalable_dims: Iterable[bool] | None = None
+    ) -> VectorType:
         shape = _check_shape(shape)
         if None in shape:
             raise ValueError("vector dimensions must be static")
         if isinstance(element_type, (ShapedType, TupleType, FunctionType, NoneType)):
             raise ValueError(f"invalid vector element type {element_type}: vectors hold scalars")
-        return cls._intern((shape, element_type), shape=shape, element_type=element_type)
+        scalable = tuple(bool(s) for s in scalable_dims) if scalable_dims is not None else (False,) * len(shape)
+        if len(scalable) != len(shape):
+            raise ValueError("one scalable flag per vector dimension")
+        return cls._intern(
+            (shape, element_type, scalable), shape=shape, element_type=element_type, scalable_dims=scalable
+        )
 
     def _render(self) -> str:
-        return f"vector<{_dims_text(self.shape)}{self.element_type._text}>"
+        if not any(self.scalable_dims):
+            return f"vector<{_dims_text(self.shape)}{self.element_type._text}>"
+        dims = "".join(f"[{d}]x" if s else f"{d}x" for d, s in zip(self.shape, self.scalable_dims))
+        return f"vector<{dims}{self.element_type._text}>"
+
+
+class MemRefType(ShapedType):
+    """`memref<4x?xf32>`, `memref<4x4xf32, strided<[4, 1], offset: ?>, 1>`, `memref<*xf32>`.
+
+    A buffer with a layout (`strided<...>` or `affine_map<...>`) and a memory space (`1`,
+    `"gpu"`...), both optional and kept as the attribute text MLIR writes; `shape=None` is
+    unranked. irq's runtimes do not execute memrefs: they are for reading MLIR's IR.
+    """
+
+    __slots__ = ("layout", "memory_space")
+    layout: str | None
+    memory_space: str | None
+
+    def __new__(
+        cls,
+        shape: Iterable[int | None] | None,
+        element_type: Type,
+        layout: str | None = None,
+        memory_space: str | None = None,
+    ) -> MemRefType:
+        shape = None if shape is None else _check_shape(shape)
+        if shape is None and layout is not None:
+            raise ValueError("an unranked memref has no layout")
+        return cls._intern(
+            (shape, element_type, layout, memory_space),
+            shape=shape,
+            element_type=element_type,
+            layout=layout,
+            memory_space=memory_space,
+        )
+
+    def _render(self) -> str:
+        extra = "".join(f", {x}" for x in (self.layout, self.memory_space) if x is not None)
+        if self.shape is None:
+            return f"memref<*x{self.element_type._text}{extra}>"
+        return f"memref<{_dims_text(self.shape)}{self.element_type._text}{extra}>"
 
 
 class TupleType(Type):

@@ -75,8 +75,10 @@ def _nested_elements(body: str, base: int) -> tuple[list[str], list[int]]:
             if shape[d] == -1:
                 shape[d] = c
             elif shape[d] != c:
-                raise BodySyntaxError(base + m.start(2), f"dense literal is not rectangular: {c} elements where "
-                                                         f"{shape[d]} were seen before")
+                raise BodySyntaxError(
+                    base + m.start(2),
+                    f"dense literal is not rectangular: {c} elements where {shape[d]} were seen before",
+                )
             depth -= 1
             if counts:
                 counts[-1] += 1
@@ -115,9 +117,15 @@ def _convert(items: list[str], et: Type, base: int) -> np.ndarray:
         raise BodySyntaxError(base, f"malformed dense element: {e}") from None
 
 
+_DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
+
+
 def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
     """Storage array for float literals; hex items (`0x7FC00001`) set the exact bits, payloads included."""
     dt = storage_dtype(et)
+    for s in items:  # MLIR: `dense<[4]> : tensor<1xf32>` is an error; floats are written `4.0`
+        if _DECIMAL_INT.fullmatch(s):
+            raise ValueError(f"expected floating-point elements, but parsed integer '{s}'")
     hex_at = [i for i, s in enumerate(items) if s.startswith("0x")]
     decimals = ["0" if s.startswith("0x") else s for s in items] if hex_at else items
     values = np.array(decimals, dtype=np.float64) if items else np.zeros(0)
@@ -150,7 +158,7 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
         raise BodySyntaxError(0, str(e)) from None
     if stripped.startswith('"'):
         if not (stripped.startswith('"0x') and stripped.endswith('"')):
-            raise BodySyntaxError(base, "expected a hex string \"0x...\" in dense literal")
+            raise BodySyntaxError(base, 'expected a hex string "0x..." in dense literal')
         try:
             raw = bytes.fromhex(stripped[3:-1])
         except ValueError:
@@ -215,8 +223,10 @@ def dense_body(attr: DenseElementsAttr) -> str:
     if isinstance(et, FloatType):
         bits = raw.reshape(-1).view(np.dtype(f"u{raw.dtype.itemsize}"))
         digits = hex_digits(et.kind)
-        flat = [format_float(float(x), et.kind) if math.isfinite(x) else f"0x{int(b):0{digits}X}"
-                for x, b in zip(values.reshape(-1).tolist(), bits.tolist())]
+        flat = [
+            format_float(float(x), et.kind) if math.isfinite(x) else f"0x{int(b):0{digits}X}"
+            for x, b in zip(values.reshape(-1).tolist(), bits.tolist())
+        ]
     else:
         flat = [_element_text(x, et) for x in values.reshape(-1)]
     return _nest(flat, attr.type.shape)
@@ -228,7 +238,7 @@ def _nest(flat: list[str], shape: tuple[int, ...]) -> str:
     if len(shape) == 1:
         return "[" + ", ".join(flat) + "]"
     step = len(flat) // shape[0] if shape[0] else 0
-    return "[" + ", ".join(_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])) + "]"
+    return "[" + ", ".join(_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])) + "]"
 
 
 def parse_dense_array(token: str, type_resolver) -> DenseArrayAttr:
@@ -241,6 +251,9 @@ def parse_dense_array(token: str, type_resolver) -> DenseArrayAttr:
         raise BodySyntaxError(6 + e.offset, e.message) from None
     if not isinstance(et, (IntegerType, FloatType)):
         raise BodySyntaxError(6, f"array element type must be integer or float, got {et}")
+    if isinstance(et, IntegerType) and et.width != 1 and et.width % 8:
+        # MLIR stores dense arrays as bytes: i1 or a whole number of bytes per element
+        raise BodySyntaxError(6, f"dense array element type must be i1 or a multiple of 8 bits wide, got {et}")
     values: list = []
     if colon:
         parts = [p.strip() for p in rest.split(",")]

@@ -179,14 +179,16 @@ class ParseState:
             return a
         t = i64 if type_tok is None else self.type_of(type_tok)
         text = tok.value
+        if isinstance(t, FloatType) and not text.startswith("0x"):  # MLIR: `42 : f32` is an error
+            raise self.error(
+                tok.pos,
+                "unexpected decimal integer literal for a floating point value "
+                "(add a trailing dot to make the literal a float)",
+            )
         try:
             if isinstance(t, FloatType):
                 # a hex integer of float type is MLIR's bit pattern (`0x7FC00000 : f32`), kept exactly
-                if text.startswith("0x"):
-                    a = FloatAttr.from_bits(int(text, 16), t)
-                else:
-                    from irq.text.floats import parse_float_literal
-                    a = FloatAttr(parse_float_literal(text, t.kind), t)
+                a = FloatAttr.from_bits(int(text, 16), t)
             elif isinstance(t, (IntegerType, IndexType)):
                 a = IntegerAttr(decimal_int(text), t)
             else:
@@ -297,6 +299,12 @@ class ParseState:
     def atom_attr(self, tok: Tok, type_tok: Tok | None = None) -> Attribute:
         """An attribute from a single token (plus the type after ':' for typed literals)."""
         k = tok.type
+        if type_tok is not None and k in ("STRING", "DIALECT_ATTR", "OPAQUE_ATTR"):
+            # `"s" : !foo.string`, `#foo.attr : i32`, `sparse<...> : tensor<2xf32>`: kept as written,
+            # the type in its printed form
+            self.atom_attr(tok)  # the attribute itself must be valid (affine maps are checked)
+            dialect = tok.value[1:].partition(".")[0] if k == "DIALECT_ATTR" else "builtin"
+            return OpaqueAttr(dialect, f"{tok.value} : {self.type_of(type_tok)._text}")
         if k == "INT":
             return self.int_attr(tok, type_tok)
         if k == "FLOAT":
@@ -320,6 +328,13 @@ class ParseState:
         if k == "ATTR_ALIAS":
             return self.alias_attr(tok)
         if k == "OPAQUE_ATTR":
+            if tok.value.startswith(("affine_map<", "affine_set<")):
+                from irq.text.affine import check_affine
+
+                try:
+                    check_affine(tok.value)
+                except BodySyntaxError as e:
+                    raise self.error(tok.pos + e.offset, e.message) from None
             return OpaqueAttr("builtin", tok.value)
         raise self.error(tok.pos, f"expected an attribute, found '{tok.value}'")
 
@@ -392,7 +407,9 @@ class ParseState:
     def bind_region_arguments(self, region: Region, names: list[tuple[Tok, Type, Location | None]]) -> None:
         """Give `region` an entry block with these arguments, resolving uses inside it."""
         if region.blocks and region.blocks[0].args:
-            raise self.error(names[0][0].pos if names else 0, "region already has entry block arguments")
+            if not names:  # `func.func @f(i32) { ^bb0(%a: i32): ... }`: the label names them (MLIR allows it)
+                return
+            raise self.error(names[0][0].pos, "region already has entry block arguments")
         entry = region.blocks[0] if region.blocks else region.add_block()
         closed = self.region_forward.get(id(region))
         fwd = closed.forward if closed is not None else {}

@@ -70,7 +70,7 @@ class Reducer:
         else:
             if name.value in s.attr_aliases:
                 raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
-            s.attr_aliases[name.value] = c[3] if c[2] == "LOC" or isinstance(c[2], Tok) else c[2]
+            s.attr_aliases[name.value] = c[2]  # a DeferredLoc here is resolved with the other locations
         return None
 
     # ------------------------------------------------------------------ operations
@@ -89,11 +89,10 @@ class Reducer:
             for _, count, _ in groups:
                 total += count
             if total != len(results):
-                raise s.error(entry.pos, f"operation defines {len(results)} results but was provided "
-                                         f"{total} to bind")
+                raise s.error(entry.pos, f"operation defines {len(results)} results but was provided {total} to bind")
             i = 0
             for name, count, pos in groups:
-                s.define(name, list(results[i:i + count]), pos)
+                s.define(name, list(results[i : i + count]), pos)
                 i += count
         scope = s.scopes[-1]
         if scope.region is None:
@@ -140,6 +139,8 @@ class Reducer:
         tok = c[0]
         s = _s()
         name = s.string_value(tok)
+        if not name:
+            raise s.error(tok.pos, "empty operation name is invalid")
         self._enter_op(tok, name)
         return tok
 
@@ -156,9 +157,16 @@ class Reducer:
         operands = [use(t, ty) for t, ty in zip(operand_toks, ftype.inputs)]
         cls = s.ctx.ops.get(name)
         if cls is None:
+            dialect = name.partition(".")[0]
+            if "." in name and dialect in s.ctx.dialects:
+                # MLIR: a registered dialect owns its namespace; `arith.fooi` is a typo, not an extension
+                raise s.error(name_tok.pos, f"operation '{name}' is not registered in dialect '{dialect}'")
             if not s.ctx.allow_unregistered:
-                raise s.error(name_tok.pos, f"unregistered operation '{name}' found in dialect "
-                                            f"('{name.partition('.')[0]}') that does not allow unknown operations")
+                raise s.error(
+                    name_tok.pos,
+                    f"unregistered operation '{name}' found in dialect "
+                    f"('{name.partition('.')[0]}') that does not allow unknown operations",
+                )
             op = UnregisteredOp(name, operands, ftype.results, attrs, props, regions, successors)
         else:
             op = cls.create(operands, ftype.results, attrs, props, regions, successors)
@@ -228,13 +236,14 @@ class Reducer:
             if cls is None:
                 cls = ctx_ops.get(f"builtin.{written}")
             if cls is None:
-                raise s.error(name_tok.pos, f"custom op '{written}' is unknown (unregistered ops must use the "
-                                            f"generic form \"{written}\"(...))")
+                raise s.error(
+                    name_tok.pos,
+                    f"custom op '{written}' is unknown (unregistered ops must use the generic form \"{written}\"(...))",
+                )
         entry = s.op_stack[-1]
         entry.name = cls.name
         n_results = sum(g[1] for g in entry.results) if entry.results else 0
-        parser = OpAsmParser(s, items, name_tok.pos, written, n_results,
-                             items[-1].pos if items else name_tok.pos)
+        parser = OpAsmParser(s, items, name_tok.pos, written, n_results, items[-1].pos if items else name_tok.pos)
         try:
             op = cls.parse_custom(parser)
         except ParseError:
@@ -292,7 +301,7 @@ class Reducer:
     def block_label(self, c):
         s = _s()
         block = s.define_block(c[0])
-        if len(c) == 6:
+        if len(c) == 5:
             for tok, t, loc in c[2]:
                 name = tok.value[1:]
                 if "#" in name:
@@ -357,8 +366,11 @@ class Reducer:
 
     def attr_entry(self, c):
         key, pos = c[0]
+        if len(c) == 3 and isinstance(c[2], DeferredLoc):
+            raise _s().error(c[2].pos, f"location alias '{c[2].alias}' is used in an attribute before it is defined")
         if len(c) == 1:
             from irq.ir.attributes import UnitAttr
+
             return (key, UnitAttr(), pos)
         return (key, c[2], pos)
 
@@ -376,10 +388,14 @@ class Reducer:
             if isinstance(first, dict):
                 return DictionaryAttr(first)
             from irq.ir.attributes import TypeAttr
+
             return TypeAttr(first)
         n = len(c)
+        if first.type == "LOC":  # a location as an attribute value
+            return c[1]
         if first.type == "LBRACKET":
             from irq.ir.attributes import ArrayAttr
+
             return ArrayAttr(c[1])
         if n == 3:
             return _s().atom_attr(first, c[2])
@@ -391,6 +407,9 @@ class Reducer:
         return c[0] if c else []
 
     def attr_values(self, c):
+        v = c[-1]
+        if isinstance(v, DeferredLoc):
+            raise _s().error(v.pos, f"location alias '{v.alias}' is used in an attribute before it is defined")
         if len(c) == 1:
             return [c[0]]
         lst = c[0]
@@ -529,8 +548,16 @@ def _build_lark(strict: bool = False, grammar: str | None = None) -> Lark:
             return _local.state.lexer.tokens()
 
     text = grammar if grammar is not None else GRAMMAR_PATH.read_text()
-    return Lark(text, parser="lalr", lexer=_TokenSource, start="file",
-                transformer=Reducer(), keep_all_tokens=True, maybe_placeholders=False, strict=strict)
+    return Lark(
+        text,
+        parser="lalr",
+        lexer=_TokenSource,
+        start="file",
+        transformer=Reducer(),
+        keep_all_tokens=True,
+        maybe_placeholders=False,
+        strict=strict,
+    )
 
 
 def _parser() -> tuple[ParseTable, list]:
@@ -547,10 +574,11 @@ def _parser() -> tuple[ParseTable, list]:
 def parse_module(text: str | bytes, filename: str = "<string>", *, context: Context | None = None) -> ModuleOp:
     """Parse IR text into a `builtin.module` (top-level ops are wrapped in one if needed)."""
     from irq.ir.dialect import default_context
+
     ctx = context if context is not None else default_context()
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = _decode(bytes(text), filename)
-    lexer = Lexer(text, filename)
+    lexer = Lexer(text, filename, _op_words(ctx))
     state = ParseState(ctx, lexer, SourceText(filename, text))
     table, bound = _parser()
     previous = _local.state
@@ -581,8 +609,26 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
     return _finish(state)
 
 
+def _op_words(ctx: Context) -> frozenset[str]:
+    """Undotted words that name an op where they start a statement (`return`, `module`): the
+    ops of builtin and of every dialect an op names as its regions' default dialect."""
+    ops = ctx.ops
+    key = len(ops)
+    cached = getattr(ctx, "_irq_op_words", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    dialects = {"builtin"} | {d for cls in ops.values() if (d := getattr(cls, "default_dialect", None))}
+    words = frozenset(name.partition(".")[2] for name in ops if name.partition(".")[0] in dialects)
+    try:
+        ctx._irq_op_words = (key, words)
+    except AttributeError:  # a context with __slots__: recompute each time (a few hundred names)
+        pass
+    return words
+
+
 def _finish(state: ParseState) -> ModuleOp:
     from irq.dialects.builtin import ModuleOp
+
     top = state.scopes[0]
     if top.forward:
         ph = min(top.forward.values(), key=lambda p: p.pos)
@@ -610,10 +656,10 @@ def _decode(data: bytes, filename: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        prefix = data[:e.start]
+        prefix = data[: e.start]
         line = prefix.count(b"\n") + 1
         col = e.start - (prefix.rfind(b"\n") + 1) + 1
-        src = prefix[prefix.rfind(b"\n") + 1:].decode("utf-8", "replace")
+        src = prefix[prefix.rfind(b"\n") + 1 :].decode("utf-8", "replace")
         raise ParseError(f"invalid UTF-8 byte 0x{data[e.start]:02X}", filename, line, col, src) from None
 
 
@@ -624,20 +670,51 @@ def parse_file(path: str | os.PathLike, *, context: Context | None = None) -> Mo
 
 
 _TOKEN_NAMES = {
-    "NL": "newline", "VALUE_ID": "SSA value", "BLOCK_ID": "block label", "SYMBOL": "symbol",
-    "STRING": "string", "INT": "integer", "FLOAT": "float", "BARE_ID": "identifier", "TYPE": "type",
-    "LOC": "'loc('", "DENSE": "dense literal", "DENSE_RESOURCE": "dense_resource", "DENSE_ARRAY": "array literal",
-    "DIALECT_ATTR": "dialect attribute", "ATTR_ALIAS": "attribute alias", "OPAQUE_ATTR": "attribute",
-    "LPAREN": "'('", "RPAREN": "')'", "LBRACKET": "'['", "RBRACKET": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
-    "REGION_OPEN": "region '{'", "PROPS_OPEN": "'<{'", "PROPS_CLOSE": "'}>'", "COMMA": "','", "COLON": "':'",
-    "EQUAL": "'='", "ARROW": "'->'", "STAR": "'*'", "QUESTION": "'?'", "PLUS": "'+'", "LESS": "'<'",
-    "GREATER": "'>'", "PIPE": "'|'", "RES_OPEN": "'{-#'", "RES_CLOSE": "'#-}'", "$END": "end of input", "TO": "'to'",
+    "SEP": "end of statement",
+    "VALUE_ID": "SSA value",
+    "BLOCK_ID": "block label",
+    "SYMBOL": "symbol",
+    "STRING": "string",
+    "INT": "integer",
+    "FLOAT": "float",
+    "BARE_ID": "identifier",
+    "TYPE": "type",
+    "LOC": "'loc('",
+    "DENSE": "dense literal",
+    "DENSE_RESOURCE": "dense_resource",
+    "DENSE_ARRAY": "array literal",
+    "DIALECT_ATTR": "dialect attribute",
+    "ATTR_ALIAS": "attribute alias",
+    "OPAQUE_ATTR": "attribute",
+    "LPAREN": "'('",
+    "RPAREN": "')'",
+    "LBRACKET": "'['",
+    "RBRACKET": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "REGION_OPEN": "region '{'",
+    "PROPS_OPEN": "'<{'",
+    "PROPS_CLOSE": "'}>'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "ARROW": "'->'",
+    "STAR": "'*'",
+    "QUESTION": "'?'",
+    "PLUS": "'+'",
+    "LESS": "'<'",
+    "GREATER": "'>'",
+    "PIPE": "'|'",
+    "RES_OPEN": "'{-#'",
+    "RES_CLOSE": "'#-}'",
+    "$END": "end of input",
+    "TO": "'to'",
 }
 
 
 def _describe_token(tok) -> str:
-    if tok.type == "NL":
-        return "end of line"
+    if tok.type == "SEP":
+        return "end of statement"
     name = _TOKEN_NAMES.get(tok.type, tok.type)
     value = tok.value if isinstance(tok.value, str) else ""
     if value and len(value) > 40:

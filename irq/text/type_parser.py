@@ -22,6 +22,7 @@ from irq.ir.types import (
     FunctionType,
     IndexType,
     IntegerType,
+    MemRefType,
     NoneType,
     OpaqueType,
     TensorType,
@@ -43,7 +44,8 @@ class BodySyntaxError(Exception):
         self.message = message
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<arrow>->)
   | (?P<float>[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)
@@ -53,17 +55,25 @@ _TOKEN = re.compile(r"""
   | (?P<hash>\#[A-Za-z_][\w$.]*)
   | (?P<id>[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*)
   | (?P<punct>[<>()\[\]{},:=*?+|])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
-_DIMS = re.compile(r"(?:(?:[0-9]+|\?)x)*")
+#: `2x?x`, and MLIR's spaced spelling `1 x ? x` (`vector<1 x f32>`): blanks around each `x`.
+_DIMS = re.compile(r"(?:(?:[0-9]+|\?)\s*x\s*)*")
+_INT64_MAX = 2**63 - 1
+#: a vector's dims: `4x`, and `[4]x` for a scalable one
+_VECTOR_DIMS = re.compile(r"(?:(?:\[\s*[0-9]+\s*\]|[0-9]+)\s*x\s*)*")
+_VECTOR_DIM = re.compile(r"\[\s*([0-9]+)\s*\]|([0-9]+)")
 _INT_TYPE = re.compile(r"([su]?)i([0-9]+)\Z")
 
 
 class DialectAsmParser:
     """Cursor over a type or attribute body; the methods mirror MLIR's AsmParser."""
 
-    def __init__(self, text: str, pos: int = 0, end: int | None = None, *,
-                 type_resolver: Callable[[str], Type] | None = None) -> None:
+    def __init__(
+        self, text: str, pos: int = 0, end: int | None = None, *, type_resolver: Callable[[str], Type] | None = None
+    ) -> None:
         self.text = text
         self.pos = pos
         self.end = len(text) if end is None else end
@@ -94,7 +104,7 @@ class DialectAsmParser:
 
     def expect_end(self) -> None:
         if not self.at_end():
-            raise self.error(f"unexpected '{self.text[self.pos:self.pos + 12]}' after the end")
+            raise self.error(f"unexpected '{self.text[self.pos : self.pos + 12]}' after the end")
 
     # -- punctuation and keywords -------------------------------------------------------
     def parse_optional(self, punct: str) -> bool:
@@ -145,6 +155,7 @@ class DialectAsmParser:
         self.pos = tok[3]
         if tok[1].startswith("0x"):
             from irq.text.floats import float_from_bits
+
             return float_from_bits(int(tok[1], 16), "f64")
         return float(tok[1])
 
@@ -154,6 +165,7 @@ class DialectAsmParser:
             raise self.error("expected a string")
         self.pos = tok[3]
         from irq.text.strings import unescape_string
+
         return unescape_string(tok[1])
 
     # -- types ----------------------------------------------------------------------------
@@ -212,8 +224,8 @@ def _balanced_end(text: str, pos: int, end: int) -> int:
                 j += 2 if text[j] == "\\" else 1
             i = j + 1
             continue
-        if c == "-" and text.startswith("->", i):
-            i += 2
+        if (c == "-" or c == "<") and text.startswith(("->", "<="), i) or c == ">" and text.startswith(">=", i):
+            i += 2  # an arrow, or a comparison of an affine set: not brackets
             continue
         if c in "<([{":
             depth += 1
@@ -237,7 +249,7 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
     m = _INT_TYPE.match(text)
     if m:
         width = int(m.group(2))
-        if width == 0 or width > 1 << 24:
+        if width > 1 << 24:  # MLIR's limit; i0 is a valid (zero-bit) type
             raise BodySyntaxError(0, f"invalid integer width {width}")
         return IntegerType(width, m.group(1))
     if text[:1] == "!":
@@ -259,9 +271,11 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
     p = DialectAsmParser(text, body_start, body_end, type_resolver=resolve)
     if head == "tensor":
         if p.parse_optional("*"):
+            p._skip_ws()
             if not text.startswith("x", p.pos):
                 raise p.error("expected 'x' after '*'")
             p.pos += 1
+            p._skip_ws()
             elem = p.parse_type()
             p.expect_end()
             return TensorType(None, elem)
@@ -273,12 +287,19 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
             encoding = text[encoding_start:body_end].strip()
         p.expect_end()
         return TensorType(shape, elem, encoding)
+    if head == "memref":
+        return _parse_memref(p, text, body_end)
     if head == "vector":
-        shape, elem = _shape_and_element(p)
+        p._skip_ws()
+        m = _VECTOR_DIMS.match(p.text, p.pos, p.end)
+        shape, scalable = [], []
+        for d in _VECTOR_DIM.finditer(m.group()):
+            scalable.append(d.group(1) is not None)
+            shape.append(int(d.group(1) or d.group(2)))
+        p.pos = m.end()
+        elem = p.parse_type()
         p.expect_end()
-        if None in shape:
-            raise p.error("vector dimensions must be static")
-        return VectorType(shape, elem)
+        return VectorType(shape, elem, scalable)
     if head == "tuple":
         types = []
         if not p.at_end():
@@ -300,10 +321,77 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
     dims_text = m.group()
     shape: list[int | None] = []
     if dims_text:
-        for d in dims_text[:-1].split("x"):
-            shape.append(None if d == "?" else int(d))
+        for d in dims_text.rstrip()[:-1].split("x"):
+            d = d.strip()
+            if d == "?":
+                shape.append(None)
+                continue
+            n = int(d)
+            if n > _INT64_MAX:
+                raise p.error(f"dimension {n} does not fit in int64", p.pos)
+            shape.append(n)
     p.pos = m.end()
     return shape, p.parse_type()
+
+
+_STRIDED = re.compile(
+    r"strided<\[\s*(?:(?:[0-9]+|\?)\s*(?:,\s*(?:[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>"
+)
+
+
+def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
+    """`memref<dims x elem [, layout] [, memory space]>`; MLIR tells the layout from the memory space
+    by kind: `strided<...>` and `affine_map<...>` are layouts, anything else a memory space."""
+    unranked = p.parse_optional("*")
+    if unranked:
+        p._skip_ws()
+        if not text.startswith("x", p.pos):
+            raise p.error("expected 'x' after '*'")
+        p.pos += 1
+        shape, elem = None, p.parse_type()
+    else:
+        shape, elem = _shape_and_element(p)
+    extras: list[tuple[int, str]] = []
+    while p.parse_optional(","):
+        p._skip_ws()
+        start = p.pos
+        depth, i = 0, start
+        while i < body_end and not (depth == 0 and text[i] == ","):
+            c = text[i]
+            if c in "<([{":
+                depth += 1
+            elif c in ">)]}" and not (c == ">" and text[i - 1 : i + 1] == "->"):
+                depth -= 1
+            i += 1
+        extras.append((start, text[start:i].strip()))
+        p.pos = i
+    p.expect_end()
+    layout = space = None
+    for at, item in extras:
+        if item.startswith(("strided<", "affine_map<")):
+            if layout is not None or space is not None:
+                raise BodySyntaxError(at, "the layout of a memref comes before its memory space, once")
+            if item.startswith("strided<") and not _STRIDED.fullmatch(item):
+                raise BodySyntaxError(at, f"expected strided<[strides], offset: n>, found '{item}'")
+            if item.startswith("affine_map<"):
+                from irq.text.affine import check_affine
+
+                try:
+                    check_affine(item)
+                except BodySyntaxError as e:
+                    raise BodySyntaxError(at + e.offset, e.message) from None
+            layout = item
+        elif item.startswith("#") and "." not in item.partition("<")[0]:
+            raise BodySyntaxError(
+                at, f"attribute alias '{item}' inside a memref type is not supported; write the attribute itself"
+            )
+        else:
+            if space is not None:
+                raise BodySyntaxError(at, "a memref has one memory space")
+            space = item
+    if unranked and layout is not None:
+        raise BodySyntaxError(extras[0][0], "an unranked memref has no layout")
+    return MemRefType(shape, elem, layout, space)
 
 
 def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type] | None) -> Type:
@@ -316,10 +404,14 @@ def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type]
         raise BodySyntaxError(0, f"undefined type alias '{text}'")
     if ctx is None:
         from irq.ir.dialect import default_context
+
         ctx = default_context()
     cls = ctx.types.get(name)
     if cls is None:
-        return OpaqueType(name.partition(".")[0], text)
+        dialect, _, mnemonic = name.partition(".")
+        if dialect in ctx.dialects:  # a registered dialect owns its namespace: `!quant.unifrom` is a typo
+            raise BodySyntaxError(1, f"unknown type '{mnemonic}' in dialect '{dialect}'")
+        return OpaqueType(dialect, text)
     start = len(name) + 2
     end = len(text) - 1 if lt else start - 1
     if lt and not text.endswith(">"):

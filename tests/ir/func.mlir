@@ -10,7 +10,7 @@ module {
   func.func @named_values(%input: i32) -> i32 {
     %c42_i32 = arith.constant 42 : i32
     %sum = arith.addi %input, %c42_i32 : i32
-    %0 = call @nested::@inner(%sum) : (i32) -> i32
+    %0 = "test.call"(%sum) {callee = @nested::@inner} : (i32) -> i32
     return %0 : i32
   }
   func.func nested @no_results() {

@@ -1,0 +1,46 @@
+// RUN: irq-opt %s --split-input-file --allow-unregistered-dialect | filecheck %s
+//
+// Builtin attributes and ops read as MLIR writes them. Written for irq after
+// mlir/test/IR/affine-map.mlir, mlir/test/IR/integer-set.mlir, mlir/test/IR/parser.mlir
+// (spaced shapes) and mlir/test/Dialect/Func/func-bufferize.mlir style func.constant uses.
+
+// Affine maps and sets are checked (see invalid.mlir) and kept as written; `>=` inside a set
+// does not close the attribute.
+// CHECK: "t.a"() {m = affine_map<(d0)[s0] -> (d0 * s0 + 3, d0 floordiv 2, (d0 + 1) mod s0)>, s = affine_set<(d0)[s0] : (d0 >= 0, -d0 + s0 - 1 >= 0, d0 mod 2 == 0)>} : () -> ()
+"t.a"() {m = affine_map<(d0)[s0] -> (d0 * s0 + 3, d0 floordiv 2, (d0 + 1) mod s0)>,
+         s = affine_set<(d0)[s0] : (d0 >= 0, -d0 + s0 - 1 >= 0, d0 mod 2 == 0)>} : () -> ()
+
+// -----
+
+// Blanks around the `x` of a shape, as MLIR's own printer never writes but its parser takes.
+// CHECK: () -> (vector<1xf32>, tensor<*xf32>, tensor<2x?x3xi8>)
+"t.a"() : () -> (vector<1 x f32>, tensor<* x f32>, tensor<2 x ? x 3xi8>)
+
+// -----
+
+// A function as a value.
+// CHECK-LABEL: func.func @f
+// CHECK: %0 = constant @g : (i32) -> i32
+// CHECK: %1 = call_indirect %0(%a) : (i32) -> i32
+func.func @g(%x: i32) -> i32 {
+  return %x : i32
+}
+func.func @f(%a: i32) -> i32 {
+  %0 = func.constant @g : (i32) -> i32
+  %1 = func.call_indirect %0(%a) : (i32) -> i32
+  return %1 : i32
+}
+
+// -----
+
+// Typed attributes in attribute position keep their type; a scalable vector dimension is in
+// brackets; i0 is a type (mlir/test/IR/parser.mlir, mlir/test/IR/invalid-builtin-types.mlir).
+// CHECK: "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32, sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+"t.a"() {s = "s" : !foo.string, d = #foo.attr : i32, sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+
+// -----
+
+// memref: shape, element type, layout (strided or an affine map), memory space
+// (mlir/test/IR/parser.mlir, mlir/test/Dialect/Builtin/types.mlir).
+// CHECK: () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
+"t.a"() : () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
