@@ -316,3 +316,24 @@ def test_conv2d_lowering_property(k, stride, pad, dil, groups, cpg, act, seed):
     ref = F.conv2d(t(qdq(x, 0.02)), t(wdq(w, s_w)), t(bias.astype(np.float32)), stride, pad, dil, groups).numpy()
     lo, hi = (0, 127) if act == "relu" else (0, int(np.rint(6 / 0.03))) if act == "relu6" else (None, None)
     assert_within_one_step(got, ref, 0.03, lo=lo, hi=hi, exact_fraction=0.8)
+
+
+@given(s_a=st.floats(1e-3, 1.0), s_b=st.floats(1e-3, 1.0), s_out=st.floats(1e-3, 1.0),
+       op=st.sampled_from(["add", "sub", "cat"]), seed=st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None)
+def test_rescaled_binary_ops_property(s_a, s_b, s_out, op, seed):
+    """add/sub/cat with unrelated scales (ratios up to 1000x, one multiplier far below 2^30 with the common
+    shift): within one output step of the float QDQ graph."""
+    rng = np.random.default_rng(seed)
+    shape = (1, 2, 3, 3)
+    b = FrozenBuilder([("a", shape), ("c", shape)])
+    out_shape = (1, 4, 3, 3) if op == "cat" else shape
+    attrs = f'owner = "{op}"' + (", dim = 1 : i64" if op == "cat" else "")
+    y = b.op(f"hl.{op}", [b.qdq("a", s_a), b.qdq("c", s_b)], out_shape, attrs=attrs)
+    m = lower(b.module([b.qdq(y, s_out)]))
+    a = rng.standard_normal(shape).astype(np.float32) * 100 * s_a
+    c = rng.standard_normal(shape).astype(np.float32) * 100 * s_b
+    (got,) = run(m, a, c)
+    aq, cq = qdq(a, s_a), qdq(c, s_b)
+    ref = {"add": aq + cq, "sub": aq - cq, "cat": np.concatenate([aq, cq], axis=1)}[op]
+    assert_within_one_step(got, ref, s_out, exact_fraction=0.0)
