@@ -486,6 +486,24 @@ probe(
 
 
 probe(
+    "nn.MultiheadAttention bool masks",
+    lambda m, x, am, kpm: m.a(x, x, x, attn_mask=am, key_padding_mask=kpm),
+    (2, 4, 8),
+    lambda: torch.ones(4, 4, dtype=torch.bool).triu(1),
+    lambda: torch.tensor([[False] * 3 + [True], [False] * 4]),
+    mods=_mha(batch_first=True),
+    opaque_ok=True,
+)
+probe(
+    "nn.MultiheadAttention float masks",
+    lambda m, x, am, kpm: m.a(x, x, x, attn_mask=am, key_padding_mask=kpm)[0],
+    (4, 2, 8),
+    (4, 4, 4),
+    (2, 4),
+    mods=_mha(),
+    opaque_ok=True,
+)
+probe(
     "F.scaled_dot_product_attention",
     lambda m, q, k, v: F.scaled_dot_product_attention(q, k, v),
     (2, 2, 5, 4),
