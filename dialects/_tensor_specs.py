@@ -128,6 +128,10 @@ _add(spec("full_like", "`fill_value` in the input's shape (and dtype, unless `dt
           attrs=(("fill_value", NUMBER), ("dtype?", TYPE)), shape=sh.same_as_input, same_element_type=False))
 _add(spec("where", "`input` where `condition` holds, else `other` (all three broadcast).",
           ("condition", "input", "other"), shape=sh.broadcast, same_element_type=False))
+_add(spec("where_scalar", "where(condition, value, input) if `value_first`, else where(condition, input, value), "
+          "for a Python number `value` (torch.where with a scalar, Tensor.masked_fill).",
+          ("condition", "input"), (("value", NUMBER), ("value_first", BOOL)), shape=sh.broadcast,
+          same_element_type=False))
 for _m in ("maximum", "minimum"):
     _add(spec(_m, f"Element-wise {_m} of two tensors, with broadcasting.", ("input", "other"), shape=sh.broadcast,
               same_element_type=False))

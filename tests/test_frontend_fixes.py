@@ -201,22 +201,25 @@ def test_multihead_attention_rebuilds_from_text_and_keeps_out_proj_as_a_module()
     assert list(gm.state_dict()) == list(m.state_dict())
 
 
-def test_multihead_attention_with_a_mask_stays_one_module_call():
+def test_multihead_attention_masks_rebuild_from_text_alone():
     class Masked(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.attn = nn.MultiheadAttention(8, 2)
 
-        def forward(self, x, mask):
-            return self.attn(x, x, x, attn_mask=mask)[0]
+        def forward(self, x, mask, padding):
+            return self.attn(x, x, x, attn_mask=mask, key_padding_mask=padding)[0]
 
     m = Masked().eval()
-    x, mask = torch.randn(4, 1, 8), torch.zeros(4, 4)
-    module = irq.import_torch(m, (x, mask))
-    (call,) = _ops(module, "torch.call")
-    assert call.get_attr("module").value == "attn"
-    gm = to_module(module, modules={"attn": m.attn})
-    assert torch.allclose(gm(x, mask), m(x, mask), atol=1e-6)
+    x, mask = torch.randn(4, 2, 8), torch.ones(4, 4, dtype=torch.bool).triu(1)  # causal
+    padding = torch.tensor([[False, False, False, True], [False, True, False, False]])
+    module = irq.import_torch(m, (x, mask, padding))
+    targets = {op.get_attr("target").value for op in _ops(module, "torch.call")}
+    assert targets == {"irq.runtime.torch.functions.apply_attention_mask"}
+    gm = to_module(irq.parse_module(irq.print_module(module)))
+    assert torch.allclose(gm(x, mask, padding), m(x, mask, padding), atol=1e-6)
+    float_mask = torch.randn(4, 4)
+    assert torch.allclose(gm(x, float_mask, padding), m(x, float_mask, padding), atol=1e-6)
 
 
 def test_unbatched_multihead_attention_is_refused_not_reshaped():

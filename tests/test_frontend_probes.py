@@ -191,6 +191,16 @@ probe("Tensor.maximum", lambda m, x, y: x.maximum(y), X3, X3)
 probe("Tensor.minimum", lambda m, x, y: x.minimum(y), X3, (6,))
 probe("torch.where", lambda m, x, y: torch.where(x > 0, x, y), X3, X3, opaque_ok=True)
 probe("torch.where broadcast", lambda m, x, y: torch.where(y > 0, x, y * 2), X3, (5, 1), opaque_ok=True)
+probe("torch.where scalar other", lambda m, x: torch.where(x > 0, x, 0.5), X3, opaque_ok=True)
+probe("torch.where scalar first", lambda m, x, y: torch.where(y > 0, -1.0, x), X3, (6,), opaque_ok=True)
+probe("torch.masked_fill", lambda m, x: torch.masked_fill(x, x < 0, 2.0), X3, opaque_ok=True)
+probe("Tensor.masked_fill", lambda m, x, y: x.masked_fill(y > 0, float("-inf")).softmax(-1), X3, (5, 1), opaque_ok=True)
+probe(
+    "Tensor.masked_fill_ read after",
+    lambda m, x: (lambda a: (a.masked_fill_(a > 0.5, 0.0), a * 2)[1])(x + 0),
+    X3,
+    opaque_ok=True,
+)
 probe("torch.zeros_like", lambda m, x: torch.zeros_like(x) + x, X3)
 probe("torch.ones_like dtype", lambda m, x: torch.ones_like(x, dtype=torch.int64), X3)
 probe("torch.full_like", lambda m, x: torch.full_like(x, 2.5) * x, X3)
@@ -476,6 +486,24 @@ probe(
 
 
 probe(
+    "nn.MultiheadAttention bool masks",
+    lambda m, x, am, kpm: m.a(x, x, x, attn_mask=am, key_padding_mask=kpm),
+    (2, 4, 8),
+    lambda: torch.ones(4, 4, dtype=torch.bool).triu(1),
+    lambda: torch.tensor([[False] * 3 + [True], [False] * 4]),
+    mods=_mha(batch_first=True),
+    opaque_ok=True,
+)
+probe(
+    "nn.MultiheadAttention float masks",
+    lambda m, x, am, kpm: m.a(x, x, x, attn_mask=am, key_padding_mask=kpm)[0],
+    (4, 2, 8),
+    (4, 4, 4),
+    (2, 4),
+    mods=_mha(),
+    opaque_ok=True,
+)
+probe(
     "F.scaled_dot_product_attention",
     lambda m, q, k, v: F.scaled_dot_product_attention(q, k, v),
     (2, 2, 5, 4),
@@ -641,6 +669,12 @@ def _assert_close(expected: Any, got: Any) -> None:
             continue
         assert isinstance(b, torch.Tensor) and b.shape == a.shape and b.dtype == a.dtype, (a.shape, a.dtype, b)
         if a.is_floating_point():
+            nan = a.isnan()
+            assert torch.equal(nan, b.isnan()), "NaNs differ"  # a fully masked softmax row is NaN in both
+            a, b = a[~nan], b[~nan]
+            finite = a.isfinite()
+            assert torch.equal(a[~finite], b[~finite]), "infinities differ"
+            a, b = a[finite], b[finite]
             scale = max(float(a.abs().max()) if a.numel() else 0.0, 1e-6)
             err = float((a - b).abs().max()) if a.numel() else 0.0
             assert err <= 1e-5 * scale, f"max error {err:.3g} at output scale {scale:.3g}"

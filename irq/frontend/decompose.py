@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irq.runtime.torch.functions import apply_attention_mask
+
 
 def supports_multihead_attention(m: nn.MultiheadAttention, args: tuple, kwargs: dict) -> bool:
     """Whether `multihead_attention` computes this call exactly (no masks, no extra key/value rows)."""
@@ -39,7 +41,7 @@ def supports_multihead_attention(m: nn.MultiheadAttention, args: tuple, kwargs: 
     bound = dict(zip(names, args), **kwargs)
     if any(k not in bound for k in names[:3]):
         return False
-    if bound.get("key_padding_mask") is not None or bound.get("attn_mask") is not None or bound.get("is_causal"):
+    if bound.get("is_causal"):
         return False
     if any(not isinstance(bound.get(k, True), bool) for k in ("need_weights", "average_attn_weights")):
         return False
@@ -85,7 +87,15 @@ def multihead_attention(
     q = q.reshape(tgt_len, -1, head_dim).transpose(0, 1)  # (N * heads, L, head_dim)
     k = k.reshape(key.size(0), -1, head_dim).transpose(0, 1)
     v = v.reshape(value.size(0), -1, head_dim).transpose(0, 1)
-    attn = torch.bmm(q * (1.0 / head_dim) ** 0.5, k.transpose(1, 2))
+    attn = torch.bmm(q * (1.0 / head_dim) ** 0.5, k.transpose(1, 2))  # (N * heads, L, S)
+    if attn_mask is not None:  # (L, S) or (N * heads, L, S); True / -inf excludes a key
+        attn = apply_attention_mask(attn, attn_mask)
+    if key_padding_mask is not None:  # (N, S), per batch entry: applied per head
+        src_len = attn.size(2)
+        attn = apply_attention_mask(
+            attn.reshape(-1, heads, tgt_len, src_len), key_padding_mask.unsqueeze(1).unsqueeze(1)
+        )
+        attn = attn.reshape(-1, tgt_len, src_len)
     attn = torch.softmax(attn, dim=-1)
     if m.dropout > 0.0:
         attn = F.dropout(attn, p=m.dropout, training=m.training)

@@ -147,6 +147,8 @@ ATEN: dict[Any, Any] = {
     aten.adaptive_avg_pool2d.default: FUNCTIONS[F.adaptive_avg_pool2d], aten.clamp.default: FUNCTIONS[torch.clamp],
     aten.zeros_like.default: FUNCTIONS[torch.zeros_like], aten.ones_like.default: FUNCTIONS[torch.ones_like],
     aten.full_like.default: FUNCTIONS[torch.full_like], aten.where.self: FUNCTIONS[torch.where],
+    aten.where.ScalarOther: FUNCTIONS[torch.where], aten.where.ScalarSelf: FUNCTIONS[torch.where],
+    aten.masked_fill.Scalar: FUNCTIONS[torch.masked_fill],
     aten.maximum.default: FUNCTIONS[torch.maximum], aten.minimum.default: FUNCTIONS[torch.minimum],
     aten.roll.default: FUNCTIONS[torch.roll], aten.cumsum.default: FUNCTIONS[torch.cumsum],
     aten.topk.default: FUNCTIONS[torch.topk], aten.pixel_shuffle.default: FUNCTIONS[F.pixel_shuffle],

@@ -519,11 +519,31 @@ def _like(spec: str, fill: bool):
     return h
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _where(args, kwargs):
     b = bind((("condition", _MISSING), ("input", _MISSING), ("other", _MISSING)), args, kwargs)
-    if b is None or not all(_tensor_value(b[k]) for k in ("condition", "input", "other")):
+    if b is None or not _tensor_value(b["condition"]):
         return None
-    return Emit("where", dict(b))
+    c, x, y = b["condition"], b["input"], b["other"]
+    if _tensor_value(x) and _tensor_value(y):
+        return Emit("where", dict(b))
+    if _tensor_value(x) and _number(y):
+        return Emit("where_scalar", {"condition": c, "input": x}, {"value": y, "value_first": False})
+    if _number(x) and _tensor_value(y):
+        return Emit("where_scalar", {"condition": c, "input": y}, {"value": x, "value_first": True})
+    return None
+
+
+def _masked_fill(args, kwargs):
+    """x.masked_fill(mask, value) = where(mask, value, x)."""
+    b = bind((("input", _MISSING), ("mask", _MISSING), ("value", _MISSING)), args, kwargs)
+    if b is None or not (_tensor_value(b["input"]) and _tensor_value(b["mask"]) and _number(b["value"])):
+        return None
+    return Emit("where_scalar", {"condition": b["mask"], "input": b["input"]}, {"value": b["value"],
+                                                                               "value_first": True})
 
 
 def _elementwise2(spec: str):
@@ -654,7 +674,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     torch.zeros_like: _like("zeros_like", False), torch.ones_like: _like("ones_like", False),
     torch.full_like: _like("full_like", True), torch.where: _where,
     torch.maximum: _elementwise2("maximum"), torch.minimum: _elementwise2("minimum"), torch.roll: _roll,
-    torch.cumsum: _cumsum, torch.topk: _topk,
+    torch.cumsum: _cumsum, torch.topk: _topk, torch.masked_fill: _masked_fill,
     F.pixel_shuffle: _simple("pixel_shuffle", (("input", _MISSING), ("upscale_factor", _MISSING))),
     F.pixel_unshuffle: _simple("pixel_unshuffle", (("input", _MISSING), ("downscale_factor", _MISSING))),
     F.instance_norm: _instance_norm, F.scaled_dot_product_attention: _sdpa,
@@ -674,7 +694,7 @@ METHODS: dict[str, Callable] = {
     "permute": _dims("permute", True), "transpose": _transpose, "unsqueeze": _unsqueeze, "squeeze": _squeeze,
     "chunk": _chunk, "split": _split, "mean": _reduce("mean"), "sum": _reduce("sum"), "clamp": _clamp,
     "clip": _clamp, "maximum": _elementwise2("maximum"), "minimum": _elementwise2("minimum"), "roll": _roll,
-    "cumsum": _cumsum, "topk": _topk,
+    "cumsum": _cumsum, "topk": _topk, "masked_fill": _masked_fill, "masked_fill_": _masked_fill,
 }
 
 

@@ -114,7 +114,7 @@ def mutated_input(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | Non
             return None
     elif op == "call_module":
         m = modules.get(node.target)
-        if m is None or getattr(m, "inplace", False) is not True or not type(m).__module__.startswith("torch.nn"):
+        if m is None or m.__dict__.get("inplace") is not True or not type(m).__module__.startswith("torch.nn"):
             return None
     else:
         return None

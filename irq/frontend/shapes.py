@@ -327,6 +327,10 @@ def _element_type(spec, operands: list[_Typed], attrs: dict) -> Type:
     if name == "where":
         tensors = tensors[1:]
         first = tensors[0].element_type
+    if name == "where_scalar":  # a float number keeps a float tensor's type; other mixes: let torch decide
+        if isinstance(tensors[1].element_type, FloatType):
+            return tensors[1].element_type
+        raise NeedsRealRun(name)
     if name == "cumsum":
         return first if isinstance(first, FloatType) else i64
     if name == "embedding":

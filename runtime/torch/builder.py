@@ -453,6 +453,8 @@ IMPLS: dict[str, Callable] = {
     "ones_like": lambda b, op, a: b.call(torch.ones_like, b.v(op.input), dtype=a.get("dtype")),
     "full_like": lambda b, op, a: b.call(torch.full_like, b.v(op.input), a["fill_value"], dtype=a.get("dtype")),
     "where": lambda b, op, a: b.call(torch.where, b.v(op.condition), b.v(op.input), b.v(op.other)),
+    "where_scalar": lambda b, op, a: b.call(torch.where, b.v(op.condition), a["value"], b.v(op.input))
+    if a["value_first"] else b.call(torch.where, b.v(op.condition), b.v(op.input), a["value"]),
     "maximum": _binary(torch.maximum), "minimum": _binary(torch.minimum),
     "roll": lambda b, op, a: b.call(torch.roll, b.v(op.input), a["shifts"], *(() if a.get("dims") is None
                                                                             else (a["dims"],))),

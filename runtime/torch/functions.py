@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from irq.frontend.wrapping import wrap
+
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
                bias: Tensor | None, num_batches_tracked: Tensor | None, training: bool, momentum: float | None,
@@ -129,3 +131,13 @@ def setitem(x: Tensor, index: object, value: object) -> Tensor:
     y = x.clone()
     y[index] = value
     return y
+
+
+@wrap
+def apply_attention_mask(scores: Tensor, mask: Tensor) -> Tensor:
+    """Attention scores with a mask applied as nn.MultiheadAttention does: a boolean mask's True
+    entries excluded (-inf), a float mask added. Opaque to tracing (irq.wrap): which of the two
+    depends on the mask's dtype, which symbolic tracing does not know."""
+    if mask.dtype == torch.bool:
+        return scores.masked_fill(mask, float("-inf"))
+    return scores + mask
