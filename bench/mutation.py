@@ -379,6 +379,9 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
         f"tests take {base_seconds:.0f} s unmutated",
         flush=True,
     )
+    # cosmic-ray restores each spot after its test run; a time box interrupts it mid-mutant, so keep
+    # the unmutated text to put back and to read lines, functions and annotations from
+    pristine = {src: (copy / src).read_text() for src in t.sources}
     proc = subprocess.Popen(
         ["cosmic-ray", "exec", str(config), str(session)],
         cwd=copy,
@@ -393,6 +396,8 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
         print(f"[{name}] time box of {time_box:.0f} s reached: scoring the mutants run so far", flush=True)
+    for src, text in pristine.items():
+        (copy / src).write_text(text)
     killed, survivors, equivalent, ran = 0, [], [], 0
     annotations = {src: _annotation_spans(copy / src) for src in t.sources}
     functions = {src: _enclosing_functions(copy / src) for src in t.sources}
