@@ -75,7 +75,7 @@ TARGETS: dict[str, Target] = {
     ),
     "torch-executor": Target(
         ("runtime/torch/builder.py", "runtime/torch/functions.py", "runtime/torch/resolve.py"),
-        ("tests/test_op_options.py", "tests/test_fused_executor.py", "tests/test_frontend_zoo.py"),
+        ("tests/test_op_options.py", "tests/test_fused_executor.py"),
     ),
     "rewrite-driver": Target(
         ("irq/rewrite/driver.py",),
