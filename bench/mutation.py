@@ -174,6 +174,18 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "hit = memo.get(key) if key is not None else None",
         "core/ReplaceComparisonOperator_IsNot_Is",
     ): "disables a cache that never holds a None key: the same types are computed again, only slower",
+    (
+        "irq/frontend/shapes.py",
+        "_query",
+        'if args[1] == "shape":',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "args[1] is the attribute name fx recorded from `x.shape`: Python interns attribute names, so `is` agrees",
+    (
+        "irq/frontend/shapes.py",
+        "_query",
+        'if node.op == "call_method" and node.target in _SIZE_METHODS and shape is not None:',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "fx sets Node.op from string literals, which CPython interns: `is` agrees with ==",
 }
 
 
