@@ -182,3 +182,19 @@ def test_pool_result_type_equals_eager_shape(params, kind):
         return
     module = irq.import_torch(model, (x,))
     assert _result_shapes(module) == [tuple(expected.shape)], params
+
+
+# ----------------------------------------------------------------------------- reductions
+@pytest.mark.parametrize("method", ["sum", "mean"])
+def test_reduction_with_a_dtype_keeps_that_dtype(method):
+    # torch.mean/sum ops carry no dtype: a call with one must not be imported as if it had none
+    model = Lambda(lambda x: getattr(x, method)(1, dtype=torch.float64))
+    x = torch.randn(2, 5, 3)
+    module = irq.import_torch(model, (x,))
+    expected = model(x)
+    assert expected.dtype == torch.float64
+    got = to_module(module)(x)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    assert str(ret.operands[0].type) == "tensor<2x3xf64>"
