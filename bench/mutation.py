@@ -186,6 +186,18 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         'if node.op == "call_method" and node.target in _SIZE_METHODS and shape is not None:',
         "core/ReplaceComparisonOperator_Eq_Is",
     ): "fx sets Node.op from string literals, which CPython interns: `is` agrees with ==",
+    (
+        "runtime/torch/builder.py",
+        "_emit_call",
+        "if fn is not False:",
+        "core/ReplaceComparisonOperator_IsNot_NotEq",
+    ): "fn is False, None or a callable: != False and is not False agree for all three",
+    (
+        "runtime/torch/functions.py",
+        "_weighted_op",
+        'if kind == "linear":',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "the kinds are linear, conv2d and conv_transpose2d: none but linear compares >= 'linear'",
 }
 
 
