@@ -30,6 +30,7 @@ def test_lit_suite_passes(tmp_path):
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env["IRQ_LIT_OUTPUT"] = str(tmp_path)
+    before = _files_under_source_outputs()
     r = subprocess.run(
         [sys.executable, "-c", "import lit.main; lit.main.main()", "-j", "2", str(HERE)],
         capture_output=True,
@@ -38,8 +39,13 @@ def test_lit_suite_passes(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Passed" in r.stdout and "Failed" not in r.stdout, r.stdout
-    assert not [p for p in HERE.rglob("Output") if p.is_dir()], "lit wrote into the source tree"
+    assert _files_under_source_outputs() == before, "lit wrote into the source tree"
     assert any(tmp_path.rglob("Output")), "lit wrote its outputs somewhere else"
+
+
+def _files_under_source_outputs() -> set[tuple[str, int]]:
+    """(path, mtime) of everything in Output/ directories of the source tree (old checkouts may have some)."""
+    return {(str(f), f.stat().st_mtime_ns) for d in HERE.rglob("Output") for f in d.rglob("*")}
 
 
 def _used_prefixes(text: str) -> set[str]:

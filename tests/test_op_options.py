@@ -182,3 +182,44 @@ def test_pool_result_type_equals_eager_shape(params, kind):
         return
     module = irq.import_torch(model, (x,))
     assert _result_shapes(module) == [tuple(expected.shape)], params
+
+
+# ----------------------------------------------------------------------------- reductions
+@pytest.mark.parametrize("method", ["sum", "mean"])
+def test_reduction_with_a_dtype_keeps_that_dtype(method):
+    # torch.mean/sum ops carry no dtype: a call with one must not be imported as if it had none
+    model = Lambda(lambda x: getattr(x, method)(1, dtype=torch.float64))
+    x = torch.randn(2, 5, 3)
+    module = irq.import_torch(model, (x,))
+    expected = model(x)
+    assert expected.dtype == torch.float64
+    got = to_module(module)(x)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    assert str(ret.operands[0].type) == "tensor<2x3xf64>"
+
+
+def test_opaque_call_with_the_tensor_second_matches_eager():
+    # `3 ** x` stays a torch.call whose args place the tensor second: the executor must put it back there
+    x = torch.rand(2, 3)
+    module = check_against_eager(Lambda(lambda t: 3**t), x)
+    assert "torch.call" in _op_names(module)
+
+
+class _NonPersistent(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.lin.register_buffer("scale", torch.full((3,), 2.0), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x) * self.lin.scale
+
+
+def test_non_persistent_buffer_stays_out_of_the_state_dict():
+    model = _NonPersistent().eval()
+    gm = to_module(irq.import_torch(model, (torch.randn(2, 3),)))
+    assert list(gm.state_dict()) == list(model.state_dict()) == ["lin.weight", "lin.bias"]
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(gm(x), model(x), rtol=1e-6, atol=1e-6)

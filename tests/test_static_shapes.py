@@ -135,3 +135,35 @@ def test_size_queries_and_integer_division_are_typed_statically():
     with torch.no_grad():
         for got, want in zip(gm(*inputs), outs, strict=True):
             assert got.dtype == want.dtype and torch.equal(got, want)
+
+
+class _Ndim(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.ndim, -1)
+
+
+def test_ndim_is_not_a_size():
+    # `x.shape` is a size, `x.ndim` an int: answering the latter with the shape is wrong
+    model = _Ndim().eval()
+    inputs = (torch.randn(2, 3, 8, 5),)
+    static, real = _both(model, inputs)
+    assert static is not None and static == real
+    module = irq.import_torch(model, inputs)
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    assert str(ret.operands[0].type) == "tensor<4x60xf32>"
+
+
+def test_a_model_torch_rejects_reports_torchs_error():
+    """The shape rules reject the bad conv first; the import still reports what torch says about it."""
+
+    class BadChannels(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x)
+
+    with pytest.raises(irq.frontend.errors.FrontendError) as info:
+        irq.import_torch(BadChannels(), (torch.randn(1, 3, 8, 8),))
+    assert "expected input[1, 3, 8, 8] to have 4 channels, but got 3 channels" in str(info.value)
