@@ -338,9 +338,14 @@ class Operation:
         return op
 
     # -- printing and verification ----------------------------------------------------
-    def print(self, *, generic: bool = False, debuginfo: bool = False) -> str:
+    def to_text(self, *, generic: bool = False, debuginfo: bool = False) -> str:
+        """This op's text (custom form unless `generic`; locations if `debuginfo`). Nothing is printed."""
         from irq.text.printer import print_operation
         return print_operation(self, generic=generic, debuginfo=debuginfo)
+
+    def print(self, *, generic: bool = False, debuginfo: bool = False) -> str:
+        """Same as `to_text`: returns the text and prints nothing (the name is kept for existing callers)."""
+        return self.to_text(generic=generic, debuginfo=debuginfo)
 
     def __str__(self) -> str:
         return self.print()
