@@ -476,7 +476,13 @@ class Reducer:
     def resource_group(self, c):
         s = _s()
         group = c[0].value
-        for dialect, entries in c[3]:
+        if group not in ("dialect_resources", "external_resources"):  # MLIR's two kinds of file metadata
+            raise s.error(c[0].pos, f"unknown key '{group}' in file metadata dictionary")
+        for dialect, entries, pos in c[3]:
+            if group == "dialect_resources" and dialect != "builtin":  # only builtin has resources (blobs)
+                if dialect in s.ctx.dialects:
+                    raise s.error(pos, f"unexpected 'resource' section for dialect '{dialect}'")
+                raise s.error(pos, f"dialect '{dialect}' is unknown")
             for key, tok in entries:
                 if group == "dialect_resources" and dialect == "builtin":
                     s.set_blob(key, tok)
@@ -495,7 +501,7 @@ class Reducer:
         return lst
 
     def resource_dialect(self, c):
-        return (c[0][0], c[3])
+        return (c[0][0], c[3], c[0][1])
 
     def resource_entries(self, c):
         return c[0] if c else []
