@@ -121,6 +121,7 @@ _BRACE_CONTENT = re.compile(
 )
 #: What follows a label's `:`: an op (`%`, `"`, a name), a label, the region's `}`, the end.
 _AFTER_LABEL = re.compile(_SKIP_TEXT + r'(?:[%"^}]|$|(?P<word>[A-Za-z_][\w$.]*))')
+_DISTINCT_ID = re.compile(r"\[[0-9]+\](?=<)")
 _PARENS_OR_STRING = re.compile(r'[()"]')
 #: `->`, and an affine set's `>=` / `<=`, are not brackets.
 _BRACKETS = re.compile(r'->|>=|<=|[<>()\[\]{}"]')
@@ -440,6 +441,11 @@ class Lexer:
                 if nxt == "<" and word in _BALANCED:
                     end = self.scan_balanced(pos)
                     tok = Tok(_BALANCED[word], text[start:end], start)
+                    pos = end
+                elif nxt == "[" and word == "distinct" and (m2 := _DISTINCT_ID.match(text, pos)):
+                    # `distinct[0]<42 : i32>`: a unique attribute, kept as written
+                    end = self.scan_balanced(m2.end())
+                    tok = Tok("OPAQUE_ATTR", text[start:end], start)
                     pos = end
                 elif nxt == "(" and word == "loc":
                     self._push(LOCPAREN, pos)

@@ -44,3 +44,9 @@ func.func @f(%a: i32) -> i32 {
 // (mlir/test/IR/parser.mlir, mlir/test/Dialect/Builtin/types.mlir).
 // CHECK: () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
 "t.a"() : () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
+
+// -----
+
+// distinct attributes (mlir/test/IR/distinct-attr.mlir) are kept as written.
+// CHECK: "t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
+"t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
