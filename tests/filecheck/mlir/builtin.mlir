@@ -50,3 +50,10 @@ func.func @f(%a: i32) -> i32 {
 // distinct attributes (mlir/test/IR/distinct-attr.mlir) are kept as written.
 // CHECK: "t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
 "t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
+
+// -----
+
+// Dense elements of any integer width up to 64 bits; signless values print signed, as MLIR's
+// printer does (mlir/test/IR/dense-elements-type-interface.mlir, parser.mlir).
+// CHECK: "t.a"() {a = dense<[1, -1, -4]> : tensor<3xi3>, b = dense<[0, 15]> : tensor<2xui4>, c = dense<5> : tensor<4xsi5>} : () -> ()
+"t.a"() {a = dense<[1, 7, -4]> : tensor<3xi3>, b = dense<[0, 15]> : tensor<2xui4>, c = dense<5> : tensor<4xsi5>} : () -> ()

@@ -180,3 +180,8 @@ func.func @f() {
     arith: { k: "0x04000000" }
   }
 #-}
+
+// -----
+
+// expected-error@+1 {{value out of range for i3}}
+"t.a"() {a = dense<[8]> : tensor<1xi3>} : () -> ()
