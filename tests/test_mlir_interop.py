@@ -41,6 +41,8 @@ def _cases() -> list[tuple[str, str]]:
         for i, (chunk, _) in enumerate(chunks):
             if "expected-error" in chunk or "expected-warning" in chunk:
                 continue
+            if "sparse<" in chunk:  # kept as written by irq, re-printed in a normal form by MLIR
+                continue
             try:
                 m = irq.parse_module(chunk)
                 irq.verify(m)

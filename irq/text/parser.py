@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from irq.diagnostics import ParseError
-from irq.ir.attributes import DictionaryAttr
+from irq.ir.attributes import DictionaryAttr, OpaqueAttr
 from irq.ir.block import Region
 from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourceText, UnknownLoc
 from irq.ir.operation import Operation, UnregisteredOp
@@ -71,6 +71,8 @@ class Reducer:
             if name.value in s.attr_aliases:
                 raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
             s.attr_aliases[name.value] = c[2]  # a DeferredLoc here is resolved with the other locations
+            if isinstance(c[2], OpaqueAttr) and c[2].text.startswith(("affine_map<", "strided<")):
+                s.type_aliases[name.value] = c[2]  # a memref layout alias: types read it (see type_parser)
         return None
 
     # ------------------------------------------------------------------ operations
