@@ -77,7 +77,7 @@ CASES = [
      '    builtin: {\n      w: "0x0100000001",\n      w: "0x0100000002"\n    }\n  }\n#-}\n', 6, 10, ["defined twice"]),
     ("unknown_resource_key", '"t.c"() {v = dense_resource<missing> : tensor<2xi8>} : () -> ()\n', 1, 14,
      ["unknown resource key 'missing'"]),
-    ("resource_needs_numpy_type", '"t.c"() {v = dense_resource<w> : tensor<2xi3>} : () -> ()\n', 1, 34,
+    ("resource_needs_numpy_type", '"t.c"() {v = dense_resource<w> : tensor<2xi65>} : () -> ()\n', 1, 34,
      ["no numpy representation"]),
     ("dense_wrong_shape", '"t.c"() {v = dense<[1, 2, 3]> : tensor<2xi32>} : () -> ()\n', 1, 20,
      ["shape [3]", "tensor<2xi32>"]),
