@@ -79,8 +79,10 @@ class ConstantOp(Op):
 #: its spelling in the custom form: `arith.addi %a, %b overflow<nsw> : i32`.
 _FLAG_OF = {
     **{f"arith.{n}": "overflowFlags" for n in ("addi", "subi", "muli", "shli")},
-    **{f"arith.{n}": "fastmath" for n in ("addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf",
-                                          "maxnumf", "minnumf", "negf", "cmpf")},
+    **{
+        f"arith.{n}": "fastmath"
+        for n in ("addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf", "maxnumf", "minnumf", "negf", "cmpf")
+    },
 }
 
 
@@ -94,8 +96,10 @@ def _print_binary(self: Op, p) -> None:
         p.out.append(f"{p.op_name(self)} {p.value(lhs)}, {p.value(rhs)}{p.attr_dict(self)} : {result_type}")
         return
     text = str(flag)
-    p.out.append(f"{p.op_name(self)} {p.value(lhs)}, {p.value(rhs)} {text.partition('.')[2]}"
-                 f"{p.attr_dict(self, (name,))} : {result_type}")
+    p.out.append(
+        f"{p.op_name(self)} {p.value(lhs)}, {p.value(rhs)} {text.partition('.')[2]}"
+        f"{p.attr_dict(self, (name,))} : {result_type}"
+    )
 
 
 def _parse_binary(cls, p) -> Op:
