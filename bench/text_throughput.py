@@ -47,15 +47,19 @@ _CUSTOM_OPS = ("addf", "mulf", "subf")
 def generic_text(n: int) -> str:
     """A module in generic form with `n` chained unregistered ops (irq's own generic output)."""
     t = TENSOR
-    lines = ['"builtin.module"() ({',
-             f'  "func.func"() <{{function_type = ({t}, {t}) -> {t}, sym_name = "main"}}> ({{',
-             f"  ^bb0(%arg0: {t}, %arg1: {t}):"]
+    lines = [
+        '"builtin.module"() ({',
+        f'  "func.func"() <{{function_type = ({t}, {t}) -> {t}, sym_name = "main"}}> ({{',
+        f"  ^bb0(%arg0: {t}, %arg1: {t}):",
+    ]
     prev = "%arg0"
     sig = f"({t}, {t}) -> {t}"
     for i in range(n):
         alpha = (i % 8) * 0.25 + 0.5
-        lines.append(f'    %{i} = "test.op"({prev}, %arg1) {{alpha = {alpha!r} : f32, dims = [{i % 4}, 1, 2], '
-                     f'name = "layer{i}"}} : {sig}')
+        lines.append(
+            f'    %{i} = "test.op"({prev}, %arg1) {{alpha = {alpha!r} : f32, dims = [{i % 4}, 1, 2], '
+            f'name = "layer{i}"}} : {sig}'
+        )
         prev = f"%{i}"
     lines += [f'    "func.return"({prev}) : ({t}) -> ()', "  }) : () -> ()", "}) : () -> ()"]
     return "\n".join(lines) + "\n"
@@ -76,10 +80,13 @@ def custom_text(n: int) -> str:
 def resource_text(nbytes: int) -> str:
     """One op using a `dense_resource` of `nbytes` float32 bytes, and its blob section."""
     import numpy as np
+
     count = nbytes // 4
     data = (np.arange(count, dtype=np.uint32) * np.uint32(2654435761)).tobytes()  # not all-zero, cheap to make
-    head = (f'module {{\n  "test.weights"() {{value = dense_resource<blob> : tensor<{count}xf32>}} : () -> ()\n}}\n'
-            "\n{-#\n  dialect_resources: {\n    builtin: {\n      blob: \"0x04000000")
+    head = (
+        f'module {{\n  "test.weights"() {{value = dense_resource<blob> : tensor<{count}xf32>}} : () -> ()\n}}\n'
+        '\n{-#\n  dialect_resources: {\n    builtin: {\n      blob: "0x04000000'
+    )
     return head + data.hex().upper() + '"\n    }\n  }\n#-}\n'
 
 
@@ -89,6 +96,7 @@ class IrqTool:
 
     def __init__(self) -> None:
         import irq
+
         self.irq = irq
 
     def reset(self) -> None:
@@ -115,6 +123,7 @@ class XdslTool:
         from xdsl.dialects.func import Func
         from xdsl.parser import Parser
         from xdsl.printer import Printer
+
         self._Parser, self._Printer = Parser, Printer
         self._dialects = (Builtin, Func, Arith)
         self._Context = Context
@@ -128,6 +137,7 @@ class XdslTool:
         so a second parse of the same file would lose its blob without this.
         """
         from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
+
         self.ctx = self._Context(allow_unregistered=True)
         for d in self._dialects:
             self.ctx.load_dialect(d)
@@ -139,6 +149,7 @@ class XdslTool:
 
     def print(self, module: Any, generic: bool) -> str:
         import io
+
         s = io.StringIO()
         p = self._Printer(stream=s, print_generic_format=generic)
         p.print_op(module)
@@ -161,6 +172,7 @@ class MlirTool:
 
     def __init__(self) -> None:
         from iree.compiler import ir
+
         self._ir = ir
         self.reset()
 
@@ -309,14 +321,18 @@ def _resource_one(tool: Any, text: str, hex_mb: float) -> dict[str, Any]:
 def startup(tool: str, reps: int = 3) -> dict[str, float] | None:
     """Fresh-interpreter import time and first parse of a tiny module (best of `reps`)."""
     if tool == "irq":
-        code = ("import time; t0 = time.perf_counter(); import irq; t1 = time.perf_counter(); "
-                "irq.parse_module('module {\\n}\\n'); t2 = time.perf_counter(); print(t1 - t0, t2 - t1)")
+        code = (
+            "import time; t0 = time.perf_counter(); import irq; t1 = time.perf_counter(); "
+            "irq.parse_module('module {\\n}\\n'); t2 = time.perf_counter(); print(t1 - t0, t2 - t1)"
+        )
     else:
-        code = ("import time; t0 = time.perf_counter(); from xdsl.context import Context; "
-                "from xdsl.parser import Parser; from xdsl.dialects.builtin import Builtin; "
-                "t1 = time.perf_counter(); c = Context(); c.load_dialect(Builtin); "
-                "Parser(c, 'builtin.module {\\n}\\n').parse_module(); t2 = time.perf_counter(); "
-                "print(t1 - t0, t2 - t1)")
+        code = (
+            "import time; t0 = time.perf_counter(); from xdsl.context import Context; "
+            "from xdsl.parser import Parser; from xdsl.dialects.builtin import Builtin; "
+            "t1 = time.perf_counter(); c = Context(); c.load_dialect(Builtin); "
+            "Parser(c, 'builtin.module {\\n}\\n').parse_module(); t2 = time.perf_counter(); "
+            "print(t1 - t0, t2 - t1)"
+        )
     best: tuple[float, float] | None = None
     for _ in range(reps):
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -335,8 +351,10 @@ def _k(x: float) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    hdr = (f"{'form':8} {'N':>7} {'tool':5} {'parse ops/s':>12} {'print ops/s':>12} "
-           f"{'retained B/op':>14} {'peak B/op':>10}  notes")
+    hdr = (
+        f"{'form':8} {'N':>7} {'tool':5} {'parse ops/s':>12} {'print ops/s':>12} "
+        f"{'retained B/op':>14} {'peak B/op':>10}  notes"
+    )
     print(hdr)
     print("-" * len(hdr))
     by_key: dict[tuple[str, int], dict[str, Row]] = {}
@@ -349,15 +367,19 @@ def print_table(rows: list[Row]) -> None:
                 continue
             ret = f"{r.retained_b / r.ops:.0f}" if r.retained_b else "-"
             pk = f"{r.peak_b / r.ops:.0f}" if r.peak_b else "-"
-            print(f"{form:8} {n:>7} {tool:5} {_k(r.parse_ops):>12} {_k(r.print_ops):>12} {ret:>14} {pk:>10}  "
-                  + ", ".join(r.notes))
+            print(
+                f"{form:8} {n:>7} {tool:5} {_k(r.parse_ops):>12} {_k(r.print_ops):>12} {ret:>14} {pk:>10}  "
+                + ", ".join(r.notes)
+            )
         a, b = d.get("irq"), d.get("xdsl")
         if a and b:
             mem = f"{(a.retained_b / a.ops) / (b.retained_b / b.ops):.2f}" if a.retained_b and b.retained_b else "-"
             pk = f"{(a.peak_b / a.ops) / (b.peak_b / b.ops):.2f}" if a.peak_b and b.peak_b else "-"
             speed = f"{a.parse_ops / b.parse_ops:>11.2f}x {a.print_ops / b.print_ops:>11.2f}x"
-            print(f"{form:8} {n:>7} {'ratio':5} {speed} {mem:>14} {pk:>10}  irq/xdsl (speed: higher is better; "
-                  "memory: lower)")
+            print(
+                f"{form:8} {n:>7} {'ratio':5} {speed} {mem:>14} {pk:>10}  irq/xdsl (speed: higher is better; "
+                "memory: lower)"
+            )
         c = d.get("mlir")
         if a and c:
             speed = f"{a.parse_ops / c.parse_ops:>11.2f}x {a.print_ops / c.print_ops:>11.2f}x"
@@ -379,8 +401,10 @@ def print_targets(rows: list[Row]) -> None:
         if not d or "xdsl" not in d:
             continue
         a, b = d["irq"], d["xdsl"]
-        checks = [("parse", a.parse_ops / b.parse_ops >= 2, f"{a.parse_ops / b.parse_ops:.1f}x"),
-                  ("print", a.print_ops / b.print_ops >= 2, f"{a.print_ops / b.print_ops:.1f}x")]
+        checks = [
+            ("parse", a.parse_ops / b.parse_ops >= 2, f"{a.parse_ops / b.parse_ops:.1f}x"),
+            ("print", a.print_ops / b.print_ops >= 2, f"{a.print_ops / b.print_ops:.1f}x"),
+        ]
         if a.retained_b and b.retained_b:
             ratio = (a.retained_b / a.ops) / (b.retained_b / b.ops)
             checks.append(("memory", ratio <= 1, f"{ratio:.2f}"))
@@ -403,14 +427,18 @@ def print_resource(res: dict[str, Any]) -> None:
             continue
         extra = ""
         if tool == "irq":
-            extra = (f", round-trip {'ok' if e.get('round_trip') else 'MISMATCH'}, "
-                     f"retained {e['retained_mb']:.0f} MB, peak {e['peak_mb']:.0f} MB")
+            extra = (
+                f", round-trip {'ok' if e.get('round_trip') else 'MISMATCH'}, "
+                f"retained {e['retained_mb']:.0f} MB, peak {e['peak_mb']:.0f} MB"
+            )
         elif not e.get("blob_printed"):
             extra = ", blob NOT printed back"
         else:
             extra = " (xDSL keeps the hex text as a str; it never decodes the bytes)"
-        print(f"  {tool:28} parse {e['parse_mb_s']:8.0f} MB/s ({e['parse_s'] * 1e3:.0f} ms), "
-              f"print {e['print_mb_s']:8.0f} MB/s ({e['print_s'] * 1e3:.0f} ms){extra}")
+        print(
+            f"  {tool:28} parse {e['parse_mb_s']:8.0f} MB/s ({e['parse_s'] * 1e3:.0f} ms), "
+            f"print {e['print_mb_s']:8.0f} MB/s ({e['print_s'] * 1e3:.0f} ms){extra}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -459,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             for tool in tools:
                 row = run_text(tool, form, n, text, reps, not args.no_memory)
                 rows.append(row)
-            counts = {r.tool: r.ops for r in rows[-len(tools):]}
+            counts = {r.tool: r.ops for r in rows[-len(tools) :]}
             if len(set(counts.values())) > 1:
                 rows[-1].notes.append(f"OP COUNT MISMATCH {counts}")
             print(f"  done {form} N={n}", file=sys.stderr, flush=True)
@@ -475,13 +503,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_startup:
         for tool in tools:
             start[tool.name] = startup(tool.name)
-        print("\nstart-up (fresh interpreter, best of 3): " + "; ".join(
-            f"{k}: import {v['import_s']:.2f} s + first parse {v['first_parse_s']:.2f} s = {v['total_s']:.2f} s"
-            for k, v in start.items() if v))
+        print(
+            "\nstart-up (fresh interpreter, best of 3): "
+            + "; ".join(
+                f"{k}: import {v['import_s']:.2f} s + first parse {v['first_parse_s']:.2f} s = {v['total_s']:.2f} s"
+                for k, v in start.items()
+                if v
+            )
+        )
 
     if args.json:
-        payload = {"rows": [dict(asdict(r), parse_ops_s=r.parse_ops, print_ops_s=r.print_ops) for r in rows],
-                   "resource": res, "startup": start}
+        payload = {
+            "rows": [dict(asdict(r), parse_ops_s=r.parse_ops, print_ops_s=r.print_ops) for r in rows],
+            "resource": res,
+            "startup": start,
+        }
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)
     return 0

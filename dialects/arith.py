@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr
+from irq.ir.attributes import Attribute, BoolAttr, FloatAttr, IntegerAttr, OpaqueAttr
 from irq.ir.dense import DenseElementsAttr
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute, operand, result
@@ -75,6 +75,52 @@ class ConstantOp(Op):
             raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
 
 
+#: The flag property of each op that has one (MLIR's ArithFastMathInterface / overflow flags), and
+#: its spelling in the custom form: `arith.addi %a, %b overflow<nsw> : i32`.
+_FLAG_OF = {
+    **{f"arith.{n}": "overflowFlags" for n in ("addi", "subi", "muli", "shli")},
+    **{
+        f"arith.{n}": "fastmath"
+        for n in ("addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf", "maxnumf", "minnumf", "negf", "cmpf")
+    },
+}
+
+
+def _print_binary(self: Op, p) -> None:
+    """`%r = arith.addf %a, %b [fastmath<...>] {attrs} : type`."""
+    lhs, rhs = self.operands
+    name = _FLAG_OF.get(self.name)
+    flag = self.properties.get(name) if name is not None else None
+    result_type = self.results[0].type._text
+    if flag is None:
+        p.out.append(f"{p.op_name(self)} {p.value(lhs)}, {p.value(rhs)}{p.attr_dict(self)} : {result_type}")
+        return
+    text = str(flag)
+    p.out.append(
+        f"{p.op_name(self)} {p.value(lhs)}, {p.value(rhs)} {text.partition('.')[2]}"
+        f"{p.attr_dict(self, (name,))} : {result_type}"
+    )
+
+
+def _parse_binary(cls, p) -> Op:
+    lhs = p.parse_operand()
+    p.expect_punct(",")
+    rhs = p.parse_operand()
+    props = None
+    t = p.peek()
+    if t is not None and t.type == "OPAQUE_ATTR":
+        name = _FLAG_OF.get(cls.name)
+        keyword = "overflow<" if name == "overflowFlags" else "fastmath<"
+        if name is None or not t.value.startswith(keyword):
+            raise p.error(f"unexpected '{t.value}'", t)
+        p.next()
+        props = {name: OpaqueAttr("arith", "#arith." + t.value)}
+    attrs = p.parse_optional_attr_dict()
+    ty = p.parse_colon_type()
+    p.expect_end()
+    return cls.create(p.resolve_operands([lhs, rhs], [ty, ty]), [ty], attrs, props, [])
+
+
 def _binary(op_name: str, doc: str, constraint: Constraint, commutative: bool) -> type[Op]:
     traits = {Pure, SameOperandsAndResultType}
     if commutative:
@@ -86,8 +132,9 @@ def _binary(op_name: str, doc: str, constraint: Constraint, commutative: bool) -
         "lhs": operand(constraint),
         "rhs": operand(constraint),
         "result": result(constraint),
-        "assembly_format": "$lhs `,` $rhs attr-dict `:` type($result)",
         "fold": _fold_binary,
+        "print_custom": _print_binary,
+        "parse_custom": classmethod(_parse_binary),
     }
     cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
     return DIALECT.op(type(Op)(cls_name, (Op,), ns))

@@ -22,12 +22,47 @@ import irq
 ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
 passmanager = pytest.importorskip("iree.compiler.passmanager")
 
-INT_OPS = ["addi", "subi", "muli", "divsi", "divui", "remsi", "remui", "ceildivsi", "floordivsi", "andi", "ori",
-           "xori", "shli", "shrsi", "shrui", "maxsi", "minsi", "maxui", "minui"]
+INT_OPS = [
+    "addi",
+    "subi",
+    "muli",
+    "divsi",
+    "divui",
+    "remsi",
+    "remui",
+    "ceildivsi",
+    "floordivsi",
+    "andi",
+    "ori",
+    "xori",
+    "shli",
+    "shrsi",
+    "shrui",
+    "maxsi",
+    "minsi",
+    "maxui",
+    "minui",
+]
 FLOAT_OPS = ["addf", "subf", "mulf", "divf", "remf", "maximumf", "minimumf", "maxnumf", "minnumf"]
 CMPI = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"]
-CMPF = ["false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord", "ueq", "ugt", "uge", "ult", "ule", "une", "uno",
-        "true"]
+CMPF = [
+    "false",
+    "oeq",
+    "ogt",
+    "oge",
+    "olt",
+    "ole",
+    "one",
+    "ord",
+    "ueq",
+    "ugt",
+    "uge",
+    "ult",
+    "ule",
+    "une",
+    "uno",
+    "true",
+]
 
 
 def _mlir_fold(text: str) -> str:
@@ -116,8 +151,9 @@ def test_integer_folds_match_mlir(width: int, data):
     _check(lines, results, frozenset(undefined))
 
 
-FLOATS = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.5, math.inf, -math.inf, math.nan]),
-                   st.floats(-1e6, 1e6, width=32))
+FLOATS = st.one_of(
+    st.sampled_from([0.0, -0.0, 1.0, -1.5, math.inf, -math.inf, math.nan]), st.floats(-1e6, 1e6, width=32)
+)
 
 
 def _f32(x: float) -> str:

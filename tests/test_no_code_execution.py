@@ -43,7 +43,7 @@ def payload_texts(marker: str) -> dict[str, str]:
                      f'fused<#webbrowser.open<"http://x">>["__import__"]))\n',
         "pickle_blob": '"t.c"() {v = dense_resource<payload> : tensor<' + str(len(blob) // 2) + 'xi8>} : () -> ()\n'
                        '{-#\n  dialect_resources: {\n    builtin: {\n      payload: "0x01000000' + blob + '"\n    }\n'
-                       '  },\n  pickle: {\n    os: {\n      system: "cos\\0Asystem"\n    }\n  }\n#-}\n',
+                       '  },\n  external_resources: {\n    os: {\n      system: "cos\\0Asystem"\n    }\n  }\n#-}\n',
         "properties_and_regions": '"webbrowser.open"() <{url = "http://x", __reduce__ = "os.system"}> ({\n'
                                   '^bb0(%arg0: !ftplib.FTP):\n  "exec"(%arg0) : (!ftplib.FTP) -> ()\n'
                                   '}) : () -> ()\n',
@@ -142,7 +142,7 @@ def test_payloads_are_kept_as_data(tmp_path):
     assert next(m.ops).attributes["code"].value == f"__import__('os').system('touch {marker}')"
     m, _, calls2, _ = parse_trapped(payload_texts(str(marker))["pickle_blob"])
     assert next(m.ops).attributes["v"].to_numpy().view("u1").tobytes() == PICKLE_PAYLOAD
-    assert m.extra_resources == [("pickle", "os", "system", '"cos\\0Asystem"')]
+    assert m.extra_resources == [("external_resources", "os", "system", '"cos\\0Asystem"')]
     assert calls == calls2 == []
 
 

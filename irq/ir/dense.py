@@ -36,6 +36,9 @@ def storage_dtype(t: Type) -> np.dtype:
         dt = int_dtypes.get((t.width, t.signedness))
         if dt is not None:
             return np.dtype(dt)
+        if 1 < t.width < 64:  # `i3`, `ui12`: the smallest container, as MLIR pads them to whole bytes
+            bits = next(b for b in (8, 16, 32, 64) if b >= t.width)
+            return np.dtype(f"uint{bits}" if t.signedness == "u" else f"int{bits}")
     elif isinstance(t, FloatType):
         dt = float_dtypes.get(t.kind)
         if dt is not None:
@@ -92,6 +95,18 @@ def to_storage(values: object, element_type: Type) -> np.ndarray:
         if arr.size:
             info = np.iinfo(dtype)
             lo, hi = (int(arr.min()), int(arr.max())) if arr.dtype.kind != "O" else (min(arr.flat), max(arr.flat))
+            w = element_type.width if isinstance(element_type, IntegerType) else 64
+            if w != info.bits:  # a width between containers (`i3`): the type's own range, signless
+                # values above the signed maximum stored as their two's complement
+                signed = element_type.signedness != "u"
+                lo_ok = -(1 << (w - 1)) if signed else 0
+                hi_ok = (1 << (w - 1)) - 1 if element_type.signedness == "s" else (1 << w) - 1
+                if lo < lo_ok or hi > hi_ok:
+                    raise ValueError(f"value out of range for {element_type}")
+                ints = np.array([int(x) for x in arr.flat], dtype=object).reshape(arr.shape)
+                if element_type.signedness == "":
+                    ints = np.where(ints > (1 << (w - 1)) - 1, ints - (1 << w), ints)
+                return ints.astype(dtype)
             if isinstance(element_type, IntegerType) and element_type.signedness == "":
                 # signless: accept both signed and unsigned readings of the bits
                 lo_ok = -(1 << (element_type.width - 1))

@@ -96,6 +96,8 @@ _BALANCED = {
     "sparse": "OPAQUE_ATTR",
     "opaque": "OPAQUE_ATTR",
     "dense_elements": "OPAQUE_ATTR",
+    "fastmath": "OPAQUE_ATTR",  # arith's flags in custom forms: `arith.addf %a, %b fastmath<fast> : f32`
+    "overflow": "OPAQUE_ATTR",
 }
 
 _TYPE_KEYWORD = re.compile(
@@ -119,6 +121,7 @@ _BRACE_CONTENT = re.compile(
 )
 #: What follows a label's `:`: an op (`%`, `"`, a name), a label, the region's `}`, the end.
 _AFTER_LABEL = re.compile(_SKIP_TEXT + r'(?:[%"^}]|$|(?P<word>[A-Za-z_][\w$.]*))')
+_DISTINCT_ID = re.compile(r"\[[0-9]+\](?=<)")
 _PARENS_OR_STRING = re.compile(r'[()"]')
 #: `->`, and an affine set's `>=` / `<=`, are not brackets.
 _BRACKETS = re.compile(r'->|>=|<=|[<>()\[\]{}"]')
@@ -345,7 +348,7 @@ class Lexer:
         generic = False  # the open statement is a generic op: its `{` at statement level is a dictionary
         in_label = False  # the open statement is a block label: its `:` ends it
         outer_generic: list[bool] = []  # `generic` of the statements enclosing each open region
-        name_start = prev_start = -1  # offsets of the open statement's op name and of the last token
+        name_end = -1  # end offset of the open statement's op name
         while pos < n:
             m = match(text, pos)
             if m is None:
@@ -356,7 +359,6 @@ class Lexer:
             kind = m.lastgroup
             start = m.start(kind)
             pos = m.end()
-            starts = False  # this token starts a statement (set only at statement level)
             if kind == "simple":
                 c = m.group(kind)
                 tok = Tok(_PUNCT[c], c, start)
@@ -376,7 +378,8 @@ class Lexer:
                     and (not stack or stack[-1][0] == REGION)
                     and results_rest(text, pos)
                 ):
-                    starts = True
+                    yield Tok("SEP", None, prev_end)
+                    boundary = True
             elif kind == "punct":
                 c = m.group(kind)
                 if c == "{":
@@ -439,6 +442,11 @@ class Lexer:
                     end = self.scan_balanced(pos)
                     tok = Tok(_BALANCED[word], text[start:end], start)
                     pos = end
+                elif nxt == "[" and word == "distinct" and (m2 := _DISTINCT_ID.match(text, pos)):
+                    # `distinct[0]<42 : i32>`: a unique attribute, kept as written
+                    end = self.scan_balanced(m2.end())
+                    tok = Tok("OPAQUE_ATTR", text[start:end], start)
+                    pos = end
                 elif nxt == "(" and word == "loc":
                     self._push(LOCPAREN, pos)
                     self.loc_depth += 1
@@ -456,7 +464,8 @@ class Lexer:
                         and ("." in word or word in op_words)
                         and (not stack or stack[-1][0] == REGION)
                     ):
-                        starts = True
+                        yield Tok("SEP", None, prev_end)
+                        boundary = True
             elif kind == "string":
                 end = self.scan_string(start)
                 tok = Tok("STRING", text[start:end], start)
@@ -471,11 +480,12 @@ class Lexer:
                         and (
                             # `torch.call "pkg.fn"(%x)`: a custom op's first item may look like a
                             # generic op; only there a line break decides (see docs/design.md)
-                            prev_start != name_start or last != "BARE_ID" or "\n" in text[prev_end:start]
+                            prev_end != name_end or last != "BARE_ID" or "\n" in text[prev_end:start]
                         )
                     )
                 ):
-                    starts = True
+                    yield Tok("SEP", None, prev_end)
+                    boundary = True
             elif kind == "int" or kind == "hexint":
                 tok = Tok("INT", m.group(kind), start)
             elif kind == "float":
@@ -483,7 +493,8 @@ class Lexer:
             elif kind == "block":
                 tok = Tok("BLOCK_ID", m.group(kind), start)
                 if not boundary and (not stack or stack[-1][0] == REGION) and self._label_follows(pos):
-                    starts = True
+                    yield Tok("SEP", None, prev_end)
+                    boundary = True
             elif kind == "symbol":
                 tok = Tok("SYMBOL", m.group(kind), start)
             elif kind == "arrow":
@@ -492,7 +503,8 @@ class Lexer:
                 if text.startswith("<", pos):
                     pos = self.scan_balanced(pos)
                 elif not boundary and (not stack or stack[-1][0] == REGION) and follows_eq(text, pos):
-                    starts = True  # `!alias = type`
+                    yield Tok("SEP", None, prev_end)  # `!alias = type`
+                    boundary = True
                 tok = Tok("TYPE", text[start:pos], start)
             elif kind == "hash":
                 word = m.group(kind)
@@ -504,7 +516,8 @@ class Lexer:
                 else:
                     tok = Tok("ATTR_ALIAS", word, start)
                     if not boundary and (not stack or stack[-1][0] == REGION) and follows_eq(text, pos):
-                        starts = True  # `#alias = attr`
+                        yield Tok("SEP", None, prev_end)  # `#alias = attr`
+                        boundary = True
             elif kind == "props_open":
                 if last == "BARE_ID" and last_word == "fused":
                     # `fused<{k = v}>[...]`: location metadata that is a dictionary, not properties
@@ -525,16 +538,13 @@ class Lexer:
                 boundary = True
                 prev_end = pos
                 continue
-            if starts:
-                yield Tok("SEP", None, prev_end)
-                boundary = True
-            if (boundary or last == "EQUAL") and (not stack or stack[-1][0] == REGION):
-                # the first token of a statement, or the op name after its results
-                generic = kind == "string"
-                in_label = kind == "block"
-                name_start = start
-            boundary = False
-            prev_start = start
+            if boundary or last == "EQUAL":
+                if not stack or stack[-1][0] == REGION:
+                    # the first token of a statement, or the op name after its results
+                    generic = kind == "string"
+                    in_label = kind == "block"
+                    name_end = pos
+                boundary = False
             last = tok.type
             last_word = tok.value
             prev_end = pos

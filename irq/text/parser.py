@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from irq.diagnostics import ParseError
-from irq.ir.attributes import DictionaryAttr
+from irq.ir.attributes import DictionaryAttr, OpaqueAttr
 from irq.ir.block import Region
 from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourceText, UnknownLoc
 from irq.ir.operation import UnregisteredOp
@@ -71,6 +71,8 @@ class Reducer:
             if name.value in s.attr_aliases:
                 raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
             s.attr_aliases[name.value] = c[2]  # a DeferredLoc here is resolved with the other locations
+            if isinstance(c[2], OpaqueAttr) and c[2].text.startswith(("affine_map<", "strided<")):
+                s.type_aliases[name.value] = c[2]  # a memref layout alias: types read it (see type_parser)
         return None
 
     # ------------------------------------------------------------------ operations
@@ -478,7 +480,13 @@ class Reducer:
     def resource_group(self, c):
         s = _s()
         group = c[0].value
-        for dialect, entries in c[3]:
+        if group not in ("dialect_resources", "external_resources"):  # MLIR's two kinds of file metadata
+            raise s.error(c[0].pos, f"unknown key '{group}' in file metadata dictionary")
+        for dialect, entries, pos in c[3]:
+            if group == "dialect_resources" and dialect != "builtin":  # only builtin has resources (blobs)
+                if dialect in s.ctx.dialects:
+                    raise s.error(pos, f"unexpected 'resource' section for dialect '{dialect}'")
+                raise s.error(pos, f"dialect '{dialect}' is unknown")
             for key, tok in entries:
                 if group == "dialect_resources" and dialect == "builtin":
                     s.set_blob(key, tok)
@@ -497,7 +505,7 @@ class Reducer:
         return lst
 
     def resource_dialect(self, c):
-        return (c[0][0], c[3])
+        return (c[0][0], c[3], c[0][1])
 
     def resource_entries(self, c):
         return c[0] if c else []

@@ -288,7 +288,7 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
         p.expect_end()
         return TensorType(shape, elem, encoding)
     if head == "memref":
-        return _parse_memref(p, text, body_end)
+        return _parse_memref(p, text, body_end, aliases)
     if head == "vector":
         p._skip_ws()
         m = _VECTOR_DIMS.match(p.text, p.pos, p.end)
@@ -339,7 +339,7 @@ _STRIDED = re.compile(
 )
 
 
-def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
+def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict | None = None) -> MemRefType:
     """`memref<dims x elem [, layout] [, memory space]>`; MLIR tells the layout from the memory space
     by kind: `strided<...>` and `affine_map<...>` are layouts, anything else a memory space."""
     unranked = p.parse_optional("*")
@@ -368,6 +368,8 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
     p.expect_end()
     layout = space = None
     for at, item in extras:
+        if item.startswith("#") and "." not in item.partition("<")[0] and aliases and item in aliases:
+            item = str(aliases[item])  # `#map`: an attribute alias (the parser lists them with the type aliases)
         if item.startswith(("strided<", "affine_map<")):
             if layout is not None or space is not None:
                 raise BodySyntaxError(at, "the layout of a memref comes before its memory space, once")
@@ -382,9 +384,7 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int) -> MemRefType:
                     raise BodySyntaxError(at + e.offset, e.message) from None
             layout = item
         elif item.startswith("#") and "." not in item.partition("<")[0]:
-            raise BodySyntaxError(
-                at, f"attribute alias '{item}' inside a memref type is not supported; write the attribute itself"
-            )
+            raise BodySyntaxError(at, f"undefined attribute alias '{item}' (or not a memref layout)")
         else:
             if space is not None:
                 raise BodySyntaxError(at, "a memref has one memory space")

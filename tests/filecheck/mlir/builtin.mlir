@@ -35,8 +35,21 @@ func.func @f(%a: i32) -> i32 {
 
 // Typed attributes in attribute position keep their type; a scalable vector dimension is in
 // brackets; i0 is a type (mlir/test/IR/parser.mlir, mlir/test/IR/invalid-builtin-types.mlir).
-// CHECK: "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32, sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
-"t.a"() {s = "s" : !foo.string, d = #foo.attr : i32, sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+// CHECK: "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+"t.a"() {s = "s" : !foo.string, d = #foo.attr : i32} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+
+// -----
+
+// sparse<...> is kept as written (mlir-opt re-prints it in its own normal form).
+// CHECK: "t.a"() {sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> ()
+"t.a"() {sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> ()
+
+// -----
+
+// A memref layout may be an alias, as mlir-opt prints it.
+// CHECK: "t.a"() : () -> memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>>
+#map = affine_map<(d0, d1) -> (d1, d0)>
+"t.a"() : () -> memref<2x3xf32, #map>
 
 // -----
 
@@ -44,3 +57,16 @@ func.func @f(%a: i32) -> i32 {
 // (mlir/test/IR/parser.mlir, mlir/test/Dialect/Builtin/types.mlir).
 // CHECK: () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
 "t.a"() : () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
+
+// -----
+
+// distinct attributes (mlir/test/IR/distinct-attr.mlir) are kept as written.
+// CHECK: "t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
+"t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
+
+// -----
+
+// Dense elements of any integer width up to 64 bits; signless values print signed, as MLIR's
+// printer does (mlir/test/IR/dense-elements-type-interface.mlir, parser.mlir).
+// CHECK: "t.a"() {a = dense<[1, -1, -4]> : tensor<3xi3>, b = dense<[0, 15]> : tensor<2xui4>, c = dense<5> : tensor<4xsi5>} : () -> ()
+"t.a"() {a = dense<[1, 7, -4]> : tensor<3xi3>, b = dense<[0, 15]> : tensor<2xui4>, c = dense<5> : tensor<4xsi5>} : () -> ()

@@ -152,3 +152,36 @@ func.func @f() {
 
 // expected-error@+1 {{use of undeclared identifier 'd1'}}
 "t.a"() : () -> memref<4xf32, affine_map<(d0) -> (d1)>>
+
+// -----
+
+"t.a"() : () -> ()
+{-#
+  // expected-error@+1 {{unknown key 'bogus' in file metadata dictionary}}
+  bogus: { builtin: { k: "0x04000000" } }
+#-}
+
+// -----
+
+"t.a"() : () -> ()
+{-#
+  dialect_resources: {
+    // expected-error@+1 {{dialect 'foo' is unknown}}
+    foo: { k: "0x04000000" }
+  }
+#-}
+
+// -----
+
+"t.a"() : () -> ()
+{-#
+  dialect_resources: {
+    // expected-error@+1 {{unexpected 'resource' section for dialect 'arith'}}
+    arith: { k: "0x04000000" }
+  }
+#-}
+
+// -----
+
+// expected-error@+1 {{value out of range for i3}}
+"t.a"() {a = dense<[8]> : tensor<1xi3>} : () -> ()
