@@ -113,3 +113,18 @@ def test_ops_without_integer_semantics_are_named():
     assert validation.float_in_validation("softmax")
     assert not validation.float_in_validation("conv2d")
     assert not validation.float_in_validation("add")
+
+
+def test_transformer_float_islands_validate_and_freeze():
+    """layer_norm and softmax have no pinned integer semantics: VALIDATION computes them in float between
+    quantized values; the model still validates close to float and its frozen form re-executes exactly."""
+    model, qat, x = calibrated("transformer")
+    with torch.no_grad():
+        y, ref = qat(x), model(x)
+    cos = torch.nn.functional.cosine_similarity(y.flatten().double(), ref.flatten().double(), dim=0)
+    assert cos > 0.98
+    frozen = irq.parse_module(irq.print_module(irq.freeze(qat)))
+    with torch.no_grad():
+        assert torch.equal(to_module(frozen)(x), y)
+    kinds = {op.name for op in frozen.walk() if op.dialect_name == "hl"}
+    assert {"hl.layer_norm", "hl.softmax"} <= kinds
