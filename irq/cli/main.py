@@ -129,6 +129,8 @@ def quantize(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.calib}: the calibration inputs have different numbers of samples")
     if args.qat_epochs and labels is None:
         raise CLIError(f"--qat-epochs needs integer labels 'y' in {args.calib} (it has none)")
+    if args.qat_epochs and not np.issubdtype(np.asarray(labels).dtype, np.integer):
+        raise CLIError(f"{args.calib}: labels 'y' are {np.asarray(labels).dtype}, expected integer class indices")
     if args.qat_epochs and len(examples) != 1:
         raise CLIError("--qat-epochs supports single-input classifiers only")
     tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in inputs]
