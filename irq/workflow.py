@@ -1,0 +1,79 @@
+"""The quantization flow's loops, shared by the demo, the `irq` CLI and bench/end_to_end.py.
+
+`irq.prepare` / `irq.set_fake_quantize` / `irq.convert` are the API; what every user writes around
+them is the same two loops: run calibration batches with the observers on, and fine-tune with fake
+quantization in the loop (QAT). Writing them once keeps the state machine's order right (eval before
+CALIBRATION and VALIDATION, train before QAT) and gives every caller the same progress bars.
+Both loops leave the model in eval mode and VALIDATION, the state whose outputs the deployed program
+reproduces exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _progress(items: Iterable, total: int | None, desc: str, enabled: bool) -> Iterable:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+    return tqdm(items, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def as_tuple(batch: Any) -> tuple:
+    return batch if isinstance(batch, tuple) else tuple(batch) if isinstance(batch, list) else (batch,)
+
+
+def calibrate(qat_model: nn.Module, batches: Sequence[Any], *, progress: bool = True,
+              desc: str = "calibration") -> nn.Module:
+    """Run `batches` (tensors, or tuples of a forward's inputs) through the observers; ends in VALIDATION."""
+    import irq
+    if len(batches) == 0:
+        raise ValueError("calibration needs at least one batch")
+    qat_model.eval()
+    irq.set_fake_quantize(qat_model, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        for batch in _progress(batches, len(batches), desc, progress):
+            qat_model(*as_tuple(batch))
+    qat_model.eval()
+    irq.set_fake_quantize(qat_model, irq.FakeQuantState.VALIDATION)
+    return qat_model
+
+
+def train_qat(qat_model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float = 1e-4, batch_size: int = 64,
+              seed: int = 0, progress: bool = True) -> nn.Module:
+    """Quantization-aware fine-tuning of a calibrated classifier (cross-entropy, Adam); ends in VALIDATION.
+
+    The learning rate defaults to 1e-4, a tenth of a typical training rate: QAT starts from a trained,
+    calibrated model and only has to adapt it to the rounding, as horizon's QAT recipes do.
+    """
+    import irq
+    if len(x) != len(y):
+        raise ValueError(f"QAT data: {len(x)} inputs but {len(y)} labels")
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(qat_model.parameters(), lr=lr)
+    qat_model.train()
+    irq.set_fake_quantize(qat_model, irq.FakeQuantState.QAT)
+    steps = (len(x) + batch_size - 1) // batch_size
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), generator=g)
+        batches = (order[i:i + batch_size] for i in range(0, len(x), batch_size))
+        for idx in _progress(batches, steps, f"QAT epoch {epoch + 1}/{epochs}", progress):
+            loss = F.cross_entropy(qat_model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    qat_model.eval()
+    irq.set_fake_quantize(qat_model, irq.FakeQuantState.VALIDATION)
+    return qat_model
+
+
+def predict(fn, x: Tensor, batch_size: int = 64) -> Tensor:
+    """`fn` over `x` in batches, without autograd."""
+    with torch.no_grad():
+        return torch.cat([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
