@@ -61,6 +61,8 @@ def test_healthy_model_has_no_divergent_owner_and_matches_float(tmp_path):
     assert [r.owner for r in report.rows][:3] == ["x", "conv1", "conv2"]
     assert all(0.99 < r.cosine_validation <= 1.0 + 1e-12 for r in report.rows)
     assert report.suggestions() == []
+    fused = {r.owner: r.fused for r in report.rows}
+    assert fused["conv1"] and not fused["conv4"] and not fused["x"]  # conv1+bn1+relu; conv4 alone
 
 
 @pytest.mark.parametrize("factor, cause", [(40.0, "int16"), (0.02, "saturate")])

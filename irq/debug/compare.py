@@ -151,6 +151,8 @@ def _outputs_cosine(ref: Any, approx: Any) -> float:
 
 
 def _fused_owners(qat_model: nn.Module) -> set[str]:
+    """Owners of ops the fusion pass merged (their location is a FusedLoc naming every member)."""
+    from irq.ir.location import FusedLoc
     from irq.quant.prepare import ir_of
     try:
         module = ir_of(qat_model)
@@ -158,10 +160,11 @@ def _fused_owners(qat_model: nn.Module) -> set[str]:
         return set()
     owners = set()
     for op in module.walk():
-        loc = str(getattr(op, "location", "") or "")
-        owner = op.attributes.get("owner") if hasattr(op, "attributes") else None
-        if owner is not None and "fused<" in loc:
-            owners.add(str(getattr(owner, "data", owner)).strip('"'))
+        if not op.name.startswith("hl.") or not isinstance(op.location, FusedLoc):
+            continue
+        owner = op.get_attr("owner")
+        if owner is not None:
+            owners.add(owner.to_python() if hasattr(owner, "to_python") else str(owner))
     return owners
 
 
