@@ -73,6 +73,11 @@ class QConfig:
     name: str = "custom"
 
 
+#: The stated output range of unbounded functions: their observed range is clipped to [-r, r] unless the
+#: qconfig sets `clip` (horizon_plugin_pytorch clips exp and reciprocal outputs the same way; one outlier
+#: near a zero denominator would otherwise take the whole int8 range).
+UNBOUNDED_OUTPUT_RANGE: dict[str, float] = {"exp": 64.0, "rdiv_scalar": 64.0}
+
 _WEIGHT = QuantizerSpec("qint8", "per_channel_min_max", "per_channel")
 
 #: Post-training calibration: MSE search over a histogram for activations (robust to outliers,

@@ -24,17 +24,26 @@ Those ops are marked `qat.float = "<reason>"` and listed by the model check.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from irq.dialects import hl
 from irq.dialects.qat import FakeQuantOp
 
-from irq.ir.attributes import StringAttr
+from irq.ir.attributes import StringAttr, UnitAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, ShapedType
 from irq.ir.values import BlockArgument, Value
 from irq.march import as_march
 from irq.model_check import FLOAT_ATTR, MARCH_SUPPORT
-from irq.qconfig import QConfig, QConfigRules, QuantizerSpec, as_rules, template
+from irq.qconfig import (
+    UNBOUNDED_OUTPUT_RANGE,
+    OwnerInfo,
+    QConfig,
+    QConfigRules,
+    QuantizerSpec,
+    as_rules,
+    template,
+)
 from irq.transform.pass_base import Option, Pass, register_pass
 
 #: hl ops whose output codes are their input codes (given a quantized input): no quantizer of their own.
@@ -86,7 +95,6 @@ class Annotator:
         self.float_ops = 0
 
     def qconfig(self, owner: str, kind: str) -> tuple[QConfig, str]:
-        from irq.qconfig import OwnerInfo
         return self.rules.resolve(OwnerInfo(owner, kind, self.module_types.get(owner, "")))
 
     def insert(self, value: Value, owner: str, slot: str, spec: QuantizerSpec, rule: str,
@@ -105,7 +113,6 @@ class Annotator:
         if spec.clip is not None:
             attrs["clip"] = spec.clip
         if spec.learnable:
-            from irq.ir.attributes import UnitAttr
             attrs["learnable"] = UnitAttr()
         attrs["rule"] = rule
         defs = FakeQuantOp.definition.attributes
@@ -180,7 +187,6 @@ class Annotator:
             fixed = op.get_attr("scale")
             spec = q.activation
             if fixed is not None:
-                from dataclasses import replace
                 spec = replace(spec, observer="fixed", fixed_scale=float(fixed.value))
             self.insert(op.results[0], owner, "out", spec, rule)
             return
@@ -193,8 +199,7 @@ class Annotator:
                     axis = weight_axis(op) if q.weight.qscheme == "per_channel" else None
                     wspec = q.weight
                     if axis is None and wspec.qscheme == "per_channel":
-                        from dataclasses import replace
-                        wspec = replace(wspec, qscheme="per_tensor", observer="min_max")
+                                wspec = replace(wspec, qscheme="per_tensor", observer="min_max")
                     self.insert_for_use(op, i, owner, "weight", wspec, rule, axis)
                 continue
             if weighted and use_name in _PARAMETER_OPERANDS:
@@ -207,8 +212,9 @@ class Annotator:
         if not op.results or not _is_float_tensor(op.results[0]):
             return
         spec = q.activation
+        if spec.clip is None and base in UNBOUNDED_OUTPUT_RANGE:
+            spec = replace(spec, clip=UNBOUNDED_OUTPUT_RANGE[base])
         if spec.dtype == "qint32" and not weighted:
-            from dataclasses import replace
             spec = replace(template("default_qat_8bit").activation)  # only conv/linear can emit int32
             rule += " (qint32 output is for conv/linear only: qint8)"
         self.insert(op.results[0], owner, "out", spec, rule)

@@ -137,3 +137,9 @@ def test_int32_marker_passes_values_through():
     m = fq("fixed", dtype="qint32", fixed_scale=1.0)
     x = torch.randn(5)
     assert torch.equal(m(x), x)
+
+
+def test_unbounded_outputs_are_clipped_to_their_stated_range():
+    m = fq("min_max", clip=64.0)
+    m(torch.tensor([0.5, 1e6]))
+    assert m.scale.item() == pytest.approx(64.0 / 127)

@@ -243,3 +243,18 @@ def test_reference_flow_calibrate_save_reprepare_load_train_validate(tmp_path):
     from irq.runtime.torch import to_module
     with torch.no_grad():
         assert torch.equal(to_module(frozen)(data), out)
+
+
+def test_prepare_through_torch_export_and_lsq_option():
+    spec = irq.qconfig.QuantizerSpec("qint8", "min_max", learnable=True)
+    lsq = irq.qconfig.QConfig(spec, irq.qconfig.default_qat_8bit.weight, "lsq")
+    model, qat = _prepare(method="export", qconfig=lsq)
+    scale = qat.backbone.get_submodule("0.out_quant").scale
+    assert isinstance(scale, nn.Parameter)
+    _calibrate(qat)
+    assert scale.item() != 1.0
+    qat.train()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.QAT)
+    seg, cls = qat(torch.randn(3, 3, 8, 8))
+    (seg.square().mean() + cls.square().mean()).backward()
+    assert scale.grad is not None and scale.grad.abs().item() > 0
