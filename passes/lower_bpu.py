@@ -191,8 +191,9 @@ class Lowering:
             op.drop_all_references()
         for op in reversed(self.lowered):
             op.erase(check_uses=False)
-        for op in list(block.ops):  # float constants whose users were all lowered
-            if op.name in ("torch.constant", "arith.constant") and not op.results[0].has_uses():
+        for op in reversed(list(block.ops)):  # float constants and sizes whose users were all lowered
+            if op.name in ("torch.constant", "arith.constant", "torch.size") and not any(
+                    r.has_uses() for r in op.results):
                 op.erase()
         self._update_signature()
 
@@ -204,8 +205,8 @@ class Lowering:
 
     def lower(self, op: Operation) -> None:
         name, base = op.name, _base(op)
-        if name in ("torch.constant", "arith.constant"):
-            return  # weights and biases are read where they are used; unused ones are erased at the end
+        if name in ("torch.constant", "arith.constant", "torch.size"):
+            return  # read where they are used (weights, biases, static sizes); unused ones are erased at the end
         if name == "quant.qcast":
             return self.lower_qcast(op)
         if name == "quant.dcast":
@@ -460,6 +461,8 @@ class Lowering:
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         k = _shape(op.operands[0])[-1]
         bound = k * -fp.qrange(a.dtype)[0] * -fp.qrange(b.dtype)[0]
+        if bound >= 2**31:
+            fp.check_requantize_input(bound)
         acc_t = TensorType(_shape(op.results[0]), _int_type("i32" if bound < 2**31 else "i64"))
         acc = self.emit(bpu.MatmulOp(a.value, b.value, result_types=[acc_t])).out
         self.finish_accumulator(op, acc, np.array([a.scale * b.scale]), -1)
@@ -691,11 +694,25 @@ class Lowering:
 
     # -- float islands ------------------------------------------------------------------------------------------
     def keep_in_float(self, op: Operation) -> None:
-        """Leave `op` in float: its quantized inputs are dequantized in front of it (float_fallback)."""
+        """Leave `op` in float: its quantized inputs are dequantized in front of it, and its quantized
+        weights become float constants holding their dequantized codes (float_fallback)."""
         for i, v in enumerate(op.operands):
             qv = self.q.get(v)
             if qv is not None:
                 op.set_operand(i, self.dequantize(qv, v))
+            elif v in self.weights:
+                op.set_operand(i, self.dequantized_weight(v))
+
+    def dequantized_weight(self, v: Value) -> Value:
+        from irq.dialects.torch import ConstantOp as TorchConstant
+        data, qc = self.weights[v]
+        e = self.qtype(qc.results[0])
+        axis = e.axis if isinstance(e, UniformQuantizedPerAxisType) else 0
+        scales = np.asarray(e.scales if isinstance(e, UniformQuantizedPerAxisType) else [e.scale] * data.shape[axis])
+        values = fp.dequantize_codes(fp.quantize_weight(data, scales, axis), scales, axis)
+        self.counter += 1
+        attr = DenseResourceElementsAttr.from_array(f"float_island.{self.counter}", TensorType(data.shape, f32), values)
+        return self.emit(TorchConstant(attr)).out
 
 
 def _check_rounding(mode: str) -> None:

@@ -176,3 +176,28 @@ def test_irq_run_cli_and_torch_free_loading(tmp_path):
     r = subprocess.run([sys.executable, "-m", "irq.cli.run", str(path), "--output", str(tmp_path / "z.npy")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "takes 1 input(s), got 0" in r.stderr
+
+
+def test_float_island_conv_uses_the_dequantized_weights():
+    # a 9x9 kernel exceeds bayes' limit: the conv stays in float, reading the frozen graph's QDQ weights
+    b = FrozenBuilder([("x", (1, 2, 12, 12))])
+    w = RNG.standard_normal((3, 2, 9, 9)) * 0.1
+    s_w = np.abs(w).reshape(3, -1).max(axis=1) / 127
+    y = b.op("hl.conv2d", [b.qdq("x", 0.02), b.weight(w, s_w)], (1, 3, 6, 6), {"bias": b.const(np.ones(3))},
+             'stride = [1, 1], padding = [1, 1], dilation = [1, 1], groups = 1 : i64, owner = "big", '
+             'activation = "relu"')
+    program = irq.convert(b.module([b.qdq(y, 0.05)]), march="bayes", float_fallback=True)
+    conv = next(op for op in program.walk() if op.name == "hl.conv2d")
+    assert conv.operands[1].op.name == "torch.constant"
+    x = RNG.standard_normal((1, 2, 12, 12)).astype(np.float32)
+    (got,) = run(program, x)
+    import torch
+    import torch.nn.functional as F
+
+    from irq import fixedpoint
+    xq = fixedpoint.quantize_to_codes(x, 0.02) * 0.02
+    wq = fixedpoint.quantize_weight(w, s_w) * s_w.reshape(-1, 1, 1, 1)
+    ref = F.relu(F.conv2d(torch.from_numpy(xq), torch.from_numpy(wq.astype(np.float32)).double(),
+                          torch.ones(3, dtype=torch.float64), padding=1)).numpy()
+    codes = np.clip(np.rint(ref.astype(np.float32).astype(np.float64) / 0.05), -128, 127)
+    assert np.abs(np.rint(got / 0.05) - codes).max() <= 1

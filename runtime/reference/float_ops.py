@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from irq.runtime.reference.ops import attr, impl
+from irq.runtime.reference.ops import attr, conv2d, impl
 
 
 def _register(base: str):
@@ -140,3 +140,39 @@ def permute(op, x):
 @_register("transpose")
 def transpose(op, x):
     return np.swapaxes(x, attr(op, "dim0"), attr(op, "dim1"))
+
+
+def _activation(op, y):
+    act = attr(op, "activation")
+    if act == "relu":
+        return np.maximum(y, 0)
+    if act == "relu6":
+        return np.clip(y, 0, 6)
+    return y
+
+
+def _check_unfused_bn(op) -> None:
+    if getattr(op, "bn_mean", None) is not None:
+        raise ValueError("a float island cannot hold a batch norm that freeze did not fold")
+
+
+@impl("hl.conv2d")
+def float_conv2d(op, x, w, *rest):
+    """A convolution kept in float (float_fallback): dequantized weights, fused residual and activation."""
+    _check_unfused_bn(op)
+    bias = rest[0] if op.bias is not None else None
+    y = conv2d(op, _f(x), _f(w), None if bias is None else _f(bias), dtype=np.float64)
+    if op.residual is not None:
+        y = y + _f(rest[-1])
+    return _activation(op, y)
+
+
+@impl("hl.linear")
+def float_linear(op, x, w, *rest):
+    _check_unfused_bn(op)
+    y = np.matmul(_f(x), _f(w).T)
+    if op.bias is not None:
+        y = y + _f(rest[0])
+    if op.residual is not None:
+        y = y + _f(rest[-1])
+    return _activation(op, y)

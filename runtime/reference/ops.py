@@ -90,22 +90,24 @@ def _grouped_patches_product(patch: np.ndarray, w: np.ndarray, groups: int) -> n
 
 
 @impl("bpu.conv2d")
-def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """acc[n, k, y, x] = b[k] + sum_{c, i, j} x_pad[n, g(k) c, y*sh + i*dh, x*sw + j*dw] * w[k, c, i, j]."""
+def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, dtype=np.int64) -> np.ndarray:
+    """acc[n, k, y, x] = b[k] + sum_{c, i, j} x_pad[n, g(k) c, y*sh + i*dh, x*sw + j*dw] * w[k, c, i, j].
+
+    `dtype` is int64 for bpu.conv2d; float islands reuse the same indexing in float64."""
     sh, sw = pair(op, "stride", 1)
     ph, pw = pair(op, "padding", 0)
     dh, dw = pair(op, "dilation", 1)
     groups = attr(op, "groups", 1)
     n, _, oh, ow = result_shape(op)
-    x = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    w = w.astype(np.int64)
-    acc = np.zeros((n, w.shape[0], oh, ow), dtype=np.int64)
+    x = np.pad(x.astype(dtype), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    w = w.astype(dtype)
+    acc = np.zeros((n, w.shape[0], oh, ow), dtype=dtype)
     for i in range(w.shape[2]):
         for j in range(w.shape[3]):
             patch = x[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
             acc += _grouped_patches_product(patch, w[:, :, i, j], groups)
     if b is not None:
-        acc += b.astype(np.int64).reshape(1, -1, 1, 1)
+        acc += b.astype(dtype).reshape(1, -1, 1, 1)
     return acc
 
 

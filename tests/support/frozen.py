@@ -47,7 +47,10 @@ class FrozenBuilder:
     def const(self, data: np.ndarray) -> str:
         name = self.fresh("c")
         vals = np.asarray(data, dtype=np.float32)
-        text = str(vals.astype(np.float64).tolist())  # nested lists of shortest round-trip decimals
+        if vals.size > 64:  # MLIR's hex form (raw little-endian bytes): large weights parse fast
+            text = '"0x' + vals.astype("<f4").tobytes().hex().upper() + '"'
+        else:
+            text = str(vals.astype(np.float64).tolist())  # nested lists of shortest round-trip decimals
         self.lines.append(f"%{name} = torch.constant dense<{text}> : {ttype(vals.shape)}")
         self.shapes[name] = vals.shape
         return name
