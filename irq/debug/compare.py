@@ -90,7 +90,8 @@ class CompareReport:
         first = self.first_divergent
         for r in self.rows:
             mark = "  <-- first divergent" if r is first else ""
-            lines.append(f"{r.owner:<28} {r.dtype:<7} {r.scale:>10.4g} {r.cosine_qat:>9.5f} "
+            label = r.owner if r.path == f"{r.owner}.out_quant" else r.path
+            lines.append(f"{label:<28} {r.dtype:<7} {r.scale:>10.4g} {r.cosine_qat:>9.5f} "
                          f"{r.cosine_validation:>9.5f} {r.max_abs_error:>10.4g} {r.l1_error:>10.4g} "
                          f"{r.saturation_rate:>7.2%}{mark}")
         lines.append(f"output cosine vs float: qat {self.output_cosine_qat:.5f}, validation "
