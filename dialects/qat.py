@@ -70,8 +70,10 @@ class FakeQuantOp(Op):
         return f"{self.owner.value}.{self.slot.value}_quant" if self.owner.value else f"{self.slot.value}_quant"
 
     def verify_op(self) -> None:
-        for attr, allowed in (("slot", SLOTS), ("dtype", tuple(DTYPES)), ("observer", OBSERVERS),
-                              ("qscheme", QSCHEMES)):
+        slot = self.get_attr("slot").value
+        if slot not in SLOTS and not slot.isidentifier():  # another operand: its operand name (`other`)
+            raise self.error(f"slot must be one of {', '.join(SLOTS)} or an operand name, got '{slot}'")
+        for attr, allowed in (("dtype", tuple(DTYPES)), ("observer", OBSERVERS), ("qscheme", QSCHEMES)):
             v = self.get_attr(attr).value
             if v not in allowed:
                 raise self.error(f"{attr} must be one of {', '.join(allowed)}, got '{v}'")

@@ -62,7 +62,7 @@ def load(path):
 def __getattr__(name: str):
     import importlib
     # `irq.nn`, `irq.quant` and the quantization API need torch: imported on first use.
-    if name in ("nn", "quant"):
+    if name in ("nn", "quant", "debug"):
         return importlib.import_module(f"irq.{name}")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)

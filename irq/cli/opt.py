@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--allow-unregistered-dialect", action="store_true", help="accept ops of unknown dialects")
     ap.add_argument("--load-pass-plugin", action="append", default=[], metavar="FILE.py",
                     help="import a Python file that registers passes or dialects")
+    ap.add_argument("--view-op-graph", nargs="?", const="", default=None, metavar="FILE.dot",
+                    help="write the op graph (after the pipeline) as DOT, types on the edges, and SVG when graphviz's "
+                         "'dot' is installed; default FILE: the input's path with .dot (op_graph.dot for stdin)")
     ap.add_argument("--list-passes", action="store_true", help="list registered passes and exit")
     ap.add_argument("--print-ir-after-all", action="store_true")
     ap.add_argument("--print-ir-before-all", action="store_true")
@@ -149,8 +152,21 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
             if args.statistics:
                 sys.stderr.write(pm.statistics())
         diags.extend(emitted)
+    if args.view_op_graph is not None:
+        _view_op_graph(module, args, filename, offset)
     return print_module(module, generic=args.generic, debuginfo=args.debuginfo,
                         elide_elements_if_larger=args.elide_elements, elide_resources_if_larger=args.elide_resources)
+
+
+def _view_op_graph(module, args, filename: str, offset: int) -> None:
+    """Write the DOT (and SVG) of `module`; chunks of a split input get their first line in the name."""
+    from irq.graph_view import write_op_graph
+    default = "op_graph.dot" if filename == "<stdin>" else Path(filename).with_suffix(".dot")
+    path = Path(args.view_op_graph or default)
+    if args.split_input_file and offset:
+        path = path.with_name(f"{path.stem}.{offset + 1}{path.suffix}")
+    for written in write_op_graph(module, path):
+        print(f"irq-opt: op graph written to {written}", file=sys.stderr)
 
 
 def _format(d, filename: str) -> str:

@@ -24,7 +24,7 @@ from .kernels.requantize import (
     requantize_axis,
     rounding_code,
 )
-from .planner import NHWC, PLAIN, Planner, ProgramError, op_error
+from .planner import NHWC, PLAIN, Planner, op_error
 
 HANDLERS: dict[str, Callable[[Planner, object], None]] = {}
 _NO_RES3 = np.zeros((0, 0, 0), np.int8)
@@ -567,9 +567,6 @@ def _slice(p: Planner, op) -> None:
     dst = out.array
     p.step("slice", lambda: np.copyto(dst, view))
 
-
-def unsupported(p: Planner, op) -> None:
-    raise ProgramError(f"{op_error(op, 'is not supported by the numba runtime')}")
 
 
 # -- everything else the reference runtime executes (float islands, conv_transpose2d) -----------

@@ -4,8 +4,8 @@ General and grouped convolutions become one GEMM per group: `im2col` writes, for
 the (group, ky, kx, c) window as one row of float codes (padding reads as code 0: zero point 0), so
 group g's reduction is a contiguous K slice and the GEMM result is already NHWC. Depthwise convs
 (one input channel per group) have K = kh * kw, far too short for a GEMM to pay; `depthwise_requantize`
-walks NHWC directly with an int32 accumulator (exact: 9 * 128 * 127 is far below 2**31, and the
-executor only picks it when `irq.fixedpoint.accumulator_dtype` says int32) and the requantize fused.
+walks NHWC directly with int64 accumulators per channel (exact for any kernel size; each is still
+checked against the width the program declares) and the requantize fused.
 """
 
 from __future__ import annotations

@@ -1,0 +1,112 @@
+"""irq.debug: compare finds a layer whose scale the test corrupts as the first divergent owner,
+sensitivity ranks it first, and a healthy model shows no divergence. The bug each catches: a
+debugging tool that blames the wrong layer (misaligned owners, wrong order, metrics of the wrong
+tensors) sends a user to fix a layer that is fine."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from torch import nn
+
+import irq
+from irq.quant.state import fake_quant_modules
+
+
+class Chain(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv4 = nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = torch.relu(self.conv2(y))
+        y = torch.relu(self.conv3(y)) + y
+        return self.conv4(y)
+
+
+def _calibrated():
+    torch.manual_seed(0)
+    model = Chain().eval()
+    g = torch.Generator().manual_seed(1)
+    calib = [torch.randn(4, 3, 8, 8, generator=g) for _ in range(3)]
+    qat = irq.prepare(model, (calib[0],), check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        for b in calib:
+            qat(b)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return model, qat, torch.randn(4, 3, 8, 8, generator=g)
+
+
+def _corrupt(qat, owner: str, factor: float) -> None:
+    (fq,) = [f for f in fake_quant_modules(qat) if f.owner == owner and f.slot == "out"]
+    with torch.no_grad():
+        fq.scale.mul_(factor)
+
+
+def test_healthy_model_has_no_divergent_owner_and_matches_float(tmp_path):
+    model, qat, x = _calibrated()
+    report = irq.debug.compare(model, qat, x, out_dir=tmp_path)
+    assert report.first_divergent is None, report.table()
+    assert report.output_cosine_float_vs_prepared > 0.999999
+    assert [r.owner for r in report.rows][:3] == ["x", "conv1", "conv2"]
+    assert all(0.99 < r.cosine_validation <= 1.0 + 1e-12 for r in report.rows)
+    assert report.suggestions() == []
+    fused = {r.owner: r.fused for r in report.rows}
+    assert fused["conv1"] and not fused["conv4"] and not fused["x"]  # conv1+bn1+relu; conv4 alone
+
+
+@pytest.mark.parametrize("factor, cause", [(40.0, "int16"), (0.02, "saturate")])
+def test_compare_finds_the_corrupted_owner_first(tmp_path, factor, cause):
+    model, qat, x = _calibrated()
+    before = {k: v.clone() for k, v in qat.state_dict().items()}
+    _corrupt(qat, "conv2", factor)
+    corrupted = {k: v.clone() for k, v in qat.state_dict().items()}
+    report = irq.debug.compare(model, qat, x, out_dir=tmp_path)
+    assert report.first_divergent is not None and report.first_divergent.owner == "conv2", report.table()
+    # the owners before it are unaffected: their numbers are their own
+    conv1 = next(r for r in report.rows if r.owner == "conv1")
+    assert conv1.cosine_validation > 0.99
+    assert report.output_cosine_validation < 0.99
+    row = report.first_divergent
+    if factor < 1:
+        assert row.saturation_rate > 0.1
+    else:
+        assert row.saturation_rate == 0.0
+    assert any(cause in s for s in report.suggestions())
+    # the report files: one CSV row per owner, a PNG
+    with open(report.files["csv"]) as f:
+        assert [r["owner"] for r in csv.DictReader(f)] == [r.owner for r in report.rows]
+    with open(report.files["png"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # debugging left the quantization state as it found it
+    after = qat.state_dict()
+    assert all(torch.equal(after[k], corrupted[k]) for k in after)
+    assert not torch.equal(after["conv2.out_quant.scale"], before["conv2.out_quant.scale"])
+    assert all(fq.state is irq.FakeQuantState.VALIDATION for fq in fake_quant_modules(qat))
+
+
+def test_sensitivity_ranks_the_corrupted_owner_first():
+    model, qat, x = _calibrated()
+    _corrupt(qat, "conv3", 0.02)
+    ranking = irq.debug.sensitivity(qat, x)
+    assert ranking[0].owner == "conv3", ranking
+    assert {r.owner for r in ranking} >= {"x", "conv1", "conv2", "conv3", "conv4"}
+    assert ranking[0].output_cosine < 0.97 < 0.999 < ranking[1].output_cosine  # measured 0.960 / 0.99993
+
+
+def test_compare_with_the_deployed_program_is_bit_exact_to_validation():
+    model, qat, x = _calibrated()
+    program = irq.convert(qat)
+    report = irq.debug.compare(model, qat, x, program=program)
+    assert report.deployed_equals_validation is True
+    assert report.output_cosine_deployed == pytest.approx(report.output_cosine_validation, abs=1e-12)

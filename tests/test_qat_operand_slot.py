@@ -1,0 +1,41 @@
+"""A float operand that no quantizer covers yet (an embedding's output added to another) gets a
+fake-quant whose slot is its operand name (`other`); the qat verifier accepts it. Before the fix,
+prepare failed on every BERT-style model with "slot must be one of out, weight, input, got 'other'"."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+import irq
+from irq.quant.state import fake_quant_modules
+
+
+class TwoEmbeddings(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.words = nn.Embedding(10, 4)
+        self.positions = nn.Embedding(10, 4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, ids):
+        return self.fc(self.words(ids) + self.positions(ids))
+
+
+def test_prepare_quantizes_an_unquantized_second_operand():
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 2, 3]])
+    model = TwoEmbeddings().eval()
+    qat = irq.prepare(model, (ids,), check_model=False)
+    slots = {(fq.owner, fq.slot) for fq in fake_quant_modules(qat)}
+    assert ("add", "other") in slots
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(ids)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        y, ref = qat(ids), model(ids)
+    assert not torch.equal(y, ref)  # quantized...
+    assert torch.nn.functional.cosine_similarity(y.flatten(), ref.flatten(), dim=0) > 0.99  # ...and close
