@@ -434,3 +434,42 @@ def test_isqrt_against_math_isqrt(t):
     from irq.runtime.numba.kernels.normalize import isqrt
 
     assert int(isqrt(np.int64(t))) == math.isqrt(t)
+
+
+@given(groups=st.integers(1, 2), cin_g=st.integers(1, 3), cout_g=st.integers(1, 3), k=st.tuples(st.integers(1, 3),
+       st.integers(1, 3)), stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), pad=st.integers(0, 2),
+       dil=st.integers(1, 2), outpad=st.integers(0, 2), hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       bias=st.booleans(), then_requantize=st.booleans(), mode=st.sampled_from(MODES), extreme=st.booleans(),
+       batch=st.integers(1, 2), seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_conv_transpose2d(groups, cin_g, cout_g, k, stride, pad, dil, outpad, hw, bias, then_requantize, mode, extreme,
+                          batch, seed):
+    """Strides, dilation, padding, output_padding (pixels no input reaches: bias alone), groups, bias, both
+    as a raw accumulator output and feeding a requantize (the NHWC output converted for its reader)."""
+    assume(outpad < max(stride[0], dil) and outpad < max(stride[1], dil))
+    (h, w), (kh, kw), (sh, sw) = hw, k, stride
+    oh = (h - 1) * sh - 2 * pad + dil * (kh - 1) + outpad + 1
+    ow = (w - 1) * sw - 2 * pad + dil * (kw - 1) + outpad + 1
+    assume(oh >= 1 and ow >= 1)
+    rng = np.random.default_rng(seed)
+    cin, cout = groups * cin_g, groups * cout_g
+    p = ProgramText([("x", (batch, cin, h, w), "i8")])
+    p.const("w", codes(rng, (cin, cout_g, kh, kw), "i8", extreme).clip(-127, 127), "i8")
+    operands, kws = ["x", "w"], {}
+    if bias:
+        b = rng.choice([-(2**20), 2**20], size=cout) if extreme else rng.integers(-5000, 5000, size=cout)
+        p.const("b", b, "i32")
+        operands.append("b")
+        kws = {2: "bias"}
+    out_shape = (batch, cout, oh, ow)
+    p.op("acc", "bpu.conv_transpose2d", operands, (out_shape, "i32"),
+         {"stride": [sh, sw], "padding": [pad, pad], "output_padding": [outpad, outpad], "dilation": [dil, dil],
+          "groups": groups}, keywords=kws)
+    results = ["acc"]
+    if then_requantize:
+        p.op("y", "bpu.requantize", ["acc"], (out_shape, "i8"), requant_attrs(rng, cout, mode, "i8", "relu"))
+        results = ["y", "acc"]
+    prog = p.module(results)
+    x = codes(rng, (batch, cin, h, w), "i8", extreme)
+    assert_same(prog, x)
+    assert "conv_transpose2d" in step_labels(prog, x)

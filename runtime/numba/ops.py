@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .kernels import eltwise, normalize, pool
+from .kernels import conv_transpose, eltwise, normalize, pool
 from .kernels.conv import Conv2dPlan
 from .kernels.linear import LinearPlan, MatmulPlan
 from .kernels.requantize import (
@@ -569,6 +569,32 @@ def _slice(p: Planner, op) -> None:
 
 
 
+@handles("bpu.conv_transpose2d")
+def _conv_transpose2d(p: Planner, op) -> None:
+    x = p.input(op.operands[0], NHWC)
+    w = np.asarray(p.constant(op.operands[1]))
+    groups = _attr(op, "groups", 1)
+    n, cin, h, wd = x.shape
+    if w.ndim != 4 or w.shape[0] != cin or cin % groups:
+        raise op_error(op, f"weight {list(w.shape)} does not fit {cin} input channels in {groups} groups")
+    wp = conv_transpose.pack_weight(w, groups)
+    out = p.new_slot(op.results[0], NHWC)
+    cout = out.shape[1]
+    if wp.shape[2] != cout:
+        raise op_error(op, f"weight gives {wp.shape[2]} output channels, the IR says {cout}")
+    bias = np.zeros(cout, np.int64)
+    if len(op.operands) > 2:
+        bias[:] = np.asarray(p.constant(op.operands[2]), np.int64).reshape(-1)
+    (sh, sw), (ph, pw), (dh, dw) = _pair(op, "stride", [1]), _pair(op, "padding", [0]), _pair(op, "dilation", [1])
+    lo, hi = _range(out.dtype)
+    xa, oa = x.array, out.array
+    message = _overflow_message(op, out.dtype, False)
+
+    def run() -> None:
+        _check(op, conv_transpose.conv_transpose2d_nhwc(xa, wp, bias, sh, sw, ph, pw, dh, dw, lo, hi, oa), message)
+    p.step("conv_transpose2d", run)
+
+
 # -- row-wise normalisations (the transformer path) ----------------------------------------------
 def _rows_around(shape: tuple[int, ...], dim: int) -> tuple[int, int, int]:
     """(outer, n, inner) such that a row-major array of `shape` reshapes with `dim` in the middle."""
@@ -613,7 +639,7 @@ def _layer_norm(p: Planner, op) -> None:
            lambda: normalize.layer_norm_rows(xs, gamma, beta, f, eps, mult, shift, mode, lo, hi, os_))
 
 
-# -- everything else the reference runtime executes (float islands, conv_transpose2d) -----------
+# -- everything else the reference runtime executes (float islands) -----------
 def reference_fallback(p: Planner, op) -> None:
     """Run the reference runtime's numpy implementation of `op` as a step (rare ops: correct, not fast).
 
