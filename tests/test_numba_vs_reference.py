@@ -6,6 +6,7 @@ Layout changes (NHWC inside), fusion (conv/linear/matmul + requantize) and buffe
 the path, so a planning bug shows up as a wrong number here.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from irq.runtime import numba as rn
 from irq.runtime import reference
+from irq.runtime.numba.kernels import conv as conv_kernels
 from support.bpu_text import ProgramText
 
 from irq import fixedpoint
@@ -74,9 +76,26 @@ def conv_programs(draw):
                 extreme=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
 
 
-@given(conv_programs())
+@contextlib.contextmanager
+def conv_row_tiles(tiny: bool):
+    """With `tiny`, every conv GEMM runs one output image row per tile (the tiled path, last tile partial)."""
+    saved = conv_kernels.TILE_BYTES, conv_kernels.MIN_TILE_PIXELS
+    if tiny:
+        conv_kernels.TILE_BYTES, conv_kernels.MIN_TILE_PIXELS = 1, 1
+    try:
+        yield
+    finally:
+        conv_kernels.TILE_BYTES, conv_kernels.MIN_TILE_PIXELS = saved
+
+
+@given(conv_programs(), st.booleans())
 @EXAMPLES
-def test_conv2d_requantize(case):
+def test_conv2d_requantize(case, tiny_tiles):
+    with conv_row_tiles(tiny_tiles):
+        _check_conv2d_requantize(case)
+
+
+def _check_conv2d_requantize(case):
     rng = np.random.default_rng(case["seed"])
     n, c, o, h, w = case["n"], case["c"], case["o"], case["h"], case["w"]
     kh, kw = case["k"]
@@ -473,3 +492,18 @@ def test_conv_transpose2d(groups, cin_g, cout_g, k, stride, pad, dil, outpad, hw
     x = codes(rng, (batch, cin, h, w), "i8", extreme)
     assert_same(prog, x)
     assert "conv_transpose2d" in step_labels(prog, x)
+
+
+@pytest.mark.parametrize("tiny_tiles", [False, True])
+def test_conv2d_long_reduction_in_row_tiles(tiny_tiles):
+    """K = 160 * 3 * 3 = 1440 > 1024: two exact float chunks summed as int64, per row tile, grouped and not."""
+    rng = np.random.default_rng(5)
+    p = ProgramText([("x", (2, 160, 5, 6), "i8")])
+    p.const("w", codes(rng, (8, 160, 3, 3), "i8", True).clip(-127, 127), "i8")
+    p.const("wg", codes(rng, (6, 80, 3, 3), "i8", True).clip(-127, 127), "i8")
+    conv = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1]}
+    p.op("a", "bpu.conv2d", ["x", "w"], ((2, 8, 5, 6), "i32"), {**conv, "groups": 1})
+    p.op("y", "bpu.requantize", ["a"], ((2, 8, 5, 6), "i8"), requant_attrs(rng, 8, "half_even", "i8", None))
+    p.op("g", "bpu.conv2d", ["x", "wg"], ((2, 6, 5, 6), "i32"), {**conv, "groups": 2})
+    with conv_row_tiles(tiny_tiles):
+        assert_same(p.module(["y", "g"]), codes(rng, (2, 160, 5, 6), "i8", True))
