@@ -22,10 +22,10 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from irq.runtime.reference import run  # noqa: E402
+from support.naive_freeze import freeze_and_simulate  # noqa: E402
 
 import irq  # noqa: E402
 from tests.models import mobilenet_v2  # noqa: E402
-from tests.test_lower_bpu_mobilenet import freeze_and_simulate  # noqa: E402
 
 
 def best(fn, repeat: int) -> float:

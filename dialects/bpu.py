@@ -82,6 +82,11 @@ Ops (attribute names in parentheses):
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 
+Float islands: with `irq.convert(..., float_fallback=True)` an op no march runs stays as its torch/hl op
+between ``bpu.dequantize`` and ``bpu.quantize`` (its weights as float constants of the dequantized codes);
+runtimes compute it in float64 from the float32 inputs and store float32 (`runtime/reference/float_ops.py`
+is the definition a fast runtime can call).
+
 A program is a `func.func` over these ops; `program.save(path)` writes the deployable artifact
 (text + resource blobs) and `irq.load` reads it back with validation.
 """

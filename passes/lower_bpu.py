@@ -191,8 +191,9 @@ class Lowering:
             op.drop_all_references()
         for op in reversed(self.lowered):
             op.erase(check_uses=False)
-        for op in list(block.ops):  # float constants whose users were all lowered
-            if op.name in ("torch.constant", "arith.constant") and not op.results[0].has_uses():
+        for op in reversed(list(block.ops)):  # float constants and sizes whose users were all lowered
+            if op.name in ("torch.constant", "arith.constant", "torch.size") and not any(
+                    r.has_uses() for r in op.results):
                 op.erase()
         self._update_signature()
 
@@ -204,8 +205,8 @@ class Lowering:
 
     def lower(self, op: Operation) -> None:
         name, base = op.name, _base(op)
-        if name in ("torch.constant", "arith.constant"):
-            return  # weights and biases are read where they are used; unused ones are erased at the end
+        if name in ("torch.constant", "arith.constant", "torch.size"):
+            return  # read where they are used (weights, biases, static sizes); unused ones are erased at the end
         if name == "quant.qcast":
             return self.lower_qcast(op)
         if name == "quant.dcast":

@@ -60,3 +60,15 @@ def test_ops_build_from_python():
     assert list(rq.multiplier) == [2**30, 2**30] and rq.rounding.value == "half_even"
     rq.verify_op()
     lin.verify_op()
+
+
+def test_every_bpu_op_has_a_reference_implementation():
+    # a new op without one would verify, save and load, then fail only when a user runs the program
+    from irq.runtime.reference.ops import IMPLS
+    assert sorted(set(bpu.DIALECT.ops) - set(IMPLS)) == []
+
+
+def test_every_bpu_op_is_specified_in_the_dialect_docstring():
+    # the docstring is the contract the numba runtime and VALIDATION implement
+    missing = [name for name in bpu.DIALECT.ops if f"``{name}" not in bpu.__doc__]
+    assert missing == []

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from irq.runtime.reference import run
 from support.frozen import FrozenBuilder
 
@@ -287,3 +289,51 @@ def test_transformer_block_lowers_without_float_islands():
     assert not any(op.dialect_name in ("hl", "torch") for op in m.walk())
     (y,) = run(m, RNG.standard_normal((1, t_, d)).astype(np.float32))
     assert y.shape == (1, t_, d) and np.all(np.isfinite(y)) and np.abs(y).max() > 0
+
+
+@given(k=st.integers(1, 4), stride=st.integers(1, 3), pad=st.integers(0, 2), dil=st.integers(1, 2),
+       groups=st.sampled_from([1, 2]), cpg=st.integers(1, 3), act=st.sampled_from([None, "relu", "relu6"]),
+       seed=st.integers(0, 2**16))
+@settings(max_examples=25, deadline=None)
+def test_conv2d_lowering_property(k, stride, pad, dil, groups, cpg, act, seed):
+    """Random conv geometries: the program stays within one output step of the float QDQ graph."""
+    rng = np.random.default_rng(seed)
+    h = 7
+    oh = (h + 2 * pad - dil * (k - 1) - 1) // stride + 1
+    if oh < 1:
+        return
+    cin, cout = groups * cpg, groups * 2
+    w = rng.standard_normal((cout, cpg, k, k)) * 0.3
+    s_w = np.maximum(np.abs(w).reshape(cout, -1).max(axis=1), 1e-3) / 127
+    bias = rng.standard_normal(cout) * 0.1
+    b = FrozenBuilder([("x", (1, cin, h, h))])
+    attrs = (f"stride = [{stride}, {stride}], padding = [{pad}, {pad}], dilation = [{dil}, {dil}], "
+             f'groups = {groups} : i64, owner = "c"' + (f', activation = "{act}"' if act else ""))
+    y = b.op("hl.conv2d", [b.qdq("x", 0.02), b.weight(w, s_w)], (1, cout, oh, oh), {"bias": b.const(bias)}, attrs)
+    m = lower(b.module([b.qdq(y, 0.03)]))
+    x = rng.standard_normal((1, cin, h, h)).astype(np.float32)
+    (got,) = run(m, x)
+    ref = F.conv2d(t(qdq(x, 0.02)), t(wdq(w, s_w)), t(bias.astype(np.float32)), stride, pad, dil, groups).numpy()
+    lo, hi = (0, 127) if act == "relu" else (0, int(np.rint(6 / 0.03))) if act == "relu6" else (None, None)
+    assert_within_one_step(got, ref, 0.03, lo=lo, hi=hi, exact_fraction=0.8)
+
+
+@given(s_a=st.floats(1e-3, 1.0), s_b=st.floats(1e-3, 1.0), s_out=st.floats(1e-3, 1.0),
+       op=st.sampled_from(["add", "sub", "cat"]), seed=st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None)
+def test_rescaled_binary_ops_property(s_a, s_b, s_out, op, seed):
+    """add/sub/cat with unrelated scales (ratios up to 1000x, one multiplier far below 2^30 with the common
+    shift): within one output step of the float QDQ graph."""
+    rng = np.random.default_rng(seed)
+    shape = (1, 2, 3, 3)
+    b = FrozenBuilder([("a", shape), ("c", shape)])
+    out_shape = (1, 4, 3, 3) if op == "cat" else shape
+    attrs = f'owner = "{op}"' + (", dim = 1 : i64" if op == "cat" else "")
+    y = b.op(f"hl.{op}", [b.qdq("a", s_a), b.qdq("c", s_b)], out_shape, attrs=attrs)
+    m = lower(b.module([b.qdq(y, s_out)]))
+    a = rng.standard_normal(shape).astype(np.float32) * 100 * s_a
+    c = rng.standard_normal(shape).astype(np.float32) * 100 * s_b
+    (got,) = run(m, a, c)
+    aq, cq = qdq(a, s_a), qdq(c, s_b)
+    ref = {"add": aq + cq, "sub": aq - cq, "cat": np.concatenate([aq, cq], axis=1)}[op]
+    assert_within_one_step(got, ref, s_out, exact_fraction=0.0)
