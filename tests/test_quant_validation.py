@@ -128,3 +128,29 @@ def test_transformer_float_islands_validate_and_freeze():
         assert torch.equal(to_module(frozen)(x), y)
     kinds = {op.name for op in frozen.walk() if op.dialect_name == "hl"}
     assert {"hl.layer_norm", "hl.softmax"} <= kinds
+
+
+@pytest.mark.parametrize("kind,x_shape,w_shape,groups", [
+    ("linear", (3, 4000), (5, 4000), 1),                 # K * 128 * 127 > 2**24: split along the inputs
+    ("conv2d", (2, 1200, 5, 5), (4, 1200, 3, 3), 1),     # split along input channels
+    ("conv2d", (1, 2400, 4, 4), (4, 1200, 3, 3), 2),     # grouped and too large: float64
+    ("conv2d", (2, 8, 6, 6), (8, 1, 3, 3), 8),           # depthwise, float32 fast path
+    ("conv_transpose2d", (1, 6, 4, 4), (6, 2, 3, 3), 2),
+])
+def test_exact_accumulation_equals_int64(kind, x_shape, w_shape, groups):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-128, 128, x_shape, generator=g)
+    w = torch.randint(-127, 128, w_shape, generator=g)
+    x.view(-1)[:50] = -128  # the extremes, so the bound is reached
+    w.view(-1)[:50] = 127
+    a = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "output_padding": [0, 0]}
+    got = validation.exact_accumulate(kind, x, w, a, groups)
+    if kind == "linear":  # Python integers: no rounding anywhere
+        want = np.array(x.numpy().astype(object) @ w.numpy().T.astype(object), dtype=np.int64)
+    elif kind == "conv2d":
+        from tests.support.numpy_emulator import conv2d
+        want = conv2d(x.numpy(), w.numpy(), [1, 1], [1, 1], [1, 1], groups)
+    else:  # small enough for float64 to be exact
+        want = validation._apply(kind, x.double(), w.double(), a, groups).round().long().numpy()
+    assert got.dtype == torch.int64
+    np.testing.assert_array_equal(got.numpy(), want)

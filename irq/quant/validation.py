@@ -118,16 +118,9 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
     s_in = float(_scale(fq_in))
     s_w = _scale(fq_w)
     axis = fq_w.axis if fq_w.axis is not None else 0
-    x_q = fq_in.codes(x).double()
-    w_q = _t(fp.quantize_weight(weight.double().cpu().numpy(), s_w, axis), x).double()
-    if kind == "linear":
-        acc = F.linear(x_q, w_q)
-    elif kind == "conv_transpose2d":
-        acc = F.conv_transpose2d(x_q, w_q, None, a["stride"], a["padding"], a["output_padding"], groups, a["dilation"])
-    else:
-        conv = F.conv1d if kind == "conv1d" else F.conv2d
-        acc = conv(x_q, w_q, None, a["stride"], a["padding"], a["dilation"], groups)
-    acc = torch.round(acc).to(torch.int64)
+    x_q = fq_in.codes(x)
+    w_q = _t(fp.quantize_weight(weight.double().cpu().numpy(), s_w, axis), x_q)
+    acc = exact_accumulate(kind, x_q, w_q, a, groups)
     channels = acc.shape[-1] if kind == "linear" else acc.shape[1]
     s_w_c = np.broadcast_to(s_w, (channels,)).astype(np.float64)
     if bias is not None:
@@ -155,6 +148,50 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
         m, s = fp.quantize_multiplier(s_in * s_w_c / s_out)
         q = requantize(acc, _channel_view(_t(m, acc), acc, kind), _channel_view(_t(s, acc), acc, kind))
     return fq_out.dequantize(_clamp_out(q, fq_out, a.get("activation")))
+
+
+#: float32 holds every integer below 2**24 exactly: a sum of integer products whose absolute values add
+#: up to less than that is exact in any summation order (the ANCHORS.md measurement: float32 GEMM on
+#: int8 operands equals the int64 result while K * 128 * 127 < 2**24).
+_F32_EXACT = 2**24
+
+
+def _apply(kind: str, x: Tensor, w: Tensor, a: dict, groups: int) -> Tensor:
+    if kind == "linear":
+        return F.linear(x, w)
+    if kind == "conv_transpose2d":
+        return F.conv_transpose2d(x, w, None, a["stride"], a["padding"], a["output_padding"], groups, a["dilation"])
+    conv = F.conv1d if kind == "conv1d" else F.conv2d
+    return conv(x, w, None, a["stride"], a["padding"], a["dilation"], groups)
+
+
+def exact_accumulate(kind: str, x_q: Tensor, w_q: Tensor, a: dict, groups: int) -> Tensor:
+    """sum(x_q * w_q) per output, exactly, as int64.
+
+    Fast path: float32 convolution (oneDNN/BLAS) when the bound ``K * max|x| * max|w|`` is below 2**24;
+    with one group, larger reductions are split along the input channels into chunks that each meet the
+    bound and summed in int64; otherwise float64 (exact below 2**53).
+    """
+    xmax, wmax = int(x_q.abs().max()) if x_q.numel() else 0, int(w_q.abs().max()) if w_q.numel() else 0
+    cin_axis = 1 if kind != "linear" else -1
+    w_in_axis = 0 if kind == "conv_transpose2d" else 1
+    # products summed into one output: (inputs per group) * kernel size
+    per_channel_k = w_q[0].numel() if kind != "conv_transpose2d" else (w_q.shape[0] // groups) * w_q[0, 0].numel()
+    cin = x_q.shape[cin_axis]
+    k_per_in = max(1, per_channel_k // max(1, cin // groups))
+    unit = max(1, k_per_in * xmax * wmax)
+    if per_channel_k * xmax * wmax < _F32_EXACT:
+        return torch.round(_apply(kind, x_q.float(), w_q.float(), a, groups)).to(torch.int64)
+    step = (_F32_EXACT - 1) // unit
+    if groups == 1 and step >= 1:
+        acc = None
+        for start in range(0, cin, step):
+            xs = x_q.narrow(cin_axis, start, min(step, cin - start)).float()
+            ws = w_q.narrow(w_in_axis, start, min(step, cin - start)).float()
+            part = torch.round(_apply(kind, xs, ws, a, 1)).to(torch.int64)
+            acc = part if acc is None else acc + part
+        return acc
+    return torch.round(_apply(kind, x_q.double(), w_q.double(), a, groups)).to(torch.int64)
 
 
 # -- element-wise and data ops -------------------------------------------------------------------------
