@@ -20,6 +20,20 @@ from tests.models import eager_qat, fpn, mnist, mobilenet_v2, resnet, transforme
 from tests.test_frontend_zoo import _randomize_bn
 
 
+class BilinearUpsample(torch.nn.Module):
+    """conv -> bilinear resize whose F-bit weights are inexact (align_corners, 15/31 steps): VALIDATION
+    computing it in float differed from bpu.resize on 2% of the outputs."""
+
+    def __init__(self, align_corners: bool) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.align_corners = align_corners
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.conv(x))
+        return torch.nn.functional.interpolate(y, size=(31, 23), mode="bilinear", align_corners=self.align_corners)
+
+
 def _mnist() -> torch.nn.Module:
     return mnist.pretrained() if mnist.weights_path() else mnist.DigitCNN()
 
@@ -31,6 +45,8 @@ CONVERTIBLE = {
     "mobilenet_v2": (lambda: mobilenet_v2.MobileNetV2(num_classes=16), (1, 3, 64, 64)),
     "mnist_cnn": (_mnist, (3, 1, 28, 28)),
     "unet": (lambda: unet.UNet(), (1, 3, 32, 32)),
+    "bilinear_align_corners": (lambda: BilinearUpsample(True), (2, 3, 16, 12)),
+    "bilinear_half_pixel": (lambda: BilinearUpsample(False), (2, 3, 16, 12)),
     "fpn_no_decode": (lambda: fpn.RetinaNetLite(post_process=False), (1, 3, 64, 64)),
 }
 
@@ -85,14 +101,8 @@ def chain(request):
     return name, program, x, validation, reference
 
 
-#: (model, qconfig) pairs where VALIDATION and the runtimes are known to disagree (see the report)
-KNOWN_DISAGREEMENTS = {("unet", "default_calib_8bit")}
-
-
-def test_validation_equals_reference_runtime_bit_for_bit(chain, request):
+def test_validation_equals_reference_runtime_bit_for_bit(chain):
     name, program, x, validation, reference = chain
-    if (name, request.node.callspec.params["chain"][1]) in KNOWN_DISAGREEMENTS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="VALIDATION and lower-bpu disagree"))
     assert len(validation) == len(reference)
     for v, r in zip(validation, reference):
         assert v.dtype == r.dtype == np.float32
