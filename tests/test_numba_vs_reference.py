@@ -6,12 +6,16 @@ Layout changes (NHWC inside), fusion (conv/linear/matmul + requantize) and buffe
 the path, so a planning bug shows up as a wrong number here.
 """
 
+import contextlib
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from irq.runtime import numba as rn
 from irq.runtime import reference
+from irq.runtime.numba.kernels import conv as conv_kernels
 from support.bpu_text import ProgramText
 
 from irq import fixedpoint
@@ -72,9 +76,26 @@ def conv_programs(draw):
                 extreme=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
 
 
-@given(conv_programs())
+@contextlib.contextmanager
+def conv_row_tiles(tiny: bool):
+    """With `tiny`, every conv GEMM runs one output image row per tile (the tiled path, last tile partial)."""
+    saved = conv_kernels.TILE_BYTES, conv_kernels.MIN_TILE_PIXELS
+    if tiny:
+        conv_kernels.TILE_BYTES, conv_kernels.MIN_TILE_PIXELS = 1, 1
+    try:
+        yield
+    finally:
+        conv_kernels.TILE_BYTES, conv_kernels.MIN_TILE_PIXELS = saved
+
+
+@given(conv_programs(), st.booleans())
 @EXAMPLES
-def test_conv2d_requantize(case):
+def test_conv2d_requantize(case, tiny_tiles):
+    with conv_row_tiles(tiny_tiles):
+        _check_conv2d_requantize(case)
+
+
+def _check_conv2d_requantize(case):
     rng = np.random.default_rng(case["seed"])
     n, c, o, h, w = case["n"], case["c"], case["o"], case["h"], case["w"]
     kh, kw = case["k"]
@@ -341,3 +362,148 @@ def test_converted_programs_end_to_end(kwargs, convert_kwargs):
     got = rn.compile(program)(x)
     want = np.concatenate([reference.run(program, x[i:i + 1])[0] for i in range(4)])
     np.testing.assert_array_equal(got, want)
+
+
+def step_labels(prog, *inputs) -> set[str]:
+    """Labels of the steps a compiled program ran: "softmax"/"layer_norm" are the numba kernels, not the fallback."""
+    _, rows = rn.compile(prog).profile(*inputs)
+    return {row[1] for row in rows}
+
+
+@given(shape=st.sampled_from([(3, 7), (2, 3, 5), (1, 4, 2, 3), (5, 1), (2, 16)]), dim=st.integers(-4, 3),
+       in_dtype=st.sampled_from(["i8", "i8", "i16"]), out_dtype=st.sampled_from(["i8", "i16"]),
+       table_kind=st.sampled_from(["exp", "random", "sparse"]), extreme=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_softmax(shape, dim, in_dtype, out_dtype, table_kind, extreme, seed):
+    """Any axis, i8/i16 codes, real and adversarial exp tables (zeros: rows whose sum is 0), any scale."""
+    assume(-len(shape) <= dim < len(shape))
+    rng = np.random.default_rng(seed)
+    lo, hi = RANGES[in_dtype]
+    span = hi - lo
+    if table_kind == "exp":
+        table = np.rint(np.exp(np.arange(-span, 1) * rng.uniform(0.01, 0.5)) * 2**15)
+    elif table_kind == "random":
+        table = rng.integers(0, 2**15 + 1, size=span + 1)
+    else:  # mostly zeros, exp(0) possibly 0 too: the degenerate sum-is-zero rows
+        table = rng.integers(0, 2**15 + 1, size=span + 1) * (rng.random(span + 1) < 0.3)
+    p = ProgramText([("x", shape, in_dtype)])
+    p.const("t", table, "i32")
+    # den = sum(e) << S stays below 2**60 for rows of <= 16 entries of <= 2**15 when S <= 40
+    mult = int(rng.choice([0, 1, 2**30, 2**31 - 1, int(rng.integers(0, 2**31))]))
+    p.op("y", "bpu.softmax", ["x", "t"], (shape, out_dtype),
+         {"dim": dim, "multiplier": mult, "shift": int(rng.integers(1, 41))})
+    prog = p.module(["y"])
+    x = codes(rng, shape, in_dtype, extreme)
+    assert_same(prog, x)
+    assert "softmax" in step_labels(prog, x)
+
+
+@given(rows=st.sampled_from([(1,), (3,), (2, 5)]), n=st.integers(1, 48), frac_bits=st.integers(1, 15),
+       eps=st.sampled_from([0, 1, 5, 2**20]), out_dtype=st.sampled_from(["i8", "i16"]), mode=st.sampled_from(MODES),
+       extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_layer_norm(rows, n, frac_bits, eps, out_dtype, mode, extreme, seed):
+    """Statistics, the integer square root, and the requantize of acc = z*gamma + beta up to 2^33 (past int64
+    once multiplied by M: the oracle switches to Python integers there, the kernel to a split product)."""
+    assume((n * n * 2**14 + eps) * 2 ** (2 * frac_bits) < 2**63)
+    rng = np.random.default_rng(seed)
+    shape = rows + (n,)
+    p = ProgramText([("x", shape, "i8")])
+    p.const("g", codes(rng, (n,), "i8", extreme), "i8")
+    beta = rng.choice([-(2**31), 2**31 - 1], size=n) if extreme else rng.integers(-(2**20), 2**20, size=n)
+    p.const("b", beta, "i32")
+    mult = int(rng.choice([0, 2**31 - 1, int(rng.integers(2**30, 2**31))]))
+    # a shift matched to the largest |acc| * M keeps outputs inside the storage range (rounding visible)
+    bound = max(1, (int(np.abs(beta).max()) + 128 * (math.isqrt(n) + 1) * 2**frac_bits) * max(mult, 1))
+    matched = min(62, max(1, bound.bit_length() - (6 if out_dtype == "i8" else 14)))
+    shift = int(rng.choice([1, 15, 16, 17, int(rng.integers(1, 63)), matched, matched]))
+    p.op("y", "bpu.layer_norm", ["x", "g", "b"], (shape, out_dtype),
+         {"frac_bits": frac_bits, "eps": eps, "multiplier": mult, "shift": shift, "rounding": mode})
+    prog = p.module(["y"])
+    x = codes(rng, shape, "i8", extreme)
+    if extreme and rng.random() < 0.5:
+        x[..., :] = x[..., :1]  # constant rows: variance 0, the square root of eps alone (or 1)
+    assert_same(prog, x)
+    assert "layer_norm" in step_labels(prog, x)
+
+
+@given(a=st.one_of(st.integers(-(2**34), 2**34), st.sampled_from([-(2**34), 2**34, -(2**31), 2**31 - 1, 0, -1])),
+       m=st.one_of(st.integers(0, 2**31 - 1), st.sampled_from([0, 1, 2**16, 2**31 - 1])), s=st.integers(1, 62),
+       mode=st.sampled_from(MODES))
+@settings(max_examples=300, deadline=None)
+def test_wide_round_shift_against_python_integers(a, m, s, mode):
+    """The split product layer norm uses when acc * M leaves int64, against the oracle's Python-int rounding."""
+    from irq.runtime.numba.kernels.normalize import product_round_shift
+    from irq.runtime.numba.kernels.requantize import rounding_code
+    from irq.runtime.reference.arithmetic import rshift_round
+
+    want = int(rshift_round(np.array([a * m], dtype=object), np.array([s], dtype=object), mode)[0])
+    got = int(product_round_shift(np.int64(a), np.int64(m), np.int64(s), rounding_code(mode)))
+    if s < 16 and m and abs(a) >= 2**62 // m:  # documented: only the side of saturation is returned
+        assert abs(got) >= 2**46 and (got > 0) == (want > 0)
+    else:
+        assert got == want
+
+
+@given(t=st.one_of(st.integers(0, 2**63 - 1), st.integers(0, 2**20).map(lambda r: r * r),
+                   st.integers(1, 3_037_000_499).map(lambda r: r * r - 1)))
+@settings(max_examples=300, deadline=None)
+def test_isqrt_against_math_isqrt(t):
+    from irq.runtime.numba.kernels.normalize import isqrt
+
+    assert int(isqrt(np.int64(t))) == math.isqrt(t)
+
+
+@given(groups=st.integers(1, 2), cin_g=st.integers(1, 3), cout_g=st.integers(1, 3), k=st.tuples(st.integers(1, 3),
+       st.integers(1, 3)), stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), pad=st.integers(0, 2),
+       dil=st.integers(1, 2), outpad=st.integers(0, 2), hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       bias=st.booleans(), then_requantize=st.booleans(), mode=st.sampled_from(MODES), extreme=st.booleans(),
+       batch=st.integers(1, 2), seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_conv_transpose2d(groups, cin_g, cout_g, k, stride, pad, dil, outpad, hw, bias, then_requantize, mode, extreme,
+                          batch, seed):
+    """Strides, dilation, padding, output_padding (pixels no input reaches: bias alone), groups, bias, both
+    as a raw accumulator output and feeding a requantize (the NHWC output converted for its reader)."""
+    assume(outpad < max(stride[0], dil) and outpad < max(stride[1], dil))
+    (h, w), (kh, kw), (sh, sw) = hw, k, stride
+    oh = (h - 1) * sh - 2 * pad + dil * (kh - 1) + outpad + 1
+    ow = (w - 1) * sw - 2 * pad + dil * (kw - 1) + outpad + 1
+    assume(oh >= 1 and ow >= 1)
+    rng = np.random.default_rng(seed)
+    cin, cout = groups * cin_g, groups * cout_g
+    p = ProgramText([("x", (batch, cin, h, w), "i8")])
+    p.const("w", codes(rng, (cin, cout_g, kh, kw), "i8", extreme).clip(-127, 127), "i8")
+    operands, kws = ["x", "w"], {}
+    if bias:
+        b = rng.choice([-(2**20), 2**20], size=cout) if extreme else rng.integers(-5000, 5000, size=cout)
+        p.const("b", b, "i32")
+        operands.append("b")
+        kws = {2: "bias"}
+    out_shape = (batch, cout, oh, ow)
+    p.op("acc", "bpu.conv_transpose2d", operands, (out_shape, "i32"),
+         {"stride": [sh, sw], "padding": [pad, pad], "output_padding": [outpad, outpad], "dilation": [dil, dil],
+          "groups": groups}, keywords=kws)
+    results = ["acc"]
+    if then_requantize:
+        p.op("y", "bpu.requantize", ["acc"], (out_shape, "i8"), requant_attrs(rng, cout, mode, "i8", "relu"))
+        results = ["y", "acc"]
+    prog = p.module(results)
+    x = codes(rng, (batch, cin, h, w), "i8", extreme)
+    assert_same(prog, x)
+    assert "conv_transpose2d" in step_labels(prog, x)
+
+
+@pytest.mark.parametrize("tiny_tiles", [False, True])
+def test_conv2d_long_reduction_in_row_tiles(tiny_tiles):
+    """K = 160 * 3 * 3 = 1440 > 1024: two exact float chunks summed as int64, per row tile, grouped and not."""
+    rng = np.random.default_rng(5)
+    p = ProgramText([("x", (2, 160, 5, 6), "i8")])
+    p.const("w", codes(rng, (8, 160, 3, 3), "i8", True).clip(-127, 127), "i8")
+    p.const("wg", codes(rng, (6, 80, 3, 3), "i8", True).clip(-127, 127), "i8")
+    conv = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1]}
+    p.op("a", "bpu.conv2d", ["x", "w"], ((2, 8, 5, 6), "i32"), {**conv, "groups": 1})
+    p.op("y", "bpu.requantize", ["a"], ((2, 8, 5, 6), "i8"), requant_attrs(rng, 8, "half_even", "i8", None))
+    p.op("g", "bpu.conv2d", ["x", "wg"], ((2, 6, 5, 6), "i32"), {**conv, "groups": 2})
+    with conv_row_tiles(tiny_tiles):
+        assert_same(p.module(["y", "g"]), codes(rng, (2, 160, 5, 6), "i8", True))

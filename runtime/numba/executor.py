@@ -13,7 +13,7 @@ import numpy as np
 
 from .kernels import blas_threads
 from .ops import HANDLERS, fusable_producer, reference_fallback
-from .planner import NHWC, Plan, Planner, ProgramError, element_dtype, logical_shape, op_error
+from .planner import NHWC, PLAIN, Plan, Planner, ProgramError, Slot, element_dtype, logical_shape, op_error
 
 
 def _function(program, name: str | None):
@@ -91,7 +91,6 @@ class CompiledProgram:
         for i, arg in enumerate(self.args):
             shape = logical_shape(arg.type, batch, self.program_batch, _arg_name(arg, i))
             bid, arr = p.pool.allocate(shape, self.arg_dtypes[i])
-            from .planner import PLAIN, Slot
             slot = Slot(shape, arr.dtype, PLAIN, arr, bid)
             p.slots[arg] = slot
             p.variants[(arg, PLAIN)] = slot

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .kernels import eltwise, pool
+from .kernels import conv_transpose, eltwise, normalize, pool
 from .kernels.conv import Conv2dPlan
 from .kernels.linear import LinearPlan, MatmulPlan
 from .kernels.requantize import (
@@ -24,7 +24,7 @@ from .kernels.requantize import (
     requantize_axis,
     rounding_code,
 )
-from .planner import NHWC, PLAIN, Planner, ProgramError, op_error
+from .planner import NHWC, PLAIN, Planner, op_error
 
 HANDLERS: dict[str, Callable[[Planner, object], None]] = {}
 _NO_RES3 = np.zeros((0, 0, 0), np.int8)
@@ -568,11 +568,78 @@ def _slice(p: Planner, op) -> None:
     p.step("slice", lambda: np.copyto(dst, view))
 
 
-def unsupported(p: Planner, op) -> None:
-    raise ProgramError(f"{op_error(op, 'is not supported by the numba runtime')}")
+
+@handles("bpu.conv_transpose2d")
+def _conv_transpose2d(p: Planner, op) -> None:
+    x = p.input(op.operands[0], NHWC)
+    w = np.asarray(p.constant(op.operands[1]))
+    groups = _attr(op, "groups", 1)
+    n, cin, h, wd = x.shape
+    if w.ndim != 4 or w.shape[0] != cin or cin % groups:
+        raise op_error(op, f"weight {list(w.shape)} does not fit {cin} input channels in {groups} groups")
+    wp = conv_transpose.pack_weight(w, groups)
+    out = p.new_slot(op.results[0], NHWC)
+    cout = out.shape[1]
+    if wp.shape[2] != cout:
+        raise op_error(op, f"weight gives {wp.shape[2]} output channels, the IR says {cout}")
+    bias = np.zeros(cout, np.int64)
+    if len(op.operands) > 2:
+        bias[:] = np.asarray(p.constant(op.operands[2]), np.int64).reshape(-1)
+    (sh, sw), (ph, pw), (dh, dw) = _pair(op, "stride", [1]), _pair(op, "padding", [0]), _pair(op, "dilation", [1])
+    lo, hi = _range(out.dtype)
+    xa, oa = x.array, out.array
+    message = _overflow_message(op, out.dtype, False)
+
+    def run() -> None:
+        _check(op, conv_transpose.conv_transpose2d_nhwc(xa, wp, bias, sh, sw, ph, pw, dh, dw, lo, hi, oa), message)
+    p.step("conv_transpose2d", run)
 
 
-# -- everything else the reference runtime executes (float islands, conv_transpose2d) -----------
+# -- row-wise normalisations (the transformer path) ----------------------------------------------
+def _rows_around(shape: tuple[int, ...], dim: int) -> tuple[int, int, int]:
+    """(outer, n, inner) such that a row-major array of `shape` reshapes with `dim` in the middle."""
+    outer = int(np.prod(shape[:dim], dtype=np.int64))
+    inner = int(np.prod(shape[dim + 1:], dtype=np.int64))
+    return outer, shape[dim], inner
+
+
+@handles("bpu.softmax")
+def _softmax(p: Planner, op) -> None:
+    x = p.input(op.operands[0], PLAIN)
+    lo_in, hi_in = _range(x.dtype)
+    table = np.ascontiguousarray(p.constant(op.operands[1]), dtype=np.int64)
+    if table.shape != (hi_in - lo_in + 1,):
+        raise op_error(op, f"exp_table has {table.size} entries, {x.dtype} inputs need {hi_in - lo_in + 1}")
+    out = p.new_slot(op.results[0], PLAIN)
+    dim = _attr(op, "dim") % len(x.shape)
+    view3 = _rows_around(x.shape, dim)
+    xs, os_ = x.array.reshape(view3), out.array.reshape(view3)
+    mult, shift = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+    lo, hi = _range(out.dtype)
+    span = np.int64(hi_in - lo_in)
+    p.step("softmax", lambda: normalize.softmax_rows(xs, table, span, mult, shift, lo, hi, os_))
+
+
+@handles("bpu.layer_norm")
+def _layer_norm(p: Planner, op) -> None:
+    x = p.input(op.operands[0], PLAIN)
+    n = x.shape[-1]
+    gamma = np.ascontiguousarray(p.constant(op.operands[1]), dtype=np.int64).reshape(-1)
+    beta = np.ascontiguousarray(p.constant(op.operands[2]), dtype=np.int64).reshape(-1)
+    if gamma.shape != (n,) or beta.shape != (n,):
+        raise op_error(op, f"gamma/beta have {gamma.size}/{beta.size} entries for a last dim of {n}")
+    out = p.new_slot(op.results[0], PLAIN)
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    xs, os_ = x.array.reshape(rows, n), out.array.reshape(rows, n)
+    f, eps = np.int64(_attr(op, "frac_bits")), np.int64(_attr(op, "eps"))
+    mult, shift = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+    lo, hi = _range(out.dtype)
+    p.step("layer_norm",
+           lambda: normalize.layer_norm_rows(xs, gamma, beta, f, eps, mult, shift, mode, lo, hi, os_))
+
+
+# -- everything else the reference runtime executes (float islands) -----------
 def reference_fallback(p: Planner, op) -> None:
     """Run the reference runtime's numpy implementation of `op` as a step (rare ops: correct, not fast).
 

@@ -4,8 +4,8 @@ General and grouped convolutions become one GEMM per group: `im2col` writes, for
 the (group, ky, kx, c) window as one row of float codes (padding reads as code 0: zero point 0), so
 group g's reduction is a contiguous K slice and the GEMM result is already NHWC. Depthwise convs
 (one input channel per group) have K = kh * kw, far too short for a GEMM to pay; `depthwise_requantize`
-walks NHWC directly with an int32 accumulator (exact: 9 * 128 * 127 is far below 2**31, and the
-executor only picks it when `irq.fixedpoint.accumulator_dtype` says int32) and the requantize fused.
+walks NHWC directly with int64 accumulators per channel (exact for any kernel size; each is still
+checked against the width the program declares) and the requantize fused.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ import numpy as np
 
 from .requantize import clamp, round_shift
 
+#: Float scratch per conv row tile (im2col rows + GEMM result): about an L2 cache.
+TILE_BYTES = 1 << 20
+#: ...but at least this many output pixels per tile, so each BLAS call stays a real GEMM.
+MIN_TILE_PIXELS = 256
+
 
 def out_size(size: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
     """Output extent of one spatial axis (PyTorch's formula)."""
@@ -22,19 +27,21 @@ def out_size(size: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation:
 
 
 @numba.njit(parallel=True, cache=True)
-def im2col_rows(x, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, cols):
+def im2col_rows(x, r0, r1, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, cols):
     """Rows of `cols` (N*OH*OW, groups*kh*kw*Cg) are the receptive fields of NHWC `x`, in (g, ky, kx, c) order.
 
+    Only output image rows ``r0 <= n*OH + oy < r1`` (one row tile) are written, from `cols` row 0 on.
     Out-of-image taps are zeros (zero point 0). Parallel over output rows (n, oy).
     """
     n, h, w, c = x.shape
     cg = c // groups
     kg = kh * kw * cg
-    for r in numba.prange(n * oh):
+    for rr in numba.prange(r1 - r0):
+        r = r0 + rr
         b = r // oh
         oy = r % oh
         for ox in range(ow):
-            row = (b * oh + oy) * ow + ox
+            row = rr * ow + ox
             for g in range(groups):
                 base = g * kg
                 for ky in range(kh):
@@ -129,22 +136,36 @@ class Conv2dPlan:
         # B for group g: (kg, og), rows in (ky, kx, c) order to match im2col
         self.w_packed = [np.ascontiguousarray(weight[g * og:(g + 1) * og].transpose(2, 3, 1, 0).reshape(kg, og))
                          .astype(fdt) for g in range(groups)]
-        m = n * self.oh * self.ow
+        # Row tiles: im2col, GEMM and epilogue run per block of output image rows, so the float scratch
+        # (cols + GEMM result) stays about TILE_BYTES whatever the batch size; one untiled pass made it
+        # grow with N*OH*OW (38 MB for MobileNetV2's 112x112 16->96 expansion at batch 8), out of cache.
+        row_bytes = self.ow * (groups * kg + o) * np.dtype(fdt).itemsize
+        self.tile_rows = max(1, min(n * self.oh, max(TILE_BYTES // row_bytes, -(-MIN_TILE_PIXELS // self.ow))))
+        m = self.tile_rows * self.ow
+        work = n * self.oh * self.ow * kg * og
         self.cols = np.empty((m, groups * kg), dtype=fdt)
-        self.gemms = [ExactGemm(m, kg, og, fdt, chunk) for _ in range(groups)]
+        self.gemms = [ExactGemm(m, kg, og, fdt, chunk, work) for _ in range(groups)]
         self.acc_full = np.empty((m, o), np.int64) if groups > 1 else None
         self.kg, self.og = kg, og
 
-    def accumulate(self, x: np.ndarray) -> np.ndarray:
-        """The (N*OH*OW, O) accumulator without bias (GEMM route only)."""
+    def tiles(self):
+        """(first image row, end image row, first pixel, end pixel) of each row tile."""
+        total = self.out_shape[0] * self.oh
+        for r0 in range(0, total, self.tile_rows):
+            r1 = min(total, r0 + self.tile_rows)
+            yield r0, r1, r0 * self.ow, r1 * self.ow
+
+    def accumulate(self, x: np.ndarray, r0: int, r1: int) -> np.ndarray:
+        """The accumulator of output image rows [r0, r1) without bias, ((r1-r0)*OW, O) (GEMM route only)."""
         (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
-        im2col_rows(x, self.oh, self.ow, self.kh, self.kw, sh, sw, pt, pl, dh, dw, self.groups, self.cols)
+        m = (r1 - r0) * self.ow
+        im2col_rows(x, r0, r1, self.oh, self.ow, self.kh, self.kw, sh, sw, pt, pl, dh, dw, self.groups, self.cols)
         if self.groups == 1:
-            return self.gemms[0].result(self.cols, self.w_packed[0])
+            return self.gemms[0].result(self.cols[:m], self.w_packed[0])
         for g, gemm in enumerate(self.gemms):
-            part = gemm.result(self.cols[:, g * self.kg:(g + 1) * self.kg], self.w_packed[g])
-            self.acc_full[:, g * self.og:(g + 1) * self.og] = part
-        return self.acc_full
+            part = gemm.result(self.cols[:m, g * self.kg:(g + 1) * self.kg], self.w_packed[g])
+            self.acc_full[:m, g * self.og:(g + 1) * self.og] = part
+        return self.acc_full[:m]
 
     def requantize(self, x, out, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
         """Conv + fused requantize into NHWC `out`; returns the accumulator out-of-range count."""
@@ -156,22 +177,30 @@ class Conv2dPlan:
                 res, res_mult = _NO_RES4, _NO_RES_MULT
             return depthwise_requantize(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw,
                                         mult, shift, mode, lo, hi, res, res_mult, out)
-        acc = self.accumulate(x)
         o = out.shape[-1]
-        if res is None:
-            res2, res_mult = _NO_RES, _NO_RES_MULT
-        else:
-            res2 = res.reshape(-1, o)
-        return epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
-                                   res2, res_mult, out.reshape(-1, o))
+        out2 = out.reshape(-1, o)
+        res2 = None if res is None else res.reshape(-1, o)
+        bad = 0
+        for r0, r1, p0, p1 in self.tiles():
+            acc = self.accumulate(x, r0, r1)
+            if res2 is None:
+                tile_res, tile_res_mult = _NO_RES, _NO_RES_MULT
+            else:
+                tile_res, tile_res_mult = res2[p0:p1], res_mult
+            bad += epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
+                                       tile_res, tile_res_mult, out2[p0:p1])
+        return bad
 
     def raw(self, x, out) -> int:
         """Conv with the high-precision accumulator as output (int32/int64 NHWC `out`)."""
         from .gemm import epilogue_raw
 
-        acc = self.accumulate(x) if not self.depthwise else self._depthwise_acc(x)
         o = out.shape[-1]
-        return epilogue_raw(acc, self.bias, self.acc_lo, self.acc_hi, out.reshape(-1, o))
+        if self.depthwise:
+            return epilogue_raw(self._depthwise_acc(x), self.bias, self.acc_lo, self.acc_hi, out.reshape(-1, o))
+        out2 = out.reshape(-1, o)
+        return sum(epilogue_raw(self.accumulate(x, r0, r1), self.bias, self.acc_lo, self.acc_hi, out2[p0:p1])
+                   for r0, r1, p0, p1 in self.tiles())
 
     def _depthwise_acc(self, x):
         """Depthwise accumulators without bias, via the direct kernel with an identity requantize."""

@@ -104,22 +104,26 @@ class ExactGemm:
     """``C = A @ B`` for integer-valued float operands A (M, K) and B (K, N), exact, buffers planned once.
 
     `result(a, b)` returns the accumulator to feed an epilogue: the float product itself when K fits one
-    chunk (no extra pass), else an int64 array summing the chunk products.
+    chunk (no extra pass), else an int64 array summing the chunk products. `a` may have fewer than `m`
+    rows (the last row tile of a conv); `work` is the whole op's MAC count, which sets the BLAS threads.
     """
 
-    def __init__(self, m: int, k: int, n: int, float_dtype: np.dtype, max_chunk: int):
+    def __init__(self, m: int, k: int, n: int, float_dtype: np.dtype, max_chunk: int, work: int | None = None):
         self.m, self.k, self.n = m, k, n
         self.chunks = [(k0, min(k, k0 + max_chunk)) for k0 in range(0, k, max_chunk)] or [(0, 0)]
         self.part = np.empty((m, n), dtype=float_dtype)
         self.acc = np.empty((m, n), dtype=np.int64) if len(self.chunks) > 1 else None
-        self.threads = blas_threads.threads_for(m * k * n)
+        self.threads = blas_threads.threads_for(m * k * n if work is None else work)
 
     def result(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         blas_threads.use(self.threads)
+        rows = a.shape[0]
+        part = self.part[:rows]
         if self.acc is None:
-            np.matmul(a, b, out=self.part)
-            return self.part
+            np.matmul(a, b, out=part)
+            return part
+        acc = self.acc[:rows]
         for idx, (k0, k1) in enumerate(self.chunks):
-            np.matmul(a[:, k0:k1], b[k0:k1], out=self.part)
-            accumulate(self.part, self.acc, idx == 0)
-        return self.acc
+            np.matmul(a[:, k0:k1], b[k0:k1], out=part)
+            accumulate(part, acc, idx == 0)
+        return acc
