@@ -204,3 +204,6 @@ def multiplier_error(m, s, real) -> float:
         return 0.0
     return float(np.max(np.abs(approx[nz] - r[nz]) / r[nz]))
 
+
+#: fractional bits of bpu.resize's bilinear weights: shared by lower-bpu and VALIDATION so both round alike
+RESIZE_FRAC_BITS = 8

@@ -636,7 +636,7 @@ class Lowering:
         if mode != "bilinear":
             raise LoweringError(f"interpolate mode '{mode}' is not supported (nearest, bilinear)")
         qc, s_out, dtype, _, _ = self._output(op)
-        frac = 8
+        frac = fp.RESIZE_FRAC_BITS
         m, s = fp.quantize_multiplier(x.scale / (s_out * 2.0 ** (2 * frac)))
         attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
         y = self.emit(bpu.ResizeOp(x.value, mode=StringAttr("bilinear"), align_corners=corners,

@@ -6,7 +6,7 @@ parameters from irq.fixedpoint (the shared contract) but none of the arithmetic 
 convolutions, requantization, pooling and concatenation are written here again, with numpy.
 VALIDATION (irq.quant.validation, in torch) must equal it bit for bit.
 
-Ops the design leaves in float (bilinear resize, torch.call) are computed in float32 with torch
+Ops the design leaves in float (torch.call, ...) are computed in float32 with torch
 on the dequantized values, as the deployed program's float islands are.
 """
 
@@ -232,6 +232,9 @@ class Emulator:
             sums = x.codes.reshape(*x.codes.shape[:2], oh, kh, ow, kw).sum(axis=(3, 5))
             m, s = fp.quantize_multiplier(x.scale / (s_out * kh * kw))
             return Q(np.clip(requantize(sums, m, s), lo, hi), s_out, dtype)
+        if base == "interpolate" and a.get("mode") == "bilinear" and isinstance(args[0], Q):
+            size = list(op.results[0].type.shape[2:])
+            return self.bilinear(args[0], size, bool(a.get("align_corners")), s_out, lo, hi, dtype)
         # float islands: computed in float32 from the dequantized input, quantized by the next qcast
         if base == "interpolate":
             t = torch.from_numpy(self.as_float(args[0]))
@@ -239,6 +242,32 @@ class Emulator:
             return F.interpolate(t, size=self.size(op, a), scale_factor=factor, mode=a["mode"],
                                  align_corners=a.get("align_corners")).numpy()
         raise NotImplementedError(f"emulator: hl.{base}")
+
+    @staticmethod
+    def bilinear(x: Q, size, align_corners: bool, s_out, lo, hi, dtype) -> Q:
+        """bpu.resize's bilinear (dialects/bpu.py): F-bit floored source positions, exact sum, one requantize."""
+        f = fp.RESIZE_FRAC_BITS
+
+        def taps(n_out, n_in):
+            idx = []
+            for d in range(n_out):
+                if align_corners:
+                    p = d * (n_in - 1) * (1 << f) // (n_out - 1) if n_out > 1 else 0
+                else:
+                    p = max(0, ((2 * d + 1) * n_in - n_out) * (1 << f) // (2 * n_out))
+                i0 = p >> f
+                idx.append((i0, min(i0 + 1, n_in - 1), (1 << f) - (p - (i0 << f)), p - (i0 << f)))
+            return idx
+
+        h, w = x.codes.shape[-2:]
+        out = np.zeros((*x.codes.shape[:-2], *size), dtype=np.int64)
+        for oy, (y0, y1, wy0, wy1) in enumerate(taps(size[0], h)):
+            for ox, (x0, x1, wx0, wx1) in enumerate(taps(size[1], w)):
+                c = x.codes
+                out[..., oy, ox] = (c[..., y0, x0] * wy0 * wx0 + c[..., y0, x1] * wy0 * wx1
+                                    + c[..., y1, x0] * wy1 * wx0 + c[..., y1, x1] * wy1 * wx1)
+        m, s = fp.quantize_multiplier(x.scale / (s_out * 2.0 ** (2 * f)))
+        return Q(np.clip(requantize(out, m, s), lo, hi), s_out, dtype)
 
     def weighted(self, base, op, args, a):
         x, w = args[0], args[1]
