@@ -19,7 +19,8 @@ def check_one_token(text: str, kinds: tuple[str, ...], what: str) -> None:
     if not isinstance(text, str):
         raise TypeError(f"{what} must be text, got {type(text).__name__}")
     try:
-        toks = [t for t in Lexer(text, "<verbatim>").tokens() if t.type != "NL"]
+        # `SEP` is the virtual statement separator (no text of its own); it carries no value.
+        toks = [t for t in Lexer(text, "<verbatim>").tokens() if t.type != "SEP"]
     except ParseError as e:
         raise ValueError(f"{what} {text!r} is not well-formed: {e.message}") from None
     if len(toks) != 1 or toks[0].type not in kinds or toks[0].value != text:
