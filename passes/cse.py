@@ -10,6 +10,7 @@ regions or successors are left alone.
 from __future__ import annotations
 
 from irq.ir.block import Block, Region
+from irq.ir.dominance import DominanceInfo
 from irq.ir.operation import Operation
 from irq.ir.traits import IsolatedFromAbove, Pure
 from irq.transform.pass_base import Pass, register_pass
@@ -29,20 +30,6 @@ def _key(op: Operation) -> tuple | None:
         return None
 
 
-def _dom_children(region: Region) -> dict[Block, list[Block]]:
-    """Dominator-tree children of each block (entry first), by the iterative algorithm."""
-    from irq.verifier import _dominators
-    doms = _dominators(region)
-    children: dict[Block, list[Block]] = {b: [] for b in region.blocks}
-    for b, ds in doms.items():
-        strict = [d for d in ds if d is not b]
-        if not strict:
-            continue
-        idom = max(strict, key=lambda d: len(doms[d]))  # the closest dominator has the most dominators
-        children[idom].append(b)
-    return children
-
-
 class _CSE:
     def __init__(self) -> None:
         self.erased = 0
@@ -53,13 +40,13 @@ class _CSE:
         if len(region.blocks) == 1:
             self.block(region.blocks[0], scope)
             return
-        children = _dom_children(region)
+        dom = DominanceInfo(region)
         # depth-first over the dominator tree: a block sees the tables of all its dominators
         stack = [(region.blocks[0], scope)]
         while stack:
             b, s = stack.pop()
             extended = self.block(b, s)
-            for c in children.get(b, []):
+            for c in dom.children(b):
                 stack.append((c, extended))
 
     def block(self, block: Block, scope: list[dict]) -> list[dict]:

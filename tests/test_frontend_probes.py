@@ -409,6 +409,8 @@ probe("F.embedding", lambda m, i: F.embedding(i, m.w), ints(7), mods=lambda: {"w
 probe("nn.BatchNorm2d", lambda m, x: m.bn(x), X4, mods=lambda: {"bn": nn.BatchNorm2d(4)})
 probe("nn.BatchNorm1d", lambda m, x: m.bn(x), X2, mods=lambda: {"bn": nn.BatchNorm1d(4)})
 probe("nn.BatchNorm1d 3d", lambda m, x: m.bn(x), X3, mods=lambda: {"bn": nn.BatchNorm1d(5, affine=False)})
+# what `SyncBatchNorm.convert_sync_batchnorm` leaves in a model; in eval it is a plain batch norm
+probe("nn.SyncBatchNorm", lambda m, x: m.bn(x), X4, mods=lambda: {"bn": nn.SyncBatchNorm(4)})
 probe(
     "F.batch_norm",
     lambda m, x: F.batch_norm(x, m.rm, m.rv, m.w, m.b, False, 0.1, 1e-3),

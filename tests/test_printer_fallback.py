@@ -133,8 +133,10 @@ def test_custom_printer_that_raises_falls_back_to_generic():
         lambda: irq.OpaqueAttr("foo", '#foo<x>} : () -> ()\n"t.evil"() {a = #foo<y>'),
         lambda: irq.OpaqueType("foo", '!foo<a> : () -> ()\n"t.evil"() : () -> !foo<b>'),
         lambda: irq.TensorType([1], irq.FloatType("f32"), 'x>, "t'),
+        lambda: irq.OpaqueAttr("foo", '#foo.a : i32} : () -> ()\n"t.evil"() {a = #foo<y> : i32'),
+        lambda: irq.OpaqueAttr("builtin", '"s"'),  # a bare string is a StringAttr: it would not read back opaque
     ],
-    ids=["opaque_attr", "opaque_type", "tensor_encoding"],
+    ids=["opaque_attr", "opaque_type", "tensor_encoding", "typed_opaque_attr", "bare_string"],
 )
 def test_verbatim_text_cannot_splice_ir_into_the_output(make):
     # text printed as is must be one token: built through the API, it could otherwise close its brackets
@@ -155,3 +157,15 @@ def test_well_formed_verbatim_text_round_trips():
     assert '#foo<"}">' in text and '!foo.bar<"a>">' in text and "#foo.enc<1, [2]>" in text
     back = next(iter(irq.parse_module(text).body.ops))
     assert back.attributes == op.attributes and [r.type for r in back.results] == [r.type for r in op.results]
+
+
+@pytest.mark.parametrize("text", ['"s" : !foo.string', "#foo.attr : i32", "sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>"])
+def test_typed_opaque_attribute_round_trips(text):
+    # MLIR writes a type after an attribute irq keeps opaque; the pair is one verbatim value
+    from irq.ir import UnregisteredOp
+
+    op = UnregisteredOp("t.a", attributes={"o": irq.OpaqueAttr("foo", text)})
+    printed = op.to_text()
+    assert f"o = {text}" in printed
+    back = next(iter(irq.parse_module(printed).body.ops))
+    assert back.attributes == op.attributes

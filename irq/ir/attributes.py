@@ -379,8 +379,10 @@ class OpaqueAttr(Attribute):
     __slots__ = ("dialect", "text")
 
     def __init__(self, dialect: str, text: str) -> None:
-        from irq.text.verbatim import check_one_token
-        check_one_token(text, ("DIALECT_ATTR", "OPAQUE_ATTR"), "opaque attribute text")  # printed verbatim
+        from irq.text.verbatim import check_typed_token
+        # printed verbatim; a typed string (`"s" : !foo.string`) is opaque too
+        kinds = ("DIALECT_ATTR", "OPAQUE_ATTR")
+        check_typed_token(text, kinds, (*kinds, "STRING"), "opaque attribute text")
         _set(self, "dialect", dialect)
         _set(self, "text", text)
         _set(self, "_text", text)

@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 class DominanceInfo:
     """Dominance between the blocks of one region."""
 
-    __slots__ = ("_enter", "_exit")
+    __slots__ = ("_children", "_enter", "_exit")
 
     def __init__(self, region: Region) -> None:
         blocks = region.blocks
         self._enter: dict[Block, int] = {}
         self._exit: dict[Block, int] = {}
+        self._children: dict[Block, list[Block]] = {}
         if not blocks:
             return
         order = _reverse_postorder(blocks[0], region)
@@ -46,6 +47,7 @@ class DominanceInfo:
         children: list[list[int]] = [[] for _ in order]
         for i in range(1, len(order)):
             children[idom[i]].append(i)
+        self._children = {order[i]: [order[c] for c in cs] for i, cs in enumerate(children)}
         enter, exit_ = self._enter, self._exit
         clock = 0
         stack = [(0, False)]
@@ -59,6 +61,10 @@ class DominanceInfo:
             clock += 1
             stack.append((i, True))
             stack.extend((c, False) for c in children[i])
+
+    def children(self, b: Block) -> list[Block]:
+        """The blocks `b` immediately dominates (none for an unreachable block): CSE walks this tree."""
+        return self._children.get(b, [])
 
     def is_reachable(self, b: Block) -> bool:
         return b in self._enter

@@ -321,14 +321,17 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
     dims_text = m.group()
     shape: list[int | None] = []
     if dims_text:
+        start = p.pos  # offset of each dimension, so an error points at the one at fault
         for d in dims_text.rstrip()[:-1].split("x"):
+            at = start + len(d) - len(d.lstrip())
+            start += len(d) + 1
             d = d.strip()
             if d == "?":
                 shape.append(None)
                 continue
             n = int(d)
             if n > _INT64_MAX:
-                raise p.error(f"dimension {n} does not fit in int64", p.pos)
+                raise p.error(f"dimension {n} does not fit in int64", at)
             shape.append(n)
     p.pos = m.end()
     return shape, p.parse_type()
