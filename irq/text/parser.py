@@ -16,6 +16,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# verbatim's checks run (imported lazily by types and attributes) while text is parsed: load them with the
+# parser, so that parsing itself imports nothing (tests/test_no_code_execution.py)
+import irq.text.verbatim  # noqa: E402,F401,I001
 from irq.diagnostics import ParseError
 from irq.ir.attributes import DictionaryAttr, OpaqueAttr
 from irq.ir.block import Region
