@@ -15,6 +15,7 @@ rank ends with the statistics a single process would have computed on the concat
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 import torch.distributed as dist
@@ -49,11 +50,12 @@ def batch_min_max(x: Tensor, axis: int | None) -> tuple[Tensor, Tensor]:
     return all_reduce_(lo, "min"), all_reduce_(hi, "max")
 
 
-class Observer:
+class Observer(ABC):
     """Base: `update(fq, x)` changes fq.min_val / fq.max_val and returns the clip absmax."""
 
+    @abstractmethod
     def update(self, fq, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Fold `x` into fq's statistics; return the clip absmax."""
 
     @staticmethod
     def absmax(fq) -> Tensor:
@@ -155,8 +157,9 @@ class HistogramObserver(Observer):
         fq.max_val.clamp_(-clip, clip)
         return torch.tensor(clip, dtype=torch.float32)
 
+    @abstractmethod
     def choose(self, fq) -> float:
-        raise NotImplementedError
+        """The clip absmax picked from the histogram (percentile, MSE search...)."""
 
 
 class PercentileObserver(HistogramObserver):
