@@ -113,7 +113,19 @@ def _register(table: dict, name: str, cls: type, what: str, where: str) -> None:
 
 
 #: Modules under irq.dialects that define the dialects shipped with irq.
-BUILTIN_DIALECT_MODULES = ("builtin", "func", "arith", "quant", "torch", "hl", "qat", "bpu")
+
+
+def builtin_dialect_modules() -> list[str]:
+    """The modules of `irq.dialects` that define a `DIALECT`, found by scanning the package.
+
+    Discovery by scan (not a hand-kept list) means a new dialect file is loaded by being there,
+    and parallel branches adding dialects never conflict on a registry line. Private modules
+    (`_name`) are helpers. `builtin` comes first because the others use its types."""
+    import pkgutil
+
+    import irq.dialects as package
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+    return sorted(names, key=lambda n: n != "builtin")
 
 _default: Context | None = None
 
@@ -132,9 +144,10 @@ def default_context() -> Context:
     global _default
     if _default is None:
         ctx = Context()
-        for mod in BUILTIN_DIALECT_MODULES:
+        for mod in builtin_dialect_modules():
             m = importlib.import_module(f"irq.dialects.{mod}")
-            ctx.load(m.DIALECT)
+            if hasattr(m, "DIALECT"):
+                ctx.load(m.DIALECT)
         for d in _discover_plugin_dialects():
             ctx.load(d)
         _default = ctx

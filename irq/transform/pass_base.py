@@ -235,8 +235,6 @@ _plugins_loaded = False
 _builtins_loaded = False
 
 #: Modules of irq.passes that define the built-in passes.
-BUILTIN_PASS_MODULES = ("canonicalize", "cse", "dce", "symbol_dce", "functional_to_module", "fuse", "check_model",
-                        "quant_annotate", "freeze_quant", "lower_bpu")
 
 
 def register_pass(name: str):
@@ -254,8 +252,13 @@ def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
         _builtins_loaded = True
-        for mod in BUILTIN_PASS_MODULES:
-            importlib.import_module(f"irq.passes.{mod}")
+        # every module of irq.passes registers its pass on import: found by scan, one pass per file
+        import pkgutil
+
+        import irq.passes as package
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"irq.passes.{info.name}")
 
 
 def _load_plugins() -> None:
