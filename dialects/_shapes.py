@@ -311,29 +311,57 @@ def norm_check(op: Op):
     return [x]
 
 
+def _pieces(op: Op, x: tuple[int, ...], d: int, size: int, count: int) -> list[tuple[int, ...]]:
+    """`count` pieces of `size` along `d`, the last one holding what is left.
+
+    The count is computed and checked against the op's results before any piece is built: a
+    hostile `chunks = -1` once made the old enumerating loop run (and allocate) forever, and a
+    dimension of 2**62 split by 1 must be a one-line error, not a list of 2**62 shapes."""
+    if count != len(op.results):
+        raise ShapeError(f"expected {count} result(s), got {len(op.results)}")
+    last = x[d] - size * (count - 1)
+    return [tuple((size if k < count - 1 else last) if i == d else s for i, s in enumerate(x))
+            for k in range(count)]
+
+
 def chunk(op: Op):
+    """torch.chunk: pieces of ceil(L / chunks) along `dim`, the last one smaller (so fewer than
+    `chunks` pieces may come out: 5 in 4 chunks is 2, 2, 1); a dimension of size 0 gives `chunks`
+    empty pieces."""
     x = shape_of(op.operands[0])
     d = norm_dim(int_attr(op, "dim", 0), len(x))
     n = int_attr(op, "chunks")
+    if n is None:
+        return None
+    if n <= 0:
+        raise ShapeError(f"chunk expects `chunks` to be greater than 0, got {n}")
+    if x[d] == 0:
+        if n != len(op.results):
+            raise ShapeError(f"expected {n} result(s), got {len(op.results)}")
+        return [x] * n
     size = -(-x[d] // n)
-    outs = []
-    left = x[d]
-    while left > 0:
-        k = min(size, left)
-        outs.append(tuple(k if i == d else s for i, s in enumerate(x)))
-        left -= k
-    return outs
+    return _pieces(op, x, d, size, -(-x[d] // size))
 
 
 def split(op: Op):
+    """torch.split: pieces of `split_size` (the last one smaller), or the listed sizes, which must
+    add up to the dimension; split_size 0 only splits a dimension of size 0 (into one piece)."""
     x = shape_of(op.operands[0])
     d = norm_dim(int_attr(op, "dim", 0), len(x))
     a = op.get_attr("split_size")
     if isinstance(a, IntegerAttr):
-        sizes = [min(a.value, x[d] - i) for i in range(0, x[d], a.value)]
-    else:
-        sizes = ints(op, "split_size")
-    if sum(sizes) != x[d]:
+        size = a.value
+        if size < 0:
+            raise ShapeError(f"split expects split_size be non-negative, got {size}")
+        if size == 0:
+            if x[d] != 0:
+                raise ShapeError(f"split_size can only be 0 if dimension size is 0, got dimension size {x[d]}")
+            return _pieces(op, x, d, 0, 1)
+        return _pieces(op, x, d, size, max(1, -(-x[d] // size)))
+    sizes = ints(op, "split_size")
+    if sizes is None:
+        return None
+    if sum(sizes) != x[d] or any(k < 0 for k in sizes):
         raise ShapeError(f"split sizes {sizes} do not add up to {x[d]}")
     return [tuple(k if i == d else s for i, s in enumerate(x)) for k in sizes]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import irq
@@ -189,14 +189,24 @@ def check(text: str) -> str | None:
     return None
 
 
-def run(seed: int, budget_s: float, max_cases: int) -> Iterator[tuple[int, str, str | None]]:
-    """(case number, input, problem) for the seeded sequence of mutants, until the case count or
-    the time budget runs out (the inputs are a prefix of one fixed sequence for a given seed)."""
+def mutants(seed: int) -> Iterator[tuple[int, str]]:
+    """(case number, input): the endless seeded sequence of mutants (depends on the seed only)."""
     rng = random.Random(seed)
     texts = corpus()
+    case = 0
+    while True:
+        yield case, mutate(rng.choice(texts), rng)
+        case += 1
+
+
+def run(seed: int, budget_s: float, max_cases: int,
+        checker: Callable[[str], str | None] = check) -> Iterator[tuple[int, str, str | None]]:
+    """(case number, input, problem) for the seeded sequence of mutants, until the case count or
+    the time budget runs out (the inputs are a prefix of one fixed sequence for a given seed).
+    `checker` is `check` in this process, or a `BoundedChecker(...).check` that runs it in a child
+    under a memory cap and a time guard."""
     deadline = time.monotonic() + budget_s
-    for case in range(max_cases):
-        if time.monotonic() > deadline:
+    for case, text in mutants(seed):
+        if case >= max_cases or time.monotonic() > deadline:
             return
-        text = mutate(rng.choice(texts), rng)
-        yield case, text, check(text)
+        yield case, text, checker(text)
