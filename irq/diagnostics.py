@@ -42,7 +42,7 @@ class Diagnostic:
         text = f"{location_prefix(self.location)}: {self.severity}: {self.message}"
         if show_op and self.op is not None:
             try:
-                op_text = self.op.print(generic=True).split("\n", 1)[0]
+                op_text = self.op.to_text(generic=True).split("\n", 1)[0]
             except Exception:  # a broken op must not hide the diagnostic about it
                 op_text = f"'{self.op.name}' (unprintable)"
             text += f"\n{location_prefix(self.location)}: note: see current operation: {op_text}"

@@ -100,7 +100,7 @@ def test_nested_pipeline_runs_on_each_function():
     m = irq.parse_module(PROGRAM)
     pm = PassManager.parse("builtin.module(func.func(canonicalize, cse, test-options), symbol-dce)")
     pm.run(m)
-    text = m.print()
+    text = m.to_text()
     assert "@dead" not in text
     assert text.count("arith.addi") == 0 and "arith.muli %a, %a" in text
     assert pm.items[0].items[2].statistics["runs"] == 2  # both functions (before symbol-dce)
@@ -118,13 +118,13 @@ def test_anchor_mismatch_is_an_error():
 ])
 def test_failing_pass_leaves_module_unchanged_and_writes_reproducer(tmp_path, pipeline, message):
     m = irq.parse_module(PROGRAM)
-    before = m.print(generic=True)
+    before = m.to_text(generic=True)
     repro = tmp_path / "repro.irq"
     pm = PassManager.parse(pipeline, reproducer_file=str(repro))
     with pytest.raises(PassFailure) as info:
         pm.run(m)
     assert message in str(info.value)
-    assert m.print(generic=True) == before
+    assert m.to_text(generic=True) == before
     irq.verify(m)
     # the reproducer holds the IR before the pass and the pipeline, and re-runs to the same failure
     assert repro.exists()

@@ -33,7 +33,7 @@ def test_cse_leaves_no_duplicate_pure_ops(text):
     for op in m.walk():
         if op.name.startswith("arith."):
             key = (op.name, op.operands, tuple(op.properties.items()), tuple(r.type for r in op.results))
-            assert key not in seen, m.print()
+            assert key not in seen, m.to_text()
             seen.add(key)
 
 

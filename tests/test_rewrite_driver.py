@@ -64,7 +64,7 @@ def test_canonicalization_preserves_meaning(text):
     apply_patterns_greedily(after, canonicalization_patterns())
     irq.verify(after)
     for a, b, x in INPUTS:
-        assert evaluate(after, a, b, x) == evaluate(before, a, b, x), after.print()
+        assert evaluate(after, a, b, x) == evaluate(before, a, b, x), after.to_text()
 
 
 def test_fold_materializes_constants_and_erases_dead_ops():

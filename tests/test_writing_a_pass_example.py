@@ -50,7 +50,7 @@ def test_strength_reduce_from_the_api():
     assert [_eval(m, x) for x in (0, 1, -3, 12345, 2**30)] == reference
     assert pm.items[0].items[0].statistics["multiplications removed"] == 2
     # the user op round-trips through text and verifies its own rule
-    again = irq.parse_module(m.print())
+    again = irq.parse_module(m.to_text())
     assert irq.structurally_equal(again, m)
     shl.amount = irq.IntegerAttr(99)
     try:

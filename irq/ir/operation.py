@@ -12,8 +12,9 @@ Python's recursion limit.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from irq.ir.block import Block, Region
 from irq.ir.location import UNKNOWN_LOC, Location
@@ -343,12 +344,17 @@ class Operation:
         from irq.text.printer import print_operation
         return print_operation(self, generic=generic, debuginfo=debuginfo)
 
-    def print(self, *, generic: bool = False, debuginfo: bool = False) -> str:
-        """Same as `to_text`: returns the text and prints nothing (the name is kept for existing callers)."""
-        return self.to_text(generic=generic, debuginfo=debuginfo)
+    def print(self, file: TextIO | None = None, *, generic: bool = False, debuginfo: bool = False) -> None:
+        """Print this op's text to `file` (stdout by default), as MLIR's Python `Operation.print` does.
+
+        It once returned the text and printed nothing (issue 14): a user typing `op.print()` in a
+        script saw no output. Code that wants the text calls `to_text()` (or `str(op)`)."""
+        out = sys.stdout if file is None else file
+        out.write(self.to_text(generic=generic, debuginfo=debuginfo))
+        out.write("\n")
 
     def __str__(self) -> str:
-        return self.print()
+        return self.to_text()
 
     def __repr__(self) -> str:
         return f"<{self.name} operands={len(self.operands)} results={len(self.results)}>"

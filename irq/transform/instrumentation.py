@@ -45,14 +45,14 @@ class IRPrinter(PassInstrumentation):
         return which == "all" or name in which
 
     def _dump(self, header: str, op: Operation) -> str:
-        text = op.print(generic=self.generic)
+        text = op.to_text(generic=self.generic)
         out = self.stream or sys.stderr
         out.write(f"// -----// IR Dump {header} //----- //\n{text}\n\n")
         return text
 
     def before_pass(self, p: Pass, op: Operation) -> None:
         if self.only_if_changed and self._wants(self.after, p.name):
-            self._last[id(op)] = op.print(generic=self.generic)
+            self._last[id(op)] = op.to_text(generic=self.generic)
         if self._wants(self.before, p.name):
             self._dump(f"Before {p.name}", op)
 
@@ -60,7 +60,7 @@ class IRPrinter(PassInstrumentation):
         if not self._wants(self.after, p.name):
             return
         if self.only_if_changed:
-            if op.print(generic=self.generic) == self._last.pop(id(op), None):
+            if op.to_text(generic=self.generic) == self._last.pop(id(op), None):
                 return
         self._dump(f"After {p.name}", op)
 
