@@ -1,6 +1,7 @@
 """Training/deployment consistency: how often the number a user validated is the number deployed.
 
-    python bench/consistency.py [--models resnet_basic mnist_cnn ...] [--mobilenet-images 2] [--skip-mobilenet]
+    python bench/consistency.py [--models resnet_basic mnist_cnn ...] [--batch 8] [--mobilenet-images 2]
+                                [--skip-mobilenet]
 
 For each model of the zoo (the chain-consistency models of tests/test_chain_consistency.py, random
 weights, small inputs) and MobileNetV2 with its shipped ImageNet weights on crops of scikit-image's
@@ -40,29 +41,46 @@ import irq  # noqa: E402
 from irq.debug.capture import run_recording  # noqa: E402
 
 
-def fraction_equal(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    return float(np.mean(a == b))
+def _leaves(y) -> list[np.ndarray]:
+    """Every output array, in order (outputs may be nested tuples/lists, as an FPN's levels are)."""
+    if isinstance(y, (tuple, list)):
+        return [leaf for item in y for leaf in _leaves(item)]
+    if isinstance(y, torch.Tensor):
+        y = y.dequantize() if y.is_quantized else y.detach()
+        return [y.numpy().astype(np.float32, copy=False)]
+    return [np.asarray(y, dtype=np.float32)]
 
 
-def max_steps(a: np.ndarray, b: np.ndarray, step: float | None) -> str:
-    d = float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) if np.size(a) else 0.0
-    if d == 0.0:
+def fraction_equal(a, b) -> float:
+    """Fraction of elements equal bit for bit, over every output (arrays, or tuples of them)."""
+    a, b = _leaves(a), _leaves(b)
+    if [x.shape for x in a] != [x.shape for x in b]:
+        raise ValueError(f"shapes differ: {[x.shape for x in a]} vs {[x.shape for x in b]}")
+    return float(sum(int((x == y).sum()) for x, y in zip(a, b)) / max(1, sum(x.size for x in a)))
+
+
+def max_steps(a, b, steps) -> str:
+    """The largest difference over the outputs, in units of each output's quantization step when known."""
+    a, b = _leaves(a), _leaves(b)
+    steps = steps if isinstance(steps, (tuple, list)) else [steps] * len(a)
+    worst, in_steps = 0.0, all(s for s in steps)
+    for x, y, step in zip(a, b, steps, strict=True):
+        d = float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0
+        worst = max(worst, d / step if in_steps else d)
+    if worst == 0.0:
         return "0"
-    return f"{d / step:.2f} steps" if step else f"{d:.3g}"
+    return f"{worst:.2f} steps" if in_steps else f"{worst:.3g}"
 
 
-def _output_scale(program) -> float | None:
-    """The per-tensor scale of the program's (first) output dequantize, if it has one."""
-    for op in program.walk():
-        if op.name == "func.return":
-            src = getattr(op.operands[0], "op", None)
-            if src is not None and src.name == "bpu.dequantize":
-                s = src.get_attr("scale")
-                return float(s.value) if hasattr(s, "value") and isinstance(s.value, float) else None
-    return None
+def _output_scales(program) -> list[float | None]:
+    """The per-tensor scale of each program output's dequantize (None where there is none)."""
+    ret = next(op for op in program.walk() if op.name == "func.return")
+    scales = []
+    for v in ret.operands:
+        src = getattr(v, "op", None)
+        s = src.get_attr("scale") if src is not None and src.name == "bpu.dequantize" else None
+        scales.append(float(s.value) if s is not None and isinstance(getattr(s, "value", None), float) else None)
+    return scales
 
 
 def irq_pair(model: nn.Module, calib: list[torch.Tensor], x: torch.Tensor) -> dict:
@@ -76,13 +94,13 @@ def irq_pair(model: nn.Module, calib: list[torch.Tensor], x: torch.Tensor) -> di
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     with torch.no_grad():
-        validation = qat(x).numpy()
+        validation = qat(x)
     fake_quant, _ = run_recording(qat, x, lambda fq: "qat")  # float fake quantization everywhere
     program = irq.convert(qat, march="bayes")
-    (deployed,) = reference.run(program, x.numpy())
-    step = _output_scale(program)
-    return {"validation": (fraction_equal(validation, deployed), max_steps(validation, deployed, step)),
-            "qat": (fraction_equal(fake_quant.numpy(), deployed), max_steps(fake_quant.numpy(), deployed, step))}
+    deployed = reference.run(program, x.numpy())
+    steps = _output_scales(program)
+    return {"validation": (fraction_equal(validation, deployed), max_steps(validation, deployed, steps)),
+            "qat": (fraction_equal(fake_quant, deployed), max_steps(fake_quant, deployed, steps))}
 
 
 def ao_pair(model: nn.Module, calib: list[torch.Tensor], x: torch.Tensor) -> tuple[float, str]:
@@ -102,22 +120,23 @@ def ao_pair(model: nn.Module, calib: list[torch.Tensor], x: torch.Tensor) -> tup
         converted = convert_fx(copy.deepcopy(prepared))
         with torch.no_grad():
             deployed = converted(x)
-    step = _ao_output_step(prepared)
-    if deployed.is_quantized:
-        step = float(deployed.q_scale())
-        deployed = deployed.dequantize()
-    return fraction_equal(fake.numpy(), deployed.numpy()), max_steps(fake.numpy(), deployed.numpy(), step)
+    steps = _ao_output_steps(prepared)
+    return fraction_equal(fake, deployed), max_steps(fake, deployed, steps)
 
 
-def _ao_output_step(prepared: torch.fx.GraphModule) -> float | None:
-    """The scale of the fake quant that produces the prepared model's output (its quantization step)."""
+def _ao_output_steps(prepared: torch.fx.GraphModule) -> list[float | None]:
+    """The scale of the fake quant producing each of the prepared model's outputs (its quantization step)."""
     out = next(n for n in prepared.graph.nodes if n.op == "output").args[0]
-    out = out[0] if isinstance(out, (tuple, list)) else out
-    if getattr(out, "op", None) == "call_module":
-        scale = getattr(prepared.get_submodule(out.target), "scale", None)
-        if isinstance(scale, torch.Tensor) and scale.numel() == 1:
-            return float(scale)
-    return None
+    def nodes(a):
+        return [n for item in a for n in nodes(item)] if isinstance(a, (tuple, list)) else [a]
+
+    steps = []
+    for node in nodes(out):
+        scale = None
+        if getattr(node, "op", None) == "call_module":
+            scale = getattr(prepared.get_submodule(node.target), "scale", None)
+        steps.append(float(scale) if isinstance(scale, torch.Tensor) and scale.numel() == 1 else None)
+    return steps
 
 
 def zoo() -> dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]]:
@@ -148,13 +167,15 @@ def measure(name: str, model: nn.Module, calib: list[torch.Tensor], x: torch.Ten
     except Exception as e:  # noqa: BLE001
         ao_res = _short(e)
     with torch.no_grad():
-        n = int(np.prod(model(x).shape))
+        n = sum(a.size for a in _leaves(model(x)))
     row(name, n, irq_res, ao_res)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="*", help="zoo models (default: all of tests/test_chain_consistency.CONVERTIBLE)")
+    ap.add_argument("--batch", type=int, default=8, help="zoo inputs: this many times the zoo's batch size "
+                    "(more output elements per model, so the fractions are finer than 1/20)")
     ap.add_argument("--mobilenet-images", type=int, default=2, help="MobileNetV2 224x224 crops measured")
     ap.add_argument("--mobilenet-calib", type=int, default=8, help="MobileNetV2 calibration crops")
     ap.add_argument("--skip-mobilenet", action="store_true")
@@ -165,7 +186,8 @@ def main() -> None:
           f"{'torch.ao fake=convert':>22s}")
     models = zoo()
     for name in args.models or list(models):
-        build, shape = models[name]
+        build, (n, *rest) = models[name]
+        shape = (n * args.batch, *rest)
         torch.manual_seed(0)
         model = build().eval()
         from tests.test_frontend_zoo import _randomize_bn

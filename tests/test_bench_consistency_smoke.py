@@ -44,6 +44,7 @@ def test_irq_validation_equals_the_program_and_qat_mode_is_measured_separately()
 def test_fraction_equal_counts_elements_and_refuses_other_shapes():
     a = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
     assert consistency.fraction_equal(a, a + np.array([0, 0, 0, 1e-6], np.float32)) == 0.75
+    assert consistency.fraction_equal((a, a[:2]), (a, a[:2] + 1)) == 4 / 6  # over every output
     assert consistency.max_steps(a, a + np.float32(0.5), 0.25) == "2.00 steps"
     with pytest.raises(ValueError, match="shapes differ"):
         consistency.fraction_equal(a, a[:3])
