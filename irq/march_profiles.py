@@ -93,9 +93,14 @@ class Violation:
 
 
 def _activation_dtype(op: Operation) -> str | None:
-    """Storage dtype of the op's first quantized input (the dcast it reads), if any."""
+    """Storage dtype of the op's first quantized input, if any: the dcast it reads (frozen level) or the
+    activation fake quant (qat level, so the model check sees dtypes before freezing)."""
     for v in op.operands:
         src = getattr(v, "op", None)
+        if src is not None and src.name == "qat.fake_quant":
+            slot, dtype = src.get_attr("slot"), src.get_attr("dtype")
+            if getattr(slot, "value", None) != "weight" and getattr(dtype, "value", "").startswith("qint"):
+                return "i" + dtype.value[4:]
         if src is not None and src.name == "quant.dcast":
             e = src.operands[0].type.element_type
             if hasattr(e, "storage_type") and not hasattr(e, "scales"):

@@ -7,7 +7,11 @@ and returned as data) lists, for a torch- or hl-level module:
   shape arithmetic among them set apart;
 - modules called more than once: a shared module gets one quantization state for
   all its call sites unless it is duplicated;
-- ops the target march does not support;
+- ops the target march does not support, and every violation of the march profile
+  (`irq.march_profiles`: op names, activation dtypes, kernel/stride/dilation/channel limits,
+  resize modes) with the op's location: what `irq.convert` would refuse, reported before it
+  runs. Profile limits are checked on fused modules (hl level and below), where ops are the ones
+  that will be lowered;
 - fused groups (hl ops the fuse pass merged, and groups the user fused with torch.ao
   that are not merged yet) and fusable patterns the fuse pass refused, with the
   reason it recorded (`hl.unfused` on the op that would have absorbed them).
@@ -189,6 +193,24 @@ def _fused_entry(op: Operation, where: str) -> Entry | None:
     return Entry("-".join(["conv", *parts]), _path(op), where, detail)
 
 
+def _add_march_violations(module: Operation, march: str, res: ModelCheckResult) -> None:
+    """Add the march profile's violations (the ones irq.convert reports) to `res.unsupported`.
+
+    Before fusion a conv's batch norm and relu are separate torch ops the profile does not list, so a
+    torch-level module gets a note instead of false alarms."""
+    from irq.march_profiles import check_march
+    if not any(op.dialect_name in ("hl", "qat", "quant") for op in module.walk()):
+        res.notes.append("march profile limits (dtypes, kernel/stride/channel limits) are checked on fused "
+                         "modules: run the fuse pass first (irq.prepare and `irq check` do)")
+        return
+    listed = {(e.op, e.location, e.path) for e in res.unsupported}
+    for v in check_march(module, march):
+        where = _loc_text(v.op.location)
+        if (v.op.name, where, _path(v.op)) in listed and v.message.startswith("is not supported"):
+            continue  # already reported by name
+        res.unsupported.append(Entry(v.op.name, _path(v.op), where, v.message))
+
+
 def check_model(module: Operation, *, march: str = "bayes",
                 path: str | os.PathLike | None = "model_check_result.txt") -> ModelCheckResult:
     """Check a torch/hl-level module; writes the report to `path` (None: do not write)."""
@@ -229,6 +251,7 @@ def check_model(module: Operation, *, march: str = "bayes",
                 if isinstance(r, DictionaryAttr):
                     res.unfused_patterns.append(Entry(_dict_str(r, "pattern"), _path(op), where,
                                                       _dict_str(r, "reason")))
+    _add_march_violations(module, march, res)
     for op in module.walk():
         if op.name == "qat.fake_quant":
             rule = _attr_str(op, "rule")

@@ -110,3 +110,105 @@ def test_compare_with_the_deployed_program_is_bit_exact_to_validation():
     report = irq.debug.compare(model, qat, x, program=program)
     assert report.deployed_equals_validation is True
     assert report.output_cosine_deployed == pytest.approx(report.output_cosine_validation, abs=1e-12)
+
+
+# -- the deployed column: the bpu program's own value at every owner ---------------------------------------
+
+def _calibrated_zoo(build, shape):
+    from tests.test_frontend_zoo import _randomize_bn
+    torch.manual_seed(0)
+    model = build().eval()
+    _randomize_bn(model)
+    g = torch.Generator().manual_seed(1)
+    calib = [torch.randn(*shape, generator=g) for _ in range(2)]
+    qat = irq.prepare(model, (calib[0],), qconfig=irq.qconfig.default_calib_8bit, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        for b in calib:
+            qat(b)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return model, qat, torch.randn(*shape, generator=g)
+
+
+def test_deployed_equals_validation_at_every_owner_of_a_zoo_model():
+    # the bug it catches: an owner mapped to the wrong bpu value (a deployed column that compares the
+    # wrong tensors would show mismatches here, or shapes that do not line up), or a lowering that
+    # departs from VALIDATION inside the model while the output happens to agree
+    from tests.models import resnet
+    model, qat, x = _calibrated_zoo(lambda: resnet.ResNet(resnet.BasicBlock, (2, 1)), (2, 3, 32, 32))
+    report = irq.debug.compare(model, qat, x)
+    assert report.deployed_error is None
+    assert len(report.rows) > 8
+    assert all(r.deployed_equals_validation is True for r in report.rows), report.table()
+    assert all(r.cosine_deployed == r.cosine_validation for r in report.rows)
+    assert report.deployed_equals_validation is True and report.first_deployed_mismatch is None
+    assert "cos_dep" in report.table()
+
+
+def test_the_deployed_column_runs_inputs_larger_than_the_traced_batch():
+    model, qat, x = _calibrated()  # traced at batch 4
+    report = irq.debug.compare(model, qat, torch.cat([x, 2 * x]))
+    assert all(r.deployed_equals_validation for r in report.rows), report.table()
+
+
+def test_a_corrupted_owner_of_the_deployed_program_is_named(monkeypatch):
+    # break the program (not the model) at conv2's requantize: only the deployed column can see it,
+    # and it must blame conv2, not the owners after it that inherit the error
+    from irq.debug import deployed
+
+    real = deployed.lower_with_taps
+
+    def corrupted(*args, **kwargs):
+        tapped = real(*args, **kwargs)
+        requantizes = [op for op in tapped.program.walk() if op.name == "bpu.requantize"]
+        conv2 = requantizes[1]  # conv1's, conv2's, conv3's (with the residual), conv4's
+        m = conv2.get_attr("multiplier")
+        conv2.set_attr("multiplier", type(m)(m.element_type, [v // 2 for v in m]))
+        return tapped
+
+    monkeypatch.setattr(deployed, "lower_with_taps", corrupted)
+    model, qat, x = _calibrated()
+    report = irq.debug.compare(model, qat, x)
+    assert report.first_deployed_mismatch is not None and report.first_deployed_mismatch.owner == "conv2", \
+        report.table()
+    same = {r.owner: r.deployed_equals_validation for r in report.rows}
+    assert same["x"] and same["conv1"] and not same["conv4"]
+    assert report.deployed_equals_validation is False
+    assert "bug in lowering or the runtime" in report.table()
+    assert report.first_divergent is None  # the model itself is healthy: VALIDATION is fine
+
+
+def test_a_corrupted_scale_shows_in_the_deployed_column_too():
+    model, qat, x = _calibrated()
+    _corrupt(qat, "conv2", 0.02)
+    report = irq.debug.compare(model, qat, x)
+    row = report.first_divergent
+    assert row.owner == "conv2" and row.cosine_deployed < report.threshold and row.deployed_equals_validation
+
+
+def test_a_model_that_does_not_convert_still_gets_the_other_columns():
+    class Wide(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 9, padding=4)  # kernel 9: over bayes's limit
+
+        def forward(self, x):
+            return self.conv(x)
+
+    torch.manual_seed(0)
+    model = Wide().eval()
+    x = torch.randn(2, 3, 8, 8)
+    qat = irq.prepare(model, (x,), check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    report = irq.debug.compare(model, qat, x)
+    assert "kernel [9, 9] exceeds march 'bayes' limit 7" in report.deployed_error
+    assert all(r.cosine_deployed is None and r.deployed_equals_validation is None for r in report.rows)
+    assert "no deployed column" in report.table()
+    assert irq.debug.compare(model, qat, x, deployed=False).deployed_error is None

@@ -5,8 +5,11 @@ similarity to the QAT (fake-quant) and VALIDATION (integer-exact, what the bpu p
 activations, the quantizer's scale and dtype, and its saturation rate (the fraction of float values
 beyond the representable range, which rounding cannot fix). Owners are listed in execution order,
 so the first owner whose VALIDATION cosine falls below the threshold is where the error starts:
-everything after it inherits its error. A deployed program, when given, is compared on the outputs
-(the bpu program computes VALIDATION's numbers, which is checked here too)."""
+everything after it inherits its error. The deployed column is the bpu program's own value at each
+quantizer (irq.debug.deployed: lowered as irq.convert lowers, run on the reference runtime,
+dequantized), so a user sees float / QAT / VALIDATION / deployed per owner, and an owner whose
+deployed value differs from VALIDATION is a compiler bug, named. A program passed in is also run
+(numba runtime) and compared on the outputs."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from irq.debug.capture import as_args, output_quantizers, run_recording
+from irq.debug.capture import as_args, output_quantizers, preserved, run_recording
 from irq.debug.metrics import cosine, l1_error, max_abs_error
 from irq.quant.fake_quantize import FakeQuantize
 
@@ -44,6 +47,10 @@ class OwnerRow:
     l1_error: float
     saturation_rate: float
     fused: bool = False
+    #: the deployed program's value here vs float (None: no deployed column)
+    cosine_deployed: float | None = None
+    #: the deployed program's value here equals VALIDATION's bit for bit (None: no deployed column)
+    deployed_equals_validation: bool | None = None
 
 
 @dataclass
@@ -57,7 +64,14 @@ class CompareReport:
     #: deployed program output vs float, and vs VALIDATION (expected 1.0: bit for bit)
     output_cosine_deployed: float | None = None
     deployed_equals_validation: bool | None = None
+    #: why the deployed column is missing (the model does not convert), else None
+    deployed_error: str | None = None
     files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def first_deployed_mismatch(self) -> OwnerRow | None:
+        """The first owner whose deployed value differs from VALIDATION (a lowering or runtime bug)."""
+        return next((r for r in self.rows if r.deployed_equals_validation is False), None)
 
     @property
     def first_divergent(self) -> OwnerRow | None:
@@ -84,19 +98,27 @@ class CompareReport:
         return tips
 
     def table(self) -> str:
-        head = f"{'owner':<28} {'dtype':<7} {'scale':>10} {'cos_qat':>9} {'cos_val':>9} {'max_abs':>10} " \
-               f"{'L1':>10} {'sat':>7}"
+        head = f"{'owner':<28} {'dtype':<7} {'scale':>10} {'cos_qat':>9} {'cos_val':>9} {'cos_dep':>9} " \
+               f"{'dep=val':>7} {'max_abs':>10} {'L1':>10} {'sat':>7}"
         lines = [head]
         first = self.first_divergent
         for r in self.rows:
             mark = "  <-- first divergent" if r is first else ""
             label = r.owner if r.path == f"{r.owner}.out_quant" else r.path
+            dep = "-" if r.cosine_deployed is None else f"{r.cosine_deployed:.5f}"
+            same = {None: "-", True: "yes", False: "NO"}[r.deployed_equals_validation]
             lines.append(f"{label:<28} {r.dtype:<7} {r.scale:>10.4g} {r.cosine_qat:>9.5f} "
-                         f"{r.cosine_validation:>9.5f} {r.max_abs_error:>10.4g} {r.l1_error:>10.4g} "
-                         f"{r.saturation_rate:>7.2%}{mark}")
+                         f"{r.cosine_validation:>9.5f} {dep:>9} {same:>7} {r.max_abs_error:>10.4g} "
+                         f"{r.l1_error:>10.4g} {r.saturation_rate:>7.2%}{mark}")
         lines.append(f"output cosine vs float: qat {self.output_cosine_qat:.5f}, validation "
                      f"{self.output_cosine_validation:.5f}" + ("" if self.output_cosine_deployed is None else
                                                               f", deployed {self.output_cosine_deployed:.5f}"))
+        if self.deployed_error is not None:
+            lines.append(f"no deployed column: {self.deployed_error.splitlines()[0]}")
+        mismatch = self.first_deployed_mismatch
+        if mismatch is not None:
+            lines.append(f"{mismatch.owner}: the deployed program differs from VALIDATION here first; VALIDATION and "
+                         "the program must agree bit for bit, so this is a bug in lowering or the runtime: report it")
         lines.extend(self.suggestions())
         return "\n".join(lines)
 
@@ -122,6 +144,9 @@ class CompareReport:
         fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(self.rows)), 4.0))
         ax.plot(xs, [r.cosine_qat for r in self.rows], "o-", label="QAT (fake-quant)")
         ax.plot(xs, [r.cosine_validation for r in self.rows], "s-", label="VALIDATION (integer)")
+        if any(r.cosine_deployed is not None for r in self.rows):
+            ax.plot(xs, [math.nan if r.cosine_deployed is None else r.cosine_deployed for r in self.rows], "x",
+                    label="deployed (bpu program, reference runtime)")
         ax.axhline(self.threshold, color="grey", linestyle="--", label=f"threshold {self.threshold}")
         first = self.first_divergent
         if first is not None:
@@ -169,14 +194,28 @@ def _fused_owners(qat_model: nn.Module) -> set[str]:
     return owners
 
 
+def _deployed_column(qat_model: nn.Module, inputs: Any, march: str | None, float_fallback: bool,
+                     ) -> tuple[list[torch.Tensor], dict[str, np.ndarray]]:
+    from irq.debug.deployed import lower_with_taps, run_tapped
+    with preserved(qat_model):  # freezing refreshes weight quantizers' statistics; debugging changes nothing
+        tapped = lower_with_taps(qat_model, march=march, float_fallback=float_fallback)
+    outputs, acts = run_tapped(tapped, [t.detach().numpy() for t in as_args(inputs)])
+    return [torch.from_numpy(np.asarray(a)) for a in outputs], acts
+
+
 def compare(float_model: nn.Module, qat_model: nn.Module, inputs: Any, *, program=None,
             threshold: float = DEFAULT_THRESHOLD, out_dir: str | os.PathLike | None = None,
-            name: str = "compare") -> CompareReport:
-    """Per-owner float / QAT / VALIDATION comparison of a calibrated (or trained) prepared model.
+            name: str = "compare", deployed: bool = True, march: str | None = None,
+            float_fallback: bool = False) -> CompareReport:
+    """Per-owner float / QAT / VALIDATION / deployed comparison of a calibrated (or trained) prepared model.
 
     float_model: the original float module (its output checks the prepared model's float pass).
     qat_model: the module irq.prepare returned, calibrated. program: optionally its bpu program
     (irq.convert(qat_model)); its outputs are compared with float and with VALIDATION.
+    deployed: lower the model as irq.convert does (for `march`, default the one it was prepared for;
+    `float_fallback` as in convert) and run it on the reference runtime, recording every quantizer's
+    value: the per-owner deployed column. A model that does not convert gets no deployed column, and
+    `deployed_error` says why (the float / QAT / VALIDATION columns are still there).
     out_dir: when given, writes `<name>.csv` and `<name>.png` there.
     The model's quantization state is left exactly as found.
     """
@@ -206,13 +245,30 @@ def compare(float_model: nn.Module, qat_model: nn.Module, inputs: Any, *, progra
                            output_cosine_qat=_outputs_cosine(y_float, y_qat),
                            output_cosine_validation=_outputs_cosine(y_float, y_val),
                            output_cosine_float_vs_prepared=_outputs_cosine(y_float_model, y_float))
+    if deployed:
+        from irq.transform import PassFailure
+        try:
+            y_dep_ref, acts = _deployed_column(qat_model, inputs, march, float_fallback)
+        except (PassFailure, ValueError) as e:
+            report.deployed_error = str(e)
+        else:
+            for row in rows:
+                a = acts.get(row.path)
+                if a is None:
+                    continue
+                dep = torch.from_numpy(np.asarray(a))
+                row.cosine_deployed = cosine(rec_float[row.path][0], dep)
+                row.deployed_equals_validation = torch.equal(dep, rec_val[row.path][1].to(dep.dtype))
+            report.output_cosine_deployed = _outputs_cosine(y_float, y_dep_ref)
+            report.deployed_equals_validation = all(
+                torch.equal(a.float(), b.float()) for a, b in zip(_leaves(y_val), y_dep_ref, strict=True))
     if program is not None:
         import irq
         arrays = [t.detach().numpy() for t in as_args(inputs)]
         y_dep = irq.run(program, *arrays)
         y_dep = [torch.from_numpy(np.asarray(a)) for a in (y_dep if isinstance(y_dep, tuple) else (y_dep,))]
         report.output_cosine_deployed = _outputs_cosine(y_float, y_dep)
-        report.deployed_equals_validation = all(
+        report.deployed_equals_validation = (report.deployed_equals_validation is not False) and all(
             torch.equal(a.float(), b.float()) for a, b in zip(_leaves(y_val), y_dep, strict=True))
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
