@@ -18,8 +18,23 @@ mlir-opt's `%e` keeps only 7 digits.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+
+from irq.dialects._quant_syntax import (  # noqa: F401  (_FLOAT_STORAGE_MAX, _SCALE_RANGE: re-exported)
+    _FLOAT_STORAGE_MAX,
+    _SCALE_RANGE,
+    _check_scale,
+    _check_storage,
+    _default_range,
+    _parse_expressed,
+    _parse_scale_zp,
+    _parse_storage,
+    _prefix,
+    _scale_text,
+    _storage_text,
+    parse_scale_zp_list,
+    storage_bounds,
+)
 
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, operand, result
@@ -30,129 +45,6 @@ from irq.text.type_parser import DialectAsmParser
 
 DIALECT = Dialect("quant", "Quantized types and conversions between float and quantized values.")
 
-#: Largest finite value of each float storage type: its default storage range is [-max, max].
-_FLOAT_STORAGE_MAX = {"f8E5M2": 57344, "f8E4M3FN": 448, "f4E2M1FN": 6}
-#: (smallest positive subnormal, largest finite) of each expressed type: MLIR's scale range.
-_SCALE_RANGE = {
-    "f16": (2.0**-24, 65504.0),
-    "bf16": (2.0**-133, 3.3895313892515355e38),
-    "f32": (2.0**-149, 3.4028234663852886e38),
-    "f64": (5e-324, 1.7976931348623157e308),
-}
-
-
-def _default_range(storage: Type) -> tuple[int, int]:
-    if isinstance(storage, FloatType):
-        m = _FLOAT_STORAGE_MAX[storage.kind]
-        return -m, m
-    w = storage.width
-    if storage.is_unsigned:
-        return 0, (1 << w) - 1
-    return -(1 << (w - 1)), (1 << (w - 1)) - 1
-
-
-def _prefix(storage: Type, spelling: str | None) -> str:
-    if isinstance(storage, FloatType):
-        return storage.kind
-    if spelling is not None:
-        return f"{spelling}{storage.width}"
-    sign = {"": "i", "s": "si", "u": "u"}[storage.signedness]
-    return f"{sign}{storage.width}"
-
-
-def _storage_text(storage: Type, lo: int, hi: int, spelling: str | None = None) -> str:
-    text = _prefix(storage, spelling)
-    if (lo, hi) != _default_range(storage):
-        text += f"<{lo}:{hi}>"
-    return text
-
-
-def _check_storage(storage: Type, lo: int, hi: int) -> None:
-    """MLIR's QuantizedType::verifyInvariants on the storage type and its range."""
-    if isinstance(storage, FloatType):
-        if storage.kind not in _FLOAT_STORAGE_MAX:
-            raise ValueError(f"illegal storage type {storage}")
-    elif not isinstance(storage, IntegerType):
-        raise ValueError(f"storage type must be an integer or float type, got {storage}")
-    elif not 1 <= storage.width <= 32:
-        raise ValueError(f"illegal storage type size: {storage.width}")
-    dlo, dhi = _default_range(storage)
-    if lo < dlo:
-        raise ValueError(f"illegal storage type minimum: {lo}")
-    if hi > dhi:
-        raise ValueError(f"illegal storage type maximum: {hi}")
-    if lo >= hi:
-        raise ValueError(f"illegal storage min and storage max: ({lo}:{hi})")
-
-
-def _check_scale(scale: float, expressed: Type) -> None:
-    if not isinstance(expressed, FloatType):
-        raise ValueError(f"expressed type must be a float type, got {expressed}")
-    lo, hi = _SCALE_RANGE.get(expressed.kind, (5e-324, 1.7976931348623157e308))
-    if not lo <= scale <= hi:  # also rejects zero, negative and NaN scales
-        raise ValueError(f"scale out of expressed type range [{lo:g}, {hi:g}], got {scale!r}")
-
-
-def _parse_storage(p: DialectAsmParser) -> tuple[Type, int, int, str | None]:
-    """`i8`, `ui8<0:200>`, `f8E4M3FN`...: (storage type, min, max, integer spelling)."""
-    at = p.pos
-    word = p.parse_optional_keyword()
-    spelling = None
-    if word is not None and word in _FLOAT_STORAGE_MAX:
-        storage: Type = FloatType(word)
-    else:
-        m = None if word is None else _STORAGE_WORD.fullmatch(word)
-        if m is None:
-            raise p.error("illegal storage type prefix", at)
-        spelling, digits = m.groups()
-        if len(digits) > 8:
-            raise p.error(f"invalid integer width {digits}", at)
-        width = int(digits)
-        if not 1 <= width <= 32:
-            raise p.error(f"illegal storage type size: {width}", at)
-        storage = IntegerType(width, {"i": "", "si": "s", "u": "u", "ui": "u"}[spelling])
-        spelling = spelling if spelling == "ui" else None
-    lo, hi = _default_range(storage)
-    range_at = p.pos
-    if p.parse_optional("<"):
-        lo = p.parse_integer()
-        p.expect(":")
-        hi = p.parse_integer()
-        p.expect(">")
-    try:
-        _check_storage(storage, lo, hi)
-    except ValueError as e:
-        raise p.error(str(e), range_at) from None
-    return storage, lo, hi, spelling
-
-
-def _parse_scale_zp(p: DialectAsmParser, expressed: Type) -> tuple[float, int]:
-    p.at_end()  # skip blanks so that `at` is the scale's first character
-    at = p.pos
-    scale = p.parse_float()
-    zp = 0
-    if p.parse_optional(":"):
-        zp = p.parse_integer()
-    try:
-        _check_scale(scale, expressed)
-    except ValueError as e:
-        raise p.error(str(e), at) from None
-    return scale, zp
-
-
-def _scale_text(scale: float, zp: int) -> str:
-    return format_float(scale) + (f":{zp}" if zp else "")
-
-
-def _parse_expressed(p: DialectAsmParser) -> Type:
-    at = p.pos
-    t = p.parse_type()
-    if not isinstance(t, FloatType):
-        raise p.error(f"expressed type must be a float type, got {t}", at)
-    return t
-
-
-_STORAGE_WORD = re.compile(r"(si|ui|i|u)([0-9]+)")
 
 
 @DIALECT.type
@@ -176,10 +68,7 @@ class UniformQuantizedType(DialectType):
         *,
         spelling: str | None = None,
     ) -> UniformQuantizedType:
-        lo, hi = _default_range(storage_type)
-        lo = lo if storage_min is None else storage_min
-        hi = hi if storage_max is None else storage_max
-        _check_storage(storage_type, lo, hi)
+        lo, hi = storage_bounds(storage_type, storage_min, storage_max)
         scale = float(scale)
         _check_scale(scale, expressed_type)
         key = (storage_type, expressed_type, scale.hex(), int(zero_point), lo, hi, spelling)
@@ -212,13 +101,9 @@ class UniformQuantizedType(DialectType):
                 raise p.error(f"illegal quantized dimension: {axis}", at)
             p.expect(",")
             p.expect("{")
-            scales, zps = [], []
-            while True:
-                s, z = _parse_scale_zp(p, expressed)
-                scales.append(s)
-                zps.append(z)
-                if not p.parse_optional(","):
-                    break
+            scales: list[float] = []
+            zps: list[int] = []
+            parse_scale_zp_list(p, expressed, scales, zps)
             p.expect("}")
             return UniformQuantizedPerAxisType(storage, expressed, scales, zps, axis, lo, hi, spelling=spelling)
         p.expect(",")
@@ -264,10 +149,7 @@ class UniformQuantizedPerAxisType(DialectType):
             _check_scale(s, expressed_type)
         if int(axis) < 0:
             raise ValueError(f"illegal quantized dimension: {axis}")
-        lo, hi = _default_range(storage_type)
-        lo = lo if storage_min is None else storage_min
-        hi = hi if storage_max is None else storage_max
-        _check_storage(storage_type, lo, hi)
+        lo, hi = storage_bounds(storage_type, storage_min, storage_max)
         key = (storage_type, expressed_type, tuple(s.hex() for s in scales), zps, int(axis), lo, hi, spelling)
         return cls._intern(
             key,
@@ -340,10 +222,7 @@ class UniformQuantizedSubChannelType(DialectType):
                 raise ValueError(f"illegal quantized dimension: {a}")
             if b <= 0:
                 raise ValueError(f"illegal block size {b} for axis {a}")
-        lo, hi = _default_range(storage_type)
-        lo = lo if storage_min is None else storage_min
-        hi = hi if storage_max is None else storage_max
-        _check_storage(storage_type, lo, hi)
+        lo, hi = storage_bounds(storage_type, storage_min, storage_max)
         key = (storage_type, expressed_type, blocks, tuple(s.hex() for s in scales), zps, shape, lo, hi, spelling)
         return cls._intern(
             key,
@@ -405,14 +284,7 @@ def _parse_sub_channel(
             if any(s != shapes[0] for s in shapes):
                 raise p.error("scales must form a rectangular tensor", at)
             return (len(shapes), *shapes[0])
-        n = 0
-        while True:
-            s, z = _parse_scale_zp(p, expressed)
-            scales.append(s)
-            zps.append(z)
-            n += 1
-            if not p.parse_optional(","):
-                break
+        n = parse_scale_zp_list(p, expressed, scales, zps)
         p.expect("}")
         return (n,)
 
@@ -440,10 +312,7 @@ class AnyQuantizedType(DialectType):
         *,
         spelling: str | None = None,
     ) -> AnyQuantizedType:
-        lo, hi = _default_range(storage_type)
-        lo = lo if storage_min is None else storage_min
-        hi = hi if storage_max is None else storage_max
-        _check_storage(storage_type, lo, hi)
+        lo, hi = storage_bounds(storage_type, storage_min, storage_max)
         if expressed_type is not None and not isinstance(expressed_type, FloatType):
             raise ValueError(f"expressed type must be a float type, got {expressed_type}")
         key = (storage_type, expressed_type, lo, hi, spelling)

@@ -1,0 +1,58 @@
+"""What a mapping handler returns, and how it binds a call's arguments: shared by the function,
+method and module mappings (irq.frontend.mapping, irq.frontend.module_mapping) and their readers
+(importer, shapes, convert, export), so none of those imports the handler tables to name an Emit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import fx
+
+_MISSING = object()
+
+
+@dataclass
+class ParamRef:
+    """A module's parameter or buffer used by a module call (state_dict key)."""
+
+    key: str
+
+
+#: An Emit operand standing for the previous Emit's result (handlers returning a chain of ops).
+PREV = type("Prev", (), {"__repr__": lambda self: "PREV"})()
+
+
+@dataclass
+class Emit:
+    spec: str
+    operands: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def bind(params: tuple, args: tuple, kwargs: dict) -> dict[str, Any] | None:
+    """Bind call arguments to `params` ((name, default) pairs; default _MISSING = required)."""
+    out: dict[str, Any] = {}
+    if len(args) > len(params):
+        return None
+    for (name, _), a in zip(params, args):
+        out[name] = a
+    for k, v in kwargs.items():
+        if k in out or k not in {p for p, _ in params}:
+            return None
+        out[k] = v
+    for name, default in params:
+        if name not in out:
+            if default is _MISSING:
+                return None
+            out[name] = default
+    return out
+
+
+def _n(v: Any, nd: int) -> list:
+    return list(v) * (nd if len(v) == 1 else 1) if isinstance(v, (list, tuple)) else [v] * nd
+
+
+def is_node(x: Any) -> bool:
+    return isinstance(x, fx.Node)

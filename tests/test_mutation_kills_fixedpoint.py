@@ -1,0 +1,79 @@
+"""irq.fixedpoint against exact oracles, where mutation testing (bench/mutation.py) found it untested.
+
+Each test names the planted bug it catches. Oracles: Python fractions for multiplier errors, an
+explicit per-element loop for per-channel dequantization.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from irq import fixedpoint as fp
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_dequantize_codes_per_channel_scales_each_channel(axis: int) -> None:
+    """Catches a per-channel dequantization that broadcasts the scales along the wrong axis or not at all."""
+    rng = np.random.default_rng(7)
+    q = rng.integers(-128, 128, size=(3, 4, 5))
+    scales = rng.uniform(0.01, 0.2, size=q.shape[axis])
+    got = fp.dequantize_codes(q, scales, axis=axis)
+    assert got.dtype == np.float32 and got.shape == q.shape
+    want = np.empty(q.shape, dtype=np.float32)
+    for idx in np.ndindex(*q.shape):
+        want[idx] = np.float32(float(q[idx]) * float(scales[idx[axis]]))  # one rounding, float64 -> float32
+    np.testing.assert_array_equal(got, want)
+
+
+def test_dequantize_codes_per_tensor_ignores_axis_for_a_scalar_scale() -> None:
+    q = np.array([[-128, 0, 127]])
+    np.testing.assert_array_equal(fp.dequantize_codes(q, 0.5, axis=1), np.float32([[-64.0, 0.0, 63.5]]))
+
+
+def _exact_relative_error(m: int, s: int, real: float) -> Fraction:
+    return abs(Fraction(m, 2**s) - Fraction(real)) / Fraction(real)
+
+
+def test_multiplier_error_is_the_largest_relative_error() -> None:
+    """Catches an error report that multiplies by the real instead of dividing, or reports 0 for real values."""
+    m = np.array([2**30, 2**30 + 1, 1431655765])
+    s = np.array([31, 32, 32])
+    real = np.array([0.5, 0.25, 1 / 3])
+    want = max(_exact_relative_error(int(a), int(b), float(r)) for a, b, r in zip(m, s, real))
+    assert want > 0
+    assert fp.multiplier_error(m, s, real) == pytest.approx(float(want), rel=1e-9)
+
+
+def test_multiplier_error_of_quantize_multiplier_is_below_two_to_minus_30() -> None:
+    """The (M, S) pairs quantize_multiplier gives are within half an ulp of 31 bits: error <= 2**-31 relative."""
+    real = np.array([1e-7, 0.3, 0.75, 1.0, 3.999, 1000.0])
+    m, s = fp.quantize_multiplier(real)
+    err = fp.multiplier_error(m, s, real)
+    exact = max(_exact_relative_error(int(a), int(b), float(r)) for a, b, r in zip(m, s, real))
+    assert err == pytest.approx(float(exact), rel=1e-9)
+    assert 0 < err <= 2.0**-30
+
+
+def test_multiplier_error_ignores_zero_multipliers() -> None:
+    """Catches a zero-multiplier guard that returns a non-zero error, or counts the zero channel (division by 0)."""
+    assert fp.multiplier_error(np.array([0, 0]), np.array([62, 62]), np.array([0.0, 0.0])) == 0.0
+    m, s = fp.quantize_multiplier([0.0, 0.5])
+    assert fp.multiplier_error(m, s, [0.0, 0.5]) == 0.0  # 0.5 is exact: M = 2**30, S = 31
+
+
+def test_quantize_bias_negative_codes_and_int32_saturation() -> None:
+    """Bias codes at s_in * s_w, both signs, saturated to exactly int32's range: catches a wrong int32
+    minimum (a negative bias clipped early) and a clip at the wrong bound."""
+    s_in, s_w = 0.02, np.array([0.005, 0.01, 0.5])
+    bias = np.array([-3.0, 1e9, -1e9])
+    got = fp.quantize_bias(bias, s_in, s_w)
+    want = []
+    for b, w in zip(bias, s_w):
+        code = round(Fraction(float(b)) / (Fraction(s_in) * Fraction(float(w))))
+        want.append(min(max(code, -(2**31)), 2**31 - 1))
+    assert want[0] == -30000 and want[1] == 2**31 - 1 and want[2] == -(2**31)
+    assert got.tolist() == want
+    assert fp.qrange("i32") == (-(2**31), 2**31 - 1)
