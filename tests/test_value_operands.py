@@ -5,9 +5,9 @@ inferred from the operands failed inside inference with "'IntegerType' object ha
 from __future__ import annotations
 
 import pytest
+from irq.dialects import arith
 
 import irq
-from irq.dialects import arith
 from irq.ir.types import IntegerType
 
 
