@@ -21,7 +21,14 @@ class _LazyModule:
         self.__dict__["_lazy_name"] = name
 
     def __getattr__(self, attr: str) -> Any:
-        module: ModuleType = importlib.import_module(self.__dict__["_lazy_name"])
+        # The module is looked up once and kept: calling import_module again for each new
+        # attribute made the first use of, say, `numpy.frombuffer` an import call whenever it
+        # happened, so whether parsing "imported something" depended on which test ran first
+        # (issue 15: tests/test_no_code_execution.py failed when run alone).
+        module: ModuleType | None = self.__dict__.get("_lazy_module")
+        if module is None:
+            module = importlib.import_module(self.__dict__["_lazy_name"])
+            self.__dict__["_lazy_module"] = module
         value = getattr(module, attr)
         self.__dict__[attr] = value
         return value

@@ -183,7 +183,23 @@ def _write(out: TextIO, texts: list[str]) -> None:
     out.write(_joined(texts))
 
 
+#: Exit status when the reader of stdout went away: what a shell reports for a tool killed by SIGPIPE.
+BROKEN_PIPE_STATUS = 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run irq-opt; a reader that closes stdout early (`irq-opt big.irq | head -1`) ends it quietly,
+    as SIGPIPE ends C tools, instead of a BrokenPipeError traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Python would flush the unwritten rest of stdout at exit and report "Exception ignored";
+        # dropping the stream drops that rest (the reader asked for no more).
+        sys.stdout = None
+        return BROKEN_PIPE_STATUS
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from irq.diagnostics import ParseError
     for plugin in args.load_pass_plugin:

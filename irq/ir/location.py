@@ -131,7 +131,85 @@ class SourcePosLoc(Location):
         return FileLineColLoc(f, line, col)
 
 
-class NameLoc(Location):
+class NestedLoc(Location):
+    """A location made of other locations (name, fused, call site).
+
+    Parsed locations nest as deep as the bracket limit allows (8,192), far past Python's
+    recursion limit, so equality, hashing and `file_line_col` walk an explicit stack instead of
+    recursing through `_key` tuples (issue 14: comparing two `loc("a"("a"(...)))` 3,000 deep raised
+    RecursionError)."""
+
+    __slots__ = ()
+
+    def _children(self) -> tuple[Location, ...]:
+        """The nested locations, in the order MLIR prints (and searches) them."""
+        raise NotImplementedError
+
+    def _own_key(self) -> tuple:
+        """What this node holds besides its children (compared and hashed)."""
+        return ()
+
+    def __eq__(self, other: object) -> bool:
+        return locations_equal(self, other)
+
+    def __hash__(self) -> int:
+        # A bounded pre-order walk: equal locations walk the same nodes, so they hash the same;
+        # a difference deeper than the bound only costs a collision, never a wrong answer.
+        h = []
+        stack: list[Location] = [self]
+        while stack and len(h) < _HASH_NODES:
+            loc = stack.pop()
+            if isinstance(loc, NestedLoc):
+                h.append((type(loc), loc._own_key(), len(loc._children())))
+                stack.extend(reversed(loc._children()))
+            else:
+                h.append(hash(loc))
+        return hash(tuple(h))
+
+    def file_line_col(self) -> tuple[str, int, int] | None:
+        """The first file position in print order (a call site's callee before its caller)."""
+        stack: list[Location] = [self]
+        while stack:
+            loc = stack.pop()
+            if isinstance(loc, NestedLoc):
+                stack.extend(reversed(loc._children()))
+            else:
+                flc = loc.file_line_col()
+                if flc is not None:
+                    return flc
+        return None
+
+
+_HASH_NODES = 64
+
+
+def locations_equal(a: object, b: object) -> bool:
+    """`a == b` for locations, iterative through nested ones (leaves compare with their own `==`)."""
+    from irq.ir.attributes import attributes_equal
+
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        if not isinstance(x, NestedLoc) or not isinstance(y, NestedLoc):
+            if isinstance(x, NestedLoc) or isinstance(y, NestedLoc) or not x == y:
+                return False
+            continue
+        if type(x) is not type(y):
+            return False
+        kx, ky = x._own_key(), y._own_key()
+        if len(kx) != len(ky) or not all(attributes_equal(u, v) if isinstance(u, Attribute) else u == v
+                                         for u, v in zip(kx, ky)):
+            return False
+        cx, cy = x._children(), y._children()
+        if len(cx) != len(cy):
+            return False
+        stack.extend(zip(cx, cy))
+    return True
+
+
+class NameLoc(NestedLoc):
     """`"layer1.conv"` or `"layer1.conv"(child)`: a named location (module paths)."""
 
     __slots__ = ("name", "child")
@@ -144,11 +222,14 @@ class NameLoc(Location):
     def _key(self) -> tuple:
         return (self.name, self.child)
 
-    def file_line_col(self):
-        return self.child.file_line_col() if self.child is not None else None
+    def _own_key(self) -> tuple:
+        return (self.name,)
+
+    def _children(self) -> tuple[Location, ...]:
+        return () if self.child is None else (self.child,)
 
 
-class FusedLoc(Location):
+class FusedLoc(NestedLoc):
     """`fused["a.py":1:1, "b.py":2:2]`, optionally with metadata `fused<#attr>[...]`."""
 
     __slots__ = ("locations", "metadata")
@@ -161,15 +242,14 @@ class FusedLoc(Location):
     def _key(self) -> tuple:
         return (self.locations, self.metadata)
 
-    def file_line_col(self):
-        for loc in self.locations:
-            flc = loc.file_line_col()
-            if flc is not None:
-                return flc
-        return None
+    def _own_key(self) -> tuple:
+        return (self.metadata,)
+
+    def _children(self) -> tuple[Location, ...]:
+        return self.locations
 
 
-class CallSiteLoc(Location):
+class CallSiteLoc(NestedLoc):
     """`callsite("f" at "a.py":3:3)`."""
 
     __slots__ = ("callee", "caller")
@@ -182,5 +262,5 @@ class CallSiteLoc(Location):
     def _key(self) -> tuple:
         return (self.callee, self.caller)
 
-    def file_line_col(self):
-        return self.callee.file_line_col() or self.caller.file_line_col()
+    def _children(self) -> tuple[Location, ...]:
+        return (self.callee, self.caller)

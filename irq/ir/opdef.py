@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from irq.ir.attributes import Attribute, DenseArrayAttr, to_attribute
 from irq.ir.block import Region
-from irq.ir.operation import Operation
+from irq.ir.operation import Operation, _not_a_value
 from irq.ir.types import Type, i32
+from irq.ir.values import Value
 
 if TYPE_CHECKING:
     from irq.ir.values import Value
@@ -508,6 +509,9 @@ def _declarative_init(self: Operation, *args: Any, result_types: Sequence[Type] 
     if named:
         raise TypeError(f"{type(self).__name__}() got unexpected argument(s): {', '.join(named)}")
     if result_types is None:
+        if not all(isinstance(v, Value) for v in operands):
+            # inference reads operand types: say what was expected before it fails on `.type`
+            raise _not_a_value(self, operands)
         result_types = type(self).infer_result_types(operands, props)
     self._init_generic(operands, result_types, attributes, props, region_list, succ, location)
 

@@ -356,6 +356,35 @@ class Printer:
 
     # -- locations --------------------------------------------------------------------------------
     def loc_body(self, loc: Location) -> str:
+        """The text inside `loc(...)`. Iterative: parsed locations nest up to the bracket limit
+        (8,192), and `str(loc)` runs outside print_module's raised recursion limit."""
+        out: list[str] = []
+        todo: list[Location | str] = [loc]
+        while todo:
+            item = todo.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            cls = type(item)
+            if cls is NameLoc:
+                if item.child is None:
+                    out.append(quote_string(item.name))
+                else:
+                    todo += [")", item.child, quote_string(item.name) + "("]
+            elif cls is FusedLoc:
+                meta = f"<{self.attr(item.metadata)}>" if item.metadata is not None else ""
+                todo.append("]")
+                for i, x in enumerate(reversed(item.locations)):
+                    todo += [", ", x] if i else [x]
+                todo.append(f"fused{meta}[")
+            elif cls is CallSiteLoc:
+                todo += [")", item.caller, " at ", item.callee, "callsite("]
+            else:
+                out.append(self._leaf_loc_body(item))
+        return "".join(out)
+
+    @staticmethod
+    def _leaf_loc_body(loc: Location) -> str:
         cls = type(loc)
         if cls is SourcePosLoc:
             f, line, col = loc.file_line_col()
@@ -365,16 +394,6 @@ class Printer:
             if loc.end_col is not None:
                 text += f" to :{loc.end_col}" if loc.end_line == loc.line else f" to {loc.end_line}:{loc.end_col}"
             return text
-        if cls is NameLoc:
-            if loc.child is None:
-                return quote_string(loc.name)
-            return f"{quote_string(loc.name)}({self.loc_body(loc.child)})"
-        if cls is FusedLoc:
-            inner = ", ".join(self.loc_body(x) for x in loc.locations)
-            meta = f"<{self.attr(loc.metadata)}>" if loc.metadata is not None else ""
-            return f"fused{meta}[{inner}]"
-        if cls is CallSiteLoc:
-            return f"callsite({self.loc_body(loc.callee)} at {self.loc_body(loc.caller)})"
         if cls is UnknownLoc:
             return "unknown"
         raise TypeError(f"cannot print location {cls.__name__}")
