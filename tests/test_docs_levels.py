@@ -1,7 +1,7 @@
 """docs/levels.md shows what irq prints today: its IR blocks are regenerated from the page's own python
-block and compared text for text, numbers to 1e-5 relative (the bug it catches: a page of IR examples that no longer matches
-the compiler, so users learn a syntax or a lowering irq does not produce). When the printed IR changes
-on purpose, `python scripts/regen_levels_doc.py` rewrites the blocks."""
+block and compared text for text, numbers to 1e-5 relative (the bug it catches: a page of IR examples
+that no longer matches the compiler, so users learn a syntax or a lowering irq does not produce). When
+the printed IR changes on purpose, `python scripts/regen_levels_doc.py` rewrites the blocks."""
 
 from __future__ import annotations
 
