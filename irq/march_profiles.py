@@ -73,6 +73,11 @@ def register_march(profile: MarchProfile | dict | str | Path) -> MarchProfile:
     return profile
 
 
+def registered_marches() -> list[str]:
+    """Names of the profiles registered so far (the shipped ones once any march was looked up)."""
+    return sorted(_PROFILES)
+
+
 def get_march(name: str) -> MarchProfile:
     if not _PROFILES:
         for p in sorted((Path(__file__).parent / "marches").glob("*.json")):

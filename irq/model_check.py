@@ -193,6 +193,13 @@ def _fused_entry(op: Operation, where: str) -> Entry | None:
     return Entry("-".join(["conv", *parts]), _path(op), where, detail)
 
 
+def known_marches() -> list[str]:
+    """The built-in marches and every march profile registered (irq.march_profiles.register_march)."""
+    from irq.march_profiles import get_march, registered_marches
+    get_march("bayes")  # loads the shipped profiles
+    return sorted(set(MARCH_SUPPORT) | set(registered_marches()))
+
+
 def _add_march_violations(module: Operation, march: str, res: ModelCheckResult) -> None:
     """Add the march profile's violations (the ones irq.convert reports) to `res.unsupported`.
 
@@ -214,9 +221,10 @@ def _add_march_violations(module: Operation, march: str, res: ModelCheckResult) 
 def check_model(module: Operation, *, march: str = "bayes",
                 path: str | os.PathLike | None = "model_check_result.txt") -> ModelCheckResult:
     """Check a torch/hl-level module; writes the report to `path` (None: do not write)."""
-    if march not in MARCH_SUPPORT:
-        raise ValueError(f"unknown march '{march}'; known: {', '.join(sorted(MARCH_SUPPORT))}")
-    supported = MARCH_SUPPORT[march]
+    if march not in known_marches():
+        raise ValueError(f"unknown march '{march}'; known: {', '.join(known_marches())}")
+    # a march registered by the user (irq.march_profiles.register_march) is checked by its profile alone
+    supported = MARCH_SUPPORT.get(march)
     ops = [op for op in module.walk() if op.dialect_name in ("torch", "hl")]
     res = ModelCheckResult(march, len(ops))
     per_owner: dict[str, Counter] = defaultdict(Counter)
@@ -228,6 +236,8 @@ def check_model(module: Operation, *, march: str = "bayes",
             target = _attr_str(op, "target") or "?"
             entry = Entry(op.name, _path(op), where, target)
             (res.shape_arithmetic if _all_values_scalar(op) else res.torch_calls).append(entry)
+        elif supported is None:
+            pass
         elif base not in supported:
             res.unsupported.append(Entry(op.name, _path(op), where, "op not supported"))
         else:

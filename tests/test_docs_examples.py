@@ -50,3 +50,21 @@ def test_readme_links_every_guide():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for page in ("getting-started.md", "levels.md", "migrating.md", "troubleshooting.md", "debugging.md"):
         assert f"docs/{page}" in readme, page
+
+
+def test_troubleshooting_answers_each_question_of_the_reference_faq():
+    # the reference FAQ (eager-qat-quick-start.txt, "Common Problems") asks three questions and the
+    # prepare guide two more; each must have its own section, with irq's diagnostic in it
+    text = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+    sections = {s.split("\n", 1)[0]: s for s in text.split("\n## ")[1:]}
+    expected = {
+        "high-precision output": "weight_32bit_out",
+        "quantization parameters fixed": ".eval()",
+        "all scales are 1": "QuantizationWarning",
+        "model_check_result.txt": "irq.check_model",
+        "changed the model after prepare": "check_unchanged",
+        "fake-quant model": "bit for bit",
+    }
+    for question, answer in expected.items():
+        (title,) = [t for t in sections if question in t]
+        assert answer in sections[title], (title, answer)

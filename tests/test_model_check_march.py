@@ -5,6 +5,7 @@ after QAT instead of before), or a report that points at no line."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -112,3 +113,25 @@ def test_a_registered_march_profile_is_what_the_check_uses():
     finally:
         _PROFILES.clear()
         _PROFILES.update(saved)
+
+
+def test_the_check_model_pass_accepts_a_users_own_march(tmp_path):
+    from irq.march_profiles import _PROFILES, register_march
+    saved = dict(_PROFILES)
+    try:
+        # a chip that runs 3x3 int8 convs and nothing else
+        register_march({"name": "mychip", "ops": {"conv2d": {"dtypes": ["i8"], "max_kernel": 3},
+                                                  "relu": {}}})
+        module = irq.import_torch(Limits().eval(), (torch.randn(1, 3, 12, 12),))
+        irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
+        report = tmp_path / "report.txt"
+        irq.PassManager.parse(f"builtin.module(check-model{{march=mychip path={report}}})").run(module)
+        text = report.read_text()
+        assert "== Ops not supported on march 'mychip' ==" in text
+        assert f"hl.conv2d at wide: kernel [9, 9] exceeds march 'mychip' limit 3 ({_line('wide')})" in text
+        assert "strided" not in text.split("== Ops kept")[0].split("march 'mychip' ==")[1]
+    finally:
+        _PROFILES.clear()
+        _PROFILES.update(saved)
+    with pytest.raises(PassFailure, match="unknown march 'nochip'"):
+        irq.PassManager.parse("builtin.module(check-model{march=nochip path=-})").run(module)
