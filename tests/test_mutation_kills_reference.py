@@ -24,6 +24,9 @@ from test_reference_requantize import oracle_round
     # output_padding > padding: the crop `pad + out` is larger than the scatter's extent;
     # catches a buffer sized by `pad - out`
     ((1, 2, 3, 4), (2, 2, 2, 3), (2, 3), (0, 0), (1, 2)),
+    # (w - 1) * s and the kernel extent share bits (1 and 3), padding > output_padding: catches a buffer
+    # sized by `(w - 1) * s ^ extent` (2, not 4: the scatter no longer fits)
+    ((1, 2, 2, 2), (2, 2, 3, 3), (1, 1), (1, 1), (0, 0)),
 ])
 def test_conv_transpose2d_crop_and_buffer_extent(xs, ws, stride, padding, outpad):
     x, w = codes(xs), codes(ws, -127, 127)
@@ -45,6 +48,20 @@ def test_max_pool2d_ceil_mode_last_window_past_the_input(size, kernel):
     assert want.shape[-1] == (size - kernel + 1) // 2 + 1  # the ceil_mode window exists
     prog = one_op_program("bpu.max_pool2d", [tensor_type(x.shape, "i8")], tensor_type(want.shape, "i8"),
                           {"kernel_size": [kernel, kernel], "stride": [2, 2], "padding": [0, 0],
+                           "dilation": [1, 1], "ceil_mode": True})
+    (got,) = run(prog, x)
+    np.testing.assert_array_equal(got, want.astype(np.int8))
+
+
+def test_max_pool2d_ceil_mode_window_needs_more_than_the_padding():
+    """A 3-wide input, padding 1, kernel 3, stride 3, ceil_mode: the last window needs 2 columns of right
+    padding, more than `padding`, and the padded width is twice the input's; catches that extent computed
+    modulo the width (`need % w`): the short slice broadcasts a real column into the padding's place."""
+    x = codes((2, 3, 5, 3))
+    want = F.max_pool2d(t64(x), 3, 3, 1, 1, True).numpy()
+    assert want.shape[-1] == 2
+    prog = one_op_program("bpu.max_pool2d", [tensor_type(x.shape, "i8")], tensor_type(want.shape, "i8"),
+                          {"kernel_size": [3, 3], "stride": [3, 3], "padding": [1, 1],
                            "dilation": [1, 1], "ceil_mode": True})
     (got,) = run(prog, x)
     np.testing.assert_array_equal(got, want.astype(np.int8))
