@@ -245,6 +245,19 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceBinaryOperator_BitAnd_LShift",
     ): "s < 1 only for r >= 2**30, so r > 0 is always true there: (a << True) is truthy exactly when a is",
     (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "zero = r == 0",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "negative multipliers raised a ValueError above, so r <= 0 is r == 0",
+    (
+        "irq/fixedpoint.py",
+        "quantize_bias",
+        'return _round_clip(bias, acc_scale, *QRANGE["i32"], 0 if acc_scale.ndim else None)',
+        "core/AddNot",
+    ): "a bias is 1-D [C]: per-channel scales [C] broadcast along axis 0 with or without the reshape, and a "
+    "scalar scale is not reshaped either way",
+    (
         "runtime/reference/ops.py",
         "conv_transpose2d",
         "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
