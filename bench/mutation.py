@@ -269,7 +269,31 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "conv_transpose2d",
         "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
         "core/ReplaceBinaryOperator_Sub_Pow",
-    ): "(h ** 1) is h: a taller buffer, as the NumberReplacer mutant on this line",
+    ): "`h - 1` -> `h ** 1` or `kh - 1` -> `kh ** 1`: a taller buffer, as the NumberReplacer mutant on this line",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)",
+        "core/ReplaceBinaryOperator_Sub_Pow",
+    ): "`wd - 1` -> `wd ** 1` or `kw - 1` -> `kw ** 1`: a wider buffer, extra columns outside the crop",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, max(ph, need_h - h - ph)), "
+        "(pw, max(pw, need_w - w - pw))),",
+        "core/ReplaceBinaryOperator_Sub_Add",
+    ): "`- ph` -> `+ ph` (or `- w` -> `+ w`) pads more on the bottom/right: the tap slices stop at "
+    "(out - 1) * stride + 1, so the extra padding is never read",
+    **{
+        (
+            "runtime/reference/ops.py",
+            "nearest_index",
+            "return np.minimum(np.arange(out_size) * in_size // out_size, in_size - 1)",
+            f"core/ReplaceBinaryOperator_Sub_{op}",
+        ): "the clamp is redundant (i * in // out < in for every i < out), and this mutant only raises its "
+        "bound above in - 1"
+        for op in ("Add", "Mul", "Pow", "LShift", "BitOr")
+    },
     (
         "runtime/reference/ops.py",
         "conv_transpose2d",

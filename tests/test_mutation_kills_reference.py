@@ -67,6 +67,20 @@ def test_max_pool2d_ceil_mode_window_needs_more_than_the_padding():
     np.testing.assert_array_equal(got, want.astype(np.int8))
 
 
+def test_bilinear_resize_align_corners_to_one_pixel_divides_by_nothing():
+    """align_corners to a 1-pixel output samples input[0, 0] (torch's rule), with no division by
+    out_size - 1 = 0 (numpy would warn and give 0 by luck): catches the `out_size > 1` guard loosened."""
+    x = codes((1, 2, 4, 3))
+    want = F.interpolate(t64(x), size=(1, 1), mode="bilinear", align_corners=True).numpy()
+    prog = one_op_program("bpu.resize", [tensor_type(x.shape, "i8")], tensor_type(want.shape, "i8"),
+                          {"mode": "bilinear", "align_corners": True, "frac_bits": 8, "multiplier": 2**30,
+                           "shift": 46})
+    with np.errstate(all="raise"):
+        (got,) = run(prog, x)
+    np.testing.assert_array_equal(got, np.floor(want + 0.5).astype(np.int8))
+    np.testing.assert_array_equal(got[..., 0, 0], x[..., 0, 0])
+
+
 @pytest.mark.parametrize("shift", [1, 20, 40])
 def test_scaled_sum_beyond_int64_is_exact_then_clipped_to_int64(shift):
     """Products past int64 take the Python-integer path; a result outside int64 is clipped to int64's
