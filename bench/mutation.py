@@ -247,6 +247,26 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     (
         "irq/fixedpoint.py",
         "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/NumberReplacer",
+    ): "r > 1 or r > -1: s < 1 only for r >= 2**30, where both hold as r > 0 does",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "small = s > MAX_SHIFT",
+        "core/ReplaceComparisonOperator_Gt_GtE",
+    ): "at S = 62 the recomputed rint(r * 2**62) is the M frexp gave (r * 2**62 = q * 2**31, or q * 2**30 "
+    "after renormalization, which rounds to the same 2**30)",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)",
+        "core/ReplaceBinaryOperator_Sub_BitXor",
+    ): "`x ^ 1` is x - 1 for odd x and x + 1 for even x: the buffer is the same or wider (extra columns "
+    "outside the crop)",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
         "zero = r == 0",
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "negative multipliers raised a ValueError above, so r <= 0 is r == 0",

@@ -116,3 +116,19 @@ def test_lookup_table_refuses_wider_than_16_bit_inputs() -> None:
     assert fp.lookup_table(np.tanh, 2.0**-10, 2.0**-7, in_dtype="i16").shape == (65536,)
     with pytest.raises(ValueError, match="no lookup table for i32 inputs"):
         fp.lookup_table(np.tanh, 1.0, 1.0, in_dtype="i32")
+
+
+@pytest.mark.parametrize("dtype,qmax", [("i8", 127), ("i16", 32767)])
+def test_scale_from_absmax_floor_for_an_all_zero_tensor(dtype: str, qmax: int) -> None:
+    """An all-zero tensor gets scale 2**-24 (never 0); otherwise absmax / qmax exactly."""
+    assert fp.scale_from_absmax(0.0, dtype) == 2.0**-24
+    assert fp.scale_from_absmax(np.float64(3.5), dtype) == 3.5 / qmax
+    np.testing.assert_array_equal(fp.scale_from_absmax([0.0, 2.0], dtype), [2.0**-24, 2.0 / qmax])
+
+
+def test_check_requantize_input_bound_is_two_to_the_32() -> None:
+    """|acc| < 2**32 keeps acc * M + 2**(S-1) inside int64 (M < 2**31): the limit itself is refused."""
+    fp.check_requantize_input(0)
+    fp.check_requantize_input(2**32 - 1)
+    with pytest.raises(ValueError, match="too large to requantize"):
+        fp.check_requantize_input(2**32)

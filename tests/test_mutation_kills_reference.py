@@ -92,3 +92,21 @@ def test_scaled_sum_beyond_int64_is_exact_then_clipped_to_int64(shift):
     want = [min(max(oracle_round(Fraction(int(v) * int(m), 2**shift), "half_up"), -(2**63)), 2**63 - 1)
             for v in x]
     assert got.tolist() == want
+
+
+def test_the_entry_function_is_chosen_by_its_exact_name():
+    """`main` by default, else the named one, never a function whose name merely sorts before it."""
+    import irq
+
+    prog = irq.parse_module(
+        "func.func @helper(%a: tensor<2xi8>) -> tensor<2xi8> {\n  func.return %a : tensor<2xi8>\n}\n"
+        "func.func @main(%a: tensor<2xi8>, %b: tensor<2xi8>) -> tensor<2xi8> {\n  func.return %b : tensor<2xi8>\n}\n"
+        "func.func @zeta(%a: tensor<2xi8>, %b: tensor<2xi8>) -> tensor<2xi8> {\n  func.return %a : tensor<2xi8>\n}\n"
+    )
+    x, y = np.array([1, 2], dtype=np.int8), np.array([3, 4], dtype=np.int8)
+    (got,) = run(prog, x, y)
+    assert got.tolist() == [3, 4]
+    (got,) = run(prog, x, y, entry="zeta")
+    assert got.tolist() == [1, 2]
+    (got,) = run(prog, x, entry="helper")
+    assert got.tolist() == [1, 2]
