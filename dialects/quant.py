@@ -523,6 +523,13 @@ def _check_quantization(op: Op, float_or_storage: Type, quantized: Type) -> None
                     raise op.error(f"dimension {d} of size {dim} is not {n} blocks of {blocks.get(d, dim)}")
 
 
+def _check_float_conversion(op: Op, float_type: Type, quantized: Type) -> None:
+    """qcast/dcast: the quantization checks, and the float side is the quantized type's expressed type."""
+    _check_quantization(op, float_type, quantized)
+    if _element(quantized).expressed_type is not _element(float_type):
+        raise op.error("expressed type in quantized type expected to match float type")
+
+
 @DIALECT.op
 class QuantizeCastOp(Op):
     """Quantize a float value to a quantized type (round to nearest, saturate)."""
@@ -534,9 +541,7 @@ class QuantizeCastOp(Op):
     assembly_format = "$input attr-dict `:` type($input) `to` type($result)"
 
     def verify_op(self) -> None:
-        _check_quantization(self, self.input.type, self.result.type)
-        if _element(self.result.type).expressed_type is not _element(self.input.type):
-            raise self.error("expressed type in quantized type expected to match float type")
+        _check_float_conversion(self, self.input.type, self.result.type)
 
 
 @DIALECT.op
@@ -550,9 +555,7 @@ class DequantizeCastOp(Op):
     assembly_format = "$input attr-dict `:` type($input) `to` type($result)"
 
     def verify_op(self) -> None:
-        _check_quantization(self, self.result.type, self.input.type)
-        if _element(self.input.type).expressed_type is not _element(self.result.type):
-            raise self.error("expressed type in quantized type expected to match float type")
+        _check_float_conversion(self, self.result.type, self.input.type)
 
 
 @DIALECT.op

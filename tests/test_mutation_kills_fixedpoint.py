@@ -77,3 +77,58 @@ def test_quantize_bias_negative_codes_and_int32_saturation() -> None:
     assert want[0] == -30000 and want[1] == 2**31 - 1 and want[2] == -(2**31)
     assert got.tolist() == want
     assert fp.qrange("i32") == (-(2**31), 2**31 - 1)
+
+
+def test_common_shift_multipliers_one_input_and_bad_shapes() -> None:
+    """One input is allowed (a conv without residual): M and S are quantize_multiplier's; no input, or a
+    0-d array, is a clear ValueError (catches a `< 1` check turned into `<= 1`, `< 0`)."""
+    real = np.array([[0.3, 0.0123]])
+    m, s = fp.common_shift_multipliers(real)
+    m1, s1 = fp.quantize_multiplier(real[0])
+    np.testing.assert_array_equal(m, m1[None])
+    np.testing.assert_array_equal(s, s1)
+    for bad in (np.zeros((0, 2)), np.float64(0.5)):
+        with pytest.raises(ValueError, match="needs at least one input"):
+            fp.common_shift_multipliers(bad)
+
+
+def test_lookup_table_saturates_infinities_and_zeroes_nan() -> None:
+    """-inf saturates to qmin, +inf to qmax, NaN becomes code 0: catches a flipped -inf and another NaN code."""
+    s_in, s_out = 0.05, 0.02
+    with np.errstate(all="ignore"):
+        log_table = fp.lookup_table(np.log, s_in, s_out)
+        recip_table = fp.lookup_table(np.reciprocal, s_in, s_out)
+        sqrt_table = fp.lookup_table(np.sqrt, s_in, s_out)
+    code = np.arange(-128, 128)
+    i0 = 128  # index of input code 0
+    assert log_table[i0] == -128  # log(0) = -inf
+    assert recip_table[i0] == 127  # 1/0 = +inf
+    assert np.all(sqrt_table[code < 0] == 0)  # sqrt of a negative: NaN -> 0
+    # elsewhere: the oracle's round-half-even of fn(code * s_in) / s_out, clipped
+    for c in (1, 7, 100, 127):
+        assert log_table[i0 + c] == max(-128, min(127, round(np.log(c * s_in) / s_out)))
+        assert sqrt_table[i0 + c] == max(-128, min(127, round(np.sqrt(c * s_in) / s_out)))
+
+
+def test_lookup_table_refuses_wider_than_16_bit_inputs() -> None:
+    """A table has one entry per input code: i16 (65,536) is the largest; i32 is a clear error, not a
+    4-billion-entry allocation (catches a wrong size formula in the guard)."""
+    assert fp.lookup_table(np.tanh, 2.0**-10, 2.0**-7, in_dtype="i16").shape == (65536,)
+    with pytest.raises(ValueError, match="no lookup table for i32 inputs"):
+        fp.lookup_table(np.tanh, 1.0, 1.0, in_dtype="i32")
+
+
+@pytest.mark.parametrize("dtype,qmax", [("i8", 127), ("i16", 32767)])
+def test_scale_from_absmax_floor_for_an_all_zero_tensor(dtype: str, qmax: int) -> None:
+    """An all-zero tensor gets scale 2**-24 (never 0); otherwise absmax / qmax exactly."""
+    assert fp.scale_from_absmax(0.0, dtype) == 2.0**-24
+    assert fp.scale_from_absmax(np.float64(3.5), dtype) == 3.5 / qmax
+    np.testing.assert_array_equal(fp.scale_from_absmax([0.0, 2.0], dtype), [2.0**-24, 2.0 / qmax])
+
+
+def test_check_requantize_input_bound_is_two_to_the_32() -> None:
+    """|acc| < 2**32 keeps acc * M + 2**(S-1) inside int64 (M < 2**31): the limit itself is refused."""
+    fp.check_requantize_input(0)
+    fp.check_requantize_input(2**32 - 1)
+    with pytest.raises(ValueError, match="too large to requantize"):
+        fp.check_requantize_input(2**32)

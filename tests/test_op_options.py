@@ -17,26 +17,11 @@ import torch.nn.functional as F
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from irq.runtime.torch import to_module
+from support.torch_modules import Lambda
+from support.torch_modules import result_shapes as _result_shapes
 from torch import nn
 
 import irq
-
-
-class Lambda(nn.Module):
-    """A module whose forward is `fn` (symbolic tracing sees through it)."""
-
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor):
-        return self.fn(x)
-
-
-def _result_shapes(module: irq.Operation) -> list[tuple[int, ...]]:
-    """The types of the values the function returns, as shapes."""
-    ret = next(op for op in module.walk() if op.name == "func.return")
-    return [tuple(v.type.shape) for v in ret.operands]
 
 
 def _op_names(module: irq.Operation) -> list[str]:

@@ -14,23 +14,11 @@ import torch
 import torch.nn.functional as F
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.torch_modules import Lambda
+from support.torch_modules import result_shapes as _result_shapes
 from torch import nn
 
 import irq
-
-
-class Lambda(nn.Module):
-    def __init__(self, fn) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor):
-        return self.fn(x)
-
-
-def _result_shapes(module: irq.Operation) -> list[tuple[int, ...]]:
-    ret = next(op for op in module.walk() if op.name == "func.return")
-    return [tuple(v.type.shape) for v in ret.operands]
 
 
 def assert_types_match_eager(model: nn.Module, x: torch.Tensor) -> None:
