@@ -354,6 +354,7 @@ class Lexer:
         fast = fast_path.FAST_PATH
         fast_match = fast_path.match_statement
         resources_seen = False  # after `#-}` no statement may follow: the grammar path reports it
+        awaiting_name = False  # the open statement began with results: the token after its `=` is the op name
         while pos < n:
             if boundary and fast and not resources_seen and (not stack or stack[-1][0] == REGION):
                 hit = fast_match(self, pos)
@@ -562,12 +563,14 @@ class Lexer:
                 boundary = True
                 prev_end = pos
                 continue
-            if boundary or last == "EQUAL":
+            if boundary or (last == "EQUAL" and awaiting_name):
                 if not stack or stack[-1][0] == REGION:
-                    # the first token of a statement, or the op name after its results
+                    # the first token of a statement, or the op name after its results (not a
+                    # value after `=` among a custom op's items: `module <sym_visibility = "private">`)
                     generic = kind == "string"
                     in_label = kind == "block"
                     name_end = pos
+                    awaiting_name = boundary and kind == "value"
                 boundary = False
             last = tok.type
             last_word = tok.value
