@@ -113,8 +113,8 @@ def test_mutants_parse_the_same_either_way(monkeypatch):
 _SPACE = st.sampled_from(["", " ", "  ", "\n", " // c, %x = 1 : i32\n", "\t", "\n\n  "])
 _TYPES = st.sampled_from(["i32", "f32", "index", "tensor<2x?xf32>", "memref<4xf32, 1>", "none", "i1", "bf16"])
 _LITERALS = st.sampled_from(
-    ["1", "-3", "0x10", "1.5", "-2.5e3", "1.", '"s"', '"a,b:c"', "true", "unit", "foo", "@sym", "i32", "dense<1>",
-     "dense<[1, 2]>", "array<i32: 1>", "[]", "[1, 2]", "[1 : i32, \"x\"]", "[[1], 2]", "12abc", "%v"]
+    ["1", "-3", "0x10", "-0x10", "-0x", "1.5", "-2.5e3", "1.", '"s"', '"a,b:c"', "true", "unit", "foo", "@sym",
+     "i32", "dense<1>", "dense<[1, 2]>", "array<i32: 1>", "[]", "[1, 2]", "[1 : i32, \"x\"]", "[[1], 2]", "12abc", "%v"]
 )
 
 
@@ -149,7 +149,8 @@ def _statement(draw) -> str:
     else:  # custom
         parts += [draw(st.sampled_from(["arith.addi", "arith.constant", "return", "func.return", "test.x", "foo"]))]
         for _ in range(draw(st.integers(0, 5))):
-            parts += [sp(), draw(st.sampled_from(["%a", "%b", ",", ":", "i32", "f32", "1", "2.0", "slt", "%r"]))]
+            item = draw(st.sampled_from(["%a", "%b", ",", ":", "i32", "f32", "1", "-0x1", "2.0", "slt", "%r"]))
+            parts += [sp(), item]
     return "".join(parts)
 
 

@@ -46,7 +46,7 @@ _MAX_DEPTH = 32
 #: backtracking from ending it early and matching the rest of the line as tokens).
 _W = r"(?:[ \t\r\n]|//[^\n]*(?![^\n]))*"
 _VALUE = rf"%{_SUFFIX_ID}(?:#[0-9]+)?"
-_RESULT = rf"%{_SUFFIX_ID}(?:#[0-9]+)?(?:{_W}:{_W}(?:0x[0-9a-fA-F]+|-?[0-9]+))?"
+_RESULT = rf"%{_SUFFIX_ID}(?:#[0-9]+)?(?:{_W}:{_W}(?:-?0x[0-9a-fA-F]+|-?[0-9]+))?"
 #: Types the lexer makes one TYPE token of without a balanced scan (its `flat` and `kwtype` groups,
 #: and the bare words `_TYPE_KEYWORD` names).
 _SIMPLE_TYPE = (
@@ -61,7 +61,7 @@ _GENERIC_HEAD = re.compile(
     rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?"
     rf'(?P<name>{_STRING}){_W}\({_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)?{_W}\)'
 )
-_RESULT_ITEM = re.compile(rf"(?P<v>%{_SUFFIX_ID}(?:#[0-9]+)?)(?:{_W}:{_W}(?P<n>0x[0-9a-fA-F]+|-?[0-9]+))?")
+_RESULT_ITEM = re.compile(rf"(?P<v>%{_SUFFIX_ID}(?:#[0-9]+)?)(?:{_W}:{_W}(?P<n>-?0x[0-9a-fA-F]+|-?[0-9]+))?")
 _VALUE_ITEM = re.compile(_VALUE)
 #: `: (t1, t2) -> t3` or `-> (t3, t4)` with simple types only.
 _FUNCTION_TYPE = re.compile(
@@ -80,7 +80,7 @@ _ATOM = re.compile(
             rf"(?P<symbol>@(?:[A-Za-z_$.][\w$.\-]*|{_STRING})(?:::@(?:[A-Za-z_$.][\w$.\-]*|{_STRING}))*)",
             rf"(?P<string>{_STRING})",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<int>0x[0-9a-fA-F]+|-?[0-9]+)",
+            r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",
             r"(?P<flat>(?P<flat_kw>tensor|vector|memref|complex|tuple|dense|dense_resource|array)"
             r"<[^<>()\[\]{}\"]*(?<!-)>)",
             r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
@@ -103,7 +103,7 @@ _ITEM = re.compile(
             rf"(?P<value>{_VALUE})",
             r"(?P<punct>[,:])",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<int>0x[0-9a-fA-F]+|-?[0-9]+)",
+            r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",
             r"(?P<flat>(?:tensor|vector|memref|complex|tuple)<[^<>()\[\]{}\"]*(?<!-)>)",
             r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
             r"(?P<bare>[A-Za-z_][\w$.]*)",
@@ -116,7 +116,7 @@ _FLAT_OP = re.compile(
     rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?(?P<name>[A-Za-z_][\w$.]*)(?![\w$.])"
     rf"(?:{_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)"
     rf"|{_W}(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)"
-    rf"|{_W}(?P<int>0x[0-9a-fA-F]+|-?[0-9]+))?"
+    rf"|{_W}(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+))?"
     rf"(?:{_W}(?P<colon>:){_W}(?P<types>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*))?"
 )
 _OPERAND_OR_COMMA = re.compile(rf"{_VALUE}|,")
@@ -133,7 +133,7 @@ _NEXT = re.compile(
 _PUNCT_TYPES = {",": "COMMA", ":": "COLON"}
 
 #: Literals whose attribute depends on their text (and type) alone.
-_NUMBER = r"(?:-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|-?[0-9]+)"
+_NUMBER = r"(?:-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|-?0x[0-9a-fA-F]+|-?[0-9]+)"
 _SCALAR = rf"(?:{_NUMBER}|{_STRING})(?:{_W}:{_W}{_SIMPLE_TYPE})?|(?:true|false|unit)(?![\w$.])"
 #: `key = literal [: type]`, `key = [literal, ...]` or a unit `key`, then `,` or `}`.
 _SIMPLE_ENTRY = re.compile(

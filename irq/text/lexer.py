@@ -45,7 +45,7 @@ _MASTER = re.compile(
             rf"(?P<symbol>@{_SYM_PART}(?:::@{_SYM_PART})*)",
             r"(?P<string>\")",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<hexint>0x[0-9a-fA-F]+)",
+            r"(?P<hexint>-?0x[0-9a-fA-F]+)",  # `-0x10 : i32` is -16 in MLIR
             r"(?P<int>-?[0-9]+)",
             r"(?P<arrow>->)",
             r"(?P<res_close>\#-\})",
