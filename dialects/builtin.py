@@ -53,25 +53,34 @@ class ModuleOp(Op):
         write_text(path, print_module(self, generic=generic, debuginfo=debuginfo))
 
     def print_custom(self, p) -> None:
+        """`module @name <sym_visibility = "private"> attributes {...} {...}`, as mlir-opt prints it."""
         p.out.append(p.op_name(self))
         name = self.get_attr("sym_name")
         if isinstance(name, StringAttr):
             p.out.append(" " + p.symbol(name.value))
-        p.out.append(p.attr_dict(self, ("sym_name",), with_keyword=True))
+        visibility = self.get_attr("sym_visibility")
+        elided: tuple[str, ...] = ("sym_name",)
+        if isinstance(visibility, StringAttr):
+            p.out.append(f" <sym_visibility = {p.attr(visibility)}>")
+            elided = ("sym_name", "sym_visibility")
+        p.out.append(p.attr_dict(self, elided, with_keyword=True))
         p.out.append(" ")
         p.print_region(self.regions[0])
 
     @classmethod
     def parse_custom(cls, p) -> ModuleOp:
         name = p.parse_optional_symbol_name()
+        props = {"sym_name": StringAttr(name)} if name is not None else {}
+        props.update(_parse_module_properties(p))
         attrs = p.parse_optional_attr_dict_with_keyword()
         body = p.parse_region()
         p.expect_end()
         if not body.blocks:
             body.add_block()
-        props = {"sym_name": StringAttr(name)} if name is not None else {}
-        for k in ("sym_name", "sym_visibility"):
+        for k in ("sym_name", "sym_visibility"):  # irq also reads them from `attributes {...}`
             if k in attrs:
+                if k in props:
+                    raise p.error(f"'{k}' is given twice")
                 props[k] = attrs.pop(k)
         return cls.create((), (), attrs, props, [body])
 
@@ -81,6 +90,40 @@ class ModuleOp(Op):
             raise self.error("expects a body region with exactly one block")
         if r.blocks[0].args:
             raise self.error("expects a body block without arguments")
+
+
+def _parse_module_properties(p) -> dict:
+    """MLIR's property syntax after the module's name: `<{sym_visibility = "private"}>` or the
+    shorter `<sym_visibility = "private">` mlir-opt prints. `sym_name` is the `@name` (MLIR rejects
+    it here), and the visibility must be a string."""
+    t = p.peek()
+    if t is None:
+        return {}
+    if t.type == "PROPS":
+        p.next()
+        written = list(t.value.items())
+    elif t.type == "LESS":
+        p.next()
+        written = []
+        while not p.parse_optional_punct(">"):
+            if written:
+                p.expect_punct(",")
+            key_tok = p.peek()
+            key = p.parse_keyword()
+            p.expect_punct("=")
+            if any(k == key for k, _ in written):
+                raise p.error(f"duplicate or unknown property in properties dictionary: {key}", key_tok)
+            written.append((key, p.parse_attribute()))
+    else:
+        return {}
+    props = {}
+    for key, value in written:
+        if key != "sym_visibility":
+            raise p.error(f"unknown key '{key}' in the properties of 'builtin.module'", t)
+        if not isinstance(value, StringAttr):
+            raise p.error(f"property 'sym_visibility' must be a string, got {value}", t)
+        props[key] = value
+    return props
 
 
 @DIALECT.op

@@ -16,6 +16,7 @@ import re
 
 from irq.text.type_parser import BodySyntaxError
 
+_INT64_MAX = 2**63 - 1
 _TOKEN = re.compile(r"\s*(?:(?P<int>[0-9]+)|(?P<id>[A-Za-z_][\w$]*)|(?P<op>->|>=|<=|==|[-+*()\[\],:]))")
 
 
@@ -111,6 +112,9 @@ class _Affine:
             self.expect(")")
             return const
         if kind == "int":
+            if int(tok) > _INT64_MAX:  # MLIR reads affine constants as int64
+                self.pos = at
+                raise self.error("constant too large for index")
             return True
         if kind == "id":
             if tok in self.dims or tok in self.syms:
@@ -139,17 +143,17 @@ class _Affine:
             self.expect(",")
 
     def constraints(self) -> int:
+        """`(e1 >= e2, e3 == e4, ...)`, possibly empty; MLIR reads `a >= b` as `a - b >= 0`, so the
+        right side is any affine expression."""
         self.expect("(")
         n = 0
+        if self.accept(")"):
+            return n
         while True:
             self.expr()
             if not (self.accept(">=") or self.accept("==") or self.accept("<=")):
-                raise self.error("expected '>= 0', '<= 0' or '== 0' after an affine constraint")
-            at = self.pos
-            kind, tok = self.take()
-            if tok != "0":
-                self.pos = at
-                raise self.error("expected '0' on the right of an affine constraint")
+                raise self.error("expected '== affine-expr' or '>= affine-expr' at end of affine constraint")
+            self.expr()
             n += 1
             if self.accept(")"):
                 return n

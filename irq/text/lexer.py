@@ -45,7 +45,7 @@ _MASTER = re.compile(
             rf"(?P<symbol>@{_SYM_PART}(?:::@{_SYM_PART})*)",
             r"(?P<string>\")",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<hexint>0x[0-9a-fA-F]+)",
+            r"(?P<hexint>-?0x[0-9a-fA-F]+)",  # `-0x10 : i32` is -16 in MLIR
             r"(?P<int>-?[0-9]+)",
             r"(?P<arrow>->)",
             r"(?P<res_close>\#-\})",
@@ -106,7 +106,7 @@ _TYPE_KEYWORD = re.compile(
 )
 
 #: Blanks, newlines and comments: what may separate two tokens.
-_SKIP_TEXT = r"(?:[ \t\r\n]|//[^\n]*)*"
+_SKIP_TEXT = r"(?:[ \t\r\n]|//[^\n]*(?![^\n]))*"  # a comment runs to the end of its line
 _SKIP = re.compile(_SKIP_TEXT)
 #: After a statement-level `%a`: the rest of a result list, `%a:2, %b =`.
 _RESULTS_REST = re.compile(
@@ -163,6 +163,8 @@ class Lexer:
         self.op_words = op_words
         self.stack: list[tuple[int, int]] = []  # (kind, position of the opener)
         self.loc_depth = 0  # open `loc(`: inside one, the word `to` is the range keyword TO
+        #: text of attribute entries and function types -> what the fast path's reducer made of it
+        self.fast_cache: dict[str, object] = {}
 
     # -- errors --------------------------------------------------------------------------
     def line_col(self, pos: int) -> tuple[int, int, str]:
@@ -349,7 +351,20 @@ class Lexer:
         in_label = False  # the open statement is a block label: its `:` ends it
         outer_generic: list[bool] = []  # `generic` of the statements enclosing each open region
         name_end = -1  # end offset of the open statement's op name
+        fast = fast_path.FAST_PATH
+        fast_match = fast_path.match_statement
+        resources_seen = False  # after `#-}` no statement may follow: the grammar path reports it
+        awaiting_name = False  # the open statement began with results: the token after its `=` is the op name
         while pos < n:
+            if boundary and fast and not resources_seen and (not stack or stack[-1][0] == REGION):
+                hit = fast_match(self, pos)
+                if hit is not None:  # a whole leaf op, ended by SEP as the lexer would end it
+                    tok, pos = hit
+                    yield tok
+                    yield Tok("SEP", None, pos)
+                    prev_end = pos
+                    last = "SEP"
+                    continue
             m = match(text, pos)
             if m is None:
                 pos = _BLANKS.match(text, pos).end()
@@ -380,6 +395,9 @@ class Lexer:
                 ):
                     yield Tok("SEP", None, prev_end)
                     boundary = True
+                    if fast:  # the next statement starts here: let the fast path try it
+                        pos = start
+                        continue
             elif kind == "punct":
                 c = m.group(kind)
                 if c == "{":
@@ -466,6 +484,9 @@ class Lexer:
                     ):
                         yield Tok("SEP", None, prev_end)
                         boundary = True
+                        if fast:
+                            pos = start
+                            continue
             elif kind == "string":
                 end = self.scan_string(start)
                 tok = Tok("STRING", text[start:end], start)
@@ -486,6 +507,9 @@ class Lexer:
                 ):
                     yield Tok("SEP", None, prev_end)
                     boundary = True
+                    if fast:
+                        pos = start
+                        continue
             elif kind == "int" or kind == "hexint":
                 tok = Tok("INT", m.group(kind), start)
             elif kind == "float":
@@ -533,17 +557,20 @@ class Lexer:
                 tok = Tok("RES_OPEN", "{-#", start)
             else:  # res_close
                 self._pop((RES,), start, "#-}")
+                resources_seen = True
                 yield Tok("RES_CLOSE", "#-}", start)
                 last = "SEP"
                 boundary = True
                 prev_end = pos
                 continue
-            if boundary or last == "EQUAL":
+            if boundary or (last == "EQUAL" and awaiting_name):
                 if not stack or stack[-1][0] == REGION:
-                    # the first token of a statement, or the op name after its results
+                    # the first token of a statement, or the op name after its results (not a
+                    # value after `=` among a custom op's items: `module <sym_visibility = "private">`)
                     generic = kind == "string"
                     in_label = kind == "block"
                     name_end = pos
+                    awaiting_name = boundary and kind == "value"
                 boundary = False
             last = tok.type
             last_word = tok.value
@@ -557,3 +584,7 @@ class Lexer:
             )
         if not boundary:
             yield Tok("SEP", None, prev_end)
+
+
+# The fast path reads this module's patterns, so it is imported once they exist.
+from irq.text import fast_path  # noqa: E402

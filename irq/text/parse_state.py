@@ -179,6 +179,8 @@ class ParseState:
             return a
         t = i64 if type_tok is None else self.type_of(type_tok)
         text = tok.value
+        if isinstance(t, FloatType) and text.startswith("-0x"):
+            raise self.error(tok.pos, "hexadecimal float literal should not have a leading minus")
         if isinstance(t, FloatType) and not text.startswith("0x"):  # MLIR: `42 : f32` is an error
             raise self.error(
                 tok.pos,

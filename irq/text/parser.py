@@ -26,6 +26,7 @@ from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, Nam
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
+from irq.text.fast_path import HIT, FastCustom
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok
 from irq.text.parse_state import DeferredLoc, OpEntry, ParseState, unexpected_error
@@ -83,8 +84,10 @@ class Reducer:
         s = _s()
         if len(c) == 5:
             op, loc = c[2], c[3]
-        else:
+        elif len(c) == 3:
             op, loc = c[0], c[1]
+        else:  # fast_op SEP
+            op, loc = c[0], None
         entry = s.op_stack.pop()
         op.location = loc if loc is not None else s.op_location(entry.pos)
         groups = entry.results
@@ -105,6 +108,58 @@ class Reducer:
         else:
             scope.current_block().append(op)
         return None
+
+    def fast_op(self, c):
+        """Build the op the fast path read, through the grammar path's reducers in their order."""
+        s = _s()
+        f = c[0].value
+        groups = [self.result_group([v] if n is None else [v, None, n]) for v, n in f.results]
+        s.next_results = groups or None
+        if isinstance(f, FastCustom):
+            self.custom_name([f.name])
+            return self.custom_op([f.name, f.items])
+        self.generic_name([f.name])
+        props = None if f.props is None else self._fast_dict(s, f.props)
+        attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
+        ftype = f.ftype
+        if not isinstance(ftype, FunctionType):
+            key, ins, single = ftype
+            type_ = self.type
+            ins = [type_([t]) for t in ins]
+            if single:
+                ftype = self.function_type([None, ins, None, None, f.outs[0]])
+            else:
+                ftype = self.function_type([None, ins, None, None, None, [type_([t]) for t in f.outs], None])
+            s.lexer.fast_cache[key] = ftype
+        return self.generic_op([f.name, None, f.operands, None, (), props, (), attrs, None, ftype])
+
+    def _fast_dict(self, s: ParseState, entries: list) -> dict:
+        d: dict = {}
+        cache = s.lexer.fast_cache
+        for e in entries:
+            if e[0] == HIT:
+                _, k, v, pos = e
+            else:
+                _, span, key_tok, node = e
+                key = self.attr_key([key_tok])
+                k, v, pos = self.attr_entry([key] if node is None else [key, None, self._fast_value(node)])
+                if span is not None:
+                    cache[span] = (k, v)
+            if k in d:  # as attr_entry_list
+                raise s.error(pos, f"duplicate key '{k}' in dictionary attribute")
+            d[k] = v
+        return d
+
+    def _fast_value(self, node):
+        if isinstance(node, Tok):
+            return self.attr_value([node])
+        if len(node) == 2:  # (literal, type)
+            return self.attr_value([node[0], None, node[1]])
+        values: list = []
+        for i, item in enumerate(node[1]):
+            v = self._fast_value(item)
+            values = self.attr_values([v] if i == 0 else [values, None, v])
+        return self.attr_value([Tok("LBRACKET", "[", node[2]), values, None])
 
     def op_results(self, c):
         if len(c) == 1:
@@ -605,7 +660,7 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
     except LalrSyntaxError as e:
         tok = e.token
         found = "end of input" if tok.type == "$END" else _describe_token(tok)
-        expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected})
+        expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected if x != "FAST_OP"})
         raise lexer.error(tok.pos, f"unexpected {found}", expected) from None
     except RecursionError:
         raise lexer.error(state.op_stack[-1].pos if state.op_stack else 0, "input nested too deeply to parse") from None

@@ -129,8 +129,8 @@ func.func @cmpi_predicate(%a: i32) {
 
 // -----
 
-// expected-error@+1 {{expected '0' on the right of an affine constraint}}
-"t.a"() {s = affine_set<(d0) : (d0 >= 1)>} : () -> ()
+// expected-error@+1 {{expected '== affine-expr' or '>= affine-expr' at end of affine constraint}}
+"t.a"() {s = affine_set<(d0) : (d0)>} : () -> ()
 
 // -----
 
