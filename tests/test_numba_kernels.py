@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from irq.runtime.numba.kernels import eltwise, pool
+from irq.runtime.numba.kernels import conv, eltwise, pool
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.gemm import float_route
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
@@ -275,3 +275,32 @@ def test_nearest_gather():
     out = np.empty((2, 6, 5, 2), np.int8)
     pool.gather_rows_cols(x, sy, sx, out)
     np.testing.assert_array_equal(out, x[:, sy][:, :, sx])
+
+
+@given(c=st.integers(1, 40), h=st.integers(1, 9), w=st.integers(1, 9), k=st.integers(1, 3), stride=st.integers(1, 2),
+       pad=st.integers(0, 1), dtype=st.sampled_from([np.int8, np.int16]), extreme=st.booleans(),
+       mode=st.sampled_from(MODES), residual=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad, dtype, extreme, mode, residual,
+                                                         seed):
+    # the int32 kernel (tap sums in int32, branch-free half_up epilogue) against the int64 one, which
+    # test_conv2d_matches_oracle checks against the oracle; extremes reach the int32 worst case for int8
+    assume(h + 2 * pad >= k and w + 2 * pad >= k)
+    rng = np.random.default_rng(seed)
+    x = codes(rng, (2, h, w, c), dtype, extreme)
+    wt = weights(rng, (c, 1, k, k), extreme)
+    plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, rng.integers(-(2**20), 2**20, size=c), (stride, stride),
+                      (pad,) * 4, (1, 1), c, I32 if dtype == np.int8 else I64)
+    assert plan.depthwise and plan.dw_int32
+    mult, shift = multipliers(rng, c), rng.integers(20, 40, size=c).astype(np.int64)
+    res = codes(rng, plan.out_shape, np.int8, extreme) if residual else conv._NO_RES4
+    res_mult = multipliers(rng, c) >> 3 if residual else conv._NO_RES_MULT
+    (sh, sw), (pt, pl, _, _) = plan.stride, plan.padding
+    lo, hi = (-128, 127) if dtype == np.int8 else (-32768, 32767)
+    got, want = np.empty(plan.out_shape, dtype), np.empty(plan.out_shape, dtype)
+    bad = plan.requantize(x, got, mult, shift, ROUNDING[mode], lo, hi, res if residual else None,
+                          res_mult if residual else None)
+    ref_bad = conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, 1, 1,
+                                        mult, shift, ROUNDING[mode], lo, hi, res, res_mult, want)
+    np.testing.assert_array_equal(got, want)
+    assert bad == ref_bad

@@ -235,7 +235,7 @@ def _linear(p: Planner, op) -> None:
     out_dtype = np.dtype(p_dtype(op.results[0]))
     plan, x = _linear_plan(p, op, out_dtype, fused=False)
     out = p.new_slot(op.results[0], PLAIN)
-    x2, o2 = x.array.reshape(plan.x_float.shape), out.array.reshape(-1, plan.out_features)
+    x2, o2 = x.array.reshape(plan.rows, plan.k), out.array.reshape(-1, plan.out_features)
     msg = _overflow_message(op, out_dtype, False)
     p.step("linear", lambda: _check(op, plan.raw(x2, o2), msg))
 
@@ -311,7 +311,7 @@ def _requantize(p: Planner, op) -> None:
             plan, x = _linear_plan(p, producer, acc_dtype, fused=True)
             res = p.input(op.operands[1], PLAIN).array.reshape(-1, channels) if has_res else None
             out = p.new_slot(out_v, PLAIN)
-            x2, o2 = x.array.reshape(plan.x_float.shape), out.array.reshape(-1, channels)
+            x2, o2 = x.array.reshape(plan.rows, plan.k), out.array.reshape(-1, channels)
             rm = res_mult if has_res else None
             p.step("linear+requantize",
                    lambda: _check(producer, plan.requantize(x2, o2, mult, shift, mode, lo, hi, res, rm), msg))

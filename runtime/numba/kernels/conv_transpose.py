@@ -12,6 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .launch import kernel
+
 
 def pack_weight(w: np.ndarray, groups: int) -> np.ndarray:
     """torch's [Cin, Cout/g, KH, KW] -> [KH, KW, Cout, Cin/g] int64, so the inner loop runs over input channels."""
@@ -20,7 +22,7 @@ def pack_weight(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(wg.transpose(3, 4, 0, 2, 1).reshape(kh, kw, groups * cout_g, cin // groups))
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def conv_transpose2d_nhwc(x, wp, bias, sh, sw, ph, pw, dh, dw, lo, hi, out):
     """``out[b, oy, ox, co] = bias[co] + sum x[b, iy, ix, ci] * w[ci, co, ki, kj]`` over the taps that reach it.
 

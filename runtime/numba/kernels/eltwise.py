@@ -10,10 +10,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .launch import kernel
 from .requantize import clamp, round_shift
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def add_requantize(a, b, ma, mb, sign, s, mode, lo, hi, out):
     """``out = clamp(round_shift(a * M_a + sign * b * M_b, S))``; sign is +1 (add) or -1 (sub)."""
     for i in numba.prange(out.shape[0]):
@@ -21,7 +22,7 @@ def add_requantize(a, b, ma, mb, sign, s, mode, lo, hi, out):
         out[i] = clamp(round_shift(p, s, mode), lo, hi)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def mul_requantize(a, b, m, s, mode, lo, hi, out):
     """``out = clamp(round_shift(a * b * M, S))`` (int16 x int16 products are < 2**30, times M < 2**61)."""
     for i in numba.prange(out.shape[0]):
@@ -29,14 +30,14 @@ def mul_requantize(a, b, m, s, mode, lo, hi, out):
         out[i] = clamp(round_shift(p, s, mode), lo, hi)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def lookup(x, table, qmin, out):
     """``out = table[x - qmin]``: one entry per input code (256 for int8, 65536 for int16)."""
     for i in numba.prange(out.shape[0]):
         out[i] = table[np.int64(x[i]) - qmin]
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def requantize_into(src, m, s, mode, lo, hi, dst, col0):
     """``dst[:, col0:col0+C] = clamp(round_shift(src * M, S))`` for 2-D (rows, C) `src`: one concat input.
 

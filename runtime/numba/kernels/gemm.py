@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from . import blas_threads
+from .launch import kernel
 from .requantize import clamp, round_shift
 
 #: Largest magnitude of a storage code, by numpy dtype.
@@ -43,7 +44,7 @@ def float_route(a_dtype: np.dtype, b_dtype: np.dtype) -> tuple[np.dtype, int]:
     return np.dtype(np.float64), 2**53 // prod
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def to_float(src, dst):
     """Cast integer codes to the float GEMM operand (2-D, same shape), in parallel over rows."""
     for i in numba.prange(src.shape[0]):
@@ -51,7 +52,7 @@ def to_float(src, dst):
             dst[i, j] = src[i, j]
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def accumulate(part, acc, first):
     """``acc (+)= int64(part)`` for one K chunk: chunks add as integers, never as floats."""
     for i in numba.prange(part.shape[0]):
@@ -63,7 +64,7 @@ def accumulate(part, acc, first):
                 acc[i, j] += np.int64(part[i, j])
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def epilogue_requantize(acc, bias, acc_lo, acc_hi, mult, shift, mode, lo, hi, res, res_mult, out):
     """``out = clamp(round_shift((acc + bias) * M [+ res * M_res], S))`` per channel (last axis).
 
@@ -86,7 +87,7 @@ def epilogue_requantize(acc, bias, acc_lo, acc_hi, mult, shift, mode, lo, hi, re
     return bad
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def epilogue_raw(acc, bias, acc_lo, acc_hi, out):
     """``out = acc + bias`` for a high-precision (int32/int64) output; returns the out-of-range count."""
     rows, ch = out.shape

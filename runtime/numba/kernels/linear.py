@@ -1,14 +1,18 @@
-"""Linear (activation x constant weight) and matmul (activation x activation) on the exact float GEMM.
+"""Linear (activation x constant weight) and matmul (activation x activation) on an exact GEMM.
 
-Both cast their integer operands into planned float buffers (`gemm.to_float`), multiply with BLAS in
-K chunks that stay exact (`gemm.float_route`), and finish with the shared epilogue (bias, declared
-accumulator width check, requantize or raw high-precision output).
+int8 linears on a VNNI CPU run the int8 GEMM (`vnni.VnniGemm`: activations shifted to unsigned bytes,
+the offset folded into the bias). Everything else (int16 operands, weights wider than int8, no VNNI,
+matmul of two activations) casts its integer operands into planned float buffers (`gemm.to_float`)
+and multiplies with BLAS in K chunks that stay exact (`gemm.float_route`). Both finish with the shared
+epilogue (bias, declared accumulator width check, requantize or raw high-precision output).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import vnni
+from .conv import vnni_route
 from .gemm import ExactGemm, epilogue_raw, epilogue_requantize, float_route, to_float
 
 _NO_RES = np.zeros((0, 0), np.int8)
@@ -21,15 +25,26 @@ class LinearPlan:
     def __init__(self, rows: int, x_dtype: np.dtype, weight: np.ndarray, bias: np.ndarray | None,
                  acc_range: tuple[int, int]):
         n, k = weight.shape
-        fdt, chunk = float_route(x_dtype, np.int8 if weight.dtype == np.int64 else weight.dtype)
-        self.w_packed = np.ascontiguousarray(weight.T).astype(fdt)
-        self.x_float = np.empty((rows, k), fdt)
-        self.gemm = ExactGemm(rows, k, n, fdt, chunk)
+        self.rows, self.k = rows, k
         self.bias = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(n)
+        self.vnni = vnni_route(x_dtype, weight, k)
+        if self.vnni:
+            # unsigned activations (x + 128); the 128 * colsum(W) offset is folded into the bias
+            self.gemm = vnni.VnniGemm(rows, weight.T)
+            self.x_unsigned = np.full((rows, self.gemm.kp), 128, np.uint8)
+            self.bias = self.bias + self.gemm.correction
+        else:
+            fdt, chunk = float_route(x_dtype, np.int8 if weight.dtype == np.int64 else weight.dtype)
+            self.w_packed = np.ascontiguousarray(weight.T).astype(fdt)
+            self.x_float = np.empty((rows, k), fdt)
+            self.gemm = ExactGemm(rows, k, n, fdt, chunk)
         self.acc_lo, self.acc_hi = acc_range
         self.out_features = n
 
     def accumulate(self, x2d: np.ndarray) -> np.ndarray:
+        if self.vnni:
+            vnni.to_unsigned(x2d, self.x_unsigned)
+            return self.gemm.result(self.x_unsigned)
         to_float(x2d, self.x_float)
         return self.gemm.result(self.x_float, self.w_packed)
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .launch import kernel
 from .requantize import FLOOR, HALF_AWAY, HALF_EVEN, HALF_UP, clamp, round_shift
 
 #: ``|acc| * M`` below this leaves room for the rounding term (the oracle's int64 bound, arithmetic.py).
 _PRODUCT_LIMIT = np.int64(1) << 62
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def softmax_rows(x, table, span, mult, shift, lo, hi, out):
     """Softmax along the middle axis of (outer, n, inner) views.
 
@@ -104,7 +105,7 @@ def _saturating_sign(a: np.int64, m: np.int64) -> np.int64:
     return np.int64(1) << 46 if a > 0 else -(np.int64(1) << 46)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def layer_norm_rows(x, gamma, beta, frac_bits, eps, mult, shift, mode, lo, hi, out):
     """Integer layer norm over the last axis of (rows, n) views (the bpu dialect's definition).
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .launch import kernel
 from .requantize import clamp, round_shift
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def max_pool(x, kh, kw, sh, sw, pt, pl, dh, dw, out):
     """Max over each window; padded taps never win (they are skipped, not read as 0)."""
     n, h, w, c = x.shape
@@ -45,7 +46,7 @@ def max_pool(x, kh, kw, sh, sw, pt, pl, dh, dw, out):
                                 out[b, oy, ox, ci] = v
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def avg_pool(x, kh, kw, sh, sw, pt, pl, count_include_pad, divisor_override, mult, shift, mode, lo, hi, out):
     """Window sum, then requantize with ``(mult[n], shift[n])`` where n is that window's divisor.
 
@@ -87,7 +88,7 @@ def avg_pool(x, kh, kw, sh, sw, pt, pl, count_include_pad, divisor_override, mul
     return missing
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def global_avg_pool(x, m, s, mode, lo, hi, out):
     """Sum over H*W per (n, c), then one requantize: `out` is (N, C)."""
     n, h, w, c = x.shape
@@ -101,7 +102,7 @@ def global_avg_pool(x, m, s, mode, lo, hi, out):
             out[b, ci] = clamp(round_shift(acc[ci] * m, s, mode), lo, hi)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def gather_rows_cols(x, src_y, src_x, out):
     """Nearest resize: ``out[b, oy, ox, :] = x[b, src_y[oy], src_x[ox], :]`` (indices planned once)."""
     n = x.shape[0]
@@ -118,7 +119,7 @@ def gather_rows_cols(x, src_y, src_x, out):
                 out[b, oy, ox, ci] = x[b, iy, ix, ci]
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def bilinear(x, y0, y1, wy0, wy1, x0, x1, wx0, wx1, m, s, mode, lo, hi, out):
     """Bilinear resize with F-bit fixed-point weights (planned per axis), then one requantize.
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .launch import kernel
+
 HALF_UP, HALF_EVEN, HALF_AWAY, FLOOR = 0, 1, 2, 3
 #: Rounding mode name (bpu dialect / irq.fixedpoint) -> kernel code.
 ROUNDING: dict[str, int] = {"half_up": HALF_UP, "half_even": HALF_EVEN, "half_away": HALF_AWAY, "floor": FLOOR}
@@ -62,7 +64,7 @@ def clamp(v: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
     return v
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def requantize_channels(acc, mult, shift, mode, lo, hi, out):
     """``out[..., c] = clamp(round_shift(acc[..., c] * M[c], S[c]))`` on 2-D views (rows, channels).
 
@@ -76,7 +78,7 @@ def requantize_channels(acc, mult, shift, mode, lo, hi, out):
             out[i, c] = clamp(round_shift(p, shift[c], mode), lo, hi)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def requantize_axis(acc, res, mult, res_mult, shift, mode, lo, hi, out):
     """Requantize on 3-D views (outer, C, inner) with per-channel parameters along the middle axis.
 
@@ -103,7 +105,7 @@ def requantize_axis(acc, res, mult, res_mult, shift, mode, lo, hi, out):
     return bad
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def quantize(x, scale, lo, hi, out):
     """float -> codes: ``clamp(round_half_even(float64(x) / float64(scale)))`` on flat arrays (NaN -> 0)."""
     for i in numba.prange(out.shape[0]):
@@ -118,7 +120,7 @@ def quantize(x, scale, lo, hi, out):
             out[i] = np.int64(v)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def dequantize(q, scale, out):
     """codes -> float32: ``float32(float64(q) * float64(scale[c]))`` on (outer, C, inner) views."""
     outer, ch, inner = q.shape
@@ -129,14 +131,14 @@ def dequantize(q, scale, out):
                 out[o, c, i] = np.float32(np.float64(q[o, c, i]) * s)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def clamp_codes(x, lo, hi, out):
     """``out = min(max(x, lo), hi)`` on flat arrays (relu/relu6 on a quantized value)."""
     for i in numba.prange(out.shape[0]):
         out[i] = clamp(np.int64(x[i]), lo, hi)
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel
 def quantize_to_nhwc(x, scale, lo, hi, out):
     """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout."""
     n, c, h, w = x.shape

@@ -1,0 +1,69 @@
+"""Parallel kernels with a serial twin: a thread launch costs more than most of a network's ops.
+
+Measured on the 2-core benchmark box (load 1-6): calling a `parallel=True` Numba function costs
+about 110 us on the workqueue threading layer even with one thread (the caller hands the work to a
+worker thread and sleeps until it is done), against 0.14 us for a plain `njit` function. The digits
+CNN's 20 ops on 8x8 images spent most of their 60 us per op there, and MobileNetV2 makes a few
+hundred kernel calls per image. So every kernel is compiled twice from the same Python function:
+`parallel=True` and serial (`prange` runs as `range`), and each call takes the serial twin unless
+more than one thread is configured *and* the call is big enough for the split to repay the launch.
+
+The twin is a copy of the function under another qualified name (`<name>_serial`), because Numba's
+cache index keys on the function's name and bytecode, not on the `parallel` flag: under one name the
+two variants would overwrite each other's cache entries.
+"""
+
+from __future__ import annotations
+
+import types as pytypes
+
+import numba
+import numpy as np
+
+#: A call runs in parallel only when its largest array argument has at least this many elements:
+#: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
+#: saves more than the ~110 us launch.
+PARALLEL_MIN_ELEMENTS = 1 << 17
+
+
+class Kernel:
+    """A `parallel=True` dispatcher and its serial twin; calling it picks one (see module doc).
+
+    `parallel` and `serial` are the two Numba dispatchers (their cache statistics are Numba's own);
+    `pick(work)` chooses once, at plan time, for callers that know their work (e.g. a GEMM's MACs).
+    """
+
+    def __init__(self, fn):
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__doc__ = fn.__doc__
+        self.__module__ = fn.__module__
+        self.py_func = fn
+        self.parallel = numba.njit(parallel=True, cache=True)(fn)
+        twin = pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
+                                    fn.__closure__)
+        twin.__qualname__ = fn.__qualname__ + "_serial"
+        twin.__module__ = fn.__module__
+        twin.__doc__ = fn.__doc__
+        self.serial = numba.njit(cache=True)(twin)
+
+    def pick(self, elements: int):
+        """The dispatcher for a call touching about `elements` array elements, under the current thread count."""
+        if elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+            return self.parallel
+        return self.serial
+
+    def __call__(self, *args):
+        largest = 0
+        for a in args:
+            if isinstance(a, np.ndarray) and a.size > largest:
+                largest = a.size
+        return self.pick(largest)(*args)
+
+    def dispatchers(self) -> tuple:
+        return self.parallel, self.serial
+
+
+def kernel(fn) -> Kernel:
+    """Decorator: compile `fn` as a cached parallel kernel with a serial twin."""
+    return Kernel(fn)
