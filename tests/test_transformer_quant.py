@@ -1,0 +1,112 @@
+"""The transformer path: VALIDATION computes what the deployed program computes, bit for bit.
+
+A small BERT-like encoder written in plain torch (attention with an additive padding mask, softmax,
+layer norms, a gelu feed-forward, residual adds) is prepared, calibrated, validated and converted;
+the program runs on the reference and the numba runtimes. VALIDATION must equal both exactly (a
+float island or a table built differently in VALIDATION than in lower-bpu shows up here as a
+mismatch), and the deployed output must stay close to the float model (a wrong mask or a lost
+softmax scale shows up as a low cosine).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import irq
+from irq.runtime.reference import run as run_reference
+
+D, HEADS, FF = 32, 4, 64
+
+
+class Block(nn.Module):
+    """One post-norm encoder layer, written the way bench/minilm.py re-expresses BERT's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query, self.key, self.value = nn.Linear(D, D), nn.Linear(D, D), nn.Linear(D, D)
+        self.attn_out, self.attn_norm = nn.Linear(D, D), nn.LayerNorm(D, eps=1e-12)
+        self.inter, self.out, self.out_norm = nn.Linear(D, FF), nn.Linear(FF, D), nn.LayerNorm(D, eps=1e-12)
+
+    def split(self, t: torch.Tensor) -> torch.Tensor:
+        b, n, d = t.shape
+        return t.reshape(b, n, HEADS, d // HEADS).permute(0, 2, 1, 3)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) + bias
+        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).reshape(b, n, d)
+        x = self.attn_norm(self.attn_out(ctx) + x)
+        return self.out_norm(self.out(nn.functional.gelu(self.inter(x))) + x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, layers: int = 2) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(D, eps=1e-12)
+        self.layers = nn.ModuleList(Block() for _ in range(layers))
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        for layer in self.layers:
+            x = layer(x, bias)
+        return x
+
+
+def batch(n: int, seq: int = 8, seed: int = 0, mask_value: float = -1e4):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, seq, D, generator=g)
+    lengths = torch.randint(2, seq + 1, (n,), generator=g)
+    mask = (torch.arange(seq)[None, :] < lengths[:, None]).float()
+    return x, (1.0 - mask[:, None, None, :]) * mask_value, mask
+
+
+@pytest.fixture(scope="module")
+def quantized():
+    torch.manual_seed(0)
+    model = Encoder().eval()
+    calib = batch(16, seed=1)[:2]
+    test = batch(16, seed=2)  # the export bakes the batch into reshape sizes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qat = irq.prepare(model, calib, method="export", check_model=False)
+        qat.eval()
+        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+        with torch.no_grad():
+            qat(*calib)
+        qat.eval()
+        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        with torch.no_grad():
+            val = qat(*test[:2])
+            ref = model(*test[:2])
+        program = irq.convert(qat)
+    return model, qat, program, test, val, ref
+
+
+def test_every_transformer_op_is_lowered_to_integer_ops(quantized):
+    program = quantized[2]
+    names = {op.name for op in program.walk()}
+    assert {"bpu.softmax", "bpu.layer_norm", "bpu.lut", "bpu.matmul", "bpu.linear"} <= names
+    floats = [op.name for op in program.walk() if op.dialect_name in ("hl", "torch")]
+    assert floats == [], f"float islands left: {floats}"
+
+
+def test_validation_equals_reference_and_numba_bit_for_bit(quantized):
+    _, _, program, test, val, _ = quantized
+    x, bias = test[0].numpy(), test[1].numpy()
+    (reference,) = run_reference(program, x, bias)
+    numba = irq.run(program, x, bias)
+    np.testing.assert_array_equal(reference, val.numpy())
+    np.testing.assert_array_equal(numba, val.numpy())
+
+
+def test_deployed_stays_close_to_float(quantized):
+    _, _, program, test, val, ref = quantized
+    mask = test[2]
+    cos = nn.functional.cosine_similarity(val, ref, dim=-1)[mask.bool()]
+    assert float(cos.mean()) > 0.97
