@@ -226,9 +226,21 @@ def softmax_parameters(input_scale: float, in_dtype: str, output_scale: float) -
     return table, int(m), int(s)
 
 
+def layer_norm_sqrt_frac_bits(n: int, in_dtype: str, eps: int, frac_bits: int = LAYER_NORM_FRAC_BITS) -> int:
+    """G of bpu.layer_norm: the largest G <= F with ``(n^2 qmax^2 + eps) 2^(2G) < 2^63`` and
+    ``n 2^(bits + F + G + 2) < 2^63`` (dialects/bpu.py), so its statistics fit int64. i8 rows keep G = F;
+    i16 rows of a few hundred elements get G ~ 7, still far more bits than sqrt(v) needs."""
+    bits = int(in_dtype[1:])
+    for g in range(frac_bits, -1, -1):
+        if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + frac_bits + g + 2) < 2**63:
+            return g
+    raise ValueError(f"layer norm over {n} {in_dtype} elements overflows int64 statistics")
+
+
 def layer_norm_parameters(gamma, beta, eps: float, input_scale: float, output_scale: float
                           ) -> tuple[int, np.ndarray, np.ndarray, int, int, int]:
-    """(frac_bits F, gamma codes, beta codes, integer eps, M, S) of bpu.layer_norm over n = len(gamma).
+    """(frac_bits F, gamma codes, beta codes, integer eps, M, S) of bpu.layer_norm over n = len(gamma);
+    its `sqrt_frac_bits` is `layer_norm_sqrt_frac_bits(n, in_dtype, eps)`.
 
     gamma is int8 per tensor (scale s_g from its absmax), beta int32 at ``s_g * 2**-F`` (the scale of
     ``z * gamma``), eps the integer ``rint(n^2 eps / s_in^2)`` added to ``n^2 var`` in codes, and

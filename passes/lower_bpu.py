@@ -536,8 +536,6 @@ class Lowering:
         n = in_shape[-1]
         if list(_ints(op, "normalized_shape", 1, 0)) != [n]:
             raise LoweringError("layer norm lowers only over the last dim")
-        if x.dtype != "i8":
-            raise LoweringError("layer norm lowers only for i8 inputs")
         qc, s_out, dtype, _, _ = self._output(op)
         gamma = _constant_data(op.weight) if op.weight is not None else np.ones(n)
         beta = _constant_data(op.bias) if op.bias is not None else np.zeros(n)
@@ -545,10 +543,13 @@ class Lowering:
             raise LoweringError("its weight and bias must be constants")
         frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, float(op.get_attr("eps").value),
                                                                     x.scale, s_out)
+        sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
         owner = _str(op, "owner") or "layer_norm"
+        attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}
         gv = self.constant(g_codes, "i8", f"{owner}.weight")
         bv = self.constant(b_codes, "i32", f"{owner}.bias")
-        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        if self.rounding != "half_up":
+            attrs["rounding"] = StringAttr(self.rounding)
         y = self.emit(bpu.LayerNormOp(x.value, gv, bv, frac_bits=IntegerAttr(frac, i64), eps=IntegerAttr(eps, i64),
                                       multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
                                       result_types=[TensorType(in_shape, _int_type(dtype))], **attrs)).out

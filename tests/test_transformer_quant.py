@@ -110,3 +110,32 @@ def test_deployed_stays_close_to_float(quantized):
     mask = test[2]
     cos = nn.functional.cosine_similarity(val, ref, dim=-1)[mask.bool()]
     assert float(cos.mean()) > 0.97
+
+
+def _fake_quant(qat: nn.Module, path: str):
+    return qat.get_submodule(path)
+
+
+def test_attention_logits_layer_norm_inputs_are_int16_and_the_mask_has_a_stated_range(quantized):
+    qat = quantized[1]
+    assert _fake_quant(qat, "layers.0.matmul.out_quant").storage == "i16"  # q k^T
+    mask_add = _fake_quant(qat, "layers.0.add.out_quant")
+    assert mask_add.storage == "i16" and mask_add.clip == 128.0  # not the -1e4 of the mask
+    assert float(mask_add.scale) == pytest.approx(128.0 / 32767)
+    assert _fake_quant(qat, "layers.0.attn_out.out_quant").storage == "i16"  # feeds attn_norm
+    assert _fake_quant(qat, "x.input_quant").storage == "i16"  # feeds the embedding norm
+    assert _fake_quant(qat, "layers.0.query.out_quant").storage == "i8"  # everything else stays int8
+
+
+def test_padded_tokens_cannot_change_the_other_tokens_outputs(quantized):
+    """A masked key gets probability exactly 0 in the deployed program (its logit saturates where the exp
+    table is 0): rewriting the padded tokens' embeddings leaves every real token's output bit-identical."""
+    _, _, program, test, _, _ = quantized
+    x, bias, mask = test
+    other = x.clone()
+    other[mask == 0] = torch.randn(int((mask == 0).sum()), D, generator=torch.Generator().manual_seed(9))
+    a = irq.run(program, x.numpy(), bias.numpy())
+    b = irq.run(program, other.numpy(), bias.numpy())
+    keep = mask.bool().numpy()
+    assert (~keep).any()
+    np.testing.assert_array_equal(a[keep], b[keep])

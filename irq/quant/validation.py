@@ -374,32 +374,33 @@ def _isqrt(v: Tensor) -> Tensor:
     """Exact floor(sqrt(v)) of int64 values in [0, 2**63): a float64 estimate corrected by integer tests
     (the estimate is within one of the answer, so two rounds of +-1 settle it)."""
     r = torch.floor(torch.sqrt(v.double())).to(torch.int64)
-    for _ in range(2):
-        r = torch.where(r * r > v, r - 1, r)
-        r = torch.where((r + 1) * (r + 1) <= v, r + 1, r)
+    for _ in range(2):  # compared by division, so (r + 1)**2 never overflows near 2**63
+        r = torch.where((r > 0) & (r > torch.div(v, r.clamp(min=1), rounding_mode="floor")), r - 1, r)
+        r = torch.where(r + 1 <= torch.div(v, r + 1, rounding_mode="floor"), r + 1, r)
     return r
 
 
 def _layer_norm(inputs, fqs, fq_out, a, params):
     """bpu.layer_norm's integer steps over the last dim (dialects/bpu.py): exact S1, S2, ``c = n x - S1``,
-    ``v = n S2 - S1^2 + eps``, ``r = max(1, isqrt(v 2**2F))``, ``z = floor((2 c 2**2F + r) / 2r)``, then
+    ``v = n S2 - S1^2 + eps``, ``r = max(1, isqrt(v 2**2G))``, ``z = floor((2 c 2**(F+G) + r) / 2r)``, then
     ``(z gamma + beta) * M >> S``; parameters from irq.fixedpoint.layer_norm_parameters."""
     f_in = fqs[0]
     x = f_in.codes(inputs[0])
     n = x.shape[-1]
-    if list(a.get("normalized_shape") or [n]) != [n] or f_in.storage != "i8":
+    if list(a.get("normalized_shape") or [n]) != [n]:
         return None  # not what bpu.layer_norm computes; lower-bpu refuses it too
     weight, bias = params.get("weight"), params.get("bias")
     gamma = np.ones(n) if weight is None else weight.detach().double().cpu().numpy()
     beta = np.zeros(n) if bias is None else bias.detach().double().cpu().numpy()
     frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, a["eps"], float(_scale(f_in)),
                                                                  float(_scale(fq_out)))
+    g = fp.layer_norm_sqrt_frac_bits(n, f_in.storage, eps, frac)
     s1 = x.sum(dim=-1, keepdim=True)
     s2 = (x * x).sum(dim=-1, keepdim=True)
     c = n * x - s1
     v = n * s2 - s1 * s1 + eps
-    r = torch.clamp(_isqrt(v * (1 << (2 * frac))), min=1)
-    z = torch.div(2 * c * (1 << (2 * frac)) + r, 2 * r, rounding_mode="floor")
+    r = torch.clamp(_isqrt(v * (1 << (2 * g))), min=1)
+    z = torch.div(2 * c * (1 << (frac + g)) + r, 2 * r, rounding_mode="floor")
     acc = z * _t(g_codes, x) + _t(b_codes, x)
     q = requantize(acc, torch.tensor(m), torch.tensor(s))
     return fq_out.dequantize(_clamp_out(q, fq_out))
