@@ -15,10 +15,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from irq.runtime.reference import run as run_reference
 from torch import nn
 
 import irq
-from irq.runtime.reference import run as run_reference
 
 D, HEADS, FF = 32, 4, 64
 
@@ -139,3 +139,39 @@ def test_padded_tokens_cannot_change_the_other_tokens_outputs(quantized):
     keep = mask.bool().numpy()
     assert (~keep).any()
     np.testing.assert_array_equal(a[keep], b[keep])
+
+
+class Scores(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(D, 24)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.proj(x), dim=-1)
+
+
+def test_int16_softmax_validation_is_the_integer_softmax_not_a_rounded_float_one():
+    """With int16 probabilities, a float softmax rounded at the output differs from bpu.softmax's table and
+    integer division on some codes (7% of them here): VALIDATION must follow the program, not the float
+    formula (with int8 probabilities the two agree too often to tell apart)."""
+    torch.manual_seed(3)
+    model = Scores().eval()
+    x = torch.randn(64, 8, D) * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qat = irq.prepare(model, (x,), method="export", check_model=False,
+                          qconfig={"": irq.qconfig.default_qat_8bit, "softmax": irq.qconfig.default_qat_16bit})
+        qat.eval()
+        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+        with torch.no_grad():
+            qat(x)
+        qat.eval()
+        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        with torch.no_grad():
+            val = qat(x)
+        program = irq.convert(qat)
+    fq = qat.get_submodule("softmax.out_quant")
+    assert fq.storage == "i16"
+    (reference,) = run_reference(program, x.numpy())
+    np.testing.assert_array_equal(reference, val.numpy())
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), val.numpy())
