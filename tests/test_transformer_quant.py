@@ -175,3 +175,13 @@ def test_int16_softmax_validation_is_the_integer_softmax_not_a_rounded_float_one
     (reference,) = run_reference(program, x.numpy())
     np.testing.assert_array_equal(reference, val.numpy())
     np.testing.assert_array_equal(irq.run(program, x.numpy()), val.numpy())
+
+
+def test_layer_norm_sqrt_bits_keep_int16_statistics_in_int64():
+    """i8 rows keep G = F; i16 rows of BERT width get the largest G whose statistics fit int64 (one more bit
+    and ``v << 2G`` wraps in the numba kernel and VALIDATION: a wrong number, silently)."""
+    from irq import fixedpoint as fp
+    assert fp.layer_norm_sqrt_frac_bits(384, "i8", 0) == fp.LAYER_NORM_FRAC_BITS
+    g = fp.layer_norm_sqrt_frac_bits(384, "i16", 0)
+    assert g == 7
+    assert (384**2 * 2**30) * 2 ** (2 * g) < 2**63 <= (384**2 * 2**30) * 2 ** (2 * g + 2)
