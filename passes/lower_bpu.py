@@ -25,8 +25,6 @@ only, so VALIDATION (which calls the same functions) agrees with the program by 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from irq.dialects import bpu
@@ -45,6 +43,7 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 # start-up must not pay for numpy (tests/test_irq_opt.py)
 np = _LazyModule("numpy")
 fp = _LazyModule("irq.fixedpoint")
+lut_functions = _LazyModule("irq.lut_functions")
 
 
 class LoweringError(ValueError):
@@ -104,39 +103,17 @@ def _constant_data(v: Value) -> np.ndarray | None:
     return None
 
 
-def _elementwise_functions() -> dict[str, Callable[[Operation], Callable[[np.ndarray], np.ndarray]]]:
-    """Float64 definitions of the element-wise ops that become lookup tables (torch's formulas)."""
-    def const(f):
-        return lambda op: f
-
-    def hardtanh(op):
-        lo, hi = float(op.get_attr("min_val").value), float(op.get_attr("max_val").value)
-        return lambda x: np.clip(x, lo, hi)
-
-    def leaky(op):
-        slope = float(op.get_attr("negative_slope").value)
-        return lambda x: np.where(x >= 0, x, x * slope)
-
-    def gelu(op):
-        if _str(op, "approximate") == "tanh":
-            return lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-        return lambda x: 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2)))
-
-    def sigmoid(x):
-        return 1 / (1 + np.exp(-x))
-
-    return {
-        "sigmoid": const(sigmoid), "tanh": const(lambda x: np.tanh(x)), "silu": const(lambda x: x * sigmoid(x)),
-        "hardsigmoid": const(lambda x: np.clip(x / 6 + 0.5, 0, 1)),
-        "hardswish": const(lambda x: x * np.clip(x + 3, 0, 6) / 6), "exp": const(lambda x: np.exp(x)),
-        "relu": const(lambda x: np.maximum(x, 0)), "relu6": const(lambda x: np.clip(x, 0, 6)),
-        "hardtanh": hardtanh, "leaky_relu": leaky, "gelu": gelu, "neg": const(lambda x: -x),
-        "abs": const(lambda x: np.abs(x)), "sqrt": const(lambda x: np.sqrt(np.maximum(x, 0))),
-        "rsqrt": const(lambda x: 1 / np.sqrt(np.maximum(x, 0))),
-    }
+def _lut_attrs(op: Operation) -> dict:
+    """The attributes irq.lut_functions reads (approximate, min_val, max_val, negative_slope, min, max)."""
+    out = {}
+    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max"):
+        a = op.get_attr(name)
+        if a is not None:
+            out[name] = a.value if isinstance(a, (StringAttr, IntegerAttr, FloatAttr)) else a
+    return out
 
 
-ELEMENTWISE = _elementwise_functions()
+ELEMENTWISE = lut_functions.KINDS
 #: Ops that move codes without arithmetic: the scale passes through.
 PASS_THROUGH = frozenset({"flatten", "reshape", "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous",
                           "identity", "dropout", "max_pool2d", "slice"})
@@ -536,7 +513,7 @@ class Lowering:
     def lower_elementwise(self, op: Operation) -> None:
         x = self.act(op.operands[0])
         qc, s_out, dtype, lo, hi = self._output(op)
-        fn = ELEMENTWISE[_base(op)](op)
+        fn = lut_functions.function(_base(op), _lut_attrs(op))
         table = np.clip(fp.lookup_table(fn, x.scale, s_out, x.dtype, dtype), lo, hi)
         tv = self.constant(table, dtype, f"{_str(op, 'owner') or _base(op)}.table")
         y = self.emit(bpu.LutOp(x.value, tv, result_types=[TensorType(_shape(op.results[0]),
@@ -546,14 +523,10 @@ class Lowering:
     def lower_softmax(self, op: Operation) -> None:
         x = self.act(op.operands[0])
         qc, s_out, dtype, _, _ = self._output(op)
-        lo, hi = fp.qrange(x.dtype)
-        span = hi - lo
-        d = np.arange(-span, 1, dtype=np.float64)
-        table = np.rint(np.exp(d * np.float64(x.scale)) * 2.0**15).astype(np.int64)
-        m, s = fp.quantize_multiplier(1.0 / s_out)
+        table, m, s = fp.softmax_parameters(x.scale, x.dtype, s_out)
         tv = self.constant(table, "i32", f"{_str(op, 'owner') or 'softmax'}.exp_table")
         y = self.emit(bpu.SoftmaxOp(x.value, tv, dim=IntegerAttr(op.get_attr("dim").value, i64),
-                                    multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                    multiplier=IntegerAttr(m, i64), shift=IntegerAttr(s, i64),
                                     result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
@@ -563,24 +536,20 @@ class Lowering:
         n = in_shape[-1]
         if list(_ints(op, "normalized_shape", 1, 0)) != [n]:
             raise LoweringError("layer norm lowers only over the last dim")
-        if x.dtype != "i8":
-            raise LoweringError("layer norm lowers only for i8 inputs")
         qc, s_out, dtype, _, _ = self._output(op)
-        frac = 12
         gamma = _constant_data(op.weight) if op.weight is not None else np.ones(n)
         beta = _constant_data(op.bias) if op.bias is not None else np.zeros(n)
         if gamma is None or beta is None:
             raise LoweringError("its weight and bias must be constants")
-        s_g = float(fp.scale_from_absmax(np.abs(gamma).max()))
-        g_codes = fp.quantize_weight(gamma, s_g)
-        b_scale = s_g * 2.0**-frac
-        b_codes = np.clip(np.rint(beta / b_scale), *fp.QRANGE["i32"]).astype(np.int64)
-        eps = int(np.rint(n * n * float(op.get_attr("eps").value) / float(x.scale) ** 2))
-        m, s = fp.quantize_multiplier(b_scale / s_out)
+        frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, float(op.get_attr("eps").value),
+                                                                    x.scale, s_out)
+        sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
         owner = _str(op, "owner") or "layer_norm"
+        attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}
         gv = self.constant(g_codes, "i8", f"{owner}.weight")
         bv = self.constant(b_codes, "i32", f"{owner}.bias")
-        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        if self.rounding != "half_up":
+            attrs["rounding"] = StringAttr(self.rounding)
         y = self.emit(bpu.LayerNormOp(x.value, gv, bv, frac_bits=IntegerAttr(frac, i64), eps=IntegerAttr(eps, i64),
                                       multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
                                       result_types=[TensorType(in_shape, _int_type(dtype))], **attrs)).out

@@ -154,7 +154,10 @@ class Annotator:
                     owner = owner if owner not in taken else f"input_{i}"
                     q, rule = self.qconfig(owner, "input")
                     if q.activation is not None:
-                        self.insert(arg, owner, "input", self.data_spec(q.activation), rule)
+                        spec = self.data_spec(q.activation)
+                        if spec.dtype == "qint8" and all(u.owner.name == "hl.layer_norm" for u in arg.uses):
+                            spec = replace(spec, dtype="qint16")  # as _transformer_spec, for a model input
+                        self.insert(arg, owner, "input", spec, rule)
         for op in ops:
             self.visit(op)
 
@@ -208,12 +211,16 @@ class Annotator:
             if producer is not None and producer.name == "torch.constant" and base not in _DATA_OPERAND_OPS:
                 continue  # a parameter of an op computed in float (layer_norm's weight...)
             slot = use_name if i else "input"
-            self.insert(v, owner, slot, self.data_spec(q.activation), rule)
+            spec = self.data_spec(q.activation)
+            if base == "layer_norm" and spec.dtype == "qint8":
+                spec = replace(spec, dtype="qint16")
+            self.insert(v, owner, slot, spec, rule)
         if not op.results or not _is_float_tensor(op.results[0]):
             return
         spec = q.activation
         if spec.clip is None and base in UNBOUNDED_OUTPUT_RANGE:
             spec = replace(spec, clip=UNBOUNDED_OUTPUT_RANGE[base])
+        spec, rule = _transformer_spec(op, spec, rule)
         if spec.dtype == "qint32" and not weighted:
             spec = replace(template("default_qat_8bit").activation)  # only conv/linear can emit int32
             rule += " (qint32 output is for conv/linear only: qint8)"
@@ -229,6 +236,49 @@ class Annotator:
             if use.owner is not op:
                 use.owner.set_operand(use.index, v)
         self.quantized.discard(fq_value)
+
+
+#: The stated range of attention logits (the softmax input after an additive mask): an additive padding
+#: mask (-1e4, HF's convention) would otherwise stretch the observed range to 1e4 and leave the scores
+#: a handful of codes. In int16 over [-128, 128] a logit step is 0.004; a masked logit saturates at
+#: -128, where bpu.softmax's exp table is 0, exactly what the float mask gives (docs/design.md).
+SOFTMAX_INPUT_RANGE = 128.0
+
+
+def _single_user(op: Operation) -> Operation | None:
+    users = {u for r in op.results for u in r.users}
+    return next(iter(users)) if len(users) == 1 else None
+
+
+def _transformer_spec(op: Operation, spec: QuantizerSpec, rule: str) -> tuple[QuantizerSpec, str]:
+    """int16 for the values a softmax exponentiates (attention logits) and a layer norm normalizes, when
+    the qconfig says int8.
+
+    A transformer's residual stream has a few outlier channels (MiniLM: |x| up to 224 where most are
+    below 2): in int8 the other channels get a handful of codes and the layer norm's output loses them
+    (cosine 0.82 on MiniLM's first layer); in int16 they keep their precision.
+
+    An int8 logit step of max|x|/127 is exp(step) ~ 1.5x in probability for BERT's logits (about 0.4);
+    in int16 the exp table has 65536 entries and the step is 256x finer. Two producers qualify: the
+    additive mask's add right before a softmax (int16 and SOFTMAX_INPUT_RANGE, see there), and the
+    score matmul feeding that add or the softmax directly (int16, observed range).
+    """
+    if spec.dtype != "qint8" or op.dialect_name != "hl":
+        return spec, rule
+    user = _single_user(op)
+    base = op.name.partition(".")[2]
+    if user is None or user.dialect_name != "hl":
+        return spec, rule
+    user_base = user.name.partition(".")[2]
+    if user_base == "layer_norm":
+        return replace(spec, dtype="qint16"), rule + " (layer_norm input: qint16)"
+    if base == "add" and user_base == "softmax":
+        clip = spec.clip if spec.clip is not None else SOFTMAX_INPUT_RANGE
+        return replace(spec, dtype="qint16", clip=clip), rule + " (softmax input with an additive mask: qint16)"
+    if base in ("matmul", "bmm") and (user_base == "softmax" or (
+            user_base == "add" and (after := _single_user(user)) is not None and after.name == "hl.softmax")):
+        return replace(spec, dtype="qint16"), rule + " (attention logits: qint16)"
+    return spec, rule
 
 
 _PARAMETER_OPERANDS = frozenset({"weight", "bias", "bn_weight", "bn_bias", "bn_mean", "bn_var",

@@ -18,7 +18,12 @@ independently of the reference and numba runtimes, so that they check each other
 
 A bilinear resize uses bpu.resize's F-bit weights (`_bilinear`).
 
-Ops without pinned integer semantics (layer_norm, softmax, ...) are computed in
+softmax and layer_norm follow bpu.softmax / bpu.layer_norm step by step (integer exp table and exact
+division; exact integer statistics and square root), with the tables and parameters of
+irq.fixedpoint.softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
+evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
+
+Ops without pinned integer semantics (group_norm, embedding, ...) are computed in
 float from the dequantized inputs and quantized at their output; `float_in_validation` names
 them and irq.freeze's users see them in the model check.
 """
@@ -31,17 +36,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from irq import fixedpoint as fp
+from irq import lut_functions
 from irq.folding import fold_batch_norm
 from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 
-_LUT_FUNCTIONS = {
-    "sigmoid": torch.sigmoid, "tanh": torch.tanh, "exp": torch.exp, "silu": F.silu, "hardswish": F.hardswish,
-    "hardsigmoid": F.hardsigmoid, "relu": torch.relu, "relu6": F.relu6, "neg": torch.neg, "abs": torch.abs,
-    "sqrt": torch.sqrt, "rsqrt": torch.rsqrt,
-}
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
-                            "gelu", "hardtanh", "leaky_relu", "clamp", *_LUT_FUNCTIONS})
+                            "softmax", "layer_norm", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -94,6 +95,9 @@ def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize
         return _weighted(kind, inputs[0], in_fqs[0], out_fq, attrs, params or {})
     if kind == "interpolate" and attrs.get("mode") == "bilinear" and in_fqs and in_fqs[0] is not None:
         return _bilinear(inputs[0], in_fqs[0], out_fq, bool(attrs.get("align_corners")), tuple(y.shape[-2:]))
+    if kind == "layer_norm" and in_fqs and in_fqs[0] is not None:
+        r = _layer_norm(inputs, in_fqs, out_fq, attrs, params or {})
+        return y if r is None else r
     fn = _EXACT.get(kind)
     if fn is None or any(f is None for f in in_fqs):
         return y  # computed in float from the dequantized inputs; out_fq quantizes it
@@ -342,32 +346,70 @@ def _matmul(fn):
     return impl
 
 
-def _lut(fn):
+def _lut(kind: str):
     def impl(inputs, fqs, fq_out, a):
         f_in = fqs[0]
-        table = fp.lookup_table(lambda v: fn(torch.from_numpy(v)).numpy(), float(_scale(f_in)),
-                                float(_scale(fq_out)), f_in.storage, fq_out.storage)
+        table = fp.lookup_table(lut_functions.function(kind, a), float(_scale(f_in)), float(_scale(fq_out)),
+                                f_in.storage, fq_out.storage)
         idx = f_in.codes(inputs[0]) - f_in.qmin
-        return fq_out.dequantize(_t(table, idx)[idx])
+        return fq_out.dequantize(_clamp_out(_t(table, idx)[idx], fq_out))
     return impl
 
 
-def _lut_attr(kind: str):
-    def make(a: dict):
-        if kind == "gelu":
-            return lambda v: F.gelu(v, approximate=a.get("approximate") or "none")
-        if kind == "hardtanh":
-            return lambda v: F.hardtanh(v, a["min_val"], a["max_val"])
-        if kind == "leaky_relu":
-            return lambda v: F.leaky_relu(v, a["negative_slope"])
-        return lambda v: torch.clamp(v, a.get("min"), a.get("max"))
-    return lambda inputs, fqs, fq_out, a: _lut(make(a))(inputs, fqs, fq_out, a)
+def _softmax(inputs, fqs, fq_out, a):
+    """bpu.softmax's integer steps (dialects/bpu.py): max-subtract, the shared exp table, an exact row sum,
+    ``floor((2 e M + sum 2**S) / (2 sum 2**S))`` per element; the table and (M, S) from irq.fixedpoint."""
+    f_in = fqs[0]
+    table, m, s = fp.softmax_parameters(float(_scale(f_in)), f_in.storage, float(_scale(fq_out)))
+    dim = a["dim"]
+    x = f_in.codes(inputs[0])
+    d = x - x.amax(dim=dim, keepdim=True)
+    e = _t(table, x)[d + (f_in.qmax - f_in.qmin)]
+    den = e.sum(dim=dim, keepdim=True) * (1 << s)
+    q = torch.div(2 * e * m + den, 2 * den, rounding_mode="floor")
+    return fq_out.dequantize(_clamp_out(q, fq_out))
+
+
+def _isqrt(v: Tensor) -> Tensor:
+    """Exact floor(sqrt(v)) of int64 values in [0, 2**63): a float64 estimate corrected by integer tests
+    (the estimate is within one of the answer, so two rounds of +-1 settle it)."""
+    r = torch.floor(torch.sqrt(v.double())).to(torch.int64)
+    for _ in range(2):  # compared by division, so (r + 1)**2 never overflows near 2**63
+        r = torch.where((r > 0) & (r > torch.div(v, r.clamp(min=1), rounding_mode="floor")), r - 1, r)
+        r = torch.where(r + 1 <= torch.div(v, r + 1, rounding_mode="floor"), r + 1, r)
+    return r
+
+
+def _layer_norm(inputs, fqs, fq_out, a, params):
+    """bpu.layer_norm's integer steps over the last dim (dialects/bpu.py): exact S1, S2, ``c = n x - S1``,
+    ``v = n S2 - S1^2 + eps``, ``r = max(1, isqrt(v 2**2G))``, ``z = floor((2 c 2**(F+G) + r) / 2r)``, then
+    ``(z gamma + beta) * M >> S``; parameters from irq.fixedpoint.layer_norm_parameters."""
+    f_in = fqs[0]
+    x = f_in.codes(inputs[0])
+    n = x.shape[-1]
+    if list(a.get("normalized_shape") or [n]) != [n]:
+        return None  # not what bpu.layer_norm computes; lower-bpu refuses it too
+    weight, bias = params.get("weight"), params.get("bias")
+    gamma = np.ones(n) if weight is None else weight.detach().double().cpu().numpy()
+    beta = np.zeros(n) if bias is None else bias.detach().double().cpu().numpy()
+    frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, a["eps"], float(_scale(f_in)),
+                                                                 float(_scale(fq_out)))
+    g = fp.layer_norm_sqrt_frac_bits(n, f_in.storage, eps, frac)
+    s1 = x.sum(dim=-1, keepdim=True)
+    s2 = (x * x).sum(dim=-1, keepdim=True)
+    c = n * x - s1
+    v = n * s2 - s1 * s1 + eps
+    r = torch.clamp(_isqrt(v * (1 << (2 * g))), min=1)
+    z = torch.div(2 * c * (1 << (frac + g)) + r, 2 * r, rounding_mode="floor")
+    acc = z * _t(g_codes, x) + _t(b_codes, x)
+    q = requantize(acc, torch.tensor(m), torch.tensor(s))
+    return fq_out.dequantize(_clamp_out(q, fq_out))
 
 
 _EXACT = {
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),
-    **{k: _lut(f) for k, f in _LUT_FUNCTIONS.items()},
-    **{k: _lut_attr(k) for k in ("gelu", "hardtanh", "leaky_relu", "clamp")},
+    "softmax": _softmax,
+    **{k: _lut(k) for k in lut_functions.KINDS},
 }

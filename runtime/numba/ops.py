@@ -632,11 +632,12 @@ def _layer_norm(p: Planner, op) -> None:
     rows = int(np.prod(x.shape[:-1], dtype=np.int64))
     xs, os_ = x.array.reshape(rows, n), out.array.reshape(rows, n)
     f, eps = np.int64(_attr(op, "frac_bits")), np.int64(_attr(op, "eps"))
+    g = np.int64(_attr(op, "sqrt_frac_bits", int(f)))
     mult, shift = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
     mode = rounding_code(_attr(op, "rounding", "half_up"))
     lo, hi = _range(out.dtype)
     p.step("layer_norm",
-           lambda: normalize.layer_norm_rows(xs, gamma, beta, f, eps, mult, shift, mode, lo, hi, os_))
+           lambda: normalize.layer_norm_rows(xs, gamma, beta, f, g, eps, mult, shift, mode, lo, hi, os_))
 
 
 # -- everything else the reference runtime executes (float islands) -----------

@@ -342,15 +342,16 @@ def softmax(op, x: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
 def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Exact integer statistics over the last dim, an exact integer square root, then one requantize."""
     f = attr(op, "frac_bits")
+    g = attr(op, "sqrt_frac_bits", f)
     x = x.astype(np.int64)
     n = x.shape[-1]
     s1 = x.sum(axis=-1, keepdims=True)
     s2 = (x * x).sum(axis=-1, keepdims=True)
     c = n * x - s1
     v = n * s2 - s1 * s1 + attr(op, "eps")
-    isqrt = np.vectorize(lambda t: max(1, math.isqrt(int(t) << (2 * f))), otypes=[np.int64])
+    isqrt = np.vectorize(lambda t: max(1, math.isqrt(int(t) << (2 * g))), otypes=[np.int64])
     r = isqrt(v)
-    z = (2 * (c << (2 * f)) + r) // (2 * r)
+    z = (2 * (c << (f + g)) + r) // (2 * r)
     acc = z * gamma.astype(np.int64) + beta.astype(np.int64)
     out = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
     return saturate(out, result_bits(op))

@@ -106,14 +106,15 @@ def _saturating_sign(a: np.int64, m: np.int64) -> np.int64:
 
 
 @kernel
-def layer_norm_rows(x, gamma, beta, frac_bits, eps, mult, shift, mode, lo, hi, out):
+def layer_norm_rows(x, gamma, beta, frac_bits, sqrt_frac_bits, eps, mult, shift, mode, lo, hi, out):
     """Integer layer norm over the last axis of (rows, n) views (the bpu dialect's definition).
 
-    ``c = n*x - sum(x)``, ``v = n*sum(x^2) - sum(x)^2 + eps``, ``r = max(1, isqrt(v << 2F))``,
-    ``z = round_half_up(c * 2**2F / r)``, ``acc = z * gamma + beta``, then one requantize by (M, S).
+    ``c = n*x - sum(x)``, ``v = n*sum(x^2) - sum(x)^2 + eps``, ``r = max(1, isqrt(v << 2G))``,
+    ``z = round_half_up(c * 2**(F+G) / r)``, ``acc = z * gamma + beta``, then one requantize by (M, S).
     """
     rows, n = x.shape
-    two_f = np.int64(2 * frac_bits)
+    two_g = np.int64(2 * sqrt_frac_bits)
+    f_g = np.int64(frac_bits + sqrt_frac_bits)
     for i in numba.prange(rows):
         s1 = np.int64(0)
         s2 = np.int64(0)
@@ -122,12 +123,12 @@ def layer_norm_rows(x, gamma, beta, frac_bits, eps, mult, shift, mode, lo, hi, o
             s1 += v
             s2 += v * v
         var = n * s2 - s1 * s1 + eps
-        r = isqrt(var << two_f)
+        r = isqrt(var << two_g)
         if r < 1:
             r = np.int64(1)
         for k in range(n):
             c = n * np.int64(x[i, k]) - s1
-            z = (2 * (c << two_f) + r) // (2 * r)
+            z = (2 * (c << f_g) + r) // (2 * r)
             acc = z * np.int64(gamma[k]) + np.int64(beta[k])
             out[i, k] = clamp(product_round_shift(acc, mult, shift, mode), lo, hi)
 

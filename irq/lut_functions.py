@@ -1,0 +1,59 @@
+"""The float64 functions behind bpu.lut tables: one definition for lower-bpu and VALIDATION.
+
+A lookup table is ``fixedpoint.lookup_table(fn, s_in, s_out)``; if the compiler and VALIDATION
+evaluated `fn` with different libraries (numpy's vs torch's erf for gelu), a value that lands
+next to a rounding tie could give a different code and VALIDATION would stop being the deployed
+program. Both therefore take `fn` from here. numpy only; no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from irq._lazy import _LazyModule
+
+# numpy loads on first use: lower-bpu reads KINDS when every pipeline registers it (irq-opt start-up)
+np = _LazyModule("numpy")
+
+Fn = Callable[["np.ndarray"], "np.ndarray"]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _gelu(attrs: Mapping[str, Any]) -> Fn:
+    if attrs.get("approximate") == "tanh":  # torch.nn.functional.gelu(approximate="tanh")'s formula
+        return lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return lambda x: 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2)))
+
+
+def _clamp(attrs: Mapping[str, Any]) -> Fn:
+    lo, hi = attrs.get("min"), attrs.get("max")
+    return lambda x: np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+
+_PLAIN: dict[str, Fn] = {
+    "sigmoid": _sigmoid, "tanh": lambda x: np.tanh(x), "silu": lambda x: x * _sigmoid(x),
+    "hardsigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1), "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "exp": lambda x: np.exp(x), "relu": lambda x: np.maximum(x, 0), "relu6": lambda x: np.clip(x, 0, 6),
+    "neg": lambda x: -x, "abs": lambda x: np.abs(x), "sqrt": lambda x: np.sqrt(np.maximum(x, 0)),
+    "rsqrt": lambda x: 1 / np.sqrt(np.maximum(x, 0)),
+}
+_WITH_ATTRS: dict[str, Callable[[Mapping[str, Any]], Fn]] = {
+    "gelu": _gelu,
+    "hardtanh": lambda a: (lambda x: np.clip(x, float(a["min_val"]), float(a["max_val"]))),
+    "leaky_relu": lambda a: (lambda x: np.where(x >= 0, x, x * float(a["negative_slope"]))),
+    "clamp": _clamp,
+}
+#: op kinds (hl/torch base names) that become lookup tables
+KINDS = frozenset(_PLAIN) | frozenset(_WITH_ATTRS)
+
+
+def function(kind: str, attrs: Mapping[str, Any]) -> Fn:
+    """The float64 function of element-wise op `kind` with its attributes (approximate, min_val...)."""
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    return _WITH_ATTRS[kind](attrs)
