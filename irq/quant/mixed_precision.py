@@ -120,13 +120,15 @@ def _widened(q: QConfig) -> QConfig:
 
 def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *, budget: int,
                     qconfig: QConfig | QConfigRules | dict | str | None = None, march: str = "nash",
-                    sensitivity_inputs: Any = None, progress: bool = False) -> MixedPrecisionPlan:
+                    sensitivity_inputs: Any = None, candidates: list[str] | None = None,
+                    progress: bool = False) -> MixedPrecisionPlan:
     """Choose up to `budget` owners for int16 activations by sensitivity (see the module docstring).
 
     qconfig: the base (int8) recipe, default `default_calib_8bit`; the plan's rules are it plus one
     owner rule per chosen owner, keeping that owner's observer and weight quantizer and changing only
     its output to qint16. sensitivity_inputs: what the ranking runs on (default: the first calibration
-    batch); a few images are enough, and its cost is one forward per owner.
+    batch); a few images are enough, and its cost is one forward per owner. candidates: the owners to
+    rank (default: all); naming a few known suspects makes the search proportionally cheaper.
     """
     import irq
     from irq.debug.sensitivity import sensitivity
@@ -138,7 +140,7 @@ def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: 
     qat = irq.prepare(model, example_inputs, qconfig=base, march=march, check_model=False)
     calibrate(qat, calibration_batches, progress=progress)
     inputs = sensitivity_inputs if sensitivity_inputs is not None else calibration_batches[0]
-    rows = sensitivity(qat, inputs)
+    rows = sensitivity(qat, inputs, owners=candidates)
     owners = _owner_ops(ir_of(qat))
     module_types = _module_types(model)
     rules = QConfigRules(base.global_qconfig, list(base.rules))
