@@ -41,7 +41,7 @@ _LUT_FUNCTIONS = {
 }
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
-                            "gelu", "hardtanh", "leaky_relu", "clamp", *_LUT_FUNCTIONS})
+                            "gelu", "hardtanh", "leaky_relu", "clamp", "interpolate", *_LUT_FUNCTIONS})
 
 
 def float_in_validation(kind: str) -> bool:
