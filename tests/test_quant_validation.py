@@ -115,6 +115,7 @@ def test_ops_without_integer_semantics_are_named():
     assert not validation.float_in_validation("softmax")
     assert not validation.float_in_validation("conv2d")
     assert not validation.float_in_validation("add")
+    assert not validation.float_in_validation("interpolate")  # bilinear: bpu.resize's integer taps; nearest: codes
 
 
 def test_transformer_float_islands_validate_and_freeze():

@@ -42,7 +42,7 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
-                            "softmax", "layer_norm", *lut_functions.KINDS})
+                            "softmax", "layer_norm", "interpolate", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:

@@ -1,0 +1,167 @@
+"""Mixed precision: int16 activations for the few owners that cost the most accuracy in int8.
+
+    plan = irq.quant.mixed_precision(model, (x,), calibration_batches, budget=4, march="nash")
+    qat_model = irq.prepare(model, (x,), qconfig=plan.rules, march="nash")
+
+An int8 activation costs accuracy very unevenly: in MobileNetV2 one activation (the first conv's
+output, read by a depthwise conv whose folded weights amplify its rounding noise) costs more output
+cosine on its own than the thirty cheapest together. So the budget of wider activations (memory,
+bandwidth, slower int16 kernels) goes where `irq.debug.sensitivity` measures the damage: prepare with
+the base qconfig, calibrate, rank owners by the output cosine when each alone is quantized, and give
+the worst `budget` of them a 16-bit output. This is horizon_plugin_pytorch's "set int16 on the
+sensitive ops" step (its debug tools rank them the same way), done in one call.
+
+The march decides which owners can be widened: an int16 value must be accepted as input by every
+op that reads it (irq/marches/*.json, `dtypes`; a Bayes conv reads only int8, a Nash conv int16 too).
+Owners whose readers refuse int16 are skipped and listed, so the plan always converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from torch import nn
+
+from irq.qconfig import QConfig, QConfigRules, as_rules, default_calib_8bit
+
+
+@dataclass
+class MixedPrecisionPlan:
+    """The chosen int16 owners and the qconfig rules that give them int16 (pass `rules` to prepare)."""
+
+    rules: QConfigRules
+    #: owners given a 16-bit output, most sensitive first
+    int16_owners: list[str]
+    #: owner -> output cosine vs float when only that owner is quantized (int8), for every ranked owner
+    sensitivity: dict[str, float] = field(default_factory=dict)
+    #: owners ranked inside the budget but left int8, with the reason (a reader the march runs in int8 only...)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _owner_ops(module) -> dict[str, tuple[str, Any]]:
+    """owner -> (its op kind, the qat.fake_quant op quantizing its output or input)."""
+    out: dict[str, tuple[str, Any]] = {}
+    kinds: dict[str, str] = {}
+    for op in module.walk():
+        owner = op.get_attr("owner")
+        if owner is None:
+            continue
+        name = owner.value if hasattr(owner, "value") else str(owner)
+        if op.name == "qat.fake_quant":
+            slot = op.get_attr("slot")
+            if slot is not None and slot.value in ("out", "input"):
+                out[name] = (kinds.get(name, "input"), op)
+        elif op.dialect_name == "hl":
+            kinds[name] = op.name.partition(".")[2]
+    return {o: (kinds.get(o, k), fq) for o, (k, fq) in out.items()}
+
+
+def _readers(value) -> list:
+    """The ops computing on `value`, looking through ops that only move data (they share its codes)."""
+    from irq.passes.quant_annotate import is_passthrough
+    found, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        for use in v.uses:
+            op = use.owner
+            if is_passthrough(op):
+                stack.extend(op.results)
+            elif op.name != "func.return":
+                found.append(op)
+    return found
+
+
+def int16_refusal(fake_quant_op, march: str) -> str | None:
+    """Why the value this fake-quant produces cannot be int16 on `march` (None: it can)."""
+    from irq.march_profiles import get_march
+    profile = get_march(march)
+    for op in _readers(fake_quant_op.results[0]):
+        base = op.name.partition(".")[2]
+        limits = profile.ops.get(base)
+        if limits is not None and limits.dtypes is not None and "i16" not in limits.dtypes:
+            owner = op.get_attr("owner")
+            who = f" ({owner.value})" if owner is not None and hasattr(owner, "value") else ""
+            return f"read by {op.name}{who}, which march '{march}' runs on {', '.join(limits.dtypes)} only"
+        k = _reduction(op)
+        if k is not None and not _int16_accumulator_fits(k):
+            owner = op.get_attr("owner")
+            who = f" ({owner.value})" if owner is not None and hasattr(owner, "value") else ""
+            return (f"read by {op.name}{who}, which sums {k} products: with int16 inputs its accumulator could "
+                    "reach 2**32, beyond what a requantize takes (irq.fixedpoint.check_requantize_input)")
+    return None
+
+
+def _reduction(op) -> int | None:
+    """How many products one output of a conv/linear reader sums (None for other ops)."""
+    base = op.name.partition(".")[2]
+    w = getattr(op, "weight", None) if base in ("conv1d", "conv2d", "conv_transpose2d", "linear") else None
+    shape = getattr(getattr(w, "type", None), "shape", None)
+    if not shape:
+        return None
+    k = 1
+    for d in shape[1:]:
+        k *= int(d)
+    return k
+
+
+def _int16_accumulator_fits(reduction: int) -> bool:
+    """Whether int16 codes times int8 weight codes, summed `reduction` times, stay below lowering's 2**32
+    requantize bound (the worst case lowering proves: every code at its extreme, plus an int32 bias)."""
+    from irq import fixedpoint as fp
+    return reduction * -fp.qrange("i16")[0] * fp.WEIGHT_QRANGE[1] + 2**31 < 2**32
+
+
+def _widened(q: QConfig) -> QConfig:
+    assert q.activation is not None
+    return QConfig(replace(q.activation, dtype="qint16"), q.weight, f"{q.name}+int16")
+
+
+def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *, budget: int,
+                    qconfig: QConfig | QConfigRules | dict | str | None = None, march: str = "nash",
+                    sensitivity_inputs: Any = None, candidates: list[str] | None = None,
+                    progress: bool = False) -> MixedPrecisionPlan:
+    """Choose up to `budget` owners for int16 activations by sensitivity (see the module docstring).
+
+    qconfig: the base (int8) recipe, default `default_calib_8bit`; the plan's rules are it plus one
+    owner rule per chosen owner, keeping that owner's observer and weight quantizer and changing only
+    its output to qint16. sensitivity_inputs: what the ranking runs on (default: the first calibration
+    batch); a few images are enough, and its cost is one forward per owner. candidates: the owners to
+    rank (default: all); naming a few known suspects makes the search proportionally cheaper.
+    """
+    import irq
+    from irq.debug.sensitivity import sensitivity
+    from irq.quant.prepare import _module_types, ir_of
+    from irq.workflow import calibrate
+    if budget < 0:
+        raise ValueError(f"mixed_precision: budget must be >= 0, got {budget}")
+    base = as_rules(qconfig if qconfig is not None else default_calib_8bit)
+    qat = irq.prepare(model, example_inputs, qconfig=base, march=march, check_model=False)
+    calibrate(qat, calibration_batches, progress=progress)
+    inputs = sensitivity_inputs if sensitivity_inputs is not None else calibration_batches[0]
+    rows = sensitivity(qat, inputs, owners=candidates)
+    owners = _owner_ops(ir_of(qat))
+    module_types = _module_types(model)
+    rules = QConfigRules(base.global_qconfig, list(base.rules))
+    chosen: list[str] = []
+    skipped: dict[str, str] = {}
+    for row in rows:
+        if len(chosen) >= budget:
+            break
+        if row.owner not in owners:
+            continue
+        kind, fq_op = owners[row.owner]
+        q, _ = base.resolve(irq.qconfig.OwnerInfo(row.owner, kind, module_types.get(row.owner, "")))
+        if q.activation is None or q.activation.dtype != "qint8":
+            continue  # float, int32 output, or already 16-bit: nothing to widen
+        reason = int16_refusal(fq_op, march)
+        if reason is not None:
+            skipped[row.owner] = reason
+            continue
+        rules.set_owner(row.owner, _widened(q))
+        chosen.append(row.owner)
+    return MixedPrecisionPlan(rules, chosen, {r.owner: r.output_cosine for r in rows}, skipped)
+
+
+__all__ = ["MixedPrecisionPlan", "int16_refusal", "mixed_precision"]

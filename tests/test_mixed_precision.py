@@ -1,0 +1,104 @@
+"""Mixed precision (irq.quant.mixed_precision).
+
+The recipe's invariants at reduced size (a 0.25-width MobileNetV2 on 32x32 inputs): int16 on the most
+sensitive owners brings VALIDATION closer to float than all-int8, the plan always converts on its
+march, and the deployed program still equals VALIDATION bit for bit (reference and numba runtimes).
+"""
+
+from __future__ import annotations
+
+import irq.runtime.numba as numba_runtime
+import irq.runtime.reference as reference_runtime
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import irq
+from irq.quant.state import fake_quant_modules
+from irq.workflow import calibrate
+from tests.models import mobilenet_v2
+
+#: owners ranked in these tests (ranking all ~55 costs one forward each, minutes on a loaded box)
+CANDIDATES = ["x", "features.0.0", "features.1.conv.0.0", "features.1.conv.1", "features.2.conv.0.0",
+              "features.17.conv.2", "adaptive_avg_pool2d"]
+BASE = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = mobilenet_v2.MobileNetV2(num_classes=10, width_mult=0.25)
+    # batch norm statistics of real activations (fresh ones are 0/1: the logits would not depend on the input)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None
+    with torch.no_grad():
+        model.train()(torch.randn(32, 3, 32, 32))
+    model.eval()
+    calib = torch.randn(4, 3, 32, 32)
+    evals = torch.randn(4, 3, 32, 32)
+    return model, calib, evals
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return F.cosine_similarity(a.double().flatten(1), b.double().flatten(1), dim=1).mean().item()
+
+
+def _ptq(model, calib, qconfig, march):
+    qat = irq.prepare(model, (calib[:1],), qconfig=qconfig, march=march, check_model=False)
+    return calibrate(qat, [calib], progress=False)
+
+
+def test_mixed_precision_beats_int8_and_deploys_bit_exact(setup):
+    model, calib, evals = setup
+    plan = irq.quant.mixed_precision(model, (calib[:1],), [calib], budget=3, qconfig=BASE, march="nash",
+                                     sensitivity_inputs=calib[:2], candidates=CANDIDATES)
+    assert len(plan.int16_owners) == 3 and set(plan.sensitivity) == set(CANDIDATES)
+    # the chosen owners are the worst ranked ones, in ranking order, among those that could be widened
+    ranked = [o for o in sorted(plan.sensitivity, key=plan.sensitivity.get) if o not in plan.skipped]
+    assert plan.int16_owners == ranked[:3]
+    int8 = _ptq(model, calib, BASE, "nash")
+    mixed = _ptq(model, calib, plan.rules, "nash")
+    dtypes = {fq.owner: fq.dtype for fq in fake_quant_modules(mixed) if fq.slot in ("out", "input")}
+    assert all(dtypes[o] == "qint16" for o in plan.int16_owners)
+    assert sum(d == "qint16" for d in dtypes.values()) == 3
+    # each widened owner's own rounding error (its quantizer's input vs output, same run) drops by ~256x
+    from irq.debug.capture import run_recording
+    # (in QAT mode: in VALIDATION an op already emits dequantized codes, so its quantizer changes nothing)
+    _, rec8 = run_recording(int8, evals, lambda fq: "qat")
+    _, rec16 = run_recording(mixed, evals, lambda fq: "qat")
+    for owner in plan.int16_owners:
+        path = f"{owner}.out_quant" if f"{owner}.out_quant" in rec16 else f"{owner}.input_quant"
+        err8 = float((rec8[path][0] - rec8[path][1]).abs().mean())
+        err16 = float((rec16[path][0] - rec16[path][1]).abs().mean())
+        assert err16 < err8 / 50, (owner, err8, err16)
+    with torch.no_grad():
+        y_validation = mixed(evals)
+    program = irq.convert(mixed, march="nash")
+    assert "xi16>" in str(program)
+    for i in range(len(evals)):
+        x = evals[i:i + 1].numpy()
+        deployed, = reference_runtime.run(program, x)
+        np.testing.assert_array_equal(deployed, y_validation[i:i + 1].numpy())
+        np.testing.assert_array_equal(np.asarray(numba_runtime.compile(program)(x)), deployed)
+
+
+def test_march_without_int16_convs_widens_nothing_read_by_a_conv(setup):
+    model, calib, _ = setup
+    plan = irq.quant.mixed_precision(model, (calib[:1],), [calib], budget=3, qconfig=BASE, march="bayes",
+                                     sensitivity_inputs=calib[:2], candidates=CANDIDATES)
+    assert plan.int16_owners == []
+    assert "features.0.0" in plan.skipped and "march 'bayes'" in plan.skipped["features.0.0"]
+    # and the plan's rules are the base recipe: it prepares and converts on bayes
+    irq.convert(_ptq(model, calib, plan.rules, "bayes"), march="bayes")
+
+
+def test_int16_refused_where_the_accumulator_could_pass_the_requantize_bound(setup):
+    model, calib, _ = setup
+    plan = irq.quant.mixed_precision(model, (calib[:1],), [calib], budget=100, qconfig=BASE, march="nash",
+                                     sensitivity_inputs=calib[:2], candidates=CANDIDATES)
+    # the pooled features feed the 1280-input classifier: 1280 * 32768 * 127 >= 2**32
+    assert "adaptive_avg_pool2d" not in plan.int16_owners
+    assert "1280 products" in plan.skipped["adaptive_avg_pool2d"]
+    irq.convert(_ptq(model, calib, plan.rules, "nash"), march="nash")  # everything else widened still lowers
