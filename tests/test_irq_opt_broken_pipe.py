@@ -49,3 +49,23 @@ def test_reader_taking_the_first_line_gets_it(big_input):
     assert first == "module {\n"
     assert "Traceback" not in err and "Error" not in err
     assert p.returncode in (0, BROKEN_PIPE_STATUS)  # 0 if everything fit in the pipe before the close
+
+
+
+def test_a_short_output_on_a_closed_stdout_ends_quietly():
+    """A short text sits in Python's buffer until the flush at exit, where a broken pipe would print
+    'Exception ignored ... BrokenPipeError' and exit 120: the wrapper flushes first and catches it."""
+    code = ("import sys; from irq.cli.pipes import quiet_on_broken_pipe; "
+            "sys.exit(quiet_on_broken_pipe(lambda argv: print('a short summary') or 0)())")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()
+    _, err = p.communicate(timeout=300)
+    assert err == "" and p.returncode == BROKEN_PIPE_STATUS
+
+
+def test_every_cli_entry_point_is_wrapped():
+    import irq.cli.main
+    import irq.cli.opt
+    import irq.cli.run
+    for module in (irq.cli.main, irq.cli.opt, irq.cli.run):
+        assert module.main.__wrapped__ is not None, module.__name__

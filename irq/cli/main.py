@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from irq.cli.model_loading import CLIError, build_model, load_npz, one_line, parse_shape
+from irq.cli.pipes import quiet_on_broken_pipe
 
 DELEGATED = {"run": "irq.cli.run", "opt": "irq.cli.opt"}
 
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in DELEGATED:

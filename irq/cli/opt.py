@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from irq.cli.pipes import BROKEN_PIPE_STATUS, quiet_on_broken_pipe  # noqa: F401 (re-exported)
+
 SPLIT_MARKER = "// -----"
 
 
@@ -184,19 +186,10 @@ def _write(out: TextIO, texts: list[str]) -> None:
 
 
 #: Exit status when the reader of stdout went away: what a shell reports for a tool killed by SIGPIPE.
-BROKEN_PIPE_STATUS = 128 + 13
-
-
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    """Run irq-opt; a reader that closes stdout early (`irq-opt big.irq | head -1`) ends it quietly,
-    as SIGPIPE ends C tools, instead of a BrokenPipeError traceback."""
-    try:
-        return _main(argv)
-    except BrokenPipeError:
-        # Python would flush the unwritten rest of stdout at exit and report "Exception ignored";
-        # dropping the stream drops that rest (the reader asked for no more).
-        sys.stdout = None
-        return BROKEN_PIPE_STATUS
+    """Run irq-opt; a reader that closes stdout early (`irq-opt big.irq | head -1`) ends it quietly."""
+    return _main(argv)
 
 
 def _main(argv: list[str] | None) -> int:

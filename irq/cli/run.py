@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from irq.cli.pipes import quiet_on_broken_pipe
+
 RUNTIMES = ("numba", "reference")
 
 
@@ -27,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import numpy as np

@@ -1,0 +1,34 @@
+"""A closed stdout ends irq's command-line tools quietly, as SIGPIPE ends C tools.
+
+`irq-opt big.irq | head -1`, `irq-run --profile ... | head` or `irq check ... | head`: the reader
+asked for no more, so a BrokenPipeError traceback would be noise, and the shell status of a tool
+killed by SIGPIPE (128 + 13) tells a script what happened.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+BROKEN_PIPE_STATUS = 128 + 13
+
+
+def quiet_on_broken_pipe(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Wrap a CLI entry point: BrokenPipeError on stdout becomes exit status 141 with nothing printed."""
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> int:
+        try:
+            try:
+                return main(argv)
+            finally:
+                # flush here, not at interpreter exit, so a short output (a help text, a summary) that
+                # finds the pipe closed is caught below too; `finally` also covers argparse's SystemExit
+                if sys.stdout is not None:
+                    sys.stdout.flush()
+        except BrokenPipeError:
+            # Python would flush the unwritten rest of stdout at exit and report "Exception ignored";
+            # dropping the stream drops that rest (the reader asked for no more).
+            sys.stdout = None
+            return BROKEN_PIPE_STATUS
+    return run
