@@ -8,6 +8,7 @@ parsing pays one small object per op and no line counting.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -131,7 +132,7 @@ class SourcePosLoc(Location):
         return FileLineColLoc(f, line, col)
 
 
-class NestedLoc(Location):
+class NestedLoc(Location, ABC):
     """A location made of other locations (name, fused, call site).
 
     Parsed locations nest as deep as the bracket limit allows (8,192), far past Python's
@@ -141,9 +142,9 @@ class NestedLoc(Location):
 
     __slots__ = ()
 
+    @abstractmethod
     def _children(self) -> tuple[Location, ...]:
         """The nested locations, in the order MLIR prints (and searches) them."""
-        raise NotImplementedError
 
     def _own_key(self) -> tuple:
         """What this node holds besides its children (compared and hashed)."""
