@@ -17,7 +17,7 @@ import torch
 import irq
 from irq.transform import PassFailure
 from tests.models import eager_qat, fpn, mnist, mobilenet_v2, resnet, transformer, unet
-from tests.test_frontend_zoo import _randomize_bn
+from tests.support.calibrated import calibrated_model
 
 
 class BilinearUpsample(torch.nn.Module):
@@ -60,20 +60,7 @@ NOT_CONVERTIBLE = {
 
 
 def _calibrated(make, shape, batches: int = 3, qconfig: str = "default_calib_8bit"):
-    torch.manual_seed(0)
-    model = make()
-    with torch.no_grad():
-        _randomize_bn(model)
-    model.eval()
-    x = torch.randn(*shape)
-    q = irq.prepare(model, (x,), qconfig=qconfig, check_model=False)
-    q.eval()
-    irq.set_fake_quantize(q, irq.FakeQuantState.CALIBRATION)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for _ in range(batches):
-            q(torch.randn(*shape, generator=g) * 1.5)
-    irq.set_fake_quantize(q, irq.FakeQuantState.VALIDATION)
+    _, q, x = calibrated_model(make, shape, qconfig=qconfig, batches=batches)
     return q, x
 
 

@@ -12,8 +12,9 @@ from irq.runtime.torch import to_module
 
 import irq
 from irq.quant import validation
+from tests.support.calibrated import calibrated_model
 from tests.support.numpy_emulator import Emulator
-from tests.test_frontend_zoo import ZOO, _randomize_bn
+from tests.test_frontend_zoo import ZOO
 
 #: zoo models whose every op has integer semantics, or float islands the emulator computes in float
 EXACT_ZOO = ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "mnist_cnn", "eager_qat_irq_stubs",
@@ -22,22 +23,7 @@ EXACT_ZOO = ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "mnist_cnn", "
 
 def calibrated(name: str, qconfig="default_calib_8bit", batches: int = 3):
     make, shape = ZOO[name]
-    torch.manual_seed(0)
-    model = make()
-    with torch.no_grad():
-        _randomize_bn(model)
-    model.eval()
-    x = torch.randn(*shape)
-    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for _ in range(batches):
-            qat(torch.randn(*shape, generator=g) * 1.5)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    return model, qat, x
+    return calibrated_model(make, shape, qconfig=qconfig, batches=batches)
 
 
 @pytest.fixture(scope="module", params=EXACT_ZOO)
