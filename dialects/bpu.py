@@ -97,169 +97,50 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from irq.dialects._opspec import BOOL, INT, INTS, STR, AttrKind, ShapeError, assembly_format
+from irq.dialects._bpu_checks import (  # noqa: F401 (re-exported: runtimes and passes read them from bpu)
+    ACCUMULATOR_WIDTHS,
+    ACTIVATION_WIDTHS,
+    I64_ARRAY,
+    LUT_SIZES,
+    MAX_SHIFT,
+    MIN_SHIFT,
+    MULTIPLIER_BITS,
+    ROUNDING_MODES,
+    SCALE,
+    Accumulator,
+    Activation,
+    AnyStorage,
+    FloatTensor,
+    Weight,
+    _attr,
+    _check_shape_rule,
+    _int_array,
+    _int_tensor,
+    _ints,
+    _per_channel_length,
+    _rounding_attr,
+    _verify_accumulator,
+    _verify_clamp,
+    _verify_multipliers,
+    _verify_rounding,
+    _verify_same_shape,
+    _weight_absmax,
+    constant_array,
+    dtype_name,
+    storage_range,
+    width,
+)
+from irq.dialects._opspec import BOOL, INT, INTS, STR, ShapeError, assembly_format
 from irq.dialects._shapes import conv, conv_transpose, linear, matmul, permute, pool2d, shape_of, slice_
 
-from irq.ir.attributes import Attribute, DenseArrayAttr, FloatAttr
+from irq.ir.attributes import Attribute, FloatAttr
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.dialect import Dialect
-from irq.ir.opdef import Constraint, Op, attribute, operand, optional_operand, result, variadic_operand
+from irq.ir.opdef import Op, attribute, operand, optional_operand, result, variadic_operand
 from irq.ir.traits import ConstantLike, Pure
-from irq.ir.types import FloatType, IntegerType, ShapedType, Type, i64
+from irq.ir.types import IntegerType, Type
 
 DIALECT = Dialect("bpu", "Fixed-point ops on storage types with explicit integer parameters.")
-
-#: Storage dtypes by width, and which roles may use them.
-ACTIVATION_WIDTHS = (8, 16)
-ACCUMULATOR_WIDTHS = (32, 64)
-LUT_SIZES = {8: 256, 16: 65536}
-# The parameter ranges of irq.fixedpoint, repeated here so that loading the dialect (every irq-opt
-# start-up) does not import numpy; tests/test_bpu_dialect.py checks they stay equal.
-ROUNDING_MODES = ("half_up", "half_even", "half_away", "floor")
-MULTIPLIER_BITS = 31
-MIN_SHIFT, MAX_SHIFT = 1, 62
-
-
-# -- type constraints -----------------------------------------------------------------------------
-def _int_tensor(widths: Sequence[int]) -> Constraint:
-    def pred(t: Type) -> bool:
-        return (isinstance(t, ShapedType) and isinstance(t.element_type, IntegerType)
-                and not t.element_type.is_unsigned and t.element_type.width in widths)
-    names = "/".join(f"i{w}" for w in widths)
-    return Constraint(pred, f"a tensor of {names}")
-
-
-Activation = _int_tensor(ACTIVATION_WIDTHS)
-Weight = _int_tensor((8,))
-Accumulator = _int_tensor(ACCUMULATOR_WIDTHS)
-AnyStorage = _int_tensor((8, 16, 32, 64))
-FloatTensor = Constraint(lambda t: isinstance(t, ShapedType) and isinstance(t.element_type, FloatType),
-                         "a float tensor")
-
-
-# -- attribute kinds --------------------------------------------------------------------------------
-def _int_array(v) -> Attribute:
-    if isinstance(v, Attribute):
-        return v
-    if isinstance(v, int):
-        v = [v]
-    return DenseArrayAttr(i64, [int(x) for x in v])
-
-
-I64_ARRAY = AttrKind("an array<i64: ...>", lambda a: isinstance(a, DenseArrayAttr) and a.element_type is i64,
-                     _int_array)
-SCALE = AttrKind("a positive float or an array<f64: ...> of them",
-                 lambda a: (isinstance(a, FloatAttr) and a.value > 0)
-                 or (isinstance(a, DenseArrayAttr) and isinstance(a.element_type, FloatType) and len(a) > 0
-                     and all(x > 0 for x in a)),
-                 lambda v: v if isinstance(v, Attribute) else FloatAttr(float(v)))
-
-
-def _attr(kind: AttrKind, optional: bool = False, default=None):
-    return attribute(kind.predicate(), optional=optional, default=default, coerce=kind.coerce)
-
-
-def _rounding_attr():
-    return _attr(STR, default="half_up")
-
-
-# -- helpers for verifiers ----------------------------------------------------------------------------
-def width(v_or_t) -> int:
-    """Bit width of a value's (or type's) integer element type."""
-    t = v_or_t if isinstance(v_or_t, Type) else v_or_t.type
-    return t.element_type.width
-
-
-def dtype_name(v_or_t) -> str:
-    return f"i{width(v_or_t)}"
-
-
-def storage_range(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
-def constant_array(v):
-    """The numpy data of a value defined by `bpu.constant`, else None (used to prove bounds)."""
-    op = getattr(v, "op", None)
-    if isinstance(op, ConstantOp):
-        return op.value.to_numpy()
-    return None
-
-
-def _ints(a) -> list[int]:
-    return [int(x) for x in a] if a is not None else []
-
-
-def _verify_rounding(op: Op) -> None:
-    r = op.get_attr("rounding")
-    if r is not None and r.value not in ROUNDING_MODES:
-        raise op.error(f"rounding must be one of {', '.join(ROUNDING_MODES)}, got '{r.value}'")
-
-
-def _verify_multipliers(op: Op, multipliers: Sequence[int], shifts: Sequence[int], what: str = "") -> None:
-    for m in multipliers:
-        if not 0 <= m < 2**MULTIPLIER_BITS:
-            raise op.error(f"{what}multiplier {m} is outside [0, 2^{MULTIPLIER_BITS})")
-    for s in shifts:
-        if not MIN_SHIFT <= s <= MAX_SHIFT:
-            raise op.error(f"{what}shift {s} is outside [{MIN_SHIFT}, {MAX_SHIFT}]")
-
-
-def _verify_clamp(op: Op) -> None:
-    lo, hi = storage_range(width(op.results[0]))
-    a, b = op.get_attr("min"), op.get_attr("max")
-    cmin = lo if a is None else a.value
-    cmax = hi if b is None else b.value
-    if not lo <= cmin <= cmax <= hi:
-        raise op.error(f"clamp bounds [{cmin}, {cmax}] must be ordered and inside the {dtype_name(op.results[0])} "
-                       f"range [{lo}, {hi}]")
-
-
-def _verify_same_shape(op: Op, a, b, what: str) -> None:
-    sa, sb = shape_of(a), shape_of(b)
-    if sa is not None and sb is not None and sa != sb:
-        raise op.error(f"{what} shape {list(sa)} differs from {list(sb)}")
-
-
-def _check_shape_rule(op: Op, rule) -> None:
-    if any(shape_of(v) is None for v in op.operands):
-        return
-    try:
-        expected = rule(op)
-    except ShapeError as e:
-        raise op.error(str(e)) from None
-    if expected is None:
-        return
-    got = shape_of(op.results[0])
-    if expected[0] is not None and got is not None and tuple(got) != tuple(expected[0]):
-        raise op.error(f"result shape {list(got)} does not match the expected {list(expected[0])}")
-
-
-def _verify_accumulator(op: Op, reduction: int, x, w_absmax: int) -> None:
-    """The result dtype must hold the proved bound K * max|x| * max|w| + max|bias|."""
-    bias = op.operands[2] if len(op.operands) > 2 else None
-    extra = 0
-    if bias is not None:
-        data = constant_array(bias)
-        # a bias that is not a constant cannot enter the proof; runtimes refuse a result outside its dtype
-        extra = int(abs(data.astype("int64")).max()) if data is not None and data.size else 0
-    from irq.fixedpoint import accumulator_dtype
-    need = accumulator_dtype(reduction, dtype_name(x), w_absmax, extra)
-    if need == "i64" and width(op.results[0]) < 64:
-        raise op.error(f"accumulator i{width(op.results[0])} cannot hold {reduction} products of {dtype_name(x)} "
-                       f"x |w| <= {w_absmax} plus the bias; use i64")
-
-
-def _weight_absmax(w) -> int:
-    data = constant_array(w)
-    if data is None or not data.size:
-        return 128
-    return int(abs(data.astype("int64")).max())
-
-
-def _per_channel_length(op: Op, n: int, channels: int | None, what: str) -> None:
-    if n != 1 and channels is not None and n != channels:
-        raise op.error(f"{what} has {n} entries; expected 1 (per tensor) or {channels} (per channel)")
 
 
 # -- ops --------------------------------------------------------------------------------------------------
