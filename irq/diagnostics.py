@@ -106,7 +106,8 @@ Handler = Callable[[Diagnostic], None]
 
 
 def _print_handler(d: Diagnostic) -> None:
-    print(d.format(show_op=False), file=sys.stderr)
+    if sys.stderr is not None:  # print(file=None) would write the diagnostic into stdout
+        print(d.format(show_op=False), file=sys.stderr)
 
 
 _handlers: list[Handler] = [_print_handler]

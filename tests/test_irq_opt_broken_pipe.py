@@ -1,5 +1,6 @@
 """`irq-opt big.irq | head -1` (issue 14): a reader that closes the pipe early ends irq-opt quietly,
-with the status a shell shows for a tool killed by SIGPIPE, instead of a BrokenPipeError traceback."""
+with the status a shell shows for a tool killed by SIGPIPE, instead of a BrokenPipeError traceback;
+and a closed stderr (`2>&-`) drops diagnostics instead of mixing them into the output."""
 
 from __future__ import annotations
 
@@ -69,3 +70,42 @@ def test_every_cli_entry_point_is_wrapped():
     import irq.cli.run
     for module in (irq.cli.main, irq.cli.opt, irq.cli.run):
         assert module.main.__wrapped__ is not None, module.__name__
+
+
+# -- a closed stderr ---------------------------------------------------------------------------------
+
+def _with_stderr_closed(module: str, args: list[str]) -> subprocess.CompletedProcess:
+    # fd 2 closed before Python starts, as `tool ... 2>&-` does: sys.stderr is None in the child
+    code = f"import sys; from {module} import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: __import__("os").close(2), timeout=300)
+
+
+_ADD_ZERO = ("func.func @f(%a: i32) -> i32 {\n  %c = arith.constant 0 : i32\n"
+             "  %b = arith.addi %a, %c : i32\n  return %b : i32\n}\n")
+
+
+def test_closed_stderr_keeps_the_output_and_drops_the_dumps(tmp_path):
+    """`--print-ir-after-all` writes to stderr: with none, the IR still reaches stdout, unmixed."""
+    src = tmp_path / "a.irq"
+    src.write_text(_ADD_ZERO)
+    done = _with_stderr_closed("irq.cli.opt", ["-p", "canonicalize", "--print-ir-after-all", "--timing",
+                                               "--pass-statistics", str(src)])
+    assert done.returncode == 0
+    assert done.stdout == "module {\n  func.func @f(%a: i32) -> i32 {\n    return %a : i32\n  }\n}\n"
+
+
+def test_closed_stderr_never_diverts_an_error_into_stdout(tmp_path):
+    src = tmp_path / "bad.irq"
+    src.write_text("func.func @f( {\n")
+    done = _with_stderr_closed("irq.cli.opt", [str(src)])
+    assert done.returncode == 1 and done.stdout == ""
+    done = _with_stderr_closed("irq.cli.opt", ["-p", "no-such-pass", str(src)])
+    assert done.returncode != 0 and done.stdout == ""
+
+
+@pytest.mark.parametrize("module", ["irq.cli.run", "irq.cli.main"])
+def test_closed_stderr_error_exit_of_the_other_tools(module, tmp_path):
+    args = [str(tmp_path / "missing.irq")] if module == "irq.cli.run" else ["run", str(tmp_path / "missing.irq")]
+    done = _with_stderr_closed(module, args)
+    assert done.returncode != 0 and done.stdout == ""

@@ -47,7 +47,8 @@ class IRPrinter(PassInstrumentation):
     def _dump(self, header: str, op: Operation) -> str:
         text = op.to_text(generic=self.generic)
         out = self.stream or sys.stderr
-        out.write(f"// -----// IR Dump {header} //----- //\n{text}\n\n")
+        if out is not None:  # None: the process has no stderr (closed at start), so the dump goes nowhere
+            out.write(f"// -----// IR Dump {header} //----- //\n{text}\n\n")
         return text
 
     def before_pass(self, p: Pass, op: Operation) -> None:
@@ -101,7 +102,9 @@ class Timing(PassInstrumentation):
         return "\n".join(lines) + "\n"
 
     def finish(self) -> None:
-        (self.stream or sys.stderr).write(self.report())
+        out = self.stream or sys.stderr
+        if out is not None:
+            out.write(self.report())
 
 
 def statistics_report(passes: Iterable[Pass]) -> str:
