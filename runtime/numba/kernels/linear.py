@@ -1,10 +1,11 @@
 """Linear (activation x constant weight) and matmul (activation x activation) on an exact GEMM.
 
-int8 linears on a VNNI CPU run the int8 GEMM (`vnni.VnniGemm`: activations shifted to unsigned bytes,
-the offset folded into the bias). Everything else (int16 operands, weights wider than int8, no VNNI,
-matmul of two activations) casts its integer operands into planned float buffers (`gemm.to_float`)
-and multiplies with BLAS in K chunks that stay exact (`gemm.float_route`). Both finish with the shared
-epilogue (bias, declared accumulator width check, requantize or raw high-precision output).
+int8 and int16 linears with int8-valued weights on a VNNI CPU run the int8 GEMM with the epilogue
+fused (`vnni.py`: int8 rows read in place, int16 rows split into exact byte planes, the offsets folded
+into the bias). Everything else (weights wider than int8, no VNNI, matmul of two activations) casts
+its integer operands into planned float buffers (`gemm.to_float`) and multiplies with BLAS in K
+chunks that stay exact (`gemm.float_route`), then runs the shared epilogue (bias, declared
+accumulator width check, requantize or raw high-precision output).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import numpy as np
 from . import vnni
 from .conv import vnni_route
 from .gemm import ExactGemm, epilogue_raw, epilogue_requantize, float_route, to_float
+from .vnni import pad_copy, pad_split16
 
 _NO_RES = np.zeros((0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)
+_NO_LO = np.zeros(0, np.uint8)
+_TAP0 = np.zeros(1, np.int64)
 
 
 class LinearPlan:
@@ -25,14 +29,27 @@ class LinearPlan:
     def __init__(self, rows: int, x_dtype: np.dtype, weight: np.ndarray, bias: np.ndarray | None,
                  acc_range: tuple[int, int]):
         n, k = weight.shape
+        x_dtype = np.dtype(x_dtype)
         self.rows, self.k = rows, k
         self.bias = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(n)
-        self.vnni = vnni_route(x_dtype, weight, k)
+        self.dual = x_dtype == np.int16
+        self.vnni = x_dtype in (np.int8, np.int16) and vnni_route(np.dtype(np.int8), weight, k)
+        self._half_key = None
         if self.vnni:
-            # unsigned activations (x + 128); the 128 * colsum(W) offset is folded into the bias
-            self.gemm = vnni.VnniGemm(rows, weight.T)
-            self.x_unsigned = np.full((rows, self.gemm.kp), 128, np.uint8)
+            # int8 rows are read in place (the kernel flips their sign bit); int16 rows split into byte
+            # planes; K not a multiple of 4 is copied into padded rows (the pad meets zero weights)
+            self.gemm = vnni.VnniGemm(weight.T, self.dual)
             self.bias = self.bias + self.gemm.correction
+            self.kp = kp = vnni.padded_k(k)
+            self.in_place = not self.dual and k == kp
+            if self.dual:
+                self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
+                self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
+            elif not self.in_place:
+                self.x_pad = np.zeros((rows, kp), np.int8)
+                self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
+            else:
+                self.a_lo = _NO_LO
         else:
             fdt, chunk = float_route(x_dtype, np.int8 if weight.dtype == np.int64 else weight.dtype)
             self.w_packed = np.ascontiguousarray(weight.T).astype(fdt)
@@ -42,20 +59,39 @@ class LinearPlan:
         self.out_features = n
 
     def accumulate(self, x2d: np.ndarray) -> np.ndarray:
-        if self.vnni:
-            vnni.to_unsigned(x2d, self.x_unsigned)
-            return self.gemm.result(self.x_unsigned)
+        """The float route's accumulator (without bias)."""
         to_float(x2d, self.x_float)
         return self.gemm.result(self.x_float, self.w_packed)
 
+    def _vnni_run(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> int:
+        rows, kp = self.rows, self.kp
+        if self.dual:
+            pad_split16(x2d.reshape(1, rows, 1, self.k), 0, 0, self.x_hi.reshape(1, rows, 1, kp),
+                        self.x_lo.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        elif self.in_place:
+            a_bytes = x2d.reshape(-1).view(np.uint8)
+        else:
+            pad_copy(x2d.reshape(1, rows, 1, self.k), 0, 0, self.x_pad.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        return self.gemm.run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, 1, 0, rows, rows, rows, 0, self.bias,
+                             self.acc_lo, self.acc_hi, epilogue, out2d)
+
     def requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
-        acc = self.accumulate(x2d)
         if res is None:
             res, res_mult = _NO_RES, _NO_RES_MULT
+        if self.vnni:
+            if self._half_key is not shift:
+                self._half, self._half_key = vnni.half_of(shift), shift
+            return self._vnni_run(x2d, (mult, shift, self._half, mode, lo, hi, res, res_mult, False), out2d)
+        acc = self.accumulate(x2d)
         return epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                    res, res_mult, out2d)
 
     def raw(self, x2d, out2d) -> int:
+        if self.vnni:
+            return self._vnni_run(x2d, (_NO_RES_MULT, _NO_RES_MULT, _NO_RES_MULT, 0, 0, 0, _NO_RES, _NO_RES_MULT,
+                                        True), out2d)
         return epilogue_raw(self.accumulate(x2d), self.bias, self.acc_lo, self.acc_hi, out2d)
 
 
