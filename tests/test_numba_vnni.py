@@ -145,3 +145,27 @@ def test_serial_twin_and_parallel_kernel_agree():
     # the twin is cached under its own name (one cache entry per variant)
     assert vnni.pad_copy.serial.py_func.__qualname__ == "pad_copy_serial"
     assert launch.Kernel.pick(vnni.pad_copy, 0) is vnni.pad_copy.serial
+
+
+def test_accumulator_proof_is_tight():
+    # the per-element range check is dropped only when x_abs * sum|w| + |bias| fits the declared width
+    w = np.full((3, 2), -128, np.int8)  # sum |w| = 384 per column; int8 worst case 128 * 384 = 49,152
+    bias = np.array([10, -10])
+    assert vnni.accumulator_proven(w, bias, 128, (-49_162, 49_162))
+    assert not vnni.accumulator_proven(w, bias, 128, (-49_161, 49_162))
+    assert not vnni.accumulator_proven(w, bias, 128, (-49_162, 49_161))
+    # int16: 32768 * 384 + 10 = 12,582,922
+    assert vnni.accumulator_proven(w, bias, 32768, (-12_582_922, 12_582_922))
+    assert not vnni.accumulator_proven(w, bias, 32768, (-12_582_921, 12_582_922))
+
+
+def test_unproven_conv_still_reports_overflow():
+    # a 16-bit declared accumulator that 128 * 9 * 64 * 127 can exceed: the check stays and fires
+    x = np.full((1, 4, 4, 64), -128, np.int8)
+    w = np.full((8, 64, 3, 3), -128, np.int8)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**15, 2**15 - 1))
+    assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) != vnni.NO_CHECK
+    out = np.empty(plan.out_shape, np.int16)
+    assert plan.raw(x, out) > 0
+    mult, shift = np.full(8, 2**30, np.int64), np.full(8, 40, np.int64)
+    assert plan.requantize(x, np.empty(plan.out_shape, np.int8), mult, shift, 0, -128, 127) > 0

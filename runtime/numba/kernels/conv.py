@@ -259,6 +259,10 @@ class Conv2dPlan:
         self.bias = np.zeros(o, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(o)
         self.acc_lo, self.acc_hi = acc_range
         self._half_key = None
+        x_abs = 128 if np.dtype(x_dtype) == np.int8 else 32768
+        w_cols = np.moveaxis(np.asarray(weight), 0, -1).reshape(-1, o)  # (cg*kh*kw, O): each output's taps
+        if np.dtype(x_dtype) in (np.int8, np.int16) and vnni.accumulator_proven(w_cols, self.bias, x_abs, acc_range):
+            self.acc_lo, self.acc_hi = vnni.NO_CHECK
         if groups == c and o == c and cg == 1:
             self.route = "depthwise"
             self.w_dw = np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0)).astype(np.int32)
