@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from irq.runtime.numba.kernels import launch, vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
-from irq.runtime.numba.kernels.linear import LinearPlan
+from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
 
 pytestmark = pytest.mark.skipif(not vnni.available(), reason="no AVX-512 VNNI on this CPU")
 
@@ -169,3 +169,21 @@ def test_unproven_conv_still_reports_overflow():
     assert plan.raw(x, out) > 0
     mult, shift = np.full(8, 2**30, np.int64), np.full(8, 40, np.int64)
     assert plan.requantize(x, np.empty(plan.out_shape, np.int8), mult, shift, 0, -128, 127) > 0
+
+
+@given(batch=st.integers(1, 3), m=st.integers(1, 13), k=st.integers(1, 150), n=st.integers(1, 140),
+       dtype=st.sampled_from([np.int8, np.int16]), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_activation_matmul_on_vnni_matches_int64(batch, m, k, n, dtype, extreme, seed):
+    # the right operand is packed at run time, twice with different values: the second run must not see the first
+    rng = np.random.default_rng(seed)
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    plan = MatmulPlan(batch, m, k, n, np.dtype(dtype), np.dtype(np.int8), (-2**62, 2**62))
+    assert plan.vnni
+    for _ in range(2):
+        x = (rng.choice([lo, hi], size=(batch, m, k)) if extreme else rng.integers(lo, hi + 1, (batch, m, k)))
+        y = (rng.choice([-128, 127], size=(batch, k, n)) if extreme else rng.integers(-128, 128, (batch, k, n)))
+        x, y = x.astype(dtype), y.astype(np.int8)
+        out = np.empty((batch, m, n), np.int64)
+        assert plan.run(x, y, out) == 0
+        np.testing.assert_array_equal(out, x.astype(np.int64) @ y.astype(np.int64))

@@ -2,10 +2,11 @@
 
 int8 and int16 linears with int8-valued weights on a VNNI CPU run the int8 GEMM with the epilogue
 fused (`vnni.py`: int8 rows read in place, int16 rows split into exact byte planes, the offsets folded
-into the bias). Everything else (weights wider than int8, no VNNI, matmul of two activations) casts
-its integer operands into planned float buffers (`gemm.to_float`) and multiplies with BLAS in K
-chunks that stay exact (`gemm.float_route`), then runs the shared epilogue (bias, declared
-accumulator width check, requantize or raw high-precision output).
+into the bias); so do matmuls of two activations (the right operand packed at run time). Everything
+else (weights or right operands wider than int8, no VNNI) casts its integer operands into planned
+float buffers (`gemm.to_float`) and multiplies with BLAS in K chunks that stay exact
+(`gemm.float_route`), then runs the shared epilogue (bias, declared accumulator width check,
+requantize or raw high-precision output).
 """
 
 from __future__ import annotations
@@ -99,20 +100,51 @@ class LinearPlan:
 
 
 class MatmulPlan:
-    """Batched ``z[b] = x[b] @ y[b]`` of two activations (batch, M, K) x (batch, K, N), buffers planned once."""
+    """Batched ``z[b] = x[b] @ y[b]`` of two activations (batch, M, K) x (batch, K, N), buffers planned once.
+
+    On VNNI (int8 or int16 x, int8 y) every run packs y into the GEMM's panel layout with its column
+    correction (`vnni.pack_operands`, one pass over y) and runs the fused VNNI kernel over all batches in
+    one call; otherwise both operands are cast to floats for the exact chunked BLAS route.
+    """
 
     def __init__(self, batch: int, m: int, k: int, n: int, x_dtype: np.dtype, y_dtype: np.dtype,
                  acc_range: tuple[int, int]):
-        fdt, chunk = float_route(x_dtype, y_dtype)
-        self.x_float = np.empty((batch, m, k), fdt)
-        self.y_float = np.empty((batch, k, n), fdt)
-        self.gemm = ExactGemm(m, k, n, fdt, chunk)
-        self.bias = np.zeros(n, np.int64)
+        x_dtype, y_dtype = np.dtype(x_dtype), np.dtype(y_dtype)
+        self.batch, self.m, self.k, self.n = batch, m, k, n
         self.acc_lo, self.acc_hi = acc_range
-        self.batch = batch
+        self.bias = np.zeros(n, np.int64)
+        self.vnni = (x_dtype in (np.int8, np.int16) and y_dtype == np.int8 and k <= vnni.MAX_K
+                     and vnni.available())
+        self._half_key = None
+        if not self.vnni:
+            fdt, chunk = float_route(x_dtype, y_dtype)
+            self.x_float = np.empty((batch, m, k), fdt)
+            self.y_float = np.empty((batch, k, n), fdt)
+            self.gemm = ExactGemm(m, k, n, fdt, chunk)
+            return
+        self.dual = x_dtype == np.int16
+        self.kp = kp = vnni.padded_k(k)
+        self.n_vectors = -(-n // 16)
+        self.packed = np.zeros((batch, kp * 16 * self.n_vectors), np.int8)
+        self.correction = np.zeros((batch, n), np.int64)
+        rows = batch * m
+        self.in_place = not self.dual and k == kp
+        if self.dual:
+            self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
+            self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
+        elif not self.in_place:
+            self.x_pad = np.zeros((rows, kp), np.int8)
+            self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
+        else:
+            self.a_lo = _NO_LO
+        x_abs = 32768 if self.dual else 128
+        if x_abs * 128 * k <= min(-int(acc_range[0]), int(acc_range[1])):
+            self.acc_lo, self.acc_hi = vnni.NO_CHECK  # |y| <= 128: no input can overflow
 
     def run(self, x3d, y3d, out3d, requant=None) -> int:
         """`requant` is (mult, shift, mode, lo, hi) with per-column arrays, or None for the raw accumulator."""
+        if self.vnni:
+            return self._vnni_run(x3d, y3d, out3d, requant)
         b, m, k = x3d.shape
         n = y3d.shape[2]
         to_float(x3d.reshape(b * m, k), self.x_float.reshape(b * m, k))
@@ -127,3 +159,29 @@ class MatmulPlan:
                 bad += epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                            _NO_RES, _NO_RES_MULT, out3d[i])
         return bad
+
+    def _vnni_run(self, x3d, y3d, out3d, requant) -> int:
+        batch, m, k, n, kp = self.batch, self.m, self.k, self.n, self.kp
+        rows = batch * m
+        vnni.pack_operands(y3d, kp, self.n_vectors, self.dual, self.packed, self.correction)
+        x4 = x3d.reshape(1, rows, 1, k)
+        if self.dual:
+            pad_split16(x4, 0, 0, self.x_hi.reshape(1, rows, 1, kp), self.x_lo.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        elif self.in_place:
+            a_bytes = x3d.reshape(-1).view(np.uint8)
+        else:
+            pad_copy(x4, 0, 0, self.x_pad.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        if requant is None:
+            mult = shift = half = _NO_RES_MULT
+            mode, lo, hi, raw = 0, 0, 0, True
+        else:
+            mult, shift, mode, lo, hi = requant
+            if self._half_key is not shift:
+                self._half, self._half_key = vnni.half_of(shift), shift
+            half, raw = self._half, False
+        run = vnni.gemm_epilogue.pick(rows * kp * n // 400)
+        return run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
+                   self.n_vectors, n, batch, m * kp, m, m, m, 0, self.correction.reshape(-1), n, self.acc_lo,
+                   self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, out3d.reshape(rows, n))

@@ -248,16 +248,18 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
 
 
 @kernel
-def gemm_epilogue(a, a_lo, lda, taps, k4, packed, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo,
-                  acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out):
+def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias,
+                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out):
     """Exact VNNI GEMM with the epilogue fused, writing codes (or the raw accumulator) to 2-D `out`.
 
     `a` is the flat byte buffer of the signed int8 A operand (the hi plane for int16), `a_lo` the
     int16 lo plane (``lo ^ 0x80``) or an empty array. Image `b`'s virtual row `v` starts at byte
     ``b * image_bytes + v * lda``; each of its `taps` (byte offsets) adds `k4` * 4 bytes of K.
-    `packed` / `n_vectors` come from `pack_weights`; the GEMM's `n` columns go to ``out[:, c0:c0+n]``
-    (a group of a grouped conv), row ``(b * (vrows // wp) + oy) * ow + ox``. `bias` includes the
-    unsigned-offset correction and is indexed by output column, as are `mult`, `shift`, `half`
+    `packed` / `n_vectors` come from `pack_weights` (or `pack_operands`: image b's B then starts at
+    byte ``b * b_stride`` and its bias at ``b * bias_stride``; both 0 for a constant weight); the
+    GEMM's `n` columns go to ``out[:, c0:c0+n]`` (a group of a grouped conv), row
+    ``(b * (vrows // wp) + oy) * ow + ox``. `bias` includes the unsigned-offset correction and is
+    indexed by output column, as are `mult`, `shift`, `half`
     (2**(S-1), for the branch-free half_up path) and `res_mult`; `res` is a residual shaped like
     `out` or an empty (0, 0) array. Returns the count of accumulators outside [acc_lo, acc_hi].
     Parallel over chunks of MR-row blocks of every image; inside a chunk each B panel passes over
@@ -288,10 +290,11 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, n_vectors, n, images, image_by
         img = a_addr + b * image_bytes
         img_lo = lo_addr + b * image_bytes
         v_first = blk0 * MR
+        bias_b = bias[b * bias_stride:]
         v_end = min(vrows, blk1 * MR)
         for p in range(panels):
             nv = min(4, n_vectors - 4 * p)
-            b_p = b_addr + p * panel_bytes
+            b_p = b_addr + b * b_stride + p * panel_bytes
             for blk in range(blk0, blk1):
                 v0 = blk * MR
                 rows = min(MR, vrows - v0)
@@ -300,7 +303,7 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, n_vectors, n, images, image_by
                 if dual:
                     _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
             bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
-                             min(PANEL, n - p * PANEL), bias, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res,
+                             min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res,
                              res_mult, raw, acc, out)
     return bad
 
@@ -328,6 +331,34 @@ def pack_weights(w_kn: np.ndarray) -> tuple[np.ndarray, int]:
         panel = w[:, p0 * 16:(p0 + nv) * 16].reshape(kp // 4, 4, nv, 16)   # [k4][k][v][lane]
         parts.append(np.ascontiguousarray(panel.transpose(0, 2, 3, 1)).reshape(-1))  # [k4][v][lane][k]
     return np.concatenate(parts) if parts else np.zeros(0, np.int8), nvec
+
+
+@kernel
+def pack_operands(y, kp, n_vectors, dual, packed, bias):
+    """Pack each (K, N) int8 matrix ``y[b]`` like `pack_weights` into ``packed[b]`` and put its correction
+    (``-128 * colsum``, or ``-32768 * colsum`` for int16 rows) in ``bias[b]``: `matmul`'s run-time B.
+
+    `packed` is (batch, Kp * 16 * n_vectors) int8 with zeros beyond K and N (written here).
+    """
+    batch, k, n = y.shape
+    width = n_vectors * 16
+    scale = -32768 if dual else -128
+    for b in numba.prange(batch):
+        for c in range(width):
+            p = c // PANEL
+            v = (c % PANEL) // 16
+            lane = c % 16
+            nv = min(4, n_vectors - 4 * p)
+            base = p * kp * PANEL + (v * 16 + lane) * 4
+            s = np.int64(0)
+            for kk in range(kp):
+                val = np.int8(0)
+                if kk < k and c < n:
+                    val = y[b, kk, c]
+                    s += val
+                packed[b, base + (kk // 4) * nv * 64 + kk % 4] = val
+            if c < n:
+                bias[b, c] = scale * s
 
 
 def column_correction(w_kn: np.ndarray, dual: bool = False) -> np.ndarray:
@@ -391,8 +422,8 @@ class VnniGemm:
         work = images * vrows * len(taps) * k4 * 4 * self.n
         # threads only when the GEMM repays a launch: ~400 MACs cost what one element pass costs
         run = gemm_epilogue.pick(work // 400)
-        return run(a_bytes, a_lo, lda, taps, k4, self.packed, self.n_vectors, self.n, images, image_bytes, vrows, wp,
-                   ow, c0, bias, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out2d)
+        return run(a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images, image_bytes, vrows, wp,
+                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out2d)
 
 
 def accumulator_proven(w_kn: np.ndarray, bias: np.ndarray, x_abs: int, acc_range: tuple[int, int]) -> bool:
