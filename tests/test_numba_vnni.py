@@ -89,9 +89,11 @@ def test_route_selection():
     w8 = np.zeros((4, 3, 3, 3), np.int8)
     assert Conv2dPlan((1, 5, 5, 3), np.dtype(np.int8), w8, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**31, 2**31 - 1)).vnni
-    # int16 activations take the float route unless the conv runs direct (C % 4 == 0, stride 1, one group)
-    assert not Conv2dPlan((1, 5, 5, 3), np.dtype(np.int16), w8, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
-                          (-2**63, 2**63 - 1)).vnni
+    # int16 activations take the float route unless the conv runs direct (one group, stride 1 or a short K)
+    assert not Conv2dPlan((1, 5, 5, 6), np.dtype(np.int16), np.zeros((4, 3, 3, 3), np.int8), None, (1, 1),
+                          (1, 1, 1, 1), (1, 1), 2, (-2**63, 2**63 - 1)).vnni
+    assert Conv2dPlan((1, 5, 5, 3), np.dtype(np.int16), w8, None, (2, 2), (1, 1, 1, 1), (1, 1), 1,
+                      (-2**63, 2**63 - 1)).route == "direct"  # the stem: C = 3 padded to 4, K = 36
     w4 = np.zeros((4, 4, 3, 3), np.int8)
     assert Conv2dPlan((1, 5, 5, 4), np.dtype(np.int16), w4, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**63, 2**63 - 1)).route == "direct"

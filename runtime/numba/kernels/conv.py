@@ -43,16 +43,28 @@ def vnni_route(x_dtype: np.dtype, weight: np.ndarray, k: int) -> bool:
     return weight.dtype.kind == "i" and (weight.size == 0 or (weight.min() >= -128 and weight.max() <= 127))
 
 
+#: Strided convs run direct only up to this K (kh * kw * C, C padded to 4): the direct route computes
+#: every stride-th padded pixel of each row (half its GEMM rows wasted at stride 2), which pays only
+#: where im2col's byte-by-byte copy costs more than the GEMM (MobileNetV2's 3->32 stem: 4.3 ms -> see
+#: docs/design.md, at batch 8).
+DIRECT_STRIDED_MAX_K = 64
+
+
 def direct_route(x_dtype: np.dtype, weight: np.ndarray, c: int, stride: tuple[int, int], groups: int) -> bool:
     """True when the conv runs as a direct VNNI GEMM over the padded input (no im2col; module doc).
 
-    Needs stride 1, one group, C a multiple of 4 (each tap's K slice on a 4-byte boundary), int8 or
-    int16 activations and int8-valued weights within the lane bound.
+    Needs one group, int8 or int16 activations and int8-valued weights within the lane bound, and
+    stride 1 or an equal stride on both axes with a short K (`DIRECT_STRIDED_MAX_K`). C is padded to a
+    multiple of 4 in the copy (each tap's K slice on a 4-byte boundary).
     """
     o, cg, kh, kw = weight.shape
-    if groups != 1 or tuple(stride) != (1, 1) or c % 4 or np.dtype(x_dtype) not in (np.int8, np.int16):
+    if groups != 1 or np.dtype(x_dtype) not in (np.int8, np.int16):
         return False
-    return vnni_route(np.dtype(np.int8), weight, kh * kw * c)
+    sh, sw = stride
+    k = kh * kw * (-(-c // 4) * 4)
+    if (sh, sw) != (1, 1) and (sh != sw or k > DIRECT_STRIDED_MAX_K):
+        return False
+    return vnni_route(np.dtype(np.int8), weight, k)
 
 
 def out_size(size: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -308,19 +320,26 @@ class Conv2dPlan:
         self.vnni = self.route in ("direct", "im2col")
 
     def _plan_direct(self, x_shape, x_dtype: np.dtype, weight: np.ndarray) -> None:
-        """The zero-bordered input buffer(s), the taps' byte offsets and the packed (taps * C, O) weight."""
+        """The zero-bordered input buffer(s), the taps' byte offsets and the packed (taps * Cp, O) weight.
+
+        Channels are padded to Cp (a multiple of 4) with zero codes and zero weights. With stride s,
+        virtual row v = oy * Wp + ox starts at byte ``v * s * Cp`` = padded pixel (s * oy, s * ox), so
+        rows with ox >= OW (about (s - 1) / s of them) are computed and dropped.
+        """
         n, h, w, c = x_shape
         o, _, kh, kw = weight.shape
         pt, pl, pb, pr = self.padding
         dh, dw = self.dilation
+        s = self.stride[0]
+        cp = -(-c // 4) * 4
         hp, wp = h + pt + pb, w + pl + pr
         self.dual = x_dtype == np.int16
-        # a 1x1 unpadded int8 conv reads the activation itself; everything else reads a padded copy
-        self.in_place = not self.dual and kh == kw == 1 and not any(self.padding)
-        self.pad_hw = (hp, wp)
-        # the last virtual rows' taps reach (kw - 1) * dw pixels past the last image
-        size = n * hp * wp * c
-        slack = ((kw - 1) * dw + 1) * c + 64
+        # a 1x1 unpadded stride-1 int8 conv reads the activation itself; everything else a padded copy
+        self.in_place = not self.dual and kh == kw == 1 and not any(self.padding) and s == 1 and cp == c
+        self.pad_shape = (n, hp, wp, cp)
+        # the last virtual rows reach about s image rows plus (kw - 1) * dw pixels past the last image
+        size = n * hp * wp * cp
+        slack = (s * wp + (kw - 1) * dw + 1) * cp + 64
         if self.dual:
             self.x_hi = np.zeros(size + slack, np.int8)
             self.x_lo = np.full(size + slack, -128, np.int8)  # code 0's lo byte, 0 ^ 0x80
@@ -330,9 +349,11 @@ class Conv2dPlan:
             self.a_bytes, self.a_lo = self.x_pad.view(np.uint8), _NO_LO
         else:
             self.a_lo = _NO_LO
-        self.taps = np.array([(ky * dh * wp + kx * dw) * c for ky in range(kh) for kx in range(kw)], np.int64)
-        self.geometry = (c, self.taps, c // 4, n, hp * wp * c, self.oh * wp, wp, self.ow)
-        self.gemm = vnni.VnniGemm(weight.transpose(2, 3, 1, 0).reshape(kh * kw * c, o), self.dual)
+        self.taps = np.array([(ky * dh * wp + kx * dw) * cp for ky in range(kh) for kx in range(kw)], np.int64)
+        self.geometry = (s * cp, self.taps, cp // 4, n, hp * wp * cp, self.oh * wp, wp, self.ow)
+        w_pad = np.zeros((kh, kw, cp, o), np.int64)
+        w_pad[:, :, :c] = weight.transpose(2, 3, 1, 0)
+        self.gemm = vnni.VnniGemm(w_pad.reshape(kh * kw * cp, o), self.dual)
         self.bias = self.bias + self.gemm.correction
 
     def _plan_im2col(self, x_shape, x_dtype, weight, w_groups, kg: int, og: int) -> None:
@@ -402,13 +423,12 @@ class Conv2dPlan:
         if self.route == "direct":
             a_bytes = x.reshape(-1).view(np.uint8) if self.in_place else self.a_bytes
             pt, pl = self.padding[0], self.padding[1]
-            hp, wp = self.pad_hw
-            n, _, _, c = x.shape
+            size = int(np.prod(self.pad_shape))
             if self.dual:
-                pad_split16(x, pt, pl, self.x_hi[:n * hp * wp * c].reshape(n, hp, wp, c),
-                            self.x_lo[:n * hp * wp * c].reshape(n, hp, wp, c))
+                shape = self.pad_shape
+                pad_split16(x, pt, pl, self.x_hi[:size].reshape(shape), self.x_lo[:size].reshape(shape))
             elif not self.in_place:
-                pad_copy(x, pt, pl, self.x_pad[:n * hp * wp * c].reshape(n, hp, wp, c))
+                pad_copy(x, pt, pl, self.x_pad[:size].reshape(self.pad_shape))
             lda, taps, k4, images, image_bytes, vrows, wp_, ow = self.geometry
             return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images, image_bytes, vrows, wp_, ow, 0, self.bias,
                                  self.acc_lo, self.acc_hi, epilogue, out2)
