@@ -195,9 +195,24 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
     ldo = np.uint64(out.shape[1])
     uc0 = np.uint64(c0)
     un = np.uint64(ncols)  # uint64 loop counters: uint64 + int64 would be float64 in Numba
-    bad = 0
     oy = v0 // wp  # one division per call: a 64-bit divide per row cost ~15% of a 1x1 conv
     ox = v0 - oy * wp - 1
+    if not dual and not raw and mode == HALF_UP and not has_res and not check:
+        # the common case (int8, half_up, no residual, overflow impossible) with every test hoisted out
+        # of the row loop
+        for r in range(rows):
+            ox += 1
+            if ox == wp:
+                ox = 0
+                oy += 1
+            if ox >= ow:
+                continue
+            o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
+            for j in range(un):
+                c = uc0 + j
+                of[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+        return 0
+    bad = 0
     for r in range(rows):
         ox += 1
         if ox == wp:
