@@ -291,7 +291,7 @@ def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad
     wt = weights(rng, (c, 1, k, k), extreme)
     plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, rng.integers(-(2**20), 2**20, size=c), (stride, stride),
                       (pad,) * 4, (1, 1), c, I32 if dtype == np.int8 else I64)
-    assert plan.depthwise and plan.dw_int32
+    assert plan.route == "depthwise" and plan.dw_int32
     mult, shift = multipliers(rng, c), rng.integers(20, 40, size=c).astype(np.int64)
     res = codes(rng, plan.out_shape, np.int8, extreme) if residual else conv._NO_RES4
     res_mult = multipliers(rng, c) >> 3 if residual else conv._NO_RES_MULT

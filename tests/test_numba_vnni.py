@@ -13,19 +13,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from irq.runtime.numba.kernels import launch, vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
-from irq.runtime.numba.kernels.linear import LinearPlan
+from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
 
 pytestmark = pytest.mark.skipif(not vnni.available(), reason="no AVX-512 VNNI on this CPU")
 
 
+_NONE = np.zeros(0, np.int64)
+
+
 def _gemm(x: np.ndarray, w: np.ndarray, a_width: int | None = None) -> np.ndarray:
-    """x (M, K) int8 @ w (K, N) int8 through VnniGemm, corrected: the exact int64 product."""
-    m = x.shape[0]
-    g = vnni.VnniGemm(m, w)
-    width = g.kp if a_width is None else a_width
-    a = np.full((m, width), 77, np.uint8)  # pad bytes are arbitrary: they meet zero weights
-    vnni.to_unsigned(x, a[:, :x.shape[1]])
-    return g.result(a[:, :g.kp])[:, :w.shape[1]].astype(np.int64) + g.correction
+    """x (M, K) int8 or int16 @ w (K, N) int8 through `gemm_epilogue`'s raw output: the exact int64 product."""
+    m, k = x.shape
+    dual = x.dtype == np.int16
+    g = vnni.VnniGemm(w, dual)
+    kp = vnni.padded_k(k)
+    width = kp if a_width is None else a_width
+    # pad bytes are arbitrary: they meet zero weights
+    hi, lo = np.full((m, width), 77, np.int8), np.full((m, width), 77, np.int8)
+    if dual:
+        hi[:, :k], lo[:, :k] = (x >> 8).astype(np.int8), ((x & 255) - 128).astype(np.int8)
+    else:
+        hi[:, :k] = x
+    out = np.empty((m, w.shape[1]), np.int64)
+    ep = (_NONE, _NONE, _NONE, 0, 0, 0, np.zeros((0, 0), np.int8), _NONE, True)
+    a_lo = lo.reshape(-1).view(np.uint8) if dual else np.zeros(0, np.uint8)
+    bad = g.run(hi.reshape(-1).view(np.uint8), a_lo, width, np.zeros(1, np.int64), kp // 4, 1, 0, m, m, m, 0,
+                g.correction, -2**62, 2**62, ep, out)
+    assert bad == 0
+    return out
 
 
 @given(m=st.integers(1, 40), k=st.integers(1, 700), n=st.integers(1, 300), extreme=st.booleans(),
@@ -44,11 +59,28 @@ def test_vnni_gemm_matches_int64(m, k, n, extreme, wide, seed):
     np.testing.assert_array_equal(got, x.astype(np.int64) @ w.astype(np.int64))
 
 
-@pytest.mark.parametrize("xv, wv", [(127, -128), (127, 127), (-128, -128), (-128, 127)])
+@given(m=st.integers(1, 20), k=st.integers(1, 300), n=st.integers(1, 140), extreme=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_vnni_int16_split_matches_int64(m, k, n, extreme, seed):
+    # int16 x int8 through the hi/lo byte planes: 256 * C_hi + C_lo - 32768 * colsum(W), exact
+    rng = np.random.default_rng(seed)
+    if extreme:
+        x = rng.choice(np.array([-32768, 32767, -1, 255, 256], np.int16), size=(m, k))
+        w = rng.choice(np.array([-128, 127], np.int8), size=(k, n))
+    else:
+        x = rng.integers(-32768, 32768, size=(m, k)).astype(np.int16)
+        w = rng.integers(-128, 128, size=(k, n)).astype(np.int8)
+    np.testing.assert_array_equal(_gemm(x, w), x.astype(np.int64) @ w.astype(np.int64))
+
+
+@pytest.mark.parametrize("xv, wv", [(127, -128), (127, 127), (-128, -128), (-128, 127),
+                                    (32767, -128), (-32768, -128), (-32768, 127), (32767, 127)])
 def test_vnni_worst_case_sums_at_the_largest_k_do_not_wrap(xv, wv):
-    # the unsigned lane sum reaches K * 255 * 128 = 2,139,095,040 for x = 127, w = -128 at K = MAX_K
+    # the unsigned lane sum reaches K * 255 * 128 = 2,139,095,040 for x = 127, w = -128 at K = MAX_K;
+    # int16's lo plane (255 for x = 32767) and hi plane (-128 + 128 .. 127 + 128) stay within the same bound
     k = vnni.MAX_K
-    x = np.full((7, k), xv, np.int8)
+    x = np.full((7, k), xv, np.int8 if -128 <= xv <= 127 else np.int16)
     w = np.full((k, 17), wv, np.int8)
     np.testing.assert_array_equal(_gemm(x, w), np.full((7, 17), k * xv * wv, np.int64))
 
@@ -57,9 +89,17 @@ def test_route_selection():
     w8 = np.zeros((4, 3, 3, 3), np.int8)
     assert Conv2dPlan((1, 5, 5, 3), np.dtype(np.int8), w8, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**31, 2**31 - 1)).vnni
-    # int16 activations and wider weight values take the float route
-    assert not Conv2dPlan((1, 5, 5, 3), np.dtype(np.int16), w8, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
-                          (-2**63, 2**63 - 1)).vnni
+    # int16 activations take the float route unless the conv runs direct (one group, stride 1 or a short K)
+    assert not Conv2dPlan((1, 5, 5, 6), np.dtype(np.int16), np.zeros((4, 3, 3, 3), np.int8), None, (1, 1),
+                          (1, 1, 1, 1), (1, 1), 2, (-2**63, 2**63 - 1)).vnni
+    assert Conv2dPlan((1, 5, 5, 3), np.dtype(np.int16), w8, None, (2, 2), (1, 1, 1, 1), (1, 1), 1,
+                      (-2**63, 2**63 - 1)).route == "direct"  # the stem: C = 3 padded to 4, K = 36
+    w4 = np.zeros((4, 4, 3, 3), np.int8)
+    assert Conv2dPlan((1, 5, 5, 4), np.dtype(np.int16), w4, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
+                      (-2**63, 2**63 - 1)).route == "direct"
+    assert Conv2dPlan((1, 5, 5, 4), np.dtype(np.int8), w4, None, (2, 1), (1, 1, 1, 1), (1, 1), 1,
+                      (-2**63, 2**63 - 1)).route == "im2col"
+    assert LinearPlan(2, np.dtype(np.int16), np.zeros((4, 3), np.int8), None, (-2**63, 2**63 - 1)).vnni
     w_wide = np.full((4, 3), 300, np.int64)
     assert not LinearPlan(2, np.dtype(np.int8), w_wide, None, (-2**63, 2**63 - 1)).vnni
     # K beyond the int32 lane bound
@@ -86,23 +126,66 @@ def test_micro_kernel_is_vpdpbusd():
     # the route's speed comes from the instruction; a refactor that loses it would still be exact.
     # A fresh uncached function: Numba cannot show the assembly of code loaded from its cache.
     @numba.njit
-    def micro(a, lda, b, k4, c, ldc):
-        vnni._mk6_4(a, lda, b, k4, c, ldc)
+    def micro(a, lda, taps, ntaps, b, k4, c, ldc):
+        vnni._mk6_4(a, lda, taps, ntaps, b, k4, c, ldc)
 
     a, b, c = np.zeros((6, 8), np.uint8), np.zeros(512, np.int8), np.zeros((6, 64), np.int32)
-    micro(a.ctypes.data, 8, b.ctypes.data, 2, c.ctypes.data, 64)
+    taps = np.zeros(1, np.int64)
+    micro(a.ctypes.data, 8, taps.ctypes.data, 1, b.ctypes.data, 2, c.ctypes.data, 64)
     asm = "".join(micro.inspect_asm().values())
     assert asm.count("vpdpbusd") >= 24  # 6 rows x 4 vectors per k step
 
 
 def test_serial_twin_and_parallel_kernel_agree():
     rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, size=(50, 40)).astype(np.int8)
-    a_par, a_ser = np.zeros((50, 40), np.uint8), np.zeros((50, 40), np.uint8)
-    vnni.to_unsigned.parallel(x, a_par)
-    vnni.to_unsigned.serial(x, a_ser)
+    x = rng.integers(-128, 128, size=(2, 5, 4, 8)).astype(np.int8)
+    a_par, a_ser = np.zeros((2, 8, 7, 8), np.int8), np.zeros((2, 8, 7, 8), np.int8)
+    vnni.pad_copy.parallel(x, 2, 1, a_par)
+    vnni.pad_copy.serial(x, 2, 1, a_ser)
     np.testing.assert_array_equal(a_par, a_ser)
-    np.testing.assert_array_equal(a_ser, (x.astype(np.int16) + 128).astype(np.uint8))
+    np.testing.assert_array_equal(a_ser, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
     # the twin is cached under its own name (one cache entry per variant)
-    assert vnni.to_unsigned.serial.py_func.__qualname__ == "to_unsigned_serial"
-    assert launch.Kernel.pick(vnni.to_unsigned, 0) is vnni.to_unsigned.serial
+    assert vnni.pad_copy.serial.py_func.__qualname__ == "pad_copy_serial"
+    assert launch.Kernel.pick(vnni.pad_copy, 0) is vnni.pad_copy.serial
+
+
+def test_accumulator_proof_is_tight():
+    # the per-element range check is dropped only when x_abs * sum|w| + |bias| fits the declared width
+    w = np.full((3, 2), -128, np.int8)  # sum |w| = 384 per column; int8 worst case 128 * 384 = 49,152
+    bias = np.array([10, -10])
+    assert vnni.accumulator_proven(w, bias, 128, (-49_162, 49_162))
+    assert not vnni.accumulator_proven(w, bias, 128, (-49_161, 49_162))
+    assert not vnni.accumulator_proven(w, bias, 128, (-49_162, 49_161))
+    # int16: 32768 * 384 + 10 = 12,582,922
+    assert vnni.accumulator_proven(w, bias, 32768, (-12_582_922, 12_582_922))
+    assert not vnni.accumulator_proven(w, bias, 32768, (-12_582_921, 12_582_922))
+
+
+def test_unproven_conv_still_reports_overflow():
+    # a 16-bit declared accumulator that 128 * 9 * 64 * 127 can exceed: the check stays and fires
+    x = np.full((1, 4, 4, 64), -128, np.int8)
+    w = np.full((8, 64, 3, 3), -128, np.int8)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**15, 2**15 - 1))
+    assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) != vnni.NO_CHECK
+    out = np.empty(plan.out_shape, np.int16)
+    assert plan.raw(x, out) > 0
+    mult, shift = np.full(8, 2**30, np.int64), np.full(8, 40, np.int64)
+    assert plan.requantize(x, np.empty(plan.out_shape, np.int8), mult, shift, 0, -128, 127) > 0
+
+
+@given(batch=st.integers(1, 3), m=st.integers(1, 13), k=st.integers(1, 150), n=st.integers(1, 140),
+       dtype=st.sampled_from([np.int8, np.int16]), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_activation_matmul_on_vnni_matches_int64(batch, m, k, n, dtype, extreme, seed):
+    # the right operand is packed at run time, twice with different values: the second run must not see the first
+    rng = np.random.default_rng(seed)
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    plan = MatmulPlan(batch, m, k, n, np.dtype(dtype), np.dtype(np.int8), (-2**62, 2**62))
+    assert plan.vnni
+    for _ in range(2):
+        x = (rng.choice([lo, hi], size=(batch, m, k)) if extreme else rng.integers(lo, hi + 1, (batch, m, k)))
+        y = (rng.choice([-128, 127], size=(batch, k, n)) if extreme else rng.integers(-128, 128, (batch, k, n)))
+        x, y = x.astype(dtype), y.astype(np.int8)
+        out = np.empty((batch, m, n), np.int64)
+        assert plan.run(x, y, out) == 0
+        np.testing.assert_array_equal(out, x.astype(np.int64) @ y.astype(np.int64))

@@ -95,6 +95,19 @@ def test_conv2d_requantize(case, tiny_tiles):
         _check_conv2d_requantize(case)
 
 
+@given(conv_programs(), st.sampled_from([1, 3, 4, 5, 8, 12]), st.integers(1, 70), st.integers(1, 3))
+@EXAMPLES
+def test_conv2d_direct_vnni_route(case, c, o, s):
+    """Single-group convs with an equal stride (the direct route on VNNI: padded copy with C padded to 4,
+    taps, strided virtual rows, fused epilogue; more than one 64-column panel and an MR-row tail; the
+    im2col route where K is too long for a strided direct conv), int8 and int16, every epilogue."""
+    case = dict(case, c=c, o=o, groups=1, stride=[s, s])
+    kh, kw = case["k"]
+    assume(case["h"] + 2 * case["padding"][0] >= case["dilation"][0] * (kh - 1) + 1)
+    assume(case["w"] + 2 * case["padding"][1] >= case["dilation"][1] * (kw - 1) + 1)
+    _check_conv2d_requantize(case)
+
+
 def _check_conv2d_requantize(case):
     rng = np.random.default_rng(case["seed"])
     n, c, o, h, w = case["n"], case["c"], case["o"], case["h"], case["w"]

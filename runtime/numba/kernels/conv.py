@@ -1,13 +1,17 @@
-"""2-D convolution on NHWC codes: im2col into an exact GEMM, and a direct depthwise kernel.
+"""2-D convolution on NHWC codes: a direct or im2col exact GEMM, and a direct depthwise kernel.
 
-General and grouped convolutions become one GEMM per group: `im2col` writes, for every output pixel,
-the (group, ky, kx, c) window as one row (padding reads as code 0: zero point 0), so group g's
-reduction is a contiguous K slice and the GEMM result is already NHWC. int8 convs on a VNNI CPU write
-unsigned bytes for the int8 GEMM (`vnni.py`, `im2col_bytes`); others write float codes for the exact
-float GEMM (`gemm.py`, `im2col_rows`). Depthwise convs (one input channel per group) have
-K = kh * kw, far too short for a GEMM to pay; `depthwise_requantize` walks NHWC directly with int64
-accumulators per channel (exact for any kernel size; each is still checked against the width the
-program declares) and the requantize fused.
+On a VNNI CPU, int8 and int16 convs with stride 1, one group and C a multiple of 4 (MobileNetV2's
+1x1 expansions and projections, ResNet-style 3x3s) run *directly*: the input is copied once into a
+zero-bordered NHWC buffer and the VNNI GEMM reads its rows in place, one K slice per tap, with the
+requantize fused per tile (`vnni.py`, module doc). Other int8 convs (grouped, strided, C not a
+multiple of 4) on VNNI become one GEMM per group over `im2col_bytes` rows, the same fused kernel
+writing each group's output columns. Everything else (int16 outside the direct route, no VNNI)
+writes float codes for the exact float GEMM (`gemm.py`, `im2col_rows`). In both im2col forms each
+output pixel's (group, ky, kx, c) window is one row (padding reads as code 0: zero point 0), so group
+g's reduction is a contiguous K slice and the GEMM result is already NHWC. Depthwise convs (one input
+channel per group) have K = kh * kw, far too short for a GEMM to pay; `depthwise_requantize` walks
+NHWC directly with int64 accumulators per channel (exact for any kernel size; each is still checked
+against the width the program declares) and the requantize fused.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from . import vnni
 from .launch import kernel
 from .requantize import HALF_UP, clamp, round_shift
+from .vnni import pad_copy, pad_split16
 
 #: Float scratch per conv row tile (im2col rows + GEMM result): about an L2 cache.
 TILE_BYTES = 1 << 20
@@ -36,6 +41,30 @@ def vnni_route(x_dtype: np.dtype, weight: np.ndarray, k: int) -> bool:
     if weight.dtype == np.int8:
         return True
     return weight.dtype.kind == "i" and (weight.size == 0 or (weight.min() >= -128 and weight.max() <= 127))
+
+
+#: Strided convs run direct only up to this K (kh * kw * C, C padded to 4): the direct route computes
+#: every stride-th padded pixel of each row (half its GEMM rows wasted at stride 2), which pays only
+#: where im2col's byte-by-byte copy costs more than the GEMM (MobileNetV2's 3->32 stem: 4.3 ms -> see
+#: docs/design.md, at batch 8).
+DIRECT_STRIDED_MAX_K = 64
+
+
+def direct_route(x_dtype: np.dtype, weight: np.ndarray, c: int, stride: tuple[int, int], groups: int) -> bool:
+    """True when the conv runs as a direct VNNI GEMM over the padded input (no im2col; module doc).
+
+    Needs one group, int8 or int16 activations and int8-valued weights within the lane bound, and
+    stride 1 or an equal stride on both axes with a short K (`DIRECT_STRIDED_MAX_K`). C is padded to a
+    multiple of 4 in the copy (each tap's K slice on a 4-byte boundary).
+    """
+    o, cg, kh, kw = weight.shape
+    if groups != 1 or np.dtype(x_dtype) not in (np.int8, np.int16):
+        return False
+    sh, sw = stride
+    k = kh * kw * (-(-c // 4) * 4)
+    if (sh, sw) != (1, 1) and (sh != sw or k > DIRECT_STRIDED_MAX_K):
+        return False
+    return vnni_route(np.dtype(np.int8), weight, k)
 
 
 def out_size(size: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -78,12 +107,12 @@ def im2col_rows(x, r0, r1, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, group
 
 @kernel
 def im2col_bytes(xb, r0, r1, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, group_stride, cols):
-    """`im2col_rows` for the VNNI route: int8 codes (read as bytes `xb`) to unsigned ``code + 128`` bytes.
+    """`im2col_rows` for the VNNI route: int8 codes copied as bytes (`xb`, `cols` uint8); padding taps are 0.
 
-    ``code + 128`` is the byte with its top bit flipped (``^ 0x80``); a padding tap is code 0, byte 128.
-    Indices into flat views are unsigned on purpose: Numba wraps negative signed indices with a select
-    per element, which kept LLVM from vectorising the channel copy (0.31 ms against 0.028 ms for the
-    56x56x64 3x3 conv's 1232-row tile).
+    The VNNI micro-kernel flips the sign bit itself, so codes are copied unchanged. Indices into flat
+    views are unsigned on purpose: Numba wraps negative signed indices with a select per element,
+    which kept LLVM from vectorising the channel copy (0.31 ms against 0.028 ms for the 56x56x64 3x3
+    conv's 1232-row tile).
     """
     n, h, w, c = xb.shape
     cg = c // groups
@@ -91,7 +120,7 @@ def im2col_bytes(xb, r0, r1, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, gro
     cf = cols.reshape(-1)
     ld = cols.shape[1]
     ucg = np.uint64(cg)
-    flip = np.uint8(128)
+    zero = np.uint8(0)
     for rr in numba.prange(r1 - r0):
         r = r0 + rr
         b = r // oh
@@ -107,11 +136,11 @@ def im2col_bytes(xb, r0, r1, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, gro
                         d = np.uint64(row * ld + base + (ky * kw + kx) * cg)
                         if iy < 0 or iy >= h or ix < 0 or ix >= w:
                             for ci in range(ucg):
-                                cf[d + ci] = flip
+                                cf[d + ci] = zero
                         else:
                             src = np.uint64(((b * h + iy) * w + ix) * c + g * cg)
                             for ci in range(ucg):
-                                cf[d + ci] = xf[src + ci] ^ flip
+                                cf[d + ci] = xf[src + ci]
 
 
 @kernel
@@ -169,6 +198,7 @@ def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw,
     """
     has_res = res.shape[0] > 0
     fast = mode == HALF_UP and not has_res
+    check = acc_lo != vnni.NO_CHECK[0] or acc_hi != vnni.NO_CHECK[1]
     n, h, wd, c = x.shape
     kh, kw, _ = w.shape
     _, oh, ow, _ = out.shape
@@ -177,12 +207,37 @@ def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw,
     of = out.reshape(-1)
     rf = res.reshape(-1)
     uc = np.uint64(c)
+    # output columns whose 3 taps all fall inside the image (the 3x3 interior path below)
+    ox_lo = min(ow, max(0, -(-pl // sw)))
+    ox_hi = max(ox_lo, min(ow, (wd - 1 - 2 * dw + pl) // sw + 1)) if kw == 3 else ox_lo
     bad = 0
     for r in numba.prange(n * oh):
         b = r // oh
         oy = r % oh
         acc = np.empty(c, dtype=np.int32)
+        iy0 = oy * sh - pt
+        interior_row = kh == 3 and kw == 3 and fast and not check and iy0 >= 0 and iy0 + 2 * dh < h
         for ox in range(ow):
+            o0 = np.uint64(((b * oh + oy) * ow + ox) * c)
+            if interior_row and ox_lo <= ox < ox_hi:
+                # 3x3 interior pixel, half_up, no residual, no possible overflow: all nine taps and the
+                # requantize in one pass over the channels, the sum in registers (3x the tap-by-tap loop
+                # with its accumulator array on MobileNetV2's 112x112x32 layer)
+                ix0 = ox * sw - pl
+                s0 = np.uint64(((b * h + iy0) * wd + ix0) * c)
+                s1 = s0 + np.uint64(dw * c)
+                s2 = s1 + np.uint64(dw * c)
+                row = np.uint64(dh * wd * c)
+                s3, s4, s5 = s0 + row, s1 + row, s2 + row
+                s6, s7, s8 = s3 + row, s4 + row, s5 + row
+                for ci in range(uc):
+                    t = np.int32(np.int32(xf[s0 + ci]) * wf[ci] + np.int32(xf[s1 + ci]) * wf[uc + ci]
+                                 + np.int32(xf[s2 + ci]) * wf[2 * uc + ci] + np.int32(xf[s3 + ci]) * wf[3 * uc + ci]
+                                 + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
+                                 + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
+                                 + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
+                    of[o0 + ci] = min(max(((np.int64(t) + bias[ci]) * mult[ci] + half[ci]) >> shift[ci], lo), hi)
+                continue
             for ci in range(uc):
                 acc[ci] = 0
             for ky in range(kh):
@@ -197,7 +252,6 @@ def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw,
                     tap = np.uint64((ky * kw + kx) * c)
                     for ci in range(uc):
                         acc[ci] += np.int32(xf[src + ci]) * wf[tap + ci]
-            o0 = np.uint64(((b * oh + oy) * ow + ox) * c)
             if fast:
                 for ci in range(uc):
                     a = np.int64(acc[ci]) + bias[ci]
@@ -216,18 +270,17 @@ def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw,
 
 
 class Conv2dPlan:
-    """One conv2d's packed weights and buffers, planned once; `__call__` runs it with no allocation.
+    """One conv2d's packed weights and buffers, planned once; calls run it with no allocation.
 
     `weight` is OIHW int codes (the IR layout), `bias` int per output channel (or None). The epilogue is
-    either a fused requantize (`requant=(mult, shift, mode, lo, hi)`, optional residual) or the raw
-    high-precision accumulator. `acc_range` is the declared accumulator's (min, max).
+    either a fused requantize (`requantize`, optional residual) or the raw high-precision accumulator
+    (`raw`). `acc_range` is the declared accumulator's (min, max). `route` is "depthwise", "direct"
+    (VNNI over the padded input), "im2col" (VNNI over im2col rows) or "float" (module doc).
     """
 
     def __init__(self, x_shape: tuple[int, int, int, int], x_dtype: np.dtype, weight: np.ndarray,
                  bias: np.ndarray | None, stride: tuple[int, int], padding: tuple[int, int, int, int],
                  dilation: tuple[int, int], groups: int, acc_range: tuple[int, int]):
-        from .gemm import ExactGemm, float_route
-
         n, h, w, c = x_shape
         o, cg, kh, kw = weight.shape
         if c != cg * groups or o % groups:
@@ -242,43 +295,99 @@ class Conv2dPlan:
         self.kh, self.kw = kh, kw
         self.bias = np.zeros(o, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(o)
         self.acc_lo, self.acc_hi = acc_range
-        self.depthwise = groups == c and o == c and cg == 1
-        if self.depthwise:
+        self._half_key = None
+        x_abs = 128 if np.dtype(x_dtype) == np.int8 else 32768
+        w_cols = np.moveaxis(np.asarray(weight), 0, -1).reshape(-1, o)  # (cg*kh*kw, O): each output's taps
+        if np.dtype(x_dtype) in (np.int8, np.int16) and vnni.accumulator_proven(w_cols, self.bias, x_abs, acc_range):
+            self.acc_lo, self.acc_hi = vnni.NO_CHECK
+        if groups == c and o == c and cg == 1:
+            self.route = "depthwise"
             self.w_dw = np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0)).astype(np.int32)
             x_abs = 128 if np.dtype(x_dtype) == np.int8 else 32768
             w_abs = int(np.abs(weight.astype(np.int64)).max()) if weight.size else 0
             # int32 tap sums are exact when even the worst case fits (always, for int8 codes)
             self.dw_int32 = kh * kw * x_abs * w_abs < 2**31 and np.dtype(x_dtype) in (np.int8, np.int16)
-            return
-        og = o // groups
-        kg = kh * kw * cg
-        # B for group g: (kg, og), rows in (ky, kx, c) order to match im2col
-        w_groups = [weight[g * og:(g + 1) * og].transpose(2, 3, 1, 0).reshape(kg, og) for g in range(groups)]
-        self.vnni = vnni_route(x_dtype, weight, kg)
-        if self.vnni:
-            # exact int8 GEMM on VNNI: unsigned activations, the 128 * colsum(W) offset folded into the bias
+        elif direct_route(x_dtype, weight, c, stride, groups):
+            self.route = "direct"
+            self._plan_direct(x_shape, np.dtype(x_dtype), weight)
+        else:
+            og = o // groups
+            kg = kh * kw * cg
+            # B for group g: (kg, og), rows in (ky, kx, c) order to match im2col
+            w_groups = [weight[g * og:(g + 1) * og].transpose(2, 3, 1, 0).reshape(kg, og) for g in range(groups)]
+            self.route = "im2col" if vnni_route(x_dtype, weight, kg) else "float"
+            self._plan_im2col(x_shape, x_dtype, weight, w_groups, kg, og)
+        self.vnni = self.route in ("direct", "im2col")
+
+    def _plan_direct(self, x_shape, x_dtype: np.dtype, weight: np.ndarray) -> None:
+        """The zero-bordered input buffer(s), the taps' byte offsets and the packed (taps * Cp, O) weight.
+
+        Channels are padded to Cp (a multiple of 4) with zero codes and zero weights. With stride s,
+        virtual row v = oy * Wp + ox starts at byte ``v * s * Cp`` = padded pixel (s * oy, s * ox), so
+        rows with ox >= OW (about (s - 1) / s of them) are computed and dropped.
+        """
+        n, h, w, c = x_shape
+        o, _, kh, kw = weight.shape
+        pt, pl, pb, pr = self.padding
+        dh, dw = self.dilation
+        s = self.stride[0]
+        cp = -(-c // 4) * 4
+        hp, wp = h + pt + pb, w + pl + pr
+        self.dual = x_dtype == np.int16
+        # a 1x1 unpadded stride-1 int8 conv reads the activation itself; everything else a padded copy
+        self.in_place = not self.dual and kh == kw == 1 and not any(self.padding) and s == 1 and cp == c
+        self.pad_shape = (n, hp, wp, cp)
+        # the last virtual rows reach about s image rows plus (kw - 1) * dw pixels past the last image
+        size = n * hp * wp * cp
+        slack = (s * wp + (kw - 1) * dw + 1) * cp + 64
+        if self.dual:
+            self.x_hi = np.zeros(size + slack, np.int8)
+            self.x_lo = np.full(size + slack, -128, np.int8)  # code 0's lo byte, 0 ^ 0x80
+            self.a_bytes, self.a_lo = self.x_hi.view(np.uint8), self.x_lo.view(np.uint8)
+        elif not self.in_place:
+            self.x_pad = np.zeros(size + slack, np.int8)
+            self.a_bytes, self.a_lo = self.x_pad.view(np.uint8), _NO_LO
+        else:
+            self.a_lo = _NO_LO
+        self.taps = np.array([(ky * dh * wp + kx * dw) * cp for ky in range(kh) for kx in range(kw)], np.int64)
+        self.geometry = (s * cp, self.taps, cp // 4, n, hp * wp * cp, self.oh * wp, wp, self.ow)
+        w_pad = np.zeros((kh, kw, cp, o), np.int64)
+        w_pad[:, :, :c] = weight.transpose(2, 3, 1, 0)
+        self.gemm = vnni.VnniGemm(w_pad.reshape(kh * kw * cp, o), self.dual)
+        self.bias = self.bias + self.gemm.correction
+
+    def _plan_im2col(self, x_shape, x_dtype, weight, w_groups, kg: int, og: int) -> None:
+        """Row tiles, the im2col buffer and one GEMM per group (VNNI or exact float)."""
+        from .gemm import ExactGemm, float_route
+
+        n, h, w, c = x_shape
+        o = weight.shape[0]
+        groups = self.groups
+        if self.route == "im2col":
             kstride, elem, col_dtype = vnni.padded_k(kg), 1, np.uint8
-            self.offset = 128
-            self.bias = self.bias + np.concatenate([vnni.column_correction(wg) for wg in w_groups])
+            self.gemms = [vnni.VnniGemm(wg) for wg in w_groups]
+            self.bias = self.bias + np.concatenate([g.correction for g in self.gemms])
+            out_elem = 0  # the epilogue writes codes straight from the tile
         else:
             fdt, chunk = float_route(x_dtype, weight.dtype if weight.dtype != np.int64 else np.int8)
             kstride, elem, col_dtype = kg, np.dtype(fdt).itemsize, fdt
-            self.offset = 0
             self.w_packed = [np.ascontiguousarray(wg).astype(fdt) for wg in w_groups]
+            out_elem = elem
         # Row tiles: im2col, GEMM and epilogue run per block of output image rows, so the scratch
         # (cols + GEMM result) stays about TILE_BYTES whatever the batch size; one untiled pass made it
         # grow with N*OH*OW (38 MB for MobileNetV2's 112x112 16->96 expansion at batch 8), out of cache.
-        row_bytes = self.ow * (groups * kstride * elem + o * (4 if self.vnni else elem))
+        row_bytes = self.ow * (groups * kstride * elem + o * out_elem)
         self.tile_rows = max(1, min(n * self.oh, max(TILE_BYTES // row_bytes, -(-MIN_TILE_PIXELS // self.ow))))
         m = self.tile_rows * self.ow
-        work = n * self.oh * self.ow * kg * og
         # the VNNI route's pad columns (kg..kstride) are never written: any byte meets a zero weight
-        self.cols = np.full((m, groups * kstride), self.offset, dtype=col_dtype)
-        if self.vnni:
-            self.gemms = [vnni.VnniGemm(m, wg) for wg in w_groups]
-        else:
+        self.cols = np.zeros((m, groups * kstride), dtype=col_dtype)
+        self.cols_flat = self.cols.reshape(-1)
+        if self.route == "float":
+            work = n * self.oh * self.ow * kg * og
             self.gemms = [ExactGemm(m, kg, og, fdt, chunk, work) for _ in range(groups)]
-        self.acc_full = np.empty((m, o), np.int64) if groups > 1 else None
+            self.acc_full = np.empty((m, o), np.int64) if groups > 1 else None
+        else:
+            self.group_taps = [np.array([g * kstride], np.int64) for g in range(groups)]
         self.kg, self.og, self.kstride = kg, og, kstride
 
     def tiles(self):
@@ -288,35 +397,58 @@ class Conv2dPlan:
             r1 = min(total, r0 + self.tile_rows)
             yield r0, r1, r0 * self.ow, r1 * self.ow
 
-    def accumulate(self, x: np.ndarray, r0: int, r1: int) -> np.ndarray:
-        """The accumulator of output image rows [r0, r1) without bias, ((r1-r0)*OW, O) (GEMM route only)."""
+    def _im2col(self, x: np.ndarray, r0: int, r1: int) -> None:
         (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
-        m = (r1 - r0) * self.ow
-        if self.vnni:
+        if self.route == "im2col":
             im2col_bytes(x.view(np.uint8), r0, r1, self.oh, self.ow, self.kh, self.kw, sh, sw, pt, pl, dh, dw,
                          self.groups, self.kstride, self.cols)
         else:
             im2col_rows(x, r0, r1, self.oh, self.ow, self.kh, self.kw, sh, sw, pt, pl, dh, dw, self.groups,
-                        self.kstride, self.offset, self.cols)
+                        self.kstride, 0, self.cols)
+
+    def accumulate(self, x: np.ndarray, r0: int, r1: int) -> np.ndarray:
+        """The float route's accumulator of output image rows [r0, r1) without bias, ((r1-r0)*OW, O)."""
+        m = (r1 - r0) * self.ow
+        self._im2col(x, r0, r1)
         if self.groups == 1:
-            return self._group_acc(0, self.cols[:m])
+            return self.gemms[0].result(self.cols[:m], self.w_packed[0])
         ks = self.kstride
         for g in range(self.groups):
-            part = self._group_acc(g, self.cols[:m, g * ks:(g + 1) * ks])
+            part = self.gemms[g].result(self.cols[:m, g * ks:(g + 1) * ks], self.w_packed[g])
             self.acc_full[:m, g * self.og:(g + 1) * self.og] = part[:, :self.og]
         return self.acc_full[:m]
 
-    def _group_acc(self, g: int, cols: np.ndarray) -> np.ndarray:
-        """Group g's GEMM over its im2col columns (VNNI: still offset by the folded colsum term)."""
-        if self.vnni:
-            return self.gemms[g].result(cols)
-        return self.gemms[g].result(cols, self.w_packed[g])
+    def _vnni_run(self, x: np.ndarray, epilogue: tuple, out2: np.ndarray) -> int:
+        """Direct or im2col VNNI GEMM with the fused `epilogue` (see `vnni.VnniGemm.run`) into 2-D `out2`."""
+        if self.route == "direct":
+            a_bytes = x.reshape(-1).view(np.uint8) if self.in_place else self.a_bytes
+            pt, pl = self.padding[0], self.padding[1]
+            size = int(np.prod(self.pad_shape))
+            if self.dual:
+                shape = self.pad_shape
+                pad_split16(x, pt, pl, self.x_hi[:size].reshape(shape), self.x_lo[:size].reshape(shape))
+            elif not self.in_place:
+                pad_copy(x, pt, pl, self.x_pad[:size].reshape(self.pad_shape))
+            lda, taps, k4, images, image_bytes, vrows, wp_, ow = self.geometry
+            return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images, image_bytes, vrows, wp_, ow, 0, self.bias,
+                                 self.acc_lo, self.acc_hi, epilogue, out2)
+        mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
+        lda = self.cols.shape[1]
+        bad = 0
+        for r0, r1, p0, p1 in self.tiles():
+            self._im2col(x, r0, r1)
+            m = p1 - p0
+            tile_ep = (mult, shift, half, mode, lo, hi, res[p0:p1] if res.shape[0] else res, res_mult, raw)
+            for g, gemm in enumerate(self.gemms):
+                bad += gemm.run(self.cols_flat, _NO_LO, lda, self.group_taps[g], self.kstride // 4, 1, 0, m, m, m,
+                                g * self.og, self.bias, self.acc_lo, self.acc_hi, tile_ep, out2[p0:p1])
+        return bad
 
     def requantize(self, x, out, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
         """Conv + fused requantize into NHWC `out`; returns the accumulator out-of-range count."""
         from .gemm import epilogue_requantize
 
-        if self.depthwise:
+        if self.route == "depthwise":
             (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
             if res is None:
                 res, res_mult = _NO_RES4, _NO_RES_MULT
@@ -328,23 +460,22 @@ class Conv2dPlan:
                                         mult, shift, mode, lo, hi, res, res_mult, out)
         o = out.shape[-1]
         out2 = out.reshape(-1, o)
-        res2 = None if res is None else res.reshape(-1, o)
+        res2 = _NO_RES if res is None else res.reshape(-1, o)
+        rm = _NO_RES_MULT if res is None else res_mult
+        if self.vnni:
+            return self._vnni_run(x, (mult, shift, self._half_of(shift), mode, lo, hi, res2, rm, False), out2)
         bad = 0
         for r0, r1, p0, p1 in self.tiles():
             acc = self.accumulate(x, r0, r1)
-            if res2 is None:
-                tile_res, tile_res_mult = _NO_RES, _NO_RES_MULT
-            else:
-                tile_res, tile_res_mult = res2[p0:p1], res_mult
+            tile_res = res2[p0:p1] if res is not None else _NO_RES
             bad += epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
-                                       tile_res, tile_res_mult, out2[p0:p1])
+                                       tile_res, rm, out2[p0:p1])
         return bad
 
     def _half_of(self, shift: np.ndarray) -> np.ndarray:
         """2**(S-1) per channel, computed on the first call for this `shift` array (no per-run allocation)."""
-        if getattr(self, "_half_key", None) is not shift:
-            s = np.asarray(shift, np.int64)
-            self._half = np.where(s > 0, np.left_shift(np.int64(1), np.maximum(s - 1, 0)), 0)
+        if self._half_key is not shift:
+            self._half = vnni.half_of(shift)
             self._half_key = shift
         return self._half
 
@@ -353,9 +484,12 @@ class Conv2dPlan:
         from .gemm import epilogue_raw
 
         o = out.shape[-1]
-        if self.depthwise:
+        if self.route == "depthwise":
             return epilogue_raw(self._depthwise_acc(x), self.bias, self.acc_lo, self.acc_hi, out.reshape(-1, o))
         out2 = out.reshape(-1, o)
+        if self.vnni:
+            return self._vnni_run(x, (_NO_RES_MULT, _NO_RES_MULT, _NO_RES_MULT, 0, 0, 0, _NO_RES, _NO_RES_MULT,
+                                      True), out2)
         return sum(epilogue_raw(self.accumulate(x, r0, r1), self.bias, self.acc_lo, self.acc_hi, out2[p0:p1])
                    for r0, r1, p0, p1 in self.tiles())
 
@@ -364,13 +498,12 @@ class Conv2dPlan:
         o = self.out_shape[-1]
         if not hasattr(self, "_dw_acc"):
             self._dw_acc = np.empty(self.out_shape, np.int64)
-            self._dw_one = np.ones(o, np.int64)
-            self._dw_zero_bias = np.zeros(o, np.int64)
         (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
         depthwise_accumulate(x, self.w_dw, sh, sw, pt, pl, dh, dw, self._dw_acc)
         return self._dw_acc.reshape(-1, o)
 
 
+_NO_LO = np.zeros(0, np.uint8)
 _NO_RES = np.zeros((0, 0), np.int8)
 _NO_RES4 = np.zeros((0, 0, 0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)

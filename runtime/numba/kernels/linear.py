@@ -1,10 +1,12 @@
 """Linear (activation x constant weight) and matmul (activation x activation) on an exact GEMM.
 
-int8 linears on a VNNI CPU run the int8 GEMM (`vnni.VnniGemm`: activations shifted to unsigned bytes,
-the offset folded into the bias). Everything else (int16 operands, weights wider than int8, no VNNI,
-matmul of two activations) casts its integer operands into planned float buffers (`gemm.to_float`)
-and multiplies with BLAS in K chunks that stay exact (`gemm.float_route`). Both finish with the shared
-epilogue (bias, declared accumulator width check, requantize or raw high-precision output).
+int8 and int16 linears with int8-valued weights on a VNNI CPU run the int8 GEMM with the epilogue
+fused (`vnni.py`: int8 rows read in place, int16 rows split into exact byte planes, the offsets folded
+into the bias); so do matmuls of two activations (the right operand packed at run time). Everything
+else (weights or right operands wider than int8, no VNNI) casts its integer operands into planned
+float buffers (`gemm.to_float`) and multiplies with BLAS in K chunks that stay exact
+(`gemm.float_route`), then runs the shared epilogue (bias, declared accumulator width check,
+requantize or raw high-precision output).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import numpy as np
 from . import vnni
 from .conv import vnni_route
 from .gemm import ExactGemm, epilogue_raw, epilogue_requantize, float_route, to_float
+from .vnni import pad_copy, pad_split16
 
 _NO_RES = np.zeros((0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)
+_NO_LO = np.zeros(0, np.uint8)
+_TAP0 = np.zeros(1, np.int64)
 
 
 class LinearPlan:
@@ -25,55 +30,121 @@ class LinearPlan:
     def __init__(self, rows: int, x_dtype: np.dtype, weight: np.ndarray, bias: np.ndarray | None,
                  acc_range: tuple[int, int]):
         n, k = weight.shape
+        x_dtype = np.dtype(x_dtype)
         self.rows, self.k = rows, k
         self.bias = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(n)
-        self.vnni = vnni_route(x_dtype, weight, k)
+        self.dual = x_dtype == np.int16
+        self.acc_lo, self.acc_hi = acc_range
+        x_abs = 128 if x_dtype == np.int8 else 32768
+        if x_dtype in (np.int8, np.int16) and vnni.accumulator_proven(weight.T, self.bias, x_abs, acc_range):
+            self.acc_lo, self.acc_hi = vnni.NO_CHECK  # no input can overflow: the per-element check is dead
+        self.vnni = x_dtype in (np.int8, np.int16) and vnni_route(np.dtype(np.int8), weight, k)
+        self._half_key = None
         if self.vnni:
-            # unsigned activations (x + 128); the 128 * colsum(W) offset is folded into the bias
-            self.gemm = vnni.VnniGemm(rows, weight.T)
-            self.x_unsigned = np.full((rows, self.gemm.kp), 128, np.uint8)
+            # int8 rows are read in place (the kernel flips their sign bit); int16 rows split into byte
+            # planes; K not a multiple of 4 is copied into padded rows (the pad meets zero weights)
+            self.gemm = vnni.VnniGemm(weight.T, self.dual)
             self.bias = self.bias + self.gemm.correction
+            self.kp = kp = vnni.padded_k(k)
+            self.in_place = not self.dual and k == kp
+            if self.dual:
+                self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
+                self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
+            elif not self.in_place:
+                self.x_pad = np.zeros((rows, kp), np.int8)
+                self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
+            else:
+                self.a_lo = _NO_LO
         else:
             fdt, chunk = float_route(x_dtype, np.int8 if weight.dtype == np.int64 else weight.dtype)
             self.w_packed = np.ascontiguousarray(weight.T).astype(fdt)
             self.x_float = np.empty((rows, k), fdt)
             self.gemm = ExactGemm(rows, k, n, fdt, chunk)
-        self.acc_lo, self.acc_hi = acc_range
         self.out_features = n
 
     def accumulate(self, x2d: np.ndarray) -> np.ndarray:
-        if self.vnni:
-            vnni.to_unsigned(x2d, self.x_unsigned)
-            return self.gemm.result(self.x_unsigned)
+        """The float route's accumulator (without bias)."""
         to_float(x2d, self.x_float)
         return self.gemm.result(self.x_float, self.w_packed)
 
+    def _vnni_run(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> int:
+        rows, kp = self.rows, self.kp
+        if self.dual:
+            pad_split16(x2d.reshape(1, rows, 1, self.k), 0, 0, self.x_hi.reshape(1, rows, 1, kp),
+                        self.x_lo.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        elif self.in_place:
+            a_bytes = x2d.reshape(-1).view(np.uint8)
+        else:
+            pad_copy(x2d.reshape(1, rows, 1, self.k), 0, 0, self.x_pad.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        return self.gemm.run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, 1, 0, rows, rows, rows, 0, self.bias,
+                             self.acc_lo, self.acc_hi, epilogue, out2d)
+
     def requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
-        acc = self.accumulate(x2d)
         if res is None:
             res, res_mult = _NO_RES, _NO_RES_MULT
+        if self.vnni:
+            if self._half_key is not shift:
+                self._half, self._half_key = vnni.half_of(shift), shift
+            return self._vnni_run(x2d, (mult, shift, self._half, mode, lo, hi, res, res_mult, False), out2d)
+        acc = self.accumulate(x2d)
         return epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                    res, res_mult, out2d)
 
     def raw(self, x2d, out2d) -> int:
+        if self.vnni:
+            return self._vnni_run(x2d, (_NO_RES_MULT, _NO_RES_MULT, _NO_RES_MULT, 0, 0, 0, _NO_RES, _NO_RES_MULT,
+                                        True), out2d)
         return epilogue_raw(self.accumulate(x2d), self.bias, self.acc_lo, self.acc_hi, out2d)
 
 
 class MatmulPlan:
-    """Batched ``z[b] = x[b] @ y[b]`` of two activations (batch, M, K) x (batch, K, N), buffers planned once."""
+    """Batched ``z[b] = x[b] @ y[b]`` of two activations (batch, M, K) x (batch, K, N), buffers planned once.
+
+    On VNNI (int8 or int16 x, int8 y) every run packs y into the GEMM's panel layout with its column
+    correction (`vnni.pack_operands`, one pass over y) and runs the fused VNNI kernel over all batches in
+    one call; otherwise both operands are cast to floats for the exact chunked BLAS route.
+    """
 
     def __init__(self, batch: int, m: int, k: int, n: int, x_dtype: np.dtype, y_dtype: np.dtype,
                  acc_range: tuple[int, int]):
-        fdt, chunk = float_route(x_dtype, y_dtype)
-        self.x_float = np.empty((batch, m, k), fdt)
-        self.y_float = np.empty((batch, k, n), fdt)
-        self.gemm = ExactGemm(m, k, n, fdt, chunk)
-        self.bias = np.zeros(n, np.int64)
+        x_dtype, y_dtype = np.dtype(x_dtype), np.dtype(y_dtype)
+        self.batch, self.m, self.k, self.n = batch, m, k, n
         self.acc_lo, self.acc_hi = acc_range
-        self.batch = batch
+        self.bias = np.zeros(n, np.int64)
+        self.vnni = (x_dtype in (np.int8, np.int16) and y_dtype == np.int8 and k <= vnni.MAX_K
+                     and vnni.available())
+        self._half_key = None
+        if not self.vnni:
+            fdt, chunk = float_route(x_dtype, y_dtype)
+            self.x_float = np.empty((batch, m, k), fdt)
+            self.y_float = np.empty((batch, k, n), fdt)
+            self.gemm = ExactGemm(m, k, n, fdt, chunk)
+            return
+        self.dual = x_dtype == np.int16
+        self.kp = kp = vnni.padded_k(k)
+        self.n_vectors = -(-n // 16)
+        self.packed = np.zeros((batch, kp * 16 * self.n_vectors), np.int8)
+        self.correction = np.zeros((batch, n), np.int64)
+        rows = batch * m
+        self.in_place = not self.dual and k == kp
+        if self.dual:
+            self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
+            self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
+        elif not self.in_place:
+            self.x_pad = np.zeros((rows, kp), np.int8)
+            self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
+        else:
+            self.a_lo = _NO_LO
+        x_abs = 32768 if self.dual else 128
+        if x_abs * 128 * k <= min(-int(acc_range[0]), int(acc_range[1])):
+            self.acc_lo, self.acc_hi = vnni.NO_CHECK  # |y| <= 128: no input can overflow
 
     def run(self, x3d, y3d, out3d, requant=None) -> int:
         """`requant` is (mult, shift, mode, lo, hi) with per-column arrays, or None for the raw accumulator."""
+        if self.vnni:
+            return self._vnni_run(x3d, y3d, out3d, requant)
         b, m, k = x3d.shape
         n = y3d.shape[2]
         to_float(x3d.reshape(b * m, k), self.x_float.reshape(b * m, k))
@@ -88,3 +159,29 @@ class MatmulPlan:
                 bad += epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                            _NO_RES, _NO_RES_MULT, out3d[i])
         return bad
+
+    def _vnni_run(self, x3d, y3d, out3d, requant) -> int:
+        batch, m, k, n, kp = self.batch, self.m, self.k, self.n, self.kp
+        rows = batch * m
+        vnni.pack_operands(y3d, kp, self.n_vectors, self.dual, self.packed, self.correction)
+        x4 = x3d.reshape(1, rows, 1, k)
+        if self.dual:
+            pad_split16(x4, 0, 0, self.x_hi.reshape(1, rows, 1, kp), self.x_lo.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        elif self.in_place:
+            a_bytes = x3d.reshape(-1).view(np.uint8)
+        else:
+            pad_copy(x4, 0, 0, self.x_pad.reshape(1, rows, 1, kp))
+            a_bytes = self.a_bytes
+        if requant is None:
+            mult = shift = half = _NO_RES_MULT
+            mode, lo, hi, raw = 0, 0, 0, True
+        else:
+            mult, shift, mode, lo, hi = requant
+            if self._half_key is not shift:
+                self._half, self._half_key = vnni.half_of(shift), shift
+            half, raw = self._half, False
+        run = vnni.gemm_epilogue.pick(rows * kp * n // 400)
+        return run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
+                   self.n_vectors, n, batch, m * kp, m, m, m, 0, self.correction.reshape(-1), n, self.acc_lo,
+                   self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, out3d.reshape(rows, n))
