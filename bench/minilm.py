@@ -4,27 +4,33 @@ the same run, with quantization time and latency.
 
     python bench/minilm.py [--layers 6] [--sentences 32] [--reps 10]
 
-The encoder is re-expressed with the checkpoint's own modules in ops irq lowers (the 1/sqrt(d) attention
-scale folded into the query projection, the padding mask an additive -1e4 bias input, the token/position
-embedding lookups computed outside the program): HF's BERT forward exports arange/index/
-scaled_dot_product_attention calls no march runs. The wrapper's fp32 output is checked against HF's
-before anything is measured. irq calibrates on other sentences than the ones measured, and asserts the
-deployed program equals VALIDATION bit for bit. Latency is one call on the whole batch (the export bakes
-the batch size in) for the same scope on both sides: the encoder from embeddings to hidden states.
+The encoder is re-expressed with the checkpoint's own modules in ops irq lowers
+(tests/models/bert_encoder.py: the 1/sqrt(d) attention scale folded into the query projection, the
+padding mask an additive -1e4 bias input, the token/position embedding lookups computed outside the
+program): HF's BERT forward exports arange/index/scaled_dot_product_attention calls no march runs. The
+wrapper's fp32 output is checked against HF's before anything is measured. irq calibrates on other
+sentences than the ones measured, and asserts the deployed program equals VALIDATION bit for bit. Latency
+is one call on the whole batch for the same scope on both sides: the encoder from embeddings to hidden
+states.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import math
 import os
+import sys
 import time
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.models import bert_encoder  # noqa: E402
+from tests.models.bert_encoder import Encoder  # noqa: E402
 
 SENTENCES = [f"{a} {b}" for a in ("The cat", "A compiler", "My neighbour", "This model", "The weather",
                                   "An engineer", "The river", "Our team")
@@ -35,46 +41,6 @@ CALIB_SENTENCES = [f"{a} {b}" for a in ("Every student", "The old bridge", "A sm
                                         "The new library", "A quiet village", "The night train", "His laptop")
                    for b in ("was painted bright blue last spring.", "answers questions about the history of Rome.",
                              "needs a faster processor and more memory.", "opens early on Sunday mornings.")]
-
-
-class Layer(nn.Module):
-    def __init__(self, hf, heads: int) -> None:
-        super().__init__()
-        a = hf.attention
-        self.heads = heads
-        self.query = copy.deepcopy(a.self.query)
-        with torch.no_grad():  # softmax(q k^T / sqrt(d)): the scale folded into the query projection
-            f = 1.0 / math.sqrt(self.query.out_features // heads)
-            self.query.weight.mul_(f)
-            self.query.bias.mul_(f)
-        self.key, self.value = a.self.key, a.self.value
-        self.attn_out, self.attn_norm = a.output.dense, a.output.LayerNorm
-        self.inter, self.out, self.out_norm = hf.intermediate.dense, hf.output.dense, hf.output.LayerNorm
-
-    def split(self, t):
-        b, n, d = t.shape
-        return t.reshape(b, n, self.heads, d // self.heads).permute(0, 2, 1, 3)
-
-    def forward(self, x, bias):
-        b, n, d = x.shape
-        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
-        scores = torch.matmul(q, k.transpose(-1, -2)) + bias
-        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).reshape(b, n, d)
-        x = self.attn_norm(self.attn_out(ctx) + x)
-        return self.out_norm(self.out(nn.functional.gelu(self.inter(x))) + x)
-
-
-class Encoder(nn.Module):
-    def __init__(self, hf, layers: int) -> None:
-        super().__init__()
-        self.norm = hf.embeddings.LayerNorm
-        self.layers = nn.ModuleList([Layer(m, hf.config.num_attention_heads) for m in hf.encoder.layer[:layers]])
-
-    def forward(self, emb, bias):
-        x = self.norm(emb)
-        for layer in self.layers:
-            x = layer(x, bias)
-        return x
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -91,7 +57,7 @@ def load(layers: int = 6):
     tok = transformers.AutoTokenizer.from_pretrained(path)
     hf = transformers.AutoModel.from_pretrained(path).eval()
     hf.encoder.layer = hf.encoder.layer[:layers]
-    return tok, hf, Encoder(hf, layers).eval()
+    return tok, hf, Encoder.from_hf(hf, layers).eval()
 
 
 def encoder_inputs(tok, hf, sentences: list[str], max_length: int = 16, mask_bias: float = -1e4):
@@ -101,8 +67,7 @@ def encoder_inputs(tok, hf, sentences: list[str], max_length: int = 16, mask_bia
     with torch.no_grad():
         emb = e.word_embeddings(ids) + e.position_embeddings(torch.arange(ids.shape[1])[None]) \
             + e.token_type_embeddings(torch.zeros_like(ids))
-    bias = (1.0 - enc["attention_mask"][:, None, None, :].float()) * mask_bias
-    return enc, emb, bias
+    return enc, emb, bert_encoder.mask_bias(enc["attention_mask"], mask_bias)
 
 
 def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
