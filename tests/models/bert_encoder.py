@@ -1,5 +1,6 @@
 """A post-norm BERT encoder in ops irq lowers: the one model behind bench/minilm.py (MiniLM-L6's
-checkpoint, `EncoderLayer.from_hf`) and tests/test_transformer_quant.py (random weights).
+checkpoint, `Encoder.from_hf` / `TokenEncoder.from_hf`) and tests/test_transformer_quant.py (random
+weights). `TokenEncoder` takes token ids and does BERT's embedding lookups in the program.
 
 Attention is softmax(q k^T + bias) v with the 1/sqrt(d) scale folded into the query projection and the
 padding mask an additive bias input (`mask_bias`): HF's BERT forward exports arange/index/
@@ -79,6 +80,33 @@ class Encoder(nn.Module):
         for layer in self.layers:
             x = layer(x, bias)
         return x
+
+
+class TokenEncoder(Encoder):
+    """Token ids in: BERT's three embedding lookups (word + position + token type), their layer norm and
+    the layers, all in the program. Position and token-type ids are inputs, as in HF's BertModel.forward
+    (`positions(ids)` gives the 0..n-1 it defaults to); every input leads with the batch."""
+
+    def __init__(self, word: nn.Embedding, position: nn.Embedding, token_type: nn.Embedding, norm: nn.LayerNorm,
+                 layers: list[EncoderLayer]) -> None:
+        super().__init__(norm, layers)
+        self.word, self.position, self.token_type = word, position, token_type
+
+    @classmethod
+    def from_hf(cls, hf, layers: int) -> TokenEncoder:
+        e, heads = hf.embeddings, hf.config.num_attention_heads
+        return cls(e.word_embeddings, e.position_embeddings, e.token_type_embeddings, e.LayerNorm,
+                   [EncoderLayer.from_hf(m, heads) for m in hf.encoder.layer[:layers]])
+
+    def forward(self, ids: torch.Tensor, token_types: torch.Tensor, positions: torch.Tensor,  # type: ignore[override]
+                bias: torch.Tensor) -> torch.Tensor:
+        x = self.word(ids) + self.position(positions) + self.token_type(token_types)
+        return super().forward(x, bias)
+
+
+def positions(ids: torch.Tensor) -> torch.Tensor:
+    """Position ids 0..n-1 for each row of `ids` (HF's default), contiguous int64."""
+    return torch.arange(ids.shape[1]).expand(ids.shape).contiguous()
 
 
 def mask_bias(mask: torch.Tensor, value: float = -1e4) -> torch.Tensor:
