@@ -30,6 +30,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._timing import latency  # noqa: E402
 from tests.models import bert_encoder  # noqa: E402
 from tests.models.bert_encoder import TokenEncoder  # noqa: E402
 
@@ -106,18 +107,8 @@ def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
     return program, qat, time.perf_counter() - t0
 
 
-def median_ms(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
-
-
 def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: int = 16) -> list[tuple]:
-    """Rows (name, mean cosine, quantization seconds or None, ms per batch) for fp32, torch dynamic int8
+    """Rows (name, mean cosine, quantization seconds or None, Latency per batch) for fp32, torch dynamic int8
     (per tensor, per channel) and irq deployed; raises if deployed != VALIDATION."""
     from irq.runtime import numba as numba_runtime
     tok, hf, model = load(layers)
@@ -136,7 +127,7 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
         return float(nn.functional.cosine_similarity(emb_q, ref, dim=1).mean())
 
     with torch.no_grad():
-        rows = [("torch fp32", 1.0, None, median_ms(lambda: model(*inputs), reps))]
+        rows = [("torch fp32", 1.0, None, latency(lambda: model(*inputs), reps))]
         for name, qc in (("torch dynamic int8 per-tensor", torch.ao.quantization.default_dynamic_qconfig),
                          ("torch dynamic int8 per-channel", torch.ao.quantization.per_channel_dynamic_qconfig)):
             t0 = time.perf_counter()
@@ -144,7 +135,7 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
             seconds = time.perf_counter() - t0
             cos = score(mean_pool(dyn(**enc).last_hidden_state, mask))
             dyn_enc = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {nn.Linear: qc}, dtype=torch.qint8)
-            rows.append((name, cos, seconds, median_ms(lambda m=dyn_enc: m(*inputs), reps)))
+            rows.append((name, cos, seconds, latency(lambda m=dyn_enc: m(*inputs), reps)))
     program, qat, seconds = quantize_irq(model, calib)
     with torch.no_grad():
         val = qat(*inputs)
@@ -154,16 +145,16 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
     if not np.array_equal(out, val.numpy()):
         raise AssertionError("deployed != VALIDATION")
     rows.append(("irq int8/int16 deployed (numba), ids in", score(mean_pool(torch.from_numpy(out), mask)), seconds,
-                 median_ms(lambda: run(*arrays), reps)))
+                 latency(lambda: run(*arrays), reps)))
     return rows
 
 
 def print_rows(rows: list[tuple]) -> None:
-    fp32_ms = rows[0][3]
-    print(f"  {'':<40} {'mean cosine':>11} {'quant s':>9} {'ms/batch':>10} {'vs fp32':>8}")
-    for name, cos, seconds, ms in rows:
+    fp32 = rows[0][3]
+    print(f"  {'':<40} {'mean cosine':>11} {'quant s':>9} {'wall ms':>9} {'CPU ms':>9} {'CPU vs fp32':>11}")
+    for name, cos, seconds, t in rows:
         q = f"{seconds:9.2f}" if seconds is not None else f"{'-':>9}"
-        print(f"  {name:<40} {cos:11.4f} {q} {ms:10.2f} {ms / fp32_ms:7.2f}x")
+        print(f"  {name:<40} {cos:11.4f} {q} {t.wall_ms:9.1f} {t.cpu_ms:9.1f} {t.cpu_ms / fp32.cpu_ms:10.2f}x")
 
 
 def main() -> None:
