@@ -42,6 +42,7 @@ from irq.runtime import reference  # noqa: E402
 
 import irq  # noqa: E402
 from irq.debug.capture import run_recording  # noqa: E402
+from irq.workflow import prepare_calibrated  # noqa: E402
 
 
 def _leaves(y) -> list[np.ndarray]:
@@ -110,14 +111,8 @@ def _output_scales(program) -> list[float | None]:
 
 def irq_pair(model: nn.Module, calib: list[torch.Tensor], x: torch.Tensor) -> dict:
     """irq: VALIDATION and QAT-mode outputs vs the reference runtime's output of the converted program."""
-    qat = irq.prepare(copy.deepcopy(model).eval(), (x,), qconfig=irq.qconfig.default_calib_8bit, check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        for b in calib:
-            qat(b)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    qat = prepare_calibrated(copy.deepcopy(model).eval(), (x,), calib, qconfig=irq.qconfig.default_calib_8bit,
+                             check_model=False)
     with torch.no_grad():
         validation = qat(x)
     fake_quant, _ = run_recording(qat, x, lambda fq: "qat")  # float fake quantization everywhere

@@ -90,19 +90,15 @@ def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
     int16 inputs; int16 probabilities did not help (0.977).
     """
     import irq
+    from irq.workflow import prepare_calibrated
     t0 = time.perf_counter()
     qconfig = {"": irq.qconfig.default_qat_8bit, "layers.*.gelu": irq.qconfig.default_calib_8bit}
     for owner in EMBEDDING_OWNERS:
         qconfig[owner] = irq.qconfig.default_qat_16bit
     if march == "nash":
         qconfig["*norm"] = irq.qconfig.default_qat_16bit
-    qat = irq.prepare(model, calib, method="export", check_model=False, march=march, qconfig=qconfig)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        qat(*calib)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    qat = prepare_calibrated(model, calib, [calib], method="export", check_model=False, march=march,
+                             qconfig=qconfig)
     program = irq.convert(qat, march=march)
     return program, qat, time.perf_counter() - t0
 

@@ -24,6 +24,7 @@ from irq.runtime.reference import run as run_reference
 from torch import nn
 
 import irq
+from irq.workflow import prepare_calibrated
 from tests.support.bpu_text import ProgramText
 
 VOCAB, SEQ, DIM = 50, 8, 16
@@ -51,14 +52,8 @@ def tokens(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def quantize(model: nn.Module, qconfig=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        qat = irq.prepare(model, tokens(4, 0), method="export", check_model=False, march="nash",
-                          qconfig=qconfig or irq.qconfig.default_qat_8bit)
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-        with torch.no_grad():
-            qat(*tokens(32, 1))
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        qat = prepare_calibrated(model, tokens(4, 0), [tokens(32, 1)], method="export", check_model=False,
+                                 march="nash", qconfig=qconfig or irq.qconfig.default_qat_8bit)
         return qat, irq.convert(qat, march="nash")
 
 

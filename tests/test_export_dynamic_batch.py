@@ -17,6 +17,7 @@ import torch
 from irq.runtime import numba as numba_runtime
 
 import irq
+from irq.workflow import prepare_calibrated
 from tests.models.bert_encoder import Encoder, random_batch
 from tests.models.transformer import TinyEncoder
 
@@ -27,13 +28,8 @@ def exported():
     model = Encoder.random(layers=1).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        qat = irq.prepare(model, random_batch(4)[:2], method="export", check_model=False)
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-        with torch.no_grad():
-            qat(*random_batch(16, seed=1)[:2])
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        qat = prepare_calibrated(model, random_batch(4)[:2], [random_batch(16, seed=1)[:2]], method="export",
+                                 check_model=False)
         program = irq.convert(qat)
     return model, qat, program
 

@@ -20,6 +20,7 @@ from irq.runtime.reference import run as run_reference
 from torch import nn
 
 import irq
+from irq.workflow import prepare_calibrated
 from tests.models.bert_encoder import Encoder, random_batch
 
 D = 32
@@ -37,13 +38,7 @@ def quantized():
     test = batch(16, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        qat = irq.prepare(model, calib, method="export", check_model=False)
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-        with torch.no_grad():
-            qat(*calib)
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        qat = prepare_calibrated(model, calib, [calib], method="export", check_model=False)
         with torch.no_grad():
             val = qat(*test[:2])
             ref = model(*test[:2])
