@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from irq.dialects import bpu
 from irq.runtime import numba as numba_runtime
 from irq.runtime.reference import run as run_reference
@@ -177,3 +179,25 @@ def test_qat_trains_the_table_through_its_fake_quant():
     assert grad is not None and grad[ids.unique()].abs().sum() > 0
     fq = qat.get_submodule("word.weight_quant")
     assert fq.axis == 0 and fq.scale.numel() == VOCAB  # one scale per row
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 9), dim=st.integers(1, 7), per_row_params=st.booleans(),
+       rounding=st.sampled_from(bpu.ROUNDING_MODES), dtype=st.sampled_from(["i8", "i16"]), data=st.data())
+def test_numba_equals_reference_on_any_table_and_rounding(rows, dim, per_row_params, rounding, dtype, data):
+    """The numba kernel against the reference (whose rshift_round is checked against fractions elsewhere):
+    every rounding mode, per-row and per-tensor multipliers, i8 and i16 outputs, extreme codes."""
+    codes = np.array(data.draw(st.lists(st.integers(-127, 127), min_size=rows * dim, max_size=rows * dim))
+                     ).reshape(rows, dim)
+    n = rows if per_row_params else 1
+    m = data.draw(st.lists(st.integers(0, 2**31 - 1), min_size=n, max_size=n))
+    s = data.draw(st.lists(st.integers(1, 40), min_size=n, max_size=n))
+    ids = np.array(data.draw(st.lists(st.integers(0, rows - 1), min_size=6, max_size=6))).reshape(2, 3)
+    p = ProgramText([("ids", (2, 3), "i64")])
+    p.const("t", codes, "i8")
+    attrs = {"multiplier": ("array", m), "shift": ("array", s)}
+    if rounding != "half_up":
+        attrs["rounding"] = rounding
+    p.op("y", "bpu.embedding", ["ids", "t"], ((2, 3, dim), dtype), attrs)
+    program = p.module(["y"])
+    np.testing.assert_array_equal(numba_runtime.compile(program)(ids), run_reference(program, ids)[0])
