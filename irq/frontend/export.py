@@ -235,7 +235,10 @@ def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> torch.ex
     try:
         names = list(inspect.signature(model.forward).bind(*inputs, **kwargs).arguments)
         dims = dict(zip(names, [_batch_dynamic(a) for a in inputs] + [_batch_dynamic(v) for v in kwargs.values()]))
-        return torch.export.export(model, inputs, kwargs, dynamic_shapes=dims)
+        ep = torch.export.export(model, inputs, kwargs, dynamic_shapes=dims)
+        if _batch_only_reshapes(ep.graph):
+            return ep
+        log.info("torch.export with a dynamic batch computes with the batch size; exporting static shapes")
     except Exception as e:  # noqa: BLE001 - the static export below reports what fails for good
         log.info("torch.export with a dynamic batch failed (%s: %s); exporting static shapes",
                  type(e).__name__, str(e).splitlines()[0] if str(e) else "")
@@ -244,6 +247,25 @@ def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> torch.ex
     except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
         from irq.frontend.importer import _trace_error
         raise _trace_error(model, e, method="export") from e
+
+
+_RESHAPES = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default})
+
+
+def _batch_only_reshapes(graph: fx.Graph) -> bool:
+    """Whether the symbolic batch reaches the graph only as reshape sizes (`view(x.size(0), ...)`).
+
+    Those become `torch.size` operands every level handles. Arithmetic on it (nn.MultiheadAttention's
+    `bsz * num_heads`) or other ops taking it (expand, arange) would stay opaque `torch.call`s that
+    neither the probes' typed import nor lower-bpu accept: such a model is exported with static shapes,
+    as before dynamic batches (its program still runs any batch on the numba runtime)."""
+    for node in graph.nodes:
+        if node.op == "call_function" and node.target is aten.sym_size.int:
+            if any(u.op != "call_function" or u.target not in _RESHAPES for u in node.users):
+                return False
+        elif node.op == "call_function" and isinstance(node.meta.get("val"), torch.SymInt):
+            return False
+    return True
 
 
 def _example_value(val: Any) -> Any:
