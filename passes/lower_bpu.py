@@ -192,6 +192,8 @@ class Lowering:
             return self.lower_return(op)
         if op in self.keep_float:
             return self.keep_in_float(op)
+        if name == "hl.embedding":  # its operands are integer ids and a weight: neither is an activation
+            return self.lower_embedding(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
         handler = getattr(self, f"lower_{base}", None)
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
@@ -553,6 +555,27 @@ class Lowering:
         y = self.emit(bpu.LayerNormOp(x.value, gv, bv, frac_bits=IntegerAttr(frac, i64), eps=IntegerAttr(eps, i64),
                                       multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
                                       result_types=[TensorType(in_shape, _int_type(dtype))], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_embedding(self, op: Operation) -> None:
+        """bpu.embedding: the int8 table codes, each row requantized to the output scale as it is gathered."""
+        ids, table = op.operands[0], op.operands[1]
+        t = ids.type
+        if not (isinstance(t, ShapedType) and isinstance(t.element_type, IntegerType)
+                and t.element_type.width in (32, 64)):
+            raise LoweringError(f"its indices must be an i32/i64 tensor, got {t}")
+        w, s_w = self.weight(table, 0)
+        qc, s_out, dtype, _, _ = self._output(op)
+        codes = fp.quantize_weight(w, s_w, axis=0)
+        m, s = fp.quantize_multiplier(s_w / s_out)
+        if not isinstance(self.qtype(self.weights[table][1].results[0]), UniformQuantizedPerAxisType):
+            m, s = m[:1], s[:1]  # one table scale: one multiplier
+        tv = self.constant(codes, "i8", f"{_str(op, 'owner') or 'embedding'}.table")
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        y = self.emit(bpu.EmbeddingOp(ids, tv, multiplier=DenseArrayAttr(i64, m.tolist()),
+                                      shift=DenseArrayAttr(i64, s.tolist()),
+                                      result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                      **attrs)).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     # -- pools, resize, data movement ----------------------------------------------------------------------------

@@ -7,7 +7,8 @@ Where fake-quants go (docs/design.md, Fixed-point semantics):
 - model inputs: after each `hl.quant_stub` (its `scale`, when given, is a fixed scale); a model
   without stubs gets one on every float input (`<arg>.input_quant`);
 - each owner's output (`<owner>.out_quant`), and each conv/linear weight (`<owner>.weight_quant`,
-  symmetric per output channel). A fused group is one hl op, so nothing is inserted inside it:
+  symmetric per output channel) and embedding table (per row: each row is requantized to the output
+  scale as it is gathered). A fused group is one hl op, so nothing is inserted inside it:
   its batch norm, residual add and relu stay in high precision, as on the chip;
 - a qint32 output (`default_qat_8bit_weight_32bit_out`) gets a marker fake-quant whose scale is
   derived (s_in * s_w), never observed.
@@ -194,10 +195,11 @@ class Annotator:
             self.insert(op.results[0], owner, "out", spec, rule)
             return
         weighted = name in _WEIGHTED
+        table = name == "hl.embedding"  # its weight is a table of int8 codes, per row or per tensor
         for i, (use_name, v) in enumerate(_operands(op)):
             if not _is_float_tensor(v) or v in self.quantized:
                 continue
-            if weighted and use_name == "weight":
+            if (weighted or table) and use_name == "weight":
                 if q.weight is not None:
                     axis = weight_axis(op) if q.weight.qscheme == "per_channel" else None
                     wspec = q.weight

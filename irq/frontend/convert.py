@@ -305,10 +305,12 @@ class GraphConverter:
         self._set_results(node, built[-1])
 
     def size_op(self, node: fx.Node) -> bool:
-        """x.size(), x.size(d), x.shape, x.dim(): sizes as i64 values."""
+        """x.size(), x.size(d), x.shape, x.dim() (and torch.export's aten.sym_size.int(x, d)): sizes as i64 values."""
         t = node.target
         if node.op == "call_method" and t == "size" and len(node.args) <= 2 and not node.kwargs:
             dim = node.args[1] if len(node.args) == 2 else None
+        elif node.op == "call_function" and t is torch.ops.aten.sym_size.int and len(node.args) == 2:
+            dim = node.args[1]
         elif node.op == "call_function" and t is getattr and node.args[1:] == ("shape",):
             dim = None
         else:

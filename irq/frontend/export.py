@@ -5,10 +5,19 @@ each node's `val`; they map to the same torch-dialect ops the fx path produces, 
 anything else stays a `torch.call "torch.ops.aten.x.overload"`. Parameters and
 buffers are export's lifted placeholders, renamed back to their state_dict keys.
 Module paths come from `nn_module_stack`, source positions from `stack_trace`.
+
+The batch dimension (dimension 0 of every tensor input) is exported dynamic
+(`Dim.AUTO`), as method="fx" records traced sizes: a `view(x.size(0), ...)` becomes a
+`torch.size` operand, not the example's batch baked into the reshape, so the prepared
+module and the converted program run any batch size. IR types keep the example's sizes
+(every IR type is static; the runtimes substitute the batch). torch.export specializes a
+batch of 1 (its 0/1 rule) or one the model's code fixes: that program then keeps its batch.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import re
 from typing import Any
 
@@ -24,6 +33,7 @@ from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
 
 aten = torch.ops.aten
+log = logging.getLogger("irq")
 
 
 def _layer_norm(args, kwargs):
@@ -200,20 +210,83 @@ def _scope(node: fx.Node) -> tuple[str, str | None]:
     if not stack:
         return "", None
     path, cls = list(stack.values())[-1]
+    if path.startswith("_empty_nn_module_stack"):  # export's placeholder for nodes no module owns (sym_size)
+        return "", None
     cls_name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
     path = path.replace("L['self'].", "").replace("L__self__", "")
     leaf = cls_name.startswith("torch.nn.modules.")
     return path, (path if leaf else None)
 
 
-def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> ModuleOp:
-    if len(inputs) == 1 and isinstance(inputs[0], dict) and not kwargs:
-        inputs, kwargs = (), dict(inputs[0])
+def _batch_dynamic(value: Any) -> Any:
+    """The dynamic_shapes entry of one export input: dimension 0 of each tensor in it is the batch."""
+    if isinstance(value, torch.Tensor):
+        return {0: torch.export.Dim.AUTO} if value.dim() > 0 else None
+    if isinstance(value, (list, tuple)):
+        return type(value)(_batch_dynamic(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _batch_dynamic(v) for k, v in value.items()}
+    return None
+
+
+def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> torch.export.ExportedProgram:
+    """torch.export with a dynamic batch dimension; if the model's code rejects one (a constraint
+    export cannot express), the export of the example's static shapes."""
     try:
-        ep = torch.export.export(model, inputs, kwargs)
+        names = list(inspect.signature(model.forward).bind(*inputs, **kwargs).arguments)
+        dims = dict(zip(names, [_batch_dynamic(a) for a in inputs] + [_batch_dynamic(v) for v in kwargs.values()]))
+        ep = torch.export.export(model, inputs, kwargs, dynamic_shapes=dims)
+        if _batch_only_reshapes(ep.graph):
+            return ep
+        log.info("torch.export with a dynamic batch computes with the batch size; exporting static shapes")
+    except Exception as e:  # noqa: BLE001 - the static export below reports what fails for good
+        log.info("torch.export with a dynamic batch failed (%s: %s); exporting static shapes",
+                 type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+    try:
+        return torch.export.export(model, inputs, kwargs)
     except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
         from irq.frontend.importer import _trace_error
         raise _trace_error(model, e, method="export") from e
+
+
+_RESHAPES = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default})
+
+
+def _batch_only_reshapes(graph: fx.Graph) -> bool:
+    """Whether the symbolic batch reaches the graph only as reshape sizes (`view(x.size(0), ...)`).
+
+    Those become `torch.size` operands every level handles. Arithmetic on it (nn.MultiheadAttention's
+    `bsz * num_heads`) or other ops taking it (expand, arange) would stay opaque `torch.call`s that
+    neither the probes' typed import nor lower-bpu accept: such a model is exported with static shapes,
+    as before dynamic batches (its program still runs any batch on the numba runtime)."""
+    for node in graph.nodes:
+        if node.op == "call_function" and node.target is aten.sym_size.int:
+            if any(u.op != "call_function" or u.target not in _RESHAPES for u in node.users):
+                return False
+        elif node.op == "call_function" and isinstance(node.meta.get("val"), torch.SymInt):
+            return False
+    return True
+
+
+def _example_value(val: Any) -> Any:
+    """A node's `val` with its symbolic sizes replaced by their values on the example inputs:
+    IR types are static (the runtimes substitute the batch), and int() on a SymInt would add a guard."""
+    if isinstance(val, torch.SymInt):
+        return int(val.node.hint)
+    if isinstance(val, torch.Tensor) and any(isinstance(d, torch.SymInt) for d in val.shape):
+        shape = [int(d.node.hint) if isinstance(d, torch.SymInt) else int(d) for d in val.shape]
+        return torch.empty(shape, dtype=val.dtype, device="meta")
+    if isinstance(val, (list, tuple)) and not isinstance(val, torch.Size):
+        return type(val)(_example_value(v) for v in val)
+    if isinstance(val, torch.Size):
+        return torch.Size(_example_value(list(val)))
+    return val
+
+
+def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> ModuleOp:
+    if len(inputs) == 1 and isinstance(inputs[0], dict) and not kwargs:
+        inputs, kwargs = (), dict(inputs[0])
+    ep = _export(model, inputs, kwargs)
     sig = ep.graph_signature
     graph = ep.graph
     by_name = {n.name: n for n in graph.nodes if n.op == "placeholder"}
@@ -247,7 +320,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         val = node.meta.get("val")
         if node.op == "output":
             continue
-        annotate(node, val)
+        annotate(node, _example_value(val))
         scope, module = _scope(node)
         node.meta["irq_scope"] = scope
         if module:

@@ -23,7 +23,10 @@ division; exact integer statistics and square root), with the tables and paramet
 irq.fixedpoint.softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
 evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
 
-Ops without pinned integer semantics (group_norm, embedding, ...) are computed in
+An embedding gathers int8 table codes (the weight quantizer's per-row or per-tensor scales) and
+requantizes each row once to the output scale, as bpu.embedding does.
+
+Ops without pinned integer semantics (group_norm, ...) are computed in
 float from the dequantized inputs and quantized at their output; `float_in_validation` names
 them and irq.freeze's users see them in the model check.
 """
@@ -42,7 +45,7 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
-                            "softmax", "layer_norm", "interpolate", *lut_functions.KINDS})
+                            "softmax", "layer_norm", "interpolate", "embedding", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -95,6 +98,8 @@ def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize
         return _weighted(kind, inputs[0], in_fqs[0], out_fq, attrs, params or {})
     if kind == "interpolate" and attrs.get("mode") == "bilinear" and in_fqs and in_fqs[0] is not None:
         return _bilinear(inputs[0], in_fqs[0], out_fq, bool(attrs.get("align_corners")), tuple(y.shape[-2:]))
+    if kind == "embedding" and params and params.get("weight_quant") is not None:
+        return _embedding(inputs[0], out_fq, params)
     if kind == "layer_norm" and in_fqs and in_fqs[0] is not None:
         r = _layer_norm(inputs, in_fqs, out_fq, attrs, params or {})
         return y if r is None else r
@@ -103,6 +108,29 @@ def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize
         return y  # computed in float from the dequantized inputs; out_fq quantizes it
     r = fn(inputs, in_fqs, out_fq, attrs)
     return y if r is None else r
+
+
+# -- embedding ------------------------------------------------------------------------------------
+def _embedding(ids: Tensor, fq_out: FakeQuantize, p: dict) -> Tensor:
+    """bpu.embedding: ``sat(rshift_round(table_code[r] * M[r], S[r]))`` with ``M[r] / 2**S[r] ~ s_w[r] / s_out``."""
+    fq_w: FakeQuantize = p["weight_quant"]
+    weight = p["weight"].detach()
+    if fq_w.follows_tensor:
+        fq_w.observe(weight)
+    rows = weight.shape[0]
+    s_w = np.broadcast_to(_scale(fq_w).reshape(-1), (rows,)).astype(np.float64)
+    s_out = float(_scale(fq_out))
+    codes = _t(fp.quantize_weight(weight.double().cpu().numpy(), s_w, 0), ids).to(torch.int64)
+    m, s = fp.quantize_multiplier(s_w / s_out)
+    if fq_w.axis is None:  # one scale for the table: one multiplier, as lower-bpu emits
+        m, s = m[:1], s[:1]
+    r = ids.to(torch.int64)
+    if r.numel() and (int(r.min()) < 0 or int(r.max()) >= rows):
+        raise IndexError(f"{fq_out.owner}: an index is outside the table's {rows} rows")
+    row = r if m.size > 1 else torch.zeros_like(r)
+    m_r, s_r = _t(np.asarray(m, np.int64), r)[row][..., None], _t(np.asarray(s, np.int64), r)[row][..., None]
+    q = _clamp_out(requantize(codes[r], m_r, s_r), fq_out)
+    return fq_out.dequantize(q)
 
 
 # -- conv / linear -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .kernels import conv_transpose, eltwise, normalize, pool
+from .kernels import conv_transpose, eltwise, embedding, normalize, pool
 from .kernels.conv import Conv2dPlan
 from .kernels.linear import LinearPlan, MatmulPlan
 from .kernels.requantize import (
@@ -638,6 +638,28 @@ def _layer_norm(p: Planner, op) -> None:
     lo, hi = _range(out.dtype)
     p.step("layer_norm",
            lambda: normalize.layer_norm_rows(xs, gamma, beta, f, g, eps, mult, shift, mode, lo, hi, os_))
+
+
+@handles("bpu.embedding")
+def _embedding(p: Planner, op) -> None:
+    ids = p.input(op.operands[0], PLAIN)
+    table = np.ascontiguousarray(p.constant(op.operands[1]), dtype=np.int8)
+    rows, dim = table.shape
+    mult = np.asarray(_ints(op, "multiplier"), np.int64)
+    shift = np.asarray(_ints(op, "shift"), np.int64)
+    if mult.size not in (1, rows) or shift.size != mult.size:
+        raise op_error(op, f"has {mult.size} multipliers / {shift.size} shifts for a table of {rows} rows")
+    out = p.new_slot(op.results[0], PLAIN)
+    lo, hi = _range(out.dtype)
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+    flat_ids, rows_out = ids.flat(), out.array.reshape(-1, dim)
+
+    def run():
+        bad = embedding.first_bad_index(flat_ids, rows)
+        if bad >= 0:
+            raise op_error(op, f"index {int(flat_ids[bad])} is outside the table's {rows} rows")
+        embedding.gather_requantize(flat_ids, table, mult, shift, mode, lo, hi, rows_out)
+    p.step("embedding", run)
 
 
 # -- everything else the reference runtime executes (float islands) -----------

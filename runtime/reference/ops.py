@@ -357,6 +357,22 @@ def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.nda
     return saturate(out, result_bits(op))
 
 
+@impl("bpu.embedding")
+def embedding(op, ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    rows = table.shape[0]
+    r = ids.astype(np.int64)
+    if r.size and (r.min() < 0 or r.max() >= rows):
+        bad = int(r.min()) if r.min() < 0 else int(r.max())
+        raise ValueError(f"index {bad} is outside the table's {rows} rows")
+    m = np.asarray(attr(op, "multiplier"), dtype=np.int64)
+    s = np.asarray(attr(op, "shift"), dtype=np.int64)
+    per_row = m.size > 1
+    m_r = (m[r] if per_row else m.reshape(()))[..., None]
+    s_r = (s[r] if per_row else s.reshape(()))[..., None]
+    v = scaled_sum([(table.astype(np.int64)[r], m_r)], s_r, attr(op, "rounding"))
+    return saturate(v, result_bits(op))
+
+
 # -- data movement ---------------------------------------------------------------------------------------------
 @impl("bpu.reshape")
 def reshape(op, x: np.ndarray) -> np.ndarray:

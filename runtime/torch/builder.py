@@ -467,5 +467,12 @@ IMPLS: dict[str, Callable] = {
                                              b.v(op.running_var), b.v(op.weight), b.v(op.bias),
                                              a["use_input_stats"], a["momentum"], a["eps"]),
     "prelu": lambda b, op, a: b.call(F.prelu, b.v(op.input), b.v(op.weight)),
-    "embedding": lambda b, op, a: b.call(F.embedding, b.v(op.operands[0]), b.v(op.operands[1]), a.get("padding_idx")),
+    "embedding": lambda b, op, a: b.call(F.embedding, b.v(op.operands[0]), _quantized_weight(b, op.operands[1]),
+                                         a.get("padding_idx")),
 }
+
+
+def _quantized_weight(b: _Builder, w: Value) -> fx.Node:
+    """A weight operand through its weight quantizer, when it has one (an embedding table at the qat level)."""
+    wq = b.weight_quant.get(w)
+    return b.graph.call_module(wq, (b.v(w),)) if wq is not None else b.v(w)

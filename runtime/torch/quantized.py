@@ -184,6 +184,10 @@ def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:
         params["weight_quant"] = weight_quant_node(b, op)
         params["residual_quant"] = _module(b, quantizer_of(op.residual))
         inputs, in_fqs = [b.v(op.input)], [_module(b, quantizer_of(op.input))]
+    elif kind == "embedding":  # the table is a parameter (int8 codes at the weight quantizer's scales)
+        table = op.operands[1]
+        params = {"weight": b.v(table), "weight_quant": _module(b, b.weight_quant.get(table))}
+        inputs, in_fqs = [b.v(op.operands[0])], []
     elif kind == "layer_norm":  # gamma/beta are parameters (lower-bpu quantizes them), not quantized data
         params = {name: None if getattr(op, name) is None else b.v(getattr(op, name)) for name in ("weight", "bias")}
         inputs, in_fqs = [b.v(op.input)], [_module(b, quantizer_of(op.input))]
