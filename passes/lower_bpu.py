@@ -31,12 +31,13 @@ from irq.dialects import bpu
 from irq.dialects.quant import UniformQuantizedPerAxisType, UniformQuantizedType
 
 from irq._lazy import _LazyModule
-from irq.diagnostics import Diagnostic, location_prefix
+from irq.diagnostics import Diagnostic
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, FunctionType, IntegerType, ShapedType, TensorType, f32, f64, i64
 from irq.ir.values import Value
+from irq.march_profiles import is_shape_arithmetic
 from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 
 # numpy and irq.fixedpoint load on first use: every pipeline registers this pass, and irq-opt's
@@ -118,6 +119,8 @@ ELEMENTWISE = lut_functions.KINDS
 PASS_THROUGH = frozenset({"flatten", "reshape", "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous",
                           "identity", "dropout", "max_pool2d", "slice"})
 ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul"})
+#: Ops with one result per piece of their input (no arithmetic): a bpu.slice per result, scale shared.
+SPLITTING = frozenset({"chunk", "split"})
 
 
 class Lowering:
@@ -159,7 +162,7 @@ class Lowering:
         for op in list(block.ops):
             self.anchor = op
             try:
-                self.lower(op)
+                self.lower_or_keep_float(op)
             except LoweringError as e:
                 self.fail(op, str(e))
         if self.errors:
@@ -169,7 +172,7 @@ class Lowering:
         for op in reversed(self.lowered):
             op.erase(check_uses=False)
         for op in reversed(list(block.ops)):  # float constants and sizes whose users were all lowered
-            if op.name in ("torch.constant", "arith.constant", "torch.size") and not any(
+            if (op.name in ("torch.constant", "arith.constant", "torch.size") or is_shape_arithmetic(op)) and not any(
                     r.has_uses() for r in op.results):
                 op.erase()
         self._update_signature()
@@ -180,9 +183,28 @@ class Lowering:
         ft = self.func.function_type.value
         self.func.function_type = FunctionType(ft.inputs, [v.type for v in ret.operands])
 
+    def lower_or_keep_float(self, op: Operation) -> None:
+        """Lower `op`; with float-fallback, an op whose lowering fails (an unsupported form of a supported
+        op: a mean over other dims...) is rolled back and kept in float instead."""
+        if not self.float_fallback:
+            return self.lower(op)
+        before, n_lowered, q = op.prev_op, len(self.lowered), dict(self.q)
+        try:
+            self.lower(op)
+        except LoweringError:
+            if op.name in ("quant.qcast", "quant.dcast", "func.return"):
+                raise
+            while op.prev_op is not before:  # what the failed lowering emitted in front of `op`
+                emitted = op.prev_op
+                emitted.drop_all_references()
+                emitted.erase(check_uses=False)
+            del self.lowered[n_lowered:]
+            self.q = q
+            self.keep_in_float(op)
+
     def lower(self, op: Operation) -> None:
         name, base = op.name, _base(op)
-        if name in ("torch.constant", "arith.constant", "torch.size"):
+        if name in ("torch.constant", "arith.constant", "torch.size") or is_shape_arithmetic(op):
             return  # read where they are used (weights, biases, static sizes); unused ones are erased at the end
         if name == "quant.qcast":
             return self.lower_qcast(op)
@@ -197,6 +219,8 @@ class Lowering:
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
             if base in PASS_THROUGH:
                 return self.lower_pass_through(op)
+            if base in SPLITTING:
+                return self.lower_pieces(op)
             if base in ELEMENTWISE:
                 return self.lower_elementwise(op)
             if handler is not None:
@@ -586,6 +610,24 @@ class Lowering:
         self.lowered.append(op)
         self.q[op.results[0]] = QValue(self.emit(new).out, x.scale, x.dtype)
 
+    def lower_pieces(self, op: Operation) -> None:
+        """chunk/split: one bpu.slice per result, at the offsets the static result shapes give (codes and
+        scale pass through, as annotation shares the input's quantizer with every piece)."""
+        x = self.act(op.operands[0])
+        shape = _shape(op.operands[0])
+        dim = op.get_attr("dim").value % len(shape) if op.get_attr("dim") is not None else 0
+        start = 0
+        for r in op.results:
+            size = _shape(r)[dim]
+            out_t = TensorType(_shape(r), _int_type(x.dtype))
+            piece = self.emit(bpu.SliceOp(x.value, dim=IntegerAttr(dim, i64), start=IntegerAttr(start, i64),
+                                          end=IntegerAttr(start + size, i64), result_types=[out_t])).out
+            self.q[r] = QValue(piece, x.scale, x.dtype)
+            start += size
+        if start != shape[dim]:
+            raise LoweringError(f"its pieces cover {start} of {shape[dim]} elements along dim {dim}")
+        self.lowered.append(op)
+
     @staticmethod
     def _arr(op: Operation, name: str):
         a = op.get_attr(name)
@@ -655,16 +697,49 @@ class Lowering:
         self._global_avg(op, True)
 
     def lower_mean(self, op: Operation) -> None:
-        rank = len(_shape(op.operands[0]))
-        dims = sorted(d % rank for d in _ints(op, "dim", 1, 0)) if op.get_attr("dim") is not None else []
-        if rank != 4 or dims != [2, 3]:
-            raise LoweringError("mean lowers only over the spatial dims [2, 3] of an NCHW tensor")
-        self._global_avg(op, bool(op.get_attr("keepdim")))
+        in_shape = _shape(op.operands[0])
+        rank = len(in_shape)
+        dims = sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None else []
+        dims = dims or list(range(rank))
+        if rank == 4 and dims == [2, 3]:
+            return self._global_avg(op, bool(op.get_attr("keepdim")))
+        # any other mean is the same sum and one requantize by s_in / (s_out n) (VALIDATION's `_mean`):
+        # move the reduced dims last, view them as (1, kept, reduced, 1) and pool globally
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        kept = [d for d in range(rank) if d not in dims]
+        n_kept = int(np.prod([in_shape[d] for d in kept])) if kept else 1
+        n = int(np.prod([in_shape[d] for d in dims]))
+        v = x.value
+        if kept + dims != list(range(rank)):
+            perm_shape = tuple(in_shape[d] for d in kept + dims)
+            v = self.emit(bpu.PermuteOp(v, dims=ArrayAttr(IntegerAttr(d, i64) for d in kept + dims),
+                                        result_types=[TensorType(perm_shape, _int_type(x.dtype))])).out
+        v = self.emit(bpu.ReshapeOp(v, result_types=[TensorType((1, n_kept, n, 1), _int_type(x.dtype))])).out
+        m, s = fp.quantize_multiplier(x.scale / (s_out * n))
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        y = self.emit(bpu.GlobalAvgPoolOp(v, multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                          result_types=[TensorType((1, n_kept, 1, 1), _int_type(dtype))],
+                                          **attrs)).out
+        y = self.emit(bpu.ReshapeOp(y, result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     # -- float islands ------------------------------------------------------------------------------------------
     def keep_in_float(self, op: Operation) -> None:
         """Leave `op` in float: its quantized inputs are dequantized in front of it, and its quantized
-        weights become float constants holding their dequantized codes (float_fallback)."""
+        weights become float constants holding their dequantized codes (float_fallback).
+
+        Only ops the torch-free runtimes can execute may stay: an opaque callable (`torch.call`) is refused
+        here, at convert, since the deployed program could not run it (no torch, no user code)."""
+        from irq.runtime.reference.ops import IMPLS
+        if op.name == "torch.call":
+            target = op.get_attr("target")
+            raise LoweringError(f"is an opaque call of '{target.value if target is not None else '?'}': it cannot be "
+                                "kept in float, because opaque torch callables cannot run torch-free (the deployed "
+                                "runtimes execute numpy only); rewrite it with supported ops or run it outside the "
+                                "program")
+        if op.name not in IMPLS:
+            raise LoweringError("cannot be kept in float: the torch-free runtimes have no float implementation of it")
         for i, v in enumerate(op.operands):
             qv = self.q.get(v)
             if qv is not None:
@@ -710,7 +785,7 @@ class LowerToBpu(Pass):
             if violations and not self.float_fallback:
                 diags = [Diagnostic("error", f"'{v.op.name}' {v.message}", v.op.location, v.op) for v in violations]
                 raise PassFailure(f"lower-bpu: {len(violations)} op(s) cannot run on march '{self.march}' (nothing "
-                                  "was lowered):\n" + "\n".join(str(v) for v in violations), diags)
+                                  "was lowered):", diags)  # PassFailure lists the diagnostics, one per line
             keep_float = {v.op for v in violations}
             self.statistics["ops kept in float"] += len(keep_float)
         errors: list[Diagnostic] = []
@@ -722,5 +797,4 @@ class LowerToBpu(Pass):
             errors += lowering.errors
             self.statistics["ops lowered"] += len(lowering.lowered)
         if errors:
-            listing = "\n".join(f"{location_prefix(d.location)}: {d.message}" for d in errors)
-            raise PassFailure(f"lower-bpu: {len(errors)} op(s) cannot be lowered to bpu:\n{listing}", errors)
+            raise PassFailure(f"lower-bpu: {len(errors)} op(s) cannot be lowered to bpu:", errors)
