@@ -212,6 +212,8 @@ class Lowering:
             return self.lower_dcast(op)
         if name == "func.return":
             return self.lower_return(op)
+        if name in ("hl.quant_stub", "hl.dequant_stub"):
+            return self.lower_stub(op)
         if op in self.keep_float:
             return self.keep_in_float(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
@@ -219,6 +221,8 @@ class Lowering:
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
             if base in PASS_THROUGH:
                 return self.lower_pass_through(op)
+            if base == "relu" and not any(u.name == "quant.qcast" for u in op.results[0].users):
+                return self.lower_shared_relu(op)
             if base in SPLITTING:
                 return self.lower_pieces(op)
             if base in ELEMENTWISE:
@@ -609,6 +613,25 @@ class Lowering:
             new = bpu.ReshapeOp(x.value, result_types=[out_t])
         self.lowered.append(op)
         self.q[op.results[0]] = QValue(self.emit(new).out, x.scale, x.dtype)
+
+    def lower_stub(self, op: Operation) -> None:
+        """QuantStub/DeQuantStub mark the quantized region; the casts around them do the work (the stub's
+        qcast becomes bpu.quantize, a returned value bpu.dequantize), so the stub itself is the identity."""
+        self.lowered.append(op)
+        x, y = op.operands[0], op.results[0]
+        if x in self.q:
+            self.q[y] = self.q[x]
+        else:
+            y.replace_all_uses_with(x)
+
+    def lower_shared_relu(self, op: Operation) -> None:
+        """A relu that shares its producer's quantizer (quant-annotate: no quantizer of its own): max(q, 0)
+        on the codes at the same scale is exactly relu of the dequantized value, as VALIDATION computes it."""
+        x = self.act(op.operands[0])
+        out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))
+        self.lowered.append(op)
+        y = self.emit(bpu.ClampOp(x.value, min=IntegerAttr(0, i64), result_types=[out_t])).out
+        self.q[op.results[0]] = QValue(y, x.scale, x.dtype)
 
     def lower_pieces(self, op: Operation) -> None:
         """chunk/split: one bpu.slice per result, at the offsets the static result shapes give (codes and

@@ -15,7 +15,7 @@ from irq.runtime.reference.ops import IMPLS
 
 import irq
 from irq.transform import PassFailure
-from tests.models import fpn, transformer
+from tests.models import eager_qat, fpn, transformer
 from tests.support.calibrated import calibrated_model
 
 
@@ -103,3 +103,35 @@ def test_opaque_decoder_fails_at_convert_naming_op_line_and_why(fpn_model, float
         assert "opaque torch callables cannot run torch-free" in lines[0]
     else:
         assert "no march runs it" in lines[0]
+
+
+def _ao_fused() -> torch.nn.Module:
+    m = eager_qat.EagerQATNet(irq_stubs=False).eval()
+    m.fuse_model()
+    return m
+
+
+EAGER = {
+    "irq_stubs": lambda: eager_qat.EagerQATNet(irq_stubs=True),
+    "ao_stubs": lambda: eager_qat.EagerQATNet(irq_stubs=False),
+    "ao_stubs_fused": _ao_fused,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EAGER))
+def test_eager_qat_net_converts_and_equals_validation(name):
+    """QuantStub/DeQuantStub, add_relu (the relu shares the add's quantizer) and cat: every value the program
+    computes is quantized; the march's one gap (mul_scalar) is a float island; deployed == VALIDATION."""
+    _, q, x = calibrated_model(EAGER[name], (2, 3, 16, 16), batches=2)
+    with torch.no_grad():
+        validation = q(x).numpy()
+    with pytest.raises(PassFailure) as err:
+        irq.convert(q)
+    errors = [ln for ln in str(err.value).splitlines() if "error:" in ln]
+    assert len(errors) == 1 and "eager_qat.py:42:" in errors[0] and "'hl.mul_scalar'" in errors[0], str(err.value)
+    program = irq.convert(q, float_fallback=True)
+    assert [op.name for op in program.walk() if op.dialect_name in ("torch", "hl")] == ["hl.mul_scalar"]
+    assert any(op.name == "bpu.clamp" for op in program.walk())  # add_relu's relu, on the add's codes
+    reference = irq.run(program, x.numpy(), runtime="reference")
+    np.testing.assert_array_equal(reference, validation)
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), reference)
