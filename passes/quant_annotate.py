@@ -84,12 +84,26 @@ def weight_axis(op: Operation) -> int | None:
     return 0
 
 
+def supported_ops(march: str) -> frozenset[str]:
+    """The ops annotation quantizes on `march`: the march table's ops that its profile also lists (what
+    lower-bpu accepts), plus the stubs. An op outside it stays float here, so VALIDATION computes it in float,
+    as the deployed program's float island (`convert(..., float_fallback=True)`) does; quantizing it would
+    give VALIDATION integer semantics the program never runs."""
+    from irq.march_profiles import get_march
+    table = MARCH_SUPPORT[march]
+    try:
+        profile = get_march(march)
+    except ValueError:
+        return table
+    return frozenset(op for op in table if op in profile.ops or op in ("quant_stub", "dequant_stub"))
+
+
 class Annotator:
     """One function's annotation: tracks which values already carry a quantizer."""
 
     def __init__(self, rules: QConfigRules, march: str, module_types: dict[str, str]) -> None:
         self.rules = rules
-        self.supported = MARCH_SUPPORT[march]
+        self.supported = supported_ops(march)
         self.module_types = module_types
         self.quantized: set[Value] = set()
         self.inserted = 0

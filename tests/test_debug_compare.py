@@ -206,3 +206,51 @@ def test_a_model_that_does_not_convert_still_gets_the_other_columns():
     assert all(r.cosine_deployed is None and r.deployed_equals_validation is None for r in report.rows)
     assert "no deployed column" in report.table()
     assert irq.debug.compare(model, qat, x, deployed=False).deployed_error is None
+
+
+class Pool(nn.Module):
+    """A 2x2 average pool between quantizers of one power-of-two scale: the requantize is sum / 4, a tie
+    whenever sum % 4 == 2, where half_up and half_even give different codes."""
+
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x, 2)
+
+
+def _tied_pool():
+    model = Pool().eval()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 8, 8, generator=g)
+    qat = irq.prepare(model, (x,), check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    with torch.no_grad():
+        for fq in fake_quant_modules(qat):
+            fq.scale.fill_(1 / 16)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return model, qat, x
+
+
+def test_the_deployed_column_lowers_with_the_rounding_of_the_users_convert():
+    import numpy as np
+    model, qat, x = _tied_pool()
+    program = irq.convert(qat, rounding="half_even")
+    y_half_even = irq.run(program, x.numpy(), runtime="reference")
+    y_half_up = irq.run(irq.convert(qat), x.numpy(), runtime="reference")
+    assert np.count_nonzero(y_half_even != y_half_up) > 0  # the model does tell the two roundings apart
+
+    # VALIDATION emulates half_up: the half_up column equals it, the half_even one must not
+    assert irq.debug.compare(model, qat, x).deployed_equals_validation is True
+    explicit = irq.debug.compare(model, qat, x, rounding="half_even")
+    assert explicit.deployed_equals_validation is False
+    # with the half_even program, the column follows it (was: lowered half_up and called itself equal)
+    report = irq.debug.compare(model, qat, x, program=program)
+    pool = [r for r in report.rows if r.owner != "x"]
+    assert pool and not any(r.deployed_equals_validation for r in pool), report.table()
+    assert report.deployed_equals_validation is False
+    with pytest.raises(ValueError, match="converted with 'half_even'"):
+        irq.debug.compare(model, qat, x, program=program, rounding="half_up")
+    assert "as expected: it rounds half_even" in report.table()
+    assert "bug in lowering" not in report.table()

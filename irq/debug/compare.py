@@ -66,6 +66,8 @@ class CompareReport:
     deployed_equals_validation: bool | None = None
     #: why the deployed column is missing (the model does not convert), else None
     deployed_error: str | None = None
+    #: the rounding the deployed column was lowered with; VALIDATION emulates half_up only
+    rounding: str = "half_up"
     files: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -116,7 +118,10 @@ class CompareReport:
         if self.deployed_error is not None:
             lines.append(f"no deployed column: {self.deployed_error.splitlines()[0]}")
         mismatch = self.first_deployed_mismatch
-        if mismatch is not None:
+        if mismatch is not None and self.rounding != "half_up":
+            lines.append(f"{mismatch.owner}: the deployed program differs from VALIDATION here first, as expected: it "
+                         f"rounds {self.rounding} and VALIDATION emulates half_up (codes differ at exact ties)")
+        elif mismatch is not None:
             lines.append(f"{mismatch.owner}: the deployed program differs from VALIDATION here first; VALIDATION and "
                          "the program must agree bit for bit, so this is a bug in lowering or the runtime: report it")
         lines.extend(self.suggestions())
@@ -194,31 +199,49 @@ def _fused_owners(qat_model: nn.Module) -> set[str]:
     return owners
 
 
-def _deployed_column(qat_model: nn.Module, inputs: Any, march: str | None, float_fallback: bool,
+def _deployed_column(qat_model: nn.Module, inputs: Any, march: str | None, float_fallback: bool, rounding: str,
                      ) -> tuple[list[torch.Tensor], dict[str, np.ndarray]]:
     from irq.debug.deployed import lower_with_taps, run_tapped
     with preserved(qat_model):  # freezing refreshes weight quantizers' statistics; debugging changes nothing
-        tapped = lower_with_taps(qat_model, march=march, float_fallback=float_fallback)
+        tapped = lower_with_taps(qat_model, march=march, float_fallback=float_fallback, rounding=rounding)
     outputs, acts = run_tapped(tapped, [t.detach().numpy() for t in as_args(inputs)])
     return [torch.from_numpy(np.asarray(a)) for a in outputs], acts
+
+
+def program_rounding(program) -> str:
+    """The rounding `irq.convert(..., rounding=...)` gave a bpu program: lower-bpu writes a `rounding`
+    attribute on every rounding op unless it is the default half_up, so one mode is found, or none."""
+    modes = {a.value for op in program.walk() if op.dialect_name == "bpu"
+             and (a := op.get_attr("rounding")) is not None}
+    if len(modes) > 1:
+        raise ValueError(f"irq.debug.compare: the program mixes rounding modes {sorted(modes)}; pass rounding=")
+    return modes.pop() if modes else "half_up"
 
 
 def compare(float_model: nn.Module, qat_model: nn.Module, inputs: Any, *, program=None,
             threshold: float = DEFAULT_THRESHOLD, out_dir: str | os.PathLike | None = None,
             name: str = "compare", deployed: bool = True, march: str | None = None,
-            float_fallback: bool = False) -> CompareReport:
+            float_fallback: bool = False, rounding: str | None = None) -> CompareReport:
     """Per-owner float / QAT / VALIDATION / deployed comparison of a calibrated (or trained) prepared model.
 
     float_model: the original float module (its output checks the prepared model's float pass).
     qat_model: the module irq.prepare returned, calibrated. program: optionally its bpu program
     (irq.convert(qat_model)); its outputs are compared with float and with VALIDATION.
     deployed: lower the model as irq.convert does (for `march`, default the one it was prepared for;
-    `float_fallback` as in convert) and run it on the reference runtime, recording every quantizer's
-    value: the per-owner deployed column. A model that does not convert gets no deployed column, and
-    `deployed_error` says why (the float / QAT / VALIDATION columns are still there).
+    `float_fallback` and `rounding` as in convert; `rounding` defaults to the one `program` was converted
+    with, else half_up) and run it on the reference runtime, recording every quantizer's value: the
+    per-owner deployed column, lowered the way the user's convert was. A model that does not convert gets no
+    deployed column, and `deployed_error` says why (the float / QAT / VALIDATION columns are still there).
     out_dir: when given, writes `<name>.csv` and `<name>.png` there.
     The model's quantization state is left exactly as found.
     """
+    if program is not None:
+        converted = program_rounding(program)
+        if rounding is not None and rounding != converted:
+            raise ValueError(f"irq.debug.compare: rounding='{rounding}' but the program was converted with "
+                             f"'{converted}'; the deployed column must lower as the program was")
+        rounding = converted
+    rounding = rounding or "half_up"
     quantizers = {fq.path: fq for fq in output_quantizers(qat_model)}
     if not quantizers:
         raise ValueError("irq.debug.compare: the model has no activation fake-quant modules; pass the module "
@@ -244,11 +267,12 @@ def compare(float_model: nn.Module, qat_model: nn.Module, inputs: Any, *, progra
     report = CompareReport(rows=rows, threshold=threshold,
                            output_cosine_qat=_outputs_cosine(y_float, y_qat),
                            output_cosine_validation=_outputs_cosine(y_float, y_val),
-                           output_cosine_float_vs_prepared=_outputs_cosine(y_float_model, y_float))
+                           output_cosine_float_vs_prepared=_outputs_cosine(y_float_model, y_float),
+                           rounding=rounding)
     if deployed:
         from irq.transform import PassFailure
         try:
-            y_dep_ref, acts = _deployed_column(qat_model, inputs, march, float_fallback)
+            y_dep_ref, acts = _deployed_column(qat_model, inputs, march, float_fallback, rounding)
         except (PassFailure, ValueError) as e:
             report.deployed_error = str(e)
         else:
