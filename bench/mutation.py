@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 try:
@@ -98,7 +100,11 @@ TARGETS: dict[str, Target] = {
         ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
         (_LIT_PASSES + "canonicalize.irq", _LIT_PASSES + "canonicalize-multi-result.irq"),
     ),
-    # the fixed-point contract: multipliers/shifts, quantized biases and weights, lookup tables
+    # The fixed-point modules run unsampled: each mutant runs only the tests that execute its statement
+    # (bench/_mutation_exec.py), so their lists can hold every fast test that checks their numbers against
+    # an oracle. Left out for time: test_chain_consistency.py and test_mixed_precision.py (minutes each).
+    # the fixed-point contract: multipliers/shifts, quantized biases and weights, lookup tables, softmax and
+    # layer norm parameters, accumulator widths
     "fixedpoint": Target(
         ("irq/fixedpoint.py",),
         (
@@ -106,21 +112,44 @@ TARGETS: dict[str, Target] = {
             "tests/test_mutation_kills_fixedpoint.py",
             "tests/test_reference_requantize.py",
             "tests/test_reference_ops.py",
+            "tests/test_lower_bpu.py",
+            "tests/test_quant_validation.py",
+            "tests/test_transformer_quant.py",
         ),
     ),
-    # the reference runtime: the integer arithmetic (requantize, rounding shifts) and the bpu ops
+    # the reference runtime: the integer arithmetic (requantize, rounding shifts), the bpu ops, the float
+    # islands and the interpreter
     "reference-runtime": Target(
-        ("runtime/reference/arithmetic.py", "runtime/reference/ops.py", "runtime/reference/interpreter.py"),
+        (
+            "runtime/reference/arithmetic.py",
+            "runtime/reference/ops.py",
+            "runtime/reference/float_ops.py",
+            "runtime/reference/interpreter.py",
+        ),
         (
             "tests/test_reference_requantize.py",
             "tests/test_reference_ops.py",
             "tests/test_reference_without_torch.py",
             "tests/test_mutation_kills_reference.py",
+            "tests/test_lower_bpu.py",
+            "tests/test_transformer_quant.py",
+            "tests/test_convert_artifact.py",
+        ),
+    ),
+    # lowering's parameter code: requantize insertion, weight/bias codes, multipliers and shifts, LUTs,
+    # rescaled add/cat, accumulator widths
+    "lower-bpu": Target(
+        ("passes/lower_bpu.py",),
+        (
+            "tests/test_lower_bpu.py",
+            "tests/test_mutation_kills_lower_bpu.py",
+            "tests/test_transformer_quant.py",
+            "tests/test_convert_artifact.py",
         ),
     ),
     "quant-validation": Target(
         ("irq/quant/validation.py",),
-        ("tests/test_quant_validation.py",),
+        ("tests/test_quant_validation.py", "tests/test_transformer_quant.py", "tests/test_qat_operand_slot.py"),
     ),
     # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
     "arith-folds": Target(
@@ -411,6 +440,7 @@ def _env(copy: Path, cache: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(copy) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["IRQ_CACHE_DIR"] = str(cache)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"  # one core per run on a shared machine
     env["HYPOTHESIS_PROFILE"] = "ci"  # derandomized: a mutant is killed or not, the same every run
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     return env
@@ -450,6 +480,86 @@ def run_target_tests(name: str) -> int:
     return 0
 
 
+def _run_lit(files: tuple[str, ...]) -> int:
+    out = tempfile.mkdtemp(prefix="irq-mut-lit-")
+    try:
+        env = dict(os.environ, IRQ_LIT_OUTPUT=out)
+        return subprocess.run(
+            [sys.executable, "-c", "import lit.main; lit.main.main()", "-q", *files],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ).returncode
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def execute(name: str, session: Path, coverage_map: Path) -> int:
+    """Run every pending mutant of the session (cwd = the scratch copy); results go to the session as they come.
+
+    Each mutant runs the tests that execute its statement (bench/_mutation_exec.py): in a forked
+    child of a process that imported everything once, or, when the mutant acts at import time, in a
+    fresh pytest. A survivor of the pytest tests then meets the target's lit tests.
+    """
+    import cosmic_ray.plugins
+    from _mutation_exec import CoverageMap, ForkServer, StatementIndex, run_fresh, select_tests, statement_lines
+    from cosmic_ray.mutating import use_mutation
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    t = TARGETS[name]
+    copy = Path.cwd()
+    cmap = CoverageMap.load(coverage_map)
+    unmeasured = [src for src in t.sources if not cmap.lines.get(src)]
+    if unmeasured:  # e.g. the editable install's finder imported the worktree's file instead of the copy's
+        raise SystemExit(f"{name}: coverage saw nothing of {', '.join(unmeasured)} in the scratch copy")
+    server = ForkServer(cmap, list(t.sources))
+    index = {src: StatementIndex(copy / src) for src in t.sources}
+    log = session.with_suffix(".child.log")
+    counts: dict[str, int] = {}
+    started = time.monotonic()
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        items = list(db.pending_work_items)
+        for n, item in enumerate(items, 1):
+            m = item.mutations[0]
+            src = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
+            tests, why = select_tests(cmap, index[src], src, *m.start_pos)
+            operator = cosmic_ray.plugins.get_operator(m.operator_name)(**(m.operator_args or {}))
+            with use_mutation(copy / src, operator, m.occurrence) as (original, mutated):
+                if mutated is None:
+                    result = WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
+                    verdict = "no-mutation"
+                else:
+                    verdict, seconds, how = "survived", 0.0, "not run"
+                    if tests:
+                        budget = 60 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
+                        if server.hot(src, statement_lines(index[src], *m.start_pos)):
+                            how = "forked"
+                            verdict, seconds = server.run_hot(src, original, mutated, tests, budget, log)
+                        else:
+                            how = "fresh process"
+                            try:
+                                compile(mutated, src, "exec")
+                                verdict, seconds = run_fresh(tests, budget + 30, log)
+                            except SyntaxError:
+                                verdict = "invalid"
+                    if verdict == "survived" and t.lit and _run_lit(t.lit) != 0:
+                        verdict = "killed"
+                    outcome = {
+                        "killed": TestOutcome.KILLED,
+                        "timeout": TestOutcome.KILLED,
+                        "survived": TestOutcome.SURVIVED,
+                    }.get(verdict, TestOutcome.INCOMPETENT)
+                    note = f"{verdict}, {len(tests)} tests ({why}), {how}, {seconds:.1f} s"
+                    result = WorkResult(worker_outcome=WorkerOutcome.NORMAL, test_outcome=outcome, output=note)
+            db.set_result(item.job_id, result)
+            counts[verdict] = counts.get(verdict, 0) + 1
+            if n % 50 == 0 or n == len(items):
+                rate = (time.monotonic() - started) / n
+                print(f"[{name}] {n}/{len(items)} mutants, {rate:.2f} s each: {counts}", flush=True)
+    return 0
+
+
 # ----------------------------------------------------------------------------- one target
 @dataclass
 class Outcome:
@@ -460,6 +570,8 @@ class Outcome:
     equivalent: list[str]
     seconds: float
     in_annotations: int = 0
+    incompetent: list[str] = field(default_factory=list)
+    invalid: int = 0
 
     @property
     def score(self) -> float:
@@ -485,17 +597,28 @@ def _line(copy: Path, module_path: str, line: int) -> str:
 
 
 def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int) -> Outcome:
-    from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
     t = TARGETS[name]
+    session = work / "session.sqlite"
+    digests = {src: hashlib.sha256((ROOT / src).read_bytes()).hexdigest() for src in t.sources}
+    if session.exists():  # resume a kept session: the pending mutants only
+        if json.loads((work / "sources.json").read_text()) != digests:
+            raise SystemExit(f"{name}: the sources changed since the session in {work} began; delete it to start over")
+        copy, cache, cmap = work / "tree", work / "cache", work / "coverage.json"
+        for src in t.sources:  # undo a mutation left by an interrupted run
+            shutil.copy2(ROOT / src, copy / src)
+        env = _env(copy, cache)
+        started = time.monotonic()
+        print(f"[{name}] resuming the session in {work}", flush=True)
+        return _run_session(name, t, copy, env, session, cmap, started, None, sample, seed, time_box)
     copy = make_scratch_copy(work / "tree")
     cache = work / "cache"
     cache.mkdir()
     env = _env(copy, cache)
     started = time.monotonic()
+    cmap = work / "coverage.json"
     baseline = subprocess.run(
-        [sys.executable, str(copy / "bench" / "mutation.py"), "--run-tests", name],
+        [sys.executable, str(copy / "bench" / "mutation.py"), "--coverage-map", name, str(cmap)],
         cwd=copy,
         env=env,
         capture_output=True,
@@ -509,13 +632,21 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = [{modules}]\n"
-        f"timeout = {max(60.0, 4 * base_seconds):.0f}\n"
+        "timeout = 600\n"
         "excluded-modules = []\n"
         f'test-command = "{sys.executable} bench/mutation.py --run-tests {name}"\n'
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
-    session = work / "session.sqlite"
     subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=copy, env=env, check=True)
+    (work / "sources.json").write_text(json.dumps(digests))
+    return _run_session(name, t, copy, env, session, cmap, started, base_seconds, sample, seed, time_box)
+
+
+def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session: Path, cmap: Path, started: float,
+                 base_seconds: float | None, sample: int | None, seed: int, time_box: float) -> Outcome:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
     annotations = {src: _annotation_spans(copy / src) for src in t.sources}
 
     def in_annotation(m) -> bool:
@@ -524,11 +655,12 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
 
     with use_db(str(session), WorkDB.Mode.open) as db:
         items = list(db.pending_work_items)
-        total = len(items)
+        every = list(db.work_items)
+        total = len(every)
         # equivalent by construction: not worth a test run each (often a quarter of all mutants)
-        unevaluated = [w.job_id for w in items if in_annotation(w.mutations[0])]
+        unevaluated = [w.job_id for w in every if in_annotation(w.mutations[0])]
         pending = [w.job_id for w in items if not in_annotation(w.mutations[0])]
-        skipped = list(unevaluated)
+        skipped = [w.job_id for w in items if in_annotation(w.mutations[0])]
         if sample is not None and sample < len(pending):
             keep = set(random.Random(seed).sample(pending, sample))
             skipped += [j for j in pending if j not in keep]
@@ -536,19 +668,17 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
             db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
     print(
         f"[{name}] {total} mutants, {len(unevaluated)} inside annotations (equivalent, not run)"
-        f"{f', sampling {sample}' if sample and sample < len(pending) else ''}; "
-        f"tests take {base_seconds:.0f} s unmutated",
+        f"{f', sampling {sample}' if sample and sample < len(pending) else ''}"
+        + (f"; tests take {base_seconds:.0f} s unmutated under coverage" if base_seconds is not None else ""),
         flush=True,
     )
     # cosmic-ray restores each spot after its test run; a time box interrupts it mid-mutant, so keep
     # the unmutated text to put back and to read lines, functions and annotations from
     pristine = {src: (copy / src).read_text() for src in t.sources}
     proc = subprocess.Popen(
-        ["cosmic-ray", "exec", str(config), str(session)],
+        [sys.executable, str(copy / "bench" / "mutation.py"), "--execute", name, str(session), str(cmap)],
         cwd=copy,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -559,7 +689,7 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
         print(f"[{name}] time box of {time_box:.0f} s reached: scoring the mutants run so far", flush=True)
     for src, text in pristine.items():
         (copy / src).write_text(text)
-    killed, survivors, equivalent, ran = 0, [], [], 0
+    killed, survivors, equivalent, incompetent, ran, invalid = 0, [], [], [], 0, 0
     functions = {src: _enclosing_functions(copy / src) for src in t.sources}
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
@@ -585,13 +715,20 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
             start = tuple(m.start_pos)
             if reason is None and any(a <= start < b for a, b in annotations.get(path, ())):
                 reason = "inside a type annotation, never evaluated (from __future__ import annotations)"
-            if result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome != TestOutcome.SURVIVED:
+            if result.worker_outcome == WorkerOutcome.NO_TEST:
+                ran -= 1
+            elif result.test_outcome == TestOutcome.KILLED:
                 killed += 1  # a killed mutant is not equivalent, whatever the table says about its spot
+            elif result.test_outcome == TestOutcome.INCOMPETENT and result.output.startswith("invalid"):
+                invalid += 1  # not Python: no test run, no score
+            elif result.test_outcome == TestOutcome.INCOMPETENT:
+                incompetent.append(f"{where}  [{result.output}]")
             elif reason is not None:
                 equivalent.append(f"{where}  ({reason})")
             else:
-                survivors.append(where)
-    return Outcome(total, ran, killed, survivors, equivalent, time.monotonic() - started, len(unevaluated))
+                survivors.append(f"{where}  [{result.output}]")
+    return Outcome(total, ran - invalid, killed, survivors, equivalent, time.monotonic() - started,
+                   len(unevaluated), incompetent, invalid)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -601,10 +738,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample")
     ap.add_argument("--time-box", type=float, default=3600, help="seconds per target (default 3600)")
     ap.add_argument("--list", action="store_true", help="list the targets and their tests")
+    ap.add_argument("--keep", metavar="DIR", help="keep each target's session in DIR/<target>; run again to resume it")
     ap.add_argument("--run-tests", metavar="TARGET", help=argparse.SUPPRESS)  # cosmic-ray's test command
+    ap.add_argument("--coverage-map", nargs=2, metavar=("TARGET", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--execute", nargs=3, metavar=("TARGET", "SESSION", "MAP"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.run_tests:
         return run_target_tests(args.run_tests)
+    if args.coverage_map:
+        from _mutation_exec import write_coverage_map
+
+        name, out = args.coverage_map
+        status = write_coverage_map(list(TARGETS[name].sources), list(TARGETS[name].tests), Path(out))
+        return status or (_run_lit(TARGETS[name].lit) if TARGETS[name].lit else 0)
+    if args.execute:
+        name, session, cmap = args.execute
+        return execute(name, Path(session), Path(cmap))
     if args.list:
         for name, t in TARGETS.items():
             print(f"{name:18s} {' '.join(t.sources)}\n{'':18s} tests: {' '.join(t.tests + t.lit)}")
@@ -614,18 +763,25 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     results: dict[str, Outcome] = {}
     for name in args.targets or list(TARGETS):
-        with tempfile.TemporaryDirectory(prefix=f"irq-mutation-{name}-") as work:
-            results[name] = o = run_target(name, Path(work), args.sample, args.time_box, args.seed)
+        if args.keep:
+            work = Path(args.keep).resolve() / name
+            work.mkdir(parents=True, exist_ok=True)
+            results[name] = o = run_target(name, work, args.sample, args.time_box, args.seed)
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"irq-mutation-{name}-") as tmp:
+                results[name] = o = run_target(name, Path(tmp), args.sample, args.time_box, args.seed)
         print(
             f"[{name}] killed {o.killed} / {o.killed + len(o.survivors)} non-equivalent = {100 * o.score:.1f}% "
             f"({o.run} of {o.total} mutants run, {len(o.equivalent)} equivalent, "
-            f"{o.in_annotations} in annotations not run, {o.seconds:.0f} s)",
+            f"{o.in_annotations} in annotations not run, {o.invalid} not valid Python, {o.seconds:.0f} s)",
             flush=True,
         )
         for s in o.survivors:
             print(f"    survived: {s}")
         for s in o.equivalent:
             print(f"    equivalent: {s}")
+        for s in o.incompetent:
+            print(f"    not decided (the test selection failed): {s}")
     print("\nmodule              killed/non-equivalent   score   run/total")
     for name, o in results.items():
         print(

@@ -16,6 +16,8 @@ Why each piece is here:
   test: a test registering a pass or a dialect, or setting a variable, cannot change the next one.
 - The LALR parse-table cache lives in a per-run temporary directory (IRQ_CACHE_DIR, inherited by
   the irq-opt subprocesses and lit), never in the user's ~/.cache/irq shared by every run.
+- `IRQ_TEST_ORDER=reverse` or `shuffle:SEED` reorders the run (scripts/order_sweep.py): a test that
+  passes only after, or only without, some other test shows up as a failure in one of the orders.
 """
 
 from __future__ import annotations
@@ -81,6 +83,29 @@ def seed_everything(seed: int = SEED) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Reverse or shuffle the collected tests when IRQ_TEST_ORDER asks (default: pytest's order).
+
+    The shuffle keeps each file's tests together (file order and the order inside each file are
+    shuffled), as pytest-randomly does, so module-scoped fixtures are built once per file.
+    """
+    order = os.environ.get("IRQ_TEST_ORDER", "")
+    if order == "reverse":
+        items.reverse()
+    elif order.startswith("shuffle"):
+        rng = random.Random(int(order.partition(":")[2] or 0))
+        files: dict[str, list[pytest.Item]] = {}
+        for item in items:
+            files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        groups = list(files.values())
+        rng.shuffle(groups)
+        for group in groups:
+            rng.shuffle(group)
+        items[:] = [item for group in groups for item in group]
+    elif order:
+        raise pytest.UsageError(f"IRQ_TEST_ORDER={order!r}: expected 'reverse' or 'shuffle:SEED'")
 
 
 @pytest.hookimpl(tryfirst=True)
