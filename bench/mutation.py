@@ -351,6 +351,56 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ): "the buffer only has to hold the crop (max's 2nd term) and take the scatter without a numpy shape error: "
     "x << k is wider for w > 1; for w = 1 it is 0, and the one-column taps past the buffer broadcast into "
     "empty slices outside the crop",
+    **{
+        ("irq/fixedpoint.py", "quantize_multiplier", "if np.any((s < MIN_SHIFT) & (r > 0)):", f"core/{op}"):
+        "s < 1 only for r >= 2**30, where r > 0, r >= 0 and r != 0 all hold"
+        for op in ("ReplaceComparisonOperator_Gt_NotEq", "ReplaceComparisonOperator_Gt_GtE",
+                   "ReplaceComparisonOperator_Gt_IsNot")
+    },
+    (
+        "irq/fixedpoint.py",
+        "_round_clip",
+        "shape[axis] = sv.shape[0]",
+        "core/NumberReplacer",
+    ): "sv is 1-D here, so sv.shape[-1] is sv.shape[0] (sv.shape[1] raises and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "lookup_table",
+        "if hi - lo + 1 > 65536:",
+        "core/NumberReplacer",
+    ): "> 65537 (the surviving replacement) and > 65536 agree on every storage type: i8 and i16 have at most "
+    "65,536 codes, i32 far more (> 65535 refuses i16 and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "<module>",
+        "RESIZE_FRAC_BITS = 8",
+        "core/NumberReplacer",
+    ): "a parameter of the target, not a computed number: lower-bpu, VALIDATION, the numpy emulator and the "
+    "runtimes all read it, so 7 or 9 bits keep them equal bit for bit, and the upsampling weights the tests "
+    "compare with torch (multiples of 1/4 and 1/8) are exact with either",
+    **{
+        (
+            "irq/fixedpoint.py",
+            "layer_norm_sqrt_frac_bits",
+            "if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + frac_bits + g + 2) "
+            "< 2**63:",
+            f"core/{op}",
+        ): "the second bound is implied by the first for F <= 15 (the verifier's range): (n 2**(bits-1+G))**2 "
+        "< 2**63 gives n 2**(bits+G) < 2**32.5, so n 2**(bits+F+G+2) < 2**49.5; a mutant that only weakens "
+        "it changes nothing"
+        for op in ("ReplaceBinaryOperator_Add_BitOr@93", "ReplaceBinaryOperator_Add_Mod@97",
+                   "ReplaceBinaryOperator_Add_BitXor@97", "ReplaceBinaryOperator_Pow_BitOr@72", "NumberReplacer@107",
+                   "ReplaceBinaryOperator_Add_BitXor@93", "ReplaceBinaryOperator_Add_Mod@93",
+                   "ReplaceBinaryOperator_Add_BitOr@97", "ReplaceBinaryOperator_Pow_Mod@72",
+                   "ReplaceBinaryOperator_Pow_BitXor@72", "ReplaceBinaryOperator_Pow_BitAnd@72",
+                   "ReplaceBinaryOperator_Pow_RShift@72", "ReplaceBinaryOperator_Pow_FloorDiv@72",
+                   "ReplaceBinaryOperator_Pow_Sub@72", "ReplaceBinaryOperator_Pow_Div@72",
+                   "ReplaceBinaryOperator_Add_Sub@97", "ReplaceBinaryOperator_Add_Sub@93",
+                   "ReplaceBinaryOperator_Add_BitAnd@97", "ReplaceBinaryOperator_Add_BitAnd@93",
+                   "ReplaceBinaryOperator_Add_RShift@93", "ReplaceBinaryOperator_Add_RShift@97",
+                   "ReplaceBinaryOperator_Add_FloorDiv@97", "ReplaceBinaryOperator_Add_Div@97",
+                   "ReplaceBinaryOperator_Add_FloorDiv@93", "ReplaceBinaryOperator_Add_Div@93")
+    },
 }
 
 
@@ -701,17 +751,8 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
             line = _line(copy, path, m.start_pos[0])
             fn = functions.get(path, {}).get(m.start_pos[0], "<module>")
             where = f"{path}:{m.start_pos[0]} in {fn}, {m.operator_name} #{m.occurrence}: {line}"
-            reason = next(
-                (
-                    why
-                    for (f, fn, text, op), why in EQUIVALENT.items()
-                    if f == path
-                    and text == line
-                    and op in (m.operator_name, "*")
-                    and functions.get(path, {}).get(m.start_pos[0]) == fn
-                ),
-                None,
-            )
+            reason = _equivalent_reason(path, line, functions.get(path, {}).get(m.start_pos[0]), m.operator_name,
+                                        m.start_pos[1])
             start = tuple(m.start_pos)
             if reason is None and any(a <= start < b for a, b in annotations.get(path, ())):
                 reason = "inside a type annotation, never evaluated (from __future__ import annotations)"
@@ -731,6 +772,103 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
                    len(unevaluated), incompetent, invalid)
 
 
+def _equivalent_reason(path: str, line: str, fn: str | None, operator: str, col: int) -> str | None:
+    """The EQUIVALENT entry of a mutant; an entry's operator may end in @COL (that column of the stripped line)."""
+    indent = None
+    for (f, f_fn, text, op), why in EQUIVALENT.items():
+        if f != path or text != line or (f_fn != fn and not (f_fn == "<module>" and fn is None)):
+            continue
+        name, _, at = op.partition("@")
+        if name not in (operator, "*"):
+            continue
+        if at:
+            indent = indent if indent is not None else len(_raw_line(path, line)) - len(line)
+            if int(at) != col - indent:
+                continue
+        return why
+    return None
+
+
+def _raw_line(path: str, stripped: str) -> str:
+    return next(x for x in (ROOT / path).read_text().splitlines() if x.strip() == stripped)
+
+
+def replay(name: str, work: Path, fresh: bool) -> int:
+    """Re-apply every survivor of a kept session to a new scratch copy of the current tree and run its tests again.
+
+    The tests are the ones the session chose plus every test of the target's tests/test_mutation_kills_*.py
+    files, so a new test is credited only with the mutants it fails against. `fresh` runs each in a new
+    pytest process instead of the fork server (an independent check of the fork server's verdicts).
+    """
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome
+
+    t = TARGETS[name]
+    session = work / "session.sqlite"
+    old_tree = work / "tree"
+    functions = {src: _enclosing_functions(ROOT / src) for src in t.sources}
+    jobs = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.test_outcome != TestOutcome.SURVIVED:
+                continue
+            m = item.mutations[0]
+            path = os.path.relpath(m.module_path, old_tree) if os.path.isabs(m.module_path) else str(m.module_path)
+            fn = functions.get(path, {}).get(m.start_pos[0])
+            if _equivalent_reason(path, _line(ROOT, path, m.start_pos[0]), fn, m.operator_name, m.start_pos[1]) is None:
+                jobs.append(item.job_id)
+    print(f"[{name}] replaying {len(jobs)} survivors{' in fresh processes' if fresh else ''}", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"irq-replay-{name}-") as tmp:
+        copy = make_scratch_copy(Path(tmp) / "tree")
+        (Path(tmp) / "cache").mkdir()
+        env = _env(copy, Path(tmp) / "cache")
+        jobs_file = Path(tmp) / "jobs.json"
+        jobs_file.write_text(json.dumps(jobs))
+        cmd = [sys.executable, str(copy / "bench" / "mutation.py"), "--replay-exec", name, str(session),
+               str(work / "coverage.json"), str(jobs_file)]
+        return subprocess.run(cmd + (["--fresh"] if fresh else []), cwd=copy, env=env).returncode
+
+
+def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, fresh: bool) -> int:
+    """The replay's worker (cwd = the new scratch copy): one line per survivor, then the count."""
+    import cosmic_ray.plugins
+    from _mutation_exec import CoverageMap, ForkServer, StatementIndex, run_fresh, select_tests, statement_lines
+    from cosmic_ray.mutating import use_mutation
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    t = TARGETS[name]
+    copy = Path.cwd()
+    cmap = CoverageMap.load(coverage_map)
+    kill_tests = [x for x in t.tests if "mutation_kills" in x and (copy / x).exists()]
+    server = None if fresh else ForkServer(cmap, list(t.sources))
+    index = {src: StatementIndex(copy / src) for src in t.sources}
+    log = copy / "replay.child.log"
+    jobs = set(json.loads(jobs_file.read_text()))
+    killed = 0
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        items = [item for item, _ in db.completed_work_items if item.job_id in jobs]
+    for item in items:
+        m = item.mutations[0]
+        src = os.path.relpath(m.module_path, session.parent / "tree") if os.path.isabs(m.module_path) else str(
+            m.module_path)
+        tests, _ = select_tests(cmap, index[src], src, *m.start_pos)
+        tests = kill_tests + tests
+        operator = cosmic_ray.plugins.get_operator(m.operator_name)(**(m.operator_args or {}))
+        with use_mutation(copy / src, operator, m.occurrence) as (original, mutated):
+            budget = 120 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
+            if server is not None and server.hot(src, statement_lines(index[src], *m.start_pos)):
+                verdict, _ = server.run_hot(src, original, mutated, tests, budget, log)
+            else:
+                verdict, _ = run_fresh(tests, budget, log)
+            if verdict == "survived" and t.lit and _run_lit(t.lit) != 0:
+                verdict = "killed"
+        killed += verdict in ("killed", "timeout")
+        print(f"  {verdict:8s} {src}:{m.start_pos[0]} {m.operator_name} #{m.occurrence}: "
+              f"{_line(copy, src, m.start_pos[0])}", flush=True)
+    print(f"[{name}] {killed} of {len(items)} survivors killed now", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("targets", nargs="*", help=f"targets (default: all): {', '.join(TARGETS)}")
@@ -740,6 +878,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the targets and their tests")
     ap.add_argument("--keep", metavar="DIR", help="keep each target's session in DIR/<target>; run again to resume it")
     ap.add_argument("--run-tests", metavar="TARGET", help=argparse.SUPPRESS)  # cosmic-ray's test command
+    ap.add_argument("--replay", metavar="DIR", help="re-run the survivors of the sessions kept in DIR against the "
+                    "current tests (new kill tests included)")
+    ap.add_argument("--fresh", action="store_true", help="with --replay: a new pytest process per mutant")
+    ap.add_argument("--replay-exec", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--coverage-map", nargs=2, metavar=("TARGET", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--execute", nargs=3, metavar=("TARGET", "SESSION", "MAP"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -751,6 +893,11 @@ def main(argv: list[str] | None = None) -> int:
         name, out = args.coverage_map
         status = write_coverage_map(list(TARGETS[name].sources), list(TARGETS[name].tests), Path(out))
         return status or (_run_lit(TARGETS[name].lit) if TARGETS[name].lit else 0)
+    if args.replay_exec:
+        name, session, cmap, jobs = args.replay_exec
+        return replay_exec(name, Path(session), Path(cmap), Path(jobs), args.fresh)
+    if args.replay:
+        return max(replay(n, Path(args.replay).resolve() / n, args.fresh) for n in args.targets or list(TARGETS))
     if args.execute:
         name, session, cmap = args.execute
         return execute(name, Path(session), Path(cmap))
