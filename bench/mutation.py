@@ -131,6 +131,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_reference_ops.py",
             "tests/test_reference_without_torch.py",
             "tests/test_mutation_kills_reference.py",
+            "tests/test_float_islands.py",
             "tests/test_lower_bpu.py",
             "tests/test_transformer_quant.py",
             "tests/test_convert_artifact.py",
@@ -839,7 +840,9 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
     t = TARGETS[name]
     copy = Path.cwd()
     cmap = CoverageMap.load(coverage_map)
-    kill_tests = [x for x in t.tests if "mutation_kills" in x and (copy / x).exists()]
+    # the kill tests, and test files added to the target after the session's coverage map was taken
+    kill_tests = [x for x in t.tests if (copy / x).exists() and ("mutation_kills" in x or not any(
+        o.startswith(x + "::") for o in cmap.order))]
     server = None if fresh else ForkServer(cmap, list(t.sources))
     index = {src: StatementIndex(copy / src) for src in t.sources}
     log = copy / "replay.child.log"
