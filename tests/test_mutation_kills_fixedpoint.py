@@ -144,3 +144,45 @@ def test_layer_norm_eps_is_n_squared_eps_over_the_squared_input_scale(n: int, ep
     _, _, _, eps_int, _, _ = fp.layer_norm_parameters(gamma, beta, eps, s_in, 0.05)
     want = Fraction(n * n) * Fraction(eps) / Fraction(s_in) ** 2
     assert eps_int == round(want) and eps_int > 0
+
+
+def _largest_sqrt_bits(n: int, bits: int, eps: int, f: int) -> int | None:
+    """The bound bpu.layer_norm's docstring states, in Python integers: the largest G <= F with
+    (n^2 xmax^2 + eps) 2^(2G) < 2^63 and n 2^(bits+1) 2^(F+G+1) < 2^63, xmax = 2^(bits-1) = |qmin|."""
+    xmax = 2 ** (bits - 1)
+    fits = [g for g in range(f + 1)
+            if (n * n * xmax * xmax + eps) * 4**g < 2**63 and n * 2 ** (bits + f + g + 2) < 2**63]
+    return max(fits) if fits else None
+
+
+@pytest.mark.parametrize("dtype", ["i8", "i16"])
+def test_layer_norm_sqrt_bits_are_the_largest_that_fit_int64(dtype: str) -> None:
+    """Every row length from 1 to 2**14 (and a few eps values, up to ones whose bits overlap n^2 xmax^2):
+    G is exactly the bound's largest. One bit too many and ``v << 2G`` wraps in int64 in the numba kernel
+    and VALIDATION (a wrong number, silently); one too few throws away precision of the square root.
+    Catches `2 * bits - 2` off by one (xmax^2 halved or doubled) and `+ eps` as `| eps`."""
+    bits = int(dtype[1:])
+    checked = 0
+    for n in [*range(1, 300), *range(300, 2**14 + 1, 37), 2**14]:
+        # eps == n^2 xmax^2 shares every bit with the statistics' bound: there `+` and `|` differ by 2x
+        for eps in (0, 1, 12_345, 2**40 + 3, 3 * 2**52, n * n * 4 ** (bits - 1)):
+            want = _largest_sqrt_bits(n, bits, eps, fp.LAYER_NORM_FRAC_BITS)
+            if want is None:
+                with pytest.raises(ValueError, match="overflows int64"):
+                    fp.layer_norm_sqrt_frac_bits(n, dtype, eps)
+            else:
+                assert fp.layer_norm_sqrt_frac_bits(n, dtype, eps) == want, (n, eps)
+                checked += 1
+    assert checked > 1000
+
+
+def test_accumulator_width_at_the_int32_limit() -> None:
+    """The bound K * max|x| * max|w| + max|bias| must stay below 2**31 for int32: at exactly 2**31 the
+    accumulator is int64. Catches the bias added as `^` (or not at all) and `<` as `<=`."""
+    products = 1 * 128 * 127  # one int8 tap: max|x| = 128, max|w| = 127
+    assert fp.accumulator_dtype(1, "i8", 127, 2**31 - 1 - products) == "i32"
+    assert fp.accumulator_dtype(1, "i8", 127, 2**31 - products) == "i64"
+    assert fp.accumulator_dtype(1, "i8", 127, 2**31 - 3 * products) == "i32"
+    k = 2**31 // products  # the largest bias-free int8 reduction that fits
+    assert fp.accumulator_dtype(k, "i8", 127) == "i32"
+    assert fp.accumulator_dtype(k + 1, "i8", 127) == "i64"
