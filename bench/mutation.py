@@ -389,7 +389,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         ): "the second bound is implied by the first for F <= 15 (the verifier's range): (n 2**(bits-1+G))**2 "
         "< 2**63 gives n 2**(bits+G) < 2**32.5, so n 2**(bits+F+G+2) < 2**49.5; a mutant that only weakens "
         "it changes nothing"
-        for op in ("ReplaceBinaryOperator_Add_BitOr@93", "ReplaceBinaryOperator_Add_Mod@97", "ReplaceBinaryOperator_Pow_Add@72",
+        for op in ("ReplaceBinaryOperator_Add_BitOr@93", "ReplaceBinaryOperator_Add_Mod@97",
+                   "ReplaceBinaryOperator_Pow_Add@72",
                    "ReplaceBinaryOperator_Add_BitXor@97", "ReplaceBinaryOperator_Pow_BitOr@72", "NumberReplacer@107",
                    "ReplaceBinaryOperator_Add_BitXor@93", "ReplaceBinaryOperator_Add_Mod@93",
                    "ReplaceBinaryOperator_Add_BitOr@97", "ReplaceBinaryOperator_Pow_Mod@72",
