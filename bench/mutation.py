@@ -403,6 +403,46 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
                    "ReplaceBinaryOperator_Add_FloorDiv@97", "ReplaceBinaryOperator_Add_Div@97",
                    "ReplaceBinaryOperator_Add_FloorDiv@93", "ReplaceBinaryOperator_Add_Div@93")
     },
+    (
+        "runtime/reference/ops.py",
+        "dequantize",
+        's = s.reshape([-1 if i == attr(op, "axis") % q.ndim else 1 for i in range(q.ndim)])',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "i and the axis are small ints, which CPython caches: `is` agrees with ==",
+    (
+        "runtime/reference/ops.py",
+        "conv2d",
+        'dh, dw = pair(op, "dilation", 1)',
+        "core/NumberReplacer",
+    ): "the fallback of a required attribute (bpu.conv2d declares dilation without a default): never used",
+    (
+        "runtime/reference/ops.py",
+        "avg_pool_divisors",
+        'if attr(op, "count_include_pad", True):',
+        "core/ReplaceTrueWithFalse",
+    ): "bpu.avg_pool2d declares count_include_pad with default True, which attr() returns before this fallback",
+    (
+        "runtime/reference/ops.py",
+        "resize",
+        'f, corners = attr(op, "frac_bits"), attr(op, "align_corners", False)',
+        "core/ReplaceFalseWithTrue",
+    ): "bpu.resize declares align_corners with default False, which attr() returns before this fallback",
+    (
+        "runtime/reference/arithmetic.py",
+        "scaled_sum",
+        "exact = bound < INT64_LIMIT",
+        "core/ReplaceComparisonOperator_Lt_LtE",
+    ): "at bound == 2**62 int64 still holds the sum plus the rounding term 2**(S-1) <= 2**61",
+    **{
+        ("runtime/reference/arithmetic.py", "<module>",
+         "INT64_LIMIT = 2**62  # |v| below this leaves room for the rounding term 2**(S-1) <= 2**61",
+         f"core/{op}"): "a lower limit only sends more sums down the exact Python-integer path: the same "
+        "numbers, slower (a higher one wraps and is killed by test_scaled_sum_beyond_int64_*)"
+        for op in ("ReplaceBinaryOperator_Pow_BitAnd", "ReplaceBinaryOperator_Pow_Mod", "ReplaceBinaryOperator_Pow_Sub",
+                   "ReplaceBinaryOperator_Pow_Div", "ReplaceBinaryOperator_Pow_FloorDiv",
+                   "ReplaceBinaryOperator_Pow_RShift", "ReplaceBinaryOperator_Pow_BitXor",
+                   "ReplaceBinaryOperator_Pow_BitOr", "ReplaceBinaryOperator_Pow_Add", "ReplaceBinaryOperator_Pow_Mul")
+    },
 }
 
 
@@ -546,7 +586,7 @@ def _run_lit(files: tuple[str, ...]) -> int:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def execute(name: str, session: Path, coverage_map: Path) -> int:
+def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int] = (0, 1)) -> int:
     """Run every pending mutant of the session (cwd = the scratch copy); results go to the session as they come.
 
     Each mutant runs the tests that execute its statement (bench/_mutation_exec.py): in a forked
@@ -571,7 +611,7 @@ def execute(name: str, session: Path, coverage_map: Path) -> int:
     counts: dict[str, int] = {}
     started = time.monotonic()
     with use_db(str(session), WorkDB.Mode.open) as db:
-        items = list(db.pending_work_items)
+        items = list(db.pending_work_items)[stride[0]::stride[1]]
         for n, item in enumerate(items, 1):
             m = item.mutations[0]
             src = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
@@ -648,7 +688,7 @@ def _line(copy: Path, module_path: str, line: int) -> str:
         return "?"
 
 
-def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int) -> Outcome:
+def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int, jobs: int = 1) -> Outcome:
 
     t = TARGETS[name]
     session = work / "session.sqlite"
@@ -662,7 +702,7 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
         env = _env(copy, cache)
         started = time.monotonic()
         print(f"[{name}] resuming the session in {work}", flush=True)
-        return _run_session(name, t, copy, env, session, cmap, started, None, sample, seed, time_box)
+        return _run_session(name, t, copy, env, session, cmap, started, None, sample, seed, time_box, jobs)
     copy = make_scratch_copy(work / "tree")
     cache = work / "cache"
     cache.mkdir()
@@ -691,11 +731,11 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
     )
     subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=copy, env=env, check=True)
     (work / "sources.json").write_text(json.dumps(digests))
-    return _run_session(name, t, copy, env, session, cmap, started, base_seconds, sample, seed, time_box)
+    return _run_session(name, t, copy, env, session, cmap, started, base_seconds, sample, seed, time_box, jobs)
 
 
 def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session: Path, cmap: Path, started: float,
-                 base_seconds: float | None, sample: int | None, seed: int, time_box: float) -> Outcome:
+                 base_seconds: float | None, sample: int | None, seed: int, time_box: float, jobs: int = 1) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
@@ -727,18 +767,28 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
     # cosmic-ray restores each spot after its test run; a time box interrupts it mid-mutant, so keep
     # the unmutated text to put back and to read lines, functions and annotations from
     pristine = {src: (copy / src).read_text() for src in t.sources}
-    proc = subprocess.Popen(
-        [sys.executable, str(copy / "bench" / "mutation.py"), "--execute", name, str(session), str(cmap)],
-        cwd=copy,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        proc.wait(timeout=time_box)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
-        print(f"[{name}] time box of {time_box:.0f} s reached: scoring the mutants run so far", flush=True)
+    procs = []
+    for i in range(jobs):  # each executor mutates files on disk: one scratch copy per executor
+        tree = copy if i == 0 else copy.parent / f"tree-{i}"
+        if i and not tree.exists():
+            make_scratch_copy(tree)
+        for src in (*t.sources, "bench/mutation.py", "bench/_mutation_exec.py"):  # sources unmutated, tool current
+            shutil.copy2(ROOT / src, tree / src)
+        procs.append(subprocess.Popen(
+            [sys.executable, str(tree / "bench" / "mutation.py"), "--execute", name, str(session), str(cmap),
+             "--stride", str(i), str(jobs)],
+            cwd=tree,
+            env=_env(tree, copy.parent / "cache"),
+            start_new_session=True,
+        ))
+    deadline = time.monotonic() + time_box
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            print(f"[{name}] time box of {time_box:.0f} s reached: scoring the mutants run so far", flush=True)
     for src, text in pristine.items():
         (copy / src).write_text(text)
     killed, survivors, equivalent, incompetent, ran, invalid = 0, [], [], [], 0, 0
@@ -886,6 +936,9 @@ def main(argv: list[str] | None = None) -> int:
                     "current tests (new kill tests included)")
     ap.add_argument("--fresh", action="store_true", help="with --replay: a new pytest process per mutant")
     ap.add_argument("--replay-exec", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--stride", nargs=2, type=int, default=[0, 1], help=argparse.SUPPRESS)
+    ap.add_argument("--jobs", type=int, default=1, help="executors per target, each on its own scratch copy "
+                    "(default 1; the machine is shared)")
     ap.add_argument("--coverage-map", nargs=2, metavar=("TARGET", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--execute", nargs=3, metavar=("TARGET", "SESSION", "MAP"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -904,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
         return max(replay(n, Path(args.replay).resolve() / n, args.fresh) for n in args.targets or list(TARGETS))
     if args.execute:
         name, session, cmap = args.execute
-        return execute(name, Path(session), Path(cmap))
+        return execute(name, Path(session), Path(cmap), tuple(args.stride))
     if args.list:
         for name, t in TARGETS.items():
             print(f"{name:18s} {' '.join(t.sources)}\n{'':18s} tests: {' '.join(t.tests + t.lit)}")
@@ -917,10 +970,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             work = Path(args.keep).resolve() / name
             work.mkdir(parents=True, exist_ok=True)
-            results[name] = o = run_target(name, work, args.sample, args.time_box, args.seed)
+            results[name] = o = run_target(name, work, args.sample, args.time_box, args.seed, args.jobs)
         else:
             with tempfile.TemporaryDirectory(prefix=f"irq-mutation-{name}-") as tmp:
-                results[name] = o = run_target(name, Path(tmp), args.sample, args.time_box, args.seed)
+                results[name] = o = run_target(name, Path(tmp), args.sample, args.time_box, args.seed, args.jobs)
         print(
             f"[{name}] killed {o.killed} / {o.killed + len(o.survivors)} non-equivalent = {100 * o.score:.1f}% "
             f"({o.run} of {o.total} mutants run, {len(o.equivalent)} equivalent, "
