@@ -391,6 +391,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "it changes nothing"
         for op in ("ReplaceBinaryOperator_Add_BitOr@93", "ReplaceBinaryOperator_Add_Mod@97",
                    "ReplaceBinaryOperator_Pow_Add@72",
+                   *(f"ReplaceBinaryOperator_Mul_{o}@68" for o in ("BitAnd", "Mod", "FloorDiv", "Div", "RShift", "Sub",
+                                                                     "BitXor", "BitOr", "Add")),
                    "ReplaceBinaryOperator_Add_BitXor@97", "ReplaceBinaryOperator_Pow_BitOr@72", "NumberReplacer@107",
                    "ReplaceBinaryOperator_Add_BitXor@93", "ReplaceBinaryOperator_Add_Mod@93",
                    "ReplaceBinaryOperator_Add_BitOr@97", "ReplaceBinaryOperator_Pow_Mod@72",

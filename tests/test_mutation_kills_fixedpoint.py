@@ -130,8 +130,9 @@ def test_check_requantize_input_bound_is_two_to_the_32() -> None:
     """|acc| < 2**32 keeps acc * M + 2**(S-1) inside int64 (M < 2**31): the limit itself is refused."""
     fp.check_requantize_input(0)
     fp.check_requantize_input(2**32 - 1)
-    with pytest.raises(ValueError, match="too large to requantize"):
-        fp.check_requantize_input(2**32)
+    for bad in (2**32, 2**32 + 1, 2**40):  # catches `>=` as `==`: every larger bound is refused too
+        with pytest.raises(ValueError, match="too large to requantize"):
+            fp.check_requantize_input(bad)
 
 
 @pytest.mark.parametrize("n,eps,s_in", [(64, 1e-5, 1e-3), (384, 1e-12, 2.0**-15), (7, 0.5, 0.25)])
@@ -163,9 +164,11 @@ def test_layer_norm_sqrt_bits_are_the_largest_that_fit_int64(dtype: str) -> None
     Catches `2 * bits - 2` off by one (xmax^2 halved or doubled) and `+ eps` as `| eps`."""
     bits = int(dtype[1:])
     checked = 0
-    for n in [*range(1, 300), *range(300, 2**14 + 1, 37), 2**14]:
+    # i16 rows of 46,341..92,681 elements fit with G = 0 only
+    for n in [*range(1, 300), *range(300, 2**14 + 1, 37), 2**14, 46_340, 46_341, 60_000, 92_681, 92_682]:
         # eps == n^2 xmax^2 shares every bit with the statistics' bound: there `+` and `|` differ by 2x
-        for eps in (0, 1, 12_345, 2**40 + 3, 3 * 2**52, n * n * 4 ** (bits - 1)):
+        # eps near 2**62..2**63 leaves only G = 0, or nothing (a clear error, never G = -1)
+        for eps in (0, 1, 12_345, 2**40 + 3, 3 * 2**52, n * n * 4 ** (bits - 1), 2**62 - 2**50, 2**63):
             want = _largest_sqrt_bits(n, bits, eps, fp.LAYER_NORM_FRAC_BITS)
             if want is None:
                 with pytest.raises(ValueError, match="overflows int64"):
