@@ -76,3 +76,37 @@ def test_float_islands_equal_torch_float64(model, shapes):
         assert g.dtype == np.float32 and g.shape == w32.shape, f"output #{i}"
         # float64 math rounded once to float32: equal up to the last bit of the float32 result
         np.testing.assert_allclose(g, w32, rtol=2e-7, atol=1e-7, err_msg=f"output #{i}")
+
+
+class Fused(torch.nn.Module):
+    """conv/linear with bias or not, a fused residual, relu or relu6: what `fuse` makes and a float island
+    keeps (the reference runtime's hl.conv2d / hl.linear)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.fc = torch.nn.Linear(8, 8)
+        self.fc2 = torch.nn.Linear(8, 5, bias=False)
+
+    def forward(self, x):
+        a = torch.relu(self.conv(x) + x)
+        return a, F.relu6(self.conv2(a)), F.relu6(self.fc(x) + x), torch.relu(self.fc2(x)), self.fc(x) + x
+
+
+def test_fused_float_islands_equal_torch_float64():
+    """Catches the fused residual OR'd instead of added, relu6 taken for relu (or neither applied), in
+    the float conv and linear a float island runs."""
+    m = Fused().eval()
+    (x,) = _inputs((2, 3, 8, 8))
+    module = irq.import_torch(m, (x,))
+    irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
+    kinds = {(op.name, op.get_attr("activation").value if op.get_attr("activation") else None,
+              getattr(op, "residual", None) is not None) for op in module.walk() if op.name.startswith("hl.")}
+    assert kinds == {("hl.conv2d", "relu", True), ("hl.conv2d", "relu6", False), ("hl.linear", "relu6", True),
+                     ("hl.linear", "relu", False), ("hl.linear", None, True)}
+    got = run(module, x.numpy())
+    with torch.no_grad():
+        want = m.double()(x.double())
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w.numpy().astype(np.float32), rtol=1e-6, atol=1e-6, err_msg=f"output #{i}")
