@@ -445,6 +445,50 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
                    "ReplaceBinaryOperator_Pow_RShift", "ReplaceBinaryOperator_Pow_BitXor",
                    "ReplaceBinaryOperator_Pow_BitOr", "ReplaceBinaryOperator_Pow_Add", "ReplaceBinaryOperator_Pow_Mul")
     },
+    (
+        "runtime/reference/arithmetic.py",
+        "rshift_round",
+        "rem = v - (floor << shift)  # in [0, 2**shift)",
+        "core/ReplaceBinaryOperator_Sub_BitXor",
+    ): "floor = v >> shift is arithmetic, so v's bits above `shift` are floor's: XOR clears them exactly as "
+    "subtraction does (two's complement in int64 and in Python integers alike)",
+    (
+        "runtime/reference/interpreter.py",
+        "entry_function",
+        'if getattr(program, "name", None) == "func.func":',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "op names are class-level string literals, interned like the literal compared with: `is` agrees",
+    (
+        "runtime/reference/interpreter.py",
+        "run",
+        "block = func.regions[0].blocks[0]",
+        "core/NumberReplacer",
+    ): "a func.func has one region of one block here (the verifier): [-1] is [0] ([1] raises and is killed)",
+    (
+        "runtime/reference/ops.py",
+        "conv2d",
+        'ph, pw = pair(op, "padding", 0)',
+        "core/NumberReplacer",
+    ): "the fallback of a required attribute (bpu.conv2d declares padding without a default): never used",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
+        "core/ReplaceBinaryOperator_Sub_FloorDiv",
+    ): "`kh // 1` (or `h // 1`) makes the scratch buffer taller: the extra rows lie outside the crop",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_h = (oh - 1) * sh + dh * (kh - 1) + 1",
+        "core/ReplaceBinaryOperator_Sub_Add",
+    ): "a larger `need` only pads more on the bottom, which the taps never read (they stop at "
+    "(out - 1) * stride + 1)",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_w = (ow - 1) * sw + dw * (kw - 1) + 1",
+        "core/ReplaceBinaryOperator_Sub_Add",
+    ): "as for need_h: extra right padding is never read",
 }
 
 

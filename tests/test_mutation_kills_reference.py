@@ -198,3 +198,46 @@ def test_ceil_mode_pools_match_torch_on_every_small_geometry(h: int, k: int, s: 
                 continue
             i = divisors.index(int(round(t / a)))
             assert gv == oracle_round(Fraction(int(t) * int(m[i]), 2 ** int(sh[i])), "half_up")
+
+
+def test_an_empty_batch_requantizes_to_an_empty_result() -> None:
+    """A zero-size tensor (an empty batch) flows through requantize: catches the accumulator bound taking
+    max() of an empty array (a ValueError) when the empty case is not answered first."""
+    from test_reference_requantize import requantize
+
+    assert requantize(np.zeros(0, dtype=np.int32), "i32", "i8", 2**30, 31, "half_up") == []
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,outpad,dilation", [
+    # input width 2, stride 2, padding > output_padding: the scatter needs (w - 1) * s + extent columns,
+    # more than the crop; catches `(w - 1) ** s` (1 < 2) sizing the buffer
+    ((1, 2, 3, 2), (2, 2, 3, 3), (2, 2), (1, 1), (0, 0), (1, 1)),
+    # dilation 2: taps scatter at j * 2; catches `j // dw` in the scatter's slice bounds
+    ((1, 2, 3, 4), (2, 3, 2, 3), (1, 2), (0, 1), (0, 1), (2, 2)),
+])
+def test_conv_transpose2d_narrow_and_dilated(xs, ws, stride, padding, outpad, dilation):
+    x, w = codes(xs), codes(ws, -127, 127)
+    want = F.conv_transpose2d(t64(x), t64(w), None, stride, padding, outpad, 1, dilation).numpy()
+    prog = one_op_program("bpu.conv_transpose2d", [tensor_type(xs, "i8"), tensor_type(ws, "i8")],
+                          tensor_type(want.shape, "i32"),
+                          {"stride": list(stride), "padding": list(padding), "output_padding": list(outpad),
+                           "dilation": list(dilation), "groups": 1})
+    (got,) = run(prog, x, w)
+    np.testing.assert_array_equal(got, want.astype(np.int64))
+
+
+@pytest.mark.parametrize("xs,ws", [((1, 3, 2, 2), (2, 3, 1, 1)), ((2, 3, 4, 5), (4, 3, 3, 3)),
+                                   ((1, 1, 2, 3), (1, 1, 2, 2))])
+def test_conv2d_bias_is_added_per_output_channel(xs, ws):
+    """bias[k] goes to every position of output channel k: catches the bias reshaped along another axis,
+    which numpy broadcasts silently when that axis happens to have the same length (2 channels, 2 rows)."""
+    x, w = codes(xs), codes(ws, -127, 127)
+    b = np.arange(1, ws[0] + 1, dtype=np.int32) * 1000
+    pad = ws[2] // 2
+    want = F.conv2d(t64(x), t64(w), t64(b), 1, pad).numpy()
+    prog = one_op_program("bpu.conv2d", [tensor_type(xs, "i8"), tensor_type(ws, "i8"), tensor_type(b.shape, "i32")],
+                          tensor_type(want.shape, "i32"),
+                          {"stride": [1, 1], "padding": [pad, pad], "dilation": [1, 1], "groups": 1},
+                          keywords={2: "bias"})
+    (got,) = run(prog, x, w, b)
+    np.testing.assert_array_equal(got, want.astype(np.int64))
