@@ -168,7 +168,10 @@ def test_layer_norm_sqrt_bits_are_the_largest_that_fit_int64(dtype: str) -> None
     for n in [*range(1, 300), *range(300, 2**14 + 1, 37), 2**14, 46_340, 46_341, 60_000, 92_681, 92_682]:
         # eps == n^2 xmax^2 shares every bit with the statistics' bound: there `+` and `|` differ by 2x
         # eps near 2**62..2**63 leaves only G = 0, or nothing (a clear error, never G = -1)
-        for eps in (0, 1, 12_345, 2**40 + 3, 3 * 2**52, n * n * 4 ** (bits - 1), 2**62 - 2**50, 2**63):
+        # and eps that puts the bound exactly on 2**63 at G = F (catches `<` as `<=`)
+        on_the_limit = 2 ** (63 - 2 * fp.LAYER_NORM_FRAC_BITS) - n * n * 4 ** (bits - 1)
+        for eps in (0, 1, 12_345, 2**40 + 3, 3 * 2**52, n * n * 4 ** (bits - 1), 2**62 - 2**50, 2**63,
+                    *([on_the_limit] if on_the_limit > 0 else [])):
             want = _largest_sqrt_bits(n, bits, eps, fp.LAYER_NORM_FRAC_BITS)
             if want is None:
                 with pytest.raises(ValueError, match="overflows int64"):
