@@ -12,6 +12,9 @@ Why each piece is here:
 - Every test starts from torch's, numpy's and Python's RNG seeded to 0, so a random input or
   weight never makes a tolerance fail one run in a hundred. The seed is set before fixtures of any
   scope are built, so module-scoped models are seeded too, whichever test happens to build them.
+  A test module's own generator (`RNG = np.random.default_rng(seed)`, shared by helpers other
+  modules import) is put back to its state after import before every test, so a test draws the
+  same data alone, in its file, or after any other test.
 - The pass registry, the default dialect context and the environment are restored after each
   test: a test registering a pass or a dialect, or setting a variable, cannot change the next one.
 - The LALR parse-table cache lives in a per-run temporary directory (IRQ_CACHE_DIR, inherited by
@@ -74,6 +77,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)
 
 
+_MODULE_RNGS: dict[int, tuple[object, dict]] = {}
+
+
+def _rewind_module_rngs() -> None:
+    """Put every test module's `RNG` generator back to the state it had when first seen (after import)."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return
+    for name, module in list(sys.modules.items()):
+        if not (name.startswith("test_") or name.startswith("tests.")):
+            continue
+        rng = getattr(module, "RNG", None)
+        if isinstance(rng, np.random.Generator) and id(rng) not in _MODULE_RNGS:
+            _MODULE_RNGS[id(rng)] = (rng, rng.bit_generator.state)
+    for rng, state in _MODULE_RNGS.values():
+        rng.bit_generator.state = state
+
+
 def seed_everything(seed: int = SEED) -> None:
     """Seed Python's, numpy's and torch's global RNGs (only the libraries already imported)."""
     random.seed(seed)
@@ -112,6 +133,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # before any fixture of the item is set up (module-scoped ones included)
     seed_everything()
+    _rewind_module_rngs()
 
 
 @pytest.fixture(autouse=True)
