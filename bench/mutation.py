@@ -1,25 +1,34 @@
 """Mutation testing: how many small, plausible bugs in the modules that decide numbers and shapes
 does the test suite catch?
 
-Runs cosmic-ray (`pip install -e ".[mutation]"`) over each target module with only the tests that
-decide its behaviour, so a run is bounded, and prints per module: mutants killed / non-equivalent
-mutants run, and every survivor (file:line, operator, the mutated line). Not part of CI: a full
-run takes tens of minutes on 2 cores. docs/design.md ("Test strength") records the last figures.
+cosmic-ray (`pip install -e ".[mutation]"`) generates the mutants of each target module and applies
+them one at a time; this script decides which tests run against each and prints per module: mutants
+killed / non-equivalent mutants run, and every survivor (file:line, operator, the mutated line). Not
+part of CI. docs/design.md ("Test strength") records the last figures.
 
-    python bench/mutation.py                       # every target, all mutants
-    python bench/mutation.py cse rewrite-driver    # some targets
-    python bench/mutation.py --sample 40 --time-box 900   # at most 40 mutants / 15 min per target
-    python bench/mutation.py --list
+    python bench/mutation.py --list                              # targets and their tests
+    python bench/mutation.py fixedpoint --keep .mutation-runs --jobs 2   # unsampled; resumable
+    python bench/mutation.py fixedpoint --replay .mutation-runs  # survivors against the current tests
+    python bench/mutation.py cse --sample 40 --time-box 900      # at most 40 mutants / 15 min
 
-Each target runs in a scratch copy of the working tree (the source is never mutated in place, so
-other runs of the suite are unaffected): cosmic-ray mutates one spot, runs the target's tests
-(`pytest -x` on its test files, then lit on its FileCheck files), and restores the spot. A mutant
-is killed when the tests fail or time out. Mutants judged equivalent (no behaviour can tell them
-apart) are listed in EQUIVALENT with the reason and left out of the score.
+How a run stays bounded without sampling (bench/_mutation_exec.py): one unmutated run of the
+target's tests under coverage.py records which tests execute each line; a mutant inside a function
+body runs only the tests that execute its statement, fastest first, `-x`, in a forked child of a
+process that imported torch, irq and the tests once (the mutant's code objects are swapped into the
+live functions). A mutant that acts at import time (a module constant, a default, a decorator)
+runs all the target's tests in a fresh pytest. A mutant is killed when its tests fail or time out.
+Mutants judged equivalent (no behaviour can tell them apart) are listed in EQUIVALENT with the
+reason and left out of the score; mutants inside annotations are not run (never evaluated).
 
-Adding a module is one line in TARGETS: name -> (source files, test files, lit files). The
-quantization chain's modules (irq/fixedpoint.py, runtime/reference/, the requantize code) go
-there as they land.
+Each target runs in scratch copies of the working tree (one per --jobs executor; the source is
+never mutated in place, so other runs of the suite are unaffected). `--keep DIR` keeps the session
+(cosmic-ray's database, the coverage map, the copies) in DIR/<target>: running the same command
+again resumes the mutants not yet run. `--replay DIR` re-applies every survivor of a kept session
+to a copy of the current tree and runs its tests again plus the target's tests/test_mutation_kills_*
+files (and test files added to the target since), so a new test is credited only with the mutants it
+fails against; `--fresh` runs each in a new pytest, an independent check of the fork server.
+
+Adding a module is one line in TARGETS: name -> (source files, test files, lit files).
 """
 
 from __future__ import annotations
