@@ -887,7 +887,7 @@ def _equivalent_reason(path: str, line: str, fn: str | None, operator: str, col:
         if f != path or text != line or (f_fn != fn and not (f_fn == "<module>" and fn is None)):
             continue
         name, _, at = op.partition("@")
-        if name not in (operator, "*"):
+        if name not in (operator, "*", "core/*"):
             continue
         if at:  # a column, or a span of columns "first-last"
             indent = indent if indent is not None else len(_raw_line(path, line)) - len(line)
