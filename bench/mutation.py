@@ -662,7 +662,7 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
         raise SystemExit(f"{name}: coverage saw nothing of {', '.join(unmeasured)} in the scratch copy")
     server = ForkServer(cmap, list(t.sources))
     index = {src: StatementIndex(copy / src) for src in t.sources}
-    log = session.with_suffix(".child.log")
+    log = session.with_suffix(f".child-{stride[0]}.log")
     counts: dict[str, int] = {}
     started = time.monotonic()
     with use_db(str(session), WorkDB.Mode.open) as db:
