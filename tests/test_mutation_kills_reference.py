@@ -241,3 +241,20 @@ def test_conv2d_bias_is_added_per_output_channel(xs, ws):
                           keywords={2: "bias"})
     (got,) = run(prog, x, w, b)
     np.testing.assert_array_equal(got, want.astype(np.int64))
+
+
+def test_softmax_divides_exactly_where_float64_would_round_up() -> None:
+    """bpu.softmax's ``floor((2 e M + sum 2**S) / (2 sum 2**S))`` is an integer division: with these table
+    entries and (M, S) the quotient is 25,845.99999999999..., which a float64 division rounds to 25,846
+    (numerator past 2**53). Catches `//` computed as `/` (then truncated on store): one code off."""
+    e0, e1, m, s = 202_610_503, 202_422_058, 846_511_497, 14
+    table = np.zeros(256, dtype=np.int32)
+    table[255], table[254] = e0, e1  # d = 0 and d = -1 (index d + qmax - qmin)
+    x = np.array([[0, -1]], dtype=np.int8)
+    prog = one_op_program("bpu.softmax", [tensor_type(x.shape, "i8"), tensor_type((256,), "i32")],
+                          tensor_type(x.shape, "i16"), {"dim": 1, "multiplier": m, "shift": s})
+    (got,) = run(prog, x, table)
+    den = (e0 + e1) * 2**s
+    want = [(2 * e * m + den) // (2 * den) for e in (e0, e1)]
+    assert want[0] == 25_845 and float(2 * e0 * m + den) / float(2 * den) == 25_846.0
+    assert got.tolist() == [want]
