@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -498,6 +499,20 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "m = np.where(up, 2 ** (MULTIPLIER_BITS - 1), m)",
         "core/ReplaceBinaryOperator_Sub_BitXor",
     ): "31 ^ 1 == 31 - 1 == 30",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "up = m == 2**MULTIPLIER_BITS",
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "m = rint(q * 2**31) with q < 1 from frexp is at most 2**31: >= and == agree",
+    (
+        "irq/fixedpoint.py",
+        "<module>",
+        "LAYER_NORM_FRAC_BITS = 12",
+        "core/NumberReplacer",
+    ): "a parameter of the target like RESIZE_FRAC_BITS: lower-bpu, VALIDATION and both runtimes read it (and "
+    "the sqrt bits derive from it), so 11 or 13 bits keep them equal bit for bit; only the layer norm's "
+    "precision moves, within the tests' float tolerance",
 }
 
 
@@ -719,6 +734,7 @@ class Outcome:
     in_annotations: int = 0
     incompetent: list[str] = field(default_factory=list)
     invalid: int = 0
+    pending: int = 0
 
     @property
     def score(self) -> float:
@@ -792,7 +808,7 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
 def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session: Path, cmap: Path, started: float,
                  base_seconds: float | None, sample: int | None, seed: int, time_box: float, jobs: int = 1) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     annotations = {src: _annotation_spans(copy / src) for src in t.sources}
 
@@ -846,23 +862,40 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
             print(f"[{name}] time box of {time_box:.0f} s reached: scoring the mutants run so far", flush=True)
     for src, text in pristine.items():
         (copy / src).write_text(text)
-    killed, survivors, equivalent, incompetent, ran, invalid = 0, [], [], [], 0, 0
-    functions = {src: _enclosing_functions(copy / src) for src in t.sources}
+    return score_session(name, session, time.monotonic() - started)
+
+
+def score_session(name: str, session: Path, seconds: float | None = None) -> Outcome:
+    """Score a session (running, stopped or finished) from cosmic-ray's database; lines from the worktree."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    t = TARGETS[name]
+    tree = session.parent / "tree"
+    annotations = {src: _annotation_spans(ROOT / src) for src in t.sources}
+    killed, survivors, equivalent, incompetent, ran, invalid, test_seconds = 0, [], [], [], 0, 0, 0.0
+    functions = {src: _enclosing_functions(ROOT / src) for src in t.sources}
     with use_db(str(session), WorkDB.Mode.open) as db:
+        total = db.num_work_items
+        pending = sum(1 for _ in db.pending_work_items)
+        in_annotations = 0
         for item, result in db.completed_work_items:
+            m = item.mutations[0]
+            path = os.path.relpath(m.module_path, tree) if os.path.isabs(m.module_path) else str(m.module_path)
+            start = tuple(m.start_pos)
             if result.worker_outcome == WorkerOutcome.SKIPPED:
+                in_annotations += any(a <= start < b for a, b in annotations.get(path, ()))
                 continue
             ran += 1
-            m = item.mutations[0]
-            path = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
-            line = _line(copy, path, m.start_pos[0])
+            line = _line(ROOT, path, m.start_pos[0])
             fn = functions.get(path, {}).get(m.start_pos[0], "<module>")
             where = f"{path}:{m.start_pos[0]} in {fn}, {m.operator_name} #{m.occurrence}: {line}"
             reason = _equivalent_reason(path, line, functions.get(path, {}).get(m.start_pos[0]), m.operator_name,
                                         m.start_pos[1])
-            start = tuple(m.start_pos)
             if reason is None and any(a <= start < b for a, b in annotations.get(path, ())):
                 reason = "inside a type annotation, never evaluated (from __future__ import annotations)"
+            took = re.search(r"([0-9.]+) s$", result.output or "")
+            test_seconds += float(took.group(1)) if took else 0.0
             if result.worker_outcome == WorkerOutcome.NO_TEST:
                 ran -= 1
             elif result.test_outcome == TestOutcome.KILLED:
@@ -875,8 +908,8 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
                 equivalent.append(f"{where}  ({reason})")
             else:
                 survivors.append(f"{where}  [{result.output}]")
-    return Outcome(total, ran - invalid, killed, survivors, equivalent, time.monotonic() - started,
-                   len(unevaluated), incompetent, invalid)
+    return Outcome(total, ran - invalid, killed, survivors, equivalent, test_seconds if seconds is None else seconds,
+                   in_annotations, incompetent, invalid, pending)
 
 
 def _equivalent_reason(path: str, line: str, fn: str | None, operator: str, col: int) -> str | None:
@@ -980,6 +1013,21 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
     return 0
 
 
+def _report(name: str, o: Outcome) -> None:
+    print(
+        f"[{name}] killed {o.killed} / {o.killed + len(o.survivors)} non-equivalent = {100 * o.score:.1f}% "
+        f"({o.run} of {o.total} mutants run, {o.pending} not yet, {len(o.equivalent)} equivalent, "
+        f"{o.in_annotations} in annotations not run, {o.invalid} not valid Python, {o.seconds:.0f} s)",
+        flush=True,
+    )
+    for s in o.survivors:
+        print(f"    survived: {s}")
+    for s in o.equivalent:
+        print(f"    equivalent: {s}")
+    for s in o.incompetent:
+        print(f"    not decided (the test selection failed): {s}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("targets", nargs="*", help=f"targets (default: all): {', '.join(TARGETS)}")
@@ -991,6 +1039,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-tests", metavar="TARGET", help=argparse.SUPPRESS)  # cosmic-ray's test command
     ap.add_argument("--replay", metavar="DIR", help="re-run the survivors of the sessions kept in DIR against the "
                     "current tests (new kill tests included)")
+    ap.add_argument("--score", metavar="DIR", help="score the sessions kept in DIR as they stand (a run may "
+                    "still be going)")
     ap.add_argument("--fresh", action="store_true", help="with --replay: a new pytest process per mutant")
     ap.add_argument("--replay-exec", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--stride", nargs=2, type=int, default=[0, 1], help=argparse.SUPPRESS)
@@ -1010,6 +1060,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay_exec:
         name, session, cmap, jobs = args.replay_exec
         return replay_exec(name, Path(session), Path(cmap), Path(jobs), args.fresh)
+    if args.score:
+        for n in args.targets or list(TARGETS):
+            session = Path(args.score).resolve() / n / "session.sqlite"
+            if session.exists():
+                _report(n, score_session(n, session))
+        return 0
     if args.replay:
         return max(replay(n, Path(args.replay).resolve() / n, args.fresh) for n in args.targets or list(TARGETS))
     if args.execute:
@@ -1031,18 +1087,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with tempfile.TemporaryDirectory(prefix=f"irq-mutation-{name}-") as tmp:
                 results[name] = o = run_target(name, Path(tmp), args.sample, args.time_box, args.seed, args.jobs)
-        print(
-            f"[{name}] killed {o.killed} / {o.killed + len(o.survivors)} non-equivalent = {100 * o.score:.1f}% "
-            f"({o.run} of {o.total} mutants run, {len(o.equivalent)} equivalent, "
-            f"{o.in_annotations} in annotations not run, {o.invalid} not valid Python, {o.seconds:.0f} s)",
-            flush=True,
-        )
-        for s in o.survivors:
-            print(f"    survived: {s}")
-        for s in o.equivalent:
-            print(f"    equivalent: {s}")
-        for s in o.incompetent:
-            print(f"    not decided (the test selection failed): {s}")
+        _report(name, o)
     print("\nmodule              killed/non-equivalent   score   run/total")
     for name, o in results.items():
         print(
