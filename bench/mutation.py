@@ -513,6 +513,19 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ): "a parameter of the target like RESIZE_FRAC_BITS: lower-bpu, VALIDATION and both runtimes read it (and "
     "the sqrt bits derive from it), so 11 or 13 bits keep them equal bit for bit; only the layer norm's "
     "precision moves, within the tests' float tolerance",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_h = (oh - 1) * sh + dh * (kh - 1) + 1",
+        "core/ReplaceBinaryOperator_Add_LShift",
+    ): "`... << 1` doubles the extent minus one: at least the true need when it is >= 2 (extra bottom padding, "
+    "never read), and when the need is 1 the padding is `ph` either way",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
+        "core/ReplaceBinaryOperator_Mul_LShift",
+    ): "(h - 1) << sh >= (h - 1) * sh for sh >= 1: a taller scratch buffer, extra rows outside the crop",
 }
 
 

@@ -258,3 +258,44 @@ def test_softmax_divides_exactly_where_float64_would_round_up() -> None:
     want = [(2 * e * m + den) // (2 * den) for e in (e0, e1)]
     assert want[0] == 25_845 and float(2 * e0 * m + den) / float(2 * den) == 25_846.0
     assert got.tolist() == [want]
+
+
+@pytest.mark.parametrize("axis", [-1, 3])
+def test_per_channel_requantize_along_the_last_axis_of_a_rank_4_tensor(axis: int) -> None:
+    """A linear over the last dim of a 4-D activation requantizes per channel along axis -1 (= 3): catches
+    the axis normalized as `axis ** rank` instead of `axis % rank` (equal for ranks 2 and 3, not 4)."""
+    from test_reference_requantize import oracle
+
+    acc = np.arange(-24, 24, dtype=np.int32).reshape(1, 2, 4, 6) * 1000
+    shifts = [28, 29, 30, 31, 32, 33]
+    prog = one_op_program("bpu.requantize", [tensor_type(acc.shape, "i32")], tensor_type(acc.shape, "i8"),
+                          {"multiplier": ("array", [2**30] * 6), "shift": ("array", shifts), "axis": axis})
+    (y,) = run(prog, acc)
+    for c, s in enumerate(shifts):
+        assert y[..., c].ravel().tolist() == oracle(acc[..., c].ravel(), 2**30, s, "half_up", "i8")
+
+
+def test_max_pool2d_with_dilation_matches_torch() -> None:
+    """Dilated max pooling reads taps `i * dilation` apart: catches `i ** dilation` (equal for dilation 1)."""
+    x = np.random.default_rng(9).integers(-128, 128, size=(1, 2, 9, 10)).astype(np.int8)
+    for ceil in (False, True):
+        want = F.max_pool2d(t64(x), 3, 2, 1, 2, ceil).numpy()
+        prog = one_op_program("bpu.max_pool2d", [tensor_type(x.shape, "i8")], tensor_type(want.shape, "i8"),
+                              {"kernel_size": [3, 3], "stride": [2, 2], "padding": [1, 1], "dilation": [2, 2],
+                               "ceil_mode": ceil})
+        (got,) = run(prog, x)
+        np.testing.assert_array_equal(got, want.astype(np.int8))
+
+
+def test_conv_transpose2d_bias_is_added_per_output_channel() -> None:
+    """As for conv2d: 2 output channels and 2 output rows, where a bias reshaped along the rows broadcasts."""
+    x, w = codes((1, 3, 1, 2)), codes((3, 2, 2, 2), -127, 127)
+    b = np.array([1000, -2000], dtype=np.int32)
+    want = F.conv_transpose2d(t64(x), t64(w), t64(b)).numpy()
+    assert want.shape[1:3] == (2, 2)
+    prog = one_op_program("bpu.conv_transpose2d", [tensor_type(x.shape, "i8"), tensor_type(w.shape, "i8"),
+                                                   tensor_type(b.shape, "i32")], tensor_type(want.shape, "i32"),
+                          {"stride": [1, 1], "padding": [0, 0], "output_padding": [0, 0], "dilation": [1, 1],
+                           "groups": 1}, keywords={2: "bias"})
+    (got,) = run(prog, x, w, b)
+    np.testing.assert_array_equal(got, want.astype(np.int64))
