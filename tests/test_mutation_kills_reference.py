@@ -299,3 +299,14 @@ def test_conv_transpose2d_bias_is_added_per_output_channel() -> None:
                            "groups": 1}, keywords={2: "bias"})
     (got,) = run(prog, x, w, b)
     np.testing.assert_array_equal(got, want.astype(np.int64))
+
+
+def test_the_only_function_is_found_among_other_top_level_ops() -> None:
+    """A module may hold other top-level ops (metadata, unregistered ops) next to its one function: that
+    function runs. Catches the function filter inverted or dropped (the other op taken as the entry)."""
+    import irq
+
+    prog = irq.parse_module('"t.meta"() {note = "calibrated"} : () -> ()\n'
+                            "func.func @f(%a: tensor<2xi8>) -> tensor<2xi8> {\n  func.return %a : tensor<2xi8>\n}\n")
+    (got,) = run(prog, np.array([1, -2], dtype=np.int8))
+    assert got.tolist() == [1, -2]
