@@ -526,6 +526,25 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
         "core/ReplaceBinaryOperator_Mul_LShift",
     ): "(h - 1) << sh >= (h - 1) * sh for sh >= 1: a taller scratch buffer, extra rows outside the crop",
+    (
+        "passes/lower_bpu.py",
+        "_add_sub",
+        'if self.rounding != "half_up":',
+        "core/ReplaceComparisonOperator_NotEq_LtE",
+    ): "every mode sorts <= 'half_up' except none: the mutant also writes rounding = half_up explicitly, "
+    "which is the attribute's default",
+    (
+        "passes/lower_bpu.py",
+        "_clamp_attrs",
+        "if clamp[1] != hi:",
+        "core/ReplaceComparisonOperator_NotEq_Is",
+    ): "`is not` on equal ints above 256 writes max = qmax explicitly: the same clamp as the storage range",
+    (
+        "passes/lower_bpu.py",
+        "_weighted",
+        "out_shape = _shape(op.results[0])",
+        "core/NumberReplacer",
+    ): "conv, conv_transpose and linear have one result: results[-1] is results[0] ([1] raises and is killed)",
 }
 
 
