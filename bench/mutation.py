@@ -531,8 +531,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "_add_sub",
         'if self.rounding != "half_up":',
         "core/ReplaceComparisonOperator_NotEq_LtE",
-    ): "every mode sorts <= 'half_up' except none: the mutant also writes rounding = half_up explicitly, "
-    "which is the attribute's default",
+    ): "all four modes sort <= 'half_up', so the mutant only adds rounding = half_up explicitly, the "
+    "attribute's default",
     (
         "passes/lower_bpu.py",
         "_clamp_attrs",
@@ -545,6 +545,13 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "out_shape = _shape(op.results[0])",
         "core/NumberReplacer",
     ): "conv, conv_transpose and linear have one result: results[-1] is results[0] ([1] raises and is killed)",
+    (
+        "passes/lower_bpu.py",
+        "act",
+        'if not qv.per_tensor or qv.dtype not in ("i8", "i16"):',
+        "core/ReplaceOrWithAnd",
+    ): "per-tensor values come only from qcasts, which lower_qcast limits to i8/i16, and per-channel ones "
+    "only from int32 accumulators: both halves of the test are always equal, so `and` decides alike",
 }
 
 

@@ -67,3 +67,20 @@ def test_global_mean_lowers_and_other_means_are_refused() -> None:
     y = b.op("hl.mean", [b.qdq("x", 0.05)], (1, 1, 4, 4), attrs='dim = [1], keepdim = true, owner = "cm"')
     with pytest.raises(PassFailure, match="hl.mean"):
         lower(b.module([b.qdq(y, 0.01)]))
+
+
+def test_an_int32_high_precision_output_cannot_feed_another_op() -> None:
+    """A linear without an output qcast keeps its int32 accumulator, per channel: a model output only.
+    Feeding it to another op is refused by name (catches the check dropped: the add would then rescale
+    int32 accumulators as if they were int8 codes). An int32 qcast of an activation is refused earlier,
+    by the qcast itself."""
+    b = FrozenBuilder([("x", (3, 16))])
+    w = np.random.default_rng(4).standard_normal((5, 16)) * 0.2
+    y = b.op("hl.linear", [b.qdq("x", 0.03), b.weight(w, np.abs(w).max(axis=1) / 127)], (3, 5), attrs='owner = "fc"')
+    z = b.op("hl.add", [y, y], (3, 5), attrs='owner = "add"')
+    with pytest.raises(PassFailure, match="int32 high-precision output"):
+        lower(b.module([b.qdq(z, 0.1)]))
+    b = FrozenBuilder([("x", (3, 16))])
+    z = b.op("hl.add", [b.qdq("x", 0.03, "i32"), b.qdq("x", 0.03, "i32")], (3, 16), attrs='owner = "add"')
+    with pytest.raises(PassFailure, match="activations are i8 or i16, got i32"):
+        lower(b.module([b.qdq(z, 0.1)]))
