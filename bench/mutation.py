@@ -552,6 +552,20 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceOrWithAnd",
     ): "per-tensor values come only from qcasts, which lower_qcast limits to i8/i16, and per-channel ones "
     "only from int32 accumulators: both halves of the test are always equal, so `and` decides alike",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/ReplaceBinaryOperator_BitAnd_FloorDiv",
+    ): "on numpy booleans a // b is a & b where b is true, and numpy's integer division by zero gives 0 (false) "
+    "where b is false",
+    (
+        "irq/fixedpoint.py",
+        "accumulator_dtype",
+        "extra_absmax: int = 0) -> str:",
+        "core/NumberReplacer",
+    ): "a default of 1 moves the bound by one, and K * max|x| * max|w| is a multiple of 128 (max|x| is 128 or "
+    "32768), never 2**31 - 1 (a default of -1 is killed by test_accumulator_without_a_bias_at_exactly_two_to_the_31)",
 }
 
 

@@ -192,3 +192,27 @@ def test_accumulator_width_at_the_int32_limit() -> None:
     k = 2**31 // products  # the largest bias-free int8 reduction that fits
     assert fp.accumulator_dtype(k, "i8", 127) == "i32"
     assert fp.accumulator_dtype(k + 1, "i8", 127) == "i64"
+
+
+@pytest.mark.parametrize("s_out", [0.003, 1 / 255, 2.0**-7, 0.7])
+def test_softmax_output_multiplier_is_the_reciprocal_of_the_output_scale(s_out: float) -> None:
+    """M / 2**S approximates 1 / s_out to 31 bits (Fraction oracle), for scales whose reciprocal is not an
+    integer too: catches 1 / s_out computed as 1 // s_out (exact only for s_out = 2**-k)."""
+    _, m, s = fp.softmax_parameters(0.05, "i8", s_out)
+    assert abs(Fraction(m, 2**s) - 1 / Fraction(s_out)) <= (1 / Fraction(s_out)) * Fraction(1, 2**30)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "gelu", "hardtanh", "relu7"])
+def test_clamp_bounds_refuses_activations_it_does_not_know(activation: str) -> None:
+    """Only relu and relu6 are fused clamps: any other name is an error, not relu6's bounds. Catches the
+    name test written as an ordering (`>= "relu6"` takes sigmoid and tanh for relu6)."""
+    with pytest.raises(ValueError, match="unknown fused activation"):
+        fp.clamp_bounds(activation, 0.05, "i8")
+
+
+def test_accumulator_without_a_bias_at_exactly_two_to_the_31() -> None:
+    """One int8 input (max|x| = 128) times a weight bound of 2**24 is exactly 2**31: int64, with no bias.
+    Catches the bias default as -1 (2**31 - 1 would fit int32). A default of +1 cannot be seen: the
+    products are multiples of 128, never 2**31 - 1."""
+    assert fp.accumulator_dtype(1, "i8", 2**24) == "i64"
+    assert fp.accumulator_dtype(1, "i8", 2**24 - 1) == "i32"
