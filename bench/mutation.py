@@ -734,7 +734,9 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
     counts: dict[str, int] = {}
     started = time.monotonic()
     with use_db(str(session), WorkDB.Mode.open) as db:
-        items = list(db.pending_work_items)[stride[0]::stride[1]]
+        # partition by job id, not by position: the executors read the pending list at different moments,
+        # after the others may have finished some mutants, so positions would shift between them
+        items = [w for w in db.pending_work_items if int(w.job_id[:8], 16) % stride[1] == stride[0]]
         for n, item in enumerate(items, 1):
             m = item.mutations[0]
             src = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
