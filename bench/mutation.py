@@ -566,6 +566,13 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer",
     ): "a default of 1 moves the bound by one, and K * max|x| * max|w| is a multiple of 128 (max|x| is 128 or "
     "32768), never 2**31 - 1 (a default of -1 is killed by test_accumulator_without_a_bias_at_exactly_two_to_the_31)",
+    (
+        "passes/lower_bpu.py",
+        "lower_mean",
+        'dims = sorted(d % rank for d in _ints(op, "dim", 1, 0)) if op.get_attr("dim") is not None else []',
+        "core/NumberReplacer",
+    ): "the count and the default only change a single or empty dim list, and the only list accepted is [2, 3]: "
+    "every other is refused either way",
 }
 
 
