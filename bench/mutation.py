@@ -573,6 +573,47 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer",
     ): "the count and the default only change a single or empty dim list, and the only list accepted is [2, 3]: "
     "every other is refused either way",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/ReplaceBinaryOperator_BitAnd_Mul",
+    ): "on numpy booleans * is &",
+    **{
+        ("irq/fixedpoint.py", fn, "if axis is not None and sv.ndim == 1:", "core/ReplaceComparisonOperator_Eq_GtE"):
+        "scales are scalars or 1-D (one per channel): ndim >= 1 and == 1 agree on every caller's input"
+        for fn in ("_round_clip", "dequantize_codes")
+    },
+    (
+        "irq/fixedpoint.py",
+        "dequantize_codes",
+        "shape[axis] = sv.shape[0]",
+        "core/NumberReplacer",
+    ): "sv is 1-D here, so sv.shape[-1] is sv.shape[0] (sv.shape[1] raises and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "multiplier_error",
+        "nz = r > 0",
+        "core/ReplaceComparisonOperator_Gt_NotEq",
+    ): "real multipliers are >= 0 (quantize_multiplier refuses negatives): r != 0 is r > 0",
+    (
+        "irq/fixedpoint.py",
+        "quantize_bias",
+        'return _round_clip(bias, acc_scale, *QRANGE["i32"], 0 if acc_scale.ndim else None)',
+        "core/NumberReplacer",
+    ): "a bias is 1-D: axis -1 is axis 0 (axis 1 raises and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "<module>",
+        "SOFTMAX_EXP_BITS = 15",
+        "core/NumberReplacer",
+    ): "a parameter of the target like RESIZE_FRAC_BITS: lower-bpu, VALIDATION and both runtimes read the same "
+    "table, so 14 or 16 bits keep them equal bit for bit; only the softmax's precision moves",
+    **{
+        ("irq/fixedpoint.py", "layer_norm_parameters", "n = g.shape[-1]", f"core/{op}"):
+        "gamma is 1-D: shape[0] is shape[-1] (shape[1] raises and is killed)"
+        for op in ("NumberReplacer", "ReplaceUnaryOperator_USub_Not", "ReplaceUnaryOperator_Delete_USub")
+    },
 }
 
 

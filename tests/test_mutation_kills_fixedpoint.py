@@ -216,3 +216,33 @@ def test_accumulator_without_a_bias_at_exactly_two_to_the_31() -> None:
     products are multiples of 128, never 2**31 - 1."""
     assert fp.accumulator_dtype(1, "i8", 2**24) == "i64"
     assert fp.accumulator_dtype(1, "i8", 2**24 - 1) == "i32"
+
+
+def test_unknown_storage_dtype_is_a_clear_error() -> None:
+    """A typo in a dtype name is a ValueError naming the known ones, not a bare KeyError from a table:
+    catches the translation of the lookup's KeyError lost."""
+    with pytest.raises(ValueError, match=r"unknown storage dtype 'int8' \(expected one of i8, i16, i32\)"):
+        fp.qrange("int8")
+
+
+def test_quantize_weight_is_per_output_channel_by_default() -> None:
+    """conv / linear weights are [out, in, ...]: the default per-channel axis is 0, so each output channel
+    uses its own scale (catches a default of 1 or -1, which pairs scales with input channels)."""
+    w = np.array([[[[0.5]], [[-1.0]]], [[[2.0]], [[0.25]]], [[[-0.75]], [[1.5]]]])  # [3 out, 2 in, 1, 1]
+    scales = np.array([0.01, 0.02, 0.03])
+    got = fp.quantize_weight(w, scales)
+    want = np.clip(np.rint(w / scales.reshape(3, 1, 1, 1)), -127, 127)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, fp.quantize_weight(w, scales, axis=0))
+
+
+def test_layer_norm_gamma_and_beta_codes() -> None:
+    """gamma: int8 codes at s_g = absmax / 127 (round half to even); beta: int32 codes at s_g * 2**-F,
+    rounded, not floored (catches `b / b_scale` as `//`: every negative or fractional beta one code off)."""
+    gamma = np.array([0.5, -1.25, 2.0, 0.1])
+    beta = np.array([0.3, -0.7, 0.0123, -2.5])
+    f, g_codes, b_codes, _, _, _ = fp.layer_norm_parameters(gamma, beta, 1e-5, 0.05, 0.02)
+    s_g = 2.0 / 127
+    np.testing.assert_array_equal(g_codes, np.rint(gamma / s_g))
+    want = [round(Fraction(b) / (Fraction(s_g) * Fraction(1, 2**f))) for b in beta]
+    assert b_codes.tolist() == want
