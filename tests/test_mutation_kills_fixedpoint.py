@@ -135,11 +135,13 @@ def test_check_requantize_input_bound_is_two_to_the_32() -> None:
             fp.check_requantize_input(bad)
 
 
-@pytest.mark.parametrize("n,eps,s_in", [(64, 1e-5, 1e-3), (384, 1e-12, 2.0**-15), (7, 0.5, 0.25)])
+# (7, 0.2, 0.3): n^2 eps / s_in^2 = 108.9, where rounding and flooring differ
+@pytest.mark.parametrize("n,eps,s_in", [(64, 1e-5, 1e-3), (384, 1e-12, 2.0**-15), (7, 0.5, 0.25), (7, 0.2, 0.3)])
 def test_layer_norm_eps_is_n_squared_eps_over_the_squared_input_scale(n: int, eps: float, s_in: float) -> None:
     """bpu.layer_norm adds eps to n^2 var in squared input codes, so the integer is rint(n^2 eps / s_in^2)
     (Fraction oracle). Catches eps multiplied by s_in^2 instead of divided: a model whose variance is near
-    eps (a constant token) then normalizes by the wrong denominator."""
+    eps (a constant token) then normalizes by the wrong denominator; also `/` as `//`, a floor instead of the
+    rounding."""
     gamma = np.linspace(0.5, 1.5, n)
     beta = np.linspace(-0.1, 0.1, n)
     _, _, _, eps_int, _, _ = fp.layer_norm_parameters(gamma, beta, eps, s_in, 0.05)
