@@ -50,7 +50,8 @@ class Binary(torch.nn.Module):
     def forward(self, x, y):
         return (
             x + y, x - y, torch.add(x, y, alpha=2.0), torch.sub(x, y, alpha=0.5), x * y, x / (y.abs() + 1),
-            x - 2.5, x + 0.75, x * 3.0, x / 4.0, torch.matmul(x, y.transpose(1, 2)), torch.cat([x, y], 1), x.permute(2, 0, 1),
+            x - 2.5, x + 0.75, x * 3.0, x / 4.0, torch.matmul(x, y.transpose(1, 2)), torch.cat([x, y], 1),
+            x.permute(2, 0, 1),
             x.transpose(1, 2), x.reshape(6, 8), x.flatten(1), x.unsqueeze(1), x.unsqueeze(0).squeeze(0),
         )
 
