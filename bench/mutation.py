@@ -614,6 +614,26 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "gamma is 1-D: shape[0] is shape[-1] (shape[1] raises and is killed)"
         for op in ("NumberReplacer", "ReplaceUnaryOperator_USub_Not", "ReplaceUnaryOperator_Delete_USub")
     },
+    (
+        "runtime/reference/ops.py",
+        "conv2d",
+        "acc += b.astype(dtype).reshape(1, -1, 1, 1)",
+        "core/NumberReplacer",
+    ): "numpy infers a dimension given as any negative size, so -2 is -1 (every other replacement is killed by "
+    "test_conv2d_bias_is_added_per_output_channel)",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "acc += b.astype(np.int64).reshape(1, -1, 1, 1)",
+        "core/NumberReplacer",
+    ): "as for conv2d's bias: -2 is inferred like -1",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_w = (ow - 1) * sw + dw * (kw - 1) + 1",
+        "core/NumberReplacer",
+    ): "a larger extent only pads more on the right, never read (a smaller one is killed by "
+    "test_ceil_mode_pools_match_torch_on_every_small_geometry)",
 }
 
 
