@@ -12,10 +12,15 @@ Why each piece is here:
 - Every test starts from torch's, numpy's and Python's RNG seeded to 0, so a random input or
   weight never makes a tolerance fail one run in a hundred. The seed is set before fixtures of any
   scope are built, so module-scoped models are seeded too, whichever test happens to build them.
+  A test module's own generator (`RNG = np.random.default_rng(seed)`, shared by helpers other
+  modules import) is put back to its state after import before every test, so a test draws the
+  same data alone, in its file, or after any other test.
 - The pass registry, the default dialect context and the environment are restored after each
   test: a test registering a pass or a dialect, or setting a variable, cannot change the next one.
 - The LALR parse-table cache lives in a per-run temporary directory (IRQ_CACHE_DIR, inherited by
   the irq-opt subprocesses and lit), never in the user's ~/.cache/irq shared by every run.
+- `IRQ_TEST_ORDER=reverse` or `shuffle:SEED` reorders the run (scripts/order_sweep.py): a test that
+  passes only after, or only without, some other test shows up as a failure in one of the orders.
 """
 
 from __future__ import annotations
@@ -72,6 +77,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)
 
 
+_MODULE_RNGS: dict[int, tuple[object, dict]] = {}
+
+
+def _rewind_module_rngs() -> None:
+    """Put every test module's `RNG` generator back to the state it had when first seen (after import)."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return
+    for name, module in list(sys.modules.items()):
+        if not (name.startswith("test_") or name.startswith("tests.")):
+            continue
+        rng = getattr(module, "RNG", None)
+        if isinstance(rng, np.random.Generator) and id(rng) not in _MODULE_RNGS:
+            _MODULE_RNGS[id(rng)] = (rng, rng.bit_generator.state)
+    for rng, state in _MODULE_RNGS.values():
+        rng.bit_generator.state = state
+
+
 def seed_everything(seed: int = SEED) -> None:
     """Seed Python's, numpy's and torch's global RNGs (only the libraries already imported)."""
     random.seed(seed)
@@ -83,10 +106,34 @@ def seed_everything(seed: int = SEED) -> None:
         torch.manual_seed(seed)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Reverse or shuffle the collected tests when IRQ_TEST_ORDER asks (default: pytest's order).
+
+    The shuffle keeps each file's tests together (file order and the order inside each file are
+    shuffled), as pytest-randomly does, so module-scoped fixtures are built once per file.
+    """
+    order = os.environ.get("IRQ_TEST_ORDER", "")
+    if order == "reverse":
+        items.reverse()
+    elif order.startswith("shuffle"):
+        rng = random.Random(int(order.partition(":")[2] or 0))
+        files: dict[str, list[pytest.Item]] = {}
+        for item in items:
+            files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        groups = list(files.values())
+        rng.shuffle(groups)
+        for group in groups:
+            rng.shuffle(group)
+        items[:] = [item for group in groups for item in group]
+    elif order:
+        raise pytest.UsageError(f"IRQ_TEST_ORDER={order!r}: expected 'reverse' or 'shuffle:SEED'")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # before any fixture of the item is set up (module-scoped ones included)
     seed_everything()
+    _rewind_module_rngs()
 
 
 @pytest.fixture(autouse=True)

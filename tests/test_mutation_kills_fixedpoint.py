@@ -130,5 +130,121 @@ def test_check_requantize_input_bound_is_two_to_the_32() -> None:
     """|acc| < 2**32 keeps acc * M + 2**(S-1) inside int64 (M < 2**31): the limit itself is refused."""
     fp.check_requantize_input(0)
     fp.check_requantize_input(2**32 - 1)
-    with pytest.raises(ValueError, match="too large to requantize"):
-        fp.check_requantize_input(2**32)
+    for bad in (2**32, 2**32 + 1, 2**40):  # catches `>=` as `==`: every larger bound is refused too
+        with pytest.raises(ValueError, match="too large to requantize"):
+            fp.check_requantize_input(bad)
+
+
+# (7, 0.2, 0.3): n^2 eps / s_in^2 = 108.9, where rounding and flooring differ
+@pytest.mark.parametrize("n,eps,s_in", [(64, 1e-5, 1e-3), (384, 1e-12, 2.0**-15), (7, 0.5, 0.25), (7, 0.2, 0.3)])
+def test_layer_norm_eps_is_n_squared_eps_over_the_squared_input_scale(n: int, eps: float, s_in: float) -> None:
+    """bpu.layer_norm adds eps to n^2 var in squared input codes, so the integer is rint(n^2 eps / s_in^2)
+    (Fraction oracle). Catches eps multiplied by s_in^2 instead of divided: a model whose variance is near
+    eps (a constant token) then normalizes by the wrong denominator; also `/` as `//`, a floor instead of the
+    rounding."""
+    gamma = np.linspace(0.5, 1.5, n)
+    beta = np.linspace(-0.1, 0.1, n)
+    _, _, _, eps_int, _, _ = fp.layer_norm_parameters(gamma, beta, eps, s_in, 0.05)
+    want = Fraction(n * n) * Fraction(eps) / Fraction(s_in) ** 2
+    assert eps_int == round(want) and eps_int > 0
+
+
+def _largest_sqrt_bits(n: int, bits: int, eps: int, f: int) -> int | None:
+    """The bound bpu.layer_norm's docstring states, in Python integers: the largest G <= F with
+    (n^2 xmax^2 + eps) 2^(2G) < 2^63 and n 2^(bits+1) 2^(F+G+1) < 2^63, xmax = 2^(bits-1) = |qmin|."""
+    xmax = 2 ** (bits - 1)
+    fits = [g for g in range(f + 1)
+            if (n * n * xmax * xmax + eps) * 4**g < 2**63 and n * 2 ** (bits + f + g + 2) < 2**63]
+    return max(fits) if fits else None
+
+
+@pytest.mark.parametrize("dtype", ["i8", "i16"])
+def test_layer_norm_sqrt_bits_are_the_largest_that_fit_int64(dtype: str) -> None:
+    """Every row length from 1 to 2**14 (and a few eps values, up to ones whose bits overlap n^2 xmax^2):
+    G is exactly the bound's largest. One bit too many and ``v << 2G`` wraps in int64 in the numba kernel
+    and VALIDATION (a wrong number, silently); one too few throws away precision of the square root.
+    Catches `2 * bits - 2` off by one (xmax^2 halved or doubled) and `+ eps` as `| eps`."""
+    bits = int(dtype[1:])
+    checked = 0
+    # i16 rows of 46,341..92,681 elements fit with G = 0 only
+    for n in [*range(1, 300), *range(300, 2**14 + 1, 37), 2**14, 46_340, 46_341, 60_000, 92_681, 92_682]:
+        # eps == n^2 xmax^2 shares every bit with the statistics' bound: there `+` and `|` differ by 2x
+        # eps near 2**62..2**63 leaves only G = 0, or nothing (a clear error, never G = -1)
+        # and eps that puts the bound exactly on 2**63 at G = F (catches `<` as `<=`)
+        on_the_limit = 2 ** (63 - 2 * fp.LAYER_NORM_FRAC_BITS) - n * n * 4 ** (bits - 1)
+        for eps in (0, 1, 12_345, 2**40 + 3, 3 * 2**52, n * n * 4 ** (bits - 1), 2**62 - 2**50, 2**63,
+                    *([on_the_limit] if on_the_limit > 0 else [])):
+            want = _largest_sqrt_bits(n, bits, eps, fp.LAYER_NORM_FRAC_BITS)
+            if want is None:
+                with pytest.raises(ValueError, match="overflows int64"):
+                    fp.layer_norm_sqrt_frac_bits(n, dtype, eps)
+            else:
+                assert fp.layer_norm_sqrt_frac_bits(n, dtype, eps) == want, (n, eps)
+                checked += 1
+    assert checked > 1000
+
+
+def test_accumulator_width_at_the_int32_limit() -> None:
+    """The bound K * max|x| * max|w| + max|bias| must stay below 2**31 for int32: at exactly 2**31 the
+    accumulator is int64. Catches the bias added as `^` (or not at all) and `<` as `<=`."""
+    products = 1 * 128 * 127  # one int8 tap: max|x| = 128, max|w| = 127
+    assert fp.accumulator_dtype(1, "i8", 127, 2**31 - 1 - products) == "i32"
+    assert fp.accumulator_dtype(1, "i8", 127, 2**31 - products) == "i64"
+    assert fp.accumulator_dtype(1, "i8", 127, 2**31 - 3 * products) == "i32"
+    k = 2**31 // products  # the largest bias-free int8 reduction that fits
+    assert fp.accumulator_dtype(k, "i8", 127) == "i32"
+    assert fp.accumulator_dtype(k + 1, "i8", 127) == "i64"
+
+
+@pytest.mark.parametrize("s_out", [0.003, 1 / 255, 2.0**-7, 0.7])
+def test_softmax_output_multiplier_is_the_reciprocal_of_the_output_scale(s_out: float) -> None:
+    """M / 2**S approximates 1 / s_out to 31 bits (Fraction oracle), for scales whose reciprocal is not an
+    integer too: catches 1 / s_out computed as 1 // s_out (exact only for s_out = 2**-k)."""
+    _, m, s = fp.softmax_parameters(0.05, "i8", s_out)
+    assert abs(Fraction(m, 2**s) - 1 / Fraction(s_out)) <= (1 / Fraction(s_out)) * Fraction(1, 2**30)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "gelu", "hardtanh", "relu7"])
+def test_clamp_bounds_refuses_activations_it_does_not_know(activation: str) -> None:
+    """Only relu and relu6 are fused clamps: any other name is an error, not relu6's bounds. Catches the
+    name test written as an ordering (`>= "relu6"` takes sigmoid and tanh for relu6)."""
+    with pytest.raises(ValueError, match="unknown fused activation"):
+        fp.clamp_bounds(activation, 0.05, "i8")
+
+
+def test_accumulator_without_a_bias_at_exactly_two_to_the_31() -> None:
+    """One int8 input (max|x| = 128) times a weight bound of 2**24 is exactly 2**31: int64, with no bias.
+    Catches the bias default as -1 (2**31 - 1 would fit int32). A default of +1 cannot be seen: the
+    products are multiples of 128, never 2**31 - 1."""
+    assert fp.accumulator_dtype(1, "i8", 2**24) == "i64"
+    assert fp.accumulator_dtype(1, "i8", 2**24 - 1) == "i32"
+
+
+def test_unknown_storage_dtype_is_a_clear_error() -> None:
+    """A typo in a dtype name is a ValueError naming the known ones, not a bare KeyError from a table:
+    catches the translation of the lookup's KeyError lost."""
+    with pytest.raises(ValueError, match=r"unknown storage dtype 'int8' \(expected one of i8, i16, i32\)"):
+        fp.qrange("int8")
+
+
+def test_quantize_weight_is_per_output_channel_by_default() -> None:
+    """conv / linear weights are [out, in, ...]: the default per-channel axis is 0, so each output channel
+    uses its own scale (catches a default of 1 or -1, which pairs scales with input channels)."""
+    w = np.array([[[[0.5]], [[-1.0]]], [[[2.0]], [[0.25]]], [[[-0.75]], [[1.5]]]])  # [3 out, 2 in, 1, 1]
+    scales = np.array([0.01, 0.02, 0.03])
+    got = fp.quantize_weight(w, scales)
+    want = np.clip(np.rint(w / scales.reshape(3, 1, 1, 1)), -127, 127)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, fp.quantize_weight(w, scales, axis=0))
+
+
+def test_layer_norm_gamma_and_beta_codes() -> None:
+    """gamma: int8 codes at s_g = absmax / 127 (round half to even); beta: int32 codes at s_g * 2**-F,
+    rounded, not floored (catches `b / b_scale` as `//`: every negative or fractional beta one code off)."""
+    gamma = np.array([0.5, -1.25, 2.0, 0.1])
+    beta = np.array([0.3, -0.7, 0.0123, -2.5])
+    f, g_codes, b_codes, _, _, _ = fp.layer_norm_parameters(gamma, beta, 1e-5, 0.05, 0.02)
+    s_g = 2.0 / 127
+    np.testing.assert_array_equal(g_codes, np.rint(gamma / s_g))
+    want = [round(Fraction(b) / (Fraction(s_g) * Fraction(1, 2**f))) for b in beta]
+    assert b_codes.tolist() == want
