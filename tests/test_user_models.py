@@ -1,0 +1,152 @@
+"""A new user's own models through the whole flow: prepare -> CALIBRATION -> VALIDATION -> convert -> run.
+
+tests/models/user_models.py holds small plain-torch models written the way horizon_plugin_pytorch and
+torch.ao users write them (in-place ops, scalars on both sides, functional and module activations, 3-way
+concat, pooling options, every interpolate flavour). For each one, with example batch 1 and 4:
+
+(a) the prepared model in CALIBRATION (observers only, nothing fake-quantized) computes what torch eager
+    computes: a tracing or mapping mistake shows here, before any quantization;
+(b) VALIDATION is close to float (cosine): the quantizers sit where they should and saw the data;
+(c) the deployed program on the numba runtime equals VALIDATION bit for bit, at the traced batch and at
+    another one, and the reference runtime equals numba bit for bit;
+(d) what a march cannot run fails in `irq.convert` with the op and the user's file:line.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from irq.runtime import reference
+
+import irq
+from irq.transform import PassFailure
+from tests.models import user_models as um
+from tests.test_frontend_zoo import _randomize_bn
+
+SOURCE = "user_models.py"
+
+#: models that go through the whole chain on march bayes: name -> (constructor, input shape without batch)
+CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = {
+    "resnet_downsample": (um.ResNetDownsample, (3, 16, 16)),
+    "squeeze_excite": (um.SENet, (3, 16, 16)),
+    "depthwise_hardswish": (um.DepthwiseSeparable, (3, 16, 16)),
+    "unet_cat3": (um.UNetCat3, (3, 16, 16)),
+    "conv_transpose_decoder": (um.ConvTransposeDecoder, (3, 16, 16)),
+    "global_pool_heads": (um.GlobalPoolHead, (3, 16, 16)),
+    "detection_head": (um.DetectionHead, (3, 16, 16)),
+    "in_place_ops": (um.InPlaceOps, (3, 8, 8)),
+    "conv_padding_zeros": (lambda: um.PaddingModes("zeros"), (3, 8, 8)),
+    **{f"avg_pool_ceil{int(c)}_pad{int(p)}": ((lambda c=c, p=p: um.AvgPoolOptions(c, p)), (3, 15, 15))
+       for c in (False, True) for p in (False, True)},
+    **{f"max_pool_dilated_ceil{int(c)}": ((lambda c=c: um.MaxPoolOptions(c)), (3, 15, 15)) for c in (False, True)},
+    "nearest_x2": (lambda: um.Interpolate("nearest", None), (3, 8, 8)),
+    "nearest_size": (lambda: um.Interpolate("nearest", None, (13, 11)), (3, 8, 8)),
+    "bilinear_align_corners": (lambda: um.Interpolate("bilinear", True), (3, 8, 8)),
+    "bilinear_half_pixel": (lambda: um.Interpolate("bilinear", False), (3, 8, 8)),
+    "bilinear_size": (lambda: um.Interpolate("bilinear", False, (13, 11)), (3, 8, 8)),
+}
+
+#: models march bayes cannot run: name -> (constructor, input shape, op kinds the error must name)
+NOT_CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], tuple[str, ...]]] = {
+    **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8), ("torch.pad",))
+       for m in ("reflect", "replicate", "circular")},
+    **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8), ("torch.pad",))
+       for m in ("constant", "reflect", "replicate")},
+}
+
+BATCHES = (1, 4)
+
+
+def _leaves(y) -> list[np.ndarray]:
+    if isinstance(y, (tuple, list)):
+        return [leaf for item in y for leaf in _leaves(item)]
+    return [np.asarray(y.detach().numpy() if isinstance(y, torch.Tensor) else y)]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _calibrate(make, shape, batch: int, qconfig="default_calib_8bit"):
+    """(eager float outputs, CALIBRATION outputs, prepared model in VALIDATION, x) for one model."""
+    torch.manual_seed(0)
+    model = make()
+    with torch.no_grad():
+        _randomize_bn(model)
+    model.eval()
+    x = torch.randn(batch, *shape)
+    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        eager = _leaves(model(x))
+        calibration = _leaves(qat(x))
+        for _ in range(3):
+            qat(torch.randn(batch, *shape, generator=g) * 1.5)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return eager, calibration, qat, x
+
+
+@pytest.fixture(scope="module", params=[(n, b) for n in sorted(CONVERTIBLE) for b in BATCHES],
+                ids=lambda p: f"{p[0]}-b{p[1]}")
+def flow(request):
+    name, batch = request.param
+    make, shape = CONVERTIBLE[name]
+    eager, calibration, qat, x = _calibrate(make, shape, batch)
+    other = torch.randn(5 - batch, *shape, generator=torch.Generator().manual_seed(2))  # the other batch size
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a QuantizationWarning here means the flow itself is wrong
+        validation = _leaves(qat(x))
+        validation_other = _leaves(qat(other))
+    program = irq.convert(qat)
+    return dict(name=name, eager=eager, calibration=calibration, validation=validation, x=x, other=other,
+                validation_other=validation_other, program=program)
+
+
+def test_calibration_output_equals_torch_eager(flow):
+    assert len(flow["calibration"]) == len(flow["eager"])
+    for got, want in zip(flow["calibration"], flow["eager"]):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=flow["name"])
+
+
+def test_validation_is_close_to_float(flow):
+    for v, f in zip(flow["validation"], flow["eager"]):
+        assert v.shape == f.shape
+        assert _cosine(v, f) > 0.995, (flow["name"], _cosine(v, f))
+
+
+def test_deployed_equals_validation_bit_for_bit(flow):
+    program = flow["program"]
+    for x, validation in ((flow["x"], flow["validation"]), (flow["other"], flow["validation_other"])):
+        deployed = _leaves(irq.run(program, x.numpy()))
+        assert len(deployed) == len(validation)
+        for d, v in zip(deployed, validation):
+            assert d.dtype == v.dtype == np.float32
+            differ = np.flatnonzero(d != v)
+            assert differ.size == 0, f"{flow['name']} batch {len(x)}: {differ.size}/{v.size} outputs differ"
+
+
+def test_reference_runtime_equals_numba_bit_for_bit(flow):
+    program, x = flow["program"], flow["x"].numpy()
+    for r, n in zip(_leaves(reference.run(program, x)), _leaves(irq.run(program, x))):
+        np.testing.assert_array_equal(r, n, err_msg=flow["name"])
+
+
+@pytest.mark.parametrize("name", sorted(NOT_CONVERTIBLE))
+def test_unsupported_ops_name_the_op_and_the_users_line(name):
+    make, shape, ops = NOT_CONVERTIBLE[name]
+    _, _, qat, _ = _calibrate(make, shape, 1)
+    with pytest.raises(PassFailure) as err:
+        irq.convert(qat)
+    text = str(err.value)
+    assert "march 'bayes'" in text and "nothing was lowered" in text
+    for op in ops:
+        assert any(SOURCE in line and op in line for line in text.splitlines()), text
