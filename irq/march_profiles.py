@@ -161,6 +161,19 @@ def op_violations(op: Operation, profile: MarchProfile) -> list[str]:
     return out
 
 
+def is_static_size_computation(op: Operation) -> bool:
+    """Whether `op` is Python arithmetic on static tensor sizes (`c // heads` after `b, n, c = x.shape`).
+
+    The frontend keeps such arithmetic as scalar `torch.call`s feeding view/reshape sizes so the torch module
+    runs any batch size; at the frozen level every shape is static, so it is a compile-time constant that
+    lower-bpu reads from the result types, not an op a march must run."""
+    if op.name == "torch.size":
+        return bool(op.operands) and _shape(op.operands[0]) is not None
+    if op.name != "torch.call" or not op.operands or any(isinstance(r.type, ShapedType) for r in op.results):
+        return False
+    return all(getattr(v, "op", None) is not None and is_static_size_computation(v.op) for v in op.operands)
+
+
 def check_march(root: Operation, march: str) -> list[Violation]:
     """Every frozen-level op under `root` that the march cannot execute, with the reasons."""
     profile = get_march(march)
@@ -168,7 +181,7 @@ def check_march(root: Operation, march: str) -> list[Violation]:
     for op in root.walk():
         if op.dialect_name not in ("torch", "hl") or op.name == "torch.constant":
             continue
-        if op.name == "torch.size" and op.operands and _shape(op.operands[0]) is not None:
+        if is_static_size_computation(op):
             continue  # a static size is a compile-time constant: lower-bpu reads it where it is used
         found += [Violation(op, msg) for msg in op_violations(op, profile)]
     return found

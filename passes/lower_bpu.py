@@ -32,6 +32,7 @@ from irq.dialects.quant import UniformQuantizedPerAxisType, UniformQuantizedType
 
 from irq._lazy import _LazyModule
 from irq.diagnostics import Diagnostic, location_prefix
+from irq.march_profiles import is_static_size_computation
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.operation import Operation
@@ -104,9 +105,9 @@ def _constant_data(v: Value) -> np.ndarray | None:
 
 
 def _lut_attrs(op: Operation) -> dict:
-    """The attributes irq.lut_functions reads (approximate, min_val, max_val, negative_slope, min, max)."""
+    """The attributes irq.lut_functions reads (approximate, min_val, max_val, negative_slope, min, max, other, alpha)."""
     out = {}
-    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max"):
+    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max", "other", "alpha"):
         a = op.get_attr(name)
         if a is not None:
             out[name] = a.value if isinstance(a, (StringAttr, IntegerAttr, FloatAttr)) else a
@@ -169,8 +170,8 @@ class Lowering:
         for op in reversed(self.lowered):
             op.erase(check_uses=False)
         for op in reversed(list(block.ops)):  # float constants and sizes whose users were all lowered
-            if op.name in ("torch.constant", "arith.constant", "torch.size") and not any(
-                    r.has_uses() for r in op.results):
+            if (op.name in ("torch.constant", "arith.constant", "torch.size") or is_static_size_computation(op)) \
+                    and not any(r.has_uses() for r in op.results):
                 op.erase()
         self._update_signature()
 
@@ -182,7 +183,7 @@ class Lowering:
 
     def lower(self, op: Operation) -> None:
         name, base = op.name, _base(op)
-        if name in ("torch.constant", "arith.constant", "torch.size"):
+        if name in ("torch.constant", "arith.constant", "torch.size") or is_static_size_computation(op):
             return  # read where they are used (weights, biases, static sizes); unused ones are erased at the end
         if name == "quant.qcast":
             return self.lower_qcast(op)
@@ -192,6 +193,8 @@ class Lowering:
             return self.lower_return(op)
         if op in self.keep_float:
             return self.keep_in_float(op)
+        if name in ("hl.quant_stub", "hl.dequant_stub"):
+            return self.lower_stub(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
         handler = getattr(self, f"lower_{base}", None)
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
@@ -275,6 +278,17 @@ class Lowering:
         op = bpu.DequantizeOp(qv.value, scale=scale, axis=None if qv.per_tensor else IntegerAttr(qv.axis),
                               result_types=[TensorType(shape, et)])
         return self.emit(op).out
+
+    def lower_stub(self, op: Operation) -> None:
+        """QuantStub / DeQuantStub mark where quantization starts and ends; the casts around them do the work.
+        A quant stub on a float input hands the input to its qcast (which becomes bpu.quantize); a dequant stub
+        (or a stub on codes) passes codes and scale on, and the return dequantizes them."""
+        x = op.operands[0]
+        self.lowered.append(op)
+        if x in self.q:
+            self.q[op.results[0]] = self.q[x]
+        else:
+            op.results[0].replace_all_uses_with(x)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def act(self, v: Value) -> QValue:
@@ -499,6 +513,32 @@ class Lowering:
                                 result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))], **attrs)).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
+    def _scale_by(self, op: Operation, other: float, divide: bool) -> None:
+        """`x * c` as VALIDATION computes it (irq.quant.validation._requant_one): the codes times sign(c),
+        requantized by |s_in * c / s_out|. c >= 0 is one bpu.requantize; c < 0 is bpu.sub(x, x) with
+        multipliers (0, M): ``rshift_round(0 * q - M * q, S)``, the same single rounding of -q * M."""
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, lo, hi = self._output(op)
+        out_t = TensorType(_shape(op.results[0]), _int_type(dtype))
+        real = x.scale / other / s_out if divide else x.scale * other / s_out  # VALIDATION's float64 order
+        if real >= 0:
+            y = self.requantize(x, x.value, s_out, dtype, out_t, real=real)
+        else:
+            m, s = fp.quantize_multiplier(-real)
+            attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+            y = self.emit(bpu.SubOp(x.value, x.value, lhs_multiplier=IntegerAttr(0, i64),
+                                    rhs_multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                    result_types=[out_t], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_mul_scalar(self, op: Operation) -> None:
+        self._scale_by(op, float(op.get_attr("other").value), divide=False)
+
+    def lower_div_scalar(self, op: Operation) -> None:
+        if op.get_attr("rounding_mode") is not None:
+            raise LoweringError("rounding_mode is not supported (only true division by a scalar)")
+        self._scale_by(op, float(op.get_attr("other").value), divide=True)
+
     def lower_cat(self, op: Operation) -> None:
         xs = [self.act(v) for v in op.operands]
         qc, s_out, dtype, _, _ = self._output(op)
@@ -512,13 +552,20 @@ class Lowering:
 
     def lower_elementwise(self, op: Operation) -> None:
         x = self.act(op.operands[0])
-        qc, s_out, dtype, lo, hi = self._output(op)
+        if _base(op) == "relu" and self.single_qcast_user(op) is None:
+            # quant-annotate gives a relu after a quantized producer its input's quantizer: same scale, and
+            # the table is max(q, 0) (`x.relu()` after a leaky_relu, which fuse cannot merge)
+            self.lowered.append(op)
+            (lo, hi), s_out, dtype, result = fp.qrange(x.dtype), x.scale, x.dtype, op.results[0]
+        else:
+            qc, s_out, dtype, lo, hi = self._output(op)
+            result = qc.results[0]
         fn = lut_functions.function(_base(op), _lut_attrs(op))
         table = np.clip(fp.lookup_table(fn, x.scale, s_out, x.dtype, dtype), lo, hi)
         tv = self.constant(table, dtype, f"{_str(op, 'owner') or _base(op)}.table")
         y = self.emit(bpu.LutOp(x.value, tv, result_types=[TensorType(_shape(op.results[0]),
                                                                        _int_type(dtype))])).out
-        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+        self.q[result] = QValue(y, s_out, dtype)
 
     def lower_softmax(self, op: Operation) -> None:
         x = self.act(op.operands[0])

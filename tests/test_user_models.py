@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 from irq.runtime import reference
+from irq.runtime.numba.planner import ProgramError
 
 import irq
 from irq.transform import PassFailure
@@ -48,17 +49,28 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "bilinear_align_corners": (lambda: um.Interpolate("bilinear", True), (3, 8, 8)),
     "bilinear_half_pixel": (lambda: um.Interpolate("bilinear", False), (3, 8, 8)),
     "bilinear_size": (lambda: um.Interpolate("bilinear", False, (13, 11)), (3, 8, 8)),
+    # each of these failed in irq.convert before (see the bug tests below)
+    "tiny_vit": (um.TinyViTBlock, (3, 8, 8)),
+    "scalar_ops": (um.ScalarOps, (3, 8, 8)),
+    "cat4_scaled_branch": (um.Cat4, (3, 8, 8)),
+    "clamp_family": (um.ClampFamily, (3, 8, 8)),
 }
 
 #: models march bayes cannot run: name -> (constructor, input shape, op kinds the error must name)
 NOT_CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], tuple[str, ...]]] = {
-    **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8), ("torch.pad",))
+    "vit_patch4": (lambda: um.TinyViTBlock(patch=4), (3, 8, 8), ("'hl.conv2d' stride [4, 4] exceeds march 'bayes'",)),
+    "vit_mean_pool": (lambda: um.TinyViTBlock(pool="mean"), (3, 8, 8), ("'hl.mean' mean lowers only over",)),
+    **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8), ("'torch.pad' is not supported",))
        for m in ("reflect", "replicate", "circular")},
-    **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8), ("torch.pad",))
+    **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8), ("'torch.pad' is not supported",))
        for m in ("constant", "reflect", "replicate")},
 }
 
 BATCHES = (1, 4)
+
+#: programs that move the batch dimension (the ViT's qkv permute puts it second): the numba runtime plans
+#: them for their traced batch only and says so (ProgramError) at another one
+TRACED_BATCH_ONLY = frozenset({"tiny_vit"})
 
 
 def _leaves(y) -> list[np.ndarray]:
@@ -125,7 +137,12 @@ def test_validation_is_close_to_float(flow):
 
 def test_deployed_equals_validation_bit_for_bit(flow):
     program = flow["program"]
-    for x, validation in ((flow["x"], flow["validation"]), (flow["other"], flow["validation_other"])):
+    runs = [(flow["x"], flow["validation"]), (flow["other"], flow["validation_other"])]
+    if flow["name"] in TRACED_BATCH_ONLY:
+        with pytest.raises(ProgramError, match="this program only runs at batch"):
+            irq.run(program, flow["other"].numpy())
+        runs = runs[:1]
+    for x, validation in runs:
         deployed = _leaves(irq.run(program, x.numpy()))
         assert len(deployed) == len(validation)
         for d, v in zip(deployed, validation):
@@ -147,6 +164,6 @@ def test_unsupported_ops_name_the_op_and_the_users_line(name):
     with pytest.raises(PassFailure) as err:
         irq.convert(qat)
     text = str(err.value)
-    assert "march 'bayes'" in text and "nothing was lowered" in text
+    assert "lower-bpu" in text
     for op in ops:
         assert any(SOURCE in line and op in line for line in text.splitlines()), text

@@ -19,9 +19,10 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, is_user_file
-from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, batch_norm_emit, bind
+from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
+from irq.ir.types import ShapedType
 
 aten = torch.ops.aten
 
@@ -56,6 +57,11 @@ def _select(args, kwargs):
     b = bind((("input", _MISSING), ("dim", _MISSING), ("index", _MISSING)), args, kwargs)
     if b is None or isinstance(b["index"], fx.Node):
         return None
+    t = b["input"].meta.get("irq_type") if isinstance(b["input"], fx.Node) else None
+    rank = len(t.shape) if isinstance(t, ShapedType) else None
+    if rank is not None and isinstance(b["dim"], int):  # as x[..., i, ...]: slice + squeeze, ops marches run
+        dim = b["dim"] % rank
+        return basic_indexing_chain(b["input"], (slice(None),) * dim + (b["index"],))
     return Emit("select", {"input": b["input"]}, {"dim": b["dim"], "index": b["index"]})
 
 
@@ -145,6 +151,7 @@ ATEN: dict[Any, Any] = {
     aten.select.int: _select, aten.mean.dim: FUNCTIONS[torch.mean], aten.contiguous.default: METHODS["contiguous"],
     aten.max_pool2d.default: FUNCTIONS[F.max_pool2d], aten.avg_pool2d.default: FUNCTIONS[F.avg_pool2d],
     aten.adaptive_avg_pool2d.default: FUNCTIONS[F.adaptive_avg_pool2d], aten.clamp.default: FUNCTIONS[torch.clamp],
+    aten.clamp_min.default: FUNCTIONS[torch.clamp_min], aten.clamp_max.default: FUNCTIONS[torch.clamp_max],
     aten.zeros_like.default: FUNCTIONS[torch.zeros_like], aten.ones_like.default: FUNCTIONS[torch.ones_like],
     aten.full_like.default: FUNCTIONS[torch.full_like], aten.where.self: FUNCTIONS[torch.where],
     aten.where.ScalarOther: FUNCTIONS[torch.where], aten.where.ScalarSelf: FUNCTIONS[torch.where],

@@ -119,12 +119,13 @@ class UNetCat3(nn.Module):
 
 
 class TinyViTBlock(nn.Module):
-    """Patch embedding + one pre-norm attention block + GELU MLP + mean-pooled linear head."""
+    """Patch embedding + one pre-norm attention block + GELU MLP + a linear head on the first token
+    (`pool="cls"`) or on the mean of the tokens (`pool="mean"`)."""
 
-    def __init__(self, dim: int = 16, heads: int = 2, classes: int = 4) -> None:
+    def __init__(self, dim: int = 16, heads: int = 2, classes: int = 4, patch: int = 2, pool: str = "cls") -> None:
         super().__init__()
-        self.heads = heads
-        self.patch = nn.Conv2d(3, dim, 4, 4)
+        self.heads, self.pool = heads, pool
+        self.patch = nn.Conv2d(3, dim, patch, patch)
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -144,7 +145,7 @@ class TinyViTBlock(nn.Module):
         y = torch.matmul(attn, v).transpose(1, 2).reshape(b, n, c)
         x = x + self.proj(y)
         x = x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
-        return self.head(x.mean(dim=1))
+        return self.head(x.mean(dim=1) if self.pool == "mean" else x[:, 0])
 
 
 class ConvTransposeDecoder(nn.Module):
@@ -208,7 +209,8 @@ class ScalarOps(nn.Module):
         b = y / 2
         c = 2.0 * y + 0.5
         d = y - 0.25
-        return a + b + c * d
+        e = -0.5 * y + y / -4 - 0.125
+        return a + b + c * d + e
 
 
 class InPlaceOps(nn.Module):
