@@ -32,12 +32,12 @@ from irq.dialects.quant import UniformQuantizedPerAxisType, UniformQuantizedType
 
 from irq._lazy import _LazyModule
 from irq.diagnostics import Diagnostic, location_prefix
-from irq.march_profiles import is_static_size_computation
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, FunctionType, IntegerType, ShapedType, TensorType, f32, f64, i64
 from irq.ir.values import Value
+from irq.march_profiles import is_static_size_computation
 from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 
 # numpy and irq.fixedpoint load on first use: every pipeline registers this pass, and irq-opt's
@@ -105,7 +105,7 @@ def _constant_data(v: Value) -> np.ndarray | None:
 
 
 def _lut_attrs(op: Operation) -> dict:
-    """The attributes irq.lut_functions reads (approximate, min_val, max_val, negative_slope, min, max, other, alpha)."""
+    """The attributes irq.lut_functions reads (approximate, min/max_val, negative_slope, min, max, other, alpha)."""
     out = {}
     for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max", "other", "alpha"):
         a = op.get_attr(name)

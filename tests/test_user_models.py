@@ -167,3 +167,82 @@ def test_unsupported_ops_name_the_op_and_the_users_line(name):
     assert "lower-bpu" in text
     for op in ops:
         assert any(SOURCE in line and op in line for line in text.splitlines()), text
+
+
+# -- bugs found by these models, each with the model that showed it -------------------------------------------
+def test_export_import_refuses_a_batch_its_shapes_were_specialised_to():
+    """Bug: prepare(method="export") at batch 1 ran a batch of 4 through view([1, -1, 4]) (torch.export
+    specialises x.shape[0]) and returned a [1, 32] softmax across the samples instead of [4, 8]: a wrong
+    number without an error. The prepared model now refuses the other batch, naming the user's line."""
+    model = um.BatchReshape().eval()
+    qat = irq.prepare(model, (torch.randn(1, 8),), method="export", check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    x1 = torch.randn(1, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(qat(x1), model(x1), rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match=rf"batch 1.*{SOURCE}:\d+.*method='fx'"):
+            qat(torch.randn(4, 8))
+    fx_qat = irq.prepare(model, (torch.randn(1, 8),), method="fx", check_model=False)  # keeps x.shape[0]
+    fx_qat.eval()
+    irq.set_fake_quantize(fx_qat, irq.FakeQuantState.CALIBRATION)
+    x4 = torch.randn(4, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(fx_qat(x4), model(x4), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_basic_indexing_is_data_movement_through_the_chain(method):
+    """Bug: `q, k, v = qkv[0], qkv[1], qkv[2]` (and every int index / select) stayed one `torch.getitem`
+    that no march runs, so a ViT could not convert. Basic indexing now imports as slice / squeeze /
+    unsqueeze, which share their input's scale and lower to bpu.slice / bpu.reshape."""
+    from irq.runtime.torch import to_module
+    model = um.Indexing().eval()
+    x = torch.randn(2, 3, 5, 5)
+    module = irq.import_torch(model, (x,), method=method)
+    names = [op.name for op in module.walk()]
+    assert "torch.getitem" not in names and "torch.select" not in names
+    for got, want in zip(to_module(module)(x), model(x)):
+        assert torch.equal(got, want)
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", method=method, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x * 1.5)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = _leaves(qat(x))
+    program = irq.convert(qat)
+    deployed, oracle = _leaves(irq.run(program, x.numpy())), _leaves(reference.run(program, x.numpy()))
+    assert len(deployed) == len(validation) == 6
+    for v, d, r in zip(validation, deployed, oracle):
+        np.testing.assert_array_equal(d, v)
+        np.testing.assert_array_equal(r, d)
+
+
+#: the same flow with method="export" (the path HF-style models take) at the traced batch
+EXPORTED = ("tiny_vit", "scalar_ops", "clamp_family", "depthwise_hardswish", "unet_cat3")
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_export_method_flow_is_exact(name):
+    make, shape = CONVERTIBLE[name]
+    torch.manual_seed(0)
+    model = make().eval()
+    with torch.no_grad():
+        _randomize_bn(model)
+    x = torch.randn(2, *shape)
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", method="export", check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        np.testing.assert_allclose(qat(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
+        qat(x * 1.5)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    assert _cosine(validation, model(x).detach().numpy()) > 0.995
+    program = irq.convert(qat)
+    deployed = irq.run(program, x.numpy())
+    np.testing.assert_array_equal(deployed, validation)
+    np.testing.assert_array_equal(reference.run(program, x.numpy())[0], deployed)

@@ -275,4 +275,44 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
 
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state, tensor_constants=constants,
                           lifted=lifted)
-    return conv.run(user)
+    module = conv.run(user)
+    baked = _batch_in_literal_shapes(graph, user)
+    if baked is not None:
+        from irq.ir.attributes import IntegerAttr, StringAttr
+        module.attributes[BATCH_FIXED_ATTR] = IntegerAttr(baked[0])
+        module.attributes[BATCH_FIXED_AT_ATTR] = StringAttr(baked[1])
+    return module
+
+
+#: Module attributes of an export import whose sizes hold the traced batch: that batch, and the first op and line.
+BATCH_FIXED_ATTR = "torch.batch_fixed"
+BATCH_FIXED_AT_ATTR = "torch.batch_fixed_at"
+_LITERAL_SHAPE_OPS = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default,
+                                aten.expand.default})
+
+
+def _batch_in_literal_shapes(graph: fx.Graph, user: list[fx.Node]) -> tuple[int, str] | None:
+    """(traced batch, "aten.view at file:line") for the first view/reshape/expand of data derived from the
+    inputs whose literal shape holds the batch size, else None.
+
+    torch.export specialises every size: `y.view(x.shape[0], -1, 4)` is recorded as view([1, -1, 4]), which
+    at batch 4 silently mixes the samples (a [1, 32] output instead of [4, 8]). The fx path keeps
+    `x.shape[0]` symbolic; here the batch cannot be told from a literal, so the prepared model refuses
+    other batch sizes instead (irq.quant.prepare)."""
+    batches = {tuple(n.meta["val"].shape)[0] for n in user
+               if isinstance(n.meta.get("val"), torch.Tensor) and n.meta["val"].dim() > 0}
+    if len(batches) != 1:
+        return None
+    batch = batches.pop()
+    derived = set(user)
+    for node in graph.nodes:
+        if node.op != "call_function" or not any(a in derived for a in node.all_input_nodes):
+            continue
+        derived.add(node)
+        shape = node.args[1] if len(node.args) > 1 else None
+        if node.target in _LITERAL_SHAPE_OPS and isinstance(shape, (list, tuple)) and batch in shape \
+                and all(isinstance(d, int) for d in shape):
+            loc = node.meta.get("irq_loc")
+            where = f" at {loc[0]}:{loc[1]}" if loc else ""
+            return batch, f"{node.target}{where}"
+    return None

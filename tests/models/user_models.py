@@ -323,3 +323,29 @@ class ClampFamily(nn.Module):
         b = self.leaky(self.c2(a))
         c = F.leaky_relu(self.c3(b), 0.2)
         return self.hardtanh(c) + self.relu6(b) + a.clamp_min(0.1) + c.relu()
+
+
+class BatchReshape(nn.Module):
+    """`view(x.shape[0], -1, 4)` then a softmax across the middle dim: torch.export records view([1, -1, 4])
+    for a batch-1 example, which at batch 4 would softmax across the samples."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.fc(x).view(x.shape[0], -1, 4)
+        return torch.softmax(y, dim=1).flatten(1)
+
+
+class Indexing(nn.Module):
+    """Basic indexing as users write it: an int on the batch, a channel, a negative int after Ellipsis,
+    None, and strided slices; returns every piece."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        y = self.conv(x)
+        return y[0], y[:, 1], y[:, -1, 2:], y[..., -1], y[:, None, 2:4, ::2], y[-1]
