@@ -633,6 +633,27 @@ class Lowering:
         self.lowered.append(op)
         self.q[op.results[0]] = QValue(self.emit(new).out, x.scale, x.dtype)
 
+    def lower_chunk(self, op: Operation) -> None:
+        self._lower_pieces(op)
+
+    def lower_split(self, op: Operation) -> None:
+        self._lower_pieces(op)
+
+    def _lower_pieces(self, op: Operation) -> None:
+        """torch.chunk / torch.split: one bpu.slice per result, consecutive along `dim` (their static sizes)."""
+        x = self.act(op.operands[0])
+        rank = len(_shape(op.operands[0]))
+        dim = op.get_attr("dim").value % rank
+        self.lowered.append(op)
+        start = 0
+        for r in op.results:
+            shape = _shape(r)
+            y = self.emit(bpu.SliceOp(x.value, dim=IntegerAttr(dim, i64), start=IntegerAttr(start, i64),
+                                      end=IntegerAttr(start + shape[dim], i64),
+                                      result_types=[TensorType(shape, _int_type(x.dtype))])).out
+            self.q[r] = QValue(y, x.scale, x.dtype)
+            start += shape[dim]
+
     @staticmethod
     def _arr(op: Operation, name: str):
         a = op.get_attr(name)
@@ -702,11 +723,38 @@ class Lowering:
         self._global_avg(op, True)
 
     def lower_mean(self, op: Operation) -> None:
-        rank = len(_shape(op.operands[0]))
-        dims = sorted(d % rank for d in _ints(op, "dim", 1, 0)) if op.get_attr("dim") is not None else []
-        if rank != 4 or dims != [2, 3]:
-            raise LoweringError("mean lowers only over the spatial dims [2, 3] of an NCHW tensor")
-        self._global_avg(op, bool(op.get_attr("keepdim")))
+        in_shape = _shape(op.operands[0])
+        rank = len(in_shape)
+        dims = (sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None
+                else list(range(rank)))
+        if rank == 4 and dims == [2, 3]:
+            return self._global_avg(op, bool(op.get_attr("keepdim")))
+        self._mean_any_dims(op, in_shape, dims)
+
+    def _mean_any_dims(self, op: Operation, in_shape: tuple[int, ...], dims: list[int]) -> None:
+        """A mean over any dims (a ViT's mean over tokens) as the global average pool of a (kept[0], rest,
+        reduced, 1) view: the same sum and one requantize by s_in / (s_out * n) as VALIDATION's `_mean`.
+        The reduced dims are permuted last first; the leading kept dim stays first (the batch, for numba)."""
+        x = self.act(op.operands[0])
+        rank = len(in_shape)
+        kept = [d for d in range(rank) if d not in dims]
+        perm = kept + dims
+        v, it = x.value, _int_type(x.dtype)
+        if perm != list(range(rank)):
+            v = self.emit(bpu.PermuteOp(v, dims=ArrayAttr(IntegerAttr(d, i64) for d in perm),
+                                        result_types=[TensorType([in_shape[d] for d in perm], it)])).out
+        lead = in_shape[kept[0]] if kept else 1
+        rest = int(np.prod([in_shape[d] for d in kept[1:]], dtype=np.int64))
+        n = int(np.prod([in_shape[d] for d in dims], dtype=np.int64))
+        v = self.emit(bpu.ReshapeOp(v, result_types=[TensorType((lead, rest, n, 1), it)])).out
+        qc, s_out, dtype, _, _ = self._output(op)
+        m, s = fp.quantize_multiplier(x.scale / (s_out * n))
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        y = self.emit(bpu.GlobalAvgPoolOp(v, multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                          result_types=[TensorType((lead, rest, 1, 1), _int_type(dtype))],
+                                          **attrs)).out
+        y = self.emit(bpu.ReshapeOp(y, result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     # -- float islands ------------------------------------------------------------------------------------------
     def keep_in_float(self, op: Operation) -> None:

@@ -349,3 +349,30 @@ class Indexing(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         y = self.conv(x)
         return y[0], y[:, 1], y[:, -1, 2:], y[..., -1], y[:, None, 2:4, ::2], y[-1]
+
+
+class ChunkGate(nn.Module):
+    """GLU / CSP style: `a, b = conv(x).chunk(2, 1)` and `torch.split` with uneven sections."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.proj = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        a, b = self.conv(x).chunk(2, dim=1)
+        c, d, e = torch.split(a, [1, 1, 2], dim=1)
+        return torch.cat([self.proj(a) * torch.sigmoid(b), e, c + d], 1)
+
+
+class ConvPlusBias(nn.Module):
+    """A learnable [1, C, 1, 1] offset added after a conv: `fuse` took it as the conv's residual and
+    VALIDATION then failed ("needs a quantized residual")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.offset = nn.Parameter(torch.linspace(-0.5, 0.5, 4).reshape(1, 4, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x) + self.offset
