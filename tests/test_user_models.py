@@ -251,3 +251,41 @@ def test_export_method_flow_is_exact(name):
     deployed = irq.run(program, x.numpy())
     np.testing.assert_array_equal(deployed, validation)
     np.testing.assert_array_equal(reference.run(program, x.numpy())[0], deployed)
+
+
+@pytest.mark.parametrize("name,march", [("detection_head", "bayes"), ("tiny_vit", "nash"), ("chunk_gate", "nash")])
+def test_qat_steps_then_deploy(name, march):
+    """Bug: QAT backward failed ("modified by an inplace operation") when one module runs twice in a forward
+    (the detection head's `cls` / `box` convs on both levels): the second call's observer updated the scale
+    buffer the first call had saved for backward. After QAT steps, deployed == VALIDATION still holds."""
+    make, shape = CONVERTIBLE[name]
+    torch.manual_seed(0)
+    model = make().eval()
+    x = torch.randn(2, *shape)
+    qat = irq.prepare(model, (x,), march=march, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    qat.train()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.QAT)
+    opt = torch.optim.SGD(qat.parameters(), lr=1e-2)
+    before = None
+    for _ in range(3):
+        loss = sum(y.pow(2).mean() for y in _as_tuple(qat(x)))
+        before = before if before is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < before  # it trains
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = _leaves(qat(x))
+    deployed = _leaves(irq.run(irq.convert(qat, march=march), x.numpy()))
+    for d, v in zip(deployed, validation):
+        np.testing.assert_array_equal(d, v)
+
+
+def _as_tuple(y):
+    return y if isinstance(y, tuple) else (y,)
