@@ -718,9 +718,25 @@ class Lowering:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_adaptive_avg_pool2d(self, op: Operation) -> None:
-        if _shape(op.results[0])[2:] != (1, 1):
-            raise LoweringError("adaptive average pooling lowers only to a 1x1 output")
-        self._global_avg(op, True)
+        (h, w), (oh, ow) = _shape(op.operands[0])[2:], _shape(op.results[0])[2:]
+        if (oh, ow) == (1, 1):
+            return self._global_avg(op, True)
+        if h % oh or w % ow:
+            raise LoweringError(f"adaptive average pooling of {h}x{w} to {oh}x{ow} has uneven windows "
+                                f"(it lowers when the output size divides the input size)")
+        # equal windows: avg_pool2d with kernel = stride = input / output, VALIDATION's _adaptive_avg_pool
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        kh, kw = h // oh, w // ow
+        m, s = fp.quantize_multiplier([x.scale / (s_out * kh * kw)])
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        pair = lambda a, b: ArrayAttr([IntegerAttr(a, i64), IntegerAttr(b, i64)])  # noqa: E731
+        y = self.emit(bpu.AvgPool2dOp(
+            x.value, kernel_size=pair(kh, kw), stride=pair(kh, kw), padding=pair(0, 0),
+            divisors=DenseArrayAttr(i64, [kh * kw]), multiplier=DenseArrayAttr(i64, m.tolist()),
+            shift=DenseArrayAttr(i64, s.tolist()),
+            result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_mean(self, op: Operation) -> None:
         in_shape = _shape(op.operands[0])

@@ -53,6 +53,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "tiny_vit": (um.TinyViTBlock, (3, 8, 8)),
     "tiny_vit_mean_pool": (lambda: um.TinyViTBlock(pool="mean"), (3, 8, 8)),
     "chunk_gate": (um.ChunkGate, (3, 8, 8)),
+    "adaptive_pool_2x2": (um.AdaptivePool, (3, 8, 8)),
     "scalar_ops": (um.ScalarOps, (3, 8, 8)),
     "cat4_scaled_branch": (um.Cat4, (3, 8, 8)),
     "clamp_family": (um.ClampFamily, (3, 8, 8)),
@@ -62,6 +63,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
 NOT_CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], tuple[str, ...]]] = {
     # a constant operand of add/mul is not lowered; VALIDATION runs (fuse used to take it as a residual)
     "conv_plus_bias_parameter": (um.ConvPlusBias, (3, 8, 8), ("'hl.add' an input is not quantized",)),
+    "adaptive_pool_uneven": (um.AdaptivePool, (3, 7, 7), ("'hl.adaptive_avg_pool2d' adaptive average pooling of 7x7",)),
     "vit_patch4": (lambda: um.TinyViTBlock(patch=4), (3, 8, 8), ("'hl.conv2d' stride [4, 4] exceeds march 'bayes'",)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8), ("'torch.pad' is not supported",))
        for m in ("reflect", "replicate", "circular")},

@@ -376,3 +376,16 @@ class ConvPlusBias(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.conv(x) + self.offset
+
+
+class AdaptivePool(nn.Module):
+    """nn.AdaptiveAvgPool2d to a 2x2 grid (SPP / PSP heads), then a linear on the flattened grid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.pool(F.relu(self.conv(x))).flatten(1))
