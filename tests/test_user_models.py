@@ -24,6 +24,8 @@ from irq.runtime import reference
 from irq.runtime.numba.planner import ProgramError
 
 import irq
+from irq.model_check import FLOAT_ATTR
+from irq.quant.prepare import ir_of
 from irq.transform import PassFailure
 from tests.models import user_models as um
 from tests.test_frontend_zoo import _randomize_bn
@@ -123,8 +125,17 @@ def flow(request):
         validation = _leaves(qat(x))
         validation_other = _leaves(qat(other))
     program = irq.convert(qat)
+    float_ops = [f"{op.name} ({op.get_attr(FLOAT_ATTR).value})" for op in ir_of(qat).walk()
+                 if op.get_attr(FLOAT_ATTR) is not None]
     return dict(name=name, eager=eager, calibration=calibration, validation=validation, x=x, other=other,
-                validation_other=validation_other, program=program)
+                validation_other=validation_other, program=program, float_ops=float_ops)
+
+
+def test_converted_models_have_no_float_island_in_validation(flow):
+    """Bug: on bayes, quant-annotate left `1 - x` (rsub_scalar) in float (`qat.float`, computed in float32 by
+    VALIDATION) while lower-bpu made it an integer table: the two agree only until a value lands on a
+    rounding tie. A model that converts without float_fallback must have no float op at the qat level."""
+    assert flow["float_ops"] == [], flow["name"]
 
 
 def test_calibration_output_equals_torch_eager(flow):
