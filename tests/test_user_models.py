@@ -24,6 +24,7 @@ from irq.runtime import reference
 from irq.runtime.numba.planner import ProgramError
 
 import irq
+from irq.march_profiles import is_static_size_computation
 from irq.model_check import FLOAT_ATTR
 from irq.quant.prepare import ir_of
 from irq.transform import PassFailure
@@ -126,7 +127,7 @@ def flow(request):
         validation_other = _leaves(qat(other))
     program = irq.convert(qat)
     float_ops = [f"{op.name} ({op.get_attr(FLOAT_ATTR).value})" for op in ir_of(qat).walk()
-                 if op.get_attr(FLOAT_ATTR) is not None]
+                 if op.get_attr(FLOAT_ATTR) is not None and not is_static_size_computation(op)]
     return dict(name=name, eager=eager, calibration=calibration, validation=validation, x=x, other=other,
                 validation_other=validation_other, program=program, float_ops=float_ops)
 
