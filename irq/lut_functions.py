@@ -35,6 +35,10 @@ def _clamp(attrs: Mapping[str, Any]) -> Fn:
     return lambda x: np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
 
 
+def _alpha(attrs: Mapping[str, Any]) -> float:
+    return 1.0 if attrs.get("alpha") is None else float(attrs["alpha"])
+
+
 _PLAIN: dict[str, Fn] = {
     "sigmoid": _sigmoid, "tanh": lambda x: np.tanh(x), "silu": lambda x: x * _sigmoid(x),
     "hardsigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1), "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
@@ -47,6 +51,11 @@ _WITH_ATTRS: dict[str, Callable[[Mapping[str, Any]], Fn]] = {
     "hardtanh": lambda a: (lambda x: np.clip(x, float(a["min_val"]), float(a["max_val"]))),
     "leaky_relu": lambda a: (lambda x: np.where(x >= 0, x, x * float(a["negative_slope"]))),
     "clamp": _clamp,
+    # Python scalars on either side (`x + 0.5`, `1 - x`): a table of the exact float64 result, as for every
+    # element-wise op; alpha is torch.add / torch.sub's multiplier of `other`
+    "add_scalar": lambda a: (lambda x: x + float(a["other"]) * _alpha(a)),
+    "sub_scalar": lambda a: (lambda x: x - float(a["other"]) * _alpha(a)),
+    "rsub_scalar": lambda a: (lambda x: float(a["other"]) - x),
 }
 #: op kinds (hl/torch base names) that become lookup tables
 KINDS = frozenset(_PLAIN) | frozenset(_WITH_ATTRS)

@@ -42,3 +42,14 @@ def as_march(march: March | str | None) -> March:
         return March(str(march).lower())
     except ValueError:
         raise ValueError(f"unknown march '{march}' (known: {', '.join(m.value for m in March)})") from None
+
+
+def march_name_of(march: March | str | None) -> str:
+    """The profile name to annotate and check for: a shipped march (enum, name, or the set_march default),
+    or a march the user registered by name (irq.march_profiles.register_march), so prepare and convert
+    agree on a user's march as they do on bayes and nash."""
+    if isinstance(march, str) and march.lower() not in {m.value for m in March}:
+        from irq.march_profiles import registered_marches
+        if march in registered_marches():
+            return march
+    return as_march(march).value

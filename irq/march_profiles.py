@@ -60,10 +60,20 @@ class MarchProfile:
 
 
 _PROFILES: dict[str, MarchProfile] = {}
+_SHIPPED_LOADED = False
 
 
-def register_march(profile: MarchProfile | dict | str | Path) -> MarchProfile:
-    """Add a profile (a MarchProfile, a dict, or a JSON file path); returns it. Replaces one of the same name."""
+def _load_shipped() -> None:
+    """Register irq/marches/*.json once, before anything else: a user's march registered first must not
+    hide the shipped ones, and a user's replacement of a shipped one must not be overwritten later."""
+    global _SHIPPED_LOADED
+    if not _SHIPPED_LOADED:
+        _SHIPPED_LOADED = True
+        for p in sorted((Path(__file__).parent / "marches").glob("*.json")):
+            _add(p)
+
+
+def _add(profile: MarchProfile | dict | str | Path) -> MarchProfile:
     if isinstance(profile, (str, Path)):
         path = Path(profile)
         profile = MarchProfile.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
@@ -73,15 +83,20 @@ def register_march(profile: MarchProfile | dict | str | Path) -> MarchProfile:
     return profile
 
 
+def register_march(profile: MarchProfile | dict | str | Path) -> MarchProfile:
+    """Add a profile (a MarchProfile, a dict, or a JSON file path); returns it. Replaces one of the same name."""
+    _load_shipped()
+    return _add(profile)
+
+
 def registered_marches() -> list[str]:
-    """Names of the profiles registered so far (the shipped ones once any march was looked up)."""
+    """Names of every registered profile: the shipped ones and the user's."""
+    _load_shipped()
     return sorted(_PROFILES)
 
 
 def get_march(name: str) -> MarchProfile:
-    if not _PROFILES:
-        for p in sorted((Path(__file__).parent / "marches").glob("*.json")):
-            register_march(p)
+    _load_shipped()
     try:
         return _PROFILES[name]
     except KeyError:
@@ -161,10 +176,21 @@ def op_violations(op: Operation, profile: MarchProfile) -> list[str]:
     return out
 
 
-def is_shape_arithmetic(op: Operation) -> bool:
-    """An opaque call on Python scalars only (`x.shape[-1] // heads`): with static shapes its result is a
-    compile-time size that view/reshape read, never data a runtime computes (the model check sets these apart)."""
-    return op.name == "torch.call" and all(not isinstance(v.type, ShapedType) for v in (*op.operands, *op.results))
+def is_static_size_computation(op: Operation) -> bool:
+    """Whether `op` is Python arithmetic on static tensor sizes (`c // heads` after `b, n, c = x.shape`).
+
+    The frontend keeps such arithmetic as scalar `torch.call`s feeding view/reshape sizes so the torch module
+    runs any batch size; at the frozen level every shape is static, so it is a compile-time constant that
+    lower-bpu reads from the result types, not an op a march must run. Only arithmetic rooted in sizes (and
+    scalar constants) counts: a scalar computed from tensor *data* (`x.max().item() * 2`) is not a size."""
+    if op.name == "torch.size":
+        return bool(op.operands) and _shape(op.operands[0]) is not None
+    if op.name != "torch.call" or not op.operands or any(isinstance(r.type, ShapedType) for r in op.results):
+        return False
+    return all(getattr(v, "op", None) is not None and (
+        is_static_size_computation(v.op)
+        or (v.op.name in ("torch.constant", "arith.constant") and not isinstance(v.type, ShapedType)))
+        for v in op.operands)
 
 
 def check_march(root: Operation, march: str) -> list[Violation]:
@@ -174,11 +200,9 @@ def check_march(root: Operation, march: str) -> list[Violation]:
     for op in root.walk():
         if op.dialect_name not in ("torch", "hl") or op.name == "torch.constant":
             continue
-        if op.name == "torch.size" and op.operands and _shape(op.operands[0]) is not None:
+        if is_static_size_computation(op):
             continue  # a static size is a compile-time constant: lower-bpu reads it where it is used
         if op.name in ("hl.quant_stub", "hl.dequant_stub"):
             continue  # the quantized region's boundaries: their casts are bpu.quantize / bpu.dequantize
-        if is_shape_arithmetic(op):
-            continue  # `d // heads` on static sizes: only view/reshape shapes read it, lower-bpu drops it
         found += [Violation(op, msg) for msg in op_violations(op, profile)]
     return found

@@ -35,10 +35,10 @@ from irq.ir.types import ShapedType
 _COMMON = frozenset({
     "conv1d", "conv2d", "conv_transpose2d", "linear", "batch_norm", "relu", "relu6", "hardtanh", "leaky_relu",
     "hardswish", "hardsigmoid", "sigmoid", "tanh", "gelu", "silu", "exp", "softmax", "add", "sub", "mul", "div",
-    "add_scalar", "sub_scalar", "mul_scalar", "div_scalar", "matmul", "bmm", "cat", "stack", "flatten", "reshape",
-    "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous", "getitem", "slice", "select", "chunk",
-    "split", "interpolate", "pad", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum", "clamp",
-    "dropout", "identity", "quant_stub", "dequant_stub", "size", "constant",
+    "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "matmul", "bmm", "cat", "stack",
+    "flatten", "reshape", "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous", "getitem", "slice",
+    "select", "chunk", "split", "interpolate", "pad", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "mean",
+    "sum", "clamp", "dropout", "identity", "quant_stub", "dequant_stub", "size", "constant",
 })
 
 #: Ops each march supports (base names, for torch.* and hl.* alike).

@@ -224,6 +224,32 @@ class OpLowerings:
                                       **attrs)).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
+    def _scale_by(self, op: Operation, other: float, divide: bool) -> None:
+        """`x * c` as VALIDATION computes it (irq.quant.validation._requant_one): the codes times sign(c),
+        requantized by |s_in * c / s_out|. c >= 0 is one bpu.requantize; c < 0 is bpu.sub(x, x) with
+        multipliers (0, M): ``rshift_round(0 * q - M * q, S)``, the same single rounding of -q * M."""
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, lo, hi = self._output(op)
+        out_t = TensorType(_shape(op.results[0]), _int_type(dtype))
+        real = x.scale / other / s_out if divide else x.scale * other / s_out  # VALIDATION's float64 order
+        if real >= 0:
+            y = self.requantize(x, x.value, s_out, dtype, out_t, real=real)
+        else:
+            m, s = fp.quantize_multiplier(-real)
+            attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+            y = self.emit(bpu.SubOp(x.value, x.value, lhs_multiplier=IntegerAttr(0, i64),
+                                    rhs_multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                    result_types=[out_t], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_mul_scalar(self, op: Operation) -> None:
+        self._scale_by(op, float(op.get_attr("other").value), divide=False)
+
+    def lower_div_scalar(self, op: Operation) -> None:
+        if op.get_attr("rounding_mode") is not None:
+            raise LoweringError("rounding_mode is not supported (only true division by a scalar)")
+        self._scale_by(op, float(op.get_attr("other").value), divide=True)
+
     # -- pools, resize, data movement ----------------------------------------------------------------------------
     def lower_pass_through(self, op: Operation) -> None:
         """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale."""
@@ -356,34 +382,56 @@ class OpLowerings:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_adaptive_avg_pool2d(self, op: Operation) -> None:
-        if _shape(op.results[0])[2:] != (1, 1):
-            raise LoweringError("adaptive average pooling lowers only to a 1x1 output")
-        self._global_avg(op, True)
+        (h, w), (oh, ow) = _shape(op.operands[0])[2:], _shape(op.results[0])[2:]
+        if (oh, ow) == (1, 1):
+            return self._global_avg(op, True)
+        if h % oh or w % ow:
+            raise LoweringError(f"adaptive average pooling of {h}x{w} to {oh}x{ow} has uneven windows "
+                                f"(it lowers when the output size divides the input size)")
+        # equal windows: avg_pool2d with kernel = stride = input / output, VALIDATION's _adaptive_avg_pool
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        kh, kw = h // oh, w // ow
+        m, s = fp.quantize_multiplier([x.scale / (s_out * kh * kw)])
+        attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        pair = lambda a, b: ArrayAttr([IntegerAttr(a, i64), IntegerAttr(b, i64)])  # noqa: E731
+        y = self.emit(bpu.AvgPool2dOp(
+            x.value, kernel_size=pair(kh, kw), stride=pair(kh, kw), padding=pair(0, 0),
+            divisors=DenseArrayAttr(i64, [kh * kw]), multiplier=DenseArrayAttr(i64, m.tolist()),
+            shift=DenseArrayAttr(i64, s.tolist()),
+            result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))], **attrs)).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_mean(self, op: Operation) -> None:
         in_shape = _shape(op.operands[0])
         rank = len(in_shape)
-        dims = sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None else []
-        dims = dims or list(range(rank))
+        dims = (sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None
+                else list(range(rank)))
         if rank == 4 and dims == [2, 3]:
             return self._global_avg(op, bool(op.get_attr("keepdim")))
-        # any other mean is the same sum and one requantize by s_in / (s_out n) (VALIDATION's `_mean`):
-        # move the reduced dims last, view them as (1, kept, reduced, 1) and pool globally
+        self._mean_any_dims(op, in_shape, dims)
+
+    def _mean_any_dims(self, op: Operation, in_shape: tuple[int, ...], dims: list[int]) -> None:
+        """A mean over any dims (a ViT's mean over tokens) as the global average pool of a (kept[0], rest,
+        reduced, 1) view: the same sum and one requantize by s_in / (s_out * n) as VALIDATION's `_mean`.
+        The reduced dims are permuted last; the leading kept dim stays first (the batch, for numba)."""
         x = self.act(op.operands[0])
-        qc, s_out, dtype, _, _ = self._output(op)
+        rank = len(in_shape)
         kept = [d for d in range(rank) if d not in dims]
-        n_kept = int(np.prod([in_shape[d] for d in kept])) if kept else 1
-        n = int(np.prod([in_shape[d] for d in dims]))
-        v = x.value
-        if kept + dims != list(range(rank)):
-            perm_shape = tuple(in_shape[d] for d in kept + dims)
-            v = self.emit(bpu.PermuteOp(v, dims=ArrayAttr(IntegerAttr(d, i64) for d in kept + dims),
-                                        result_types=[TensorType(perm_shape, _int_type(x.dtype))])).out
-        v = self.emit(bpu.ReshapeOp(v, result_types=[TensorType((1, n_kept, n, 1), _int_type(x.dtype))])).out
+        perm = kept + dims
+        v, it = x.value, _int_type(x.dtype)
+        if perm != list(range(rank)):
+            v = self.emit(bpu.PermuteOp(v, dims=ArrayAttr(IntegerAttr(d, i64) for d in perm),
+                                        result_types=[TensorType([in_shape[d] for d in perm], it)])).out
+        lead = in_shape[kept[0]] if kept else 1
+        rest = int(np.prod([in_shape[d] for d in kept[1:]], dtype=np.int64))
+        n = int(np.prod([in_shape[d] for d in dims], dtype=np.int64))
+        v = self.emit(bpu.ReshapeOp(v, result_types=[TensorType((lead, rest, n, 1), it)])).out
+        qc, s_out, dtype, _, _ = self._output(op)
         m, s = fp.quantize_multiplier(x.scale / (s_out * n))
         attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
         y = self.emit(bpu.GlobalAvgPoolOp(v, multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
-                                          result_types=[TensorType((1, n_kept, 1, 1), _int_type(dtype))],
+                                          result_types=[TensorType((lead, rest, 1, 1), _int_type(dtype))],
                                           **attrs)).out
         y = self.emit(bpu.ReshapeOp(y, result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)

@@ -20,7 +20,7 @@ from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, FunctionType, IntegerType, ShapedType, TensorType, f32, f64, i64
 from irq.ir.values import Value
-from irq.march_profiles import is_shape_arithmetic
+from irq.march_profiles import is_static_size_computation
 
 # numpy and irq.fixedpoint load on first use: every pipeline registers this pass, and irq-opt's
 # start-up must not pay for numpy (tests/test_irq_opt.py)
@@ -87,9 +87,9 @@ def _constant_data(v: Value) -> np.ndarray | None:
 
 
 def _lut_attrs(op: Operation) -> dict:
-    """The attributes irq.lut_functions reads (approximate, min_val, max_val, negative_slope, min, max)."""
+    """The attributes irq.lut_functions reads (approximate, min/max_val, negative_slope, min, max, other, alpha)."""
     out = {}
-    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max"):
+    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max", "other", "alpha"):
         a = op.get_attr(name)
         if a is not None:
             out[name] = a.value if isinstance(a, (StringAttr, IntegerAttr, FloatAttr)) else a
@@ -107,7 +107,6 @@ SPLITTING = frozenset({"chunk", "split"})
 class LoweringBase:
     """Lower one function; collects every op it cannot lower instead of stopping at the first. The
     `lower_<op>` handlers come from the op-lowering mixin (`passes/_lower_ops.py`)."""
-    """Lower one function; collects every op it cannot lower instead of stopping at the first."""
 
     def __init__(self, func: Operation, float_fallback: bool, rounding: str,
                  keep_float: set[Operation] | None = None) -> None:
@@ -155,8 +154,8 @@ class LoweringBase:
         for op in reversed(self.lowered):
             op.erase(check_uses=False)
         for op in reversed(list(block.ops)):  # float constants and sizes whose users were all lowered
-            if (op.name in ("torch.constant", "arith.constant", "torch.size") or is_shape_arithmetic(op)) and not any(
-                    r.has_uses() for r in op.results):
+            if (op.name in ("torch.constant", "arith.constant", "torch.size") or is_static_size_computation(op)) \
+                    and not any(r.has_uses() for r in op.results):
                 op.erase()
         self._update_signature()
 
@@ -187,7 +186,7 @@ class LoweringBase:
 
     def lower(self, op: Operation) -> None:
         name, base = op.name, _base(op)
-        if name in ("torch.constant", "arith.constant", "torch.size") or is_shape_arithmetic(op):
+        if name in ("torch.constant", "arith.constant", "torch.size") or is_static_size_computation(op):
             return  # read where they are used (weights, biases, static sizes); unused ones are erased at the end
         if name == "quant.qcast":
             return self.lower_qcast(op)

@@ -179,6 +179,8 @@ def _add_problem(head_value: Value, add: Operation, residual: Value) -> str | No
         return f"the residual of {who(add)} is {rt}, not a {ht.element_type} tensor"
     if add.results[0].type != ht:
         return f"{who(add)} broadcasts {who(head_value.op)}'s output {ht} to {add.results[0].type}"
+    if rt != ht:  # `conv(x) + bias_param` ([1, C, 1, 1]): not a residual the op's requantize can take
+        return f"the residual of {who(add)} is {rt}, broadcast to {who(head_value.op)}'s output {ht}"
     return None
 
 

@@ -34,7 +34,7 @@ from irq.ir.attributes import StringAttr, UnitAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, ShapedType
 from irq.ir.values import BlockArgument, Value
-from irq.march import as_march
+from irq.march import march_name_of
 from irq.model_check import FLOAT_ATTR, MARCH_SUPPORT
 from irq.qconfig import (
     UNBOUNDED_OUTPUT_RANGE,
@@ -90,12 +90,17 @@ def supported_ops(march: str) -> frozenset[str]:
     as the deployed program's float island (`convert(..., float_fallback=True)`) does; quantizing it would
     give VALIDATION integer semantics the program never runs."""
     from irq.march_profiles import get_march
-    table = MARCH_SUPPORT[march]
+    stubs = frozenset({"quant_stub", "dequant_stub"})
+    table = MARCH_SUPPORT.get(march)
     try:
         profile = get_march(march)
     except ValueError:
+        if table is None:
+            raise
         return table
-    return frozenset(op for op in table if op in profile.ops or op in ("quant_stub", "dequant_stub"))
+    if table is None:  # a user's march (register_march): its profile is the whole description
+        return frozenset(profile.ops) | stubs
+    return frozenset(op for op in table if op in profile.ops or op in stubs)
 
 
 class Annotator:
@@ -353,7 +358,7 @@ class QuantAnnotate(Pass):
             raise self.fail(f"quant-annotate works on hl ops, but '{left.name}' is still at the torch level; run "
                             "functional-to-module and fuse first", left)
         try:
-            march = as_march(self.march or None).value
+            march = march_name_of(self.march or None)
             rules = self.rules if self.rules is not None else as_rules(self.qconfig)
             if self.rules is None:
                 for entry in self.owners:

@@ -48,14 +48,13 @@ CONVERTIBLE = {
     "bilinear_align_corners": (lambda: BilinearUpsample(True), (2, 3, 16, 12)),
     "bilinear_half_pixel": (lambda: BilinearUpsample(False), (2, 3, 16, 12)),
     "fpn_no_decode": (lambda: fpn.RetinaNetLite(post_process=False), (1, 3, 64, 64)),
+    "eager_qat_irq_stubs": (lambda: eager_qat.EagerQATNet(irq_stubs=True), (1, 3, 16, 16)),
+    "transformer": (lambda: transformer.TinyEncoder(), (2, 7, 32)),
 }
 
 #: models a march limit stops, with (source file, op) the error must name
 NOT_CONVERTIBLE = {
     "fpn_retinanet": (lambda: fpn.RetinaNetLite(), (1, 3, 64, 64), "fpn.py", "tests.models.fpn.decode"),
-    "transformer": (lambda: transformer.TinyEncoder(), (2, 7, 32), "transformer.py", "hl.div_scalar"),
-    "eager_qat_irq_stubs": (lambda: eager_qat.EagerQATNet(irq_stubs=True), (1, 3, 16, 16), "eager_qat.py",
-                            "hl.mul_scalar"),
 }
 
 

@@ -8,28 +8,54 @@ What cannot stay in float fails at convert, naming the op and its source line: a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from irq.runtime.reference.ops import IMPLS
 
 import irq
+from irq.march_profiles import register_march
 from irq.transform import PassFailure
 from tests.models import eager_qat, fpn, transformer
 from tests.support.calibrated import calibrated_model
 
+#: a user's march (irq.register_march) that lacks the scalar scalings bayes runs: the ops float_fallback keeps
+#: in float on it are the ones these tests look for
+GAPPY = "bayes_without_scalar_scaling"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gappy_march():
+    data = json.loads((Path(irq.__file__).parent / "marches" / "bayes.json").read_text())
+    data["name"] = GAPPY
+    for kind in ("mul_scalar", "div_scalar"):
+        del data["ops"][kind]
+    register_march(data)
+
 
 @pytest.fixture(scope="module")
 def encoder():
-    _, q, x = calibrated_model(lambda: transformer.TinyEncoder(), (2, 7, 32), batches=2)
+    _, q, x = calibrated_model(lambda: transformer.TinyEncoder(), (2, 7, 32), batches=2, march=GAPPY)
     with torch.no_grad():
         validation = q(x).numpy()
     return q, x, validation
 
 
+def test_transformer_converts_on_bayes_without_islands():
+    _, q, x = calibrated_model(lambda: transformer.TinyEncoder(), (2, 7, 32), batches=2)
+    with torch.no_grad():
+        validation = q(x).numpy()
+    program = irq.convert(q)
+    assert not any(op.dialect_name in ("torch", "hl") for op in program.walk())
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
+
+
 def test_transformer_converts_with_float_fallback_and_equals_validation(encoder):
     q, x, validation = encoder
-    program = irq.convert(q, float_fallback=True)
+    program = irq.convert(q, march=GAPPY, float_fallback=True)
     reference = irq.run(program, x.numpy(), runtime="reference")
     numba = irq.run(program, x.numpy())
     assert reference.dtype == validation.dtype == np.float32
@@ -40,7 +66,7 @@ def test_transformer_converts_with_float_fallback_and_equals_validation(encoder)
 
 def test_transformer_chunk_lowers_to_slices_and_only_the_march_gap_stays_float(encoder):
     q, _, _ = encoder
-    program = irq.convert(q, float_fallback=True)
+    program = irq.convert(q, march=GAPPY, float_fallback=True)
     names = [op.name for op in program.walk()]
     # q, k, v of both blocks: torch.chunk is data movement, three bpu.slice of the qkv codes each
     assert names.count("bpu.slice") == 6
@@ -55,10 +81,10 @@ def test_transformer_chunk_lowers_to_slices_and_only_the_march_gap_stays_float(e
 def test_transformer_without_float_fallback_lists_the_ops_with_file_and_line(encoder):
     q, _, _ = encoder
     with pytest.raises(PassFailure) as err:
-        irq.convert(q)
+        irq.convert(q, march=GAPPY)
     lines = [ln for ln in str(err.value).splitlines() if "error:" in ln]
     assert len(lines) == 2, str(err.value)  # each op once, one per block
-    assert all("transformer.py:30:" in ln and "'hl.div_scalar' is not supported on march 'bayes'" in ln
+    assert all("transformer.py:30:" in ln and f"'hl.div_scalar' is not supported on march '{GAPPY}'" in ln
                for ln in lines), str(err.value)
 
 
@@ -122,14 +148,14 @@ EAGER = {
 def test_eager_qat_net_converts_and_equals_validation(name):
     """QuantStub/DeQuantStub, add_relu (the relu shares the add's quantizer) and cat: every value the program
     computes is quantized; the march's one gap (mul_scalar) is a float island; deployed == VALIDATION."""
-    _, q, x = calibrated_model(EAGER[name], (2, 3, 16, 16), batches=2)
+    _, q, x = calibrated_model(EAGER[name], (2, 3, 16, 16), batches=2, march=GAPPY)
     with torch.no_grad():
         validation = q(x).numpy()
     with pytest.raises(PassFailure) as err:
-        irq.convert(q)
+        irq.convert(q, march=GAPPY)
     errors = [ln for ln in str(err.value).splitlines() if "error:" in ln]
     assert len(errors) == 1 and "eager_qat.py:42:" in errors[0] and "'hl.mul_scalar'" in errors[0], str(err.value)
-    program = irq.convert(q, float_fallback=True)
+    program = irq.convert(q, march=GAPPY, float_fallback=True)
     assert [op.name for op in program.walk() if op.dialect_name in ("torch", "hl")] == ["hl.mul_scalar"]
     assert any(op.name == "bpu.clamp" for op in program.walk())  # add_relu's relu, on the add's codes
     reference = irq.run(program, x.numpy(), runtime="reference")

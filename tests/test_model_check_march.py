@@ -135,3 +135,38 @@ def test_the_check_model_pass_accepts_a_users_own_march(tmp_path):
         _PROFILES.update(saved)
     with pytest.raises(PassFailure, match="unknown march 'nochip'"):
         irq.PassManager.parse("builtin.module(check-model{march=nochip path=-})").run(module)
+
+
+def test_a_user_march_registered_first_keeps_the_shipped_ones():
+    """register_march before any lookup used to make the shipped profiles never load ('unknown march bayes')."""
+    import subprocess
+    import sys
+    code = ("import irq.march_profiles as m; m.register_march({'name': 'mine', 'ops': {'conv2d': {}}}); "
+            "print(m.registered_marches(), m.get_march('bayes').name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['bayes',", "'mine',", "'nash']", "bayes"]
+
+
+def test_prepare_and_convert_accept_a_registered_march():
+    """A user's march annotates (ops it lacks stay float) and converts by name, as bayes does."""
+    import torch
+
+    import irq
+    from irq.march_profiles import register_march
+    register_march({"name": "conv_and_relu_only", "ops": {"conv2d": {"dtypes": ["i8"]}, "relu": {}}})
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Sigmoid()).eval()
+    x = torch.randn(1, 3, 8, 8)
+    qat = irq.prepare(model, (x,), march="conv_and_relu_only", check_model=False)
+    assert qat.irq_march == "conv_and_relu_only"
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    program = irq.convert(qat, march="conv_and_relu_only", float_fallback=True)
+    assert [op.name for op in program.walk() if op.dialect_name == "hl"] == ["hl.sigmoid"]  # the march's gap
+    with torch.no_grad():
+        import numpy as np
+        # the island's sigmoid is float64 numpy, VALIDATION's is torch float32: equal to an ulp, not bit for bit
+        np.testing.assert_allclose(irq.run(program, x.numpy(), runtime="reference"), qat(x).numpy(),
+                                   rtol=0, atol=2e-7)

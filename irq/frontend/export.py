@@ -28,9 +28,10 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, is_user_file
-from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, batch_norm_emit, bind
+from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
+from irq.ir.types import ShapedType
 
 aten = torch.ops.aten
 log = logging.getLogger("irq")
@@ -66,6 +67,11 @@ def _select(args, kwargs):
     b = bind((("input", _MISSING), ("dim", _MISSING), ("index", _MISSING)), args, kwargs)
     if b is None or isinstance(b["index"], fx.Node):
         return None
+    t = b["input"].meta.get("irq_type") if isinstance(b["input"], fx.Node) else None
+    rank = len(t.shape) if isinstance(t, ShapedType) else None
+    if rank is not None and isinstance(b["dim"], int):  # as x[..., i, ...]: slice + squeeze, ops marches run
+        dim = b["dim"] % rank
+        return basic_indexing_chain(b["input"], (slice(None),) * dim + (b["index"],))
     return Emit("select", {"input": b["input"]}, {"dim": b["dim"], "index": b["index"]})
 
 
@@ -155,6 +161,7 @@ ATEN: dict[Any, Any] = {
     aten.select.int: _select, aten.mean.dim: FUNCTIONS[torch.mean], aten.contiguous.default: METHODS["contiguous"],
     aten.max_pool2d.default: FUNCTIONS[F.max_pool2d], aten.avg_pool2d.default: FUNCTIONS[F.avg_pool2d],
     aten.adaptive_avg_pool2d.default: FUNCTIONS[F.adaptive_avg_pool2d], aten.clamp.default: FUNCTIONS[torch.clamp],
+    aten.clamp_min.default: FUNCTIONS[torch.clamp_min], aten.clamp_max.default: FUNCTIONS[torch.clamp_max],
     aten.zeros_like.default: FUNCTIONS[torch.zeros_like], aten.ones_like.default: FUNCTIONS[torch.ones_like],
     aten.full_like.default: FUNCTIONS[torch.full_like], aten.where.self: FUNCTIONS[torch.where],
     aten.where.ScalarOther: FUNCTIONS[torch.where], aten.where.ScalarSelf: FUNCTIONS[torch.where],
@@ -341,4 +348,47 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
 
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state, tensor_constants=constants,
                           lifted=lifted)
-    return conv.run(user)
+    module = conv.run(user)
+    baked = _batch_in_literal_shapes(graph, user)
+    if baked is not None:
+        from irq.ir.attributes import IntegerAttr, StringAttr
+        module.attributes[BATCH_FIXED_ATTR] = IntegerAttr(baked[0])
+        module.attributes[BATCH_FIXED_AT_ATTR] = StringAttr(baked[1])
+    return module
+
+
+#: Module attributes of an export import whose sizes hold the traced batch: that batch, and the first op and line.
+BATCH_FIXED_ATTR = "torch.batch_fixed"
+BATCH_FIXED_AT_ATTR = "torch.batch_fixed_at"
+_LITERAL_SHAPE_OPS = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default,
+                                aten.expand.default})
+
+
+def _batch_in_literal_shapes(graph: fx.Graph, user: list[fx.Node]) -> tuple[int, str] | None:
+    """(traced batch, "aten.view at file:line") for the first view/reshape/expand of data derived from the
+    inputs whose literal shape holds the batch size, else None.
+
+    torch.export specialises every size: `y.view(x.shape[0], -1, 4)` is recorded as view([1, -1, 4]), which
+    at batch 4 silently mixes the samples (a [1, 32] output instead of [4, 8]). The fx path keeps
+    `x.shape[0]` symbolic; here the batch cannot be told from a literal, so the prepared model refuses
+    other batch sizes instead (irq.quant.prepare)."""
+    leading = [n.meta["val"].shape[0] for n in user
+               if isinstance(n.meta.get("val"), torch.Tensor) and n.meta["val"].dim() > 0]
+    if not all(type(d) is int for d in leading):
+        return None  # exported with a dynamic batch (a SymInt): the sizes it feeds are traced, nothing is baked
+    batches = set(leading)
+    if len(batches) != 1:
+        return None
+    batch = batches.pop()
+    derived = set(user)
+    for node in graph.nodes:
+        if node.op != "call_function" or not any(a in derived for a in node.all_input_nodes):
+            continue
+        derived.add(node)
+        shape = node.args[1] if len(node.args) > 1 else None
+        if node.target in _LITERAL_SHAPE_OPS and isinstance(shape, (list, tuple)) and batch in shape \
+                and all(isinstance(d, int) for d in shape):
+            loc = node.meta.get("irq_loc")
+            where = f" at {loc[0]}:{loc[1]}" if loc else ""
+            return batch, f"{node.target}{where}"
+    return None

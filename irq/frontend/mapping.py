@@ -287,6 +287,16 @@ def _clamp(args, kwargs):
     return Emit("clamp", {"input": b["input"]}, {k: b[k] for k in ("min", "max") if b[k] is not None})
 
 
+def _clamp_one(bound: str):
+    """torch.clamp_min / clamp_max and their Tensor methods: hl.clamp with one bound."""
+    def h(args, kwargs):
+        b = bind((("input", _MISSING), (bound, _MISSING)), args, kwargs)
+        if b is None or is_node(b[bound]) or not isinstance(b[bound], (int, float)):
+            return None
+        return Emit("clamp", {"input": b["input"]}, {bound: b[bound]})
+    return h
+
+
 def _chunk(args, kwargs):
     b = bind((("input", _MISSING), ("chunks", _MISSING), ("dim", 0)), args, kwargs)
     return None if b is None else Emit("chunk", {"input": b["input"]}, {"chunks": b["chunks"], "dim": b["dim"]})
@@ -393,7 +403,49 @@ def _getitem(args, kwargs):
             out.append(OperandRefAttr(len(tensors)))
         else:
             return None
+    if not tensors:
+        chain = basic_indexing_chain(x, entries)
+        if chain:
+            return chain
     return Emit("getitem", {"input": x, "indices": tensors}, {"index": ArrayAttr(out)})
+
+
+def basic_indexing_chain(x: fx.Node, entries: tuple) -> list[Emit] | None:
+    """`x[entries]` (ints, slices, None, Ellipsis; sizes already folded) as slice / squeeze / unsqueeze ops.
+
+    Basic indexing is pure data movement; as those ops it quantizes with the input's scale and lowers to
+    bpu.slice / bpu.reshape, where one opaque `getitem` no march runs (`q, k, v = qkv[0], qkv[1], qkv[2]`
+    in every ViT). An int index `i` is the slice [i, i+1) followed by squeezing that dim (numpy's rule).
+    None when nothing needs an op (`x[:]`) or an entry is not basic (the caller keeps `getitem`)."""
+    from irq.ir.types import ShapedType
+    t = x.meta.get("irq_type")
+    rank = len(t.shape) if isinstance(t, ShapedType) else None
+    if any(e is Ellipsis for e in entries):
+        if rank is None or sum(e is Ellipsis for e in entries) > 1:
+            return None
+        consumed = sum(1 for e in entries if e is not None and e is not Ellipsis)
+        i = entries.index(Ellipsis)
+        entries = entries[:i] + (slice(None),) * (rank - consumed) + entries[i + 1:]
+    chain: list[Emit] = []
+
+    def add(spec: str, attrs: dict) -> None:
+        chain.append(Emit(spec, {"input": PREV if chain else x}, attrs))
+
+    dim = 0
+    for e in entries:
+        if e is None:
+            add("unsqueeze", {"dim": dim})
+            dim += 1
+        elif isinstance(e, slice):
+            if (e.start, e.stop, e.step) != (None, None, None) and e.step != 0:
+                add("slice", {"dim": dim, "start": e.start, "end": e.stop, "step": 1 if e.step is None else e.step})
+            dim += 1
+        elif isinstance(e, int) and not isinstance(e, bool):
+            add("slice", {"dim": dim, "start": e, "end": None if e == -1 else e + 1, "step": 1})
+            add("squeeze", {"dim": dim})
+        else:
+            return None
+    return chain or None
 
 
 def _dropout(args, kwargs):
@@ -625,6 +677,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.avg_pool2d: _pool("avg_pool2d"), torch._C._nn.avg_pool2d: _pool("avg_pool2d"),
     F.adaptive_avg_pool2d: _adaptive,
     torch.mean: _reduce("mean"), torch.sum: _reduce("sum"), torch.clamp: _clamp, torch.clip: _clamp,
+    torch.clamp_: _clamp, torch.clamp_min: _clamp_one("min"), torch.clamp_max: _clamp_one("max"),
     F.dropout: _dropout,
     torch.zeros_like: _like("zeros_like", False), torch.ones_like: _like("ones_like", False),
     torch.full_like: _like("full_like", True), torch.where: _where,
@@ -648,7 +701,9 @@ METHODS: dict[str, Callable] = {
     "view": _reshape("view", True), "reshape": _reshape("reshape", True), "flatten": _flatten,
     "permute": _dims("permute", True), "transpose": _transpose, "unsqueeze": _unsqueeze, "squeeze": _squeeze,
     "chunk": _chunk, "split": _split, "mean": _reduce("mean"), "sum": _reduce("sum"), "clamp": _clamp,
-    "clip": _clamp, "maximum": _elementwise2("maximum"), "minimum": _elementwise2("minimum"), "roll": _roll,
+    "clip": _clamp, "clamp_": _clamp, "clip_": _clamp, "clamp_min": _clamp_one("min"),
+    "clamp_max": _clamp_one("max"), "clamp_min_": _clamp_one("min"), "clamp_max_": _clamp_one("max"),
+    "maximum": _elementwise2("maximum"), "minimum": _elementwise2("minimum"), "roll": _roll,
     "cumsum": _cumsum, "topk": _topk, "masked_fill": _masked_fill, "masked_fill_": _masked_fill,
 }
 

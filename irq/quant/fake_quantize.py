@@ -147,7 +147,10 @@ class FakeQuantize(nn.Module):
             return x
         if self.state is FakeQuantState.VALIDATION:
             return self.quantize_exact(x)
-        s = self.scale
+        # a snapshot for autograd: a shared module (one detection head on every FPN level) calls this
+        # quantizer again in the same forward, and observe()'s in-place update of the buffer would
+        # invalidate the tensor the first call saved for backward
+        s = self.scale if self.learnable else self.scale.clone()
         if self.learnable:
             s = _grad_scale(s, 1.0 / (x.numel() * self.qmax) ** 0.5)
         s = self._view(s, x)

@@ -20,9 +20,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import fx, nn
 
-from irq.march import as_march
+from irq.march import march_name_of
 from irq.qconfig import QConfig, QConfigRules, as_rules
 
 log = logging.getLogger("irq")
@@ -87,7 +88,7 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
     from irq.quant.state import install_state_checker
     from irq.runtime.torch import to_module
 
-    march_name = as_march(march).value
+    march_name = march_name_of(march)
     module = irq.import_torch(model, example_inputs, method=method, leaf_modules=leaf_modules)
     annotate(module, qconfig, march_name, _module_types(model))
     irq.verify(module)
@@ -102,7 +103,29 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
     qat_model.__dict__["irq_march"] = march_name
     qat_model.__dict__["irq_fingerprint"] = fingerprint(qat_model)
     install_state_checker(qat_model)
+    _install_batch_check(qat_model, module)
     return qat_model
+
+
+def _install_batch_check(qat_model: nn.Module, module) -> None:
+    """Refuse inputs of another batch when the export import wrote the traced batch into a shape
+    (irq.frontend.export._batch_in_literal_shapes): an error instead of samples silently mixed."""
+    from irq.frontend.export import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
+    fixed, where = module.attributes.get(BATCH_FIXED_ATTR), module.attributes.get(BATCH_FIXED_AT_ATTR)
+    if fixed is None:
+        return
+    batch, where = fixed.value, where.value if where is not None else "a reshape"
+
+    def check(_module: nn.Module, args: tuple) -> None:
+        for a in args:
+            if isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] != batch:
+                raise ValueError(
+                    f"this model was prepared with method='export' at batch {batch}, and torch.export wrote that "
+                    f"batch into the shape of {where}; it runs only at batch {batch} (got an input of shape "
+                    f"{list(a.shape)}). Prepare with example inputs of the batch you run, or use method='fx', "
+                    f"which keeps x.shape[0] symbolic.")
+
+    qat_model.register_forward_pre_hook(check)
 
 
 def check_unchanged(qat_model: nn.Module) -> None:

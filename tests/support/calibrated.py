@@ -12,7 +12,7 @@ from tests.test_frontend_zoo import _randomize_bn
 
 
 def calibrated_model(make: Callable[[], torch.nn.Module], shape: tuple[int, ...],
-                     qconfig="default_calib_8bit", batches: int = 3):
+                     qconfig="default_calib_8bit", batches: int = 3, march: str | None = None):
     """(float model, prepared model in VALIDATION, example input) after `batches` calibration batches."""
     torch.manual_seed(0)
     model = make()
@@ -20,7 +20,8 @@ def calibrated_model(make: Callable[[], torch.nn.Module], shape: tuple[int, ...]
         _randomize_bn(model)
     model.eval()
     x = torch.randn(*shape)
-    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False)
+    kw = {"march": march} if march is not None else {}
+    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False, **kw)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     g = torch.Generator().manual_seed(1)

@@ -1,0 +1,307 @@
+"""A new user's own models through the whole flow: prepare -> CALIBRATION -> VALIDATION -> convert -> run.
+
+tests/models/user_models.py holds small plain-torch models written the way horizon_plugin_pytorch and
+torch.ao users write them (in-place ops, scalars on both sides, functional and module activations, 3-way
+concat, pooling options, every interpolate flavour). Each is traced at batch 1 or 4 (alternating) and run at both:
+
+(a) the prepared model in CALIBRATION (observers only, nothing fake-quantized) computes what torch eager
+    computes: a tracing or mapping mistake shows here, before any quantization;
+(b) VALIDATION is close to float (cosine): the quantizers sit where they should and saw the data;
+(c) the deployed program on the numba runtime equals VALIDATION bit for bit, at the traced batch and at
+    another one, and the reference runtime equals numba bit for bit;
+(d) what a march cannot run fails in `irq.convert` with the op and the user's file:line.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from irq.runtime import reference
+from irq.runtime.numba.planner import ProgramError
+
+import irq
+from irq.march_profiles import is_static_size_computation
+from irq.model_check import FLOAT_ATTR
+from irq.quant.prepare import ir_of
+from irq.transform import PassFailure
+from tests.models import user_models as um
+from tests.test_frontend_zoo import _randomize_bn
+
+SOURCE = "user_models.py"
+
+#: models that go through the whole chain on march bayes: name -> (constructor, input shape without batch)
+CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = {
+    "resnet_downsample": (um.ResNetDownsample, (3, 16, 16)),
+    "squeeze_excite": (um.SENet, (3, 16, 16)),
+    "depthwise_hardswish": (um.DepthwiseSeparable, (3, 16, 16)),
+    "unet_cat3": (um.UNetCat3, (3, 16, 16)),
+    "conv_transpose_decoder": (um.ConvTransposeDecoder, (3, 16, 16)),
+    "global_pool_heads": (um.GlobalPoolHead, (3, 16, 16)),
+    "detection_head": (um.DetectionHead, (3, 16, 16)),
+    "in_place_ops": (um.InPlaceOps, (3, 8, 8)),
+    "conv_padding_zeros": (lambda: um.PaddingModes("zeros"), (3, 8, 8)),
+    **{f"avg_pool_ceil{int(c)}_pad{int(p)}": ((lambda c=c, p=p: um.AvgPoolOptions(c, p)), (3, 15, 15))
+       for c in (False, True) for p in (False, True)},
+    **{f"max_pool_dilated_ceil{int(c)}": ((lambda c=c: um.MaxPoolOptions(c)), (3, 15, 15)) for c in (False, True)},
+    "nearest_x2": (lambda: um.Interpolate("nearest", None), (3, 8, 8)),
+    "nearest_size": (lambda: um.Interpolate("nearest", None, (13, 11)), (3, 8, 8)),
+    "bilinear_align_corners": (lambda: um.Interpolate("bilinear", True), (3, 8, 8)),
+    "bilinear_half_pixel": (lambda: um.Interpolate("bilinear", False), (3, 8, 8)),
+    "bilinear_size": (lambda: um.Interpolate("bilinear", False, (13, 11)), (3, 8, 8)),
+    # each of these failed in irq.convert before (see the bug tests below)
+    "tiny_vit": (um.TinyViTBlock, (3, 8, 8)),
+    "tiny_vit_mean_pool": (lambda: um.TinyViTBlock(pool="mean"), (3, 8, 8)),
+    "chunk_gate": (um.ChunkGate, (3, 8, 8)),
+    "adaptive_pool_2x2": (um.AdaptivePool, (3, 8, 8)),
+    "scalar_ops": (um.ScalarOps, (3, 8, 8)),
+    "cat4_scaled_branch": (um.Cat4, (3, 8, 8)),
+    "clamp_family": (um.ClampFamily, (3, 8, 8)),
+}
+
+#: models march bayes cannot run: name -> (constructor, input shape, op kinds the error must name)
+NOT_CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...], tuple[str, ...]]] = {
+    # a constant operand of add/mul is not lowered; VALIDATION runs (fuse used to take it as a residual)
+    "conv_plus_bias_parameter": (um.ConvPlusBias, (3, 8, 8), ("'hl.add' an input is not quantized",)),
+    "adaptive_pool_uneven": (um.AdaptivePool, (3, 7, 7), ("'hl.adaptive_avg_pool2d' adaptive average pooling of 7x7",)),
+    "vit_patch4": (lambda: um.TinyViTBlock(patch=4), (3, 8, 8), ("'hl.conv2d' stride [4, 4] exceeds march 'bayes'",)),
+    **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8), ("'torch.pad' is not supported",))
+       for m in ("reflect", "replicate", "circular")},
+    **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8), ("'torch.pad' is not supported",))
+       for m in ("constant", "reflect", "replicate")},
+}
+
+BATCHES = (1, 4)
+#: each model is traced at one of the batch sizes (alternating) and deployed at both: the traced one and the other
+TRACED_BATCH = {name: BATCHES[i % 2] for i, name in enumerate(sorted(CONVERTIBLE))}
+
+#: programs that move the batch dimension (the ViT's qkv permute puts it second): the numba runtime plans
+#: them for their traced batch only and says so (ProgramError) at another one
+TRACED_BATCH_ONLY = frozenset({"tiny_vit", "tiny_vit_mean_pool"})
+
+
+def _leaves(y) -> list[np.ndarray]:
+    if isinstance(y, (tuple, list)):
+        return [leaf for item in y for leaf in _leaves(item)]
+    return [np.asarray(y.detach().numpy() if isinstance(y, torch.Tensor) else y)]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _calibrate(make, shape, batch: int, qconfig="default_calib_8bit"):
+    """(eager float outputs, CALIBRATION outputs, prepared model in VALIDATION, x) for one model."""
+    torch.manual_seed(0)
+    model = make()
+    with torch.no_grad():
+        _randomize_bn(model)
+    model.eval()
+    x = torch.randn(batch, *shape)
+    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        eager = _leaves(model(x))
+        calibration = _leaves(qat(x))
+        for _ in range(3):
+            qat(torch.randn(batch, *shape, generator=g) * 1.5)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return eager, calibration, qat, x
+
+
+@pytest.fixture(scope="module", params=sorted(TRACED_BATCH.items()),
+                ids=lambda p: f"{p[0]}-b{p[1]}")
+def flow(request):
+    name, batch = request.param
+    make, shape = CONVERTIBLE[name]
+    eager, calibration, qat, x = _calibrate(make, shape, batch)
+    other = torch.randn(5 - batch, *shape, generator=torch.Generator().manual_seed(2))  # the other batch size
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a QuantizationWarning here means the flow itself is wrong
+        validation = _leaves(qat(x))
+        validation_other = _leaves(qat(other))
+    program = irq.convert(qat)
+    float_ops = [f"{op.name} ({op.get_attr(FLOAT_ATTR).value})" for op in ir_of(qat).walk()
+                 if op.get_attr(FLOAT_ATTR) is not None and not is_static_size_computation(op)]
+    return dict(name=name, eager=eager, calibration=calibration, validation=validation, x=x, other=other,
+                validation_other=validation_other, program=program, float_ops=float_ops)
+
+
+def test_converted_models_have_no_float_island_in_validation(flow):
+    """Bug: on bayes, quant-annotate left `1 - x` (rsub_scalar) in float (`qat.float`, computed in float32 by
+    VALIDATION) while lower-bpu made it an integer table: the two agree only until a value lands on a
+    rounding tie. A model that converts without float_fallback must have no float op at the qat level."""
+    assert flow["float_ops"] == [], flow["name"]
+
+
+def test_calibration_output_equals_torch_eager(flow):
+    assert len(flow["calibration"]) == len(flow["eager"])
+    for got, want in zip(flow["calibration"], flow["eager"]):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=flow["name"])
+
+
+def test_validation_is_close_to_float(flow):
+    for v, f in zip(flow["validation"], flow["eager"]):
+        assert v.shape == f.shape
+        assert _cosine(v, f) > 0.995, (flow["name"], _cosine(v, f))
+
+
+def test_deployed_equals_validation_bit_for_bit(flow):
+    program = flow["program"]
+    runs = [(flow["x"], flow["validation"]), (flow["other"], flow["validation_other"])]
+    if flow["name"] in TRACED_BATCH_ONLY:
+        with pytest.raises(ProgramError, match="this program only runs at batch"):
+            irq.run(program, flow["other"].numpy())
+        runs = runs[:1]
+    for x, validation in runs:
+        deployed = _leaves(irq.run(program, x.numpy()))
+        assert len(deployed) == len(validation)
+        for d, v in zip(deployed, validation):
+            assert d.dtype == v.dtype == np.float32
+            differ = np.flatnonzero(d != v)
+            assert differ.size == 0, f"{flow['name']} batch {len(x)}: {differ.size}/{v.size} outputs differ"
+
+
+def test_reference_runtime_equals_numba_bit_for_bit(flow):
+    program, x = flow["program"], flow["x"].numpy()
+    for r, n in zip(_leaves(reference.run(program, x)), _leaves(irq.run(program, x))):
+        np.testing.assert_array_equal(r, n, err_msg=flow["name"])
+
+
+@pytest.mark.parametrize("name", sorted(NOT_CONVERTIBLE))
+def test_unsupported_ops_name_the_op_and_the_users_line(name):
+    make, shape, ops = NOT_CONVERTIBLE[name]
+    eager, _, qat, x = _calibrate(make, shape, 1)
+    with torch.no_grad():  # what convert refuses still validates: the user can measure it before deciding
+        assert _cosine(_leaves(qat(x))[0], eager[0]) > 0.99
+    with pytest.raises(PassFailure) as err:
+        irq.convert(qat)
+    text = str(err.value)
+    assert "lower-bpu" in text
+    for op in ops:
+        assert any(SOURCE in line and op in line for line in text.splitlines()), text
+
+
+# -- bugs found by these models, each with the model that showed it -------------------------------------------
+def test_export_import_refuses_a_batch_its_shapes_were_specialised_to():
+    """Bug: prepare(method="export") at batch 1 ran a batch of 4 through view([1, -1, 4]) (torch.export
+    specialises x.shape[0]) and returned a [1, 32] softmax across the samples instead of [4, 8]: a wrong
+    number without an error. The prepared model now refuses the other batch, naming the user's line."""
+    model = um.BatchReshape().eval()
+    qat = irq.prepare(model, (torch.randn(1, 8),), method="export", check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    x1 = torch.randn(1, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(qat(x1), model(x1), rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match=rf"batch 1.*{SOURCE}:\d+.*method='fx'"):
+            qat(torch.randn(4, 8))
+    fx_qat = irq.prepare(model, (torch.randn(1, 8),), method="fx", check_model=False)  # keeps x.shape[0]
+    fx_qat.eval()
+    irq.set_fake_quantize(fx_qat, irq.FakeQuantState.CALIBRATION)
+    x4 = torch.randn(4, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(fx_qat(x4), model(x4), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_basic_indexing_is_data_movement_through_the_chain(method):
+    """Bug: `q, k, v = qkv[0], qkv[1], qkv[2]` (and every int index / select) stayed one `torch.getitem`
+    that no march runs, so a ViT could not convert. Basic indexing now imports as slice / squeeze /
+    unsqueeze, which share their input's scale and lower to bpu.slice / bpu.reshape."""
+    from irq.runtime.torch import to_module
+    model = um.Indexing().eval()
+    x = torch.randn(2, 3, 5, 5)
+    module = irq.import_torch(model, (x,), method=method)
+    names = [op.name for op in module.walk()]
+    assert "torch.getitem" not in names and "torch.select" not in names
+    for got, want in zip(to_module(module)(x), model(x)):
+        assert torch.equal(got, want)
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", method=method, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x * 1.5)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = _leaves(qat(x))
+    program = irq.convert(qat)
+    deployed, oracle = _leaves(irq.run(program, x.numpy())), _leaves(reference.run(program, x.numpy()))
+    assert len(deployed) == len(validation) == 6
+    for v, d, r in zip(validation, deployed, oracle):
+        np.testing.assert_array_equal(d, v)
+        np.testing.assert_array_equal(r, d)
+
+
+#: the same flow with method="export" (the path HF-style models take) at the traced batch
+EXPORTED = ("tiny_vit", "scalar_ops", "clamp_family", "depthwise_hardswish", "unet_cat3")
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_export_method_flow_is_exact(name):
+    make, shape = CONVERTIBLE[name]
+    torch.manual_seed(0)
+    model = make().eval()
+    with torch.no_grad():
+        _randomize_bn(model)
+    x = torch.randn(2, *shape)
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", method="export", check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        np.testing.assert_allclose(qat(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
+        qat(x * 1.5)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    assert _cosine(validation, model(x).detach().numpy()) > 0.995
+    program = irq.convert(qat)
+    deployed = irq.run(program, x.numpy())
+    np.testing.assert_array_equal(deployed, validation)
+    np.testing.assert_array_equal(reference.run(program, x.numpy())[0], deployed)
+
+
+@pytest.mark.parametrize("name,march", [("detection_head", "bayes"), ("tiny_vit", "nash"), ("chunk_gate", "nash")])
+def test_qat_steps_then_deploy(name, march):
+    """Bug: QAT backward failed ("modified by an inplace operation") when one module runs twice in a forward
+    (the detection head's `cls` / `box` convs on both levels): the second call's observer updated the scale
+    buffer the first call had saved for backward. After QAT steps, deployed == VALIDATION still holds."""
+    make, shape = CONVERTIBLE[name]
+    torch.manual_seed(0)
+    model = make().eval()
+    x = torch.randn(2, *shape)
+    qat = irq.prepare(model, (x,), march=march, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    qat.train()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.QAT)
+    opt = torch.optim.SGD(qat.parameters(), lr=1e-2)
+    before = None
+    for _ in range(3):
+        loss = sum(y.pow(2).mean() for y in _as_tuple(qat(x)))
+        before = before if before is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < before  # it trains
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = _leaves(qat(x))
+    deployed = _leaves(irq.run(irq.convert(qat, march=march), x.numpy()))
+    for d, v in zip(deployed, validation):
+        np.testing.assert_array_equal(d, v)
+
+
+def _as_tuple(y):
+    return y if isinstance(y, tuple) else (y,)
