@@ -626,6 +626,10 @@ def _build_lark(strict: bool = False, grammar: str | None = None) -> Lark:
     )
 
 
+#: The reducers hold no state (it is in `_local.state`), so one serves every parse and thread.
+_REDUCER = Reducer()
+
+
 def _parser() -> tuple[ParseTable, list]:
     """The LALR table (cached on disk, see irq.text.lalr) and its rules bound to one Reducer."""
     global _table
@@ -633,7 +637,7 @@ def _parser() -> tuple[ParseTable, list]:
         with _table_lock:
             if _table is None:
                 table = load_table(GRAMMAR_PATH.read_text(), _build_lark)
-                _table = (table, table.bind(Reducer()))
+                _table = (table, table.bind(_REDUCER))
     return _table
 
 
@@ -647,6 +651,8 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
     lexer = Lexer(text, filename, _op_words(ctx))
     state = ParseState(ctx, lexer, SourceText(filename, text))
     table, bound = _parser()
+    reducer = _REDUCER
+    lexer.build_fast = lambda tok: reducer.operation([reducer.fast_op([tok]), None])
     previous = _local.state
     _local.state = state
     # Pause the cyclic GC: everything the parse allocates either stays reachable from the
