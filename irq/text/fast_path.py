@@ -54,7 +54,8 @@ _SIMPLE_TYPE = (
     r"|(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.])"
     rf"|{_TYPE_KEYWORD.pattern}(?![\w$.]))"
 )
-_STRING = r'"(?:[^"\\\n]|\\.)*"'
+#: The lexer's string (`"(?:[^"\\\n]|\\.)*"`) unrolled: runs of plain characters, then escapes.
+_STRING = r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"'
 
 #: `%a, %b:2 =` (or nothing) up to the op name, whose first character tells the forms apart.
 _RESULTS_HEAD = re.compile(rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?")
@@ -130,7 +131,7 @@ _NEXT = re.compile(
 _PUNCT_TYPES = {",": "COMMA", ":": "COLON"}
 
 #: Literals whose attribute depends on their text (and type) alone.
-_NUMBER = r"(?:-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|-?0x[0-9a-fA-F]+|-?[0-9]+)"
+_NUMBER = r"(?:-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?)?))"  # float, hex or decimal
 _SCALAR = rf"(?:{_NUMBER}|{_STRING})(?:{_W}:{_W}{_SIMPLE_TYPE})?|(?:true|false|unit)(?![\w$.])"
 #: `key = literal [: type]`, `key = [literal, ...]` or a unit `key`, then `,` or `}`.
 _SIMPLE_ENTRY = re.compile(
