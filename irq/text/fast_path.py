@@ -121,7 +121,6 @@ _FLAT_OP = re.compile(
 )
 _OPERAND_OR_COMMA = re.compile(rf"{_VALUE}|,")
 _TYPE_OR_COMMA = re.compile(rf"{_SIMPLE_TYPE}|,")
-_CUSTOM_HEAD = re.compile(r"(?P<name>[A-Za-z_][\w$.]*)")
 #: After a statement: the start of the next one, classified as the lexer would see it.
 _NEXT = re.compile(
     _W
@@ -197,10 +196,12 @@ def match_statement(lexer: Lexer, pos: int) -> tuple[Tok, int] | None:
         m = _FLAT_OP.match(text, pos)
         if m is None or not _custom_name(lexer, m.group("name")):
             return None
+        if text[m.end("name") : m.end("name") + 1] in ("<", "(", "["):
+            return None  # a group after the name: the grammar path reads it
         hit = _flat_custom(lexer, text, head, m)
         if hit is not None:
             return hit
-        return _custom(lexer, text, head, _CUSTOM_HEAD.match(text, pos))
+        return _custom(lexer, text, head, m)
     except (ParseError, _Comment):  # a lexical error: the grammar path reports it where it always has
         return None
 
@@ -452,19 +453,11 @@ def _value(lexer: Lexer, text: str, pos: int, depth: int):
 
 def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     """`_FLAT_OP`'s match as items, if it is the whole statement (else `_custom` reads it item by item)."""
-    name = m.group("name")
-    if text[m.end("name") : m.end("name") + 1] in ("<", "(", "["):
-        return None
     items: list[Tok] = []
     last = "BARE_ID"
-    raw = m.group("operands")
-    if raw is not None:
-        if "/" in raw:
+    if m.group("operands") is not None:
+        if not _comma_list(items, m, "operands", _OPERAND_OR_COMMA, "VALUE_ID"):
             return None
-        base = m.start("operands")
-        for v in _OPERAND_OR_COMMA.finditer(raw):
-            t = v.group()
-            items.append(Tok("COMMA", t, base + v.start()) if t == "," else Tok("VALUE_ID", t, base + v.start()))
         last = "VALUE_ID"
         if text.startswith("=", _SKIP.match(text, m.end("operands")).end()):
             return None  # `name %a, %b = ...`: the lexer ends the statement before `%a`
@@ -476,28 +469,38 @@ def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
                 last = kind.upper()
     if m.group("colon") is not None:
         items.append(Tok("COLON", ":", m.start("colon")))
-        if "/" in m.group("types"):
+        if not _comma_list(items, m, "types", _TYPE_OR_COMMA, "TYPE"):
             return None
-        base = m.start("types")
-        for t in _TYPE_OR_COMMA.finditer(m.group("types")):
-            v = t.group()
-            items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok("TYPE", v, base + t.start()))
         last = "TYPE"
     end = m.end()
     if not statement_ends_at(lexer, end, last, generic=False, after_name=not items):
         return None
+    return _custom_op_tok(text, head, m, items), end
+
+
+def _comma_list(items: list[Tok], m: re.Match, group: str, pattern: re.Pattern, kind: str) -> bool:
+    """Append the tokens of `a, b, ...` (group `group` of `m`; items of type `kind`) to `items`;
+    False if a comment lies inside, which the grammar path reads."""
+    raw = m.group(group)
+    if "/" in raw:
+        return False
+    base = m.start(group)
+    for t in pattern.finditer(raw):
+        v = t.group()
+        items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok(kind, v, base + t.start()))
+    return True
+
+
+def _custom_op_tok(text: str, head: re.Match, m: re.Match, items: list[Tok]) -> Tok:
+    """The FAST_OP token of a custom-form op: results from `head`, name from `m`."""
     results = _results(text, head)
-    name_tok = Tok("BARE_ID", name, m.start("name"))
-    return Tok("FAST_OP", FastCustom(results, name_tok, items), results[0][0].pos if results else name_tok.pos), end
+    name = Tok("BARE_ID", m.group("name"), m.start("name"))
+    return Tok("FAST_OP", FastCustom(results, name, items), results[0][0].pos if results else name.pos)
 
 
 def _custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
-    name = m.group("name")
+    """A custom-form op read item by item up to where the lexer would end its statement."""
     name_end = m.end("name")
-    if text[name_end : name_end + 1] in ("<", "(", "["):
-        return None
-    results = _results(text, head)
-    name_tok = Tok("BARE_ID", name, m.start("name"))
     items: list[Tok] = []
     last = "BARE_ID"
     pos = name_end
@@ -532,8 +535,7 @@ def _custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
         pos = end
     if not statement_ends_at(lexer, pos, last, generic=False, after_name=not items):
         return None
-    op = FastCustom(results, name_tok, items)
-    return Tok("FAST_OP", op, results[0][0].pos if results else name_tok.pos), pos
+    return _custom_op_tok(text, head, m, items), pos
 
 
 def statement_ends_at(lexer: Lexer, pos: int, last: str, *, generic: bool, after_name: bool) -> bool:
