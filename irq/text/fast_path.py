@@ -128,6 +128,7 @@ _NEXT = re.compile(
     + r"|(?P<alias>[#!][A-Za-z_][\w$.]*)|(?P<word>[A-Za-z_][\w$.]*))"
 )
 _PUNCT_TYPES = {",": "COMMA", ":": "COLON"}
+_BLANKS = " \t\r\n"
 
 #: Literals whose attribute depends on their text (and type) alone.
 _NUMBER = r"(?:-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?)?))"  # float, hex or decimal
@@ -239,8 +240,8 @@ def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     if raw is not None:
         if "/" in raw:
             return None  # a comment between operands
-        base = m.start("operands")
-        operands = [Tok("VALUE_ID", v.group(), base + v.start()) for v in _VALUE_ITEM.finditer(raw)]
+        _split_items(operands, raw, m.start("operands"), "VALUE_ID")
+        operands = operands[::2]  # without the commas
     pos = m.end()
     props = attrs = None
     pos = _SKIP.match(text, pos).end()
@@ -485,10 +486,28 @@ def _comma_list(items: list[Tok], m: re.Match, group: str, pattern: re.Pattern, 
     if "/" in raw:
         return False
     base = m.start(group)
-    for t in pattern.finditer(raw):
-        v = t.group()
-        items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok(kind, v, base + t.start()))
+    if "<" in raw:  # a type may hold commas (`tuple<i32, f32>`): find the items with their pattern
+        for t in pattern.finditer(raw):
+            v = t.group()
+            items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok(kind, v, base + t.start()))
+        return True
+    _split_items(items, raw, base, kind)
     return True
+
+
+def _split_items(items: list[Tok], raw: str, base: int, kind: str) -> None:
+    """Tokens of a matched comma-separated list without commas inside its items (values, plain
+    types) at offset `base`: a split, not a regex search at every blank."""
+    if "," not in raw:
+        items.append(Tok(kind, raw, base))  # the group starts and ends with an item: no blanks around
+        return
+    off = base
+    for i, piece in enumerate(raw.split(",")):
+        if i:
+            items.append(Tok("COMMA", ",", off - 1))
+        item = piece.strip(_BLANKS)
+        items.append(Tok(kind, item, off + piece.index(item[0])))
+        off += len(piece) + 1
 
 
 def _custom_op_tok(text: str, head: re.Match, m: re.Match, items: list[Tok]) -> Tok:
