@@ -127,8 +127,8 @@ class ParseTable:
         as it arrives, before reading the next token. That makes a statement's reducers run
         when its last token (SEP) is shifted, so the lexer may build the next leaf op itself
         (see `Lexer.build_fast`) in source order. A token that is then wrong is reported in the
-        state reached after those reductions, whose actions are the lookaheads that reduction
-        had (the same row merged by LALR), so the expected set does not change.
+        state reached after those reductions rather than before them; the tests' expected-token
+        sets (tests/test_bad_input.py and the others) came out the same.
         """
         out: list[int | None] = []
         for row in self.states:
