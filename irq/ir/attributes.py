@@ -89,6 +89,10 @@ class IntegerAttr(Attribute):
             lo, hi = type.value_range()
             if not lo <= value <= hi:
                 raise ValueError(f"integer constant {value} out of range for {type}")
+            if type.width > 64 and type.signedness == "" and value > hi >> 1:
+                # MLIR keeps the bits and prints a signless value signed (`2^65 - 1 : i65` is `-1 : i65`);
+                # one value per bit pattern, so the text read back is the same attribute
+                value -= 1 << type.width
         elif not INDEX_MIN <= value <= INDEX_MAX:
             raise ValueError(f"integer constant {value} out of range for index (64 bits)")
         _set(self, "value", value)

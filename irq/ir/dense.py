@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from irq._lazy import numpy as np
 from irq.ir.attributes import Attribute
+from irq.ir.dense_wide import is_wide_int, wide_dtype, wide_int_storage, wide_int_values
 from irq.ir.resources import Blob, ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
 
@@ -48,6 +49,21 @@ def storage_dtype(t: Type) -> np.dtype:
     raise TypeError(f"element type {t} has no numpy representation")
 
 
+def elements_dtype(t: Type) -> np.dtype:
+    """The dtype `dense<...>` stores elements of `t` in: `storage_dtype`, plus integers wider
+    than 64 bits and complex numbers as MLIR lays them out (`irq.ir.dense_wide`)."""
+    dt = wide_dtype(t, elements_dtype)
+    return dt if dt is not None else storage_dtype(t)
+
+
+def _bit_view(a: np.ndarray) -> np.ndarray:
+    """`a` as unsigned integers (or opaque bytes) of its item size: equality of bits, not values."""
+    if a.dtype == np.bool_:
+        return a
+    n = a.dtype.itemsize
+    return np.ascontiguousarray(a).view(np.dtype(f"u{n}" if n in (1, 2, 4, 8) else f"V{n}"))
+
+
 def _bf16_bits(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind == "f" and values.dtype.itemsize > 4:
@@ -79,6 +95,16 @@ def _bf16_to_f32(bits: np.ndarray) -> np.ndarray:
 
 def to_storage(values: object, element_type: Type) -> np.ndarray:
     """Convert values to the storage array of `element_type`, checking integer ranges."""
+    wide = wide_dtype(element_type, elements_dtype)
+    if wide is not None:
+        if is_wide_int(element_type):
+            return wide_int_storage(values, element_type, wide)
+        arr = np.asarray(values)
+        if arr.dtype != wide:
+            if wide.names is not None:
+                raise TypeError(f"elements of {element_type} need an array of dtype {wide}")
+            arr = arr.astype(wide)
+        return arr
     dtype = storage_dtype(element_type)
     if isinstance(element_type, FloatType) and element_type.kind == "bf16":
         arr = np.asarray(values)
@@ -153,7 +179,7 @@ class DenseElementsAttr(Attribute):
                 raise ValueError(f"dense literal has {data.size} elements, type {type} needs {n}")
             data = np.ascontiguousarray(data).reshape(type.shape)
             flat = data.reshape(-1)
-            bits = flat.view(np.dtype(f"u{flat.dtype.itemsize}")) if flat.dtype != np.bool_ else flat
+            bits = _bit_view(flat)
             splat = bool(n > 0 and (bits == bits[0]).all())
             if splat:
                 data = flat[:1].reshape(()).copy()
@@ -181,23 +207,29 @@ class DenseElementsAttr(Attribute):
         if not self.is_splat:
             raise ValueError("splat_value() of a dense value that is not a splat")
         data = self._data
-        if isinstance(self.type.element_type, FloatType) and self.type.element_type.kind == "bf16":
+        et = self.type.element_type
+        if isinstance(et, FloatType) and et.kind == "bf16":
             data = _bf16_to_f32(data.reshape(1))
+        elif is_wide_int(et):
+            data = wide_int_values(data, et)
         return data.reshape(-1)[0]
 
     def to_numpy(self) -> np.ndarray:
-        """The full value as a read-only array of the type's shape (bf16 -> float32)."""
+        """The full value as a read-only array of the type's shape (bf16 -> float32; integers
+        over 64 bits -> Python ints; complex: numpy complex, or `re`/`im` records)."""
         data = self._data
         et = self.type.element_type
         if isinstance(et, FloatType) and et.kind == "bf16":
             data = _bf16_to_f32(data)
+        elif is_wide_int(et):
+            data = wide_int_values(data, et)
+            data.flags.writeable = False
         if self.is_splat:
             return np.broadcast_to(data, self.type.shape)
         return data
 
     def _bits(self) -> np.ndarray:
-        d = self._data
-        return d.view(np.dtype(f"u{d.dtype.itemsize}")) if d.dtype != np.bool_ else d
+        return _bit_view(self._data)
 
     def __eq__(self, other: object) -> bool:
         if self is other:

@@ -42,9 +42,9 @@ FAST_PATH = not os.environ.get("IRQ_NO_FAST_PARSE")
 #: Deepest array nesting read here (deeper ones go to the grammar, which bounds nesting itself).
 _MAX_DEPTH = 32
 
-#: Blanks, line breaks and comments; a comment runs to the end of its line (the lookahead stops
-#: backtracking from ending it early and matching the rest of the line as tokens).
-_W = r"(?:[ \t\r\n]|//[^\n]*(?![^\n]))*"
+#: Blanks, line breaks and comments; a comment runs to the end of its line (possessive, as the
+#: lexer's `_SKIP_TEXT`: a comment cannot end early and let the rest of its line match as tokens).
+_W = r"[ \t\r\n]*+(?://[^\n]*+[ \t\r\n]*+)*+"
 _VALUE = rf"%{_SUFFIX_ID}(?:#[0-9]+)?"
 _RESULT = rf"%{_SUFFIX_ID}(?:#[0-9]+)?(?:{_W}:{_W}(?:-?0x[0-9a-fA-F]+|-?[0-9]+))?"
 #: Types the lexer makes one TYPE token of without a balanced scan (its `flat` and `kwtype` groups,
@@ -54,13 +54,13 @@ _SIMPLE_TYPE = (
     r"|(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.])"
     rf"|{_TYPE_KEYWORD.pattern}(?![\w$.]))"
 )
-_STRING = r'"(?:[^"\\\n]|\\.)*"'
+#: The lexer's string (`"(?:[^"\\\n]|\\.)*"`) unrolled: runs of plain characters, then escapes.
+_STRING = r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"'
 
-#: `%a, %b:2 = "d.op"(%x, %y)` up to the closing parenthesis.
-_GENERIC_HEAD = re.compile(
-    rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?"
-    rf'(?P<name>{_STRING}){_W}\({_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)?{_W}\)'
-)
+#: `%a, %b:2 =` (or nothing) up to the op name, whose first character tells the forms apart.
+_RESULTS_HEAD = re.compile(rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?")
+#: `"d.op"(%x, %y)`, after the results, up to the closing parenthesis.
+_GENERIC_HEAD = re.compile(rf'(?P<name>{_STRING}){_W}\({_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)?{_W}\)')
 _RESULT_ITEM = re.compile(rf"(?P<v>%{_SUFFIX_ID}(?:#[0-9]+)?)(?:{_W}:{_W}(?P<n>-?0x[0-9a-fA-F]+|-?[0-9]+))?")
 _VALUE_ITEM = re.compile(_VALUE)
 #: `: (t1, t2) -> t3` or `-> (t3, t4)` with simple types only.
@@ -111,9 +111,9 @@ _ITEM = re.compile(
     )
     + ")"
 )
-#: The commonest custom form in one match: `name %a, %b : t1, t2` or `name 1.5 : f32`.
+#: The commonest custom form in one match, after the results: `name %a, %b : t1, t2` or `name 1.5 : f32`.
 _FLAT_OP = re.compile(
-    rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?(?P<name>[A-Za-z_][\w$.]*)(?![\w$.])"
+    r"(?P<name>[A-Za-z_][\w$.]*)(?![\w$.])"
     rf"(?:{_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)"
     rf"|{_W}(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)"
     rf"|{_W}(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+))?"
@@ -121,9 +121,6 @@ _FLAT_OP = re.compile(
 )
 _OPERAND_OR_COMMA = re.compile(rf"{_VALUE}|,")
 _TYPE_OR_COMMA = re.compile(rf"{_SIMPLE_TYPE}|,")
-_CUSTOM_HEAD = re.compile(
-    rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?(?P<name>[A-Za-z_][\w$.]*)"
-)
 #: After a statement: the start of the next one, classified as the lexer would see it.
 _NEXT = re.compile(
     _W
@@ -131,9 +128,10 @@ _NEXT = re.compile(
     + r"|(?P<alias>[#!][A-Za-z_][\w$.]*)|(?P<word>[A-Za-z_][\w$.]*))"
 )
 _PUNCT_TYPES = {",": "COMMA", ":": "COLON"}
+_BLANKS = " \t\r\n"
 
 #: Literals whose attribute depends on their text (and type) alone.
-_NUMBER = r"(?:-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|-?0x[0-9a-fA-F]+|-?[0-9]+)"
+_NUMBER = r"(?:-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?)?))"  # float, hex or decimal
 _SCALAR = rf"(?:{_NUMBER}|{_STRING})(?:{_W}:{_W}{_SIMPLE_TYPE})?|(?:true|false|unit)(?![\w$.])"
 #: `key = literal [: type]`, `key = [literal, ...]` or a unit `key`, then `,` or `}`.
 _SIMPLE_ENTRY = re.compile(
@@ -191,29 +189,41 @@ def match_statement(lexer: Lexer, pos: int) -> tuple[Tok, int] | None:
     if len(lexer.stack) > MAX_NESTING - _MAX_DEPTH - 4:
         return None  # near the nesting limit: the grammar path reports the bracket that crosses it
     try:
-        m = _GENERIC_HEAD.match(text, pos)
-        if m is not None:
-            return _generic(lexer, text, m)
+        head = _RESULTS_HEAD.match(text, pos)
+        pos = head.end()
+        if text.startswith('"', pos):
+            m = _GENERIC_HEAD.match(text, pos)
+            return None if m is None else _generic(lexer, text, head, m)
         m = _FLAT_OP.match(text, pos)
-        if m is not None:
-            hit = _flat_custom(lexer, text, m)
-            if hit is not None:
-                return hit
-        m = _CUSTOM_HEAD.match(text, pos)
-        if m is not None:
-            return _custom(lexer, text, m)
+        if m is None or not _custom_name(lexer, m.group("name")):
+            return None
+        if text[m.end("name") : m.end("name") + 1] in ("<", "(", "["):
+            return None  # a group after the name: the grammar path reads it
+        hit = _flat_custom(lexer, text, head, m)
+        if hit is not None:
+            return hit
+        return _custom(lexer, text, head, m)
     except (ParseError, _Comment):  # a lexical error: the grammar path reports it where it always has
         return None
-    return None
+
+
+def _custom_name(lexer: Lexer, name: str) -> bool:
+    """Whether the lexer takes `name` at a statement start for a custom op's name (cached per parse)."""
+    known = lexer.fast_names.get(name)
+    if known is None:
+        known = lexer.fast_names[name] = ("." in name or name in lexer.op_words) and not _TYPE_KEYWORD.fullmatch(name)
+    return known
 
 
 def _results(text: str, m: re.Match) -> list[tuple[Tok, Tok | None]]:
     raw = m.group("results")
     if raw is None:
         return []
+    base = m.start("results")
+    if "," not in raw and ":" not in raw and "/" not in raw:  # one result, `%x`, the common case
+        return [(Tok("VALUE_ID", raw, base), None)]
     if "/" in raw:
         raise _Comment
-    base = m.start("results")
     out = []
     for r in _RESULT_ITEM.finditer(raw):
         v = Tok("VALUE_ID", r.group("v"), base + r.start("v"))
@@ -222,16 +232,16 @@ def _results(text: str, m: re.Match) -> list[tuple[Tok, Tok | None]]:
     return out
 
 
-def _generic(lexer: Lexer, text: str, m: re.Match):
-    results = _results(text, m)
+def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
+    results = _results(text, head)
     name = Tok("STRING", m.group("name"), m.start("name"))
     raw = m.group("operands")
     operands = []
     if raw is not None:
         if "/" in raw:
             return None  # a comment between operands
-        base = m.start("operands")
-        operands = [Tok("VALUE_ID", v.group(), base + v.start()) for v in _VALUE_ITEM.finditer(raw)]
+        _split_items(operands, raw, m.start("operands"), "VALUE_ID")
+        operands = operands[::2]  # without the commas
     pos = m.end()
     props = attrs = None
     pos = _SKIP.match(text, pos).end()
@@ -442,24 +452,13 @@ def _value(lexer: Lexer, text: str, pos: int, depth: int):
     return (tok, Tok("TYPE", t.group(), t.start())), t.end()
 
 
-def _flat_custom(lexer: Lexer, text: str, m: re.Match):
+def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     """`_FLAT_OP`'s match as items, if it is the whole statement (else `_custom` reads it item by item)."""
-    name = m.group("name")
-    name_end = m.end("name")
-    if ("." not in name and name not in lexer.op_words) or _TYPE_KEYWORD.fullmatch(name):
-        return None
-    if text[name_end : name_end + 1] in ("<", "(", "["):
-        return None
     items: list[Tok] = []
     last = "BARE_ID"
-    raw = m.group("operands")
-    if raw is not None:
-        if "/" in raw:
+    if m.group("operands") is not None:
+        if not _comma_list(items, m, "operands", _OPERAND_OR_COMMA, "VALUE_ID"):
             return None
-        base = m.start("operands")
-        for v in _OPERAND_OR_COMMA.finditer(raw):
-            t = v.group()
-            items.append(Tok("COMMA", t, base + v.start()) if t == "," else Tok("VALUE_ID", t, base + v.start()))
         last = "VALUE_ID"
         if text.startswith("=", _SKIP.match(text, m.end("operands")).end()):
             return None  # `name %a, %b = ...`: the lexer ends the statement before `%a`
@@ -471,30 +470,56 @@ def _flat_custom(lexer: Lexer, text: str, m: re.Match):
                 last = kind.upper()
     if m.group("colon") is not None:
         items.append(Tok("COLON", ":", m.start("colon")))
-        if "/" in m.group("types"):
+        if not _comma_list(items, m, "types", _TYPE_OR_COMMA, "TYPE"):
             return None
-        base = m.start("types")
-        for t in _TYPE_OR_COMMA.finditer(m.group("types")):
-            v = t.group()
-            items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok("TYPE", v, base + t.start()))
         last = "TYPE"
     end = m.end()
     if not statement_ends_at(lexer, end, last, generic=False, after_name=not items):
         return None
-    results = _results(text, m)
-    name_tok = Tok("BARE_ID", name, m.start("name"))
-    return Tok("FAST_OP", FastCustom(results, name_tok, items), results[0][0].pos if results else name_tok.pos), end
+    return _custom_op_tok(text, head, m, items), end
 
 
-def _custom(lexer: Lexer, text: str, m: re.Match):
-    name = m.group("name")
+def _comma_list(items: list[Tok], m: re.Match, group: str, pattern: re.Pattern, kind: str) -> bool:
+    """Append the tokens of `a, b, ...` (group `group` of `m`; items of type `kind`) to `items`;
+    False if a comment lies inside, which the grammar path reads."""
+    raw = m.group(group)
+    if "/" in raw:
+        return False
+    base = m.start(group)
+    if "<" in raw:  # a type may hold commas (`tuple<i32, f32>`): find the items with their pattern
+        for t in pattern.finditer(raw):
+            v = t.group()
+            items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok(kind, v, base + t.start()))
+        return True
+    _split_items(items, raw, base, kind)
+    return True
+
+
+def _split_items(items: list[Tok], raw: str, base: int, kind: str) -> None:
+    """Tokens of a matched comma-separated list without commas inside its items (values, plain
+    types) at offset `base`: a split, not a regex search at every blank."""
+    if "," not in raw:
+        items.append(Tok(kind, raw, base))  # the group starts and ends with an item: no blanks around
+        return
+    off = base
+    for i, piece in enumerate(raw.split(",")):
+        if i:
+            items.append(Tok("COMMA", ",", off - 1))
+        item = piece.strip(_BLANKS)
+        items.append(Tok(kind, item, off + piece.index(item[0])))
+        off += len(piece) + 1
+
+
+def _custom_op_tok(text: str, head: re.Match, m: re.Match, items: list[Tok]) -> Tok:
+    """The FAST_OP token of a custom-form op: results from `head`, name from `m`."""
+    results = _results(text, head)
+    name = Tok("BARE_ID", m.group("name"), m.start("name"))
+    return Tok("FAST_OP", FastCustom(results, name, items), results[0][0].pos if results else name.pos)
+
+
+def _custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
+    """A custom-form op read item by item up to where the lexer would end its statement."""
     name_end = m.end("name")
-    if ("." not in name and name not in lexer.op_words) or _TYPE_KEYWORD.fullmatch(name):
-        return None
-    if text[name_end : name_end + 1] in ("<", "(", "["):
-        return None
-    results = _results(text, m)
-    name_tok = Tok("BARE_ID", name, m.start("name"))
     items: list[Tok] = []
     last = "BARE_ID"
     pos = name_end
@@ -529,8 +554,7 @@ def _custom(lexer: Lexer, text: str, m: re.Match):
         pos = end
     if not statement_ends_at(lexer, pos, last, generic=False, after_name=not items):
         return None
-    op = FastCustom(results, name_tok, items)
-    return Tok("FAST_OP", op, results[0][0].pos if results else name_tok.pos), pos
+    return _custom_op_tok(text, head, m, items), pos
 
 
 def statement_ends_at(lexer: Lexer, pos: int, last: str, *, generic: bool, after_name: bool) -> bool:

@@ -44,13 +44,14 @@ class LalrSyntaxError(Exception):
 class ParseTable:
     """States as dicts from symbol name to action, plus (origin, length, callback name) per rule."""
 
-    __slots__ = ("states", "rules", "start", "end")
+    __slots__ = ("states", "rules", "start", "end", "_defaults")
 
     def __init__(self, states: list[dict[str, int]], rules: list[tuple[str, int, str]], start: int, end: int) -> None:
         self.states = states
         self.rules = rules
         self.start = start
         self.end = end
+        self._defaults: list[int | None] | None = None
 
     # -- building and storing -------------------------------------------------------------
     @classmethod
@@ -118,14 +119,42 @@ class ParseTable:
         """(length, bound reducer method, origin) per rule; AttributeError if a method is missing."""
         return [(size, getattr(reducer, name), origin) for origin, size, name in self.rules]
 
+    def default_reductions(self) -> list[int | None]:
+        """Per state, the rule it reduces by whatever comes next (`~rule`), or None.
+
+        A state whose every action is the same reduction is *consistent* (Bison's default
+        reduction): the lookahead cannot change what happens, so `parse` reduces there as soon
+        as it arrives, before reading the next token. That makes a statement's reducers run
+        when its last token (SEP) is shifted, so the lexer may build the next leaf op itself
+        (see `Lexer.build_fast`) in source order. A token that is then wrong is reported in the
+        state reached after those reductions rather than before them; the tests' expected-token
+        sets (tests/test_bad_input.py and the others) came out the same.
+        """
+        out: list[int | None] = []
+        for row in self.states:
+            acts = set(row.values())
+            act = acts.pop() if len(acts) == 1 else 0
+            out.append(act if act < 0 else None)
+        return out
+
     def parse(self, tokens: Iterable[Any], bound: list[tuple[int, Callable[[list], Any], str]], end_token: Any) -> Any:
         """Run the LALR loop; the reducers build the result bottom-up (no tree is kept)."""
         states = self.states
+        default = self._defaults
+        if default is None:
+            default = self._defaults = self.default_reductions()
         state = self.start
         state_stack = [state]
         value_stack: list[Any] = []
         push_state = state_stack.append
         push_value = value_stack.append
+        act = default[state]
+        while act is not None:  # the start state reduces the empty statement list at once
+            size, cb, origin = bound[~act]
+            push_value(cb([]) if not size else cb(_pop(state_stack, value_stack, size)))
+            state = states[state_stack[-1]][origin]
+            push_state(state)
+            act = default[state]
         for tok in tokens:
             ttype = tok.type
             while True:
@@ -136,6 +165,19 @@ class ParseTable:
                     state = act
                     push_state(act)
                     push_value(tok)
+                    act = default[state]
+                    while act is not None:  # consistent states reduce before the next token is read
+                        size, cb, origin = bound[~act]
+                        if size:
+                            children = value_stack[-size:]
+                            del state_stack[-size:]
+                            del value_stack[-size:]
+                        else:
+                            children = []
+                        push_value(cb(children))
+                        state = states[state_stack[-1]][origin]
+                        push_state(state)
+                        act = default[state]
                     break
                 size, cb, origin = bound[~act]
                 if size:
@@ -150,7 +192,7 @@ class ParseTable:
         # End of input: the same reduce step as above, kept inline there (it runs for every
         # token) and repeated here, where reaching the end state accepts.
         end = self.end
-        while True:
+        while state != end:  # default reductions may have reached it already
             act = states[state].get(END)
             if act is None or act >= 0:
                 raise LalrSyntaxError(end_token, _expected(states[state]))
@@ -164,8 +206,14 @@ class ParseTable:
             push_value(cb(children))
             state = states[state_stack[-1]][origin]
             push_state(state)
-            if state == end:
-                return value_stack[-1]
+        return value_stack[-1]
+
+
+def _pop(state_stack: list, value_stack: list, size: int) -> list:
+    children = value_stack[-size:]
+    del state_stack[-size:]
+    del value_stack[-size:]
+    return children
 
 
 def _expected(row: dict[str, int]) -> set[str]:

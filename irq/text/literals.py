@@ -13,8 +13,9 @@ import re
 
 from irq._lazy import numpy as np
 from irq.ir.attributes import DenseArrayAttr
-from irq.ir.dense import DenseElementsAttr, storage_dtype, to_storage
-from irq.ir.types import FloatType, IntegerType, ShapedType, Type
+from irq.ir.dense import DenseElementsAttr, elements_dtype, storage_dtype, to_storage
+from irq.ir.dense_wide import canonical_wide_bytes, complex_parts, complex_storage, is_wide_int, wide_int_values
+from irq.ir.types import ComplexType, FloatType, IntegerType, ShapedType, Type
 from irq.text.floats import float_from_bits, format_float, hex_digits
 from irq.text.type_parser import BodySyntaxError
 
@@ -37,7 +38,8 @@ def decimal_int(text: str) -> int:
     return int(text)
 
 
-_ELEMENT = re.compile(r"\s*(?:(\[)|(\])|(,)|([^\[\],\s]+))")
+#: `[`, `]`, `,` or one element: a complex `(re, im)` pair or a run of other characters.
+_ELEMENT = re.compile(r"\s*(?:(\[)|(\])|(,)|(\([^()\[\]]*\)|[^\[\],\s]+))")
 
 
 def _nested_elements(body: str, base: int) -> tuple[list[str], list[int]]:
@@ -101,6 +103,10 @@ def _nested_elements(body: str, base: int) -> tuple[list[str], list[int]]:
 
 
 def _convert(items: list[str], et: Type, base: int) -> np.ndarray:
+    if isinstance(et, ComplexType):
+        return _complex_storage(items, et, base)
+    if isinstance(et, IntegerType) and items and items[0].startswith("("):
+        raise BodySyntaxError(base, f"malformed dense element: a complex value for {et}")
     try:
         if isinstance(et, IntegerType) and et.width == 1:
             vals = []
@@ -115,6 +121,23 @@ def _convert(items: list[str], et: Type, base: int) -> np.ndarray:
         return np.array([decimal_int(s) for s in items], dtype=object)
     except ValueError as e:
         raise BodySyntaxError(base, f"malformed dense element: {e}") from None
+
+
+def _complex_storage(items: list[str], et: ComplexType, base: int) -> np.ndarray:
+    """`(re, im)` items -> complex elements: each part converted as an element of the part type."""
+    re_items, im_items = [], []
+    for item in items:
+        parts = item[1:-1].split(",") if item.startswith("(") and item.endswith(")") else []
+        if len(parts) != 2:
+            raise BodySyntaxError(base, f"malformed dense element '{item}': complex values are written (re, im)")
+        re_items.append(parts[0].strip())
+        im_items.append(parts[1].strip())
+    part = et.element_type
+    try:
+        re, im = (to_storage(_convert(p, part, base), part) for p in (re_items, im_items))
+    except ValueError as e:
+        raise BodySyntaxError(base, str(e)) from None
+    return complex_storage(re, im, elements_dtype(et))
 
 
 _DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
@@ -153,7 +176,7 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
     stripped = body.strip()
     et = type.element_type
     try:
-        storage_dtype(et)
+        elements_dtype(et)
     except TypeError as e:
         raise BodySyntaxError(0, str(e)) from None
     if stripped.startswith('"'):
@@ -163,7 +186,7 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
             raw = bytes.fromhex(stripped[3:-1])
         except ValueError:
             raise BodySyntaxError(base, "malformed hex in dense literal") from None
-        dt = storage_dtype(et)
+        dt = elements_dtype(et)
         n = type.num_elements
         if len(raw) == dt.itemsize:
             arr = np.frombuffer(raw, dtype=dt).reshape(())
@@ -171,12 +194,14 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
             arr = np.frombuffer(raw, dtype=dt).reshape(type.shape)
         else:
             raise BodySyntaxError(base, f"hex dense literal has {len(raw)} bytes, {type} needs {n * dt.itemsize}")
+        if is_wide_int(et):
+            arr = canonical_wide_bytes(arr, et)
         return DenseElementsAttr(type, arr)
     if not stripped.startswith("["):
         if stripped == "":
             if type.num_elements == 0:  # `dense<>`: MLIR's text for a value with no elements
                 try:
-                    return DenseElementsAttr(type, np.zeros(0, storage_dtype(et)))
+                    return DenseElementsAttr(type, np.zeros(0, elements_dtype(et)))
                 except ValueError as e:
                     raise BodySyntaxError(base, str(e)) from None
             raise BodySyntaxError(base, f"empty dense literal for {type}, which has {type.num_elements} elements")
@@ -192,12 +217,14 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
         raise BodySyntaxError(base, f"dense literal shape {list(shape)} does not match {type}")
     arr = _convert(items, et, base)
     try:
-        return DenseElementsAttr(type, arr.reshape(type.shape) if arr.size else np.zeros(0, storage_dtype(et)))
+        return DenseElementsAttr(type, arr.reshape(type.shape) if arr.size else np.zeros(0, elements_dtype(et)))
     except ValueError as e:
         raise BodySyntaxError(base, str(e)) from None
 
 
 def _element_text(v: object, et: Type, bits: int | None = None) -> str:
+    if isinstance(et, ComplexType):
+        raise TypeError("complex elements print through _complex_texts")
     if isinstance(et, FloatType):
         if bits is not None and not math.isfinite(float(v)):
             return f"0x{bits:0{hex_digits(et.kind)}X}"  # the exact NaN bits
@@ -211,6 +238,8 @@ def dense_body(attr: DenseElementsAttr) -> str:
     """Text between `dense<` and `>`."""
     et = attr.type.element_type
     raw = attr.raw
+    if isinstance(et, ComplexType):
+        return _complex_body(attr, et)
     if attr.is_splat:
         v = attr.splat_value()
         bits = int(raw.view(np.dtype(f"u{raw.dtype.itemsize}"))) if isinstance(et, FloatType) else None
@@ -230,6 +259,40 @@ def dense_body(attr: DenseElementsAttr) -> str:
     else:
         flat = [_element_text(x, et) for x in values.reshape(-1)]
     return _nest(flat, attr.type.shape)
+
+
+def _complex_body(attr: DenseElementsAttr, et: ComplexType) -> str:
+    """MLIR's spelling: `(re,im)` with no blank, each part printed as an element of its type."""
+    raw = attr.raw
+    if attr.type.num_elements == 0:
+        return ""
+    if not attr.is_splat and raw.size > MAX_DECIMAL_ELEMENTS:
+        return '"0x' + np.ascontiguousarray(raw).tobytes().hex().upper() + '"'
+    part = et.element_type
+    re, im = complex_parts(raw.reshape(-1))
+    texts = [_part_texts(re, part), _part_texts(im, part)]
+    flat = [f"({a},{b})" for a, b in zip(*texts)]
+    return flat[0] if attr.is_splat else _nest(flat, attr.type.shape)
+
+
+def _part_texts(values: np.ndarray, t: Type) -> list[str]:
+    """Texts of complex parts stored as elements of `t` (one-dimensional)."""
+    if isinstance(t, FloatType):
+        bits = _bit_view_u(values)
+        as_float = values.view(np.uint16).astype(np.uint32) << 16 if t.kind == "bf16" else None
+        floats = as_float.view(np.float32).tolist() if as_float is not None else values.astype(np.float64).tolist()
+        digits = hex_digits(t.kind)
+        return [
+            format_float(x, t.kind) if math.isfinite(x) else f"0x{int(b):0{digits}X}"
+            for x, b in zip(floats, bits.tolist())
+        ]
+    if is_wide_int(t):
+        return [str(v) for v in wide_int_values(values, t).tolist()]
+    return [_element_text(v, t) for v in values.tolist()]
+
+
+def _bit_view_u(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values).view(np.dtype(f"u{values.dtype.itemsize}"))
 
 
 def _nest(flat: list[str], shape: tuple[int, ...]) -> str:

@@ -41,6 +41,7 @@ from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, Nam
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type, f64, i64
+from irq.text.affine_aliases import NO_ALIAS, alias_affine
 from irq.text.floats import format_float, hex_digits
 from irq.text.literals import dense_array_text, dense_body
 from irq.text.strings import quote_string
@@ -480,7 +481,10 @@ class Printer:
         if op.successors:
             out.append("[" + ", ".join(self.successor(b) for b in op.successors) + "]")
         if op.properties:
-            out.append(" <" + self.dict_text(op.properties) + ">")
+            props = self.dict_text(op.properties)
+            if isinstance(op, UnregisteredOp) and "affine_" in props:
+                props = NO_ALIAS + props + NO_ALIAS  # MLIR leaves an unknown op's properties unaliased
+            out.append(" <" + props + ">")
         if op.regions:
             out.append(" (")
             first = True
@@ -616,7 +620,9 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
         if isinstance(op, ModuleOp) and op.parent is None:
             _print_resources(p, op)
     text = p.text()
-    return text if op.parent is None else text.rstrip("\n")
+    if op.parent is None:  # a whole module or top-level op: maps and sets by alias, as MLIR prints
+        return alias_affine(text)
+    return text.rstrip("\n")
 
 
 def _default_dialect_at(op: Operation) -> str:

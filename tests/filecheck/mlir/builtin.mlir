@@ -4,9 +4,11 @@
 // mlir/test/IR/affine-map.mlir, mlir/test/IR/integer-set.mlir, mlir/test/IR/parser.mlir
 // (spaced shapes) and mlir/test/Dialect/Func/func-bufferize.mlir style func.constant uses.
 
-// Affine maps and sets are checked (see invalid.mlir) and kept as written; `>=` inside a set
-// does not close the attribute.
-// CHECK: "t.a"() {m = affine_map<(d0)[s0] -> (d0 * s0 + 3, d0 floordiv 2, (d0 + 1) mod s0)>, s = affine_set<(d0)[s0] : (d0 >= 0, -d0 + s0 - 1 >= 0, d0 mod 2 == 0)>} : () -> ()
+// Affine maps and sets are checked (see invalid.mlir) and kept as written, printed through
+// aliases defined at the top as mlir-opt prints them; `>=` inside a set does not close the attribute.
+// CHECK: #map = affine_map<(d0)[s0] -> (d0 * s0 + 3, d0 floordiv 2, (d0 + 1) mod s0)>
+// CHECK-NEXT: #set = affine_set<(d0)[s0] : (d0 >= 0, -d0 + s0 - 1 >= 0, d0 mod 2 == 0)>
+// CHECK: "t.a"() {m = #map, s = #set} : () -> ()
 "t.a"() {m = affine_map<(d0)[s0] -> (d0 * s0 + 3, d0 floordiv 2, (d0 + 1) mod s0)>,
          s = affine_set<(d0)[s0] : (d0 >= 0, -d0 + s0 - 1 >= 0, d0 mod 2 == 0)>} : () -> ()
 
@@ -46,16 +48,20 @@ func.func @f(%a: i32) -> i32 {
 
 // -----
 
-// A memref layout may be an alias, as mlir-opt prints it.
-// CHECK: "t.a"() : () -> memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>>
+// A memref layout may be an alias, as mlir-opt prints it; aliases are numbered anew by first use.
+// CHECK: #map = affine_map<(d0) -> (d0)>
+// CHECK-NEXT: #map1 = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK: "t.a"() {m = #map} : () -> memref<2x3xf32, #map1>
 #map = affine_map<(d0, d1) -> (d1, d0)>
-"t.a"() : () -> memref<2x3xf32, #map>
+#id = affine_map<(d0) -> (d0)>
+"t.a"() {m = #id} : () -> memref<2x3xf32, #map>
 
 // -----
 
 // memref: shape, element type, layout (strided or an affine map), memory space
 // (mlir/test/IR/parser.mlir, mlir/test/Dialect/Builtin/types.mlir).
-// CHECK: () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
+// CHECK: #map = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK: () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, #map, "gpu">)
 "t.a"() : () -> (memref<4x?xf32>, memref<4x4xf32, strided<[4, 1], offset: ?>>, memref<*xf32, 1>, memref<2x3xf32, affine_map<(d0, d1) -> (d1, d0)>, "gpu">)
 
 // -----
