@@ -30,8 +30,12 @@ as before. Each channel's scale is kept: the weights that set a channel's range 
 code (+-127), so the min-max weight observer recomputes the same scale; after each layer the codes
 are re-derived the way VALIDATION derives them and compared with the learned ones (a mismatch raises).
 
-A layer keeps nearest rounding when the learned rounding does not reconstruct its output better on
-the calibration data; the report says so per layer. Large feature maps are optimised on random output
+The float targets come from a copy of the model taken before any layer is rounded, so every layer
+reconstructs the float model itself. A quarter of the calibration samples (at least one, when there
+are 4 or more) is held out of the optimisation: a layer keeps nearest rounding unless the learned
+rounding reconstructs the held-out samples better (with a few dozen images, the free binary choices
+of a large layer can otherwise fit the calibration samples and lose on new inputs); the report gives
+the held-out errors per layer. Large feature maps are optimised on random output
 windows (with their receptive field), which is exact for a convolution and cuts the cost per step.
 """
 
@@ -65,7 +69,7 @@ _IDENTITIES = frozenset({"dropout", "identity", "contiguous"})
 @dataclass
 class LayerResult:
     owner: str
-    #: mean squared error of the layer output vs float on the calibration inputs, nearest rounding
+    #: mean squared error of the layer output vs float on the held-out calibration samples, nearest rounding
     nearest_error: float
     #: the same with the learned rounding (equal to nearest_error when nearest was kept)
     learned_error: float
@@ -335,12 +339,12 @@ def _window(t: Tensor, window: tuple | None) -> Tensor:
     return t
 
 
-def _error(fn: _LayerFunction, w: Tensor, target: Tensor, chunk: int = 8) -> float:
-    """Mean squared error of the layer output over every captured sample."""
+def _error(fn: _LayerFunction, w: Tensor, target: Tensor, samples: range, chunk: int = 8) -> float:
+    """Mean squared error of the layer output over the captured `samples`."""
     total, count = 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(target), chunk):
-            idx = torch.arange(i, min(i + chunk, len(target)))
+        for i in range(samples.start, samples.stop, chunk):
+            idx = torch.arange(i, min(i + chunk, samples.stop))
             d = fn(w, idx, None) - target[idx]
             total += float(d.double().pow(2).sum())
             count += d.numel()
@@ -355,7 +359,8 @@ def _channel(t: Tensor, like: Tensor) -> Tensor:
     return t.reshape(-1, *([1] * (like.dim() - 1))) if t.dim() == 1 else t
 
 
-def _optimise(fn: _LayerFunction, target: Tensor, w: Tensor, scale: Tensor, qmin: int, qmax: int, *, iters: int,
+def _optimise(fn: _LayerFunction, target: Tensor, n: int, w: Tensor, scale: Tensor, qmin: int, qmax: int, *,
+              iters: int,
               batch_images: int, window: int, lr: float, reg_weight: float, beta: tuple[float, float],
               warmup: float, gen: torch.Generator) -> Tensor:
     """The learned integer codes of `w` (float tensor, same shape)."""
@@ -365,9 +370,18 @@ def _optimise(fn: _LayerFunction, target: Tensor, w: Tensor, scale: Tensor, qmin
     rest = (w_div - floor).clamp(0.0, 1.0 - 1e-6)
     v = nn.Parameter(-torch.log((ZETA - GAMMA) / (rest - GAMMA) - 1.0))  # h(v) == rest: starts at w itself
     opt = torch.optim.Adam([v], lr=lr)
-    n = len(target)
     spatial = target.shape[2:] if target.dim() > 2 else ()
     warm = int(warmup * iters)
+    with torch.enable_grad():  # callers often hold torch.no_grad() around post-training steps
+        _steps(fn, target, v, opt, floor, s, qmin, qmax, n, spatial, iters, warm, batch_images, window, reg_weight,
+               beta, gen)
+    with torch.no_grad():
+        return torch.clamp(floor + (v >= 0).to(floor.dtype), qmin, qmax)
+
+
+def _steps(fn: _LayerFunction, target: Tensor, v: nn.Parameter, opt: torch.optim.Optimizer, floor: Tensor, s: Tensor,
+           qmin: int, qmax: int, n: int, spatial: tuple, iters: int, warm: int, batch_images: int, window: int,
+           reg_weight: float, beta: tuple[float, float], gen: torch.Generator) -> None:
     for it in range(iters):
         idx = torch.randint(0, n, (min(batch_images, n),), generator=gen)
         win = None
@@ -387,8 +401,6 @@ def _optimise(fn: _LayerFunction, target: Tensor, w: Tensor, scale: Tensor, qmin
         opt.zero_grad()
         loss.backward()
         opt.step()
-    with torch.no_grad():
-        return torch.clamp(floor + (v >= 0).to(floor.dtype), qmin, qmax)
 
 
 def _check_calibrated(qat_model: nn.Module) -> None:
@@ -418,8 +430,10 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
     if len(batches) == 0:
         raise ValueError("irq.quant.adaround needs at least one calibration batch")
     _check_calibrated(qat_model)
+    import copy
     layers, skipped = _layers(qat_model, owners)
     report = AdaRoundReport(skipped=skipped)
+    reference = copy.deepcopy(qat_model)  # the float weights, for the targets of every layer
     gen = torch.Generator().manual_seed(seed)
     iterator: Any = layers
     if progress:
@@ -427,19 +441,20 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
         iterator = tqdm(layers, desc="adaround", unit="layer", leave=False, dynamic_ncols=True)
     for layer in iterator:
         t0 = time.perf_counter()
-        report.layers.append(_round_layer(qat_model, layer, batches, gen, iters=iters, batch_images=batch_images,
-                                          window=window, lr=lr, reg_weight=reg_weight, beta=beta, warmup=warmup))
+        report.layers.append(_round_layer(qat_model, reference, layer, batches, gen, iters=iters,
+                                          batch_images=batch_images, window=window, lr=lr, reg_weight=reg_weight,
+                                          beta=beta, warmup=warmup))
         report.layers[-1].seconds = time.perf_counter() - t0
     return report
 
 
-def _round_layer(qat_model: nn.Module, layer: _Layer, batches: Sequence[Any], gen: torch.Generator,
-                 **hyper: Any) -> LayerResult:
+def _round_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, batches: Sequence[Any],
+                 gen: torch.Generator, **hyper: Any) -> LayerResult:
     record = {layer.input_path: "x"}
     if layer.residual_path is not None:
         record[layer.residual_path] = "residual"
     quantized = _capture(qat_model, batches, "qat", record, layer.output_path, stop_records_input=False)
-    target = _capture(qat_model, batches, "float", {}, layer.output_path, stop_records_input=True)["target"]
+    target = _capture(reference, batches, "float", {}, layer.output_path, stop_records_input=True)["target"]
     x = _replay(quantized["x"], layer.input_chain)
     residual = quantized.get("residual")
     if residual is not None:
@@ -462,10 +477,12 @@ def _round_layer(qat_model: nn.Module, layer: _Layer, batches: Sequence[Any], ge
     absmax = w.abs().amax(dim=dims, keepdim=True) if scale.dim() == 1 else w.abs().max()
     pinned = w.abs() >= absmax
     fn = _LayerFunction(layer, x, bias, residual)
-    learned = _optimise(fn, target, w, scale, fq.qmin, fq.qmax, gen=gen, **hyper)
+    n = len(target)
+    held = range(n - max(1, n // 4), n) if n >= 4 else range(0, n)
+    learned = _optimise(fn, target, held.start if n >= 4 else n, w, scale, fq.qmin, fq.qmax, gen=gen, **hyper)
     learned = torch.where(pinned, nearest, learned)
-    err_nearest = _error(fn, s * nearest, target)
-    err_learned = _error(fn, s * learned, target)
+    err_nearest = _error(fn, s * nearest, target, held)
+    err_learned = _error(fn, s * learned, target, held)
     kept = not err_learned < err_nearest
     codes = nearest if kept else learned
     if not kept:
