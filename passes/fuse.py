@@ -281,6 +281,8 @@ def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
                 props["bn_momentum"] = o.get_attr("momentum")
             if o.get_attr("training") is not None:  # a mode the batch norm fixed: the fused op keeps it
                 props["bn_training"] = o.get_attr("training")
+            if o.get_attr("sync") is not None:  # SyncBatchNorm: its statistics stay synchronised when fused
+                props["bn_sync"] = o.get_attr("sync")
         elif step == "add":
             groups["residual"] = (m["residual"],)
         else:

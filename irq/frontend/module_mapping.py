@@ -49,6 +49,8 @@ def _mod_bn(m: nn.Module, path: str, x: Any) -> list[Emit]:
         attrs["momentum"] = float(m.momentum)
     if not tracked:
         attrs["training"] = True  # batch statistics in every mode, as nn.BatchNorm does without running stats
+    if isinstance(m, nn.SyncBatchNorm):
+        attrs["sync"] = True  # statistics all-reduced across ranks when training under DDP
     ops = {"input": x, "weight": _p(path, "weight", m), "bias": _p(path, "bias", m)}
     if tracked:
         ops.update(running_mean=_p(path, "running_mean", m), running_var=_p(path, "running_var", m),

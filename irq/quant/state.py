@@ -15,6 +15,13 @@ warns (QuantizationWarning) and names the fix:
 3. set_fake_quantize(CALIBRATION) then model.eval(): the observers were switched off again.
 
 Validating with observers that never saw data (scales still 1) warns too, naming them.
+
+Two structural mistakes are caught at the first forward as well: a model changed after prepare (a module
+replaced, e.g. by SyncBatchNorm) raises, naming the fix (change the float model, then prepare again);
+and training under torch.distributed with batch norms that were not SyncBatchNorm at prepare warns that
+their statistics are per rank. torch.nn.SyncBatchNorm.convert_sync_batchnorm applied to the prepared
+module changes nothing (its batch norms are fused into conv ops, no BatchNorm modules are left), so
+this warning is how that mistake shows.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ class StateChecker:
 
     def __init__(self) -> None:
         self.warned: set[str] = set()
+        self._unsynced: list[str] | None = None
 
     def reset(self) -> None:
         self.warned.clear()
@@ -71,6 +79,10 @@ class StateChecker:
             warnings.warn(message, QuantizationWarning, stacklevel=4)
 
     def __call__(self, model: nn.Module, args) -> None:
+        from irq.quant.prepare import check_unchanged
+        check_unchanged(model)
+        if model.training:
+            self._check_batch_norm_sync(model)
         fqs = [fq for fq in fake_quant_modules(model) if not fq.is_marker]
         if not fqs:
             return
@@ -96,6 +108,40 @@ class StateChecker:
                 self._warn("validation-uncalibrated", f"validating with {len(blind)} observer(s) that saw no data "
                            f"(scale still 1): {shown}. Calibrate first: model.eval(); irq.set_fake_quantize(model, "
                            "irq.FakeQuantState.CALIBRATION); run batches")
+
+
+    def _check_batch_norm_sync(self, model: nn.Module) -> None:
+        import torch.distributed as dist
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return
+        if self._unsynced is None:
+            self._unsynced = unsynced_batch_norms(model)
+        if self._unsynced:
+            shown = ", ".join(self._unsynced[:5]) + (f" and {len(self._unsynced) - 5} more"
+                                                     if len(self._unsynced) > 5 else "")
+            self._warn("per-rank-batch-norm", f"training under torch.distributed ({dist.get_world_size()} ranks) "
+                       f"with batch norms that compute per-rank statistics: {shown}. To synchronise them, convert "
+                       "the float model before prepare: model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model); "
+                       "qat_model = irq.prepare(model, ...). (convert_sync_batchnorm on the prepared module changes "
+                       "nothing: its batch norms are fused into conv ops.)")
+
+
+def unsynced_batch_norms(model: nn.Module) -> list[str]:
+    """Owners of the batch norms of a prepared model that use batch statistics in training and are not
+    synchronised across ranks (not SyncBatchNorm at prepare)."""
+    from irq.quant.prepare import ir_of
+    found = []
+    for op in ir_of(model).walk():
+        if op.name in ("hl.batch_norm", "torch.batch_norm"):
+            fixed, sync, owner = op.get_attr("training"), op.get_attr("sync"), op.get_attr("owner")
+        elif op.dialect_name == "hl" and op.get_attr("bn_eps") is not None:
+            fixed, sync, owner = op.get_attr("bn_training"), op.get_attr("bn_sync"), op.get_attr("bn_owner")
+        else:
+            continue
+        if (fixed is not None and not fixed.value) or (sync is not None and sync.value):
+            continue
+        found.append(owner.value if owner is not None else op.name)
+    return found
 
 
 def install_state_checker(model: nn.Module) -> None:

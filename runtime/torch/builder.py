@@ -319,7 +319,7 @@ def _training_flag(b: _Builder, a: dict) -> Any:
 
 def _conv_opts(a: dict) -> dict:
     return {k: a.get(k) for k in ("stride", "padding", "dilation", "groups", "output_padding", "activation",
-                                  "bn_eps", "bn_momentum")}
+                                  "bn_eps", "bn_momentum", "bn_sync")}
 
 
 def _weighted(kind: str):
@@ -401,7 +401,7 @@ IMPLS: dict[str, Callable] = {
     "linear": _weighted("linear"),
     "batch_norm": lambda b, op, a: b.call(fns.batch_norm, b.v(op.input), b.v(op.running_mean), b.v(op.running_var),
                                           b.v(op.weight), b.v(op.bias), b.v(op.num_batches_tracked),
-                                          _training_flag(b, a), a.get("momentum"), a["eps"]),
+                                          _training_flag(b, a), a.get("momentum"), a["eps"], bool(a.get("sync"))),
     "layer_norm": lambda b, op, a: b.call(F.layer_norm, b.v(op.input), a["normalized_shape"], b.v(op.weight),
                                           b.v(op.bias), a["eps"]),
     "group_norm": lambda b, op, a: b.call(F.group_norm, b.v(op.input), a["num_groups"], b.v(op.weight),

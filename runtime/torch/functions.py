@@ -17,16 +17,55 @@ from irq.frontend.wrapping import wrap
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
                bias: Tensor | None, num_batches_tracked: Tensor | None, training: bool, momentum: float | None,
-               eps: float) -> Tensor:
+               eps: float, sync: bool = False) -> Tensor:
     """nn.BatchNorm's forward as a function: batch statistics (and running-stat updates) when training,
-    momentum None meaning a cumulative average over the batches seen (torch.nn.BatchNorm semantics)."""
+    momentum None meaning a cumulative average over the batches seen (torch.nn.BatchNorm semantics).
+    `sync` (an nn.SyncBatchNorm): in training under an initialized process group of more than one
+    rank, the batch statistics are those of the global batch (sync_batch_norm)."""
     factor = 0.0 if momentum is None else momentum
     if training and num_batches_tracked is not None:
         num_batches_tracked.add_(1)
         if momentum is None:
             factor = 1.0 / float(num_batches_tracked)
     use_batch = training or (running_mean is None and running_var is None)
+    if use_batch and sync and _distributed_world() > 1:
+        return sync_batch_norm(x, running_mean, running_var, weight, bias, factor if training else 0.0, eps)
     return F.batch_norm(x, running_mean, running_var, weight, bias, use_batch, factor, eps)
+
+
+def _distributed_world() -> int:
+    import torch.distributed as dist
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def sync_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
+                    bias: Tensor | None, factor: float, eps: float) -> Tensor:
+    """Batch normalization with the statistics of the batch of every rank together (nn.SyncBatchNorm's
+    semantics): per-channel sum, sum of squares and count are all-reduced with the differentiable
+    all_reduce of torch.distributed.nn, so the backward all-reduces their gradients as well and every
+    rank's gradient is that of one process on the concatenated batch. Running statistics are updated
+    with the global mean and the unbiased global variance, identically on every rank."""
+    from torch.distributed.nn.functional import all_reduce
+    dims = [0, *range(2, x.dim())]
+    channels = x.shape[1]
+    local = torch.cat([x.sum(dims), (x * x).sum(dims),
+                       torch.full((1,), float(x.numel() // channels), dtype=x.dtype, device=x.device)])
+    total = all_reduce(local)
+    n = total[-1]
+    mean = total[:channels] / n
+    var = torch.clamp(total[channels:2 * channels] / n - mean * mean, min=0.0)
+    if running_mean is not None and running_var is not None and factor:
+        with torch.no_grad():
+            unbiased = var.detach() * (n.detach() / torch.clamp(n.detach() - 1, min=1))
+            running_mean.mul_(1 - factor).add_(mean.detach() * factor)
+            running_var.mul_(1 - factor).add_(unbiased * factor)
+    shape = [1, channels] + [1] * (x.dim() - 2)
+    y = (x - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + eps)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
 
 
 def activation(y: Tensor, kind: str | None) -> Tensor:
@@ -115,7 +154,7 @@ def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: 
         if bias is not None:
             y = y + bias.reshape(_channel_shape(y))
         y = batch_norm(y, bn_mean, bn_var, bn_weight, bn_bias, bn_num_batches_tracked, True,
-                       options.get("bn_momentum"), options["bn_eps"])
+                       options.get("bn_momentum"), options["bn_eps"], bool(options.get("bn_sync")))
     if residual is not None:
         y = y + residual
     return activation(y, options.get("activation"))
