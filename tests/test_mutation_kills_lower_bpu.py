@@ -54,19 +54,23 @@ def test_interpolate_modes_other_than_nearest_and_bilinear_are_refused(mode: str
         lower(b.module([b.qdq(y, 0.05)]))
 
 
-def test_global_mean_lowers_and_other_means_are_refused() -> None:
+def test_global_mean_and_a_mean_over_other_dims_both_lower() -> None:
     """x.mean((2, 3), keepdim=True) of a 4-D activation is a global average pool; a mean over other dims
-    is refused by name. Catches the rank/dims test inverted into an ordering."""
+    (channels here, tokens in a ViT) is the same sum and one requantize over a permuted view. Catches the
+    rank/dims test inverted into an ordering, and a wrong permutation or divisor on the general route."""
     b = FrozenBuilder([("x", (1, 3, 4, 4))])
     y = b.op("hl.mean", [b.qdq("x", 0.05)], (1, 3, 1, 1), attrs='dim = [2, 3], keepdim = true, owner = "gap"')
     m = lower(b.module([b.qdq(y, 0.01)]))
     x = np.random.default_rng(2).standard_normal((1, 3, 4, 4)).astype(np.float32)
     (got,) = run(m, x)
     assert_within_one_step(got, qdq(x, 0.05).mean(axis=(2, 3), keepdims=True), 0.01, exact_fraction=0.5)
-    b = FrozenBuilder([("x", (1, 3, 4, 4))])
-    y = b.op("hl.mean", [b.qdq("x", 0.05)], (1, 1, 4, 4), attrs='dim = [1], keepdim = true, owner = "cm"')
-    with pytest.raises(PassFailure, match="hl.mean"):
-        lower(b.module([b.qdq(y, 0.01)]))
+    b = FrozenBuilder([("x", (2, 3, 4, 4))])
+    y = b.op("hl.mean", [b.qdq("x", 0.05)], (2, 1, 4, 4), attrs='dim = [1], keepdim = true, owner = "cm"')
+    m = lower(b.module([b.qdq(y, 0.01)]))
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    (got,) = run(m, x)
+    assert got.shape == (2, 1, 4, 4)
+    assert_within_one_step(got, qdq(x, 0.05).mean(axis=1, keepdims=True), 0.01, exact_fraction=0.5)
 
 
 def test_an_int32_high_precision_output_cannot_feed_another_op() -> None:
