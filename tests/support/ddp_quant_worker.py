@@ -12,6 +12,7 @@ raised while training are written to OUT_DIR/rank<r>.txt.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -95,6 +96,7 @@ def main() -> None:
     rank, world, init_file, out_dir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    finished = False
     try:
         from torch.nn.parallel import DistributedDataParallel
         if sys.argv[5:] == ["convert-after"]:
@@ -105,6 +107,7 @@ def main() -> None:
                                                       broadcast_buffers=False), lambda t: t[rank::world], net=NetBN)
             with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
                 f.write("\n".join(str(w.message) for w in caught))
+            finished = True
             return
         if sys.argv[5:] == ["syncbn"]:
             state = run(lambda m: DistributedDataParallel(m, broadcast_buffers=False), lambda t: t[rank::world],
@@ -112,7 +115,14 @@ def main() -> None:
         else:
             state = run(lambda m: DistributedDataParallel(m), lambda t: t[rank::world])
         torch.save(state, os.path.join(out_dir, f"rank{rank}.pt"))
+        finished = True
     finally:
+        # Tear down in step: no rank destroys the group while the other still talks to it, and the DDP
+        # reducers (kept alive by reference cycles) are freed while the group exists, not at interpreter
+        # exit, where freeing them aborted the process ("terminate called without an active exception").
+        if finished:
+            dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 
