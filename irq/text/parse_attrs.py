@@ -11,6 +11,7 @@ module repeat (`0.5 : f32`, a layer's name prefix).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from irq.diagnostics import ParseError
@@ -49,14 +50,10 @@ class AttributeBuilder:
     handles: dict[str, ResourceHandle]
     resource_uses: list[tuple[DenseResourceElementsAttr, int]]
 
-    def error(self, pos: int, message: str, expected: list[str] | None = None) -> ParseError:
-        raise NotImplementedError
-
-    def type_of(self, tok: Tok) -> Type:
-        raise NotImplementedError
-
-    def resolve_type_text(self, text: str) -> Type:
-        raise NotImplementedError
+    # provided by ParseState (declared, not defined, so a missing one fails as an AttributeError at once)
+    error: Callable[..., ParseError]
+    type_of: Callable[[Tok], Type]
+    resolve_type_text: Callable[[str], Type]
 
     # -- attributes ---------------------------------------------------------------------------
     def string_value(self, tok: Tok) -> str:
