@@ -1,0 +1,468 @@
+"""The equivalent mutants of bench/mutation.py's targets: data, kept apart from the runner so the
+runner reads as code and the table as a reviewed list (each entry names why no test can kill it)."""
+
+#: mutants no test can kill, with the reason; matched by where they are, not by line number
+#: (operator "*": every mutant of that line, for dead or redundant code)
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    # (file, enclosing function, mutated line, operator): reason
+    (
+        "irq/rewrite/driver.py",
+        "op_replaced",
+        "for r in op.results:",
+        "core/ZeroIterationForLoop",
+    ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
+    "whose op_modified pushes the same users",
+    (
+        "irq/rewrite/driver.py",
+        "op_replaced",
+        "for use in r._uses:",
+        "core/ZeroIterationForLoop",
+    ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
+    "whose op_modified pushes the same users",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/ReplaceComparisonOperator_Eq_NotEq",
+    ): "a fast path: both branches give the same tuple for one result; for several, the types of the "
+    "Pure multi-result ops (chunk, split) follow from the operands and attributes already in the key",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/AddNot",
+    ): "as the == -> != mutant on the same line",
+    (
+        "passes/cse.py",
+        "region",
+        "if len(region.blocks) == 1:",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "a region without blocks returned just above, so <= 1 and == 1 agree",
+    (
+        "irq/rewrite/driver.py",
+        "_callables",
+        "return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "type(p) == cls and type(p) is cls agree (type equality is identity)",
+    (
+        "dialects/_shapes.py",
+        "same_as_input",
+        "return [shape_of(op.operands[0])]",
+        "core/NumberReplacer",
+    ): "every op using this rule has exactly one operand, so operands[-1] is operands[0] "
+    "(operands[1] raises and is killed)",
+    (
+        "dialects/_shapes.py",
+        "reduce",
+        'keep = bool(getattr(op.get_attr("keepdim"), "value", False))',
+        "core/ReplaceFalseWithTrue",
+    ): "keepdim is a required attribute of torch.mean/sum: the verifier rejects an op without it "
+    "before the shape rule's default could apply",
+    (
+        "irq/frontend/shapes.py",
+        "infer_shapes",
+        "if v is _TYPED:",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "_TYPED is a bare object() sentinel: == falls back to identity",
+    (
+        "irq/frontend/shapes.py",
+        "_emit_types",
+        "hit = memo.get(key) if key is not None else None",
+        "core/ReplaceComparisonOperator_IsNot_Is",
+    ): "disables a cache that never holds a None key: the same types are computed again, only slower",
+    (
+        "irq/frontend/shapes.py",
+        "_query",
+        'if args[1] == "shape":',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "args[1] is the attribute name fx recorded from `x.shape`: Python interns attribute names, so `is` agrees",
+    (
+        "irq/frontend/shapes.py",
+        "_query",
+        'if node.op == "call_method" and node.target in _SIZE_METHODS and shape is not None:',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "fx sets Node.op from string literals, which CPython interns: `is` agrees with ==",
+    (
+        "runtime/torch/builder.py",
+        "_emit_call",
+        "if fn is not False:",
+        "core/ReplaceComparisonOperator_IsNot_NotEq",
+    ): "fn is False, None or a callable: != False and is not False agree for all three",
+    (
+        "runtime/torch/functions.py",
+        "_weighted_op",
+        'if kind == "linear":',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "the kinds are linear, conv2d and conv_transpose2d: none but linear compares >= 'linear'",
+    # common_shift_multipliers' clamp is unreachable: quantize_multiplier renormalizes a max that rounds
+    # up to 2**31 (S - 1), so every rint(r_i * 2**S) <= rint(r_max * 2**S) < 2**31; checked on 2,000
+    # random and rounding-edge inputs. Any change to the guard or the clamp keeps the numbers.
+    (
+        "irq/fixedpoint.py",
+        "common_shift_multipliers",
+        "if np.any(m >= 2**MULTIPLIER_BITS):  # only when rint rounds the largest up to 2**31",
+        "*",
+    ): "guard of an unreachable clamp (see the comment above)",
+    (
+        "irq/fixedpoint.py",
+        "common_shift_multipliers",
+        "m = np.minimum(m, 2**MULTIPLIER_BITS - 1)",
+        "*",
+    ): "unreachable clamp (see the comment above)",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/ReplaceBinaryOperator_BitAnd_LShift",
+    ): "s < 1 only for r >= 2**30, so r > 0 is always true there: (a << True) is truthy exactly when a is",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/NumberReplacer",
+    ): "r > 1 or r > -1: s < 1 only for r >= 2**30, where both hold as r > 0 does",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "small = s > MAX_SHIFT",
+        "core/ReplaceComparisonOperator_Gt_GtE",
+    ): "at S = 62 the recomputed rint(r * 2**62) is the M frexp gave (r * 2**62 = q * 2**31, or q * 2**30 "
+    "after renormalization, which rounds to the same 2**30)",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)",
+        "core/ReplaceBinaryOperator_Sub_BitXor",
+    ): "`x ^ 1` is x - 1 for odd x and x + 1 for even x: the buffer is the same or wider (extra columns "
+    "outside the crop)",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "zero = r == 0",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "negative multipliers raised a ValueError above, so r <= 0 is r == 0",
+    (
+        "irq/fixedpoint.py",
+        "quantize_bias",
+        'return _round_clip(bias, acc_scale, *QRANGE["i32"], 0 if acc_scale.ndim else None)',
+        "core/AddNot",
+    ): "a bias is 1-D [C]: per-channel scales [C] broadcast along axis 0 with or without the reshape, and a "
+    "scalar scale is not reshaped either way",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
+        "core/NumberReplacer",
+    ): "(h - 0) makes the scratch buffer one stride taller: the extra rows stay 0 and lie outside the crop "
+    "(a shorter buffer fails: tests/test_mutation_kills_reference.py)",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
+        "core/ReplaceBinaryOperator_Sub_Pow",
+    ): "`h - 1` -> `h ** 1` or `kh - 1` -> `kh ** 1`: a taller buffer, as the NumberReplacer mutant on this line",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)",
+        "core/ReplaceBinaryOperator_Sub_Pow",
+    ): "`wd - 1` -> `wd ** 1` or `kw - 1` -> `kw ** 1`: a wider buffer, extra columns outside the crop",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, max(ph, need_h - h - ph)), "
+        "(pw, max(pw, need_w - w - pw))),",
+        "core/ReplaceBinaryOperator_Sub_Add",
+    ): "`- ph` -> `+ ph` (or `- w` -> `+ w`) pads more on the bottom/right: the tap slices stop at "
+    "(out - 1) * stride + 1, so the extra padding is never read",
+    **{
+        (
+            "runtime/reference/ops.py",
+            "nearest_index",
+            "return np.minimum(np.arange(out_size) * in_size // out_size, in_size - 1)",
+            f"core/ReplaceBinaryOperator_Sub_{op}",
+        ): "the clamp is redundant (i * in // out < in for every i < out), and this mutant only raises its "
+        "bound above in - 1"
+        for op in ("Add", "Mul", "Pow", "LShift", "BitOr")
+    },
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)",
+        "core/ReplaceBinaryOperator_Add_LShift",
+    ): "the buffer only has to hold the crop (max's 2nd term) and take the scatter without a numpy shape error: "
+    "x << k is wider for w > 1; for w = 1 it is 0, and the one-column taps past the buffer broadcast into "
+    "empty slices outside the crop",
+    **{
+        ("irq/fixedpoint.py", "quantize_multiplier", "if np.any((s < MIN_SHIFT) & (r > 0)):", f"core/{op}"):
+        "s < 1 only for r >= 2**30, where r > 0, r >= 0 and r != 0 all hold"
+        for op in ("ReplaceComparisonOperator_Gt_NotEq", "ReplaceComparisonOperator_Gt_GtE",
+                   "ReplaceComparisonOperator_Gt_IsNot")
+    },
+    (
+        "irq/fixedpoint.py",
+        "_round_clip",
+        "shape[axis] = sv.shape[0]",
+        "core/NumberReplacer",
+    ): "sv is 1-D here, so sv.shape[-1] is sv.shape[0] (sv.shape[1] raises and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "lookup_table",
+        "if hi - lo + 1 > 65536:",
+        "core/NumberReplacer",
+    ): "> 65537 (the surviving replacement) and > 65536 agree on every storage type: i8 and i16 have at most "
+    "65,536 codes, i32 far more (> 65535 refuses i16 and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "<module>",
+        "RESIZE_FRAC_BITS = 8",
+        "core/NumberReplacer",
+    ): "a parameter of the target, not a computed number: lower-bpu, VALIDATION, the numpy emulator and the "
+    "runtimes all read it, so 7 or 9 bits keep them equal bit for bit, and the upsampling weights the tests "
+    "compare with torch (multiples of 1/4 and 1/8) are exact with either",
+    **{
+        (
+            "irq/fixedpoint.py",
+            "layer_norm_sqrt_frac_bits",
+            "if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + frac_bits + g + 2) "
+            "< 2**63:",
+            f"core/{op}",
+        ): "the second bound is implied by the first for F <= 15 (the verifier's range): (n 2**(bits-1+G))**2 "
+        "< 2**63 gives n 2**(bits+G) < 2**32.5, so n 2**(bits+F+G+2) < 2**49.5 (13 bits of slack); a mutant "
+        "there that changes G is killed by test_layer_norm_sqrt_bits_are_the_largest_that_fit_int64, one that "
+        "survives it only moved a bound that never binds"
+        for op in ("*@66-108",)  # the columns of `n * 2 ** (bits + frac_bits + g + 2) < 2**63`
+    },
+    (
+        "runtime/reference/ops.py",
+        "dequantize",
+        's = s.reshape([-1 if i == attr(op, "axis") % q.ndim else 1 for i in range(q.ndim)])',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "i and the axis are small ints, which CPython caches: `is` agrees with ==",
+    (
+        "runtime/reference/ops.py",
+        "conv2d",
+        'dh, dw = pair(op, "dilation", 1)',
+        "core/NumberReplacer",
+    ): "the fallback of a required attribute (bpu.conv2d declares dilation without a default): never used",
+    (
+        "runtime/reference/ops.py",
+        "avg_pool_divisors",
+        'if attr(op, "count_include_pad", True):',
+        "core/ReplaceTrueWithFalse",
+    ): "bpu.avg_pool2d declares count_include_pad with default True, which attr() returns before this fallback",
+    (
+        "runtime/reference/ops.py",
+        "resize",
+        'f, corners = attr(op, "frac_bits"), attr(op, "align_corners", False)',
+        "core/ReplaceFalseWithTrue",
+    ): "bpu.resize declares align_corners with default False, which attr() returns before this fallback",
+    (
+        "runtime/reference/arithmetic.py",
+        "scaled_sum",
+        "exact = bound < INT64_LIMIT",
+        "core/ReplaceComparisonOperator_Lt_LtE",
+    ): "at bound == 2**62 int64 still holds the sum plus the rounding term 2**(S-1) <= 2**61",
+    **{
+        ("runtime/reference/arithmetic.py", "<module>",
+         "INT64_LIMIT = 2**62  # |v| below this leaves room for the rounding term 2**(S-1) <= 2**61",
+         f"core/{op}"): "a lower limit only sends more sums down the exact Python-integer path: the same "
+        "numbers, slower (a higher one wraps and is killed by test_scaled_sum_beyond_int64_*)"
+        for op in ("ReplaceBinaryOperator_Pow_BitAnd", "ReplaceBinaryOperator_Pow_Mod", "ReplaceBinaryOperator_Pow_Sub",
+                   "ReplaceBinaryOperator_Pow_Div", "ReplaceBinaryOperator_Pow_FloorDiv",
+                   "ReplaceBinaryOperator_Pow_RShift", "ReplaceBinaryOperator_Pow_BitXor",
+                   "ReplaceBinaryOperator_Pow_BitOr", "ReplaceBinaryOperator_Pow_Add", "ReplaceBinaryOperator_Pow_Mul")
+    },
+    (
+        "runtime/reference/arithmetic.py",
+        "rshift_round",
+        "rem = v - (floor << shift)  # in [0, 2**shift)",
+        "core/ReplaceBinaryOperator_Sub_BitXor",
+    ): "floor = v >> shift is arithmetic, so v's bits above `shift` are floor's: XOR clears them exactly as "
+    "subtraction does (two's complement in int64 and in Python integers alike)",
+    (
+        "runtime/reference/interpreter.py",
+        "entry_function",
+        'if getattr(program, "name", None) == "func.func":',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "op names are class-level string literals, interned like the literal compared with: `is` agrees",
+    (
+        "runtime/reference/interpreter.py",
+        "run",
+        "block = func.regions[0].blocks[0]",
+        "core/NumberReplacer",
+    ): "a func.func has one region of one block here (the verifier): [-1] is [0] ([1] raises and is killed)",
+    (
+        "runtime/reference/ops.py",
+        "conv2d",
+        'ph, pw = pair(op, "padding", 0)',
+        "core/NumberReplacer",
+    ): "the fallback of a required attribute (bpu.conv2d declares padding without a default): never used",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
+        "core/ReplaceBinaryOperator_Sub_FloorDiv",
+    ): "`kh // 1` (or `h // 1`) makes the scratch buffer taller: the extra rows lie outside the crop",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_h = (oh - 1) * sh + dh * (kh - 1) + 1",
+        "core/ReplaceBinaryOperator_Sub_Add",
+    ): "a larger `need` only pads more on the bottom, which the taps never read (they stop at "
+    "(out - 1) * stride + 1)",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_w = (ow - 1) * sw + dw * (kw - 1) + 1",
+        "core/ReplaceBinaryOperator_Sub_Add",
+    ): "as for need_h: extra right padding is never read",
+    (
+        "irq/fixedpoint.py",
+        "lookup_table",
+        "if hi - lo + 1 > 65536:",
+        "*",
+    ): "the guard only ever sees the three storage types (256, 65,536 and 2**32 codes) and the tests check "
+    "all three decisions; a surviving mutant (`^ 1`, `* 1`, `/ 1`, a 65,537 limit) decides them alike",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "m = np.where(up, 2 ** (MULTIPLIER_BITS - 1), m)",
+        "core/ReplaceBinaryOperator_Sub_BitXor",
+    ): "31 ^ 1 == 31 - 1 == 30",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "up = m == 2**MULTIPLIER_BITS",
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "m = rint(q * 2**31) with q < 1 from frexp is at most 2**31: >= and == agree",
+    (
+        "irq/fixedpoint.py",
+        "<module>",
+        "LAYER_NORM_FRAC_BITS = 12",
+        "core/NumberReplacer",
+    ): "a parameter of the target like RESIZE_FRAC_BITS: lower-bpu, VALIDATION and both runtimes read it (and "
+    "the sqrt bits derive from it), so 11 or 13 bits keep them equal bit for bit; only the layer norm's "
+    "precision moves, within the tests' float tolerance",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_h = (oh - 1) * sh + dh * (kh - 1) + 1",
+        "core/ReplaceBinaryOperator_Add_LShift",
+    ): "`... << 1` doubles the extent minus one: at least the true need when it is >= 2 (extra bottom padding, "
+    "never read), and when the need is 1 the padding is `ph` either way",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)",
+        "core/ReplaceBinaryOperator_Mul_LShift",
+    ): "(h - 1) << sh >= (h - 1) * sh for sh >= 1: a taller scratch buffer, extra rows outside the crop",
+    (
+        "passes/lower_bpu.py",
+        "_add_sub",
+        'if self.rounding != "half_up":',
+        "core/ReplaceComparisonOperator_NotEq_LtE",
+    ): "all four modes sort <= 'half_up', so the mutant only adds rounding = half_up explicitly, the "
+    "attribute's default",
+    (
+        "passes/lower_bpu.py",
+        "_clamp_attrs",
+        "if clamp[1] != hi:",
+        "core/ReplaceComparisonOperator_NotEq_Is",
+    ): "`is not` on equal ints above 256 writes max = qmax explicitly: the same clamp as the storage range",
+    (
+        "passes/lower_bpu.py",
+        "_weighted",
+        "out_shape = _shape(op.results[0])",
+        "core/NumberReplacer",
+    ): "conv, conv_transpose and linear have one result: results[-1] is results[0] ([1] raises and is killed)",
+    (
+        "passes/lower_bpu.py",
+        "act",
+        'if not qv.per_tensor or qv.dtype not in ("i8", "i16"):',
+        "core/ReplaceOrWithAnd",
+    ): "per-tensor values come only from qcasts, which lower_qcast limits to i8/i16, and per-channel ones "
+    "only from int32 accumulators: both halves of the test are always equal, so `and` decides alike",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/ReplaceBinaryOperator_BitAnd_FloorDiv",
+    ): "on numpy booleans a // b is a & b where b is true, and numpy's integer division by zero gives 0 (false) "
+    "where b is false",
+    (
+        "irq/fixedpoint.py",
+        "accumulator_dtype",
+        "extra_absmax: int = 0) -> str:",
+        "core/NumberReplacer",
+    ): "a default of 1 moves the bound by one, and K * max|x| * max|w| is a multiple of 128 (max|x| is 128 or "
+    "32768), never 2**31 - 1 (a default of -1 is killed by test_accumulator_without_a_bias_at_exactly_two_to_the_31)",
+    (
+        "passes/lower_bpu.py",
+        "lower_mean",
+        'dims = sorted(d % rank for d in _ints(op, "dim", 1, 0)) if op.get_attr("dim") is not None else []',
+        "core/NumberReplacer",
+    ): "the count and the default only change a single or empty dim list, and the only list accepted is [2, 3]: "
+    "every other is refused either way",
+    (
+        "irq/fixedpoint.py",
+        "quantize_multiplier",
+        "if np.any((s < MIN_SHIFT) & (r > 0)):",
+        "core/ReplaceBinaryOperator_BitAnd_Mul",
+    ): "on numpy booleans * is &",
+    **{
+        ("irq/fixedpoint.py", fn, "if axis is not None and sv.ndim == 1:", "core/ReplaceComparisonOperator_Eq_GtE"):
+        "scales are scalars or 1-D (one per channel): ndim >= 1 and == 1 agree on every caller's input"
+        for fn in ("_round_clip", "dequantize_codes")
+    },
+    (
+        "irq/fixedpoint.py",
+        "dequantize_codes",
+        "shape[axis] = sv.shape[0]",
+        "core/NumberReplacer",
+    ): "sv is 1-D here, so sv.shape[-1] is sv.shape[0] (sv.shape[1] raises and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "multiplier_error",
+        "nz = r > 0",
+        "core/ReplaceComparisonOperator_Gt_NotEq",
+    ): "real multipliers are >= 0 (quantize_multiplier refuses negatives): r != 0 is r > 0",
+    (
+        "irq/fixedpoint.py",
+        "quantize_bias",
+        'return _round_clip(bias, acc_scale, *QRANGE["i32"], 0 if acc_scale.ndim else None)',
+        "core/NumberReplacer",
+    ): "a bias is 1-D: axis -1 is axis 0 (axis 1 raises and is killed)",
+    (
+        "irq/fixedpoint.py",
+        "<module>",
+        "SOFTMAX_EXP_BITS = 15",
+        "core/NumberReplacer",
+    ): "a parameter of the target like RESIZE_FRAC_BITS: lower-bpu, VALIDATION and both runtimes read the same "
+    "table, so 14 or 16 bits keep them equal bit for bit; only the softmax's precision moves",
+    **{
+        ("irq/fixedpoint.py", "layer_norm_parameters", "n = g.shape[-1]", f"core/{op}"):
+        "gamma is 1-D: shape[0] is shape[-1] (shape[1] raises and is killed)"
+        for op in ("NumberReplacer", "ReplaceUnaryOperator_USub_Not", "ReplaceUnaryOperator_Delete_USub")
+    },
+    (
+        "runtime/reference/ops.py",
+        "conv2d",
+        "acc += b.astype(dtype).reshape(1, -1, 1, 1)",
+        "core/NumberReplacer",
+    ): "numpy infers a dimension given as any negative size, so -2 is -1 (every other replacement is killed by "
+    "test_conv2d_bias_is_added_per_output_channel)",
+    (
+        "runtime/reference/ops.py",
+        "conv_transpose2d",
+        "acc += b.astype(np.int64).reshape(1, -1, 1, 1)",
+        "core/NumberReplacer",
+    ): "as for conv2d's bias: -2 is inferred like -1",
+    (
+        "runtime/reference/ops.py",
+        "_windows",
+        "need_w = (ow - 1) * sw + dw * (kw - 1) + 1",
+        "core/NumberReplacer",
+    ): "a larger extent only pads more on the right, never read (a smaller one is killed by "
+    "test_ceil_mode_pools_match_torch_on_every_small_geometry)",
+}
