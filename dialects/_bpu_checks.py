@@ -1,4 +1,4 @@
-"""The bpu dialect's storage-type constraints, attribute kinds and verifier checks.
+"""The bpu dialect object, its storage-type constraints, attribute kinds and verifier checks.
 
 Kept apart from the op definitions (dialects/bpu.py) so the ops read as declarations: what each op
 checks is named here once (multiplier/shift ranges, clamp bounds, proved accumulator widths,
@@ -13,8 +13,13 @@ from irq.dialects._opspec import STR, AttrKind, ShapeError
 from irq.dialects._shapes import shape_of
 
 from irq.ir.attributes import Attribute, DenseArrayAttr, FloatAttr
+from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute
 from irq.ir.types import FloatType, IntegerType, ShapedType, Type, i64
+
+#: The one bpu dialect: the op modules (_bpu_compute, _bpu_composite, _bpu_movement) register onto it, and
+#: dialects/bpu.py re-exports it as `DIALECT`, which is what dialect discovery loads (private modules are skipped).
+DIALECT = Dialect("bpu", "Fixed-point ops on storage types with explicit integer parameters.")
 
 #: Storage dtypes by width, and which roles may use them.
 ACTIVATION_WIDTHS = (8, 16)

@@ -1,0 +1,260 @@
+"""bpu's window and row ops: pools, resize, softmax, layer norm and embedding, each a fixed integer
+composition (exact sums or statistics, then one rounding) a BPU runs as one instruction.
+
+Their integer semantics are specified in dialects/bpu.py's docstring (which re-exports every op).
+"""
+
+from __future__ import annotations
+
+from irq.dialects._bpu_checks import (
+    DIALECT,
+    I64_ARRAY,
+    LUT_SIZES,
+    Activation,
+    Weight,
+    _attr,
+    _check_shape_rule,
+    _int_tensor,
+    _ints,
+    _per_channel_length,
+    _rounding_attr,
+    _verify_multipliers,
+    _verify_rounding,
+    _verify_same_shape,
+    constant_array,
+    dtype_name,
+    width,
+)
+from irq.dialects._opspec import BOOL, INT, INTS, STR
+from irq.dialects._shapes import pool2d, shape_of
+
+from irq.ir.opdef import Op, operand, result
+from irq.ir.traits import Pure
+
+_POOL_ATTRS = {"kernel_size": _attr(INTS), "stride": _attr(INTS), "padding": _attr(INTS),
+               "ceil_mode": _attr(BOOL, default=False)}
+
+
+@DIALECT.op
+class MaxPool2dOp(Op):
+    """Window maximum of codes (padding never wins)."""
+
+    name = "bpu.max_pool2d"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    kernel_size = _POOL_ATTRS["kernel_size"]
+    stride = _POOL_ATTRS["stride"]
+    padding = _POOL_ATTRS["padding"]
+    dilation = _attr(INTS, optional=True)
+    ceil_mode = _POOL_ATTRS["ceil_mode"]
+    out = result(Activation)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _check_shape_rule(self, pool2d)
+        if self.input.type.element_type is not self.out.type.element_type:
+            raise self.error("result dtype differs from the input's")
+
+
+@DIALECT.op
+class AvgPool2dOp(Op):
+    """Exact window sums, then a requantize chosen by the position's divisor (a table of (M, S))."""
+
+    name = "bpu.avg_pool2d"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    kernel_size = _POOL_ATTRS["kernel_size"]
+    stride = _POOL_ATTRS["stride"]
+    padding = _POOL_ATTRS["padding"]
+    ceil_mode = _POOL_ATTRS["ceil_mode"]
+    count_include_pad = _attr(BOOL, default=True)
+    divisor_override = _attr(INT, optional=True)
+    divisors = _attr(I64_ARRAY)
+    multiplier = _attr(I64_ARRAY)
+    shift = _attr(I64_ARRAY)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _check_shape_rule(self, pool2d)
+        d, m, s = _ints(self.divisors), _ints(self.multiplier), _ints(self.shift)
+        if not d or len(d) != len(m) or len(d) != len(s):
+            raise self.error(f"divisors, multiplier and shift need one equal non-zero length, got {len(d)}, "
+                             f"{len(m)}, {len(s)}")
+        if any(x <= 0 for x in d) or len(set(d)) != len(d):
+            raise self.error(f"divisors must be distinct and positive, got {d}")
+        _verify_multipliers(self, m, s)
+        _verify_rounding(self)
+        ks = _ints(self.kernel_size)
+        if len(ks) == 1:
+            ks = ks * 2
+        # the window sum of |x| <= 2^15 codes must leave |sum * M| < 2^63
+        if ks[0] * ks[1] * 32768 >= 2**32:
+            raise self.error(f"kernel {ks} is too large for exact window sums")
+
+
+@DIALECT.op
+class GlobalAvgPoolOp(Op):
+    """[N, C, H, W] -> [N, C, 1, 1]: exact sum over H x W, then one requantize (M/2^S ~ s_in / (s_out H W))."""
+
+    name = "bpu.global_avg_pool"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        s, o = shape_of(self.input), shape_of(self.out)
+        if s is not None and o is not None:
+            if len(s) != 4 or o != (s[0], s[1], 1, 1):
+                raise self.error(f"expects [N, C, H, W] -> [N, C, 1, 1], got {list(s)} -> {list(o)}")
+            if s[2] * s[3] * 32768 >= 2**32:
+                raise self.error(f"{s[2]}x{s[3]} window is too large for exact sums")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+
+
+@DIALECT.op
+class SoftmaxOp(Op):
+    """Integer softmax: max-subtract, exp table, exact sum, one rounded division per element."""
+
+    name = "bpu.softmax"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    exp_table = operand(_int_tensor((32,)))
+    dim = _attr(INT)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    out = result(Activation)
+    assembly_format = "$input `,` $exp_table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        ts = shape_of(self.exp_table)
+        need = LUT_SIZES[width(self.input)]
+        if ts is not None and ts != (need,):
+            raise self.error(f"exp_table must have {need} entries for {dtype_name(self.input)} inputs, got "
+                             f"shape {list(ts)}")
+        s = shape_of(self.input)
+        if s is not None and not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        data = constant_array(self.exp_table)
+        if data is not None and data.size and (data.min() < 0 or data.max() > 2**15):
+            raise self.error("exp_table entries must lie in [0, 2^15]")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+
+
+@DIALECT.op
+class LayerNormOp(Op):
+    """Integer layer norm over the last dim: exact statistics, integer square root, i8 gamma, i32 beta."""
+
+    name = "bpu.layer_norm"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    gamma = operand(Weight)
+    beta = operand(_int_tensor((32,)))
+    frac_bits = _attr(INT)
+    sqrt_frac_bits = _attr(INT, optional=True)
+    eps = _attr(INT)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        f, eps = self.frac_bits.value, self.eps.value
+        if not 1 <= f <= 15:
+            raise self.error(f"frac_bits must be in [1, 15], got {f}")
+        if eps < 0:
+            raise self.error(f"eps must be >= 0, got {eps}")
+        g = f if self.sqrt_frac_bits is None else self.sqrt_frac_bits.value
+        if not 0 <= g <= f:
+            raise self.error(f"sqrt_frac_bits must be in [0, frac_bits = {f}], got {g}")
+        if s is not None:
+            n = s[-1]
+            for what, v in (("gamma", self.gamma), ("beta", self.beta)):
+                if shape_of(v) is not None and shape_of(v) != (n,):
+                    raise self.error(f"{what} must have shape [{n}], got {list(shape_of(v))}")
+            bits = width(self.input)
+            if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) >= 2**63 or n * 2 ** (bits + f + g + 2) >= 2**63:
+                raise self.error(f"{n} elements of {dtype_name(self.input)} with frac_bits {f}, sqrt_frac_bits {g} "
+                                 f"and eps {eps} overflow int64 statistics")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+
+
+RESIZE_MODES = ("nearest", "bilinear")
+
+
+@DIALECT.op
+class ResizeOp(Op):
+    """Nearest (codes copied) or bilinear (F-bit fixed-point weights, then requantize) resize to the result's size."""
+
+    name = "bpu.resize"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    mode = _attr(STR)
+    align_corners = _attr(BOOL, default=False)
+    frac_bits = _attr(INT, optional=True)
+    multiplier = _attr(INT, optional=True)
+    shift = _attr(INT, optional=True)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        if self.mode.value not in RESIZE_MODES:
+            raise self.error(f"mode must be one of {', '.join(RESIZE_MODES)}, got '{self.mode.value}'")
+        s, o = shape_of(self.input), shape_of(self.out)
+        if s is not None and o is not None and (len(s) != 4 or len(o) != 4 or o[:2] != s[:2]):
+            raise self.error(f"expects [N, C, H, W] -> [N, C, OH, OW], got {list(s)} -> {list(o)}")
+        bilinear = self.mode.value == "bilinear"
+        params = (self.frac_bits, self.multiplier, self.shift)
+        if bilinear != all(p is not None for p in params) or any(p is not None for p in params) != bilinear:
+            raise self.error("frac_bits, multiplier and shift are required for bilinear and not allowed for nearest")
+        if bilinear:
+            f = self.frac_bits.value
+            if not 1 <= f <= 15:
+                raise self.error(f"frac_bits must be in [1, 15], got {f}")
+            _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+            _verify_rounding(self)
+        elif self.input.type.element_type is not self.out.type.element_type:
+            raise self.error("nearest resize keeps the input dtype")
+
+
+Indices = _int_tensor((32, 64))
+
+
+@DIALECT.op
+class EmbeddingOp(Op):
+    """Row lookup with one rounding per row's scale (nn.Embedding on an int8 table, per row or per tensor)."""
+
+    name = "bpu.embedding"
+    traits = frozenset({Pure})
+    indices = operand(Indices)
+    table = operand(Weight)
+    multiplier = _attr(I64_ARRAY)
+    shift = _attr(I64_ARRAY)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$indices `,` $table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        ts, ids, o = shape_of(self.table), shape_of(self.indices), shape_of(self.out)
+        if ts is not None and len(ts) != 2:
+            raise self.error(f"table must be 2-D [rows, dim], got shape {list(ts)}")
+        if ts is not None and ids is not None and o is not None and tuple(o) != (*ids, ts[1]):
+            raise self.error(f"result shape {list(o)} does not match indices {list(ids)} + [{ts[1]}]")
+        m, sh = _ints(self.multiplier), _ints(self.shift)
+        if len(m) != len(sh) or not m:
+            raise self.error(f"multiplier and shift need the same non-zero length, got {len(m)} and {len(sh)}")
+        _per_channel_length(self, len(m), ts[0] if ts is not None else None, "multiplier")
+        _verify_multipliers(self, m, sh)
+        _verify_rounding(self)

@@ -1,0 +1,303 @@
+"""bpu's arithmetic ops: constants, the model-boundary casts, exact accumulating ops (conv, linear, matmul),
+the requantize that ends every accumulation, element-wise add/sub/mul, lookup tables and clamps.
+
+Their integer semantics are specified once, in dialects/bpu.py's docstring (the dialect's public module,
+which re-exports every op); this module holds their declarations and verifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from irq.dialects._bpu_checks import (
+    DIALECT,
+    I64_ARRAY,
+    LUT_SIZES,
+    SCALE,
+    Accumulator,
+    Activation,
+    AnyStorage,
+    FloatTensor,
+    Weight,
+    _attr,
+    _check_shape_rule,
+    _ints,
+    _per_channel_length,
+    _rounding_attr,
+    _verify_accumulator,
+    _verify_clamp,
+    _verify_multipliers,
+    _verify_rounding,
+    _verify_same_shape,
+    _weight_absmax,
+    dtype_name,
+    storage_range,
+    width,
+)
+from irq.dialects._opspec import INT, INTS, ShapeError, assembly_format
+from irq.dialects._shapes import conv, conv_transpose, linear, matmul, shape_of
+
+from irq.ir.attributes import Attribute, FloatAttr
+from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
+from irq.ir.opdef import Op, attribute, operand, optional_operand, result
+from irq.ir.traits import ConstantLike, Pure
+from irq.ir.types import IntegerType, Type
+
+
+def _constant_value(a: Attribute) -> bool | str:
+    if isinstance(a, (DenseElementsAttr, DenseResourceElementsAttr)) and isinstance(a.type.element_type,
+                                                                                   IntegerType):
+        return True
+    return "must be an integer dense or dense_resource elements attribute"
+
+
+@DIALECT.op
+class ConstantOp(Op):
+    """A weight, bias or lookup table: integer `dense` or `dense_resource` data."""
+
+    name = "bpu.constant"
+    traits = frozenset({Pure, ConstantLike})
+    value = attribute(_constant_value)
+    out = result(AnyStorage)
+    assembly_format = "attr-dict $value"
+
+    def __init__(self, value: Attribute, *, location=None) -> None:
+        self._init_generic((), [value.type], None, {"value": value}, 0, (), location)
+
+    @classmethod
+    def infer_result_types(cls, operands: Sequence, properties: dict) -> list[Type]:
+        value = properties.get("value")
+        if not isinstance(getattr(value, "type", None), Type):
+            raise TypeError(f"bpu.constant needs a typed value attribute, got {value}")
+        return [value.type]
+
+    def fold(self) -> Attribute:
+        return self.value
+
+    def verify_op(self) -> None:
+        if self.value.type is not self.out.type:
+            raise self.error(f"value type {self.value.type} does not match result type {self.out.type}")
+
+
+@DIALECT.op
+class QuantizeOp(Op):
+    """f32 -> codes: sat(round_half_even(float64(x) / float64(scale)))."""
+
+    name = "bpu.quantize"
+    traits = frozenset({Pure})
+    input = operand(FloatTensor)
+    scale = attribute(lambda a: isinstance(a, FloatAttr) and a.value > 0 or "must be a positive float",
+                      coerce=lambda v: v if isinstance(v, Attribute) else FloatAttr(float(v)))
+    out = result(Activation | Accumulator)
+    assembly_format = "$input attr-dict `:` type($input) `to` type($out)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+
+
+@DIALECT.op
+class DequantizeOp(Op):
+    """codes -> f32: float32(float64(q) * float64(scale)), per tensor or per channel along `axis`."""
+
+    name = "bpu.dequantize"
+    traits = frozenset({Pure})
+    input = operand(AnyStorage)
+    scale = _attr(SCALE)
+    axis = _attr(INT, optional=True)
+    out = result(FloatTensor)
+    assembly_format = "$input attr-dict `:` type($input) `to` type($out)"
+
+    def scales(self) -> list[float]:
+        s = self.scale
+        return [s.value] if isinstance(s, FloatAttr) else [float(x) for x in s]
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        n = len(self.scales())
+        if n > 1:
+            if self.axis is None:
+                raise self.error("per-channel scales need an axis")
+            shape = shape_of(self.input)
+            ax = self.axis.value
+            if shape is not None:
+                if not -len(shape) <= ax < len(shape):
+                    raise self.error(f"axis {ax} is out of range for rank {len(shape)}")
+                _per_channel_length(self, n, shape[ax], "scale")
+
+
+_CONV_ATTRS = {"stride": _attr(INTS), "padding": _attr(INTS), "dilation": _attr(INTS),
+               "groups": _attr(INT, default=1)}
+
+
+def _conv_like(name: str, doc: str, attrs: dict, shape_rule, weight_axis_k) -> type[Op]:
+    def verify_op(self: Op) -> None:
+        _check_shape_rule(self, shape_rule)
+        if self.bias is not None and width(self.bias) > width(self.out):
+            raise self.error(f"bias {dtype_name(self.bias)} is wider than the accumulator {dtype_name(self.out)}")
+        ws = shape_of(self.weight)
+        if ws is not None:
+            _verify_accumulator(self, weight_axis_k(ws, self), self.input, _weight_absmax(self.weight))
+
+    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "input": operand(Activation),
+          "weight": operand(Weight), "bias": optional_operand(Accumulator), **attrs, "out": result(Accumulator),
+          "assembly_format": assembly_format((("input", "single"), ("weight", "single"), ("bias", "optional"))),
+          "verify_op": verify_op}
+    cls_name = "".join(p.capitalize() for p in name.split(".")[1].split("_")) + "Op"
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+Conv2dOp = _conv_like("bpu.conv2d", "Exact 2-D convolution of codes: acc = bias + sum x * w.",
+                      _CONV_ATTRS, conv(2), lambda ws, op: ws[1] * ws[2] * ws[3])
+ConvTranspose2dOp = _conv_like(
+    "bpu.conv_transpose2d", "Exact 2-D transposed convolution of codes.",
+    {**_CONV_ATTRS, "output_padding": _attr(INTS)}, conv_transpose(2),
+    # each output element sums at most Cin/groups * ceil(KH/stride) * ceil(KW/stride) products
+    lambda ws, op: ws[0] // op.groups.value * ws[2] * ws[3])
+LinearOp = _conv_like("bpu.linear", "Exact x @ w^T + bias on codes.", {}, linear, lambda ws, op: ws[1])
+
+
+@DIALECT.op
+class MatmulOp(Op):
+    """Exact product of two activations with torch.matmul's broadcasting."""
+
+    name = "bpu.matmul"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    other = operand(Activation)
+    out = result(Accumulator)
+    assembly_format = "$input `,` $other attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _check_shape_rule(self, matmul)
+        s = shape_of(self.input)
+        if s is not None:
+            k = s[-1]
+            bound = k * (-storage_range(width(self.input))[0]) * (-storage_range(width(self.other))[0])
+            if bound >= 2**31 and width(self.out) < 64:
+                raise self.error(f"accumulator i{width(self.out)} cannot hold {k} products; use i64")
+
+
+def _verify_requant_params(op: Op, channels: int | None) -> None:
+    m, s = _ints(op.multiplier), _ints(op.shift)
+    if len(m) != len(s) or not m:
+        raise op.error(f"multiplier and shift need the same non-zero length, got {len(m)} and {len(s)}")
+    _per_channel_length(op, len(m), channels, "multiplier")
+    _verify_multipliers(op, m, s)
+    _verify_rounding(op)
+
+
+@DIALECT.op
+class RequantizeOp(Op):
+    """One rounding from an accumulator (plus an optional fused residual) to a storage dtype."""
+
+    name = "bpu.requantize"
+    traits = frozenset({Pure})
+    input = operand(Accumulator | Activation)
+    residual = optional_operand(Activation)
+    multiplier = _attr(I64_ARRAY)
+    shift = _attr(I64_ARRAY)
+    residual_multiplier = _attr(I64_ARRAY, optional=True)
+    rounding = _rounding_attr()
+    axis = _attr(INT, default=1)
+    min = _attr(INT, optional=True)
+    max = _attr(INT, optional=True)
+    out = result(Activation | Accumulator)
+    assembly_format = "$input (`residual` $residual^)? attr-dict `:` functional-type(operands, results)"
+
+    def channel_axis(self) -> int | None:
+        s = shape_of(self.input)
+        if s is None:
+            return None
+        ax = self.axis.value
+        return ax + len(s) if ax < 0 else ax
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        ax = self.channel_axis()
+        if s is not None and len(_ints(self.multiplier)) > 1 and not 0 <= ax < len(s):
+            raise self.error(f"axis {self.axis.value} is out of range for rank {len(s)}")
+        channels = s[ax] if s is not None and 0 <= ax < len(s) else None
+        _verify_requant_params(self, channels)
+        rm = self.residual_multiplier
+        if (self.residual is None) != (rm is None):
+            raise self.error("a residual operand and residual_multiplier must be given together")
+        if self.residual is not None:
+            _verify_same_shape(self, self.residual, self.out, "residual")
+            if len(rm) != len(self.multiplier):
+                raise self.error("residual_multiplier must have as many entries as multiplier")
+            _verify_multipliers(self, _ints(rm), [], "residual ")
+        _verify_clamp(self)
+
+
+def _binary(name: str, doc: str, *, single_multiplier: bool) -> type[Op]:
+    def verify_op(self: Op) -> None:
+        try:
+            from irq.dialects._shapes import broadcast_shapes
+            sa, sb, so = shape_of(self.lhs), shape_of(self.rhs), shape_of(self.out)
+            if sa is not None and sb is not None and so is not None and broadcast_shapes(sa, sb) != so:
+                raise self.error(f"result shape {list(so)} is not the broadcast of {list(sa)} and {list(sb)}")
+        except ShapeError as e:
+            raise self.error(str(e)) from None
+        if single_multiplier:
+            _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+        else:
+            _verify_multipliers(self, [self.lhs_multiplier.value, self.rhs_multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+        _verify_clamp(self)
+
+    mult = ({"multiplier": _attr(INT)} if single_multiplier
+            else {"lhs_multiplier": _attr(INT), "rhs_multiplier": _attr(INT)})
+    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "lhs": operand(Activation),
+          "rhs": operand(Activation), **mult, "shift": _attr(INT), "rounding": _rounding_attr(),
+          "min": _attr(INT, optional=True), "max": _attr(INT, optional=True), "out": result(Activation),
+          "assembly_format": "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)",
+          "verify_op": verify_op}
+    cls_name = name.split(".")[1].capitalize() + "Op"
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+AddOp = _binary("bpu.add", "(a * Ma + b * Mb) rounded once by 2^-S, saturated and clamped.", single_multiplier=False)
+SubOp = _binary("bpu.sub", "(a * Ma - b * Mb) rounded once by 2^-S, saturated and clamped.", single_multiplier=False)
+MulOp = _binary("bpu.mul", "a * b * M rounded by 2^-S, saturated and clamped.", single_multiplier=True)
+
+
+@DIALECT.op
+class LutOp(Op):
+    """out = table[x - qmin]: one entry per input code (256 for i8, 65536 for i16)."""
+
+    name = "bpu.lut"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    table = operand(Activation)
+    out = result(Activation)
+    assembly_format = "$input `,` $table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        ts = shape_of(self.table)
+        need = LUT_SIZES[width(self.input)]
+        if ts is not None and ts != (need,):
+            raise self.error(f"table must have {need} entries for {dtype_name(self.input)} inputs, got "
+                             f"shape {list(ts)}")
+        if width(self.table) != width(self.out):
+            raise self.error(f"result dtype {dtype_name(self.out)} differs from the table's {dtype_name(self.table)}")
+
+
+@DIALECT.op
+class ClampOp(Op):
+    """min(max(x, min), max) on codes (relu/relu6 on a quantized value)."""
+
+    name = "bpu.clamp"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    min = _attr(INT, optional=True)
+    max = _attr(INT, optional=True)
+    out = result(Activation)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        if self.input.type.element_type is not self.out.type.element_type:
+            raise self.error("result dtype differs from the input's")
+        _verify_clamp(self)
