@@ -301,3 +301,35 @@ class ClampOp(Op):
         if self.input.type.element_type is not self.out.type.element_type:
             raise self.error("result dtype differs from the input's")
         _verify_clamp(self)
+
+
+@DIALECT.op
+class PreluOp(Op):
+    """Two slopes, one rounding: x * (x >= 0 ? M[c] : Mn[c]) >> S[c] (Mn signed: a slope may be negative)."""
+
+    name = "bpu.prelu"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    multiplier = _attr(I64_ARRAY)
+    negative_multiplier = _attr(I64_ARRAY)
+    shift = _attr(I64_ARRAY)
+    rounding = _rounding_attr()
+    axis = _attr(INT, default=1)
+    out = result(Activation)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        m, mn, s = _ints(self.multiplier), _ints(self.negative_multiplier), _ints(self.shift)
+        if not m or len(mn) != len(m) or len(s) != len(m):
+            raise self.error(f"multiplier, negative_multiplier and shift need one equal non-zero length, got "
+                             f"{len(m)}, {len(mn)}, {len(s)}")
+        shape = shape_of(self.input)
+        if shape is not None and len(m) > 1:
+            ax = self.axis.value
+            if not -len(shape) <= ax < len(shape):
+                raise self.error(f"axis {ax} is out of range for rank {len(shape)}")
+            _per_channel_length(self, len(m), shape[ax], "multiplier")
+        _verify_multipliers(self, m, s)
+        _verify_multipliers(self, [abs(v) for v in mn], [], "negative ")
+        _verify_rounding(self)

@@ -16,8 +16,11 @@ from irq.dialects._bpu_checks import (
     _rounding_attr,
     _verify_multipliers,
     _verify_rounding,
+    dtype_name,
+    storage_range,
+    width,
 )
-from irq.dialects._opspec import INT, INTS
+from irq.dialects._opspec import INT, INTS, STR
 from irq.dialects._shapes import permute, shape_of, slice_
 
 from irq.ir.opdef import Op, operand, result, variadic_operand
@@ -92,3 +95,52 @@ PermuteOp = _data_movement("bpu.permute", "Dimension permutation.", {"dims": _at
 SliceOp = _data_movement("bpu.slice", "input[start:end:step] along `dim` (end clipped to the size).",
                          {"dim": _attr(INT), "start": _attr(INT, optional=True), "end": _attr(INT, optional=True),
                           "step": _attr(INT, default=1)}, slice_)
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+@DIALECT.op
+class PadOp(Op):
+    """torch.nn.functional.pad on codes: `pad` as torch orders it (last dim first, (before, after) pairs);
+    constant mode writes the code `value`, the others copy codes (reflect without the edge, replicate the
+    edge, circular wrapping)."""
+
+    name = "bpu.pad"
+    traits = frozenset({Pure})
+    input = operand(AnyStorage)
+    pad = _attr(INTS)
+    mode = _attr(STR, default="constant")
+    value = _attr(INT, default=0)
+    out = result(AnyStorage)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        if self.input.type.element_type is not self.out.type.element_type:
+            raise self.error("result dtype differs from the input's")
+        mode, pads = self.mode.value, _ints(self.pad)
+        if mode not in PAD_MODES:
+            raise self.error(f"mode must be one of {', '.join(PAD_MODES)}, got '{mode}'")
+        s, o = shape_of(self.input), shape_of(self.out)
+        if len(pads) % 2:
+            raise self.error(f"pad needs (before, after) pairs, got {len(pads)} entries")
+        if s is None or o is None:
+            return
+        if len(pads) // 2 > len(s):
+            raise self.error(f"pad has {len(pads) // 2} dims for a rank-{len(s)} input")
+        want = list(s)
+        for i in range(len(pads) // 2):
+            d = len(s) - 1 - i
+            before, after = pads[2 * i], pads[2 * i + 1]
+            if mode != "constant" and (before < 0 or after < 0):
+                raise self.error(f"{mode} padding must not be negative, got {pads}")
+            if mode == "reflect" and max(before, after) >= s[d]:
+                raise self.error(f"reflect padding {max(before, after)} must be below the size {s[d]} of dim {d}")
+            if mode == "circular" and max(before, after) > s[d]:
+                raise self.error(f"circular padding {max(before, after)} exceeds the size {s[d]} of dim {d}")
+            want[d] += before + after
+        if tuple(want) != tuple(o):
+            raise self.error(f"padding {list(s)} by {pads} gives {want}, the result has {list(o)}")
+        lo, hi = storage_range(width(self.out))
+        if not lo <= self.value.value <= hi:
+            raise self.error(f"pad value {self.value.value} is outside the {dtype_name(self.out)} range")

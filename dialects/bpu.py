@@ -81,6 +81,12 @@ Ops (attribute names in parentheses):
   at scale ``2**-F s_g`` and ``M / 2**S ~ 2**-F s_g / s_out``. The verifier bounds
   ``(n^2 qmax_in^2 + eps) 2^(2G) < 2^63`` and ``n 2^(bits_in + 1) 2^(F+G+1) < 2^63`` so every step fits
   int64; i16 inputs need G < F for long rows (lower-bpu picks the largest G <= F that fits).
+- ``bpu.prelu %x`` (multiplier, negative_multiplier, shift, rounding, axis): per channel c along `axis` (or one
+  for all), ``sat_T(rshift_round(x * (x >= 0 ? M[c] : Mn[c]), S[c]))``; ``M / 2**S ~ s_in / s_out`` and
+  ``Mn / 2**S ~ slope[c] s_in / s_out`` share the shift, and Mn is signed (``|Mn| < 2**31``).
+- ``bpu.pad %x`` (pad, mode, value): torch.nn.functional.pad on codes, `pad` in torch's order (last dim
+  first, (before, after) pairs); `constant` writes the code `value` (default 0), `reflect` mirrors without
+  the edge, `replicate` repeats the edge, `circular` wraps.
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 - ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
@@ -147,13 +153,14 @@ from irq.dialects._bpu_compute import (
     LutOp,
     MatmulOp,
     MulOp,
+    PreluOp,
     QuantizeOp,
     RequantizeOp,
     SubOp,
 )
-from irq.dialects._bpu_movement import ConcatOp, PermuteOp, ReshapeOp, SliceOp
+from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, ReshapeOp, SliceOp  # noqa: F401
 
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp", "EmbeddingOp"]
+           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp"]

@@ -256,3 +256,36 @@ def layer_norm_parameters(gamma, beta, eps: float, input_scale: float, output_sc
     eps_int = int(np.rint(n * n * float(eps) / float(input_scale) ** 2))
     m, s = quantize_multiplier(b_scale / np.float64(output_scale))
     return frac, g_codes, b_codes, eps_int, int(m), int(s)
+
+
+def batch_norm_parameters(weight, bias, mean, var, eps: float, input_scale: float, output_scale: float
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(weight codes, bias codes, M, S) of a standalone eval-mode batch norm as a depthwise 1x1 convolution.
+
+    ``y = a[c] x + b[c]`` with ``a = gamma / sqrt(var + eps)``, ``b = beta - mean a`` (float64). Each
+    channel's weight is the single value a[c], quantized per channel with scale ``|a[c]| / 127``, so its
+    code is +-127 and the product ``x * a`` loses nothing (a zero a[c] gets code 0, scale 1); the bias is
+    int32 at ``s_in * s_w[c]`` and ``M[c] / 2**S[c] ~= s_in s_w[c] / s_out``. Shared by lower-bpu
+    (bpu.conv2d groups = C + bpu.requantize) and VALIDATION."""
+    a = 1.0 / np.sqrt(np.asarray(var, dtype=np.float64) + float(eps))
+    if weight is not None:
+        a = np.asarray(weight, dtype=np.float64) * a
+    b = -np.asarray(mean, dtype=np.float64) * a
+    if bias is not None:
+        b = b + np.asarray(bias, dtype=np.float64)
+    s_w = np.where(a != 0, np.abs(a) / WEIGHT_QRANGE[1], 1.0)
+    w_codes = quantize_weight(a, s_w)
+    b_codes = quantize_bias(b, input_scale, s_w)
+    m, s = quantize_multiplier(np.float64(input_scale) * s_w / np.float64(output_scale))
+    return w_codes, b_codes, np.atleast_1d(m), np.atleast_1d(s)
+
+
+def prelu_parameters(slope, input_scale: float, output_scale: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(M, Mn, S) of bpu.prelu: per channel (or one) ``x * M >> S`` for x >= 0 and ``x * Mn >> S`` below,
+    with ``M / 2**S ~= s_in / s_out`` and ``Mn / 2**S ~= slope s_in / s_out`` on one common shift per
+    channel (so each slope keeps 31 bits relative to the larger branch); Mn carries the slope's sign."""
+    a = np.atleast_1d(np.asarray(slope, dtype=np.float64))
+    r = np.float64(input_scale) / np.float64(output_scale)
+    m, s = common_shift_multipliers(np.stack([np.full_like(a, r), np.abs(a) * r]))
+    return m[0], np.where(a < 0, -m[1], m[1]), s

@@ -3,7 +3,8 @@
     irq.march.set_march(irq.march.March.BAYES)   # once, at start-up
     irq.prepare(model, inputs)                   # uses BAYES; prepare(..., march="nash") overrides
 
-The march decides which ops can be quantized and compiled (irq.model_check.MARCH_SUPPORT);
+The march decides which ops can be quantized and compiled (its profile, irq/marches/<name>.json:
+irq.march_profiles.supported_ops);
 ops it does not support stay float between a dequantize and a quantize.
 """
 

@@ -12,6 +12,10 @@ A profile lists, per frozen-level op (base name, as `hl.conv2d` / `torch.max_poo
 Add your own with `irq.march_profiles.register_march("path/to/mychip.json")` (or a dict of the same
 shape) and pass `march="mychip"` to `irq.convert`. `check_march` reports every violation with the op's
 location before anything is lowered; ops that are not listed are unsupported.
+
+The profiles are the single source of what a march supports: quant-annotate quantizes exactly the ops the
+profile lists (`supported_ops`), the model check reports the others, and lower-bpu has a lowering for every
+op a shipped profile lists (tests/test_march_registry.py lowers and runs each one).
 """
 
 from __future__ import annotations
@@ -103,6 +107,17 @@ def get_march(name: str) -> MarchProfile:
         raise ValueError(f"unknown march '{name}' (known: {', '.join(sorted(_PROFILES))})") from None
 
 
+#: Ops no march executes because they are compile-time facts, not computations: a static size, a constant,
+#: and the quantized region's boundaries (their casts become bpu.quantize / bpu.dequantize).
+COMPILE_TIME_OPS = frozenset({"size", "constant", "quant_stub", "dequant_stub"})
+
+
+def supported_ops(march: str) -> frozenset[str]:
+    """The op base names `march` runs: its profile's ops (the one registry of what a march supports, read
+    by quant-annotate, the model check and lower-bpu's check alike) plus the compile-time ops."""
+    return frozenset(get_march(march).ops) | COMPILE_TIME_OPS
+
+
 @dataclass
 class Violation:
     op: Operation
@@ -154,7 +169,7 @@ def op_violations(op: Operation, profile: MarchProfile) -> list[str]:
     if limits.dtypes is not None and dtype is not None and dtype not in limits.dtypes:
         out.append(f"has {dtype} inputs; march '{profile.name}' supports {', '.join(limits.dtypes)} for {base}")
     kernel: list[int] = []
-    if base in ("conv2d", "conv_transpose2d") and len(op.operands) > 1 and _shape(op.operands[1]):
+    if base in ("conv1d", "conv2d", "conv_transpose2d") and len(op.operands) > 1 and _shape(op.operands[1]):
         kernel = list(_shape(op.operands[1])[2:])
     elif base in ("max_pool2d", "avg_pool2d"):
         kernel = _ints(op, "kernel_size")
@@ -163,7 +178,7 @@ def op_violations(op: Operation, profile: MarchProfile) -> list[str]:
     for what, values, limit in checks:
         if limit is not None and values and max(values) > limit:
             out.append(f"{what} {values} exceeds march '{profile.name}' limit {limit}")
-    if limits.max_channels is not None and base in ("conv2d", "conv_transpose2d", "linear"):
+    if limits.max_channels is not None and base in ("conv1d", "conv2d", "conv_transpose2d", "linear"):
         shapes = [s for s in (_shape(op.operands[0]), _shape(op.results[0])) if s]
         axis = -1 if base == "linear" else 1
         channels = max((s[axis] for s in shapes if len(s) > 1), default=0)

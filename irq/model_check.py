@@ -16,15 +16,14 @@ and returned as data) lists, for a torch- or hl-level module:
   that are not merged yet) and fusable patterns the fuse pass refused, with the
   reason it recorded (`hl.unfused` on the op that would have absorbed them).
 
-The march tables below are provisional until the bpu dialect defines lowering;
-they are data, so adding a march or an op is one line.
+What a march supports is its profile (irq/marches/<name>.json, `irq.march_profiles.supported_ops`):
+the one registry quant-annotate and lower-bpu read too, so the check reports exactly what convert refuses.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from irq.ir.attributes import ArrayAttr, DictionaryAttr, StringAttr
@@ -32,36 +31,20 @@ from irq.ir.location import FusedLoc, Location
 from irq.ir.operation import Operation
 from irq.ir.types import ShapedType
 
-_COMMON = frozenset({
-    "conv1d", "conv2d", "conv_transpose2d", "linear", "batch_norm", "relu", "relu6", "hardtanh", "leaky_relu",
-    "hardswish", "hardsigmoid", "sigmoid", "tanh", "gelu", "silu", "exp", "softmax", "add", "sub", "mul", "div",
-    "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "matmul", "bmm", "cat", "stack",
-    "flatten", "reshape", "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous", "getitem", "slice",
-    "select", "chunk", "split", "interpolate", "pad", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "mean",
-    "sum", "clamp", "dropout", "identity", "quant_stub", "dequant_stub", "size", "constant",
-})
-
-#: Ops each march supports (base names, for torch.* and hl.* alike).
-MARCH_SUPPORT: dict[str, frozenset[str]] = {
-    "bayes": _COMMON | {"layer_norm"},
-    "nash": _COMMON | {"layer_norm", "group_norm", "embedding", "sqrt", "rsqrt", "abs", "neg", "log_softmax",
-                       "rsub_scalar", "rdiv_scalar"},
-}
-
 
 def _attr_str(op: Operation, name: str) -> str | None:
     a = op.get_attr(name)
     return a.value if isinstance(a, StringAttr) else None
 
 
-#: Per-op conditions beyond the op name: a reason string when unsupported.
-CONDITIONS: dict[str, Callable[[Operation], str | None]] = {
-    "interpolate": lambda op: None if _attr_str(op, "mode") in ("nearest", "bilinear") else
-    f"mode '{_attr_str(op, 'mode')}' (only nearest and bilinear)",
-    "pad": lambda op: None if _attr_str(op, "mode") == "constant" else f"mode '{_attr_str(op, 'mode')}' "
-    "(only constant padding)",
-    "getitem": lambda op: "indexing with tensors" if len(op.operands) > 1 else None,
-}
+def _unsupported_mode(op: Operation, march: str) -> str | None:
+    """Why the op's `mode` attribute (interpolate, pad) is not one its march profile lists, or None."""
+    from irq.march_profiles import get_march
+    limits = get_march(march).ops.get(op.name.partition(".")[2])
+    mode = _attr_str(op, "mode")
+    if limits is None or limits.modes is None or mode is None or mode in limits.modes:
+        return None
+    return f"mode '{mode}' (only {', '.join(limits.modes)})"
 
 
 @dataclass
@@ -195,9 +178,8 @@ def _fused_entry(op: Operation, where: str) -> Entry | None:
 
 def known_marches() -> list[str]:
     """The built-in marches and every march profile registered (irq.march_profiles.register_march)."""
-    from irq.march_profiles import get_march, registered_marches
-    get_march("bayes")  # loads the shipped profiles
-    return sorted(set(MARCH_SUPPORT) | set(registered_marches()))
+    from irq.march_profiles import registered_marches
+    return registered_marches()
 
 
 def _add_march_violations(module: Operation, march: str, res: ModelCheckResult) -> None:
@@ -213,7 +195,7 @@ def _add_march_violations(module: Operation, march: str, res: ModelCheckResult) 
     listed = {(e.op, e.location, e.path) for e in res.unsupported}
     for v in check_march(module, march):
         where = _loc_text(v.op.location)
-        if (v.op.name, where, _path(v.op)) in listed and v.message.startswith("is not supported"):
+        if (v.op.name, where, _path(v.op)) in listed and v.message.startswith(("is not supported", "mode ")):
             continue  # already reported by name
         res.unsupported.append(Entry(v.op.name, _path(v.op), where, v.message))
 
@@ -223,8 +205,8 @@ def check_model(module: Operation, *, march: str = "bayes",
     """Check a torch/hl-level module; writes the report to `path` (None: do not write)."""
     if march not in known_marches():
         raise ValueError(f"unknown march '{march}'; known: {', '.join(known_marches())}")
-    # a march registered by the user (irq.march_profiles.register_march) is checked by its profile alone
-    supported = MARCH_SUPPORT.get(march)
+    from irq.march_profiles import supported_ops
+    supported = supported_ops(march)
     ops = [op for op in module.walk() if op.dialect_name in ("torch", "hl")]
     res = ModelCheckResult(march, len(ops))
     per_owner: dict[str, Counter] = defaultdict(Counter)
@@ -236,13 +218,10 @@ def check_model(module: Operation, *, march: str = "bayes",
             target = _attr_str(op, "target") or "?"
             entry = Entry(op.name, _path(op), where, target)
             (res.shape_arithmetic if _all_values_scalar(op) else res.torch_calls).append(entry)
-        elif supported is None:
-            pass
         elif base not in supported:
             res.unsupported.append(Entry(op.name, _path(op), where, "op not supported"))
         else:
-            cond = CONDITIONS.get(base)
-            reason = cond(op) if cond else None
+            reason = _unsupported_mode(op, march)
             if reason:
                 res.unsupported.append(Entry(op.name, _path(op), where, reason))
         owner = _attr_str(op, "owner") if op.dialect_name == "hl" else _attr_str(op, "module")

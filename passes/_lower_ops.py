@@ -53,6 +53,10 @@ class OpLowerings:
         x = self.act(op.operands[0])
         w_axis = 1 if kind == "conv_transpose2d" else 0
         w, s_w = self.weight(op.operands[1], w_axis)
+        as_2d = kind == "conv1d"  # a conv1d is a conv2d over [N, C, 1, L]: the same exact sums
+        if as_2d:
+            x = self._view(x, (*_shape(op.operands[0])[:2], 1, _shape(op.operands[0])[2]))
+            w, kind = w[:, :, None, :], "conv2d"
         groups = _ints(op, "groups", 1, 1)[0]
         if kind == "conv_transpose2d" and groups != 1 and s_w.size > 1:
             raise LoweringError("per-channel weights of a grouped transposed convolution are not supported")
@@ -60,6 +64,8 @@ class OpLowerings:
         s_out_ch = s_w if kind != "conv_transpose2d" else s_w  # output channel scales
         b_codes = self._bias_codes(op, x.scale, s_out_ch)
         out_shape = _shape(op.results[0])
+        if as_2d:
+            out_shape = (*out_shape[:2], 1, out_shape[2])
         if kind == "linear":
             reduction = w.shape[1]
         elif kind == "conv2d":
@@ -75,9 +81,11 @@ class OpLowerings:
             pad = op.get_attr("padding")
             if isinstance(pad, StringAttr):
                 raise LoweringError(f"padding '{pad.value}' must be spelled as integers before lowering")
-            attrs = {"stride": ArrayAttr(IntegerAttr(v, i64) for v in _ints(op, "stride", 2, 1)),
-                     "padding": ArrayAttr(IntegerAttr(v, i64) for v in _ints(op, "padding", 2, 0)),
-                     "dilation": ArrayAttr(IntegerAttr(v, i64) for v in _ints(op, "dilation", 2, 1)),
+            def pair(name: str, default: int) -> ArrayAttr:
+                v = [1 if name != "padding" else 0, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2,
+                                                                                                         default)
+                return ArrayAttr(IntegerAttr(e, i64) for e in v)
+            attrs = {"stride": pair("stride", 1), "padding": pair("padding", 0), "dilation": pair("dilation", 1),
                      "groups": IntegerAttr(groups, i64)}
             if kind == "conv_transpose2d":
                 attrs["output_padding"] = ArrayAttr(IntegerAttr(v, i64) for v in _ints(op, "output_padding", 2, 0))
@@ -86,10 +94,24 @@ class OpLowerings:
         residual = None
         if getattr(op, "residual", None) is not None:
             residual = self.act(op.residual)
-            if _shape(op.residual) != out_shape:
+            if as_2d:
+                residual = self._view(residual, out_shape)
+            if _shape(residual.value) != out_shape:
                 raise LoweringError("a fused residual must have the output's shape")
         axis = -1 if kind == "linear" else 1
         self.finish_accumulator(op, acc, float(x.scale) * s_out_ch, axis, residual)
+        if as_2d:  # the result (requantized, or the int32 output) back to [N, Cout, L]
+            for v in (op.results[0], *(u.results[0] for u in op.results[0].users if u.name == "quant.qcast")):
+                if v in self.q:
+                    self.q[v] = self._view(self.q[v], _shape(op.results[0]))
+
+    def _view(self, x: QValue, shape: tuple[int, ...]) -> QValue:
+        """The same codes (or accumulator) under another shape: a bpu.reshape, scale and axis unchanged."""
+        t = TensorType(shape, x.value.type.element_type)
+        return QValue(self.emit(bpu.ReshapeOp(x.value, result_types=[t])).out, x.scale, x.dtype, x.axis)
+
+    def lower_conv1d(self, op: Operation) -> None:
+        self._weighted(op, "conv1d")
 
     def lower_conv2d(self, op: Operation) -> None:
         self._weighted(op, "conv2d")
@@ -411,7 +433,7 @@ class OpLowerings:
             return self._global_avg(op, bool(op.get_attr("keepdim")))
         self._mean_any_dims(op, in_shape, dims)
 
-    def _mean_any_dims(self, op: Operation, in_shape: tuple[int, ...], dims: list[int]) -> None:
+    def _mean_any_dims(self, op: Operation, in_shape: tuple[int, ...], dims: list[int], average: bool = True) -> None:
         """A mean over any dims (a ViT's mean over tokens) as the global average pool of a (kept[0], rest,
         reduced, 1) view: the same sum and one requantize by s_in / (s_out * n) as VALIDATION's `_mean`.
         The reduced dims are permuted last; the leading kept dim stays first (the batch, for numba)."""
@@ -428,7 +450,7 @@ class OpLowerings:
         n = int(np.prod([in_shape[d] for d in dims], dtype=np.int64))
         v = self.emit(bpu.ReshapeOp(v, result_types=[TensorType((lead, rest, n, 1), it)])).out
         qc, s_out, dtype, _, _ = self._output(op)
-        m, s = fp.quantize_multiplier(x.scale / (s_out * n))
+        m, s = fp.quantize_multiplier(x.scale / (s_out * (n if average else 1)))  # a sum: divisor 1
         attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
         y = self.emit(bpu.GlobalAvgPoolOp(v, multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
                                           result_types=[TensorType((lead, rest, 1, 1), _int_type(dtype))],

@@ -10,7 +10,7 @@ level it has reached. The counts are the pass's statistics.
 from __future__ import annotations
 
 from irq.ir.operation import Operation
-from irq.model_check import MARCH_SUPPORT, check_model, known_marches
+from irq.model_check import check_model, known_marches
 from irq.transform.pass_base import Option, Pass, register_pass
 
 
@@ -18,8 +18,8 @@ from irq.transform.pass_base import Option, Pass, register_pass
 class CheckModel(Pass):
     """Write the model check report (fused groups, refusals, shared modules, unsupported ops, torch.call)."""
 
-    march = Option(str, default="bayes", help="target march: " + ", ".join(sorted(MARCH_SUPPORT))
-                   + " or a profile registered with irq.march_profiles.register_march")
+    march = Option(str, default="bayes", help="target march: a profile of irq/marches/*.json (bayes, nash) "
+                   "or one registered with irq.march_profiles.register_march")
     path = Option(str, default="model_check_result.txt",
                   help="where to write the report ('-': stderr, leaving stdout to the IR)")
 

@@ -24,12 +24,14 @@ only, so VALIDATION (which calls the same functions) agrees with the program by 
 
 Layout: `passes/_lowering.py` holds the driver, the casts, the requantize insertion and float islands
 (`LoweringBase`); `passes/_lower_ops.py` the per-op rewrites (`OpLowerings`); this module joins them into
-`Lowering` and registers the pass.
+`Lowering` and registers the pass; `passes/_lower_layer_ops.py` the layers added for users' models (standalone
+batch norm, PReLU, pad, pixel (un)shuffle, stack, sum).
 """
 
 from __future__ import annotations
 
 from irq.dialects import bpu
+from irq.passes._lower_layer_ops import LayerOpLowerings
 from irq.passes._lower_ops import OpLowerings
 from irq.passes._lowering import LoweringBase, LoweringError, QValue
 
@@ -40,9 +42,10 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 __all__ = ["Lowering", "LoweringError", "LowerToBpu", "QValue"]
 
 
-class Lowering(OpLowerings, LoweringBase):
+class Lowering(LayerOpLowerings, OpLowerings, LoweringBase):
     """Lower one function: the driver, casts and requantize insertion (`passes/_lowering.py`) with the
-    per-op rewrites (`passes/_lower_ops.py`). Subclass it to observe lowering (irq/debug/deployed.py)."""
+    per-op rewrites (`passes/_lower_ops.py`, `passes/_lower_layer_ops.py`). Subclass it to observe lowering
+    (irq/debug/deployed.py)."""
 
 
 def _check_rounding(mode: str) -> None:

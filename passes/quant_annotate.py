@@ -35,7 +35,7 @@ from irq.ir.operation import Operation
 from irq.ir.types import FloatType, ShapedType
 from irq.ir.values import BlockArgument, Value
 from irq.march import march_name_of
-from irq.model_check import FLOAT_ATTR, MARCH_SUPPORT
+from irq.model_check import FLOAT_ATTR
 from irq.qconfig import (
     UNBOUNDED_OUTPUT_RANGE,
     OwnerInfo,
@@ -85,22 +85,12 @@ def weight_axis(op: Operation) -> int | None:
 
 
 def supported_ops(march: str) -> frozenset[str]:
-    """The ops annotation quantizes on `march`: the march table's ops that its profile also lists (what
-    lower-bpu accepts), plus the stubs. An op outside it stays float here, so VALIDATION computes it in float,
-    as the deployed program's float island (`convert(..., float_fallback=True)`) does; quantizing it would
-    give VALIDATION integer semantics the program never runs."""
-    from irq.march_profiles import get_march
-    stubs = frozenset({"quant_stub", "dequant_stub"})
-    table = MARCH_SUPPORT.get(march)
-    try:
-        profile = get_march(march)
-    except ValueError:
-        if table is None:
-            raise
-        return table
-    if table is None:  # a user's march (register_march): its profile is the whole description
-        return frozenset(profile.ops) | stubs
-    return frozenset(op for op in table if op in profile.ops or op in stubs)
+    """The ops annotation quantizes on `march`: those its profile lists (irq.march_profiles, the one
+    registry; lower-bpu lowers every one of them). An op outside it stays float here, so VALIDATION
+    computes it in float, as the deployed program's float island (`convert(..., float_fallback=True)`)
+    does; quantizing it would give VALIDATION integer semantics the program never runs."""
+    from irq.march_profiles import supported_ops as profile_ops
+    return profile_ops(march)
 
 
 class Annotator:

@@ -137,19 +137,27 @@ def test_check_model_reports_shared_modules_and_calls(tmp_path):
 
 
 def test_check_model_flags_unsupported_ops_per_march():
+    """The model check reads the march profile (the one registry): an op or a mode the profile does not list
+    is reported, so what it flags is what convert refuses."""
+    from irq.march_profiles import get_march, register_march
+
     class M(nn.Module):
         def __init__(self):
             super().__init__()
-            self.norm = nn.GroupNorm(2, 4)  # nash has group_norm, bayes does not (both have layer_norm)
+            self.norm = nn.GroupNorm(2, 4)  # no shipped march lowers group_norm yet
 
         def forward(self, x):
             return nn.functional.pad(self.norm(x), (1, 1), mode="reflect")
 
     module = irq.import_torch(M().eval(), torch.randn(2, 4, 8))
-    bayes = irq.check_model(module, march="bayes", path=None)
-    assert {e.op for e in bayes.unsupported} == {"torch.group_norm", "torch.pad"}
-    nash = irq.check_model(module, march="nash", path=None)
-    assert [e.op for e in nash.unsupported] == ["torch.pad"] and "reflect" in nash.unsupported[0].detail
+    for march in ("bayes", "nash"):
+        report = irq.check_model(module, march=march, path=None)
+        assert [e.op for e in report.unsupported] == ["torch.group_norm"], march
+    ops = {name: {"modes": list(v.modes)} if v.modes else {} for name, v in get_march("bayes").ops.items()}
+    register_march({"name": "test_constant_pad_only", "ops": {**ops, "pad": {"modes": ["constant"]}}})
+    mine = irq.check_model(module, march="test_constant_pad_only", path=None)
+    assert [e.op for e in mine.unsupported] == ["torch.group_norm", "torch.pad"]
+    assert "reflect" in mine.unsupported[1].detail
     with pytest.raises(ValueError):
         irq.check_model(module, march="nope", path=None)
 

@@ -23,6 +23,11 @@ division; exact integer statistics and square root), with the tables and paramet
 irq.fixedpoint.softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
 evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
 
+A standalone batch norm is a depthwise 1x1 convolution (one +-127 weight code per channel, an int32 bias,
+one requantize: `fp.batch_norm_parameters`); PReLU is one rounding with a per-channel multiplier for each
+sign of x (`fp.prelu_parameters`); sum is mean's global pool with divisor 1; stack requantizes each input
+to the output scale, as cat.
+
 An embedding gathers int8 table codes (the weight quantizer's per-row or per-tensor scales) and
 requantizes each row once to the output scale, as bpu.embedding does.
 
@@ -45,7 +50,8 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
-                            "softmax", "layer_norm", "interpolate", "embedding", *lut_functions.KINDS})
+                            "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
+                            "stack", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -103,6 +109,8 @@ def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize
     if kind == "layer_norm" and in_fqs and in_fqs[0] is not None:
         r = _layer_norm(inputs, in_fqs, out_fq, attrs, params or {})
         return y if r is None else r
+    if kind in _WITH_PARAMS and in_fqs and in_fqs[0] is not None:
+        return _WITH_PARAMS[kind](inputs[0], in_fqs[0], out_fq, attrs, params or {})
     fn = _EXACT.get(kind)
     if fn is None or any(f is None for f in in_fqs):
         return y  # computed in float from the dequantized inputs; out_fq quantizes it
@@ -434,7 +442,57 @@ def _layer_norm(inputs, fqs, fq_out, a, params):
     return fq_out.dequantize(_clamp_out(q, fq_out))
 
 
+def _channel_param(v: np.ndarray, like: Tensor) -> Tensor:
+    """A per-channel int64 vector broadcast along dim 1 of `like` (a length-1 vector broadcasts everywhere)."""
+    t = _t(np.asarray(v, np.int64), like)
+    return t.reshape([1, -1] + [1] * (like.dim() - 2)) if t.numel() > 1 else t.reshape(())
+
+
+def _batch_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p: dict) -> Tensor:
+    """bpu.conv2d (groups = C, 1x1, weight codes +-127) + bpu.requantize: ``(x w[c] + b[c]) * M[c] >> S[c]``."""
+    def arr(name):
+        t = p.get(name)
+        return None if t is None else t.detach().double().cpu().numpy()
+    w, b, m, s = fp.batch_norm_parameters(arr("weight"), arr("bias"), arr("running_mean"), arr("running_var"),
+                                          a["eps"], float(_scale(fq_in)), float(_scale(fq_out)))
+    q = fq_in.codes(x)
+    acc = q * _channel_param(w, q) + _channel_param(b, q)
+    return fq_out.dequantize(_clamp_out(requantize(acc, _channel_param(m, q), _channel_param(s, q)), fq_out))
+
+
+def _prelu(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p: dict) -> Tensor:
+    """bpu.prelu: ``x * (x >= 0 ? M[c] : Mn[c])`` rounded once by ``2**-S[c]``."""
+    m, mn, s = fp.prelu_parameters(p["weight"].detach().double().cpu().numpy(), float(_scale(fq_in)),
+                                   float(_scale(fq_out)))
+    q = fq_in.codes(x)
+    mult = torch.where(q >= 0, _channel_param(m, q), _channel_param(mn, q))
+    s_t = _channel_param(s, q)  # |q * mult| < 2**46: the product itself is the exact int64 term
+    out = torch.bitwise_right_shift(q * mult + torch.bitwise_left_shift(torch.ones_like(s_t), s_t - 1), s_t)
+    return fq_out.dequantize(_clamp_out(out, fq_out))
+
+
+def _sum(inputs, fqs, fq_out, a):
+    x_q = fqs[0].codes(inputs[0])
+    dims = a.get("dim")
+    dims = list(range(x_q.dim())) if dims is None else ([dims] if isinstance(dims, int) else dims)
+    sums = x_q.sum(dim=dims, keepdim=bool(a.get("keepdim")))
+    return _pool_requant(sums, torch.ones_like(sums), float(_scale(fqs[0])), fq_out)
+
+
+def _stack(inputs, fqs, fq_out, a):
+    s_out = float(_scale(fq_out))
+    parts = []
+    for x, f in zip(inputs, fqs):
+        m, s = fp.quantize_multiplier(float(_scale(f)) / s_out)
+        parts.append(_clamp_out(requantize(f.codes(x), torch.tensor(int(m)), torch.tensor(int(s))), fq_out))
+    return fq_out.dequantize(torch.stack(parts, a.get("dim") or 0))
+
+
+#: ops whose parameters (not quantized data) VALIDATION reads: (x, fq_in, fq_out, attrs, params)
+_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu}
+
 _EXACT = {
+    "sum": _sum, "stack": _stack,
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),

@@ -705,3 +705,7 @@ def reference_fallback(p: Planner, op) -> None:
         for i in range(dst.shape[0]):
             store(impl(op, *[a if c else a[i:i + 1] for a, c in zip(ins, consts)]), dst[i:i + 1])
     p.step(op.name, run)
+
+
+# handlers of the layer ops (bpu.prelu, bpu.pad) register themselves into HANDLERS on import
+from . import layer_ops  # noqa: E402, F401

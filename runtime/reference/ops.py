@@ -389,3 +389,40 @@ def slice_(op, x: np.ndarray) -> np.ndarray:
     index = [slice(None)] * x.ndim
     index[attr(op, "dim") % x.ndim] = slice(attr(op, "start"), attr(op, "end"), attr(op, "step", 1))
     return x[tuple(index)]
+
+
+#: torch.nn.functional.pad's modes by numpy.pad's names
+_NUMPY_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@impl("bpu.pad")
+def pad(op, x: np.ndarray) -> np.ndarray:
+    """torch's F.pad on codes: `pad` lists (before, after) from the last dim backwards; a negative
+    amount (constant mode only) crops."""
+    pads = list(attr(op, "pad"))
+    widths = [(0, 0)] * x.ndim
+    crop = [slice(None)] * x.ndim
+    for i in range(len(pads) // 2):
+        d = x.ndim - 1 - i
+        before, after = pads[2 * i], pads[2 * i + 1]
+        widths[d] = (max(before, 0), max(after, 0))
+        crop[d] = slice(max(-before, 0), x.shape[d] - max(-after, 0))
+    x = x[tuple(crop)]
+    mode = attr(op, "mode", "constant")
+    if mode == "constant":
+        return np.pad(x, widths, mode="constant", constant_values=attr(op, "value", 0))
+    return np.pad(x, widths, mode=_NUMPY_PAD_MODES[mode])
+
+
+@impl("bpu.prelu")
+def prelu(op, x: np.ndarray) -> np.ndarray:
+    """``x * (x >= 0 ? M[c] : Mn[c])`` rounded once by ``2**-S[c]``, saturated."""
+    rank = x.ndim
+    axis = attr(op, "axis", 1) % max(rank, 1)
+    m = per_channel(attr(op, "multiplier"), rank, axis)
+    mn = per_channel(attr(op, "negative_multiplier"), rank, axis)
+    s = per_channel(attr(op, "shift"), rank, axis)
+    x = x.astype(np.int64)
+    mult = np.where(x >= 0, m, mn)
+    v = scaled_sum([(x * mult, np.int64(1))], s, attr(op, "rounding"))
+    return saturate(v, result_bits(op))

@@ -170,6 +170,11 @@ def weight_quant_node(b, op: Operation) -> fx.Node | None:
     return _module(b, path)
 
 
+#: hl ops whose constant operands VALIDATION reads as parameters (irq.quant.validation)
+_PARAMETERS = {"layer_norm": ("weight", "bias"), "batch_norm": ("weight", "bias", "running_mean", "running_var"),
+               "prelu": ("weight",)}
+
+
 def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:
     """After a quantized hl op: `exact(...)` (identity outside VALIDATION)."""
     out_path = output_quantizer(op)
@@ -188,8 +193,8 @@ def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:
         table = op.operands[1]
         params = {"weight": b.v(table), "weight_quant": _module(b, b.weight_quant.get(table))}
         inputs, in_fqs = [b.v(op.operands[0])], []
-    elif kind == "layer_norm":  # gamma/beta are parameters (lower-bpu quantizes them), not quantized data
-        params = {name: None if getattr(op, name) is None else b.v(getattr(op, name)) for name in ("weight", "bias")}
+    elif kind in _PARAMETERS:  # gamma/beta, slopes, statistics: parameters lower-bpu quantizes, not data
+        params = {name: None if getattr(op, name) is None else b.v(getattr(op, name)) for name in _PARAMETERS[kind]}
         inputs, in_fqs = [b.v(op.input)], [_module(b, quantizer_of(op.input))]
     else:
         params = None

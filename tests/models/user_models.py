@@ -389,3 +389,80 @@ class AdaptivePool(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc(self.pool(F.relu(self.conv(x))).flatten(1))
+
+
+# -- layers convert used to refuse (issue 12): each one converts and runs bit-exact now -----------------------
+class Conv1dNet(nn.Module):
+    """A 1-D signal model: Conv1d + BatchNorm1d + ReLU (fused), a strided dilated Conv1d, a residual add."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(3, 8, 5, padding=2, bias=False), nn.BatchNorm1d(8), nn.ReLU())
+        self.down = nn.Conv1d(8, 8, 3, stride=2, padding=2, dilation=2, groups=2)
+        self.mix = nn.Conv1d(8, 8, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.stem(x)
+        z = F.relu(self.down(y))
+        return self.mix(z) + z
+
+
+class StandaloneBatchNorm(nn.Module):
+    """Batch norms no conv absorbs: after a pool, after an add (BatchNorm2d) and on features (BatchNorm1d)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn_in = nn.BatchNorm2d(3)
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn_pool = nn.BatchNorm2d(6)
+        self.bn_feat = nn.BatchNorm1d(6)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.max_pool2d(F.relu(self.conv(self.bn_in(x))), 2)
+        y = self.bn_pool(y + y.mean((2, 3), keepdim=True))
+        return self.fc(self.bn_feat(y.mean((2, 3))))
+
+
+class PReLUNet(nn.Module):
+    """nn.PReLU with one slope per channel and with one shared slope (some learned negative)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.act1 = nn.PReLU(6)
+        self.conv2 = nn.Conv2d(6, 4, 3, padding=1)
+        self.act2 = nn.PReLU()
+        with torch.no_grad():
+            self.act1.weight.copy_(torch.tensor([0.25, -0.3, 0.0, 1.5, 0.01, 0.6]))
+            self.act2.weight.fill_(-0.2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act2(self.conv2(self.act1(self.conv1(x))))
+
+
+class SuperResolution(nn.Module):
+    """ESPCN-style upsampling: conv -> pixel_shuffle(2), and a space-to-depth stem (pixel_unshuffle)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(12, 8, 3, padding=1)
+        self.up = nn.Conv2d(8, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.stem(F.pixel_unshuffle(x, 2)))
+        return self.shuffle(self.up(y))
+
+
+class StackSum(nn.Module):
+    """torch.stack of two branches at different scales, a sum over the stacked dim and over channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        s = torch.stack([self.a(x), 3.0 * torch.sigmoid(self.b(x))], dim=1)
+        return s.sum(dim=1), torch.sum(s, dim=(1, 2), keepdim=True)

@@ -1,0 +1,148 @@
+"""lower-bpu's rewrites of the layers users' models add to the core set: a standalone batch norm, PReLU,
+explicit padding (F.pad, and a conv's reflect/replicate/circular padding_mode), pixel (un)shuffle, stack
+and sum.
+
+Each is built from bpu ops whose integer semantics are pinned (dialects/bpu.py), with the parameters
+VALIDATION computes from the same `irq.fixedpoint` function (irq/quant/validation.py), so the deployed
+program equals VALIDATION bit for bit:
+
+- batch norm (eval): ``a[c] x + b[c]`` is a depthwise 1x1 `bpu.conv2d` with one +-127 weight code per
+  channel and an int32 bias, then one `bpu.requantize` (`fp.batch_norm_parameters`);
+- PReLU: `bpu.prelu`, one rounding with a multiplier per sign of x and channel (`fp.prelu_parameters`);
+- pad, pixel_shuffle / pixel_unshuffle: data movement (`bpu.pad`; reshape + permute + reshape), codes and
+  scale pass through, as quant-annotate shares the input's quantizer with them;
+- stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
+- sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``).
+"""
+
+from __future__ import annotations
+
+from irq.dialects import bpu
+from irq.passes._lowering import LoweringError, QValue, _constant_data, _int_type, _ints, _shape, _str, fp, np
+
+from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
+from irq.ir.operation import Operation
+from irq.ir.types import TensorType, i64
+
+
+def _i64_array(values) -> DenseArrayAttr:
+    return DenseArrayAttr(i64, [int(v) for v in np.ravel(values)])
+
+
+class LayerOpLowerings:
+    """`lower_<op>` handlers for batch_norm, prelu, pad, pixel_shuffle, pixel_unshuffle, stack and sum."""
+
+    def _rounding(self) -> dict:
+        return {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+
+    def lower_batch_norm(self, op: Operation) -> None:
+        if op.get_attr("training") is not None and op.get_attr("training").value:
+            raise LoweringError("is in training mode (batch statistics): convert needs an eval-mode batch norm")
+        x = self.act(op.operands[0])
+        shape = _shape(op.operands[0])
+        if not 2 <= len(shape) <= 4:
+            raise LoweringError(f"batch norm of a rank-{len(shape)} input (2-D to 4-D lower)")
+        params = {}
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            v = getattr(op, name)
+            params[name] = None if v is None else _constant_data(v)
+            if v is not None and params[name] is None:
+                raise LoweringError(f"its {name} is not a constant")
+        if params["running_mean"] is None or params["running_var"] is None:
+            raise LoweringError("has no running statistics (track_running_stats=False)")
+        qc, s_out, dtype, lo, hi = self._output(op)
+        w, b, m, s = fp.batch_norm_parameters(params["weight"], params["bias"], params["running_mean"],
+                                              params["running_var"], float(op.get_attr("eps").value), x.scale, s_out)
+        c = shape[1]
+        nchw = (shape[0], c, 1 if len(shape) < 4 else shape[2], 1 if len(shape) == 2 else shape[-1])
+        x4 = self._view(x, nchw) if len(shape) != 4 else x
+        w_codes = w.reshape(c, 1, 1, 1)
+        acc_t = self.accumulator_type(nchw, 1, x4, w_codes, b)
+        owner = _str(op, "owner") or "batch_norm"
+        wv = self.constant(w_codes, "i8", f"{owner}.weight")
+        bv = self.constant(b, f"i{acc_t.element_type.width}", f"{owner}.bias")
+        one, zero = ArrayAttr([IntegerAttr(1, i64)] * 2), ArrayAttr([IntegerAttr(0, i64)] * 2)
+        acc = self.emit(bpu.Conv2dOp(x4.value, wv, bv, result_types=[acc_t], stride=one, padding=zero, dilation=one,
+                                     groups=IntegerAttr(c, i64))).out
+        y = self.emit(bpu.RequantizeOp(acc, None, multiplier=_i64_array(m), shift=_i64_array(s),
+                                       axis=IntegerAttr(1, i64), result_types=[TensorType(nchw, _int_type(dtype))],
+                                       **self._rounding())).out
+        out = QValue(y, s_out, dtype)
+        self.q[qc.results[0]] = self._view(out, shape) if len(shape) != 4 else out
+
+    def lower_prelu(self, op: Operation) -> None:
+        x = self.act(op.operands[0])
+        slope = _constant_data(op.operands[1])
+        if slope is None:
+            raise LoweringError("its weight (the slopes) is not a constant")
+        shape = _shape(op.operands[0])
+        if slope.size > 1 and (len(shape) < 2 or shape[1] != slope.size):
+            raise LoweringError(f"{slope.size} slopes do not match the {shape[1] if len(shape) > 1 else 1} channels")
+        qc, s_out, dtype, _, _ = self._output(op)
+        m, mn, s = fp.prelu_parameters(slope.ravel(), x.scale, s_out)
+        y = self.emit(bpu.PreluOp(x.value, multiplier=_i64_array(m), negative_multiplier=_i64_array(mn),
+                                  shift=_i64_array(s), axis=IntegerAttr(1, i64),
+                                  result_types=[TensorType(shape, _int_type(dtype))], **self._rounding())).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    # -- data movement -------------------------------------------------------------------------------------
+    def _moved(self, op: Operation, x: QValue, y) -> None:
+        self.lowered.append(op)
+        self.q[op.results[0]] = QValue(y, x.scale, x.dtype)
+
+    def lower_pad(self, op: Operation) -> None:
+        """F.pad on codes; a constant `value` is written as its code ``rint(float32(value) / s)``, the code
+        VALIDATION's next quantizer reads from the padded float value."""
+        x = self.act(op.operands[0])
+        mode = _str(op, "mode") or "constant"
+        value = op.get_attr("value")
+        v = float(value.value) if isinstance(value, (FloatAttr, IntegerAttr)) else 0.0
+        code = int(fp.quantize_to_codes(np.float32(v), x.scale, x.dtype)) if mode == "constant" else 0
+        if mode == "constant" and v != 0.0 and float(np.float32(code * x.scale)) != float(np.float32(v)) and any(
+                u.name == "func.return" for u in op.results[0].users):
+            raise LoweringError(f"pads a returned value with {v}, which is not a code of its scale {x.scale}")
+        out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))
+        pads = ArrayAttr(IntegerAttr(p, i64) for p in _ints(op, "pad", 1, 0))
+        y = self.emit(bpu.PadOp(x.value, pad=pads, mode=StringAttr(mode), value=IntegerAttr(code, i64),
+                                result_types=[out_t])).out
+        self._moved(op, x, y)
+
+    def _shuffle(self, op: Operation, view: tuple[int, ...], dims: list[int]) -> None:
+        x = self.act(op.operands[0])
+        it = _int_type(x.dtype)
+        v = self.emit(bpu.ReshapeOp(x.value, result_types=[TensorType(view, it)])).out
+        moved = tuple(view[d] for d in dims)
+        v = self.emit(bpu.PermuteOp(v, dims=ArrayAttr(IntegerAttr(d, i64) for d in dims),
+                                    result_types=[TensorType(moved, it)])).out
+        y = self.emit(bpu.ReshapeOp(v, result_types=[TensorType(_shape(op.results[0]), it)])).out
+        self._moved(op, x, y)
+
+    def lower_pixel_shuffle(self, op: Operation) -> None:
+        n, c, h, w = _shape(op.operands[0])
+        r = op.get_attr("upscale_factor").value
+        self._shuffle(op, (n, c // (r * r), r, r, h, w), [0, 1, 4, 2, 5, 3])
+
+    def lower_pixel_unshuffle(self, op: Operation) -> None:
+        n, c, h, w = _shape(op.operands[0])
+        r = op.get_attr("downscale_factor").value
+        self._shuffle(op, (n, c, h // r, r, w // r, r), [0, 1, 3, 5, 2, 4])
+
+    # -- requantizing joins and reductions -------------------------------------------------------------------
+    def lower_stack(self, op: Operation) -> None:
+        xs = [self.act(v) for v in op.operands]
+        out_shape = _shape(op.results[0])
+        dim = (op.get_attr("dim").value if op.get_attr("dim") is not None else 0) % len(out_shape)
+        pieces = [self._view(x, (*out_shape[:dim], 1, *out_shape[dim + 1:])) for x in xs]
+        qc, s_out, dtype, _, _ = self._output(op)
+        m, s = fp.quantize_multiplier([x.scale / s_out for x in xs])
+        y = self.emit(bpu.ConcatOp([p.value for p in pieces], dim=IntegerAttr(dim, i64),
+                                   multiplier=DenseArrayAttr(i64, m.tolist()), shift=DenseArrayAttr(i64, s.tolist()),
+                                   result_types=[TensorType(out_shape, _int_type(dtype))], **self._rounding())).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_sum(self, op: Operation) -> None:
+        in_shape = _shape(op.operands[0])
+        rank = len(in_shape)
+        dims = (sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None
+                else list(range(rank)))
+        self._mean_any_dims(op, in_shape, dims, average=False)

@@ -1,0 +1,70 @@
+"""Numba handlers of the bpu ops users' layers add (bpu.prelu, bpu.pad); registered into ops.HANDLERS.
+
+Kept apart from ops.py (the core ops' handlers) so each file stays one concept; the semantics are the
+bpu dialect's (dialects/bpu.py docstring), and tests check these handlers against the reference runtime
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.prelu import prelu_requantize
+from .kernels.requantize import rounding_code
+from .ops import _attr, _channels, _ints, _range, _rows_around, handles
+from .planner import PLAIN, Planner, op_error
+
+#: torch.nn.functional.pad's modes by numpy.pad's names (numpy pads an index ramp to find each source)
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@handles("bpu.prelu")
+def _prelu(p: Planner, op) -> None:
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    shape = tuple(x.shape)
+    axis = _attr(op, "axis", 1) % max(len(shape), 1)
+    outer, c, inner = _rows_around(shape, axis) if shape else (1, 1, 1)
+    m = _channels(_ints(op, "multiplier"), c, op, "multiplier")
+    mn = _channels(_ints(op, "negative_multiplier"), c, op, "negative_multiplier")
+    s = _channels(_ints(op, "shift"), c, op, "shift")
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+    lo, hi = _range(out.dtype)
+    xs, os_ = x.array.reshape(outer, c, inner), out.array.reshape(outer, c, inner)
+    p.step("prelu", lambda: prelu_requantize(xs, m, mn, s, mode, lo, hi, os_))
+
+
+@handles("bpu.pad")
+def _pad(p: Planner, op) -> None:
+    """Planned once: the source index of every output position per dim (constant mode: the interior
+    window and the fill code), so each run is one gather or one fill and copy."""
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    src, dst = x.array, out.array
+    pads = _ints(op, "pad")
+    widths = [(0, 0)] * src.ndim
+    for i in range(len(pads) // 2):
+        widths[src.ndim - 1 - i] = (pads[2 * i], pads[2 * i + 1])
+    mode = _attr(op, "mode", "constant")
+    if mode == "constant":
+        value = _attr(op, "value", 0)
+        src_win, dst_win = [], []
+        for n, (before, after) in zip(src.shape, widths):
+            lo_s, hi_s = max(-before, 0), n - max(-after, 0)
+            src_win.append(slice(lo_s, hi_s))
+            dst_win.append(slice(max(before, 0), max(before, 0) + max(hi_s - lo_s, 0)))
+        inner_src, inner_dst = src[tuple(src_win)], dst[tuple(dst_win)]
+        if inner_src.shape != inner_dst.shape:
+            raise op_error(op, f"pads {list(src.shape)} by {pads} into {list(dst.shape)}")
+
+        def run_constant() -> None:
+            dst.fill(value)
+            np.copyto(inner_dst, inner_src)
+        p.step("pad", run_constant)
+        return
+    if mode not in _NUMPY_PAD_MODES:
+        raise op_error(op, f"unknown pad mode '{mode}'")
+    index = np.ix_(*[np.pad(np.arange(n), w, mode=_NUMPY_PAD_MODES[mode]) for n, w in zip(src.shape, widths)])
+    if tuple(len(i) for i in (np.ravel(a) for a in index)) != dst.shape:
+        raise op_error(op, f"pads {list(src.shape)} by {pads} into {list(dst.shape)}")
+    p.step("pad", lambda: np.copyto(dst, src[index]))
