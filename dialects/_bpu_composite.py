@@ -258,3 +258,51 @@ class EmbeddingOp(Op):
         _per_channel_length(self, len(m), ts[0] if ts is not None else None, "multiplier")
         _verify_multipliers(self, m, sh)
         _verify_rounding(self)
+
+
+@DIALECT.op
+class GroupNormOp(Op):
+    """bpu.layer_norm's integer steps over each (sample, group) of C / G channels, gamma/beta per channel."""
+
+    name = "bpu.group_norm"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    gamma = operand(Weight)
+    beta = operand(_int_tensor((32,)))
+    num_groups = _attr(INT)
+    frac_bits = _attr(INT)
+    sqrt_frac_bits = _attr(INT, optional=True)
+    eps = _attr(INT)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        groups, f, eps = self.num_groups.value, self.frac_bits.value, self.eps.value
+        if not 1 <= f <= 15:
+            raise self.error(f"frac_bits must be in [1, 15], got {f}")
+        if eps < 0:
+            raise self.error(f"eps must be >= 0, got {eps}")
+        g = f if self.sqrt_frac_bits is None else self.sqrt_frac_bits.value
+        if not 0 <= g <= f:
+            raise self.error(f"sqrt_frac_bits must be in [0, frac_bits = {f}], got {g}")
+        if s is None:
+            return
+        if len(s) < 2 or groups < 1 or s[1] % groups:
+            raise self.error(f"{groups} groups do not divide the channels of a {list(s)} input")
+        for what, v in (("gamma", self.gamma), ("beta", self.beta)):
+            if shape_of(v) is not None and shape_of(v) != (s[1],):
+                raise self.error(f"{what} must have shape [{s[1]}], got {list(shape_of(v))}")
+        n = s[1] // groups
+        for d in s[2:]:
+            n *= d
+        bits = width(self.input)
+        if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) >= 2**63 or n * 2 ** (bits + f + g + 2) >= 2**63:
+            raise self.error(f"groups of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits "
+                             f"{g} and eps {eps} overflow int64 statistics")
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+        _verify_rounding(self)

@@ -87,6 +87,11 @@ Ops (attribute names in parentheses):
 - ``bpu.pad %x`` (pad, mode, value): torch.nn.functional.pad on codes, `pad` in torch's order (last dim
   first, (before, after) pairs); `constant` writes the code `value` (default 0), `reflect` mirrors without
   the edge, `replicate` repeats the edge, `circular` wraps.
+- ``bpu.group_norm %x, %gamma, %beta`` (num_groups, frac_bits, sqrt_frac_bits?, eps, multiplier, shift,
+  rounding): x [N, C, ...] normalized over each sample's group of C / G channels (n = C / G x the spatial
+  size elements) with exactly bpu.layer_norm's integer steps (S1, S2, c, v, r, z, the same int64 bounds),
+  then ``out = sat_T(rshift_round((z * gamma[c] + beta[c]) * M, S))`` with gamma [C] i8 and beta [C] i32
+  per channel (`fp.layer_norm_parameters` with the group's n).
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 - ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
@@ -136,6 +141,7 @@ from irq.dialects._bpu_composite import (
     AvgPool2dOp,
     EmbeddingOp,
     GlobalAvgPoolOp,
+    GroupNormOp,
     Indices,  # noqa: F401
     LayerNormOp,
     MaxPool2dOp,
@@ -163,4 +169,4 @@ from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, Re
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp"]
+           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp"]

@@ -237,17 +237,18 @@ def layer_norm_sqrt_frac_bits(n: int, in_dtype: str, eps: int, frac_bits: int = 
     raise ValueError(f"layer norm over {n} {in_dtype} elements overflows int64 statistics")
 
 
-def layer_norm_parameters(gamma, beta, eps: float, input_scale: float, output_scale: float
+def layer_norm_parameters(gamma, beta, eps: float, input_scale: float, output_scale: float, n: int | None = None
                           ) -> tuple[int, np.ndarray, np.ndarray, int, int, int]:
     """(frac_bits F, gamma codes, beta codes, integer eps, M, S) of bpu.layer_norm over n = len(gamma);
     its `sqrt_frac_bits` is `layer_norm_sqrt_frac_bits(n, in_dtype, eps)`.
 
     gamma is int8 per tensor (scale s_g from its absmax), beta int32 at ``s_g * 2**-F`` (the scale of
     ``z * gamma``), eps the integer ``rint(n^2 eps / s_in^2)`` added to ``n^2 var`` in codes, and
-    ``M / 2**S ~= s_g 2**-F / s_out``. Shared by lower-bpu and VALIDATION."""
+    ``M / 2**S ~= s_g 2**-F / s_out``. Shared by lower-bpu and VALIDATION. `n` is the normalized row's
+    length when it is not len(gamma) (bpu.group_norm: C / G channels x the spatial size)."""
     g = np.asarray(gamma, dtype=np.float64)
     b = np.asarray(beta, dtype=np.float64)
-    n = g.shape[-1]
+    n = g.shape[-1] if n is None else int(n)
     frac = LAYER_NORM_FRAC_BITS
     s_g = float(scale_from_absmax(np.abs(g).max()))
     g_codes = quantize_weight(g, s_g)

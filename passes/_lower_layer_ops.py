@@ -1,5 +1,5 @@
 """lower-bpu's rewrites of the layers users' models add to the core set: a standalone batch norm, PReLU,
-explicit padding (F.pad, and a conv's reflect/replicate/circular padding_mode), pixel (un)shuffle, stack
+group norm, explicit padding (F.pad, and a conv's reflect/replicate/circular padding_mode), pixel (un)shuffle, stack
 and sum.
 
 Each is built from bpu ops whose integer semantics are pinned (dialects/bpu.py), with the parameters
@@ -9,6 +9,8 @@ program equals VALIDATION bit for bit:
 - batch norm (eval): ``a[c] x + b[c]`` is a depthwise 1x1 `bpu.conv2d` with one +-127 weight code per
   channel and an int32 bias, then one `bpu.requantize` (`fp.batch_norm_parameters`);
 - PReLU: `bpu.prelu`, one rounding with a multiplier per sign of x and channel (`fp.prelu_parameters`);
+- group norm: `bpu.group_norm`, layer norm's exact integer statistics per (sample, group), gamma/beta per
+  channel (`fp.layer_norm_parameters` with the group's length);
 - pad, pixel_shuffle / pixel_unshuffle: data movement (`bpu.pad`; reshape + permute + reshape), codes and
   scale pass through, as quant-annotate shares the input's quantizer with them;
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
@@ -30,7 +32,7 @@ def _i64_array(values) -> DenseArrayAttr:
 
 
 class LayerOpLowerings:
-    """`lower_<op>` handlers for batch_norm, prelu, pad, pixel_shuffle, pixel_unshuffle, stack and sum."""
+    """`lower_<op>` handlers for batch_norm, prelu, group_norm, pad, pixel_shuffle, pixel_unshuffle, stack, sum."""
 
     def _rounding(self) -> dict:
         return {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
@@ -83,6 +85,33 @@ class LayerOpLowerings:
         y = self.emit(bpu.PreluOp(x.value, multiplier=_i64_array(m), negative_multiplier=_i64_array(mn),
                                   shift=_i64_array(s), axis=IntegerAttr(1, i64),
                                   result_types=[TensorType(shape, _int_type(dtype))], **self._rounding())).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_group_norm(self, op: Operation) -> None:
+        x = self.act(op.operands[0])
+        shape = _shape(op.operands[0])
+        groups = op.get_attr("num_groups").value
+        if len(shape) < 2 or shape[1] % groups:
+            raise LoweringError(f"{groups} groups do not divide the channels of a {list(shape)} input")
+        c = shape[1]
+        n = c // groups * int(np.prod(shape[2:], dtype=np.int64))
+        gamma = _constant_data(op.weight) if op.weight is not None else np.ones(c)
+        beta = _constant_data(op.bias) if op.bias is not None else np.zeros(c)
+        if gamma is None or beta is None:
+            raise LoweringError("its weight and bias must be constants")
+        qc, s_out, dtype, _, _ = self._output(op)
+        frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, float(op.get_attr("eps").value),
+                                                                    x.scale, s_out, n=n)
+        sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
+        owner = _str(op, "owner") or "group_norm"
+        attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}
+        gv = self.constant(g_codes, "i8", f"{owner}.weight")
+        bv = self.constant(b_codes, "i32", f"{owner}.bias")
+        y = self.emit(bpu.GroupNormOp(x.value, gv, bv, num_groups=IntegerAttr(groups, i64),
+                                      frac_bits=IntegerAttr(frac, i64), eps=IntegerAttr(eps, i64),
+                                      multiplier=IntegerAttr(int(m), i64), shift=IntegerAttr(int(s), i64),
+                                      result_types=[TensorType(shape, _int_type(dtype))], **attrs,
+                                      **self._rounding())).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     # -- data movement -------------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "relu": (lambda: Net(lambda m, y: torch.sigmoid(F.relu(torch.tanh(y)))), (3, 8, 8)),
     "clamp": (lambda: Net(lambda m, y: torch.clamp(y, -0.5, 0.7)), (3, 8, 8)),
     "layer_norm": (lambda: Net(lambda m, y: m.ln(y), extra={"ln": nn.LayerNorm(8)}), (3, 8, 8)),
+    "group_norm": (lambda: Net(lambda m, y: m.gn(y), extra={"gn": nn.GroupNorm(2, 4)}), (3, 8, 8)),
     "softmax": (lambda: Net(lambda m, y: torch.softmax(y, -1)), (3, 8, 8)),
     "batch_norm": (lambda: Net(lambda m, y: m.bn(F.max_pool2d(y, 2)), extra={"bn": nn.BatchNorm2d(4)}), (3, 8, 8)),
     "prelu": (lambda: Net(lambda m, y: m.act(y), extra={"act": nn.PReLU(4)}), (3, 8, 8)),

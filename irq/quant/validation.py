@@ -26,12 +26,13 @@ evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
 A standalone batch norm is a depthwise 1x1 convolution (one +-127 weight code per channel, an int32 bias,
 one requantize: `fp.batch_norm_parameters`); PReLU is one rounding with a per-channel multiplier for each
 sign of x (`fp.prelu_parameters`); sum is mean's global pool with divisor 1; stack requantizes each input
-to the output scale, as cat.
+to the output scale, as cat; group_norm is layer_norm's integer steps per (sample, group) with gamma/beta
+per channel.
 
 An embedding gathers int8 table codes (the weight quantizer's per-row or per-tensor scales) and
 requantizes each row once to the output scale, as bpu.embedding does.
 
-Ops without pinned integer semantics (group_norm, ...) are computed in
+Ops without pinned integer semantics (instance_norm, ...) are computed in
 float from the dequantized inputs and quantized at their output; `float_in_validation` names
 them and irq.freeze's users see them in the model check.
 """
@@ -51,7 +52,7 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
-                            "stack", *lut_functions.KINDS})
+                            "stack", "group_norm", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -488,8 +489,28 @@ def _stack(inputs, fqs, fq_out, a):
     return fq_out.dequantize(torch.stack(parts, a.get("dim") or 0))
 
 
+def _group_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p: dict) -> Tensor:
+    """bpu.group_norm: _layer_norm's integer steps over each (sample, group), gamma/beta per channel."""
+    q = fq_in.codes(x)
+    n_batch, c, groups = q.shape[0], q.shape[1], int(a["num_groups"])
+    rows = q.reshape(n_batch, groups, -1)
+    n = rows.shape[-1]
+    weight, bias = p.get("weight"), p.get("bias")
+    gamma = np.ones(c) if weight is None else weight.detach().double().cpu().numpy()
+    beta = np.zeros(c) if bias is None else bias.detach().double().cpu().numpy()
+    frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, a["eps"], float(_scale(fq_in)),
+                                                                 float(_scale(fq_out)), n=n)
+    g = fp.layer_norm_sqrt_frac_bits(n, fq_in.storage, eps, frac)
+    s1 = rows.sum(dim=-1, keepdim=True)
+    s2 = (rows * rows).sum(dim=-1, keepdim=True)
+    r = torch.clamp(_isqrt((n * s2 - s1 * s1 + eps) * (1 << (2 * g))), min=1)
+    z = torch.div(2 * (n * rows - s1) * (1 << (frac + g)) + r, 2 * r, rounding_mode="floor").reshape(q.shape)
+    acc = z * _channel_param(g_codes, q) + _channel_param(b_codes, q)
+    return fq_out.dequantize(_clamp_out(requantize(acc, torch.tensor(m), torch.tensor(s)), fq_out))
+
+
 #: ops whose parameters (not quantized data) VALIDATION reads: (x, fq_in, fq_out, attrs, params)
-_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu}
+_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm}
 
 _EXACT = {
     "sum": _sum, "stack": _stack,

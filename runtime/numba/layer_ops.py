@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels import normalize
 from .kernels.prelu import prelu_requantize
 from .kernels.requantize import rounding_code
 from .ops import _attr, _channels, _ints, _range, _rows_around, handles
@@ -68,3 +69,33 @@ def _pad(p: Planner, op) -> None:
     if tuple(len(i) for i in (np.ravel(a) for a in index)) != dst.shape:
         raise op_error(op, f"pads {list(src.shape)} by {pads} into {list(dst.shape)}")
     p.step("pad", lambda: np.copyto(dst, src[index]))
+
+
+@handles("bpu.group_norm")
+def _group_norm(p: Planner, op) -> None:
+    """One layer_norm_rows call per group on the (N, m) rows of that group, with the group's channels'
+    gamma/beta repeated over the spatial size: the same integer steps as bpu.layer_norm."""
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    groups = _attr(op, "num_groups")
+    n_batch, c = x.shape[:2]
+    spatial = int(np.prod(x.shape[2:], dtype=np.int64))
+    gamma = np.ascontiguousarray(p.constant(op.operands[1]), dtype=np.int64).reshape(-1)
+    beta = np.ascontiguousarray(p.constant(op.operands[2]), dtype=np.int64).reshape(-1)
+    if gamma.shape != (c,) or beta.shape != (c,) or c % groups:
+        raise op_error(op, f"gamma/beta of {gamma.size}/{beta.size} entries and {groups} groups for {c} channels")
+    cg = c // groups
+    gammas = [np.ascontiguousarray(np.repeat(gamma[k * cg:(k + 1) * cg], spatial)) for k in range(groups)]
+    betas = [np.ascontiguousarray(np.repeat(beta[k * cg:(k + 1) * cg], spatial)) for k in range(groups)]
+    xs, os_ = x.array.reshape(n_batch, groups, cg * spatial), out.array.reshape(n_batch, groups, cg * spatial)
+    f, eps = np.int64(_attr(op, "frac_bits")), np.int64(_attr(op, "eps"))
+    g = np.int64(_attr(op, "sqrt_frac_bits", int(f)))
+    mult, shift = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+    lo, hi = _range(out.dtype)
+
+    def run() -> None:
+        for k in range(groups):
+            normalize.layer_norm_rows(xs[:, k, :], gammas[k], betas[k], f, g, eps, mult, shift, mode, lo, hi,
+                                      os_[:, k, :])
+    p.step("group_norm", run)

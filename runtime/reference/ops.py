@@ -426,3 +426,25 @@ def prelu(op, x: np.ndarray) -> np.ndarray:
     mult = np.where(x >= 0, m, mn)
     v = scaled_sum([(x * mult, np.int64(1))], s, attr(op, "rounding"))
     return saturate(v, result_bits(op))
+
+
+@impl("bpu.group_norm")
+def group_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """bpu.layer_norm's steps over each (sample, group) of C / G channels; gamma/beta of each element's channel."""
+    f = attr(op, "frac_bits")
+    g = attr(op, "sqrt_frac_bits", f)
+    groups = attr(op, "num_groups")
+    n_batch, c = x.shape[:2]
+    rows = x.astype(np.int64).reshape(n_batch, groups, c // groups, -1)
+    n = rows.shape[2] * rows.shape[3]
+    s1 = rows.sum(axis=(2, 3), keepdims=True)
+    s2 = (rows * rows).sum(axis=(2, 3), keepdims=True)
+    centred = n * rows - s1
+    v = n * s2 - s1 * s1 + attr(op, "eps")
+    isqrt = np.vectorize(lambda t: max(1, math.isqrt(int(t) << (2 * g))), otypes=[np.int64])
+    r = isqrt(v)
+    z = (2 * (centred << (f + g)) + r) // (2 * r)
+    per_channel_shape = (1, groups, c // groups, 1)
+    acc = z * gamma.astype(np.int64).reshape(per_channel_shape) + beta.astype(np.int64).reshape(per_channel_shape)
+    out = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
+    return saturate(out, result_bits(op)).reshape(x.shape)

@@ -172,7 +172,7 @@ def weight_quant_node(b, op: Operation) -> fx.Node | None:
 
 #: hl ops whose constant operands VALIDATION reads as parameters (irq.quant.validation)
 _PARAMETERS = {"layer_norm": ("weight", "bias"), "batch_norm": ("weight", "bias", "running_mean", "running_var"),
-               "prelu": ("weight",)}
+               "prelu": ("weight",), "group_norm": ("weight", "bias")}
 
 
 def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:

@@ -466,3 +466,20 @@ class StackSum(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         s = torch.stack([self.a(x), 3.0 * torch.sigmoid(self.b(x))], dim=1)
         return s.sum(dim=1), torch.sum(s, dim=(1, 2), keepdim=True)
+
+
+class GroupNormNet(nn.Module):
+    """GroupNorm the way detection heads use it (conv -> GN -> ReLU), with an affine and 2 / 4 groups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn1 = nn.GroupNorm(2, 8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.gn2 = nn.GroupNorm(4, 8)
+        with torch.no_grad():
+            self.gn1.weight.copy_(torch.linspace(0.5, 1.5, 8))
+            self.gn1.bias.copy_(torch.linspace(-0.3, 0.3, 8))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gn2(self.conv2(F.relu(self.gn1(self.conv1(x)))))
