@@ -333,3 +333,31 @@ class PreluOp(Op):
         _verify_multipliers(self, m, s)
         _verify_multipliers(self, [abs(v) for v in mn], [], "negative ")
         _verify_rounding(self)
+
+
+@DIALECT.op
+class DivOp(Op):
+    """Element-wise a / b on codes, one exact rounded division: round_half_up(a * M / (b * 2^S))."""
+
+    name = "bpu.div"
+    traits = frozenset({Pure})
+    lhs = operand(Activation)
+    rhs = operand(Activation)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    out = result(Activation)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        from irq.dialects._shapes import broadcast_shapes
+        sa, sb, so = shape_of(self.lhs), shape_of(self.rhs), shape_of(self.out)
+        try:
+            if sa is not None and sb is not None and so is not None and broadcast_shapes(sa, sb) != so:
+                raise self.error(f"result shape {list(so)} is not the broadcast of {list(sa)} and {list(sb)}")
+        except ShapeError as e:
+            raise self.error(str(e)) from None
+        m, s = self.multiplier.value, self.shift.value
+        _verify_multipliers(self, [m], [])
+        cap = 61 - width(self.rhs)
+        if not 0 <= s <= cap:  # 2 |b| 2^S must stay below 2^62 for an exact int64 division
+            raise self.error(f"shift {s} is outside [0, {cap}] for {dtype_name(self.rhs)} divisors")

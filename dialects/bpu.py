@@ -81,6 +81,10 @@ Ops (attribute names in parentheses):
   at scale ``2**-F s_g`` and ``M / 2**S ~ 2**-F s_g / s_out``. The verifier bounds
   ``(n^2 qmax_in^2 + eps) 2^(2G) < 2^63`` and ``n 2^(bits_in + 1) 2^(F+G+1) < 2^63`` so every step fits
   int64; i16 inputs need G < F for long rows (lower-bpu picks the largest G <= F that fits).
+- ``bpu.div %a, %b`` (multiplier, shift): element-wise with numpy broadcasting, one exact division rounded
+  half up: with ``a' = a sign(b)``, ``out = sat_T(floor((2 a' M + |b| 2**S) / (2 |b| 2**S)))`` and
+  ``M / 2**S ~ s_a / (s_b s_out)``, ``S <= 61 - bits(b)`` so every term fits int64; ``b = 0`` gives T's
+  max for a > 0, its min for a < 0 and 0 for a = 0 (the saturated float quotient; 0 / 0 is 0).
 - ``bpu.prelu %x`` (multiplier, negative_multiplier, shift, rounding, axis): per channel c along `axis` (or one
   for all), ``sat_T(rshift_round(x * (x >= 0 ? M[c] : Mn[c]), S[c]))``; ``M / 2**S ~ s_in / s_out`` and
   ``Mn / 2**S ~ slope[c] s_in / s_out`` share the shift, and Mn is signed (``|Mn| < 2**31``).
@@ -155,6 +159,7 @@ from irq.dialects._bpu_compute import (
     Conv2dOp,
     ConvTranspose2dOp,
     DequantizeOp,
+    DivOp,
     LinearOp,
     LutOp,
     MatmulOp,
@@ -169,4 +174,4 @@ from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, Re
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp"]
+           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp"]

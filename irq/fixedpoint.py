@@ -290,3 +290,18 @@ def prelu_parameters(slope, input_scale: float, output_scale: float
     r = np.float64(input_scale) / np.float64(output_scale)
     m, s = common_shift_multipliers(np.stack([np.full_like(a, r), np.abs(a) * r]))
     return m[0], np.where(a < 0, -m[1], m[1]), s
+
+
+def div_parameters(input_scale: float, other_scale: float, output_scale: float, other_dtype: str
+                   ) -> tuple[int, int]:
+    """(M, S) of bpu.div: ``out = round_half_up(a * M / (b * 2**S))`` with ``M / 2**S ~= s_a / (s_b s_out)``.
+
+    The exact division ``(2 a M + |b| 2**S) // (2 |b| 2**S)`` must fit int64, so S is capped at
+    ``61 - bits(b)`` (53 for i8 divisors, 45 for i16): a smaller ratio keeps fewer multiplier bits
+    (M shifted right, rounded half to even), down to M = 0 for a ratio below 2**-S."""
+    m, s = quantize_multiplier(np.float64(input_scale) / (np.float64(other_scale) * np.float64(output_scale)))
+    m, s = int(np.ravel(m)[0]), int(np.ravel(s)[0])
+    cap = 61 - int(other_dtype[1:])
+    if s > cap:
+        m, s = int(np.rint(m / 2.0 ** (s - cap))), cap
+    return m, s

@@ -14,7 +14,8 @@ program equals VALIDATION bit for bit:
 - pad, pixel_shuffle / pixel_unshuffle: data movement (`bpu.pad`; reshape + permute + reshape), codes and
   scale pass through, as quant-annotate shares the input's quantizer with them;
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
-- sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``).
+- sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``);
+- a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _i64_array(values) -> DenseArrayAttr:
 
 
 class LayerOpLowerings:
-    """`lower_<op>` handlers for batch_norm, prelu, group_norm, pad, pixel_shuffle, pixel_unshuffle, stack, sum."""
+    """`lower_<op>` handlers: batch_norm, prelu, group_norm, pad, pixel_(un)shuffle, stack, sum and div."""
 
     def _rounding(self) -> dict:
         return {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
@@ -167,6 +168,18 @@ class LayerOpLowerings:
         y = self.emit(bpu.ConcatOp([p.value for p in pieces], dim=IntegerAttr(dim, i64),
                                    multiplier=DenseArrayAttr(i64, m.tolist()), shift=DenseArrayAttr(i64, s.tolist()),
                                    result_types=[TensorType(out_shape, _int_type(dtype))], **self._rounding())).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_div(self, op: Operation) -> None:
+        """a / b of two activations: bpu.div, one exact rounded division (`fp.div_parameters`)."""
+        if op.get_attr("rounding_mode") is not None:
+            raise LoweringError(f"rounding_mode '{op.get_attr('rounding_mode').value}' is not supported (only true "
+                                "division)")
+        a, b = self.act(op.operands[0]), self.act(op.operands[1])
+        qc, s_out, dtype, _, _ = self._output(op)
+        m, s = fp.div_parameters(a.scale, b.scale, s_out, b.dtype)
+        y = self.emit(bpu.DivOp(a.value, b.value, multiplier=IntegerAttr(m, i64), shift=IntegerAttr(s, i64),
+                                result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_sum(self, op: Operation) -> None:

@@ -162,3 +162,39 @@ def test_a_standalone_batch_norm_is_one_depthwise_1x1_conv_with_pm127_codes():
     assert len(bn) == 1
     w = bn[0].operands[1].owner.get_attr("value").to_numpy()
     assert w.shape == (4, 1, 1, 1) and set(np.abs(w.ravel())) <= {0, 127}
+
+
+def _div_formula(a, b, m, s, lo=-128, hi=127):
+    """round_half_up(a * M / (b * 2**S)) with Python's exact rationals; b = 0 saturates by a's sign."""
+    from fractions import Fraction
+    out = np.empty(np.broadcast(a, b).shape, dtype=np.int64)
+    for idx, (x, d) in zip(np.ndindex(*out.shape), np.broadcast(a, b)):
+        x, d = int(x), int(d)
+        if d == 0:
+            q = hi if x > 0 else lo if x < 0 else 0
+        else:
+            q = int(np.floor(Fraction(x * m, d * 2**s) + Fraction(1, 2)))
+        out[idx] = min(max(q, lo), hi)
+    return out
+
+
+@given(dtype=st.sampled_from(["i8", "i16"]), bcast=st.booleans(), extreme=st.booleans(),
+       ratio_exp=st.integers(-30, 12), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_div_equals_exact_rational_rounding(dtype, bcast, extreme, ratio_exp, seed):
+    rng = np.random.default_rng(seed)
+    lo, hi = (-128, 127) if dtype == "i8" else (-32768, 32767)
+    shape, bshape = (2, 3, 4), ((1, 3, 1) if bcast else (2, 3, 4))
+    npt = np.int8 if dtype == "i8" else np.int16
+    a = (rng.choice([lo, hi, 0, 1, -1], size=shape) if extreme else rng.integers(lo, hi + 1, size=shape)).astype(npt)
+    b = (rng.choice([lo, hi, 0, 1, -1], size=bshape) if extreme else rng.integers(lo, hi + 1, size=bshape)).astype(npt)
+    m, s = fp.div_parameters(2.0**ratio_exp, 1.0, 1.0, dtype)
+    p = ProgramText([("a", shape, dtype), ("b", bshape, dtype)])
+    p.op("y", "bpu.div", ["a", "b"], (shape, "i8"), {"multiplier": m, "shift": s})
+    np.testing.assert_array_equal(_run_both(p.module(["y"]), a, b), _div_formula(a, b, m, s))
+
+
+def test_div_parameters_cap_the_shift_so_the_division_fits_int64():
+    m, s = fp.div_parameters(1.0, 2.0**20, 2.0**20, "i16")  # ratio 2**-40 needs S = 70 at full precision
+    assert s == 45 and m == round(2**-40 * 2**45)
+    assert fp.div_parameters(1.0, 1.0, 1.0, "i8")[1] <= 53

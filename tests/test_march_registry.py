@@ -54,6 +54,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "add": (lambda: Net(lambda m, y: y + torch.sigmoid(y)), (3, 8, 8)),
     "sub": (lambda: Net(lambda m, y: y - torch.sigmoid(y)), (3, 8, 8)),
     "mul": (lambda: Net(lambda m, y: y * torch.sigmoid(y)), (3, 8, 8)),
+    "div": (lambda: Net(lambda m, y: y / (torch.sigmoid(y) + 0.5)), (3, 8, 8)),
     "mul_scalar": (lambda: Net(lambda m, y: y * 2.5), (3, 8, 8)),
     "div_scalar": (lambda: Net(lambda m, y: y / 3.0), (3, 8, 8)),
     "add_scalar": (lambda: Net(lambda m, y: y + 1.5), (3, 8, 8)),

@@ -67,6 +67,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "pixel_shuffle": (um.SuperResolution, (3, 8, 8)),
     "stack_sum": (um.StackSum, (3, 8, 8)),
     "group_norm": (um.GroupNormNet, (3, 8, 8)),
+    "tensor_divide": (um.TensorDivide, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))
        for m in ("reflect", "replicate", "circular")},
     **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8))

@@ -52,7 +52,7 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
-                            "stack", "group_norm", *lut_functions.KINDS})
+                            "stack", "group_norm", "div", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -512,8 +512,23 @@ def _group_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p
 #: ops whose parameters (not quantized data) VALIDATION reads: (x, fq_in, fq_out, attrs, params)
 _WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm}
 
+def _div(inputs, fqs, fq_out, a):
+    """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign."""
+    if a.get("rounding_mode") is not None:
+        return None  # floor/trunc division: not bpu.div; lower-bpu refuses it too
+    x, d = fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])
+    x, d = torch.broadcast_tensors(x, d)
+    m, s = fp.div_parameters(float(_scale(fqs[0])), float(_scale(fqs[1])), float(_scale(fq_out)),
+                             fqs[1].storage)
+    num, den = torch.where(d < 0, -x, x), d.abs()
+    den_s = torch.where(den == 0, torch.ones_like(den), den) * (1 << s)
+    q = torch.div(2 * num * m + den_s, 2 * den_s, rounding_mode="floor")
+    q = torch.where(den == 0, torch.where(x > 0, fq_out.qmax, torch.where(x < 0, fq_out.qmin, 0)), q)
+    return fq_out.dequantize(_clamp_out(q, fq_out))
+
+
 _EXACT = {
-    "sum": _sum, "stack": _stack,
+    "sum": _sum, "stack": _stack, "div": _div,
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),

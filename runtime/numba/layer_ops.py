@@ -1,4 +1,4 @@
-"""Numba handlers of the bpu ops users' layers add (bpu.prelu, bpu.pad); registered into ops.HANDLERS.
+"""Numba handlers of the bpu ops users' layers add (prelu, pad, group_norm, div); registered into ops.HANDLERS.
 
 Kept apart from ops.py (the core ops' handlers) so each file stays one concept; the semantics are the
 bpu dialect's (dialects/bpu.py docstring), and tests check these handlers against the reference runtime
@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import normalize
+from .kernels.divide import divide_requantize
 from .kernels.prelu import prelu_requantize
 from .kernels.requantize import rounding_code
-from .ops import _attr, _channels, _ints, _range, _rows_around, handles
+from .ops import _attr, _binary_operands, _channels, _ints, _range, _rows_around, handles
 from .planner import PLAIN, Planner, op_error
 
 #: torch.nn.functional.pad's modes by numpy.pad's names (numpy pads an index ramp to find each source)
@@ -99,3 +100,15 @@ def _group_norm(p: Planner, op) -> None:
             normalize.layer_norm_rows(xs[:, k, :], gammas[k], betas[k], f, g, eps, mult, shift, mode, lo, hi,
                                       os_[:, k, :])
     p.step("group_norm", run)
+
+
+@handles("bpu.div")
+def _div(p: Planner, op) -> None:
+    a, b, o, stage = _binary_operands(p, op)
+    lo, hi = _range(o.dtype)
+    m, s = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+
+    def run() -> None:
+        stage()
+        divide_requantize(a, b, m, s, lo, hi, o)
+    p.step("div", run)

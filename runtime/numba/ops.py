@@ -707,5 +707,5 @@ def reference_fallback(p: Planner, op) -> None:
     p.step(op.name, run)
 
 
-# handlers of the layer ops (bpu.prelu, bpu.pad) register themselves into HANDLERS on import
+# handlers of the layer ops (bpu.prelu, bpu.pad, bpu.group_norm, bpu.div) register themselves on import
 from . import layer_ops  # noqa: E402, F401

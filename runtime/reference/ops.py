@@ -448,3 +448,17 @@ def group_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.nda
     acc = z * gamma.astype(np.int64).reshape(per_channel_shape) + beta.astype(np.int64).reshape(per_channel_shape)
     out = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
     return saturate(out, result_bits(op)).reshape(x.shape)
+
+
+@impl("bpu.div")
+def div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``round_half_up(a * M / (b * 2**S))`` by one exact integer division; b = 0 saturates by a's sign."""
+    a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
+    m, s = np.int64(attr(op, "multiplier")), np.int64(attr(op, "shift"))
+    sign = np.where(b < 0, -1, 1)
+    num, den = a * sign, np.abs(b)
+    safe = np.where(den == 0, 1, den)
+    q = (2 * num * m + (safe << s)) // (2 * (safe << s))
+    lo, hi = storage_range(result_bits(op))
+    q = np.where(den == 0, np.sign(a) * np.where(a > 0, hi, -lo), q)
+    return saturate(q, result_bits(op))

@@ -483,3 +483,16 @@ class GroupNormNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.gn2(self.conv2(F.relu(self.gn1(self.conv1(x)))))
+
+
+class TensorDivide(nn.Module):
+    """Tensor / tensor: a gate normalised by a positive denominator, and a signed ratio of two branches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y, z = self.a(x), self.b(x)
+        return y / (torch.sigmoid(z) + 0.5), torch.tanh(y) / (2.0 - torch.tanh(z))
