@@ -103,7 +103,10 @@ class LayerOpLowerings:
         qc, s_out, dtype, _, _ = self._output(op)
         frac, g_codes, b_codes, eps, m, s = fp.layer_norm_parameters(gamma, beta, float(op.get_attr("eps").value),
                                                                     x.scale, s_out, n=n)
-        sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
+        try:
+            sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
+        except ValueError as e:  # a group too large for int64 statistics: name the op, not a traceback
+            raise LoweringError(str(e)) from None
         owner = _str(op, "owner") or "group_norm"
         attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}
         gv = self.constant(g_codes, "i8", f"{owner}.weight")

@@ -81,9 +81,10 @@ class OpLowerings:
             pad = op.get_attr("padding")
             if isinstance(pad, StringAttr):
                 raise LoweringError(f"padding '{pad.value}' must be spelled as integers before lowering")
+
             def pair(name: str, default: int) -> ArrayAttr:
-                v = [1 if name != "padding" else 0, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2,
-                                                                                                         default)
+                """[h, w] of a conv attribute; a conv1d's one value is w, with h = the identity (H = 1)."""
+                v = [default, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2, default)
                 return ArrayAttr(IntegerAttr(e, i64) for e in v)
             attrs = {"stride": pair("stride", 1), "padding": pair("padding", 0), "dilation": pair("dilation", 1),
                      "groups": IntegerAttr(groups, i64)}

@@ -514,8 +514,8 @@ _WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group
 
 def _div(inputs, fqs, fq_out, a):
     """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign."""
-    if a.get("rounding_mode") is not None:
-        return None  # floor/trunc division: not bpu.div; lower-bpu refuses it too
+    if a.get("rounding_mode") is not None or len(inputs) != 2:
+        return None  # floor/trunc division or a Python-scalar divisor: not bpu.div; lower-bpu refuses it too
     x, d = fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])
     x, d = torch.broadcast_tensors(x, d)
     m, s = fp.div_parameters(float(_scale(fqs[0])), float(_scale(fqs[1])), float(_scale(fq_out)),
