@@ -95,7 +95,9 @@ def test_validation_is_not_float_fake_quant():
 
 
 def test_ops_without_integer_semantics_are_named():
-    assert validation.float_in_validation("group_norm")
+    assert validation.float_in_validation("instance_norm")
+    assert validation.float_in_validation("cumsum")
+    assert not validation.float_in_validation("group_norm")  # bpu.group_norm: layer_norm's steps per group
     assert not validation.float_in_validation("embedding")  # bpu.embedding: table codes, one requantize per row
     assert not validation.float_in_validation("layer_norm")  # bpu.layer_norm's integer steps
     assert not validation.float_in_validation("softmax")
