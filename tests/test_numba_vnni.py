@@ -189,3 +189,25 @@ def test_activation_matmul_on_vnni_matches_int64(batch, m, k, n, dtype, extreme,
         out = np.empty((batch, m, n), np.int64)
         assert plan.run(x, y, out) == 0
         np.testing.assert_array_equal(out, x.astype(np.int64) @ y.astype(np.int64))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 7, 1000])
+def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
+    # the parallel kernel splits its chunks (8 row blocks of 6 rows, per image) into `workers` contiguous
+    # parts with one scratch tile each: a part boundary that drops or repeats a chunk, or an image whose
+    # chunks straddle two parts, shows as a wrong or unwritten row. 3 images x 100 rows = 3 chunks each.
+    rng = np.random.default_rng(workers)
+    images, m, k, n = 3, 100, 36, 70
+    x = rng.integers(-128, 128, size=(images * m, k)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(k, n)).astype(np.int8)
+    g = vnni.VnniGemm(w)
+    kp = vnni.padded_k(k)
+    a = np.zeros((images * m, kp), np.int8)
+    a[:, :k] = x
+    out = np.full((images * m, n), -7, np.int64)
+    ep = (_NONE, _NONE, _NONE, 0, 0, 0, np.zeros((0, 0), np.int8), _NONE, True)
+    bad = vnni.gemm_epilogue.parallel(a.reshape(-1).view(np.uint8), np.zeros(0, np.uint8), kp, np.zeros(1, np.int64),
+                                      kp // 4, g.packed, 0, g.n_vectors, n, images, m * kp, m, m, m, 0, g.correction,
+                                      0, -2**62, 2**62, *ep, workers, out)
+    assert bad == 0
+    np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64))

@@ -264,7 +264,7 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
 
 @kernel
 def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias,
-                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out):
+                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, workers, out):
     """Exact VNNI GEMM with the epilogue fused, writing codes (or the raw accumulator) to 2-D `out`.
 
     `a` is the flat byte buffer of the signed int8 A operand (the hi plane for int16), `a_lo` the
@@ -277,8 +277,9 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     indexed by output column, as are `mult`, `shift`, `half`
     (2**(S-1), for the branch-free half_up path) and `res_mult`; `res` is a residual shaped like
     `out` or an empty (0, 0) array. Returns the count of accumulators outside [acc_lo, acc_hi].
-    Parallel over chunks of MR-row blocks of every image; inside a chunk each B panel passes over
-    all its rows.
+    Parallel over `workers` contiguous parts of the chunks of MR-row blocks of every image (1 for the
+    serial twin; an argument, because `numba.get_num_threads()` inside would make the kernel uncachable);
+    inside a chunk each B panel passes over all its rows.
     """
     dual = a_lo.shape[0] > 0
     ntaps = taps.shape[0]
@@ -291,35 +292,41 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     oh = vrows // wp
     blocks = (vrows + MR - 1) // MR
     chunks = (blocks + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS
+    total = images * chunks
+    # one scratch set per worker part, not per chunk: three allocations per 48-row chunk cost about as
+    # much as the GEMM of a short-K 1x1 conv
+    parts = max(1, min(total, workers))
+    per = (total + parts - 1) // parts
     bad = 0
-    for q in numba.prange(images * chunks):
-        b = q // chunks
-        blk0 = (q % chunks) * CHUNK_BLOCKS
-        blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
+    for part in numba.prange(parts):
         # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
         # the micro-kernel's 64-byte stores stalls on store forwarding (0.19 ms against 0.05 ms for the
         # 56x56 64->64 1x1 conv's epilogue)
         tile = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
-        tile_lo = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
+        tile_lo = np.empty((CHUNK_BLOCKS * MR if dual else 0, PANEL), np.int32)
         acc = np.empty(PANEL, np.int64)
-        img = a_addr + b * image_bytes
-        img_lo = lo_addr + b * image_bytes
-        v_first = blk0 * MR
-        bias_b = bias[b * bias_stride:]
-        v_end = min(vrows, blk1 * MR)
-        for p in range(panels):
-            nv = min(4, n_vectors - 4 * p)
-            b_p = b_addr + b * b_stride + p * panel_bytes
-            for blk in range(blk0, blk1):
-                v0 = blk * MR
-                rows = min(MR, vrows - v0)
-                t_row = (blk - blk0) * MR * PANEL * 4
-                _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data + t_row)
-                if dual:
-                    _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
-            bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
-                             min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res,
-                             res_mult, raw, acc, out)
+        for q in range(part * per, min(total, (part + 1) * per)):
+            b = q // chunks
+            blk0 = (q % chunks) * CHUNK_BLOCKS
+            blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
+            img = a_addr + b * image_bytes
+            img_lo = lo_addr + b * image_bytes
+            v_first = blk0 * MR
+            bias_b = bias[b * bias_stride:]
+            v_end = min(vrows, blk1 * MR)
+            for p in range(panels):
+                nv = min(4, n_vectors - 4 * p)
+                b_p = b_addr + b * b_stride + p * panel_bytes
+                for blk in range(blk0, blk1):
+                    v0 = blk * MR
+                    rows = min(MR, vrows - v0)
+                    t_row = (blk - blk0) * MR * PANEL * 4
+                    _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data + t_row)
+                    if dual:
+                        _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
+                bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
+                                 min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
+                                 res, res_mult, raw, acc, out)
     return bad
 
 
@@ -436,9 +443,9 @@ class VnniGemm:
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         work = images * vrows * len(taps) * k4 * 4 * self.n
         # threads only when the GEMM repays a launch: ~400 MACs cost what one element pass costs
-        run = gemm_epilogue.pick(work // 400)
+        run, workers = gemm_epilogue.pick_split(work // 400)
         return run(a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images, image_bytes, vrows, wp,
-                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out2d)
+                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, workers, out2d)
 
 
 def accumulator_proven(w_kn: np.ndarray, bias: np.ndarray, x_abs: int, acc_range: tuple[int, int]) -> bool:
