@@ -208,6 +208,6 @@ def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
     ep = (_NONE, _NONE, _NONE, 0, 0, 0, np.zeros((0, 0), np.int8), _NONE, True)
     bad = vnni.gemm_epilogue.parallel(a.reshape(-1).view(np.uint8), np.zeros(0, np.uint8), kp, np.zeros(1, np.int64),
                                       kp // 4, g.packed, 0, g.n_vectors, n, images, m * kp, m, m, m, 0, g.correction,
-                                      0, -2**62, 2**62, *ep, workers, out)
+                                      0, -2**62, 2**62, *ep, workers, *vnni.as_bytes(out))
     assert bad == 0
     np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64))

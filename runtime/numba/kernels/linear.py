@@ -185,4 +185,4 @@ class MatmulPlan:
         return run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
                    self.n_vectors, n, batch, m * kp, m, m, m, 0, self.correction.reshape(-1), n, self.acc_lo,
                    self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, workers,
-                   out3d.reshape(rows, n))
+                   *vnni.as_bytes(out3d.reshape(rows, n)))
