@@ -184,5 +184,5 @@ class MatmulPlan:
         run, workers = vnni.gemm_epilogue.pick_split(rows * kp * n // 400)
         return run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
                    self.n_vectors, n, batch, m * kp, m, m, m, 0, self.correction.reshape(-1), n, self.acc_lo,
-                   self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, workers,
+                   self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, 1, 0, workers,
                    *vnni.as_bytes(out3d.reshape(rows, n)))

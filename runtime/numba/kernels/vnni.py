@@ -287,8 +287,8 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
 
 @kernel
 def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias,
-                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, workers, out,
-                  size):
+                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
+                  row_bytes, workers, out, size):
     """Exact VNNI GEMM with the epilogue fused, writing codes (or the raw accumulator) to 2-D `out`.
 
     `out` is passed as its bytes (`as_bytes`: int8, (rows, columns * size)) with `size` its element
@@ -305,6 +305,9 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     indexed by output column, as are `mult`, `shift`, `half`
     (2**(S-1), for the branch-free half_up path) and `res_mult`; `res` is a residual shaped like
     `out` or an empty (0, 0) array. Returns the count of accumulators outside [acc_lo, acc_hi].
+    With `rows_per_image` > 1, "image" b is output row ``b % rows_per_image`` of real image
+    ``b // rows_per_image``, starting at byte ``(b // rows_per_image) * image_bytes + (b % rows_per_image)
+    * row_bytes`` (a strided conv's rows: no virtual row is computed and dropped); 1 and 0 otherwise.
     Parallel over `workers` contiguous parts of the chunks of MR-row blocks of every image (1 for the
     serial twin; an argument, because `numba.get_num_threads()` inside would make the kernel uncachable);
     inside a chunk each B panel passes over all its rows.
@@ -337,8 +340,9 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
             b = q // chunks
             blk0 = (q % chunks) * CHUNK_BLOCKS
             blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
-            img = a_addr + b * image_bytes
-            img_lo = lo_addr + b * image_bytes
+            start = (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
+            img = a_addr + start
+            img_lo = lo_addr + start
             v_first = blk0 * MR
             bias_b = bias[b * bias_stride:]
             v_end = min(vrows, blk1 * MR)
@@ -466,15 +470,16 @@ class VnniGemm:
         self.correction = column_correction(w_kn, dual)
 
     def run(self, a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo, acc_hi,
-            epilogue, out2d) -> int:
-        """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column."""
+            epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> int:
+        """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column;
+        `rows_per_image` / `row_bytes` as in `gemm_epilogue` (`images` then counts output rows)."""
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         work = images * vrows * len(taps) * k4 * 4 * self.n
         # threads only when the GEMM repays a launch: ~400 MACs cost what one element pass costs
         run, workers = gemm_epilogue.pick_split(work // 400)
         return run(a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images, image_bytes, vrows, wp,
-                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, workers,
-                   *as_bytes(out2d))
+                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
+                   row_bytes, workers, *as_bytes(out2d))
 
 
 def as_bytes(out2d: np.ndarray) -> tuple[np.ndarray, int]:
