@@ -189,3 +189,80 @@ def test_activation_matmul_on_vnni_matches_int64(batch, m, k, n, dtype, extreme,
         out = np.empty((batch, m, n), np.int64)
         assert plan.run(x, y, out) == 0
         np.testing.assert_array_equal(out, x.astype(np.int64) @ y.astype(np.int64))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 7, 1000])
+def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
+    # the parallel kernel splits its chunks (8 row blocks of 6 rows, per image) into `workers` contiguous
+    # parts with one scratch tile each: a part boundary that drops or repeats a chunk, or an image whose
+    # chunks straddle two parts, shows as a wrong or unwritten row. 3 images x 100 rows = 3 chunks each.
+    rng = np.random.default_rng(workers)
+    images, m, k, n = 3, 100, 36, 70
+    x = rng.integers(-128, 128, size=(images * m, k)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(k, n)).astype(np.int8)
+    g = vnni.VnniGemm(w)
+    kp = vnni.padded_k(k)
+    a = np.zeros((images * m, kp), np.int8)
+    a[:, :k] = x
+    out = np.full((images * m, n), -7, np.int64)
+    ep = (_NONE, _NONE, _NONE, 0, 0, 0, np.zeros((0, 0), np.int8), _NONE, True)
+    bad = vnni.gemm_epilogue.parallel(a.reshape(-1).view(np.uint8), np.zeros(0, np.uint8), kp, np.zeros(1, np.int64),
+                                      kp // 4, g.packed, 0, g.n_vectors, n, images, m * kp, m, m, m, 0, g.correction,
+                                      0, -2**62, 2**62, *ep, 1, 0, workers, *vnni.as_bytes(out))
+    assert bad == 0
+    np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64))
+
+
+def _conv_int64(x_nhwc, w_oihw, stride, padding, dilation):
+    """Direct int64 convolution (NHWC in, NHWC out, one group): the oracle of the strided direct route."""
+    n, h, wd, c = x_nhwc.shape
+    o, _, kh, kw = w_oihw.shape
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x_nhwc.astype(np.int64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, oh, ow, o), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            patch = xp[:, ky * dh:ky * dh + sh * (oh - 1) + 1:sh, kx * dw:kx * dw + sw * (ow - 1) + 1:sw, :]
+            out += patch @ w_oihw[:, :, ky, kx].astype(np.int64).T
+    return out
+
+
+@given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(3, 13), w=st.integers(3, 13), o=st.integers(2, 40),
+       k=st.sampled_from([1, 2, 3]), s=st.integers(2, 3), pad=st.tuples(*[st.integers(0, 2)] * 4),
+       dil=st.integers(1, 2), dtype=st.sampled_from([np.int8, np.int16]), residual=st.booleans(),
+       extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_strided_direct_conv_one_call_per_image_matches_int64(n, c, h, w, o, k, s, pad, dil, dtype, residual,
+                                                              extreme, seed):
+    # the strided direct route runs each image's output rows as the kernel's "images" (no dropped virtual
+    # rows): a wrong row pitch, image offset or residual slice shows as a wrong pixel in some image
+    rng = np.random.default_rng(seed)
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    if (h + pad[0] + pad[2] - dil * (k - 1) - 1) < 0 or (w + pad[1] + pad[3] - dil * (k - 1) - 1) < 0:
+        return
+    x = (rng.choice([lo, hi], size=(n, h, w, c)) if extreme else rng.integers(lo, hi + 1, (n, h, w, c))).astype(dtype)
+    wt = (rng.choice([-128, 127], size=(o, c, k, k)) if extreme else rng.integers(-128, 128, (o, c, k, k)))
+    wt = wt.astype(np.int8)
+    bias = rng.integers(-2**20, 2**20, o)
+    plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, bias, (s, s), pad, (dil, dil), 1, (-2**62, 2**62))
+    assert plan.route == "direct" and plan.row_images
+    acc = _conv_int64(x, wt, (s, s), pad, (dil, dil)) + bias
+    raw = np.empty(plan.out_shape, np.int64)
+    assert plan.raw(x, raw) == 0
+    np.testing.assert_array_equal(raw, acc)
+    # requantize with the largest multiplier, a residual of the output's dtype, half_up (the fast path) and
+    # half_even (the general one)
+    mult, shift = np.full(o, 2**31 - 1, np.int64), np.full(o, 36, np.int64)
+    res = rng.integers(lo, hi + 1, plan.out_shape).astype(dtype) if residual else None
+    res_mult = np.full(o, 2**30, np.int64) if residual else None
+    for mode in (0, 1):
+        out = np.empty(plan.out_shape, dtype)
+        assert plan.requantize(x, out, mult, shift, mode, lo, hi, res, res_mult) == 0
+        p = acc * (2**31 - 1) + (res.astype(np.int64) * 2**30 if residual else 0)
+        q = (p + 2**35) >> 36
+        if mode == 1:  # exact ties go to even
+            tie = (p & (2**36 - 1)) == 2**35
+            q = np.where(tie & (q & 1 == 1), q - 1, q)
+        np.testing.assert_array_equal(out, np.clip(q, lo, hi))

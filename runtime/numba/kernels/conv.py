@@ -43,10 +43,10 @@ def vnni_route(x_dtype: np.dtype, weight: np.ndarray, k: int) -> bool:
     return weight.dtype.kind == "i" and (weight.size == 0 or (weight.min() >= -128 and weight.max() <= 127))
 
 
-#: Strided convs run direct only up to this K (kh * kw * C, C padded to 4): the direct route computes
-#: every stride-th padded pixel of each row (half its GEMM rows wasted at stride 2), which pays only
-#: where im2col's byte-by-byte copy costs more than the GEMM (MobileNetV2's 3->32 stem: 4.3 ms -> see
-#: docs/design.md, at batch 8).
+#: Strided convs run direct only up to this K (kh * kw * C, C padded to 4): the direct route reads
+#: every stride-th padded pixel of each output row in place (C padded to 4 bytes per tap), which pays
+#: only where im2col's byte-by-byte copy costs more than the GEMM (MobileNetV2's 3->32 stem, batch 8:
+#: im2col 4.3 ms, direct 3.8 ms with dropped rows, 2.2-2.3 ms without; docs/design.md).
 DIRECT_STRIDED_MAX_K = 64
 
 
@@ -351,6 +351,11 @@ class Conv2dPlan:
             self.a_lo = _NO_LO
         self.taps = np.array([(ky * dh * wp + kx * dw) * cp for ky in range(kh) for kx in range(kw)], np.int64)
         self.geometry = (s * cp, self.taps, cp // 4, n, hp * wp * cp, self.oh * wp, wp, self.ow)
+        # Strided: the kernel's "images" are output rows (OW virtual rows each, s * Wp * Cp bytes apart), so
+        # no virtual row is computed and dropped (half of them at stride 2: the 3->32 stem at batch 8
+        # 3.0 -> 2.2-2.3 ms, batch 1 0.47 -> 0.35); at stride 1 only (kw - 1) * dw per row are, and whole
+        # images keep the row blocks full.
+        self.row_images = s > 1
         w_pad = np.zeros((kh, kw, cp, o), np.int64)
         w_pad[:, :, :c] = weight.transpose(2, 3, 1, 0)
         self.gemm = vnni.VnniGemm(w_pad.reshape(kh * kw * cp, o), self.dual)
@@ -430,8 +435,12 @@ class Conv2dPlan:
             elif not self.in_place:
                 pad_copy(x, pt, pl, self.x_pad[:size].reshape(self.pad_shape))
             lda, taps, k4, images, image_bytes, vrows, wp_, ow = self.geometry
-            return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images, image_bytes, vrows, wp_, ow, 0, self.bias,
-                                 self.acc_lo, self.acc_hi, epilogue, out2)
+            if not self.row_images:
+                return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images, image_bytes, vrows, wp_, ow, 0,
+                                     self.bias, self.acc_lo, self.acc_hi, epilogue, out2)
+            row_bytes = self.stride[0] * wp_ * self.pad_shape[3]
+            return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images * self.oh, image_bytes, ow, ow, ow, 0,
+                                 self.bias, self.acc_lo, self.acc_hi, epilogue, out2, self.oh, row_bytes)
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         lda = self.cols.shape[1]
         bad = 0

@@ -53,6 +53,12 @@ class Kernel:
             return self.parallel
         return self.serial
 
+    def pick_split(self, elements: int) -> tuple:
+        """(dispatcher, workers): `pick`, and the number of parts a kernel taking a `workers` argument
+        should split its loop into (the configured threads for the parallel twin, 1 for the serial)."""
+        run = self.pick(elements)
+        return run, (numba.get_num_threads() if run is self.parallel else 1)
+
     def __call__(self, *args):
         largest = 0
         for a in args:

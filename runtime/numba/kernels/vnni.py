@@ -178,28 +178,51 @@ def _tile(rows, nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, t_addr):
             _panel(False, nv, a_addr + r * lda, lda, taps_addr, ntaps, b_addr, k4, t_addr + r * PANEL * 4, PANEL)
 
 
+@numba.njit(cache=True, inline="always")
+def _store_row(of8, of16, of32, of64, size, o0, acc, un):
+    """``out[o0 : o0 + un] = acc[:un]`` in the output's element type (`size` bytes; values already in range)."""
+    if size == 1:
+        for j in range(un):
+            of8[o0 + j] = acc[j]
+    elif size == 2:
+        for j in range(un):
+            of16[o0 + j] = acc[j]
+    elif size == 4:
+        for j in range(un):
+            of32[o0 + j] = acc[j]
+    else:
+        for j in range(un):
+            of64[o0 + j] = acc[j]
+
+
 @numba.njit(cache=True)
 def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc_lo, acc_hi, mult, shift, half, mode,
-              lo, hi, res, res_mult, raw, acc, out):
+              lo, hi, res, res_mult, raw, acc, out, size):
     """Bias, width check and requantize (or the raw accumulator) of one tile into `out`; returns the check count.
 
     Virtual row ``v0 + r`` is output pixel (oy, ox) = divmod(v, wp) of image `b`, dropped when
-    ``ox >= ow``; output columns are ``c0 .. c0 + ncols``. `acc` is an int64 scratch row.
+    ``ox >= ow``; output columns are ``c0 .. c0 + ncols``. `acc` is an int64 scratch row. `out` is the
+    output's bytes, (rows, columns * size), with `size` its element size: one compiled kernel writes
+    int8/int16 codes and int32/int64 raw accumulators (typed views made once here).
     """
     has_res = res.shape[0] > 0
     # Indices are unsigned offsets into flat views: with `bias[c0 + j]` Numba wraps negative indices
     # with a select per element, and a view per row (`out[orow, c0:]`) costs two atomic reference
     # count updates; either kept the 112x112 16->96 conv's epilogue at 0.45 ms instead of 0.1.
     check = acc_lo != NO_CHECK[0] or acc_hi != NO_CHECK[1]
-    of, rf = out.reshape(-1), res.reshape(-1)
-    ldo = np.uint64(out.shape[1])
+    of8, rf = out.reshape(-1), res.reshape(-1)
+    n8 = of8.shape[0]
+    of16 = of8[:n8 - n8 % 2].view(np.int16)
+    of32 = of8[:n8 - n8 % 4].view(np.int32)
+    of64 = of8[:n8 - n8 % 8].view(np.int64)
+    ldo = np.uint64(out.shape[1] // size)
     uc0 = np.uint64(c0)
     un = np.uint64(ncols)  # uint64 loop counters: uint64 + int64 would be float64 in Numba
     oy = v0 // wp  # one division per call: a 64-bit divide per row cost ~15% of a 1x1 conv
     ox = v0 - oy * wp - 1
-    if not dual and not raw and mode == HALF_UP and not has_res and not check:
-        # the common case (int8, half_up, no residual, overflow impossible) with every test hoisted out
-        # of the row loop
+    if not dual and not raw and mode == HALF_UP and not has_res and not check and size <= 2:
+        # the common case (int8/int16 codes, half_up, no residual, overflow impossible) with every test
+        # hoisted out of the row loop
         for r in range(rows):
             ox += 1
             if ox == wp:
@@ -208,9 +231,15 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
             if ox >= ow:
                 continue
             o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
-            for j in range(un):
-                c = uc0 + j
-                of[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+            if size == 1:
+                for j in range(un):
+                    c = uc0 + j
+                    of8[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+            else:
+                for j in range(un):
+                    c = uc0 + j
+                    of16[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo),
+                                       hi)
         return 0
     bad = 0
     for r in range(rows):
@@ -221,18 +250,13 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
         if ox >= ow:
             continue
         o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
-        if not dual and not raw and mode == HALF_UP and not has_res:
-            # the common case in one branch-free loop (half_up, int8 activations, no residual)
-            if check:
-                for j in range(un):
-                    c = uc0 + j
-                    a = np.int64(tile[r, j]) + bias[c]
-                    bad += (a < acc_lo) | (a > acc_hi)
-                    of[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
-            else:
-                for j in range(un):
-                    c = uc0 + j
-                    of[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+        if not dual and not raw and mode == HALF_UP and not has_res and size == 1:
+            # int8 codes, half_up, no residual, declared width checked: one branch-free loop
+            for j in range(un):
+                c = uc0 + j
+                a = np.int64(tile[r, j]) + bias[c]
+                bad += (a < acc_lo) | (a > acc_hi)
+                of8[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
             continue
         if dual:
             for j in range(un):
@@ -242,30 +266,34 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
                 acc[j] = np.int64(tile[r, j]) + bias[uc0 + j]
         for j in range(un):
             bad += (acc[j] < acc_lo) | (acc[j] > acc_hi)
-        if raw:
-            for j in range(un):
-                of[o0 + j] = acc[j]
-        elif mode == HALF_UP:
-            for j in range(un):
-                c = uc0 + j
-                p = acc[j] * mult[c]
-                if has_res:
-                    p += np.int64(rf[o0 + j]) * res_mult[c]
-                of[o0 + j] = min(max((p + half[c]) >> shift[c], lo), hi)
-        else:
-            for j in range(un):
-                c = uc0 + j
-                p = acc[j] * mult[c]
-                if has_res:
-                    p += np.int64(rf[o0 + j]) * res_mult[c]
-                of[o0 + j] = clamp(round_shift(p, shift[c], mode), lo, hi)
+        if not raw:
+            if mode == HALF_UP:
+                for j in range(un):
+                    c = uc0 + j
+                    p = acc[j] * mult[c]
+                    if has_res:
+                        p += np.int64(rf[o0 + j]) * res_mult[c]
+                    acc[j] = min(max((p + half[c]) >> shift[c], lo), hi)
+            else:
+                for j in range(un):
+                    c = uc0 + j
+                    p = acc[j] * mult[c]
+                    if has_res:
+                        p += np.int64(rf[o0 + j]) * res_mult[c]
+                    acc[j] = clamp(round_shift(p, shift[c], mode), lo, hi)
+        _store_row(of8, of16, of32, of64, size, o0, acc, un)
     return bad
 
 
 @kernel
 def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias,
-                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out):
+                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
+                  row_bytes, workers, out, size):
     """Exact VNNI GEMM with the epilogue fused, writing codes (or the raw accumulator) to 2-D `out`.
+
+    `out` is passed as its bytes (`as_bytes`: int8, (rows, columns * size)) with `size` its element
+    size, so int8/int16 codes and int32/int64 raw outputs share one compiled signature (an int32
+    classifier output used to cost a second full compile of this kernel).
 
     `a` is the flat byte buffer of the signed int8 A operand (the hi plane for int16), `a_lo` the
     int16 lo plane (``lo ^ 0x80``) or an empty array. Image `b`'s virtual row `v` starts at byte
@@ -277,8 +305,12 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     indexed by output column, as are `mult`, `shift`, `half`
     (2**(S-1), for the branch-free half_up path) and `res_mult`; `res` is a residual shaped like
     `out` or an empty (0, 0) array. Returns the count of accumulators outside [acc_lo, acc_hi].
-    Parallel over chunks of MR-row blocks of every image; inside a chunk each B panel passes over
-    all its rows.
+    With `rows_per_image` > 1, "image" b is output row ``b % rows_per_image`` of real image
+    ``b // rows_per_image``, starting at byte ``(b // rows_per_image) * image_bytes + (b % rows_per_image)
+    * row_bytes`` (a strided conv's rows: no virtual row is computed and dropped); 1 and 0 otherwise.
+    Parallel over `workers` contiguous parts of the chunks of MR-row blocks of every image (1 for the
+    serial twin; an argument, because `numba.get_num_threads()` inside would make the kernel uncachable);
+    inside a chunk each B panel passes over all its rows.
     """
     dual = a_lo.shape[0] > 0
     ntaps = taps.shape[0]
@@ -291,35 +323,42 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     oh = vrows // wp
     blocks = (vrows + MR - 1) // MR
     chunks = (blocks + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS
+    total = images * chunks
+    # one scratch set per worker part, not per chunk: three allocations per 48-row chunk cost about as
+    # much as the GEMM of a short-K 1x1 conv
+    parts = max(1, min(total, workers))
+    per = (total + parts - 1) // parts
     bad = 0
-    for q in numba.prange(images * chunks):
-        b = q // chunks
-        blk0 = (q % chunks) * CHUNK_BLOCKS
-        blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
+    for part in numba.prange(parts):
         # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
         # the micro-kernel's 64-byte stores stalls on store forwarding (0.19 ms against 0.05 ms for the
         # 56x56 64->64 1x1 conv's epilogue)
         tile = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
-        tile_lo = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
+        tile_lo = np.empty((CHUNK_BLOCKS * MR if dual else 0, PANEL), np.int32)
         acc = np.empty(PANEL, np.int64)
-        img = a_addr + b * image_bytes
-        img_lo = lo_addr + b * image_bytes
-        v_first = blk0 * MR
-        bias_b = bias[b * bias_stride:]
-        v_end = min(vrows, blk1 * MR)
-        for p in range(panels):
-            nv = min(4, n_vectors - 4 * p)
-            b_p = b_addr + b * b_stride + p * panel_bytes
-            for blk in range(blk0, blk1):
-                v0 = blk * MR
-                rows = min(MR, vrows - v0)
-                t_row = (blk - blk0) * MR * PANEL * 4
-                _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data + t_row)
-                if dual:
-                    _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
-            bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
-                             min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res,
-                             res_mult, raw, acc, out)
+        for q in range(part * per, min(total, (part + 1) * per)):
+            b = q // chunks
+            blk0 = (q % chunks) * CHUNK_BLOCKS
+            blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
+            start = (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
+            img = a_addr + start
+            img_lo = lo_addr + start
+            v_first = blk0 * MR
+            bias_b = bias[b * bias_stride:]
+            v_end = min(vrows, blk1 * MR)
+            for p in range(panels):
+                nv = min(4, n_vectors - 4 * p)
+                b_p = b_addr + b * b_stride + p * panel_bytes
+                for blk in range(blk0, blk1):
+                    v0 = blk * MR
+                    rows = min(MR, vrows - v0)
+                    t_row = (blk - blk0) * MR * PANEL * 4
+                    _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data + t_row)
+                    if dual:
+                        _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
+                bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
+                                 min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
+                                 res, res_mult, raw, acc, out, size)
     return bad
 
 
@@ -431,14 +470,23 @@ class VnniGemm:
         self.correction = column_correction(w_kn, dual)
 
     def run(self, a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo, acc_hi,
-            epilogue, out2d) -> int:
-        """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column."""
+            epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> int:
+        """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column;
+        `rows_per_image` / `row_bytes` as in `gemm_epilogue` (`images` then counts output rows)."""
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         work = images * vrows * len(taps) * k4 * 4 * self.n
         # threads only when the GEMM repays a launch: ~400 MACs cost what one element pass costs
-        run = gemm_epilogue.pick(work // 400)
+        run, workers = gemm_epilogue.pick_split(work // 400)
         return run(a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images, image_bytes, vrows, wp,
-                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, out2d)
+                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
+                   row_bytes, workers, *as_bytes(out2d))
+
+
+def as_bytes(out2d: np.ndarray) -> tuple[np.ndarray, int]:
+    """(int8 view (rows, columns * itemsize), itemsize) of a C-contiguous 2-D output, for `gemm_epilogue`."""
+    if not out2d.flags.c_contiguous:
+        raise ValueError("gemm_epilogue writes C-contiguous outputs only")
+    return out2d.view(np.int8), out2d.dtype.itemsize
 
 
 def accumulator_proven(w_kn: np.ndarray, bias: np.ndarray, x_abs: int, acc_range: tuple[int, int]) -> bool:

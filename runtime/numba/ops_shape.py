@@ -1,0 +1,125 @@
+"""Handlers of pools, resize and data movement (reshape, permute, slice): no GEMM, few parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import pool
+from .kernels.requantize import rounding_code
+from .op_support import _attr, _check, _ints, _padding4, _pair, _range, handles
+from .planner import NHWC, PLAIN, Planner, op_error
+
+
+# -- pools and resize ----------------------------------------------------------------------------
+def _pool_geometry(op):
+    kh, kw = _pair(op, "kernel_size", None)
+    sh, sw = _pair(op, "stride", [kh, kw]) if _ints(op, "stride") else (kh, kw)
+    pt, pl, _, _ = _padding4(op)
+    return kh, kw, sh, sw, pt, pl
+
+
+@handles("bpu.max_pool2d")
+def _max_pool(p: Planner, op) -> None:
+    x = p.input(op.operands[0], NHWC)
+    out = p.new_slot(op.results[0], NHWC)
+    kh, kw, sh, sw, pt, pl = _pool_geometry(op)
+    dh, dw = _pair(op, "dilation", [1])
+    xa, oa = x.array, out.array
+    p.step("max_pool2d", lambda: pool.max_pool(xa, kh, kw, sh, sw, pt, pl, dh, dw, oa))
+
+
+@handles("bpu.avg_pool2d")
+def _avg_pool(p: Planner, op) -> None:
+    x = p.input(op.operands[0], NHWC)
+    out = p.new_slot(op.results[0], NHWC)
+    kh, kw, sh, sw, pt, pl = _pool_geometry(op)
+    divisors, mults, shifts = _ints(op, "divisors"), _ints(op, "multiplier"), _ints(op, "shift")
+    size = max(divisors) + 1
+    m_by_d, s_by_d = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    m_by_d[divisors], s_by_d[divisors] = mults, shifts
+    include_pad = bool(_attr(op, "count_include_pad", True))
+    override = int(_attr(op, "divisor_override", 0) or 0)
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+    lo, hi = _range(out.dtype)
+    xa, oa = x.array, out.array
+    msg = "a window's divisor is missing from the op's divisors table"
+    p.step("avg_pool2d", lambda: _check(op, pool.avg_pool(xa, kh, kw, sh, sw, pt, pl, include_pad, override, m_by_d,
+                                                          s_by_d, mode, lo, hi, oa), msg))
+
+
+@handles("bpu.global_avg_pool")
+def _global_avg_pool(p: Planner, op) -> None:
+    x = p.input(op.operands[0], NHWC)
+    out = p.new_slot(op.results[0], NHWC)
+    m, s = _attr(op, "multiplier"), _attr(op, "shift")
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+    lo, hi = _range(out.dtype)
+    xa, o2 = x.array, out.array.reshape(out.shape[0], out.shape[1])
+    p.step("global_avg_pool", lambda: pool.global_avg_pool(xa, m, s, mode, lo, hi, o2))
+
+
+@handles("bpu.resize")
+def _resize(p: Planner, op) -> None:
+    mode = _attr(op, "mode")
+    x = p.input(op.operands[0], NHWC)
+    out = p.new_slot(op.results[0], NHWC)
+    (_, _, ih, iw), (_, _, oh, ow) = x.shape, out.shape
+    xa, oa = x.array, out.array
+    if mode == "nearest":
+        sy = np.minimum(np.arange(oh, dtype=np.int64) * ih // oh, ih - 1)
+        sx = np.minimum(np.arange(ow, dtype=np.int64) * iw // ow, iw - 1)
+        p.step("resize", lambda: pool.gather_rows_cols(xa, sy, sx, oa))
+        return
+    f = _attr(op, "frac_bits")
+    align = bool(_attr(op, "align_corners", False))
+    ys, xs = _bilinear_axis(ih, oh, f, align), _bilinear_axis(iw, ow, f, align)
+    m, s = _attr(op, "multiplier"), _attr(op, "shift")
+    rnd = rounding_code(_attr(op, "rounding", "half_up"))
+    lo, hi = _range(out.dtype)
+    p.step("resize", lambda: pool.bilinear(xa, *ys, *xs, m, s, rnd, lo, hi, oa))
+
+
+def _bilinear_axis(size_in: int, size_out: int, f: int, align_corners: bool):
+    """(i0, i1, l0, l1) per output index, the dialect's F-bit fixed-point source positions."""
+    dst = np.arange(size_out, dtype=np.int64)
+    if align_corners:
+        pos = dst * (size_in - 1) * (1 << f) // (size_out - 1) if size_out > 1 else np.zeros(size_out, np.int64)
+    else:
+        pos = np.maximum(0, ((2 * dst + 1) * size_in - size_out) * (1 << f) // (2 * size_out))
+    i0 = pos >> f
+    i1 = np.minimum(i0 + 1, size_in - 1)
+    l1 = pos - (i0 << f)
+    l0 = (1 << f) - l1
+    return i0, i1, l0, l1
+
+
+# -- data movement ----------------------------------------------------------------------------
+@handles("bpu.reshape")
+def _reshape(p: Planner, op) -> None:
+    x = p.input(op.operands[0], PLAIN)
+    shape = p.shape(op.results[0])
+    p.alias(op.results[0], x, x.array.reshape(shape))
+
+
+@handles("bpu.permute")
+def _permute(p: Planner, op) -> None:
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    dims = tuple(_ints(op, "dims"))
+    src, dst = x.array, out.array
+    p.step("permute", lambda: np.copyto(dst, src.transpose(dims)))
+
+
+@handles("bpu.slice")
+def _slice(p: Planner, op) -> None:
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    rank = len(x.shape)
+    dim = _attr(op, "dim") % rank
+    index = [slice(None)] * rank
+    index[dim] = slice(_attr(op, "start"), _attr(op, "end"), _attr(op, "step", 1))
+    view = x.array[tuple(index)]
+    if view.shape != out.array.shape:
+        raise op_error(op, f"slices {list(view.shape)}, the IR says {list(out.shape)}")
+    dst = out.array
+    p.step("slice", lambda: np.copyto(dst, view))
