@@ -43,7 +43,7 @@ _COMMON = frozenset({
 
 #: Ops each march supports (base names, for torch.* and hl.* alike).
 MARCH_SUPPORT: dict[str, frozenset[str]] = {
-    "bayes": _COMMON | {"layer_norm"},
+    "bayes": _COMMON | {"layer_norm", "embedding"},  # a table lookup: int8 rows, int8/int16 out
     "nash": _COMMON | {"layer_norm", "group_norm", "embedding", "sqrt", "rsqrt", "abs", "neg", "log_softmax",
                        "rsub_scalar", "rdiv_scalar"},
 }
