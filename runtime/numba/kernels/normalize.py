@@ -35,11 +35,7 @@ def floor_divide(num: np.int64, den: np.int64, inv: np.float64) -> np.int64:
     """
     q = np.int64(np.floor(np.float64(num) * inv))
     rem = num - q * den
-    if rem < 0:
-        q -= 1
-    elif rem >= den:
-        q += 1
-    return q
+    return q - np.int64(rem < 0) + np.int64(rem >= den)
 
 
 #: Rows per parallel task of `softmax_rows`: each task allocates its scratch row once.
@@ -213,7 +209,15 @@ def layer_norm_rows(x, gamma, beta, frac_bits, sqrt_frac_bits, eps, mult, shift,
         if fast:
             z_abs = (2 * (c_abs << f_g) + r) // d2 + 1
             fast = z_abs < (acc_limit - b_abs) // (g_abs + 1)
-        if fast:
+        if fast and mode == HALF_UP:  # the usual rounding, branch-free: this loop vectorises
+            inv = 1.0 / np.float64(d2)
+            half = np.int64(1) << (shift - 1)
+            for k in range(n):
+                c = n * np.int64(x[i, k]) - s1
+                z = floor_divide(2 * (c << f_g) + r, d2, inv)
+                acc = z * np.int64(gamma[k]) + np.int64(beta[k])
+                out[i, k] = min(max((acc * mult + half) >> shift, lo), hi)
+        elif fast:
             inv = 1.0 / np.float64(d2)
             for k in range(n):
                 c = n * np.int64(x[i, k]) - s1
