@@ -113,3 +113,18 @@ def test_layer_norm_int16_rows_both_division_routes(rows, n, frac_bits, sqrt_bit
          {"frac_bits": frac_bits, "sqrt_frac_bits": sqrt_bits, "eps": eps, "multiplier": mult, "shift": shift,
           "rounding": mode})
     assert_same(p.module(["y"]), extreme_codes(rng, shape, "i16", kind))
+
+
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=6), data=st.data(),
+       dtype=st.sampled_from(["i8", "i16"]), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_permute_any_rank_and_order(shape, data, dtype, seed):
+    """The strided permute kernel (ranks 1-6 padded to 6): a wrong stride or loop order moves elements."""
+    dims = data.draw(st.permutations(range(len(shape))))
+    rng = np.random.default_rng(seed)
+    p = ProgramText([("x", tuple(shape), dtype)])
+    p.op("y", "bpu.permute", ["x"], (tuple(shape[d] for d in dims), dtype), {"dims": list(dims)})
+    prog = p.module(["y"])
+    x = extreme_codes(rng, tuple(shape), dtype, "uniform")
+    assert_same(prog, x)
+    np.testing.assert_array_equal(rn.compile(prog)(x), x.transpose(dims))

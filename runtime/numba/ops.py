@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .kernels import conv_transpose, eltwise, embedding, normalize, pool
+from .kernels import conv_transpose, eltwise, embedding, normalize, permute, pool
 from .kernels.conv import Conv2dPlan
 from .kernels.linear import LinearPlan, MatmulPlan
 from .kernels.requantize import (
@@ -548,9 +548,14 @@ def _reshape(p: Planner, op) -> None:
 def _permute(p: Planner, op) -> None:
     x = p.input(op.operands[0], PLAIN)
     out = p.new_slot(op.results[0], PLAIN)
-    dims = tuple(_ints(op, "dims"))
-    src, dst = x.array, out.array
-    p.step("permute", lambda: np.copyto(dst, src.transpose(dims)))
+    dims = tuple(d % len(x.shape) for d in _ints(op, "dims"))
+    if len(dims) > permute.RANK:
+        src, dst = x.array, out.array
+        p.step("permute", lambda: np.copyto(dst, src.transpose(dims)))
+        return
+    shape, step = permute.plan(x.shape, dims)
+    src, dst = x.flat(), out.flat()
+    p.step("permute", lambda: permute.permute_copy(src, shape, step, dst))
 
 
 @handles("bpu.slice")
