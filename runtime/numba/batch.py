@@ -53,6 +53,9 @@ def _shape(v) -> tuple[int, ...] | None:
 class BatchAxes:
     """The batch axis of every value of one function (see the module docstring)."""
 
+    #: the batch on dimension 0, one sample per index: what the inputs hold
+    leading = Axis(0)
+
     def __init__(self, block, batch: int | None):
         self.batch = batch
         self.axes: dict[object, Axis | None] = {}  # None: computed from constants only

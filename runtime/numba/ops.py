@@ -700,6 +700,10 @@ def reference_fallback(p: Planner, op) -> None:
         if p.program_batch != 1:
             raise op_error(op, f"runs through the reference implementation, which needs the program's batch "
                                f"size {p.program_batch}")
+        if p.axes is not None and any(p.axes.axes.get(v) != p.axes.leading for v in op.operands
+                                        if not p.is_constant(v)):
+            raise op_error(op, "runs through the reference implementation one sample at a time, which needs the "
+                               f"batch on dimension 0: this program only runs at batch {p.program_batch}")
         per_sample = True
     else:
         per_sample = False
