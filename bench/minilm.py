@@ -103,9 +103,12 @@ def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
     return program, qat, time.perf_counter() - t0
 
 
-def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: int = 16) -> list[tuple]:
-    """Rows (name, mean cosine, quantization seconds or None, Latency per batch) for fp32, torch dynamic int8
-    (per tensor, per channel) and irq deployed; raises if deployed != VALIDATION."""
+def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: int = 16,
+            threads: tuple[int, ...] = (1,)) -> list[tuple]:
+    """Rows (name, mean cosine, quantization seconds or None, {threads: Latency per batch}) for fp32, torch
+    dynamic int8 (per tensor, per channel) and irq deployed; raises if deployed != VALIDATION. Each thread
+    count sets torch's and Numba's threads alike (irq's kernels otherwise used 2 beside torch's 1)."""
+    import numba
     from irq.runtime import numba as numba_runtime
     tok, hf, model = load(layers)
     enc, inputs = token_inputs(tok, SENTENCES[:sentences], max_length)
@@ -122,8 +125,8 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
     def score(emb_q: torch.Tensor) -> float:
         return float(nn.functional.cosine_similarity(emb_q, ref, dim=1).mean())
 
+    rows = [("torch fp32", 1.0, None, lambda: model(*inputs))]
     with torch.no_grad():
-        rows = [("torch fp32", 1.0, None, latency(lambda: model(*inputs), reps))]
         for name, qc in (("torch dynamic int8 per-tensor", torch.ao.quantization.default_dynamic_qconfig),
                          ("torch dynamic int8 per-channel", torch.ao.quantization.per_channel_dynamic_qconfig)):
             t0 = time.perf_counter()
@@ -131,7 +134,7 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
             seconds = time.perf_counter() - t0
             cos = score(mean_pool(dyn(**enc).last_hidden_state, mask))
             dyn_enc = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {nn.Linear: qc}, dtype=torch.qint8)
-            rows.append((name, cos, seconds, latency(lambda m=dyn_enc: m(*inputs), reps)))
+            rows.append((name, cos, seconds, lambda m=dyn_enc: m(*inputs)))
     program, qat, seconds = quantize_irq(model, calib)
     with torch.no_grad():
         val = qat(*inputs)
@@ -141,16 +144,33 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
     if not np.array_equal(out, val.numpy()):
         raise AssertionError("deployed != VALIDATION")
     rows.append(("irq int8/int16 deployed (numba), ids in", score(mean_pool(torch.from_numpy(out), mask)), seconds,
-                 latency(lambda: run(*arrays), reps)))
-    return rows
+                 lambda: run(*arrays)))
+    timed = [(name, cos, sec, {}) for name, cos, sec, _ in rows]
+    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        for t in threads:
+            torch.set_num_threads(t)
+            numba.set_num_threads(min(t, numba.config.NUMBA_NUM_THREADS))
+            with torch.no_grad():
+                for (_, _, _, fn), (_, _, _, lat) in zip(rows, timed):
+                    lat[t] = latency(fn, reps)
+    finally:
+        torch.set_num_threads(torch_threads)
+        numba.set_num_threads(numba_threads)
+    return timed
 
 
 def print_rows(rows: list[tuple]) -> None:
-    fp32 = rows[0][3]
-    print(f"  {'':<40} {'mean cosine':>11} {'quant s':>9} {'wall ms':>9} {'CPU ms':>9} {'CPU vs fp32':>11}")
-    for name, cos, seconds, t in rows:
-        q = f"{seconds:9.2f}" if seconds is not None else f"{'-':>9}"
-        print(f"  {name:<40} {cos:11.4f} {q} {t.wall_ms:9.1f} {t.cpu_ms:9.1f} {t.cpu_ms / fp32.cpu_ms:10.2f}x")
+    """One table per thread count: CPU time vs fp32 and vs torch dynamic int8 (per tensor, per channel)."""
+    for t in rows[0][3]:
+        fp32, dyn_t, dyn_c = (rows[i][3][t].cpu_ms for i in range(3))
+        print(f"  {t} thread(s)  {'mean cosine':>11} {'quant s':>9} {'wall ms':>9} {'CPU ms':>9} {'CPU vs fp32':>11} "
+              f"{'vs dyn/t':>9} {'vs dyn/c':>9}")
+        for name, cos, seconds, lat in rows:
+            q = f"{seconds:9.2f}" if seconds is not None else f"{'-':>9}"
+            c = lat[t].cpu_ms
+            print(f"  {name:<40} {cos:11.4f} {q} {lat[t].wall_ms:9.1f} {c:9.1f} {c / fp32:10.2f}x "
+                  f"{c / dyn_t:8.2f}x {c / dyn_c:8.2f}x")
 
 
 def main() -> None:
@@ -159,12 +179,13 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=16)
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (torch and Numba alike)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     print(f"MiniLM-L6 ({args.layers} layers), {args.sentences} sentences of {args.max_length} tokens, "
-          "embedding cosine vs fp32 HF")
-    print_rows(measure(args.layers, args.sentences, args.reps, args.max_length))
+          "embedding cosine vs fp32 HF; latency of one batch, ids to hidden states; ratios by CPU time")
+    print_rows(measure(args.layers, args.sentences, args.reps, args.max_length, tuple(args.threads)))
 
 
 if __name__ == "__main__":

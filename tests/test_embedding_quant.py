@@ -51,12 +51,12 @@ def tokens(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randint(0, VOCAB, (n, SEQ), generator=g), torch.arange(SEQ).expand(n, SEQ).contiguous()
 
 
-def quantize(model: nn.Module, qconfig=None):
+def quantize(model: nn.Module, qconfig=None, march: str = "nash"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         qat = prepare_calibrated(model, tokens(4, 0), [tokens(32, 1)], method="export", check_model=False,
-                                 march="nash", qconfig=qconfig or irq.qconfig.default_qat_8bit)
-        return qat, irq.convert(qat, march="nash")
+                                 march=march, qconfig=qconfig or irq.qconfig.default_qat_8bit)
+        return qat, irq.convert(qat, march=march)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,30 @@ def test_per_tensor_table_is_one_multiplier_and_still_exact():
     with torch.no_grad():
         val = qat(ids, pos).numpy()
     np.testing.assert_array_equal(irq.run(program, ids.numpy(), pos.numpy()), val)
+
+
+def test_bayes_runs_the_lookups_in_the_program_too():
+    """bayes (int8 linears, int16 only for element-wise ops and tables) lowers the lookups to bpu.embedding as
+    nash does: before, convert refused 'hl.embedding' on bayes and the table stayed float."""
+    torch.manual_seed(0)
+    model = TokenModel().eval()
+    qat, program = quantize(model, march="bayes")
+    assert [len(op.multiplier) for op in program.walk() if op.name == "bpu.embedding"] == [VOCAB, SEQ]
+    assert [op.name for op in program.walk() if op.dialect_name in ("hl", "torch")] == []
+    linear = next(op for op in program.walk() if op.name == "bpu.linear")
+    assert str(linear.operands[0].type).endswith("xi8>")  # bayes' linears take int8 only
+    for n, seed in ((4, 6), (3, 7)):
+        ids, pos = tokens(n, seed)
+        with torch.no_grad():
+            val = qat(ids, pos).numpy()
+        np.testing.assert_array_equal(numba_runtime.compile(program)(ids.numpy(), pos.numpy()), val)
+        if n == 4:
+            np.testing.assert_array_equal(run_reference(program, ids.numpy(), pos.numpy())[0], val)
+    ids, pos = tokens(16, 4)
+    with torch.no_grad():
+        ref = model(ids, pos)
+    out = torch.from_numpy(irq.run(program, ids.numpy(), pos.numpy()))
+    assert float(nn.functional.cosine_similarity(out, ref, dim=-1).mean()) > 0.99
 
 
 def test_deployed_stays_close_to_float(per_row):

@@ -20,8 +20,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from irq.runtime import numba as rn
 from irq.runtime import reference
 from irq.runtime.numba.planner import ProgramError
+from torch import Tensor, nn
 
 import irq
 from irq.march_profiles import is_static_size_computation
@@ -86,9 +88,9 @@ BATCHES = (1, 4)
 #: each model is traced at one of the batch sizes (alternating) and deployed at both: the traced one and the other
 TRACED_BATCH = {name: BATCHES[i % 2] for i, name in enumerate(sorted(CONVERTIBLE))}
 
-#: programs that move the batch dimension (the ViT's qkv permute puts it second): the numba runtime plans
-#: them for their traced batch only and says so (ProgramError) at another one
-TRACED_BATCH_ONLY = frozenset({"tiny_vit", "tiny_vit_mean_pool"})
+#: programs the numba runtime runs at their traced batch only (it says so, ProgramError, at another one):
+#: none since it follows the batch through the ViT's qkv permute (runtime/numba/batch.py)
+TRACED_BATCH_ONLY: frozenset[str] = frozenset()
 
 
 def _leaves(y) -> list[np.ndarray]:
@@ -199,25 +201,77 @@ def test_unsupported_ops_name_the_op_and_the_users_line(name):
 
 
 # -- bugs found by these models, each with the model that showed it -------------------------------------------
-def test_export_import_refuses_a_batch_its_shapes_were_specialised_to():
+class _LiteralBatchView(nn.Module):
+    """`view(1, -1, 4)`: the model's own code fixes the batch (at batch 4 eager torch mixes the samples too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.softmax(self.fc(x).view(1, -1, 4), dim=1).flatten(1)
+
+
+def test_export_at_batch_1_keeps_the_batch_dynamic():
     """Bug: prepare(method="export") at batch 1 ran a batch of 4 through view([1, -1, 4]) (torch.export
-    specialises x.shape[0]) and returned a [1, 32] softmax across the samples instead of [4, 8]: a wrong
-    number without an error. The prepared model now refuses the other batch, naming the user's line."""
+    specialises a size of 1) and returned a [1, 32] softmax across the samples instead of [4, 8]: a wrong
+    number without an error. It was then refused; now a batch-1 example is exported as two copies (the
+    batch stays symbolic) and typed at batch 1, so `view(x.shape[0], -1, 4)` runs any batch, as with fx."""
     model = um.BatchReshape().eval()
+    for method in ("export", "fx"):
+        qat = irq.prepare(model, (torch.randn(1, 8),), method=method, check_model=False)
+        assert "tensor<1x8xf32>" in str(ir_of(qat).to_text())  # the IR keeps the user's batch of 1
+        qat.eval()
+        irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+        with torch.no_grad():
+            for n in (1, 4):
+                x = torch.randn(n, 8)
+                torch.testing.assert_close(qat(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_export_refuses_a_batch_the_models_code_fixes():
+    """A literal batch in the model's own reshape (`view(1, -1, 4)`) cannot be made dynamic: the prepared
+    model refuses another batch, naming the user's line, instead of computing across the samples."""
+    model = _LiteralBatchView().eval()
     qat = irq.prepare(model, (torch.randn(1, 8),), method="export", check_model=False)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     x1 = torch.randn(1, 8)
     with torch.no_grad():
         torch.testing.assert_close(qat(x1), model(x1), rtol=1e-5, atol=1e-6)
-        with pytest.raises(ValueError, match=rf"batch 1.*{SOURCE}:\d+.*method='fx'"):
+        with pytest.raises(ValueError, match=rf"batch 1.*{__file__}:\d+.*method='fx'"):
             qat(torch.randn(4, 8))
-    fx_qat = irq.prepare(model, (torch.randn(1, 8),), method="fx", check_model=False)  # keeps x.shape[0]
-    fx_qat.eval()
-    irq.set_fake_quantize(fx_qat, irq.FakeQuantState.CALIBRATION)
-    x4 = torch.randn(4, 8)
+
+
+@pytest.mark.parametrize("name", ["tiny_vit", "tiny_vit_mean_pool"])
+@pytest.mark.parametrize("traced", [1, 2])
+def test_vit_exported_at_any_batch_deploys_at_any_batch(name, traced):
+    """Bug: the ViT's qkv permute puts the batch second, so the numba runtime planned its programs at the
+    traced batch only, and method="export" at batch 1 kept the batch static. Now the planner follows the
+    batch through permutes, reshapes and slices (runtime/numba/batch.py): deployed == VALIDATION batched and
+    per sample at batch sizes other than the traced one, on programs from an export at batch 1 and 2."""
+    make, shape = CONVERTIBLE[name]
+    torch.manual_seed(0)
+    model = make().eval()
+    x = torch.randn(traced, *shape)
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", method="export", check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    g = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        torch.testing.assert_close(fx_qat(x4), model(x4), rtol=1e-5, atol=1e-6)
+        for _ in range(2):
+            qat(torch.randn(3, *shape, generator=g) * 1.5)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    program = irq.convert(qat)
+    run = rn.compile(program)
+    assert run.program_batch == traced
+    other = torch.randn(5, *shape, generator=g)
+    with torch.no_grad():
+        validation = qat(other).numpy()
+    np.testing.assert_array_equal(run(other.numpy()), validation)
+    for i in range(5):  # per sample: the batch-1 plan, and no sample leaks into another
+        np.testing.assert_array_equal(run(other[i:i + 1].numpy()), validation[i:i + 1])
+    np.testing.assert_array_equal(run(other[:traced].numpy()), reference.run(program, other[:traced].numpy())[0])
 
 
 @pytest.mark.parametrize("method", ["fx", "export"])

@@ -11,7 +11,9 @@ The batch dimension (dimension 0 of every tensor input) is exported dynamic
 `torch.size` operand, not the example's batch baked into the reshape, so the prepared
 module and the converted program run any batch size. IR types keep the example's sizes
 (every IR type is static; the runtimes substitute the batch). torch.export specializes a
-batch of 1 (its 0/1 rule) or one the model's code fixes: that program then keeps its batch.
+size of 1 (its 0/1 rule), so an example batch of 1 is exported as two copies of each sample and
+every traced size is then evaluated with the batch symbols at 1: the IR keeps the user's batch of
+1, the graph stays dynamic. A batch the model's code fixes is exported static: that program keeps it.
 """
 
 from __future__ import annotations
@@ -236,21 +238,51 @@ def _batch_dynamic(value: Any) -> Any:
     return None
 
 
-def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> torch.export.ExportedProgram:
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def _two_samples(value: Any) -> Any:
+    """`value` with each tensor's single sample repeated along dimension 0 (a batch of 2)."""
+    if isinstance(value, torch.Tensor):
+        return value.repeat(2, *([1] * (value.dim() - 1))) if value.dim() > 0 else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_two_samples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _two_samples(v) for k, v in value.items()}
+    return value
+
+
+def _batch_of_one(inputs: tuple, kwargs: dict[str, Any]) -> bool:
+    """Whether every tensor input has batch 1 (dimension 0), the size torch.export would specialize."""
+    tensors = [t for t in _tensors(list(inputs)) + _tensors(kwargs) if t.dim() > 0]
+    return bool(tensors) and all(t.shape[0] == 1 for t in tensors)
+
+
+def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> tuple[torch.export.ExportedProgram, bool]:
     """torch.export with a dynamic batch dimension; if the model's code rejects one (a constraint
-    export cannot express), the export of the example's static shapes."""
+    export cannot express), the export of the example's static shapes. The flag says the dynamic
+    export traced two copies of a batch-1 example (its symbolic sizes are to be read at batch 1)."""
     try:
         names = list(inspect.signature(model.forward).bind(*inputs, **kwargs).arguments)
         dims = dict(zip(names, [_batch_dynamic(a) for a in inputs] + [_batch_dynamic(v) for v in kwargs.values()]))
-        ep = torch.export.export(model, inputs, kwargs, dynamic_shapes=dims)
-        if _batch_only_reshapes(ep.graph):
-            return ep
+        doubled = _batch_of_one(inputs, kwargs)
+        ex_inputs, ex_kwargs = (_two_samples(inputs), _two_samples(kwargs)) if doubled else (inputs, kwargs)
+        ep = torch.export.export(model, ex_inputs, ex_kwargs, dynamic_shapes=dims)
+        if _batch_only_reshapes(ep.graph) and (not doubled or _reshapes_follow_the_batch(ep.graph)):
+            return ep, doubled
         log.info("torch.export with a dynamic batch computes with the batch size; exporting static shapes")
     except Exception as e:  # noqa: BLE001 - the static export below reports what fails for good
         log.info("torch.export with a dynamic batch failed (%s: %s); exporting static shapes",
                  type(e).__name__, str(e).splitlines()[0] if str(e) else "")
     try:
-        return torch.export.export(model, inputs, kwargs)
+        return torch.export.export(model, inputs, kwargs), False
     except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
         from irq.frontend.importer import _trace_error
         raise _trace_error(model, e, method="export") from e
@@ -275,25 +307,70 @@ def _batch_only_reshapes(graph: fx.Graph) -> bool:
     return True
 
 
-def _example_value(val: Any) -> Any:
+def _size(d: torch.SymInt, batch_one: bool) -> int:
+    """A symbolic size's value on the example: its hint, or (`batch_one`: the export traced two copies of a
+    batch-1 example, and its only symbols are the inputs' batch sizes) its expression at batch 1."""
+    if not batch_one:
+        return int(d.node.hint)
+    expr = d.node.expr
+    return int(expr.subs({sym: 1 for sym in expr.free_symbols}))
+
+
+#: ops that become bpu.reshape: where a batch of 1 leaves the batch's axis to `irq.batch_axis.reshape_axis`
+_RESHAPE_LIKE = _RESHAPES | {aten.flatten.using_ints, aten.unflatten.int, aten.squeeze.dim, aten.squeeze.dims,
+                             aten.unsqueeze.default}
+
+
+def _symbolic_dims(val: Any) -> list[int]:
+    return [i for i, d in enumerate(val.shape) if isinstance(d, torch.SymInt) and d.node.expr.free_symbols]
+
+
+def _reshapes_follow_the_batch(graph: fx.Graph) -> bool:
+    """Whether every reshape of a batch-1 export puts the batch where the IR's batch-1 shapes say it is.
+
+    A program typed at batch 1 only shows `(1, 8) -> (1, 2, 4)`; the numba runtime reads the batch as
+    the outermost factor of the first destination dimension at its offset (`reshape_axis`). The
+    symbolic shapes of the doubled export say where it really went: `view(1, -1, 4)` (a batch the model's
+    code fixes) puts it in dimension 1, and such an export is kept static instead of deployed wrong."""
+    from irq.batch_axis import Axis, reshape_axis
+    for node in graph.nodes:
+        if node.op != "call_function" or node.target not in _RESHAPE_LIKE or not node.args:
+            continue
+        src, dst = getattr(node.args[0], "meta", {}).get("val"), node.meta.get("val")
+        if not isinstance(src, torch.Tensor) or not isinstance(dst, torch.Tensor):
+            continue
+        src_dims, dst_dims = _symbolic_dims(src), _symbolic_dims(dst)
+        if not src_dims and not dst_dims:
+            continue
+        if len(src_dims) != 1 or len(dst_dims) != 1:
+            return False
+        src1 = tuple(_size(d, True) if isinstance(d, torch.SymInt) else int(d) for d in src.shape)
+        dst1 = tuple(_size(d, True) if isinstance(d, torch.SymInt) else int(d) for d in dst.shape)
+        found = reshape_axis(src1, dst1, Axis(src_dims[0], src1[src_dims[0]]), 1)
+        if found is None or found.axis != dst_dims[0]:
+            return False
+    return True
+
+
+def _example_value(val: Any, batch_one: bool = False) -> Any:
     """A node's `val` with its symbolic sizes replaced by their values on the example inputs:
     IR types are static (the runtimes substitute the batch), and int() on a SymInt would add a guard."""
     if isinstance(val, torch.SymInt):
-        return int(val.node.hint)
+        return _size(val, batch_one)
     if isinstance(val, torch.Tensor) and any(isinstance(d, torch.SymInt) for d in val.shape):
-        shape = [int(d.node.hint) if isinstance(d, torch.SymInt) else int(d) for d in val.shape]
+        shape = [_size(d, batch_one) if isinstance(d, torch.SymInt) else int(d) for d in val.shape]
         return torch.empty(shape, dtype=val.dtype, device="meta")
     if isinstance(val, (list, tuple)) and not isinstance(val, torch.Size):
-        return type(val)(_example_value(v) for v in val)
+        return type(val)(_example_value(v, batch_one) for v in val)
     if isinstance(val, torch.Size):
-        return torch.Size(_example_value(list(val)))
+        return torch.Size(_example_value(list(val), batch_one))
     return val
 
 
 def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> ModuleOp:
     if len(inputs) == 1 and isinstance(inputs[0], dict) and not kwargs:
         inputs, kwargs = (), dict(inputs[0])
-    ep = _export(model, inputs, kwargs)
+    ep, batch_one = _export(model, inputs, kwargs)
     sig = ep.graph_signature
     graph = ep.graph
     by_name = {n.name: n for n in graph.nodes if n.op == "placeholder"}
@@ -327,7 +404,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         val = node.meta.get("val")
         if node.op == "output":
             continue
-        annotate(node, _example_value(val))
+        annotate(node, _example_value(val, batch_one))
         scope, module = _scope(node)
         node.meta["irq_scope"] = scope
         if module:

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from .batch import BatchAxes
 from .kernels import blas_threads
 from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, PLAIN, Plan, Planner, ProgramError, Slot, element_dtype, logical_shape, op_error
@@ -51,6 +52,7 @@ class CompiledProgram:
         first = self.arg_types[0].shape if self.args and self.arg_types[0].shape else None
         self.program_batch = first[0] if first else None
         self._plans: dict[int, Plan] = {}
+        self.batch_axes = BatchAxes(self.block, self.program_batch)
         from irq.runtime.reference.interpreter import IMPLS  # also registers the float-island ops
         for op in self.block.ops:  # unsupported ops fail now, not on the first call
             if op.name not in HANDLERS and op.name not in IMPLS and op.name != "func.return":
@@ -65,7 +67,7 @@ class CompiledProgram:
         return self._plans[batch]
 
     def _build(self, batch: int) -> Plan:
-        p = Planner(self.fn_op, batch, self.program_batch)
+        p = Planner(self.fn_op, batch, self.program_batch, self.batch_axes)
         ops = list(self.block.ops)
         uses: dict[object, int] = {}
         last_use: dict[object, int] = {}

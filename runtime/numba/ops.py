@@ -223,17 +223,24 @@ def _rows_around(shape: tuple[int, ...], dim: int) -> tuple[int, int, int]:
 def _softmax(p: Planner, op) -> None:
     x = p.input(op.operands[0], PLAIN)
     lo_in, hi_in = _range(x.dtype)
-    table = np.ascontiguousarray(p.constant(op.operands[1]), dtype=np.int64)
+    table = np.ascontiguousarray(p.constant(op.operands[1]))  # its own dtype: an int32 table is half the cache
+    if table.dtype.kind not in "iu":
+        raise op_error(op, f"exp_table has element type {table.dtype}, not an integer type")
     if table.shape != (hi_in - lo_in + 1,):
         raise op_error(op, f"exp_table has {table.size} entries, {x.dtype} inputs need {hi_in - lo_in + 1}")
     out = p.new_slot(op.results[0], PLAIN)
     dim = _attr(op, "dim") % len(x.shape)
-    view3 = _rows_around(x.shape, dim)
-    xs, os_ = x.array.reshape(view3), out.array.reshape(view3)
+    outer, n, inner = _rows_around(x.shape, dim)
+    if inner == 1:  # the usual last axis: (rows, n) views
+        kernel, xs, os_ = normalize.softmax_rows, x.array.reshape(outer, n), out.array.reshape(outer, n)
+    else:
+        view3 = (outer, n, inner)
+        kernel, xs, os_ = normalize.softmax_strided, x.array.reshape(view3), out.array.reshape(view3)
     mult, shift = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
     lo, hi = _range(out.dtype)
     span = np.int64(hi_in - lo_in)
-    p.step("softmax", lambda: normalize.softmax_rows(xs, table, span, mult, shift, lo, hi, os_))
+    table_abs = np.int64(np.abs(table.astype(np.int64)).max())
+    p.step("softmax", lambda: kernel(xs, table, table_abs, span, mult, shift, lo, hi, os_))
 
 
 @handles("bpu.layer_norm")
@@ -304,6 +311,10 @@ def reference_fallback(p: Planner, op) -> None:
         if p.program_batch != 1:
             raise op_error(op, f"runs through the reference implementation, which needs the program's batch "
                                f"size {p.program_batch}")
+        if p.axes is not None and any(p.axes.axes.get(v) != p.axes.leading for v in op.operands
+                                        if not p.is_constant(v)):
+            raise op_error(op, "runs through the reference implementation one sample at a time, which needs the "
+                               f"batch on dimension 0: this program only runs at batch {p.program_batch}")
         per_sample = True
     else:
         per_sample = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import pool
+from .kernels import permute, pool
 from .kernels.requantize import rounding_code
 from .op_support import _attr, _check, _ints, _padding4, _pair, _range, handles
 from .planner import NHWC, PLAIN, Planner, op_error
@@ -105,9 +105,14 @@ def _reshape(p: Planner, op) -> None:
 def _permute(p: Planner, op) -> None:
     x = p.input(op.operands[0], PLAIN)
     out = p.new_slot(op.results[0], PLAIN)
-    dims = tuple(_ints(op, "dims"))
-    src, dst = x.array, out.array
-    p.step("permute", lambda: np.copyto(dst, src.transpose(dims)))
+    dims = tuple(d % len(x.shape) for d in _ints(op, "dims"))
+    if len(dims) > permute.RANK:
+        src, dst = x.array, out.array
+        p.step("permute", lambda: np.copyto(dst, src.transpose(dims)))
+        return
+    shape, step = permute.plan(x.shape, dims)
+    src, dst = x.flat(), out.flat()
+    p.step("permute", lambda: permute.permute_copy(src, shape, step, dst))
 
 
 @handles("bpu.slice")

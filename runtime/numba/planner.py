@@ -89,9 +89,10 @@ def element_dtype(t) -> np.dtype:
 class Planner:
     """Builds a `Plan` for one function at one batch size (see the module docstring)."""
 
-    def __init__(self, fn_op, batch: int, program_batch: int | None):
+    def __init__(self, fn_op, batch: int, program_batch: int | None, axes=None):
         self.fn_op = fn_op
         self.batch, self.program_batch = batch, program_batch
+        self.axes = axes  # batch.BatchAxes: where each value holds the batch (None: dimension 0 everywhere)
         self.pool = BufferPool()
         self.slots: dict[object, Slot] = {}
         self.variants: dict[tuple[object, str], Slot] = {}
@@ -103,6 +104,9 @@ class Planner:
 
     # -- values -------------------------------------------------------------------------------------
     def shape(self, v) -> tuple[int, ...]:
+        """The static shape of `v` at this plan's batch size."""
+        if self.axes is not None and isinstance(v.type, ShapedType) and v.type.has_static_shape:
+            return self.axes.shape(v, self.batch, _value_name(v))
         return logical_shape(v.type, self.batch, self.program_batch, _value_name(v))
 
     def constant(self, v) -> np.ndarray:
