@@ -361,3 +361,64 @@ def _verdict(code: int) -> str:
     if code in (1, 2, 3):
         return "killed"
     return f"error:{code}"
+
+
+# ----------------------------------------------------------------------------- replaying a kept session
+
+
+def replay_tests(cmap: CoverageMap, selected: list[str], current: list[str], whole_files: list[str]) -> list[str]:
+    """The tests a replayed survivor runs: `whole_files` (the kill-test files), then every test collected
+    today that the session's coverage map never saw (tests added since, in any file), then the session's
+    own selection minus the tests that no longer exist.
+
+    Why each part: a test added to an existing file after the session is not in the map, so the map
+    cannot select it, yet it is exactly the test written to kill the survivor; and a test id that was
+    renamed or re-parametrized since makes pytest stop with "not found" (exit 4) before running any
+    test, a survivor by default. Either way the replay under-counted kills.
+    """
+    now = set(current)
+    known = set(cmap.order)
+    in_files = tuple(f + "::" for f in whole_files)
+    new = [x for x in current if x not in known and not x.startswith(in_files)]
+    return list(whole_files) + _fastest_first(cmap, new) + [x for x in selected if x in now]
+
+
+def mutation_starts(source: str, operator) -> list[tuple[int, int]]:
+    """The start (line, column) of each occurrence of `operator` in `source`, in cosmic-ray's numbering."""
+    from cosmic_ray.ast import ast_nodes, get_ast
+
+    return [tuple(start) for node in ast_nodes(get_ast(source)) for start, _ in operator.mutation_positions(node)]
+
+
+def relocate(old_source: str, new_source: str, operator, occurrence: int) -> int | None:
+    """The occurrence in `new_source` of the mutant `occurrence` of `operator` planted in `old_source`.
+
+    A kept session numbers its mutants in the source it was taken from; once that file changes, the same
+    number names another spot (or none). The mutant is found again by its line's text and its column in
+    that line (nearest to where it was, when the line now appears more than once); None when its line is
+    gone, so a changed statement is not replayed as if it were the old one.
+    """
+    if old_source == new_source:
+        return occurrence
+    old_starts = mutation_starts(old_source, operator)
+    if occurrence >= len(old_starts):
+        return None
+    (line, col) = old_starts[occurrence]
+    rank = old_starts[:occurrence].count((line, col))  # several mutations of one node share a start
+    old_lines, new_lines = old_source.splitlines(), new_source.splitlines()
+    text = old_lines[line - 1]
+    offset = col - (len(text) - len(text.lstrip()))
+    new_starts = mutation_starts(new_source, operator)
+    candidates = sorted(
+        {
+            (n, c)
+            for n, c in new_starts
+            if new_lines[n - 1].strip() == text.strip()
+            and c - (len(new_lines[n - 1]) - len(new_lines[n - 1].lstrip())) == offset
+        },
+        key=lambda s: abs(s[0] - line),
+    )
+    if not candidates:
+        return None
+    matches = [i for i, s in enumerate(new_starts) if s == candidates[0]]
+    return matches[rank] if rank < len(matches) else None

@@ -1,0 +1,78 @@
+"""bench/mutation.py's replay and stratified subset: the parts that decide which mutants count as killed.
+
+The replay credits a new test with the survivors it kills; a replay that runs the wrong tests or the wrong
+mutant reports survivors that are dead (an under-count) or kills that are not (an over-count), and the
+figures in docs/design.md are only as good as it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("cosmic_ray")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from _mutation_exec import CoverageMap, mutation_starts, relocate, replay_tests  # noqa: E402
+from cosmic_ray.mutating import MutationVisitor  # noqa: E402
+from cosmic_ray.plugins import get_operator  # noqa: E402
+
+
+def _cmap(order: list[str]) -> CoverageMap:
+    return CoverageMap(lines={}, spawning=[], durations={x: 1.0 for x in order}, order=order, modules=[], tree=[])
+
+
+def test_replay_runs_tests_added_to_existing_files_since_the_session():
+    # the under-count: a kill test added to tests/test_a.py after the session is not in the coverage map,
+    # so the map's selection never ran it and its survivor stayed "survived"
+    cmap = _cmap(["tests/test_a.py::t1", "tests/test_a.py::t2"])
+    current = ["tests/test_a.py::t1", "tests/test_a.py::t2", "tests/test_a.py::t_new", "tests/test_kills.py::k"]
+    got = replay_tests(cmap, ["tests/test_a.py::t2"], current, ["tests/test_kills.py"])
+    assert got == ["tests/test_kills.py", "tests/test_a.py::t_new", "tests/test_a.py::t2"]
+
+
+def test_replay_drops_test_ids_that_no_longer_exist():
+    # a renamed test left in the selection makes pytest exit 4 ("not found") before running anything
+    cmap = _cmap(["tests/test_a.py::old_name", "tests/test_a.py::kept"])
+    got = replay_tests(cmap, ["tests/test_a.py::old_name", "tests/test_a.py::kept"],
+                       ["tests/test_a.py::kept", "tests/test_a.py::new_name"], [])
+    assert got == ["tests/test_a.py::new_name", "tests/test_a.py::kept"]
+
+
+OLD = """def f(a, b):
+    x = a + b
+    return x + 1
+"""
+
+NEW = """def g(c):
+    return c + 2
+
+
+def f(a, b):
+    x = a + b
+    return x + 1
+"""
+
+
+def _mutated_lines(source: str, operator, occurrence: int) -> list[str]:
+    out = MutationVisitor.mutate_code(source, operator, occurrence)
+    return [b for a, b in zip(source.splitlines(), out.splitlines()) if a != b]
+
+
+def test_relocate_follows_a_mutant_whose_file_grew_above_it():
+    add_sub = get_operator("core/ReplaceBinaryOperator_Add_Sub")()
+    assert len(mutation_starts(OLD, add_sub)) == 2
+    for occurrence, line in ((0, "    x = a - b"), (1, "    return x - 1")):
+        assert _mutated_lines(OLD, add_sub, occurrence) == [line]
+        moved = relocate(OLD, NEW, add_sub, occurrence)
+        # without relocation the session's numbering would mutate g's `c + 2` (occurrence 0) instead
+        assert moved == occurrence + 1
+        assert _mutated_lines(NEW, add_sub, moved) == [line]
+
+
+def test_relocate_refuses_a_mutant_whose_line_changed():
+    add_sub = get_operator("core/ReplaceBinaryOperator_Add_Sub")()
+    assert relocate(OLD, OLD.replace("x + 1", "x + 2"), add_sub, 1) is None
+    assert relocate(OLD, OLD, add_sub, 1) == 1
