@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from irq.runtime.reference import run
 from support.frozen import FrozenBuilder
 from test_lower_bpu import assert_within_one_step, lower, qdq
@@ -88,3 +89,180 @@ def test_an_int32_high_precision_output_cannot_feed_another_op() -> None:
     z = b.op("hl.add", [b.qdq("x", 0.03, "i32"), b.qdq("x", 0.03, "i32")], (3, 16), attrs='owner = "add"')
     with pytest.raises(PassFailure, match="activations are i8 or i16, got i32"):
         lower(b.module([b.qdq(z, 0.1)]))
+
+
+# -- accumulator widths at the int32 boundary --------------------------------------------------------------------
+# int16 activations (max |x| = 32768) and int8 weights whose largest code is 127: K products fit int32 up to
+# K = 516 (516 * 32768 * 127 = 2,147,352,576 < 2**31) and need int64 from K = 517. K is the number of products
+# per output: in_channels / groups * kh * kw for both convolutions (conv_transpose2d's weight is laid out
+# (in, out / groups, kh, kw)). An int32 accumulator below the bound wraps silently; one above it is slower.
+_WIDTH_CASES = [
+    # kind, in_channels, groups, kh, kw, expected width
+    ("conv2d", 43, 1, 3, 4, 32),
+    ("conv2d", 47, 1, 11, 1, 64),
+    ("conv2d", 47, 1, 1, 11, 64),
+    ("conv2d", 86, 2, 3, 4, 32),
+    ("conv2d", 94, 2, 11, 1, 64),
+    ("conv_transpose2d", 43, 1, 3, 4, 32),
+    ("conv_transpose2d", 86, 2, 3, 4, 32),
+    ("conv_transpose2d", 94, 2, 11, 1, 64),
+    ("conv_transpose2d", 94, 2, 1, 11, 64),
+]
+
+
+@pytest.mark.parametrize("kind,cin,groups,kh,kw,width", _WIDTH_CASES)
+def test_convolution_accumulator_is_the_narrowest_that_holds_its_products(kind, cin, groups, kh, kw, width):
+    """Catches the reduction K computed wrongly in lowering (an operator swapped in `Cin * kh * kw`, groups
+    shifted instead of divided, a kernel dimension divided out): the width then flips on one side of the
+    boundary. The expected width comes from the bound in Python integers, not from irq.fixedpoint."""
+    k = cin // groups * kh * kw
+    assert (k * 32768 * 127 < 2**31) == (width == 32)
+    rng = np.random.default_rng(k)
+    if kind == "conv2d":
+        cout = 2 * groups
+        w = rng.standard_normal((cout, cin // groups, kh, kw))
+        out = (1, cout, 1, 1)
+    else:  # one output channel per group: a grouped transposed convolution takes one weight scale per group
+        cout = groups
+        w = rng.standard_normal((cin, 1, kh, kw))
+        out = (1, cout, kh, kw)
+    # one scale for every channel: the largest weight code is exactly 127
+    s_w = np.full(w.shape[0] if kind == "conv2d" else 1, float(np.abs(w).max()) / 127)
+    b = FrozenBuilder([("x", (1, cin, kh, kw) if kind == "conv2d" else (1, cin, 1, 1))])
+    attrs = f'stride = [1, 1], padding = [0, 0], dilation = [1, 1], groups = {groups} : i64, owner = "c"'
+    if kind == "conv_transpose2d":
+        attrs += ", output_padding = [0, 0]"
+    y = b.op(f"hl.{kind}", [b.qdq("x", 2.0**-10, "i16"), b.weight(w, s_w, axis=1 if kind != "conv2d" else 0)],
+             out, attrs=attrs)
+    m = lower(b.module([b.qdq(y, 2.0**-3, "i16")]))
+    (acc,) = [op for op in m.walk() if op.name == f"bpu.{kind}"]
+    assert acc.results[0].type.element_type.width == width
+
+
+# -- adaptive average pooling to an output larger than 1x1 ---------------------------------------------------------
+def test_adaptive_avg_pool_with_equal_windows_matches_torch() -> None:
+    """8x6 -> 2x3 is avg_pool2d with kernel = stride = (4, 2): catches the window computed with another
+    operator than `//` (h ** oh, h | oh, h & oh), padding added to the windows, and the divisibility test
+    written as `h ^ oh` (which refuses this shape). Oracle: torch's adaptive_avg_pool2d in float64 on the
+    dequantized input."""
+    b = FrozenBuilder([("x", (2, 3, 8, 6))])
+    y = b.op("hl.adaptive_avg_pool2d", [b.qdq("x", 0.05)], (2, 3, 2, 3), attrs='output_size = [2, 3], owner = "ap"')
+    m = lower(b.module([b.qdq(y, 0.01)]))
+    x = np.random.default_rng(5).standard_normal((2, 3, 8, 6)).astype(np.float32)
+    (got,) = run(m, x)
+    want = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(qdq(x, 0.05)), (2, 3)).numpy()
+    assert_within_one_step(got, want, 0.01, exact_fraction=0.9)
+
+
+@pytest.mark.parametrize("shape,out", [((1, 2, 8, 7), (2, 3)), ((1, 2, 7, 6), (2, 3))])
+def test_adaptive_avg_pool_with_uneven_windows_is_refused(shape, out) -> None:
+    """Windows of different sizes have no single avg_pool2d: refused by name, whichever side is uneven
+    (catches `or` turned into `and`, which lowers 8x7 -> 2x3 with windows that drop a column)."""
+    b = FrozenBuilder([("x", shape)])
+    y = b.op("hl.adaptive_avg_pool2d", [b.qdq("x", 0.05)], (1, 2, *out),
+             attrs=f'output_size = [{out[0]}, {out[1]}], owner = "ap"')
+    with pytest.raises(PassFailure, match="uneven windows"):
+        lower(b.module([b.qdq(y, 0.01)]))
+
+
+# -- the rounding option reaches every requantizing op -----------------------------------------------------------
+def _graph_of_every_requantizing_op() -> tuple:
+    b = FrozenBuilder([("a", (1, 2, 4, 4)), ("c", (1, 2, 4, 4))])
+    ad, cd = b.qdq("a", 0.02), b.qdq("c", 0.035)
+    shape = (1, 2, 4, 4)
+    outs = [b.qdq(b.op(f"hl.{n}", [ad, cd], shape, attrs=f'owner = "{n}"'), 0.04) for n in ("add", "sub", "mul")]
+    outs.append(b.qdq(b.op("hl.cat", [ad, cd], (1, 4, 4, 4), attrs='dim = 1 : i64, owner = "cat"'), 0.04))
+    outs.append(b.qdq(b.op("hl.avg_pool2d", [ad], (1, 2, 2, 2),
+                           attrs="kernel_size = [3, 3], stride = [2, 2], padding = [1, 1], ceil_mode = false, "
+                                 'count_include_pad = false, owner = "ap"'), 0.03))
+    outs.append(b.qdq(b.op("hl.adaptive_avg_pool2d", [ad], (1, 2, 2, 2), attrs='output_size = [2, 2], owner = "aa"'),
+                      0.03))
+    outs.append(b.qdq(b.op("hl.adaptive_avg_pool2d", [ad], (1, 2, 1, 1), attrs='output_size = [1, 1], owner = "g"'),
+                      0.03))
+    outs.append(b.qdq(b.op("hl.mean", [ad], (1, 1, 4, 4), attrs='dim = [1], keepdim = true, owner = "m"'), 0.03))
+    for kind, c in (("mul_scalar", 0.7), ("mul_scalar", -0.7), ("div_scalar", 3.0)):
+        outs.append(b.qdq(b.op(f"hl.{kind}", [ad], shape, attrs=f'other = {c} : f64, owner = "{kind}"'), 0.03))
+    outs.append(b.qdq(b.op("hl.interpolate", [ad], (1, 2, 8, 8),
+                           attrs='size = [8, 8], mode = "bilinear", align_corners = false, owner = "up"'), 0.02))
+    outs.append(b.qdq(b.op("torch.reshape", [ad], (2, 16), attrs="shape = [2, 16]"), 0.01))
+    return b, outs
+
+
+@pytest.mark.parametrize("rounding", ["half_even", "half_away", "floor"])
+def test_the_rounding_option_reaches_every_requantizing_op(rounding: str) -> None:
+    """lower-bpu{rounding=...} must change every rounding the program does, not only some: catches any op's
+    `rounding != "half_up"` test turned into `==`, `>=` or `>` (the option then silently drops to half_up
+    for that op, and the deployed numbers leave onnxruntime's at every tie)."""
+    b, outs = _graph_of_every_requantizing_op()
+    m = lower(b.module(outs), rounding=rounding)
+    requantizing = [op for op in m.walk() if op.get_attr("shift") is not None]
+    names = {op.name for op in requantizing}
+    assert {"bpu.add", "bpu.sub", "bpu.mul", "bpu.avg_pool2d", "bpu.global_avg_pool", "bpu.requantize",
+            "bpu.resize"} <= names, names
+    for op in requantizing:
+        got = op.get_attr("rounding")
+        assert got is not None and got.value == rounding, f"{op.name} rounds {got} under rounding={rounding}"
+
+
+def test_scalar_multiply_and_divide_match_torch() -> None:
+    """x * 0.7, x * -0.7 and x / 3: catches the multiplier computed as `s * c` with another operator
+    (`s & c`, `s ** c`, `s * c` for a division), the negative branch's sign, and c's order of operations."""
+    b, outs = _graph_of_every_requantizing_op()
+    m = lower(b.module(outs[8:11]))
+    a = np.random.default_rng(6).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    c = np.zeros_like(a)
+    got = run(m, a, c)
+    aq = qdq(a, 0.02)
+    for g, want in zip(got, (aq * 0.7, aq * -0.7, aq / 3.0)):
+        assert_within_one_step(g, want, 0.03, exact_fraction=0.9)
+
+
+def test_a_requantize_to_a_finer_scale_is_not_skipped() -> None:
+    """reshape passes codes through at 0.02; the qcast after it asks for 0.01, so the codes double. Catches
+    the "same scale, nothing to do" test written as `>=` (a finer output scale would keep the coarse codes,
+    reading every value as half of what it is)."""
+    b = FrozenBuilder([("x", (1, 16))])
+    y = b.op("torch.reshape", [b.qdq("x", 0.02)], (4, 4), attrs="shape = [4, 4]")
+    m = lower(b.module([b.qdq(y, 0.01)]))
+    x = np.linspace(-1.2, 1.2, 16, dtype=np.float32).reshape(1, 16)
+    (got,) = run(m, x)
+    np.testing.assert_allclose(got, qdq(x, 0.02).reshape(4, 4), atol=1e-6)
+
+
+@pytest.mark.parametrize("op,alpha", [("add", 2.0), ("sub", 0.5), ("add", -1.0)])
+def test_add_sub_with_an_alpha_other_than_one_is_refused(op: str, alpha: float) -> None:
+    """`a + alpha * b` has no integer form yet: refused by name instead of lowered as `a + b` (catches the
+    alpha test written as an ordering, which lets alpha on one side of 1 through)."""
+    b = FrozenBuilder([("a", (1, 4)), ("c", (1, 4))])
+    y = b.op(f"hl.{op}", [b.qdq("a", 0.02), b.qdq("c", 0.02)], (1, 4), attrs=f'alpha = {alpha} : f64, owner = "x"')
+    with pytest.raises(PassFailure, match=f"alpha = {alpha} is not supported"):
+        lower(b.module([b.qdq(y, 0.04)]))
+
+
+def test_int8_matmul_accumulates_in_int32() -> None:
+    """K = 8 int8 products (8 * 128 * 128) fit int32: catches the bound test `bound < 2**31` with a wrong
+    constant (every matmul then pays for int64)."""
+    b = FrozenBuilder([("a", (2, 3, 8)), ("c", (2, 8, 4))])
+    mm = b.op("hl.matmul", [b.qdq("a", 0.03), b.qdq("c", 0.04)], (2, 3, 4), attrs='owner = "mm"')
+    m = lower(b.module([b.qdq(mm, 0.1)]))
+    (acc,) = [op for op in m.walk() if op.name == "bpu.matmul"]
+    assert acc.results[0].type.element_type.width == 32
+
+
+def test_an_int64_accumulator_with_a_bias_past_the_requantize_limit_is_refused() -> None:
+    """int16 input, K = 1032 products of 127: 1032 * 32768 * 127 = 4,294,705,152, 262,144 below 2**32, so
+    the accumulator fits requantize's int64 product without a bias and not with a bias of 300,000 codes.
+    Catches the bias left out of (or shifted into) the bound checked before lowering."""
+    w = np.random.default_rng(8).standard_normal((1, 1032))
+    s_w, s_x = float(np.abs(w).max()) / 127, 2.0**-10
+    for bias_code, refused in ((0, False), (300_000, True)):
+        b = FrozenBuilder([("x", (1, 1032))])
+        keywords = {"bias": b.const(np.array([bias_code * s_x * s_w]))} if bias_code else None
+        y = b.op("hl.linear", [b.qdq("x", s_x, "i16"), b.weight(w, np.array([s_w]))], (1, 1), keywords,
+                 attrs='owner = "fc"')
+        module = b.module([b.qdq(y, 2.0**-2, "i16")])
+        if refused:
+            with pytest.raises(PassFailure, match="too large to requantize"):
+                lower(module)
+        else:
+            lower(module)

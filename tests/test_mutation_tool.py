@@ -7,17 +7,32 @@ figures in docs/design.md are only as good as it.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("cosmic_ray")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from _mutation_exec import CoverageMap, mutation_starts, relocate, replay_tests  # noqa: E402
 from cosmic_ray.mutating import MutationVisitor  # noqa: E402
 from cosmic_ray.plugins import get_operator  # noqa: E402
+
+
+def _load_bench_module(name: str):
+    """bench/ is not a package: load the file by path, leaving sys.path as every other test finds it."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their module by name while the class is created
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+_exec = _load_bench_module("_mutation_exec")
+CoverageMap, mutation_starts, relocate, replay_tests = (_exec.CoverageMap, _exec.mutation_starts, _exec.relocate,
+                                                        _exec.replay_tests)
 
 
 def _cmap(order: list[str]) -> CoverageMap:
