@@ -147,12 +147,21 @@ class StatementIndex:
     def locate(self, line: int, col: int) -> tuple[ast.stmt | None, bool]:
         best, best_in_fn, best_size = None, False, None
         for stmt, in_fn in self._stmts:
-            start, end = (stmt.lineno, stmt.col_offset), (stmt.end_lineno, stmt.end_col_offset)
+            start, end = _start(stmt), (stmt.end_lineno, stmt.end_col_offset)
             if start <= (line, col) < end:
-                size = (stmt.end_lineno - stmt.lineno, stmt.end_col_offset - stmt.col_offset)
+                size = (stmt.end_lineno - start[0], stmt.end_col_offset - start[1])
                 if best_size is None or size <= best_size:
                     best, best_in_fn, best_size = stmt, in_fn, size
         return best, best_in_fn
+
+
+def _start(stmt: ast.stmt) -> tuple[int, int]:
+    """Where a statement starts, decorators included: ast puts a decorated def's or class's `lineno` on
+    the `def`/`class` line, so a mutant of its decorator (`@dataclass` removed, `@impl("bpu.x")` changed)
+    would otherwise fall outside it, be taken for no statement at all, and run as a hot (function body)
+    mutant whose swapped code objects never see the change: a survivor whatever the tests."""
+    decorators = getattr(stmt, "decorator_list", [])
+    return min([(stmt.lineno, stmt.col_offset)] + [(d.lineno, d.col_offset - 1) for d in decorators])
 
 
 def _header_lines(stmt: ast.stmt) -> range:
@@ -167,7 +176,7 @@ def _header_lines(stmt: ast.stmt) -> range:
 def statement_lines(index: StatementIndex, line: int, col: int) -> list[int]:
     """The lines of the statement around a mutant (all of them: for the import-time check)."""
     stmt, _ = index.locate(line, col)
-    return [] if stmt is None else list(range(stmt.lineno, stmt.end_lineno + 1))
+    return [] if stmt is None else list(range(_start(stmt)[0], stmt.end_lineno + 1))
 
 
 def select_tests(cmap: CoverageMap, index: StatementIndex, src: str, line: int, col: int) -> tuple[list[str], str]:
@@ -252,8 +261,9 @@ class ForkServer:
         gc.freeze()  # the children's collections skip everything imported here
 
     def hot(self, src: str, lines: list[int]) -> bool:
-        """Whether a mutant on these statement lines can be applied to the live process."""
-        return bool(self.functions[src]) and not self.import_lines[src].intersection(lines)
+        """Whether a mutant on these statement lines can be applied to the live process (never one outside
+        every statement: only a fresh import sees it)."""
+        return bool(lines) and bool(self.functions[src]) and not self.import_lines[src].intersection(lines)
 
     def run_hot(self, src: str, original: str, mutated: str, tests: list[str], timeout: float, log: Path):
         """Swap the mutated code objects in, in a forked child, and run `tests`; (verdict, seconds)."""

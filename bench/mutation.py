@@ -156,6 +156,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_mutation_kills_lower_bpu.py",
             "tests/test_transformer_quant.py",
             "tests/test_convert_artifact.py",
+            "tests/test_embedding_quant.py",
         ),
     ),
     "quant-validation": Target(

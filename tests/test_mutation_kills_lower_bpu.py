@@ -7,13 +7,19 @@ user must see instead of a silently different number.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from irq.runtime.reference import run
 from support.frozen import FrozenBuilder
+from test_embedding_quant import TokenModel, quantize
 from test_lower_bpu import assert_within_one_step, lower, qdq
 
+import irq
+from irq.march_profiles import register_march
 from irq.transform.pass_base import PassFailure
 
 
@@ -185,6 +191,9 @@ def _graph_of_every_requantizing_op() -> tuple:
     outs.append(b.qdq(b.op("hl.interpolate", [ad], (1, 2, 8, 8),
                            attrs='size = [8, 8], mode = "bilinear", align_corners = false, owner = "up"'), 0.02))
     outs.append(b.qdq(b.op("torch.reshape", [ad], (2, 16), attrs="shape = [2, 16]"), 0.01))
+    outs.append(b.qdq(b.op("hl.layer_norm", [ad], shape, {"weight": b.const(np.linspace(0.5, 1.5, 4)),
+                                                          "bias": b.const(np.linspace(-0.2, 0.2, 4))},
+                           'normalized_shape = [4], eps = 1.0e-05 : f64, owner = "ln"'), 0.02))
     return b, outs
 
 
@@ -198,7 +207,7 @@ def test_the_rounding_option_reaches_every_requantizing_op(rounding: str) -> Non
     requantizing = [op for op in m.walk() if op.get_attr("shift") is not None]
     names = {op.name for op in requantizing}
     assert {"bpu.add", "bpu.sub", "bpu.mul", "bpu.avg_pool2d", "bpu.global_avg_pool", "bpu.requantize",
-            "bpu.resize"} <= names, names
+            "bpu.resize", "bpu.layer_norm"} <= names, names
     for op in requantizing:
         got = op.get_attr("rounding")
         assert got is not None and got.value == rounding, f"{op.name} rounds {got} under rounding={rounding}"
@@ -266,3 +275,93 @@ def test_an_int64_accumulator_with_a_bias_past_the_requantize_limit_is_refused()
                 lower(module)
         else:
             lower(module)
+
+
+# -- table lookups read their op's attributes ----------------------------------------------------------------------
+@pytest.mark.parametrize("kind,attrs,fn", [
+    ("gelu", 'approximate = "tanh"', lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
+    ("leaky_relu", "negative_slope = 0.25 : f64", lambda x: torch.nn.functional.leaky_relu(x, 0.25)),
+    ("hardtanh", "min_val = -0.5 : f64, max_val = 0.75 : f64", lambda x: torch.nn.functional.hardtanh(x, -0.5, 0.75)),
+    ("clamp", "min = -0.25 : f64", lambda x: torch.clamp(x, min=-0.25)),
+])
+def test_lookup_tables_use_the_ops_attributes(kind: str, attrs: str, fn) -> None:
+    """The LUT of an element-wise op is its float function at every input code, so the program equals
+    torch's function of the dequantized input, rounded to the output scale, exactly. Catches the attributes
+    handed to irq.lut_functions as attribute objects instead of values (gelu's "tanh" then never matches
+    and the erf form is tabulated; a slope or a bound is read wrongly)."""
+    b = FrozenBuilder([("x", (1, 256))])
+    y = b.op(f"hl.{kind}", [b.qdq("x", 0.02)], (1, 256), attrs=f'{attrs}, owner = "f"')
+    m = lower(b.module([b.qdq(y, 0.01)]))
+    assert any(op.name == "bpu.lut" for op in m.walk())
+    x = (np.arange(-128, 128, dtype=np.float32) * 0.02).reshape(1, 256)  # every int8 code once
+    (got,) = run(m, x)
+    want = np.clip(np.rint(fn(torch.from_numpy(qdq(x, 0.02))).numpy() / 0.01), -128, 127)
+    np.testing.assert_array_equal(np.rint(got / 0.01), want)
+
+
+def test_a_float_island_with_a_per_tensor_weight_uses_its_codes() -> None:
+    """float-fallback keeps a convolution the march lacks in float, with its weight dequantized from the
+    int8 codes. Catches the per-tensor branch (one scale repeated over the output channels) broken: until
+    now every island's weight was per channel."""
+    data = json.loads((Path(irq.__file__).parent / "marches" / "bayes.json").read_text())
+    data["name"] = "bayes_without_conv2d"  # the registry is restored after the test (tests/conftest.py)
+    del data["ops"]["conv2d"]
+    register_march(data)
+    b = FrozenBuilder([("x", (1, 3, 6, 6))])
+    w = np.random.default_rng(9).standard_normal((4, 3, 3, 3)) * 0.3
+    s_w = float(np.abs(w).max()) / 127
+    c = b.const(w)
+    wt = w.shape
+    per_tensor = f"tensor<4x3x3x3x!quant.uniform<i8<-127:127>:f32, {s_w!r}>>"
+    b.lines.append(f"%wq = quant.qcast %{c} : tensor<4x3x3x3xf32> to {per_tensor}")
+    b.lines.append(f"%wd = quant.dcast %wq : {per_tensor} to tensor<4x3x3x3xf32>")
+    b.shapes["wd"] = wt
+    y = b.op("hl.conv2d", [b.qdq("x", 0.02), "wd"], (1, 4, 6, 6),
+             attrs='stride = [1, 1], padding = [1, 1], dilation = [1, 1], groups = 1 : i64, owner = "c"')
+    m = b.module([b.qdq(y, 0.05)])
+    irq.PassManager.parse("builtin.module(lower-bpu{float-fallback=true march=bayes_without_conv2d})").run(m)
+    assert [op.name for op in m.walk() if op.dialect_name == "hl"] == ["hl.conv2d"]  # the island
+    x = np.random.default_rng(10).standard_normal((1, 3, 6, 6)).astype(np.float32)
+    (got,) = run(m, x)
+    w_codes = np.clip(np.rint(w / s_w), -127, 127) * s_w
+    want = torch.nn.functional.conv2d(torch.from_numpy(qdq(x, 0.02)), torch.from_numpy(w_codes), padding=1)
+    assert_within_one_step(got, want.numpy(), 0.05, exact_fraction=0.95)
+
+
+def test_a_dynamic_shape_is_refused_by_name() -> None:
+    """lower-bpu needs every shape static (buffer sizes, multipliers per window): a `?` dim is an error that
+    says so. Catches the check written with `and` (a dynamic tensor then lowers with a -1 in its type)."""
+    b = FrozenBuilder([("x", ("?", 4))])
+    y = b.op("hl.relu", [b.qdq("x", 0.02)], ("?", 4), attrs='owner = "r"')
+    with pytest.raises(PassFailure, match="has no static shape"):
+        lower(b.module([b.qdq(y, 0.02)]))
+
+
+def test_quant_stub_on_the_float_input_is_the_identity() -> None:
+    """QuantStub sits on the float input, before the first qcast: the stub's result is replaced by its
+    input (it has no codes yet). Catches the two branches swapped (a KeyError on every model that starts
+    with a QuantStub)."""
+    b = FrozenBuilder([("x", (1, 8))])
+    s = b.op("hl.quant_stub", ["x"], (1, 8), attrs='owner = "quant"')
+    y = b.op("hl.dequant_stub", [b.qdq(s, 0.05)], (1, 8), attrs='owner = "dequant"')
+    m = lower(b.module([y]))
+    x = np.linspace(-3, 3, 8, dtype=np.float32).reshape(1, 8)
+    (got,) = run(m, x)
+    np.testing.assert_allclose(got, qdq(x, 0.05), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def token_model():
+    torch.manual_seed(0)
+    return quantize(TokenModel().eval())[0]
+
+
+def test_the_rounding_option_reaches_embedding_lookups(token_model) -> None:
+    """irq.convert(..., rounding="half_even") on a token model: the embedding rows are requantized as they
+    are gathered, with the program's rounding like every other op (catches embedding's rounding test
+    written as `>=`: "half_even" sorts below "half_up", so the lookups alone kept half_up)."""
+    program = irq.convert(token_model, march="nash", rounding="half_even")
+    requantizing = [op for op in program.walk() if op.get_attr("shift") is not None]
+    assert "bpu.embedding" in {op.name for op in requantizing}
+    assert all(op.get_attr("rounding") is not None and op.get_attr("rounding").value == "half_even"
+               for op in requantizing), [op.name for op in requantizing if op.get_attr("rounding") is None]

@@ -91,3 +91,32 @@ def test_relocate_refuses_a_mutant_whose_line_changed():
     add_sub = get_operator("core/ReplaceBinaryOperator_Add_Sub")()
     assert relocate(OLD, OLD.replace("x + 1", "x + 2"), add_sub, 1) is None
     assert relocate(OLD, OLD, add_sub, 1) == 1
+
+
+DECORATED = """import dataclasses
+
+
+@dataclasses.dataclass
+class Q:
+    x: int = 0
+
+
+def f(q):
+    return q.x + 1
+"""
+
+
+def test_a_decorator_mutant_runs_at_import_time(tmp_path):
+    # the under-count: ast puts a decorated class's lineno on the `class` line, so `@dataclass` removed
+    # (line 4) lay outside every statement, was taken for a function-body mutant and swapped into the live
+    # process, where it changes nothing: reported as a survivor whatever the tests
+    src = tmp_path / "m.py"
+    src.write_text(DECORATED)
+    index = _exec.StatementIndex(src)
+    cmap = CoverageMap(lines={"m.py": {10: ["t::f"]}}, spawning=[], durations={"t::f": 1.0, "t::g": 1.0},
+                       order=["t::f", "t::g"], modules=[], tree=[])
+    assert _exec.statement_lines(index, 4, 0) == [4, 5, 6]
+    tests, why = _exec.select_tests(cmap, index, "m.py", 4, 0)
+    assert why == "import time: all tests" and sorted(tests) == ["t::f", "t::g"]
+    # a mutant in a function body still runs only the tests that execute it
+    assert _exec.select_tests(cmap, index, "m.py", 10, 15) == (["t::f"], "1 covering")
