@@ -550,4 +550,45 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         'attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}',
         "core/ReplaceComparisonOperator_NotEq_Lt",
     ): "layer_norm_sqrt_frac_bits returns G <= F, so G < F and G != F agree",
+    **{
+        ("passes/_lower_ops.py", "lower_mean", "if rank == 4 and dims == [2, 3]:", op): "a 4-D mean over (2, 3) on "
+        "the general route is the identity permutation, a (n, c, h * w, 1) view and one global average pool with "
+        "the multiplier of s_in / (s_out h w): the same sum and the same (M, S) as the direct route (`[2, 3]` "
+        "turned into `[1, 3]` is killed by test_means_over_other_dims_and_without_keepdim_match_numpy)"
+        for op in ("core/ReplaceComparisonOperator_Eq_Gt", "core/NumberReplacer")
+    },
+    (
+        "passes/_lower_ops.py",
+        "lower_embedding",
+        "tv = self.constant(codes, \"i8\", f\"{_str(op, 'owner') or 'embedding'}.table\")",
+        "core/ReplaceOrWithAnd",
+    ): "only the resource blob's name changes (\"embedding.N\" instead of \"<owner>.N\"); the counter keeps it "
+    "unique and no number reads it",
+    (
+        "passes/_lowering.py",
+        "lower_dcast",
+        'data = _constant_data(qc.operands[0]) if qc is not None and qc.name == "quant.qcast" else None',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "at the frozen level a quantized value is produced by a quant.qcast (or is a block argument, qc None): "
+    "no other producer reaches this line, so >= and == agree",
+    (
+        "passes/_lowering.py",
+        "_clamp_attrs",
+        "if clamp[1] != hi:",
+        "core/NumberReplacer",
+    ): "clamp[0] != hi always (a clamp's lower bound is below qmax), so the mutant writes max = clamp[1] "
+    "explicitly also when it equals qmax: the same clamp (clamp[2] raises and is killed)",
+    (
+        "passes/_lowering.py",
+        "finish_accumulator",
+        'self.q[op.results[0]] = QValue(acc, s_acc, f"i{acc.type.element_type.width}", axis % ndim)',
+        "core/ReplaceBinaryOperator_Mod_Pow",
+    ): "axis is 1 (conv) or -1 (linear): 1 ** ndim = 1, and (-1) ** ndim is 1 (the last axis of a rank-2 "
+    "output) or -1 (the last axis by a negative index), the same axis for every reader",
+    (
+        "passes/_lowering.py",
+        "dequantized_weight",
+        "self.counter += 1",
+        "core/NumberReplacer",
+    ): "+= 2 keeps every blob name unique (+= 0 is killed by test_two_float_islands_keep_their_own_weights)",
 }

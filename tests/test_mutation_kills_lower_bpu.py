@@ -365,3 +365,145 @@ def test_the_rounding_option_reaches_embedding_lookups(token_model) -> None:
     assert "bpu.embedding" in {op.name for op in requantizing}
     assert all(op.get_attr("rounding") is not None and op.get_attr("rounding").value == "half_even"
                for op in requantizing), [op.name for op in requantizing if op.get_attr("rounding") is None]
+
+
+# -- means, chunks, fused activations, high-precision outputs ---------------------------------------------------
+def test_means_over_other_dims_and_without_keepdim_match_numpy() -> None:
+    """A 4-D mean over (1, 3) is not a global average pool (catches the (2, 3) test matching other dim
+    lists), and a global mean without keepdim drops the 1x1 (catches the final reshape skipped or applied
+    to the keepdim form)."""
+    b = FrozenBuilder([("x", (2, 3, 4, 5))])
+    xd = b.qdq("x", 0.05)
+    y13 = b.qdq(b.op("hl.mean", [xd], (2, 1, 4, 1), attrs='dim = [1, 3], keepdim = true, owner = "m13"'), 0.01)
+    y23 = b.qdq(b.op("hl.mean", [xd], (2, 3), attrs='dim = [2, 3], keepdim = false, owner = "m23"'), 0.01)
+    m = lower(b.module([y13, y23]))
+    x = np.random.default_rng(11).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    got13, got23 = run(m, x)
+    assert got13.shape == (2, 1, 4, 1) and got23.shape == (2, 3)
+    assert_within_one_step(got13, qdq(x, 0.05).mean(axis=(1, 3), keepdims=True), 0.01, exact_fraction=0.5)
+    assert_within_one_step(got23, qdq(x, 0.05).mean(axis=(2, 3)), 0.01, exact_fraction=0.5)
+
+
+def test_chunk_along_a_later_dim_slices_that_dim() -> None:
+    """torch.chunk(x, 2, dim=1): catches the `dim` attribute ignored (slicing dim 0, the batch)."""
+    b = FrozenBuilder([("x", (2, 6))])
+    xd = b.qdq("x", 0.05)
+    b.lines.append(f"%p:2 = torch.chunk %{xd} {{chunks = 2 : i64, dim = 1 : i64}} : (tensor<2x6xf32>) -> "
+                   "(tensor<2x3xf32>, tensor<2x3xf32>)")
+    b.shapes["p#0"] = b.shapes["p#1"] = (2, 3)
+    m = lower(b.module(["p#0", "p#1"]))
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)
+    first, second = run(m, x)
+    np.testing.assert_allclose(first, qdq(x, 0.05)[:, :3], atol=1e-6)
+    np.testing.assert_allclose(second, qdq(x, 0.05)[:, 3:], atol=1e-6)
+
+
+def test_add_with_a_fused_relu_clamps_at_zero() -> None:
+    """add(a, c) with activation = "relu": the clamp's lower bound is code 0 (catches the bound's test
+    inverted, which drops min and lets negative sums through, or min written from the upper bound)."""
+    b = FrozenBuilder([("a", (1, 16)), ("c", (1, 16))])
+    y = b.op("hl.add", [b.qdq("a", 0.02), b.qdq("c", 0.03)], (1, 16), attrs='activation = "relu", owner = "add"')
+    m = lower(b.module([b.qdq(y, 0.04)]))
+    a = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 16)
+    c = np.linspace(-1.5, 0.5, 16, dtype=np.float32).reshape(1, 16)
+    (got,) = run(m, a, c)
+    want = np.maximum(qdq(a, 0.02) + qdq(c, 0.03), 0)
+    assert got.min() == 0
+    assert_within_one_step(got, want, 0.04, lo=0)
+
+
+@pytest.mark.parametrize("op,alpha", [("add", 1.0), ("sub", 1)])
+def test_add_sub_with_alpha_one_lower(op: str, alpha) -> None:
+    """An explicit alpha = 1 is the plain sum (catches the alpha test comparing against another constant,
+    or as `<=` / `>=`, refusing it)."""
+    b = FrozenBuilder([("a", (1, 4)), ("c", (1, 4))])
+    kind = "f64" if isinstance(alpha, float) else "i64"
+    y = b.op(f"hl.{op}", [b.qdq("a", 0.02), b.qdq("c", 0.02)], (1, 4), attrs=f'alpha = {alpha} : {kind}, owner = "x"')
+    m = lower(b.module([b.qdq(y, 0.04)]))
+    a = np.array([[0.1, -0.3, 0.5, 0.7]], dtype=np.float32)
+    c = np.array([[0.2, 0.2, -0.4, 0.1]], dtype=np.float32)
+    (got,) = run(m, a, c)
+    want = qdq(a, 0.02) + qdq(c, 0.02) if op == "add" else qdq(a, 0.02) - qdq(c, 0.02)
+    assert_within_one_step(got, want, 0.04, exact_fraction=0.75)
+
+
+def test_conv2d_int32_high_precision_output_is_dequantized_per_output_channel() -> None:
+    """A conv without an output qcast returns its int32 accumulator, dequantized along the channel axis 1
+    (catches the axis normalized with `+` instead of `%`: axis 5 of a rank-4 output)."""
+    b = FrozenBuilder([("x", (1, 2, 5, 5))])
+    w = np.random.default_rng(12).standard_normal((3, 2, 3, 3)) * 0.3
+    s_w = np.abs(w).reshape(3, -1).max(axis=1) / 127
+    y = b.op("hl.conv2d", [b.qdq("x", 0.03), b.weight(w, s_w)], (1, 3, 3, 3),
+             attrs='stride = [1, 1], padding = [0, 0], dilation = [1, 1], groups = 1 : i64, owner = "c"')
+    m = lower(b.module([y]))
+    x = np.random.default_rng(13).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    (got,) = run(m, x)
+    w_codes = np.clip(np.rint(w / s_w.reshape(3, 1, 1, 1)), -127, 127) * s_w.reshape(3, 1, 1, 1)
+    want = torch.nn.functional.conv2d(torch.from_numpy(qdq(x, 0.03)), torch.from_numpy(w_codes)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # exact integer sums, one float scaling
+
+
+def test_a_16_bit_weight_is_refused_by_name() -> None:
+    """Weights are int8 on the bpu: an int16 weight type is an error naming it (catches the width test
+    written as `< 8`, which lowers int16 weight codes into an int8 constant)."""
+    b = FrozenBuilder([("x", (1, 4))])
+    w = np.random.default_rng(14).standard_normal((2, 4))
+    c = b.const(w)
+    wt = "tensor<2x4x!quant.uniform<i16:f32:0, {0.001,0.001}>>"
+    b.lines.append(f"%wq = quant.qcast %{c} : tensor<2x4xf32> to {wt}")
+    b.lines.append(f"%wd = quant.dcast %wq : {wt} to tensor<2x4xf32>")
+    b.shapes["wd"] = (2, 4)
+    y = b.op("hl.linear", [b.qdq("x", 0.02), "wd"], (1, 2), attrs='owner = "fc"')
+    with pytest.raises(PassFailure, match="weights are int8"):
+        lower(b.module([b.qdq(y, 0.05)]))
+
+
+def test_float_fallback_keeps_an_op_whose_lowering_fails_and_rolls_back() -> None:
+    """A layer norm over the last two dims cannot lower (integer statistics run over the last dim only);
+    with float-fallback it stays in float between a dequantize and a quantize, and the program still
+    equals torch on it (catches the LoweringError no longer caught: the whole conversion then fails)."""
+    b = FrozenBuilder([("x", (2, 3, 4, 5))])
+    y = b.op("hl.layer_norm", [b.qdq("x", 0.05)], (2, 3, 4, 5),
+             attrs='normalized_shape = [4, 5], eps = 1.0e-05 : f64, owner = "ln"')
+    m = b.module([b.qdq(y, 0.02)])
+    irq.PassManager.parse("builtin.module(lower-bpu{float-fallback=true})").run(m)
+    assert [op.name for op in m.walk() if op.dialect_name == "hl"] == ["hl.layer_norm"]
+    x = np.random.default_rng(15).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    (got,) = run(m, x)
+    want = torch.nn.functional.layer_norm(torch.from_numpy(qdq(x, 0.05)), (4, 5)).numpy()
+    assert_within_one_step(got, want, 0.02, exact_fraction=0.9)
+
+
+def test_a_relu_sharing_its_producers_quantizer_clamps_at_code_zero() -> None:
+    """A relu without its own qcast (quant-annotate shares the producer's quantizer) is max(q, 0) on the
+    codes: catches the clamp's bound written as another constant (-1 lets code -1 through, 1 loses zero)."""
+    b = FrozenBuilder([("x", (1, 16))])
+    r = b.op("hl.relu", [b.qdq("x", 0.05)], (1, 16), attrs='owner = "r"')
+    y = b.op("torch.reshape", [r], (4, 4), attrs="shape = [4, 4]")
+    m = lower(b.module([b.qdq(y, 0.05)]))
+    x = np.linspace(-0.4, 0.35, 16, dtype=np.float32).reshape(1, 16)  # codes -8..7: -1, 0 and 1 included
+    (got,) = run(m, x)
+    np.testing.assert_allclose(got, np.maximum(qdq(x, 0.05), 0).reshape(4, 4), atol=1e-6)
+
+
+def test_two_float_islands_keep_their_own_weights() -> None:
+    """Each island's dequantized weight is its own resource blob: catches the blob counter not advancing
+    (both islands named alike, one reading the other's weights)."""
+    data = json.loads((Path(irq.__file__).parent / "marches" / "bayes.json").read_text())
+    data["name"] = "bayes_without_linear"
+    del data["ops"]["linear"]
+    register_march(data)
+    b = FrozenBuilder([("x", (2, 8))])
+    rng = np.random.default_rng(16)
+    w1, w2 = rng.standard_normal((8, 8)), rng.standard_normal((3, 8))
+    s1, s2 = np.abs(w1).max(axis=1) / 127, np.abs(w2).max(axis=1) / 127
+    h = b.qdq(b.op("hl.linear", [b.qdq("x", 0.03), b.weight(w1, s1)], (2, 8), attrs='owner = "fc1"'), 0.05)
+    y = b.op("hl.linear", [h, b.weight(w2, s2)], (2, 3), attrs='owner = "fc2"')
+    m = b.module([b.qdq(y, 0.1)])
+    irq.PassManager.parse("builtin.module(lower-bpu{float-fallback=true march=bayes_without_linear})").run(m)
+    assert [op.name for op in m.walk() if op.dialect_name == "hl"] == ["hl.linear", "hl.linear"]
+    x = rng.standard_normal((2, 8)).astype(np.float32)
+    (got,) = run(m, x)
+    wq1 = np.clip(np.rint(w1 / s1[:, None]), -127, 127) * s1[:, None]
+    wq2 = np.clip(np.rint(w2 / s2[:, None]), -127, 127) * s2[:, None]
+    assert_within_one_step(got, qdq(qdq(x, 0.03) @ wq1.T, 0.05) @ wq2.T, 0.1, exact_fraction=0.8)
