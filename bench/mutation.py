@@ -157,11 +157,15 @@ TARGETS: dict[str, Target] = {
             "tests/test_transformer_quant.py",
             "tests/test_convert_artifact.py",
             "tests/test_embedding_quant.py",
+            "tests/test_mutation_kills_validation.py",
         ),
     ),
+    # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
+    # (bit for bit) and the numpy emulator
     "quant-validation": Target(
         ("irq/quant/validation.py",),
-        ("tests/test_quant_validation.py", "tests/test_transformer_quant.py", "tests/test_qat_operand_slot.py"),
+        ("tests/test_quant_validation.py", "tests/test_transformer_quant.py", "tests/test_qat_operand_slot.py",
+         "tests/test_mutation_kills_validation.py", "tests/test_embedding_quant.py"),
     ),
     # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
     "arith-folds": Target(
