@@ -105,3 +105,35 @@ def test_validation_stays_near_float(converted) -> None:
         span = float(e.abs().max())
         err = float((v - e).abs().max())
         assert err <= 0.06 * span + 1e-3, f"{name} output {i}: |VALIDATION - float| = {err:.4f} of {span:.3f}"
+
+
+def test_isqrt_is_exact_where_the_float64_estimate_is_off() -> None:
+    """validation._isqrt is floor(sqrt(v)) for int64 v: against math.isqrt on squares, their neighbours
+    and values near 2**63, where float64's sqrt estimate is one off in either direction. Catches either
+    correction step changed (`r - 1` as `r ** 1` or `r << 1`, `r + 1` as `r - 1`, the clamp's bound)."""
+    from math import isqrt
+
+    from irq.quant.validation import _isqrt
+
+    roots = [0, 1, 2, 3, 7, 1000, 2**26 + 3, 2**31 - 1, 2**31 + 11, 3037000499]  # 3037000499**2 < 2**63
+    values = sorted({v for r in roots for v in (r * r - 1, r * r, r * r + 1, r * r + 2 * r) if 0 <= v < 2**63}
+                    | {2**63 - 1, 2**62, 2**53 + 1, 2**52 - 1})
+    got = _isqrt(torch.tensor(values, dtype=torch.int64)).tolist()
+    assert got == [isqrt(v) for v in values]
+    # the float64 estimate really is off for some of them, so the corrections are exercised
+    estimate = torch.floor(torch.sqrt(torch.tensor(values, dtype=torch.float64))).to(torch.int64).tolist()
+    assert any(e != isqrt(v) for e, v in zip(estimate, values))
+
+
+def test_exact_accumulate_leaves_float32_where_it_would_round() -> None:
+    """K = 8192 products of codes near 127: the sum passes 2**24, where float32 accumulation rounds, so the
+    result must come from the exact path and equal the int64 sum. Catches the float32 fast path's bound
+    computed with another operator (`K * x - w`, `K * x | w`) or a larger bound constant."""
+    from irq.quant.validation import exact_accumulate
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((1, 8192), 127, dtype=torch.int64)
+    w = torch.randint(100, 128, (3, 8192), generator=g, dtype=torch.int64)
+    want = x @ w.T
+    assert not torch.equal(torch.round(torch.nn.functional.linear(x.float(), w.float())).to(torch.int64), want)
+    assert torch.equal(exact_accumulate("linear", x, w, {}, 1), want)
