@@ -40,6 +40,8 @@ for _fn in ("_add_sub", "lower_mul", "lower_cat", "lower_elementwise", "lower_so
     _lines = _SINGLE_ELEMENT_INDEX["passes/_lower_ops.py"].get(_fn, ())
     _SINGLE_ELEMENT_INDEX["passes/_lower_ops.py"][_fn] = (*_lines, "self.q[qc.results[0]] = QValue(y, s_out, dtype)")
 
+_V = "irq/quant/validation.py"
+
 #: mutants no test can kill, with the reason; matched by where they are, not by line number
 #: (operator "*": every mutant of that line, for dead or redundant code)
 EQUIVALENT: dict[tuple[str, str, str, str], str] = {
@@ -591,4 +593,61 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "self.counter += 1",
         "core/NumberReplacer",
     ): "+= 2 keeps every blob name unique (+= 0 is killed by test_two_float_islands_keep_their_own_weights)",
+    # irq/quant/validation.py (fourth round)
+    **{
+        (_V, "<module>", "_F32_EXACT = 2**24", op): "a lower float32 bound (2 | 24 = 2 ^ 24 = 26) only sends "
+        "more accumulations to the exact int64-chunk or float64 path: the same integers, slower"
+        for op in ("core/ReplaceBinaryOperator_Pow_BitOr", "core/ReplaceBinaryOperator_Pow_BitXor")
+    },
+    (
+        "irq/quant/validation.py",
+        "exact",
+        'if kind == "interpolate" and attrs.get("mode") == "bilinear" and in_fqs and in_fqs[0] is not None:',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "no other op kind sorting below 'interpolate' carries mode = 'bilinear', so <= and == agree",
+    (
+        "irq/quant/validation.py",
+        "_apply",
+        'conv = F.conv1d if kind == "conv1d" else F.conv2d',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "linear and conv_transpose2d returned above; of conv1d and conv2d only conv1d sorts <= 'conv1d'",
+    **{
+        (_V, "_pool_requant", line, op): "torch.unique sorts the divisors ascending, so `>=` writes every "
+        "larger count too and the last write for a count is its own divisor's: the same (M, S) everywhere"
+        for line in ("m_t = torch.where(counts == n, int(m), m_t)", "s_t = torch.where(counts == n, int(s), s_t)")
+        for op in ("core/ReplaceComparisonOperator_Eq_GtE",)
+    },
+    (
+        "irq/quant/validation.py",
+        "_validating",
+        "return fq is not None and fq.state is FakeQuantState.VALIDATION",
+        "core/ReplaceComparisonOperator_Is_GtE",
+    ): "FakeQuantState is a str enum: 'validation' is the largest of calibration < qat < validation",
+    (
+        "irq/quant/validation.py",
+        "requantize",
+        "fp.check_requantize_input(int(acc.abs().max()) if acc.numel() else 0)",
+        "core/NumberReplacer",
+    ): "only an empty accumulator takes the default, and 1 or -1 passes the < 2**32 check like 0",
+    (
+        "irq/quant/validation.py",
+        "_clamp_out",
+        "lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/ReplaceUnaryOperator_USub_UAdd",
+    ): "an activation's output scale is per tensor, one element: reshape(1) is reshape(-1)",
+    (
+        "irq/quant/validation.py",
+        "_requant_one",
+        "q = requantize(q_in * sign, torch.tensor(int(m)), torch.tensor(int(s)))",
+        "core/ReplaceBinaryOperator_Mul_FloorDiv",
+    ): "sign is 1 or -1: integer floor division by +-1 is multiplication by it",
+    **{
+        (_V, fn, line, "core/NumberReplacer"): "a one-input op: fqs[-1] is fqs[0] and inputs[-1] is inputs[0]"
+        for fn, line in (
+            ("_mul_scalar", "return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * float(a[\"other\"]) "
+             "/ float(_scale(fq_out)),"),
+            ("_mean", "x_q = fqs[0].codes(inputs[0])"),
+            ("_mean", "return _pool_requant(sums, torch.full_like(sums, n), float(_scale(fqs[0])), fq_out)"),
+        )
+    },
 }
