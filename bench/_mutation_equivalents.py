@@ -20,6 +20,8 @@ _SINGLE_ELEMENT_INDEX = {
                               "y = self.emit(bpu.LutOp(x.value, tv, result_types=[TensorType(_shape(op.results[0]),"),
         "lower_embedding": ("result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],",),
         "lower_interpolate": ("out_shape = _shape(op.results[0])",),
+        "lower_softmax": ("x = self.act(op.operands[0])",
+                          "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out"),
         "lower_stub": ("x, y = op.operands[0], op.results[0]",),
         "lower_pass_through": ("elif _shape(op.operands[0]) == _shape(op.results[0]):  # identity, contiguous, "
                                "eval-mode dropout",),
@@ -29,6 +31,8 @@ _SINGLE_ELEMENT_INDEX = {
     },
     "passes/_lowering.py": {
         "_update_signature": ("block = self.func.regions[0].blocks[0]",),
+        "run": ("block = self.func.regions[0].blocks[0]",),
+        "out_spec": ("e = self.qtype(qcast.results[0])",),
         "lower_dcast": ("self.weights[op.results[0]] = (data, qc)",),
         "single_qcast_user": ("users = list(op.results[0].users)",),
     },
@@ -650,4 +654,31 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
             ("_mean", "return _pool_requant(sums, torch.full_like(sums, n), float(_scale(fqs[0])), fq_out)"),
         )
     },
+    (
+        "passes/_lower_ops.py",
+        "lower_softmax",
+        "tv = self.constant(table, \"i32\", f\"{_str(op, 'owner') or 'softmax'}.exp_table\")",
+        "core/ReplaceOrWithAnd",
+    ): "only the resource blob's name changes; the counter keeps it unique and no number reads it",
+    (
+        "passes/_lowering.py",
+        "requantize",
+        "if clamp[0] != lo:",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "small ints are cached, so `is not` agrees for int8; for int16's -32768 it writes min = qmin explicitly: "
+    "the same clamp as the storage range",
+    (
+        "passes/_lowering.py",
+        "requantize",
+        "if clamp[0] != lo:",
+        "core/NumberReplacer",
+    ): "clamp[1] (or clamp[-1]) is never qmin, so the mutant also writes min when clamp[0] == lo, as an explicit "
+    "min = qmin: the same clamp",
+    (
+        "passes/_lowering.py",
+        "lower",
+        'if name == "func.return":',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "constants and quant casts returned above; the frozen ops left are func.return, hl.* and torch.*, and only "
+    "func.return sorts <= 'func.return'",
 }

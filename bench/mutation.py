@@ -721,7 +721,26 @@ def replay(name: str, work: Path, fresh: bool) -> int:
             (old_dir / src).write_text(text)
         jobs_file = Path(tmp) / "jobs.json"
         current = _collect(copy, env, [x for x in t.tests if (copy / x).exists()])
-        jobs_file.write_text(json.dumps({"jobs": jobs, "current": current, "old_sources": str(old_dir)}))
+        # the tests the session's map does not know (kill files, tests added since) get a map of their own on
+        # the current tree, so each survivor runs only those of them that execute its statement
+        cmap = json.loads((work / "coverage.json").read_text())
+        known = set(cmap["order"])
+        whole = [x for x in t.tests if (copy / x).exists() and ("mutation_kills" in x or not any(
+            o.startswith(x + "::") for o in known))]
+        new = whole + [x for x in current if x not in known and not x.startswith(tuple(f + "::" for f in whole))]
+        new_map = Path(tmp) / "new-tests-coverage.json"
+        if new:
+            print(f"[{name}] mapping the coverage of {len(new)} test files/ids the session never ran", flush=True)
+            code = ("import json, sys; sys.path.insert(0, 'bench'); from pathlib import Path; "
+                    "from _mutation_exec import write_coverage_map; "
+                    f"sys.exit(write_coverage_map({list(t.sources)!r}, json.loads(sys.argv[1]), Path(sys.argv[2])))")
+            r = subprocess.run([sys.executable, "-c", code, json.dumps(new), str(new_map)], cwd=copy, env=env,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"{name}: the new tests fail on the unmutated tree:\n{r.stdout[-3000:]}"
+                                 f"{r.stderr[-2000:]}")
+        jobs_file.write_text(json.dumps({"jobs": jobs, "current": current, "old_sources": str(old_dir),
+                                         "new_map": str(new_map) if new else None}))
         cmd = [sys.executable, str(copy / "bench" / "mutation.py"), "--replay-exec", name, str(session),
                str(work / "coverage.json"), str(jobs_file)]
         return subprocess.run(cmd + (["--fresh"] if fresh else []), cwd=copy, env=env).returncode
@@ -757,6 +776,7 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
     index = {src: StatementIndex(copy / src) for src in t.sources}
     log = copy / "replay.child.log"
     jobs = set(spec["jobs"])
+    new_map = CoverageMap.load(Path(spec["new_map"])) if spec.get("new_map") else None
     counts: dict[str, int] = {}
     with use_db(str(session), WorkDB.Mode.open) as db:
         items = [item for item, _ in db.completed_work_items if item.job_id in jobs]
@@ -773,10 +793,15 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
                   "(its line changed since the session: run the target again)", flush=True)
             continue
         selected, _ = select_tests(cmap, old_index[src], src, *m.start_pos)
-        tests = replay_tests(cmap, selected, spec["current"], whole_files)
         with use_mutation(copy / src, operator, occurrence) as (original, mutated):
             starts = mutation_starts(original, operator)
             at = starts[occurrence] if occurrence < len(starts) else tuple(m.start_pos)
+            if new_map is None:
+                tests = replay_tests(cmap, selected, spec["current"], whole_files)
+            else:  # the new tests that execute the mutant's statement, then the session's that still exist
+                fresh, _ = select_tests(new_map, index[src], src, *at)
+                tests = replay_tests(cmap, selected, [x for x in spec["current"] if x in set(cmap.order)], [])
+                tests = fresh + tests
             budget = 120 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
             if mutated is None:
                 verdict = "gone"
