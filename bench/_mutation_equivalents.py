@@ -1,6 +1,51 @@
 """The equivalent mutants of bench/mutation.py's targets: data, kept apart from the runner so the
 runner reads as code and the table as a reviewed list (each entry names why no test can kill it)."""
 
+_ROUNDING_SITES = {  # lower-bpu's functions that add the rounding attribute unless the mode is the default
+    "passes/_lower_ops.py": {
+        'if self.rounding != "half_up":': ("_add_sub", "lower_mul", "lower_layer_norm"),
+        'attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}': (
+            "lower_cat", "lower_embedding", "_scale_by", "lower_interpolate", "lower_avg_pool2d", "_global_avg",
+            "lower_adaptive_avg_pool2d", "_mean_any_dims"),
+    },
+    "passes/_lowering.py": {'if self.rounding != "half_up":': ("requantize",)},
+}
+#: `x[0]` of a list that always holds one element: NumberReplacer's `x[-1]` is the same element (`x[1]` raises
+#: and is killed). lower-bpu reads operands[0] of one-operand ops, results[0] of one-result ops (every op it
+#: lowers but chunk/split, which walk op.results), and regions[0] / blocks[0] of a func.func, which at the
+#: frozen level has one region and one block (no control flow reaches lowering).
+_SINGLE_ELEMENT_INDEX = {
+    "passes/_lower_ops.py": {
+        "lower_elementwise": ("x = self.act(op.operands[0])",
+                              "y = self.emit(bpu.LutOp(x.value, tv, result_types=[TensorType(_shape(op.results[0]),"),
+        "lower_embedding": ("result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],",),
+        "lower_interpolate": ("out_shape = _shape(op.results[0])",),
+        "lower_softmax": ("x = self.act(op.operands[0])",
+                          "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out"),
+        "lower_stub": ("x, y = op.operands[0], op.results[0]",),
+        "lower_pass_through": ("elif _shape(op.operands[0]) == _shape(op.results[0]):  # identity, contiguous, "
+                               "eval-mode dropout",),
+        "lower_shared_relu": ("x = self.act(op.operands[0])",
+                              "out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))",
+                              "self.q[op.results[0]] = QValue(y, x.scale, x.dtype)"),
+    },
+    "passes/_lowering.py": {
+        "_update_signature": ("block = self.func.regions[0].blocks[0]",),
+        "run": ("block = self.func.regions[0].blocks[0]",),
+        "out_spec": ("e = self.qtype(qcast.results[0])",),
+        "lower_dcast": ("self.weights[op.results[0]] = (data, qc)",),
+        "single_qcast_user": ("users = list(op.results[0].users)",),
+    },
+    "passes/lower_bpu.py": {"run": ("if not f.regions or not f.regions[0].blocks:",)},
+}
+for _fn in ("_add_sub", "lower_mul", "lower_cat", "lower_elementwise", "lower_softmax", "lower_layer_norm",
+            "lower_embedding", "_scale_by", "lower_interpolate", "lower_avg_pool2d", "_global_avg",
+            "lower_adaptive_avg_pool2d", "_mean_any_dims"):
+    _lines = _SINGLE_ELEMENT_INDEX["passes/_lower_ops.py"].get(_fn, ())
+    _SINGLE_ELEMENT_INDEX["passes/_lower_ops.py"][_fn] = (*_lines, "self.q[qc.results[0]] = QValue(y, s_out, dtype)")
+
+_V = "irq/quant/validation.py"
+
 #: mutants no test can kill, with the reason; matched by where they are, not by line number
 #: (operator "*": every mutant of that line, for dead or redundant code)
 EQUIVALENT: dict[tuple[str, str, str, str], str] = {
@@ -358,26 +403,26 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceBinaryOperator_Mul_LShift",
     ): "(h - 1) << sh >= (h - 1) * sh for sh >= 1: a taller scratch buffer, extra rows outside the crop",
     (
-        "passes/lower_bpu.py",
+        "passes/_lower_ops.py",
         "_add_sub",
         'if self.rounding != "half_up":',
         "core/ReplaceComparisonOperator_NotEq_LtE",
     ): "all four modes sort <= 'half_up', so the mutant only adds rounding = half_up explicitly, the "
     "attribute's default",
     (
-        "passes/lower_bpu.py",
+        "passes/_lowering.py",
         "_clamp_attrs",
         "if clamp[1] != hi:",
         "core/ReplaceComparisonOperator_NotEq_Is",
     ): "`is not` on equal ints above 256 writes max = qmax explicitly: the same clamp as the storage range",
     (
-        "passes/lower_bpu.py",
+        "passes/_lower_ops.py",
         "_weighted",
         "out_shape = _shape(op.results[0])",
         "core/NumberReplacer",
     ): "conv, conv_transpose and linear have one result: results[-1] is results[0] ([1] raises and is killed)",
     (
-        "passes/lower_bpu.py",
+        "passes/_lowering.py",
         "act",
         'if not qv.per_tensor or qv.dtype not in ("i8", "i16"):',
         "core/ReplaceOrWithAnd",
@@ -397,13 +442,6 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer",
     ): "a default of 1 moves the bound by one, and K * max|x| * max|w| is a multiple of 128 (max|x| is 128 or "
     "32768), never 2**31 - 1 (a default of -1 is killed by test_accumulator_without_a_bias_at_exactly_two_to_the_31)",
-    (
-        "passes/lower_bpu.py",
-        "lower_mean",
-        'dims = sorted(d % rank for d in _ints(op, "dim", 1, 0)) if op.get_attr("dim") is not None else []',
-        "core/NumberReplacer",
-    ): "the count and the default only change a single or empty dim list, and the only list accepted is [2, 3]: "
-    "every other is refused either way",
     (
         "irq/fixedpoint.py",
         "quantize_multiplier",
@@ -465,4 +503,182 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer",
     ): "a larger extent only pads more on the right, never read (a smaller one is killed by "
     "test_ceil_mode_pools_match_torch_on_every_small_geometry)",
+    # lower-bpu after the split into passes/_lowering.py and passes/_lower_ops.py (fourth round)
+    **{
+        (f, fn, line, op): "every mode but the default sorts below 'half_up' (half_away, half_even, floor), so "
+        "`<` and `<=` add the attribute exactly when `!=` does"
+        for f, sites in _ROUNDING_SITES.items() for line, fns in sites.items() for fn in fns
+        for op in ("core/ReplaceComparisonOperator_NotEq_Lt", "core/ReplaceComparisonOperator_NotEq_LtE")
+    },
+    **{
+        (f, fn, line, "core/NumberReplacer"): "index into a list that always holds one element: [-1] is [0]"
+        for f, by_fn in _SINGLE_ELEMENT_INDEX.items() for fn, lines in by_fn.items() for line in lines
+    },
+    (
+        "passes/_lowering.py",
+        "_clamp_attrs",
+        "if clamp[1] != hi:",
+        "core/ReplaceComparisonOperator_NotEq_LtE",
+    ): "clamp[1] <= hi always (clamp_bounds is clipped to the storage range): the mutant writes max = qmax "
+    "explicitly, the same clamp as the storage range",
+    (
+        "passes/_lowering.py",
+        "_clamp_attrs",
+        "if clamp[0] != lo:",
+        "core/NumberReplacer",
+    ): "clamp[1] (or clamp[-1]) is never qmin, so the mutant writes min whenever clamp[0] != lo and also when "
+    "clamp[0] == lo, as an explicit min = qmin: the same clamp",
+    (
+        "passes/_lower_ops.py",
+        "_weighted",
+        'if kind == "conv_transpose2d" and groups != 1 and s_w.size > 1:',
+        "core/ReplaceComparisonOperator_Gt_NotEq",
+    ): "a scale array holds at least one scale: size > 1 and size != 1 agree",
+    **{
+        ("passes/_lower_ops.py", "lower_pieces", "if start != shape[dim]:", op):
+        "the torch dialect's verifier refuses chunk/split results that do not cover the input (\"split sizes "
+        "[2, 3] do not add up to 6\"), so start == shape[dim] here and every comparison false at equality "
+        "agrees with `!=`"
+        for op in ("core/ReplaceComparisonOperator_NotEq_Gt", "core/ReplaceComparisonOperator_NotEq_Lt")
+    },
+    **{
+        ("passes/_lower_ops.py", "lower_adaptive_avg_pool2d", "if (oh, ow) == (1, 1):", op): why
+        for op, why in (
+            ("core/ReplaceComparisonOperator_Eq_LtE", "output sizes are >= 1, so (oh, ow) <= (1, 1) only at (1, 1)"),
+            ("core/ReplaceComparisonOperator_Eq_Lt", "a 1x1 output then takes the equal-windows route: avg_pool2d "
+             "with kernel = stride = the input, one divisor h * w and the multiplier of s_in / (s_out h w), the "
+             "same sum and the same (M, S) as the global average pool"),
+        )
+    },
+    (
+        "passes/_lower_ops.py",
+        "lower_layer_norm",
+        'attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "layer_norm_sqrt_frac_bits returns G <= F, so G < F and G != F agree",
+    **{
+        ("passes/_lower_ops.py", "lower_mean", "if rank == 4 and dims == [2, 3]:", op): "a 4-D mean over (2, 3) on "
+        "the general route is the identity permutation, a (n, c, h * w, 1) view and one global average pool with "
+        "the multiplier of s_in / (s_out h w): the same sum and the same (M, S) as the direct route (`[2, 3]` "
+        "turned into `[1, 3]` is killed by test_means_over_other_dims_and_without_keepdim_match_numpy)"
+        for op in ("core/ReplaceComparisonOperator_Eq_Gt", "core/NumberReplacer")
+    },
+    (
+        "passes/_lower_ops.py",
+        "lower_embedding",
+        "tv = self.constant(codes, \"i8\", f\"{_str(op, 'owner') or 'embedding'}.table\")",
+        "core/ReplaceOrWithAnd",
+    ): "only the resource blob's name changes (\"embedding.N\" instead of \"<owner>.N\"); the counter keeps it "
+    "unique and no number reads it",
+    (
+        "passes/_lowering.py",
+        "lower_dcast",
+        'data = _constant_data(qc.operands[0]) if qc is not None and qc.name == "quant.qcast" else None',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "at the frozen level a quantized value is produced by a quant.qcast (or is a block argument, qc None): "
+    "no other producer reaches this line, so >= and == agree",
+    (
+        "passes/_lowering.py",
+        "_clamp_attrs",
+        "if clamp[1] != hi:",
+        "core/NumberReplacer",
+    ): "clamp[0] != hi always (a clamp's lower bound is below qmax), so the mutant writes max = clamp[1] "
+    "explicitly also when it equals qmax: the same clamp (clamp[2] raises and is killed)",
+    (
+        "passes/_lowering.py",
+        "finish_accumulator",
+        'self.q[op.results[0]] = QValue(acc, s_acc, f"i{acc.type.element_type.width}", axis % ndim)',
+        "core/ReplaceBinaryOperator_Mod_Pow",
+    ): "axis is 1 (conv) or -1 (linear): 1 ** ndim = 1, and (-1) ** ndim is 1 (the last axis of a rank-2 "
+    "output) or -1 (the last axis by a negative index), the same axis for every reader",
+    (
+        "passes/_lowering.py",
+        "dequantized_weight",
+        "self.counter += 1",
+        "core/NumberReplacer",
+    ): "+= 2 keeps every blob name unique (+= 0 is killed by test_two_float_islands_keep_their_own_weights)",
+    # irq/quant/validation.py (fourth round)
+    **{
+        (_V, "<module>", "_F32_EXACT = 2**24", op): "a lower float32 bound (2 | 24 = 2 ^ 24 = 26) only sends "
+        "more accumulations to the exact int64-chunk or float64 path: the same integers, slower"
+        for op in ("core/ReplaceBinaryOperator_Pow_BitOr", "core/ReplaceBinaryOperator_Pow_BitXor")
+    },
+    (
+        "irq/quant/validation.py",
+        "exact",
+        'if kind == "interpolate" and attrs.get("mode") == "bilinear" and in_fqs and in_fqs[0] is not None:',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "no other op kind sorting below 'interpolate' carries mode = 'bilinear', so <= and == agree",
+    (
+        "irq/quant/validation.py",
+        "_apply",
+        'conv = F.conv1d if kind == "conv1d" else F.conv2d',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "linear and conv_transpose2d returned above; of conv1d and conv2d only conv1d sorts <= 'conv1d'",
+    **{
+        (_V, "_pool_requant", line, op): "torch.unique sorts the divisors ascending, so `>=` writes every "
+        "larger count too and the last write for a count is its own divisor's: the same (M, S) everywhere"
+        for line in ("m_t = torch.where(counts == n, int(m), m_t)", "s_t = torch.where(counts == n, int(s), s_t)")
+        for op in ("core/ReplaceComparisonOperator_Eq_GtE",)
+    },
+    (
+        "irq/quant/validation.py",
+        "_validating",
+        "return fq is not None and fq.state is FakeQuantState.VALIDATION",
+        "core/ReplaceComparisonOperator_Is_GtE",
+    ): "FakeQuantState is a str enum: 'validation' is the largest of calibration < qat < validation",
+    (
+        "irq/quant/validation.py",
+        "requantize",
+        "fp.check_requantize_input(int(acc.abs().max()) if acc.numel() else 0)",
+        "core/NumberReplacer",
+    ): "only an empty accumulator takes the default, and 1 or -1 passes the < 2**32 check like 0",
+    (
+        "irq/quant/validation.py",
+        "_clamp_out",
+        "lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/ReplaceUnaryOperator_USub_UAdd",
+    ): "an activation's output scale is per tensor, one element: reshape(1) is reshape(-1)",
+    (
+        "irq/quant/validation.py",
+        "_requant_one",
+        "q = requantize(q_in * sign, torch.tensor(int(m)), torch.tensor(int(s)))",
+        "core/ReplaceBinaryOperator_Mul_FloorDiv",
+    ): "sign is 1 or -1: integer floor division by +-1 is multiplication by it",
+    **{
+        (_V, fn, line, "core/NumberReplacer"): "a one-input op: fqs[-1] is fqs[0] and inputs[-1] is inputs[0]"
+        for fn, line in (
+            ("_mul_scalar", "return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * float(a[\"other\"]) "
+             "/ float(_scale(fq_out)),"),
+            ("_mean", "x_q = fqs[0].codes(inputs[0])"),
+            ("_mean", "return _pool_requant(sums, torch.full_like(sums, n), float(_scale(fqs[0])), fq_out)"),
+        )
+    },
+    (
+        "passes/_lower_ops.py",
+        "lower_softmax",
+        "tv = self.constant(table, \"i32\", f\"{_str(op, 'owner') or 'softmax'}.exp_table\")",
+        "core/ReplaceOrWithAnd",
+    ): "only the resource blob's name changes; the counter keeps it unique and no number reads it",
+    (
+        "passes/_lowering.py",
+        "requantize",
+        "if clamp[0] != lo:",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "small ints are cached, so `is not` agrees for int8; for int16's -32768 it writes min = qmin explicitly: "
+    "the same clamp as the storage range",
+    (
+        "passes/_lowering.py",
+        "requantize",
+        "if clamp[0] != lo:",
+        "core/NumberReplacer",
+    ): "clamp[1] (or clamp[-1]) is never qmin, so the mutant also writes min when clamp[0] == lo, as an explicit "
+    "min = qmin: the same clamp",
+    (
+        "passes/_lowering.py",
+        "lower",
+        'if name == "func.return":',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "constants and quant casts returned above; the frozen ops left are func.return, hl.* and torch.*, and only "
+    "func.return sorts <= 'func.return'",
 }

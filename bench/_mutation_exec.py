@@ -147,12 +147,21 @@ class StatementIndex:
     def locate(self, line: int, col: int) -> tuple[ast.stmt | None, bool]:
         best, best_in_fn, best_size = None, False, None
         for stmt, in_fn in self._stmts:
-            start, end = (stmt.lineno, stmt.col_offset), (stmt.end_lineno, stmt.end_col_offset)
+            start, end = _start(stmt), (stmt.end_lineno, stmt.end_col_offset)
             if start <= (line, col) < end:
-                size = (stmt.end_lineno - stmt.lineno, stmt.end_col_offset - stmt.col_offset)
+                size = (stmt.end_lineno - start[0], stmt.end_col_offset - start[1])
                 if best_size is None or size <= best_size:
                     best, best_in_fn, best_size = stmt, in_fn, size
         return best, best_in_fn
+
+
+def _start(stmt: ast.stmt) -> tuple[int, int]:
+    """Where a statement starts, decorators included: ast puts a decorated def's or class's `lineno` on
+    the `def`/`class` line, so a mutant of its decorator (`@dataclass` removed, `@impl("bpu.x")` changed)
+    would otherwise fall outside it, be taken for no statement at all, and run as a hot (function body)
+    mutant whose swapped code objects never see the change: a survivor whatever the tests."""
+    decorators = getattr(stmt, "decorator_list", [])
+    return min([(stmt.lineno, stmt.col_offset)] + [(d.lineno, d.col_offset - 1) for d in decorators])
 
 
 def _header_lines(stmt: ast.stmt) -> range:
@@ -167,7 +176,7 @@ def _header_lines(stmt: ast.stmt) -> range:
 def statement_lines(index: StatementIndex, line: int, col: int) -> list[int]:
     """The lines of the statement around a mutant (all of them: for the import-time check)."""
     stmt, _ = index.locate(line, col)
-    return [] if stmt is None else list(range(stmt.lineno, stmt.end_lineno + 1))
+    return [] if stmt is None else list(range(_start(stmt)[0], stmt.end_lineno + 1))
 
 
 def select_tests(cmap: CoverageMap, index: StatementIndex, src: str, line: int, col: int) -> tuple[list[str], str]:
@@ -252,8 +261,9 @@ class ForkServer:
         gc.freeze()  # the children's collections skip everything imported here
 
     def hot(self, src: str, lines: list[int]) -> bool:
-        """Whether a mutant on these statement lines can be applied to the live process."""
-        return bool(self.functions[src]) and not self.import_lines[src].intersection(lines)
+        """Whether a mutant on these statement lines can be applied to the live process (never one outside
+        every statement: only a fresh import sees it)."""
+        return bool(lines) and bool(self.functions[src]) and not self.import_lines[src].intersection(lines)
 
     def run_hot(self, src: str, original: str, mutated: str, tests: list[str], timeout: float, log: Path):
         """Swap the mutated code objects in, in a forked child, and run `tests`; (verdict, seconds)."""
@@ -361,3 +371,64 @@ def _verdict(code: int) -> str:
     if code in (1, 2, 3):
         return "killed"
     return f"error:{code}"
+
+
+# ----------------------------------------------------------------------------- replaying a kept session
+
+
+def replay_tests(cmap: CoverageMap, selected: list[str], current: list[str], whole_files: list[str]) -> list[str]:
+    """The tests a replayed survivor runs: `whole_files` (the kill-test files), then every test collected
+    today that the session's coverage map never saw (tests added since, in any file), then the session's
+    own selection minus the tests that no longer exist.
+
+    Why each part: a test added to an existing file after the session is not in the map, so the map
+    cannot select it, yet it is exactly the test written to kill the survivor; and a test id that was
+    renamed or re-parametrized since makes pytest stop with "not found" (exit 4) before running any
+    test, a survivor by default. Either way the replay under-counted kills.
+    """
+    now = set(current)
+    known = set(cmap.order)
+    in_files = tuple(f + "::" for f in whole_files)
+    new = [x for x in current if x not in known and not x.startswith(in_files)]
+    return list(whole_files) + _fastest_first(cmap, new) + [x for x in selected if x in now]
+
+
+def mutation_starts(source: str, operator) -> list[tuple[int, int]]:
+    """The start (line, column) of each occurrence of `operator` in `source`, in cosmic-ray's numbering."""
+    from cosmic_ray.ast import ast_nodes, get_ast
+
+    return [tuple(start) for node in ast_nodes(get_ast(source)) for start, _ in operator.mutation_positions(node)]
+
+
+def relocate(old_source: str, new_source: str, operator, occurrence: int) -> int | None:
+    """The occurrence in `new_source` of the mutant `occurrence` of `operator` planted in `old_source`.
+
+    A kept session numbers its mutants in the source it was taken from; once that file changes, the same
+    number names another spot (or none). The mutant is found again by its line's text and its column in
+    that line (nearest to where it was, when the line now appears more than once); None when its line is
+    gone, so a changed statement is not replayed as if it were the old one.
+    """
+    if old_source == new_source:
+        return occurrence
+    old_starts = mutation_starts(old_source, operator)
+    if occurrence >= len(old_starts):
+        return None
+    (line, col) = old_starts[occurrence]
+    rank = old_starts[:occurrence].count((line, col))  # several mutations of one node share a start
+    old_lines, new_lines = old_source.splitlines(), new_source.splitlines()
+    text = old_lines[line - 1]
+    offset = col - (len(text) - len(text.lstrip()))
+    new_starts = mutation_starts(new_source, operator)
+    candidates = sorted(
+        {
+            (n, c)
+            for n, c in new_starts
+            if new_lines[n - 1].strip() == text.strip()
+            and c - (len(new_lines[n - 1]) - len(new_lines[n - 1].lstrip())) == offset
+        },
+        key=lambda s: abs(s[0] - line),
+    )
+    if not candidates:
+        return None
+    matches = [i for i, s in enumerate(new_starts) if s == candidates[0]]
+    return matches[rank] if rank < len(matches) else None

@@ -150,17 +150,22 @@ TARGETS: dict[str, Target] = {
     # lowering's parameter code: requantize insertion, weight/bias codes, multipliers and shifts, LUTs,
     # rescaled add/cat, accumulator widths
     "lower-bpu": Target(
-        ("passes/lower_bpu.py",),
+        ("passes/lower_bpu.py", "passes/_lowering.py", "passes/_lower_ops.py"),
         (
             "tests/test_lower_bpu.py",
             "tests/test_mutation_kills_lower_bpu.py",
             "tests/test_transformer_quant.py",
             "tests/test_convert_artifact.py",
+            "tests/test_embedding_quant.py",
+            "tests/test_mutation_kills_validation.py",
         ),
     ),
+    # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
+    # (bit for bit) and the numpy emulator
     "quant-validation": Target(
         ("irq/quant/validation.py",),
-        ("tests/test_quant_validation.py", "tests/test_transformer_quant.py", "tests/test_qat_operand_slot.py"),
+        ("tests/test_quant_validation.py", "tests/test_transformer_quant.py", "tests/test_qat_operand_slot.py",
+         "tests/test_mutation_kills_validation.py", "tests/test_embedding_quant.py"),
     ),
     # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
     "arith-folds": Target(
@@ -313,7 +318,8 @@ def _run_lit(files: tuple[str, ...]) -> int:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int] = (0, 1)) -> int:
+def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int] = (0, 1),
+            only: Path | None = None) -> int:
     """Run every pending mutant of the session (cwd = the scratch copy); results go to the session as they come.
 
     Each mutant runs the tests that execute its statement (bench/_mutation_exec.py): in a forked
@@ -341,6 +347,9 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
         # partition by job id, not by position: the executors read the pending list at different moments,
         # after the others may have finished some mutants, so positions would shift between them
         items = [w for w in db.pending_work_items if int(w.job_id[:8], 16) % stride[1] == stride[0]]
+        if only is not None:  # a stratified subset (--per-function)
+            chosen = set(json.loads(only.read_text()))
+            items = [w for w in items if w.job_id in chosen]
         for n, item in enumerate(items, 1):
             m = item.mutations[0]
             src = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
@@ -382,6 +391,39 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
 
 
 # ----------------------------------------------------------------------------- one target
+def stratified_subset(copy: Path, pending: list, done: list, per_function: int, seed: int) -> set[str]:
+    """At most `per_function` mutants of every function (module level counts as one), those in `done` included.
+
+    Why stratified rather than a plain sample: a few long functions hold most mutants (one lowering
+    function can hold 200), so a uniform draw leaves short functions, often the ones that decide a single
+    number, with no mutant at all. Each function's draw is seeded by its own name, so the choice is the
+    same on every run and does not shift when another function changes.
+    """
+    functions: dict[str, dict[int, str]] = {}
+
+    def group(item) -> tuple[str, str]:
+        m = item.mutations[0]
+        path = str(os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else m.module_path)
+        if path not in functions:
+            functions[path] = _enclosing_functions(copy / path)
+        return path, functions[path].get(m.start_pos[0], "<module>")
+
+    quota: dict[tuple[str, str], int] = {}
+    for item in done:
+        quota[group(item)] = quota.get(group(item), 0) + 1
+    by_group: dict[tuple[str, str], list] = {}
+    for item in pending:
+        by_group.setdefault(group(item), []).append(item)
+    chosen: set[str] = set()
+    for key, items in sorted(by_group.items()):
+        items.sort(key=lambda w: (tuple(w.mutations[0].start_pos), w.mutations[0].operator_name,
+                                  w.mutations[0].occurrence))
+        room = max(0, per_function - quota.get(key, 0))
+        rng = random.Random(f"{seed}:{key[0]}:{key[1]}")
+        chosen.update(w.job_id for w in rng.sample(items, min(room, len(items))))
+    return chosen
+
+
 @dataclass
 class Outcome:
     total: int
@@ -403,8 +445,12 @@ class Outcome:
 
 def _enclosing_functions(path: Path) -> dict[int, str]:
     """Line -> name of the innermost function containing it."""
+    return _enclosing_functions_of(path.read_text())
+
+
+def _enclosing_functions_of(text: str) -> dict[int, str]:
     out: dict[int, str] = {}
-    nodes = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    nodes = [n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for n in sorted(nodes, key=lambda n: n.end_lineno - n.lineno, reverse=True):  # outermost first
         for line in range(n.lineno, n.end_lineno + 1):
             out[line] = n.name
@@ -418,7 +464,8 @@ def _line(copy: Path, module_path: str, line: int) -> str:
         return "?"
 
 
-def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int, jobs: int = 1) -> Outcome:
+def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int, jobs: int = 1,
+               per_function: int | None = None) -> Outcome:
 
     t = TARGETS[name]
     session = work / "session.sqlite"
@@ -432,7 +479,8 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
         env = _env(copy, cache)
         started = time.monotonic()
         print(f"[{name}] resuming the session in {work}", flush=True)
-        return _run_session(name, t, copy, env, session, cmap, started, None, sample, seed, time_box, jobs)
+        return _run_session(name, t, copy, env, session, cmap, started, None, sample, seed, time_box, jobs,
+                            per_function)
     copy = make_scratch_copy(work / "tree")
     cache = work / "cache"
     cache.mkdir()
@@ -461,11 +509,13 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
     )
     subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=copy, env=env, check=True)
     (work / "sources.json").write_text(json.dumps(digests))
-    return _run_session(name, t, copy, env, session, cmap, started, base_seconds, sample, seed, time_box, jobs)
+    return _run_session(name, t, copy, env, session, cmap, started, base_seconds, sample, seed, time_box, jobs,
+                        per_function)
 
 
 def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session: Path, cmap: Path, started: float,
-                 base_seconds: float | None, sample: int | None, seed: int, time_box: float, jobs: int = 1) -> Outcome:
+                 base_seconds: float | None, sample: int | None, seed: int, time_box: float, jobs: int = 1,
+                 per_function: int | None = None) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -488,6 +538,16 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
             skipped += [j for j in pending if j not in keep]
         if skipped:
             db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        chosen = None
+        if per_function is not None:
+            done = [w for w, r in db.completed_work_items if r.worker_outcome != WorkerOutcome.SKIPPED]
+            chosen = stratified_subset(copy, [w for w in items if w.job_id in set(pending)], done, per_function, seed)
+    only = session.with_suffix(".only.json")
+    only.unlink(missing_ok=True)
+    if chosen is not None:
+        only.write_text(json.dumps(sorted(chosen)))
+        print(f"[{name}] stratified subset: {len(chosen)} of the {len(pending)} pending mutants, at most "
+              f"{per_function} per function (run so far included; seed {seed}); the rest stay pending", flush=True)
     print(
         f"[{name}] {total} mutants, {len(unevaluated)} inside annotations (equivalent, not run)"
         f"{f', sampling {sample}' if sample and sample < len(pending) else ''}"
@@ -506,7 +566,7 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
             shutil.copy2(ROOT / src, tree / src)
         procs.append(subprocess.Popen(
             [sys.executable, str(tree / "bench" / "mutation.py"), "--execute", name, str(session), str(cmap),
-             "--stride", str(i), str(jobs)],
+             "--stride", str(i), str(jobs), *(["--only", str(only)] if chosen is not None else [])],
             cwd=tree,
             env=_env(tree, copy.parent / "cache"),
             start_new_session=True,
@@ -594,11 +654,41 @@ def _raw_line(path: str, stripped: str) -> str:
     return next(x for x in (ROOT / path).read_text().splitlines() if x.strip() == stripped)
 
 
+def _session_sources(work: Path, sources: tuple[str, ...]) -> dict[str, str]:
+    """The text each source had when the kept session in `work` was taken (its mutants are numbered in it).
+
+    The session's scratch tree holds it, unless a run was interrupted mid-mutant; sources.json's digests
+    tell, and the worktree's file stands in when it is still the same.
+    """
+    digests = json.loads((work / "sources.json").read_text())
+    out = {}
+    for src in sources:
+        for candidate in (work / "tree" / src, ROOT / src):
+            if candidate.exists() and hashlib.sha256(candidate.read_bytes()).hexdigest() == digests.get(src):
+                out[src] = candidate.read_text()
+                break
+        else:
+            raise SystemExit(f"{src}: neither {work / 'tree'} nor the worktree holds the text the session was "
+                             "taken from (a run interrupted mid-mutant after the file changed): run the target again")
+    return out
+
+
+def _collect(copy: Path, env: dict[str, str], files: list[str]) -> list[str]:
+    """The ids of the tests `files` hold today (pytest --collect-only in the scratch copy)."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p",
+                        "no:xdist", "-p", "no:randomly", *files], cwd=copy, env=env, capture_output=True, text=True)
+    if r.returncode not in (0, 5):
+        raise SystemExit(f"collecting {' '.join(files)} failed:\n{r.stdout[-3000:]}{r.stderr[-2000:]}")
+    return [x.strip() for x in r.stdout.splitlines() if "::" in x and not x.startswith(" ")]
+
+
 def replay(name: str, work: Path, fresh: bool) -> int:
     """Re-apply every survivor of a kept session to a new scratch copy of the current tree and run its tests again.
 
-    The tests are the ones the session chose plus every test of the target's tests/test_mutation_kills_*.py
-    files, so a new test is credited only with the mutants it fails against. `fresh` runs each in a new
+    The tests are the target's tests/test_mutation_kills_*.py files, every test collected today that the
+    session never saw, and the tests the session chose that still exist (_mutation_exec.replay_tests), so a
+    new test is credited only with the mutants it fails against. A source changed since the session is
+    handled by finding each mutant again by its line (_mutation_exec.relocate). `fresh` runs each in a new
     pytest process instead of the fork server (an independent check of the fork server's verdicts).
     """
     from cosmic_ray.work_db import WorkDB, use_db
@@ -607,7 +697,8 @@ def replay(name: str, work: Path, fresh: bool) -> int:
     t = TARGETS[name]
     session = work / "session.sqlite"
     old_tree = work / "tree"
-    functions = {src: _enclosing_functions(ROOT / src) for src in t.sources}
+    old_text = _session_sources(work, t.sources)
+    functions = {src: _enclosing_functions_of(text) for src, text in old_text.items()}
     jobs = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
@@ -616,59 +707,117 @@ def replay(name: str, work: Path, fresh: bool) -> int:
             m = item.mutations[0]
             path = os.path.relpath(m.module_path, old_tree) if os.path.isabs(m.module_path) else str(m.module_path)
             fn = functions.get(path, {}).get(m.start_pos[0])
-            if _equivalent_reason(path, _line(ROOT, path, m.start_pos[0]), fn, m.operator_name, m.start_pos[1]) is None:
+            line = old_text[path].splitlines()[m.start_pos[0] - 1].strip()
+            if _equivalent_reason(path, line, fn, m.operator_name, m.start_pos[1]) is None:
                 jobs.append(item.job_id)
     print(f"[{name}] replaying {len(jobs)} survivors{' in fresh processes' if fresh else ''}", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"irq-replay-{name}-") as tmp:
         copy = make_scratch_copy(Path(tmp) / "tree")
         (Path(tmp) / "cache").mkdir()
         env = _env(copy, Path(tmp) / "cache")
+        old_dir = Path(tmp) / "session-sources"
+        for src, text in old_text.items():
+            (old_dir / src).parent.mkdir(parents=True, exist_ok=True)
+            (old_dir / src).write_text(text)
         jobs_file = Path(tmp) / "jobs.json"
-        jobs_file.write_text(json.dumps(jobs))
+        current = _collect(copy, env, [x for x in t.tests if (copy / x).exists()])
+        # the tests the session's map does not know (kill files, tests added since) get a map of their own on
+        # the current tree, so each survivor runs only those of them that execute its statement
+        cmap = json.loads((work / "coverage.json").read_text())
+        known = set(cmap["order"])
+        whole = [x for x in t.tests if (copy / x).exists() and ("mutation_kills" in x or not any(
+            o.startswith(x + "::") for o in known))]
+        new = whole + [x for x in current if x not in known and not x.startswith(tuple(f + "::" for f in whole))]
+        new_map = Path(tmp) / "new-tests-coverage.json"
+        if new:
+            print(f"[{name}] mapping the coverage of {len(new)} test files/ids the session never ran", flush=True)
+            code = ("import json, sys; sys.path.insert(0, 'bench'); from pathlib import Path; "
+                    "from _mutation_exec import write_coverage_map; "
+                    f"sys.exit(write_coverage_map({list(t.sources)!r}, json.loads(sys.argv[1]), Path(sys.argv[2])))")
+            r = subprocess.run([sys.executable, "-c", code, json.dumps(new), str(new_map)], cwd=copy, env=env,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"{name}: the new tests fail on the unmutated tree:\n{r.stdout[-3000:]}"
+                                 f"{r.stderr[-2000:]}")
+        jobs_file.write_text(json.dumps({"jobs": jobs, "current": current, "old_sources": str(old_dir),
+                                         "new_map": str(new_map) if new else None}))
         cmd = [sys.executable, str(copy / "bench" / "mutation.py"), "--replay-exec", name, str(session),
                str(work / "coverage.json"), str(jobs_file)]
         return subprocess.run(cmd + (["--fresh"] if fresh else []), cwd=copy, env=env).returncode
 
 
 def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, fresh: bool) -> int:
-    """The replay's worker (cwd = the new scratch copy): one line per survivor, then the count."""
+    """The replay's worker (cwd = the new scratch copy): one line per survivor, then the counts."""
     import cosmic_ray.plugins
-    from _mutation_exec import CoverageMap, ForkServer, StatementIndex, run_fresh, select_tests, statement_lines
+    from _mutation_exec import (
+        CoverageMap,
+        ForkServer,
+        StatementIndex,
+        mutation_starts,
+        relocate,
+        replay_tests,
+        run_fresh,
+        select_tests,
+        statement_lines,
+    )
     from cosmic_ray.mutating import use_mutation
     from cosmic_ray.work_db import WorkDB, use_db
 
     t = TARGETS[name]
     copy = Path.cwd()
     cmap = CoverageMap.load(coverage_map)
-    # the kill tests, and test files added to the target after the session's coverage map was taken
-    kill_tests = [x for x in t.tests if (copy / x).exists() and ("mutation_kills" in x or not any(
+    spec = json.loads(jobs_file.read_text())
+    old_dir = Path(spec["old_sources"])
+    # whole files: the kill tests, and test files added to the target after the session's coverage map
+    whole_files = [x for x in t.tests if (copy / x).exists() and ("mutation_kills" in x or not any(
         o.startswith(x + "::") for o in cmap.order))]
     server = None if fresh else ForkServer(cmap, list(t.sources))
+    old_index = {src: StatementIndex(old_dir / src) for src in t.sources}  # the map's lines are the session's
     index = {src: StatementIndex(copy / src) for src in t.sources}
     log = copy / "replay.child.log"
-    jobs = set(json.loads(jobs_file.read_text()))
-    killed = 0
+    jobs = set(spec["jobs"])
+    new_map = CoverageMap.load(Path(spec["new_map"])) if spec.get("new_map") else None
+    counts: dict[str, int] = {}
     with use_db(str(session), WorkDB.Mode.open) as db:
         items = [item for item, _ in db.completed_work_items if item.job_id in jobs]
     for item in items:
         m = item.mutations[0]
         src = os.path.relpath(m.module_path, session.parent / "tree") if os.path.isabs(m.module_path) else str(
             m.module_path)
-        tests, _ = select_tests(cmap, index[src], src, *m.start_pos)
-        tests = kill_tests + tests
+        old_line = (old_dir / src).read_text().splitlines()[m.start_pos[0] - 1].strip()
         operator = cosmic_ray.plugins.get_operator(m.operator_name)(**(m.operator_args or {}))
-        with use_mutation(copy / src, operator, m.occurrence) as (original, mutated):
+        occurrence = relocate((old_dir / src).read_text(), (copy / src).read_text(), operator, m.occurrence)
+        if occurrence is None:
+            counts["gone"] = counts.get("gone", 0) + 1
+            print(f"  gone     {src}:{m.start_pos[0]} {m.operator_name} #{m.occurrence}: {old_line}  "
+                  "(its line changed since the session: run the target again)", flush=True)
+            continue
+        selected, _ = select_tests(cmap, old_index[src], src, *m.start_pos)
+        with use_mutation(copy / src, operator, occurrence) as (original, mutated):
+            starts = mutation_starts(original, operator)
+            at = starts[occurrence] if occurrence < len(starts) else tuple(m.start_pos)
+            if new_map is None:
+                tests = replay_tests(cmap, selected, spec["current"], whole_files)
+            else:  # the new tests that execute the mutant's statement, then the session's that still exist
+                fresh, _ = select_tests(new_map, index[src], src, *at)
+                tests = replay_tests(cmap, selected, [x for x in spec["current"] if x in set(cmap.order)], [])
+                tests = fresh + tests
             budget = 120 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
-            if server is not None and server.hot(src, statement_lines(index[src], *m.start_pos)):
+            if mutated is None:
+                verdict = "gone"
+            elif server is not None and server.hot(src, statement_lines(index[src], *at)):
                 verdict, _ = server.run_hot(src, original, mutated, tests, budget, log)
             else:
                 verdict, _ = run_fresh(tests, budget, log)
             if verdict == "survived" and t.lit and _run_lit(t.lit) != 0:
                 verdict = "killed"
-        killed += verdict in ("killed", "timeout")
-        print(f"  {verdict:8s} {src}:{m.start_pos[0]} {m.operator_name} #{m.occurrence}: "
-              f"{_line(copy, src, m.start_pos[0])}", flush=True)
-    print(f"[{name}] {killed} of {len(items)} survivors killed now", flush=True)
+        verdict = "killed" if verdict == "timeout" else verdict
+        counts[verdict] = counts.get(verdict, 0) + 1
+        print(f"  {verdict:8s} {src}:{m.start_pos[0]} (now {at[0]}) {m.operator_name} #{m.occurrence}: {old_line}",
+              flush=True)
+    undecided = {k: v for k, v in counts.items() if k not in ("killed", "survived")}
+    print(f"[{name}] {counts.get('killed', 0)} of {len(items)} survivors killed now, {counts.get('survived', 0)} "
+          f"survive" + (f", not decided: {undecided}" if undecided else ""), flush=True)
     return 0
 
 
@@ -692,6 +841,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("targets", nargs="*", help=f"targets (default: all): {', '.join(TARGETS)}")
     ap.add_argument("--sample", type=int, help="run at most this many mutants per target, drawn at random")
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    ap.add_argument("--per-function", type=int, metavar="K", help="a deterministic stratified subset: at most K "
+                    "mutants per function (those already run count); the rest stay pending for a later full run")
+    ap.add_argument("--only", help=argparse.SUPPRESS)
     ap.add_argument("--time-box", type=float, default=3600, help="seconds per target (default 3600)")
     ap.add_argument("--list", action="store_true", help="list the targets and their tests")
     ap.add_argument("--keep", metavar="DIR", help="keep each target's session in DIR/<target>; run again to resume it")
@@ -729,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
         return max(replay(n, Path(args.replay).resolve() / n, args.fresh) for n in args.targets or list(TARGETS))
     if args.execute:
         name, session, cmap = args.execute
-        return execute(name, Path(session), Path(cmap), tuple(args.stride))
+        return execute(name, Path(session), Path(cmap), tuple(args.stride), Path(args.only) if args.only else None)
     if args.list:
         for name, t in TARGETS.items():
             print(f"{name:18s} {' '.join(t.sources)}\n{'':18s} tests: {' '.join(t.tests + t.lit)}")
@@ -742,10 +894,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             work = Path(args.keep).resolve() / name
             work.mkdir(parents=True, exist_ok=True)
-            results[name] = o = run_target(name, work, args.sample, args.time_box, args.seed, args.jobs)
+            results[name] = o = run_target(name, work, args.sample, args.time_box, args.seed, args.jobs,
+                                           args.per_function)
         else:
             with tempfile.TemporaryDirectory(prefix=f"irq-mutation-{name}-") as tmp:
-                results[name] = o = run_target(name, Path(tmp), args.sample, args.time_box, args.seed, args.jobs)
+                results[name] = o = run_target(name, Path(tmp), args.sample, args.time_box, args.seed, args.jobs,
+                                               args.per_function)
         _report(name, o)
     print("\nmodule              killed/non-equivalent   score   run/total")
     for name, o in results.items():

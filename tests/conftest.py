@@ -15,8 +15,9 @@ Why each piece is here:
   A test module's own generator (`RNG = np.random.default_rng(seed)`, shared by helpers other
   modules import) is put back to its state after import before every test, so a test draws the
   same data alone, in its file, or after any other test.
-- The pass registry, the default dialect context and the environment are restored after each
-  test: a test registering a pass or a dialect, or setting a variable, cannot change the next one.
+- The pass registry, the march profiles (irq.register_march), the default dialect context and the
+  environment are restored after each test: a test registering a pass, a march or a dialect, or
+  setting a variable, cannot change the next one.
 - The LALR parse-table cache lives in a per-run temporary directory (IRQ_CACHE_DIR, inherited by
   the irq-opt subprocesses and lit), never in the user's ~/.cache/irq shared by every run.
 - `IRQ_TEST_ORDER=reverse` or `shuffle:SEED` reorders the run (scripts/order_sweep.py): a test that
@@ -138,7 +139,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def _restore_global_state():
-    """Put the pass registry, the default dialect context and os.environ back after each test."""
+    """Put the pass registry, the registered march profiles, the default dialect context and os.environ back
+    after each test."""
+    from irq import march_profiles
     from irq.ir import dialect as dialect_mod
     from irq.transform import pass_base
 
@@ -147,7 +150,12 @@ def _restore_global_state():
     registry = dict(pass_base._REGISTRY)
     ctx_state = (dict(ctx.dialects), dict(ctx.ops), dict(ctx.types), dict(ctx.attributes), ctx.allow_unregistered)
     environ = dict(os.environ)
+    march_profiles.registered_marches()  # the shipped profiles first, so they are in the snapshot
+    marches = dict(march_profiles._PROFILES)
     yield
+    if march_profiles._PROFILES != marches:
+        march_profiles._PROFILES.clear()
+        march_profiles._PROFILES.update(marches)
     if pass_base._REGISTRY != registry:
         pass_base._REGISTRY.clear()
         pass_base._REGISTRY.update(registry)

@@ -1,0 +1,122 @@
+"""bench/mutation.py's replay and stratified subset: the parts that decide which mutants count as killed.
+
+The replay credits a new test with the survivors it kills; a replay that runs the wrong tests or the wrong
+mutant reports survivors that are dead (an under-count) or kills that are not (an over-count), and the
+figures in docs/design.md are only as good as it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("cosmic_ray")
+from cosmic_ray.mutating import MutationVisitor  # noqa: E402
+from cosmic_ray.plugins import get_operator  # noqa: E402
+
+
+def _load_bench_module(name: str):
+    """bench/ is not a package: load the file by path, leaving sys.path as every other test finds it."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their module by name while the class is created
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+_exec = _load_bench_module("_mutation_exec")
+CoverageMap, mutation_starts, relocate, replay_tests = (_exec.CoverageMap, _exec.mutation_starts, _exec.relocate,
+                                                        _exec.replay_tests)
+
+
+def _cmap(order: list[str]) -> CoverageMap:
+    return CoverageMap(lines={}, spawning=[], durations={x: 1.0 for x in order}, order=order, modules=[], tree=[])
+
+
+def test_replay_runs_tests_added_to_existing_files_since_the_session():
+    # the under-count: a kill test added to tests/test_a.py after the session is not in the coverage map,
+    # so the map's selection never ran it and its survivor stayed "survived"
+    cmap = _cmap(["tests/test_a.py::t1", "tests/test_a.py::t2"])
+    current = ["tests/test_a.py::t1", "tests/test_a.py::t2", "tests/test_a.py::t_new", "tests/test_kills.py::k"]
+    got = replay_tests(cmap, ["tests/test_a.py::t2"], current, ["tests/test_kills.py"])
+    assert got == ["tests/test_kills.py", "tests/test_a.py::t_new", "tests/test_a.py::t2"]
+
+
+def test_replay_drops_test_ids_that_no_longer_exist():
+    # a renamed test left in the selection makes pytest exit 4 ("not found") before running anything
+    cmap = _cmap(["tests/test_a.py::old_name", "tests/test_a.py::kept"])
+    got = replay_tests(cmap, ["tests/test_a.py::old_name", "tests/test_a.py::kept"],
+                       ["tests/test_a.py::kept", "tests/test_a.py::new_name"], [])
+    assert got == ["tests/test_a.py::new_name", "tests/test_a.py::kept"]
+
+
+OLD = """def f(a, b):
+    x = a + b
+    return x + 1
+"""
+
+NEW = """def g(c):
+    return c + 2
+
+
+def f(a, b):
+    x = a + b
+    return x + 1
+"""
+
+
+def _mutated_lines(source: str, operator, occurrence: int) -> list[str]:
+    out = MutationVisitor.mutate_code(source, operator, occurrence)
+    return [b for a, b in zip(source.splitlines(), out.splitlines()) if a != b]
+
+
+def test_relocate_follows_a_mutant_whose_file_grew_above_it():
+    add_sub = get_operator("core/ReplaceBinaryOperator_Add_Sub")()
+    assert len(mutation_starts(OLD, add_sub)) == 2
+    for occurrence, line in ((0, "    x = a - b"), (1, "    return x - 1")):
+        assert _mutated_lines(OLD, add_sub, occurrence) == [line]
+        moved = relocate(OLD, NEW, add_sub, occurrence)
+        # without relocation the session's numbering would mutate g's `c + 2` (occurrence 0) instead
+        assert moved == occurrence + 1
+        assert _mutated_lines(NEW, add_sub, moved) == [line]
+
+
+def test_relocate_refuses_a_mutant_whose_line_changed():
+    add_sub = get_operator("core/ReplaceBinaryOperator_Add_Sub")()
+    assert relocate(OLD, OLD.replace("x + 1", "x + 2"), add_sub, 1) is None
+    assert relocate(OLD, OLD, add_sub, 1) == 1
+
+
+DECORATED = """import dataclasses
+
+
+@dataclasses.dataclass
+class Q:
+    x: int = 0
+
+
+def f(q):
+    return q.x + 1
+"""
+
+
+def test_a_decorator_mutant_runs_at_import_time(tmp_path):
+    # the under-count: ast puts a decorated class's lineno on the `class` line, so `@dataclass` removed
+    # (line 4) lay outside every statement, was taken for a function-body mutant and swapped into the live
+    # process, where it changes nothing: reported as a survivor whatever the tests
+    src = tmp_path / "m.py"
+    src.write_text(DECORATED)
+    index = _exec.StatementIndex(src)
+    cmap = CoverageMap(lines={"m.py": {10: ["t::f"]}}, spawning=[], durations={"t::f": 1.0, "t::g": 1.0},
+                       order=["t::f", "t::g"], modules=[], tree=[])
+    assert _exec.statement_lines(index, 4, 0) == [4, 5, 6]
+    tests, why = _exec.select_tests(cmap, index, "m.py", 4, 0)
+    assert why == "import time: all tests" and sorted(tests) == ["t::f", "t::g"]
+    # a mutant in a function body still runs only the tests that execute it
+    assert _exec.select_tests(cmap, index, "m.py", 10, 15) == (["t::f"], "1 covering")
