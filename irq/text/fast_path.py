@@ -169,14 +169,23 @@ class FastGeneric:
 
 
 class FastCustom:
-    """The pieces of a flat custom-form op: its results, name and item tokens."""
+    """The pieces of a flat custom-form op: its results, name and item tokens.
 
-    __slots__ = ("results", "name", "items")
+    `plan` is how an op of the same shape was built before in this parse (see
+    `irq/text/replay.py`); then `items` is None (built only if the plan does not apply, from
+    `match`) and `operands` holds the operand tokens. `key` is the shape, None if not cacheable.
+    """
 
-    def __init__(self, results, name, items) -> None:
+    __slots__ = ("results", "name", "items", "key", "plan", "operands", "match")
+
+    def __init__(self, results, name, items, key=None, plan=None, operands=None, match=None) -> None:
         self.results = results
         self.name = name
         self.items = items
+        self.key = key
+        self.plan = plan
+        self.operands = operands
+        self.match = match
 
 
 def match_statement(lexer: Lexer, pos: int) -> tuple[Tok, int] | None:
@@ -454,29 +463,55 @@ def _value(lexer: Lexer, text: str, pos: int, depth: int):
 
 def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     """`_FLAT_OP`'s match as items, if it is the whole statement (else `_custom` reads it item by item)."""
-    items: list[Tok] = []
-    last = "BARE_ID"
-    if m.group("operands") is not None:
-        if not _comma_list(items, m, "operands", _OPERAND_OR_COMMA, "VALUE_ID"):
-            return None
+    name, operands, flt, integer, colon, types = m.groups()
+    if (operands is not None and "/" in operands) or (types is not None and "/" in types):
+        return None  # a comment inside a list: the grammar path reads it
+    if types is not None:
+        last = "TYPE"
+    elif operands is not None:
         last = "VALUE_ID"
         if text.startswith("=", _SKIP.match(text, m.end("operands")).end()):
             return None  # `name %a, %b = ...`: the lexer ends the statement before `%a`
+    elif flt is not None:
+        last = "FLOAT"
+    elif integer is not None:
+        last = "INT"
+    else:
+        last = "BARE_ID"
+    end = m.end()
+    if not statement_ends_at(lexer, end, last, generic=False, after_name=last == "BARE_ID"):
+        return None
+    results = _results(text, head)
+    name_tok = Tok("BARE_ID", name, m.start("name"))
+    pos = results[0][0].pos if results else name_tok.pos
+    raw_results = head.group("results")
+    if raw_results is None or ":" not in raw_results:  # `%a:2 =` binds a count: not a shape of its own here
+        key = (name, len(results), flt, integer, types, 0 if operands is None else operands.count(",") + 1)
+        plan = lexer.fast_cache.get(key)
+        if plan is not None:
+            toks: list[Tok] = []
+            if operands is not None:
+                _split_items(toks, operands, m.start("operands"), "VALUE_ID")
+            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, toks[::2], m), pos), end
+    else:
+        key = None
+    return Tok("FAST_OP", FastCustom(results, name_tok, flat_items(m), key), pos), end
+
+
+def flat_items(m: re.Match) -> list[Tok]:
+    """The item tokens of a `_FLAT_OP` match (`_flat_custom` checked it holds no comment)."""
+    items: list[Tok] = []
+    if m.group("operands") is not None:
+        _comma_list(items, m, "operands", _OPERAND_OR_COMMA, "VALUE_ID")
     else:
         for kind in ("float", "int"):
             lit = m.group(kind)
             if lit is not None:
                 items.append(Tok(kind.upper(), lit, m.start(kind)))
-                last = kind.upper()
     if m.group("colon") is not None:
         items.append(Tok("COLON", ":", m.start("colon")))
-        if not _comma_list(items, m, "types", _TYPE_OR_COMMA, "TYPE"):
-            return None
-        last = "TYPE"
-    end = m.end()
-    if not statement_ends_at(lexer, end, last, generic=False, after_name=not items):
-        return None
-    return _custom_op_tok(text, head, m, items), end
+        _comma_list(items, m, "types", _TYPE_OR_COMMA, "TYPE")
+    return items
 
 
 def _comma_list(items: list[Tok], m: re.Match, group: str, pattern: re.Pattern, kind: str) -> bool:

@@ -195,7 +195,9 @@ class ParseState(AttributeBuilder):
         if not _AUTO_NAME.match(name):
             values[0].name_hint = name
         if scope.forward:
-            self._resolve_forward(scope.forward, name, values, scope.forward_names.pop(name, None))
+            refs = scope.forward_names.pop(name, None)  # every forward reference is indexed by its name
+            if refs:
+                self._resolve_forward(scope.forward, name, values, refs)
 
     def _resolve_forward(self, fwd: dict[str, Placeholder], name: str, values: list[Value],
                          refs: list[str] | None = None) -> None:

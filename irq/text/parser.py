@@ -27,11 +27,12 @@ from irq.ir.operation import UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
-from irq.text.fast_path import HIT, FastCustom
+from irq.text.fast_path import HIT, FastCustom, flat_items
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok
 from irq.text.parse_state import OpEntry, ParseState, unexpected_error
 from irq.text.reduce_values import ValueReducer
+from irq.text.replay import make_plan, replay
 
 if TYPE_CHECKING:
     from lark import Lark
@@ -112,7 +113,13 @@ class Reducer(ValueReducer):
         s.next_results = groups or None
         if isinstance(f, FastCustom):
             self.custom_name([f.name])
-            return self.custom_op([f.name, f.items])
+            plan = f.plan
+            if plan is not None:
+                if self._custom_class(s, f.name) is plan.cls:
+                    s.op_stack[-1].name = plan.cls.name
+                    return replay(s, plan, f.operands)
+                f.items = flat_items(f.match)  # another class under this name here: its own hook
+            return self.custom_op([f.name, f.items], f.key)
         self.generic_name([f.name])
         props = None if f.props is None else self._fast_dict(s, f.props)
         attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
@@ -278,9 +285,9 @@ class Reducer(ValueReducer):
         self._enter_op(tok, tok.value)
         return tok
 
-    def custom_op(self, c):
-        s = _s()
-        name_tok, items = c
+    @staticmethod
+    def _custom_class(s: ParseState, name_tok: Tok) -> type | None:
+        """The class a custom op name stands for here: as written, in the default dialect, in builtin."""
         written = name_tok.value
         ctx_ops = s.ctx.ops
         cls = ctx_ops.get(written)
@@ -290,15 +297,26 @@ class Reducer(ValueReducer):
                 cls = ctx_ops.get(f"{default}.{written}")
             if cls is None:
                 cls = ctx_ops.get(f"builtin.{written}")
-            if cls is None:
-                raise s.error(
-                    name_tok.pos,
-                    f"custom op '{written}' is unknown (unregistered ops must use the generic form \"{written}\"(...))",
-                )
+        return cls
+
+    def custom_op(self, c, shape: tuple | None = None):
+        """Build a custom-form op with its class's parse hook; `shape` (from the fast path) asks
+        to keep a replay plan for later ops of that shape (irq/text/replay.py)."""
+        s = _s()
+        name_tok, items = c
+        written = name_tok.value
+        cls = self._custom_class(s, name_tok)
+        if cls is None:
+            raise s.error(
+                name_tok.pos,
+                f"custom op '{written}' is unknown (unregistered ops must use the generic form \"{written}\"(...))",
+            )
         entry = s.op_stack[-1]
         entry.name = cls.name
         n_results = sum(g[1] for g in entry.results) if entry.results else 0
         parser = OpAsmParser(s, items, name_tok.pos, written, n_results, items[-1].pos if items else name_tok.pos)
+        if shape is not None:
+            parser.resolved = []
         try:
             op = cls.parse_custom(parser)
         except ParseError:
@@ -311,6 +329,10 @@ class Reducer(ValueReducer):
             raise s.error(name_tok.pos, f"custom op '{written}' could not be parsed: {type(e).__name__}: {e}") from None
         if op.regions:
             s.adopt_region_forwards(op)
+        elif shape is not None:
+            plan = make_plan(op, parser.resolved, [t for t in items if t.type == "VALUE_ID"])
+            if plan is not None:
+                s.lexer.fast_cache[shape] = plan
         return op
 
     def custom_items(self, c):
