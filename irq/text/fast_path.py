@@ -249,8 +249,7 @@ def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     if raw is not None:
         if "/" in raw:
             return None  # a comment between operands
-        _split_items(operands, raw, m.start("operands"), "VALUE_ID")
-        operands = operands[::2]  # without the commas
+        operands = _split_values(raw, m.start("operands"))
     pos = m.end()
     props = attrs = None
     pos = _SKIP.match(text, pos).end()
@@ -489,10 +488,8 @@ def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
         key = (name, len(results), flt, integer, types, 0 if operands is None else operands.count(",") + 1)
         plan = lexer.fast_cache.get(key)
         if plan is not None:
-            toks: list[Tok] = []
-            if operands is not None:
-                _split_items(toks, operands, m.start("operands"), "VALUE_ID")
-            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, toks[::2], m), pos), end
+            toks = [] if operands is None else _split_values(operands, m.start("operands"))
+            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, toks, m), pos), end
     else:
         key = None
     return Tok("FAST_OP", FastCustom(results, name_tok, flat_items(m), key), pos), end
@@ -543,6 +540,20 @@ def _split_items(items: list[Tok], raw: str, base: int, kind: str) -> None:
         item = piece.strip(_BLANKS)
         items.append(Tok(kind, item, off + piece.index(item[0])))
         off += len(piece) + 1
+
+
+def _split_values(raw: str, base: int) -> list[Tok]:
+    """VALUE_ID tokens of a matched `%a, %b` list at offset `base` (no comment inside), without the commas."""
+    if "," not in raw:
+        return [Tok("VALUE_ID", raw, base)]
+    out = []
+    off = base
+    for piece in raw.split(","):
+        item = piece.lstrip(_BLANKS)
+        lead = len(piece) - len(item)
+        out.append(Tok("VALUE_ID", item.rstrip(_BLANKS), off + lead))
+        off += len(piece) + 1
+    return out
 
 
 def _custom_op_tok(text: str, head: re.Match, m: re.Match, items: list[Tok]) -> Tok:

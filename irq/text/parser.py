@@ -109,18 +109,27 @@ class Reducer(ValueReducer):
         """Build the op the fast path read, through the grammar path's reducers in their order."""
         s = _s()
         f = c[0].value
-        groups = [self.result_group([v] if n is None else [v, None, n]) for v, n in f.results]
-        s.next_results = groups or None
-        if isinstance(f, FastCustom):
-            self.custom_name([f.name])
+        groups = []
+        for v, n in f.results:  # as `result_group`, which the rare `%x#1 =` / `%x:2 =` still go through
+            if n is None and "#" not in v.value:
+                groups.append((v.value[1:], 1, v.pos))
+            else:
+                groups.append(self.result_group([v] if n is None else [v, None, n]))
+        name_tok = f.name
+        if isinstance(f, FastCustom):  # as `custom_name` then `custom_op`
+            s.op_stack.append(OpEntry(name_tok.value, groups or None, groups[0][2] if groups else name_tok.pos))
             plan = f.plan
             if plan is not None:
-                if self._custom_class(s, f.name) is plan.cls:
+                if self._custom_class(s, name_tok) is plan.cls:
                     s.op_stack[-1].name = plan.cls.name
                     return replay(s, plan, f.operands)
                 f.items = flat_items(f.match)  # another class under this name here: its own hook
-            return self.custom_op([f.name, f.items], f.key)
-        self.generic_name([f.name])
+            return self.custom_op([name_tok, f.items], f.key)
+        raw = name_tok.value  # as `generic_name`
+        name = raw[1:-1] if "\\" not in raw else s.string_value(name_tok)
+        if not name:
+            raise s.error(name_tok.pos, "empty operation name is invalid")
+        s.op_stack.append(OpEntry(name, groups or None, groups[0][2] if groups else name_tok.pos))
         props = None if f.props is None else self._fast_dict(s, f.props)
         attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
         ftype = f.ftype
@@ -133,7 +142,7 @@ class Reducer(ValueReducer):
             else:
                 ftype = self.function_type([None, ins, None, None, None, [type_([t]) for t in f.outs], None])
             s.lexer.fast_cache[key] = ftype
-        return self.generic_op([f.name, None, f.operands, None, (), props, (), attrs, None, ftype])
+        return self.generic_op([name_tok, None, f.operands, None, (), props, (), attrs, None, ftype])
 
     def _fast_dict(self, s: ParseState, entries: list) -> dict:
         d: dict = {}
