@@ -12,6 +12,7 @@ scope.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from irq.diagnostics import ParseError
@@ -186,8 +187,8 @@ class ParseState(AttributeBuilder):
                                       f"'{type}' vs '{ph.type}'")
         return ph
 
-    def define(self, name: str, values: list[Value], pos: int) -> None:
-        """Bind `%name` in the innermost scope, resolving forward references to it."""
+    def define(self, name: str, values: Sequence[Value], pos: int) -> None:
+        """Bind `%name` in the innermost scope (to a tuple or list of values), resolving forward references to it."""
         scope = self.scopes[-1]
         if name in scope.values:
             raise self.error(pos, f"redefinition of SSA value '%{name}'")

@@ -89,15 +89,20 @@ class Reducer(ValueReducer):
         groups = entry.results
         if groups:
             results = op.results
-            total = 0
-            for _, count, _ in groups:
-                total += count
-            if total != len(results):
-                raise s.error(entry.pos, f"operation defines {len(results)} results but was provided {total} to bind")
-            i = 0
-            for name, count, pos in groups:
-                s.define(name, list(results[i : i + count]), pos)
-                i += count
+            if len(groups) == 1 and groups[0][1] == len(results):  # `%x =` / `%x:2 =`: all results, one name
+                name, _, pos = groups[0]
+                s.define(name, results, pos)
+            else:
+                total = 0
+                for _, count, _ in groups:
+                    total += count
+                if total != len(results):
+                    raise s.error(entry.pos,
+                                  f"operation defines {len(results)} results but was provided {total} to bind")
+                i = 0
+                for name, count, pos in groups:
+                    s.define(name, results[i : i + count], pos)
+                    i += count
         scope = s.scopes[-1]
         if scope.region is None:
             s.top_ops.append(op)
@@ -152,6 +157,16 @@ class Reducer(ValueReducer):
                 _, k, v, pos = e
             else:
                 _, span, key_tok, node = e
+                if key_tok.type == "BARE_ID" and type(node) is Tok and node.type == "STRING":
+                    # `name = "s"`, mostly a different string each time: what attr_key, attr_entry and
+                    # attr_value would make of it, without the calls
+                    k, v, pos = key_tok.value, s.string_attr(node), key_tok.pos
+                    if span is not None:
+                        cache[span] = (k, v)
+                    if k in d:
+                        raise s.error(pos, f"duplicate key '{k}' in dictionary attribute")
+                    d[k] = v
+                    continue
                 key = self.attr_key([key_tok])
                 k, v, pos = self.attr_entry([key] if node is None else [key, None, self._fast_value(node)])
                 if span is not None:
