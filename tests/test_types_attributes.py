@@ -152,7 +152,8 @@ class TestAttributes:
     def test_integer_attributes(self):
         assert IntegerAttr(5, i32) == IntegerAttr(5, i32) and IntegerAttr(5, i32) != IntegerAttr(5, i64)
         assert isinstance(IntegerAttr(1, i1), BoolAttr) and IntegerAttr(1, i1) == BoolAttr(True)
-        assert IntegerAttr(255, i8).value == 255  # signless admits the unsigned reading
+        # signless admits the unsigned reading and keeps the bits, read signed as MLIR prints them
+        assert IntegerAttr(255, i8).value == -1 and IntegerAttr(255, i8) == IntegerAttr(-1, i8)
         with pytest.raises(ValueError):
             IntegerAttr(256, i8)
         with pytest.raises(ValueError):

@@ -76,7 +76,7 @@ class IntegerAttr(Attribute):
 
     def __new__(cls, value: int, type: Type = i64) -> IntegerAttr:
         if cls is IntegerAttr and type is i1:
-            if value not in (0, 1):  # `2 : i1` is out of range, not true
+            if value not in (0, 1, -1):  # `2 : i1` is out of range, not true; `-1 : i1` is true, as in MLIR
                 raise ValueError(f"integer constant {value} out of range for i1")
             return BoolAttr(bool(value))
         return object.__new__(cls)
@@ -89,9 +89,10 @@ class IntegerAttr(Attribute):
             lo, hi = type.value_range()
             if not lo <= value <= hi:
                 raise ValueError(f"integer constant {value} out of range for {type}")
-            if type.width > 64 and type.signedness == "" and value > hi >> 1:
-                # MLIR keeps the bits and prints a signless value signed (`2^65 - 1 : i65` is `-1 : i65`);
-                # one value per bit pattern, so the text read back is the same attribute
+            if type.signedness == "" and value > hi >> 1:
+                # MLIR keeps the bits and prints a signless value signed (`255 : i8` is `-1 : i8`,
+                # `2^65 - 1 : i65` is `-1 : i65`): one value per bit pattern, as arith's folders
+                # compute it, so the text read back is the same attribute and prints as mlir-opt's
                 value -= 1 << type.width
         elif not INDEX_MIN <= value <= INDEX_MAX:
             raise ValueError(f"integer constant {value} out of range for index (64 bits)")

@@ -140,6 +140,10 @@ def to_storage(values: object, element_type: Type) -> np.ndarray:
                 if lo < lo_ok or hi > hi_ok:
                     raise ValueError(f"value out of range for {element_type}")
                 if hi > info.max:
+                    if arr.dtype.kind == "O":  # Python ints: `2^64 - 1 : i64` does not fit int64 before wrapping
+                        span = 1 << element_type.width
+                        wrapped = [int(x) - span if x > info.max else int(x) for x in arr.flat]
+                        return np.array(wrapped, dtype=dtype).reshape(arr.shape)
                     return arr.astype(np.int64).astype(np.dtype(f"uint{element_type.width}")).view(dtype)
             elif lo < info.min or hi > info.max:
                 raise ValueError(f"value out of range for {element_type}")

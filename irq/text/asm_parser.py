@@ -43,6 +43,10 @@ class UnresolvedOperand:
 class OpAsmParser:
     """Cursor over the items of one custom-form op (or of a group inside it)."""
 
+    #: When a list, `resolve_operand(s)` append (token, type, value) to it: the fast path
+    #: learns from it how an op of the same shape is built (irq/text/replay.py).
+    resolved: list | None = None
+
     def __init__(self, state: ParseState, items: list, pos: int, op_name: str = "",
                  num_results: int | None = None, end_pos: int | None = None) -> None:
         self.state = state
@@ -172,14 +176,20 @@ class OpAsmParser:
         return out
 
     def resolve_operand(self, u: UnresolvedOperand, type: Type) -> Value:
-        return self.state.use_value(u.tok, type)
+        v = self.state.use_value(u.tok, type)
+        if self.resolved is not None:
+            self.resolved.append((u.tok, type, v))
+        return v
 
     def resolve_operands(self, us: Sequence[UnresolvedOperand], types: Sequence[Type]) -> list[Value]:
         if len(us) != len(types):
             at = us[0].tok if us else None
             raise self.error(f"{len(us)} operands present, but expected {len(types)} types", at)
         use = self.state.use_value
-        return [use(u.tok, t) for u, t in zip(us, types)]
+        values = [use(u.tok, t) for u, t in zip(us, types)]
+        if self.resolved is not None:
+            self.resolved.extend(zip([u.tok for u in us], types, values))
+        return values
 
     # -- types ----------------------------------------------------------------------------------
     def parse_optional_type(self) -> Type | None:

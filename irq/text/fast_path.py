@@ -31,7 +31,33 @@ import re
 from typing import TYPE_CHECKING
 
 from irq.diagnostics import ParseError
-from irq.text.lexer import _BALANCED, _FOLLOWS_EQ, _RESULTS_REST, _SUFFIX_ID, _TYPE_KEYWORD, MAX_NESTING, Tok
+from irq.text.fast_custom import (  # noqa: F401 - FastCustom, flat_items and statement_ends_at are this module's API too
+    FastCustom,
+    _Comment,
+    _custom,
+    _custom_name,
+    _flat_custom,
+    _results,
+    _split_values,
+    _word_type,
+    flat_items,
+    statement_ends_at,
+)
+from irq.text.fast_patterns import (
+    _AFTER_VALUE,
+    _ATOM,
+    _ELEMENT,
+    _FLAT_OP,
+    _FUNCTION_TYPE,
+    _GENERIC_HEAD,
+    _KEY,
+    _MAX_DEPTH,
+    _RESULTS_HEAD,
+    _SIMPLE_ENTRY,
+    _SKIP,
+    _TYPE_ITEM,
+)
+from irq.text.tokens import _BALANCED, MAX_NESTING, Tok
 
 if TYPE_CHECKING:
     from irq.text.lexer import Lexer
@@ -39,115 +65,7 @@ if TYPE_CHECKING:
 #: Whether the lexer tries the fast path at all (tests compare both settings).
 FAST_PATH = not os.environ.get("IRQ_NO_FAST_PARSE")
 
-#: Deepest array nesting read here (deeper ones go to the grammar, which bounds nesting itself).
-_MAX_DEPTH = 32
-
-#: Blanks, line breaks and comments; a comment runs to the end of its line (possessive, as the
-#: lexer's `_SKIP_TEXT`: a comment cannot end early and let the rest of its line match as tokens).
-_W = r"[ \t\r\n]*+(?://[^\n]*+[ \t\r\n]*+)*+"
-_VALUE = rf"%{_SUFFIX_ID}(?:#[0-9]+)?"
-_RESULT = rf"%{_SUFFIX_ID}(?:#[0-9]+)?(?:{_W}:{_W}(?:-?0x[0-9a-fA-F]+|-?[0-9]+))?"
-#: Types the lexer makes one TYPE token of without a balanced scan (its `flat` and `kwtype` groups,
-#: and the bare words `_TYPE_KEYWORD` names).
-_SIMPLE_TYPE = (
-    r"(?:(?:tensor|vector|memref|complex|tuple)<[^<>()\[\]{}\"]*(?<!-)>"
-    r"|(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.])"
-    rf"|{_TYPE_KEYWORD.pattern}(?![\w$.]))"
-)
-#: The lexer's string (`"(?:[^"\\\n]|\\.)*"`) unrolled: runs of plain characters, then escapes.
-_STRING = r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"'
-
-#: `%a, %b:2 =` (or nothing) up to the op name, whose first character tells the forms apart.
-_RESULTS_HEAD = re.compile(rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?")
-#: `"d.op"(%x, %y)`, after the results, up to the closing parenthesis.
-_GENERIC_HEAD = re.compile(rf'(?P<name>{_STRING}){_W}\({_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)?{_W}\)')
-_RESULT_ITEM = re.compile(rf"(?P<v>%{_SUFFIX_ID}(?:#[0-9]+)?)(?:{_W}:{_W}(?P<n>-?0x[0-9a-fA-F]+|-?[0-9]+))?")
-_VALUE_ITEM = re.compile(_VALUE)
-#: `: (t1, t2) -> t3` or `-> (t3, t4)` with simple types only.
-_FUNCTION_TYPE = re.compile(
-    rf"{_W}(?P<colon>:){_W}\({_W}(?P<ins>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*)?{_W}\){_W}->{_W}"
-    rf"(?:(?P<out>{_SIMPLE_TYPE})|\({_W}(?P<outs>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*)?{_W}\))"
-)
-_TYPE_ITEM = re.compile(_SIMPLE_TYPE)
-_SKIP = re.compile(_W)
-
-#: One token of an attribute value, classified as `Lexer.tokens` classifies it.
-_ATOM = re.compile(
-    _W
-    + "(?:"
-    + "|".join(
-        [
-            rf"(?P<symbol>@(?:[A-Za-z_$.][\w$.\-]*|{_STRING})(?:::@(?:[A-Za-z_$.][\w$.\-]*|{_STRING}))*)",
-            rf"(?P<string>{_STRING})",
-            r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",
-            r"(?P<flat>(?P<flat_kw>tensor|vector|memref|complex|tuple|dense|dense_resource|array)"
-            r"<[^<>()\[\]{}\"]*(?<!-)>)",
-            r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
-            r"(?P<bare>[A-Za-z_][\w$.]*)",
-            r"(?P<lbracket>\[)",
-        ]
-    )
-    + ")"
-)
-#: A dictionary key: a word or a string, then `=`, `,` or `}`.
-_KEY = re.compile(rf"{_W}(?:(?P<word>[A-Za-z_][\w$.]*)|(?P<string>{_STRING})){_W}(?P<after>[=,}}])")
-#: What may end an attribute value inside a dictionary or array.
-_AFTER_VALUE = re.compile(rf"{_W}(?P<c>[,:}}\]])")
-#: One item of a flat custom form.
-_ITEM = re.compile(
-    _W
-    + "(?:"
-    + "|".join(
-        [
-            rf"(?P<value>{_VALUE})",
-            r"(?P<punct>[,:])",
-            r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",
-            r"(?P<flat>(?:tensor|vector|memref|complex|tuple)<[^<>()\[\]{}\"]*(?<!-)>)",
-            r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
-            r"(?P<bare>[A-Za-z_][\w$.]*)",
-        ]
-    )
-    + ")"
-)
-#: The commonest custom form in one match, after the results: `name %a, %b : t1, t2` or `name 1.5 : f32`.
-_FLAT_OP = re.compile(
-    r"(?P<name>[A-Za-z_][\w$.]*)(?![\w$.])"
-    rf"(?:{_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)"
-    rf"|{_W}(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)"
-    rf"|{_W}(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+))?"
-    rf"(?:{_W}(?P<colon>:){_W}(?P<types>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*))?"
-)
-_OPERAND_OR_COMMA = re.compile(rf"{_VALUE}|,")
-_TYPE_OR_COMMA = re.compile(rf"{_SIMPLE_TYPE}|,")
-#: After a statement: the start of the next one, classified as the lexer would see it.
-_NEXT = re.compile(
-    _W
-    + r"(?:(?P<end>\Z)|(?P<close>\})|(?P<value>%)|(?P<string>\")|(?P<block>\^)|(?P<res>\{-\#)"
-    + r"|(?P<alias>[#!][A-Za-z_][\w$.]*)|(?P<word>[A-Za-z_][\w$.]*))"
-)
-_PUNCT_TYPES = {",": "COMMA", ":": "COLON"}
-_BLANKS = " \t\r\n"
-
-#: Literals whose attribute depends on their text (and type) alone.
-_NUMBER = r"(?:-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?)?))"  # float, hex or decimal
-_SCALAR = rf"(?:{_NUMBER}|{_STRING})(?:{_W}:{_W}{_SIMPLE_TYPE})?|(?:true|false|unit)(?![\w$.])"
-#: `key = literal [: type]`, `key = [literal, ...]` or a unit `key`, then `,` or `}`.
-_SIMPLE_ENTRY = re.compile(
-    rf"{_W}(?P<key>(?P<word>[A-Za-z_][\w$.]*)|(?P<string>{_STRING}))"
-    rf"(?P<entry>{_W}={_W}(?:(?P<scalar>{_NUMBER}|{_STRING})(?:{_W}:{_W}(?P<type>{_SIMPLE_TYPE}))?"
-    r"|(?P<kw>true|false|unit)(?![\w$.])"
-    rf"|(?P<array>\[{_W}(?:(?:{_SCALAR})(?:{_W},{_W}(?:{_SCALAR}))*)?{_W}\]))|){_W}(?P<after>[,}}])"
-)
-_ELEMENT = re.compile(
-    rf"(?P<el>{_NUMBER}|{_STRING}|(?:true|false|unit)(?![\w$.]))(?:{_W}:{_W}(?P<ty>{_SIMPLE_TYPE}))?"
-)
 HIT, MISS = 0, 1
-
-
-class _Comment(Exception):
-    """A comment inside a span read with `finditer`, which would look into it: not the fast path's."""
 
 
 class FastGeneric:
@@ -166,17 +84,6 @@ class FastGeneric:
         self.ftype = ftype
         self.outs = outs  # result TYPE toks when `ftype` is not converted yet
         self.unused = unused
-
-
-class FastCustom:
-    """The pieces of a flat custom-form op: its results, name and item tokens."""
-
-    __slots__ = ("results", "name", "items")
-
-    def __init__(self, results, name, items) -> None:
-        self.results = results
-        self.name = name
-        self.items = items
 
 
 def match_statement(lexer: Lexer, pos: int) -> tuple[Tok, int] | None:
@@ -207,31 +114,6 @@ def match_statement(lexer: Lexer, pos: int) -> tuple[Tok, int] | None:
         return None
 
 
-def _custom_name(lexer: Lexer, name: str) -> bool:
-    """Whether the lexer takes `name` at a statement start for a custom op's name (cached per parse)."""
-    known = lexer.fast_names.get(name)
-    if known is None:
-        known = lexer.fast_names[name] = ("." in name or name in lexer.op_words) and not _TYPE_KEYWORD.fullmatch(name)
-    return known
-
-
-def _results(text: str, m: re.Match) -> list[tuple[Tok, Tok | None]]:
-    raw = m.group("results")
-    if raw is None:
-        return []
-    base = m.start("results")
-    if "," not in raw and ":" not in raw and "/" not in raw:  # one result, `%x`, the common case
-        return [(Tok("VALUE_ID", raw, base), None)]
-    if "/" in raw:
-        raise _Comment
-    out = []
-    for r in _RESULT_ITEM.finditer(raw):
-        v = Tok("VALUE_ID", r.group("v"), base + r.start("v"))
-        n = r.group("n")
-        out.append((v, None if n is None else Tok("INT", n, base + r.start("n"))))
-    return out
-
-
 def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     results = _results(text, head)
     name = Tok("STRING", m.group("name"), m.start("name"))
@@ -240,8 +122,7 @@ def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     if raw is not None:
         if "/" in raw:
             return None  # a comment between operands
-        _split_items(operands, raw, m.start("operands"), "VALUE_ID")
-        operands = operands[::2]  # without the commas
+        operands = _split_values(raw, m.start("operands"))
     pos = m.end()
     props = attrs = None
     pos = _SKIP.match(text, pos).end()
@@ -375,13 +256,6 @@ def _scalar_tok(text: str, pos: int) -> Tok:
     return Tok("INT", text, pos)
 
 
-def _word_type(word: str) -> str:
-    """The token type the lexer gives a bare word not followed by `<`, `(` or `[`."""
-    if _TYPE_KEYWORD.fullmatch(word):
-        return "TYPE"
-    return "BARE_ID"
-
-
 def _value(lexer: Lexer, text: str, pos: int, depth: int):
     """One attribute value: an atom (with its `: type`) or an array; (node, end) or None.
 
@@ -450,161 +324,3 @@ def _value(lexer: Lexer, text: str, pos: int, depth: int):
     if t is None:
         return None
     return (tok, Tok("TYPE", t.group(), t.start())), t.end()
-
-
-def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
-    """`_FLAT_OP`'s match as items, if it is the whole statement (else `_custom` reads it item by item)."""
-    items: list[Tok] = []
-    last = "BARE_ID"
-    if m.group("operands") is not None:
-        if not _comma_list(items, m, "operands", _OPERAND_OR_COMMA, "VALUE_ID"):
-            return None
-        last = "VALUE_ID"
-        if text.startswith("=", _SKIP.match(text, m.end("operands")).end()):
-            return None  # `name %a, %b = ...`: the lexer ends the statement before `%a`
-    else:
-        for kind in ("float", "int"):
-            lit = m.group(kind)
-            if lit is not None:
-                items.append(Tok(kind.upper(), lit, m.start(kind)))
-                last = kind.upper()
-    if m.group("colon") is not None:
-        items.append(Tok("COLON", ":", m.start("colon")))
-        if not _comma_list(items, m, "types", _TYPE_OR_COMMA, "TYPE"):
-            return None
-        last = "TYPE"
-    end = m.end()
-    if not statement_ends_at(lexer, end, last, generic=False, after_name=not items):
-        return None
-    return _custom_op_tok(text, head, m, items), end
-
-
-def _comma_list(items: list[Tok], m: re.Match, group: str, pattern: re.Pattern, kind: str) -> bool:
-    """Append the tokens of `a, b, ...` (group `group` of `m`; items of type `kind`) to `items`;
-    False if a comment lies inside, which the grammar path reads."""
-    raw = m.group(group)
-    if "/" in raw:
-        return False
-    base = m.start(group)
-    if "<" in raw:  # a type may hold commas (`tuple<i32, f32>`): find the items with their pattern
-        for t in pattern.finditer(raw):
-            v = t.group()
-            items.append(Tok("COMMA", v, base + t.start()) if v == "," else Tok(kind, v, base + t.start()))
-        return True
-    _split_items(items, raw, base, kind)
-    return True
-
-
-def _split_items(items: list[Tok], raw: str, base: int, kind: str) -> None:
-    """Tokens of a matched comma-separated list without commas inside its items (values, plain
-    types) at offset `base`: a split, not a regex search at every blank."""
-    if "," not in raw:
-        items.append(Tok(kind, raw, base))  # the group starts and ends with an item: no blanks around
-        return
-    off = base
-    for i, piece in enumerate(raw.split(",")):
-        if i:
-            items.append(Tok("COMMA", ",", off - 1))
-        item = piece.strip(_BLANKS)
-        items.append(Tok(kind, item, off + piece.index(item[0])))
-        off += len(piece) + 1
-
-
-def _custom_op_tok(text: str, head: re.Match, m: re.Match, items: list[Tok]) -> Tok:
-    """The FAST_OP token of a custom-form op: results from `head`, name from `m`."""
-    results = _results(text, head)
-    name = Tok("BARE_ID", m.group("name"), m.start("name"))
-    return Tok("FAST_OP", FastCustom(results, name, items), results[0][0].pos if results else name.pos)
-
-
-def _custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
-    """A custom-form op read item by item up to where the lexer would end its statement."""
-    name_end = m.end("name")
-    items: list[Tok] = []
-    last = "BARE_ID"
-    pos = name_end
-    match = _ITEM.match
-    op_words = lexer.op_words
-    while True:
-        it = match(text, pos)
-        if it is None:
-            break
-        kind = it.lastgroup
-        start = it.start(kind)
-        value = it.group(kind)
-        end = it.end()
-        if kind == "value":
-            if last != "COMMA" and _RESULTS_REST.match(text, end):
-                break  # `%x = ...`: the next statement
-            tok = Tok("VALUE_ID", value, start)
-        elif kind == "punct":
-            tok = Tok(_PUNCT_TYPES[value], value, start)
-        elif kind == "float":
-            tok = Tok("FLOAT", value, start)
-        elif kind == "int":
-            tok = Tok("INT", value, start)
-        elif kind == "flat" or kind == "kwtype":
-            tok = Tok("TYPE", value, start)
-        else:  # bare
-            if "." in value or value in op_words or text[end : end + 1] in ("<", "(", "["):
-                break  # the next statement's op name, or a group the grammar path reads
-            tok = Tok(_word_type(value), value, start)
-        items.append(tok)
-        last = tok.type
-        pos = end
-    if not statement_ends_at(lexer, pos, last, generic=False, after_name=not items):
-        return None
-    return _custom_op_tok(text, head, m, items), pos
-
-
-def statement_ends_at(lexer: Lexer, pos: int, last: str, *, generic: bool, after_name: bool) -> bool:
-    """Whether `Lexer.tokens`, having just emitted a token of type `last` ending at `pos` at
-    statement level, would close the statement with SEP before the next token.
-
-    Mirrors the lexer's statement-start rules (see `Lexer.tokens`) for the tokens that can
-    follow; anything it is unsure of answers False, so the grammar path takes the statement.
-    """
-    text = lexer.text
-    m = _NEXT.match(text, pos)
-    if m is None:
-        return False
-    kind = m.lastgroup
-    if kind == "end":
-        return not lexer.stack  # else the lexer reports the open bracket before it would end the statement
-    if kind == "res":
-        return True
-    if kind == "close":
-        return bool(lexer.stack)  # the region's `}` (statement level: the top is a region)
-    end = m.end()
-    if kind == "value":
-        v = _VALUE_ITEM.match(text, end - 1)
-        return v is not None and last != "EQUAL" and last != "COMMA" and _RESULTS_REST.match(text, v.end()) is not None
-    if kind == "string":
-        try:
-            s = lexer.scan_string(end - 1)
-        except ParseError:
-            return False
-        if not _follows_paren(text, s):
-            return False
-        # `torch.call "pkg.fn"(%x)`: directly after a custom op's name only a line break ends it
-        return generic or not after_name or "\n" in text[pos : end - 1]
-    if kind == "block":
-        b = _BLOCK_ID.match(text, end - 1)
-        return b is not None and lexer._label_follows(b.end())
-    if kind == "alias":
-        word = m.group(kind)
-        if text.startswith("<", end) or (word[0] == "#" and "." in word):
-            return False
-        return _FOLLOWS_EQ.match(text, end) is not None
-    word = m.group(kind)  # kind == "word"
-    if text[end : end + 1] in ("<", "(", "[") or _TYPE_KEYWORD.fullmatch(word):
-        return False
-    return "." in word or word in lexer.op_words
-
-
-_FOLLOWS_PAREN = re.compile(_W + r"\(")
-_BLOCK_ID = re.compile(rf"\^{_SUFFIX_ID}")
-
-
-def _follows_paren(text: str, pos: int) -> bool:
-    return _FOLLOWS_PAREN.match(text, pos) is not None

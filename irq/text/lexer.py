@@ -18,144 +18,43 @@ regular lexer cannot do and that keep the grammar small and LALR(1):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
-from irq.diagnostics import ParseError
-
-MAX_NESTING = 8192
-
-_ID = r"[A-Za-z_][\w$.]*"
-_SUFFIX_ID = r"(?:[0-9]+|[A-Za-z_$.\-][\w$.\-]*)"
-_SYM_PART = r"(?:[A-Za-z_$.][\w$.\-]*|\"(?:[^\"\\\n]|\\.)*\")"
-
-# Every match also swallows the blanks before its token (half of all matches used to be
-# a lone space), and the frequent simple cases get their own groups: one-character
-# punctuation, builtin type keywords, and `tensor<...>`-style bodies without nested
-# brackets or strings (anything else falls back to `scan_balanced`).
-_MASTER = re.compile(
-    r"[ \t\r]*(?:"
-    + "|".join(
-        [
-            r"(?P<simple>[,:=*?+|])",
-            r"(?P<nl>\n)",
-            r"(?P<comment>//[^\n]*)",
-            rf"(?P<value>%{_SUFFIX_ID}(?:#[0-9]+)?)",
-            rf"(?P<block>\^{_SUFFIX_ID})",
-            rf"(?P<symbol>@{_SYM_PART}(?:::@{_SYM_PART})*)",
-            r"(?P<string>\")",
-            r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<hexint>-?0x[0-9a-fA-F]+)",  # `-0x10 : i32` is -16 in MLIR
-            r"(?P<int>-?[0-9]+)",
-            r"(?P<arrow>->)",
-            r"(?P<res_close>\#-\})",
-            rf"(?P<bang>!{_ID})",
-            rf"(?P<hash>\#{_ID})",
-            r"(?P<res_open>\{-\#)",
-            r"(?P<props_open><\{)",
-            r"(?P<flat>(?P<flat_kw>tensor|vector|memref|complex|tuple|dense|dense_resource|array)<[^<>()\[\]{}\"]*(?<!-)>)",
-            r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
-            rf"(?P<bare>{_ID})",
-            r"(?P<punct>[()\[\]{}<>])",
-        ]
-    )
-    + ")"
-)
-_BLANKS = re.compile(r"[ \t\r]*")
-
-_PUNCT = {
-    "(": "LPAREN",
-    ")": "RPAREN",
-    "[": "LBRACKET",
-    "]": "RBRACKET",
-    "}": "RBRACE",
-    ",": "COMMA",
-    ":": "COLON",
-    "=": "EQUAL",
-    "*": "STAR",
-    "?": "QUESTION",
-    "+": "PLUS",
-    "<": "LESS",
-    ">": "GREATER",
-    "|": "PIPE",
-}
-
-#: Builtin keywords followed by a balanced `<...>` body, and the token they make.
-_BALANCED = {
-    "tensor": "TYPE",
-    "vector": "TYPE",
-    "memref": "TYPE",
-    "complex": "TYPE",
-    "tuple": "TYPE",
-    "dense": "DENSE",
-    "dense_resource": "DENSE_RESOURCE",
-    "array": "DENSE_ARRAY",
-    "affine_map": "OPAQUE_ATTR",
-    "affine_set": "OPAQUE_ATTR",
-    "strided": "OPAQUE_ATTR",
-    "sparse": "OPAQUE_ATTR",
-    "opaque": "OPAQUE_ATTR",
-    "dense_elements": "OPAQUE_ATTR",
-    "fastmath": "OPAQUE_ATTR",  # arith's flags in custom forms: `arith.addf %a, %b fastmath<fast> : f32`
-    "overflow": "OPAQUE_ATTR",
-}
-
-_TYPE_KEYWORD = re.compile(
-    r"(?:[su]?i[0-9]+|f16|bf16|f32|f64|tf32|f80|f128|f8E5M2|f8E4M3FN|f8E5M2FNUZ|f8E4M3FNUZ|f8E4M3B11FNUZ"
-    r"|f8E4M3|f8E3M4|f4E2M1FN|f6E2M3FN|f6E3M2FN|f8E8M0FNU|index|none)"
+from irq.text.lexer_scan import Scanner
+from irq.text.tokens import (  # noqa: F401 - the token table is this module's API too (`lexer._PUNCT`, `Tok`)
+    _AFTER_LABEL,
+    _BALANCED,
+    _BLANKS,
+    _BRACE_CONTENT,
+    _BRACKETS,
+    _DISTINCT_ID,
+    _FOLLOWS_EQ,
+    _FOLLOWS_PAREN,
+    _ID,
+    _MASTER,
+    _OPENERS,
+    _PARENS_OR_STRING,
+    _PUNCT,
+    _RESULTS_REST,
+    _SKIP,
+    _SKIP_TEXT,
+    _SUFFIX_ID,
+    _SYM_PART,
+    _TYPE_KEYWORD,
+    ANGLE,
+    BRACKET,
+    DICT,
+    LOCPAREN,
+    MAX_NESTING,
+    PAREN,
+    PROPS,
+    REGION,
+    RES,
+    Tok,
 )
 
-#: Blanks, newlines and comments: what may separate two tokens.
-#: Possessive (`*+`): nothing after it starts with a blank or `//`, so giving characters back never
-#: helps a match, and a comment cannot end early; 30% faster than the alternation per character.
-_SKIP_TEXT = r"[ \t\r\n]*+(?://[^\n]*+[ \t\r\n]*+)*+"  # a comment runs to the end of its line
-_SKIP = re.compile(_SKIP_TEXT)
-#: After a statement-level `%a`: the rest of a result list, `%a:2, %b =`.
-_RESULTS_REST = re.compile(
-    rf"{_SKIP_TEXT}(?::{_SKIP_TEXT}[0-9]+{_SKIP_TEXT})?"
-    rf"(?:,{_SKIP_TEXT}%{_SUFFIX_ID}{_SKIP_TEXT}(?::{_SKIP_TEXT}[0-9]+{_SKIP_TEXT})?)*="
-)
-_FOLLOWS_EQ = re.compile(_SKIP_TEXT + "=")
-_FOLLOWS_PAREN = re.compile(_SKIP_TEXT + r"\(")
-#: What follows a `{`: tells a region from an attribute dictionary (see `Lexer._brace_is_region`).
-_BRACE_CONTENT = re.compile(
-    _SKIP_TEXT + r'(?:(?P<close>\})|(?P<ssa>[%^])|(?P<str>"(?:[^"\\\n]|\\.)*")|(?P<word>[A-Za-z_][\w$.]*))'
-)
-#: What follows a label's `:`: an op (`%`, `"`, a name), a label, the region's `}`, the end.
-_AFTER_LABEL = re.compile(_SKIP_TEXT + r'(?:[%"^}]|$|(?P<word>[A-Za-z_][\w$.]*))')
-_DISTINCT_ID = re.compile(r"\[[0-9]+\](?=<)")
-_PARENS_OR_STRING = re.compile(r'[()"]')
-#: `->`, and an affine set's `>=` / `<=`, are not brackets.
-_BRACKETS = re.compile(r'->|>=|<=|[<>()\[\]{}"]')
 
-# Kinds of open brackets on the lexer's stack.
-REGION, PAREN, BRACKET, DICT, PROPS, ANGLE, RES, LOCPAREN = range(8)
-_OPENERS = {PAREN: "(", BRACKET: "[", DICT: "{", PROPS: "<{", ANGLE: "<", RES: "{-#", REGION: "{", LOCPAREN: "loc("}
-
-
-class Tok:
-    """A token: `type` (terminal name), `value` (text or a parsed object) and offset `pos`.
-
-    Lighter than lark's Token; lark's LALR loop only reads `.type`. The extra
-    properties let lark build its end-of-input token from the last one.
-    """
-
-    __slots__ = ("type", "value", "pos")
-
-    def __init__(self, type: str, value: object, pos: int) -> None:
-        self.type = type
-        self.value = value
-        self.pos = pos
-
-    start_pos = property(lambda self: self.pos)
-    end_pos = property(lambda self: self.pos)
-    line = column = end_line = end_column = None
-
-    def __repr__(self) -> str:
-        return f"Tok({self.type}, {self.value!r}@{self.pos})"
-
-
-class Lexer:
+class Lexer(Scanner):
     """Tokenizes one text; `error(pos, msg)` builds ParseErrors with line and caret."""
 
     def __init__(self, text: str, filename: str, op_words: frozenset[str] = frozenset()) -> None:
@@ -175,163 +74,6 @@ class Lexer:
         #: which saves two tokens, three LALR steps and two reducer calls per leaf op.
         self.build_fast: Callable[[Tok], None] | None = None
 
-    # -- errors --------------------------------------------------------------------------
-    def line_col(self, pos: int) -> tuple[int, int, str]:
-        text = self.text
-        pos = min(max(pos, 0), len(text))
-        line = text.count("\n", 0, pos) + 1
-        start = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        if end < 0:
-            end = len(text)
-        return line, pos - start + 1, text[start:end]
-
-    def error(self, pos: int, message: str, expected: list[str] | None = None) -> ParseError:
-        line, col, src = self.line_col(pos)
-        return ParseError(message, self.filename, line, col, src, expected)
-
-    # -- helpers ---------------------------------------------------------------------------
-    def scan_string(self, pos: int) -> int:
-        """End offset (after the closing quote) of the string starting at `pos`."""
-        text = self.text
-        find = text.find
-        i = pos + 1
-        while True:
-            j = find('"', i)
-            if j < 0:
-                raise self.error(pos, "unterminated string")
-            nl = find("\n", i, j)
-            if nl >= 0:
-                raise self.error(pos, "string literal spans a line break (unterminated string?)")
-            # count backslashes before the quote
-            k = j - 1
-            while k >= pos + 1 and text[k] == "\\":
-                k -= 1
-            if (j - 1 - k) % 2 == 0:
-                return j + 1
-            i = j + 1
-
-    def scan_balanced(self, start: int) -> int:
-        """End offset after the `>` matching the `<` at `start` (strings and `->` respected)."""
-        text = self.text
-        depth = 0
-        pos = start
-        search = _BRACKETS.search
-        closers = {">": "<", ")": "(", "]": "[", "}": "{"}
-        stack: list[str] = []
-        while True:
-            m = search(text, pos)
-            if m is None:
-                raise self.error(start, "unbalanced '<' (missing '>')")
-            c = m.group()
-            pos = m.end()
-            if c == "->" or c == ">=" or c == "<=":
-                continue
-            if c == '"':
-                pos = self.scan_string(m.start())
-                continue
-            if c in "<([{":
-                stack.append(c)
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise self.error(m.start(), "nesting too deep")
-            else:
-                if not stack or stack[-1] != closers[c]:
-                    raise self.error(m.start(), f"unbalanced '{c}' in type or attribute body")
-                stack.pop()
-                depth -= 1
-                if depth == 0:
-                    return pos
-
-    def _push(self, kind: int, pos: int) -> None:
-        self.stack.append((kind, pos))
-        if len(self.stack) > MAX_NESTING:
-            raise self.error(pos, f"brackets nested deeper than {MAX_NESTING} levels")
-
-    def _pop(self, kinds: tuple[int, ...], pos: int, char: str) -> int:
-        if not self.stack:
-            raise self.error(pos, f"unexpected '{char}' with nothing open")
-        kind, opened = self.stack[-1]
-        if kind not in kinds:
-            line, col, _ = self.line_col(opened)
-            raise self.error(pos, f"unexpected '{char}': '{_OPENERS[kind]}' opened at line {line}:{col} is not closed")
-        self.stack.pop()
-        return kind
-
-    # -- statement boundaries ------------------------------------------------------------
-    def _label_follows(self, pos: int) -> bool:
-        """Whether a block id ending at `pos` is a label: `^bb:` or `^bb(args):` followed by what
-        may follow a label (an op, another label, the region's `}`), not by a type as in a
-        custom form's `to ^bb0 : i32`."""
-        text = self.text
-        pos = _SKIP.match(text, pos).end()
-        if text.startswith("(", pos):
-            end = self._skip_parens(pos)
-            if end is None:
-                return False
-            pos = _SKIP.match(text, end).end()
-        if not text.startswith(":", pos):
-            return False
-        m = _AFTER_LABEL.match(text, pos + 1)
-        if m is None:
-            return False
-        word = m.group("word")
-        return word is None or "." in word or word in self.op_words
-
-    def _skip_parens(self, pos: int) -> int | None:
-        """Offset after the `)` matching the `(` at `pos`, or None if it is unbalanced."""
-        text = self.text
-        depth = 0
-        search = _PARENS_OR_STRING.search
-        while True:
-            m = search(text, pos)
-            if m is None:
-                return None
-            c = m.group()
-            if c == '"':
-                try:
-                    pos = self.scan_string(m.start())
-                except ParseError:
-                    return None
-                continue
-            pos = m.end()
-            depth += 1 if c == "(" else -1
-            if depth == 0:
-                return pos
-
-    def _brace_is_region(self, pos: int, last: str) -> bool:
-        """Whether the `{` before `pos`, at statement level or in parentheses, opens a region.
-
-        MLIR decides from the op's own parser; the lexer decides from what follows, since a
-        region starts with an operation or a block label and a dictionary with `key =`,
-        `key,` or `key}` (a unit attribute). Only `{word}` is ambiguous; it is a region when
-        `word` names a registered op (`{ return }`), a dictionary otherwise (`{llvm.emit_c_interface}`).
-        """
-        text = self.text
-        m = _BRACE_CONTENT.match(text, pos)
-        if m is None:
-            return False
-        kind = m.lastgroup
-        if kind == "close":  # `{}`: a region only where a dictionary cannot be (`({})`) or across lines
-            return (
-                "\n" in m.group()
-                or (last == "LPAREN" or last == "COMMA")
-                and bool(self.stack)
-                and self.stack[-1][0] == PAREN
-            )
-        if kind == "ssa":
-            return True
-        if kind == "str":
-            return text.startswith("(", _SKIP.match(text, m.end()).end())
-        after = _SKIP.match(text, m.end()).end()
-        nxt = text[after : after + 1]
-        if nxt == "=" or nxt == ",":
-            return False
-        if nxt == "}":
-            return m.group("word") in self.op_words
-        return True
-
-    # -- the token stream ------------------------------------------------------------------
     def tokens(self) -> Iterator[Tok]:
         """The token stream, with a `SEP` token closing every statement.
 

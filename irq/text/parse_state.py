@@ -12,6 +12,7 @@ scope.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from irq.diagnostics import ParseError
@@ -186,8 +187,8 @@ class ParseState(AttributeBuilder):
                                       f"'{type}' vs '{ph.type}'")
         return ph
 
-    def define(self, name: str, values: list[Value], pos: int) -> None:
-        """Bind `%name` in the innermost scope, resolving forward references to it."""
+    def define(self, name: str, values: Sequence[Value], pos: int) -> None:
+        """Bind `%name` in the innermost scope (to a tuple or list of values), resolving forward references to it."""
         scope = self.scopes[-1]
         if name in scope.values:
             raise self.error(pos, f"redefinition of SSA value '%{name}'")
@@ -195,7 +196,9 @@ class ParseState(AttributeBuilder):
         if not _AUTO_NAME.match(name):
             values[0].name_hint = name
         if scope.forward:
-            self._resolve_forward(scope.forward, name, values, scope.forward_names.pop(name, None))
+            refs = scope.forward_names.pop(name, None)  # every forward reference is indexed by its name
+            if refs:
+                self._resolve_forward(scope.forward, name, values, refs)
 
     def _resolve_forward(self, fwd: dict[str, Placeholder], name: str, values: list[Value],
                          refs: list[str] | None = None) -> None:

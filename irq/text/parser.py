@@ -27,11 +27,12 @@ from irq.ir.operation import UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
-from irq.text.fast_path import HIT, FastCustom
+from irq.text.fast_path import HIT, FastCustom, flat_items
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok
 from irq.text.parse_state import OpEntry, ParseState, unexpected_error
 from irq.text.reduce_values import ValueReducer
+from irq.text.replay import make_plan, replay
 
 if TYPE_CHECKING:
     from lark import Lark
@@ -88,15 +89,20 @@ class Reducer(ValueReducer):
         groups = entry.results
         if groups:
             results = op.results
-            total = 0
-            for _, count, _ in groups:
-                total += count
-            if total != len(results):
-                raise s.error(entry.pos, f"operation defines {len(results)} results but was provided {total} to bind")
-            i = 0
-            for name, count, pos in groups:
-                s.define(name, list(results[i : i + count]), pos)
-                i += count
+            if len(groups) == 1 and groups[0][1] == len(results):  # `%x =` / `%x:2 =`: all results, one name
+                name, _, pos = groups[0]
+                s.define(name, results, pos)
+            else:
+                total = 0
+                for _, count, _ in groups:
+                    total += count
+                if total != len(results):
+                    raise s.error(entry.pos,
+                                  f"operation defines {len(results)} results but was provided {total} to bind")
+                i = 0
+                for name, count, pos in groups:
+                    s.define(name, results[i : i + count], pos)
+                    i += count
         scope = s.scopes[-1]
         if scope.region is None:
             s.top_ops.append(op)
@@ -108,12 +114,27 @@ class Reducer(ValueReducer):
         """Build the op the fast path read, through the grammar path's reducers in their order."""
         s = _s()
         f = c[0].value
-        groups = [self.result_group([v] if n is None else [v, None, n]) for v, n in f.results]
-        s.next_results = groups or None
-        if isinstance(f, FastCustom):
-            self.custom_name([f.name])
-            return self.custom_op([f.name, f.items])
-        self.generic_name([f.name])
+        groups = []
+        for v, n in f.results:  # as `result_group`, which the rare `%x#1 =` / `%x:2 =` still go through
+            if n is None and "#" not in v.value:
+                groups.append((v.value[1:], 1, v.pos))
+            else:
+                groups.append(self.result_group([v] if n is None else [v, None, n]))
+        name_tok = f.name
+        if isinstance(f, FastCustom):  # as `custom_name` then `custom_op`
+            s.op_stack.append(OpEntry(name_tok.value, groups or None, groups[0][2] if groups else name_tok.pos))
+            plan = f.plan
+            if plan is not None:
+                if self._custom_class(s, name_tok) is plan.cls:
+                    s.op_stack[-1].name = plan.cls.name
+                    return replay(s, plan, f.operands)
+                f.items = flat_items(f.match)  # another class under this name here: its own hook
+            return self.custom_op([name_tok, f.items], f.key)
+        raw = name_tok.value  # as `generic_name`
+        name = raw[1:-1] if "\\" not in raw else s.string_value(name_tok)
+        if not name:
+            raise s.error(name_tok.pos, "empty operation name is invalid")
+        s.op_stack.append(OpEntry(name, groups or None, groups[0][2] if groups else name_tok.pos))
         props = None if f.props is None else self._fast_dict(s, f.props)
         attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
         ftype = f.ftype
@@ -126,7 +147,7 @@ class Reducer(ValueReducer):
             else:
                 ftype = self.function_type([None, ins, None, None, None, [type_([t]) for t in f.outs], None])
             s.lexer.fast_cache[key] = ftype
-        return self.generic_op([f.name, None, f.operands, None, (), props, (), attrs, None, ftype])
+        return self.generic_op([name_tok, None, f.operands, None, (), props, (), attrs, None, ftype])
 
     def _fast_dict(self, s: ParseState, entries: list) -> dict:
         d: dict = {}
@@ -136,6 +157,16 @@ class Reducer(ValueReducer):
                 _, k, v, pos = e
             else:
                 _, span, key_tok, node = e
+                if key_tok.type == "BARE_ID" and type(node) is Tok and node.type == "STRING":
+                    # `name = "s"`, mostly a different string each time: what attr_key, attr_entry and
+                    # attr_value would make of it, without the calls
+                    k, v, pos = key_tok.value, s.string_attr(node), key_tok.pos
+                    if span is not None:
+                        cache[span] = (k, v)
+                    if k in d:
+                        raise s.error(pos, f"duplicate key '{k}' in dictionary attribute")
+                    d[k] = v
+                    continue
                 key = self.attr_key([key_tok])
                 k, v, pos = self.attr_entry([key] if node is None else [key, None, self._fast_value(node)])
                 if span is not None:
@@ -278,9 +309,9 @@ class Reducer(ValueReducer):
         self._enter_op(tok, tok.value)
         return tok
 
-    def custom_op(self, c):
-        s = _s()
-        name_tok, items = c
+    @staticmethod
+    def _custom_class(s: ParseState, name_tok: Tok) -> type | None:
+        """The class a custom op name stands for here: as written, in the default dialect, in builtin."""
         written = name_tok.value
         ctx_ops = s.ctx.ops
         cls = ctx_ops.get(written)
@@ -290,15 +321,26 @@ class Reducer(ValueReducer):
                 cls = ctx_ops.get(f"{default}.{written}")
             if cls is None:
                 cls = ctx_ops.get(f"builtin.{written}")
-            if cls is None:
-                raise s.error(
-                    name_tok.pos,
-                    f"custom op '{written}' is unknown (unregistered ops must use the generic form \"{written}\"(...))",
-                )
+        return cls
+
+    def custom_op(self, c, shape: tuple | None = None):
+        """Build a custom-form op with its class's parse hook; `shape` (from the fast path) asks
+        to keep a replay plan for later ops of that shape (irq/text/replay.py)."""
+        s = _s()
+        name_tok, items = c
+        written = name_tok.value
+        cls = self._custom_class(s, name_tok)
+        if cls is None:
+            raise s.error(
+                name_tok.pos,
+                f"custom op '{written}' is unknown (unregistered ops must use the generic form \"{written}\"(...))",
+            )
         entry = s.op_stack[-1]
         entry.name = cls.name
         n_results = sum(g[1] for g in entry.results) if entry.results else 0
         parser = OpAsmParser(s, items, name_tok.pos, written, n_results, items[-1].pos if items else name_tok.pos)
+        if shape is not None:
+            parser.resolved = []
         try:
             op = cls.parse_custom(parser)
         except ParseError:
@@ -311,6 +353,10 @@ class Reducer(ValueReducer):
             raise s.error(name_tok.pos, f"custom op '{written}' could not be parsed: {type(e).__name__}: {e}") from None
         if op.regions:
             s.adopt_region_forwards(op)
+        elif shape is not None:
+            plan = make_plan(op, parser.resolved, [t for t in items if t.type == "VALUE_ID"])
+            if plan is not None:
+                s.lexer.fast_cache[shape] = plan
         return op
 
     def custom_items(self, c):

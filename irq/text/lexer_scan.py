@@ -1,0 +1,185 @@
+"""The lexer's scanning helpers: errors with line and caret, strings, balanced tokens, brackets,
+and the look-aheads that decide what a `{` opens and whether a block label follows.
+
+`Scanner` holds them for `Lexer` (irq/text/lexer.py), whose `tokens` is the statement logic.
+"""
+
+from __future__ import annotations
+
+from irq.diagnostics import ParseError
+from irq.text.tokens import (
+    _AFTER_LABEL,
+    _BRACE_CONTENT,
+    _BRACKETS,
+    _OPENERS,
+    _PARENS_OR_STRING,
+    _SKIP,
+    MAX_NESTING,
+    PAREN,
+)
+
+
+class Scanner:
+    """Offsets into `self.text` and the open-bracket `self.stack`; set up by `Lexer.__init__`."""
+
+    text: str
+    filename: str
+    stack: list[tuple[int, int]]
+
+    # -- errors --------------------------------------------------------------------------
+    def line_col(self, pos: int) -> tuple[int, int, str]:
+        text = self.text
+        pos = min(max(pos, 0), len(text))
+        line = text.count("\n", 0, pos) + 1
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        if end < 0:
+            end = len(text)
+        return line, pos - start + 1, text[start:end]
+
+    def error(self, pos: int, message: str, expected: list[str] | None = None) -> ParseError:
+        line, col, src = self.line_col(pos)
+        return ParseError(message, self.filename, line, col, src, expected)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def scan_string(self, pos: int) -> int:
+        """End offset (after the closing quote) of the string starting at `pos`."""
+        text = self.text
+        find = text.find
+        i = pos + 1
+        while True:
+            j = find('"', i)
+            if j < 0:
+                raise self.error(pos, "unterminated string")
+            nl = find("\n", i, j)
+            if nl >= 0:
+                raise self.error(pos, "string literal spans a line break (unterminated string?)")
+            # count backslashes before the quote
+            k = j - 1
+            while k >= pos + 1 and text[k] == "\\":
+                k -= 1
+            if (j - 1 - k) % 2 == 0:
+                return j + 1
+            i = j + 1
+
+    def scan_balanced(self, start: int) -> int:
+        """End offset after the `>` matching the `<` at `start` (strings and `->` respected)."""
+        text = self.text
+        depth = 0
+        pos = start
+        search = _BRACKETS.search
+        closers = {">": "<", ")": "(", "]": "[", "}": "{"}
+        stack: list[str] = []
+        while True:
+            m = search(text, pos)
+            if m is None:
+                raise self.error(start, "unbalanced '<' (missing '>')")
+            c = m.group()
+            pos = m.end()
+            if c == "->" or c == ">=" or c == "<=":
+                continue
+            if c == '"':
+                pos = self.scan_string(m.start())
+                continue
+            if c in "<([{":
+                stack.append(c)
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise self.error(m.start(), "nesting too deep")
+            else:
+                if not stack or stack[-1] != closers[c]:
+                    raise self.error(m.start(), f"unbalanced '{c}' in type or attribute body")
+                stack.pop()
+                depth -= 1
+                if depth == 0:
+                    return pos
+
+    def _push(self, kind: int, pos: int) -> None:
+        self.stack.append((kind, pos))
+        if len(self.stack) > MAX_NESTING:
+            raise self.error(pos, f"brackets nested deeper than {MAX_NESTING} levels")
+
+    def _pop(self, kinds: tuple[int, ...], pos: int, char: str) -> int:
+        if not self.stack:
+            raise self.error(pos, f"unexpected '{char}' with nothing open")
+        kind, opened = self.stack[-1]
+        if kind not in kinds:
+            line, col, _ = self.line_col(opened)
+            raise self.error(pos, f"unexpected '{char}': '{_OPENERS[kind]}' opened at line {line}:{col} is not closed")
+        self.stack.pop()
+        return kind
+
+    # -- statement boundaries ------------------------------------------------------------
+    def _label_follows(self, pos: int) -> bool:
+        """Whether a block id ending at `pos` is a label: `^bb:` or `^bb(args):` followed by what
+        may follow a label (an op, another label, the region's `}`), not by a type as in a
+        custom form's `to ^bb0 : i32`."""
+        text = self.text
+        pos = _SKIP.match(text, pos).end()
+        if text.startswith("(", pos):
+            end = self._skip_parens(pos)
+            if end is None:
+                return False
+            pos = _SKIP.match(text, end).end()
+        if not text.startswith(":", pos):
+            return False
+        m = _AFTER_LABEL.match(text, pos + 1)
+        if m is None:
+            return False
+        word = m.group("word")
+        return word is None or "." in word or word in self.op_words
+
+    def _skip_parens(self, pos: int) -> int | None:
+        """Offset after the `)` matching the `(` at `pos`, or None if it is unbalanced."""
+        text = self.text
+        depth = 0
+        search = _PARENS_OR_STRING.search
+        while True:
+            m = search(text, pos)
+            if m is None:
+                return None
+            c = m.group()
+            if c == '"':
+                try:
+                    pos = self.scan_string(m.start())
+                except ParseError:
+                    return None
+                continue
+            pos = m.end()
+            depth += 1 if c == "(" else -1
+            if depth == 0:
+                return pos
+
+    def _brace_is_region(self, pos: int, last: str) -> bool:
+        """Whether the `{` before `pos`, at statement level or in parentheses, opens a region.
+
+        MLIR decides from the op's own parser; the lexer decides from what follows, since a
+        region starts with an operation or a block label and a dictionary with `key =`,
+        `key,` or `key}` (a unit attribute). Only `{word}` is ambiguous; it is a region when
+        `word` names a registered op (`{ return }`), a dictionary otherwise (`{llvm.emit_c_interface}`).
+        """
+        text = self.text
+        m = _BRACE_CONTENT.match(text, pos)
+        if m is None:
+            return False
+        kind = m.lastgroup
+        if kind == "close":  # `{}`: a region only where a dictionary cannot be (`({})`) or across lines
+            return (
+                "\n" in m.group()
+                or (last == "LPAREN" or last == "COMMA")
+                and bool(self.stack)
+                and self.stack[-1][0] == PAREN
+            )
+        if kind == "ssa":
+            return True
+        if kind == "str":
+            return text.startswith("(", _SKIP.match(text, m.end()).end())
+        after = _SKIP.match(text, m.end()).end()
+        nxt = text[after : after + 1]
+        if nxt == "=" or nxt == ",":
+            return False
+        if nxt == "}":
+            return m.group("word") in self.op_words
+        return True
+
+    # -- the token stream ------------------------------------------------------------------
