@@ -49,7 +49,8 @@ def test_accurate_ptq_deploys_what_validation_computes_and_keeps_the_float_model
     original = {k: v.clone() for k, v in model.state_dict().items()}
     calib = _data(16, 2)
     qat, report = irq.quant.accurate_ptq(model, (calib[:2],), list(calib.split(8)), int16_budget=1,
-                                         adaround_iters=5, distill_inputs=_data(8, 4), distill_epochs=1,
+                                         adaround_iters=5, bias_correction=True, distill_inputs=_data(8, 4),
+                                         distill_epochs=1,
                                          distill_lr=1e-4)
     assert report.march == "nash" and len(report.int16_owners) == 1
     assert list(report.seconds) == ["equalization", "mixed precision", "calibration", "adaround",
