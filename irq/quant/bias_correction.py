@@ -20,6 +20,10 @@ correction in place, so the shift accumulated before a layer is corrected too (t
 4.2 corrects weight rounding only; measured on the same samples, this also removes the activation
 rounding's bias).
 
+Only channels whose shift is `z` (default 3) standard errors from zero over the samples are corrected:
+with a few dozen samples, a classifier's or a late 7x7 layer's per-channel mean is mostly the noise of
+those samples (see `_significant`). `z=0` corrects every channel, the paper's rule.
+
 How it reaches the deployed program: the shift is added to a float parameter -- the batch norm's
 ``bias`` (beta) when one is folded into the layer (the folded bias is ``... + beta``, so the shift is
 exact), else the layer's own bias. VALIDATION, irq.freeze and lower-bpu quantize that bias as before
@@ -64,24 +68,34 @@ class BiasCorrectionReport:
         return "\n".join(lines)
 
 
-def _channel_means(fn: _LayerFunction, w: Tensor, n: int, chunk: int = 8) -> Tensor:
-    """Mean pre-activation output per channel (dim 1) over `n` captured samples and every position."""
-    total = None
-    count = 0
+def _sample_means(fn: _LayerFunction, w: Tensor, n: int, chunk: int = 8) -> Tensor:
+    """Mean pre-activation output per sample and channel ([n, C]) over every position."""
+    out = []
     with torch.no_grad():
         for i in range(0, n, chunk):
             idx = torch.arange(i, min(i + chunk, n))
             y = fn(w, idx, None).double()
-            dims = [0] + list(range(2, y.dim()))
-            s = y.sum(dim=dims)
-            total = s if total is None else total + s
-            count += y.numel() // y.shape[1]
-    assert total is not None
-    return total / max(count, 1)
+            out.append(y.mean(dim=list(range(2, y.dim()))) if y.dim() > 2 else y)
+    return torch.cat(out)
 
 
-def _correct_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, batches: Sequence[Any]
-                   ) -> tuple[float, float] | str:
+def _significant(d: Tensor, z: float) -> Tensor:
+    """The mean of the per-sample shifts `d` ([n, C]) where it is `z` standard errors from 0, else 0.
+
+    A channel's shift is estimated from a few dozen samples; where it varies from sample to sample more
+    than its mean (a classifier's logits, a 7x7 map late in the network) the estimate is mostly noise of
+    these samples, and adding it to the bias moves new inputs off by that noise (on a 0.25-width
+    MobileNetV2 with 32 samples, correcting every channel halved the calibration samples' mean error and
+    raised it by 40% on others)."""
+    mean = d.mean(0)
+    if len(d) < 2 or z <= 0:
+        return mean
+    stderr = d.std(0) / len(d) ** 0.5
+    return torch.where(mean.abs() > z * stderr, mean, torch.zeros_like(mean))
+
+
+def _correct_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, batches: Sequence[Any],
+                   z: float) -> tuple[float, float] | str:
     p = _parameters(qat_model, layer)
     target = p["bn_bias"] if p["bn_mean"] is not None else p["bias"]
     if target is None:
@@ -117,22 +131,25 @@ def _correct_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, ba
         s = _channel(fq.scale.detach().double(), w)
         w_quant = (torch.clamp(torch.round(w.double() / s), fq.qmin, fq.qmax) * s).float()
     n = len(quantized["x"])
-    shift = _channel_means(fn_float, w_float, n) - _channel_means(fn_quant, w_quant, n)
+    per_sample = _sample_means(fn_float, w_float, n) - _sample_means(fn_quant, w_quant, n)
+    shift = _significant(per_sample, z)
     # with a folded batch norm the bias is (b - mean) * gamma / sqrt(var + eps) + beta: beta carries the
     # shift one to one
     with torch.no_grad():
         target.add_(shift.to(target.dtype))
     fn_corrected, _ = function(qat_model, quantized)
-    after = _channel_means(fn_float, w_float, n) - _channel_means(fn_corrected, w_quant, n)
-    return float(shift.abs().mean()), float(after.abs().mean())
+    after = (_sample_means(fn_float, w_float, n) - _sample_means(fn_corrected, w_quant, n)).mean(0)
+    return float(per_sample.mean(0).abs().mean()), float(after.abs().mean())
 
 
-def bias_correction(qat_model: nn.Module, batches: Sequence[Any], *, owners: Sequence[str] | None = None
-                    ) -> BiasCorrectionReport:
+def bias_correction(qat_model: nn.Module, batches: Sequence[Any], *, owners: Sequence[str] | None = None,
+                    z: float = 3.0) -> BiasCorrectionReport:
     """Correct the bias of every conv/linear of a calibrated prepared model (see the module docstring).
 
     batches: calibration inputs (tensors, or tuples of a forward's inputs), kept in memory per layer.
-    owners: restrict to these. Run it after calibration (and after irq.quant.adaround, whose rounding it
+    owners: restrict to these. z: a channel is corrected only where its measured shift is `z` standard
+    errors (over the samples) from zero (0: every channel, the paper's rule). Run it after calibration
+    (and after irq.quant.adaround, whose rounding it
     then corrects). The model's quantization state and mode are as they were; its biases (or batch-norm
     betas) change in place.
     """
@@ -144,7 +161,7 @@ def bias_correction(qat_model: nn.Module, batches: Sequence[Any], *, owners: Seq
     report = BiasCorrectionReport(skipped=dict(skipped))
     reference = copy.deepcopy(qat_model)  # the float model every layer is corrected towards
     for layer in layers:
-        result = _correct_layer(qat_model, reference, layer, batches)
+        result = _correct_layer(qat_model, reference, layer, batches, z)
         if isinstance(result, str):
             report.skipped[layer.owner] = result
         else:
