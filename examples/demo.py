@@ -157,13 +157,14 @@ def _deploy_and_measure(model, qat, march: str, path: Path, named: torch.Tensor,
 
 def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True,
                     int16_budget: int = 0, recipe: bool = False, cle: bool = True, adaround: int = 50,
-                    bias_correction: bool = False, distill: int = 0, n_distill: int = 64) -> MobileNetResult | None:
+                    bias_correction: bool = False, distill: int = 0, n_distill: int = 64,
+                    recipe_budget: int = 6) -> MobileNetResult | None:
     """MobileNetV2 all-int8 on march bayes; with `int16_budget`, also the mixed-precision recipe.
 
     The mixed recipe (irq.quant.mixed_precision: the `int16_budget` owners that cost most in int8 get
     int16 outputs, march nash, whose convs read int16) is in `result.mixed`; with `recipe`, the accurate
     recipe (irq.quant.accurate_ptq, with `cle`, `adaround` steps, `bias_correction` and `distill` epochs
-    on `n_distill` other crops) is in `result.recipe`."""
+    on `n_distill` other crops, int16 on `recipe_budget` owners) is in `result.recipe`."""
     from bench.ptq_accuracy import crops, photos
     from tests.models import mobilenet_v2
     from tests.test_frontend_pretrained import _preprocess
@@ -191,7 +192,7 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
         # bias correction, optionally distillation against the float logits on other unlabeled crops
         distill_inputs = crops(images, n_distill, seed=2) if distill else None
         best, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=qconfig,
-                                              int16_budget=int16_budget or 6, cle=cle, adaround_iters=adaround,
+                                              int16_budget=recipe_budget, cle=cle, adaround_iters=adaround,
                                               bias_correction=bias_correction, distill_inputs=distill_inputs,
                                               distill_epochs=distill, sensitivity_inputs=calib[:2],
                                               progress=progress)
@@ -263,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                   bias_correction=args.bias_correction,
                                                                   distill=(0 if args.quick else DISTILL)
                                                                   if args.distill is None else args.distill,
-                                                                  n_distill=8 if args.quick else 64)
+                                                                  n_distill=8 if args.quick else 64,
+                                                                  recipe_budget=2 if args.quick else 6)
     if mobilenet is not None:
         print_mobilenet(mobilenet, n_calib)
     programs = [digits] if mobilenet is None else [digits, mobilenet] + [
