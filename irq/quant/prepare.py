@@ -85,7 +85,6 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
     """
     import irq
     from irq.model_check import check_model as run_check
-    from irq.quant.state import install_state_checker
     from irq.runtime.torch import to_module
 
     march_name = march_name_of(march)
@@ -99,12 +98,38 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
                  len(result.torch_calls), f"; report: {check_model_path}" if check_model_path else "")
     qat_model = to_module(module)
     qat_model.train(model.training)
-    qat_model.__dict__["irq_module"] = IRHandle(module)
-    qat_model.__dict__["irq_march"] = march_name
-    qat_model.__dict__["irq_fingerprint"] = fingerprint(qat_model)
-    install_state_checker(qat_model)
-    _install_batch_check(qat_model, module)
+    _attach(qat_model, IRHandle(module), march_name, fingerprint(qat_model))
     return qat_model
+
+
+def _attach(qat_model: fx.GraphModule, handle: IRHandle, march_name: str, prints: dict[str, str]) -> None:
+    """Give a generated module what makes it a prepared model: its IR, march and fingerprint, the
+    state checker and the batch check (forward pre-hooks).
+
+    fx.GraphModule.__deepcopy__ rebuilds the copy through GraphModule.__init__, which drops forward
+    hooks and every attribute it does not know. A user's EMA model or best-checkpoint copy would then
+    lose its IR (irq.convert / irq.freeze / adaround fail on it) and its state checks, so the same
+    attachment is re-applied to every copy by a deepcopy hook (GraphModule runs them on the copy, and
+    carries the hook list over, so copies of copies keep it too)."""
+    from irq.quant.state import install_state_checker
+    qat_model.__dict__["irq_module"] = handle
+    qat_model.__dict__["irq_march"] = march_name
+    qat_model.__dict__["irq_fingerprint"] = dict(prints)
+    install_state_checker(qat_model)
+    _install_batch_check(qat_model, handle.module)
+    if not any(isinstance(h, _ReattachOnCopy) for h in getattr(qat_model, "_deepcopy_hooks", ())):
+        qat_model._register_deepcopy_hook(_ReattachOnCopy(handle, march_name, prints))
+
+
+class _ReattachOnCopy:
+    """The deepcopy hook of a prepared model (see `_attach`). A class, not a closure, so it holds
+    only the IR handle (shared, immutable after prepare) and two small values, not the original model."""
+
+    def __init__(self, handle: IRHandle, march_name: str, prints: dict[str, str]) -> None:
+        self.handle, self.march_name, self.prints = handle, march_name, dict(prints)
+
+    def __call__(self, copy_: fx.GraphModule) -> None:
+        _attach(copy_, self.handle, self.march_name, self.prints)
 
 
 def _install_batch_check(qat_model: nn.Module, module) -> None:

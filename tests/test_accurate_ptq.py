@@ -1,0 +1,65 @@
+"""irq.quant.accurate_ptq and irq.workflow.distill at reduced size (the small residual net of
+tests/test_quant_copy.py, random data).
+
+What users rely on: distillation lowers the KL divergence to the float model's outputs on the data it
+trains on and leaves the model in VALIDATION; the whole recipe (CLE, int16 on the most sensitive owner,
+calibration, AdaRound, bias correction, distillation) returns a prepared model whose deployed program
+equals VALIDATION bit for bit, and leaves the user's float model untouched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import irq
+from irq.quant.state import fake_quant_modules
+from irq.workflow import calibrate, distill
+from tests.test_quant_copy import Net
+
+
+def _data(n: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_distillation_trains_against_the_float_logits_with_frozen_statistics():
+    from tests.models import digits_cnn
+    torch.manual_seed(0)
+    model = digits_cnn.pretrained().eval()
+    x_train = digits_cnn.load_split()[0][:256]
+    qat = calibrate(irq.prepare(model, (x_train[:2],), check_model=False), list(x_train[:128].split(32)),
+                    progress=False)
+    scales = {fq.path: fq.scale.clone() for fq in fake_quant_modules(qat) if fq.slot != "weight"}
+    running = {k: v.clone() for k, v in qat.state_dict().items() if "running_" in k}
+    weights = {k: v.clone() for k, v in qat.named_parameters()}
+    losses = distill(qat, model, x_train, epochs=2, lr=1e-4, batch_size=32, progress=False)
+    assert len(losses) == 2 and losses[1] < losses[0]  # the KL to the float model's softmax falls
+    assert all(fq.state is irq.FakeQuantState.VALIDATION for fq in fake_quant_modules(qat)) and not qat.training
+    assert any(not torch.equal(v, weights[k]) for k, v in qat.named_parameters())
+    for fq in fake_quant_modules(qat):  # activation scales frozen (observers off) ...
+        if fq.slot != "weight":
+            assert torch.equal(fq.scale, scales[fq.path]), fq.path
+    state = qat.state_dict()
+    assert running and all(torch.equal(state[k], v) for k, v in running.items())  # ... and batch-norm statistics
+
+
+def test_accurate_ptq_deploys_what_validation_computes_and_keeps_the_float_model():
+    torch.manual_seed(0)
+    model = Net().eval()
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    calib = _data(16, 2)
+    qat, report = irq.quant.accurate_ptq(model, (calib[:2],), list(calib.split(8)), int16_budget=1,
+                                         adaround_iters=5, bias_correction=True, distill_inputs=_data(8, 4),
+                                         distill_epochs=1,
+                                         distill_lr=1e-4)
+    assert report.march == "nash" and len(report.int16_owners) == 1
+    assert list(report.seconds) == ["equalization", "mixed precision", "calibration", "adaround",
+                                    "bias correction", "distillation"]
+    assert report.bias_correction.layers and report.adaround.layers and len(report.distill_losses) == 1
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, original[k]), k
+    x = _data(6, 9)
+    with torch.no_grad():
+        validation = qat(x)
+    deployed = torch.from_numpy(np.asarray(irq.run(irq.convert(qat, march="nash"), x.numpy())))
+    assert torch.equal(deployed, validation)
