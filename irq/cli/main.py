@@ -21,8 +21,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from irq.cli.model_loading import CLIError, build_model, load_npz, one_line, parse_shape
+from irq.cli.model_loading import CLIError, InputSpec, build_model, load_npz, one_line, parse_example_inputs
 from irq.cli.pipes import quiet_on_broken_pipe
+
+#: exit status after Ctrl-C, as a shell reports a command ended by SIGINT (128 + 2)
+INTERRUPTED_STATUS = 130
 
 DELEGATED = {"run": "irq.cli.run", "opt": "irq.cli.opt"}
 
@@ -31,20 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="irq", description="Quantize, check, run and transform models with irq.")
     sub = ap.add_subparsers(dest="command", metavar="{quantize,check,run,opt}")
     q = sub.add_parser("quantize", help="float torch model -> deployable int8 program (.irq)")
-    q.add_argument("model", help="file.py:factory, a function returning the float torch.nn.Module")
-    q.add_argument("--example-input", action="append", required=True, metavar="SHAPE",
-                   help="input shape like 1x3x224x224 (repeat for several inputs)")
+    q.add_argument("model", help="file.py:factory, a function returning the float torch.nn.Module; arguments "
+                                 "as Python literals: 'file.py:factory(10, width=0.5)'")
+    q.add_argument("--example-input", action="append", required=True, metavar="SHAPE[:DTYPE]",
+                   help="input shape like 1x3x224x224; several inputs: 1x3x32x32,1x10 (or repeat the flag); "
+                        "integer inputs (token ids): 1x16:int64")
     q.add_argument("--calib", required=True, metavar="DATA.npz", help="calibration inputs x (and labels y for QAT)")
     q.add_argument("--qconfig", default="default_qat_8bit", help="qconfig template (default: default_qat_8bit)")
     q.add_argument("--march", default="bayes", help="target march: bayes or nash (default: bayes)")
     q.add_argument("--batch-size", type=int, default=32, help="calibration / QAT batch size (default: 32)")
     q.add_argument("--qat-epochs", type=int, default=0, help="QAT epochs on (x, y) after calibration (default: 0)")
     q.add_argument("--qat-lr", type=float, default=1e-4, help="QAT learning rate (Adam; default: 1e-4)")
-    q.add_argument("-o", "--output", required=True, metavar="MODEL.irq", help="where to write the program")
+    q.add_argument("-o", "--output", required=True, metavar="MODEL.irq",
+                   help="where to write the program ('-': stdout, the summary then goes to stderr)")
     q.add_argument("--no-progress", action="store_true", help="no progress bars")
     c = sub.add_parser("check", help="the model check: fusions, ops left in float, ops the march does not support")
-    c.add_argument("model", help="file.py:factory")
-    c.add_argument("--example-input", action="append", required=True, metavar="SHAPE")
+    c.add_argument("model", help="file.py:factory or file.py:factory(arg, key=value)")
+    c.add_argument("--example-input", action="append", required=True, metavar="SHAPE[:DTYPE]",
+                   help="as for quantize: 1x3x224x224, 1x3x32x32,1x10 or 1x16:int64")
     c.add_argument("--march", default="bayes")
     c.add_argument("-o", "--output", default="model_check_result.txt", help="report file")
     sub.add_parser("run", help="run a .irq program on .npy inputs (irq-run; see irq run --help)", add_help=False)
@@ -55,18 +62,23 @@ def _parser() -> argparse.ArgumentParser:
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in DELEGATED:
-        import importlib
-        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
-    args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help(sys.stderr)
-        return 2
     try:
+        if argv and argv[0] in DELEGATED:
+            import importlib
+            return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:], prog=f"irq {argv[0]}")
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            _parser().print_help(sys.stderr)
+            return 2
         return quantize(args) if args.command == "quantize" else check(args)
     except CLIError as e:
         print(f"irq: error: {one_line(e)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C is the user's decision, not a failure to explain: one line, the shell's status for
+        # SIGINT, and nothing written (the program and the report are written whole at the end)
+        print("irq: interrupted", file=sys.stderr)
+        return INTERRUPTED_STATUS
 
 
 def _march(name: str) -> str:
@@ -77,32 +89,86 @@ def _march(name: str) -> str:
     return name
 
 
-def _example_inputs(model, shapes: list[str]):
-    """Random example inputs of the given shapes, checked by running the model once."""
+def _check_output(path: str) -> None:
+    """Fail before any work when the output cannot be written (a missing directory, a directory)."""
+    from irq.output_file import OutputError, check_writable
+    if path == "-":
+        return
+    try:
+        check_writable(path)
+    except OutputError as e:
+        raise CLIError(str(e)) from None
+
+
+def _example_inputs(model, specs: list[InputSpec]):
+    """Example inputs of the given shapes (random floats; zeros for integer inputs, a valid id for any
+    embedding table), checked by running the model once."""
     import torch
-    examples = tuple(torch.rand(parse_shape(s)) for s in shapes)
+    examples = tuple(torch.rand(s.shape, dtype=getattr(torch, s.dtype)) if s.is_float
+                     else torch.zeros(s.shape, dtype=getattr(torch, s.dtype)) for s in specs)
     try:
         with torch.no_grad():
             model(*examples)
     except Exception as e:  # noqa: BLE001 - the model's own error, reported against the shapes given
-        given = ", ".join(shapes)
+        given = ", ".join(s.text for s in specs)
         raise CLIError(f"the model does not run on inputs of shape {given}: "
                        f"{type(e).__name__}: {one_line(e)}") from None
     return examples
 
 
+def _irq_errors():
+    """The exceptions irq raises for a model it cannot handle: each message names the user's file:line."""
+    import irq
+    return (irq.IRError, irq.FrontendError)
+
+
 def check(args: argparse.Namespace) -> int:
     import irq
     march = _march(args.march)
+    specs = parse_example_inputs(args.example_input)
+    _check_output(args.output)
     model = build_model(args.model)
-    examples = _example_inputs(model, args.example_input)
-    module = irq.import_torch(model, examples)
-    irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
-    result = irq.check_model(module, march=march, path=args.output)
+    examples = _example_inputs(model, specs)
+    try:
+        module = irq.import_torch(model, examples)
+        irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
+        result = irq.check_model(module, march=march, path=args.output)
+    except _irq_errors() as e:
+        raise CLIError(one_line(e)) from None
     print(f"irq check ({march}): {result.num_ops} ops, {len(result.fused_groups)} fused groups, "
           f"{len(result.float_ops)} left in float, {len(result.unsupported)} unsupported by the march, "
           f"{len(result.torch_calls)} torch.call; report: {args.output}")
     return 1 if result.unsupported else 0
+
+
+def _calibration_tensors(path: str, specs: list[InputSpec], arrays: list) -> list:
+    """The calibration arrays as tensors, each checked against its --example-input: shape (but the
+    batch), kind (floats for float inputs, integers for integer ones), at least one sample, finite."""
+    import numpy as np
+    import torch
+    names = ["x"] if len(specs) == 1 else [f"x{i}" for i in range(len(specs))]
+    tensors = []
+    for i, (x, spec) in enumerate(zip(arrays, specs)):
+        what = f"{path}: calibration input {i} ('{names[i]}')"
+        if x.ndim != len(spec.shape) or tuple(x.shape[1:]) != spec.shape[1:]:
+            shape = "x".join(map(str, x.shape))
+            raise CLIError(f"{what} has shape {shape}, but --example-input is {spec.text} "
+                           "(they must agree except in the batch size)")
+        if len(x) == 0:
+            raise CLIError(f"{what} holds no samples")
+        if spec.is_float:
+            if not np.issubdtype(x.dtype, np.floating):
+                raise CLIError(f"{what} is {x.dtype}, expected floating point")
+            bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+            if bad:
+                # a NaN makes every observer's range NaN: convert would fail far away, naming no input
+                raise CLIError(f"{what} holds {bad} NaN or infinite value(s)")
+        elif not (np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_):
+            raise CLIError(f"{what} is {x.dtype}, expected integer values for --example-input {spec.text}")
+        tensors.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.dtype(spec.dtype))))
+    if len({len(t) for t in tensors}) != 1:
+        raise CLIError(f"{path}: the calibration inputs have different numbers of samples")
+    return tensors
 
 
 def quantize(args: argparse.Namespace) -> int:
@@ -117,46 +183,51 @@ def quantize(args: argparse.Namespace) -> int:
         raise CLIError(f"--qconfig '{args.qconfig}': unknown template (known: {', '.join(irq.qconfig.TEMPLATES)})")
     if args.batch_size <= 0 or args.qat_epochs < 0:
         raise CLIError("--batch-size must be positive and --qat-epochs non-negative")
+    specs = parse_example_inputs(args.example_input)
+    _check_output(args.output)
+    to_stdout = args.output == "-"
     model = build_model(args.model)
-    examples = _example_inputs(model, args.example_input)
+    examples = _example_inputs(model, specs)
     inputs, labels = load_npz(args.calib, len(examples))
-    for i, (x, example) in enumerate(zip(inputs, examples)):
-        if x.ndim != example.ndim or tuple(x.shape[1:]) != tuple(example.shape[1:]):
-            shape = "x".join(map(str, x.shape))
-            raise CLIError(f"{args.calib}: calibration input {i} has shape {shape}, but --example-input is "
-                           f"{args.example_input[i]} (they must agree except in the batch size)")
-        if not np.issubdtype(x.dtype, np.floating):
-            raise CLIError(f"{args.calib}: calibration input {i} is {x.dtype}, expected floating point")
-    if len({len(x) for x in inputs}) != 1:
-        raise CLIError(f"{args.calib}: the calibration inputs have different numbers of samples")
+    tensors = _calibration_tensors(args.calib, specs, inputs)
     if args.qat_epochs and labels is None:
         raise CLIError(f"--qat-epochs needs integer labels 'y' in {args.calib} (it has none)")
     if args.qat_epochs and not np.issubdtype(np.asarray(labels).dtype, np.integer):
         raise CLIError(f"{args.calib}: labels 'y' are {np.asarray(labels).dtype}, expected integer class indices")
     if args.qat_epochs and len(examples) != 1:
         raise CLIError("--qat-epochs supports single-input classifiers only")
-    tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in inputs]
     n = len(tensors[0])
+    if args.qat_epochs and len(labels) != n:
+        raise CLIError(f"{args.calib}: {n} inputs but {len(labels)} labels")
     batches = [tuple(t[i:i + args.batch_size] for t in tensors) for i in range(0, n, args.batch_size)]
     progress = not args.no_progress
 
-    qat = irq.prepare(model, examples, qconfig=args.qconfig, march=march, check_model=False)
-    calibrate(qat, batches, progress=progress)
-    if args.qat_epochs:
-        y = torch.from_numpy(np.asarray(labels)).long()
-        if len(y) != n:
-            raise CLIError(f"{args.calib}: {n} inputs but {len(y)} labels")
-        train_qat(qat, tensors[0], y, epochs=args.qat_epochs, lr=args.qat_lr, batch_size=args.batch_size,
-                  progress=progress)
     try:
+        qat = irq.prepare(model, examples, qconfig=args.qconfig, march=march, check_model=False)
+        calibrate(qat, batches, progress=progress)
+        if args.qat_epochs:
+            y = torch.from_numpy(np.asarray(labels)).long()
+            train_qat(qat, tensors[0], y, epochs=args.qat_epochs, lr=args.qat_lr, batch_size=args.batch_size,
+                      progress=progress)
         program = irq.convert(qat, march=march)
-    except irq.IRError as e:
-        raise CLIError(f"convert ({march}): {one_line(e)}") from None
-    out = Path(args.output)
-    program.save(out)
+    except _irq_errors() as e:
+        raise CLIError(f"{one_line(e)}") from None
+    from irq.output_file import OutputError
+    from irq.text.printer import print_module
+    text = print_module(program, debuginfo=True)
+    if to_stdout:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        where, size = "stdout", len(text.encode("utf-8"))
+    else:
+        try:
+            program.save(args.output)
+        except OutputError as e:
+            raise CLIError(str(e)) from None
+        where, size = args.output, Path(args.output).stat().st_size
 
     first = batches[0]
-    if len(first) == 1:
+    if len(first) == 1 and specs[0].is_float:
         ref, val = predict(model, first[0]), predict(qat, first[0])
     else:
         with torch.no_grad():
@@ -165,9 +236,10 @@ def quantize(args: argparse.Namespace) -> int:
     cos = F.cosine_similarity(ref.flatten(1).double(), val.flatten(1).double(), dim=1).mean().item()
     n_ops = sum(op.name.startswith("bpu.") for op in program.walk())
     qat_note = f", QAT {args.qat_epochs} epoch(s)" if args.qat_epochs else ""
-    print(f"irq quantize: {args.model} -> {out} ({out.stat().st_size / 1e3:.1f} KB, {n_ops} bpu ops, {march}, "
-          f"{args.qconfig}); calibrated on {n} samples in {len(batches)} batches{qat_note}; "
-          f"int8 vs float on the first calibration batch: output cosine {cos:.4f}")
+    print(f"irq quantize: {args.model} -> {where} ({size / 1e3:.1f} KB, {n_ops} bpu ops, {march}, "
+          f"{args.qconfig}); calibrated on {n} samples in {len(batches)} batch(es){qat_note}; "
+          f"int8 vs float on the first calibration batch: output cosine {cos:.6f}",
+          file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 

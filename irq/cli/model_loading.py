@@ -7,11 +7,21 @@ irq's internals would tell them nothing about what to fix.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import re
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+#: `file.py:factory` or `file.py:factory(arg, key=value)`; the path is greedy, so a ':' inside the
+#: arguments (a string literal) does not split the path
+FACTORY_SPEC = re.compile(r"(?P<path>.+):(?P<name>[A-Za-z_]\w*)(?P<call>\(.*\))?", re.S)
+
+#: the dtypes `--example-input SHAPE:DTYPE` accepts (torch names); float32 when none is given
+INPUT_DTYPES = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
 class CLIError(Exception):
@@ -23,11 +33,34 @@ def one_line(exc: BaseException) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
+def split_factory_spec(spec: str) -> tuple[str, str, tuple, dict[str, Any]]:
+    """'model.py:build(10, width=0.5)' -> ('model.py', 'build', (10,), {'width': 0.5}).
+
+    Arguments must be Python literals (numbers, strings, tuples, lists, dicts, True/False/None):
+    they are read with ast.literal_eval, so the command line never runs code of its own.
+    """
+    match = FACTORY_SPEC.fullmatch(spec)
+    if match is None:
+        raise CLIError(f"expected MODEL as 'file.py:factory' or 'file.py:factory(arg, key=value)', got '{spec}'")
+    name, call = match["name"], match["call"]
+    if call is None:
+        return match["path"], name, (), {}
+    try:
+        node = ast.parse(name + call, mode="eval").body
+        if not isinstance(node, ast.Call) or any(isinstance(a, ast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            raise ValueError("not a plain call")
+        args = tuple(ast.literal_eval(a) for a in node.args)
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        raise CLIError(f"'{name}{call}': factory arguments must be Python literals "
+                       "(numbers, strings, tuples, lists, True/False/None), like build_model(10, width=0.5)") from None
+    return match["path"], name, args, kwargs
+
+
 def load_factory(spec: str):
     """`path/to/model.py:build_model` -> the callable `build_model`, imported from that file."""
-    path_text, sep, name = spec.rpartition(":")
-    if not sep or not path_text or not name:
-        raise CLIError(f"expected MODEL as 'file.py:factory', got '{spec}'")
+    path_text, name, _, _ = split_factory_spec(spec)
     path = Path(path_text)
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
@@ -59,13 +92,27 @@ def build_model(spec: str):
     """Call the factory; it must return a torch.nn.Module."""
     from torch import nn
     factory = load_factory(spec)
+    _, _, args, kwargs = split_factory_spec(spec)
     try:
-        model = factory()
+        model = factory(*args, **kwargs)
     except Exception as e:  # noqa: BLE001
         raise CLIError(f"{spec}: the factory raised {type(e).__name__}: {one_line(e)}") from None
     if not isinstance(model, nn.Module):
         raise CLIError(f"{spec}: the factory returned {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One `--example-input`: its text as the user wrote it, the shape and the torch dtype name."""
+
+    text: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype.startswith("float")
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -77,6 +124,23 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not shape or any(d <= 0 for d in shape):
         raise CLIError(f"--example-input '{text}': expected positive sizes joined by 'x', like 1x3x224x224")
     return shape
+
+
+def parse_example_inputs(values: list[str]) -> list[InputSpec]:
+    """Every `--example-input` value, each 'SHAPE[:DTYPE]' or several joined by commas, in order.
+
+    '1x3x32x32,1x10' is two inputs (as repeating the flag is); '1x16:int64' is token ids.
+    """
+    specs = []
+    for value in values:
+        for text in value.split(","):
+            text = text.strip()
+            shape_text, _, dtype = text.partition(":")
+            dtype = dtype.strip().lower() or "float32"
+            if dtype not in INPUT_DTYPES:
+                raise CLIError(f"--example-input '{text}': unknown dtype '{dtype}' (known: {', '.join(INPUT_DTYPES)})")
+            specs.append(InputSpec(text, parse_shape(shape_text.strip()), dtype))
+    return specs
 
 
 def load_npz(path: str, n_inputs: int) -> tuple[list[Any], Any | None]:
