@@ -82,6 +82,33 @@ def token_classifier():
     return nn.Sequential(nn.Embedding(12, 4), nn.Flatten(), nn.Linear(12, 3))
 
 
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(10, 3)
+        self.b = nn.Linear(10, 2)
+
+
+class TupleHeads(Heads):
+    def forward(self, v):
+        return self.a(v), self.b(v)
+
+
+class DictHeads(Heads):
+    def forward(self, v):
+        return {"logits": self.a(v), "box": self.b(v)}
+
+
+def tuple_heads():
+    torch.manual_seed(0)
+    return TupleHeads()
+
+
+def dict_heads():
+    torch.manual_seed(0)
+    return DictHeads()
+
+
 def untraceable():
     class Branchy(nn.Module):
         def forward(self, x):
@@ -101,6 +128,7 @@ def workdir(tmp_path: Path) -> Path:
     np.savez(tmp_path / "calib2.npz", x0=rng.random((16, 3, 8, 8), dtype=np.float32),
              x1=rng.random((16, 10), dtype=np.float32))
     np.savez(tmp_path / "ids.npz", x=rng.integers(0, 12, (16, 3)))
+    np.savez(tmp_path / "vectors.npz", x=rng.random((16, 10), dtype=np.float32))
     np.save(tmp_path / "x.npy", rng.random((4, 3, 8, 8), dtype=np.float32))
     return tmp_path
 
@@ -239,6 +267,40 @@ def test_a_model_irq_cannot_trace_is_one_line_naming_its_line(workdir: Path, cap
     assert f"model.py:{line}" in err
 
 
+@pytest.mark.parametrize("factory", ["tuple_heads", "dict_heads"])
+def test_models_with_several_outputs(workdir: Path, capsys, factory: str):
+    # bug: the summary's predict() concatenated the outputs with torch.cat: a TypeError traceback, exit
+    # status 1, *after* the program had been written
+    assert main(_quantize(workdir, model=factory, calib="vectors.npz", example="1x10")) == 0
+    assert "output cosine 0.99" in capsys.readouterr().out
+    v = np.random.default_rng(3).random((3, 10), dtype=np.float32)
+    np.save(workdir / "v.npy", v)
+    assert main(["run", f"{workdir}/model.irq", "-i", f"{workdir}/v.npy", "-o", f"{workdir}/a.npy",
+                 "-o", f"{workdir}/b.npy"]) == 0
+    with torch.no_grad():
+        ref = getattr(_user_module(workdir), factory)().eval()(torch.from_numpy(v))
+    ref = list(ref.values()) if isinstance(ref, dict) else list(ref)
+    assert _cosine(np.load(workdir / "a.npy"), ref[0].numpy()) > 0.99
+    assert _cosine(np.load(workdir / "b.npy"), ref[1].numpy()) > 0.99
+
+
+def test_an_error_in_a_sequential_is_not_located_in_the_irq_launcher(workdir: Path):
+    # bug: an op with no frame in the user's file (nn.Sequential runs its members from torch) took the
+    # console script's frame: "bin/irq:8:14: error: 'hl.conv2d' stride [4, 4] exceeds ..."
+    launcher = Path(sys.executable).with_name("irq")
+    if not launcher.is_file():
+        pytest.skip("the irq console script is not installed next to this interpreter")
+    (workdir / "seq.py").write_text("from torch import nn\n\ndef build():\n"
+                                    "    return nn.Sequential(nn.Conv2d(3, 4, 3, stride=4), nn.ReLU())\n")
+    run = subprocess.run([str(launcher), "quantize", f"{workdir}/seq.py:build", "--example-input", "1x3x8x8",
+                          "--calib", f"{workdir}/calib.npz", "-o", f"{workdir}/seq.irq", "--no-progress"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert run.stderr.startswith("irq: error: ") and run.stderr.count("\n") == 1, run.stderr
+    assert "stride [4, 4] exceeds march 'bayes' limit" in run.stderr
+    assert str(launcher) not in run.stderr and "bin/irq" not in run.stderr, run.stderr
+
+
 # --- calibration data --------------------------------------------------------------------------------
 
 
@@ -255,6 +317,14 @@ def test_calibration_files_with_no_samples_or_non_finite_values(workdir: Path, c
     assert not (workdir / "model.irq").exists()
     np.savez(workdir / "one.npz", x=bad[:1])
     assert main(_quantize(workdir, calib="one.npz")) == 0
+
+
+def test_calibration_in_a_npy_file(workdir: Path, capsys):
+    # bug: np.load of a .npy returns an array, which the loader used as a context manager: a TypeError
+    np.save(workdir / "calib.npy", np.load(workdir / "calib.npz")["x"])
+    assert main(_quantize(workdir, calib="calib.npy")) == 0
+    err = _error(_quantize(workdir, model="two_inputs", calib="calib.npy", example="1x3x8x8,1x10"), capsys)
+    assert "a .npy file holds one array, the model has 2 inputs" in err and "x0, x1" in err
 
 
 def test_ctrl_c_during_calibration_is_one_line_and_writes_nothing(workdir: Path):

@@ -146,11 +146,18 @@ def parse_example_inputs(values: list[str]) -> list[InputSpec]:
 def load_npz(path: str, n_inputs: int) -> tuple[list[Any], Any | None]:
     """The calibration file: inputs under `x` (or `x0`, `x1`, ... for several inputs), optional labels `y`.
 
-    A file holding a single array is taken as the only input. Returns (inputs, labels or None).
+    A file holding a single array (an .npz with one name, or a .npy) is taken as the only input.
+    Returns (inputs, labels or None).
     """
     import numpy as np
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # a .npy file: one array, the only input's samples
+            if n_inputs != 1:
+                raise CLIError(f"{path}: a .npy file holds one array, the model has {n_inputs} inputs; store them "
+                               f"in one .npz as {', '.join(f'x{i}' for i in range(n_inputs))} (numpy.savez)")
+            return [loaded], None
+        with loaded as data:
             arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise CLIError(f"{path}: no such file") from None
