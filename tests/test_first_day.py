@@ -436,3 +436,31 @@ def test_every_subcommand_help_names_itself(command: str, capsys):
     assert exit_.value.code == 0
     usage = capsys.readouterr().out
     assert usage.startswith(f"usage: irq {command} "), usage[:80]
+
+
+def test_the_readme_command_lines_run_as_written(tmp_path: Path, capsys, monkeypatch):
+    # the README's four command lines, copied as a user copies them (comments, line continuation),
+    # on a model file and data named as they name them
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("\nirq quantize model.py:build_model"):]
+    block = block[:block.index("```")].replace("\\\n", " ")
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("irq ")]
+    assert [line.split()[1] for line in lines] == ["quantize", "check", "run", "opt"]
+    (tmp_path / "model.py").write_text(
+        "import torch\nfrom torch import nn\n\n\ndef build_model():\n    torch.manual_seed(0)\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(4, 3))\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.random((4, 3, 224, 224), dtype=np.float32), y=rng.integers(0, 3, 4))
+    np.save(tmp_path / "x.npy", rng.random((2, 3, 224, 224), dtype=np.float32))
+    (tmp_path / "in.irq").write_text("func.func @f(%a: i32) -> i32 {\n  %0 = arith.addi %a, %a : i32\n"
+                                     "  func.return %0 : i32\n}\n")
+    monkeypatch.chdir(tmp_path)
+    import shlex
+    for line in lines:
+        assert main(shlex.split(line)[1:]) in (0,), line
+    assert (tmp_path / "model_check_result.txt").exists()
+    y = np.load(tmp_path / "y.npy")
+    with torch.no_grad():
+        ref = _user_module(tmp_path).build_model().eval()(torch.from_numpy(np.load(tmp_path / "x.npy"))).numpy()
+    assert _cosine(y, ref) > 0.99

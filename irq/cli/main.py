@@ -7,12 +7,18 @@
     irq opt      in.irq -p '<pipeline>' [-o out.irq] ...                                        (= irq-opt)
 
 `quantize` is the Python flow of examples/demo.py: prepare, calibrate on the .npz's inputs (`x`, or
-`x0`, `x1`, ... for several inputs; a progress bar), optionally QAT when the file also holds integer
-labels `y` (a classifier trained with cross-entropy: the one QAT loop the CLI can run honestly without
-the user's training code), convert and save. It ends with a summary: ops, file size, and how far
-VALIDATION (what the program computes, bit for bit) is from the float model on the calibration data.
-A bad input (a syntax error in the model file, a missing factory, wrong input shapes, a corrupt
-calibration file, an unknown qconfig) is one line on stderr, `irq: error: ...`, and exit status 1.
+`x0`, `x1`, ... for several inputs; a .npy for a single input; a progress bar), optionally QAT when the
+file also holds integer labels `y` (a classifier trained with cross-entropy: the one QAT loop the CLI can
+run honestly without the user's training code), convert and save. It ends with a summary: ops, file
+size, and how far VALIDATION (what the program computes, bit for bit) is from the float model on the
+first calibration batch. `--example-input` takes `SHAPE[:DTYPE]`, several joined by commas; the factory
+may be called with literal arguments, `model.py:build(10, width=0.5)`.
+
+A bad input (a syntax error in the model file, a missing factory, a model irq cannot trace, wrong input
+shapes, a corrupt, empty or non-finite calibration file, an unknown qconfig, an output path that cannot
+be written) is one line on stderr, `irq: error: ...`, and exit status 1; the output path is checked
+before any work, and the program is written whole at the end or not at all. Ctrl-C prints
+`irq: interrupted` and exits with 130 (the shell's status for SIGINT), leaving nothing written.
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, metavar="MODEL.irq",
                    help="where to write the program ('-': stdout, the summary then goes to stderr)")
     q.add_argument("--no-progress", action="store_true", help="no progress bars")
-    c = sub.add_parser("check", help="the model check: fusions, ops left in float, ops the march does not support")
+    c = sub.add_parser("check", help="the model check: fusions, ops left in float, ops the march does not support",
+                       description="Write the model check report. Exit status 1 when the march cannot run some op "
+                                   "(each is listed in the report with its source line), 0 otherwise.")
     c.add_argument("model", help="file.py:factory or file.py:factory(arg, key=value)")
     c.add_argument("--example-input", action="append", required=True, metavar="SHAPE[:DTYPE]",
                    help="as for quantize: 1x3x224x224, 1x3x32x32,1x10 or 1x16:int64")
