@@ -198,6 +198,39 @@ def test_output_dash_writes_the_program_to_stdout(workdir: Path, capsys, monkeyp
 # --- what the model file and the command line can say ------------------------------------------------
 
 
+def test_output_dash_keeps_what_the_model_prints_out_of_the_program(workdir: Path, capsys):
+    # bug: a model file that prints at import or in its factory ("loading weights...") put those lines
+    # at the top of the program on stdout: `irq quantize ... -o - > model.irq` gave an unloadable file
+    (workdir / "chatty.py").write_text("print('loading weights...')\nfrom model import build_model as _build\n\n\n"
+                                       "def build_model():\n    print('built')\n    return _build()\n")
+    argv = _quantize(workdir, out="-")
+    argv[1] = f"{workdir}/chatty.py:build_model"
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("module @"), captured.out[:80]
+    assert "loading weights..." in captured.err and "built" in captured.err
+    (workdir / "piped.irq").write_text(captured.out)
+    irq.load(workdir / "piped.irq")
+
+
+def test_a_model_script_that_parses_its_command_line(workdir: Path, capsys):
+    # bug: a script calling argparse at import saw irq's arguments: "usage: irq [-h] [--lr LR]", exit 2
+    (workdir / "script.py").write_text(
+        "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--width', type=int, default=6)\n"
+        "args = parser.parse_args()\nfrom model import build_model as _build\n\n\n"
+        "def build_model():\n    return _build(args.width)\n")
+    argv = _quantize(workdir)
+    argv[1] = f"{workdir}/script.py:build_model"
+    assert main(argv) == 0
+    assert [op.results[0].type.shape[1] for op in irq.load(workdir / "model.irq").walk()
+            if op.name == "bpu.conv2d"] == [6]
+    (workdir / "exits.py").write_text("import sys\nsys.exit(3)\n")
+    argv[1] = f"{workdir}/exits.py:build_model"
+    assert "exits.py: importing it called sys.exit(3)" in _error(argv, capsys)
+    argv[1] = f"{workdir}:build_model"
+    assert "is a directory" in _error(argv, capsys)
+
+
 def test_relative_paths_a_sibling_import_and_a_unicode_folder(workdir: Path, capsys, monkeypatch):
     folder = workdir / "modèles ü"
     folder.mkdir()

@@ -24,6 +24,7 @@ before any work, and the program is written whole at the end or not at all. Ctrl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -212,6 +213,16 @@ def _output_cosine(model, qat, batch: tuple) -> float:
 
 
 def quantize(args: argparse.Namespace) -> int:
+    """With `-o -` stdout carries the program only: whatever the user's model prints (at import, in the
+    factory, in forward) goes to stderr, so `irq quantize ... -o - > model.irq` is a loadable file."""
+    if args.output != "-":
+        return _quantize(args, sys.stdout)
+    program_out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return _quantize(args, program_out)
+
+
+def _quantize(args: argparse.Namespace, program_out) -> int:
     import numpy as np
     import torch
 
@@ -256,8 +267,8 @@ def quantize(args: argparse.Namespace) -> int:
     from irq.text.printer import print_module
     text = print_module(program, debuginfo=True)
     if to_stdout:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        program_out.write(text)
+        program_out.flush()
         where, size = "stdout", len(text.encode("utf-8"))
     else:
         try:

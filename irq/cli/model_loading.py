@@ -8,10 +8,12 @@ irq's internals would tell them nothing about what to fix.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import re
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,10 +60,31 @@ def split_factory_spec(spec: str) -> tuple[str, str, tuple, dict[str, Any]]:
     return match["path"], name, args, kwargs
 
 
+@contextlib.contextmanager
+def as_script(path: Path) -> Iterator[None]:
+    """Run the user's code as `python path` would see it: its folder importable (a models/ package or a
+    helper next to it) and `sys.argv == [path]`, so a script that parses its command line at import gets
+    its defaults instead of irq's own arguments."""
+    folder = str(path.resolve().parent)
+    saved_argv = sys.argv
+    sys.path.insert(0, folder)
+    sys.argv = [str(path)]
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        try:
+            sys.path.remove(folder)
+        except ValueError:
+            pass
+
+
 def load_factory(spec: str):
     """`path/to/model.py:build_model` -> the callable `build_model`, imported from that file."""
     path_text, name, _, _ = split_factory_spec(spec)
     path = Path(path_text)
+    if path.is_dir():
+        raise CLIError(f"{path}: is a directory, expected a Python file")
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     module_name = f"irq_user_model_{abs(hash(str(path.resolve())))}"
@@ -69,16 +92,17 @@ def load_factory(spec: str):
     if module_spec is None or module_spec.loader is None:
         raise CLIError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(module_spec)
-    # the model file may import its neighbours (a models/ package next to it)
-    sys.path.insert(0, str(path.resolve().parent))
-    try:
-        module_spec.loader.exec_module(module)
-    except SyntaxError as e:
-        raise CLIError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:  # noqa: BLE001 - any failure while importing the user's file is reported as such
-        raise CLIError(f"{path}: importing it failed: {type(e).__name__}: {one_line(e)}") from None
-    finally:
-        sys.path.remove(str(path.resolve().parent))
+    with as_script(path):
+        try:
+            module_spec.loader.exec_module(module)
+        except SyntaxError as e:
+            raise CLIError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+        except SystemExit as e:
+            hint = "" if isinstance(e.code, str) else ("; code that parses the command line or runs the script "
+                                                       "belongs under `if __name__ == '__main__':`")
+            raise CLIError(f"{path}: importing it called sys.exit({e.code!r}){hint}") from None
+        except Exception as e:  # noqa: BLE001 - any failure while importing the user's file is reported as such
+            raise CLIError(f"{path}: importing it failed: {type(e).__name__}: {one_line(e)}") from None
     factory = getattr(module, name, None)
     if not callable(factory):
         found = sorted(k for k, v in vars(module).items()
@@ -92,11 +116,14 @@ def build_model(spec: str):
     """Call the factory; it must return a torch.nn.Module."""
     from torch import nn
     factory = load_factory(spec)
-    _, _, args, kwargs = split_factory_spec(spec)
-    try:
-        model = factory(*args, **kwargs)
-    except Exception as e:  # noqa: BLE001
-        raise CLIError(f"{spec}: the factory raised {type(e).__name__}: {one_line(e)}") from None
+    path, _, args, kwargs = split_factory_spec(spec)
+    with as_script(Path(path)):
+        try:
+            model = factory(*args, **kwargs)
+        except SystemExit as e:
+            raise CLIError(f"{spec}: the factory called sys.exit({e.code!r})") from None
+        except Exception as e:  # noqa: BLE001
+            raise CLIError(f"{spec}: the factory raised {type(e).__name__}: {one_line(e)}") from None
     if not isinstance(model, nn.Module):
         raise CLIError(f"{spec}: the factory returned {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
