@@ -195,6 +195,20 @@ def test_output_dash_writes_the_program_to_stdout(workdir: Path, capsys, monkeyp
                                   irq.run(irq.load(workdir / "model.irq"), x))
 
 
+def test_check_report_to_stdout_or_a_missing_directory(workdir: Path, capsys, monkeypatch):
+    # bugs: `irq check -o -` wrote a file named '-'; a missing directory was an OSError traceback after
+    # tracing (the report was written with a bare open())
+    monkeypatch.chdir(workdir)
+    assert main(["check", "model.py:build_model", "--example-input", "1x3x8x8", "-o", "-"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("irq model check") and "Fused groups" in captured.out
+    assert "irq check (bayes)" in captured.err and not (workdir / "-").exists()
+    marker = workdir / "factory-called"
+    monkeypatch.setenv("IRQ_TEST_MARKER", str(marker))
+    err = _error(["check", "model.py:build_model", "--example-input", "1x3x8x8", "-o", "missing/r.txt"], capsys)
+    assert "missing" in err and not marker.exists()
+
+
 # --- what the model file and the command line can say ------------------------------------------------
 
 
@@ -358,6 +372,20 @@ def test_calibration_in_a_npy_file(workdir: Path, capsys):
     assert main(_quantize(workdir, calib="calib.npy")) == 0
     err = _error(_quantize(workdir, model="two_inputs", calib="calib.npy", example="1x3x8x8,1x10"), capsys)
     assert "a .npy file holds one array, the model has 2 inputs" in err and "x0, x1" in err
+
+
+def test_qat_labels_out_of_range_or_in_a_column(workdir: Path, capsys):
+    # bug: a label >= the number of logits, or a negative one, was torch's "IndexError: Target 6 is out of
+    # bounds" traceback from inside the loss; a (n, 1) column of labels was "multi-target not supported"
+    rng = np.random.default_rng(0)
+    x = np.load(workdir / "calib.npz")["x"]
+    np.savez(workdir / "bad.npz", x=x, y=rng.integers(0, 9, len(x)))
+    err = _error(_quantize(workdir, "--qat-epochs", "1", calib="bad.npz"), capsys)
+    assert "is not a class index of the model's 5 outputs" in err
+    np.savez(workdir / "column.npz", x=x, y=rng.integers(0, 5, (len(x), 1)))
+    assert main(_quantize(workdir, "--qat-epochs", "1", calib="column.npz")) == 0
+    np.savez(workdir / "short.npz", x=x, y=rng.integers(0, 5, 3))
+    assert f"{len(x)} inputs but 3 labels" in _error(_quantize(workdir, "--qat-epochs", "1", calib="short.npz"), capsys)
 
 
 def test_ctrl_c_during_calibration_is_one_line_and_writes_nothing(workdir: Path):

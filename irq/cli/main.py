@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from irq.cli.model_loading import CLIError, InputSpec, build_model, load_npz, one_line, parse_example_inputs
 from irq.cli.pipes import quiet_on_broken_pipe
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--example-input", action="append", required=True, metavar="SHAPE[:DTYPE]",
                    help="as for quantize: 1x3x224x224, 1x3x32x32,1x10 or 1x16:int64")
     c.add_argument("--march", default="bayes")
-    c.add_argument("-o", "--output", default="model_check_result.txt", help="report file")
+    c.add_argument("-o", "--output", default="model_check_result.txt", help="report file ('-': stdout)")
     sub.add_parser("run", help="run a .irq program on .npy inputs (irq-run; see irq run --help)", add_help=False)
     sub.add_parser("opt", help="parse, transform and print IR (irq-opt; see irq opt --help)", add_help=False)
     return ap
@@ -81,7 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             _parser().print_help(sys.stderr)
             return 2
-        return quantize(args) if args.command == "quantize" else check(args)
+        command = quantize if args.command == "quantize" else check
+        if args.output != "-":
+            return command(args, sys.stdout)
+        # `-o -`: stdout carries the program (report) only; whatever the user's model prints (at import, in
+        # its factory or forward) goes to stderr, so `irq quantize ... -o - > model.irq` is a loadable file
+        out = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return command(args, out)
     except CLIError as e:
         print(f"irq: error: {one_line(e)}", file=sys.stderr)
         return 1
@@ -143,7 +151,7 @@ def _irq_errors():
     return (irq.IRError, irq.FrontendError)
 
 
-def check(args: argparse.Namespace) -> int:
+def check(args: argparse.Namespace, report_out: TextIO) -> int:
     import irq
     march = _march(args.march)
     specs = parse_example_inputs(args.example_input)
@@ -153,12 +161,21 @@ def check(args: argparse.Namespace) -> int:
     try:
         module = irq.import_torch(model, examples)
         irq.PassManager.parse("builtin.module(func.func(functional-to-module, fuse))").run(module)
-        result = irq.check_model(module, march=march, path=args.output)
+        result = irq.check_model(module, march=march, path=None)
     except _irq_errors() as e:
         raise CLIError(one_line(e)) from None
+    from irq.output_file import OutputError, write_text
+    if args.output == "-":
+        report_out.write(result.text())
+    else:
+        try:
+            write_text(args.output, result.text())  # whole or not at all
+        except OutputError as e:
+            raise CLIError(str(e)) from None
     print(f"irq check ({march}): {result.num_ops} ops, {len(result.fused_groups)} fused groups, "
           f"{len(result.float_ops)} left in float, {len(result.unsupported)} unsupported by the march, "
-          f"{len(result.torch_calls)} torch.call; report: {args.output}")
+          f"{len(result.torch_calls)} torch.call; report: {'stdout' if args.output == '-' else args.output}",
+          file=sys.stderr if args.output == "-" else sys.stdout)
     return 1 if result.unsupported else 0
 
 
@@ -212,19 +229,39 @@ def _output_cosine(model, qat, batch: tuple) -> float:
     return min(F.cosine_similarity(rows(r), rows(v), dim=1).mean().item() for r, v in zip(ref, val, strict=True))
 
 
-def quantize(args: argparse.Namespace) -> int:
-    """With `-o -` stdout carries the program only: whatever the user's model prints (at import, in the
-    factory, in forward) goes to stderr, so `irq quantize ... -o - > model.irq` is a loadable file."""
-    if args.output != "-":
-        return _quantize(args, sys.stdout)
-    program_out = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        return _quantize(args, program_out)
-
-
-def _quantize(args: argparse.Namespace, program_out) -> int:
+def _qat_labels(args: argparse.Namespace, model, examples: tuple, labels, n: int):
+    """The labels `y` as class indices for cross-entropy, checked against the model's logits: one per
+    input sample, integers in [0, classes). torch would report a bad label from inside the loss."""
     import numpy as np
     import torch
+    if labels is None:
+        raise CLIError(f"--qat-epochs needs integer labels 'y' in {args.calib} (it has none)")
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise CLIError(f"{args.calib}: labels 'y' are {labels.dtype}, expected integer class indices")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]  # a column of class indices
+    if labels.ndim != 1:
+        raise CLIError(f"{args.calib}: labels 'y' have shape {'x'.join(map(str, labels.shape))}, expected one class "
+                       "index per sample")
+    if len(labels) != n:
+        raise CLIError(f"{args.calib}: {n} inputs but {len(labels)} labels")
+    if len(examples) != 1:
+        raise CLIError("--qat-epochs supports single-input classifiers only")
+    with torch.no_grad():
+        logits = model(*examples)
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        raise CLIError("--qat-epochs trains a classifier with cross-entropy: the model must return one "
+                       "(batch, classes) tensor of logits")
+    classes = logits.shape[1]
+    bad = labels[(labels < 0) | (labels >= classes)]
+    if bad.size:
+        raise CLIError(f"{args.calib}: label {int(bad[0])} is not a class index of the model's {classes} "
+                       f"outputs ({bad.size} label(s) outside 0..{classes - 1})")
+    return torch.from_numpy(labels).long()
+
+
+def quantize(args: argparse.Namespace, program_out: TextIO) -> int:
 
     import irq
     from irq.workflow import calibrate, train_qat
@@ -240,23 +277,15 @@ def _quantize(args: argparse.Namespace, program_out) -> int:
     examples = _example_inputs(model, specs)
     inputs, labels = load_npz(args.calib, len(examples))
     tensors = _calibration_tensors(args.calib, specs, inputs)
-    if args.qat_epochs and labels is None:
-        raise CLIError(f"--qat-epochs needs integer labels 'y' in {args.calib} (it has none)")
-    if args.qat_epochs and not np.issubdtype(np.asarray(labels).dtype, np.integer):
-        raise CLIError(f"{args.calib}: labels 'y' are {np.asarray(labels).dtype}, expected integer class indices")
-    if args.qat_epochs and len(examples) != 1:
-        raise CLIError("--qat-epochs supports single-input classifiers only")
     n = len(tensors[0])
-    if args.qat_epochs and len(labels) != n:
-        raise CLIError(f"{args.calib}: {n} inputs but {len(labels)} labels")
+    y = _qat_labels(args, model, examples, labels, n) if args.qat_epochs else None
     batches = [tuple(t[i:i + args.batch_size] for t in tensors) for i in range(0, n, args.batch_size)]
     progress = not args.no_progress
 
     try:
         qat = irq.prepare(model, examples, qconfig=args.qconfig, march=march, check_model=False)
         calibrate(qat, batches, progress=progress)
-        if args.qat_epochs:
-            y = torch.from_numpy(np.asarray(labels)).long()
+        if y is not None:
             train_qat(qat, tensors[0], y, epochs=args.qat_epochs, lr=args.qat_lr, batch_size=args.batch_size,
                       progress=progress)
         program = irq.convert(qat, march=march)
