@@ -229,6 +229,18 @@ def _output_cosine(model, qat, batch: tuple) -> float:
     return min(F.cosine_similarity(rows(r), rows(v), dim=1).mean().item() for r, v in zip(ref, val, strict=True))
 
 
+def _check_march(qat, march: str) -> None:
+    """Refuse, before calibration and QAT, what convert would refuse after them: the march profile's
+    violations (an op it lacks, an int16 activation on an int8-only march, a kernel over its limits),
+    each with its source line, the list irq.check_model and irq.convert compute."""
+    import irq
+    from irq.quant.prepare import ir_of
+    unsupported = irq.check_model(ir_of(qat), march=march, path=None).unsupported
+    if unsupported:
+        listed = "; ".join(f"{e.location}: '{e.op}' ({e.path}) {e.detail}" for e in unsupported)
+        raise CLIError(f"march '{march}' cannot run {len(unsupported)} op(s) (nothing calibrated): {listed}")
+
+
 def _qat_labels(args: argparse.Namespace, model, examples: tuple, labels, n: int):
     """The labels `y` as class indices for cross-entropy, checked against the model's logits: one per
     input sample, integers in [0, classes). torch would report a bad label from inside the loss."""
@@ -284,6 +296,7 @@ def quantize(args: argparse.Namespace, program_out: TextIO) -> int:
 
     try:
         qat = irq.prepare(model, examples, qconfig=args.qconfig, march=march, check_model=False)
+        _check_march(qat, march)
         calibrate(qat, batches, progress=progress)
         if y is not None:
             train_qat(qat, tensors[0], y, epochs=args.qat_epochs, lr=args.qat_lr, batch_size=args.batch_size,
@@ -309,7 +322,7 @@ def quantize(args: argparse.Namespace, program_out: TextIO) -> int:
     qat_note = f", QAT {args.qat_epochs} epoch(s)" if args.qat_epochs else ""
     print(f"irq quantize: {args.model} -> {where} ({size / 1e3:.1f} KB, {n_ops} bpu ops, {march}, "
           f"{args.qconfig}); calibrated on {n} samples in {len(batches)} batch(es){qat_note}; "
-          f"int8 vs float on the first calibration batch: output cosine {cos:.6f}",
+          f"quantized (VALIDATION) vs float on the first calibration batch: output cosine {cos:.6f}",
           file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
