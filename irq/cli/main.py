@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--example-input", action="append", required=True, metavar="SHAPE[:DTYPE]",
                    help="input shape like 1x3x224x224; several inputs: 1x3x32x32,1x10 (or repeat the flag); "
                         "integer inputs (token ids): 1x16:int64")
-    q.add_argument("--calib", required=True, metavar="DATA.npz", help="calibration inputs x (and labels y for QAT)")
+    q.add_argument("--calib", required=True, metavar="DATA.npz",
+                   help="calibration inputs: x (x0, x1, ... for several inputs; or a .npy for one input), and "
+                        "integer labels y for --qat-epochs")
     q.add_argument("--qconfig", default="default_qat_8bit", help="qconfig template (default: default_qat_8bit)")
     q.add_argument("--march", default="bayes", help="target march: bayes or nash (default: bayes)")
     q.add_argument("--batch-size", type=int, default=32, help="calibration / QAT batch size (default: 32)")
