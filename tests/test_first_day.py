@@ -471,6 +471,20 @@ def test_run_output_paths(workdir: Path, program: Path, capsys):
     np.testing.assert_array_equal(np.load(workdir / "logits"), irq.run(irq.load(program), np.load(workdir / "x.npy")))
 
 
+def test_run_refuses_non_finite_inputs(workdir: Path, program: Path, capsys):
+    # bug: a NaN pixel went through the numba runtime's quantize as an arbitrary code: finite, wrong
+    # outputs and exit status 0 (the reference runtime failed with "values in [-9223372036854775808, 127]")
+    x = np.load(workdir / "x.npy")
+    x[1, 0, 2, 2] = np.nan
+    x[2, 1, 0, 0] = np.inf
+    np.save(workdir / "bad.npy", x)
+    for runtime in ("numba", "reference"):
+        err = _error(["run", str(program), "-i", f"{workdir}/bad.npy", "-o", f"{workdir}/y.npy", "--runtime", runtime],
+                     capsys, prefix="irq run: error: ")
+        assert "bad.npy' holds 2 NaN or infinite value(s)" in err
+    assert not (workdir / "y.npy").exists()
+
+
 def test_run_a_truncated_or_corrupt_program_is_one_line(workdir: Path, program: Path, capsys):
     # bug: the parse error's caret excerpt made the error three lines
     text = program.read_bytes()

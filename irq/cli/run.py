@@ -85,6 +85,14 @@ def _run(args: argparse.Namespace) -> None:
             inputs.append(np.load(path, allow_pickle=False))
         except (OSError, ValueError, EOFError) as e:
             raise RunError(f"cannot read input '{path}': {_first_line(e)}") from None
+    for path, x in zip(args.input, inputs):
+        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+            bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+            if bad:
+                # bpu.quantize has no code for NaN: the numba runtime would turn it into an arbitrary
+                # integer and print finite, wrong outputs
+                raise RunError(f"input '{path}' holds {bad} NaN or infinite value(s); a quantized program "
+                               "has no code for them")
     try:
         if args.runtime == "reference":
             outputs = _run_reference(program, inputs)
