@@ -180,6 +180,19 @@ def test_output_in_a_missing_directory_fails_before_any_work(workdir: Path, caps
     assert "is a directory" in err
 
 
+def test_command_line_mistakes_fail_before_torch_is_imported(tmp_path: Path):
+    # bug: the output path and --example-input were checked after `import torch` (seconds, 23 s on this
+    # loaded machine) and after the model was built
+    code = ("import sys\nfrom irq.cli.main import main\n"
+            "status = main(['quantize', 'm.py:f', '--example-input', '1x3', '--calib', 'c.npz', '-o', 'missing/x.irq'])\n"
+            "assert status == 1 and 'torch' not in sys.modules, (status, 'torch' in sys.modules)\n"
+            "status = main(['check', 'm.py:f', '--example-input', '1xthree'])\n"
+            "assert status == 1 and 'torch' not in sys.modules\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines()[0].startswith("irq: error: cannot write 'missing/x.irq'"), run.stderr
+
+
 def test_output_dash_writes_the_program_to_stdout(workdir: Path, capsys, monkeypatch):
     # bug: `-o -` wrote a file named '-' and printed the summary where the program should be
     monkeypatch.chdir(workdir)

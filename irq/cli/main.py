@@ -154,10 +154,10 @@ def _irq_errors():
 
 
 def check(args: argparse.Namespace, report_out: TextIO) -> int:
-    import irq
-    march = _march(args.march)
     specs = parse_example_inputs(args.example_input)
     _check_output(args.output)
+    import irq
+    march = _march(args.march)
     model = build_model(args.model)
     examples = _example_inputs(model, specs)
     try:
@@ -276,16 +276,16 @@ def _qat_labels(args: argparse.Namespace, model, examples: tuple, labels, n: int
 
 
 def quantize(args: argparse.Namespace, program_out: TextIO) -> int:
-
+    # the command line's own mistakes first, before importing torch (seconds on a loaded machine)
+    specs = parse_example_inputs(args.example_input)
+    _check_output(args.output)
+    if args.batch_size <= 0 or args.qat_epochs < 0:
+        raise CLIError("--batch-size must be positive and --qat-epochs non-negative")
     import irq
     from irq.workflow import calibrate, train_qat
     march = _march(args.march)
     if args.qconfig not in irq.qconfig.TEMPLATES:
         raise CLIError(f"--qconfig '{args.qconfig}': unknown template (known: {', '.join(irq.qconfig.TEMPLATES)})")
-    if args.batch_size <= 0 or args.qat_epochs < 0:
-        raise CLIError("--batch-size must be positive and --qat-epochs non-negative")
-    specs = parse_example_inputs(args.example_input)
-    _check_output(args.output)
     to_stdout = args.output == "-"
     model = build_model(args.model)
     examples = _example_inputs(model, specs)
