@@ -184,7 +184,8 @@ def test_command_line_mistakes_fail_before_torch_is_imported(tmp_path: Path):
     # bug: the output path and --example-input were checked after `import torch` (seconds, 23 s on this
     # loaded machine) and after the model was built
     code = ("import sys\nfrom irq.cli.main import main\n"
-            "status = main(['quantize', 'm.py:f', '--example-input', '1x3', '--calib', 'c.npz', '-o', 'missing/x.irq'])\n"
+            "status = main(['quantize', 'm.py:f', '--example-input', '1x3', '--calib', 'c.npz',\n"
+            "               '-o', 'missing/x.irq'])\n"
             "assert status == 1 and 'torch' not in sys.modules, (status, 'torch' in sys.modules)\n"
             "status = main(['check', 'm.py:f', '--example-input', '1xthree'])\n"
             "assert status == 1 and 'torch' not in sys.modules\n")
