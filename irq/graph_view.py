@@ -84,14 +84,25 @@ def op_graph_dot(module: Operation, *, name: str = "irq") -> str:
 
 
 def write_op_graph(module: Operation, path: str | Path) -> list[Path]:
-    """Write `path` (DOT) and, when graphviz's `dot` is installed, `path` with suffix .svg."""
+    """Write `path` (DOT) and, when graphviz's `dot` is installed, `path` with suffix .svg.
+
+    Both are written whole or not at all (irq.output_file); OutputError names the file and the reason
+    (a missing directory, or graphviz failing on the SVG)."""
+    from irq.output_file import OutputError, write_bytes, write_text
     path = Path(path)
-    path.write_text(op_graph_dot(module, name=path.stem), encoding="utf-8")
+    write_text(path, op_graph_dot(module, name=path.stem))
     written = [path]
     dot = shutil.which("dot")
     if dot is not None:
         svg = path.with_suffix(".svg")
-        subprocess.run([dot, "-Tsvg", str(path), "-o", str(svg)], check=True, capture_output=True, timeout=120)
+        try:
+            done = subprocess.run([dot, "-Tsvg", str(path)], capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise OutputError(str(svg), f"graphviz 'dot' failed: {e}") from None
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise OutputError(str(svg), f"graphviz 'dot' failed: {reason[0] if reason else done.returncode}")
+        write_bytes(svg, done.stdout)
         written.append(svg)
     return written
 

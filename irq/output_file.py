@@ -1,6 +1,7 @@
 """Writing output files without clobbering what the path names.
 
-`irq-opt -o PATH`, `Module.save(PATH)` and reproducer files all write through here.
+`irq-opt -o PATH`, `Module.save(PATH)`, `irq run -o PATH`, `--view-op-graph` and reproducer files
+all write through here; the CLI calls `check_writable` first, to fail before minutes of work.
 A regular file (or a path that does not exist yet) is replaced atomically: the text
 goes to a temporary file in the same directory, which is renamed over the target, so
 readers never see half a file and a failed write leaves the old one intact. Anything
@@ -31,14 +32,10 @@ class OutputError(OSError):
         return f"cannot write '{self.path}': {self.reason}"
 
 
-def write_text(path: str | os.PathLike, pieces: str | Iterable[str]) -> None:
-    """Write `pieces` (a string, or strings written one after the other) to `path` as UTF-8.
-
-    Raises OutputError for a missing directory, a directory as the path, a file the
-    user may not write, a full disk, or any other OS failure.
-    """
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise the OutputError `write_text(path, ...)` would raise for a missing directory, a directory as
+    the path or a file the user may not write, without writing anything."""
     name = os.fspath(path)
-    chunks = [pieces] if isinstance(pieces, str) else pieces
     try:
         target = os.path.realpath(name)
         try:
@@ -48,24 +45,67 @@ def write_text(path: str | os.PathLike, pieces: str | Iterable[str]) -> None:
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise OutputError(name, "is a directory", errno.EISDIR)
         if st is not None and not stat.S_ISREG(st.st_mode):
-            _write_through(target, chunks)
-        else:
-            _replace_atomically(name, target, st, chunks)
+            return
+        directory = os.path.dirname(target) or "."
+        if not os.path.isdir(directory):
+            raise OutputError(name, f"directory '{os.path.dirname(name) or '.'}' does not exist", errno.ENOENT)
+        if not os.access(target if st is not None else directory, os.W_OK):
+            raise OutputError(name, "permission denied", errno.EACCES)
     except OutputError:
         raise
     except OSError as e:
         raise OutputError(name, e.strerror or str(e), e.errno) from None
+
+
+def write_text(path: str | os.PathLike, pieces: str | Iterable[str]) -> None:
+    """Write `pieces` (a string, or strings written one after the other) to `path` as UTF-8.
+
+    Raises OutputError for a missing directory, a directory as the path, a file the
+    user may not write, a full disk, or any other OS failure.
+    """
+    chunks = [pieces] if isinstance(pieces, str) else pieces
+    try:
+        _write(path, chunks, binary=False)
     except UnicodeEncodeError as e:  # a lone surrogate in a string attribute
-        raise OutputError(name, f"text cannot be encoded as UTF-8: {e.reason}") from None
+        raise OutputError(os.fspath(path), f"text cannot be encoded as UTF-8: {e.reason}") from None
 
 
-def _write_through(target: str, chunks: Iterable[str]) -> None:
-    with open(target, "w", encoding="utf-8") as f:
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """`write_text` for bytes (a .npy file): replaced whole or not at all, OutputError on failure."""
+    _write(path, [data], binary=True)
+
+
+def _write(path: str | os.PathLike, chunks: Iterable, *, binary: bool) -> None:
+    name = os.fspath(path)
+    try:
+        target = os.path.realpath(name)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise OutputError(name, "is a directory", errno.EISDIR)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            _write_through(target, chunks, binary)
+        else:
+            _replace_atomically(name, target, st, chunks, binary)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(name, e.strerror or str(e), e.errno) from None
+
+
+def _open_args(binary: bool) -> dict:
+    return {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8"}
+
+
+def _write_through(target: str, chunks: Iterable, binary: bool) -> None:
+    with open(target, **_open_args(binary)) as f:
         for c in chunks:
             f.write(c)
 
 
-def _replace_atomically(name: str, target: str, st: os.stat_result | None, chunks: Iterable[str]) -> None:
+def _replace_atomically(name: str, target: str, st: os.stat_result | None, chunks: Iterable, binary: bool) -> None:
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise OutputError(name, f"directory '{os.path.dirname(name) or '.'}' does not exist", errno.ENOENT)
@@ -74,7 +114,7 @@ def _replace_atomically(name: str, target: str, st: os.stat_result | None, chunk
         raise OutputError(name, "permission denied", errno.EACCES)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, **_open_args(binary)) as f:
             for c in chunks:
                 f.write(c)
             f.flush()

@@ -52,7 +52,7 @@ def _quantize(d: Path, *extra: str) -> list[str]:
 def test_quantize_then_run_matches_the_float_model(workdir: Path, capsys):
     assert main(_quantize(workdir, "--qconfig", "default_calib_8bit", "--batch-size", "16")) == 0
     summary = capsys.readouterr().out
-    assert "calibrated on 64 samples in 4 batches" in summary
+    assert "calibrated on 64 samples in 4 batch(es)" in summary
     assert main(["run", f"{workdir}/model.irq", "--input", f"{workdir}/x.npy", "--output", f"{workdir}/y.npy"]) == 0
     # the reference runtime runs the program's static batch size (1): the numba runtime's first row, exactly
     np.save(workdir / "x1.npy", np.load(workdir / "x.npy")[:1])

@@ -22,8 +22,8 @@ from irq.cli.pipes import BROKEN_PIPE_STATUS, quiet_on_broken_pipe  # noqa: F401
 SPLIT_MARKER = "// -----"
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="irq-opt", description="Parse, transform and print irq IR.")
+def _parser(prog: str = "irq-opt") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description="Parse, transform and print irq IR.")
     ap.add_argument("input", nargs="?", default="-", help="input file ('-' for stdin)")
     ap.add_argument("-p", "--pass-pipeline", default="", help="pipeline, e.g. 'builtin.module(canonicalize, cse)'")
     ap.add_argument("-o", "--output", default="-", help="output file ('-' for stdout)")
@@ -154,21 +154,29 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
             if args.statistics:
                 sys.stderr.write(pm.statistics())
         diags.extend(emitted)
-    if args.view_op_graph is not None:
-        _view_op_graph(module, args, filename, offset)
+    if args.view_op_graph is not None and not _view_op_graph(module, args, filename, offset):
+        return None
     return print_module(module, generic=args.generic, debuginfo=args.debuginfo,
                         elide_elements_if_larger=args.elide_elements, elide_resources_if_larger=args.elide_resources)
 
 
-def _view_op_graph(module, args, filename: str, offset: int) -> None:
-    """Write the DOT (and SVG) of `module`; chunks of a split input get their first line in the name."""
+def _view_op_graph(module, args, filename: str, offset: int) -> bool:
+    """Write the DOT (and SVG) of `module`; chunks of a split input get their first line in the name.
+    False (with one `irq-opt: error:` line) when the file cannot be written."""
     from irq.graph_view import write_op_graph
+    from irq.output_file import OutputError
     default = "op_graph.dot" if filename == "<stdin>" else Path(filename).with_suffix(".dot")
     path = Path(args.view_op_graph or default)
     if args.split_input_file and offset:
         path = path.with_name(f"{path.stem}.{offset + 1}{path.suffix}")
-    for written in write_op_graph(module, path):
-        print(f"irq-opt: op graph written to {written}", file=sys.stderr)
+    try:
+        written = write_op_graph(module, path)
+    except OutputError as e:
+        print(f"irq-opt: error: --view-op-graph: {e}", file=sys.stderr)
+        return False
+    for name in written:
+        print(f"irq-opt: op graph written to {name}", file=sys.stderr)
+    return True
 
 
 def _format(d, filename: str) -> str:
@@ -187,13 +195,17 @@ def _write(out: TextIO, texts: list[str]) -> None:
 
 #: Exit status when the reader of stdout went away: what a shell reports for a tool killed by SIGPIPE.
 @quiet_on_broken_pipe
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "irq-opt") -> int:
     """Run irq-opt; a reader that closes stdout early (`irq-opt big.irq | head -1`) ends it quietly."""
-    return _main(argv)
+    try:
+        return _main(argv, prog)
+    except KeyboardInterrupt:
+        print("irq-opt: interrupted", file=sys.stderr)
+        return 130
 
 
-def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+def _main(argv: list[str] | None, prog: str = "irq-opt") -> int:
+    args = _parser(prog).parse_args(argv)
     from irq.diagnostics import ParseError
     for plugin in args.load_pass_plugin:
         try:

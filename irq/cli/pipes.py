@@ -30,16 +30,16 @@ class DiscardingStream(io.TextIOBase):
         return len(text)
 
 
-def quiet_on_broken_pipe(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+def quiet_on_broken_pipe(main: Callable[..., int]) -> Callable[..., int]:
     """Wrap a CLI entry point: BrokenPipeError on stdout becomes exit status 141 with nothing printed, and
     a closed stderr swallows diagnostics instead of diverting them into stdout."""
     @functools.wraps(main)
-    def run(argv: list[str] | None = None) -> int:
+    def run(argv: list[str] | None = None, **options: object) -> int:
         if sys.stderr is None:
             sys.stderr = DiscardingStream()
         try:
             try:
-                return main(argv)
+                return main(argv, **options)
             finally:
                 # flush here, not at interpreter exit, so a short output (a help text, a summary) that
                 # finds the pipe closed is caught below too; `finally` also covers argparse's SystemExit

@@ -7,6 +7,6 @@ graph matching; `sensitivity` quantizes one owner at a time and ranks owners by 
 alone. Importing this package imports torch (it debugs torch modules)."""
 
 from irq.debug.compare import CompareReport, OwnerRow, compare
-from irq.debug.sensitivity import SensitivityRow, sensitivity
+from irq.debug.sensitivity import SensitivityReport, SensitivityRow, sensitivity
 
-__all__ = ["CompareReport", "OwnerRow", "SensitivityRow", "compare", "sensitivity"]
+__all__ = ["CompareReport", "OwnerRow", "SensitivityReport", "SensitivityRow", "compare", "sensitivity"]

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -58,7 +59,26 @@ def set_modes(model: nn.Module, mode_of: Callable[[FakeQuantize], str]) -> None:
 
 
 def as_args(inputs: Any) -> tuple:
-    return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    """One batch as the forward's positional arguments: a tensor or array, or a tuple/list of them.
+
+    numpy arrays become tensors: irq.run and .npy files hold numpy, and a user debugging a program
+    passes the same batch here."""
+    args = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    return tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
+
+
+def call_model(model: nn.Module, inputs: Any, who: str) -> Any:
+    """`model(*as_args(inputs))` without autograd; a model that rejects the inputs is a ValueError saying
+    what `inputs` must be (a list of batches is the usual mistake: it is read as several arguments)."""
+    args = as_args(inputs)
+    try:
+        with torch.no_grad():
+            return model(*args)
+    except (TypeError, RuntimeError, ValueError, IndexError) as e:
+        shapes = ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__ for a in args)
+        raise ValueError(f"{who}: the model does not run on `inputs` ({len(args)} argument(s): {shapes}); pass "
+                         f"one batch: a tensor or array, or a tuple of the forward's inputs "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
 
 
 def run_recording(model: nn.Module, inputs: Any, mode_of: Callable[[FakeQuantize], str]
@@ -75,8 +95,7 @@ def run_recording(model: nn.Module, inputs: Any, mode_of: Callable[[FakeQuantize
         set_modes(model, mode_of)
         handles = [fq.register_forward_hook(hook) for fq in output_quantizers(model)]
         try:
-            with torch.no_grad():
-                out = model(*as_args(inputs))
+            out = call_model(model, inputs, "irq.debug")
         finally:
             for h in handles:
                 h.remove()

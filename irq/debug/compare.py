@@ -16,14 +16,14 @@ from __future__ import annotations
 import csv
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from irq.debug.capture import as_args, output_quantizers, preserved, run_recording
+from irq.debug.capture import as_args, call_model, output_quantizers, preserved, run_recording
 from irq.debug.metrics import cosine, l1_error, max_abs_error
 from irq.quant.fake_quantize import FakeQuantize
 
@@ -51,6 +51,8 @@ class OwnerRow:
     cosine_deployed: float | None = None
     #: the deployed program's value here equals VALIDATION's bit for bit (None: no deployed column)
     deployed_equals_validation: bool | None = None
+    #: batches the quantizer's observer has seen; 0: never calibrated, its scale is the initial 1.0
+    observed: int = 1
 
 
 @dataclass
@@ -80,11 +82,22 @@ class CompareReport:
         """The first owner, in execution order, whose VALIDATION cosine drops below the threshold."""
         return next((r for r in self.rows if r.cosine_validation < self.threshold), None)
 
+    @property
+    def uncalibrated(self) -> list[OwnerRow]:
+        """Quantizers whose observer never saw a batch: their scale is the initial 1.0, not a measurement."""
+        return [r for r in self.rows if r.observed == 0]
+
     def suggestions(self) -> list[str]:
         """Plain-words fixes for the first divergent owner (empty when nothing diverges)."""
         row = self.first_divergent
         if row is None:
             return []
+        if self.uncalibrated:
+            # every other tip would be about a scale nobody chose: calibrate first
+            names = ", ".join(r.owner for r in self.uncalibrated[:5]) + (", ..." if len(self.uncalibrated) > 5 else "")
+            return [f"{len(self.uncalibrated)} quantizer(s) were never calibrated ({names}): their scale is the "
+                    "initial 1.0; run calibration batches first (irq.workflow.calibrate(qat, batches), or "
+                    "FakeQuantState.CALIBRATION in eval mode), then compare again"]
         tips = []
         if row.saturation_rate > SATURATION_LIMIT:
             tips.append(f"{row.owner}: {row.saturation_rate:.1%} of its outputs saturate at scale {row.scale:.4g}; "
@@ -124,15 +137,23 @@ class CompareReport:
         elif mismatch is not None:
             lines.append(f"{mismatch.owner}: the deployed program differs from VALIDATION here first; VALIDATION and "
                          "the program must agree bit for bit, so this is a bug in lowering or the runtime: report it")
+        if self.uncalibrated:
+            lines.append(f"{len(self.uncalibrated)} quantizer(s) never calibrated (scale 1.0): the numbers above "
+                         "measure no calibration")
         lines.extend(self.suggestions())
         return "\n".join(lines)
 
     def write_csv(self, path: str) -> str:
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(asdict(self.rows[0]) if self.rows else ["owner"]))
-            writer.writeheader()
-            for r in self.rows:
-                writer.writerow(asdict(r))
+        """The table as CSV, one row per quantizer; written whole or not at all (irq.output_file)."""
+        import io
+
+        from irq.output_file import write_text
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(OwnerRow)])
+        writer.writeheader()
+        for r in self.rows:
+            writer.writerow(asdict(r))
+        write_text(path, buffer.getvalue())
         self.files["csv"] = path
         return path
 
@@ -246,9 +267,14 @@ def compare(float_model: nn.Module, qat_model: nn.Module, inputs: Any, *, progra
     if not quantizers:
         raise ValueError("irq.debug.compare: the model has no activation fake-quant modules; pass the module "
                          "irq.prepare returned")
+    # the float reference runs in eval mode (batch norm's running statistics); the user's mode is restored
+    modes = {m: m.training for m in float_model.modules()}
     float_model.eval()
-    with torch.no_grad():
-        y_float_model = float_model(*as_args(inputs))
+    try:
+        y_float_model = call_model(float_model, inputs, "irq.debug.compare")
+    finally:
+        for m, training in modes.items():
+            m.training = training
     y_float, rec_float = run_recording(qat_model, inputs, lambda fq: "float")
     y_qat, rec_qat = run_recording(qat_model, inputs, lambda fq: "qat")
     y_val, rec_val = run_recording(qat_model, inputs, lambda fq: "validation")
@@ -263,7 +289,8 @@ def compare(float_model: nn.Module, qat_model: nn.Module, inputs: Any, *, progra
             scale=float(scale.max()) if scale.numel() else math.nan,
             cosine_qat=cosine(x_float, out_qat), cosine_validation=cosine(x_float, out_val),
             max_abs_error=max_abs_error(x_float, out_val), l1_error=l1_error(x_float, out_val),
-            saturation_rate=_saturation_rate(fq, x_float), fused=(fq.owner in fused)))
+            saturation_rate=_saturation_rate(fq, x_float), fused=(fq.owner in fused),
+            observed=int(getattr(fq, "observed", 1))))
     report = CompareReport(rows=rows, threshold=threshold,
                            output_cosine_qat=_outputs_cosine(y_float, y_qat),
                            output_cosine_validation=_outputs_cosine(y_float, y_val),
