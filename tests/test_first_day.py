@@ -499,6 +499,21 @@ def test_run_refuses_non_finite_inputs(workdir: Path, program: Path, capsys):
     assert not (workdir / "y.npy").exists()
 
 
+def test_library_runtimes_refuse_non_finite_inputs(workdir: Path, program: Path):
+    # bug: irq.run (numba) quantized a NaN to an arbitrary code and returned finite, wrong outputs; the
+    # reference runtime failed with "values in [-9223372036854775808, 127]", naming no input
+    prog = irq.load(program)
+    x = np.load(workdir / "x.npy")[:1]  # the traced batch, which the library's reference runtime needs
+    good = irq.run(prog, x)
+    for bad_value in (np.nan, np.inf, -np.inf):
+        bad = x.copy()
+        bad[0, 0, 1, 1] = bad_value
+        for runtime in ("numba", "reference"):
+            with pytest.raises(Exception, match=r"input.* holds 1 NaN or infinite value\(s\)"):
+                irq.run(prog, bad, runtime=runtime)
+    np.testing.assert_array_equal(irq.run(prog, x), good)  # a refused call leaves the compiled program usable
+
+
 def test_run_a_truncated_or_corrupt_program_is_one_line(workdir: Path, program: Path, capsys):
     # bug: the parse error's caret excerpt made the error three lines
     text = program.read_bytes()

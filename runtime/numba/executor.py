@@ -131,6 +131,10 @@ class CompiledProgram:
             if x.dtype != want:
                 raise ProgramError(f"{_arg_name(arg, i)} has dtype {x.dtype}, the program expects {want} "
                                    f"({arg.type})")
+            bad = int(x.size - np.count_nonzero(np.isfinite(x))) if x.dtype.kind == "f" else 0
+            if bad:  # quantize would turn a NaN into an arbitrary code and print finite, wrong outputs
+                raise ProgramError(f"{_arg_name(arg, i)} holds {bad} NaN or infinite value(s): a quantized "
+                                   "program has no code for them")
         shapes = [tuple(t.shape) for t in self.arg_types]
         if all(x.shape == s for x, s in zip(inputs, shapes)):
             batch = self.program_batch

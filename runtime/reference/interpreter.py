@@ -50,6 +50,10 @@ def _check_input(i: int, arg, x) -> np.ndarray:
     if dt.kind == "f":
         if a.dtype.kind not in "fiu":
             raise ReferenceRuntimeError(f"input #{i} has dtype {a.dtype}, the program expects {t}")
+        bad = int(a.size - np.count_nonzero(np.isfinite(a))) if a.dtype.kind == "f" else 0
+        if bad:
+            raise ReferenceRuntimeError(f"input #{i} holds {bad} NaN or infinite value(s): a quantized program has "
+                                        "no code for them")
         return a.astype(dt)
     if a.dtype.kind not in "iu":
         raise ReferenceRuntimeError(f"input #{i} has dtype {a.dtype}, the program expects integer codes ({t})")
