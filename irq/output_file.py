@@ -32,18 +32,25 @@ class OutputError(OSError):
         return f"cannot write '{self.path}': {self.reason}"
 
 
+def _stat_target(name: str) -> tuple[str, os.stat_result | None]:
+    """The path a write would reach (symlinks followed) and its stat (None: not there yet); a directory is
+    refused, as `open(path, "w")` would refuse it."""
+    target = os.path.realpath(name)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(name, "is a directory", errno.EISDIR)
+    return target, st
+
+
 def check_writable(path: str | os.PathLike) -> None:
     """Raise the OutputError `write_text(path, ...)` would raise for a missing directory, a directory as
     the path or a file the user may not write, without writing anything."""
     name = os.fspath(path)
     try:
-        target = os.path.realpath(name)
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            st = None
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            raise OutputError(name, "is a directory", errno.EISDIR)
+        target, st = _stat_target(name)
         if st is not None and not stat.S_ISREG(st.st_mode):
             return
         directory = os.path.dirname(target) or "."
@@ -78,13 +85,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def _write(path: str | os.PathLike, chunks: Iterable, *, binary: bool) -> None:
     name = os.fspath(path)
     try:
-        target = os.path.realpath(name)
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            st = None
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            raise OutputError(name, "is a directory", errno.EISDIR)
+        target, st = _stat_target(name)
         if st is not None and not stat.S_ISREG(st.st_mode):
             _write_through(target, chunks, binary)
         else:
