@@ -148,6 +148,25 @@ class SoftmaxOp(Op):
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
 
 
+def _norm_bits(op: Op) -> tuple[int, int, int]:
+    """(frac_bits, sqrt_frac_bits, eps) of a layer or group norm, checked: the ranges the integer steps assume."""
+    f, eps = op.frac_bits.value, op.eps.value
+    if not 1 <= f <= 15:
+        raise op.error(f"frac_bits must be in [1, 15], got {f}")
+    if eps < 0:
+        raise op.error(f"eps must be >= 0, got {eps}")
+    g = f if op.sqrt_frac_bits is None else op.sqrt_frac_bits.value
+    if not 0 <= g <= f:
+        raise op.error(f"sqrt_frac_bits must be in [0, frac_bits = {f}], got {g}")
+    return f, g, eps
+
+
+def _norm_statistics_fit(op: Op, n: int, f: int, g: int, eps: int) -> bool:
+    """Whether the exact statistics over n elements (sum of squares, scaled variance) stay inside int64."""
+    bits = width(op.input)
+    return (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + f + g + 2) < 2**63
+
+
 @DIALECT.op
 class LayerNormOp(Op):
     """Integer layer norm over the last dim: exact statistics, integer square root, i8 gamma, i32 beta."""
@@ -169,21 +188,13 @@ class LayerNormOp(Op):
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
         s = shape_of(self.input)
-        f, eps = self.frac_bits.value, self.eps.value
-        if not 1 <= f <= 15:
-            raise self.error(f"frac_bits must be in [1, 15], got {f}")
-        if eps < 0:
-            raise self.error(f"eps must be >= 0, got {eps}")
-        g = f if self.sqrt_frac_bits is None else self.sqrt_frac_bits.value
-        if not 0 <= g <= f:
-            raise self.error(f"sqrt_frac_bits must be in [0, frac_bits = {f}], got {g}")
+        f, g, eps = _norm_bits(self)
         if s is not None:
             n = s[-1]
             for what, v in (("gamma", self.gamma), ("beta", self.beta)):
                 if shape_of(v) is not None and shape_of(v) != (n,):
                     raise self.error(f"{what} must have shape [{n}], got {list(shape_of(v))}")
-            bits = width(self.input)
-            if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) >= 2**63 or n * 2 ** (bits + f + g + 2) >= 2**63:
+            if not _norm_statistics_fit(self, n, f, g, eps):
                 raise self.error(f"{n} elements of {dtype_name(self.input)} with frac_bits {f}, sqrt_frac_bits {g} "
                                  f"and eps {eps} overflow int64 statistics")
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
@@ -282,15 +293,11 @@ class GroupNormOp(Op):
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
         s = shape_of(self.input)
-        groups, f, eps = self.num_groups.value, self.frac_bits.value, self.eps.value
-        if not 1 <= f <= 15:
-            raise self.error(f"frac_bits must be in [1, 15], got {f}")
-        if eps < 0:
-            raise self.error(f"eps must be >= 0, got {eps}")
-        g = f if self.sqrt_frac_bits is None else self.sqrt_frac_bits.value
-        if not 0 <= g <= f:
-            raise self.error(f"sqrt_frac_bits must be in [0, frac_bits = {f}], got {g}")
-        if s is None:
+        groups = self.num_groups.value
+        f, g, eps = _norm_bits(self)
+        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+        if s is None:  # an unranked input: the shape checks wait for a ranked one
             return
         if len(s) < 2 or groups < 1 or s[1] % groups:
             raise self.error(f"{groups} groups do not divide the channels of a {list(s)} input")
@@ -300,9 +307,6 @@ class GroupNormOp(Op):
         n = s[1] // groups
         for d in s[2:]:
             n *= d
-        bits = width(self.input)
-        if (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) >= 2**63 or n * 2 ** (bits + f + g + 2) >= 2**63:
+        if not _norm_statistics_fit(self, n, f, g, eps):
             raise self.error(f"groups of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits "
                              f"{g} and eps {eps} overflow int64 statistics")
-        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
-        _verify_rounding(self)
