@@ -266,3 +266,39 @@ def test_strided_direct_conv_one_call_per_image_matches_int64(n, c, h, w, o, k, 
             tie = (p & (2**36 - 1)) == 2**35
             q = np.where(tie & (q & 1 == 1), q - 1, q)
         np.testing.assert_array_equal(out, np.clip(q, lo, hi))
+
+
+@given(n=st.integers(1, 2), c=st.sampled_from([4, 8, 20, 64]), h=st.integers(1, 9), w=st.integers(1, 9),
+       o=st.sampled_from([1, 16, 24, 40, 64, 96, 130]), k=st.sampled_from([1, 3]),
+       dtype=st.sampled_from([np.int8, np.int16]), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_fused_residual_requantize_matches_int64_unsaturated(n, c, h, w, o, k, dtype, extreme, seed):
+    # conv + residual + half_up with overflow proven impossible: the epilogue's branch-free residual path
+    # (int8) and the general one (int16). Shifts are chosen per channel so that most outputs land inside the
+    # code range: with saturated outputs (the other tests' largest multipliers) a residual weighted wrongly,
+    # read at another pixel or dropped would not show.
+    rng = np.random.default_rng(seed)
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    x = (rng.choice([lo, hi], size=(n, h, w, c)) if extreme else rng.integers(lo, hi + 1, (n, h, w, c))).astype(dtype)
+    wt = (rng.choice([-128, 127], size=(o, c, k, k)) if extreme else rng.integers(-128, 128, (o, c, k, k)))
+    wt = wt.astype(np.int8)
+    pad = ((k - 1) // 2,) * 4
+    plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, rng.integers(-2**20, 2**20, o), (1, 1), pad, (1, 1), 1,
+                      (-2**62, 2**62))
+    assert plan.route == "direct"
+    raw = np.empty(plan.out_shape, np.int64)
+    assert plan.raw(x, raw) == 0
+    np.testing.assert_array_equal(raw - plan.bias + plan.gemm.correction, _conv_int64(x, wt, (1, 1), pad, (1, 1)))
+    mult = rng.integers(2**30, 2**31, o).astype(np.int64)
+    res = rng.integers(lo, hi + 1, plan.out_shape).astype(dtype)
+    res_mult = rng.integers(0, 2**31, o).astype(np.int64)
+    p = raw * mult + res.astype(np.int64) * res_mult
+    # |p| >> shift spans about the code range: bit length of the channel's largest |p| minus the code width
+    top = np.abs(p).reshape(-1, o).max(axis=0)
+    bits = np.array([int(t).bit_length() for t in top])
+    shift = np.maximum(bits - (np.iinfo(dtype).bits - 1), 1).astype(np.int64)
+    out = np.empty(plan.out_shape, dtype)
+    assert plan.requantize(x, out, mult, shift, 0, lo, hi, res, res_mult) == 0
+    want = np.clip((p + (np.int64(1) << (shift - 1))) >> shift, lo, hi)
+    np.testing.assert_array_equal(out, want)
+    assert np.mean((want > lo) & (want < hi)) > 0.5  # the test sees unsaturated codes

@@ -195,6 +195,26 @@ def _store_row(of8, of16, of32, of64, size, o0, acc, un):
             of64[o0 + j] = acc[j]
 
 
+@numba.njit(cache=True, inline="always")
+def _requantize_row(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, of):
+    """``of[o0 + j] = clamp(((tile[r, j] + bias) * M + 2**(S-1)) >> S)`` for j < `un`: half_up, branch free."""
+    for j in range(un):
+        c = uc0 + j
+        of[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+
+
+@numba.njit(cache=True, inline="always")
+def _requantize_row_res(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, rf, res_mult, of):
+    """`_requantize_row` with the fused residual: ``(acc * M + res * M_res + 2**(S-1)) >> S``.
+
+    ``res`` is read at the output's own offset (the residual has the output's shape).
+    """
+    for j in range(un):
+        c = uc0 + j
+        p = (np.int64(tile[r, j]) + bias[c]) * mult[c] + np.int64(rf[o0 + j]) * res_mult[c]
+        of[o0 + j] = min(max((p + half[c]) >> shift[c], lo), hi)
+
+
 @numba.njit(cache=True)
 def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc_lo, acc_hi, mult, shift, half, mode,
               lo, hi, res, res_mult, raw, acc, out, size):
@@ -220,9 +240,10 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
     un = np.uint64(ncols)  # uint64 loop counters: uint64 + int64 would be float64 in Numba
     oy = v0 // wp  # one division per call: a 64-bit divide per row cost ~15% of a 1x1 conv
     ox = v0 - oy * wp - 1
-    if not dual and not raw and mode == HALF_UP and not has_res and not check and size <= 2:
-        # the common case (int8/int16 codes, half_up, no residual, overflow impossible) with every test
-        # hoisted out of the row loop
+    if not dual and not raw and mode == HALF_UP and not check and size <= 2:
+        # the common case (int8/int16 codes, half_up, overflow impossible; with or without a residual) with
+        # every test hoisted out of the row loop: the residual layers took the generic per-element path
+        # below, 3.3 against 0.8 ns per output (MobileNetV2's 144->24 projection at batch 8)
         for r in range(rows):
             ox += 1
             if ox == wp:
@@ -232,14 +253,15 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
                 continue
             o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
             if size == 1:
-                for j in range(un):
-                    c = uc0 + j
-                    of8[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+                if has_res:
+                    _requantize_row_res(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, rf, res_mult, of8)
+                else:
+                    _requantize_row(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, of8)
             else:
-                for j in range(un):
-                    c = uc0 + j
-                    of16[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo),
-                                       hi)
+                if has_res:
+                    _requantize_row_res(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, rf, res_mult, of16)
+                else:
+                    _requantize_row(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, of16)
         return 0
     bad = 0
     for r in range(rows):
