@@ -196,23 +196,39 @@ def _store_row(of8, of16, of32, of64, size, o0, acc, un):
 
 
 @numba.njit(cache=True, inline="always")
-def _requantize_row(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, of):
-    """``of[o0 + j] = clamp(((tile[r, j] + bias) * M + 2**(S-1)) >> S)`` for j < `un`: half_up, branch free."""
+def _requantize_row(tile, r, un, uc0, o0, bm, mult, shift, lo, hi, of):
+    """``of[o0 + j] = clamp((tile[r, j] * M + bm[j]) >> S)`` for j < `un`: half_up, branch free.
+
+    ``bm[j] = bias * M + 2**(S-1)`` of column ``uc0 + j`` (`_fold_bias`).
+    """
     for j in range(un):
         c = uc0 + j
-        of[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo), hi)
+        of[o0 + j] = min(max((np.int64(tile[r, j]) * mult[c] + bm[j]) >> shift[c], lo), hi)
 
 
 @numba.njit(cache=True, inline="always")
-def _requantize_row_res(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, rf, res_mult, of):
-    """`_requantize_row` with the fused residual: ``(acc * M + res * M_res + 2**(S-1)) >> S``.
+def _requantize_row_res(tile, r, un, uc0, o0, bm, mult, shift, lo, hi, rf, res_mult, of):
+    """`_requantize_row` with the fused residual: ``(acc * M + res * M_res + bm) >> S``.
 
     ``res`` is read at the output's own offset (the residual has the output's shape).
     """
     for j in range(un):
         c = uc0 + j
-        p = (np.int64(tile[r, j]) + bias[c]) * mult[c] + np.int64(rf[o0 + j]) * res_mult[c]
-        of[o0 + j] = min(max((p + half[c]) >> shift[c], lo), hi)
+        p = np.int64(tile[r, j]) * mult[c] + np.int64(rf[o0 + j]) * res_mult[c] + bm[j]
+        of[o0 + j] = min(max(p >> shift[c], lo), hi)
+
+
+@numba.njit(cache=True, inline="always")
+def _fold_bias(bias, mult, half, uc0, un, bm):
+    """``bm[j] = bias[c] * M[c] + 2**(S-1)`` for the tile's columns ``c = uc0 + j``.
+
+    ``(acc + bias) * M + 2**(S-1)`` and ``acc * M + bm`` are the same int64 (equal modulo 2**64, so
+    bit-identical even where the product wraps), and the row loops then load and add one constant less
+    per output: 0.18 -> 0.14 ns per output for 64-column rows, 0.35 -> 0.29 for 16 (one core).
+    """
+    for j in range(un):
+        c = uc0 + j
+        bm[j] = bias[c] * mult[c] + half[c]
 
 
 @numba.njit(cache=True)
@@ -244,6 +260,7 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
         # the common case (int8/int16 codes, half_up, overflow impossible; with or without a residual) with
         # every test hoisted out of the row loop: the residual layers took the generic per-element path
         # below, 3.3 against 0.8 ns per output (MobileNetV2's 144->24 projection at batch 8)
+        _fold_bias(bias, mult, half, uc0, un, acc)
         for r in range(rows):
             ox += 1
             if ox == wp:
@@ -254,14 +271,14 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
             o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
             if size == 1:
                 if has_res:
-                    _requantize_row_res(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, rf, res_mult, of8)
+                    _requantize_row_res(tile, r, un, uc0, o0, acc, mult, shift, lo, hi, rf, res_mult, of8)
                 else:
-                    _requantize_row(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, of8)
+                    _requantize_row(tile, r, un, uc0, o0, acc, mult, shift, lo, hi, of8)
             else:
                 if has_res:
-                    _requantize_row_res(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, rf, res_mult, of16)
+                    _requantize_row_res(tile, r, un, uc0, o0, acc, mult, shift, lo, hi, rf, res_mult, of16)
                 else:
-                    _requantize_row(tile, r, un, uc0, o0, bias, mult, half, shift, lo, hi, of16)
+                    _requantize_row(tile, r, un, uc0, o0, acc, mult, shift, lo, hi, of16)
         return 0
     bad = 0
     for r in range(rows):
