@@ -305,37 +305,3 @@ def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad
     np.testing.assert_array_equal(got, want)
     assert bad == ref_bad
 
-
-@given(c=st.sampled_from([1, 3, 16, 32, 40, 144]), h=st.integers(3, 7), w=st.integers(3, 40), pad=st.integers(0, 2),
-       dil=st.integers(1, 2), dtype=st.sampled_from([np.int8, np.int16]), extreme=st.booleans(),
-       shift_lo=st.sampled_from([1, 20, 40]), seed=st.integers(0, 2**32 - 1))
-@EXAMPLES
-def test_depthwise_flat_span_matches_the_int64_kernel(c, h, w, pad, dil, dtype, extreme, shift_lo, seed):
-    # the stride-1 3x3 flat-span path (interior rows walked period elements at a time against tiled weights
-    # and constants, bias folded into bias * M + 2**(S-1)) against the int64 kernel. Catches a wrong tap
-    # offset at a dilation, a period that is not a multiple of C (channels shifted across pixels), a last
-    # chunk shorter than the period, border pixels left unwritten, and a folded constant that rounds
-    # differently; widths up to 40 x 144 channels give spans of several periods.
-    assume(h + 2 * pad > 2 * dil and w + 2 * pad > 2 * dil)
-    rng = np.random.default_rng(seed)
-    x = codes(rng, (2, h, w, c), dtype, extreme)
-    wt = weights(rng, (c, 1, 3, 3), extreme)
-    bias = rng.choice(np.array([-(2**20), 2**20 - 1]), size=c) if extreme else rng.integers(-(2**20), 2**20, size=c)
-    plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, bias, (1, 1), (pad,) * 4, (dil, dil), c, I64)
-    assert plan.route == "depthwise" and plan.dw_int32
-    mult = np.full(c, 2**31 - 1, np.int64) if extreme else multipliers(rng, c)
-    shift = rng.integers(shift_lo, shift_lo + 8, size=c).astype(np.int64)
-    lo, hi = (0, 6) if extreme else RANGES[dtype]
-    got, want = np.full(plan.out_shape, 99, dtype), np.empty(plan.out_shape, dtype)
-    assert plan.requantize(x, got, mult, shift, ROUNDING["half_up"], lo, hi) == 0
-    period = plan._depthwise_span(mult, shift, vnni_half(shift))[0]
-    assert period >= conv.SPAN_ELEMENTS and period % c == 0  # the flat path ran
-    (pt, pl, _, _) = plan.padding
-    conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, 1, 1, pt, pl, dil, dil, mult, shift,
-                              ROUNDING["half_up"], lo, hi, conv._NO_RES4, conv._NO_RES_MULT, want)
-    np.testing.assert_array_equal(got, want)
-
-
-def vnni_half(shift):
-    from irq.runtime.numba.kernels.vnni import half_of
-    return half_of(shift)

@@ -28,9 +28,6 @@ from .vnni import pad_copy, pad_split16
 TILE_BYTES = 1 << 20
 #: ...but at least this many output pixels per tile, so each BLAS call stays a real GEMM.
 MIN_TILE_PIXELS = 256
-#: A stride-1 3x3 depthwise conv walks its interior rows in flat runs of at least this many outputs
-#: (a multiple of C), against constants tiled to that length (`depthwise_requantize_i32`).
-SPAN_ELEMENTS = 256
 
 
 def vnni_route(x_dtype: np.dtype, weight: np.ndarray, k: int) -> bool:
@@ -188,46 +185,9 @@ def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mul
     return bad
 
 
-@numba.njit(cache=True, inline="always")
-def _depthwise_span(xf, of, s0, step_x, step_y, o_start, total, period, wt, mt, bmt, st, lo, hi, acc):
-    """3x3 depthwise + half_up requantize over `total` contiguous outputs from ``of[o_start]`` (stride 1).
-
-    Tap (ky, kx) reads ``xf[s0 + ky * step_y + kx * step_x + e]`` for output element e. `wt` holds the nine
-    taps' weights tiled to `period` elements (tap t at ``t * period``), `mt` / `bmt` / `st` the multiplier,
-    ``bias * M + 2**(S-1)`` and the shift tiled the same way: ``(t + bias) * M + 2**(S-1) = t * M + bm`` is
-    the same int64 (both sides agree modulo 2**64), one load and add fewer per output. `acc` is an int32
-    scratch of `period` elements.
-
-    Why three passes of three taps into `acc` and a fourth for the requantize instead of one loop: LLVM
-    vectorises a loop only after run-time checks that its store does not overlap any of its loads, at most
-    8 of them; a one-pass loop has 21 (9 input rows, 9 weight rows, 3 constants) and stays scalar.
-    """
-    p = period
-    e0 = np.uint64(0)
-    while e0 < total:
-        cnt = min(p, total - e0)
-        for ky in range(3):
-            r0 = s0 + np.uint64(ky) * step_y + e0
-            r1, r2 = r0 + step_x, r0 + step_x + step_x
-            w0 = np.uint64(3 * ky) * p
-            w1, w2 = w0 + p, w0 + p + p
-            if ky == 0:
-                for i in range(cnt):
-                    acc[i] = (np.int32(xf[r0 + i]) * wt[w0 + i] + np.int32(xf[r1 + i]) * wt[w1 + i]
-                              + np.int32(xf[r2 + i]) * wt[w2 + i])
-            else:
-                for i in range(cnt):
-                    acc[i] += (np.int32(xf[r0 + i]) * wt[w0 + i] + np.int32(xf[r1 + i]) * wt[w1 + i]
-                               + np.int32(xf[r2 + i]) * wt[w2 + i])
-        o = o_start + e0
-        for i in range(cnt):
-            of[o + i] = min(max((np.int64(acc[i]) * mt[i] + bmt[i]) >> st[i], lo), hi)
-        e0 += p
-
-
 @kernel
 def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, mode, lo, hi,
-                             res, res_mult, span, out):
+                             res, res_mult, out):
     """`depthwise_requantize` with int32 tap sums, for kernels whose sums provably fit int32.
 
     The caller checks ``kh * kw * max|x| * max|w| < 2**31`` (always true for int8 codes), so the int32
@@ -235,19 +195,10 @@ def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw,
     with unsigned offsets let LLVM vectorise the channel loops, and the common case (half_up, no
     residual: `half` = 2**(S-1) per channel) runs a branch-free epilogue. Measured on MobileNetV2's
     depthwise layers (one core): 1.2-2.1x the int64 kernel (14x14x576: 0.121 -> 0.057 ms).
-
-    `span` is a `DepthwiseSpan` tuple (``(period, w, m, bm, s)``, or period 0 for none): at stride 1 the
-    interior pixels of a 3x3 interior row are one contiguous run of ``(ox_hi - ox_lo) * C`` codes in the
-    output and in each of the nine tap rows, so the kernel walks them flat, ``period`` (a multiple of C)
-    elements at a time against weights and requantize constants tiled to that period. The loop is then
-    long whatever C is: per pixel, MobileNetV2's 32-channel rows left LLVM's 64-lane vector body unused
-    and ran the remainder loop instead.
     """
     has_res = res.shape[0] > 0
     fast = mode == HALF_UP and not has_res
     check = acc_lo != vnni.NO_CHECK[0] or acc_hi != vnni.NO_CHECK[1]
-    span_len, wt, mt, bmt, st = span
-    period = np.uint64(span_len)
     n, h, wd, c = x.shape
     kh, kw, _ = w.shape
     _, oh, ow, _ = out.shape
@@ -263,17 +214,10 @@ def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw,
     for r in numba.prange(n * oh):
         b = r // oh
         oy = r % oh
-        acc = np.empty(max(c, span_len), dtype=np.int32)
+        acc = np.empty(c, dtype=np.int32)
         iy0 = oy * sh - pt
         interior_row = kh == 3 and kw == 3 and fast and not check and iy0 >= 0 and iy0 + 2 * dh < h
-        flat = interior_row and sw == 1 and period > 0 and ox_hi > ox_lo
-        if flat:
-            _depthwise_span(xf, of, np.uint64(((b * h + iy0) * wd + ox_lo - pl) * c), np.uint64(dw * c),
-                            np.uint64(dh * wd * c), np.uint64(((b * oh + oy) * ow + ox_lo) * c),
-                            np.uint64((ox_hi - ox_lo) * c), period, wt, mt, bmt, st, lo, hi, acc)
         for ox in range(ow):
-            if flat and ox_lo <= ox < ox_hi:
-                continue
             o0 = np.uint64(((b * oh + oy) * ow + ox) * c)
             if interior_row and ox_lo <= ox < ox_hi:
                 # 3x3 interior pixel, half_up, no residual, no possible overflow: all nine taps and the
@@ -519,9 +463,8 @@ class Conv2dPlan:
                 res, res_mult = _NO_RES4, _NO_RES_MULT
             if self.dw_int32:
                 half = self._half_of(shift)
-                span = self._depthwise_span(mult, shift, half) if mode == HALF_UP and res is _NO_RES4 else _NO_SPAN
                 return depthwise_requantize_i32(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl,
-                                                dh, dw, mult, shift, half, mode, lo, hi, res, res_mult, span, out)
+                                                dh, dw, mult, shift, half, mode, lo, hi, res, res_mult, out)
             return depthwise_requantize(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw,
                                         mult, shift, mode, lo, hi, res, res_mult, out)
         o = out.shape[-1]
@@ -537,25 +480,6 @@ class Conv2dPlan:
             bad += epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                        tile_res, rm, out2[p0:p1])
         return bad
-
-    def _depthwise_span(self, mult: np.ndarray, shift: np.ndarray, half: np.ndarray) -> tuple:
-        """The tiled constants of `_depthwise_span` for this (`mult`, `shift`), made on the first call.
-
-        Only a 3x3 stride-1 depthwise conv whose overflow is proven impossible walks flat spans; the
-        period is the smallest multiple of C of at least `SPAN_ELEMENTS` elements.
-        """
-        if not (self.kh == self.kw == 3 and self.stride == (1, 1) and (self.acc_lo, self.acc_hi) == vnni.NO_CHECK):
-            return _NO_SPAN
-        key = getattr(self, "_span_key", None)
-        if key is None or key[0] is not mult or key[1] is not shift:
-            c = self.w_dw.shape[2]
-            reps = -(-SPAN_ELEMENTS // c)
-            m64 = np.asarray(mult, np.int64)
-            bm = self.bias * m64 + np.asarray(half, np.int64)  # wraps like the kernel's int64: same bits
-            self._span = (c * reps, np.tile(self.w_dw.reshape(9, c), (1, reps)).reshape(-1), np.tile(m64, reps),
-                          np.tile(bm, reps), np.tile(np.asarray(shift, np.int64), reps))
-            self._span_key = (mult, shift)
-        return self._span
 
     def _half_of(self, shift: np.ndarray) -> np.ndarray:
         """2**(S-1) per channel, computed on the first call for this `shift` array (no per-run allocation)."""
@@ -592,7 +516,6 @@ _NO_LO = np.zeros(0, np.uint8)
 _NO_RES = np.zeros((0, 0), np.int8)
 _NO_RES4 = np.zeros((0, 0, 0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)
-_NO_SPAN = (0, np.zeros(0, np.int32), _NO_RES_MULT, _NO_RES_MULT, _NO_RES_MULT)
 
 
 @kernel

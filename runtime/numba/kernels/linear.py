@@ -16,11 +16,9 @@ import numpy as np
 from . import vnni
 from .conv import vnni_route
 from .gemm import ExactGemm, epilogue_raw, epilogue_requantize, float_route, to_float
-from .vnni import pad_copy, pad_split16
 
 _NO_RES = np.zeros((0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)
-_NO_LO = np.zeros(0, np.uint8)
 _TAP0 = np.zeros(1, np.int64)
 
 
@@ -45,16 +43,7 @@ class LinearPlan:
             # planes; K not a multiple of 4 is copied into padded rows (the pad meets zero weights)
             self.gemm = vnni.VnniGemm(weight.T, self.dual)
             self.bias = self.bias + self.gemm.correction
-            self.kp = kp = vnni.padded_k(k)
-            self.in_place = not self.dual and k == kp
-            if self.dual:
-                self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
-                self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
-            elif not self.in_place:
-                self.x_pad = np.zeros((rows, kp), np.int8)
-                self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
-            else:
-                self.a_lo = _NO_LO
+            self.operand = vnni.RowOperand(rows, k, self.dual)
         else:
             fdt, chunk = float_route(x_dtype, np.int8 if weight.dtype == np.int64 else weight.dtype)
             self.w_packed = np.ascontiguousarray(weight.T).astype(fdt)
@@ -68,17 +57,9 @@ class LinearPlan:
         return self.gemm.result(self.x_float, self.w_packed)
 
     def _vnni_run(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> int:
-        rows, kp = self.rows, self.kp
-        if self.dual:
-            pad_split16(x2d.reshape(1, rows, 1, self.k), 0, 0, self.x_hi.reshape(1, rows, 1, kp),
-                        self.x_lo.reshape(1, rows, 1, kp))
-            a_bytes = self.a_bytes
-        elif self.in_place:
-            a_bytes = x2d.reshape(-1).view(np.uint8)
-        else:
-            pad_copy(x2d.reshape(1, rows, 1, self.k), 0, 0, self.x_pad.reshape(1, rows, 1, kp))
-            a_bytes = self.a_bytes
-        return self.gemm.run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, 1, 0, rows, rows, rows, 0, self.bias,
+        rows, kp = self.rows, self.operand.kp
+        a_bytes, a_lo = self.operand.load(x2d)
+        return self.gemm.run(a_bytes, a_lo, kp, _TAP0, kp // 4, 1, 0, rows, rows, rows, 0, self.bias,
                              self.acc_lo, self.acc_hi, epilogue, out2d)
 
     def requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
@@ -127,16 +108,7 @@ class MatmulPlan:
         self.n_vectors = -(-n // 16)
         self.packed = np.zeros((batch, kp * 16 * self.n_vectors), np.int8)
         self.correction = np.zeros((batch, n), np.int64)
-        rows = batch * m
-        self.in_place = not self.dual and k == kp
-        if self.dual:
-            self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
-            self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
-        elif not self.in_place:
-            self.x_pad = np.zeros((rows, kp), np.int8)
-            self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
-        else:
-            self.a_lo = _NO_LO
+        self.operand = vnni.RowOperand(batch * m, k, self.dual)
         x_abs = 32768 if self.dual else 128
         if x_abs * 128 * k <= min(-int(acc_range[0]), int(acc_range[1])):
             self.acc_lo, self.acc_hi = vnni.NO_CHECK  # |y| <= 128: no input can overflow
@@ -161,18 +133,10 @@ class MatmulPlan:
         return bad
 
     def _vnni_run(self, x3d, y3d, out3d, requant) -> int:
-        batch, m, k, n, kp = self.batch, self.m, self.k, self.n, self.kp
+        batch, m, n, kp = self.batch, self.m, self.n, self.kp
         rows = batch * m
         vnni.pack_operands(y3d, kp, self.n_vectors, self.dual, self.packed, self.correction)
-        x4 = x3d.reshape(1, rows, 1, k)
-        if self.dual:
-            pad_split16(x4, 0, 0, self.x_hi.reshape(1, rows, 1, kp), self.x_lo.reshape(1, rows, 1, kp))
-            a_bytes = self.a_bytes
-        elif self.in_place:
-            a_bytes = x3d.reshape(-1).view(np.uint8)
-        else:
-            pad_copy(x4, 0, 0, self.x_pad.reshape(1, rows, 1, kp))
-            a_bytes = self.a_bytes
+        a_bytes, a_lo = self.operand.load(x3d)
         if requant is None:
             mult = shift = half = _NO_RES_MULT
             mode, lo, hi, raw = 0, 0, 0, True
@@ -182,7 +146,7 @@ class MatmulPlan:
                 self._half, self._half_key = vnni.half_of(shift), shift
             half, raw = self._half, False
         run, workers = vnni.gemm_epilogue.pick_split(rows * kp * n // 400)
-        return run(a_bytes, self.a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
+        return run(a_bytes, a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
                    self.n_vectors, n, batch, m * kp, m, m, m, 0, self.correction.reshape(-1), n, self.acc_lo,
                    self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, 1, 0, workers,
                    *vnni.as_bytes(out3d.reshape(rows, n)))

@@ -492,6 +492,42 @@ def pad_split16(x, pt, pl, hi, lo):
                 lo[b, y + pt, xx + pl, ci] = np.int8((v & 255) - 128)
 
 
+class RowOperand:
+    """A GEMM's A operand of `rows` rows of K int8 or int16 codes, laid out as `gemm_epilogue` reads it.
+
+    int8 rows with K a multiple of 4 are read where they lie; other int8 rows are copied into rows
+    padded to Kp (the pad meets zero weights); int16 rows are split into the hi / lo byte planes (module
+    doc). `LinearPlan` and `MatmulPlan` share this (each had its own copy of the buffers and the copy).
+    """
+
+    def __init__(self, rows: int, k: int, dual: bool):
+        self.rows, self.k, self.dual = rows, k, dual
+        self.kp = kp = padded_k(k)
+        self.in_place = not dual and k == kp
+        if dual:
+            self.x_hi, self.x_lo = np.zeros((rows, kp), np.int8), np.full((rows, kp), -128, np.int8)
+            self.a_bytes, self.a_lo = self.x_hi.reshape(-1).view(np.uint8), self.x_lo.reshape(-1).view(np.uint8)
+        elif not self.in_place:
+            self.x_pad = np.zeros((rows, kp), np.int8)
+            self.a_bytes, self.a_lo = self.x_pad.reshape(-1).view(np.uint8), _NO_LO
+        else:
+            self.a_lo = _NO_LO
+
+    def load(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(A bytes, lo plane or empty) for the codes `x` (any shape of `rows` x K elements, C-contiguous)."""
+        rows, k, kp = self.rows, self.k, self.kp
+        if self.in_place:
+            return x.reshape(-1).view(np.uint8), self.a_lo
+        x4 = x.reshape(1, rows, 1, k)
+        if self.dual:
+            pad_split16(x4, 0, 0, self.x_hi.reshape(1, rows, 1, kp), self.x_lo.reshape(1, rows, 1, kp))
+        else:
+            pad_copy(x4, 0, 0, self.x_pad.reshape(1, rows, 1, kp))
+        return self.a_bytes, self.a_lo
+
+
+_NO_LO = np.zeros(0, np.uint8)
+
 class VnniGemm:
     """A packed constant weight (K, N) for `gemm_epilogue`; `correction` goes into the caller's bias.
 
