@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from irq.runtime.numba.kernels import conv, eltwise, pool
+from irq.runtime.numba.kernels import requantize as requantize_mod
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.gemm import float_route
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
@@ -305,3 +306,26 @@ def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad
     np.testing.assert_array_equal(got, want)
     assert bad == ref_bad
 
+
+
+@given(n=st.integers(1, 3), c=st.sampled_from([1, 2, 3, 4, 5]), h=st.integers(1, 20), w=st.integers(1, 40),
+       dtype=st.sampled_from([np.int8, np.int16]), seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_quantize_to_nhwc_matches_numpy(n, c, h, w, dtype, seed):
+    # the model-input quantize writes NHWC through a planar row buffer and (C = 3) an unrolled interleave:
+    # a channel written to the wrong byte of a pixel, a row block boundary (16 rows) off by one, or a
+    # tie rounded away from even shows here. Inputs include exact ties, saturating values and NaN.
+    rng = np.random.default_rng(seed)
+    scale = 0.25
+    lo, hi = RANGES[dtype]
+    x = rng.standard_normal((n, c, h, w)) * (hi / 2) * scale
+    ties = rng.random(x.shape) < 0.2
+    x[ties] = (rng.integers(-50, 50, size=int(ties.sum())) + 0.5) * scale  # k + 0.5 exactly: half to even
+    x[rng.random(x.shape) < 0.05] = 4 * hi * scale
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x = x.astype(np.float32)
+    out = np.full((n, h, w, c), 7, dtype)
+    requantize_mod.quantize_to_nhwc(x, scale, lo, hi, out)
+    q = np.rint(x.astype(np.float64) / scale)
+    want = np.where(np.isnan(q), 0, np.clip(np.nan_to_num(q), lo, hi)).astype(dtype).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(out, want)

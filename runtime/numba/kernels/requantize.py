@@ -18,6 +18,8 @@ import numpy as np
 from .launch import kernel
 
 HALF_UP, HALF_EVEN, HALF_AWAY, FLOOR = 0, 1, 2, 3
+#: Image rows per task of `quantize_to_nhwc` (each task allocates one row buffer).
+QUANTIZE_ROWS = 16
 #: Rounding mode name (bpu dialect / irq.fixedpoint) -> kernel code.
 ROUNDING: dict[str, int] = {"half_up": HALF_UP, "half_even": HALF_EVEN, "half_away": HALF_AWAY, "floor": FLOOR}
 
@@ -142,16 +144,36 @@ def clamp_codes(x, lo, hi, out):
 def quantize_to_nhwc(x, scale, lo, hi, out):
     """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout.
 
-    Channel-outer loops read each input row contiguously and keep the body branch-free (NaN -> 0 and
-    the clamp as selects), so it vectorises: MobileNetV2's 8x3x224x224 input 1.65 -> 1.20 ms (one core).
+    Each image row is quantized channel by channel into a planar row buffer (contiguous reads, a
+    branch-free body: NaN -> 0 and the clamp as selects, so it vectorises), then interleaved into the
+    NHWC row. For C = 3 (an RGB input) the interleave is written out as three stores per pixel, which
+    LLVM turns into vector shuffles: MobileNetV2's 8x3x224x224 input 1.13 -> 0.19 ms (one core; the
+    channel-strided stores of one pass took 1.13, a generic interleave loop 0.70).
     """
     n, c, h, w = x.shape
     flo, fhi = np.float64(lo), np.float64(hi)
-    for r in numba.prange(n * h):
-        b = r // h
-        y = r % h
-        for ci in range(c):
-            for xx in range(w):
-                v = np.rint(np.float64(x[b, ci, y, xx]) / scale)
-                v = 0.0 if v != v else min(max(v, flo), fhi)
-                out[b, y, xx, ci] = np.int64(v)
+    of = out.reshape(-1)
+    uc, uw = np.uint64(c), np.uint64(w)
+    rows = n * h
+    blocks = (rows + QUANTIZE_ROWS - 1) // QUANTIZE_ROWS
+    for blk in numba.prange(blocks):
+        buf = np.empty(c * w, out.dtype)  # one planar row buffer per block of rows, not per row
+        for r in range(blk * QUANTIZE_ROWS, min(rows, (blk + 1) * QUANTIZE_ROWS)):
+            b = r // h
+            y = r % h
+            for ci in range(c):
+                for xx in range(w):
+                    v = np.rint(np.float64(x[b, ci, y, xx]) / scale)
+                    v = 0.0 if v != v else min(max(v, flo), fhi)
+                    buf[ci * w + xx] = np.int64(v)
+            o = np.uint64(r) * uw * uc
+            if c == 3:
+                for xx in range(uw):
+                    d = o + xx * np.uint64(3)
+                    of[d] = buf[xx]
+                    of[d + np.uint64(1)] = buf[uw + xx]
+                    of[d + np.uint64(2)] = buf[uw + uw + xx]
+            else:
+                for xx in range(uw):
+                    for ci in range(uc):
+                        of[o + xx * uc + ci] = buf[ci * uw + xx]
