@@ -85,8 +85,14 @@ def available() -> bool:
     return bool(features.get("avx512vnni")) and bool(features.get("avx512bw"))
 
 
-def _microkernel(mr: int, nv: int):
+def _microkernel(mr: int, nv: int, requantize: bool = False):
     """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)``.
+
+    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)``
+    and writes int8 codes instead of int32 sums: ``c[r, j] = clamp((acc * M + bm) >> S, lo, hi)`` with
+    M, bm (``bias * M + 2**(S-1)``) and S read as int64 vectors from `q_addr` (``[M x 64][bm x 64][S x
+    64]`` of the panel's columns), `c_addr` int8 with row stride `ldc` bytes; every lane is stored, so
+    the caller guarantees 16 * nv valid columns (`_fused_ok`).
 
     ``C[mr, 16*nv] = sum over taps t of flip(A_t)[mr, 4*k4] @ B_t`` where ``A_t`` starts at
     ``a_addr + taps[t]`` (byte offsets, int64) with row stride `lda` bytes, and B_t is the t-th
@@ -94,55 +100,126 @@ def _microkernel(mr: int, nv: int):
     elements. The accumulators live in allocas that LLVM's SROA promotes to registers.
     """
 
+    def codegen(context, builder, signature, args):
+        a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc = args[:8]
+        i64 = lda.type
+        dot = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V16, [_V16, _V16, _V16]),
+                                             "llvm.x86.avx512.vpdpbusd.512")
+        a_base = builder.inttoptr(a_addr, _I8.as_pointer())
+        b_base = builder.inttoptr(b_addr, _I8.as_pointer())
+        c_base = builder.inttoptr(c_addr, _I32.as_pointer())
+        taps = builder.inttoptr(taps_addr, i64.as_pointer())
+        zero = ir.Constant(_V16, None)
+        accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
+        step = ir.Constant(i64, nv * 64)
+        with cgutils.for_range(builder, ntaps) as tap_loop:
+            t = tap_loop.index
+            a_tap = builder.gep(a_base, [builder.load(builder.gep(taps, [t]))])
+            rows = [builder.gep(a_tap, [builder.mul(lda, ir.Constant(i64, r))]) for r in range(mr)]
+            b_tap = builder.gep(b_base, [builder.mul(builder.mul(t, k4), step)])
+            with cgutils.for_range(builder, k4) as loop:
+                kk = loop.index
+                b_k = builder.gep(b_tap, [builder.mul(kk, step)])
+                b_vecs = [builder.load(builder.bitcast(builder.gep(b_k, [ir.Constant(i64, v * 64)]),
+                                                       _V16.as_pointer()), align=1) for v in range(nv)]
+                k_off = builder.mul(kk, ir.Constant(i64, 4))
+                for r in range(mr):
+                    a4 = builder.load(builder.bitcast(builder.gep(rows[r], [k_off]), _I32.as_pointer()), align=1)
+                    a4 = builder.xor(a4, _FLIP4)
+                    one = builder.insert_element(ir.Constant(_V16, ir.Undefined), a4, ir.Constant(_I32, 0))
+                    splat = builder.shuffle_vector(one, ir.Constant(_V16, ir.Undefined), ir.Constant(_V16, None))
+                    for v in range(nv):
+                        builder.store(builder.call(dot, [builder.load(accs[r][v]), splat, b_vecs[v]]), accs[r][v])
+        if requantize:
+            _store_codes(builder, accs, args[8:], c_addr, ldc, mr, nv)
+            return context.get_dummy_value()
+        for r in range(mr):
+            for v in range(nv):
+                c_off = builder.add(builder.mul(ldc, ir.Constant(i64, r)), ir.Constant(i64, v * 16))
+                builder.store(builder.load(accs[r][v]), builder.bitcast(builder.gep(c_base, [c_off]),
+                                                                       _V16.as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    if requantize:
+        @intrinsic
+        def mkq(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
+            return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp,
+                              types.uintp, types.intp, types.uintp, types.int64, types.int64), codegen
+
+        return mkq
+
     @intrinsic
     def mk(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc):
-        sig = types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp, types.uintp,
-                         types.intp)
-
-        def codegen(context, builder, signature, args):
-            a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc = args
-            i64 = lda.type
-            dot = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V16, [_V16, _V16, _V16]),
-                                                 "llvm.x86.avx512.vpdpbusd.512")
-            a_base = builder.inttoptr(a_addr, _I8.as_pointer())
-            b_base = builder.inttoptr(b_addr, _I8.as_pointer())
-            c_base = builder.inttoptr(c_addr, _I32.as_pointer())
-            taps = builder.inttoptr(taps_addr, i64.as_pointer())
-            zero = ir.Constant(_V16, None)
-            accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
-            step = ir.Constant(i64, nv * 64)
-            with cgutils.for_range(builder, ntaps) as tap_loop:
-                t = tap_loop.index
-                a_tap = builder.gep(a_base, [builder.load(builder.gep(taps, [t]))])
-                rows = [builder.gep(a_tap, [builder.mul(lda, ir.Constant(i64, r))]) for r in range(mr)]
-                b_tap = builder.gep(b_base, [builder.mul(builder.mul(t, k4), step)])
-                with cgutils.for_range(builder, k4) as loop:
-                    kk = loop.index
-                    b_k = builder.gep(b_tap, [builder.mul(kk, step)])
-                    b_vecs = [builder.load(builder.bitcast(builder.gep(b_k, [ir.Constant(i64, v * 64)]),
-                                                           _V16.as_pointer()), align=1) for v in range(nv)]
-                    k_off = builder.mul(kk, ir.Constant(i64, 4))
-                    for r in range(mr):
-                        a4 = builder.load(builder.bitcast(builder.gep(rows[r], [k_off]), _I32.as_pointer()), align=1)
-                        a4 = builder.xor(a4, _FLIP4)
-                        one = builder.insert_element(ir.Constant(_V16, ir.Undefined), a4, ir.Constant(_I32, 0))
-                        splat = builder.shuffle_vector(one, ir.Constant(_V16, ir.Undefined), ir.Constant(_V16, None))
-                        for v in range(nv):
-                            builder.store(builder.call(dot, [builder.load(accs[r][v]), splat, b_vecs[v]]), accs[r][v])
-            for r in range(mr):
-                for v in range(nv):
-                    c_off = builder.add(builder.mul(ldc, ir.Constant(i64, r)), ir.Constant(i64, v * 16))
-                    builder.store(builder.load(accs[r][v]), builder.bitcast(builder.gep(c_base, [c_off]),
-                                                                           _V16.as_pointer()), align=1)
-            return context.get_dummy_value()
-
-        return sig, codegen
+        return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp, types.uintp,
+                          types.intp), codegen
 
     return mk
 
 
+_I64 = ir.IntType(64)
+_V16Q = ir.VectorType(_I64, 16)
+_V16B = ir.VectorType(_I8, 16)
+
+
+def _store_codes(builder, accs, q_args, c_addr, ldc, mr: int, nv: int) -> None:
+    """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
+
+    Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
+    offset by bm, shifted per lane, clamped and narrowed; the tile never goes through memory.
+    """
+    q_addr, lo, hi = q_args
+    q_base = builder.inttoptr(q_addr, _I64.as_pointer())
+    c_base = builder.inttoptr(c_addr, _I8.as_pointer())
+
+    def vec(which: int, v: int):
+        ptr = builder.gep(q_base, [ir.Constant(_I64, which * PANEL + v * 16)])
+        return builder.load(builder.bitcast(ptr, _V16Q.as_pointer()), align=8)
+
+    def splat(x):
+        one = builder.insert_element(ir.Constant(_V16Q, ir.Undefined), x, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(one, ir.Constant(_V16Q, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
+
+    lo_v, hi_v = splat(lo), splat(hi)
+    consts = [(vec(0, v), vec(1, v), vec(2, v)) for v in range(nv)]
+    for r in range(mr):
+        for v in range(nv):
+            m, bm, sh = consts[v]
+            p = builder.add(builder.mul(builder.sext(builder.load(accs[r][v]), _V16Q), m), bm)
+            q = builder.ashr(p, sh)
+            q = builder.select(builder.icmp_signed("<", q, lo_v), lo_v, q)
+            q = builder.select(builder.icmp_signed(">", q, hi_v), hi_v, q)
+            off = builder.add(builder.mul(ldc, ir.Constant(_I64, r)), ir.Constant(_I64, v * 16))
+            builder.store(builder.trunc(q, _V16B), builder.bitcast(builder.gep(c_base, [off]), _V16B.as_pointer()),
+                          align=1)
+
+
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
+_mkq6_1, _mkq6_2, _mkq6_3, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 3, 4))
+_mkq1_1, _mkq1_2, _mkq1_3, _mkq1_4 = (_microkernel(1, nv, True) for nv in (1, 2, 3, 4))
+
+
+@numba.njit(cache=True)
+def _panel_codes(mr_full, nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
+    """`_panel` with the requantize in registers, writing int8 codes (`_microkernel(..., requantize=True)`)."""
+    if mr_full:
+        if nv == 4:
+            _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        elif nv == 3:
+            _mkq6_3(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        elif nv == 2:
+            _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        else:
+            _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+    else:
+        if nv == 4:
+            _mkq1_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        elif nv == 3:
+            _mkq1_3(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        elif nv == 2:
+            _mkq1_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        else:
+            _mkq1_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
 
 
 @numba.njit(cache=True)
@@ -324,6 +401,59 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
     return bad
 
 
+@numba.njit(cache=True, inline="always")
+def _fused_ok(dual, raw, mode, has_res, acc_lo, acc_hi, size, wp, ow, n):
+    """True when `gemm_epilogue` requantizes in the micro-kernel's registers (`_gemm_codes`).
+
+    int8 codes, half_up, no residual, overflow proven impossible, no dropped virtual rows (every row is
+    an output row: 1x1 and strided convs, linears, matmuls) and whole 16-column vectors (every store
+    lands on the GEMM's own columns).
+    """
+    return (not dual and not raw and mode == HALF_UP and not has_res and acc_lo == NO_CHECK[0]
+            and acc_hi == NO_CHECK[1] and size == 1 and wp == ow and n % 16 == 0)
+
+
+@numba.njit(cache=True)
+def _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_bytes, row_bytes, a_addr, lda, t_addr,
+                ntaps, b_addr, b_stride, panels, panel_bytes, n_vectors, k4, c0, bias, bias_stride, mult, shift, half,
+                lo, hi, out, qv):
+    """One worker part of `gemm_epilogue` with the requantize in the micro-kernel (`_fused_ok`).
+
+    The int32 tile never goes through memory: each MR x 64 block's sums are requantized in registers
+    and stored as int8 codes. With a tile, a 1x1 conv with a short K spent more time storing and
+    reloading the tile and in the per-row epilogue loop than in the GEMM. `qv` is int64 scratch of at
+    least 3 * PANEL: the panel's M, ``bias * M + 2**(S-1)`` and S.
+    """
+    out_addr = out.ctypes.data
+    ldo = out.shape[1]
+    q_addr = qv.ctypes.data
+    for q in range(part * per, min(total, (part + 1) * per)):
+        b = q // chunks
+        blk0 = (q % chunks) * CHUNK_BLOCKS
+        blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
+        img = a_addr + (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
+        bias_b = bias[b * bias_stride:]
+        for p in range(panels):
+            nv = min(4, n_vectors - 4 * p)
+            cc = c0 + p * PANEL
+            for j in range(nv * 16):
+                m = mult[cc + j]
+                qv[j] = m
+                qv[PANEL + j] = bias_b[cc + j] * m + half[cc + j]  # wraps like (acc + bias) * M + half: same bits
+                qv[2 * PANEL + j] = shift[cc + j]
+            b_p = b_addr + b * b_stride + p * panel_bytes
+            for blk in range(blk0, blk1):
+                v0 = blk * MR
+                rows = min(MR, vrows - v0)
+                o_addr = out_addr + (b * vrows + v0) * ldo + cc
+                if rows == MR:
+                    _panel_codes(True, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, o_addr, ldo, q_addr, lo, hi)
+                else:
+                    for r in range(rows):
+                        _panel_codes(False, nv, img + (v0 + r) * lda, lda, t_addr, ntaps, b_p, k4, o_addr + r * ldo,
+                                     ldo, q_addr, lo, hi)
+
+
 @kernel
 def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias,
                   bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
@@ -367,6 +497,7 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     # much as the GEMM of a short-K 1x1 conv
     parts = max(1, min(total, workers))
     per = (total + parts - 1) // parts
+    in_registers = _fused_ok(dual, raw, mode, res.shape[0] > 0, acc_lo, acc_hi, size, wp, ow, n)
     bad = 0
     for part in numba.prange(parts):
         # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
@@ -374,7 +505,12 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
         # 56x56 64->64 1x1 conv's epilogue)
         tile = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
         tile_lo = np.empty((CHUNK_BLOCKS * MR if dual else 0, PANEL), np.int32)
-        acc = np.empty(PANEL, np.int64)
+        acc = np.empty(3 * PANEL, np.int64)
+        if in_registers:
+            _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_bytes, row_bytes, a_addr, lda,
+                        t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n_vectors, k4, c0, bias, bias_stride,
+                        mult, shift, half, lo, hi, out, acc)
+            continue
         for q in range(part * per, min(total, (part + 1) * per)):
             b = q // chunks
             blk0 = (q % chunks) * CHUNK_BLOCKS
@@ -465,11 +601,29 @@ def column_correction(w_kn: np.ndarray, dual: bool = False) -> np.ndarray:
 
 @kernel
 def pad_copy(x, pt, pl, dst):
-    """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone)."""
+    """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone).
+
+    Three channels (an RGB input padded to 4 for the stem) are copied with the channel loop written out
+    over flat views: the generic loop's 3-trip inner loop ran scalar (MobileNetV2's stem input at batch 8,
+    one core: 0.60 ms, of the stem conv's 2.5).
+    """
     n, h, w, c = x.shape
+    _, hp, wp, cp = dst.shape
+    xf, df = x.reshape(-1), dst.reshape(-1)
+    uw, uc, ucp = np.uint64(w), np.uint64(c), np.uint64(cp)
     for r in numba.prange(n * h):
         b = r // h
         y = r % h
+        if c == 3:
+            s0 = np.uint64(r) * uw * uc
+            d0 = np.uint64((b * hp + y + pt) * wp + pl) * ucp
+            for xx in range(uw):
+                s = s0 + xx * np.uint64(3)
+                d = d0 + xx * ucp
+                df[d] = xf[s]
+                df[d + np.uint64(1)] = xf[s + np.uint64(1)]
+                df[d + np.uint64(2)] = xf[s + np.uint64(2)]
+            continue
         for xx in range(w):
             for ci in range(c):
                 dst[b, y + pt, xx + pl, ci] = x[b, y, xx, ci]
