@@ -195,31 +195,23 @@ def _store_codes(builder, accs, q_args, c_addr, ldc, mr: int, nv: int) -> None:
 
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
-_mkq6_1, _mkq6_2, _mkq6_3, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 3, 4))
-_mkq1_1, _mkq1_2, _mkq1_3, _mkq1_4 = (_microkernel(1, nv, True) for nv in (1, 2, 3, 4))
+_mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
 
 
 @numba.njit(cache=True)
-def _panel_codes(mr_full, nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
-    """`_panel` with the requantize in registers, writing int8 codes (`_microkernel(..., requantize=True)`)."""
-    if mr_full:
-        if nv == 4:
-            _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
-        elif nv == 3:
-            _mkq6_3(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
-        elif nv == 2:
-            _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
-        else:
-            _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
+    """`_panel` of MR rows with the requantize in registers, writing int8 codes.
+
+    Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
+    compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
+    costs seconds of cold compile.
+    """
+    if nv == 4:
+        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+    elif nv == 2:
+        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
     else:
-        if nv == 4:
-            _mkq1_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
-        elif nv == 3:
-            _mkq1_3(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
-        elif nv == 2:
-            _mkq1_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
-        else:
-            _mkq1_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
 
 
 @numba.njit(cache=True)
@@ -407,23 +399,27 @@ def _fused_ok(dual, raw, mode, has_res, acc_lo, acc_hi, size, wp, ow, n):
 
     int8 codes, half_up, no residual, overflow proven impossible, no dropped virtual rows (every row is
     an output row: 1x1 and strided convs, linears, matmuls) and whole 16-column vectors (every store
-    lands on the GEMM's own columns).
+    lands on the GEMM's own columns), the last panel of 1, 2 or 4 of them (`_panel_codes`).
     """
     return (not dual and not raw and mode == HALF_UP and not has_res and acc_lo == NO_CHECK[0]
-            and acc_hi == NO_CHECK[1] and size == 1 and wp == ow and n % 16 == 0)
+            and acc_hi == NO_CHECK[1] and size == 1 and wp == ow and n % 16 == 0 and n % 64 != 48)
 
 
 @numba.njit(cache=True)
 def _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_bytes, row_bytes, a_addr, lda, t_addr,
-                ntaps, b_addr, b_stride, panels, panel_bytes, n_vectors, k4, c0, bias, bias_stride, mult, shift, half,
-                lo, hi, out, qv):
+                ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias, bias_stride, tail_args, qv,
+                tile, out):
     """One worker part of `gemm_epilogue` with the requantize in the micro-kernel (`_fused_ok`).
 
     The int32 tile never goes through memory: each MR x 64 block's sums are requantized in registers
     and stored as int8 codes. With a tile, a 1x1 conv with a short K spent more time storing and
-    reloading the tile and in the per-row epilogue loop than in the GEMM. `qv` is int64 scratch of at
-    least 3 * PANEL: the panel's M, ``bias * M + 2**(S-1)`` and S.
+    reloading the tile and in the per-row epilogue loop than in the GEMM. `qv` is int64 scratch of 4 *
+    PANEL: the panel's M, ``bias * M + 2**(S-1)`` and S; `tile` the int32 tile the last rows of an image
+    (fewer than MR) go through, with `tail_args` the tile epilogue's arguments (the same variables as
+    `gemm_epilogue`'s own call, so `_epilogue` compiles once). That epilogue reuses `qv` as its scratch
+    row: the tail is a panel's last block, and the next panel refills `qv`.
     """
+    dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size = tail_args
     out_addr = out.ctypes.data
     ldo = out.shape[1]
     q_addr = qv.ctypes.data
@@ -445,13 +441,13 @@ def _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_b
             for blk in range(blk0, blk1):
                 v0 = blk * MR
                 rows = min(MR, vrows - v0)
-                o_addr = out_addr + (b * vrows + v0) * ldo + cc
                 if rows == MR:
-                    _panel_codes(True, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, o_addr, ldo, q_addr, lo, hi)
+                    o_addr = out_addr + (b * vrows + v0) * ldo + cc
+                    _panel_codes(nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, o_addr, ldo, q_addr, lo, hi)
                 else:
-                    for r in range(rows):
-                        _panel_codes(False, nv, img + (v0 + r) * lda, lda, t_addr, ntaps, b_p, k4, o_addr + r * ldo,
-                                     ldo, q_addr, lo, hi)
+                    _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data)
+                    _epilogue(tile, tile, dual, rows, v0, b, 1, vrows, vrows, cc, min(PANEL, n - p * PANEL), bias_b,
+                              acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, qv, out, size)
 
 
 @kernel
@@ -505,11 +501,12 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
         # 56x56 64->64 1x1 conv's epilogue)
         tile = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
         tile_lo = np.empty((CHUNK_BLOCKS * MR if dual else 0, PANEL), np.int32)
-        acc = np.empty(3 * PANEL, np.int64)
+        acc = np.empty(4 * PANEL, np.int64)
         if in_registers:
+            tail_args = (dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size)
             _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_bytes, row_bytes, a_addr, lda,
-                        t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n_vectors, k4, c0, bias, bias_stride,
-                        mult, shift, half, lo, hi, out, acc)
+                        t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias, bias_stride,
+                        tail_args, acc, tile, out)
             continue
         for q in range(part * per, min(total, (part + 1) * per)):
             b = q // chunks
