@@ -241,6 +241,28 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
                     of16[o0 + j] = min(max(((np.int64(tile[r, j]) + bias[c]) * mult[c] + half[c]) >> shift[c], lo),
                                        hi)
         return 0
+    if dual and not raw and mode == HALF_UP and not has_res and not check and size <= 2:
+        # the same for int16 rows (the two byte planes joined per element): the general loop below went
+        # through the int64 scratch row, 2.15 -> 1.73 ms for MiniLM's 512x384 -> 1536 int16 linear
+        for r in range(rows):
+            ox += 1
+            if ox == wp:
+                ox = 0
+                oy += 1
+            if ox >= ow:
+                continue
+            o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
+            if size == 1:
+                for j in range(un):
+                    c = uc0 + j
+                    a = (np.int64(tile[r, j]) << 8) + tile_lo[r, j] + bias[c]
+                    of8[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
+            else:
+                for j in range(un):
+                    c = uc0 + j
+                    a = (np.int64(tile[r, j]) << 8) + tile_lo[r, j] + bias[c]
+                    of16[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
+        return 0
     bad = 0
     for r in range(rows):
         ox += 1
