@@ -16,6 +16,7 @@ from .kernels import blas_threads
 from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, PLAIN, Plan, Planner, ProgramError, Slot, element_dtype, logical_shape, op_error
 from .siblings import find_groups, plan_group
+from .small_matmuls import plan as plan_small_matmul
 
 
 def _function(program, name: str | None):
@@ -110,6 +111,8 @@ class CompiledProgram:
             if group is not None:
                 if op is group.lead:
                     plan_group(p, group)
+            elif op in p.fused and plan_small_matmul(p, op):
+                pass  # attention's small int8 pairs: one micro-kernel call per pair (small_matmuls.py)
             elif op not in p.fused_producers:
                 HANDLERS.get(op.name, reference_fallback)(p, op)
             for v in dies_at.get(i, ()):

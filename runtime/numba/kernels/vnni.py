@@ -141,6 +141,8 @@ def _microkernel(mr: int, nv: int):
     return mk
 
 
+#: public for kernels that need other block shapes (kernels/small_matmul.py)
+microkernel = _microkernel
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
 
