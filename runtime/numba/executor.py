@@ -15,6 +15,8 @@ from .batch import BatchAxes
 from .kernels import blas_threads
 from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, PLAIN, Plan, Planner, ProgramError, Slot, element_dtype, logical_shape, op_error
+from .siblings import find_groups, plan_group
+from .small_matmuls import plan as plan_small_matmul
 
 
 def _function(program, name: str | None):
@@ -86,6 +88,8 @@ class CompiledProgram:
                     # the producer's operands are read when the requantize runs: they live until then
                     for v in prod.operands:
                         last_use[v] = max(last_use[v], index[op])
+        # linears reading one input run as one GEMM, planned at the group's first requantize (siblings.py)
+        groups = find_groups(ops, p.fused)
         dies_at: dict[int, list] = {}
         for v, i in last_use.items():
             dies_at.setdefault(i, []).append(v)
@@ -103,7 +107,13 @@ class CompiledProgram:
             if op is ret:
                 break
             p.current_op = op
-            if op not in p.fused_producers:
+            group = groups.get(op)
+            if group is not None:
+                if op is group.lead:
+                    plan_group(p, group)
+            elif op in p.fused and plan_small_matmul(p, op):
+                pass  # attention's small int8 pairs: one micro-kernel call per pair (small_matmuls.py)
+            elif op not in p.fused_producers:
                 HANDLERS.get(op.name, reference_fallback)(p, op)
             for v in dies_at.get(i, ()):
                 if v not in keep:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops_shape  # noqa: F401 - importing it registers its handlers
-from .kernels import conv_transpose, eltwise, embedding, normalize
+from .kernels import conv_transpose, eltwise, embedding, lookup, normalize
 from .kernels.requantize import clamp_codes, dequantize, quantize, quantize_to_nhwc, rounding_code
 from .op_support import (  # noqa: F401 - re-exported for the executor and handler modules
     HANDLERS,
@@ -139,10 +139,18 @@ def _mul(p: Planner, op) -> None:
 @handles("bpu.lut")
 def _lut(p: Planner, op) -> None:
     x = p.input(op.operands[0])
-    table = np.ascontiguousarray(p.constant(op.operands[1]), dtype=np.int64)
+    table = np.ascontiguousarray(p.constant(op.operands[1]))
     out = p.new_slot(op.results[0], x.layout)
-    qmin = _range(x.dtype)[0]
+    qmin, qmax = _range(x.dtype)
+    if table.size != qmax - qmin + 1:  # the kernels index without bounds checks
+        raise op_error(op, f"table has {table.size} entries, {x.dtype} inputs need {qmax - qmin + 1}")
     xf, of = x.flat(), out.flat()
+    if x.dtype in lookup.UNSIGNED and table.dtype.kind in "iu":  # int8/int16 codes: index by a sign-bit flip
+        codes, flip = lookup.unsigned_view(xf)
+        table = table.reshape(-1)
+        p.step("lut", lambda: lookup.lookup_flipped(codes, flip, table, of))
+        return
+    table = table.astype(np.int64).reshape(-1)
     p.step("lut", lambda: eltwise.lookup(xf, table, qmin, of))
 
 

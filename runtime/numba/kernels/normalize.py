@@ -53,7 +53,8 @@ def softmax_rows(x, table, table_abs, span, mult, shift, lo, hi, out):
     float reciprocal (`floor_divide`, exact), any other row by int64 division as the oracle writes it.
     Each task of `_SOFTMAX_BLOCK` rows gathers a row's exponentials once into a scratch row. MiniLM's
     16-wide int16 rows went from 4.3 to 1.5 ns per element (another axis: `softmax_strided`, whose
-    3-D indexing and second gather cost about 2x).
+    3-D indexing and second gather cost about 2x); the table index as uint64 (it lies in [0, span]) drops
+    numba's negative-index select: 1.5 -> 1.25 ns.
     """
     rows, n = x.shape
     for blk in numba.prange((rows + _SOFTMAX_BLOCK - 1) // _SOFTMAX_BLOCK):
@@ -65,7 +66,7 @@ def softmax_rows(x, table, table_abs, span, mult, shift, lo, hi, out):
             base = span - m
             total = np.int64(0)
             for k in range(n):
-                v = np.int64(table[np.int64(x[r, k]) + base])
+                v = np.int64(table[np.uint64(np.int64(x[r, k]) + base)])  # in [0, span]: no wrap select
                 e[k] = v
                 total += v
             den = total << shift

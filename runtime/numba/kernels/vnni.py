@@ -193,6 +193,8 @@ def _store_codes(builder, accs, q_args, c_addr, ldc, mr: int, nv: int) -> None:
                           align=1)
 
 
+#: public for kernels that need other block shapes (kernels/small_matmul.py)
+microkernel = _microkernel
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
 _mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
@@ -348,6 +350,50 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
                     _requantize_row_res(tile, r, un, uc0, o0, acc, mult, shift, lo, hi, rf, res_mult, of16)
                 else:
                     _requantize_row(tile, r, un, uc0, o0, acc, mult, shift, lo, hi, of16)
+        return 0
+    if not dual and not raw and mode == HALF_UP and has_res and not check and size <= 2:
+        # int8 rows with a fused residual (a transformer's output projections): the general loop's scratch
+        # row cost MiniLM's 512x1536 -> 384 linear 0.67 -> 0.94 ms over the same GEMM without residual
+        for r in range(rows):
+            ox += 1
+            if ox == wp:
+                ox = 0
+                oy += 1
+            if ox >= ow:
+                continue
+            o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
+            if size == 1:
+                for j in range(un):
+                    c = uc0 + j
+                    p = (np.int64(tile[r, j]) + bias[c]) * mult[c] + np.int64(rf[o0 + j]) * res_mult[c]
+                    of8[o0 + j] = min(max((p + half[c]) >> shift[c], lo), hi)
+            else:
+                for j in range(un):
+                    c = uc0 + j
+                    p = (np.int64(tile[r, j]) + bias[c]) * mult[c] + np.int64(rf[o0 + j]) * res_mult[c]
+                    of16[o0 + j] = min(max((p + half[c]) >> shift[c], lo), hi)
+        return 0
+    if dual and not raw and mode == HALF_UP and not has_res and not check and size <= 2:
+        # the same for int16 rows (the two byte planes joined per element): the general loop below went
+        # through the int64 scratch row, 2.15 -> 1.73 ms for MiniLM's 512x384 -> 1536 int16 linear
+        for r in range(rows):
+            ox += 1
+            if ox == wp:
+                ox = 0
+                oy += 1
+            if ox >= ow:
+                continue
+            o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
+            if size == 1:
+                for j in range(un):
+                    c = uc0 + j
+                    a = (np.int64(tile[r, j]) << 8) + tile_lo[r, j] + bias[c]
+                    of8[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
+            else:
+                for j in range(un):
+                    c = uc0 + j
+                    a = (np.int64(tile[r, j]) << 8) + tile_lo[r, j] + bias[c]
+                    of16[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
         return 0
     bad = 0
     for r in range(rows):
