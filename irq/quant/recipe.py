@@ -68,7 +68,8 @@ def _stacked(batches: Sequence[Any]) -> Any:
 
 def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *,
                  qconfig: QConfig | QConfigRules | dict | str | None = None, march: str = "nash",
-                 int16_budget: int = 6, cle: bool = True, adaround_iters: int = 50, bias_correction: bool = False,
+                 int16_budget: int = 6, int16_ranking: str = "int8", cle: bool = True, adaround_iters: int = 50,
+                 bias_correction: bool = False,
                  distill_inputs: torch.Tensor | None = None, distill_epochs: int = 0, distill_lr: float = 1e-5,
                  sensitivity_inputs: Any = None, progress: bool = False) -> tuple[nn.Module, RecipeReport]:
     """Quantize `model` with the recipe of the module docstring; returns (prepared model in VALIDATION, report).
@@ -104,7 +105,8 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
                                     relu6="clamp", batches=_stacked(calibration_batches))
     if int16_budget > 0:
         plan = timed("mixed precision", mixed_precision, float_model, example_inputs, calibration_batches,
-                     budget=int16_budget, qconfig=rules, march=march, sensitivity_inputs=sensitivity_inputs)
+                     budget=int16_budget, qconfig=rules, march=march, sensitivity_inputs=sensitivity_inputs,
+                     ranking=int16_ranking)
         rules, report.int16_owners = plan.rules, list(plan.int16_owners)
     qat = prepare(float_model, example_inputs, qconfig=rules, march=march, check_model=False)
     timed("calibration", calibrate, qat, calibration_batches, progress=progress)
