@@ -76,6 +76,9 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
 
     qconfig: the int8 base (default: default_calib_8bit everywhere); int16_budget: how many owners get
     int16 outputs (0: none; march must run int16 inputs for the chosen readers, as nash does);
+    int16_ranking: how mixed_precision ranks them, "int8" (the cost of each owner quantized alone) or
+    "int16" (the output cosine each owner's int16 output gains over all-int8; measured worse on
+    MobileNetV2, docs/design.md);
     adaround_iters: AdaRound steps per layer (0: nearest rounding); distill_inputs / distill_epochs /
     distill_lr: the optional distillation (single-input classifiers: the logits are the teacher's).
     `model` itself is not changed.
