@@ -9,7 +9,7 @@
    deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
    other crops, all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
    (irq.quant.mixed_precision, march nash), and the accurate recipe irq.quant.accurate_ptq: cross-layer
-   equalization (relu6 "clamp"), int16 on the 6 owners that cost most on the equalized model (nash),
+   equalization (relu6 "clamp"), int16 on the 12 owners that cost most on the equalized model (nash),
    calibration and learned weight rounding (AdaRound); bias correction and distillation on request.
 
     python examples/demo.py [--quick] [--out demo-out] [--adaround ITERS] [--no-cle] [--bias-correction]

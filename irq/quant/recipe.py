@@ -68,7 +68,7 @@ def _stacked(batches: Sequence[Any]) -> Any:
 
 def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *,
                  qconfig: QConfig | QConfigRules | dict | str | None = None, march: str = "nash",
-                 int16_budget: int = 6, int16_ranking: str = "int8", cle: bool = True, adaround_iters: int = 50,
+                 int16_budget: int = 12, int16_ranking: str = "int8", cle: bool = True, adaround_iters: int = 50,
                  bias_correction: bool = False,
                  distill_inputs: torch.Tensor | None = None, distill_epochs: int = 0, distill_lr: float = 1e-5,
                  sensitivity_inputs: Any = None, progress: bool = False) -> tuple[nn.Module, RecipeReport]:
@@ -81,7 +81,8 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     MobileNetV2, docs/design.md);
     adaround_iters: AdaRound steps per layer (0: nearest rounding); distill_inputs / distill_epochs /
     distill_lr: the optional distillation (single-input classifiers: the logits are the teacher's).
-    `model` itself is not changed.
+    `model` itself is not changed. int16_budget 12: on MobileNetV2 (128 other crops) 6 owners gave top-1
+    agreement 0.867, 12 gave 0.898, 20 gave 0.883 (docs/design.md).
     """
     from irq.qconfig import as_rules, default_calib_8bit
     from irq.quant.adaround import adaround
