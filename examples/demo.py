@@ -9,7 +9,7 @@
    deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
    other crops, all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
    (irq.quant.mixed_precision, march nash), and the accurate recipe irq.quant.accurate_ptq: cross-layer
-   equalization (relu6 "clamp"), int16 on the 6 owners that cost most on the equalized model (nash),
+   equalization (relu6 "clamp"), int16 on the 12 owners that cost most on the equalized model (nash),
    calibration and learned weight rounding (AdaRound); bias correction and distillation on request.
 
     python examples/demo.py [--quick] [--out demo-out] [--adaround ITERS] [--no-cle] [--bias-correction]
@@ -158,13 +158,13 @@ def _deploy_and_measure(model, qat, march: str, path: Path, named: torch.Tensor,
 def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progress: bool = True,
                     int16_budget: int = 0, recipe: bool = False, cle: bool = True, adaround: int = 50,
                     bias_correction: bool = False, distill: int = 0, n_distill: int = 64,
-                    recipe_budget: int = 6) -> MobileNetResult | None:
+                    recipe_budget: int | None = None) -> MobileNetResult | None:
     """MobileNetV2 all-int8 on march bayes; with `int16_budget`, also the mixed-precision recipe.
 
     The mixed recipe (irq.quant.mixed_precision: the `int16_budget` owners that cost most in int8 get
     int16 outputs, march nash, whose convs read int16) is in `result.mixed`; with `recipe`, the accurate
     recipe (irq.quant.accurate_ptq, with `cle`, `adaround` steps, `bias_correction` and `distill` epochs
-    on `n_distill` other crops, int16 on `recipe_budget` owners) is in `result.recipe`."""
+    on `n_distill` other crops, int16 on `recipe_budget` owners, default accurate_ptq's) is in `result.recipe`."""
     from bench.ptq_accuracy import crops, photos
     from tests.models import mobilenet_v2
     from tests.test_frontend_pretrained import _preprocess
@@ -191,11 +191,11 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
         # irq.quant.accurate_ptq: CLE, int16 on the most sensitive owners (nash), calibration, AdaRound,
         # bias correction, optionally distillation against the float logits on other unlabeled crops
         distill_inputs = crops(images, n_distill, seed=2) if distill else None
+        budget = {} if recipe_budget is None else {"int16_budget": recipe_budget}
         best, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=qconfig,
-                                              int16_budget=recipe_budget, cle=cle, adaround_iters=adaround,
-                                              bias_correction=bias_correction, distill_inputs=distill_inputs,
-                                              distill_epochs=distill, sensitivity_inputs=calib[:2],
-                                              progress=progress)
+                                              cle=cle, adaround_iters=adaround, bias_correction=bias_correction,
+                                              distill_inputs=distill_inputs, distill_epochs=distill,
+                                              sensitivity_inputs=calib[:2], progress=progress, **budget)
         result.recipe = _deploy_and_measure(model, best, report.march, out_dir / "mobilenet_v2_recipe.irq", named,
                                             evals)
         result.recipe_name = " + ".join((["CLE"] if cle else []) + [f"int16 x{len(report.int16_owners)}"]
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         digits = digits_stage(out, progress=progress)
     print_digits(digits)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    n_calib, n_eval = (8, 8) if args.quick else (32, 64)
+    n_calib, n_eval = (8, 8) if args.quick else (32, 128)
     mobilenet = None if args.skip_mobilenet else mobilenet_stage(out, n_calib=n_calib, n_eval=n_eval,
                                                                   progress=progress,
                                                                   int16_budget=2 if args.quick else 6,
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                   distill=(0 if args.quick else DISTILL)
                                                                   if args.distill is None else args.distill,
                                                                   n_distill=8 if args.quick else 64,
-                                                                  recipe_budget=2 if args.quick else 6)
+                                                                  recipe_budget=2 if args.quick else None)
     if mobilenet is not None:
         print_mobilenet(mobilenet, n_calib)
     programs = [digits] if mobilenet is None else [digits, mobilenet] + [

@@ -13,8 +13,9 @@ Everything here is plain data (no torch), so the annotation pass and `irq-opt` u
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 #: Quantized dtypes as users spell them, and the storage dtype names of irq.fixedpoint.
@@ -125,6 +126,11 @@ class Rule:
     describe: str
     matches: Callable[[OwnerInfo], bool]
     qconfig: QConfig
+    #: what the rule looks at ("owner", "module type", "op kind", "callable"): reports on a rule that
+    #: matched nothing say where to look (a misspelt glob is the usual cause)
+    category: str = "callable"
+    #: the glob, type name or kind the rule compares with
+    key: str = ""
 
 
 @dataclass
@@ -147,17 +153,18 @@ class QConfigRules:
         """Every owner that is a module of this type (a class, or its qualified name)."""
         name = module_type if isinstance(module_type, str) else f"{module_type.__module__}.{module_type.__qualname__}"
         short = name.rpartition(".")[2]
-        self.rules.append(Rule(f"module type {short}", lambda i: i.module_type == name, qconfig))
+        self.rules.append(Rule(f"module type {short}", lambda i: i.module_type == name, qconfig, "module type", name))
         return self
 
     def set_owner(self, pattern: str, qconfig: QConfig) -> QConfigRules:
         """Owners matching a glob (`backbone.*`, `head.cls`)."""
-        self.rules.append(Rule(f"owner '{pattern}'", lambda i: fnmatch.fnmatchcase(i.owner, pattern), qconfig))
+        self.rules.append(Rule(f"owner '{pattern}'", lambda i: fnmatch.fnmatchcase(i.owner, pattern), qconfig,
+                               "owner", pattern))
         return self
 
     def set_op_kind(self, kind: str, qconfig: QConfig) -> QConfigRules:
         """Every op of a kind (`add`, `cat`, `conv2d`)."""
-        self.rules.append(Rule(f"op kind {kind}", lambda i: i.kind == kind, qconfig))
+        self.rules.append(Rule(f"op kind {kind}", lambda i: i.kind == kind, qconfig, "op kind", kind))
         return self
 
     def set_callable(self, fn: Callable[[OwnerInfo], QConfig | None], describe: str = "callable") -> QConfigRules:
@@ -175,6 +182,30 @@ class QConfigRules:
                     q = q.fn(info)
                 chosen, why = q, f"{rule.describe} -> {q.name}"
         return chosen, why
+
+    def unmatched(self, owners: Iterable[OwnerInfo]) -> list[str]:
+        """One line per owner / module type / op kind rule that matches none of `owners`, saying what
+        exists instead. A misspelt glob (`layer1.0.conv*` for `layer1.0.conv1`) or a module type the
+        fused graph no longer shows changes nothing and would otherwise pass silently. Callable rules
+        are not reported (returning None for every owner is a legitimate choice of the callable)."""
+        owners = list(owners)
+        problems = []
+        for rule in self.rules:
+            if rule.category == "callable" or any(rule.matches(i) for i in owners):
+                continue
+            if rule.category == "owner":
+                names = sorted({i.owner for i in owners})
+                close = difflib.get_close_matches(rule.key, names, n=3, cutoff=0.6)
+                hint = (f"did you mean {', '.join(repr(c) for c in close)}?" if close else
+                        f"owners are op paths such as {', '.join(repr(n) for n in names[:3])}")
+            elif rule.category == "module type":
+                types = sorted({i.module_type.rpartition('.')[2] for i in owners if i.module_type})
+                hint = f"owners are modules of type {', '.join(types) or '(none)'}"
+            else:
+                hint = f"the op kinds quantized are {', '.join(sorted({i.kind for i in owners}))}"
+            problems.append(f"qconfig rule {rule.describe} -> {rule.qconfig.name} matches no owner of the model; "
+                            f"{hint}")
+        return problems
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,13 @@ class Annotator:
         self.quantized: set[Value] = set()
         self.inserted = 0
         self.float_ops = 0
+        #: every owner a qconfig was resolved for (QConfigRules.unmatched reports rules matching none)
+        self.owners: list[OwnerInfo] = []
 
     def qconfig(self, owner: str, kind: str) -> tuple[QConfig, str]:
-        return self.rules.resolve(OwnerInfo(owner, kind, self.module_types.get(owner, "")))
+        info = OwnerInfo(owner, kind, self.module_types.get(owner, ""))
+        self.owners.append(info)
+        return self.rules.resolve(info)
 
     def insert(self, value: Value, owner: str, slot: str, spec: QuantizerSpec, rule: str,
                axis: int | None = None, after: Operation | None = None) -> Value:
@@ -338,6 +342,8 @@ class QuantAnnotate(Pass):
         super().__init__(**options)
         self.rules = rules
         self.module_types = dict(module_types or {})
+        #: the owners of every function annotated so far (for QConfigRules.unmatched)
+        self.owners: list[OwnerInfo] = []
 
     def run(self, fn: Operation) -> None:
         if any(op.dialect_name == "qat" for op in fn.walk()):
@@ -360,5 +366,6 @@ class QuantAnnotate(Pass):
             raise self.fail(str(e), fn) from None
         a = Annotator(rules, march, self.module_types)
         a.run(fn)
+        self.owners += a.owners
         self.statistics["fake-quants inserted"] += a.inserted
         self.statistics["ops left in float"] += a.float_ops

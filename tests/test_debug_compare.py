@@ -254,3 +254,53 @@ def test_the_deployed_column_lowers_with_the_rounding_of_the_users_convert():
         irq.debug.compare(model, qat, x, program=program, rounding="half_up")
     assert "as expected: it rounds half_even" in report.table()
     assert "bug in lowering" not in report.table()
+
+
+def test_int16_sensitivity_ranks_the_planted_coarse_owner_first(tmp_path):
+    # the bug it catches: the int16 ranking measured the wrong thing (owner alone quantized instead of
+    # the gain over all-int8, the scale not widened, or the widening left behind), so the owner whose
+    # int16 output recovers most is not the one named first. conv2's scale 40x too large: its int8 grid
+    # is 40x too coarse, which int16 on the same clip range repairs
+    model, qat, x = _calibrated()
+    _corrupt(qat, "conv2", 40.0)
+    before = {k: v.clone() for k, v in qat.state_dict().items()}
+    ranges = {fq.path: (fq.qmin, fq.qmax) for fq in fake_quant_modules(qat)}
+    ranking = irq.debug.sensitivity(qat, x, mode="int16", out_dir=tmp_path, name="int16")
+    assert ranking[0].owner == "conv2", ranking.table()
+    assert ranking.baseline_cosine < 0.99 < ranking[0].output_cosine  # measured 0.978 -> 0.99988
+    assert ranking[0].gain == pytest.approx(ranking[0].output_cosine - ranking.baseline_cosine)
+    assert all(r.gain < 0.1 * ranking[0].gain for r in ranking[1:])
+    assert [r.gain for r in ranking] == sorted((r.gain for r in ranking), reverse=True)
+    # only owners with an int8 activation quantizer are ranked; the weight-only view is not an owner row
+    assert {r.owner for r in ranking} == {"x", "conv1", "conv2", "conv3", "add", "conv4"}
+    tips = ranking.suggestions()
+    assert tips[0].startswith("conv2: an int16 output raises") and "default_calib_16bit" in tips[0]
+    assert len(tips) == 2 and "ranking=\"int16\"" in tips[1]  # the others gain under a tenth of conv2's
+    rows = list(csv.DictReader(open(tmp_path / "int16.csv")))
+    assert [r["owner"] for r in rows] == [r.owner for r in ranking]
+    assert float(rows[0]["gain"]) == pytest.approx(ranking[0].gain)
+    assert (tmp_path / "int16.png").read_bytes()[:4] == b"\x89PNG"
+    # the model is left as found: scales, statistics, integer ranges and states
+    after = qat.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in after)
+    assert {fq.path: (fq.qmin, fq.qmax) for fq in fake_quant_modules(qat)} == ranges
+    assert all(fq.state is irq.FakeQuantState.VALIDATION for fq in fake_quant_modules(qat))
+    with pytest.raises(ValueError, match="mode must be 'int8' or 'int16'"):
+        irq.debug.sensitivity(qat, x, mode="int4")
+
+
+def test_int16_sensitivity_rechooses_an_mse_clip_for_the_16_bit_grid():
+    # an MSE observer clips a heavy tail harder for 8 bits than for 16: the int16 emulation must search the
+    # histogram again (what calibrating with the int16 qconfig does), not keep the int8 clip range
+    from irq.debug.sensitivity import _int16_scale
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+    x = torch.randn(64, 3, 8, 8) ** 3  # heavy-tailed
+
+    def input_quantizer(qconfig):
+        qat = prepare_calibrated(model, (x,), [x], qconfig=qconfig, check_model=False)
+        return next(f for f in fake_quant_modules(qat) if f.slot == "input")
+
+    int8, int16 = input_quantizer(irq.qconfig.default_calib_8bit), input_quantizer(irq.qconfig.default_calib_16bit)
+    assert float(int8.scale) * int8.qmax < float(int16.scale) * int16.qmax  # int8 clips the tail harder (77 vs 82)
+    assert torch.equal(_int16_scale(int8), int16.scale)

@@ -84,6 +84,19 @@ def test_mixed_precision_beats_int8_and_deploys_bit_exact(setup):
         np.testing.assert_array_equal(np.asarray(numba_runtime.compile(program)(x)), deployed)
 
 
+def test_int16_ranking_chooses_the_owners_whose_int16_output_gains_most(setup):
+    # the bug: ranking="int16" ignored (the int8 "alone quantized" order used) or the gains' order lost
+    model, calib, _ = setup
+    plan = irq.quant.mixed_precision(model, (calib[:1],), [calib], budget=2, qconfig=BASE, march="nash",
+                                     sensitivity_inputs=calib[:2], candidates=CANDIDATES, ranking="int16")
+    ranking = irq.debug.sensitivity(_ptq(model, calib, BASE, "nash"), calib[:2], owners=CANDIDATES, mode="int16")
+    expected = [r.owner for r in ranking if r.gain > 0 and r.owner not in plan.skipped][:2]
+    assert len(expected) == 2 and plan.int16_owners == expected
+    assert plan.sensitivity == {r.owner: r.output_cosine for r in ranking}
+    with pytest.raises(ValueError, match="ranking must be 'int8' or 'int16'"):
+        irq.quant.mixed_precision(model, (calib[:1],), [calib], budget=2, qconfig=BASE, ranking="int4")
+
+
 def test_march_without_int16_convs_widens_nothing_read_by_a_conv(setup):
     model, calib, _ = setup
     plan = irq.quant.mixed_precision(model, (calib[:1],), [calib], budget=3, qconfig=BASE, march="bayes",

@@ -78,3 +78,39 @@ def test_march_default_and_override():
             set_march("j5")
     finally:
         set_march(before)
+
+
+def test_unmatched_rules_are_reported_with_what_exists():
+    # the bug: a misspelt owner glob (or a module type / op kind the fused graph does not show) changed
+    # nothing and passed silently, so a user believed a layer was int16 when it was int8
+    import torch
+    rules = qc.QConfigRules(qc.default_calib_8bit)
+    rules.set_owner("layer1.0.conv*", qc.default_calib_16bit)    # matches
+    rules.set_owner("layer1.0.cnov1", qc.default_calib_16bit)    # typo
+    rules.set_module_type(torch.nn.BatchNorm2d, qc.default_calib_16bit)  # folded into the conv: no owner
+    rules.set_op_kind("conv", qc.default_calib_16bit)            # the kind is conv2d
+    rules.set_op_kind("conv2d", qc.default_calib_16bit)          # matches
+    rules.set_callable(lambda i: None, "never")                   # a callable may decline every owner
+    owners = [info("layer1.0.conv1"), info("layer1.0.conv2"), info("layer1.0.add", "add", "")]
+    problems = rules.unmatched(owners)
+    assert len(problems) == 3
+    assert "owner 'layer1.0.cnov1'" in problems[0] and "did you mean 'layer1.0.conv1'" in problems[0]
+    assert "module type BatchNorm2d" in problems[1] and "Conv2d" in problems[1]
+    assert "op kind conv " in problems[2] and "add, conv2d" in problems[2]
+    assert qc.QConfigRules().set_owner("*", qc.default_calib_16bit).unmatched(owners) == []
+
+
+def test_prepare_warns_about_a_rule_that_matches_nothing():
+    import warnings
+
+    import torch
+
+    import irq
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3))
+    x = torch.randn(1, 3, 8, 8)
+    with pytest.warns(irq.QuantizationWarning, match=r"owner '3' -> default_qat_16bit matches no owner.*'0', '2'"):
+        irq.prepare(model, (x,), qconfig={"": "default_qat_8bit", "3": "default_qat_16bit"}, check_model=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", irq.QuantizationWarning)
+        qat = irq.prepare(model, (x,), qconfig={"": "default_qat_8bit", "2": "default_qat_16bit"}, check_model=False)
+    assert qat.get_submodule("2.out_quant").dtype == "qint16"

@@ -121,7 +121,7 @@ def _widened(q: QConfig) -> QConfig:
 def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *, budget: int,
                     qconfig: QConfig | QConfigRules | dict | str | None = None, march: str = "nash",
                     sensitivity_inputs: Any = None, candidates: list[str] | None = None,
-                    progress: bool = False) -> MixedPrecisionPlan:
+                    ranking: str = "int8", progress: bool = False) -> MixedPrecisionPlan:
     """Choose up to `budget` owners for int16 activations by sensitivity (see the module docstring).
 
     qconfig: the base (int8) recipe, default `default_calib_8bit`; the plan's rules are it plus one
@@ -129,6 +129,9 @@ def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: 
     its output to qint16. sensitivity_inputs: what the ranking runs on (default: the first calibration
     batch); a few images are enough, and its cost is one forward per owner. candidates: the owners to
     rank (default: all); naming a few known suspects makes the search proportionally cheaper.
+    ranking: "int8" ranks by the output cosine with each owner alone quantized (the rest float); "int16"
+    by the output cosine each owner's int16 output gains over the all-int8 model
+    (`irq.debug.sensitivity(mode="int16")`; owners that gain nothing are not chosen).
     """
     import irq
     from irq.debug.sensitivity import sensitivity
@@ -140,7 +143,9 @@ def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: 
     qat = irq.prepare(model, example_inputs, qconfig=base, march=march, check_model=False)
     calibrate(qat, calibration_batches, progress=progress)
     inputs = sensitivity_inputs if sensitivity_inputs is not None else calibration_batches[0]
-    rows = sensitivity(qat, inputs, owners=candidates)
+    if ranking not in ("int8", "int16"):
+        raise ValueError(f"mixed_precision: ranking must be 'int8' or 'int16', got {ranking!r}")
+    rows = sensitivity(qat, inputs, owners=candidates, mode=ranking)
     owners = _owner_ops(ir_of(qat))
     module_types = _module_types(model)
     rules = QConfigRules(base.global_qconfig, list(base.rules))
@@ -149,7 +154,7 @@ def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: 
     for row in rows:
         if len(chosen) >= budget:
             break
-        if row.owner not in owners:
+        if row.owner not in owners or (row.gain is not None and row.gain <= 0):
             continue
         kind, fq_op = owners[row.owner]
         q, _ = base.resolve(irq.qconfig.OwnerInfo(row.owner, kind, module_types.get(row.owner, "")))

@@ -17,6 +17,7 @@ prepare (batch norm converted to SyncBatchNorm, a layer swapped) is reported by 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from torch import fx, nn
 
 from irq.march import march_name_of
 from irq.qconfig import QConfig, QConfigRules, as_rules
+from irq.quant.state import QuantizationWarning
 
 log = logging.getLogger("irq")
 
@@ -41,9 +43,13 @@ def annotate(module, qconfig: QConfig | QConfigRules | dict | str | None, march:
     from irq.passes.quant_annotate import QuantAnnotate
     from irq.transform import PassManager
     PassManager.parse(PIPELINE).run(module)
+    rules = as_rules(qconfig)
+    annotate_pass = QuantAnnotate(rules=rules, module_types=module_types, march=march)
     pm = PassManager.parse("builtin.module()")
-    pm.nest("func.func").add(QuantAnnotate(rules=as_rules(qconfig), module_types=module_types, march=march))
+    pm.nest("func.func").add(annotate_pass)
     pm.run(module)
+    for problem in rules.unmatched(annotate_pass.owners):
+        warnings.warn(f"irq.prepare: {problem}", QuantizationWarning, stacklevel=3)
     return module
 
 
