@@ -18,6 +18,7 @@ from irq.text.fast_patterns import (
     _FOLLOWS_PAREN,
     _ITEM,
     _NEXT,
+    _NEXT_RESULTS,
     _OPERAND_OR_COMMA,
     _PUNCT_TYPES,
     _RESULT_ITEM,
@@ -89,7 +90,7 @@ def _word_type(word: str) -> str:
 
 def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     """`_FLAT_OP`'s match as items, if it is the whole statement (else `_custom` reads it item by item)."""
-    name, operands, flt, integer, colon, types = m.groups()
+    name, operands, flt, integer, types = m.group("name", "operands", "float", "int", "types")
     if (operands is not None and "/" in operands) or (types is not None and "/" in types):
         return None  # a comment inside a list: the grammar path reads it
     if types is not None:
@@ -238,6 +239,8 @@ def statement_ends_at(lexer: Lexer, pos: int, last: str, *, generic: bool, after
     follow; anything it is unsure of answers False, so the grammar path takes the statement.
     """
     text = lexer.text
+    if last != "EQUAL" and last != "COMMA" and _NEXT_RESULTS.match(text, pos) is not None:
+        return True  # the next op's results, the commonest case (the `value` one below, in one match)
     m = _NEXT.match(text, pos)
     if m is None:
         return False

@@ -22,7 +22,7 @@ import irq.text.verbatim  # noqa: E402,F401,I001
 from irq.diagnostics import ParseError
 from irq.ir.attributes import OpaqueAttr
 from irq.ir.block import Region
-from irq.ir.location import SourceText
+from irq.ir.location import SourcePosLoc, SourceText
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
@@ -109,6 +109,54 @@ class Reducer(ValueReducer):
         else:
             scope.current_block().append(op)
         return None
+
+    def fast_statement(self, tok: Tok) -> None:
+        """Build the FAST_OP statement `tok` and place it: `fast_op`, then `operation`.
+
+        The lexer calls this once per leaf op (see `Lexer.build_fast`). A replayed custom op
+        whose results are bound to one name (`%3 = arith.addf %2, %arg1 : t`, `return %x : t`),
+        the commonest statement of custom-form text, goes through `_replay_statement` instead,
+        which does the same in one call.
+        """
+        f = tok.value
+        if type(f) is FastCustom and f.plan is not None and self._replay_statement(_local.state, f):
+            return
+        self.operation([self.fast_op([tok]), None])
+
+    def _replay_statement(self, s: ParseState, f: FastCustom) -> bool:
+        """`fast_op` + `operation` for a replayed op with no result or all results bound to one
+        name; False (nothing done) for any other statement, which the general path builds."""
+        plan = f.plan
+        results = f.results
+        name_tok = f.name
+        if results:
+            if len(results) != 1:
+                return False
+            v, count = results[0]
+            ref = v.value
+            if count is not None or "#" in ref or len(plan.result_types) != 1:
+                return False  # `%x:2 =`, `%x#1 =` and a result count to check: `operation` does it
+            pos = v.pos
+        elif plan.result_types:
+            return False  # results nobody binds: `operation` does not mind, but keep one path for it
+        else:
+            ref = None
+            pos = name_tok.pos
+        if self._custom_class(s, name_tok) is not plan.cls:
+            return False
+        try:
+            op = replay(s, plan, f.operands, SourcePosLoc(s.source, pos))
+        except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
+            s.op_stack.append(OpEntry(plan.cls.name, [(ref[1:], 1, pos)] if ref else None, pos))
+            raise
+        if ref is not None:
+            s.define(ref[1:], op.results, pos)
+        scope = s.scopes[-1]
+        if scope.region is None:
+            s.top_ops.append(op)
+        else:
+            scope.current_block().append(op)
+        return True
 
     def fast_op(self, c):
         """Build the op the fast path read, through the grammar path's reducers in their order."""
@@ -492,7 +540,7 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
     state = ParseState(ctx, lexer, SourceText(filename, text))
     table, bound = _parser()
     reducer = _REDUCER
-    lexer.build_fast = lambda tok: reducer.operation([reducer.fast_op([tok]), None])
+    lexer.build_fast = reducer.fast_statement
     previous = _local.state
     _local.state = state
     # Pause the cyclic GC: everything the parse allocates either stays reachable from the
