@@ -122,9 +122,8 @@ def _generic(lexer: Lexer, text: str, m: re.Match):
         if "/" in raw:
             return None  # a comment between operands
         operands = _split_values(raw, m.start("goperands"))
-    pos = m.end()
+    pos = m.end()  # after the blanks that follow `)`
     props = attrs = None
-    pos = _SKIP.match(text, pos).end()
     if text.startswith("<{", pos):
         r = _dictionary(lexer, text, pos + 2, "}>")
         if r is None:

@@ -92,13 +92,14 @@ _FLAT_OP = re.compile(
     rf"(?:{_W}(?P<colon>:){_W}(?P<types>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*))?"
 )
 #: A whole statement head in one match: the results, then a generic op up to its operands'
-#: `)` (groups `gname`, `goperands`) or a flat custom form (`_FLAT_OP`'s groups). Equivalent to
+#: `)` and the blanks after it (groups `gname`, `goperands`) or a flat custom form (`_FLAT_OP`'s groups). Equivalent to
 #: `_RESULTS_HEAD` followed by `_GENERIC_HEAD` or `_FLAT_OP` at its end: a result list matched
 #: otherwise than greedily would have to end at a `=`, which no shorter one does.
 _STATEMENT_HEAD = re.compile(
     _RESULTS_HEAD.pattern
     + "(?:"
     + _GENERIC_HEAD.pattern.replace("?P<name>", "?P<gname>").replace("?P<operands>", "?P<goperands>")
+    + _W  # and the blanks after its `)`, which `_generic` would skip next
     + "|"
     + _FLAT_OP.pattern
     + ")"
