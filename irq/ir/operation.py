@@ -132,7 +132,11 @@ class Operation:
             op._uses = tuple(uses)
         else:
             op._uses = _EMPTY
-        op.results = tuple([OpResult(t, op, i) for i, t in enumerate(result_types)]) if result_types else _EMPTY
+        n = len(result_types)
+        if n == 1:
+            op.results = (OpResult(result_types[0], op, 0),)
+        else:
+            op.results = tuple([OpResult(t, op, i) for i, t in enumerate(result_types)]) if n else _EMPTY
         op.regions = _EMPTY
         op.successors = _EMPTY
         return op

@@ -64,8 +64,10 @@ def _custom_name(lexer: Lexer, name: str) -> bool:
     return known
 
 
-def _results(text: str, m: re.Match) -> list[tuple[Tok, Tok | None]]:
-    raw = m.group("results")
+def _results(text: str, m: re.Match, raw: str | None = "") -> list[tuple[Tok, Tok | None]]:
+    """The result tokens of a statement head `m` (`raw`: its `results` group, if read already)."""
+    if raw == "":
+        raw = m.group("results")
     if raw is None:
         return []
     base = m.start("results")
@@ -106,12 +108,15 @@ def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     else:
         last = "BARE_ID"
     end = m.end()
-    if not statement_ends_at(lexer, end, last, generic=False, after_name=last == "BARE_ID"):
+    # the next statement's results (`statement_ends_at`'s commonest case) checked here without the call
+    if _NEXT_RESULTS.match(text, end) is None and not statement_ends_at(
+        lexer, end, last, generic=False, after_name=last == "BARE_ID"
+    ):
         return None
-    results = _results(text, head)
+    raw_results = head.group("results")
+    results = _results(text, head, raw_results)
     name_tok = Tok("BARE_ID", name, m.start("name"))
     pos = results[0][0].pos if results else name_tok.pos
-    raw_results = head.group("results")
     if raw_results is None or ":" not in raw_results:  # `%a:2 =` binds a count: not a shape of its own here
         key = (name, len(results), flt, integer, types, 0 if operands is None else operands.count(",") + 1)
         plan = lexer.fast_cache.get(key)

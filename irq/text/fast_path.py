@@ -50,6 +50,7 @@ from irq.text.fast_patterns import (
     _FUNCTION_TYPE,
     _KEY,
     _MAX_DEPTH,
+    _NEXT_RESULTS,
     _SIMPLE_ENTRY,
     _SKIP,
     _STATEMENT_HEAD,
@@ -140,7 +141,9 @@ def _generic(lexer: Lexer, text: str, m: re.Match):
         return None
     out = f.group("out")
     end = f.end()
-    if not statement_ends_at(lexer, end, "TYPE" if out is not None else "RPAREN", generic=True, after_name=False):
+    if _NEXT_RESULTS.match(text, end) is None and not statement_ends_at(  # the commonest case without the call
+        lexer, end, "TYPE" if out is not None else "RPAREN", generic=True, after_name=False
+    ):
         return None
     span = text[f.start("colon") : end]
     ftype = lexer.fast_cache.get(span)

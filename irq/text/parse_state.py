@@ -169,6 +169,14 @@ class ParseState(AttributeBuilder):
     def use_value(self, tok: Tok, type: Type | None) -> Value:
         """Resolve `%name` / `%name#i`, creating a forward reference if it is not defined yet."""
         ref = tok.value
+        if "#" not in ref:  # the commonest use: `%name`, defined in this region
+            group = self.scopes[-1].values.get(ref[1:])
+            if group:
+                v = group[0]
+                if type is not None and v.type is not type:
+                    raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                              f"'{type}' vs '{v.type}'")
+                return v
         name, _, idx = ref[1:].partition("#")
         index = self.result_number(idx, tok.pos) if idx else 0
         for scope in reversed(self.scopes):
