@@ -169,14 +169,24 @@ class ParseState(AttributeBuilder):
     def use_value(self, tok: Tok, type: Type | None) -> Value:
         """Resolve `%name` / `%name#i`, creating a forward reference if it is not defined yet."""
         ref = tok.value
-        if "#" not in ref:  # the commonest use: `%name`, defined in this region
-            group = self.scopes[-1].values.get(ref[1:])
+        if "#" not in ref:  # the commonest uses: `%name` defined in this region, or used before in it
+            scope = self.scopes[-1]
+            group = scope.values.get(ref[1:])
             if group:
                 v = group[0]
                 if type is not None and v.type is not type:
                     raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
                                               f"'{type}' vs '{v.type}'")
                 return v
+            # A placeholder of this region: no enclosing region defines the name (they were complete
+            # when this region opened, and one did not when the placeholder was made), so the loop
+            # below would come to the same one. A function's arguments are used this way in its body.
+            ph = scope.forward.get(ref)
+            if ph is not None:
+                if type is not None and ph.type is not type:
+                    raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
+                                              f"'{type}' vs '{ph.type}'")
+                return ph
         name, _, idx = ref[1:].partition("#")
         index = self.result_number(idx, tok.pos) if idx else 0
         for scope in reversed(self.scopes):

@@ -147,12 +147,20 @@ class Reducer(ValueReducer):
         """`fast_op` + `operation` for a replayed op with no result or all results bound to one
         name; False (nothing done) for any other statement, which the general path builds."""
         plan = f.plan
-        bound = self._one_name(f)
-        if bound is None:
-            return False
-        ref, pos = bound
-        if len(plan.result_types) != (ref is not None):
-            return False  # a result count `operation` reports, or results nobody binds: the general path
+        results = f.results
+        if results:
+            if len(results) != 1:
+                return False
+            v, count = results[0]
+            ref = v.value
+            if count is not None or "#" in ref or len(plan.result_types) != 1:
+                return False  # `%a:2 =`, `%a#1 =`, or a result count `operation` reports
+            pos = v.pos
+        elif plan.result_types:
+            return False  # results nobody binds: the general path
+        else:
+            ref = None
+            pos = f.name.pos
         if self._custom_class(s, f.name) is not plan.cls:
             return False
         try:

@@ -95,5 +95,7 @@ def replay(state: ParseState, plan: Plan, operand_toks: list[Tok], location: Loc
     values = [use(operand_toks[i], ty) for i, ty in plan.uses]
     order = plan.order
     operands = tuple(values) if order is None else tuple([values[i] for i in order])
-    return plan.cls._create_leaf(operands, plan.result_types, dict(plan.attributes), dict(plan.properties),
-                                 location)
+    attributes = plan.attributes
+    properties = plan.properties
+    return plan.cls._create_leaf(operands, plan.result_types, dict(attributes) if attributes else {},
+                                 dict(properties) if properties else {}, location)
