@@ -225,6 +225,8 @@ class Printer(ValuePrinter):
         props, attrs = op.properties, op.attributes
         if not props and not attrs:
             return ""
+        if len(attrs) > 1:
+            attrs = dict(sorted(attrs.items()))  # by name, as MLIR's (sorted) attribute dictionary
         if elided:
             el = set(elided)
             d = {k: v for k, v in props.items() if k not in el}
@@ -238,7 +240,7 @@ class Printer(ValuePrinter):
             d.update(attrs)
         if not d:
             return ""
-        return (" attributes " if with_keyword else " ") + self.dict_text(d)
+        return (" attributes " if with_keyword else " ") + self.dict_text(d, sort=False)
 
     def symbol(self, name: str) -> str:
         return symbol_text(name)
@@ -296,7 +298,7 @@ class Printer(ValuePrinter):
         if op.successors:
             out.append("[" + ", ".join(self.successor(b) for b in op.successors) + "]")
         if op.properties:
-            props = self.dict_text(op.properties)
+            props = self.dict_text(op.properties, sort=False)  # declaration order (docs/design.md)
             if isinstance(op, UnregisteredOp) and "affine_" in props:
                 props = NO_ALIAS + props + NO_ALIAS  # MLIR leaves an unknown op's properties unaliased
             out.append(" <" + props + ">")

@@ -37,7 +37,7 @@ func.func @f(%a: i32) -> i32 {
 
 // Typed attributes in attribute position keep their type; a scalable vector dimension is in
 // brackets; i0 is a type (mlir/test/IR/parser.mlir, mlir/test/IR/invalid-builtin-types.mlir).
-// CHECK: "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
+// CHECK: "t.a"() {d = #foo.attr : i32, s = "s" : !foo.string} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
 "t.a"() {s = "s" : !foo.string, d = #foo.attr : i32} : () -> (vector<[4]xf32>, vector<2x[4]xi1>, i0)
 
 // -----
