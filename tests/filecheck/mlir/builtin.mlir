@@ -42,8 +42,8 @@ func.func @f(%a: i32) -> i32 {
 
 // -----
 
-// sparse<...> is kept as written (mlir-opt re-prints it in its own normal form).
-// CHECK: "t.a"() {sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> ()
+// sparse<...>: an all-equal index or value list prints as its element, as mlir-opt prints it.
+// CHECK: "t.a"() {sp = sparse<0, 1.0> : tensor<2x2xf32>} : () -> ()
 "t.a"() {sp = sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>} : () -> ()
 
 // -----
@@ -66,9 +66,12 @@ func.func @f(%a: i32) -> i32 {
 
 // -----
 
-// distinct attributes (mlir/test/IR/distinct-attr.mlir) are kept as written.
-// CHECK: "t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
-"t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>]} : () -> ()
+// distinct attributes (mlir/test/IR/distinct-attr.mlir) print by alias, as mlir-opt prints them,
+// renumbered from 0 in alias order.
+// CHECK: #distinct = distinct[0]<42 : i32>
+// CHECK-NEXT: #distinct1 = distinct[1]<#foo.x>
+// CHECK: "t.a"() {a = #distinct, b = [#distinct1], c = #distinct} : () -> ()
+"t.a"() {a = distinct[3]<42 : i32>, b = [distinct[5]<#foo.x>], c = distinct[3]<42 : i32>} : () -> ()
 
 // -----
 
