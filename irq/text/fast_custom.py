@@ -41,7 +41,7 @@ class FastCustom:
 
     `plan` is how an op of the same shape was built before in this parse (see
     `irq/text/replay.py`); then `items` is None (built only if the plan does not apply, from
-    `match`) and `operands` holds the operand tokens. `key` is the shape, None if not cacheable.
+    `match`) and `operands` holds the operands as (reference, offset) pairs. `key` is the shape, None if not cacheable.
     """
 
     __slots__ = ("results", "name", "items", "key", "plan", "operands", "match")
@@ -121,8 +121,8 @@ def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
         key = (name, len(results), flt, integer, types, 0 if operands is None else operands.count(",") + 1)
         plan = lexer.fast_cache.get(key)
         if plan is not None:
-            toks = [] if operands is None else _split_values(operands, m.start("operands"))
-            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, toks, m), pos), end
+            refs = [] if operands is None else _split_refs(operands, m.start("operands"))
+            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, refs, m), pos), end
     else:
         key = None
     return Tok("FAST_OP", FastCustom(results, name_tok, flat_items(m), key), pos), end
@@ -185,6 +185,20 @@ def _split_values(raw: str, base: int) -> list[Tok]:
         item = piece.lstrip(_BLANKS)
         lead = len(piece) - len(item)
         out.append(Tok("VALUE_ID", item.rstrip(_BLANKS), off + lead))
+        off += len(piece) + 1
+    return out
+
+
+def _split_refs(raw: str, base: int) -> list[tuple[str, int]]:
+    """(reference, offset) of each value of a matched `%a, %b` list at offset `base` (no comment
+    inside): what a replay resolves, without token objects."""
+    if "," not in raw:
+        return [(raw, base)]
+    out = []
+    off = base
+    for piece in raw.split(","):
+        item = piece.lstrip(_BLANKS)
+        out.append((item.rstrip(_BLANKS), off + len(piece) - len(item)))
         off += len(piece) + 1
     return out
 

@@ -161,8 +161,9 @@ class Reducer(ValueReducer):
         else:
             ref = None
             pos = f.name.pos
-        if self._custom_class(s, f.name) is not plan.cls:
-            return False
+        cls = plan.cls
+        if s.ctx.ops.get(f.name.value) is not cls and self._custom_class(s, f.name) is not cls:
+            return False  # (the first lookup is `_custom_class`'s own first, which a dotted name hits)
         try:
             op = replay(s, plan, f.operands, SourcePosLoc(s.source, pos))
         except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
