@@ -158,9 +158,11 @@ def test_well_formed_verbatim_text_round_trips():
     assert back.attributes == op.attributes and [r.type for r in back.results] == [r.type for r in op.results]
 
 
-@pytest.mark.parametrize("text", ['"s" : !foo.string', "#foo.attr : i32", "sparse<[[0, 0]], [1.0]> : tensor<2x2xf32>"])
+@pytest.mark.parametrize("text", ['"s" : !foo.string', "#foo.attr : i32", "sparse<0, 1.0> : tensor<2x2xf32>",
+                                  "sparse<[[0, 1], [1, 0]], [1.0, 2.0]> : tensor<2x2xf32>"])
 def test_typed_opaque_attribute_round_trips(text):
     # MLIR writes a type after an attribute irq keeps opaque; the pair is one verbatim value
+    # (a sparse one in MLIR's spelling, which the parser reads a splat list into: irq/text/sparse.py)
     from irq.ir import UnregisteredOp
 
     op = UnregisteredOp("t.a", attributes={"o": irq.OpaqueAttr("foo", text)})

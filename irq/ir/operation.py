@@ -103,6 +103,44 @@ class Operation:
         op._init_generic(operands, result_types, attributes, properties, regions, successors, location)
         return op
 
+    @classmethod
+    def _create_leaf(cls, operands: tuple[Value, ...], result_types: Sequence[Type], attributes: dict,
+                     properties: dict, location: Location) -> Operation:
+        """The op `create` makes without regions and successors, for the parser's hot path.
+
+        Why apart from `create`: the parser builds most ops of a file here (a replayed custom op,
+        irq/text/replay.py) from fields it already holds in final form (a tuple of `Value`s, dicts
+        of its own, a location), so the conversions and checks `_init_generic` makes for any
+        caller (`tuple(...)`, `None` defaults, the region count, a non-Value operand) would only
+        cost time. The fields set are exactly `_init_generic`'s.
+        """
+        op = cls.__new__(cls)
+        op.parent = op._prev = op._next = None
+        op._order = 0
+        op.location = location
+        op.attributes = attributes
+        op.properties = properties
+        op.operands = operands
+        if operands:
+            uses = []
+            for i, v in enumerate(operands):
+                u = Use(op, i)
+                vuses = v._uses
+                u._slot = len(vuses)
+                vuses.append(u)
+                uses.append(u)
+            op._uses = tuple(uses)
+        else:
+            op._uses = _EMPTY
+        n = len(result_types)
+        if n == 1:
+            op.results = (OpResult(result_types[0], op, 0),)
+        else:
+            op.results = tuple([OpResult(t, op, i) for i, t in enumerate(result_types)]) if n else _EMPTY
+        op.regions = _EMPTY
+        op.successors = _EMPTY
+        return op
+
     # -- naming and traits ----------------------------------------------------
     @property
     def dialect_name(self) -> str:

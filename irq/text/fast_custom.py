@@ -18,6 +18,7 @@ from irq.text.fast_patterns import (
     _FOLLOWS_PAREN,
     _ITEM,
     _NEXT,
+    _NEXT_RESULTS,
     _OPERAND_OR_COMMA,
     _PUNCT_TYPES,
     _RESULT_ITEM,
@@ -40,7 +41,7 @@ class FastCustom:
 
     `plan` is how an op of the same shape was built before in this parse (see
     `irq/text/replay.py`); then `items` is None (built only if the plan does not apply, from
-    `match`) and `operands` holds the operand tokens. `key` is the shape, None if not cacheable.
+    `match`) and `operands` holds the operands as (reference, offset) pairs. `key` is the shape, None if not cacheable.
     """
 
     __slots__ = ("results", "name", "items", "key", "plan", "operands", "match")
@@ -63,8 +64,10 @@ def _custom_name(lexer: Lexer, name: str) -> bool:
     return known
 
 
-def _results(text: str, m: re.Match) -> list[tuple[Tok, Tok | None]]:
-    raw = m.group("results")
+def _results(text: str, m: re.Match, raw: str | None = "") -> list[tuple[Tok, Tok | None]]:
+    """The result tokens of a statement head `m` (`raw`: its `results` group, if read already)."""
+    if raw == "":
+        raw = m.group("results")
     if raw is None:
         return []
     base = m.start("results")
@@ -89,7 +92,7 @@ def _word_type(word: str) -> str:
 
 def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     """`_FLAT_OP`'s match as items, if it is the whole statement (else `_custom` reads it item by item)."""
-    name, operands, flt, integer, colon, types = m.groups()
+    name, operands, flt, integer, types = m.group("name", "operands", "float", "int", "types")
     if (operands is not None and "/" in operands) or (types is not None and "/" in types):
         return None  # a comment inside a list: the grammar path reads it
     if types is not None:
@@ -105,18 +108,21 @@ def _flat_custom(lexer: Lexer, text: str, head: re.Match, m: re.Match):
     else:
         last = "BARE_ID"
     end = m.end()
-    if not statement_ends_at(lexer, end, last, generic=False, after_name=last == "BARE_ID"):
+    # the next statement's results (`statement_ends_at`'s commonest case) checked here without the call
+    if _NEXT_RESULTS.match(text, end) is None and not statement_ends_at(
+        lexer, end, last, generic=False, after_name=last == "BARE_ID"
+    ):
         return None
-    results = _results(text, head)
+    raw_results = head.group("results")
+    results = _results(text, head, raw_results)
     name_tok = Tok("BARE_ID", name, m.start("name"))
     pos = results[0][0].pos if results else name_tok.pos
-    raw_results = head.group("results")
     if raw_results is None or ":" not in raw_results:  # `%a:2 =` binds a count: not a shape of its own here
         key = (name, len(results), flt, integer, types, 0 if operands is None else operands.count(",") + 1)
         plan = lexer.fast_cache.get(key)
         if plan is not None:
-            toks = [] if operands is None else _split_values(operands, m.start("operands"))
-            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, toks, m), pos), end
+            refs = [] if operands is None else _split_refs(operands, m.start("operands"))
+            return Tok("FAST_OP", FastCustom(results, name_tok, None, key, plan, refs, m), pos), end
     else:
         key = None
     return Tok("FAST_OP", FastCustom(results, name_tok, flat_items(m), key), pos), end
@@ -183,6 +189,20 @@ def _split_values(raw: str, base: int) -> list[Tok]:
     return out
 
 
+def _split_refs(raw: str, base: int) -> list[tuple[str, int]]:
+    """(reference, offset) of each value of a matched `%a, %b` list at offset `base` (no comment
+    inside): what a replay resolves, without token objects."""
+    if "," not in raw:
+        return [(raw, base)]
+    out = []
+    off = base
+    for piece in raw.split(","):
+        item = piece.lstrip(_BLANKS)
+        out.append((item.rstrip(_BLANKS), off + len(piece) - len(item)))
+        off += len(piece) + 1
+    return out
+
+
 def _custom_op_tok(text: str, head: re.Match, m: re.Match, items: list[Tok]) -> Tok:
     """The FAST_OP token of a custom-form op: results from `head`, name from `m`."""
     results = _results(text, head)
@@ -238,6 +258,8 @@ def statement_ends_at(lexer: Lexer, pos: int, last: str, *, generic: bool, after
     follow; anything it is unsure of answers False, so the grammar path takes the statement.
     """
     text = lexer.text
+    if last != "EQUAL" and last != "COMMA" and _NEXT_RESULTS.match(text, pos) is not None:
+        return True  # the next op's results, the commonest case (the `value` one below, in one match)
     m = _NEXT.match(text, pos)
     if m is None:
         return False

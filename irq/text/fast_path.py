@@ -47,14 +47,13 @@ from irq.text.fast_patterns import (
     _AFTER_VALUE,
     _ATOM,
     _ELEMENT,
-    _FLAT_OP,
     _FUNCTION_TYPE,
-    _GENERIC_HEAD,
     _KEY,
     _MAX_DEPTH,
-    _RESULTS_HEAD,
+    _NEXT_RESULTS,
     _SIMPLE_ENTRY,
     _SKIP,
+    _STATEMENT_HEAD,
     _TYPE_ITEM,
 )
 from irq.text.tokens import _BALANCED, MAX_NESTING, Tok
@@ -96,36 +95,36 @@ def match_statement(lexer: Lexer, pos: int) -> tuple[Tok, int] | None:
     if len(lexer.stack) > MAX_NESTING - _MAX_DEPTH - 4:
         return None  # near the nesting limit: the grammar path reports the bracket that crosses it
     try:
-        head = _RESULTS_HEAD.match(text, pos)
-        pos = head.end()
-        if text.startswith('"', pos):
-            m = _GENERIC_HEAD.match(text, pos)
-            return None if m is None else _generic(lexer, text, head, m)
-        m = _FLAT_OP.match(text, pos)
-        if m is None or not _custom_name(lexer, m.group("name")):
+        m = _STATEMENT_HEAD.match(text, pos)  # the results and the op up to its operands
+        if m is None:
+            return None
+        name = m.group("name")
+        if name is None:
+            return _generic(lexer, text, m)
+        if not _custom_name(lexer, name):
             return None
         if text[m.end("name") : m.end("name") + 1] in ("<", "(", "["):
             return None  # a group after the name: the grammar path reads it
-        hit = _flat_custom(lexer, text, head, m)
+        hit = _flat_custom(lexer, text, m, m)
         if hit is not None:
             return hit
-        return _custom(lexer, text, head, m)
+        return _custom(lexer, text, m, m)
     except (ParseError, _Comment):  # a lexical error: the grammar path reports it where it always has
         return None
 
 
-def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
-    results = _results(text, head)
-    name = Tok("STRING", m.group("name"), m.start("name"))
-    raw = m.group("operands")
+def _generic(lexer: Lexer, text: str, m: re.Match):
+    """A generic op from its `_STATEMENT_HEAD` match (results, name, operands) to its function type."""
+    results = _results(text, m)
+    name = Tok("STRING", m.group("gname"), m.start("gname"))
+    raw = m.group("goperands")
     operands = []
     if raw is not None:
         if "/" in raw:
             return None  # a comment between operands
-        operands = _split_values(raw, m.start("operands"))
-    pos = m.end()
+        operands = _split_values(raw, m.start("goperands"))
+    pos = m.end()  # after the blanks that follow `)`
     props = attrs = None
-    pos = _SKIP.match(text, pos).end()
     if text.startswith("<{", pos):
         r = _dictionary(lexer, text, pos + 2, "}>")
         if r is None:
@@ -142,7 +141,9 @@ def _generic(lexer: Lexer, text: str, head: re.Match, m: re.Match):
         return None
     out = f.group("out")
     end = f.end()
-    if not statement_ends_at(lexer, end, "TYPE" if out is not None else "RPAREN", generic=True, after_name=False):
+    if _NEXT_RESULTS.match(text, end) is None and not statement_ends_at(  # the commonest case without the call
+        lexer, end, "TYPE" if out is not None else "RPAREN", generic=True, after_name=False
+    ):
         return None
     span = text[f.start("colon") : end]
     ftype = lexer.fast_cache.get(span)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from irq.text.tokens import _SUFFIX_ID, _TYPE_KEYWORD
+from irq.text.tokens import _RESULTS_REST, _SUFFIX_ID, _TYPE_KEYWORD
 
 #: Deepest array nesting read here (deeper ones go to the grammar, which bounds nesting itself).
 _MAX_DEPTH = 32
@@ -91,6 +91,22 @@ _FLAT_OP = re.compile(
     rf"|{_W}(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+))?"
     rf"(?:{_W}(?P<colon>:){_W}(?P<types>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*))?"
 )
+#: A whole statement head in one match: the results, then a generic op up to its operands'
+#: `)` and the blanks after it (groups `gname`, `goperands`) or a flat custom form (`_FLAT_OP`'s groups). Equivalent to
+#: `_RESULTS_HEAD` followed by `_GENERIC_HEAD` or `_FLAT_OP` at its end: a result list matched
+#: otherwise than greedily would have to end at a `=`, which no shorter one does.
+_STATEMENT_HEAD = re.compile(
+    _RESULTS_HEAD.pattern
+    + "(?:"
+    + _GENERIC_HEAD.pattern.replace("?P<name>", "?P<gname>").replace("?P<operands>", "?P<goperands>")
+    + _W  # and the blanks after its `)`, which `_generic` would skip next
+    + "|"
+    + _FLAT_OP.pattern
+    + ")"
+)
+#: After a statement: the next one's result list `%a, %b:2 =`, read as the lexer reads it (its
+#: VALUE_ID token, whole, then `_RESULTS_REST`): `statement_ends_at`'s commonest case in one match.
+_NEXT_RESULTS = re.compile(rf"{_W}(?>{_VALUE}){_RESULTS_REST.pattern}")
 _OPERAND_OR_COMMA = re.compile(rf"{_VALUE}|,")
 _TYPE_OR_COMMA = re.compile(rf"{_SIMPLE_TYPE}|,")
 #: After a statement: the start of the next one, classified as the lexer would see it.

@@ -32,6 +32,7 @@ from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
 from irq.text.literals import decimal_int, parse_dense, parse_dense_array
+from irq.text.sparse import shorten_sparse
 from irq.text.strings import unescape_string
 from irq.text.type_parser import BodySyntaxError, DialectAsmParser
 
@@ -196,7 +197,8 @@ class AttributeBuilder:
             # the type in its printed form
             self.atom_attr(tok)  # the attribute itself must be valid (affine maps are checked)
             dialect = tok.value[1:].partition(".")[0] if k == "DIALECT_ATTR" else "builtin"
-            return OpaqueAttr(dialect, f"{tok.value} : {self.type_of(type_tok)._text}")
+            text = shorten_sparse(tok.value) if k == "OPAQUE_ATTR" else tok.value  # MLIR's spelling
+            return OpaqueAttr(dialect, f"{text} : {self.type_of(type_tok)._text}")
         if k == "INT":
             return self.int_attr(tok, type_tok)
         if k == "FLOAT":
@@ -227,7 +229,7 @@ class AttributeBuilder:
                     check_affine(tok.value)
                 except BodySyntaxError as e:
                     raise self.error(tok.pos + e.offset, e.message) from None
-            return OpaqueAttr("builtin", tok.value)
+            return OpaqueAttr("builtin", shorten_sparse(tok.value))
         raise self.error(tok.pos, f"expected an attribute, found '{tok.value}'")
 
     @staticmethod

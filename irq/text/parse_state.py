@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 _AUTO_NAME = re.compile(r"(?:[0-9]+|arg[0-9]+)\Z")
 
 
+def _is_auto_name(name: str) -> bool:
+    """`_AUTO_NAME.match(name)` (a name the printer makes up: `%3`, `%arg0`) without a regex call,
+    once per result of every op parsed."""
+    return (name.isdigit() or name[:3] == "arg" and name[3:].isdigit()) and name.isascii()
+
+
 class Placeholder(Value):
     """Stands for a value used before its definition."""
 
@@ -162,28 +168,50 @@ class ParseState(AttributeBuilder):
     # -- values -------------------------------------------------------------------------------
     def use_value(self, tok: Tok, type: Type | None) -> Value:
         """Resolve `%name` / `%name#i`, creating a forward reference if it is not defined yet."""
-        ref = tok.value
+        return self.use_ref(tok.value, tok.pos, type)
+
+    def use_ref(self, ref: str, pos: int, type: Type | None) -> Value:
+        """`use_value` for the reference text `ref` at offset `pos` (a replayed op's operands come
+        as these, without token objects)."""
+        if "#" not in ref:  # the commonest uses: `%name` defined in this region, or used before in it
+            scope = self.scopes[-1]
+            group = scope.values.get(ref[1:])
+            if group:
+                v = group[0]
+                if type is not None and v.type is not type:
+                    raise self.error(pos, f"use of value '{ref}' expects different type than prior uses: "
+                                              f"'{type}' vs '{v.type}'")
+                return v
+            # A placeholder of this region: no enclosing region defines the name (they were complete
+            # when this region opened, and one did not when the placeholder was made), so the loop
+            # below would come to the same one. A function's arguments are used this way in its body.
+            ph = scope.forward.get(ref)
+            if ph is not None:
+                if type is not None and ph.type is not type:
+                    raise self.error(pos, f"use of value '{ref}' expects different type than prior uses: "
+                                              f"'{type}' vs '{ph.type}'")
+                return ph
         name, _, idx = ref[1:].partition("#")
-        index = self.result_number(idx, tok.pos) if idx else 0
+        index = self.result_number(idx, pos) if idx else 0
         for scope in reversed(self.scopes):
             group = scope.values.get(name)
             if group is not None:
                 if index >= len(group):
-                    raise self.error(tok.pos, f"reference to invalid result number in '{ref}'")
+                    raise self.error(pos, f"reference to invalid result number in '{ref}'")
                 v = group[index]
                 if type is not None and v.type is not type:
-                    raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
+                    raise self.error(pos, f"use of value '{ref}' expects different type than prior uses: "
                                               f"'{type}' vs '{v.type}'")
                 return v
         scope = self.scopes[-1]
         ph = scope.forward.get(ref)
         if ph is None:
             if type is None:
-                raise self.error(tok.pos, f"use of undeclared SSA value name '{ref}'")
-            ph = scope.forward[ref] = Placeholder(type, tok.pos, ref)
+                raise self.error(pos, f"use of undeclared SSA value name '{ref}'")
+            ph = scope.forward[ref] = Placeholder(type, pos, ref)
             scope.forward_names.setdefault(name, []).append(ref)
         elif type is not None and ph.type is not type:
-            raise self.error(tok.pos, f"use of value '{ref}' expects different type than prior uses: "
+            raise self.error(pos, f"use of value '{ref}' expects different type than prior uses: "
                                       f"'{type}' vs '{ph.type}'")
         return ph
 
@@ -193,7 +221,7 @@ class ParseState(AttributeBuilder):
         if name in scope.values:
             raise self.error(pos, f"redefinition of SSA value '%{name}'")
         scope.values[name] = values
-        if not _AUTO_NAME.match(name):
+        if not _is_auto_name(name):
             values[0].name_hint = name
         if scope.forward:
             refs = scope.forward_names.pop(name, None)  # every forward reference is indexed by its name
@@ -237,7 +265,7 @@ class ParseState(AttributeBuilder):
                 raise self.error(tok.pos, f"redefinition of SSA value '%{name}'")
             seen.add(name)
             arg = entry.add_argument(t, loc)
-            if not _AUTO_NAME.match(name):
+            if not _is_auto_name(name):
                 arg.name_hint = name
             if fwd:
                 self._resolve_forward(fwd, name, [arg], closed.forward_names.pop(name, None) or [])

@@ -22,12 +22,12 @@ import irq.text.verbatim  # noqa: E402,F401,I001
 from irq.diagnostics import ParseError
 from irq.ir.attributes import OpaqueAttr
 from irq.ir.block import Region
-from irq.ir.location import SourceText
+from irq.ir.location import SourcePosLoc, SourceText
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import FunctionType, Type
 from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
-from irq.text.fast_path import HIT, FastCustom, flat_items
+from irq.text.fast_path import HIT, FastCustom, FastGeneric, flat_items
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok
 from irq.text.parse_state import OpEntry, ParseState, unexpected_error
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from irq.dialects.builtin import ModuleOp
     from irq.ir.dialect import Context
+    from irq.ir.operation import Operation
 
 GRAMMAR_PATH = Path(__file__).with_name("irq.lark")
 
@@ -110,6 +111,131 @@ class Reducer(ValueReducer):
             scope.current_block().append(op)
         return None
 
+    def fast_statement(self, tok: Tok) -> None:
+        """Build the FAST_OP statement `tok` and place it: `fast_op`, then `operation`.
+
+        The lexer calls this once per leaf op (see `Lexer.build_fast`). The commonest statements
+        have their results bound to one name or none (`%3 = arith.addf %2, %arg1 : t`,
+        `%3 = "d.op"(%2) {...} : (t) -> t`, `return %x : t`): a replayed custom op and a generic
+        op of these go through `_replay_statement` / `_generic_statement`, which do the same as
+        those reducers in one call each and build the op's `OpEntry` only for an error's report.
+        """
+        f = tok.value
+        s = _local.state
+        if type(f) is FastCustom:
+            if f.plan is not None and self._replay_statement(s, f):
+                return
+        elif self._generic_statement(s, f):
+            return
+        self.operation([self.fast_op([tok]), None])
+
+    @staticmethod
+    def _one_name(f: FastCustom | FastGeneric) -> tuple[str | None, int] | None:
+        """(the bound name with its `%`, or None for no result; the op's offset) if the statement binds
+        all its results to one name or has none; None for `%a:2 =`, `%a#1 =`, `%a, %b =`."""
+        results = f.results
+        if not results:
+            return None, f.name.pos
+        if len(results) != 1:
+            return None
+        v, count = results[0]
+        if count is not None or "#" in v.value:
+            return None
+        return v.value, v.pos
+
+    def _replay_statement(self, s: ParseState, f: FastCustom) -> bool:
+        """`fast_op` + `operation` for a replayed op with no result or all results bound to one
+        name; False (nothing done) for any other statement, which the general path builds."""
+        plan = f.plan
+        results = f.results
+        if results:
+            if len(results) != 1:
+                return False
+            v, count = results[0]
+            ref = v.value
+            if count is not None or "#" in ref or len(plan.result_types) != 1:
+                return False  # `%a:2 =`, `%a#1 =`, or a result count `operation` reports
+            pos = v.pos
+        elif plan.result_types:
+            return False  # results nobody binds: the general path
+        else:
+            ref = None
+            pos = f.name.pos
+        cls = plan.cls
+        if s.ctx.ops.get(f.name.value) is not cls and self._custom_class(s, f.name) is not cls:
+            return False  # (the first lookup is `_custom_class`'s own first, which a dotted name hits)
+        try:
+            op = replay(s, plan, f.operands, SourcePosLoc(s.source, pos))
+        except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
+            s.op_stack.append(OpEntry(plan.cls.name, [(ref[1:], 1, pos)] if ref else None, pos))
+            raise
+        _place(s, op, ref, pos)
+        return True
+
+    def _generic_statement(self, s: ParseState, f: FastGeneric) -> bool:
+        """`fast_op` + `generic_op` + `operation` for a generic op with no result or all results
+        bound to one name, in their order of checks; False (nothing done) for any other."""
+        bound = self._one_name(f)
+        if bound is None:
+            return False
+        ref, pos = bound
+        name_tok = f.name
+        raw = name_tok.value
+        name = raw[1:-1] if "\\" not in raw else s.string_value(name_tok)
+        if not name:
+            raise s.error(name_tok.pos, "empty operation name is invalid")
+        try:
+            props = None if f.props is None else self._fast_dict(s, f.props)
+            attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
+            ftype = f.ftype
+            if not isinstance(ftype, FunctionType):
+                ftype = self._fast_function_type(s, f)
+            operand_toks = f.operands
+            inputs = ftype.inputs
+            if len(operand_toks) != len(inputs):
+                raise s.error(name_tok.pos, f"expected {len(operand_toks)} operand type(s) but had {len(inputs)}")
+            use = s.use_value
+            operands = tuple([use(t, ty) for t, ty in zip(operand_toks, inputs)])
+            ctx = s.ctx
+            cls = ctx.ops.get(name)
+            location = SourcePosLoc(s.source, pos)
+            if cls is None:
+                dialect = name.partition(".")[0]
+                if "." in name and dialect in ctx.dialects:
+                    raise s.error(name_tok.pos, f"operation '{name}' is not registered in dialect '{dialect}'")
+                if not ctx.allow_unregistered:
+                    raise s.error(
+                        name_tok.pos,
+                        f"unregistered operation '{name}' found in dialect "
+                        f"('{dialect}') that does not allow unknown operations",
+                    )
+                # UnregisteredOp(...) without its argument conversions: the fields are final here
+                op = UnregisteredOp._create_leaf(operands, ftype.results, {} if attrs is None else attrs,
+                                                 {} if props is None else props, location)
+                op.name = name
+            else:
+                op = cls.create(operands, ftype.results, attrs, props, (), (), location)
+        except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
+            s.op_stack.append(OpEntry(name, [(ref[1:], 1, pos)] if ref else None, pos))
+            raise
+        if ref is not None and len(op.results) != 1:
+            raise s.error(pos, f"operation defines {len(op.results)} results but was provided 1 to bind")
+        _place(s, op, ref, pos)
+        return True
+
+    def _fast_function_type(self, s: ParseState, f: FastGeneric) -> FunctionType:
+        """The FunctionType of a generic op the fast path read, converted as the grammar path
+        does (`type`, then `function_type`) and cached under its text for the next op."""
+        key, ins, single = f.ftype
+        type_ = self.type
+        ins = [type_([t]) for t in ins]
+        if single:
+            ftype = self.function_type([None, ins, None, None, f.outs[0]])
+        else:
+            ftype = self.function_type([None, ins, None, None, None, [type_([t]) for t in f.outs], None])
+        s.lexer.fast_cache[key] = ftype
+        return ftype
+
     def fast_op(self, c):
         """Build the op the fast path read, through the grammar path's reducers in their order."""
         s = _s()
@@ -139,14 +265,7 @@ class Reducer(ValueReducer):
         attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
         ftype = f.ftype
         if not isinstance(ftype, FunctionType):
-            key, ins, single = ftype
-            type_ = self.type
-            ins = [type_([t]) for t in ins]
-            if single:
-                ftype = self.function_type([None, ins, None, None, f.outs[0]])
-            else:
-                ftype = self.function_type([None, ins, None, None, None, [type_([t]) for t in f.outs], None])
-            s.lexer.fast_cache[key] = ftype
+            ftype = self._fast_function_type(s, f)
         return self.generic_op([name_tok, None, f.operands, None, (), props, (), attrs, None, ftype])
 
     def _fast_dict(self, s: ParseState, entries: list) -> dict:
@@ -423,6 +542,18 @@ class Reducer(ValueReducer):
         return (c[0], c[2], loc)
 
 
+def _place(s: ParseState, op: Operation, ref: str | None, pos: int) -> None:
+    """Bind `op`'s results to `ref` (`%name`, or None) and append it where the statement stands,
+    as `Reducer.operation` does for a statement whose results are bound to one name."""
+    if ref is not None:
+        s.define(ref[1:], op.results, pos)
+    scope = s.scopes[-1]
+    if scope.region is None:
+        s.top_ops.append(op)
+    else:
+        scope.current_block().append(op)
+
+
 class _RegionTok(Tok):
     """A parsed region as an item (custom ops see it as a REGION item)."""
 
@@ -492,7 +623,7 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
     state = ParseState(ctx, lexer, SourceText(filename, text))
     table, bound = _parser()
     reducer = _REDUCER
-    lexer.build_fast = lambda tok: reducer.operation([reducer.fast_op([tok]), None])
+    lexer.build_fast = reducer.fast_statement
     previous = _local.state
     _local.state = state
     # Pause the cyclic GC: everything the parse allocates either stays reachable from the

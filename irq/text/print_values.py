@@ -143,9 +143,11 @@ class ValuePrinter:
             return format_float(e.value, "f64")
         return self.attr(e)
 
-    def dict_text(self, d: dict[str, Attribute]) -> str:
+    def dict_text(self, d: dict[str, Attribute], *, sort: bool = True) -> str:
+        """`{k = v, ...}`, by key as MLIR prints a dictionary (its DictionaryAttr is sorted by name,
+        so the order text gave has no meaning); `sort=False` keeps `d`'s order (properties)."""
         parts = []
-        for k, v in d.items():
+        for k, v in (sorted(d.items()) if sort and len(d) > 1 else d.items()):
             key = k if _BARE_ID.match(k) else quote_string(k)
             if type(v) is UnitAttr:
                 parts.append(key)

@@ -26,7 +26,7 @@ from irq.ir.block import Block, Region
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type
-from irq.text.affine_aliases import NO_ALIAS, alias_affine
+from irq.text.affine_aliases import NO_ALIAS, alias_affine, visit_order
 from irq.text.custom_form_check import _branched_to, _custom_form_is_faithful
 from irq.text.print_values import ELIDED, ValuePrinter, _print_resources, attr_key_text, symbol_text  # noqa: F401 - API here too
 from irq.text.strings import quote_string
@@ -225,6 +225,8 @@ class Printer(ValuePrinter):
         props, attrs = op.properties, op.attributes
         if not props and not attrs:
             return ""
+        if len(attrs) > 1:
+            attrs = dict(sorted(attrs.items()))  # by name, as MLIR's (sorted) attribute dictionary
         if elided:
             el = set(elided)
             d = {k: v for k, v in props.items() if k not in el}
@@ -238,7 +240,7 @@ class Printer(ValuePrinter):
             d.update(attrs)
         if not d:
             return ""
-        return (" attributes " if with_keyword else " ") + self.dict_text(d)
+        return (" attributes " if with_keyword else " ") + self.dict_text(d, sort=False)
 
     def symbol(self, name: str) -> str:
         return symbol_text(name)
@@ -296,8 +298,8 @@ class Printer(ValuePrinter):
         if op.successors:
             out.append("[" + ", ".join(self.successor(b) for b in op.successors) + "]")
         if op.properties:
-            props = self.dict_text(op.properties)
-            if isinstance(op, UnregisteredOp) and "affine_" in props:
+            props = self.dict_text(op.properties, sort=False)  # declaration order (docs/design.md)
+            if isinstance(op, UnregisteredOp) and ("affine_" in props or "distinct[" in props):
                 props = NO_ALIAS + props + NO_ALIAS  # MLIR leaves an unknown op's properties unaliased
             out.append(" <" + props + ">")
         if op.regions:
@@ -396,9 +398,46 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
         if isinstance(op, ModuleOp) and op.parent is None:
             _print_resources(p, op)
     text = p.text()
-    if op.parent is None:  # a whole module or top-level op: maps and sets by alias, as MLIR prints
-        return alias_affine(text)
+    if op.parent is None:  # a whole module or top-level op: maps, sets, distinct attributes by alias, as MLIR prints
+        order = None
+        if generic and ("affine_" in text or "distinct[" in text):
+            order = visit_order(_alias_visit_texts(op, p))
+        return alias_affine(text, order)
     return text.rstrip("\n")
+
+
+def _alias_visit_texts(root: Operation, p: Printer) -> list[str]:
+    """The texts of `root`'s types and attributes in the order MLIR's alias collector visits them
+    for the generic form, which numbers the aliases (AsmPrinter's `DummyAliasOperationPrinter`):
+    per op, pre-order, its operand types, result types, regions (each block's argument types,
+    then its ops), properties (a registered op's: an unregistered op's are not aliased), then
+    discardable attributes by name. Iterative, as the printer: deep nests do not recurse."""
+    texts: list[str] = []
+    #: an op to visit, or (texts to emit) for block arguments and an op's attributes, which come
+    #: after ops visited before them
+    stack: list[Operation | list[str] | tuple[Operation]] = [root]
+    while stack:
+        item = stack.pop()
+        if type(item) is list:
+            texts.extend(item)
+            continue
+        if type(item) is tuple:
+            op = item[0]
+            if op.properties and not isinstance(op, UnregisteredOp):
+                texts.extend([p.attr(v) for _, v in sorted(op.properties.items())])
+            texts.extend([p.attr(v) for _, v in sorted(op.attributes.items())])
+            continue
+        op = item
+        texts.extend([v.type._text for v in op.operands])
+        texts.extend([r.type._text for r in op.results])
+        later: list = []
+        for region in op.regions:
+            for block in region.blocks:
+                later.append([a.type._text for a in block.args])
+                later.extend(block.ops)
+        later.append((op,))
+        stack.extend(reversed(later))
+    return texts
 
 
 def _default_dialect_at(op: Operation) -> str:

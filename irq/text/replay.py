@@ -31,7 +31,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from irq.ir.location import UNKNOWN_LOC
+
 if TYPE_CHECKING:
+    from irq.ir.location import Location
     from irq.ir.operation import Operation
     from irq.ir.types import Type
     from irq.ir.values import Value
@@ -80,11 +83,23 @@ def make_plan(op: Operation, resolved: list[tuple[Tok, Type, Value]], operand_to
     return Plan(type(op), uses, order, [r.type for r in op.results], dict(op.attributes), dict(op.properties))
 
 
-def replay(state: ParseState, plan: Plan, operand_toks: list[Tok]) -> Operation:
-    """Build the op of `plan` on these operand tokens, resolving them as the hook did."""
-    use = state.use_value
-    values = [use(operand_toks[i], ty) for i, ty in plan.uses]
+def replay(state: ParseState, plan: Plan, operands: list[tuple[str, int]],
+           location: Location = UNKNOWN_LOC) -> Operation:
+    """Build the op of `plan` on these operands ((reference, offset) pairs), resolving them as the hook did.
+
+    The op is made by `Operation._create_leaf` from the plan's fields, not by the class's
+    `create`: the plan holds what `create` made of the first op's arguments (a `create` that
+    normalizes them, as arith's dropping its default flags, has already done so), and an op of
+    the plan holds nothing else (`make_plan`), so setting the same fields builds the same op.
+    """
+    use = state.use_ref
+    values = []
+    for i, ty in plan.uses:
+        ref, pos = operands[i]
+        values.append(use(ref, pos, ty))
     order = plan.order
-    operands = values if order is None else [values[i] for i in order]
-    return plan.cls.create(operands, plan.result_types, dict(plan.attributes) if plan.attributes else None,
-                           dict(plan.properties) if plan.properties else None)
+    args = tuple(values) if order is None else tuple([values[i] for i in order])
+    attributes = plan.attributes
+    properties = plan.properties
+    return plan.cls._create_leaf(args, plan.result_types, dict(attributes) if attributes else {},
+                                 dict(properties) if properties else {}, location)
