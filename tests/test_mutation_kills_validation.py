@@ -1,6 +1,8 @@
 """VALIDATION (irq/quant/validation.py) on op families mutation testing (bench/mutation.py, target
 `quant-validation`) found unexercised: scalar and tensor multiplies, divisions, adaptive and mean pooling,
-layer norm with and without an affine part, bilinear resize, fused clamps.
+layer norm with and without an affine part, bilinear resize, fused clamps; and the users' layers
+(passes/_lower_layer_ops.py) no test of the target ran through VALIDATION at all: a standalone batch norm,
+PReLU per channel and shared, group norm with and without affine, sum over dims, stack, tensor division.
 
 The oracle is the deployed program: lower-bpu and the reference runtime compute the same integer
 arithmetic without reading validation.py, so VALIDATION must equal the program's output bit for bit; a
@@ -69,7 +71,47 @@ class Resize(nn.Module):
                 F.interpolate(y, size=(9, 13), mode="bilinear", align_corners=True))
 
 
+class LayerOps(nn.Module):
+    """The users' layers with per-channel parameters: VALIDATION's _batch_norm, _prelu, _group_norm and the
+    rank-4 broadcast of _channel_param (a wrong rank or channel axis changes the output's shape or values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)  # the batch norm follows a pool: standalone, not folded into the conv
+        self.bn = nn.BatchNorm2d(4)
+        self.prelu_c = nn.PReLU(4)
+        self.prelu_1 = nn.PReLU(1, init=-0.3)
+        self.gn = nn.GroupNorm(2, 4)
+        self.gn_plain = nn.GroupNorm(2, 4, eps=0.05, affine=False)  # an eps that survives the integer rounding
+        with torch.no_grad():
+            self.prelu_c.weight.copy_(torch.tensor([0.1, -0.5, 0.75, 1.3]))  # one slope per sign and size
+            self.gn.weight.uniform_(0.5, 1.5)
+            self.gn.bias.uniform_(-0.3, 0.3)
+
+    def forward(self, x):
+        y = self.pool(self.conv(x))
+        return self.bn(y), self.prelu_c(y), self.prelu_1(y), self.gn(y), self.gn_plain(y)
+
+
+class Reductions(nn.Module):
+    """VALIDATION's _sum (over spatial dims, over channels with keepdim), _stack (new first and inner dim,
+    inputs at two scales) and _div (two activations)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        p, q = self.a(x), self.b(x)
+        return (torch.sum(p, dim=(2, 3)), p.sum(dim=1, keepdim=True), torch.stack([p, q], dim=1),
+                torch.stack([p, q]), p / (torch.sigmoid(q) + 1.0))
+
+
 MODELS = {
+    "layer_ops": (LayerOps, (2, 3, 8, 6)),
+    "reductions": (Reductions, (2, 3, 6, 5)),
     "products": (Products, (2, 3, 6, 8)),
     "pools": (Pools, (2, 3, 8, 6)),
     "norms": (Norms, (2, 5, 16)),
