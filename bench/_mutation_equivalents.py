@@ -681,4 +681,64 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "constants and quant casts returned above; the frozen ops left are func.return, hl.* and torch.*, and only "
     "func.return sorts <= 'func.return'",
+    # irq/quant/validation.py (fifth round)
+    (
+        _V,
+        "_isqrt",
+        'r = torch.where(r + 1 <= torch.div(v, r + 1, rounding_mode="floor"), r + 1, r)',
+        "*@69-73",
+    ): "the `+ 1` branch's value is never taken: the float64 estimate floor(sqrt(v)) is never below isqrt(v) for "
+    "0 <= v < 2**63 (exact below 2**53; above, v's rounding, < 2**9, moves sqrt by < 2**-22, under half an ulp of "
+    "r), and the `- 1` step stops at isqrt(v), so (r + 1)**2 <= v is never true (checked by "
+    "test_isqrt_is_exact_where_the_float64_estimate_is_off's values too)",
+    (
+        _V,
+        "_isqrt",
+        'r = torch.where((r > 0) & (r > torch.div(v, r.clamp(min=1), rounding_mode="floor")), r - 1, r)',
+        "core/NumberReplacer@21",
+    ): "r >= 0, and at r = 0 the second test (0 > v // 1) is false; r = 1 comes only from v in 1..3, where the "
+    "float64 estimate is exact, so `r > 1` (or `r > -1`) decrements nothing the original does not",
+    **{
+        (_V, fn, line, "core/NumberReplacer@" + col): "the clamp acts only when v 4**G < 4; with G >= 1 (every "
+        "length but int16's longest rows) that is v = 0: a constant row with an integer eps of 0, where c = n x - "
+        "S1 = 0 and z = floor((0 + r) / 2r) = 0 for every r >= 1, so min=2 gives the same z (min=0 divides by zero: "
+        "killed by test_norm_of_a_constant_row_with_a_vanishing_eps_is_beta)"
+        for fn, line, col in (
+            ("_layer_norm", "r = torch.clamp(_isqrt(v * (1 << (2 * g))), min=1)", "48"),
+            ("_group_norm", "r = torch.clamp(_isqrt((n * s2 - s1 * s1 + eps) * (1 << (2 * g))), min=1)", "71"),
+        )
+    },
+    (
+        _V,
+        "_clamp_out",
+        "lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/NumberReplacer@70",
+    ): "an activation's output scale is per tensor, one element: [-1] is [0] ([1] raises and is killed)",
+    **{
+        (_V, "exact", 'return _bilinear(inputs[0], in_fqs[0], out_fq, bool(attrs.get("align_corners")), '
+         "tuple(y.shape[-2:]))", "core/NumberReplacer@" + col): "interpolate has one tensor input (the size is an "
+        "attribute): inputs[-1] is inputs[0] and in_fqs[-1] is in_fqs[0] ([1] raises and is killed)"
+        for col in ("24", "35")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/NumberReplacer@15",
+    ): "per_channel_k is (cin / groups) x the kernel extent (linear: cin), a multiple of cin // groups, so the "
+    "quotient is already >= 1 (max(0, .) is the same); max(2, .) only doubles a 1x1 kernel's chunk unit, so the "
+    "exact int64 chunks are smaller or the sum takes the float64 path: the same integers",
+    (
+        _V,
+        "_apply",
+        'if kind == "linear":',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "kind reaches exact() as a constant of the GraphModule's generated Python source (torch.fx compiles the "
+    "graph to code), and identifier-like string constants are interned, so `is` agrees with `==`",
+    (
+        _V,
+        "_prelu",
+        "mult = torch.where(q >= 0, _channel_param(m, q), _channel_param(mn, q))",
+        "core/ReplaceComparisonOperator_GtE_Gt",
+    ): "at q = 0 the product q * mult is 0 whichever slope's multiplier is chosen",
 }
