@@ -23,6 +23,7 @@ _SINGLE_ELEMENT_INDEX = {
         "lower_softmax": ("x = self.act(op.operands[0])",
                           "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out"),
         "lower_stub": ("x, y = op.operands[0], op.results[0]",),
+        "_weighted": ("self.q[v] = self._view(self.q[v], _shape(op.results[0]))",),
         "lower_pass_through": ("elif _shape(op.operands[0]) == _shape(op.results[0]):  # identity, contiguous, "
                                "eval-mode dropout",),
         "lower_shared_relu": ("x = self.act(op.operands[0])",
@@ -34,7 +35,8 @@ _SINGLE_ELEMENT_INDEX = {
         "run": ("block = self.func.regions[0].blocks[0]",),
         "out_spec": ("e = self.qtype(qcast.results[0])",),
         "lower_dcast": ("self.weights[op.results[0]] = (data, qc)",),
-        "single_qcast_user": ("users = list(op.results[0].users)",),
+        "single_qcast_user": ("users = list(op.results[0].users)", "return qcasts[0]"),
+        "lower_qcast": ("if op.results[0] in self.q:  # produced by the op before it (requantize insertion)",),
     },
     "passes/lower_bpu.py": {"run": ("if not f.regions or not f.regions[0].blocks:",)},
 }
@@ -561,7 +563,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "the general route is the identity permutation, a (n, c, h * w, 1) view and one global average pool with "
         "the multiplier of s_in / (s_out h w): the same sum and the same (M, S) as the direct route (`[2, 3]` "
         "turned into `[1, 3]` is killed by test_means_over_other_dims_and_without_keepdim_match_numpy)"
-        for op in ("core/ReplaceComparisonOperator_Eq_Gt", "core/NumberReplacer")
+        for op in ("core/ReplaceComparisonOperator_Eq_Gt", "core/NumberReplacer",
+                   "core/ReplaceComparisonOperator_Eq_Is")
     },
     (
         "passes/_lower_ops.py",
@@ -741,4 +744,75 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "mult = torch.where(q >= 0, _channel_param(m, q), _channel_param(mn, q))",
         "core/ReplaceComparisonOperator_GtE_Gt",
     ): "at q = 0 the product q * mult is 0 whichever slope's multiplier is chosen",
+    # lower-bpu (fifth round)
+    (
+        "passes/_lowering.py",
+        "lower_dcast",
+        'data = _constant_data(qc.operands[0]) if qc is not None and qc.name == "quant.qcast" else None',
+        "core/ReplaceComparisonOperator_Eq_IsNot",
+    ): "an op's name is its class's constant, another object than this module's 'quant.qcast' (dotted, so not "
+    "interned): `is not` is always true and the mutant reads every producer's operand 0; at the frozen level "
+    "the producer of a quant.dcast's !quant.uniform operand is a quant.qcast (or a block argument: qc is None)",
+    (
+        "passes/_lowering.py",
+        "dequantize",
+        "et = like.type.element_type if isinstance(like.type, ShapedType) and isinstance(like.type.element_type,",
+        "core/ReplaceAndWithOr",
+    ): "`like` is a quant.dcast result or a float op's operand fed by one: always a float tensor, so both tests "
+    "hold and `or` picks the same element type",
+    (
+        "passes/_lowering.py",
+        "dequantized_weight",
+        "axis = e.axis if isinstance(e, UniformQuantizedPerAxisType) else 0",
+        "core/NumberReplacer",
+    ): "a per-tensor weight's scales are all equal, so laying them along axis 1 instead of 0 quantizes and "
+    "dequantizes every element alike (the weights reaching a float island are conv/linear/embedding tables, "
+    "rank >= 2)",
+    (
+        "passes/_lowering.py",
+        "run",
+        "for op in reversed(self.lowered):",
+        "core/ZeroIterationForLoop",
+    ): "the first of the two loops only drops references; Operation.erase (the second loop) drops them itself",
+    (
+        "passes/_lower_ops.py",
+        "lower_avg_pool2d",
+        "divisors = list(range(1, kh * kw + 1)) if partial else [kh * kw]",
+        "core/ReplaceBinaryOperator_Add_LShift",
+    ): "kh * kw << 1 only lengthens the per-count multiplier table past kh * kw; a window never holds more than "
+    "kh * kw elements, so the extra entries are never read",
+    (
+        "passes/_lower_ops.py",
+        "_mean_any_dims",
+        "if perm != list(range(rank)):",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "`is not` on a fresh list is always true: an identity bpu.transpose is emitted, which moves nothing",
+    (
+        "passes/_lower_ops.py",
+        "pair",
+        "v = [default, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2, default)",
+        "core/NumberReplacer@30-42",
+    ): "a conv1d attribute holds one value: `_ints(.., 2, ..)[0]` repeats it ([s, s][0] = s) and `[-1]` of the "
+    "one-element list is `[0]` (the count 1 -> 0 raises: killed by "
+    "test_conv1d_lowers_with_its_stride_padding_and_dilation)",
+    (
+        "passes/_lower_ops.py",
+        "lower_matmul",
+        "self.finish_accumulator(op, acc, np.array([a.scale * b.scale]), -1)",
+        "core/NumberReplacer",
+    ): "a matmul's accumulator scale is one number: one multiplier, which the requantize (or the high-precision "
+    "output's dequantize) applies whatever its axis",
+    (
+        "passes/_lower_ops.py",
+        "lower_matmul",
+        "if bound >= 2**31:",
+        "core/ReplaceBinaryOperator_Pow_Add",
+    ): "the guarded call, fp.check_requantize_input, refuses only bounds >= 2**32, so calling it for every bound "
+    "above 33 (a matmul's is K * 128 * 128) changes nothing",
+    **{
+        (f, fn, line, "core/ReplaceComparisonOperator_NotEq_IsNot"): "the option's string is parsed, not this "
+        "module's constant, so `is not` holds for every mode: half_up is then written as an explicit rounding "
+        "attribute, which is the default the runtimes apply anyway"
+        for f, sites in _ROUNDING_SITES.items() for line, fns in sites.items() for fn in fns
+    },
 }

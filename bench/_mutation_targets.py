@@ -113,6 +113,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_convert_artifact.py",
             "tests/test_embedding_quant.py",
             "tests/test_mutation_kills_validation.py",
+            "tests/test_float_fallback.py",
         ),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
