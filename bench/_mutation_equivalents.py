@@ -815,4 +815,29 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "attribute, which is the default the runtimes apply anyway"
         for f, sites in _ROUNDING_SITES.items() for line, fns in sites.items() for fn in fns
     },
+    # runtime/reference (fifth round)
+    **{
+        ("runtime/reference/arithmetic.py", "per_channel", "if arr.size == 1:", op): "a one-element parameter "
+        "reshaped to [1] * rank (its one entry on `axis`) broadcasts exactly like the scalar; an empty parameter "
+        "list is refused by the bpu verifiers before any run"
+        for op in ("core/ReplaceComparisonOperator_Eq_Lt", "core/ReplaceComparisonOperator_Eq_LtE")
+    },
+    ("runtime/reference/arithmetic.py", "rshift_round", 'if rounding == "half_up":',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "floor returned above; of the modes the bpu verifiers accept "
+    "(floor, half_up, half_even, half_away) only half_up sorts >= 'half_up'",
+    ("runtime/reference/arithmetic.py", "rshift_round", 'if rounding == "half_even":',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "floor and half_up returned above; of half_even and half_away only "
+    "half_even sorts >= 'half_even'",
+    ("runtime/reference/float_ops.py", "_to_result_shape", "return np.reshape(x, tuple(op.results[0].type.shape))",
+     "core/NumberReplacer"): "reshape and view ops have one result: [-1] is [0] ([1] raises and is killed)",
+    ("runtime/reference/ops.py", "max_pool2d", "fill = -(2**62)  # below every code: padding never wins",
+     "core/ReplaceBinaryOperator_Pow_LShift"): "-(2 << 62) = -2**63 is int64's minimum: still below every code "
+    "(int8/int16), so padding never wins either way",
+    ("runtime/reference/ops.py", "div", "safe = np.where(den == 0, 1, den)",
+     "core/ReplaceComparisonOperator_Eq_LtE"): "den = |b| >= 0, so den <= 0 is den == 0",
+    ("runtime/reference/ops.py", "pool_stride", 'return pair(op, "stride", 1) if attr(op, "stride") else (kh, kw)',
+     "core/NumberReplacer"): "pair's default is read only when the attribute is absent, and this branch runs only "
+    "when it is present",
+    ("runtime/reference/ops.py", "pair", "return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])",
+     "core/ReplaceComparisonOperator_Eq_LtE"): "an empty list raises IndexError on v[0] either way",
 }

@@ -310,3 +310,18 @@ def test_the_only_function_is_found_among_other_top_level_ops() -> None:
                             "func.func @f(%a: tensor<2xi8>) -> tensor<2xi8> {\n  func.return %a : tensor<2xi8>\n}\n")
     (got,) = run(prog, np.array([1, -2], dtype=np.int8))
     assert got.tolist() == [1, -2]
+
+
+@pytest.mark.parametrize("mode", ["half_up", "half_even", "half_away", "floor"])
+def test_add_sub_with_small_multipliers_follow_the_formula(mode):
+    """(a Ma +- b Mb) rounded by 2**-S with S = 2: each unit of Mb moves the result by b / 4, so a multiplier
+    off by one (`sign * mb` as `sign ^ mb`: 5 -> 4 for add, -5 -> -6 for sub) changes most outputs, where
+    the 31-bit multipliers of converted models hide it below the rounding. Oracle: Python integers."""
+    a, b = codes((2, 3, 4)), codes((2, 3, 4))
+    for name, sign in (("bpu.add", 1), ("bpu.sub", -1)):
+        prog = one_op_program(name, [tensor_type(a.shape, "i8"), tensor_type(b.shape, "i8")],
+                              tensor_type(a.shape, "i16"),
+                              {"lhs_multiplier": 3, "rhs_multiplier": 5, "shift": 2, "rounding": mode})
+        (got,) = run(prog, a, b)
+        want = [oracle_round(Fraction(int(x) * 3 + sign * int(y) * 5, 4), mode) for x, y in zip(a.ravel(), b.ravel())]
+        assert got.ravel().tolist() == want, name

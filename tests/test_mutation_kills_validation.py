@@ -115,7 +115,7 @@ MODELS = {
     "products": (Products, (2, 3, 6, 8)),
     "pools": (Pools, (2, 3, 8, 6)),
     "norms": (Norms, (2, 5, 16)),
-    "resize": (Resize, (1, 3, 5, 7)),
+    "resize": (Resize, (1, 3, 6, 7)),  # an even and an odd side: align_corners taps use in_size - 1
 }
 
 
