@@ -119,6 +119,12 @@ TARGETS: dict[str, Target] = {
             "tests/test_float_fallback.py",
         ),
     ),
+    # lowering of the users' layers (standalone batch norm, PReLU, group norm, pad, pixel shuffle, stack, sum, div):
+    # a target of its own, so the lower-bpu sessions kept so far stay resumable (their sources are fixed)
+    "lower-layer-ops": Target(
+        ("passes/_lower_layer_ops.py",),
+        ("tests/test_layer_ops.py", "tests/test_mutation_kills_validation.py"),
+    ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator
     "quant-validation": Target(
