@@ -597,3 +597,19 @@ def test_plain_avg_pool_divides_by_the_window_size(kernel) -> None:
     (got,) = run(m, x)
     want = torch.nn.functional.avg_pool2d(torch.from_numpy(qdq(x, 0.05)).double(), kernel).numpy()
     assert_within_one_step(got, want, 0.02, exact_fraction=0.9)
+
+
+def test_split_pieces_keep_negative_codes() -> None:
+    """torch.split's pieces share their input's quantizer (no qcast of their own), like a relu that shares its
+    producer's: only the relu may clamp at code 0. Catches the shared-relu test written `base >= "relu"`
+    ("split" sorts above "relu": every piece would lose its negative values)."""
+    b = FrozenBuilder([("x", (2, 6))])
+    xd = b.qdq("x", 0.05)
+    b.lines.append(f"%p:3 = torch.split %{xd} {{split_size = 2 : i64, dim = 1 : i64}} : (tensor<2x6xf32>) -> "
+                   "(tensor<2x2xf32>, tensor<2x2xf32>, tensor<2x2xf32>)")
+    for i in range(3):
+        b.shapes[f"p#{i}"] = (2, 2)
+    m = lower(b.module(["p#0", "p#1", "p#2"]))
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)
+    for i, got in enumerate(run(m, x)):
+        np.testing.assert_allclose(got, qdq(x, 0.05)[:, 2 * i:2 * i + 2], atol=1e-6)
