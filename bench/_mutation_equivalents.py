@@ -654,6 +654,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
             ("_mul_scalar", "return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * float(a[\"other\"]) "
              "/ float(_scale(fq_out)),"),
             ("_mean", "x_q = fqs[0].codes(inputs[0])"),
+            ("_sum", "x_q = fqs[0].codes(inputs[0])"),
+            ("_sum", "return _pool_requant(sums, torch.ones_like(sums), float(_scale(fqs[0])), fq_out)"),
             ("_mean", "return _pool_requant(sums, torch.full_like(sums, n), float(_scale(fqs[0])), fq_out)"),
         )
     },
@@ -731,13 +733,12 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ): "per_channel_k is (cin / groups) x the kernel extent (linear: cin), a multiple of cin // groups, so the "
     "quotient is already >= 1 (max(0, .) is the same); max(2, .) only doubles a 1x1 kernel's chunk unit, so the "
     "exact int64 chunks are smaller or the sum takes the float64 path: the same integers",
-    (
-        _V,
-        "_apply",
-        'if kind == "linear":',
-        "core/ReplaceComparisonOperator_Eq_Is",
-    ): "kind reaches exact() as a constant of the GraphModule's generated Python source (torch.fx compiles the "
-    "graph to code), and identifier-like string constants are interned, so `is` agrees with `==`",
+    **{
+        (_V, "_apply", line, "core/ReplaceComparisonOperator_Eq_Is"): "kind reaches exact() as a constant of the "
+        "GraphModule's generated Python source (torch.fx compiles the graph to code), and identifier-like string "
+        "constants are interned, so `is` agrees with `==`"
+        for line in ('if kind == "linear":', 'if kind == "conv_transpose2d":')
+    },
     (
         _V,
         "_prelu",
@@ -840,4 +841,11 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     "when it is present",
     ("runtime/reference/ops.py", "pair", "return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])",
      "core/ReplaceComparisonOperator_Eq_LtE"): "an empty list raises IndexError on v[0] either way",
+    (
+        _V,
+        "_clamp_out",
+        "lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/NumberReplacer@67",
+    ): "_scale returns a numpy array, and numpy infers any negative reshape size: reshape(-2) is reshape(-1) "
+    "(reshape(-0) raises and is killed)",
 }
