@@ -848,4 +848,10 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer@67",
     ): "_scale returns a numpy array, and numpy infers any negative reshape size: reshape(-2) is reshape(-1) "
     "(reshape(-0) raises and is killed)",
+    (
+        "passes/_lowering.py",
+        "_ints",
+        "return vals * n if len(vals) == 1 else vals",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "an empty list returned the default above, so len(vals) <= 1 is len(vals) == 1",
 }

@@ -613,3 +613,4 @@ def test_split_pieces_keep_negative_codes() -> None:
     x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)
     for i, got in enumerate(run(m, x)):
         np.testing.assert_allclose(got, qdq(x, 0.05)[:, 2 * i:2 * i + 2], atol=1e-6)
+
