@@ -854,4 +854,24 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "return vals * n if len(vals) == 1 else vals",
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "an empty list returned the default above, so len(vals) <= 1 is len(vals) == 1",
+    **{
+        ("runtime/reference/ops.py", fn, line, "core/NumberReplacer"): "every bpu op has one result (torch.split "
+        "and chunk lower to one bpu.slice per piece): results[-1] is results[0] ([1] raises and is killed)"
+        for fn, line in (("result_bits", "return op.results[0].type.element_type.width"),
+                         ("result_shape", "return tuple(op.results[0].type.shape)"))
+    },
+    (
+        "passes/_lower_ops.py",
+        "pair",
+        "v = [default, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2, default)",
+        "core/NumberReplacer@76",
+    ): "a conv2d's attributes are written as two values, which _ints returns as they are whatever the count; a "
+    "single value (count 1) or a tripled one (count 3) is read by both runtimes' pair() as (v, v) or its first two",
+    (
+        "passes/_lower_ops.py",
+        "_weighted",
+        'elif kind == "conv2d":',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "linear returned above and a conv1d was renamed conv2d (as_2d); of conv2d and conv_transpose2d only conv2d "
+    "sorts <= 'conv2d'",
 }

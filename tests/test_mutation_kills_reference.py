@@ -325,3 +325,21 @@ def test_add_sub_with_small_multipliers_follow_the_formula(mode):
         (got,) = run(prog, a, b)
         want = [oracle_round(Fraction(int(x) * 3 + sign * int(y) * 5, 4), mode) for x, y in zip(a.ravel(), b.ravel())]
         assert got.ravel().tolist() == want, name
+
+
+@pytest.mark.parametrize("bad", [6, 9, -1])
+def test_embedding_index_outside_the_table_is_named_in_the_error(bad):
+    """Indices 1..5 of a 6-row table plus one bad index: the reference runtime must refuse it with a
+    ValueError naming that index (not numpy's IndexError, not another index). Catches the upper bound
+    written `> rows` (index 6 slips through to numpy) and the reported index chosen by `min() != 0`
+    (every index is >= 1 here, so the minimum, 1, would be named)."""
+    from support.bpu_text import ProgramText
+
+    codes = np.arange(30).reshape(6, 5) - 15
+    ids = np.array([[1, 2, 3], [4, 5, bad]], dtype=np.int64)
+    p = ProgramText([("ids", ids.shape, "i64")])
+    p.const("t", codes, "i8")
+    p.op("y", "bpu.embedding", ["ids", "t"], ((*ids.shape, 5), "i8"), {"multiplier": ("array", [2**30]),
+                                                                       "shift": ("array", [30])})
+    with pytest.raises(ValueError, match=rf"index {bad} is outside the table's 6 rows"):
+        run(p.module(["y"]), ids)
