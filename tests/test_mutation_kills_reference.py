@@ -343,3 +343,18 @@ def test_embedding_index_outside_the_table_is_named_in_the_error(bad):
                                                                        "shift": ("array", [30])})
     with pytest.raises(ValueError, match=rf"index {bad} is outside the table's 6 rows"):
         run(p.module(["y"]), ids)
+
+
+@pytest.mark.parametrize("dtype, value", [("i8", 128), ("i8", -129), ("i8", 255), ("i16", 32768), ("i16", -40000)])
+def test_integer_input_codes_outside_their_storage_type_are_refused(dtype, value):
+    """Codes handed to a program must fit its input type: 128 for an i8 input would wrap to -128 in the cast
+    (a wrong number without an error). Catches the range computed from another bit count (`itemsize * 9`
+    accepts -256..255, and `astype` wraps). The edge codes themselves are accepted."""
+    from irq.runtime.reference.interpreter import ReferenceRuntimeError
+
+    lo, hi = fixedpoint.qrange(dtype)
+    prog = one_op_program("bpu.clamp", [tensor_type((1, 3), dtype)], tensor_type((1, 3), dtype), {"min": 0})
+    (ok,) = run(prog, np.array([[lo, 0, hi]], dtype=np.int64))
+    assert ok.tolist() == [[0, 0, hi]]
+    with pytest.raises(ReferenceRuntimeError, match="codes outside"):
+        run(prog, np.array([[0, value, 1]], dtype=np.int64))
