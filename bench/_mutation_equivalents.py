@@ -874,4 +874,12 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "linear returned above and a conv1d was renamed conv2d (as_2d); of conv2d and conv_transpose2d only conv2d "
     "sorts <= 'conv2d'",
+    **{
+        ("runtime/reference/ops.py", "avg_pool_divisors", line, "core/NumberReplacer"): "bpu.avg_pool2d requires "
+        "kernel_size and padding (no default in the dialect), so pair()'s default is never read"
+        for line in ('kh, kw = pair(op, "kernel_size", 1)', 'ph, pw = pair(op, "padding", 0)')
+    },
+    ("runtime/reference/ops.py", "prelu", 'axis = attr(op, "axis", 1) % max(rank, 1)', "core/NumberReplacer@39"):
+    "max(rank, 2) differs only for a rank-0/1 input, where a PReLU has one slope: per_channel returns a scalar "
+    "and never reads the axis",
 }

@@ -358,3 +358,15 @@ def test_integer_input_codes_outside_their_storage_type_are_refused(dtype, value
     assert ok.tolist() == [[0, 0, hi]]
     with pytest.raises(ReferenceRuntimeError, match="codes outside"):
         run(prog, np.array([[0, value, 1]], dtype=np.int64))
+
+
+def test_pool_attributes_with_one_value_apply_to_both_sides():
+    """bpu pool attributes may hold one value for both sides (`kernel_size = [2]`, as torch's `kernel_size=2`):
+    the runtime reads it as (2, 2). Catches the one-value test written `len(v) < 1` (IndexError on v[1]).
+    Oracle: torch's max_pool2d in float64 on the codes."""
+    x = codes((1, 2, 6, 6))
+    want = F.max_pool2d(t64(x), 2, 2, 1).numpy()
+    prog = one_op_program("bpu.max_pool2d", [tensor_type(x.shape, "i8")], tensor_type(want.shape, "i8"),
+                          {"kernel_size": [2], "stride": [2], "padding": [1]})
+    (got,) = run(prog, x)
+    assert got.tolist() == want.astype(np.int64).tolist()
