@@ -882,4 +882,26 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("runtime/reference/ops.py", "prelu", 'axis = attr(op, "axis", 1) % max(rank, 1)', "core/NumberReplacer@39"):
     "max(rank, 2) differs only for a rank-0/1 input, where a PReLU has one slope: per_channel returns a scalar "
     "and never reads the axis",
+    # passes/_lower_layer_ops.py (fifth round)
+    **{
+        ("passes/_lower_layer_ops.py", "_rounding",
+         'return {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}', op): why
+        for op, why in (
+            ("core/ReplaceComparisonOperator_NotEq_Lt", "every mode but the default sorts below 'half_up' "
+             "(half_away, half_even, floor), so `<` adds the attribute exactly when `!=` does"),
+            ("core/ReplaceComparisonOperator_NotEq_IsNot", "the option's string is parsed, not this module's "
+             "constant, so `is not` holds for every mode: half_up is then written explicitly, the default"),
+        )
+    },
+    **{
+        ("passes/_lower_layer_ops.py", fn, line, "core/NumberReplacer"): "index into a list that always holds "
+        "one element (a one-input, one-result op): [-1] is [0] ([1] raises and is killed)"
+        for fn, line in (
+            ("_moved", "self.q[op.results[0]] = QValue(y, x.scale, x.dtype)"),
+            ("lower_pad", "out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))"),
+            ("_shuffle", "x = self.act(op.operands[0])"),
+            ("_shuffle", "y = self.emit(bpu.ReshapeOp(v, result_types=[TensorType(_shape(op.results[0]), it)])).out"),
+            ("lower_stack", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
+        )
+    },
 }
