@@ -614,3 +614,16 @@ def test_split_pieces_keep_negative_codes() -> None:
     for i, got in enumerate(run(m, x)):
         np.testing.assert_allclose(got, qdq(x, 0.05)[:, 2 * i:2 * i + 2], atol=1e-6)
 
+
+
+def test_pixel_shuffle_with_a_factor_of_three_equals_torch() -> None:
+    """F.pixel_shuffle(x, 3) lowers to reshape + permute + reshape on the codes: the channel split is
+    C / (r * r). Catches it written `r ** r` (equal to r * r only for r = 2, the factor the model zoo uses).
+    Oracle: torch's pixel_shuffle on the dequantized input (data movement: exact)."""
+    b = FrozenBuilder([("x", (1, 18, 2, 3))])
+    y = b.op("torch.pixel_shuffle", [b.qdq("x", 0.05)], (1, 2, 6, 9), attrs="upscale_factor = 3 : i64")
+    m = lower(b.module([y]))
+    x = np.random.default_rng(24).standard_normal((1, 18, 2, 3)).astype(np.float32)
+    (got,) = run(m, x)
+    want = torch.nn.functional.pixel_shuffle(torch.from_numpy(qdq(x, 0.05)), 3).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
