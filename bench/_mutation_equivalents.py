@@ -23,6 +23,7 @@ _SINGLE_ELEMENT_INDEX = {
         "lower_softmax": ("x = self.act(op.operands[0])",
                           "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out"),
         "lower_stub": ("x, y = op.operands[0], op.results[0]",),
+        "_weighted": ("self.q[v] = self._view(self.q[v], _shape(op.results[0]))",),
         "lower_pass_through": ("elif _shape(op.operands[0]) == _shape(op.results[0]):  # identity, contiguous, "
                                "eval-mode dropout",),
         "lower_shared_relu": ("x = self.act(op.operands[0])",
@@ -34,7 +35,8 @@ _SINGLE_ELEMENT_INDEX = {
         "run": ("block = self.func.regions[0].blocks[0]",),
         "out_spec": ("e = self.qtype(qcast.results[0])",),
         "lower_dcast": ("self.weights[op.results[0]] = (data, qc)",),
-        "single_qcast_user": ("users = list(op.results[0].users)",),
+        "single_qcast_user": ("users = list(op.results[0].users)", "return qcasts[0]"),
+        "lower_qcast": ("if op.results[0] in self.q:  # produced by the op before it (requantize insertion)",),
     },
     "passes/lower_bpu.py": {"run": ("if not f.regions or not f.regions[0].blocks:",)},
 }
@@ -561,7 +563,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "the general route is the identity permutation, a (n, c, h * w, 1) view and one global average pool with "
         "the multiplier of s_in / (s_out h w): the same sum and the same (M, S) as the direct route (`[2, 3]` "
         "turned into `[1, 3]` is killed by test_means_over_other_dims_and_without_keepdim_match_numpy)"
-        for op in ("core/ReplaceComparisonOperator_Eq_Gt", "core/NumberReplacer")
+        for op in ("core/ReplaceComparisonOperator_Eq_Gt", "core/NumberReplacer",
+                   "core/ReplaceComparisonOperator_Eq_Is")
     },
     (
         "passes/_lower_ops.py",
@@ -651,6 +654,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
             ("_mul_scalar", "return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * float(a[\"other\"]) "
              "/ float(_scale(fq_out)),"),
             ("_mean", "x_q = fqs[0].codes(inputs[0])"),
+            ("_sum", "x_q = fqs[0].codes(inputs[0])"),
+            ("_sum", "return _pool_requant(sums, torch.ones_like(sums), float(_scale(fqs[0])), fq_out)"),
             ("_mean", "return _pool_requant(sums, torch.full_like(sums, n), float(_scale(fqs[0])), fq_out)"),
         )
     },
@@ -681,4 +686,222 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "constants and quant casts returned above; the frozen ops left are func.return, hl.* and torch.*, and only "
     "func.return sorts <= 'func.return'",
+    # irq/quant/validation.py (fifth round)
+    (
+        _V,
+        "_isqrt",
+        'r = torch.where(r + 1 <= torch.div(v, r + 1, rounding_mode="floor"), r + 1, r)',
+        "*@69-73",
+    ): "the `+ 1` branch's value is never taken: the float64 estimate floor(sqrt(v)) is never below isqrt(v) for "
+    "0 <= v < 2**63 (exact below 2**53; above, v's rounding, < 2**9, moves sqrt by < 2**-22, under half an ulp of "
+    "r), and the `- 1` step stops at isqrt(v), so (r + 1)**2 <= v is never true (checked by "
+    "test_isqrt_is_exact_where_the_float64_estimate_is_off's values too)",
+    (
+        _V,
+        "_isqrt",
+        'r = torch.where((r > 0) & (r > torch.div(v, r.clamp(min=1), rounding_mode="floor")), r - 1, r)',
+        "core/NumberReplacer@21",
+    ): "r >= 0, and at r = 0 the second test (0 > v // 1) is false; r = 1 comes only from v in 1..3, where the "
+    "float64 estimate is exact, so `r > 1` (or `r > -1`) decrements nothing the original does not",
+    **{
+        (_V, fn, line, "core/NumberReplacer@" + col): "the clamp acts only when v 4**G < 4; with G >= 1 (every "
+        "length but int16's longest rows) that is v = 0: a constant row with an integer eps of 0, where c = n x - "
+        "S1 = 0 and z = floor((0 + r) / 2r) = 0 for every r >= 1, so min=2 gives the same z (min=0 divides by zero: "
+        "killed by test_norm_of_a_constant_row_with_a_vanishing_eps_is_beta)"
+        for fn, line, col in (
+            ("_layer_norm", "r = torch.clamp(_isqrt(v * (1 << (2 * g))), min=1)", "48"),
+            ("_group_norm", "r = torch.clamp(_isqrt((n * s2 - s1 * s1 + eps) * (1 << (2 * g))), min=1)", "71"),
+        )
+    },
+    (
+        _V,
+        "_clamp_out",
+        "lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/NumberReplacer@70",
+    ): "an activation's output scale is per tensor, one element: [-1] is [0] ([1] raises and is killed)",
+    **{
+        (_V, "exact", 'return _bilinear(inputs[0], in_fqs[0], out_fq, bool(attrs.get("align_corners")), '
+         "tuple(y.shape[-2:]))", "core/NumberReplacer@" + col): "interpolate has one tensor input (the size is an "
+        "attribute): inputs[-1] is inputs[0] and in_fqs[-1] is in_fqs[0] ([1] raises and is killed)"
+        for col in ("24", "35")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/NumberReplacer@15",
+    ): "per_channel_k is (cin / groups) x the kernel extent (linear: cin), a multiple of cin // groups, so the "
+    "quotient is already >= 1 (max(0, .) is the same); max(2, .) only doubles a 1x1 kernel's chunk unit, so the "
+    "exact int64 chunks are smaller or the sum takes the float64 path: the same integers",
+    **{
+        (_V, "_apply", line, "core/ReplaceComparisonOperator_Eq_Is"): "kind reaches exact() as a constant of the "
+        "GraphModule's generated Python source (torch.fx compiles the graph to code), and identifier-like string "
+        "constants are interned, so `is` agrees with `==`"
+        for line in ('if kind == "linear":', 'if kind == "conv_transpose2d":')
+    },
+    (
+        _V,
+        "_prelu",
+        "mult = torch.where(q >= 0, _channel_param(m, q), _channel_param(mn, q))",
+        "core/ReplaceComparisonOperator_GtE_Gt",
+    ): "at q = 0 the product q * mult is 0 whichever slope's multiplier is chosen",
+    # lower-bpu (fifth round)
+    (
+        "passes/_lowering.py",
+        "lower_dcast",
+        'data = _constant_data(qc.operands[0]) if qc is not None and qc.name == "quant.qcast" else None',
+        "core/ReplaceComparisonOperator_Eq_IsNot",
+    ): "an op's name is its class's constant, another object than this module's 'quant.qcast' (dotted, so not "
+    "interned): `is not` is always true and the mutant reads every producer's operand 0; at the frozen level "
+    "the producer of a quant.dcast's !quant.uniform operand is a quant.qcast (or a block argument: qc is None)",
+    (
+        "passes/_lowering.py",
+        "dequantize",
+        "et = like.type.element_type if isinstance(like.type, ShapedType) and isinstance(like.type.element_type,",
+        "core/ReplaceAndWithOr",
+    ): "`like` is a quant.dcast result or a float op's operand fed by one: always a float tensor, so both tests "
+    "hold and `or` picks the same element type",
+    (
+        "passes/_lowering.py",
+        "dequantized_weight",
+        "axis = e.axis if isinstance(e, UniformQuantizedPerAxisType) else 0",
+        "core/NumberReplacer",
+    ): "a per-tensor weight's scales are all equal, so laying them along axis 1 instead of 0 quantizes and "
+    "dequantizes every element alike (the weights reaching a float island are conv/linear/embedding tables, "
+    "rank >= 2)",
+    (
+        "passes/_lowering.py",
+        "run",
+        "for op in reversed(self.lowered):",
+        "core/ZeroIterationForLoop",
+    ): "the first of the two loops only drops references; Operation.erase (the second loop) drops them itself",
+    (
+        "passes/_lower_ops.py",
+        "lower_avg_pool2d",
+        "divisors = list(range(1, kh * kw + 1)) if partial else [kh * kw]",
+        "core/ReplaceBinaryOperator_Add_LShift",
+    ): "kh * kw << 1 only lengthens the per-count multiplier table past kh * kw; a window never holds more than "
+    "kh * kw elements, so the extra entries are never read",
+    (
+        "passes/_lower_ops.py",
+        "_mean_any_dims",
+        "if perm != list(range(rank)):",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "`is not` on a fresh list is always true: an identity bpu.transpose is emitted, which moves nothing",
+    (
+        "passes/_lower_ops.py",
+        "pair",
+        "v = [default, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2, default)",
+        "core/NumberReplacer@30-42",
+    ): "a conv1d attribute holds one value: `_ints(.., 2, ..)[0]` repeats it ([s, s][0] = s) and `[-1]` of the "
+    "one-element list is `[0]` (the count 1 -> 0 raises: killed by "
+    "test_conv1d_lowers_with_its_stride_padding_and_dilation)",
+    (
+        "passes/_lower_ops.py",
+        "lower_matmul",
+        "self.finish_accumulator(op, acc, np.array([a.scale * b.scale]), -1)",
+        "core/NumberReplacer",
+    ): "a matmul's accumulator scale is one number: one multiplier, which the requantize (or the high-precision "
+    "output's dequantize) applies whatever its axis",
+    (
+        "passes/_lower_ops.py",
+        "lower_matmul",
+        "if bound >= 2**31:",
+        "core/ReplaceBinaryOperator_Pow_Add",
+    ): "the guarded call, fp.check_requantize_input, refuses only bounds >= 2**32, so calling it for every bound "
+    "above 33 (a matmul's is K * 128 * 128) changes nothing",
+    **{
+        (f, fn, line, "core/ReplaceComparisonOperator_NotEq_IsNot"): "the option's string is parsed, not this "
+        "module's constant, so `is not` holds for every mode: half_up is then written as an explicit rounding "
+        "attribute, which is the default the runtimes apply anyway"
+        for f, sites in _ROUNDING_SITES.items() for line, fns in sites.items() for fn in fns
+    },
+    # runtime/reference (fifth round)
+    **{
+        ("runtime/reference/arithmetic.py", "per_channel", "if arr.size == 1:", op): "a one-element parameter "
+        "reshaped to [1] * rank (its one entry on `axis`) broadcasts exactly like the scalar; an empty parameter "
+        "list is refused by the bpu verifiers before any run"
+        for op in ("core/ReplaceComparisonOperator_Eq_Lt", "core/ReplaceComparisonOperator_Eq_LtE")
+    },
+    ("runtime/reference/arithmetic.py", "rshift_round", 'if rounding == "half_up":',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "floor returned above; of the modes the bpu verifiers accept "
+    "(floor, half_up, half_even, half_away) only half_up sorts >= 'half_up'",
+    ("runtime/reference/arithmetic.py", "rshift_round", 'if rounding == "half_even":',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "floor and half_up returned above; of half_even and half_away only "
+    "half_even sorts >= 'half_even'",
+    ("runtime/reference/float_ops.py", "_to_result_shape", "return np.reshape(x, tuple(op.results[0].type.shape))",
+     "core/NumberReplacer"): "reshape and view ops have one result: [-1] is [0] ([1] raises and is killed)",
+    ("runtime/reference/ops.py", "max_pool2d", "fill = -(2**62)  # below every code: padding never wins",
+     "core/ReplaceBinaryOperator_Pow_LShift"): "-(2 << 62) = -2**63 is int64's minimum: still below every code "
+    "(int8/int16), so padding never wins either way",
+    ("runtime/reference/ops.py", "div", "safe = np.where(den == 0, 1, den)",
+     "core/ReplaceComparisonOperator_Eq_LtE"): "den = |b| >= 0, so den <= 0 is den == 0",
+    ("runtime/reference/ops.py", "pool_stride", 'return pair(op, "stride", 1) if attr(op, "stride") else (kh, kw)',
+     "core/NumberReplacer"): "pair's default is read only when the attribute is absent, and this branch runs only "
+    "when it is present",
+    ("runtime/reference/ops.py", "pair", "return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])",
+     "core/ReplaceComparisonOperator_Eq_LtE"): "an empty list raises IndexError on v[0] either way",
+    (
+        _V,
+        "_clamp_out",
+        "lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/NumberReplacer@67",
+    ): "_scale returns a numpy array, and numpy infers any negative reshape size: reshape(-2) is reshape(-1) "
+    "(reshape(-0) raises and is killed)",
+    (
+        "passes/_lowering.py",
+        "_ints",
+        "return vals * n if len(vals) == 1 else vals",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "an empty list returned the default above, so len(vals) <= 1 is len(vals) == 1",
+    **{
+        ("runtime/reference/ops.py", fn, line, "core/NumberReplacer"): "every bpu op has one result (torch.split "
+        "and chunk lower to one bpu.slice per piece): results[-1] is results[0] ([1] raises and is killed)"
+        for fn, line in (("result_bits", "return op.results[0].type.element_type.width"),
+                         ("result_shape", "return tuple(op.results[0].type.shape)"))
+    },
+    (
+        "passes/_lower_ops.py",
+        "pair",
+        "v = [default, _ints(op, name, 1, default)[0]] if as_2d else _ints(op, name, 2, default)",
+        "core/NumberReplacer@76",
+    ): "a conv2d's attributes are written as two values, which _ints returns as they are whatever the count; a "
+    "single value (count 1) or a tripled one (count 3) is read by both runtimes' pair() as (v, v) or its first two",
+    (
+        "passes/_lower_ops.py",
+        "_weighted",
+        'elif kind == "conv2d":',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "linear returned above and a conv1d was renamed conv2d (as_2d); of conv2d and conv_transpose2d only conv2d "
+    "sorts <= 'conv2d'",
+    **{
+        ("runtime/reference/ops.py", "avg_pool_divisors", line, "core/NumberReplacer"): "bpu.avg_pool2d requires "
+        "kernel_size and padding (no default in the dialect), so pair()'s default is never read"
+        for line in ('kh, kw = pair(op, "kernel_size", 1)', 'ph, pw = pair(op, "padding", 0)')
+    },
+    ("runtime/reference/ops.py", "prelu", 'axis = attr(op, "axis", 1) % max(rank, 1)', "core/NumberReplacer@39"):
+    "max(rank, 2) differs only for a rank-0/1 input, where a PReLU has one slope: per_channel returns a scalar "
+    "and never reads the axis",
+    # passes/_lower_layer_ops.py (fifth round)
+    **{
+        ("passes/_lower_layer_ops.py", "_rounding",
+         'return {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}', op): why
+        for op, why in (
+            ("core/ReplaceComparisonOperator_NotEq_Lt", "every mode but the default sorts below 'half_up' "
+             "(half_away, half_even, floor), so `<` adds the attribute exactly when `!=` does"),
+            ("core/ReplaceComparisonOperator_NotEq_IsNot", "the option's string is parsed, not this module's "
+             "constant, so `is not` holds for every mode: half_up is then written explicitly, the default"),
+        )
+    },
+    **{
+        ("passes/_lower_layer_ops.py", fn, line, "core/NumberReplacer"): "index into a list that always holds "
+        "one element (a one-input, one-result op): [-1] is [0] ([1] raises and is killed)"
+        for fn, line in (
+            ("_moved", "self.q[op.results[0]] = QValue(y, x.scale, x.dtype)"),
+            ("lower_pad", "out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))"),
+            ("_shuffle", "x = self.act(op.operands[0])"),
+            ("_shuffle", "y = self.emit(bpu.ReshapeOp(v, result_types=[TensorType(_shape(op.results[0]), it)])).out"),
+            ("lower_stack", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
+        )
+    },
 }

@@ -19,6 +19,7 @@ from test_embedding_quant import TokenModel, quantize
 from test_lower_bpu import assert_within_one_step, lower, qdq
 
 import irq
+from irq import fixedpoint as fp
 from irq.march_profiles import register_march
 from irq.transform.pass_base import PassFailure
 
@@ -507,3 +508,122 @@ def test_two_float_islands_keep_their_own_weights() -> None:
     wq1 = np.clip(np.rint(w1 / s1[:, None]), -127, 127) * s1[:, None]
     wq2 = np.clip(np.rint(w2 / s2[:, None]), -127, 127) * s2[:, None]
     assert_within_one_step(got, qdq(qdq(x, 0.03) @ wq1.T, 0.05) @ wq2.T, 0.1, exact_fraction=0.8)
+
+
+@pytest.mark.parametrize("attrs, stride, padding, dilation", [
+    ('stride = [2], padding = [1], dilation = [2], groups = 1 : i64, owner = "c1"', 2, 1, 2),
+    ('stride = [3], padding = [2], dilation = [1], groups = 1 : i64, owner = "c1"', 3, 2, 1),
+    ('stride = [1], padding = [0], dilation = [3], groups = 1 : i64, owner = "c1"', 1, 0, 3),
+])
+def test_conv1d_lowers_with_its_stride_padding_and_dilation(attrs, stride, padding, dilation) -> None:
+    """A conv1d is a bpu.conv2d over H = 1: its one stride/padding/dilation value each
+    must land on W with the identity on H. Catches the value read with another count (an empty
+    list: IndexError) or from another position. Oracle: torch's conv1d in float64 on the dequantized values."""
+    rng = np.random.default_rng(21)
+    w = rng.standard_normal((4, 3, 3))
+    s_w = np.abs(w).max(axis=(1, 2)) / 127
+    length = 17
+    out_len = (length + 2 * padding - dilation * 2 - 1) // stride + 1
+    b = FrozenBuilder([("x", (2, 3, length))])
+    y = b.op("hl.conv1d", [b.qdq("x", 0.05), b.weight(w, s_w)], (2, 4, out_len), attrs=attrs)
+    m = lower(b.module([b.qdq(y, 0.1)]))
+    x = rng.standard_normal((2, 3, length)).astype(np.float32)
+    (got,) = run(m, x)
+    wq = fp.quantize_weight(w, s_w, 0) * s_w[:, None, None]
+    want = torch.nn.functional.conv1d(torch.from_numpy(qdq(x, 0.05)), torch.from_numpy(wq), stride=stride,
+                                      padding=padding, dilation=dilation).numpy()
+    assert got.shape == want.shape
+    assert_within_one_step(got, want, 0.1, exact_fraction=0.8)
+
+
+def test_an_asymmetric_or_unsigned_quantized_type_is_refused_by_name() -> None:
+    """bpu arithmetic is symmetric and signed: a zero point (or unsigned storage) must be refused, not
+    lowered as if it were 0 (a silent offset of zp steps). Catches the check's `or` written `and`."""
+    for elem in ("!quant.uniform<i8:f32, 0.05:3>", "!quant.uniform<u8:f32, 0.05>"):
+        text = f"""module {{
+  func.func @main(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {{
+    %q = quant.qcast %x : tensor<1x4xf32> to tensor<1x4x{elem}>
+    %d = quant.dcast %q : tensor<1x4x{elem}> to tensor<1x4xf32>
+    %r = hl.relu %d : (tensor<1x4xf32>) -> tensor<1x4xf32>
+    %q2 = quant.qcast %r : tensor<1x4xf32> to tensor<1x4x!quant.uniform<i8:f32, 0.05>>
+    %d2 = quant.dcast %q2 : tensor<1x4x!quant.uniform<i8:f32, 0.05>> to tensor<1x4xf32>
+    return %d2 : tensor<1x4xf32>
+  }}
+}}
+"""
+        with pytest.raises(PassFailure, match="symmetric and signed"):
+            lower(irq.parse_module(text))
+
+
+def test_int32_embedding_indices_lower_and_match_int64() -> None:
+    """torch accepts int32 indices as well as int64: a model traced and calibrated with int32 ids must lower
+    to bpu.embedding and give the same output as the int64 program. Catches the accepted index widths
+    edited (32 -> 33 refuses int32 ids at convert)."""
+    import warnings
+
+    from test_embedding_quant import tokens
+
+    from irq.workflow import prepare_calibrated
+
+    outputs = []
+    for dtype in (torch.int64, torch.int32):
+        torch.manual_seed(0)
+        model = TokenModel().eval()
+        ids, pos = (t.to(dtype) for t in tokens(4, 0))
+        calib = [tuple(t.to(dtype) for t in tokens(32, 1))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            qat = prepare_calibrated(model, (ids, pos), calib, method="export", check_model=False, march="nash",
+                                     qconfig=irq.qconfig.default_qat_8bit)
+            program = irq.convert(qat, march="nash")
+        assert [op.name for op in program.walk() if op.name == "bpu.embedding"] == ["bpu.embedding"] * 2
+        outputs.append(irq.run(program, ids.numpy(), pos.numpy(), runtime="reference"))
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 3), (2, 3)])
+def test_plain_avg_pool_divides_by_the_window_size(kernel) -> None:
+    """An avg_pool2d without padding or ceil_mode has one divisor, kh * kw: catches it computed with another
+    operator (kh ^ kw is 0 for a square kernel, kh + kw differs from kh * kw but for 2x2). Oracle: torch's
+    avg_pool2d in float64 on the dequantized input."""
+    kh, kw = kernel
+    b = FrozenBuilder([("x", (2, 3, 6, 6))])
+    out = (2, 3, 6 // kh, 6 // kw)
+    attrs = (f"kernel_size = [{kh}, {kw}], stride = [{kh}, {kw}], padding = [0, 0], ceil_mode = false, "
+             'count_include_pad = true, owner = "ap"')
+    y = b.op("hl.avg_pool2d", [b.qdq("x", 0.05)], out, attrs=attrs)
+    m = lower(b.module([b.qdq(y, 0.02)]))
+    x = np.random.default_rng(22).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    (got,) = run(m, x)
+    want = torch.nn.functional.avg_pool2d(torch.from_numpy(qdq(x, 0.05)).double(), kernel).numpy()
+    assert_within_one_step(got, want, 0.02, exact_fraction=0.9)
+
+
+def test_split_pieces_keep_negative_codes() -> None:
+    """torch.split's pieces share their input's quantizer (no qcast of their own), like a relu that shares its
+    producer's: only the relu may clamp at code 0. Catches the shared-relu test written `base >= "relu"`
+    ("split" sorts above "relu": every piece would lose its negative values)."""
+    b = FrozenBuilder([("x", (2, 6))])
+    xd = b.qdq("x", 0.05)
+    b.lines.append(f"%p:3 = torch.split %{xd} {{split_size = 2 : i64, dim = 1 : i64}} : (tensor<2x6xf32>) -> "
+                   "(tensor<2x2xf32>, tensor<2x2xf32>, tensor<2x2xf32>)")
+    for i in range(3):
+        b.shapes[f"p#{i}"] = (2, 2)
+    m = lower(b.module(["p#0", "p#1", "p#2"]))
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)
+    for i, got in enumerate(run(m, x)):
+        np.testing.assert_allclose(got, qdq(x, 0.05)[:, 2 * i:2 * i + 2], atol=1e-6)
+
+
+
+def test_pixel_shuffle_with_a_factor_of_three_equals_torch() -> None:
+    """F.pixel_shuffle(x, 3) lowers to reshape + permute + reshape on the codes: the channel split is
+    C / (r * r). Catches it written `r ** r` (equal to r * r only for r = 2, the factor the model zoo uses).
+    Oracle: torch's pixel_shuffle on the dequantized input (data movement: exact)."""
+    b = FrozenBuilder([("x", (1, 18, 2, 3))])
+    y = b.op("torch.pixel_shuffle", [b.qdq("x", 0.05)], (1, 2, 6, 9), attrs="upscale_factor = 3 : i64")
+    m = lower(b.module([y]))
+    x = np.random.default_rng(24).standard_normal((1, 18, 2, 3)).astype(np.float32)
+    (got,) = run(m, x)
+    want = torch.nn.functional.pixel_shuffle(torch.from_numpy(qdq(x, 0.05)), 3).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)

@@ -310,3 +310,63 @@ def test_the_only_function_is_found_among_other_top_level_ops() -> None:
                             "func.func @f(%a: tensor<2xi8>) -> tensor<2xi8> {\n  func.return %a : tensor<2xi8>\n}\n")
     (got,) = run(prog, np.array([1, -2], dtype=np.int8))
     assert got.tolist() == [1, -2]
+
+
+@pytest.mark.parametrize("mode", ["half_up", "half_even", "half_away", "floor"])
+def test_add_sub_with_small_multipliers_follow_the_formula(mode):
+    """(a Ma +- b Mb) rounded by 2**-S with S = 2: each unit of Mb moves the result by b / 4, so a multiplier
+    off by one (`sign * mb` as `sign ^ mb`: 5 -> 4 for add, -5 -> -6 for sub) changes most outputs, where
+    the 31-bit multipliers of converted models hide it below the rounding. Oracle: Python integers."""
+    a, b = codes((2, 3, 4)), codes((2, 3, 4))
+    for name, sign in (("bpu.add", 1), ("bpu.sub", -1)):
+        prog = one_op_program(name, [tensor_type(a.shape, "i8"), tensor_type(b.shape, "i8")],
+                              tensor_type(a.shape, "i16"),
+                              {"lhs_multiplier": 3, "rhs_multiplier": 5, "shift": 2, "rounding": mode})
+        (got,) = run(prog, a, b)
+        want = [oracle_round(Fraction(int(x) * 3 + sign * int(y) * 5, 4), mode) for x, y in zip(a.ravel(), b.ravel())]
+        assert got.ravel().tolist() == want, name
+
+
+@pytest.mark.parametrize("bad", [6, 9, -1])
+def test_embedding_index_outside_the_table_is_named_in_the_error(bad):
+    """Indices 1..5 of a 6-row table plus one bad index: the reference runtime must refuse it with a
+    ValueError naming that index (not numpy's IndexError, not another index). Catches the upper bound
+    written `> rows` (index 6 slips through to numpy) and the reported index chosen by `min() != 0`
+    (every index is >= 1 here, so the minimum, 1, would be named)."""
+    from support.bpu_text import ProgramText
+
+    codes = np.arange(30).reshape(6, 5) - 15
+    ids = np.array([[1, 2, 3], [4, 5, bad]], dtype=np.int64)
+    p = ProgramText([("ids", ids.shape, "i64")])
+    p.const("t", codes, "i8")
+    p.op("y", "bpu.embedding", ["ids", "t"], ((*ids.shape, 5), "i8"), {"multiplier": ("array", [2**30]),
+                                                                       "shift": ("array", [30])})
+    with pytest.raises(ValueError, match=rf"index {bad} is outside the table's 6 rows"):
+        run(p.module(["y"]), ids)
+
+
+@pytest.mark.parametrize("dtype, value", [("i8", 128), ("i8", -129), ("i8", 255), ("i16", 32768), ("i16", -40000)])
+def test_integer_input_codes_outside_their_storage_type_are_refused(dtype, value):
+    """Codes handed to a program must fit its input type: 128 for an i8 input would wrap to -128 in the cast
+    (a wrong number without an error). Catches the range computed from another bit count (`itemsize * 9`
+    accepts -256..255, and `astype` wraps). The edge codes themselves are accepted."""
+    from irq.runtime.reference.interpreter import ReferenceRuntimeError
+
+    lo, hi = fixedpoint.qrange(dtype)
+    prog = one_op_program("bpu.clamp", [tensor_type((1, 3), dtype)], tensor_type((1, 3), dtype), {"min": 0})
+    (ok,) = run(prog, np.array([[lo, 0, hi]], dtype=np.int64))
+    assert ok.tolist() == [[0, 0, hi]]
+    with pytest.raises(ReferenceRuntimeError, match="codes outside"):
+        run(prog, np.array([[0, value, 1]], dtype=np.int64))
+
+
+def test_pool_attributes_with_one_value_apply_to_both_sides():
+    """bpu pool attributes may hold one value for both sides (`kernel_size = [2]`, as torch's `kernel_size=2`):
+    the runtime reads it as (2, 2). Catches the one-value test written `len(v) < 1` (IndexError on v[1]).
+    Oracle: torch's max_pool2d in float64 on the codes."""
+    x = codes((1, 2, 6, 6))
+    want = F.max_pool2d(t64(x), 2, 2, 1).numpy()
+    prog = one_op_program("bpu.max_pool2d", [tensor_type(x.shape, "i8")], tensor_type(want.shape, "i8"),
+                          {"kernel_size": [2], "stride": [2], "padding": [1]})
+    (got,) = run(prog, x)
+    assert got.tolist() == want.astype(np.int64).tolist()

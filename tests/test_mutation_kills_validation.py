@@ -1,6 +1,8 @@
 """VALIDATION (irq/quant/validation.py) on op families mutation testing (bench/mutation.py, target
 `quant-validation`) found unexercised: scalar and tensor multiplies, divisions, adaptive and mean pooling,
-layer norm with and without an affine part, bilinear resize, fused clamps.
+layer norm with and without an affine part, bilinear resize, fused clamps; and the users' layers
+(passes/_lower_layer_ops.py) no test of the target ran through VALIDATION at all: a standalone batch norm,
+PReLU per channel and shared, group norm with and without affine, sum over dims, stack, tensor division.
 
 The oracle is the deployed program: lower-bpu and the reference runtime compute the same integer
 arithmetic without reading validation.py, so VALIDATION must equal the program's output bit for bit; a
@@ -69,11 +71,51 @@ class Resize(nn.Module):
                 F.interpolate(y, size=(9, 13), mode="bilinear", align_corners=True))
 
 
+class LayerOps(nn.Module):
+    """The users' layers with per-channel parameters: VALIDATION's _batch_norm, _prelu, _group_norm and the
+    rank-4 broadcast of _channel_param (a wrong rank or channel axis changes the output's shape or values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)  # the batch norm follows a pool: standalone, not folded into the conv
+        self.bn = nn.BatchNorm2d(4)
+        self.prelu_c = nn.PReLU(4)
+        self.prelu_1 = nn.PReLU(1, init=-0.3)
+        self.gn = nn.GroupNorm(2, 4)
+        self.gn_plain = nn.GroupNorm(2, 4, eps=0.05, affine=False)  # an eps that survives the integer rounding
+        with torch.no_grad():
+            self.prelu_c.weight.copy_(torch.tensor([0.1, -0.5, 0.75, 1.3]))  # one slope per sign and size
+            self.gn.weight.uniform_(0.5, 1.5)
+            self.gn.bias.uniform_(-0.3, 0.3)
+
+    def forward(self, x):
+        y = self.pool(self.conv(x))
+        return self.bn(y), self.prelu_c(y), self.prelu_1(y), self.gn(y), self.gn_plain(y)
+
+
+class Reductions(nn.Module):
+    """VALIDATION's _sum (over spatial dims, over channels with keepdim), _stack (new first and inner dim,
+    inputs at two scales) and _div (two activations)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        p, q = self.a(x), self.b(x)
+        return (torch.sum(p, dim=(2, 3)), p.sum(dim=1, keepdim=True), torch.stack([p, q], dim=1),
+                torch.stack([p, q]), p / (torch.sigmoid(q) + 1.0))
+
+
 MODELS = {
+    "layer_ops": (LayerOps, (2, 3, 8, 6)),
+    "reductions": (Reductions, (2, 3, 6, 5)),
     "products": (Products, (2, 3, 6, 8)),
     "pools": (Pools, (2, 3, 8, 6)),
     "norms": (Norms, (2, 5, 16)),
-    "resize": (Resize, (1, 3, 5, 7)),
+    "resize": (Resize, (1, 3, 6, 7)),  # an even and an odd side: align_corners taps use in_size - 1
 }
 
 
@@ -137,3 +179,106 @@ def test_exact_accumulate_leaves_float32_where_it_would_round() -> None:
     want = x @ w.T
     assert not torch.equal(torch.round(torch.nn.functional.linear(x.float(), w.float())).to(torch.int64), want)
     assert torch.equal(exact_accumulate("linear", x, w, {}, 1), want)
+
+
+def _quantizer(scale: float):
+    from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
+
+    fq = FakeQuantize(owner="t", slot="out", dtype="qint8", observer="min_max", qscheme="per_tensor",
+                      fixed_scale=scale)
+    fq.state = FakeQuantState.VALIDATION
+    return fq
+
+
+@pytest.mark.parametrize("size, out", [((6, 9), (2, 3)), ((10, 4), (5, 4)), ((7, 6), (7, 2))])
+def test_adaptive_pool_with_equal_windows_is_the_exact_average_pool(size, out) -> None:
+    """An adaptive average pool whose windows divide the input evenly is bpu.avg_pool2d's integer arithmetic,
+    never the float result (which only ties tell apart from it in a model, so a bit-for-bit model test
+    misses it): `exact` must ignore the float `y` it is given and equal the average pool with window
+    size // out. Catches the divisibility test written `h & out[0]` (6 & 2 = 2: falls back to float)."""
+    from irq.quant import validation
+
+    fq_in, fq_out = _quantizer(0.05), _quantizer(0.06)  # no output clips: |mean| <= 6.4 < 127 * 0.06
+    g = torch.Generator().manual_seed(3)
+    x = fq_in.dequantize(torch.randint(-128, 128, (2, 3, *size), generator=g))
+    kernel = [size[0] // out[0], size[1] // out[1]]
+    poison = torch.full((2, 3, *out), 1e6)  # the float result: returned only if the exact path is not taken
+    got = validation.exact("adaptive_avg_pool2d", poison, [x], [fq_in], fq_out, {"output_size": list(out)})
+    want = validation.exact("avg_pool2d", poison, [x], [fq_in], fq_out,
+                            {"kernel_size": kernel, "stride": kernel, "padding": [0, 0], "ceil_mode": False,
+                             "count_include_pad": True, "divisor_override": None})
+    assert float(want.abs().max()) < 1e3  # the average pool itself took the exact path
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    # and the integer result is the average of the dequantized window, within an output step
+    ref = F.adaptive_avg_pool2d(x.double(), out)
+    assert float((got.double() - ref).abs().max()) <= 0.06 * 0.5 + 1e-6
+
+
+@pytest.mark.parametrize("kind", ["layer_norm", "group_norm"])
+def test_norm_of_a_constant_row_with_a_vanishing_eps_is_beta(kind) -> None:
+    """A constant row (a padded or saturated feature) with an eps too small to survive as an integer
+    (rint(n^2 eps / s_in^2) = 0): the variance term is 0, r = isqrt(0) is clamped to 1 and z = floor(r / 2r) =
+    0, so the output is beta, as torch float gives; the other rows stay near float. Catches the clamp's
+    bound lowered to 0 (a division by zero) in _layer_norm and _group_norm."""
+    from irq.quant import validation
+
+    fq_in, fq_out = _quantizer(0.05), _quantizer(0.04)
+    g = torch.Generator().manual_seed(5)
+    beta = torch.linspace(-0.5, 0.5, 4 if kind == "group_norm" else 16).double()
+    gamma = torch.linspace(0.6, 1.4, beta.numel()).double()
+    if kind == "layer_norm":
+        codes = torch.randint(-100, 100, (3, 16), generator=g)
+        codes[1] = 37  # the constant row
+        attrs = {"eps": 1e-12, "normalized_shape": [16]}
+    else:
+        codes = torch.randint(-100, 100, (2, 4, 3, 2), generator=g)
+        codes[1, 2:] = -21  # sample 1, group 1 (channels 2 and 3) constant
+        attrs = {"eps": 1e-12, "num_groups": 2}
+    x = fq_in.dequantize(codes)
+    params = {"weight": gamma.float(), "bias": beta.float()}
+    got = validation.exact(kind, torch.full_like(x, 1e6), [x], [fq_in], fq_out, attrs, params)
+    if kind == "layer_norm":
+        ref = F.layer_norm(x.double(), [16], gamma, beta, eps=1e-12)
+    else:
+        ref = F.group_norm(x.double(), 2, gamma, beta, eps=1e-12)
+    constant = (slice(1, 2),) if kind == "layer_norm" else (1, slice(2, 4))
+    # beta within one output step (beta's code and the requantize each round once)
+    torch.testing.assert_close(got[constant].double(), ref[constant], rtol=0, atol=0.04 + 1e-6)
+    assert float((got.double() - ref).abs().max()) <= 3 * 0.04
+
+
+class Segments(nn.Module):
+    """A two-row table (BERT's token types) with rows of very different ranges: per-row quantized, it has two
+    multipliers, and VALIDATION must look each row's up (a two-row table is where `m.size > 1` and `> 2`
+    part)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.segment = nn.Embedding(2, 16)
+        self.fc = nn.Linear(16, 4)
+        with torch.no_grad():
+            self.segment.weight[1] *= 0.05
+
+    def forward(self, ids):
+        return self.fc(self.segment(ids))
+
+
+def test_a_two_row_table_uses_each_rows_multiplier() -> None:
+    import warnings
+
+    from irq.workflow import prepare_calibrated
+
+    torch.manual_seed(0)
+    model = Segments().eval()
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 2, (4, 8), generator=g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qat = prepare_calibrated(model, (ids,), [(torch.randint(0, 2, (16, 8), generator=g),)], method="export",
+                                 check_model=False, march="nash", qconfig=irq.qconfig.default_qat_8bit)
+        program = irq.convert(qat, march="nash")
+    assert [len(op.multiplier) for op in program.walk() if op.name == "bpu.embedding"] == [2]
+    with torch.no_grad():
+        validation, eager = qat(ids).numpy(), model(ids).numpy()
+    np.testing.assert_array_equal(irq.run(program, ids.numpy(), runtime="reference"), validation)
+    assert np.abs(validation - eager).max() <= 0.05 * np.abs(eager).max()

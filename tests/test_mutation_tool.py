@@ -120,3 +120,43 @@ def test_a_decorator_mutant_runs_at_import_time(tmp_path):
     assert why == "import time: all tests" and sorted(tests) == ["t::f", "t::g"]
     # a mutant in a function body still runs only the tests that execute it
     assert _exec.select_tests(cmap, index, "m.py", 10, 15) == (["t::f"], "1 covering")
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _bench_python(code: str) -> str:
+    """Run `code` with bench/ first on sys.path, as `python bench/mutation.py` runs (the tool's modules import
+    each other by top-level name)."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(BENCH)!r}); {code}"],
+                       capture_output=True, text=True, cwd=BENCH.parent, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+def test_every_tool_module_is_copied_into_a_resumed_executor_tree():
+    # a resumed session refreshes the tool in its scratch trees from TOOL_FILES; a module of the tool missing
+    # there leaves the executor importing a stale copy next to a current mutation.py (or none: ImportError)
+    listed = _bench_python("import _mutation_runner as r; print('\\n'.join(r.TOOL_FILES))").split()
+    on_disk = sorted(f"bench/{p.name}" for p in BENCH.glob("*.py") if p.name == "mutation.py"
+                     or p.name.startswith("_mutation"))
+    assert sorted(listed) == on_disk
+
+
+def test_the_command_line_lists_every_target_with_its_sources_and_tests():
+    # the split modules must keep `python bench/mutation.py --list` (the documented entry point) working
+    import subprocess
+
+    r = subprocess.run([sys.executable, str(BENCH / "mutation.py"), "--list"], capture_output=True, text=True,
+                       cwd=BENCH.parent, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    targets = _bench_python("import _mutation_targets as t, json; print(json.dumps({n: [*x.sources, *x.tests, *x.lit] "
+                            "for n, x in t.TARGETS.items()}))")
+    import json
+
+    lines = r.stdout.splitlines()
+    listed = {a.split()[0]: set(a.split()[1:]) | set(b.split()[1:]) for a, b in zip(lines[::2], lines[1::2])}
+    expected = {name: set(files) for name, files in json.loads(targets).items()}
+    assert listed == expected
