@@ -10,7 +10,8 @@ program equals VALIDATION bit for bit:
   channel and an int32 bias, then one `bpu.requantize` (`fp.batch_norm_parameters`);
 - PReLU: `bpu.prelu`, one rounding with a multiplier per sign of x and channel (`fp.prelu_parameters`);
 - group norm: `bpu.group_norm`, layer norm's exact integer statistics per (sample, group), gamma/beta per
-  channel (`fp.layer_norm_parameters` with the group's length);
+  channel (`fp.layer_norm_parameters` with the group's length); instance norm is the same op with one group
+  per channel (or, with running statistics, a batch norm);
 - pad, pixel_shuffle / pixel_unshuffle: data movement (`bpu.pad`; reshape + permute + reshape), codes and
   scale pass through, as quant-annotate shares the input's quantizer with them;
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
@@ -21,7 +22,7 @@ program equals VALIDATION bit for bit:
 from __future__ import annotations
 
 from irq.dialects import bpu
-from irq.passes._lowering import LoweringError, QValue, _constant_data, _int_type, _ints, _shape, _str, fp, np
+from irq.passes._lowering import LoweringError, QValue, _base, _constant_data, _int_type, _ints, _shape, _str, fp, np
 
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.operation import Operation
@@ -89,9 +90,23 @@ class LayerOpLowerings:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_group_norm(self, op: Operation) -> None:
+        self._normalize_groups(op, op.get_attr("num_groups").value)
+
+    def lower_instance_norm(self, op: Operation) -> None:
+        """Instance norm with input statistics is group norm with one group per channel (the same exact
+        integer statistics per (sample, channel)); with running statistics (track_running_stats, eval) it is
+        an eval-mode batch norm: one affine map per channel."""
+        if not op.get_attr("use_input_stats").value:
+            return self.lower_batch_norm(op)
+        shape = _shape(op.operands[0])
+        if len(shape) < 3:
+            raise LoweringError(f"instance norm of a rank-{len(shape)} input (an unbatched input: add the batch dim)")
+        self._normalize_groups(op, shape[1])
+
+    def _normalize_groups(self, op: Operation, groups: int) -> None:
+        """bpu.group_norm over `groups` groups of channels (group_norm, and instance_norm with groups = C)."""
         x = self.act(op.operands[0])
         shape = _shape(op.operands[0])
-        groups = op.get_attr("num_groups").value
         if len(shape) < 2 or shape[1] % groups:
             raise LoweringError(f"{groups} groups do not divide the channels of a {list(shape)} input")
         c = shape[1]
@@ -107,7 +122,7 @@ class LayerOpLowerings:
             sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
         except ValueError as e:  # a group too large for int64 statistics: name the op, not a traceback
             raise LoweringError(str(e)) from None
-        owner = _str(op, "owner") or "group_norm"
+        owner = _str(op, "owner") or _base(op)
         attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}
         gv = self.constant(g_codes, "i8", f"{owner}.weight")
         bv = self.constant(b_codes, "i32", f"{owner}.bias")

@@ -32,7 +32,9 @@ per channel.
 An embedding gathers int8 table codes (the weight quantizer's per-row or per-tensor scales) and
 requantizes each row once to the output scale, as bpu.embedding does.
 
-Ops without pinned integer semantics (instance_norm, ...) are computed in
+instance_norm is group_norm with one group per channel (or, on running statistics, a batch norm).
+
+Ops without pinned integer semantics (roll, topk, ...) are computed in
 float from the dequantized inputs and quantized at their output; `float_in_validation` names
 them and irq.freeze's users see them in the model check.
 """
@@ -52,7 +54,7 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
-                            "stack", "group_norm", "div", *lut_functions.KINDS})
+                            "stack", "group_norm", "instance_norm", "div", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -509,8 +511,16 @@ def _group_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p
     return fq_out.dequantize(_clamp_out(requantize(acc, torch.tensor(m), torch.tensor(s)), fq_out))
 
 
+def _instance_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p: dict) -> Tensor:
+    """bpu.group_norm with one group per channel (input statistics), or a batch norm on running statistics."""
+    if not a.get("use_input_stats", True):
+        return _batch_norm(x, fq_in, fq_out, a, p)
+    return _group_norm(x, fq_in, fq_out, {**a, "num_groups": x.shape[1]}, p)
+
+
 #: ops whose parameters (not quantized data) VALIDATION reads: (x, fq_in, fq_out, attrs, params)
-_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm}
+_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm,
+                "instance_norm": _instance_norm}
 
 def _div(inputs, fqs, fq_out, a):
     """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign."""

@@ -496,3 +496,26 @@ class TensorDivide(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y, z = self.a(x), self.b(x)
         return y / (torch.sigmoid(z) + 0.5), torch.tanh(y) / (2.0 - torch.tanh(z))
+
+
+# -- the last float islands (issue 12): each lowers to fixed-point bpu ops now -----------------------------------
+class InstanceNormNet(nn.Module):
+    """Style-transfer blocks: InstanceNorm2d with an affine and without one (input statistics), and an
+    InstanceNorm1d that tracks running statistics (in eval it is a per-channel affine map)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.in1 = nn.InstanceNorm2d(6, affine=True)
+        self.conv2 = nn.Conv2d(6, 4, 3, padding=1)
+        self.in2 = nn.InstanceNorm2d(4)
+        self.in3 = nn.InstanceNorm1d(4, track_running_stats=True)
+        with torch.no_grad():
+            self.in1.weight.copy_(torch.linspace(0.5, 1.5, 6))
+            self.in1.bias.copy_(torch.linspace(-0.4, 0.4, 6))
+            self.in3.running_mean.copy_(torch.linspace(-0.2, 0.2, 4))
+            self.in3.running_var.copy_(torch.linspace(0.5, 2.0, 4))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
+        return y, self.in3(y.flatten(2))
