@@ -1,4 +1,5 @@
-"""bpu's window and row ops: pools, resize, softmax, layer norm and embedding, each a fixed integer
+"""bpu's window and row ops: pools, resize, softmax, log-softmax, layer and group norm, prefix sums and embedding,
+each a fixed integer
 composition (exact sums or statistics, then one rounding) a BPU runs as one instruction.
 
 Their integer semantics are specified in dialects/bpu.py's docstring (which re-exports every op).
@@ -10,6 +11,7 @@ from irq.dialects._bpu_checks import (
     DIALECT,
     I64_ARRAY,
     LUT_SIZES,
+    Accumulator,
     Activation,
     Weight,
     _attr,
@@ -310,3 +312,28 @@ class GroupNormOp(Op):
         if not _norm_statistics_fit(self, n, f, g, eps):
             raise self.error(f"groups of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits "
                              f"{g} and eps {eps} overflow int64 statistics")
+
+
+@DIALECT.op
+class CumsumOp(Op):
+    """Exact prefix sums of codes along `dim` into an accumulator (a bpu.requantize rescales them)."""
+
+    name = "bpu.cumsum"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    dim = _attr(INT)
+    out = result(Accumulator)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        if s is None:
+            return
+        if not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        n = s[self.dim.value]
+        bound = n * 2 ** (width(self.input) - 1)  # the largest |prefix sum| of n codes
+        if bound >= 2 ** (width(self.out) - 1):
+            raise self.error(f"accumulator {dtype_name(self.out)} cannot hold prefix sums of {n} "
+                             f"{dtype_name(self.input)} codes (|sum| up to {bound}); use i64")

@@ -96,6 +96,9 @@ Ops (attribute names in parentheses):
   size elements) with exactly bpu.layer_norm's integer steps (S1, S2, c, v, r, z, the same int64 bounds),
   then ``out = sat_T(rshift_round((z * gamma[c] + beta[c]) * M, S))`` with gamma [C] i8 and beta [C] i32
   per channel (`fp.layer_norm_parameters` with the group's n).
+- ``bpu.cumsum %x`` (dim): the exact prefix sums ``acc[..., i, ...] = sum_{j <= i} x[..., j, ...]`` along `dim`
+  into an i32/i64 accumulator (torch.cumsum on codes); the verifier proves ``n * 2**(bits - 1)`` (n = the
+  size of `dim`) fits the accumulator, and a `bpu.requantize` (``M / 2**S ~ s_in / s_out``) follows.
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 - ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
@@ -143,6 +146,7 @@ from irq.dialects._bpu_checks import (  # noqa: F401 (re-exported: runtimes and 
 from irq.dialects._bpu_composite import (
     RESIZE_MODES,  # noqa: F401
     AvgPool2dOp,
+    CumsumOp,
     EmbeddingOp,
     GlobalAvgPoolOp,
     GroupNormOp,
@@ -174,4 +178,4 @@ from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, Re
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp"]
+           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp"]

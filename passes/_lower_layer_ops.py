@@ -16,6 +16,7 @@ program equals VALIDATION bit for bit:
   scale pass through, as quant-annotate shares the input's quantizer with them;
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
 - sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``);
+- cumsum: `bpu.cumsum` (exact prefix sums into a proved i32/i64 accumulator), then one `bpu.requantize`;
 - a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`).
 """
 
@@ -198,6 +199,23 @@ class LayerOpLowerings:
         m, s = fp.div_parameters(a.scale, b.scale, s_out, b.dtype)
         y = self.emit(bpu.DivOp(a.value, b.value, multiplier=IntegerAttr(m, i64), shift=IntegerAttr(s, i64),
                                 result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_cumsum(self, op: Operation) -> None:
+        """bpu.cumsum into the narrowest accumulator that holds n codes' sums, then one bpu.requantize by
+        s_in / s_out (VALIDATION's `_cumsum`)."""
+        x = self.act(op.operands[0])
+        shape = _shape(op.operands[0])
+        dim = op.get_attr("dim").value % len(shape)
+        bound = shape[dim] * -fp.qrange(x.dtype)[0]
+        try:
+            fp.check_requantize_input(bound)
+        except ValueError as e:
+            raise LoweringError(f"prefix sums over {shape[dim]} {x.dtype} codes: {e}") from None
+        acc_t = TensorType(shape, _int_type("i32" if bound < 2**31 else "i64"))
+        acc = self.emit(bpu.CumsumOp(x.value, dim=IntegerAttr(dim, i64), result_types=[acc_t])).out
+        qc, s_out, dtype, _, _ = self._output(op)
+        y = self.requantize(x, acc, s_out, dtype, TensorType(shape, _int_type(dtype)))
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_sum(self, op: Operation) -> None:

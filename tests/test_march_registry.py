@@ -67,6 +67,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "adaptive_avg_pool2d": (lambda: Net(lambda m, y: F.adaptive_avg_pool2d(y, 2)), (3, 8, 8)),
     "mean": (lambda: Net(lambda m, y: y.mean((2, 3))), (3, 8, 8)),
     "sum": (lambda: Net(lambda m, y: y.sum(1)), (3, 8, 8)),
+    "cumsum": (lambda: Net(lambda m, y: torch.cumsum(y, 2)), (3, 8, 8)),
     "interpolate": (lambda: Net(lambda m, y: F.interpolate(y, scale_factor=2, mode="bilinear")), (3, 8, 8)),
     **{k: (lambda k=k: Net(lambda m, y: getattr(torch, k)(y)), (3, 8, 8)) for k in ("sigmoid", "tanh", "exp")},
     **{k: (lambda k=k: Net(lambda m, y: getattr(F, k)(y)), (3, 8, 8))

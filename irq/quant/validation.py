@@ -25,9 +25,9 @@ evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
 
 A standalone batch norm is a depthwise 1x1 convolution (one +-127 weight code per channel, an int32 bias,
 one requantize: `fp.batch_norm_parameters`); PReLU is one rounding with a per-channel multiplier for each
-sign of x (`fp.prelu_parameters`); sum is mean's global pool with divisor 1; stack requantizes each input
-to the output scale, as cat; group_norm is layer_norm's integer steps per (sample, group) with gamma/beta
-per channel.
+sign of x (`fp.prelu_parameters`); sum is mean's global pool with divisor 1; cumsum is the exact prefix
+sums of the codes and one requantize; stack requantizes each input to the output scale, as cat;
+group_norm is layer_norm's integer steps per (sample, group) with gamma/beta per channel.
 
 An embedding gathers int8 table codes (the weight quantizer's per-row or per-tensor scales) and
 requantizes each row once to the output scale, as bpu.embedding does.
@@ -54,7 +54,7 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
-                            "stack", "group_norm", "instance_norm", "div", *lut_functions.KINDS})
+                            "stack", "group_norm", "instance_norm", "div", "cumsum", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -537,8 +537,14 @@ def _div(inputs, fqs, fq_out, a):
     return fq_out.dequantize(_clamp_out(q, fq_out))
 
 
+def _cumsum(inputs, fqs, fq_out, a):
+    """bpu.cumsum + bpu.requantize: exact prefix sums of the codes, one rounding by s_in / s_out."""
+    q = fqs[0].codes(inputs[0]).to(torch.int64)
+    return _requant_one(torch.cumsum(q, a["dim"]), float(_scale(fqs[0])) / float(_scale(fq_out)), fq_out)
+
+
 _EXACT = {
-    "sum": _sum, "stack": _stack, "div": _div,
+    "sum": _sum, "cumsum": _cumsum, "stack": _stack, "div": _div,
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),

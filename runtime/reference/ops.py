@@ -357,6 +357,12 @@ def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.nda
     return saturate(out, result_bits(op))
 
 
+@impl("bpu.cumsum")
+def cumsum(op, x: np.ndarray) -> np.ndarray:
+    """Exact prefix sums along `dim` (int64; the interpreter checks they fit the accumulator type)."""
+    return np.cumsum(x.astype(np.int64), axis=attr(op, "dim"))
+
+
 @impl("bpu.embedding")
 def embedding(op, ids: np.ndarray, table: np.ndarray) -> np.ndarray:
     rows = table.shape[0]

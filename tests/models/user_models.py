@@ -519,3 +519,15 @@ class InstanceNormNet(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
         return y, self.in3(y.flatten(2))
+
+
+class CumulativeSum(nn.Module):
+    """Running totals (torch.cumsum) along a sequence dim and along channels, of a bounded and a signed branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return torch.cumsum(torch.sigmoid(y), dim=3), y.cumsum(1)
