@@ -85,6 +85,12 @@ Ops (attribute names in parentheses):
   half up: with ``a' = a sign(b)``, ``out = sat_T(floor((2 a' M + |b| 2**S) / (2 |b| 2**S)))`` and
   ``M / 2**S ~ s_a / (s_b s_out)``, ``S <= 61 - bits(b)`` so every term fits int64; ``b = 0`` gives T's
   max for a > 0, its min for a < 0 and 0 for a = 0 (the saturated float quotient; 0 / 0 is 0).
+- ``bpu.int_div %a, %b`` (rounding_mode, multiplier, shift, out_multiplier, out_shift, rounding): torch.div
+  with ``rounding_mode`` `floor` or `trunc`. With ``a' = a sign(b)``, the integer quotient of the real values is
+  ``k = floor(a' M / (|b| 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| 2**S))`` (trunc), exactly, with
+  ``M / 2**S ~ s_a / s_b`` and S capped as bpu.div's; ``b = 0`` gives ``k = +-(2**31 - 1)`` by a's sign (0 for
+  a = 0); ``k`` is clamped to ``+-(2**31 - 1)``, then ``out = sat_T(rshift_round(k * M_out, S_out))`` with
+  ``M_out / 2**S_out ~ 1 / s_out``.
 - ``bpu.prelu %x`` (multiplier, negative_multiplier, shift, rounding, axis): per channel c along `axis` (or one
   for all), ``sat_T(rshift_round(x * (x >= 0 ? M[c] : Mn[c]), S[c]))``; ``M / 2**S ~ s_in / s_out`` and
   ``Mn / 2**S ~ slope[c] s_in / s_out`` share the shift, and Mn is signed (``|Mn| < 2**31``).
@@ -164,6 +170,7 @@ from irq.dialects._bpu_compute import (
     ConvTranspose2dOp,
     DequantizeOp,
     DivOp,
+    IntDivOp,
     LinearOp,
     LutOp,
     MatmulOp,
@@ -178,4 +185,5 @@ from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, Re
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp"]
+           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp",
+           "IntDivOp"]

@@ -305,3 +305,24 @@ def div_parameters(input_scale: float, other_scale: float, output_scale: float, 
     if s > cap:
         m, s = int(np.rint(m / 2.0 ** (s - cap))), cap
     return m, s
+
+
+#: bpu.int_div clamps its integer quotient to this magnitude before requantizing it, so ``k * M_out`` fits int64
+INT_DIV_QUOTIENT_LIMIT = 2**31 - 1
+INT_DIV_ROUNDING_MODES = ("floor", "trunc")
+
+
+def int_div_parameters(input_scale: float, other_scale: float, output_scale: float, other_dtype: str
+                       ) -> tuple[int, int, int, int]:
+    """(M, S, M_out, S_out) of bpu.int_div (torch.div with rounding_mode "floor" / "trunc").
+
+    The quotient ``k = floor_or_trunc(a * M / (b * 2**S))`` with ``M / 2**S ~= s_a / s_b`` is the integer
+    torch computes from the real values (S capped as `div_parameters` caps it, so the exact division fits
+    int64); it is then requantized to the output with ``M_out / 2**S_out ~= 1 / s_out``. The quotient is
+    clamped to +-INT_DIV_QUOTIENT_LIMIT first, which saturates every output when ``2**31 / s_out`` exceeds
+    the i16 range, so an output scale of 2**15 or more is refused."""
+    if not float(output_scale) < 2.0**15:
+        raise ValueError(f"output scale {output_scale} is too large for an integer quotient (must be < 2**15)")
+    m, s = div_parameters(input_scale, other_scale, 1.0, other_dtype)
+    mo, so = quantize_multiplier(1.0 / np.float64(output_scale))
+    return m, s, int(np.ravel(mo)[0]), int(np.ravel(so)[0])

@@ -17,7 +17,9 @@ program equals VALIDATION bit for bit:
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
 - sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``);
 - cumsum: `bpu.cumsum` (exact prefix sums into a proved i32/i64 accumulator), then one `bpu.requantize`;
-- a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`).
+- a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`); with torch's
+  rounding_mode floor / trunc (also by a constant) `bpu.int_div`, the exact integer quotient requantized
+  (`fp.int_div_parameters`).
 """
 
 from __future__ import annotations
@@ -190,10 +192,11 @@ class LayerOpLowerings:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_div(self, op: Operation) -> None:
-        """a / b of two activations: bpu.div, one exact rounded division (`fp.div_parameters`)."""
+        """a / b of two activations: bpu.div, one exact rounded division (`fp.div_parameters`); with a
+        rounding_mode, bpu.int_div (the exact integer quotient, then a requantize)."""
         if op.get_attr("rounding_mode") is not None:
-            raise LoweringError(f"rounding_mode '{op.get_attr('rounding_mode').value}' is not supported (only true "
-                                "division)")
+            a, b = self.act(op.operands[0]), self.act(op.operands[1])
+            return self._int_div(op, a, b.value, float(b.scale), b.dtype)
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         qc, s_out, dtype, _, _ = self._output(op)
         m, s = fp.div_parameters(a.scale, b.scale, s_out, b.dtype)
@@ -216,6 +219,31 @@ class LayerOpLowerings:
         acc = self.emit(bpu.CumsumOp(x.value, dim=IntegerAttr(dim, i64), result_types=[acc_t])).out
         qc, s_out, dtype, _, _ = self._output(op)
         y = self.requantize(x, acc, s_out, dtype, TensorType(shape, _int_type(dtype)))
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_div_scalar_rounded(self, op: Operation) -> None:
+        """x / c with a rounding_mode: bpu.int_div by a constant divisor code sign(c) at scale |c|."""
+        c = float(op.get_attr("other").value)
+        if c == 0.0:
+            raise LoweringError("divides by the constant 0")
+        a = self.act(op.operands[0])
+        b = self.constant(np.array([1 if c > 0 else -1]), "i8", f"{_str(op, 'owner') or 'div_scalar'}.divisor")
+        self._int_div(op, a, b, abs(c), "i8")
+
+    def _int_div(self, op: Operation, a: QValue, b, s_b: float, b_dtype: str) -> None:
+        mode = op.get_attr("rounding_mode").value
+        if mode not in fp.INT_DIV_ROUNDING_MODES:
+            raise LoweringError(f"rounding_mode '{mode}' is not one of {', '.join(fp.INT_DIV_ROUNDING_MODES)}")
+        qc, s_out, dtype, _, _ = self._output(op)
+        try:
+            m, s, mo, so = fp.int_div_parameters(a.scale, s_b, s_out, b_dtype)
+        except ValueError as e:
+            raise LoweringError(str(e)) from None
+        y = self.emit(bpu.IntDivOp(a.value, b, rounding_mode=StringAttr(mode), multiplier=IntegerAttr(m, i64),
+                                   shift=IntegerAttr(s, i64), out_multiplier=IntegerAttr(mo, i64),
+                                   out_shift=IntegerAttr(so, i64),
+                                   result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                   **self._rounding())).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_sum(self, op: Operation) -> None:

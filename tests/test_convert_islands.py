@@ -18,6 +18,7 @@ from irq.runtime import reference
 from support.bpu_text import ProgramText
 
 import irq
+from irq import fixedpoint as fp
 
 
 def _run_both(prog, *inputs) -> np.ndarray:
@@ -68,3 +69,83 @@ def test_cumsum_verifier_proves_the_accumulator_width():
     p.op("y", "bpu.cumsum", ["x"], ((2, 4), "i32"), {"dim": 2})
     with pytest.raises(irq.VerifyError, match="dim 2 is out of range for rank 2"):
         p.module(["y"])
+
+
+# -- bpu.int_div ----------------------------------------------------------------------------------------
+@given(mode=st.sampled_from(["floor", "trunc"]), dtype=st.sampled_from(["i8", "i16"]), bcast=st.booleans(),
+       extreme=st.booleans(), ratio_exp=st.integers(-12, 8), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_int_div_equals_torch_rounded_division(mode, dtype, bcast, extreme, ratio_exp, seed):
+    """With s_a / s_b a power of two the multiplier is exact, so the quotient must be torch.div's own
+    floor / trunc of the real values (float64 is exact here), saturated to the i16 output at scale 1;
+    b = 0 saturates by a's sign (torch: +-inf) and 0 / 0 is 0 (torch: nan)."""
+    import torch
+    rng = np.random.default_rng(seed)
+    shape, bshape = (2, 3, 4), ((1, 3, 1) if bcast else (2, 3, 4))
+    a, b = _codes(rng, shape, dtype, extreme), _codes(rng, bshape, dtype, extreme)
+    m, s, mo, so = fp.int_div_parameters(2.0**ratio_exp, 1.0, 1.0, dtype)
+    p = ProgramText([("a", shape, dtype), ("b", bshape, dtype)])
+    p.op("y", "bpu.int_div", ["a", "b"], (shape, "i16"),
+         {"rounding_mode": mode, "multiplier": m, "shift": s, "out_multiplier": mo, "out_shift": so})
+    got = _run_both(p.module(["y"]), a, b)
+    with np.errstate(all="ignore"):
+        real_a, real_b = torch.from_numpy(a.astype(np.float64)) * 2.0**ratio_exp, torch.from_numpy(b.astype(np.float64))
+        want = torch.div(real_a, real_b, rounding_mode=mode).numpy()
+    want = np.clip(np.nan_to_num(want, nan=0.0, posinf=1e9, neginf=-1e9), -32768, 32767)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("rounding", ["half_up", "half_even", "floor"])
+def test_int_div_requantizes_the_exact_quotient(rounding):
+    """The quotient k (Python's exact rationals) times M_out / 2**S_out, rounded once, for a ratio and an
+    output scale that are not powers of two, a divisor of each sign and a constant divisor."""
+    from fractions import Fraction
+    rng = np.random.default_rng(3)
+    shape = (3, 17)
+    a, b = _codes(rng, shape, "i8", False), _codes(rng, shape, "i8", False)
+    m, s, mo, so = fp.int_div_parameters(0.037, 0.011, 0.7, "i8")
+    p = ProgramText([("a", shape, "i8"), ("b", shape, "i8")])
+    attrs = {"multiplier": m, "shift": s, "out_multiplier": mo, "out_shift": so, "rounding": rounding}
+    p.op("f", "bpu.int_div", ["a", "b"], (shape, "i8"), {"rounding_mode": "floor", **attrs})
+    p.op("t", "bpu.int_div", ["a", "b"], (shape, "i8"), {"rounding_mode": "trunc", **attrs})
+    c = p.const("c", np.array([-1]), "i8")
+    p.op("n", "bpu.int_div", ["a", c], (shape, "i8"), {"rounding_mode": "floor", **attrs})
+    prog = p.module(["f", "t", "n"])
+    ref = reference.run(prog, a, b)
+    for r, g in zip(ref, rn.compile(prog)(a, b)):
+        np.testing.assert_array_equal(g, r)
+
+    def requant(k: int) -> int:
+        v = k * mo
+        q = {"half_up": (v + 2 ** (so - 1)) >> so, "floor": v >> so}.get(rounding)
+        if q is None:  # half_even
+            q = round(Fraction(v, 2**so))
+        return min(max(q, -128), 127)
+
+    for out, divisor, trunc in ((ref[0], b, False), (ref[1], b, True), (ref[2], np.full(shape, -1), False)):
+        want = np.empty(shape, np.int64)
+        for idx in np.ndindex(*shape):
+            x, d = int(a[idx]), int(divisor[idx])
+            if d == 0:
+                k = (2**31 - 1) * (1 if x > 0 else -1 if x < 0 else 0)
+            else:
+                q = Fraction(x * m, d * 2**s)
+                k = (int(q) if trunc else q.numerator // q.denominator)
+            want[idx] = requant(k)
+        np.testing.assert_array_equal(out, want)
+
+
+def test_int_div_verifier_names_the_problem():
+    def build(**attrs):
+        p = ProgramText([("a", (2, 3), "i8"), ("b", (2, 3), "i8")])
+        base = {"rounding_mode": "floor", "multiplier": 1 << 30, "shift": 30, "out_multiplier": 1 << 30,
+                "out_shift": 30}
+        p.op("y", "bpu.int_div", ["a", "b"], ((2, 3), "i8"), {**base, **attrs})
+        return p.module(["y"])
+    build()
+    with pytest.raises(irq.VerifyError, match="rounding_mode must be one of floor, trunc, got 'round'"):
+        build(rounding_mode="round")
+    with pytest.raises(irq.VerifyError, match=r"shift 60 is outside \[0, 53\] for i8 divisors"):
+        build(shift=60)
+    with pytest.raises(irq.VerifyError, match=r"out_shift 0 is outside \[1, 62\]"):
+        build(out_shift=0)

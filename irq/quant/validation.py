@@ -315,7 +315,12 @@ def _mul_scalar(inputs, fqs, fq_out, a):
 
 def _div_scalar(inputs, fqs, fq_out, a):
     if a.get("rounding_mode") is not None:
-        return None
+        c = float(a["other"])
+        if c == 0.0:
+            return None  # computed in float; lower-bpu refuses a division by the constant 0
+        q = fqs[0].codes(inputs[0])
+        return _int_div(q, torch.full_like(q, 1 if c > 0 else -1), float(_scale(fqs[0])), abs(c), "i8", fq_out,
+                        a["rounding_mode"])
     return _requant_one(fqs[0].codes(inputs[0]),
                         float(_scale(fqs[0])) / float(a["other"]) / float(_scale(fq_out)), fq_out)
 
@@ -522,10 +527,28 @@ def _instance_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict
 _WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm,
                 "instance_norm": _instance_norm}
 
+def _int_div(x: Tensor, d: Tensor, s_a: float, s_b: float, b_dtype: str, fq_out: FakeQuantize, mode: str
+             ) -> Tensor:
+    """bpu.int_div: the exact integer quotient ``k`` of ``a' M / (|b| 2**S)`` (floor, or trunc toward 0),
+    clamped to +-(2**31 - 1) (b = 0: by a's sign), then ``k * M_out >> S_out`` (half up)."""
+    m, s, mo, so = fp.int_div_parameters(s_a, s_b, float(_scale(fq_out)), b_dtype)
+    x, d = torch.broadcast_tensors(x.to(torch.int64), d.to(torch.int64))
+    num = torch.where(d < 0, -x, x) * m
+    den = torch.where(d == 0, torch.ones_like(d), d.abs()) * (1 << s)
+    k = torch.div(num, den, rounding_mode="floor" if mode == "floor" else "trunc")
+    limit = fp.INT_DIV_QUOTIENT_LIMIT
+    k = torch.where(d == 0, torch.sign(x) * limit, k.clamp(-limit, limit))
+    return fq_out.dequantize(_clamp_out(requantize(k, torch.tensor(mo), torch.tensor(so)), fq_out))
+
+
 def _div(inputs, fqs, fq_out, a):
-    """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign."""
-    if a.get("rounding_mode") is not None or len(inputs) != 2:
-        return None  # floor/trunc division or a Python-scalar divisor: not bpu.div; lower-bpu refuses it too
+    """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign.
+    With a rounding_mode (floor, trunc): bpu.int_div (`_int_div`)."""
+    if len(inputs) != 2:
+        return None  # a Python-scalar divisor: not bpu.div; lower-bpu refuses it too
+    if a.get("rounding_mode") is not None:
+        return _int_div(fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1]), float(_scale(fqs[0])),
+                        float(_scale(fqs[1])), fqs[1].storage, fq_out, a["rounding_mode"])
     x, d = fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])
     x, d = torch.broadcast_tensors(x, d)
     m, s = fp.div_parameters(float(_scale(fqs[0])), float(_scale(fqs[1])), float(_scale(fq_out)),

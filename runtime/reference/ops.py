@@ -468,3 +468,24 @@ def div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = storage_range(result_bits(op))
     q = np.where(den == 0, np.sign(a) * np.where(a > 0, hi, -lo), q)
     return saturate(q, result_bits(op))
+
+
+_INT_DIV_LIMIT = 2**31 - 1  # bpu.int_div's quotient clamp
+
+
+@impl("bpu.int_div")
+def int_div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """torch.div(rounding_mode=floor/trunc): the exact integer quotient ``a' M / (|b| 2**S)``, clamped to
+    +-(2**31 - 1) (b = 0: the clamp by a's sign), then requantized by ``M_out / 2**S_out``."""
+    a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
+    m, s = np.int64(attr(op, "multiplier")), np.int64(attr(op, "shift"))
+    num = np.where(b < 0, -a, a) * m
+    den = np.where(b == 0, 1, np.abs(b)) << s
+    if attr(op, "rounding_mode") == "floor":
+        k = num // den
+    else:
+        k = np.sign(num) * (np.abs(num) // den)
+    k = np.where(b == 0, np.sign(a) * _INT_DIV_LIMIT, np.clip(k, -_INT_DIV_LIMIT, _INT_DIV_LIMIT))
+    v = scaled_sum([(k, np.int64(attr(op, "out_multiplier")))], np.int64(attr(op, "out_shift")),
+                   attr(op, "rounding"))
+    return saturate(v, result_bits(op))

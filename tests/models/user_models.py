@@ -531,3 +531,19 @@ class CumulativeSum(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = self.conv(x)
         return torch.cumsum(torch.sigmoid(y), dim=3), y.cumsum(1)
+
+
+class RoundedDivide(nn.Module):
+    """Integer quotients (bucketing, index arithmetic): floor and trunc division of two branches, and of a
+    branch by positive and negative constants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        y = 16.0 * self.a(x)
+        g = torch.sigmoid(self.b(x))
+        return (torch.div(y, g + 0.25, rounding_mode="floor"), torch.div(y, -0.5 - g, rounding_mode="trunc"),
+                torch.div(y, 3.0, rounding_mode="floor"), torch.div(y, -2.5, rounding_mode="trunc"))
