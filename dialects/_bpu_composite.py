@@ -136,17 +136,10 @@ class SoftmaxOp(Op):
 
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
-        ts = shape_of(self.exp_table)
-        need = LUT_SIZES[width(self.input)]
-        if ts is not None and ts != (need,):
-            raise self.error(f"exp_table must have {need} entries for {dtype_name(self.input)} inputs, got "
-                             f"shape {list(ts)}")
         s = shape_of(self.input)
         if s is not None and not -len(s) <= self.dim.value < len(s):
             raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
-        data = constant_array(self.exp_table)
-        if data is not None and data.size and (data.min() < 0 or data.max() > 2**15):
-            raise self.error("exp_table entries must lie in [0, 2^15]")
+        _verify_exp_table(self, 2**15)
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
 
 
@@ -337,3 +330,73 @@ class CumsumOp(Op):
         if bound >= 2 ** (width(self.out) - 1):
             raise self.error(f"accumulator {dtype_name(self.out)} cannot hold prefix sums of {n} "
                              f"{dtype_name(self.input)} codes (|sum| up to {bound}); use i64")
+
+
+@DIALECT.op
+class LogSoftmaxOp(Op):
+    """Integer log-softmax: max-subtract, exp table, exact sum, an integer log2 (leading bit + a mantissa table),
+    one rounding of ``d M - L M_log``."""
+
+    name = "bpu.log_softmax"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    exp_table = operand(_int_tensor((32,)))
+    log_table = operand(_int_tensor((32,)))
+    dim = _attr(INT)
+    exp_bits = _attr(INT)
+    log_frac_bits = _attr(INT)
+    multiplier = _attr(INT)
+    log_multiplier = _attr(INT)
+    shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input `,` $exp_table `,` $log_table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        if s is not None and not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        _verify_exp_table(self, 2**30)
+        e, f = self.exp_bits.value, self.log_frac_bits.value
+        ls = shape_of(self.log_table)
+        if ls is not None:
+            index_bits = (ls[0] - 1).bit_length() - 1 if len(ls) == 1 and ls[0] > 2 else -1
+            if index_bits < 1 or ls[0] != 2**index_bits + 1:
+                raise self.error(f"log_table must have 2^B + 1 entries (B >= 1), got shape {list(ls)}")
+            if not index_bits + 1 <= e <= 30:
+                raise self.error(f"exp_bits must be in [{index_bits + 1}, 30] for a log table of {ls[0]} entries, "
+                                 f"got {e}")
+        if not 1 <= f <= 24:
+            raise self.error(f"log_frac_bits must be in [1, 24], got {f}")
+        data = constant_array(self.exp_table)
+        if data is not None and data.size and data.max() > 2**e:
+            raise self.error(f"exp_table entries must lie in [0, 2^exp_bits = 2^{e}]")
+        if data is not None and data.size and data[-1] != 2**e:
+            raise self.error(f"exp_table's last entry (exp(0)) must be 2^exp_bits = {2**e}, got {int(data[-1])}: "
+                             "the integer log2 reads the row sum against it")
+        logs = constant_array(self.log_table)
+        if logs is not None and logs.size and (logs.min() < 0 or logs.max() > 2**f):
+            raise self.error(f"log_table entries must lie in [0, 2^log_frac_bits = 2^{f}]")
+        if s is not None and s[self.dim.value] * 2**e >= 2**62:
+            raise self.error(f"rows of {s[self.dim.value]} entries of 2^{e} overflow the int64 sum")
+        _verify_multipliers(self, [self.multiplier.value, self.log_multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+
+
+def _verify_exp_table(op: Op, max_entry: int) -> None:
+    """An exp table (bpu.softmax, bpu.log_softmax) has one entry per possible difference x - max(x), none
+    negative or above `max_entry`, and a positive exp(0) entry (the last): every row's sum includes it, so a
+    zero there is a division by zero (softmax) or a log of zero (log_softmax) on a constant row."""
+    ts = shape_of(op.exp_table)
+    need = LUT_SIZES[width(op.input)]
+    if ts is not None and ts != (need,):
+        raise op.error(f"exp_table must have {need} entries for {dtype_name(op.input)} inputs, got shape {list(ts)}")
+    data = constant_array(op.exp_table)
+    if data is None or not data.size:
+        return
+    if data.min() < 0 or data.max() > max_entry:
+        raise op.error(f"exp_table entries must lie in [0, {max_entry}]")
+    if data[-1] <= 0:
+        raise op.error("exp_table's last entry (exp(0), the row maximum's) must be positive: every row sum includes "
+                       f"it, and a zero would divide by zero; got {int(data[-1])}")

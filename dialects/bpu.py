@@ -71,6 +71,15 @@ Ops (attribute names in parentheses):
   difference, 256 for i8 inputs, 65536 for i16: ``rint(exp(d * s_in) * 2**15)``), ``sum = sum(e)``;
   ``out = clamp(sat_T(floor((2 * e * M + sum * 2**S) / (2 * sum * 2**S))))``, i.e. ``e * M / (sum 2**S)``
   rounded half up exactly (an integer division, no reciprocal table), with ``M / 2**S ~ 1 / s_out``.
+  The exp(0) entry (the last) must be positive: a zero would divide by zero on a constant row.
+- ``bpu.log_softmax %x, %exp_table, %log_table`` (dim, exp_bits E, log_frac_bits F, multiplier, log_multiplier,
+  shift, rounding): along `dim`, ``d = x - max(x)``, ``e = exp_table[d + qmax - qmin]`` (i32,
+  ``rint(exp(d * s_in) * 2**E)``; the exp(0) entry is exactly 2**E), ``sum = sum(e)`` (>= 2**E), ``k = floor(log2
+  sum)`` (its leading bit), ``t = sum >> (k - B - 1)`` and ``j = ((t + 1) >> 1) - 2**B`` (the mantissa rounded to B
+  bits, log_table having 2**B + 1 entries ``rint(log2(1 + j / 2**B) * 2**F)``), ``L = (k - E) 2**F +
+  log_table[j]`` (~ ``log2(sum / 2**E) 2**F``), ``out = sat_T(rshift_round(d * M - L * M_log, S))`` with
+  ``M / 2**S ~ s_in / s_out`` and ``M_log / 2**S ~ ln(2) 2**-F / s_out``. `fp.log_softmax_parameters` states the
+  error bound against the real log-softmax.
 - ``bpu.layer_norm %x, %gamma, %beta`` (frac_bits, sqrt_frac_bits?, eps, multiplier, shift, rounding):
   i8 or i16 x normalized over its last dim (n elements) with exact integer statistics: ``S1 = sum x``,
   ``S2 = sum x^2``, ``c = n x - S1`` (= n (x - mean)), ``v = n S2 - S1^2 + eps`` (= n^2 (var + eps / s_in^2);
@@ -158,6 +167,7 @@ from irq.dialects._bpu_composite import (
     GroupNormOp,
     Indices,  # noqa: F401
     LayerNormOp,
+    LogSoftmaxOp,
     MaxPool2dOp,
     ResizeOp,
     SoftmaxOp,
@@ -186,4 +196,4 @@ __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "C
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
            "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp",
-           "IntDivOp"]
+           "IntDivOp", "LogSoftmaxOp"]

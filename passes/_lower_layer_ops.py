@@ -16,6 +16,8 @@ program equals VALIDATION bit for bit:
   scale pass through, as quant-annotate shares the input's quantizer with them;
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
 - sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``);
+- log_softmax: `bpu.log_softmax`, softmax's exp table with an integer log2 of the row sum (error bound in
+  `fp.log_softmax_parameters`);
 - cumsum: `bpu.cumsum` (exact prefix sums into a proved i32/i64 accumulator), then one `bpu.requantize`;
 - a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`); with torch's
   rounding_mode floor / trunc (also by a constant) `bpu.int_div`, the exact integer quotient requantized
@@ -244,6 +246,24 @@ class LayerOpLowerings:
                                    out_shift=IntegerAttr(so, i64),
                                    result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
                                    **self._rounding())).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_log_softmax(self, op: Operation) -> None:
+        """bpu.log_softmax: softmax's exp table (2**30 at exp(0)), an integer log2 of the exact row sum, one
+        rounding (`fp.log_softmax_parameters`, which states the error bound)."""
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        exp_table, log_table, m, m_log, s = fp.log_softmax_parameters(x.scale, x.dtype, s_out)
+        owner = _str(op, "owner") or "log_softmax"
+        ev = self.constant(exp_table, "i32", f"{owner}.exp_table")
+        lv = self.constant(log_table, "i32", f"{owner}.log_table")
+        y = self.emit(bpu.LogSoftmaxOp(x.value, ev, lv, dim=IntegerAttr(op.get_attr("dim").value, i64),
+                                       exp_bits=IntegerAttr(fp.LOG_SOFTMAX_EXP_BITS, i64),
+                                       log_frac_bits=IntegerAttr(fp.LOG_SOFTMAX_FRAC_BITS, i64),
+                                       multiplier=IntegerAttr(m, i64), log_multiplier=IntegerAttr(m_log, i64),
+                                       shift=IntegerAttr(s, i64),
+                                       result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                       **self._rounding())).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_sum(self, op: Operation) -> None:

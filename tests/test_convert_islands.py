@@ -149,3 +149,93 @@ def test_int_div_verifier_names_the_problem():
         build(shift=60)
     with pytest.raises(irq.VerifyError, match=r"out_shift 0 is outside \[1, 62\]"):
         build(out_shift=0)
+
+
+# -- bpu.log_softmax ------------------------------------------------------------------------------------
+def _log_softmax_program(shape, dim, in_dtype, out_dtype, s_in, s_out, rounding="half_up", log_table=None):
+    exp_table, table, m, m_log, s = fp.log_softmax_parameters(s_in, in_dtype, s_out)
+    log_table = table if log_table is None else log_table
+    p = ProgramText([("x", shape, in_dtype)])
+    p.const("e", exp_table, "i32")
+    p.const("l", log_table, "i32")
+    p.op("y", "bpu.log_softmax", ["x", "e", "l"], (shape, out_dtype),
+         {"dim": dim, "exp_bits": fp.LOG_SOFTMAX_EXP_BITS, "log_frac_bits": fp.LOG_SOFTMAX_FRAC_BITS,
+          "multiplier": m, "log_multiplier": m_log, "shift": s, "rounding": rounding})
+    return p.module(["y"]), (m, m_log, s)
+
+
+@given(in_dtype=st.sampled_from(["i8", "i16"]), out_dtype=st.sampled_from(["i8", "i16"]), dim=st.integers(-3, 2),
+       s_in_exp=st.floats(-12.0, -2.0), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_log_softmax_is_within_its_stated_bound_of_torch_float64(in_dtype, out_dtype, dim, s_in_exp, extreme, seed):
+    """Every output code is within 0.5 (the final rounding) plus fp.log_softmax_parameters' stated bound of
+    torch's float64 log_softmax of the dequantized inputs (saturated to the output range), on both runtimes."""
+    import torch
+    rng = np.random.default_rng(seed)
+    shape = (2, 5, 6)
+    x = _codes(rng, shape, in_dtype, extreme)
+    s_in = 2.0**s_in_exp * (1 + rng.random())
+    real = torch.log_softmax(torch.from_numpy(x.astype(np.float64)) * s_in, dim).numpy()
+    lo, hi = fp.qrange(out_dtype)
+    s_out = max(-real.min(), 1e-3) / -lo * (0.5 + rng.random())  # sometimes too small: saturation is tested too
+    prog, (m, m_log, s) = _log_softmax_program(shape, dim, in_dtype, out_dtype, s_in, s_out)
+    got = _run_both(prog, x).astype(np.float64)
+    n = shape[dim]
+    b, e, f = fp.LOG_SOFTMAX_INDEX_BITS, fp.LOG_SOFTMAX_EXP_BITS, fp.LOG_SOFTMAX_FRAC_BITS
+    d = (x.astype(np.int64) - x.astype(np.int64).max(axis=dim, keepdims=True)).astype(np.float64)
+    log2_sum = (d * s_in - real) / np.log(2) * 2.0**f + 2.0**f  # |L|, with a table step of slack
+    bound = (-np.log1p(-(n - 1) * 2.0 ** -(e + 1)) + 2.0 ** -(b + 1) + np.log(2) * 2.0 ** -(f + 1)) / s_out \
+        + np.abs(d) * abs(m * 2.0**-s - s_in / s_out) + log2_sum * abs(m_log * 2.0**-s - np.log(2) * 2.0**-f / s_out)
+    want = np.clip(real / s_out, lo, hi)
+    err = np.abs(got - want)
+    assert np.all(err <= 0.5 + bound + 1e-9), float((err - bound).max())
+    assert float(bound.max()) * s_out < 0.0006  # the docstring's figure: below 0.0006 in real (ln) units
+
+
+def test_log_softmax_bound_is_tight_enough_to_catch_a_wrong_log():
+    """The bound is tight enough to matter: a log table off by 200 units of 2**-16 (about two index steps of
+    2**-10 / ln 2) moves a fine-scaled output beyond it."""
+    import torch
+    x = np.array([[0, -40, -90, 17, 3, -128, 127, 60]], np.int8)
+    prog, _ = _log_softmax_program(x.shape, 1, "i8", "i16", 0.05, 1e-3)
+    good = reference.run(prog, x)[0].astype(np.int64)
+    real = torch.log_softmax(torch.from_numpy(x.astype(np.float64)) * 0.05, 1).numpy() / 1e-3
+    assert np.abs(good - real).max() < 0.5 + 0.6  # 0.0006 / s_out
+    table = fp.log_softmax_parameters(0.05, "i8", 1e-3)[1]
+    wrong, _ = _log_softmax_program(x.shape, 1, "i8", "i16", 0.05, 1e-3, log_table=np.minimum(table + 200, 2**16))
+    assert np.abs(reference.run(wrong, x)[0].astype(np.int64) - real).max() > 0.5 + 0.6
+
+
+# -- exp tables: the verifier hole (bpu.softmax divided by zero on a table with 0 at exp(0)) ------------
+def test_softmax_rejects_an_exp_table_with_zero_at_exp0():
+    table = np.rint(np.exp(np.arange(-255, 1) * 0.1) * 2**15).astype(np.int64)
+    for bad, message in ((0, "exp_table's last entry .exp.0.* must be positive"), (None, None)):
+        t = table.copy()
+        if bad is not None:
+            t[-1] = bad
+        p = ProgramText([("x", (2, 4), "i8")])
+        p.const("e", t, "i32")
+        p.op("y", "bpu.softmax", ["x", "e"], ((2, 4), "i8"), {"dim": 1, "multiplier": 1 << 30, "shift": 30})
+        if message is None:
+            p.module(["y"])
+        else:
+            with pytest.raises(irq.VerifyError, match=message):
+                p.module(["y"])
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"exp_bits": 29}, r"exp_table entries must lie in \[0, 2\^exp_bits = 2\^29\]"),
+    ({"exp_bits": 5}, r"exp_bits must be in \[11, 30\]"),
+    ({"log_frac_bits": 0}, r"log_frac_bits must be in \[1, 24\]"),
+    ({"shift": 0}, r"shift 0 is outside \[1, 62\]"),
+])
+def test_log_softmax_verifier_names_the_problem(change, message):
+    exp_table, log_table, m, m_log, s = fp.log_softmax_parameters(0.1, "i8", 0.1)
+    attrs = {"dim": 1, "exp_bits": 30, "log_frac_bits": 16, "multiplier": m, "log_multiplier": m_log, "shift": s,
+             **change}
+    p = ProgramText([("x", (2, 4), "i8")])
+    p.const("e", exp_table, "i32")
+    p.const("l", log_table, "i32")
+    p.op("y", "bpu.log_softmax", ["x", "e", "l"], ((2, 4), "i8"), attrs)
+    with pytest.raises(irq.VerifyError, match=message):
+        p.module(["y"])

@@ -78,6 +78,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "layer_norm": (lambda: Net(lambda m, y: m.ln(y), extra={"ln": nn.LayerNorm(8)}), (3, 8, 8)),
     "group_norm": (lambda: Net(lambda m, y: m.gn(y), extra={"gn": nn.GroupNorm(2, 4)}), (3, 8, 8)),
     "softmax": (lambda: Net(lambda m, y: torch.softmax(y, -1)), (3, 8, 8)),
+    "log_softmax": (lambda: Net(lambda m, y: torch.log_softmax(y, 1)), (3, 8, 8)),
     "instance_norm": (lambda: Net(lambda m, y: m.inorm(y), extra={"inorm": nn.InstanceNorm2d(4, affine=True)}),
                       (3, 8, 8)),
     "batch_norm": (lambda: Net(lambda m, y: m.bn(F.max_pool2d(y, 2)), extra={"bn": nn.BatchNorm2d(4)}), (3, 8, 8)),

@@ -18,9 +18,10 @@ independently of the reference and numba runtimes, so that they check each other
 
 A bilinear resize uses bpu.resize's F-bit weights (`_bilinear`).
 
-softmax and layer_norm follow bpu.softmax / bpu.layer_norm step by step (integer exp table and exact
-division; exact integer statistics and square root), with the tables and parameters of
-irq.fixedpoint.softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
+softmax, log_softmax and layer_norm follow bpu.softmax / bpu.log_softmax / bpu.layer_norm step by step
+(integer exp table and exact division, or an integer log2 of the row sum; exact integer statistics and
+square root), with the tables and parameters of irq.fixedpoint.softmax_parameters /
+log_softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
 evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
 
 A standalone batch norm is a depthwise 1x1 convolution (one +-127 weight code per channel, an int32 bias,
@@ -54,7 +55,8 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
-                            "stack", "group_norm", "instance_norm", "div", "cumsum", *lut_functions.KINDS})
+                            "stack", "group_norm", "instance_norm", "div", "cumsum", "log_softmax",
+                            *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -414,6 +416,28 @@ def _softmax(inputs, fqs, fq_out, a):
     return fq_out.dequantize(_clamp_out(q, fq_out))
 
 
+def _log_softmax(inputs, fqs, fq_out, a):
+    """bpu.log_softmax's integer steps: max-subtract, the exp table, an exact row sum, its leading bit k and
+    rounded B-bit mantissa j, ``L = (k - E) 2**F + log_table[j]``, then ``(d M - L M_log) >> S`` (half up)."""
+    f_in = fqs[0]
+    exp_table, log_table, m, m_log, s = fp.log_softmax_parameters(float(_scale(f_in)), f_in.storage,
+                                                                  float(_scale(fq_out)))
+    b, e, f = fp.LOG_SOFTMAX_INDEX_BITS, fp.LOG_SOFTMAX_EXP_BITS, fp.LOG_SOFTMAX_FRAC_BITS
+    dim = a["dim"]
+    x = f_in.codes(inputs[0])
+    d = x - x.amax(dim=dim, keepdim=True)
+    total = _t(exp_table, x)[d + (f_in.qmax - f_in.qmin)].sum(dim=dim, keepdim=True)
+    k = torch.floor(torch.log2(total.double())).to(torch.int64)  # the float estimate, made exact below
+    one = torch.ones_like(k)
+    k = torch.where(torch.bitwise_left_shift(one, k) > total, k - 1, k)
+    k = torch.where(torch.bitwise_left_shift(one, k + 1) <= total, k + 1, k)
+    t = torch.bitwise_right_shift(total, k - b - 1)
+    j = torch.bitwise_right_shift(t + 1, 1) - (1 << b)
+    log2_sum = (k - e) * (1 << f) + _t(log_table, x)[j]
+    q = torch.bitwise_right_shift(d * m - log2_sum * m_log + (1 << (s - 1)), s)
+    return fq_out.dequantize(_clamp_out(q, fq_out))
+
+
 def _isqrt(v: Tensor) -> Tensor:
     """Exact floor(sqrt(v)) of int64 values in [0, 2**63): a float64 estimate corrected by integer tests
     (the estimate is within one of the answer, so two rounds of +-1 settle it)."""
@@ -571,6 +595,6 @@ _EXACT = {
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),
-    "softmax": _softmax,
+    "softmax": _softmax, "log_softmax": _log_softmax,
     **{k: _lut(k) for k in lut_functions.KINDS},
 }

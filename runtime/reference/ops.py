@@ -338,6 +338,26 @@ def softmax(op, x: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
     return saturate(out, result_bits(op))
 
 
+@impl("bpu.log_softmax")
+def log_softmax(op, x: np.ndarray, exp_table: np.ndarray, log_table: np.ndarray) -> np.ndarray:
+    """d = x - max; L = (k - E) 2**F + log_table[j] ~ log2(sum(e) / 2**E) 2**F from the sum's leading bit k and its
+    mantissa rounded to B bits; out = rshift_round(d M - L M_log, S)."""
+    lo, hi = storage_range(op.operands[0].type.element_type.width)
+    dim = attr(op, "dim")
+    e_bits, f = attr(op, "exp_bits"), attr(op, "log_frac_bits")
+    b = (log_table.size - 1).bit_length() - 1
+    x = x.astype(np.int64)
+    d = x - x.max(axis=dim, keepdims=True)
+    total = exp_table.astype(np.int64)[d + (hi - lo)].sum(axis=dim, keepdims=True)
+    k = np.vectorize(lambda v: int(v).bit_length() - 1, otypes=[np.int64])(total)
+    t = total >> (k - b - 1)
+    j = ((t + 1) >> 1) - (1 << b)
+    log2_sum = ((k - e_bits) << f) + log_table.astype(np.int64)[j]
+    terms = [(d, np.int64(attr(op, "multiplier"))),
+             (np.broadcast_to(log2_sum, d.shape), np.int64(-attr(op, "log_multiplier")))]
+    return saturate(scaled_sum(terms, np.int64(attr(op, "shift")), attr(op, "rounding")), result_bits(op))
+
+
 @impl("bpu.layer_norm")
 def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Exact integer statistics over the last dim, an exact integer square root, then one requantize."""

@@ -547,3 +547,16 @@ class RoundedDivide(nn.Module):
         g = torch.sigmoid(self.b(x))
         return (torch.div(y, g + 0.25, rounding_mode="floor"), torch.div(y, -0.5 - g, rounding_mode="trunc"),
                 torch.div(y, 3.0, rounding_mode="floor"), torch.div(y, -2.5, rounding_mode="trunc"))
+
+
+class LogSoftmaxHead(nn.Module):
+    """A classifier's log-probabilities (NLL-loss heads) over classes, and a per-pixel log-softmax over channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 10)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return F.log_softmax(self.fc(y.mean((2, 3))), dim=1), torch.log_softmax(y, 1)
