@@ -151,7 +151,7 @@ def test_version_and_foreign_ops_are_refused(tmp_path):
     with pytest.raises(ArtifactError, match="format version 7 is not supported"):
         irq.load(path)
     _, path = _saved(tmp_path)
-    _edit(path, "attributes {bpu.format_version = 1 : i64} ", "")
+    _edit(path, 'attributes {bpu.format_version = 1 : i64, bpu.march = "bayes"} ', "")
     with pytest.raises(ArtifactError, match="not a deployable bpu program"):
         irq.load(path)
     _, path = _saved(tmp_path)
