@@ -20,6 +20,7 @@ from irq.dialects._bpu_checks import (
     _ints,
     _per_channel_length,
     _rounding_attr,
+    _verify_codes_kept,
     _verify_multipliers,
     _verify_rounding,
     _verify_same_shape,
@@ -54,8 +55,7 @@ class MaxPool2dOp(Op):
 
     def verify_op(self) -> None:
         _check_shape_rule(self, pool2d)
-        if self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("result dtype differs from the input's")
+        _verify_codes_kept(self)
 
 
 @DIALECT.op
@@ -162,38 +162,55 @@ def _norm_statistics_fit(op: Op, n: int, f: int, g: int, eps: int) -> bool:
     return (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + f + g + 2) < 2**63
 
 
-@DIALECT.op
-class LayerNormOp(Op):
-    """Integer layer norm over the last dim: exact statistics, integer square root, i8 gamma, i32 beta."""
+def _layer_norm_rows(op: Op, shape: tuple[int, ...]) -> tuple[int, int]:
+    """bpu.layer_norm normalizes the last dim: (elements per row, gamma/beta length) = (n, n)."""
+    return shape[-1], shape[-1]
 
-    name = "bpu.layer_norm"
-    traits = frozenset({Pure})
-    input = operand(Activation)
-    gamma = operand(Weight)
-    beta = operand(_int_tensor((32,)))
-    frac_bits = _attr(INT)
-    sqrt_frac_bits = _attr(INT, optional=True)
-    eps = _attr(INT)
-    multiplier = _attr(INT)
-    shift = _attr(INT)
-    rounding = _rounding_attr()
-    out = result(Activation)
-    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
 
-    def verify_op(self) -> None:
+def _group_norm_rows(op: Op, shape: tuple[int, ...]) -> tuple[int, int]:
+    """bpu.group_norm normalizes each (sample, group): C / G channels x the spatial size; gamma/beta per channel."""
+    groups = op.num_groups.value
+    if len(shape) < 2 or groups < 1 or shape[1] % groups:
+        raise op.error(f"{groups} groups do not divide the channels of a {list(shape)} input")
+    n = shape[1] // groups
+    for d in shape[2:]:
+        n *= d
+    return n, shape[1]
+
+
+def _norm_op(cls_name: str, name: str, doc: str, rows, extra: dict) -> type[Op]:
+    """bpu.layer_norm and bpu.group_norm: one declaration (operands, the integer steps' attributes, `extra`
+    after beta) and one verifier; they differ only in which elements form a row (`rows(op, shape)` -> its
+    length and gamma/beta's)."""
+    def verify_op(self: Op) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
-        s = shape_of(self.input)
         f, g, eps = _norm_bits(self)
-        if s is not None:
-            n = s[-1]
-            for what, v in (("gamma", self.gamma), ("beta", self.beta)):
-                if shape_of(v) is not None and shape_of(v) != (n,):
-                    raise self.error(f"{what} must have shape [{n}], got {list(shape_of(v))}")
-            if not _norm_statistics_fit(self, n, f, g, eps):
-                raise self.error(f"{n} elements of {dtype_name(self.input)} with frac_bits {f}, sqrt_frac_bits {g} "
-                                 f"and eps {eps} overflow int64 statistics")
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
         _verify_rounding(self)
+        s = shape_of(self.input)
+        if s is None:  # an unranked input: the shape checks wait for a ranked one
+            return
+        n, per = rows(self, s)
+        for what, v in (("gamma", self.gamma), ("beta", self.beta)):
+            if shape_of(v) is not None and shape_of(v) != (per,):
+                raise self.error(f"{what} must have shape [{per}], got {list(shape_of(v))}")
+        if not _norm_statistics_fit(self, n, f, g, eps):
+            raise self.error(f"rows of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits {g} "
+                             f"and eps {eps} overflow int64 statistics")
+
+    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "input": operand(Activation),
+          "gamma": operand(Weight), "beta": operand(_int_tensor((32,))), **extra, "frac_bits": _attr(INT),
+          "sqrt_frac_bits": _attr(INT, optional=True), "eps": _attr(INT), "multiplier": _attr(INT),
+          "shift": _attr(INT), "rounding": _rounding_attr(), "out": result(Activation),
+          "assembly_format": "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)",
+          "verify_op": verify_op}
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+LayerNormOp = _norm_op("LayerNormOp", "bpu.layer_norm", "Integer layer norm over the last dim: exact statistics, "
+                       "integer square root, i8 gamma, i32 beta.", _layer_norm_rows, {})
+GroupNormOp = _norm_op("GroupNormOp", "bpu.group_norm", "bpu.layer_norm's integer steps over each (sample, group) "
+                       "of C / G channels, gamma/beta per channel.", _group_norm_rows, {"num_groups": _attr(INT)})
 
 
 RESIZE_MODES = ("nearest", "bilinear")
@@ -231,8 +248,8 @@ class ResizeOp(Op):
                 raise self.error(f"frac_bits must be in [1, 15], got {f}")
             _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
             _verify_rounding(self)
-        elif self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("nearest resize keeps the input dtype")
+        else:
+            _verify_codes_kept(self)
 
 
 Indices = _int_tensor((32, 64))
@@ -264,47 +281,6 @@ class EmbeddingOp(Op):
         _per_channel_length(self, len(m), ts[0] if ts is not None else None, "multiplier")
         _verify_multipliers(self, m, sh)
         _verify_rounding(self)
-
-
-@DIALECT.op
-class GroupNormOp(Op):
-    """bpu.layer_norm's integer steps over each (sample, group) of C / G channels, gamma/beta per channel."""
-
-    name = "bpu.group_norm"
-    traits = frozenset({Pure})
-    input = operand(Activation)
-    gamma = operand(Weight)
-    beta = operand(_int_tensor((32,)))
-    num_groups = _attr(INT)
-    frac_bits = _attr(INT)
-    sqrt_frac_bits = _attr(INT, optional=True)
-    eps = _attr(INT)
-    multiplier = _attr(INT)
-    shift = _attr(INT)
-    rounding = _rounding_attr()
-    out = result(Activation)
-    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
-
-    def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
-        s = shape_of(self.input)
-        groups = self.num_groups.value
-        f, g, eps = _norm_bits(self)
-        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
-        _verify_rounding(self)
-        if s is None:  # an unranked input: the shape checks wait for a ranked one
-            return
-        if len(s) < 2 or groups < 1 or s[1] % groups:
-            raise self.error(f"{groups} groups do not divide the channels of a {list(s)} input")
-        for what, v in (("gamma", self.gamma), ("beta", self.beta)):
-            if shape_of(v) is not None and shape_of(v) != (s[1],):
-                raise self.error(f"{what} must have shape [{s[1]}], got {list(shape_of(v))}")
-        n = s[1] // groups
-        for d in s[2:]:
-            n *= d
-        if not _norm_statistics_fit(self, n, f, g, eps):
-            raise self.error(f"groups of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits "
-                             f"{g} and eps {eps} overflow int64 statistics")
 
 
 @DIALECT.op

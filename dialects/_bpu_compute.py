@@ -26,6 +26,7 @@ from irq.dialects._bpu_checks import (
     _rounding_attr,
     _verify_accumulator,
     _verify_clamp,
+    _verify_codes_kept,
     _verify_multipliers,
     _verify_rounding,
     _verify_same_shape,
@@ -303,8 +304,7 @@ class ClampOp(Op):
 
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
-        if self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("result dtype differs from the input's")
+        _verify_codes_kept(self)
         _verify_clamp(self)
 
 

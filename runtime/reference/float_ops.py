@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from irq.runtime.reference.ops import attr, conv2d, impl
+from irq.runtime.reference.ops import attr, conv2d, impl, pair
 
 
 def _register(base: str):
@@ -181,12 +181,30 @@ def _check_unfused_bn(op) -> None:
         raise ValueError("a float island cannot hold a batch norm that freeze did not fold")
 
 
+def _pad_by_name(op, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """torch's string paddings made explicit: "valid" is none, "same" pads dilation * (k - 1) per spatial dim,
+    the odd unit at the end (torch.nn.Conv2d's rule; stride 1). An integer padding is left to conv2d."""
+    mode = attr(op, "padding")
+    if not isinstance(mode, str):
+        return x, None
+    if mode == "valid":
+        return x, (0, 0)
+    if mode != "same":
+        raise ValueError(f"padding '{mode}' is not 'same', 'valid' or integers")
+    if pair(op, "stride", 1) != (1, 1):
+        raise ValueError("padding 'same' needs stride 1 (as torch requires)")
+    total = [d * (k - 1) for d, k in zip(pair(op, "dilation", 1), w.shape[2:])]
+    widths = [(0, 0), (0, 0)] + [(t // 2, t - t // 2) for t in total]
+    return np.pad(x, widths), (0, 0)
+
+
 @impl("hl.conv2d")
 def float_conv2d(op, x, w, *rest):
     """A convolution kept in float (float_fallback): dequantized weights, fused residual and activation."""
     _check_unfused_bn(op)
     bias = rest[0] if op.bias is not None else None
-    y = conv2d(op, _f(x), _f(w), None if bias is None else _f(bias), dtype=np.float64)
+    x, padding = _pad_by_name(op, _f(x), w)
+    y = conv2d(op, x, _f(w), None if bias is None else _f(bias), dtype=np.float64, padding=padding)
     if op.residual is not None:
         y = y + _f(rest[-1])
     return _activation(op, y)

@@ -90,12 +90,14 @@ def _grouped_patches_product(patch: np.ndarray, w: np.ndarray, groups: int) -> n
 
 
 @impl("bpu.conv2d")
-def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, dtype=np.int64) -> np.ndarray:
+def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, dtype=np.int64,
+           padding: tuple[int, int] | None = None) -> np.ndarray:
     """acc[n, k, y, x] = b[k] + sum_{c, i, j} x_pad[n, g(k) c, y*sh + i*dh, x*sw + j*dw] * w[k, c, i, j].
 
-    `dtype` is int64 for bpu.conv2d; float islands reuse the same indexing in float64."""
+    `dtype` is int64 for bpu.conv2d; float islands reuse the same indexing in float64, with `padding`
+    overriding the op's (they pad a "same" convolution themselves, asymmetrically as torch does)."""
     sh, sw = pair(op, "stride", 1)
-    ph, pw = pair(op, "padding", 0)
+    ph, pw = pair(op, "padding", 0) if padding is None else padding
     dh, dw = pair(op, "dilation", 1)
     groups = attr(op, "groups", 1)
     n, _, oh, ow = result_shape(op)
