@@ -109,3 +109,26 @@ def test_ops_that_pass_codes_through_keep_the_dtype(op, attrs):
     p.op("y", op, ["x"], (out, "i16"), attrs)
     with pytest.raises(irq.VerifyError, match="result dtype i16 differs from the input's i8: the codes pass through"):
         p.module(["y"])
+
+
+@pytest.mark.parametrize("mode", ["floor", "trunc"])
+def test_float_island_division_keeps_torchs_rounding_mode(mode):
+    """Bug: a float island of torch.div(a, b, rounding_mode=...) computed the true quotient (a wrong number,
+    no error) on a march without div. It now equals torch's float32 floor / trunc division bit for bit,
+    ties and signed zeros included, for a tensor and a scalar divisor."""
+    class Divide(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.div(a, b, rounding_mode=mode), torch.div(a, -2.5, rounding_mode=mode)
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4, 256, generator=g) * 40
+    b = torch.randn(4, 256, generator=g) * 3
+    a[0, :8] = torch.tensor([7.5, -7.5, 5.0, -5.0, 0.0, -0.0, 1e-8, -1e-8])
+    b[0, :8] = torch.tensor([2.5, 2.5, -2.5, -2.5, 3.0, -3.0, 0.1, 0.1])
+    b[1, :3] = torch.tensor([0.0, -0.0, 0.0])
+    a[1, 2] = 0.0
+    module = irq.import_torch(Divide(), (a, b))
+    got = run(module, a.numpy(), b.numpy())
+    for g_, w in zip(got, Divide()(a, b)):
+        np.testing.assert_array_equal(g_, w.numpy())
+        assert np.array_equal(np.signbit(g_), np.signbit(w.numpy()))

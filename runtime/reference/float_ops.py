@@ -119,18 +119,53 @@ def _arithmetic(fn, a, b):
 _BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
 
 
+def _floor_divide(a, b):
+    """torch's floor division of floats (c10's div_floor_floating, the formula): the quotient of ``a - fmod(a, b)``
+    by b, moved down one where the remainder's sign differs from b's, then floored and corrected by its
+    fraction, so it is exact where ``floor(a / b)`` would round first; b = 0 gives a / b (+-inf, nan)."""
+    with np.errstate(all="ignore"):
+        mod = np.fmod(a, b)
+        div = (a - mod) / b
+        div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+        floordiv = np.floor(div)
+        floordiv = np.where(div - floordiv > 0.5, floordiv + 1, floordiv)
+        out = np.where(div != 0, floordiv, np.copysign(np.zeros_like(div), a / b))
+        return np.where(b == 0, a / b, out)
+
+
+def _rounded_divide(mode: str):
+    """torch.div with rounding_mode: floor as torch computes it, trunc as trunc(a / b); in float32 for float32
+    inputs, as torch (a float island that divided truly instead printed a wrong number with no error)."""
+    def fn(a, b):
+        if mode == "trunc":
+            with np.errstate(all="ignore"):
+                return np.trunc(np.divide(a, b))
+        if mode == "floor":
+            return _floor_divide(a, b)
+        raise ValueError(f"rounding_mode '{mode}' is not floor or trunc")
+    return fn
+
+
 def _binary_impl(fn):
     def run(op, a, b):
         alpha = attr(op, "alpha", 1)
         if fn in (np.add, np.subtract) and alpha != 1:
             return fn(_f(a), _f(b) * alpha)  # torch fuses a + alpha * b; not IEEE-pinned, kept in float64
-        return _arithmetic(fn, a, b)
+        mode = attr(op, "rounding_mode") if fn is np.divide else None
+        return _arithmetic(fn if mode is None else _rounded_divide(mode), a, b)
+    return run
+
+
+def _scalar_impl(fn):
+    def run(op, a):
+        mode = attr(op, "rounding_mode") if fn is np.divide else None
+        return _arithmetic(fn if mode is None else _rounded_divide(mode), a, float(attr(op, "other")))
     return run
 
 
 for _name, _fn in _BINARY.items():
     _register(_name)(_binary_impl(_fn))
-    _register(f"{_name}_scalar")(lambda op, a, _fn=_fn: _arithmetic(_fn, a, float(attr(op, "other"))))
+    _register(f"{_name}_scalar")(_scalar_impl(_fn))
 
 
 @_register("matmul")
