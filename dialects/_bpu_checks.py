@@ -127,6 +127,14 @@ def _verify_clamp(op: Op) -> None:
                        f"range [{lo}, {hi}]")
 
 
+def _verify_codes_kept(op: Op) -> None:
+    """Ops that move or select codes (pools' maximum, clamps, nearest resize, data movement) keep the input's
+    dtype: the codes are the same numbers at the same scale."""
+    if op.input.type.element_type is not op.out.type.element_type:
+        raise op.error(f"result dtype {dtype_name(op.out)} differs from the input's {dtype_name(op.input)}: the codes "
+                       "pass through unchanged")
+
+
 def _verify_same_shape(op: Op, a, b, what: str) -> None:
     sa, sb = shape_of(a), shape_of(b)
     if sa is not None and sb is not None and sa != sb:

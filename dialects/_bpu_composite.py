@@ -1,4 +1,5 @@
-"""bpu's window and row ops: pools, resize, softmax, layer norm and embedding, each a fixed integer
+"""bpu's window and row ops: pools, resize, softmax, log-softmax, layer and group norm, prefix sums and embedding,
+each a fixed integer
 composition (exact sums or statistics, then one rounding) a BPU runs as one instruction.
 
 Their integer semantics are specified in dialects/bpu.py's docstring (which re-exports every op).
@@ -10,6 +11,7 @@ from irq.dialects._bpu_checks import (
     DIALECT,
     I64_ARRAY,
     LUT_SIZES,
+    Accumulator,
     Activation,
     Weight,
     _attr,
@@ -18,6 +20,7 @@ from irq.dialects._bpu_checks import (
     _ints,
     _per_channel_length,
     _rounding_attr,
+    _verify_codes_kept,
     _verify_multipliers,
     _verify_rounding,
     _verify_same_shape,
@@ -52,8 +55,7 @@ class MaxPool2dOp(Op):
 
     def verify_op(self) -> None:
         _check_shape_rule(self, pool2d)
-        if self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("result dtype differs from the input's")
+        _verify_codes_kept(self)
 
 
 @DIALECT.op
@@ -134,17 +136,10 @@ class SoftmaxOp(Op):
 
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
-        ts = shape_of(self.exp_table)
-        need = LUT_SIZES[width(self.input)]
-        if ts is not None and ts != (need,):
-            raise self.error(f"exp_table must have {need} entries for {dtype_name(self.input)} inputs, got "
-                             f"shape {list(ts)}")
         s = shape_of(self.input)
         if s is not None and not -len(s) <= self.dim.value < len(s):
             raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
-        data = constant_array(self.exp_table)
-        if data is not None and data.size and (data.min() < 0 or data.max() > 2**15):
-            raise self.error("exp_table entries must lie in [0, 2^15]")
+        _verify_exp_table(self, 2**15)
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
 
 
@@ -167,38 +162,55 @@ def _norm_statistics_fit(op: Op, n: int, f: int, g: int, eps: int) -> bool:
     return (n * n * 2 ** (2 * bits - 2) + eps) * 2 ** (2 * g) < 2**63 and n * 2 ** (bits + f + g + 2) < 2**63
 
 
-@DIALECT.op
-class LayerNormOp(Op):
-    """Integer layer norm over the last dim: exact statistics, integer square root, i8 gamma, i32 beta."""
+def _layer_norm_rows(op: Op, shape: tuple[int, ...]) -> tuple[int, int]:
+    """bpu.layer_norm normalizes the last dim: (elements per row, gamma/beta length) = (n, n)."""
+    return shape[-1], shape[-1]
 
-    name = "bpu.layer_norm"
-    traits = frozenset({Pure})
-    input = operand(Activation)
-    gamma = operand(Weight)
-    beta = operand(_int_tensor((32,)))
-    frac_bits = _attr(INT)
-    sqrt_frac_bits = _attr(INT, optional=True)
-    eps = _attr(INT)
-    multiplier = _attr(INT)
-    shift = _attr(INT)
-    rounding = _rounding_attr()
-    out = result(Activation)
-    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
 
-    def verify_op(self) -> None:
+def _group_norm_rows(op: Op, shape: tuple[int, ...]) -> tuple[int, int]:
+    """bpu.group_norm normalizes each (sample, group): C / G channels x the spatial size; gamma/beta per channel."""
+    groups = op.num_groups.value
+    if len(shape) < 2 or groups < 1 or shape[1] % groups:
+        raise op.error(f"{groups} groups do not divide the channels of a {list(shape)} input")
+    n = shape[1] // groups
+    for d in shape[2:]:
+        n *= d
+    return n, shape[1]
+
+
+def _norm_op(cls_name: str, name: str, doc: str, rows, extra: dict) -> type[Op]:
+    """bpu.layer_norm and bpu.group_norm: one declaration (operands, the integer steps' attributes, `extra`
+    after beta) and one verifier; they differ only in which elements form a row (`rows(op, shape)` -> its
+    length and gamma/beta's)."""
+    def verify_op(self: Op) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
-        s = shape_of(self.input)
         f, g, eps = _norm_bits(self)
-        if s is not None:
-            n = s[-1]
-            for what, v in (("gamma", self.gamma), ("beta", self.beta)):
-                if shape_of(v) is not None and shape_of(v) != (n,):
-                    raise self.error(f"{what} must have shape [{n}], got {list(shape_of(v))}")
-            if not _norm_statistics_fit(self, n, f, g, eps):
-                raise self.error(f"{n} elements of {dtype_name(self.input)} with frac_bits {f}, sqrt_frac_bits {g} "
-                                 f"and eps {eps} overflow int64 statistics")
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
         _verify_rounding(self)
+        s = shape_of(self.input)
+        if s is None:  # an unranked input: the shape checks wait for a ranked one
+            return
+        n, per = rows(self, s)
+        for what, v in (("gamma", self.gamma), ("beta", self.beta)):
+            if shape_of(v) is not None and shape_of(v) != (per,):
+                raise self.error(f"{what} must have shape [{per}], got {list(shape_of(v))}")
+        if not _norm_statistics_fit(self, n, f, g, eps):
+            raise self.error(f"rows of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits {g} "
+                             f"and eps {eps} overflow int64 statistics")
+
+    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "input": operand(Activation),
+          "gamma": operand(Weight), "beta": operand(_int_tensor((32,))), **extra, "frac_bits": _attr(INT),
+          "sqrt_frac_bits": _attr(INT, optional=True), "eps": _attr(INT), "multiplier": _attr(INT),
+          "shift": _attr(INT), "rounding": _rounding_attr(), "out": result(Activation),
+          "assembly_format": "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)",
+          "verify_op": verify_op}
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+
+
+LayerNormOp = _norm_op("LayerNormOp", "bpu.layer_norm", "Integer layer norm over the last dim: exact statistics, "
+                       "integer square root, i8 gamma, i32 beta.", _layer_norm_rows, {})
+GroupNormOp = _norm_op("GroupNormOp", "bpu.group_norm", "bpu.layer_norm's integer steps over each (sample, group) "
+                       "of C / G channels, gamma/beta per channel.", _group_norm_rows, {"num_groups": _attr(INT)})
 
 
 RESIZE_MODES = ("nearest", "bilinear")
@@ -236,8 +248,8 @@ class ResizeOp(Op):
                 raise self.error(f"frac_bits must be in [1, 15], got {f}")
             _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
             _verify_rounding(self)
-        elif self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("nearest resize keeps the input dtype")
+        else:
+            _verify_codes_kept(self)
 
 
 Indices = _int_tensor((32, 64))
@@ -272,41 +284,95 @@ class EmbeddingOp(Op):
 
 
 @DIALECT.op
-class GroupNormOp(Op):
-    """bpu.layer_norm's integer steps over each (sample, group) of C / G channels, gamma/beta per channel."""
+class CumsumOp(Op):
+    """Exact prefix sums of codes along `dim` into an accumulator (a bpu.requantize rescales them)."""
 
-    name = "bpu.group_norm"
+    name = "bpu.cumsum"
     traits = frozenset({Pure})
     input = operand(Activation)
-    gamma = operand(Weight)
-    beta = operand(_int_tensor((32,)))
-    num_groups = _attr(INT)
-    frac_bits = _attr(INT)
-    sqrt_frac_bits = _attr(INT, optional=True)
-    eps = _attr(INT)
-    multiplier = _attr(INT)
-    shift = _attr(INT)
-    rounding = _rounding_attr()
-    out = result(Activation)
-    assembly_format = "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"
+    dim = _attr(INT)
+    out = result(Accumulator)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
 
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
         s = shape_of(self.input)
-        groups = self.num_groups.value
-        f, g, eps = _norm_bits(self)
-        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
-        _verify_rounding(self)
-        if s is None:  # an unranked input: the shape checks wait for a ranked one
+        if s is None:
             return
-        if len(s) < 2 or groups < 1 or s[1] % groups:
-            raise self.error(f"{groups} groups do not divide the channels of a {list(s)} input")
-        for what, v in (("gamma", self.gamma), ("beta", self.beta)):
-            if shape_of(v) is not None and shape_of(v) != (s[1],):
-                raise self.error(f"{what} must have shape [{s[1]}], got {list(shape_of(v))}")
-        n = s[1] // groups
-        for d in s[2:]:
-            n *= d
-        if not _norm_statistics_fit(self, n, f, g, eps):
-            raise self.error(f"groups of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits "
-                             f"{g} and eps {eps} overflow int64 statistics")
+        if not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        n = s[self.dim.value]
+        bound = n * 2 ** (width(self.input) - 1)  # the largest |prefix sum| of n codes
+        if bound >= 2 ** (width(self.out) - 1):
+            raise self.error(f"accumulator {dtype_name(self.out)} cannot hold prefix sums of {n} "
+                             f"{dtype_name(self.input)} codes (|sum| up to {bound}); use i64")
+
+
+@DIALECT.op
+class LogSoftmaxOp(Op):
+    """Integer log-softmax: max-subtract, exp table, exact sum, an integer log2 (leading bit + a mantissa table),
+    one rounding of ``d M - L M_log``."""
+
+    name = "bpu.log_softmax"
+    traits = frozenset({Pure})
+    input = operand(Activation)
+    exp_table = operand(_int_tensor((32,)))
+    log_table = operand(_int_tensor((32,)))
+    dim = _attr(INT)
+    exp_bits = _attr(INT)
+    log_frac_bits = _attr(INT)
+    multiplier = _attr(INT)
+    log_multiplier = _attr(INT)
+    shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$input `,` $exp_table `,` $log_table attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_same_shape(self, self.input, self.out, "result")
+        s = shape_of(self.input)
+        if s is not None and not -len(s) <= self.dim.value < len(s):
+            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        _verify_exp_table(self, 2**30)
+        e, f = self.exp_bits.value, self.log_frac_bits.value
+        ls = shape_of(self.log_table)
+        if ls is not None:
+            index_bits = (ls[0] - 1).bit_length() - 1 if len(ls) == 1 and ls[0] > 2 else -1
+            if index_bits < 1 or ls[0] != 2**index_bits + 1:
+                raise self.error(f"log_table must have 2^B + 1 entries (B >= 1), got shape {list(ls)}")
+            if not index_bits + 1 <= e <= 30:
+                raise self.error(f"exp_bits must be in [{index_bits + 1}, 30] for a log table of {ls[0]} entries, "
+                                 f"got {e}")
+        if not 1 <= f <= 24:
+            raise self.error(f"log_frac_bits must be in [1, 24], got {f}")
+        data = constant_array(self.exp_table)
+        if data is not None and data.size and data.max() > 2**e:
+            raise self.error(f"exp_table entries must lie in [0, 2^exp_bits = 2^{e}]")
+        if data is not None and data.size and data[-1] != 2**e:
+            raise self.error(f"exp_table's last entry (exp(0)) must be 2^exp_bits = {2**e}, got {int(data[-1])}: "
+                             "the integer log2 reads the row sum against it")
+        logs = constant_array(self.log_table)
+        if logs is not None and logs.size and (logs.min() < 0 or logs.max() > 2**f):
+            raise self.error(f"log_table entries must lie in [0, 2^log_frac_bits = 2^{f}]")
+        if s is not None and s[self.dim.value] * 2**e >= 2**62:
+            raise self.error(f"rows of {s[self.dim.value]} entries of 2^{e} overflow the int64 sum")
+        _verify_multipliers(self, [self.multiplier.value, self.log_multiplier.value], [self.shift.value])
+        _verify_rounding(self)
+
+
+def _verify_exp_table(op: Op, max_entry: int) -> None:
+    """An exp table (bpu.softmax, bpu.log_softmax) has one entry per possible difference x - max(x), none
+    negative or above `max_entry`, and a positive exp(0) entry (the last): every row's sum includes it, so a
+    zero there is a division by zero (softmax) or a log of zero (log_softmax) on a constant row."""
+    ts = shape_of(op.exp_table)
+    need = LUT_SIZES[width(op.input)]
+    if ts is not None and ts != (need,):
+        raise op.error(f"exp_table must have {need} entries for {dtype_name(op.input)} inputs, got shape {list(ts)}")
+    data = constant_array(op.exp_table)
+    if data is None or not data.size:
+        return
+    if data.min() < 0 or data.max() > max_entry:
+        raise op.error(f"exp_table entries must lie in [0, {max_entry}]")
+    if data[-1] <= 0:
+        raise op.error("exp_table's last entry (exp(0), the row maximum's) must be positive: every row sum includes "
+                       f"it, and a zero would divide by zero; got {int(data[-1])}")

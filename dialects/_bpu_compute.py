@@ -26,6 +26,7 @@ from irq.dialects._bpu_checks import (
     _rounding_attr,
     _verify_accumulator,
     _verify_clamp,
+    _verify_codes_kept,
     _verify_multipliers,
     _verify_rounding,
     _verify_same_shape,
@@ -34,7 +35,7 @@ from irq.dialects._bpu_checks import (
     storage_range,
     width,
 )
-from irq.dialects._opspec import INT, INTS, ShapeError, assembly_format
+from irq.dialects._opspec import INT, INTS, STR, ShapeError, assembly_format
 from irq.dialects._shapes import conv, conv_transpose, linear, matmul, shape_of
 
 from irq.ir.attributes import Attribute, FloatAttr
@@ -230,15 +231,20 @@ class RequantizeOp(Op):
         _verify_clamp(self)
 
 
+def _verify_broadcast_result(op: Op) -> None:
+    """The result of an element-wise binary op has the numpy broadcast of its two operands' shapes."""
+    from irq.dialects._shapes import broadcast_shapes
+    sa, sb, so = shape_of(op.lhs), shape_of(op.rhs), shape_of(op.out)
+    try:
+        if sa is not None and sb is not None and so is not None and broadcast_shapes(sa, sb) != so:
+            raise op.error(f"result shape {list(so)} is not the broadcast of {list(sa)} and {list(sb)}")
+    except ShapeError as e:
+        raise op.error(str(e)) from None
+
+
 def _binary(name: str, doc: str, *, single_multiplier: bool) -> type[Op]:
     def verify_op(self: Op) -> None:
-        try:
-            from irq.dialects._shapes import broadcast_shapes
-            sa, sb, so = shape_of(self.lhs), shape_of(self.rhs), shape_of(self.out)
-            if sa is not None and sb is not None and so is not None and broadcast_shapes(sa, sb) != so:
-                raise self.error(f"result shape {list(so)} is not the broadcast of {list(sa)} and {list(sb)}")
-        except ShapeError as e:
-            raise self.error(str(e)) from None
+        _verify_broadcast_result(self)
         if single_multiplier:
             _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
         else:
@@ -298,8 +304,7 @@ class ClampOp(Op):
 
     def verify_op(self) -> None:
         _verify_same_shape(self, self.input, self.out, "result")
-        if self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("result dtype differs from the input's")
+        _verify_codes_kept(self)
         _verify_clamp(self)
 
 
@@ -349,15 +354,44 @@ class DivOp(Op):
     assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
 
     def verify_op(self) -> None:
-        from irq.dialects._shapes import broadcast_shapes
-        sa, sb, so = shape_of(self.lhs), shape_of(self.rhs), shape_of(self.out)
-        try:
-            if sa is not None and sb is not None and so is not None and broadcast_shapes(sa, sb) != so:
-                raise self.error(f"result shape {list(so)} is not the broadcast of {list(sa)} and {list(sb)}")
-        except ShapeError as e:
-            raise self.error(str(e)) from None
+        _verify_broadcast_result(self)
         m, s = self.multiplier.value, self.shift.value
         _verify_multipliers(self, [m], [])
         cap = 61 - width(self.rhs)
         if not 0 <= s <= cap:  # 2 |b| 2^S must stay below 2^62 for an exact int64 division
             raise self.error(f"shift {s} is outside [0, {cap}] for {dtype_name(self.rhs)} divisors")
+
+
+INT_DIV_ROUNDING_MODES = ("floor", "trunc")  # irq.fixedpoint's, repeated: the dialect loads without numpy
+INT_DIV_QUOTIENT_LIMIT = 2**31 - 1
+
+
+@DIALECT.op
+class IntDivOp(Op):
+    """torch.div(a, b, rounding_mode="floor"/"trunc") on codes: the exact integer quotient of the real values
+    ``a M / (b 2^S)``, clamped to +-(2^31 - 1), then requantized by ``M_out / 2^S_out``."""
+
+    name = "bpu.int_div"
+    traits = frozenset({Pure})
+    lhs = operand(Activation)
+    rhs = operand(Activation)
+    rounding_mode = _attr(STR)
+    multiplier = _attr(INT)
+    shift = _attr(INT)
+    out_multiplier = _attr(INT)
+    out_shift = _attr(INT)
+    rounding = _rounding_attr()
+    out = result(Activation)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+    def verify_op(self) -> None:
+        _verify_broadcast_result(self)
+        if self.rounding_mode.value not in INT_DIV_ROUNDING_MODES:
+            raise self.error(f"rounding_mode must be one of {', '.join(INT_DIV_ROUNDING_MODES)}, got "
+                             f"'{self.rounding_mode.value}'")
+        _verify_multipliers(self, [self.multiplier.value], [])
+        cap = 61 - width(self.rhs)
+        if not 0 <= self.shift.value <= cap:  # 2 |b| 2^S must stay below 2^62 for an exact int64 division
+            raise self.error(f"shift {self.shift.value} is outside [0, {cap}] for {dtype_name(self.rhs)} divisors")
+        _verify_multipliers(self, [self.out_multiplier.value], [self.out_shift.value], "out_")
+        _verify_rounding(self)

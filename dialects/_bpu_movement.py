@@ -14,6 +14,7 @@ from irq.dialects._bpu_checks import (
     _check_shape_rule,
     _ints,
     _rounding_attr,
+    _verify_codes_kept,
     _verify_multipliers,
     _verify_rounding,
     dtype_name,
@@ -67,8 +68,7 @@ class ConcatOp(Op):
 
 def _data_movement(name: str, doc: str, attrs: dict, rule) -> type[Op]:
     def verify_op(self: Op) -> None:
-        if self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("result dtype differs from the input's")
+        _verify_codes_kept(self)
         if rule is not None:
             _check_shape_rule(self, rule)
         else:
@@ -116,8 +116,7 @@ class PadOp(Op):
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
 
     def verify_op(self) -> None:
-        if self.input.type.element_type is not self.out.type.element_type:
-            raise self.error("result dtype differs from the input's")
+        _verify_codes_kept(self)
         mode, pads = self.mode.value, _ints(self.pad)
         if mode not in PAD_MODES:
             raise self.error(f"mode must be one of {', '.join(PAD_MODES)}, got '{mode}'")

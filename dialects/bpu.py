@@ -71,6 +71,15 @@ Ops (attribute names in parentheses):
   difference, 256 for i8 inputs, 65536 for i16: ``rint(exp(d * s_in) * 2**15)``), ``sum = sum(e)``;
   ``out = clamp(sat_T(floor((2 * e * M + sum * 2**S) / (2 * sum * 2**S))))``, i.e. ``e * M / (sum 2**S)``
   rounded half up exactly (an integer division, no reciprocal table), with ``M / 2**S ~ 1 / s_out``.
+  The exp(0) entry (the last) must be positive: a zero would divide by zero on a constant row.
+- ``bpu.log_softmax %x, %exp_table, %log_table`` (dim, exp_bits E, log_frac_bits F, multiplier, log_multiplier,
+  shift, rounding): along `dim`, ``d = x - max(x)``, ``e = exp_table[d + qmax - qmin]`` (i32,
+  ``rint(exp(d * s_in) * 2**E)``; the exp(0) entry is exactly 2**E), ``sum = sum(e)`` (>= 2**E), ``k = floor(log2
+  sum)`` (its leading bit), ``t = sum >> (k - B - 1)`` and ``j = ((t + 1) >> 1) - 2**B`` (the mantissa rounded to B
+  bits, log_table having 2**B + 1 entries ``rint(log2(1 + j / 2**B) * 2**F)``), ``L = (k - E) 2**F +
+  log_table[j]`` (~ ``log2(sum / 2**E) 2**F``), ``out = sat_T(rshift_round(d * M - L * M_log, S))`` with
+  ``M / 2**S ~ s_in / s_out`` and ``M_log / 2**S ~ ln(2) 2**-F / s_out``. `fp.log_softmax_parameters` states the
+  error bound against the real log-softmax.
 - ``bpu.layer_norm %x, %gamma, %beta`` (frac_bits, sqrt_frac_bits?, eps, multiplier, shift, rounding):
   i8 or i16 x normalized over its last dim (n elements) with exact integer statistics: ``S1 = sum x``,
   ``S2 = sum x^2``, ``c = n x - S1`` (= n (x - mean)), ``v = n S2 - S1^2 + eps`` (= n^2 (var + eps / s_in^2);
@@ -85,6 +94,12 @@ Ops (attribute names in parentheses):
   half up: with ``a' = a sign(b)``, ``out = sat_T(floor((2 a' M + |b| 2**S) / (2 |b| 2**S)))`` and
   ``M / 2**S ~ s_a / (s_b s_out)``, ``S <= 61 - bits(b)`` so every term fits int64; ``b = 0`` gives T's
   max for a > 0, its min for a < 0 and 0 for a = 0 (the saturated float quotient; 0 / 0 is 0).
+- ``bpu.int_div %a, %b`` (rounding_mode, multiplier, shift, out_multiplier, out_shift, rounding): torch.div
+  with ``rounding_mode`` `floor` or `trunc`. With ``a' = a sign(b)``, the integer quotient of the real values is
+  ``k = floor(a' M / (|b| 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| 2**S))`` (trunc), exactly, with
+  ``M / 2**S ~ s_a / s_b`` and S capped as bpu.div's; ``b = 0`` gives ``k = +-(2**31 - 1)`` by a's sign (0 for
+  a = 0); ``k`` is clamped to ``+-(2**31 - 1)``, then ``out = sat_T(rshift_round(k * M_out, S_out))`` with
+  ``M_out / 2**S_out ~ 1 / s_out``.
 - ``bpu.prelu %x`` (multiplier, negative_multiplier, shift, rounding, axis): per channel c along `axis` (or one
   for all), ``sat_T(rshift_round(x * (x >= 0 ? M[c] : Mn[c]), S[c]))``; ``M / 2**S ~ s_in / s_out`` and
   ``Mn / 2**S ~ slope[c] s_in / s_out`` share the shift, and Mn is signed (``|Mn| < 2**31``).
@@ -96,6 +111,9 @@ Ops (attribute names in parentheses):
   size elements) with exactly bpu.layer_norm's integer steps (S1, S2, c, v, r, z, the same int64 bounds),
   then ``out = sat_T(rshift_round((z * gamma[c] + beta[c]) * M, S))`` with gamma [C] i8 and beta [C] i32
   per channel (`fp.layer_norm_parameters` with the group's n).
+- ``bpu.cumsum %x`` (dim): the exact prefix sums ``acc[..., i, ...] = sum_{j <= i} x[..., j, ...]`` along `dim`
+  into an i32/i64 accumulator (torch.cumsum on codes); the verifier proves ``n * 2**(bits - 1)`` (n = the
+  size of `dim`) fits the accumulator, and a `bpu.requantize` (``M / 2**S ~ s_in / s_out``) follows.
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
 - ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
@@ -143,11 +161,13 @@ from irq.dialects._bpu_checks import (  # noqa: F401 (re-exported: runtimes and 
 from irq.dialects._bpu_composite import (
     RESIZE_MODES,  # noqa: F401
     AvgPool2dOp,
+    CumsumOp,
     EmbeddingOp,
     GlobalAvgPoolOp,
     GroupNormOp,
     Indices,  # noqa: F401
     LayerNormOp,
+    LogSoftmaxOp,
     MaxPool2dOp,
     ResizeOp,
     SoftmaxOp,
@@ -160,6 +180,7 @@ from irq.dialects._bpu_compute import (
     ConvTranspose2dOp,
     DequantizeOp,
     DivOp,
+    IntDivOp,
     LinearOp,
     LutOp,
     MatmulOp,
@@ -174,4 +195,5 @@ from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, Re
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
-           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp"]
+           "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp",
+           "IntDivOp", "LogSoftmaxOp"]

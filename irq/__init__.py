@@ -53,10 +53,11 @@ def convert(model, march: str = "bayes", **kwargs):
     return _impl(model, march, **kwargs)
 
 
-def load(path):
-    """Read and validate a deployable program written by `program.save(path)`; see irq.artifact."""
+def load(path, march: str | None = None):
+    """Read and validate a deployable program written by `program.save(path)`; with `march`, refuse one
+    converted for another march. See irq.artifact."""
     from irq.artifact import load as _impl
-    return _impl(path)
+    return _impl(path, march)
 
 
 def __getattr__(name: str):

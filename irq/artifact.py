@@ -5,15 +5,19 @@
 blob's size against its tensor type (the parser), that every op is a registered op a runtime executes
 (no unregistered or unknown ops), and the verifier (shapes, dtypes, multiplier/shift ranges, proved
 accumulator widths). Loading runs no code from the file: the text is parsed, never evaluated.
+
+A program records the march it was converted for (`bpu.march`); `load(path, march="bayes")` refuses one
+made for another march, since its ops, dtypes and kernel sizes were checked against that march's profile
+only. Files written before the march was recorded load as before (`program_march` is then None).
 """
 
 from __future__ import annotations
 
 import os
 
-from irq.convert_bpu import FORMAT_VERSION, VERSION_ATTR
+from irq.convert_bpu import FORMAT_VERSION, MARCH_ATTR, VERSION_ATTR
 from irq.diagnostics import IRError, location_prefix
-from irq.ir.attributes import IntegerAttr
+from irq.ir.attributes import IntegerAttr, StringAttr
 
 #: Dialects a deployed program may contain: bpu ops, the function around them, and float islands.
 DEPLOYABLE_DIALECTS = ("builtin", "func", "bpu", "torch", "hl", "arith")
@@ -23,8 +27,27 @@ class ArtifactError(IRError):
     """A file that is not a valid deployable program; the message says what is wrong and where."""
 
 
-def load(path: str | os.PathLike):
-    """Read and validate a deployable program written by `program.save(path)`."""
+def program_march(program) -> str | None:
+    """The march a program was converted for, or None for a file written before irq recorded it."""
+    attr = program.get_attr(MARCH_ATTR)
+    if attr is None:
+        return None
+    if not isinstance(attr, StringAttr):
+        raise ArtifactError(f"the '{MARCH_ATTR}' module attribute must be a string (the march's name), got {attr}")
+    return attr.value
+
+
+def check_march(program, march: str, where: str = "the program") -> None:
+    """Refuse a program converted for another march than `march` (one without a recorded march passes)."""
+    recorded = program_march(program)
+    if recorded is not None and recorded != march:
+        raise ArtifactError(f"{where} was converted for march '{recorded}', not '{march}': its ops were checked "
+                            f"against '{recorded}' only; convert the model again with march='{march}'")
+
+
+def load(path: str | os.PathLike, march: str | None = None):
+    """Read and validate a deployable program written by `program.save(path)`; with `march`, also check that
+    it was converted for that march."""
     from irq.ir.dialect import default_context
     from irq.runtime.reference.ops import IMPLS
     from irq.text.parser import parse_file
@@ -41,6 +64,9 @@ def load(path: str | os.PathLike):
     if version.value != FORMAT_VERSION:
         raise ArtifactError(f"{path}: format version {version.value} is not supported (this irq reads version "
                             f"{FORMAT_VERSION})")
+    program_march(program)  # a malformed record is an error even when no march is expected
+    if march is not None:
+        check_march(program, march, str(path))
     for op in program.walk():
         if op.dialect_name not in DEPLOYABLE_DIALECTS:
             raise ArtifactError(f"{location_prefix(op.location)}: '{op.name}' cannot appear in a deployable program")

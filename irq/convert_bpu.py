@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from irq.ir.attributes import IntegerAttr
+from irq.ir.attributes import IntegerAttr, StringAttr
 from irq.ir.operation import Operation
 from irq.ir.types import i64
 
 #: Version of the deployable format (bpu dialect + semantics); `irq.load` refuses other versions.
 FORMAT_VERSION = 1
 VERSION_ATTR = "bpu.format_version"
+#: The march a program was converted for (a module attribute): `irq.load(path, march=...)`, `irq run --march`
+#: and `irq check program.irq --march` refuse a program made for another one. Files without it (written
+#: before it was recorded) still load; their march is unknown.
+MARCH_ATTR = "bpu.march"
 
 
 def convert(model: Any, march: str = "bayes", *, float_fallback: bool = False, rounding: str = "half_up"):
@@ -36,5 +40,6 @@ def convert(model: Any, march: str = "bayes", *, float_fallback: bool = False, r
     pipeline = f"builtin.module(lower-bpu{{march={march} float-fallback={flag} rounding={rounding}}})"
     PassManager.parse(pipeline).run(program)
     program.set_attr(VERSION_ATTR, IntegerAttr(FORMAT_VERSION, i64))
+    program.set_attr(MARCH_ATTR, StringAttr(march))
     verify(program)
     return program

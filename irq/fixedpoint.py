@@ -305,3 +305,57 @@ def div_parameters(input_scale: float, other_scale: float, output_scale: float, 
     if s > cap:
         m, s = int(np.rint(m / 2.0 ** (s - cap))), cap
     return m, s
+
+
+#: bpu.int_div clamps its integer quotient to this magnitude before requantizing it, so ``k * M_out`` fits int64
+INT_DIV_QUOTIENT_LIMIT = 2**31 - 1
+INT_DIV_ROUNDING_MODES = ("floor", "trunc")
+
+
+def int_div_parameters(input_scale: float, other_scale: float, output_scale: float, other_dtype: str
+                       ) -> tuple[int, int, int, int]:
+    """(M, S, M_out, S_out) of bpu.int_div (torch.div with rounding_mode "floor" / "trunc").
+
+    The quotient ``k = floor_or_trunc(a * M / (b * 2**S))`` with ``M / 2**S ~= s_a / s_b`` is the integer
+    torch computes from the real values (S capped as `div_parameters` caps it, so the exact division fits
+    int64); it is then requantized to the output with ``M_out / 2**S_out ~= 1 / s_out``. The quotient is
+    clamped to +-INT_DIV_QUOTIENT_LIMIT first, which saturates every output when ``2**31 / s_out`` exceeds
+    the i16 range, so an output scale of 2**15 or more is refused."""
+    if not float(output_scale) < 2.0**15:
+        raise ValueError(f"output scale {output_scale} is too large for an integer quotient (must be < 2**15)")
+    m, s = div_parameters(input_scale, other_scale, 1.0, other_dtype)
+    mo, so = quantize_multiplier(1.0 / np.float64(output_scale))
+    return m, s, int(np.ravel(mo)[0]), int(np.ravel(so)[0])
+
+
+#: bpu.log_softmax: its exp table holds ``rint(exp(d * s_in) * 2**LOG_SOFTMAX_EXP_BITS)`` (2**30 is 1.0: the row
+#: sum's rounding error is below (n - 1) 2**-31 relative), its log table ``rint(log2(1 + j / 2**B) * 2**F)`` for
+#: j in [0, 2**B] with B = LOG_SOFTMAX_INDEX_BITS and F = LOG_SOFTMAX_FRAC_BITS.
+LOG_SOFTMAX_EXP_BITS = 30
+LOG_SOFTMAX_INDEX_BITS = 10
+LOG_SOFTMAX_FRAC_BITS = 16
+
+
+def log_softmax_parameters(input_scale: float, in_dtype: str, output_scale: float
+                           ) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """(exp_table, log_table, M, M_log, S) of bpu.log_softmax (dialects/bpu.py), shared by lower-bpu and VALIDATION.
+
+    ``out = rshift_round(d M - L M_log, S)`` with ``M / 2**S ~= s_in / s_out`` and ``M_log / 2**S ~=
+    ln(2) 2**-F / s_out`` on one shift (`common_shift_multipliers`), where d = x - max(x) and ``L ~= log2(sum of
+    exp(d s_in)) 2**F`` from the exact integer sum of the exp table's entries.
+
+    Error bound (before the final rounding, in units of s_out, against ``log_softmax`` of the dequantized
+    inputs in exact arithmetic): ``(eps_exp + 2**-(B+1) + ln(2) 2**-(F+1)) / s_out + |d| |M 2**-S - s_in/s_out|
+    + |L| |M_log 2**-S - ln(2) 2**-F / s_out|`` with ``eps_exp = -ln(1 - (n - 1) 2**-(E+1))`` (each of the n - 1
+    other entries of a row is within half a unit of ``exp(d s_in) 2**E``; the maximum's entry is exact), 2**-(B+1)
+    the log-table index's rounding (ln(1 + x) <= x) and ln(2) 2**-(F+1) the table entry's. For E = 30, B = 10,
+    F = 16 and n <= 2**20 that is below 0.0006 / s_out (2**-11 from the index, the rest from the multipliers'
+    rounding): a few thousandths of an int8 code (tests/test_convert_islands.py holds both runtimes to it)."""
+    lo, hi = qrange(in_dtype)
+    d = np.arange(-(hi - lo), 1, dtype=np.float64)
+    exp_table = np.rint(np.exp(d * np.float64(input_scale)) * 2.0**LOG_SOFTMAX_EXP_BITS).astype(np.int64)
+    b, f = LOG_SOFTMAX_INDEX_BITS, LOG_SOFTMAX_FRAC_BITS
+    log_table = np.rint(np.log2(1.0 + np.arange(2**b + 1, dtype=np.float64) / 2.0**b) * 2.0**f).astype(np.int64)
+    s_out = np.float64(output_scale)
+    m, s = common_shift_multipliers([np.float64(input_scale) / s_out, np.log(2.0) * 2.0**-f / s_out])
+    return exp_table, log_table, int(m[0]), int(m[1]), int(s)

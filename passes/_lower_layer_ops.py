@@ -10,18 +10,24 @@ program equals VALIDATION bit for bit:
   channel and an int32 bias, then one `bpu.requantize` (`fp.batch_norm_parameters`);
 - PReLU: `bpu.prelu`, one rounding with a multiplier per sign of x and channel (`fp.prelu_parameters`);
 - group norm: `bpu.group_norm`, layer norm's exact integer statistics per (sample, group), gamma/beta per
-  channel (`fp.layer_norm_parameters` with the group's length);
+  channel (`fp.layer_norm_parameters` with the group's length); instance norm is the same op with one group
+  per channel (or, with running statistics, a batch norm);
 - pad, pixel_shuffle / pixel_unshuffle: data movement (`bpu.pad`; reshape + permute + reshape), codes and
   scale pass through, as quant-annotate shares the input's quantizer with them;
 - stack: each input unsqueezed (`bpu.reshape`) and requantized to the output scale by `bpu.concat`;
 - sum over dims: mean's global pool with divisor 1 (``M / 2**S ~ s_in / s_out``);
-- a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`).
+- log_softmax: `bpu.log_softmax`, softmax's exp table with an integer log2 of the row sum (error bound in
+  `fp.log_softmax_parameters`);
+- cumsum: `bpu.cumsum` (exact prefix sums into a proved i32/i64 accumulator), then one `bpu.requantize`;
+- a / b of two activations: `bpu.div`, one exact rounded division (`fp.div_parameters`); with torch's
+  rounding_mode floor / trunc (also by a constant) `bpu.int_div`, the exact integer quotient requantized
+  (`fp.int_div_parameters`).
 """
 
 from __future__ import annotations
 
 from irq.dialects import bpu
-from irq.passes._lowering import LoweringError, QValue, _constant_data, _int_type, _ints, _shape, _str, fp, np
+from irq.passes._lowering import LoweringError, QValue, _base, _constant_data, _int_type, _ints, _shape, _str, fp, np
 
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.operation import Operation
@@ -89,9 +95,23 @@ class LayerOpLowerings:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_group_norm(self, op: Operation) -> None:
+        self._normalize_groups(op, op.get_attr("num_groups").value)
+
+    def lower_instance_norm(self, op: Operation) -> None:
+        """Instance norm with input statistics is group norm with one group per channel (the same exact
+        integer statistics per (sample, channel)); with running statistics (track_running_stats, eval) it is
+        an eval-mode batch norm: one affine map per channel."""
+        if not op.get_attr("use_input_stats").value:
+            return self.lower_batch_norm(op)
+        shape = _shape(op.operands[0])
+        if len(shape) < 3:
+            raise LoweringError(f"instance norm of a rank-{len(shape)} input (an unbatched input: add the batch dim)")
+        self._normalize_groups(op, shape[1])
+
+    def _normalize_groups(self, op: Operation, groups: int) -> None:
+        """bpu.group_norm over `groups` groups of channels (group_norm, and instance_norm with groups = C)."""
         x = self.act(op.operands[0])
         shape = _shape(op.operands[0])
-        groups = op.get_attr("num_groups").value
         if len(shape) < 2 or shape[1] % groups:
             raise LoweringError(f"{groups} groups do not divide the channels of a {list(shape)} input")
         c = shape[1]
@@ -107,7 +127,7 @@ class LayerOpLowerings:
             sqrt_frac = fp.layer_norm_sqrt_frac_bits(n, x.dtype, eps, frac)
         except ValueError as e:  # a group too large for int64 statistics: name the op, not a traceback
             raise LoweringError(str(e)) from None
-        owner = _str(op, "owner") or "group_norm"
+        owner = _str(op, "owner") or _base(op)
         attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}
         gv = self.constant(g_codes, "i8", f"{owner}.weight")
         bv = self.constant(b_codes, "i32", f"{owner}.bias")
@@ -174,15 +194,76 @@ class LayerOpLowerings:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_div(self, op: Operation) -> None:
-        """a / b of two activations: bpu.div, one exact rounded division (`fp.div_parameters`)."""
+        """a / b of two activations: bpu.div, one exact rounded division (`fp.div_parameters`); with a
+        rounding_mode, bpu.int_div (the exact integer quotient, then a requantize)."""
         if op.get_attr("rounding_mode") is not None:
-            raise LoweringError(f"rounding_mode '{op.get_attr('rounding_mode').value}' is not supported (only true "
-                                "division)")
+            a, b = self.act(op.operands[0]), self.act(op.operands[1])
+            return self._int_div(op, a, b.value, float(b.scale), b.dtype)
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         qc, s_out, dtype, _, _ = self._output(op)
         m, s = fp.div_parameters(a.scale, b.scale, s_out, b.dtype)
         y = self.emit(bpu.DivOp(a.value, b.value, multiplier=IntegerAttr(m, i64), shift=IntegerAttr(s, i64),
                                 result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_cumsum(self, op: Operation) -> None:
+        """bpu.cumsum into the narrowest accumulator that holds n codes' sums, then one bpu.requantize by
+        s_in / s_out (VALIDATION's `_cumsum`)."""
+        x = self.act(op.operands[0])
+        shape = _shape(op.operands[0])
+        dim = op.get_attr("dim").value % len(shape)
+        bound = shape[dim] * -fp.qrange(x.dtype)[0]
+        try:
+            fp.check_requantize_input(bound)
+        except ValueError as e:
+            raise LoweringError(f"prefix sums over {shape[dim]} {x.dtype} codes: {e}") from None
+        acc_t = TensorType(shape, _int_type("i32" if bound < 2**31 else "i64"))
+        acc = self.emit(bpu.CumsumOp(x.value, dim=IntegerAttr(dim, i64), result_types=[acc_t])).out
+        qc, s_out, dtype, _, _ = self._output(op)
+        y = self.requantize(x, acc, s_out, dtype, TensorType(shape, _int_type(dtype)))
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_div_scalar_rounded(self, op: Operation) -> None:
+        """x / c with a rounding_mode: bpu.int_div by a constant divisor code sign(c) at scale |c|."""
+        c = float(op.get_attr("other").value)
+        if c == 0.0:
+            raise LoweringError("divides by the constant 0")
+        a = self.act(op.operands[0])
+        b = self.constant(np.array([1 if c > 0 else -1]), "i8", f"{_str(op, 'owner') or 'div_scalar'}.divisor")
+        self._int_div(op, a, b, abs(c), "i8")
+
+    def _int_div(self, op: Operation, a: QValue, b, s_b: float, b_dtype: str) -> None:
+        mode = op.get_attr("rounding_mode").value
+        if mode not in fp.INT_DIV_ROUNDING_MODES:
+            raise LoweringError(f"rounding_mode '{mode}' is not one of {', '.join(fp.INT_DIV_ROUNDING_MODES)}")
+        qc, s_out, dtype, _, _ = self._output(op)
+        try:
+            m, s, mo, so = fp.int_div_parameters(a.scale, s_b, s_out, b_dtype)
+        except ValueError as e:
+            raise LoweringError(str(e)) from None
+        y = self.emit(bpu.IntDivOp(a.value, b, rounding_mode=StringAttr(mode), multiplier=IntegerAttr(m, i64),
+                                   shift=IntegerAttr(s, i64), out_multiplier=IntegerAttr(mo, i64),
+                                   out_shift=IntegerAttr(so, i64),
+                                   result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                   **self._rounding())).out
+        self.q[qc.results[0]] = QValue(y, s_out, dtype)
+
+    def lower_log_softmax(self, op: Operation) -> None:
+        """bpu.log_softmax: softmax's exp table (2**30 at exp(0)), an integer log2 of the exact row sum, one
+        rounding (`fp.log_softmax_parameters`, which states the error bound)."""
+        x = self.act(op.operands[0])
+        qc, s_out, dtype, _, _ = self._output(op)
+        exp_table, log_table, m, m_log, s = fp.log_softmax_parameters(x.scale, x.dtype, s_out)
+        owner = _str(op, "owner") or "log_softmax"
+        ev = self.constant(exp_table, "i32", f"{owner}.exp_table")
+        lv = self.constant(log_table, "i32", f"{owner}.log_table")
+        y = self.emit(bpu.LogSoftmaxOp(x.value, ev, lv, dim=IntegerAttr(op.get_attr("dim").value, i64),
+                                       exp_bits=IntegerAttr(fp.LOG_SOFTMAX_EXP_BITS, i64),
+                                       log_frac_bits=IntegerAttr(fp.LOG_SOFTMAX_FRAC_BITS, i64),
+                                       multiplier=IntegerAttr(m, i64), log_multiplier=IntegerAttr(m_log, i64),
+                                       shift=IntegerAttr(s, i64),
+                                       result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                       **self._rounding())).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_sum(self, op: Operation) -> None:

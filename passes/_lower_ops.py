@@ -270,7 +270,7 @@ class OpLowerings:
 
     def lower_div_scalar(self, op: Operation) -> None:
         if op.get_attr("rounding_mode") is not None:
-            raise LoweringError("rounding_mode is not supported (only true division by a scalar)")
+            return self.lower_div_scalar_rounded(op)  # passes/_lower_layer_ops.py
         self._scale_by(op, float(op.get_attr("other").value), divide=True)
 
     # -- pools, resize, data movement ----------------------------------------------------------------------------

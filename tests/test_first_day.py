@@ -559,7 +559,7 @@ def test_profile_times_a_warm_run(workdir: Path, program: Path, capsys, monkeypa
 def test_view_op_graph_into_a_missing_directory_is_one_line(workdir: Path, program: Path, capsys):
     # bug: FileNotFoundError traceback from graph_view's Path.write_text
     err = _error(["opt", str(program), "--view-op-graph", f"{workdir}/missing/g.dot", "-o", f"{workdir}/o.irq"],
-                 capsys, prefix="irq-opt: error: ")
+                 capsys, prefix="irq opt: error: ")
     assert "missing" in err
     assert main(["opt", str(program), "--view-op-graph", f"{workdir}/g.dot", "-o", f"{workdir}/o.irq"]) == 0
     assert "!quant" in (workdir / "g.dot").read_text() or "xi8" in (workdir / "g.dot").read_text()

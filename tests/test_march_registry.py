@@ -67,6 +67,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "adaptive_avg_pool2d": (lambda: Net(lambda m, y: F.adaptive_avg_pool2d(y, 2)), (3, 8, 8)),
     "mean": (lambda: Net(lambda m, y: y.mean((2, 3))), (3, 8, 8)),
     "sum": (lambda: Net(lambda m, y: y.sum(1)), (3, 8, 8)),
+    "cumsum": (lambda: Net(lambda m, y: torch.cumsum(y, 2)), (3, 8, 8)),
     "interpolate": (lambda: Net(lambda m, y: F.interpolate(y, scale_factor=2, mode="bilinear")), (3, 8, 8)),
     **{k: (lambda k=k: Net(lambda m, y: getattr(torch, k)(y)), (3, 8, 8)) for k in ("sigmoid", "tanh", "exp")},
     **{k: (lambda k=k: Net(lambda m, y: getattr(F, k)(y)), (3, 8, 8))
@@ -77,6 +78,9 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "layer_norm": (lambda: Net(lambda m, y: m.ln(y), extra={"ln": nn.LayerNorm(8)}), (3, 8, 8)),
     "group_norm": (lambda: Net(lambda m, y: m.gn(y), extra={"gn": nn.GroupNorm(2, 4)}), (3, 8, 8)),
     "softmax": (lambda: Net(lambda m, y: torch.softmax(y, -1)), (3, 8, 8)),
+    "log_softmax": (lambda: Net(lambda m, y: torch.log_softmax(y, 1)), (3, 8, 8)),
+    "instance_norm": (lambda: Net(lambda m, y: m.inorm(y), extra={"inorm": nn.InstanceNorm2d(4, affine=True)}),
+                      (3, 8, 8)),
     "batch_norm": (lambda: Net(lambda m, y: m.bn(F.max_pool2d(y, 2)), extra={"bn": nn.BatchNorm2d(4)}), (3, 8, 8)),
     "prelu": (lambda: Net(lambda m, y: m.act(y), extra={"act": nn.PReLU(4)}), (3, 8, 8)),
     "pad": (lambda: Net(lambda m, y: F.pad(y, (1, 0, 2, 1), mode="reflect")), (3, 8, 8)),

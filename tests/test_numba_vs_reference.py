@@ -361,7 +361,7 @@ def test_small_network_end_to_end_and_batches(batch):
     ({}, {}),
     ({"kernel": 1, "stride": 2}, {"rounding": "half_even"}),
     ({"in_dtype": "i16"}, {"march": "nash"}),
-    ({"softmax": True}, {"march": "nash", "float_fallback": True}),  # a float island between dequantize/quantize
+    ({"sqrt": True}, {"float_fallback": True}),  # on bayes a float island between dequantize/quantize
 ])
 def test_converted_programs_end_to_end(kwargs, convert_kwargs):
     """Programs lowered by irq.convert (lower-bpu) from frozen graphs: numba equals the reference, batch 1 and 4."""
@@ -389,7 +389,7 @@ def step_labels(prog, *inputs) -> set[str]:
        seed=st.integers(0, 2**32 - 1))
 @EXAMPLES
 def test_softmax(shape, dim, in_dtype, out_dtype, table_kind, extreme, seed):
-    """Any axis, i8/i16 codes, real and adversarial exp tables (zeros: rows whose sum is 0), any scale."""
+    """Any axis, i8/i16 codes, real and adversarial exp tables (mostly zeros, exp(0) as small as 1), any scale."""
     assume(-len(shape) <= dim < len(shape))
     rng = np.random.default_rng(seed)
     lo, hi = RANGES[in_dtype]
@@ -398,8 +398,9 @@ def test_softmax(shape, dim, in_dtype, out_dtype, table_kind, extreme, seed):
         table = np.rint(np.exp(np.arange(-span, 1) * rng.uniform(0.01, 0.5)) * 2**15)
     elif table_kind == "random":
         table = rng.integers(0, 2**15 + 1, size=span + 1)
-    else:  # mostly zeros, exp(0) possibly 0 too: the degenerate sum-is-zero rows
+    else:  # mostly zeros; exp(0) stays positive: the verifier refuses a zero there (every row sum includes it)
         table = rng.integers(0, 2**15 + 1, size=span + 1) * (rng.random(span + 1) < 0.3)
+        table[-1] = max(int(table[-1]), 1)
     p = ProgramText([("x", shape, in_dtype)])
     p.const("t", table, "i32")
     # den = sum(e) << S stays below 2**60 for rows of <= 16 entries of <= 2**15 when S <= 40

@@ -70,6 +70,11 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "stack_sum": (um.StackSum, (3, 8, 8)),
     "group_norm": (um.GroupNormNet, (3, 8, 8)),
     "tensor_divide": (um.TensorDivide, (3, 8, 8)),
+    # the last float islands (issue 12): fixed-point lowerings now
+    "instance_norm": (um.InstanceNormNet, (3, 8, 8)),
+    "cumsum": (um.CumulativeSum, (3, 8, 8)),
+    "rounded_divide": (um.RoundedDivide, (3, 8, 8)),
+    "log_softmax": (um.LogSoftmaxHead, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))
        for m in ("reflect", "replicate", "circular")},
     **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8))

@@ -3,6 +3,7 @@
     irq quantize model.py:build_model --example-input 1x3x224x224 --calib data.npz \\
                  [--qconfig default_qat_8bit] [--march bayes] [--qat-epochs N] -o model.irq
     irq check    model.py:build_model --example-input 1x3x224x224 [--march bayes] [-o model_check_result.txt]
+    irq check    model.irq [--march bayes]     (a converted program: its march, format version and ops)
     irq run      model.irq --input x.npy --output y.npy [--runtime numba|reference] [--profile]   (= irq-run)
     irq opt      in.irq -p '<pipeline>' [-o out.irq] ...                                        (= irq-opt)
 
@@ -61,10 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="the model check: fusions, ops left in float, ops the march does not support",
                        description="Write the model check report. Exit status 1 when the march cannot run some op "
                                    "(each is listed in the report with its source line), 0 otherwise.")
-    c.add_argument("model", help="file.py:factory or file.py:factory(arg, key=value)")
-    c.add_argument("--example-input", action="append", required=True, metavar="SHAPE[:DTYPE]",
-                   help="as for quantize: 1x3x224x224, 1x3x32x32,1x10 or 1x16:int64")
-    c.add_argument("--march", default="bayes")
+    c.add_argument("model", help="file.py:factory or file.py:factory(arg, key=value); or a converted program "
+                                 "(.irq), whose march, format version and ops are printed")
+    c.add_argument("--example-input", action="append", metavar="SHAPE[:DTYPE]",
+                   help="as for quantize: 1x3x224x224, 1x3x32x32,1x10 or 1x16:int64 (required for a model)")
+    c.add_argument("--march", default=None, help="the target march (default: bayes); for a .irq program: refuse "
+                                                 "it unless it was converted for this march")
     c.add_argument("-o", "--output", default="model_check_result.txt", help="report file ('-': stdout)")
     sub.add_parser("run", help="run a .irq program on .npy inputs (irq-run; see irq run --help)", add_help=False)
     sub.add_parser("opt", help="parse, transform and print IR (irq-opt; see irq opt --help)", add_help=False)
@@ -153,11 +156,34 @@ def _irq_errors():
     return (irq.IRError, irq.FrontendError)
 
 
+def check_program(args: argparse.Namespace, out: TextIO) -> int:
+    """`irq check model.irq`: load and validate a converted program (irq.load) and print what it was made for."""
+    import irq
+    from irq.artifact import program_march
+    from irq.convert_bpu import VERSION_ATTR
+    try:
+        program = irq.load(args.model, march=args.march)
+    except irq.IRError as e:
+        raise CLIError(one_line(e)) from None
+    recorded = program_march(program)
+    march = repr(recorded) if recorded is not None else "unknown (the file predates the record)"
+    ops = [op for op in program.walk() if op.dialect_name in ("bpu", "hl", "torch", "arith")]
+    islands = sum(op.dialect_name != "bpu" for op in ops)
+    print(f"irq check: {args.model}: a bpu program for march {march}, format version "
+          f"{program.get_attr(VERSION_ATTR).value}, {len(ops) - islands} bpu ops, {islands} float-island ops; "
+          "verified", file=out)
+    return 0
+
+
 def check(args: argparse.Namespace, report_out: TextIO) -> int:
+    if args.model.endswith(".irq"):
+        return check_program(args, report_out if args.output == "-" else sys.stdout)
+    if not args.example_input:
+        raise CLIError("check: --example-input is required for a model (file.py:factory)")
     specs = parse_example_inputs(args.example_input)
     _check_output(args.output)
     import irq
-    march = _march(args.march)
+    march = _march(args.march or "bayes")
     model = build_model(args.model)
     examples = _example_inputs(model, specs)
     try:

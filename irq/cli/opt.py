@@ -145,7 +145,7 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
                 if e.reproducer:
                     print(f"reproducer written to {e.reproducer}", file=sys.stderr)
                 if e.reproducer_error:
-                    print(f"irq-opt: error: no reproducer: {e.reproducer_error}", file=sys.stderr)
+                    print(f"{args.prog}: error: no reproducer: {e.reproducer_error}", file=sys.stderr)
                 return None
             except (IRError, ValueError, VerifyError) as e:
                 diags.extend(emitted)
@@ -162,7 +162,7 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
 
 def _view_op_graph(module, args, filename: str, offset: int) -> bool:
     """Write the DOT (and SVG) of `module`; chunks of a split input get their first line in the name.
-    False (with one `irq-opt: error:` line) when the file cannot be written."""
+    False (with one `<prog>: error:` line) when the file cannot be written."""
     from irq.graph_view import write_op_graph
     from irq.output_file import OutputError
     default = "op_graph.dot" if filename == "<stdin>" else Path(filename).with_suffix(".dot")
@@ -172,10 +172,10 @@ def _view_op_graph(module, args, filename: str, offset: int) -> bool:
     try:
         written = write_op_graph(module, path)
     except OutputError as e:
-        print(f"irq-opt: error: --view-op-graph: {e}", file=sys.stderr)
+        print(f"{args.prog}: error: --view-op-graph: {e}", file=sys.stderr)
         return False
     for name in written:
-        print(f"irq-opt: op graph written to {name}", file=sys.stderr)
+        print(f"{args.prog}: op graph written to {name}", file=sys.stderr)
     return True
 
 
@@ -200,18 +200,19 @@ def main(argv: list[str] | None = None, prog: str = "irq-opt") -> int:
     try:
         return _main(argv, prog)
     except KeyboardInterrupt:
-        print("irq-opt: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
 
 def _main(argv: list[str] | None, prog: str = "irq-opt") -> int:
     args = _parser(prog).parse_args(argv)
+    args.prog = prog  # every message names the tool as it was invoked: `irq-opt`, or `irq opt`
     from irq.diagnostics import ParseError
     for plugin in args.load_pass_plugin:
         try:
             load_plugin(plugin)
         except Exception as e:
-            print(f"irq-opt: error: cannot load pass plugin '{plugin}': {type(e).__name__}: {e}", file=sys.stderr)
+            print(f"{prog}: error: cannot load pass plugin '{plugin}': {type(e).__name__}: {e}", file=sys.stderr)
             return 1
     if args.list_passes:
         from irq.transform import registered_passes
@@ -226,7 +227,7 @@ def _main(argv: list[str] | None, prog: str = "irq-opt") -> int:
     try:
         raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
     except OSError as e:
-        print(f"irq-opt: error: cannot read '{args.input}': {e.strerror}", file=sys.stderr)
+        print(f"{prog}: error: cannot read '{args.input}': {e.strerror}", file=sys.stderr)
         return 1
     from irq.text.parser import _decode
     try:
@@ -239,7 +240,7 @@ def _main(argv: list[str] | None, prog: str = "irq-opt") -> int:
         try:
             PassManager.parse(args.pass_pipeline)
         except OptionError as e:
-            print(f"irq-opt: error: {e}", file=sys.stderr)
+            print(f"{prog}: error: {e}", file=sys.stderr)
             return 1
     outputs: list[str] = []
     failed = False
@@ -261,7 +262,7 @@ def _main(argv: list[str] | None, prog: str = "irq-opt") -> int:
             outputs.append(result)
     if args.verify_diagnostics:
         if not failed and args.output != "-":
-            return _write_output(args.output, "")
+            return _write_output(args.output, "", prog)
         return 1 if failed else 0
     if failed and not args.split_input_file:
         return 1
@@ -270,18 +271,18 @@ def _main(argv: list[str] | None, prog: str = "irq-opt") -> int:
     if args.output == "-":
         _write(sys.stdout, outputs)
         return 1 if failed else 0
-    status = _write_output(args.output, _joined(outputs))
+    status = _write_output(args.output, _joined(outputs), prog)
     return status or (1 if failed else 0)
 
 
-def _write_output(path: str, text: str) -> int:
+def _write_output(path: str, text: str, prog: str = "irq-opt") -> int:
     """Write the output file (see irq.output_file: FIFOs and devices written through, regular
-    files replaced atomically); a failure is one `irq-opt: error:` line and exit status 1."""
+    files replaced atomically); a failure is one `<prog>: error:` line and exit status 1."""
     from irq.output_file import OutputError, write_text
     try:
         write_text(path, text)
     except OutputError as e:
-        print(f"irq-opt: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 1
     return 0
 

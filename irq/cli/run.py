@@ -1,7 +1,7 @@
 """irq-run: execute a deployable bpu program on .npy inputs.
 
     irq-run model.irq --input x.npy [--input y.npy ...] --output out.npy [--output out2.npy ...]
-                      [--runtime numba|reference] [--profile]
+                      [--runtime numba|reference] [--profile] [--march bayes]
 
 Inputs are given in the order of the program's arguments; each output is written in .npy format to
 exactly the path given (numpy.save would append '.npy' to a name without it), whole or not at all,
@@ -9,7 +9,8 @@ after every output path was checked and the program ran. The numba runtime is th
 size); `--runtime reference` runs the plain-numpy oracle, which executes the traced batch size: a
 larger batch that is a multiple of it runs in chunks. `--profile` (numba) runs once to compile the
 kernels, then prints a per-op time table of a second, warm run to stderr: op, kernel step, location,
-milliseconds, share. Loading validates the file (irq.load) and runs no code from it. Every error is
+milliseconds, share. `--march NAME` refuses a program converted for another march (the one it
+records). Loading validates the file (irq.load) and runs no code from it. Every error is
 one line, `irq-run: error: ...` (`irq run: error: ...` as a subcommand of `irq`), and exit status 1.
 """
 
@@ -30,6 +31,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", action="append", default=[],
                    help="where to write an output in .npy format, exactly this path (repeat, in order)")
     p.add_argument("--runtime", choices=RUNTIMES, default="numba", help="executor (default: numba)")
+    p.add_argument("--march", default=None,
+                   help="refuse the program unless it was converted for this march (as it records)")
     p.add_argument("--profile", action="store_true",
                    help="print a per-op time table of a warm run (numba runtime) to stderr")
     return p
@@ -76,7 +79,7 @@ def _run(args: argparse.Namespace) -> None:
         except OutputError as e:
             raise RunError(str(e)) from None
     try:
-        program = load(args.program)
+        program = load(args.program, march=args.march)
     except IRError as e:
         raise RunError(_first_line(e)) from None
     inputs = []

@@ -18,21 +18,24 @@ independently of the reference and numba runtimes, so that they check each other
 
 A bilinear resize uses bpu.resize's F-bit weights (`_bilinear`).
 
-softmax and layer_norm follow bpu.softmax / bpu.layer_norm step by step (integer exp table and exact
-division; exact integer statistics and square root), with the tables and parameters of
-irq.fixedpoint.softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
+softmax, log_softmax and layer_norm follow bpu.softmax / bpu.log_softmax / bpu.layer_norm step by step
+(integer exp table and exact division, or an integer log2 of the row sum; exact integer statistics and
+square root), with the tables and parameters of irq.fixedpoint.softmax_parameters /
+log_softmax_parameters / layer_norm_parameters, the functions lower-bpu calls; lookup tables
 evaluate the float64 functions of irq.lut_functions, also lower-bpu's.
 
 A standalone batch norm is a depthwise 1x1 convolution (one +-127 weight code per channel, an int32 bias,
 one requantize: `fp.batch_norm_parameters`); PReLU is one rounding with a per-channel multiplier for each
-sign of x (`fp.prelu_parameters`); sum is mean's global pool with divisor 1; stack requantizes each input
-to the output scale, as cat; group_norm is layer_norm's integer steps per (sample, group) with gamma/beta
-per channel.
+sign of x (`fp.prelu_parameters`); sum is mean's global pool with divisor 1; cumsum is the exact prefix
+sums of the codes and one requantize; stack requantizes each input to the output scale, as cat;
+group_norm is layer_norm's integer steps per (sample, group) with gamma/beta per channel.
 
 An embedding gathers int8 table codes (the weight quantizer's per-row or per-tensor scales) and
 requantizes each row once to the output scale, as bpu.embedding does.
 
-Ops without pinned integer semantics (instance_norm, ...) are computed in
+instance_norm is group_norm with one group per channel (or, on running statistics, a batch norm).
+
+Ops without pinned integer semantics (roll, topk, ...) are computed in
 float from the dequantized inputs and quantized at their output; `float_in_validation` names
 them and irq.freeze's users see them in the model check.
 """
@@ -52,7 +55,8 @@ from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
-                            "stack", "group_norm", "div", *lut_functions.KINDS})
+                            "stack", "group_norm", "instance_norm", "div", "cumsum", "log_softmax",
+                            *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -313,7 +317,12 @@ def _mul_scalar(inputs, fqs, fq_out, a):
 
 def _div_scalar(inputs, fqs, fq_out, a):
     if a.get("rounding_mode") is not None:
-        return None
+        c = float(a["other"])
+        if c == 0.0:
+            return None  # computed in float; lower-bpu refuses a division by the constant 0
+        q = fqs[0].codes(inputs[0])
+        return _int_div(q, torch.full_like(q, 1 if c > 0 else -1), float(_scale(fqs[0])), abs(c), "i8", fq_out,
+                        a["rounding_mode"])
     return _requant_one(fqs[0].codes(inputs[0]),
                         float(_scale(fqs[0])) / float(a["other"]) / float(_scale(fq_out)), fq_out)
 
@@ -404,6 +413,28 @@ def _softmax(inputs, fqs, fq_out, a):
     e = _t(table, x)[d + (f_in.qmax - f_in.qmin)]
     den = e.sum(dim=dim, keepdim=True) * (1 << s)
     q = torch.div(2 * e * m + den, 2 * den, rounding_mode="floor")
+    return fq_out.dequantize(_clamp_out(q, fq_out))
+
+
+def _log_softmax(inputs, fqs, fq_out, a):
+    """bpu.log_softmax's integer steps: max-subtract, the exp table, an exact row sum, its leading bit k and
+    rounded B-bit mantissa j, ``L = (k - E) 2**F + log_table[j]``, then ``(d M - L M_log) >> S`` (half up)."""
+    f_in = fqs[0]
+    exp_table, log_table, m, m_log, s = fp.log_softmax_parameters(float(_scale(f_in)), f_in.storage,
+                                                                  float(_scale(fq_out)))
+    b, e, f = fp.LOG_SOFTMAX_INDEX_BITS, fp.LOG_SOFTMAX_EXP_BITS, fp.LOG_SOFTMAX_FRAC_BITS
+    dim = a["dim"]
+    x = f_in.codes(inputs[0])
+    d = x - x.amax(dim=dim, keepdim=True)
+    total = _t(exp_table, x)[d + (f_in.qmax - f_in.qmin)].sum(dim=dim, keepdim=True)
+    k = torch.floor(torch.log2(total.double())).to(torch.int64)  # the float estimate, made exact below
+    one = torch.ones_like(k)
+    k = torch.where(torch.bitwise_left_shift(one, k) > total, k - 1, k)
+    k = torch.where(torch.bitwise_left_shift(one, k + 1) <= total, k + 1, k)
+    t = torch.bitwise_right_shift(total, k - b - 1)
+    j = torch.bitwise_right_shift(t + 1, 1) - (1 << b)
+    log2_sum = (k - e) * (1 << f) + _t(log_table, x)[j]
+    q = torch.bitwise_right_shift(d * m - log2_sum * m_log + (1 << (s - 1)), s)
     return fq_out.dequantize(_clamp_out(q, fq_out))
 
 
@@ -509,13 +540,39 @@ def _group_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p
     return fq_out.dequantize(_clamp_out(requantize(acc, torch.tensor(m), torch.tensor(s)), fq_out))
 
 
+def _instance_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict, p: dict) -> Tensor:
+    """bpu.group_norm with one group per channel (input statistics), or a batch norm on running statistics."""
+    if not a.get("use_input_stats", True):
+        return _batch_norm(x, fq_in, fq_out, a, p)
+    return _group_norm(x, fq_in, fq_out, {**a, "num_groups": x.shape[1]}, p)
+
+
 #: ops whose parameters (not quantized data) VALIDATION reads: (x, fq_in, fq_out, attrs, params)
-_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm}
+_WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm,
+                "instance_norm": _instance_norm}
+
+def _int_div(x: Tensor, d: Tensor, s_a: float, s_b: float, b_dtype: str, fq_out: FakeQuantize, mode: str
+             ) -> Tensor:
+    """bpu.int_div: the exact integer quotient ``k`` of ``a' M / (|b| 2**S)`` (floor, or trunc toward 0),
+    clamped to +-(2**31 - 1) (b = 0: by a's sign), then ``k * M_out >> S_out`` (half up)."""
+    m, s, mo, so = fp.int_div_parameters(s_a, s_b, float(_scale(fq_out)), b_dtype)
+    x, d = torch.broadcast_tensors(x.to(torch.int64), d.to(torch.int64))
+    num = torch.where(d < 0, -x, x) * m
+    den = torch.where(d == 0, torch.ones_like(d), d.abs()) * (1 << s)
+    k = torch.div(num, den, rounding_mode="floor" if mode == "floor" else "trunc")
+    limit = fp.INT_DIV_QUOTIENT_LIMIT
+    k = torch.where(d == 0, torch.sign(x) * limit, k.clamp(-limit, limit))
+    return fq_out.dequantize(_clamp_out(requantize(k, torch.tensor(mo), torch.tensor(so)), fq_out))
+
 
 def _div(inputs, fqs, fq_out, a):
-    """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign."""
-    if a.get("rounding_mode") is not None or len(inputs) != 2:
-        return None  # floor/trunc division or a Python-scalar divisor: not bpu.div; lower-bpu refuses it too
+    """bpu.div: ``floor((2 a' M + |b| 2**S) / (2 |b| 2**S))`` with ``a' = a sign(b)``; b = 0 saturates by a's sign.
+    With a rounding_mode (floor, trunc): bpu.int_div (`_int_div`)."""
+    if len(inputs) != 2:
+        return None  # a Python-scalar divisor: not bpu.div; lower-bpu refuses it too
+    if a.get("rounding_mode") is not None:
+        return _int_div(fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1]), float(_scale(fqs[0])),
+                        float(_scale(fqs[1])), fqs[1].storage, fq_out, a["rounding_mode"])
     x, d = fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])
     x, d = torch.broadcast_tensors(x, d)
     m, s = fp.div_parameters(float(_scale(fqs[0])), float(_scale(fqs[1])), float(_scale(fq_out)),
@@ -527,11 +584,17 @@ def _div(inputs, fqs, fq_out, a):
     return fq_out.dequantize(_clamp_out(q, fq_out))
 
 
+def _cumsum(inputs, fqs, fq_out, a):
+    """bpu.cumsum + bpu.requantize: exact prefix sums of the codes, one rounding by s_in / s_out."""
+    q = fqs[0].codes(inputs[0]).to(torch.int64)
+    return _requant_one(torch.cumsum(q, a["dim"]), float(_scale(fqs[0])) / float(_scale(fq_out)), fq_out)
+
+
 _EXACT = {
-    "sum": _sum, "stack": _stack, "div": _div,
+    "sum": _sum, "cumsum": _cumsum, "stack": _stack, "div": _div,
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "matmul": _matmul(torch.matmul), "bmm": _matmul(torch.bmm),
-    "softmax": _softmax,
+    "softmax": _softmax, "log_softmax": _log_softmax,
     **{k: _lut(k) for k in lut_functions.KINDS},
 }

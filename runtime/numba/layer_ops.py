@@ -1,4 +1,5 @@
-"""Numba handlers of the bpu ops users' layers add (prelu, pad, group_norm, div); registered into ops.HANDLERS.
+"""Numba handlers of the bpu ops users' layers add (prelu, pad, group_norm, div, int_div); registered into
+ops.HANDLERS.
 
 Kept apart from ops.py (the core ops' handlers) so each file stays one concept; the semantics are the
 bpu dialect's (dialects/bpu.py docstring), and tests check these handlers against the reference runtime
@@ -11,6 +12,7 @@ import numpy as np
 
 from .kernels import normalize
 from .kernels.divide import divide_requantize
+from .kernels.int_divide import int_divide_requantize
 from .kernels.prelu import prelu_requantize
 from .kernels.requantize import rounding_code
 from .ops import _attr, _binary_operands, _channels, _ints, _range, _rows_around, handles
@@ -112,3 +114,30 @@ def _div(p: Planner, op) -> None:
         stage()
         divide_requantize(a, b, m, s, lo, hi, o)
     p.step("div", run)
+
+
+@handles("bpu.int_div")
+def _int_div(p: Planner, op) -> None:
+    a_v, b_v = op.operands
+    if p.is_constant(b_v):  # a division by a constant (torch.div(x, c, rounding_mode=...)): expanded once
+        x = p.input(a_v, PLAIN)
+        out = p.new_slot(op.results[0], PLAIN)
+        if tuple(x.shape) != tuple(out.shape):
+            raise op_error(op, f"a constant divisor needs the dividend's shape {list(out.shape)}, got {list(x.shape)}")
+        a, o = x.flat(), out.flat()
+        b = np.ascontiguousarray(np.broadcast_to(p.constant(b_v), out.shape).astype(np.int64)).reshape(-1)
+
+        def stage() -> None:
+            return None
+    else:
+        a, b, o, stage = _binary_operands(p, op)
+    lo, hi = _range(o.dtype)
+    m, s = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+    mo, so = np.int64(_attr(op, "out_multiplier")), np.int64(_attr(op, "out_shift"))
+    floor = _attr(op, "rounding_mode") == "floor"
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
+
+    def run() -> None:
+        stage()
+        int_divide_requantize(a, b, m, s, floor, mo, so, mode, lo, hi, o)
+    p.step("int_div", run)

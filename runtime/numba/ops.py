@@ -342,5 +342,6 @@ def reference_fallback(p: Planner, op) -> None:
     p.step(op.name, run)
 
 
-# handlers of the layer ops (bpu.prelu, bpu.pad, bpu.group_norm, bpu.div) register themselves on import
-from . import layer_ops  # noqa: E402, F401
+# handlers of the layer ops (bpu.prelu, bpu.pad, bpu.group_norm, bpu.div) and of the scans and row ops
+# (bpu.cumsum, bpu.log_softmax) register themselves on import
+from . import layer_ops, row_ops  # noqa: E402, F401

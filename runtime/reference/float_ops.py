@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from irq.runtime.reference.ops import attr, conv2d, impl
+from irq.runtime.reference.ops import attr, conv2d, impl, pair
 
 
 def _register(base: str):
@@ -119,18 +119,53 @@ def _arithmetic(fn, a, b):
 _BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
 
 
+def _floor_divide(a, b):
+    """torch's floor division of floats (c10's div_floor_floating, the formula): the quotient of ``a - fmod(a, b)``
+    by b, moved down one where the remainder's sign differs from b's, then floored and corrected by its
+    fraction, so it is exact where ``floor(a / b)`` would round first; b = 0 gives a / b (+-inf, nan)."""
+    with np.errstate(all="ignore"):
+        mod = np.fmod(a, b)
+        div = (a - mod) / b
+        div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+        floordiv = np.floor(div)
+        floordiv = np.where(div - floordiv > 0.5, floordiv + 1, floordiv)
+        out = np.where(div != 0, floordiv, np.copysign(np.zeros_like(div), a / b))
+        return np.where(b == 0, a / b, out)
+
+
+def _rounded_divide(mode: str):
+    """torch.div with rounding_mode: floor as torch computes it, trunc as trunc(a / b); in float32 for float32
+    inputs, as torch (a float island that divided truly instead printed a wrong number with no error)."""
+    def fn(a, b):
+        if mode == "trunc":
+            with np.errstate(all="ignore"):
+                return np.trunc(np.divide(a, b))
+        if mode == "floor":
+            return _floor_divide(a, b)
+        raise ValueError(f"rounding_mode '{mode}' is not floor or trunc")
+    return fn
+
+
 def _binary_impl(fn):
     def run(op, a, b):
         alpha = attr(op, "alpha", 1)
         if fn in (np.add, np.subtract) and alpha != 1:
             return fn(_f(a), _f(b) * alpha)  # torch fuses a + alpha * b; not IEEE-pinned, kept in float64
-        return _arithmetic(fn, a, b)
+        mode = attr(op, "rounding_mode") if fn is np.divide else None
+        return _arithmetic(fn if mode is None else _rounded_divide(mode), a, b)
+    return run
+
+
+def _scalar_impl(fn):
+    def run(op, a):
+        mode = attr(op, "rounding_mode") if fn is np.divide else None
+        return _arithmetic(fn if mode is None else _rounded_divide(mode), a, float(attr(op, "other")))
     return run
 
 
 for _name, _fn in _BINARY.items():
     _register(_name)(_binary_impl(_fn))
-    _register(f"{_name}_scalar")(lambda op, a, _fn=_fn: _arithmetic(_fn, a, float(attr(op, "other"))))
+    _register(f"{_name}_scalar")(_scalar_impl(_fn))
 
 
 @_register("matmul")
@@ -181,12 +216,30 @@ def _check_unfused_bn(op) -> None:
         raise ValueError("a float island cannot hold a batch norm that freeze did not fold")
 
 
+def _pad_by_name(op, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """torch's string paddings made explicit: "valid" is none, "same" pads dilation * (k - 1) per spatial dim,
+    the odd unit at the end (torch.nn.Conv2d's rule; stride 1). An integer padding is left to conv2d."""
+    mode = attr(op, "padding")
+    if not isinstance(mode, str):
+        return x, None
+    if mode == "valid":
+        return x, (0, 0)
+    if mode != "same":
+        raise ValueError(f"padding '{mode}' is not 'same', 'valid' or integers")
+    if pair(op, "stride", 1) != (1, 1):
+        raise ValueError("padding 'same' needs stride 1 (as torch requires)")
+    total = [d * (k - 1) for d, k in zip(pair(op, "dilation", 1), w.shape[2:])]
+    widths = [(0, 0), (0, 0)] + [(t // 2, t - t // 2) for t in total]
+    return np.pad(x, widths), (0, 0)
+
+
 @impl("hl.conv2d")
 def float_conv2d(op, x, w, *rest):
     """A convolution kept in float (float_fallback): dequantized weights, fused residual and activation."""
     _check_unfused_bn(op)
     bias = rest[0] if op.bias is not None else None
-    y = conv2d(op, _f(x), _f(w), None if bias is None else _f(bias), dtype=np.float64)
+    x, padding = _pad_by_name(op, _f(x), w)
+    y = conv2d(op, x, _f(w), None if bias is None else _f(bias), dtype=np.float64, padding=padding)
     if op.residual is not None:
         y = y + _f(rest[-1])
     return _activation(op, y)

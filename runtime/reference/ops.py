@@ -90,12 +90,14 @@ def _grouped_patches_product(patch: np.ndarray, w: np.ndarray, groups: int) -> n
 
 
 @impl("bpu.conv2d")
-def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, dtype=np.int64) -> np.ndarray:
+def conv2d(op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, dtype=np.int64,
+           padding: tuple[int, int] | None = None) -> np.ndarray:
     """acc[n, k, y, x] = b[k] + sum_{c, i, j} x_pad[n, g(k) c, y*sh + i*dh, x*sw + j*dw] * w[k, c, i, j].
 
-    `dtype` is int64 for bpu.conv2d; float islands reuse the same indexing in float64."""
+    `dtype` is int64 for bpu.conv2d; float islands reuse the same indexing in float64, with `padding`
+    overriding the op's (they pad a "same" convolution themselves, asymmetrically as torch does)."""
     sh, sw = pair(op, "stride", 1)
-    ph, pw = pair(op, "padding", 0)
+    ph, pw = pair(op, "padding", 0) if padding is None else padding
     dh, dw = pair(op, "dilation", 1)
     groups = attr(op, "groups", 1)
     n, _, oh, ow = result_shape(op)
@@ -338,6 +340,26 @@ def softmax(op, x: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
     return saturate(out, result_bits(op))
 
 
+@impl("bpu.log_softmax")
+def log_softmax(op, x: np.ndarray, exp_table: np.ndarray, log_table: np.ndarray) -> np.ndarray:
+    """d = x - max; L = (k - E) 2**F + log_table[j] ~ log2(sum(e) / 2**E) 2**F from the sum's leading bit k and its
+    mantissa rounded to B bits; out = rshift_round(d M - L M_log, S)."""
+    lo, hi = storage_range(op.operands[0].type.element_type.width)
+    dim = attr(op, "dim")
+    e_bits, f = attr(op, "exp_bits"), attr(op, "log_frac_bits")
+    b = (log_table.size - 1).bit_length() - 1
+    x = x.astype(np.int64)
+    d = x - x.max(axis=dim, keepdims=True)
+    total = exp_table.astype(np.int64)[d + (hi - lo)].sum(axis=dim, keepdims=True)
+    k = np.vectorize(lambda v: int(v).bit_length() - 1, otypes=[np.int64])(total)
+    t = total >> (k - b - 1)
+    j = ((t + 1) >> 1) - (1 << b)
+    log2_sum = ((k - e_bits) << f) + log_table.astype(np.int64)[j]
+    terms = [(d, np.int64(attr(op, "multiplier"))),
+             (np.broadcast_to(log2_sum, d.shape), np.int64(-attr(op, "log_multiplier")))]
+    return saturate(scaled_sum(terms, np.int64(attr(op, "shift")), attr(op, "rounding")), result_bits(op))
+
+
 @impl("bpu.layer_norm")
 def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Exact integer statistics over the last dim, an exact integer square root, then one requantize."""
@@ -355,6 +377,12 @@ def layer_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.nda
     acc = z * gamma.astype(np.int64) + beta.astype(np.int64)
     out = scaled_sum([(acc, np.int64(attr(op, "multiplier")))], np.int64(attr(op, "shift")), attr(op, "rounding"))
     return saturate(out, result_bits(op))
+
+
+@impl("bpu.cumsum")
+def cumsum(op, x: np.ndarray) -> np.ndarray:
+    """Exact prefix sums along `dim` (int64; the interpreter checks they fit the accumulator type)."""
+    return np.cumsum(x.astype(np.int64), axis=attr(op, "dim"))
 
 
 @impl("bpu.embedding")
@@ -462,3 +490,24 @@ def div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = storage_range(result_bits(op))
     q = np.where(den == 0, np.sign(a) * np.where(a > 0, hi, -lo), q)
     return saturate(q, result_bits(op))
+
+
+_INT_DIV_LIMIT = 2**31 - 1  # bpu.int_div's quotient clamp
+
+
+@impl("bpu.int_div")
+def int_div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """torch.div(rounding_mode=floor/trunc): the exact integer quotient ``a' M / (|b| 2**S)``, clamped to
+    +-(2**31 - 1) (b = 0: the clamp by a's sign), then requantized by ``M_out / 2**S_out``."""
+    a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
+    m, s = np.int64(attr(op, "multiplier")), np.int64(attr(op, "shift"))
+    num = np.where(b < 0, -a, a) * m
+    den = np.where(b == 0, 1, np.abs(b)) << s
+    if attr(op, "rounding_mode") == "floor":
+        k = num // den
+    else:
+        k = np.sign(num) * (np.abs(num) // den)
+    k = np.where(b == 0, np.sign(a) * _INT_DIV_LIMIT, np.clip(k, -_INT_DIV_LIMIT, _INT_DIV_LIMIT))
+    v = scaled_sum([(k, np.int64(attr(op, "out_multiplier")))], np.int64(attr(op, "out_shift")),
+                   attr(op, "rounding"))
+    return saturate(v, result_bits(op))

@@ -172,7 +172,8 @@ def weight_quant_node(b, op: Operation) -> fx.Node | None:
 
 #: hl ops whose constant operands VALIDATION reads as parameters (irq.quant.validation)
 _PARAMETERS = {"layer_norm": ("weight", "bias"), "batch_norm": ("weight", "bias", "running_mean", "running_var"),
-               "prelu": ("weight",), "group_norm": ("weight", "bias")}
+               "prelu": ("weight",), "group_norm": ("weight", "bias"),
+               "instance_norm": ("weight", "bias", "running_mean", "running_var")}
 
 
 def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:

@@ -496,3 +496,67 @@ class TensorDivide(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y, z = self.a(x), self.b(x)
         return y / (torch.sigmoid(z) + 0.5), torch.tanh(y) / (2.0 - torch.tanh(z))
+
+
+# -- the last float islands (issue 12): each lowers to fixed-point bpu ops now -----------------------------------
+class InstanceNormNet(nn.Module):
+    """Style-transfer blocks: InstanceNorm2d with an affine and without one (input statistics), and an
+    InstanceNorm1d that tracks running statistics (in eval it is a per-channel affine map)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.in1 = nn.InstanceNorm2d(6, affine=True)
+        self.conv2 = nn.Conv2d(6, 4, 3, padding=1)
+        self.in2 = nn.InstanceNorm2d(4)
+        self.in3 = nn.InstanceNorm1d(4, track_running_stats=True)
+        with torch.no_grad():
+            self.in1.weight.copy_(torch.linspace(0.5, 1.5, 6))
+            self.in1.bias.copy_(torch.linspace(-0.4, 0.4, 6))
+            self.in3.running_mean.copy_(torch.linspace(-0.2, 0.2, 4))
+            self.in3.running_var.copy_(torch.linspace(0.5, 2.0, 4))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
+        return y, self.in3(y.flatten(2))
+
+
+class CumulativeSum(nn.Module):
+    """Running totals (torch.cumsum) along a sequence dim and along channels, of a bounded and a signed branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return torch.cumsum(torch.sigmoid(y), dim=3), y.cumsum(1)
+
+
+class RoundedDivide(nn.Module):
+    """Integer quotients (bucketing, index arithmetic): floor and trunc division of two branches, and of a
+    branch by positive and negative constants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        y = 16.0 * self.a(x)
+        g = torch.sigmoid(self.b(x))
+        return (torch.div(y, g + 0.25, rounding_mode="floor"), torch.div(y, -0.5 - g, rounding_mode="trunc"),
+                torch.div(y, 3.0, rounding_mode="floor"), torch.div(y, -2.5, rounding_mode="trunc"))
+
+
+class LogSoftmaxHead(nn.Module):
+    """A classifier's log-probabilities (NLL-loss heads) over classes, and a per-pixel log-softmax over channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 10)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return F.log_softmax(self.fc(y.mean((2, 3))), dim=1), torch.log_softmax(y, 1)
