@@ -65,6 +65,7 @@ class Case:
     batch: int                       # the traced batch
     other_batch: int                 # the batch deployed besides it
     ops: list[str] = field(default_factory=list)   # op kinds drawn, for coverage counts
+    qat_steps: int = 0               # SGD steps in QAT state between calibration and VALIDATION
 
     @property
     def filename(self) -> str:
@@ -99,6 +100,7 @@ class Case:
 
     def describe(self) -> str:
         return (f"chainfuzz seed {self.seed}: march={self.march} batch={self.batch}/{self.other_batch} "
+                f"qat_steps={self.qat_steps} "
                 f"inputs={self.inputs}\nqconfig = {self.qconfig_source}\n{self.source}")
 
 
@@ -580,8 +582,10 @@ def generate(seed: int, max_ops: int = 8) -> Case:
     source = "\n".join(lines) + "\n"
     owners = [line.split("=")[0].strip()[5:] for line in b.init_lines]
     batch = rng.choice([1, 2, 3])
-    return Case(seed, source, inputs, march, _qconfig_source(rng, march, owners), batch,
+    case = Case(seed, source, inputs, march, _qconfig_source(rng, march, owners), batch,
                 rng.choice([bb for bb in (1, 2, 4) if bb != batch]), list(b.ops))
+    case.qat_steps = rng.choice([0, 0, 0, 2])
+    return case
 
 
 def _example(shape: tuple[int, ...], kind: str, seed: int) -> torch.Tensor:
