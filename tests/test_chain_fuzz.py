@@ -16,9 +16,14 @@ bug found was cut down by hand and is kept below as a plain-torch regression tes
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
+import torch
+from torch import nn
 
+import irq
+from irq.transform import PassFailure
 from tests.support.chain_check import check
 from tests.support.model_gen import generate
 
@@ -51,3 +56,32 @@ def test_generator_is_deterministic_and_covers_the_catalogue():
                 "embedding"}
     assert expected <= kinds, sorted(expected - kinds)
     assert marches == {"bayes", "nash"}
+
+
+# -- bugs the generator found, each cut down by hand to a plain-torch model ---------------------------------------
+def _calibrated(model: nn.Module, x: torch.Tensor, qconfig, march: str) -> nn.Module:
+    qat = irq.prepare(model.eval(), (x,), qconfig=qconfig, march=march, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return qat
+
+
+class _SelfAttentionScores(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ x.transpose(-1, -2)
+
+
+def test_int16_matmul_beyond_the_requantize_bound_is_refused_at_its_line():
+    """Seed 2035: an int16 x int16 matmul over K = 5 can reach 5 * 2**30 > 2**32, more than a requantize
+    takes. lower-bpu raised a bare ValueError ("pass 'lower-bpu' raised ValueError: accumulator bound ...",
+    location <unknown>:0); it is now a lowering error naming hl.matmul and the model's line."""
+    qat = _calibrated(_SelfAttentionScores(), torch.randn(2, 3, 5), "default_calib_16bit", "nash")
+    with pytest.raises(PassFailure) as err:
+        irq.convert(qat, march="nash")
+    text = str(err.value)
+    assert "raised ValueError" not in text
+    assert re.search(rf"{re.escape(os.path.basename(__file__))}:\d+:\d+: error: 'hl.matmul' its accumulator "
+                     r"over 5 i16 x i16 products can reach 5368709120", text), text

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from irq.runtime import reference
 
 import irq
-from irq.runtime import reference
 from tests.support.model_gen import Case
 
 #: VALIDATION vs float: max |v - f| <= tolerance * max |f| + steps * s passes outright, s the largest

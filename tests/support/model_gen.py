@@ -168,6 +168,10 @@ class _Builder:
         self.values.extend(new)
         return new
 
+    def add(self, kind: str, expr: str, modules: dict[str, str] | None = None) -> str | None:
+        """`try_line` for a one-result op: the kind when it was added, else None."""
+        return kind if self.try_line(kind, expr, modules) else None
+
     # -- helpers -------------------------------------------------------------------------------------------
     def pick(self, rank: int | None = None, float_only: bool = True) -> Value | None:
         pool = [v for v in self.values if (rank is None or v.rank == rank)
@@ -198,8 +202,9 @@ def _usable(t) -> bool:
 
 
 def _broadcasts(a: torch.Size, b: torch.Size) -> bool:
-    """Whether a op b has b's shape (a broadcasts to b; batch dims equal)."""
-    if len(a) > len(b) or a[0] != b[0] and len(a) == len(b):
+    """Whether a op b has b's shape with a's batch on b's: same rank (a lower-rank partner would align its
+    batch with another axis, and eager torch itself would then mix the samples), a's other dims 1 or equal."""
+    if len(a) != len(b) or a[0] != b[0]:
         return False
     for da, db in zip(reversed(a), reversed(b)):
         if da != db and da != 1:
@@ -245,7 +250,7 @@ def _conv(b: _Builder, x: Value) -> str | None:
     if r.random() < 0.4:
         act = r.choice(["F.relu", "F.relu6"])
         expr = f"{act}({expr})"
-    return kind if b.try_line(kind, expr, modules) else None
+    return b.add(kind, expr, modules)
 
 
 def _conv_transpose(b: _Builder, x: Value) -> str | None:
@@ -257,7 +262,7 @@ def _conv_transpose(b: _Builder, x: Value) -> str | None:
     op = r.randint(0, s - 1)
     cout = r.randint(1, 6)
     ctor = f"nn.ConvTranspose2d({x.dims[0]}, {cout}, {k}, stride={s}, padding={p}, output_padding={op})"
-    return "conv_transpose2d" if b.try_line("conv_transpose2d", "{ct}(" + x.name + ")", {"ct": ctor}) else None
+    return b.add("conv_transpose2d", "{ct}(" + x.name + ")", {"ct": ctor})
 
 
 def _linear(b: _Builder, x: Value) -> str | None:
@@ -267,7 +272,7 @@ def _linear(b: _Builder, x: Value) -> str | None:
     expr = "{fc}(" + x.name + ")"
     if r.random() < 0.3:
         expr = f"F.relu({expr})"
-    return "linear" if b.try_line("linear", expr, {"fc": ctor}) else None
+    return b.add("linear", expr, {"fc": ctor})
 
 
 def _matmul(b: _Builder, x: Value) -> str | None:
@@ -277,7 +282,7 @@ def _matmul(b: _Builder, x: Value) -> str | None:
               and v.dims[:-2] == x.dims[:-2] and v.dims[-1] == x.dims[-1]]
     y = b.rng.choice(others)
     form = b.rng.choice(["torch.matmul({x}, {y}.transpose(-2, -1))", "{x} @ {y}.transpose(-1, -2)"])
-    return "matmul" if b.try_line("matmul", form.format(x=x.name, y=y.name)) else None
+    return b.add("matmul", form.format(x=x.name, y=y.name))
 
 
 def _binary(b: _Builder, x: Value) -> str | None:
@@ -289,7 +294,7 @@ def _binary(b: _Builder, x: Value) -> str | None:
             return None  # scalar / tensor is a reciprocal: not in the profiles
         expr = f"{x.name} {op} {c}" if r.random() < 0.5 or op == "/" else f"{c} {op} {x.name}"
         kind = {"+": "add_scalar", "-": "sub_scalar", "*": "mul_scalar", "/": "div_scalar"}[op]
-        return kind if b.try_line(kind, expr) else None
+        return b.add(kind, expr)
     y = b.partner(x)
     if y is None:
         return None
@@ -301,8 +306,8 @@ def _binary(b: _Builder, x: Value) -> str | None:
         kind += "_broadcast"
     if op in "+-" and r.random() < 0.2:
         kind += "_relu"
-        return kind if b.try_line(kind, f"F.relu({left} {op} {right})") else None
-    return kind if b.try_line(kind, f"{left} {op} {right}") else None
+        return b.add(kind, f"F.relu({left} {op} {right})")
+    return b.add(kind, f"{left} {op} {right}")
 
 
 def _activation(b: _Builder, x: Value) -> str | None:
@@ -310,10 +315,11 @@ def _activation(b: _Builder, x: Value) -> str | None:
     name = r.choice(list(ACTIVATIONS) + ["prelu"])
     if name == "prelu":
         channels = r.choice([1, x.dims[0]])
-        return "prelu" if b.try_line("prelu", "{act}(" + x.name + ")", {"act": f"nn.PReLU({channels}, init=-0.2)"}) else None
+        return b.add("prelu", "{act}(" + x.name + ")", {"act": f"nn.PReLU({channels}, init=-0.2)"})
     lo = r.choice([-1.0, -0.5, 0.0])
-    expr = ACTIVATIONS[name].format(x=x.name, slope=r.choice([0.01, 0.1, 0.2]), lo=lo, hi=lo + r.choice([0.5, 1.0, 3.0]))
-    return name if b.try_line(name, expr) else None
+    hi = lo + r.choice([0.5, 1.0, 3.0])
+    expr = ACTIVATIONS[name].format(x=x.name, slope=r.choice([0.01, 0.1, 0.2]), lo=lo, hi=hi)
+    return b.add(name, expr)
 
 
 def _pool(b: _Builder, x: Value) -> str | None:
@@ -327,10 +333,10 @@ def _pool(b: _Builder, x: Value) -> str | None:
     if r.random() < 0.5:
         d = r.choice([1, 1, 2])
         expr = f"F.max_pool2d({x.name}, {k}, stride={s}, padding={p}, dilation={d}, ceil_mode={ceil})"
-        return "max_pool2d" if b.try_line("max_pool2d", expr) else None
+        return b.add("max_pool2d", expr)
     cip = r.random() < 0.5
     expr = f"F.avg_pool2d({x.name}, {k}, stride={s}, padding={p}, ceil_mode={ceil}, count_include_pad={cip})"
-    return "avg_pool2d" if b.try_line("avg_pool2d", expr) else None
+    return b.add("avg_pool2d", expr)
 
 
 def _adaptive_pool(b: _Builder, x: Value) -> str | None:
@@ -340,7 +346,7 @@ def _adaptive_pool(b: _Builder, x: Value) -> str | None:
     sizes = [(oh, ow) for oh in range(1, h + 1) for ow in range(1, w + 1) if h % oh == 0 and w % ow == 0]
     size = b.rng.choice([(1, 1)] * 3 + sizes)
     arg = "1" if size == (1, 1) and b.rng.random() < 0.5 else repr(size)
-    return "adaptive_avg_pool2d" if b.try_line("adaptive_avg_pool2d", f"F.adaptive_avg_pool2d({x.name}, {arg})") else None
+    return b.add("adaptive_avg_pool2d", f"F.adaptive_avg_pool2d({x.name}, {arg})")
 
 
 def _interpolate(b: _Builder, x: Value) -> str | None:
@@ -353,7 +359,7 @@ def _interpolate(b: _Builder, x: Value) -> str | None:
         arg = f"scale_factor={r.choice([2, 2, 3])}"
     else:
         arg = f"size=({r.randint(1, 12)}, {r.randint(1, 12)})"
-    return f"interpolate_{mode}" if b.try_line(f"interpolate_{mode}", f"F.interpolate({x.name}, {arg}, mode='{mode}'{ac})") else None
+    return b.add(f"interpolate_{mode}", f"F.interpolate({x.name}, {arg}, mode='{mode}'{ac})")
 
 
 def _norm(b: _Builder, x: Value) -> str | None:
@@ -370,7 +376,7 @@ def _norm(b: _Builder, x: Value) -> str | None:
             return None
         c = x.dims[0]
         g = r.choice([d for d in range(1, c + 1) if c % d == 0])
-        return "group_norm" if b.try_line("group_norm", "{gn}(" + x.name + ")", {"gn": f"nn.GroupNorm({g}, {c})"}) else None
+        return b.add("group_norm", "{gn}(" + x.name + ")", {"gn": f"nn.GroupNorm({g}, {c})"})
     if choice == "batch_norm":
         if x.rank == 4:
             ctor = f"nn.BatchNorm2d({x.dims[0]})"
@@ -378,9 +384,9 @@ def _norm(b: _Builder, x: Value) -> str | None:
             ctor = f"nn.BatchNorm1d({x.dims[0]})"
         else:
             return None
-        return "batch_norm" if b.try_line("batch_norm", "{bn}(" + x.name + ")", {"bn": ctor}) else None
+        return b.add("batch_norm", "{bn}(" + x.name + ")", {"bn": ctor})
     dim = r.randint(1, x.rank - 1) if r.random() < 0.5 else -1
-    return "softmax" if b.try_line("softmax", f"torch.softmax({x.name}, dim={dim})") else None
+    return b.add("softmax", f"torch.softmax({x.name}, dim={dim})")
 
 
 def _reduce(b: _Builder, x: Value) -> str | None:
@@ -392,8 +398,11 @@ def _reduce(b: _Builder, x: Value) -> str | None:
         keep = r.random() < 0.5
     fn = r.choice(["mean", "sum"])
     dim = dims[0] if len(dims) == 1 and r.random() < 0.5 else tuple(dims)
-    expr = f"{x.name}.{fn}({dim!r}, keepdim={keep})" if r.random() < 0.5 else f"torch.{fn}({x.name}, {dim!r}, keepdim={keep})"
-    return fn if b.try_line(fn, expr) else None
+    if r.random() < 0.5:
+        expr = f"{x.name}.{fn}({dim!r}, keepdim={keep})"
+    else:
+        expr = f"torch.{fn}({x.name}, {dim!r}, keepdim={keep})"
+    return b.add(fn, expr)
 
 
 def _movement(b: _Builder, x: Value) -> str | None:
@@ -458,7 +467,7 @@ def _movement(b: _Builder, x: Value) -> str | None:
         if not ones or n <= 2:
             return None
         expr = f"{x.name}.squeeze({r.choice(ones)})"
-    return choice if b.try_line(choice, expr) else None
+    return b.add(choice, expr)
 
 
 def _split(b: _Builder, x: Value) -> str | None:
@@ -471,9 +480,9 @@ def _split(b: _Builder, x: Value) -> str | None:
         pieces = r.randint(2, min(3, size))
         parts = -(-size // pieces)
         count = -(-size // parts)
-        return "chunk" if b.try_line("chunk", f"torch.chunk({x.name}, {pieces}, dim={d})", outputs=count) else None
+        return b.add("chunk", f"torch.chunk({x.name}, {pieces}, dim={d})", outputs=count)
     cut = r.randint(1, size - 1)
-    return "split" if b.try_line("split", f"torch.split({x.name}, [{cut}, {size - cut}], dim={d})", outputs=2) else None
+    return b.add("split", f"torch.split({x.name}, [{cut}, {size - cut}], dim={d})", outputs=2)
 
 
 def _concat(b: _Builder, x: Value) -> str | None:
@@ -487,10 +496,10 @@ def _concat(b: _Builder, x: Value) -> str | None:
             return None
         parts = [x.name] + [v.name for v in r.sample(same, min(len(same), r.randint(1, 2)))]
         sd = r.randint(1, x.rank)
-        return "stack" if b.try_line("stack", f"torch.stack([{', '.join(parts)}], dim={sd})") else None
+        return b.add("stack", f"torch.stack([{', '.join(parts)}], dim={sd})")
     parts = [x.name] + [v.name for v in r.sample(fits, min(len(fits), r.randint(1, 3)))]
     r.shuffle(parts)
-    return "cat" if b.try_line("cat", f"torch.cat([{', '.join(parts)}], dim={d})") else None
+    return b.add("cat", f"torch.cat([{', '.join(parts)}], dim={d})")
 
 
 CATALOGUE = {
