@@ -41,8 +41,8 @@ def check_accumulator_bound(bound: int, what: str) -> None:
     try:
         fp.check_requantize_input(bound)
     except ValueError:
-        raise LoweringError(f"{what} can reach {bound} in the worst case, beyond the 2**32 a requantize takes: "
-                            "quantize one of its inputs to int8 (or shorten the reduction)") from None
+        raise LoweringError(f"{what} can reach {bound} in the worst case: too large to requantize in int64 "
+                            "(must be < 2**32); quantize one of its inputs to int8 or shorten the reduction") from None
 
 
 @dataclass
