@@ -98,7 +98,8 @@ def check(case: Case, calibration_batches: int = 3) -> Outcome:
     step = max((float(t.abs().max()) for k, t in qat.state_dict().items()
                 if k.endswith(".scale") and ".weight_quant." not in k), default=0.0)
     for i, (v, e) in enumerate(zip(validation, eager)):
-        _close_to_float(case, i, v, e, step)
+        if not case.qat_steps:  # QAT moved the weights and batch-norm statistics away from the float model's
+            _close_to_float(case, i, v, e, step)
     try:
         program = irq.convert(qat, march=case.march)
     except Exception as e:  # noqa: BLE001
