@@ -168,9 +168,9 @@ class _Builder:
         self.values.extend(new)
         return new
 
-    def add(self, kind: str, expr: str, modules: dict[str, str] | None = None) -> str | None:
-        """`try_line` for a one-result op: the kind when it was added, else None."""
-        return kind if self.try_line(kind, expr, modules) else None
+    def add(self, kind: str, expr: str, modules: dict[str, str] | None = None, outputs: int = 1) -> str | None:
+        """`try_line`, returning the kind when the line was added, else None."""
+        return kind if self.try_line(kind, expr, modules, outputs) else None
 
     # -- helpers -------------------------------------------------------------------------------------------
     def pick(self, rank: int | None = None, float_only: bool = True) -> Value | None:
@@ -594,6 +594,10 @@ def generate(seed: int, max_ops: int = 8) -> Case:
     case = Case(seed, source, inputs, march, _qconfig_source(rng, march, owners), batch,
                 rng.choice([bb for bb in (1, 2, 4) if bb != batch]), list(b.ops))
     case.qat_steps = rng.choice([0, 0, 0, 2])
+    weighted = [o for o in owners if o.endswith(("_conv", "_fc", "_ct"))]
+    if weighted and rng.random() < 0.15:  # a high-precision (int32) output, as a final conv/linear has
+        case.qconfig_source = (case.qconfig_source[:-1]
+                               + f', "{weighted[-1]}": "default_calib_8bit_weight_32bit_out"}}')
     return case
 
 
