@@ -20,6 +20,7 @@ import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import irq
@@ -85,3 +86,27 @@ def test_int16_matmul_beyond_the_requantize_bound_is_refused_at_its_line():
     assert "raised ValueError" not in text
     assert re.search(rf"{re.escape(os.path.basename(__file__))}:\d+:\d+: error: 'hl.matmul' its accumulator "
                      r"over 5 i16 x i16 products can reach 5368709120", text), text
+
+
+class _WideLinearThenHardtanh(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.hardtanh(self.fc(x), -0.5, 0.5)
+
+
+def test_lookup_table_on_an_int32_output_names_the_op_in_validation_and_convert():
+    """Seeds 4069, 4078, 5048, 5057: an int32 high-precision output (`*_weight_32bit_out`) read by another
+    quantized op. convert refused it clearly, but VALIDATION (which a user runs first, to measure) raised a bare
+    "ValueError: no lookup table for i32 inputs" from irq.fixedpoint with no op, owner or line."""
+    x = torch.randn(2, 4)
+    qconfig = {"": "default_calib_8bit", "fc": "default_calib_8bit_weight_32bit_out"}
+    qat = _calibrated(_WideLinearThenHardtanh(), x, qconfig, "bayes")
+    line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
+    with pytest.raises(ValueError, match=rf"{line}: 'hardtanh' \(hardtanh\): .*int32 high-precision output of 'fc'"):
+        with torch.no_grad():
+            qat(x)
+    with pytest.raises(PassFailure, match=rf"{line}: error: 'hl.hardtanh' an input is an int32 high-precision"):
+        irq.convert(qat)
