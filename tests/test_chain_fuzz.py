@@ -18,9 +18,11 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from irq.runtime import reference
 from torch import nn
 
 import irq
@@ -110,3 +112,35 @@ def test_lookup_table_on_an_int32_output_names_the_op_in_validation_and_convert(
             qat(x)
     with pytest.raises(PassFailure, match=rf"{line}: error: 'hl.hardtanh' an input is an int32 high-precision"):
         irq.convert(qat)
+
+
+class _SameOutputTwice(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        y = self.conv(x)
+        return y, y, x
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_a_value_returned_twice_is_two_deployed_outputs(method):
+    """Seed 9037 (`return (v6, v6)`): the importer gave a value returned twice one return operand (the tuple
+    rebuilt by the `structure` attribute, which only the torch executor reads), so both runtimes returned one
+    array where the model and VALIDATION return two: a user taking `outputs[1]` got the next output's data."""
+    x = torch.randn(2, 3, 4, 4)
+    qat = irq.prepare(_SameOutputTwice().eval(), (x,), qconfig="default_calib_8bit", method=method,
+                      check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = [t.numpy() for t in qat(x)]
+    program = irq.convert(qat)
+    for deployed in (irq.run(program, x.numpy()), reference.run(program, x.numpy())):
+        assert len(deployed) == 3
+        for d, v in zip(deployed, validation):
+            np.testing.assert_array_equal(d, v)

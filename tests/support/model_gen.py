@@ -289,7 +289,7 @@ def _binary(b: _Builder, x: Value) -> str | None:
     r = b.rng
     op = r.choice(["+", "-", "*", "/"])
     if r.random() < 0.35:  # a Python scalar on either side
-        c = b.scalar(nonzero=True)
+        c = b.scalar(nonzero=op == "/")  # x * 0.0, x + 0.0: a constant output or an identity
         if op == "/" and r.random() < 0.5:
             return None  # scalar / tensor is a reciprocal: not in the profiles
         expr = f"{x.name} {op} {c}" if r.random() < 0.5 or op == "/" else f"{c} {op} {x.name}"
@@ -580,6 +580,11 @@ def generate(seed: int, max_ops: int = 8) -> Case:
     extra = [v for v in float_values[:-1] if v not in outputs]
     for v in rng.sample(extra, min(len(extra), rng.choice([0, 0, 1, 2]))):
         outputs.append(v)  # an output that is also an intermediate
+    roll = rng.random()
+    if roll < 0.05:
+        outputs.append(outputs[0])  # the same value returned twice
+    elif roll < 0.1 and b.values[0].tensor.is_floating_point():
+        outputs.append(b.values[0])  # a model input returned as it came
     args = ", ".join(f"x{i}" for i in range(n_inputs))
     lines = ["import torch", "import torch.nn.functional as F", "from torch import nn", "", "",
              "class FuzzModel(nn.Module):", "    def __init__(self):", "        super().__init__()"]
