@@ -33,7 +33,11 @@ ACTIVATIONS = {
     "gelu": "F.gelu({x})", "silu": "F.silu({x})", "hardswish": "F.hardswish({x})",
     "hardsigmoid": "F.hardsigmoid({x})", "leaky_relu": "F.leaky_relu({x}, {slope})",
     "clamp": "torch.clamp({x}, {lo}, {hi})", "hardtanh": "F.hardtanh({x}, {lo}, {hi})", "relu_method": "{x}.relu()",
+    "clamp_min": "{x}.clamp_min({lo})",
 }
+#: element-wise ops only march nash lists (on bayes they are float islands convert refuses)
+NASH_ONLY = {"abs": "torch.abs({x})", "neg": "-{x}", "exp": "torch.exp({x})",
+             "sqrt": "torch.sqrt(torch.sigmoid({x}))", "rsqrt": "torch.rsqrt(torch.sigmoid({x}) + 0.5)"}
 
 
 @dataclass
@@ -312,7 +316,9 @@ def _binary(b: _Builder, x: Value) -> str | None:
 
 def _activation(b: _Builder, x: Value) -> str | None:
     r = b.rng
-    name = r.choice(list(ACTIVATIONS) + ["prelu"])
+    name = r.choice(list(ACTIVATIONS) + ["prelu"] + list(NASH_ONLY) * (b.march == "nash" or r.random() < 0.2))
+    if name in NASH_ONLY:
+        return b.add(name, NASH_ONLY[name].format(x=x.name))
     if name == "prelu":
         channels = r.choice([1, x.dims[0]])
         return b.add("prelu", "{act}(" + x.name + ")", {"act": f"nn.PReLU({channels}, init=-0.2)"})
