@@ -100,14 +100,16 @@ class _WideLinearThenHardtanh(nn.Module):
 
 
 def test_lookup_table_on_an_int32_output_names_the_op_in_validation_and_convert():
-    """Seeds 4069, 4078, 5048, 5057: an int32 high-precision output (`*_weight_32bit_out`) read by another
+    """Seeds 4069, 4078, 5048, 5057, 7182: an int32 high-precision output (`*_weight_32bit_out`) read by another
     quantized op. convert refused it clearly, but VALIDATION (which a user runs first, to measure) raised a bare
-    "ValueError: no lookup table for i32 inputs" from irq.fixedpoint with no op, owner or line."""
+    "ValueError: no lookup table for i32 inputs" from irq.fixedpoint with no op, owner or line, and a softmax
+    reading it tried to build a 2**32-entry exp table (MemoryError, 32 GiB)."""
     x = torch.randn(2, 4)
     qconfig = {"": "default_calib_8bit", "fc": "default_calib_8bit_weight_32bit_out"}
     qat = _calibrated(_WideLinearThenHardtanh(), x, qconfig, "bayes")
     line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
-    with pytest.raises(ValueError, match=rf"{line}: 'hardtanh' \(hardtanh\): .*int32 high-precision output of 'fc'"):
+    with pytest.raises(ValueError, match=rf"{line}: 'hardtanh' \(hardtanh\) reads the int32 high-precision output "
+                                         r"of 'fc': only a model output may be one"):
         with torch.no_grad():
             qat(x)
     with pytest.raises(PassFailure, match=rf"{line}: error: 'hl.hardtanh' an input is an int32 high-precision"):
@@ -144,3 +146,22 @@ def test_a_value_returned_twice_is_two_deployed_outputs(method):
         assert len(deployed) == 3
         for d, v in zip(deployed, validation):
             np.testing.assert_array_equal(d, v)
+
+
+class _WideLinearThenSoftmax(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.fc(x), dim=-1)
+
+
+def test_softmax_on_an_int32_output_is_refused_in_validation_not_tabulated():
+    """Seed 7182: VALIDATION of a softmax reading an int32 output built its exp table over 2**32 codes."""
+    x = torch.randn(2, 4)
+    qconfig = {"": "default_calib_8bit", "fc": "default_calib_8bit_weight_32bit_out"}
+    qat = _calibrated(_WideLinearThenSoftmax(), x, qconfig, "nash")
+    with pytest.raises(ValueError, match=r"'softmax' \(softmax\) reads the int32 high-precision output of 'fc'"):
+        with torch.no_grad():
+            qat(x)

@@ -105,13 +105,14 @@ def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize
     irq.fixedpoint (found by tests/test_chain_fuzz.py)."""
     if not _validating(out_fq):
         return y
+    wide = [f.owner for f in in_fqs if f is not None and f.is_marker]
+    if wide:  # lower-bpu refuses it too; computing it could build a 2**32-entry table (softmax, a LUT)
+        raise ValueError(f"{where + ': ' if where else ''}'{kind}' ({out_fq.owner}) reads the int32 high-precision "
+                         f"output of '{wide[0]}': only a model output may be one")
     try:
         return _exact(kind, y, inputs, in_fqs, out_fq, attrs, params)
     except ValueError as e:
-        wide = [f.owner for f in in_fqs if f is not None and f.is_marker]
-        hint = (f" (it reads the int32 high-precision output of '{wide[0]}': only a model output may be one)"
-                if wide else "")
-        raise ValueError(f"{where + ': ' if where else ''}'{kind}' ({out_fq.owner}): {e}{hint}") from e
+        raise ValueError(f"{where + ': ' if where else ''}'{kind}' ({out_fq.owner}): {e}") from e
 
 
 def _exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize, attrs: dict,
