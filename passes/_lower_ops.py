@@ -20,6 +20,7 @@ from irq.passes._lowering import (
     _lut_attrs,
     _shape,
     _str,
+    check_accumulator_bound,
     fp,
     lut_functions,
     np,
@@ -128,7 +129,7 @@ class OpLowerings:
         k = _shape(op.operands[0])[-1]
         bound = k * -fp.qrange(a.dtype)[0] * -fp.qrange(b.dtype)[0]
         if bound >= 2**31:
-            fp.check_requantize_input(bound)
+            check_accumulator_bound(bound, f"its accumulator over {k} {a.dtype} x {b.dtype} products")
         acc_t = TensorType(_shape(op.results[0]), _int_type("i32" if bound < 2**31 else "i64"))
         acc = self.emit(bpu.MatmulOp(a.value, b.value, result_types=[acc_t])).out
         self.finish_accumulator(op, acc, np.array([a.scale * b.scale]), -1)

@@ -33,6 +33,18 @@ class LoweringError(ValueError):
     """An op of the frozen graph that cannot become bpu ops (the message names it and its location)."""
 
 
+def check_accumulator_bound(bound: int, what: str) -> None:
+    """Refuse, as a LoweringError the driver reports with the op's location, an accumulator whose worst case
+    a requantize cannot take (`fp.check_requantize_input`: |acc| < 2**32). A bare ValueError there escaped
+    the driver as "pass 'lower-bpu' raised ValueError" with no op and no line (found by tests/test_chain_fuzz.py:
+    an int16 x int16 matmul on nash)."""
+    try:
+        fp.check_requantize_input(bound)
+    except ValueError:
+        raise LoweringError(f"{what} can reach {bound} in the worst case: too large to requantize in int64 "
+                            "(must be < 2**32); quantize one of its inputs to int8 or shorten the reduction") from None
+
+
 @dataclass
 class QValue:
     """The integer form of a frozen-graph float value: codes (or an accumulator) and their scale(s)."""
@@ -376,7 +388,8 @@ class LoweringBase:
         bmax = int(np.abs(b_codes).max()) if b_codes is not None and b_codes.size else 0
         dtype = fp.accumulator_dtype(reduction, x.dtype, wmax, bmax)
         if dtype == "i64":
-            fp.check_requantize_input(reduction * -fp.qrange(x.dtype)[0] * wmax + bmax)
+            check_accumulator_bound(reduction * -fp.qrange(x.dtype)[0] * wmax + bmax,
+                                    f"its accumulator over {reduction} {x.dtype} products")
         return TensorType(shape, _int_type(dtype))
 
     def _output(self, op: Operation) -> tuple[Operation, float, str, int, int]:

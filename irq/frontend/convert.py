@@ -367,7 +367,6 @@ class GraphConverter:
             return [], None
         out = ret.args[0]
         values: list[Value] = []
-        index: dict[int, int] = {}
 
         def enc(a: Any) -> Attribute:
             if isinstance(a, fx.Node):
@@ -378,11 +377,11 @@ class GraphConverter:
             return encode_literal(a, enc)
 
         def enc_value(v: Value) -> OperandRefAttr:
-            i = index.get(id(v))
-            if i is None:
-                i = index[id(v)] = len(values)
-                values.append(v)
-            return OperandRefAttr(i)
+            # one operand per occurrence, even of a value returned twice (`return y, y`): the runtimes return
+            # the return's operands as the flat outputs, so a shared operand made them return one array where
+            # the model returns two (found by tests/test_chain_fuzz.py)
+            values.append(v)
+            return OperandRefAttr(len(values) - 1)
 
         structure = enc(out)
         if isinstance(structure, OperandRefAttr) and structure.index == 0:

@@ -101,10 +101,26 @@ def _channel_view(a: Tensor, out: Tensor, kind: str) -> Tensor:
 
 
 def exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize | None, attrs: dict,
-          params: dict | None = None) -> Tensor:
-    """The op's VALIDATION output (dequantized codes), or `y` (its float result) in other states."""
+          params: dict | None = None, where: str = "") -> Tensor:
+    """The op's VALIDATION output (dequantized codes), or `y` (its float result) in other states.
+
+    `where` is the op's `file:line` prefix: an op VALIDATION cannot compute (an int32 high-precision output
+    read by a lookup table...) raises a ValueError naming it and the user's line, not a bare message from
+    irq.fixedpoint (found by tests/test_chain_fuzz.py)."""
     if not _validating(out_fq):
         return y
+    wide = [f.owner for f in in_fqs if f is not None and f.is_marker]
+    if wide:  # lower-bpu refuses it too; computing it could build a 2**32-entry table (softmax, a LUT)
+        raise ValueError(f"{where + ': ' if where else ''}'{kind}' ({out_fq.owner}) reads the int32 high-precision "
+                         f"output of '{wide[0]}': only a model output may be one")
+    try:
+        return _exact(kind, y, inputs, in_fqs, out_fq, attrs, params)
+    except ValueError as e:
+        raise ValueError(f"{where + ': ' if where else ''}'{kind}' ({out_fq.owner}): {e}") from e
+
+
+def _exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantize, attrs: dict,
+           params: dict | None) -> Tensor:
     if kind in ("conv1d", "conv2d", "conv_transpose2d", "linear"):
         return _weighted(kind, inputs[0], in_fqs[0], out_fq, attrs, params or {})
     if kind == "interpolate" and attrs.get("mode") == "bilinear" and in_fqs and in_fqs[0] is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from irq.passes.quant_annotate import is_passthrough
 from torch import fx
 
+from irq.diagnostics import location_prefix
 from irq.ir.operation import Operation
 from irq.ir.values import BlockArgument, Value
 from irq.quant.fake_quantize import FakeQuantize
@@ -202,7 +203,7 @@ def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:
         data = [v for v in op.operands if _is_tensor(v)]
         inputs = [b.v(v) for v in data]
         in_fqs = [_module(b, quantizer_of(v)) for v in data]
-    return b.call(exact, kind, out, inputs, in_fqs, _module(b, out_path), attrs, params)
+    return b.call(exact, kind, out, inputs, in_fqs, _module(b, out_path), attrs, params, location_prefix(op.location))
 
 
 def _is_tensor(v: Value) -> bool:

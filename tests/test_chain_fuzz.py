@@ -1,0 +1,167 @@
+"""Generated models through the whole quantization chain (chainfuzz), and the bugs they found.
+
+`tests/support/model_gen.py` draws seeded random small DAGs of the ops the march profiles list (convs of every
+stride / padding / dilation / groups, linear, matmul, broadcasting arithmetic with scalars on either side,
+cat / stack / chunk / split, movement, pools, interpolate, activations, norms, pads, pixel_shuffle, reductions,
+embedding on int inputs, residuals, intermediate outputs) with random qconfigs (int8 / int16, per-channel /
+per-tensor, per-owner overrides) on both marches. `tests/support/chain_check.py` checks each one:
+CALIBRATION == eager torch, VALIDATION close to float, deployed == VALIDATION bit for bit at two batch sizes,
+reference == numba bit for bit, and a refusal names the model's file:line.
+
+The default budget (`CHAINFUZZ_CASES`, 12 cases) keeps CI short; `CHAINFUZZ_CASES=2000 CHAINFUZZ_START=1000`
+runs longer (or `scripts/chainfuzz.py` for a per-seed log). A failing seed prints its model's source; each
+bug found was cut down by hand and is kept below as a plain-torch regression test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from irq.runtime import reference
+from torch import nn
+
+import irq
+from irq.transform import PassFailure
+from tests.support.chain_check import check
+from tests.support.model_gen import generate
+
+CASES = int(os.environ.get("CHAINFUZZ_CASES", "12"))
+START = int(os.environ.get("CHAINFUZZ_START", "0"))
+
+
+@pytest.mark.parametrize("seed", range(START, START + CASES))
+def test_generated_model_keeps_the_chains_promises(seed):
+    case = generate(seed)
+    print(f"chainfuzz seed {seed} ({case.march}): {', '.join(case.ops)}")
+    check(case)
+
+
+def test_generator_is_deterministic_and_covers_the_catalogue():
+    """The same seed gives the same model (a failure reproduces from its seed), and a few hundred seeds
+    draw every op family the generator knows, so a catalogue entry that silently never fits is caught."""
+    assert generate(5).source == generate(5).source and generate(5).qconfig_source == generate(5).qconfig_source
+    kinds = set()
+    marches = set()
+    for seed in range(300):
+        case = generate(seed)
+        kinds.update(case.ops)
+        marches.add(case.march)
+    expected = {"conv2d_dense", "conv2d_depthwise", "conv2d_grouped", "conv1d_dense", "conv_transpose2d", "linear",
+                "matmul", "add", "mul_broadcast", "sub", "div", "add_scalar", "mul_scalar", "cat", "stack", "chunk",
+                "split", "flatten", "permute", "transpose", "reshape", "slice", "pad", "pixel_shuffle", "max_pool2d",
+                "avg_pool2d", "adaptive_avg_pool2d", "interpolate_nearest", "interpolate_bilinear", "relu", "gelu",
+                "prelu", "leaky_relu", "softmax", "layer_norm", "group_norm", "batch_norm", "mean", "sum",
+                "embedding"}
+    assert expected <= kinds, sorted(expected - kinds)
+    assert marches == {"bayes", "nash"}
+
+
+# -- bugs the generator found, each cut down by hand to a plain-torch model ---------------------------------------
+def _calibrated(model: nn.Module, x: torch.Tensor, qconfig, march: str) -> nn.Module:
+    qat = irq.prepare(model.eval(), (x,), qconfig=qconfig, march=march, check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return qat
+
+
+class _SelfAttentionScores(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ x.transpose(-1, -2)
+
+
+def test_int16_matmul_beyond_the_requantize_bound_is_refused_at_its_line():
+    """Seed 2035: an int16 x int16 matmul over K = 5 can reach 5 * 2**30 > 2**32, more than a requantize
+    takes. lower-bpu raised a bare ValueError ("pass 'lower-bpu' raised ValueError: accumulator bound ...",
+    location <unknown>:0); it is now a lowering error naming hl.matmul and the model's line."""
+    qat = _calibrated(_SelfAttentionScores(), torch.randn(2, 3, 5), "default_calib_16bit", "nash")
+    with pytest.raises(PassFailure) as err:
+        irq.convert(qat, march="nash")
+    text = str(err.value)
+    assert "raised ValueError" not in text
+    assert re.search(rf"{re.escape(os.path.basename(__file__))}:\d+:\d+: error: 'hl.matmul' its accumulator "
+                     r"over 5 i16 x i16 products can reach 5368709120", text), text
+
+
+class _WideLinearThenHardtanh(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.hardtanh(self.fc(x), -0.5, 0.5)
+
+
+def test_lookup_table_on_an_int32_output_names_the_op_in_validation_and_convert():
+    """Seeds 4069, 4078, 5048, 5057, 7182: an int32 high-precision output (`*_weight_32bit_out`) read by another
+    quantized op. convert refused it clearly, but VALIDATION (which a user runs first, to measure) raised a bare
+    "ValueError: no lookup table for i32 inputs" from irq.fixedpoint with no op, owner or line, and a softmax
+    reading it tried to build a 2**32-entry exp table (MemoryError, 32 GiB)."""
+    x = torch.randn(2, 4)
+    qconfig = {"": "default_calib_8bit", "fc": "default_calib_8bit_weight_32bit_out"}
+    qat = _calibrated(_WideLinearThenHardtanh(), x, qconfig, "bayes")
+    line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
+    with pytest.raises(ValueError, match=rf"{line}: 'hardtanh' \(hardtanh\) reads the int32 high-precision output "
+                                         r"of 'fc': only a model output may be one"):
+        with torch.no_grad():
+            qat(x)
+    with pytest.raises(PassFailure, match=rf"{line}: error: 'hl.hardtanh' an input is an int32 high-precision"):
+        irq.convert(qat)
+
+
+class _SameOutputTwice(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        y = self.conv(x)
+        return y, y, x
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_a_value_returned_twice_is_two_deployed_outputs(method):
+    """Seed 9037 (`return (v6, v6)`): the importer gave a value returned twice one return operand (the tuple
+    rebuilt by the `structure` attribute, which only the torch executor reads), so both runtimes returned one
+    array where the model and VALIDATION return two: a user taking `outputs[1]` got the next output's data."""
+    x = torch.randn(2, 3, 4, 4)
+    qat = irq.prepare(_SameOutputTwice().eval(), (x,), qconfig="default_calib_8bit", method=method,
+                      check_model=False)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        validation = [t.numpy() for t in qat(x)]
+    program = irq.convert(qat)
+    for deployed in (irq.run(program, x.numpy()), reference.run(program, x.numpy())):
+        assert len(deployed) == 3
+        for d, v in zip(deployed, validation):
+            np.testing.assert_array_equal(d, v)
+
+
+class _WideLinearThenSoftmax(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.fc(x), dim=-1)
+
+
+def test_softmax_on_an_int32_output_is_refused_in_validation_not_tabulated():
+    """Seed 7182: VALIDATION of a softmax reading an int32 output built its exp table over 2**32 codes."""
+    x = torch.randn(2, 4)
+    qconfig = {"": "default_calib_8bit", "fc": "default_calib_8bit_weight_32bit_out"}
+    qat = _calibrated(_WideLinearThenSoftmax(), x, qconfig, "nash")
+    with pytest.raises(ValueError, match=r"'softmax' \(softmax\) reads the int32 high-precision output of 'fc'"):
+        with torch.no_grad():
+            qat(x)
