@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from irq.dialects import bpu
 from irq.passes._lowering import LoweringError, QValue, _base, _constant_data, _int_type, _ints, _shape, _str, fp, np
+from irq.passes.quant_annotate import is_passthrough
 
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
 from irq.ir.operation import Operation
@@ -151,8 +152,8 @@ class LayerOpLowerings:
         value = op.get_attr("value")
         v = float(value.value) if isinstance(value, (FloatAttr, IntegerAttr)) else 0.0
         code = int(fp.quantize_to_codes(np.float32(v), x.scale, x.dtype)) if mode == "constant" else 0
-        if mode == "constant" and v != 0.0 and float(np.float32(code * x.scale)) != float(np.float32(v)) and any(
-                u.name == "func.return" for u in op.results[0].users):
+        if mode == "constant" and v != 0.0 and float(np.float32(code * x.scale)) != float(np.float32(v)) and \
+                _reaches_return(op.results[0]):
             raise LoweringError(f"pads a returned value with {v}, which is not a code of its scale {x.scale}")
         out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))
         pads = ArrayAttr(IntegerAttr(p, i64) for p in _ints(op, "pad", 1, 0))
@@ -272,3 +273,20 @@ class LayerOpLowerings:
         dims = (sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None
                 else list(range(rank)))
         self._mean_any_dims(op, in_shape, dims, average=False)
+
+
+def _reaches_return(value) -> bool:
+    """Whether `value` is returned, directly or through ops that pass its codes on unchanged (flatten,
+    reshape, permute, ...): VALIDATION then returns the float it holds, with no quantizer in between, so a
+    pad value that is not a code of the scale would make the deployed output differ (chain fuzzer, seed
+    6653: pad(value=2.0) -> flatten -> return)."""
+    seen, todo = set(), [value]
+    while todo:
+        v = todo.pop()
+        for u in v.users:
+            if u.name == "func.return":
+                return True
+            if id(u) not in seen and is_passthrough(u):
+                seen.add(id(u))
+                todo.extend(u.results)
+    return False

@@ -165,3 +165,40 @@ def test_softmax_on_an_int32_output_is_refused_in_validation_not_tabulated():
     with pytest.raises(ValueError, match=r"'softmax' \(softmax\) reads the int32 high-precision output of 'fc'"):
         with torch.no_grad():
             qat(x)
+
+
+class _PadThenFlatten(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (2, 1, 0, 1), mode="constant", value=2.0).flatten(3)
+
+
+class _PadThenConv(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (2, 1, 0, 1), mode="constant", value=2.0).flatten(3))
+
+
+def test_pad_value_returned_through_a_reshape_is_refused_not_rounded():
+    """Seed 6653: pad(value=2.0) -> flatten -> return. VALIDATION returns the float 2.0 (no quantizer after
+    the pad), the deployed program the pad value's code times the scale: 60 of 84 outputs differed by up to
+    0.011 with no error, because lowering refused such a pad only when its *direct* user was the return."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 1, 4)
+    qat = _calibrated(_PadThenFlatten(), x, "default_calib_8bit", "nash")
+    with pytest.raises(PassFailure, match=r"pads a returned value with 2\.0"):
+        irq.convert(qat, march="nash")
+
+
+def test_pad_value_read_by_a_quantized_op_still_converts_exactly():
+    """The refusal is only for a pad value that reaches an output without a quantizer: a conv reading the
+    padded value quantizes the same code VALIDATION does, so deployed == VALIDATION."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 1, 4)
+    qat = _calibrated(_PadThenConv(), x, "default_calib_8bit", "nash")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    program = irq.convert(qat, march="nash")
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
