@@ -342,8 +342,9 @@ class QuantAnnotate(Pass):
         super().__init__(**options)
         self.rules = rules
         self.module_types = dict(module_types or {})
-        #: the owners of every function annotated so far (for QConfigRules.unmatched)
-        self.owners: list[OwnerInfo] = []
+        #: the owners of every function annotated so far (for QConfigRules.unmatched); not `owners`, which is
+        #: the pass option of per-owner templates
+        self.annotated_owners: list[OwnerInfo] = []
 
     def run(self, fn: Operation) -> None:
         if any(op.dialect_name == "qat" for op in fn.walk()):
@@ -366,6 +367,6 @@ class QuantAnnotate(Pass):
             raise self.fail(str(e), fn) from None
         a = Annotator(rules, march, self.module_types)
         a.run(fn)
-        self.owners += a.owners
+        self.annotated_owners += a.owners
         self.statistics["fake-quants inserted"] += a.inserted
         self.statistics["ops left in float"] += a.float_ops

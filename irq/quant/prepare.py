@@ -48,7 +48,7 @@ def annotate(module, qconfig: QConfig | QConfigRules | dict | str | None, march:
     pm = PassManager.parse("builtin.module()")
     pm.nest("func.func").add(annotate_pass)
     pm.run(module)
-    for problem in rules.unmatched(annotate_pass.owners):
+    for problem in rules.unmatched(annotate_pass.annotated_owners):
         warnings.warn(f"irq.prepare: {problem}", QuantizationWarning, stacklevel=3)
     return module
 
