@@ -1,0 +1,192 @@
+"""The VNNI micro-kernels: LLVM IR calling `llvm.x86.avx512.vpdpbusd.512`, generated per block shape.
+
+Split from vnni.py (which keeps the GEMM driver, packing and the plan objects) because this is the one
+part written against llvmlite rather than in Numba: `_microkernel` builds an MR x (16 * nv) register
+block as an intrinsic, `_store_codes` its in-register half_up requantize, and `_panel`/`_panel_codes`/
+`_tile` are the Numba-level dispatch over the compiled shapes. The arithmetic is vnni.py's docstring.
+"""
+
+from __future__ import annotations
+
+import numba
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+#: Rows per micro-kernel call: 6 rows x 4 vectors = 24 zmm accumulators + 4 B vectors + 1 broadcast
+#: of 32 registers. Measured (3136x576x64, one core): 2 rows 160-172, 4 rows 163-210, 6 rows
+#: 235-278, 8 rows 109-166 GMAC/s (spills).
+MR = 6
+#: Output columns per B panel: four 16-lane vectors.
+PANEL = 64
+
+_I8 = ir.IntType(8)
+_I32 = ir.IntType(32)
+_V16 = ir.VectorType(_I32, 16)
+_FLIP4 = ir.Constant(_I32, -0x7F7F7F80)  # 0x80808080: the top bit of each of the 4 broadcast bytes
+
+
+def _microkernel(mr: int, nv: int, requantize: bool = False):
+    """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)``.
+
+    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)``
+    and writes int8 codes instead of int32 sums: ``c[r, j] = clamp((acc * M + bm) >> S, lo, hi)`` with
+    M, bm (``bias * M + 2**(S-1)``) and S read as int64 vectors from `q_addr` (``[M x 64][bm x 64][S x
+    64]`` of the panel's columns), `c_addr` int8 with row stride `ldc` bytes; every lane is stored, so
+    the caller guarantees 16 * nv valid columns (`_fused_ok`).
+
+    ``C[mr, 16*nv] = sum over taps t of flip(A_t)[mr, 4*k4] @ B_t`` where ``A_t`` starts at
+    ``a_addr + taps[t]`` (byte offsets, int64) with row stride `lda` bytes, and B_t is the t-th
+    ``k4`` slice of one packed panel (consecutive in memory). `c_addr` is int32 with row stride `ldc`
+    elements. The accumulators live in allocas that LLVM's SROA promotes to registers.
+    """
+
+    def codegen(context, builder, signature, args):
+        a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc = args[:8]
+        i64 = lda.type
+        dot = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V16, [_V16, _V16, _V16]),
+                                             "llvm.x86.avx512.vpdpbusd.512")
+        a_base = builder.inttoptr(a_addr, _I8.as_pointer())
+        b_base = builder.inttoptr(b_addr, _I8.as_pointer())
+        c_base = builder.inttoptr(c_addr, _I32.as_pointer())
+        taps = builder.inttoptr(taps_addr, i64.as_pointer())
+        zero = ir.Constant(_V16, None)
+        accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
+        step = ir.Constant(i64, nv * 64)
+        with cgutils.for_range(builder, ntaps) as tap_loop:
+            t = tap_loop.index
+            a_tap = builder.gep(a_base, [builder.load(builder.gep(taps, [t]))])
+            rows = [builder.gep(a_tap, [builder.mul(lda, ir.Constant(i64, r))]) for r in range(mr)]
+            b_tap = builder.gep(b_base, [builder.mul(builder.mul(t, k4), step)])
+            with cgutils.for_range(builder, k4) as loop:
+                kk = loop.index
+                b_k = builder.gep(b_tap, [builder.mul(kk, step)])
+                b_vecs = [builder.load(builder.bitcast(builder.gep(b_k, [ir.Constant(i64, v * 64)]),
+                                                       _V16.as_pointer()), align=1) for v in range(nv)]
+                k_off = builder.mul(kk, ir.Constant(i64, 4))
+                for r in range(mr):
+                    a4 = builder.load(builder.bitcast(builder.gep(rows[r], [k_off]), _I32.as_pointer()), align=1)
+                    a4 = builder.xor(a4, _FLIP4)
+                    one = builder.insert_element(ir.Constant(_V16, ir.Undefined), a4, ir.Constant(_I32, 0))
+                    splat = builder.shuffle_vector(one, ir.Constant(_V16, ir.Undefined), ir.Constant(_V16, None))
+                    for v in range(nv):
+                        builder.store(builder.call(dot, [builder.load(accs[r][v]), splat, b_vecs[v]]), accs[r][v])
+        if requantize:
+            _store_codes(builder, accs, args[8:], c_addr, ldc, mr, nv)
+            return context.get_dummy_value()
+        for r in range(mr):
+            for v in range(nv):
+                c_off = builder.add(builder.mul(ldc, ir.Constant(i64, r)), ir.Constant(i64, v * 16))
+                builder.store(builder.load(accs[r][v]), builder.bitcast(builder.gep(c_base, [c_off]),
+                                                                       _V16.as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    if requantize:
+        @intrinsic
+        def mkq(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
+            return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp,
+                              types.uintp, types.intp, types.uintp, types.int64, types.int64), codegen
+
+        return mkq
+
+    @intrinsic
+    def mk(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc):
+        return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp, types.uintp,
+                          types.intp), codegen
+
+    return mk
+
+
+_I64 = ir.IntType(64)
+_V16Q = ir.VectorType(_I64, 16)
+_V16B = ir.VectorType(_I8, 16)
+
+
+def _store_codes(builder, accs, q_args, c_addr, ldc, mr: int, nv: int) -> None:
+    """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
+
+    Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
+    offset by bm, shifted per lane, clamped and narrowed; the tile never goes through memory.
+    """
+    q_addr, lo, hi = q_args
+    q_base = builder.inttoptr(q_addr, _I64.as_pointer())
+    c_base = builder.inttoptr(c_addr, _I8.as_pointer())
+
+    def vec(which: int, v: int):
+        ptr = builder.gep(q_base, [ir.Constant(_I64, which * PANEL + v * 16)])
+        return builder.load(builder.bitcast(ptr, _V16Q.as_pointer()), align=8)
+
+    def splat(x):
+        one = builder.insert_element(ir.Constant(_V16Q, ir.Undefined), x, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(one, ir.Constant(_V16Q, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
+
+    lo_v, hi_v = splat(lo), splat(hi)
+    consts = [(vec(0, v), vec(1, v), vec(2, v)) for v in range(nv)]
+    for r in range(mr):
+        for v in range(nv):
+            m, bm, sh = consts[v]
+            p = builder.add(builder.mul(builder.sext(builder.load(accs[r][v]), _V16Q), m), bm)
+            q = builder.ashr(p, sh)
+            q = builder.select(builder.icmp_signed("<", q, lo_v), lo_v, q)
+            q = builder.select(builder.icmp_signed(">", q, hi_v), hi_v, q)
+            off = builder.add(builder.mul(ldc, ir.Constant(_I64, r)), ir.Constant(_I64, v * 16))
+            builder.store(builder.trunc(q, _V16B), builder.bitcast(builder.gep(c_base, [off]), _V16B.as_pointer()),
+                          align=1)
+
+
+#: public for kernels that need other block shapes (kernels/small_matmul.py)
+microkernel = _microkernel
+_mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
+_mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
+_mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
+
+
+@numba.njit(cache=True)
+def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
+    """`_panel` of MR rows with the requantize in registers, writing int8 codes.
+
+    Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
+    compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
+    costs seconds of cold compile.
+    """
+    if nv == 4:
+        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+    elif nv == 2:
+        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+    else:
+        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+
+
+@numba.njit(cache=True)
+def _panel(mr_full, nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc):
+    """One micro-kernel call: MR rows when `mr_full`, else one row; `nv` vectors (1-4)."""
+    if mr_full:
+        if nv == 4:
+            _mk6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+        elif nv == 3:
+            _mk6_3(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+        elif nv == 2:
+            _mk6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+        else:
+            _mk6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+    else:
+        if nv == 4:
+            _mk1_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+        elif nv == 3:
+            _mk1_3(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+        elif nv == 2:
+            _mk1_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+        else:
+            _mk1_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)
+
+
+@numba.njit(cache=True, inline="always")
+def _tile(rows, nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, t_addr):
+    """The MR x 64 int32 tile at `t_addr` of `rows` (<= MR) virtual rows starting at `a_addr`."""
+    if rows == MR:
+        _panel(True, nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, t_addr, PANEL)
+    else:
+        for r in range(rows):
+            _panel(False, nv, a_addr + r * lda, lda, taps_addr, ntaps, b_addr, k4, t_addr + r * PANEL * 4, PANEL)
+
