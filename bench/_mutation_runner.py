@@ -29,7 +29,8 @@ except ModuleNotFoundError:  # Python 3.10: cosmic-ray's own dependency reads TO
 #: the tool's own files, copied into every executor's scratch copy so it runs the current tool
 TOOL_FILES = ("bench/mutation.py", "bench/_mutation_exec.py", "bench/_mutation_targets.py",
               "bench/_mutation_report.py", "bench/_mutation_runner.py", "bench/_mutation_replay.py",
-              "bench/_mutation_equivalents.py")
+              "bench/_mutation_equivalents.py", "bench/_mutation_equiv_ir.py", "bench/_mutation_equiv_lowering.py",
+              "bench/_mutation_equiv_numbers.py", "bench/_mutation_equiv_runtime.py")
 
 
 # ----------------------------------------------------------------------------- scratch copy

@@ -1,0 +1,86 @@
+"""Reviewed equivalent mutants of the IR core: the rewrite driver, CSE and the shape rules.
+
+One concept of bench/_mutation_equivalents.py's table (which merges them): each entry names why no test can
+kill the mutant; matched by where it is (file, function, line, operator), not by line number.
+"""
+
+IR: dict[tuple[str, str, str, str], str] = {
+    # (file, enclosing function, mutated line, operator): reason
+    (
+        "irq/rewrite/driver.py",
+        "op_replaced",
+        "for r in op.results:",
+        "core/ZeroIterationForLoop",
+    ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
+    "whose op_modified pushes the same users",
+    (
+        "irq/rewrite/driver.py",
+        "op_replaced",
+        "for use in r._uses:",
+        "core/ZeroIterationForLoop",
+    ): "redundant notification: PatternRewriter.replace_op goes through replace_all_uses_with, "
+    "whose op_modified pushes the same users",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/ReplaceComparisonOperator_Eq_NotEq",
+    ): "a fast path: both branches give the same tuple for one result; for several, the types of the "
+    "Pure multi-result ops (chunk, split) follow from the operands and attributes already in the key",
+    (
+        "passes/cse.py",
+        "_key",
+        "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),",
+        "core/AddNot",
+    ): "as the == -> != mutant on the same line",
+    (
+        "passes/cse.py",
+        "region",
+        "if len(region.blocks) == 1:",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "a region without blocks returned just above, so <= 1 and == 1 agree",
+    (
+        "irq/rewrite/driver.py",
+        "_callables",
+        "return tuple(p.fn if type(p) is FunctionPattern else p.match_and_rewrite for p in patterns)",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "type(p) == cls and type(p) is cls agree (type equality is identity)",
+    (
+        "dialects/_shapes.py",
+        "same_as_input",
+        "return [shape_of(op.operands[0])]",
+        "core/NumberReplacer",
+    ): "every op using this rule has exactly one operand, so operands[-1] is operands[0] "
+    "(operands[1] raises and is killed)",
+    (
+        "dialects/_shapes.py",
+        "reduce",
+        'keep = bool(getattr(op.get_attr("keepdim"), "value", False))',
+        "core/ReplaceFalseWithTrue",
+    ): "keepdim is a required attribute of torch.mean/sum: the verifier rejects an op without it "
+    "before the shape rule's default could apply",
+    (
+        "irq/frontend/shapes.py",
+        "infer_shapes",
+        "if v is _TYPED:",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "_TYPED is a bare object() sentinel: == falls back to identity",
+    (
+        "irq/frontend/shapes.py",
+        "_emit_types",
+        "hit = memo.get(key) if key is not None else None",
+        "core/ReplaceComparisonOperator_IsNot_Is",
+    ): "disables a cache that never holds a None key: the same types are computed again, only slower",
+    (
+        "irq/frontend/shapes.py",
+        "_query",
+        'if args[1] == "shape":',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "args[1] is the attribute name fx recorded from `x.shape`: Python interns attribute names, so `is` agrees",
+    (
+        "irq/frontend/shapes.py",
+        "_query",
+        'if node.op == "call_method" and node.target in _SIZE_METHODS and shape is not None:',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "fx sets Node.op from string literals, which CPython interns: `is` agrees with ==",
+}
