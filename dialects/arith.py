@@ -32,7 +32,7 @@ from irq.ir.dense import DenseElementsAttr
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute, operand, result
 from irq.ir.traits import Commutative, ConstantLike, Pure, SameOperandsAndResultType
-from irq.ir.types import SIGNLESS, FloatType, IndexType, IntegerType, ShapedType, Type
+from irq.ir.types import SIGNLESS, FloatType, IndexType, IntegerType, ShapedType, Type, VectorType
 
 DIALECT = Dialect("arith", "Integer and floating point arithmetic.")
 
@@ -83,6 +83,10 @@ class ConstantOp(Op):
             raise self.error(f"integer return type must be signless, got {t}")
         if self.value.type is not self.result.type:
             raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
+        if (isinstance(t, VectorType) and any(t.scalable_dims) and isinstance(self.value, DenseElementsAttr)
+                and not self.value.is_splat):
+            # MLIR's ConstantOp::verify: a scalable vector's length is only known at run time
+            raise self.error(f"a scalable vector {t} can only be initialized by a splat, not by {self.value}")
 
 
 #: The flag property of each op that has one (MLIR's ArithFastMathInterface / overflow flags), and
@@ -474,9 +478,14 @@ def _cast(op_name: str, doc: str, src: Constraint, dst: Constraint, rule) -> typ
     def verify_op(self) -> None:
         a, r = self.operands[0].type, self.results[0].type
         if isinstance(a, ShapedType) != isinstance(r, ShapedType) or (
-            isinstance(a, ShapedType) and (type(a) is not type(r) or a.shape != r.shape)
+            isinstance(a, ShapedType) and (type(a) is not type(r) or a.shape != r.shape
+                                           or getattr(a, "scalable_dims", None) != getattr(r, "scalable_dims", None))
         ):
+            # MLIR: SameOperandsAndResultShape, where `[4]` (scalable) and `4` are other shapes
             raise self.error(f"operand and result must have the same shape, got {a} and {r}")
+        if getattr(a, "encoding", None) != getattr(r, "encoding", None):
+            # MLIR's areCastCompatible compares the containers but for the element type
+            raise self.error(f"operand type {a} and result type {r} are cast incompatible (tensor encodings differ)")
         problem = rule(_element(a), _element(r))
         if problem:
             raise self.error(problem)

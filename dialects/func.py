@@ -188,6 +188,12 @@ class FuncOp(Op):
         ft = self.function_type
         if not isinstance(ft, TypeAttr) or not isinstance(ft.value, FunctionType):
             raise self.error("requires a 'function_type' attribute of function type")
+        for key, what in (("arg_attrs", "arguments"), ("res_attrs", "results")):
+            # MLIR's function_interface_impl: names without a dialect prefix are reserved for the op
+            for entry in self.get_attr(key) or ():
+                plain = [n for n in getattr(entry, "value", {}) if "." not in n]
+                if plain:
+                    raise self.error(f"{what} may only have dialect attributes ('{plain[0]}' has no dialect prefix)")
         body = self.regions[0]
         if body.blocks:
             entry = body.blocks[0]

@@ -29,7 +29,7 @@ from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
 from irq.text.fast_statements import FastStatements
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
-from irq.text.lexer import Lexer, Tok
+from irq.text.lexer import Lexer, Tok, missing_token_position
 from irq.text.parse_state import OpEntry, ParseState, unexpected_error
 from irq.text.reduce_values import ValueReducer
 from irq.text.replay import make_plan
@@ -432,7 +432,7 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
         tok = e.token
         found = "end of input" if tok.type == "$END" else _describe_token(tok)
         expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected if x != "FAST_OP"})
-        raise lexer.error(tok.pos, f"unexpected {found}", expected) from None
+        raise lexer.error(missing_token_position(text, tok.pos), f"unexpected {found}", expected) from None
     except RecursionError:
         raise lexer.error(state.op_stack[-1].pos if state.op_stack else 0, "input nested too deeply to parse") from None
     except ParseError:
