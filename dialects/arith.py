@@ -150,6 +150,8 @@ def _binary(op_name: str, doc: str, constraint: Constraint, commutative: bool) -
         "print_custom": _print_binary,
         "parse_custom": classmethod(_parse_binary),
     }
+    if op_name in _FLAG_OF:  # declared, so the custom form (which writes the flag) is chosen for it
+        ns[_FLAG_OF[op_name]] = attribute(optional=True, doc="MLIR's flag property, `fastmath<...>` / `overflow<...>`")
     cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
     return DIALECT.op(type(Op)(cls_name, (Op,), ns))
 
@@ -281,7 +283,29 @@ class NegFOp(Op):
     traits = frozenset({Pure, SameOperandsAndResultType})
     operand_ = operand(FloatLike)
     result = result(FloatLike)
-    assembly_format = "$operand_ attr-dict `:` type($result)"
+    fastmath = attribute(optional=True, doc="MLIR's fast-math flags, `fastmath<...>`")
+
+    def print_custom(self, p) -> None:
+        """`%r = arith.negf %a [fastmath<...>] {attrs} : type`, as the binary float ops."""
+        flag = self.properties.get("fastmath")
+        flag_text = f" {str(flag).partition('.')[2]}" if flag is not None else ""
+        p.out.append(f"{p.op_name(self)} {p.value(self.operands[0])}{flag_text}"
+                     f"{p.attr_dict(self, ('fastmath',))} : {self.results[0].type._text}")
+
+    @classmethod
+    def parse_custom(cls, p) -> Op:
+        x = p.parse_operand()
+        props = None
+        t = p.peek()
+        if t is not None and t.type == "OPAQUE_ATTR":
+            if not t.value.startswith("fastmath<"):
+                raise p.error(f"unexpected '{t.value}'", t)
+            p.next()
+            props = {"fastmath": OpaqueAttr("arith", "#arith." + t.value)}
+        attrs = p.parse_optional_attr_dict()
+        ty = p.parse_colon_type()
+        p.expect_end()
+        return cls.create(p.resolve_operands([x], [ty]), [ty], attrs, props, [])
 
     def fold(self) -> Attribute | None:
         owner = getattr(self.operand_, "op", None)
@@ -354,9 +378,11 @@ class _CmpOp(Op):
         if not 0 <= self.predicate.value < len(self.PREDICATES):
             return super().print_custom(p)
         lhs, rhs = self.operands
+        flag = self.properties.get("fastmath")  # cmpf's fast-math flags, written as the binary ops write them
+        flag_text = f" {str(flag).partition('.')[2]}" if flag is not None else ""
         p.out.append(
-            f"{p.op_name(self)} {self.predicate_name}, {p.value(lhs)}, {p.value(rhs)}"
-            f"{p.attr_dict(self, ('predicate',))} : {lhs.type._text}"
+            f"{p.op_name(self)} {self.predicate_name}, {p.value(lhs)}, {p.value(rhs)}{flag_text}"
+            f"{p.attr_dict(self, ('predicate', 'fastmath'))} : {lhs.type._text}"
         )
 
     @classmethod
@@ -368,11 +394,17 @@ class _CmpOp(Op):
         lhs = p.parse_operand()
         p.expect_punct(",")
         rhs = p.parse_operand()
+        props = {"predicate": IntegerAttr(cls.PREDICATES.index(word), i64)}
+        flag = p.peek()
+        if flag is not None and flag.type == "OPAQUE_ATTR" and _FLAG_OF.get(cls.name) == "fastmath":
+            if not flag.value.startswith("fastmath<"):
+                raise p.error(f"unexpected '{flag.value}'", flag)
+            p.next()
+            props["fastmath"] = OpaqueAttr("arith", "#arith." + flag.value)
         attrs = p.parse_optional_attr_dict()
         t = p.parse_colon_type()
         p.expect_end()
         operands = p.resolve_operands([lhs, rhs], [t, t])
-        props = {"predicate": IntegerAttr(cls.PREDICATES.index(word), i64)}
         return cls.create(operands, [_bool_like(t)], attrs, props, [])
 
 
@@ -404,6 +436,7 @@ class CmpFOp(_CmpOp):
     PREDICATES = CMPF_PREDICATES
     traits = frozenset({Pure})
     predicate = attribute(_is_predicate)
+    fastmath = attribute(optional=True, doc="MLIR's fast-math flags, `fastmath<...>`")
     lhs = operand(FloatLike)
     rhs = operand(FloatLike)
     result = result()

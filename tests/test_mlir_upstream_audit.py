@@ -7,9 +7,9 @@ and the message are checked, as mlir-opt checks MLIR's; valid cases must parse a
 `test_mlir_agrees` feeds every case to MLIR's C++ parser and verifier (iree-base-compiler) and
 requires the same verdict, so a case cannot encode a rule MLIR does not have.
 
-Upstream files covered: Dialect/Arith/invalid.mlir, Dialect/Builtin/invalid.mlir,
-Dialect/Builtin/types.mlir, Dialect/Func/invalid.mlir, IR/invalid-builtin-types.mlir,
-IR/invalid-builtin-attributes.mlir.
+Upstream files covered: Dialect/Arith/invalid.mlir, Dialect/Arith/ops.mlir,
+Dialect/Builtin/invalid.mlir, Dialect/Builtin/types.mlir, Dialect/Func/invalid.mlir,
+IR/invalid.mlir, IR/invalid-builtin-types.mlir, IR/invalid-builtin-attributes.mlir.
 """
 
 from __future__ import annotations
@@ -86,6 +86,14 @@ INVALID = [
      "// expected-error@+1 {{referenced attribute does not match previous definition}}\n"
      '#second = distinct[4]<"other">\n'
      '"t.c"() {a = #first, b = #second} : () -> ()\n'),
+    ("unknown_op_alone_in_a_body", "IR/invalid.mlir",
+     "func.func @g() {\n"
+     "  // expected-error@+1 {{custom op 'qwe' is unknown}}\n"
+     "  qwe\n}\n"),
+    ("block_without_terminator", "IR/invalid.mlir",
+     "func.func @g() {\n"
+     "  %a = arith.constant 3 : i8\n"
+     "  %b = arith.constant 4 : i8  // expected-error {{block in region #0 must end with a terminator}}\n}\n"),
     ("missing_paren_before_next_line", "IR/invalid.mlir (the wrong-token rule, Parser::emitWrongTokenError)",
      '"t.a"() : () -> ()\n'
      '"t.b"(  // expected-error {{unexpected string}}\n'
@@ -182,3 +190,48 @@ def test_mlir_reports_missing_tokens_at_the_same_place():
         with pytest.raises(Exception) as info:  # MLIRError
             ir.Module.parse(text, ctx)
         assert f":{line}:{column}:" in str(info.value), (text, str(info.value))
+
+
+# Dialect/Arith/ops.mlir: the flags of the float ops (negf and cmpf too) and of the integer ops
+# are written in the custom form, as mlir-opt prints them (irq printed these ops generically).
+FLAGGED = (
+    "func.func @f(%arg0: f32, %arg1: i32) -> f32 {\n"
+    "  %0 = arith.addf %arg0, %arg0 fastmath<fast> : f32\n"
+    "  %1 = arith.negf %0 fastmath<nnan,ninf> : f32\n"
+    "  %2 = arith.addi %arg1, %arg1 overflow<nsw> : i32\n"
+    "  %3 = arith.cmpf olt, %0, %1 fastmath<fast> : f32\n"
+    "  return %1 : f32\n"
+    "}\n"
+)
+
+
+def test_flags_print_in_the_custom_form():
+    m = irq.parse_module(FLAGGED)
+    assert irq.print_module(m) == "module {\n" + "".join("  " + line + "\n" for line in FLAGGED.splitlines()) + "}\n"
+    generic = irq.print_module(m, generic=True)
+    assert '"arith.negf"(%0) <{fastmath = #arith.fastmath<nnan,ninf>}>' in generic
+    assert irq.print_module(irq.parse_module(generic)) == irq.print_module(m)
+
+
+# MLIR's generic parser moves a registered op's inherent attribute written in the attribute
+# dictionary (the spelling from before properties, Dialect/Arith/ops.mlir's test_constant)
+# into its properties; a discardable attribute stays.
+INHERENT = '%0 = "arith.constant"() {value = 42 : i32, t.note} : () -> i32\n"t.use"(%0) : (i32) -> ()\n'
+
+
+def test_inherent_attributes_in_the_dictionary_become_properties():
+    m = irq.parse_module(INHERENT)
+    generic = irq.print_module(m, generic=True)
+    assert '"arith.constant"() <{value = 42 : i32}> {t.note} : () -> i32' in generic
+    assert "%c42_i32 = arith.constant {t.note} 42 : i32" in irq.print_module(m)
+
+
+def test_mlir_moves_inherent_attributes_too():
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    mlir = ir.Module.parse(INHERENT, ctx).operation.get_asm(print_generic_op_form=True)
+    assert '"arith.constant"() <{value = 42 : i32}> {t.note} : () -> i32' in mlir
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    assert ir.Module.parse(FLAGGED, ctx).operation.get_asm().count("fastmath<") == 3

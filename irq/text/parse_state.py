@@ -544,3 +544,17 @@ def _first_token_pos(items: list) -> int | None:
         if isinstance(x, Tok):
             return x.pos
     return None
+
+
+def inherent_to_properties(cls: type, attrs: dict | None, props: dict | None) -> tuple[dict | None, dict | None]:
+    """A registered op's inherent attributes written in its attribute dictionary, moved to its
+    properties: MLIR's generic parser does so (`"arith.constant"() {value = 42 : i32}`, the
+    spelling from before properties, prints `<{value = 42 : i32}>`), so both spellings are one op."""
+    d = getattr(cls, "definition", None)
+    if not attrs or d is None:
+        return attrs, props
+    names = d.attr_names
+    moved = {k: v for k, v in attrs.items() if k in names and (props is None or k not in props)}
+    if not moved:
+        return attrs, props
+    return {k: v for k, v in attrs.items() if k not in moved}, {**(props or {}), **moved}

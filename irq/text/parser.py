@@ -30,7 +30,7 @@ from irq.text.current_parse import _local, _s, _unsigned
 from irq.text.fast_statements import FastStatements
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
 from irq.text.lexer import Lexer, Tok, missing_token_position
-from irq.text.parse_state import OpEntry, ParseState, unexpected_error
+from irq.text.parse_state import OpEntry, ParseState, inherent_to_properties, unexpected_error
 from irq.text.reduce_values import ValueReducer
 from irq.text.replay import make_plan
 from irq.text.token_names import _TOKEN_NAMES, _describe_token
@@ -179,6 +179,7 @@ class Reducer(FastStatements, ValueReducer):
                 )
             op = UnregisteredOp(name, operands, ftype.results, attrs, props, regions, successors)
         else:
+            attrs, props = inherent_to_properties(cls, attrs, props)
             op = cls.create(operands, ftype.results, attrs, props, regions, successors)
         if regions:
             s.adopt_region_forwards(op)

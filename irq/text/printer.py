@@ -26,7 +26,7 @@ from irq.ir.block import Block, Region
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type
-from irq.text.affine_aliases import NO_ALIAS, alias_affine, visit_order
+from irq.text.affine_aliases import NO_ALIAS, NOT_VISITED, alias_affine, visit_order
 from irq.text.custom_form_check import _branched_to, _custom_form_is_faithful
 from irq.text.print_values import ELIDED, ValuePrinter, _print_resources, attr_key_text, symbol_text  # noqa: F401 - API here too
 from irq.text.strings import quote_string
@@ -407,6 +407,8 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
                 with deep_recursion():
                     order = visit_order(_custom_alias_visit_texts(op, p))
         return alias_affine(text, order)
+    if NO_ALIAS in text or NOT_VISITED in text:  # an op printed alone keeps its maps inline: no marks
+        text = text.replace(NO_ALIAS, "").replace(NOT_VISITED, "")
     return text.rstrip("\n")
 
 
