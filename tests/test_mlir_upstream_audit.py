@@ -235,3 +235,28 @@ def test_mlir_moves_inherent_attributes_too():
     ctx = ir.Context()
     ctx.allow_unregistered_dialects = True
     assert ir.Module.parse(FLAGGED, ctx).operation.get_asm().count("fastmath<") == 3
+
+
+def test_a_location_alias_used_as_an_attribute_reads_back():
+    """Issue 13, item 6 (IR/locations.mlir): `#loc` as an attribute value prints as `loc(...)`,
+    which irq and MLIR read back."""
+    text = '#loc = loc("a.py":1:2)\n"t.a"() {l = #loc, m = [#loc]} : () -> ()\n'
+    m = irq.parse_module(text)
+    for generic in (False, True):
+        printed = irq.print_module(m, generic=generic)
+        assert 'l = loc("a.py":1:2)' in printed
+        assert irq.print_module(irq.parse_module(printed), generic=generic) == printed
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    ir.Module.parse(irq.print_module(m), ctx)
+
+
+def test_entry_block_argument_mismatch_is_reported_at_the_function():
+    """Issue 13, item 6 (Dialect/Func/invalid.mlir): at the function's own line, as MLIR does,
+    not at 1:1 of the file."""
+    text = "// a comment\n\nfunc.func @f(i32) {\n^bb0(%a: f32):\n  return\n}\n"
+    m = irq.parse_module(text, "in.mlir")
+    with pytest.raises(irq.VerifyError) as info:
+        irq.verify(m)
+    assert "in.mlir:3:1: error: 'func.func' op entry block arguments (f32)" in str(info.value)
