@@ -260,3 +260,24 @@ def test_entry_block_argument_mismatch_is_reported_at_the_function():
     with pytest.raises(irq.VerifyError) as info:
         irq.verify(m)
     assert "in.mlir:3:1: error: 'func.func' op entry block arguments (f32)" in str(info.value)
+
+
+# Dialect/Builtin/Bytecode/attrs.mlir: dense string elements of a dialect's string type, printed as
+# mlir-opt prints them (", " between elements, one string when all are equal or there is one).
+DENSE_STRINGS = ('"t.a"() {a = dense<"s"> : tensor<4x!b.string>, b = dense<["foo","bar"]> : tensor<2x!b.string>, '
+                 'c = dense<["x", "x"]> : tensor<2x!b.s>, d = dense<[["p"], ["q, ]"]]> : tensor<2x1x!b.s>} '
+                 ': () -> ()\n')
+
+
+def test_dense_string_elements_print_as_mlir():
+    printed = irq.print_module(irq.parse_module(DENSE_STRINGS))
+    assert 'b = dense<["foo", "bar"]> : tensor<2x!b.string>, c = dense<"x"> : tensor<2x!b.s>' in printed
+    assert 'd = dense<[["p"], ["q, ]"]]> : tensor<2x1x!b.s>' in printed
+    assert irq.print_module(irq.parse_module(printed)) == printed
+    mismatch = r"inferred shape of elements literal \(\[2\]\) does not match type \(\[3\]\)"
+    with pytest.raises(irq.ParseError, match=mismatch):
+        irq.parse_module('"t.a"() {b = dense<["foo", "bar"]> : tensor<3x!b.string>} : () -> ()\n')
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    assert ir.Module.parse(DENSE_STRINGS, ctx).operation.get_asm().strip() == printed.strip()

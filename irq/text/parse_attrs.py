@@ -31,6 +31,7 @@ from irq.ir.attributes import (
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
+from irq.text.dense_strings import is_string_literal_body, normalize_dense_strings
 from irq.text.literals import decimal_int, parse_dense, parse_dense_array
 from irq.text.sparse import check_sparse, shorten_sparse
 from irq.text.strings import unescape_string
@@ -136,6 +137,13 @@ class AttributeBuilder:
 
     def dense_attr(self, tok: Tok, type_tok: Tok) -> Attribute:
         t = self.type_of(type_tok)
+        body = tok.value[len("dense<") : -1]
+        if is_string_literal_body(body) and isinstance(t, ShapedType) and t.has_static_shape and not _numeric(t):
+            # MLIR's dense string elements (`tensor<2x!d.string>`): kept as text, in mlir-opt's spelling
+            try:
+                return OpaqueAttr("builtin", f"dense<{normalize_dense_strings(body, t.shape)}> : {t._text}")
+            except BodySyntaxError as e:
+                raise self.error(tok.pos + len("dense<") + e.offset, e.message) from None
         try:
             return parse_dense(tok.value, t)
         except BodySyntaxError as e:
@@ -275,3 +283,12 @@ def _split_symbol(text: str) -> list[str]:
         if text.startswith("::", i):
             i += 2
     return parts
+
+
+def _numeric(t: ShapedType) -> bool:
+    """Whether a shaped type's elements have numbers (else only strings can fill a dense literal)."""
+    try:
+        storage_dtype(t.element_type)
+    except TypeError:
+        return False
+    return True
