@@ -286,9 +286,7 @@ def _split_symbol(text: str) -> list[str]:
 
 
 def _numeric(t: ShapedType) -> bool:
-    """Whether a shaped type's elements have numbers (else only strings can fill a dense literal)."""
-    try:
-        storage_dtype(t.element_type)
-    except TypeError:
-        return False
-    return True
+    """Whether a shaped type's elements are numbers (integers of any width, floats, index, complex);
+    else (a dialect's type) only strings can fill a dense literal, and `"0x..."` is a string too."""
+    from irq.ir.types import ComplexType
+    return isinstance(t.element_type, (IntegerType, FloatType, IndexType, ComplexType))
