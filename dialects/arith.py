@@ -32,7 +32,7 @@ from irq.ir.dense import DenseElementsAttr
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute, operand, result
 from irq.ir.traits import Commutative, ConstantLike, Pure, SameOperandsAndResultType
-from irq.ir.types import SIGNLESS, FloatType, IndexType, IntegerType, ShapedType, Type
+from irq.ir.types import SIGNLESS, FloatType, IndexType, IntegerType, ShapedType, Type, VectorType
 
 DIALECT = Dialect("arith", "Integer and floating point arithmetic.")
 
@@ -83,6 +83,10 @@ class ConstantOp(Op):
             raise self.error(f"integer return type must be signless, got {t}")
         if self.value.type is not self.result.type:
             raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
+        if (isinstance(t, VectorType) and any(t.scalable_dims) and isinstance(self.value, DenseElementsAttr)
+                and not self.value.is_splat):
+            # MLIR's ConstantOp::verify: a scalable vector's length is only known at run time
+            raise self.error(f"a scalable vector {t} can only be initialized by a splat, not by {self.value}")
 
 
 #: The flag property of each op that has one (MLIR's ArithFastMathInterface / overflow flags), and
@@ -146,6 +150,8 @@ def _binary(op_name: str, doc: str, constraint: Constraint, commutative: bool) -
         "print_custom": _print_binary,
         "parse_custom": classmethod(_parse_binary),
     }
+    if op_name in _FLAG_OF:  # declared, so the custom form (which writes the flag) is chosen for it
+        ns[_FLAG_OF[op_name]] = attribute(optional=True, doc="MLIR's flag property, `fastmath<...>` / `overflow<...>`")
     cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
     return DIALECT.op(type(Op)(cls_name, (Op,), ns))
 
@@ -277,7 +283,29 @@ class NegFOp(Op):
     traits = frozenset({Pure, SameOperandsAndResultType})
     operand_ = operand(FloatLike)
     result = result(FloatLike)
-    assembly_format = "$operand_ attr-dict `:` type($result)"
+    fastmath = attribute(optional=True, doc="MLIR's fast-math flags, `fastmath<...>`")
+
+    def print_custom(self, p) -> None:
+        """`%r = arith.negf %a [fastmath<...>] {attrs} : type`, as the binary float ops."""
+        flag = self.properties.get("fastmath")
+        flag_text = f" {str(flag).partition('.')[2]}" if flag is not None else ""
+        p.out.append(f"{p.op_name(self)} {p.value(self.operands[0])}{flag_text}"
+                     f"{p.attr_dict(self, ('fastmath',))} : {self.results[0].type._text}")
+
+    @classmethod
+    def parse_custom(cls, p) -> Op:
+        x = p.parse_operand()
+        props = None
+        t = p.peek()
+        if t is not None and t.type == "OPAQUE_ATTR":
+            if not t.value.startswith("fastmath<"):
+                raise p.error(f"unexpected '{t.value}'", t)
+            p.next()
+            props = {"fastmath": OpaqueAttr("arith", "#arith." + t.value)}
+        attrs = p.parse_optional_attr_dict()
+        ty = p.parse_colon_type()
+        p.expect_end()
+        return cls.create(p.resolve_operands([x], [ty]), [ty], attrs, props, [])
 
     def fold(self) -> Attribute | None:
         owner = getattr(self.operand_, "op", None)
@@ -350,9 +378,11 @@ class _CmpOp(Op):
         if not 0 <= self.predicate.value < len(self.PREDICATES):
             return super().print_custom(p)
         lhs, rhs = self.operands
+        flag = self.properties.get("fastmath")  # cmpf's fast-math flags, written as the binary ops write them
+        flag_text = f" {str(flag).partition('.')[2]}" if flag is not None else ""
         p.out.append(
-            f"{p.op_name(self)} {self.predicate_name}, {p.value(lhs)}, {p.value(rhs)}"
-            f"{p.attr_dict(self, ('predicate',))} : {lhs.type._text}"
+            f"{p.op_name(self)} {self.predicate_name}, {p.value(lhs)}, {p.value(rhs)}{flag_text}"
+            f"{p.attr_dict(self, ('predicate', 'fastmath'))} : {lhs.type._text}"
         )
 
     @classmethod
@@ -364,11 +394,17 @@ class _CmpOp(Op):
         lhs = p.parse_operand()
         p.expect_punct(",")
         rhs = p.parse_operand()
+        props = {"predicate": IntegerAttr(cls.PREDICATES.index(word), i64)}
+        flag = p.peek()
+        if flag is not None and flag.type == "OPAQUE_ATTR" and _FLAG_OF.get(cls.name) == "fastmath":
+            if not flag.value.startswith("fastmath<"):
+                raise p.error(f"unexpected '{flag.value}'", flag)
+            p.next()
+            props["fastmath"] = OpaqueAttr("arith", "#arith." + flag.value)
         attrs = p.parse_optional_attr_dict()
         t = p.parse_colon_type()
         p.expect_end()
         operands = p.resolve_operands([lhs, rhs], [t, t])
-        props = {"predicate": IntegerAttr(cls.PREDICATES.index(word), i64)}
         return cls.create(operands, [_bool_like(t)], attrs, props, [])
 
 
@@ -400,6 +436,7 @@ class CmpFOp(_CmpOp):
     PREDICATES = CMPF_PREDICATES
     traits = frozenset({Pure})
     predicate = attribute(_is_predicate)
+    fastmath = attribute(optional=True, doc="MLIR's fast-math flags, `fastmath<...>`")
     lhs = operand(FloatLike)
     rhs = operand(FloatLike)
     result = result()
@@ -474,9 +511,14 @@ def _cast(op_name: str, doc: str, src: Constraint, dst: Constraint, rule) -> typ
     def verify_op(self) -> None:
         a, r = self.operands[0].type, self.results[0].type
         if isinstance(a, ShapedType) != isinstance(r, ShapedType) or (
-            isinstance(a, ShapedType) and (type(a) is not type(r) or a.shape != r.shape)
+            isinstance(a, ShapedType) and (type(a) is not type(r) or a.shape != r.shape
+                                           or getattr(a, "scalable_dims", None) != getattr(r, "scalable_dims", None))
         ):
+            # MLIR: SameOperandsAndResultShape, where `[4]` (scalable) and `4` are other shapes
             raise self.error(f"operand and result must have the same shape, got {a} and {r}")
+        if getattr(a, "encoding", None) != getattr(r, "encoding", None):
+            # MLIR's areCastCompatible compares the containers but for the element type
+            raise self.error(f"operand type {a} and result type {r} are cast incompatible (tensor encodings differ)")
         problem = rule(_element(a), _element(r))
         if problem:
             raise self.error(problem)

@@ -135,3 +135,7 @@ class UnrealizedConversionCastOp(Op):
     inputs = variadic_operand()
     outputs = variadic_result()
     assembly_format = "($inputs^ `:` type($inputs))? `to` type($outputs) attr-dict"
+
+    def verify_op(self) -> None:
+        if not self.results:  # MLIR's UnrealizedConversionCastOp::verify
+            raise self.error("expected at least one result for cast operation")

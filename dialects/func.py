@@ -16,6 +16,7 @@ from irq.ir.opdef import Op, attribute, region, variadic_operand, variadic_resul
 from irq.ir.operation import Operation
 from irq.ir.traits import HasParent, IsolatedFromAbove, IsTerminator, Pure, ReturnLike, Symbol, SymbolTable
 from irq.ir.types import FunctionType, Type
+from irq.text.affine_aliases import NOT_VISITED
 
 DIALECT = Dialect("func", "Functions, calls and returns.")
 
@@ -100,7 +101,12 @@ class FuncOp(Op):
                 text = t._text
             extra = _entry(arg_attrs, i)
             if extra:
-                text += " " + p.dict_text(extra)
+                attrs = p.dict_text(extra)
+                if entry_args is not None and ("affine_" in attrs or "distinct[" in attrs):
+                    # mlir-opt's alias collector does not visit a defined function's argument
+                    # attributes (they print with the entry block's arguments): no alias of their own
+                    attrs = NOT_VISITED + attrs + NOT_VISITED
+                text += " " + attrs
             if entry_args is not None and i < len(entry_args) and entry_args[i].location is not None:
                 text += p.location_suffix(entry_args[i].location)
             args.append(text)
@@ -164,7 +170,7 @@ class FuncOp(Op):
         reserved = sorted(_RESERVED_ATTRS.intersection(attrs or ()))
         if reserved:  # the syntax sets these; a copy in the dictionary would silently lose
             raise p.error(f"'{reserved[0]}' is a reserved attribute of func.func, set by its syntax")
-        body = p.parse_optional_region(named_args) if named_args or p.peek_type() == "REGION" else None
+        body = p.parse_optional_region(named_args) if named_args or p.peek_type() in ("REGION", "ATTR_DICT") else None
         if named_args and body is None:
             raise p.error("a function with named arguments needs a body")
         p.expect_end()
@@ -188,6 +194,12 @@ class FuncOp(Op):
         ft = self.function_type
         if not isinstance(ft, TypeAttr) or not isinstance(ft.value, FunctionType):
             raise self.error("requires a 'function_type' attribute of function type")
+        for key, what in (("arg_attrs", "arguments"), ("res_attrs", "results")):
+            # MLIR's function_interface_impl: names without a dialect prefix are reserved for the op
+            for entry in self.get_attr(key) or ():
+                plain = [n for n in getattr(entry, "value", {}) if "." not in n]
+                if plain:
+                    raise self.error(f"{what} may only have dialect attributes ('{plain[0]}' has no dialect prefix)")
         body = self.regions[0]
         if body.blocks:
             entry = body.blocks[0]

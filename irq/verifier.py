@@ -95,7 +95,11 @@ def _check_regions(op: Operation) -> str | None:
             if last is None:
                 return f"region #{ri} has an empty block: it needs a terminator"
             if not isinstance(last, UnregisteredOp) and IsTerminator not in last.traits:
-                return f"block in region #{ri} must end with a terminator, not '{last.name}'"
+                # reported at the op that ends the block, where the terminator is missing (MLIR's
+                # "block with no terminator" is emitted there too), not at the op owning the region
+                raise VerifyError([Diagnostic(
+                    "error", f"'{op.name}' op block in region #{ri} must end with a terminator, not '{last.name}'",
+                    last.location, op)])
     return None
 
 

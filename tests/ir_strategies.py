@@ -603,11 +603,11 @@ class ModuleBuilder:
             op.function_type = FunctionType(inputs, results)
         # argument/result attribute lists where every dictionary is empty are the same as none (MLIR's rule)
         if draw(st.booleans()) and inputs:
-            dicts = [draw(st.dictionaries(IDENT.map("a_".__add__), attributes, max_size=2)) for _ in inputs]
+            dicts = [draw(st.dictionaries(IDENT.map("test.a_".__add__), attributes, max_size=2)) for _ in inputs]
             if any(dicts):
                 op.arg_attrs = ArrayAttr([DictionaryAttr(d) for d in dicts])
         if draw(st.booleans()) and results:
-            dicts = [draw(st.dictionaries(IDENT.map("r_".__add__), attributes, max_size=2)) for _ in results]
+            dicts = [draw(st.dictionaries(IDENT.map("test.r_".__add__), attributes, max_size=2)) for _ in results]
             if any(dicts):
                 op.res_attrs = ArrayAttr([DictionaryAttr(d) for d in dicts])
         op.attributes.update(draw(st.dictionaries(IDENT.map("x_".__add__), attributes, max_size=2)))

@@ -48,7 +48,7 @@ CASES = [
     ("result_used_inside_own_region", '%0 = "t.r"() ({\n  "t.use"(%0) : (i32) -> ()\n}) : () -> i32\n',
      ["test.mlir:2:3: error: 't.use' op operand #0 is a result of an enclosing operation"]),
     ("missing_terminator", 'func.func @f(%a: i32) -> i32 {\n  %0 = arith.addi %a, %a : i32\n}\n',
-     ["test.mlir:1:1: error: 'func.func' op block in region #0 must end with a terminator, not 'arith.addi'"]),
+     ["test.mlir:2:3: error: 'func.func' op block in region #0 must end with a terminator, not 'arith.addi'"]),
     ("empty_body", "func.func @f() {\n^bb0:\n}\n",
      ["test.mlir:1:1: error: 'func.func' op region #0 has an empty block: it needs a terminator"]),
     ("terminator_not_last", 'func.func @f() {\n  return\n  "t.x"() : () -> ()\n}\n',

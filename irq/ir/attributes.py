@@ -385,9 +385,10 @@ class OpaqueAttr(Attribute):
 
     def __init__(self, dialect: str, text: str) -> None:
         from irq.text.verbatim import check_typed_token
-        # printed verbatim; a typed string (`"s" : !foo.string`) is opaque too
+        # printed verbatim; a typed string (`"s" : !foo.string`) and dense string elements
+        # (`dense<["a", "b"]> : tensor<2x!foo.string>`, irq/text/dense_strings.py) are opaque too
         kinds = ("DIALECT_ATTR", "OPAQUE_ATTR")
-        check_typed_token(text, kinds, (*kinds, "STRING"), "opaque attribute text")
+        check_typed_token(text, kinds, (*kinds, "STRING", "DENSE"), "opaque attribute text")
         _set(self, "dialect", dialect)
         _set(self, "text", text)
         _set(self, "_text", text)

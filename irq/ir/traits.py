@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from irq.ir.types import ShapedType
+from irq.ir.types import ShapedType, Type
 
 if TYPE_CHECKING:
     from irq.ir.operation import Operation
@@ -124,13 +124,22 @@ class _SameOperandsAndResultShape(Trait):
     name = "SameOperandsAndResultShape"
 
     def verify(self, op: Operation) -> str | None:
-        shapes = {t.shape for t in (*op.operand_types, *op.result_types) if isinstance(t, ShapedType)}
+        # MLIR's verifyCompatibleShapes: a scalable vector dimension is another shape than a fixed one
+        # of the same size (`vector<[4]xi32>` vs `vector<4xi32>`), so the flags are part of the key
+        shapes = {(t.shape, _scalable_flags(t)) for t in (*op.operand_types, *op.result_types)
+                  if isinstance(t, ShapedType)}
         if len(shapes) > 1:
             return "requires the same shape for all operands and results"
         return None
 
 
 SameOperandsAndResultShape = _SameOperandsAndResultShape()
+
+
+def _scalable_flags(t: Type) -> tuple[bool, ...] | None:
+    """A vector's scalable flags when it has a scalable dimension (None for every other shape)."""
+    flags = getattr(t, "scalable_dims", None)
+    return flags if flags and any(flags) else None
 
 
 class _SameOperandsElementType(Trait):

@@ -265,6 +265,8 @@ class VectorType(ShapedType):
         shape = _check_shape(shape)
         if None in shape:
             raise ValueError("vector dimensions must be static")
+        if 0 in shape:  # MLIR's VectorType::verify
+            raise ValueError(f"vector types must have positive constant sizes but got {', '.join(map(str, shape))}")
         if isinstance(element_type, (ShapedType, TupleType, FunctionType, NoneType)):
             raise ValueError(f"invalid vector element type {element_type}: vectors hold scalars")
         scalable = tuple(bool(s) for s in scalable_dims) if scalable_dims is not None else (False,) * len(shape)
@@ -303,6 +305,9 @@ class MemRefType(ShapedType):
         shape = None if shape is None else _check_shape(shape)
         if shape is None and layout is not None:
             raise ValueError("an unranked memref has no layout")
+        if isinstance(element_type, (TensorType, TupleType, FunctionType, NoneType)):
+            # MLIR's BaseMemRefType::isValidElementType: scalars, complex, vectors, memrefs, dialect types
+            raise ValueError(f"invalid memref element type {element_type}")
         return cls._intern(
             (shape, element_type, layout, memory_space),
             shape=shape,
@@ -335,6 +340,8 @@ class ComplexType(Type):
     element_type: Type
 
     def __new__(cls, element_type: Type) -> ComplexType:
+        if not isinstance(element_type, (IntegerType, FloatType)):  # MLIR's ComplexType::verify
+            raise ValueError(f"invalid element type for complex: {element_type}")
         return cls._intern((element_type,), element_type=element_type)
 
     def _render(self) -> str:

@@ -14,6 +14,9 @@ gives the same text.
 MLIR does not alias inside the properties of an unregistered op (it holds them as one opaque
 attribute); the printer brackets such properties with `NO_ALIAS`, a character printed text
 never holds otherwise (strings escape control characters), and the scan drops the marks.
+Text between two `NOT_VISITED` marks is text MLIR's alias collector does not visit (a defined
+function's argument attributes, which it prints with the entry block's arguments): a map there
+makes no alias of its own but prints by alias when it has one from elsewhere.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import re
 
 #: Brackets text the scan leaves as it is (see the module docstring).
 NO_ALIAS = "\x00"
+#: Brackets text whose maps make no alias of their own (see the module docstring).
+NOT_VISITED = "\x01"
 #: What the scan stops at: a string, a map or set or a distinct attribute (not inside a longer
 #: word), a dialect attribute or type with a body, a span not to alias.
 _INTEREST = re.compile(
-    r'"|(?<![\w$.])(?:(?P<kind>affine_map|affine_set)|(?P<distinct>distinct)\[[0-9]+\])<|[#!][A-Za-z_][\w$.]*<|\x00'
+    r'"|(?<![\w$.])(?:(?P<kind>affine_map|affine_set)|(?P<distinct>distinct)\[[0-9]+\])<|[#!][A-Za-z_][\w$.]*<|[\x00\x01]'
 )
 #: The rest of a string after its opening quote.
 _STRING_REST = re.compile(r'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
@@ -44,6 +49,7 @@ def _occurrences(text: str) -> tuple[list[tuple[int, int, str | None, str]], lis
     found: list[tuple[int, int, str | None, str]] = []
     marks: list[tuple[int, int]] = []
     pos = 0
+    visited = True
     while True:
         m = _INTEREST.search(text, pos)
         if m is None:
@@ -51,6 +57,11 @@ def _occurrences(text: str) -> tuple[list[tuple[int, int, str | None, str]], lis
         c = m.group()
         if c == '"':
             pos = _string_end(text, m.end())
+            continue
+        if c == NOT_VISITED:
+            visited = not visited
+            marks.append((m.start(), m.end()))  # one character wide: dropped, nothing between to keep
+            pos = m.end()
             continue
         if c == NO_ALIAS:
             end = text.index(NO_ALIAS, m.end())
@@ -62,7 +73,7 @@ def _occurrences(text: str) -> tuple[list[tuple[int, int, str | None, str]], lis
         if kind == "distinct" and text[m.end() : end - 1].strip() in ("", "unit"):
             kind = None  # MLIR's builtin alias rule leaves a distinct unit attribute inline
         if kind is not None:
-            found.append((m.start(), end, kind, text[m.start() : end]))
+            found.append((m.start(), end, kind if visited else "~" + kind, text[m.start() : end]))
         pos = end
 
 
@@ -72,8 +83,9 @@ def visit_order(texts: list[str]) -> dict[str, int]:
     rank: dict[str, int] = {}
     for t in texts:
         if "affine_" in t or "distinct[" in t:
-            for _, _, _, span in _occurrences(t)[0]:
-                rank.setdefault(span, len(rank))
+            for _, _, kind, span in _occurrences(t)[0]:
+                if kind[0] != "~":
+                    rank.setdefault(span, len(rank))
     return rank
 
 
@@ -95,7 +107,7 @@ def alias_affine(text: str, order: dict[str, int] | None = None) -> str:
         return _drop_marks(text, marks) if marks else text
     first: dict[str, tuple[str, int]] = {}
     for start, _, kind, span in found:
-        if span not in first:
+        if span not in first and kind[0] != "~":
             first[span] = (kind, start)
     rank = order or {}
     unranked = len(rank)
@@ -108,6 +120,8 @@ def alias_affine(text: str, order: dict[str, int] | None = None) -> str:
         counts[kind] = n + 1
         names[span] = _ALIAS_NAMES[kind] + (str(n) if n else "")
     renumber = counts["distinct"] and text.count("distinct[") == sum(1 for f in found if f[2] == "distinct")
+    # a span seen only where MLIR does not visit stays as written
+    found = [f for f in found if f[3] in names]
     defs: dict[str, list[str]] = {kind: [] for kind in _ALIAS_NAMES}
     for span in ordered:
         kind = first[span][0]

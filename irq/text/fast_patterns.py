@@ -49,7 +49,7 @@ _ATOM = re.compile(
     + "(?:"
     + "|".join(
         [
-            rf"(?P<symbol>@(?:[A-Za-z_$.][\w$.\-]*|{_STRING})(?:::@(?:[A-Za-z_$.][\w$.\-]*|{_STRING}))*)",
+            rf"(?P<symbol>@(?:[A-Za-z_][\w$.]*|{_STRING})(?:::@(?:[A-Za-z_][\w$.]*|{_STRING}))*)",
             rf"(?P<string>{_STRING})",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
             r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",

@@ -17,7 +17,7 @@ from irq.ir.types import FunctionType
 from irq.text.current_parse import _local, _s
 from irq.text.fast_path import HIT, FastCustom, FastGeneric, flat_items
 from irq.text.lexer import Tok
-from irq.text.parse_state import OpEntry, ParseState
+from irq.text.parse_state import OpEntry, ParseState, inherent_to_properties
 from irq.text.replay import replay
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ class FastStatements:
                                                  {} if props is None else props, location)
                 op.name = name
             else:
+                attrs, props = inherent_to_properties(cls, attrs, props)
                 op = cls.create(operands, ftype.results, attrs, props, (), (), location)
         except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
             s.op_stack.append(OpEntry(name, [(ref[1:], 1, pos)] if ref else None, pos))

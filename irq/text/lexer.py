@@ -125,6 +125,8 @@ class Lexer(Scanner):
                 pos = _BLANKS.match(text, pos).end()
                 if pos == n:
                     break
+                if text[pos] == "@":  # MLIR's wording: `@$f`, `@1f`, `@-f` are not symbol names
+                    raise self.error(pos, "@ identifier expected to start with letter or '_'")
                 raise self.error(pos, f"unexpected character {text[pos]!r}")
             kind = m.lastgroup
             start = m.start(kind)
@@ -334,7 +336,7 @@ class Lexer(Scanner):
         if stack:
             kind, opened = stack[-1]
             raise self.error(
-                n,
+                missing_token_position(text, n),
                 f"unexpected end of input: '{_OPENERS[kind]}' opened at line {self.line_col(opened)[0]} is not closed",
             )
         if not boundary:
@@ -343,3 +345,43 @@ class Lexer(Scanner):
 
 # The fast path reads this module's patterns, so it is imported once they exist.
 from irq.text import fast_path  # noqa: E402
+
+
+def missing_token_position(text: str, pos: int) -> int:
+    """Where a syntax error at the token starting at `pos` is reported: that token's start, or, when
+    only blanks, line breaks and comments separate it from the previous token, the end of the
+    previous token (MLIR's Parser::emitWrongTokenError: `%x = "t.b"(` followed on the next line by
+    another op is missing its `)` after the `(`, not before the next op).
+
+    Runs only when an error is reported, so it scans back through the text instead of making the
+    lexer remember every token's end."""
+    end = pos
+    crossed = False
+    while True:
+        while end > 0 and text[end - 1] in " \t\r":
+            end -= 1
+        if end == 0 or text[end - 1] != "\n":
+            break
+        crossed = True
+        start = text.rfind("\n", 0, end - 1) + 1
+        end = start + _code_length(text[start : end - 1])
+    return end if crossed and end > 0 else pos
+
+
+def _code_length(line: str) -> int:
+    """The length of `line` before its `//` comment (a `//` inside a string is text)."""
+    in_string = False
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c == "/" and line.startswith("//", i):
+            return i
+        i += 1
+    return n

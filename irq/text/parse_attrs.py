@@ -31,8 +31,9 @@ from irq.ir.attributes import (
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
+from irq.text.dense_strings import is_string_literal_body, normalize_dense_strings
 from irq.text.literals import decimal_int, parse_dense, parse_dense_array
-from irq.text.sparse import shorten_sparse
+from irq.text.sparse import check_sparse, shorten_sparse
 from irq.text.strings import unescape_string
 from irq.text.type_parser import BodySyntaxError, DialectAsmParser
 
@@ -48,6 +49,7 @@ class AttributeBuilder:
     ctx: Context
     attr_aliases: dict[str, Attribute]
     attr_cache: dict[tuple, Attribute]
+    distinct_ids: dict[str, str]
     handles: dict[str, ResourceHandle]
     resource_uses: list[tuple[DenseResourceElementsAttr, int]]
 
@@ -135,6 +137,13 @@ class AttributeBuilder:
 
     def dense_attr(self, tok: Tok, type_tok: Tok) -> Attribute:
         t = self.type_of(type_tok)
+        body = tok.value[len("dense<") : -1]
+        if is_string_literal_body(body) and isinstance(t, ShapedType) and t.has_static_shape and not _numeric(t):
+            # MLIR's dense string elements (`tensor<2x!d.string>`): kept as text, in mlir-opt's spelling
+            try:
+                return OpaqueAttr("builtin", f"dense<{normalize_dense_strings(body, t.shape)}> : {t._text}")
+            except BodySyntaxError as e:
+                raise self.error(tok.pos + len("dense<") + e.offset, e.message) from None
         try:
             return parse_dense(tok.value, t)
         except BodySyntaxError as e:
@@ -196,6 +205,11 @@ class AttributeBuilder:
             # `"s" : !foo.string`, `#foo.attr : i32`, `sparse<...> : tensor<2xf32>`: kept as written,
             # the type in its printed form
             self.atom_attr(tok)  # the attribute itself must be valid (affine maps are checked)
+            if k == "OPAQUE_ATTR" and tok.value.startswith("sparse<"):
+                shaped = self.type_of(type_tok)
+                problem = check_sparse(tok.value, shaped.shape) if getattr(shaped, "shape", None) is not None else None
+                if problem:
+                    raise self.error(tok.pos, problem)
             dialect = tok.value[1:].partition(".")[0] if k == "DIALECT_ATTR" else "builtin"
             text = shorten_sparse(tok.value) if k == "OPAQUE_ATTR" else tok.value  # MLIR's spelling
             return OpaqueAttr(dialect, f"{text} : {self.type_of(type_tok)._text}")
@@ -229,6 +243,12 @@ class AttributeBuilder:
                     check_affine(tok.value)
                 except BodySyntaxError as e:
                     raise self.error(tok.pos + e.offset, e.message) from None
+            if tok.value.startswith("distinct["):
+                key, _, body = tok.value.partition("]")
+                first = self.distinct_ids.setdefault(key, body)
+                if first != body:
+                    raise self.error(tok.pos, f"referenced attribute does not match previous definition: "
+                                              f"{key}]{first} was defined before")
             return OpaqueAttr("builtin", shorten_sparse(tok.value))
         raise self.error(tok.pos, f"expected an attribute, found '{tok.value}'")
 
@@ -263,3 +283,10 @@ def _split_symbol(text: str) -> list[str]:
         if text.startswith("::", i):
             i += 2
     return parts
+
+
+def _numeric(t: ShapedType) -> bool:
+    """Whether a shaped type's elements are numbers (integers of any width, floats, index, complex);
+    else (a dialect's type) only strings can fill a dense literal, and `"0x..."` is a string too."""
+    from irq.ir.types import ComplexType
+    return isinstance(t.element_type, (IntegerType, FloatType, IndexType, ComplexType))

@@ -120,6 +120,10 @@ class ParseState(AttributeBuilder):
         self.type_aliases: dict[str, Type] = {}
         self.attr_aliases: dict[str, Attribute] = {}
         self.attr_cache: dict[tuple, Attribute] = {}
+        #: `distinct[N]` -> the attribute text it was first given: one id is one attribute (MLIR)
+        self.distinct_ids: dict[str, str] = {}
+        #: id(region) -> where its entry block's label is, for the error when the op names them too
+        self.entry_labels: dict[int, int] = {}
         self.scopes: list[Scope] = [Scope(None, "builtin", None)]
         self.top_ops: list[Operation] = []
         self.op_stack: list[OpEntry] = []
@@ -252,7 +256,10 @@ class ParseState(AttributeBuilder):
         if region.blocks and region.blocks[0].args:
             if not names:  # `func.func @f(i32) { ^bb0(%a: i32): ... }`: the label names them (MLIR allows it)
                 return
-            raise self.error(names[0][0].pos, "region already has entry block arguments")
+            # MLIR reports it at the label, which is what the user wrote twice
+            raise self.error(self.entry_labels.get(id(region), names[0][0].pos),
+                             "invalid block name in region with named arguments: the region's arguments "
+                             "are already named")
         entry = region.blocks[0] if region.blocks else region.add_block()
         closed = self.region_forward.get(id(region))
         fwd = closed.forward if closed is not None else {}
@@ -361,6 +368,8 @@ class ParseState(AttributeBuilder):
         b = fb[0] if fb is not None else Block()
         if scope.block is None and scope.region.blocks:
             raise self.error(tok.pos, "internal error: region has blocks but no current block")
+        if not scope.region.blocks:
+            self.entry_labels[id(scope.region)] = tok.pos
         scope.region.add_block(b)
         scope.blocks[label] = b
         scope.block = b
@@ -535,3 +544,17 @@ def _first_token_pos(items: list) -> int | None:
         if isinstance(x, Tok):
             return x.pos
     return None
+
+
+def inherent_to_properties(cls: type, attrs: dict | None, props: dict | None) -> tuple[dict | None, dict | None]:
+    """A registered op's inherent attributes written in its attribute dictionary, moved to its
+    properties: MLIR's generic parser does so (`"arith.constant"() {value = 42 : i32}`, the
+    spelling from before properties, prints `<{value = 42 : i32}>`), so both spellings are one op."""
+    d = getattr(cls, "definition", None)
+    if not attrs or d is None:
+        return attrs, props
+    names = d.attr_names
+    moved = {k: v for k, v in attrs.items() if k in names and (props is None or k not in props)}
+    if not moved:
+        return attrs, props
+    return {k: v for k, v in attrs.items() if k not in moved}, {**(props or {}), **moved}

@@ -29,8 +29,8 @@ from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
 from irq.text.fast_statements import FastStatements
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
-from irq.text.lexer import Lexer, Tok
-from irq.text.parse_state import OpEntry, ParseState, unexpected_error
+from irq.text.lexer import Lexer, Tok, missing_token_position
+from irq.text.parse_state import OpEntry, ParseState, inherent_to_properties, unexpected_error
 from irq.text.reduce_values import ValueReducer
 from irq.text.replay import make_plan
 from irq.text.token_names import _TOKEN_NAMES, _describe_token
@@ -179,6 +179,7 @@ class Reducer(FastStatements, ValueReducer):
                 )
             op = UnregisteredOp(name, operands, ftype.results, attrs, props, regions, successors)
         else:
+            attrs, props = inherent_to_properties(cls, attrs, props)
             op = cls.create(operands, ftype.results, attrs, props, regions, successors)
         if regions:
             s.adopt_region_forwards(op)
@@ -432,7 +433,7 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
         tok = e.token
         found = "end of input" if tok.type == "$END" else _describe_token(tok)
         expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected if x != "FAST_OP"})
-        raise lexer.error(tok.pos, f"unexpected {found}", expected) from None
+        raise lexer.error(missing_token_position(text, tok.pos), f"unexpected {found}", expected) from None
     except RecursionError:
         raise lexer.error(state.op_stack[-1].pos if state.op_stack else 0, "input nested too deeply to parse") from None
     except ParseError:

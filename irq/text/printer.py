@@ -26,7 +26,7 @@ from irq.ir.block import Block, Region
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type
-from irq.text.affine_aliases import NO_ALIAS, alias_affine, visit_order
+from irq.text.affine_aliases import NO_ALIAS, NOT_VISITED, alias_affine, visit_order
 from irq.text.custom_form_check import _branched_to, _custom_form_is_faithful
 from irq.text.print_values import ELIDED, ValuePrinter, _print_resources, attr_key_text, symbol_text  # noqa: F401 - API here too
 from irq.text.strings import quote_string
@@ -400,9 +400,15 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
     text = p.text()
     if op.parent is None:  # a whole module or top-level op: maps, sets, distinct attributes by alias, as MLIR prints
         order = None
-        if generic and ("affine_" in text or "distinct[" in text):
-            order = visit_order(_alias_visit_texts(op, p))
+        if "affine_" in text or "distinct[" in text:
+            if generic:
+                order = visit_order(_alias_visit_texts(op, p))
+            else:
+                with deep_recursion():
+                    order = visit_order(_custom_alias_visit_texts(op, p))
         return alias_affine(text, order)
+    if NO_ALIAS in text or NOT_VISITED in text:  # an op printed alone keeps its maps inline: no marks
+        text = text.replace(NO_ALIAS, "").replace(NOT_VISITED, "")
     return text.rstrip("\n")
 
 
@@ -436,6 +442,64 @@ def _alias_visit_texts(root: Operation, p: Printer) -> list[str]:
                 later.append([a.type._text for a in block.args])
                 later.extend(block.ops)
         later.append((op,))
+        stack.extend(reversed(later))
+    return texts
+
+
+_REGION_MARK = "\x00region\x00"
+
+
+def _custom_alias_visit_texts(root: Operation, p: Printer) -> list[str]:
+    """The texts of `root`'s types and attributes in the order MLIR's alias collector visits them
+    for the custom form. MLIR collects aliases by running each op's own printer on a dummy stream,
+    so a custom-form op is visited in the order its printer writes (the op's text, each region's
+    contents where the printer prints that region), and an op printed generically by the generic
+    rule (`_alias_visit_texts`). The custom text is written again here with each region replaced by
+    a mark, which tells where its contents are visited, whatever the op's printer does."""
+    texts: list[str] = []
+    regions: list[tuple[Region, bool]] = []  # the regions the op being written asked to print
+
+    def mark_region(region: Region, *, print_entry_args: bool = True, print_empty_block: bool = False) -> None:
+        p.out.append(_REGION_MARK)
+        regions.append((region, print_entry_args))
+
+    stack: list = [root]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            texts.append(item)
+            continue
+        if type(item) is tuple:  # (region, print its entry block's arguments)
+            region, entry_args = item
+            later: list = []
+            for i, block in enumerate(region.blocks):
+                if i or entry_args:
+                    later.append(" ".join([a.type._text for a in block.args]))
+                later.extend(block.ops)
+            stack.extend(reversed(later))
+            continue
+        op = item
+        if isinstance(op, UnregisteredOp) or not _custom_form_is_faithful(op):
+            later = [" ".join([v.type._text for v in op.operands] + [r.type._text for r in op.results])]
+            later.extend((r, True) for r in op.regions)
+            attrs = [p.attr(v) for _, v in sorted(op.properties.items())] if not isinstance(op, UnregisteredOp) else []
+            later.append(" ".join(attrs + [p.attr(v) for _, v in sorted(op.attributes.items())]))
+            stack.extend(reversed(later))
+            continue
+        regions.clear()
+        start, indent, depth = len(p.out), p.indent, len(p.default_dialect)
+        p.print_region = mark_region  # the instance attribute hides the method while this op prints
+        try:
+            p._print_custom_else_generic(op)
+        finally:
+            del p.print_region
+            p.indent = indent
+            del p.default_dialect[depth:]
+        parts = "".join(p.out[start:]).split(_REGION_MARK)
+        del p.out[start:]
+        later = [parts[0]]
+        for region, text in zip(list(regions), parts[1:]):
+            later += [region, text]
         stack.extend(reversed(later))
     return texts
 

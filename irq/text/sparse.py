@@ -20,7 +20,7 @@ import math
 from irq.text.literals import _nested_elements
 from irq.text.type_parser import BodySyntaxError
 
-__all__ = ["shorten_sparse"]
+__all__ = ["check_sparse", "shorten_sparse"]
 
 
 def shorten_sparse(text: str) -> str:
@@ -81,3 +81,47 @@ def _value(item: str) -> tuple | None:
         return ("int", int(item, 0))
     except ValueError:
         return None
+
+
+def check_sparse(text: str, shape: tuple[int | None, ...]) -> str | None:
+    """Why `sparse<indices, values>` cannot be an attribute of a tensor of `shape` (None when it can).
+
+    MLIR's SparseElementsAttr::verify (mlir/lib/IR/BuiltinAttributes.cpp): the values are a 1-d
+    list (or one splat element), the indices a list of `rank`-long index lists (or, for rank 1, a
+    list of indices; or one splat index, every coordinate that number), and every index lies
+    inside the shape. Only what the text says for certain is checked: a body irq cannot read
+    (strings, hex blobs) passes here and stays as written.
+    """
+    if not text.startswith("sparse<") or not text.endswith(">") or None in shape:
+        return None
+    body = text[len("sparse<") : -1]
+    cut = _top_level_comma(body)
+    if cut is None:
+        return None
+    indices, values = body[:cut].strip(), body[cut + 1 :].strip()
+    try:
+        index_items, index_shape = _nested_elements(indices, 0) if indices.startswith("[") else ([indices], [])
+        _, value_shape = _nested_elements(values, 0) if values.startswith("[") else ([values], [])
+    except BodySyntaxError:
+        return None
+    if len(value_shape) > 1:
+        return "expected 1-d tensor for sparse element values"
+    rank = len(shape)
+    if not index_shape:
+        rows = [[index_items[0]] * rank]
+    elif len(index_shape) == 1 and rank == 1:
+        rows = [[x] for x in index_items]
+    elif len(index_shape) == 2 and index_shape[1] == rank:
+        rows = [index_items[i * rank : (i + 1) * rank] for i in range(index_shape[0])]
+    else:
+        return (f"expected shape ([{', '.join(map(str, shape))}]); inferred shape of indices literal "
+                f"([{', '.join(map(str, index_shape))}])")
+    for n, row in enumerate(rows):
+        try:
+            index = [int(x, 0) for x in row]
+        except ValueError:
+            return None
+        if any(not 0 <= i < d for i, d in zip(index, shape)):
+            return (f"sparse index #{n} is not contained within the value shape, with "
+                    f"index=[{', '.join(map(str, index))}], and shape [{', '.join(map(str, shape))}]")
+    return None

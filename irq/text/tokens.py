@@ -12,7 +12,8 @@ MAX_NESTING = 8192
 
 _ID = r"[A-Za-z_][\w$.]*"
 _SUFFIX_ID = r"(?:[0-9]+|[A-Za-z_$.\-][\w$.\-]*)"
-_SYM_PART = r"(?:[A-Za-z_$.][\w$.\-]*|\"(?:[^\"\\\n]|\\.)*\")"
+#: MLIR's `@` identifier: a bare id (a letter or `_` first) or a string
+_SYM_PART = r"(?:[A-Za-z_][\w$.]*|\"(?:[^\"\\\n]|\\.)*\")"
 
 # Every match also swallows the blanks before its token (half of all matches used to be
 # a lone space), and the frequent simple cases get their own groups: one-character

@@ -338,8 +338,9 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
 
 
 _STRIDED = re.compile(
-    r"strided<\[\s*(?:(?:[0-9]+|\?)\s*(?:,\s*(?:[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>"
+    r"strided<\[\s*(?:(?:-?[0-9]+|\?)\s*(?:,\s*(?:-?[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>"
 )
+_MAP_DIMS = re.compile(r"affine_map<\s*\(([^)]*)\)")
 
 
 def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict | None = None) -> MemRefType:
@@ -373,11 +374,22 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict |
     for at, item in extras:
         if item.startswith("#") and "." not in item.partition("<")[0] and aliases and item in aliases:
             item = str(aliases[item])  # `#map`: an attribute alias (the parser lists them with the type aliases)
+        if not item:
+            raise BodySyntaxError(at, "expected a layout or a memory space after ','")
+        if item in ("strided", "affine_map"):
+            raise BodySyntaxError(at, f"expected '<' after '{item}'")
         if item.startswith(("strided<", "affine_map<")):
             if layout is not None or space is not None:
                 raise BodySyntaxError(at, "the layout of a memref comes before its memory space, once")
-            if item.startswith("strided<") and not _STRIDED.fullmatch(item):
-                raise BodySyntaxError(at, f"expected strided<[strides], offset: n>, found '{item}'")
+            if item.startswith("strided<"):
+                if not _STRIDED.fullmatch(item):
+                    raise BodySyntaxError(at, f"expected strided<[strides], offset: n>, found '{item}'")
+                strides = item[item.index("[") + 1 : item.index("]")].strip()
+                count = len(strides.split(",")) if strides else 0
+                if shape is not None and count != len(shape):
+                    raise BodySyntaxError(
+                        at, f"expected the number of strides ({count}) to match the rank ({len(shape)})"
+                    )
             if item.startswith("affine_map<"):
                 from irq.text.affine import check_affine
 
@@ -385,6 +397,11 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict |
                     check_affine(item)
                 except BodySyntaxError as e:
                     raise BodySyntaxError(at + e.offset, e.message) from None
+                dims = _MAP_DIMS.match(item)
+                n_dims = len([d for d in dims.group(1).split(",") if d.strip()]) if dims else None
+                rank = len(shape) if shape is not None else None
+                if n_dims is not None and rank is not None and n_dims != rank:
+                    raise BodySyntaxError(at, f"memref layout mismatch between rank and affine map: {rank} != {n_dims}")
             layout = item
         elif item.startswith("#") and "." not in item.partition("<")[0]:
             raise BodySyntaxError(at, f"undefined attribute alias '{item}' (or not a memref layout)")

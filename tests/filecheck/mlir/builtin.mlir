@@ -48,10 +48,11 @@ func.func @f(%a: i32) -> i32 {
 
 // -----
 
-// A memref layout may be an alias, as mlir-opt prints it; aliases are numbered anew by first use.
-// CHECK: #map = affine_map<(d0) -> (d0)>
-// CHECK-NEXT: #map1 = affine_map<(d0, d1) -> (d1, d0)>
-// CHECK: "t.a"() {m = #map} : () -> memref<2x3xf32, #map1>
+// A memref layout may be an alias, as mlir-opt prints it; aliases are numbered anew in the order
+// MLIR visits them (a generic op's result types before its attributes), byte for byte as mlir-opt.
+// CHECK: #map = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK-NEXT: #map1 = affine_map<(d0) -> (d0)>
+// CHECK: "t.a"() {m = #map1} : () -> memref<2x3xf32, #map>
 #map = affine_map<(d0, d1) -> (d1, d0)>
 #id = affine_map<(d0) -> (d0)>
 "t.a"() {m = #id} : () -> memref<2x3xf32, #map>
