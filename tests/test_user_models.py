@@ -74,6 +74,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "instance_norm": (um.InstanceNormNet, (3, 8, 8)),
     "cumsum": (um.CumulativeSum, (3, 8, 8)),
     "rounded_divide": (um.RoundedDivide, (3, 8, 8)),
+    "floor_divide": (um.FloorDivide, (3, 8, 8)),
     "log_softmax": (um.LogSoftmaxHead, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))
        for m in ("reflect", "replicate", "circular")},
