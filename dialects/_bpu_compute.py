@@ -364,12 +364,14 @@ class DivOp(Op):
 
 INT_DIV_ROUNDING_MODES = ("floor", "trunc")  # irq.fixedpoint's, repeated: the dialect loads without numpy
 INT_DIV_QUOTIENT_LIMIT = 2**31 - 1
+INT_DIV_MAX_SHIFT = 320  # irq.fixedpoint.INT_DIV_MAX_SHIFT: float32 scale ratios need |S| <= 276
 
 
 @DIALECT.op
 class IntDivOp(Op):
     """torch.div(a, b, rounding_mode="floor"/"trunc") on codes: the exact integer quotient of the real values
-    ``a M / (b 2^S)``, clamped to +-(2^31 - 1), then requantized by ``M_out / 2^S_out``."""
+    ``a M / (b D 2^S)`` (an exact rational of the two scales, S of either sign), clamped to +-(2^31 - 1), then
+    requantized by ``M_out / 2^S_out``."""
 
     name = "bpu.int_div"
     traits = frozenset({Pure})
@@ -377,6 +379,7 @@ class IntDivOp(Op):
     rhs = operand(Activation)
     rounding_mode = _attr(STR)
     multiplier = _attr(INT)
+    divisor = _attr(INT, default=1)
     shift = _attr(INT)
     out_multiplier = _attr(INT)
     out_shift = _attr(INT)
@@ -390,8 +393,9 @@ class IntDivOp(Op):
             raise self.error(f"rounding_mode must be one of {', '.join(INT_DIV_ROUNDING_MODES)}, got "
                              f"'{self.rounding_mode.value}'")
         _verify_multipliers(self, [self.multiplier.value], [])
-        cap = 61 - width(self.rhs)
-        if not 0 <= self.shift.value <= cap:  # 2 |b| 2^S must stay below 2^62 for an exact int64 division
-            raise self.error(f"shift {self.shift.value} is outside [0, {cap}] for {dtype_name(self.rhs)} divisors")
+        if not 1 <= self.divisor.value < 2**31:  # a' M and |b| D stay below 2^46, the runtimes' exact steps 2^62
+            raise self.error(f"divisor {self.divisor.value} is outside [1, 2^31)")
+        if not -INT_DIV_MAX_SHIFT <= self.shift.value <= INT_DIV_MAX_SHIFT:
+            raise self.error(f"shift {self.shift.value} is outside [{-INT_DIV_MAX_SHIFT}, {INT_DIV_MAX_SHIFT}]")
         _verify_multipliers(self, [self.out_multiplier.value], [self.out_shift.value], "out_")
         _verify_rounding(self)
