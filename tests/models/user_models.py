@@ -566,6 +566,21 @@ class FloorDivide(nn.Module):
         return y // g, y // 3.0, torch.floor_divide(y, -2.5), y.floor_divide(g), z
 
 
+class AttentionBlock(nn.Module):
+    """A hand-written transformer block's attention: nn.MultiheadAttention (its decomposition multiplies with
+    torch.bmm) on a projected sequence, a residual and a LayerNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(16, 16)
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.norm = nn.LayerNorm(16)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.proj(x)
+        return self.norm(y + self.attn(y, y, y, need_weights=False)[0])
+
+
 class LogSoftmaxHead(nn.Module):
     """A classifier's log-probabilities (NLL-loss heads) over classes, and a per-pixel log-softmax over channels."""
 
