@@ -571,9 +571,11 @@ def _exact_floor_quotient(x: Tensor, y: Tensor, s: int) -> Tensor:
     """floor(x / (y 2**s)) exactly on int64 tensors (|x|, y < 2**46, y > 0), s of either sign: a shift of the
     floor quotient for s >= 0, a long division 16 bits a step for s < 0 (values beyond the quotient clamp
     are only kept beyond it)."""
-    k, r = torch.div(x, y, rounding_mode="floor"), torch.remainder(x, y)
     if s >= 0:
-        return k >> min(s, 62)
+        return torch.div(x, y, rounding_mode="floor") >> min(s, 62)
+    if s >= -16:
+        return torch.div(x * (1 << -s), y, rounding_mode="floor")  # |x| < 2**46: one exact division
+    k, r = torch.div(x, y, rounding_mode="floor"), torch.remainder(x, y)
     bound = fp.INT_DIV_QUOTIENT_LIMIT + 1
     for done in range(0, -s, 16):
         c = min(16, -s - done)

@@ -499,9 +499,11 @@ _INT_DIV_STEP = 16  # bits of one long-division step: the remainder (< 2**46) ti
 def _floor_quotient(x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
     """floor(x / (y 2**s)) exactly in int64 for |x|, y < 2**46 (y > 0), s of either sign; past the
     +-(2**31 - 1) clamp the value is only kept beyond it (the clamp follows)."""
-    k, r = x // y, x % y  # numpy's // and % floor: 0 <= r < y
     if s >= 0:
-        return k >> min(s, 62)
+        return (x // y) >> min(s, 62)  # numpy's // floors
+    if s >= -_INT_DIV_STEP:
+        return (x << -s) // y  # |x| < 2**46: one exact division
+    k, r = x // y, x % y  # numpy's % floors too: 0 <= r < y
     bound = _INT_DIV_LIMIT + 1
     left = -s
     while left > 0:

@@ -17,10 +17,12 @@ _STEP = 16  # bits of one long-division step: the remainder (< 2**46) times 2**1
 def floor_quotient(x, y, s):
     """floor(x / (y 2**s)) exactly for |x|, y < 2**46 (y > 0) and s of either sign; a value past the
     +-(2**31 - 1) clamp is only kept beyond it (the caller clamps)."""
-    k = x // y  # numba's // and % on int64 are Python's: floor, 0 <= r < y
-    r = x % y
     if s >= 0:
-        return k >> min(s, np.int64(62))
+        return (x // y) >> min(s, np.int64(62))  # numba's // on int64 is Python's floor division
+    if s >= -_STEP:
+        return (x << -s) // y  # |x| < 2**46: one exact division
+    k = x // y  # and % is Python's too: 0 <= r < y
+    r = x % y
     bound = np.int64(_LIMIT) + 1
     left = -s
     while left > 0:
