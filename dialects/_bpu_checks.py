@@ -15,6 +15,7 @@ from irq.dialects._shapes import shape_of
 from irq.ir.attributes import Attribute, DenseArrayAttr, FloatAttr
 from irq.ir.dialect import Dialect
 from irq.ir.opdef import Constraint, Op, attribute
+from irq.ir.traits import Pure, Trait
 from irq.ir.types import FloatType, IntegerType, ShapedType, Type, i64
 
 #: The one bpu dialect: the op modules (_bpu_compute, _bpu_composite, _bpu_movement) register onto it, and
@@ -135,10 +136,64 @@ def _verify_codes_kept(op: Op) -> None:
                        "pass through unchanged")
 
 
-def _verify_same_shape(op: Op, a, b, what: str) -> None:
+def _shape_mismatch(a, b, what: str) -> str | None:
     sa, sb = shape_of(a), shape_of(b)
     if sa is not None and sb is not None and sa != sb:
-        raise op.error(f"{what} shape {list(sa)} differs from {list(sb)}")
+        return f"{what} shape {list(sa)} differs from {list(sb)}"
+    return None
+
+
+def _verify_same_shape(op: Op, a, b, what: str) -> None:
+    message = _shape_mismatch(a, b, what)
+    if message is not None:
+        raise op.error(message)
+
+
+def _verify_axis(op: Op, value: int, shape: tuple[int, ...] | None, what: str = "dim") -> int | None:
+    """`value` (a dim or axis attribute, negative from the end) as an index into `shape`; None when the shape
+    is unknown. One message for every op that takes a dim or an axis."""
+    if shape is None:
+        return None
+    if not -len(shape) <= value < len(shape):
+        raise op.error(f"{what} {value} is out of range for rank {len(shape)}")
+    return value % len(shape)
+
+
+def _verify_rescale(op: Op, multipliers: Sequence[int], shifts: Sequence[int], what: str = "") -> None:
+    """The (M, S) pairs and the rounding mode of an op that ends in one rounding."""
+    _verify_multipliers(op, multipliers, shifts, what)
+    _verify_rounding(op)
+
+
+# -- declarative constraints and the op factory --------------------------------------------------------------
+class _SameShapeAsInput(Trait):
+    """The result `out` has the shape of the operand `input`: the element-wise, row-wise and rescaling ops
+    declare it in `traits` instead of repeating the check in each verify_op (the verifier runs traits
+    first, with the message `_verify_same_shape` gives)."""
+
+    name = "SameShapeAsInput"
+
+    def verify(self, op) -> str | None:
+        return _shape_mismatch(op.input, op.out, "result")
+
+
+SameShapeAsInput = _SameShapeAsInput()
+#: the traits of most bpu ops: no side effects; and, for ops whose result has the input's shape, that too
+PURE = frozenset({Pure})
+PURE_SAME_SHAPE = frozenset({Pure, SameShapeAsInput})
+#: the assembly formats most bpu ops share
+UNARY_FORMAT = "$input attr-dict `:` functional-type(operands, results)"
+BINARY_FORMAT = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+
+
+def declare_op(module: str, name: str, doc: str, fields: dict, verify_op, *,
+               traits: frozenset = PURE) -> type[Op]:
+    """Build and register an op class from its declarative fields (operands, attributes, result, assembly
+    format): the op families that share one verifier (conv-like, element-wise binary, data movement, the
+    norms) are declared through it. `module` is the declaring module's `__name__` (the class's home)."""
+    cls_name = "".join(p.capitalize() for p in name.split(".")[1].split("_")) + "Op"
+    ns = {"__module__": module, "__doc__": doc, "name": name, "traits": traits, **fields, "verify_op": verify_op}
+    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
 
 
 def _check_shape_rule(op: Op, rule) -> None:

@@ -11,6 +11,9 @@ from irq.dialects._bpu_checks import (
     DIALECT,
     I64_ARRAY,
     LUT_SIZES,
+    PURE,
+    PURE_SAME_SHAPE,
+    UNARY_FORMAT,
     Accumulator,
     Activation,
     Weight,
@@ -20,11 +23,12 @@ from irq.dialects._bpu_checks import (
     _ints,
     _per_channel_length,
     _rounding_attr,
+    _verify_axis,
     _verify_codes_kept,
     _verify_multipliers,
-    _verify_rounding,
-    _verify_same_shape,
+    _verify_rescale,
     constant_array,
+    declare_op,
     dtype_name,
     width,
 )
@@ -32,7 +36,6 @@ from irq.dialects._opspec import BOOL, INT, INTS, STR
 from irq.dialects._shapes import pool2d, shape_of
 
 from irq.ir.opdef import Op, operand, result
-from irq.ir.traits import Pure
 
 _POOL_ATTRS = {"kernel_size": _attr(INTS), "stride": _attr(INTS), "padding": _attr(INTS),
                "ceil_mode": _attr(BOOL, default=False)}
@@ -43,7 +46,7 @@ class MaxPool2dOp(Op):
     """Window maximum of codes (padding never wins)."""
 
     name = "bpu.max_pool2d"
-    traits = frozenset({Pure})
+    traits = PURE
     input = operand(Activation)
     kernel_size = _POOL_ATTRS["kernel_size"]
     stride = _POOL_ATTRS["stride"]
@@ -51,7 +54,7 @@ class MaxPool2dOp(Op):
     dilation = _attr(INTS, optional=True)
     ceil_mode = _POOL_ATTRS["ceil_mode"]
     out = result(Activation)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
         _check_shape_rule(self, pool2d)
@@ -63,7 +66,7 @@ class AvgPool2dOp(Op):
     """Exact window sums, then a requantize chosen by the position's divisor (a table of (M, S))."""
 
     name = "bpu.avg_pool2d"
-    traits = frozenset({Pure})
+    traits = PURE
     input = operand(Activation)
     kernel_size = _POOL_ATTRS["kernel_size"]
     stride = _POOL_ATTRS["stride"]
@@ -76,7 +79,7 @@ class AvgPool2dOp(Op):
     shift = _attr(I64_ARRAY)
     rounding = _rounding_attr()
     out = result(Activation)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
         _check_shape_rule(self, pool2d)
@@ -86,8 +89,7 @@ class AvgPool2dOp(Op):
                              f"{len(m)}, {len(s)}")
         if any(x <= 0 for x in d) or len(set(d)) != len(d):
             raise self.error(f"divisors must be distinct and positive, got {d}")
-        _verify_multipliers(self, m, s)
-        _verify_rounding(self)
+        _verify_rescale(self, m, s)
         ks = _ints(self.kernel_size)
         if len(ks) == 1:
             ks = ks * 2
@@ -101,13 +103,13 @@ class GlobalAvgPoolOp(Op):
     """[N, C, H, W] -> [N, C, 1, 1]: exact sum over H x W, then one requantize (M/2^S ~ s_in / (s_out H W))."""
 
     name = "bpu.global_avg_pool"
-    traits = frozenset({Pure})
+    traits = PURE
     input = operand(Activation)
     multiplier = _attr(INT)
     shift = _attr(INT)
     rounding = _rounding_attr()
     out = result(Activation)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
         s, o = shape_of(self.input), shape_of(self.out)
@@ -116,8 +118,7 @@ class GlobalAvgPoolOp(Op):
                 raise self.error(f"expects [N, C, H, W] -> [N, C, 1, 1], got {list(s)} -> {list(o)}")
             if s[2] * s[3] * 32768 >= 2**32:
                 raise self.error(f"{s[2]}x{s[3]} window is too large for exact sums")
-        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
-        _verify_rounding(self)
+        _verify_rescale(self, [self.multiplier.value], [self.shift.value])
 
 
 @DIALECT.op
@@ -125,7 +126,7 @@ class SoftmaxOp(Op):
     """Integer softmax: max-subtract, exp table, exact sum, one rounded division per element."""
 
     name = "bpu.softmax"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Activation)
     exp_table = operand(_int_tensor((32,)))
     dim = _attr(INT)
@@ -135,10 +136,7 @@ class SoftmaxOp(Op):
     assembly_format = "$input `,` $exp_table attr-dict `:` functional-type(operands, results)"
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
-        s = shape_of(self.input)
-        if s is not None and not -len(s) <= self.dim.value < len(s):
-            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        _verify_axis(self, self.dim.value, shape_of(self.input))
         _verify_exp_table(self, 2**15)
         _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
 
@@ -178,15 +176,18 @@ def _group_norm_rows(op: Op, shape: tuple[int, ...]) -> tuple[int, int]:
     return n, shape[1]
 
 
-def _norm_op(cls_name: str, name: str, doc: str, rows, extra: dict) -> type[Op]:
+#: the integer steps' attributes of bpu.layer_norm and bpu.group_norm (after gamma, beta and the op's own)
+_NORM_STEP_ATTRS = {"frac_bits": _attr(INT), "sqrt_frac_bits": _attr(INT, optional=True), "eps": _attr(INT),
+                    "multiplier": _attr(INT), "shift": _attr(INT), "rounding": _rounding_attr()}
+
+
+def _norm_op(name: str, doc: str, rows, extra: dict) -> type[Op]:
     """bpu.layer_norm and bpu.group_norm: one declaration (operands, the integer steps' attributes, `extra`
     after beta) and one verifier; they differ only in which elements form a row (`rows(op, shape)` -> its
     length and gamma/beta's)."""
     def verify_op(self: Op) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         f, g, eps = _norm_bits(self)
-        _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
-        _verify_rounding(self)
+        _verify_rescale(self, [self.multiplier.value], [self.shift.value])
         s = shape_of(self.input)
         if s is None:  # an unranked input: the shape checks wait for a ranked one
             return
@@ -198,18 +199,16 @@ def _norm_op(cls_name: str, name: str, doc: str, rows, extra: dict) -> type[Op]:
             raise self.error(f"rows of {n} {dtype_name(self.input)} elements with frac_bits {f}, sqrt_frac_bits {g} "
                              f"and eps {eps} overflow int64 statistics")
 
-    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "input": operand(Activation),
-          "gamma": operand(Weight), "beta": operand(_int_tensor((32,))), **extra, "frac_bits": _attr(INT),
-          "sqrt_frac_bits": _attr(INT, optional=True), "eps": _attr(INT), "multiplier": _attr(INT),
-          "shift": _attr(INT), "rounding": _rounding_attr(), "out": result(Activation),
-          "assembly_format": "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)",
-          "verify_op": verify_op}
-    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+    return declare_op(__name__, name, doc, {
+        "input": operand(Activation), "gamma": operand(Weight), "beta": operand(_int_tensor((32,))), **extra,
+        **_NORM_STEP_ATTRS, "out": result(Activation),
+        "assembly_format": "$input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)"},
+        verify_op, traits=PURE_SAME_SHAPE)
 
 
-LayerNormOp = _norm_op("LayerNormOp", "bpu.layer_norm", "Integer layer norm over the last dim: exact statistics, "
+LayerNormOp = _norm_op("bpu.layer_norm", "Integer layer norm over the last dim: exact statistics, "
                        "integer square root, i8 gamma, i32 beta.", _layer_norm_rows, {})
-GroupNormOp = _norm_op("GroupNormOp", "bpu.group_norm", "bpu.layer_norm's integer steps over each (sample, group) "
+GroupNormOp = _norm_op("bpu.group_norm", "bpu.layer_norm's integer steps over each (sample, group) "
                        "of C / G channels, gamma/beta per channel.", _group_norm_rows, {"num_groups": _attr(INT)})
 
 
@@ -221,7 +220,7 @@ class ResizeOp(Op):
     """Nearest (codes copied) or bilinear (F-bit fixed-point weights, then requantize) resize to the result's size."""
 
     name = "bpu.resize"
-    traits = frozenset({Pure})
+    traits = PURE
     input = operand(Activation)
     mode = _attr(STR)
     align_corners = _attr(BOOL, default=False)
@@ -230,7 +229,7 @@ class ResizeOp(Op):
     shift = _attr(INT, optional=True)
     rounding = _rounding_attr()
     out = result(Activation)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
         if self.mode.value not in RESIZE_MODES:
@@ -246,8 +245,7 @@ class ResizeOp(Op):
             f = self.frac_bits.value
             if not 1 <= f <= 15:
                 raise self.error(f"frac_bits must be in [1, 15], got {f}")
-            _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
-            _verify_rounding(self)
+            _verify_rescale(self, [self.multiplier.value], [self.shift.value])
         else:
             _verify_codes_kept(self)
 
@@ -260,7 +258,7 @@ class EmbeddingOp(Op):
     """Row lookup with one rounding per row's scale (nn.Embedding on an int8 table, per row or per tensor)."""
 
     name = "bpu.embedding"
-    traits = frozenset({Pure})
+    traits = PURE
     indices = operand(Indices)
     table = operand(Weight)
     multiplier = _attr(I64_ARRAY)
@@ -279,8 +277,7 @@ class EmbeddingOp(Op):
         if len(m) != len(sh) or not m:
             raise self.error(f"multiplier and shift need the same non-zero length, got {len(m)} and {len(sh)}")
         _per_channel_length(self, len(m), ts[0] if ts is not None else None, "multiplier")
-        _verify_multipliers(self, m, sh)
-        _verify_rounding(self)
+        _verify_rescale(self, m, sh)
 
 
 @DIALECT.op
@@ -288,20 +285,18 @@ class CumsumOp(Op):
     """Exact prefix sums of codes along `dim` into an accumulator (a bpu.requantize rescales them)."""
 
     name = "bpu.cumsum"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Activation)
     dim = _attr(INT)
     out = result(Accumulator)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         s = shape_of(self.input)
-        if s is None:
+        d = _verify_axis(self, self.dim.value, s)
+        if d is None:
             return
-        if not -len(s) <= self.dim.value < len(s):
-            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
-        n = s[self.dim.value]
+        n = s[d]
         bound = n * 2 ** (width(self.input) - 1)  # the largest |prefix sum| of n codes
         if bound >= 2 ** (width(self.out) - 1):
             raise self.error(f"accumulator {dtype_name(self.out)} cannot hold prefix sums of {n} "
@@ -314,7 +309,7 @@ class LogSoftmaxOp(Op):
     one rounding of ``d M - L M_log``."""
 
     name = "bpu.log_softmax"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Activation)
     exp_table = operand(_int_tensor((32,)))
     log_table = operand(_int_tensor((32,)))
@@ -329,10 +324,8 @@ class LogSoftmaxOp(Op):
     assembly_format = "$input `,` $exp_table `,` $log_table attr-dict `:` functional-type(operands, results)"
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         s = shape_of(self.input)
-        if s is not None and not -len(s) <= self.dim.value < len(s):
-            raise self.error(f"dim {self.dim.value} is out of range for rank {len(s)}")
+        _verify_axis(self, self.dim.value, s)
         _verify_exp_table(self, 2**30)
         e, f = self.exp_bits.value, self.log_frac_bits.value
         ls = shape_of(self.log_table)
@@ -356,8 +349,7 @@ class LogSoftmaxOp(Op):
             raise self.error(f"log_table entries must lie in [0, 2^log_frac_bits = 2^{f}]")
         if s is not None and s[self.dim.value] * 2**e >= 2**62:
             raise self.error(f"rows of {s[self.dim.value]} entries of 2^{e} overflow the int64 sum")
-        _verify_multipliers(self, [self.multiplier.value, self.log_multiplier.value], [self.shift.value])
-        _verify_rounding(self)
+        _verify_rescale(self, [self.multiplier.value, self.log_multiplier.value], [self.shift.value])
 
 
 def _verify_exp_table(op: Op, max_entry: int) -> None:

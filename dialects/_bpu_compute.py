@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from irq.dialects._bpu_checks import (
+    BINARY_FORMAT,
     DIALECT,
     I64_ARRAY,
     LUT_SIZES,
+    PURE,
+    PURE_SAME_SHAPE,
     SCALE,
+    UNARY_FORMAT,
     Accumulator,
     Activation,
     AnyStorage,
@@ -25,12 +29,14 @@ from irq.dialects._bpu_checks import (
     _per_channel_length,
     _rounding_attr,
     _verify_accumulator,
+    _verify_axis,
     _verify_clamp,
     _verify_codes_kept,
     _verify_multipliers,
-    _verify_rounding,
+    _verify_rescale,
     _verify_same_shape,
     _weight_absmax,
+    declare_op,
     dtype_name,
     storage_range,
     width,
@@ -85,15 +91,12 @@ class QuantizeOp(Op):
     """f32 -> codes: sat(round_half_even(float64(x) / float64(scale)))."""
 
     name = "bpu.quantize"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(FloatTensor)
     scale = attribute(lambda a: isinstance(a, FloatAttr) and a.value > 0 or "must be a positive float",
                       coerce=lambda v: v if isinstance(v, Attribute) else FloatAttr(float(v)))
     out = result(Activation | Accumulator)
     assembly_format = "$input attr-dict `:` type($input) `to` type($out)"
-
-    def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
 
 
 @DIALECT.op
@@ -101,7 +104,7 @@ class DequantizeOp(Op):
     """codes -> f32: float32(float64(q) * float64(scale)), per tensor or per channel along `axis`."""
 
     name = "bpu.dequantize"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(AnyStorage)
     scale = _attr(SCALE)
     axis = _attr(INT, optional=True)
@@ -113,16 +116,13 @@ class DequantizeOp(Op):
         return [s.value] if isinstance(s, FloatAttr) else [float(x) for x in s]
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         n = len(self.scales())
         if n > 1:
             if self.axis is None:
                 raise self.error("per-channel scales need an axis")
             shape = shape_of(self.input)
-            ax = self.axis.value
-            if shape is not None:
-                if not -len(shape) <= ax < len(shape):
-                    raise self.error(f"axis {ax} is out of range for rank {len(shape)}")
+            ax = _verify_axis(self, self.axis.value, shape, "axis")
+            if ax is not None:
                 _per_channel_length(self, n, shape[ax], "scale")
 
 
@@ -139,12 +139,11 @@ def _conv_like(name: str, doc: str, attrs: dict, shape_rule, weight_axis_k) -> t
         if ws is not None:
             _verify_accumulator(self, weight_axis_k(ws, self), self.input, _weight_absmax(self.weight))
 
-    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "input": operand(Activation),
-          "weight": operand(Weight), "bias": optional_operand(Accumulator), **attrs, "out": result(Accumulator),
-          "assembly_format": assembly_format((("input", "single"), ("weight", "single"), ("bias", "optional"))),
-          "verify_op": verify_op}
-    cls_name = "".join(p.capitalize() for p in name.split(".")[1].split("_")) + "Op"
-    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+    return declare_op(__name__, name, doc, {
+        "input": operand(Activation), "weight": operand(Weight), "bias": optional_operand(Accumulator), **attrs,
+        "out": result(Accumulator),
+        "assembly_format": assembly_format((("input", "single"), ("weight", "single"), ("bias", "optional")))},
+        verify_op)
 
 
 Conv2dOp = _conv_like("bpu.conv2d", "Exact 2-D convolution of codes: acc = bias + sum x * w.",
@@ -162,7 +161,7 @@ class MatmulOp(Op):
     """Exact product of two activations with torch.matmul's broadcasting."""
 
     name = "bpu.matmul"
-    traits = frozenset({Pure})
+    traits = PURE
     input = operand(Activation)
     other = operand(Activation)
     out = result(Accumulator)
@@ -183,8 +182,7 @@ def _verify_requant_params(op: Op, channels: int | None) -> None:
     if len(m) != len(s) or not m:
         raise op.error(f"multiplier and shift need the same non-zero length, got {len(m)} and {len(s)}")
     _per_channel_length(op, len(m), channels, "multiplier")
-    _verify_multipliers(op, m, s)
-    _verify_rounding(op)
+    _verify_rescale(op, m, s)
 
 
 @DIALECT.op
@@ -192,7 +190,7 @@ class RequantizeOp(Op):
     """One rounding from an accumulator (plus an optional fused residual) to a storage dtype."""
 
     name = "bpu.requantize"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Accumulator | Activation)
     residual = optional_operand(Activation)
     multiplier = _attr(I64_ARRAY)
@@ -213,7 +211,6 @@ class RequantizeOp(Op):
         return ax + len(s) if ax < 0 else ax
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         s = shape_of(self.input)
         ax = self.channel_axis()
         if s is not None and len(_ints(self.multiplier)) > 1 and not 0 <= ax < len(s):
@@ -246,21 +243,17 @@ def _binary(name: str, doc: str, *, single_multiplier: bool) -> type[Op]:
     def verify_op(self: Op) -> None:
         _verify_broadcast_result(self)
         if single_multiplier:
-            _verify_multipliers(self, [self.multiplier.value], [self.shift.value])
+            _verify_rescale(self, [self.multiplier.value], [self.shift.value])
         else:
-            _verify_multipliers(self, [self.lhs_multiplier.value, self.rhs_multiplier.value], [self.shift.value])
-        _verify_rounding(self)
+            _verify_rescale(self, [self.lhs_multiplier.value, self.rhs_multiplier.value], [self.shift.value])
         _verify_clamp(self)
 
     mult = ({"multiplier": _attr(INT)} if single_multiplier
             else {"lhs_multiplier": _attr(INT), "rhs_multiplier": _attr(INT)})
-    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "lhs": operand(Activation),
-          "rhs": operand(Activation), **mult, "shift": _attr(INT), "rounding": _rounding_attr(),
-          "min": _attr(INT, optional=True), "max": _attr(INT, optional=True), "out": result(Activation),
-          "assembly_format": "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)",
-          "verify_op": verify_op}
-    cls_name = name.split(".")[1].capitalize() + "Op"
-    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+    return declare_op(__name__, name, doc, {
+        "lhs": operand(Activation), "rhs": operand(Activation), **mult, "shift": _attr(INT),
+        "rounding": _rounding_attr(), "min": _attr(INT, optional=True), "max": _attr(INT, optional=True),
+        "out": result(Activation), "assembly_format": BINARY_FORMAT}, verify_op)
 
 
 AddOp = _binary("bpu.add", "(a * Ma + b * Mb) rounded once by 2^-S, saturated and clamped.", single_multiplier=False)
@@ -273,14 +266,13 @@ class LutOp(Op):
     """out = table[x - qmin]: one entry per input code (256 for i8, 65536 for i16)."""
 
     name = "bpu.lut"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Activation)
     table = operand(Activation)
     out = result(Activation)
     assembly_format = "$input `,` $table attr-dict `:` functional-type(operands, results)"
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         ts = shape_of(self.table)
         need = LUT_SIZES[width(self.input)]
         if ts is not None and ts != (need,):
@@ -295,15 +287,14 @@ class ClampOp(Op):
     """min(max(x, min), max) on codes (relu/relu6 on a quantized value)."""
 
     name = "bpu.clamp"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Activation)
     min = _attr(INT, optional=True)
     max = _attr(INT, optional=True)
     out = result(Activation)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         _verify_codes_kept(self)
         _verify_clamp(self)
 
@@ -313,7 +304,7 @@ class PreluOp(Op):
     """Two slopes, one rounding: x * (x >= 0 ? M[c] : Mn[c]) >> S[c] (Mn signed: a slope may be negative)."""
 
     name = "bpu.prelu"
-    traits = frozenset({Pure})
+    traits = PURE_SAME_SHAPE
     input = operand(Activation)
     multiplier = _attr(I64_ARRAY)
     negative_multiplier = _attr(I64_ARRAY)
@@ -321,23 +312,20 @@ class PreluOp(Op):
     rounding = _rounding_attr()
     axis = _attr(INT, default=1)
     out = result(Activation)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
-        _verify_same_shape(self, self.input, self.out, "result")
         m, mn, s = _ints(self.multiplier), _ints(self.negative_multiplier), _ints(self.shift)
         if not m or len(mn) != len(m) or len(s) != len(m):
             raise self.error(f"multiplier, negative_multiplier and shift need one equal non-zero length, got "
                              f"{len(m)}, {len(mn)}, {len(s)}")
         shape = shape_of(self.input)
-        if shape is not None and len(m) > 1:
-            ax = self.axis.value
-            if not -len(shape) <= ax < len(shape):
-                raise self.error(f"axis {ax} is out of range for rank {len(shape)}")
-            _per_channel_length(self, len(m), shape[ax], "multiplier")
+        if len(m) > 1:
+            ax = _verify_axis(self, self.axis.value, shape, "axis")
+            if ax is not None:
+                _per_channel_length(self, len(m), shape[ax], "multiplier")
         _verify_multipliers(self, m, s)
-        _verify_multipliers(self, [abs(v) for v in mn], [], "negative ")
-        _verify_rounding(self)
+        _verify_rescale(self, [abs(v) for v in mn], [], "negative ")
 
 
 @DIALECT.op
@@ -345,13 +333,13 @@ class DivOp(Op):
     """Element-wise a / b on codes, one exact rounded division: round_half_up(a * M / (b * 2^S))."""
 
     name = "bpu.div"
-    traits = frozenset({Pure})
+    traits = PURE
     lhs = operand(Activation)
     rhs = operand(Activation)
     multiplier = _attr(INT)
     shift = _attr(INT)
     out = result(Activation)
-    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+    assembly_format = BINARY_FORMAT
 
     def verify_op(self) -> None:
         _verify_broadcast_result(self)
@@ -364,25 +352,28 @@ class DivOp(Op):
 
 INT_DIV_ROUNDING_MODES = ("floor", "trunc")  # irq.fixedpoint's, repeated: the dialect loads without numpy
 INT_DIV_QUOTIENT_LIMIT = 2**31 - 1
+INT_DIV_MAX_SHIFT = 320  # irq.fixedpoint.INT_DIV_MAX_SHIFT: float32 scale ratios need |S| <= 276
 
 
 @DIALECT.op
 class IntDivOp(Op):
     """torch.div(a, b, rounding_mode="floor"/"trunc") on codes: the exact integer quotient of the real values
-    ``a M / (b 2^S)``, clamped to +-(2^31 - 1), then requantized by ``M_out / 2^S_out``."""
+    ``a M / (b D 2^S)`` (an exact rational of the two scales, S of either sign), clamped to +-(2^31 - 1), then
+    requantized by ``M_out / 2^S_out``."""
 
     name = "bpu.int_div"
-    traits = frozenset({Pure})
+    traits = PURE
     lhs = operand(Activation)
     rhs = operand(Activation)
     rounding_mode = _attr(STR)
     multiplier = _attr(INT)
+    divisor = _attr(INT, default=1)
     shift = _attr(INT)
     out_multiplier = _attr(INT)
     out_shift = _attr(INT)
     rounding = _rounding_attr()
     out = result(Activation)
-    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+    assembly_format = BINARY_FORMAT
 
     def verify_op(self) -> None:
         _verify_broadcast_result(self)
@@ -390,8 +381,8 @@ class IntDivOp(Op):
             raise self.error(f"rounding_mode must be one of {', '.join(INT_DIV_ROUNDING_MODES)}, got "
                              f"'{self.rounding_mode.value}'")
         _verify_multipliers(self, [self.multiplier.value], [])
-        cap = 61 - width(self.rhs)
-        if not 0 <= self.shift.value <= cap:  # 2 |b| 2^S must stay below 2^62 for an exact int64 division
-            raise self.error(f"shift {self.shift.value} is outside [0, {cap}] for {dtype_name(self.rhs)} divisors")
-        _verify_multipliers(self, [self.out_multiplier.value], [self.out_shift.value], "out_")
-        _verify_rounding(self)
+        if not 1 <= self.divisor.value < 2**31:  # a' M and |b| D stay below 2^46, the runtimes' exact steps 2^62
+            raise self.error(f"divisor {self.divisor.value} is outside [1, 2^31)")
+        if not -INT_DIV_MAX_SHIFT <= self.shift.value <= INT_DIV_MAX_SHIFT:
+            raise self.error(f"shift {self.shift.value} is outside [{-INT_DIV_MAX_SHIFT}, {INT_DIV_MAX_SHIFT}]")
+        _verify_rescale(self, [self.out_multiplier.value], [self.out_shift.value], "out_")

@@ -8,15 +8,18 @@ from __future__ import annotations
 from irq.dialects._bpu_checks import (
     DIALECT,
     I64_ARRAY,
+    PURE,
+    UNARY_FORMAT,
     Activation,
     AnyStorage,
     _attr,
     _check_shape_rule,
     _ints,
     _rounding_attr,
+    _verify_axis,
     _verify_codes_kept,
-    _verify_multipliers,
-    _verify_rounding,
+    _verify_rescale,
+    declare_op,
     dtype_name,
     storage_range,
     width,
@@ -25,7 +28,6 @@ from irq.dialects._opspec import INT, INTS, STR
 from irq.dialects._shapes import permute, shape_of, slice_
 
 from irq.ir.opdef import Op, operand, result, variadic_operand
-from irq.ir.traits import Pure
 
 
 @DIALECT.op
@@ -33,7 +35,7 @@ class ConcatOp(Op):
     """Each input requantized to the output scale with its own (M, S), then concatenated along `dim`."""
 
     name = "bpu.concat"
-    traits = frozenset({Pure})
+    traits = PURE
     inputs = variadic_operand(Activation)
     dim = _attr(INT)
     multiplier = _attr(I64_ARRAY)
@@ -49,16 +51,13 @@ class ConcatOp(Op):
         if len(self.multiplier) != n or len(self.shift) != n:
             raise self.error(f"needs one multiplier and one shift per input ({n}), got {len(self.multiplier)} "
                              f"and {len(self.shift)}")
-        _verify_multipliers(self, _ints(self.multiplier), _ints(self.shift))
-        _verify_rounding(self)
+        _verify_rescale(self, _ints(self.multiplier), _ints(self.shift))
         shapes = [shape_of(v) for v in self.inputs]
         out = shape_of(self.out)
         if any(s is None for s in shapes) or out is None:
             return
         rank = len(out)
-        d = self.dim.value + rank if self.dim.value < 0 else self.dim.value
-        if not 0 <= d < rank:
-            raise self.error(f"dim {self.dim.value} is out of range for rank {rank}")
+        d = _verify_axis(self, self.dim.value, out)
         for s in shapes:
             if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, out)) if i != d):
                 raise self.error(f"input shape {list(s)} does not concatenate into {list(out)} along {d}")
@@ -76,11 +75,8 @@ def _data_movement(name: str, doc: str, attrs: dict, rule) -> type[Op]:
             if s is not None and o is not None and _prod(s) != _prod(o):
                 raise self.error(f"cannot reshape {list(s)} ({_prod(s)} elements) to {list(o)}")
 
-    ns = {"__doc__": doc, "name": name, "traits": frozenset({Pure}), "input": operand(AnyStorage), **attrs,
-          "out": result(AnyStorage), "assembly_format": "$input attr-dict `:` functional-type(operands, results)",
-          "verify_op": verify_op}
-    cls_name = name.split(".")[1].capitalize() + "Op"
-    return DIALECT.op(type(Op)(cls_name, (Op,), ns))
+    return declare_op(__name__, name, doc, {"input": operand(AnyStorage), **attrs, "out": result(AnyStorage),
+                                            "assembly_format": UNARY_FORMAT}, verify_op)
 
 
 def _prod(s) -> int:
@@ -107,13 +103,13 @@ class PadOp(Op):
     edge, circular wrapping)."""
 
     name = "bpu.pad"
-    traits = frozenset({Pure})
+    traits = PURE
     input = operand(AnyStorage)
     pad = _attr(INTS)
     mode = _attr(STR, default="constant")
     value = _attr(INT, default=0)
     out = result(AnyStorage)
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+    assembly_format = UNARY_FORMAT
 
     def verify_op(self) -> None:
         _verify_codes_kept(self)

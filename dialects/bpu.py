@@ -94,12 +94,17 @@ Ops (attribute names in parentheses):
   half up: with ``a' = a sign(b)``, ``out = sat_T(floor((2 a' M + |b| 2**S) / (2 |b| 2**S)))`` and
   ``M / 2**S ~ s_a / (s_b s_out)``, ``S <= 61 - bits(b)`` so every term fits int64; ``b = 0`` gives T's
   max for a > 0, its min for a < 0 and 0 for a = 0 (the saturated float quotient; 0 / 0 is 0).
-- ``bpu.int_div %a, %b`` (rounding_mode, multiplier, shift, out_multiplier, out_shift, rounding): torch.div
-  with ``rounding_mode`` `floor` or `trunc`. With ``a' = a sign(b)``, the integer quotient of the real values is
-  ``k = floor(a' M / (|b| 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| 2**S))`` (trunc), exactly, with
-  ``M / 2**S ~ s_a / s_b`` and S capped as bpu.div's; ``b = 0`` gives ``k = +-(2**31 - 1)`` by a's sign (0 for
-  a = 0); ``k`` is clamped to ``+-(2**31 - 1)``, then ``out = sat_T(rshift_round(k * M_out, S_out))`` with
-  ``M_out / 2**S_out ~ 1 / s_out``.
+- ``bpu.int_div %a, %b`` (rounding_mode, multiplier, divisor = 1, shift, out_multiplier, out_shift, rounding):
+  torch.div with ``rounding_mode`` `floor` or `trunc`. With ``a' = a sign(b)``, the integer quotient of the real
+  values is ``k = floor(a' M / (|b| D 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| D 2**S))`` (trunc) in
+  exact rational arithmetic, with ``M / (D 2**S) == s_a / s_b`` exactly (`fp.int_div_ratio`: M, D < 2**31,
+  ``|S| <= 320``, S of either sign); so k is torch's floor / trunc of the real quotient, never one off near an
+  integer. Integer steps that compute it in int64: ``x = a' M``, ``y = |b| D`` (both below 2**46); for S >= 0,
+  ``k = floor(x / y) >> min(S, 62)``; for -16 <= S < 0, ``k = floor((x << -S) / y)``; below, long division
+  ``k <- k 2**c + floor(r 2**c / y)``, ``r <- r 2**c mod y`` from ``(floor(x / y), x mod y)``, c <= 16 bits a
+  step, k held at +-2**31 once past the clamp (it stays past it). ``b = 0`` gives ``k = +-(2**31 - 1)`` by
+  a's sign (0 for a = 0); ``k`` is clamped to ``+-(2**31 - 1)``, then
+  ``out = sat_T(rshift_round(k * M_out, S_out))`` with ``M_out / 2**S_out ~ 1 / s_out``.
 - ``bpu.prelu %x`` (multiplier, negative_multiplier, shift, rounding, axis): per channel c along `axis` (or one
   for all), ``sat_T(rshift_round(x * (x >= 0 ? M[c] : Mn[c]), S[c]))``; ``M / 2**S ~ s_in / s_out`` and
   ``Mn / 2**S ~ slope[c] s_in / s_out`` share the shift, and Mn is signed (``|Mn| < 2**31``).

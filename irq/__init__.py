@@ -31,18 +31,20 @@ _LAZY = {"prepare": "irq.quant", "set_fake_quantize": "irq.quant", "FakeQuantSta
          "freeze": "irq.quant", "QuantizationWarning": "irq.quant"}
 
 
-def run(program, *inputs, runtime: str = "numba"):
+def run(program, *inputs, runtime: str = "numba", march: str | None = None):
     """Execute a bpu program on numpy inputs with exact integers: the numba runtime, or `runtime="reference"`.
 
-    Returns one array, or a tuple for several results. To run a program many times, keep
-    `irq.runtime.numba.compile(program)`: it plans once and reuses its buffers.
+    With `march`, refuse a program converted for another march, as `irq.load(path, march=)` and
+    `irq run --march` do (a program with no recorded march runs). Returns one array, or a tuple for several
+    results. To run a program many times, keep `irq.runtime.numba.compile(program, march=...)`: it plans
+    once and reuses its buffers.
     """
     if runtime == "numba":
         from irq.runtime.numba import run as _numba_run
-        return _numba_run(program, *inputs)
+        return _numba_run(program, *inputs, march=march)
     if runtime == "reference":
         from irq.runtime.reference import run as _reference_run
-        outs = _reference_run(program, *inputs)
+        outs = _reference_run(program, *inputs, march=march)
         return outs[0] if len(outs) == 1 else tuple(outs)
     raise ValueError(f"unknown runtime '{runtime}' (expected numba or reference)")
 

@@ -8,7 +8,9 @@ accumulator widths). Loading runs no code from the file: the text is parsed, nev
 
 A program records the march it was converted for (`bpu.march`); `load(path, march="bayes")` refuses one
 made for another march, since its ops, dtypes and kernel sizes were checked against that march's profile
-only. Files written before the march was recorded load as before (`program_march` is then None).
+only. Files written before the march was recorded load as before (`program_march` is then None). The
+runtimes take the same `march=` (`irq.run`, `irq.runtime.numba.compile`, `irq.runtime.reference.run`) and
+refuse with the same message through `check_march`, so an in-memory program and a file agree.
 """
 
 from __future__ import annotations
@@ -27,9 +29,18 @@ class ArtifactError(IRError):
     """A file that is not a valid deployable program; the message says what is wrong and where."""
 
 
+def _enclosing_module(program):
+    """The module that carries the march record: `program` itself, or the module around a func.func the
+    numba runtime was handed directly."""
+    op = program
+    while getattr(op, "name", None) == "func.func" and op.parent_op is not None:
+        op = op.parent_op
+    return op
+
+
 def program_march(program) -> str | None:
     """The march a program was converted for, or None for a file written before irq recorded it."""
-    attr = program.get_attr(MARCH_ATTR)
+    attr = _enclosing_module(program).get_attr(MARCH_ATTR)
     if attr is None:
         return None
     if not isinstance(attr, StringAttr):
@@ -37,8 +48,15 @@ def program_march(program) -> str | None:
     return attr.value
 
 
-def check_march(program, march: str, where: str = "the program") -> None:
-    """Refuse a program converted for another march than `march` (one without a recorded march passes)."""
+def check_march(program, march, where: str = "the program") -> None:
+    """Refuse a program converted for another march than `march` (a name or an `irq.march.March`); one without
+    a recorded march passes. An unknown march name is an error too: a typo would otherwise pass silently on
+    every file written before the record."""
+    from irq.march_profiles import registered_marches
+    march = getattr(march, "value", march)  # irq.march.March is a str enum: compare and print its name
+    known = registered_marches()
+    if march not in known:
+        raise ArtifactError(f"unknown march '{march}' (known: {', '.join(known)})")
     recorded = program_march(program)
     if recorded is not None and recorded != march:
         raise ArtifactError(f"{where} was converted for march '{recorded}', not '{march}': its ops were checked "

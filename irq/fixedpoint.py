@@ -310,22 +310,45 @@ def div_parameters(input_scale: float, other_scale: float, output_scale: float, 
 #: bpu.int_div clamps its integer quotient to this magnitude before requantizing it, so ``k * M_out`` fits int64
 INT_DIV_QUOTIENT_LIMIT = 2**31 - 1
 INT_DIV_ROUNDING_MODES = ("floor", "trunc")
+#: |shift| bound of bpu.int_div: a ratio of two float32 scales is ``M / (D 2**S)`` with |S| <= 276 (float32's
+#: exponents, subnormals included, span [-149, 127])
+INT_DIV_MAX_SHIFT = 320
 
 
-def int_div_parameters(input_scale: float, other_scale: float, output_scale: float, other_dtype: str
-                       ) -> tuple[int, int, int, int]:
-    """(M, S, M_out, S_out) of bpu.int_div (torch.div with rounding_mode "floor" / "trunc").
+def int_div_ratio(input_scale: float, other_scale: float) -> tuple[int, int, int]:
+    """(M, D, S) with ``s_a / s_b == M / (D 2**S)`` *exactly*, M and D odd (or 1) and below 2**24.
 
-    The quotient ``k = floor_or_trunc(a * M / (b * 2**S))`` with ``M / 2**S ~= s_a / s_b`` is the integer
-    torch computes from the real values (S capped as `div_parameters` caps it, so the exact division fits
-    int64); it is then requantized to the output with ``M_out / 2**S_out ~= 1 / s_out``. The quotient is
-    clamped to +-INT_DIV_QUOTIENT_LIMIT first, which saturates every output when ``2**31 / s_out`` exceeds
-    the i16 range, so an output scale of 2**15 or more is refused."""
+    The scales are taken as float32, the type of the qat model's scale buffers (and what torch casts a Python
+    divisor to for a float32 tensor), so the ratio of two scales is a ratio of 24-bit mantissas times a power
+    of two: bpu.int_div computes the floor of ``a' M / (|b| D 2**S)`` with integers alone, which is the floor
+    of the real quotient ``a s_a / (b s_b)`` with no rounding at all (a 31-bit multiplier ``~ s_a / s_b`` gets
+    a quotient within 2**-31 of an integer wrong, e.g. ``6 x 0.3 / (2 x 0.1)`` when the ratio is not a
+    power of two)."""
+    from fractions import Fraction
+    sa, sb = np.float32(input_scale), np.float32(other_scale)
+    if not (np.isfinite(sa) and np.isfinite(sb) and sa > 0 and sb > 0):
+        raise ValueError(f"bpu.int_div needs positive finite float32 scales, got {input_scale} and {other_scale}")
+    r = Fraction(float(sa)) / Fraction(float(sb))
+    m, d = r.numerator, r.denominator
+    twos_m = (m & -m).bit_length() - 1  # the powers of two of the (coprime) numerator or denominator
+    twos_d = (d & -d).bit_length() - 1
+    return m >> twos_m, d >> twos_d, twos_d - twos_m
+
+
+def int_div_parameters(input_scale: float, other_scale: float, output_scale: float
+                       ) -> tuple[int, int, int, int, int]:
+    """(M, D, S, M_out, S_out) of bpu.int_div (torch.div with rounding_mode "floor" / "trunc").
+
+    The quotient ``k = floor_or_trunc(a M / (b D 2**S))`` with ``M / (D 2**S) == s_a / s_b`` exactly
+    (`int_div_ratio`) is the integer torch computes from the real values; it is then requantized to the
+    output with ``M_out / 2**S_out ~= 1 / s_out``. The quotient is clamped to +-INT_DIV_QUOTIENT_LIMIT first,
+    which saturates every output when ``2**31 / s_out`` exceeds the i16 range, so an output scale of 2**15 or
+    more is refused."""
     if not float(output_scale) < 2.0**15:
         raise ValueError(f"output scale {output_scale} is too large for an integer quotient (must be < 2**15)")
-    m, s = div_parameters(input_scale, other_scale, 1.0, other_dtype)
+    m, d, s = int_div_ratio(input_scale, other_scale)
     mo, so = quantize_multiplier(1.0 / np.float64(output_scale))
-    return m, s, int(np.ravel(mo)[0]), int(np.ravel(so)[0])
+    return m, d, s, int(np.ravel(mo)[0]), int(np.ravel(so)[0])
 
 
 #: bpu.log_softmax: its exp table holds ``rint(exp(d * s_in) * 2**LOG_SOFTMAX_EXP_BITS)`` (2**30 is 1.0: the row

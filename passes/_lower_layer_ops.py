@@ -199,7 +199,7 @@ class LayerOpLowerings:
         rounding_mode, bpu.int_div (the exact integer quotient, then a requantize)."""
         if op.get_attr("rounding_mode") is not None:
             a, b = self.act(op.operands[0]), self.act(op.operands[1])
-            return self._int_div(op, a, b.value, float(b.scale), b.dtype)
+            return self._int_div(op, a, b.value, float(b.scale))
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         qc, s_out, dtype, _, _ = self._output(op)
         m, s = fp.div_parameters(a.scale, b.scale, s_out, b.dtype)
@@ -231,20 +231,20 @@ class LayerOpLowerings:
             raise LoweringError("divides by the constant 0")
         a = self.act(op.operands[0])
         b = self.constant(np.array([1 if c > 0 else -1]), "i8", f"{_str(op, 'owner') or 'div_scalar'}.divisor")
-        self._int_div(op, a, b, abs(c), "i8")
+        self._int_div(op, a, b, abs(c))
 
-    def _int_div(self, op: Operation, a: QValue, b, s_b: float, b_dtype: str) -> None:
+    def _int_div(self, op: Operation, a: QValue, b, s_b: float) -> None:
         mode = op.get_attr("rounding_mode").value
         if mode not in fp.INT_DIV_ROUNDING_MODES:
             raise LoweringError(f"rounding_mode '{mode}' is not one of {', '.join(fp.INT_DIV_ROUNDING_MODES)}")
         qc, s_out, dtype, _, _ = self._output(op)
         try:
-            m, s, mo, so = fp.int_div_parameters(a.scale, s_b, s_out, b_dtype)
+            m, dv, s, mo, so = fp.int_div_parameters(a.scale, s_b, s_out)
         except ValueError as e:
             raise LoweringError(str(e)) from None
         y = self.emit(bpu.IntDivOp(a.value, b, rounding_mode=StringAttr(mode), multiplier=IntegerAttr(m, i64),
-                                   shift=IntegerAttr(s, i64), out_multiplier=IntegerAttr(mo, i64),
-                                   out_shift=IntegerAttr(so, i64),
+                                   divisor=IntegerAttr(dv, i64), shift=IntegerAttr(s, i64),
+                                   out_multiplier=IntegerAttr(mo, i64), out_shift=IntegerAttr(so, i64),
                                    result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
                                    **self._rounding())).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)

@@ -134,6 +134,10 @@ class OpLowerings:
         acc = self.emit(bpu.MatmulOp(a.value, b.value, result_types=[acc_t])).out
         self.finish_accumulator(op, acc, np.array([a.scale * b.scale]), -1)
 
+    def lower_bmm(self, op: Operation) -> None:
+        """torch.bmm ([b, n, m] x [b, m, p], nn.MultiheadAttention's decomposition) is a 3-D matmul."""
+        self.lower_matmul(op)
+
     def _alpha_is_one(self, op: Operation) -> None:
         a = op.get_attr("alpha")
         if a is not None and float(a.value) != 1.0:

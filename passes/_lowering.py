@@ -112,7 +112,7 @@ ELEMENTWISE = lut_functions.KINDS
 #: Ops that move codes without arithmetic: the scale passes through.
 PASS_THROUGH = frozenset({"flatten", "reshape", "view", "permute", "transpose", "unsqueeze", "squeeze", "contiguous",
                           "identity", "dropout", "max_pool2d", "slice"})
-ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul"})
+ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul", "bmm"})
 #: Ops with one result per piece of their input (no arithmetic): a bpu.slice per result, scale shared.
 SPLITTING = frozenset({"chunk", "split"})
 

@@ -82,3 +82,43 @@ def test_irq_run_and_irq_check_refuse_another_march_in_one_line(saved, capsys):
     assert irq_main(["check", str(paths["bayes"]), "--march", "nash"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("irq: error: ") and "converted for march 'bayes', not 'nash'" in err[0]
+
+
+def test_irq_run_and_compile_refuse_another_march_like_load(saved):
+    """Bug caught: `irq.run(program, x, march="bayes")` on a nash program ran without a word (only the file
+    path checked the record), so a program that goes through memory escaped the check irq.load makes."""
+    tmp, paths = saved
+    x = np.load(tmp / "x.npy")
+    nash = irq.load(paths["nash"])
+    want = r"the program was converted for march 'nash', not 'bayes': its ops were checked against 'nash' only"
+    for runtime in ("numba", "reference"):
+        with pytest.raises(ArtifactError, match=want):
+            irq.run(nash, x, runtime=runtime, march="bayes")
+    with pytest.raises(ArtifactError, match=want):
+        irq.runtime.numba.compile(nash, march="bayes")
+    func = next(op for op in nash.walk() if op.name == "func.func")  # the function alone: its module's record
+    with pytest.raises(ArtifactError, match=want):
+        irq.runtime.numba.compile(func, march="bayes")
+    with pytest.raises(ArtifactError, match=want):
+        irq.runtime.reference.run(nash, x, march="bayes")
+    from irq.march import March
+    with pytest.raises(ArtifactError, match=want):
+        irq.run(nash, x, march=March.BAYES)
+    same = irq.run(nash, x, march=March.NASH)
+    np.testing.assert_array_equal(same, irq.run(nash, x))  # the matching march (enum or name) runs as before
+    np.testing.assert_array_equal(irq.runtime.numba.compile(nash, march="nash")(x), same)
+    np.testing.assert_array_equal(irq.run(nash, x, runtime="reference", march="nash"), same)
+
+
+def test_runtimes_run_a_program_without_a_record_and_refuse_an_unknown_march(saved):
+    tmp, paths = saved
+    x = np.load(tmp / "x.npy")
+    nash = irq.load(paths["nash"])
+    old = irq.parse_module(paths["nash"].read_text().replace(', bpu.march = "nash"', "")
+                           .replace('bpu.march = "nash", ', ""))
+    assert program_march(old) is None
+    np.testing.assert_array_equal(irq.run(old, x, march="bayes"), irq.run(nash, x))  # nothing to refuse
+    for call in (lambda: irq.run(old, x, march="bays"), lambda: irq.load(paths["bayes"], march="bays"),
+                 lambda: irq.runtime.numba.compile(nash, march="Nash!")):
+        with pytest.raises(ArtifactError, match=r"unknown march '(bays|Nash!)' \(known: .*bayes.*nash"):
+            call()

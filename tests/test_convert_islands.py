@@ -83,10 +83,10 @@ def test_int_div_equals_torch_rounded_division(mode, dtype, bcast, extreme, rati
     rng = np.random.default_rng(seed)
     shape, bshape = (2, 3, 4), ((1, 3, 1) if bcast else (2, 3, 4))
     a, b = _codes(rng, shape, dtype, extreme), _codes(rng, bshape, dtype, extreme)
-    m, s, mo, so = fp.int_div_parameters(2.0**ratio_exp, 1.0, 1.0, dtype)
+    m, dv, s, mo, so = fp.int_div_parameters(2.0**ratio_exp, 1.0, 1.0)
     p = ProgramText([("a", shape, dtype), ("b", bshape, dtype)])
     p.op("y", "bpu.int_div", ["a", "b"], (shape, "i16"),
-         {"rounding_mode": mode, "multiplier": m, "shift": s, "out_multiplier": mo, "out_shift": so})
+         {"rounding_mode": mode, "multiplier": m, "divisor": dv, "shift": s, "out_multiplier": mo, "out_shift": so})
     got = _run_both(p.module(["y"]), a, b)
     with np.errstate(all="ignore"):
         real_a, real_b = torch.from_numpy(a.astype(np.float64)) * 2.0**ratio_exp, torch.from_numpy(b.astype(np.float64))
@@ -103,9 +103,9 @@ def test_int_div_requantizes_the_exact_quotient(rounding):
     rng = np.random.default_rng(3)
     shape = (3, 17)
     a, b = _codes(rng, shape, "i8", False), _codes(rng, shape, "i8", False)
-    m, s, mo, so = fp.int_div_parameters(0.037, 0.011, 0.7, "i8")
+    m, dv, s, mo, so = fp.int_div_parameters(0.037, 0.011, 0.7)
     p = ProgramText([("a", shape, "i8"), ("b", shape, "i8")])
-    attrs = {"multiplier": m, "shift": s, "out_multiplier": mo, "out_shift": so, "rounding": rounding}
+    attrs = {"multiplier": m, "divisor": dv, "shift": s, "out_multiplier": mo, "out_shift": so, "rounding": rounding}
     p.op("f", "bpu.int_div", ["a", "b"], (shape, "i8"), {"rounding_mode": "floor", **attrs})
     p.op("t", "bpu.int_div", ["a", "b"], (shape, "i8"), {"rounding_mode": "trunc", **attrs})
     c = p.const("c", np.array([-1]), "i8")
@@ -129,10 +129,93 @@ def test_int_div_requantizes_the_exact_quotient(rounding):
             if d == 0:
                 k = (2**31 - 1) * (1 if x > 0 else -1 if x < 0 else 0)
             else:
-                q = Fraction(x * m, d * 2**s)
+                q = Fraction(x * m, d * dv) / Fraction(2) ** s
                 k = (int(q) if trunc else q.numerator // q.denominator)
             want[idx] = requant(k)
         np.testing.assert_array_equal(out, want)
+
+
+#: float32 scale pairs (s_a, s_b): ratios that are not powers of two near one, far above and far below one,
+#: and at float32's extremes (subnormal, largest exponents): the quotient clamp and |S| up to 276
+_EXACT_SCALE_PAIRS = [(0.3, 0.1), (0.7, 0.1), (0.037, 0.011), (0.1, 0.3), (3.1e4, 1.7e-6), (1.3e-7, 2.9e3),
+                      (2.0**-149 * 3, 1.7e38), (3.0e38, 2.0**-149 * 5), (1.0, 1.0)]
+
+
+def _codes_at_extremes(dtype: str, rng) -> np.ndarray:
+    lo, hi = (-128, 127) if dtype == "i8" else (-32768, 32767)
+    if dtype == "i8":
+        return np.arange(lo, hi + 1)
+    edges = [lo, lo + 1, lo + 2, -3, -2, -1, 0, 1, 2, 3, hi - 2, hi - 1, hi]
+    return np.unique(np.concatenate([edges, rng.integers(lo, hi + 1, 150)]))
+
+
+@pytest.mark.parametrize("dtype", ["i8", "i16"])
+@pytest.mark.parametrize("sa,sb", _EXACT_SCALE_PAIRS)
+def test_int_div_is_torchs_floor_and_trunc_of_the_exact_real_quotient(sa, sb, dtype):
+    """Every pair of codes (all of i8, i16's extremes and a sample), floor and trunc: the quotient equals the
+    floor / trunc of ``a s_a / (b s_b)`` in Python's exact integers, the scales as the float32 values they are.
+    Bug caught: a 31-bit multiplier ``~ s_a / s_b`` put quotients within 2**-31 of an integer on the wrong
+    side (e.g. s_a / s_b = 0.7f / 0.1f: -128 x ratio is just below an integer), and a shift or long-division
+    step that overflows int64 at the extreme ratios."""
+    from fractions import Fraction
+    rng = np.random.default_rng(7)
+    codes = _codes_at_extremes(dtype, rng)
+    a, b = (v.ravel().astype(np.int64) for v in np.meshgrid(codes, codes, indexing="ij"))
+    n = a.size
+    fa, fb = Fraction(float(np.float32(sa))), Fraction(float(np.float32(sb)))
+    ratio = fa / fb
+    p_num, p_den = ratio.numerator, ratio.denominator
+    outs = {}
+    p = ProgramText([("a", (n,), dtype), ("b", (n,), dtype)])
+    for mode in ("floor", "trunc"):
+        for s_out in (1.0, 2.0**14):  # k itself within i16, and floor(k / 2**14) to see large quotients
+            m, dv, s, mo, so = fp.int_div_parameters(sa, sb, s_out)
+            assert Fraction(mo, 2**so) == 1 / Fraction(s_out)  # the requantize is exact: the output is k's
+            assert Fraction(m, dv) / Fraction(2) ** s == ratio
+            name = f"{mode}{int(s_out)}"
+            p.op(name, "bpu.int_div", ["a", "b"], ((n,), "i16"),
+                 {"rounding_mode": mode, "multiplier": m, "divisor": dv, "shift": s, "out_multiplier": mo,
+                  "out_shift": so, "rounding": "floor"})
+            outs[name] = (mode, s_out)
+    got = dict(zip(outs, reference.run(p.module(list(outs)), a.astype(f"int{dtype[1:]}"), b.astype(f"int{dtype[1:]}"))))
+    numba_got = rn.compile(p.module(list(outs)))(a.astype(f"int{dtype[1:]}"), b.astype(f"int{dtype[1:]}"))
+    for (name, g), ng in zip(got.items(), numba_got):
+        np.testing.assert_array_equal(ng, g, err_msg=name)
+    limit = 2**31 - 1
+    for name, (mode, s_out) in outs.items():
+        want = np.empty(n, np.int64)
+        for i, (x, d) in enumerate(zip(a.tolist(), b.tolist())):
+            if d == 0:
+                k = limit * ((x > 0) - (x < 0))
+            else:
+                num, den = x * p_num * (1 if d > 0 else -1), abs(d) * p_den  # a s_a / (b s_b), exactly
+                k = num // den if mode == "floor" or num >= 0 else -((-num) // den)
+                k = max(-limit, min(limit, k))
+            want[i] = min(32767, max(-32768, k // int(s_out)))
+        np.testing.assert_array_equal(got[name], want, err_msg=f"{name} s_a={sa} s_b={sb}")
+
+
+def test_int_div_quotient_just_off_an_integer():
+    """The case the 31-bit multiplier got wrong (found by a search over float32 scale pairs and i16 codes):
+    -27116 x 0.96279883f / (127 x 0.08154261f) = -2521.00000003..., whose floor is -2522; ``M / 2**S`` rounded
+    to 31 bits lands the product on the other side of -2521."""
+    from fractions import Fraction
+    sa, sb, x, d = 0.9627988338470459, 0.08154261112213135, -27116, 127
+    exact = Fraction(float(np.float32(sa))) * x / (Fraction(float(np.float32(sb))) * d)
+    assert exact.numerator // exact.denominator == -2522 and -2522 < exact < -2521
+    m31, s31 = (int(np.ravel(v)[0]) for v in fp.quantize_multiplier(np.float64(sa) / np.float64(sb)))
+    assert (x * m31) // (d << s31) == -2521  # the old parameters' answer: the case is a real one
+    m, dv, s, mo, so = fp.int_div_parameters(sa, sb, 1.0)
+    p = ProgramText([("a", (2,), "i16"), ("b", (2,), "i16")])
+    for mode in ("floor", "trunc"):
+        p.op(mode, "bpu.int_div", ["a", "b"], ((2,), "i16"),
+             {"rounding_mode": mode, "multiplier": m, "divisor": dv, "shift": s, "out_multiplier": mo,
+              "out_shift": so})
+    prog = p.module(["floor", "trunc"])
+    a, b = np.array([x, -x], np.int16), np.array([d, d], np.int16)
+    for got in (reference.run(prog, a, b), rn.compile(prog)(a, b)):
+        np.testing.assert_array_equal(got[0], [-2522, 2521])  # floor of -2521.00..03 and of +2521.00..03
+        np.testing.assert_array_equal(got[1], [-2521, 2521])  # trunc
 
 
 def test_int_div_verifier_names_the_problem():
@@ -145,8 +228,11 @@ def test_int_div_verifier_names_the_problem():
     build()
     with pytest.raises(irq.VerifyError, match="rounding_mode must be one of floor, trunc, got 'round'"):
         build(rounding_mode="round")
-    with pytest.raises(irq.VerifyError, match=r"shift 60 is outside \[0, 53\] for i8 divisors"):
-        build(shift=60)
+    with pytest.raises(irq.VerifyError, match=r"shift 321 is outside \[-320, 320\]"):
+        build(shift=321)
+    with pytest.raises(irq.VerifyError, match=r"divisor 0 is outside \[1, 2\^31\)"):
+        build(divisor=0)
+    build(shift=-40, divisor=13421773)  # a ratio above one (S < 0) with an odd mantissa divisor is valid
     with pytest.raises(irq.VerifyError, match=r"out_shift 0 is outside \[1, 62\]"):
         build(out_shift=0)
 

@@ -51,6 +51,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "conv_transpose2d": (lambda: Net(lambda m, y: m.up(y), extra={"up": nn.ConvTranspose2d(4, 3, 2, 2)}), (3, 8, 8)),
     "linear": (_seq(nn.Linear(12, 5)), (12,)),
     "matmul": (lambda: Net(lambda m, y: torch.matmul(y, y.transpose(2, 3))), (3, 8, 8)),
+    "bmm": (lambda: Net(lambda m, y: torch.bmm(y.flatten(2), y.flatten(2).transpose(1, 2))), (3, 8, 8)),
     "add": (lambda: Net(lambda m, y: y + torch.sigmoid(y)), (3, 8, 8)),
     "sub": (lambda: Net(lambda m, y: y - torch.sigmoid(y)), (3, 8, 8)),
     "mul": (lambda: Net(lambda m, y: y * torch.sigmoid(y)), (3, 8, 8)),

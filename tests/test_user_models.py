@@ -74,6 +74,8 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "instance_norm": (um.InstanceNormNet, (3, 8, 8)),
     "cumsum": (um.CumulativeSum, (3, 8, 8)),
     "rounded_divide": (um.RoundedDivide, (3, 8, 8)),
+    "floor_divide": (um.FloorDivide, (3, 8, 8)),
+    "multihead_attention": (um.AttentionBlock, (5, 16)),
     "log_softmax": (um.LogSoftmaxHead, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))
        for m in ("reflect", "replicate", "circular")},
@@ -93,9 +95,10 @@ BATCHES = (1, 4)
 #: each model is traced at one of the batch sizes (alternating) and deployed at both: the traced one and the other
 TRACED_BATCH = {name: BATCHES[i % 2] for i, name in enumerate(sorted(CONVERTIBLE))}
 
-#: programs the numba runtime runs at their traced batch only (it says so, ProgramError, at another one):
-#: none since it follows the batch through the ViT's qkv permute (runtime/numba/batch.py)
-TRACED_BATCH_ONLY: frozenset[str] = frozenset()
+#: programs the numba runtime runs at their traced batch only (it says so, ProgramError, at another one): the
+#: ViT's qkv permute is followed (runtime/numba/batch.py); nn.MultiheadAttention's decomposition folds the batch
+#: into [L, N * heads, head_dim] by a reshape the batch axes do not follow yet
+TRACED_BATCH_ONLY: frozenset[str] = frozenset({"multihead_attention"})
 
 
 def _leaves(y) -> list[np.ndarray]:

@@ -180,6 +180,7 @@ ATEN: dict[Any, Any] = {
     aten.rsqrt.default: FUNCTIONS[torch.rsqrt], aten.abs.default: FUNCTIONS[torch.abs],
     aten.log_softmax.int: FUNCTIONS[torch.log_softmax], aten.clip.default: FUNCTIONS[torch.clamp],
     aten.reciprocal.default: _reciprocal, aten.div.Tensor_mode: FUNCTIONS[torch.div],
+    aten.floor_divide.default: FUNCTIONS[torch.floor_divide], aten.floor_divide_.Tensor: FUNCTIONS[torch.floor_divide],
     aten.concat.default: FUNCTIONS[torch.cat], aten.stack.default: FUNCTIONS[torch.stack],
     aten.squeeze.default: FUNCTIONS[torch.squeeze], aten.squeeze.dims: FUNCTIONS[torch.squeeze],
     aten.upsample_nearest2d.vec: _upsample("nearest", False), aten.upsample_bilinear2d.vec: _upsample("bilinear", True),

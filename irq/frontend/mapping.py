@@ -106,6 +106,16 @@ def _binary(name: str):
     return h
 
 
+def _floor_divide(args, kwargs):
+    """`x // y`, torch.floor_divide and Tensor.floor_divide: torch rounds the quotient toward -inf (since torch
+    1.13; the deprecated trunc behaviour is gone), which is torch.div(x, y, rounding_mode="floor") exactly, so the
+    op is that div and takes its lowering (bpu.int_div, floor). `2 // x` (a scalar dividend) stays opaque."""
+    b = bind((("input", _MISSING), ("other", _MISSING)), args, kwargs)
+    if b is None or not _tensor_value(b["input"]):
+        return None
+    return _binary("div")((b["input"], b["other"]), {"rounding_mode": "floor"})
+
+
 def _softmax(spec: str):
     def h(args, kwargs):
         b = bind((("input", _MISSING), ("dim", None), ("_stacklevel", 3), ("dtype", None)), args, kwargs)
@@ -530,6 +540,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     operator.sub: _binary("sub"), operator.isub: _binary("sub"), torch.sub: _binary("sub"),
     operator.mul: _binary("mul"), operator.imul: _binary("mul"), torch.mul: _binary("mul"),
     operator.truediv: _binary("div"), operator.itruediv: _binary("div"), torch.div: _binary("div"),
+    operator.floordiv: _floor_divide, operator.ifloordiv: _floor_divide, torch.floor_divide: _floor_divide,
     torch.matmul: _simple("matmul", (("input", _MISSING), ("other", _MISSING)), ("input", "other")),
     operator.matmul: _simple("matmul", (("input", _MISSING), ("other", _MISSING)), ("input", "other")),
     torch.bmm: _simple("bmm", (("input", _MISSING), ("mat2", _MISSING)), ("input", "mat2"), {"mat2": "other"}),
@@ -563,6 +574,7 @@ METHODS: dict[str, Callable] = {
     "softmax": _softmax("softmax"), "log_softmax": _softmax("log_softmax"),
     "add": _binary("add"), "add_": _binary("add"), "sub": _binary("sub"), "sub_": _binary("sub"),
     "mul": _binary("mul"), "mul_": _binary("mul"), "div": _binary("div"), "div_": _binary("div"),
+    "floor_divide": _floor_divide, "floor_divide_": _floor_divide,
     "matmul": FUNCTIONS[torch.matmul], "bmm": FUNCTIONS[torch.bmm],
     "view": _reshape("view", True), "reshape": _reshape("reshape", True), "flatten": _flatten,
     "permute": _dims("permute", True), "transpose": _transpose, "unsqueeze": _unsqueeze, "squeeze": _squeeze,

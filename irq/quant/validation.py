@@ -337,7 +337,7 @@ def _div_scalar(inputs, fqs, fq_out, a):
         if c == 0.0:
             return None  # computed in float; lower-bpu refuses a division by the constant 0
         q = fqs[0].codes(inputs[0])
-        return _int_div(q, torch.full_like(q, 1 if c > 0 else -1), float(_scale(fqs[0])), abs(c), "i8", fq_out,
+        return _int_div(q, torch.full_like(q, 1 if c > 0 else -1), float(_scale(fqs[0])), abs(c), fq_out,
                         a["rounding_mode"])
     return _requant_one(fqs[0].codes(inputs[0]),
                         float(_scale(fqs[0])) / float(a["other"]) / float(_scale(fq_out)), fq_out)
@@ -567,15 +567,36 @@ def _instance_norm(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize, a: dict
 _WITH_PARAMS = {"batch_norm": _batch_norm, "prelu": _prelu, "group_norm": _group_norm,
                 "instance_norm": _instance_norm}
 
-def _int_div(x: Tensor, d: Tensor, s_a: float, s_b: float, b_dtype: str, fq_out: FakeQuantize, mode: str
-             ) -> Tensor:
-    """bpu.int_div: the exact integer quotient ``k`` of ``a' M / (|b| 2**S)`` (floor, or trunc toward 0),
-    clamped to +-(2**31 - 1) (b = 0: by a's sign), then ``k * M_out >> S_out`` (half up)."""
-    m, s, mo, so = fp.int_div_parameters(s_a, s_b, float(_scale(fq_out)), b_dtype)
+def _exact_floor_quotient(x: Tensor, y: Tensor, s: int) -> Tensor:
+    """floor(x / (y 2**s)) exactly on int64 tensors (|x|, y < 2**46, y > 0), s of either sign: a shift of the
+    floor quotient for s >= 0, a long division 16 bits a step for s < 0 (values beyond the quotient clamp
+    are only kept beyond it)."""
+    if s >= 0:
+        return torch.div(x, y, rounding_mode="floor") >> min(s, 62)
+    if s >= -16:
+        return torch.div(x * (1 << -s), y, rounding_mode="floor")  # |x| < 2**46: one exact division
+    k, r = torch.div(x, y, rounding_mode="floor"), torch.remainder(x, y)
+    bound = fp.INT_DIV_QUOTIENT_LIMIT + 1
+    for done in range(0, -s, 16):
+        c = min(16, -s - done)
+        r = r * (1 << c)
+        k = (k * (1 << c) + torch.div(r, y, rounding_mode="floor")).clamp(-bound, bound)
+        r = torch.remainder(r, y)
+    return k
+
+
+def _int_div(x: Tensor, d: Tensor, s_a: float, s_b: float, fq_out: FakeQuantize, mode: str) -> Tensor:
+    """bpu.int_div: the exact integer quotient ``k`` of ``a' M / (|b| D 2**S)`` (floor, or trunc toward 0;
+    ``M / (D 2**S) == s_a / s_b`` exactly), clamped to +-(2**31 - 1) (b = 0: by a's sign), then
+    ``k * M_out >> S_out`` (half up)."""
+    m, dv, s, mo, so = fp.int_div_parameters(s_a, s_b, float(_scale(fq_out)))
     x, d = torch.broadcast_tensors(x.to(torch.int64), d.to(torch.int64))
     num = torch.where(d < 0, -x, x) * m
-    den = torch.where(d == 0, torch.ones_like(d), d.abs()) * (1 << s)
-    k = torch.div(num, den, rounding_mode="floor" if mode == "floor" else "trunc")
+    den = torch.where(d == 0, torch.ones_like(d), d.abs()) * dv
+    if mode == "floor":
+        k = _exact_floor_quotient(num, den, s)
+    else:
+        k = torch.sign(num) * _exact_floor_quotient(num.abs(), den, s)
     limit = fp.INT_DIV_QUOTIENT_LIMIT
     k = torch.where(d == 0, torch.sign(x) * limit, k.clamp(-limit, limit))
     return fq_out.dequantize(_clamp_out(requantize(k, torch.tensor(mo), torch.tensor(so)), fq_out))
@@ -588,7 +609,7 @@ def _div(inputs, fqs, fq_out, a):
         return None  # a Python-scalar divisor: not bpu.div; lower-bpu refuses it too
     if a.get("rounding_mode") is not None:
         return _int_div(fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1]), float(_scale(fqs[0])),
-                        float(_scale(fqs[1])), fqs[1].storage, fq_out, a["rounding_mode"])
+                        float(_scale(fqs[1])), fq_out, a["rounding_mode"])
     x, d = fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])
     x, d = torch.broadcast_tensors(x, d)
     m, s = fp.div_parameters(float(_scale(fqs[0])), float(_scale(fqs[1])), float(_scale(fq_out)),

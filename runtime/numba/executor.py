@@ -45,7 +45,10 @@ def _arg_name(arg, i: int) -> str:
 class CompiledProgram:
     """A bpu function ready to run: call it with numpy arrays, one per function argument."""
 
-    def __init__(self, program, function: str | None = None):
+    def __init__(self, program, function: str | None = None, march: str | None = None):
+        if march is not None:
+            from irq.artifact import check_march
+            check_march(program, march)
         self.fn_op = _function(program, function)
         self.block = self.fn_op.regions[0].blocks[0]
         self.args = list(self.block.args)
@@ -198,11 +201,12 @@ class CompiledProgram:
         return self._collect(plan), rows
 
 
-def compile(program, function: str | None = None) -> CompiledProgram:  # noqa: A001 - the API's name
-    """Plan `program` (a bpu-level module or func.func) for the numba kernels; returns a callable."""
-    return CompiledProgram(program, function)
+def compile(program, function: str | None = None, march: str | None = None) -> CompiledProgram:  # noqa: A001
+    """Plan `program` (a bpu-level module or func.func) for the numba kernels; returns a callable. With
+    `march`, a program converted for another march is refused (irq.artifact.check_march)."""
+    return CompiledProgram(program, function, march)
 
 
-def run(program, *inputs, function: str | None = None):
+def run(program, *inputs, function: str | None = None, march: str | None = None):
     """Compile and run once (`compile(program)(*inputs)`); keep the compiled program to run many times."""
-    return compile(program, function)(*inputs)
+    return compile(program, function, march)(*inputs)

@@ -133,11 +133,12 @@ def _int_div(p: Planner, op) -> None:
         a, b, o, stage = _binary_operands(p, op)
     lo, hi = _range(o.dtype)
     m, s = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+    dv = np.int64(_attr(op, "divisor", 1))
     mo, so = np.int64(_attr(op, "out_multiplier")), np.int64(_attr(op, "out_shift"))
     floor = _attr(op, "rounding_mode") == "floor"
     mode = rounding_code(_attr(op, "rounding", "half_up"))
 
     def run() -> None:
         stage()
-        int_divide_requantize(a, b, m, s, floor, mo, so, mode, lo, hi, o)
+        int_divide_requantize(a, b, m, dv, s, floor, mo, so, mode, lo, hi, o)
     p.step("int_div", run)

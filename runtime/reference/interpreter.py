@@ -79,8 +79,12 @@ def _store(op, value: np.ndarray, result) -> np.ndarray:
     return v.astype(dt, copy=False)
 
 
-def run(program, *inputs, entry: str | None = None) -> list[np.ndarray]:
-    """Execute the program on numpy inputs (float arrays for f32 arguments, codes for integer ones)."""
+def run(program, *inputs, entry: str | None = None, march: str | None = None) -> list[np.ndarray]:
+    """Execute the program on numpy inputs (float arrays for f32 arguments, codes for integer ones). With
+    `march`, a program converted for another march is refused (irq.artifact.check_march)."""
+    if march is not None:
+        from irq.artifact import check_march
+        check_march(program, march)
     func = entry_function(program, entry)
     block = func.regions[0].blocks[0]
     if len(inputs) != len(block.args):

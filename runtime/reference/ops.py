@@ -493,20 +493,40 @@ def div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 _INT_DIV_LIMIT = 2**31 - 1  # bpu.int_div's quotient clamp
+_INT_DIV_STEP = 16  # bits of one long-division step: the remainder (< 2**46) times 2**16 stays below 2**62
+
+
+def _floor_quotient(x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """floor(x / (y 2**s)) exactly in int64 for |x|, y < 2**46 (y > 0), s of either sign; past the
+    +-(2**31 - 1) clamp the value is only kept beyond it (the clamp follows)."""
+    if s >= 0:
+        return (x // y) >> min(s, 62)  # numpy's // floors
+    if s >= -_INT_DIV_STEP:
+        return (x << -s) // y  # |x| < 2**46: one exact division
+    k, r = x // y, x % y  # numpy's % floors too: 0 <= r < y
+    bound = _INT_DIV_LIMIT + 1
+    left = -s
+    while left > 0:
+        c = min(left, _INT_DIV_STEP)
+        r = r << c
+        k = np.clip((k << c) + r // y, -bound, bound)  # beyond the clamp it stays beyond: k 2^c + [0, 2^c)
+        r = r % y
+        left -= c
+    return k
 
 
 @impl("bpu.int_div")
 def int_div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """torch.div(rounding_mode=floor/trunc): the exact integer quotient ``a' M / (|b| 2**S)``, clamped to
+    """torch.div(rounding_mode=floor/trunc): the exact integer quotient ``a' M / (|b| D 2**S)``, clamped to
     +-(2**31 - 1) (b = 0: the clamp by a's sign), then requantized by ``M_out / 2**S_out``."""
     a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
-    m, s = np.int64(attr(op, "multiplier")), np.int64(attr(op, "shift"))
+    m, d, s = np.int64(attr(op, "multiplier")), np.int64(attr(op, "divisor", 1)), int(attr(op, "shift"))
     num = np.where(b < 0, -a, a) * m
-    den = np.where(b == 0, 1, np.abs(b)) << s
+    den = np.where(b == 0, 1, np.abs(b)) * d
     if attr(op, "rounding_mode") == "floor":
-        k = num // den
+        k = _floor_quotient(num, den, s)
     else:
-        k = np.sign(num) * (np.abs(num) // den)
+        k = np.sign(num) * _floor_quotient(np.abs(num), den, s)
     k = np.where(b == 0, np.sign(a) * _INT_DIV_LIMIT, np.clip(k, -_INT_DIV_LIMIT, _INT_DIV_LIMIT))
     v = scaled_sum([(k, np.int64(attr(op, "out_multiplier")))], np.int64(attr(op, "out_shift")),
                    attr(op, "rounding"))

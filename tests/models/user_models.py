@@ -549,6 +549,38 @@ class RoundedDivide(nn.Module):
                 torch.div(y, 3.0, rounding_mode="floor"), torch.div(y, -2.5, rounding_mode="trunc"))
 
 
+class FloorDivide(nn.Module):
+    """Python's `//` on tensors (bucket indices, strided positions): tensor // tensor, tensor // scalar (positive and
+    negative), torch.floor_divide, the Tensor method and the in-place `//=`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        y = 16.0 * self.a(x)
+        g = torch.sigmoid(self.b(x)) + 0.25
+        z = y * 1.0
+        z //= 1.5
+        return y // g, y // 3.0, torch.floor_divide(y, -2.5), y.floor_divide(g), z
+
+
+class AttentionBlock(nn.Module):
+    """A hand-written transformer block's attention: nn.MultiheadAttention (its decomposition multiplies with
+    torch.bmm) on a projected sequence, a residual and a LayerNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(16, 16)
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.norm = nn.LayerNorm(16)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.proj(x)
+        return self.norm(y + self.attn(y, y, y, need_weights=False)[0])
+
+
 class LogSoftmaxHead(nn.Module):
     """A classifier's log-probabilities (NLL-loss heads) over classes, and a per-pixel log-softmax over channels."""
 

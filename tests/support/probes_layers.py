@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from support.probe_harness import X2, X3, X4, ints, probe
+from support.probe_harness import X2, X3, X4, ints, pos, probe
 
 
 # -- weighted layers ------------------------------------------------------------------------------
@@ -289,6 +289,13 @@ probe("nn.ReLU6(inplace) read after", _relu_then_read, X3, mods=lambda: {"act": 
 probe("y += x through an alias", _iadd_alias, X3, X3)
 
 
+def _floor_augmented(m, x, y):
+    a = x * 4
+    b = a
+    a //= y
+    return a + b
+
+
 def _augmented(m, x, y):
     a = x * 1
     b = a
@@ -299,6 +306,7 @@ def _augmented(m, x, y):
 
 
 probe("isub imul itruediv", _augmented, X3, X3)
+probe("ifloordiv through an alias", _floor_augmented, X3, pos(*X3))
 probe("chained in-place", _chain, X3)
 probe("in-place on an input", _input_mutation, X3)
 probe("out= read after", _out_kwarg, X3, X3, opaque_ok=True)

@@ -10,12 +10,35 @@ from .launch import kernel
 from .requantize import clamp, round_shift
 
 _LIMIT = 2**31 - 1
+_STEP = 16  # bits of one long-division step: the remainder (< 2**46) times 2**16 stays below 2**62
+
+
+@numba.njit(cache=True, inline="always")
+def floor_quotient(x, y, s):
+    """floor(x / (y 2**s)) exactly for |x|, y < 2**46 (y > 0) and s of either sign; a value past the
+    +-(2**31 - 1) clamp is only kept beyond it (the caller clamps)."""
+    if s >= 0:
+        return (x // y) >> min(s, np.int64(62))  # numba's // on int64 is Python's floor division
+    if s >= -_STEP:
+        return (x << -s) // y  # |x| < 2**46: one exact division
+    k = x // y  # and % is Python's too: 0 <= r < y
+    r = x % y
+    bound = np.int64(_LIMIT) + 1
+    left = -s
+    while left > 0:
+        c = min(left, np.int64(_STEP))
+        r = r << c
+        k = (k << c) + r // y
+        k = min(max(k, -bound), bound)  # beyond the clamp it stays beyond: k 2^c + [0, 2^c)
+        r = r % y
+        left -= c
+    return k
 
 
 @kernel
-def int_divide_requantize(a, b, m, s, floor, mo, so, mode, lo, hi, out):
-    """``k = floor(a' M / (|b| 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| 2**S))`` (trunc), clamped to
-    +-(2**31 - 1) (b = 0: by a's sign), then ``out = clamp(round_shift(k * M_out, S_out))`` on flat views."""
+def int_divide_requantize(a, b, m, dv, s, floor, mo, so, mode, lo, hi, out):
+    """``k = floor(a' M / (|b| D 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| D 2**S))`` (trunc), clamped
+    to +-(2**31 - 1) (b = 0: by a's sign), then ``out = clamp(round_shift(k * M_out, S_out))`` on flat views."""
     for i in numba.prange(out.shape[0]):
         x = np.int64(a[i])
         d = np.int64(b[i])
@@ -25,10 +48,10 @@ def int_divide_requantize(a, b, m, s, floor, mo, so, mode, lo, hi, out):
             if d < 0:
                 x, d = -x, -d
             num = x * m
-            den = d << s
+            den = d * dv
             if floor or num >= 0:
-                k = num // den  # numba's // on int64 is Python's floor division
+                k = floor_quotient(num, den, s)
             else:
-                k = -((-num) // den)
+                k = -floor_quotient(-num, den, s)
             k = min(max(k, np.int64(-_LIMIT)), np.int64(_LIMIT))
         out[i] = clamp(round_shift(k * mo, so, mode), lo, hi)
