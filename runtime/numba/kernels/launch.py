@@ -24,6 +24,11 @@ import numpy as np
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
 #: saves more than the ~110 us launch.
 PARALLEL_MIN_ELEMENTS = 1 << 17
+#: Row ranges a kernel's parallel loop splits its rows into, each one call of a compiled row function
+#: (`conv._depthwise_i32_rows`, `vnni._pad_copy_rows`): Numba compiles a `prange` body again inside
+#: the parallel wrapper, so a kernel whose whole body is the loop paid its compile time twice (the
+#: depthwise kernel's parallel twin took 11-13 s of MobileNetV2's cold start, its serial twin 4-5 s).
+PARTS = 16
 
 
 class Kernel:
