@@ -21,7 +21,7 @@ import numpy as np
 
 from . import vnni
 from .launch import PARTS, kernel
-from .requantize import HALF_UP, clamp, round_shift
+from .requantize import HALF_UP, clamp, half_up_folded, round_shift
 from .vnni import pad_copy, pad_split16
 
 #: Float scratch per conv row tile (im2col rows + GEMM result): about an L2 cache.
@@ -229,7 +229,7 @@ def _depthwise_i32_rows(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, 
                                  + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
                                  + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
                                  + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
-                    of[o0 + ci] = min(max(((np.int64(t) + bias[ci]) * mult[ci] + half[ci]) >> shift[ci], lo), hi)
+                    of[o0 + ci] = half_up_folded(np.int64(t) + bias[ci], mult[ci], half[ci], shift[ci], lo, hi)
                 continue
             for ci in range(uc):
                 acc[ci] = 0
@@ -249,7 +249,7 @@ def _depthwise_i32_rows(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, 
                 for ci in range(uc):
                     a = np.int64(acc[ci]) + bias[ci]
                     bad += (a < acc_lo) | (a > acc_hi)
-                    of[o0 + ci] = min(max((a * mult[ci] + half[ci]) >> shift[ci], lo), hi)
+                    of[o0 + ci] = half_up_folded(a, mult[ci], half[ci], shift[ci], lo, hi)
             else:
                 for ci in range(uc):
                     a = np.int64(acc[ci]) + bias[ci]

@@ -57,6 +57,20 @@ def round_shift(p: np.int64, s: np.int64, mode: int) -> np.int64:
 
 
 @numba.njit(inline="always", cache=True)
+def half_up_folded(acc, m, bm, s, lo, hi):
+    """``clamp((acc * M + bm) >> S, lo, hi)``: the half_up requantize with its constant folded in.
+
+    ``bm = bias * M + 2**(S-1)`` (plus a fused residual's ``res * M_res`` where there is one), so
+    ``(acc + bias) * M + 2**(S-1)`` costs one multiply and one add per output. The two are the same
+    int64 (equal modulo 2**64, so the bits agree even where a product wraps). The one definition of the
+    branch-free half_up step of every Numba route (tile epilogue rows, depthwise, small matmuls);
+    `vnni_microkernel._store_codes` emits the same steps on 16-lane int64 vectors, and the tests pin
+    both against int64 and the reference runtime.
+    """
+    return min(max((acc * m + bm) >> s, lo), hi)
+
+
+@numba.njit(inline="always", cache=True)
 def clamp(v: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
     """Saturation and the fused activation's clamp in one: `lo`/`hi` are already their intersection."""
     if v < lo:

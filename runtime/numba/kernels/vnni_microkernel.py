@@ -111,7 +111,9 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
 
     Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
     offset by bm, shifted per lane, clamped and narrowed; the tile never goes through memory. Row r is
-    stored at ``rows[r] + col`` unless ``rows[r]`` is 0 (a dropped virtual row).
+    stored at ``rows[r] + col`` unless ``rows[r]`` is 0 (a dropped virtual row). The steps are
+    `requantize.half_up_folded`'s, lane by lane (that function is the definition every Numba route
+    calls; LLVM IR cannot call it on vectors, and the tests hold both to the same int64 oracle).
     """
     q_addr, lo, hi = q_args
     q_base = builder.inttoptr(q_addr, _I64.as_pointer())
