@@ -356,3 +356,27 @@ def test_linear_requantize_in_registers_matches_int64(rows, k, n, seed):
     out = np.full((rows, n), 99, np.int8)
     assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
     np.testing.assert_array_equal(out, np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127))
+
+
+@pytest.mark.parametrize("xv, wv", [(127, -128), (-128, -127), (-128, 127)])
+def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
+    # the stride-1 3x3 conv's in-register route at its widest: K = 9 * 7280 = 65,520 (the micro-kernel's
+    # MAX_K is 65,536), every code and weight at an extreme, so the int32 lane sums reach
+    # about K * 255 * 128 and the accumulator 9 * 7280 * 128 * 127 (about 2**30; the plan's proof bound
+    # 128 * sum|w| + |bias| stays below 2**31); border pixels see fewer taps. Against the int64 oracle, with a shift that leaves codes unsaturated.
+    c, o = 7280, 32
+    x = np.full((1, 3, 4, c), xv, np.int8)
+    wt = np.full((o, c, 3, 3), wv, np.int8)
+    bias = np.arange(o, dtype=np.int64) * 1000 - 16000
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
+    assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK and not plan.row_images
+    assert vnni._fused_ok(False, False, 0, False, plan.acc_lo, plan.acc_hi, 1, o)
+    acc = _conv_int64(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
+    assert np.abs(acc).max() > 2**29
+    mult = np.full(o, 2**30, np.int64)
+    shift = np.full(o, 54, np.int64)
+    out = np.full(plan.out_shape, 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+    want = np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127)
+    np.testing.assert_array_equal(out, want)
+    assert len(np.unique(want)) > 2 and np.abs(want).max() < 128  # border and interior differ, unsaturated
