@@ -138,15 +138,36 @@ def test_micro_kernel_is_vpdpbusd():
 
 def test_serial_twin_and_parallel_kernel_agree():
     rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, size=(2, 5, 4, 8)).astype(np.int8)
-    a_par, a_ser = np.zeros((2, 8, 7, 8), np.int8), np.zeros((2, 8, 7, 8), np.int8)
-    vnni.pad_copy.parallel(x, 2, 1, a_par)
-    vnni.pad_copy.serial(x, 2, 1, a_ser)
-    np.testing.assert_array_equal(a_par, a_ser)
-    np.testing.assert_array_equal(a_ser, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
+    x = rng.integers(-32768, 32768, size=(2, 5, 4, 8)).astype(np.int16)
+    planes = [(np.zeros((2, 8, 7, 8), np.int8), np.full((2, 8, 7, 8), -128, np.int8)) for _ in range(2)]
+    vnni.pad_split16.parallel(x, 2, 1, *planes[0])
+    vnni.pad_split16.serial(x, 2, 1, *planes[1])
+    for a, b in zip(*planes):
+        np.testing.assert_array_equal(a, b)
+    hi, lo = planes[1]
+    joined = hi.astype(np.int64) * 256 + (lo.view(np.uint8) ^ 0x80)
+    np.testing.assert_array_equal(joined, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
     # the twin is cached under its own name (one cache entry per variant)
-    assert vnni.pad_copy.serial.py_func.__qualname__ == "pad_copy_serial"
-    assert launch.Kernel.pick(vnni.pad_copy, 0) is vnni.pad_copy.serial
+    assert vnni.pad_split16.serial.py_func.__qualname__ == "pad_split16_serial"
+    assert launch.Kernel.pick(vnni.pad_split16, 0) is vnni.pad_split16.serial
+
+
+def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
+    # a RowKernel (pad_copy) split over 2 Python threads writes what one call writes: each range its rows
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(3, 300, 160, 4)).astype(np.int8)  # above PARALLEL_MIN_ELEMENTS
+    want = np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0)))
+    one = np.zeros(want.shape, np.int8)
+    vnni.pad_copy.rows(0, 3 * 300, x, 2, 1, one)
+    np.testing.assert_array_equal(one, want)
+    split = np.zeros(want.shape, np.int8)
+    calls = []
+    rows = vnni.pad_copy.rows
+    monkeypatch.setattr(vnni.pad_copy, "rows", lambda r0, r1, *a: calls.append((r0, r1)) or rows(r0, r1, *a))
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
+    vnni.pad_copy(x, 2, 1, split)
+    assert sorted(calls) == [(0, 450), (450, 900)]
+    np.testing.assert_array_equal(split, want)
 
 
 def test_accumulator_proof_is_tight():
@@ -363,7 +384,8 @@ def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
     # the stride-1 3x3 conv's in-register route at its widest: K = 9 * 7280 = 65,520 (the micro-kernel's
     # MAX_K is 65,536), every code and weight at an extreme, so the int32 lane sums reach
     # about K * 255 * 128 and the accumulator 9 * 7280 * 128 * 127 (about 2**30; the plan's proof bound
-    # 128 * sum|w| + |bias| stays below 2**31); border pixels see fewer taps. Against the int64 oracle, with a shift that leaves codes unsaturated.
+    # 128 * sum|w| + |bias| stays below 2**31); border pixels see fewer taps. Against the int64 oracle,
+    # with a shift that leaves codes unsaturated.
     c, o = 7280, 32
     x = np.full((1, 3, 4, c), xv, np.int8)
     wt = np.full((o, c, 3, 3), wv, np.int8)

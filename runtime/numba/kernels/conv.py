@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from . import vnni
-from .launch import PARTS, kernel
+from .launch import kernel, row_kernel
 from .requantize import HALF_UP, clamp, half_up_folded, round_shift
 from .vnni import pad_copy, pad_split16
 
@@ -185,10 +185,20 @@ def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mul
     return bad
 
 
-@numba.njit(cache=True)
-def _depthwise_i32_rows(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, mode, lo, hi,
-                        res, res_mult, out):
-    """Output rows ``r0 .. r1`` (of n * OH) of `depthwise_requantize_i32`; returns their check count."""
+@row_kernel(lambda x, *rest: x.shape[0] * rest[-1].shape[1])
+def depthwise_requantize_i32(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, mode, lo,
+                             hi, res, res_mult, out):
+    """`depthwise_requantize` with int32 tap sums, for kernels whose sums provably fit int32.
+
+    The caller checks ``kh * kw * max|x| * max|w| < 2**31`` (always true for int8 codes), so the int32
+    sum is exact; bias, the declared-width check and the requantize run in int64 as before. Flat views
+    with unsigned offsets let LLVM vectorise the channel loops, and the common case (half_up, no
+    residual: `half` = 2**(S-1) per channel) runs a branch-free epilogue. Measured on MobileNetV2's
+    depthwise layers (one core): 1.2-2.1x the int64 kernel (14x14x576: 0.121 -> 0.057 ms).
+
+    A `launch.RowKernel` over output rows ``r0 .. r1`` (of n * OH): its `parallel=True` twin cost 11-13
+    s of MobileNetV2's cold start against the serial function's 4-5 s. Returns the rows' check count.
+    """
     has_res = res.shape[0] > 0
     fast = mode == HALF_UP and not has_res
     check = acc_lo != vnni.NO_CHECK[0] or acc_hi != vnni.NO_CHECK[1]
@@ -259,33 +269,6 @@ def _depthwise_i32_rows(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, 
                     if has_res:
                         p += np.int64(rf[o0 + ci]) * res_mult[ci]
                     of[o0 + ci] = clamp(round_shift(p, shift[ci], mode), lo, hi)
-    return bad
-
-
-
-
-@kernel
-def depthwise_requantize_i32(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, mode, lo, hi,
-                             res, res_mult, out):
-    """`depthwise_requantize` with int32 tap sums, for kernels whose sums provably fit int32.
-
-    The caller checks ``kh * kw * max|x| * max|w| < 2**31`` (always true for int8 codes), so the int32
-    sum is exact; bias, the declared-width check and the requantize run in int64 as before. Flat views
-    with unsigned offsets let LLVM vectorise the channel loops, and the common case (half_up, no
-    residual: `half` = 2**(S-1) per channel) runs a branch-free epilogue. Measured on MobileNetV2's
-    depthwise layers (one core): 1.2-2.1x the int64 kernel (14x14x576: 0.121 -> 0.057 ms).
-
-    The parallel loop runs over `PARTS` contiguous row ranges and calls the compiled row function: a
-    `prange` body is compiled again inside Numba's parallel wrapper, and this kernel's body compiled
-    there cost 11-13 s of MobileNetV2's cold start (the serial twin's 4-5 s).
-    """
-    rows = x.shape[0] * out.shape[1]
-    parts = min(rows, PARTS)
-    per = (rows + parts - 1) // parts if parts else 0
-    bad = 0
-    for part in numba.prange(parts):
-        bad += _depthwise_i32_rows(part * per, min(rows, (part + 1) * per), x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl,
-                                   dh, dw, mult, shift, half, mode, lo, hi, res, res_mult, out)
     return bad
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import kernel, row_kernel
 
 HALF_UP, HALF_EVEN, HALF_AWAY, FLOOR = 0, 1, 2, 3
 #: Image rows per task of `quantize_to_nhwc` (each task allocates one row buffer).
@@ -154,9 +154,19 @@ def clamp_codes(x, lo, hi, out):
         out[i] = clamp(np.int64(x[i]), lo, hi)
 
 
-@numba.njit(cache=True)
-def _quantize_blocks(blk0, blk1, x, scale, lo, hi, out):
-    """Blocks ``blk0 .. blk1`` of `QUANTIZE_ROWS` image rows of `quantize_to_nhwc`."""
+@row_kernel(lambda x, scale, lo, hi, out: -(-(x.shape[0] * x.shape[2]) // QUANTIZE_ROWS))
+def quantize_to_nhwc(blk0, blk1, x, scale, lo, hi, out):
+    """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout.
+
+    Each image row is quantized channel by channel into a planar row buffer (contiguous reads, a
+    branch-free body: NaN -> 0 and the clamp as selects, so it vectorises), then interleaved into the
+    NHWC row. For C = 3 (an RGB input) the interleave is written out as three stores per pixel, which
+    LLVM turns into vector shuffles: MobileNetV2's 8x3x224x224 input 1.13 -> 0.19 ms (one core; the
+    channel-strided stores of one pass took 1.13, a generic interleave loop 0.70).
+
+    A `launch.RowKernel` over blocks ``blk0 .. blk1`` of `QUANTIZE_ROWS` image rows (no parallel wrapper
+    to compile: launch.py).
+    """
     n, c, h, w = x.shape
     flo, fhi = np.float64(lo), np.float64(hi)
     of = out.reshape(-1)
@@ -183,21 +193,3 @@ def _quantize_blocks(blk0, blk1, x, scale, lo, hi, out):
                 for xx in range(uw):
                     for ci in range(uc):
                         of[o + xx * uc + ci] = buf[ci * uw + xx]
-
-
-@kernel
-def quantize_to_nhwc(x, scale, lo, hi, out):
-    """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout.
-
-    Each image row is quantized channel by channel into a planar row buffer (contiguous reads, a
-    branch-free body: NaN -> 0 and the clamp as selects, so it vectorises), then interleaved into the
-    NHWC row. For C = 3 (an RGB input) the interleave is written out as three stores per pixel, which
-    LLVM turns into vector shuffles: MobileNetV2's 8x3x224x224 input 1.13 -> 0.19 ms (one core; the
-    channel-strided stores of one pass took 1.13, a generic interleave loop 0.70).
-
-    The parallel loop calls the compiled block function (launch.py: the `prange` body is compiled
-    again inside the parallel wrapper otherwise).
-    """
-    blocks = (x.shape[0] * x.shape[2] + QUANTIZE_ROWS - 1) // QUANTIZE_ROWS
-    for blk in numba.prange(blocks):
-        _quantize_blocks(blk, blk + 1, x, scale, lo, hi, out)

@@ -43,7 +43,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
-from .launch import PARTS, kernel
+from .launch import kernel, row_kernel
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
 from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by small_matmul.py and tests
@@ -314,9 +314,15 @@ def column_correction(w_kn: np.ndarray, dual: bool = False) -> np.ndarray:
     return (-32768 if dual else -128) * np.asarray(w_kn, np.int64).sum(axis=0)
 
 
-@numba.njit(cache=True)
-def _pad_copy_rows(r0, r1, x, pt, pl, dst):
-    """Image rows ``r0 .. r1`` (of n * h) of `pad_copy`."""
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[1])
+def pad_copy(r0, r1, x, pt, pl, dst):
+    """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone).
+
+    Three channels (an RGB input padded to 4 for the stem) are copied with the channel loop written out
+    over flat views: the generic loop's 3-trip inner loop ran scalar (MobileNetV2's stem input at batch 8,
+    one core: 0.60 ms, of the stem conv's 2.5). A `launch.RowKernel` over image rows ``r0 .. r1`` (of
+    n * h): no parallel wrapper to compile.
+    """
     n, h, w, c = x.shape
     _, hp, wp, cp = dst.shape
     xf, df = x.reshape(-1), dst.reshape(-1)
@@ -337,22 +343,6 @@ def _pad_copy_rows(r0, r1, x, pt, pl, dst):
         for xx in range(w):
             for ci in range(c):
                 dst[b, y + pt, xx + pl, ci] = x[b, y, xx, ci]
-
-
-@kernel
-def pad_copy(x, pt, pl, dst):
-    """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone).
-
-    Three channels (an RGB input padded to 4 for the stem) are copied with the channel loop written out
-    over flat views: the generic loop's 3-trip inner loop ran scalar (MobileNetV2's stem input at batch 8,
-    one core: 0.60 ms, of the stem conv's 2.5). The parallel loop calls the compiled row function
-    (launch.py: a `prange` body is compiled again inside the parallel wrapper otherwise).
-    """
-    rows = x.shape[0] * x.shape[1]
-    parts = min(rows, PARTS)
-    per = (rows + parts - 1) // parts if parts else 0
-    for part in numba.prange(parts):
-        _pad_copy_rows(part * per, min(rows, (part + 1) * per), x, pt, pl, dst)
 
 
 @kernel
