@@ -27,8 +27,8 @@ RUN_AND_REPORT = textwrap.dedent("""
         for name, obj in vars(mod).items():
             if name.startswith("_"):
                 continue  # private helpers are compiled into their callers (a warm start never loads them)
-            # a launch.Kernel is a parallel dispatcher and its serial twin
-            disps = obj.dispatchers() if isinstance(obj, launch.Kernel) else [obj]
+            # a launch.Kernel is a parallel dispatcher and its serial twin, a launch.RowKernel one function
+            disps = obj.dispatchers() if isinstance(obj, (launch.Kernel, launch.RowKernel)) else [obj]
             for d in disps:
                 if isinstance(d, numba.core.registry.CPUDispatcher) and d.signatures:
                     used.append(d.py_func.__name__)
@@ -75,9 +75,9 @@ def test_second_process_loads_every_kernel_from_the_disk_cache(tmp_path):
     assert cold["cache_dir"] == str(cache)
     assert cold["misses"] > 0 and cold["hits"] == 0  # a fresh cache directory: everything compiled
     used = set(cold["used"])
-    assert {"depthwise_requantize_i32_serial", "quantize_to_nhwc_serial"} <= used
+    assert {"depthwise_requantize_i32", "quantize_to_nhwc"} <= used
     # VNNI (the 4-channel 3x3 conv runs direct over a padded copy) or the float route
-    assert {"pad_copy_serial", "gemm_epilogue_serial"} <= used or {"im2col_rows_serial",
+    assert {"pad_copy", "gemm_epilogue_serial"} <= used or {"im2col_rows_serial",
                                                                   "epilogue_requantize_serial"} <= used
     warm = _run(prog, cache)
     assert warm["used"] == cold["used"]

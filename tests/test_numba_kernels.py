@@ -14,6 +14,7 @@ from irq.runtime.numba.kernels import requantize as requantize_mod
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.gemm import float_route
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
+from irq.runtime.numba.kernels.permute import to_layout, transposes_fast
 from irq.runtime.numba.kernels.requantize import ROUNDING, requantize_channels
 
 from tests.support import int_oracle as oracle
@@ -329,3 +330,30 @@ def test_quantize_to_nhwc_matches_numpy(n, c, h, w, dtype, seed):
     q = np.rint(x.astype(np.float64) / scale)
     want = np.where(np.isnan(q), 0, np.clip(np.nan_to_num(q), lo, hi)).astype(dtype).transpose(0, 2, 3, 1)
     np.testing.assert_array_equal(out, want)
+
+
+@given(n=st.integers(1, 3), c=st.sampled_from([1, 3, 8, 16, 64, 72]), h=st.integers(1, 20), w=st.integers(1, 20),
+       dtype=st.sampled_from([np.int8, np.uint8, np.int16, np.float32]), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_layout_conversion_matches_numpy_transpose(n, c, h, w, dtype, seed):
+    # the model boundary's NCHW <-> NHWC copies: the 8x8 register transpose for byte codes whose rows and
+    # columns are multiples of 8 (a swapped byte, word or 4-byte half shows), numpy's copy for the rest
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (n, c, h, w)).astype(dtype)
+    nhwc = np.full((n, h, w, c), 99, dtype)
+    to_layout(x, nhwc, nhwc=True)
+    np.testing.assert_array_equal(nhwc, x.transpose(0, 2, 3, 1))
+    back = np.full_like(x, 99)
+    to_layout(nhwc, back, nhwc=False)
+    np.testing.assert_array_equal(back, x)
+
+
+def test_layout_conversion_takes_the_register_transpose():
+    # the shapes the fast path exists for (MobileNetV2's stem input is 3-channel: numpy's copy)
+    assert transposes_fast(np.zeros((1, 64, 56 * 56), np.int8))
+    assert not transposes_fast(np.zeros((1, 3, 224 * 224), np.int8))
+    assert not transposes_fast(np.zeros((1, 64, 56 * 56), np.int16))
+    x = np.random.default_rng(0).integers(-128, 128, (2, 64, 56, 56)).astype(np.int8)
+    y = np.empty((2, 56, 56, 64), np.int8)
+    to_layout(x, y, nhwc=True)
+    np.testing.assert_array_equal(y, x.transpose(0, 2, 3, 1))

@@ -138,15 +138,36 @@ def test_micro_kernel_is_vpdpbusd():
 
 def test_serial_twin_and_parallel_kernel_agree():
     rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, size=(2, 5, 4, 8)).astype(np.int8)
-    a_par, a_ser = np.zeros((2, 8, 7, 8), np.int8), np.zeros((2, 8, 7, 8), np.int8)
-    vnni.pad_copy.parallel(x, 2, 1, a_par)
-    vnni.pad_copy.serial(x, 2, 1, a_ser)
-    np.testing.assert_array_equal(a_par, a_ser)
-    np.testing.assert_array_equal(a_ser, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
+    x = rng.integers(-32768, 32768, size=(2, 5, 4, 8)).astype(np.int16)
+    planes = [(np.zeros((2, 8, 7, 8), np.int8), np.full((2, 8, 7, 8), -128, np.int8)) for _ in range(2)]
+    vnni.pad_split16.parallel(x, 2, 1, *planes[0])
+    vnni.pad_split16.serial(x, 2, 1, *planes[1])
+    for a, b in zip(*planes):
+        np.testing.assert_array_equal(a, b)
+    hi, lo = planes[1]
+    joined = hi.astype(np.int64) * 256 + (lo.view(np.uint8) ^ 0x80)
+    np.testing.assert_array_equal(joined, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
     # the twin is cached under its own name (one cache entry per variant)
-    assert vnni.pad_copy.serial.py_func.__qualname__ == "pad_copy_serial"
-    assert launch.Kernel.pick(vnni.pad_copy, 0) is vnni.pad_copy.serial
+    assert vnni.pad_split16.serial.py_func.__qualname__ == "pad_split16_serial"
+    assert launch.Kernel.pick(vnni.pad_split16, 0) is vnni.pad_split16.serial
+
+
+def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
+    # a RowKernel (pad_copy) split over 2 Python threads writes what one call writes: each range its rows
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(3, 300, 160, 4)).astype(np.int8)  # above PARALLEL_MIN_ELEMENTS
+    want = np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0)))
+    one = np.zeros(want.shape, np.int8)
+    vnni.pad_copy.rows(0, 3 * 300, x, 2, 1, one)
+    np.testing.assert_array_equal(one, want)
+    split = np.zeros(want.shape, np.int8)
+    calls = []
+    rows = vnni.pad_copy.rows
+    monkeypatch.setattr(vnni.pad_copy, "rows", lambda r0, r1, *a: calls.append((r0, r1)) or rows(r0, r1, *a))
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
+    vnni.pad_copy(x, 2, 1, split)
+    assert sorted(calls) == [(0, 450), (450, 900)]
+    np.testing.assert_array_equal(split, want)
 
 
 def test_accumulator_proof_is_tight():
@@ -304,31 +325,31 @@ def test_fused_residual_requantize_matches_int64_unsaturated(n, c, h, w, o, k, d
     assert np.mean((want > lo) & (want < hi)) > 0.5  # the test sees unsaturated codes
 
 
-@given(n=st.integers(1, 2), c=st.sampled_from([4, 16, 24]), h=st.integers(1, 9), w=st.integers(1, 9),
+@given(n=st.integers(1, 2), c=st.sampled_from([4, 16, 24]), h=st.integers(1, 9), w=st.integers(1, 20),
        o=st.sampled_from([16, 32, 48, 64, 80, 128, 144]), k=st.sampled_from([1, 3]), s=st.sampled_from([1, 2]),
-       relu6=st.booleans(), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=40, deadline=None)
-def test_requantize_in_registers_matches_int64(n, c, h, w, o, k, s, relu6, extreme, seed):
+       d=st.sampled_from([(1, 1), (2, 1), (1, 2)]), relu6=st.booleans(), extreme=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_requantize_in_registers_matches_int64(n, c, h, w, o, k, s, d, relu6, extreme, seed):
     # int8 codes, half_up, no residual, overflow proven impossible and whole 16-column vectors: the
-    # micro-kernel requantizes in registers and stores codes (no int32 tile). Every row is an output row
-    # (1x1 stride 1, the strided direct route's rows, im2col rows), 6-row blocks end in 1-row tails, panels of 1-4
-    # vectors; unsaturated shifts so a wrong lane, column, row pitch, bias fold or shift shows.
+    # micro-kernel requantizes in registers and stores codes (no int32 tile). 1x1 stride 1, the strided
+    # direct route's rows, im2col rows, and the stride-1 3x3 conv whose virtual rows ox >= OW are dropped
+    # through the row address table (blocks that straddle two image rows, and images); a kernel row's
+    # taps merged into one (dilation 1 across) or kept apart (dilation 2 across); 6-row blocks end in
+    # 1-row tails, panels of 1-4 vectors; unsaturated shifts so a wrong lane, column, row address, bias
+    # fold or shift shows.
     rng = np.random.default_rng(seed)
-    pad = (0,) * 4 if k == 1 else (1,) * 4
-    if k == 3 and s == 1:
-        s = 2  # a stride-1 3x3 conv computes dropped rows: the tile route, not this one
+    pad = (0,) * 4 if k == 1 else (d[0], d[1], d[0], d[1])
     def draw(shape):
         return rng.choice([-128, 127], size=shape) if extreme else rng.integers(-128, 128, shape)
 
     x, wt = draw((n, h, w, c)).astype(np.int8), draw((o, c, k, k)).astype(np.int8)
     bias = rng.integers(-2**20, 2**20, o)
-    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (s, s), pad, (1, 1), 1, (-2**31, 2**31 - 1))
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (s, s), pad, d, 1, (-2**31, 2**31 - 1))
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
-    # the kernel's row pitch in pixels: the padded width for a stride-1 direct conv, else the output's
-    wp = plan.geometry[6] if plan.route == "direct" and not plan.row_images else plan.ow
     # in registers, except a last panel of 3 vectors (48 columns), which takes the tile path
-    assert vnni._fused_ok(False, False, 0, False, plan.acc_lo, plan.acc_hi, 1, wp, plan.ow, o) == (o % 64 != 48)
-    acc = _conv_int64(x, wt, (s, s), pad, (1, 1)) + bias
+    assert vnni._fused_ok(False, False, 0, False, plan.acc_lo, plan.acc_hi, 1, o) == (o % 64 != 48)
+    acc = _conv_int64(x, wt, (s, s), pad, d) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
     shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
@@ -356,3 +377,28 @@ def test_linear_requantize_in_registers_matches_int64(rows, k, n, seed):
     out = np.full((rows, n), 99, np.int8)
     assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
     np.testing.assert_array_equal(out, np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127))
+
+
+@pytest.mark.parametrize("xv, wv", [(127, -128), (-128, -127), (-128, 127)])
+def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
+    # the stride-1 3x3 conv's in-register route at its widest: K = 9 * 7280 = 65,520 (the micro-kernel's
+    # MAX_K is 65,536), every code and weight at an extreme, so the int32 lane sums reach
+    # about K * 255 * 128 and the accumulator 9 * 7280 * 128 * 127 (about 2**30; the plan's proof bound
+    # 128 * sum|w| + |bias| stays below 2**31); border pixels see fewer taps. Against the int64 oracle,
+    # with a shift that leaves codes unsaturated.
+    c, o = 7280, 32
+    x = np.full((1, 3, 4, c), xv, np.int8)
+    wt = np.full((o, c, 3, 3), wv, np.int8)
+    bias = np.arange(o, dtype=np.int64) * 1000 - 16000
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
+    assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK and not plan.row_images
+    assert vnni._fused_ok(False, False, 0, False, plan.acc_lo, plan.acc_hi, 1, o)
+    acc = _conv_int64(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
+    assert np.abs(acc).max() > 2**29
+    mult = np.full(o, 2**30, np.int64)
+    shift = np.full(o, 54, np.int64)
+    out = np.full(plan.out_shape, 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+    want = np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127)
+    np.testing.assert_array_equal(out, want)
+    assert len(np.unique(want)) > 2 and np.abs(want).max() < 128  # border and interior differ, unsaturated

@@ -13,6 +13,7 @@ import numpy as np
 
 from .batch import BatchAxes
 from .kernels import blas_threads
+from .kernels.permute import to_layout
 from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, PLAIN, Plan, Planner, ProgramError, Slot, element_dtype, logical_shape, op_error
 from .siblings import find_groups, plan_group
@@ -170,7 +171,10 @@ class CompiledProgram:
         outs = []
         for s in plan.outputs:
             if s.layout == NHWC:
-                outs.append(np.ascontiguousarray(s.array.transpose(0, 3, 1, 2)))
+                n, h, w, c = s.array.shape
+                out = np.empty((n, c, h, w), s.array.dtype)
+                to_layout(s.array, out, nhwc=False)
+                outs.append(out)
             else:
                 outs.append(s.array.copy())
         return outs[0] if len(outs) == 1 else tuple(outs)

@@ -20,6 +20,7 @@ from irq.diagnostics import location_prefix
 from irq.ir.dense import storage_dtype
 from irq.ir.types import ShapedType
 
+from .kernels.permute import to_layout
 from .memory import BufferPool
 
 NHWC, PLAIN = "nhwc", "plain"
@@ -152,9 +153,8 @@ class Planner:
         bid, arr = self.pool.allocate(physical, slot.dtype)
         conv = Slot(shape, slot.dtype, layout, arr, bid)
         src = slot.array
-        perm = (0, 2, 3, 1) if layout == NHWC else (0, 3, 1, 2)
         self.steps.append(Step(self.current_op, f"layout->{layout}",
-                               lambda src=src, arr=arr, perm=perm: np.copyto(arr, src.transpose(perm))))
+                               lambda src=src, arr=arr, nhwc=layout == NHWC: to_layout(src, arr, nhwc)))
         self.variants[key] = conv
         return conv
 

@@ -15,7 +15,9 @@ two variants would overwrite each other's cache entries.
 
 from __future__ import annotations
 
+import threading
 import types as pytypes
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -73,3 +75,59 @@ class Kernel:
 def kernel(fn) -> Kernel:
     """Decorator: compile `fn` as a cached parallel kernel with a serial twin."""
     return Kernel(fn)
+
+
+class RowKernel:
+    """A kernel over independent row ranges: one `nogil` Numba function ``rows(r0, r1, *args)``, split
+    over Python threads when more than one is configured and the call is big enough (`Kernel.pick`'s rule).
+
+    Why not a `parallel=True` twin: Numba compiles a parallel wrapper per kernel with 2-5 s of fixed
+    work each (its parfor passes, whatever the body), and those wrappers were a fifth of MobileNetV2's
+    cold start at 2 threads. Here there is one compiled function; the parallel call runs the first range
+    on the caller's thread and the others on a pool that releases the GIL inside Numba (a pool hand-off
+    costs tens of microseconds, below the workqueue launch). `count(*args)` gives the number of rows;
+    the results of the ranges are added (a check count), None when the function returns nothing.
+    """
+
+    def __init__(self, rows_fn, count):
+        self.rows = numba.njit(cache=True, nogil=True)(rows_fn)
+        self.count = count
+        self.__name__ = rows_fn.__name__
+        self.__doc__ = rows_fn.__doc__
+        self.__module__ = rows_fn.__module__
+
+    def __call__(self, *args):
+        total = self.count(*args)
+        largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
+        threads = numba.get_num_threads()
+        if threads < 2 or largest < PARALLEL_MIN_ELEMENTS or total < 2:
+            return self.rows(0, total, *args)
+        parts = min(threads, total)
+        per = -(-total // parts)
+        futures = [_pool(parts - 1).submit(self.rows, i * per, min(total, (i + 1) * per), *args)
+                   for i in range(1, parts)]
+        first = self.rows(0, per, *args)
+        rest = [f.result() for f in futures]
+        return None if first is None else first + sum(rest)
+
+    def dispatchers(self) -> tuple:
+        return (self.rows,)
+
+
+_POOL: list = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The shared worker pool, grown to `workers` threads on demand (daemon threads of the executor)."""
+    with _POOL_LOCK:
+        if not _POOL or _POOL[0]._max_workers < workers:
+            if _POOL:
+                _POOL[0].shutdown(wait=False)
+            _POOL[:] = [ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irq-rows")]
+        return _POOL[0]
+
+
+def row_kernel(count):
+    """Decorator: a `RowKernel` of ``fn(r0, r1, *args)`` whose row count is ``count(*args)``."""
+    return lambda fn: RowKernel(fn, count)

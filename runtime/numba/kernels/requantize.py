@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import kernel, row_kernel
 
 HALF_UP, HALF_EVEN, HALF_AWAY, FLOOR = 0, 1, 2, 3
 #: Image rows per task of `quantize_to_nhwc` (each task allocates one row buffer).
@@ -54,6 +54,20 @@ def round_shift(p: np.int64, s: np.int64, mode: int) -> np.int64:
     if r > half or (r == half and (q & 1) == 1):
         q += 1
     return q
+
+
+@numba.njit(inline="always", cache=True)
+def half_up_folded(acc, m, bm, s, lo, hi):
+    """``clamp((acc * M + bm) >> S, lo, hi)``: the half_up requantize with its constant folded in.
+
+    ``bm = bias * M + 2**(S-1)`` (plus a fused residual's ``res * M_res`` where there is one), so
+    ``(acc + bias) * M + 2**(S-1)`` costs one multiply and one add per output. The two are the same
+    int64 (equal modulo 2**64, so the bits agree even where a product wraps). The one definition of the
+    branch-free half_up step of every Numba route (tile epilogue rows, depthwise, small matmuls);
+    `vnni_microkernel._store_codes` emits the same steps on 16-lane int64 vectors, and the tests pin
+    both against int64 and the reference runtime.
+    """
+    return min(max((acc * m + bm) >> s, lo), hi)
 
 
 @numba.njit(inline="always", cache=True)
@@ -140,8 +154,8 @@ def clamp_codes(x, lo, hi, out):
         out[i] = clamp(np.int64(x[i]), lo, hi)
 
 
-@kernel
-def quantize_to_nhwc(x, scale, lo, hi, out):
+@row_kernel(lambda x, scale, lo, hi, out: -(-(x.shape[0] * x.shape[2]) // QUANTIZE_ROWS))
+def quantize_to_nhwc(blk0, blk1, x, scale, lo, hi, out):
     """`quantize` reading NCHW floats and writing NHWC codes: the model input lands in the conv layout.
 
     Each image row is quantized channel by channel into a planar row buffer (contiguous reads, a
@@ -149,15 +163,17 @@ def quantize_to_nhwc(x, scale, lo, hi, out):
     NHWC row. For C = 3 (an RGB input) the interleave is written out as three stores per pixel, which
     LLVM turns into vector shuffles: MobileNetV2's 8x3x224x224 input 1.13 -> 0.19 ms (one core; the
     channel-strided stores of one pass took 1.13, a generic interleave loop 0.70).
+
+    A `launch.RowKernel` over blocks ``blk0 .. blk1`` of `QUANTIZE_ROWS` image rows (no parallel wrapper
+    to compile: launch.py).
     """
     n, c, h, w = x.shape
     flo, fhi = np.float64(lo), np.float64(hi)
     of = out.reshape(-1)
     uc, uw = np.uint64(c), np.uint64(w)
     rows = n * h
-    blocks = (rows + QUANTIZE_ROWS - 1) // QUANTIZE_ROWS
-    for blk in numba.prange(blocks):
-        buf = np.empty(c * w, out.dtype)  # one planar row buffer per block of rows, not per row
+    buf = np.empty(c * w, out.dtype)  # one planar row buffer per call, not per row
+    for blk in range(blk0, blk1):
         for r in range(blk * QUANTIZE_ROWS, min(rows, (blk + 1) * QUANTIZE_ROWS)):
             b = r // h
             y = r % h

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import vnni
 from .launch import kernel
-from .requantize import HALF_UP, clamp, round_shift
+from .requantize import HALF_UP, clamp, half_up_folded, round_shift
 
 #: (rows per call, 16-column vectors) of the micro-kernels: 16 or 8 accumulators of 32.
 _mk16_1 = vnni.microkernel(16, 1)
@@ -80,7 +80,7 @@ def matmul_requantize(a, packed, nv, correction, mult, shift, half, mode, lo, hi
                 for i in range(m):
                     for j in range(n):
                         acc = np.int64(tile[i, j]) + correction[b, j]
-                        out[b, i, j] = min(max((acc * mult[j] + half[j]) >> shift[j], lo), hi)
+                        out[b, i, j] = half_up_folded(acc, mult[j], half[j], shift[j], lo, hi)
             else:
                 for i in range(m):
                     for j in range(n):

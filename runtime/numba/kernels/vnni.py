@@ -43,7 +43,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import kernel, row_kernel
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
 from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by small_matmul.py and tests
@@ -81,41 +81,72 @@ def available() -> bool:
 
 
 @numba.njit(cache=True, inline="always")
-def _fused_ok(dual, raw, mode, has_res, acc_lo, acc_hi, size, wp, ow, n):
+def _fused_ok(dual, raw, mode, has_res, acc_lo, acc_hi, size, n):
     """True when `gemm_epilogue` requantizes in the micro-kernel's registers (`_gemm_codes`).
 
-    int8 codes, half_up, no residual, overflow proven impossible, no dropped virtual rows (every row is
-    an output row: 1x1 and strided convs, linears, matmuls) and whole 16-column vectors (every store
-    lands on the GEMM's own columns), the last panel of 1, 2 or 4 of them (`_panel_codes`).
+    int8 codes, half_up, no residual, overflow proven impossible and whole 16-column vectors (every
+    store lands on the GEMM's own columns), the last panel of 1, 2 or 4 of them (`_panel_codes`). A
+    stride-1 conv's dropped virtual rows are skipped by the row address table, not by the tile path.
     """
     return (not dual and not raw and mode == HALF_UP and not has_res and acc_lo == NO_CHECK[0]
-            and acc_hi == NO_CHECK[1] and size == 1 and wp == ow and n % 16 == 0 and n % 64 != 48)
+            and acc_hi == NO_CHECK[1] and size == 1 and n % 16 == 0 and n % 64 != 48)
+
+
+@numba.njit(cache=True, inline="always")
+def _row_addresses(rows_at, v0, count, b, oh, wp, ow, out_addr, ldo):
+    """Output byte address of virtual rows ``v0 .. v0 + count`` of image `b` into the int64 scratch at
+    `rows_at`, 0 for a dropped row (``ox >= ow``): one division per chunk, not per row or block.
+
+    Without dropped rows (``wp == ow``: 1x1 and strided convs, linears) the table is an arithmetic
+    progression, written branch-free: the general loop's per-row test cost a short-K 1x1 conv 25%
+    (112x112 32->16 at batch 8, one core: 0.41 -> 0.52 ms)."""
+    if wp == ow:
+        start = out_addr + (b * oh * ow + v0) * ldo
+        for r in range(count):
+            rows_at[r] = start + r * ldo
+        return
+    oy = v0 // wp
+    ox = v0 - oy * wp
+    for r in range(count):
+        if ox < ow:
+            rows_at[r] = out_addr + ((b * oh + oy) * ow + ox) * ldo
+        else:
+            rows_at[r] = 0
+        ox += 1
+        if ox == wp:
+            ox = 0
+            oy += 1
 
 
 @numba.njit(cache=True)
-def _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_bytes, row_bytes, a_addr, lda, t_addr,
-                ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias, bias_stride, tail_args, qv,
-                tile, out):
+def _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_image, image_bytes, row_bytes, a_addr,
+                lda, t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias, bias_stride,
+                tail_args, qv, tile, out):
     """One worker part of `gemm_epilogue` with the requantize in the micro-kernel (`_fused_ok`).
 
     The int32 tile never goes through memory: each MR x 64 block's sums are requantized in registers
     and stored as int8 codes. With a tile, a 1x1 conv with a short K spent more time storing and
-    reloading the tile and in the per-row epilogue loop than in the GEMM. `qv` is int64 scratch of 4 *
-    PANEL: the panel's M, ``bias * M + 2**(S-1)`` and S; `tile` the int32 tile the last rows of an image
-    (fewer than MR) go through, with `tail_args` the tile epilogue's arguments (the same variables as
-    `gemm_epilogue`'s own call, so `_epilogue` compiles once). That epilogue reuses `qv` as its scratch
-    row: the tail is a panel's last block, and the next panel refills `qv`.
+    reloading the tile and in the per-row epilogue loop than in the GEMM; a stride-1 3x3 conv (whose
+    virtual rows ``ox >= OW`` are dropped) is here too, each row stored through the chunk's table of
+    row addresses (`_row_addresses`: 0 = dropped). `qv` is int64 scratch of 4 * PANEL: the panel's M,
+    ``bias * M + 2**(S-1)`` and S, then the chunk's row addresses; `tile` the int32 tile the last rows of
+    an image (fewer than MR) go through, with `tail_args` the tile epilogue's arguments (the same
+    variables as `gemm_epilogue`'s own call, so `_epilogue` compiles once). That epilogue reuses `qv`'s
+    first PANEL entries as its scratch row: the tail is a panel's last block, and the next panel refills them.
     """
     dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size = tail_args
     out_addr = out.ctypes.data
     ldo = out.shape[1]
     q_addr = qv.ctypes.data
+    rows_table = qv[3 * PANEL:]
     for q in range(part * per, min(total, (part + 1) * per)):
         b = q // chunks
         blk0 = (q % chunks) * CHUNK_BLOCKS
         blk1 = min(blocks, blk0 + CHUNK_BLOCKS)
         img = a_addr + (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
         bias_b = bias[b * bias_stride:]
+        v_first = blk0 * MR
+        _row_addresses(rows_table, v_first, min(vrows, blk1 * MR) - v_first, b, oh, wp, ow, out_addr, ldo)
         for p in range(panels):
             nv = min(4, n_vectors - 4 * p)
             cc = c0 + p * PANEL
@@ -129,11 +160,11 @@ def _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_b
                 v0 = blk * MR
                 rows = min(MR, vrows - v0)
                 if rows == MR:
-                    o_addr = out_addr + (b * vrows + v0) * ldo + cc
-                    _panel_codes(nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, o_addr, ldo, q_addr, lo, hi)
+                    r_addr = rows_table.ctypes.data + (v0 - v_first) * 8
+                    _panel_codes(nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, r_addr, cc, q_addr, lo, hi)
                 else:
                     _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data)
-                    _epilogue(tile, tile, dual, rows, v0, b, 1, vrows, vrows, cc, min(PANEL, n - p * PANEL), bias_b,
+                    _epilogue(tile, tile, dual, rows, v0, b, oh, wp, ow, cc, min(PANEL, n - p * PANEL), bias_b,
                               acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, qv, out, size)
 
 
@@ -180,7 +211,7 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     # much as the GEMM of a short-K 1x1 conv
     parts = max(1, min(total, workers))
     per = (total + parts - 1) // parts
-    in_registers = _fused_ok(dual, raw, mode, res.shape[0] > 0, acc_lo, acc_hi, size, wp, ow, n)
+    in_registers = _fused_ok(dual, raw, mode, res.shape[0] > 0, acc_lo, acc_hi, size, n)
     bad = 0
     for part in numba.prange(parts):
         # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
@@ -191,9 +222,9 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
         acc = np.empty(4 * PANEL, np.int64)
         if in_registers:
             tail_args = (dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size)
-            _gemm_codes(part, per, total, chunks, blocks, vrows, rows_per_image, image_bytes, row_bytes, a_addr, lda,
-                        t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias, bias_stride,
-                        tail_args, acc, tile, out)
+            _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_image, image_bytes, row_bytes,
+                        a_addr, lda, t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias,
+                        bias_stride, tail_args, acc, tile, out)
             continue
         for q in range(part * per, min(total, (part + 1) * per)):
             b = q // chunks
@@ -283,19 +314,20 @@ def column_correction(w_kn: np.ndarray, dual: bool = False) -> np.ndarray:
     return (-32768 if dual else -128) * np.asarray(w_kn, np.int64).sum(axis=0)
 
 
-@kernel
-def pad_copy(x, pt, pl, dst):
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[1])
+def pad_copy(r0, r1, x, pt, pl, dst):
     """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone).
 
     Three channels (an RGB input padded to 4 for the stem) are copied with the channel loop written out
     over flat views: the generic loop's 3-trip inner loop ran scalar (MobileNetV2's stem input at batch 8,
-    one core: 0.60 ms, of the stem conv's 2.5).
+    one core: 0.60 ms, of the stem conv's 2.5). A `launch.RowKernel` over image rows ``r0 .. r1`` (of
+    n * h): no parallel wrapper to compile.
     """
     n, h, w, c = x.shape
     _, hp, wp, cp = dst.shape
     xf, df = x.reshape(-1), dst.reshape(-1)
     uw, uc, ucp = np.uint64(w), np.uint64(c), np.uint64(cp)
-    for r in numba.prange(n * h):
+    for r in range(r0, r1):
         b = r // h
         y = r % h
         if c == 3:

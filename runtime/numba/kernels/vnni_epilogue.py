@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .requantize import HALF_UP, clamp, round_shift
+from .requantize import HALF_UP, clamp, half_up_folded, round_shift
 
 #: (acc_lo, acc_hi) meaning "no accumulator can leave the declared width": the plan proved it from the
 #: weights (`accumulator_proven`), so the epilogue skips the per-element range check.
@@ -41,7 +41,7 @@ def _requantize_row(tile, r, un, uc0, o0, bm, mult, shift, lo, hi, of):
     """
     for j in range(un):
         c = uc0 + j
-        of[o0 + j] = min(max((np.int64(tile[r, j]) * mult[c] + bm[j]) >> shift[c], lo), hi)
+        of[o0 + j] = half_up_folded(np.int64(tile[r, j]), mult[c], bm[j], shift[c], lo, hi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -52,8 +52,8 @@ def _requantize_row_res(tile, r, un, uc0, o0, bm, mult, shift, lo, hi, rf, res_m
     """
     for j in range(un):
         c = uc0 + j
-        p = np.int64(tile[r, j]) * mult[c] + np.int64(rf[o0 + j]) * res_mult[c] + bm[j]
-        of[o0 + j] = min(max(p >> shift[c], lo), hi)
+        of[o0 + j] = half_up_folded(np.int64(tile[r, j]), mult[c], np.int64(rf[o0 + j]) * res_mult[c] + bm[j],
+                                    shift[c], lo, hi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -62,7 +62,7 @@ def _requantize_row_dual(tile, tile_lo, r, un, uc0, o0, bm, mult, shift, lo, hi,
     for j in range(un):
         c = uc0 + j
         a = (np.int64(tile[r, j]) << 8) + tile_lo[r, j]
-        of[o0 + j] = min(max((a * mult[c] + bm[j]) >> shift[c], lo), hi)
+        of[o0 + j] = half_up_folded(a, mult[c], bm[j], shift[c], lo, hi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -149,7 +149,7 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
                 c = uc0 + j
                 a = np.int64(tile[r, j]) + bias[c]
                 bad += (a < acc_lo) | (a > acc_hi)
-                of8[o0 + j] = min(max((a * mult[c] + half[c]) >> shift[c], lo), hi)
+                of8[o0 + j] = half_up_folded(a, mult[c], half[c], shift[c], lo, hi)
             continue
         if dual:
             for j in range(un):

@@ -30,11 +30,14 @@ _FLIP4 = ir.Constant(_I32, -0x7F7F7F80)  # 0x80808080: the top bit of each of th
 def _microkernel(mr: int, nv: int, requantize: bool = False):
     """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)``.
 
-    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)``
+    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)``
     and writes int8 codes instead of int32 sums: ``c[r, j] = clamp((acc * M + bm) >> S, lo, hi)`` with
     M, bm (``bias * M + 2**(S-1)``) and S read as int64 vectors from `q_addr` (``[M x 64][bm x 64][S x
-    64]`` of the panel's columns), `c_addr` int8 with row stride `ldc` bytes; every lane is stored, so
-    the caller guarantees 16 * nv valid columns (`_fused_ok`).
+    64]`` of the panel's columns). Row r's codes go to byte address ``rows[r] + col`` with `rows_addr`
+    pointing at MR int64 addresses, and a row whose address is 0 is not stored: a stride-1 3x3 conv's
+    dropped virtual rows (``ox >= OW``) and the jump from one output image row to the next inside a block
+    are the caller's table, not a tile round trip. Every lane is stored, so the caller guarantees 16 * nv
+    valid columns (`_fused_ok`).
 
     ``C[mr, 16*nv] = sum over taps t of flip(A_t)[mr, 4*k4] @ B_t`` where ``A_t`` starts at
     ``a_addr + taps[t]`` (byte offsets, int64) with row stride `lda` bytes, and B_t is the t-th
@@ -73,7 +76,7 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
                     for v in range(nv):
                         builder.store(builder.call(dot, [builder.load(accs[r][v]), splat, b_vecs[v]]), accs[r][v])
         if requantize:
-            _store_codes(builder, accs, args[8:], c_addr, ldc, mr, nv)
+            _store_codes(builder, accs, args[8:], c_addr, ldc, mr, nv)  # c_addr, ldc: rows_addr, col
             return context.get_dummy_value()
         for r in range(mr):
             for v in range(nv):
@@ -103,15 +106,18 @@ _V16Q = ir.VectorType(_I64, 16)
 _V16B = ir.VectorType(_I8, 16)
 
 
-def _store_codes(builder, accs, q_args, c_addr, ldc, mr: int, nv: int) -> None:
+def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> None:
     """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
 
     Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
-    offset by bm, shifted per lane, clamped and narrowed; the tile never goes through memory.
+    offset by bm, shifted per lane, clamped and narrowed; the tile never goes through memory. Row r is
+    stored at ``rows[r] + col`` unless ``rows[r]`` is 0 (a dropped virtual row). The steps are
+    `requantize.half_up_folded`'s, lane by lane (that function is the definition every Numba route
+    calls; LLVM IR cannot call it on vectors, and the tests hold both to the same int64 oracle).
     """
     q_addr, lo, hi = q_args
     q_base = builder.inttoptr(q_addr, _I64.as_pointer())
-    c_base = builder.inttoptr(c_addr, _I8.as_pointer())
+    rows = builder.inttoptr(rows_addr, _I64.as_pointer())
 
     def vec(which: int, v: int):
         ptr = builder.gep(q_base, [ir.Constant(_I64, which * PANEL + v * 16)])
@@ -123,16 +129,20 @@ def _store_codes(builder, accs, q_args, c_addr, ldc, mr: int, nv: int) -> None:
 
     lo_v, hi_v = splat(lo), splat(hi)
     consts = [(vec(0, v), vec(1, v), vec(2, v)) for v in range(nv)]
+    zero = ir.Constant(_I64, 0)
     for r in range(mr):
-        for v in range(nv):
-            m, bm, sh = consts[v]
-            p = builder.add(builder.mul(builder.sext(builder.load(accs[r][v]), _V16Q), m), bm)
-            q = builder.ashr(p, sh)
-            q = builder.select(builder.icmp_signed("<", q, lo_v), lo_v, q)
-            q = builder.select(builder.icmp_signed(">", q, hi_v), hi_v, q)
-            off = builder.add(builder.mul(ldc, ir.Constant(_I64, r)), ir.Constant(_I64, v * 16))
-            builder.store(builder.trunc(q, _V16B), builder.bitcast(builder.gep(c_base, [off]), _V16B.as_pointer()),
-                          align=1)
+        row = builder.load(builder.gep(rows, [ir.Constant(_I64, r)]))
+        with cgutils.if_likely(builder, builder.icmp_unsigned("!=", row, zero)):
+            c_base = builder.inttoptr(builder.add(row, col), _I8.as_pointer())
+            for v in range(nv):
+                m, bm, sh = consts[v]
+                p = builder.add(builder.mul(builder.sext(builder.load(accs[r][v]), _V16Q), m), bm)
+                q = builder.ashr(p, sh)
+                q = builder.select(builder.icmp_signed("<", q, lo_v), lo_v, q)
+                q = builder.select(builder.icmp_signed(">", q, hi_v), hi_v, q)
+                builder.store(builder.trunc(q, _V16B),
+                              builder.bitcast(builder.gep(c_base, [ir.Constant(_I64, v * 16)]), _V16B.as_pointer()),
+                              align=1)
 
 
 #: public for kernels that need other block shapes (kernels/small_matmul.py)
@@ -143,19 +153,19 @@ _mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
 
 
 @numba.njit(cache=True)
-def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
-    """`_panel` of MR rows with the requantize in registers, writing int8 codes.
+def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi):
+    """`_panel` of MR rows with the requantize in registers, writing int8 codes to ``rows[r] + col``.
 
     Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
     compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
     costs seconds of cold compile.
     """
     if nv == 4:
-        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)
     elif nv == 2:
-        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)
     else:
-        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi)
+        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)
 
 
 @numba.njit(cache=True)
