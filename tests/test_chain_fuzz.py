@@ -202,3 +202,57 @@ def test_pad_value_read_by_a_quantized_op_still_converts_exactly():
         validation = qat(x).numpy()
     program = irq.convert(qat, march="nash")
     np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
+
+
+class _LinearRelu(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.fc(x))
+
+
+class _ConvPlusInput(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + x
+
+
+@pytest.mark.parametrize("model", [_LinearRelu, _ConvPlusInput])
+@pytest.mark.parametrize("march", ["bayes", "nash"])
+def test_int32_output_with_a_fused_relu_or_residual_is_refused_in_validation(model, march):
+    """Seeds 6542, 7817, 7874: a conv/linear with `*_weight_32bit_out` and a relu (or a residual add) fused into
+    it. lower-bpu refused it, but VALIDATION returned the raw accumulator without the relu: negative outputs
+    where eager torch has 0 (max err 8.0 on a peak of 7.1), no error. VALIDATION now refuses it at the line."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 4) if model is _LinearRelu else torch.randn(2, 3, 4, 4)
+    owner = "fc" if model is _LinearRelu else "conv"
+    qat = _calibrated(model().eval(), x, {"": "default_calib_8bit", owner: "default_calib_8bit_weight_32bit_out"},
+                      march)
+    line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
+    with pytest.raises(ValueError, match=rf"{line}: '\w+' \({owner}\): an int32 high-precision output cannot carry "
+                                         r"a fused residual or activation"):
+        with torch.no_grad():
+            qat(x)
+    with pytest.raises(PassFailure, match=rf"{line}: error: 'hl.\w+' an int32 high-precision output cannot carry"):
+        irq.convert(qat, march=march)
+
+
+def test_int32_output_without_activation_stays_exact():
+    """The refusal is only for a fused relu / residual: a plain int32 output still deploys bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 4)
+    model = nn.Sequential(nn.Conv2d(3, 3, 1)).eval()
+    with torch.no_grad():
+        eager = model(x).numpy()
+    qat = _calibrated(model, x, {"": "default_calib_8bit", "0": "default_calib_8bit_weight_32bit_out"}, "nash")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    # int32 output: only the input and weight codes round (a few % of the peak, not the size of the value)
+    assert np.abs(validation - eager).max() < 0.05 * np.abs(eager).max()
+    program = irq.convert(qat, march="nash")
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
