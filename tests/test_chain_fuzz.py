@@ -56,7 +56,8 @@ def test_generator_is_deterministic_and_covers_the_catalogue():
                 "split", "flatten", "permute", "transpose", "reshape", "slice", "pad", "pixel_shuffle", "max_pool2d",
                 "avg_pool2d", "adaptive_avg_pool2d", "interpolate_nearest", "interpolate_bilinear", "relu", "gelu",
                 "prelu", "leaky_relu", "softmax", "layer_norm", "group_norm", "batch_norm", "mean", "sum",
-                "embedding"}
+                "embedding", "exp", "cumsum", "log_softmax", "instance_norm", "div_rounded", "div_scalar_rounded",
+                "dropout", "identity"}
     assert expected <= kinds, sorted(expected - kinds)
     assert marches == {"bayes", "nash"}
 
