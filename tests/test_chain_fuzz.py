@@ -257,3 +257,27 @@ def test_int32_output_without_activation_stays_exact():
     assert np.abs(validation - eager).max() < 0.05 * np.abs(eager).max()
     program = irq.convert(qat, march="nash")
     np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
+
+
+class _ExpOfRelu(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(F.relu(x))
+
+
+def test_exp_saturates_at_its_stated_range_and_deploys_as_validated():
+    """Seed 10150 (a harness fix, not a chain bug): exp of a relu output up to 5.7 is 293 in float, but exp's
+    output range is stated as 64 (irq.qconfig.UNBOUNDED_OUTPUT_RANGE, as horizon clips it), so VALIDATION
+    saturates there by design; chain_check now compares with float exp clipped to that range. The promise a
+    user relies on: below 64 VALIDATION follows exp within the input's rounding (exp(s_in / 2) relative)
+    plus half an output step, above it the output is the top code (127 * 64/127 = 64), and the deployed
+    program equals VALIDATION."""
+    x = torch.linspace(-1.0, 5.7, 60).reshape(2, 30)
+    qat = _calibrated(_ExpOfRelu(), x, "default_calib_8bit", "nash")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    want = torch.exp(F.relu(x)).clamp(max=64.0).numpy()
+    s_in, s_out = 5.7 / 127, 64.0 / 127
+    bound = want * (np.exp(s_in / 2) - 1) + s_out / 2 + 1e-5
+    assert (np.abs(validation - want) <= bound).all(), float(np.abs(validation - want).max())
+    assert validation.max() == np.float32(64.0)
+    np.testing.assert_array_equal(irq.run(irq.convert(qat, march="nash"), x.numpy()), validation)
