@@ -102,7 +102,10 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
         log.info("irq model check (%s): %d fused groups, %d ops left in float, %d unsupported, %d torch.call%s",
                  march_name, len(result.fused_groups), len(result.float_ops), len(result.unsupported),
                  len(result.torch_calls), f"; report: {check_model_path}" if check_model_path else "")
-    qat_model = to_module(module)
+    # a module the frontend kept opaque (a leaf module, InstanceNorm1d on an unbatched input) runs as the
+    # user's own module, a float island convert then refuses by name; without it prepare raised a bare
+    # LookupError naming no line
+    qat_model = to_module(module, modules=dict(model.named_modules()) if isinstance(model, nn.Module) else None)
     qat_model.train(model.training)
     _attach(qat_model, IRHandle(module), march_name, fingerprint(qat_model))
     return qat_model
