@@ -142,7 +142,7 @@ class _OtherShapes(nn.Module):
         norm2d, slope2d = self.gn(pooled), self.prelu(pooled)
         floor = torch.div(y, -0.75, rounding_mode="floor")
         padded = self.after_pad(F.pad(y, (1, 0, 0, 1), value=0.3))
-        return stacked, shuffled, rows, norm2d, slope2d, floor, padded
+        return stacked, shuffled, rows, norm2d, slope2d, floor, padded, F.pad(y, (1, 1)), y.sum(1)
 
 
 def test_other_shapes_dims_and_signs_deploy_as_validated() -> None:
@@ -153,7 +153,8 @@ def test_other_shapes_dims_and_signs_deploy_as_validated() -> None:
     or normalized over shape[0] groups; group norm / PReLU of a rank-2 input refused (`len(shape) < 2` as
     `== 2`, `< 3`); the constant divisor's sign (`1 if c > 0 else -1` with any other comparison, `-1` as `~1`);
     a pad whose value is not a code refused though a conv, not the return, reads it (`_reaches_return`
-    answering True, or walking through the conv)."""
+    answering True, or walking through the conv); a pad without `value` (the frontend writes none) padded
+    with another default than 0.0; a sum over one dim reading no dim (`_ints(op, "dim", 0, ...)`)."""
     torch.manual_seed(1)
     x = torch.randn(2, 3, 2, 3)
     model = _OtherShapes().eval()
@@ -164,7 +165,7 @@ def test_other_shapes_dims_and_signs_deploy_as_validated() -> None:
         validation = [t.numpy() for t in qat(x)]
     program = irq.convert(qat, march="nash")
     deployed = irq.run(program, x.numpy())
-    assert len(deployed) == len(validation) == 7
+    assert len(deployed) == len(validation) == 9
     for i, (d, v, e) in enumerate(zip(deployed, validation, eager)):
         assert d.shape == e.shape, (i, d.shape, e.shape)
         np.testing.assert_array_equal(d, v, err_msg=f"output {i}")
@@ -226,3 +227,21 @@ def test_layers_convert_cannot_take_are_refused_by_name(model, shape, message: s
         qat = _calibrated(model(), x, QConfig(QuantizerSpec("qint8", "fixed", fixed_scale=0.05), None))
         with pytest.raises(PassFailure, match=message):
             irq.convert(qat, march="nash")
+
+
+def test_int16_group_norm_over_a_long_group_keeps_its_sqrt_bits() -> None:
+    """GroupNorm(1, 4) over 4 x 8 x 8 int16 codes: n = 256 elements need sqrt_frac_bits below frac_bits for
+    int64 statistics, so the attribute must be written (catches `sqrt_frac != frac` written `is`: small ints
+    are interned, so `is` is `==` and the attribute is dropped exactly when it is needed); deployed equals
+    VALIDATION bit for bit."""
+    torch.manual_seed(2)
+    x = torch.randn(2, 3, 8, 8)
+    qat = _calibrated(nn.Sequential(nn.Conv2d(3, 4, 1), nn.GroupNorm(1, 4)).eval(), x, "default_calib_16bit")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    program = irq.convert(qat, march="nash")
+    norms = [op for op in program.walk() if op.name == "bpu.group_norm"]
+    assert len(norms) == 1
+    sqrt_bits, frac_bits = norms[0].get_attr("sqrt_frac_bits"), norms[0].get_attr("frac_bits")
+    assert sqrt_bits is not None and sqrt_bits.value < frac_bits.value, (sqrt_bits, frac_bits)
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
