@@ -37,6 +37,10 @@ from tests.support.model_gen import Case
 VALIDATION_TOLERANCE = 0.15
 VALIDATION_STEPS = 2.0
 VALIDATION_COSINE = 0.95
+#: floor / trunc quotients jump by 1 where the float quotient crosses an integer: one input step of rounding
+#: moves an output by a whole quotient unit (seed 40115: 1 against a peak of 2), so no bound in input steps
+#: holds; such cases are still checked deployed == VALIDATION bit for bit
+DISCONTINUOUS = {"div_rounded", "div_scalar_rounded", "floordiv_scalar"}
 
 
 class ChainBroken(AssertionError):
@@ -117,7 +121,8 @@ def check(case: Case, calibration_batches: int = 3) -> Outcome:
     step = max((float(t.abs().max()) for k, t in qat.state_dict().items()
                 if k.endswith(".scale") and ".weight_quant." not in k), default=0.0)
     for i, (v, e) in enumerate(zip(validation, stated)):
-        if not case.qat_steps:  # QAT moved the weights and batch-norm statistics away from the float model's
+        # QAT moved the weights and batch-norm statistics away from the float model's
+        if not case.qat_steps and not DISCONTINUOUS.intersection(case.ops):
             _close_to_float(case, i, v, e, step)
     try:
         program = irq.convert(qat, march=case.march)
