@@ -312,7 +312,6 @@ LOWERING: dict[tuple[str, str, str, str], str] = {
             ("_shuffle", "y = self.emit(bpu.ReshapeOp(v, result_types=[TensorType(_shape(op.results[0]), it)])).out"),
             ("lower_stack", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
             # sixth round
-            ("lower_pad", "_reaches_return(op.results[0]):"),
             ("lower_div", "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out"),
             ("lower_div", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
             ("_int_div", "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],"),
@@ -333,6 +332,10 @@ LOWERING: dict[tuple[str, str, str, str], str] = {
      "core/ReplaceComparisonOperator_NotEq_LtE"): "fp.layer_norm_sqrt_frac_bits counts G down from F, so G <= F "
     "always holds: the mutant also writes sqrt_frac_bits = frac_bits, the attribute's default (dialects: g = f "
     "when absent)",
+    ("passes/_lower_layer_ops.py", "lower_pad",
+     'if mode == "constant" and v != 0.0 and float(np.float32(code * x.scale)) != float(np.float32(v)) and \\',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "of the modes >= 'constant', reflect and replicate carry no value "
+    "(the frontend writes none, so v = 0.0) and `v != 0.0` is false for them as for constant's 0",
     ("passes/_lower_layer_ops.py", "lower_prelu",
      "if slope.size > 1 and (len(shape) < 2 or shape[1] != slope.size):",
      "core/ReplaceComparisonOperator_Gt_NotEq"): "`!= 1` differs from `> 1` only for zero slopes, and a PReLU "
