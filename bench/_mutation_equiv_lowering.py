@@ -311,6 +311,40 @@ LOWERING: dict[tuple[str, str, str, str], str] = {
             ("_shuffle", "x = self.act(op.operands[0])"),
             ("_shuffle", "y = self.emit(bpu.ReshapeOp(v, result_types=[TensorType(_shape(op.results[0]), it)])).out"),
             ("lower_stack", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
+            # sixth round
+            ("lower_div", "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out"),
+            ("lower_div", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
+            ("_int_div", "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],"),
+            ("_int_div", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
+            ("lower_log_softmax", "x = self.act(op.operands[0])"),
+            ("lower_log_softmax", "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],"),
+            ("lower_log_softmax", "self.q[qc.results[0]] = QValue(y, s_out, dtype)"),
+            ("lower_cumsum", "x = self.act(op.operands[0])"),
         )
+    },
+    # passes/_lower_layer_ops.py (sixth round)
+    ("passes/_lower_layer_ops.py", "_rounding",
+     'return {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}',
+     "core/ReplaceComparisonOperator_NotEq_LtE"): "all four modes sort <= 'half_up', so the mutant only adds "
+    "rounding = half_up explicitly, the attribute's default",
+    ("passes/_lower_layer_ops.py", "_normalize_groups",
+     'attrs = {"sqrt_frac_bits": IntegerAttr(sqrt_frac, i64)} if sqrt_frac != frac else {}',
+     "core/ReplaceComparisonOperator_NotEq_LtE"): "fp.layer_norm_sqrt_frac_bits counts G down from F, so G <= F "
+    "always holds: the mutant also writes sqrt_frac_bits = frac_bits, the attribute's default (dialects: g = f "
+    "when absent)",
+    ("passes/_lower_layer_ops.py", "lower_pad",
+     'if mode == "constant" and v != 0.0 and float(np.float32(code * x.scale)) != float(np.float32(v)) and \\',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "of the modes >= 'constant', reflect and replicate carry no value "
+    "(the frontend writes none, so v = 0.0) and `v != 0.0` is false for them as for constant's 0",
+    ("passes/_lower_layer_ops.py", "lower_prelu",
+     "if slope.size > 1 and (len(shape) < 2 or shape[1] != slope.size):",
+     "core/ReplaceComparisonOperator_Gt_NotEq"): "`!= 1` differs from `> 1` only for zero slopes, and a PReLU "
+    "weight has at least one (torch.prelu refuses an empty weight before anything is traced)",
+    **{
+        ("passes/_lower_layer_ops.py", fn, line, "core/ReplaceOrWithAnd"): "the hint only names the constant's "
+        "resource blob (Lowering.constant makes every key unique with a counter); no reader parses it, so the "
+        "program computes the same numbers under any name"
+        for fn, line in (("lower_batch_norm", 'owner = _str(op, "owner") or "batch_norm"'),
+                         ("lower_log_softmax", 'owner = _str(op, "owner") or "log_softmax"'))
     },
 }

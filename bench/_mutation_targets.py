@@ -123,7 +123,8 @@ TARGETS: dict[str, Target] = {
     # a target of its own, so the lower-bpu sessions kept so far stay resumable (their sources are fixed)
     "lower-layer-ops": Target(
         ("passes/_lower_layer_ops.py",),
-        ("tests/test_layer_ops.py", "tests/test_mutation_kills_validation.py", "tests/test_user_models.py"),
+        ("tests/test_layer_ops.py", "tests/test_mutation_kills_layer_ops.py", "tests/test_mutation_kills_validation.py",
+         "tests/test_user_models.py"),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator

@@ -56,7 +56,8 @@ def test_generator_is_deterministic_and_covers_the_catalogue():
                 "split", "flatten", "permute", "transpose", "reshape", "slice", "pad", "pixel_shuffle", "max_pool2d",
                 "avg_pool2d", "adaptive_avg_pool2d", "interpolate_nearest", "interpolate_bilinear", "relu", "gelu",
                 "prelu", "leaky_relu", "softmax", "layer_norm", "group_norm", "batch_norm", "mean", "sum",
-                "embedding"}
+                "embedding", "exp", "cumsum", "log_softmax", "instance_norm", "div_rounded", "div_scalar_rounded",
+                "dropout", "identity"}
     assert expected <= kinds, sorted(expected - kinds)
     assert marches == {"bayes", "nash"}
 
@@ -202,3 +203,81 @@ def test_pad_value_read_by_a_quantized_op_still_converts_exactly():
         validation = qat(x).numpy()
     program = irq.convert(qat, march="nash")
     np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
+
+
+class _LinearRelu(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.fc(x))
+
+
+class _ConvPlusInput(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + x
+
+
+@pytest.mark.parametrize("model", [_LinearRelu, _ConvPlusInput])
+@pytest.mark.parametrize("march", ["bayes", "nash"])
+def test_int32_output_with_a_fused_relu_or_residual_is_refused_in_validation(model, march):
+    """Seeds 6542, 7817, 7874: a conv/linear with `*_weight_32bit_out` and a relu (or a residual add) fused into
+    it. lower-bpu refused it, but VALIDATION returned the raw accumulator without the relu: negative outputs
+    where eager torch has 0 (max err 8.0 on a peak of 7.1), no error. VALIDATION now refuses it at the line."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 4) if model is _LinearRelu else torch.randn(2, 3, 4, 4)
+    owner = "fc" if model is _LinearRelu else "conv"
+    qat = _calibrated(model().eval(), x, {"": "default_calib_8bit", owner: "default_calib_8bit_weight_32bit_out"},
+                      march)
+    line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
+    with pytest.raises(ValueError, match=rf"{line}: '\w+' \({owner}\): an int32 high-precision output cannot carry "
+                                         r"a fused residual or activation"):
+        with torch.no_grad():
+            qat(x)
+    with pytest.raises(PassFailure, match=rf"{line}: error: 'hl.\w+' an int32 high-precision output cannot carry"):
+        irq.convert(qat, march=march)
+
+
+def test_int32_output_without_activation_stays_exact():
+    """The refusal is only for a fused relu / residual: a plain int32 output still deploys bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 4)
+    model = nn.Sequential(nn.Conv2d(3, 3, 1)).eval()
+    with torch.no_grad():
+        eager = model(x).numpy()
+    qat = _calibrated(model, x, {"": "default_calib_8bit", "0": "default_calib_8bit_weight_32bit_out"}, "nash")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    # int32 output: only the input and weight codes round (a few % of the peak, not the size of the value)
+    assert np.abs(validation - eager).max() < 0.05 * np.abs(eager).max()
+    program = irq.convert(qat, march="nash")
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), validation)
+
+
+class _ExpOfRelu(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(F.relu(x))
+
+
+def test_exp_saturates_at_its_stated_range_and_deploys_as_validated():
+    """Seed 10150 (a harness fix, not a chain bug): exp of a relu output up to 5.7 is 293 in float, but exp's
+    output range is stated as 64 (irq.qconfig.UNBOUNDED_OUTPUT_RANGE, as horizon clips it), so VALIDATION
+    saturates there by design; chain_check now compares with float exp clipped to that range. The promise a
+    user relies on: below 64 VALIDATION follows exp within the input's rounding (exp(s_in / 2) relative)
+    plus half an output step, above it the output is the top code (127 * 64/127 = 64), and the deployed
+    program equals VALIDATION."""
+    x = torch.linspace(-1.0, 5.7, 60).reshape(2, 30)
+    qat = _calibrated(_ExpOfRelu(), x, "default_calib_8bit", "nash")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    want = torch.exp(F.relu(x)).clamp(max=64.0).numpy()
+    s_in, s_out = 5.7 / 127, 64.0 / 127
+    bound = want * (np.exp(s_in / 2) - 1) + s_out / 2 + 1e-5
+    assert (np.abs(validation - want) <= bound).all(), float(np.abs(validation - want).max())
+    assert validation.max() == np.float32(64.0)
+    np.testing.assert_array_equal(irq.run(irq.convert(qat, march="nash"), x.numpy()), validation)

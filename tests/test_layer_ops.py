@@ -17,23 +17,13 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from irq.runtime import numba as rn
-from irq.runtime import reference
+from support.both_runtimes import run_both as _run_both
 from support.bpu_text import ProgramText
 
 import irq
 from irq import fixedpoint as fp
 
 MODES = ["half_up", "half_even", "half_away", "floor"]
-
-
-def _run_both(prog, *inputs) -> np.ndarray:
-    ref = reference.run(prog, *inputs)[0]
-    got = rn.compile(prog)(*inputs)
-    got = got[0] if isinstance(got, (list, tuple)) else got
-    np.testing.assert_array_equal(got, ref)
-    assert got.dtype == ref.dtype
-    return ref
 
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])

@@ -102,10 +102,29 @@ def prepare(model: nn.Module, example_inputs: Any, *, qconfig: QConfig | QConfig
         log.info("irq model check (%s): %d fused groups, %d ops left in float, %d unsupported, %d torch.call%s",
                  march_name, len(result.fused_groups), len(result.float_ops), len(result.unsupported),
                  len(result.torch_calls), f"; report: {check_model_path}" if check_model_path else "")
-    qat_model = to_module(module)
+    # a module the frontend kept opaque (a leaf module, InstanceNorm1d on an unbatched input) runs as the
+    # user's own module, a float island convert then refuses by name; without it prepare raised a bare
+    # LookupError naming no line
+    qat_model = to_module(module, modules=_opaque_modules(module, model))
     qat_model.train(model.training)
     _attach(qat_model, IRHandle(module), march_name, fingerprint(qat_model))
     return qat_model
+
+
+def _opaque_modules(module, model) -> dict[str, nn.Module]:
+    """The user's submodules that torch.call ops of `module` call by path (only those: the built module's
+    own submodules, as `2.out_quant`, must not be shadowed by the user's module of the same path)."""
+    if not isinstance(model, nn.Module):
+        return {}
+    paths = {op.get_attr("module").value for op in module.walk()
+             if op.name == "torch.call" and op.get_attr("module") is not None}
+    found = {}
+    for path in paths:
+        try:
+            found[path] = model.get_submodule(path)
+        except AttributeError:
+            continue  # not a submodule path (the importer's own), left to to_module's message
+    return found
 
 
 def _attach(qat_model: fx.GraphModule, handle: IRHandle, march_name: str, prints: dict[str, str]) -> None:

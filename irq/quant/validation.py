@@ -192,6 +192,11 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
         b_q = _t(fp.quantize_bias(bias.double().cpu().numpy(), s_in, s_w_c), acc)
         acc = acc + _channel_view(b_q, acc, kind)
     if fq_out.is_marker:  # int32 high-precision output at scale s_in * s_w
+        if a.get("activation") or p.get("residual") is not None:
+            # lower-bpu refuses the same (passes/_lowering.py finish_accumulator); returning the accumulator
+            # here dropped the fused relu / residual: a wrong number without an error (chainfuzz seeds 6542,
+            # 7817, 7874)
+            raise ValueError("an int32 high-precision output cannot carry a fused residual or activation")
         lo, hi = fp.qrange("i32")
         acc = torch.clamp(acc, lo, hi)
         return (acc.double() * _channel_view(_t(s_in * s_w_c, acc), acc, kind)).float()

@@ -4,7 +4,8 @@ The chain: `irq.prepare` -> CALIBRATION -> VALIDATION -> `irq.convert` -> refere
 Promises checked, each against an independent oracle:
 
 1. CALIBRATION (observers only) computes what eager torch computes (a tracing / mapping bug);
-2. VALIDATION is close to float: every output within `VALIDATION_TOLERANCE` of the float output's largest
+2. VALIDATION is close to float (exp clipped to its stated output range, as the quantizer clips it): every
+   output within `VALIDATION_TOLERANCE` of the float output's largest
    magnitude, or a cosine of at least `VALIDATION_COSINE` (a quantizer in the wrong place, a wrong scale);
 3. the deployed program (numba) equals VALIDATION bit for bit, at the traced batch and at another one;
 4. the reference runtime (numpy, the oracle) equals numba bit for bit;
@@ -23,8 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from irq.runtime import reference
+from torch.overrides import TorchFunctionMode
 
 import irq
+from irq.qconfig import UNBOUNDED_OUTPUT_RANGE
 from tests.support.model_gen import Case
 
 #: VALIDATION vs float: max |v - f| <= tolerance * max |f| + steps * s passes outright, s the largest
@@ -34,6 +37,10 @@ from tests.support.model_gen import Case
 VALIDATION_TOLERANCE = 0.15
 VALIDATION_STEPS = 2.0
 VALIDATION_COSINE = 0.95
+#: floor / trunc quotients jump by 1 where the float quotient crosses an integer: one input step of rounding
+#: moves an output by a whole quotient unit (seed 40115: 1 against a peak of 2), so no bound in input steps
+#: holds; such cases are still checked deployed == VALIDATION bit for bit
+DISCONTINUOUS = {"div_rounded", "div_scalar_rounded", "floordiv_scalar"}
 
 
 class ChainBroken(AssertionError):
@@ -44,6 +51,20 @@ class ChainBroken(AssertionError):
 class Outcome:
     status: str        # "ok" or "refused"
     detail: str = ""   # the refusal's message
+
+
+class _StatedOutputRanges(TorchFunctionMode):
+    """Float torch with exp's output clipped to its stated range (irq.qconfig.UNBOUNDED_OUTPUT_RANGE, 64:
+    horizon clips exp the same way), the float model VALIDATION approximates: without it an exp of a value
+    above ln 64 ~ 4.2 saturates in VALIDATION by design, and the harness called it far from float (seed
+    10150: exp of a relu output up to 5.7, float 293.6, VALIDATION 64.7, max err 228.8)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func in (torch.exp, torch.Tensor.exp):
+            r = UNBOUNDED_OUTPUT_RANGE["exp"]
+            out = out.clamp(-r, r)
+        return out
 
 
 def _leaves(y) -> list[np.ndarray]:
@@ -73,6 +94,8 @@ def check(case: Case, calibration_batches: int = 3) -> Outcome:
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     with torch.no_grad():
         eager = _leaves(model(*x))
+        with _StatedOutputRanges():
+            stated = _leaves(model(*x))
         calibration = _leaves(qat(*x))
         if len(calibration) != len(eager):
             raise _fail(case, f"CALIBRATION returns {len(calibration)} outputs, eager {len(eager)}")
@@ -97,8 +120,9 @@ def check(case: Case, calibration_batches: int = 3) -> Outcome:
             return _refusal(case, "VALIDATION", e)
     step = max((float(t.abs().max()) for k, t in qat.state_dict().items()
                 if k.endswith(".scale") and ".weight_quant." not in k), default=0.0)
-    for i, (v, e) in enumerate(zip(validation, eager)):
-        if not case.qat_steps:  # QAT moved the weights and batch-norm statistics away from the float model's
+    for i, (v, e) in enumerate(zip(validation, stated)):
+        # QAT moved the weights and batch-norm statistics away from the float model's
+        if not case.qat_steps and not DISCONTINUOUS.intersection(case.ops):
             _close_to_float(case, i, v, e, step)
     try:
         program = irq.convert(qat, march=case.march)

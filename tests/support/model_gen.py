@@ -33,10 +33,10 @@ ACTIVATIONS = {
     "gelu": "F.gelu({x})", "silu": "F.silu({x})", "hardswish": "F.hardswish({x})",
     "hardsigmoid": "F.hardsigmoid({x})", "leaky_relu": "F.leaky_relu({x}, {slope})",
     "clamp": "torch.clamp({x}, {lo}, {hi})", "hardtanh": "F.hardtanh({x}, {lo}, {hi})", "relu_method": "{x}.relu()",
-    "clamp_min": "{x}.clamp_min({lo})",
+    "clamp_min": "{x}.clamp_min({lo})", "exp": "torch.exp({x})",
 }
 #: element-wise ops only march nash lists (on bayes they are float islands convert refuses)
-NASH_ONLY = {"abs": "torch.abs({x})", "neg": "-{x}", "exp": "torch.exp({x})",
+NASH_ONLY = {"abs": "torch.abs({x})", "neg": "-{x}",
              "sqrt": "torch.sqrt(torch.sigmoid({x}))", "rsqrt": "torch.rsqrt(torch.sigmoid({x}) + 0.5)"}
 
 
@@ -83,9 +83,11 @@ class Case:
         g = torch.Generator().manual_seed(self.seed + 1)
         with torch.no_grad():
             for m in model.modules():
-                if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                norm = isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm1d, nn.InstanceNorm2d))
+                if norm and m.running_mean is not None:
                     m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
                     m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                if norm and m.weight is not None:
                     m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
                     m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
         return model.eval()
@@ -508,11 +510,50 @@ def _concat(b: _Builder, x: Value) -> str | None:
     return b.add("cat", f"torch.cat([{', '.join(parts)}], dim={d})")
 
 
+def _island(b: _Builder, x: Value) -> str | None:
+    """The ops the float-island work made convertible (cumsum, log_softmax, instance norm, division with a
+    rounding_mode by a tensor or a constant) and the no-ops a model carries (dropout, identity, contiguous)."""
+    r = b.rng
+    choice = r.choice(["cumsum", "log_softmax", "instance_norm", "div_rounded", "div_scalar_rounded", "no_op"])
+    if choice == "cumsum":
+        d = r.randint(1, x.rank - 1) if r.random() < 0.7 else -1
+        form = r.choice(["torch.cumsum({x}, dim={d})", "{x}.cumsum({d})"])
+        return b.add("cumsum", form.format(x=x.name, d=d))
+    if choice == "log_softmax":
+        d = r.randint(1, x.rank - 1) if r.random() < 0.5 else -1
+        form = r.choice(["F.log_softmax({x}, dim={d})", "torch.log_softmax({x}, dim={d})"])
+        return b.add("log_softmax", form.format(x=x.name, d=d))
+    if choice == "instance_norm":
+        if x.rank not in (3, 4):
+            return None
+        cls = "InstanceNorm2d" if x.rank == 4 else "InstanceNorm1d"
+        affine, running = r.random() < 0.6, r.random() < 0.3
+        ctor = f"nn.{cls}({x.dims[0]}, affine={affine}, track_running_stats={running})"
+        return b.add("instance_norm", "{inorm}(" + x.name + ")", {"inorm": ctor})
+    mode = r.choice(["floor", "trunc"])
+    if choice == "div_rounded":
+        y = b.partner(x)
+        if y is None:
+            return None
+        return b.add("div_rounded", f"torch.div({x.name}, torch.sigmoid({y.name}) + 0.5, rounding_mode='{mode}')")
+    if choice == "div_scalar_rounded":
+        c = r.choice([0.5, 0.25, -0.75, 2.0, 0.1])
+        if r.random() < 0.3:
+            return b.add("floordiv_scalar", f"{x.name} // {c}")
+        return b.add("div_scalar_rounded", f"torch.div({x.name}, {c}, rounding_mode='{mode}')")
+    how = r.choice(["dropout", "identity", "contiguous"])
+    if how == "dropout":
+        return b.add("dropout", "{drop}(" + x.name + ")", {"drop": "nn.Dropout(0.25)"})
+    if how == "identity":
+        return b.add("identity", "{ident}(" + x.name + ")", {"ident": "nn.Identity()"})
+    return b.add("contiguous", f"{x.name}.contiguous()")
+
+
 CATALOGUE = {
     "conv": (_conv, 5), "conv_transpose": (_conv_transpose, 1), "linear": (_linear, 3), "matmul": (_matmul, 1),
     "binary": (_binary, 5), "activation": (_activation, 5), "pool": (_pool, 2), "adaptive_pool": (_adaptive_pool, 1),
     "interpolate": (_interpolate, 1), "norm": (_norm, 3), "reduce": (_reduce, 1), "movement": (_movement, 4),
-    "split": (_split, 1), "concat": (_concat, 2),
+    "split": (_split, 1), "concat": (_concat, 2), "island": (_island, 2),
 }
 
 
@@ -605,6 +646,8 @@ def generate(seed: int, max_ops: int = 8) -> Case:
     case = Case(seed, source, inputs, march, _qconfig_source(rng, march, owners), batch,
                 rng.choice([bb for bb in (1, 2, 4) if bb != batch]), list(b.ops))
     case.qat_steps = rng.choice([0, 0, 0, 2])
+    if "floordiv_scalar" in case.ops:
+        case.qat_steps = 0  # eager torch has no derivative for `//` (aten::floor_divide): nothing to train
     weighted = [o for o in owners if o.endswith(("_conv", "_fc", "_ct"))]
     if weighted and rng.random() < 0.15:  # a high-precision (int32) output, as a final conv/linear has
         case.qconfig_source = (case.qconfig_source[:-1]
