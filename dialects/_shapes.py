@@ -272,7 +272,7 @@ def reduce(op: Op):
     x = shape_of(op.operands[0])
     dims = ints(op, "dim")
     keep = bool(getattr(op.get_attr("keepdim"), "value", False))
-    if dims is None:
+    if not dims:  # no dim, or an empty one (`x.sum(dim=())`): torch reduces every dim
         dims = list(range(len(x)))
     dims = {norm_dim(d, len(x)) for d in dims}
     if keep:

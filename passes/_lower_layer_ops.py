@@ -27,7 +27,19 @@ program equals VALIDATION bit for bit:
 from __future__ import annotations
 
 from irq.dialects import bpu
-from irq.passes._lowering import LoweringError, QValue, _base, _constant_data, _int_type, _ints, _shape, _str, fp, np
+from irq.passes._lowering import (
+    LoweringError,
+    QValue,
+    _base,
+    _constant_data,
+    _int_type,
+    _ints,
+    _reduced_dims,
+    _shape,
+    _str,
+    fp,
+    np,
+)
 from irq.passes.quant_annotate import is_passthrough
 
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, FloatAttr, IntegerAttr, StringAttr
@@ -270,8 +282,7 @@ class LayerOpLowerings:
     def lower_sum(self, op: Operation) -> None:
         in_shape = _shape(op.operands[0])
         rank = len(in_shape)
-        dims = (sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None
-                else list(range(rank)))
+        dims = _reduced_dims(op, rank)
         self._mean_any_dims(op, in_shape, dims, average=False)
 
 

@@ -18,6 +18,7 @@ from irq.passes._lowering import (
     _int_type,
     _ints,
     _lut_attrs,
+    _reduced_dims,
     _shape,
     _str,
     check_accumulator_bound,
@@ -433,8 +434,7 @@ class OpLowerings:
     def lower_mean(self, op: Operation) -> None:
         in_shape = _shape(op.operands[0])
         rank = len(in_shape)
-        dims = (sorted({d % rank for d in _ints(op, "dim", 1, 0)}) if op.get_attr("dim") is not None
-                else list(range(rank)))
+        dims = _reduced_dims(op, rank)
         if rank == 4 and dims == [2, 3]:
             return self._global_avg(op, bool(op.get_attr("keepdim")))
         self._mean_any_dims(op, in_shape, dims)

@@ -74,6 +74,15 @@ def _base(op: Operation) -> str:
     return op.name.partition(".")[2]
 
 
+def _reduced_dims(op: Operation, rank: int) -> list[int]:
+    """The dims a sum/mean reduces, normalised and sorted. No `dim`, and an empty one (`x.sum(dim=())`),
+    both mean every dim, as in torch: `_ints` would read the empty list as dim 0 (mutation survivor of
+    lower-layer-ops, `_ints(op, "dim", 1, 0)`)."""
+    a = op.get_attr("dim")
+    vals = [] if a is None else ([a.value] if isinstance(a, IntegerAttr) else [x.value for x in a])
+    return sorted({d % rank for d in vals}) if vals else list(range(rank))
+
+
 def _ints(op: Operation, name: str, n: int, default: int) -> list[int]:
     a = op.get_attr(name)
     if a is None:
