@@ -33,7 +33,6 @@ import os
 import sys
 import warnings
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,41 +40,9 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import irq  # noqa: E402
+from bench.imagenet_crops import calibration_crops, crops, evaluation_crops, photos  # noqa: E402
 
-MEAN = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
-
-
-def photos() -> list[np.ndarray]:
-    """The RGB photos scikit-image ships (those that need a download are skipped)."""
-    from skimage import data
-    out = []
-    for name in ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field", "immunohistochemistry",
-                 "colorwheel", "logo", "stereo_motorcycle"):
-        try:
-            img = getattr(data, name)()
-        except Exception:  # noqa: BLE001 - a photo that needs the network is simply not used
-            continue
-        img = img[0] if isinstance(img, tuple) else img
-        if img.ndim == 3 and img.shape[2] >= 3:
-            out.append(np.ascontiguousarray(img[..., :3]))
-    return out
-
-
-def crops(images: list[np.ndarray], n: int, seed: int) -> torch.Tensor:
-    """n random square crops (25-90% of the short side, random flips), resized to 224, normalized."""
-    rng = np.random.default_rng(seed)
-    batch = []
-    for i in range(n):
-        img = images[i % len(images)]
-        h, w = img.shape[:2]
-        side = int(min(h, w) * rng.uniform(0.25, 0.9))
-        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        t = torch.from_numpy(img[y:y + side, x:x + side]).permute(2, 0, 1).float().unsqueeze(0) / 255.0
-        if rng.random() < 0.5:
-            t = t.flip(-1)
-        batch.append(F.interpolate(t, size=(224, 224), mode="bilinear", align_corners=False, antialias=True))
-    return (torch.cat(batch) - MEAN) / STD
+__all__ = ["crops", "photos"]  # bench/consistency.py and bench/end_to_end.py import them from here
 
 
 def run_batched(fn, x: torch.Tensor, bs: int = 16) -> torch.Tensor:
@@ -138,7 +105,8 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int =
         return
     model = mobilenet_v2.pretrained().eval()
     images = photos()
-    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    # the fixed sets of bench/imagenet_crops.py, the demo's too (disjoint windows, checked there)
+    calib, evals = calibration_crops(n_calib), evaluation_crops(n_eval)
     ref = run_batched(model, evals)
     recipe = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
     print(f"MobileNetV2 (ImageNet weights), {len(images)} photos, {n_calib} calibration crops, {n_eval} other "
