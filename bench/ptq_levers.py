@@ -1,6 +1,6 @@
 """Measure accurate_ptq's levers one at a time on MobileNetV2: one lever per process, one JSON line each.
 
-    python bench/ptq_levers.py LEVER [--eval 256] [--out bench-out/levers.jsonl]
+    python bench/ptq_levers.py LEVER [--eval 256] [--out bench/out/levers.jsonl]
 
 Each run builds the recipe with one change (or a combination) from the current default, evaluates
 int8 VALIDATION (== deployed) against fp32 on the fixed evaluation crops (bench/imagenet_crops.py) and
@@ -54,7 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("lever", nargs="+", help=f"one or more of {', '.join(LEVERS)} (combined)")
     ap.add_argument("--eval", type=int, default=256)
-    ap.add_argument("--out", default="bench-out/levers.jsonl")
+    ap.add_argument("--out", default="bench/out/levers.jsonl")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from tests.models import mobilenet_v2
