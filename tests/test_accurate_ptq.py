@@ -63,3 +63,25 @@ def test_accurate_ptq_deploys_what_validation_computes_and_keeps_the_float_model
         validation = qat(x)
     deployed = torch.from_numpy(np.asarray(irq.run(irq.convert(qat, march="nash"), x.numpy())))
     assert torch.equal(deployed, validation)
+
+
+def test_each_recipe_step_lowers_its_own_error_against_the_float_model():
+    """The report's per-step figures are measured against float oracles and each step improves its own:
+    AdaRound's learned rounding reconstructs every layer's float output at least as well as nearest
+    rounding on held-out calibration samples (and strictly better somewhere), and bias correction raises
+    no layer's mean per-channel output shift vs float and at least halves one's. (The whole recipe is not
+    compared with plain calibration here: on this 3-layer net with random inputs both are within 5% of
+    each other's output error, AdaRound's 40 steps included; MobileNetV2's figures are in bench/.)"""
+    torch.manual_seed(0)
+    model = Net().eval()
+    calib = _data(32, 2)
+    batches = list(calib.split(8))
+    qat, report = irq.quant.accurate_ptq(model, (calib[:2],), batches, int16_budget=1, adaround_iters=40,
+                                         bias_correction=True)
+    rounding = report.adaround.layers
+    assert rounding and all(r.learned_error <= r.nearest_error for r in rounding)
+    assert any(r.learned_error < r.nearest_error and not r.kept_nearest for r in rounding)
+    shifts = report.bias_correction.layers
+    # channels within 3 standard errors of zero are left alone (z=3), so a layer may keep its shift
+    assert shifts and all(after <= before for before, after in shifts.values()), shifts
+    assert any(after < 0.5 * before for before, after in shifts.values()), shifts
