@@ -226,3 +226,28 @@ def test_unbatched_multihead_attention_is_refused_not_reshaped():
     m = _Attention().eval()
     with pytest.raises(irq.FrontendError):
         irq.import_torch(m, torch.randn(5, 8))
+
+
+class _NamedPairs(nn.Module):
+    """torch's (values, indices) named tuples read by field name, as users write them."""
+
+    def forward(self, x: torch.Tensor):
+        top = torch.topk(x, 2)
+        srt = torch.sort(x, dim=1, descending=True)
+        mx = x.max(dim=1)
+        return top.values * 2, top.indices, srt.values - srt.values.mean(), mx.indices, mx.values
+
+
+def test_values_and_indices_fields_of_named_tuples_are_the_op_results():
+    """`torch.topk(x, k).values` became an opaque getattr on a plain tuple: the prepared module then failed
+    with "'tuple' object has no attribute 'values'" (found by the convert round's inventory)."""
+    model, x = _NamedPairs().eval(), torch.randn(3, 6)
+    module = irq.import_torch(model, (x,))
+    assert not [op for op in _ops(module, "torch.call") if "getattr" in str(op.get_attr("target") or op)]
+    with torch.no_grad():
+        for got, want in zip(to_module(module)(x), model(x), strict=True):
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+        qat = irq.prepare(model, (x,), qconfig=irq.qconfig.default_calib_8bit, check_model=False)
+        irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+        for got, want in zip(qat(x), model(x), strict=True):
+            torch.testing.assert_close(got, want, rtol=0, atol=0)

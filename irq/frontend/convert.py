@@ -46,6 +46,10 @@ from irq.ir.values import Value
 Dispatch = Callable[[fx.Node], "list[Emit] | None"]
 
 
+#: Field names of the named tuples torch returns as (values, indices): `torch.topk(x, k).values` is result 0.
+_NAMED_PAIR_FIELDS = {"values": 0, "indices": 1}
+
+
 def _blob(t: torch.Tensor) -> Blob:
     """A blob reading the tensor lazily (bf16 through its 16-bit pattern, numpy has no bf16)."""
     def provide() -> Any:
@@ -237,6 +241,13 @@ class GraphConverter:
             src = node.args[0]
             if isinstance(self.values.get(src), tuple) and isinstance(node.args[1], (int, slice)):
                 self.values[node] = self.values[src][node.args[1]]
+                return
+        if node.op == "call_function" and node.target is getattr and len(node.args) == 2:
+            # torch's (values, indices) named tuples (topk, sort, max/min/median/mode/kthvalue over a dim)
+            src, field = node.args
+            pair = self.values.get(src)
+            if isinstance(pair, tuple) and len(pair) == 2 and field in _NAMED_PAIR_FIELDS:
+                self.values[node] = pair[_NAMED_PAIR_FIELDS[field]]
                 return
         if self.size_op(node):
             return
