@@ -143,3 +143,16 @@ def test_unbounded_outputs_are_clipped_to_their_stated_range():
     m = fq("min_max", clip=64.0)
     m(torch.tensor([0.5, 1e6]))
     assert m.scale.item() == pytest.approx(64.0 / 127)
+
+
+@pytest.mark.parametrize("observer", ["min_max", "moving_average_min_max", "mse", "percentile"])
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_values_are_refused_naming_the_quantizer(observer, bad):
+    """An inf (a division by zero in the model) made min-max's scale inf, every code 0 with no error, and
+    crashed MSE/percentile inside torch.histc naming no op; the scale must stay as it was."""
+    m = fq(observer)
+    m(torch.tensor([-1.0, 2.0]))
+    before = m.scale.clone()
+    with pytest.raises(ValueError, match=r"quantizer t\.out_quant observed (inf|nan) values"):
+        m(torch.tensor([0.5, bad]))
+    assert torch.equal(m.scale, before) and int(m.observed) == 1

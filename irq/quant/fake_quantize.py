@@ -120,6 +120,13 @@ class FakeQuantize(nn.Module):
         if self.clip is not None:
             x = x.clamp(-self.clip, self.clip)
         with torch.no_grad():
+            if not bool(torch.isfinite(x).all()):
+                # an inf or nan would make the scale inf/nan (min-max) or crash torch.histc (MSE, percentile)
+                # with a message naming no op: say which quantizer saw it instead
+                bad = "nan" if bool(torch.isnan(x).any()) else "inf"
+                raise ValueError(f"quantizer {self.path} observed {bad} values: the calibration data or the model "
+                                 f"produces non-finite numbers here (a division by zero, a log of 0?); "
+                                 f"fix them before calibrating, or clip this owner's output with a fixed scale")
             absmax = self.observer.update(self, x)
             scale = torch.clamp(absmax.float() / self.qmax, min=2.0**-24)
             if self.learnable:
