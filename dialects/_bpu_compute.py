@@ -34,6 +34,7 @@ from irq.dialects._bpu_checks import (
     _verify_codes_kept,
     _verify_multipliers,
     _verify_rescale,
+    _verify_rounding,
     _verify_same_shape,
     _weight_absmax,
     declare_op,
@@ -330,7 +331,8 @@ class PreluOp(Op):
 
 @DIALECT.op
 class DivOp(Op):
-    """Element-wise a / b on codes, one exact rounded division: round_half_up(a * M / (b * 2^S))."""
+    """Element-wise a / b on codes, one exact rounded division: round(a * M / (b * 2^S)) by `rounding`
+    (half_up unless given, like every requantizing op)."""
 
     name = "bpu.div"
     traits = PURE
@@ -338,6 +340,7 @@ class DivOp(Op):
     rhs = operand(Activation)
     multiplier = _attr(INT)
     shift = _attr(INT)
+    rounding = _rounding_attr()
     out = result(Activation)
     assembly_format = BINARY_FORMAT
 
@@ -345,6 +348,7 @@ class DivOp(Op):
         _verify_broadcast_result(self)
         m, s = self.multiplier.value, self.shift.value
         _verify_multipliers(self, [m], [])
+        _verify_rounding(self)
         cap = 61 - width(self.rhs)
         if not 0 <= s <= cap:  # 2 |b| 2^S must stay below 2^62 for an exact int64 division
             raise self.error(f"shift {s} is outside [0, {cap}] for {dtype_name(self.rhs)} divisors")

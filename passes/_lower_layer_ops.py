@@ -216,7 +216,8 @@ class LayerOpLowerings:
         qc, s_out, dtype, _, _ = self._output(op)
         m, s = fp.div_parameters(a.scale, b.scale, s_out, b.dtype)
         y = self.emit(bpu.DivOp(a.value, b.value, multiplier=IntegerAttr(m, i64), shift=IntegerAttr(s, i64),
-                                result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))])).out
+                                result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                **self._rounding())).out
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_cumsum(self, op: Operation) -> None:

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from irq.runtime import reference
 from support.both_runtimes import run_both as _run_both
 from support.bpu_text import ProgramText
 
@@ -154,24 +157,39 @@ def test_a_standalone_batch_norm_is_one_depthwise_1x1_conv_with_pm127_codes():
     assert w.shape == (4, 1, 1, 1) and set(np.abs(w.ravel())) <= {0, 127}
 
 
-def _div_formula(a, b, m, s, lo=-128, hi=127):
-    """round_half_up(a * M / (b * 2**S)) with Python's exact rationals; b = 0 saturates by a's sign."""
-    from fractions import Fraction
+def _round_rational(v, mode: str) -> int:
+    """An exact rational rounded to an integer by a named mode (the fixed-point contract's four)."""
+    import math
+    if mode == "half_up":
+        return math.floor(v + Fraction(1, 2))
+    if mode == "half_even":
+        return round(v)  # Fraction.__round__ rounds ties to even
+    if mode == "half_away":
+        return math.floor(abs(v) + Fraction(1, 2)) * (1 if v >= 0 else -1)
+    return math.floor(v)
+
+
+def _div_formula(a, b, m, s, mode="half_up", lo=-128, hi=127):
+    """round(a * M / (b * 2**S)) by `mode` with Python's exact rationals; b = 0 saturates by a's sign."""
     out = np.empty(np.broadcast(a, b).shape, dtype=np.int64)
     for idx, (x, d) in zip(np.ndindex(*out.shape), np.broadcast(a, b)):
         x, d = int(x), int(d)
         if d == 0:
             q = hi if x > 0 else lo if x < 0 else 0
         else:
-            q = int(np.floor(Fraction(x * m, d * 2**s) + Fraction(1, 2)))
+            q = _round_rational(Fraction(x * m, d * 2**s), mode)
         out[idx] = min(max(q, lo), hi)
     return out
 
 
+def _rounding_attrs(mode: str) -> dict:
+    return {} if mode == "half_up" else {"rounding": mode}
+
+
 @given(dtype=st.sampled_from(["i8", "i16"]), bcast=st.booleans(), extreme=st.booleans(),
-       ratio_exp=st.integers(-30, 12), seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=30, deadline=None)
-def test_div_equals_exact_rational_rounding(dtype, bcast, extreme, ratio_exp, seed):
+       ratio_exp=st.integers(-30, 12), mode=st.sampled_from(MODES), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_div_equals_exact_rational_rounding(dtype, bcast, extreme, ratio_exp, mode, seed):
     rng = np.random.default_rng(seed)
     lo, hi = (-128, 127) if dtype == "i8" else (-32768, 32767)
     shape, bshape = (2, 3, 4), ((1, 3, 1) if bcast else (2, 3, 4))
@@ -180,8 +198,41 @@ def test_div_equals_exact_rational_rounding(dtype, bcast, extreme, ratio_exp, se
     b = (rng.choice([lo, hi, 0, 1, -1], size=bshape) if extreme else rng.integers(lo, hi + 1, size=bshape)).astype(npt)
     m, s = fp.div_parameters(2.0**ratio_exp, 1.0, 1.0, dtype)
     p = ProgramText([("a", shape, dtype), ("b", bshape, dtype)])
-    p.op("y", "bpu.div", ["a", "b"], (shape, "i8"), {"multiplier": m, "shift": s})
-    np.testing.assert_array_equal(_run_both(p.module(["y"]), a, b), _div_formula(a, b, m, s))
+    p.op("y", "bpu.div", ["a", "b"], (shape, "i8"), {"multiplier": m, "shift": s, **_rounding_attrs(mode)})
+    np.testing.assert_array_equal(_run_both(p.module(["y"]), a, b), _div_formula(a, b, m, s, mode))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_div_rounds_exact_ties_by_its_mode(mode):
+    """M / 2**S = 1/2 makes every odd a / b = +-1 a tie (1.5, -2.5, ...): the four modes differ only there.
+    bpu.div used to ignore `convert(rounding=...)` and always round half_up."""
+    a = np.array([3, 5, -3, -5, 1, -1, 7, -7], dtype=np.int8)
+    b = np.array([1, 1, 1, 1, 1, 1, -1, -1], dtype=np.int8)
+    p = ProgramText([("a", a.shape, "i8"), ("b", b.shape, "i8")])
+    p.op("y", "bpu.div", ["a", "b"], (a.shape, "i8"), {"multiplier": 2**30, "shift": 31, **_rounding_attrs(mode)})
+    want = _div_formula(a, b, 2**30, 31, mode)
+    assert len({tuple(_div_formula(a, b, 2**30, 31, k)) for k in MODES}) == 4  # the ties tell the modes apart
+    np.testing.assert_array_equal(_run_both(p.module(["y"]), a, b), want)
+
+
+@pytest.mark.parametrize("rounding", ["half_even", "floor"])
+def test_convert_rounding_reaches_tensor_division(rounding):
+    torch.manual_seed(0)
+
+    class Ratio(torch.nn.Module):
+        def forward(self, x):
+            return x / (torch.sigmoid(x) + 0.5)
+
+    x = torch.randn(2, 3, 4, 4)
+    qat = irq.prepare(Ratio().eval(), (x,), qconfig="default_calib_8bit", march="nash", check_model=False)
+    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    program = irq.convert(qat, march="nash", rounding=rounding)
+    (div,) = [op for op in program.walk() if op.name == "bpu.div"]
+    assert div.get_attr("rounding").value == rounding
+    np.testing.assert_array_equal(irq.run(program, x.numpy()), reference.run(program, x.numpy())[0])
 
 
 def test_div_parameters_cap_the_shift_so_the_division_fits_int64():

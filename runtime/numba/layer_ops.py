@@ -109,10 +109,11 @@ def _div(p: Planner, op) -> None:
     a, b, o, stage = _binary_operands(p, op)
     lo, hi = _range(o.dtype)
     m, s = np.int64(_attr(op, "multiplier")), np.int64(_attr(op, "shift"))
+    mode = rounding_code(_attr(op, "rounding", "half_up"))
 
     def run() -> None:
         stage()
-        divide_requantize(a, b, m, s, lo, hi, o)
+        divide_requantize(a, b, m, s, mode, lo, hi, o)
     p.step("div", run)
 
 

@@ -480,13 +480,21 @@ def group_norm(op, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.nda
 
 @impl("bpu.div")
 def div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``round_half_up(a * M / (b * 2**S))`` by one exact integer division; b = 0 saturates by a's sign."""
+    """``round(a * M / (b * 2**S))`` by the op's rounding mode, from one exact integer division (the floor
+    quotient and its remainder decide the tie); b = 0 saturates by a's sign."""
     a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
     m, s = np.int64(attr(op, "multiplier")), np.int64(attr(op, "shift"))
     sign = np.where(b < 0, -1, 1)
     num, den = a * sign, np.abs(b)
-    safe = np.where(den == 0, 1, den)
-    q = (2 * num * m + (safe << s)) // (2 * (safe << s))
+    safe = np.where(den == 0, 1, den) << s
+    q, r = np.divmod(num * m, safe)  # num * m = q * safe + r, 0 <= r < safe
+    mode = attr(op, "rounding", "half_up")
+    if mode == "half_up":
+        q = q + (2 * r >= safe)
+    elif mode == "half_even":
+        q = q + ((2 * r > safe) | ((2 * r == safe) & (q % 2 == 1)))
+    elif mode == "half_away":
+        q = q + ((2 * r > safe) | ((2 * r == safe) & (q >= 0)))
     lo, hi = storage_range(result_bits(op))
     q = np.where(den == 0, np.sign(a) * np.where(a > 0, hi, -lo), q)
     return saturate(q, result_bits(op))

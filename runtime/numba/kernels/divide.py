@@ -1,4 +1,4 @@
-"""bpu.div: one exact, half-up rounded integer division per element (the dialect's formula)."""
+"""bpu.div: one exact integer division per element, rounded by the op's mode (the dialect's formula)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import numba
 import numpy as np
 
 from .launch import kernel
-from .requantize import clamp
+from .requantize import HALF_AWAY, HALF_EVEN, HALF_UP, clamp
 
 
 @kernel
-def divide_requantize(a, b, m, s, lo, hi, out):
-    """``out = clamp(floor((2 a' M + |b| 2**S) / (2 |b| 2**S)))`` with ``a' = a sign(b)`` on flat views;
-    b = 0 gives hi / lo / 0 by the sign of a. Python's floor division is numba's ``//`` on int64."""
+def divide_requantize(a, b, m, s, mode, lo, hi, out):
+    """``out = clamp(round(a' M / (|b| 2**S)))`` with ``a' = a sign(b)`` on flat views, rounded by `mode`
+    (requantize's codes) from the floor quotient and its remainder; b = 0 gives hi / lo / 0 by the sign of a.
+    Python's floor division is numba's ``//`` on int64."""
     for i in numba.prange(out.shape[0]):
         x = np.int64(a[i])
         d = np.int64(b[i])
@@ -22,4 +23,13 @@ def divide_requantize(a, b, m, s, lo, hi, out):
         if d < 0:
             x, d = -x, -d
         den = d << s
-        out[i] = clamp((2 * x * m + den) // (2 * den), lo, hi)
+        n = x * m
+        q = n // den
+        twice_r = 2 * (n - q * den)
+        if mode == HALF_UP:
+            q += twice_r >= den
+        elif mode == HALF_EVEN:
+            q += twice_r > den or (twice_r == den and (q & 1) == 1)
+        elif mode == HALF_AWAY:
+            q += twice_r > den or (twice_r == den and q >= 0)
+        out[i] = clamp(q, lo, hi)
