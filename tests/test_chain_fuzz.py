@@ -27,6 +27,7 @@ from torch import nn
 
 import irq
 from irq.transform import PassFailure
+from tests.support.calibrated import calibrated as _calibrated
 from tests.support.chain_check import check
 from tests.support.model_gen import generate
 
@@ -63,16 +64,6 @@ def test_generator_is_deterministic_and_covers_the_catalogue():
 
 
 # -- bugs the generator found, each cut down by hand to a plain-torch model ---------------------------------------
-def _calibrated(model: nn.Module, x: torch.Tensor, qconfig, march: str) -> nn.Module:
-    qat = irq.prepare(model.eval(), (x,), qconfig=qconfig, march=march, check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        qat(x)
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    return qat
-
-
 class _SelfAttentionScores(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ x.transpose(-1, -2)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from irq.runtime import reference
 from support.both_runtimes import run_both as _run_both
 from support.bpu_text import ProgramText
+from support.calibrated import calibrated
 
 import irq
 from irq import fixedpoint as fp
@@ -224,11 +225,7 @@ def test_convert_rounding_reaches_tensor_division(rounding):
             return x / (torch.sigmoid(x) + 0.5)
 
     x = torch.randn(2, 3, 4, 4)
-    qat = irq.prepare(Ratio().eval(), (x,), qconfig="default_calib_8bit", march="nash", check_model=False)
-    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        qat(x)
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    qat = calibrated(Ratio(), x, "default_calib_8bit")
     program = irq.convert(qat, march="nash", rounding=rounding)
     (div,) = [op for op in program.walk() if op.name == "bpu.div"]
     assert div.get_attr("rounding").value == rounding

@@ -11,21 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from irq.runtime import reference
+from support.calibrated import calibrated as _calibrated
 from torch import nn
 
 import irq
 from irq.qconfig import QConfig, QuantizerSpec
 from irq.transform import PassFailure
-
-
-def _calibrated(model: nn.Module, x: torch.Tensor, qconfig, march: str = "nash") -> nn.Module:
-    qat = irq.prepare(model.eval(), (x,), qconfig=qconfig, march=march, check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        qat(x)
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    return qat
 
 
 class _EveryLayerOp(nn.Module):
