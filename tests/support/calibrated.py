@@ -1,15 +1,42 @@
-"""A prepared model calibrated on one batch and left in VALIDATION: the start of most chain tests."""
+"""Prepared models calibrated the same way by every chain test, left in VALIDATION: one recipe, so the
+tests compare like with like. `calibrated_model` takes a zoo model (seeded, BN statistics made non-trivial
+so folding is exercised); `calibrated` a user's model as it is, calibrated on the one example batch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from torch import nn
 
 import irq
+from tests.test_frontend_zoo import _randomize_bn
 
 
-def calibrated(model: nn.Module, x: torch.Tensor, qconfig, march: str = "nash") -> nn.Module:
-    """`irq.prepare` (no model check file), one CALIBRATION forward on `x`, then VALIDATION, in eval mode."""
+def calibrated_model(make: Callable[[], torch.nn.Module], shape: tuple[int, ...],
+                     qconfig="default_calib_8bit", batches: int = 3, march: str | None = None):
+    """(float model, prepared model in VALIDATION, example input) after `batches` calibration batches."""
+    torch.manual_seed(0)
+    model = make()
+    with torch.no_grad():
+        _randomize_bn(model)
+    model.eval()
+    x = torch.randn(*shape)
+    kw = {"march": march} if march is not None else {}
+    qat = irq.prepare(model, (x,), qconfig=qconfig, check_model=False, **kw)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _ in range(batches):
+            qat(torch.randn(*shape, generator=g) * 1.5)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return model, qat, x
+
+
+def calibrated(model: torch.nn.Module, x: torch.Tensor, qconfig, march: str = "nash") -> torch.nn.Module:
+    """A user's model (no BN randomising) prepared without a model check file, calibrated by one forward on
+    `x`, left in VALIDATION: the start of the layer-op and fuzz regression tests."""
     qat = irq.prepare(model.eval(), (x,), qconfig=qconfig, march=march, check_model=False)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
