@@ -196,8 +196,11 @@ RUNTIME: dict[tuple[str, str, str, str], str] = {
     ("runtime/reference/arithmetic.py", "rshift_round", 'if rounding == "half_up":',
      "core/ReplaceComparisonOperator_Eq_GtE"): "floor returned above; of the modes the bpu verifiers accept "
     "(floor, half_up, half_even, half_away) only half_up sorts >= 'half_up'",
-    ("runtime/reference/arithmetic.py", "rshift_round", 'if rounding == "half_even":',
-     "core/ReplaceComparisonOperator_Eq_GtE"): "floor and half_up returned above; of half_even and half_away only "
+    ("runtime/reference/arithmetic.py", "round_from_floor", 'if rounding == "half_up":',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "floor returned above; of the modes the bpu verifiers accept "
+    "(floor, half_up, half_even, half_away) only half_up sorts >= 'half_up'",
+    ("runtime/reference/arithmetic.py", "round_from_floor", 'elif rounding == "half_even":',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "floor and half_up handled above; of half_even and half_away only "
     "half_even sorts >= 'half_even'",
     ("runtime/reference/float_ops.py", "_to_result_shape", "return np.reshape(x, tuple(op.results[0].type.shape))",
      "core/NumberReplacer"): "reshape and view ops have one result: [-1] is [0] ([1] raises and is killed)",

@@ -28,15 +28,23 @@ def rshift_round(v: np.ndarray, shift: np.ndarray, rounding: str) -> np.ndarray:
         return (v + (one << (shift - 1))) >> shift
     rem = v - (floor << shift)  # in [0, 2**shift)
     half = one << (shift - 1)
-    up = rem > half
-    tie = rem == half
-    if rounding == "half_even":
-        tie_up = (floor & 1) == 1
+    return round_from_floor(floor, rem > half, rem == half, rounding)
+
+
+def round_from_floor(floor: np.ndarray, above_half: np.ndarray, tie: np.ndarray, rounding: str) -> np.ndarray:
+    """The integer a quotient rounds to by `rounding`, from its floor and where its fraction is above one half
+    or exactly one half: the one statement of the tie rules (shifts and exact divisions both use it)."""
+    if rounding == "floor":
+        return floor
+    if rounding == "half_up":
+        up = above_half | tie
+    elif rounding == "half_even":
+        up = above_half | (tie & ((floor & 1) == 1))
     elif rounding == "half_away":
-        tie_up = floor >= 0  # a tie above zero rounds up, a tie below zero stays at the floor (away from 0)
+        up = above_half | (tie & (floor >= 0))  # a tie above zero rounds up, below zero stays (away from 0)
     else:
         raise ValueError(f"unknown rounding mode '{rounding}'")
-    return floor + (up | (tie & tie_up)).astype(floor.dtype if floor.dtype != object else np.int64)
+    return floor + up.astype(floor.dtype if floor.dtype != object else np.int64)
 
 
 def scaled_sum(terms: Sequence[tuple[np.ndarray, np.ndarray]], shift: np.ndarray, rounding: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from irq.runtime.reference.arithmetic import per_channel, saturate, scaled_sum, storage_range
+from irq.runtime.reference.arithmetic import per_channel, round_from_floor, saturate, scaled_sum, storage_range
 
 OpImpl = Callable[..., np.ndarray]
 IMPLS: dict[str, OpImpl] = {}
@@ -488,13 +488,7 @@ def div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     num, den = a * sign, np.abs(b)
     safe = np.where(den == 0, 1, den) << s
     q, r = np.divmod(num * m, safe)  # num * m = q * safe + r, 0 <= r < safe
-    mode = attr(op, "rounding", "half_up")
-    if mode == "half_up":
-        q = q + (2 * r >= safe)
-    elif mode == "half_even":
-        q = q + ((2 * r > safe) | ((2 * r == safe) & (q % 2 == 1)))
-    elif mode == "half_away":
-        q = q + ((2 * r > safe) | ((2 * r == safe) & (q >= 0)))
+    q = round_from_floor(q, 2 * r > safe, 2 * r == safe, attr(op, "rounding", "half_up"))
     lo, hi = storage_range(result_bits(op))
     q = np.where(den == 0, np.sign(a) * np.where(a > 0, hi, -lo), q)
     return saturate(q, result_bits(op))
