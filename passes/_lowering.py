@@ -312,11 +312,22 @@ class LoweringBase:
     # -- helpers ---------------------------------------------------------------------------------------------
     def act(self, v: Value) -> QValue:
         qv = self.q.get(v)
+        if qv is None and v in self.weights:
+            qv = self.q[v] = self.constant_operand(v)
         if qv is None:
             raise LoweringError("an input is not quantized (no quant.dcast of a quantized value)")
         if not qv.per_tensor or qv.dtype not in ("i8", "i16"):
             raise LoweringError("an input is an int32 high-precision output; only a model output may be one")
         return qv
+
+    def constant_operand(self, v: Value) -> QValue:
+        """A parameter, buffer or tensor constant used as data (a layer scale `gamma * x`, a positional
+        embedding `x + pos`): its codes become a bpu.constant, quantized per tensor as its qcast says and
+        rounded as VALIDATION's fake quantization rounds (half to even, clipped to the storage range)."""
+        data, qc = self.weights[v]
+        scale, dtype, lo, hi = self.out_spec(qc)
+        codes = np.clip(fp.quantize_to_codes(data, scale, dtype), lo, hi)
+        return QValue(self.constant(codes, dtype, f"{_str(qc, 'owner') or 'constant'}.data"), scale, dtype)
 
     def single_qcast_user(self, op: Operation) -> Operation | None:
         """The output qcast of `op` (requantize target), None when the result is returned as is."""

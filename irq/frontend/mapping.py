@@ -25,7 +25,7 @@ from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     fold_static_scalars,
     static_value,
 )
-from irq.frontend.module_mapping import MODULES, module_emits  # noqa: F401  (re-exported)
+from irq.frontend.module_mapping import MODULES, module_emits, pool1d_as_2d  # noqa: F401  (re-exported)
 
 
 def _keeps_sizes(h: Callable) -> Callable:
@@ -278,6 +278,29 @@ def _adaptive(args, kwargs):
     if b is None:
         return None
     return Emit("adaptive_avg_pool2d", {"input": b["input"]}, {"output_size": _n(b["output_size"], 2)})
+
+
+def _pool1d(spec: str):
+    """F.max_pool1d / F.avg_pool1d / F.adaptive_avg_pool1d: the 2-D pool over [N, C, 1, L] (pool1d_as_2d)."""
+    params = {"max_pool2d": (("input", _MISSING), ("kernel_size", _MISSING), ("stride", None), ("padding", 0),
+                             ("dilation", 1), ("ceil_mode", False), ("return_indices", False)),
+              "avg_pool2d": (("input", _MISSING), ("kernel_size", _MISSING), ("stride", None), ("padding", 0),
+                             ("ceil_mode", False), ("count_include_pad", True)),
+              "adaptive_avg_pool2d": (("input", _MISSING), ("output_size", _MISSING))}[spec]
+
+    def h(args, kwargs):
+        b = bind(params, args, kwargs)
+        if b is None:
+            return None
+        x = b.pop("input")
+        if "stride" in b and b["stride"] in (None, [], ()):
+            b["stride"] = b["kernel_size"]
+        if "ceil_mode" in b:
+            b["ceil_mode"] = bool(b["ceil_mode"])
+        if "count_include_pad" in b:
+            b["count_include_pad"] = bool(b["count_include_pad"])
+        return pool1d_as_2d(spec, x, b)
+    return h
 
 
 def _reduce(spec: str):
@@ -553,6 +576,9 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.max_pool2d: _pool("max_pool2d"), torch.max_pool2d: _pool("max_pool2d"),
     F.avg_pool2d: _pool("avg_pool2d"), torch._C._nn.avg_pool2d: _pool("avg_pool2d"),
     F.adaptive_avg_pool2d: _adaptive,
+    F.max_pool1d: _pool1d("max_pool2d"), torch.max_pool1d: _pool1d("max_pool2d"),
+    F.avg_pool1d: _pool1d("avg_pool2d"), torch.avg_pool1d: _pool1d("avg_pool2d"),
+    F.adaptive_avg_pool1d: _pool1d("adaptive_avg_pool2d"), torch.adaptive_avg_pool1d: _pool1d("adaptive_avg_pool2d"),
     torch.mean: _reduce("mean"), torch.sum: _reduce("sum"), torch.clamp: _clamp, torch.clip: _clamp,
     torch.clamp_: _clamp, torch.clamp_min: _clamp_one("min"), torch.clamp_max: _clamp_one("max"),
     F.dropout: _dropout,

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from irq.frontend.emit import Emit, ParamRef, _n, is_node
+from irq.frontend.emit import PREV, Emit, ParamRef, _n, is_node
 
 
 # -- handlers -------------------------------------------------------------------------------------------
@@ -98,6 +98,43 @@ class _Unsupported(Exception):
     pass
 
 
+def pool1d_as_2d(spec: str, x: Any, attrs: dict) -> list[Emit] | None:
+    """A 1-D pool over [N, C, L] as the 2-D pool `spec` over [N, C, 1, L]: a kernel one row high with no
+    vertical padding or stride visits exactly torch's 1-D windows, so every march that pools in 2-D runs
+    it (unsqueeze and squeeze move no data). `attrs` holds the 1-D values; None (the call stays opaque)
+    for an unbatched [C, L] input or `return_indices`."""
+    if not is_node(x) or x.meta.get("irq_rank") != 3 or attrs.pop("return_indices", False):
+        return None
+    lifted: dict[str, Any] = {}
+    for name, v in attrs.items():
+        if name in ("kernel_size", "stride", "dilation", "output_size"):
+            lifted[name] = [1, _n(v, 1)[0]]
+        elif name == "padding":
+            lifted[name] = [0, _n(v, 1)[0]]
+        else:
+            lifted[name] = v
+    return [Emit("unsqueeze", {"input": x}, {"dim": 2}), Emit(spec, {"input": PREV}, lifted),
+            Emit("squeeze", {"input": PREV}, {"dim": 2})]
+
+
+def _mod_pool1d(m: nn.Module, path: str, x: Any) -> list[Emit]:
+    if isinstance(m, nn.AdaptiveAvgPool1d):
+        out = pool1d_as_2d("adaptive_avg_pool2d", x, {"output_size": m.output_size})
+    else:
+        k = _n(m.kernel_size, 1)[0]
+        attrs = {"kernel_size": k, "stride": k if m.stride in (None, [], ()) else m.stride,
+                 "padding": m.padding, "ceil_mode": bool(m.ceil_mode)}
+        if isinstance(m, nn.MaxPool1d):
+            attrs.update(dilation=m.dilation, return_indices=m.return_indices)
+            out = pool1d_as_2d("max_pool2d", x, attrs)
+        else:
+            attrs["count_include_pad"] = bool(m.count_include_pad)
+            out = pool1d_as_2d("avg_pool2d", x, attrs)
+    if out is None:
+        raise _Unsupported
+    return out
+
+
 def _mod_instance_norm(m: nn.Module, path: str, x: Any) -> list[Emit]:
     """nn.InstanceNorm*d with a batch dim; statistics as its forward picks them in the traced mode."""
     if not is_node(x) or x.meta.get("irq_rank") != m._get_no_batch_dim() + 1:
@@ -128,6 +165,7 @@ MODULES: list[tuple[type, Callable]] = [
     (nn.Upsample, _mod_upsample),
     (nn.MaxPool2d, _mod_simple("max_pool2d", _pool_attrs)), (nn.AvgPool2d, _mod_simple("avg_pool2d", _pool_attrs)),
     (nn.AdaptiveAvgPool2d, _mod_simple("adaptive_avg_pool2d", lambda m: {"output_size": _n(m.output_size, 2)})),
+    (nn.MaxPool1d, _mod_pool1d), (nn.AvgPool1d, _mod_pool1d), (nn.AdaptiveAvgPool1d, _mod_pool1d),
     (nn.Dropout, _mod_simple("dropout", lambda m: {"p": float(m.p)})),
     (nn.Identity, _mod_simple("identity")),
     (nn.PixelShuffle, _mod_simple("pixel_shuffle", lambda m: {"upscale_factor": m.upscale_factor})),

@@ -32,12 +32,13 @@ def qualified_name(fn: Callable) -> str:
     """The name a user would write for `fn`, resolvable by importing it.
 
     torch's C functions report an internal home (`torch._VariableFunctionsClass.zeros_like`,
-    no `__module__`) that cannot be imported; they are named by the public `torch.<name>`
-    (or `torch.nn.functional.<name>`) that is the same object.
+    no `__module__`) that cannot be imported, and functions torch builds at import time report
+    where they were built (`F.max_pool1d` is `boolean_dispatch.<locals>.fn`); they are named by
+    the public `torch.<name>` (or `torch.nn.functional.<name>`) that is the same object.
     """
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
-    if module is None or module.startswith("torch._C") or qualname.startswith("_"):
+    if module is None or module.startswith("torch._C") or qualname.startswith("_") or "<locals>" in qualname:
         public = _public_torch_name(fn)
         if public is not None:
             return public

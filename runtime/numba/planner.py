@@ -141,6 +141,11 @@ class Planner:
     def input(self, v, layout: str | None = None) -> Slot:
         """The slot of operand `v` in `layout` (None: whatever its producer chose)."""
         slot = self.slots.get(v)
+        if slot is None and v in self.constants:
+            # a constant used as data (a layer scale, a positional embedding): a slot over its array, no batch
+            # axis of its own (broadcast like any operand), read-only and never released to the pool
+            data = np.ascontiguousarray(self.constants[v])
+            slot = self.slots[v] = self.variants[(v, PLAIN)] = Slot(data.shape, data.dtype, PLAIN, data)
         if slot is None:
             raise op_error(self.current_op, f"operand {_value_name(v)} is not an activation the runtime planned")
         if layout is None or slot.layout == layout or len(slot.shape) != 4:

@@ -240,6 +240,17 @@ probe(
 probe("F.adaptive_avg_pool2d", lambda m, x: F.adaptive_avg_pool2d(x, 1), X4)
 probe("F.adaptive_avg_pool2d uneven", lambda m, x: F.adaptive_avg_pool2d(x, (3, 5)), X4)
 probe("nn.AdaptiveAvgPool2d", lambda m, x: m.p(x), X4, mods=lambda: {"p": nn.AdaptiveAvgPool2d((2, 3))})
+# 1-D pools: the 2-D pool over [N, C, 1, L] (irq.frontend.module_mapping.pool1d_as_2d)
+probe("F.max_pool1d", lambda m, x: F.max_pool1d(x, 2, 3, 1, ceil_mode=True), (2, 4, 11))
+probe("torch.max_pool1d dilation", lambda m, x: torch.max_pool1d(x, 3, 1, 1, 2), (2, 4, 11))
+probe("F.avg_pool1d no pad count", lambda m, x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False), (2, 4, 11))
+probe("torch.avg_pool1d ceil", lambda m, x: torch.avg_pool1d(x, 2, 3, 1, True), (2, 4, 11))
+probe("F.adaptive_avg_pool1d", lambda m, x: F.adaptive_avg_pool1d(x, 3), (2, 4, 11))
+probe("torch.adaptive_avg_pool1d", lambda m, x: torch.adaptive_avg_pool1d(x, 1), (2, 4, 11))
+probe("nn.MaxPool1d", lambda m, x: m.p(x), (2, 4, 11),
+      mods=lambda: {"p": nn.MaxPool1d(3, 2, padding=1, ceil_mode=True)})
+probe("nn.AvgPool1d", lambda m, x: m.p(x), (2, 4, 11), mods=lambda: {"p": nn.AvgPool1d(3, 2, padding=1)})
+probe("nn.AdaptiveAvgPool1d", lambda m, x: m.p(x), (2, 4, 11), mods=lambda: {"p": nn.AdaptiveAvgPool1d(4)})
 
 # -- reductions ---------------------------------------------------------------------------------
 probe("torch.mean", lambda m, x: torch.mean(x), X4)
