@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from support.both_runtimes import run_both
+from support.calibrated import calibrated_model
 from torch import Tensor, nn
 
 import irq
@@ -83,17 +84,8 @@ def test_pool1d_imports_typed_and_matches_eager(case, method):
 def test_pool1d_deploys_bit_exact(case, march):
     """Bug caught: a 1-D pool the runtimes window differently from VALIDATION (deployed != VALIDATION), or
     the reference and numba runtimes disagreeing on a one-row kernel."""
-    torch.manual_seed(0)
-    model = _Pooled(*case).eval()
-    x = torch.randn(2, 2, 17)
-    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march=march, check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for _ in range(3):
-            qat(torch.randn(4, 2, 17, generator=g))
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    model, qat, _ = calibrated_model(lambda: _Pooled(*case), (2, 2, 17), march=march)
+    g = torch.Generator().manual_seed(2)
     program = irq.convert(qat, march=march)
     for batch in (2, 3):
         xb = torch.randn(batch, 2, 17, generator=g)
