@@ -251,3 +251,45 @@ def test_values_and_indices_fields_of_named_tuples_are_the_op_results():
         irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
         for got, want in zip(qat(x), model(x), strict=True):
             torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+class _OptionalMask(nn.Module):
+    """forward(x, mask=None, *, scale=2.0): the common optional-argument signature."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *, scale: float = 2.0) -> torch.Tensor:
+        y = self.conv(x) * scale
+        if mask is not None:
+            y = y * mask
+        return y
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_omitted_arguments_with_defaults_keep_their_defaults(method):
+    """`forward(x, mask=None)` prepared with one example input: fx traced `mask` as an input anyway and
+    refused the call ("takes 2 traced input(s)"); a user calls the model with x alone, so the defaults hold."""
+    model, x = _OptionalMask().eval(), torch.randn(2, 3, 6, 6)
+    module = irq.import_torch(model, (x,), method=method)
+    func = next(op for op in module.walk() if op.name == "func.func")
+    assert len(func.regions[0].blocks[0].args) == 1
+    qat = irq.prepare(model, (x,), qconfig=irq.qconfig.default_calib_8bit, method=method, check_model=False)
+    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        torch.testing.assert_close(qat(x), model(x), rtol=1e-6, atol=1e-6)
+        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        want = qat(x)
+    program = irq.convert(qat)
+    torch.testing.assert_close(torch.from_numpy(irq.run(program, x.numpy())), want, rtol=0, atol=0)
+
+
+def test_a_given_optional_argument_is_still_an_input():
+    """The defaults fill only what the example inputs leave out: a mask given is traced as an input."""
+    model, x = _OptionalMask().eval(), torch.randn(2, 3, 6, 6)
+    mask = (torch.rand(2, 4, 6, 6) > 0.5).float()
+    qat = irq.prepare(model, (x, mask), qconfig=irq.qconfig.default_calib_8bit, check_model=False)
+    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        torch.testing.assert_close(qat(x, mask), model(x, mask), rtol=1e-6, atol=1e-6)

@@ -149,6 +149,7 @@ _EXPORT_HINT = ("\n  hint: torch.export could not capture this code. Decorate th
 
 
 def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete_args: dict) -> ModuleOp:
+    concrete_args = {**_omitted_defaults(model, len(inputs), concrete_args), **concrete_args}
     state = _state(model)
     graph, tracer = trace(model, leaf_modules, concrete_args, state)
     warn_python_branches(tracer.traced_forwards, model.training)
@@ -234,6 +235,19 @@ def _run_graph(model: nn.Module, graph: fx.Graph, values: dict) -> None:
         filename, line, col = where if where else (None, None, None)
         raise FrontendError(f"{at}running the traced graph on the example inputs failed: "
                             f"{type(e).__name__}: {e}", filename=filename, line=line, column=col) from e
+
+
+def _omitted_defaults(model: nn.Module, given: int, concrete_args: dict) -> dict[str, Any]:
+    """forward() parameters after the `given` example inputs that have a default (`mask=None`): fixed to
+    it, as calling the model with those inputs does. fx would otherwise trace them as inputs (and refuse the
+    call for a missing example input); torch.export already calls forward with the inputs given."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    positional = [p for p in params if p.name not in concrete_args
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return {p.name: p.default for p in positional[given:] if p.default is not p.empty}
 
 
 def _forward_params(model: nn.Module, n: int) -> list[str]:
