@@ -144,6 +144,40 @@ def _attach(qat_model: fx.GraphModule, handle: IRHandle, march_name: str, prints
     _install_batch_check(qat_model, handle.module)
     if not any(isinstance(h, _ReattachOnCopy) for h in getattr(qat_model, "_deepcopy_hooks", ())):
         qat_model._register_deepcopy_hook(_ReattachOnCopy(handle, march_name, prints))
+    type(qat_model).__reduce__ = _reduce_prepared  # fx gives every GraphModule instance a class of its own
+
+
+def _reduce_prepared(qat_model: fx.GraphModule):
+    """How pickle (torch.save(qat_model)) stores a prepared model: its IR as text, its submodules, parameters
+    and buffers as they are now (observers, scales, FakeQuantState, train/eval).
+
+    fx's own GraphModule pickling re-traces the generated forward on load, which the generated code does not
+    survive, and the IR's op classes (built by the dialects) cannot be pickled by name: the IR travels as its
+    text (every level round-trips, locations included) and the module is regenerated from it on load, then
+    given the pickled submodules, which have the same paths."""
+    from irq.text.printer import print_module
+    state = {"modules": dict(qat_model._modules), "parameters": dict(qat_model._parameters),
+             "buffers": dict(qat_model._buffers), "training": qat_model.training}
+    return (_rebuild_prepared, (print_module(ir_of(qat_model), debuginfo=True), qat_model.__dict__["irq_march"],
+                                qat_model.__dict__["irq_fingerprint"], state))
+
+
+def _rebuild_prepared(ir_text: str, march_name: str, prints: dict[str, str], state: dict) -> fx.GraphModule:
+    from irq.runtime.torch import to_module
+    from irq.text.parser import parse_module
+    module = parse_module(ir_text, "<pickled prepared model>")
+    holder = nn.Module()
+    holder._modules.update(state["modules"])
+    qat_model = to_module(module, modules=_opaque_modules(module, holder))
+    qat_model._modules.clear()
+    qat_model._modules.update(state["modules"])
+    qat_model._parameters.clear()
+    qat_model._parameters.update(state["parameters"])
+    qat_model._buffers.clear()
+    qat_model._buffers.update(state["buffers"])
+    qat_model.training = state["training"]
+    _attach(qat_model, IRHandle(module), march_name, prints)
+    return qat_model
 
 
 class _ReattachOnCopy:
