@@ -348,6 +348,20 @@ def test_layout_conversion_matches_numpy_transpose(n, c, h, w, dtype, seed):
     np.testing.assert_array_equal(back, x)
 
 
+@given(n=st.integers(1, 3), r=st.integers(1, 5), s=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_16x16_block_transpose_matches_numpy(n, r, s, seed):
+    # the 16 x 16 shuffle transpose (rows and columns multiples of 16): a wrong interleave mask or round
+    # count moves bytes within a block, a wrong block address moves whole blocks; both show here
+    from irq.runtime.numba.kernels.permute import transpose_bytes16
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 16 * r, 16 * s)).astype(np.uint8)
+    y = np.full((n, 16 * s, 16 * r), 7, np.uint8)
+    transpose_bytes16(x, y)
+    np.testing.assert_array_equal(y, x.transpose(0, 2, 1))
+
+
 def test_layout_conversion_takes_the_register_transpose():
     # the shapes the fast path exists for (MobileNetV2's stem input is 3-channel: numpy's copy)
     assert transposes_fast(np.zeros((1, 64, 56 * 56), np.int8))
@@ -357,3 +371,45 @@ def test_layout_conversion_takes_the_register_transpose():
     y = np.empty((2, 56, 56, 64), np.int8)
     to_layout(x, y, nhwc=True)
     np.testing.assert_array_equal(y, x.transpose(0, 2, 3, 1))
+
+
+def _rounded_quotient(num: int, den: int, mode: str) -> int:
+    """num / den (den > 0) rounded by `mode`, from Python's exact floor and remainder (independent of the kernels)."""
+    q, r = divmod(num, den)
+    if mode == "floor" or 2 * r < den:
+        return q
+    if 2 * r > den:
+        return q + 1
+    return {"half_up": q + 1, "half_even": q + (q & 1), "half_away": q + 1 if num > 0 else q}[mode]
+
+
+@given(a=st.integers(-32768, 32767), b=st.integers(-32768, 32767), m=st.integers(1, 2**31 - 1),
+       s=st.integers(0, 16), mode=st.sampled_from(MODES))
+@settings(max_examples=300, deadline=None)
+def test_divide_rounds_every_mode_like_exact_rationals(a, b, m, s, mode):
+    """bpu.div's kernel rounds ``a M / (b 2**S)`` through `round_from_floor`, the tie rules it shares with
+    `round_shift`: a wrong tie rule or sign handling (a negative divisor flips the numerator) shows here."""
+    from irq.runtime.numba.kernels.divide import divide_requantize
+
+    out = np.empty(1, np.int64)
+    divide_requantize(np.array([a], np.int16), np.array([b], np.int16), m, s, ROUNDING[mode], *I64, out)
+    if b == 0:
+        expected = I64[1] if a > 0 else (I64[0] if a < 0 else 0)
+    else:
+        sign = -1 if b < 0 else 1
+        expected = _rounded_quotient(sign * a * m, abs(b) << s, mode)
+    assert out[0] == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_divide_exact_ties_tell_the_modes_apart(mode):
+    # (2k + 1) / 2 for k = -3..2, and the same over a negative divisor: every quotient an exact tie
+    a = np.array([-5, -3, -1, 1, 3, 5, -5, 5], np.int16)
+    b = np.array([2, 2, 2, 2, 2, 2, -2, -2], np.int16)
+    out = np.empty(8, np.int64)
+    from irq.runtime.numba.kernels.divide import divide_requantize
+
+    divide_requantize(a, b, 1, 0, ROUNDING[mode], *I64, out)
+    expected = {"half_up": [-2, -1, 0, 1, 2, 3, 3, -2], "half_even": [-2, -2, 0, 0, 2, 2, 2, -2],
+                "half_away": [-3, -2, -1, 1, 2, 3, 3, -3], "floor": [-3, -2, -1, 0, 1, 2, 2, -3]}
+    assert out.tolist() == expected[mode]
