@@ -402,3 +402,82 @@ def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
     want = np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127)
     np.testing.assert_array_equal(out, want)
     assert len(np.unique(want)) > 2 and np.abs(want).max() < 128  # border and interior differ, unsaturated
+
+
+@given(n=st.integers(1, 2), c=st.sampled_from([16, 32, 64]), h=st.integers(5, 8), w=st.integers(16, 40),
+       o=st.sampled_from([16, 64, 80]), k=st.sampled_from([1, 3]), pad=st.tuples(*[st.integers(0, 2)] * 4),
+       d=st.sampled_from([(1, 1), (2, 2)]), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_conv_reading_nchw_transposes_into_its_padded_copy(n, c, h, w, o, k, pad, d, extreme, seed):
+    # `pad_transpose`: a direct conv handed its int8 input as NCHW copies it into the zero-bordered NHWC
+    # buffer in 16 x 16 blocks, the last block of a row overlapping when 16 does not divide w. A block
+    # written to the wrong pixel, channel or row, or over the border, changes the codes; the same plan
+    # then takes the same input as NHWC and must give the same bytes.
+    rng = np.random.default_rng(seed)
+    if k == 1 and not any(pad):
+        pad = (0, 1, 0, 0)  # an unpadded 1x1 conv reads its input in place (NHWC only)
+    x = (rng.choice([-128, 127], (n, h, w, c)) if extreme else rng.integers(-128, 128, (n, h, w, c))).astype(np.int8)
+    wt = rng.integers(-128, 128, (o, c, k, k)).astype(np.int8)
+    bias = rng.integers(-2**20, 2**20, o)
+    args = (x.shape, np.dtype(np.int8), wt, bias, (1, 1), pad, d, 1, (-2**31, 2**31 - 1))
+    plan, twin = Conv2dPlan(*args), Conv2dPlan(*args)
+    assert plan.reads_nchw
+    plan.take_nchw()
+    acc = _conv_int64(x, wt, (1, 1), pad, d) + bias
+    mult = rng.integers(2**30, 2**31, o).astype(np.int64)
+    top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
+    shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
+    out, ref = np.full(plan.out_shape, 99, np.int8), np.full(plan.out_shape, 98, np.int8)
+    assert plan.requantize(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), out, mult, shift, 0, -128, 127) == 0
+    assert twin.requantize(x, ref, mult, shift, 0, -128, 127) == 0
+    np.testing.assert_array_equal(out, np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127))
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_nchw_routes_need_16_channel_blocks_and_a_padded_copy():
+    def plan(c, w, k=3, pad=(1, 1, 1, 1), dtype=np.int8):
+        wt = np.ones((16, c, k, k), np.int8)
+        return Conv2dPlan((1, 4, w, c), np.dtype(dtype), wt, None, (1, 1), pad, (1, 1), 1, (-2**31, 2**31 - 1))
+
+    assert plan(16, 16).reads_nchw and plan(64, 56).reads_nchw
+    assert not plan(8, 56).reads_nchw       # channels not a multiple of 16
+    assert not plan(16, 15).reads_nchw      # narrower than one block
+    assert not plan(16, 56, 1, (0, 0, 0, 0)).reads_nchw  # read in place: no padded copy to fuse into
+    assert not plan(16, 56, dtype=np.int16).reads_nchw   # int16 splits into byte planes instead
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_model_input_codes_go_straight_into_the_convs_padded_copy(shared):
+    # a program taking NCHW int8 codes (the conv benchmark's form) plans no NCHW -> NHWC step before its
+    # 3x3 conv: the conv transposes into its padded copy. With a second conv reading the same input
+    # through an NHWC copy first, the input has both layouts and each conv must still see the same image.
+    from irq.runtime import numba as rn
+    from support.both_runtimes import run_both
+    from support.bpu_text import ProgramText
+
+    rng = np.random.default_rng(3)
+    shape = (2, 32, 9, 20)
+    p = ProgramText([("x", shape, "i8")])
+    outs = []
+    for i, (k, pad) in enumerate([(1, 0), (3, 1)] if shared else [(3, 1)]):
+        p.const(f"w{i}", rng.integers(-127, 128, size=(16, 32, k, k)), "i8")
+        p.const(f"b{i}", rng.integers(-1000, 1000, size=16), "i32")
+        p.op(f"acc{i}", "bpu.conv2d", ["x", f"w{i}", f"b{i}"], ((2, 16, 9, 20), "i32"),
+             {"stride": [1, 1], "padding": [pad, pad], "dilation": [1, 1], "groups": 1}, keywords={2: "bias"})
+        p.op(f"y{i}", "bpu.requantize", [f"acc{i}"], ((2, 16, 9, 20), "i8"),
+             {"multiplier": ("array", rng.integers(2**30, 2**31, size=16)), "shift": ("array", [42] * 16)})
+        outs.append(f"y{i}")
+    program = p.module(outs)
+    x = rng.integers(-128, 128, size=shape).astype(np.int8)
+    labels = [s.label for s in rn.compile(program).plan(2).steps]
+    assert labels.count("layout->nhwc") == (1 if shared else 0), labels
+    if shared:
+        from irq.runtime import reference
+
+        want = reference.run(program, x)
+        got = rn.compile(program)(x)
+        for g, wnt in zip(got, want):
+            np.testing.assert_array_equal(g, wnt)
+        assert len(np.unique(got[1])) > 20  # unsaturated codes
+    else:
+        assert len(np.unique(run_both(program, x))) > 20

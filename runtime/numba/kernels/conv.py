@@ -22,7 +22,7 @@ import numpy as np
 from . import vnni
 from .launch import kernel, row_kernel
 from .requantize import HALF_UP, clamp, half_up_folded, round_shift
-from .vnni import pad_copy, pad_split16
+from .vnni import pad_copy, pad_split16, pad_transpose, transposes_into_pad
 
 #: Float scratch per conv row tile (im2col rows + GEMM result): about an L2 cache.
 TILE_BYTES = 1 << 20
@@ -296,6 +296,8 @@ class Conv2dPlan:
             raise ValueError(f"conv2d: empty output for input {x_shape} and kernel {kh}x{kw}")
         self.out_shape = (n, self.oh, self.ow, o)
         self.kh, self.kw = kh, kw
+        self.in_channels, self.in_width = c, w
+        self.nchw = False  # the input arrives NHWC unless the planner hands it over as NCHW (`take_nchw`)
         self.bias = np.zeros(o, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(o)
         self.acc_lo, self.acc_hi = acc_range
         self._half_key = None
@@ -434,13 +436,27 @@ class Conv2dPlan:
             self.acc_full[:m, g * self.og:(g + 1) * self.og] = part[:, :self.og]
         return self.acc_full[:m]
 
+    @property
+    def reads_nchw(self) -> bool:
+        """True when the direct route can take its input in NCHW (`take_nchw`): the int8 padded copy is then a
+        16 x 16 block transpose (`vnni.pad_transpose`), and the planner skips the NCHW -> NHWC conversion."""
+        return (self.route == "direct" and not self.dual and not self.in_place
+                and transposes_into_pad(self.in_channels, self.in_width, self.pad_shape[3]))
+
+    def take_nchw(self) -> None:
+        """From now on `requantize` / `raw` receive the input as NCHW (only when `reads_nchw`)."""
+        assert self.reads_nchw
+        self.nchw = True
+
     def _vnni_run(self, x: np.ndarray, epilogue: tuple, out2: np.ndarray) -> int:
         """Direct or im2col VNNI GEMM with the fused `epilogue` (see `vnni.VnniGemm.run`) into 2-D `out2`."""
         if self.route == "direct":
             a_bytes = x.reshape(-1).view(np.uint8) if self.in_place else self.a_bytes
             pt, pl = self.padding[0], self.padding[1]
             size = int(np.prod(self.pad_shape))
-            if self.dual:
+            if self.nchw:
+                pad_transpose(x, pt, pl, self.x_pad[:size].reshape(self.pad_shape))
+            elif self.dual:
                 shape = self.pad_shape
                 pad_split16(x, pt, pl, self.x_hi[:size].reshape(shape), self.x_lo[:size].reshape(shape))
             elif not self.in_place:

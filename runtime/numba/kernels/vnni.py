@@ -44,6 +44,7 @@ import numba
 import numpy as np
 
 from .launch import kernel, row_kernel
+from .permute import _transpose16
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
 from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by small_matmul.py and tests
@@ -343,6 +344,35 @@ def pad_copy(r0, r1, x, pt, pl, dst):
         for xx in range(w):
             for ci in range(c):
                 dst[b, y + pt, xx + pl, ci] = x[b, y, xx, ci]
+
+
+def transposes_into_pad(c: int, w: int, cp: int) -> bool:
+    """True when `pad_transpose` takes an NCHW int8 input of `c` channels and width `w` (padded to `cp`)."""
+    return c % 16 == 0 and cp == c and w >= 16
+
+
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[2])
+def pad_transpose(r0, r1, x, pt, pl, dst):
+    """`pad_copy` from an NCHW `x`: image rows ``r0 .. r1`` (of n * h) transposed straight into the
+    zero-bordered NHWC buffer `dst`, in 16 x 16 byte blocks (`permute._transpose16`; `transposes_into_pad`).
+
+    Why: a conv reading a model input given in NCHW otherwise transposed it into an NHWC buffer and then
+    copied that into its padded buffer, two passes where one does. A row's last block overlaps the one
+    before it when 16 does not divide the width (56 = 3 * 16 + 8): it writes the same bytes again, and no
+    block ever reaches the border.
+    """
+    n, c, h, w = x.shape
+    _, hp, wp, cp = dst.shape
+    src, out = x.ctypes.data, dst.ctypes.data
+    plane = h * w
+    for r in range(r0, r1):
+        b = r // h
+        y = r % h
+        row = out + ((b * hp + y + pt) * wp + pl) * cp
+        for x0 in range(0, w, 16):
+            x0 = min(x0, w - 16)
+            for c0 in range(0, c, 16):
+                _transpose16(src + ((b * c + c0) * h + y) * w + x0, plane, row + x0 * cp + c0, cp)
 
 
 @kernel
