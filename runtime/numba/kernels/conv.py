@@ -186,8 +186,8 @@ def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mul
 
 
 @row_kernel(lambda x, *rest: x.shape[0] * rest[-1].shape[1])
-def depthwise_requantize_i32(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, mode, lo,
-                             hi, res, res_mult, out):
+def depthwise_requantize_i32(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, bm, mode,
+                             lo, hi, res, res_mult, out):
     """`depthwise_requantize` with int32 tap sums, for kernels whose sums provably fit int32.
 
     The caller checks ``kh * kw * max|x| * max|w| < 2**31`` (always true for int8 codes), so the int32
@@ -233,13 +233,19 @@ def depthwise_requantize_i32(r0, r1, x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl,
                 row = np.uint64(dh * wd * c)
                 s3, s4, s5 = s0 + row, s1 + row, s2 + row
                 s6, s7, s8 = s3 + row, s4 + row, s5 + row
+                # two passes over the channels: the nine taps in int32 (16 lanes), then the int64 requantize
+                # with the bias folded (``bm = bias * M + 2**(S-1)``, `half_up_folded`). In one loop LLVM
+                # vectorised both at the requantize's 8 int64 lanes, about 60 instructions per 8 outputs with
+                # pointer reloads: 0.43-0.65 -> 0.33-0.46 ns per output (same-run A/B, C = 16-384)
                 for ci in range(uc):
-                    t = np.int32(np.int32(xf[s0 + ci]) * wf[ci] + np.int32(xf[s1 + ci]) * wf[uc + ci]
-                                 + np.int32(xf[s2 + ci]) * wf[2 * uc + ci] + np.int32(xf[s3 + ci]) * wf[3 * uc + ci]
-                                 + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
-                                 + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
-                                 + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
-                    of[o0 + ci] = half_up_folded(np.int64(t) + bias[ci], mult[ci], half[ci], shift[ci], lo, hi)
+                    acc[ci] = np.int32(
+                        np.int32(xf[s0 + ci]) * wf[ci] + np.int32(xf[s1 + ci]) * wf[uc + ci]
+                        + np.int32(xf[s2 + ci]) * wf[2 * uc + ci] + np.int32(xf[s3 + ci]) * wf[3 * uc + ci]
+                        + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
+                        + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
+                        + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
+                for ci in range(uc):
+                    of[o0 + ci] = half_up_folded(np.int64(acc[ci]), mult[ci], bm[ci], shift[ci], lo, hi)
                 continue
             for ci in range(uc):
                 acc[ci] = 0
@@ -490,8 +496,9 @@ class Conv2dPlan:
                 res, res_mult = _NO_RES4, _NO_RES_MULT
             if self.dw_int32:
                 half = self._half_of(shift)
+                bm = self._folded_bias(mult, half)
                 return depthwise_requantize_i32(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl,
-                                                dh, dw, mult, shift, half, mode, lo, hi, res, res_mult, out)
+                                                dh, dw, mult, shift, half, bm, mode, lo, hi, res, res_mult, out)
             return depthwise_requantize(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw,
                                         mult, shift, mode, lo, hi, res, res_mult, out)
         o = out.shape[-1]
@@ -507,6 +514,16 @@ class Conv2dPlan:
             bad += epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                        tile_res, rm, out2[p0:p1])
         return bad
+
+    def _folded_bias(self, mult: np.ndarray, half: np.ndarray) -> np.ndarray:
+        """``bias * M + 2**(S-1)`` per channel (int64, wrapping like the kernels' own arithmetic), computed on
+        the first call for these `mult` / `half` arrays: the depthwise interior's folded constant."""
+        key = (id(mult), id(half))
+        if getattr(self, "_bm_key", None) != key:
+            with np.errstate(over="ignore"):
+                self._bm = self.bias * np.asarray(mult, np.int64) + half
+            self._bm_key, self._bm_refs = key, (mult, half)  # the refs keep the ids from being reused
+        return self._bm
 
     def _half_of(self, shift: np.ndarray) -> np.ndarray:
         """2**(S-1) per channel, computed on the first call for this `shift` array (no per-run allocation)."""
