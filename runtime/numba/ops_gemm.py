@@ -42,7 +42,8 @@ def _conv_plan(p: Planner, op, acc_dtype: np.dtype, fused: bool) -> tuple[Conv2d
                           _pair(op, "dilation", [1]), _attr(op, "groups", 1), _acc_range(op, acc_dtype, fused))
     except ValueError as e:
         raise op_error(op, str(e)) from None
-    if given.layout == PLAIN and len(given.shape) == 4 and not p.has_layout(v, NHWC) and plan.reads_nchw:
+    if (given.layout == PLAIN and len(given.shape) == 4 and given.array.flags.c_contiguous
+            and not p.has_layout(v, NHWC) and plan.reads_nchw):
         plan.take_nchw()  # the conv's own padded copy transposes: no NHWC copy of the input first
         x = given
     else:
