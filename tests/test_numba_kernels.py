@@ -309,6 +309,41 @@ def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad
 
 
 
+@given(c=st.integers(1, 70), h=st.integers(3, 12), w=st.integers(3, 12), stride=st.integers(1, 2),
+       dil=st.integers(1, 2), pad=st.integers(0, 2), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@EXAMPLES
+def test_depthwise_3x3_interior_pass_matches_the_int64_kernel(c, h, w, stride, dil, pad, extreme, seed):
+    # the 3x3 interior path (half_up, no residual, overflow proven): nine int32 taps per channel, then the
+    # requantize with the bias folded into bias * M + 2**(S-1); a tap read from the wrong row or column, the
+    # bias folded with another channel's multiplier, or a channel count that is not a multiple of the
+    # vector width (c up to 70) shows against the int64 kernel. Shifts keep most codes unsaturated.
+    assume(h + 2 * pad >= 2 * dil + 1 and w + 2 * pad >= 2 * dil + 1)
+    rng = np.random.default_rng(seed)
+    x = codes(rng, (2, h, w, c), np.int8, extreme)
+    wt = weights(rng, (c, 1, 3, 3), extreme)
+    bias = rng.integers(-(2**20), 2**20, size=c)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (stride, stride), (pad,) * 4, (dil, dil), c, I32)
+    assert plan.route == "depthwise" and plan.dw_int32 and (plan.acc_lo, plan.acc_hi) == vnni_no_check()
+    mult = multipliers(rng, c)
+    acc = conv.Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (stride, stride), (pad,) * 4, (dil, dil), c,
+                          I32)._depthwise_acc(x) + bias
+    top = np.abs(acc * mult).reshape(-1, c).max(axis=0)
+    shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
+    (sh, sw), (pt, pl, _, _) = plan.stride, plan.padding
+    got, want = np.empty(plan.out_shape, np.int8), np.empty(plan.out_shape, np.int8)
+    assert plan.requantize(x, got, mult, shift, ROUNDING["half_up"], -128, 127) == 0
+    conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, dil, dil, mult,
+                              shift, ROUNDING["half_up"], -128, 127, conv._NO_RES4, conv._NO_RES_MULT, want)
+    np.testing.assert_array_equal(got, want)
+    assert np.mean((want > -128) & (want < 127)) > 0.3
+
+
+def vnni_no_check():
+    from irq.runtime.numba.kernels.vnni import NO_CHECK
+
+    return NO_CHECK
+
+
 @given(n=st.integers(1, 3), c=st.sampled_from([1, 2, 3, 4, 5]), h=st.integers(1, 20), w=st.integers(1, 40),
        dtype=st.sampled_from([np.int8, np.int16]), seed=st.integers(0, 2**32 - 1))
 @EXAMPLES
@@ -348,6 +383,20 @@ def test_layout_conversion_matches_numpy_transpose(n, c, h, w, dtype, seed):
     np.testing.assert_array_equal(back, x)
 
 
+@given(n=st.integers(1, 3), r=st.integers(1, 5), s=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_16x16_block_transpose_matches_numpy(n, r, s, seed):
+    # the 16 x 16 shuffle transpose (rows and columns multiples of 16): a wrong interleave mask or round
+    # count moves bytes within a block, a wrong block address moves whole blocks; both show here
+    from irq.runtime.numba.kernels.permute import transpose_bytes16
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 16 * r, 16 * s)).astype(np.uint8)
+    y = np.full((n, 16 * s, 16 * r), 7, np.uint8)
+    transpose_bytes16(x, y)
+    np.testing.assert_array_equal(y, x.transpose(0, 2, 1))
+
+
 def test_layout_conversion_takes_the_register_transpose():
     # the shapes the fast path exists for (MobileNetV2's stem input is 3-channel: numpy's copy)
     assert transposes_fast(np.zeros((1, 64, 56 * 56), np.int8))
@@ -357,3 +406,45 @@ def test_layout_conversion_takes_the_register_transpose():
     y = np.empty((2, 56, 56, 64), np.int8)
     to_layout(x, y, nhwc=True)
     np.testing.assert_array_equal(y, x.transpose(0, 2, 3, 1))
+
+
+def _rounded_quotient(num: int, den: int, mode: str) -> int:
+    """num / den (den > 0) rounded by `mode`, from Python's exact floor and remainder (independent of the kernels)."""
+    q, r = divmod(num, den)
+    if mode == "floor" or 2 * r < den:
+        return q
+    if 2 * r > den:
+        return q + 1
+    return {"half_up": q + 1, "half_even": q + (q & 1), "half_away": q + 1 if num > 0 else q}[mode]
+
+
+@given(a=st.integers(-32768, 32767), b=st.integers(-32768, 32767), m=st.integers(1, 2**31 - 1),
+       s=st.integers(0, 16), mode=st.sampled_from(MODES))
+@settings(max_examples=300, deadline=None)
+def test_divide_rounds_every_mode_like_exact_rationals(a, b, m, s, mode):
+    """bpu.div's kernel rounds ``a M / (b 2**S)`` through `round_from_floor`, the tie rules it shares with
+    `round_shift`: a wrong tie rule or sign handling (a negative divisor flips the numerator) shows here."""
+    from irq.runtime.numba.kernels.divide import divide_requantize
+
+    out = np.empty(1, np.int64)
+    divide_requantize(np.array([a], np.int16), np.array([b], np.int16), m, s, ROUNDING[mode], *I64, out)
+    if b == 0:
+        expected = I64[1] if a > 0 else (I64[0] if a < 0 else 0)
+    else:
+        sign = -1 if b < 0 else 1
+        expected = _rounded_quotient(sign * a * m, abs(b) << s, mode)
+    assert out[0] == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_divide_exact_ties_tell_the_modes_apart(mode):
+    # (2k + 1) / 2 for k = -3..2, and the same over a negative divisor: every quotient an exact tie
+    a = np.array([-5, -3, -1, 1, 3, 5, -5, 5], np.int16)
+    b = np.array([2, 2, 2, 2, 2, 2, -2, -2], np.int16)
+    out = np.empty(8, np.int64)
+    from irq.runtime.numba.kernels.divide import divide_requantize
+
+    divide_requantize(a, b, 1, 0, ROUNDING[mode], *I64, out)
+    expected = {"half_up": [-2, -1, 0, 1, 2, 3, 3, -2], "half_even": [-2, -2, 0, 0, 2, 2, 2, -2],
+                "half_away": [-3, -2, -1, 1, 2, 3, 3, -3], "floor": [-3, -2, -1, 0, 1, 2, 2, -3]}
+    assert out.tolist() == expected[mode]

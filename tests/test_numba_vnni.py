@@ -326,7 +326,8 @@ def test_fused_residual_requantize_matches_int64_unsaturated(n, c, h, w, o, k, d
 
 
 @given(n=st.integers(1, 2), c=st.sampled_from([4, 16, 24]), h=st.integers(1, 9), w=st.integers(1, 20),
-       o=st.sampled_from([16, 32, 48, 64, 80, 128, 144]), k=st.sampled_from([1, 3]), s=st.sampled_from([1, 2]),
+       o=st.sampled_from([1, 8, 16, 24, 32, 48, 64, 80, 88, 128, 144]), k=st.sampled_from([1, 3]),
+       s=st.sampled_from([1, 2]),
        d=st.sampled_from([(1, 1), (2, 1), (1, 2)]), relu6=st.booleans(), extreme=st.booleans(),
        seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=60, deadline=None)
@@ -347,8 +348,9 @@ def test_requantize_in_registers_matches_int64(n, c, h, w, o, k, s, d, relu6, ex
     bias = rng.integers(-2**20, 2**20, o)
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (s, s), pad, d, 1, (-2**31, 2**31 - 1))
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
-    # in registers, except a last panel of 3 vectors (48 columns), which takes the tile path
-    assert vnni._fused_ok(False, False, 0, False, plan.acc_lo, plan.acc_hi, 1, o) == (o % 64 != 48)
+    # in registers, except a last panel of 3 vectors (33-48 columns), which takes the tile path; a last
+    # vector of fewer than 16 columns (1, 8, 24, 88) stores through a lane mask
+    assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1, o) == (o % 64 != 48)
     acc = _conv_int64(x, wt, (s, s), pad, d) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
@@ -392,7 +394,7 @@ def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
     bias = np.arange(o, dtype=np.int64) * 1000 - 16000
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK and not plan.row_images
-    assert vnni._fused_ok(False, False, 0, False, plan.acc_lo, plan.acc_hi, 1, o)
+    assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1, o)
     acc = _conv_int64(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
     assert np.abs(acc).max() > 2**29
     mult = np.full(o, 2**30, np.int64)
@@ -402,3 +404,147 @@ def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
     want = np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127)
     np.testing.assert_array_equal(out, want)
     assert len(np.unique(want)) > 2 and np.abs(want).max() < 128  # border and interior differ, unsaturated
+
+
+@given(n=st.integers(1, 2), c=st.sampled_from([16, 32, 64]), h=st.integers(5, 8), w=st.integers(16, 40),
+       o=st.sampled_from([16, 64, 80]), k=st.sampled_from([1, 3]), pad=st.tuples(*[st.integers(0, 2)] * 4),
+       d=st.sampled_from([(1, 1), (2, 2)]), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_conv_reading_nchw_transposes_into_its_padded_copy(n, c, h, w, o, k, pad, d, extreme, seed):
+    # `pad_transpose`: a direct conv handed its int8 input as NCHW copies it into the zero-bordered NHWC
+    # buffer in 16 x 16 blocks, the last block of a row overlapping when 16 does not divide w. A block
+    # written to the wrong pixel, channel or row, or over the border, changes the codes; the same plan
+    # then takes the same input as NHWC and must give the same bytes.
+    rng = np.random.default_rng(seed)
+    if k == 1 and not any(pad):
+        pad = (0, 1, 0, 0)  # an unpadded 1x1 conv reads its input in place (NHWC only)
+    x = (rng.choice([-128, 127], (n, h, w, c)) if extreme else rng.integers(-128, 128, (n, h, w, c))).astype(np.int8)
+    wt = rng.integers(-128, 128, (o, c, k, k)).astype(np.int8)
+    bias = rng.integers(-2**20, 2**20, o)
+    args = (x.shape, np.dtype(np.int8), wt, bias, (1, 1), pad, d, 1, (-2**31, 2**31 - 1))
+    plan, twin = Conv2dPlan(*args), Conv2dPlan(*args)
+    assert plan.reads_nchw
+    plan.take_nchw()
+    acc = _conv_int64(x, wt, (1, 1), pad, d) + bias
+    mult = rng.integers(2**30, 2**31, o).astype(np.int64)
+    top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
+    shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
+    out, ref = np.full(plan.out_shape, 99, np.int8), np.full(plan.out_shape, 98, np.int8)
+    assert plan.requantize(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), out, mult, shift, 0, -128, 127) == 0
+    assert twin.requantize(x, ref, mult, shift, 0, -128, 127) == 0
+    np.testing.assert_array_equal(out, np.clip((acc * mult + (np.int64(1) << (shift - 1))) >> shift, -128, 127))
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_nchw_routes_need_16_channel_blocks_and_a_padded_copy():
+    def plan(c, w, k=3, pad=(1, 1, 1, 1), dtype=np.int8):
+        wt = np.ones((16, c, k, k), np.int8)
+        return Conv2dPlan((1, 4, w, c), np.dtype(dtype), wt, None, (1, 1), pad, (1, 1), 1, (-2**31, 2**31 - 1))
+
+    assert plan(16, 16).reads_nchw and plan(64, 56).reads_nchw
+    assert not plan(8, 56).reads_nchw       # channels not a multiple of 16
+    assert not plan(16, 15).reads_nchw      # narrower than one block
+    assert not plan(16, 56, 1, (0, 0, 0, 0)).reads_nchw  # read in place: no padded copy to fuse into
+    assert not plan(16, 56, dtype=np.int16).reads_nchw   # int16 splits into byte planes instead
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_model_input_codes_go_straight_into_the_convs_padded_copy(shared):
+    # a program taking NCHW int8 codes (the conv benchmark's form) plans no NCHW -> NHWC step before its
+    # 3x3 conv: the conv transposes into its padded copy. With a second conv reading the same input
+    # through an NHWC copy first, the input has both layouts and each conv must still see the same image.
+    from irq.runtime import numba as rn
+    from support.both_runtimes import run_both
+    from support.bpu_text import ProgramText
+
+    rng = np.random.default_rng(3)
+    shape = (2, 32, 9, 20)
+    p = ProgramText([("x", shape, "i8")])
+    outs = []
+    for i, (k, pad) in enumerate([(1, 0), (3, 1)] if shared else [(3, 1)]):
+        p.const(f"w{i}", rng.integers(-127, 128, size=(16, 32, k, k)), "i8")
+        p.const(f"b{i}", rng.integers(-1000, 1000, size=16), "i32")
+        p.op(f"acc{i}", "bpu.conv2d", ["x", f"w{i}", f"b{i}"], ((2, 16, 9, 20), "i32"),
+             {"stride": [1, 1], "padding": [pad, pad], "dilation": [1, 1], "groups": 1}, keywords={2: "bias"})
+        p.op(f"y{i}", "bpu.requantize", [f"acc{i}"], ((2, 16, 9, 20), "i8"),
+             {"multiplier": ("array", rng.integers(2**30, 2**31, size=16)), "shift": ("array", [42] * 16)})
+        outs.append(f"y{i}")
+    program = p.module(outs)
+    x = rng.integers(-128, 128, size=shape).astype(np.int8)
+    labels = [s.label for s in rn.compile(program).plan(2).steps]
+    assert labels.count("layout->nhwc") == (1 if shared else 0), labels
+    if shared:
+        from irq.runtime import reference
+
+        want = reference.run(program, x)
+        got = rn.compile(program)(x)
+        for g, wnt in zip(got, want):
+            np.testing.assert_array_equal(g, wnt)
+        assert len(np.unique(got[1])) > 20  # unsaturated codes
+    else:
+        assert len(np.unique(run_both(program, x))) > 20
+
+
+@given(n=st.integers(1, 2), c=st.sampled_from([8, 16, 24]), hw=st.integers(2, 9), og=st.sampled_from([1, 8, 24, 40]),
+       groups=st.sampled_from([1, 2, 3]), k=st.sampled_from([1, 3]), residual=st.booleans(), extreme=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=50, deadline=None)
+def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, hw, og, groups, k, residual,
+                                                                          extreme, seed):
+    # columns that are not a multiple of 16 (24 = 16 + 8) store their last vector through a lane mask, and an
+    # int8 residual is read in registers through the same mask. Grouped convs write each group's columns with
+    # one GEMM call per group, so a lane stored past a group's columns would overwrite the next group's (or,
+    # for the last group, the next pixel's first group, already written); the last pixel's would land past
+    # the output: bytes after it are checked untouched.
+    rng = np.random.default_rng(seed)
+    cin, o = c * groups, og * groups
+    def draw(shape, lo=-128, hi=127):
+        return rng.choice([lo, hi], size=shape) if extreme else rng.integers(lo, hi + 1, shape)
+
+    x = draw((n, hw, hw, cin)).astype(np.int8)
+    wt = draw((o, c, k, k)).astype(np.int8)
+    bias = rng.integers(-2**20, 2**20, o)
+    pad = ((k - 1) // 2,) * 4
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), pad, (1, 1), groups, (-2**31, 2**31 - 1))
+    assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
+    assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1, og) == (og != 40)
+    acc = np.concatenate([_conv_int64(x[..., g * c:(g + 1) * c], wt[g * og:(g + 1) * og], (1, 1), pad, (1, 1))
+                          for g in range(groups)], axis=-1) + bias
+    mult = rng.integers(2**30, 2**31, o).astype(np.int64)
+    res = draw(acc.shape).astype(np.int8) if residual else None
+    res_mult = rng.integers(0, 2**31, o).astype(np.int64) if residual else None
+    p = acc * mult + (res.astype(np.int64) * res_mult if residual else 0)
+    top = np.abs(p).reshape(-1, o).max(axis=0)
+    shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
+    size = int(np.prod(plan.out_shape))
+    backing = np.full(size + 64, 99, np.int8)
+    out = backing[:size].reshape(plan.out_shape)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127, res, res_mult) == 0
+    np.testing.assert_array_equal(out, np.clip((p + (np.int64(1) << (shift - 1))) >> shift, -128, 127))
+    assert (backing[size:] == 99).all()
+
+
+@pytest.mark.parametrize("xv, wv, rv", [(-128, 127, -128), (127, -128, 127), (-128, -128, -128)])
+def test_residual_in_registers_at_the_largest_proven_k(xv, wv, rv):
+    # the in-register residual at its widest: a 1x1 conv with K = 16,384 (accumulators near 2**28 with every
+    # code and weight at an extreme), residual codes at an extreme times a 31-bit multiplier, 24 columns (a
+    # masked last vector); against the int64 oracle with a shift that leaves codes unsaturated
+    c, o = 16384, 24
+    x = np.full((1, 2, 7, c), xv, np.int8)
+    wt = np.full((o, c, 1, 1), wv, np.int8)
+    bias = np.arange(o, dtype=np.int64) * 1000 - 12000
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (0, 0, 0, 0), (1, 1), 1, (-2**31, 2**31 - 1))
+    assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
+    assert vnni._fused_ok(False, False, 0, 1, plan.acc_lo, plan.acc_hi, 1, o)
+    acc = _conv_int64(x, wt, (1, 1), (0, 0, 0, 0), (1, 1)) + bias
+    assert np.abs(acc).max() > 2**27
+    mult = np.full(o, 2**31 - 1, np.int64)
+    res = np.full(plan.out_shape, rv, np.int8)
+    res_mult = np.full(o, 2**31 - 1, np.int64) * np.where(np.arange(o) % 2, 1, 2**20)
+    p = acc * mult + res.astype(np.int64) * res_mult
+    shift = np.full(o, max(int(np.abs(p).max()).bit_length() - 7, 1), np.int64)
+    out = np.full(plan.out_shape, 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127, res, res_mult) == 0
+    want = np.clip((p + (np.int64(1) << (shift - 1))) >> shift, -128, 127)
+    np.testing.assert_array_equal(out, want)
+    assert len(np.unique(want)) > 1

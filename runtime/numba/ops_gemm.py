@@ -32,15 +32,22 @@ from .planner import NHWC, PLAIN, Planner, op_error
 
 # -- GEMM family: conv2d, linear, matmul (raw accumulator, or fused into a requantize) ----------
 def _conv_plan(p: Planner, op, acc_dtype: np.dtype, fused: bool) -> tuple[Conv2dPlan, object]:
-    x = p.input(op.operands[0], NHWC)
+    v = op.operands[0]
+    given = p.input(v)  # as its producer laid it out (NCHW for a model input given as codes)
     w = p.constant(op.operands[1])
     b = p.constant(op.operands[2]) if len(op.operands) > 2 else None
-    n, c, h, wd = x.shape
+    n, c, h, wd = given.shape
     try:
-        plan = Conv2dPlan((n, h, wd, c), x.dtype, np.asarray(w), b, _pair(op, "stride", [1]), _padding4(op),
+        plan = Conv2dPlan((n, h, wd, c), given.dtype, np.asarray(w), b, _pair(op, "stride", [1]), _padding4(op),
                           _pair(op, "dilation", [1]), _attr(op, "groups", 1), _acc_range(op, acc_dtype, fused))
     except ValueError as e:
         raise op_error(op, str(e)) from None
+    if (given.layout == PLAIN and len(given.shape) == 4 and given.array.flags.c_contiguous
+            and not p.has_layout(v, NHWC) and plan.reads_nchw):
+        plan.take_nchw()  # the conv's own padded copy transposes: no NHWC copy of the input first
+        x = given
+    else:
+        x = p.input(v, NHWC)
     expected = p.shape(op.results[0])
     if (plan.out_shape[0], plan.out_shape[3], plan.out_shape[1], plan.out_shape[2]) != expected:
         raise op_error(op, f"computes shape {list(plan.out_shape)} (NHWC), the IR says {list(expected)}")

@@ -163,6 +163,10 @@ class Planner:
         self.variants[key] = conv
         return conv
 
+    def has_layout(self, v, layout: str) -> bool:
+        """True when `v` already has a slot in `layout` (its producer's, or a conversion planned earlier)."""
+        return (v, layout) in self.variants
+
     def step(self, label: str, fn: Callable[[], None]) -> None:
         self.steps.append(Step(self.current_op, label, fn))
 

@@ -6,13 +6,14 @@ import numba
 import numpy as np
 
 from .launch import kernel
-from .requantize import HALF_AWAY, HALF_EVEN, HALF_UP, clamp
+from .requantize import clamp, round_from_floor
 
 
 @kernel
 def divide_requantize(a, b, m, s, mode, lo, hi, out):
     """``out = clamp(round(a' M / (|b| 2**S)))`` with ``a' = a sign(b)`` on flat views, rounded by `mode`
-    (requantize's codes) from the floor quotient and its remainder; b = 0 gives hi / lo / 0 by the sign of a.
+    (requantize's codes) from the floor quotient and its remainder (`round_from_floor`, the tie rules
+    `round_shift` uses too); b = 0 gives hi / lo / 0 by the sign of a.
     Python's floor division is numba's ``//`` on int64."""
     for i in numba.prange(out.shape[0]):
         x = np.int64(a[i])
@@ -26,10 +27,4 @@ def divide_requantize(a, b, m, s, mode, lo, hi, out):
         n = x * m
         q = n // den
         twice_r = 2 * (n - q * den)
-        if mode == HALF_UP:
-            q += twice_r >= den
-        elif mode == HALF_EVEN:
-            q += twice_r > den or (twice_r == den and (q & 1) == 1)
-        elif mode == HALF_AWAY:
-            q += twice_r > den or (twice_r == den and q >= 0)
-        out[i] = clamp(q, lo, hi)
+        out[i] = clamp(round_from_floor(q, twice_r > den, twice_r == den, mode), lo, hi)

@@ -98,9 +98,11 @@ class RowKernel:
 
     def __call__(self, *args):
         total = self.count(*args)
-        largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
         threads = numba.get_num_threads()
-        if threads < 2 or largest < PARALLEL_MIN_ELEMENTS or total < 2:
+        if threads < 2:  # before scanning the arguments: a call of a few microseconds' work is common
+            return self.rows(0, total, *args)
+        largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
+        if largest < PARALLEL_MIN_ELEMENTS or total < 2:
             return self.rows(0, total, *args)
         parts = min(threads, total)
         per = -(-total // parts)

@@ -78,6 +78,28 @@ def _fold_bias(bias, mult, half, uc0, un, bm):
         bm[j] = bias[c] * mult[c] + half[c]
 
 
+#: `_next_row`'s offset for a virtual row that is computed but not stored (``ox >= ow``).
+_DROPPED = np.uint64(2**64 - 1)
+
+
+@numba.njit(cache=True, inline="always")
+def _next_row(oy, ox, b, oh, wp, ow, ldo, uc0):
+    """Advance to the next virtual row: its (oy, ox) and its first output element's offset, or `_DROPPED`.
+
+    Virtual rows run along padded image rows of `wp` pixels, of which the first `ow` are output pixels
+    (a stride-1 conv computes the ``wp - ow`` others and drops them). Both row loops of `_epilogue` walk
+    rows this way; stating it once keeps them from drifting apart (an off-by-one here shifts every
+    output row of a 3x3 conv, which only the differential tests would see).
+    """
+    ox += 1
+    if ox == wp:
+        ox = 0
+        oy += 1
+    if ox >= ow:
+        return oy, ox, _DROPPED
+    return oy, ox, np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
+
+
 @numba.njit(cache=True)
 def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc_lo, acc_hi, mult, shift, half, mode,
               lo, hi, res, res_mult, raw, acc, out, size):
@@ -109,13 +131,9 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
         # below, 3.3 against 0.8 ns per output (MobileNetV2's 144->24 projection at batch 8)
         _fold_bias(bias, mult, half, uc0, un, acc)
         for r in range(rows):
-            ox += 1
-            if ox == wp:
-                ox = 0
-                oy += 1
-            if ox >= ow:
+            oy, ox, o0 = _next_row(oy, ox, b, oh, wp, ow, ldo, uc0)
+            if o0 == _DROPPED:
                 continue
-            o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
             if dual:
                 # int16 rows, the two byte planes joined per element (MiniLM's 512x384 -> 1536 int16 linear
                 # took 2.15 ms through the general loop's int64 scratch row, 1.73 here)
@@ -136,13 +154,9 @@ def _epilogue(tile, tile_lo, dual, rows, v0, b, oh, wp, ow, c0, ncols, bias, acc
         return 0
     bad = 0
     for r in range(rows):
-        ox += 1
-        if ox == wp:
-            ox = 0
-            oy += 1
-        if ox >= ow:
+        oy, ox, o0 = _next_row(oy, ox, b, oh, wp, ow, ldo, uc0)
+        if o0 == _DROPPED:
             continue
-        o0 = np.uint64((b * oh + oy) * ow + ox) * ldo + uc0
         if not dual and not raw and mode == HALF_UP and not has_res and size == 1:
             # int8 codes, half_up, no residual, declared width checked: one branch-free loop
             for j in range(un):

@@ -30,14 +30,16 @@ _FLIP4 = ir.Constant(_I32, -0x7F7F7F80)  # 0x80808080: the top bit of each of th
 def _microkernel(mr: int, nv: int, requantize: bool = False):
     """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)``.
 
-    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)``
-    and writes int8 codes instead of int32 sums: ``c[r, j] = clamp((acc * M + bm) >> S, lo, hi)`` with
-    M, bm (``bias * M + 2**(S-1)``) and S read as int64 vectors from `q_addr` (``[M x 64][bm x 64][S x
-    64]`` of the panel's columns). Row r's codes go to byte address ``rows[r] + col`` with `rows_addr`
+    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi,
+    has_res, res_delta, last_lanes)`` and writes int8 codes instead of int32 sums: ``c[r, j] = clamp((acc *
+    M + bm + res * Mr) >> S, lo, hi)`` with M, bm (``bias * M + 2**(S-1)``), S and Mr read as int64
+    vectors from `q_addr` (``[M x 64][bm x 64][S x 64][Mr x 64]`` of the panel's columns); the residual
+    term only when `has_res`, its int8 codes at byte ``res_delta`` from each output byte (the residual
+    has the output's shape). Row r's codes go to byte address ``rows[r] + col`` with `rows_addr`
     pointing at MR int64 addresses, and a row whose address is 0 is not stored: a stride-1 3x3 conv's
     dropped virtual rows (``ox >= OW``) and the jump from one output image row to the next inside a block
-    are the caller's table, not a tile round trip. Every lane is stored, so the caller guarantees 16 * nv
-    valid columns (`_fused_ok`).
+    are the caller's table, not a tile round trip. The last vector stores (and reads residuals of) its
+    first `last_lanes` lanes only, through masked moves (a 24-column projection is 16 + 8 lanes).
 
     ``C[mr, 16*nv] = sum over taps t of flip(A_t)[mr, 4*k4] @ B_t`` where ``A_t`` starts at
     ``a_addr + taps[t]`` (byte offsets, int64) with row stride `lda` bytes, and B_t is the t-th
@@ -87,9 +89,11 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
 
     if requantize:
         @intrinsic
-        def mkq(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi):
+        def mkq(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi, has_res,
+                res_delta, last_lanes):
             return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp,
-                              types.uintp, types.intp, types.uintp, types.int64, types.int64), codegen
+                              types.uintp, types.intp, types.uintp, types.int64, types.int64, types.int64,
+                              types.int64, types.int64), codegen
 
         return mkq
 
@@ -110,14 +114,25 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
     """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
 
     Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
-    offset by bm, shifted per lane, clamped and narrowed; the tile never goes through memory. Row r is
-    stored at ``rows[r] + col`` unless ``rows[r]`` is 0 (a dropped virtual row). The steps are
-    `requantize.half_up_folded`'s, lane by lane (that function is the definition every Numba route
-    calls; LLVM IR cannot call it on vectors, and the tests hold both to the same int64 oracle).
+    offset by bm (and by ``res * Mr`` when `has_res`: the residual's codes, sign-extended), shifted per
+    lane, clamped and narrowed; the tile never goes through memory. Row r is stored at ``rows[r] + col``
+    unless ``rows[r]`` is 0 (a dropped virtual row); the last vector through a lane mask of `last_lanes`.
+    The steps are `requantize.half_up_folded`'s with ``bm + res * Mr`` as its constant, lane by lane (that
+    function is the definition every Numba route calls; LLVM IR cannot call it on vectors, and the tests
+    hold both to the same int64 oracle). int64 adds wrap alike in any order, so the bits equal the tile
+    epilogue's `_requantize_row_res`.
     """
-    q_addr, lo, hi = q_args
+    q_addr, lo, hi, has_res, res_delta, last_lanes = q_args
     q_base = builder.inttoptr(q_addr, _I64.as_pointer())
     rows = builder.inttoptr(rows_addr, _I64.as_pointer())
+    i1 = ir.IntType(1)
+    v16i1 = ir.VectorType(i1, 16)
+    store_fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [_V16B, _V16B.as_pointer(), _I32, v16i1]),
+        "llvm.masked.store.v16i8.p0")
+    load_fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_V16B, [_V16B.as_pointer(), _I32, v16i1, _V16B]),
+        "llvm.masked.load.v16i8.p0")
 
     def vec(which: int, v: int):
         ptr = builder.gep(q_base, [ir.Constant(_I64, which * PANEL + v * 16)])
@@ -128,21 +143,32 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
         return builder.shuffle_vector(one, ir.Constant(_V16Q, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
 
     lo_v, hi_v = splat(lo), splat(hi)
+    lanes = ir.Constant(_V16Q, list(range(16)))
+    mask = builder.icmp_signed("<", lanes, splat(last_lanes))  # the last vector's valid lanes
+    full = ir.Constant(v16i1, [1] * 16)
+    with_res = builder.icmp_unsigned("!=", has_res, ir.Constant(_I64, 0))
     consts = [(vec(0, v), vec(1, v), vec(2, v)) for v in range(nv)]
     zero = ir.Constant(_I64, 0)
     for r in range(mr):
         row = builder.load(builder.gep(rows, [ir.Constant(_I64, r)]))
         with cgutils.if_likely(builder, builder.icmp_unsigned("!=", row, zero)):
-            c_base = builder.inttoptr(builder.add(row, col), _I8.as_pointer())
+            out_at = builder.add(row, col)
             for v in range(nv):
                 m, bm, sh = consts[v]
+                lane_mask = mask if v == nv - 1 else full
                 p = builder.add(builder.mul(builder.sext(builder.load(accs[r][v]), _V16Q), m), bm)
-                q = builder.ashr(p, sh)
+                p_slot = cgutils.alloca_once_value(builder, p)
+                with builder.if_then(with_res):
+                    res_ptr = builder.inttoptr(builder.add(builder.add(out_at, res_delta), ir.Constant(_I64, v * 16)),
+                                               _V16B.as_pointer())
+                    codes = builder.call(load_fn, [res_ptr, ir.Constant(_I32, 1), lane_mask, ir.Constant(_V16B, None)])
+                    term = builder.mul(builder.sext(codes, _V16Q), vec(3, v))
+                    builder.store(builder.add(builder.load(p_slot), term), p_slot)
+                q = builder.ashr(builder.load(p_slot), sh)
                 q = builder.select(builder.icmp_signed("<", q, lo_v), lo_v, q)
                 q = builder.select(builder.icmp_signed(">", q, hi_v), hi_v, q)
-                builder.store(builder.trunc(q, _V16B),
-                              builder.bitcast(builder.gep(c_base, [ir.Constant(_I64, v * 16)]), _V16B.as_pointer()),
-                              align=1)
+                c_ptr = builder.inttoptr(builder.add(out_at, ir.Constant(_I64, v * 16)), _V16B.as_pointer())
+                builder.call(store_fn, [builder.trunc(q, _V16B), c_ptr, ir.Constant(_I32, 1), lane_mask])
 
 
 #: public for kernels that need other block shapes (kernels/small_matmul.py)
@@ -153,19 +179,23 @@ _mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
 
 
 @numba.njit(cache=True)
-def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi):
-    """`_panel` of MR rows with the requantize in registers, writing int8 codes to ``rows[r] + col``.
+def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+                 last_lanes):
+    """`_panel` of MR rows with the requantize (and residual) in registers, writing int8 codes to ``rows[r] + col``.
 
     Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
     compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
-    costs seconds of cold compile.
+    costs seconds of cold compile, so the residual and the lane mask are run-time arguments, not variants.
     """
     if nv == 4:
-        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)
+        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+                last_lanes)
     elif nv == 2:
-        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)
+        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+                last_lanes)
     else:
-        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi)
+        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+                last_lanes)
 
 
 @numba.njit(cache=True)
