@@ -139,4 +139,17 @@ TARGETS: dict[str, Target] = {
         ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
         (_LIT_PASSES + "canonicalize.irq",),
     ),
+    # the quantizers: the range each observer picks and the scale it becomes (min-max, moving average, per
+    # channel, percentile, MSE, clipped and fixed ranges) ...
+    "quant-observers": Target(
+        ("irq/quant/observers.py",),
+        ("tests/test_quant_observers.py", "tests/test_qat_operand_slot.py", "tests/test_quant_prepare.py",
+         "tests/test_quant_copy.py"),
+    ),
+    # ... and the fake-quant module: rounding, clamping, the STE and LSQ gradients, VALIDATION's exact codes
+    "quant-fakequant": Target(
+        ("irq/quant/fake_quantize.py",),
+        ("tests/test_quant_observers.py", "tests/test_qat_operand_slot.py", "tests/test_quant_prepare.py",
+         "tests/test_quant_copy.py"),
+    ),
 }

@@ -292,7 +292,7 @@ class OpLowerings:
         elif base in ("permute", "transpose"):
             rank = len(_shape(op.operands[0]))
             if base == "permute":
-                dims = [d % rank for d in _ints(op, "dims", rank, 0)]
+                dims = [d % rank for d in _ints(op, "dims", rank, 0, empty=[])]  # permute(()): a scalar's identity
             else:
                 dims = list(range(rank))
                 d0, d1 = op.get_attr("dim0").value % rank, op.get_attr("dim1").value % rank
