@@ -143,13 +143,13 @@ TARGETS: dict[str, Target] = {
     # channel, percentile, MSE, clipped and fixed ranges) ...
     "quant-observers": Target(
         ("irq/quant/observers.py",),
-        ("tests/test_quant_observers.py", "tests/test_qat_operand_slot.py", "tests/test_quant_prepare.py",
-         "tests/test_quant_copy.py"),
+        ("tests/test_quant_observers.py", "tests/test_mutation_kills_quant.py", "tests/test_qat_operand_slot.py",
+         "tests/test_quant_prepare.py", "tests/test_quant_copy.py"),
     ),
     # ... and the fake-quant module: rounding, clamping, the STE and LSQ gradients, VALIDATION's exact codes
     "quant-fakequant": Target(
         ("irq/quant/fake_quantize.py",),
-        ("tests/test_quant_observers.py", "tests/test_qat_operand_slot.py", "tests/test_quant_prepare.py",
-         "tests/test_quant_copy.py"),
+        ("tests/test_quant_observers.py", "tests/test_mutation_kills_quant.py", "tests/test_qat_operand_slot.py",
+         "tests/test_quant_prepare.py", "tests/test_quant_copy.py"),
     ),
 }
