@@ -10,6 +10,8 @@ differ only where x / s is within an ulp of a tie, so the inputs here keep every
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -263,7 +265,7 @@ def test_marker_and_weight_names_read_from_text_are_recognised() -> None:
     as, the literals compared with (`is "qint32"` / `is "weight"` only works for interned constants). A qint32
     marker from text must pass values through; a weight quantizer from text must follow its weight in eval."""
     qint32, weight = "".join(["qint", "32"]), "".join(["wei", "ght"])
-    assert qint32 is not "qint32" and weight is not "weight"  # noqa: F632 - the point of the test
+    assert qint32 is not sys.intern("qint32") and weight is not sys.intern("weight")  # the point of the test
     marker = fq("fixed", dtype=qint32, fixed_scale=1.0)
     x = torch.randn(6, generator=G) * 3
     assert torch.equal(marker(x), x)
