@@ -48,6 +48,10 @@ class OpLowerings:
         data = _constant_data(b)
         if data is None:
             raise LoweringError("its bias is not a constant")
+        try:
+            fp.check_bias_fits(data, s_x, s_w)
+        except ValueError as e:
+            raise LoweringError(str(e)) from None
         return fp.quantize_bias(data, s_x, s_w)
 
     def _weighted(self, op: Operation, kind: str) -> None:

@@ -363,3 +363,46 @@ def test_a_shift_off_by_one_is_beyond_the_budget(monkeypatch):
 def test_the_unplanted_closeness_check_passes(monkeypatch):
     """The control of the closeness harness above: no plant, no failure."""
     _closeness_with(lambda m, case, x: None, monkeypatch)
+
+
+class _ConvOfZeros(nn.Module):
+    """Seed 60285, cut down: clamp(max=0) then clamp(min=0) is 0 everywhere, so the conv's input scale is the
+    floor 2**-24 and a bias of 2 needs ~1e10 codes at s_in * s_w (seed 60285: 0.2, 5e9 codes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.clamp(torch.clamp(x, -1.0, 0.0), 0.0, 0.5))
+
+
+def test_a_bias_beyond_int32_codes_is_refused_not_saturated():
+    """Seed 60285: the bias was saturated to 2**31 - 1 codes in VALIDATION and in the program alike (so
+    deployed == VALIDATION held), and the output was 0.12 off float on a peak of 0.24 with no error. Now
+    VALIDATION and lower-bpu refuse it naming the conv and its line."""
+    torch.manual_seed(0)
+    model = _ConvOfZeros().eval()
+    with torch.no_grad():
+        model.conv.bias.copy_(torch.tensor([2.0, -1.0, 0.0]))
+    x = torch.randn(2, 2, 4, 4)
+    qat = _calibrated(model, x, "default_calib_8bit", "nash")
+    line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
+    why = r"its bias needs [\d.e+]+ codes at the accumulator scale s_in \* s_w .* beyond int32"
+    with pytest.raises(ValueError, match=rf"{line}: '\w+' \(conv\): {why}"), torch.no_grad():
+        qat(x)
+    with pytest.raises(PassFailure, match=rf"(?s){line}.*{why}"):
+        irq.convert(irq.freeze(qat), march="nash")
+
+
+def test_a_bias_of_exactly_the_int32_bounds_still_converts():
+    """The refusal's bounds are int32's: a bias of 2**31 - 1 and -2**31 codes at s_in * s_w fits (Python
+    integers as the oracle), one code more does not."""
+    from irq import fixedpoint as fp
+
+    s_in, s_w = 2.0**-10, np.array([2.0**-12, 2.0**-12])
+    acc = s_in * s_w[0]
+    fp.check_bias_fits(np.array([(2**31 - 1) * acc, -(2**31) * acc]), s_in, s_w)
+    for codes in (2**31, -(2**31) - 1):
+        with pytest.raises(ValueError, match="beyond int32"):
+            fp.check_bias_fits(np.array([codes * acc, 0.0]), s_in, s_w)
