@@ -25,6 +25,15 @@ QUANT: dict[tuple[str, str, str, str], str] = {
     (_O, "<module>", "@abstractmethod", "core/RemoveDecorator"):
         "every observer class implements update and choose; abstractmethod only forbids instantiating a class "
         "that does not, and none is instantiated",
+    (_F, "observe", "if int(self.observed) == 0 and self.state is FakeQuantState.QAT:",
+     "core/ReplaceComparisonOperator_Eq_LtE@3-30"):
+        "`observed` counts batches up from 0: `<= 0` is `== 0`",
+    (_F, "forward", "if self.state is FakeQuantState.VALIDATION:", "core/ReplaceComparisonOperator_Is_Eq"):
+        "`state` only ever holds a FakeQuantState member or None (set_fake_quantize converts strings): a member "
+        "equals only itself",
+    (_F, "observing", "return self.training and self.state is not FakeQuantState.VALIDATION",
+     "core/ReplaceComparisonOperator_IsNot_NotEq"):
+        "`state` only ever holds a FakeQuantState member or None: `!=` is `is not`",
     (_F, "<module>", "@staticmethod", "core/RemoveDecorator"):
         "torch.autograd.Function calls forward/backward through the class (`_RoundSTE.forward(ctx, x)`), where a "
         "plain function is not bound: the same call",

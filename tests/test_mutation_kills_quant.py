@@ -260,6 +260,15 @@ def test_lsq_starts_from_2_mean_abs_over_sqrt_qmax(x: torch.Tensor, want: float)
     assert int(m.observed) == 1
 
 
+def test_a_learnable_scale_calibrates_to_the_observed_range() -> None:
+    """In CALIBRATION a learnable (LSQ) scale is the observer's absmax / qmax, exactly as a fixed one; LSQ's
+    2 mean|x| / sqrt(qmax) is only QAT's first look (catches `state is QAT` written `<`, which sorts
+    "calibration" first and took LSQ's start here: 0.2 where the range gives 4 / 127)."""
+    m = fq("min_max", learnable=True, state=FakeQuantState.CALIBRATION)
+    m(torch.tensor([0.1, -4.0, 0.2, 0.3]))
+    assert float(m.scale.detach()) == pytest.approx(4.0 / 127, rel=1e-7)
+
+
 def test_marker_and_weight_names_read_from_text_are_recognised() -> None:
     """dtype and slot reach FakeQuantize from parsed IR attributes: strings equal to, but not the same object
     as, the literals compared with (`is "qint32"` / `is "weight"` only works for interned constants). A qint32
@@ -272,6 +281,10 @@ def test_marker_and_weight_names_read_from_text_are_recognised() -> None:
     w = fq("min_max", slot=weight).eval()
     w(torch.tensor([0.5, -2.0]))
     assert float(w.scale) == pytest.approx(2.0 / 127)
+    w(torch.tensor([0.5, -1.0]))  # the current weight's range, not the running extremes (min-max -> per channel)
+    assert float(w.scale) == pytest.approx(1.0 / 127)
+    fixed = fq("fixed", slot=weight, fixed_scale=0.1, state=FakeQuantState.VALIDATION).eval()
+    assert fixed.codes(torch.tensor([-20.0, 20.0])).tolist() == [-127, 127]  # weights are symmetric: -127, not -128
 
 
 def test_repr_names_the_state() -> None:
@@ -280,3 +293,18 @@ def test_repr_names_the_state() -> None:
     assert repr(m).endswith("(qint8, min_max, axis=None, state=None)")
     m.state = FakeQuantState.QAT
     assert repr(m).endswith("(qint8, min_max, axis=None, state=qat)")
+
+
+def test_an_operand_slot_sorting_after_weight_is_an_activation() -> None:
+    """A slot is out, weight, input or an operand's name (dialects/qat.py): an operand named `y` is an
+    activation, with the full range -128..127 and running statistics. Catches `slot == "weight"` written
+    `>=` (true for every name sorting after it: the weight's -127..127 range, and a scale following only the
+    current batch)."""
+    m = fq("min_max", slot="y").eval()
+    m.state = FakeQuantState.CALIBRATION
+    m.train()
+    m(torch.tensor([0.5, -2.0]))
+    m(torch.tensor([0.5, -1.0]))
+    assert float(m.scale) == pytest.approx(2.0 / 127)  # the running extremes, not the last batch
+    fixed = fq("fixed", slot="y", fixed_scale=0.1, state=FakeQuantState.VALIDATION).eval()
+    assert fixed.codes(torch.tensor([-20.0, 20.0])).tolist() == [-128, 127]
