@@ -65,6 +65,7 @@ def _numpy_hist(values: np.ndarray, top: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("first,second,want_range", [
+    (0.37, 0.37, 0.37),         # a batch reaching exactly the range: no growth
     (0.37, 1.4, 0.37 * 4),      # doubles twice: bin pairs merged twice
     (1.0, 3.0, 4.0),            # a first range of exactly 1.0 is a range like any other
     (1e-3, 10.0, 1e-3 * 2 ** 14),  # more than HIST_BINS times wider: every earlier count lands in bin 0
@@ -308,3 +309,15 @@ def test_an_operand_slot_sorting_after_weight_is_an_activation() -> None:
     assert float(m.scale) == pytest.approx(2.0 / 127)  # the running extremes, not the last batch
     fixed = fq("fixed", slot="y", fixed_scale=0.1, state=FakeQuantState.VALIDATION).eval()
     assert fixed.codes(torch.tensor([-20.0, 20.0])).tolist() == [-128, 127]
+
+
+@pytest.mark.parametrize("kind", ["min_max", "moving_average_min_max", "per_channel_min_max", "percentile", "mse",
+                                  "fixed"])
+def test_observer_kinds_read_from_text_are_recognised(kind: str) -> None:
+    """The observer kind reaches make_observer from a parsed IR attribute: equal to the literal, not the same
+    object (`kind is "..."` only matches interned constants, and an unmatched kind raises "unknown observer")."""
+    text = "".join(list(kind))
+    assert text is not sys.intern(kind)
+    o = obs.make_observer(text, axis=None, qmax=127, averaging_constant=0.1, percentile=99.0)
+    want = obs.make_observer(kind, axis=None, qmax=127, averaging_constant=0.1, percentile=99.0)
+    assert type(o) is type(want)
