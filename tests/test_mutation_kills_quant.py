@@ -298,15 +298,18 @@ def test_repr_names_the_state() -> None:
 
 def test_an_operand_slot_sorting_after_weight_is_an_activation() -> None:
     """A slot is out, weight, input or an operand's name (dialects/qat.py): an operand named `y` is an
-    activation, with the full range -128..127 and running statistics. Catches `slot == "weight"` written
-    `>=` (true for every name sorting after it: the weight's -127..127 range, and a scale following only the
-    current batch)."""
+    activation, with the full range -128..127, running statistics, and no observing in eval mode. Catches
+    `slot == "weight"` written `>=` (true for every name sorting after it: the weight's -127..127 range, a
+    quantizer that keeps observing in eval mode as a weight does)."""
     m = fq("min_max", slot="y").eval()
     m.state = FakeQuantState.CALIBRATION
     m.train()
     m(torch.tensor([0.5, -2.0]))
     m(torch.tensor([0.5, -1.0]))
     assert float(m.scale) == pytest.approx(2.0 / 127)  # the running extremes, not the last batch
+    m.eval()
+    m(torch.tensor([5.0]))  # eval mode: an activation observes nothing (only a weight follows its tensor)
+    assert float(m.scale) == pytest.approx(2.0 / 127)
     fixed = fq("fixed", slot="y", fixed_scale=0.1, state=FakeQuantState.VALIDATION).eval()
     assert fixed.codes(torch.tensor([-20.0, 20.0])).tolist() == [-128, 127]
 
