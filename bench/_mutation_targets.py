@@ -117,6 +117,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_embedding_quant.py",
             "tests/test_mutation_kills_validation.py",
             "tests/test_float_fallback.py",
+            "tests/test_empty_int_lists.py",
         ),
     ),
     # lowering of the users' layers (standalone batch norm, PReLU, group norm, pad, pixel shuffle, stack, sum, div):
@@ -124,7 +125,7 @@ TARGETS: dict[str, Target] = {
     "lower-layer-ops": Target(
         ("passes/_lower_layer_ops.py",),
         ("tests/test_layer_ops.py", "tests/test_mutation_kills_layer_ops.py", "tests/test_mutation_kills_validation.py",
-         "tests/test_user_models.py"),
+         "tests/test_user_models.py", "tests/test_empty_int_lists.py"),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator
