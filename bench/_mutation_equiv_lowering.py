@@ -345,6 +345,28 @@ LOWERING: dict[tuple[str, str, str, str], str] = {
         "resource blob (Lowering.constant makes every key unique with a counter); no reader parses it, so the "
         "program computes the same numbers under any name"
         for fn, line in (("lower_batch_norm", 'owner = _str(op, "owner") or "batch_norm"'),
-                         ("lower_log_softmax", 'owner = _str(op, "owner") or "log_softmax"'))
+                         ("lower_log_softmax", 'owner = _str(op, "owner") or "log_softmax"'),
+                         # seventh round
+                         ("lower_div_scalar_rounded", 'b = self.constant(np.array([1 if c > 0 else -1]), "i8", '
+                          'f"{_str(op, \'owner\') or \'div_scalar\'}.divisor")'))
     },
+    # passes/_lower_layer_ops.py (seventh round)
+    **{
+        ("passes/_lower_layer_ops.py", fn, line, "core/NumberReplacer"): "index into a list that always holds "
+        "one element (a one-input, one-result op): [-1] is [0] ([1] raises and is killed)"
+        for fn, line in (
+            ("lower_div", "result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],"),
+            ("lower_sum", "in_shape = _shape(op.operands[0])"),
+        )
+    },
+    ("passes/_lower_layer_ops.py", "lower_pad", 'pad = _ints(op, "pad", 1, 0, empty=[])', "core/NumberReplacer"):
+        "torch's F.pad takes (before, after) pairs (an odd-length pad is refused when traced) and the frontend "
+        "always writes `pad`: the one-value repeat count and the missing-attribute default are never read",
+    ("passes/_lower_layer_ops.py", "lower_pad",
+     'code = int(fp.quantize_to_codes(np.float32(v), x.scale, x.dtype)) if mode == "constant" else 0',
+     "core/ReplaceComparisonOperator_Eq_LtE"): "circular, the one mode sorting below 'constant', carries no "
+    "value (v = 0.0), whose code is the else branch's 0",
+    ("passes/_lower_layer_ops.py", "_reaches_return", 'if u.name == "func.return":',
+     "core/ReplaceComparisonOperator_Eq_LtE"): "a frozen value's users are hl., torch., quant. ops and "
+    "func.return (one function, no calls): none sorts below 'func.return'",
 }

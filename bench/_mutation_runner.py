@@ -26,11 +26,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10: cosmic-ray's own dependency reads TOML too
     import toml as tomllib
 
-#: the tool's own files, copied into every executor's scratch copy so it runs the current tool
-TOOL_FILES = ("bench/mutation.py", "bench/_mutation_exec.py", "bench/_mutation_targets.py",
-              "bench/_mutation_report.py", "bench/_mutation_runner.py", "bench/_mutation_replay.py",
-              "bench/_mutation_equivalents.py", "bench/_mutation_equiv_ir.py", "bench/_mutation_equiv_lowering.py",
-              "bench/_mutation_equiv_numbers.py", "bench/_mutation_equiv_runtime.py")
+#: the tool's own files, copied into every executor's scratch copy so it runs the current tool (found by name:
+#: a fixed list missed a new equivalents module, and a resumed session then failed to import the tool)
+TOOL_FILES = ("bench/mutation.py", *sorted(f"bench/{f.name}" for f in (ROOT / "bench").glob("_mutation_*.py")))
 
 
 # ----------------------------------------------------------------------------- scratch copy

@@ -117,6 +117,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_embedding_quant.py",
             "tests/test_mutation_kills_validation.py",
             "tests/test_float_fallback.py",
+            "tests/test_empty_int_lists.py",
         ),
     ),
     # lowering of the users' layers (standalone batch norm, PReLU, group norm, pad, pixel shuffle, stack, sum, div):
@@ -124,7 +125,7 @@ TARGETS: dict[str, Target] = {
     "lower-layer-ops": Target(
         ("passes/_lower_layer_ops.py",),
         ("tests/test_layer_ops.py", "tests/test_mutation_kills_layer_ops.py", "tests/test_mutation_kills_validation.py",
-         "tests/test_user_models.py"),
+         "tests/test_user_models.py", "tests/test_empty_int_lists.py"),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator
@@ -138,5 +139,18 @@ TARGETS: dict[str, Target] = {
         ("dialects/arith.py", "dialects/_arith_semantics.py"),
         ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
         (_LIT_PASSES + "canonicalize.irq",),
+    ),
+    # the quantizers: the range each observer picks and the scale it becomes (min-max, moving average, per
+    # channel, percentile, MSE, clipped and fixed ranges) ...
+    "quant-observers": Target(
+        ("irq/quant/observers.py",),
+        ("tests/test_quant_observers.py", "tests/test_mutation_kills_quant.py", "tests/test_qat_operand_slot.py",
+         "tests/test_quant_prepare.py", "tests/test_quant_copy.py"),
+    ),
+    # ... and the fake-quant module: rounding, clamping, the STE and LSQ gradients, VALIDATION's exact codes
+    "quant-fakequant": Target(
+        ("irq/quant/fake_quantize.py",),
+        ("tests/test_quant_observers.py", "tests/test_mutation_kills_quant.py", "tests/test_qat_operand_slot.py",
+         "tests/test_quant_prepare.py", "tests/test_quant_copy.py"),
     ),
 }

@@ -123,6 +123,20 @@ def quantize_bias(bias, input_scale: float, weight_scale) -> np.ndarray:
     return _round_clip(bias, acc_scale, *QRANGE["i32"], 0 if acc_scale.ndim else None)
 
 
+def check_bias_fits(bias, input_scale: float, weight_scale) -> None:
+    """Refuse a bias that `quantize_bias` would saturate: a bias beyond int32 codes at ``s_in * s_w[c]`` is
+    a wrong number without an error (chainfuzz seed 60285: a conv whose input is always 0 has the scale
+    2**-24, so its bias of 0.2 needs ~1e11 codes; VALIDATION and the program both added 2**31 - 1 instead)."""
+    acc_scale = np.float64(input_scale) * np.asarray(weight_scale, dtype=np.float64)
+    codes = np.rint(np.asarray(bias, dtype=np.float64) / acc_scale)
+    lo, hi = QRANGE["i32"]
+    if codes.size and (codes.max() > hi or codes.min() < lo):
+        worst = float(np.abs(codes).max())
+        raise ValueError(f"its bias needs {worst:.3g} codes at the accumulator scale s_in * s_w (s_in = "
+                         f"{float(input_scale):.3g}), beyond int32: the input's range is too small for the bias "
+                         f"(did calibration see only zeros here?)")
+
+
 def _round_clip(x, scale, lo: int, hi: int, axis: int | None) -> np.ndarray:
     xv = np.asarray(x, dtype=np.float64)
     sv = np.asarray(scale, dtype=np.float64)

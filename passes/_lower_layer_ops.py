@@ -160,6 +160,10 @@ class LayerOpLowerings:
         """F.pad on codes; a constant `value` is written as its code ``rint(float32(value) / s)``, the code
         VALIDATION's next quantizer reads from the padded float value."""
         x = self.act(op.operands[0])
+        pad = _ints(op, "pad", 1, 0, empty=[])
+        if not pad:  # F.pad(x, ()) returns x, as torch does; bpu.pad needs (before, after) pairs
+            self._moved(op, x, x.value)
+            return
         mode = _str(op, "mode") or "constant"
         value = op.get_attr("value")
         v = float(value.value) if isinstance(value, (FloatAttr, IntegerAttr)) else 0.0
@@ -168,7 +172,7 @@ class LayerOpLowerings:
                 _reaches_return(op.results[0]):
             raise LoweringError(f"pads a returned value with {v}, which is not a code of its scale {x.scale}")
         out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))
-        pads = ArrayAttr(IntegerAttr(p, i64) for p in _ints(op, "pad", 1, 0))
+        pads = ArrayAttr(IntegerAttr(p, i64) for p in pad)
         y = self.emit(bpu.PadOp(x.value, pad=pads, mode=StringAttr(mode), value=IntegerAttr(code, i64),
                                 result_types=[out_t])).out
         self._moved(op, x, y)

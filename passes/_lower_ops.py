@@ -48,6 +48,10 @@ class OpLowerings:
         data = _constant_data(b)
         if data is None:
             raise LoweringError("its bias is not a constant")
+        try:
+            fp.check_bias_fits(data, s_x, s_w)
+        except ValueError as e:
+            raise LoweringError(str(e)) from None
         return fp.quantize_bias(data, s_x, s_w)
 
     def _weighted(self, op: Operation, kind: str) -> None:
@@ -292,7 +296,7 @@ class OpLowerings:
         elif base in ("permute", "transpose"):
             rank = len(_shape(op.operands[0]))
             if base == "permute":
-                dims = [d % rank for d in _ints(op, "dims", rank, 0)]
+                dims = [d % rank for d in _ints(op, "dims", rank, 0, empty=[])]  # permute(()): a scalar's identity
             else:
                 dims = list(range(rank))
                 d0, d1 = op.get_attr("dim0").value % rank, op.get_attr("dim1").value % rank

@@ -76,20 +76,28 @@ def _base(op: Operation) -> str:
 
 def _reduced_dims(op: Operation, rank: int) -> list[int]:
     """The dims a sum/mean reduces, normalised and sorted. No `dim`, and an empty one (`x.sum(dim=())`),
-    both mean every dim, as in torch: `_ints` would read the empty list as dim 0 (mutation survivor of
-    lower-layer-ops, `_ints(op, "dim", 1, 0)`)."""
+    both mean every dim, as in torch (`_ints` refuses an empty list unless its caller says what it means;
+    it used to read this one as dim 0: a mutation survivor of lower-layer-ops, `_ints(op, "dim", 1, 0)`)."""
     a = op.get_attr("dim")
     vals = [] if a is None else ([a.value] if isinstance(a, IntegerAttr) else [x.value for x in a])
     return sorted({d % rank for d in vals}) if vals else list(range(rank))
 
 
-def _ints(op: Operation, name: str, n: int, default: int) -> list[int]:
+def _ints(op: Operation, name: str, n: int, default: int, *, empty: list[int] | None = None) -> list[int]:
+    """The integer attribute `name`: absent -> `default` n times; one value -> repeated n times.
+
+    An empty list has no default: what it means depends on the op (torch reads `F.pad(x, ())` as no padding,
+    `x.permute(())` of a scalar as the identity, `x.sum(dim=())` as every dim, and refuses an empty conv stride
+    or kernel size), so the caller says it in `empty`, and without one it is refused naming the attribute. It
+    used to read as `default` (dim 0 for a sum over `dim=()`: a wrong shape with no error)."""
     a = op.get_attr(name)
     if a is None:
         return [default] * n
     vals = [a.value] if isinstance(a, IntegerAttr) else [x.value for x in a]
     if not vals:
-        return [default] * n
+        if empty is None:
+            raise LoweringError(f"an empty '{name}' list has no meaning here (torch refuses it)")
+        return list(empty)
     return vals * n if len(vals) == 1 else vals
 
 

@@ -272,3 +272,137 @@ def test_exp_saturates_at_its_stated_range_and_deploys_as_validated():
     assert (np.abs(validation - want) <= bound).all(), float(np.abs(validation - want).max())
     assert validation.max() == np.float32(64.0)
     np.testing.assert_array_equal(irq.run(irq.convert(qat, march="nash"), x.numpy()), validation)
+
+
+# -- the closeness promise's per-op error budget (tests/support/chain_check.py, rounding_budget) ------------------
+@pytest.mark.parametrize("seed", [30424, 30323])
+def test_rounding_below_one_step_is_within_the_error_budget(seed):
+    """The two false-alarm classes of the closeness check: seed 30424, a group norm over 3 elements whose
+    spread (sigma 0.021) is below one input step (0.069), so every value rounds to one code and the group
+    normalizes to 0 where float gives +-1.39; seed 30323, a sum of 12 layer-normed values whose float sum is
+    0 (error 2.4e-4 <= n s_in / 2). Both are rounding, not bugs: each element's rounding budget covers them."""
+    check(generate(seed))
+
+
+_PLANTED_SOURCE = """import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FuzzModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.m0_conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.m1_fc = nn.Linear(4, 5)
+
+    def forward(self, x0):
+        v0 = F.relu(self.m0_conv(x0))
+        v1 = self.m1_fc(v0.mean((2, 3)))
+        return v1, v0.sum((1,))
+"""
+
+
+def _planted_case():
+    from tests.support.model_gen import Case
+
+    return Case(900_001, _PLANTED_SOURCE, [((3, 6, 6), "float")], "nash", '"default_calib_8bit"', 2, 3,
+                ["conv2d_dense", "relu", "mean", "linear", "sum"])
+
+
+def test_the_planted_case_keeps_the_promises():
+    """The control of the two tests below: unplanted, the same model passes every promise."""
+    check(_planted_case())
+
+
+def _closeness_with(plant, monkeypatch) -> None:
+    """Calibrate the planted case's model, compute its VALIDATION outputs with `plant` applied, and hold them
+    to the closeness promise (float oracle and rounding budgets from the unplanted model)."""
+    from tests.support.chain_check import _leaves, _StatedOutputRanges, check_close_to_float
+
+    case = _planted_case()
+    model = case.build()
+    x = case.sample(case.batch, torch.Generator().manual_seed(3))
+    qat = _calibrated(model, x[0], "default_calib_8bit", case.march)
+    with torch.no_grad(), _StatedOutputRanges():
+        stated = _leaves(model(*x))
+    with monkeypatch.context() as m, torch.no_grad():
+        plant(m, case, x)
+        validation = _leaves(qat(*x))
+    check_close_to_float(case, qat, x, validation, stated)
+
+
+def test_a_dropped_relu_is_beyond_the_budget(monkeypatch):
+    """VALIDATION without the conv's fused relu (planted in irq.quant.validation's activation clamp): negative
+    outputs where float has 0. The derivative behind a relu is 0 where its input is negative, so those
+    elements get no budget and the promise fails."""
+    from irq.quant import validation
+
+    def plant(m, case, x):
+        clamp = validation.fp.clamp_bounds
+        m.setattr(validation.fp, "clamp_bounds", lambda activation, scale, dtype:
+                  clamp(None if activation == "relu" else activation, scale, dtype))
+
+    with pytest.raises(AssertionError, match=r"VALIDATION far from float.* [1-9]\d* element\(s\) beyond 2.0 x"):
+        _closeness_with(plant, monkeypatch)
+
+
+def test_a_shift_off_by_one_is_beyond_the_budget(monkeypatch):
+    """Every requantize shift one too large (planted in irq.fixedpoint.quantize_multiplier): outputs halve, an
+    error of the size of the value, far beyond half-step roundings. The cosine fallback the budget replaced
+    passed it (a uniformly scaled output has cosine 1)."""
+    from irq import fixedpoint as fp
+
+    def plant(m, case, x):
+        quantize_multiplier = fp.quantize_multiplier
+        m.setattr(fp, "quantize_multiplier", lambda real: (lambda mult, s: (mult, s + 1))(*quantize_multiplier(real)))
+
+    with pytest.raises(AssertionError, match=r"VALIDATION far from float.* [1-9]\d* element\(s\) beyond 2.0 x"):
+        _closeness_with(plant, monkeypatch)
+
+
+def test_the_unplanted_closeness_check_passes(monkeypatch):
+    """The control of the closeness harness above: no plant, no failure."""
+    _closeness_with(lambda m, case, x: None, monkeypatch)
+
+
+class _ConvOfZeros(nn.Module):
+    """Seed 60285, cut down: clamp(max=0) then clamp(min=0) is 0 everywhere, so the conv's input scale is the
+    floor 2**-24 and a bias of 2 needs ~1e10 codes at s_in * s_w (seed 60285: 0.2, 5e9 codes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.clamp(torch.clamp(x, -1.0, 0.0), 0.0, 0.5))
+
+
+def test_a_bias_beyond_int32_codes_is_refused_not_saturated():
+    """Seed 60285: the bias was saturated to 2**31 - 1 codes in VALIDATION and in the program alike (so
+    deployed == VALIDATION held), and the output was 0.12 off float on a peak of 0.24 with no error. Now
+    VALIDATION and lower-bpu refuse it naming the conv and its line."""
+    torch.manual_seed(0)
+    model = _ConvOfZeros().eval()
+    with torch.no_grad():
+        model.conv.bias.copy_(torch.tensor([2.0, -1.0, 0.0]))
+    x = torch.randn(2, 2, 4, 4)
+    qat = _calibrated(model, x, "default_calib_8bit", "nash")
+    line = rf"{re.escape(os.path.basename(__file__))}:\d+:\d+"
+    why = r"its bias needs [\d.e+]+ codes at the accumulator scale s_in \* s_w .* beyond int32"
+    with pytest.raises(ValueError, match=rf"{line}: '\w+' \(conv\): {why}"), torch.no_grad():
+        qat(x)
+    with pytest.raises(PassFailure, match=rf"(?s){line}.*{why}"):
+        irq.convert(irq.freeze(qat), march="nash")
+
+
+def test_a_bias_of_exactly_the_int32_bounds_still_converts():
+    """The refusal's bounds are int32's: a bias of 2**31 - 1 and -2**31 codes at s_in * s_w fits (Python
+    integers as the oracle), one code more does not."""
+    from irq import fixedpoint as fp
+
+    s_in, s_w = 2.0**-10, np.array([2.0**-12, 2.0**-12])
+    acc = s_in * s_w[0]
+    fp.check_bias_fits(np.array([(2**31 - 1) * acc, -(2**31) * acc]), s_in, s_w)
+    for codes in (2**31, -(2**31) - 1):
+        with pytest.raises(ValueError, match="beyond int32"):
+            fp.check_bias_fits(np.array([codes * acc, 0.0]), s_in, s_w)

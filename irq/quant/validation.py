@@ -189,6 +189,7 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
     channels = acc.shape[-1] if kind == "linear" else acc.shape[1]
     s_w_c = np.broadcast_to(s_w, (channels,)).astype(np.float64)
     if bias is not None:
+        fp.check_bias_fits(bias.double().cpu().numpy(), s_in, s_w_c)
         b_q = _t(fp.quantize_bias(bias.double().cpu().numpy(), s_in, s_w_c), acc)
         acc = acc + _channel_view(b_q, acc, kind)
     if fq_out.is_marker:  # int32 high-precision output at scale s_in * s_w
