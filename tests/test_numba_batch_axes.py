@@ -24,7 +24,11 @@ from irq.batch_axis import Axis, reshape_axis
     ((2, 8), (1, 4, 4), Axis(0), 2, Axis(1, 2)),         # a leading 1 before the batch's group
     ((2, 3), (3, 2), Axis(0), 2, None),                  # the samples interleave: not a batch axis any more
     ((3, 4, 5), (3, 20), Axis(1), 4, Axis(1, 5)),        # the batch second (a ViT's qkv) merged with what follows
-    ((3, 4, 5), (12, 5), Axis(1), 4, None),              # merged with the dimension before it
+    ((3, 4, 5), (12, 5), Axis(1), 4, Axis(0, 1, 3)),     # merged with the dimension before it ([L, N, E] -> [L*N, E])
+    ((5, 2, 16), (5, 4, 8), Axis(1), 2, Axis(1, 2)),     # heads split off the features: [L, N*heads, d]
+    ((5, 4, 8), (10, 16), Axis(1, 2), 2, Axis(0, 1, 5)),  # and merged back with the sequence
+    ((10, 16), (5, 2, 16), Axis(0, 1, 5), 2, Axis(1)),   # the sequence split off again
+    ((3, 4, 5), (6, 10), Axis(1), 4, None),              # the batch split across two dimensions
     ((1, 8), (1, 2, 4), Axis(0), 1, Axis(0, 1)),         # at batch 1 the outermost factor of the first group
 ])
 def test_reshape_axis(src, dst, axis, batch, want):
