@@ -642,3 +642,15 @@ class ScalarOverTensor(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = self.conv(x)
         return 2.0 / (F.relu(y) + 1.0), 1 / (torch.sigmoid(y) + 0.25)
+
+
+class SquareRoots(nn.Module):
+    """sqrt and rsqrt as users write them: a magnitude from a non-negative activation and an inverse-root gain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return torch.sqrt(F.relu(y) + 0.1), y * torch.rsqrt(torch.sigmoid(y) + 0.5)
