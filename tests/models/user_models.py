@@ -654,3 +654,19 @@ class SquareRoots(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = self.conv(x)
         return torch.sqrt(F.relu(y) + 0.1), y * torch.rsqrt(torch.sigmoid(y) + 0.5)
+
+
+class MaxMin(nn.Module):
+    """torch.maximum / torch.minimum of two branches as users write them: a max-fusion of two conv branches, a
+    soft clamp of one branch by another, and `Tensor.maximum` with a broadcast per-channel gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.gate = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        a, b = self.a(x), self.b(x)
+        g = torch.sigmoid(self.gate(x).mean((2, 3), keepdim=True))
+        return torch.maximum(a, b), torch.minimum(a, torch.tanh(b)), a.maximum(g)
