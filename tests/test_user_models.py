@@ -84,6 +84,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "scalar_over_tensor": (um.ScalarOverTensor, (3, 8, 8)),
     "sqrt_rsqrt": (um.SquareRoots, (3, 8, 8)),
     "maximum_minimum": (um.MaxMin, (3, 8, 8)),
+    "shifted_windows_roll": (um.ShiftedWindows, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))
        for m in ("reflect", "replicate", "circular")},
     **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8))

@@ -670,3 +670,18 @@ class MaxMin(nn.Module):
         a, b = self.a(x), self.b(x)
         g = torch.sigmoid(self.gate(x).mean((2, 3), keepdim=True))
         return torch.maximum(a, b), torch.minimum(a, torch.tanh(b)), a.maximum(g)
+
+
+class ShiftedWindows(nn.Module):
+    """Swin's cyclic shift as users write it: `torch.roll` by minus half a window on H and W before a windowed
+    op, the reverse roll after, and a one-axis roll of the channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.mix = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = torch.roll(self.conv(x), shifts=(-2, -2), dims=(2, 3))
+        y = torch.roll(self.mix(y), shifts=(2, 2), dims=(2, 3))
+        return y, y.roll(1, 1)
