@@ -43,7 +43,7 @@ _PLAIN: dict[str, Fn] = {
     "sigmoid": _sigmoid, "tanh": lambda x: np.tanh(x), "silu": lambda x: x * _sigmoid(x),
     "hardsigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1), "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
     "exp": lambda x: np.exp(x), "relu": lambda x: np.maximum(x, 0), "relu6": lambda x: np.clip(x, 0, 6),
-    "neg": lambda x: -x, "abs": lambda x: np.abs(x), "sqrt": lambda x: np.sqrt(np.maximum(x, 0)),
+    "sqrt": lambda x: np.sqrt(np.maximum(x, 0)),
     "rsqrt": lambda x: 1 / np.sqrt(np.maximum(x, 0)),
 }
 _WITH_ATTRS: dict[str, Callable[[Mapping[str, Any]], Fn]] = {
@@ -56,6 +56,9 @@ _WITH_ATTRS: dict[str, Callable[[Mapping[str, Any]], Fn]] = {
     "add_scalar": lambda a: (lambda x: x + float(a["other"]) * _alpha(a)),
     "sub_scalar": lambda a: (lambda x: x - float(a["other"]) * _alpha(a)),
     "rsub_scalar": lambda a: (lambda x: float(a["other"]) - x),
+    # `c / x` (and torch.reciprocal, c = 1): unbounded at 0, so the table saturates there (c / 0 is +-inf,
+    # clipped to the output range the observer chose, irq.qconfig.UNBOUNDED_OUTPUT_RANGE; 0 / 0 is 0)
+    "rdiv_scalar": lambda a: (lambda x: float(a["other"]) / x),
 }
 #: op kinds (hl/torch base names) that become lookup tables
 KINDS = frozenset(_PLAIN) | frozenset(_WITH_ATTRS)

@@ -146,17 +146,17 @@ def test_check_model_flags_unsupported_ops_per_march():
             super().__init__()
             self.norm = nn.GroupNorm(2, 4)
 
-        def forward(self, x):  # no shipped march runs maximum (cumsum converts since the islands round)
-            return nn.functional.pad(torch.maximum(self.norm(x), x), (1, 1), mode="reflect")
+        def forward(self, x):  # no shipped march runs ones_like (maximum converts since issue 12)
+            return nn.functional.pad(torch.ones_like(self.norm(x)) * x, (1, 1), mode="reflect")
 
     module = irq.import_torch(M().eval(), torch.randn(2, 4, 8))
     for march in ("bayes", "nash"):
         report = irq.check_model(module, march=march, path=None)
-        assert [e.op for e in report.unsupported] == ["torch.maximum"], march
+        assert [e.op for e in report.unsupported] == ["torch.ones_like"], march
     ops = {name: {"modes": list(v.modes)} if v.modes else {} for name, v in get_march("bayes").ops.items()}
     register_march({"name": "test_constant_pad_only", "ops": {**ops, "pad": {"modes": ["constant"]}}})
     mine = irq.check_model(module, march="test_constant_pad_only", path=None)
-    assert [e.op for e in mine.unsupported] == ["torch.maximum", "torch.pad"]
+    assert [e.op for e in mine.unsupported] == ["torch.ones_like", "torch.pad"]
     assert "reflect" in mine.unsupported[1].detail
     with pytest.raises(ValueError):
         irq.check_model(module, march="nope", path=None)

@@ -205,14 +205,14 @@ def test_requantize_between_different_scales_and_rounding_option():
 def test_unsupported_ops_are_listed_with_locations():
     b = FrozenBuilder([("x", (1, 8))])
     xd = b.qdq("x", 0.1)
-    s = b.op("hl.maximum", [xd, xd], (1, 8), attrs='owner = "mx"')  # no integer form
-    e = b.op("hl.minimum", [b.qdq(s, 1 / 128), xd], (1, 8), attrs='owner = "mn"')
+    s = b.op("hl.ones_like", [xd], (1, 8), attrs='owner = "mx"')  # no integer form (maximum has one since issue 12)
+    e = b.op("hl.zeros_like", [b.qdq(s, 1 / 128)], (1, 8), attrs='owner = "mn"')
     m = b.module([b.qdq(e, 0.1)])
     with pytest.raises(PassFailure) as info:
         lower(m)
     text = str(info.value)
     assert "2 op(s) cannot be lowered" in text
-    assert "'hl.maximum' cannot be lowered to bpu" in text and "'hl.minimum'" in text
+    assert "'hl.ones_like' cannot be lowered to bpu" in text and "'hl.zeros_like'" in text
     assert "<string>:" in text  # each with its file:line:col
 
 

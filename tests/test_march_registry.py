@@ -107,6 +107,10 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], object]] = {
     "rsqrt": (lambda: Net(lambda m, y: torch.rsqrt(torch.sigmoid(y) + 0.5)), (3, 8, 8)),
     "abs": (lambda: Net(lambda m, y: torch.abs(y)), (3, 8, 8)),
     "neg": (lambda: Net(lambda m, y: torch.neg(y)), (3, 8, 8)),
+    "rdiv_scalar": (lambda: Net(lambda m, y: 1.5 / (torch.sigmoid(y) + 0.5)), (3, 8, 8)),
+    "maximum": (lambda: Net(lambda m, y: torch.maximum(y, torch.tanh(y) * 0.5)), (3, 8, 8)),
+    "roll": (lambda: Net(lambda m, y: torch.roll(y, (2, -3), (2, 3))), (3, 8, 8)),
+    "minimum": (lambda: Net(lambda m, y: torch.minimum(torch.sigmoid(y), y)), (3, 8, 8)),
     "embedding": (lambda: nn.Sequential(nn.Embedding(10, 6), nn.Linear(6, 3)),
                   lambda batch, g: torch.randint(0, 10, (batch, 5), generator=g)),
 }

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from irq.runtime import numba as rn
 from irq.runtime import reference
 from irq.runtime.numba.planner import ProgramError
+from irq.runtime.reference.interpreter import ReferenceRuntimeError
 from support.bpu_text import ProgramText
 
-from irq.batch_axis import Axis, reshape_axis
+from irq.batch_axis import Axis, reshape_axes, reshape_axis
 
 
 @pytest.mark.parametrize("src,dst,axis,batch,want", [
@@ -24,11 +25,51 @@ from irq.batch_axis import Axis, reshape_axis
     ((2, 8), (1, 4, 4), Axis(0), 2, Axis(1, 2)),         # a leading 1 before the batch's group
     ((2, 3), (3, 2), Axis(0), 2, None),                  # the samples interleave: not a batch axis any more
     ((3, 4, 5), (3, 20), Axis(1), 4, Axis(1, 5)),        # the batch second (a ViT's qkv) merged with what follows
-    ((3, 4, 5), (12, 5), Axis(1), 4, None),              # merged with the dimension before it
+    ((3, 4, 5), (12, 5), Axis(1), 4, Axis(0, 1, 3)),     # merged with the dimension before it ([L, N, E] -> [L*N, E])
+    ((5, 2, 16), (5, 4, 8), Axis(1), 2, Axis(1, 2)),     # heads split off the features: [L, N*heads, d]
+    ((5, 4, 8), (10, 16), Axis(1, 2), 2, Axis(0, 1, 5)),  # and merged back with the sequence
+    ((10, 16), (5, 2, 16), Axis(0, 1, 5), 2, Axis(1)),   # the sequence split off again
+    ((3, 4, 5), (6, 10), Axis(1), 4, None),              # the batch split across two dimensions
     ((1, 8), (1, 2, 4), Axis(0), 1, Axis(0, 1)),         # at batch 1 the outermost factor of the first group
 ])
 def test_reshape_axis(src, dst, axis, batch, want):
     assert reshape_axis(src, dst, axis, batch) == want
+
+
+def test_at_batch_1_a_merge_has_several_readings_the_outermost_first():
+    """nn.MultiheadAttention traced at batch 1: `[L, N*heads, d] -> [L*N, E]` at N = 1 reads either way; the
+    batch outermost in its group comes first (BatchAxes replaces it when a linear would contract over it)."""
+    assert reshape_axes((5, 2, 8), (5, 16), Axis(1, 2), 1) == [Axis(1, 16), Axis(0, 1, 5)]
+    assert reshape_axes((5, 2, 8), (5, 16), Axis(1, 2), 2) == []  # at N = 2 the sizes say no: 16 != 5 * 2 ...
+    assert reshape_axes((5, 4, 8), (10, 16), Axis(1, 2), 2) == [Axis(0, 1, 5)]  # ... and here they say which
+
+
+def _mha_tail_program(traced: int):
+    """[N, L, E] -> permute [L, N, E] -> reshape [L, N*heads, d] -> reshape [L*N, E] -> linear -> reshape
+    [L, N, E] -> permute [N, L, E]: nn.MultiheadAttention's head split and tail, sequence-first inside."""
+    L, heads, d = 3, 2, 2
+    p = ProgramText([("x", (traced, L, heads * d), "i8")])
+    p.const("w", (np.arange(16).reshape(4, 4) % 7) - 3, "i8")
+    p.op("t", "bpu.permute", ["x"], ((L, traced, heads * d), "i8"), {"dims": [1, 0, 2]})
+    p.op("h", "bpu.reshape", ["t"], ((L, traced * heads, d), "i8"))
+    p.op("r", "bpu.reshape", ["h"], ((L * traced, heads * d), "i8"))
+    p.op("y", "bpu.linear", ["r", "w"], ((L * traced, heads * d), "i32"))
+    p.op("s", "bpu.reshape", ["y"], ((L, traced, heads * d), "i32"))
+    p.op("o", "bpu.permute", ["s"], ((traced, L, heads * d), "i32"), {"dims": [1, 0, 2]})
+    return p.module(["o"])
+
+
+@pytest.mark.parametrize("traced", [1, 2])
+def test_a_traced_batch_1_reading_that_contracts_over_the_batch_is_replaced(traced):
+    """Bug this catches: at batch 1 the first reading of `[L, N*heads, d] -> [L*N, E]` puts the batch in E,
+    which the linear then contracts (ProgramError); the second reading (L*N) is the one torch means. Oracle:
+    the same program one traced-size chunk at a time, at its traced batch."""
+    prog = _mha_tail_program(traced)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, size=(4 * traced, 3, 4)).astype(np.int8)
+    want = np.concatenate([reference.run(prog, x[i:i + traced])[0] for i in range(0, 4 * traced, traced)])
+    np.testing.assert_array_equal(rn.compile(prog)(x), want)
+    np.testing.assert_array_equal(reference.run(prog, x)[0], want)
 
 
 def _permute_program(traced: int, heads: int, d: int):
@@ -70,6 +111,8 @@ def test_an_op_along_the_batch_only_runs_at_the_traced_batch(op):
     np.testing.assert_array_equal(run(x), reference.run(prog, x)[0])
     with pytest.raises(ProgramError, match=rf"'bpu.{op}' moves the batch dimension.*only runs at batch 2"):
         run(np.zeros((3, 4), np.int8))
+    with pytest.raises(ReferenceRuntimeError, match=rf"'bpu.{op}' moves the batch dimension.*only runs at batch 2"):
+        reference.run(prog, np.zeros((3, 4), np.int8))
 
 
 def test_an_open_slice_of_the_batch_keeps_it():

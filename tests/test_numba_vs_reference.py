@@ -361,7 +361,7 @@ def test_small_network_end_to_end_and_batches(batch):
     ({}, {}),
     ({"kernel": 1, "stride": 2}, {"rounding": "half_even"}),
     ({"in_dtype": "i16"}, {"march": "nash"}),
-    ({"sqrt": True}, {"float_fallback": True}),  # on bayes a float island between dequantize/quantize
+    ({"sqrt": True}, {"float_fallback": True}),  # a sqrt table on bayes since issue 12 (nothing left in float)
 ])
 def test_converted_programs_end_to_end(kwargs, convert_kwargs):
     """Programs lowered by irq.convert (lower-bpu) from frozen graphs: numba equals the reference, batch 1 and 4."""

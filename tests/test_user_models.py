@@ -31,6 +31,7 @@ from irq.model_check import FLOAT_ATTR
 from irq.quant.prepare import ir_of
 from irq.transform import PassFailure
 from tests.models import user_models as um
+from tests.support.calibrated import calibrated_model as calibrated
 from tests.test_frontend_zoo import _randomize_bn
 
 SOURCE = "user_models.py"
@@ -76,9 +77,16 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "rounded_divide": (um.RoundedDivide, (3, 8, 8)),
     "floor_divide": (um.FloorDivide, (3, 8, 8)),
     "multihead_attention": (um.AttentionBlock, (5, 16)),
+    "multihead_attention_seq_first": (lambda: um.AttentionBlock(batch_first=False), (5, 16)),
+    "hand_written_attention": (um.HandWrittenAttention, (5, 16)),
     "log_softmax": (um.LogSoftmaxHead, (3, 8, 8)),
     # a parameter added to an activation (fuse once took it as a residual; lower-bpu refused constant operands)
     "conv_plus_bias_parameter": (um.ConvPlusBias, (3, 8, 8)),
+    "abs_neg": (um.SignOps, (3, 8, 8)),
+    "scalar_over_tensor": (um.ScalarOverTensor, (3, 8, 8)),
+    "sqrt_rsqrt": (um.SquareRoots, (3, 8, 8)),
+    "maximum_minimum": (um.MaxMin, (3, 8, 8)),
+    "shifted_windows_roll": (um.ShiftedWindows, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))
        for m in ("reflect", "replicate", "circular")},
     **{f"functional_pad_{m}": ((lambda m=m: um.FunctionalPad(m)), (3, 8, 8))
@@ -95,10 +103,10 @@ BATCHES = (1, 4)
 #: each model is traced at one of the batch sizes (alternating) and deployed at both: the traced one and the other
 TRACED_BATCH = {name: BATCHES[i % 2] for i, name in enumerate(sorted(CONVERTIBLE))}
 
-#: programs the numba runtime runs at their traced batch only (it says so, ProgramError, at another one): the
-#: ViT's qkv permute is followed (runtime/numba/batch.py); nn.MultiheadAttention's decomposition folds the batch
-#: into [L, N * heads, head_dim] by a reshape the batch axes do not follow yet
-TRACED_BATCH_ONLY: frozenset[str] = frozenset({"multihead_attention"})
+#: programs the numba runtime runs at their traced batch only (it says so, ProgramError, at another one): none
+#: now; the ViT's qkv permute and nn.MultiheadAttention's [L * N, E] / [L, N * heads, d] merges are followed
+#: (irq/batch_axis.py)
+TRACED_BATCH_ONLY: frozenset[str] = frozenset()
 
 
 def _leaves(y) -> list[np.ndarray]:
@@ -181,6 +189,8 @@ def test_deployed_equals_validation_bit_for_bit(flow):
         runs = runs[:1]
     for x, validation in runs:
         deployed = _leaves(irq.run(program, x.numpy()))
+        for r, d in zip(_leaves(reference.run(program, x.numpy())), deployed):  # the oracle runs any batch too
+            np.testing.assert_array_equal(r, d, err_msg=f"{flow['name']} batch {len(x)}")
         assert len(deployed) == len(validation)
         for d, v in zip(deployed, validation):
             assert d.dtype == v.dtype == np.float32
@@ -375,3 +385,34 @@ def test_qat_steps_then_deploy(name, march):
 
 def _as_tuple(y):
     return y if isinstance(y, tuple) else (y,)
+
+
+ATTENTION = {"multihead_attention": um.AttentionBlock,
+             "multihead_attention_seq_first": lambda: um.AttentionBlock(batch_first=False),
+             "hand_written_attention": um.HandWrittenAttention}
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION))
+def test_attention_traced_at_2_deploys_at_any_batch(name):
+    """Bug: nn.MultiheadAttention folds the batch inside merged axes ([L * N, E], [L, N * heads, d]), and a
+    hand-written block merges it with the heads ([B * heads, N, d]); the numba runtime followed the batch only
+    as the outermost factor of an axis, so such programs ran at their traced batch only (ProgramError) and the
+    reference runtime at none other. Now one program traced at 2 runs at 1, 3 and 8 on both runtimes, bit for
+    bit equal to VALIDATION at that batch (torch, which shares no shape rule with the runtimes), and per sample
+    (a reading of the batch that mixed samples would differ from the batch-1 run)."""
+    model, qat, _ = calibrated(ATTENTION[name], (2, 5, 16))
+    program = irq.convert(qat)
+    run = rn.compile(program)
+    assert run.program_batch == 2
+    g = torch.Generator().manual_seed(4)
+    for batch in (1, 3, 8):
+        x = torch.randn(batch, 5, 16, generator=g)
+        with torch.no_grad():
+            validation, eager = qat(x).numpy(), model(x).numpy()
+        assert _cosine(validation, eager) > 0.995
+        deployed = run(x.numpy())
+        np.testing.assert_array_equal(deployed, validation, err_msg=f"{name} batch {batch}")
+        np.testing.assert_array_equal(reference.run(program, x.numpy())[0], deployed, err_msg=f"{name} batch {batch}")
+        if batch == 3:
+            for i in range(3):
+                np.testing.assert_array_equal(run(x[i:i + 1].numpy()), deployed[i:i + 1])

@@ -56,7 +56,7 @@ _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "a
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
                             "stack", "group_norm", "instance_norm", "div", "cumsum", "log_softmax",
-                            *lut_functions.KINDS})
+                            "neg", "abs", "maximum", "minimum", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -633,7 +633,36 @@ def _cumsum(inputs, fqs, fq_out, a):
     return _requant_one(torch.cumsum(q, a["dim"]), float(_scale(fqs[0])) / float(_scale(fq_out)), fq_out)
 
 
+def _neg(inputs, fqs, fq_out, a):
+    """neg as lower-bpu emits it (passes/_lower_sign_ops.py): `x * -1`, one rounding of -q s_in / s_out."""
+    return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * -1.0 / float(_scale(fq_out)), fq_out)
+
+
+def _abs(inputs, fqs, fq_out, a):
+    """abs as lower-bpu emits it: bpu.prelu with slope -1, ``q * (q >= 0 ? M : Mn) >> S`` rounded once."""
+    m, mn, s = fp.prelu_parameters(np.array([-1.0]), float(_scale(fqs[0])), float(_scale(fq_out)))
+    q = fqs[0].codes(inputs[0]).to(torch.int64)
+    mult = torch.where(q >= 0, torch.tensor(int(m[0])), torch.tensor(int(mn[0])))
+    return fq_out.dequantize(_clamp_out(requantize(q, mult, torch.tensor(int(s[0]))), fq_out))
+
+
+def _to_output_codes(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize) -> Tensor:
+    """bpu.requantize of x's codes to the output scale: one rounding by s_in / s_out, saturated."""
+    m, s = fp.quantize_multiplier(float(_scale(fq_in)) / float(_scale(fq_out)))
+    return _clamp_out(requantize(fq_in.codes(x), torch.tensor(int(m)), torch.tensor(int(s))), fq_out)
+
+
+def _select(pick):
+    """maximum / minimum as lower-bpu emits them (passes/_lower_minmax.py): both operands requantized to the
+    output scale, then the larger / smaller code (exact)."""
+    def impl(inputs, fqs, fq_out, a):
+        qa, qb = (_to_output_codes(x, f, fq_out) for x, f in zip(inputs, fqs))
+        return fq_out.dequantize(pick(qa, qb))
+    return impl
+
+
 _EXACT = {
+    "neg": _neg, "abs": _abs, "maximum": _select(torch.maximum), "minimum": _select(torch.minimum),
     "sum": _sum, "cumsum": _cumsum, "stack": _stack, "div": _div,
     "add": _add_sub(1), "sub": _add_sub(-1), "mul": _mul, "mul_scalar": _mul_scalar, "div_scalar": _div_scalar,
     "cat": _cat, "avg_pool2d": _avg_pool, "adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,

@@ -79,6 +79,21 @@ def _store(op, value: np.ndarray, result) -> np.ndarray:
     return v.astype(dt, copy=False)
 
 
+def _at_input_batch(func, inputs):
+    """`func` retyped at the inputs' batch when it differs from the traced one (irq.batch_axis: every input
+    leads with the batch); the inputs' shapes are then checked against the retyped arguments."""
+    from irq.batch_axis import BatchNotFollowed, retype_at_batch
+    args = func.regions[0].blocks[0].args
+    traced = args[0].type.shape[0] if args and isinstance(args[0].type, ShapedType) and args[0].type.shape else None
+    first = np.shape(inputs[0]) if inputs else ()
+    if traced is None or not first or first[0] == traced or first[1:] != tuple(args[0].type.shape[1:]):
+        return func
+    try:
+        return retype_at_batch(func, int(first[0]), traced)
+    except BatchNotFollowed as e:
+        raise ReferenceRuntimeError(str(e)) from None
+
+
 def run(program, *inputs, entry: str | None = None, march: str | None = None) -> list[np.ndarray]:
     """Execute the program on numpy inputs (float arrays for f32 arguments, codes for integer ones). With
     `march`, a program converted for another march is refused (irq.artifact.check_march)."""
@@ -89,6 +104,8 @@ def run(program, *inputs, entry: str | None = None, march: str | None = None) ->
     block = func.regions[0].blocks[0]
     if len(inputs) != len(block.args):
         raise ReferenceRuntimeError(f"'{func.sym_name.value}' takes {len(block.args)} input(s), got {len(inputs)}")
+    func = _at_input_batch(func, inputs)
+    block = func.regions[0].blocks[0]
     env = {arg: _check_input(i, arg, x) for i, (arg, x) in enumerate(zip(block.args, inputs))}
     for op in block.ops:
         if op.name == "func.return":

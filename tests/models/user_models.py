@@ -570,15 +570,38 @@ class AttentionBlock(nn.Module):
     """A hand-written transformer block's attention: nn.MultiheadAttention (its decomposition multiplies with
     torch.bmm) on a projected sequence, a residual and a LayerNorm."""
 
-    def __init__(self) -> None:
+    def __init__(self, batch_first: bool = True) -> None:
         super().__init__()
+        self.batch_first = batch_first
         self.proj = nn.Linear(16, 16)
-        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=batch_first)
         self.norm = nn.LayerNorm(16)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.proj(x)
-        return self.norm(y + self.attn(y, y, y, need_weights=False)[0])
+        y = self.proj(x if self.batch_first else x.transpose(0, 1))  # sequence-first: [L, N, E] inside
+        y = self.norm(y + self.attn(y, y, y, need_weights=False)[0])
+        return y if self.batch_first else y.transpose(0, 1)
+
+
+class HandWrittenAttention(nn.Module):
+    """Multi-head self-attention written out as users write it: a fused qkv projection, heads split off and
+    merged with the batch (`[B * heads, N, d]`), `q @ k.transpose(-2, -1)`, a scaled softmax, `@ v`, and the
+    heads merged back before the output projection."""
+
+    def __init__(self, dim: int = 16, heads: int = 2) -> None:
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q, k, v = (t.reshape(b, n, self.heads, c // self.heads).permute(0, 2, 1, 3).reshape(b * self.heads, n, -1)
+                   for t in (q, k, v))
+        attn = torch.softmax((q @ k.transpose(-2, -1)) * self.scale, dim=-1)
+        y = (attn @ v).reshape(b, self.heads, n, -1).permute(0, 2, 1, 3).reshape(b, n, c)
+        return x + self.out(y)
 
 
 class LogSoftmaxHead(nn.Module):
@@ -592,3 +615,73 @@ class LogSoftmaxHead(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = self.conv(x)
         return F.log_softmax(self.fc(y.mean((2, 3))), dim=1), torch.log_softmax(y, 1)
+
+
+class SignOps(nn.Module):
+    """abs and neg as users write them: an L1-style magnitude head, `-x` and `torch.neg` on a conv's output,
+    and `x.abs()` feeding a residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.head = nn.Conv2d(6, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        y = self.conv(x)
+        return torch.abs(y), -self.head(y), torch.neg(y) + y.abs()
+
+
+class ScalarOverTensor(nn.Module):
+    """`c / x` as users write it: an inverse-distance weight and a normalising reciprocal, on positive activations
+    (a conv's relu shifted away from 0, and a sigmoid gate)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return 2.0 / (F.relu(y) + 1.0), 1 / (torch.sigmoid(y) + 0.25)
+
+
+class SquareRoots(nn.Module):
+    """sqrt and rsqrt as users write them: a magnitude from a non-negative activation and an inverse-root gain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = self.conv(x)
+        return torch.sqrt(F.relu(y) + 0.1), y * torch.rsqrt(torch.sigmoid(y) + 0.5)
+
+
+class MaxMin(nn.Module):
+    """torch.maximum / torch.minimum of two branches as users write them: a max-fusion of two conv branches, a
+    soft clamp of one branch by another, and `Tensor.maximum` with a broadcast per-channel gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.gate = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        a, b = self.a(x), self.b(x)
+        g = torch.sigmoid(self.gate(x).mean((2, 3), keepdim=True))
+        return torch.maximum(a, b), torch.minimum(a, torch.tanh(b)), a.maximum(g)
+
+
+class ShiftedWindows(nn.Module):
+    """Swin's cyclic shift as users write it: `torch.roll` by minus half a window on H and W before a windowed
+    op, the reverse roll after, and a one-axis roll of the channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.mix = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = torch.roll(self.conv(x), shifts=(-2, -2), dims=(2, 3))
+        y = torch.roll(self.mix(y), shifts=(2, 2), dims=(2, 3))
+        return y, y.roll(1, 1)

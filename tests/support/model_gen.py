@@ -35,7 +35,7 @@ ACTIVATIONS = {
     "clamp": "torch.clamp({x}, {lo}, {hi})", "hardtanh": "F.hardtanh({x}, {lo}, {hi})", "relu_method": "{x}.relu()",
     "clamp_min": "{x}.clamp_min({lo})", "exp": "torch.exp({x})",
 }
-#: element-wise ops only march nash lists (on bayes they are float islands convert refuses)
+#: element-wise ops march bayes runs since issue 12 (abs / neg integer ops, sqrt / rsqrt tables): drawn less there
 NASH_ONLY = {"abs": "torch.abs({x})", "neg": "-{x}",
              "sqrt": "torch.sqrt(torch.sigmoid({x}))", "rsqrt": "torch.rsqrt(torch.sigmoid({x}) + 0.5)"}
 
