@@ -417,7 +417,7 @@ def _check_calibrated(qat_model: nn.Module) -> None:
 def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, batch_images: int = 4,
              window: int = 16, lr: float = 1e-2, reg_weight: float = 0.01, beta: tuple[float, float] = (20.0, 2.0),
              warmup: float = 0.2, owners: Sequence[str] | None = None, seed: int = 0, blocks: bool = False,
-             max_block_layers: int = 3, progress: bool = False) -> AdaRoundReport:
+             max_block_layers: int = 3, threads: int | None = 1, progress: bool = False) -> AdaRoundReport:
     """Learn the rounding of every conv/linear weight of a calibrated prepared model (module docstring).
 
     batches: calibration inputs (tensors, or tuples of a forward's inputs); every one is kept in memory
@@ -427,7 +427,8 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
     relaxation's hyper-parameters (the paper's lambda = 0.01, beta 20 -> 2, 20 % warm-up; fewer steps
     and a larger Adam rate than its 10,000 so a whole network takes a minute). owners: restrict to these.
     blocks: reconstruct chains of up to `max_block_layers` layers jointly (BRECQ's block output; see
-    `_blocks` for what makes a chain) instead of each layer's own output.
+    `_blocks` for what makes a chain) instead of each layer's own output. threads: torch threads it runs
+    on (irq.quant.threads: the learned rounding depends on the count; None keeps the caller's).
 
     The model's float weights are changed in place (moved onto the grid); its quantization state and
     mode are as they were. Returns the per-layer reconstruction errors.
@@ -435,6 +436,16 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
     if len(batches) == 0:
         raise ValueError("irq.quant.adaround needs at least one calibration batch")
     _check_calibrated(qat_model)
+    from irq.quant.threads import torch_threads
+    with torch_threads(threads):
+        return _adaround(qat_model, batches, iters=iters, batch_images=batch_images, window=window, lr=lr,
+                         reg_weight=reg_weight, beta=beta, warmup=warmup, owners=owners, seed=seed, blocks=blocks,
+                         max_block_layers=max_block_layers, progress=progress)
+
+
+def _adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int, batch_images: int, window: int, lr: float,
+              reg_weight: float, beta: tuple[float, float], warmup: float, owners: Sequence[str] | None, seed: int,
+              blocks: bool, max_block_layers: int, progress: bool) -> AdaRoundReport:
     import copy
     layers, skipped = _layers(qat_model, owners)
     report = AdaRoundReport(skipped=skipped)

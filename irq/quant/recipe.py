@@ -33,10 +33,9 @@ speed-up it gives up is small under load (OpenMP threads wait for each other whe
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +43,7 @@ import torch
 from torch import nn
 
 from irq.qconfig import QConfig, QConfigRules
+from irq.quant.threads import torch_threads
 
 
 @dataclass
@@ -67,22 +67,6 @@ class RecipeReport:
         if self.distill_losses:
             lines.append("  distillation loss per epoch: " + ", ".join(f"{v:.4f}" for v in self.distill_losses))
         return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block on `n` torch threads (None: as the caller set), restoring the caller's count."""
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise ValueError(f"threads must be >= 1 (or None), got {n}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _stacked(batches: Sequence[Any]) -> Any:
