@@ -33,6 +33,10 @@ LEVERS: dict[str, dict] = {
     "percentile": {"observer": "percentile"},
     "int16x16": {"int16_budget": 16},
     "noada": {"adaround_iters": 0},
+    "rank8": {"n_sensitivity": 8},
+    "adaround100": {"adaround_iters": 100},
+    "blocks": {"adaround_blocks": True},
+    "threads2": {"threads": 2},
 }
 
 
@@ -40,13 +44,14 @@ def build(model, lever: dict):
     options = dict(lever)
     n_calib = options.pop("n_calib", 32)
     observer = options.pop("observer", None)
+    n_sensitivity = options.pop("n_sensitivity", 2)
     calib = calibration_crops(n_calib)
     base = irq.qconfig.default_calib_8bit
     if observer is not None:
         base = irq.qconfig.QConfig(irq.qconfig.QuantizerSpec("qint8", observer), base.weight, f"calib_{observer}")
     qconfig = {"": base, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
     qat, report = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=qconfig,
-                                         sensitivity_inputs=calib[:2], **options)
+                                         sensitivity_inputs=calib[:n_sensitivity], **options)
     return qat, report
 
 

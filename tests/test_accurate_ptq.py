@@ -85,3 +85,43 @@ def test_each_recipe_step_lowers_its_own_error_against_the_float_model():
     # channels within 3 standard errors of zero are left alone (z=3), so a layer may keep its shift
     assert shifts and all(after <= before for before, after in shifts.values()), shifts
     assert any(after < 0.5 * before for before, after in shifts.values()), shifts
+
+
+class _WideNet(torch.nn.Module):
+    """A 320-channel conv then a 1x1 conv on 7x7 maps: shapes where torch sums differently on 1 and 2
+    threads (MobileNetV2's late 1x1 convs; its logits move by ~6e-6), so the observers see other numbers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 320, 3, padding=1)
+        self.bn1 = torch.nn.BatchNorm2d(320)
+        self.conv2 = torch.nn.Conv2d(320, 640, 1)
+        self.fc = torch.nn.Linear(640, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.relu(self.conv2(x))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def test_the_recipe_gives_the_same_model_whatever_the_callers_thread_count():
+    """The demo (2 threads) and the bench (1 thread) got different programs from the same crops: the
+    recipe now runs on one thread whatever the caller set, and gives the caller its count back.
+    (With threads=None this model's fc output statistics differ between 1 and 2 threads.)"""
+    torch.manual_seed(0)
+    model = _WideNet().eval()
+    calib = torch.randn(16, 3, 7, 7, generator=torch.Generator().manual_seed(2))
+    before = torch.get_num_threads()
+    states = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            qat, _ = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), int16_budget=1,
+                                            adaround_iters=20)
+            assert torch.get_num_threads() == threads
+            states.append(qat.state_dict())
+    finally:
+        torch.set_num_threads(before)
+    one, two = states
+    assert one.keys() == two.keys()
+    assert [k for k in one if not torch.equal(one[k], two[k])] == []

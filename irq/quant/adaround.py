@@ -77,6 +77,9 @@ class LayerResult:
     flipped: float
     kept_nearest: bool
     seconds: float
+    #: the block this layer was reconstructed in (its first owner; None: alone). In a block the errors
+    #: are those of the block's output, the same for each of its layers
+    block: str | None = None
 
 
 @dataclass
@@ -413,8 +416,8 @@ def _check_calibrated(qat_model: nn.Module) -> None:
 
 def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, batch_images: int = 4,
              window: int = 16, lr: float = 1e-2, reg_weight: float = 0.01, beta: tuple[float, float] = (20.0, 2.0),
-             warmup: float = 0.2, owners: Sequence[str] | None = None, seed: int = 0,
-             progress: bool = False) -> AdaRoundReport:
+             warmup: float = 0.2, owners: Sequence[str] | None = None, seed: int = 0, blocks: bool = False,
+             max_block_layers: int = 3, threads: int | None = 1, progress: bool = False) -> AdaRoundReport:
     """Learn the rounding of every conv/linear weight of a calibrated prepared model (module docstring).
 
     batches: calibration inputs (tensors, or tuples of a forward's inputs); every one is kept in memory
@@ -423,6 +426,9 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
     reg_weight (lambda), beta (start, end) and warmup (fraction of steps without the regulariser): the
     relaxation's hyper-parameters (the paper's lambda = 0.01, beta 20 -> 2, 20 % warm-up; fewer steps
     and a larger Adam rate than its 10,000 so a whole network takes a minute). owners: restrict to these.
+    blocks: reconstruct chains of up to `max_block_layers` layers jointly (BRECQ's block output; see
+    `_blocks` for what makes a chain) instead of each layer's own output. threads: torch threads it runs
+    on (irq.quant.threads: the learned rounding depends on the count; None keeps the caller's).
 
     The model's float weights are changed in place (moved onto the grid); its quantization state and
     mode are as they were. Returns the per-layer reconstruction errors.
@@ -430,21 +436,38 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
     if len(batches) == 0:
         raise ValueError("irq.quant.adaround needs at least one calibration batch")
     _check_calibrated(qat_model)
+    from irq.quant.threads import torch_threads
+    with torch_threads(threads):
+        return _adaround(qat_model, batches, iters=iters, batch_images=batch_images, window=window, lr=lr,
+                         reg_weight=reg_weight, beta=beta, warmup=warmup, owners=owners, seed=seed, blocks=blocks,
+                         max_block_layers=max_block_layers, progress=progress)
+
+
+def _adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int, batch_images: int, window: int, lr: float,
+              reg_weight: float, beta: tuple[float, float], warmup: float, owners: Sequence[str] | None, seed: int,
+              blocks: bool, max_block_layers: int, progress: bool) -> AdaRoundReport:
     import copy
     layers, skipped = _layers(qat_model, owners)
     report = AdaRoundReport(skipped=skipped)
     reference = copy.deepcopy(qat_model)  # the float weights, for the targets of every layer
     gen = torch.Generator().manual_seed(seed)
-    iterator: Any = layers
+    groups = _blocks(layers, max_block_layers if blocks else 1)
+    iterator: Any = groups
     if progress:
         from tqdm.auto import tqdm
-        iterator = tqdm(layers, desc="adaround", unit="layer", leave=False, dynamic_ncols=True)
-    for layer in iterator:
+        iterator = tqdm(groups, desc="adaround", unit="block" if blocks else "layer", leave=False,
+                        dynamic_ncols=True)
+    hyper = {"iters": iters, "batch_images": batch_images, "window": window, "lr": lr, "reg_weight": reg_weight,
+             "beta": beta, "warmup": warmup}
+    for group in iterator:
         t0 = time.perf_counter()
-        report.layers.append(_round_layer(qat_model, reference, layer, batches, gen, iters=iters,
-                                          batch_images=batch_images, window=window, lr=lr, reg_weight=reg_weight,
-                                          beta=beta, warmup=warmup))
-        report.layers[-1].seconds = time.perf_counter() - t0
+        if len(group) == 1:
+            results = [_round_layer(qat_model, reference, group[0], batches, gen, **hyper)]
+        else:
+            results = _round_block(qat_model, reference, group, batches, gen, **hyper)
+        for r in results:
+            r.seconds = (time.perf_counter() - t0) / len(results)
+        report.layers += results
     return report
 
 
@@ -459,6 +482,44 @@ def _round_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, batc
     residual = quantized.get("residual", quantized["x"] if layer.residual_path == layer.input_path else None)
     if residual is not None:
         residual = _replay(residual, layer.residual_chain)
+    g = _grid(qat_model, layer)
+    fn = _LayerFunction(layer, x, g.bias, residual)
+    n = len(target)
+    held = _held_out(n)
+    fq = layer.weight_fq
+    learned = _optimise(fn, target, held.start if n >= 4 else n, g.w, g.scale, fq.qmin, fq.qmax, gen=gen, **hyper)
+    learned = torch.where(g.pinned, g.nearest, learned)
+    err_nearest = _error(fn, g.s * g.nearest, target, held)
+    err_learned = _error(fn, g.s * learned, target, held)
+    kept = not err_learned < err_nearest
+    codes = g.nearest if kept else learned
+    if not kept:
+        _write_codes(qat_model, layer, g.params, codes, g.scale)
+    flipped = float((codes != g.nearest).float().mean())
+    return LayerResult(layer.owner, err_nearest, err_nearest if kept else err_learned, flipped, kept, 0.0)
+
+
+def _held_out(n: int) -> range:
+    """The calibration samples kept out of the optimisation (the last quarter; all of them below 4)."""
+    return range(n - max(1, n // 4), n) if n >= 4 else range(0, n)
+
+
+@dataclass
+class _Grid:
+    """A layer's weight as the chip holds it (batch norm folded), its grid and its nearest codes."""
+
+    params: dict
+    w: Tensor
+    bias: Tensor | None
+    scale: Tensor
+    #: scale broadcastable to w
+    s: Tensor
+    nearest: Tensor
+    #: the weights that set their channel's range: they keep the nearest code, so the scale stays
+    pinned: Tensor
+
+
+def _grid(qat_model: nn.Module, layer: _Layer) -> _Grid:
     p = _parameters(qat_model, layer)
     w_np, b_np = _folded(layer, p)
     w = torch.from_numpy(np.ascontiguousarray(w_np))
@@ -472,23 +533,9 @@ def _round_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, batc
         scale = fq.scale.detach().float().clone()
     s = _channel(scale, w)
     nearest = torch.clamp(torch.round(w.double() / s.double()), fq.qmin, fq.qmax).float()
-    # the weights that set each channel's range keep their nearest code, so the channel's scale stays
     dims = tuple(range(1, w.dim()))
     absmax = w.abs().amax(dim=dims, keepdim=True) if scale.dim() == 1 else w.abs().max()
-    pinned = w.abs() >= absmax
-    fn = _LayerFunction(layer, x, bias, residual)
-    n = len(target)
-    held = range(n - max(1, n // 4), n) if n >= 4 else range(0, n)
-    learned = _optimise(fn, target, held.start if n >= 4 else n, w, scale, fq.qmin, fq.qmax, gen=gen, **hyper)
-    learned = torch.where(pinned, nearest, learned)
-    err_nearest = _error(fn, s * nearest, target, held)
-    err_learned = _error(fn, s * learned, target, held)
-    kept = not err_learned < err_nearest
-    codes = nearest if kept else learned
-    if not kept:
-        _write_codes(qat_model, layer, p, codes, scale)
-    flipped = float((codes != nearest).float().mean())
-    return LayerResult(layer.owner, err_nearest, err_nearest if kept else err_learned, flipped, kept, 0.0)
+    return _Grid(p, w, bias, scale, s, nearest, w.abs() >= absmax)
 
 
 def _write_codes(qat_model: nn.Module, layer: _Layer, p: dict, codes: Tensor, scale: Tensor) -> None:
@@ -521,6 +568,151 @@ def _write_codes(qat_model: nn.Module, layer: _Layer, p: dict, codes: Tensor, sc
                            "(the channel scale moved); this is a bug")
     if not math.isfinite(float(np.abs(raw).max())):
         raise RuntimeError(f"adaround: {layer.owner}: non-finite weight written back")
+
+
+# -- block reconstruction (BRECQ) ---------------------------------------------------------------------
+# Li et al., "BRECQ: Pushing the Limit of Post-Training Quantization by Block Reconstruction" (ICLR 2021):
+# a layer's rounding is best judged by the error it leaves at the output of its block, where the next
+# layer can absorb part of it. The same relaxation as above, one V per layer, optimised jointly against
+# the float output of the block's last layer; the activations between the block's layers are fake
+# quantized (straight-through) with their calibrated scales, as the deployed program rounds them.
+
+def _sole_reader(a: _Layer, b: _Layer) -> bool:
+    """Whether `b` reads `a`'s quantized output as its input, and nothing else reads it."""
+    uses = a.op.results[0].uses
+    if len(uses) != 1 or uses[0].owner.name != "qat.fake_quant":
+        return False
+    value = uses[0].owner.results[0]
+    while True:
+        readers = value.uses
+        if len(readers) != 1:
+            return False
+        op = readers[0].owner
+        if op is b.op:
+            return b.op.input is value
+        if op.name.partition(".")[2] not in _RESHAPES | _IDENTITIES | {"relu"}:
+            return False
+        value = op.results[0]
+
+
+def _same_module(a: str, b: str, depth: int) -> bool:
+    """Whether owners `a` and `b` lie in one module `depth` levels below the root (features.3 for
+    features.3.conv.0.0 and features.3.conv.2 at depth 2; layer1.0 in a ResNet)."""
+    pa, pb = a.split("."), b.split(".")
+    return len(pa) > depth and len(pb) > depth and pa[:depth] == pb[:depth]
+
+
+def _blocks(layers: list[_Layer], max_layers: int, depth: int = 2) -> list[list[_Layer]]:
+    """Consecutive layers grouped into chains of at most `max_layers`: a layer joins the previous one's
+    chain when both lie in the same module `depth` levels down, it is the sole reader of that layer's
+    quantized output, and any residual it adds is quantized outside the chain. On MobileNetV2 these
+    are the inverted-residual blocks (expand, depthwise, project + residual); a chain of 1 is plain
+    layer-wise AdaRound."""
+    groups: list[list[_Layer]] = []
+    for layer in layers:
+        group = groups[-1] if groups else None
+        inside = set() if group is None else {g.output_path for g in group}
+        if (group is not None and len(group) < max_layers and _same_module(group[0].owner, layer.owner, depth)
+                and _sole_reader(group[-1], layer) and layer.residual_path not in inside):
+            group.append(layer)
+        else:
+            groups.append([layer])
+    return groups
+
+
+def _fake_quant(fq: FakeQuantize, y: Tensor) -> Tensor:
+    """`fq`'s QAT-mode rounding with its calibrated scale (straight-through gradient), without observing."""
+    from irq.quant.fake_quantize import _RoundSTE
+    s = fq._view(fq.scale.detach(), y)
+    return torch.clamp(_RoundSTE.apply(y / s), fq.qmin, fq.qmax) * s
+
+
+class _BlockFunction:
+    """A chain of layers on given weights: each layer's float computation (as _LayerFunction), the
+    activation quantizer between two layers, the replayed data movement before each input."""
+
+    def __init__(self, block: list[_Layer], grids: list[_Grid], quantizers: list[FakeQuantize], x: Tensor,
+                 residuals: list[Tensor | None]) -> None:
+        self.block, self.grids, self.quantizers, self.x, self.residuals = block, grids, quantizers, x, residuals
+
+    def __call__(self, weights: list[Tensor], idx: Tensor) -> Tensor:
+        h = _replay(self.x[idx], self.block[0].input_chain)
+        for i, (layer, grid, w) in enumerate(zip(self.block, self.grids, weights, strict=True)):
+            if i > 0:
+                h = _replay(_fake_quant(self.quantizers[i - 1], h), layer.input_chain)
+            residual = None if self.residuals[i] is None else self.residuals[i][idx]
+            h = _LayerFunction(layer, h, grid.bias, residual)(w, torch.arange(len(h)), None)
+        return h
+
+    def error(self, weights: list[Tensor], target: Tensor, samples: range, chunk: int = 8) -> float:
+        """Mean squared error of the block output over the captured `samples`."""
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for i in range(samples.start, samples.stop, chunk):
+                idx = torch.arange(i, min(i + chunk, samples.stop))
+                d = self(weights, idx) - target[idx]
+                total += float(d.double().pow(2).sum())
+                count += d.numel()
+        return total / max(count, 1)
+
+
+def _round_block(qat_model: nn.Module, reference: nn.Module, block: list[_Layer], batches: Sequence[Any],
+                 gen: torch.Generator, *, iters: int, batch_images: int, lr: float, reg_weight: float,
+                 beta: tuple[float, float], warmup: float, **_unused: Any) -> list[LayerResult]:
+    """Learn the rounding of a chain's layers jointly against the float output of its last layer."""
+    first, last = block[0], block[-1]
+    record = {first.input_path: "x"}
+    for i, layer in enumerate(block):
+        if layer.residual_path is not None and layer.residual_path not in record:
+            record[layer.residual_path] = f"residual{i}"
+    quantized = _capture(qat_model, batches, "qat", record, last.output_path, stop_records_input=False)
+    target = _capture(reference, batches, "float", {}, last.output_path, stop_records_input=True)["target"]
+    residuals = [None if layer.residual_path is None else _replay(quantized[record[layer.residual_path]],
+                                                                  layer.residual_chain) for layer in block]
+    grids = [_grid(qat_model, layer) for layer in block]
+    quantizers = [qat_model.get_submodule(layer.output_path) for layer in block[:-1]]
+    fn = _BlockFunction(block, grids, quantizers, quantized["x"], residuals)
+    n = len(target)
+    held = _held_out(n)
+    fit = held.start if n >= 4 else n
+    # h(v) == the fractional part: the relaxation starts at the float weights themselves
+    vs = []
+    for g in grids:
+        w_div = g.w / g.s
+        rest = (w_div - torch.floor(w_div)).clamp(0.0, 1.0 - 1e-6)
+        vs.append(nn.Parameter(-torch.log((ZETA - GAMMA) / (rest - GAMMA) - 1.0)))
+    floors = [torch.floor(g.w / g.s) for g in grids]
+    opt = torch.optim.Adam(vs, lr=lr)
+    warm = int(warmup * iters)
+    with torch.enable_grad():
+        for it in range(iters):
+            idx = torch.randint(0, fit, (min(batch_images, fit),), generator=gen)
+            hs = [_h(v) for v in vs]
+            weights = [g.s * torch.clamp(f + h, layer.weight_fq.qmin, layer.weight_fq.qmax)
+                       for g, f, h, layer in zip(grids, floors, hs, block, strict=True)]
+            loss = (fn(weights, idx) - target[idx]).pow(2).sum(1).mean()
+            if it >= warm:
+                b_hi, b_lo = beta
+                b = b_lo + (b_hi - b_lo) * max(0.0, 1.0 - (it - warm) / max(1, iters - warm))
+                loss = loss + reg_weight * sum((1.0 - (2.0 * h - 1.0).abs().pow(b)).sum() for h in hs)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        learned = [torch.where(g.pinned, g.nearest,
+                               torch.clamp(f + (v >= 0).to(f.dtype), layer.weight_fq.qmin, layer.weight_fq.qmax))
+                   for g, f, v, layer in zip(grids, floors, vs, block, strict=True)]
+    err_nearest = fn.error([g.s * g.nearest for g in grids], target, held)
+    err_learned = fn.error([g.s * q for g, q in zip(grids, learned, strict=True)], target, held)
+    kept = not err_learned < err_nearest
+    results = []
+    for layer, g, q in zip(block, grids, learned, strict=True):
+        codes = g.nearest if kept else q
+        if not kept:
+            _write_codes(qat_model, layer, g.params, codes, g.scale)
+        results.append(LayerResult(layer.owner, err_nearest, err_nearest if kept else err_learned,
+                                   float((codes != g.nearest).float().mean()), kept, 0.0, first.owner))
+    return results
 
 
 __all__ = ["AdaRoundReport", "LayerResult", "adaround"]

@@ -21,6 +21,14 @@ figures are in docs/design.md, "Post-training recipes"):
 
 Every step changes float parameters or the qconfig only, so the returned model is an ordinary prepared
 model in VALIDATION: irq.convert gives a program equal to it bit for bit.
+
+The recipe runs on one torch thread by default (`threads=1`), whatever the caller set: torch splits a
+large convolution's sums (and its weight gradients) differently on 1 and 2 threads, so the float
+activations differ in their last bits (MobileNetV2's logits by ~6e-6), the MSE observers and AdaRound's
+Adam steps see different numbers, and the learned rounding differs. Measured: the same 128 crops gave
+top-1 agreement 0.898 in bench/ptq_levers.py (1 thread) and 0.883 in the demo (2 threads). A fixed
+thread count makes the program a function of the model and the calibration data only; the two-core
+speed-up it gives up is small under load (OpenMP threads wait for each other when the cores are shared).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import torch
 from torch import nn
 
 from irq.qconfig import QConfig, QConfigRules
+from irq.quant.threads import torch_threads
 
 
 @dataclass
@@ -69,9 +78,10 @@ def _stacked(batches: Sequence[Any]) -> Any:
 def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *,
                  qconfig: QConfig | QConfigRules | dict | str | None = None, march: str = "nash",
                  int16_budget: int = 12, int16_ranking: str = "int8", cle: bool = True, adaround_iters: int = 50,
-                 bias_correction: bool = False,
+                 adaround_blocks: bool = False, bias_correction: bool = False,
                  distill_inputs: torch.Tensor | None = None, distill_epochs: int = 0, distill_lr: float = 1e-5,
-                 sensitivity_inputs: Any = None, progress: bool = False) -> tuple[nn.Module, RecipeReport]:
+                 sensitivity_inputs: Any = None, threads: int | None = 1,
+                 progress: bool = False) -> tuple[nn.Module, RecipeReport]:
     """Quantize `model` with the recipe of the module docstring; returns (prepared model in VALIDATION, report).
 
     qconfig: the int8 base (default: default_calib_8bit everywhere); int16_budget: how many owners get
@@ -79,13 +89,33 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     int16_ranking: how mixed_precision ranks them, "int8" (the cost of each owner quantized alone) or
     "int16" (the output cosine each owner's int16 output gains over all-int8; measured worse on
     MobileNetV2, docs/design.md);
-    adaround_iters: AdaRound steps per layer (0: nearest rounding); distill_inputs / distill_epochs /
-    distill_lr: the optional distillation (single-input classifiers: the logits are the teacher's).
-    `model` itself is not changed. int16_budget 12: on MobileNetV2 (128 other crops) 6 owners gave top-1
-    agreement 0.867, 12 gave 0.898, 20 gave 0.883 (docs/design.md). On the fixed crop sets
+    adaround_iters: AdaRound steps per layer (0: nearest rounding); adaround_blocks: AdaRound reconstructs
+    each block's output (BRECQ, irq.quant.adaround's `blocks`) rather than each layer's;
+    distill_inputs / distill_epochs / distill_lr: the optional distillation (single-input classifiers:
+    the logits are the teacher's).
+    threads: torch threads the recipe runs on (module docstring: the result depends on the count; None
+    keeps the caller's). `model` itself is not changed.
+    int16_budget 12: on MobileNetV2 (128 other crops) 6 owners gave top-1 agreement
+    0.867, 12 gave 0.898, 20 gave 0.883 (docs/design.md). On the fixed crop sets
     (bench/imagenet_crops.py) the defaults give 0.898 on 128 crops and 0.902 on 256; 64 calibration
     crops, percentile observers and bias correction (z=3) each measured no better (bench/ptq_levers.py).
     """
+    if len(calibration_batches) == 0:
+        raise ValueError("accurate_ptq needs at least one calibration batch")
+    with torch_threads(threads):
+        return _accurate_ptq(model, example_inputs, calibration_batches, qconfig=qconfig, march=march,
+                             int16_budget=int16_budget, int16_ranking=int16_ranking, cle=cle,
+                             adaround_iters=adaround_iters, adaround_blocks=adaround_blocks,
+                             bias_correction=bias_correction,
+                             distill_inputs=distill_inputs, distill_epochs=distill_epochs, distill_lr=distill_lr,
+                             sensitivity_inputs=sensitivity_inputs, progress=progress)
+
+
+def _accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *, qconfig: Any,
+                  march: str, int16_budget: int, int16_ranking: str, cle: bool, adaround_iters: int,
+                  adaround_blocks: bool, bias_correction: bool, distill_inputs: torch.Tensor | None,
+                  distill_epochs: int,
+                  distill_lr: float, sensitivity_inputs: Any, progress: bool) -> tuple[nn.Module, RecipeReport]:
     from irq.qconfig import as_rules, default_calib_8bit
     from irq.quant.adaround import adaround
     from irq.quant.bias_correction import bias_correction as correct_biases
@@ -94,8 +124,6 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     from irq.quant.prepare import prepare
     from irq.workflow import calibrate, distill
 
-    if len(calibration_batches) == 0:
-        raise ValueError("accurate_ptq needs at least one calibration batch")
     report = RecipeReport(march)
     rules = as_rules(qconfig if qconfig is not None else default_calib_8bit)
     float_model = copy.deepcopy(model).eval()
@@ -118,7 +146,7 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     timed("calibration", calibrate, qat, calibration_batches, progress=progress)
     if adaround_iters > 0:
         report.adaround = timed("adaround", adaround, qat, calibration_batches, iters=adaround_iters,
-                                progress=progress)
+                                blocks=adaround_blocks, progress=progress)
     if bias_correction:
         report.bias_correction = timed("bias correction", correct_biases, qat, calibration_batches)
     if distill_epochs > 0:
@@ -129,4 +157,4 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     return qat, report
 
 
-__all__ = ["RecipeReport", "accurate_ptq"]
+__all__ = ["RecipeReport", "accurate_ptq", "torch_threads"]
