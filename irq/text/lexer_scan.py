@@ -91,15 +91,15 @@ class Scanner:
                     raise self.error(m.start(), "nesting too deep")
             else:
                 if not stack or stack[-1] != closers[c]:
-                    if "<" in stack:  # a `>` is missing: MLIR stops the type where it can no longer go on
-                        raise self._missing_closer(start, m.start())
+                    if "<" in stack:  # a closer is missing: MLIR stops the type where it can no longer go on
+                        raise self._missing_closer(start, m.start(), stack[-1])
                     raise self.error(m.start(), f"unbalanced '{c}' in type or attribute body")
                 stack.pop()
                 depth -= 1
                 if depth == 0:
                     return pos
 
-    def _missing_closer(self, start: int, failed: int) -> ParseError:
+    def _missing_closer(self, start: int, failed: int, inner: str = "<") -> ParseError:
         """The error for a `<` at `start` whose `>` is missing, found unbalanced at `failed`.
 
         MLIR's parser reads a type's body token by token and reports the first token that cannot
@@ -120,8 +120,11 @@ class Scanner:
         word = head.group(1) if head else ""
         if head and text[head.start() - 1 : head.start()] in ("!", "#"):  # MLIR's lexer balances these
             return self.error(start, "unbalanced '<' character in pretty dialect name")
-        what = f" in {word} type" if word in _BUILTIN_SHAPED else f" to close '{word}<'"
-        return self.error(_before_blanks(text, stop), f"expected '>'{what}")
+        if inner != "<":  # `dense<[1, 2>`: the innermost bracket is the one left open
+            message = f"expected '{_CLOSER[inner]}'"
+        else:
+            message = "expected '>'" + (f" in {word} type" if word in _BUILTIN_SHAPED else f" to close '{word}<'")
+        return self.error(_before_blanks(text, stop), message)
 
     def _starts_statement(self, pos: int) -> bool:
         """Whether the code at `pos` (a line's first token) is where the lexer starts a statement."""
@@ -228,6 +231,7 @@ class Scanner:
     # -- the token stream ------------------------------------------------------------------
 
 
+_CLOSER = {"(": ")", "[": "]", "{": "}", "<": ">"}
 _BUILTIN_SHAPED = frozenset({"tensor", "vector", "memref", "complex", "tuple"})
 #: the word before a `<`: the type or attribute it opens
 _HEAD = re.compile(r"([A-Za-z_][\w$.]*)\s*\Z")
@@ -247,7 +251,4 @@ def _before_blanks(text: str, pos: int) -> int:
     token, as MLIR's Parser::emitWrongTokenError reports a wrong token."""
     from irq.text.lexer import missing_token_position
 
-    pos = missing_token_position(text, pos)
-    while pos > 0 and text[pos - 1] in " \t":
-        pos -= 1
-    return pos
+    return missing_token_position(text, pos)
