@@ -31,7 +31,7 @@ from irq.ir.attributes import (
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc
 from irq.ir.types import Type, f64, i64
-from irq.text.floats import format_float, hex_digits
+from irq.text.floats import format_float, hex_digits, is_exact_double
 from irq.text.literals import dense_array_text, dense_body
 from irq.text.strings import quote_string
 
@@ -124,7 +124,9 @@ class ValuePrinter:
         if cls is BoolAttr:
             return "true" if a.value else "false"
         if cls is FloatAttr:
-            if not math.isfinite(a.value):  # the exact bits: NaN payloads survive
+            kind = a.type.kind
+            if not math.isfinite(a.value) or (kind in ("f80", "f128") and not is_exact_double(a._bits, kind)):
+                # the exact bits: NaN payloads and extended precision survive
                 return f"0x{a._bits:0{hex_digits(a.type.kind)}X} : {a.type._text}"
             return f"{format_float(a.value, a.type.kind)} : {a.type._text}"
         if cls is StringAttr:
