@@ -108,7 +108,7 @@ class FuncOp(Op):
                     attrs = NOT_VISITED + attrs + NOT_VISITED
                 text += " " + attrs
             if entry_args is not None and i < len(entry_args) and entry_args[i].location is not None:
-                text += p.location_suffix(entry_args[i].location)
+                text += p.arg_location_suffix(entry_args[i].location)
             args.append(text)
         out.append("(" + ", ".join(args) + ")")
         if ft.results:

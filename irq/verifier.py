@@ -21,8 +21,10 @@ MAX_DIAGNOSTICS = 100
 
 
 def _graph_region(op: Operation) -> bool:
-    """Regions without SSA dominance: module bodies (symbols), as in MLIR."""
-    return op.name == "builtin.module"
+    """Regions without SSA dominance: module bodies (symbols), and the regions of an unregistered
+    op, whose kind is unknown (MLIR's Dominance.cpp `hasSSADominance`: "we don't know anything
+    about unregistered ops", mlir/test/IR/parser.mlir's unregistered graph region)."""
+    return op.name == "builtin.module" or isinstance(op, UnregisteredOp)
 
 
 class _Dominance:
@@ -67,8 +69,9 @@ def _check_operand(user: Operation, index: int, v: Value, dom: _Dominance) -> st
         return f"operand #{index} does not dominate this use (its definition is not in an enclosing region)"
     if isolated is not None:
         return f"operand #{index} uses a value defined outside the isolated-from-above '{isolated.name}'"
-    if isinstance(v, OpResult) and anc is v.op:
-        # even in a graph region an op's result is not available inside the op itself (as in MLIR)
+    if isinstance(v, OpResult) and anc is v.op and user is not v.op:
+        # even in a graph region an op's result is not available inside the op's own regions (as
+        # in MLIR); the op itself may take its result as an operand there (a cycle of one op)
         return f"operand #{index} is a result of an enclosing operation"
     owner = def_region.parent if def_region is not None else None
     if owner is not None and _graph_region(owner):

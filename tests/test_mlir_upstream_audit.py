@@ -9,7 +9,8 @@ requires the same verdict, so a case cannot encode a rule MLIR does not have.
 
 Upstream files covered: Dialect/Arith/invalid.mlir, Dialect/Arith/ops.mlir,
 Dialect/Builtin/invalid.mlir, Dialect/Builtin/types.mlir, Dialect/Func/invalid.mlir,
-IR/invalid.mlir, IR/invalid-builtin-types.mlir, IR/invalid-builtin-attributes.mlir.
+IR/invalid.mlir, IR/invalid-builtin-types.mlir, IR/invalid-builtin-attributes.mlir,
+IR/parser.mlir, IR/attribute.mlir.
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ INVALID = [
      '"t.b"(  // expected-error {{unexpected string}}\n'
      "\n"
      '"t.c"() : () -> ()\n'),
+    # IR/attribute.mlir (second audit round): i0 holds only 0; a tf32 array is not whole bytes
+    ("i0_negative", "IR/attribute.mlir",
+     '"t.c"() {\n  // expected-error@+1 {{integer constant -1 out of range for i0}}\n  a = -1 : i0\n} : () -> ()\n'),
+    ("ui0_positive", "IR/attribute.mlir",
+     '"t.c"() {\n  // expected-error@+1 {{integer constant 1 out of range for ui0}}\n  a = 1 : ui0\n} : () -> ()\n'),
+    ("tf32_dense_array", "IR/attribute.mlir",
+     "// expected-error@+1 {{element type bitwidth must be a multiple of 8}}\n"
+     '"t.c"() {a = array<tf32: 1024.0>} : () -> ()\n'),
 ]
 
 VALID = [
@@ -113,6 +122,20 @@ VALID = [
     ("cast_scalable_same_shape", "Dialect/Arith/ops.mlir",
      "func.func @f(%a: vector<[4]xi32>) -> vector<[4]xi8> {\n"
      "  %0 = arith.trunci %a : vector<[4]xi32> to vector<[4]xi8>\n  return %0 : vector<[4]xi8>\n}\n"),
+    # IR/parser.mlir and IR/attribute.mlir (second audit round)
+    ("empty_block_argument_list", "IR/parser.mlir",
+     "func.func @g() {\n^bb0():\n  return\n}\n"),
+    ("extended_float_special_values", "IR/parser.mlir",
+     "func.func @g() {\n  %0 = arith.constant 0x7FFFE000000000000001 : f80\n"
+     "  %1 = arith.constant 0xFFFF8000000000000000 : f80\n  %2 = arith.constant 1.5 : f80\n"
+     "  %3 = arith.constant 0x3FFF8000000000000001 : f80\n"
+     "  %4 = arith.constant 0x7FFF0000000000000000000000000001 : f128\n  return\n}\n"),
+    ("unregistered_op_region_is_a_graph_region", "IR/parser.mlir",
+     '"t.g"() ({\n  %1 = "t.a"(%1, %2) : (i64, i64) -> i64\n  %2 = "t.b"(%1) : (i64) -> i64\n'
+     '  "t.end"() : () -> ()\n}) : () -> ()\n'),
+    ("zero_width_integers", "IR/attribute.mlir",
+     '"t.c"() {a = 0 : i0, b = 0x0000 : si0, c = 0 : ui0, d = array<i0: 0, 0>,'
+     ' e = 79228162514264337593543950335 : ui96} : () -> ()\n'),
     ("scalable_constant_splat", "Dialect/Arith/ops.mlir",
      "func.func @f() -> vector<[2]xi32> {\n"
      "  %c = arith.constant dense<7> : vector<[2]xi32>\n  return %c : vector<[2]xi32>\n}\n"),

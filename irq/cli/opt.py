@@ -30,7 +30,9 @@ def _parser(prog: str = "irq-opt") -> argparse.ArgumentParser:
     ap.add_argument("--generic", "--print-op-generic", dest="generic", action="store_true",
                     help="print every op in generic form")
     ap.add_argument("--print-debuginfo", "--mlir-print-debuginfo", dest="debuginfo", action="store_true",
-                    help="print locations")
+                    help="print locations (through #loc aliases, as mlir-opt prints them)")
+    ap.add_argument("--mlir-print-local-scope", "--print-local-scope", dest="local_scope", action="store_true",
+                    help="with --print-debuginfo, print each location inline instead of through #loc aliases")
     ap.add_argument("--mlir-elide-elementsattrs-if-larger", "--elide-elementsattrs-if-larger", type=int,
                     dest="elide_elements", metavar="N", help="print dense values of more than N elements as "
                     "dense_resource<__elided__> (output for reading; it does not parse back)")
@@ -156,7 +158,7 @@ def _process(chunk: str, offset: int, filename: str, args, ctx, diags: list) -> 
         diags.extend(emitted)
     if args.view_op_graph is not None and not _view_op_graph(module, args, filename, offset):
         return None
-    return print_module(module, generic=args.generic, debuginfo=args.debuginfo,
+    return print_module(module, generic=args.generic, debuginfo=args.debuginfo, local_scope=args.local_scope,
                         elide_elements_if_larger=args.elide_elements, elide_resources_if_larger=args.elide_resources)
 
 

@@ -91,6 +91,10 @@ class IntegerType(Type):
     def value_range(self) -> tuple[int, int]:
         """Range of values an attribute of this type may hold (signless admits both readings)."""
         w = self.width
+        if w == 0:
+            return 0, 0
+        if w == 0:  # i0, si0, ui0 hold only 0 (MLIR: `1 : i0` is out of range)
+            return 0, 0
         if self.signedness == UNSIGNED:
             return 0, (1 << w) - 1
         if self.signedness == SIGNED:
@@ -102,6 +106,8 @@ class IntegerType(Type):
     def storage_range(self) -> tuple[int, int]:
         """Two's complement range of values when read as signed (unsigned for ui)."""
         w = self.width
+        if w == 0:  # i0, si0, ui0 hold only 0 (MLIR: `1 : i0` is out of range)
+            return 0, 0
         if self.signedness == UNSIGNED:
             return 0, (1 << w) - 1
         return -(1 << (w - 1)), (1 << (w - 1)) - 1

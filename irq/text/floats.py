@@ -31,6 +31,8 @@ def _mlir_decimal(text: str) -> str:
 
 def float_bits(value: float, kind: str) -> int:
     """The IEEE bit pattern of `value` in the float kind (bf16 from its f32 pattern)."""
+    if kind in _EXTENDED:
+        return _extended_bits(value, kind)
     if kind == "bf16":
         return (struct.unpack("<I", struct.pack("<f", value))[0] >> 16) & 0xFFFF
     fmt, ifmt, _ = _STRUCT.get(kind, _STRUCT["f64"])
@@ -39,16 +41,66 @@ def float_bits(value: float, kind: str) -> int:
 
 def float_from_bits(bits: int, kind: str) -> float:
     """The value of an IEEE bit pattern (ValueError if it has more bits than the kind)."""
-    width = 16 if kind == "bf16" else _STRUCT.get(kind, _STRUCT["f64"])[2] * 4
+    width = 16 if kind == "bf16" else _EXTENDED[kind] if kind in _EXTENDED else _STRUCT.get(kind, _STRUCT["f64"])[2] * 4
     if not 0 <= bits < 1 << width:
         raise ValueError(f"bit pattern 0x{bits:X} does not fit {kind}")
+    if kind in _EXTENDED:
+        return _extended_value(bits, kind)
     if kind == "bf16":
         return struct.unpack("<f", struct.pack("<I", (bits & 0xFFFF) << 16))[0]
     fmt, ifmt, _ = _STRUCT.get(kind, _STRUCT["f64"])
     return struct.unpack(fmt, struct.pack(ifmt, bits))[0]
 
 
+#: x87 extended (explicit integer bit, 64-bit significand) and IEEE quad: 15-bit exponents, bias 16383.
+#: irq holds their values as doubles (every double is exact in both) and their attributes' exact
+#: bits, so a pattern no double has (a NaN payload, more precision) still prints back as written.
+_EXTENDED = {"f80": 80, "f128": 128}
+_EXT_FRACTION = {"f80": 63, "f128": 112}
+
+
+def _extended_bits(value: float, kind: str) -> int:
+    sign = 1 << (_EXTENDED[kind] - 1) if math.copysign(1.0, value) < 0 else 0
+    fraction = _EXT_FRACTION[kind]
+    integer_bit = 1 << fraction if kind == "f80" else 0  # f80 stores its leading 1
+    if math.isnan(value):
+        return (0x7FFF << _EXTENDED[kind] - 16) | integer_bit | 1 << (fraction - 1)
+    if math.isinf(value):
+        return sign | (0x7FFF << _EXTENDED[kind] - 16) | integer_bit
+    if value == 0.0:
+        return sign
+    m, e = math.frexp(abs(value))  # 0.5 <= m < 1, exact
+    significand = int(math.ldexp(m, fraction + 1))  # the leading 1 at bit `fraction`
+    return sign | ((e - 1 + 16383) << _EXTENDED[kind] - 16) | integer_bit | (significand - (1 << fraction))
+
+
+def _extended_value(bits: int, kind: str) -> float:
+    """The double nearest the extended value (NaN, infinities and overflow as a double has them)."""
+    fraction = _EXT_FRACTION[kind]
+    sign = -1.0 if bits >> (_EXTENDED[kind] - 1) else 1.0
+    exponent = (bits >> (_EXTENDED[kind] - 16)) & 0x7FFF
+    significand = bits & ((1 << fraction) - 1)
+    if exponent == 0x7FFF:
+        return math.nan if significand else sign * math.inf
+    if kind == "f80":
+        significand |= bits & (1 << fraction)  # the explicit integer bit
+    elif exponent:
+        significand |= 1 << fraction
+    try:
+        return sign * math.ldexp(float(significand), max(exponent, 1) - 16383 - fraction)
+    except OverflowError:
+        return sign * math.inf
+
+
+def is_exact_double(bits: int, kind: str) -> bool:
+    """Whether an extended float's bits are a double's (else its text is its hex pattern)."""
+    value = _extended_value(bits, kind)
+    return math.isfinite(value) and _extended_bits(value, kind) == bits
+
+
 def hex_digits(kind: str) -> int:
+    if kind in _EXTENDED:
+        return _EXTENDED[kind] // 4
     if kind == "bf16":
         return 4
     return _STRUCT.get(kind, _STRUCT["f64"])[2]

@@ -348,24 +348,26 @@ from irq.text import fast_path  # noqa: E402
 
 
 def missing_token_position(text: str, pos: int) -> int:
-    """Where a syntax error at the token starting at `pos` is reported: that token's start, or, when
-    only blanks, line breaks and comments separate it from the previous token, the end of the
-    previous token (MLIR's Parser::emitWrongTokenError: `%x = "t.b"(` followed on the next line by
-    another op is missing its `)` after the `(`, not before the next op).
+    """Where a syntax error at the token starting at `pos` is reported: the end of the previous
+    token, past the blanks, line breaks and comments between them (MLIR's
+    Parser::emitWrongTokenError: `%x = "t.b"(` followed on the next line by another op is missing
+    its `)` after the `(`, not before the next op; `"t.a"(%a : ...` is missing it after `%a`; at
+    the end of the input, counted from its last character); the token's start when nothing
+    precedes it.
 
     Runs only when an error is reported, so it scans back through the text instead of making the
     lexer remember every token's end."""
     end = pos
-    crossed = False
+    if end >= len(text) > 0:  # at the end of the input MLIR moves back one character first
+        end = len(text) - 1
     while True:
         while end > 0 and text[end - 1] in " \t\r":
             end -= 1
         if end == 0 or text[end - 1] != "\n":
             break
-        crossed = True
         start = text.rfind("\n", 0, end - 1) + 1
         end = start + _code_length(text[start : end - 1])
-    return end if crossed and end > 0 else pos
+    return end if end > 0 else pos
 
 
 def _code_length(line: str) -> int:

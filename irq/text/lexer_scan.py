@@ -6,6 +6,8 @@ and the look-aheads that decide what a `{` opens and whether a block label follo
 
 from __future__ import annotations
 
+import re
+
 from irq.diagnostics import ParseError
 from irq.text.tokens import (
     _AFTER_LABEL,
@@ -14,6 +16,7 @@ from irq.text.tokens import (
     _OPENERS,
     _PARENS_OR_STRING,
     _SKIP,
+    BRACKET,
     MAX_NESTING,
     PAREN,
 )
@@ -73,7 +76,7 @@ class Scanner:
         while True:
             m = search(text, pos)
             if m is None:
-                raise self.error(start, "unbalanced '<' (missing '>')")
+                raise self._missing_closer(start, len(text))
             c = m.group()
             pos = m.end()
             if c == "->" or c == ">=" or c == "<=":
@@ -88,11 +91,48 @@ class Scanner:
                     raise self.error(m.start(), "nesting too deep")
             else:
                 if not stack or stack[-1] != closers[c]:
+                    if "<" in stack:  # a closer is missing: MLIR stops the type where it can no longer go on
+                        raise self._missing_closer(start, m.start(), stack[-1])
                     raise self.error(m.start(), f"unbalanced '{c}' in type or attribute body")
                 stack.pop()
                 depth -= 1
                 if depth == 0:
                     return pos
+
+    def _missing_closer(self, start: int, failed: int, inner: str = "<") -> ParseError:
+        """The error for a `<` at `start` whose `>` is missing, found unbalanced at `failed`.
+
+        MLIR's parser reads a type's body token by token and reports the first token that cannot
+        continue it, at the end of the token before it (Parser::emitWrongTokenError), so
+        `%0 = arith.addi %a, %a : tensor<4 x i8` is missing its `>` at the end of its line, not at
+        the `}` three lines down where brackets stop balancing. The lexer, which only balances
+        brackets, takes as that token the first of: a line starting a statement (an op, result
+        list, label, alias or the region's `}`: what the lexer would end a statement before), a
+        `{` after a word (`-> tensor<4xi8 {`: a body, which no type continues with), the closer
+        that failed, or the end of the input."""
+        text = self.text
+        stop = failed
+        for m in _TYPE_STOP.finditer(text, start, failed):
+            if m.group("brace") is not None or self._starts_statement(m.end()):
+                stop = m.end() if m.group("brace") is None else m.start("brace")
+                break
+        head = _HEAD.search(text, max(0, start - 256), start)
+        word = head.group(1) if head else ""
+        if head and text[head.start() - 1 : head.start()] in ("!", "#"):  # MLIR's lexer balances these
+            return self.error(start, "unbalanced '<' character in pretty dialect name")
+        if inner != "<":  # `dense<[1, 2>`: the innermost bracket is the one left open
+            message = f"expected '{_CLOSER[inner]}'"
+        else:
+            message = "expected '>'" + (f" in {word} type" if word in _BUILTIN_SHAPED else f" to close '{word}<'")
+        return self.error(_before_blanks(text, stop), message)
+
+    def _starts_statement(self, pos: int) -> bool:
+        """Whether the code at `pos` (a line's first token) is where the lexer starts a statement."""
+        m = _LINE_START.match(self.text, pos)
+        if m is None:
+            return False
+        word = m.group("word")
+        return word is None or "." in word or word in self.op_words
 
     def _push(self, kind: int, pos: int) -> None:
         self.stack.append((kind, pos))
@@ -104,6 +144,12 @@ class Scanner:
             raise self.error(pos, f"unexpected '{char}' with nothing open")
         kind, opened = self.stack[-1]
         if kind not in kinds:
+            if kind in (PAREN, BRACKET):  # `: (tensor<4xi8>` then the next op: missing at the line's end
+                for m in _TYPE_STOP.finditer(self.text, opened, pos):
+                    if m.group("brace") is None and self._starts_statement(m.end()):
+                        closer = ")" if kind == PAREN else "]"
+                        return_at = _before_blanks(self.text, m.end())
+                        raise self.error(return_at, f"expected '{closer}'")
             line, col, _ = self.line_col(opened)
             raise self.error(pos, f"unexpected '{char}': '{_OPENERS[kind]}' opened at line {line}:{col} is not closed")
         self.stack.pop()
@@ -183,3 +229,26 @@ class Scanner:
         return True
 
     # -- the token stream ------------------------------------------------------------------
+
+
+_CLOSER = {"(": ")", "[": "]", "{": "}", "<": ">"}
+_BUILTIN_SHAPED = frozenset({"tensor", "vector", "memref", "complex", "tuple"})
+#: the word before a `<`: the type or attribute it opens
+_HEAD = re.compile(r"([A-Za-z_][\w$.]*)\s*\Z")
+#: inside an unclosed `<...>`: a line break (then blank or comment lines) before the next line's
+#: code, or a `{` after a word and blanks
+_TYPE_STOP = re.compile(r"\n(?:[ \t\r]*(?://[^\n]*)?\n)*[ \t\r]*|(?<=[\w>\])?*])[ \t]+(?P<brace>\{|loc\()")
+#: a statement start at a line's first token (results `%a, %b:2 =`, a generic op `"d.op"(`, a
+#: label, an alias definition, the region's `}`, or a word the caller checks is an op name)
+_LINE_START = re.compile(
+    r'%[\w$.\-]+(?::[0-9]+)?\s*(?:,\s*%[\w$.\-]+(?::[0-9]+)?\s*)*=(?!=)|"[^"\n]*"\s*\(|\^[\w$.\-]+|\}'
+    r"|[#!][A-Za-z_][\w$.]*\s*=|(?P<word>[A-Za-z_][\w$.]*)(?![\w$.<(\[])"
+)
+
+
+def _before_blanks(text: str, pos: int) -> int:
+    """`pos` moved back over blanks, line breaks and `//` comments to the end of the previous
+    token, as MLIR's Parser::emitWrongTokenError reports a wrong token."""
+    from irq.text.lexer import missing_token_position
+
+    return missing_token_position(text, pos)

@@ -317,6 +317,8 @@ def parse_dense_array(token: str, type_resolver) -> DenseArrayAttr:
     if isinstance(et, IntegerType) and et.width != 1 and et.width % 8:
         # MLIR stores dense arrays as bytes: i1 or a whole number of bytes per element
         raise BodySyntaxError(6, f"dense array element type must be i1 or a multiple of 8 bits wide, got {et}")
+    if isinstance(et, FloatType) and et.kind == "tf32":  # 19 bits in MLIR, not a whole number of bytes
+        raise BodySyntaxError(6, "element type bitwidth must be a multiple of 8")
     values: list = []
     if colon:
         parts = [p.strip() for p in rest.split(",")]

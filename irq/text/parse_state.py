@@ -21,7 +21,7 @@ from irq.ir.attributes import (
 )
 from irq.ir.block import Block, Region
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
-from irq.ir.location import CallSiteLoc, FusedLoc, Location, NameLoc, SourcePosLoc, SourceText
+from irq.ir.location import CallSiteLoc, FusedLoc, Location, NameLoc, NestedLoc, SourcePosLoc, SourceText
 from irq.ir.resources import Blob, ResourceHandle
 from irq.ir.types import Type
 from irq.ir.values import Value
@@ -426,38 +426,47 @@ class ParseState(AttributeBuilder):
         """
         resolved: dict[str, Location] = {}
         active: set[str] = set()  # aliases being resolved: meeting one again is a cycle
+        done: dict[int, Location] = {}  # id(location) -> resolved (every node is alive: IR or alias table)
 
-        def target(loc: DeferredLoc) -> Location:
-            chain: list[DeferredLoc] = []
-            while isinstance(loc, DeferredLoc):
-                if loc.alias in resolved:
-                    found = resolved[loc.alias]
-                    break
-                if loc.alias in active:
-                    raise self.error(loc.pos, f"location alias '{loc.alias}' refers to itself")
-                active.add(loc.alias)
-                chain.append(loc)
-                nxt = self.attr_aliases.get(loc.alias)
-                if not isinstance(nxt, Location):
-                    raise self.error(loc.pos, f"undefined location alias '{loc.alias}'")
-                loc = nxt
-            else:
-                found = fix(loc)
-            for d in chain:
-                resolved[d.alias] = found
-                active.discard(d.alias)
-            return found
-
-        def fix(loc: Location | None) -> Location | None:
-            if isinstance(loc, DeferredLoc):
-                return target(loc)
-            if isinstance(loc, NameLoc) and loc.child is not None:
-                return NameLoc(loc.name, fix(loc.child))
-            if isinstance(loc, FusedLoc):
-                return FusedLoc([fix(x) for x in loc.locations], loc.metadata)
-            if isinstance(loc, CallSiteLoc):
-                return CallSiteLoc(fix(loc.callee), fix(loc.caller))
-            return loc
+        def fix(root: Location) -> Location:
+            """Post-order over the nested locations, iterative: printed `#loc` aliases chain one
+            per nesting level, and parsed locations nest 8,192 deep."""
+            stack: list[tuple[Location, bool]] = [(root, False)]
+            while stack:
+                node, ready = stack.pop()
+                if id(node) in done:
+                    continue
+                if isinstance(node, DeferredLoc):
+                    if node.alias in resolved:
+                        done[id(node)] = resolved[node.alias]
+                    elif not ready:
+                        if node.alias in active:
+                            raise self.error(node.pos, f"location alias '{node.alias}' refers to itself")
+                        nxt = self.attr_aliases.get(node.alias)
+                        if not isinstance(nxt, Location):
+                            raise self.error(node.pos, f"undefined location alias '{node.alias}'")
+                        active.add(node.alias)
+                        stack += [(node, True), (nxt, False)]
+                    else:
+                        found = done[id(self.attr_aliases[node.alias])]
+                        resolved[node.alias] = done[id(node)] = found
+                        active.discard(node.alias)
+                    continue
+                children = node._children() if isinstance(node, NestedLoc) else ()
+                if not ready and children:
+                    stack.append((node, True))
+                    stack.extend((c, False) for c in reversed(children))
+                    continue
+                new = [done[id(c)] for c in children]
+                if all(a is b for a, b in zip(new, children)):
+                    done[id(node)] = node
+                elif isinstance(node, NameLoc):
+                    done[id(node)] = NameLoc(node.name, new[0])
+                elif isinstance(node, FusedLoc):
+                    done[id(node)] = FusedLoc(new, node.metadata)
+                else:
+                    done[id(node)] = CallSiteLoc(new[0], new[1])
+            return done[id(root)]
 
         for op in module.walk():
             op.location = fix(op.location)

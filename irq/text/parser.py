@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING
 # parser, so that parsing itself imports nothing (tests/test_no_code_execution.py)
 import irq.text.verbatim  # noqa: E402,F401,I001
 from irq.diagnostics import ParseError
-from irq.ir.attributes import OpaqueAttr
 from irq.ir.block import Region
-from irq.ir.location import SourceText
+from irq.ir.location import Location, SourceText
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import Type
 from irq.text.asm_parser import OpAsmParser
@@ -72,8 +71,8 @@ class Reducer(FastStatements, ValueReducer):
             if name.value in s.attr_aliases:
                 raise s.error(name.pos, f"redefinition of attribute alias '{name.value}'")
             s.attr_aliases[name.value] = c[2]  # a DeferredLoc here is resolved with the other locations
-            if isinstance(c[2], OpaqueAttr) and c[2].text.startswith(("affine_map<", "strided<")):
-                s.type_aliases[name.value] = c[2]  # a memref layout alias: types read it (see type_parser)
+            if not isinstance(c[2], Location):
+                s.type_aliases[name.value] = c[2]  # a memref layout or memory space: types read it (type_parser)
         return None
 
     # ------------------------------------------------------------------ operations

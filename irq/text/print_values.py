@@ -31,7 +31,7 @@ from irq.ir.attributes import (
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
 from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc
 from irq.ir.types import Type, f64, i64
-from irq.text.floats import format_float, hex_digits
+from irq.text.floats import format_float, hex_digits, is_exact_double
 from irq.text.literals import dense_array_text, dense_body
 from irq.text.strings import quote_string
 
@@ -73,9 +73,26 @@ class ValuePrinter:
             return f"({ins}) -> {results[0]._text}"
         return f"({ins}) -> (" + ", ".join([t._text for t in results]) + ")"
 
+    #: the `#loc` aliases of the print in progress (irq.text.loc_aliases), None: inline locations
+    loc_aliases = None
+
     def attr(self, a: Attribute) -> str:
         if self.elide_elements is not None and type(a) in (DenseElementsAttr, ArrayAttr, DictionaryAttr):
             return self._attr_eliding(a)
+        if self.loc_aliases is not None:
+            if isinstance(a, Location):
+                name = self.loc_aliases.name(a)
+                if name is not None:
+                    self._saw_resource = True  # text of this print only: not cached in enclosing attributes
+                    return name
+            elif type(a) in (ArrayAttr, DictionaryAttr):  # may hold a location: not from the cached text
+                saved = self._saw_resource
+                self._saw_resource = False
+                t = self._render(a)
+                if not self._saw_resource:
+                    _set(a, "_text", t)
+                self._saw_resource = saved or self._saw_resource
+                return t
         t = a._text
         if t is not None:
             return t
@@ -107,7 +124,9 @@ class ValuePrinter:
         if cls is BoolAttr:
             return "true" if a.value else "false"
         if cls is FloatAttr:
-            if not math.isfinite(a.value):  # the exact bits: NaN payloads survive
+            kind = a.type.kind
+            if not math.isfinite(a.value) or (kind in ("f80", "f128") and not is_exact_double(a._bits, kind)):
+                # the exact bits: NaN payloads and extended precision survive
                 return f"0x{a._bits:0{hex_digits(a.type.kind)}X} : {a.type._text}"
             return f"{format_float(a.value, a.type.kind)} : {a.type._text}"
         if cls is StringAttr:
@@ -176,12 +195,16 @@ class ValuePrinter:
         (8,192), and `str(loc)` runs outside print_module's raised recursion limit."""
         out: list[str] = []
         todo: list[Location | str] = [loc]
+        aliases = self.loc_aliases
         while todo:
             item = todo.pop()
             if isinstance(item, str):
                 out.append(item)
                 continue
             cls = type(item)
+            if aliases is not None and item is not loc and (name := aliases.name(item)) is not None:
+                out.append(name)  # a nested location by its alias, as MLIR prints it
+                continue
             if cls is NameLoc:
                 if item.child is None:
                     out.append(quote_string(item.name))
@@ -215,8 +238,24 @@ class ValuePrinter:
         raise TypeError(f"cannot print location {cls.__name__}")
 
     def location_suffix(self, loc: Location | None) -> str:
+        """An op's ` loc(...)`: by alias when the print uses `#loc` aliases."""
         if not self.debuginfo or loc is None:
             return ""
+        if self.loc_aliases is not None:
+            name = self.loc_aliases.name(loc)
+            if name is not None:
+                return f" loc({name})"
+        return f" loc({self.loc_body(loc)})"
+
+    #: block argument locations written while MLIR's alias visit order is computed (printer.py)
+    arg_loc_visits = None
+
+    def arg_location_suffix(self, loc: Location | None) -> str:
+        """A block argument's ` loc(...)`: always inline (its parts by alias), as MLIR prints it."""
+        if not self.debuginfo or loc is None:
+            return ""
+        if self.arg_loc_visits is not None:
+            self.arg_loc_visits.append(loc)
         return f" loc({self.loc_body(loc)})"
 
 

@@ -23,11 +23,13 @@ from irq.ir.attributes import (
     Attribute,
 )
 from irq.ir.block import Block, Region
+from irq.ir.location import Location
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type
 from irq.text.affine_aliases import NO_ALIAS, NOT_VISITED, alias_affine, visit_order
 from irq.text.custom_form_check import _branched_to, _custom_form_is_faithful
+from irq.text.loc_aliases import LocAliases, locations_in
 from irq.text.print_values import ELIDED, ValuePrinter, _print_resources, attr_key_text, symbol_text  # noqa: F401 - API here too
 from irq.text.strings import quote_string
 
@@ -344,7 +346,7 @@ class Printer(ValuePrinter):
                     for a in block.args:
                         s = f"{self.names[a]}: {a.type._text}"
                         if self.debuginfo and a.location is not None:
-                            s += self.location_suffix(a.location)
+                            s += self.arg_location_suffix(a.location)
                         args.append(s)
                     out.append("(" + ", ".join(args) + ")")
                 out.append(":\n")
@@ -372,9 +374,13 @@ def _root_for_names(op: Operation) -> Operation:
     return top
 
 
-def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = False,
+def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = False, local_scope: bool = True,
                     elide_elements_if_larger: int | None = None, elide_resources_if_larger: int | None = None) -> str:
     """Text of one op (a module prints with its resource section).
+
+    With `debuginfo`, locations print inline (`local_scope`, mlir-opt's --mlir-print-local-scope),
+    or, with `local_scope=False` for a whole module, through `#loc` aliases as mlir-opt prints
+    them by default (irq.text.loc_aliases).
 
     `elide_elements_if_larger=N` prints non-splat dense values of more than N elements as
     `dense_resource<__elided__>` and `elide_resources_if_larger=N` resource blobs of more
@@ -391,10 +397,16 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
             root = _root_for_names(op)
             p.number(root)
             p.default_dialect = [_default_dialect_at(op)]
+        loc_defs = None
+        if debuginfo and not local_scope and op.parent is None:
+            p.loc_aliases = _location_aliases(op, p)
+            loc_defs = p.loc_aliases.definitions()
         try:
             p.print_op(op)
         except _GenericFormFailed as e:
             raise e.__cause__ from None
+        if loc_defs is not None:
+            p.out.extend(loc_defs[2])  # deferred aliases: after the op, before the resources
         if isinstance(op, ModuleOp) and op.parent is None:
             _print_resources(p, op)
     text = p.text()
@@ -402,11 +414,14 @@ def print_operation(op: Operation, *, generic: bool = False, debuginfo: bool = F
         order = None
         if "affine_" in text or "distinct[" in text:
             if generic:
-                order = visit_order(_alias_visit_texts(op, p))
+                order = visit_order(_texts_only(_alias_visit_texts(op, p)))
             else:
                 with deep_recursion():
-                    order = visit_order(_custom_alias_visit_texts(op, p))
-        return alias_affine(text, order)
+                    order = visit_order(_texts_only(_custom_alias_visit_texts(op, p)))
+        text = alias_affine(text, order)
+        if loc_defs is not None:
+            text = _with_top_loc_aliases(text, loc_defs[0], loc_defs[1])
+        return text
     if NO_ALIAS in text or NOT_VISITED in text:  # an op printed alone keeps its maps inline: no marks
         text = text.replace(NO_ALIAS, "").replace(NOT_VISITED, "")
     return text.rstrip("\n")
@@ -418,7 +433,7 @@ def _alias_visit_texts(root: Operation, p: Printer) -> list[str]:
     per op, pre-order, its operand types, result types, regions (each block's argument types,
     then its ops), properties (a registered op's: an unregistered op's are not aliased), then
     discardable attributes by name. Iterative, as the printer: deep nests do not recurse."""
-    texts: list[str] = []
+    texts: list = []
     #: an op to visit, or (texts to emit) for block arguments and an op's attributes, which come
     #: after ops visited before them
     stack: list[Operation | list[str] | tuple[Operation]] = [root]
@@ -432,18 +447,85 @@ def _alias_visit_texts(root: Operation, p: Printer) -> list[str]:
             if op.properties and not isinstance(op, UnregisteredOp):
                 texts.extend([p.attr(v) for _, v in sorted(op.properties.items())])
             texts.extend([p.attr(v) for _, v in sorted(op.attributes.items())])
+            texts.extend(_attribute_loc_visits(op, p))
             continue
         op = item
+        if p.debuginfo and op.location is not None:
+            texts.append(LocVisit(op.location, True))
         texts.extend([v.type._text for v in op.operands])
         texts.extend([r.type._text for r in op.results])
         later: list = []
         for region in op.regions:
             for block in region.blocks:
-                later.append([a.type._text for a in block.args])
+                later.append([a.type._text for a in block.args] + _arg_loc_visits(block, p))
                 later.extend(block.ops)
         later.append((op,))
         stack.extend(reversed(later))
     return texts
+
+
+class LocVisit:
+    """A location MLIR's alias collector visits at this point (`deferrable`: an op's own)."""
+
+    __slots__ = ("loc", "deferrable")
+
+    def __init__(self, loc: Location, deferrable: bool) -> None:
+        self.loc = loc
+        self.deferrable = deferrable
+
+
+def _texts_only(items: list) -> list[str]:
+    return [t for t in items if type(t) is str]
+
+
+def _arg_loc_visits(block: Block, p: Printer) -> list[LocVisit]:
+    if not p.debuginfo:
+        return []
+    return [LocVisit(a.location, False) for a in block.args if a.location is not None]
+
+
+def _attribute_loc_visits(op: Operation, p: Printer) -> list[LocVisit]:
+    """Locations used as attribute values (properties of a registered op, then attributes)."""
+    if not p.debuginfo:
+        return []
+    values = [v for _, v in sorted(op.properties.items())] if not isinstance(op, UnregisteredOp) else []
+    values += [v for _, v in sorted(op.attributes.items())]
+    return [LocVisit(loc, False) for v in values for loc in locations_in(v)]
+
+
+def _location_aliases(root: Operation, p: Printer) -> LocAliases:
+    """The `#loc` aliases of printing `root`, numbered in MLIR's visit order for its form."""
+    saved = (p.resources, p._resource_keys)  # the dry run must not register resources out of order
+    p.resources, p._resource_keys = {}, {}
+    try:
+        items = _alias_visit_texts(root, p) if p.generic else _custom_alias_visit_texts(root, p)
+    finally:
+        p.resources, p._resource_keys = saved
+    aliases = LocAliases(p)
+    for item in items:
+        if type(item) is LocVisit:
+            aliases.visit(item.loc, item.deferrable)
+    aliases.finish()
+    return aliases
+
+
+def _with_top_loc_aliases(text: str, leaves: list[str], nesting: list[str]) -> str:
+    """`text` with the non-deferred `#loc` definitions among the other aliases at its top, in
+    MLIR's order (by depth, then by name: `#distinct` < `#loc` < `#map` < `#set`)."""
+    if not leaves and not nesting:
+        return text
+    lines = text.split("\n")
+    first_map = n_defs = 0
+    while n_defs < len(lines) and _TOP_ALIAS.match(lines[n_defs]):
+        if lines[n_defs].startswith("#distinct"):
+            first_map = n_defs + 1
+        n_defs += 1
+    head = [line + "\n" for line in lines[:n_defs]]
+    rest = "\n".join(lines[n_defs:])
+    return "".join(head[:first_map] + leaves + head[first_map:] + nesting) + rest
+
+
+_TOP_ALIAS = re.compile(r"#(?:distinct|map|set)[0-9]* = ")
 
 
 _REGION_MARK = "\x00region\x00"
@@ -475,26 +557,37 @@ def _custom_alias_visit_texts(root: Operation, p: Printer) -> list[str]:
             for i, block in enumerate(region.blocks):
                 if i or entry_args:
                     later.append(" ".join([a.type._text for a in block.args]))
+                    later.extend(_arg_loc_visits(block, p))
                 later.extend(block.ops)
             stack.extend(reversed(later))
             continue
+        if type(item) is LocVisit:
+            texts.append(item)
+            continue
         op = item
+        if p.debuginfo and op.location is not None:
+            texts.append(LocVisit(op.location, True))
         if isinstance(op, UnregisteredOp) or not _custom_form_is_faithful(op):
             later = [" ".join([v.type._text for v in op.operands] + [r.type._text for r in op.results])]
             later.extend((r, True) for r in op.regions)
             attrs = [p.attr(v) for _, v in sorted(op.properties.items())] if not isinstance(op, UnregisteredOp) else []
             later.append(" ".join(attrs + [p.attr(v) for _, v in sorted(op.attributes.items())]))
+            later.extend(_attribute_loc_visits(op, p))
             stack.extend(reversed(later))
             continue
         regions.clear()
         start, indent, depth = len(p.out), p.indent, len(p.default_dialect)
         p.print_region = mark_region  # the instance attribute hides the method while this op prints
+        p.arg_loc_visits = []  # the block argument locations its printer writes (func.func's signature)
         try:
             p._print_custom_else_generic(op)
+            texts.extend(LocVisit(loc, False) for loc in p.arg_loc_visits)
         finally:
             del p.print_region
+            p.arg_loc_visits = None
             p.indent = indent
             del p.default_dialect[depth:]
+        texts.extend(_attribute_loc_visits(op, p))
         parts = "".join(p.out[start:]).split(_REGION_MARK)
         del p.out[start:]
         later = [parts[0]]
@@ -511,10 +604,11 @@ def _default_dialect_at(op: Operation) -> str:
     return getattr(type(parent), "default_dialect", "")
 
 
-def print_module(module: Operation, *, generic: bool = False, debuginfo: bool = False,
+def print_module(module: Operation, *, generic: bool = False, debuginfo: bool = False, local_scope: bool = True,
                  elide_elements_if_larger: int | None = None, elide_resources_if_larger: int | None = None) -> str:
-    """The module's full text, resource section included (see print_operation for elision)."""
-    return print_operation(module, generic=generic, debuginfo=debuginfo,
+    """The module's full text, resource section included (see print_operation for elision and
+    `local_scope`)."""
+    return print_operation(module, generic=generic, debuginfo=debuginfo, local_scope=local_scope,
                            elide_elements_if_larger=elide_elements_if_larger,
                            elide_resources_if_larger=elide_resources_if_larger)
 

@@ -288,7 +288,7 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
         p.expect_end()
         return TensorType(shape, elem, encoding)
     if head == "memref":
-        return _parse_memref(p, text, body_end, aliases)
+        return _parse_memref(p, text, body_end, aliases, ctx)
     if head == "vector":
         p._skip_ws()
         m = _VECTOR_DIMS.match(p.text, p.pos, p.end)
@@ -338,14 +338,20 @@ def _shape_and_element(p: DialectAsmParser) -> tuple[list[int | None], Type]:
 
 
 _STRIDED = re.compile(
-    r"strided<\[\s*(?:(?:-?[0-9]+|\?)\s*(?:,\s*(?:-?[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset:\s*(?:-?[0-9]+|\?))?\s*>"
+    r"strided<\s*\[\s*(?:(?:-?[0-9]+|\?)\s*(?:,\s*(?:-?[0-9]+|\?)\s*)*)?\](?:\s*,\s*offset\s*:\s*(?:-?[0-9]+|\?))?\s*>"
 )
 _MAP_DIMS = re.compile(r"affine_map<\s*\(([^)]*)\)")
 
 
-def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict | None = None) -> MemRefType:
+def _parse_memref(
+    p: DialectAsmParser, text: str, body_end: int, aliases: dict | None = None, ctx: Context | None = None
+) -> MemRefType:
     """`memref<dims x elem [, layout] [, memory space]>`; MLIR tells the layout from the memory space
-    by kind: `strided<...>` and `affine_map<...>` are layouts, anything else a memory space."""
+    by kind: `strided<...>` and `affine_map<...>` are layouts, anything else a memory space. As in
+    MLIR's parser, a later layout replaces an earlier one and the memory space comes last, once;
+    the parts are kept in MLIR's canonical text (irq.text.memref_parts)."""
+    from irq.text.memref_parts import is_identity_map, memory_space_text, strided_text
+
     unranked = p.parse_optional("*")
     if unranked:
         p._skip_ws()
@@ -359,18 +365,12 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict |
     while p.parse_optional(","):
         p._skip_ws()
         start = p.pos
-        depth, i = 0, start
-        while i < body_end and not (depth == 0 and text[i] == ","):
-            c = text[i]
-            if c in "<([{":
-                depth += 1
-            elif c in ">)]}" and not (c == ">" and text[i - 1 : i + 1] == "->"):
-                depth -= 1
-            i += 1
+        i = _list_item_end(text, start, body_end)
         extras.append((start, text[start:i].strip()))
         p.pos = i
     p.expect_end()
     layout = space = None
+    has_space = False
     for at, item in extras:
         if item.startswith("#") and "." not in item.partition("<")[0] and aliases and item in aliases:
             item = str(aliases[item])  # `#map`: an attribute alias (the parser lists them with the type aliases)
@@ -379,39 +379,67 @@ def _parse_memref(p: DialectAsmParser, text: str, body_end: int, aliases: dict |
         if item in ("strided", "affine_map"):
             raise BodySyntaxError(at, f"expected '<' after '{item}'")
         if item.startswith(("strided<", "affine_map<")):
-            if layout is not None or space is not None:
-                raise BodySyntaxError(at, "the layout of a memref comes before its memory space, once")
+            if unranked:
+                raise BodySyntaxError(at, "an unranked memref has no layout")
+            if has_space:
+                raise BodySyntaxError(at, "expected memory space to be last in memref type")
             if item.startswith("strided<"):
                 if not _STRIDED.fullmatch(item):
                     raise BodySyntaxError(at, f"expected strided<[strides], offset: n>, found '{item}'")
-                strides = item[item.index("[") + 1 : item.index("]")].strip()
-                count = len(strides.split(",")) if strides else 0
-                if shape is not None and count != len(shape):
-                    raise BodySyntaxError(
-                        at, f"expected the number of strides ({count}) to match the rank ({len(shape)})"
-                    )
-            if item.startswith("affine_map<"):
+                layout = (at, strided_text(item))
+            else:
                 from irq.text.affine import check_affine
 
                 try:
                     check_affine(item)
                 except BodySyntaxError as e:
                     raise BodySyntaxError(at + e.offset, e.message) from None
-                dims = _MAP_DIMS.match(item)
-                n_dims = len([d for d in dims.group(1).split(",") if d.strip()]) if dims else None
-                rank = len(shape) if shape is not None else None
-                if n_dims is not None and rank is not None and n_dims != rank:
-                    raise BodySyntaxError(at, f"memref layout mismatch between rank and affine map: {rank} != {n_dims}")
-            layout = item
-        elif item.startswith("#") and "." not in item.partition("<")[0]:
+                layout = (at, item)
+        elif item.startswith("#") and "." not in item.partition("<")[0] and "<" not in item:
             raise BodySyntaxError(at, f"undefined attribute alias '{item}' (or not a memref layout)")
         else:
-            if space is not None:
+            if has_space:
                 raise BodySyntaxError(at, "a memref has one memory space")
-            space = item
-    if unranked and layout is not None:
-        raise BodySyntaxError(extras[0][0], "an unranked memref has no layout")
+            has_space = True
+            try:
+                space = memory_space_text(item, ctx)
+            except BodySyntaxError as e:
+                raise BodySyntaxError(at + e.offset, e.message) from None
+    if layout is not None:  # MLIR verifies only the layout that stays (a later one replaces an earlier)
+        at, item = layout
+        rank = len(shape)
+        if item.startswith("strided<"):
+            strides = item[item.index("[") + 1 : item.index("]")].strip()
+            count = len(strides.split(",")) if strides else 0
+            if count != rank:
+                raise BodySyntaxError(at, f"expected the number of strides ({count}) to match the rank ({rank})")
+            layout = item
+        else:
+            dims = _MAP_DIMS.match(item)
+            n_dims = len([d for d in dims.group(1).split(",") if d.strip()]) if dims else None
+            if n_dims is not None and n_dims != rank:
+                raise BodySyntaxError(at, f"memref layout mismatch between rank and affine map: {rank} != {n_dims}")
+            layout = None if is_identity_map(item) else item  # the identity map is the default layout
     return MemRefType(shape, elem, layout, space)
+
+
+def _list_item_end(text: str, start: int, end: int) -> int:
+    """End of the comma-separated item at `start`: the next `,` outside brackets and strings."""
+    depth, i = 0, start
+    while i < end:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < end and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c in "<([{":
+            depth += 1
+        elif c in ">)]}" and not (c == ">" and text[i - 1 : i + 1] == "->"):
+            depth -= 1
+        elif c == "," and depth == 0:
+            break
+        i += 1
+    return i
 
 
 def _parse_dialect_type(text: str, ctx: Context | None, aliases: dict[str, Type] | None) -> Type:

@@ -145,7 +145,7 @@ func.func @f() {
 
 // -----
 
-// expected-error@+1 {{the layout of a memref comes before its memory space}}
+// expected-error@+1 {{expected memory space to be last in memref type}}
 "t.a"() : () -> memref<4xf32, 1, strided<[1]>>
 
 // -----
