@@ -530,12 +530,44 @@ def _instance_norm(args, kwargs):
                  "eps": float(b["eps"])})
 
 
+def _pow(args, kwargs):
+    """x.pow(n), torch.pow, `x ** n` and torch.square (n = 2) with a whole, non-negative Python exponent:
+    hl.pow_scalar, one lookup table. A fractional exponent is nan for every negative x and a negative one is
+    infinite at 0: no finite table holds those, so such calls (and tensor exponents, `2 ** x`) stay opaque
+    `torch.call`s, which convert refuses by name."""
+    b = bind((("input", _MISSING), ("exponent", _MISSING)), args, kwargs)
+    if b is None or not _tensor_value(b["input"]):
+        return None
+    n = b["exponent"]
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not float(n).is_integer() or n < 0:
+        return None
+    return Emit("pow_scalar", {"input": b["input"]}, {"exponent": int(n)})
+
+
+def _square(args, kwargs):
+    b = bind((("input", _MISSING),), args, kwargs)
+    return None if b is None else _pow((b["input"], 2), {})
+
+
 _ACT = {
     "relu": _simple("relu", _UNARY_P), "relu6": _simple("relu6", _UNARY_P),
     "hardswish": _simple("hardswish", _UNARY_P), "hardsigmoid": _simple("hardsigmoid", _UNARY_P),
     "silu": _simple("silu", _UNARY_P), "sigmoid": _simple("sigmoid", _X), "tanh": _simple("tanh", _X),
     "exp": _simple("exp", _X), "neg": _simple("neg", _X), "sqrt": _simple("sqrt", _X), "rsqrt": _simple("rsqrt", _X),
     "abs": _simple("abs", _X),
+}
+
+#: issue 12's element-wise functions (one bpu.lut each): parameters as torch.nn.functional names them
+_LUT_FNS = {
+    "elu": _simple("elu", (("input", _MISSING), ("alpha", 1.0), ("inplace", False))),
+    "celu": _simple("celu", (("input", _MISSING), ("alpha", 1.0), ("inplace", False))),
+    "selu": _simple("selu", _UNARY_P), "mish": _simple("mish", _UNARY_P),
+    "softplus": _simple("softplus", (("input", _MISSING), ("beta", 1.0), ("threshold", 20.0))),
+    "logsigmoid": _simple("logsigmoid", _X), "softsign": _simple("softsign", _X),
+    "tanhshrink": _simple("tanhshrink", _X),
+    "hardshrink": _simple("hardshrink", (("input", _MISSING), ("lambd", 0.5))),
+    "softshrink": _simple("softshrink", (("input", _MISSING), ("lambd", 0.5))),
+    "erf": _simple("erf", _X), "sin": _simple("sin", _X), "cos": _simple("cos", _X),
 }
 
 FUNCTIONS: dict[Callable, Callable] = {
@@ -591,6 +623,12 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.instance_norm: _instance_norm, F.scaled_dot_product_attention: _sdpa,
     F.prelu: _simple("prelu", (("input", _MISSING), ("weight", _MISSING)), ("input", "weight")),
     F.embedding: _embedding,
+    F.elu: _LUT_FNS["elu"], F.celu: _LUT_FNS["celu"], torch.celu: _LUT_FNS["celu"], F.selu: _LUT_FNS["selu"],
+    torch.selu: _LUT_FNS["selu"], F.softplus: _LUT_FNS["softplus"], F.mish: _LUT_FNS["mish"],
+    F.logsigmoid: _LUT_FNS["logsigmoid"], F.softsign: _LUT_FNS["softsign"], F.tanhshrink: _LUT_FNS["tanhshrink"],
+    F.hardshrink: _LUT_FNS["hardshrink"], F.softshrink: _LUT_FNS["softshrink"], torch.erf: _LUT_FNS["erf"],
+    torch.sin: _LUT_FNS["sin"], torch.cos: _LUT_FNS["cos"], torch.pow: _pow, operator.pow: _pow,
+    operator.ipow: _pow, torch.square: _square,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).
@@ -609,6 +647,8 @@ METHODS: dict[str, Callable] = {
     "clamp_max": _clamp_one("max"), "clamp_min_": _clamp_one("min"), "clamp_max_": _clamp_one("max"),
     "maximum": _elementwise2("maximum"), "minimum": _elementwise2("minimum"), "roll": _roll,
     "cumsum": _cumsum, "topk": _topk, "masked_fill": _masked_fill, "masked_fill_": _masked_fill,
+    "erf": _LUT_FNS["erf"], "sin": _LUT_FNS["sin"], "cos": _LUT_FNS["cos"], "hardshrink": _LUT_FNS["hardshrink"],
+    "pow": _pow, "square": _square,
 }
 
 

@@ -12,6 +12,12 @@ from torch import nn
 
 from support.probe_harness import X3, X4, ints, pos, probe
 
+
+def _ipow(x: torch.Tensor) -> torch.Tensor:
+    x **= 3
+    return x
+
+
 # -- element-wise activations: functions, methods, modules ------------------------------------------
 probe("torch.relu", lambda m, x: torch.relu(x), X4)
 probe("F.relu", lambda m, x: F.relu(x), X4)
@@ -52,6 +58,44 @@ probe("torch.rsqrt", lambda m, x: torch.rsqrt(x), pos(*X4))
 probe("Tensor.rsqrt", lambda m, x: x.rsqrt(), pos(*X4))
 probe("torch.abs", lambda m, x: torch.abs(x), X4)
 probe("Tensor.abs", lambda m, x: x.abs(), X4)
+# issue 12's element-wise functions, with their options at values where a dropped option shows
+probe("F.elu", lambda m, x: F.elu(x * 3, 0.4), X4)
+probe("F.elu inplace", lambda m, x: F.elu(x * 2, alpha=2.0, inplace=True), X4)
+probe("nn.ELU", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.ELU(alpha=0.7)})
+probe("F.celu", lambda m, x: F.celu(x * 3, 0.5), X4)
+probe("torch.celu", lambda m, x: torch.celu(x * 3, alpha=2.0), X4)
+probe("nn.CELU", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.CELU(1.5)})
+probe("F.selu", lambda m, x: F.selu(x * 3), X4)
+probe("torch.selu", lambda m, x: torch.selu(x * 3), X4)
+probe("nn.SELU", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.SELU()})
+probe("F.softplus", lambda m, x: F.softplus(x * 3), X4)
+probe("F.softplus beta threshold", lambda m, x: F.softplus(x * 3, beta=2.0, threshold=1.0), X4)
+probe("nn.Softplus", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Softplus(0.5, 2.0)})
+probe("F.mish", lambda m, x: F.mish(x * 3), X4)
+probe("nn.Mish", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Mish()})
+probe("F.logsigmoid", lambda m, x: F.logsigmoid(x * 3), X4)
+probe("nn.LogSigmoid", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.LogSigmoid()})
+probe("F.softsign", lambda m, x: F.softsign(x * 3), X4)
+probe("nn.Softsign", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Softsign()})
+probe("F.tanhshrink", lambda m, x: F.tanhshrink(x * 3), X4)
+probe("nn.Tanhshrink", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Tanhshrink()})
+probe("F.hardshrink", lambda m, x: F.hardshrink(x, 0.3), X4)
+probe("Tensor.hardshrink", lambda m, x: x.hardshrink(lambd=0.8), X4)
+probe("nn.Hardshrink", lambda m, x: m.act(x), X4, mods=lambda: {"act": nn.Hardshrink(0.2)})
+probe("F.softshrink", lambda m, x: F.softshrink(x, 0.3), X4)
+probe("nn.Softshrink", lambda m, x: m.act(x), X4, mods=lambda: {"act": nn.Softshrink(0.6)})
+probe("torch.erf", lambda m, x: torch.erf(x), X4)
+probe("Tensor.erf", lambda m, x: x.erf(), X4)
+probe("torch.sin", lambda m, x: torch.sin(x * 3), X4)
+probe("Tensor.sin", lambda m, x: x.sin(), X4)
+probe("torch.cos", lambda m, x: torch.cos(x * 3), X4)
+probe("Tensor.cos", lambda m, x: x.cos(), X4)
+probe("torch.pow", lambda m, x: torch.pow(x, 3), X4)
+probe("Tensor.pow", lambda m, x: x.pow(2), X4)
+probe("operator.pow", lambda m, x: x ** 2.0, X4)
+probe("operator.ipow", lambda m, x: _ipow(x * 2), X4)
+probe("torch.square", lambda m, x: torch.square(x), X4)
+probe("Tensor.square", lambda m, x: x.square(), X4)
 probe("F.softmax", lambda m, x: F.softmax(x, dim=-1), X3)
 probe("torch.softmax", lambda m, x: torch.softmax(x, 1), X3)
 probe("Tensor.softmax", lambda m, x: x.softmax(-2), X3)
