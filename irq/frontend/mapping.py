@@ -390,6 +390,42 @@ def _transpose(args, kwargs):
     return None if b is None else Emit("transpose", {"input": b["input"]}, {"dim0": b["dim0"], "dim1": b["dim1"]})
 
 
+def _swap(names: tuple[str, str]):
+    """torch.swapaxes(input, axis0, axis1) / torch.swapdims(input, dim0, dim1): numpy's names for transpose."""
+    def h(args, kwargs):
+        b = bind((("input", _MISSING), (names[0], _MISSING), (names[1], _MISSING)), args, kwargs)
+        return None if b is None else _transpose((b["input"], b[names[0]], b[names[1]]), {})
+    return h
+
+
+def _t(args, kwargs):
+    """Tensor.t() / torch.t: the transpose of a matrix; a 0-D or 1-D tensor is returned as it is (a view)."""
+    b = bind((("input", _MISSING),), args, kwargs)
+    rank = b["input"].meta.get("irq_rank") if b is not None and is_node(b["input"]) else None
+    if rank is None or rank > 2:
+        return None  # torch raises for rank > 2: keep the call, which raises the same error when it runs
+    if rank < 2:
+        return Emit("identity", {"input": b["input"]})
+    return Emit("transpose", {"input": b["input"]}, {"dim0": 0, "dim1": 1})
+
+
+def _narrow(args, kwargs):
+    """torch.narrow(input, dim, start, length) = input[..., start:start + length] along `dim` (hl.slice); a
+    negative start counts from the end of a statically known dim."""
+    b = bind((("input", _MISSING), ("dim", _MISSING), ("start", _MISSING), ("length", _MISSING)), args, kwargs)
+    if b is None or not all(isinstance(b[k], int) and not isinstance(b[k], bool) for k in ("dim", "start", "length")):
+        return None
+    start, length = b["start"], b["length"]
+    if start < 0:
+        t = b["input"].meta.get("irq_type") if is_node(b["input"]) else None
+        shape = getattr(t, "shape", None)
+        size = shape[b["dim"]] if shape is not None and -len(shape) <= b["dim"] < len(shape) else None
+        if not isinstance(size, int) or size < 0:
+            return None
+        start += size
+    return Emit("slice", {"input": b["input"]}, {"dim": b["dim"], "start": start, "end": start + length, "step": 1})
+
+
 def _pad(args, kwargs):
     b = bind((("input", _MISSING), ("pad", _MISSING), ("mode", "constant"), ("value", None)), args, kwargs)
     if b is None:
@@ -629,6 +665,8 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.hardshrink: _LUT_FNS["hardshrink"], F.softshrink: _LUT_FNS["softshrink"], torch.erf: _LUT_FNS["erf"],
     torch.sin: _LUT_FNS["sin"], torch.cos: _LUT_FNS["cos"], torch.pow: _pow, operator.pow: _pow,
     operator.ipow: _pow, torch.square: _square,
+    torch.t: _t, torch.swapaxes: _swap(("axis0", "axis1")), torch.swapdims: _swap(("dim0", "dim1")),
+    torch.narrow: _narrow,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).
@@ -649,6 +687,7 @@ METHODS: dict[str, Callable] = {
     "cumsum": _cumsum, "topk": _topk, "masked_fill": _masked_fill, "masked_fill_": _masked_fill,
     "erf": _LUT_FNS["erf"], "sin": _LUT_FNS["sin"], "cos": _LUT_FNS["cos"], "hardshrink": _LUT_FNS["hardshrink"],
     "pow": _pow, "square": _square,
+    "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
 }
 
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from support.probe_harness import X3, X4, ints, pos, probe
+from support.probe_harness import X2, X3, X4, ints, pos, probe
 
 
 def _ipow(x: torch.Tensor) -> torch.Tensor:
@@ -211,6 +211,16 @@ probe("torch.permute", lambda m, x: torch.permute(x, (0, 2, 3, 1)), X4)
 probe("Tensor.permute neg", lambda m, x: x.permute(0, -1, 1), X3)
 probe("torch.transpose", lambda m, x: torch.transpose(x, 0, -1), X3)
 probe("Tensor.transpose", lambda m, x: x.transpose(1, 2), X3)
+probe("Tensor.t", lambda m, x: x.t() * 2, X2)
+probe("Tensor.t 1-D", lambda m, x: x[0].t() + 1, X2)
+probe("torch.t", lambda m, x: torch.t(x.flatten(1)), X3)
+probe("Tensor.swapaxes", lambda m, x: x.swapaxes(0, -1), X3)
+probe("torch.swapaxes", lambda m, x: torch.swapaxes(x, axis0=1, axis1=3), X4)
+probe("Tensor.swapdims", lambda m, x: x.swapdims(2, 1), X4)
+probe("torch.swapdims", lambda m, x: torch.swapdims(x, 0, 2), X3)
+probe("torch.narrow", lambda m, x: torch.narrow(x, 1, 1, 2), X4)
+probe("Tensor.narrow", lambda m, x: x.narrow(-1, 2, 3) * 2, X3)
+probe("Tensor.narrow negative start", lambda m, x: x.narrow(2, -3, 2), X4)
 probe("torch.unsqueeze", lambda m, x: torch.unsqueeze(x, -1), X3)
 probe("Tensor.unsqueeze", lambda m, x: x.unsqueeze(0), X3)
 probe("torch.squeeze", lambda m, x: torch.squeeze(x), (2, 1, 3, 1))
