@@ -109,6 +109,8 @@ _add(spec("select", "input.select(dim, index) (aten.select).", attrs=(("dim", IN
           shape=sh.select))
 _add(spec("chunk", "Split into `chunks` pieces along `dim` (one result per piece).", attrs=(("chunks", INT),
           ("dim", INT)), variadic_results=True, shape=sh.chunk))
+_add(spec("unbind", "The slices along `dim`, that dim removed (one result per index; torch.unbind).",
+          attrs=(("dim", INT),), variadic_results=True, shape=sh.unbind))
 _add(spec("split", "Split along `dim` by size or sizes (one result per piece).",
           attrs=(("split_size", INT_OR_INTS), ("dim", INT)), variadic_results=True, shape=sh.split))
 _add(spec("interpolate", "Resize (F.interpolate, nn.Upsample); `size` entries may be #torch.operand<i> sizes.",

@@ -125,7 +125,7 @@ PASS_THROUGH = frozenset({"flatten", "reshape", "view", "permute", "transpose", 
                           "identity", "dropout", "max_pool2d", "slice"})
 ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul", "bmm"})
 #: Ops with one result per piece of their input (no arithmetic): a bpu.slice per result, scale shared.
-SPLITTING = frozenset({"chunk", "split"})
+SPLITTING = frozenset({"chunk", "split", "unbind"})
 
 class LoweringBase:
     """Lower one function; collects every op it cannot lower instead of stopping at the first. The

@@ -1,7 +1,8 @@
-"""Issue 12's data movement: Tensor.t() / torch.t, swapaxes / swapdims (functions and methods) and torch.narrow /
-Tensor.narrow, which stayed opaque `torch.call`s, import as the views they are: hl.transpose (t, swapaxes,
-swapdims), hl.identity (t of a 0-D or 1-D tensor) and hl.slice (narrow). No new bpu op: their lowerings are
-transpose's and slice's. The per-spelling probes are in tests/support/probes_ops.py; this is the chain check.
+"""Issue 12's data movement: Tensor.t() / torch.t, swapaxes / swapdims (functions and methods), torch.narrow /
+Tensor.narrow and torch.unbind / Tensor.unbind, which stayed opaque `torch.call`s, import as the views they are:
+hl.transpose (t, swapaxes, swapdims), hl.identity (t of a 0-D or 1-D tensor), hl.slice (narrow) and hl.unbind
+(one result per index). No new bpu op: they lower to bpu.permute, bpu.slice, and per unbind result a size-1
+bpu.slice and a bpu.reshape. The per-spelling probes are in tests/support/probes_ops.py; this is the chain check.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import irq
 
 class _Views(nn.Module):
     """Every alias between quantized owners, at dims where a wrong mapping moves other data: swapaxes of H and W
-    before an asymmetric kernel, narrow of channels (negative start too), t() of a [N, C] matrix read back."""
+    before an asymmetric kernel, narrow of channels (negative start too), t() of a [N, C] matrix read back,
+    unbind's rows restacked in another order."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -31,7 +33,8 @@ class _Views(nn.Module):
         y = torch.swapaxes(y.narrow(1, 1, 6), 2, 3)      # [N, 6, W, H]
         y = torch.narrow(y.swapdims(-1, -2), 1, -5, 4)  # [N, 4, H, W], channels 1..4 of the 6
         z = self.tall(torch.sigmoid(y)).mean((2, 3))    # [N, 6]
-        return self.fc(torch.tanh(z.t()).t())
+        rows = torch.tanh(z.t()).t().unbind(1)           # 6 x [N]
+        return self.fc(torch.stack([rows[5], rows[0], rows[1], rows[2], rows[3], rows[-2]], -1))
 
 
 @pytest.mark.parametrize("method", ["fx", "export"])
@@ -43,7 +46,7 @@ def test_views_import_typed_and_calibration_equals_eager(method):
     x = torch.randn(2, 3, 7, 9)
     ops = [op.name for op in irq.import_torch(model, (x,), method=method).walk()]
     assert "torch.call" not in ops, ops
-    assert ops.count("torch.transpose") == 4 and ops.count("torch.slice") == 2, ops
+    assert ops.count("torch.transpose") == 4 and ops.count("torch.slice") == 2 and "torch.unbind" in ops, ops
     qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", method=method, check_model=False)
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
@@ -68,7 +71,7 @@ def test_views_deploy_bit_exact(march):
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     program = irq.convert(qat, march=march)
     names = {op.name for op in program.walk()}
-    assert {"bpu.permute", "bpu.slice"} <= names, names
+    assert {"bpu.permute", "bpu.slice", "bpu.reshape"} <= names, names
     for batch in (2, 3):
         xb = torch.randn(batch, 3, 7, 9, generator=g)
         with torch.no_grad():

@@ -212,6 +212,7 @@ ATEN: dict[Any, Any] = {
     aten.pow_.Scalar: FUNCTIONS[torch.pow],  # `x **= 3`: the in-place overload has another name than pow's
     aten.t.default: FUNCTIONS[torch.t], aten.swapaxes.default: FUNCTIONS[torch.swapaxes],
     aten.swapdims.default: FUNCTIONS[torch.swapdims], aten.narrow.default: FUNCTIONS[torch.narrow],
+    aten.unbind.int: FUNCTIONS[torch.unbind],
 }
 # In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
 # gives later readers their result, so they map to the same typed op.

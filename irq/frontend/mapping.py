@@ -337,6 +337,12 @@ def _chunk(args, kwargs):
     return None if b is None else Emit("chunk", {"input": b["input"]}, {"chunks": b["chunks"], "dim": b["dim"]})
 
 
+def _unbind(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", 0)), args, kwargs)
+    return None if b is None or not isinstance(b["dim"], int) else Emit("unbind", {"input": b["input"]},
+                                                                        {"dim": b["dim"]})
+
+
 def _split(args, kwargs):
     b = bind((("input", _MISSING), ("split_size_or_sections", _MISSING), ("dim", 0)), args, kwargs) or \
         bind((("input", _MISSING), ("split_size", _MISSING), ("dim", 0)), args, kwargs)
@@ -666,7 +672,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     torch.sin: _LUT_FNS["sin"], torch.cos: _LUT_FNS["cos"], torch.pow: _pow, operator.pow: _pow,
     operator.ipow: _pow, torch.square: _square,
     torch.t: _t, torch.swapaxes: _swap(("axis0", "axis1")), torch.swapdims: _swap(("dim0", "dim1")),
-    torch.narrow: _narrow,
+    torch.narrow: _narrow, torch.unbind: _unbind,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).
@@ -688,6 +694,7 @@ METHODS: dict[str, Callable] = {
     "erf": _LUT_FNS["erf"], "sin": _LUT_FNS["sin"], "cos": _LUT_FNS["cos"], "hardshrink": _LUT_FNS["hardshrink"],
     "pow": _pow, "square": _square,
     "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
+    "unbind": _unbind,
 }
 
 
@@ -695,7 +702,7 @@ METHODS: dict[str, Callable] = {
 #: the mutation analysis treats them as aliases. Every other typed op allocates its result.
 MAY_ALIAS = frozenset({"contiguous", "identity", "dropout", "flatten", "reshape", "view", "permute", "transpose",
                        "unsqueeze", "squeeze", "getitem", "slice", "select", "chunk", "split", "quant_stub",
-                       "dequant_stub", "expand"})
+                       "dequant_stub", "expand", "unbind"})
 
 
 def allocates(emits: list[Emit] | None) -> bool:

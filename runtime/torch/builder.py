@@ -446,6 +446,7 @@ IMPLS: dict[str, Callable] = {
                                      a.get("end"), a["step"]),
     "select": lambda b, op, a: b.call(torch.select, b.v(op.operands[0]), a["dim"], a["index"]),
     "chunk": _split(torch.chunk, "chunks"), "split": _split(torch.split, "split_size"),
+    "unbind": lambda b, op, a: _getitems(b, op, b.call(torch.unbind, b.v(op.operands[0]), a["dim"])),
     "interpolate": lambda b, op, a: b.call(F.interpolate, b.v(op.operands[0]), size=a.get("size"),
                                            scale_factor=a.get("scale_factor"), mode=a["mode"],
                                            align_corners=a.get("align_corners")),

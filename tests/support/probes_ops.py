@@ -13,6 +13,10 @@ from torch import nn
 from support.probe_harness import X2, X3, X4, ints, pos, probe
 
 
+def _first_minus_last(rows: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return rows[0] - rows[-1]
+
+
 def _ipow(x: torch.Tensor) -> torch.Tensor:
     x **= 3
     return x
@@ -221,6 +225,9 @@ probe("torch.swapdims", lambda m, x: torch.swapdims(x, 0, 2), X3)
 probe("torch.narrow", lambda m, x: torch.narrow(x, 1, 1, 2), X4)
 probe("Tensor.narrow", lambda m, x: x.narrow(-1, 2, 3) * 2, X3)
 probe("Tensor.narrow negative start", lambda m, x: x.narrow(2, -3, 2), X4)
+probe("torch.unbind", lambda m, x: torch.unbind(x, 1)[2] * 2, X4)
+probe("Tensor.unbind", lambda m, x: torch.stack(x.unbind(-1), 1), X3)
+probe("Tensor.unbind dim 0", lambda m, x: _first_minus_last(x.unbind()), X2)
 probe("torch.unsqueeze", lambda m, x: torch.unsqueeze(x, -1), X3)
 probe("Tensor.unsqueeze", lambda m, x: x.unsqueeze(0), X3)
 probe("torch.squeeze", lambda m, x: torch.squeeze(x), (2, 1, 3, 1))
