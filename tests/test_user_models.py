@@ -77,6 +77,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "floor_divide": (um.FloorDivide, (3, 8, 8)),
     "multihead_attention": (um.AttentionBlock, (5, 16)),
     "log_softmax": (um.LogSoftmaxHead, (3, 8, 8)),
+    "smooth_activations": (um.SmoothActivations, (3, 8, 8)),
     # a parameter added to an activation (fuse once took it as a residual; lower-bpu refused constant operands)
     "conv_plus_bias_parameter": (um.ConvPlusBias, (3, 8, 8)),
     **{f"conv_padding_{m}": ((lambda m=m: um.PaddingModes(m)), (3, 8, 8))

@@ -592,3 +592,22 @@ class LogSoftmaxHead(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = self.conv(x)
         return F.log_softmax(self.fc(y.mean((2, 3))), dim=1), torch.log_softmax(y, 1)
+
+
+class SmoothActivations(nn.Module):
+    """The activations and views of issue 12 in one net, as a user writes them: a Mish backbone (YOLOv4), ELU /
+    SELU / Softplus heads, a `x ** 2` energy term, and a head split by narrow / swapaxes / unbind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = nn.Mish()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.elu = nn.ELU(alpha=0.5)
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.elu(self.conv(self.act(self.stem(x))))
+        a = F.softplus(y.narrow(1, 0, 4), beta=2.0) + torch.selu(y.narrow(1, 4, 4)) ** 2
+        rows = torch.swapaxes(a.mean(3), 1, 2).unbind(1)  # H x [N, 4]
+        return self.fc(rows[0] - F.softsign(rows[-1]))
