@@ -120,3 +120,37 @@ def test_a_power_no_finite_table_holds_stays_opaque(exponent):
     module = irq.import_torch(_Power(exponent), (x,))
     ops = [op.name for op in module.walk()]
     assert "torch.call" in ops and "torch.pow_scalar" not in ops, ops
+
+
+#: (kind, attributes, torch's float64 function with the same options)
+TABLE_FUNCTIONS = [
+    ("elu", {"alpha": 0.4}, lambda t: F.elu(t, 0.4)),
+    ("celu", {"alpha": 2.0}, lambda t: F.celu(t, 2.0)),
+    ("selu", {}, F.selu),
+    ("softplus", {"beta": 2.0, "threshold": 1.0}, lambda t: F.softplus(t, 2.0, 1.0)),
+    ("softplus", {"beta": 0.5, "threshold": 20.0}, lambda t: F.softplus(t, 0.5, 20.0)),
+    ("mish", {}, F.mish),
+    ("logsigmoid", {}, F.logsigmoid),
+    ("softsign", {}, F.softsign),
+    ("tanhshrink", {}, F.tanhshrink),
+    ("hardshrink", {"lambd": 0.3}, lambda t: F.hardshrink(t, 0.3)),
+    ("softshrink", {"lambd": 0.3}, lambda t: F.softshrink(t, 0.3)),
+    ("erf", {}, torch.erf),
+    ("sin", {}, torch.sin),
+    ("cos", {}, torch.cos),
+    ("pow_scalar", {"exponent": 2}, lambda t: t ** 2),
+    ("pow_scalar", {"exponent": 3}, lambda t: torch.pow(t, 3)),
+]
+
+
+@pytest.mark.parametrize("kind, attrs, torch_fn", TABLE_FUNCTIONS,
+                         ids=[f"{k}-{'-'.join(f'{n}{v}' for n, v in a.items())}" for k, a, _ in TABLE_FUNCTIONS])
+def test_table_function_is_torchs(kind, attrs, torch_fn):
+    """The float64 function lower-bpu and VALIDATION both build the table from (so deployed == VALIDATION cannot
+    see an error in it) against torch in float64 on a grid through every knee (softplus's threshold switch, the
+    shrinks' +-lambd, elu's 0); the reference runtime's float island calls the same function. Bug caught: a
+    dropped option (softplus's threshold, a shrink's lambd), a wrong constant (selu's), softshrink's sides swapped."""
+    from irq import lut_functions
+    grid = np.concatenate([np.linspace(-12, 12, 4801), [-0.3, 0.3, 0.5, 0.0, 40.0, -40.0]])
+    want = torch_fn(torch.from_numpy(grid)).numpy()
+    np.testing.assert_allclose(lut_functions.function(kind, attrs)(grid), want, rtol=1e-12, atol=1e-12)
