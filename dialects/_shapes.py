@@ -349,6 +349,16 @@ def chunk(op: Op):
     return _pieces(op, x, d, size, -(-x[d] // size))
 
 
+def unbind(op: Op):
+    """torch.unbind: one result per index along `dim`, each without that dim."""
+    x = shape_of(op.operands[0])
+    if x is None:
+        return None
+    d = norm_dim(int_attr(op, "dim", 0), len(x))
+    _check_count(op, x[d])
+    return [tuple(x[:d] + x[d + 1:])] * x[d]
+
+
 def split(op: Op):
     """torch.split: pieces of `split_size` (the last one smaller), or the listed sizes, which must
     add up to the dimension; split_size 0 only splits a dimension of size 0 (into one piece)."""

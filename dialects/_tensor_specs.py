@@ -58,6 +58,18 @@ _add(spec("leaky_relu", "max(x, 0) + negative_slope * min(x, 0).", attrs=(("nega
           shape=sh.same_as_input))
 _add(spec("gelu", "GELU; approximate = \"none\" or \"tanh\".", attrs=(("approximate", STR),),
           shape=sh.same_as_input))
+# element-wise functions users call between layers (issue 12): each one lowers to a bpu.lut, as gelu does
+for _u in ("selu", "mish", "logsigmoid", "softsign", "tanhshrink", "erf", "sin", "cos"):
+    _add(spec(_u, f"Element-wise {_u} (torch's definition).", shape=sh.same_as_input))
+for _u in ("elu", "celu"):
+    _add(spec(_u, f"{_u.upper()} with its `alpha` (F.{_u}).", attrs=(("alpha", FLOAT),), shape=sh.same_as_input))
+_add(spec("softplus", "log(1 + exp(beta * x)) / beta; x where beta * x > threshold (F.softplus).",
+          attrs=(("beta", FLOAT), ("threshold", FLOAT)), shape=sh.same_as_input))
+for _u in ("hardshrink", "softshrink"):
+    _add(spec(_u, f"F.{_u} with its `lambd`.", attrs=(("lambd", FLOAT),), shape=sh.same_as_input))
+_add(spec("pow_scalar", "x ** exponent for a Python number `exponent` (x.pow(2), torch.square, x ** 3); the "
+          "frontend maps whole non-negative exponents only (a fractional power of a negative x is nan).",
+          attrs=(("exponent", NUMBER),), shape=sh.same_as_input))
 _add(spec("softmax", "Softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_as_input))
 _add(spec("log_softmax", "Log-softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_as_input))
 _add(spec("clamp", "Clamp to [min, max]; either bound may be absent.", attrs=(("min?", NUMBER), ("max?", NUMBER)),
@@ -97,6 +109,8 @@ _add(spec("select", "input.select(dim, index) (aten.select).", attrs=(("dim", IN
           shape=sh.select))
 _add(spec("chunk", "Split into `chunks` pieces along `dim` (one result per piece).", attrs=(("chunks", INT),
           ("dim", INT)), variadic_results=True, shape=sh.chunk))
+_add(spec("unbind", "The slices along `dim`, that dim removed (one result per index; torch.unbind).",
+          attrs=(("dim", INT),), variadic_results=True, shape=sh.unbind))
 _add(spec("split", "Split along `dim` by size or sizes (one result per piece).",
           attrs=(("split_size", INT_OR_INTS), ("dim", INT)), variadic_results=True, shape=sh.split))
 _add(spec("interpolate", "Resize (F.interpolate, nn.Upsample); `size` entries may be #torch.operand<i> sizes.",

@@ -37,6 +37,7 @@ DIALECT = Dialect("hl", "Module-style float ops with stable owner paths; fused c
 DATA_MOVEMENT = frozenset({"contiguous", "identity", "dropout", "flatten", "reshape", "view", "permute", "transpose",
                            "unsqueeze", "squeeze", "getitem", "slice", "select", "chunk", "split", "max_pool2d",
                            "pad", "roll", "pixel_shuffle", "pixel_unshuffle", "topk"})
+DATA_MOVEMENT |= {"unbind"}  # issue 12: torch.unbind's slices (a bpu.slice and a bpu.reshape per result)
 
 ACTIVATIONS = ("relu", "relu6")
 

@@ -334,17 +334,21 @@ class OpLowerings:
         self.q[op.results[0]] = QValue(y, x.scale, x.dtype)
 
     def lower_pieces(self, op: Operation) -> None:
-        """chunk/split: one bpu.slice per result, at the offsets the static result shapes give (codes and
+        """chunk/split/unbind: one bpu.slice per result, at the offsets the static result shapes give (codes and
         scale pass through, as annotation shares the input's quantizer with every piece)."""
         x = self.act(op.operands[0])
         shape = _shape(op.operands[0])
         dim = op.get_attr("dim").value % len(shape) if op.get_attr("dim") is not None else 0
         start = 0
+        unbind = _base(op) == "unbind"  # each result drops `dim`: a size-1 slice, then a reshape without it
         for r in op.results:
-            size = _shape(r)[dim]
-            out_t = TensorType(_shape(r), _int_type(x.dtype))
+            size = 1 if unbind else _shape(r)[dim]
+            piece_shape = [*shape[:dim], 1, *shape[dim + 1:]] if unbind else _shape(r)
+            out_t = TensorType(piece_shape, _int_type(x.dtype))
             piece = self.emit(bpu.SliceOp(x.value, dim=IntegerAttr(dim, i64), start=IntegerAttr(start, i64),
                                           end=IntegerAttr(start + size, i64), result_types=[out_t])).out
+            if unbind:
+                piece = self.emit(bpu.ReshapeOp(piece, result_types=[TensorType(_shape(r), _int_type(x.dtype))])).out
             self.q[r] = QValue(piece, x.scale, x.dtype)
             start += size
         if start != shape[dim]:

@@ -116,9 +116,11 @@ def _constant_data(v: Value) -> np.ndarray | None:
 
 
 def _lut_attrs(op: Operation) -> dict:
-    """The attributes irq.lut_functions reads (approximate, min/max_val, negative_slope, min, max, other, alpha)."""
+    """The attributes irq.lut_functions reads (approximate, min/max_val, negative_slope, min, max, other, alpha;
+    softplus's beta/threshold, the shrinks' lambd, pow_scalar's exponent)."""
     out = {}
-    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max", "other", "alpha"):
+    for name in ("approximate", "min_val", "max_val", "negative_slope", "min", "max", "other", "alpha",
+                 "beta", "threshold", "lambd", "exponent"):
         a = op.get_attr(name)
         if a is not None:
             out[name] = a.value if isinstance(a, (StringAttr, IntegerAttr, FloatAttr)) else a
@@ -131,7 +133,7 @@ PASS_THROUGH = frozenset({"flatten", "reshape", "view", "permute", "transpose", 
                           "identity", "dropout", "max_pool2d", "slice"})
 ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul", "bmm"})
 #: Ops with one result per piece of their input (no arithmetic): a bpu.slice per result, scale shared.
-SPLITTING = frozenset({"chunk", "split"})
+SPLITTING = frozenset({"chunk", "split", "unbind"})
 
 class LoweringBase:
     """Lower one function; collects every op it cannot lower instead of stopping at the first. The

@@ -126,6 +126,15 @@ class _WithQuantStub(nn.Module):
 
 
 MODELS["quant_stub"] = (lambda: _WithQuantStub(Net(lambda m, y: y)), (3, 8, 8))
+# issue 12's element-wise functions (their chain checks: tests/test_elementwise_functions.py)
+MODELS.update({
+    **{k: (lambda k=k: Net(lambda m, y: getattr(F, k)(y)), (3, 8, 8))
+       for k in ("elu", "celu", "selu", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink", "hardshrink",
+                 "softshrink")},
+    **{k: (lambda k=k: Net(lambda m, y: getattr(torch, k)(y)), (3, 8, 8)) for k in ("erf", "sin", "cos")},
+    "pow_scalar": (lambda: Net(lambda m, y: y ** 2), (3, 8, 8)),
+    "unbind": (lambda: Net(lambda m, y: torch.stack([y.unbind(1)[3], y.unbind(1)[0]], 1)), (3, 8, 8)),
+})
 
 CASES = sorted((march, op) for march in ("bayes", "nash") for op in get_march(march).ops)
 

@@ -80,6 +80,7 @@ CONVERTIBLE: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = 
     "multihead_attention_seq_first": (lambda: um.AttentionBlock(batch_first=False), (5, 16)),
     "hand_written_attention": (um.HandWrittenAttention, (5, 16)),
     "log_softmax": (um.LogSoftmaxHead, (3, 8, 8)),
+    "smooth_activations": (um.SmoothActivations, (3, 8, 8)),
     # a parameter added to an activation (fuse once took it as a residual; lower-bpu refused constant operands)
     "conv_plus_bias_parameter": (um.ConvPlusBias, (3, 8, 8)),
     "abs_neg": (um.SignOps, (3, 8, 8)),

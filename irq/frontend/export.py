@@ -112,6 +112,15 @@ def _reciprocal(args, kwargs):
     return Emit("rdiv_scalar", {"input": args[0]}, {"other": 1.0}) if len(args) == 1 and not kwargs else None
 
 
+def _elu(args, kwargs):
+    """aten.elu(input, alpha, scale, input_scale): F.elu's op when scale and input_scale are 1 (F.elu passes
+    only alpha; other values come from a hand-written aten call and stay opaque)."""
+    b = bind((("input", _MISSING), ("alpha", 1.0), ("scale", 1.0), ("input_scale", 1.0)), args, kwargs)
+    if b is None or b["scale"] != 1 or b["input_scale"] != 1:
+        return None
+    return FUNCTIONS[F.elu]((b["input"], b["alpha"]), {})
+
+
 def _upsample(mode: str, has_align: bool):
     """aten.upsample_*2d.vec(input, output_size, [align_corners,] scale_factors) as F.interpolate's op."""
     def h(args, kwargs):
@@ -194,6 +203,16 @@ ATEN: dict[Any, Any] = {
     aten.conv_transpose2d.input: FUNCTIONS[F.conv_transpose2d], aten.group_norm.default: _group_norm,
     aten.unflatten.int: _unflatten, aten.sigmoid_.default: FUNCTIONS[torch.sigmoid],
     aten.scaled_dot_product_attention.default: FUNCTIONS[F.scaled_dot_product_attention],
+    aten.elu.default: _elu, aten.celu.default: FUNCTIONS[F.celu], aten.selu.default: FUNCTIONS[F.selu],
+    aten.softplus.default: FUNCTIONS[F.softplus], aten.mish.default: FUNCTIONS[F.mish],
+    aten.log_sigmoid.default: FUNCTIONS[F.logsigmoid], aten.hardshrink.default: FUNCTIONS[F.hardshrink],
+    aten.softshrink.default: FUNCTIONS[F.softshrink], aten.erf.default: FUNCTIONS[torch.erf],
+    aten.sin.default: FUNCTIONS[torch.sin], aten.cos.default: FUNCTIONS[torch.cos],
+    aten.pow.Tensor_Scalar: FUNCTIONS[torch.pow], aten.square.default: FUNCTIONS[torch.square],
+    aten.pow_.Scalar: FUNCTIONS[torch.pow],  # `x **= 3`: the in-place overload has another name than pow's
+    aten.t.default: FUNCTIONS[torch.t], aten.swapaxes.default: FUNCTIONS[torch.swapaxes],
+    aten.swapdims.default: FUNCTIONS[torch.swapdims], aten.narrow.default: FUNCTIONS[torch.narrow],
+    aten.unbind.int: FUNCTIONS[torch.unbind],
 }
 # In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
 # gives later readers their result, so they map to the same typed op.

@@ -337,6 +337,12 @@ def _chunk(args, kwargs):
     return None if b is None else Emit("chunk", {"input": b["input"]}, {"chunks": b["chunks"], "dim": b["dim"]})
 
 
+def _unbind(args, kwargs):
+    b = bind((("input", _MISSING), ("dim", 0)), args, kwargs)
+    return None if b is None or not isinstance(b["dim"], int) else Emit("unbind", {"input": b["input"]},
+                                                                        {"dim": b["dim"]})
+
+
 def _split(args, kwargs):
     b = bind((("input", _MISSING), ("split_size_or_sections", _MISSING), ("dim", 0)), args, kwargs) or \
         bind((("input", _MISSING), ("split_size", _MISSING), ("dim", 0)), args, kwargs)
@@ -388,6 +394,42 @@ def _flatten(args, kwargs):
 def _transpose(args, kwargs):
     b = bind((("input", _MISSING), ("dim0", _MISSING), ("dim1", _MISSING)), args, kwargs)
     return None if b is None else Emit("transpose", {"input": b["input"]}, {"dim0": b["dim0"], "dim1": b["dim1"]})
+
+
+def _swap(names: tuple[str, str]):
+    """torch.swapaxes(input, axis0, axis1) / torch.swapdims(input, dim0, dim1): numpy's names for transpose."""
+    def h(args, kwargs):
+        b = bind((("input", _MISSING), (names[0], _MISSING), (names[1], _MISSING)), args, kwargs)
+        return None if b is None else _transpose((b["input"], b[names[0]], b[names[1]]), {})
+    return h
+
+
+def _t(args, kwargs):
+    """Tensor.t() / torch.t: the transpose of a matrix; a 0-D or 1-D tensor is returned as it is (a view)."""
+    b = bind((("input", _MISSING),), args, kwargs)
+    rank = b["input"].meta.get("irq_rank") if b is not None and is_node(b["input"]) else None
+    if rank is None or rank > 2:
+        return None  # torch raises for rank > 2: keep the call, which raises the same error when it runs
+    if rank < 2:
+        return Emit("identity", {"input": b["input"]})
+    return Emit("transpose", {"input": b["input"]}, {"dim0": 0, "dim1": 1})
+
+
+def _narrow(args, kwargs):
+    """torch.narrow(input, dim, start, length) = input[..., start:start + length] along `dim` (hl.slice); a
+    negative start counts from the end of a statically known dim."""
+    b = bind((("input", _MISSING), ("dim", _MISSING), ("start", _MISSING), ("length", _MISSING)), args, kwargs)
+    if b is None or not all(isinstance(b[k], int) and not isinstance(b[k], bool) for k in ("dim", "start", "length")):
+        return None
+    start, length = b["start"], b["length"]
+    if start < 0:
+        t = b["input"].meta.get("irq_type") if is_node(b["input"]) else None
+        shape = getattr(t, "shape", None)
+        size = shape[b["dim"]] if shape is not None and -len(shape) <= b["dim"] < len(shape) else None
+        if not isinstance(size, int) or size < 0:
+            return None
+        start += size
+    return Emit("slice", {"input": b["input"]}, {"dim": b["dim"], "start": start, "end": start + length, "step": 1})
 
 
 def _pad(args, kwargs):
@@ -530,12 +572,44 @@ def _instance_norm(args, kwargs):
                  "eps": float(b["eps"])})
 
 
+def _pow(args, kwargs):
+    """x.pow(n), torch.pow, `x ** n` and torch.square (n = 2) with a whole, non-negative Python exponent:
+    hl.pow_scalar, one lookup table. A fractional exponent is nan for every negative x and a negative one is
+    infinite at 0: no finite table holds those, so such calls (and tensor exponents, `2 ** x`) stay opaque
+    `torch.call`s, which convert refuses by name."""
+    b = bind((("input", _MISSING), ("exponent", _MISSING)), args, kwargs)
+    if b is None or not _tensor_value(b["input"]):
+        return None
+    n = b["exponent"]
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not float(n).is_integer() or n < 0:
+        return None
+    return Emit("pow_scalar", {"input": b["input"]}, {"exponent": int(n)})
+
+
+def _square(args, kwargs):
+    b = bind((("input", _MISSING),), args, kwargs)
+    return None if b is None else _pow((b["input"], 2), {})
+
+
 _ACT = {
     "relu": _simple("relu", _UNARY_P), "relu6": _simple("relu6", _UNARY_P),
     "hardswish": _simple("hardswish", _UNARY_P), "hardsigmoid": _simple("hardsigmoid", _UNARY_P),
     "silu": _simple("silu", _UNARY_P), "sigmoid": _simple("sigmoid", _X), "tanh": _simple("tanh", _X),
     "exp": _simple("exp", _X), "neg": _simple("neg", _X), "sqrt": _simple("sqrt", _X), "rsqrt": _simple("rsqrt", _X),
     "abs": _simple("abs", _X),
+}
+
+#: issue 12's element-wise functions (one bpu.lut each): parameters as torch.nn.functional names them
+_LUT_FNS = {
+    "elu": _simple("elu", (("input", _MISSING), ("alpha", 1.0), ("inplace", False))),
+    "celu": _simple("celu", (("input", _MISSING), ("alpha", 1.0), ("inplace", False))),
+    "selu": _simple("selu", _UNARY_P), "mish": _simple("mish", _UNARY_P),
+    "softplus": _simple("softplus", (("input", _MISSING), ("beta", 1.0), ("threshold", 20.0))),
+    "logsigmoid": _simple("logsigmoid", _X), "softsign": _simple("softsign", _X),
+    "tanhshrink": _simple("tanhshrink", _X),
+    "hardshrink": _simple("hardshrink", (("input", _MISSING), ("lambd", 0.5))),
+    "softshrink": _simple("softshrink", (("input", _MISSING), ("lambd", 0.5))),
+    "erf": _simple("erf", _X), "sin": _simple("sin", _X), "cos": _simple("cos", _X),
 }
 
 FUNCTIONS: dict[Callable, Callable] = {
@@ -591,6 +665,14 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.instance_norm: _instance_norm, F.scaled_dot_product_attention: _sdpa,
     F.prelu: _simple("prelu", (("input", _MISSING), ("weight", _MISSING)), ("input", "weight")),
     F.embedding: _embedding,
+    F.elu: _LUT_FNS["elu"], F.celu: _LUT_FNS["celu"], torch.celu: _LUT_FNS["celu"], F.selu: _LUT_FNS["selu"],
+    torch.selu: _LUT_FNS["selu"], F.softplus: _LUT_FNS["softplus"], F.mish: _LUT_FNS["mish"],
+    F.logsigmoid: _LUT_FNS["logsigmoid"], F.softsign: _LUT_FNS["softsign"], F.tanhshrink: _LUT_FNS["tanhshrink"],
+    F.hardshrink: _LUT_FNS["hardshrink"], F.softshrink: _LUT_FNS["softshrink"], torch.erf: _LUT_FNS["erf"],
+    torch.sin: _LUT_FNS["sin"], torch.cos: _LUT_FNS["cos"], torch.pow: _pow, operator.pow: _pow,
+    operator.ipow: _pow, torch.square: _square,
+    torch.t: _t, torch.swapaxes: _swap(("axis0", "axis1")), torch.swapdims: _swap(("dim0", "dim1")),
+    torch.narrow: _narrow, torch.unbind: _unbind,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).
@@ -609,6 +691,10 @@ METHODS: dict[str, Callable] = {
     "clamp_max": _clamp_one("max"), "clamp_min_": _clamp_one("min"), "clamp_max_": _clamp_one("max"),
     "maximum": _elementwise2("maximum"), "minimum": _elementwise2("minimum"), "roll": _roll,
     "cumsum": _cumsum, "topk": _topk, "masked_fill": _masked_fill, "masked_fill_": _masked_fill,
+    "erf": _LUT_FNS["erf"], "sin": _LUT_FNS["sin"], "cos": _LUT_FNS["cos"], "hardshrink": _LUT_FNS["hardshrink"],
+    "pow": _pow, "square": _square,
+    "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
+    "unbind": _unbind,
 }
 
 
@@ -616,7 +702,7 @@ METHODS: dict[str, Callable] = {
 #: the mutation analysis treats them as aliases. Every other typed op allocates its result.
 MAY_ALIAS = frozenset({"contiguous", "identity", "dropout", "flatten", "reshape", "view", "permute", "transpose",
                        "unsqueeze", "squeeze", "getitem", "slice", "select", "chunk", "split", "quant_stub",
-                       "dequant_stub", "expand"})
+                       "dequant_stub", "expand", "unbind"})
 
 
 def allocates(emits: list[Emit] | None) -> bool:

@@ -50,6 +50,23 @@ for _name, _fn in _UNARY.items():
     _register(_name)(lambda op, x, _fn=_fn: _fn(_f(x)))
 
 
+def _lut_function(kind: str):
+    """Issue 12's element-wise functions in float: the float64 function their lookup tables are built from
+    (irq.lut_functions), so a float island and the bpu.lut agree on the formula (torch's)."""
+    from irq import lut_functions
+
+    def run(op, x):
+        attrs = {n: attr(op, n) for n in ("alpha", "beta", "threshold", "lambd", "exponent")
+                 if op.get_attr(n) is not None}
+        return lut_functions.function(kind, attrs)(_f(x))
+    return run
+
+
+for _name in ("elu", "celu", "selu", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink", "hardshrink",
+              "softshrink", "erf", "sin", "cos", "pow_scalar"):
+    _register(_name)(_lut_function(_name))
+
+
 @_register("gelu")
 def gelu(op, x):
     x = _f(x)

@@ -685,3 +685,18 @@ class ShiftedWindows(nn.Module):
         y = torch.roll(self.conv(x), shifts=(-2, -2), dims=(2, 3))
         y = torch.roll(self.mix(y), shifts=(2, 2), dims=(2, 3))
         return y, y.roll(1, 1)
+class SmoothActivations(nn.Module):
+    """The activations and views of issue 12 in one net, as a user writes them: a Mish backbone (YOLOv4), ELU /
+    SELU / Softplus heads, a `x ** 2` energy term, and a head split by narrow / swapaxes / unbind."""
+
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = nn.Mish()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.elu = nn.ELU(alpha=0.5)
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.elu(self.conv(self.act(self.stem(x))))
+        a = F.softplus(y.narrow(1, 0, 4), beta=2.0) + torch.selu(y.narrow(1, 4, 4)) ** 2
+        rows = torch.swapaxes(a.mean(3), 1, 2).unbind(1)  # H x [N, 4]
+        return self.fc(rows[0] - F.softsign(rows[-1]))

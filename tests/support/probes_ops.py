@@ -10,7 +10,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from support.probe_harness import X3, X4, ints, pos, probe
+from support.probe_harness import X2, X3, X4, ints, pos, probe
+
+
+def _first_minus_last(rows: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return rows[0] - rows[-1]
+
+
+def _ipow(x: torch.Tensor) -> torch.Tensor:
+    x **= 3
+    return x
+
 
 # -- element-wise activations: functions, methods, modules ------------------------------------------
 probe("torch.relu", lambda m, x: torch.relu(x), X4)
@@ -52,6 +62,44 @@ probe("torch.rsqrt", lambda m, x: torch.rsqrt(x), pos(*X4))
 probe("Tensor.rsqrt", lambda m, x: x.rsqrt(), pos(*X4))
 probe("torch.abs", lambda m, x: torch.abs(x), X4)
 probe("Tensor.abs", lambda m, x: x.abs(), X4)
+# issue 12's element-wise functions, with their options at values where a dropped option shows
+probe("F.elu", lambda m, x: F.elu(x * 3, 0.4), X4)
+probe("F.elu inplace", lambda m, x: F.elu(x * 2, alpha=2.0, inplace=True), X4)
+probe("nn.ELU", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.ELU(alpha=0.7)})
+probe("F.celu", lambda m, x: F.celu(x * 3, 0.5), X4)
+probe("torch.celu", lambda m, x: torch.celu(x * 3, alpha=2.0), X4)
+probe("nn.CELU", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.CELU(1.5)})
+probe("F.selu", lambda m, x: F.selu(x * 3), X4)
+probe("torch.selu", lambda m, x: torch.selu(x * 3), X4)
+probe("nn.SELU", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.SELU()})
+probe("F.softplus", lambda m, x: F.softplus(x * 3), X4)
+probe("F.softplus beta threshold", lambda m, x: F.softplus(x * 3, beta=2.0, threshold=1.0), X4)
+probe("nn.Softplus", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Softplus(0.5, 2.0)})
+probe("F.mish", lambda m, x: F.mish(x * 3), X4)
+probe("nn.Mish", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Mish()})
+probe("F.logsigmoid", lambda m, x: F.logsigmoid(x * 3), X4)
+probe("nn.LogSigmoid", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.LogSigmoid()})
+probe("F.softsign", lambda m, x: F.softsign(x * 3), X4)
+probe("nn.Softsign", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Softsign()})
+probe("F.tanhshrink", lambda m, x: F.tanhshrink(x * 3), X4)
+probe("nn.Tanhshrink", lambda m, x: m.act(x * 3), X4, mods=lambda: {"act": nn.Tanhshrink()})
+probe("F.hardshrink", lambda m, x: F.hardshrink(x, 0.3), X4)
+probe("Tensor.hardshrink", lambda m, x: x.hardshrink(lambd=0.8), X4)
+probe("nn.Hardshrink", lambda m, x: m.act(x), X4, mods=lambda: {"act": nn.Hardshrink(0.2)})
+probe("F.softshrink", lambda m, x: F.softshrink(x, 0.3), X4)
+probe("nn.Softshrink", lambda m, x: m.act(x), X4, mods=lambda: {"act": nn.Softshrink(0.6)})
+probe("torch.erf", lambda m, x: torch.erf(x), X4)
+probe("Tensor.erf", lambda m, x: x.erf(), X4)
+probe("torch.sin", lambda m, x: torch.sin(x * 3), X4)
+probe("Tensor.sin", lambda m, x: x.sin(), X4)
+probe("torch.cos", lambda m, x: torch.cos(x * 3), X4)
+probe("Tensor.cos", lambda m, x: x.cos(), X4)
+probe("torch.pow", lambda m, x: torch.pow(x, 3), X4)
+probe("Tensor.pow", lambda m, x: x.pow(2), X4)
+probe("operator.pow", lambda m, x: x ** 2.0, X4)
+probe("operator.ipow", lambda m, x: _ipow(x * 2), X4)
+probe("torch.square", lambda m, x: torch.square(x), X4)
+probe("Tensor.square", lambda m, x: x.square(), X4)
 probe("F.softmax", lambda m, x: F.softmax(x, dim=-1), X3)
 probe("torch.softmax", lambda m, x: torch.softmax(x, 1), X3)
 probe("Tensor.softmax", lambda m, x: x.softmax(-2), X3)
@@ -167,6 +215,19 @@ probe("torch.permute", lambda m, x: torch.permute(x, (0, 2, 3, 1)), X4)
 probe("Tensor.permute neg", lambda m, x: x.permute(0, -1, 1), X3)
 probe("torch.transpose", lambda m, x: torch.transpose(x, 0, -1), X3)
 probe("Tensor.transpose", lambda m, x: x.transpose(1, 2), X3)
+probe("Tensor.t", lambda m, x: x.t() * 2, X2)
+probe("Tensor.t 1-D", lambda m, x: x[0].t() + 1, X2)
+probe("torch.t", lambda m, x: torch.t(x.flatten(1)), X3)
+probe("Tensor.swapaxes", lambda m, x: x.swapaxes(0, -1), X3)
+probe("torch.swapaxes", lambda m, x: torch.swapaxes(x, axis0=1, axis1=3), X4)
+probe("Tensor.swapdims", lambda m, x: x.swapdims(2, 1), X4)
+probe("torch.swapdims", lambda m, x: torch.swapdims(x, 0, 2), X3)
+probe("torch.narrow", lambda m, x: torch.narrow(x, 1, 1, 2), X4)
+probe("Tensor.narrow", lambda m, x: x.narrow(-1, 2, 3) * 2, X3)
+probe("Tensor.narrow negative start", lambda m, x: x.narrow(2, -3, 2), X4)
+probe("torch.unbind", lambda m, x: torch.unbind(x, 1)[2] * 2, X4)
+probe("Tensor.unbind", lambda m, x: torch.stack(x.unbind(-1), 1), X3)
+probe("Tensor.unbind dim 0", lambda m, x: _first_minus_last(x.unbind()), X2)
 probe("torch.unsqueeze", lambda m, x: torch.unsqueeze(x, -1), X3)
 probe("Tensor.unsqueeze", lambda m, x: x.unsqueeze(0), X3)
 probe("torch.squeeze", lambda m, x: torch.squeeze(x), (2, 1, 3, 1))
