@@ -685,10 +685,14 @@ class ShiftedWindows(nn.Module):
         y = torch.roll(self.conv(x), shifts=(-2, -2), dims=(2, 3))
         y = torch.roll(self.mix(y), shifts=(2, 2), dims=(2, 3))
         return y, y.roll(1, 1)
+
+
 class SmoothActivations(nn.Module):
     """The activations and views of issue 12 in one net, as a user writes them: a Mish backbone (YOLOv4), ELU /
     SELU / Softplus heads, a `x ** 2` energy term, and a head split by narrow / swapaxes / unbind."""
 
+    def __init__(self) -> None:
+        super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, padding=1)
         self.act = nn.Mish()
         self.conv = nn.Conv2d(8, 8, 3, padding=1)
