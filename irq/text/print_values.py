@@ -86,19 +86,18 @@ class ValuePrinter:
                     self._saw_resource = True  # text of this print only: not cached in enclosing attributes
                     return name
             elif type(a) in (ArrayAttr, DictionaryAttr):  # may hold a location: not from the cached text
-                saved = self._saw_resource
-                self._saw_resource = False
-                t = self._render(a)
-                if not self._saw_resource:
-                    _set(a, "_text", t)
-                self._saw_resource = saved or self._saw_resource
-                return t
+                return self._render_cached(a)
         t = a._text
         if t is not None:
             return t
         if type(a) is DenseResourceElementsAttr:
             self._saw_resource = True
             return f"dense_resource<{self.resource_key(a.handle)}> : {a.type._text}"
+        return self._render_cached(a)
+
+    def _render_cached(self, a: Attribute) -> str:
+        """Render `a` and cache its text on it, unless the text holds something of this print only (a
+        resource key, a location alias), which must not leak into a later print."""
         saved = self._saw_resource
         self._saw_resource = False
         t = self._render(a)
