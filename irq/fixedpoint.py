@@ -37,6 +37,9 @@ WEIGHT_QRANGE: tuple[int, int] = (-127, 127)
 ROUNDING_MODES: tuple[str, ...] = ("half_up", "half_even", "half_away", "floor")
 MULTIPLIER_BITS = 31
 MIN_SHIFT, MAX_SHIFT = 1, 62
+#: `quantize_multiplier(1.0)`: the rescale by exactly 1, which no rounding mode changes on integer codes
+#: (data movement through bpu.concat / add / sub: roll's pieces, maximum / minimum's select)
+IDENTITY_MULTIPLIER, IDENTITY_SHIFT = 1 << 30, 30
 
 
 def qrange(dtype: str) -> tuple[int, int]:

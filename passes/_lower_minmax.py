@@ -17,14 +17,12 @@ that bpu.add / bpu.sub do not produce, and a saturated difference would give a w
 from __future__ import annotations
 
 from irq.dialects import bpu
-from irq.passes._lowering import QValue, _int_type, _shape
+from irq.passes._lowering import QValue, _int_type, _shape, fp
 
 from irq.ir.attributes import IntegerAttr
 from irq.ir.operation import Operation
 from irq.ir.types import TensorType, i64
 
-#: the identity multiplier of bpu.add / bpu.sub (design.md: concat's identity is exact, M = 2**30, S = 30)
-IDENTITY_M, IDENTITY_S = 1 << 30, 30
 #: the dtype that holds the difference of two codes exactly (int8 operands: the march profiles allow no other)
 _WIDER = {"i8": "i16"}
 
@@ -40,8 +38,8 @@ class MinMaxLowerings:
         a2 = self.requantize(a, a.value, s_out, dtype, at)
         b2 = self.requantize(b, b.value, s_out, dtype, bt)
         out_shape = _shape(op.results[0])
-        identity = {"lhs_multiplier": IntegerAttr(IDENTITY_M, i64), "rhs_multiplier": IntegerAttr(IDENTITY_M, i64),
-                    "shift": IntegerAttr(IDENTITY_S, i64)}
+        m = IntegerAttr(fp.IDENTITY_MULTIPLIER, i64)
+        identity = {"lhs_multiplier": m, "rhs_multiplier": m, "shift": IntegerAttr(fp.IDENTITY_SHIFT, i64)}
         bound = {"min": IntegerAttr(0, i64)} if larger else {"max": IntegerAttr(0, i64)}
         d = self.emit(bpu.SubOp(b2, a2, result_types=[TensorType(out_shape, _int_type(_WIDER[dtype]))],
                                 **identity, **bound)).out

@@ -14,13 +14,10 @@ from __future__ import annotations
 from math import prod
 
 from irq.dialects import bpu
-from irq.passes._lowering import QValue, _int_type, _ints, _shape
+from irq.passes._lowering import QValue, _int_type, _ints, _shape, fp
 
 from irq.ir.attributes import DenseArrayAttr, IntegerAttr
 from irq.ir.types import TensorType, i64
-
-#: the identity rescale of bpu.concat (design.md: exact, M = 2**30, S = 30)
-_IDENTITY_M, _IDENTITY_S = 1 << 30, 30
 
 
 class RollLowerings:
@@ -38,8 +35,8 @@ class RollLowerings:
                                                 end=IntegerAttr(end, i64),
                                                 result_types=[TensorType(piece_shape, _int_type(dtype))])).out)
         return self.emit(bpu.ConcatOp(pieces, dim=IntegerAttr(dim, i64),
-                                      multiplier=DenseArrayAttr(i64, [_IDENTITY_M, _IDENTITY_M]),
-                                      shift=DenseArrayAttr(i64, [_IDENTITY_S, _IDENTITY_S]),
+                                      multiplier=DenseArrayAttr(i64, [fp.IDENTITY_MULTIPLIER] * 2),
+                                      shift=DenseArrayAttr(i64, [fp.IDENTITY_SHIFT] * 2),
                                       result_types=[TensorType(shape, _int_type(dtype))])).out
 
     def lower_roll(self, op) -> None:

@@ -107,3 +107,12 @@ def test_import_without_torch():
 
     code = "import sys; sys.modules['torch'] = None; import irq.fixedpoint; print('ok')"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
+
+
+def test_identity_multiplier_is_the_rescale_by_one():
+    """roll's concat and maximum / minimum's add / sub rescale by exactly 1 with these: they must be what
+    quantize_multiplier gives for 1.0, and leave every int16 code unchanged."""
+    m, s = fp.quantize_multiplier(1.0)
+    assert (int(m), int(s)) == (fp.IDENTITY_MULTIPLIER, fp.IDENTITY_SHIFT)
+    q = np.arange(-32768, 32768, dtype=np.int64)
+    assert np.array_equal((q * fp.IDENTITY_MULTIPLIER + (1 << (fp.IDENTITY_SHIFT - 1))) >> fp.IDENTITY_SHIFT, q)

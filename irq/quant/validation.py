@@ -635,7 +635,7 @@ def _cumsum(inputs, fqs, fq_out, a):
 
 def _neg(inputs, fqs, fq_out, a):
     """neg as lower-bpu emits it (passes/_lower_sign_ops.py): `x * -1`, one rounding of -q s_in / s_out."""
-    return _requant_one(fqs[0].codes(inputs[0]), float(_scale(fqs[0])) * -1.0 / float(_scale(fq_out)), fq_out)
+    return _mul_scalar(inputs, fqs, fq_out, {"other": -1.0})
 
 
 def _abs(inputs, fqs, fq_out, a):
