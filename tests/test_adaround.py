@@ -125,10 +125,11 @@ def _block_output_error(float_model, qat, x) -> float:
 
 
 def test_blocks_are_the_inverted_residual_blocks():
-    from irq.quant.adaround import _blocks, _layers
+    from irq.quant.adaround import _layers
+    from irq.quant.adaround_blocks import blocks_of
     calib = torch.randn(4, 3, 32, 32)
     qat = calibrate(irq.prepare(_model(), (calib[:1],), qconfig=BASE, check_model=False), [calib], progress=False)
-    groups = [[layer.owner for layer in g] for g in _blocks(_layers(qat, None)[0], 3)]
+    groups = [[layer.owner for layer in g] for g in blocks_of(_layers(qat, None)[0], 3)]
     assert groups[:4] == [["features.0.0"], ["features.1.conv.0.0", "features.1.conv.1"],
                           ["features.2.conv.0.0", "features.2.conv.1.0", "features.2.conv.2"], BLOCK]
     assert groups[-2:] == [["features.18.0"], ["classifier.1"]]

@@ -368,10 +368,7 @@ def _optimise(fn: _LayerFunction, target: Tensor, n: int, w: Tensor, scale: Tens
               warmup: float, gen: torch.Generator) -> Tensor:
     """The learned integer codes of `w` (float tensor, same shape)."""
     s = _channel(scale, w)
-    w_div = w / s
-    floor = torch.floor(w_div)
-    rest = (w_div - floor).clamp(0.0, 1.0 - 1e-6)
-    v = nn.Parameter(-torch.log((ZETA - GAMMA) / (rest - GAMMA) - 1.0))  # h(v) == rest: starts at w itself
+    floor, v = _relaxed(w, s)
     opt = torch.optim.Adam([v], lr=lr)
     spatial = target.shape[2:] if target.dim() > 2 else ()
     warm = int(warmup * iters)
@@ -379,7 +376,30 @@ def _optimise(fn: _LayerFunction, target: Tensor, n: int, w: Tensor, scale: Tens
         _steps(fn, target, v, opt, floor, s, qmin, qmax, n, spatial, iters, warm, batch_images, window, reg_weight,
                beta, gen)
     with torch.no_grad():
-        return torch.clamp(floor + (v >= 0).to(floor.dtype), qmin, qmax)
+        return _hard_codes(floor, v, qmin, qmax)
+
+
+def _relaxed(w: Tensor, s: Tensor) -> tuple[Tensor, nn.Parameter]:
+    """(floor(w / s), V with h(V) == the fractional part of w / s): the relaxation starts at the float weights."""
+    w_div = w / s
+    floor = torch.floor(w_div)
+    rest = (w_div - floor).clamp(0.0, 1.0 - 1e-6)
+    return floor, nn.Parameter(-torch.log((ZETA - GAMMA) / (rest - GAMMA) - 1.0))
+
+
+def _hard_codes(floor: Tensor, v: Tensor, qmin: int, qmax: int) -> Tensor:
+    """The codes the relaxation ends at: round up where V >= 0 (h(V) > 1/2), clipped to the grid."""
+    return torch.clamp(floor + (v >= 0).to(floor.dtype), qmin, qmax)
+
+
+def _regulariser(h: Tensor, it: int, warm: int, iters: int, beta: tuple[float, float]) -> Tensor | float:
+    """AdaRound's rounding regulariser at step `it`: 0 during the warm-up, then sum(1 - |2h - 1|^b) with b
+    annealed from beta[0] to beta[1] (the paper's eq. 24)."""
+    if it < warm:
+        return 0.0
+    b_hi, b_lo = beta
+    b = b_lo + (b_hi - b_lo) * max(0.0, 1.0 - (it - warm) / max(1, iters - warm))
+    return (1.0 - (2.0 * h - 1.0).abs().pow(b)).sum()
 
 
 def _steps(fn: _LayerFunction, target: Tensor, v: nn.Parameter, opt: torch.optim.Optimizer, floor: Tensor, s: Tensor,
@@ -395,12 +415,7 @@ def _steps(fn: _LayerFunction, target: Tensor, v: nn.Parameter, opt: torch.optim
         w_soft = s * torch.clamp(floor + h, qmin, qmax)
         y = fn(w_soft, idx, win)
         rec = (y - _window(target[idx], win)).pow(2).sum(1).mean()
-        loss = rec
-        if it >= warm:
-            b_hi, b_lo = beta
-            progress = (it - warm) / max(1, iters - warm)
-            b = b_lo + (b_hi - b_lo) * max(0.0, 1.0 - progress)
-            loss = rec + reg_weight * (1.0 - (2.0 * h - 1.0).abs().pow(b)).sum()
+        loss = rec + reg_weight * _regulariser(h, it, warm, iters, beta)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -436,38 +451,32 @@ def adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int = 300, 
     if len(batches) == 0:
         raise ValueError("irq.quant.adaround needs at least one calibration batch")
     _check_calibrated(qat_model)
-    from irq.quant.threads import torch_threads
-    with torch_threads(threads):
-        return _adaround(qat_model, batches, iters=iters, batch_images=batch_images, window=window, lr=lr,
-                         reg_weight=reg_weight, beta=beta, warmup=warmup, owners=owners, seed=seed, blocks=blocks,
-                         max_block_layers=max_block_layers, progress=progress)
-
-
-def _adaround(qat_model: nn.Module, batches: Sequence[Any], *, iters: int, batch_images: int, window: int, lr: float,
-              reg_weight: float, beta: tuple[float, float], warmup: float, owners: Sequence[str] | None, seed: int,
-              blocks: bool, max_block_layers: int, progress: bool) -> AdaRoundReport:
     import copy
-    layers, skipped = _layers(qat_model, owners)
-    report = AdaRoundReport(skipped=skipped)
-    reference = copy.deepcopy(qat_model)  # the float weights, for the targets of every layer
-    gen = torch.Generator().manual_seed(seed)
-    groups = _blocks(layers, max_block_layers if blocks else 1)
-    iterator: Any = groups
-    if progress:
-        from tqdm.auto import tqdm
-        iterator = tqdm(groups, desc="adaround", unit="block" if blocks else "layer", leave=False,
-                        dynamic_ncols=True)
-    hyper = {"iters": iters, "batch_images": batch_images, "window": window, "lr": lr, "reg_weight": reg_weight,
-             "beta": beta, "warmup": warmup}
-    for group in iterator:
-        t0 = time.perf_counter()
-        if len(group) == 1:
-            results = [_round_layer(qat_model, reference, group[0], batches, gen, **hyper)]
-        else:
-            results = _round_block(qat_model, reference, group, batches, gen, **hyper)
-        for r in results:
-            r.seconds = (time.perf_counter() - t0) / len(results)
-        report.layers += results
+
+    from irq.quant.adaround_blocks import blocks_of, round_block
+    from irq.quant.threads import torch_threads
+    with torch_threads(threads):  # irq.quant.threads: the learned rounding depends on the thread count
+        layers, skipped = _layers(qat_model, owners)
+        report = AdaRoundReport(skipped=skipped)
+        reference = copy.deepcopy(qat_model)  # the float weights, for the targets of every layer
+        gen = torch.Generator().manual_seed(seed)
+        groups = blocks_of(layers, max_block_layers if blocks else 1)
+        iterator: Any = groups
+        if progress:
+            from tqdm.auto import tqdm
+            iterator = tqdm(groups, desc="adaround", unit="block" if blocks else "layer", leave=False,
+                            dynamic_ncols=True)
+        hyper = {"iters": iters, "batch_images": batch_images, "window": window, "lr": lr, "reg_weight": reg_weight,
+                 "beta": beta, "warmup": warmup}
+        for group in iterator:
+            t0 = time.perf_counter()
+            if len(group) == 1:
+                results = [_round_layer(qat_model, reference, group[0], batches, gen, **hyper)]
+            else:
+                results = round_block(qat_model, reference, group, batches, gen, **hyper)
+            for r in results:
+                r.seconds = (time.perf_counter() - t0) / len(results)
+            report.layers += results
     return report
 
 
@@ -568,151 +577,6 @@ def _write_codes(qat_model: nn.Module, layer: _Layer, p: dict, codes: Tensor, sc
                            "(the channel scale moved); this is a bug")
     if not math.isfinite(float(np.abs(raw).max())):
         raise RuntimeError(f"adaround: {layer.owner}: non-finite weight written back")
-
-
-# -- block reconstruction (BRECQ) ---------------------------------------------------------------------
-# Li et al., "BRECQ: Pushing the Limit of Post-Training Quantization by Block Reconstruction" (ICLR 2021):
-# a layer's rounding is best judged by the error it leaves at the output of its block, where the next
-# layer can absorb part of it. The same relaxation as above, one V per layer, optimised jointly against
-# the float output of the block's last layer; the activations between the block's layers are fake
-# quantized (straight-through) with their calibrated scales, as the deployed program rounds them.
-
-def _sole_reader(a: _Layer, b: _Layer) -> bool:
-    """Whether `b` reads `a`'s quantized output as its input, and nothing else reads it."""
-    uses = a.op.results[0].uses
-    if len(uses) != 1 or uses[0].owner.name != "qat.fake_quant":
-        return False
-    value = uses[0].owner.results[0]
-    while True:
-        readers = value.uses
-        if len(readers) != 1:
-            return False
-        op = readers[0].owner
-        if op is b.op:
-            return b.op.input is value
-        if op.name.partition(".")[2] not in _RESHAPES | _IDENTITIES | {"relu"}:
-            return False
-        value = op.results[0]
-
-
-def _same_module(a: str, b: str, depth: int) -> bool:
-    """Whether owners `a` and `b` lie in one module `depth` levels below the root (features.3 for
-    features.3.conv.0.0 and features.3.conv.2 at depth 2; layer1.0 in a ResNet)."""
-    pa, pb = a.split("."), b.split(".")
-    return len(pa) > depth and len(pb) > depth and pa[:depth] == pb[:depth]
-
-
-def _blocks(layers: list[_Layer], max_layers: int, depth: int = 2) -> list[list[_Layer]]:
-    """Consecutive layers grouped into chains of at most `max_layers`: a layer joins the previous one's
-    chain when both lie in the same module `depth` levels down, it is the sole reader of that layer's
-    quantized output, and any residual it adds is quantized outside the chain. On MobileNetV2 these
-    are the inverted-residual blocks (expand, depthwise, project + residual); a chain of 1 is plain
-    layer-wise AdaRound."""
-    groups: list[list[_Layer]] = []
-    for layer in layers:
-        group = groups[-1] if groups else None
-        inside = set() if group is None else {g.output_path for g in group}
-        if (group is not None and len(group) < max_layers and _same_module(group[0].owner, layer.owner, depth)
-                and _sole_reader(group[-1], layer) and layer.residual_path not in inside):
-            group.append(layer)
-        else:
-            groups.append([layer])
-    return groups
-
-
-def _fake_quant(fq: FakeQuantize, y: Tensor) -> Tensor:
-    """`fq`'s QAT-mode rounding with its calibrated scale (straight-through gradient), without observing."""
-    from irq.quant.fake_quantize import _RoundSTE
-    s = fq._view(fq.scale.detach(), y)
-    return torch.clamp(_RoundSTE.apply(y / s), fq.qmin, fq.qmax) * s
-
-
-class _BlockFunction:
-    """A chain of layers on given weights: each layer's float computation (as _LayerFunction), the
-    activation quantizer between two layers, the replayed data movement before each input."""
-
-    def __init__(self, block: list[_Layer], grids: list[_Grid], quantizers: list[FakeQuantize], x: Tensor,
-                 residuals: list[Tensor | None]) -> None:
-        self.block, self.grids, self.quantizers, self.x, self.residuals = block, grids, quantizers, x, residuals
-
-    def __call__(self, weights: list[Tensor], idx: Tensor) -> Tensor:
-        h = _replay(self.x[idx], self.block[0].input_chain)
-        for i, (layer, grid, w) in enumerate(zip(self.block, self.grids, weights, strict=True)):
-            if i > 0:
-                h = _replay(_fake_quant(self.quantizers[i - 1], h), layer.input_chain)
-            residual = None if self.residuals[i] is None else self.residuals[i][idx]
-            h = _LayerFunction(layer, h, grid.bias, residual)(w, torch.arange(len(h)), None)
-        return h
-
-    def error(self, weights: list[Tensor], target: Tensor, samples: range, chunk: int = 8) -> float:
-        """Mean squared error of the block output over the captured `samples`."""
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for i in range(samples.start, samples.stop, chunk):
-                idx = torch.arange(i, min(i + chunk, samples.stop))
-                d = self(weights, idx) - target[idx]
-                total += float(d.double().pow(2).sum())
-                count += d.numel()
-        return total / max(count, 1)
-
-
-def _round_block(qat_model: nn.Module, reference: nn.Module, block: list[_Layer], batches: Sequence[Any],
-                 gen: torch.Generator, *, iters: int, batch_images: int, lr: float, reg_weight: float,
-                 beta: tuple[float, float], warmup: float, **_unused: Any) -> list[LayerResult]:
-    """Learn the rounding of a chain's layers jointly against the float output of its last layer."""
-    first, last = block[0], block[-1]
-    record = {first.input_path: "x"}
-    for i, layer in enumerate(block):
-        if layer.residual_path is not None and layer.residual_path not in record:
-            record[layer.residual_path] = f"residual{i}"
-    quantized = _capture(qat_model, batches, "qat", record, last.output_path, stop_records_input=False)
-    target = _capture(reference, batches, "float", {}, last.output_path, stop_records_input=True)["target"]
-    residuals = [None if layer.residual_path is None else _replay(quantized[record[layer.residual_path]],
-                                                                  layer.residual_chain) for layer in block]
-    grids = [_grid(qat_model, layer) for layer in block]
-    quantizers = [qat_model.get_submodule(layer.output_path) for layer in block[:-1]]
-    fn = _BlockFunction(block, grids, quantizers, quantized["x"], residuals)
-    n = len(target)
-    held = _held_out(n)
-    fit = held.start if n >= 4 else n
-    # h(v) == the fractional part: the relaxation starts at the float weights themselves
-    vs = []
-    for g in grids:
-        w_div = g.w / g.s
-        rest = (w_div - torch.floor(w_div)).clamp(0.0, 1.0 - 1e-6)
-        vs.append(nn.Parameter(-torch.log((ZETA - GAMMA) / (rest - GAMMA) - 1.0)))
-    floors = [torch.floor(g.w / g.s) for g in grids]
-    opt = torch.optim.Adam(vs, lr=lr)
-    warm = int(warmup * iters)
-    with torch.enable_grad():
-        for it in range(iters):
-            idx = torch.randint(0, fit, (min(batch_images, fit),), generator=gen)
-            hs = [_h(v) for v in vs]
-            weights = [g.s * torch.clamp(f + h, layer.weight_fq.qmin, layer.weight_fq.qmax)
-                       for g, f, h, layer in zip(grids, floors, hs, block, strict=True)]
-            loss = (fn(weights, idx) - target[idx]).pow(2).sum(1).mean()
-            if it >= warm:
-                b_hi, b_lo = beta
-                b = b_lo + (b_hi - b_lo) * max(0.0, 1.0 - (it - warm) / max(1, iters - warm))
-                loss = loss + reg_weight * sum((1.0 - (2.0 * h - 1.0).abs().pow(b)).sum() for h in hs)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        learned = [torch.where(g.pinned, g.nearest,
-                               torch.clamp(f + (v >= 0).to(f.dtype), layer.weight_fq.qmin, layer.weight_fq.qmax))
-                   for g, f, v, layer in zip(grids, floors, vs, block, strict=True)]
-    err_nearest = fn.error([g.s * g.nearest for g in grids], target, held)
-    err_learned = fn.error([g.s * q for g, q in zip(grids, learned, strict=True)], target, held)
-    kept = not err_learned < err_nearest
-    results = []
-    for layer, g, q in zip(block, grids, learned, strict=True):
-        codes = g.nearest if kept else q
-        if not kept:
-            _write_codes(qat_model, layer, g.params, codes, g.scale)
-        results.append(LayerResult(layer.owner, err_nearest, err_nearest if kept else err_learned,
-                                   float((codes != g.nearest).float().mean()), kept, 0.0, first.owner))
-    return results
 
 
 __all__ = ["AdaRoundReport", "LayerResult", "adaround"]

@@ -160,7 +160,12 @@ class FakeQuantize(nn.Module):
         s = self.scale if self.learnable else self.scale.clone()
         if self.learnable:
             s = _grad_scale(s, 1.0 / (x.numel() * self.qmax) ** 0.5)
-        s = self._view(s, x)
+        return self.round_straight_through(x, s)
+
+    def round_straight_through(self, x: Tensor, s: Tensor | None = None) -> Tensor:
+        """QAT's rounding of `x` at scale `s` (default: the current scale, detached), with the straight-through
+        gradient; observes nothing (AdaRound's block reconstruction rounds the activations inside a block so)."""
+        s = self._view(self.scale.detach() if s is None else s, x)
         q = torch.clamp(_RoundSTE.apply(x / s), self.qmin, self.qmax)
         return q * s
 

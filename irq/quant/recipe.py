@@ -102,20 +102,6 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     """
     if len(calibration_batches) == 0:
         raise ValueError("accurate_ptq needs at least one calibration batch")
-    with torch_threads(threads):
-        return _accurate_ptq(model, example_inputs, calibration_batches, qconfig=qconfig, march=march,
-                             int16_budget=int16_budget, int16_ranking=int16_ranking, cle=cle,
-                             adaround_iters=adaround_iters, adaround_blocks=adaround_blocks,
-                             bias_correction=bias_correction,
-                             distill_inputs=distill_inputs, distill_epochs=distill_epochs, distill_lr=distill_lr,
-                             sensitivity_inputs=sensitivity_inputs, progress=progress)
-
-
-def _accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Sequence[Any], *, qconfig: Any,
-                  march: str, int16_budget: int, int16_ranking: str, cle: bool, adaround_iters: int,
-                  adaround_blocks: bool, bias_correction: bool, distill_inputs: torch.Tensor | None,
-                  distill_epochs: int,
-                  distill_lr: float, sensitivity_inputs: Any, progress: bool) -> tuple[nn.Module, RecipeReport]:
     from irq.qconfig import as_rules, default_calib_8bit
     from irq.quant.adaround import adaround
     from irq.quant.bias_correction import bias_correction as correct_biases
@@ -134,26 +120,27 @@ def _accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Se
         report.seconds[stage] = time.perf_counter() - t0
         return out
 
-    if cle:
-        report.equalization = timed("equalization", cross_layer_equalize, float_model, example_inputs,
-                                    relu6="clamp", batches=_stacked(calibration_batches))
-    if int16_budget > 0:
-        plan = timed("mixed precision", mixed_precision, float_model, example_inputs, calibration_batches,
-                     budget=int16_budget, qconfig=rules, march=march, sensitivity_inputs=sensitivity_inputs,
-                     ranking=int16_ranking)
-        rules, report.int16_owners = plan.rules, list(plan.int16_owners)
-    qat = prepare(float_model, example_inputs, qconfig=rules, march=march, check_model=False)
-    timed("calibration", calibrate, qat, calibration_batches, progress=progress)
-    if adaround_iters > 0:
-        report.adaround = timed("adaround", adaround, qat, calibration_batches, iters=adaround_iters,
-                                blocks=adaround_blocks, progress=progress)
-    if bias_correction:
-        report.bias_correction = timed("bias correction", correct_biases, qat, calibration_batches)
-    if distill_epochs > 0:
-        if distill_inputs is None:
-            raise ValueError("accurate_ptq: distill_epochs > 0 needs distill_inputs (unlabeled inputs)")
-        report.distill_losses = timed("distillation", distill, qat, model.eval(), distill_inputs,
-                                      epochs=distill_epochs, lr=distill_lr, progress=progress)
+    with torch_threads(threads):  # module docstring: the result depends on the thread count
+        if cle:
+            report.equalization = timed("equalization", cross_layer_equalize, float_model, example_inputs,
+                                        relu6="clamp", batches=_stacked(calibration_batches))
+        if int16_budget > 0:
+            plan = timed("mixed precision", mixed_precision, float_model, example_inputs, calibration_batches,
+                         budget=int16_budget, qconfig=rules, march=march, sensitivity_inputs=sensitivity_inputs,
+                         ranking=int16_ranking)
+            rules, report.int16_owners = plan.rules, list(plan.int16_owners)
+        qat = prepare(float_model, example_inputs, qconfig=rules, march=march, check_model=False)
+        timed("calibration", calibrate, qat, calibration_batches, progress=progress)
+        if adaround_iters > 0:
+            report.adaround = timed("adaround", adaround, qat, calibration_batches, iters=adaround_iters,
+                                    blocks=adaround_blocks, progress=progress)
+        if bias_correction:
+            report.bias_correction = timed("bias correction", correct_biases, qat, calibration_batches)
+        if distill_epochs > 0:
+            if distill_inputs is None:
+                raise ValueError("accurate_ptq: distill_epochs > 0 needs distill_inputs (unlabeled inputs)")
+            report.distill_losses = timed("distillation", distill, qat, model.eval(), distill_inputs,
+                                          epochs=distill_epochs, lr=distill_lr, progress=progress)
     return qat, report
 
 
