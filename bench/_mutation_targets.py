@@ -24,7 +24,8 @@ _LIT_PASSES = "tests/filecheck/passes/"
 #: name -> the modules mutated and the tests that decide their behaviour (paths from the repo root)
 TARGETS: dict[str, Target] = {
     "frontend-mapping": Target(
-        ("irq/frontend/mapping.py", "irq/frontend/module_mapping.py", "irq/frontend/emit.py"),
+        ("irq/frontend/mapping.py", "irq/frontend/module_mapping.py", "irq/frontend/view_mapping.py",
+         "irq/frontend/emit.py"),
         (
             "tests/test_op_options.py",
             "tests/test_shape_rules.py",
