@@ -11,11 +11,9 @@ program == VALIDATION bit for bit at the traced batch and another one, reference
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from support.both_runtimes import run_both
+from support.both_runtimes import assert_deploys_as_validation
 from torch import Tensor, nn
 
 import irq
@@ -106,12 +104,5 @@ def test_constant_operand_deploys_bit_exact(name, march):
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     program = irq.convert(qat, march=march)
     assert any(op.name == "bpu.constant" for op in program.walk())
-    for batch in (2, 3):
-        xb = torch.randn(batch, *shape, generator=g)
-        with torch.no_grad():
-            want, ref = qat(xb), model(xb)
-        assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
-        got = np.asarray(irq.run(program, xb.numpy())).reshape(want.shape)
-        np.testing.assert_array_equal(got, want.numpy())
-    run_both(program, torch.randn(2, *shape, generator=g).numpy())
+    assert_deploys_as_validation(model, qat, program, shape, g)
 

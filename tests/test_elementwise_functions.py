@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from support.both_runtimes import run_both
+from support.both_runtimes import assert_deploys_as_validation
 from torch import Tensor, nn
 
 import irq
@@ -91,15 +91,7 @@ def test_function_deploys_bit_exact(name, fn, march):
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     program = irq.convert(qat, march=march)
     assert any(op.name == "bpu.lut" for op in program.walk())
-    for batch in (2, 3):
-        xb = torch.randn(batch, 3, 8, 8, generator=g)
-        with torch.no_grad():
-            want = qat(xb).numpy()
-            cos = F.cosine_similarity(qat(xb).flatten(), model(xb).flatten(), 0).item()
-        assert cos > 0.99, (name, cos)
-        got = np.asarray(irq.run(program, xb.numpy())).reshape(want.shape)
-        np.testing.assert_array_equal(got, want)
-    run_both(program, torch.randn(2, 3, 8, 8, generator=g).numpy())
+    assert_deploys_as_validation(model, qat, program, (3, 8, 8), g)
 
 
 class _Power(nn.Module):

@@ -9,11 +9,10 @@ convert: deployed == VALIDATION at the traced batch and another, reference == nu
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from support.both_runtimes import run_both
+from support.both_runtimes import assert_deploys_as_validation
 from support.calibrated import calibrated_model
 from torch import Tensor, nn
 
@@ -87,15 +86,7 @@ def test_pool1d_deploys_bit_exact(case, march):
     model, qat, _ = calibrated_model(lambda: _Pooled(*case), (2, 2, 17), march=march)
     g = torch.Generator().manual_seed(2)
     program = irq.convert(qat, march=march)
-    for batch in (2, 3):
-        xb = torch.randn(batch, 2, 17, generator=g)
-        with torch.no_grad():
-            want = qat(xb).numpy()
-            cos = F.cosine_similarity(qat(xb).flatten(), model(xb).flatten(), 0).item()
-        assert cos > 0.99, cos
-        got = np.asarray(irq.run(program, xb.numpy())).reshape(want.shape)
-        np.testing.assert_array_equal(got, want)
-    run_both(program, torch.randn(2, 2, 17, generator=g).numpy())
+    assert_deploys_as_validation(model, qat, program, (2, 17), g)
 
 
 class _Unbatched(nn.Module):

@@ -7,11 +7,10 @@ bpu.slice and a bpu.reshape. The per-spelling probes are in tests/support/probes
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from support.both_runtimes import run_both
+from support.both_runtimes import assert_deploys_as_validation
+from support.calibrated import calibrated_model
 from torch import Tensor, nn
 
 import irq
@@ -58,29 +57,12 @@ def test_views_import_typed_and_calibration_equals_eager(method):
 def test_views_deploy_bit_exact(march):
     """Bug caught: a view the runtimes lay out differently from VALIDATION (deployed != VALIDATION), or the
     reference and numba runtimes disagreeing on the transposed and sliced codes."""
-    torch.manual_seed(0)
-    model = _Views().eval()
-    x = torch.randn(2, 3, 7, 9)
-    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march=march, check_model=False)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for _ in range(3):
-            qat(torch.randn(4, 3, 7, 9, generator=g))
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    model, qat, _ = calibrated_model(_Views, (2, 3, 7, 9), march=march)
+    g = torch.Generator().manual_seed(2)
     program = irq.convert(qat, march=march)
     names = {op.name for op in program.walk()}
     assert {"bpu.permute", "bpu.slice", "bpu.reshape"} <= names, names
-    for batch in (2, 3):
-        xb = torch.randn(batch, 3, 7, 9, generator=g)
-        with torch.no_grad():
-            want = qat(xb).numpy()
-            cos = F.cosine_similarity(qat(xb).flatten(), model(xb).flatten(), 0).item()
-        assert cos > 0.99, cos
-        got = np.asarray(irq.run(program, xb.numpy())).reshape(want.shape)
-        np.testing.assert_array_equal(got, want)
-    run_both(program, torch.randn(2, 3, 7, 9, generator=g).numpy())
+    assert_deploys_as_validation(model, qat, program, (3, 7, 9), g)
 
 
 class _T(nn.Module):
