@@ -156,3 +156,13 @@ def test_non_finite_values_are_refused_naming_the_quantizer(observer, bad):
     with pytest.raises(ValueError, match=r"quantizer t\.out_quant observed (inf|nan) values"):
         m(torch.tensor([0.5, bad]))
     assert torch.equal(m.scale, before) and int(m.observed) == 1
+
+
+def test_huge_finite_values_are_not_called_infinite():
+    """The cheap finite check sums the tensor first; a sum of huge finite values overflows to inf, and the exact
+    element check must then clear it: the quantizer observes the values as they are (scale = max / 127)."""
+    m = fq("min_max")
+    x = torch.full((4,), 3e38)
+    assert not torch.isfinite(x.sum())  # the case: the sum overflows, every element is finite
+    m(x)
+    assert torch.isclose(m.scale.reshape(()), torch.tensor(3e38 / 127))
