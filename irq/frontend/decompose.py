@@ -9,8 +9,9 @@ softmax, mean, each a typed torch-dialect op scoped to the module's path, with
 
 The math is the one documented for nn.MultiheadAttention ("Attention Is All You
 Need", section 3.2.2): Q, K, V = x W_{q,k,v}^T + b; per head
-softmax(Q K^T / sqrt(head_dim)) V; heads concatenated, then out_proj. Calls it does
-not cover (masks, `add_bias_kv`, `add_zero_attn`, is_causal) stay opaque module calls.
+softmax(Q K^T / sqrt(head_dim)) V; heads concatenated, then out_proj. Masks go through
+one importable `apply_attention_mask` call. Calls it does not cover (`add_bias_kv`,
+`add_zero_attn`, is_causal) stay opaque module calls.
 """
 
 from __future__ import annotations

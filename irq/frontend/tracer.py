@@ -21,6 +21,7 @@ from torch.utils import _pytree as pytree
 
 from irq.frontend import wrapping as wrap_mod
 from irq.frontend.decompose import multihead_attention, supports_multihead_attention
+from irq.frontend.decompose_transformer import encoder_layer, encoder_stack, supports_encoder_layer
 from irq.frontend.errors import _library_dirs, user_frame_of_stack
 
 try:  # fused modules users build with torch.ao fuse_modules (ConvBnReLU2d and friends)
@@ -66,6 +67,16 @@ def is_stub(m: nn.Module) -> str | None:
     return None
 
 
+def _decomposition(m: nn.Module, args: tuple, kwargs: dict) -> Callable | None:
+    """The typed-op decomposition the tracer runs in place of torch.nn composite `m`, or None to keep
+    the call as it is (a leaf, or traced through its own forward)."""
+    if isinstance(m, nn.MultiheadAttention) and supports_multihead_attention(m, args, kwargs):
+        return multihead_attention
+    if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerEncoder)) and supports_encoder_layer(m, args, kwargs):
+        return encoder_layer if isinstance(m, nn.TransformerEncoderLayer) else encoder_stack
+    return None
+
+
 class IrqTracer(fx.Tracer):
     """fx.Tracer recording scope, source position, fused groups and wrapped calls per node."""
 
@@ -98,12 +109,12 @@ class IrqTracer(fx.Tracer):
 
     def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
         path = self.path_of_module(m)
-        if isinstance(m, nn.MultiheadAttention) and not self.is_user_leaf(m, path) \
-                and supports_multihead_attention(m, args, kwargs):
-            # traced through its decomposition into typed ops (irq/frontend/decompose.py)
+        decomposition = _decomposition(m, args, kwargs)
+        if decomposition is not None and not self.is_user_leaf(m, path):
+            # traced through its decomposition into typed ops (irq/frontend/decompose*.py)
             outer, self._expanding = self._expanding, m
             try:
-                return super().call_module(m, functools.partial(multihead_attention, m), args, kwargs)
+                return super().call_module(m, functools.partial(decomposition, m), args, kwargs)
             finally:
                 self._expanding = outer
         if not self.is_leaf_module(m, path):
