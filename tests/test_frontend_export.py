@@ -66,3 +66,29 @@ def test_minilm_through_export():
     hidden, pooled = out
     assert (hidden - ref.last_hidden_state).abs().max() <= 1e-5 * ref.last_hidden_state.abs().max()
     assert torch.allclose(pooled, ref.pooler_output, atol=1e-5)
+
+
+class _Structured(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return {"logits": y, "extra": (y.softmax(-1), y * 2)}
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_prepared_model_returns_the_float_models_output_structure(method):
+    """Bug caught: torch.export flattens outputs, so a prepared model returned a tuple where the float model
+    returns a dict, and a training loop's `out["logits"]` failed only with method="export"."""
+    torch.manual_seed(0)
+    m = _Structured().eval()
+    x = torch.randn(2, 4)
+    gm = to_module(irq.import_torch(m, (x,), method=method))
+    out, ref = gm(x), m(x)
+    assert isinstance(out, dict) and list(out) == ["logits", "extra"]
+    assert isinstance(out["extra"], tuple) and len(out["extra"]) == 2
+    torch.testing.assert_close(out["extra"][1], ref["extra"][1])
+    qat = irq.prepare(m, (x,), qconfig="default_calib_8bit", method=method, check_model=False)
+    assert isinstance(qat(x), dict) and set(qat(x)) == {"logits", "extra"}

@@ -248,6 +248,31 @@ def test_export_at_batch_1_keeps_the_batch_dynamic():
                 torch.testing.assert_close(qat(x), model(x), rtol=1e-5, atol=1e-6)
 
 
+
+class _BatchSizedState(nn.Module):
+    """An RNN-style state made in forward from the input's batch: `zeros(1, x.size(0), 4)`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.zeros(1, x.size(0), 4)
+        return self.fc(x) + h[0]
+
+
+def test_export_refuses_another_batch_when_a_created_tensor_holds_the_traced_one():
+    """Bug: with the batch specialised by torch.export, `zeros(1, x.size(0), 4)` was recorded as zeros([1, 2, 4]),
+    and the prepared model run at batch 3 failed inside torch with "The size of tensor a (2) must match the size
+    of tensor b (3)" (nn.GRU / nn.LSTM's initial state does this), naming neither the cause nor the fix."""
+    model = _BatchSizedState().eval()
+    mod = irq.import_torch(model, (torch.randn(2, 8),), method="export")
+    if not any(op.name == "torch.call" and "zeros" in str(op.get_attr("target").value) for op in mod.walk()):
+        pytest.skip("this torch exported the state's batch symbolically")
+    qat = irq.prepare(model, (torch.randn(2, 8),), method="export", check_model=False)
+    with pytest.raises(ValueError, match=rf"batch 2.*aten.zeros.*{__file__}:\d+.*method='fx'"):
+        qat(torch.randn(3, 8))
+
 def test_export_refuses_a_batch_the_models_code_fixes():
     """A literal batch in the model's own reshape (`view(1, -1, 4)`) cannot be made dynamic: the prepared
     model refuses another batch, naming the user's line, instead of computing across the samples."""

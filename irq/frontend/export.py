@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch.utils import _pytree as pytree
 
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
@@ -436,7 +437,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     model_mutations(graph, {}, aten_allocates, state=lifted)
     out_node = next(n for n in graph.nodes if n.op == "output")
     user_out = [a for a, s in zip(out_node.args[0], sig.output_specs) if s.kind.name == "USER_OUTPUT"]
-    out_node.args = (tuple(user_out) if len(user_out) != 1 else user_out[0],)
+    out_node.args = (_user_structure(user_out, ep.call_spec.out_spec),)
 
     def dispatch(node: fx.Node) -> list[Emit] | None:
         if node.op != "call_function":
@@ -456,16 +457,38 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     return module
 
 
+
+def _user_structure(user_out: list, out_spec: Any) -> Any:
+    """The graph's flat user outputs in the structure the model returns (a dict, nested tuples), so a prepared
+    model returns what the float one does (`out["logits"]`), as the fx import does; torch.export flattens
+    outputs and keeps the structure in its call spec. Containers other than dict, list and tuple (Hugging
+    Face's ModelOutput) stay the flat tuple their own `to_tuple()` gives: a dict in their place would break
+    `out[0]`, which both the tuple and the original class answer."""
+    if out_spec is not None and out_spec.num_leaves == len(user_out) and _plain_containers(out_spec):
+        return pytree.tree_unflatten(user_out, out_spec)
+    return tuple(user_out) if len(user_out) != 1 else user_out[0]
+
+
+def _plain_containers(spec: Any) -> bool:
+    if spec.is_leaf():
+        return True
+    return spec.type in (dict, list, tuple) and all(_plain_containers(c) for c in spec.children())
+
 #: Module attributes of an export import whose sizes hold the traced batch: that batch, and the first op and line.
 BATCH_FIXED_ATTR = "torch.batch_fixed"
 BATCH_FIXED_AT_ATTR = "torch.batch_fixed_at"
 _LITERAL_SHAPE_OPS = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default,
                                 aten.expand.default})
+#: Ops that make a tensor from a literal size (args[0]): one holding the traced batch is a per-sample buffer the
+#: export fixed at that batch (or a constant that happens to match it: refusing other batches is then merely cautious).
+_CREATION_OPS = frozenset({aten.zeros.default, aten.ones.default, aten.full.default, aten.empty.memory_format,
+                           aten.randn.default, aten.rand.default})
 
 
 def _batch_in_literal_shapes(graph: fx.Graph, user: list[fx.Node]) -> tuple[int, str] | None:
     """(traced batch, "aten.view at file:line") for the first view/reshape/expand of data derived from the
-    inputs whose literal shape holds the batch size, else None.
+    inputs, or tensor made from a literal size (zeros, full...), whose literal shape holds the batch size,
+    else None.
 
     torch.export specialises every size: `y.view(x.shape[0], -1, 4)` is recorded as view([1, -1, 4]), which
     at batch 4 silently mixes the samples (a [1, 32] output instead of [4, 8]). The fx path keeps
@@ -481,13 +504,20 @@ def _batch_in_literal_shapes(graph: fx.Graph, user: list[fx.Node]) -> tuple[int,
     batch = batches.pop()
     derived = set(user)
     for node in graph.nodes:
+        size = node.args[0] if node.args else None
+        if node.op == "call_function" and node.target in _CREATION_OPS and isinstance(size, (list, tuple)) \
+                and batch in size and all(isinstance(d, int) for d in size):
+            return batch, f"{node.target}{_where(node)}"  # an RNN's `zeros(layers, x.size(0), hidden)` state
         if node.op != "call_function" or not any(a in derived for a in node.all_input_nodes):
             continue
         derived.add(node)
         shape = node.args[1] if len(node.args) > 1 else None
         if node.target in _LITERAL_SHAPE_OPS and isinstance(shape, (list, tuple)) and batch in shape \
                 and all(isinstance(d, int) for d in shape):
-            loc = node.meta.get("irq_loc")
-            where = f" at {loc[0]}:{loc[1]}" if loc else ""
-            return batch, f"{node.target}{where}"
+            return batch, f"{node.target}{_where(node)}"
     return None
+
+
+def _where(node: fx.Node) -> str:
+    loc = node.meta.get("irq_loc")
+    return f" at {loc[0]}:{loc[1]}" if loc else ""

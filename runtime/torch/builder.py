@@ -180,6 +180,16 @@ class _Builder:
         return self.graph.get_attr("_irq_root_model")
 
 
+def _as_returned(out: Any) -> Any:
+    """A returned structure with its sequences as tuples: the IR's array attribute does not tell a tuple from a
+    list, and a model returns tuples (`return a, b`, `{"extra": (p, q)}`) far more often than lists."""
+    if isinstance(out, (list, tuple)):
+        return tuple(_as_returned(x) for x in out)
+    if isinstance(out, dict):
+        return {k: _as_returned(x) for k, x in out.items()}
+    return out
+
+
 def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
               callables: dict[str, Any] | None = None, function: str = "forward") -> fx.GraphModule:
     """A GraphModule computing `module`'s function `function` (torch or hl level).
@@ -205,9 +215,7 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
             structure = op.attributes.get("structure")
             out = b.decode(structure, op.operands) if structure is not None else b.v(op.operands[0]) \
                 if op.operands else None
-            if isinstance(out, list):
-                out = tuple(out)
-            b.graph.output(out)
+            b.graph.output(_as_returned(out))
             break
         emit(b, op)
     for value, node in b.nodes.items():  # which IR values each node computes (to check types against a run)
