@@ -37,6 +37,7 @@ from irq.passes._lower_ops import OpLowerings
 from irq.passes._lower_roll import RollLowerings
 from irq.passes._lower_sign_ops import SignOpLowerings
 from irq.passes._lowering import LoweringBase, LoweringError, QValue
+from irq.passes.fold_constant_views import fold_constant_views
 
 from irq.diagnostics import Diagnostic
 from irq.ir.operation import Operation
@@ -69,6 +70,7 @@ class LowerToBpu(Pass):
                                          "(irq.march_profiles); empty: no check")
 
     def run(self, op: Operation) -> None:
+        fold_constant_views(op)  # a view of a parameter used as data is a constant by now (no more training)
         funcs = [op] if op.name == "func.func" else [f for f in op.walk() if f.name == "func.func"]
         keep_float: set[Operation] = set()
         if self.march:

@@ -229,6 +229,11 @@ class Annotator:
             spec = self.data_spec(q.activation)
             if base == "layer_norm" and spec.dtype == "qint8":
                 spec = replace(spec, dtype="qint16")
+            if producer is not None and producer.name == "torch.constant":
+                # this use only: the same parameter may also be another op's bias (an LSTM's b_hh is data in
+                # its first step and the bias of every later one), which must keep reading the float constant
+                self.insert_for_use(op, i, owner, slot, spec, rule, None)
+                continue
             self.insert(v, owner, slot, spec, rule)
         if not op.results or not _is_float_tensor(op.results[0]):
             return

@@ -74,12 +74,29 @@ class ParameterMatmul(nn.Module):
         return (self.left @ (self.fc(x) @ self.right)) / self.g
 
 
+
+class BiasAlsoData(nn.Module):
+    """One parameter as an op's data operand and as later linears' bias (an LSTM's b_hh: data in its first
+    step, bias after). Bug: the data use's quantizer replaced every use, so the linears' bias became a
+    dequantized value and convert refused them ("its bias is not a constant")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 8) * 0.3)
+        self.b = nn.Parameter(torch.randn(8))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = torch.relu(x + self.b)
+        return torch.nn.functional.linear(y, self.w, self.b)
+
+
 MODELS = {
     "layer_scale": (LayerScale, (3, 8, 8)),
     "buffer_first": (BufferFirst, (3, 8, 8)),
     "positional_embedding": (PositionalEmbedding, (5, 8)),
     "forward_constant": (ForwardConstant, (5, 8)),
     "parameter_matmul": (ParameterMatmul, (5, 8)),
+    "bias_also_data": (BiasAlsoData, (5, 8)),
 }
 
 

@@ -51,6 +51,7 @@ def lower_with_taps(qat_model, *, march: str | None = None, float_fallback: bool
     Raises what `irq.convert` raises (march violations with locations, ops that cannot be lowered).
     """
     from irq.march_profiles import check_march
+    from irq.passes.fold_constant_views import fold_constant_views
     from irq.passes.lower_bpu import Lowering, _check_rounding
     from irq.quant import freeze
     from irq.runtime.reference import entry_function
@@ -60,6 +61,7 @@ def lower_with_taps(qat_model, *, march: str | None = None, float_fallback: bool
     march = march or qat_model.__dict__.get("irq_march", "bayes")
     program = freeze(qat_model)
     func = entry_function(program)
+    fold_constant_views(func)  # as lower-bpu does first
     violations = check_march(func, march)
     if violations and not float_fallback:
         raise PassFailure(f"irq.debug: {len(violations)} op(s) cannot run on march '{march}':\n"
