@@ -19,6 +19,7 @@ from torch import fx, nn
 
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.convert import GraphConverter
+from irq.frontend.decompose_rnn import sequence_lengths
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
 from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, fold_static_scalars, module_emits
 from irq.frontend.mutation import model_mutations, state_mutation_error
@@ -96,11 +97,13 @@ def _preserved(model: nn.Module, names: Iterable[str]) -> Attribute | None:
 # -- fx -----------------------------------------------------------------------------------------
 def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
           concrete_args: dict[str, Any] | None = None,
-          state: dict[str, tuple[torch.Tensor, str | None]] | None = None) -> tuple[fx.Graph, IrqTracer]:
+          state: dict[str, tuple[torch.Tensor, str | None]] | None = None,
+          sequence_lengths: dict[nn.Module, int] | None = None) -> tuple[fx.Graph, IrqTracer]:
     """Symbolically trace `model`; failures become FrontendError naming the user's line.
 
-    `state`: the model's parameters and buffers (`_state(model)`), when the caller has them."""
-    tracer = IrqTracer(leaf_modules)
+    `state`: the model's parameters and buffers (`_state(model)`), when the caller has them;
+    `sequence_lengths`: the time length each recurrent module unrolls to (decompose_rnn.sequence_lengths)."""
+    tracer = IrqTracer(leaf_modules, sequence_lengths)
     versions = {k: (t, t._version) for k, (t, _) in (state if state is not None else _state(model)).items()}
     try:
         graph = tracer.trace(model, concrete_args=concrete_args or None)
@@ -151,7 +154,8 @@ _EXPORT_HINT = ("\n  hint: torch.export could not capture this code. Decorate th
 def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete_args: dict) -> ModuleOp:
     concrete_args = {**_omitted_defaults(model, len(inputs), concrete_args), **concrete_args}
     state = _state(model)
-    graph, tracer = trace(model, leaf_modules, concrete_args, state)
+    lengths = sequence_lengths(model, inputs, concrete_args)
+    graph, tracer = trace(model, leaf_modules, concrete_args, state, lengths)
     warn_python_branches(tracer.traced_forwards, model.training)
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     names = _forward_params(model, len(placeholders))

@@ -21,6 +21,7 @@ from torch.utils import _pytree as pytree
 
 from irq.frontend import wrapping as wrap_mod
 from irq.frontend.decompose import multihead_attention, supports_multihead_attention
+from irq.frontend.decompose_rnn import recurrent, supports_rnn
 from irq.frontend.decompose_transformer import encoder_layer, encoder_stack, supports_encoder_layer
 from irq.frontend.errors import _library_dirs, user_frame_of_stack
 
@@ -67,21 +68,26 @@ def is_stub(m: nn.Module) -> str | None:
     return None
 
 
-def _decomposition(m: nn.Module, args: tuple, kwargs: dict) -> Callable | None:
-    """The typed-op decomposition the tracer runs in place of torch.nn composite `m`, or None to keep
-    the call as it is (a leaf, or traced through its own forward)."""
+def _decomposition(m: nn.Module, args: tuple, kwargs: dict, lengths: dict[nn.Module, int]) -> Callable | None:
+    """The typed-op decomposition the tracer runs in place of torch.nn composite `m` (a function of the call's
+    arguments), or None to keep the call as it is (a leaf, or traced through its own forward). `lengths`:
+    the sequence length each recurrent module saw on the example inputs (decompose_rnn.sequence_lengths)."""
     if isinstance(m, nn.MultiheadAttention) and supports_multihead_attention(m, args, kwargs):
-        return multihead_attention
+        return functools.partial(multihead_attention, m)
     if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerEncoder)) and supports_encoder_layer(m, args, kwargs):
-        return encoder_layer if isinstance(m, nn.TransformerEncoderLayer) else encoder_stack
+        return functools.partial(encoder_layer if isinstance(m, nn.TransformerEncoderLayer) else encoder_stack, m)
+    if m in lengths and supports_rnn(m, args, kwargs):
+        return functools.partial(recurrent, m, lengths[m])
     return None
 
 
 class IrqTracer(fx.Tracer):
     """fx.Tracer recording scope, source position, fused groups and wrapped calls per node."""
 
-    def __init__(self, leaf_modules: Iterable[type | str] = ()) -> None:
+    def __init__(self, leaf_modules: Iterable[type | str] = (),
+                 sequence_lengths: dict[nn.Module, int] | None = None) -> None:
         super().__init__(param_shapes_constant=False)
+        self.sequence_lengths = sequence_lengths or {}
         leaf_modules = list(leaf_modules or ())
         self._leaf_types = tuple(t for t in leaf_modules if isinstance(t, type))
         self._leaf_paths = {p for p in leaf_modules if isinstance(p, str)}
@@ -109,12 +115,12 @@ class IrqTracer(fx.Tracer):
 
     def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
         path = self.path_of_module(m)
-        decomposition = _decomposition(m, args, kwargs)
+        decomposition = _decomposition(m, args, kwargs, self.sequence_lengths)
         if decomposition is not None and not self.is_user_leaf(m, path):
             # traced through its decomposition into typed ops (irq/frontend/decompose*.py)
             outer, self._expanding = self._expanding, m
             try:
-                return super().call_module(m, functools.partial(decomposition, m), args, kwargs)
+                return super().call_module(m, decomposition, args, kwargs)
             finally:
                 self._expanding = outer
         if not self.is_leaf_module(m, path):
