@@ -197,6 +197,10 @@ class BatchAxes:
             return self._lose(r, op, contradiction=True)
         if op.name == "bpu.matmul" and any(a.axis >= len(_shape(v)) - 2 for v, a in batched):
             lhs, rhs = op.operands[0], op.operands[1]
+            rows = _matmul_rows_or_columns(lhs, rhs, rs, self.axes)
+            if rows is not None:  # samples as the rows of `x @ W` (or columns of `W @ x`) of an unbatched W
+                self.axes[r] = rows
+                return
             contracted = (self.axes.get(lhs) is not None and self.axes[lhs].axis == len(_shape(lhs)) - 1) or \
                 (self.axes.get(rhs) is not None and self.axes[rhs].axis == len(_shape(rhs)) - 2)
             return self._lose(r, op, contradiction=contracted)  # rows or columns: not followed, not impossible
@@ -249,3 +253,16 @@ def retype_at_batch(func_op, batch: int, traced: int):
         if shape != _shape(v):
             mapping.values[v].type = TensorType(shape, v.type.element_type, v.type.encoding)
     return copy
+
+
+def _matmul_rows_or_columns(lhs: object, rhs: object, rs: tuple[int, ...], axes: dict) -> Axis | None:
+    """The result's batch axis when the samples are the rows of the left operand and the right one has no
+    batch (`x @ W`, torch.addmm's product, a 2-D linear by hand), or the columns of the right operand and
+    the left one has none (`W @ x`): each sample's row (column) of the result reads only its own row
+    (column). None for every other matmul that carries the batch in its last two axes."""
+    a_l, a_r = axes.get(lhs), axes.get(rhs)
+    if a_l is not None and a_r is None and a_l.axis == len(_shape(lhs)) - 2:
+        return Axis(len(rs) - 2, a_l.factor, a_l.outer)
+    if a_r is not None and a_l is None and a_r.axis == len(_shape(rhs)) - 1:
+        return Axis(len(rs) - 1, a_r.factor, a_r.outer)
+    return None

@@ -165,6 +165,8 @@ ATEN: dict[Any, Any] = {
     aten.add.Tensor: FUNCTIONS[torch.add], aten.sub.Tensor: FUNCTIONS[torch.sub], aten.mul.Tensor: FUNCTIONS[torch.mul],
     aten.div.Tensor: FUNCTIONS[torch.div], aten.rsub.Scalar: _rsub,
     aten.matmul.default: FUNCTIONS[torch.matmul], aten.bmm.default: FUNCTIONS[torch.bmm],
+    aten.einsum.default: FUNCTIONS[torch.einsum], aten.addmm.default: FUNCTIONS[torch.addmm],
+    aten.baddbmm.default: FUNCTIONS[torch.baddbmm],
     aten.view.default: METHODS["view"], aten.reshape.default: FUNCTIONS[torch.reshape],
     aten.transpose.int: FUNCTIONS[torch.transpose], aten.permute.default: FUNCTIONS[torch.permute],
     aten.unsqueeze.default: FUNCTIONS[torch.unsqueeze], aten.flatten.using_ints: FUNCTIONS[torch.flatten],

@@ -26,6 +26,7 @@ from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     static_value,
 )
 from irq.frontend.module_mapping import MODULES, module_emits, pool1d_as_2d  # noqa: F401  (re-exported)
+from irq.frontend.product_mapping import PRODUCT_FUNCTIONS, PRODUCT_METHODS
 from irq.frontend.view_mapping import (
     _chunk,
     _dims,
@@ -557,6 +558,8 @@ METHODS: dict[str, Callable] = {
     "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
     "unbind": _unbind,
 }
+FUNCTIONS.update(PRODUCT_FUNCTIONS)
+METHODS.update(PRODUCT_METHODS)
 
 
 #: Typed ops whose result may share memory with an operand (views, identity, eval-mode dropout):
