@@ -32,6 +32,7 @@ from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
 from irq.text.dense_strings import is_string_literal_body, normalize_dense_strings
+from irq.text.floats import decimal_value
 from irq.text.literals import decimal_int, parse_dense, parse_dense_array
 from irq.text.sparse import check_sparse, shorten_sparse
 from irq.text.strings import unescape_string
@@ -101,7 +102,7 @@ class AttributeBuilder:
         t = f64 if type_tok is None else self.type_of(type_tok)
         if not isinstance(t, FloatType):
             raise self.error(type_tok.pos, f"float literal needs a float type, got {t}")
-        a = FloatAttr(float(tok.value), t)
+        a = FloatAttr(decimal_value(tok.value, t.kind), t)
         self.attr_cache[key] = a
         return a
 
