@@ -149,3 +149,66 @@ def test_print_reads_back_to_the_same_bits(kind):
     back = next(iter(irq.parse_module(irq.print_module(m)).body.ops)).attributes
     for k, a in attrs.items():
         assert back[k]._bits == a._bits or (math.isnan(a.value) and back[k]._bits == a._bits), (k, str(a))
+
+
+# -- dense<...> of the narrow kinds: irq refused them ("no numpy representation") -----------------
+def _dense_texts(kind: str) -> list[str]:
+    """Dense literals of `kind`: every pattern (tf32: the sample) as hex elements and as irq's
+    decimal print, in lists of at most 64 (decimal lists), plus MLIR's hex-string form."""
+    fmt = FORMATS[kind]
+    patterns = _patterns(kind)[:256]
+    texts = []
+    for i in range(0, len(patterns), 64):
+        part = patterns[i : i + 64]
+        texts.append(f"dense<[{', '.join(f'0x{b:X}' for b in part)}]> : tensor<{len(part)}x{kind}>")
+        finite = [fmt.decode(b) for b in part if math.isfinite(fmt.decode(b))]
+        texts.append(f"dense<[{', '.join(format_float(v, kind) for v in finite)}]> : tensor<{len(finite)}x{kind}>")
+    width = (fmt.width + 7) // 8
+    blob = b"".join(b.to_bytes(width, "little") for b in patterns[:64])
+    texts.append(f'dense<"0x{blob.hex().upper()}"> : tensor<{len(patterns[:64])}x{kind}>')
+    texts.append(f"dense<{format_float(fmt.decode(patterns[1]), kind)}> : tensor<3x{kind}>")
+    return texts
+
+
+EXACT_DENSE = [  # a decimal just above a tie of the kind whose nearest double is the tie itself
+    ("dense<[1.00000005960464477550, 1.0]> : tensor<2xf32>", [1.0000001192092896, 1.0]),
+    ("dense<[1.00048828125000000001, 1.0]> : tensor<2xf16>", [1.0009765625, 1.0]),
+    ("dense<[1.0039062500000000001, 1.0]> : tensor<2xbf16>", [1.0078125, 1.0]),
+    ("dense<[1.00048828125000001, 0.1]> : tensor<2xtf32>", [1.0009765625, 0.0999755859375]),
+    ('dense<"0x0000803F0000"> : tensor<2xtf32>', [0.0, 63 * 2.0**-136]),  # 3 bytes each, high bits dropped
+]
+
+
+def _dense_attr(text: str):
+    m = irq.parse_module(f'"t.a"() {{v = {text}}} : () -> ()')
+    return next(iter(m.body.ops)).attributes["v"]
+
+
+@pytest.mark.parametrize("text,values", EXACT_DENSE, ids=[t.split(":")[-1].strip() for t, _ in EXACT_DENSE])
+def test_dense_rounds_like_mlir(text, values):
+    got = _dense_attr(text).to_numpy().astype(float).tolist()
+    assert got == values
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dense_round_trips(kind):
+    for text in _dense_texts(kind):
+        a = _dense_attr(text)
+        assert _dense_attr(str(a)) == a, text
+
+
+def test_dense_is_mlirs():
+    """Each literal read by irq equals MLIR's reading of it (MLIR's print read back by irq), and
+    irq's print of it reads in MLIR as the same value."""
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    ctx = ir.Context()
+    wrong = []
+    with ctx:
+        texts = [t for k in KINDS for t in _dense_texts(k)] + [t for t, _ in EXACT_DENSE]
+        for text in texts:
+            a = _dense_attr(text)
+            if _dense_attr(str(ir.Attribute.parse(text))) != a:
+                wrong.append(("irq reads", text))
+            if _dense_attr(str(ir.Attribute.parse(str(a)))) != a:
+                wrong.append(("MLIR reads irq's print", str(a)))
+    assert wrong == []

@@ -29,6 +29,7 @@ from irq.ir.attributes import (
     UnitAttr,
 )
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
+from irq.ir.dense_small import is_small_float
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
 from irq.text.dense_strings import is_string_literal_body, normalize_dense_strings
@@ -158,6 +159,10 @@ class AttributeBuilder:
             storage_dtype(t.element_type)
         except TypeError as e:
             raise self.error(type_tok.pos, f"dense_resource: {e}") from None
+        if is_small_float(t.element_type):  # irq keeps these as bits in a wider container than MLIR's blob
+            raise self.error(
+                type_tok.pos, f"dense_resource of {t.element_type} elements is not supported; use dense<...>"
+            )
         key = tok.value[len("dense_resource<"):-1].strip()
         if key.startswith('"'):
             key = self.string_value_text(key, tok.pos)
