@@ -30,13 +30,21 @@ MAX_DECIMAL_DIGITS = 4300
 
 
 def decimal_int(text: str) -> int:
-    """An integer literal (`42`, `-7`, `0x2A`), with a clear ValueError for malformed or over-long text."""
+    """An integer literal (`42`, `-7`, `0x2A`), with a clear ValueError for malformed or over-long text.
+
+    A negated zero (`-0`, `-00`, `-0x0`) is out of range, as in MLIR, whose parser negates the
+    magnitude and calls a result without its sign bit an overflow (attributes, dense and
+    array elements alike)."""
     if text.startswith(("0x", "-0x", "+0x")):
-        return int(text, 16)
-    digits = len(text) - (text[:1] in "+-")
-    if digits > MAX_DECIMAL_DIGITS:
-        raise ValueError(f"integer literal has {digits} digits, more than the {MAX_DECIMAL_DIGITS} accepted")
-    return int(text)
+        value = int(text, 16)
+    else:
+        digits = len(text) - (text[:1] in "+-")
+        if digits > MAX_DECIMAL_DIGITS:
+            raise ValueError(f"integer literal has {digits} digits, more than the {MAX_DECIMAL_DIGITS} accepted")
+        value = int(text)
+    if value == 0 and text.startswith("-"):
+        raise ValueError(f"integer constant '{text}' out of range (a negated zero, which MLIR refuses)")
+    return value
 
 
 #: `[`, `]`, `,` or one element: a complex `(re, im)` pair or a run of other characters.

@@ -90,8 +90,8 @@ class AttributeBuilder:
                 a = IntegerAttr(decimal_int(text), t)
             else:
                 raise self.error(type_tok.pos, f"integer literal needs an integer, index or float type, got {t}")
-        except ValueError as e:
-            raise self.error(tok.pos, str(e)) from None
+        except ValueError as e:  # at the digits after a `-`, as MLIR reports a value out of range
+            raise self.error(tok.pos + text.startswith("-"), str(e)) from None
         self.attr_cache[key] = a
         return a
 
