@@ -120,6 +120,12 @@ class Scanner:
         word = head.group(1) if head else ""
         if head and text[head.start() - 1 : head.start()] in ("!", "#"):  # MLIR's lexer balances these
             return self.error(start, "unbalanced '<' character in pretty dialect name")
+        if word in _LITERAL_HEADS:
+            colon = _top_level_colon(text, start + 1, stop, skip_first=word == "array")
+            if colon is not None:  # `dense<[1, 2] : tensor<2xi32>`: the literal ended before the `:`
+                if not text[start + 1 : colon].strip():
+                    return self.error(colon, "expected element literal of primitive type")
+                return self.error(_before_blanks(text, colon), f"expected '>' to close '{word}<'")
         if inner != "<":  # `dense<[1, 2>`: the innermost bracket is the one left open
             message = f"expected '{_CLOSER[inner]}'"
         else:
@@ -244,6 +250,36 @@ _LINE_START = re.compile(
     r'%[\w$.\-]+(?::[0-9]+)?\s*(?:,\s*%[\w$.\-]+(?::[0-9]+)?\s*)*=(?!=)|"[^"\n]*"\s*\(|\^[\w$.\-]+|\}'
     r"|[#!][A-Za-z_][\w$.]*\s*=|(?P<word>[A-Za-z_][\w$.]*)(?![\w$.<(\[])"
 )
+
+
+#: attributes whose body is a literal MLIR reads before it expects `>`: a `:` at the body's top
+#: level (the attribute's type, written inside by mistake) is the token that cannot continue it
+_LITERAL_HEADS = frozenset({"dense", "sparse", "dense_resource", "array"})
+
+
+def _top_level_colon(text: str, pos: int, end: int, skip_first: bool) -> int | None:
+    """Offset of the first `:` outside brackets and strings in `text[pos:end]` (the second one
+    when `skip_first`: `array<i32: 1, 2` has its own), or None."""
+    depth = 0
+    while pos < end:
+        c = text[pos]
+        if c == '"':
+            close = text.find('"', pos + 1)
+            while close > 0 and text[close - 1] == "\\":
+                close = text.find('"', close + 1)
+            if close < 0:
+                return None
+            pos = close
+        elif c in "([{<":
+            depth += 1
+        elif c in ")]}>" and not (c == ">" and text[pos - 1] == "-"):
+            depth -= 1
+        elif c == ":" and depth == 0:
+            if not skip_first:
+                return pos
+            skip_first = False
+        pos += 1
+    return None
 
 
 def _before_blanks(text: str, pos: int) -> int:
