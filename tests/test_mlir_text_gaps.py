@@ -12,7 +12,8 @@ error position and print checked against MLIR C++ (iree-base-compiler) when it i
   alias"), and a tensor encoding was kept as written, so `tensor<4xf32, #enc>` printed the alias
   name with no definition (text that does not parse back) and `tensor<4xf32, 1>` was another type
   than `tensor<4xf32, 1 : i64>`; both are now read as attributes, aliases resolved, and printed
-  as MLIR prints them (after Dialect/Builtin/types.mlir and IR/parser.mlir's encodings).
+  as MLIR prints them (after Dialect/Builtin/types.mlir and IR/parser.mlir's encodings); an
+  undefined alias there was accepted (IR/fail-invalid-tensor-encoding.mlir, which MLIR must fail).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from irq.cli.opt import main as irq_opt
 
 # (id, text with irq's expected-error annotations)
 INVALID = [
+    # IR/fail-invalid-tensor-encoding.mlir: irq kept an encoding as text, so an undefined alias passed
+    (
+        "undefined_alias_in_encoding",
+        "// expected-error@+1 {{undefined attribute alias '#blocked'}}\n!type = tensor<256x32xf16, #blocked>\n",
+    ),
     (
         "negated_zero_attribute",
         "\"t.c\"() {\n  // expected-error@+1 {{integer constant '-0' out of range}}\n  a = -0 : i32\n} : () -> ()\n",
