@@ -7,7 +7,9 @@ error position and print checked against MLIR C++ (iree-base-compiler) when it i
   IR/invalid-builtin-attributes.mlir's integer-range chunks; no upstream chunk writes `-0`).
 * a `dense<...>` (or `sparse<`, `array<`, `dense_resource<`) missing its `>` before the `:` of
   its type: reported after the literal, where MLIR reports "expected '>'", not at the `}` or
-  the line the brackets stop balancing (after IR/invalid-builtin-attributes.mlir).
+  the line the brackets stop balancing (after IR/invalid-builtin-attributes.mlir); a `loc(`
+  missing its `)` is reported likewise, with MLIR's "expected ')' in location"
+  (IR/invalid-locations.mlir).
 * aliases inside a memref memory space (`memref<4xf32, [#a]>`) failed ("undefined attribute
   alias"), and a tensor encoding was kept as written, so `tensor<4xf32, #enc>` printed the alias
   name with no definition (text that does not parse back) and `tensor<4xf32, 1>` was another type
@@ -105,6 +107,8 @@ def test_one_encoding_spelling_is_one_type():
 
 # (id, text missing a `>`, the (line, column) MLIR C++ reports it at)
 MISSING_CLOSE = [
+    # IR/invalid-locations.mlir: a location's `)` missing before the region's `}` (was at the `}`)
+    ("location", "func.func @f() {\n^bb:\n  return loc(unknown\n}\n", (3, 21)),
     ("splat", '"t.a"() {v = dense<5 : tensor<i32>} : () -> ()\n', (1, 21)),
     ("hex", '"t.a"() {v = dense<"0x0500000000" : tensor<i32>} : () -> ()\n', (1, 34)),
     ("nested_list", '"t.a"() {v = dense<[[1], [2]] : tensor<2x1xi32>} : () -> ()\n', (1, 30)),

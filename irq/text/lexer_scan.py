@@ -17,6 +17,7 @@ from irq.text.tokens import (
     _PARENS_OR_STRING,
     _SKIP,
     BRACKET,
+    LOCPAREN,
     MAX_NESTING,
     PAREN,
 )
@@ -150,12 +151,13 @@ class Scanner:
             raise self.error(pos, f"unexpected '{char}' with nothing open")
         kind, opened = self.stack[-1]
         if kind not in kinds:
-            if kind in (PAREN, BRACKET):  # `: (tensor<4xi8>` then the next op: missing at the line's end
+            if kind in (PAREN, BRACKET, LOCPAREN):  # `: (tensor<4xi8>` then the next op: missing at the line's end
                 for m in _TYPE_STOP.finditer(self.text, opened, pos):
                     if m.group("brace") is None and self._starts_statement(m.end()):
-                        closer = ")" if kind == PAREN else "]"
+                        closer = "]" if kind == BRACKET else ")"
+                        where = " in location" if kind == LOCPAREN else ""  # MLIR's words (IR/invalid-locations.mlir)
                         return_at = _before_blanks(self.text, m.end())
-                        raise self.error(return_at, f"expected '{closer}'")
+                        raise self.error(return_at, f"expected '{closer}'{where}")
             line, col, _ = self.line_col(opened)
             raise self.error(pos, f"unexpected '{char}': '{_OPENERS[kind]}' opened at line {line}:{col} is not closed")
         self.stack.pop()
