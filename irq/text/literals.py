@@ -192,6 +192,7 @@ def _round_ties_exactly(items: list[str], values: np.ndarray, arr: np.ndarray, e
     """Re-round, from the exact decimal, the elements whose double lies on a rounding boundary of
     the kind (its neighbours round apart): only there does rounding through the double differ
     from MLIR's single rounding (irq.text.floats.decimal_value)."""
+
     def bits_of(v: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
             r = to_storage(v, et) if et.kind == "bf16" else v.astype(arr.dtype)
