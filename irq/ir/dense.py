@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from irq._lazy import numpy as np
 from irq.ir.attributes import Attribute
+from irq.ir.dense_small import is_small_float, small_dtype, small_storage, small_values
 from irq.ir.dense_wide import is_wide_int, wide_dtype, wide_int_storage, wide_int_values
 from irq.ir.resources import Blob, ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type
@@ -44,6 +45,8 @@ def storage_dtype(t: Type) -> np.dtype:
         dt = float_dtypes.get(t.kind)
         if dt is not None:
             return dt
+        if is_small_float(t):  # tf32, f8*, f6*, f4*: bit patterns (irq.ir.dense_small)
+            return small_dtype(t)
     elif isinstance(t, IndexType):
         return np.dtype(np.int64)
     raise TypeError(f"element type {t} has no numpy representation")
@@ -106,6 +109,8 @@ def to_storage(values: object, element_type: Type) -> np.ndarray:
             arr = arr.astype(wide)
         return arr
     dtype = storage_dtype(element_type)
+    if is_small_float(element_type):
+        return small_storage(values, element_type)
     if isinstance(element_type, FloatType) and element_type.kind == "bf16":
         arr = np.asarray(values)
         if arr.dtype == np.uint16:
@@ -214,6 +219,8 @@ class DenseElementsAttr(Attribute):
         et = self.type.element_type
         if isinstance(et, FloatType) and et.kind == "bf16":
             data = _bf16_to_f32(data.reshape(1))
+        elif is_small_float(et):
+            data = small_values(data.reshape(1), et)
         elif is_wide_int(et):
             data = wide_int_values(data, et)
         return data.reshape(-1)[0]
@@ -225,6 +232,9 @@ class DenseElementsAttr(Attribute):
         et = self.type.element_type
         if isinstance(et, FloatType) and et.kind == "bf16":
             data = _bf16_to_f32(data)
+        elif is_small_float(et):
+            data = small_values(data, et)
+            data.flags.writeable = False
         elif is_wide_int(et):
             data = wide_int_values(data, et)
             data.flags.writeable = False
@@ -267,6 +277,8 @@ class DenseResourceElementsAttr(Attribute):
     @classmethod
     def from_array(cls, key: str, type: ShapedType, array: object) -> DenseResourceElementsAttr:
         """Wrap an array (no copy when it is already contiguous in storage dtype)."""
+        if is_small_float(type.element_type):
+            raise TypeError(f"dense_resource of {type.element_type} elements is not supported; use DenseElementsAttr")
         data = to_storage(array, type.element_type)
         if data.size != type.num_elements:
             raise ValueError(f"resource '{key}' has {data.size} elements, type {type} needs {type.num_elements}")

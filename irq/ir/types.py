@@ -133,7 +133,7 @@ FLOAT_KINDS = (
     "f6E3M2FN",
     "f8E8M0FNU",
 )
-_FLOAT_WIDTH = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64, "tf32": 32, "f80": 80, "f128": 128}
+_FLOAT_WIDTH = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64, "tf32": 19, "f80": 80, "f128": 128}
 
 
 class FloatType(Type):

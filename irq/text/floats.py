@@ -13,6 +13,9 @@ import math
 import struct
 
 from irq._lazy import numpy as np
+from irq.text.small_floats import FORMATS as _SMALL
+from irq.text.small_floats import IEEE_FORMATS as _IEEE
+from irq.text.small_floats import round_small
 
 _STRUCT = {"f64": ("<d", "<Q", 16), "f32": ("<f", "<I", 8), "f16": ("<e", "<H", 4)}
 
@@ -31,6 +34,8 @@ def _mlir_decimal(text: str) -> str:
 
 def float_bits(value: float, kind: str) -> int:
     """The IEEE bit pattern of `value` in the float kind (bf16 from its f32 pattern)."""
+    if kind in _SMALL:
+        return _SMALL[kind].encode(value)
     if kind in _EXTENDED:
         return _extended_bits(value, kind)
     if kind == "bf16":
@@ -41,6 +46,8 @@ def float_bits(value: float, kind: str) -> int:
 
 def float_from_bits(bits: int, kind: str) -> float:
     """The value of an IEEE bit pattern (ValueError if it has more bits than the kind)."""
+    if kind in _SMALL:
+        return _SMALL[kind].decode(bits)
     width = 16 if kind == "bf16" else _EXTENDED[kind] if kind in _EXTENDED else _STRUCT.get(kind, _STRUCT["f64"])[2] * 4
     if not 0 <= bits < 1 << width:
         raise ValueError(f"bit pattern 0x{bits:X} does not fit {kind}")
@@ -99,6 +106,8 @@ def is_exact_double(bits: int, kind: str) -> bool:
 
 
 def hex_digits(kind: str) -> int:
+    if kind in _SMALL:
+        return -(-_SMALL[kind].width // 4)
     if kind in _EXTENDED:
         return _EXTENDED[kind] // 4
     if kind == "bf16":
@@ -108,6 +117,8 @@ def hex_digits(kind: str) -> int:
 
 def round_float(value: float, kind: str) -> float:
     """Round a Python float to the precision of `kind` (ties to even, like a C cast)."""
+    if kind in _SMALL:
+        return round_small(value, kind)
     if kind == "f64" or kind not in ("f32", "f16", "bf16", "tf32"):
         return float(value)
     if kind == "f16":
@@ -139,6 +150,8 @@ def format_float(value: float, kind: str = "f64") -> str:
     """Shortest MLIR-valid text for `value` that parses back to the same bits in `kind`."""
     if not math.isfinite(value):
         return f"0x{float_bits(value, kind):0{hex_digits(kind)}X}"
+    if kind in _SMALL:
+        return _shortest_small(value, kind)
     if kind == "f64" or kind not in ("f32", "f16", "bf16", "tf32"):
         return _mlir_decimal(repr(float(value)))
     if kind == "f16":
@@ -151,6 +164,42 @@ def format_float(value: float, kind: str = "f64") -> str:
             if round_float(float(text), "bf16") == value:
                 return _mlir_decimal(text)
     return _mlir_decimal(str(np.float32(value)))
+
+
+def _shortest_small(value: float, kind: str) -> str:
+    """The shortest decimal that rounds back to `value`'s bits in a small float kind (a search,
+    as for bf16: the value's own digits are more than the kind holds, 0.1015625 for `0.1`)."""
+    fmt = _SMALL[kind]
+    bits = fmt.encode(value)
+    for digits in range(1, 18):
+        text = f"{value:.{digits}g}"
+        if fmt.encode(float(text)) == bits:
+            return _mlir_decimal(text)
+    return _mlir_decimal(repr(float(value)))
+
+
+def decimal_value(text: str, kind: str) -> float:
+    """The value of the decimal literal `text` in the float kind, rounded once from the exact
+    decimal, as MLIR reads it (APFloat::convertFromString in the target semantics).
+
+    Rounding to a double first and then to the kind rounds twice, and differs exactly when the
+    double lands on a tie of the kind (`1.00000005960464477550 : f32` is just above the tie
+    1 + 2^-24, whose double is the tie itself: MLIR reads 1.0000001, the double route 1.0). So
+    the double is used unless its two neighbours round differently (it is a tie or the overflow
+    threshold of the kind); then the exact decimal decides which side it is on."""
+    d = float(text)
+    r = round_float(d, kind)
+    if kind == "f64" or not math.isfinite(d) or d == 0:
+        return r
+    lo = round_float(math.nextafter(d, -math.inf), kind)
+    hi = round_float(math.nextafter(d, math.inf), kind)
+    fmt = _SMALL.get(kind) or _IEEE.get(kind)
+    if fmt is None or lo == hi or (math.isnan(lo) and math.isnan(hi)):
+        return r
+    from fractions import Fraction
+
+    exact = Fraction(text)
+    return fmt.decode(fmt.encode_exact(abs(exact), exact < 0 or text.startswith("-")))
 
 
 def parse_float_literal(text: str, kind: str = "f64") -> float:

@@ -17,6 +17,7 @@ from irq.text.tokens import (
     _PARENS_OR_STRING,
     _SKIP,
     BRACKET,
+    LOCPAREN,
     MAX_NESTING,
     PAREN,
 )
@@ -120,6 +121,12 @@ class Scanner:
         word = head.group(1) if head else ""
         if head and text[head.start() - 1 : head.start()] in ("!", "#"):  # MLIR's lexer balances these
             return self.error(start, "unbalanced '<' character in pretty dialect name")
+        if word in _LITERAL_HEADS:
+            colon = _top_level_colon(text, start + 1, stop, skip_first=word == "array")
+            if colon is not None:  # `dense<[1, 2] : tensor<2xi32>`: the literal ended before the `:`
+                if not text[start + 1 : colon].strip():
+                    return self.error(colon, "expected element literal of primitive type")
+                return self.error(_before_blanks(text, colon), f"expected '>' to close '{word}<'")
         if inner != "<":  # `dense<[1, 2>`: the innermost bracket is the one left open
             message = f"expected '{_CLOSER[inner]}'"
         else:
@@ -144,12 +151,13 @@ class Scanner:
             raise self.error(pos, f"unexpected '{char}' with nothing open")
         kind, opened = self.stack[-1]
         if kind not in kinds:
-            if kind in (PAREN, BRACKET):  # `: (tensor<4xi8>` then the next op: missing at the line's end
+            if kind in (PAREN, BRACKET, LOCPAREN):  # `: (tensor<4xi8>` then the next op: missing at the line's end
                 for m in _TYPE_STOP.finditer(self.text, opened, pos):
                     if m.group("brace") is None and self._starts_statement(m.end()):
-                        closer = ")" if kind == PAREN else "]"
+                        closer = "]" if kind == BRACKET else ")"
+                        where = " in location" if kind == LOCPAREN else ""  # MLIR's words (IR/invalid-locations.mlir)
                         return_at = _before_blanks(self.text, m.end())
-                        raise self.error(return_at, f"expected '{closer}'")
+                        raise self.error(return_at, f"expected '{closer}'{where}")
             line, col, _ = self.line_col(opened)
             raise self.error(pos, f"unexpected '{char}': '{_OPENERS[kind]}' opened at line {line}:{col} is not closed")
         self.stack.pop()
@@ -244,6 +252,36 @@ _LINE_START = re.compile(
     r'%[\w$.\-]+(?::[0-9]+)?\s*(?:,\s*%[\w$.\-]+(?::[0-9]+)?\s*)*=(?!=)|"[^"\n]*"\s*\(|\^[\w$.\-]+|\}'
     r"|[#!][A-Za-z_][\w$.]*\s*=|(?P<word>[A-Za-z_][\w$.]*)(?![\w$.<(\[])"
 )
+
+
+#: attributes whose body is a literal MLIR reads before it expects `>`: a `:` at the body's top
+#: level (the attribute's type, written inside by mistake) is the token that cannot continue it
+_LITERAL_HEADS = frozenset({"dense", "sparse", "dense_resource", "array"})
+
+
+def _top_level_colon(text: str, pos: int, end: int, skip_first: bool) -> int | None:
+    """Offset of the first `:` outside brackets and strings in `text[pos:end]` (the second one
+    when `skip_first`: `array<i32: 1, 2` has its own), or None."""
+    depth = 0
+    while pos < end:
+        c = text[pos]
+        if c == '"':
+            close = text.find('"', pos + 1)
+            while close > 0 and text[close - 1] == "\\":
+                close = text.find('"', close + 1)
+            if close < 0:
+                return None
+            pos = close
+        elif c in "([{<":
+            depth += 1
+        elif c in ")]}>" and not (c == ">" and text[pos - 1] == "-"):
+            depth -= 1
+        elif c == ":" and depth == 0:
+            if not skip_first:
+                return pos
+            skip_first = False
+        pos += 1
+    return None
 
 
 def _before_blanks(text: str, pos: int) -> int:

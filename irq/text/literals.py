@@ -14,9 +14,10 @@ import re
 from irq._lazy import numpy as np
 from irq.ir.attributes import DenseArrayAttr
 from irq.ir.dense import DenseElementsAttr, elements_dtype, storage_dtype, to_storage
+from irq.ir.dense_small import hex_item_bytes, is_small_float, small_from_hex, small_to_hex
 from irq.ir.dense_wide import canonical_wide_bytes, complex_parts, complex_storage, is_wide_int, wide_int_values
 from irq.ir.types import ComplexType, FloatType, IntegerType, ShapedType, Type
-from irq.text.floats import float_from_bits, format_float, hex_digits
+from irq.text.floats import decimal_value, float_bits, float_from_bits, format_float, hex_digits
 from irq.text.type_parser import BodySyntaxError
 
 #: Dense values with more elements than this print as hex, never as decimal lists.
@@ -29,13 +30,21 @@ MAX_DECIMAL_DIGITS = 4300
 
 
 def decimal_int(text: str) -> int:
-    """An integer literal (`42`, `-7`, `0x2A`), with a clear ValueError for malformed or over-long text."""
+    """An integer literal (`42`, `-7`, `0x2A`), with a clear ValueError for malformed or over-long text.
+
+    A negated zero (`-0`, `-00`, `-0x0`) is out of range, as in MLIR, whose parser negates the
+    magnitude and calls a result without its sign bit an overflow (attributes, dense and
+    array elements alike)."""
     if text.startswith(("0x", "-0x", "+0x")):
-        return int(text, 16)
-    digits = len(text) - (text[:1] in "+-")
-    if digits > MAX_DECIMAL_DIGITS:
-        raise ValueError(f"integer literal has {digits} digits, more than the {MAX_DECIMAL_DIGITS} accepted")
-    return int(text)
+        value = int(text, 16)
+    else:
+        digits = len(text) - (text[:1] in "+-")
+        if digits > MAX_DECIMAL_DIGITS:
+            raise ValueError(f"integer literal has {digits} digits, more than the {MAX_DECIMAL_DIGITS} accepted")
+        value = int(text)
+    if value == 0 and text.startswith("-"):
+        raise ValueError(f"integer constant '{text}' out of range (a negated zero, which MLIR refuses)")
+    return value
 
 
 #: `[`, `]`, `,` or one element: a complex `(re, im)` pair or a run of other characters.
@@ -149,6 +158,16 @@ def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
     for s in items:  # MLIR: `dense<[4]> : tensor<1xf32>` is an error; floats are written `4.0`
         if _DECIMAL_INT.fullmatch(s):
             raise ValueError(f"expected floating-point elements, but parsed integer '{s}'")
+    if is_small_float(et):  # bit patterns, each decimal rounded once from its exact value
+        bits_list = []
+        for s in items:
+            if s.startswith("0x"):
+                b = int(s, 16)
+                float_from_bits(b, et.kind)  # range check
+                bits_list.append(b)
+            else:
+                bits_list.append(float_bits(decimal_value(s, et.kind), et.kind))
+        return np.array(bits_list, dtype=dt)
     hex_at = [i for i, s in enumerate(items) if s.startswith("0x")]
     decimals = ["0" if s.startswith("0x") else s for s in items] if hex_at else items
     values = np.array(decimals, dtype=np.float64) if items else np.zeros(0)
@@ -158,6 +177,8 @@ def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
     else:
         with np.errstate(over="ignore"):
             arr = values.astype(dt)
+    if et.kind != "f64" and items:
+        _round_ties_exactly(items, values, arr, et)
     if hex_at:
         bits = arr.view(np.dtype(f"u{dt.itemsize}"))
         for i in hex_at:
@@ -165,6 +186,26 @@ def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
             float_from_bits(b, et.kind)  # range check: ValueError if the pattern is too wide
             bits[i] = b
     return arr
+
+
+def _round_ties_exactly(items: list[str], values: np.ndarray, arr: np.ndarray, et: FloatType) -> None:
+    """Re-round, from the exact decimal, the elements whose double lies on a rounding boundary of
+    the kind (its neighbours round apart): only there does rounding through the double differ
+    from MLIR's single rounding (irq.text.floats.decimal_value)."""
+
+    def bits_of(v: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = to_storage(v, et) if et.kind == "bf16" else v.astype(arr.dtype)
+        return r.view(np.dtype(f"u{arr.dtype.itemsize}"))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        suspect = (bits_of(np.nextafter(values, -np.inf)) != bits_of(np.nextafter(values, np.inf))) & (values != 0)
+    if not suspect.any():
+        return
+    out = arr.view(np.dtype(f"u{arr.dtype.itemsize}"))
+    for i in np.flatnonzero(suspect).tolist():
+        if not items[i].startswith("0x"):
+            out[i] = float_bits(decimal_value(items[i], et.kind), et.kind)
 
 
 def parse_dense(token: str, type: Type) -> DenseElementsAttr:
@@ -186,8 +227,14 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
             raw = bytes.fromhex(stripped[3:-1])
         except ValueError:
             raise BodySyntaxError(base, "malformed hex in dense literal") from None
-        dt = elements_dtype(et)
         n = type.num_elements
+        if is_small_float(et):
+            k = hex_item_bytes(et)
+            if len(raw) not in (k, n * k):
+                raise BodySyntaxError(base, f"hex dense literal has {len(raw)} bytes, {type} needs {n * k}")
+            arr = small_from_hex(raw, et)
+            return DenseElementsAttr(type, arr.reshape(()) if len(raw) == k else arr.reshape(type.shape))
+        dt = elements_dtype(et)
         if len(raw) == dt.itemsize:
             arr = np.frombuffer(raw, dtype=dt).reshape(())
         elif len(raw) == n * dt.itemsize:
@@ -247,7 +294,8 @@ def dense_body(attr: DenseElementsAttr) -> str:
     if attr.type.num_elements == 0:
         return ""  # MLIR prints empty elements as `dense<>`
     if raw.size > MAX_DECIMAL_ELEMENTS and not (isinstance(et, IntegerType) and et.width == 1):
-        return '"0x' + raw.tobytes().hex().upper() + '"'
+        data = small_to_hex(raw, et) if is_small_float(et) else raw.tobytes()
+        return '"0x' + data.hex().upper() + '"'
     values = attr.to_numpy()
     if isinstance(et, FloatType):
         bits = raw.reshape(-1).view(np.dtype(f"u{raw.dtype.itemsize}"))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from irq.text.type_parser import BodySyntaxError
 
 if TYPE_CHECKING:
+    from irq.ir.attributes import Attribute
     from irq.ir.dialect import Context
 
 _MAP = re.compile(r"affine_map<\s*\(([^()]*)\)\s*(?:\[[^\]]*\])?\s*->\s*\(([^()]*)\)\s*>\Z")
@@ -53,21 +54,28 @@ def strided_text(text: str) -> str:
     return f"strided<[{', '.join(strides)}]{tail}>"
 
 
-def memory_space_text(item: str, ctx: Context | None) -> str | None:
-    """The canonical text of a memory space written `item`, or None for the default space."""
+def attribute_from_text(item: str, ctx: Context | None, aliases: dict | None, what: str) -> Attribute:
+    """The attribute written `item` inside a type, read by irq's own attribute parser with the
+    aliases the enclosing text defined (`memref<4xf32, #space>` where `#space = [#a]`)."""
     from irq.diagnostics import ParseError
-    from irq.ir.attributes import BoolAttr, FloatAttr, IntegerAttr
-    from irq.ir.types import f64, i64
-    from irq.text.parser import parse_module
+    from irq.text.parser import parse_with_aliases
 
     wrapper = f"{_PREFIX}{item}}} {{}}"
     try:
-        module = parse_module(wrapper, context=ctx)
+        module = parse_with_aliases(wrapper, "<string>", ctx, aliases)
     except ParseError as e:
-        raise BodySyntaxError(_offset_in_item(wrapper, e), f"invalid memory space: {e.message}") from None
+        raise BodySyntaxError(_offset_in_item(wrapper, e), f"invalid {what}: {e.message}") from None
     if set(module.attributes) != {"memory_space"} or list(module.body.ops):
-        raise BodySyntaxError(0, f"invalid memory space '{item}'")
-    space = module.attributes["memory_space"]
+        raise BodySyntaxError(0, f"invalid {what} '{item}'")
+    return module.attributes["memory_space"]
+
+
+def memory_space_text(item: str, ctx: Context | None, aliases: dict | None = None) -> str | None:
+    """The canonical text of a memory space written `item`, or None for the default space."""
+    from irq.ir.attributes import BoolAttr, FloatAttr, IntegerAttr
+    from irq.ir.types import f64, i64
+
+    space = attribute_from_text(item, ctx, aliases, "memory space")
     if isinstance(space, IntegerAttr) and space.value == 0:  # BoolAttr `false` included
         return None
     if type(space) is IntegerAttr and space.type is i64:
@@ -77,6 +85,12 @@ def memory_space_text(item: str, ctx: Context | None) -> str | None:
     if isinstance(space, BoolAttr):
         return "true"
     return str(space)
+
+
+def encoding_text(item: str, ctx: Context | None, aliases: dict | None = None) -> str:
+    """The canonical text of a tensor encoding written `item`: MLIR prints it as any attribute,
+    with its type (`tensor<4xf32, 1 : i64>` for `tensor<4xf32, 1>`) and aliases resolved."""
+    return str(attribute_from_text(item, ctx, aliases, "tensor encoding"))
 
 
 def _offset_in_item(wrapper: str, e: object) -> int:

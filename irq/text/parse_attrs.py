@@ -29,9 +29,11 @@ from irq.ir.attributes import (
     UnitAttr,
 )
 from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
+from irq.ir.dense_small import is_small_float
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
 from irq.text.dense_strings import is_string_literal_body, normalize_dense_strings
+from irq.text.floats import decimal_value
 from irq.text.literals import decimal_int, parse_dense, parse_dense_array
 from irq.text.sparse import check_sparse, shorten_sparse
 from irq.text.strings import unescape_string
@@ -88,8 +90,8 @@ class AttributeBuilder:
                 a = IntegerAttr(decimal_int(text), t)
             else:
                 raise self.error(type_tok.pos, f"integer literal needs an integer, index or float type, got {t}")
-        except ValueError as e:
-            raise self.error(tok.pos, str(e)) from None
+        except ValueError as e:  # at the digits after a `-`, as MLIR reports a value out of range
+            raise self.error(tok.pos + text.startswith("-"), str(e)) from None
         self.attr_cache[key] = a
         return a
 
@@ -101,7 +103,7 @@ class AttributeBuilder:
         t = f64 if type_tok is None else self.type_of(type_tok)
         if not isinstance(t, FloatType):
             raise self.error(type_tok.pos, f"float literal needs a float type, got {t}")
-        a = FloatAttr(float(tok.value), t)
+        a = FloatAttr(decimal_value(tok.value, t.kind), t)
         self.attr_cache[key] = a
         return a
 
@@ -157,6 +159,10 @@ class AttributeBuilder:
             storage_dtype(t.element_type)
         except TypeError as e:
             raise self.error(type_tok.pos, f"dense_resource: {e}") from None
+        if is_small_float(t.element_type):  # irq keeps these as bits in a wider container than MLIR's blob
+            raise self.error(
+                type_tok.pos, f"dense_resource of {t.element_type} elements is not supported; use dense<...>"
+            )
         key = tok.value[len("dense_resource<"):-1].strip()
         if key.startswith('"'):
             key = self.string_value_text(key, tok.pos)

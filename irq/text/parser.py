@@ -408,6 +408,15 @@ def _parser() -> tuple[ParseTable, list]:
 
 def parse_module(text: str | bytes, filename: str = "<string>", *, context: Context | None = None) -> ModuleOp:
     """Parse IR text into a `builtin.module` (top-level ops are wrapped in one if needed)."""
+    return parse_with_aliases(text, filename, context, None)
+
+
+def parse_with_aliases(
+    text: str | bytes, filename: str, context: Context | None, aliases: dict[str, object] | None
+) -> ModuleOp:
+    """`parse_module` with the aliases of an enclosing parse already defined (`!t` types, `#a`
+    attributes): a type's part read on its own, like a memref's memory space or a tensor's
+    encoding (irq.text.memref_parts), sees the aliases the text around it defined."""
     from irq.ir.dialect import default_context
 
     ctx = context if context is not None else default_context()
@@ -415,6 +424,9 @@ def parse_module(text: str | bytes, filename: str = "<string>", *, context: Cont
         text = _decode(bytes(text), filename)
     lexer = Lexer(text, filename, _op_words(ctx))
     state = ParseState(ctx, lexer, SourceText(filename, text))
+    if aliases:
+        state.type_aliases.update(aliases)
+        state.attr_aliases.update((k, v) for k, v in aliases.items() if k.startswith("#"))
     table, bound = _parser()
     reducer = _REDUCER
     lexer.build_fast = reducer.fast_statement

@@ -16,6 +16,7 @@ reports on its own terms) is left as written.
 from __future__ import annotations
 
 import math
+import re
 
 from irq.text.literals import _nested_elements
 from irq.text.type_parser import BodySyntaxError
@@ -83,6 +84,9 @@ def _value(item: str) -> tuple | None:
         return None
 
 
+_NEGATED_ZERO = re.compile(r"-(?:0+|0x0+)")
+
+
 def check_sparse(text: str, shape: tuple[int | None, ...]) -> str | None:
     """Why `sparse<indices, values>` cannot be an attribute of a tensor of `shape` (None when it can).
 
@@ -101,9 +105,12 @@ def check_sparse(text: str, shape: tuple[int | None, ...]) -> str | None:
     indices, values = body[:cut].strip(), body[cut + 1 :].strip()
     try:
         index_items, index_shape = _nested_elements(indices, 0) if indices.startswith("[") else ([indices], [])
-        _, value_shape = _nested_elements(values, 0) if values.startswith("[") else ([values], [])
+        value_items, value_shape = _nested_elements(values, 0) if values.startswith("[") else ([values], [])
     except BodySyntaxError:
         return None
+    for item in index_items + value_items:
+        if _NEGATED_ZERO.fullmatch(item):  # as decimal_int refuses it in dense and plain integers
+            return f"integer constant '{item}' out of range for type (a negated zero, which MLIR refuses)"
     if len(value_shape) > 1:
         return "expected 1-d tensor for sparse element values"
     rank = len(shape)

@@ -282,9 +282,14 @@ def parse_type_text(text: str, ctx: Context | None = None, aliases: dict[str, Ty
         shape, elem = _shape_and_element(p)
         encoding = None
         if p.parse_optional(","):
+            from irq.text.memref_parts import encoding_text
+
             encoding_start = p.pos
             p.pos = body_end
-            encoding = text[encoding_start:body_end].strip()
+            try:
+                encoding = encoding_text(text[encoding_start:body_end].strip(), ctx, aliases)
+            except BodySyntaxError as e:
+                raise BodySyntaxError(encoding_start + e.offset, e.message) from None
         p.expect_end()
         return TensorType(shape, elem, encoding)
     if head == "memref":
@@ -402,7 +407,7 @@ def _parse_memref(
                 raise BodySyntaxError(at, "a memref has one memory space")
             has_space = True
             try:
-                space = memory_space_text(item, ctx)
+                space = memory_space_text(item, ctx, aliases)
             except BodySyntaxError as e:
                 raise BodySyntaxError(at + e.offset, e.message) from None
     if layout is not None:  # MLIR verifies only the layout that stays (a later one replaces an earlier)
