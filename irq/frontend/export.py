@@ -34,6 +34,7 @@ from irq.frontend.errors import FrontendError, is_user_file
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
+from irq.frontend.view_mapping import unflatten_emit
 from irq.ir.types import ShapedType
 
 aten = torch.ops.aten
@@ -136,20 +137,10 @@ def _upsample(mode: str, has_align: bool):
 
 
 def _unflatten(args, kwargs):
-    """aten.unflatten(input, dim, sizes): a reshape to the static shape export traced."""
+    """aten.unflatten(input, dim, sizes): the reshape of `unflatten_emit`, its batch entry -1 (a static
+    reshape baked the traced batch in: another batch failed inside torch)."""
     b = bind((("input", _MISSING), ("dim", _MISSING), ("sizes", _MISSING)), args, kwargs)
-    t = b["input"].meta.get("irq_type") if b is not None and isinstance(b["input"], fx.Node) else None
-    if t is None or not getattr(t, "has_static_shape", False) or not all(isinstance(s, int) for s in b["sizes"]):
-        return None
-    shape = list(t.shape)
-    d = b["dim"] % len(shape)
-    sizes = list(b["sizes"])
-    if -1 in sizes:
-        known = 1
-        for s in sizes:
-            known *= s if s != -1 else 1
-        sizes[sizes.index(-1)] = shape[d] // known
-    return Emit("reshape", {"input": b["input"], "sizes": []}, {"shape": shape[:d] + sizes + shape[d + 1:]})
+    return None if b is None else unflatten_emit(b["input"], b["dim"], b["sizes"])
 
 
 ATEN: dict[Any, Any] = {

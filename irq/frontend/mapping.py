@@ -25,7 +25,12 @@ from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     fold_static_scalars,
     static_value,
 )
-from irq.frontend.module_mapping import MODULES, module_emits, pool1d_as_2d  # noqa: F401  (re-exported)
+from irq.frontend.module_mapping import (  # noqa: F401  (re-exported)
+    MODULES,
+    adaptive_max_as_pool,
+    module_emits,
+    pool1d_as_2d,
+)
 from irq.frontend.product_mapping import PRODUCT_FUNCTIONS, PRODUCT_METHODS
 from irq.frontend.view_mapping import (
     _chunk,
@@ -42,6 +47,7 @@ from irq.frontend.view_mapping import (
     _t,
     _transpose,
     _unbind,
+    _unflatten,
     _unsqueeze,
 )
 
@@ -213,6 +219,11 @@ def _pool(spec: str):
                 attrs["divisor_override"] = b["divisor_override"]
         return Emit(spec, {"input": b["input"]}, attrs)
     return h
+
+
+def _adaptive_max(args, kwargs):
+    b = bind((("input", _MISSING), ("output_size", _MISSING), ("return_indices", False)), args, kwargs)
+    return None if b is None or b["return_indices"] else adaptive_max_as_pool(b["input"], b["output_size"])
 
 
 def _adaptive(args, kwargs):
@@ -511,7 +522,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.interpolate: _interpolate, F.pad: _pad,
     F.max_pool2d: _pool("max_pool2d"), torch.max_pool2d: _pool("max_pool2d"),
     F.avg_pool2d: _pool("avg_pool2d"), torch._C._nn.avg_pool2d: _pool("avg_pool2d"),
-    F.adaptive_avg_pool2d: _adaptive,
+    F.adaptive_avg_pool2d: _adaptive, F.adaptive_max_pool2d: _adaptive_max,
     F.max_pool1d: _pool1d("max_pool2d"), torch.max_pool1d: _pool1d("max_pool2d"),
     F.avg_pool1d: _pool1d("avg_pool2d"), torch.avg_pool1d: _pool1d("avg_pool2d"),
     F.adaptive_avg_pool1d: _pool1d("adaptive_avg_pool2d"), torch.adaptive_avg_pool1d: _pool1d("adaptive_avg_pool2d"),
@@ -556,8 +567,9 @@ METHODS: dict[str, Callable] = {
     "erf": _LUT_FNS["erf"], "sin": _LUT_FNS["sin"], "cos": _LUT_FNS["cos"], "hardshrink": _LUT_FNS["hardshrink"],
     "pow": _pow, "square": _square,
     "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
-    "unbind": _unbind,
+    "unbind": _unbind, "unflatten": _unflatten,
 }
+FUNCTIONS[torch.unflatten] = _unflatten
 FUNCTIONS.update(PRODUCT_FUNCTIONS)
 METHODS.update(PRODUCT_METHODS)
 

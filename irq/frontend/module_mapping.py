@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from irq.frontend.emit import PREV, Emit, ParamRef, _n, is_node
+from irq.frontend.view_mapping import unflatten_emit
 
 
 # -- handlers -------------------------------------------------------------------------------------------
@@ -117,6 +118,24 @@ def pool1d_as_2d(spec: str, x: Any, attrs: dict) -> list[Emit] | None:
             Emit("squeeze", {"input": PREV}, {"dim": 2})]
 
 
+def adaptive_max_as_pool(x: Any, output_size: Any) -> list[Emit] | None:
+    """An adaptive max pool to `output_size` over a 4-D input whose height and width it divides, as the
+    max pool with kernel = stride = input / output: torch's adaptive windows are then exactly those
+    (start floor(i * H / h), end ceil((i + 1) * H / h)). None (an opaque call) for sizes it does not divide,
+    a `None` entry, an unknown input shape or `return_indices`."""
+    t = x.meta.get("irq_type") if is_node(x) else None
+    shape = getattr(t, "shape", None)
+    out = _n(output_size, 2)
+    if shape is None or len(shape) != 4 or any(not isinstance(o, int) for o in out):
+        return None
+    h, w = shape[2], shape[3]
+    if not all(isinstance(d, int) and d > 0 for d in (h, w)) or h % out[0] or w % out[1]:
+        return None
+    k = [h // out[0], w // out[1]]
+    return [Emit("max_pool2d", {"input": x}, {"kernel_size": k, "stride": k, "padding": [0, 0], "dilation": [1, 1],
+                                               "ceil_mode": False})]
+
+
 def _mod_pool1d(m: nn.Module, path: str, x: Any) -> list[Emit]:
     if isinstance(m, nn.AdaptiveAvgPool1d):
         out = pool1d_as_2d("adaptive_avg_pool2d", x, {"output_size": m.output_size})
@@ -169,9 +188,12 @@ MODULES: list[tuple[type, Callable]] = [
     (nn.Softshrink, _mod_simple("softshrink", lambda m: {"lambd": float(m.lambd)})),
     (nn.Softmax, _mod_simple("softmax", lambda m: {"dim": m.dim} if m.dim is not None else _raise())),
     (nn.Flatten, _mod_simple("flatten", lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim})),
+    (nn.Unflatten, lambda m, path, x: [unflatten_emit(x, m.dim, list(m.unflattened_size)) or _raise()]),
     (nn.Upsample, _mod_upsample),
     (nn.MaxPool2d, _mod_simple("max_pool2d", _pool_attrs)), (nn.AvgPool2d, _mod_simple("avg_pool2d", _pool_attrs)),
     (nn.AdaptiveAvgPool2d, _mod_simple("adaptive_avg_pool2d", lambda m: {"output_size": _n(m.output_size, 2)})),
+    (nn.AdaptiveMaxPool2d, lambda m, path, x: (adaptive_max_as_pool(x, m.output_size) if not m.return_indices
+                                               else None) or _raise()),
     (nn.MaxPool1d, _mod_pool1d), (nn.AvgPool1d, _mod_pool1d), (nn.AdaptiveAvgPool1d, _mod_pool1d),
     (nn.Dropout, _mod_simple("dropout", lambda m: {"p": float(m.p)})),
     (nn.Identity, _mod_simple("identity")),
