@@ -51,7 +51,9 @@ from .vnni_epilogue import NO_CHECK, _epilogue
 from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by small_matmul.py and tests
     MR,
     PANEL,
+    TAIL_MR,
     _mk6_4,
+    _pair_codes,
     _panel,
     _panel_codes,
     _tile,
@@ -146,9 +148,9 @@ def _gemm_codes(part, per, total, chunks, blocks, pixels, oh, wp, ow, rows_per_i
     scratch row, then each panel's M, ``bias * M + 2**(S-1)``, S and the residual's multiplier Mr, filled
     once per part (and again per image when the bias varies by image, `bias_stride`): refilled per chunk
     and panel, those 192 multiply-adds cost a short-K 1x1 conv about as much as its GEMM.
-    `tile` is the int32 tile the last pixels of an image (fewer than MR) go through, with `tail_args` the
-    tile epilogue's arguments (the same variables as `gemm_epilogue`'s own call, so `_epilogue` compiles
-    once).
+    An image's last pixels (fewer than MR) go two at a time through `_pair_codes` on full 4-vector panels;
+    otherwise through `tile`, the int32 tile, with `tail_args` the tile epilogue's arguments (the same
+    variables as `gemm_epilogue`'s own call, so `_epilogue` compiles once).
     """
     dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size = tail_args
     has_res = res.shape[0] > 0
@@ -157,6 +159,10 @@ def _gemm_codes(part, per, total, chunks, blocks, pixels, oh, wp, ow, rows_per_i
     res_delta = np.int64(res.ctypes.data) - np.int64(out.ctypes.data) if has_res else np.int64(0)
     out_addr = out.ctypes.data
     ldo = out.shape[1]
+    # an image's last pixels go two at a time (`_pair_codes`) when there are two, an odd count recomputing
+    # one row; only when rewriting a stored code cannot change a residual it reads (no overlap)
+    out_bytes = np.int64(out.shape[0]) * ldo
+    pairs_ok = pixels >= TAIL_MR and (not has_res or res_delta >= out_bytes or -res_delta >= out_bytes)
     rows_table = qv[:PANEL]
     a_table = qv[PANEL:2 * PANEL]
     scratch = qv[2 * PANEL:3 * PANEL]
@@ -183,8 +189,10 @@ def _gemm_codes(part, per, total, chunks, blocks, pixels, oh, wp, ow, rows_per_i
                         consts[k0 + 3 * PANEL + j] = res_mult[cc + j]
             filled = b
         p_first = blk0 * MR
-        _row_addresses(rows_table, a_table, p_first, min(pixels, blk1 * MR) - p_first, b, oh, wp, ow, img, lda,
-                       out_addr, ldo)
+        # one entry before the chunk: an odd tail's last pair starts a row early (`pairs_ok`)
+        tab0 = max(p_first - 1, 0)
+        _row_addresses(rows_table, a_table, tab0, min(pixels, blk1 * MR) - tab0, b, oh, wp, ow, img, lda, out_addr,
+                       ldo)
         for p in range(panels):
             nv = min(4, n_vectors - 4 * p)
             cc = c0 + p * PANEL
@@ -195,12 +203,17 @@ def _gemm_codes(part, per, total, chunks, blocks, pixels, oh, wp, ow, rows_per_i
                 p0 = blk * MR
                 rows = min(MR, pixels - p0)
                 if rows == MR:
-                    at = (p0 - p_first) * 8
+                    at = (p0 - tab0) * 8
                     _panel_codes(nv, a_table.ctypes.data + at, lda, t_addr, ntaps, b_p, k4, rows_table.ctypes.data + at,
                                  cc, q_addr, lo, hi, has_res, res_delta, last_lanes)
+                elif nv == 4 and pairs_ok:
+                    for s in range(p0, pixels, TAIL_MR):
+                        at = (min(s, pixels - TAIL_MR) - tab0) * 8  # an odd count recomputes one row: same codes
+                        _pair_codes(a_table.ctypes.data + at, lda, t_addr, ntaps, b_p, k4, rows_table.ctypes.data + at,
+                                    cc, q_addr, lo, hi, has_res, res_delta, last_lanes)
                 else:
                     for r in range(rows):
-                        _panel(False, nv, a_table[p0 - p_first + r], lda, t_addr, ntaps, b_p, k4,
+                        _panel(False, nv, a_table[p0 - tab0 + r], lda, t_addr, ntaps, b_p, k4,
                                tile.ctypes.data + r * PANEL * 4, PANEL)
                     # pixel p0 + r is virtual row p0 + r of rows `ow` wide: the epilogue's row walk with wp = ow
                     _epilogue(tile, tile, dual, rows, p0, b, oh, ow, ow, cc, min(PANEL, n - p * PANEL), bias_b,
