@@ -155,7 +155,7 @@ def test_serial_twin_and_parallel_kernel_agree():
 def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
     # a RowKernel (pad_copy) split over 2 Python threads writes what one call writes: each range its rows
     rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, size=(3, 300, 160, 4)).astype(np.int8)  # above PARALLEL_MIN_ELEMENTS
+    x = rng.integers(-128, 128, size=(3, 300, 600, 4)).astype(np.int8)  # above COPY_MIN_ELEMENTS
     want = np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0)))
     one = np.zeros(want.shape, np.int8)
     vnni.pad_copy.rows(0, 3 * 300, x, 2, 1, one)
@@ -168,6 +168,12 @@ def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
     vnni.pad_copy(x, 2, 1, split)
     assert sorted(calls) == [(0, 450), (450, 900)]
     np.testing.assert_array_equal(split, want)
+    # a copy below COPY_MIN_ELEMENTS (the 56x56x64 conv's 200 KB, above PARALLEL_MIN_ELEMENTS) stays on one
+    # thread: handing half of it to the pool cost 26 us against 8 us for the whole copy
+    calls.clear()
+    small = rng.integers(-128, 128, size=(1, 56, 56, 64)).astype(np.int8)
+    vnni.pad_copy(small, 1, 1, np.zeros((1, 58, 58, 64), np.int8))
+    assert small.size > launch.PARALLEL_MIN_ELEMENTS and calls == [(0, 56)]
 
 
 def test_accumulator_proof_is_tight():

@@ -44,7 +44,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
-from .launch import kernel, row_kernel
+from .launch import COPY_MIN_ELEMENTS, kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
@@ -368,7 +368,7 @@ def column_correction(w_kn: np.ndarray, dual: bool = False) -> np.ndarray:
     return (-32768 if dual else -128) * np.asarray(w_kn, np.int64).sum(axis=0)
 
 
-@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[1])
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[1], COPY_MIN_ELEMENTS)
 def pad_copy(r0, r1, x, pt, pl, dst):
     """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone).
 
@@ -404,7 +404,7 @@ def transposes_into_pad(c: int, w: int, cp: int) -> bool:
     return c % 16 == 0 and cp == c and w >= 16
 
 
-@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[2])
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[2], COPY_MIN_ELEMENTS)
 def pad_transpose(r0, r1, x, pt, pl, dst):
     """`pad_copy` from an NCHW `x`: image rows ``r0 .. r1`` (of n * h) transposed straight into the
     zero-bordered NHWC buffer `dst`, in 16 x 16 byte blocks (`permute._transpose16`; `transposes_into_pad`).
