@@ -155,7 +155,7 @@ def test_serial_twin_and_parallel_kernel_agree():
 def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
     # a RowKernel (pad_copy) split over 2 Python threads writes what one call writes: each range its rows
     rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, size=(3, 300, 160, 4)).astype(np.int8)  # above PARALLEL_MIN_ELEMENTS
+    x = rng.integers(-128, 128, size=(3, 300, 600, 4)).astype(np.int8)  # above COPY_MIN_ELEMENTS
     want = np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0)))
     one = np.zeros(want.shape, np.int8)
     vnni.pad_copy.rows(0, 3 * 300, x, 2, 1, one)
@@ -168,6 +168,12 @@ def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
     vnni.pad_copy(x, 2, 1, split)
     assert sorted(calls) == [(0, 450), (450, 900)]
     np.testing.assert_array_equal(split, want)
+    # a copy below COPY_MIN_ELEMENTS (the 56x56x64 conv's 200 KB, above PARALLEL_MIN_ELEMENTS) stays on one
+    # thread: handing half of it to the pool cost 26 us against 8 us for the whole copy
+    calls.clear()
+    small = rng.integers(-128, 128, size=(1, 56, 56, 64)).astype(np.int8)
+    vnni.pad_copy(small, 1, 1, np.zeros((1, 58, 58, 64), np.int8))
+    assert small.size > launch.PARALLEL_MIN_ELEMENTS and calls == [(0, 56)]
 
 
 def test_accumulator_proof_is_tight():
@@ -548,3 +554,38 @@ def test_residual_in_registers_at_the_largest_proven_k(xv, wv, rv):
     want = np.clip((p + (np.int64(1) << (shift - 1))) >> shift, -128, 127)
     np.testing.assert_array_equal(out, want)
     assert len(np.unique(want)) > 1
+
+
+@given(n=st.integers(1, 2), h=st.integers(1, 7), w=st.integers(1, 19), o=st.sampled_from([8, 16, 24, 64, 80]),
+       bounds=st.sampled_from([(-128, 127), (0, 47), (-5, 100), (-128, -128), (127, 127), (0, 0)]),
+       residual=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_in_register_codes_saturate_like_the_int64_clamp(n, h, w, o, bounds, residual, seed):
+    # The in-register store saturates each int64 lane to [-128, 127] as it narrows (`vpmovsqb`) and clamps
+    # to [lo, hi] in byte lanes. With small shifts most values lie far outside int8 on both sides (up to
+    # about 2**20), so a narrowing that wrapped instead of saturating, or a byte clamp that compared
+    # unsigned, changes codes; bounds at the int8 extremes, empty-width and asymmetric. A stride-1 3x3 conv
+    # with widths 1-19: its 6-pixel blocks straddle image rows and images, its last pixels (fewer than 6)
+    # take the tile path, both read through the per-pixel A row addresses; residuals in and out.
+    rng = np.random.default_rng(seed)
+    c = 16
+    x = rng.integers(-128, 128, (n, h, w, c)).astype(np.int8)
+    wt = rng.integers(-128, 128, (o, c, 3, 3)).astype(np.int8)
+    bias = rng.integers(-2**10, 2**10, o)  # small: each channel's sums take both signs
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
+    assert plan.route == "direct" and not plan.row_images
+    assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1, o)
+    acc = _conv_int64(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
+    mult = rng.integers(2**30, 2**31, o).astype(np.int64)
+    res = rng.integers(-128, 128, acc.shape).astype(np.int8) if residual else None
+    res_mult = rng.integers(0, 2**31, o).astype(np.int64) if residual else None
+    p = acc * mult + (res.astype(np.int64) * res_mult if residual else 0)
+    top = np.abs(p).reshape(-1, o).max(axis=0)
+    shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 21, 1).astype(np.int64)
+    lo, hi = bounds
+    out = np.full(plan.out_shape, 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, lo, hi, res, res_mult) == 0
+    q = (p + (np.int64(1) << (shift - 1))) >> shift
+    np.testing.assert_array_equal(out, np.clip(q, lo, hi))
+    if lo < hi and h * w >= 4:
+        assert (q > 300).any() and (q < -300).any()  # the saturation was exercised on both sides

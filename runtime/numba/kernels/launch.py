@@ -26,6 +26,11 @@ import numpy as np
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
 #: saves more than the ~110 us launch.
 PARALLEL_MIN_ELEMENTS = 1 << 17
+#: The same threshold for `RowKernel`s that only move bytes (the convs' padded copies, about 0.04 ns per
+#: byte): handing a range to the pool costs tens of microseconds, so the 56x56x64 NCHW input's copy into
+#: its padded buffer took 26 us split over 2 threads against 8 us on one (2026-12-01, load 20; its 200 KB
+#: were above PARALLEL_MIN_ELEMENTS). At 2M bytes one thread copies for about 80 us.
+COPY_MIN_ELEMENTS = 1 << 21
 
 
 class Kernel:
@@ -85,13 +90,15 @@ class RowKernel:
     work each (its parfor passes, whatever the body), and those wrappers were a fifth of MobileNetV2's
     cold start at 2 threads. Here there is one compiled function; the parallel call runs the first range
     on the caller's thread and the others on a pool that releases the GIL inside Numba (a pool hand-off
-    costs tens of microseconds, below the workqueue launch). `count(*args)` gives the number of rows;
+    costs tens of microseconds, below the workqueue launch; `min_elements` is the split threshold, higher for
+    pure copies: `COPY_MIN_ELEMENTS`). `count(*args)` gives the number of rows;
     the results of the ranges are added (a check count), None when the function returns nothing.
     """
 
-    def __init__(self, rows_fn, count):
+    def __init__(self, rows_fn, count, min_elements: int = PARALLEL_MIN_ELEMENTS):
         self.rows = numba.njit(cache=True, nogil=True)(rows_fn)
         self.count = count
+        self.min_elements = min_elements
         self.__name__ = rows_fn.__name__
         self.__doc__ = rows_fn.__doc__
         self.__module__ = rows_fn.__module__
@@ -102,7 +109,7 @@ class RowKernel:
         if threads < 2:  # before scanning the arguments: a call of a few microseconds' work is common
             return self.rows(0, total, *args)
         largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
-        if largest < PARALLEL_MIN_ELEMENTS or total < 2:
+        if largest < self.min_elements or total < 2:
             return self.rows(0, total, *args)
         parts = min(threads, total)
         per = -(-total // parts)
@@ -130,6 +137,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOL[0]
 
 
-def row_kernel(count):
-    """Decorator: a `RowKernel` of ``fn(r0, r1, *args)`` whose row count is ``count(*args)``."""
-    return lambda fn: RowKernel(fn, count)
+def row_kernel(count, min_elements: int = PARALLEL_MIN_ELEMENTS):
+    """Decorator: a `RowKernel` of ``fn(r0, r1, *args)`` whose row count is ``count(*args)``, split over threads
+    only when its largest array has at least `min_elements` elements."""
+    return lambda fn: RowKernel(fn, count, min_elements)

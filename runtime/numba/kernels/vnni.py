@@ -25,9 +25,10 @@ int64 in the epilogue (|sum| <= K * 32768 * 128 < 2**43 at MAX_K).
 Convolutions skip im2col when they can (stride 1, one group, C a multiple of 4): the input is copied
 once into a zero-padded NHWC buffer of width Wp, and output pixel (oy, ox) is *virtual row*
 ``oy * Wp + ox`` of a GEMM whose A rows are padded pixels (stride C bytes) and whose K runs over the
-kh*kw taps, each tap a fixed byte offset ``(ky * dh * Wp + kx * dw) * C`` from the row. Virtual rows
-with ``ox >= OW`` (Wp - OW per image row) are computed and dropped by the epilogue. A linear is the
-same kernel with one tap and every row valid.
+kh*kw taps, each tap a fixed byte offset ``(ky * dh * Wp + kx * dw) * C`` from the row. The tile path
+computes virtual rows with ``ox >= OW`` (Wp - OW per image row) and drops them in the epilogue; the
+in-register path (`_gemm_codes`) reads each output pixel's row from a table of addresses and computes
+none. A linear is the same kernel with one tap and every row valid.
 
 Layouts: B is packed by `pack_weights` in panels of 64 output columns, each ``[K/4][vectors][16
 lanes][4 k]``, so the micro-kernel loads one 64-byte vector per 16 columns and 4 k, and broadcasts 4
@@ -43,14 +44,16 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
-from .launch import kernel, row_kernel
+from .launch import COPY_MIN_ELEMENTS, kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
 from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by small_matmul.py and tests
     MR,
     PANEL,
+    TAIL_MR,
     _mk6_4,
+    _pair_codes,
     _panel,
     _panel_codes,
     _tile,
@@ -87,8 +90,8 @@ def _fused_ok(dual, raw, mode, res_size, acc_lo, acc_hi, size, n):
 
     int8 codes, half_up, overflow proven impossible, no residual or an int8 one (`res_size` is the
     residual's element size, 0 without one), and a last panel of 1, 2 or 4 vectors (`_panel_codes`),
-    its last vector possibly partial (a lane mask: 24 columns are 16 + 8). A stride-1 conv's dropped
-    virtual rows are skipped by the row address table, not by the tile path. The tile path took 2.9 ns
+    its last vector possibly partial (a lane mask: 24 columns are 16 + 8). A stride-1 conv's output pixels
+    are read through a table of A row addresses, not as evenly spaced virtual rows. The tile path took 2.9 ns
     per output against 0.3 here: MobileNetV2's residual projections and its two 24-channel ones
     (56x56 96 -> 24 at batch 8: 1.7 ms).
     """
@@ -97,56 +100,57 @@ def _fused_ok(dual, raw, mode, res_size, acc_lo, acc_hi, size, n):
 
 
 @numba.njit(cache=True, inline="always")
-def _row_addresses(rows_at, v0, count, b, oh, wp, ow, out_addr, ldo):
-    """Output byte address of virtual rows ``v0 .. v0 + count`` of image `b` into the int64 scratch at
-    `rows_at`, 0 for a dropped row (``ox >= ow``): one division per chunk, not per row or block.
+def _row_addresses(out_rows, a_rows, p0, count, b, oh, wp, ow, img, lda, out_addr, ldo):
+    """Byte addresses of output pixels ``p0 .. p0 + count`` of image `b`: their output rows into `out_rows`
+    and their A rows into `a_rows` (int64 scratch), one division per chunk, not per row or block.
 
-    Without dropped rows (``wp == ow``: 1x1 and strided convs, linears) the table is an arithmetic
-    progression, written branch-free: the general loop's per-row test cost a short-K 1x1 conv 25%
-    (112x112 32->16 at batch 8, one core: 0.41 -> 0.52 ms)."""
-    if wp == ow:
-        start = out_addr + (b * oh * ow + v0) * ldo
-        for r in range(count):
-            rows_at[r] = start + r * ldo
-        return
-    oy = v0 // wp
-    ox = v0 - oy * wp
+    Output rows are consecutive. A rows are too when ``wp == ow`` (1x1 and strided convs, linears: written
+    branch-free, since a per-row test cost a short-K 1x1 conv 25%, 112x112 32->16 at batch 8: 0.41 -> 0.52
+    ms); a stride-1 conv's padded input has ``wp - ow`` pixels more per image row than its output, skipped
+    here (virtual row ``oy * wp + ox``, module doc) instead of computed and dropped."""
+    start = out_addr + (b * oh * ow + p0) * ldo
     for r in range(count):
-        if ox < ow:
-            rows_at[r] = out_addr + ((b * oh + oy) * ow + ox) * ldo
-        else:
-            rows_at[r] = 0
+        out_rows[r] = start + r * ldo
+    if wp == ow:
+        a0 = img + p0 * lda
+        for r in range(count):
+            a_rows[r] = a0 + r * lda
+        return
+    oy = p0 // ow
+    ox = p0 - oy * ow
+    for r in range(count):
+        a_rows[r] = img + (oy * wp + ox) * lda
         ox += 1
-        if ox == wp:
+        if ox == ow:
             ox = 0
             oy += 1
 
 
 @numba.njit(cache=True, inline="always")
 def codes_scratch(panels):
-    """int64 entries of `_gemm_codes`' scratch: row addresses and a tail row (PANEL each), then M, bm, S and
-    the residual's Mr of every panel's 64 columns."""
-    return 2 * PANEL + 4 * PANEL * panels
+    """int64 entries of `_gemm_codes`' scratch: output and A row addresses and a tail row (PANEL each), then M,
+    bm, S and the residual's Mr of every panel's 64 columns."""
+    return 3 * PANEL + 4 * PANEL * panels
 
 
 @numba.njit(cache=True)
-def _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_image, image_bytes, row_bytes, a_addr,
+def _gemm_codes(part, per, total, chunks, blocks, pixels, oh, wp, ow, rows_per_image, image_bytes, row_bytes, a_addr,
                 lda, t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias, bias_stride,
                 tail_args, qv, tile, out):
     """One worker part of `gemm_epilogue` with the requantize in the micro-kernel (`_fused_ok`).
 
     The int32 tile never goes through memory: each MR x 64 block's sums are requantized in registers
     and stored as int8 codes. With a tile, a 1x1 conv with a short K spent more time storing and
-    reloading the tile and in the per-row epilogue loop than in the GEMM; a stride-1 3x3 conv (whose
-    virtual rows ``ox >= OW`` are dropped) is here too, each row stored through the chunk's table of
-    row addresses (`_row_addresses`: 0 = dropped). `qv` is int64 scratch (`codes_scratch`): the chunk's
-    row addresses, the tail epilogue's scratch row, then each panel's M, ``bias * M + 2**(S-1)``, S and the
-    residual's multiplier Mr,
-    filled once per part (and again per image when the bias varies by image, `bias_stride`): refilled
-    per chunk and panel, those 192 multiply-adds cost a short-K 1x1 conv about as much as its GEMM.
-    `tile` is the int32 tile the last rows of an image (fewer than MR) go through, with `tail_args` the
-    tile epilogue's arguments (the same variables as `gemm_epilogue`'s own call, so `_epilogue` compiles
-    once).
+    reloading the tile and in the per-row epilogue loop than in the GEMM. Blocks are MR consecutive
+    output pixels (`pixels` per image), each read from and stored to its own address (`_row_addresses`),
+    so a stride-1 3x3 conv computes no virtual row it then drops and a block may straddle two image rows.
+    `qv` is int64 scratch (`codes_scratch`): the chunk's output and A row addresses, the tail epilogue's
+    scratch row, then each panel's M, ``bias * M + 2**(S-1)``, S and the residual's multiplier Mr, filled
+    once per part (and again per image when the bias varies by image, `bias_stride`): refilled per chunk
+    and panel, those 192 multiply-adds cost a short-K 1x1 conv about as much as its GEMM.
+    An image's last pixels (fewer than MR) go two at a time through `_pair_codes` on full 4-vector panels;
+    otherwise through `tile`, the int32 tile, with `tail_args` the tile epilogue's arguments (the same
+    variables as `gemm_epilogue`'s own call, so `_epilogue` compiles once).
     """
     dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size = tail_args
     has_res = res.shape[0] > 0
@@ -155,9 +159,14 @@ def _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_im
     res_delta = np.int64(res.ctypes.data) - np.int64(out.ctypes.data) if has_res else np.int64(0)
     out_addr = out.ctypes.data
     ldo = out.shape[1]
+    # an image's last pixels go two at a time (`_pair_codes`) when there are two, an odd count recomputing
+    # one row; only when rewriting a stored code cannot change a residual it reads (no overlap)
+    out_bytes = np.int64(out.shape[0]) * ldo
+    pairs_ok = pixels >= TAIL_MR and (not has_res or res_delta >= out_bytes or -res_delta >= out_bytes)
     rows_table = qv[:PANEL]
-    scratch = qv[PANEL:2 * PANEL]
-    consts = qv[2 * PANEL:]
+    a_table = qv[PANEL:2 * PANEL]
+    scratch = qv[2 * PANEL:3 * PANEL]
+    consts = qv[3 * PANEL:]
     filled = -1  # the image whose bias the panel constants hold (any image's when bias_stride == 0)
     for q in range(part * per, min(total, (part + 1) * per)):
         b = q // chunks
@@ -179,8 +188,11 @@ def _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_im
                     if has_res:
                         consts[k0 + 3 * PANEL + j] = res_mult[cc + j]
             filled = b
-        v_first = blk0 * MR
-        _row_addresses(rows_table, v_first, min(vrows, blk1 * MR) - v_first, b, oh, wp, ow, out_addr, ldo)
+        p_first = blk0 * MR
+        # one entry before the chunk: an odd tail's last pair starts a row early (`pairs_ok`)
+        tab0 = max(p_first - 1, 0)
+        _row_addresses(rows_table, a_table, tab0, min(pixels, blk1 * MR) - tab0, b, oh, wp, ow, img, lda, out_addr,
+                       ldo)
         for p in range(panels):
             nv = min(4, n_vectors - 4 * p)
             cc = c0 + p * PANEL
@@ -188,15 +200,23 @@ def _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_im
             last_lanes = min(PANEL, n - p * PANEL) - 16 * (nv - 1)
             b_p = b_addr + b * b_stride + p * panel_bytes
             for blk in range(blk0, blk1):
-                v0 = blk * MR
-                rows = min(MR, vrows - v0)
+                p0 = blk * MR
+                rows = min(MR, pixels - p0)
                 if rows == MR:
-                    r_addr = rows_table.ctypes.data + (v0 - v_first) * 8
-                    _panel_codes(nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, r_addr, cc, q_addr, lo, hi,
-                                 has_res, res_delta, last_lanes)
+                    at = (p0 - tab0) * 8
+                    _panel_codes(nv, a_table.ctypes.data + at, lda, t_addr, ntaps, b_p, k4, rows_table.ctypes.data + at,
+                                 cc, q_addr, lo, hi, has_res, res_delta, last_lanes)
+                elif nv == 4 and pairs_ok:
+                    for s in range(p0, pixels, TAIL_MR):
+                        at = (min(s, pixels - TAIL_MR) - tab0) * 8  # an odd count recomputes one row: same codes
+                        _pair_codes(a_table.ctypes.data + at, lda, t_addr, ntaps, b_p, k4, rows_table.ctypes.data + at,
+                                    cc, q_addr, lo, hi, has_res, res_delta, last_lanes)
                 else:
-                    _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data)
-                    _epilogue(tile, tile, dual, rows, v0, b, oh, wp, ow, cc, min(PANEL, n - p * PANEL), bias_b,
+                    for r in range(rows):
+                        _panel(False, nv, a_table[p0 - tab0 + r], lda, t_addr, ntaps, b_p, k4,
+                               tile.ctypes.data + r * PANEL * 4, PANEL)
+                    # pixel p0 + r is virtual row p0 + r of rows `ow` wide: the epilogue's row walk with wp = ow
+                    _epilogue(tile, tile, dual, rows, p0, b, oh, ow, ow, cc, min(PANEL, n - p * PANEL), bias_b,
                               acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, scratch, out, size)
 
 
@@ -236,14 +256,16 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     panels = (n_vectors + 3) // 4
     panel_bytes = ntaps * k4 * 256
     oh = vrows // wp
-    blocks = (vrows + MR - 1) // MR
+    in_registers = _fused_ok(dual, raw, mode, res.itemsize if res.shape[0] > 0 else 0, acc_lo, acc_hi, size, n)
+    # the in-register path's blocks are output pixels, the tile path's virtual rows (dropped ones included)
+    rows_n = oh * ow if in_registers else vrows
+    blocks = (rows_n + MR - 1) // MR
     chunks = (blocks + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS
     total = images * chunks
     # one scratch set per worker part, not per chunk: three allocations per 48-row chunk cost about as
     # much as the GEMM of a short-K 1x1 conv
     parts = max(1, min(total, workers))
     per = (total + parts - 1) // parts
-    in_registers = _fused_ok(dual, raw, mode, res.itemsize if res.shape[0] > 0 else 0, acc_lo, acc_hi, size, n)
     bad = 0
     for part in numba.prange(parts):
         # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
@@ -254,7 +276,7 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
         acc = np.empty(codes_scratch(panels) if in_registers else PANEL, np.int64)
         if in_registers:
             tail_args = (dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size)
-            _gemm_codes(part, per, total, chunks, blocks, vrows, oh, wp, ow, rows_per_image, image_bytes, row_bytes,
+            _gemm_codes(part, per, total, chunks, blocks, rows_n, oh, wp, ow, rows_per_image, image_bytes, row_bytes,
                         a_addr, lda, t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors, k4, c0, bias,
                         bias_stride, tail_args, acc, tile, out)
             continue
@@ -346,7 +368,7 @@ def column_correction(w_kn: np.ndarray, dual: bool = False) -> np.ndarray:
     return (-32768 if dual else -128) * np.asarray(w_kn, np.int64).sum(axis=0)
 
 
-@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[1])
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[1], COPY_MIN_ELEMENTS)
 def pad_copy(r0, r1, x, pt, pl, dst):
     """Copy int8 NHWC `x` into the interior of the zero-bordered NHWC buffer `dst` (border left alone).
 
@@ -382,7 +404,7 @@ def transposes_into_pad(c: int, w: int, cp: int) -> bool:
     return c % 16 == 0 and cp == c and w >= 16
 
 
-@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[2])
+@row_kernel(lambda x, pt, pl, dst: x.shape[0] * x.shape[2], COPY_MIN_ELEMENTS)
 def pad_transpose(r0, r1, x, pt, pl, dst):
     """`pad_copy` from an NCHW `x`: image rows ``r0 .. r1`` (of n * h) transposed straight into the
     zero-bordered NHWC buffer `dst`, in 16 x 16 byte blocks (`permute._transpose16`; `transposes_into_pad`).

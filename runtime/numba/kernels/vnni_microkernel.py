@@ -30,15 +30,17 @@ _FLIP4 = ir.Constant(_I32, -0x7F7F7F80)  # 0x80808080: the top bit of each of th
 def _microkernel(mr: int, nv: int, requantize: bool = False):
     """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)``.
 
-    With `requantize` it is ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi,
-    has_res, res_delta, last_lanes)`` and writes int8 codes instead of int32 sums: ``c[r, j] = clamp((acc *
+    With `requantize` it is ``mk(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi,
+    has_res, res_delta, last_lanes)`` and writes int8 codes instead of int32 sums. A row r then starts at the
+    int64 address ``a_rows[r]`` (`lda` is unused): a stride-1 3x3 conv's output pixels are not evenly spaced
+    in its padded input (each image row skips ``wp - ow`` pixels), and computing the skipped ones as rows
+    and dropping them cost 3.4% of the 56x56 conv's GEMM. ``c[r, j] = clamp((acc *
     M + bm + res * Mr) >> S, lo, hi)`` with M, bm (``bias * M + 2**(S-1)``), S and Mr read as int64
     vectors from `q_addr` (``[M x 64][bm x 64][S x 64][Mr x 64]`` of the panel's columns); the residual
     term only when `has_res`, its int8 codes at byte ``res_delta`` from each output byte (the residual
     has the output's shape). Row r's codes go to byte address ``rows[r] + col`` with `rows_addr`
-    pointing at MR int64 addresses, and a row whose address is 0 is not stored: a stride-1 3x3 conv's
-    dropped virtual rows (``ox >= OW``) and the jump from one output image row to the next inside a block
-    are the caller's table, not a tile round trip. The last vector stores (and reads residuals of) its
+    pointing at MR int64 addresses: the jump from one output image row to the next inside a block is the
+    caller's table, not a tile round trip. The last vector stores (and reads residuals of) its
     first `last_lanes` lanes only, through masked moves (a 24-column projection is 16 + 8 lanes).
 
     ``C[mr, 16*nv] = sum over taps t of flip(A_t)[mr, 4*k4] @ B_t`` where ``A_t`` starts at
@@ -53,6 +55,7 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
         dot = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V16, [_V16, _V16, _V16]),
                                              "llvm.x86.avx512.vpdpbusd.512")
         a_base = builder.inttoptr(a_addr, _I8.as_pointer())
+        a_table = builder.inttoptr(a_addr, i64.as_pointer())
         b_base = builder.inttoptr(b_addr, _I8.as_pointer())
         c_base = builder.inttoptr(c_addr, _I32.as_pointer())
         taps = builder.inttoptr(taps_addr, i64.as_pointer())
@@ -61,8 +64,13 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
         step = ir.Constant(i64, nv * 64)
         with cgutils.for_range(builder, ntaps) as tap_loop:
             t = tap_loop.index
-            a_tap = builder.gep(a_base, [builder.load(builder.gep(taps, [t]))])
-            rows = [builder.gep(a_tap, [builder.mul(lda, ir.Constant(i64, r))]) for r in range(mr)]
+            tap_off = builder.load(builder.gep(taps, [t]))
+            if requantize:  # a table of row addresses
+                rows = [builder.gep(builder.inttoptr(builder.load(builder.gep(a_table, [ir.Constant(i64, r)])),
+                                                     _I8.as_pointer()), [tap_off]) for r in range(mr)]
+            else:
+                a_tap = builder.gep(a_base, [tap_off])
+                rows = [builder.gep(a_tap, [builder.mul(lda, ir.Constant(i64, r))]) for r in range(mr)]
             b_tap = builder.gep(b_base, [builder.mul(builder.mul(t, k4), step)])
             with cgutils.for_range(builder, k4) as loop:
                 kk = loop.index
@@ -115,8 +123,8 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
 
     Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
     offset by bm (and by ``res * Mr`` when `has_res`: the residual's codes, sign-extended), shifted per
-    lane, clamped and narrowed; the tile never goes through memory. Row r is stored at ``rows[r] + col``
-    unless ``rows[r]`` is 0 (a dropped virtual row); the last vector through a lane mask of `last_lanes`.
+    lane, clamped and narrowed; the tile never goes through memory. Row r is stored at ``rows[r] + col``,
+    the last vector through a lane mask of `last_lanes`.
     The steps are `requantize.half_up_folded`'s with ``bm + res * Mr`` as its constant, lane by lane (that
     function is the definition every Numba route calls; LLVM IR cannot call it on vectors, and the tests
     hold both to the same int64 oracle). int64 adds wrap alike in any order, so the bits equal the tile
@@ -142,33 +150,50 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
         one = builder.insert_element(ir.Constant(_V16Q, ir.Undefined), x, ir.Constant(_I32, 0))
         return builder.shuffle_vector(one, ir.Constant(_V16Q, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
 
-    lo_v, hi_v = splat(lo), splat(hi)
+    def splat_byte(x):
+        # x clamped into [-128, 127] first: int8 outputs' bounds are, and the byte clamp must not wrap
+        x = builder.select(builder.icmp_signed("<", x, ir.Constant(_I64, -128)), ir.Constant(_I64, -128), x)
+        x = builder.select(builder.icmp_signed(">", x, ir.Constant(_I64, 127)), ir.Constant(_I64, 127), x)
+        one = builder.insert_element(ir.Constant(_V16B, ir.Undefined), builder.trunc(x, _I8), ir.Constant(_I32, 0))
+        return builder.shuffle_vector(one, ir.Constant(_V16B, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
+
+    lo_b, hi_b = splat_byte(lo), splat_byte(hi)
+    min8, max8 = ir.Constant(_V16Q, [-128] * 16), ir.Constant(_V16Q, [127] * 16)
     lanes = ir.Constant(_V16Q, list(range(16)))
     mask = builder.icmp_signed("<", lanes, splat(last_lanes))  # the last vector's valid lanes
     full = ir.Constant(v16i1, [1] * 16)
-    with_res = builder.icmp_unsigned("!=", has_res, ir.Constant(_I64, 0))
-    consts = [(vec(0, v), vec(1, v), vec(2, v)) for v in range(nv)]
-    zero = ir.Constant(_I64, 0)
-    for r in range(mr):
-        row = builder.load(builder.gep(rows, [ir.Constant(_I64, r)]))
-        with cgutils.if_likely(builder, builder.icmp_unsigned("!=", row, zero)):
-            out_at = builder.add(row, col)
+    sums = [[builder.load(accs[r][v]) for v in range(nv)] for r in range(mr)]
+    outs = [builder.add(builder.load(builder.gep(rows, [ir.Constant(_I64, r)])), col) for r in range(mr)]
+
+    def store_rows(with_res: bool) -> None:
+        # straight-line code, one copy with the residual and one without: a branch per row or vector made
+        # LLVM shuffle the 24 sums between registers (15 zmm moves per row) around each join
+        for r in range(mr):
             for v in range(nv):
-                m, bm, sh = consts[v]
                 lane_mask = mask if v == nv - 1 else full
-                p = builder.add(builder.mul(builder.sext(builder.load(accs[r][v]), _V16Q), m), bm)
-                p_slot = cgutils.alloca_once_value(builder, p)
-                with builder.if_then(with_res):
-                    res_ptr = builder.inttoptr(builder.add(builder.add(out_at, res_delta), ir.Constant(_I64, v * 16)),
+                # the constants are loaded where used (the stores may alias them, so they stay memory operands)
+                p = builder.add(builder.mul(builder.sext(sums[r][v], _V16Q), vec(0, v)), vec(1, v))
+                if with_res:
+                    res_ptr = builder.inttoptr(builder.add(builder.add(outs[r], res_delta), ir.Constant(_I64, v * 16)),
                                                _V16B.as_pointer())
                     codes = builder.call(load_fn, [res_ptr, ir.Constant(_I32, 1), lane_mask, ir.Constant(_V16B, None)])
-                    term = builder.mul(builder.sext(codes, _V16Q), vec(3, v))
-                    builder.store(builder.add(builder.load(p_slot), term), p_slot)
-                q = builder.ashr(builder.load(p_slot), sh)
-                q = builder.select(builder.icmp_signed("<", q, lo_v), lo_v, q)
-                q = builder.select(builder.icmp_signed(">", q, hi_v), hi_v, q)
-                c_ptr = builder.inttoptr(builder.add(out_at, ir.Constant(_I64, v * 16)), _V16B.as_pointer())
-                builder.call(store_fn, [builder.trunc(q, _V16B), c_ptr, ir.Constant(_I32, 1), lane_mask])
+                    p = builder.add(p, builder.mul(builder.sext(codes, _V16Q), vec(3, v)))
+                # saturate to int8 as it narrows (one `vpmovsqb`), then clamp to [lo, hi] in byte lanes: the
+                # same codes as clamping the int64 lanes, since [lo, hi] lies inside [-128, 127]
+                q = builder.ashr(p, vec(2, v))
+                q = builder.select(builder.icmp_signed("<", q, min8), min8, q)
+                q = builder.select(builder.icmp_signed(">", q, max8), max8, q)
+                c = builder.trunc(q, _V16B)
+                c = builder.select(builder.icmp_signed("<", c, lo_b), lo_b, c)
+                c = builder.select(builder.icmp_signed(">", c, hi_b), hi_b, c)
+                c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 16)), _V16B.as_pointer())
+                builder.call(store_fn, [c, c_ptr, ir.Constant(_I32, 1), lane_mask])
+
+    with builder.if_else(builder.icmp_unsigned("!=", has_res, ir.Constant(_I64, 0))) as (then, otherwise):
+        with then:
+            store_rows(True)
+        with otherwise:
+            store_rows(False)
 
 
 #: public for kernels that need other block shapes (kernels/small_matmul.py)
@@ -176,26 +201,44 @@ microkernel = _microkernel
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
 _mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
+#: Rows per call of the tail micro-kernel (`_pair_codes`).
+TAIL_MR = 2
+_mkq2_4 = _microkernel(TAIL_MR, 4, True)
 
 
 @numba.njit(cache=True)
-def _panel_codes(nv, a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
-                 last_lanes):
-    """`_panel` of MR rows with the requantize (and residual) in registers, writing int8 codes to ``rows[r] + col``.
+def _panel_codes(nv, a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res,
+                 res_delta, last_lanes):
+    """`_panel` of MR rows read from ``a_rows[r]`` with the requantize (and residual) in registers, writing int8
+    codes to ``rows[r] + col``.
 
     Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
     compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
     costs seconds of cold compile, so the residual and the lane mask are run-time arguments, not variants.
     """
     if nv == 4:
-        _mkq6_4(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+        _mkq6_4(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
                 last_lanes)
     elif nv == 2:
-        _mkq6_2(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+        _mkq6_2(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
                 last_lanes)
     else:
-        _mkq6_1(a_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+        _mkq6_1(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
                 last_lanes)
+
+
+@numba.njit(cache=True)
+def _pair_codes(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+                last_lanes):
+    """`_panel_codes` of TAIL_MR rows and 4 vectors: an image's last pixels (fewer than MR) two at a time.
+
+    Why: one row per call loads the whole B panel for 4 `vpdpbusd` per k-step, so a K = 768 panel streamed
+    from L2 at its bandwidth, and the 2 tail rows of a 128-row linear cost as much as a full 6-row block
+    (128x768x768: 0.358 ms against 0.343 for 126 rows); two rows per call halve that traffic and skip the
+    int32 tile. Only the full 4-vector panel: each variant costs seconds of cold compile.
+    """
+    _mkq2_4(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+            last_lanes)
 
 
 @numba.njit(cache=True)
