@@ -67,7 +67,9 @@ class _AdaptiveMax(nn.Module):
 
 
 @pytest.mark.parametrize("functional", [False, True])
-@pytest.mark.parametrize(("size", "typed"), [(4, True), ((2, 4), True), (1, True), ((4, 3), True), (3, False), ((4, 5), False)])
+@pytest.mark.parametrize(
+    ("size", "typed"), [(4, True), ((2, 4), True), (1, True), ((4, 3), True), (3, False), ((4, 5), False)]
+)
 def test_adaptive_max_pool_divisible_sizes_are_max_pools(size, typed, functional):
     """Bug caught: a kernel or stride computed from the wrong axis, a non-dividing size rewritten into a pool
     with other windows (a wrong number), or a dividing one kept opaque."""
