@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from irq.frontend import compare_mapping
 from irq.frontend.emit import _MISSING, PREV, Emit, ParamRef, _n, bind, is_node  # noqa: F401  (re-exported)
 from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     _getitem,
@@ -557,6 +558,7 @@ METHODS: dict[str, Callable] = {
     "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
     "unbind": _unbind,
 }
+compare_mapping.install(FUNCTIONS, METHODS)  # issue 12: comparisons, clamps by a tensor
 
 
 #: Typed ops whose result may share memory with an operand (views, identity, eval-mode dropout):
