@@ -151,6 +151,13 @@ _add(spec("where_scalar", "where(condition, value, input) if `value_first`, else
 for _m in ("maximum", "minimum"):
     _add(spec(_m, f"Element-wise {_m} of two tensors, with broadcasting.", ("input", "other"), shape=sh.broadcast,
               same_element_type=False))
+# issue 12: comparisons (their i1 masks feed where / where_scalar; `predicate` is gt, ge, lt, le, eq or ne)
+_add(spec("compare", "Element-wise `input <predicate> other` of two tensors, with broadcasting: an i1 mask "
+          "(torch.gt/ge/lt/le/eq/ne, `x > y`).", ("input", "other"), (("predicate", STR),), shape=sh.broadcast,
+          same_element_type=False))
+_add(spec("compare_scalar", "Element-wise `input <predicate> other` for a Python number `other`: an i1 mask "
+          "(`x > 0`, `mask == 0`).", attrs=(("predicate", STR), ("other", NUMBER)), shape=sh.same_as_input,
+          same_element_type=False))
 _add(spec("roll", "Roll by `shifts` along `dims` (the flattened tensor if `dims` is absent).",
           attrs=(("shifts", INTS), ("dims?", INTS)), shape=sh.same_as_input))
 _add(spec("cumsum", "Cumulative sum along `dim` (integer inputs sum in i64, as torch does).",

@@ -125,6 +125,13 @@ Ops (attribute names in parentheses):
   [R, D] i8 -> [*ids.shape, D] T: ``out[..., k] = sat_T(rshift_round(table[r, k] * M[r], S[r]))`` with
   ``r = ids[...]`` (one multiplier: per tensor; R of them: per row, ``M[r] / 2**S[r] ~ s_table[r] / s_out``).
   An index outside [0, R) is an error naming the op, never a read out of bounds.
+- ``bpu.compare %a (, %b)?`` (predicate, threshold?): an i8 mask, 1 where ``a <predicate> b`` holds and 0
+  elsewhere (predicate gt, ge, lt, le, eq or ne; numpy broadcasting; a and b any integer dtypes, compared as
+  integers). With no `b`, a is compared with the integer `threshold` (in int64). lower-bpu turns a comparison of
+  real values with a number into such a threshold exactly (irq.selection.compare_threshold) and a comparison of
+  two tensors into one of codes at a common scale.
+- ``bpu.select %cond, %a, %b``: ``cond != 0 ? a : b`` element-wise with numpy broadcasting of the three; a, b
+  and the result share one dtype (codes copied, no rounding: lower-bpu requantizes both to the output scale).
 
 Float islands: with `irq.convert(..., float_fallback=True)` an op no march runs stays as its torch/hl op
 between ``bpu.dequantize`` and ``bpu.quantize`` (its weights as float constants of the dequantized codes);
@@ -132,9 +139,9 @@ runtimes compute it in float64 from the float32 inputs and store float32 (`runti
 is the definition a fast runtime can call).
 
 Layout: the op declarations live in `_bpu_compute.py` (casts, accumulating ops, requantize, element-wise
-arithmetic, tables), `_bpu_composite.py` (pools, resize, softmax, layer norm, embedding) and
-`_bpu_movement.py` (concat, reshape, permute, slice); the constraints and verifier checks in
-`_bpu_checks.py`. This module is the dialect's public face: the semantics above and every name.
+arithmetic, tables), `_bpu_composite.py` (pools, resize, softmax, layer norm, embedding),
+`_bpu_movement.py` (concat, reshape, permute, slice) and `_bpu_select.py` (compare, select); the constraints
+and verifier checks in `_bpu_checks.py`. This module is the dialect's public face: the semantics above and every name.
 
 A program is a `func.func` over these ops; `program.save(path)` writes the deployable artifact
 (text + resource blobs) and `irq.load` reads it back with validation.
@@ -196,9 +203,10 @@ from irq.dialects._bpu_compute import (
     SubOp,
 )
 from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, ReshapeOp, SliceOp  # noqa: F401
+from irq.dialects._bpu_select import CompareOp, SelectOp
 
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
            "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp",
-           "IntDivOp", "LogSoftmaxOp"]
+           "IntDivOp", "LogSoftmaxOp", "CompareOp", "SelectOp"]

@@ -239,6 +239,9 @@ class OpLowerings:
     def lower_embedding(self, op: Operation) -> None:
         """bpu.embedding: the int8 table codes, each row requantized to the output scale as it is gathered."""
         ids, table = op.operands[0], op.operands[1]
+        raw = self.q.get(ids)
+        if raw is not None and raw.raw:  # an integer input, maybe reshaped first: its lowered value
+            ids = raw.value
         t = ids.type
         if not (isinstance(t, ShapedType) and isinstance(t.element_type, IntegerType)
                 and t.element_type.width in (32, 64)):
@@ -285,9 +288,10 @@ class OpLowerings:
 
     # -- pools, resize, data movement ----------------------------------------------------------------------------
     def lower_pass_through(self, op: Operation) -> None:
-        """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale."""
-        x = self.act(op.operands[0])
+        """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale. A raw
+        integer input (an int64 mask reshaped before its comparison) moves the same way."""
         base = _base(op)
+        x = self.act(op.operands[0], raw_ok=base != "max_pool2d")
         out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))
         if base == "max_pool2d":
             new = bpu.MaxPool2dOp(x.value, kernel_size=self._arr(op, "kernel_size"), stride=self._arr(op, "stride"),
@@ -312,7 +316,7 @@ class OpLowerings:
         else:
             new = bpu.ReshapeOp(x.value, result_types=[out_t])
         self.lowered.append(op)
-        self.q[op.results[0]] = QValue(self.emit(new).out, x.scale, x.dtype)
+        self.q[op.results[0]] = QValue(self.emit(new).out, x.scale, x.dtype, raw=x.raw)
 
     def lower_stub(self, op: Operation) -> None:
         """QuantStub/DeQuantStub mark the quantized region; the casts around them do the work (the stub's

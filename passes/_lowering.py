@@ -53,6 +53,9 @@ class QValue:
     scale: float | np.ndarray  # per tensor, or per channel along `axis` for an int32 high-precision output
     dtype: str
     axis: int | None = None
+    #: an integer model input used as is (scale 1.0, e.g. an int64 attention mask): only data movement and
+    #: comparisons read one (`act(v, raw_ok=True)`), every other op refuses it by name
+    raw: bool = False
 
     @property
     def per_tensor(self) -> bool:
@@ -172,6 +175,11 @@ class LoweringBase:
     # -- driver ----------------------------------------------------------------------------------------------
     def run(self) -> None:
         block = self.func.regions[0].blocks[0]
+        for arg in block.args:  # integer model inputs (token ids, an attention mask) are read as they are
+            t = arg.type
+            if isinstance(t, ShapedType) and isinstance(t.element_type, IntegerType) and \
+                    t.element_type.width in (8, 16, 32, 64) and not t.element_type.is_unsigned:
+                self.q[arg] = QValue(arg, 1.0, f"i{t.element_type.width}", raw=True)
         for op in list(block.ops):
             self.anchor = op
             try:
@@ -231,6 +239,8 @@ class LoweringBase:
             return self.keep_in_float(op)
         if name == "hl.embedding":  # its operands are integer ids and a weight: neither is an activation
             return self.lower_embedding(op)
+        if name in ("hl.compare", "hl.compare_scalar"):  # an operand may be a raw integer input (an attention mask)
+            return getattr(self, f"lower_{base}")(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
         handler = getattr(self, f"lower_{base}", None)
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
@@ -320,12 +330,17 @@ class LoweringBase:
         return self.emit(op).out
 
     # -- helpers ---------------------------------------------------------------------------------------------
-    def act(self, v: Value) -> QValue:
+    def act(self, v: Value, raw_ok: bool = False) -> QValue:
         qv = self.q.get(v)
         if qv is None and v in self.weights:
             qv = self.q[v] = self.constant_operand(v)
         if qv is None:
             raise LoweringError("an input is not quantized (no quant.dcast of a quantized value)")
+        if qv.raw:
+            if raw_ok:
+                return qv
+            raise LoweringError(f"an input is a raw {qv.dtype} model input: only data movement and comparisons "
+                                "(mask == 0) take one; quantize it (a float input) for other ops")
         if not qv.per_tensor or qv.dtype not in ("i8", "i16"):
             raise LoweringError("an input is an int32 high-precision output; only a model output may be one")
         return qv

@@ -265,6 +265,11 @@ class Annotator:
 SOFTMAX_INPUT_RANGE = 128.0
 
 
+#: ops that apply an attention mask to the logits: an additive bias (add) or a fill (masked_fill / where with a
+#: number, issue 12: -inf or a large negative fill becomes the range's minimum, -SOFTMAX_INPUT_RANGE)
+_MASKING = frozenset({"add", "where_scalar"})
+
+
 def _single_user(op: Operation) -> Operation | None:
     users = {u for r in op.results for u in r.users}
     return next(iter(users)) if len(users) == 1 else None
@@ -280,8 +285,8 @@ def _transformer_spec(op: Operation, spec: QuantizerSpec, rule: str) -> tuple[Qu
 
     An int8 logit step of max|x|/127 is exp(step) ~ 1.5x in probability for BERT's logits (about 0.4);
     in int16 the exp table has 65536 entries and the step is 256x finer. Two producers qualify: the
-    additive mask's add right before a softmax (int16 and SOFTMAX_INPUT_RANGE, see there), and the
-    score matmul feeding that add or the softmax directly (int16, observed range).
+    additive mask's add (or masked_fill) right before a softmax (int16 and SOFTMAX_INPUT_RANGE, see there), and
+    the score matmul feeding that add / masked_fill or the softmax directly (int16, observed range).
     """
     if spec.dtype != "qint8" or op.dialect_name != "hl":
         return spec, rule
@@ -292,11 +297,11 @@ def _transformer_spec(op: Operation, spec: QuantizerSpec, rule: str) -> tuple[Qu
     user_base = user.name.partition(".")[2]
     if user_base == "layer_norm":
         return replace(spec, dtype="qint16"), rule + " (layer_norm input: qint16)"
-    if base == "add" and user_base == "softmax":
+    if base in _MASKING and user_base == "softmax":
         clip = spec.clip if spec.clip is not None else SOFTMAX_INPUT_RANGE
-        return replace(spec, dtype="qint16", clip=clip), rule + " (softmax input with an additive mask: qint16)"
+        return replace(spec, dtype="qint16", clip=clip), rule + f" (softmax input with a mask ({base}): qint16)"
     if base in ("matmul", "bmm") and (user_base == "softmax" or (
-            user_base == "add" and (after := _single_user(user)) is not None and after.name == "hl.softmax")):
+            user_base in _MASKING and (after := _single_user(user)) is not None and after.name == "hl.softmax")):
         return replace(spec, dtype="qint16"), rule + " (attention logits: qint16)"
     return spec, rule
 

@@ -14,6 +14,7 @@ non-commutative operands, in-place mutation read afterwards).
 from __future__ import annotations
 
 import pytest
+import support.probes_compare  # noqa: F401  (registers its probes)
 import support.probes_layers  # noqa: F401  (registers its probes)
 import support.probes_ops  # noqa: F401  (registers its probes)
 import torch

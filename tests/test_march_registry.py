@@ -135,6 +135,13 @@ MODELS.update({
     "pow_scalar": (lambda: Net(lambda m, y: y ** 2), (3, 8, 8)),
     "unbind": (lambda: Net(lambda m, y: torch.stack([y.unbind(1)[3], y.unbind(1)[0]], 1)), (3, 8, 8)),
 })
+# issue 12's comparisons and selection (their chain checks: tests/test_masked_models.py)
+MODELS.update({
+    "compare": (lambda: Net(lambda m, y: torch.where(y > torch.tanh(y) * 0.5, y, torch.sigmoid(y))), (3, 8, 8)),
+    "where": (lambda: Net(lambda m, y: torch.where(y <= 0.25, torch.tanh(y), y * 0.5)), (3, 8, 8)),
+    "compare_scalar": (lambda: Net(lambda m, y: y.masked_fill(y < -0.5, -1.0)), (3, 8, 8)),
+    "where_scalar": (lambda: Net(lambda m, y: torch.where(y != 0, y, 2.0)), (3, 8, 8)),
+})
 
 CASES = sorted((march, op) for march in ("bayes", "nash") for op in get_march(march).ops)
 

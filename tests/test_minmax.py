@@ -1,13 +1,14 @@
-"""torch.maximum / torch.minimum of two activations as integer code (passes/_lower_minmax.py): both operands
+"""torch.maximum / torch.minimum of two activations as integer code (passes/_lower_select.py): both operands
 requantized to the output scale, then the larger / smaller code, on both runtimes.
 
 Oracle: Python's exact rationals. Each operand's code is ``round_half_up(q * M / 2**S)`` with the multiplier the
 program holds for ``s_in / s_out``, saturated to the output range, and the result is the max / min of the two.
-Every pair of int8 codes is checked, at scales that make each side win and tie; int16 operands are refused.
+Every pair of int8 codes is checked, at scales that make each side win and tie; int16 pairs at the range's
+extremes and at random.
 
 Bugs each catches: the sub/add composition off by one where the codes tie or saturate, the clamp on the wrong
 side (maximum computed as minimum), an operand left at its own scale (no requantize), an intermediate that
-wraps (the difference of two int8 codes does not fit int8).
+wraps (the difference of two int8 codes does not fit int8), an int16 code pair saturated on the way.
 """
 
 from __future__ import annotations
@@ -56,9 +57,21 @@ def test_every_int8_code_pair_equals_the_exact_rational_oracle(kind, scales, mar
     np.testing.assert_array_equal(got.astype(np.int64), want)
 
 
+@pytest.mark.parametrize("march", ["bayes", "nash"])
 @pytest.mark.parametrize("kind", ["maximum", "minimum"])
-def test_int16_operands_are_refused_by_name(kind):
-    """The difference of two int16 codes needs an int32 bpu.sub cannot produce: the march check refuses it
-    before lowering (a saturated difference would be a wrong code without an error)."""
-    with pytest.raises(irq.transform.PassFailure, match=rf"torch.{kind}.*i16.*march 'bayes' supports i8"):
-        _program(kind, "i16", 1e-3, 2.5e-3, 1.5e-3, 8, "bayes")
+@pytest.mark.parametrize("scales", [(1e-3, 2.5e-3, 1.5e-3), (2e-3, 2e-3, 2e-3), (4e-3, 1e-3, 3e-3)])
+def test_int16_code_pairs_equal_the_exact_rational_oracle(kind, scales, march):
+    """int16 since issue 12 (bpu.compare + bpu.select need no wider dtype than the codes; the old a' + clamp(b' - a')
+    needed an i32 difference): the extremes of the range against each other, and 20000 random pairs."""
+    s_a, s_b, s_out = scales
+    edges = np.array([-32768, -32767, -1, 0, 1, 32766, 32767], dtype=np.int64)
+    rng = np.random.default_rng(0)
+    qa = np.concatenate([np.repeat(edges, edges.size), rng.integers(-32768, 32768, 20000)]).reshape(1, -1)
+    qb = np.concatenate([np.tile(edges, edges.size), rng.integers(-32768, 32768, 20000)]).reshape(1, -1)
+    program = _program(kind, "i16", s_a, s_b, s_out, qa.size, march)
+    assert {"bpu.compare", "bpu.select"} <= {op.name for op in program.walk()}
+    got = np.rint(run_both(program, (qa * s_a).astype(np.float32), (qb * s_b).astype(np.float32)) / s_out)
+    pick = max if kind == "maximum" else min
+    want = np.array([pick(_rq(int(x), s_a, s_out, "i16"), _rq(int(y), s_b, s_out, "i16"))
+                     for x, y in zip(qa.ravel(), qb.ravel())]).reshape(got.shape)
+    np.testing.assert_array_equal(got.astype(np.int64), want)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from irq.frontend import compare_mapping
 from irq.frontend.emit import _MISSING, PREV, Emit, ParamRef, _n, bind, is_node  # noqa: F401  (re-exported)
 from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     _getitem,
@@ -572,6 +573,7 @@ METHODS: dict[str, Callable] = {
 FUNCTIONS[torch.unflatten] = _unflatten
 FUNCTIONS.update(PRODUCT_FUNCTIONS)
 METHODS.update(PRODUCT_METHODS)
+compare_mapping.install(FUNCTIONS, METHODS)  # issue 12: comparisons, clamps by a tensor
 
 
 #: Typed ops whose result may share memory with an operand (views, identity, eval-mode dropout):

@@ -30,7 +30,7 @@ from irq.frontend.mapping import PREV, Emit, ParamRef
 from irq.frontend.propagate import annotate, element_type
 from irq.frontend.tracer import argument_loader, has_node
 from irq.ir.attributes import ArrayAttr, Attribute, IntegerAttr
-from irq.ir.types import FloatType, IntegerType, ShapedType, TensorType, Type, i64
+from irq.ir.types import FloatType, IntegerType, ShapedType, TensorType, Type, i1, i64
 
 
 class NeedsRealRun(Exception):
@@ -324,6 +324,8 @@ def _element_type(spec, operands: list[_Typed], attrs: dict) -> Type:
     if name in ("zeros_like", "ones_like", "full_like"):
         dtype = attrs.get("dtype")
         return dtype.value if dtype is not None else first
+    if name in ("compare", "compare_scalar"):  # issue 12: a comparison is a boolean mask
+        return i1
     if name == "where":
         tensors = tensors[1:]
         first = tensors[0].element_type

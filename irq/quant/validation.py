@@ -50,13 +50,14 @@ from torch import Tensor
 from irq import fixedpoint as fp
 from irq import lut_functions
 from irq.folding import fold_batch_norm
+from irq.quant import validation_select
 from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
 
 _INTEGER_KINDS = frozenset({"conv1d", "conv2d", "conv_transpose2d", "linear", "add", "sub", "mul", "mul_scalar",
                             "div_scalar", "cat", "avg_pool2d", "adaptive_avg_pool2d", "mean", "matmul", "bmm",
                             "softmax", "layer_norm", "interpolate", "embedding", "batch_norm", "prelu", "sum",
                             "stack", "group_norm", "instance_norm", "div", "cumsum", "log_softmax",
-                            "neg", "abs", "maximum", "minimum", *lut_functions.KINDS})
+                            "neg", "abs", "maximum", "minimum", "where", "where_scalar", *lut_functions.KINDS})
 
 
 def float_in_validation(kind: str) -> bool:
@@ -132,6 +133,9 @@ def _exact(kind: str, y: Tensor, inputs: list, in_fqs: list, out_fq: FakeQuantiz
         return y if r is None else r
     if kind in _WITH_PARAMS and in_fqs and in_fqs[0] is not None:
         return _WITH_PARAMS[kind](inputs[0], in_fqs[0], out_fq, attrs, params or {})
+    if kind in validation_select.EXACT:  # the mask operand has no quantizer (irq/quant/validation_select.py)
+        r = validation_select.EXACT[kind](inputs, in_fqs, out_fq, attrs)
+        return y if r is None else r
     fn = _EXACT.get(kind)
     if fn is None or any(f is None for f in in_fqs):
         return y  # computed in float from the dequantized inputs; out_fq quantizes it
@@ -653,8 +657,8 @@ def _to_output_codes(x: Tensor, fq_in: FakeQuantize, fq_out: FakeQuantize) -> Te
 
 
 def _select(pick):
-    """maximum / minimum as lower-bpu emits them (passes/_lower_minmax.py): both operands requantized to the
-    output scale, then the larger / smaller code (exact)."""
+    """maximum / minimum as lower-bpu emits them (passes/_lower_select.py: a bpu.compare and a bpu.select): both
+    operands requantized to the output scale, then the larger / smaller code (exact)."""
     def impl(inputs, fqs, fq_out, a):
         qa, qb = (_to_output_codes(x, f, fq_out) for x, f in zip(inputs, fqs))
         return fq_out.dequantize(pick(qa, qb))

@@ -344,4 +344,4 @@ def reference_fallback(p: Planner, op) -> None:
 
 # handlers of the layer ops (bpu.prelu, bpu.pad, bpu.group_norm, bpu.div) and of the scans and row ops
 # (bpu.cumsum, bpu.log_softmax) register themselves on import
-from . import layer_ops, row_ops  # noqa: E402, F401
+from . import layer_ops, row_ops, select_ops  # noqa: E402, F401

@@ -533,3 +533,8 @@ def int_div(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     v = scaled_sum([(k, np.int64(attr(op, "out_multiplier")))], np.int64(attr(op, "out_shift")),
                    attr(op, "rounding"))
     return saturate(v, result_bits(op))
+
+
+# issue 12's bpu.compare / bpu.select live in their own module and register into IMPLS here, so every reader of
+# IMPLS (the interpreter, irq.load's check that a runtime executes every op) sees them
+from irq.runtime.reference import select_ops  # noqa: E402, F401

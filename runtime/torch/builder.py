@@ -404,6 +404,19 @@ def _stub(b: _Builder, op: Operation, a: dict):
     return b.v(op.operands[0])
 
 
+#: compare / compare_scalar's predicates (issue 12); in VALIDATION wrap_exact replaces the float comparison
+#: with the integer one lower-bpu emits (irq.quant.validation_select)
+COMPARE_FUNCTIONS = {"gt": torch.gt, "ge": torch.ge, "lt": torch.lt, "le": torch.le, "eq": torch.eq, "ne": torch.ne}
+
+
+def _comparison(op: Operation, a: dict) -> Callable:
+    fn = COMPARE_FUNCTIONS.get(a["predicate"])
+    if fn is None:
+        raise ValueError(f"{location_prefix(op.location)}'{op.name}' has an unknown predicate '{a['predicate']}' "
+                         f"(one of {', '.join(COMPARE_FUNCTIONS)})")
+    return fn
+
+
 IMPLS: dict[str, Callable] = {
     "conv1d": _weighted("conv1d"), "conv2d": _weighted("conv2d"), "conv_transpose2d": _weighted("conv_transpose2d"),
     "linear": _weighted("linear"),
@@ -473,6 +486,8 @@ IMPLS: dict[str, Callable] = {
     "where_scalar": lambda b, op, a: b.call(torch.where, b.v(op.condition), a["value"], b.v(op.input))
     if a["value_first"] else b.call(torch.where, b.v(op.condition), b.v(op.input), a["value"]),
     "maximum": _binary(torch.maximum), "minimum": _binary(torch.minimum),
+    "compare": lambda b, op, a: b.call(_comparison(op, a), b.v(op.input), b.v(op.other)),
+    "compare_scalar": lambda b, op, a: b.call(_comparison(op, a), b.v(op.input), a["other"]),
     "roll": lambda b, op, a: b.call(torch.roll, b.v(op.input), a["shifts"], *(() if a.get("dims") is None
                                                                             else (a["dims"],))),
     "cumsum": lambda b, op, a: b.call(torch.cumsum, b.v(op.input), a["dim"]),

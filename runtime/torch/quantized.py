@@ -21,6 +21,7 @@ from irq.ir.operation import Operation
 from irq.ir.values import BlockArgument, Value
 from irq.quant.fake_quantize import FakeQuantize
 from irq.quant.validation import exact
+from irq.quant.validation_select import COMPARISONS, compare_exact
 
 
 def make_fake_quantize(op: Operation) -> FakeQuantize:
@@ -179,6 +180,11 @@ _PARAMETERS = {"layer_norm": ("weight", "bias"), "batch_norm": ("weight", "bias"
 
 def wrap_exact(b, op: Operation, out: fx.Node, attrs: dict) -> fx.Node:
     """After a quantized hl op: `exact(...)` (identity outside VALIDATION)."""
+    kind = op.name.partition(".")[2]
+    if kind in COMPARISONS:  # a mask has no output quantizer: the integer comparison of its operands' codes
+        data = [v for v in op.operands if _is_tensor(v)]
+        return b.call(compare_exact, kind, out, [b.v(v) for v in data], [_module(b, quantizer_of(v)) for v in data],
+                      attrs, location_prefix(op.location))
     out_path = output_quantizer(op)
     if out_path is None and op.attributes.get("quant.high_precision_output") is not None:
         out_path = high_precision_marker(b, op)

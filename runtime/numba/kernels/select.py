@@ -1,0 +1,51 @@
+"""Comparison and selection kernels (bpu.compare, bpu.select): integer predicates and copies, no rounding.
+
+Operands arrive as flat, same-length views (the handler expands broadcasts once per run into planned buffers).
+The predicate is a small integer code (`PREDICATE_CODES`) so one compiled kernel serves all six.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .launch import kernel
+
+#: bpu.compare's predicates as the kernels' codes
+PREDICATE_CODES = {"gt": 0, "ge": 1, "lt": 2, "le": 3, "eq": 4, "ne": 5}
+
+
+@numba.njit(inline="always", cache=True)
+def _holds(a, b, pred):
+    if pred == 0:
+        return a > b
+    if pred == 1:
+        return a >= b
+    if pred == 2:
+        return a < b
+    if pred == 3:
+        return a <= b
+    if pred == 4:
+        return a == b
+    return a != b
+
+
+@kernel
+def compare_tensors(a, b, pred, out):
+    """``out[i] = a[i] <pred> b[i] ? 1 : 0``, compared as int64."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = 1 if _holds(np.int64(a[i]), np.int64(b[i]), pred) else 0
+
+
+@kernel
+def compare_threshold(a, t, pred, out):
+    """``out[i] = a[i] <pred> t ? 1 : 0`` for one int64 threshold t."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = 1 if _holds(np.int64(a[i]), t, pred) else 0
+
+
+@kernel
+def select_codes(cond, a, b, out):
+    """``out[i] = cond[i] != 0 ? a[i] : b[i]``."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = a[i] if cond[i] != 0 else b[i]
