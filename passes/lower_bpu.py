@@ -35,6 +35,7 @@ from irq.passes._lower_layer_ops import LayerOpLowerings
 from irq.passes._lower_minmax import MinMaxLowerings
 from irq.passes._lower_ops import OpLowerings
 from irq.passes._lower_roll import RollLowerings
+from irq.passes._lower_select import SelectLowerings
 from irq.passes._lower_sign_ops import SignOpLowerings
 from irq.passes._lowering import LoweringBase, LoweringError, QValue
 
@@ -45,7 +46,8 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 __all__ = ["Lowering", "LoweringError", "LowerToBpu", "QValue"]
 
 
-class Lowering(RollLowerings, MinMaxLowerings, SignOpLowerings, LayerOpLowerings, OpLowerings, LoweringBase):
+class Lowering(SelectLowerings, RollLowerings, MinMaxLowerings, SignOpLowerings, LayerOpLowerings, OpLowerings,
+               LoweringBase):
     """Lower one function: the driver, casts and requantize insertion (`passes/_lowering.py`) with the
     per-op rewrites (`passes/_lower_ops.py`, `passes/_lower_layer_ops.py`). Subclass it to observe lowering
     (irq/debug/deployed.py)."""

@@ -23,19 +23,16 @@ from irq.march_profiles import register_march
 from irq.transform import PassFailure
 
 #: the state after issue 12 (x // y, torch.bmm, abs / neg / maximum / minimum as integer ops, sqrt / rsqrt /
-#: `c / x` as tables on bayes too, roll as slices + concat): no shipped march keeps a float island; update it with
-#: the op kind you convert
+#: `c / x` as tables on bayes too, roll as slices + concat; zeros_like / ones_like / full_like as a broadcast code):
+#: no shipped march keeps a float island; update it with the op kind you convert
 EXPECTED = {
     "bayes": ((),
-              ("full_like", "getitem", "ones_like", "select", "topk",
-               "where", "where_scalar", "zeros_like", OPAQUE_CALL)),
+              ("getitem", "select", "topk", "where", "where_scalar", OPAQUE_CALL)),
     "nash": ((),
-             ("full_like", "getitem", "ones_like", "select", "topk",
-              "where", "where_scalar", "zeros_like", OPAQUE_CALL)),
+             ("getitem", "select", "topk", "where", "where_scalar", OPAQUE_CALL)),
     # a user's profile without the sqrt table: sqrt is its float island (the branch no shipped march takes now)
     "bayes_without_sqrt": (("sqrt",),
-                           ("full_like", "getitem", "ones_like", "select", "topk",
-                            "where", "where_scalar", "zeros_like", OPAQUE_CALL)),
+                           ("getitem", "select", "topk", "where", "where_scalar", OPAQUE_CALL)),
 }
 
 

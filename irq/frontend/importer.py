@@ -215,7 +215,7 @@ def make_dispatch(modules: dict[str, nn.Module]):
             if not getattr(h, "keeps_sizes", False):
                 args, kwargs = fold_static_scalars(node)
             e = h(args, kwargs)
-            return [e] if e is not None else None
+            return e if isinstance(e, list) else [e] if e is not None else None
         if node.op == "call_module":
             return module_emits(modules[node.target], node.target, args, kwargs)
         return None
