@@ -189,3 +189,24 @@ def _reduce_op(name: str, what: str) -> type[Op]:
 
 ReduceMaxOp = _reduce_op("bpu.reduce_max", "largest")
 ReduceMinOp = _reduce_op("bpu.reduce_min", "smallest")
+
+
+def _verify_topk(self: Op) -> None:
+    _verify_codes_kept(self)
+    s, o = shape_of(self.input), shape_of(self.out)
+    if s is None or o is None:
+        return
+    d = _verify_axis(self, self.dim.value, s)
+    k = self.k.value
+    if not 0 < k <= s[d]:
+        raise self.error(f"k = {k} is outside [1, {s[d]}] for dim {d}")
+    want = s[:d] + (k,) + s[d + 1:]
+    if tuple(o) != want:
+        raise self.error(f"the top {k} along dim {d} of {list(s)} have shape {list(want)}, the result has {list(o)}")
+
+
+TopkOp = declare_op(__name__, "bpu.topk", "The k largest (or smallest) codes along `dim`, sorted (torch.topk's values "
+                    "with sorted = True); codes unchanged.",
+                    {"input": operand(AnyStorage), "k": _attr(INT), "dim": _attr(INT),
+                     "largest": _attr(BOOL, default=True), "out": result(AnyStorage),
+                     "assembly_format": UNARY_FORMAT}, _verify_topk)

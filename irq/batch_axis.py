@@ -191,7 +191,7 @@ class BatchAxes:
             return self._lose(r, op)  # a slice of the samples (x[0:1] at batch 1 included: its end is literal)
         if op.name == "bpu.concat" and _attr(op, "dim") % len(rs) == a0.axis:
             return self._lose(r, op)
-        if op.name == "bpu.take":  # entries picked along one dim: the samples themselves when it is the batch's
+        if op.name in ("bpu.take", "bpu.topk"):  # entries picked along one dim: the samples when it is the batch's
             if _attr(op, "dim") % len(rs) == a0.axis:
                 return self._lose(r, op)
             self.axes[r] = a0

@@ -7,8 +7,8 @@ the max):
 
 - flip, index_select (a constant index), repeat, and the expand of a size-1 dim to a static size: `bpu.take`
   along each dim (reversed indices, the index, ``tile(arange(n), r)``, ``[0] * n``);
-- amax / amin and the values of max / min over a dim: `bpu.reduce_max` / `bpu.reduce_min`. Their indices
-  (argmax) are i64, which no bpu program returns: used, they are refused naming the op;
+- amax / amin and the values of max / min over a dim: `bpu.reduce_max` / `bpu.reduce_min`; topk's values (sorted):
+  `bpu.topk`. Their indices (argmax) are i64, which no bpu program returns: used, they are refused naming the op;
 - the expand of a size-1 dim to a traced size (``cls.expand(x.shape[0], -1, -1)``: a ViT's class token, a
   constant expanded to the batch) is ``bpu.add(value, t, M_a = 2**30, M_b = 0, S = 30)`` with t the measured
   tensor's codes cut to that one dim: exactly `value` broadcast to t's size (the identity multiplier is exact
@@ -44,7 +44,8 @@ from irq.ir.types import FloatType, TensorType, i64
 
 class SelectLowerings:
     """`lower_flip`, `lower_expand`, `lower_repeat`, `lower_index_select`, `lower_amax` / `lower_amin`,
-    `lower_max_dim` / `lower_min_dim` and `lower_zeros_like` / `ones_like` / `full_like` (module docstring)."""
+    `lower_max_dim` / `lower_min_dim`, `lower_topk` and `lower_zeros_like` / `ones_like` / `full_like` (see the
+    module docstring)."""
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _take(self, value, shape: tuple[int, ...], dtype: str, dim: int, indices: list[int]):
@@ -246,6 +247,24 @@ class SelectLowerings:
 
     def lower_min_dim(self, op: Operation) -> None:
         self._reduce_dim(op, False)
+
+    def lower_topk(self, op: Operation) -> None:
+        """bpu.topk: the sorted k largest / smallest codes (values only; sorted = False is torch's own order,
+        which no program reproduces, and the indices are i64)."""
+        if op.results[1].has_uses():
+            raise LoweringError("its indices are an i64 result, which a bpu program does not return: use the values")
+        if not op.get_attr("sorted").value:
+            raise LoweringError("sorted = False leaves the order to torch's kernel, which the program cannot match: "
+                                "pass sorted=True")
+        x = self.act(op.operands[0])
+        shape = _shape(op.operands[0])
+        dim, k = op.get_attr("dim").value % len(shape), op.get_attr("k").value
+        if k == 0:
+            raise LoweringError("k = 0 makes an empty tensor, which no bpu op holds")
+        value = self.emit(bpu.TopkOp(x.value, k=IntegerAttr(k, i64), dim=IntegerAttr(dim, i64),
+                                     largest=op.get_attr("largest"),
+                                     result_types=[TensorType(_shape(op.results[0]), _int_type(x.dtype))])).out
+        self._keep_codes(op, x, value)
 
     # -- constant fills -----------------------------------------------------------------------------------
     def _fill(self, op: Operation, v: float) -> None:

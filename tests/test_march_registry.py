@@ -147,6 +147,7 @@ MODELS.update({
     "amin": (lambda: Net(lambda m, y: y.amin((2, 3), keepdim=True)), (3, 8, 8)),
     "max_dim": (lambda: Net(lambda m, y: y.max(2)[0]), (3, 8, 8)),
     "min_dim": (lambda: Net(lambda m, y: y.min(3, keepdim=True)[0]), (3, 8, 8)),
+    "topk": (lambda: Net(lambda m, y: y.topk(3, 1).values), (3, 8, 8)),
     "zeros_like": (lambda: Net(lambda m, y: torch.cat([torch.zeros_like(y), y], 1)), (3, 8, 8)),
     "ones_like": (lambda: Net(lambda m, y: y * torch.ones_like(y)), (3, 8, 8)),
     "full_like": (lambda: Net(lambda m, y: y + torch.full_like(y, 0.25)), (3, 8, 8)),

@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from support.both_runtimes import assert_deploys_as_validation, run_both
-from support.frozen import FrozenBuilder
+from support.frozen import FrozenBuilder, ttype
 from torch import Tensor, nn
 
 import irq
@@ -46,6 +46,8 @@ CASES = [
     ("amin", lambda y: y.amin(dim=(2, 3), keepdim=True), 0.99),
     ("max_dim", lambda y: torch.max(y, 1)[0], 0.99),
     ("min_dim", lambda y: y.min(dim=2, keepdim=True).values, 0.99),
+    ("topk", lambda y: torch.topk(y, 2, dim=1)[0], 0.99),
+    ("topk_smallest", lambda y: y.topk(3, -1, largest=False).values, 0.99),
     ("var", lambda y: torch.var(y, dim=1), 0.98),
     ("var_biased", lambda y: y.var(dim=(2, 3), unbiased=False, keepdim=True), 0.98),
     ("std", lambda y: y.std(dim=1, keepdim=True), 0.98),
@@ -175,6 +177,22 @@ def test_reductions_are_numpy_max_min_of_the_codes(name, fn, dims, keep):
     want = fn(q, axis=tuple(dims), keepdims=keep)
     program = _program(name, f"dim = {dims}, keepdim = {str(keep).lower()}", want.shape)
     assert {op.name for op in program.walk()} & {"bpu.reduce_max", "bpu.reduce_min"}
+    np.testing.assert_array_equal(run_both(program, q * 0.5), want * 0.5)
+
+
+@pytest.mark.parametrize("k,dim,largest", [(2, 1, True), (4, -1, False), (5, 3, True)])
+def test_topk_is_the_sorted_codes(k, dim, largest):
+    """Bug caught: the smallest taken for the largest, an unsorted or reversed order, ties broken into other values."""
+    q = _codes()
+    srt = np.sort(q, axis=dim)
+    want = np.flip(srt, dim).take(range(k), axis=dim) if largest else srt.take(range(k), axis=dim)
+    b = FrozenBuilder([("x", BPU_SHAPE)])
+    xd = b.qdq("x", 0.5)
+    flag = str(largest).lower()
+    b.lines.append(f"%t:2 = torch.topk %{xd} {{k = {k} : i64, dim = {dim} : i64, largest = {flag}, sorted = true}} : "
+                   f"({ttype(BPU_SHAPE)}) -> ({ttype(want.shape)}, {ttype(want.shape, 'i64')})")
+    b.shapes["t#0"] = want.shape
+    program = irq.convert(b.module(["t#0"]), march="bayes")
     np.testing.assert_array_equal(run_both(program, q * 0.5), want * 0.5)
 
 

@@ -1,4 +1,4 @@
-"""Handlers of pools, resize and data movement (reshape, permute, slice, take, reduce_max / reduce_min): no GEMM,
+"""Handlers of pools, resize and data movement (reshape, permute, slice, take, reduce_max / reduce_min, topk): no GEMM,
 few parameters."""
 
 from __future__ import annotations
@@ -155,3 +155,15 @@ def _reduce(fn):
 
 handles("bpu.reduce_max")(_reduce(np.max))
 handles("bpu.reduce_min")(_reduce(np.min))
+
+
+@handles("bpu.topk")
+def _topk(p: Planner, op) -> None:
+    """numpy's sort along the dim, then the k entries from the right end (largest) or the left."""
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    dim, k = _attr(op, "dim") % len(x.shape), _attr(op, "k")
+    n = x.shape[dim]
+    idx = np.arange(n - 1, n - k - 1, -1) if _attr(op, "largest", True) else np.arange(k)
+    src, dst = x.array, out.array
+    p.step("topk", lambda: np.take(np.sort(src, axis=dim), idx, axis=dim, out=dst))
