@@ -254,16 +254,23 @@ class SelectLowerings:
         if op.results[1].has_uses():
             raise LoweringError("its indices are an i64 result, which a bpu program does not return: use the values")
         if not op.get_attr("sorted").value:
-            raise LoweringError("sorted = False leaves the order to torch's kernel, which the program cannot match: "
-                                "pass sorted=True")
+            raise LoweringError(
+                "sorted = False leaves the order to torch's kernel, which the program cannot match: pass sorted=True"
+            )
         x = self.act(op.operands[0])
         shape = _shape(op.operands[0])
         dim, k = op.get_attr("dim").value % len(shape), op.get_attr("k").value
         if k == 0:
             raise LoweringError("k = 0 makes an empty tensor, which no bpu op holds")
-        value = self.emit(bpu.TopkOp(x.value, k=IntegerAttr(k, i64), dim=IntegerAttr(dim, i64),
-                                     largest=op.get_attr("largest"),
-                                     result_types=[TensorType(_shape(op.results[0]), _int_type(x.dtype))])).out
+        value = self.emit(
+            bpu.TopkOp(
+                x.value,
+                k=IntegerAttr(k, i64),
+                dim=IntegerAttr(dim, i64),
+                largest=op.get_attr("largest"),
+                result_types=[TensorType(_shape(op.results[0]), _int_type(x.dtype))],
+            )
+        ).out
         self._keep_codes(op, x, value)
 
     # -- constant fills -----------------------------------------------------------------------------------

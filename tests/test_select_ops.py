@@ -189,8 +189,10 @@ def test_topk_is_the_sorted_codes(k, dim, largest):
     b = FrozenBuilder([("x", BPU_SHAPE)])
     xd = b.qdq("x", 0.5)
     flag = str(largest).lower()
-    b.lines.append(f"%t:2 = torch.topk %{xd} {{k = {k} : i64, dim = {dim} : i64, largest = {flag}, sorted = true}} : "
-                   f"({ttype(BPU_SHAPE)}) -> ({ttype(want.shape)}, {ttype(want.shape, 'i64')})")
+    b.lines.append(
+        f"%t:2 = torch.topk %{xd} {{k = {k} : i64, dim = {dim} : i64, largest = {flag}, sorted = true}} : "
+        f"({ttype(BPU_SHAPE)}) -> ({ttype(want.shape)}, {ttype(want.shape, 'i64')})"
+    )
     b.shapes["t#0"] = want.shape
     program = irq.convert(b.module(["t#0"]), march="bayes")
     np.testing.assert_array_equal(run_both(program, q * 0.5), want * 0.5)
