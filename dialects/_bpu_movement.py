@@ -1,4 +1,5 @@
-"""bpu's data-movement ops: codes moved (or, for concat, each input requantized once) without arithmetic.
+"""bpu's data-movement ops: codes moved (or, for concat, each input requantized once) without arithmetic; take
+and reduce_max / reduce_min select codes.
 
 Their semantics are specified in dialects/bpu.py's docstring (which re-exports every op).
 """
@@ -24,7 +25,7 @@ from irq.dialects._bpu_checks import (
     storage_range,
     width,
 )
-from irq.dialects._opspec import INT, INTS, STR
+from irq.dialects._opspec import BOOL, INT, INTS, STR
 from irq.dialects._shapes import permute, shape_of, slice_
 
 from irq.ir.opdef import Op, operand, result, variadic_operand
@@ -139,3 +140,73 @@ class PadOp(Op):
         lo, hi = storage_range(width(self.out))
         if not lo <= self.value.value <= hi:
             raise self.error(f"pad value {self.value.value} is outside the {dtype_name(self.out)} range")
+
+
+# -- issue 12: selections that keep the codes --------------------------------------------------------------
+def _verify_take(self: Op) -> None:
+    _verify_codes_kept(self)
+    s, o = shape_of(self.input), shape_of(self.out)
+    idx = _ints(self.indices)
+    if s is None or o is None:
+        return
+    d = _verify_axis(self, self.dim.value, s)
+    if any(not 0 <= i < s[d] for i in idx):
+        raise self.error(f"indices {idx} leave [0, {s[d]}) along dim {d}")
+    want = s[:d] + (len(idx),) + s[d + 1:]
+    if tuple(o) != want:
+        raise self.error(f"taking {len(idx)} entries along dim {d} of {list(s)} gives {list(want)}, the result "
+                         f"has {list(o)}")
+
+
+TakeOp = declare_op(__name__, "bpu.take", "out = x's entries `indices` along `dim`, in that order (numpy.take): "
+                    "flip, index_select, repeat and expand of a size-1 dim; codes unchanged.",
+                    {"input": operand(AnyStorage), "dim": _attr(INT), "indices": _attr(I64_ARRAY),
+                     "out": result(AnyStorage), "assembly_format": UNARY_FORMAT}, _verify_take)
+
+
+def _verify_reduce(self: Op) -> None:
+    _verify_codes_kept(self)
+    s, o = shape_of(self.input), shape_of(self.out)
+    if s is None or o is None:
+        return
+    dims = sorted({_verify_axis(self, d, s) for d in _ints(self.dims)})
+    if not dims:
+        raise self.error("reduces no dim")
+    keep = bool(self.keepdim.value)
+    want = tuple(1 if i in dims else n for i, n in enumerate(s)) if keep else \
+        tuple(n for i, n in enumerate(s) if i not in dims)
+    if tuple(o) != want:
+        raise self.error(f"reducing {list(s)} over {dims} gives {list(want)}, the result has {list(o)}")
+    if any(s[d] == 0 for d in dims):
+        raise self.error("reduces an empty dim (torch refuses it: no identity for max / min)")
+
+
+def _reduce_op(name: str, what: str) -> type[Op]:
+    return declare_op(__name__, name, f"The {what} code over `dims` (keepdim as torch's amax); codes unchanged.",
+                      {"input": operand(AnyStorage), "dims": _attr(INTS), "keepdim": _attr(BOOL, default=False),
+                       "out": result(AnyStorage), "assembly_format": UNARY_FORMAT}, _verify_reduce)
+
+
+ReduceMaxOp = _reduce_op("bpu.reduce_max", "largest")
+ReduceMinOp = _reduce_op("bpu.reduce_min", "smallest")
+
+
+def _verify_topk(self: Op) -> None:
+    _verify_codes_kept(self)
+    s, o = shape_of(self.input), shape_of(self.out)
+    if s is None or o is None:
+        return
+    d = _verify_axis(self, self.dim.value, s)
+    k = self.k.value
+    if not 0 < k <= s[d]:
+        raise self.error(f"k = {k} is outside [1, {s[d]}] for dim {d}")
+    want = s[:d] + (k,) + s[d + 1:]
+    if tuple(o) != want:
+        raise self.error(f"the top {k} along dim {d} of {list(s)} have shape {list(want)}, the result has {list(o)}")
+
+
+TopkOp = declare_op(__name__, "bpu.topk", "The k largest (or smallest) codes along `dim`, sorted (torch.topk's values "
+                    "with sorted = True); codes unchanged.",
+                    {"input": operand(AnyStorage), "k": _attr(INT), "dim": _attr(INT),
+                     "largest": _attr(BOOL, default=True), "out": result(AnyStorage),
+                     "assembly_format": UNARY_FORMAT}, _verify_topk)

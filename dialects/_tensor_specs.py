@@ -8,6 +8,7 @@ importer (an op prints every argument that matters), except where noted.
 from __future__ import annotations
 
 from irq.dialects import _shapes as sh
+from irq.dialects import _shapes_select as shs
 from irq.dialects._opspec import (
     ANY,
     BOOL,
@@ -165,6 +166,24 @@ _add(spec("cumsum", "Cumulative sum along `dim` (integer inputs sum in i64, as t
 _add(spec("topk", "The `k` largest (or smallest) entries along `dim`: values, then i64 indices.",
           attrs=(("k", INT), ("dim", INT), ("largest", BOOL), ("sorted", BOOL)), variadic_results=True,
           shape=sh.topk, index_results=(1,)))
+# issue 12: selections and broadcasts that keep the codes (hl.DATA_MOVEMENT: the input's quantizer passes through)
+_add(spec("flip", "Reverse the order along each of `dims` (torch.flip).", attrs=(("dims", INTS),), shape=shs.flip))
+_add(spec("expand", "Broadcast size-1 dims to `shape` (-1 keeps a dim; Tensor.expand / expand_as); an entry "
+          "#torch.operand<i> is the runtime size in operand i.", ("input", "sizes*"), (("shape", ANY),),
+          shape=shs.expand))
+_add(spec("expand_as", "`input` broadcast to `other`'s shape (Tensor.expand_as).", ("input", "other"),
+          shape=shs.expand_as, same_element_type=False))
+_add(spec("repeat", "Tile `repeats` times along each dim; extra leading repeats add dims (Tensor.repeat).",
+          attrs=(("repeats", INTS),), shape=shs.repeat))
+_add(spec("index_select", "The entries of the 1-D integer `index` along `dim` (torch.index_select, x[:, idx]).",
+          ("input", "index"), (("dim", INT),), shape=shs.index_select))
+for _r in ("amax", "amin"):
+    _add(spec(_r, f"{'Maximum' if _r == 'amax' else 'Minimum'} over `dim` (all dims if absent; torch.{_r}).",
+              attrs=(("dim?", INTS), ("keepdim", BOOL)), shape=sh.reduce))
+for _r in ("max_dim", "min_dim"):
+    _add(spec(_r, f"torch.{_r[:3]}(x, dim): the values and their i64 indices over one dim.",
+              attrs=(("dim", INT), ("keepdim", BOOL)), variadic_results=True, shape=shs.reduce_pair,
+              index_results=(1,)))
 _add(spec("pixel_shuffle", "[*, C*r*r, H, W] -> [*, C, H*r, W*r] (F.pixel_shuffle, nn.PixelShuffle).",
           attrs=(("upscale_factor", INT),), shape=sh.pixel_shuffle))
 _add(spec("pixel_unshuffle", "[*, C, H*r, W*r] -> [*, C*r*r, H, W] (F.pixel_unshuffle, nn.PixelUnshuffle).",

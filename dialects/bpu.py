@@ -121,6 +121,12 @@ Ops (attribute names in parentheses):
   size of `dim`) fits the accumulator, and a `bpu.requantize` (``M / 2**S ~ s_in / s_out``) follows.
 - ``bpu.reshape %x``, ``bpu.permute %x`` (dims), ``bpu.slice %x`` (dim, start, end, step): data
   movement, codes unchanged; reshape's shape is its result type's.
+- ``bpu.take %x`` (dim, indices): ``numpy.take(x, indices, dim)``, the listed entries along `dim` in that order
+  (each in [0, size)): torch.flip, index_select by a constant index, repeat and the expand of a size-1 dim.
+- ``bpu.reduce_max %x`` / ``bpu.reduce_min %x`` (dims, keepdim): the largest / smallest code over `dims` (torch.amax
+  / amin's shapes); the codes and the scale pass through, so max of the codes is the code of the max.
+- ``bpu.topk %x`` (k, dim, largest): the k largest codes along `dim` in descending order (the k smallest in
+  ascending order when `largest` is false): torch.topk's values with sorted = True.
 - ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
   [R, D] i8 -> [*ids.shape, D] T: ``out[..., k] = sat_T(rshift_round(table[r, k] * M[r], S[r]))`` with
   ``r = ids[...]`` (one multiplier: per tensor; R of them: per row, ``M[r] / 2**S[r] ~ s_table[r] / s_out``).
@@ -202,11 +208,22 @@ from irq.dialects._bpu_compute import (
     RequantizeOp,
     SubOp,
 )
-from irq.dialects._bpu_movement import PAD_MODES, ConcatOp, PadOp, PermuteOp, ReshapeOp, SliceOp  # noqa: F401
+from irq.dialects._bpu_movement import (  # noqa: F401
+    PAD_MODES,
+    ConcatOp,
+    PadOp,
+    PermuteOp,
+    ReduceMaxOp,
+    ReduceMinOp,
+    ReshapeOp,
+    SliceOp,
+    TakeOp,
+    TopkOp,
+)
 from irq.dialects._bpu_select import CompareOp, SelectOp
 
 __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "ConvTranspose2dOp", "LinearOp",
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
            "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp",
-           "IntDivOp", "LogSoftmaxOp", "CompareOp", "SelectOp"]
+           "IntDivOp", "LogSoftmaxOp", "CompareOp", "SelectOp", "TakeOp", "ReduceMaxOp", "ReduceMinOp", "TopkOp"]

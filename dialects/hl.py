@@ -38,6 +38,8 @@ DATA_MOVEMENT = frozenset({"contiguous", "identity", "dropout", "flatten", "resh
                            "unsqueeze", "squeeze", "getitem", "slice", "select", "chunk", "split", "max_pool2d",
                            "pad", "roll", "pixel_shuffle", "pixel_unshuffle", "topk"})
 DATA_MOVEMENT |= {"unbind"}  # issue 12: torch.unbind's slices (a bpu.slice and a bpu.reshape per result)
+#: issue 12: selections that keep the codes (bpu.take, bpu.reduce_max / reduce_min; passes/_lower_take.py)
+DATA_MOVEMENT |= {"flip", "expand", "expand_as", "repeat", "index_select", "amax", "amin", "max_dim", "min_dim"}
 
 ACTIVATIONS = ("relu", "relu6")
 

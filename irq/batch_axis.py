@@ -191,6 +191,18 @@ class BatchAxes:
             return self._lose(r, op)  # a slice of the samples (x[0:1] at batch 1 included: its end is literal)
         if op.name == "bpu.concat" and _attr(op, "dim") % len(rs) == a0.axis:
             return self._lose(r, op)
+        if op.name in ("bpu.take", "bpu.topk"):  # entries picked along one dim: the samples when it is the batch's
+            if _attr(op, "dim") % len(rs) == a0.axis:
+                return self._lose(r, op)
+            self.axes[r] = a0
+            return
+        if op.name in ("bpu.reduce_max", "bpu.reduce_min"):  # over the samples: lost; else the dims before drop
+            dims = {d % len(_shape(v0)) for d in _ints(op, "dims")}
+            if a0.axis in dims:
+                return self._lose(r, op, contradiction=True)
+            keep = bool(_attr(op, "keepdim", False))
+            self.axes[r] = Axis(a0.axis - (0 if keep else sum(d < a0.axis for d in dims)), a0.factor, a0.outer)
+            return
         if op.name in _IMAGE_OPS and a0.axis != 0:
             return self._lose(r, op)
         if op.name == "bpu.linear" and a0.axis == len(_shape(v0)) - 1:

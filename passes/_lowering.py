@@ -137,6 +137,8 @@ PASS_THROUGH = frozenset({"flatten", "reshape", "view", "permute", "transpose", 
 ACCUMULATING = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul", "bmm"})
 #: Ops with one result per piece of their input (no arithmetic): a bpu.slice per result, scale shared.
 SPLITTING = frozenset({"chunk", "split", "unbind"})
+#: selections whose input may be a constant used as data (passes/_lower_take.py's CONSTANT_INPUT_OK)
+CONSTANT_INPUT_OK = frozenset({"expand", "expand_as", "repeat", "flip", "index_select"})
 
 class LoweringBase:
     """Lower one function; collects every op it cannot lower instead of stopping at the first. The
@@ -242,6 +244,9 @@ class LoweringBase:
         if name in ("hl.compare", "hl.compare_scalar"):  # an operand may be a raw integer input (an attention mask)
             return getattr(self, f"lower_{base}")(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
+        if not inputs_quantized and base in CONSTANT_INPUT_OK and op.operands and \
+                (op.operands[0] in self.weights or _constant_data(op.operands[0]) is not None):
+            inputs_quantized = [op.operands[0]]  # a constant used as data: a class token's expand (_lower_take)
         handler = getattr(self, f"lower_{base}", None)
         if op.dialect_name in ("hl", "torch") and inputs_quantized:
             if base in PASS_THROUGH:

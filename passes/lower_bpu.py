@@ -36,6 +36,7 @@ from irq.passes._lower_ops import OpLowerings
 from irq.passes._lower_roll import RollLowerings
 from irq.passes._lower_select import SelectLowerings
 from irq.passes._lower_sign_ops import SignOpLowerings
+from irq.passes._lower_take import TakeLowerings
 from irq.passes._lowering import LoweringBase, LoweringError, QValue
 from irq.passes.fold_constant_views import fold_constant_views
 
@@ -46,7 +47,8 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 __all__ = ["Lowering", "LoweringError", "LowerToBpu", "QValue"]
 
 
-class Lowering(RollLowerings, SelectLowerings, SignOpLowerings, LayerOpLowerings, OpLowerings, LoweringBase):
+class Lowering(TakeLowerings, RollLowerings, SelectLowerings, SignOpLowerings, LayerOpLowerings, OpLowerings,
+               LoweringBase):
     """Lower one function: the driver, casts and requantize insertion (`passes/_lowering.py`) with the
     per-op rewrites (`passes/_lower_ops.py`, `passes/_lower_layer_ops.py`). Subclass it to observe lowering
     (irq/debug/deployed.py)."""

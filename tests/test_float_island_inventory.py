@@ -23,19 +23,17 @@ from irq.march_profiles import register_march
 from irq.transform import PassFailure
 
 #: the state after issue 12 (x // y, torch.bmm, abs / neg / maximum / minimum as integer ops, sqrt / rsqrt /
-#: `c / x` as tables on bayes too, roll as slices + concat, where / masked_fill as bpu.select): no shipped march
-#: keeps a float island; update it with the op kind you convert
+#: `c / x` as tables on bayes too, roll as slices + concat, where / masked_fill as bpu.select; zeros_like /
+#: ones_like / full_like as a broadcast code, topk's values as bpu.topk): no shipped march keeps a float
+#: island; update it with the op kind you convert
 EXPECTED = {
     "bayes": ((),
-              ("full_like", "getitem", "ones_like", "select", "topk",
-               "zeros_like", OPAQUE_CALL)),
+              ("getitem", "select", OPAQUE_CALL)),
     "nash": ((),
-             ("full_like", "getitem", "ones_like", "select", "topk",
-              "zeros_like", OPAQUE_CALL)),
+             ("getitem", "select", OPAQUE_CALL)),
     # a user's profile without the sqrt table: sqrt is its float island (the branch no shipped march takes now)
     "bayes_without_sqrt": (("sqrt",),
-                           ("full_like", "getitem", "ones_like", "select", "topk",
-                            "zeros_like", OPAQUE_CALL)),
+                           ("getitem", "select", OPAQUE_CALL)),
 }
 
 
@@ -54,7 +52,7 @@ def test_inventory_lists_every_kind_left(march, capsys):
     main([march])
     out = capsys.readouterr().out
     islands = ", ".join(EXPECTED[march][0]) or "none"
-    assert f"{march}: float islands (convert(..., float_fallback=True)): {islands}" in out and "topk" in out
+    assert f"{march}: float islands (convert(..., float_fallback=True)): {islands}" in out and "getitem" in out
 
 
 class _Probe(nn.Module):

@@ -145,18 +145,21 @@ def test_check_model_flags_unsupported_ops_per_march():
         def __init__(self):
             super().__init__()
             self.norm = nn.GroupNorm(2, 4)
+            self.register_buffer("rows", torch.tensor([0, 3]))
+            self.register_buffer("cols", torch.tensor([1, 5]))
 
-        def forward(self, x):  # no shipped march runs ones_like (maximum converts since issue 12)
-            return nn.functional.pad(torch.ones_like(self.norm(x)) * x, (1, 1), mode="reflect")
+        def forward(self, x):  # no shipped march runs indexing by two index tensors (ones_like converts since
+            # issue 12, and maximum before it)
+            return nn.functional.pad(self.norm(x)[:, self.rows, self.cols].unsqueeze(1), (1, 1), mode="reflect")
 
     module = irq.import_torch(M().eval(), torch.randn(2, 4, 8))
     for march in ("bayes", "nash"):
         report = irq.check_model(module, march=march, path=None)
-        assert [e.op for e in report.unsupported] == ["torch.ones_like"], march
+        assert [e.op for e in report.unsupported] == ["torch.getitem"], march
     ops = {name: {"modes": list(v.modes)} if v.modes else {} for name, v in get_march("bayes").ops.items()}
     register_march({"name": "test_constant_pad_only", "ops": {**ops, "pad": {"modes": ["constant"]}}})
     mine = irq.check_model(module, march="test_constant_pad_only", path=None)
-    assert [e.op for e in mine.unsupported] == ["torch.ones_like", "torch.pad"]
+    assert [e.op for e in mine.unsupported] == ["torch.getitem", "torch.pad"]
     assert "reflect" in mine.unsupported[1].detail
     with pytest.raises(ValueError):
         irq.check_model(module, march="nope", path=None)

@@ -141,6 +141,21 @@ MODELS.update({
     "where": (lambda: Net(lambda m, y: torch.where(y <= 0.25, torch.tanh(y), y * 0.5)), (3, 8, 8)),
     "compare_scalar": (lambda: Net(lambda m, y: y.masked_fill(y < -0.5, -1.0)), (3, 8, 8)),
     "where_scalar": (lambda: Net(lambda m, y: torch.where(y != 0, y, 2.0)), (3, 8, 8)),
+    # issue 12's selections, broadcasts and fills (their chain checks: tests/test_select_ops.py)
+    "flip": (lambda: Net(lambda m, y: y.flip(1, 3)), (3, 8, 8)),
+    "expand": (lambda: Net(lambda m, y: y[:, :, :1].expand(-1, -1, 8, -1)), (3, 8, 8)),
+    "expand_as": (lambda: Net(lambda m, y: y[:, :1].expand_as(y) + y), (3, 8, 8)),
+    "repeat": (lambda: Net(lambda m, y: y.repeat(1, 2, 1, 1)), (3, 8, 8)),
+    "index_select": (lambda: Net(lambda m, y: y.index_select(1, m.idx), extra={"idx": torch.tensor([2, 0, 3])}),
+                     (3, 8, 8)),
+    "amax": (lambda: Net(lambda m, y: y.amax(1)), (3, 8, 8)),
+    "amin": (lambda: Net(lambda m, y: y.amin((2, 3), keepdim=True)), (3, 8, 8)),
+    "max_dim": (lambda: Net(lambda m, y: y.max(2)[0]), (3, 8, 8)),
+    "min_dim": (lambda: Net(lambda m, y: y.min(3, keepdim=True)[0]), (3, 8, 8)),
+    "topk": (lambda: Net(lambda m, y: y.topk(3, 1).values), (3, 8, 8)),
+    "zeros_like": (lambda: Net(lambda m, y: torch.cat([torch.zeros_like(y), y], 1)), (3, 8, 8)),
+    "ones_like": (lambda: Net(lambda m, y: y * torch.ones_like(y)), (3, 8, 8)),
+    "full_like": (lambda: Net(lambda m, y: y + torch.full_like(y, 0.25)), (3, 8, 8)),
 })
 
 CASES = sorted((march, op) for march in ("bayes", "nash") for op in get_march(march).ops)

@@ -35,6 +35,8 @@ from irq.frontend.errors import FrontendError, is_user_file
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
+from irq.frontend.select_mapping import _vector_norm
+from irq.frontend.select_mapping import aten_index as _index
 from irq.frontend.view_mapping import unflatten_emit
 from irq.ir.types import ShapedType
 
@@ -208,6 +210,17 @@ ATEN: dict[Any, Any] = {
     aten.t.default: FUNCTIONS[torch.t], aten.swapaxes.default: FUNCTIONS[torch.swapaxes],
     aten.swapdims.default: FUNCTIONS[torch.swapdims], aten.narrow.default: FUNCTIONS[torch.narrow],
     aten.unbind.int: FUNCTIONS[torch.unbind],
+    # issue 12: selections, broadcasts and statistics (irq/frontend/select_mapping.py)
+    aten.flip.default: FUNCTIONS[torch.flip], aten.expand.default: METHODS["expand"],
+    aten.expand_as.default: METHODS["expand_as"], aten.repeat.default: METHODS["repeat"],
+    aten.index_select.default: FUNCTIONS[torch.index_select], aten.index.Tensor: _index,
+    aten.amax.default: FUNCTIONS[torch.amax], aten.amin.default: FUNCTIONS[torch.amin],
+    aten.max.dim: FUNCTIONS[torch.max], aten.min.dim: FUNCTIONS[torch.min], aten.max.default: FUNCTIONS[torch.max],
+    aten.min.default: FUNCTIONS[torch.min], aten.max.other: FUNCTIONS[torch.maximum],
+    aten.min.other: FUNCTIONS[torch.minimum], aten.var.correction: FUNCTIONS[torch.var],
+    aten.std.correction: FUNCTIONS[torch.std], aten.var.dim: FUNCTIONS[torch.var], aten.std.dim: FUNCTIONS[torch.std],
+    aten.var.default: FUNCTIONS[torch.var], aten.std.default: FUNCTIONS[torch.std],
+    aten.linalg_vector_norm.default: _vector_norm,
 }
 ATEN.update(compare_mapping.aten_entries(aten, FUNCTIONS))  # issue 12: comparisons, clamps by a tensor
 # In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
@@ -307,10 +320,12 @@ def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> tuple[to
 
 
 _RESHAPES = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default})
+#: ops that record traced sizes as operands: reshapes, and expand (a ViT's `cls.expand(x.shape[0], -1, -1)`)
+_SIZED = _RESHAPES | {aten.expand.default}
 
 
 def _batch_only_reshapes(graph: fx.Graph) -> bool:
-    """Whether the symbolic batch reaches the graph only as reshape sizes (`view(x.size(0), ...)`).
+    """Whether the symbolic batch reaches the graph only as reshape or expand sizes (`view(x.size(0), ...)`).
 
     Those become `torch.size` operands every level handles. Arithmetic on it (nn.MultiheadAttention's
     `bsz * num_heads`) or other ops taking it (expand, arange) would stay opaque `torch.call`s that
@@ -318,7 +333,7 @@ def _batch_only_reshapes(graph: fx.Graph) -> bool:
     as before dynamic batches (its program still runs any batch on the numba runtime)."""
     for node in graph.nodes:
         if node.op == "call_function" and node.target is aten.sym_size.int:
-            if any(u.op != "call_function" or u.target not in _RESHAPES for u in node.users):
+            if any(u.op != "call_function" or u.target not in _SIZED for u in node.users):
                 return False
         elif node.op == "call_function" and isinstance(node.meta.get("val"), torch.SymInt):
             return False
@@ -428,6 +443,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         if module:
             node.meta["irq_module"] = module
         node.meta["irq_loc"] = _location(node.meta.get("stack_trace"))
+    _drop_constant_copies(graph)
     # the training-IR graph keeps in-place ATen ops (add_, relu_...): make their effect explicit
     model_mutations(graph, {}, aten_allocates, state=lifted)
     out_node = next(n for n in graph.nodes if n.op == "output")
@@ -468,6 +484,25 @@ def _plain_containers(spec: Any) -> bool:
     if spec.is_leaf():
         return True
     return spec.type in (dict, list, tuple) and all(_plain_containers(c) for c in spec.children())
+
+
+def _drop_constant_copies(graph: fx.Graph) -> None:
+    """`torch.tensor([3, 0])` in forward exports as lift_fresh_copy (+ detach_) of a lifted constant: read the
+    constant itself when nothing writes the copy in place, so an op taking it (index_select's index) sees a
+    constant, not an opaque call."""
+    copies = (aten.lift_fresh_copy.default, aten.detach_.default, aten.detach.default)
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in copies or not node.args:
+            continue
+        src = node.args[0]
+        if not isinstance(src, fx.Node) or (src.op != "placeholder" and src.target not in copies):
+            continue
+        if any(u.op == "call_function" and u.target not in copies and
+               getattr(u.target, "_schema", None) is not None and u.target._schema.is_mutable for u in node.users):
+            continue
+        node.replace_all_uses_with(src)
+        graph.erase_node(node)
+
 
 #: Module attributes of an export import whose sizes hold the traced batch: that batch, and the first op and line.
 BATCH_FIXED_ATTR = "torch.batch_fixed"

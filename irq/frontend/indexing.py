@@ -114,6 +114,11 @@ def _getitem(args, kwargs):
         chain = basic_indexing_chain(x, entries)
         if chain:
             return chain
+    if len(tensors) == 1:  # x[:, idx] with a 1-D integer index: index_select (issue 12)
+        from irq.frontend.select_mapping import index_select_entry
+        sel = index_select_entry(x, entries, tensors[0])
+        if sel is not None:
+            return sel
     return Emit("getitem", {"input": x, "indices": tensors}, {"index": ArrayAttr(out)})
 
 

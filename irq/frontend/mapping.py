@@ -33,6 +33,8 @@ from irq.frontend.module_mapping import (  # noqa: F401  (re-exported)
     pool1d_as_2d,
 )
 from irq.frontend.product_mapping import PRODUCT_FUNCTIONS, PRODUCT_METHODS
+from irq.frontend.select_mapping import METHODS as _SELECT_METHODS
+from irq.frontend.select_mapping import _normalize
 from irq.frontend.view_mapping import (
     _chunk,
     _dims,
@@ -547,6 +549,9 @@ FUNCTIONS: dict[Callable, Callable] = {
     operator.ipow: _pow, torch.square: _square,
     torch.t: _t, torch.swapaxes: _swap(("axis0", "axis1")), torch.swapdims: _swap(("dim0", "dim1")),
     torch.narrow: _narrow, torch.unbind: _unbind,
+    **{getattr(torch, name): h for name, h in _SELECT_METHODS.items() if hasattr(torch, name) and
+       name not in ("expand", "expand_as", "repeat")},
+    F.normalize: _normalize,
 }
 
 #: Tensor methods (call_method target) -> handler over (self, *args).
@@ -568,7 +573,7 @@ METHODS: dict[str, Callable] = {
     "erf": _LUT_FNS["erf"], "sin": _LUT_FNS["sin"], "cos": _LUT_FNS["cos"], "hardshrink": _LUT_FNS["hardshrink"],
     "pow": _pow, "square": _square,
     "t": _t, "swapaxes": _swap(("axis0", "axis1")), "swapdims": _swap(("dim0", "dim1")), "narrow": _narrow,
-    "unbind": _unbind, "unflatten": _unflatten,
+    "unbind": _unbind, "unflatten": _unflatten, **_SELECT_METHODS,
 }
 FUNCTIONS[torch.unflatten] = _unflatten
 FUNCTIONS.update(PRODUCT_FUNCTIONS)

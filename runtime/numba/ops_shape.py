@@ -1,4 +1,5 @@
-"""Handlers of pools, resize and data movement (reshape, permute, slice): no GEMM, few parameters."""
+"""Handlers of pools, resize and data movement (reshape, permute, slice, take, reduce_max / reduce_min, topk): no GEMM,
+few parameters."""
 
 from __future__ import annotations
 
@@ -128,3 +129,41 @@ def _slice(p: Planner, op) -> None:
         raise op_error(op, f"slices {list(view.shape)}, the IR says {list(out.shape)}")
     dst = out.array
     p.step("slice", lambda: np.copyto(dst, view))
+
+
+@handles("bpu.take")
+def _take(p: Planner, op) -> None:
+    """numpy.take along a dim into the result's slot (flip, index_select, repeat, expand of a size-1 dim)."""
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    dim = _attr(op, "dim") % len(x.shape)
+    idx = np.asarray(_ints(op, "indices"), dtype=np.intp)
+    src, dst = x.array, out.array
+    p.step("take", lambda: np.take(src, idx, axis=dim, out=dst))
+
+
+def _reduce(fn):
+    def handler(p: Planner, op) -> None:
+        x = p.input(op.operands[0], PLAIN)
+        out = p.new_slot(op.results[0], PLAIN)
+        dims = tuple(sorted({d % len(x.shape) for d in _ints(op, "dims")}))
+        keep = bool(_attr(op, "keepdim", False))
+        src, dst = x.array, out.array
+        p.step(op.name.partition(".")[2], lambda: fn(src, axis=dims, keepdims=keep, out=dst))
+    return handler
+
+
+handles("bpu.reduce_max")(_reduce(np.max))
+handles("bpu.reduce_min")(_reduce(np.min))
+
+
+@handles("bpu.topk")
+def _topk(p: Planner, op) -> None:
+    """numpy's sort along the dim, then the k entries from the right end (largest) or the left."""
+    x = p.input(op.operands[0], PLAIN)
+    out = p.new_slot(op.results[0], PLAIN)
+    dim, k = _attr(op, "dim") % len(x.shape), _attr(op, "k")
+    n = x.shape[dim]
+    idx = np.arange(n - 1, n - k - 1, -1) if _attr(op, "largest", True) else np.arange(k)
+    src, dst = x.array, out.array
+    p.step("topk", lambda: np.take(np.sort(src, axis=dim), idx, axis=dim, out=dst))

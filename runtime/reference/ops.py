@@ -419,6 +419,29 @@ def slice_(op, x: np.ndarray) -> np.ndarray:
     return x[tuple(index)]
 
 
+@impl("bpu.take")
+def take(op, x: np.ndarray) -> np.ndarray:
+    return np.take(x, np.asarray(attr(op, "indices"), dtype=np.int64), axis=attr(op, "dim") % x.ndim)
+
+
+@impl("bpu.reduce_max")
+def reduce_max(op, x: np.ndarray) -> np.ndarray:
+    return np.max(x, axis=tuple(d % x.ndim for d in attr(op, "dims")), keepdims=bool(attr(op, "keepdim", False)))
+
+
+@impl("bpu.reduce_min")
+def reduce_min(op, x: np.ndarray) -> np.ndarray:
+    return np.min(x, axis=tuple(d % x.ndim for d in attr(op, "dims")), keepdims=bool(attr(op, "keepdim", False)))
+
+
+@impl("bpu.topk")
+def topk(op, x: np.ndarray) -> np.ndarray:
+    dim, k = attr(op, "dim") % x.ndim, attr(op, "k")
+    n = x.shape[dim]
+    order = range(n - 1, n - k - 1, -1) if attr(op, "largest", True) else range(k)
+    return np.take(np.sort(x, axis=dim), list(order), axis=dim)
+
+
 #: torch.nn.functional.pad's modes by numpy.pad's names
 _NUMPY_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
