@@ -217,9 +217,10 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
 
 # ----------------------------------------------------------------------------- one target
 def stratified_subset(copy: Path, pending: list, done: list, per_function: int, seed: int,
-                      functions: frozenset[str] | None = None) -> set[str]:
+                      only: frozenset[str] | None = None, off_path: tuple[str, ...] = ()) -> set[str]:
     """At most `per_function` mutants of every function (module level counts as one), those in `done` included;
-    of the functions named in `functions` only, when given (new code in a long module: `--functions`).
+    of the functions named in `only`, when given (new code in a long module: `--functions`); never of
+    the target's `off_path` functions (code no test of the target can execute).
 
     Why stratified rather than a plain sample: a few long functions hold most mutants (one lowering
     function can hold 200), so a uniform draw leaves short functions, often the ones that decide a single
@@ -243,7 +244,7 @@ def stratified_subset(copy: Path, pending: list, done: list, per_function: int, 
         by_group.setdefault(group(item), []).append(item)
     chosen: set[str] = set()
     for key, items in sorted(by_group.items()):
-        if functions is not None and key[1] not in functions:
+        if (only is not None and key[1] not in only) or key[1] in off_path:
             continue
         items.sort(key=lambda w: (tuple(w.mutations[0].start_pos), w.mutations[0].operator_name,
                                   w.mutations[0].occurrence))
@@ -332,7 +333,7 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
         if per_function is not None:
             done = [w for w, r in db.completed_work_items if r.worker_outcome != WorkerOutcome.SKIPPED]
             chosen = stratified_subset(copy, [w for w in items if w.job_id in set(pending)], done, per_function, seed,
-                                       functions)
+                                       functions, t.off_path)
     only = session.with_suffix(".only.json")
     only.unlink(missing_ok=True)
     if chosen is not None:

@@ -25,6 +25,9 @@ class Target:
     tests: tuple[str, ...]
     lit: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    #: functions whose code only runs on a path `env` turns off (the VNNI route under IRQ_NO_VNNI): no test of the
+    #: target can execute them, so their mutants are not drawn into subsets and never scored (listed apart)
+    off_path: tuple[str, ...] = ()
 
 
 _LIT_PASSES = "tests/filecheck/passes/"
@@ -157,10 +160,14 @@ TARGETS: dict[str, Target] = {
         ("runtime/numba/kernels/requantize.py", "runtime/numba/kernels/gemm.py", "runtime/numba/kernels/eltwise.py",
          "runtime/numba/kernels/pool.py", "runtime/numba/kernels/conv.py", "runtime/numba/kernels/divide.py",
          "runtime/numba/kernels/int_divide.py"),
-        ("tests/test_numba_kernels.py", "tests/test_numba_vs_reference.py", "tests/test_numba_transformer_kernels.py",
+        ("tests/test_numba_kernels.py", "tests/test_mutation_kills_numba.py", "tests/test_numba_vs_reference.py",
+         "tests/test_numba_transformer_kernels.py",
          "tests/test_numba_residual_linear.py", "tests/test_numba_siblings.py",
          "tests/test_numba_runtime.py"),
         env=NUMBA_AS_PYTHON,
+        # the VNNI route (llvmlite intrinsics; tests/test_numba_vnni.py checks it compiled, against the reference)
+        off_path=("vnni_route", "direct_route", "im2col_bytes", "_plan_direct", "reads_nchw", "take_nchw",
+                  "_vnni_run"),
     ),
     # where the batch lives in each value (attention at any batch): both runtimes size their values with it, checked
     # at batches other than the traced one against VALIDATION and per-sample runs

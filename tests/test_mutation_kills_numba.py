@@ -1,0 +1,109 @@
+"""The Numba runtime's kernels on cases mutation testing (bench/mutation.py, target numba-kernels) found unexercised.
+
+Each case names the planted bug it catches. The oracles are Python integers (exact rationals, the int64 oracle
+of tests/support/int_oracle.py) and numpy's float64 rounding, never the kernels themselves. The kernels are
+called directly on small arrays, so the file runs in seconds both compiled and as Python (NUMBA_DISABLE_JIT=1,
+how the mutation target runs them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from irq.runtime.numba.kernels.gemm import float_route
+from irq.runtime.numba.kernels.int_divide import int_divide_requantize
+from irq.runtime.numba.kernels.requantize import ROUNDING, quantize, quantize_to_nhwc
+
+from tests.support import int_oracle as oracle
+
+INT_DIV_LIMIT = 2**31 - 1
+
+
+def _int_div_oracle(a: int, b: int, m: int, dv: int, s: int, floor: bool, mo: int, so: int, mode: str, lo: int,
+                    hi: int) -> int:
+    """bpu.int_div on Python integers: k = floor or trunc of the exact rational a' M / (|b| D 2**S), clamped to
+    +-(2**31 - 1) (b = 0: by a's sign), then round_shift(k * M_out, S_out) and the storage clamp."""
+    if b == 0:
+        k = INT_DIV_LIMIT * ((a > 0) - (a < 0))
+    else:
+        x, y = (-a, -b) if b < 0 else (a, b)
+        num, den = x * m, y * dv
+        n, d = (num, den << s) if s >= 0 else (num << -s, den)
+        k = n // d if floor or n >= 0 else -((-n) // d)
+        k = min(max(k, -INT_DIV_LIMIT), INT_DIV_LIMIT)
+    return min(max(oracle.round_shift(k * mo, so, mode), lo), hi)
+
+
+def _int16_operands(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random int16 pairs plus the edges: zero divisors, +-1, the extremes, negative over negative."""
+    edge = np.array([0, 1, -1, 7, -7, 32767, -32768, 3, -3], np.int64)
+    a = np.concatenate([rng.integers(-32768, 32768, n), edge, edge, np.full(edge.size, -32768)])
+    b = np.concatenate([rng.integers(-32768, 32768, n), edge[::-1], np.zeros(edge.size, np.int64), edge])
+    return a.astype(np.int16), b.astype(np.int16)
+
+
+@pytest.mark.parametrize("mode", sorted(ROUNDING))
+@pytest.mark.parametrize("floor", [True, False])
+@pytest.mark.parametrize("s", [9, 0, -5, -16, -17, -33])
+def test_int_divide_requantize_equals_exact_rationals(s, floor, mode):
+    """Bugs caught: no test of the target ran bpu.int_div's kernel at all (kernels/int_divide.py): `k * M_out`
+    written `k | M_out`, the long division's step, its remainder or its clamp off, trunc taken as floor for a
+    negative quotient, a zero divisor's clamp by the wrong sign. Shifts on both sides of 0 and past one 16-bit
+    long-division step (-17, -33: the loop runs twice and three times)."""
+    rng = np.random.default_rng(1000 + 10 * s + floor)
+    a, b = _int16_operands(rng, 150)
+    m = int(rng.integers(2**29, 2**31))
+    dv = int(rng.integers(1, 2**12)) | 1  # an odd divisor: a D of 1 or 2**k would hide the rational part
+    mo = int(rng.integers(2**20, 2**31)) | 1  # odd: `k | M_out` and `k * M_out` differ for most k
+    so = 37 if s < 0 else 20
+    lo, hi = -32768, 32767
+    out = np.empty(a.size, np.int16)
+    int_divide_requantize(a, b, np.int64(m), np.int64(dv), np.int64(s), floor, np.int64(mo), np.int64(so),
+                          ROUNDING[mode], lo, hi, out)
+    want = [_int_div_oracle(int(x), int(y), m, dv, s, floor, mo, so, mode, lo, hi) for x, y in zip(a, b)]
+    np.testing.assert_array_equal(out, np.array(want, np.int64))
+
+
+def _rint_codes(x: np.ndarray, scale: float, lo: int, hi: int) -> np.ndarray:
+    """float -> codes as the dialect says: round half to even of float64(x) / scale, clamped; NaN -> 0."""
+    q = np.rint(x.astype(np.float64) / np.float64(scale))
+    return np.where(np.isnan(q), 0, np.clip(np.nan_to_num(q), lo, hi)).astype(np.int64)
+
+
+def _float_inputs(rng: np.random.Generator, shape: tuple[int, ...], scale: float, lo: int, hi: int) -> np.ndarray:
+    """Floats at exact ties (k + 1/2 steps, both parities and signs), beyond either end, infinities and NaN."""
+    x = (rng.integers(lo - 40, hi + 40, size=shape) + rng.choice([0.0, 0.5, 0.25, -0.5], size=shape)) * scale
+    flat = x.reshape(-1)
+    flat[: 6] = [np.nan, np.inf, -np.inf, 2.5 * scale, -2.5 * scale, 3.5 * scale]
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_quantize_kernels_round_half_to_even_and_saturate(dtype):
+    """Bug caught: no test of the target ran the flat `quantize` kernel (a non-image model input or a float
+    island's output going back to codes); its NaN, clamp and rounding branches each flip a code here. The
+    NHWC kernel (quantize_to_nhwc, the model's image input) must give the same codes in its layout."""
+    lo, hi = (-128, 127) if dtype == np.int8 else (-32768, 32767)
+    scale = 0.25  # a power of two: x / scale is exact, so the ties are exact ties
+    rng = np.random.default_rng(7)
+    x = _float_inputs(rng, (2, 3, 5, 4), scale, lo, hi)
+    want = _rint_codes(x, scale, lo, hi)
+    flat = np.empty(x.size, dtype)
+    quantize(x.reshape(-1), scale, lo, hi, flat)
+    np.testing.assert_array_equal(flat, want.reshape(-1))
+    nhwc = np.empty((2, 5, 4, 3), dtype)
+    quantize_to_nhwc(x, scale, lo, hi, nhwc)
+    np.testing.assert_array_equal(nhwc, want.transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("a,b", [(np.int8, np.int8), (np.int16, np.int8), (np.int8, np.int16), (np.int16, np.int16)])
+def test_float_route_chunk_is_the_largest_exact_one(a, b):
+    """Bug caught: the float64 chunk `2**53 // prod` written `2 ^ 53 // prod` (= 2): still exact, but every
+    int16 GEMM then adds its partial products two at a time. The documented contract is the largest chunk
+    whose every partial sum is an exact float (and at most 1024 terms on the float32 route)."""
+    prod = {np.int8: 128, np.int16: 32768}[a] * {np.int8: 128, np.int16: 32768}[b]
+    dt, chunk = float_route(np.dtype(a), np.dtype(b))
+    bits = 24 if dt == np.float32 else 53
+    assert chunk * prod <= 2**bits
+    assert chunk == (1024 if dt == np.float32 else 2**bits // prod)
+    assert (dt == np.float32) == (2**24 // prod >= 64)
