@@ -19,8 +19,9 @@ from tests.support import int_oracle as oracle
 INT_DIV_LIMIT = 2**31 - 1
 
 
-def _int_div_oracle(a: int, b: int, m: int, dv: int, s: int, floor: bool, mo: int, so: int, mode: str, lo: int,
-                    hi: int) -> int:
+def _int_div_oracle(
+    a: int, b: int, m: int, dv: int, s: int, floor: bool, mo: int, so: int, mode: str, lo: int, hi: int
+) -> int:
     """bpu.int_div on Python integers: k = floor or trunc of the exact rational a' M / (|b| D 2**S), clamped to
     +-(2**31 - 1) (b = 0: by a's sign), then round_shift(k * M_out, S_out) and the storage clamp."""
     if b == 0:
@@ -58,8 +59,9 @@ def test_int_divide_requantize_equals_exact_rationals(s, floor, mode):
     so = 37 if s < 0 else 20
     lo, hi = -32768, 32767
     out = np.empty(a.size, np.int16)
-    int_divide_requantize(a, b, np.int64(m), np.int64(dv), np.int64(s), floor, np.int64(mo), np.int64(so),
-                          ROUNDING[mode], lo, hi, out)
+    int_divide_requantize(
+        a, b, np.int64(m), np.int64(dv), np.int64(s), floor, np.int64(mo), np.int64(so), ROUNDING[mode], lo, hi, out
+    )
     want = [_int_div_oracle(int(x), int(y), m, dv, s, floor, mo, so, mode, lo, hi) for x, y in zip(a, b)]
     np.testing.assert_array_equal(out, np.array(want, np.int64))
 
@@ -74,7 +76,7 @@ def _float_inputs(rng: np.random.Generator, shape: tuple[int, ...], scale: float
     """Floats at exact ties (k + 1/2 steps, both parities and signs), beyond either end, infinities and NaN."""
     x = (rng.integers(lo - 40, hi + 40, size=shape) + rng.choice([0.0, 0.5, 0.25, -0.5], size=shape)) * scale
     flat = x.reshape(-1)
-    flat[: 6] = [np.nan, np.inf, -np.inf, 2.5 * scale, -2.5 * scale, 3.5 * scale]
+    flat[:6] = [np.nan, np.inf, -np.inf, 2.5 * scale, -2.5 * scale, 3.5 * scale]
     return x.astype(np.float32)
 
 
