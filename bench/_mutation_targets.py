@@ -181,7 +181,8 @@ TARGETS: dict[str, Target] = {
     # `--functions constant_operand,act,input`: the rest of both modules belongs to lower-bpu and numba-kernels
     "constant-operands": Target(
         ("passes/_lowering.py", "runtime/numba/planner.py"),
-        ("tests/test_constant_operands.py", "tests/test_numba_runtime.py"),
+        ("tests/test_constant_operands.py", "tests/test_numba_runtime.py",
+         "tests/test_mutation_kills_constant_operands.py"),
     ),
     # quant-annotate: which values get a quantizer, the ones that share their input's scale (data movement, nearest
     # resize), the transformer's int16 placements, per-use weight quantizers

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from irq.runtime.numba.kernels.gemm import float_route
 from irq.runtime.numba.kernels.int_divide import int_divide_requantize
-from irq.runtime.numba.kernels.requantize import ROUNDING, quantize, quantize_to_nhwc
+from irq.runtime.numba.kernels.requantize import ROUNDING, quantize, quantize_to_nhwc, requantize_axis
 
 from tests.support import int_oracle as oracle
 
@@ -109,3 +109,34 @@ def test_float_route_chunk_is_the_largest_exact_one(a, b):
     assert chunk * prod <= 2**bits
     assert chunk == (1024 if dt == np.float32 else 2**bits // prod)
     assert (dt == np.float32) == (2**24 // prod >= 64)
+
+
+def test_requantize_axis_counts_accumulators_from_exactly_2_pow_32():
+    """Bug caught: the overflow bound `np.int64(1) << 32` moved (`2 << 32`, `1 << 33`, `0 << 32`, `<< 31`): an
+    accumulator |acc| >= 2**32, whose product with a 31-bit multiplier can leave int64, must be counted (the
+    executor raises naming the op), one below the bound must not. No test held an accumulator within a factor of
+    two of the bound."""
+    edge = 2**32
+    acc = np.array([edge - 1, -(edge - 1), edge, -edge, 0, 2 * edge, edge // 2], np.int64).reshape(1, 1, -1)
+    out = np.empty(acc.shape, np.int64)
+    one = np.ones(1, np.int64)
+    no_res = np.zeros((0, 0, 0), np.int64)
+    bad = requantize_axis(acc, no_res, one, one, np.array([1], np.int64), ROUNDING["half_up"], -(2**62), 2**62, out)
+    assert bad == 3  # 2**32, -2**32 and 2**33
+    for row in ([edge - 1, -(edge - 1)], [edge // 2, -(edge // 2)]):
+        a = np.array(row, np.int64).reshape(1, 1, -1)
+        assert (
+            requantize_axis(
+                a,
+                no_res,
+                one,
+                one,
+                np.array([1], np.int64),
+                ROUNDING["half_up"],
+                -(2**62),
+                2**62,
+                np.empty(a.shape, np.int64),
+            )
+            == 0
+        )
+    np.testing.assert_array_equal(out.ravel(), [oracle.round_shift(int(v), 1, "half_up") for v in acc.ravel()])

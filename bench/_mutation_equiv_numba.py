@@ -1,0 +1,36 @@
+"""Reviewed equivalent mutants of the Numba runtime (target numba-kernels: runtime/numba/kernels/, and the numba
+planner's constant slot of target constant-operands).
+
+One concept of bench/_mutation_equivalents.py's table (which merges them): each entry names why no test can
+kill the mutant; matched by where it is (file, function, line, operator), not by line number.
+"""
+
+_KERNEL_FILES = ("requantize", "gemm", "eltwise", "pool", "conv", "divide", "int_divide")
+
+NUMBA: dict[tuple[str, str, str, str], str] = {
+    **{
+        (f"runtime/numba/kernels/{f}.py", "<module>", "@kernel", "core/RemoveDecorator"): "without @kernel the "
+        "function runs as plain Python: the same numbers, only slower (a caller that uses the Kernel's pick, "
+        "pick_split or dispatchers fails instead, and kills it)"
+        for f in _KERNEL_FILES
+    },
+    ("runtime/numba/kernels/conv.py", "<module>", "TILE_BYTES = 1 << 20", "core/NumberReplacer"): "the row-tile "
+    "budget only partitions the output rows (at least MIN_TILE_PIXELS per tile); every partition gives the same "
+    "codes, and tests/test_numba_vs_reference.py runs one-row tiles (tiny_tiles) against the reference",
+    (
+        "runtime/numba/planner.py",
+        "input",
+        "if layout is None or slot.layout == layout or len(slot.shape) != 4:",
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "`< 4` differs only for a rank-5+ slot asked for another layout: "
+    "such slots are always plain, and NHWC is asked only of 4-D operands (convs, pools; an element-wise or concat "
+    "operand takes its 4-D peer's layout only at the same shape)",
+    (
+        "runtime/numba/planner.py",
+        "input",
+        "if slot is None and v in self.constants:",
+        "core/ReplaceAndWithOr",
+    ): "with `or`, a constant's second use builds an equal slot over the same array (the numbers are the same), and "
+    "an operand with no slot that is no constant raises KeyError instead of the planner's error: every operand of "
+    "a verified program is an argument, a planned result or a constant, so that error guards an invariant",
+}
