@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from irq.runtime.numba.kernels.gemm import float_route
+from irq.runtime.numba.kernels.gemm import epilogue_raw, float_route
 from irq.runtime.numba.kernels.int_divide import int_divide_requantize
 from irq.runtime.numba.kernels.requantize import ROUNDING, quantize, quantize_to_nhwc, requantize_axis
 
@@ -140,3 +140,18 @@ def test_requantize_axis_counts_accumulators_from_exactly_2_pow_32():
             == 0
         )
     np.testing.assert_array_equal(out.ravel(), [oracle.round_shift(int(v), 1, "half_up") for v in acc.ravel()])
+
+
+@pytest.mark.parametrize("acc_dtype", [np.int64, np.float32])
+def test_raw_epilogue_counts_both_sides_of_the_declared_width(acc_dtype):
+    """Bug caught: the raw (int32/int64 output) epilogue's range check `a < acc_lo or a > acc_hi` with `<` written
+    `==` (or `>` written `==`): a sum below the low bound by more than one was not counted, so a high-precision
+    output past its declared width would wrap silently. The sums are acc + bias on Python integers."""
+    lo, hi = -(2**15), 2**15 - 1  # a narrow declared width: the float route's exact integers reach past it
+    acc = np.array([[lo - 5, lo, hi, hi + 7], [lo - 1, hi + 1, 0, -3]], acc_dtype)
+    bias = np.array([0, -1, 1, 0], np.int64)
+    out = np.empty(acc.shape, np.int64)
+    bad = epilogue_raw(acc, bias, lo, hi, out)
+    sums = [[int(a) + int(b) for a, b in zip(row, bias)] for row in acc]
+    np.testing.assert_array_equal(out, sums)
+    assert bad == sum(not lo <= s <= hi for row in sums for s in row) == 5
