@@ -33,4 +33,17 @@ NUMBA: dict[tuple[str, str, str, str], str] = {
     ): "with `or`, a constant's second use builds an equal slot over the same array (the numbers are the same), and "
     "an operand with no slot that is no constant raises KeyError instead of the planner's error: every operand of "
     "a verified program is an argument, a planned result or a constant, so that error guards an invariant",
+    (
+        "runtime/numba/kernels/gemm.py",
+        "__init__",
+        "self.threads = blas_threads.threads_for(m * k * n if work is None else work)",
+        "*",
+    ): "the BLAS thread count of a GEMM: any count gives the same exact integer products (speed only; a mutant "
+    "that passes None or raises is killed, and a killed verdict wins)",
+    (
+        "runtime/numba/kernels/gemm.py",
+        "__init__",
+        "self.chunks = [(k0, min(k, k0 + max_chunk)) for k0 in range(0, k, max_chunk)] or [(0, 0)]",
+        "core/NumberReplacer@83-86",
+    ): "the chunk of a K = 0 GEMM: any one chunk slices both operands to nothing, so the product is zeros either way",
 }
