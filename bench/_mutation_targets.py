@@ -173,8 +173,8 @@ TARGETS: dict[str, Target] = {
     # at batches other than the traced one against VALIDATION and per-sample runs
     "batch-axis": Target(
         ("irq/batch_axis.py",),
-        ("tests/test_numba_batch_axes.py", "tests/test_export_dynamic_batch.py", "tests/test_constant_operands.py",
-         "tests/test_user_models.py"),
+        ("tests/test_numba_batch_axes.py", "tests/test_mutation_kills_batch_axis.py",
+         "tests/test_export_dynamic_batch.py", "tests/test_constant_operands.py", "tests/test_user_models.py"),
     ),
     # a parameter, buffer or tensor constant used as data: its lowering to codes (LoweringBase.constant_operand,
     # LoweringBase.act) and the numba planner's slot over it (Planner.input); run with
