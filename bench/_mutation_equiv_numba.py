@@ -46,4 +46,7 @@ NUMBA: dict[tuple[str, str, str, str], str] = {
         "self.chunks = [(k0, min(k, k0 + max_chunk)) for k0 in range(0, k, max_chunk)] or [(0, 0)]",
         "core/NumberReplacer@83-86",
     ): "the chunk of a K = 0 GEMM: any one chunk slices both operands to nothing, so the product is zeros either way",
+    ("runtime/numba/kernels/int_divide.py", "floor_quotient", "if s >= 0:", "core/NumberReplacer"): "`s >= 1` "
+    "sends s = 0 to the next branch, `(x << 0) // y`, which is `(x // y) >> 0` (`s >= -1` shifts by -1 and is "
+    "killed: tests/test_mutation_kills_numba.py)",
 }

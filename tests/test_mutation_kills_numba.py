@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.gemm import epilogue_raw, float_route
 from irq.runtime.numba.kernels.int_divide import int_divide_requantize
 from irq.runtime.numba.kernels.requantize import ROUNDING, quantize, quantize_to_nhwc, requantize_axis
@@ -45,12 +46,13 @@ def _int16_operands(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.nd
 
 @pytest.mark.parametrize("mode", sorted(ROUNDING))
 @pytest.mark.parametrize("floor", [True, False])
-@pytest.mark.parametrize("s", [9, 0, -5, -16, -17, -33])
+@pytest.mark.parametrize("s", [9, 0, -1, -5, -16, -17, -33])
 def test_int_divide_requantize_equals_exact_rationals(s, floor, mode):
     """Bugs caught: no test of the target ran bpu.int_div's kernel at all (kernels/int_divide.py): `k * M_out`
     written `k | M_out`, the long division's step, its remainder or its clamp off, trunc taken as floor for a
-    negative quotient, a zero divisor's clamp by the wrong sign. Shifts on both sides of 0 and past one 16-bit
-    long-division step (-17, -33: the loop runs twice and three times)."""
+    negative quotient, a zero divisor's clamp by the wrong sign (0 / 0 is 0), `s >= 0` as `s >= -1` (s = -1
+    shifted right by -1). Shifts on both sides of 0 and past one 16-bit long-division step (-17, -33: the loop
+    runs twice and three times)."""
     rng = np.random.default_rng(1000 + 10 * s + floor)
     a, b = _int16_operands(rng, 150)
     m = int(rng.integers(2**29, 2**31))
@@ -155,3 +157,26 @@ def test_raw_epilogue_counts_both_sides_of_the_declared_width(acc_dtype):
     sums = [[int(a) + int(b) for a, b in zip(row, bias)] for row in acc]
     np.testing.assert_array_equal(out, sums)
     assert bad == sum(not lo <= s <= hi for row in sums for s in row) == 5
+
+
+@pytest.mark.parametrize("mode", ["half_up", "half_even", "floor"])
+@pytest.mark.parametrize("residual", [False, True])
+def test_depthwise_int32_kernel_counts_overflow_on_both_sides_in_every_epilogue(mode, residual):
+    """Bug caught: the int32 depthwise kernel's general epilogue (any rounding but half_up, or a fused residual)
+    with its width check `a < acc_lo or a > acc_hi` written `and`: nothing was ever counted there, so an
+    accumulator past the declared width was requantized silently. The existing overflow test runs half_up
+    without a residual (the branch-free epilogue) only. Channel 0 sums 9 * 128 * 127 above the int16 width,
+    channel 1 the same below it (Python integers)."""
+    x = np.full((1, 3, 3, 2), -128, np.int8)
+    wt = np.stack([np.full((1, 3, 3), -127), np.full((1, 3, 3), 127)]).astype(np.int8)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, None, (1, 1), (0, 0, 0, 0), (1, 1), 2, (-(2**15), 2**15 - 1))
+    assert plan.route == "depthwise" and plan.dw_int32
+    assert 9 * 128 * 127 > 2**15 - 1
+    out = np.empty(plan.out_shape, np.int8)
+    one = np.full(2, 2**30, np.int64)
+    res = np.zeros(plan.out_shape, np.int8) if residual else None
+    bad = plan.requantize(
+        x, out, one, np.full(2, 30, np.int64), ROUNDING[mode], -128, 127, res, one if residual else None
+    )
+    assert bad == 2
+    assert out.ravel().tolist() == [127, -128]
