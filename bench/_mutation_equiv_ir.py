@@ -83,4 +83,10 @@ IR: dict[tuple[str, str, str, str], str] = {
         'if node.op == "call_method" and node.target in _SIZE_METHODS and shape is not None:',
         "core/ReplaceComparisonOperator_Eq_Is",
     ): "fx sets Node.op from string literals, which CPython interns: `is` agrees with ==",
+    (
+        "irq/batch_axis.py",
+        "retype_at_batch",
+        "block = func_op.regions[0].blocks[0]",
+        "core/NumberReplacer",
+    ): "a func.func has one region holding one block: [-1] is [0] ([1] raises IndexError and is killed)",
 }
