@@ -89,4 +89,14 @@ IR: dict[tuple[str, str, str, str], str] = {
         "block = func_op.regions[0].blocks[0]",
         "core/NumberReplacer",
     ): "a func.func has one region holding one block: [-1] is [0] ([1] raises IndexError and is killed)",
+    ("irq/batch_axis.py", "<module>", "_OPEN_END = 2**62", "core/NumberReplacer"): "`2**61`: a slice end between "
+    "2**61 and 2**62 is past any tensor's size either way, and the frontend writes INT64_MAX for an open end "
+    "(`2**63` or `3**62` miss that end and `1**62` takes every end as open: killed)",
+    (
+        "irq/batch_axis.py",
+        "retype_at_batch",
+        "if shape != _shape(v):",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "two tuples built apart are never identical, so every value is retyped: an unchanged shape gets an equal "
+    "TensorType, which is the type it had",
 }

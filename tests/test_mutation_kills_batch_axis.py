@@ -33,3 +33,21 @@ def test_a_finite_slice_end_along_the_batch_is_not_open():
         rn.compile(prog)(big)
     with pytest.raises(ReferenceRuntimeError, match=refusal):
         reference.run(prog, big)
+
+
+def test_a_batched_operand_broadcast_to_a_higher_rank_keeps_its_batch_aligned_from_the_right():
+    """Bug caught: BatchAxes._visit taking an operand's axis unchanged when the result has *more* dims (`len(rs)
+    == len(vs)` written `>`), so `x (B, 3) + c (2, 1, 1) -> (2, B, 3)` put the batch on axis 0 whenever the
+    traced batch equals the constant's 2: at batch 3 the program was sized (3, 2, 3). The oracle is numpy's
+    broadcast of the same integer codes at each batch (multipliers 2**30 and shift 30: a plain add)."""
+    p = ProgramText([("x", (2, 3), "i16")])
+    c = np.array([100, -200], np.int64).reshape(2, 1, 1)
+    p.const("c", c, "i16")
+    attrs = {"lhs_multiplier": 1 << 30, "rhs_multiplier": 1 << 30, "shift": 30}
+    p.op("y", "bpu.add", ["x", "c"], ((2, 2, 3), "i16"), attrs)
+    prog = p.module(["y"])
+    for batch in (2, 3, 5):
+        x = np.arange(batch * 3, dtype=np.int16).reshape(batch, 3) * 7 - 20
+        want = x.astype(np.int64)[None, :, :] + c
+        np.testing.assert_array_equal(rn.compile(prog)(x), want)
+        np.testing.assert_array_equal(reference.run(prog, x)[0], want)
