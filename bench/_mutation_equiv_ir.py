@@ -99,4 +99,7 @@ IR: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_NotEq_IsNot",
     ): "two tuples built apart are never identical, so every value is retyped: an unchanged shape gets an equal "
     "TensorType, which is the type it had",
+    ("irq/batch_axis.py", "_ints", 'if hasattr(a, "value") and isinstance(a.value, int):', "core/AddNot"): "its one "
+    "caller reads bpu.permute's `dims`, which the dialect types as an integer array, never one integer: the "
+    "branch is false with or without the `not`",
 }
