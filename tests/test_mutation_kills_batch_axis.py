@@ -51,3 +51,24 @@ def test_a_batched_operand_broadcast_to_a_higher_rank_keeps_its_batch_aligned_fr
         want = x.astype(np.int64)[None, :, :] + c
         np.testing.assert_array_equal(rn.compile(prog)(x), want)
         np.testing.assert_array_equal(reference.run(prog, x)[0], want)
+
+
+def test_a_slice_of_the_batch_after_an_ambiguous_reshape_is_refused_not_reread():
+    """Bug caught: BatchAxes._lose recording every lost batch as a contradiction (its default `contradiction=False`
+    written True, or `contradiction and ...` written `or`): a slice that takes part of the batch (the traced batch
+    1's first reading of `[5, N*2, 8] -> [5, N*16]` puts it in the 16) then sent the search to the next reading,
+    which moves the batch where the slice no longer sees it, and the program ran at batch 3 (on rows torch never
+    meant) instead of refusing. Only a contraction over the batch (a linear, a matmul) may replace a reading."""
+    p = ProgramText([("x", (1, 5, 16), "i8")])
+    p.op("t", "bpu.permute", ["x"], ((5, 1, 16), "i8"), {"dims": [1, 0, 2]})
+    p.op("h", "bpu.reshape", ["t"], ((5, 2, 8), "i8"))
+    p.op("r", "bpu.reshape", ["h"], ((5, 16), "i8"))
+    p.op("y", "bpu.slice", ["r"], ((5, 8), "i8"), {"dim": 1, "start": 0, "end": 8, "step": 1})
+    prog = p.module(["y"])
+    x = np.arange(80).astype(np.int8).reshape(1, 5, 16)
+    np.testing.assert_array_equal(rn.compile(prog)(x), x[0, :, :8])
+    refusal = r"'bpu.slice' moves the batch .*only runs at batch 1"
+    with pytest.raises(ProgramError, match=refusal):
+        rn.compile(prog)(np.zeros((3, 5, 16), np.int8))
+    with pytest.raises(ReferenceRuntimeError, match=refusal):
+        reference.run(prog, np.zeros((3, 5, 16), np.int8))
