@@ -14,6 +14,13 @@ NUMBA: dict[tuple[str, str, str, str], str] = {
         "pick_split or dispatchers fails instead, and kills it)"
         for f in _KERNEL_FILES
     },
+    **{
+        (f"runtime/numba/kernels/{f}.py", "<module>", line, "core/RemoveDecorator"): "without @numba.njit the helper "
+        "runs as plain Python wherever it is called: the same integers (compiled callers then call it through "
+        "Python, slower; a caller that fails to compile kills it)"
+        for f in _KERNEL_FILES
+        for line in ('@numba.njit(inline="always", cache=True)', '@numba.njit(cache=True, inline="always")')
+    },
     ("runtime/numba/kernels/conv.py", "<module>", "TILE_BYTES = 1 << 20", "core/NumberReplacer"): "the row-tile "
     "budget only partitions the output rows (at least MIN_TILE_PIXELS per tile); every partition gives the same "
     "codes, and tests/test_numba_vs_reference.py runs one-row tiles (tiny_tiles) against the reference",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from irq.runtime.numba.kernels.conv import Conv2dPlan
-from irq.runtime.numba.kernels.gemm import epilogue_raw, float_route
+from irq.runtime.numba.kernels.gemm import epilogue_raw, epilogue_requantize, float_route
 from irq.runtime.numba.kernels.int_divide import int_divide_requantize
 from irq.runtime.numba.kernels.requantize import ROUNDING, quantize, quantize_to_nhwc, requantize_axis
 
@@ -180,3 +180,26 @@ def test_depthwise_int32_kernel_counts_overflow_on_both_sides_in_every_epilogue(
     )
     assert bad == 2
     assert out.ravel().tolist() == [127, -128]
+
+
+@pytest.mark.parametrize("mode", sorted(ROUNDING))
+def test_gemm_epilogue_adds_a_one_row_residual(mode):
+    """Bug caught: the float-route GEMM epilogue's `has_res = res.shape[0] > 0` written `> 1`: a fused residual of
+    one row (a linear on a single token or image, `LN(x + W ctx)` at batch 1) was dropped without an error. The
+    oracle is round_shift((acc + bias) * M + res * M_res, S) on Python integers."""
+    acc = np.array([[1000.0, -2500.0, 77.0]], np.float32)
+    bias = np.array([5, -7, 0], np.int64)
+    mult = np.array([3 << 28, 5 << 27, 1 << 30], np.int64)
+    res = np.array([[100, -128, 127]], np.int8)
+    res_mult = np.array([7 << 27, 1 << 29, 3 << 26], np.int64)
+    shift = np.array([33, 34, 31], np.int64)
+    out = np.empty((1, 3), np.int16)
+    bad = epilogue_requantize(
+        acc, bias, -(2**31), 2**31 - 1, mult, shift, ROUNDING[mode], -32768, 32767, res, res_mult, out
+    )
+    assert bad == 0
+    want = [
+        min(max(oracle.round_shift((int(a) + int(b)) * int(m) + int(r) * int(rm), int(s), mode), -32768), 32767)
+        for a, b, m, r, rm, s in zip(acc[0], bias, mult, res[0], res_mult, shift)
+    ]
+    assert out[0].tolist() == want
