@@ -15,9 +15,9 @@ NUMBA: dict[tuple[str, str, str, str], str] = {
         for f in _KERNEL_FILES
     },
     **{
-        (f"runtime/numba/kernels/{f}.py", "<module>", line, "core/RemoveDecorator"): "without @numba.njit the helper "
-        "runs as plain Python wherever it is called: the same integers (compiled callers then call it through "
-        "Python, slower; a caller that fails to compile kills it)"
+        (f"runtime/numba/kernels/{f}.py", "<module>", line, "core/RemoveDecorator"): "not decidable by running "
+        "the kernels as Python (NUMBA_AS_PYTHON), where every function is plain Python anyway: compiled, a jitted "
+        "caller cannot call the undecorated helper (a typing error at its first call, every caller's test fails)"
         for f in _KERNEL_FILES
         for line in ('@numba.njit(inline="always", cache=True)', '@numba.njit(cache=True, inline="always")')
     },
