@@ -191,7 +191,8 @@ TARGETS: dict[str, Target] = {
         ("tests/test_quant_prepare.py", "tests/test_qconfig.py", "tests/test_transformer_quant.py",
          "tests/test_constant_operands.py"),
         (_LIT_PASSES + "quant-annotate.irq", _LIT_PASSES + "quant-annotate-eager.irq",
-         _LIT_PASSES + "quant-annotate-transpose-weights.irq", _LIT_PASSES + "quant-annotate-single-user.irq"),
+         _LIT_PASSES + "quant-annotate-transpose-weights.irq", _LIT_PASSES + "quant-annotate-single-user.irq",
+         _LIT_PASSES + "quant-annotate-int32-consumer.irq"),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator
