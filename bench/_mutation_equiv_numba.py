@@ -21,8 +21,8 @@ NUMBA: dict[tuple[str, str, str, str], str] = {
         for f in _KERNEL_FILES
         for line in ('@numba.njit(inline="always", cache=True)', '@numba.njit(cache=True, inline="always")')
     },
-    ("runtime/numba/kernels/conv.py", "<module>", "TILE_BYTES = 1 << 20", "core/NumberReplacer"): "the row-tile "
-    "budget only partitions the output rows (at least MIN_TILE_PIXELS per tile); every partition gives the same "
+    ("runtime/numba/kernels/conv.py", "<module>", "TILE_BYTES = 1 << 20", "*"): "the row-tile budget, whatever "
+    "its value (even <= 0), only partitions the output rows (tile_rows >= 1); every partition gives the same "
     "codes, and tests/test_numba_vs_reference.py runs one-row tiles (tiny_tiles) against the reference",
     (
         "runtime/numba/planner.py",
