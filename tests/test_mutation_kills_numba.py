@@ -203,3 +203,32 @@ def test_gemm_epilogue_adds_a_one_row_residual(mode):
         for a, b, m, r, rm, s in zip(acc[0], bias, mult, res[0], res_mult, shift)
     ]
     assert out[0].tolist() == want
+
+
+@pytest.mark.parametrize("floor", [True, False])
+def test_int_divide_clamps_the_quotient_at_exactly_2_pow_31_minus_1(floor):
+    """Bug caught: the quotient clamp `_LIMIT = 2**31 - 1` written `2**31 * 1`, `2**31 ^ 1` or `2**31 - 2`: the
+    saturating int16 outputs of the other cases hid a clamp one or two off. Here the output is wide (int64,
+    M_out = 3, S_out = 1), so round_shift(3 k, 1) shows k itself: a division by 0 and quotients far past the
+    clamp (s = -40) on both signs."""
+    a = np.array([5, -5, 0, 32767, -32768, 1, -1], np.int16)
+    b = np.array([0, 0, 0, 1, 1, 3, 3], np.int16)
+    m, dv, s, mo, so = 2**30, 1, -40, 3, 1
+    out = np.empty(a.size, np.int64)
+    int_divide_requantize(
+        a,
+        b,
+        np.int64(m),
+        np.int64(dv),
+        np.int64(s),
+        floor,
+        np.int64(mo),
+        np.int64(so),
+        ROUNDING["half_up"],
+        -(2**62),
+        2**62,
+        out,
+    )
+    want = [_int_div_oracle(int(x), int(y), m, dv, s, floor, mo, so, "half_up", -(2**62), 2**62) for x, y in zip(a, b)]
+    assert want[0] == oracle.round_shift(3 * INT_DIV_LIMIT, 1, "half_up")  # the clamp itself, not a saturation
+    np.testing.assert_array_equal(out, want)
