@@ -56,4 +56,11 @@ NUMBA: dict[tuple[str, str, str, str], str] = {
     ("runtime/numba/kernels/int_divide.py", "floor_quotient", "if s >= 0:", "core/NumberReplacer"): "`s >= 1` "
     "sends s = 0 to the next branch, `(x << 0) // y`, which is `(x // y) >> 0` (`s >= -1` shifts by -1 and is "
     "killed: tests/test_mutation_kills_numba.py)",
+    (
+        "runtime/numba/kernels/gemm.py",
+        "epilogue_requantize",
+        "has_res = res.shape[0] > 0",
+        "core/NumberReplacer@20",
+    ): "`res.shape[1]` / `[-1]`: the no-residual array is (0, 0), so every dim is 0 without a residual and > 0 with "
+    "one (`> 1` is killed: tests/test_mutation_kills_numba.py)",
 }
