@@ -83,4 +83,23 @@ IR: dict[tuple[str, str, str, str], str] = {
         'if node.op == "call_method" and node.target in _SIZE_METHODS and shape is not None:',
         "core/ReplaceComparisonOperator_Eq_Is",
     ): "fx sets Node.op from string literals, which CPython interns: `is` agrees with ==",
+    (
+        "irq/batch_axis.py",
+        "retype_at_batch",
+        "block = func_op.regions[0].blocks[0]",
+        "core/NumberReplacer",
+    ): "a func.func has one region holding one block: [-1] is [0] ([1] raises IndexError and is killed)",
+    ("irq/batch_axis.py", "<module>", "_OPEN_END = 2**62", "core/NumberReplacer"): "`2**61`: a slice end between "
+    "2**61 and 2**62 is past any tensor's size either way, and the frontend writes INT64_MAX for an open end "
+    "(`2**63` or `3**62` miss that end and `1**62` takes every end as open: killed)",
+    (
+        "irq/batch_axis.py",
+        "retype_at_batch",
+        "if shape != _shape(v):",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "two tuples built apart are never identical, so every value is retyped: an unchanged shape gets an equal "
+    "TensorType, which is the type it had",
+    ("irq/batch_axis.py", "_ints", 'if hasattr(a, "value") and isinstance(a.value, int):', "core/AddNot"): "its one "
+    "caller reads bpu.permute's `dims`, which the dialect types as an integer array, never one integer: the "
+    "branch is false with or without the `not`",
 }

@@ -10,31 +10,73 @@ _F = "irq/quant/fake_quantize.py"
 _WORLD = "return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1"
 
 QUANT: dict[tuple[str, str, str, str], str] = {
-    (_O, "_distributed", _WORLD, "core/ReplaceComparisonOperator_Gt_NotEq"):
-        "a world size is at least 1, so `!= 1` is `> 1`",
-    (_O, "_distributed", _WORLD, "core/ReplaceComparisonOperator_Gt_GtE"):
-        "`>= 1` also reduces in a one-rank group, where an all_reduce returns its input unchanged",
-    (_O, "choose", "k = torch.arange(MSE_STEPS // 8, MSE_STEPS + 1, dtype=torch.float64)",
-     "core/ReplaceBinaryOperator_FloorDiv_Div"):
-        "256 / 8 is 32.0: a float64 arange from 32.0 holds the same candidates as from 32",
-    (_O, "_grow", "merged = self.hist.view(-1, factor).sum(dim=1) if factor <= HIST_BINS else "
-     "self.hist.sum().reshape(1)", "core/ReplaceComparisonOperator_LtE_Lt"):
-        "at factor == HIST_BINS both branches give one bin holding every count",
-    (_O, "__init__", "self.range = 0.0", "core/NumberReplacer"):
-        "never read: the first _grow sees hist None and sets the range from the data before any use",
-    (_O, "<module>", "@abstractmethod", "core/RemoveDecorator"):
-        "every observer class implements update and choose; abstractmethod only forbids instantiating a class "
-        "that does not, and none is instantiated",
-    (_F, "observe", "if int(self.observed) == 0 and self.state is FakeQuantState.QAT:",
-     "core/ReplaceComparisonOperator_Eq_LtE@3-30"):
-        "`observed` counts batches up from 0: `<= 0` is `== 0`",
-    (_F, "forward", "if self.state is FakeQuantState.VALIDATION:", "core/ReplaceComparisonOperator_Is_Eq"):
-        "`state` only ever holds a FakeQuantState member or None (set_fake_quantize converts strings): a member "
-        "equals only itself",
-    (_F, "observing", "return self.training and self.state is not FakeQuantState.VALIDATION",
-     "core/ReplaceComparisonOperator_IsNot_NotEq"):
-        "`state` only ever holds a FakeQuantState member or None: `!=` is `is not`",
-    (_F, "<module>", "@staticmethod", "core/RemoveDecorator"):
-        "torch.autograd.Function calls forward/backward through the class (`_RoundSTE.forward(ctx, x)`), where a "
-        "plain function is not bound: the same call",
+    (
+        _O,
+        "_distributed",
+        _WORLD,
+        "core/ReplaceComparisonOperator_Gt_NotEq",
+    ): "a world size is at least 1, so `!= 1` is `> 1`",
+    (
+        _O,
+        "_distributed",
+        _WORLD,
+        "core/ReplaceComparisonOperator_Gt_GtE",
+    ): "`>= 1` also reduces in a one-rank group, where an all_reduce returns its input unchanged",
+    (
+        _O,
+        "choose",
+        "k = torch.arange(MSE_STEPS // 8, MSE_STEPS + 1, dtype=torch.float64)",
+        "core/ReplaceBinaryOperator_FloorDiv_Div",
+    ): "256 / 8 is 32.0: a float64 arange from 32.0 holds the same candidates as from 32",
+    (
+        _O,
+        "_grow",
+        "merged = self.hist.view(-1, factor).sum(dim=1) if factor <= HIST_BINS else self.hist.sum().reshape(1)",
+        "core/ReplaceComparisonOperator_LtE_Lt",
+    ): "at factor == HIST_BINS both branches give one bin holding every count",
+    (
+        _O,
+        "__init__",
+        "self.range = 0.0",
+        "core/NumberReplacer",
+    ): "never read: the first _grow sees hist None and sets the range from the data before any use",
+    (
+        _O,
+        "<module>",
+        "@abstractmethod",
+        "core/RemoveDecorator",
+    ): "every observer class implements update and choose; abstractmethod only forbids instantiating a class "
+    "that does not, and none is instantiated",
+    (
+        _F,
+        "observe",
+        "if int(self.observed) == 0 and self.state is FakeQuantState.QAT:",
+        "core/ReplaceComparisonOperator_Eq_LtE@3-30",
+    ): "`observed` counts batches up from 0: `<= 0` is `== 0`",
+    (
+        _F,
+        "forward",
+        "if self.state is FakeQuantState.VALIDATION:",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "`state` only ever holds a FakeQuantState member or None (set_fake_quantize converts strings): a member "
+    "equals only itself",
+    (
+        _F,
+        "observing",
+        "return self.training and self.state is not FakeQuantState.VALIDATION",
+        "core/ReplaceComparisonOperator_IsNot_NotEq",
+    ): "`state` only ever holds a FakeQuantState member or None: `!=` is `is not`",
+    (
+        _F,
+        "<module>",
+        "@staticmethod",
+        "core/RemoveDecorator",
+    ): "torch.autograd.Function calls forward/backward through the class (`_RoundSTE.forward(ctx, x)`), where a "
+    "plain function is not bound: the same call",
+    (
+        "passes/quant_annotate.py",
+        "insert_for_use",
+        "if use.owner is not op:",
+        "core/ReplaceComparisonOperator_IsNot_NotEq",
+    ): "Operation defines no __eq__: `!=` is identity, as `is not`",
 }

@@ -3,16 +3,17 @@ runner reads as code and the table as a reviewed list (each entry names why no t
 
 One module per concept: _mutation_equiv_ir.py (rewrite driver, CSE, shape rules), _mutation_equiv_lowering.py
 (lower-bpu, lower-layer-ops), _mutation_equiv_numbers.py (irq/fixedpoint.py, VALIDATION),
-_mutation_equiv_runtime.py (the reference runtime, the torch executor's builders) and _mutation_equiv_quant.py (the
-quantizers: observers and FakeQuantize).
+_mutation_equiv_runtime.py (the reference runtime, the torch executor's builders), _mutation_equiv_quant.py (the
+quantizers: observers and FakeQuantize) and _mutation_equiv_numba.py (the Numba kernels and planner).
 """
 
 from _mutation_equiv_ir import IR
 from _mutation_equiv_lowering import LOWERING
+from _mutation_equiv_numba import NUMBA
 from _mutation_equiv_numbers import NUMBERS
 from _mutation_equiv_quant import QUANT
 from _mutation_equiv_runtime import RUNTIME
 
 #: mutants no test can kill, with the reason; matched by where they are, not by line number
 #: (operator "*": every mutant of that line, for dead or redundant code)
-EQUIVALENT: dict[tuple[str, str, str, str], str] = {**IR, **LOWERING, **NUMBERS, **RUNTIME, **QUANT}
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {**IR, **LOWERING, **NUMBERS, **RUNTIME, **QUANT, **NUMBA}

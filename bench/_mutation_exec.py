@@ -327,7 +327,22 @@ def run_fresh(tests: list[str], timeout: float, log: Path) -> tuple[str, float]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return "timeout", time.monotonic() - started
+    if code == 4 and _collection_failed(log):
+        return "killed", time.monotonic() - started
     return _verdict(code), time.monotonic() - started
+
+
+def _collection_failed(log: Path) -> bool:
+    """Whether pytest could not import a test module: a mutant that breaks an import (a module constant
+    `np.zeros((-1, ...))`) makes the selected test ids "not found", pytest's usage error 4, which alone reads
+    as a wrong selection; the collection error in the log says the mutant was caught."""
+    import re
+
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^ERROR \S+\.py - ", text, re.M) is not None or "ERROR collecting" in text
 
 
 def _fork(body, timeout: float, log: Path) -> tuple[str, float]:

@@ -80,7 +80,7 @@ def replay(name: str, work: Path, fresh: bool) -> int:
     with tempfile.TemporaryDirectory(prefix=f"irq-replay-{name}-") as tmp:
         copy = make_scratch_copy(Path(tmp) / "tree")
         (Path(tmp) / "cache").mkdir()
-        env = _env(copy, Path(tmp) / "cache")
+        env = _env(copy, Path(tmp) / "cache", t.env)
         old_dir = Path(tmp) / "session-sources"
         for src, text in old_text.items():
             (old_dir / src).parent.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,7 @@ class Outcome:
     incompetent: list[str] = field(default_factory=list)
     invalid: int = 0
     pending: int = 0
+    off_path: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -97,6 +98,7 @@ def score_session(name: str, session: Path, seconds: float | None = None) -> Out
     tree = session.parent / "tree"
     annotations = {src: _annotation_spans(ROOT / src) for src in t.sources}
     killed, survivors, equivalent, incompetent, ran, invalid, test_seconds = 0, [], [], [], 0, 0, 0.0
+    off_path: list[str] = []
     functions = {src: _enclosing_functions(ROOT / src) for src in t.sources}
     with use_db(str(session), WorkDB.Mode.open) as db:
         total = db.num_work_items
@@ -121,6 +123,9 @@ def score_session(name: str, session: Path, seconds: float | None = None) -> Out
             test_seconds += float(took.group(1)) if took else 0.0
             if result.worker_outcome == WorkerOutcome.NO_TEST:
                 ran -= 1
+            elif fn in t.off_path:  # run before the function was declared off the target's path: not scored
+                ran -= 1
+                off_path.append(f"{where}  [{result.output}]")
             elif result.test_outcome == TestOutcome.KILLED:
                 killed += 1  # a killed mutant is not equivalent, whatever the table says about its spot
             elif result.test_outcome == TestOutcome.INCOMPETENT and result.output.startswith("invalid"):
@@ -132,7 +137,7 @@ def score_session(name: str, session: Path, seconds: float | None = None) -> Out
             else:
                 survivors.append(f"{where}  [{result.output}]")
     return Outcome(total, ran - invalid, killed, survivors, equivalent, test_seconds if seconds is None else seconds,
-                   in_annotations, incompetent, invalid, pending)
+                   in_annotations, incompetent, invalid, pending, off_path)
 
 
 def _equivalent_reason(path: str, line: str, fn: str | None, operator: str, col: int) -> str | None:
@@ -172,3 +177,5 @@ def _report(name: str, o: Outcome) -> None:
         print(f"    equivalent: {s}")
     for s in o.incompetent:
         print(f"    not decided (the test selection failed): {s}")
+    for s in o.off_path:
+        print(f"    not scored (off the target's path, Target.off_path): {s}")

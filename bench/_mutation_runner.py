@@ -83,13 +83,15 @@ def make_scratch_copy(dest: Path) -> Path:
 
 
 
-def _env(copy: Path, cache: Path) -> dict[str, str]:
+def _env(copy: Path, cache: Path, extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    """The environment of a target's runs in `copy`; `extra` is the target's own (Target.env)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(copy) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["IRQ_CACHE_DIR"] = str(cache)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"  # one core per run on a shared machine
     env["HYPOTHESIS_PROFILE"] = "ci"  # derandomized: a mutant is killed or not, the same every run
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.update(extra)
     return env
 
 
@@ -214,8 +216,11 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
 
 
 # ----------------------------------------------------------------------------- one target
-def stratified_subset(copy: Path, pending: list, done: list, per_function: int, seed: int) -> set[str]:
-    """At most `per_function` mutants of every function (module level counts as one), those in `done` included.
+def stratified_subset(copy: Path, pending: list, done: list, per_function: int, seed: int,
+                      only: frozenset[str] | None = None, off_path: tuple[str, ...] = ()) -> set[str]:
+    """At most `per_function` mutants of every function (module level counts as one), those in `done` included;
+    of the functions named in `only`, when given (new code in a long module: `--functions`); never of
+    the target's `off_path` functions (code no test of the target can execute).
 
     Why stratified rather than a plain sample: a few long functions hold most mutants (one lowering
     function can hold 200), so a uniform draw leaves short functions, often the ones that decide a single
@@ -239,6 +244,8 @@ def stratified_subset(copy: Path, pending: list, done: list, per_function: int, 
         by_group.setdefault(group(item), []).append(item)
     chosen: set[str] = set()
     for key, items in sorted(by_group.items()):
+        if (only is not None and key[1] not in only) or key[1] in off_path:
+            continue
         items.sort(key=lambda w: (tuple(w.mutations[0].start_pos), w.mutations[0].operator_name,
                                   w.mutations[0].occurrence))
         room = max(0, per_function - quota.get(key, 0))
@@ -249,7 +256,7 @@ def stratified_subset(copy: Path, pending: list, done: list, per_function: int, 
 
 
 def run_target(name: str, work: Path, sample: int | None, time_box: float, seed: int, jobs: int = 1,
-               per_function: int | None = None) -> Outcome:
+               per_function: int | None = None, functions: frozenset[str] | None = None) -> Outcome:
 
     t = TARGETS[name]
     session = work / "session.sqlite"
@@ -260,15 +267,15 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
         copy, cache, cmap = work / "tree", work / "cache", work / "coverage.json"
         for src in t.sources:  # undo a mutation left by an interrupted run
             shutil.copy2(ROOT / src, copy / src)
-        env = _env(copy, cache)
+        env = _env(copy, cache, t.env)
         started = time.monotonic()
         print(f"[{name}] resuming the session in {work}", flush=True)
         return _run_session(name, t, copy, env, session, cmap, started, None, sample, seed, time_box, jobs,
-                            per_function)
+                            per_function, functions)
     copy = make_scratch_copy(work / "tree")
     cache = work / "cache"
     cache.mkdir()
-    env = _env(copy, cache)
+    env = _env(copy, cache, t.env)
     started = time.monotonic()
     cmap = work / "coverage.json"
     baseline = subprocess.run(
@@ -294,12 +301,12 @@ def run_target(name: str, work: Path, sample: int | None, time_box: float, seed:
     subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=copy, env=env, check=True)
     (work / "sources.json").write_text(json.dumps(digests))
     return _run_session(name, t, copy, env, session, cmap, started, base_seconds, sample, seed, time_box, jobs,
-                        per_function)
+                        per_function, functions)
 
 
 def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session: Path, cmap: Path, started: float,
                  base_seconds: float | None, sample: int | None, seed: int, time_box: float, jobs: int = 1,
-                 per_function: int | None = None) -> Outcome:
+                 per_function: int | None = None, functions: frozenset[str] | None = None) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -325,13 +332,15 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
         chosen = None
         if per_function is not None:
             done = [w for w, r in db.completed_work_items if r.worker_outcome != WorkerOutcome.SKIPPED]
-            chosen = stratified_subset(copy, [w for w in items if w.job_id in set(pending)], done, per_function, seed)
+            chosen = stratified_subset(copy, [w for w in items if w.job_id in set(pending)], done, per_function, seed,
+                                       functions, t.off_path)
     only = session.with_suffix(".only.json")
     only.unlink(missing_ok=True)
     if chosen is not None:
         only.write_text(json.dumps(sorted(chosen)))
         print(f"[{name}] stratified subset: {len(chosen)} of the {len(pending)} pending mutants, at most "
-              f"{per_function} per function (run so far included; seed {seed}); the rest stay pending", flush=True)
+              f"{per_function} per function (run so far included; seed {seed})"
+              f"{f' of {len(functions)} named functions' if functions else ''}; the rest stay pending", flush=True)
     print(
         f"[{name}] {total} mutants, {len(unevaluated)} inside annotations (equivalent, not run)"
         f"{f', sampling {sample}' if sample and sample < len(pending) else ''}"
@@ -352,7 +361,7 @@ def _run_session(name: str, t: Target, copy: Path, env: dict[str, str], session:
             [sys.executable, str(tree / "bench" / "mutation.py"), "--execute", name, str(session), str(cmap),
              "--stride", str(i), str(jobs), *(["--only", str(only)] if chosen is not None else [])],
             cwd=tree,
-            env=_env(tree, copy.parent / "cache"),
+            env=_env(tree, copy.parent / "cache", t.env),
             start_new_session=True,
         ))
     deadline = time.monotonic() + time_box

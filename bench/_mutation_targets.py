@@ -14,12 +14,37 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Target:
+    """The modules mutated, the tests that decide them, and the environment every run of them gets.
+
+    `env` is set for the unmutated coverage run, every executor (fork server and fresh pytest alike)
+    and the replay: the Numba kernels run with NUMBA_DISABLE_JIT=1, so their functions are plain Python
+    whose code objects the fork server can swap and coverage can see (see NUMBA_AS_PYTHON).
+    """
+
     sources: tuple[str, ...]
     tests: tuple[str, ...]
     lit: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    #: functions whose code only runs on a path `env` turns off (the VNNI route under IRQ_NO_VNNI): no test of the
+    #: target can execute them, so their mutants are not drawn into subsets and never scored (listed apart)
+    off_path: tuple[str, ...] = ()
 
 
 _LIT_PASSES = "tests/filecheck/passes/"
+
+#: How the Numba kernels are mutated: a jitted function never runs its Python code object, so swapping a
+#: mutant's `__code__` into it changes nothing, and Numba's on-disk cache keys a function on its own file
+#: only (a caller that inlined a mutated `round_shift` from another module would load its stale machine
+#: code). With NUMBA_DISABLE_JIT=1 `numba.njit` returns the Python function itself, `prange` is `range`,
+#: and every kernel runs as Python on numpy scalars: the fork server swaps mutants in like any other
+#: module's. Small test shapes keep that fast (the numba tests of the target take ~2 min as Python). What
+#: it cannot run: the llvmlite intrinsics (VNNI micro-kernel, the 16x16 register transpose), so
+#: IRQ_NO_VNNI=1 routes GEMMs through the float-BLAS route and its epilogue (gemm.py), and the two
+#: register-transpose tests skip. One difference from compiled code: int64 overflow of numpy scalars
+#: wraps with a RuntimeWarning, as Numba's wraps silently; Python ints (loop indices) never wrap, but no
+#: kernel's numbers rely on an index wrapping.
+NUMBA_AS_PYTHON = (("NUMBA_DISABLE_JIT", "1"), ("IRQ_NO_VNNI", "1"))
+
 
 #: name -> the modules mutated and the tests that decide their behaviour (paths from the repo root)
 TARGETS: dict[str, Target] = {
@@ -127,6 +152,47 @@ TARGETS: dict[str, Target] = {
         ("passes/_lower_layer_ops.py",),
         ("tests/test_layer_ops.py", "tests/test_mutation_kills_layer_ops.py", "tests/test_mutation_kills_validation.py",
          "tests/test_user_models.py", "tests/test_empty_int_lists.py"),
+    ),
+    # the Numba runtime's kernels where numbers are decided: rounding and requantize, the float-BLAS GEMM's
+    # epilogue, conv (depthwise, im2col, plans), pooling, element-wise, division; run as Python (NUMBA_AS_PYTHON),
+    # checked against the int64 oracle (tests/support/int_oracle.py) and the reference runtime
+    "numba-kernels": Target(
+        ("runtime/numba/kernels/requantize.py", "runtime/numba/kernels/gemm.py", "runtime/numba/kernels/eltwise.py",
+         "runtime/numba/kernels/pool.py", "runtime/numba/kernels/conv.py", "runtime/numba/kernels/divide.py",
+         "runtime/numba/kernels/int_divide.py"),
+        ("tests/test_numba_kernels.py", "tests/test_mutation_kills_numba.py", "tests/test_numba_vs_reference.py",
+         "tests/test_numba_transformer_kernels.py",
+         "tests/test_numba_residual_linear.py", "tests/test_numba_siblings.py",
+         "tests/test_numba_runtime.py"),
+        env=NUMBA_AS_PYTHON,
+        # the VNNI route (llvmlite intrinsics; tests/test_numba_vnni.py checks it compiled, against the reference)
+        off_path=("vnni_route", "direct_route", "im2col_bytes", "_plan_direct", "reads_nchw", "take_nchw",
+                  "_vnni_run"),
+    ),
+    # where the batch lives in each value (attention at any batch): both runtimes size their values with it, checked
+    # at batches other than the traced one against VALIDATION and per-sample runs
+    "batch-axis": Target(
+        ("irq/batch_axis.py",),
+        ("tests/test_numba_batch_axes.py", "tests/test_mutation_kills_batch_axis.py",
+         "tests/test_export_dynamic_batch.py", "tests/test_constant_operands.py", "tests/test_user_models.py"),
+    ),
+    # a parameter, buffer or tensor constant used as data: its lowering to codes (LoweringBase.constant_operand,
+    # LoweringBase.act) and the numba planner's slot over it (Planner.input); run with
+    # `--functions constant_operand,act,input`: the rest of both modules belongs to lower-bpu and numba-kernels
+    "constant-operands": Target(
+        ("passes/_lowering.py", "runtime/numba/planner.py"),
+        ("tests/test_constant_operands.py", "tests/test_numba_runtime.py",
+         "tests/test_mutation_kills_constant_operands.py"),
+    ),
+    # quant-annotate: which values get a quantizer, the ones that share their input's scale (data movement, nearest
+    # resize), the transformer's int16 placements, per-use weight quantizers
+    "quant-annotate": Target(
+        ("passes/quant_annotate.py",),
+        ("tests/test_quant_prepare.py", "tests/test_qconfig.py", "tests/test_transformer_quant.py",
+         "tests/test_constant_operands.py"),
+        (_LIT_PASSES + "quant-annotate.irq", _LIT_PASSES + "quant-annotate-eager.irq",
+         _LIT_PASSES + "quant-annotate-transpose-weights.irq", _LIT_PASSES + "quant-annotate-single-user.irq",
+         _LIT_PASSES + "quant-annotate-int32-consumer.irq"),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator

@@ -5,6 +5,7 @@ value ranges that include the extremes; every example must match exactly. A mism
 number a user would get without any error.
 """
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -24,6 +25,9 @@ RANGES = {np.int8: (-128, 127), np.int16: (-32768, 32767)}
 I32 = (-(2**31), 2**31 - 1)
 I64 = (-(2**63), 2**63 - 1)
 EXAMPLES = settings(max_examples=40, deadline=None)
+#: The register transpose is an llvmlite intrinsic: it has no Python body, so it cannot run when the kernels run as
+#: Python (NUMBA_DISABLE_JIT=1, how bench/mutation.py's numba-kernels target mutates them).
+COMPILED_ONLY = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="an llvmlite intrinsic: compiled code only")
 
 
 def codes(rng, shape, dtype, extreme: bool):
@@ -385,6 +389,7 @@ def test_layout_conversion_matches_numpy_transpose(n, c, h, w, dtype, seed):
 
 @given(n=st.integers(1, 3), r=st.integers(1, 5), s=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=40, deadline=None)
+@COMPILED_ONLY
 def test_16x16_block_transpose_matches_numpy(n, r, s, seed):
     # the 16 x 16 shuffle transpose (rows and columns multiples of 16): a wrong interleave mask or round
     # count moves bytes within a block, a wrong block address moves whole blocks; both show here
@@ -397,6 +402,7 @@ def test_16x16_block_transpose_matches_numpy(n, r, s, seed):
     np.testing.assert_array_equal(y, x.transpose(0, 2, 1))
 
 
+@COMPILED_ONLY
 def test_layout_conversion_takes_the_register_transpose():
     # the shapes the fast path exists for (MobileNetV2's stem input is 3-channel: numpy's copy)
     assert transposes_fast(np.zeros((1, 64, 56 * 56), np.int8))
