@@ -521,3 +521,22 @@ def test_conv2d_long_reduction_in_row_tiles(tiny_tiles):
     p.op("g", "bpu.conv2d", ["x", "wg"], ((2, 6, 5, 6), "i32"), {**conv, "groups": 2})
     with conv_row_tiles(tiny_tiles):
         assert_same(p.module(["y", "g"]), codes(rng, (2, 160, 5, 6), "i8", True))
+
+
+
+def test_quantize_kernels_agree_on_nan_and_infinities():
+    """Both runtimes refuse NaN / inf model inputs, but the quantize kernels themselves must still agree on them
+    (a float island's output is quantized mid-program): the reference cast a NaN's rounding to int64 (undefined:
+    INT64_MIN, then clipped to the range's minimum) where the numba kernel gives 0; +-inf saturate."""
+    from irq.runtime.numba.kernels.requantize import quantize as numba_quantize
+    from irq.runtime.reference.ops import quantize as reference_quantize
+
+    p = ProgramText([("x", (1, 6), "f32")])
+    p.op("q", "bpu.quantize", ["x"], ((1, 6), "i8"), {"scale": 0.5})
+    op = next(o for o in p.module(["q"]).walk() if o.name == "bpu.quantize")
+    x = np.array([[np.nan, np.inf, -np.inf, 1.0, -np.nan, 200.0]], dtype=np.float32)
+    want = reference_quantize(op, x)
+    got = np.zeros(6, dtype=np.int64)
+    numba_quantize(x.ravel(), 0.5, -128, 127, got)
+    np.testing.assert_array_equal(want.ravel(), got)
+    np.testing.assert_array_equal(got, [0, 127, -128, 2, 0, 127])

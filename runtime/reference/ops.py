@@ -65,7 +65,8 @@ def constant(op) -> np.ndarray:
 def quantize(op, x: np.ndarray) -> np.ndarray:
     q = np.rint(x.astype(np.float32).astype(np.float64) / np.float64(attr(op, "scale")))
     lo, hi = storage_range(result_bits(op))
-    return np.clip(q, lo, hi).astype(np.int64)
+    # NaN has no code: 0, as the numba kernel gives (casting it to int64 is undefined: INT64_MIN here)
+    return np.clip(np.where(np.isnan(q), 0.0, q), lo, hi).astype(np.int64)
 
 
 @impl("bpu.dequantize")
