@@ -363,3 +363,17 @@ probe("Tensor.expand new dims", lambda m, x: x.expand(3, -1, -1, -1), X3)
 probe("Tensor.expand_as", lambda m, x: x[:, :, :1].expand_as(x), X3)
 probe("Tensor.repeat", lambda m, x: x.repeat(1, 2, 1), X3)
 probe("Tensor.repeat new dims", lambda m, x: x.repeat(2, 1, 1, 2), X3)
+
+# -- products spelled otherwise, unflatten, adaptive max pooling (irq/frontend/product_mapping.py, view_mapping.py)
+_AFFINE = lambda: {"w": nn.Parameter(torch.randn(4, 5)), "b": nn.Parameter(torch.randn(5))}  # noqa: E731
+probe("torch.addmm", lambda m, x: torch.addmm(m.b, x, m.w), X2, mods=_AFFINE)
+probe("Tensor.addmm alpha", lambda m, x: m.b.addmm(x, m.w, alpha=0.5), X2, mods=_AFFINE)
+probe("torch.baddbmm", lambda m, x: torch.baddbmm(x[:, :, :1], x, x.transpose(1, 2), alpha=0.25), X3)
+probe("Tensor.baddbmm beta 0", lambda m, x: x[:, :, :1].baddbmm(x, x.transpose(1, 2), beta=0, alpha=2.0), X3)
+probe("torch.einsum", lambda m, x: torch.einsum("bnd,bmd->bnm", x, x * 2), X3)
+probe("torch.unflatten", lambda m, x: torch.unflatten(x, 2, (2, 3)), X3)
+probe("Tensor.unflatten", lambda m, x: x.unflatten(-1, (3, -1)), X3)
+probe("nn.Unflatten", lambda m, x: m.u(x), X3, mods=lambda: {"u": nn.Unflatten(1, (5, 1))})
+# export keeps aten.adaptive_max_pool2d (values and indices) as one opaque call
+probe("F.adaptive_max_pool2d", lambda m, x: F.adaptive_max_pool2d(x, (2, 4)), X4, opaque_ok=True)
+probe("nn.AdaptiveMaxPool2d", lambda m, x: m.p(x), X4, mods=lambda: {"p": nn.AdaptiveMaxPool2d(4)}, opaque_ok=True)
