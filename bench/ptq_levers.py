@@ -37,6 +37,7 @@ LEVERS: dict[str, dict] = {
     "biascorr": {"bias_correction": True},
     "percentile": {"observer": "percentile"},
     "int16x16": {"int16_budget": 16},
+    "int16x14": {"int16_budget": 14},
     "noada": {"adaround_iters": 0},
     "rank8": {"n_sensitivity": 8},
     "adaround100": {"adaround_iters": 100},
