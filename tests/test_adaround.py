@@ -8,6 +8,8 @@ deployed program still equals VALIDATION bit for bit.
 
 from __future__ import annotations
 
+import copy
+
 import irq.runtime.reference as reference_runtime
 import numpy as np
 import pytest
@@ -157,3 +159,35 @@ def test_block_reconstruction_lowers_the_block_output_error_and_deploys_as_valid
     program = irq.convert(qat, march="bayes")
     deployed, = reference_runtime.run(program, x[:1].numpy())
     np.testing.assert_array_equal(deployed, y[:1].numpy())
+
+
+#: consecutive layers whose inputs depend on the learned rounding of the one before, one with a residual
+CHAIN = ["features.2.conv.0.0", "features.2.conv.1.0", "features.2.conv.2", "features.3.conv.0.0",
+         "features.3.conv.2"]
+
+
+def test_one_paused_forward_captures_what_a_forward_per_layer_captures():
+    """Layer-wise AdaRound captures every layer's inputs from one forward of the model that pauses before each
+    layer (irq.quant.adaround_capture). It must learn exactly what capturing each layer with its own forward
+    learns (the path block reconstruction keeps, used here through chains of one layer): a pause after a
+    layer's node would compute later layers' inputs with its nearest weights. And each model (the prepared
+    one and the float copy) runs once per calibration batch, not once per layer."""
+    model = _model()
+    g = torch.Generator().manual_seed(4)
+    calib = torch.randn(8, 3, 32, 32, generator=g)
+    qat = calibrate(irq.prepare(model, (calib[:1],), qconfig=BASE, check_model=False), [calib], progress=False)
+    per_layer = copy.deepcopy(qat)
+    forwards = []
+    hook = qat.get_submodule("x.input_quant").register_forward_hook(lambda *_: forwards.append(1))
+    try:
+        one = irq.quant.adaround(qat, list(calib.split(4)), iters=20, owners=CHAIN)
+    finally:
+        hook.remove()
+    two = irq.quant.adaround(per_layer, list(calib.split(4)), iters=20, owners=CHAIN, blocks=True,
+                             max_block_layers=1)
+    assert [r.owner for r in one.layers] == CHAIN and sum(not r.kept_nearest for r in one.layers) >= 2
+    assert [(r.nearest_error, r.learned_error, r.kept_nearest) for r in one.layers] == \
+        [(r.nearest_error, r.learned_error, r.kept_nearest) for r in two.layers]
+    a, b = qat.state_dict(), per_layer.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert len(forwards) == 2 * 2  # two batches, through the prepared model and its float copy
