@@ -82,21 +82,20 @@ def _dequantize(p: Planner, op) -> None:
 
 
 # -- element-wise ------------------------------------------------------------------------------
-def _binary_operands(p: Planner, op):
-    """Flat same-length operand views and the output slot; broadcasts are expanded per run into staging."""
-    a_v, b_v = op.operands
-    sa, sb, so = p.shape(a_v), p.shape(b_v), p.shape(op.results[0])
-    if sa == sb == so:
-        a = p.input(a_v)
-        b = p.input(b_v, a.layout)
-        out = p.new_slot(op.results[0], a.layout)
-        return a.flat(), b.flat(), out.flat(), (lambda: None)
-    a, b = p.input(a_v, PLAIN), p.input(b_v, PLAIN)
+def flat_operands(p: Planner, op):
+    """Flat same-length views of every operand and of the output slot, plus a staging step that expands the
+    broadcast operands into planned buffers (run before the kernel on every call)."""
+    so = tuple(p.shape(op.results[0]))
+    if all(tuple(p.shape(v)) == so for v in op.operands):
+        first = p.input(op.operands[0])
+        slots = [first] + [p.input(v, first.layout) for v in op.operands[1:]]
+        out = p.new_slot(op.results[0], first.layout)
+        return [s.flat() for s in slots], out.flat(), (lambda: None)
+    slots = [p.input(v, PLAIN) for v in op.operands]
     out = p.new_slot(op.results[0], PLAIN)
-    stages = []
-    flats = []
-    for s in (a, b):
-        if s.shape == so:
+    stages, flats = [], []
+    for s in slots:
+        if tuple(s.shape) == so:
             flats.append(s.flat())
         else:
             buf = np.empty(so, s.dtype)
@@ -106,7 +105,13 @@ def _binary_operands(p: Planner, op):
     def stage():
         for src, dst in stages:
             np.copyto(dst, np.broadcast_to(src, dst.shape))
-    return flats[0], flats[1], out.flat(), stage
+    return flats, out.flat(), stage
+
+
+def _binary_operands(p: Planner, op):
+    """Flat same-length operand views and the output slot; broadcasts are expanded per run into staging."""
+    (a, b), out, stage = flat_operands(p, op)
+    return a, b, out, stage
 
 
 @handles("bpu.add", "bpu.sub")

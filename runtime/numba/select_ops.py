@@ -9,40 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels.select import PREDICATE_CODES, compare_tensors, compare_threshold, select_codes
-from .ops import _attr, handles
-from .planner import PLAIN, Planner
-
-
-def _flat_operands(p: Planner, op):
-    """Flat same-length views of every operand and of the output slot, plus a staging step that expands the
-    broadcast operands into planned buffers (run before the kernel on every call)."""
-    so = p.shape(op.results[0])
-    shapes = [p.shape(v) for v in op.operands]
-    if all(s == so for s in shapes):
-        first = p.input(op.operands[0])
-        slots = [first] + [p.input(v, first.layout) for v in op.operands[1:]]
-        out = p.new_slot(op.results[0], first.layout)
-        return [s.flat() for s in slots], out.flat(), (lambda: None)
-    slots = [p.input(v, PLAIN) for v in op.operands]
-    out = p.new_slot(op.results[0], PLAIN)
-    stages, flats = [], []
-    for s in slots:
-        if tuple(s.shape) == tuple(so):
-            flats.append(s.flat())
-        else:
-            buf = np.empty(so, s.dtype)
-            stages.append((s.array, buf))
-            flats.append(buf.reshape(-1))
-
-    def stage():
-        for src, dst in stages:
-            np.copyto(dst, np.broadcast_to(src, dst.shape))
-    return flats, out.flat(), stage
+from .ops import _attr, flat_operands, handles
+from .planner import Planner
 
 
 @handles("bpu.compare")
 def _compare(p: Planner, op) -> None:
-    ins, o, stage = _flat_operands(p, op)
+    ins, o, stage = flat_operands(p, op)
     pred = PREDICATE_CODES[_attr(op, "predicate")]
     if len(ins) == 1:
         t = np.int64(_attr(op, "threshold"))
@@ -62,7 +35,7 @@ def _compare(p: Planner, op) -> None:
 
 @handles("bpu.select")
 def _select(p: Planner, op) -> None:
-    (c, a, b), o, stage = _flat_operands(p, op)
+    (c, a, b), o, stage = flat_operands(p, op)
 
     def run():
         stage()
