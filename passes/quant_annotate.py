@@ -102,6 +102,7 @@ class Annotator:
         self.module_types = module_types
         self.quantized: set[Value] = set()
         self.inserted = 0
+        self.constant_data: dict[Value, Value] = {}  # a constant used as data -> its one data fake-quant
         self.float_ops = 0
         #: every owner a qconfig was resolved for (QConfigRules.unmatched reports rules matching none)
         self.owners: list[OwnerInfo] = []
@@ -230,9 +231,16 @@ class Annotator:
             if base == "layer_norm" and spec.dtype == "qint8":
                 spec = replace(spec, dtype="qint16")
             if producer is not None and producer.name == "torch.constant":
-                # this use only: the same parameter may also be another op's bias (an LSTM's b_hh is data in
-                # its first step and the bias of every later one), which must keep reading the float constant
+                # data uses only: the same parameter may also be another op's bias (an LSTM's b_hh is data in
+                # its first step and the bias of every later one), which must keep reading the float constant;
+                # every data use of it shares one quantizer (one set of codes in the program)
+                shared = self.constant_data.get(v)
+                if shared is not None:
+                    op.set_operand(i, shared)
+                    continue
                 self.insert_for_use(op, i, owner, slot, spec, rule, None)
+                self.constant_data[v] = op.operands[i]
+                self.quantized.add(op.operands[i])
                 continue
             self.insert(v, owner, slot, spec, rule)
         if not op.results or not _is_float_tensor(op.results[0]):
