@@ -6,7 +6,7 @@ buffer — quantizes fine: quant-annotate observes the view's result as a consta
 only turns a *constant* into codes, and saw a view op whose input was not quantized, so such a model
 failed to convert. After QAT nothing trains any more, so at convert time the view can be evaluated once:
 this pass replaces each movement op whose tensor operand is a `torch.constant` (and that takes no runtime
-size operand) by a `torch.constant` holding its result, repeatedly, so chains fold too. Only ops that move
+size operand) by a `torch.constant` holding its result, in program order, so chains fold too. Only ops that move
 data without arithmetic are folded (the values are the constant's own float32 values), so VALIDATION,
 which quantized the same values, and the deployed codes agree bit for bit. The original constant stays
 (it is model state); dead views are erased.
@@ -92,32 +92,28 @@ def evaluate(op: Operation, data: np.ndarray) -> list[np.ndarray] | None:
 def fold_constant_views(root: Operation) -> int:
     """Fold every movement op of a constant under `root` into constants; returns how many were folded."""
     folded = 0
-    changed = True
-    while changed:
-        changed = False
-        for op in list(root.walk()):
-            if op.parent is None or op.name.split(".", 1)[-1] not in _MOVEMENT or not op.name.startswith("torch."):
-                continue
-            if len(op.operands) != 1:  # runtime sizes (a reshape to x.shape[0]) depend on the input
-                continue
-            source = getattr(op.operands[0], "op", None)
-            data = _data(source)
-            results = evaluate(op, data) if data is not None else None
-            if results is None or [tuple(r.shape) for r in results] != [tuple(r.type.shape) for r in op.results]:
-                continue
-            stem = source.key or source.results[0].name_hint or "constant"
-            key = f"{stem}.{op.name.split('.', 1)[1]}{folded}"
-            for i, (res, value) in enumerate(zip(op.results, results)):
-                t = TensorType(tuple(value.shape), f32)
-                name = f"{key}.{i}" if len(results) > 1 else key
-                attr = DenseResourceElementsAttr.from_array(name, t, np.ascontiguousarray(value, dtype=np.float32))
-                c = tdl.ConstantOp(attr, kind="constant", location=op.location)
-                c.results[0].name_hint = name
-                op.parent.insert_before(op, c)
-                res.replace_all_uses_with(c.results[0])
-            op.erase()
-            folded += 1
-            changed = True
+    for op in list(root.walk()):  # program order: a folded result is a constant for the views after it
+        if op.parent is None or op.name.split(".", 1)[-1] not in _MOVEMENT or not op.name.startswith("torch."):
+            continue
+        if len(op.operands) != 1:  # runtime sizes (a reshape to x.shape[0]) depend on the input
+            continue
+        source = getattr(op.operands[0], "op", None)
+        data = _data(source)
+        results = evaluate(op, data) if data is not None else None
+        if results is None or [tuple(r.shape) for r in results] != [tuple(r.type.shape) for r in op.results]:
+            continue
+        stem = source.key or source.results[0].name_hint or "constant"
+        key = f"{stem}.{op.name.split('.', 1)[1]}{folded}"
+        for i, (res, value) in enumerate(zip(op.results, results)):
+            t = TensorType(tuple(value.shape), f32)
+            name = f"{key}.{i}" if len(results) > 1 else key
+            attr = DenseResourceElementsAttr.from_array(name, t, np.ascontiguousarray(value, dtype=np.float32))
+            c = tdl.ConstantOp(attr, kind="constant", location=op.location)
+            c.results[0].name_hint = name
+            op.parent.insert_before(op, c)
+            res.replace_all_uses_with(c.results[0])
+        op.erase()
+        folded += 1
     return folded
 
 
