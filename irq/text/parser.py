@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import irq.text.verbatim  # noqa: E402,F401,I001
 from irq.diagnostics import ParseError
 from irq.ir.block import Region
-from irq.ir.location import Location, SourceText
+from irq.ir.location import FileLineColLoc, Location, SourceText
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import Type
 from irq.text.asm_parser import OpAsmParser
@@ -85,7 +85,7 @@ class Reducer(FastStatements, ValueReducer):
         else:  # fast_op SEP
             op, loc = c[0], None
         entry = s.op_stack.pop()
-        op.location = loc if loc is not None else s.op_location(entry.pos)
+        op.location = loc if loc is not None else s.op_location(entry.name_pos)
         groups = entry.results
         if groups:
             results = op.results
@@ -142,7 +142,7 @@ class Reducer(FastStatements, ValueReducer):
         groups = s.next_results
         s.next_results = None
         pos = groups[0][2] if groups else tok.pos
-        s.op_stack.append(OpEntry(name, groups, pos))
+        s.op_stack.append(OpEntry(name, groups, pos, tok.pos))
 
     def generic_name(self, c):
         tok = c[0]
@@ -331,7 +331,8 @@ class Reducer(FastStatements, ValueReducer):
                 name = tok.value[1:]
                 if "#" in name:
                     raise s.error(tok.pos, "block argument names cannot carry a result number")
-                arg = block.add_argument(t, loc)
+                # no `loc(...)`: the argument's name token, where MLIR's parser places it
+                arg = block.add_argument(t, loc if loc is not None else s.op_location(tok.pos))
                 s.define(name, [arg], tok.pos)
         return None
 
@@ -491,6 +492,8 @@ def _finish(state: ParseState) -> ModuleOp:
         module = ops[0]
     else:
         module = ModuleOp()
+        # MLIR's parser places the module it wraps top-level ops in at line 0, column 0 of the file
+        module.location = FileLineColLoc(state.source.filename, 0, 0)
         body = module.body
         for op in ops:
             body.append(op)
