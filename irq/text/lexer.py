@@ -335,6 +335,8 @@ class Lexer(Scanner):
             yield tok
         if stack:
             kind, opened = stack[-1]
+            if stack[0][0] == RES and text[: missing_token_position(text, n)].endswith(("{-#", "{", ",")):
+                raise self.error(*file_metadata_key_error(text, n))  # a key is what the input lacks
             raise self.error(
                 missing_token_position(text, n),
                 f"unexpected end of input: '{_OPENERS[kind]}' opened at line {self.line_col(opened)[0]} is not closed",
@@ -387,3 +389,18 @@ def _code_length(line: str) -> int:
             return i
         i += 1
     return n
+
+
+def file_metadata_key_error(text: str, pos: int) -> tuple[int, str] | None:
+    """MLIR's error where a key is missing inside a `{-# ... #-}` file metadata section, or None
+    when `pos` is not inside one: "expected identifier key in file metadata dictionary" at its top
+    level, "... for 'resource' entry" inside a group. MLIR's parser emits these at the offending
+    token itself (at the end of the input: its last character), not after the token before it as
+    a missing token is reported (IR/invalid-file-metadata.mlir; checked against MLIR C++)."""
+    opened = text.rfind("{-#", 0, pos)
+    if opened < 0 or text.rfind("#-}", opened, pos) >= 0:
+        return None
+    inside = text[opened + 3 : pos]
+    depth = inside.count("{") - inside.count("}")  # blobs are hex strings, keys have no braces
+    where = "in file metadata dictionary" if depth <= 0 else "for 'resource' entry"
+    return min(pos, max(len(text) - 1, 0)), f"expected identifier key {where}"
