@@ -208,6 +208,20 @@ def _round_ties_exactly(items: list[str], values: np.ndarray, arr: np.ndarray, e
             out[i] = float_bits(decimal_value(items[i], et.kind), et.kind)
 
 
+def _low_bits(arr: np.ndarray, et: IntegerType) -> np.ndarray:
+    """The values of a hex literal's elements of a width narrower than their bytes (`i4` in one
+    byte, `i12` in two): MLIR reads a signless or signed element's low `width` bits, sign-extended
+    (`"0x0F" : tensor<1xi4>` is -1, `"0x1F"` too). The whole bytes were kept before, a value out of
+    the type's range: a wrong number with no error. An unsigned element keeps its whole bytes, as
+    MLIR C++ keeps them (`"0x18" : tensor<1xui4>` is 24 there; tests/test_mlir_hex_narrow_ints.py)."""
+    if et.signedness == "u":
+        return arr
+    w = et.width
+    bits = arr.view(np.dtype(f"u{arr.dtype.itemsize}")) & ((1 << w) - 1)
+    sign = 1 << (w - 1)
+    return ((bits.astype(np.int64) ^ sign) - sign).astype(arr.dtype)
+
+
 def parse_dense(token: str, type: Type) -> DenseElementsAttr:
     """Build the attribute for a `dense<...>` token and its `: type`."""
     if not isinstance(type, ShapedType) or not type.has_static_shape:
@@ -243,6 +257,8 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
             raise BodySyntaxError(base, f"hex dense literal has {len(raw)} bytes, {type} needs {n * dt.itemsize}")
         if is_wide_int(et):
             arr = canonical_wide_bytes(arr, et)
+        elif isinstance(et, IntegerType) and 1 < et.width < 8 * dt.itemsize:
+            arr = _low_bits(arr, et)
         return DenseElementsAttr(type, arr)
     if not stripped.startswith("["):
         if stripped == "":
