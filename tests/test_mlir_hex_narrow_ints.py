@@ -67,6 +67,36 @@ def test_the_upstream_i4_constant_round_trips():
     assert print_module(irq.parse_module(once), generic=True) == once
 
 
+def _large(width: int, signed: str = "") -> tuple[str, list[int]]:
+    """A literal large enough that both printers write it in hex, and its values."""
+    half = 1 << (width - 1)
+    values = [(i * 7) % (2 * half) - half for i in range(300)]
+    return f"dense<[{', '.join(map(str, values))}]> : tensor<300x{signed or 'i'}{width}>", values
+
+
+@pytest.mark.parametrize("width,signed", [(4, ""), (7, "si"), (12, "")])
+def test_hex_is_written_with_the_low_bits_only(width, signed):
+    """A large value prints in hex as MLIR writes it: -1 in `i4` is the byte 0x0F, not 0xFF."""
+    literal, values = _large(width, signed)
+    text = _attr_text(literal)
+    assert text.startswith('dense<"0x')
+    nbytes = 1 if width <= 8 else 2
+    raw = bytes.fromhex(text[9 : text.index('"', 9)])
+    got = [int.from_bytes(raw[i : i + nbytes], "little") for i in range(0, len(raw), nbytes)]
+    assert got == [v & ((1 << width) - 1) for v in values]
+    assert _attr_text(text) == text  # reads back to the same values
+
+
+@pytest.mark.parametrize("width,signed", [(4, ""), (7, "si"), (12, "")])
+def test_mlir_writes_the_same_hex(width, signed):
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    ctx = ir.Context()
+    ctx.allow_unregistered_dialects = True
+    literal, _ = _large(width, signed)
+    module = ir.Module.parse(f'"t.a"() {{v = {literal}}} : () -> ()', ctx)
+    assert str(module.body.operations[0].attributes["v"]) == _attr_text(literal)
+
+
 @pytest.mark.parametrize(
     "literal,expected", CASES + UNSIGNED_WHOLE_BYTES, ids=[c[0] for c in CASES + UNSIGNED_WHOLE_BYTES]
 )
