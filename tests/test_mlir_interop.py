@@ -131,15 +131,17 @@ def test_most_cases_are_located_by_both():
     assert len(LOCATED) >= 40
 
 
+@pytest.mark.parametrize("generic", [True, False])
 @pytest.mark.parametrize("case,text", LOCATED, ids=[c[0] for c in LOCATED])
-def test_mlir_locates_every_op_and_argument_as_irq(case: str, text: str):
+def test_mlir_locates_every_op_and_argument_as_irq(case: str, text: str, generic: bool):
     """Read from the same text, every op, block or function argument and the module get the
     location MLIR C++ gives them, the implicit ones included (an op at its name, an argument at
-    its `%name`, the wrapping module at line 0; docs/design.md, "Implicit locations")."""
+    its `%name`, the wrapping module at line 0; docs/design.md, "Implicit locations"), printed in
+    the same order in either form."""
     ctx = ir.Context()
     ctx.allow_unregistered_dialects = True
     theirs = ir.Module.parse(text, ctx).operation.get_asm(
-        enable_debug_info=True, use_local_scope=True, print_generic_op_form=True
+        enable_debug_info=True, use_local_scope=True, print_generic_op_form=generic
     )
-    mine = irq.print_module(irq.parse_module(text, filename="-"), generic=True, debuginfo=True, local_scope=True)
+    mine = irq.print_module(irq.parse_module(text, filename="-"), generic=generic, debuginfo=True, local_scope=True)
     assert _LOC.findall(mine) == _LOC.findall(theirs)
