@@ -14,6 +14,8 @@ Upstream files these cover (cases written for irq, not copied):
   wraps top-level ops is at line 0, column 0 of the file (irq: `loc(unknown)`).
 * A block argument built without a location prints MLIR's default, `loc(unknown)`, so text printed
   with locations reads back to the same locations.
+* An argument written with `loc(...)` keeps it, also through `#loc` aliases defined after their use
+  (in a function signature and in a block label), as MLIR prints it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ CASES = {
         '    %1 = "t.inner"(%arg0, %arg2) : (i32, i32) -> i32\n'
         '    "t.yield"(%1) : (i32) -> ()\n'
         "}) : () -> i64\n"
+    ),
+    # located arguments keep their locations, through aliases defined after their use too
+    "argument_aliases_defined_later": (
+        "func.func @f(%arg0: i32 loc(#loc1), %arg1: i32) -> i32 {\n"
+        '  "t.r"() ({\n'
+        "  ^bb0(%arg2: i32 loc(#loc2), %arg3: f32):\n"
+        '    "t.y"() : () -> ()\n'
+        "  }) : () -> ()\n"
+        "  return %arg0 : i32\n"
+        "}\n"
+        '#loc1 = loc("x.py":3:4)\n'
+        '#loc2 = loc("n"(#loc1))\n'
     ),
     "results_before_the_op_name": (
         "func.func @h(%arg0: i32) -> i32 {\n"
