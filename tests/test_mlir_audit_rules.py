@@ -67,3 +67,34 @@ def test_an_error_of_irq_own_dialects_stays_in_scope(tmp_path):
     )
     c = _counts(tmp_path, "// RUN: mlir-opt %s -verify-diagnostics\n\n" + chunk)
     assert (c.foreign, c.invalid_total, c.invalid_at_line) == (0, 1, 1)
+
+
+def _interop():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "mlir_audit_interop", Path(__file__).resolve().parents[1] / "bench" / "mlir_audit_interop.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    return module
+
+
+def test_the_interop_check_agrees_on_located_and_unlocated_ir():
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    text = (
+        'func.func @f(%a: i32, %b: i32 loc("b.py":2:2)) -> i32 {\n'
+        "  %0 = arith.addi %a, %b : i32\n"
+        '  %1 = "t.r"(%0) ({\n  ^bb0(%x: i32):\n    "t.y"() : () -> ()\n  }) : (i32) -> i32\n'
+        "  return %1 : i32\n}\n"
+    )
+    assert _interop().check_chunk(ir, text) == ("checked", None)
+
+
+def test_the_interop_check_reports_a_difference():
+    """A fused location MLIR normalizes (one part, no metadata) is reported, not passed over."""
+    ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+    status, why = _interop().check_chunk(ir, '"t.a"() : () -> () loc(fused["a.py":1:1])\n')
+    assert status == "checked" and why is not None and "locations differ" in why
