@@ -6,9 +6,10 @@ Each verdict, line and column is MLIR C++'s (iree-base-compiler), checked when i
   rejected it.
 * Where a key is expected (a group name, a dialect name, a resource name), MLIR's parser reports
   "expected identifier key in file metadata dictionary" / "... for 'resource' entry" at the token
-  found instead (at the end of the input: its last character). irq reported "unexpected ..."
-  after the token before it, one line early for a key on its own line, and for a section cut off
-  at the end "'{-#' ... is not closed" at the `{-#`.
+  found instead (at the end of the input: its last character), and where a blob is expected after
+  its key, "expected hex string blob for key '...'" (at the end of the input: one past its last
+  character). irq reported "unexpected ..." after the token before it, one line early for a key on
+  its own line, and for a section cut off at the end "'{-#' ... is not closed" at the `{-#`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,42 @@ KEY_ERRORS = [
         24,
         "expected identifier key for 'resource' entry",
     ),
+    (
+        "section_cut_off_after_blanks",
+        "{-#\n  dialect_resources: {\n  ",
+        3,
+        2,
+        "expected identifier key for 'resource' entry",
+    ),
+    # a blob missing after its key: at the token found, and at the end of the input one past it
+    (
+        "blob_missing",
+        "{-#\n  dialect_resources: {\n    builtin: {\n      b1: \n    }\n  }\n#-}\n",
+        5,
+        5,
+        "expected hex string blob for key 'b1'",
+    ),
+    (
+        "quoted_key_blob_missing",
+        '{-#\n  dialect_resources: {\n    builtin: {\n      "a b": }\n  }\n#-}\n',
+        4,
+        14,
+        "expected hex string blob for key 'a b'",
+    ),
+    (
+        "blob_cut_off",
+        "{-#\n  dialect_resources: {\n    builtin: {\n      b2:",
+        4,
+        10,
+        "expected hex string blob for key 'b2'",
+    ),
+    (
+        "blob_cut_off_after_a_comment",
+        "{-#\n  dialect_resources: {\n    builtin: {\n      b3: // none\n",
+        5,
+        1,
+        "expected hex string blob for key 'b3'",
+    ),
 ]
 
 
@@ -65,7 +102,7 @@ def _error(text: str) -> ParseError:
 
 
 @pytest.mark.parametrize("name,text,line,col,message", KEY_ERRORS, ids=[c[0] for c in KEY_ERRORS])
-def test_a_missing_key_is_reported_at_the_token_found(name, text, line, col, message):
+def test_a_missing_key_or_blob_is_reported_at_the_token_found(name, text, line, col, message):
     e = _error(text)
     assert (e.line, e.column) == (line, col)
     assert e.message == message

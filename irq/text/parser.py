@@ -28,7 +28,7 @@ from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
 from irq.text.fast_statements import FastStatements
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
-from irq.text.lexer import Lexer, Tok, file_metadata_key_error, missing_token_position
+from irq.text.lexer import Lexer, Tok, file_metadata_error, missing_token_position
 from irq.text.parse_state import OpEntry, ParseState, inherent_to_properties, unexpected_error
 from irq.text.reduce_values import ValueReducer
 from irq.text.replay import make_plan
@@ -445,8 +445,8 @@ def parse_with_aliases(
         tok = e.token
         found = "end of input" if tok.type == "$END" else _describe_token(tok)
         expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected if x != "FAST_OP"})
-        if "BARE_ID" in e.expected and (key_error := file_metadata_key_error(text, tok.pos)) is not None:
-            raise lexer.error(*key_error, expected) from None
+        if "BARE_ID" in e.expected and (missing := file_metadata_error(text, tok.pos)) is not None:
+            raise lexer.error(*missing, expected) from None
         raise lexer.error(missing_token_position(text, tok.pos), f"unexpected {found}", expected) from None
     except RecursionError:
         raise lexer.error(state.op_stack[-1].pos if state.op_stack else 0, "input nested too deeply to parse") from None
