@@ -11,15 +11,19 @@ its kind:
   prints the same generic text);
 * an *invalid* chunk (`expected-error`) must be rejected, by the parser or the
   verifier, and at a line one of its `expected-error` annotations names (messages
-  are irq's own, so only the line is compared).
+  are irq's own, so only the line is compared); a file run as `not mlir-opt %s`
+  without annotations is invalid as a whole, rejected at any line.
 
 Chunks that write a foreign dialect's op in custom form (`affine.for`, `test.op %x`,
 `memref.alloc`) say nothing about irq's syntax and are counted apart; generic ops of
-any dialect and opaque `!d.t` / `#d.a` types and attributes are in scope. So are invalid
-chunks whose every expected error is a rule of MLIR's test dialect (an ODS constraint of
-a `test.*` op: "failed to satisfy constraint", "allowed ... cases", `test::` enums), which
-irq, not having that dialect, cannot know: they are counted apart too (IR/attribute.mlir). Parsing
-allows unregistered dialects (`-allow-unregistered-dialect`, which most of these
+any dialect and opaque `!d.t` / `#d.a` types and attributes are in scope. Counted apart
+too, as rules irq, not having those dialects, cannot know: invalid chunks whose every
+expected error is a rule of MLIR's test dialect (an ODS constraint of a `test.*` op:
+"failed to satisfy constraint", "allowed ... cases", `test::` enums; IR/attribute.mlir) or
+sits on a generic op of another upstream dialect (`"affine.apply"`; IR/invalid-ops.mlir)
+or uses that dialect's attributes (`#dlti.dl_spec`; IR/module-op.mlir), and chunks using
+the test dialect's attributes or resources (IR/*file-metadata*.mlir). Parsing allows
+unregistered dialects (`-allow-unregistered-dialect`, which most of these
 files pass; MLIR's test dialect is registered in its own runs).
 
 MLIR's files are not vendored (license and size): pass the folder or files holding
@@ -54,8 +58,25 @@ _TEST_DIALECT_RULE = re.compile(
     r"failed to satisfy constraint|allowed \d+-bit signless integer cases|test::|TestBitEnum"
     r"|invalid to use 'test\."  # the test dialect's attribute verifier (IR/invalid-func-op.mlir)
 )
+#: a file MLIR must fail on without naming where (`// RUN: not mlir-opt %s`, no annotation): each of
+#: its chunks is invalid, and a rejection at any line counts (IR/fail-invalid-tensor-encoding.mlir)
+_RUN_MUST_FAIL = re.compile(r"//\s*RUN:\s*not\s+mlir-opt\b")
 #: dialects whose custom forms irq knows (the others are foreign in the audit)
 OWN_DIALECTS = frozenset({"builtin", "func", "arith", "quant"})
+#: MLIR's other upstream dialects: an expected error on a generic op of one of them is that
+#: dialect's verifier rule (`"affine.apply"` without its map), which irq, without the dialect, cannot know
+_MLIR_DIALECTS = (
+    "acc|affine|amdgpu|amx|arm_neon|arm_sme|arm_sve|async|bufferization|cf|complex|dlti|emitc|gpu|index|irdl"
+    "|linalg|llvm|math|memref|mesh|ml_program|mpi|nvgpu|nvvm|omp|pdl|pdl_interp|ptr|rocdl|scf|shape|shard|smt"
+    "|sparse_tensor|spirv|tensor|tosa|transform|ub|vector|x86vector|xegpu"
+)
+_FOREIGN_GENERIC = re.compile(rf'"(?:{_MLIR_DIALECTS})\.\w')
+#: an attribute of another upstream dialect in an invalid chunk: the error is that dialect's rule
+#: (two `#dlti.dl_spec` data layouts on one module; IR/module-op.mlir)
+_FOREIGN_ATTRIBUTE = re.compile(rf"#(?:{_MLIR_DIALECTS})\.\w")
+#: MLIR's test dialect (registered in mlir-opt's runs, not in the MLIR C++ the tests run): its
+#: attributes and its resource section (`test: {blob: "0x..."}` under `dialect_resources`)
+_TEST_DIALECT_USE = re.compile(r"#test\.|^\s*test\s*:\s*\{", re.M)
 
 
 @dataclass
@@ -91,6 +112,16 @@ def _only_test_dialect_rules(chunk: str) -> bool:
     from irq.cli.verify_diagnostics import _expectations
     messages = [msg for sev, _line, msg, _at in _expectations(chunk, 0) if sev == "error"]
     return bool(messages) and all(_TEST_DIALECT_RULE.search(m) for m in messages)
+
+
+def _only_foreign_generic_ops(chunk: str, offset: int) -> bool:
+    """Whether every `expected-error` of the chunk points at a generic op of another MLIR dialect."""
+    lines = chunk.splitlines()
+    targets = expected_error_lines(chunk, offset)
+    return bool(targets) and all(
+        0 < t - offset <= len(lines) and _FOREIGN_GENERIC.search(lines[t - offset - 1].split("//", 1)[0])
+        for t in targets
+    )
 
 
 def expected_error_lines(chunk: str, offset: int) -> set[int]:
@@ -159,14 +190,18 @@ def audit_file(path: Path, only: str | None = None) -> FileCounts:
     ctx = default_context().copy(allow_unregistered=True)
     counts = FileCounts()
     text = path.read_text(encoding="utf-8")
+    must_fail = bool(_RUN_MUST_FAIL.search(text))
     for chunk, offset in split_chunks(text):
         body = "\n".join(ln for ln in chunk.splitlines() if not ln.lstrip().startswith("// RUN"))
         if not body.strip() or all(ln.lstrip().startswith("//") or not ln.strip() for ln in body.splitlines()):
             continue
-        invalid = bool(_EXPECTED_ERROR.search(chunk))
+        annotated = bool(_EXPECTED_ERROR.search(chunk))
+        invalid = annotated or must_fail
         if only and only != ("invalid" if invalid else "valid"):
             continue
-        if foreign_dialect(chunk) or (invalid and _only_test_dialect_rules(chunk)):
+        if (foreign_dialect(chunk) or _TEST_DIALECT_USE.search(chunk)
+                or (annotated and (_only_test_dialect_rules(chunk) or _only_foreign_generic_ops(chunk, offset)
+                                   or _FOREIGN_ATTRIBUTE.search(chunk)))):
             counts.foreign += 1
             continue
         first = offset + 1
@@ -178,7 +213,7 @@ def audit_file(path: Path, only: str | None = None) -> FileCounts:
                 continue
             counts.invalid_rejected += 1
             targets = expected_error_lines(chunk, offset)
-            if any(line in targets for line, _ in errors):
+            if not annotated or any(line in targets for line, _ in errors):  # `not mlir-opt`: any line
                 counts.invalid_at_line += 1
             else:
                 where = ", ".join(f"{line}: {msg}" for line, msg in errors[:2])

@@ -107,7 +107,7 @@ class FuncOp(Op):
                     # attributes (they print with the entry block's arguments): no alias of their own
                     attrs = NOT_VISITED + attrs + NOT_VISITED
                 text += " " + attrs
-            if entry_args is not None and i < len(entry_args) and entry_args[i].location is not None:
+            if entry_args is not None and i < len(entry_args):
                 text += p.arg_location_suffix(entry_args[i].location)
             args.append(text)
         out.append("(" + ", ".join(args) + ")")

@@ -56,7 +56,7 @@ def _verify_in_child(text: str) -> str:
 
 def test_negative_chunk_count_is_a_located_verify_error():
     out = _verify_in_child(NEGATIVE_CHUNKS)
-    assert "hostile.mlir:2:3: error: 'torch.chunk' op chunk expects `chunks` to be greater than 0, got -1" in out
+    assert "hostile.mlir:2:10: error: 'torch.chunk' op chunk expects `chunks` to be greater than 0, got -1" in out
 
 
 def test_zero_chunk_count_is_a_verify_error():

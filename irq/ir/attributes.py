@@ -264,6 +264,11 @@ class DenseArrayAttr(Attribute):
             for v in vals:
                 if not lo <= v <= hi:
                     raise ValueError(f"value {v} out of range for array<{element_type}>")
+            if element_type.signedness == "" and element_type.width > 1 and any(v > hi >> 1 for v in vals):
+                # a signless element holds its signed reading, as IntegerAttr does and MLIR prints it
+                # (`array<i8: 255>` is `array<i8: -1>`): one value per bit pattern
+                w = element_type.width
+                vals = tuple(v - (1 << w) if v > hi >> 1 else v for v in vals)
         elif isinstance(element_type, FloatType):
             vals = tuple(round_float(float(v), element_type.kind) for v in values)
         else:

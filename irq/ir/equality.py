@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from irq.ir.attributes import Attribute, attributes_equal
+from irq.ir.location import UNKNOWN_LOC
 from irq.ir.operation import Operation
+
+
+def _arg_loc(arg):
+    return UNKNOWN_LOC if arg.location is None else arg.location
 
 
 def _diff(a: Operation, b: Operation, locations: bool) -> str | None:
@@ -48,7 +53,8 @@ def _diff(a: Operation, b: Operation, locations: bool) -> str | None:
                     return f"{where}: block argument types {bx.arg_types} vs {by.arg_types}"
                 for ax, ay in zip(bx.args, by.args):
                     vmap[ax] = ay
-                    if locations and ax.location != ay.location:
+                    # an argument built without a location has MLIR's default, unknown (as printed)
+                    if locations and _arg_loc(ax) != _arg_loc(ay):
                         return f"{where}: block argument location differs"
                 if len(bx) != len(by):
                     return f"{where}: block has {len(bx)} vs {len(by)} ops"

@@ -81,9 +81,9 @@ class FastStatements:
         if s.ctx.ops.get(f.name.value) is not cls and self._custom_class(s, f.name) is not cls:
             return False  # (the first lookup is `_custom_class`'s own first, which a dotted name hits)
         try:
-            op = replay(s, plan, f.operands, SourcePosLoc(s.source, pos))
+            op = replay(s, plan, f.operands, SourcePosLoc(s.source, f.name.pos))
         except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
-            s.op_stack.append(OpEntry(plan.cls.name, [(ref[1:], 1, pos)] if ref else None, pos))
+            s.op_stack.append(OpEntry(plan.cls.name, [(ref[1:], 1, pos)] if ref else None, pos, f.name.pos))
             raise
         _place(s, op, ref, pos)
         return True
@@ -114,7 +114,7 @@ class FastStatements:
             operands = tuple([use(t, ty) for t, ty in zip(operand_toks, inputs)])
             ctx = s.ctx
             cls = ctx.ops.get(name)
-            location = SourcePosLoc(s.source, pos)
+            location = SourcePosLoc(s.source, name_tok.pos)
             if cls is None:
                 dialect = name.partition(".")[0]
                 if "." in name and dialect in ctx.dialects:
@@ -133,7 +133,7 @@ class FastStatements:
                 attrs, props = inherent_to_properties(cls, attrs, props)
                 op = cls.create(operands, ftype.results, attrs, props, (), (), location)
         except BaseException:  # what an error is reported in: the op, as `fast_op` would have entered it
-            s.op_stack.append(OpEntry(name, [(ref[1:], 1, pos)] if ref else None, pos))
+            s.op_stack.append(OpEntry(name, [(ref[1:], 1, pos)] if ref else None, pos, name_tok.pos))
             raise
         if ref is not None and len(op.results) != 1:
             raise s.error(pos, f"operation defines {len(op.results)} results but was provided 1 to bind")
@@ -165,7 +165,9 @@ class FastStatements:
                 groups.append(self.result_group([v] if n is None else [v, None, n]))
         name_tok = f.name
         if isinstance(f, FastCustom):  # as `custom_name` then `custom_op`
-            s.op_stack.append(OpEntry(name_tok.value, groups or None, groups[0][2] if groups else name_tok.pos))
+            s.op_stack.append(
+                OpEntry(name_tok.value, groups or None, groups[0][2] if groups else name_tok.pos, name_tok.pos)
+            )
             plan = f.plan
             if plan is not None:
                 if self._custom_class(s, name_tok) is plan.cls:
@@ -177,7 +179,7 @@ class FastStatements:
         name = raw[1:-1] if "\\" not in raw else s.string_value(name_tok)
         if not name:
             raise s.error(name_tok.pos, "empty operation name is invalid")
-        s.op_stack.append(OpEntry(name, groups or None, groups[0][2] if groups else name_tok.pos))
+        s.op_stack.append(OpEntry(name, groups or None, groups[0][2] if groups else name_tok.pos, name_tok.pos))
         props = None if f.props is None else self._fast_dict(s, f.props)
         attrs = None if f.attrs is None else self._fast_dict(s, f.attrs)
         ftype = f.ftype

@@ -18,6 +18,7 @@ regular lexer cannot do and that keep the grammar small and LALR(1):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from irq.text.lexer_scan import Scanner
@@ -335,6 +336,8 @@ class Lexer(Scanner):
             yield tok
         if stack:
             kind, opened = stack[-1]
+            if stack[0][0] == RES and (missing := file_metadata_error(text, n)) is not None:
+                raise self.error(*missing)  # a key or a blob is what the input lacks
             raise self.error(
                 missing_token_position(text, n),
                 f"unexpected end of input: '{_OPENERS[kind]}' opened at line {self.line_col(opened)[0]} is not closed",
@@ -387,3 +390,37 @@ def _code_length(line: str) -> int:
             return i
         i += 1
     return n
+
+
+def file_metadata_error(text: str, pos: int) -> tuple[int, str] | None:
+    """MLIR's error for a key or a blob missing inside a `{-# ... #-}` file metadata section, or
+    None when `pos` is not inside one or not where a key or a blob goes. A key: "expected
+    identifier key in file metadata dictionary" at the top level, "... for 'resource' entry" inside
+    a group; a blob after `key:` in a dialect's resources: "expected hex string blob for key 'key'".
+    MLIR's parser emits these at the offending token itself (at the end of the input: its last
+    character), not after the token before it as a missing token is reported
+    (IR/invalid-file-metadata.mlir; checked against MLIR C++ in tests/test_mlir_file_metadata.py)."""
+    opened = text.rfind("{-#", 0, pos)
+    if opened < 0 or text.rfind("#-}", opened, pos) >= 0:
+        return None
+    inside = text[opened + 3 : pos]
+    depth = inside.count("{") - inside.count("}")  # blobs are hex strings, keys have no braces
+    before = _code_before(text, opened, pos)
+    if before.endswith(("{-#", "{", ",")):
+        where = "in file metadata dictionary" if depth <= 0 else "for 'resource' entry"
+        return min(pos, max(len(text) - 1, 0)), f"expected identifier key {where}"
+    key = re.search(r'("(?:[^"\\]|\\.)*"|[\w.$-]+)\s*:$', before)
+    if depth == 2 and key is not None:  # (at the end of the input MLIR reports a blob one past it)
+        return min(pos, len(text)), f"expected hex string blob for key '{key.group(1).strip(chr(34))}'"
+    return None
+
+
+def _code_before(text: str, start: int, pos: int) -> str:
+    """`text[start:pos]` without the blanks and `//` comments that end it."""
+    code = text[start:pos].rstrip()
+    while True:
+        line_start = code.rfind("\n") + 1
+        comment = code.find("//", line_start)
+        if comment < 0:
+            return code
+        code = code[:comment].rstrip()

@@ -208,6 +208,29 @@ def _round_ties_exactly(items: list[str], values: np.ndarray, arr: np.ndarray, e
             out[i] = float_bits(decimal_value(items[i], et.kind), et.kind)
 
 
+def _narrow_signed(et: Type, arr: np.ndarray) -> bool:
+    """Whether `et` is a signless or signed integer narrower than the bytes an element takes (`i4`,
+    `si12`): its hex text holds only the low `width` bits. An unsigned element keeps its whole
+    bytes both ways, as MLIR C++ does (`"0x18" : tensor<1xui4>` is 24 there)."""
+    return (
+        isinstance(et, IntegerType)
+        and et.signedness != "u"
+        and 1 < et.width < 8 * arr.dtype.itemsize
+        and not is_wide_int(et)
+    )
+
+
+def _low_bits(arr: np.ndarray, et: IntegerType) -> np.ndarray:
+    """The values of a hex literal's elements of a signless or signed type narrower than their
+    bytes (`i4` in one byte, `i12` in two): MLIR reads the low `width` bits, sign-extended
+    (`"0x0F" : tensor<1xi4>` is -1, `"0x1F"` too). The whole bytes were kept before, a value out of
+    the type's range: a wrong number with no error (tests/test_mlir_hex_narrow_ints.py)."""
+    w = et.width
+    bits = arr.view(np.dtype(f"u{arr.dtype.itemsize}")) & ((1 << w) - 1)
+    sign = 1 << (w - 1)
+    return ((bits.astype(np.int64) ^ sign) - sign).astype(arr.dtype)
+
+
 def parse_dense(token: str, type: Type) -> DenseElementsAttr:
     """Build the attribute for a `dense<...>` token and its `: type`."""
     if not isinstance(type, ShapedType) or not type.has_static_shape:
@@ -243,6 +266,8 @@ def parse_dense(token: str, type: Type) -> DenseElementsAttr:
             raise BodySyntaxError(base, f"hex dense literal has {len(raw)} bytes, {type} needs {n * dt.itemsize}")
         if is_wide_int(et):
             arr = canonical_wide_bytes(arr, et)
+        elif _narrow_signed(et, arr):
+            arr = _low_bits(arr, et)
         return DenseElementsAttr(type, arr)
     if not stripped.startswith("["):
         if stripped == "":
@@ -294,7 +319,14 @@ def dense_body(attr: DenseElementsAttr) -> str:
     if attr.type.num_elements == 0:
         return ""  # MLIR prints empty elements as `dense<>`
     if raw.size > MAX_DECIMAL_ELEMENTS and not (isinstance(et, IntegerType) and et.width == 1):
-        data = small_to_hex(raw, et) if is_small_float(et) else raw.tobytes()
+        if is_small_float(et):
+            data = small_to_hex(raw, et)
+        elif _narrow_signed(et, raw):
+            # MLIR writes an `i4` element's low 4 bits in its byte (-1 is 0x0F, not 0xFF)
+            unsigned = np.ascontiguousarray(raw).view(np.dtype(f"u{raw.dtype.itemsize}"))
+            data = (unsigned & ((1 << et.width) - 1)).tobytes()
+        else:
+            data = raw.tobytes()
         return '"0x' + data.hex().upper() + '"'
     values = attr.to_numpy()
     if isinstance(et, FloatType):

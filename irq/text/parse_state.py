@@ -84,14 +84,17 @@ class Scope:
 
 
 class OpEntry:
-    """An op being parsed: its name, the result names bound to it, its start offset."""
+    """An op being parsed: its name, the result names bound to it, its start offset (where errors
+    about the statement, like a result count, are reported) and its name's offset (its location,
+    as MLIR's parser places an op at its name, not at the results before it)."""
 
-    __slots__ = ("name", "results", "pos")
+    __slots__ = ("name", "results", "pos", "name_pos")
 
-    def __init__(self, name: str, results: list | None, pos: int) -> None:
+    def __init__(self, name: str, results: list | None, pos: int, name_pos: int) -> None:
         self.name = name
         self.results = results
         self.pos = pos
+        self.name_pos = name_pos
 
 
 class DeferredLoc(Location):
@@ -271,7 +274,8 @@ class ParseState(AttributeBuilder):
             if name in seen:
                 raise self.error(tok.pos, f"redefinition of SSA value '%{name}'")
             seen.add(name)
-            arg = entry.add_argument(t, loc)
+            # no `loc(...)`: the argument's name token, where MLIR's parser places it
+            arg = entry.add_argument(t, loc if loc is not None else self.op_location(tok.pos))
             if not _is_auto_name(name):
                 arg.name_hint = name
             if fwd:

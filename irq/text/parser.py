@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 import irq.text.verbatim  # noqa: E402,F401,I001
 from irq.diagnostics import ParseError
 from irq.ir.block import Region
-from irq.ir.location import Location, SourceText
+from irq.ir.location import FileLineColLoc, Location, SourceText
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import Type
 from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
 from irq.text.fast_statements import FastStatements
 from irq.text.lalr import LalrSyntaxError, ParseTable, load_table
-from irq.text.lexer import Lexer, Tok, missing_token_position
+from irq.text.lexer import Lexer, Tok, file_metadata_error, missing_token_position
 from irq.text.parse_state import OpEntry, ParseState, inherent_to_properties, unexpected_error
 from irq.text.reduce_values import ValueReducer
 from irq.text.replay import make_plan
@@ -85,7 +85,7 @@ class Reducer(FastStatements, ValueReducer):
         else:  # fast_op SEP
             op, loc = c[0], None
         entry = s.op_stack.pop()
-        op.location = loc if loc is not None else s.op_location(entry.pos)
+        op.location = loc if loc is not None else s.op_location(entry.name_pos)
         groups = entry.results
         if groups:
             results = op.results
@@ -142,7 +142,7 @@ class Reducer(FastStatements, ValueReducer):
         groups = s.next_results
         s.next_results = None
         pos = groups[0][2] if groups else tok.pos
-        s.op_stack.append(OpEntry(name, groups, pos))
+        s.op_stack.append(OpEntry(name, groups, pos, tok.pos))
 
     def generic_name(self, c):
         tok = c[0]
@@ -331,7 +331,8 @@ class Reducer(FastStatements, ValueReducer):
                 name = tok.value[1:]
                 if "#" in name:
                     raise s.error(tok.pos, "block argument names cannot carry a result number")
-                arg = block.add_argument(t, loc)
+                # no `loc(...)`: the argument's name token, where MLIR's parser places it
+                arg = block.add_argument(t, loc if loc is not None else s.op_location(tok.pos))
                 s.define(name, [arg], tok.pos)
         return None
 
@@ -444,6 +445,8 @@ def parse_with_aliases(
         tok = e.token
         found = "end of input" if tok.type == "$END" else _describe_token(tok)
         expected = sorted({_TOKEN_NAMES.get(x, x) for x in e.expected if x != "FAST_OP"})
+        if "BARE_ID" in e.expected and (missing := file_metadata_error(text, tok.pos)) is not None:
+            raise lexer.error(*missing, expected) from None
         raise lexer.error(missing_token_position(text, tok.pos), f"unexpected {found}", expected) from None
     except RecursionError:
         raise lexer.error(state.op_stack[-1].pos if state.op_stack else 0, "input nested too deeply to parse") from None
@@ -491,6 +494,8 @@ def _finish(state: ParseState) -> ModuleOp:
         module = ops[0]
     else:
         module = ModuleOp()
+        # MLIR's parser places the module it wraps top-level ops in at line 0, column 0 of the file
+        module.location = FileLineColLoc(state.source.filename, 0, 0)
         body = module.body
         for op in ops:
             body.append(op)

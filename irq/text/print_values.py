@@ -29,7 +29,16 @@ from irq.ir.attributes import (
     UnitAttr,
 )
 from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
-from irq.ir.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, SourcePosLoc, UnknownLoc
+from irq.ir.location import (
+    UNKNOWN_LOC,
+    CallSiteLoc,
+    FileLineColLoc,
+    FusedLoc,
+    Location,
+    NameLoc,
+    SourcePosLoc,
+    UnknownLoc,
+)
 from irq.ir.types import Type, f64, i64
 from irq.text.floats import format_float, hex_digits, is_exact_double
 from irq.text.literals import dense_array_text, dense_body
@@ -250,9 +259,13 @@ class ValuePrinter:
     arg_loc_visits = None
 
     def arg_location_suffix(self, loc: Location | None) -> str:
-        """A block argument's ` loc(...)`: always inline (its parts by alias), as MLIR prints it."""
-        if not self.debuginfo or loc is None:
+        """A block argument's ` loc(...)`: always inline (its parts by alias), as MLIR prints it. An
+        argument built without a location has MLIR's default, `loc(unknown)`, so text printed with
+        locations reads back to the same ones (parsing gives an argument without `loc` its position)."""
+        if not self.debuginfo:
             return ""
+        if loc is None:
+            loc = UNKNOWN_LOC
         if self.arg_loc_visits is not None:
             self.arg_loc_visits.append(loc)
         return f" loc({self.loc_body(loc)})"

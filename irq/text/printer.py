@@ -23,7 +23,7 @@ from irq.ir.attributes import (
     Attribute,
 )
 from irq.ir.block import Block, Region
-from irq.ir.location import Location
+from irq.ir.location import UNKNOWN_LOC, Location
 from irq.ir.operation import Operation, UnregisteredOp
 from irq.ir.traits import IsolatedFromAbove
 from irq.ir.types import Type
@@ -345,7 +345,7 @@ class Printer(ValuePrinter):
                     args = []
                     for a in block.args:
                         s = f"{self.names[a]}: {a.type._text}"
-                        if self.debuginfo and a.location is not None:
+                        if self.debuginfo:
                             s += self.arg_location_suffix(a.location)
                         args.append(s)
                     out.append("(" + ", ".join(args) + ")")
@@ -481,7 +481,7 @@ def _texts_only(items: list) -> list[str]:
 def _arg_loc_visits(block: Block, p: Printer) -> list[LocVisit]:
     if not p.debuginfo:
         return []
-    return [LocVisit(a.location, False) for a in block.args if a.location is not None]
+    return [LocVisit(UNKNOWN_LOC if a.location is None else a.location, False) for a in block.args]
 
 
 def _attribute_loc_visits(op: Operation, p: Printer) -> list[LocVisit]:
