@@ -192,8 +192,8 @@ class _ReattachOnCopy:
 
 
 def _install_batch_check(qat_model: nn.Module, module) -> None:
-    """Refuse inputs of another batch when the export import wrote the traced batch into a shape
-    (irq.frontend.export._batch_in_literal_shapes): an error instead of samples silently mixed."""
+    """Refuse inputs of another batch when the export import computes with the traced batch (a shape or an
+    op holding it, irq/frontend/export_batch.py): an error instead of samples silently mixed."""
     from irq.frontend.export import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
     fixed, where = module.attributes.get(BATCH_FIXED_ATTR), module.attributes.get(BATCH_FIXED_AT_ATTR)
     if fixed is None:
@@ -204,8 +204,8 @@ def _install_batch_check(qat_model: nn.Module, module) -> None:
         for a in args:
             if isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] != batch:
                 raise ValueError(
-                    f"this model was prepared with method='export' at batch {batch}, and torch.export wrote that "
-                    f"batch into the shape of {where}; it runs only at batch {batch} (got an input of shape "
+                    f"this model was prepared with method='export' at batch {batch}, and torch.export fixed that "
+                    f"batch in {where}; it runs only at batch {batch} (got an input of shape "
                     f"{list(a.shape)}). Prepare with example inputs of the batch you run, or use method='fx', "
                     f"which keeps x.shape[0] symbolic.")
 
