@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from irq.runtime import numba as numba_runtime
+from irq.runtime import reference
 from irq.runtime.torch import to_module
-from support.both_runtimes import assert_deploys_as_validation
+from support.both_runtimes import assert_deploys_as_validation, run_both
 from torch import Tensor, nn
 
 import irq
@@ -190,18 +193,29 @@ def _prepared_float(model: nn.Module, x: Tensor) -> nn.Module:
 
 
 def test_batch_read_as_a_number_is_refused_at_another_batch_naming_the_op():
-    """Bug caught: a static export computed `y * x.shape[0]` as `y * 2` and the prepared model ran batch 3
-    multiplied by 2, without an error (only views and creation ops holding the batch were refused)."""
+    """Bug caught: a static export computed `y * x.shape[0]` as `y * 2`, and the prepared model, the float import
+    and the deployed program ran batch 3 multiplied by 2, without an error (only views and creation ops holding
+    the batch were refused, and only by the prepared model)."""
     torch.manual_seed(0)
     model = ScaledByBatch().eval()
+    refusal = r"at batch 2.*aten\.mul\.Tensor at .*test_export_any_batch\.py:\d+.*got an input of shape \[3, 4\]"
     module = irq.import_torch(model, (torch.randn(2, 4),), method="export")
     assert module.attributes[BATCH_FIXED_ATTR].value == 2
+    with torch.no_grad(), pytest.raises(ValueError, match=refusal):
+        to_module(module)(torch.randn(3, 4))
     qat = _prepared_float(model, torch.randn(2, 4))
     with torch.no_grad():
         x = torch.randn(2, 4)
         torch.testing.assert_close(qat(x), model(x), rtol=1e-5, atol=1e-5)
-        with pytest.raises(ValueError, match=r"at batch 2.*aten\.mul\.Tensor at .*test_export_any_batch\.py:\d+"):
+        with pytest.raises(ValueError, match=refusal):
             qat(torch.randn(3, 4))
+        irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+        program = irq.parse_module(irq.print_module(irq.convert(qat, march="nash")))  # as saved and loaded
+        np.testing.assert_array_equal(run_both(program, x.numpy()), qat(x).numpy())
+    with pytest.raises(numba_runtime.ProgramError, match=refusal):
+        numba_runtime.compile(program)(np.zeros((3, 4), np.float32))
+    with pytest.raises(reference.ReferenceRuntimeError, match=refusal):
+        reference.run(program, np.zeros((3, 4), np.float32))
 
 
 def test_constant_of_the_batchs_size_and_a_computed_reshape_run_at_any_batch():
@@ -231,3 +245,41 @@ def test_used_indices_of_adaptive_max_pool_are_refused_by_name():
         irq.FrontendError, match=r"test_export_any_batch\.py:\d+: aten\.adaptive_max_pool2d: its indices output is used"
     ):
         irq.import_torch(WithIndices().eval(), (torch.randn(2, 3, 4, 4),), method="export")
+
+
+_INDEX = torch.tensor([[0, 5, 2], [1, 1, 4]])
+#: integer results a bpu program does not return (its outputs are dequantized activations): refused by name
+REFUSED = {
+    "argmax": (lambda y: torch.argmax(y, 1), "argmax"),
+    "argmin": (lambda y: y.argmin(-1, keepdim=True), "argmin"),
+    "max_indices": (lambda y: y.max(1).indices, "indices"),
+    "gather": (lambda y: torch.gather(y, 1, _INDEX), "gather"),
+}
+
+
+class _Head(nn.Module):
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 6)
+        self.fn = fn
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fn(self.fc(x))
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_integer_results_are_refused_at_convert_naming_the_op(name, method):
+    """argmax / argmin, the indices of max over a dim and gather stay torch ops (the float import computes eager's
+    result); convert refuses them naming the op and this file's line, never a program returning other numbers."""
+    fn, named = REFUSED[name]
+    model, x = _Head(fn).eval(), torch.randn(2, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(to_module(_import(model, x, method))(x), model(x))
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", method=method, check_model=False)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        qat(x)
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with pytest.raises(Exception, match=rf"(?s)test_export_any_batch\.py:\d+:\d+: error: .*{named}"):
+        irq.convert(qat, march="nash")

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.utils import _pytree as pytree
 
+from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
 from irq.frontend import compare_mapping
 from irq.frontend.convert import GraphConverter
@@ -486,9 +487,3 @@ def _drop_constant_copies(graph: fx.Graph) -> None:
             continue
         node.replace_all_uses_with(src)
         graph.erase_node(node)
-
-
-#: Module attributes of a static export import that computes with the traced batch: that batch, and the op and line
-#: that fixes it (irq/frontend/export_batch.py); irq.quant.prepare refuses other batches naming it.
-BATCH_FIXED_ATTR = "torch.batch_fixed"
-BATCH_FIXED_AT_ATTR = "torch.batch_fixed_at"
