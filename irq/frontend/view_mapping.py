@@ -181,7 +181,9 @@ def unflatten_emit(x: Any, dim: Any, sizes: Any, batch_axis: int = 0) -> Emit | 
         return None
     rank = len(shape)
     d = dim % rank if rank else 0
-    if d == batch_axis or not all(isinstance(s, int) for s in sizes) or any(not isinstance(s, int) for s in shape):
+    if d == batch_axis or not all(isinstance(s, int) for s in sizes):
+        return None
+    if any(not isinstance(n, int) for i, n in enumerate(shape) if i != batch_axis):  # the batch's size may be unknown
         return None
     sizes = list(sizes)
     if sizes.count(-1) == 1:
