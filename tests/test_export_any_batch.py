@@ -248,12 +248,17 @@ def test_used_indices_of_adaptive_max_pool_are_refused_by_name():
 
 
 _INDEX = torch.tensor([[0, 5, 2], [1, 1, 4]])
-#: integer results a bpu program does not return (its outputs are dequantized activations): refused by name
+#: refused at convert naming the op: a computed / constant-index gather, the argmax of the flattened tensor
 REFUSED = {
-    "argmax": (lambda y: torch.argmax(y, 1), "argmax"),
-    "argmin": (lambda y: y.argmin(-1, keepdim=True), "argmin"),
-    "max_indices": (lambda y: y.max(1).indices, "indices"),
     "gather": (lambda y: torch.gather(y, 1, _INDEX), "gather"),
+    "argmax_flat": (lambda y: y.argmax(), "argmax"),
+}
+#: integer results over a dim: bpu.argmax / bpu.argmin, an i64 output returned as it is
+INDICES = {
+    "argmax": (lambda y: torch.argmax(y, 1), "bpu.argmax"),
+    "argmin_keepdim": (lambda y: y.argmin(-1, keepdim=True), "bpu.argmin"),
+    "max_indices": (lambda y: y.max(1).indices, "bpu.argmax"),
+    "argmax_ties": (lambda y: torch.clamp(y, max=0.0).argmax(dim=1), "bpu.argmax"),  # many rows tie at 0
 }
 
 
@@ -269,17 +274,55 @@ class _Head(nn.Module):
 
 @pytest.mark.parametrize("method", ["fx", "export"])
 @pytest.mark.parametrize("name", list(REFUSED))
-def test_integer_results_are_refused_at_convert_naming_the_op(name, method):
-    """argmax / argmin, the indices of max over a dim and gather stay torch ops (the float import computes eager's
-    result); convert refuses them naming the op and this file's line, never a program returning other numbers."""
+def test_unsupported_integer_results_are_refused_at_convert_naming_the_op(name, method):
+    """gather and a flattened argmax stay torch ops (the float import computes eager's result); convert refuses
+    them naming the op and this file's line, never a program returning other numbers."""
     fn, named = REFUSED[name]
     model, x = _Head(fn).eval(), torch.randn(2, 8)
     with torch.no_grad():
         torch.testing.assert_close(to_module(_import(model, x, method))(x), model(x))
+    qat = _calibrated_head(model, x, method)
+    with pytest.raises(Exception, match=rf"(?s)test_export_any_batch\.py:\d+:\d+: error: .*{named}"):
+        irq.convert(qat, march="nash")
+
+
+def _calibrated_head(model: nn.Module, x: Tensor, method: str) -> nn.Module:
     qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", method=method, check_model=False)
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     with torch.no_grad():
-        qat(x)
+        qat(torch.randn(16, 8, generator=torch.Generator().manual_seed(4)))
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    with pytest.raises(Exception, match=rf"(?s)test_export_any_batch\.py:\d+:\d+: error: .*{named}"):
-        irq.convert(qat, march="nash")
+    return qat
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+@pytest.mark.parametrize("name", list(INDICES))
+def test_indices_over_a_dim_deploy_as_validation(name, method):
+    """argmax / argmin / max(dim).indices: the float import equals eager at another batch; the program computes them
+    as bpu.argmax / argmin and returns i64 indices equal to VALIDATION's on numba and the reference runtime at
+    batches 2 and 3 (ties: the first index, as torch: `argmax_ties` has rows of equal zeros), and VALIDATION picks
+    float's index on most rows. Bug caught: an index dequantized or typed float, the last index on ties, the
+    reduction along another dim, the batch lost (the same index for every sample)."""
+    fn, bpu_op = INDICES[name]
+    torch.manual_seed(0)
+    model, x = _Head(fn).eval(), torch.randn(2, 8)
+    module = _import(model, x, method)
+    assert "torch.call" not in {op.name for op in module.walk()}
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        x3 = torch.randn(3, 8, generator=g)
+        assert torch.equal(to_module(module)(x3), model(x3))
+    qat = _calibrated_head(model, x, method)
+    program = irq.convert(qat, march="nash")
+    assert bpu_op in {op.name for op in program.walk()}
+    for batch in (2, 3):
+        xb = torch.randn(batch, 8, generator=g)
+        with torch.no_grad():
+            want = qat(xb).numpy()
+        got = run_both(program, xb.numpy())
+        assert got.dtype == np.int64 and want.dtype == np.int64
+        np.testing.assert_array_equal(got, want)
+    xs = torch.randn(256, 8, generator=g)
+    with torch.no_grad():
+        agree = (qat(xs) == model(xs)).float().mean().item()
+    assert agree > 0.85, agree

@@ -31,6 +31,7 @@ from torch.utils import _pytree as pytree
 from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
 from irq.frontend import compare_mapping
+from irq.frontend.arg_reduce import arg_reduce_as_indices
 from irq.frontend.convert import GraphConverter
 from irq.frontend.decompose_rnn import sequence_lengths, unrolled_forwards
 from irq.frontend.errors import FrontendError, is_user_file
@@ -414,6 +415,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         if kind == "parameter":
             state[key] = (t, None)
     values_of_adaptive_max(graph, lambda n: _location(n.meta.get("stack_trace")))
+    arg_reduce_as_indices(graph)  # aten.argmax / argmin over a dim: the indices of aten.max / min.dim
     for node in graph.nodes:
         val = node.meta.get("val")
         if node.op == "output":
