@@ -97,9 +97,9 @@ MODELS = {
     "mha": (Attention, (5, 16), 0.98),
     "encoder_layer": (EncoderLayer, (6, 16), 0.98),
     "vit": (ViT, (3, 8, 8), 0.97),
-    "gru": (lambda: Recurrent(nn.GRU), (6, 8), 0.98),
-    "lstm": (lambda: Recurrent(nn.LSTM), (6, 8), 0.98),
-    "rnn_bidirectional": (lambda: Recurrent(nn.RNN, bidirectional=True, num_layers=2), (6, 8), 0.98),
+    "gru": (lambda: Recurrent(nn.GRU), (4, 8), 0.98),
+    "lstm": (lambda: Recurrent(nn.LSTM), (4, 8), 0.98),
+    "rnn_bidirectional": (lambda: Recurrent(nn.RNN, bidirectional=True, num_layers=2), (4, 8), 0.98),
     "adaptive_max_pool": (lambda: AdaptiveMax(functional=True), (3, 8, 9), 0.99),
     "adaptive_max_pool_module": (lambda: AdaptiveMax(functional=False), (3, 8, 9), 0.99),
 }
