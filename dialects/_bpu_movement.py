@@ -191,6 +191,31 @@ ReduceMaxOp = _reduce_op("bpu.reduce_max", "largest")
 ReduceMinOp = _reduce_op("bpu.reduce_min", "smallest")
 
 
+def _verify_arg_reduce(self: Op) -> None:
+    s, o = shape_of(self.input), shape_of(self.out)
+    if self.out.type.element_type.width != 64:
+        raise self.error(f"the indices are i64 (torch's argmax), got {self.out.type}")
+    if s is None or o is None:
+        return
+    d = _verify_axis(self, self.dim.value, s)
+    want = tuple(1 if i == d else n for i, n in enumerate(s)) if self.keepdim.value else s[:d] + s[d + 1 :]
+    if tuple(o) != tuple(want):
+        raise self.error(f"reducing {list(s)} over dim {d} gives {list(want)}, the result has {list(o)}")
+    if s[d] == 0:
+        raise self.error("reduces an empty dim (torch refuses it)")
+
+
+def _arg_reduce_op(name: str, what: str) -> type[Op]:
+    return declare_op(__name__, name, f"The i64 index of the {what} code along `dim`, the first one on ties "
+                      "(torch.argmax / max(dim).indices on the dequantized values: one scale, so the same order).",
+                      {"input": operand(AnyStorage), "dim": _attr(INT), "keepdim": _attr(BOOL, default=False),
+                       "out": result(AnyStorage), "assembly_format": UNARY_FORMAT}, _verify_arg_reduce)
+
+
+ArgmaxOp = _arg_reduce_op("bpu.argmax", "largest")
+ArgminOp = _arg_reduce_op("bpu.argmin", "smallest")
+
+
 def _verify_topk(self: Op) -> None:
     _verify_codes_kept(self)
     s, o = shape_of(self.input), shape_of(self.out)

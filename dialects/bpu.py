@@ -125,6 +125,10 @@ Ops (attribute names in parentheses):
   (each in [0, size)): torch.flip, index_select by a constant index, repeat and the expand of a size-1 dim.
 - ``bpu.reduce_max %x`` / ``bpu.reduce_min %x`` (dims, keepdim): the largest / smallest code over `dims` (torch.amax
   / amin's shapes); the codes and the scale pass through, so max of the codes is the code of the max.
+- ``bpu.argmax %x`` / ``bpu.argmin %x`` (dim, keepdim): the i64 index of the largest / smallest code along `dim`,
+  the first on ties (numpy's and torch's rule): the indices of torch.max / min over a dim, which a program
+  returns as they are (no dequantize). One per-tensor scale keeps the order of the values, so VALIDATION's
+  indices on the fake-quantized values are these.
 - ``bpu.topk %x`` (k, dim, largest): the k largest codes along `dim` in descending order (the k smallest in
   ascending order when `largest` is false): torch.topk's values with sorted = True.
 - ``bpu.embedding %ids, %table`` (multiplier, shift, rounding): ids i32/i64 of any shape, table
@@ -210,6 +214,8 @@ from irq.dialects._bpu_compute import (
 )
 from irq.dialects._bpu_movement import (  # noqa: F401
     PAD_MODES,
+    ArgmaxOp,
+    ArgminOp,
     ConcatOp,
     PadOp,
     PermuteOp,
@@ -226,4 +232,5 @@ __all__ = ["DIALECT", "ConstantOp", "QuantizeOp", "DequantizeOp", "Conv2dOp", "C
            "MatmulOp", "RequantizeOp", "AddOp", "SubOp", "MulOp", "ConcatOp", "LutOp", "ClampOp", "MaxPool2dOp",
            "AvgPool2dOp", "GlobalAvgPoolOp", "ResizeOp", "SoftmaxOp", "LayerNormOp", "ReshapeOp", "PermuteOp",
            "SliceOp", "EmbeddingOp", "PreluOp", "PadOp", "GroupNormOp", "DivOp", "CumsumOp",
-           "IntDivOp", "LogSoftmaxOp", "CompareOp", "SelectOp", "TakeOp", "ReduceMaxOp", "ReduceMinOp", "TopkOp"]
+           "IntDivOp", "LogSoftmaxOp", "CompareOp", "SelectOp", "TakeOp", "ReduceMaxOp", "ReduceMinOp", "TopkOp",
+           "ArgmaxOp", "ArgminOp"]

@@ -196,8 +196,9 @@ class BatchAxes:
                 return self._lose(r, op)
             self.axes[r] = a0
             return
-        if op.name in ("bpu.reduce_max", "bpu.reduce_min"):  # over the samples: lost; else the dims before drop
-            dims = {d % len(_shape(v0)) for d in _ints(op, "dims")}
+        if op.name in ("bpu.reduce_max", "bpu.reduce_min", "bpu.argmax", "bpu.argmin"):
+            # over the samples: lost; else the dims before drop
+            dims = {d % len(_shape(v0)) for d in _ints(op, "dim" if op.name.startswith("bpu.arg") else "dims")}
             if a0.axis in dims:
                 return self._lose(r, op, contradiction=True)
             keep = bool(_attr(op, "keepdim", False))

@@ -8,7 +8,8 @@ the max):
 - flip, index_select (a constant index), repeat, and the expand of a size-1 dim to a static size: `bpu.take`
   along each dim (reversed indices, the index, ``tile(arange(n), r)``, ``[0] * n``);
 - amax / amin and the values of max / min over a dim: `bpu.reduce_max` / `bpu.reduce_min`; topk's values (sorted):
-  `bpu.topk`. Their indices (argmax) are i64, which no bpu program returns: used, they are refused naming the op;
+  `bpu.topk`. The indices of max / min over a dim are `bpu.argmax` / `bpu.argmin` (i64, returned as they are);
+  topk's indices are refused naming the op;
 - the expand of a size-1 dim to a traced size (``cls.expand(x.shape[0], -1, -1)``: a ViT's class token, a
   constant expanded to the batch) is ``bpu.add(value, t, M_a = 2**30, M_b = 0, S = 30)`` with t the measured
   tensor's codes cut to that one dim: exactly `value` broadcast to t's size (the identity multiplier is exact
@@ -234,13 +235,25 @@ class TakeLowerings:
         self._reduce_all(op, False)
 
     def _reduce_dim(self, op: Operation, larger: bool) -> None:
-        if op.results[1].has_uses():
-            raise LoweringError(
-                f"its indices (torch.arg{'max' if larger else 'min'}) are an i64 result, which a bpu "
-                "program does not return (its outputs are dequantized activations): use the "
-                "values only, or take the indices from the deployed float output"
-            )
-        self._reduce_all(op, larger)
+        """max / min over a dim: the values' codes by bpu.reduce_max / min when used, the indices (i64, returned
+        or used as they are, never dequantized) by bpu.argmax / argmin: the codes of one per-tensor scale keep the
+        values' order and ties, so the first index of the largest code is VALIDATION's index."""
+        if not op.results[1].has_uses():
+            return self._reduce_all(op, larger)
+        x = self.act(op.operands[0])
+        rank, keep = len(_shape(op.operands[0])), op.get_attr("keepdim")
+        dim = op.get_attr("dim").value % rank
+        if _shape(op.operands[0])[dim] == 0:
+            raise LoweringError("reduces an empty dim (torch refuses it)")
+        cls = bpu.ArgmaxOp if larger else bpu.ArgminOp
+        keepdim = bool(keep.value) if keep is not None else False
+        out_t = TensorType(_shape(op.results[1]), i64)
+        index = self.emit(cls(x.value, dim=IntegerAttr(dim, i64), keepdim=BoolAttr(keepdim), result_types=[out_t]))
+        op.results[1].replace_all_uses_with(index.out)
+        if op.results[0].has_uses():
+            self._reduce_all(op, larger)
+        else:
+            self.lowered.append(op)
 
     def lower_max_dim(self, op: Operation) -> None:
         self._reduce_dim(op, True)

@@ -23,7 +23,8 @@ length first, so another length fails in that reshape instead of being silently 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -157,3 +158,32 @@ def recurrent(m: nn.Module, length: int, input: Any, hx: Any = None) -> tuple[An
     out = x if m.batch_first else x.transpose(0, 1)
     h_n = torch.stack(finals_h, dim=0)
     return out, ((h_n, torch.stack(finals_c, dim=0)) if lstm else h_n)
+
+
+@contextlib.contextmanager
+def unrolled_forwards(lengths: dict[nn.Module, int]) -> Iterator[None]:
+    """Within the block each recurrent module of `lengths` runs `recurrent` as its forward (method="export").
+
+    torch.export records nn.GRU / LSTM / RNN as one `aten.gru` (...) call fed by a zeros state of the batch's
+    size that it makes itself: an opaque op no march runs, and a size holding the batch that irq can only
+    refuse at another batch. Exporting the unrolled equations instead yields the ops the fx path gets (the
+    same function), with no state made when none is given, so the batch stays dynamic. A call
+    `supports_rnn` refuses (a packed sequence) runs the module's own forward."""
+    originals: dict[nn.Module, Any] = {}
+
+    def unrolled(m: nn.Module, length: int, own: Callable[..., Any]) -> Callable[..., Any]:
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            ok = supports_rnn(m, args, kwargs) and isinstance(args[0] if args else kwargs.get("input"), torch.Tensor)
+            return recurrent(m, length, *args, **kwargs) if ok else own(*args, **kwargs)
+
+        return forward
+
+    try:
+        for m, length in lengths.items():
+            if "forward" not in vars(m):
+                originals[m] = m.forward
+                m.forward = unrolled(m, length, m.forward)
+        yield
+    finally:
+        for m in originals:
+            del m.forward

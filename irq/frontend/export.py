@@ -28,10 +28,23 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.utils import _pytree as pytree
 
+from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
 from irq.frontend import compare_mapping
+from irq.frontend.arg_reduce import arg_reduce_as_indices
 from irq.frontend.convert import GraphConverter
+from irq.frontend.decompose_rnn import sequence_lengths, unrolled_forwards
 from irq.frontend.errors import FrontendError, is_user_file
+from irq.frontend.export_batch import (
+    batch_in_literal_shapes,
+    batch_use_not_followed,
+    describe,
+    reshape_not_following_the_batch,
+    size_at_example,
+    symbolic_dims,
+    traced_batch,
+)
+from irq.frontend.export_rewrites import infer_computed_sizes, values_of_adaptive_max
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
@@ -140,10 +153,18 @@ def _upsample(mode: str, has_align: bool):
 
 
 def _unflatten(args, kwargs):
-    """aten.unflatten(input, dim, sizes): the reshape of `unflatten_emit`, its batch entry -1 (a static
-    reshape baked the traced batch in: another batch failed inside torch)."""
+    """aten.unflatten(input, dim, sizes): the reshape of `unflatten_emit`, -1 on the axis the exported shapes
+    say holds the batch (a static reshape baked the traced batch in: another batch failed inside torch)."""
     b = bind((("input", _MISSING), ("dim", _MISSING), ("sizes", _MISSING)), args, kwargs)
-    return None if b is None else unflatten_emit(b["input"], b["dim"], b["sizes"])
+    if b is None:
+        return None
+    val = b["input"].meta.get("val") if isinstance(b["input"], fx.Node) else None
+    if not isinstance(val, torch.Tensor):
+        return None
+    batch = symbolic_dims(val)  # where the dynamic batch is (none: a static export or no batch; -1 stays exact)
+    if len(batch) > 1:
+        return None
+    return unflatten_emit(b["input"], b["dim"], b["sizes"], batch[0] if batch else 0)
 
 
 ATEN: dict[Any, Any] = {
@@ -229,6 +250,7 @@ for _op in list(ATEN):
     _inplace = getattr(getattr(aten, f"{_op._opname}_", None), _op._overloadname, None)
     if _inplace is not None:
         ATEN.setdefault(_inplace, ATEN[_op])
+ATEN[F.adaptive_max_pool2d] = FUNCTIONS[F.adaptive_max_pool2d]  # aten.adaptive_max_pool2d's values (export_rewrites)
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -254,8 +276,15 @@ def _scope(node: fx.Node) -> tuple[str, str | None]:
         return "", None
     cls_name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
     path = path.replace("L['self'].", "").replace("L__self__", "")
-    leaf = cls_name.startswith("torch.nn.modules.")
+    leaf = cls_name.startswith("torch.nn.modules.") and not cls_name.startswith(_COMPOSITE_LAYERS)
     return path, (path if leaf else None)
+
+
+#: torch.nn layers whose forward is many ops (attention, recurrences, encoder layers): their ops are scoped to the
+#: layer, as fx's decompositions scope them, not each given the layer as its module (one owner, one weight
+#: quantizer, shared by the in- and out-projections of an attention: the prepared module failed to calibrate).
+_COMPOSITE_LAYERS = ("torch.nn.modules.activation.MultiheadAttention", "torch.nn.modules.rnn.",
+                     "torch.nn.modules.transformer.")
 
 
 def _batch_dynamic(value: Any) -> Any:
@@ -296,102 +325,54 @@ def _batch_of_one(inputs: tuple, kwargs: dict[str, Any]) -> bool:
     return bool(tensors) and all(t.shape[0] == 1 for t in tensors)
 
 
-def _export(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> tuple[torch.export.ExportedProgram, bool]:
+def _export(model: nn.Module, inputs: tuple,
+            kwargs: dict[str, Any]) -> tuple[torch.export.ExportedProgram, bool, str | None]:
     """torch.export with a dynamic batch dimension; if the model's code rejects one (a constraint
-    export cannot express), the export of the example's static shapes. The flag says the dynamic
-    export traced two copies of a batch-1 example (its symbolic sizes are to be read at batch 1)."""
+    export cannot express) or computes with the batch size, the export of the example's static shapes.
+    The flag says the dynamic export traced two copies of a batch-1 example (its symbolic sizes are to be
+    read at batch 1); the text names the op that fixes a static export's batch, where the dynamic graph
+    tells it (None: a dynamic export, or the dynamic export failed)."""
+    with unrolled_forwards(sequence_lengths(model, inputs, kwargs)):  # nn.GRU / LSTM / RNN as their equations
+        return _export_dynamic_or_static(model, inputs, kwargs)
+
+
+def _user_location(node: fx.Node) -> tuple[str, int, int] | None:
+    return _location(node.meta.get("stack_trace"))
+
+
+def _export_dynamic_or_static(model: nn.Module, inputs: tuple,
+                              kwargs: dict[str, Any]) -> tuple[torch.export.ExportedProgram, bool, str | None]:
+    fixed_by = None
     try:
         names = list(inspect.signature(model.forward).bind(*inputs, **kwargs).arguments)
         dims = dict(zip(names, [_batch_dynamic(a) for a in inputs] + [_batch_dynamic(v) for v in kwargs.values()]))
         doubled = _batch_of_one(inputs, kwargs)
         ex_inputs, ex_kwargs = (_two_samples(inputs), _two_samples(kwargs)) if doubled else (inputs, kwargs)
         ep = torch.export.export(model, ex_inputs, ex_kwargs, dynamic_shapes=dims)
-        if _batch_only_reshapes(ep.graph) and (not doubled or _reshapes_follow_the_batch(ep.graph)):
-            return ep, doubled
-        log.info("torch.export with a dynamic batch computes with the batch size; exporting static shapes")
+        infer_computed_sizes(ep.graph)  # `view(q, [L, bsz * heads, d])` -> [L, -1, d]
+        culprit = batch_use_not_followed(ep.graph) or (reshape_not_following_the_batch(ep.graph) if doubled else None)
+        if culprit is None:
+            return ep, doubled, None
+        fixed_by = describe(culprit, _user_location)
+        log.info("torch.export with a dynamic batch computes with the batch size (%s); exporting static shapes",
+                 fixed_by)
     except Exception as e:  # noqa: BLE001 - the static export below reports what fails for good
         log.info("torch.export with a dynamic batch failed (%s: %s); exporting static shapes",
                  type(e).__name__, str(e).splitlines()[0] if str(e) else "")
     try:
-        return torch.export.export(model, inputs, kwargs), False
+        return torch.export.export(model, inputs, kwargs), False, fixed_by
     except Exception as e:  # noqa: BLE001 - report with the user's line, as for fx
         from irq.frontend.importer import _trace_error
         raise _trace_error(model, e, method="export") from e
-
-
-_RESHAPES = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default})
-#: ops that record traced sizes as operands: reshapes, and expand (a ViT's `cls.expand(x.shape[0], -1, -1)`)
-_SIZED = _RESHAPES | {aten.expand.default}
-
-
-def _batch_only_reshapes(graph: fx.Graph) -> bool:
-    """Whether the symbolic batch reaches the graph only as reshape or expand sizes (`view(x.size(0), ...)`).
-
-    Those become `torch.size` operands every level handles. Arithmetic on it (nn.MultiheadAttention's
-    `bsz * num_heads`) or other ops taking it (expand, arange) would stay opaque `torch.call`s that
-    neither the probes' typed import nor lower-bpu accept: such a model is exported with static shapes,
-    as before dynamic batches (its program still runs any batch on the numba runtime)."""
-    for node in graph.nodes:
-        if node.op == "call_function" and node.target is aten.sym_size.int:
-            if any(u.op != "call_function" or u.target not in _SIZED for u in node.users):
-                return False
-        elif node.op == "call_function" and isinstance(node.meta.get("val"), torch.SymInt):
-            return False
-    return True
-
-
-def _size(d: torch.SymInt, batch_one: bool) -> int:
-    """A symbolic size's value on the example: its hint, or (`batch_one`: the export traced two copies of a
-    batch-1 example, and its only symbols are the inputs' batch sizes) its expression at batch 1."""
-    if not batch_one:
-        return int(d.node.hint)
-    expr = d.node.expr
-    return int(expr.subs({sym: 1 for sym in expr.free_symbols}))
-
-
-#: ops that become bpu.reshape: where a batch of 1 leaves the batch's axis to `irq.batch_axis.reshape_axis`
-_RESHAPE_LIKE = _RESHAPES | {aten.flatten.using_ints, aten.unflatten.int, aten.squeeze.dim, aten.squeeze.dims,
-                             aten.unsqueeze.default}
-
-
-def _symbolic_dims(val: Any) -> list[int]:
-    return [i for i, d in enumerate(val.shape) if isinstance(d, torch.SymInt) and d.node.expr.free_symbols]
-
-
-def _reshapes_follow_the_batch(graph: fx.Graph) -> bool:
-    """Whether every reshape of a batch-1 export puts the batch where the IR's batch-1 shapes say it is.
-
-    A program typed at batch 1 only shows `(1, 8) -> (1, 2, 4)`; the numba runtime reads the batch as
-    the outermost factor of the first destination dimension at its offset (`reshape_axis`). The
-    symbolic shapes of the doubled export say where it really went: `view(1, -1, 4)` (a batch the model's
-    code fixes) puts it in dimension 1, and such an export is kept static instead of deployed wrong."""
-    from irq.batch_axis import Axis, reshape_axis
-    for node in graph.nodes:
-        if node.op != "call_function" or node.target not in _RESHAPE_LIKE or not node.args:
-            continue
-        src, dst = getattr(node.args[0], "meta", {}).get("val"), node.meta.get("val")
-        if not isinstance(src, torch.Tensor) or not isinstance(dst, torch.Tensor):
-            continue
-        src_dims, dst_dims = _symbolic_dims(src), _symbolic_dims(dst)
-        if not src_dims and not dst_dims:
-            continue
-        if len(src_dims) != 1 or len(dst_dims) != 1:
-            return False
-        src1 = tuple(_size(d, True) if isinstance(d, torch.SymInt) else int(d) for d in src.shape)
-        dst1 = tuple(_size(d, True) if isinstance(d, torch.SymInt) else int(d) for d in dst.shape)
-        found = reshape_axis(src1, dst1, Axis(src_dims[0], src1[src_dims[0]]), 1)
-        if found is None or found.axis != dst_dims[0]:
-            return False
-    return True
 
 
 def _example_value(val: Any, batch_one: bool = False) -> Any:
     """A node's `val` with its symbolic sizes replaced by their values on the example inputs:
     IR types are static (the runtimes substitute the batch), and int() on a SymInt would add a guard."""
     if isinstance(val, torch.SymInt):
-        return _size(val, batch_one)
+        return size_at_example(val, batch_one)
     if isinstance(val, torch.Tensor) and any(isinstance(d, torch.SymInt) for d in val.shape):
-        shape = [_size(d, batch_one) if isinstance(d, torch.SymInt) else int(d) for d in val.shape]
+        shape = [size_at_example(d, batch_one) if isinstance(d, torch.SymInt) else int(d) for d in val.shape]
         return torch.empty(shape, dtype=val.dtype, device="meta")
     if isinstance(val, (list, tuple)) and not isinstance(val, torch.Size):
         return type(val)(_example_value(v, batch_one) for v in val)
@@ -403,7 +384,7 @@ def _example_value(val: Any, batch_one: bool = False) -> Any:
 def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> ModuleOp:
     if len(inputs) == 1 and isinstance(inputs[0], dict) and not kwargs:
         inputs, kwargs = (), dict(inputs[0])
-    ep, batch_one = _export(model, inputs, kwargs)
+    ep, batch_one, fixed_by = _export(model, inputs, kwargs)
     sig = ep.graph_signature
     graph = ep.graph
     by_name = {n.name: n for n in graph.nodes if n.op == "placeholder"}
@@ -433,6 +414,8 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     for key, (t, kind) in list(state.items()):
         if kind == "parameter":
             state[key] = (t, None)
+    values_of_adaptive_max(graph, lambda n: _location(n.meta.get("stack_trace")))
+    arg_reduce_as_indices(graph)  # aten.argmax / argmin over a dim: the indices of aten.max / min.dim
     for node in graph.nodes:
         val = node.meta.get("val")
         if node.op == "output":
@@ -460,11 +443,15 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state, tensor_constants=constants,
                           lifted=lifted)
     module = conv.run(user)
-    baked = _batch_in_literal_shapes(graph, user)
-    if baked is not None:
-        from irq.ir.attributes import IntegerAttr, StringAttr
-        module.attributes[BATCH_FIXED_ATTR] = IntegerAttr(baked[0])
-        module.attributes[BATCH_FIXED_AT_ATTR] = StringAttr(baked[1])
+    batch = traced_batch(user)
+    if batch is not None:  # a static export: other batches are refused naming the op that fixes it
+        if fixed_by is None:
+            baked = batch_in_literal_shapes(graph, user, batch)
+            fixed_by = None if baked is None else describe(baked, _user_location)
+        if fixed_by is not None:
+            from irq.ir.attributes import IntegerAttr, StringAttr
+            module.attributes[BATCH_FIXED_ATTR] = IntegerAttr(batch)
+            module.attributes[BATCH_FIXED_AT_ATTR] = StringAttr(fixed_by)
     return module
 
 
@@ -502,52 +489,3 @@ def _drop_constant_copies(graph: fx.Graph) -> None:
             continue
         node.replace_all_uses_with(src)
         graph.erase_node(node)
-
-
-#: Module attributes of an export import whose sizes hold the traced batch: that batch, and the first op and line.
-BATCH_FIXED_ATTR = "torch.batch_fixed"
-BATCH_FIXED_AT_ATTR = "torch.batch_fixed_at"
-_LITERAL_SHAPE_OPS = frozenset({aten.view.default, aten.reshape.default, aten._unsafe_view.default,
-                                aten.expand.default})
-#: Ops that make a tensor from a literal size (args[0]): one holding the traced batch is a per-sample buffer the
-#: export fixed at that batch (or a constant that happens to match it: refusing other batches is then merely cautious).
-_CREATION_OPS = frozenset({aten.zeros.default, aten.ones.default, aten.full.default, aten.empty.memory_format,
-                           aten.randn.default, aten.rand.default})
-
-
-def _batch_in_literal_shapes(graph: fx.Graph, user: list[fx.Node]) -> tuple[int, str] | None:
-    """(traced batch, "aten.view at file:line") for the first view/reshape/expand of data derived from the
-    inputs, or tensor made from a literal size (zeros, full...), whose literal shape holds the batch size,
-    else None.
-
-    torch.export specialises every size: `y.view(x.shape[0], -1, 4)` is recorded as view([1, -1, 4]), which
-    at batch 4 silently mixes the samples (a [1, 32] output instead of [4, 8]). The fx path keeps
-    `x.shape[0]` symbolic; here the batch cannot be told from a literal, so the prepared model refuses
-    other batch sizes instead (irq.quant.prepare)."""
-    leading = [n.meta["val"].shape[0] for n in user
-               if isinstance(n.meta.get("val"), torch.Tensor) and n.meta["val"].dim() > 0]
-    if not all(type(d) is int for d in leading):
-        return None  # exported with a dynamic batch (a SymInt): the sizes it feeds are traced, nothing is baked
-    batches = set(leading)
-    if len(batches) != 1:
-        return None
-    batch = batches.pop()
-    derived = set(user)
-    for node in graph.nodes:
-        size = node.args[0] if node.args else None
-        if node.op == "call_function" and node.target in _CREATION_OPS and isinstance(size, (list, tuple)) \
-                and batch in size and all(isinstance(d, int) for d in size):
-            return batch, f"{node.target}{_where(node)}"  # an RNN's `zeros(layers, x.size(0), hidden)` state
-        if node.op != "call_function" or not any(a in derived for a in node.all_input_nodes):
-            continue
-        derived.add(node)
-        shape = node.args[1] if len(node.args) > 1 else None
-        if node.target in _LITERAL_SHAPE_OPS and isinstance(shape, (list, tuple)) and batch in shape \
-                and all(isinstance(d, int) for d in shape):
-            return batch, f"{node.target}{_where(node)}"
-    return None
-
-
-def _where(node: fx.Node) -> str:
-    loc = node.meta.get("irq_loc")
-    return f" at {loc[0]}:{loc[1]}" if loc else ""

@@ -18,6 +18,7 @@ import torch
 from torch import fx, nn
 
 from irq.dialects.builtin import ModuleOp
+from irq.frontend.arg_reduce import arg_reduce_as_indices
 from irq.frontend.convert import GraphConverter
 from irq.frontend.decompose_rnn import sequence_lengths
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
@@ -156,6 +157,7 @@ def _import_fx(model: nn.Module, inputs: tuple, leaf_modules: Iterable, concrete
     state = _state(model)
     lengths = sequence_lengths(model, inputs, concrete_args)
     graph, tracer = trace(model, leaf_modules, concrete_args, state, lengths)
+    arg_reduce_as_indices(graph)  # argmax / argmin over a dim: the indices of max / min
     warn_python_branches(tracer.traced_forwards, model.training)
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     names = _forward_params(model, len(placeholders))

@@ -169,17 +169,21 @@ def _narrow(args, kwargs):
     return Emit("slice", {"input": b["input"]}, {"dim": b["dim"], "start": start, "end": start + length, "step": 1})
 
 
-def unflatten_emit(x: Any, dim: Any, sizes: Any) -> Emit | None:
+def unflatten_emit(x: Any, dim: Any, sizes: Any, batch_axis: int = 0) -> Emit | None:
     """`x.unflatten(dim, sizes)` (nn.Unflatten, torch.unflatten) as a reshape whose batch entry is -1, so the
     reshape follows the batch as fx's `x.shape[0]` does; None (an opaque call) when `dim` is the batch axis
-    or the input's type is not known. A -1 among `sizes` is resolved from the traced size of `dim`."""
+    or the input's type is not known. A -1 among `sizes` is resolved from the traced size of `dim`.
+    `batch_axis`: the input's axis holding the batch (0 for fx; torch.export's symbolic shapes tell it, as
+    nn.MultiheadAttention unflattens a sequence-first (L, N, 3E) projection)."""
     t = x.meta.get("irq_type") if is_node(x) else None
     shape = getattr(t, "shape", None)
     if shape is None or not isinstance(dim, int) or not isinstance(sizes, (list, tuple)):
         return None
     rank = len(shape)
     d = dim % rank if rank else 0
-    if d == 0 or not all(isinstance(s, int) for s in sizes) or any(s is None for s in shape[1:]):
+    if d == batch_axis or not all(isinstance(s, int) for s in sizes):
+        return None
+    if any(not isinstance(n, int) for i, n in enumerate(shape) if i != batch_axis):  # the batch's size may be unknown
         return None
     sizes = list(sizes)
     if sizes.count(-1) == 1:
@@ -187,7 +191,9 @@ def unflatten_emit(x: Any, dim: Any, sizes: Any) -> Emit | None:
         for s in sizes:
             known *= s if s != -1 else 1
         sizes[sizes.index(-1)] = shape[d] // known
-    return Emit("reshape", {"input": x, "sizes": []}, {"shape": _size_attr([-1, *shape[1:d], *sizes, *shape[d + 1:]])})
+    out = [*shape[:d], *sizes, *shape[d + 1:]]
+    out[batch_axis if batch_axis < d else batch_axis + len(sizes) - 1] = -1
+    return Emit("reshape", {"input": x, "sizes": []}, {"shape": _size_attr(out)})
 
 
 def _unflatten(args, kwargs):

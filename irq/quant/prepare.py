@@ -21,7 +21,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import fx, nn
 
 from irq.march import march_name_of
@@ -141,7 +140,6 @@ def _attach(qat_model: fx.GraphModule, handle: IRHandle, march_name: str, prints
     qat_model.__dict__["irq_march"] = march_name
     qat_model.__dict__["irq_fingerprint"] = dict(prints)
     install_state_checker(qat_model)
-    _install_batch_check(qat_model, handle.module)
     if not any(isinstance(h, _ReattachOnCopy) for h in getattr(qat_model, "_deepcopy_hooks", ())):
         qat_model._register_deepcopy_hook(_ReattachOnCopy(handle, march_name, prints))
     type(qat_model).__reduce__ = _reduce_prepared  # fx gives every GraphModule instance a class of its own
@@ -189,27 +187,6 @@ class _ReattachOnCopy:
 
     def __call__(self, copy_: fx.GraphModule) -> None:
         _attach(copy_, self.handle, self.march_name, self.prints)
-
-
-def _install_batch_check(qat_model: nn.Module, module) -> None:
-    """Refuse inputs of another batch when the export import wrote the traced batch into a shape
-    (irq.frontend.export._batch_in_literal_shapes): an error instead of samples silently mixed."""
-    from irq.frontend.export import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
-    fixed, where = module.attributes.get(BATCH_FIXED_ATTR), module.attributes.get(BATCH_FIXED_AT_ATTR)
-    if fixed is None:
-        return
-    batch, where = fixed.value, where.value if where is not None else "a reshape"
-
-    def check(_module: nn.Module, args: tuple) -> None:
-        for a in args:
-            if isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] != batch:
-                raise ValueError(
-                    f"this model was prepared with method='export' at batch {batch}, and torch.export wrote that "
-                    f"batch into the shape of {where}; it runs only at batch {batch} (got an input of shape "
-                    f"{list(a.shape)}). Prepare with example inputs of the batch you run, or use method='fx', "
-                    f"which keeps x.shape[0] symbolic.")
-
-    qat_model.register_forward_pre_hook(check)
 
 
 def check_unchanged(qat_model: nn.Module) -> None:

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from irq.batch_fixed import fixed_batch, other_batch_error
+
 from .batch import BatchAxes
 from .kernels import blas_threads
 from .kernels.permute import to_layout
@@ -58,6 +60,7 @@ class CompiledProgram:
         first = self.arg_types[0].shape if self.args and self.arg_types[0].shape else None
         self.program_batch = first[0] if first else None
         self._plans: dict[int, Plan] = {}
+        self.fixed = fixed_batch(program)  # a static export computed with its traced batch (irq.batch_fixed)
         self.batch_axes = BatchAxes(self.block, self.program_batch)
         from irq.runtime.reference.interpreter import IMPLS  # also registers the float-island ops
         for op in self.block.ops:  # unsupported ops fail now, not on the first call
@@ -149,6 +152,9 @@ class CompiledProgram:
             if bad:  # quantize would turn a NaN into an arbitrary code and print finite, wrong outputs
                 raise ProgramError(f"{_arg_name(arg, i)} holds {bad} NaN or infinite value(s): a quantized "
                                    "program has no code for them")
+        refused = other_batch_error(self.fixed, inputs) if self.fixed is not None else None
+        if refused is not None:
+            raise ProgramError(refused)
         shapes = [tuple(t.shape) for t in self.arg_types]
         if all(x.shape == s for x, s in zip(inputs, shapes)):
             batch = self.program_batch

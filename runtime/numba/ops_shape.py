@@ -157,6 +157,24 @@ handles("bpu.reduce_max")(_reduce(np.max))
 handles("bpu.reduce_min")(_reduce(np.min))
 
 
+def _arg_reduce(fn):
+    """numpy's argmax / argmin along one dim (the first index on ties, as torch) into the i64 result's slot."""
+
+    def handler(p: Planner, op) -> None:
+        x = p.input(op.operands[0], PLAIN)
+        out = p.new_slot(op.results[0], PLAIN)
+        dim = _attr(op, "dim") % len(x.shape)
+        keep = bool(_attr(op, "keepdim", False))
+        src, dst = x.array, out.array
+        p.step(op.name.partition(".")[2], lambda: np.copyto(dst, fn(src, axis=dim, keepdims=keep)))
+
+    return handler
+
+
+handles("bpu.argmax")(_arg_reduce(np.argmax))
+handles("bpu.argmin")(_arg_reduce(np.argmin))
+
+
 @handles("bpu.topk")
 def _topk(p: Planner, op) -> None:
     """numpy's sort along the dim, then the k entries from the right end (largest) or the left."""

@@ -7,6 +7,7 @@ from irq.runtime.reference import float_ops  # noqa: F401 - registers the float-
 from irq.runtime.reference.arithmetic import storage_range
 from irq.runtime.reference.ops import IMPLS
 
+from irq.batch_fixed import fixed_batch, other_batch_error
 from irq.diagnostics import location_prefix
 from irq.ir.types import FloatType, IntegerType, ShapedType
 
@@ -104,6 +105,10 @@ def run(program, *inputs, entry: str | None = None, march: str | None = None) ->
     block = func.regions[0].blocks[0]
     if len(inputs) != len(block.args):
         raise ReferenceRuntimeError(f"'{func.sym_name.value}' takes {len(block.args)} input(s), got {len(inputs)}")
+    fixed = fixed_batch(program)  # a static export computed with its traced batch (irq.batch_fixed)
+    refused = other_batch_error(fixed, [np.asarray(x) for x in inputs]) if fixed is not None else None
+    if refused is not None:
+        raise ReferenceRuntimeError(refused)
     func = _at_input_batch(func, inputs)
     block = func.regions[0].blocks[0]
     env = {arg: _check_input(i, arg, x) for i, (arg, x) in enumerate(zip(block.args, inputs))}

@@ -435,6 +435,18 @@ def reduce_min(op, x: np.ndarray) -> np.ndarray:
     return np.min(x, axis=tuple(d % x.ndim for d in attr(op, "dims")), keepdims=bool(attr(op, "keepdim", False)))
 
 
+def _arg_reduce(fn):
+    def run(op, x: np.ndarray) -> np.ndarray:
+        out = fn(x, axis=attr(op, "dim") % x.ndim, keepdims=bool(attr(op, "keepdim", False)))  # first on ties
+        return out.astype(np.int64)
+
+    return run
+
+
+impl("bpu.argmax")(_arg_reduce(np.argmax))
+impl("bpu.argmin")(_arg_reduce(np.argmin))
+
+
 @impl("bpu.topk")
 def topk(op, x: np.ndarray) -> np.ndarray:
     dim, k = attr(op, "dim") % x.ndim, attr(op, "k")

@@ -22,6 +22,7 @@ from irq.runtime.torch import functions as fns
 from irq.runtime.torch.resolve import resolve
 from torch import fx, nn
 
+from irq.batch_fixed import BatchCheck, fixed_batch
 from irq.diagnostics import location_prefix
 from irq.ir.attributes import (
     ArrayAttr,
@@ -234,6 +235,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
     if isinstance(preserved, DictionaryAttr):
         for k, a in preserved.items():
             setattr(gm, k, b.decode(a, ()))
+    fixed = fixed_batch(module)  # a static export computed with its traced batch: refuse another
+    if fixed is not None:
+        gm.register_forward_pre_hook(BatchCheck(fixed))
     return gm
 
 
