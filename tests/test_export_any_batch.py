@@ -140,13 +140,68 @@ def test_float_import_follows_the_batch(name, method):
 def test_export_deploys_as_validation_at_another_batch(name):
     """The chain from method="export": prepared at batch 2, VALIDATION close to float and the program (numba,
     and reference == numba) equal to it bit for bit at batches 2 and 3."""
+    _assert_export_chain(name, example_batch=2, batches=(2, 3))
+
+
+@pytest.mark.parametrize("name", ["mha", "encoder_layer", "vit"])
+def test_attention_exported_at_batch_1_runs_at_any_batch(name):
+    """Bug caught: at an example batch of 1 (torch.export specializes it, so irq exports two copies) attention's
+    `[L*N, E] -> [L, N, E]` reshapes were misread by the batch-1 rule (a size-1 batch hides in any merge), so
+    the export was kept static and every other batch refused naming the attention line. Such a graph is now
+    typed at the doubled batch 2, where the batch's axis has one reading: the float import equals eager at
+    batches 1, 2 and 3, and the program prepared at batch 1 deploys equal to VALIDATION at 2, 3 and 1."""
+    model, shape = _model(name), MODELS[name][1]
+    g = torch.Generator().manual_seed(3)
+    module = _import(model, torch.randn(1, *shape, generator=g), "export")
+    assert BATCH_FIXED_ATTR not in module.attributes
+    assert "torch.call" not in {op.name for op in module.walk()}
+    gm = to_module(irq.parse_module(irq.print_module(module)))
+    with torch.no_grad():
+        for batch in (1, 2, 3):
+            x = torch.randn(batch, *shape, generator=g)
+            torch.testing.assert_close(gm(x), model(x), rtol=1e-5, atol=1e-5)
+    _assert_export_chain(name, example_batch=1, batches=(2, 3, 1))
+
+
+class FixesTheBatch(nn.Module):
+    """`view(1, -1, 4)`: the model's code puts every sample in one row (eager's softmax mixes the samples)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.softmax(self.fc(x).view(1, -1, 4), dim=1).flatten(1)
+
+
+def test_a_batch_the_models_code_fixes_is_refused_at_another_batch():
+    """A batch-1 export whose reshape really takes the batch off the results (a (1, 8 * B) output) is not typed at
+    the doubled batch: it stays static, and the float import and the prepared model refuse batch 3 naming the view's
+    line and saying what to do, rather than computing numbers torch did not."""
+    torch.manual_seed(0)
+    model = FixesTheBatch().eval()
+    refusal = r"at batch 1.*aten\.view\.default at .*test_export_any_batch\.py:\d+.*Prepare with example inputs"
+    module = irq.import_torch(model, (torch.randn(1, 8),), method="export")
+    assert module.attributes[BATCH_FIXED_ATTR].value == 1
+    x = torch.randn(1, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(to_module(module)(x), model(x), rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match=refusal):
+            to_module(module)(torch.randn(3, 8))
+        with pytest.raises(ValueError, match=refusal):
+            _prepared_float(model, x)(torch.randn(3, 8))
+
+
+def _assert_export_chain(name: str, example_batch: int, batches: tuple[int, ...]) -> None:
+    """prepare(method="export") at `example_batch`, calibrate at batch 4, convert, and `assert_deploys_as_validation`
+    at `batches` (numba == VALIDATION bit for bit, reference == numba, VALIDATION's cosine to float)."""
     model, shape, min_cos = _model(name), MODELS[name][1], MODELS[name][2]
     g = torch.Generator().manual_seed(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         qat = irq.prepare(
             model,
-            (torch.randn(2, *shape, generator=g),),
+            (torch.randn(example_batch, *shape, generator=g),),
             qconfig="default_calib_8bit",
             march="nash",
             method="export",
@@ -159,7 +214,7 @@ def test_export_deploys_as_validation_at_another_batch(name):
             qat(torch.randn(4, *shape, generator=g))
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     program = irq.convert(qat, march="nash")
-    assert_deploys_as_validation(model, qat, program, shape, g, batches=(2, 3), min_cosine=min_cos)
+    assert_deploys_as_validation(model, qat, program, shape, g, batches=batches, min_cosine=min_cos)
 
 
 class ScaledByBatch(nn.Module):

@@ -13,7 +13,9 @@ module and the converted program run any batch size. IR types keep the example's
 (every IR type is static; the runtimes substitute the batch). torch.export specializes a
 size of 1 (its 0/1 rule), so an example batch of 1 is exported as two copies of each sample and
 every traced size is then evaluated with the batch symbols at 1: the IR keeps the user's batch of
-1, the graph stays dynamic. A batch the model's code fixes is exported static: that program keeps it.
+1, the graph stays dynamic. Where a reshape would be misread at batch 1 (attention's `[L*N, E] -> [L, N, E]`:
+a size-1 batch hides in any merge) the IR is typed at the doubled batch 2 instead, unambiguous for the
+runtimes' batch-axis rule. A batch the model's code fixes is exported static: that program keeps it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from irq.frontend.export_batch import (
     batch_in_literal_shapes,
     batch_use_not_followed,
     describe,
+    outputs_lead_with_the_batch,
     reshape_not_following_the_batch,
     size_at_example,
     symbolic_dims,
@@ -350,7 +353,11 @@ def _export_dynamic_or_static(model: nn.Module, inputs: tuple,
         ex_inputs, ex_kwargs = (_two_samples(inputs), _two_samples(kwargs)) if doubled else (inputs, kwargs)
         ep = torch.export.export(model, ex_inputs, ex_kwargs, dynamic_shapes=dims)
         infer_computed_sizes(ep.graph)  # `view(q, [L, bsz * heads, d])` -> [L, -1, d]
-        culprit = batch_use_not_followed(ep.graph) or (reshape_not_following_the_batch(ep.graph) if doubled else None)
+        culprit = batch_use_not_followed(ep.graph)
+        if culprit is None and doubled:
+            culprit = reshape_not_following_the_batch(ep.graph)
+            if culprit is not None and outputs_lead_with_the_batch(ep.graph):
+                return ep, False, None  # typed at the doubled batch 2, where the batch's axis has one reading
         if culprit is None:
             return ep, doubled, None
         fixed_by = describe(culprit, _user_location)

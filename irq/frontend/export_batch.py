@@ -86,8 +86,10 @@ def reshape_not_following_the_batch(graph: fx.Graph) -> fx.Node | None:
 
     A program typed at batch 1 only shows `(1, 8) -> (1, 2, 4)`; the numba runtime reads the batch as
     the outermost factor of the first destination dimension at its offset (`reshape_axis`). The
-    symbolic shapes of the doubled export say where it really went: `view(1, -1, 4)` (a batch the model's
-    code fixes) puts it in dimension 1, and such an export is kept static instead of deployed wrong."""
+    symbolic shapes of the doubled export say where it really went: `view(1, -1, 4)` puts it in dimension 1,
+    and attention's `(5, 16) -> (5, 1, 16)` in dimension 1 where the rule prefers 0. Such an export is typed at
+    the doubled batch instead when its results lead with the batch (`outputs_lead_with_the_batch`), else kept
+    static, never deployed wrong."""
     from irq.batch_axis import Axis, reshape_axis
 
     for node in graph.nodes:
@@ -107,6 +109,21 @@ def reshape_not_following_the_batch(graph: fx.Graph) -> fx.Node | None:
         if found is None or found.axis != dst_dims[0]:
             return node
     return None
+
+
+def outputs_lead_with_the_batch(graph: fx.Graph) -> bool:
+    """Whether every tensor the graph returns has exactly the batch (one input's batch symbol) as dimension 0.
+
+    A batch-1 export whose reshape the batch-1 rule would misread is typed at the doubled example's batch 2
+    instead (irq/frontend/export.py), where `irq.batch_axis.reshape_axes` has one reading. That is the
+    model's own arithmetic at every batch only if its results are per sample: `view(1, -1, 4)` returns
+    (1, 8 * B), a batch the model's code fixes, which stays static and refused at other batches."""
+    out = next(n for n in graph.nodes if n.op == "output")
+    vals = [a.meta.get("val") for a in out.all_input_nodes]
+    tensors = [v for v in vals if isinstance(v, torch.Tensor)]
+    return bool(tensors) and all(
+        v.dim() > 0 and isinstance(v.shape[0], torch.SymInt) and v.shape[0].node.expr.is_Symbol for v in tensors
+    )
 
 
 _LITERAL_SHAPE_OPS = SIZED
