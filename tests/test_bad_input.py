@@ -106,8 +106,9 @@ CASES = [
     ("bad_storage_range", '"t.a"() {t = !quant.uniform<i8<-200:1>:f32, 1.0>} : () -> ()\n', 1, 31,
      ["illegal storage type minimum: -200"]),
     ("unknown_custom_op", 'foo.bar %x : i32\n', 1, 1, ["custom op 'foo.bar' is unknown", "generic form"]),
-    ("custom_op_garbage", 'func.func @f() {\n  %0 = arith.constant\n  return\n}\n', 2, 8,
-     ["custom op 'arith.constant'"]),
+    # after the op's name, where its value is missing (MLIR C++: 2:22, "expected attribute value")
+    ("custom_op_garbage", 'func.func @f() {\n  %0 = arith.constant\n  return\n}\n', 2, 22,
+     ["custom op 'arith.constant'", "expected an attribute value"]),
     ("constant_needs_typed_value", '%0 = arith.constant "str"\n', 1, 21, ["needs a typed value attribute"]),
     ("hex_line_number", '"t.a"() : () -> () loc("f":-1:2)\n', 1, 28, ["non-negative"]),
     ("duplicate_dict_key", '"t.a"() {a = 1, a = 2} : () -> ()\n', 1, 17, ["duplicate key 'a'"]),

@@ -29,8 +29,11 @@ FUNC = "func.func @f(%a: i32) {{\n{}\n  return\n}}\n"
 CASES = [
     # a type missing its `>`: at the end of the type's last token
     (FUNC.format("  %0 = arith.addi %a, %a : tensor<42 x index"), (2, 45), "expected '>' in tensor type"),
-    (FUNC.format("  %0 = arith.cmpi slt, %a, %a : vector<4xi8\n  %1 = arith.addi %a, %a : i32"), (2, 44),
-     "expected '>' in vector type"),
+    (
+        FUNC.format("  %0 = arith.cmpi slt, %a, %a : vector<4xi8\n  %1 = arith.addi %a, %a : i32"),
+        (2, 44),
+        "expected '>' in vector type",
+    ),
     (FUNC.format("  %0 = arith.addi %a, %a : tensor<4xi8 // a note\n  // another"), (2, 39), "expected '>'"),
     (FUNC.format('  %0 = arith.addi %a, %a : tensor<4xi8 loc("x":1:1)'), (2, 39), "expected '>'"),
     (FUNC.format('  "t.a"(%a) : (i32) -> tensor<4xi8\n  "t.b"() : () -> ()'), (2, 35), "expected '>'"),
@@ -50,6 +53,23 @@ CASES = [
     (FUNC.format('  "t.a"(%a : (i32) -> ()'), (2, 11), "unexpected ':'"),
     (FUNC.format('  "t.a"(%a) : (i32 -> ()'), (2, 19), "unexpected '->'"),
     ("func.func @f(%a: i32) -> (i32 {\n  return %a : i32\n}\n", (2, 9), ""),
+    # a custom op's items ending before what its syntax needs: after the last item, not at its start
+    (FUNC.format("  %0 = arith.addi %a, %a :"), (2, 27), "expected a type"),
+    (FUNC.format("  %0 = arith.addi %a, %a // no type\n  // nor here"), (2, 25), "expected ':'"),
+    (FUNC.format("  %0 = arith.cmpi slt"), (2, 22), "expected ','"),
+    ("func.func @f(%a: i32) -> i32 {\n  return %a\n}\n", (2, 12), "expected ':'"),
+    ("func.func @f() {\n  func.call @f()\n  return\n}\n", (2, 17), "expected ':'"),
+    (FUNC.format("  func.call @g(%a)  // a group last"), (2, 19), "expected ':'"),
+    (FUNC.format("  %0 = arith.addi"), (2, 18), "expected an SSA value"),
+    # a keyword missing there: at the token after the op (MLIR's parseKeyword reports its current
+    # token), so on the next line
+    (FUNC.format("  %0 = arith.extsi %a : i32 // c"), (3, 3), "expected 'to'"),
+    (FUNC.format("  %0 = arith.cmpi  // c\n"), (4, 3), "expected 'eq'"),
+    (
+        "func.func @f(%a: tensor<2xf32>) {\n  %0 = quant.qcast %a : tensor<2xf32>\n  return\n}\n",
+        (3, 3),
+        "expected 'to'",
+    ),
 ]
 
 

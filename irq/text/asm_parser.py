@@ -9,6 +9,7 @@ declarative format or a hand-written `parse_custom` reads like MLIR's C++.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,21 @@ if TYPE_CHECKING:
     from irq.text.lexer import Tok
     from irq.text.parse_state import ParseState
 
-_PUNCT = {":": "COLON", ",": "COMMA", "=": "EQUAL", "->": "ARROW", "*": "STAR", "?": "QUESTION", "+": "PLUS",
-          "<": "LESS", ">": "GREATER", "|": "PIPE"}
+# blanks, line breaks and `//` comments: what lies between an op's last item and the next token
+_SKIP_BLANKS = re.compile(r"(?:[ \t\r\n]+|//[^\n]*)*")
+
+_PUNCT = {
+    ":": "COLON",
+    ",": "COMMA",
+    "=": "EQUAL",
+    "->": "ARROW",
+    "*": "STAR",
+    "?": "QUESTION",
+    "+": "PLUS",
+    "<": "LESS",
+    ">": "GREATER",
+    "|": "PIPE",
+}
 
 
 class UnresolvedOperand:
@@ -47,8 +61,16 @@ class OpAsmParser:
     #: learns from it how an op of the same shape is built (irq/text/replay.py).
     resolved: list | None = None
 
-    def __init__(self, state: ParseState, items: list, pos: int, op_name: str = "",
-                 num_results: int | None = None, end_pos: int | None = None) -> None:
+    def __init__(
+        self,
+        state: ParseState,
+        items: list,
+        pos: int,
+        op_name: str = "",
+        num_results: int | None = None,
+        end_pos: int | None = None,
+        name_end: int | None = None,
+    ) -> None:
         self.state = state
         self.items = items
         self.i = 0
@@ -56,6 +78,9 @@ class OpAsmParser:
         self.op_name = op_name
         self.num_results = num_results
         self.end_pos = end_pos if end_pos is not None else (items[-1].pos if items else pos)
+        #: where the op's name ends, for the parser of a whole op (None for a group inside it):
+        #: what its items lack is reported after them (`missing`)
+        self.name_end = name_end
 
     # -- cursor ------------------------------------------------------------------------------
     def peek(self) -> Tok | None:
@@ -66,7 +91,7 @@ class OpAsmParser:
 
     def next(self) -> Tok:
         if self.i >= len(self.items):
-            raise self.error("unexpected end of operation")
+            raise self.missing("unexpected end of operation", None)
         t = self.items[self.i]
         self.i += 1
         return t
@@ -82,6 +107,32 @@ class OpAsmParser:
         pos = at.pos if at is not None else self.current_pos()
         prefix = f"custom op '{self.op_name}' " if self.op_name else ""
         return self.state.error(pos, prefix + message)
+
+    def missing(self, message: str, at: Tok | None, keyword: bool = False) -> ParseError:
+        """An error for a token the syntax needs: at `at` when there is one, and past the op's
+        last item when its items ran out (see `_end_of`). A missing keyword is reported at the
+        token after the op instead, often on the next line, as MLIR's parseKeyword reports it at
+        its current token (`quant.qcast %a : tensor<2xf32>` without `to`: MLIR C++ 3.13)."""
+        if at is None and self.at_end() and self.name_end is not None:
+            prefix = f"custom op '{self.op_name}' " if self.op_name else ""
+            end = self._end_of(self.items[-1]) if self.items else self.name_end
+            if keyword:
+                end = _SKIP_BLANKS.match(self.state.lexer.text, end).end()
+            return self.state.error(end, prefix + message)
+        return self.error(message, at)
+
+    def _end_of(self, tok: Tok) -> int:
+        """Where an op's last item ends in the text: an error for what is missing after it is
+        reported there, as MLIR's Parser::emitWrongTokenError reports it (`%0 = arith.addi %a,
+        %b` then a line break: `expected ':'` after `%b`, not at its start). A flat item's value
+        is its text; a group, region or `loc(...)` is measured by balancing its brackets again,
+        which runs only here, when an error is raised."""
+        if isinstance(tok.value, str):
+            return tok.pos + len(tok.value)
+        try:
+            return self.state.lexer.scan_balanced(tok.pos + 3 if tok.type == "LOC" else tok.pos)
+        except ParseError:
+            return tok.pos
 
     def expect_end(self) -> None:
         if not self.at_end():
@@ -102,12 +153,13 @@ class OpAsmParser:
     def expect_punct(self, p: str) -> None:
         if not self.parse_optional_punct(p):
             t = self.peek()
-            raise self.error(f"expected '{p}'" + (f", found '{_describe(t)}'" if t else " before the end"), t)
+            raise self.missing(f"expected '{p}'" + (f", found '{_describe(t)}'" if t else " before the end"), t)
 
     def parse_optional_keyword(self, *words: str) -> str | None:
         t = self.peek()
-        if t is not None and ((t.type == "BARE_ID" and (not words or t.value in words))
-                              or (t.type == "TYPE" and t.value in words)):
+        if t is not None and (
+            (t.type == "BARE_ID" and (not words or t.value in words)) or (t.type == "TYPE" and t.value in words)
+        ):
             self.i += 1
             return t.value
         return None
@@ -117,7 +169,7 @@ class OpAsmParser:
         if w is None:
             t = self.peek()
             want = " or ".join(f"'{w}'" for w in words) if words else "a keyword"
-            raise self.error(f"expected {want}" + (f", found '{_describe(t)}'" if t else ""), t)
+            raise self.missing(f"expected {want}" + (f", found '{_describe(t)}'" if t else ""), t, keyword=True)
         return w
 
     # -- groups ---------------------------------------------------------------------------------
@@ -159,7 +211,7 @@ class OpAsmParser:
         u = self.parse_optional_operand()
         if u is None:
             t = self.peek()
-            raise self.error("expected an SSA value" + (f", found '{_describe(t)}'" if t else ""), t)
+            raise self.missing("expected an SSA value" + (f", found '{_describe(t)}'" if t else ""), t)
         return u
 
     def parse_operand_list(self) -> list[UnresolvedOperand]:
@@ -169,8 +221,9 @@ class OpAsmParser:
         if u is None:
             return out
         out.append(u)
-        while self.peek_type() == "COMMA" and self.i + 1 < len(self.items) \
-                and self.items[self.i + 1].type == "VALUE_ID":
+        while (
+            self.peek_type() == "COMMA" and self.i + 1 < len(self.items) and self.items[self.i + 1].type == "VALUE_ID"
+        ):
             self.i += 1
             out.append(self.parse_operand())
         return out
@@ -207,7 +260,7 @@ class OpAsmParser:
         ty = self.parse_optional_type()
         if ty is None:
             t = self.peek()
-            raise self.error("expected a type" + (f", found '{_describe(t)}'" if t else ""), t)
+            raise self.missing("expected a type" + (f", found '{_describe(t)}'" if t else ""), t)
         return ty
 
     def parse_colon_type(self) -> Type:
@@ -263,6 +316,7 @@ class OpAsmParser:
             self.i += 1
             if type is not None:  # the caller knows the type: a following ':' is not ours
                 from irq.text.lexer import Tok as _Tok
+
                 return st.atom_attr(t, _Tok("TYPE", type._text, t.pos))
             type_tok = None
             if self.peek_type() == "COLON" and self.i + 1 < len(self.items) and self.items[self.i + 1].type == "TYPE":
@@ -278,6 +332,7 @@ class OpAsmParser:
                     raise self.error("expected a type", type_tok)
             else:
                 from irq.text.lexer import Tok as _Tok
+
                 type_tok = _Tok("TYPE", type._text, t.pos)
             return st.atom_attr(t, type_tok)
         if k in ("STRING", "SYMBOL", "DENSE_ARRAY", "DIALECT_ATTR", "ATTR_ALIAS", "OPAQUE_ATTR"):
@@ -309,7 +364,7 @@ class OpAsmParser:
         a = self.parse_optional_attribute(type)
         if a is None:
             t = self.peek()
-            raise self.error("expected an attribute value" + (f", found '{_describe(t)}'" if t else ""), t)
+            raise self.missing("expected an attribute value" + (f", found '{_describe(t)}'" if t else ""), t)
         return a
 
     def parse_optional_attr_dict(self) -> dict[str, Attribute]:
@@ -364,8 +419,9 @@ class OpAsmParser:
         return int(t.value, 0) if t.value.startswith(("0x", "-0x")) else int(t.value)
 
     # -- regions and successors ---------------------------------------------------------------
-    def parse_optional_region(self, arguments: Sequence[tuple[Tok, Type, Location | None]] | None = None
-                              ) -> Region | None:
+    def parse_optional_region(
+        self, arguments: Sequence[tuple[Tok, Type, Location | None]] | None = None
+    ) -> Region | None:
         t = self.peek()
         if t is None:
             return None

@@ -97,8 +97,9 @@ class Reducer(FastStatements, ValueReducer):
                 for _, count, _ in groups:
                     total += count
                 if total != len(results):
-                    raise s.error(entry.pos,
-                                  f"operation defines {len(results)} results but was provided {total} to bind")
+                    raise s.error(
+                        entry.pos, f"operation defines {len(results)} results but was provided {total} to bind"
+                    )
                 i = 0
                 for name, count, pos in groups:
                     s.define(name, results[i : i + count], pos)
@@ -262,7 +263,8 @@ class Reducer(FastStatements, ValueReducer):
         entry = s.op_stack[-1]
         entry.name = cls.name
         n_results = sum(g[1] for g in entry.results) if entry.results else 0
-        parser = OpAsmParser(s, items, name_tok.pos, written, n_results, items[-1].pos if items else name_tok.pos)
+        end = items[-1].pos if items else name_tok.pos
+        parser = OpAsmParser(s, items, name_tok.pos, written, n_results, end, name_tok.pos + len(written))
         if shape is not None:
             parser.resolved = []
         try:
@@ -346,7 +348,6 @@ class Reducer(FastStatements, ValueReducer):
     def block_arg(self, c):
         loc = c[4] if len(c) == 6 else None
         return (c[0], c[2], loc)
-
 
 
 class _RegionTok(Tok):

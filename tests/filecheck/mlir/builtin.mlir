@@ -80,3 +80,14 @@ func.func @f(%a: i32) -> i32 {
 // printer does (mlir/test/IR/dense-elements-type-interface.mlir, parser.mlir).
 // CHECK: "t.a"() {a = dense<[1, -1, -4]> : tensor<3xi3>, b = dense<[0, 15]> : tensor<2xui4>, c = dense<5> : tensor<4xsi5>} : () -> ()
 "t.a"() {a = dense<[1, 7, -4]> : tensor<3xi3>, b = dense<[0, 15]> : tensor<2xui4>, c = dense<5> : tensor<4xsi5>} : () -> ()
+
+// -----
+
+// Entry-block arguments written under a type-only signature (mlir/test/IR/parser.mlir): the
+// label names the arguments the signature only typed; they print in the signature.
+// CHECK-LABEL: func.func @typed_only(%a: i32, %b: f32) -> i32 {
+// CHECK-NEXT: return %a : i32
+func.func @typed_only(i32, f32) -> i32 {
+^bb0(%a: i32, %b: f32):
+  return %a : i32
+}
