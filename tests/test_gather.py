@@ -46,16 +46,20 @@ class _Head(nn.Module):
 
 
 class _EachSample(nn.Module):
-    """The batch-following form: one sample's positions expanded to the batch."""
+    """The batch-following form: one sample's positions expanded to the batch (a [1, 2, 3] buffer, or a [2, 3]
+    one unsqueezed first: export folds the view of the constant)."""
 
-    def __init__(self) -> None:
+    def __init__(self, unsqueeze: bool) -> None:
         super().__init__()
         self.fc = nn.Linear(8, 12)
-        self.register_buffer("idx", torch.tensor([[[3, 0, 1], [2, 2, 0]]]))
+        self.unsqueeze = unsqueeze
+        idx = torch.tensor([[3, 0, 1], [2, 2, 0]])
+        self.register_buffer("idx", idx if unsqueeze else idx[None])
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.fc(x).view(-1, 4, 3)
-        return y.gather(1, self.idx.expand(y.shape[0], -1, -1))
+        idx = self.idx.unsqueeze(0) if self.unsqueeze else self.idx
+        return y.gather(1, idx.expand(y.shape[0], -1, -1))
 
 
 def _calibrated(model: nn.Module, x: Tensor, method: str) -> nn.Module:
@@ -102,12 +106,13 @@ def test_constant_index_deploys_as_validation_at_its_batch(name, method):
         numba_runtime.compile(program)(torch.randn(3, 8, generator=g).numpy())
 
 
-def test_expanded_sample_index_follows_the_batch():
+@pytest.mark.parametrize("unsqueeze", [False, True], ids=["buffer_1x2x3", "unsqueezed_2x3"])
+def test_expanded_sample_index_follows_the_batch(unsqueeze):
     """export of `y.gather(1, idx.expand(y.shape[0], -1, -1))`: every sample takes the same positions, so the
     program is one take along dim 1 of [N, 12] and runs at any batch. Bug caught: positions of another sample,
     the expand lowered as data (convert refuses it), the batch lost (refused or wrong at batch 3)."""
     torch.manual_seed(0)
-    model, x = _EachSample().eval(), torch.randn(2, 8)
+    model, x = _EachSample(unsqueeze).eval(), torch.randn(2, 8)
     _typed_as_eager(model, x, "export")
     qat = _calibrated(model, x, "export")
     program = irq.convert(qat, march="nash")
