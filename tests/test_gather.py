@@ -23,6 +23,7 @@ from support.both_runtimes import assert_deploys_as_validation, run_both
 from torch import Tensor, nn
 
 import irq
+from irq.text.parser import parse_module
 
 _INDEX = torch.tensor([[0, 5, 2], [1, 1, 4]])
 #: (name, y [N=2, 6] -> gathered): torch.gather and the method, a negative dim, along the batch, an index smaller
@@ -73,7 +74,9 @@ def _calibrated(model: nn.Module, x: Tensor, method: str) -> nn.Module:
 
 
 def _typed_as_eager(model: nn.Module, x: Tensor, method: str) -> None:
+    """The float import computes eager's values with eager's result shape, and its text round-trips."""
     module = irq.import_torch(model, (x,), method=method)
+    assert str(parse_module(str(module))) == str(module)
     names = {op.name for op in module.walk()}
     assert "torch.call" not in names and "torch.gather" in names
     with torch.no_grad():
@@ -118,4 +121,5 @@ def test_expanded_sample_index_follows_the_batch(unsqueeze):
     program = irq.convert(qat, march="nash")
     takes = [op for op in program.walk() if op.name == "bpu.take"]
     assert len(takes) == 1 and takes[0].get_attr("dim").value == 1
+    assert str(parse_module(str(program))) == str(program)
     assert_deploys_as_validation(model, qat, program, (8,), torch.Generator().manual_seed(2), batches=(2, 3, 1))
