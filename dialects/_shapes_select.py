@@ -77,6 +77,20 @@ def index_select(op: Op):
     return [tuple((idx[0] if idx else 1) if i == d else s for i, s in enumerate(x))]
 
 
+def gather(op: Op):
+    """torch.gather: the index's shape; same rank as the input, and index.size(d) <= input.size(d) for every
+    d but `dim` (torch's documented rule)."""
+    x, idx = shape_of(op.operands[0]), shape_of(op.operands[1])
+    if x is None or idx is None:
+        return None
+    if len(idx) != len(x):
+        raise ShapeError(f"gather needs an index of the input's rank {len(x)}, got shape {list(idx)}")
+    d = norm_dim(int_attr(op, "dim"), len(x))
+    if any(i > s for k, (i, s) in enumerate(zip(idx, x)) if k != d):
+        raise ShapeError(f"gather's index {list(idx)} is larger than the input {list(x)} outside dim {d}")
+    return [tuple(idx)]
+
+
 def reduce_pair(op: Op):
     """max/min over one dim: the values and their i64 indices, both of the reduced shape."""
     out = reduce(op)[0]

@@ -177,6 +177,8 @@ _add(spec("repeat", "Tile `repeats` times along each dim; extra leading repeats 
           attrs=(("repeats", INTS),), shape=shs.repeat))
 _add(spec("index_select", "The entries of the 1-D integer `index` along `dim` (torch.index_select, x[:, idx]).",
           ("input", "index"), (("dim", INT),), shape=shs.index_select))
+_add(spec("gather", "out[..., j, ...] = input[..., index[..., j, ...], ...] along `dim` (torch.gather); the "
+          "result has the integer `index`'s shape.", ("input", "index"), (("dim", INT),), shape=shs.gather))
 for _r in ("amax", "amin"):
     _add(spec(_r, f"{'Maximum' if _r == 'amax' else 'Minimum'} over `dim` (all dims if absent; torch.{_r}).",
               attrs=(("dim?", INTS), ("keepdim", BOOL)), shape=sh.reduce))

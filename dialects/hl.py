@@ -40,6 +40,7 @@ DATA_MOVEMENT = frozenset({"contiguous", "identity", "dropout", "flatten", "resh
 DATA_MOVEMENT |= {"unbind"}  # issue 12: torch.unbind's slices (a bpu.slice and a bpu.reshape per result)
 #: issue 12: selections that keep the codes (bpu.take, bpu.reduce_max / reduce_min; passes/_lower_take.py)
 DATA_MOVEMENT |= {"flip", "expand", "expand_as", "repeat", "index_select", "amax", "amin", "max_dim", "min_dim"}
+DATA_MOVEMENT |= {"gather"}  # issue 12: entries picked by a constant index (flatten, bpu.take, reshape)
 
 ACTIVATIONS = ("relu", "relu6")
 

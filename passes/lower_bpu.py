@@ -31,6 +31,7 @@ batch norm, PReLU, pad, pixel (un)shuffle, stack, sum).
 from __future__ import annotations
 
 from irq.dialects import bpu
+from irq.passes._lower_gather import GatherLowerings
 from irq.passes._lower_layer_ops import LayerOpLowerings
 from irq.passes._lower_ops import OpLowerings
 from irq.passes._lower_roll import RollLowerings
@@ -47,8 +48,8 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 __all__ = ["Lowering", "LoweringError", "LowerToBpu", "QValue"]
 
 
-class Lowering(TakeLowerings, RollLowerings, SelectLowerings, SignOpLowerings, LayerOpLowerings, OpLowerings,
-               LoweringBase):
+class Lowering(GatherLowerings, TakeLowerings, RollLowerings, SelectLowerings, SignOpLowerings, LayerOpLowerings,
+               OpLowerings, LoweringBase):
     """Lower one function: the driver, casts and requantize insertion (`passes/_lowering.py`) with the
     per-op rewrites (`passes/_lower_ops.py`, `passes/_lower_layer_ops.py`). Subclass it to observe lowering
     (irq/debug/deployed.py)."""

@@ -302,10 +302,10 @@ def test_used_indices_of_adaptive_max_pool_are_refused_by_name():
         irq.import_torch(WithIndices().eval(), (torch.randn(2, 3, 4, 4),), method="export")
 
 
-_INDEX = torch.tensor([[0, 5, 2], [1, 1, 4]])
-#: refused at convert naming the op: a computed / constant-index gather, the argmax of the flattened tensor
+#: refused at convert naming the op: a gather by a computed index (a constant index deploys: tests/test_gather.py),
+#: the argmax of the flattened tensor
 REFUSED = {
-    "gather": (lambda y: torch.gather(y, 1, _INDEX), "gather"),
+    "gather_computed_index": (lambda y: torch.gather(y, 1, y.argmin(1, keepdim=True)), "gather"),
     "argmax_flat": (lambda y: y.argmax(), "argmax"),
 }
 #: integer results over a dim: bpu.argmax / bpu.argmin, an i64 output returned as it is

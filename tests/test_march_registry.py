@@ -148,6 +148,8 @@ MODELS.update({
     "repeat": (lambda: Net(lambda m, y: y.repeat(1, 2, 1, 1)), (3, 8, 8)),
     "index_select": (lambda: Net(lambda m, y: y.index_select(1, m.idx), extra={"idx": torch.tensor([2, 0, 3])}),
                      (3, 8, 8)),
+    "gather": (lambda: Net(lambda m, y: y.gather(1, m.idx), extra={"idx": torch.tensor([[[[0, 3], [2, 2]]]])}),
+               (3, 8, 8)),
     "amax": (lambda: Net(lambda m, y: y.amax(1)), (3, 8, 8)),
     "amin": (lambda: Net(lambda m, y: y.amin((2, 3), keepdim=True)), (3, 8, 8)),
     "max_dim": (lambda: Net(lambda m, y: y.max(2)[0]), (3, 8, 8)),

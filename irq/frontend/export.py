@@ -238,6 +238,7 @@ ATEN: dict[Any, Any] = {
     aten.flip.default: FUNCTIONS[torch.flip], aten.expand.default: METHODS["expand"],
     aten.expand_as.default: METHODS["expand_as"], aten.repeat.default: METHODS["repeat"],
     aten.index_select.default: FUNCTIONS[torch.index_select], aten.index.Tensor: _index,
+    aten.gather.default: FUNCTIONS[torch.gather],
     aten.amax.default: FUNCTIONS[torch.amax], aten.amin.default: FUNCTIONS[torch.amin],
     aten.max.dim: FUNCTIONS[torch.max], aten.min.dim: FUNCTIONS[torch.min], aten.max.default: FUNCTIONS[torch.max],
     aten.min.default: FUNCTIONS[torch.min], aten.max.other: FUNCTIONS[torch.maximum],

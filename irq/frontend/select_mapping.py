@@ -88,6 +88,14 @@ def _index_select(args, kwargs):
     return Emit("index_select", {"input": b["input"], "index": b["index"]}, {"dim": b["dim"]})
 
 
+def _gather(args, kwargs):
+    """torch.gather(x, dim, index) / x.gather(dim, index); `sparse_grad` changes only the backward pass."""
+    b = bind((("input", _MISSING), ("dim", _MISSING), ("index", _MISSING), ("sparse_grad", False)), args, kwargs)
+    if b is None or not _int(b["dim"]) or not is_node(b["index"]) or not isinstance(b["sparse_grad"], bool):
+        return None
+    return Emit("gather", {"input": b["input"], "index": b["index"]}, {"dim": b["dim"]})
+
+
 def index_select_entry(x: Any, entries: tuple, index: Any) -> Emit | None:
     """`x[:, :, idx]` with one 1-D integer index tensor after full slices only: index_select along its dim."""
     from irq.ir.types import IntegerType
@@ -211,6 +219,7 @@ def _vector_norm(args, kwargs):
 FUNCTIONS_BY_NAME = {
     "flip": _flip,
     "index_select": _index_select,
+    "gather": _gather,
     "amax": _amax("amax"),
     "amin": _amax("amin"),
     "max": _max_min("max"),

@@ -502,6 +502,7 @@ IMPLS: dict[str, Callable] = {
     "expand_as": lambda b, op, a: b.graph.call_method("expand_as", (b.v(op.input), b.v(op.other))),
     "repeat": lambda b, op, a: b.graph.call_method("repeat", (b.v(op.input), a["repeats"])),
     "index_select": lambda b, op, a: b.call(torch.index_select, b.v(op.input), a["dim"], b.v(op.index)),
+    "gather": lambda b, op, a: b.call(torch.gather, b.v(op.input), a["dim"], b.v(op.index)),
     "amax": lambda b, op, a: b.call(torch.amax, b.v(op.input), a.get("dim") or [], a["keepdim"]),
     "amin": lambda b, op, a: b.call(torch.amin, b.v(op.input), a.get("dim") or [], a["keepdim"]),
     "max_dim": lambda b, op, a: _getitems(b, op, b.call(torch.max, b.v(op.input), a["dim"], a["keepdim"])),
