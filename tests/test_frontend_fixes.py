@@ -293,3 +293,18 @@ def test_a_given_optional_argument_is_still_an_input():
     irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
     with torch.no_grad():
         torch.testing.assert_close(qat(x, mask), model(x, mask), rtol=1e-6, atol=1e-6)
+
+
+def test_a_mask_and_is_not_taken_for_an_in_place_op():
+    """`a & b` is fx's `operator.and_`, whose name ends in an underscore like torch's in-place ops: the mutation
+    analysis took it for `a &= b` and gave every later reader of `a` the result of `a & b` (a wrong number, no
+    error: `torch.where(a, ...)` after `a & b` selected by `a & b`)."""
+
+    class Reused(nn.Module):
+        def forward(self, x, y):
+            a, b = x > 0, y > 0
+            return torch.where(a & b, x, y) + torch.where(a | b, y, x) + torch.where(a, x, 0.0)
+
+    m, x, y = Reused(), torch.randn(3, 5), torch.randn(3, 5)
+    gm = to_module(irq.parse_module(irq.print_module(irq.import_torch(m, (x, y)))))
+    torch.testing.assert_close(gm(x, y), m(x, y))
