@@ -29,7 +29,7 @@ from torch import fx, nn
 from torch.utils import _pytree as pytree
 
 from irq.dialects.builtin import ModuleOp
-from irq.frontend import compare_mapping
+from irq.frontend import compare_mapping, logic_mapping
 from irq.frontend.convert import GraphConverter
 from irq.frontend.errors import FrontendError, is_user_file
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
@@ -223,6 +223,7 @@ ATEN: dict[Any, Any] = {
     aten.linalg_vector_norm.default: _vector_norm,
 }
 ATEN.update(compare_mapping.aten_entries(aten, FUNCTIONS))  # issue 12: comparisons, clamps by a tensor
+ATEN.update(logic_mapping.aten_entries(aten))  # issue 12: logic on masks
 # In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
 # gives later readers their result, so they map to the same typed op.
 for _op in list(ATEN):
