@@ -34,6 +34,7 @@ from irq.dialects import torch as tdl
 from irq.passes.fold_constant_views import _MOVEMENT, evaluate
 
 from irq._lazy import numpy as np
+from irq.diagnostics import SIZES_FIXED_AT, location_prefix
 from irq.ir.attributes import (
     ArrayAttr,
     BoolAttr,
@@ -181,6 +182,8 @@ class _Folder:
         self.made: list[Operation] = []
         self.excluded = excluded  # callees and op kinds not to evaluate
         self.taken = taken if taken is not None else set()  # resource keys in use
+        self.sized: set[Value] = set()  # sizes, and folded results computed from them
+        self.first_sized: Operation | None = None  # the first op folded from a size (it fixes the program's sizes)
 
     # -- reading values ----------------------------------------------------------------------------------------
     def value(self, v: Value) -> Any:
@@ -301,6 +304,7 @@ class _Folder:
 
     def fold(self, op: Operation) -> bool:
         if op.name == "torch.size":  # read where used; lower-bpu erases unused sizes
+            self.sized.update(op.results)
             return False
         try:
             results = self.results(op)
@@ -322,6 +326,16 @@ class _Folder:
 
     def replace(self, op: Operation, results: list[Any]) -> None:
         self.folded += 1
+        dependent = any(v in self.sized for v in op.operands)
+        if dependent:
+            if self.first_sized is None:
+                self.first_sized = op
+                func = op.parent_op
+                while func is not None and func.name != "func.func":
+                    func = func.parent_op
+                if func is not None:
+                    what = op.get_attr("target").value if op.name == "torch.call" else op.name
+                    func.attributes[SIZES_FIXED_AT] = StringAttr(f"'{what}' at {location_prefix(op.location)}")
         for i, (res, data) in enumerate(zip(op.results, results)):
             t = res.type
             stem = f"{(op.get_attr('owner') or StringAttr(op.name.split('.', 1)[1])).value}.fold{self.folded}"
@@ -335,6 +349,8 @@ class _Folder:
             self.known[c.results[0]] = array
             self.made.append(c)
             res.replace_all_uses_with(c.results[0])
+            if dependent:
+                self.sized.add(c.results[0])
         op.erase()
 
 

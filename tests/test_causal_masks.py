@@ -11,7 +11,7 @@ refused every such model by name. Now (tests/models/causal_models.py):
 (c) masked keys get probability exactly 0 in the deployed program (the softmax codes are 0 above the diagonal);
 (d) the mask is static for the imported length: the fx model follows another length in QAT / VALIDATION (the
     factories are calls on the traced sizes), the deployed program refuses it on both runtimes instead of applying
-    a mask of the wrong size.
+    a mask of the wrong size, naming the op that fixed the length (the folded mask's first op, file:line).
 """
 
 from __future__ import annotations
@@ -93,9 +93,11 @@ def test_another_length_follows_in_validation_and_is_refused_deployed():
     with torch.no_grad():
         want, ref = qat(x), model(x)
     assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
-    with pytest.raises(Exception, match=rf"shape \[2, {other}, {DIM}\].*expects"):
+    names_the_op = (rf"shape \[2, {other}, {DIM}\].*expects.*fixed at convert by 'torch.arange' "
+                    r"at .*causal_models.py:\d+:")
+    with pytest.raises(Exception, match=names_the_op):
         rn.compile(program)(x.numpy())
-    with pytest.raises(Exception, match=rf"shape \[2, {other}, {DIM}\].*expects"):
+    with pytest.raises(Exception, match=names_the_op):
         reference.run(program, x.numpy())
 
 
