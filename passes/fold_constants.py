@@ -182,6 +182,7 @@ class _Folder:
         self.made: list[Operation] = []
         self.excluded = excluded  # callees and op kinds not to evaluate
         self.taken = taken if taken is not None else set()  # resource keys in use
+        self.unknown: set[Value] = set()  # values found to depend on more than constants and sizes
         self.sized: set[Value] = set()  # sizes, and folded results computed from them
         self.first_sized: Operation | None = None  # the first op folded from a size (it fixes the program's sizes)
 
@@ -191,6 +192,15 @@ class _Folder:
         depends on anything but constants and static sizes."""
         if v in self.known:
             return self.known[v]
+        if v in self.unknown:
+            raise _NotFoldable
+        try:
+            return self._evaluate(v)
+        except _NotFoldable:
+            self.unknown.add(v)  # asked once: a chain of views on an activation is not walked again
+            raise
+
+    def _evaluate(self, v: Value) -> Any:
         op = getattr(v, "op", None)
         if op is None:
             raise _NotFoldable
