@@ -124,15 +124,17 @@ _PURE_CALLS = frozenset(
     }
 )
 
+#: numpy's functions by the names the ops carry (numpy's own names; looked up when used: irq-opt's start-up
+#: imports every pass module and must not import numpy)
 _PREDICATES = {
-    "gt": np.greater,
-    "ge": np.greater_equal,
-    "lt": np.less,
-    "le": np.less_equal,
-    "eq": np.equal,
-    "ne": np.not_equal,
+    "gt": "greater",
+    "ge": "greater_equal",
+    "lt": "less",
+    "le": "less_equal",
+    "eq": "equal",
+    "ne": "not_equal",
 }
-_LOGICAL = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
+_LOGICAL = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}
 
 
 class _NotFoldable(Exception):
@@ -289,11 +291,11 @@ class _Folder:
             k: getattr(op.get_attr(k), "value", None) for k in ("predicate", "other", "kind", "value", "value_first")
         }
         if base == "compare_scalar":
-            return [_PREDICATES[attr["predicate"]](tensors[0], attr["other"])]
+            return [getattr(np, _PREDICATES[attr["predicate"]])(tensors[0], attr["other"])]
         if base == "compare":
-            return [_PREDICATES[attr["predicate"]](tensors[0], tensors[1])]
+            return [getattr(np, _PREDICATES[attr["predicate"]])(tensors[0], tensors[1])]
         if base == "logical":
-            return [_LOGICAL[attr["kind"]](tensors[0], tensors[1])]
+            return [getattr(np, _LOGICAL[attr["kind"]])(tensors[0], tensors[1])]
         if base == "logical_not":
             return [np.logical_not(tensors[0])]
         if base == "where_scalar":
