@@ -26,7 +26,15 @@ from support.both_runtimes import assert_deploys_as_validation, run_both
 from torch import Tensor, nn
 
 import irq
-from tests.models.causal_models import DIM, FORMS, CausalEncoderLayer, DecoderBlock, PaddedCausal, padding
+from tests.models.causal_models import (
+    DIM,
+    FORMS,
+    BufferCausal,
+    CausalEncoderLayer,
+    DecoderBlock,
+    PaddedCausal,
+    padding,
+)
 
 LENGTHS = (5, 8)
 
@@ -93,8 +101,10 @@ def test_another_length_follows_in_validation_and_is_refused_deployed():
     with torch.no_grad():
         want, ref = qat(x), model(x)
     assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
-    names_the_op = (rf"shape \[2, {other}, {DIM}\].*expects.*fixed at convert by 'torch.arange' "
-                    r"at .*causal_models.py:\d+:")
+    names_the_op = (
+        rf"shape \[2, {other}, {DIM}\].*expects.*fixed at convert by 'torch.arange' "
+        r"at .*causal_models.py:\d+:"
+    )
     with pytest.raises(Exception, match=names_the_op):
         rn.compile(program)(x.numpy())
     with pytest.raises(Exception, match=names_the_op):
@@ -165,3 +175,12 @@ def test_mask_logic_deploys_as_validation(method):
     program = _convert(qat)
     assert "bpu.compare" in {op.name for op in program.walk()}
     assert_deploys_as_validation(model, qat, program, (8,), g)
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+@pytest.mark.parametrize("bool_buffer", [False, True])
+def test_a_causal_buffer_cut_to_the_length_deploys_as_validation(bool_buffer, method):
+    """nanoGPT: `self.bias[:, :, :T, :T]` of a registered buffer. Bug caught: fx could not trace it (fx passes a
+    buffer as the tensor itself, which a traced size cannot index), the cut folded at the wrong length."""
+    model, qat, program, g = _block(lambda: BufferCausal(bool_buffer), LENGTHS[0], method)
+    assert_deploys_as_validation(model, qat, program, (LENGTHS[0], DIM), g)

@@ -86,6 +86,11 @@ def _decomposition(m: nn.Module, args: tuple, kwargs: dict, lengths: dict[nn.Mod
 class IrqTracer(fx.Tracer):
     """fx.Tracer recording scope, source position, fused groups and wrapped calls per node."""
 
+    #: a buffer read in forward is a graph value (its state key), so indexing it by a traced size traces
+    #: (nanoGPT's causal `self.bias[:, :, :T, :T]`); fx's default passes the tensor itself, which a Proxy
+    #: cannot index
+    proxy_buffer_attributes = True
+
     def __init__(self, leaf_modules: Iterable[type | str] = (),
                  sequence_lengths: dict[nn.Module, int] | None = None) -> None:
         super().__init__(param_shapes_constant=False)

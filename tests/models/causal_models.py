@@ -1,7 +1,7 @@
 """Models of issue 12's causal masks and mask logic (tests/test_causal_masks.py): a GPT-style decoder block whose
 causal mask is built from the input's size (four spellings), the same block with SDPA's is_causal, an
 nn.TransformerEncoderLayer with a causal mask, and attention combining a padding-mask input with a causal mask
-through `&`."""
+through `&`, and nanoGPT's causal buffer cut to the length."""
 
 from __future__ import annotations
 
@@ -86,3 +86,27 @@ def padding(batch: int, t: int, generator: torch.Generator) -> Tensor:
     lengths = torch.randint(1, t + 1, (batch,), generator=generator)
     lengths[-1] = max(1, t // 2)  # one padded sequence at least
     return (torch.arange(t)[None, :] < lengths[:, None]).float()
+
+
+class BufferCausal(nn.Module):
+    """nanoGPT's spelling: a causal buffer registered at the maximum length and cut to T in forward,
+    `masked_fill(self.bias[:, :, :T, :T] == 0, -inf)` (a float buffer) or `~self.bias[...]` (a bool one)."""
+
+    def __init__(self, bool_buffer: bool, max_length: int = 8) -> None:
+        super().__init__()
+        self.bool_buffer = bool_buffer
+        self.qkv, self.proj = nn.Linear(DIM, 3 * DIM), nn.Linear(DIM, DIM)
+        dtype = torch.bool if bool_buffer else torch.float32
+        self.register_buffer("bias", torch.tril(torch.ones(max_length, max_length, dtype=dtype))[None, None])
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, t, c = x.size()
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, HEADS, c // HEADS).transpose(1, 2) for z in (q, k, v))
+        cut = self.bias[:, :, :t, :t]
+        p = (
+            ((q @ k.transpose(-2, -1)) * (c // HEADS) ** -0.5)
+            .masked_fill(~cut if self.bool_buffer else cut == 0, float("-inf"))
+            .softmax(-1)
+        )
+        return self.proj((p @ v).transpose(1, 2).contiguous().view(b, t, c))
