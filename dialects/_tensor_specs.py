@@ -159,6 +159,12 @@ _add(spec("compare", "Element-wise `input <predicate> other` of two tensors, wit
 _add(spec("compare_scalar", "Element-wise `input <predicate> other` for a Python number `other`: an i1 mask "
           "(`x > 0`, `mask == 0`).", attrs=(("predicate", STR), ("other", NUMBER)), shape=sh.same_as_input,
           same_element_type=False))
+# issue 12: logic on masks (i1 in, i1 out): `~m`, `m1 & m2`, torch.logical_* on comparison outputs
+_add(spec("logical", "Element-wise `input <kind> other` of two i1 masks, with broadcasting; `kind` is and, or or "
+          "xor (`m1 & m2`, torch.logical_and / bitwise_and on bool tensors).", ("input", "other"), (("kind", STR),),
+          shape=sh.broadcast, same_element_type=False))
+_add(spec("logical_not", "Element-wise negation of an i1 mask (`~m`, torch.logical_not, Tensor.logical_not).",
+          shape=sh.same_as_input))
 _add(spec("roll", "Roll by `shifts` along `dims` (the flattened tensor if `dims` is absent).",
           attrs=(("shifts", INTS), ("dims?", INTS)), shape=sh.same_as_input))
 _add(spec("cumsum", "Cumulative sum along `dim` (integer inputs sum in i64, as torch does).",

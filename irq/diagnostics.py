@@ -26,6 +26,17 @@ def location_prefix(loc: Location | None) -> str:
     return f"{flc[0]}:{flc[1]}:{flc[2]}"
 
 
+#: a func.func attribute naming the op whose value fold-constants computed from the traced input sizes (a causal
+#: mask of `x.size(1)`): the program is fixed to those sizes, and the runtimes name that op when refusing others
+SIZES_FIXED_AT = "irq.sizes_fixed_at"
+
+
+def sizes_fixed_note(func) -> str:
+    """What a runtime adds to an input-shape refusal of a program whose sizes a folded op fixed, else ""."""
+    a = func.attributes.get(SIZES_FIXED_AT) if func is not None else None
+    return f" (its sizes were fixed at convert by {a.value})" if a is not None else ""
+
+
 @dataclass
 class Diagnostic:
     severity: str  # "error" | "warning" | "remark" | "note"

@@ -22,12 +22,12 @@ VALIDATION computes the same steps (irq/quant/validation_select.py and validatio
 from __future__ import annotations
 
 from irq.dialects import bpu
-from irq.passes._lowering import LoweringError, QValue, _int_type, _shape, np
+from irq.passes._lowering import LoweringError, QValue, _constant_data, _int_type, _shape, np
 
 from irq import selection
 from irq.ir.attributes import IntegerAttr, StringAttr
 from irq.ir.operation import Operation
-from irq.ir.types import TensorType, i8, i64
+from irq.ir.types import IntegerType, ShapedType, TensorType, i8, i64
 from irq.ir.values import Value
 
 #: a mask's "scale": its codes 0 / 1 are the values themselves
@@ -82,13 +82,28 @@ class SelectLowerings:
         self._mask(op, [a, b], predicate=StringAttr(pred))
 
     # -- selection --------------------------------------------------------------------------------------------
-    def _condition(self, v: Value) -> Value:
+    def mask_operand(self, v: Value) -> Value | None:
+        """The i8 0/1 codes of mask `v`: a mask computed in the program, or a constant one (a causal mask folded
+        from the input's size by fold-constants) as a bpu.constant, made once; None when `v` is neither."""
         qv = self.q.get(v)
-        if qv is None or (float(qv.scale), qv.dtype) != MASK:
-            raise LoweringError("selects by a condition that is not a mask computed in the program (a comparison); "
-                                "a bool model input cannot be deployed: pass the mask as a float or integer "
-                                "tensor and compare it in the model (mask == 0)")
-        return qv.value
+        if qv is not None and (float(qv.scale), qv.dtype) == MASK:
+            return qv.value
+        t = v.type
+        data = _constant_data(v) if isinstance(t, ShapedType) and isinstance(t.element_type, IntegerType) else None
+        if data is None:
+            return None
+        owner = getattr(v.op, "key", None) or v.name_hint or "mask"
+        codes = self.constant((data != 0).astype(np.int8), "i8", f"{owner}.mask")
+        self.q[v] = QValue(codes, *MASK)
+        return codes
+
+    def _condition(self, v: Value) -> Value:
+        codes = self.mask_operand(v)
+        if codes is None:
+            raise LoweringError("selects by a condition that is not a mask computed in the program (a comparison) or "
+                                "a constant; a bool model input cannot be deployed: pass the mask as a float or "
+                                "integer tensor and compare it in the model (mask == 0)")
+        return codes
 
     def _at_output(self, v: Value, s_out: float, dtype: str) -> Value:
         """The codes of `v` at (s_out, dtype): requantized once, unless they already are."""

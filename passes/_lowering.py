@@ -241,7 +241,8 @@ class LoweringBase:
             return self.keep_in_float(op)
         if name == "hl.embedding":  # its operands are integer ids and a weight: neither is an activation
             return self.lower_embedding(op)
-        if name in ("hl.compare", "hl.compare_scalar"):  # an operand may be a raw integer input (an attention mask)
+        if name in ("hl.compare", "hl.compare_scalar", "hl.logical", "hl.logical_not"):
+            # an operand may be a raw integer input (an attention mask) or a constant mask
             return getattr(self, f"lower_{base}")(op)
         inputs_quantized = [v for v in op.operands if v in self.q]
         if not inputs_quantized and base in CONSTANT_INPUT_OK and op.operands and \

@@ -33,6 +33,7 @@ from __future__ import annotations
 from irq.dialects import bpu
 from irq.passes._lower_gather import GatherLowerings
 from irq.passes._lower_layer_ops import LayerOpLowerings
+from irq.passes._lower_logic import LogicLowerings
 from irq.passes._lower_ops import OpLowerings
 from irq.passes._lower_roll import RollLowerings
 from irq.passes._lower_select import SelectLowerings
@@ -40,6 +41,7 @@ from irq.passes._lower_sign_ops import SignOpLowerings
 from irq.passes._lower_take import TakeLowerings
 from irq.passes._lowering import LoweringBase, LoweringError, QValue
 from irq.passes.fold_constant_views import fold_constant_views
+from irq.passes.fold_constants import fold_constants
 
 from irq.diagnostics import Diagnostic
 from irq.ir.operation import Operation
@@ -48,8 +50,8 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 __all__ = ["Lowering", "LoweringError", "LowerToBpu", "QValue"]
 
 
-class Lowering(GatherLowerings, TakeLowerings, RollLowerings, SelectLowerings, SignOpLowerings, LayerOpLowerings,
-               OpLowerings, LoweringBase):
+class Lowering(GatherLowerings, TakeLowerings, RollLowerings, LogicLowerings, SelectLowerings, SignOpLowerings,
+               LayerOpLowerings, OpLowerings, LoweringBase):
     """Lower one function: the driver, casts and requantize insertion (`passes/_lowering.py`) with the
     per-op rewrites (`passes/_lower_ops.py`, `passes/_lower_layer_ops.py`). Subclass it to observe lowering
     (irq/debug/deployed.py)."""
@@ -74,6 +76,7 @@ class LowerToBpu(Pass):
 
     def run(self, op: Operation) -> None:
         fold_constant_views(op)  # a view of a parameter used as data is a constant by now (no more training)
+        fold_constants(op)  # a mask built from the input's size (static types: one value) is a constant too
         funcs = [op] if op.name == "func.func" else [f for f in op.walk() if f.name == "func.func"]
         keep_float: set[Operation] = set()
         if self.march:

@@ -214,11 +214,13 @@ def test_multihead_attention_masks_rebuild_from_text_alone():
     x, mask = torch.randn(4, 2, 8), torch.ones(4, 4, dtype=torch.bool).triu(1)  # causal
     padding = torch.tensor([[False, False, False, True], [False, True, False, False]])
     module = irq.import_torch(m, (x, mask, padding))
-    targets = {op.get_attr("target").value for op in _ops(module, "torch.call")}
-    assert targets == {"irq.runtime.torch.functions.apply_attention_mask"}
+    assert not _ops(module, "torch.call")  # the masks are typed ops by their dtype (issue 12): where_scalar
     gm = to_module(irq.parse_module(irq.print_module(module)))
     assert torch.allclose(gm(x, mask, padding), m(x, mask, padding), atol=1e-6)
-    float_mask = torch.randn(4, 4)
+    float_mask = torch.randn(4, 4)  # a float mask is added (its own import: the mask's dtype is in the IR)
+    module = irq.import_torch(m, (x, float_mask, padding))
+    assert {op.name for op in module.walk()} >= {"torch.add", "torch.where_scalar"}
+    gm = to_module(irq.parse_module(irq.print_module(module)))
     assert torch.allclose(gm(x, float_mask, padding), m(x, float_mask, padding), atol=1e-6)
 
 
@@ -293,3 +295,18 @@ def test_a_given_optional_argument_is_still_an_input():
     irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
     with torch.no_grad():
         torch.testing.assert_close(qat(x, mask), model(x, mask), rtol=1e-6, atol=1e-6)
+
+
+def test_a_mask_and_is_not_taken_for_an_in_place_op():
+    """`a & b` is fx's `operator.and_`, whose name ends in an underscore like torch's in-place ops: the mutation
+    analysis took it for `a &= b` and gave every later reader of `a` the result of `a & b` (a wrong number, no
+    error: `torch.where(a, ...)` after `a & b` selected by `a & b`)."""
+
+    class Reused(nn.Module):
+        def forward(self, x, y):
+            a, b = x > 0, y > 0
+            return torch.where(a & b, x, y) + torch.where(a | b, y, x) + torch.where(a, x, 0.0)
+
+    m, x, y = Reused(), torch.randn(3, 5), torch.randn(3, 5)
+    gm = to_module(irq.parse_module(irq.print_module(irq.import_torch(m, (x, y)))))
+    torch.testing.assert_close(gm(x, y), m(x, y))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 import support.probes_compare  # noqa: F401  (registers its probes)
 import support.probes_layers  # noqa: F401  (registers its probes)
+import support.probes_logic  # noqa: F401  (registers its probes)
 import support.probes_ops  # noqa: F401  (registers its probes)
 import torch
 import torch.nn.functional as F

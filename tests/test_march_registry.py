@@ -158,6 +158,9 @@ MODELS.update({
     "zeros_like": (lambda: Net(lambda m, y: torch.cat([torch.zeros_like(y), y], 1)), (3, 8, 8)),
     "ones_like": (lambda: Net(lambda m, y: y * torch.ones_like(y)), (3, 8, 8)),
     "full_like": (lambda: Net(lambda m, y: y + torch.full_like(y, 0.25)), (3, 8, 8)),
+    # issue 12's logic on masks (their chain checks: tests/test_causal_masks.py)
+    "logical": (lambda: Net(lambda m, y: torch.where((y > 0) & (y < 1) | (y < -1) ^ (y < -2), y, 0.5)), (3, 8, 8)),
+    "logical_not": (lambda: Net(lambda m, y: y.masked_fill(~(y > 0), -0.25)), (3, 8, 8)),
 })
 
 CASES = sorted((march, op) for march in ("bayes", "nash") for op in get_march(march).ops)

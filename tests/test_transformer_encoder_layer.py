@@ -86,22 +86,32 @@ def test_padding_mask_passes_through_to_the_attention():
         assert not torch.allclose(gm(x, padding), gm(x, torch.zeros_like(padding)))
 
 
-def test_causal_hint_keeps_the_layer_opaque():
-    """is_causal needs MultiheadAttention's causal path, which the decomposition does not cover: the call stays
-    an opaque module call (and computes eager's numbers) rather than silently dropping the hint."""
+def test_causal_hint_follows_torch():
+    """is_causal=True with the causal mask: torch's slow path applies SDPA's causal mask (the given one is a hint;
+    its fast path applies the given one, the same mask), the decomposition builds it from the sizes; without
+    is_causal the given mask (here an anti-causal one) is applied. Before issue 12 such calls stayed one opaque
+    module call."""
 
     class Causal(nn.Module):
-        def __init__(self) -> None:
+        def __init__(self, hint: bool) -> None:
             super().__init__()
+            self.hint = hint
             self.layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
 
         def forward(self, x: Tensor) -> Tensor:
-            mask = nn.Transformer.generate_square_subsequent_mask(4)
-            return self.layer(x, src_mask=mask, is_causal=True)
+            ones = torch.ones(x.size(1), x.size(1), dtype=torch.bool)
+            if self.hint:
+                return self.layer(x, src_mask=ones.triu(1), is_causal=True)
+            return self.layer(x, src_mask=ones.tril(-1))
 
-    module = irq.import_torch(Causal().eval(), (torch.randn(2, 4, 8),))
-    targets = {op.get_attr("target").value for op in _ops(module, "torch.call")}
-    assert any("TransformerEncoderLayer" in t for t in targets), targets
+    x = torch.randn(2, 4, 8)
+    for hint in (True, False):
+        m = Causal(hint).eval()
+        module = irq.import_torch(m, (x,))
+        assert not any("TransformerEncoderLayer" in op.get_attr("target").value for op in _ops(module, "torch.call"))
+        gm = to_module(irq.parse_module(irq.print_module(module)))
+        with torch.no_grad():
+            torch.testing.assert_close(gm(x), m(x), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["post_norm_relu", "pre_norm_gelu"])

@@ -52,6 +52,7 @@ def lower_with_taps(qat_model, *, march: str | None = None, float_fallback: bool
     """
     from irq.march_profiles import check_march
     from irq.passes.fold_constant_views import fold_constant_views
+    from irq.passes.fold_constants import fold_constants
     from irq.passes.lower_bpu import Lowering, _check_rounding
     from irq.quant import freeze
     from irq.runtime.reference import entry_function
@@ -62,6 +63,7 @@ def lower_with_taps(qat_model, *, march: str | None = None, float_fallback: bool
     program = freeze(qat_model)
     func = entry_function(program)
     fold_constant_views(func)  # as lower-bpu does first
+    fold_constants(func)
     violations = check_march(func, march)
     if violations and not float_fallback:
         raise PassFailure(f"irq.debug: {len(violations)} op(s) cannot run on march '{march}':\n"

@@ -141,7 +141,8 @@ class GraphConverter:
 
     def value(self, a: Any) -> Value:
         if isinstance(a, ParamRef):
-            return self.constant(a.key)
+            tensor = getattr(a, "tensor", None)  # a ConstantRef brings its tensor
+            return self.constant(a.key) if tensor is None else self.constant(a.key, tensor, "constant")
         v = self.values.get(a)
         if v is None:
             raise _Fallback

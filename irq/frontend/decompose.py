@@ -10,8 +10,10 @@ softmax, mean, each a typed torch-dialect op scoped to the module's path, with
 The math is the one documented for nn.MultiheadAttention ("Attention Is All You
 Need", section 3.2.2): Q, K, V = x W_{q,k,v}^T + b; per head
 softmax(Q K^T / sqrt(head_dim)) V; heads concatenated, then out_proj. Masks go through
-one importable `apply_attention_mask` call. Calls it does not cover (`add_bias_kv`,
-`add_zero_attn`, is_causal) stay opaque module calls.
+one importable `apply_attention_mask` call (typed ops at import, irq/frontend/attention_mapping.py);
+`is_causal` with a mask follows F.multi_head_attention_forward (without padding mask or weights the causal
+mask is built from the sizes, as SDPA's is_causal). Calls it does not cover (`add_bias_kv`, `add_zero_attn`,
+is_causal without a mask, which torch refuses) stay opaque module calls.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ def supports_multihead_attention(m: nn.MultiheadAttention, args: tuple, kwargs: 
     bound = dict(zip(names, args), **kwargs)
     if any(k not in bound for k in names[:3]):
         return False
-    if bound.get("is_causal"):
-        return False
+    if bound.get("is_causal") and bound.get("attn_mask") is None:
+        return False  # torch refuses it too (is_causal is a hint about attn_mask)
     if any(not isinstance(bound.get(k, True), bool) for k in ("need_weights", "average_attn_weights")):
         return False
     return m.bias_k is None and m.bias_v is None and not m.add_zero_attn
@@ -89,6 +91,10 @@ def multihead_attention(
     k = k.reshape(key.size(0), -1, head_dim).transpose(0, 1)
     v = v.reshape(value.size(0), -1, head_dim).transpose(0, 1)
     attn = torch.bmm(q * (1.0 / head_dim) ** 0.5, k.transpose(1, 2))  # (N * heads, L, S)
+    if is_causal and key_padding_mask is None and not need_weights:
+        # F.multi_head_attention_forward's rule: attn_mask is only a hint then, SDPA's causal mask is applied (keys
+        # after the query excluded), built from the traced sizes so the model follows the length it runs at
+        attn_mask = torch.ones(tgt_len, k.size(1), dtype=torch.bool).triu(1)
     if attn_mask is not None:  # (L, S) or (N * heads, L, S); True / -inf excludes a key
         attn = apply_attention_mask(attn, attn_mask)
     if key_padding_mask is not None:  # (N, S), per batch entry: applied per head

@@ -30,11 +30,12 @@ def _bind(names: tuple[str, ...], args: tuple, kwargs: dict) -> dict[str, Any] |
 
 
 def supports_encoder_layer(m: nn.Module, args: tuple, kwargs: dict) -> bool:
-    """Whether `encoder_layer` computes this call: a causal hint needs MultiheadAttention's own
-    is_causal path, which irq/frontend/decompose.py does not cover, so such calls stay opaque."""
+    """Whether `encoder_layer` computes this call: a causal hint goes to MultiheadAttention, whose
+    decomposition follows torch's is_causal rule (irq/frontend/decompose.py); without a mask torch refuses it."""
     names = _LAYER_ARGS if isinstance(m, nn.TransformerEncoderLayer) else _STACK_ARGS
     bound = _bind(names, args, kwargs)
-    return bound is not None and not bound.get("is_causal")
+    mask = bound.get("src_mask" if isinstance(m, nn.TransformerEncoderLayer) else "mask") if bound else None
+    return bound is not None and not (bound.get("is_causal") and mask is None)
 
 
 def _activation(m: nn.TransformerEncoderLayer, x: Any) -> Any:
@@ -51,7 +52,8 @@ def encoder_layer(
     """nn.TransformerEncoderLayer.forward's slow path, sub-modules called as modules."""
 
     def self_attention(x: Any) -> Any:
-        out = m.self_attn(x, x, x, attn_mask=src_mask, key_padding_mask=src_key_padding_mask, need_weights=False)[0]
+        out = m.self_attn(x, x, x, attn_mask=src_mask, key_padding_mask=src_key_padding_mask, need_weights=False,
+                          is_causal=is_causal)[0]
         return m.dropout1(out)
 
     def feed_forward(x: Any) -> Any:
@@ -75,5 +77,5 @@ def encoder_stack(
     """nn.TransformerEncoder.forward's slow path: each layer called as its module, then the final norm."""
     out = src
     for layer in m.layers:
-        out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask)
+        out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
     return m.norm(out) if m.norm is not None else out

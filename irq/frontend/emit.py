@@ -20,6 +20,14 @@ class ParamRef:
     key: str
 
 
+@dataclass
+class ConstantRef(ParamRef):
+    """A tensor constant a handler makes from the import's static shapes (a causal mask of torch.export's traced
+    sizes): imported as a `torch.constant {kind = "constant"}` named `key`."""
+
+    tensor: Any = None
+
+
 #: An Emit operand standing for the previous Emit's result (handlers returning a chain of ops).
 PREV = type("Prev", (), {"__repr__": lambda self: "PREV"})()
 

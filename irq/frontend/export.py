@@ -32,7 +32,7 @@ from torch.utils import _pytree as pytree
 
 from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
-from irq.frontend import compare_mapping
+from irq.frontend import compare_mapping, logic_mapping
 from irq.frontend.arg_reduce import arg_reduce_as_indices
 from irq.frontend.convert import GraphConverter
 from irq.frontend.decompose_rnn import sequence_lengths, unrolled_forwards
@@ -248,6 +248,7 @@ ATEN: dict[Any, Any] = {
     aten.linalg_vector_norm.default: _vector_norm,
 }
 ATEN.update(compare_mapping.aten_entries(aten, FUNCTIONS))  # issue 12: comparisons, clamps by a tensor
+ATEN.update(logic_mapping.aten_entries(aten))  # issue 12: logic on masks
 # In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
 # gives later readers their result, so they map to the same typed op.
 for _op in list(ATEN):

@@ -9,7 +9,6 @@ Defaults are the ones documented for each torch function.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from irq.frontend import compare_mapping
+from irq.frontend import attention_mapping, compare_mapping, logic_mapping
 from irq.frontend.emit import _MISSING, PREV, Emit, ParamRef, _n, bind, is_node  # noqa: F401  (re-exported)
 from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     _getitem,
@@ -421,23 +420,6 @@ def _embedding(args, kwargs):
                 {} if b["padding_idx"] is None else {"padding_idx": b["padding_idx"]})
 
 
-def _sdpa(args, kwargs):
-    """F.scaled_dot_product_attention without mask or dropout, as the ops its documentation defines:
-    softmax(q @ k^T * scale) @ v, scale = 1 / sqrt(q.size(-1)) unless given."""
-    b = bind((("query", _MISSING), ("key", _MISSING), ("value", _MISSING), ("attn_mask", None), ("dropout_p", 0.0),
-              ("is_causal", False), ("scale", None), ("enable_gqa", False)), args, kwargs)
-    if b is None or b["attn_mask"] is not None or b["dropout_p"] or b["is_causal"] or b["enable_gqa"]:
-        return None
-    q, k, v = b["query"], b["key"], b["value"]
-    t = q.meta.get("irq_type") if is_node(q) else None
-    if not all(map(_tensor_value, (q, k, v))) or t is None or not t.has_static_shape:
-        return None
-    scale = b["scale"] if b["scale"] is not None else 1.0 / math.sqrt(t.shape[-1])
-    return [Emit("transpose", {"input": k}, {"dim0": -2, "dim1": -1}), Emit("matmul", {"input": q, "other": PREV}),
-            Emit("mul_scalar", {"input": PREV}, {"other": float(scale)}), Emit("softmax", {"input": PREV}, {"dim": -1}),
-            Emit("matmul", {"input": PREV, "other": v})]
-
-
 def _instance_norm(args, kwargs):
     b = bind((("input", _MISSING), ("running_mean", None), ("running_var", None), ("weight", None), ("bias", None),
               ("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)
@@ -538,7 +520,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     torch.cumsum: _cumsum, torch.topk: _topk, torch.masked_fill: _masked_fill,
     F.pixel_shuffle: _simple("pixel_shuffle", (("input", _MISSING), ("upscale_factor", _MISSING))),
     F.pixel_unshuffle: _simple("pixel_unshuffle", (("input", _MISSING), ("downscale_factor", _MISSING))),
-    F.instance_norm: _instance_norm, F.scaled_dot_product_attention: _sdpa,
+    F.instance_norm: _instance_norm,
     F.prelu: _simple("prelu", (("input", _MISSING), ("weight", _MISSING)), ("input", "weight")),
     F.embedding: _embedding,
     F.elu: _LUT_FNS["elu"], F.celu: _LUT_FNS["celu"], torch.celu: _LUT_FNS["celu"], F.selu: _LUT_FNS["selu"],
@@ -579,6 +561,8 @@ FUNCTIONS[torch.unflatten] = _unflatten
 FUNCTIONS.update(PRODUCT_FUNCTIONS)
 METHODS.update(PRODUCT_METHODS)
 compare_mapping.install(FUNCTIONS, METHODS)  # issue 12: comparisons, clamps by a tensor
+logic_mapping.install(FUNCTIONS, METHODS)  # issue 12: ~m, m1 & m2, torch.logical_* on masks
+attention_mapping.install(FUNCTIONS)  # issue 12: SDPA with is_causal / attn_mask, attention-mask helpers
 
 
 #: Typed ops whose result may share memory with an operand (views, identity, eval-mode dropout):

@@ -86,6 +86,8 @@ def _function_mutation(target: Callable) -> int | None:
         return -1 if info is not None and info.is_write else None
     if target in _INPLACE_OPERATORS or target is operator.setitem:
         return -1
+    if getattr(target, "__module__", None) in ("_operator", "operator"):
+        return None  # `a & b` is operator.and_ (`or_`, `not_` too): a trailing underscore, yet out of place
     if _trailing_underscore(getattr(target, "__name__", None)):
         return -1
     return _inplace_parameter(target) if callable(target) else None

@@ -27,7 +27,7 @@ from irq.dialects._opspec import ShapeError
 from irq.dialects._tensor_specs import SPECS
 from irq.dialects.torch_values import OperandRefAttr
 from irq.frontend.mapping import PREV, Emit, ParamRef
-from irq.frontend.propagate import annotate, element_type
+from irq.frontend.propagate import annotate, element_type, tensor_type
 from irq.frontend.tracer import argument_loader, has_node
 from irq.ir.attributes import ArrayAttr, Attribute, IntegerAttr
 from irq.ir.types import FloatType, IntegerType, ShapedType, TensorType, Type, i1, i64
@@ -181,6 +181,8 @@ def _query(node: fx.Node, values: dict) -> Any:
 def _operand_type(v: Any, param_types: dict[str, TensorType]) -> Type:
     if isinstance(v, ParamRef):
         t = param_types.get(v.key)
+        if t is None and getattr(v, "tensor", None) is not None:  # a ConstantRef: the handler's own tensor
+            t = tensor_type(v.tensor)
         if t is not None:
             return t
     elif isinstance(v, fx.Node):
@@ -324,7 +326,7 @@ def _element_type(spec, operands: list[_Typed], attrs: dict) -> Type:
     if name in ("zeros_like", "ones_like", "full_like"):
         dtype = attrs.get("dtype")
         return dtype.value if dtype is not None else first
-    if name in ("compare", "compare_scalar"):  # issue 12: a comparison is a boolean mask
+    if name in ("compare", "compare_scalar", "logical"):  # issue 12: a comparison is a boolean mask
         return i1
     if name == "where":
         tensors = tensors[1:]

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
 from torch.utils import _pytree as pytree
 
+from irq.frontend import decompose_sdpa
 from irq.frontend import wrapping as wrap_mod
 from irq.frontend.decompose import multihead_attention, supports_multihead_attention
 from irq.frontend.decompose_rnn import recurrent, supports_rnn
@@ -83,6 +85,11 @@ def _decomposition(m: nn.Module, args: tuple, kwargs: dict, lengths: dict[nn.Mod
 
 class IrqTracer(fx.Tracer):
     """fx.Tracer recording scope, source position, fused groups and wrapped calls per node."""
+
+    #: a buffer read in forward is a graph value (its state key), so indexing it by a traced size traces
+    #: (nanoGPT's causal `self.bias[:, :, :T, :T]`); fx's default passes the tensor itself, which a Proxy
+    #: cannot index
+    proxy_buffer_attributes = True
 
     def __init__(self, leaf_modules: Iterable[type | str] = (),
                  sequence_lengths: dict[nn.Module, int] | None = None) -> None:
@@ -171,6 +178,36 @@ class IrqTracer(fx.Tracer):
             return out
         return traced
 
+    def _factory(self, original: Callable) -> Callable:
+        """`original` (torch.ones, ...) recording a graph node when a size is traced (`torch.ones(T, T)` with
+        `T = x.size(1)`, which plain fx cannot trace: the sizes are parsed as ints, not dispatched on)."""
+
+        @functools.wraps(original)
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            if not any(isinstance(x, fx.Proxy) for x in pytree.tree_leaves((args, kwargs))):
+                return original(*args, **kwargs)
+            return self.create_proxy("call_function", original, args, kwargs)
+
+        return traced
+
+    def _sdpa(self, original: Callable) -> Callable:
+        """F.scaled_dot_product_attention traced through its decomposition when it is causal or masked
+        (irq/frontend/decompose_sdpa.py), else the one node the import maps from static shapes."""
+
+        @functools.wraps(original)
+        def traced(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+                   is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False) -> Any:
+            args = (query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+            if not any(isinstance(x, fx.Proxy) for x in args):
+                return original(*args)
+            if decompose_sdpa.traces_through(attn_mask, dropout_p, is_causal, enable_gqa):
+                return decompose_sdpa.scaled_dot_product_attention(*args)
+            return self.create_proxy("call_function", original, (query, key, value),
+                                     {"attn_mask": attn_mask, "dropout_p": dropout_p, "is_causal": is_causal,
+                                      "scale": scale, "enable_gqa": enable_gqa})
+
+        return traced
+
     def trace(self, root: nn.Module, concrete_args: dict[str, Any] | None = None) -> fx.Graph:
         patched: list[tuple[nn.Module, str]] = []
         for path, m in root.named_modules():
@@ -184,12 +221,20 @@ class IrqTracer(fx.Tracer):
         fwd = type(root).forward
         self.traced_forwards.setdefault(getattr(fwd, "__func__", fwd), "")
         wrap_mod.ACTIVE.append(self)
+        factories = {name: getattr(torch, name) for name in SIZE_FACTORIES}
+        for name, original in factories.items():
+            setattr(torch, name, self._factory(original))
+        sdpa = F.scaled_dot_product_attention
+        F.scaled_dot_product_attention = self._sdpa(sdpa)
         saved = {name: fx.Proxy.__dict__.get(name) for name in _PROXY_MUTATIONS}
         for name, impl in _PROXY_MUTATIONS.items():
             setattr(fx.Proxy, name, impl)
         try:
             return super().trace(root, concrete_args)
         finally:
+            for name, original in factories.items():
+                setattr(torch, name, original)
+            F.scaled_dot_product_attention = sdpa
             for name, impl in saved.items():
                 if impl is None:
                     delattr(fx.Proxy, name)
@@ -198,6 +243,12 @@ class IrqTracer(fx.Tracer):
             wrap_mod.ACTIVE.pop()
             for m, method in patched:
                 m.__dict__.pop(method, None)
+
+
+#: torch's tensor factories that take sizes: while irq traces, a call with a traced size (a causal mask's
+#: `torch.ones(T, T)`, `torch.full((T, T), -inf)`) becomes a node the importer keeps as a `torch.call` on the
+#: sizes, so the model follows the length it runs at; convert folds it (passes/fold_constants.py)
+SIZE_FACTORIES = ("ones", "zeros", "full", "arange", "eye")
 
 
 def _augmented(op: Callable) -> Callable:

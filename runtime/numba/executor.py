@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from irq.batch_fixed import fixed_batch, other_batch_error
+from irq.diagnostics import sizes_fixed_note
 
 from .batch import BatchAxes
 from .kernels import blas_threads
@@ -164,7 +165,7 @@ class CompiledProgram:
                 if x.ndim != len(s) or x.shape[1:] != s[1:] or not s or s[0] != self.program_batch:
                     raise ProgramError(f"{_arg_name(arg, i)} has shape {list(x.shape)}, the program expects "
                                        f"{list(s)}" + (" (any batch size in dimension 0)" if s and s[0] ==
-                                                       self.program_batch else ""))
+                                                       self.program_batch else "") + sizes_fixed_note(self.fn_op))
                 if x.shape[0] != batch:
                     raise ProgramError(f"{_arg_name(arg, i)} has batch {x.shape[0]}, input 0 has {batch}")
         plan = self.plan(batch if batch is not None else 1)

@@ -8,7 +8,7 @@ from irq.runtime.reference.arithmetic import storage_range
 from irq.runtime.reference.ops import IMPLS
 
 from irq.batch_fixed import fixed_batch, other_batch_error
-from irq.diagnostics import location_prefix
+from irq.diagnostics import location_prefix, sizes_fixed_note
 from irq.ir.types import FloatType, IntegerType, ShapedType
 
 _FLOAT_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
@@ -42,11 +42,11 @@ def numpy_dtype(t) -> np.dtype:
     raise ReferenceRuntimeError(f"no numpy dtype for {t}")
 
 
-def _check_input(i: int, arg, x) -> np.ndarray:
+def _check_input(i: int, arg, x, note: str = "") -> np.ndarray:
     t = arg.type
     a = np.asarray(x)
     if isinstance(t, ShapedType) and t.shape is not None and tuple(a.shape) != tuple(t.shape):
-        raise ReferenceRuntimeError(f"input #{i} has shape {list(a.shape)}, the program expects {t}")
+        raise ReferenceRuntimeError(f"input #{i} has shape {list(a.shape)}, the program expects {t}{note}")
     dt = numpy_dtype(t)
     if dt.kind == "f":
         if a.dtype.kind not in "fiu":
@@ -111,7 +111,8 @@ def run(program, *inputs, entry: str | None = None, march: str | None = None) ->
         raise ReferenceRuntimeError(refused)
     func = _at_input_batch(func, inputs)
     block = func.regions[0].blocks[0]
-    env = {arg: _check_input(i, arg, x) for i, (arg, x) in enumerate(zip(block.args, inputs))}
+    note = sizes_fixed_note(func)  # a causal mask folded from the traced length names its op
+    env = {arg: _check_input(i, arg, x, note) for i, (arg, x) in enumerate(zip(block.args, inputs))}
     for op in block.ops:
         if op.name == "func.return":
             return [np.array(env[v]) for v in op.operands]

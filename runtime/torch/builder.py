@@ -421,6 +421,18 @@ def _comparison(op: Operation, a: dict) -> Callable:
     return fn
 
 
+#: logical's kinds (issue 12): masks are exact in VALIDATION too, so no integer emulation is needed
+LOGICAL_FUNCTIONS = {"and": torch.logical_and, "or": torch.logical_or, "xor": torch.logical_xor}
+
+
+def _logical(op: Operation, a: dict) -> Callable:
+    fn = LOGICAL_FUNCTIONS.get(a["kind"])
+    if fn is None:
+        raise ValueError(f"{location_prefix(op.location)}'{op.name}' has an unknown kind '{a['kind']}' "
+                         f"(one of {', '.join(LOGICAL_FUNCTIONS)})")
+    return fn
+
+
 IMPLS: dict[str, Callable] = {
     "conv1d": _weighted("conv1d"), "conv2d": _weighted("conv2d"), "conv_transpose2d": _weighted("conv_transpose2d"),
     "linear": _weighted("linear"),
@@ -492,6 +504,8 @@ IMPLS: dict[str, Callable] = {
     "maximum": _binary(torch.maximum), "minimum": _binary(torch.minimum),
     "compare": lambda b, op, a: b.call(_comparison(op, a), b.v(op.input), b.v(op.other)),
     "compare_scalar": lambda b, op, a: b.call(_comparison(op, a), b.v(op.input), a["other"]),
+    "logical": lambda b, op, a: b.call(_logical(op, a), b.v(op.input), b.v(op.other)),
+    "logical_not": lambda b, op, a: b.call(torch.logical_not, b.v(op.input)),
     "roll": lambda b, op, a: b.call(torch.roll, b.v(op.input), a["shifts"], *(() if a.get("dims") is None
                                                                             else (a["dims"],))),
     "cumsum": lambda b, op, a: b.call(torch.cumsum, b.v(op.input), a["dim"]),

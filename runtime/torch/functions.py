@@ -180,3 +180,13 @@ def apply_attention_mask(scores: Tensor, mask: Tensor) -> Tensor:
     if mask.dtype == torch.bool:
         return scores.masked_fill(mask, float("-inf"))
     return scores + mask
+
+
+@wrap
+def apply_sdpa_mask(scores: Tensor, mask: Tensor) -> Tensor:
+    """Attention scores with F.scaled_dot_product_attention's `attn_mask` applied: a boolean mask's True entries
+    take part (False -> -inf), a float mask is added. Opaque to tracing (irq.wrap) for the same reason as
+    `apply_attention_mask`; the import turns it into typed ops (irq/frontend/attention_mapping.py)."""
+    if mask.dtype == torch.bool:
+        return scores.masked_fill(mask.logical_not(), float("-inf"))
+    return scores + mask

@@ -15,7 +15,7 @@ probe("k == j", lambda m, x, k, j: torch.where(k == j, x, -x), X2, ints(*X2, hig
 probe("k != c", lambda m, x, k: torch.where(k != 1, x, 3.0), X2, ints(*X2, high=3))
 probe("0 < x", lambda m, x: torch.where(0 < x, x, 0.0), X3)
 probe("torch.gt / ge / lt", lambda m, x, y: torch.where(torch.gt(x, y) & torch.ge(x, 0) | torch.lt(y, -1), x, y),
-      X3, X3, opaque_ok=True)  # & and | of masks stay opaque
+      X3, X3)
 probe("torch.greater / less_equal", lambda m, x, y: torch.where(torch.greater(x, y), torch.where(
     torch.less_equal(x, 0.3), x, y), 1.0), X3, X3)
 probe("torch.eq / ne", lambda m, x, k: torch.where(torch.eq(k, 1), 2.0, torch.where(torch.ne(k, 0), 0.0, x)), X2,

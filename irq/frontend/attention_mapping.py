@@ -1,0 +1,133 @@
+"""Attention with masks as typed ops (issue 12): F.scaled_dot_product_attention with `is_causal` or an `attn_mask`,
+and the attention-mask helpers the fx decompositions call (`apply_attention_mask` of nn.MultiheadAttention,
+`apply_sdpa_mask` of irq/frontend/decompose_sdpa.py).
+
+SDPA's documented reference (torch.nn.functional.scaled_dot_product_attention):
+``attn = q @ k^T * scale``, ``scale = 1 / sqrt(E)`` unless given; with `is_causal` the keys after each query are
+excluded (``ones(L, S).tril()`` keeps the rest); a bool `attn_mask` keeps its True entries (False -> -inf), a float
+one is added; ``softmax(attn, -1) @ v``. Each step becomes the typed op it is (matmul, mul_scalar, where_scalar /
+add, softmax, matmul), so masked attention quantizes like the hand-written one: the masked logits fill with the
+softmax input range's minimum, where the exp table is 0, and the masked keys get probability exactly 0.
+
+nn.MultiheadAttention's masks are the other way round: True (or -inf) *excludes* a key. Which of the bool and float
+forms a mask takes needs its dtype, which symbolic tracing does not know, so the decompositions call one function
+(irq.wrap: a single node) and the import, which knows the dtype, turns it into typed ops here.
+
+The causal mask of an export is a constant of its traced sizes (export bakes them); the fx decomposition builds it
+with `torch.ones(L, S)` on the traced sizes instead, so CALIBRATION, QAT and VALIDATION follow the length they run
+at, and convert folds it (passes/fold_constants.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from irq.frontend.emit import _MISSING, PREV, ConstantRef, Emit, bind
+from irq.frontend.indexing import _tensor_value
+from irq.frontend.logic_mapping import _is_mask
+from irq.ir.types import FloatType, ShapedType
+from irq.runtime.torch.functions import apply_attention_mask, apply_sdpa_mask
+
+_NEG_INF = float("-inf")
+_SDPA_PARAMS = (
+    ("query", _MISSING),
+    ("key", _MISSING),
+    ("value", _MISSING),
+    ("attn_mask", None),
+    ("dropout_p", 0.0),
+    ("is_causal", False),
+    ("scale", None),
+    ("enable_gqa", False),
+)
+
+
+def _static_shape(x: Any) -> tuple[int, ...] | None:
+    t = x.meta.get("irq_type") if _tensor_value(x) else None
+    return tuple(t.shape) if isinstance(t, ShapedType) and t.has_static_shape else None
+
+
+def _is_float(x: Any) -> bool:
+    t = x.meta.get("irq_type") if _tensor_value(x) else None
+    return isinstance(t, ShapedType) and isinstance(t.element_type, FloatType)
+
+
+def _exclude(scores: Any, mask: Any) -> Emit:
+    """scores.masked_fill(mask, -inf)."""
+    return Emit("where_scalar", {"condition": mask, "input": scores}, {"value": _NEG_INF, "value_first": True})
+
+
+def _keep(scores: Any, mask: Any) -> Emit:
+    """torch.where(mask, scores, -inf), i.e. scores.masked_fill(~mask, -inf)."""
+    return Emit("where_scalar", {"condition": mask, "input": scores}, {"value": _NEG_INF, "value_first": False})
+
+
+def attention_mask(args, kwargs) -> Emit | None:
+    """`apply_attention_mask(scores, mask)` (nn.MultiheadAttention's convention: True / -inf excludes a key)."""
+    b = bind((("scores", _MISSING), ("mask", _MISSING)), args, kwargs)
+    if b is None or not _tensor_value(b["scores"]):
+        return None
+    if _is_mask(b["mask"]):
+        return _exclude(b["scores"], b["mask"])
+    if _is_float(b["mask"]):
+        return Emit("add", {"input": b["scores"], "other": b["mask"]})
+    return None
+
+
+def sdpa_mask(args, kwargs) -> Emit | None:
+    """`apply_sdpa_mask(scores, mask)` (SDPA's convention: a bool mask's True entries take part)."""
+    b = bind((("scores", _MISSING), ("mask", _MISSING)), args, kwargs)
+    if b is None or not _tensor_value(b["scores"]):
+        return None
+    if _is_mask(b["mask"]):
+        return _keep(b["scores"], b["mask"])
+    if _is_float(b["mask"]):
+        return Emit("add", {"input": b["scores"], "other": b["mask"]})
+    return None
+
+
+def causal_keep(length: int, source: int) -> torch.Tensor:
+    """SDPA's is_causal mask: True where key j <= query i (``ones(L, S).tril()``)."""
+    return torch.ones(length, source, dtype=torch.bool).tril()
+
+
+def sdpa(args, kwargs) -> list[Emit] | None:
+    """F.scaled_dot_product_attention (and ATen's overload) as typed ops; None (an opaque call) with dropout,
+    grouped-query heads or shapes that are not static."""
+    b = bind(_SDPA_PARAMS, args, kwargs)
+    if b is None or b["dropout_p"] or b["enable_gqa"]:
+        return None
+    q, k, v, mask = b["query"], b["key"], b["value"], b["attn_mask"]
+    qs, ks = _static_shape(q), _static_shape(k)
+    if not all(map(_tensor_value, (q, k, v))) or qs is None or ks is None:
+        return None
+    scale = b["scale"] if b["scale"] is not None else 1.0 / math.sqrt(qs[-1])
+    chain = [
+        Emit("transpose", {"input": k}, {"dim0": -2, "dim1": -1}),
+        Emit("matmul", {"input": q, "other": PREV}),
+        Emit("mul_scalar", {"input": PREV}, {"other": float(scale)}),
+    ]
+    if b["is_causal"]:
+        if mask is not None:  # torch refuses both together
+            return None
+        length, source = qs[-2], ks[-2]
+        keep = ConstantRef(f"sdpa_causal_{length}x{source}", causal_keep(length, source))
+        chain.append(_keep(PREV, keep))
+    elif mask is not None:
+        if _is_mask(mask):
+            chain.append(_keep(PREV, mask))
+        elif _is_float(mask):
+            chain.append(Emit("add", {"input": PREV, "other": mask}))
+        else:
+            return None
+    return [*chain, Emit("softmax", {"input": PREV}, {"dim": -1}), Emit("matmul", {"input": PREV, "other": v})]
+
+
+def install(functions: dict) -> None:
+    """SDPA and the two mask helpers in irq.frontend.mapping's function table."""
+    functions[F.scaled_dot_product_attention] = sdpa
+    for wrapped, handler in ((apply_attention_mask, attention_mask), (apply_sdpa_mask, sdpa_mask)):
+        functions[wrapped.__irq_wrapped__] = handler  # irq.wrap records the original function as the node target
