@@ -64,6 +64,15 @@ def in_group_order(tokens: Iterator[Tok], lexer) -> Iterator[Tok]:
                         lexer.top_fast = True
                         return
                     definition.append(nxt)
+                    if nxt.type == "REGION_OPEN":  # no definition has a region: malformed, so the
+                        # parser reports it; the held tokens go first, as written, before the
+                        # lexer's fast path builds any op in that region
+                        for d in (*group, definition):
+                            yield from d
+                        lexer.top_fast = True
+                        opened = sum(t.type in ("REGION_OPEN", "LBRACE") for t in definition)
+                        depth, at_start = opened - sum(t.type == "RBRACE" for t in definition), False
+                        break
                     if nxt.type != "SEP":
                         continue
                     group.append(definition)
