@@ -273,7 +273,7 @@ class Lexer(Scanner):
                         continue
             elif kind == "int" or kind == "hexint":
                 tok = Tok("INT", m.group(kind), start)
-            elif kind == "float":
+            elif kind == "float" or kind == "special":
                 tok = Tok("FLOAT", m.group(kind), start)
             elif kind == "block":
                 tok = Tok("BLOCK_ID", m.group(kind), start)
