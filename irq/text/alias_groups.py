@@ -121,6 +121,9 @@ def _ordered(group: list[list[Tok]], lexer) -> Iterator[Tok]:
     uses: list[set[int]] = []
     for i, d in enumerate(group):
         found: set[int] = set()
+        if len(d) > 2 and d[2].type == "LOC":  # a location alias: resolved after the whole file, in
+            uses.append(found)  # any order (irq.text.parse_state reports its cycles at the use)
+            continue
         for t in d[2:]:
             if t.type != "STRING" and isinstance(t.value, str) and ("#" in t.value or "!" in t.value):
                 for name in _USE.findall(t.value):
