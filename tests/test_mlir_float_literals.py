@@ -132,6 +132,14 @@ def test_an_unsigned_inf_is_still_an_error():
         irq.parse_module('"t.c"() {a = inf : f32} : () -> ()\n')
 
 
+@pytest.mark.parametrize("elements", ["inf", "[nan, 1.0]", "[1.0, -infinity]"])
+def test_an_unsigned_word_in_dense_elements_is_an_error(elements):
+    """MLIR C++ 3.13 rejects these ("expected element literal of primitive type"); irq read them
+    through numpy's float parsing before."""
+    with pytest.raises(irq.ParseError, match="expected element literal of primitive type"):
+        irq.parse_module(f'"t.c"() {{a = dense<{elements}> : tensor<2xf32>}} : () -> ()\n')
+
+
 def test_the_oracle_reads_irqs_print_to_the_same_bits():
     """MLIR C++ 3.13 rejects the upstream spellings but reads the hex patterns irq prints for
     them back to the same bits (its own print re-read by irq)."""

@@ -31,7 +31,7 @@ _HEX_FLOAT = re.compile(r"(-?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([-+]?
 
 def is_special(text: str) -> bool:
     """Whether a FLOAT token's text is a signed `inf`/`nan` keyword."""
-    return text[0] in "+-" and text[1:2].isalpha()
+    return text[1:2].isalpha() and text[0] in "+-" and _SPECIAL.fullmatch(text) is not None
 
 
 def is_hex_float(text: str) -> bool:
