@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from irq.dialects._arith_rounding import parse_truncf, print_truncf, rounding_mode_problem
 from irq.dialects._arith_semantics import (
     _FLOAT_FNS,
     _INT_FNS,
@@ -83,8 +84,12 @@ class ConstantOp(Op):
             raise self.error(f"integer return type must be signless, got {t}")
         if self.value.type is not self.result.type:
             raise self.error(f"value type {self.value.type} does not match result type {self.result.type}")
-        if (isinstance(t, VectorType) and any(t.scalable_dims) and isinstance(self.value, DenseElementsAttr)
-                and not self.value.is_splat):
+        if (
+            isinstance(t, VectorType)
+            and any(t.scalable_dims)
+            and isinstance(self.value, DenseElementsAttr)
+            and not self.value.is_splat
+        ):
             # MLIR's ConstantOp::verify: a scalable vector's length is only known at run time
             raise self.error(f"a scalable vector {t} can only be initialized by a splat, not by {self.value}")
 
@@ -289,8 +294,10 @@ class NegFOp(Op):
         """`%r = arith.negf %a [fastmath<...>] {attrs} : type`, as the binary float ops."""
         flag = self.properties.get("fastmath")
         flag_text = f" {str(flag).partition('.')[2]}" if flag is not None else ""
-        p.out.append(f"{p.op_name(self)} {p.value(self.operands[0])}{flag_text}"
-                     f"{p.attr_dict(self, ('fastmath',))} : {self.results[0].type._text}")
+        p.out.append(
+            f"{p.op_name(self)} {p.value(self.operands[0])}{flag_text}"
+            f"{p.attr_dict(self, ('fastmath',))} : {self.results[0].type._text}"
+        )
 
     @classmethod
     def parse_custom(cls, p) -> Op:
@@ -505,21 +512,26 @@ class SelectOp(Op):
         return cls.create(operands, [t], attrs, None, [])
 
 
-def _cast(op_name: str, doc: str, src: Constraint, dst: Constraint, rule) -> type[Op]:
-    """A cast `%r = arith.extsi %x : i8 to i32`; `rule(src_elem, dst_elem)` returns an error or None."""
+def _cast(op_name: str, doc: str, src: Constraint, dst: Constraint, rule, rounding: bool = False) -> type[Op]:
+    """A cast `%r = arith.extsi %x : i8 to i32`; `rule(src_elem, dst_elem)` returns an error or None.
+    With `rounding`, the op also takes current MLIR's optional rounding mode (dialects/_arith_rounding.py)."""
 
     def verify_op(self) -> None:
         a, r = self.operands[0].type, self.results[0].type
         if isinstance(a, ShapedType) != isinstance(r, ShapedType) or (
-            isinstance(a, ShapedType) and (type(a) is not type(r) or a.shape != r.shape
-                                           or getattr(a, "scalable_dims", None) != getattr(r, "scalable_dims", None))
+            isinstance(a, ShapedType)
+            and (
+                type(a) is not type(r)
+                or a.shape != r.shape
+                or getattr(a, "scalable_dims", None) != getattr(r, "scalable_dims", None)
+            )
         ):
             # MLIR: SameOperandsAndResultShape, where `[4]` (scalable) and `4` are other shapes
             raise self.error(f"operand and result must have the same shape, got {a} and {r}")
         if getattr(a, "encoding", None) != getattr(r, "encoding", None):
             # MLIR's areCastCompatible compares the containers but for the element type
             raise self.error(f"operand type {a} and result type {r} are cast incompatible (tensor encodings differ)")
-        problem = rule(_element(a), _element(r))
+        problem = rule(_element(a), _element(r)) or (rounding_mode_problem(self) if rounding else None)
         if problem:
             raise self.error(problem)
 
@@ -532,6 +544,10 @@ def _cast(op_name: str, doc: str, src: Constraint, dst: Constraint, rule) -> typ
         "assembly_format": "$in_ attr-dict `:` type($in_) `to` type($out)",
         "verify_op": verify_op,
     }
+    if rounding:
+        ns["roundingmode"] = attribute(optional=True, doc="MLIR's arith::RoundingMode, `roundingmode = N : i32`")
+        ns["print_custom"] = print_truncf
+        ns["parse_custom"] = classmethod(parse_truncf)
     cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
     return DIALECT.op(type(Op)(cls_name, (Op,), ns))
 
@@ -546,7 +562,7 @@ TruncIOp = _cast(
     "arith.trunci", "Truncate to a narrower integer (keeps the low bits).", SignlessInt, SignlessInt, _narrower
 )
 ExtFOp = _cast("arith.extf", "Extend to a wider float (exact).", FloatLike, FloatLike, _wider)
-TruncFOp = _cast("arith.truncf", "Round to a narrower float.", FloatLike, FloatLike, _narrower)
+TruncFOp = _cast("arith.truncf", "Round to a narrower float.", FloatLike, FloatLike, _narrower, rounding=True)
 SIToFPOp = _cast("arith.sitofp", "Signed integer to float.", SignlessInt, FloatLike, _any)
 UIToFPOp = _cast("arith.uitofp", "Unsigned integer to float.", SignlessInt, FloatLike, _any)
 FPToSIOp = _cast("arith.fptosi", "Float to signed integer (toward zero).", FloatLike, SignlessInt, _any)

@@ -12,23 +12,38 @@ import pytest
 
 import irq
 
-# (id, text, MLIR accepts it, part of irq's message when it does not)
+# (id, text, current MLIR accepts it, part of irq's message when it does not)
 CASES = [
     ("alias_before_use", '#b = 1 : i32\n#a = [#b, #b]\n"t.c"() {a = #a} : () -> ()\n', True, ""),
-    ("alias_used_before_defined", '#a = #b\n#b = 1 : i32\n"t.c"() {a = #a} : () -> ()\n', False,
-     "undefined attribute alias '#b'"),
-    ("type_alias_used_before_defined", '!t = !u\n!u = i32\n"t.c"() : () -> !t\n', False, "!u"),
+    ("alias_used_before_defined", '#a = #b\n#b = 1 : i32\n"t.c"() {a = #a} : () -> ()\n', True, ""),
+    ("type_alias_used_before_defined", '!t = !u\n!u = i32\n"t.c"() : () -> !t\n', True, ""),
+    (
+        "alias_defined_after_an_op",
+        '#a = #b\n"t.c"() {a = #a} : () -> ()\n#b = 1 : i32\n',
+        False,
+        "undefined attribute alias '#b'",
+    ),
     ("module_prop_dict", 'module @m <{sym_visibility = "private"}> {\n}\n', True, ""),
     ("module_prop_short", 'module @m <sym_visibility = "private"> attributes {t.x} {\n}\n', True, ""),
     ("module_prop_empty", "module @m <> {\n}\n", True, ""),
     ("module_prop_sym_name", 'module <{sym_name = "m"}> {\n}\n', False, "unknown key 'sym_name'"),
     ("module_prop_not_string", "module @m <sym_visibility = 1> {\n}\n", False, "must be a string"),
     ("negative_hex_int", '"t.c"() {a = -0x10 : i32} : () -> ()\n', True, ""),
-    ("negative_hex_float", '"t.c"() {a = -0x7FC00000 : f32} : () -> ()\n', False,
-     "hexadecimal float literal should not have a leading minus"),
+    (
+        "negative_hex_float",
+        '"t.c"() {a = -0x7FC00000 : f32} : () -> ()\n',
+        False,
+        "hexadecimal float literal should not have a leading minus",
+    ),
     ("hex_float_bits", '"t.c"() {a = 0x7F800000 : f32, b = 0x7E00 : f16} : () -> ()\n', True, ""),
     ("inf_keyword", '"t.c"() {a = inf : f32} : () -> ()\n', False, ""),
 ]
+
+#: Cases where current MLIR (llvm-project main's test files, the spec) and MLIR C++ 3.13 (the
+#: iree-base-compiler oracle, older) disagree: irq follows current MLIR, and the oracle is held to
+#: its old verdict so that an upgraded oracle shows up here. Alias groups defined out of order are
+#: valid since IR/alias-def-groups.mlir (a group resolves as a whole); 3.13 rejects them.
+NEWER_THAN_ORACLE = {"alias_used_before_defined", "type_alias_used_before_defined"}
 
 
 @pytest.mark.parametrize("case,text,valid,message", CASES, ids=[c[0] for c in CASES])
@@ -55,7 +70,7 @@ def test_the_verdicts_are_mlirs():
             accepted = True
         except Exception:  # MLIRError: MLIR rejected the text
             accepted = False
-        if accepted != valid:
+        if accepted != (valid != (case in NEWER_THAN_ORACLE)):
             wrong.append(case)
     assert wrong == []
 
@@ -75,16 +90,17 @@ WIDE_AND_COMPLEX = [
     '"t.c"() {a = dense<[(1.5, 2.0), (0x7E00, -4.5)]> : tensor<2xcomplex<f16>>} : () -> ()\n',
     '"t.c"() {a = dense<[(1, 2), (3, -4)]> : tensor<2xcomplex<i65>>} : () -> ()\n',
     '"t.c"() {a = dense<"0x0000803F000000400000404000008040"> : tensor<2xcomplex<f32>>} : () -> ()\n',
-    '"t.c"() {a = dense<[' + ", ".join(f"({i}.5, {-i}.0)" for i in range(70))
-    + ']> : tensor<70xcomplex<f32>>} : () -> ()\n',  # over 64 elements: printed as hex
-    '"t.c"() {a = dense<[' + ", ".join(str(i * 10**30 - 2**127) for i in range(70))
-    + ']> : tensor<70xi128>} : () -> ()\n',
+    '"t.c"() {a = dense<['
+    + ", ".join(f"({i}.5, {-i}.0)" for i in range(70))
+    + "]> : tensor<70xcomplex<f32>>} : () -> ()\n",  # over 64 elements: printed as hex
+    '"t.c"() {a = dense<['
+    + ", ".join(str(i * 10**30 - 2**127) for i in range(70))
+    + "]> : tensor<70xi128>} : () -> ()\n",
 ]
 
 # (text, part of irq's message): MLIR rejects each of these too (checked below)
 WIDE_AND_COMPLEX_INVALID = [
-    ('"t.c"() {a = dense<[1, 340282366920938463463374607431768211456]> : tensor<2xi128>} : () -> ()\n',
-     "out of range"),
+    ('"t.c"() {a = dense<[1, 340282366920938463463374607431768211456]> : tensor<2xi128>} : () -> ()\n', "out of range"),
     ('"t.c"() {a = dense<[1, -36893488147419103232]> : tensor<2xsi65>} : () -> ()\n', "out of range"),
     ('"t.c"() {a = dense<[1, 2]> : tensor<2xcomplex<f32>>} : () -> ()\n', "complex values are written (re, im)"),
     ('"t.c"() {a = dense<[(1, 2)]> : tensor<1xcomplex<f32>>} : () -> ()\n', "expected floating-point elements"),

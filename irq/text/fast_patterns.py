@@ -18,7 +18,7 @@ _MAX_DEPTH = 32
 #: lexer's `_SKIP_TEXT`: a comment cannot end early and let the rest of its line match as tokens).
 _W = r"[ \t\r\n]*+(?://[^\n]*+[ \t\r\n]*+)*+"
 _VALUE = rf"%{_SUFFIX_ID}(?:#[0-9]+)?"
-_RESULT = rf"%{_SUFFIX_ID}(?:#[0-9]+)?(?:{_W}:{_W}(?:-?0x[0-9a-fA-F]+|-?[0-9]+))?"
+_RESULT = rf"%{_SUFFIX_ID}(?:#[0-9]+)?(?:{_W}:{_W}(?:(?:-?0x[0-9a-fA-F]+|-?[0-9]+)(?![\w.])))?"
 #: Types the lexer makes one TYPE token of without a balanced scan (its `flat` and `kwtype` groups,
 #: and the bare words `_TYPE_KEYWORD` names).
 _SIMPLE_TYPE = (
@@ -32,8 +32,10 @@ _STRING = r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"'
 #: `%a, %b:2 =` (or nothing) up to the op name, whose first character tells the forms apart.
 _RESULTS_HEAD = re.compile(rf"{_W}(?:(?P<results>{_RESULT}(?:{_W},{_W}{_RESULT})*){_W}={_W})?")
 #: `"d.op"(%x, %y)`, after the results, up to the closing parenthesis.
-_GENERIC_HEAD = re.compile(rf'(?P<name>{_STRING}){_W}\({_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)?{_W}\)')
-_RESULT_ITEM = re.compile(rf"(?P<v>%{_SUFFIX_ID}(?:#[0-9]+)?)(?:{_W}:{_W}(?P<n>-?0x[0-9a-fA-F]+|-?[0-9]+))?")
+_GENERIC_HEAD = re.compile(rf"(?P<name>{_STRING}){_W}\({_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)?{_W}\)")
+_RESULT_ITEM = re.compile(
+    rf"(?P<v>%{_SUFFIX_ID}(?:#[0-9]+)?)(?:{_W}:{_W}(?P<n>(?:-?0x[0-9a-fA-F]+|-?[0-9]+)(?![\w.])))?"
+)
 _VALUE_ITEM = re.compile(_VALUE)
 #: `: (t1, t2) -> t3` or `-> (t3, t4)` with simple types only.
 _FUNCTION_TYPE = re.compile(
@@ -52,7 +54,7 @@ _ATOM = re.compile(
             rf"(?P<symbol>@(?:[A-Za-z_][\w$.]*|{_STRING})(?:::@(?:[A-Za-z_][\w$.]*|{_STRING}))*)",
             rf"(?P<string>{_STRING})",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",
+            r"(?P<int>(?:-?0x[0-9a-fA-F]+|-?[0-9]+)(?![\w.]))",
             r"(?P<flat>(?P<flat_kw>tensor|vector|memref|complex|tuple|dense|dense_resource|array)"
             r"<[^<>()\[\]{}\"]*(?<!-)>)",
             r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
@@ -75,7 +77,7 @@ _ITEM = re.compile(
             rf"(?P<value>{_VALUE})",
             r"(?P<punct>[,:])",
             r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
-            r"(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+)",
+            r"(?P<int>(?:-?0x[0-9a-fA-F]+|-?[0-9]+)(?![\w.]))",
             r"(?P<flat>(?:tensor|vector|memref|complex|tuple)<[^<>()\[\]{}\"]*(?<!-)>)",
             r"(?P<kwtype>(?:[su]?i[0-9]+|f16|bf16|f32|f64|index)(?![\w$.]))",
             r"(?P<bare>[A-Za-z_][\w$.]*)",
@@ -88,7 +90,7 @@ _FLAT_OP = re.compile(
     r"(?P<name>[A-Za-z_][\w$.]*)(?![\w$.])"
     rf"(?:{_W}(?P<operands>{_VALUE}(?:{_W},{_W}{_VALUE})*)"
     rf"|{_W}(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)"
-    rf"|{_W}(?P<int>-?0x[0-9a-fA-F]+|-?[0-9]+))?"
+    rf"|{_W}(?P<int>(?:-?0x[0-9a-fA-F]+|-?[0-9]+)(?![\w.])))?"
     rf"(?:{_W}(?P<colon>:){_W}(?P<types>{_SIMPLE_TYPE}(?:{_W},{_W}{_SIMPLE_TYPE})*))?"
 )
 #: A whole statement head in one match: the results, then a generic op up to its operands'
@@ -118,8 +120,9 @@ _NEXT = re.compile(
 _PUNCT_TYPES = {",": "COMMA", ":": "COLON"}
 _BLANKS = " \t\r\n"
 
-#: Literals whose attribute depends on their text (and type) alone.
-_NUMBER = r"(?:-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?)?))"  # float, hex or decimal
+#: Literals whose attribute depends on their text (and type) alone. A number is not followed by a
+#: word character or `.`: `0x1.8p3` (a C-style hex float) is left to the lexer.
+_NUMBER = r"(?:-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?)?)(?![\w.]))"  # float, hex or decimal
 _SCALAR = rf"(?:{_NUMBER}|{_STRING})(?:{_W}:{_W}{_SIMPLE_TYPE})?|(?:true|false|unit)(?![\w$.])"
 #: `key = literal [: type]`, `key = [literal, ...]` or a unit `key`, then `,` or `}`.
 _SIMPLE_ENTRY = re.compile(
@@ -128,8 +131,6 @@ _SIMPLE_ENTRY = re.compile(
     r"|(?P<kw>true|false|unit)(?![\w$.])"
     rf"|(?P<array>\[{_W}(?:(?:{_SCALAR})(?:{_W},{_W}(?:{_SCALAR}))*)?{_W}\]))|){_W}(?P<after>[,}}])"
 )
-_ELEMENT = re.compile(
-    rf"(?P<el>{_NUMBER}|{_STRING}|(?:true|false|unit)(?![\w$.]))(?:{_W}:{_W}(?P<ty>{_SIMPLE_TYPE}))?"
-)
+_ELEMENT = re.compile(rf"(?P<el>{_NUMBER}|{_STRING}|(?:true|false|unit)(?![\w$.]))(?:{_W}:{_W}(?P<ty>{_SIMPLE_TYPE}))?")
 _FOLLOWS_PAREN = re.compile(_W + r"\(")
 _BLOCK_ID = re.compile(rf"\^{_SUFFIX_ID}")

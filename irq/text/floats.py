@@ -13,6 +13,7 @@ import math
 import struct
 
 from irq._lazy import numpy as np
+from irq.text.float_specials import hex_float_value, is_hex_float, is_special, special_bits
 from irq.text.small_floats import FORMATS as _SMALL
 from irq.text.small_floats import IEEE_FORMATS as _IEEE
 from irq.text.small_floats import round_small
@@ -187,6 +188,8 @@ def decimal_value(text: str, kind: str) -> float:
     1 + 2^-24, whose double is the tie itself: MLIR reads 1.0000001, the double route 1.0). So
     the double is used unless its two neighbours round differently (it is a tie or the overflow
     threshold of the kind); then the exact decimal decides which side it is on."""
+    if is_hex_float(text) or is_special(text):  # current MLIR's spellings (irq.text.float_specials)
+        return hex_float_value(text, kind) if is_hex_float(text) else float_from_bits(special_bits(text, kind), kind)
     d = float(text)
     r = round_float(d, kind)
     if kind == "f64" or not math.isfinite(d) or d == 0:

@@ -74,6 +74,9 @@ class Lexer(Scanner):
         #: LALR loop has reduced every earlier statement by then: see `ParseTable.default_reductions`),
         #: which saves two tokens, three LALR steps and two reducer calls per leaf op.
         self.build_fast: Callable[[Tok], None] | None = None
+        #: Whether the fast path may build a top-level op now: off while irq.text.alias_groups
+        #: holds back an alias group, so no op is built before the aliases it may use.
+        self.top_fast = True
 
     def tokens(self) -> Iterator[Tok]:
         """The token stream, with a `SEP` token closing every statement.
@@ -109,7 +112,7 @@ class Lexer(Scanner):
         resources_seen = False  # after `#-}` no statement may follow: the grammar path reports it
         awaiting_name = False  # the open statement began with results: the token after its `=` is the op name
         while pos < n:
-            if boundary and fast and not resources_seen and (not stack or stack[-1][0] == REGION):
+            if boundary and fast and not resources_seen and (stack[-1][0] == REGION if stack else self.top_fast):
                 hit = fast_match(self, pos)
                 if hit is not None:  # a whole leaf op, ended by SEP as the lexer would end it
                     tok, pos = hit
@@ -270,7 +273,7 @@ class Lexer(Scanner):
                         continue
             elif kind == "int" or kind == "hexint":
                 tok = Tok("INT", m.group(kind), start)
-            elif kind == "float":
+            elif kind == "float" or kind == "special":
                 tok = Tok("FLOAT", m.group(kind), start)
             elif kind == "block":
                 tok = Tok("BLOCK_ID", m.group(kind), start)

@@ -17,6 +17,7 @@ from irq.ir.dense import DenseElementsAttr, elements_dtype, storage_dtype, to_st
 from irq.ir.dense_small import hex_item_bytes, is_small_float, small_from_hex, small_to_hex
 from irq.ir.dense_wide import canonical_wide_bytes, complex_parts, complex_storage, is_wide_int, wide_int_values
 from irq.ir.types import ComplexType, FloatType, IntegerType, ShapedType, Type
+from irq.text.float_specials import hex_float_value, is_hex_float, is_special, special_bits
 from irq.text.floats import decimal_value, float_bits, float_from_bits, format_float, hex_digits
 from irq.text.type_parser import BodySyntaxError
 
@@ -155,6 +156,8 @@ _DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
 def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
     """Storage array for float literals; hex items (`0x7FC00001`) set the exact bits, payloads included."""
     dt = storage_dtype(et)
+    if _WORD_LETTER.search(",".join(items)):  # one scan: most literals are plain decimals or hex bits
+        items = [_as_bit_pattern(s, et.kind) for s in items]
     for s in items:  # MLIR: `dense<[4]> : tensor<1xf32>` is an error; floats are written `4.0`
         if _DECIMAL_INT.fullmatch(s):
             raise ValueError(f"expected floating-point elements, but parsed integer '{s}'")
@@ -186,6 +189,22 @@ def _float_storage(items: list[str], et: FloatType) -> np.ndarray:
             float_from_bits(b, et.kind)  # range check: ValueError if the pattern is too wide
             bits[i] = b
     return arr
+
+
+#: A letter that no decimal (`e`) or hex bit pattern (`x`, `a`-`f`) has: a keyword or a `p` exponent.
+_WORD_LETTER = re.compile(r"[g-wyzG-WYZ]")
+
+
+def _as_bit_pattern(item: str, kind: str) -> str:
+    """Current MLIR's `+inf`/`-nan(0x1)` and C-style hex floats (`0x1.8p3`) as the hex bit pattern
+    of their value in the kind (irq.text.float_specials); any other element as written."""
+    if is_special(item):
+        return f"0x{special_bits(item, kind):X}"
+    if item.lstrip("+-")[:1].isalpha():  # a bare `inf`/`nan` is no MLIR literal (numpy would read it)
+        raise ValueError(f"expected element literal of primitive type, found '{item}'")
+    if item.startswith(("0x", "-0x", "0X", "-0X")) and is_hex_float(item):
+        return f"0x{float_bits(hex_float_value(item, kind), kind):X}"
+    return item
 
 
 def _round_ties_exactly(items: list[str], values: np.ndarray, arr: np.ndarray, et: FloatType) -> None:

@@ -33,6 +33,7 @@ from irq.ir.dense_small import is_small_float
 from irq.ir.resources import ResourceHandle
 from irq.ir.types import FloatType, IndexType, IntegerType, ShapedType, Type, f64, i64
 from irq.text.dense_strings import is_string_literal_body, normalize_dense_strings
+from irq.text.float_specials import is_special, special_bits
 from irq.text.floats import decimal_value
 from irq.text.literals import decimal_int, parse_dense, parse_dense_array
 from irq.text.sparse import check_sparse, shorten_sparse
@@ -103,7 +104,14 @@ class AttributeBuilder:
         t = f64 if type_tok is None else self.type_of(type_tok)
         if not isinstance(t, FloatType):
             raise self.error(type_tok.pos, f"float literal needs a float type, got {t}")
-        a = FloatAttr(decimal_value(tok.value, t.kind), t)
+        text = tok.value
+        try:
+            if is_special(text):  # `+inf`, `-nan(0x1)`: exact bits, payloads kept
+                a = FloatAttr.from_bits(special_bits(text, t.kind), t)
+            else:
+                a = FloatAttr(decimal_value(text, t.kind), t)
+        except ValueError as e:
+            raise self.error(tok.pos, str(e)) from None
         self.attr_cache[key] = a
         return a
 
@@ -163,7 +171,7 @@ class AttributeBuilder:
             raise self.error(
                 type_tok.pos, f"dense_resource of {t.element_type} elements is not supported; use dense<...>"
             )
-        key = tok.value[len("dense_resource<"):-1].strip()
+        key = tok.value[len("dense_resource<") : -1].strip()
         if key.startswith('"'):
             key = self.string_value_text(key, tok.pos)
         elif not key or not re.fullmatch(r"[A-Za-z_][\w$.\-]*", key):
@@ -253,8 +261,10 @@ class AttributeBuilder:
                 key, _, body = tok.value.partition("]")
                 first = self.distinct_ids.setdefault(key, body)
                 if first != body:
-                    raise self.error(tok.pos, f"referenced attribute does not match previous definition: "
-                                              f"{key}]{first} was defined before")
+                    raise self.error(
+                        tok.pos,
+                        f"referenced attribute does not match previous definition: {key}]{first} was defined before",
+                    )
             return OpaqueAttr("builtin", shorten_sparse(tok.value))
         raise self.error(tok.pos, f"expected an attribute, found '{tok.value}'")
 
@@ -279,7 +289,7 @@ def _split_symbol(text: str) -> list[str]:
             j = i + 1
             while text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            parts.append(text[i:j + 1])
+            parts.append(text[i : j + 1])
             i = j + 1
         else:
             j = text.find("::@", i)
@@ -295,4 +305,5 @@ def _numeric(t: ShapedType) -> bool:
     """Whether a shaped type's elements are numbers (integers of any width, floats, index, complex);
     else (a dialect's type) only strings can fill a dense literal, and `"0x..."` is a string too."""
     from irq.ir.types import ComplexType
+
     return isinstance(t.element_type, (IntegerType, FloatType, IndexType, ComplexType))

@@ -24,6 +24,7 @@ from irq.ir.block import Region
 from irq.ir.location import FileLineColLoc, Location, SourceText
 from irq.ir.operation import UnregisteredOp
 from irq.ir.types import Type
+from irq.text.alias_groups import in_group_order, may_hold_groups
 from irq.text.asm_parser import OpAsmParser
 from irq.text.current_parse import _local, _s, _unsigned
 from irq.text.fast_statements import FastStatements
@@ -441,7 +442,10 @@ def parse_with_aliases(
     if paused:
         gc.disable()
     try:
-        table.parse(lexer.tokens(), bound, Tok("$END", "", len(text)))
+        tokens = lexer.tokens()
+        if may_hold_groups(text):  # alias groups defined out of order (irq.text.alias_groups)
+            tokens = in_group_order(tokens, lexer)
+        table.parse(tokens, bound, Tok("$END", "", len(text)))
     except LalrSyntaxError as e:
         tok = e.token
         found = "end of input" if tok.type == "$END" else _describe_token(tok)

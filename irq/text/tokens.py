@@ -23,6 +23,8 @@ _MASTER = re.compile(
     r"[ \t\r]*(?:"
     + "|".join(
         [
+            # current MLIR's signed special floats (`+inf`, `-nan(0x1)`: irq.text.float_specials)
+            r"(?P<special>[-+](?:inf|qnan|snan|nan)(?:\((?:0[xX][0-9a-fA-F]+|[0-9]+)\))?(?![\w$.]))",
             r"(?P<simple>[,:=*?+|])",
             r"(?P<nl>\n)",
             r"(?P<comment>//[^\n]*)",
@@ -30,7 +32,7 @@ _MASTER = re.compile(
             rf"(?P<block>\^{_SUFFIX_ID})",
             rf"(?P<symbol>@{_SYM_PART}(?:::@{_SYM_PART})*)",
             r"(?P<string>\")",
-            r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)",
+            r"(?P<float>-?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|-?0[xX][0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?[pP][-+]?[0-9]+)",
             r"(?P<hexint>-?0x[0-9a-fA-F]+)",  # `-0x10 : i32` is -16 in MLIR
             r"(?P<int>-?[0-9]+)",
             r"(?P<arrow>->)",
