@@ -299,7 +299,7 @@ def test_executor_names_the_op_it_cannot_run():
     m = irq.parse_module("func.func @forward(%a: tensor<2xf32>) -> tensor<2xf32> {\n"
                          "  %0 = arith.addf %a, %a : tensor<2xf32>\n"
                          "  return %0 : tensor<2xf32>\n}", filename="lowered.irq")
-    with pytest.raises(UnsupportedOpError, match=r"lowered.irq:2:3: .*'arith.addf'"):
+    with pytest.raises(UnsupportedOpError, match=r"lowered.irq:2:8: .*'arith.addf'"):
         to_module(m)
 
 
