@@ -21,6 +21,7 @@ at, and convert folds it (passes/fold_constants.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -65,28 +66,27 @@ def _keep(scores: Any, mask: Any) -> Emit:
     return Emit("where_scalar", {"condition": mask, "input": scores}, {"value": _NEG_INF, "value_first": False})
 
 
-def attention_mask(args, kwargs) -> Emit | None:
-    """`apply_attention_mask(scores, mask)` (nn.MultiheadAttention's convention: True / -inf excludes a key)."""
+def _apply_mask(args, kwargs, apply_bool: Callable[[Any, Any], Emit]) -> Emit | None:
+    """`scores` with `mask` applied: a bool mask by `apply_bool` (the two conventions differ only there), a
+    float mask added."""
     b = bind((("scores", _MISSING), ("mask", _MISSING)), args, kwargs)
     if b is None or not _tensor_value(b["scores"]):
         return None
     if _is_mask(b["mask"]):
-        return _exclude(b["scores"], b["mask"])
+        return apply_bool(b["scores"], b["mask"])
     if _is_float(b["mask"]):
         return Emit("add", {"input": b["scores"], "other": b["mask"]})
     return None
+
+
+def attention_mask(args, kwargs) -> Emit | None:
+    """`apply_attention_mask(scores, mask)` (nn.MultiheadAttention's convention: True / -inf excludes a key)."""
+    return _apply_mask(args, kwargs, _exclude)
 
 
 def sdpa_mask(args, kwargs) -> Emit | None:
     """`apply_sdpa_mask(scores, mask)` (SDPA's convention: a bool mask's True entries take part)."""
-    b = bind((("scores", _MISSING), ("mask", _MISSING)), args, kwargs)
-    if b is None or not _tensor_value(b["scores"]):
-        return None
-    if _is_mask(b["mask"]):
-        return _keep(b["scores"], b["mask"])
-    if _is_float(b["mask"]):
-        return Emit("add", {"input": b["scores"], "other": b["mask"]})
-    return None
+    return _apply_mask(args, kwargs, _keep)
 
 
 def causal_keep(length: int, source: int) -> torch.Tensor:
