@@ -116,3 +116,71 @@ def test_sdpa_constant_mask_with_an_empty_row_folds_and_deploys():
     np.testing.assert_array_equal(got, want.numpy())
     assert np.all(got[:, 2] == 0.0) and torch.all(ref[:, 2] == 0)
     assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
+
+
+class _Reshaped(nn.Module):
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 12)
+        self.form = form
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.fc(x)
+        if self.form == "minus_one_then_batch":
+            return y.reshape(-1, y.shape[0])  # torch: (12, B)
+        if self.form == "literal_then_batch":
+            return y.reshape(4, y.shape[0] * 3)  # torch: (4, 3B)
+        if self.form == "half_batch":
+            return y.view(y.shape[0] // 2, -1)  # torch: (B // 2, 24)
+        return y.view(y.shape[0] * 2, -1)  # "double_batch", torch: (2B, 6): the rule's reading, followed
+
+
+RESHAPES = [
+    ("minus_one_then_batch", "fx"),
+    ("minus_one_then_batch", "export"),
+    ("literal_then_batch", "fx"),
+    ("half_batch", "fx"),
+]
+
+
+@pytest.mark.parametrize("form,method", RESHAPES)
+def test_reshape_resizing_another_dim_than_the_batch_rule_is_refused_at_another_batch(form, method):
+    """Bug caught (before: at batch 4 the deployed program of a batch-2 model returned (24, 2) where torch returns
+    (12, 4), (8, 6) for (4, 12), (1, 48) for (2, 24): samples mixed, no error, on both runtimes): at the traced
+    batch deployed == VALIDATION; at another both runtimes refuse, naming the reshape's line; the mark survives the
+    text format."""
+    from irq.runtime import numba as rn
+    from irq.runtime import reference
+
+    from irq.text.parser import parse_module
+
+    torch.manual_seed(0)
+    model = _Reshaped(form).eval()
+    g = torch.Generator().manual_seed(1)
+    qat, program = _prepared(model, lambda batch: (torch.randn(batch, 8, generator=g),), method)
+    x = torch.randn(2, 8, generator=g)
+    with torch.no_grad():
+        np.testing.assert_array_equal(run_both(program, x.numpy()), qat(x).numpy())
+    reparsed = parse_module(str(program))
+    other = torch.randn(4, 8, generator=g).numpy()
+    refusal = "'bpu.reshape' moves the batch dimension where it cannot be followed"
+    for p, where in ((program, r"test_review_s9.py:\d+:\d+: "), (reparsed, "")):  # the text prints no locations
+        with pytest.raises(Exception, match=where + refusal):
+            rn.compile(p)(other)
+        with pytest.raises(Exception, match=where + refusal):
+            reference.run(p, other)
+
+
+def test_reshape_the_batch_rule_reads_right_still_runs_at_any_batch():
+    """No false refusal: `view(y.shape[0] * 2, -1)` is (2B, 6), the batch rule's own reading; deployed ==
+    VALIDATION at batches 2 and 4."""
+    torch.manual_seed(0)
+    model = _Reshaped("double_batch").eval()
+    g = torch.Generator().manual_seed(1)
+    qat, program = _prepared(model, lambda batch: (torch.randn(batch, 8, generator=g),), "fx")
+    for batch in (2, 4):
+        x = torch.randn(batch, 8, generator=g)
+        with torch.no_grad():
+            want = qat(x)
+        assert want.shape == (2 * batch, 6)
+        np.testing.assert_array_equal(run_both(program, x.numpy()), want.numpy())
