@@ -1,5 +1,6 @@
 """Findings of the session-10 review of session 9's code (issues 12 and 15): inputs a user plausibly writes where
-irq gave a wrong number without an error. Each test failed before its fix; the docstring says by how much.
+irq gave a wrong number or shape without an error, or failed where torch computes. Each test failed before its fix;
+its docstring says how.
 
 Oracles: eager torch (CALIBRATION equals it), VALIDATION (the deployed program on numba equals it bit for bit,
 reference == numba).
@@ -11,10 +12,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from irq.runtime import numba as rn
+from irq.runtime import reference
 from support.both_runtimes import run_both
 from torch import Tensor, nn
 
 import irq
+from irq.text.parser import parse_module
+from tests.models.causal_models import DIM as BLOCK_DIM
+from tests.models.causal_models import DecoderBlock
 
 DIM, HEADS, LENGTH = 8, 2, 5
 
@@ -149,11 +155,6 @@ def test_reshape_resizing_another_dim_than_the_batch_rule_is_refused_at_another_
     (12, 4), (8, 6) for (4, 12), (1, 48) for (2, 24): samples mixed, no error, on both runtimes): at the traced
     batch deployed == VALIDATION; at another both runtimes refuse, naming the reshape's line; the mark survives the
     text format."""
-    from irq.runtime import numba as rn
-    from irq.runtime import reference
-
-    from irq.text.parser import parse_module
-
     torch.manual_seed(0)
     model = _Reshaped(form).eval()
     g = torch.Generator().manual_seed(1)
@@ -184,3 +185,28 @@ def test_reshape_the_batch_rule_reads_right_still_runs_at_any_batch():
             want = qat(x)
         assert want.shape == (2 * batch, 6)
         np.testing.assert_array_equal(run_both(program, x.numpy()), want.numpy())
+
+
+def test_additive_causal_mask_follows_another_length_in_validation():
+    """`scores + full((T, T), -inf).triu(1)` (nn.Transformer's generate_square_subsequent_mask) with T from the
+    input's size. Bug caught (before: fill-additive-masks made the condition an i1 constant of the traced length,
+    so the prepared fx model failed at any other length with torch's broadcast error inside the generated
+    forward, "The size of tensor a (5) must match the size of tensor b (8)"): VALIDATION at length 8 of a model
+    prepared at 5 is within cosine 0.99 of float, and the deployed program refuses length 8 naming the op that
+    fixed its sizes."""
+    torch.manual_seed(0)
+    model = DecoderBlock("full").eval()
+    g = torch.Generator().manual_seed(1)
+    qat, program = _prepared(model, lambda batch: (torch.randn(batch, LENGTH, BLOCK_DIM, generator=g),), "fx")
+    x = torch.randn(2, 8, BLOCK_DIM, generator=g)
+    with torch.no_grad():
+        want, ref = qat(x), model(x)
+    assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
+    refusal = r"expects.*fixed at convert by 'torch.full' at .*causal_models.py:\d+:"
+    with pytest.raises(Exception, match=refusal):
+        rn.compile(program)(x.numpy())
+    with pytest.raises(Exception, match=refusal):
+        reference.run(program, x.numpy())
+    x5 = torch.randn(3, LENGTH, BLOCK_DIM, generator=g)
+    with torch.no_grad():
+        np.testing.assert_array_equal(run_both(program, x5.numpy()), qat(x5).numpy())
