@@ -210,3 +210,29 @@ def test_additive_causal_mask_follows_another_length_in_validation():
     x5 = torch.randn(3, LENGTH, BLOCK_DIM, generator=g)
     with torch.no_grad():
         np.testing.assert_array_equal(run_both(program, x5.numpy()), qat(x5).numpy())
+
+
+class _FiniteAdditiveMask(nn.Module):
+    """Scores plus Hugging Face's finite causal mask: -1e9 above the diagonal, 0 elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(DIM, DIM)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.fc(x)
+        t = x.size(1)
+        scores = y @ y.transpose(1, 2) + torch.full((t, t), -1e9).triu(1)
+        return scores.softmax(-1) @ y
+
+
+def test_an_add_whose_rescale_does_not_fit_is_refused_naming_the_op_and_line():
+    """Bug caught (before: "<unknown>:0: error: pass 'lower-bpu' raised ValueError: real multiplier 2015686454.13 is
+    too large", no op, no line, no hint): the refusal names the add, the user's line and what to write instead."""
+    torch.manual_seed(0)
+    model = _FiniteAdditiveMask().eval()
+    g = torch.Generator().manual_seed(1)
+    with pytest.raises(
+        Exception, match=r"test_review_s9.py:\d+:\d+: error: 'hl.add' rescales its inputs .* masked_fill"
+    ):
+        _prepared(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
