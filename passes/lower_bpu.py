@@ -95,8 +95,9 @@ class LowerToBpu(Pass):
                 continue
             lowering = Lowering(f, self.float_fallback, self.rounding, keep_float)
             lowering.run()
-            if not lowering.errors:  # a reshape the batch rule would resize where torch does not: refused there
-                self.statistics["reshapes pinned to the traced batch"] += lowering.mark_reshapes_losing_the_batch()
+            pinned = 0 if lowering.errors else lowering.mark_reshapes_losing_the_batch()  # refused at another batch
+            if pinned:
+                self.statistics["reshapes pinned to the traced batch"] += pinned
             errors += lowering.errors
             self.statistics["ops lowered"] += len(lowering.lowered)
         if errors:
