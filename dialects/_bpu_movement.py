@@ -87,7 +87,14 @@ def _prod(s) -> int:
     return n
 
 
-ReshapeOp = _data_movement("bpu.reshape", "Row-major reshape to the result type's shape.", {}, None)
+ReshapeOp = _data_movement(
+    "bpu.reshape",
+    "Row-major reshape to the result type's shape. `batch_lost`: at another batch the model's reshape resizes "
+    "another dimension than the one holding the traced batch (`y.reshape(-1, y.shape[0])`), so the runtimes "
+    "refuse any other batch here (irq/batch_axis.py, passes/_lower_reshape_batch.py).",
+    {"batch_lost": _attr(BOOL, optional=True)},
+    None,
+)
 PermuteOp = _data_movement("bpu.permute", "Dimension permutation.", {"dims": _attr(INTS)}, permute)
 SliceOp = _data_movement("bpu.slice", "input[start:end:step] along `dim` (end clipped to the size).",
                          {"dim": _attr(INT), "start": _attr(INT, optional=True), "end": _attr(INT, optional=True),

@@ -180,6 +180,8 @@ class BatchAxes:
             self.axes[r] = a0
             return
         if op.name == "bpu.reshape":
+            if _attr(op, "batch_lost", False):  # the model's reshape resizes another dim (_lower_reshape_batch)
+                return self._lose(r, op)
             readings = reshape_axes(_shape(v0), rs, a0, self.batch)
             if len(readings) > 1:
                 self._readings[op] = len(readings)

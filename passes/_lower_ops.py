@@ -152,7 +152,14 @@ class OpLowerings:
         self._alpha_is_one(op)
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         qc, s_out, dtype, lo, hi = self._output(op)
-        m, s = fp.common_shift_multipliers([a.scale / s_out, b.scale / s_out])
+        try:
+            m, s = fp.common_shift_multipliers([a.scale / s_out, b.scale / s_out])
+        except ValueError as e:  # a ratio past 2**30: an additive mask of -1e9 / finfo.min next to small scores
+            raise LoweringError(
+                f"rescales its inputs (scales {a.scale:.4g} and {b.scale:.4g}) to its output's scale {s_out:.4g}: {e}; "
+                "an addend of huge magnitude (an additive mask of -1e9 or finfo.min) does this: mask with -inf, or "
+                "with masked_fill, which quantizes"
+            ) from None
         clamp = fp.clamp_bounds(_str(op, "activation"), s_out, dtype)
         attrs = self._clamp_attrs(dtype, (max(clamp[0], lo), min(clamp[1], hi)))
         if self.rounding != "half_up":

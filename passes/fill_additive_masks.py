@@ -6,8 +6,12 @@ and torch.export turns every bool attention mask of nn.MultiheadAttention / nn.T
 an infinite range and refuses. But such a mask holds only 0 and -inf, and then ``x + m`` is exactly
 ``where(m == -inf, -inf, x)`` for every finite x: the fill that quantizes (the softmax input's range minimum, where
 the exp table is 0, so a masked key gets probability exactly 0, docs/design.md). This pass rewrites the add into
-`compare_scalar(m, eq, -inf)` + `where_scalar`, leaving the mask's own ops in place (fx keeps them computed from
-the traced sizes, so QAT follows the length; convert folds them, passes/fold_constants.py).
+a `torch.isneginf(m)` call + `where_scalar`, leaving the mask's own ops in place (fx keeps them computed from the
+traced sizes, so QAT follows the length; convert folds them with the call, passes/fold_constants.py). The
+condition is a call, not a typed compare, because quant-annotate observes a compare's input, and an observer
+refuses the mask's -inf. It used to be an i1 constant of the traced length: the prepared fx model then failed at
+any other length with torch's broadcast error inside the generated forward ("The size of tensor a (5) must match
+the size of tensor b (7)"), though the model's own mask follows the length.
 
 Which masks: the value of the operand is computed here from constants and static sizes alone
 (fold-constants' evaluator, without changing the IR), holds -inf and otherwise only 0, and its ops only place
@@ -19,10 +23,11 @@ prepare before quant-annotate (irq/quant/prepare.py).
 from __future__ import annotations
 
 from irq.dialects import torch as tdl
-from irq.passes.fold_constants import _Folder, _NotFoldable, resource_keys, unique_key
+from irq.dialects.torch_values import OperandRefAttr
+from irq.passes.fold_constants import _Folder, _NotFoldable
 
 from irq._lazy import numpy as np
-from irq.ir.dense import DenseResourceElementsAttr
+from irq.ir.attributes import ArrayAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, ShapedType, TensorType, i1
 from irq.ir.values import Value
@@ -46,21 +51,9 @@ def _excluded_keys(folder: _Folder, v: Value) -> np.ndarray | None:
     return neg_inf if neg_inf.any() and np.all(neg_inf | (data == 0)) else None
 
 
-def _erase_dead(v: Value) -> None:
-    """The ops that computed `v`, now unread, erased (their float -inf would meet a quantizer)."""
-    op = getattr(v, "op", None)
-    if op is None or op.parent is None or op.name == "torch.constant" or any(r.has_uses() for r in op.results):
-        return
-    operands = list(op.operands)
-    op.erase()
-    for w in operands:
-        _erase_dead(w)
-
-
 def fill_additive_masks(root: Operation) -> int:
     """Rewrite every `add(x, mask)` / `add(mask, x)` with a constant 0 / -inf mask under `root`; returns how many."""
     folder = _Folder(excluded=_COMPUTING)
-    taken = resource_keys(root)
     rewritten = 0
     for op in list(root.walk()):
         if op.parent is None or op.name != "torch.add" or op.get_attr("alpha") is not None or len(op.operands) != 2:
@@ -72,14 +65,12 @@ def fill_additive_masks(root: Operation) -> int:
         if excluded is None:
             continue
         rewritten += 1
-        key = unique_key(f"additive_mask{rewritten}", taken)
         t = TensorType(tuple(mask.type.shape), i1)
-        cond = tdl.ConstantOp(
-            DenseResourceElementsAttr.from_array(key, t, np.ascontiguousarray(excluded)),
-            kind="constant",
-            location=op.location,
+        # torch.isneginf on the mask as the model computes it (a call: no observer meets its -inf, and the
+        # prepared model follows the length the mask is built at); convert folds it (fold-constants)
+        cond = tdl.CallOp(
+            [mask], target="torch.isneginf", args=ArrayAttr([OperandRefAttr(0)]), result_types=[t], location=op.location
         )
-        cond.results[0].name_hint = key
         common = {k: op.get_attr(k) for k in ("scope", "module") if op.get_attr(k) is not None}
         fill = tdl.OPS["where_scalar"](
             condition=cond.results[0],
@@ -94,7 +85,6 @@ def fill_additive_masks(root: Operation) -> int:
         op.parent.insert_before(op, fill)
         op.results[0].replace_all_uses_with(fill.results[0])
         op.erase()
-        _erase_dead(mask)
     return rewritten
 
 

@@ -16,7 +16,7 @@ of folded ops. What folds, when every tensor operand is known:
 - `torch.call`s of pure, deterministic torch functions, methods and ATen overloads (`_PURE_CALLS`: factories,
   triu / tril, dtype casts, comparisons, logic, masked_fill, views; never random or uninitialized ones), evaluated
   by torch itself (the call only exists in a model torch imported);
-- the typed ops on masks and data movement: compare, compare_scalar, logical, logical_not, where_scalar,
+- the typed ops on masks and data movement: compare, compare_scalar, logical, logical_not, where_scalar, amax,
   zeros_like / ones_like / full_like (numpy, torch's semantics) and fold-constant-views' movement ops
   (`evaluate`).
 
@@ -308,6 +308,13 @@ class _Folder:
                 base, op.get_attr("fill_value") and op.get_attr("fill_value").value
             )
             return [np.full(tuple(t.shape), fill, dtype=storage_dtype(t.element_type))]
+        if base == "amax":  # a constant bool attn_mask's "keeps any key" (irq/frontend/attention_mapping.py)
+            from irq.passes._lowering import _reduced_dims
+
+            data = np.asarray(tensors[0])
+            keep = op.get_attr("keepdim")
+            dims = tuple(_reduced_dims(op, data.ndim))
+            return [np.amax(data, axis=dims, keepdims=bool(keep is not None and keep.value))]
         if base in _MOVEMENT and len(op.operands) == 1:
             out = evaluate(op, np.asarray(tensors[0]))
             if out is not None:
@@ -367,7 +374,7 @@ class _Folder:
 
 
 _LIKE = frozenset({"zeros_like", "ones_like", "full_like"})
-_TYPED = frozenset({"compare", "compare_scalar", "logical", "logical_not", "where_scalar"}) | _LIKE | _MOVEMENT
+_TYPED = frozenset({"compare", "compare_scalar", "logical", "logical_not", "where_scalar", "amax"}) | _LIKE | _MOVEMENT
 
 
 def fold_constants(root: Operation) -> int:

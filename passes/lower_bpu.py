@@ -35,6 +35,7 @@ from irq.passes._lower_gather import GatherLowerings
 from irq.passes._lower_layer_ops import LayerOpLowerings
 from irq.passes._lower_logic import LogicLowerings
 from irq.passes._lower_ops import OpLowerings
+from irq.passes._lower_reshape_batch import ReshapeBatchLowerings
 from irq.passes._lower_roll import RollLowerings
 from irq.passes._lower_select import SelectLowerings
 from irq.passes._lower_sign_ops import SignOpLowerings
@@ -50,8 +51,8 @@ from irq.transform.pass_base import Option, Pass, PassFailure, register_pass
 __all__ = ["Lowering", "LoweringError", "LowerToBpu", "QValue"]
 
 
-class Lowering(GatherLowerings, TakeLowerings, RollLowerings, LogicLowerings, SelectLowerings, SignOpLowerings,
-               LayerOpLowerings, OpLowerings, LoweringBase):
+class Lowering(ReshapeBatchLowerings, GatherLowerings, TakeLowerings, RollLowerings, LogicLowerings, SelectLowerings,
+               SignOpLowerings, LayerOpLowerings, OpLowerings, LoweringBase):
     """Lower one function: the driver, casts and requantize insertion (`passes/_lowering.py`) with the
     per-op rewrites (`passes/_lower_ops.py`, `passes/_lower_layer_ops.py`). Subclass it to observe lowering
     (irq/debug/deployed.py)."""
@@ -94,6 +95,9 @@ class LowerToBpu(Pass):
                 continue
             lowering = Lowering(f, self.float_fallback, self.rounding, keep_float)
             lowering.run()
+            pinned = 0 if lowering.errors else lowering.mark_reshapes_losing_the_batch()  # refused at another batch
+            if pinned:
+                self.statistics["reshapes pinned to the traced batch"] += pinned
             errors += lowering.errors
             self.statistics["ops lowered"] += len(lowering.lowered)
         if errors:

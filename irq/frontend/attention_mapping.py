@@ -1,13 +1,20 @@
 """Attention with masks as typed ops (issue 12): F.scaled_dot_product_attention with `is_causal` or an `attn_mask`,
 and the attention-mask helpers the fx decompositions call (`apply_attention_mask` of nn.MultiheadAttention,
-`apply_sdpa_mask` of irq/frontend/decompose_sdpa.py).
+`sdpa_masked_softmax` of irq/frontend/decompose_sdpa.py).
 
 SDPA's documented reference (torch.nn.functional.scaled_dot_product_attention):
 ``attn = q @ k^T * scale``, ``scale = 1 / sqrt(E)`` unless given; with `is_causal` the keys after each query are
 excluded (``ones(L, S).tril()`` keeps the rest); a bool `attn_mask` keeps its True entries (False -> -inf), a float
-one is added; ``softmax(attn, -1) @ v``. Each step becomes the typed op it is (matmul, mul_scalar, where_scalar /
-add, softmax, matmul), so masked attention quantizes like the hand-written one: the masked logits fill with the
-softmax input range's minimum, where the exp table is 0, and the masked keys get probability exactly 0.
+one is added; ``softmax(attn, -1) @ v``. A query whose bool mask keeps no key (a padded query of a padding mask
+on both sides) gets probability 0 for every key, so its output is 0: torch's math backend computes the softmax as
+`_safe_softmax` (torch >= 2.5), which zeroes the rows that are -inf throughout. Before, such a row had uniform
+probabilities deployed and in VALIDATION (the mean of v, max |error| 0.55 in tests/test_review_s9.py) and NaN in
+CALIBRATION, refused as bad calibration data. The row keeps every key before the softmax (no -inf row, no NaN an
+observer sees) and is zeroed after it, by typed ops that quantize exactly: `amax` of the mask over the keys (a
+reduce_max of its 0/1 codes), `logical_not`, `logical` or, `where_scalar`. Each step becomes the typed op it is
+(matmul, mul_scalar, where_scalar / add, softmax, matmul), so masked attention quantizes like the hand-written
+one: the masked logits fill with the softmax input range's minimum, where the exp table is 0, and the masked keys
+get probability exactly 0.
 
 nn.MultiheadAttention's masks are the other way round: True (or -inf) *excludes* a key. Which of the bool and float
 forms a mask takes needs its dtype, which symbolic tracing does not know, so the decompositions call one function
@@ -21,7 +28,6 @@ at, and convert folds it (passes/fold_constants.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,7 +37,7 @@ from irq.frontend.emit import _MISSING, PREV, ConstantRef, Emit, bind
 from irq.frontend.indexing import _tensor_value
 from irq.frontend.logic_mapping import _is_mask
 from irq.ir.types import FloatType, ShapedType
-from irq.runtime.torch.functions import apply_attention_mask, apply_sdpa_mask
+from irq.runtime.torch.functions import apply_attention_mask, sdpa_masked_softmax
 
 _NEG_INF = float("-inf")
 _SDPA_PARAMS = (
@@ -66,27 +72,51 @@ def _keep(scores: Any, mask: Any) -> Emit:
     return Emit("where_scalar", {"condition": mask, "input": scores}, {"value": _NEG_INF, "value_first": False})
 
 
-def _apply_mask(args, kwargs, apply_bool: Callable[[Any, Any], Emit]) -> Emit | None:
-    """`scores` with `mask` applied: a bool mask by `apply_bool` (the two conventions differ only there), a
-    float mask added."""
+def _keep_softmax(scores: Any, keep: Any) -> list[Emit]:
+    """softmax(scores, -1) over the keys bool mask `keep` holds, 0 for a query that keeps none (torch's
+    `_safe_softmax`): such a query keeps every key before the softmax, and its probabilities are zeroed after."""
+    kept_none = Emit("logical_not", {"input": Emit("amax", {"input": keep}, {"dim": [-1], "keepdim": True})})
+    return [
+        kept_none.operands["input"],
+        kept_none,
+        Emit("logical", {"input": keep, "other": PREV}, {"kind": "or"}),
+        _keep(scores, PREV),
+        Emit("softmax", {"input": PREV}, {"dim": -1}),
+        Emit("where_scalar", {"condition": kept_none, "input": PREV}, {"value": 0.0, "value_first": True}),
+    ]
+
+
+def attention_mask(args, kwargs) -> Emit | None:
+    """`apply_attention_mask(scores, mask)` (nn.MultiheadAttention's convention: True / -inf excludes a key; a
+    query with every key excluded is NaN in torch as in the typed ops)."""
     b = bind((("scores", _MISSING), ("mask", _MISSING)), args, kwargs)
     if b is None or not _tensor_value(b["scores"]):
         return None
     if _is_mask(b["mask"]):
-        return apply_bool(b["scores"], b["mask"])
+        return _exclude(b["scores"], b["mask"])
     if _is_float(b["mask"]):
         return Emit("add", {"input": b["scores"], "other": b["mask"]})
     return None
 
 
-def attention_mask(args, kwargs) -> Emit | None:
-    """`apply_attention_mask(scores, mask)` (nn.MultiheadAttention's convention: True / -inf excludes a key)."""
-    return _apply_mask(args, kwargs, _exclude)
+def sdpa_softmax(args, kwargs) -> list[Emit] | None:
+    """`sdpa_masked_softmax(scores, mask)` (SDPA's convention: a bool mask's True entries take part, a query
+    keeping none gets 0; a float mask is added)."""
+    b = bind((("scores", _MISSING), ("mask", _MISSING)), args, kwargs)
+    if b is None or not _tensor_value(b["scores"]):
+        return None
+    return _masked_softmax(b["scores"], b["mask"])
 
 
-def sdpa_mask(args, kwargs) -> Emit | None:
-    """`apply_sdpa_mask(scores, mask)` (SDPA's convention: a bool mask's True entries take part)."""
-    return _apply_mask(args, kwargs, _keep)
+def _masked_softmax(scores: Any, mask: Any) -> list[Emit] | None:
+    """softmax(scores, -1) with SDPA's attn_mask applied; None for a mask that is neither bool nor float. A float
+    mask is added: a query whose scores are all -inf would be 0 in torch and NaN here, but an observer refuses
+    the -inf of such a mask input, and fill-additive-masks keeps a constant one's -inf entries as they are."""
+    if _is_mask(mask):
+        return _keep_softmax(scores, mask)
+    if _is_float(mask):
+        return [Emit("add", {"input": scores, "other": mask}), Emit("softmax", {"input": PREV}, {"dim": -1})]
+    return None
 
 
 def causal_keep(length: int, source: int) -> torch.Tensor:
@@ -105,29 +135,31 @@ def sdpa(args, kwargs) -> list[Emit] | None:
     if not all(map(_tensor_value, (q, k, v))) or qs is None or ks is None:
         return None
     scale = b["scale"] if b["scale"] is not None else 1.0 / math.sqrt(qs[-1])
+    scaled = Emit("mul_scalar", {"input": PREV}, {"other": float(scale)})
     chain = [
         Emit("transpose", {"input": k}, {"dim0": -2, "dim1": -1}),
         Emit("matmul", {"input": q, "other": PREV}),
-        Emit("mul_scalar", {"input": PREV}, {"other": float(scale)}),
+        scaled,
     ]
     if b["is_causal"]:
         if mask is not None:  # torch refuses both together
             return None
         length, source = qs[-2], ks[-2]
         keep = ConstantRef(f"sdpa_causal_{length}x{source}", causal_keep(length, source))
-        chain.append(_keep(PREV, keep))
+        # every query keeps key 0 (the mask is aligned top-left), so no row needs _safe_softmax's zeroing
+        chain += [_keep(PREV, keep), Emit("softmax", {"input": PREV}, {"dim": -1})]
     elif mask is not None:
-        if _is_mask(mask):
-            chain.append(_keep(PREV, mask))
-        elif _is_float(mask):
-            chain.append(Emit("add", {"input": PREV, "other": mask}))
-        else:
+        masked = _masked_softmax(scaled, mask)
+        if masked is None:
             return None
-    return [*chain, Emit("softmax", {"input": PREV}, {"dim": -1}), Emit("matmul", {"input": PREV, "other": v})]
+        chain += masked
+    else:
+        chain.append(Emit("softmax", {"input": PREV}, {"dim": -1}))
+    return [*chain, Emit("matmul", {"input": PREV, "other": v})]
 
 
 def install(functions: dict) -> None:
     """SDPA and the two mask helpers in irq.frontend.mapping's function table."""
     functions[F.scaled_dot_product_attention] = sdpa
-    for wrapped, handler in ((apply_attention_mask, attention_mask), (apply_sdpa_mask, sdpa_mask)):
+    for wrapped, handler in ((apply_attention_mask, attention_mask), (sdpa_masked_softmax, sdpa_softmax)):
         functions[wrapped.__irq_wrapped__] = handler  # irq.wrap records the original function as the node target

@@ -285,6 +285,7 @@ class GraphConverter:
         loc = self.location(node, path)
         built = []
         prev: Value | None = None
+        earlier: dict[int, Value] = {}  # an earlier Emit of the chain, as an operand: its result
         for i, e in enumerate(emits):
             cls = tdl.OPS[e.spec]
             kw: dict[str, Any] = {}
@@ -292,6 +293,8 @@ class GraphConverter:
                 v = e.operands.get(oname)
                 if v is PREV or (oname == "input" and v is None and prev is not None):
                     kw[oname] = prev
+                elif isinstance(v, Emit):
+                    kw[oname] = earlier[id(v)]
                 elif isinstance(v, list):
                     kw[oname] = self.value_list(v)
                 elif v is not None:
@@ -311,7 +314,7 @@ class GraphConverter:
             if node.meta.get("irq_fused"):
                 op.attributes["fused_group"] = StringAttr(node.meta["irq_fused"])
             built.append(op)
-            prev = op.results[0]
+            prev = earlier[id(e)] = op.results[0]
         for op in built:
             self.block.append(op)
         self._set_results(node, built[-1])

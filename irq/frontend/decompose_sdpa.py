@@ -5,8 +5,9 @@ attention_mapping.py). A causal one needs its mask, and fx should keep that mask
 so the prepared model follows the length it runs at: while irq traces, the tracer runs `scaled_dot_product_attention`
 below in SDPA's place for such calls (`torch.ones(L, S)` then records a node on the traced sizes, see
 irq/frontend/tracer.py's size factories). The math is SDPA's documented reference: ``q @ k^T * scale``, the causal
-keep-mask ``ones(L, S).tril()`` (False -> -inf), the attn_mask through one `apply_sdpa_mask` call (its bool or float
-form needs the dtype the import knows), softmax over the keys, ``@ v``. Calls with dropout or grouped-query heads
+keep-mask ``ones(L, S).tril()`` (False -> -inf), softmax over the keys, ``@ v``; with an attn_mask, the mask and
+the softmax are one `sdpa_masked_softmax` call (its bool or float form needs the dtype the import knows, and a query
+whose bool mask keeps no key gets probability 0, as torch's `_safe_softmax`). Calls with dropout or grouped-query heads
 keep SDPA's own node (an opaque call, which convert refuses by name).
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import torch
 
-from irq.runtime.torch.functions import apply_sdpa_mask
+from irq.runtime.torch.functions import sdpa_masked_softmax
 
 
 def traces_through(attn_mask: Any, dropout_p: float, is_causal: bool, enable_gqa: bool) -> bool:
@@ -46,5 +47,5 @@ def scaled_dot_product_attention(
         keep = torch.ones(query.size(-2), key.size(-2), dtype=torch.bool).tril()
         scores = scores.masked_fill(keep.logical_not(), float("-inf"))
     if attn_mask is not None:
-        scores = apply_sdpa_mask(scores, attn_mask)
+        return sdpa_masked_softmax(scores, attn_mask) @ value
     return torch.softmax(scores, dim=-1) @ value

@@ -28,7 +28,8 @@ class ConstantRef(ParamRef):
     tensor: Any = None
 
 
-#: An Emit operand standing for the previous Emit's result (handlers returning a chain of ops).
+#: An Emit operand standing for the previous Emit's result (handlers returning a chain of ops). An operand may
+#: also be an earlier Emit object of the same chain: its result (a value two ops of the chain read).
 PREV = type("Prev", (), {"__repr__": lambda self: "PREV"})()
 
 

@@ -234,9 +234,10 @@ def _infer_tensor_node(node: fx.Node, dispatch, values: dict, param_types: dict,
     prev: Type | None = None
     types: list[TensorType] = []
     multi = False
+    earlier: dict[int, Type] = {}  # an earlier Emit of the chain, as an operand: its result's type
     for e in emits:
-        types, multi = _emit_types(e, prev, values, param_types, memo)
-        prev = types[0]
+        types, multi = _emit_types(e, prev, values, param_types, memo, earlier)
+        prev = earlier[id(e)] = types[0]
     node.meta["irq_emits"] = emits
     if multi:
         node.meta.update(irq_kind="multi", irq_type=list(types), irq_multi_kind="tuple")
@@ -245,7 +246,7 @@ def _infer_tensor_node(node: fx.Node, dispatch, values: dict, param_types: dict,
 
 
 def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
-                memo: dict) -> tuple[list[TensorType], bool]:
+                memo: dict, earlier: dict[int, Type]) -> tuple[list[TensorType], bool]:
     """Result types of one typed op. Repeated blocks ask the same question again and again, so the
     answer (with the coerced attributes, which the converter reuses) is memoized by the question:
     op, operand types and concrete sizes, attributes."""
@@ -258,6 +259,8 @@ def _emit_types(e: Emit, prev: Type | None, values: dict, param_types: dict,
         v = e.operands.get(oname)
         if v is PREV or (oname == "input" and v is None and prev is not None):
             items = [(prev, None)]
+        elif isinstance(v, Emit):
+            items = [(earlier[id(v)], None)]
         elif isinstance(v, list):
             items = [it for x in v for it in _operand_items(x, values, param_types)]
         elif v is not None:

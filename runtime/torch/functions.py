@@ -183,10 +183,14 @@ def apply_attention_mask(scores: Tensor, mask: Tensor) -> Tensor:
 
 
 @wrap
-def apply_sdpa_mask(scores: Tensor, mask: Tensor) -> Tensor:
-    """Attention scores with F.scaled_dot_product_attention's `attn_mask` applied: a boolean mask's True entries
-    take part (False -> -inf), a float mask is added. Opaque to tracing (irq.wrap) for the same reason as
-    `apply_attention_mask`; the import turns it into typed ops (irq/frontend/attention_mapping.py)."""
+def sdpa_masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    """softmax(scores, -1) with F.scaled_dot_product_attention's `attn_mask` applied: a boolean mask's True entries
+    take part (False -> -inf), a float mask is added. A query whose mask keeps no key gets probability 0 for every
+    key, as torch's SDPA computes it (its math backend's `_safe_softmax`, torch >= 2.5), not the NaN of a plain
+    softmax over -inf. Opaque to tracing (irq.wrap) for the same reason as `apply_attention_mask`; the import
+    turns it into typed ops (irq/frontend/attention_mapping.py)."""
     if mask.dtype == torch.bool:
-        return scores.masked_fill(mask.logical_not(), float("-inf"))
-    return scores + mask
+        scores = scores.masked_fill(mask.logical_not(), float("-inf"))
+    else:
+        scores = scores + mask
+    return torch.softmax(scores, dim=-1).masked_fill(torch.isneginf(scores).all(-1, keepdim=True), 0.0)
