@@ -236,3 +236,178 @@ def test_an_add_whose_rescale_does_not_fit_is_refused_naming_the_op_and_line():
         Exception, match=r"test_review_s9.py:\d+:\d+: error: 'hl.add' rescales its inputs .* masked_fill"
     ):
         _prepared(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
+
+
+class PaddedSelfAttention(nn.Module):
+    """nn.MultiheadAttention (batch_first) whose key_padding_mask comes from an input (1 token, 0 padding); non-zero
+    biases, so a query attending to nothing (output out_proj's bias) differs from one attending uniformly."""
+
+    def __init__(self, need_weights: bool = False) -> None:
+        super().__init__()
+        self.need_weights = need_weights
+        self.attn = nn.MultiheadAttention(DIM, HEADS, batch_first=True)
+        with torch.no_grad():
+            self.attn.in_proj_bias.normal_()
+            self.attn.out_proj.bias.normal_()
+
+    def forward(self, x: Tensor, pad: Tensor):
+        out, weights = self.attn(x, x, x, key_padding_mask=pad < 0.5, need_weights=self.need_weights)
+        return out if weights is None else (out, weights)
+
+
+class PaddedEncoderLayer(nn.Module):
+    """nn.TransformerEncoderLayer with a src_key_padding_mask from an input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(DIM, HEADS, 2 * DIM, dropout=0.0, batch_first=True)
+        with torch.no_grad():
+            self.layer.self_attn.out_proj.bias.normal_()
+
+    def forward(self, x: Tensor, pad: Tensor) -> Tensor:
+        return self.layer(x, src_key_padding_mask=pad < 0.5)
+
+
+def _all_padding(batch: int) -> Tensor:
+    """`_padding` whose last sequence is padding throughout (a batch holding an empty sequence)."""
+    pad = _padding(batch)
+    pad[-1] = 0
+    return pad
+
+
+def _eager(model: nn.Module, *inputs: Tensor):
+    """torch's slow path, the documented math: with need_weights=False a query whose keys are all padding gets
+    probability 0 (F.multi_head_attention_forward's SDPA call). Under no_grad, eval and batch_first torch takes
+    its fused fast path instead, which returns NaN for those rows (as its need_weights=True path always does)."""
+    with torch.enable_grad():
+        out = model(*inputs)
+    return tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()
+
+
+def _calibrated_on_empty_sequences(model: nn.Module, method: str):
+    """prepare, then CALIBRATION (== eager torch where torch is not NaN; no NaN) on batches that hold an all-padding
+    sequence; convert."""
+    g = torch.Generator().manual_seed(1)
+
+    def draw(batch: int) -> tuple[Tensor, Tensor]:
+        return torch.randn(batch, LENGTH, DIM, generator=g), _all_padding(batch)
+
+    inputs = draw(2)
+    qat = irq.prepare(model, inputs, qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        got, want = qat(*inputs), _eager(model, *inputs)
+        for a, b in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+            finite = ~torch.isnan(b)  # torch's need_weights=True path: NaN where irq gives 0 weights
+            assert not torch.isnan(a).any()
+            torch.testing.assert_close(a[finite], b[finite], rtol=1e-5, atol=1e-5)
+        for _ in range(3):
+            qat(*draw(2))
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return qat, irq.convert(qat, march="nash"), draw
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_multihead_attention_sequence_all_padding_is_out_proj_bias(method):
+    """Bug caught (before: any key_padding_mask input failed calibration, fx and export alike: "quantizer
+    attn.where_scalar.out_quant observed inf values" (fx: the -inf fill reshaped before the softmax, so not read
+    as the softmax's input; export: MHA's 0 / -inf float mask built from the input); a sequence that is padding
+    throughout was NaN in CALIBRATION where torch gives out_proj's bias): CALIBRATION == torch, deployed ==
+    VALIDATION on both runtimes, the all-padding sequence's rows are one vector, out_proj's bias, whatever x."""
+    torch.manual_seed(0)
+    model = PaddedSelfAttention().eval()
+    qat, program, draw = _calibrated_on_empty_sequences(model, method)
+    bias = model.attn.out_proj.bias.detach().numpy()
+    for batch in (2, 3):
+        x, pad = draw(batch)
+        with torch.no_grad():
+            want = qat(x, pad)
+        ref = _eager(model, x, pad)
+        assert torch.all(ref[-1] == model.attn.out_proj.bias)  # torch: 0 attention, out_proj(0)
+        got = run_both(program, x.numpy(), pad.numpy())
+        np.testing.assert_array_equal(got, want.numpy())
+        assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
+        assert np.all(got[-1] == got[-1, :1])  # every query of the empty sequence: the same vector
+        np.testing.assert_allclose(got[-1, 0], bias, atol=0.05)  # out_proj's bias, up to its output step
+        x2 = x.clone()
+        x2[-1] = torch.randn(LENGTH, DIM, generator=torch.Generator().manual_seed(7)) * 3
+        np.testing.assert_array_equal(run_both(program, x2.numpy(), pad.numpy())[-1], got[-1])
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_multihead_attention_need_weights_gives_zero_weights_where_torch_gives_nan(method):
+    """need_weights=True: torch's softmax there is plain, so the all-padding sequence's output and weights are NaN
+    (no fixed-point program returns NaN); irq gives need_weights=False's value: weights exactly 0, output
+    out_proj's bias. Every other row equals torch's. Bug caught (before: calibration refused, as above; export's
+    baddbmm + softmax of the float mask)."""
+    torch.manual_seed(0)
+    model = PaddedSelfAttention(need_weights=True).eval()
+    qat, program, draw = _calibrated_on_empty_sequences(model, method)
+    x, pad = draw(3)
+    out_ref, w_ref = _eager(model, x, pad)
+    assert torch.isnan(w_ref[-1]).all() and not torch.isnan(w_ref[:-1]).any()
+    with torch.no_grad():
+        out_want, w_want = qat(x, pad)
+    for runtime_out in (reference.run(program, x.numpy(), pad.numpy()), rn.compile(program)(x.numpy(), pad.numpy())):
+        np.testing.assert_array_equal(runtime_out[0], out_want.numpy())
+        np.testing.assert_array_equal(runtime_out[1], w_want.numpy())
+    assert np.all(w_want[-1].numpy() == 0.0)
+    assert F.cosine_similarity(w_want[:-1].flatten(), w_ref[:-1].flatten(), 0).item() > 0.99
+    assert F.cosine_similarity(out_want[:-1].flatten(), out_ref[:-1].flatten(), 0).item() > 0.99
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_encoder_layer_sequence_all_padding_follows_torch_slow_path(method):
+    """nn.TransformerEncoderLayer with a src_key_padding_mask that pads a whole sequence: torch's slow path (the
+    documented math; training, or grad enabled) gives that sequence's attention out_proj's bias, its fused fast
+    path (eval under no_grad) NaN for the whole sequence. irq follows the slow path: CALIBRATION == it, deployed
+    == VALIDATION on both runtimes. Bug caught (before: calibration refused the -inf, as above)."""
+    torch.manual_seed(0)
+    model = PaddedEncoderLayer().eval()
+    qat, program, draw = _calibrated_on_empty_sequences(model, method)
+    for batch in (2, 3):
+        x, pad = draw(batch)
+        with torch.no_grad():
+            want, fast = qat(x, pad), model(x, pad)
+        assert torch.isnan(fast[-1]).all()  # torch's fast path: NaN
+        ref = _eager(model, x, pad)
+        got = run_both(program, x.numpy(), pad.numpy())
+        np.testing.assert_array_equal(got, want.numpy())
+        assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
+
+
+class _BothMasks(nn.Module):
+    """Sequence-first nn.MultiheadAttention with a per-head 3-D bool attn_mask that excludes every key of one query,
+    and a key_padding_mask whose last sequence is padding throughout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(DIM, HEADS)
+        with torch.no_grad():
+            self.attn.out_proj.bias.normal_()
+
+    def forward(self, x: Tensor, mask: Tensor, pad: Tensor) -> Tensor:
+        return self.attn(x, x, x, attn_mask=mask, key_padding_mask=pad, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_multihead_attention_masks_excluding_every_key_import_as_torch_computes(method):
+    """The imported float program (rebuilt from its text) equals torch where a query's keys are all excluded by the
+    union of a 3-D attn_mask and the padding mask: out_proj's bias. Bug caught (before: NaN in those rows)."""
+    from irq.runtime.torch import to_module
+
+    torch.manual_seed(0)
+    model = _BothMasks().eval()
+    batch = 2
+    x = torch.randn(LENGTH, batch, DIM)
+    mask = torch.ones(batch * HEADS, LENGTH, LENGTH, dtype=torch.bool).triu(1)
+    mask[:HEADS, 2] = True  # batch entry 0 (its heads come first), query 2: every key excluded in each head
+    pad = torch.zeros(batch, LENGTH, dtype=torch.bool)
+    pad[1] = True
+    gm = to_module(irq.parse_module(irq.print_module(irq.import_torch(model, (x, mask, pad), method=method))))
+    with torch.no_grad():
+        want, got = model(x, mask, pad), gm(x, mask, pad)
+    bias = model.attn.out_proj.bias
+    assert torch.all(want[:, 1] == bias) and torch.all(want[2, 0] == bias)  # torch: 0 attention there
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -36,8 +36,9 @@ import torch.nn.functional as F
 from irq.frontend.emit import _MISSING, PREV, ConstantRef, Emit, bind
 from irq.frontend.indexing import _tensor_value
 from irq.frontend.logic_mapping import _is_mask
+from irq.frontend.view_mapping import _size_attr
 from irq.ir.types import FloatType, ShapedType
-from irq.runtime.torch.functions import apply_attention_mask, sdpa_masked_softmax
+from irq.runtime.torch.functions import apply_attention_mask, attention_masked_softmax, sdpa_masked_softmax
 
 _NEG_INF = float("-inf")
 _SDPA_PARAMS = (
@@ -97,6 +98,42 @@ def attention_mask(args, kwargs) -> Emit | None:
     if _is_float(b["mask"]):
         return Emit("add", {"input": b["scores"], "other": b["mask"]})
     return None
+
+
+def mha_softmax(args, kwargs) -> list[Emit] | None:
+    """`attention_masked_softmax(scores, attn_mask, key_padding_mask)` (nn.MultiheadAttention's convention on its
+    per-head scores [N, heads, L, S]): float masks are added; the bool ones (a 3-D attn_mask reshaped per head)
+    are or-ed into the keys excluded, and a query that keeps none gets probability 0 (`_keep_softmax`)."""
+    b = bind((("scores", _MISSING), ("attn_mask", None), ("key_padding_mask", None)), args, kwargs)
+    if b is None or not _tensor_value(b["scores"]):
+        return None
+    shape = _static_shape(b["scores"])
+    scores: Any = b["scores"]
+    chain: list[Emit] = []
+    excluded: list[Any] = []
+    for mask in (b["attn_mask"], b["key_padding_mask"]):
+        if mask is None:
+            continue
+        is_float = _is_float(mask)
+        if not (is_float or _is_mask(mask)):
+            return None
+        mask_shape = _static_shape(mask)
+        if mask_shape is not None and len(mask_shape) == 3:  # [N * heads, L, S] -> [N, heads, L, S]
+            if shape is None:
+                return None
+            mask = Emit("reshape", {"input": mask, "sizes": []}, {"shape": _size_attr([-1, *shape[1:]])})
+            chain.append(mask)
+        if is_float:
+            scores = Emit("add", {"input": scores, "other": mask})
+            chain.append(scores)
+        else:
+            excluded.append(mask)
+    if not excluded:
+        return [*chain, Emit("softmax", {"input": scores}, {"dim": -1})]
+    if len(excluded) == 2:
+        chain.append(Emit("logical", {"input": excluded[0], "other": excluded[1]}, {"kind": "or"}))
+    chain.append(Emit("logical_not", {"input": chain[-1] if len(excluded) == 2 else excluded[0]}))
+    return [*chain, *_keep_softmax(scores, chain[-1])]
 
 
 def sdpa_softmax(args, kwargs) -> list[Emit] | None:
@@ -161,5 +198,10 @@ def sdpa(args, kwargs) -> list[Emit] | None:
 def install(functions: dict) -> None:
     """SDPA and the two mask helpers in irq.frontend.mapping's function table."""
     functions[F.scaled_dot_product_attention] = sdpa
-    for wrapped, handler in ((apply_attention_mask, attention_mask), (sdpa_masked_softmax, sdpa_softmax)):
+    wrapped_handlers = (
+        (apply_attention_mask, attention_mask),
+        (attention_masked_softmax, mha_softmax),
+        (sdpa_masked_softmax, sdpa_softmax),
+    )
+    for wrapped, handler in wrapped_handlers:
         functions[wrapped.__irq_wrapped__] = handler  # irq.wrap records the original function as the node target

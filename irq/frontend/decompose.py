@@ -9,8 +9,12 @@ softmax, mean, each a typed torch-dialect op scoped to the module's path, with
 
 The math is the one documented for nn.MultiheadAttention ("Attention Is All You
 Need", section 3.2.2): Q, K, V = x W_{q,k,v}^T + b; per head
-softmax(Q K^T / sqrt(head_dim)) V; heads concatenated, then out_proj. Masks go through
-one importable `apply_attention_mask` call (typed ops at import, irq/frontend/attention_mapping.py);
+softmax(Q K^T / sqrt(head_dim)) V; heads concatenated, then out_proj. Masks and the softmax are
+one importable `attention_masked_softmax` call (typed ops at import, irq/frontend/attention_mapping.py): a query
+whose masks exclude every key gets probability 0, so its output is out_proj's bias, as torch computes it with
+need_weights=False (F.multi_head_attention_forward's SDPA call, `_safe_softmax`). With need_weights=True, and on
+its fused fast path (eval, no grad, batch_first), torch returns NaN there instead, which no fixed-point program
+can; the decomposition gives the need_weights=False value (0 weights) for both;
 `is_causal` with a mask follows F.multi_head_attention_forward (without padding mask or weights the causal
 mask is built from the sizes, as SDPA's is_causal). Calls it does not cover (`add_bias_kv`, `add_zero_attn`,
 is_causal without a mask, which torch refuses) stay opaque module calls.
@@ -24,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irq.runtime.torch.functions import apply_attention_mask
+from irq.runtime.torch.functions import attention_masked_softmax
 
 
 def supports_multihead_attention(m: nn.MultiheadAttention, args: tuple, kwargs: dict) -> bool:
@@ -95,15 +99,15 @@ def multihead_attention(
         # F.multi_head_attention_forward's rule: attn_mask is only a hint then, SDPA's causal mask is applied (keys
         # after the query excluded), built from the traced sizes so the model follows the length it runs at
         attn_mask = torch.ones(tgt_len, k.size(1), dtype=torch.bool).triu(1)
-    if attn_mask is not None:  # (L, S) or (N * heads, L, S); True / -inf excludes a key
-        attn = apply_attention_mask(attn, attn_mask)
-    if key_padding_mask is not None:  # (N, S), per batch entry: applied per head
+    if attn_mask is None and key_padding_mask is None:
+        attn = torch.softmax(attn, dim=-1)
+    else:  # attn_mask (L, S) or (N * heads, L, S), key_padding_mask (N, S); True / -inf excludes a key
+        # per head (N, heads, L, S), the masks and the softmax one call: the fill feeds the softmax directly (its
+        # int16 range, quant-annotate), and a query whose masks exclude every key gets probability 0, not NaN
         src_len = attn.size(2)
-        attn = apply_attention_mask(
-            attn.reshape(-1, heads, tgt_len, src_len), key_padding_mask.unsqueeze(1).unsqueeze(1)
-        )
+        padding = None if key_padding_mask is None else key_padding_mask.unsqueeze(1).unsqueeze(1)
+        attn = attention_masked_softmax(attn.reshape(-1, heads, tgt_len, src_len), attn_mask, padding)
         attn = attn.reshape(-1, tgt_len, src_len)
-    attn = torch.softmax(attn, dim=-1)
     if m.dropout > 0.0:
         attn = F.dropout(attn, p=m.dropout, training=m.training)
     out = torch.bmm(attn, v).transpose(0, 1).reshape(-1, embed)

@@ -47,7 +47,7 @@ from irq.frontend.export_batch import (
     symbolic_dims,
     traced_batch,
 )
-from irq.frontend.export_rewrites import infer_computed_sizes, values_of_adaptive_max
+from irq.frontend.export_rewrites import bool_attention_masks, infer_computed_sizes, values_of_adaptive_max
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
 from irq.frontend.propagate import annotate
@@ -55,6 +55,7 @@ from irq.frontend.select_mapping import _vector_norm
 from irq.frontend.select_mapping import aten_index as _index
 from irq.frontend.view_mapping import unflatten_emit
 from irq.ir.types import ShapedType
+from irq.runtime.torch.functions import sdpa_masked_softmax
 
 aten = torch.ops.aten
 log = logging.getLogger("irq")
@@ -256,6 +257,7 @@ for _op in list(ATEN):
     if _inplace is not None:
         ATEN.setdefault(_inplace, ATEN[_op])
 ATEN[F.adaptive_max_pool2d] = FUNCTIONS[F.adaptive_max_pool2d]  # aten.adaptive_max_pool2d's values (export_rewrites)
+ATEN[sdpa_masked_softmax.__irq_wrapped__] = FUNCTIONS[sdpa_masked_softmax.__irq_wrapped__]  # bool_attention_masks
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -424,6 +426,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
         if kind == "parameter":
             state[key] = (t, None)
     values_of_adaptive_max(graph, lambda n: _location(n.meta.get("stack_trace")))
+    bool_attention_masks(graph)  # nn.MultiheadAttention's 0 / -inf float masks back to the bool ones
     arg_reduce_as_indices(graph)  # aten.argmax / argmin over a dim: the indices of aten.max / min.dim
     for node in graph.nodes:
         val = node.meta.get("val")

@@ -183,6 +183,23 @@ def apply_attention_mask(scores: Tensor, mask: Tensor) -> Tensor:
 
 
 @wrap
+def attention_masked_softmax(scores: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None) -> Tensor:
+    """softmax(scores, -1) of nn.MultiheadAttention's per-head scores [N, heads, L, S] with its masks applied as
+    `apply_attention_mask` does (True / -inf excludes a key): `attn_mask` [L, S] or [N * heads, L, S],
+    `key_padding_mask` [N, 1, 1, S]. A query whose masks exclude every key (a sequence that is padding throughout)
+    gets probability 0 for every key, as torch's F.multi_head_attention_forward computes it with need_weights=False
+    (its SDPA call's `_safe_softmax`, torch >= 2.5), so its output is out_proj's bias; a plain softmax would be NaN
+    (what torch's need_weights=True path and its fused fast path return). Opaque to tracing (irq.wrap) for the same
+    reason as `apply_attention_mask`; the import turns it into typed ops (irq/frontend/attention_mapping.py)."""
+    if attn_mask is not None and attn_mask.dim() == 3:
+        attn_mask = attn_mask.reshape(scores.shape)
+    for mask in (attn_mask, key_padding_mask):
+        if mask is not None:
+            scores = scores.masked_fill(mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    return torch.softmax(scores, dim=-1).masked_fill(torch.isneginf(scores).all(-1, keepdim=True), 0.0)
+
+
+@wrap
 def sdpa_masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     """softmax(scores, -1) with F.scaled_dot_product_attention's `attn_mask` applied: a boolean mask's True entries
     take part (False -> -inf), a float mask is added. A query whose mask keeps no key gets probability 0 for every
