@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irq.runtime.torch.functions import attention_masked_softmax
+from irq.runtime.torch.functions import apply_attention_mask, attention_masked_softmax
 
 
 def supports_multihead_attention(m: nn.MultiheadAttention, args: tuple, kwargs: dict) -> bool:
@@ -98,8 +98,10 @@ def multihead_attention(
     if is_causal and key_padding_mask is None and not need_weights:
         # F.multi_head_attention_forward's rule: attn_mask is only a hint then, SDPA's causal mask is applied (keys
         # after the query excluded), built from the traced sizes so the model follows the length it runs at
-        attn_mask = torch.ones(tgt_len, k.size(1), dtype=torch.bool).triu(1)
-    if attn_mask is None and key_padding_mask is None:
+        # (every query keeps key 0, so no row needs the zeroing of the masked softmax below)
+        causal = torch.ones(tgt_len, k.size(1), dtype=torch.bool).triu(1)
+        attn = torch.softmax(apply_attention_mask(attn, causal), dim=-1)
+    elif attn_mask is None and key_padding_mask is None:
         attn = torch.softmax(attn, dim=-1)
     else:  # attn_mask (L, S) or (N * heads, L, S), key_padding_mask (N, S); True / -inf excludes a key
         # per head (N, heads, L, S), the masks and the softmax one call: the fill feeds the softmax directly (its
