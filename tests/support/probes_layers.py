@@ -184,6 +184,14 @@ probe(
     opaque_ok=True,
 )
 probe(
+    "nn.MultiheadAttention causal hint",
+    lambda m, x, am: m.a(x, x, x, attn_mask=am, need_weights=False, is_causal=True)[0],
+    (2, 4, 8),
+    lambda: torch.ones(4, 4, dtype=torch.bool).triu(1),
+    mods=_mha(batch_first=True),
+    opaque_ok=True,
+)
+probe(
     "F.scaled_dot_product_attention",
     lambda m, q, k, v: F.scaled_dot_product_attention(q, k, v),
     (2, 2, 5, 4),
