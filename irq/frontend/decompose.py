@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irq.runtime.torch.functions import apply_attention_mask, attention_masked_softmax
+from irq.runtime.torch.functions import apply_attention_mask, attention_masked_softmax, module_mode_dropout
 
 
 def supports_multihead_attention(m: nn.MultiheadAttention, args: tuple, kwargs: dict) -> bool:
@@ -111,7 +111,7 @@ def multihead_attention(
         attn = attention_masked_softmax(attn.reshape(-1, heads, tgt_len, src_len), attn_mask, padding)
         attn = attn.reshape(-1, tgt_len, src_len)
     if m.dropout > 0.0:
-        attn = F.dropout(attn, p=m.dropout, training=m.training)
+        attn = module_mode_dropout(attn, m.dropout, m.training)  # follows the prepared model's mode
     out = torch.bmm(attn, v).transpose(0, 1).reshape(-1, embed)
     out = m.out_proj(out).reshape(tgt_len, -1, embed)
     if m.batch_first:

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irq.runtime.torch.functions import module_mode_dropout
+
 _ARGS = ("input", "hx")
 
 
@@ -154,7 +156,7 @@ def recurrent(m: nn.Module, length: int, input: Any, hx: Any = None) -> tuple[An
                 finals_c.append(state[1])
         x = outs[0] if dirs == 1 else torch.cat(outs, dim=-1)
         if m.dropout and layer < m.num_layers - 1:
-            x = F.dropout(x, p=m.dropout, training=m.training)
+            x = module_mode_dropout(x, m.dropout, m.training)  # follows the prepared model's mode
     out = x if m.batch_first else x.transpose(0, 1)
     h_n = torch.stack(finals_h, dim=0)
     return out, ((h_n, torch.stack(finals_c, dim=0)) if lstm else h_n)

@@ -52,6 +52,7 @@ from irq.frontend.view_mapping import (
     _unflatten,
     _unsqueeze,
 )
+from irq.runtime.torch.functions import module_mode_dropout
 
 
 # -- call_function / call_method handlers --------------------------------------------------------------
@@ -291,6 +292,13 @@ def _dropout(args, kwargs):
     b = bind((("input", _MISSING), ("p", 0.5), ("training", True), ("inplace", False)), args, kwargs)
     return None if b is None else Emit("dropout", {"input": b["input"]}, {"p": float(b["p"]),
                                                                          "training": bool(b["training"])})
+
+
+def _module_mode_dropout(args, kwargs):
+    """`module_mode_dropout(x, p, training)` of irq's decompositions: a dropout without a `training` flag, so it
+    follows the prepared model's train/eval mode (the flag given is only the mode at trace time)."""
+    b = bind((("x", _MISSING), ("p", _MISSING), ("training", _MISSING)), args, kwargs)
+    return None if b is None else Emit("dropout", {"input": b["x"]}, {"p": float(b["p"])})
 
 
 def _batch_norm(args, kwargs):
@@ -558,6 +566,7 @@ METHODS: dict[str, Callable] = {
     "unbind": _unbind, "unflatten": _unflatten, **_SELECT_METHODS,
 }
 FUNCTIONS[torch.unflatten] = _unflatten
+FUNCTIONS[module_mode_dropout.__irq_wrapped__] = _module_mode_dropout  # irq.wrap: the original is the node target
 FUNCTIONS.update(PRODUCT_FUNCTIONS)
 METHODS.update(PRODUCT_METHODS)
 compare_mapping.install(FUNCTIONS, METHODS)  # issue 12: comparisons, clamps by a tensor

@@ -173,6 +173,17 @@ def setitem(x: Tensor, index: object, value: object) -> Tensor:
 
 
 @wrap
+def module_mode_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """F.dropout as a torch.nn composite irq decomposes applies it (nn.LSTM's dropout between layers,
+    nn.MultiheadAttention's on the attention weights): only while the module is training, which torch's forward
+    reads at each call. Opaque to tracing (irq.wrap) so the import maps it to a dropout without a fixed
+    `training` flag, which follows the prepared model's train/eval mode as nn.Dropout does; a plain
+    `F.dropout(training=m.training)` would keep the mode the model was traced in (a model prepared in training
+    mode for QAT then dropped units in eval, calibration and VALIDATION)."""
+    return F.dropout(x, p, training)
+
+
+@wrap
 def apply_attention_mask(scores: Tensor, mask: Tensor) -> Tensor:
     """Attention scores with a mask applied as nn.MultiheadAttention does: a boolean mask's True
     entries excluded (-inf), a float mask added. Opaque to tracing (irq.wrap): which of the two

@@ -163,6 +163,12 @@ probe(
     (2, 4, 5),
     mods=_mha(kdim=6, vdim=5, batch_first=True),
 )
+probe(
+    "nn.MultiheadAttention attention dropout",  # module_mode_dropout: follows the module's mode (eval here)
+    lambda m, x: m.a(x, x, x, need_weights=False)[0],
+    (2, 5, 8),
+    mods=_mha(batch_first=True, dropout=0.2),
+)
 
 
 probe(
