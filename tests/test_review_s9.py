@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from irq.runtime import numba as rn
 from irq.runtime import reference
+from irq.runtime.torch import to_module
 from support.both_runtimes import assert_deploys_as_validation, run_both
 from torch import Tensor, nn
 
@@ -453,3 +454,35 @@ def test_recurrent_and_attention_dropout_follow_the_prepared_models_mode():
     qat.eval()
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     assert_deploys_as_validation(model, qat, irq.convert(qat, march="nash"), (LENGTH, DIM), g, min_cosine=0.98)
+
+
+class _SequenceFirstGru(nn.Module):
+    """A sequence-first GRU classifier (input [L, N, E]): torch.export's batch is dimension 0, here the sequence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn, self.head = nn.GRU(4, 6), nn.Linear(6, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.rnn(x)[0][-1])
+
+
+def test_export_whose_batch_a_guard_specialised_is_refused_at_another_batch():
+    """torch.export (Dim.AUTO on dimension 0) specialised the sequence-first GRU's dimension 0 to the example's 3 (its
+    unrolled reshape to [N, 3, E] guards it) but left it a SymInt, so irq took the export for batch-dynamic: the float
+    import and the prepared model ran a [6, 1, 4] input as the traced [3, 2, 4] and returned a [2, 3] result where
+    torch returns [1, 3], without an error. A size whose expression is a number is now the static size it is, and
+    the literal [2, 3, 4] reshape marks the batch fixed, refused by name at any other."""
+    torch.manual_seed(0)
+    model = _SequenceFirstGru().eval()
+    x = torch.randn(3, 2, 4)
+    module = irq.import_torch(model, (x,), method="export")
+    refusal = r"at batch 3.*aten\.reshape\.default at .*test_review_s9\.py:\d+"
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", check_model=False, method="export")
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        torch.testing.assert_close(to_module(module)(x), model(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(qat(x), model(x), rtol=1e-5, atol=1e-5)
+        for run in (to_module(module), qat):
+            with pytest.raises(ValueError, match=refusal):
+                run(torch.randn(6, 1, 4))

@@ -19,6 +19,7 @@ whose literal shape holds the traced batch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import fx
@@ -141,11 +142,20 @@ _CREATION_OPS = frozenset(
 )
 
 
+def _static_size(d: Any) -> Any:
+    """`d` as the int it is when its expression is a number: torch.export (Dim.AUTO) leaves a batch some guard
+    specialised (a sequence-first RNN's unrolled reshape to the example's [N, L, E]) a SymInt without a symbol."""
+    return int(d.node.expr) if isinstance(d, torch.SymInt) and not d.node.expr.free_symbols else d
+
+
 def traced_batch(user: list[fx.Node]) -> int | None:
     """The batch (dimension 0) all tensor inputs of a static export share, else None (a dynamic export, or
-    inputs of different leading sizes)."""
+    inputs of different leading sizes). A batch the dynamic export specialised counts as static: taken for dynamic,
+    the prepared model ran a sequence-first GRU's [6, 1, 4] input as its traced [3, 2, 4] without an error."""
     leading = [
-        n.meta["val"].shape[0] for n in user if isinstance(n.meta.get("val"), torch.Tensor) and n.meta["val"].dim() > 0
+        _static_size(n.meta["val"].shape[0])
+        for n in user
+        if isinstance(n.meta.get("val"), torch.Tensor) and n.meta["val"].dim() > 0
     ]
     if not all(type(d) is int for d in leading):
         return None  # exported with a dynamic batch (a SymInt): the sizes it feeds are traced, nothing is baked
