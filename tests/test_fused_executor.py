@@ -159,7 +159,8 @@ def _fused_ops(m: nn.Module, x: torch.Tensor) -> list:
 
 
 def test_a_graph_from_torch_export_fuses_too():
-    """torch.export specializes batch norms to the mode it ran in (training=False here)."""
+    """torch.export writes the mode it ran in into aten.batch_norm (training=False here); nn.BatchNorm imports
+    without the flag, following the module's mode as fx's does, and fuses into its conv."""
     from tests.models import resnet
     torch.manual_seed(0)
     m = resnet.ResNet(resnet.BasicBlock, (1, 1))

@@ -47,6 +47,7 @@ from irq.frontend.export_batch import (
     symbolic_dims,
     traced_batch,
 )
+from irq.frontend.export_modes import follow_module_modes, module_batch_norm, refuse_training_mode_leftovers
 from irq.frontend.export_rewrites import bool_attention_masks, infer_computed_sizes, values_of_adaptive_max
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
@@ -55,7 +56,7 @@ from irq.frontend.select_mapping import _vector_norm
 from irq.frontend.select_mapping import aten_index as _index
 from irq.frontend.view_mapping import unflatten_emit
 from irq.ir.types import ShapedType
-from irq.runtime.torch.functions import sdpa_masked_softmax
+from irq.runtime.torch.functions import module_mode_dropout, sdpa_masked_softmax
 
 aten = torch.ops.aten
 log = logging.getLogger("irq")
@@ -110,6 +111,19 @@ def _batch_norm(args, kwargs):
     b = bind((("input", _MISSING), ("weight", None), ("bias", None), ("running_mean", None), ("running_var", None),
               ("training", False), ("momentum", 0.1), ("eps", 1e-5), ("cudnn_enabled", True)), args, kwargs)
     return None if b is None else batch_norm_emit(b)
+
+
+def _module_batch_norm(args, kwargs):
+    """nn.BatchNorm with running statistics as export_modes rewrote it (runtime/torch/functions.py's batch_norm
+    arguments): the op without a `training` flag, so it follows the prepared model's mode as fx's nn.BatchNorm
+    does, counting `num_batches_tracked` in training."""
+    if kwargs or len(args) != 9:
+        return None
+    x, mean, var, weight, bias, tracked, _traced_mode, momentum, eps = args
+    ops = {"input": x, "weight": weight, "bias": bias, "running_mean": mean, "running_var": var}
+    if tracked is not None:
+        ops["num_batches_tracked"] = tracked
+    return Emit("batch_norm", ops, {"eps": float(eps), "momentum": float(momentum)})
 
 
 def _instance_norm(args, kwargs):
@@ -257,6 +271,8 @@ for _op in list(ATEN):
     if _inplace is not None:
         ATEN.setdefault(_inplace, ATEN[_op])
 ATEN[F.adaptive_max_pool2d] = FUNCTIONS[F.adaptive_max_pool2d]  # aten.adaptive_max_pool2d's values (export_rewrites)
+ATEN[module_mode_dropout.__irq_wrapped__] = FUNCTIONS[module_mode_dropout.__irq_wrapped__]  # follow_module_modes
+ATEN[module_batch_norm] = _module_batch_norm  # follow_module_modes
 ATEN[sdpa_masked_softmax.__irq_wrapped__] = FUNCTIONS[sdpa_masked_softmax.__irq_wrapped__]  # bool_attention_masks
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
@@ -441,6 +457,9 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     _drop_constant_copies(graph)
     # the training-IR graph keeps in-place ATen ops (add_, relu_...): make their effect explicit
     model_mutations(graph, {}, aten_allocates, state=lifted)
+    follow_module_modes(graph, lifted)  # nn.Dropout / nn.BatchNorm follow the prepared model's train/eval mode
+    if model.training:  # what torch.export fixed at training and follow_module_modes cannot free
+        refuse_training_mode_leftovers(graph, _user_location)
     out_node = next(n for n in graph.nodes if n.op == "output")
     user_out = [a for a, s in zip(out_node.args[0], sig.output_specs) if s.kind.name == "USER_OUTPUT"]
     out_node.args = (_user_structure(user_out, ep.call_spec.out_spec),)
