@@ -120,8 +120,11 @@ _add(spec("interpolate", "Resize (F.interpolate, nn.Upsample); `size` entries ma
           shape=sh.interpolate))
 _add(spec("pad", "Pad the trailing dims (F.pad's pad list order).",
           attrs=(("pad", INTS), ("mode", STR), ("value?", FLOAT)), shape=sh.pad))
-_add(spec("max_pool2d", "2-D max pooling.", attrs=(("kernel_size", INTS), ("stride", INTS), ("padding", INTS),
-          ("dilation", INTS), ("ceil_mode", BOOL)), shape=sh.pool2d))
+_add(spec("max_pool2d", "2-D max pooling. `adaptive_output_size` (an imported adaptive max pool): the executors "
+          "compute F.adaptive_max_pool2d to that size, torch's result at any input size; kernel_size and stride are "
+          "its windows at the traced size, which the bpu program keeps.",
+          attrs=(("kernel_size", INTS), ("stride", INTS), ("padding", INTS), ("dilation", INTS), ("ceil_mode", BOOL),
+                 ("adaptive_output_size?", INTS)), shape=sh.pool2d))
 _add(spec("avg_pool2d", "2-D average pooling.", attrs=(("kernel_size", INTS), ("stride", INTS), ("padding", INTS),
           ("ceil_mode", BOOL), ("count_include_pad", BOOL), ("divisor_override?", INT)), shape=sh.pool2d))
 _add(spec("adaptive_avg_pool2d", "2-D adaptive average pooling to `output_size`.", attrs=(("output_size", ANY),),

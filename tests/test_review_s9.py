@@ -579,3 +579,53 @@ def test_export_in_training_mode_refuses_a_dropout_it_cannot_free(model, op):
     module = irq.import_torch(m.eval(), (x,), method="export")
     with torch.no_grad():
         torch.testing.assert_close(to_module(module)(x), m(x), rtol=1e-5, atol=1e-5)
+
+
+class _PooledHead(nn.Module):
+    """A conv then an adaptive pool to 2x2: torch's windows follow the input's size."""
+
+    def __init__(self, pool) -> None:
+        super().__init__()
+        self.conv, self.pool = nn.Conv2d(3, 3, 1), pool
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(self.conv(x)).flatten(1)
+
+
+@pytest.mark.parametrize(
+    "pool, method",
+    [
+        (nn.AdaptiveMaxPool2d(2), "fx"),
+        (nn.AdaptiveMaxPool2d(2), "export"),
+        (lambda y: F.adaptive_max_pool2d(y, (2, 2)), "fx"),
+        (nn.AdaptiveAvgPool2d(2), "export"),
+    ],
+)
+def test_adaptive_pool_traced_at_one_size_computes_torchs_result_at_another(pool, method):
+    """An adaptive max pool imports as the max pool with kernel = stride = input / output at the traced size, so
+    traced at 8x8 and run at 16x16 the float import and the prepared model returned (2, 3, 4, 4) where torch returns
+    (2, 3, 2, 2) (here flattened: (2, 48) for (2, 12)), without an error. The op now keeps its output size and the
+    executors compute the adaptive pool, torch's result at any size (the average pool already did); the deployed
+    program, whose windows are the traced ones, equals VALIDATION at 8x8 and refuses 16x16."""
+    torch.manual_seed(0)
+    model = _PooledHead(pool).eval()
+    g = torch.Generator().manual_seed(1)
+    x, big = torch.randn(2, 3, 8, 8, generator=g), torch.randn(2, 3, 16, 16, generator=g)
+    module = irq.import_torch(model, (x,), method=method)
+    float_import = to_module(parse_module(irq.print_module(module)))
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
+    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        want = model(big)
+        assert want.shape == (2, 12)
+        torch.testing.assert_close(float_import(big), want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(qat(big), want, rtol=1e-5, atol=1e-5)
+        for _ in range(3):
+            qat(torch.randn(4, 3, 8, 8, generator=g))
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    with torch.no_grad():
+        assert F.cosine_similarity(qat(big).flatten(), want.flatten(), 0).item() > 0.99
+    program = irq.convert(qat, march="nash")
+    assert_deploys_as_validation(model, qat, program, (3, 8, 8), g)
+    with pytest.raises(ValueError, match=r"\[2, 3, 16, 16\].*expects \[2, 3, 8, 8\]"):
+        rn.compile(program)(big.numpy())

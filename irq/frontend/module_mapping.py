@@ -121,8 +121,9 @@ def pool1d_as_2d(spec: str, x: Any, attrs: dict) -> list[Emit] | None:
 def adaptive_max_as_pool(x: Any, output_size: Any) -> list[Emit] | None:
     """An adaptive max pool to `output_size` over a 4-D input whose height and width it divides, as the
     max pool with kernel = stride = input / output: torch's adaptive windows are then exactly those
-    (start floor(i * H / h), end ceil((i + 1) * H / h)). None (an opaque call) for sizes it does not divide,
-    a `None` entry, an unknown input shape or `return_indices`."""
+    (start floor(i * H / h), end ceil((i + 1) * H / h)); the op keeps the output size, so an input of another
+    size computes torch's adaptive pool (the deployed program, whose windows are the traced ones, refuses it).
+    None (an opaque call) for sizes it does not divide, a `None` entry, an unknown input shape or `return_indices`."""
     t = x.meta.get("irq_type") if is_node(x) else None
     shape = getattr(t, "shape", None)
     out = _n(output_size, 2)
@@ -132,8 +133,10 @@ def adaptive_max_as_pool(x: Any, output_size: Any) -> list[Emit] | None:
     if not all(isinstance(d, int) and d > 0 for d in (h, w)) or h % out[0] or w % out[1]:
         return None
     k = [h // out[0], w // out[1]]
+    # adaptive_output_size: the executors compute the adaptive pool itself, torch's result at another input size
+    # (the max pool alone returned (2, 3, 4, 4) at 16x16 where torch returns (2, 3, 2, 2), without an error)
     return [Emit("max_pool2d", {"input": x}, {"kernel_size": k, "stride": k, "padding": [0, 0], "dilation": [1, 1],
-                                               "ceil_mode": False})]
+                                               "ceil_mode": False, "adaptive_output_size": list(out)})]
 
 
 def _mod_pool1d(m: nn.Module, path: str, x: Any) -> list[Emit]:

@@ -325,6 +325,15 @@ def _emit_call(b: _Builder, op: Operation) -> None:
         _multi(b, op, node)
 
 
+def _max_pool2d(b: _Builder, op: Operation, a: dict) -> Any:
+    """F.max_pool2d, or F.adaptive_max_pool2d for an imported adaptive max pool (its windows follow the input's
+    size; the kernel and stride are those of the traced size only)."""
+    if a.get("adaptive_output_size") is not None:
+        return b.call(F.adaptive_max_pool2d, b.v(op.operands[0]), a["adaptive_output_size"])
+    return b.call(F.max_pool2d, b.v(op.operands[0]), a["kernel_size"], a["stride"], a["padding"], a["dilation"],
+                  a["ceil_mode"])
+
+
 def _training_flag(b: _Builder, a: dict) -> Any:
     return a["training"] if a.get("training") is not None else b.training()
 
@@ -488,8 +497,7 @@ IMPLS: dict[str, Callable] = {
                                            scale_factor=a.get("scale_factor"), mode=a["mode"],
                                            align_corners=a.get("align_corners")),
     "pad": lambda b, op, a: b.call(F.pad, b.v(op.operands[0]), a["pad"], a["mode"], a.get("value")),
-    "max_pool2d": lambda b, op, a: b.call(F.max_pool2d, b.v(op.operands[0]), a["kernel_size"], a["stride"],
-                                          a["padding"], a["dilation"], a["ceil_mode"]),
+    "max_pool2d": _max_pool2d,
     "avg_pool2d": lambda b, op, a: b.call(F.avg_pool2d, b.v(op.operands[0]), a["kernel_size"], a["stride"],
                                           a["padding"], a["ceil_mode"], a["count_include_pad"],
                                           a.get("divisor_override")),
