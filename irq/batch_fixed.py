@@ -35,9 +35,10 @@ def other_batch_error(fixed: tuple[int, str], inputs: Sequence[Any]) -> str | No
         shape = tuple(getattr(a, "shape", ()))
         if shape and shape[0] != batch:
             return (
-                f"this model was prepared with method='export' at batch {batch}, and torch.export fixed that batch "
-                f"in {where}; it runs only at batch {batch} (got an input of shape {list(shape)}). Prepare with "
-                f"example inputs of the batch you run, or use method='fx', which keeps x.shape[0] symbolic."
+                f"this model was prepared with method='export' at batch {batch} (torch.export's batch is dimension 0 "
+                f"of every input), and torch.export fixed that size in {where}; it runs only with {batch} in "
+                f"dimension 0 (got an input of shape {list(shape)}). Prepare with example inputs of the sizes you "
+                f"run, or use method='fx', which keeps x.shape[0] symbolic."
             )
     return None
 

@@ -629,3 +629,38 @@ def test_adaptive_pool_traced_at_one_size_computes_torchs_result_at_another(pool
     assert_deploys_as_validation(model, qat, program, (3, 8, 8), g)
     with pytest.raises(ValueError, match=r"\[2, 3, 16, 16\].*expects \[2, 3, 8, 8\]"):
         rn.compile(program)(big.numpy())
+
+
+def test_deployed_refusal_of_a_sequence_first_export_does_not_promise_any_batch():
+    """The sequence-first GRU exported at [3, 2, 4] (dimension 0, its sequence, fixed by the unrolled reshape): at
+    [3, 1, 4] (another batch, in dimension 1) the numba runtime refused saying the program takes "any batch size in
+    dimension 0", and at [6, 1, 4] every executor said the model runs "only at batch 3" of a dimension that holds the
+    sequence. Both now say what is fixed: dimension 0, by the op and line torch.export fixed it in."""
+    torch.manual_seed(0)
+    model = _SequenceFirstGru().eval()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 2, 4, generator=g)
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", check_model=False, method="export")
+    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        for _ in range(3):
+            qat(torch.randn(3, 2, 4, generator=g))
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    program = irq.convert(qat, march="nash")
+    with torch.no_grad():
+        np.testing.assert_array_equal(run_both(program, x.numpy()), qat(x).numpy())
+    fixed_at = r"aten\.reshape\.default at .*test_review_s9\.py:\d+"
+    other_batch = torch.randn(3, 1, 4, generator=g).numpy()
+    with pytest.raises(
+        ValueError, match=rf"expects \[3, 2, 4\] \(every size fixed, dimension 0 too: .* at 3 in {fixed_at}\)"
+    ):
+        rn.compile(program)(other_batch)
+    with pytest.raises(ValueError, match=r"expects tensor<3x2x4xf32>"):
+        reference.run(program, other_batch)
+    longer = torch.randn(6, 1, 4, generator=g)
+    refusal = (
+        rf"at batch 3 \(torch\.export's batch is dimension 0 .*fixed that size in {fixed_at}; it runs only with 3 in"
+    )
+    for run in (rn.compile(program), lambda a: reference.run(program, a), lambda a: qat(torch.from_numpy(a))):
+        with pytest.raises(ValueError, match=refusal):
+            run(longer.numpy())

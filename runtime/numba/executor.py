@@ -164,14 +164,23 @@ class CompiledProgram:
             for i, (x, s, arg) in enumerate(zip(inputs, shapes, self.args)):
                 if x.ndim != len(s) or x.shape[1:] != s[1:] or not s or s[0] != self.program_batch:
                     raise ProgramError(f"{_arg_name(arg, i)} has shape {list(x.shape)}, the program expects "
-                                       f"{list(s)}" + (" (any batch size in dimension 0)" if s and s[0] ==
-                                                       self.program_batch else "") + sizes_fixed_note(self.fn_op))
+                                       f"{list(s)}{self._dimension_0_note(s)}" + sizes_fixed_note(self.fn_op))
                 if x.shape[0] != batch:
                     raise ProgramError(f"{_arg_name(arg, i)} has batch {x.shape[0]}, input 0 has {batch}")
         plan = self.plan(batch if batch is not None else 1)
         for slot, x in zip(plan.inputs, inputs):
             np.copyto(slot.array, x)
         return plan
+
+    def _dimension_0_note(self, shape: tuple[int, ...]) -> str:
+        """What an input-shape refusal says of dimension 0: any batch size, unless a static export fixed it (a
+        sequence-first model's dimension 0 is its sequence, and another batch is another size in dimension 1)."""
+        if not shape or shape[0] != self.program_batch:
+            return ""
+        if self.fixed is not None:
+            return (f" (every size fixed, dimension 0 too: torch.export fixed it at {self.fixed[0]} in "
+                    f"{self.fixed[1]})")
+        return " (any batch size in dimension 0)"
 
     @staticmethod
     def _collect(plan: Plan):
