@@ -2,8 +2,9 @@
 method="export", as the fx import's modules do.
 
 torch.export traces one mode and writes it into the graph as a constant: nn.Dropout becomes
-`aten.dropout(x, p, train=<mode>)` (nn.LSTM/GRU/RNN's dropout between layers too), nn.BatchNorm
-`aten.batch_norm(..., training=<mode>, ...)` preceded, in training, by `num_batches_tracked.add_(1)`. Imported as
+`aten.dropout(x, p, train=<mode>)` (nn.LSTM/GRU/RNN's dropout between layers and nn.MultiheadAttention's
+need_weights=True path too), nn.BatchNorm `aten.batch_norm(..., training=<mode>, ...)` preceded, in training, by
+`num_batches_tracked.add_(1)`. Imported as
 such, a model prepared in training mode for QAT (users prepare the model they train) kept dropping units and
 normalising with the batch's statistics after `qat.eval()`: calibration, VALIDATION and the deployed program were
 of a randomly dropped network. `follow_module_modes` rewrites those nodes, when the layer that made them is
