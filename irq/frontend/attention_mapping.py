@@ -8,9 +8,10 @@ excluded (``ones(L, S).tril()`` keeps the rest); a bool `attn_mask` keeps its Tr
 one is added; ``softmax(attn, -1) @ v``. A query whose bool mask keeps no key (a padded query of a padding mask
 on both sides) gets probability 0 for every key, so its output is 0: torch's math backend computes the softmax as
 `_safe_softmax` (torch >= 2.5), which zeroes the rows that are -inf throughout. Before, such a row had uniform
-probabilities deployed and in VALIDATION (the mean of v, max |error| 0.55 in tests/test_review_s9.py) and NaN in
-CALIBRATION, refused as bad calibration data. The row keeps every key before the softmax (no -inf row, no NaN an
-observer sees) and is zeroed after it, by typed ops that quantize exactly: `amax` of the mask over the keys (a
+probabilities deployed and in VALIDATION (the mean of v, max |error| 0.55 in
+tests/test_silent_wrong_number_regressions.py) and NaN in CALIBRATION, refused as bad calibration data. The row
+keeps every key before the softmax (no -inf row, no NaN an observer sees) and is zeroed after it, by typed ops
+that quantize exactly: `amax` of the mask over the keys (a
 reduce_max of its 0/1 codes), `logical_not`, `logical` or, `where_scalar`. Each step becomes the typed op it is
 (matmul, mul_scalar, where_scalar / add, softmax, matmul), so masked attention quantizes like the hand-written
 one: the masked logits fill with the softmax input range's minimum, where the exp table is 0, and the masked keys

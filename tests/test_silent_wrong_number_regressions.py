@@ -1,5 +1,6 @@
-"""Findings of the session-10 review of session 9's code (issues 12 and 15): inputs a user plausibly writes where
-irq gave a wrong number or shape without an error, or failed where torch computes. Each test failed before its fix;
+"""Regressions found by reading new code as an attacker (bug hunts of issues 12 and 15 over attention masks, batch
+reshapes, recurrent layers, dropout and batch-norm modes, adaptive pools): inputs a user plausibly writes where irq
+gave a wrong number or shape without an error, or failed where torch computes. Each test failed before its fix;
 its docstring says how.
 
 Oracles: eager torch (CALIBRATION equals it), VALIDATION (the deployed program on numba equals it bit for bit,
@@ -167,7 +168,8 @@ def test_reshape_resizing_another_dim_than_the_batch_rule_is_refused_at_another_
     reparsed = parse_module(str(program))
     other = torch.randn(4, 8, generator=g).numpy()
     refusal = "'bpu.reshape' moves the batch dimension where it cannot be followed"
-    for p, where in ((program, r"test_review_s9.py:\d+:\d+: "), (reparsed, "")):  # the text prints no locations
+    here = r"test_silent_wrong_number_regressions\.py:\d+:\d+: "
+    for p, where in ((program, here), (reparsed, "")):  # the text prints no locations
         with pytest.raises(Exception, match=where + refusal):
             rn.compile(p)(other)
         with pytest.raises(Exception, match=where + refusal):
@@ -235,7 +237,8 @@ def test_an_add_whose_rescale_does_not_fit_is_refused_naming_the_op_and_line():
     model = _FiniteAdditiveMask().eval()
     g = torch.Generator().manual_seed(1)
     with pytest.raises(
-        Exception, match=r"test_review_s9.py:\d+:\d+: error: 'hl.add' rescales its inputs .* masked_fill"
+        Exception,
+        match=r"test_silent_wrong_number_regressions\.py:\d+:\d+: error: 'hl.add' rescales its inputs .* masked_fill",
     ):
         _prepared(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
 
@@ -478,7 +481,7 @@ def test_export_whose_batch_a_guard_specialised_is_refused_at_another_batch():
     model = _SequenceFirstGru().eval()
     x = torch.randn(3, 2, 4)
     module = irq.import_torch(model, (x,), method="export")
-    refusal = r"at batch 3.*aten\.reshape\.default at .*test_review_s9\.py:\d+"
+    refusal = r"at batch 3.*aten\.reshape\.default at .*test_silent_wrong_number_regressions\.py:\d+"
     qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", check_model=False, method="export")
     irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
     with torch.no_grad():
@@ -572,7 +575,7 @@ def test_export_in_training_mode_refuses_a_dropout_it_cannot_free(model, op):
     m, x = model(), torch.randn(2, LENGTH, DIM)
     with pytest.raises(
         FrontendError,
-        match=rf"test_review_s9\.py:\d+: {op}.*traced the model in training mode.*"
+        match=rf"test_silent_wrong_number_regressions\.py:\d+: {op}.*traced the model in training mode.*"
         r"model\.eval\(\) before prepare",
     ):
         irq.import_torch(m.train(), (x,), method="export")
@@ -649,7 +652,7 @@ def test_deployed_refusal_of_a_sequence_first_export_does_not_promise_any_batch(
     program = irq.convert(qat, march="nash")
     with torch.no_grad():
         np.testing.assert_array_equal(run_both(program, x.numpy()), qat(x).numpy())
-    fixed_at = r"aten\.reshape\.default at .*test_review_s9\.py:\d+"
+    fixed_at = r"aten\.reshape\.default at .*test_silent_wrong_number_regressions\.py:\d+"
     other_batch = torch.randn(3, 1, 4, generator=g).numpy()
     with pytest.raises(
         ValueError, match=rf"expects \[3, 2, 4\] \(every size fixed, dimension 0 too: .* at 3 in {fixed_at}\)"
