@@ -193,6 +193,12 @@ def apply_attention_mask(scores: Tensor, mask: Tensor) -> Tensor:
     return scores + mask
 
 
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """softmax over the last dim with a row that is -inf throughout giving 0 for every key, as torch's
+    `_safe_softmax` (torch >= 2.5) computes SDPA's and nn.MultiheadAttention's masked rows (a plain softmax: NaN)."""
+    return torch.softmax(scores, dim=-1).masked_fill(torch.isneginf(scores).all(-1, keepdim=True), 0.0)
+
+
 @wrap
 def attention_masked_softmax(scores: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None) -> Tensor:
     """softmax(scores, -1) of nn.MultiheadAttention's per-head scores [N, heads, L, S] with its masks applied as
@@ -207,7 +213,7 @@ def attention_masked_softmax(scores: Tensor, attn_mask: Tensor | None, key_paddi
     for mask in (attn_mask, key_padding_mask):
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-    return torch.softmax(scores, dim=-1).masked_fill(torch.isneginf(scores).all(-1, keepdim=True), 0.0)
+    return _safe_softmax(scores)
 
 
 @wrap
@@ -221,4 +227,4 @@ def sdpa_masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
         scores = scores.masked_fill(mask.logical_not(), float("-inf"))
     else:
         scores = scores + mask
-    return torch.softmax(scores, dim=-1).masked_fill(torch.isneginf(scores).all(-1, keepdim=True), 0.0)
+    return _safe_softmax(scores)
