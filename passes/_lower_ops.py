@@ -32,6 +32,12 @@ from irq.ir.operation import Operation
 from irq.ir.types import IntegerType, ShapedType, TensorType, i64
 
 
+def _drops_in_eval(op: Operation) -> bool:
+    """A dropout whose call fixed training=True with p > 0: it keeps dropping after model.eval()."""
+    training, p = op.get_attr("training"), op.get_attr("p")
+    return training is not None and bool(training.value) and p is not None and float(p.value) > 0.0
+
+
 class OpLowerings:
     """`lower_<op>` handlers; `LoweringBase.lower` dispatches to them by the op's base name."""
 
@@ -298,6 +304,12 @@ class OpLowerings:
         """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale. A raw
         integer input (an int64 mask reshaped before its comparison) moves the same way."""
         base = _base(op)
+        if base == "dropout" and _drops_in_eval(op):
+            raise LoweringError(
+                "drops units in eval mode too: the call fixes training=True (F.dropout's default, or "
+                "`training=self.training` traced in training mode), so the model is random at inference and the "
+                "deployed identity would not compute it. Use an nn.Dropout layer (it follows the prepared model's "
+                "train/eval mode) or pass training=False")
         x = self.act(op.operands[0], raw_ok=base != "max_pool2d")
         out_t = TensorType(_shape(op.results[0]), _int_type(x.dtype))
         if base == "max_pool2d":

@@ -2,7 +2,8 @@
 method="export", as the fx import's modules do.
 
 torch.export traces one mode and writes it into the graph as a constant: nn.Dropout becomes
-`aten.dropout(x, p, train=<mode>)` (nn.LSTM/GRU/RNN's dropout between layers and nn.MultiheadAttention's
+`aten.dropout(x, p, train=<mode>)` (nn.Dropout1d/2d/3d `aten.feature_dropout`, nn.AlphaDropout and
+nn.FeatureAlphaDropout their alpha forms) (nn.LSTM/GRU/RNN's dropout between layers and nn.MultiheadAttention's
 need_weights=True path too), nn.BatchNorm `aten.batch_norm(..., training=<mode>, ...)` preceded, in training, by
 `num_batches_tracked.add_(1)`. Imported as
 such, a model prepared in training mode for QAT (users prepare the model they train) kept dropping units and
@@ -30,8 +31,15 @@ from irq.runtime.torch.functions import batch_norm as module_batch_norm
 from irq.runtime.torch.functions import module_mode_dropout
 
 aten = torch.ops.aten
-#: torch.nn layers whose aten.dropout is applied only while training (MultiheadAttention's need_weights path)
-_DROPOUT_LAYERS = ("torch.nn.modules.dropout.Dropout", "torch.nn.modules.activation.MultiheadAttention")
+_NN_DROPOUT = "torch.nn.modules.dropout."
+#: aten's dropouts -> (hl.dropout's kind, the torch.nn layers that apply it only while training: torch.nn's
+#: dropout layers, MultiheadAttention's need_weights path; the recurrent layers are matched by prefix)
+_MODE_DROPOUTS = {
+    aten.dropout.default: ("dropout", (_NN_DROPOUT + "Dropout", "torch.nn.modules.activation.MultiheadAttention")),
+    aten.feature_dropout.default: ("feature_dropout", tuple(_NN_DROPOUT + f"Dropout{n}d" for n in (1, 2, 3))),
+    aten.alpha_dropout.default: ("alpha_dropout", (_NN_DROPOUT + "AlphaDropout",)),
+    aten.feature_alpha_dropout.default: ("feature_alpha_dropout", (_NN_DROPOUT + "FeatureAlphaDropout",)),
+}
 _RECURRENT = "torch.nn.modules.rnn."
 _BATCH_NORM_LAYERS = "torch.nn.modules.batchnorm."
 _DROPOUTS = frozenset(
@@ -65,12 +73,14 @@ def follow_module_modes(graph: fx.Graph, lifted: dict[fx.Node, str]) -> int:
         if node.op != "call_function":
             continue
         layer = _layer(node)
+        kind, layers = _MODE_DROPOUTS.get(node.target, (None, ()))
         if (
-            node.target is aten.dropout.default
+            kind is not None
             and len(node.args) == 3
-            and (layer in _DROPOUT_LAYERS or layer.startswith(_RECURRENT))
+            and (layer in layers or (kind == "dropout" and layer.startswith(_RECURRENT)))
         ):
-            node.target = module_mode_dropout.__irq_wrapped__  # (x, p, train): imported without the flag
+            node.target = module_mode_dropout.__irq_wrapped__  # (x, p, train, kind): imported without the flag
+            node.args = (*node.args, kind)
             rewritten += 1
         elif node.target is aten.batch_norm.default and layer.startswith(_BATCH_NORM_LAYERS) and not node.kwargs:
             x, weight, bias, mean, var, training, momentum, eps = (*node.args[:8], *[None] * (8 - len(node.args)))

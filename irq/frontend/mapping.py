@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from irq.frontend import attention_mapping, compare_mapping, logic_mapping
+from irq.frontend import attention_mapping, compare_mapping, dropout_mapping, logic_mapping
 from irq.frontend.emit import _MISSING, PREV, Emit, ParamRef, _n, bind, is_node  # noqa: F401  (re-exported)
 from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     _getitem,
@@ -52,7 +52,6 @@ from irq.frontend.view_mapping import (
     _unflatten,
     _unsqueeze,
 )
-from irq.runtime.torch.functions import module_mode_dropout
 
 
 # -- call_function / call_method handlers --------------------------------------------------------------
@@ -288,19 +287,6 @@ def _clamp_one(bound: str):
     return h
 
 
-def _dropout(args, kwargs):
-    b = bind((("input", _MISSING), ("p", 0.5), ("training", True), ("inplace", False)), args, kwargs)
-    return None if b is None else Emit("dropout", {"input": b["input"]}, {"p": float(b["p"]),
-                                                                         "training": bool(b["training"])})
-
-
-def _module_mode_dropout(args, kwargs):
-    """`module_mode_dropout(x, p, training)` of irq's decompositions: a dropout without a `training` flag, so it
-    follows the prepared model's train/eval mode (the flag given is only the mode at trace time)."""
-    b = bind((("x", _MISSING), ("p", _MISSING), ("training", _MISSING)), args, kwargs)
-    return None if b is None else Emit("dropout", {"input": b["x"]}, {"p": float(b["p"])})
-
-
 def _batch_norm(args, kwargs):
     b = bind((("input", _MISSING), ("running_mean", _MISSING), ("running_var", _MISSING), ("weight", None),
               ("bias", None), ("training", False), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)
@@ -521,7 +507,6 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.adaptive_avg_pool1d: _pool1d("adaptive_avg_pool2d"), torch.adaptive_avg_pool1d: _pool1d("adaptive_avg_pool2d"),
     torch.mean: _reduce("mean"), torch.sum: _reduce("sum"), torch.clamp: _clamp, torch.clip: _clamp,
     torch.clamp_: _clamp, torch.clamp_min: _clamp_one("min"), torch.clamp_max: _clamp_one("max"),
-    F.dropout: _dropout,
     torch.zeros_like: _like("zeros_like", False), torch.ones_like: _like("ones_like", False),
     torch.full_like: _like("full_like", True), torch.where: _where,
     torch.maximum: _elementwise2("maximum"), torch.minimum: _elementwise2("minimum"), torch.roll: _roll,
@@ -566,12 +551,12 @@ METHODS: dict[str, Callable] = {
     "unbind": _unbind, "unflatten": _unflatten, **_SELECT_METHODS,
 }
 FUNCTIONS[torch.unflatten] = _unflatten
-FUNCTIONS[module_mode_dropout.__irq_wrapped__] = _module_mode_dropout  # irq.wrap: the original is the node target
 FUNCTIONS.update(PRODUCT_FUNCTIONS)
 METHODS.update(PRODUCT_METHODS)
 compare_mapping.install(FUNCTIONS, METHODS)  # issue 12: comparisons, clamps by a tensor
 logic_mapping.install(FUNCTIONS, METHODS)  # issue 12: ~m, m1 & m2, torch.logical_* on masks
 attention_mapping.install(FUNCTIONS)  # issue 12: SDPA with is_causal / attn_mask, attention-mask helpers
+dropout_mapping.install(FUNCTIONS)  # element-wise, channel-wise and alpha dropouts
 
 
 #: Typed ops whose result may share memory with an operand (views, identity, eval-mode dropout):

@@ -199,6 +199,9 @@ MODULES: list[tuple[type, Callable]] = [
                                                else None) or _raise()),
     (nn.MaxPool1d, _mod_pool1d), (nn.AvgPool1d, _mod_pool1d), (nn.AdaptiveAvgPool1d, _mod_pool1d),
     (nn.Dropout, _mod_simple("dropout", lambda m: {"p": float(m.p)})),
+    *((cls, _mod_simple("dropout", lambda m, k=kind: {"p": float(m.p), "kind": k}))
+      for cls, kind in ((nn.Dropout1d, "dropout1d"), (nn.Dropout2d, "dropout2d"), (nn.Dropout3d, "dropout3d"),
+                        (nn.AlphaDropout, "alpha_dropout"), (nn.FeatureAlphaDropout, "feature_alpha_dropout"))),
     (nn.Identity, _mod_simple("identity")),
     (nn.PixelShuffle, _mod_simple("pixel_shuffle", lambda m: {"upscale_factor": m.upscale_factor})),
     (nn.PixelUnshuffle, _mod_simple("pixel_unshuffle", lambda m: {"downscale_factor": m.downscale_factor})),

@@ -172,15 +172,38 @@ def setitem(x: Tensor, index: object, value: object) -> Tensor:
     return y
 
 
+#: hl.dropout's `kind` -> the torch function that applies it, each called as fn(x, p, training). Absent: F.dropout
+#: (element-wise). The channel-wise ones zero whole feature maps (F.dropout1d/2d/3d check the input's rank and
+#: handle unbatched inputs; torch.feature_dropout is what torch.export records for all three), the alpha ones keep
+#: SELU's mean and variance. In eval every kind is the identity, which is how they lower.
+DROPOUT_KINDS: dict[str, Callable[[Tensor, float, bool], Tensor]] = {
+    "dropout": F.dropout,
+    "dropout1d": F.dropout1d,
+    "dropout2d": F.dropout2d,
+    "dropout3d": F.dropout3d,
+    "feature_dropout": torch.feature_dropout,
+    "alpha_dropout": F.alpha_dropout,
+    "feature_alpha_dropout": F.feature_alpha_dropout,
+}
+
+
+def dropout_function(kind: str | None) -> Callable[[Tensor, float, bool], Tensor]:
+    """The torch function of a dropout `kind` (None: element-wise F.dropout); a clear error for an unknown one."""
+    fn = DROPOUT_KINDS.get(kind or "dropout")
+    if fn is None:
+        raise ValueError(f"unknown dropout kind {kind!r}; expected one of {sorted(DROPOUT_KINDS)}")
+    return fn
+
+
 @wrap
-def module_mode_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """F.dropout as a torch.nn composite irq decomposes applies it (nn.LSTM's dropout between layers,
-    nn.MultiheadAttention's on the attention weights): only while the module is training, which torch's forward
-    reads at each call. Opaque to tracing (irq.wrap) so the import maps it to a dropout without a fixed
-    `training` flag, which follows the prepared model's train/eval mode as nn.Dropout does; a plain
+def module_mode_dropout(x: Tensor, p: float, training: bool, kind: str = "dropout") -> Tensor:
+    """A dropout as a torch.nn layer applies it (nn.LSTM's dropout between layers, nn.MultiheadAttention's on the
+    attention weights, nn.Dropout2d or nn.AlphaDropout under method="export"): only while the module is training,
+    which torch's forward reads at each call. Opaque to tracing (irq.wrap) so the import maps it to a dropout
+    without a fixed `training` flag, which follows the prepared model's train/eval mode as nn.Dropout does; a plain
     `F.dropout(training=m.training)` would keep the mode the model was traced in (a model prepared in training
-    mode for QAT then dropped units in eval, calibration and VALIDATION)."""
-    return F.dropout(x, p, training)
+    mode for QAT then dropped units in eval, calibration and VALIDATION). `kind`: DROPOUT_KINDS."""
+    return dropout_function(kind)(x, p, training)
 
 
 @wrap

@@ -130,6 +130,21 @@ probe("nn.PixelUnshuffle", lambda m, x: m.ps(x), X4, mods=lambda: {"ps": nn.Pixe
 probe("F.pixel_unshuffle", lambda m, x: F.pixel_unshuffle(x, 4), X4)
 probe("nn.Dropout", lambda m, x: m.d(x), X4, mods=lambda: {"d": nn.Dropout(0.3)})
 probe("F.dropout eval", lambda m, x: F.dropout(x, 0.5, training=False), X4)
+for _cls in (nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.FeatureAlphaDropout):  # eval: the identity
+    probe(
+        f"nn.{_cls.__name__}",
+        lambda m, x: m.d(x),
+        X3 if _cls is nn.Dropout1d else X4,
+        mods=lambda c=_cls: {"d": c(0.3)},
+    )
+probe("nn.Dropout3d", lambda m, x: m.d(x.unsqueeze(2)).squeeze(2), X4, mods=lambda: {"d": nn.Dropout3d(0.3)})
+probe("F.dropout1d eval", lambda m, x: F.dropout1d(x, 0.5, training=False), X3)
+probe("F.dropout2d eval", lambda m, x: F.dropout2d(x, 0.5, False), X4)
+probe("F.dropout3d eval", lambda m, x: F.dropout3d(x.unsqueeze(2), 0.5, False).squeeze(2), X4)
+probe("F.alpha_dropout", lambda m, x: F.alpha_dropout(x, 0.5), X4)  # training=False by default
+probe("F.feature_alpha_dropout", lambda m, x: F.feature_alpha_dropout(x, 0.5), X4)
+for _name in ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"):
+    probe(f"torch.{_name} eval", lambda m, x, n=_name: getattr(torch, n)(x, 0.4, False), X4)
 probe("nn.Identity", lambda m, x: m.i(x) * 2, X4, mods=lambda: {"i": nn.Identity()})
 
 
