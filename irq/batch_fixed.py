@@ -16,6 +16,8 @@ from typing import Any
 #: Module attributes of a static export import: the traced batch, and the op and line that fix it.
 BATCH_FIXED_ATTR = "torch.batch_fixed"
 BATCH_FIXED_AT_ATTR = "torch.batch_fixed_at"
+#: Module attribute of every export import: torch.export fixed each size but the batch (dimension 0).
+SIZES_FIXED_ATTR = "torch.export_sizes_fixed"
 
 
 def fixed_batch(module: Any) -> tuple[int, str] | None:
@@ -51,5 +53,42 @@ class BatchCheck:
 
     def __call__(self, _module: Any, args: tuple) -> None:
         message = other_batch_error(self.fixed, [a for a in args if hasattr(a, "shape")])
+        if message is not None:
+            raise ValueError(message)
+
+
+def export_sizes_fixed(module: Any) -> bool:
+    """Whether `module` (a builtin.module) was imported by torch.export, which fixes every size but the batch."""
+    return SIZES_FIXED_ATTR in (getattr(module, "attributes", None) or {})
+
+
+def other_size_error(traced: Sequence[Sequence[int] | None], inputs: Sequence[Any]) -> str | None:
+    """The refusal for `inputs` whose sizes beyond dimension 0 (or rank) are not the traced ones, else None.
+    `traced`: each input's traced shape (None: not a tensor input, not checked)."""
+    for i, (want, a) in enumerate(zip(traced, inputs)):
+        if want is None or not hasattr(a, "shape"):
+            continue
+        got = tuple(a.shape)
+        if len(got) != len(want) or got[1:] != tuple(want)[1:]:
+            return (
+                f"this model was imported with method='export' from an input {i} of shape {list(want)}: torch.export "
+                f"fixes every size but the batch (dimension 0) in the graph it records (reshape sizes, slices, "
+                f"sizes read from x.shape), so it would compute other shapes than torch at another size; got "
+                f"{list(got)}. Prepare with example inputs of the sizes you run, or use method='fx', which reads sizes "
+                f"at run time."
+            )
+    return None
+
+
+class SizeCheck:
+    """A forward pre-hook refusing, on an export import, inputs whose non-batch sizes are not the traced ones
+    (picklable, unlike a closure). Without it the float import and the prepared model ran `x.reshape(-1,
+    x.shape[-1])` traced at [2, 3, 4] as reshape(-1, 4) at [2, 3, 8]: a (12, 4) result where torch returns (6, 8)."""
+
+    def __init__(self, traced: Sequence[Sequence[int] | None]) -> None:
+        self.traced = [None if t is None else tuple(t) for t in traced]
+
+    def __call__(self, _module: Any, args: tuple) -> None:
+        message = other_size_error(self.traced, args)
         if message is not None:
             raise ValueError(message)

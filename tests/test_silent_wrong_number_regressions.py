@@ -609,7 +609,9 @@ def test_adaptive_pool_traced_at_one_size_computes_torchs_result_at_another(pool
     traced at 8x8 and run at 16x16 the float import and the prepared model returned (2, 3, 4, 4) where torch returns
     (2, 3, 2, 2) (here flattened: (2, 48) for (2, 12)), without an error. The op now keeps its output size and the
     executors compute the adaptive pool, torch's result at any size (the average pool already did); the deployed
-    program, whose windows are the traced ones, equals VALIDATION at 8x8 and refuses 16x16."""
+    program, whose windows are the traced ones, equals VALIDATION at 8x8 and refuses 16x16. Under method="export"
+    the float import and the prepared model refuse 16x16 as torch.export's own module does ("Guard failed:
+    input.size()[2] == 8"): export fixes every non-batch size (test_export_fixes_the_non_batch_sizes)."""
     torch.manual_seed(0)
     model = _PooledHead(pool).eval()
     g = torch.Generator().manual_seed(1)
@@ -621,13 +623,18 @@ def test_adaptive_pool_traced_at_one_size_computes_torchs_result_at_another(pool
     with torch.no_grad():
         want = model(big)
         assert want.shape == (2, 12)
-        torch.testing.assert_close(float_import(big), want, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(qat(big), want, rtol=1e-5, atol=1e-5)
+        for run in (float_import, qat):
+            if method == "export":
+                with pytest.raises(ValueError, match=r"method='export' from an input 0 of shape \[2, 3, 8, 8\]"):
+                    run(big)
+            else:
+                torch.testing.assert_close(run(big), want, rtol=1e-5, atol=1e-5)
         for _ in range(3):
             qat(torch.randn(4, 3, 8, 8, generator=g))
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    with torch.no_grad():
-        assert F.cosine_similarity(qat(big).flatten(), want.flatten(), 0).item() > 0.99
+    if method == "fx":
+        with torch.no_grad():
+            assert F.cosine_similarity(qat(big).flatten(), want.flatten(), 0).item() > 0.99
     program = irq.convert(qat, march="nash")
     assert_deploys_as_validation(model, qat, program, (3, 8, 8), g)
     with pytest.raises(ValueError, match=r"\[2, 3, 16, 16\].*expects \[2, 3, 8, 8\]"):
@@ -660,6 +667,8 @@ def test_deployed_refusal_of_a_sequence_first_export_does_not_promise_any_batch(
         rn.compile(program)(other_batch)
     with pytest.raises(ValueError, match=r"expects tensor<3x2x4xf32>"):
         reference.run(program, other_batch)
+    with pytest.raises(ValueError, match=r"method='export' from an input 0 of shape \[3, 2, 4\].*got \[3, 1, 4\]"):
+        qat(torch.from_numpy(other_batch))  # VALIDATION: failed inside torch's reshape, naming no op
     longer = torch.randn(6, 1, 4, generator=g)
     refusal = (
         rf"at batch 3 \(torch\.export's batch is dimension 0 .*fixed that size in {fixed_at}; it runs only with 3 in"
@@ -667,3 +676,36 @@ def test_deployed_refusal_of_a_sequence_first_export_does_not_promise_any_batch(
     for run in (rn.compile(program), lambda a: reference.run(program, a), lambda a: qat(torch.from_numpy(a))):
         with pytest.raises(ValueError, match=refusal):
             run(longer.numpy())
+
+
+class _SizesFromShape(nn.Module):
+    """Sizes read from x.shape beyond the batch: torch.export records them as the traced numbers."""
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        rows = x.reshape(-1, x.shape[-1])
+        return rows * 2, x.permute(0, 2, 1).reshape(x.shape[0], x.shape[2], -1).sum(-1)
+
+
+def test_export_fixes_the_non_batch_sizes():
+    """Bug caught: imported with method="export" at [2, 3, 4], `x.reshape(-1, x.shape[-1])` ran at [2, 3, 8] as
+    reshape(-1, 4) in the float import and the prepared model: a (12, 4) result where torch returns (6, 8), and
+    (2, 4) for torch's (2, 8), without an error. Now both refuse another non-batch size, as torch.export's own
+    module does, and another batch still runs (dimension 0 stays dynamic)."""
+    model = _SizesFromShape().eval()
+    x = torch.randn(2, 3, 4)
+    float_import = to_module(parse_module(irq.print_module(irq.import_torch(model, (x,), method="export"))))
+    qat = irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", check_model=False, method="export")
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        for run in (float_import, qat):
+            for other in (torch.randn(2, 3, 8), torch.randn(2, 4, 4), torch.randn(2, 3)):
+                with pytest.raises(ValueError, match=r"method='export' from an input 0 of shape \[2, 3, 4\].*got"):
+                    run(other)
+            x5 = torch.randn(5, 3, 4)
+            for got, want in zip(run(x5), model(x5)):
+                torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+        fx_import = to_module(irq.import_torch(model, (x,)))  # fx reads the sizes at run time
+        big = torch.randn(2, 3, 8)
+        for got, want in zip(fx_import(big), model(big)):
+            torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)

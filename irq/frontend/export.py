@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.utils import _pytree as pytree
 
-from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR
+from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR, SIZES_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
 from irq.frontend import compare_mapping, logic_mapping
 from irq.frontend.arg_reduce import arg_reduce_as_indices
@@ -55,6 +55,7 @@ from irq.frontend.propagate import annotate
 from irq.frontend.select_mapping import _vector_norm
 from irq.frontend.select_mapping import aten_index as _index
 from irq.frontend.view_mapping import unflatten_emit
+from irq.ir.attributes import IntegerAttr, StringAttr, UnitAttr
 from irq.ir.types import ShapedType
 from irq.runtime.torch.functions import module_mode_dropout, sdpa_masked_softmax
 
@@ -477,13 +478,13 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     conv = GraphConverter(graph, dispatch, name=type(model).__name__, state=state, tensor_constants=constants,
                           lifted=lifted)
     module = conv.run(user)
+    module.attributes[SIZES_FIXED_ATTR] = UnitAttr()  # the torch executor refuses other non-batch sizes
     batch = traced_batch(user)
     if batch is not None:  # a static export: other batches are refused naming the op that fixes it
         if fixed_by is None:
             baked = batch_in_literal_shapes(graph, user, batch)
             fixed_by = None if baked is None else describe(baked, _user_location)
         if fixed_by is not None:
-            from irq.ir.attributes import IntegerAttr, StringAttr
             module.attributes[BATCH_FIXED_ATTR] = IntegerAttr(batch)
             module.attributes[BATCH_FIXED_AT_ATTR] = StringAttr(fixed_by)
     return module

@@ -22,7 +22,7 @@ from irq.runtime.torch import functions as fns
 from irq.runtime.torch.resolve import resolve
 from torch import fx, nn
 
-from irq.batch_fixed import BatchCheck, fixed_batch
+from irq.batch_fixed import BatchCheck, SizeCheck, export_sizes_fixed, fixed_batch
 from irq.diagnostics import location_prefix
 from irq.ir.attributes import (
     ArrayAttr,
@@ -238,6 +238,9 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
     fixed = fixed_batch(module)  # a static export computed with its traced batch: refuse another
     if fixed is not None:
         gm.register_forward_pre_hook(BatchCheck(fixed))
+    if export_sizes_fixed(module):  # torch.export fixed the other sizes: refuse others rather than mis-shape
+        traced = [list(a.type.shape) if isinstance(a.type, TensorType) else None for a in block.args]
+        gm.register_forward_pre_hook(SizeCheck(traced))
     return gm
 
 
