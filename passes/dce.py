@@ -1,10 +1,17 @@
-"""dce: erase pure ops whose results are unused, repeatedly, innermost first."""
+"""dce: erase pure ops whose results are unused, repeatedly, innermost first. A `torch.call` counts as pure when
+its callee is one fold-constants evaluates (factories, casts, masks' logic: passes/fold_constants.py)."""
 
 from __future__ import annotations
+
+from irq.passes.fold_constants import is_pure_call
 
 from irq.ir.operation import Operation
 from irq.rewrite.driver import is_trivially_dead
 from irq.transform.pass_base import Pass, register_pass
+
+
+def _unused_pure_call(op: Operation) -> bool:
+    return is_pure_call(op) and not any(r._uses for r in op.results)
 
 
 def erase_dead_ops(root: Operation) -> int:
@@ -15,7 +22,7 @@ def erase_dead_ops(root: Operation) -> int:
     while work:
         op = work.pop()
         present.discard(op)
-        if op.parent is None or not is_trivially_dead(op):
+        if op.parent is None or not (is_trivially_dead(op) or _unused_pure_call(op)):
             continue
         producers = [v.op for v in op.operands if hasattr(v, "op")]
         op.erase()

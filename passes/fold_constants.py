@@ -141,6 +141,12 @@ class _NotFoldable(Exception):
     """An operand or attribute whose value is not known at convert time."""
 
 
+def is_pure_call(op) -> bool:
+    """A `torch.call` of a callee `_PURE_CALLS` lists: no side effect, so dce may erase it when nothing reads it
+    (a mask's `torch.zeros` the attention import no longer reads had fixed the program's sizes when folded)."""
+    return op.name == "torch.call" and _callee(op.get_attr("target").value) in _PURE_CALLS
+
+
 def _callee(target: str) -> str:
     """The name `_PURE_CALLS` lists for a torch.call target: `torch.ops.aten.triu.default` -> triu,
     `torch.Tensor.bool` -> bool, `_operator.invert` -> invert."""

@@ -111,6 +111,47 @@ def test_sdpa_query_keeping_no_key_is_zero_as_in_torch(method):
         assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
 
 
+class FloatPaddingMask(nn.Module):
+    """Self attention whose float attn_mask the model fills with -inf from a padding input at run time (the
+    hand-written-transformer idiom): `zeros_like(pad)[:, None, :].masked_fill(~keep, -inf)`, [B, 1, T]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(DIM, 3 * DIM)
+
+    def forward(self, x: Tensor, pad: Tensor) -> Tensor:
+        q, k, v = self.qkv(x).chunk(3, -1)
+        keep = pad[:, None, :] > 0.5
+        mask = torch.zeros_like(pad)[:, None, :].masked_fill(~keep, float("-inf"))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_sdpa_float_mask_filled_with_neg_inf_quantizes_and_empty_rows_are_zero(method):
+    """Bug caught (before: calibration failed, "quantizer where_scalar.out_quant observed inf values", for any such
+    mask, so a padded batch could not be quantized; a sequence that is all padding was NaN where torch's SDPA gives
+    0): the float mask is the bool keep-mask ~pad, deployed == VALIDATION, and the all-padding rows are exactly 0."""
+    torch.manual_seed(0)
+    model = FloatPaddingMask().eval()
+    g = torch.Generator().manual_seed(1)
+
+    def draw(batch: int) -> tuple[Tensor, ...]:
+        pad = _padding(batch)
+        pad[-1] = 0  # the last sequence is all padding
+        return torch.randn(batch, LENGTH, DIM, generator=g), pad
+
+    qat, program = _prepared(model, draw, method)
+    for batch in (2, 3):
+        inputs = draw(batch)
+        with torch.no_grad():
+            want, ref = qat(*inputs), model(*inputs)
+        assert torch.all(ref[-1] == 0) and not ref.isnan().any()
+        got = run_both(program, *(a.numpy() for a in inputs))
+        np.testing.assert_array_equal(got, want.numpy())
+        assert np.all(got[-1] == 0.0)
+        assert F.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.99
+
+
 def test_sdpa_constant_mask_with_an_empty_row_folds_and_deploys():
     """The constant mask's "keeps any key" (an amax) folds at convert like the mask itself. Bug caught: the amax of
     a constant left for lower-bpu, which has no codes for it; the empty row not 0."""

@@ -29,10 +29,12 @@ at, and convert folds it (passes/fold_constants.py).
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import fx
 
 from irq.frontend.emit import _MISSING, PREV, ConstantRef, Emit, bind
 from irq.frontend.indexing import _tensor_value
@@ -42,6 +44,16 @@ from irq.ir.types import FloatType, ShapedType
 from irq.runtime.torch.functions import apply_attention_mask, attention_masked_softmax, sdpa_masked_softmax
 
 _NEG_INF = float("-inf")
+_aten = torch.ops.aten
+#: `x.masked_fill(cond, value)` as fx (method, function) and torch.export record it
+_FILLS = frozenset({"masked_fill", torch.masked_fill, _aten.masked_fill.Scalar})
+#: a float tensor of zeros, as fx and torch.export record its making
+_ZEROS = frozenset({torch.zeros, torch.zeros_like, "new_zeros", _aten.zeros.default, _aten.zeros_like.default,
+                    _aten.new_zeros.default})
+#: views whose first argument they only rearrange (zeros stay zeros)
+_VIEWS = frozenset({operator.getitem, "unsqueeze", torch.unsqueeze, "view", "reshape", torch.reshape, "expand",
+                    _aten.unsqueeze.default, _aten.view.default, _aten.reshape.default, _aten.expand.default,
+                    _aten.slice.Tensor})
 _SDPA_PARAMS = (
     ("query", _MISSING),
     ("key", _MISSING),
@@ -146,12 +158,36 @@ def sdpa_softmax(args, kwargs) -> list[Emit] | None:
     return _masked_softmax(b["scores"], b["mask"])
 
 
+def _filled_with_neg_inf(mask: Any) -> Any | None:
+    """The bool `cond` of a float mask the model builds as ``zeros.masked_fill(cond, -inf)`` (fx's method or
+    function, export's aten.masked_fill), else None: its keys to exclude."""
+    if not isinstance(mask, fx.Node) or mask.op not in ("call_method", "call_function") or mask.target not in _FILLS:
+        return None
+    b = bind((("input", _MISSING), ("mask", _MISSING), ("value", _MISSING)), mask.args, mask.kwargs)
+    if b is None or b["value"] != _NEG_INF or not _is_mask(b["mask"]):
+        return None
+    return b["mask"] if _zeros(b["input"]) else None
+
+
+def _zeros(x: Any) -> bool:
+    """A tensor of zeros: a zeros factory, or a view of one (`zeros_like(pad)[:, None, :]`)."""
+    while isinstance(x, fx.Node) and x.target in _VIEWS and x.args:
+        x = x.args[0]
+    return isinstance(x, fx.Node) and x.target in _ZEROS
+
+
 def _masked_softmax(scores: Any, mask: Any) -> list[Emit] | None:
     """softmax(scores, -1) with SDPA's attn_mask applied; None for a mask that is neither bool nor float. A float
-    mask is added: a query whose scores are all -inf would be 0 in torch and NaN here, but an observer refuses
-    the -inf of such a mask input, and fill-additive-masks keeps a constant one's -inf entries as they are."""
+    mask the model fills with -inf (``zeros.masked_fill(pad, -inf)``, a padding mask computed at run time) is the
+    bool keep-mask ~pad, so it quantizes (its -inf had failed calibration: an observer refused it) and a query
+    whose keys are all excluded gets 0 as in torch's `_safe_softmax` (not NaN). Another float mask is added: a
+    constant one's -inf entries are kept as they are by fill-additive-masks."""
     if _is_mask(mask):
         return _keep_softmax(scores, mask)
+    excluded = _filled_with_neg_inf(mask) if _is_float(mask) else None
+    if excluded is not None:
+        keep = Emit("logical_not", {"input": excluded})
+        return [keep, *_keep_softmax(scores, keep)]
     if _is_float(mask):
         return [Emit("add", {"input": scores, "other": mask}), Emit("softmax", {"input": PREV}, {"dim": -1})]
     return None

@@ -29,7 +29,7 @@ from irq.quant.state import QuantizationWarning
 
 log = logging.getLogger("irq")
 
-PIPELINE = "builtin.module(func.func(fill-additive-masks, functional-to-module, fuse))"
+PIPELINE = "builtin.module(func.func(dce, fill-additive-masks, functional-to-module, fuse))"
 
 
 def _module_types(model: nn.Module) -> dict[str, str]:
