@@ -7,10 +7,11 @@ rather than truncated, and quantized models deploy == VALIDATION on both runtime
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from irq.runtime.torch import to_module
-from support.both_runtimes import assert_deploys_as_validation
+from support.both_runtimes import assert_deploys_as_validation, run_both
 from torch import Tensor, nn
 
 import irq
@@ -120,3 +121,46 @@ def test_recurrent_model_deploys_as_validation(name):
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     program = irq.convert(qat, march="nash")
     assert_deploys_as_validation(model, qat, program, (LENGTH, FEATURES), g, min_cosine=0.98)
+
+
+class _SharedEncoder(nn.Module):
+    """One GRU encoding two sequences of different lengths (a siamese / query-document encoder)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc, self.head = nn.GRU(FEATURES, HIDDEN, batch_first=True), nn.Linear(HIDDEN, 3)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        return self.head(self.enc(a)[0][:, -1] * self.enc(b)[0][:, -1])
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_one_recurrent_module_called_at_two_lengths(method):
+    """Bug caught: each recurrent module was unrolled to one length, the first call's, so a GRU shared by two
+    sequences failed to import ("shape '[2, 5, 4]' is invalid for input of size 24"). Each call now unrolls to
+    its own length (in call order); the float import equals eager, and the deployed program VALIDATION."""
+    torch.manual_seed(0)
+    model = _SharedEncoder().eval()
+    g = torch.Generator().manual_seed(1)
+
+    def draw(batch: int) -> tuple[Tensor, Tensor]:
+        return torch.randn(batch, LENGTH, FEATURES, generator=g), torch.randn(batch, 3, FEATURES, generator=g)
+
+    args = draw(2)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            to_module(irq.import_torch(model, args, method=method))(*args), model(*args), rtol=1e-5, atol=1e-5
+        )
+    qat = irq.prepare(model, args, qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        for _ in range(3):
+            qat(*draw(4))
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    program = irq.convert(qat, march="nash")
+    inputs = draw(3)
+    with torch.no_grad():
+        want, ref = qat(*inputs), model(*inputs)
+    assert torch.nn.functional.cosine_similarity(want.flatten(), ref.flatten(), 0).item() > 0.98
+    np.testing.assert_array_equal(run_both(program, *(x.numpy() for x in inputs)), want.numpy())

@@ -46,19 +46,40 @@ def supports_rnn(m: nn.Module, args: tuple, kwargs: dict) -> bool:
     return True
 
 
-def sequence_lengths(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> dict[nn.Module, int]:
-    """The time-axis length each recurrent module of `model` sees on the example inputs (one eager run in eval
-    mode without gradient, so no batch-norm statistic or parameter changes); {} when it has none, or when the
-    run fails (the trace then reports the failure at the user's line)."""
+class SequenceLengths:
+    """The time-axis length of each call of each recurrent module on the example inputs, in call order: a module
+    called twice (one encoder shared by two sequences) has two, and its traced calls take them in the same
+    order (`take`). With one length per module, the second call was unrolled to the first's length and the
+    import failed in that reshape ("shape '[2, 5, 4]' is invalid for input of size 24")."""
+
+    def __init__(self, calls: dict[nn.Module, list[int]] | None = None) -> None:
+        self.calls = calls or {}
+        self._taken: dict[nn.Module, int] = {}
+
+    def __contains__(self, m: object) -> bool:
+        return m in self.calls
+
+    def take(self, m: nn.Module) -> int:
+        """The length of `m`'s next call (cycling, for a graph traced more than once)."""
+        i = self._taken.get(m, 0)
+        self._taken[m] = i + 1
+        seen = self.calls[m]
+        return seen[i % len(seen)]
+
+
+def sequence_lengths(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> SequenceLengths:
+    """The time-axis lengths each recurrent module of `model` sees on the example inputs (one eager run in eval
+    mode without gradient, so no batch-norm statistic or parameter changes); empty when it has none, or when
+    the run fails (the trace then reports the failure at the user's line)."""
     rnns = [m for m in model.modules() if isinstance(m, (nn.RNN, nn.GRU, nn.LSTM))]
     if not rnns:
-        return {}
-    lengths: dict[nn.Module, int] = {}
+        return SequenceLengths()
+    calls: dict[nn.Module, list[int]] = {}
 
     def record(m: nn.Module, args: tuple) -> None:
         x = args[0] if args else None
         if isinstance(x, torch.Tensor) and x.dim() == 3:
-            lengths.setdefault(m, x.shape[1] if m.batch_first else x.shape[0])
+            calls.setdefault(m, []).append(x.shape[1] if m.batch_first else x.shape[0])
 
     handles = [m.register_forward_pre_hook(record) for m in rnns]
     modes = {m: m.training for m in model.modules()}
@@ -67,13 +88,13 @@ def sequence_lengths(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) ->
         with torch.no_grad():
             model(*inputs, **kwargs)
     except Exception:  # noqa: BLE001 - the trace reports it at the user's line
-        return {}
+        return SequenceLengths()
     finally:
         for h in handles:
             h.remove()
         for m, mode in modes.items():
             m.training = mode
-    return lengths
+    return SequenceLengths(calls)
 
 
 def _cell(m: nn.Module) -> Callable[..., Any]:
@@ -163,7 +184,7 @@ def recurrent(m: nn.Module, length: int, input: Any, hx: Any = None) -> tuple[An
 
 
 @contextlib.contextmanager
-def unrolled_forwards(lengths: dict[nn.Module, int]) -> Iterator[None]:
+def unrolled_forwards(lengths: SequenceLengths) -> Iterator[None]:
     """Within the block each recurrent module of `lengths` runs `recurrent` as its forward (method="export").
 
     torch.export records nn.GRU / LSTM / RNN as one `aten.gru` (...) call fed by a zeros state of the batch's
@@ -173,18 +194,18 @@ def unrolled_forwards(lengths: dict[nn.Module, int]) -> Iterator[None]:
     `supports_rnn` refuses (a packed sequence) runs the module's own forward."""
     originals: dict[nn.Module, Any] = {}
 
-    def unrolled(m: nn.Module, length: int, own: Callable[..., Any]) -> Callable[..., Any]:
+    def unrolled(m: nn.Module, own: Callable[..., Any]) -> Callable[..., Any]:
         def forward(*args: Any, **kwargs: Any) -> Any:
             ok = supports_rnn(m, args, kwargs) and isinstance(args[0] if args else kwargs.get("input"), torch.Tensor)
-            return recurrent(m, length, *args, **kwargs) if ok else own(*args, **kwargs)
+            return recurrent(m, lengths.take(m), *args, **kwargs) if ok else own(*args, **kwargs)
 
         return forward
 
     try:
-        for m, length in lengths.items():
+        for m in lengths.calls:
             if "forward" not in vars(m):
                 originals[m] = m.forward
-                m.forward = unrolled(m, length, m.forward)
+                m.forward = unrolled(m, m.forward)
         yield
     finally:
         for m in originals:

@@ -20,7 +20,7 @@ from torch import fx, nn
 from irq.dialects.builtin import ModuleOp
 from irq.frontend.arg_reduce import arg_reduce_as_indices
 from irq.frontend.convert import GraphConverter
-from irq.frontend.decompose_rnn import sequence_lengths
+from irq.frontend.decompose_rnn import SequenceLengths, sequence_lengths
 from irq.frontend.errors import FrontendError, source_line, user_frame_of_traceback
 from irq.frontend.mapping import FUNCTIONS, METHODS, Emit, allocates, fold_static_scalars, module_emits
 from irq.frontend.mutation import model_mutations, state_mutation_error
@@ -99,7 +99,7 @@ def _preserved(model: nn.Module, names: Iterable[str]) -> Attribute | None:
 def trace(model: nn.Module, leaf_modules: Iterable[type | str] = (),
           concrete_args: dict[str, Any] | None = None,
           state: dict[str, tuple[torch.Tensor, str | None]] | None = None,
-          sequence_lengths: dict[nn.Module, int] | None = None) -> tuple[fx.Graph, IrqTracer]:
+          sequence_lengths: SequenceLengths | None = None) -> tuple[fx.Graph, IrqTracer]:
     """Symbolically trace `model`; failures become FrontendError naming the user's line.
 
     `state`: the model's parameters and buffers (`_state(model)`), when the caller has them;

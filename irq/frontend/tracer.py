@@ -23,7 +23,7 @@ from torch.utils import _pytree as pytree
 from irq.frontend import decompose_sdpa
 from irq.frontend import wrapping as wrap_mod
 from irq.frontend.decompose import multihead_attention, supports_multihead_attention
-from irq.frontend.decompose_rnn import recurrent, supports_rnn
+from irq.frontend.decompose_rnn import SequenceLengths, recurrent, supports_rnn
 from irq.frontend.decompose_transformer import encoder_layer, encoder_stack, supports_encoder_layer
 from irq.frontend.errors import _library_dirs, user_frame_of_stack
 
@@ -70,16 +70,16 @@ def is_stub(m: nn.Module) -> str | None:
     return None
 
 
-def _decomposition(m: nn.Module, args: tuple, kwargs: dict, lengths: dict[nn.Module, int]) -> Callable | None:
+def _decomposition(m: nn.Module, args: tuple, kwargs: dict, lengths: SequenceLengths) -> Callable | None:
     """The typed-op decomposition the tracer runs in place of torch.nn composite `m` (a function of the call's
     arguments), or None to keep the call as it is (a leaf, or traced through its own forward). `lengths`:
-    the sequence length each recurrent module saw on the example inputs (decompose_rnn.sequence_lengths)."""
+    the sequence length of each recurrent module's calls on the example inputs (decompose_rnn.sequence_lengths)."""
     if isinstance(m, nn.MultiheadAttention) and supports_multihead_attention(m, args, kwargs):
         return functools.partial(multihead_attention, m)
     if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerEncoder)) and supports_encoder_layer(m, args, kwargs):
         return functools.partial(encoder_layer if isinstance(m, nn.TransformerEncoderLayer) else encoder_stack, m)
     if m in lengths and supports_rnn(m, args, kwargs):
-        return functools.partial(recurrent, m, lengths[m])
+        return functools.partial(recurrent, m, lengths.take(m))
     return None
 
 
@@ -92,9 +92,9 @@ class IrqTracer(fx.Tracer):
     proxy_buffer_attributes = True
 
     def __init__(self, leaf_modules: Iterable[type | str] = (),
-                 sequence_lengths: dict[nn.Module, int] | None = None) -> None:
+                 sequence_lengths: SequenceLengths | None = None) -> None:
         super().__init__(param_shapes_constant=False)
-        self.sequence_lengths = sequence_lengths or {}
+        self.sequence_lengths = sequence_lengths if sequence_lengths is not None else SequenceLengths()
         leaf_modules = list(leaf_modules or ())
         self._leaf_types = tuple(t for t in leaf_modules if isinstance(t, type))
         self._leaf_paths = {p for p in leaf_modules if isinstance(p, str)}
