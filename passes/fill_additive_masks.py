@@ -35,7 +35,7 @@ from irq.transform.pass_base import Pass, register_pass
 
 #: callees whose values are not drawn from their inputs' and literals' values (a mask of them may change values
 #: with the length)
-_COMPUTING = frozenset({"arange", "add", "sub", "mul", "neg"})
+_COMPUTING = frozenset({"arange", "add", "sub", "mul", "neg", "add_scalar", "sub_scalar"})
 
 
 def _excluded_keys(folder: _Folder, v: Value) -> np.ndarray | None:

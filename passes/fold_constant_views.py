@@ -28,7 +28,7 @@ from irq.ir.operation import Operation
 from irq.ir.types import TensorType, f32
 from irq.transform.pass_base import Pass, register_pass
 
-_SAME_ORDER = frozenset({"reshape", "view", "flatten", "squeeze", "unsqueeze", "contiguous"})
+_SAME_ORDER = frozenset({"reshape", "view", "flatten", "squeeze", "unsqueeze", "contiguous", "identity"})
 _MOVEMENT = _SAME_ORDER | {"permute", "transpose", "slice", "select", "chunk", "split", "unbind", "expand"}
 
 

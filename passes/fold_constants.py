@@ -17,6 +17,7 @@ of folded ops. What folds, when every tensor operand is known:
   triu / tril, dtype casts, comparisons, logic, masked_fill, views; never random or uninitialized ones), evaluated
   by torch itself (the call only exists in a model torch imported);
 - the typed ops on masks and data movement: compare, compare_scalar, logical, logical_not, where_scalar, amax,
+  add_scalar / sub_scalar of an integer tensor (an index `arange(S) + offset`),
   zeros_like / ones_like / full_like (numpy, torch's semantics) and fold-constant-views' movement ops
   (`evaluate`).
 
@@ -321,6 +322,11 @@ class _Folder:
             keep = op.get_attr("keepdim")
             dims = tuple(_reduced_dims(op, data.ndim))
             return [np.amax(data, axis=dims, keepdims=bool(keep is not None and keep.value))]
+        if base in ("add_scalar", "sub_scalar"):  # on integers only (exact): an index `arange(S) + offset`
+            data, other, alpha = np.asarray(tensors[0]), attr["other"], op.get_attr("alpha")
+            if not (np.issubdtype(data.dtype, np.integer) and type(other) is int and alpha in (None,)):
+                raise _NotFoldable
+            return [data + other if base == "add_scalar" else data - other]
         if base in _MOVEMENT and len(op.operands) == 1:
             out = evaluate(op, np.asarray(tensors[0]))
             if out is not None:
@@ -380,7 +386,12 @@ class _Folder:
 
 
 _LIKE = frozenset({"zeros_like", "ones_like", "full_like"})
-_TYPED = frozenset({"compare", "compare_scalar", "logical", "logical_not", "where_scalar", "amax"}) | _LIKE | _MOVEMENT
+_TYPED = (
+    frozenset({"compare", "compare_scalar", "logical", "logical_not", "where_scalar", "amax"})
+    | {"add_scalar", "sub_scalar"}
+    | _LIKE
+    | _MOVEMENT
+)
 
 
 def fold_constants(root: Operation) -> int:

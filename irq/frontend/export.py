@@ -32,7 +32,7 @@ from torch.utils import _pytree as pytree
 
 from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR, SIZES_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
-from irq.frontend import compare_mapping, logic_mapping
+from irq.frontend import cast_mapping, compare_mapping, logic_mapping
 from irq.frontend.arg_reduce import arg_reduce_as_indices
 from irq.frontend.convert import GraphConverter
 from irq.frontend.decompose_rnn import sequence_lengths, unrolled_forwards
@@ -47,6 +47,7 @@ from irq.frontend.export_batch import (
     symbolic_dims,
     traced_batch,
 )
+from irq.frontend.export_index_by_arange import index_by_arange
 from irq.frontend.export_modes import follow_module_modes, module_batch_norm, refuse_training_mode_leftovers
 from irq.frontend.export_rewrites import bool_attention_masks, infer_computed_sizes, values_of_adaptive_max
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
@@ -268,6 +269,7 @@ ATEN: dict[Any, Any] = {
 }
 ATEN.update(compare_mapping.aten_entries(aten, FUNCTIONS))  # issue 12: comparisons, clamps by a tensor
 ATEN.update(logic_mapping.aten_entries(aten))  # issue 12: logic on masks
+ATEN.update(cast_mapping.aten_entries())  # aten.to / _to_copy: the identity, or != 0 to bool
 # In-place ATen variants (add_, relu_...) compute what their out-of-place op does; model_mutations
 # gives later readers their result, so they map to the same typed op.
 for _op in list(ATEN):
@@ -377,6 +379,7 @@ def _export_dynamic_or_static(model: nn.Module, inputs: tuple,
         ex_inputs, ex_kwargs = (_two_samples(inputs), _two_samples(kwargs)) if doubled else (inputs, kwargs)
         ep = torch.export.export(model, ex_inputs, ex_kwargs, dynamic_shapes=dims)
         infer_computed_sizes(ep.graph)  # `view(q, [L, bsz * heads, d])` -> [L, -1, d]
+        index_by_arange(ep.graph)  # Hugging Face's `mask[arange(B)[:, None, None, None], arange(S)]`: views
         culprit = batch_use_not_followed(ep.graph)
         if culprit is None and doubled:
             culprit = reshape_not_following_the_batch(ep.graph)

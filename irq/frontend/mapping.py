@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from irq.frontend import attention_mapping, compare_mapping, dropout_mapping, logic_mapping
+from irq.frontend import attention_mapping, cast_mapping, compare_mapping, dropout_mapping, logic_mapping
 from irq.frontend.emit import _MISSING, PREV, Emit, ParamRef, _n, bind, is_node  # noqa: F401  (re-exported)
 from irq.frontend.indexing import (  # noqa: F401  (re-exported)
     _getitem,
@@ -555,6 +555,7 @@ FUNCTIONS.update(PRODUCT_FUNCTIONS)
 METHODS.update(PRODUCT_METHODS)
 compare_mapping.install(FUNCTIONS, METHODS)  # issue 12: comparisons, clamps by a tensor
 logic_mapping.install(FUNCTIONS, METHODS)  # issue 12: ~m, m1 & m2, torch.logical_* on masks
+cast_mapping.install(METHODS)  # x.to(its own dtype), x.bool() / x.to(torch.bool) as != 0
 attention_mapping.install(FUNCTIONS)  # issue 12: SDPA with is_causal / attn_mask, attention-mask helpers
 dropout_mapping.install(FUNCTIONS)  # element-wise, channel-wise and alpha dropouts
 

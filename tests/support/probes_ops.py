@@ -380,3 +380,9 @@ probe("nn.Unflatten", lambda m, x: m.u(x), X3, mods=lambda: {"u": nn.Unflatten(1
 # export keeps aten.adaptive_max_pool2d (values and indices) as one opaque call
 probe("F.adaptive_max_pool2d", lambda m, x: F.adaptive_max_pool2d(x, (2, 4)), X4, opaque_ok=True)
 probe("nn.AdaptiveMaxPool2d", lambda m, x: m.p(x), X4, mods=lambda: {"p": nn.AdaptiveMaxPool2d(4)}, opaque_ok=True)
+
+# -- dtype casts (irq/frontend/cast_mapping.py): to the value's own dtype, and to bool as != 0 -------------------
+probe("Tensor.to own dtype", lambda m, x: x.to(torch.float32) * 2, X4)
+probe("Tensor.to bool", lambda m, x: x.to(torch.bool), ints(3, 4, high=3))
+probe("Tensor.to device and bool", lambda m, x: x.to("cpu", torch.bool), ints(3, 4, high=3))
+probe("Tensor.bool", lambda m, x: x.bool(), ints(3, 4, high=3))
