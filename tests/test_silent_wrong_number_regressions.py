@@ -750,3 +750,39 @@ def test_export_fixes_the_non_batch_sizes():
         big = torch.randn(2, 3, 8)
         for got, want in zip(fx_import(big), model(big)):
             torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+
+
+class _CumulativeBatchNorm(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn, self.head = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=None), nn.Conv2d(4, 2, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.bn(self.conv(x)).relu())
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_batch_norm_with_cumulative_momentum_exported_in_eval_updates_its_statistics_in_training(method):
+    """Bug caught: nn.BatchNorm2d(momentum=None) (a cumulative average of the batches seen) exported in eval mode was
+    recorded with torch's eval-time factor 0.0, so the prepared model trained for QAT never moved its running
+    statistics (max |running_mean - eager's| 0.47 after three batches here). The layer's own momentum is now read
+    from the model: the float import trained in step with eager keeps the same statistics and the same outputs."""
+    torch.manual_seed(0)
+    model = _CumulativeBatchNorm().eval()
+    x = torch.randn(2, 3, 6, 6)
+    gm = to_module(parse_module(irq.print_module(irq.import_torch(model, (x,), method=method))))
+    model.train()
+    gm.train()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _ in range(3):
+            batch = torch.randn(4, 3, 6, 6, generator=g) * 2 + 1
+            torch.testing.assert_close(gm(batch), model(batch), rtol=1e-5, atol=1e-5)
+    buffers = dict(gm.named_buffers())
+    means = [v for k, v in buffers.items() if k.endswith("running_mean")]
+    assert len(means) == 1 and model.bn.running_mean.abs().max() > 0.1
+    torch.testing.assert_close(means[0], model.bn.running_mean, rtol=1e-5, atol=1e-6)
+    model.eval()
+    gm.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(gm(x), model(x), rtol=1e-5, atol=1e-5)

@@ -125,7 +125,8 @@ def _module_batch_norm(args, kwargs):
     ops = {"input": x, "weight": weight, "bias": bias, "running_mean": mean, "running_var": var}
     if tracked is not None:
         ops["num_batches_tracked"] = tracked
-    return Emit("batch_norm", ops, {"eps": float(eps), "momentum": float(momentum)})
+    attrs = {"eps": float(eps)} if momentum is None else {"eps": float(eps), "momentum": float(momentum)}
+    return Emit("batch_norm", ops, attrs)  # no momentum: a cumulative average (nn.BatchNorm's momentum=None)
 
 
 def _instance_norm(args, kwargs):
@@ -464,7 +465,7 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
     _drop_constant_copies(graph)
     # the training-IR graph keeps in-place ATen ops (add_, relu_...): make their effect explicit
     model_mutations(graph, {}, aten_allocates, state=lifted)
-    follow_module_modes(graph, lifted)  # nn.Dropout / nn.BatchNorm follow the prepared model's train/eval mode
+    follow_module_modes(graph, lifted, model)  # nn.Dropout / nn.BatchNorm follow the prepared model's train/eval mode
     if model.training:  # what torch.export fixed at training and follow_module_modes cannot free
         refuse_training_mode_leftovers(graph, _user_location)
     out_node = next(n for n in graph.nodes if n.op == "output")

@@ -65,9 +65,24 @@ def _num_batches_tracked(graph: fx.Graph, running_mean: fx.Node, lifted: dict[fx
     return next((n for n, k in lifted.items() if k == want), None)
 
 
-def follow_module_modes(graph: fx.Graph, lifted: dict[fx.Node, str]) -> int:
+def _own_momentum(model: torch.nn.Module | None, running_mean: fx.Node, lifted: dict[fx.Node, str], traced):
+    """The batch norm's own `momentum` (None: a cumulative average), found by its running mean's state_dict key;
+    the traced number when the layer cannot be found. An eval-mode trace records 0.0 for momentum=None (torch's
+    forward passes `exponential_average_factor`), which trained afterwards froze the running statistics."""
+    key = lifted.get(running_mean)
+    if model is None or key is None or not key.endswith(".running_mean"):
+        return traced
+    try:
+        layer = model.get_submodule(key[: -len(".running_mean")])
+    except AttributeError:
+        return traced
+    return layer.momentum if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) else traced
+
+
+def follow_module_modes(graph: fx.Graph, lifted: dict[fx.Node, str], model: torch.nn.Module | None = None) -> int:
     """Rewrite torch.nn's dropouts and tracked batch norms to their mode-following calls; the count rewritten.
-    `lifted`: export's parameter and buffer placeholders and their state_dict keys."""
+    `lifted`: export's parameter and buffer placeholders and their state_dict keys; `model`: the exported model,
+    whose batch norms' own momentum replaces the traced one."""
     rewritten = 0
     for node in list(graph.nodes):
         if node.op != "call_function":
@@ -92,6 +107,7 @@ def follow_module_modes(graph: fx.Graph, lifted: dict[fx.Node, str]) -> int:
                     if user.target in (aten.add_.Tensor, aten.add.Tensor) and not user.users:
                         graph.erase_node(user)
             node.target = module_batch_norm
+            momentum = _own_momentum(model, mean, lifted, momentum)
             node.args = (x, mean, var, weight, bias, tracked, bool(training), momentum, eps)
             rewritten += 1
     return rewritten
