@@ -89,6 +89,8 @@ class SizeCheck:
         self.traced = [None if t is None else tuple(t) for t in traced]
 
     def __call__(self, _module: Any, args: tuple) -> None:
+        if len(args) != len(self.traced):  # inputs given by name or in containers: not matched one to one here
+            return
         message = other_size_error(self.traced, args)
         if message is not None:
             raise ValueError(message)
