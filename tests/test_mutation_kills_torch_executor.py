@@ -75,8 +75,8 @@ PLAIN_OPS = {
     # builder.py:286 `_multi`'s `if single:` as `if not single:`, :287 its `op.results[0]` as `[1]` (torch.size of
     # one dim, which the import keeps so a reshape follows the batch)
     "size of one dim": (lambda: Lambda(lambda x: x.view(x.size(0), -1)), (2, 3, 4)),
-    # builder.py:332 the adaptive max pool's `op.operands[0]` as `[1]`
-    "adaptive max pool": (lambda: nn.AdaptiveMaxPool2d((2, 3)), (1, 2, 6, 7)),
+    # builder.py:332 the adaptive max pool's `op.operands[0]` as `[1]` (imported as a max pool keeping its output size)
+    "adaptive max pool": (lambda: nn.AdaptiveMaxPool2d((2, 3)), (1, 2, 6, 6)),  # windows that divide: a max pool
 }
 
 
