@@ -166,4 +166,11 @@ SHAPE_RULES: dict[tuple[str, str, str, str], str] = {
         "return [(*x[:-2], *(x[-2 + i] if v is None or v < 0 else v for i, v in enumerate(vals)))]",
         "core/ReplaceBinaryOperator_Add_RShift",
     ): "i is 0 or 1: -2 >> 0 = -2 and -2 >> 1 = -1, the same indices as -2 + i",
+    (
+        _S,
+        "_check_count",
+        "if results is not None and count != len(results):",
+        "core/ReplaceComparisonOperator_NotEq_Gt",
+    ): "fewer pieces than results is refused right after by the verifier's own count check (dialects/_opspec.py "
+    "_verify_shapes, the same message); more pieces than results still stop here before any piece is built",
 }
