@@ -125,6 +125,44 @@ TORCH_EXECUTOR: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceBinaryOperator_Sub_BitOr",
     ): "`len | 1` is len or len + 1: the whole name is tried as a module first (as `// 1`), which fails for every "
     "name a call target or #torch.ref holds",
+    (
+        _B,
+        "_tensor",
+        'if isinstance(et, FloatType) and et.kind == "bf16":',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "of the float kinds irq admits (irq/ir/types.py FLOAT_KINDS: f*, tf32, bf16) only 'bf16' sorts <= 'bf16'",
+    (
+        _B,
+        "__init__",
+        "self._const = 0",
+        "core/NumberReplacer",
+    ): "the first number of the unnamed constants' buffer names: any start keeps them distinct (1 and -1 checked "
+    "by hand: `_irq_constant-1` registers and runs)",
+    (
+        _B,
+        "impl",
+        'conv = F.conv1d if kind == "conv1d" else F.conv2d',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): '`kind` is one of this module\'s own literals (`_weighted("conv1d")` in IMPLS), the same interned object',
+    (
+        _B,
+        "<module>",
+        '"softplus": lambda b, op, a: b.call(F.softplus, b.v(op.operands[0]), a["beta"], a["threshold"]),',
+        "core/NumberReplacer",
+    ): "softplus has one operand: operands[-1] is operands[0] (operands[1] raises and is killed)",
+    (
+        _B,
+        "<module>",
+        '"softshrink": lambda b, op, a: b.call(F.softshrink, b.v(op.operands[0]), a["lambd"]),',
+        "core/NumberReplacer",
+    ): "softshrink has one operand: operands[-1] is operands[0] (operands[1] raises and is killed)",
+    (
+        _F,
+        "batch_norm",
+        "return sync_batch_norm(x, running_mean, running_var, weight, bias, factor if training else 0.0, eps)",
+        "core/NumberReplacer",
+    ): "out of training the batch statistics are used only when there are no running statistics "
+    "(`use_batch`), and sync_batch_norm reads the factor only to update running statistics",
 }
 
 _S = "dialects/_shapes.py"

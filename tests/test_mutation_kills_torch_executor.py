@@ -161,7 +161,9 @@ def test_module_references_at_the_root_and_in_a_submodule():
     """Bugs caught: builder.py:98 `if path:` as `if not path:` (the root model added as a submodule named '');
     :175 `path not in self.modules` as `not ...` (a supplied module refused); :178 `if path:` as `if not path:`
     (the root passed as the GraphModule itself, a submodule as the root model); :177 the refusal's
-    `'.' + path` as `%` / `**` / `^` (a TypeError instead of the LookupError naming `model.block`)."""
+    `'.' + path` as `%` / `**` / `^` / `-` (a TypeError instead of the LookupError naming `model.block`) or `if not
+    path` (`model` alone); :176 `path or '<root>'` as `and` (the refusal naming '<root>'); :168
+    `isinstance(a, ModuleRefAttr)` negated."""
     torch.manual_seed(0)
     x = torch.randn(3, 4)
     root = _Scaled().eval()
@@ -170,20 +172,26 @@ def test_module_references_at_the_root_and_in_a_submodule():
     outer = _Outer().eval()
     module = irq.import_torch(outer, (x,))
     torch.testing.assert_close(to_module(module, modules={"block": outer.block})(x), outer(x))
-    with pytest.raises(LookupError, match=r"modules=\{'block': model\.block\}"):
+    with pytest.raises(
+        LookupError, match=r"passes module 'block' to a wrapped call.*modules=\{'block': model\.block\}"
+    ):
         to_module(module)
 
 
 def test_a_leaf_module_runs_beside_the_state_the_import_owns():
     """Bugs caught: builder.py:97 the loop adding the supplied modules run zero times (the leaf's call found no
-    submodule); :109 `p + "."` as `p >> "."` (the test whether a state key belongs to a supplied module raised)."""
+    submodule); :109 `p + "."` as `>>` or `-` (the test whether a state key belongs to a supplied module raised);
+    :318 the refusal's `isinstance(module_path, StringAttr)` negated (it named the module call at '')."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).eval()
+    model = nn.Sequential(nn.Linear(4, 5), nn.Sequential(nn.ReLU(), nn.Linear(5, 3))).eval()
     x = torch.randn(2, 4)
-    module = irq.import_torch(model, (x,), leaf_modules=["2"])
-    gm = to_module(module, modules={"2": model[2]})
+    module = irq.import_torch(model, (x,), leaf_modules=["1"])
+    assert [op.name for op in module.walk()].count("torch.call") == 1  # the leaf stays one opaque call
+    gm = to_module(module, modules={"1": model[1]})
     torch.testing.assert_close(gm(x), model(x))
     assert set(gm.state_dict()) == set(model.state_dict())
+    with pytest.raises(LookupError, match=r"module call at '1'; supply the module with .*model\.1"):
+        to_module(module)
 
 
 @irq.wrap
@@ -225,13 +233,44 @@ def test_an_op_of_another_dialect_with_a_torch_name_is_refused():
         to_module(irq.parse_module(text, filename="sel.irq"))
 
 
+def test_a_parsed_module_keeps_its_buffers_persistent():
+    """Bug caught: builder.py:123 `kind != "buffer"` as `is not`: the kind read from IR text is not the interned
+    literal, so a parsed module's running statistics became non-persistent buffers, missing from its state_dict."""
+    model = nn.Sequential(nn.BatchNorm1d(3)).eval()
+    x = torch.randn(4, 3)
+    parsed = irq.parse_module(irq.print_module(irq.import_torch(model, (x,))))
+    gm = to_module(parsed)
+    assert set(gm.state_dict()) == set(model.state_dict())
+    torch.testing.assert_close(gm(x), model(x))
+
+
+def test_a_parsed_program_gives_each_constant_its_own_buffer():
+    """Bugs caught: builder.py:127 `self._const += 1` as `+= 0` (a splat and a dense constant both registered as
+    `_irq_constant0`, the second replacing the first); :64 the splat test negated (a splat read as one element);
+    :212 the argument name's `and` as `or` (an argument without a usable name hint). The oracle is the arithmetic
+    written out in torch."""
+    text = (
+        "func.func @forward(%0: tensor<2x3xf32>) -> tensor<2x3xf32> {\n"
+        "  %a = torch.constant dense<1.5> : tensor<2x3xf32>\n"
+        "  %b = torch.constant dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> : tensor<2x3xf32>\n"
+        "  %s = torch.add %0, %a : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>\n"
+        "  %p = torch.mul %s, %b : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>\n"
+        "  return %p : tensor<2x3xf32>\n}"
+    )
+    x = torch.randn(2, 3)
+    b = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    torch.testing.assert_close(to_module(irq.parse_module(text))(x), (x + 1.5) * b)
+
+
 def test_resolve_finds_two_part_names_and_refuses_unknown_ones():
-    """Bug caught: resolve.py:29 the loop's stop 0 as -1 (an unknown name tried the empty module name and raised
-    ValueError instead of ResolveError, a LookupError that names what to pass)."""
+    """Bugs caught: resolve.py:29 the loop's stop 0 as -1 (an unknown name tried the empty module name and raised
+    ValueError instead of ResolveError, a LookupError that names what to pass), its step -1 as `~1` (every other
+    prefix skipped: `torch.Tensor.add` not found)."""
     import operator
 
     assert resolve("operator.add") is operator.add
     assert resolve("torch.nn.functional.relu") is F.relu
+    assert resolve("torch.Tensor.add") is torch.Tensor.add  # found at the one-part module prefix
     with pytest.raises(ResolveError, match="cannot find 'no_such_module_irq.fn'"):
         resolve("no_such_module_irq.fn")
 
