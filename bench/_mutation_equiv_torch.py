@@ -211,4 +211,38 @@ SHAPE_RULES: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_NotEq_Gt",
     ): "fewer pieces than results is refused right after by the verifier's own count check (dialects/_opspec.py "
     "_verify_shapes, the same message); more pieces than results still stop here before any piece is built",
+    (
+        _S,
+        "pool2d",
+        "out = [_pool_out(x[-2 + i], k[i], s[i], p[i], d[i], ceil) for i in range(2)]",
+        "core/ReplaceBinaryOperator_Add_BitOr",
+    ): "i is 0 or 1: -2 | 0 = -2 and -2 | 1 = -1, the same indices as -2 + i",
+    (_S, "reshape", "if known == 0 or n % known:", "core/ReplaceComparisonOperator_Eq_LtE"): (
+        "known < 0 needs a negative size other than -1, which torch refuses: the rule then computes a negative "
+        "size no result type can hold, so the op is refused either way"
+    ),
+    (
+        _S,
+        "getitem",
+        "if len(op.operands) > 1 or not isinstance(index, ArrayAttr):",
+        "core/ReplaceOrWithAnd",
+    ): "with a tensor operand some entry is a #torch.operand, where the loop returns None as this test does; the "
+    "entries before it raise only on indices torch itself refuses",
+    (_S, "cat", "out = list(shapes[0])", "core/NumberReplacer"): (
+        "the shapes agree everywhere but along `d` (checked above) and out[d] is overwritten: shapes[-1] gives the "
+        "same (shapes[1] raises for a one-tensor cat and is killed)"
+    ),
+    (_S, "stack", "out = list(shapes[0])", "core/NumberReplacer"): (
+        "the shapes are all equal (checked above): shapes[-1] is the same (shapes[1] raises for a one-tensor "
+        "stack and is killed)"
+    ),
+    (_S, "squeeze", "x = shape_of(op.operands[0])", "core/NumberReplacer"): _ONE_OPERAND.format("squeeze"),
+    (
+        _S,
+        "pixel_unshuffle",
+        "return [(*x[:-3], x[-3] * r * r, x[-2] // r, x[-1] // r)]",
+        "core/ReplaceBinaryOperator_FloorDiv_Div",
+    ): "x[-2] is divisible by r (checked above), so x[-2] / r is a float equal to the int under ==, how the "
+    "verifier compares; the frontend's static inference cannot build a type of a float size and falls back to "
+    "running the graph (irq/frontend/importer.py), which types it from torch",
 }

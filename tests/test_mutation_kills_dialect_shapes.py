@@ -27,6 +27,8 @@ EAGER_CASES = {
     # :476 `len(x) > 3` / `len(x) < 4`; :478 `x[-3] * (r * r)`, `r << r`
     "pixel_shuffle": (lambda x: F.pixel_shuffle(x, 2), (2, 8, 3, 5)),
     "pixel_shuffle unbatched": (lambda x: F.pixel_shuffle(x, 2), (8, 3, 5)),
+    # :476 `r * r` as `r ** r` (equal for r = 2)
+    "pixel_shuffle by 3": (lambda x: F.pixel_shuffle(x, 3), (2, 18, 2, 3)),
     # :484 `x[-2] + r`; :486 `x[-2] | r`, `<< r`, `% r`, `* r`
     "pixel_unshuffle": (lambda x: F.pixel_unshuffle(x, 2), (2, 3, 4, 6)),
     # :467 `0 <= k != size` (k equal to the dim refused); :469 `not i == d`, `i > d`
@@ -37,15 +39,21 @@ EAGER_CASES = {
     # :185 `not not shapes`; :187 `len(shapes[1])` (one tensor), `+ 2`, `+ 0`, `>> 1`
     "stack of one tensor at -1": (lambda x: torch.stack([x], -1), (2, 3)),
     "stack at -2": (lambda x: torch.stack([x, x * 2], -2), (2, 3)),
+    # :178 cat's `list(shapes[0])` as `shapes[1]` (one tensor)
+    "cat of one tensor": (lambda x: torch.cat([x], 1), (2, 3)),
     # :164 `not ...`, `len(b) != 4`, `a[-1] != b[0]`, `a[0] != b[-1]` (a valid bmm refused)
     "bmm": (lambda x: torch.bmm(x, _ONES), (2, 3, 4)),
     # :387 `len(x) // 1`, `<< 1`, `+ 0`; :388 the new dim 2 or 0
     "unsqueeze at -1": (lambda x: x.unsqueeze(-1), (2, 3)),
     "unsqueeze at -2": (lambda x: x.unsqueeze(-2), (2, 3)),  # also :387 `len(x) << 1` (-1 lands right either way)
+    # :387 `len(x) | 1` (equal to rank + 1 for an even rank)
+    "unsqueeze of a rank-3 input at -1": (lambda x: x.unsqueeze(-1), (2, 3, 4)),
     # :395 `s > 1`, `s == 0`, `dims is not None`; :396 `x[d] <= 1` (a given dim of size 0 dropped), `== 2`
     "squeeze": (lambda x: x.squeeze(), (1, 3, 1)),
     "squeeze a dim of size 0": (lambda x: x.squeeze(1), (2, 0, 3)),
     "squeeze a dim of size 1": (lambda x: x.squeeze(1), (2, 1, 3)),
+    # :372 `size == 0` as `size < 0` (split_size 0 of an empty dim divided by zero)
+    "split by 0 of an empty dim": (lambda x: torch.split(x, 0, 1), (2, 0, 3)),
     # :216 `known is not n` (element counts above 256 are distinct int objects)
     "view of 512 elements": (lambda x: x.view(16, 32), (2, 256)),
     # :51 `not -rank is not d < ...` (dim -rank refused)
@@ -57,6 +65,8 @@ EAGER_CASES = {
     # :268 `x[+2 + i]` (unbatched), `x[-2 << i]` (batched, the width kept)
     "unbatched adaptive pool keeping the height": (lambda x: F.adaptive_avg_pool2d(x, (None, 2)), (3, 6, 7)),
     "adaptive pool keeping the width": (lambda x: F.adaptive_avg_pool2d(x, (2, None)), (2, 3, 6, 7)),
+    # :268 `v < 0` as `v == 0` (an output size of 0, which torch allows, read as "keep the input's")
+    "adaptive pool to an empty height": (lambda x: F.adaptive_avg_pool2d(x, (0, 2)), (1, 2, 6, 7)),
     # :230 transpose's `op.operands[1]`
     "transpose": (lambda x: x.transpose(-1, 0), (2, 3, 4)),
 }
@@ -138,6 +148,12 @@ VALID_TEXT = {
         ["tensor<f32>"],
         ["tensor<f32>", "tensor<i64>"],
     ),
+    # :267 `vals * 2` as `vals + 2` (one output size for both dims)
+    "adaptive pool with one output size": (
+        "torch.adaptive_avg_pool2d OPERANDS {output_size = [2]}",
+        ["tensor<1x2x6x7xf32>"],
+        ["tensor<1x2x2x2xf32>"],
+    ),
     # :285 `nd = len(x) - 1` (one size value repeated over three dims)
     "interpolate with one size value": (
         'torch.interpolate OPERANDS {size = [5], mode = "nearest"}',
@@ -169,6 +185,13 @@ INVALID_TEXT = {
         ["tensor<2x5xf32>"],
         "input has 3 features, weight expects 4",
     ),
+    # :138 `x[-1] != w[1]` as `<` (more features than the weight's accepted)
+    "linear with too many features": (
+        "torch.linear OPERANDS",
+        ["tensor<2x5xf32>", "tensor<3x4xf32>"],
+        ["tensor<2x3xf32>"],
+        "input has 5 features, weight expects 4",
+    ),
     # :152 the message's `b2[not 2]` (b2[0])
     "matmul with unequal contracting dims": (
         "torch.matmul OPERANDS",
@@ -182,6 +205,27 @@ INVALID_TEXT = {
         ["tensor<2x3x4xf32>", "tensor<2x4x5x1xf32>"],
         ["tensor<2x3x5xf32>"],
         "bmm needs",
+    ),
+    # :164 `a[2] != b[1]` as `>` (a contraction shorter than the right operand's accepted)
+    "bmm with unequal contractions": (
+        "torch.bmm OPERANDS",
+        ["tensor<2x3x4xf32>", "tensor<2x5x6xf32>"],
+        ["tensor<2x3x6xf32>"],
+        "bmm needs",
+    ),
+    # :301 `len(p) // 2` as `// 3` (three pairs on a rank-2 input accepted)
+    "pad with three pairs on a rank-2 input": (
+        'torch.pad OPERANDS {pad = [1, 1, 1, 1, 1, 1], mode = "constant", value = 0.0}',
+        ["tensor<3x4xf32>"],
+        ["tensor<5x6xf32>"],
+        "wrong length for rank 2",
+    ),
+    # :425 `len(w) != 2` as `>` (a rank-1 table accepted)
+    "embedding with a rank-1 table": (
+        "torch.embedding OPERANDS",
+        ["tensor<2x3xi64>", "tensor<7xf32>"],
+        ["tensor<2x3x7xf32>"],
+        "weight must have rank 2",
     ),
     # :173 `rank = len(shapes[-1])`, :176 `i > d` (a mismatch before the dim accepted)
     "cat of unequal ranks": (
@@ -269,3 +313,11 @@ def test_unbind_into_300_results_verifies():
     objects, so a valid unbind of 300 rows was refused."""
     results = ["tensor<2xf32>"] * 300
     _verifies(_text("torch.unbind OPERANDS {dim = 0}", ["tensor<300x2xf32>"], results))
+
+
+def test_a_split_of_a_huge_dim_into_one_result_is_refused_at_once():
+    """Bugs caught: _shapes.py:330 `count != len(results)` as `<`, or `results is not None` as `is None`: the
+    count was no longer checked before the pieces were built, so a dim of 2**62 split by 1 into one result
+    built 2**62 shapes (a hang, a timeout) instead of the one-line refusal."""
+    big = f"tensor<{2**62}x1xf32>"
+    _refused(_text("torch.split OPERANDS {split_size = 1, dim = 0}", [big], ["tensor<1x1xf32>"]), "result")
