@@ -343,9 +343,10 @@ def test_sync_batch_norm_without_a_process_group_is_batch_norm():
 def test_sync_batch_norm_over_two_ranks_uses_the_global_batch(monkeypatch):
     """Bugs caught in sync_batch_norm (functions.py:51-62): `x * x` as `x + x` or `&`, `mean * mean` as `//`, the
     running statistics' `1 - factor` as `1 * factor` / `1 | factor` / `1 // factor` (from running statistics that
-    are not 0), `unbiased * factor` as `&`, the channel shape's `x.dim() - 2` as `* 2`; and :38 `not dist.is_available() and ...` (a process group of two ranks ignored). Two ranks are simulated:
-    the process group reports 2 ranks and all_reduce adds an identical peer's batch, so the oracle is eager batch
-    norm on the batch concatenated with itself (outputs of the first half, running mean and unbiased variance)."""
+    are not 0), `unbiased * factor` as `&`, the channel shape's `x.dim() - 2` as `* 2`; and :38 `not
+    dist.is_available() and ...` (a process group of two ranks ignored). Two ranks are simulated: the process group
+    reports 2 ranks and all_reduce adds an identical peer's batch, so the oracle is eager batch norm on the batch
+    concatenated with itself (outputs of the first half, running mean and unbiased variance)."""
     import torch.distributed as dist
     import torch.distributed.nn.functional as dist_fn
 
