@@ -13,7 +13,17 @@ from _mutation_equiv_numba import NUMBA
 from _mutation_equiv_numbers import NUMBERS
 from _mutation_equiv_quant import QUANT
 from _mutation_equiv_runtime import RUNTIME
+from _mutation_equiv_torch import SHAPE_RULES, TORCH_EXECUTOR
 
 #: mutants no test can kill, with the reason; matched by where they are, not by line number
 #: (operator "*": every mutant of that line, for dead or redundant code)
-EQUIVALENT: dict[tuple[str, str, str, str], str] = {**IR, **LOWERING, **NUMBERS, **RUNTIME, **QUANT, **NUMBA}
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    **IR,
+    **LOWERING,
+    **NUMBERS,
+    **RUNTIME,
+    **QUANT,
+    **NUMBA,
+    **TORCH_EXECUTOR,
+    **SHAPE_RULES,
+}

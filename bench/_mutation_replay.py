@@ -171,6 +171,8 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
             budget = 120 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
             if mutated is None:
                 verdict = "gone"
+            elif not tests:  # no test executes the statement; pytest handed no ids would run all of testpaths
+                verdict = "survived"
             elif server is not None and server.hot(src, statement_lines(index[src], *at)):
                 verdict, _ = server.run_hot(src, original, mutated, tests, budget, log)
             else:

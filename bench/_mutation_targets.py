@@ -60,7 +60,8 @@ TARGETS: dict[str, Target] = {
     ),
     "dialect-shapes": Target(
         ("dialects/_shapes.py",),
-        ("tests/test_op_options.py", "tests/test_shape_rules.py", "tests/test_torch_dialect.py"),
+        ("tests/test_op_options.py", "tests/test_shape_rules.py", "tests/test_torch_dialect.py",
+         "tests/test_mutation_kills_dialect_shapes.py"),
     ),
     "frontend-shapes": Target(
         ("irq/frontend/shapes.py",),
@@ -68,7 +69,7 @@ TARGETS: dict[str, Target] = {
     ),
     "torch-executor": Target(
         ("runtime/torch/builder.py", "runtime/torch/functions.py", "runtime/torch/resolve.py"),
-        ("tests/test_op_options.py", "tests/test_fused_executor.py"),
+        ("tests/test_op_options.py", "tests/test_fused_executor.py", "tests/test_mutation_kills_torch_executor.py"),
     ),
     "rewrite-driver": Target(
         ("irq/rewrite/driver.py",),
