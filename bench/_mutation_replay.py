@@ -162,15 +162,22 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
         with use_mutation(copy / src, operator, occurrence) as (original, mutated):
             starts = mutation_starts(original, operator)
             at = starts[occurrence] if occurrence < len(starts) else tuple(m.start_pos)
+            # a function body run while importing (a handler factory filling a table): every test meets it
+            # (select_tests); the session's map is of the old lines, so the current statement decides
+            at_import = server.import_lines[src] if server is not None else set()
+            if not selected and at_import.intersection(statement_lines(index[src], *at)):
+                selected = list(cmap.order)
             if new_map is None:
                 tests = replay_tests(cmap, selected, spec["current"], whole_files)
             else:  # the new tests that execute the mutant's statement, then the session's that still exist
-                fresh, _ = select_tests(new_map, index[src], src, *at)
+                fresh, _ = select_tests(new_map, index[src], src, *at, at_import)
                 tests = replay_tests(cmap, selected, [x for x in spec["current"] if x in set(cmap.order)], [])
                 tests = fresh + tests
             budget = 120 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
             if mutated is None:
                 verdict = "gone"
+            elif not tests:  # nothing executes it: pytest without test ids would run the whole suite
+                verdict = "survived"
             elif server is not None and server.hot(src, statement_lines(index[src], *at)):
                 verdict, _ = server.run_hot(src, original, mutated, tests, budget, log)
             else:

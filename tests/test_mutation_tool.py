@@ -122,6 +122,34 @@ def test_a_decorator_mutant_runs_at_import_time(tmp_path):
     assert _exec.select_tests(cmap, index, "m.py", 10, 15) == (["t::f"], "1 covering")
 
 
+FACTORY = """def simple(spec, rename=None):
+    rename = rename or {}
+
+    def h(x):
+        return rename.get(x, x)
+    return h
+
+
+TABLE = {"relu": simple("relu")}
+"""
+
+
+def test_a_factory_body_run_while_importing_selects_every_test(tmp_path):
+    # the under-count of the ninth round: `rename = rename or {}` (line 2) runs only while the module builds
+    # TABLE, before any test's coverage context, so the map lists no test for it and the mutant `or` -> `and`
+    # was scored "survived, no test executes it" without running, although every handler call then fails
+    src = tmp_path / "m.py"
+    src.write_text(FACTORY)
+    index = _exec.StatementIndex(src)
+    cmap = CoverageMap(lines={"m.py": {5: ["t::f"]}}, spawning=[], durations={"t::f": 1.0, "t::g": 1.0},
+                       order=["t::f", "t::g"], modules=[], tree=[])
+    assert _exec.select_tests(cmap, index, "m.py", 2, 13) == ([], "no test executes it")
+    tests, why = _exec.select_tests(cmap, index, "m.py", 2, 13, at_import={1, 2, 4, 6, 9})
+    assert why == "runs while importing: all tests" and sorted(tests) == ["t::f", "t::g"]
+    # the handler's own body did not run while importing: still only the tests that execute it
+    assert _exec.select_tests(cmap, index, "m.py", 5, 15, at_import={1, 2, 4, 6, 9}) == (["t::f"], "1 covering")
+
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
