@@ -164,6 +164,19 @@ def _bench_python(code: str) -> str:
     return r.stdout
 
 
+def test_replay_collects_the_current_test_ids_under_the_project_addopts():
+    # the under-count (and worse) found in the ninth round: pyproject's addopts "-q" plus the collection's own
+    # "-q" printed one count per file and no ids, so a replay knew no current test; a survivor then ran only the
+    # kill files, and one without any ran pytest with no ids (the whole suite)
+    out = _bench_python(
+        "import os; from pathlib import Path; import _mutation_replay as r; "
+        "print('\\n'.join(r._collect(Path('.'), dict(os.environ), ['tests/test_mutation_tool.py'])))"
+    )
+    ids = out.split()
+    assert "tests/test_mutation_tool.py::test_replay_collects_the_current_test_ids_under_the_project_addopts" in ids
+    assert all(x.startswith("tests/test_mutation_tool.py::") for x in ids)
+
+
 def test_every_tool_module_is_copied_into_a_resumed_executor_tree():
     # a resumed session refreshes the tool in its scratch trees from TOOL_FILES; a module of the tool missing
     # there leaves the executor importing a stale copy next to a current mutation.py (or none: ImportError)
