@@ -426,3 +426,134 @@ def test_an_in_place_op_on_a_fresh_chain_result_leaves_the_inputs_alone():
     writing into the attention's inputs. Oracle: eager, where the inputs are unchanged."""
     model = Two(lambda q, k: F.scaled_dot_product_attention(q, k, k).mul_(2) + k)
     check_typed(model, (_x(1, 2, 4, 8), _x(1, 2, 4, 8, seed=1)), ("matmul",), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- static shape inference (shapes.py)
+# The oracle of irq/frontend/shapes.py is the real run (propagate.py): `_both` gives static inference's annotations
+# (None when it fell back to running the graph) and the real run's. Where static inference types a model, the two
+# must be equal; where it gives up, the import is the same but costs a forward pass, so each model below that
+# static inference types today must stay typed without running.
+
+
+class _ConcreteSizes(nn.Module):
+    """Python on sizes: `x.shape.index(3)` is a method call on a concrete torch.Size (shapes._run)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.size(0), -1, x.shape.index(3) * 2)
+
+
+class _SubmoduleNamedDim(nn.Module):
+    """A submodule whose name is also a Tensor size method: its call is a module call, not `x.dim()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dim = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dim(x) + 1
+
+
+class _Chunks(nn.Module):
+    """A chunk's tuple passed whole to torch.cat, and its first piece by the most negative index."""
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        parts = x.chunk(3, dim=2)
+        return torch.cat(parts, 1), parts[-3] * 2
+
+
+class _IntArith(nn.Module):
+    """Integer tensors: `+` keeps int32 and int64 (no promotion to float), cat keeps the dtype."""
+
+    def forward(self, i: torch.Tensor, j: torch.Tensor) -> tuple:
+        return i + i, torch.cat([i, i]), j + j, j * j
+
+
+class _Likes(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple:
+        return torch.ones_like(x, dtype=torch.int64), torch.zeros_like(x), torch.full_like(x, 2.0, dtype=torch.float64)
+
+
+class _Masks(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple:
+        return x.masked_fill(x > 0, 0.5), torch.where(x > 0, 1.5, x), torch.topk(x, 2)
+
+
+class _ScaledByAnInput(nn.Module):
+    """A Python number given as a model input: not shape-derived, so no handler folds it (the calls stay opaque,
+    typed like the tensor by shapes._query)."""
+
+    def forward(self, x: torch.Tensor, s: float) -> tuple:
+        return x * s, s - x, x / s
+
+
+def _ints() -> tuple:
+    return torch.arange(6, dtype=torch.int32).reshape(2, 3) - 2, torch.arange(6).reshape(2, 3) * 3
+
+
+STATIC = {
+    # shapes.py:122 `_run`'s `node.op == "call_method"` (as !=, <, >, `not`) and 120's `==` as `>=`: the concrete
+    # method call runs as a module call or calls its name
+    "concrete method call": (_ConcreteSizes, lambda: (_x(2, 3, 4),)),
+    # shapes.py:143 `node.op == "call_method"` as `>=`: the module call `self.dim(x)` answered as `x.dim()`
+    "submodule named dim": (lambda: nn.Sequential(_SubmoduleNamedDim()), lambda: (_x(2, 3),)),
+    # shapes.py:199 (`not` added: a chunk tuple into cat not typed) and 173 (`-len(types) <=` as `<`)
+    "chunk tuple and negative index": (_Chunks, lambda: (_x(2, 3, 6),)),
+    # shapes.py:341 `name == "cumsum"` as `<=` (int32 add typed i64) and 349 `name == "div"` as `<=` (an integer
+    # add promoted to float)
+    "integer arithmetic": (_IntArith, _ints),
+    # shapes.py:331 `dtype is not None` as `is` (the dtype given ignored)
+    "like ops with a dtype": (_Likes, lambda: (_x(2, 3),)),
+    # shapes.py:339 where_scalar's element type from `tensors[1]` as `tensors[0]` (the mask's i1: not float, so
+    # static inference gave up), and topk's two results
+    "masks and topk": (_Masks, lambda: (_x(2, 5),)),
+    # shapes.py:159-166 (`len(args) == 2` as `!=` or `<`; `other = b if t is a else a` as `!=`): a tensor times
+    # a Python number the model receives, typed without running
+    "number input": (_ScaledByAnInput, lambda: (_x(2, 3), 0.5)),
+    # shapes.py:260 (a chain's later op takes the previous result as its input, no other operand): reflect padding
+    # before a conv without bias, a 1-D pool lifted to 2-D
+    "chains": (
+        lambda: nn.Sequential(nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect", bias=False), nn.MaxPool1d(2)),
+        lambda: (_x(1, 2, 8),),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STATIC, ids=list(STATIC))
+def test_static_inference_types_the_model_as_the_real_run(case):
+    from tests.test_static_shapes import _both
+
+    make, make_inputs = STATIC[case]
+    model = make().eval()
+    inputs = make_inputs()
+    static, real = _both(model, inputs)
+    assert static is not None, "static inference fell back to running the graph"
+    assert static == real
+    module = irq.import_torch(model, inputs)
+    with torch.no_grad():
+        expected = model(*inputs)
+    got = to_module(module)(*inputs)
+    for g, e in zip(
+        got if isinstance(got, tuple) else (got,), expected if isinstance(expected, tuple) else (expected,)
+    ):
+        g, e = (g, e) if isinstance(e, torch.Tensor) else (g[0], e[0])
+        assert g.dtype == e.dtype and torch.equal(g, e)
+
+
+class _MixedWhere(nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.where(x > 0, x, y)
+
+
+def test_where_of_mixed_dtypes_is_never_typed_apart_from_torch():
+    """Bug caught: shapes.py:335 `tensors = tensors[1:]` as `[2:]`: where(c, float64, float32) typed from the
+    second branch alone (float32) where torch promotes to float64. Static inference may give up on mixed dtypes
+    (the real run decides), but it must never annotate otherwise than the real run."""
+    from tests.test_static_shapes import _both
+
+    inputs = (_x(2, 3).double(), _x(2, 3, seed=1))
+    static, real = _both(_MixedWhere(), inputs)
+    assert static is None or static == real
+    module = irq.import_torch(_MixedWhere(), inputs)
+    assert result_shapes(module) == [(2, 3)]
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    assert str(ret.operands[0].type) == "tensor<2x3xf64>"
