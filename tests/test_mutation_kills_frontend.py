@@ -557,3 +557,21 @@ def test_where_of_mixed_dtypes_is_never_typed_apart_from_torch():
     assert result_shapes(module) == [(2, 3)]
     ret = next(op for op in module.walk() if op.name == "func.return")
     assert str(ret.operands[0].type) == "tensor<2x3xf64>"
+
+
+class _BadBias(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.conv.bias = nn.Parameter(torch.zeros(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def test_a_bias_torch_rejects_reports_torchs_error():
+    """Bug caught: shapes.py:271 `oname == "bias"` as `<` (no operand name sorts before "bias", so the shape rule
+    never sees the bias): static inference typed a conv whose bias has 5 entries for 4 channels, and the import
+    failed later in the verifier instead of reporting what torch says when it runs the model."""
+    with pytest.raises(irq.frontend.errors.FrontendError, match="expected bias to be 1-dimensional with 4 elements"):
+        irq.import_torch(_BadBias(), (_x(1, 3, 6, 6),))
