@@ -575,3 +575,27 @@ def test_a_bias_torch_rejects_reports_torchs_error():
     failed later in the verifier instead of reporting what torch says when it runs the model."""
     with pytest.raises(irq.frontend.errors.FrontendError, match="expected bias to be 1-dimensional with 4 elements"):
         irq.import_torch(_BadBias(), (_x(1, 3, 6, 6),))
+
+
+def test_unflatten_of_a_scalar_is_refused_as_eager_refuses_it():
+    """Bug caught: view_mapping.py:183 `d = dim % rank if rank else 0` as `else 1`: the unflatten of a 0-d tensor,
+    which torch refuses, was typed as a reshape (d = 1 is not the batch axis), so a model eager cannot run imported
+    without an error."""
+    model = Lambda(lambda x: x.sum().unflatten(0, (1, 1))).eval()
+    x = _x(2, 3)
+    with pytest.raises(RuntimeError, match="no dimensions"):
+        model(x)
+    with pytest.raises(irq.frontend.errors.FrontendError, match="no dimensions"):
+        irq.import_torch(model, (x,))
+
+
+def test_exported_unflatten_before_the_batch_axis_follows_the_batch():
+    """Bug caught: view_mapping.py:195 `batch_axis + len(sizes) - 1` as `batch_axis + len(sizes) | 1`: unflattening
+    dim 0 of a (6, B, 5) value (the batch on axis 1, after the unflattened dim) put the open -1 on the last axis
+    instead of the batch's, so the program exported at batch 4 failed at batch 3. Oracle: eager at both batches."""
+    model = Lambda(lambda x: x.transpose(0, 1).unflatten(0, (2, 3)) * 2).eval()
+    module = check_typed(model, (_x(4, 6, 5),), ("reshape",), method="export")
+    (reshape,) = [op for op in module.walk() if op.name == "torch.reshape"]
+    assert [a.value for a in reshape.get_attr("shape")] == [2, 3, -1, 5]
+    other = _x(3, 6, 5, seed=4)
+    torch.testing.assert_close(to_module(module)(other), model(other), rtol=0, atol=0)
