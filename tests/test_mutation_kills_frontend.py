@@ -83,6 +83,10 @@ ONE_INPUT = {
     # _pool1d:241-242, the defaults (return_indices False as True: opaque; stride None -> the kernel)
     "max_pool1d defaults": (lambda x: F.max_pool1d(x, 2), (1, 2, 7), ("max_pool2d",)),
     "avg_pool1d ceil": (lambda x: F.avg_pool1d(x, 3, 2, ceil_mode=True), (1, 2, 8), ("avg_pool2d",)),
+    # _pool1d:241-244's defaults themselves (ceil_mode False, return_indices False, count_include_pad True): fx
+    # records F.max_pool1d (a boolean_dispatch) with every default given, torch.max_pool1d with none
+    "torch.max_pool1d defaults": (lambda x: torch.max_pool1d(x, 3), (1, 2, 8), ("max_pool2d",)),
+    "torch.avg_pool1d defaults": (lambda x: torch.avg_pool1d(x, 3, 2, 1), (1, 2, 8), ("avg_pool2d",)),
     # _interpolate:178/184: a 1-D resize (rank 3: nd = 3 - 2 = 1) with one int size; `- 2` as `- 3` or
     # `[size] * nd` as `% nd` give a size list of the wrong length
     "interpolate 1-D int size": (lambda x: F.interpolate(x, size=7), (1, 2, 4), ("interpolate",)),
