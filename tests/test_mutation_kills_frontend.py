@@ -290,6 +290,12 @@ MODULES = {
     # _pool_attrs:86-93: an int padding (`_n(.., 2)` as 3), divisor_override unset (`is not None` as `is`)
     "max pool int padding": (lambda: nn.MaxPool2d(3, stride=2, padding=1), (1, 2, 6, 7), ("max_pool2d",)),
     "avg pool module": (lambda: nn.AvgPool2d(3, stride=2, padding=1), (1, 2, 6, 7), ("avg_pool2d",)),
+    # _pool_attrs:93 (`divisor_override is not None` as `is`: the divisor dropped)
+    "avg pool divisor_override": (
+        lambda: nn.AvgPool2d(3, stride=2, padding=1, divisor_override=5),
+        (1, 2, 6, 7),
+        ("avg_pool2d",),
+    ),
     # _mod_bn:47 (`running_mean is not None` as `is`: eval-mode batch norm on batch statistics)
     "batch norm eval running stats": (_bn_with_running_stats, (2, 3, 2, 2), ("batch_norm",)),
     # _mod_upsample:69 (the `not` added: every upsample aligned at the corners)
@@ -312,17 +318,53 @@ def test_embedding_padding_idx_keeps_its_row_out_of_the_gradient():
     without its padding_idx, so training the rebuilt module updates the padding row, which eager never does
     (same forward numbers: only the gradient tells them apart). Oracle: eager's gradient of the same loss."""
     torch.manual_seed(0)
-    model = nn.Embedding(5, 3, padding_idx=0)
+    model = nn.Sequential(nn.Embedding(5, 3, padding_idx=0))  # a submodule: a root module's forward is traced
     idx = torch.tensor([[0, 2, 0], [4, 0, 1]])
     module = check_typed(model, (idx,), ("embedding",))
-    gm = to_module(module).train()
-    model.train()
-    for m in (gm, model):
-        m.zero_grad()
-        (m(idx) * torch.arange(3.0)).sum().backward()
-    (got,) = [p.grad for p in gm.parameters()]
-    torch.testing.assert_close(got, model.weight.grad, rtol=0, atol=0)
+    got = _weight_gradient(to_module(module), idx)
+    torch.testing.assert_close(got, _weight_gradient(model, idx), rtol=0, atol=0)
     assert got[0].abs().sum() == 0
+
+
+def _weight_gradient(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+    """The gradient of a fixed loss with respect to the model's one parameter, in training mode."""
+    model.train()
+    model.zero_grad()
+    (model(idx) * torch.arange(3.0)).sum().backward()
+    (grad,) = [p.grad for p in model.parameters()]
+    return grad
+
+
+class _FrequencyScaledEmbedding(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(_x(5, 3, seed=6))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return F.embedding(idx, self.weight, scale_grad_by_freq=True)
+
+
+def test_an_embedding_scaled_by_frequency_keeps_its_gradient():
+    """Bug caught: mapping.py:425 `_embedding`'s `b["scale_grad_by_freq"] or b["sparse"]` as `and`: an embedding
+    whose gradient torch divides by each index's count in the batch imported as a plain lookup (same forward
+    numbers). Oracle: eager's gradient, where index 0 appears three times."""
+    model = _FrequencyScaledEmbedding()
+    idx = torch.tensor([[0, 2, 0], [4, 0, 1]])
+    module = irq.import_torch(model, (idx,))
+    torch.testing.assert_close(to_module(module)(idx), model(idx), rtol=0, atol=0)
+    torch.testing.assert_close(_weight_gradient(to_module(module), idx), _weight_gradient(model, idx), rtol=0, atol=0)
+
+
+def test_a_cumulative_sum_with_a_dtype_keeps_that_dtype():
+    """Bug caught: mapping.py:409 `_cumsum`'s `b["dtype"] is not None or not isinstance(b["dim"], int)` as `and`:
+    `x.cumsum(1, dtype=torch.float64)` typed as a cumsum without its dtype (float32). Oracle: eager's dtype and
+    numbers."""
+    model = Lambda(lambda x: x.cumsum(1, dtype=torch.float64)).eval()
+    x = _x(2, 5)
+    module = irq.import_torch(model, (x,))
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    assert str(ret.operands[0].type) == "tensor<2x5xf64>"
+    torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0)
 
 
 def test_functional_embedding_is_typed_and_matches_eager():
@@ -603,3 +645,19 @@ def test_exported_unflatten_before_the_batch_axis_follows_the_batch():
     assert [a.value for a in reshape.get_attr("shape")] == [2, 3, -1, 5]
     other = _x(3, 6, 5, seed=4)
     torch.testing.assert_close(to_module(module)(other), model(other), rtol=0, atol=0)
+
+
+class _MaximumByANumber(nn.Module):
+    def forward(self, x: torch.Tensor, s: float) -> torch.Tensor:
+        return torch.maximum(x, s)
+
+
+def test_maximum_by_a_python_number_is_refused_as_eager_refuses_it():
+    """Bug caught: mapping.py:383 `_elementwise2`'s `b is None or not (...)` as `and`: torch.maximum with a Python
+    number (a model input), which torch refuses (`other` must be a tensor), imported as a typed maximum without
+    an error. Oracle: eager's TypeError, which the import must report."""
+    x = _x(2, 3)
+    with pytest.raises(TypeError, match="must be Tensor"):
+        _MaximumByANumber()(x, 0.5)
+    with pytest.raises(irq.frontend.errors.FrontendError, match="must be Tensor"):
+        irq.import_torch(_MaximumByANumber(), (x, 0.5))
