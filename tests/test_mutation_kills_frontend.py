@@ -148,6 +148,9 @@ ONE_INPUT = {
     "chunk default dim": (lambda x: x.chunk(2)[1], (4, 3), ("chunk",)),
     "split default dim": (lambda x: torch.split(x, 3)[0], (4, 3), ("split",)),
     "split by keyword": (lambda x: x.split(split_size=2, dim=1)[1], (2, 5), ("split",)),
+    # Tensor.split's default dim (fx records torch.split with `dim` given, the method without), for both binds
+    "split method default dim": (lambda x: x.split(3)[0], (4, 3), ("split",)),
+    "split keyword default dim": (lambda x: x.split(split_size=3)[0], (4, 3), ("split",)),
     # _squeeze:122 (`is None` inverted, `not` added): one dim squeezed where another is also 1
     "squeeze one dim": (lambda x: x.squeeze(1), (2, 1, 3, 1), ("squeeze",)),
     "squeeze all": (lambda x: torch.squeeze(x), (2, 1, 3, 1), ("squeeze",)),
@@ -661,3 +664,25 @@ def test_maximum_by_a_python_number_is_refused_as_eager_refuses_it():
         _MaximumByANumber()(x, 0.5)
     with pytest.raises(irq.frontend.errors.FrontendError, match="must be Tensor"):
         irq.import_torch(_MaximumByANumber(), (x, 0.5))
+
+
+@pytest.mark.parametrize(
+    "module,function",
+    [
+        (nn.MaxPool2d(3, 2, 1), lambda x: F.max_pool2d(x, 3, 2, 1)),
+        (nn.AvgPool2d(3, 2, 1), lambda x: F.avg_pool2d(x, 3, 2, 1)),
+    ],
+    ids=["max", "avg"],
+)
+def test_a_pool_module_and_its_function_import_to_the_same_op(module, function):
+    """Bug caught: module_mapping.py:86 `_pool_attrs`' `_n(m.padding, 2)` as `_n(m.padding, 1)`: nn.MaxPool2d(3, 2, 1)
+    imported with padding [1] where F.max_pool2d(x, 3, 2, 1) gives [1, 1] (each kernel, stride and padding is one
+    entry per spatial dim in the IR). The oracle: the two spellings of one eager op import to the same attributes."""
+    x = _x(1, 2, 7, 6)
+    ops = [
+        next(op for op in check_typed(m, (x,), ()).walk() if op.name.endswith("_pool2d"))
+        for m in (nn.Sequential(module), Lambda(function))
+    ]
+    attrs = [{k: str(v) for k, v in {**op.attributes, **op.properties}.items() if k != "module"} for op in ops]
+    assert "padding" in attrs[0]
+    assert attrs[0] == attrs[1]
