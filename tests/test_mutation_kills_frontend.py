@@ -686,3 +686,29 @@ def test_a_pool_module_and_its_function_import_to_the_same_op(module, function):
     attrs = [{k: str(v) for k, v in {**op.attributes, **op.properties}.items() if k != "module"} for op in ops]
     assert "padding" in attrs[0]
     assert attrs[0] == attrs[1]
+
+
+class _Flagged(nn.Module):
+    """Flags (keepdim, ceil_mode, align_corners, largest) given by a bool the model receives."""
+
+    def forward(self, x: torch.Tensor, flag: bool) -> tuple:
+        return (
+            x.mean(1, keepdim=flag),
+            F.max_pool2d(x, 2, ceil_mode=flag),
+            F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=flag),
+            torch.topk(x, 2, largest=flag)[0],
+        )
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_a_flag_the_model_receives_is_not_read_as_true(flag):
+    """Bug found by the ninth round's review (irq/frontend/emit.py bind): a bool model input used as a flag was
+    typed as True whatever its value (a handler's `bool(node)` of the traced value), so at flag=False
+    `x.mean(1, keepdim=flag)` was typed and computed (2, 1, 5, 5) where eager gives (2, 5, 5), the pool rounded up,
+    the resize aligned its corners and topk took the largest, without an error. Oracle: eager at both values."""
+    x = _x(2, 3, 5, 5)
+    module = irq.import_torch(_Flagged(), (x, flag))
+    expected = _Flagged()(x, flag)
+    assert result_shapes(module) == [tuple(e.shape) for e in expected]
+    for g, e in zip(to_module(module)(x, flag), expected, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-6)

@@ -192,6 +192,8 @@ def _interpolate(args, kwargs):
         if not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors):
             return None  # computed from tensor data: keep the call as it is
         attrs["scale_factor"] = [float(f) for f in factors]
+    if is_node(b["align_corners"]):
+        return None  # a flag the model receives (see emit.bind): only the run knows its truth
     if b["align_corners"] is not None:
         attrs["align_corners"] = bool(b["align_corners"])
     if b["recompute_scale_factor"]:
