@@ -544,7 +544,7 @@ STATIC = {
     # method call runs as a module call or calls its name
     "concrete method call": (_ConcreteSizes, lambda: (_x(2, 3, 4),)),
     # shapes.py:143 `node.op == "call_method"` as `>=`: the module call `self.dim(x)` answered as `x.dim()`
-    "submodule named dim": (lambda: nn.Sequential(_SubmoduleNamedDim()), lambda: (_x(2, 3),)),
+    "submodule named dim": (_SubmoduleNamedDim, lambda: (_x(2, 3),)),  # the root: its call target is "dim"
     # shapes.py:199 (`not` added: a chunk tuple into cat not typed) and 173 (`-len(types) <=` as `<`)
     "chunk tuple and negative index": (_Chunks, lambda: (_x(2, 3, 6),)),
     # shapes.py:341 `name == "cumsum"` as `<=` (int32 add typed i64) and 349 `name == "div"` as `<=` (an integer
@@ -712,3 +712,34 @@ def test_a_flag_the_model_receives_is_not_read_as_true(flag):
     assert result_shapes(module) == [tuple(e.shape) for e in expected]
     for g, e in zip(to_module(module)(x, flag), expected, strict=True):
         torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-6)
+
+
+class _Table(nn.Module):
+    """A leaf module called with a size: a table of that length (a positional table built from `x.size(1)`)."""
+
+    def forward(self, n: int) -> torch.Tensor:
+        return torch.arange(n, dtype=torch.float32)
+
+
+class _WithTable(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = _Table()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table(x.size(1))
+
+
+def test_a_leaf_module_called_with_a_size_is_typed_without_running_the_graph(monkeypatch):
+    """Bug caught: shapes.py:122 `_run`'s `node.op == "call_method"` as `>=`: a leaf module's call on concrete
+    values (here `self.table(x.size(1))`, a leaf by `leaf_modules`) ran as a method call on its argument, so
+    static inference gave up and the importer ran the whole graph. Oracle: eager's numbers, and no real run."""
+    from irq.frontend import importer
+
+    runs: list[int] = []
+    real_run = importer._run_graph
+    monkeypatch.setattr(importer, "_run_graph", lambda *a, **k: (runs.append(1), real_run(*a, **k))[1])
+    model, x = _WithTable().eval(), _x(2, 5)
+    module = irq.import_torch(model, (x,), leaf_modules=[_Table])
+    assert runs == []
+    torch.testing.assert_close(to_module(module, modules={"table": model.table})(x), model(x), rtol=0, atol=0)
