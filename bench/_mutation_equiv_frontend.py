@@ -14,8 +14,100 @@ _SHAPES = "irq/frontend/shapes.py"
 _FX_OP = "fx sets Node.op from string literals, which CPython interns: `is` agrees with =="
 _KIND = "irq_kind comes from keyword and string literals (propagate.annotate, shapes.py's meta.update): interned"
 
+_MAP, _MODS, _VIEWS = "irq/frontend/mapping.py", "irq/frontend/module_mapping.py", "irq/frontend/view_mapping.py"
+_ALL_GIVEN = (
+    "fx records a call of this torch.nn.functional function (handle_torch_function, or a boolean_dispatch) with "
+    "every parameter given, so the handler's default is never read (printed by tracing it: %s)"
+)
+_TRACED_ATTR = (
+    "a call whose attribute still holds a traced value is kept opaque by the importer itself (the mapping's "
+    "contract), so letting it through gives the same torch.call (checked with a model input as the value)"
+)
+
 FRONTEND: dict[tuple[str, str, str, str], str] = {
     # (file, enclosing function, mutated line, operator): reason
+    # -- the mapping (ninth round)
+    (
+        _MAP,
+        "_dropout",
+        'b = bind((("input", _MISSING), ("p", 0.5), ("training", True), ("inplace", False)), args, kwargs)',
+        "core/ReplaceTrueWithFalse",
+    ): _ALL_GIVEN % "F.dropout(x, p) -> training=True; torch.export's aten.dropout has no default for `train`",
+    (
+        _MAP,
+        "_adaptive_max",
+        'b = bind((("input", _MISSING), ("output_size", _MISSING), ("return_indices", False)), args, kwargs)',
+        "core/ReplaceFalseWithTrue",
+    ): _ALL_GIVEN % "F.adaptive_max_pool2d, the one callable mapped to it, is a boolean_dispatch",
+    (
+        _MAP,
+        "_batch_norm",
+        '("bias", None), ("training", False), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)',
+        "core/NumberReplacer",
+    ): _ALL_GIVEN % "F.batch_norm, its one key; torch.export maps aten.batch_norm to a handler of its own",
+    (
+        _MAP,
+        "_instance_norm",
+        '("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5)), args, kwargs)',
+        "core/NumberReplacer",
+    ): _ALL_GIVEN % "F.instance_norm; torch.export's handler passes all eight positionally",
+    (
+        _MAP,
+        "<module>",
+        'torch.permute: _dims("permute", False), torch.transpose: _transpose,',
+        "core/ReplaceFalseWithTrue",
+    ): "view_mapping._dims never reads its `varargs` parameter (a dims list and varargs are told apart by the "
+    "arguments themselves)",
+    (
+        _MAP,
+        "_clamp",
+        'if b is None or any(is_node(b[k]) for k in ("min", "max")):',
+        "core/ReplaceOrWithAnd",
+    ): _TRACED_ATTR + "; a tensor bound never reaches it (compare_mapping.clamp_by_tensor takes those)",
+    (
+        _MAP,
+        "_interpolate",
+        'nd = (b["input"].meta.get("irq_rank") or 4) - 2 if is_node(b["input"]) else 2',
+        "core/NumberReplacer@76",
+    ): "the `else` of a non-node input is dead: the input of F.interpolate, nn.Upsample and torch.export's resize "
+    "is always a traced node (a constant tensor is a get_attr node too)",
+    # -- module_mapping
+    (
+        _MODS,
+        "_mod_instance_norm",
+        'if not is_node(x) or x.meta.get("irq_rank") != m._get_no_batch_dim() + 1:',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "ranks 2-5 are small ints, which CPython caches: `is not` agrees with !=",
+    (_MODS, "pool1d_as_2d", "lifted[name] = [1, _n(v, 1)[0]]", "core/NumberReplacer@25"): "`_n(v, 2)[0]` is "
+    "`_n(v, 1)[0]`: the first entry is v (or v[0]) whatever the count (`_n(v, 0)[0]` raises: killed)",
+    # -- view_mapping
+    (_VIEWS, "_shape_list", 'if kind == "int":', "core/ReplaceComparisonOperator_Eq_LtE"): "the kinds it adds, "
+    "float and bool, are sizes torch refuses (view(), reshape(): TypeError); static inference wants an int "
+    "(_substitute) and the importer's real run raises torch's error, the same import error (checked with a float "
+    "model input as a view size)",
+    (
+        _VIEWS,
+        "_shape_list",
+        'elif kind == "multi" and all(str(t) == "i64" for t in s.meta["irq_type"]):',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): _KIND,
+    (
+        _VIEWS,
+        "_narrow",
+        'size = shape[b["dim"]] if shape is not None and -len(shape) <= b["dim"] < len(shape) else None',
+        "core/ReplaceAndWithOr",
+    ): "a traced tensor always has a shape, so only an out-of-range dim differs: its IndexError in static "
+    "inference makes the importer run the graph, which raises torch's own error (the same import error, checked "
+    "with x.narrow(3, -1, 1) of a 2-D x)",
+    (
+        _VIEWS,
+        "_unbind",
+        'return None if b is None or not isinstance(b["dim"], int) else Emit("unbind", {"input": b["input"]},',
+        "core/ReplaceOrWithAnd",
+    ): _TRACED_ATTR
+    + " (`x.unbind(d)`); a call bind refuses is one torch refuses too: b['dim'] of None raises in static "
+    "inference and the real run raises torch's error",
+    # -- static shape inference
     (_SHAPES, "infer_shapes", 'if op == "placeholder":', "core/ReplaceComparisonOperator_Eq_Is"): _FX_OP,
     (_SHAPES, "infer_shapes", 'elif op == "get_attr":', "core/ReplaceComparisonOperator_Eq_Is"): _FX_OP,
     (_SHAPES, "_run", 'if node.op == "call_function":', "core/ReplaceComparisonOperator_Eq_Is"): _FX_OP,
@@ -67,6 +159,21 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
         "is `!=`)"
         for op in ("NotEq", "LtE", "IsNot")
     },
+    (
+        _SHAPES,
+        "_emit_types",
+        'if v is PREV or (oname == "input" and v is None and prev is not None):',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "the one op of a chain that leaves operands None is _mod_conv's conv after its pad (input: the pad's result; "
+    "bias when the conv has none), and 'bias' sorts before 'input': `>=` adds no operand `==` did not",
+    (
+        _SHAPES,
+        "_emit_types",
+        "if key is None and has_node(val):  # a key was built: no traced value in the attributes",
+        "core/AddNot",
+    ): "a traced attribute value then reaches its kind's coerce, which raises (int(), float() or StringAttr of a "
+    "Node; checked on `x.softmax(d)` with d a model input) where NeedsRealRun was raised: the importer runs the "
+    "graph on either",
     (_SHAPES, "_freeze", "if isinstance(v, fx.Node):", "core/AddNot"): "disables the memo: every plain attribute value "
     "now raises TypeError, so the key is None and the same types are computed again; a bare traced value, hashed "
     "into a key instead, then fails in its attribute's coerce and the importer runs the graph, as on NeedsRealRun",

@@ -177,6 +177,24 @@ def test_replay_collects_the_current_test_ids_under_the_project_addopts():
     assert all(x.startswith("tests/test_mutation_tool.py::") for x in ids)
 
 
+def test_a_score_reads_the_lines_the_session_was_taken_from(tmp_path):
+    # found in the ninth round: a fix two lines above a mutant moved the worktree's lines, and the score matched
+    # the mutant against the wrong line (and the wrong equivalent); the session's scratch tree keeps the old text
+    src = "irq/frontend/emit.py"
+    old = "# the text the session was taken from\n"
+    (tmp_path / "tree" / src).parent.mkdir(parents=True)
+    (tmp_path / "tree" / src).write_text(old)
+    digest = __import__("hashlib").sha256(old.encode()).hexdigest()
+    (tmp_path / "sources.json").write_text(__import__("json").dumps({src: digest}))
+    code = (
+        "from pathlib import Path; import _mutation_report as r; "
+        f"print(r._session_texts(Path({str(tmp_path / 'session.sqlite')!r}), ({src!r},))[{src!r}])"
+    )
+    assert _bench_python(code).strip() == str(tmp_path / "tree")
+    (tmp_path / "tree" / src).write_text(old + "# a mutant applied, or the copy refreshed\n")
+    assert _bench_python(code).strip() == str(BENCH.parent)
+
+
 def test_every_tool_module_is_copied_into_a_resumed_executor_tree():
     # a resumed session refreshes the tool in its scratch trees from TOOL_FILES; a module of the tool missing
     # there leaves the executor importing a stale copy next to a current mutation.py (or none: ImportError)
