@@ -338,20 +338,25 @@ def _weight_gradient(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-class _FrequencyScaledEmbedding(nn.Module):
-    def __init__(self) -> None:
+class _FunctionalEmbedding(nn.Module):
+    """F.embedding of the module's own weight with the options given (they change only the gradient)."""
+
+    def __init__(self, **options: object) -> None:
         super().__init__()
+        self.options = options
         self.weight = nn.Parameter(_x(5, 3, seed=6))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return F.embedding(idx, self.weight, scale_grad_by_freq=True)
+        return F.embedding(idx, self.weight, **self.options)
 
 
-def test_an_embedding_scaled_by_frequency_keeps_its_gradient():
-    """Bug caught: mapping.py:425 `_embedding`'s `b["scale_grad_by_freq"] or b["sparse"]` as `and`: an embedding
-    whose gradient torch divides by each index's count in the batch imported as a plain lookup (same forward
-    numbers). Oracle: eager's gradient, where index 0 appears three times."""
-    model = _FrequencyScaledEmbedding()
+@pytest.mark.parametrize("options", [{"scale_grad_by_freq": True}, {"padding_idx": 0}], ids=["by_freq", "padding"])
+def test_a_functional_embedding_keeps_its_gradient(options):
+    """Bug caught: mapping.py:425 `_embedding`'s `b["scale_grad_by_freq"] or b["sparse"]` as `and` (an embedding
+    whose gradient torch divides by each index's count in the batch imported as a plain lookup) and 428's
+    `b["padding_idx"] is None` inverted (padding_idx dropped: the padding row trained): the same forward numbers
+    either way. Oracle: eager's gradient, where index 0 appears three times."""
+    model = _FunctionalEmbedding(**options)
     idx = torch.tensor([[0, 2, 0], [4, 0, 1]])
     module = irq.import_torch(model, (idx,))
     torch.testing.assert_close(to_module(module)(idx), model(idx), rtol=0, atol=0)
