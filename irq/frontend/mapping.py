@@ -3,7 +3,8 @@
 A handler receives the node's (args, kwargs), binds them to the callable's
 parameter names with torch's defaults, and returns an `Emit`: the spec name, the
 tensor operands and the attribute values. Returning None (or an attribute that
-still contains a traced value) makes the importer keep the call as `torch.call`.
+still contains a traced value) makes the importer keep the call as `torch.call`; so does
+a flag the model receives (`keepdim=flag`: emit.bind refuses it, as `bool(node)` is True).
 Defaults are the ones documented for each torch function.
 """
 
