@@ -112,6 +112,19 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     (_SHAPES, "infer_shapes", 'elif op == "get_attr":', "core/ReplaceComparisonOperator_Eq_Is"): _FX_OP,
     (_SHAPES, "_run", 'if node.op == "call_function":', "core/ReplaceComparisonOperator_Eq_Is"): _FX_OP,
     (_SHAPES, "_run", 'if node.op == "call_method":', "core/ReplaceComparisonOperator_Eq_Is"): _FX_OP,
+    (_SHAPES, "_run", 'if node.op == "call_method":', "core/ReplaceComparisonOperator_Eq_LtE"): "only call_method "
+    "and call_module nodes reach it (call_function returned above), and 'call_module' sorts after 'call_method'",
+    (_SHAPES, "_emit_types", "bias_at = -1", "core/NumberReplacer"): "any negative start means no bias (`bias = "
+    "operands[bias_at] if bias_at >= 0`): -2 is -1 (0 takes the input for the bias: killed)",
+    (_SHAPES, "_emit_types", "if key is not None:", "core/ReplaceComparisonOperator_IsNot_Is"): "disables a cache: "
+    "the memo then only stores under the key None, which the lookup (`memo.get(key) if key is not None`) never asks",
+    (
+        _SHAPES,
+        "_emit_types",
+        "if key is None and has_node(val):  # a key was built: no traced value in the attributes",
+        "core/ReplaceComparisonOperator_Is_IsNot",
+    ): "as the `not` added on this line: a built key holds no traced value, so the test is never true, and a traced "
+    "attribute value then fails in its coerce; the importer runs the graph either way",
     (_SHAPES, "_run", 'if node.op == "call_function":', "core/ReplaceComparisonOperator_Eq_LtE"): "_run only sees "
     "call_function, call_method and call_module nodes (infer_shapes handles placeholder, get_attr and output first); "
     "the other two sort after 'call_function', so `<=` holds for call_function alone",

@@ -529,7 +529,7 @@ class _Likes(nn.Module):
 
 class _Masks(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple:
-        return x.masked_fill(x > 0, 0.5), torch.where(x > 0, 1.5, x), torch.topk(x, 2)
+        return x.masked_fill(x > 0, 0.5), torch.where(x > 0, 1.5, x), torch.topk(x, 2), x.cumsum(1)
 
 
 class _ScaledByAnInput(nn.Module):
@@ -558,7 +558,7 @@ STATIC = {
     # shapes.py:331 `dtype is not None` as `is` (the dtype given ignored)
     "like ops with a dtype": (_Likes, lambda: (_x(2, 3),)),
     # shapes.py:339 where_scalar's element type from `tensors[1]` as `tensors[0]` (the mask's i1: not float, so
-    # static inference gave up), and topk's two results
+    # static inference gave up), topk's two results, and 342 a float cumsum's type (the `not` added: i64)
     "masks and topk": (_Masks, lambda: (_x(2, 5),)),
     # shapes.py:159-166 (`len(args) == 2` as `!=` or `<`; `other = b if t is a else a` as `!=`): a tensor times
     # a Python number the model receives, typed without running
@@ -748,3 +748,17 @@ def test_a_leaf_module_called_with_a_size_is_typed_without_running_the_graph(mon
     module = irq.import_torch(model, (x,), leaf_modules=[_Table])
     assert runs == []
     torch.testing.assert_close(to_module(module, modules={"table": model.table})(x), model(x), rtol=0, atol=0)
+
+
+class _Attributes(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple:
+        return x * 2, x.dtype, x.ndim
+
+
+def test_the_dtype_and_ndim_attributes_are_annotated_as_the_real_run():
+    """Bug caught: shapes.py:155 `args[1] == "ndim"` as `<=`: `x.dtype` ("dtype" sorts before "ndim") answered as
+    the rank, an int where the real run gives a torch.dtype. Oracle: the real run's annotations (propagate.py)."""
+    from tests.test_static_shapes import _both
+
+    static, real = _both(_Attributes(), (_x(2, 3),))
+    assert static is not None and static == real
