@@ -762,3 +762,22 @@ def test_the_dtype_and_ndim_attributes_are_annotated_as_the_real_run():
 
     static, real = _both(_Attributes(), (_x(2, 3),))
     assert static is not None and static == real
+
+
+class _NumbersReceived(nn.Module):
+    """Python numbers the model receives as options: the calls stay opaque and follow them."""
+
+    def forward(self, x: torch.Tensor, p: float, k: int) -> tuple:
+        return F.dropout(x, p, training=False), F.leaky_relu(x, p), x.roll(k, 1), F.pad(x, (k, k), value=p)
+
+
+def test_numbers_the_model_receives_are_not_frozen_or_fatal():
+    """Bug found with the flag fix (irq/frontend/emit.py bind): `F.dropout(x, p)` with `p` a model input failed the
+    import with a bare TypeError (the handler's float(node)); F.pad's `value` the same. Such calls now stay opaque.
+    Oracle: eager at the traced values and at others."""
+    x = _x(2, 3)
+    module = irq.import_torch(_NumbersReceived(), (x, 0.2, 1))
+    rebuilt = to_module(module)
+    for p, k in ((0.2, 1), (0.5, 2)):
+        for g, e in zip(rebuilt(x, p, k), _NumbersReceived()(x, p, k), strict=True):
+            torch.testing.assert_close(g, e, rtol=0, atol=0)

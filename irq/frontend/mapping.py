@@ -4,7 +4,7 @@ A handler receives the node's (args, kwargs), binds them to the callable's
 parameter names with torch's defaults, and returns an `Emit`: the spec name, the
 tensor operands and the attribute values. Returning None (or an attribute that
 still contains a traced value) makes the importer keep the call as `torch.call`; so does
-a flag the model receives (`keepdim=flag`: emit.bind refuses it, as `bool(node)` is True).
+a number the model receives as an option (`keepdim=flag`, `p`: emit.bind refuses it).
 Defaults are the ones documented for each torch function.
 """
 
@@ -320,7 +320,7 @@ def batch_norm_emit(b: dict[str, Any]) -> Emit:
 
 def _pad(args, kwargs):
     b = bind((("input", _MISSING), ("pad", _MISSING), ("mode", "constant"), ("value", None)), args, kwargs)
-    if b is None:
+    if b is None or is_node(b["value"]):  # a value the model receives: float(node) cannot hold it
         return None
     attrs = {"pad": list(b["pad"]), "mode": b["mode"]}
     if b["value"] is not None:
