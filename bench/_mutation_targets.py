@@ -57,6 +57,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_static_shapes.py",
             "tests/test_frontend_zoo.py",
             "tests/test_mutation_kills_frontend.py",
+            "tests/test_mutation_kills_static_shapes.py",
         ),
     ),
     "dialect-shapes": Target(
@@ -69,6 +70,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_static_shapes.py",
             "tests/test_op_options.py",
             "tests/test_shape_rules.py",
+            "tests/test_mutation_kills_static_shapes.py",
             "tests/test_mutation_kills_frontend.py",
         ),
     ),
