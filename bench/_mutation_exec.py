@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 import types
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,12 +180,22 @@ def statement_lines(index: StatementIndex, line: int, col: int) -> list[int]:
     return [] if stmt is None else list(range(_start(stmt)[0], stmt.end_lineno + 1))
 
 
-def select_tests(cmap: CoverageMap, index: StatementIndex, src: str, line: int, col: int) -> tuple[list[str], str]:
-    """The tests that can kill a mutant at (line, col) of `src`, fastest first, and why those."""
+def select_tests(cmap: CoverageMap, index: StatementIndex, src: str, line: int, col: int,
+                 at_import: Collection[int] = ()) -> tuple[list[str], str]:
+    """The tests that can kill a mutant at (line, col) of `src`, fastest first, and why those.
+
+    `at_import`: the lines of `src` executed while importing it (ForkServer.import_lines). A function body
+    can run then: a handler factory called to fill a table at module level (`_simple("relu", ...)` in
+    irq/frontend/mapping.py). Coverage attributes those lines to no test (they ran before the first test's
+    context), yet every test that uses the table meets the mutant, so such a statement selects all tests
+    (run in a fresh pytest: ForkServer.hot refuses it) instead of being scored a survivor no test executes.
+    """
     stmt, in_function = index.locate(line, col)
     everything = list(cmap.order)
     if stmt is None or not in_function:
         return _fastest_first(cmap, everything), "import time: all tests"
+    if at_import and set(at_import).intersection(range(_start(stmt)[0], stmt.end_lineno + 1)):
+        return _fastest_first(cmap, everything), "runs while importing: all tests"
     by_line = cmap.lines.get(src, {})
     hits: set[str] = set()
     for n in _header_lines(stmt):

@@ -40,12 +40,21 @@ def _session_sources(work: Path, sources: tuple[str, ...]) -> dict[str, str]:
 
 
 def _collect(copy: Path, env: dict[str, str], files: list[str]) -> list[str]:
-    """The ids of the tests `files` hold today (pytest --collect-only in the scratch copy)."""
-    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p",
-                        "no:xdist", "-p", "no:randomly", *files], cwd=copy, env=env, capture_output=True, text=True)
+    """The ids of the tests `files` hold today (pytest --collect-only in the scratch copy).
+
+    `-o addopts=`: pyproject's `addopts = "-q"` plus this `-q` made `-qq`, which prints a count per file and
+    no test ids, so every replay until the ninth round saw no current test: each survivor ran only the kill
+    files, and one with none ran pytest without ids, i.e. the whole suite.
+    """
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-o", "addopts=", "-q", "-p",
+                        "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", *files], cwd=copy, env=env,
+                       capture_output=True, text=True)
     if r.returncode not in (0, 5):
         raise SystemExit(f"collecting {' '.join(files)} failed:\n{r.stdout[-3000:]}{r.stderr[-2000:]}")
-    return [x.strip() for x in r.stdout.splitlines() if "::" in x and not x.startswith(" ")]
+    ids = [x.strip() for x in r.stdout.splitlines() if "::" in x and not x.startswith(" ")]
+    if files and r.returncode == 0 and not ids:
+        raise SystemExit(f"collecting {' '.join(files)} printed no test ids:\n{r.stdout[-3000:]}")
+    return ids
 
 
 def replay(name: str, work: Path, fresh: bool) -> int:
@@ -162,27 +171,35 @@ def replay_exec(name: str, session: Path, coverage_map: Path, jobs_file: Path, f
         with use_mutation(copy / src, operator, occurrence) as (original, mutated):
             starts = mutation_starts(original, operator)
             at = starts[occurrence] if occurrence < len(starts) else tuple(m.start_pos)
+            # a function body run while importing (a handler factory filling a table): every test meets it
+            # (select_tests); the session's map is of the old lines, so the current statement decides
+            at_import = server.import_lines[src] if server is not None else set()
+            if not selected and at_import.intersection(statement_lines(index[src], *at)):
+                selected = list(cmap.order)
             if new_map is None:
                 tests = replay_tests(cmap, selected, spec["current"], whole_files)
             else:  # the new tests that execute the mutant's statement, then the session's that still exist
-                fresh, _ = select_tests(new_map, index[src], src, *at)
+                fresh, _ = select_tests(new_map, index[src], src, *at, at_import)
                 tests = replay_tests(cmap, selected, [x for x in spec["current"] if x in set(cmap.order)], [])
                 tests = fresh + tests
             budget = 120 + 10 * sum(cmap.durations.get(x, 1.0) for x in tests)
+            how = "not run"
             if mutated is None:
                 verdict = "gone"
             elif not tests:  # no test executes the statement; pytest handed no ids would run all of testpaths
                 verdict = "survived"
             elif server is not None and server.hot(src, statement_lines(index[src], *at)):
                 verdict, _ = server.run_hot(src, original, mutated, tests, budget, log)
+                how = "forked"
             else:
                 verdict, _ = run_fresh(tests, budget, log)
+                how = "fresh process"
             if verdict == "survived" and t.lit and _run_lit(t.lit) != 0:
                 verdict = "killed"
         verdict = "killed" if verdict == "timeout" else verdict
         counts[verdict] = counts.get(verdict, 0) + 1
-        print(f"  {verdict:8s} {src}:{m.start_pos[0]} (now {at[0]}) {m.operator_name} #{m.occurrence}: {old_line}",
-              flush=True)
+        print(f"  {verdict:8s} {src}:{m.start_pos[0]} (now {at[0]}) {m.operator_name} #{m.occurrence}: {old_line}  "
+              f"[{len(tests)} tests, {how}]", flush=True)
     undecided = {k: v for k, v in counts.items() if k not in ("killed", "survived")}
     print(f"[{name}] {counts.get('killed', 0)} of {len(items)} survivors killed now, {counts.get('survived', 0)} "
           f"survive" + (f", not decided: {undecided}" if undecided else ""), flush=True)

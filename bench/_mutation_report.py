@@ -7,6 +7,8 @@ session another process is still running, and the replay reuses the equivalence 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -89,17 +91,36 @@ def _line(copy: Path, module_path: str, line: int) -> str:
         return "?"
 
 
+def _session_texts(session: Path, sources: tuple[str, ...]) -> dict[str, Path]:
+    """Per source, the root whose copy holds the text the session's line numbers refer to: the session's scratch
+    tree while its file is still the one the session was taken from (sources.json's digest; not while a mutant
+    is applied), else the worktree. Why: once a source is edited after its session (a fix, a kill test's
+    refactor), the worktree's lines have moved, and the score read shifted lines, matching the wrong
+    equivalents (a mutant two lines below became `def allocates(...)`, "inside a type annotation")."""
+    digests_file = session.parent / "sources.json"
+    digests = json.loads(digests_file.read_text()) if digests_file.exists() else {}
+    tree = session.parent / "tree"
+    out = {}
+    for src in sources:
+        copy = tree / src
+        same = copy.exists() and hashlib.sha256(copy.read_bytes()).hexdigest() == digests.get(src)
+        out[src] = tree if same else ROOT
+    return out
+
+
 def score_session(name: str, session: Path, seconds: float | None = None) -> Outcome:
-    """Score a session (running, stopped or finished) from cosmic-ray's database; lines from the worktree."""
+    """Score a session (running, stopped or finished) from cosmic-ray's database; lines from the text the session
+    was taken from (_session_texts)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     t = TARGETS[name]
     tree = session.parent / "tree"
-    annotations = {src: _annotation_spans(ROOT / src) for src in t.sources}
+    roots = _session_texts(session, t.sources)
+    annotations = {src: _annotation_spans(roots[src] / src) for src in t.sources}
     killed, survivors, equivalent, incompetent, ran, invalid, test_seconds = 0, [], [], [], 0, 0, 0.0
     off_path: list[str] = []
-    functions = {src: _enclosing_functions(ROOT / src) for src in t.sources}
+    functions = {src: _enclosing_functions(roots[src] / src) for src in t.sources}
     with use_db(str(session), WorkDB.Mode.open) as db:
         total = db.num_work_items
         pending = sum(1 for _ in db.pending_work_items)
@@ -112,7 +133,7 @@ def score_session(name: str, session: Path, seconds: float | None = None) -> Out
                 in_annotations += any(a <= start < b for a, b in annotations.get(path, ()))
                 continue
             ran += 1
-            line = _line(ROOT, path, m.start_pos[0])
+            line = _line(roots.get(path, ROOT), path, m.start_pos[0])
             fn = functions.get(path, {}).get(m.start_pos[0], "<module>")
             where = f"{path}:{m.start_pos[0]} in {fn}, {m.operator_name} #{m.occurrence}: {line}"
             reason = _equivalent_reason(path, line, functions.get(path, {}).get(m.start_pos[0]), m.operator_name,

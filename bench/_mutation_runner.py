@@ -178,7 +178,7 @@ def execute(name: str, session: Path, coverage_map: Path, stride: tuple[int, int
         for n, item in enumerate(items, 1):
             m = item.mutations[0]
             src = os.path.relpath(m.module_path, copy) if os.path.isabs(m.module_path) else str(m.module_path)
-            tests, why = select_tests(cmap, index[src], src, *m.start_pos)
+            tests, why = select_tests(cmap, index[src], src, *m.start_pos, server.import_lines[src])
             operator = cosmic_ray.plugins.get_operator(m.operator_name)(**(m.operator_args or {}))
             with use_mutation(copy / src, operator, m.occurrence) as (original, mutated):
                 if mutated is None:

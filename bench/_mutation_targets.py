@@ -56,6 +56,8 @@ TARGETS: dict[str, Target] = {
             "tests/test_shape_rules.py",
             "tests/test_static_shapes.py",
             "tests/test_frontend_zoo.py",
+            "tests/test_mutation_kills_frontend.py",
+            "tests/test_mutation_kills_static_shapes.py",
         ),
     ),
     "dialect-shapes": Target(
@@ -65,7 +67,13 @@ TARGETS: dict[str, Target] = {
     ),
     "frontend-shapes": Target(
         ("irq/frontend/shapes.py",),
-        ("tests/test_static_shapes.py", "tests/test_op_options.py", "tests/test_shape_rules.py"),
+        (
+            "tests/test_static_shapes.py",
+            "tests/test_op_options.py",
+            "tests/test_shape_rules.py",
+            "tests/test_mutation_kills_static_shapes.py",
+            "tests/test_mutation_kills_frontend.py",
+        ),
     ),
     "torch-executor": Target(
         ("runtime/torch/builder.py", "runtime/torch/functions.py", "runtime/torch/resolve.py"),

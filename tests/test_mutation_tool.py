@@ -122,6 +122,34 @@ def test_a_decorator_mutant_runs_at_import_time(tmp_path):
     assert _exec.select_tests(cmap, index, "m.py", 10, 15) == (["t::f"], "1 covering")
 
 
+FACTORY = """def simple(spec, rename=None):
+    rename = rename or {}
+
+    def h(x):
+        return rename.get(x, x)
+    return h
+
+
+TABLE = {"relu": simple("relu")}
+"""
+
+
+def test_a_factory_body_run_while_importing_selects_every_test(tmp_path):
+    # the under-count of the ninth round: `rename = rename or {}` (line 2) runs only while the module builds
+    # TABLE, before any test's coverage context, so the map lists no test for it and the mutant `or` -> `and`
+    # was scored "survived, no test executes it" without running, although every handler call then fails
+    src = tmp_path / "m.py"
+    src.write_text(FACTORY)
+    index = _exec.StatementIndex(src)
+    cmap = CoverageMap(lines={"m.py": {5: ["t::f"]}}, spawning=[], durations={"t::f": 1.0, "t::g": 1.0},
+                       order=["t::f", "t::g"], modules=[], tree=[])
+    assert _exec.select_tests(cmap, index, "m.py", 2, 13) == ([], "no test executes it")
+    tests, why = _exec.select_tests(cmap, index, "m.py", 2, 13, at_import={1, 2, 4, 6, 9})
+    assert why == "runs while importing: all tests" and sorted(tests) == ["t::f", "t::g"]
+    # the handler's own body did not run while importing: still only the tests that execute it
+    assert _exec.select_tests(cmap, index, "m.py", 5, 15, at_import={1, 2, 4, 6, 9}) == (["t::f"], "1 covering")
+
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -134,6 +162,37 @@ def _bench_python(code: str) -> str:
                        capture_output=True, text=True, cwd=BENCH.parent, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout
+
+
+def test_replay_collects_the_current_test_ids_under_the_project_addopts():
+    # the under-count (and worse) found in the ninth round: pyproject's addopts "-q" plus the collection's own
+    # "-q" printed one count per file and no ids, so a replay knew no current test; a survivor then ran only the
+    # kill files, and one without any ran pytest with no ids (the whole suite)
+    out = _bench_python(
+        "import os; from pathlib import Path; import _mutation_replay as r; "
+        "print('\\n'.join(r._collect(Path('.'), dict(os.environ), ['tests/test_mutation_tool.py'])))"
+    )
+    ids = out.split()
+    assert "tests/test_mutation_tool.py::test_replay_collects_the_current_test_ids_under_the_project_addopts" in ids
+    assert all(x.startswith("tests/test_mutation_tool.py::") for x in ids)
+
+
+def test_a_score_reads_the_lines_the_session_was_taken_from(tmp_path):
+    # found in the ninth round: a fix two lines above a mutant moved the worktree's lines, and the score matched
+    # the mutant against the wrong line (and the wrong equivalent); the session's scratch tree keeps the old text
+    src = "irq/frontend/emit.py"
+    old = "# the text the session was taken from\n"
+    (tmp_path / "tree" / src).parent.mkdir(parents=True)
+    (tmp_path / "tree" / src).write_text(old)
+    digest = __import__("hashlib").sha256(old.encode()).hexdigest()
+    (tmp_path / "sources.json").write_text(__import__("json").dumps({src: digest}))
+    code = (
+        "from pathlib import Path; import _mutation_report as r; "
+        f"print(r._session_texts(Path({str(tmp_path / 'session.sqlite')!r}), ({src!r},))[{src!r}])"
+    )
+    assert _bench_python(code).strip() == str(tmp_path / "tree")
+    (tmp_path / "tree" / src).write_text(old + "# a mutant applied, or the copy refreshed\n")
+    assert _bench_python(code).strip() == str(BENCH.parent)
 
 
 def test_every_tool_module_is_copied_into_a_resumed_executor_tree():

@@ -41,7 +41,14 @@ class Emit:
 
 
 def bind(params: tuple, args: tuple, kwargs: dict) -> dict[str, Any] | None:
-    """Bind call arguments to `params` ((name, default) pairs; default _MISSING = required)."""
+    """Bind call arguments to `params` ((name, default) pairs; default _MISSING = required).
+
+    None also when a parameter whose default is a Python number holds a traced value (a number the model
+    receives): a flag's truth is only known when the model runs, and a handler's `bool(node)` is always True, so
+    `x.mean(1, keepdim=flag)` was typed keepdim=True whatever the flag (a wrong shape at flag=False, without an
+    error); `float(node)` (`F.dropout(x, p)`) failed the import with a bare TypeError. The call stays opaque
+    instead, and computes what torch does. (Shape-derived numbers are folded to constants before binding.)
+    """
     out: dict[str, Any] = {}
     if len(args) > len(params):
         return None
@@ -56,6 +63,8 @@ def bind(params: tuple, args: tuple, kwargs: dict) -> dict[str, Any] | None:
             if default is _MISSING:
                 return None
             out[name] = default
+        elif isinstance(default, (bool, int, float)) and is_node(out[name]):
+            return None
     return out
 
 

@@ -3,7 +3,8 @@
 A handler receives the node's (args, kwargs), binds them to the callable's
 parameter names with torch's defaults, and returns an `Emit`: the spec name, the
 tensor operands and the attribute values. Returning None (or an attribute that
-still contains a traced value) makes the importer keep the call as `torch.call`.
+still contains a traced value) makes the importer keep the call as `torch.call`; so does
+a number the model receives as an option (`keepdim=flag`, `p`: emit.bind refuses it).
 Defaults are the ones documented for each torch function.
 """
 
@@ -191,6 +192,8 @@ def _interpolate(args, kwargs):
         if not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors):
             return None  # computed from tensor data: keep the call as it is
         attrs["scale_factor"] = [float(f) for f in factors]
+    if is_node(b["align_corners"]):
+        return None  # a flag the model receives (see emit.bind): only the run knows its truth
     if b["align_corners"] is not None:
         attrs["align_corners"] = bool(b["align_corners"])
     if b["recompute_scale_factor"]:
@@ -303,7 +306,7 @@ def batch_norm_emit(b: dict[str, Any]) -> Emit:
 
 def _pad(args, kwargs):
     b = bind((("input", _MISSING), ("pad", _MISSING), ("mode", "constant"), ("value", None)), args, kwargs)
-    if b is None:
+    if b is None or is_node(b["value"]):  # a value the model receives: float(node) cannot hold it
         return None
     attrs = {"pad": list(b["pad"]), "mode": b["mode"]}
     if b["value"] is not None:
