@@ -250,10 +250,15 @@ class OpLowerings:
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def lower_embedding(self, op: Operation) -> None:
-        """bpu.embedding: the int8 table codes, each row requantized to the output scale as it is gathered."""
+        """bpu.embedding: the int8 table codes, each row requantized to the output scale as it is gathered. Its
+        indices may be an integer input (maybe reshaped first), an integer constant (BERT's position ids) or one
+        expanded to the batch (its token types: the unexpanded indices are looked up, then the codes expanded)."""
         ids, table = op.operands[0], op.operands[1]
-        raw = self.q.get(ids)
-        if raw is not None and raw.raw:  # an integer input, maybe reshaped first: its lowered value
+        expand = self.expanded_ids.get(ids)
+        raw = expand[1] if expand is not None else self.q.get(ids)
+        if raw is None:
+            raw = self.integer_constant(ids)
+        if raw is not None and raw.raw:  # its lowered value
             ids = raw.value
         t = ids.type
         if not (isinstance(t, ShapedType) and isinstance(t.element_type, IntegerType)
@@ -267,10 +272,13 @@ class OpLowerings:
             m, s = m[:1], s[:1]  # one table scale: one multiplier
         tv = self.constant(codes, "i8", f"{_str(op, 'owner') or 'embedding'}.table")
         attrs = {"rounding": StringAttr(self.rounding)} if self.rounding != "half_up" else {}
+        looked_up = _shape(ids) + (w.shape[1],)
         y = self.emit(bpu.EmbeddingOp(ids, tv, multiplier=DenseArrayAttr(i64, m.tolist()),
                                       shift=DenseArrayAttr(i64, s.tolist()),
-                                      result_types=[TensorType(_shape(op.results[0]), _int_type(dtype))],
+                                      result_types=[TensorType(looked_up, _int_type(dtype))],
                                       **attrs)).out
+        if expand is not None:
+            y = self._expand_codes(expand[0], QValue(y, s_out, dtype), y, looked_up, _shape(op.results[0]))
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
     def _scale_by(self, op: Operation, other: float, divide: bool) -> None:

@@ -38,7 +38,7 @@ from irq.passes._lowering import (
     np,
 )
 
-from irq.ir.attributes import ArrayAttr, BoolAttr, DenseArrayAttr, IntegerAttr
+from irq.ir.attributes import ArrayAttr, BoolAttr, DenseArrayAttr, IntegerAttr, StringAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, TensorType, i64
 
@@ -68,6 +68,9 @@ class TakeLowerings:
         """The input's codes; a float constant (a class token nothing quantized before its expand) is quantized
         as the qcast after the op says: VALIDATION fake-quantizes the selected copies of the same values."""
         v = op.operands[0]
+        ints = self.integer_constant(v)
+        if ints is not None:  # indices (a buffer of token types): moved as they are, never quantized
+            return ints
         data = _constant_data(v) if v not in self.q and v not in self.weights else None
         if data is None:
             return self.act(v)
@@ -80,7 +83,9 @@ class TakeLowerings:
 
     def _keep_codes(self, op: Operation, x: QValue, value) -> None:
         self.lowered.append(op)
-        self.q[op.results[0]] = QValue(value, x.scale, x.dtype)
+        self.q[op.results[0]] = QValue(value, x.scale, x.dtype, raw=x.raw)
+        if x.raw:
+            return  # integers are never quantized (a qcast after them is refused where it is lowered)
         qc = self.single_qcast_user(op)
         if qc is not None and op.operands[0] not in self.q and op.operands[0] not in self.weights:
             self.q[qc.results[0]] = self.q[op.results[0]]  # the constant was quantized at that qcast's scale
@@ -158,9 +163,44 @@ class TakeLowerings:
 
     def lower_expand(self, op: Operation) -> None:
         x = self._source(op)
+        if x.raw and self._broadcasts_by_measure(op, x):
+            return self._defer_to_embeddings(op, x)
+        self._keep_codes(op, x, self._expand_codes(op, x, x.value, _shape(op.operands[0]), _shape(op.results[0])))
+
+    def _broadcasts_by_measure(self, op: Operation, x: QValue) -> bool:
+        """Whether expand `op` lays a size-1 dim to another tensor's traced size (the batch: a bpu.add then)."""
+        entries = list(op.get_attr("shape"))
         out_shape = _shape(op.results[0])
         shape = (1,) * (len(out_shape) - len(_shape(op.operands[0]))) + _shape(op.operands[0])
-        value = self._reshape(x.value, shape, x.dtype) if shape != _shape(op.operands[0]) else x.value
+        for d, (have, want) in enumerate(zip(shape, out_shape)):
+            e = entries[d]
+            if have != want and isinstance(e, OperandRefAttr):
+                measured = self._measured(op.operands[e.index])
+                if measured is not None and measured[0].value is not x.value:
+                    return True
+        return False
+
+    def _defer_to_embeddings(self, op: Operation, x: QValue) -> None:
+        """Integers expanded to the batch (BERT's token types `buffer.expand(batch, S)`): the bpu.add that
+        broadcasts codes takes no integers, so each embedding reading them looks up the unexpanded indices and
+        expands its own codes the same way (`lower_embedding`): the rows picked are the same, since an expand
+        copies indices and an embedding copies rows."""
+        users = list(op.results[0].users)
+        if not users or any(u.name != "hl.embedding" or u.operands[0] is not op.results[0] for u in users):
+            raise LoweringError(
+                "expands integers to another tensor's traced size (its batch): a bpu program broadcasts codes by "
+                "an add, which takes no integers; only an embedding's indices may be expanded so (its codes are "
+                "expanded instead)"
+            )
+        self.lowered.append(op)
+        self.expanded_ids[op.results[0]] = (op, x)
+
+    def _expand_codes(self, op: Operation, x: QValue, value, in_shape: tuple[int, ...], out_shape: tuple[int, ...]):
+        """`value` (codes of shape `in_shape`, x's dtype) expanded to `out_shape` as expand `op` says: a size-1 dim
+        laid to another tensor's traced size by a bpu.add of that tensor's codes times 0 (at any batch), to a
+        static size by a bpu.take."""
+        shape = (1,) * (len(out_shape) - len(in_shape)) + in_shape
+        value = self._reshape(value, shape, x.dtype) if shape != in_shape else value
         entries = list(op.get_attr("shape"))
         for d, (have, want) in enumerate(zip(shape, out_shape)):
             if have == want:
@@ -184,12 +224,20 @@ class TakeLowerings:
                         ).out
                         t_shape = cut
                 line = tuple(want if k == d else 1 for k in range(len(shape)))
-                like = self._reshape(like, line, t.dtype)
+                like = QValue(self._reshape(like, line, t.dtype), t.scale, t.dtype)
+                if t.raw:  # integer ids measure the batch: an i8 mask of them (the add reads it times 0)
+                    mask = bpu.CompareOp(
+                        like.value,
+                        predicate=StringAttr("eq"),
+                        threshold=IntegerAttr(0, i64),
+                        result_types=[TensorType(line, _int_type("i8"))],
+                    )
+                    like = QValue(self.emit(mask).out, 1.0, "i8")
                 shape = shape[:d] + (want,) + shape[d + 1 :]
-                value = self._broadcast_like(value, x.dtype, QValue(like, t.scale, t.dtype), shape)
+                value = self._broadcast_like(value, x.dtype, like, shape)
             else:
                 value, shape = self._take(value, shape, x.dtype, d, [0] * want)
-        self._keep_codes(op, x, value)
+        return value
 
     def lower_expand_as(self, op: Operation) -> None:
         """Broadcast by an add of `other`'s codes times 0 (its batch, at any batch size) when other is quantized;

@@ -156,6 +156,8 @@ class LoweringBase:
         self.errors: list[Diagnostic] = []
         self.anchor: Operation | None = None
         self.counter = 0
+        #: integer indices expanded to the batch, left for the embeddings reading them (passes/_lower_take.py)
+        self.expanded_ids: dict[Value, tuple[Operation, QValue]] = {}
 
     # -- emitting -----------------------------------------------------------------------------------------
     def emit(self, op: Operation) -> Operation:
@@ -340,6 +342,8 @@ class LoweringBase:
         qv = self.q.get(v)
         if qv is None and v in self.weights:
             qv = self.q[v] = self.constant_operand(v)
+        if qv is None and raw_ok:
+            qv = self.integer_constant(v)
         if qv is None:
             raise LoweringError("an input is not quantized (no quant.dcast of a quantized value)")
         if qv.raw:
@@ -350,6 +354,26 @@ class LoweringBase:
         if not qv.per_tensor or qv.dtype not in ("i8", "i16"):
             raise LoweringError("an input is an int32 high-precision output; only a model output may be one")
         return qv
+
+    def integer_constant(self, v: Value) -> QValue | None:
+        """A signed integer constant (a buffer of indices: BERT's `position_ids[:, :S]`, its token types) as a raw
+        QValue over an integer bpu.constant of the same values, made once; None for any other value. Integers are
+        read as they are, like an integer model input (`run`): only data movement, comparisons and an embedding's
+        indices take one (`act(v, raw_ok=True)`)."""
+        if v in self.q:
+            return self.q[v] if self.q[v].raw else None
+        op = getattr(v, "op", None)
+        a = op.get_attr("value") if op is not None and op.name in ("torch.constant", "arith.constant") else None
+        t = getattr(a, "type", None)
+        if not (isinstance(a, (DenseElementsAttr, DenseResourceElementsAttr)) and isinstance(t, ShapedType)
+                and isinstance(t.element_type, IntegerType) and not t.element_type.is_unsigned
+                and t.element_type.width in (8, 16, 32, 64)):
+            return None
+        dtype = f"i{t.element_type.width}"
+        data = np.broadcast_to(np.asarray(a.to_numpy()), tuple(t.shape))
+        hint = v.name_hint or "constant"
+        self.q[v] = QValue(self.constant(np.ascontiguousarray(data), dtype, f"{hint}.ints"), 1.0, dtype, raw=True)
+        return self.q[v]
 
     def constant_operand(self, v: Value) -> QValue:
         """A parameter, buffer or tensor constant used as data (a layer scale `gamma * x`, a positional
@@ -476,6 +500,9 @@ class LoweringBase:
                                 "program")
         if op.name not in IMPLS:
             raise LoweringError("cannot be kept in float: the torch-free runtimes have no float implementation of it")
+        if any(v in self.expanded_ids for v in op.operands):
+            raise LoweringError("cannot be kept in float: its indices are integers expanded to the batch, which only "
+                                "a lowered embedding reads")
         for i, v in enumerate(op.operands):
             qv = self.q.get(v)
             if qv is not None:

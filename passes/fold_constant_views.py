@@ -9,7 +9,9 @@ this pass replaces each movement op whose tensor operand is a `torch.constant` (
 size operand) by a `torch.constant` holding its result, in program order, so chains fold too. Only ops that move
 data without arithmetic are folded (the values are the constant's own float32 values), so VALIDATION,
 which quantized the same values, and the deployed codes agree bit for bit. The original constant stays
-(it is model state); dead views are erased.
+(it is model state); dead views are erased. An integer or bool constant keeps its element type (BERT's
+`position_ids[:, :S]` buffer, the indices of its position embedding): it used to become an f32 constant, and
+lower-bpu then refused the embedding ("its indices must be an i32/i64 tensor, got tensor<1x16xf32>").
 
 Semantics (torch's, by the op's result types where a count is involved): reshape / view / flatten /
 squeeze / unsqueeze / contiguous keep row-major order; permute / transpose swap axes; slice is Python's
@@ -23,9 +25,9 @@ from irq.dialects import torch as tdl
 
 from irq._lazy import numpy as np
 from irq.ir.attributes import IntegerAttr
-from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr
+from irq.ir.dense import DenseElementsAttr, DenseResourceElementsAttr, storage_dtype
 from irq.ir.operation import Operation
-from irq.ir.types import TensorType, f32
+from irq.ir.types import IntegerType, TensorType, f32
 from irq.transform.pass_base import Pass, register_pass
 
 _SAME_ORDER = frozenset({"reshape", "view", "flatten", "squeeze", "unsqueeze", "contiguous", "identity"})
@@ -33,13 +35,15 @@ _MOVEMENT = _SAME_ORDER | {"permute", "transpose", "slice", "select", "chunk", "
 
 
 def _data(op: Operation | None) -> np.ndarray | None:
+    """The constant's values: integers (and bools) as they are stored, anything else as float32 data."""
     if op is None or op.name != "torch.constant":
         return None
     a = op.get_attr("value")
-    if isinstance(a, DenseResourceElementsAttr):
-        return np.asarray(a.to_numpy(), dtype=np.float32)
-    if isinstance(a, DenseElementsAttr) and not a.is_splat:
-        return np.asarray(a.to_numpy(), dtype=np.float32)
+    if isinstance(a, DenseResourceElementsAttr) or (isinstance(a, DenseElementsAttr) and not a.is_splat):
+        element = a.type.element_type
+        return np.asarray(
+            a.to_numpy(), dtype=storage_dtype(element) if isinstance(element, IntegerType) else np.float32
+        )
     return None
 
 
@@ -104,10 +108,12 @@ def fold_constant_views(root: Operation) -> int:
             continue
         stem = source.key or source.results[0].name_hint or "constant"
         key = f"{stem}.{op.name.split('.', 1)[1]}{folded}"
+        element = source.results[0].type.element_type
+        element = element if isinstance(element, IntegerType) else f32
         for i, (res, value) in enumerate(zip(op.results, results)):
-            t = TensorType(tuple(value.shape), f32)
+            t = TensorType(tuple(value.shape), element)
             name = f"{key}.{i}" if len(results) > 1 else key
-            attr = DenseResourceElementsAttr.from_array(name, t, np.ascontiguousarray(value, dtype=np.float32))
+            attr = DenseResourceElementsAttr.from_array(name, t, np.ascontiguousarray(value, dtype=value.dtype))
             c = tdl.ConstantOp(attr, kind="constant", location=op.location)
             c.results[0].name_hint = name
             op.parent.insert_before(op, c)

@@ -17,7 +17,9 @@ of folded ops. What folds, when every tensor operand is known:
   triu / tril, dtype casts, comparisons, logic, masked_fill, views; never random or uninitialized ones), evaluated
   by torch itself (the call only exists in a model torch imported);
 - the typed ops on masks and data movement: compare, compare_scalar, logical, logical_not, where_scalar, amax,
-  add_scalar / sub_scalar of an integer tensor (an index `arange(S) + offset`),
+  add_scalar / sub_scalar of an integer tensor (an index `arange(S) + offset`), gather of integers (BERT's
+  all-zero `token_type_ids` buffer gathered by its `position_ids` buffer; a float constant's gather stays for
+  lower-bpu, which quantizes the picked values at the gather's qcast),
   zeros_like / ones_like / full_like (numpy, torch's semantics) and fold-constant-views' movement ops
   (`evaluate`).
 
@@ -209,6 +211,14 @@ class _Folder:
             self.unknown.add(v)  # asked once: a chain of views on an activation is not walked again
             raise
 
+    def is_known(self, v: Value) -> bool:
+        """Whether `v`'s value is known (a constant, or computed from constants and static sizes)."""
+        try:
+            self.value(v)
+        except _NotFoldable:
+            return False
+        return True
+
     def _evaluate(self, v: Value) -> Any:
         op = getattr(v, "op", None)
         if op is None:
@@ -327,7 +337,11 @@ class _Folder:
             if not (np.issubdtype(data.dtype, np.integer) and type(other) is int and alpha in (None,)):
                 raise _NotFoldable
             return [data + other if base == "add_scalar" else data - other]
-        if base in _MOVEMENT and len(op.operands) == 1:
+        if base == "gather":
+            return [_gather(op, np.asarray(tensors[0]), np.asarray(tensors[1]))]
+        if base in _MOVEMENT and not any(v in self.sized for v in op.operands[1:]):
+            # sizes read from constants only (fx's `buffer.expand(pos.shape[0], -1)`): one that reads an input's
+            # size (the batch) is left, or the program would be pinned to the traced batch
             out = evaluate(op, np.asarray(tensors[0]))
             if out is not None:
                 return out
@@ -335,7 +349,8 @@ class _Folder:
 
     def fold(self, op: Operation) -> bool:
         if op.name == "torch.size":  # read where used; lower-bpu erases unused sizes
-            self.sized.update(op.results)
+            if not self.is_known(op.operands[0]):  # the size of a constant fixes nothing about the inputs
+                self.sized.update(op.results)
             return False
         try:
             results = self.results(op)
@@ -385,9 +400,26 @@ class _Folder:
         op.erase()
 
 
+def _gather(op: Operation, data: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """torch.gather: ``out[i][j] = data[i][index[i][j]]`` along `dim` (torch's definition), where `index` may be
+    smaller than `data` in the other dims; an index torch would refuse (out of range, another rank, a float
+    index) is not folded, so lowering names the op."""
+    if not (np.issubdtype(data.dtype, np.integer) or data.dtype == np.bool_):
+        raise _NotFoldable  # float data: lower-bpu's gather (passes/_lower_gather.py)
+    if data.ndim != index.ndim or not np.issubdtype(index.dtype, np.integer) or data.ndim == 0:
+        raise _NotFoldable
+    dim = op.get_attr("dim").value % data.ndim
+    if any(index.shape[d] > data.shape[d] for d in range(data.ndim) if d != dim):
+        raise _NotFoldable
+    if index.size and (index.min() < 0 or index.max() >= data.shape[dim]):
+        raise _NotFoldable  # numpy would wrap a negative index; torch refuses it
+    cut = data[tuple(slice(None) if d == dim else slice(0, index.shape[d]) for d in range(data.ndim))]
+    return np.take_along_axis(cut, index, axis=dim)
+
+
 _LIKE = frozenset({"zeros_like", "ones_like", "full_like"})
 _TYPED = (
-    frozenset({"compare", "compare_scalar", "logical", "logical_not", "where_scalar", "amax"})
+    frozenset({"compare", "compare_scalar", "logical", "logical_not", "where_scalar", "amax", "gather"})
     | {"add_scalar", "sub_scalar"}
     | _LIKE
     | _MOVEMENT
