@@ -18,7 +18,9 @@ train them and simulate folding in forward, as torch.ao's ConvBn2d QAT modules d
 the residual is added after BN and before the activation. `bn_training` pins the batch
 norm to batch statistics (true) or running statistics (false) in every mode, as a
 functional `F.batch_norm(..., training=...)` or a mode-specialized torch.export graph
-does; absent, it follows the module's train()/eval() mode.
+does; absent, it follows the module's train()/eval() mode. `dropout` is the rate of an element-wise
+dropout that sat between the op (after its batch norm) and the residual add, applied there only while the
+module trains (eval: the identity, so inference and every integer reader ignore it).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ ACTIVATIONS = ("relu", "relu6")
 FUSED_OPERANDS = (("bn_weight", OPTIONAL), ("bn_bias", OPTIONAL), ("bn_mean", OPTIONAL), ("bn_var", OPTIONAL),
                   ("bn_num_batches_tracked", OPTIONAL), ("residual", OPTIONAL))
 FUSED_ATTRS = (("activation", STR, True), ("bn_eps", FLOAT, True), ("bn_momentum", FLOAT, True),
-               ("bn_owner", STR, True), ("bn_training", BOOL, True), ("bn_sync", BOOL, True))
+               ("bn_owner", STR, True), ("bn_training", BOOL, True), ("bn_sync", BOOL, True), ("dropout", FLOAT, True))
 OWNER = (("owner", STR, False),)
 
 
@@ -67,6 +69,11 @@ def _verify_fused(op: Op) -> None:
         raise op.error("bn_eps must be given exactly when batch norm operands are")
     if op.get_attr("bn_training") is not None and not has_bn:
         raise op.error("bn_training needs a fused batch norm")
+    rate = op.get_attr("dropout")
+    if rate is not None and op.residual is None:
+        raise op.error("dropout needs a fused residual (it applies before the residual is added)")
+    if rate is not None and not 0.0 <= rate.value <= 1.0:
+        raise op.error(f"dropout must be a rate in [0, 1], got {rate.value}")
     out = op.results[0].type
     channels = out.shape[1] if isinstance(out, ShapedType) and out.shape and len(out.shape) > 1 else None
     if op.name == "hl.linear" and isinstance(out, ShapedType) and out.shape:

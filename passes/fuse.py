@@ -26,6 +26,11 @@ covers relu, relu6 and hardtanh(0, 6). The residual add may be written either wa
 round; when both operands could take it, the op computed later does (the other
 operand is then ready when it runs, as on the chip).
 
+A dropout between the head (after its batch norm) and the residual add is absorbed too when it is the identity
+in eval: one that follows the module's train/eval mode (no `training` attribute; recorded as the fused op's
+`dropout` rate, which the torch executor applies there while training) or is fixed off. It is no pattern step:
+every enabled chain with an add allows it. One fixed on, or a channel-wise / alpha dropout, is refused.
+
 Fusion refuses when an intermediate has another user (its value must exist on its
 own), when the parts do not fit (batch norm over other channels than the op's
 outputs, no running statistics, an add with alpha, a residual that is not the
@@ -59,6 +64,10 @@ HEADS = tuple(f"hl.{k}" for k in WEIGHTED)
 #: written by hand or converted in part); batch norms and heads must be hl ops (they need owners).
 _STEP_OPS = {"bn": ("hl.batch_norm",), "add": ("hl.add", "torch.add"),
              "relu": ("hl.relu", "hl.relu6", "hl.hardtanh", "torch.relu", "torch.relu6", "torch.hardtanh")}
+#: A dropout between the head (after its batch norm) and the residual add: the identity in eval, so it may sit
+#: inside a fused group; the fused op applies it in training (its `dropout` rate). Not a user-selectable step: it
+#: is allowed inside every enabled chain with an add.
+_DROPOUT_OPS = ("torch.dropout",)
 #: Attribute on a head op listing the fusions it was refused, {pattern, reason} each.
 UNFUSED_ATTR = "hl.unfused"
 
@@ -109,8 +118,9 @@ def activation_of(o: Operation) -> str:
 
 
 @functools.cache
-def build_dag(steps: tuple[str, ...], split: int, one_use: bool) -> OpPattern:
-    """The DAG for absorbing steps[split:] into a head that already carries steps[:split] (built once)."""
+def build_dag(steps: tuple[str, ...], split: int, one_use: bool, dropout: bool = False) -> OpPattern:
+    """The DAG for absorbing steps[split:] into a head that already carries steps[:split] (built once);
+    `dropout`: with a dropout (captured as "drop") between the step before the add and the add."""
     have = steps[:split]
     node: OpPattern = op(HEADS, "x", ..., name="head", one_use=one_use,
                          where=lambda o, have=have: fused_parts(o) == have)
@@ -120,6 +130,8 @@ def build_dag(steps: tuple[str, ...], split: int, one_use: bool) -> OpPattern:
         if step == "bn":
             node = op(_STEP_OPS["bn"], node, ..., name="bn", one_use=one_use and not last)
         elif step == "add":
+            if dropout:
+                node = op(_DROPOUT_OPS, node, name="drop", one_use=one_use)
             node = op(_STEP_OPS["add"], node, "residual", name="add", commutative=True, one_use=one_use and not last)
         else:
             node = op(_STEP_OPS["relu"], node, name="act", where=_relu_like)
@@ -184,10 +196,31 @@ def _add_problem(head_value: Value, add: Operation, residual: Value) -> str | No
     return None
 
 
+def _dropout_problem(drop: Operation) -> str | None:
+    """Why a dropout may not sit inside a fused group: only one that is the identity in eval may."""
+    training = drop.get_attr("training")
+    if training is not None and training.value:
+        return f"{who(drop)} drops in eval mode too (training fixed True)"
+    kind = drop.get_attr("kind")
+    if isinstance(kind, StringAttr) and kind.value != "dropout":
+        return f"{who(drop)} is a {kind.value}, not an element-wise dropout"
+    return None
+
+
+def _chain_steps(m: Match, steps: tuple[str, ...], split: int) -> list[tuple[str, Operation]]:
+    """(step, op) of the head ("head") and then of each absorbed op in order, a dropout as "drop"."""
+    names = {"bn": "bn", "add": "add", "relu": "act"}
+    out = [("head", m["head"])]
+    for s in steps[split:]:
+        if s == "add" and "drop" in m:
+            out.append(("drop", m["drop"]))
+        out.append((s, m[names[s]]))
+    return out
+
+
 def _chain_ops(m: Match, steps: tuple[str, ...], split: int) -> list[Operation]:
     """Head first, then the absorbed ops in order."""
-    names = {"bn": "bn", "add": "add", "relu": "act"}
-    return [m["head"]] + [m[names[s]] for s in steps[split:]]
+    return [o for _, o in _chain_steps(m, steps, split)]
 
 
 def problems(m: Match, steps: tuple[str, ...], split: int, enabled: set, *, check_uses: bool) -> list[str]:
@@ -200,10 +233,12 @@ def problems(m: Match, steps: tuple[str, ...], split: int, enabled: set, *, chec
         reasons.append(f"pattern '{pattern_name(steps)}' is not enabled (fuse{{patterns={listed}}})")
     chain = _chain_ops(m, steps, split)
     value = head.results[0]
-    for step, o in zip(steps[split:], chain[1:]):
+    for step, o in _chain_steps(m, steps, split)[1:]:
         why = None
         if step == "bn":
             why = _bn_problem(head, o)
+        elif step == "drop":
+            why = _dropout_problem(o)
         elif step == "add":
             why = _add_problem(value, o, m["residual"])
         if why:
@@ -262,15 +297,15 @@ def _segment_sizes(sizes: list[int]) -> DenseArrayAttr:
 def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
     """The fused hl op for a legal match (not inserted): the head's operands and attributes plus
     the absorbed parts, in the order the hl op declares them."""
-    chain = _chain_ops(m, steps, split)
-    head = chain[0]
+    chain = _chain_steps(m, steps, split)
+    head = chain[0][1]
     cls = type(head)
     d = cls.definition
     operands = head.operands
     groups = {name: operands[start:start + n] for (name, _), (start, n) in zip(d.operands, d.operand_groups(head))}
     props = dict(head.properties)
     locs, members = _locations(head)
-    for step, o in zip(steps[split:], chain[1:]):
+    for step, o in chain[1:]:
         if step == "bn":
             for name, v in (("bn_weight", o.weight), ("bn_bias", o.bias), ("bn_mean", o.running_mean),
                             ("bn_var", o.running_var), ("bn_num_batches_tracked", o.num_batches_tracked)):
@@ -283,6 +318,10 @@ def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
                 props["bn_training"] = o.get_attr("training")
             if o.get_attr("sync") is not None:  # SyncBatchNorm: its statistics stay synchronised when fused
                 props["bn_sync"] = o.get_attr("sync")
+        elif step == "drop":
+            p = o.get_attr("p")
+            if o.get_attr("training") is None and isinstance(p, FloatAttr) and p.value > 0:
+                props["dropout"] = p  # follows the module's mode: applied in training only
         elif step == "add":
             groups["residual"] = (m["residual"],)
         else:
@@ -300,24 +339,25 @@ def build_fused(m: Match, steps: tuple[str, ...], split: int) -> Operation:
     ordered["operandSegmentSizes"] = _segment_sizes(sizes)
     attrs = {k: v for k, v in head.attributes.items() if k != UNFUSED_ATTR}
     loc = FusedLoc(locs, ArrayAttr(members))
-    new = cls.create(new_operands, [chain[-1].results[0].type], attrs, ordered, location=loc)
-    new.results[0].name_hint = chain[-1].results[0].name_hint
+    last = chain[-1][1]
+    new = cls.create(new_operands, [last.results[0].type], attrs, ordered, location=loc)
+    new.results[0].name_hint = last.results[0].name_hint
     return new
 
 
 class FusionPattern(DagPattern):
     """Absorb steps[split:] into a head op already carrying steps[:split]."""
 
-    def __init__(self, steps: tuple[str, ...], split: int, enabled: set, counts: dict) -> None:
+    def __init__(self, steps: tuple[str, ...], split: int, enabled: set, counts: dict, dropout: bool = False) -> None:
         self.steps, self.split, self.enabled, self.counts = steps, split, enabled, counts
-        self.dag = build_dag(steps, split, one_use=True)
+        self.dag = build_dag(steps, split, one_use=True, dropout=dropout)
         self.benefit = len(steps) - split
         # what must produce the root's first operand (either operand of an add): a cheap test
         # before the DAG matcher, which most ops of a model fail at once
         self.producers = frozenset(self.dag.operands[0].names)
         self.operands_to_check = 2 if steps[-1] == "add" else 1
         # when that producer is the head itself, what it must already carry
-        self.head_parts = steps[:split] if split == len(steps) - 1 else None
+        self.head_parts = steps[:split] if split == len(steps) - 1 and not dropout else None
 
     def match_and_rewrite(self, target: Operation, rewriter: PatternRewriter) -> bool:
         producers, head_parts = self.producers, self.head_parts
@@ -356,8 +396,8 @@ def all_matches(dag: OpPattern, target: Operation) -> Iterator[Match]:
 # -- refusals -------------------------------------------------------------------------------------
 def find_refusals(ops: Iterable[Operation], enabled: set) -> dict[Operation, list[tuple[str, str]]]:
     """For each head op, the fusions it could take but may not: [(pattern, reasons)] in program order."""
-    relaxed = [(steps, split, build_dag(steps, split, one_use=False))
-               for steps in CHAINS for split in range(len(steps))]
+    relaxed = [(steps, split, build_dag(steps, split, one_use=False, dropout=d))
+               for steps, split, d in _variants(CHAINS)]
     best: dict[tuple[Operation, Operation], tuple[int, str, str]] = {}
     order: list[tuple[Operation, Operation]] = []
     roots = {n for names in _STEP_OPS.values() for n in names}
@@ -384,6 +424,15 @@ def find_refusals(ops: Iterable[Operation], enabled: set) -> dict[Operation, lis
         _, name, why = best[key]
         out.setdefault(key[0], []).append((name, why))
     return out
+
+
+def _variants(chains: Iterable[tuple[str, ...]]) -> Iterator[tuple[tuple[str, ...], int, bool]]:
+    """(steps, split, with a dropout before the add) for every way a head can absorb a chain's rest."""
+    for steps in chains:
+        for split in range(len(steps)):
+            yield steps, split, False
+            if "add" in steps[split:]:
+                yield steps, split, True
 
 
 def _step_of(o: Operation) -> str:
@@ -442,8 +491,8 @@ class Fuse(Pass):
                             "functional-to-module first: builtin.module(func.func(functional-to-module, fuse))", left)
         counts: dict[str, int] = {}
         chains = {steps for _, steps in enabled}
-        pats = [FusionPattern(steps, split, enabled, counts) for steps in CHAINS if steps in chains
-                for split in range(len(steps))]
+        pats = [FusionPattern(steps, split, enabled, counts, d) for steps, split, d in _variants(CHAINS)
+                if steps in chains]
         # Not reaching a fixpoint leaves valid IR with fewer fusions; the driver warns, as canonicalize does.
         apply_patterns_greedily(target, pats, max_iterations=self.max_iterations, fold=False, erase_dead=False)
         self.statistics["fusion rewrites"] += sum(counts.values())

@@ -343,7 +343,7 @@ def _training_flag(b: _Builder, a: dict) -> Any:
 
 def _conv_opts(a: dict) -> dict:
     return {k: a.get(k) for k in ("stride", "padding", "dilation", "groups", "output_padding", "activation",
-                                  "bn_eps", "bn_momentum", "bn_sync")}
+                                  "bn_eps", "bn_momentum", "bn_sync", "dropout")}
 
 
 def _weighted(kind: str):
@@ -354,6 +354,8 @@ def _weighted(kind: str):
             training = False if op.bn_mean is None else a["bn_training"] if a.get("bn_training") is not None \
                 else b.training()
             extra = {"weight_quant": b.graph.get_attr(wq)} if wq is not None else {}
+            if a.get("dropout"):  # a fused dropout follows the module's mode, as the nn.Dropout it was did
+                extra["dropout_training"] = b.training()
             return b.call(fns.fused, kind, v(op.input), v(op.weight), v(op.bias), v(op.bn_weight), v(op.bn_bias),
                           v(op.bn_mean), v(op.bn_var), v(op.bn_num_batches_tracked), v(op.residual), training,
                           _conv_opts(a), **extra)

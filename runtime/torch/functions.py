@@ -124,8 +124,8 @@ def _channel_shape(y: Tensor) -> list[int]:
 def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: Tensor | None,
           bn_bias: Tensor | None, bn_mean: Tensor | None, bn_var: Tensor | None,
           bn_num_batches_tracked: Tensor | None, residual: Tensor | None, training: bool, options: dict,
-          weight_quant: Callable[[Tensor], Tensor] | None = None) -> Tensor:
-    """hl's fused conv/conv-transpose/linear: op -> batch norm -> + residual -> relu/relu6, all in float.
+          weight_quant: Callable[[Tensor], Tensor] | None = None, dropout_training: bool = False) -> Tensor:
+    """hl's fused conv/conv-transpose/linear: op -> batch norm -> dropout -> + residual -> relu/relu6, all in float.
 
     Inference folds the batch norm into the weight and bias exactly (fold_batch_norm),
     which is what a deployed fused op computes. Training simulates that folding the way
@@ -135,6 +135,9 @@ def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: 
     the running statistics as nn.BatchNorm does. The batch norm keeps its own
     parameters, so training updates them exactly as the unfused model would, and a
     weight fake-quant (`weight_quant`, the qat level) acts on the scaled weight the chip will hold.
+    A fused dropout (`options["dropout"]`, its rate) applies where the nn.Dropout was, on the op's branch
+    before the residual, while `dropout_training` (the module's mode): the same F.dropout call on the same
+    tensor shape, so it draws the same units from the same RNG state as the unfused model.
     """
     groups = options.get("groups") or 1
     wq = weight_quant if weight_quant is not None else identity
@@ -155,6 +158,8 @@ def fused(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, bn_weight: 
             y = y + bias.reshape(_channel_shape(y))
         y = batch_norm(y, bn_mean, bn_var, bn_weight, bn_bias, bn_num_batches_tracked, True,
                        options.get("bn_momentum"), options["bn_eps"], bool(options.get("bn_sync")))
+    if options.get("dropout"):
+        y = F.dropout(y, options["dropout"], dropout_training)
     if residual is not None:
         y = y + residual
     return activation(y, options.get("activation"))
