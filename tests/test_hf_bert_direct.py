@@ -41,9 +41,10 @@ CALIB = [
     "The night train",
     "His laptop needs more memory and a new battery soon.",
 ]
-#: VALIDATION's last hidden states vs HF fp32, flattened over the padded batch: measured 0.932 (batch 4) and 0.931
-#: (batch 6) with the default qconfig (int8 lookups and first sum; bench/minilm.py keeps those int16)
-MIN_COSINE = 0.9
+#: VALIDATION's last hidden states vs HF fp32, flattened over the padded batch: measured 0.9845 (batch 4) and 0.9842
+#: (batch 6) with the default qconfig (int8 lookups and first sum; bench/minilm.py keeps those int16); 0.932 / 0.931
+#: before fuse absorbed the eval-mode dropout between each dense and its residual add (tests/test_fuse_dropout.py)
+MIN_COSINE = 0.97
 
 
 class LastHidden(nn.Module):
