@@ -1,6 +1,5 @@
 """lower-bpu's check of reshapes against the batch: a reshape whose traced shape the runtimes would resize at
-another batch in a dimension torch does not is marked so the runtimes refuse that batch (found in session 10's
-review of issue 15).
+another batch in a dimension torch does not is marked so the runtimes refuse that batch.
 
 A bpu program runs at any batch by following the batch through its static shapes (irq/batch_axis.py): after a
 reshape, the dimension that holds the traced batch as the middle factor of a row-major block is resized. Static
