@@ -15,6 +15,7 @@ two variants would overwrite each other's cache entries.
 
 from __future__ import annotations
 
+import os
 import threading
 import types as pytypes
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from . import thread_layer
+
 #: A call runs in parallel only when its largest array argument has at least this many elements:
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
 #: saves more than the ~110 us launch.
 PARALLEL_MIN_ELEMENTS = 1 << 17
+#: The threshold when a launch costs microseconds (OpenMP's spinning workers, `thread_layer`): a split
+#: of 2^14 elements (16-80 us of serial work) repays a 2-3 us launch; a GEMM's 2^14 means 6.5M MACs.
+CHEAP_PARALLEL_MIN_ELEMENTS = 1 << 14
 #: The same threshold for `RowKernel`s that only move bytes (the convs' padded copies, about 0.04 ns per
 #: byte): handing a range to the pool costs tens of microseconds, so the 56x56x64 NCHW input's copy into
 #: its padded buffer took 26 us split over 2 threads against 8 us on one (2026-12-01, load 20; its 200 KB
@@ -56,7 +62,11 @@ class Kernel:
 
     def pick(self, elements: int):
         """The dispatcher for a call touching about `elements` array elements, under the current thread count."""
-        if elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+        if elements < CHEAP_PARALLEL_MIN_ELEMENTS or numba.get_num_threads() < 2:
+            return self.serial
+        if thread_layer.forked_after_parallel():
+            return self.serial
+        if elements >= PARALLEL_MIN_ELEMENTS or thread_layer.cheap_launch():
             return self.parallel
         return self.serial
 
@@ -124,12 +134,17 @@ class RowKernel:
 
 
 _POOL: list = []
+_POOL_PID = [os.getpid()]
 _POOL_LOCK = threading.Lock()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
     """The shared worker pool, grown to `workers` threads on demand (daemon threads of the executor)."""
     with _POOL_LOCK:
+        if _POOL and _POOL_PID[0] != os.getpid():
+            # a forked child: the parent's pool threads do not exist here, work submitted to it never runs
+            _POOL.clear()
+        _POOL_PID[0] = os.getpid()
         if not _POOL or _POOL[0]._max_workers < workers:
             if _POOL:
                 _POOL[0].shutdown(wait=False)

@@ -1,0 +1,143 @@
+"""The numba runtime at two threads: the parallel GEMM's parts are balanced and exact, and a forked child
+(a DataLoader worker) runs a program its parent ran in parallel, with the parent's outputs.
+
+Oracles: the reference runtime, bit for bit, and the parent process's own outputs."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+from irq.runtime import numba as rn
+from irq.runtime import reference
+from irq.runtime.numba.kernels import launch, vnni
+from support.bpu_text import ProgramText
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba runs one thread here")
+
+
+def _busiest_part(blocks: int, images: int, workers: int) -> int:
+    """Row blocks of the busiest of `workers` parts, computed by walking the chunks as the kernel deals them."""
+    cb = vnni._chunk_blocks.py_func(blocks, images, workers)
+    chunks = -(-blocks // cb)
+    total = images * chunks
+    per = -(-total // workers)
+    loads = [0] * workers
+    for q in range(total):
+        loads[q // per] += min(blocks, (q % chunks + 1) * cb) - (q % chunks) * cb
+    assert sum(loads) == blocks * images  # every block dealt once
+    return max(loads)
+
+
+@pytest.mark.parametrize("blocks, images, workers", [(22, 1, 2), (17, 3, 2), (523, 1, 2), (3, 1, 2), (22, 8, 3),
+                                                     (1, 1, 2), (100, 1, 7)])
+def test_parallel_gemm_parts_get_an_even_share_of_row_blocks(blocks, images, workers):
+    # 128 rows = 22 blocks of 6: whole chunks of 8 blocks gave one of 2 parts 16 blocks and the other 6
+    even = -(-blocks * images // workers)
+    assert _busiest_part(blocks, images, workers) <= max(even * 11 // 10, 1)
+    assert vnni._chunk_blocks.py_func(blocks, images, 1) == vnni.CHUNK_BLOCKS
+
+
+def _linear_program(rows: int, k: int, n: int):
+    rng = np.random.default_rng(rows)
+    p = ProgramText([("x", (rows, k), "i8")])
+    p.const("w", rng.integers(-127, 128, size=(n, k)), "i8")
+    p.const("b", rng.integers(-5000, 5000, size=n), "i32")
+    p.op("acc", "bpu.linear", ["x", "w", "b"], ((rows, n), "i32"), keywords={2: "bias"})
+    p.op("y", "bpu.requantize", ["acc"], ((rows, n), "i8"),
+         {"multiplier": ("array", rng.integers(2**30, 2**31, size=n)), "shift": ("array", [39] * n), "axis": -1})
+    return p.module(["y"])
+
+
+@two_threads
+@pytest.mark.parametrize("rows", [128, 133, 7])
+def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
+    # 128 x 768 x 256 is 25M MACs: on OpenMP the parallel twin at 2 threads, with chunks shorter than 8
+    # blocks for an even split (the in-register path); 7 rows stay serial
+    prog = _linear_program(rows, 768, 256)
+    x = np.random.default_rng(rows + 1).integers(-128, 128, size=(rows, 768)).astype(np.int8)
+    parallel_calls = []
+    real = vnni.gemm_epilogue.parallel
+
+    def counted(*args):
+        parallel_calls.append(args[-3])  # workers
+        return real(*args)
+
+    monkeypatch.setattr(vnni.gemm_epilogue, "parallel", counted)
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        got = rn.compile(prog)(x)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(got, reference.run(prog, x)[0])
+    if launch.thread_layer.cheap_launch():
+        assert parallel_calls == ([2] if rows >= 128 else [])
+
+
+FORK_SCRIPT = textwrap.dedent("""
+    import json, os, sys, time
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from support.bpu_text import ProgramText
+    from irq.runtime import numba as rn
+    from irq.runtime.numba.kernels import launch, thread_layer
+
+    rng = np.random.default_rng(0)
+    p = ProgramText([("x", (1, 3, 224, 224), "f32")])
+    p.op("q", "bpu.quantize", ["x"], ((1, 3, 224, 224), "i8"), {"scale": 0.05})
+    p.const("w", rng.integers(-127, 128, size=(64, 3, 3, 3)), "i8")
+    p.op("a", "bpu.conv2d", ["q", "w"], ((1, 64, 224, 224), "i32"),
+         {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1})
+    p.op("y", "bpu.requantize", ["a"], ((1, 64, 224, 224), "i8"),
+         {"multiplier": ("array", [2**30]), "shift": ("array", [38])})
+    f = rn.compile(p.module(["y"]))
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    parent = f(x)
+    layer = thread_layer.activate()
+    report = {"layer": layer, "spin_left_set": "GOMP_SPINCOUNT" in os.environ,
+              "parallel_used": bool(launch._POOL)}
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child runs the same program: serial twins, a new Python pool
+        os.close(r)
+        ok = bool(np.array_equal(f(x), parent))
+        os.write(w, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        status = "timeout"
+    report["child"] = os.read(r, 1).decode() if status != "timeout" else "timeout"
+    report["status"] = status
+    print(json.dumps(report))
+""")
+
+
+@two_threads
+def test_a_forked_child_runs_the_program_its_parent_ran_on_two_threads(tmp_path):
+    # the parent's parallel run starts the OpenMP layer and the Python row pool; GNU OpenMP terminates a
+    # forked child that opens a parallel region, and the parent's pool threads do not exist in the child
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    env.pop("GOMP_SPINCOUNT", None)
+    env.pop("OMP_WAIT_POLICY", None)
+    proc = subprocess.run([sys.executable, "-c", FORK_SCRIPT, os.path.join(ROOT, "tests")], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["parallel_used"], report  # the parent did split work over the pool
+    assert report["child"] == "1" and report["status"] == 0, (report, proc.stderr[-3000:])
+    # the bounded spin is set only while libgomp loads: torch's OpenMP and the user's children never see it
+    assert not report["spin_left_set"]
