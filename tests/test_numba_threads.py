@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from irq.runtime import numba as rn
 from irq.runtime import reference
-from irq.runtime.numba.kernels import launch, vnni
+from irq.runtime.numba.kernels import vnni
 from support.bpu_text import ProgramText
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,9 +57,9 @@ def _linear_program(rows: int, k: int, n: int):
 @two_threads
 @pytest.mark.parametrize("rows", [128, 133, 7])
 def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
-    # 128 x 768 x 256 is 25M MACs: on OpenMP the parallel twin at 2 threads, with chunks shorter than 8
-    # blocks for an even split (the in-register path); 7 rows stay serial
-    prog = _linear_program(rows, 768, 256)
+    # 128 x 768 x 768 is 75M MACs: the parallel twin at 2 threads, with chunks shorter than 8 blocks for an
+    # even split (the in-register path); 7 rows stay serial
+    prog = _linear_program(rows, 768, 768)
     x = np.random.default_rng(rows + 1).integers(-128, 128, size=(rows, 768)).astype(np.int8)
     parallel_calls = []
     real = vnni.gemm_epilogue.parallel
@@ -76,8 +76,7 @@ def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(got, reference.run(prog, x)[0])
-    if launch.thread_layer.cheap_launch():
-        assert parallel_calls == ([2] if rows >= 128 else [])
+    assert parallel_calls == ([2] if rows >= 128 else [])
 
 
 FORK_SCRIPT = textwrap.dedent("""

@@ -2,7 +2,9 @@
 
 Measured on the 2-core benchmark box (load 1-6): calling a `parallel=True` Numba function costs
 about 110 us on the workqueue threading layer even with one thread (the caller hands the work to a
-worker thread and sleeps until it is done), against 0.14 us for a plain `njit` function. The digits
+worker thread and sleeps until it is done), against 0.14 us for a plain `njit` function. On the
+OpenMP layer, the default since (`thread_layer`), it costs 1.5-2.7 us while the workers still spin
+and 53-72 us once they sleep. The digits
 CNN's 20 ops on 8x8 images spent most of their 60 us per op there, and MobileNetV2 makes a few
 hundred kernel calls per image. So every kernel is compiled twice from the same Python function:
 `parallel=True` and serial (`prange` runs as `range`), and each call takes the serial twin unless
@@ -29,9 +31,10 @@ from . import thread_layer
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
 #: saves more than the ~110 us launch.
 PARALLEL_MIN_ELEMENTS = 1 << 17
-#: The threshold when a launch costs microseconds (OpenMP's spinning workers, `thread_layer`): a split
-#: of 2^14 elements (16-80 us of serial work) repays a 2-3 us launch; a GEMM's 2^14 means 6.5M MACs.
-CHEAP_PARALLEL_MIN_ELEMENTS = 1 << 14
+#: The same threshold on OpenMP, whose launch costs microseconds (`thread_layer`): lowering it to 2^14
+#: made MobileNetV2's batch-1 run take the parallel twins of a dozen kernels, and the cold first call at
+#: 2 threads compile them: 16.6 -> 36.6 s CPU (each parallel wrapper costs seconds), for no batch-1 gain
+#: the noise of this box could show (4.7-5.9 ms either way).
 #: The same threshold for `RowKernel`s that only move bytes (the convs' padded copies, about 0.04 ns per
 #: byte): handing a range to the pool costs tens of microseconds, so the 56x56x64 NCHW input's copy into
 #: its padded buffer took 26 us split over 2 threads against 8 us on one (2026-12-01, load 20; its 200 KB
@@ -62,13 +65,11 @@ class Kernel:
 
     def pick(self, elements: int):
         """The dispatcher for a call touching about `elements` array elements, under the current thread count."""
-        if elements < CHEAP_PARALLEL_MIN_ELEMENTS or numba.get_num_threads() < 2:
+        if elements < PARALLEL_MIN_ELEMENTS or numba.get_num_threads() < 2:
             return self.serial
-        if thread_layer.forked_after_parallel():
+        if thread_layer.forked_after_parallel():  # GNU OpenMP cannot run a parallel region in a forked child
             return self.serial
-        if elements >= PARALLEL_MIN_ELEMENTS or thread_layer.cheap_launch():
-            return self.parallel
-        return self.serial
+        return self.parallel
 
     def pick_split(self, elements: int) -> tuple:
         """(dispatcher, workers): `pick`, and the number of parts a kernel taking a `workers` argument

@@ -66,11 +66,6 @@ def activate() -> str:
         return _layer[0]
 
 
-def cheap_launch() -> bool:
-    """True when a parallel call costs microseconds (a spinning pool), not a worker's wake-up."""
-    return activate() in ("omp", "tbb")
-
-
 def forked_after_parallel() -> bool:
     """True in a child forked from a process that had started the threading layer (see module doc)."""
     return _forked[0]

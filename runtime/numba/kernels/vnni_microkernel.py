@@ -27,11 +27,12 @@ _V16 = ir.VectorType(_I32, 16)
 _FLIP4 = ir.Constant(_I32, -0x7F7F7F80)  # 0x80808080: the top bit of each of the 4 broadcast bytes
 
 
-def _microkernel(mr: int, nv: int, requantize: bool = False):
+def _microkernel(mr: int, nv: int, requantize: bool = False, dual: bool = False):
     """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc)``.
 
     With `requantize` it is ``mk(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi,
-    has_res, res_delta, last_lanes)`` and writes int8 codes instead of int32 sums. A row r then starts at the
+    has_res, res_delta, last_lanes, out_size)`` and writes int8 codes (a `dual` kernel int16 codes when
+    `out_size` is 2, `col` in bytes) instead of int32 sums. A row r then starts at the
     int64 address ``a_rows[r]`` (`lda` is unused): a stride-1 3x3 conv's output pixels are not evenly spaced
     in its padded input (each image row skips ``wp - ow`` pixels), and computing the skipped ones as rows
     and dropping them cost 3.4% of the 56x56 conv's GEMM. ``c[r, j] = clamp((acc *
@@ -47,7 +48,15 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
     ``a_addr + taps[t]`` (byte offsets, int64) with row stride `lda` bytes, and B_t is the t-th
     ``k4`` slice of one packed panel (consecutive in memory). `c_addr` is int32 with row stride `ldc`
     elements. The accumulators live in allocas that LLVM's SROA promotes to registers.
+
+    With `dual` (requantize only) the A operand is an int16 activation's two byte planes (vnni.py's
+    module doc): row r's hi plane at ``a_rows[r]``, its lo plane `lda` bytes further (the planes'
+    distance: `lda` is otherwise unused here), both multiplied by the same B vectors into two sets of
+    accumulators, joined in int64 as ``256 * C_hi + C_lo`` before the requantize. Two planes of 24
+    registers do not fit, so dual kernels take 3 rows (3 x 4 x 2 = 24 zmm accumulators): each B vector
+    still feeds 6 `vpdpbusd` per load, as in the 6-row kernel.
     """
+    assert not dual or requantize
 
     def codegen(context, builder, signature, args):
         a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc = args[:8]
@@ -61,6 +70,7 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
         taps = builder.inttoptr(taps_addr, i64.as_pointer())
         zero = ir.Constant(_V16, None)
         accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)]
+        accs_lo = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)] for _ in range(mr)] if dual else []
         step = ir.Constant(i64, nv * 64)
         with cgutils.for_range(builder, ntaps) as tap_loop:
             t = tap_loop.index
@@ -78,15 +88,24 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
                 b_vecs = [builder.load(builder.bitcast(builder.gep(b_k, [ir.Constant(i64, v * 64)]),
                                                        _V16.as_pointer()), align=1) for v in range(nv)]
                 k_off = builder.mul(kk, ir.Constant(i64, 4))
-                for r in range(mr):
-                    a4 = builder.load(builder.bitcast(builder.gep(rows[r], [k_off]), _I32.as_pointer()), align=1)
+
+                def broadcast(row):
+                    a4 = builder.load(builder.bitcast(builder.gep(row, [k_off]), _I32.as_pointer()), align=1)
                     a4 = builder.xor(a4, _FLIP4)
                     one = builder.insert_element(ir.Constant(_V16, ir.Undefined), a4, ir.Constant(_I32, 0))
-                    splat = builder.shuffle_vector(one, ir.Constant(_V16, ir.Undefined), ir.Constant(_V16, None))
+                    return builder.shuffle_vector(one, ir.Constant(_V16, ir.Undefined), ir.Constant(_V16, None))
+
+                for r in range(mr):
+                    splat = broadcast(rows[r])
                     for v in range(nv):
                         builder.store(builder.call(dot, [builder.load(accs[r][v]), splat, b_vecs[v]]), accs[r][v])
+                    if dual:
+                        splat = broadcast(builder.gep(rows[r], [lda]))
+                        for v in range(nv):
+                            builder.store(builder.call(dot, [builder.load(accs_lo[r][v]), splat, b_vecs[v]]),
+                                          accs_lo[r][v])
         if requantize:
-            _store_codes(builder, accs, args[8:], c_addr, ldc, mr, nv)  # c_addr, ldc: rows_addr, col
+            _store_codes(builder, accs, accs_lo, args[8:], c_addr, ldc, mr, nv)  # c_addr, ldc: rows_addr, col
             return context.get_dummy_value()
         for r in range(mr):
             for v in range(nv):
@@ -98,10 +117,10 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
     if requantize:
         @intrinsic
         def mkq(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, k4, c_addr, ldc, q_addr, lo, hi, has_res,
-                res_delta, last_lanes):
+                res_delta, last_lanes, out_size):
             return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp,
                               types.uintp, types.intp, types.uintp, types.int64, types.int64, types.int64,
-                              types.int64, types.int64), codegen
+                              types.int64, types.int64, types.int64), codegen
 
         return mkq
 
@@ -114,23 +133,26 @@ def _microkernel(mr: int, nv: int, requantize: bool = False):
 
 
 _I64 = ir.IntType(64)
+_I16 = ir.IntType(16)
 _V16Q = ir.VectorType(_I64, 16)
 _V16B = ir.VectorType(_I8, 16)
+_V16W = ir.VectorType(_I16, 16)
 
 
-def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> None:
+def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: int) -> None:
     """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
 
     Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
     offset by bm (and by ``res * Mr`` when `has_res`: the residual's codes, sign-extended), shifted per
     lane, clamped and narrowed; the tile never goes through memory. Row r is stored at ``rows[r] + col``,
-    the last vector through a lane mask of `last_lanes`.
+    the last vector through a lane mask of `last_lanes`. With `accs_lo` (a dual kernel) the int64 sum
+    is ``256 * hi + lo`` of the two planes' accumulators.
     The steps are `requantize.half_up_folded`'s with ``bm + res * Mr`` as its constant, lane by lane (that
     function is the definition every Numba route calls; LLVM IR cannot call it on vectors, and the tests
     hold both to the same int64 oracle). int64 adds wrap alike in any order, so the bits equal the tile
     epilogue's `_requantize_row_res`.
     """
-    q_addr, lo, hi, has_res, res_delta, last_lanes = q_args
+    q_addr, lo, hi, has_res, res_delta, last_lanes, out_size = q_args
     q_base = builder.inttoptr(q_addr, _I64.as_pointer())
     rows = builder.inttoptr(rows_addr, _I64.as_pointer())
     i1 = ir.IntType(1)
@@ -138,6 +160,9 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
     store_fn = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(ir.VoidType(), [_V16B, _V16B.as_pointer(), _I32, v16i1]),
         "llvm.masked.store.v16i8.p0")
+    store16_fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [_V16W, _V16W.as_pointer(), _I32, v16i1]),
+        "llvm.masked.store.v16i16.p0")
     load_fn = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(_V16B, [_V16B.as_pointer(), _I32, v16i1, _V16B]),
         "llvm.masked.load.v16i8.p0")
@@ -157,12 +182,25 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
         one = builder.insert_element(ir.Constant(_V16B, ir.Undefined), builder.trunc(x, _I8), ir.Constant(_I32, 0))
         return builder.shuffle_vector(one, ir.Constant(_V16B, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
 
+    def splat_word(x):
+        x = builder.select(builder.icmp_signed("<", x, ir.Constant(_I64, -32768)), ir.Constant(_I64, -32768), x)
+        x = builder.select(builder.icmp_signed(">", x, ir.Constant(_I64, 32767)), ir.Constant(_I64, 32767), x)
+        one = builder.insert_element(ir.Constant(_V16W, ir.Undefined), builder.trunc(x, _I16), ir.Constant(_I32, 0))
+        return builder.shuffle_vector(one, ir.Constant(_V16W, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
+
     lo_b, hi_b = splat_byte(lo), splat_byte(hi)
     min8, max8 = ir.Constant(_V16Q, [-128] * 16), ir.Constant(_V16Q, [127] * 16)
+    min16, max16 = ir.Constant(_V16Q, [-32768] * 16), ir.Constant(_V16Q, [32767] * 16)
     lanes = ir.Constant(_V16Q, list(range(16)))
     mask = builder.icmp_signed("<", lanes, splat(last_lanes))  # the last vector's valid lanes
     full = ir.Constant(v16i1, [1] * 16)
-    sums = [[builder.load(accs[r][v]) for v in range(nv)] for r in range(mr)]
+    def wide_sum(r: int, v: int):
+        # widened where used: 24 int64 vectors made up front would not fit the registers
+        hi_sum = builder.sext(builder.load(accs[r][v]), _V16Q)
+        if not accs_lo:
+            return hi_sum
+        return builder.add(builder.shl(hi_sum, ir.Constant(_V16Q, [8] * 16)),
+                           builder.sext(builder.load(accs_lo[r][v]), _V16Q))
     outs = [builder.add(builder.load(builder.gep(rows, [ir.Constant(_I64, r)])), col) for r in range(mr)]
 
     def store_rows(with_res: bool) -> None:
@@ -172,7 +210,7 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
             for v in range(nv):
                 lane_mask = mask if v == nv - 1 else full
                 # the constants are loaded where used (the stores may alias them, so they stay memory operands)
-                p = builder.add(builder.mul(builder.sext(sums[r][v], _V16Q), vec(0, v)), vec(1, v))
+                p = builder.add(builder.mul(wide_sum(r, v), vec(0, v)), vec(1, v))
                 if with_res:
                     res_ptr = builder.inttoptr(builder.add(builder.add(outs[r], res_delta), ir.Constant(_I64, v * 16)),
                                                _V16B.as_pointer())
@@ -189,6 +227,31 @@ def _store_codes(builder, accs, q_args, rows_addr, col, mr: int, nv: int) -> Non
                 c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 16)), _V16B.as_pointer())
                 builder.call(store_fn, [c, c_ptr, ir.Constant(_I32, 1), lane_mask])
 
+    def store_words() -> None:
+        # int16 codes (no residual): saturate to int16 as it narrows (`vpmovsqw`), clamp in word lanes
+        lo_w, hi_w = splat_word(lo), splat_word(hi)
+        for r in range(mr):
+            for v in range(nv):
+                lane_mask = mask if v == nv - 1 else full
+                p = builder.add(builder.mul(wide_sum(r, v), vec(0, v)), vec(1, v))
+                q = builder.ashr(p, vec(2, v))
+                q = builder.select(builder.icmp_signed("<", q, min16), min16, q)
+                q = builder.select(builder.icmp_signed(">", q, max16), max16, q)
+                c = builder.trunc(q, _V16W)
+                c = builder.select(builder.icmp_signed("<", c, lo_w), lo_w, c)
+                c = builder.select(builder.icmp_signed(">", c, hi_w), hi_w, c)
+                c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 32)), _V16W.as_pointer())
+                builder.call(store16_fn, [c, c_ptr, ir.Constant(_I32, 2), lane_mask])
+
+    if accs_lo:
+        # a dual kernel (an int16 input): int8 or int16 codes, no residual (`vnni._fused_ok`)
+        with builder.if_else(builder.icmp_signed("==", out_size, ir.Constant(_I64, 2))) as (wide, narrow):
+            with wide:
+                store_words()
+            with narrow:
+                store_rows(False)
+        return
+    # int8 inputs: int8 codes only; an int16 output copy here cost every cold start for a rare case
     with builder.if_else(builder.icmp_unsigned("!=", has_res, ir.Constant(_I64, 0))) as (then, otherwise):
         with then:
             store_rows(True)
@@ -201,6 +264,9 @@ microkernel = _microkernel
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
 _mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
+#: Rows per call of the dual (int16 input) micro-kernels: two calls make an MR-row block.
+DUAL_MR = 3
+_mkqd3_1, _mkqd3_2, _mkqd3_4 = (_microkernel(DUAL_MR, nv, True, True) for nv in (1, 2, 4))
 #: Rows per call of the tail micro-kernel (`_pair_codes`).
 TAIL_MR = 2
 _mkq2_4 = _microkernel(TAIL_MR, 4, True)
@@ -208,28 +274,45 @@ _mkq2_4 = _microkernel(TAIL_MR, 4, True)
 
 @numba.njit(cache=True)
 def _panel_codes(nv, a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res,
-                 res_delta, last_lanes):
+                 res_delta, last_lanes, out_size, lo_delta):
     """`_panel` of MR rows read from ``a_rows[r]`` with the requantize (and residual) in registers, writing int8
-    codes to ``rows[r] + col``.
+    (or int16) codes to ``rows[r] + col``.
 
     Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
     compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
-    costs seconds of cold compile, so the residual and the lane mask are run-time arguments, not variants.
+    costs seconds of cold compile, so the residual, the output width and the lane mask are run-time
+    arguments, not variants. A non-zero `lo_delta` is an int16 activation's lo plane distance: the
+    block runs as two DUAL_MR-row dual calls.
     """
+    if lo_delta != 0:
+        half = DUAL_MR * 8  # the second call's rows: DUAL_MR int64 addresses further in both tables
+        for h in range(2):
+            a_h = a_rows_addr + h * half
+            r_h = rows_addr + h * half
+            if nv == 4:
+                _mkqd3_4(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, 0, 0, last_lanes,
+                         out_size)
+            elif nv == 2:
+                _mkqd3_2(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, 0, 0, last_lanes,
+                         out_size)
+            else:
+                _mkqd3_1(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, 0, 0, last_lanes,
+                         out_size)
+        return
     if nv == 4:
         _mkq6_4(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
-                last_lanes)
+                last_lanes, out_size)
     elif nv == 2:
         _mkq6_2(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
-                last_lanes)
+                last_lanes, out_size)
     else:
         _mkq6_1(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
-                last_lanes)
+                last_lanes, out_size)
 
 
 @numba.njit(cache=True)
 def _pair_codes(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
-                last_lanes):
+                last_lanes, out_size):
     """`_panel_codes` of TAIL_MR rows and 4 vectors: an image's last pixels (fewer than MR) two at a time.
 
     Why: one row per call loads the whole B panel for 4 `vpdpbusd` per k-step, so a K = 768 panel streamed
@@ -238,7 +321,7 @@ def _pair_codes(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, 
     int32 tile. Only the full 4-vector panel: each variant costs seconds of cold compile.
     """
     _mkq2_4(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
-            last_lanes)
+            last_lanes, out_size)
 
 
 @numba.njit(cache=True)
