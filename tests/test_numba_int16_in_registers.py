@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from irq.runtime.numba.kernels import vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.linear import LinearPlan
+from support.int_oracle import conv2d_nhwc
 
 RANGES = {np.int8: (-128, 127), np.int16: (-32768, 32767)}
 
@@ -22,22 +23,6 @@ def _draw(rng, shape, dtype, extreme):
     if extreme:
         return rng.choice(np.array([lo, hi]), size=shape).astype(dtype)
     return rng.integers(lo, hi + 1, size=shape).astype(dtype)
-
-
-def _conv_int64(x_nhwc, w_oihw, stride, padding, dilation):
-    """Direct int64 convolution (NHWC in, NHWC out, one group)."""
-    n, h, wd, c = x_nhwc.shape
-    o, _, kh, kw = w_oihw.shape
-    (sh, sw), (pt, pl, pb, pr), (dh, dw) = stride, padding, dilation
-    xp = np.pad(x_nhwc.astype(np.int64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    out = np.zeros((n, oh, ow, o), np.int64)
-    for ky in range(kh):
-        for kx in range(kw):
-            patch = xp[:, ky * dh:ky * dh + sh * (oh - 1) + 1:sh, kx * dw:kx * dw + sw * (ow - 1) + 1:sw, :]
-            out += patch @ w_oihw[:, :, ky, kx].astype(np.int64).T
-    return out
 
 
 def _requantize_oracle(rng, acc, out_dtype, relu):
@@ -74,7 +59,7 @@ def test_int16_conv_requantized_in_registers_matches_int64(n, c, h, w, o, k, s, 
     # int8 input for int8 codes (its int16 codes take the tile: checked here all the same)
     dual = x_dtype == np.int16
     assert vnni._fused_ok(dual, False, 0, 0, plan.acc_lo, plan.acc_hi, size, o) == (dual or size == 1)
-    acc = _conv_int64(x, wt, (s, s), pad, (1, 1)) + bias
+    acc = conv2d_nhwc(x, wt, (s, s), pad, (1, 1)) + bias
     mult, shift, lo, hi, want = _requantize_oracle(rng, acc, out_dtype, relu)
     out = np.full(plan.out_shape, 99, out_dtype)
     assert plan.requantize(x, out, mult, shift, 0, lo, hi) == 0

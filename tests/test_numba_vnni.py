@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from irq.runtime.numba.kernels import launch, vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
+from support.int_oracle import conv2d_nhwc
 
 pytestmark = pytest.mark.skipif(not vnni.available(), reason="no AVX-512 VNNI on this CPU")
 
@@ -240,22 +241,6 @@ def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
     np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64))
 
 
-def _conv_int64(x_nhwc, w_oihw, stride, padding, dilation):
-    """Direct int64 convolution (NHWC in, NHWC out, one group): the oracle of the strided direct route."""
-    n, h, wd, c = x_nhwc.shape
-    o, _, kh, kw = w_oihw.shape
-    (sh, sw), (pt, pl, pb, pr), (dh, dw) = stride, padding, dilation
-    xp = np.pad(x_nhwc.astype(np.int64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    out = np.zeros((n, oh, ow, o), np.int64)
-    for ky in range(kh):
-        for kx in range(kw):
-            patch = xp[:, ky * dh:ky * dh + sh * (oh - 1) + 1:sh, kx * dw:kx * dw + sw * (ow - 1) + 1:sw, :]
-            out += patch @ w_oihw[:, :, ky, kx].astype(np.int64).T
-    return out
-
-
 @given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(3, 13), w=st.integers(3, 13), o=st.integers(2, 40),
        k=st.sampled_from([1, 2, 3]), s=st.integers(2, 3), pad=st.tuples(*[st.integers(0, 2)] * 4),
        dil=st.integers(1, 2), dtype=st.sampled_from([np.int8, np.int16]), residual=st.booleans(),
@@ -275,7 +260,7 @@ def test_strided_direct_conv_one_call_per_image_matches_int64(n, c, h, w, o, k, 
     bias = rng.integers(-2**20, 2**20, o)
     plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, bias, (s, s), pad, (dil, dil), 1, (-2**62, 2**62))
     assert plan.route == "direct" and plan.row_images
-    acc = _conv_int64(x, wt, (s, s), pad, (dil, dil)) + bias
+    acc = conv2d_nhwc(x, wt, (s, s), pad, (dil, dil)) + bias
     raw = np.empty(plan.out_shape, np.int64)
     assert plan.raw(x, raw) == 0
     np.testing.assert_array_equal(raw, acc)
@@ -315,7 +300,7 @@ def test_fused_residual_requantize_matches_int64_unsaturated(n, c, h, w, o, k, d
     assert plan.route == "direct"
     raw = np.empty(plan.out_shape, np.int64)
     assert plan.raw(x, raw) == 0
-    np.testing.assert_array_equal(raw - plan.bias + plan.gemm.correction, _conv_int64(x, wt, (1, 1), pad, (1, 1)))
+    np.testing.assert_array_equal(raw - plan.bias + plan.gemm.correction, conv2d_nhwc(x, wt, (1, 1), pad, (1, 1)))
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     res = rng.integers(lo, hi + 1, plan.out_shape).astype(dtype)
     res_mult = rng.integers(0, 2**31, o).astype(np.int64)
@@ -357,7 +342,7 @@ def test_requantize_in_registers_matches_int64(n, c, h, w, o, k, s, d, relu6, ex
     # in registers, except a last panel of 3 vectors (33-48 columns), which takes the tile path; a last
     # vector of fewer than 16 columns (1, 8, 24, 88) stores through a lane mask
     assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1, o) == (o % 64 != 48)
-    acc = _conv_int64(x, wt, (s, s), pad, d) + bias
+    acc = conv2d_nhwc(x, wt, (s, s), pad, d) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
     shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
@@ -401,7 +386,7 @@ def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK and not plan.row_images
     assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1, o)
-    acc = _conv_int64(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
+    acc = conv2d_nhwc(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
     assert np.abs(acc).max() > 2**29
     mult = np.full(o, 2**30, np.int64)
     shift = np.full(o, 54, np.int64)
@@ -431,7 +416,7 @@ def test_conv_reading_nchw_transposes_into_its_padded_copy(n, c, h, w, o, k, pad
     plan, twin = Conv2dPlan(*args), Conv2dPlan(*args)
     assert plan.reads_nchw
     plan.take_nchw()
-    acc = _conv_int64(x, wt, (1, 1), pad, d) + bias
+    acc = conv2d_nhwc(x, wt, (1, 1), pad, d) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
     shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
@@ -514,7 +499,7 @@ def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, 
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), pad, (1, 1), groups, (-2**31, 2**31 - 1))
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
     assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1, og) == (og != 40)
-    acc = np.concatenate([_conv_int64(x[..., g * c:(g + 1) * c], wt[g * og:(g + 1) * og], (1, 1), pad, (1, 1))
+    acc = np.concatenate([conv2d_nhwc(x[..., g * c:(g + 1) * c], wt[g * og:(g + 1) * og], (1, 1), pad, (1, 1))
                           for g in range(groups)], axis=-1) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     res = draw(acc.shape).astype(np.int8) if residual else None
@@ -542,7 +527,7 @@ def test_residual_in_registers_at_the_largest_proven_k(xv, wv, rv):
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (0, 0, 0, 0), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
     assert vnni._fused_ok(False, False, 0, 1, plan.acc_lo, plan.acc_hi, 1, o)
-    acc = _conv_int64(x, wt, (1, 1), (0, 0, 0, 0), (1, 1)) + bias
+    acc = conv2d_nhwc(x, wt, (1, 1), (0, 0, 0, 0), (1, 1)) + bias
     assert np.abs(acc).max() > 2**27
     mult = np.full(o, 2**31 - 1, np.int64)
     res = np.full(plan.out_shape, rv, np.int8)
@@ -575,7 +560,7 @@ def test_in_register_codes_saturate_like_the_int64_clamp(n, h, w, o, bounds, res
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and not plan.row_images
     assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1, o)
-    acc = _conv_int64(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
+    acc = conv2d_nhwc(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     res = rng.integers(-128, 128, acc.shape).astype(np.int8) if residual else None
     res_mult = rng.integers(0, 2**31, o).astype(np.int64) if residual else None

@@ -65,6 +65,22 @@ def conv2d(x, w, b, stride, padding, dilation, groups) -> np.ndarray:
     return out
 
 
+def conv2d_nhwc(x_nhwc, w_oihw, stride, padding, dilation):
+    """Direct int64 convolution, NHWC in and out, one group (the Numba conv kernels' own layout)."""
+    n, h, wd, c = x_nhwc.shape
+    o, _, kh, kw = w_oihw.shape
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x_nhwc.astype(np.int64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, oh, ow, o), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            patch = xp[:, ky * dh:ky * dh + sh * (oh - 1) + 1:sh, kx * dw:kx * dw + sw * (ow - 1) + 1:sw, :]
+            out += patch @ w_oihw[:, :, ky, kx].astype(np.int64).T
+    return out
+
+
 def windows(h: int, k: int, s: int, p: int, d: int = 1):
     """In-image tap indices of each output position along one axis (no ceil mode)."""
     oh = (h + 2 * p - d * (k - 1) - 1) // s + 1

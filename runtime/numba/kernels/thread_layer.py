@@ -10,8 +10,12 @@ GEMMs are Numba's own.
 
 Spinning is bounded: libgomp's default spin (GOMP_SPINCOUNT 300,000 when OMP_WAIT_POLICY is unset)
 kept a core busy for more than 2 ms after every parallel call, which starves the Python pool of
-`launch.RowKernel` and a second test worker. 10,000 spins keep the workers hot across the gap between
-two kernels of one program (up to about 100-400 us here) and let the core go soon after. libgomp reads
+`launch.RowKernel` (MobileNetV2's depthwise layers at batch 8) and a second test worker. 1,000 spins
+keep the workers hot across a gap of about 20 us between two parallel calls (back-to-back GEMM
+chunks, a conv's copies) and let the core go after that. Measured at 2 threads, same session, two
+runs each (conv, matmul, MobileNetV2 batch 8, ms): 10,000 spins 0.34-0.35, 0.22-0.30, 28.8-29.0;
+1,000 spins 0.34-0.35, 0.22, 22.5-27.7; no spin 0.41-0.43, 0.23, 22.3-26.8; workqueue 0.45-0.57,
+0.32-0.50, 25.1-31.1. libgomp reads
 the variable once, when Numba first loads it (`activate`), so it is set for that moment only and
 restored: torch's own bundled OpenMP runtime is never affected. A user's OMP_WAIT_POLICY or
 GOMP_SPINCOUNT is respected.
@@ -30,7 +34,7 @@ import threading
 import numba
 
 #: Spins after a parallel region before an OpenMP worker sleeps (see module doc).
-SPIN_COUNT = "10000"
+SPIN_COUNT = "1000"
 #: Layers tried in order when the user names none (NUMBA_THREADING_LAYER; Numba wants all three named).
 #: TBB, a pool of spinning workers too, was not measured: its package is not installed here.
 PRIORITY = ["omp", "tbb", "workqueue"]

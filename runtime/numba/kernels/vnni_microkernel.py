@@ -194,6 +194,7 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
     lanes = ir.Constant(_V16Q, list(range(16)))
     mask = builder.icmp_signed("<", lanes, splat(last_lanes))  # the last vector's valid lanes
     full = ir.Constant(v16i1, [1] * 16)
+
     def wide_sum(r: int, v: int):
         # widened where used: 24 int64 vectors made up front would not fit the registers
         hi_sum = builder.sext(builder.load(accs[r][v]), _V16Q)
@@ -203,9 +204,12 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
                            builder.sext(builder.load(accs_lo[r][v]), _V16Q))
     outs = [builder.add(builder.load(builder.gep(rows, [ir.Constant(_I64, r)])), col) for r in range(mr)]
 
-    def store_rows(with_res: bool) -> None:
+    def store_rows(with_res: bool, words: bool = False) -> None:
         # straight-line code, one copy with the residual and one without: a branch per row or vector made
         # LLVM shuffle the 24 sums between registers (15 zmm moves per row) around each join
+        code_t, store, size = (_V16W, store16_fn, 2) if words else (_V16B, store_fn, 1)
+        q_min, q_max = (min16, max16) if words else (min8, max8)
+        c_lo, c_hi = (splat_word(lo), splat_word(hi)) if words else (lo_b, hi_b)
         for r in range(mr):
             for v in range(nv):
                 lane_mask = mask if v == nv - 1 else full
@@ -216,38 +220,22 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
                                                _V16B.as_pointer())
                     codes = builder.call(load_fn, [res_ptr, ir.Constant(_I32, 1), lane_mask, ir.Constant(_V16B, None)])
                     p = builder.add(p, builder.mul(builder.sext(codes, _V16Q), vec(3, v)))
-                # saturate to int8 as it narrows (one `vpmovsqb`), then clamp to [lo, hi] in byte lanes: the
-                # same codes as clamping the int64 lanes, since [lo, hi] lies inside [-128, 127]
+                # saturate to the code type as it narrows (one `vpmovsqb` / `vpmovsqw`), then clamp to [lo, hi]
+                # in its lanes: the same codes as clamping the int64 lanes, since [lo, hi] lies inside the type
                 q = builder.ashr(p, vec(2, v))
-                q = builder.select(builder.icmp_signed("<", q, min8), min8, q)
-                q = builder.select(builder.icmp_signed(">", q, max8), max8, q)
-                c = builder.trunc(q, _V16B)
-                c = builder.select(builder.icmp_signed("<", c, lo_b), lo_b, c)
-                c = builder.select(builder.icmp_signed(">", c, hi_b), hi_b, c)
-                c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 16)), _V16B.as_pointer())
-                builder.call(store_fn, [c, c_ptr, ir.Constant(_I32, 1), lane_mask])
-
-    def store_words() -> None:
-        # int16 codes (no residual): saturate to int16 as it narrows (`vpmovsqw`), clamp in word lanes
-        lo_w, hi_w = splat_word(lo), splat_word(hi)
-        for r in range(mr):
-            for v in range(nv):
-                lane_mask = mask if v == nv - 1 else full
-                p = builder.add(builder.mul(wide_sum(r, v), vec(0, v)), vec(1, v))
-                q = builder.ashr(p, vec(2, v))
-                q = builder.select(builder.icmp_signed("<", q, min16), min16, q)
-                q = builder.select(builder.icmp_signed(">", q, max16), max16, q)
-                c = builder.trunc(q, _V16W)
-                c = builder.select(builder.icmp_signed("<", c, lo_w), lo_w, c)
-                c = builder.select(builder.icmp_signed(">", c, hi_w), hi_w, c)
-                c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 32)), _V16W.as_pointer())
-                builder.call(store16_fn, [c, c_ptr, ir.Constant(_I32, 2), lane_mask])
+                q = builder.select(builder.icmp_signed("<", q, q_min), q_min, q)
+                q = builder.select(builder.icmp_signed(">", q, q_max), q_max, q)
+                c = builder.trunc(q, code_t)
+                c = builder.select(builder.icmp_signed("<", c, c_lo), c_lo, c)
+                c = builder.select(builder.icmp_signed(">", c, c_hi), c_hi, c)
+                c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 16 * size)), code_t.as_pointer())
+                builder.call(store, [c, c_ptr, ir.Constant(_I32, size), lane_mask])
 
     if accs_lo:
         # a dual kernel (an int16 input): int8 or int16 codes, no residual (`vnni._fused_ok`)
         with builder.if_else(builder.icmp_signed("==", out_size, ir.Constant(_I64, 2))) as (wide, narrow):
             with wide:
-                store_words()
+                store_rows(False, words=True)
             with narrow:
                 store_rows(False)
         return
