@@ -2,13 +2,13 @@
 
 Measured on the 2-core benchmark box (load 1-6): calling a `parallel=True` Numba function costs
 about 110 us on the workqueue threading layer even with one thread (the caller hands the work to a
-worker thread and sleeps until it is done), against 0.14 us for a plain `njit` function. On the
-OpenMP layer, the default since (`thread_layer`), it costs 1.5-2.7 us while the workers still spin
-and 53-72 us once they sleep. The digits
-CNN's 20 ops on 8x8 images spent most of their 60 us per op there, and MobileNetV2 makes a few
-hundred kernel calls per image. So every kernel is compiled twice from the same Python function:
-`parallel=True` and serial (`prange` runs as `range`), and each call takes the serial twin unless
-more than one thread is configured *and* the call is big enough for the split to repay the launch.
+worker thread and sleeps until it is done), against 0.14 us for a plain `njit` function (OpenMP's
+layer costs 1.5-2.7 us while its workers spin, but is not used: docs/design.md, "The threading layer
+stays workqueue"). The digits CNN's 20 ops on 8x8 images spent most of their 60 us per op there,
+and MobileNetV2 makes a few hundred kernel calls per image. So every kernel is compiled twice from the
+same Python function: `parallel=True` and serial (`prange` runs as `range`), and each call takes the
+serial twin unless more than one thread is configured *and* the call is big enough for the split to
+repay the launch.
 
 The twin is a copy of the function under another qualified name (`<name>_serial`), because Numba's
 cache index keys on the function's name and bytecode, not on the `parallel` flag: under one name the
@@ -25,16 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from . import thread_layer
-
 #: A call runs in parallel only when its largest array argument has at least this many elements:
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
 #: saves more than the ~110 us launch.
 PARALLEL_MIN_ELEMENTS = 1 << 17
-#: The same threshold on OpenMP, whose launch costs microseconds (`thread_layer`): lowering it to 2^14
-#: made MobileNetV2's batch-1 run take the parallel twins of a dozen kernels, and the cold first call at
-#: 2 threads compile them: 16.6 -> 36.6 s CPU (each parallel wrapper costs seconds), for no batch-1 gain
-#: the noise of this box could show (4.7-5.9 ms either way).
 #: The same threshold for `RowKernel`s that only move bytes (the convs' padded copies, about 0.04 ns per
 #: byte): handing a range to the pool costs tens of microseconds, so the 56x56x64 NCHW input's copy into
 #: its padded buffer took 26 us split over 2 threads against 8 us on one (2026-12-01, load 20; its 200 KB
@@ -65,11 +59,9 @@ class Kernel:
 
     def pick(self, elements: int):
         """The dispatcher for a call touching about `elements` array elements, under the current thread count."""
-        if elements < PARALLEL_MIN_ELEMENTS or numba.get_num_threads() < 2:
-            return self.serial
-        if thread_layer.forked_after_parallel():  # GNU OpenMP cannot run a parallel region in a forked child
-            return self.serial
-        return self.parallel
+        if elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+            return self.parallel
+        return self.serial
 
     def pick_split(self, elements: int) -> tuple:
         """(dispatcher, workers): `pick`, and the number of parts a kernel taking a `workers` argument
