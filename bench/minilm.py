@@ -4,15 +4,17 @@ the same run, with quantization time and latency.
 
     python bench/minilm.py [--layers 6] [--sentences 32] [--reps 10]
 
-The encoder is re-expressed with the checkpoint's own modules in ops irq lowers
+Two irq rows. The first re-expresses the encoder with the checkpoint's own modules
 (tests/models/bert_encoder.py `TokenEncoder`: the 1/sqrt(d) attention scale folded into the query
-projection, the padding mask an additive -1e4 bias input): HF's BERT forward exports arange/index/
-scaled_dot_product_attention calls no march runs. The program takes token ids: the word, position and
-token-type lookups (int8 tables, one scale per row), their sum and layer norm run in it; the tokenizer
-and the mask's bias stay outside. The wrapper's fp32 output is checked against HF's before anything is
-measured. irq calibrates on other sentences than the ones measured (at another batch size: the export's
-batch is dynamic), and asserts the deployed program equals VALIDATION bit for bit. Latency is one call on
-the whole batch for the same scope on every side: token ids to hidden states.
+projection, the padding mask an additive -1e4 bias input), as irq first had to; its program takes token
+ids (the word, position and token-type lookups, int8 tables with one scale per row, their sum and layer
+norm run in it; the tokenizer and the mask's bias stay outside), and the wrapper's fp32 output is
+checked against HF's before anything is measured. The second imports HF's own BertModel as it is
+(`HFLastHidden`: token ids and the tokenizer's 0/1 mask in; HF's mask builder, embedding buffers and
+dropouts in the program) with the same owner rules in HF's names (`direct_qconfig`). irq calibrates on
+other sentences than the ones measured (at another batch size: the export's batch is dynamic), and
+asserts each deployed program equals its VALIDATION bit for bit. Latency is one call on the whole batch
+for the same scope on every side: token ids to hidden states.
 """
 
 from __future__ import annotations
@@ -114,6 +116,32 @@ def quantize_irq(model: nn.Module, calib: tuple, march: str = "nash"):
     return program, qat, time.perf_counter() - t0
 
 
+class HFLastHidden(nn.Module):
+    """HF's own BertModel as ``forward(ids, attention_mask) -> last_hidden_state``: the direct import's model
+    (HF's mask builder, embedding buffers and dropouts inside), owner names under ``m.``."""
+
+    def __init__(self, hf: nn.Module) -> None:
+        super().__init__()
+        self.m = hf
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.m(input_ids=ids, attention_mask=mask).last_hidden_state
+
+
+def direct_qconfig(march: str = "nash") -> dict:
+    """`quantize_irq`'s owner rules written with HF's owner names (docs/design.md: the direct import)."""
+    import irq
+    qconfig = {"": irq.qconfig.default_qat_8bit,
+               "m.encoder.layer.*.intermediate.intermediate_act_fn.gelu": irq.qconfig.default_calib_8bit}
+    for owner in ("m.embeddings.word_embeddings", "m.embeddings.position_embeddings",
+                  "m.embeddings.token_type_embeddings", "m.embeddings.add"):
+        qconfig[owner] = irq.qconfig.default_qat_16bit
+    if march == "nash":
+        for i in (0, 1, 3, 4):
+            qconfig[f"m.encoder.layer.{i}.attention.output.LayerNorm"] = irq.qconfig.default_qat_16bit
+    return qconfig
+
+
 def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: int = 16,
             threads: tuple[int, ...] = (1,)) -> list[tuple]:
     """Rows (name, mean cosine, quantization seconds or None, {threads: Latency per batch}) for fp32, torch
@@ -156,6 +184,28 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
         raise AssertionError("deployed != VALIDATION")
     rows.append(("irq int8/int16 deployed (numba), ids in", score(mean_pool(torch.from_numpy(out), mask)), seconds,
                  lambda: run(*arrays)))
+    # HF's BertModel imported as it is (the tokenizer's ids and 0/1 mask in, HF's mask builder in the program)
+    import irq
+    from irq.workflow import prepare_calibrated
+    direct = HFLastHidden(hf).eval()
+    calib_enc = tok(CALIB_SENTENCES[:max(1, sentences - 8)], return_tensors="pt", padding="max_length",
+                    max_length=max_length, truncation=True)
+    direct_calib = (calib_enc["input_ids"], calib_enc["attention_mask"])
+    direct_in = (enc["input_ids"], mask)
+    t0 = time.perf_counter()
+    qat_d = prepare_calibrated(direct, direct_calib, [direct_calib], method="export", check_model=False,
+                               march="nash", qconfig=direct_qconfig())
+    program_d = irq.convert(qat_d, march="nash")
+    seconds_d = time.perf_counter() - t0
+    with torch.no_grad():
+        val_d = qat_d(*direct_in)
+    run_d = numba_runtime.compile(program_d)
+    arrays_d = [t.numpy() for t in direct_in]
+    out_d = np.asarray(run_d(*arrays_d))
+    if not np.array_equal(out_d, val_d.numpy()):
+        raise AssertionError("HF direct: deployed != VALIDATION")
+    rows.append(("irq deployed, HF BertModel imported", score(mean_pool(torch.from_numpy(out_d), mask)), seconds_d,
+                 lambda: run_d(*arrays_d)))
     timed = [(name, cos, sec, {}) for name, cos, sec, _ in rows]
     torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
     try:
