@@ -142,13 +142,25 @@ def direct_qconfig(march: str = "nash") -> dict:
     return qconfig
 
 
+def _deploy(program, qat: nn.Module, inputs: tuple, what: str):
+    """(numba callable, its numpy inputs, its outputs) of `program`, checked equal to VALIDATION bit for bit."""
+    from irq.runtime import numba as numba_runtime
+    with torch.no_grad():
+        val = qat(*inputs)
+    run = numba_runtime.compile(program)
+    arrays = [t.numpy() for t in inputs]
+    out = np.asarray(run(*arrays))
+    if not np.array_equal(out, val.numpy()):
+        raise AssertionError(f"{what}: deployed != VALIDATION")
+    return run, arrays, out
+
+
 def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: int = 16,
             threads: tuple[int, ...] = (1,)) -> list[tuple]:
     """Rows (name, mean cosine, quantization seconds or None, {threads: Latency per batch}) for fp32, torch
     dynamic int8 (per tensor, per channel) and irq deployed; raises if deployed != VALIDATION. Each thread
     count sets torch's and Numba's threads alike (irq's kernels otherwise used 2 beside torch's 1)."""
     import numba
-    from irq.runtime import numba as numba_runtime
     tok, hf, model = load(layers)
     enc, inputs = token_inputs(tok, SENTENCES[:sentences], max_length)
     # calibration at another batch size than the measured one: the exported batch is dynamic
@@ -175,13 +187,7 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
             dyn_enc = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {nn.Linear: qc}, dtype=torch.qint8)
             rows.append((name, cos, seconds, lambda m=dyn_enc: m(*inputs)))
     program, qat, seconds = quantize_irq(model, calib)
-    with torch.no_grad():
-        val = qat(*inputs)
-    run = numba_runtime.compile(program)
-    arrays = [t.numpy() for t in inputs]
-    out = np.asarray(run(*arrays))
-    if not np.array_equal(out, val.numpy()):
-        raise AssertionError("deployed != VALIDATION")
+    run, arrays, out = _deploy(program, qat, inputs, "the re-expressed encoder")
     rows.append(("irq int8/int16 deployed (numba), ids in", score(mean_pool(torch.from_numpy(out), mask)), seconds,
                  lambda: run(*arrays)))
     # HF's BertModel imported as it is (the tokenizer's ids and 0/1 mask in, HF's mask builder in the program)
@@ -197,13 +203,7 @@ def measure(layers: int = 6, sentences: int = 32, reps: int = 10, max_length: in
                                march="nash", qconfig=direct_qconfig())
     program_d = irq.convert(qat_d, march="nash")
     seconds_d = time.perf_counter() - t0
-    with torch.no_grad():
-        val_d = qat_d(*direct_in)
-    run_d = numba_runtime.compile(program_d)
-    arrays_d = [t.numpy() for t in direct_in]
-    out_d = np.asarray(run_d(*arrays_d))
-    if not np.array_equal(out_d, val_d.numpy()):
-        raise AssertionError("HF direct: deployed != VALIDATION")
+    run_d, arrays_d, out_d = _deploy(program_d, qat_d, direct_in, "HF's BertModel")
     rows.append(("irq deployed, HF BertModel imported", score(mean_pool(torch.from_numpy(out_d), mask)), seconds_d,
                  lambda: run_d(*arrays_d)))
     timed = [(name, cos, sec, {}) for name, cos, sec, _ in rows]
