@@ -18,6 +18,7 @@ from irq.runtime import numba as rn
 from irq.runtime import reference
 from irq.runtime.torch import to_module
 from support.both_runtimes import assert_deploys_as_validation, run_both
+from support.calibrated import prepared_and_converted
 from torch import Tensor, nn
 
 import irq
@@ -25,19 +26,6 @@ from irq.frontend.errors import FrontendError
 from irq.text.parser import parse_module
 
 DIM, HEADS, LENGTH = 8, 2, 5
-
-
-def _prepared(model: nn.Module, draw, method: str):
-    inputs = draw(2)
-    qat = irq.prepare(model, inputs, qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        torch.testing.assert_close(qat(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
-        for _ in range(3):
-            qat(*draw(2))
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    return qat, irq.convert(qat, march="nash")
 
 
 class _Reshaped(nn.Module):
@@ -74,7 +62,7 @@ def test_reshape_resizing_another_dim_than_the_batch_rule_is_refused_at_another_
     torch.manual_seed(0)
     model = _Reshaped(form).eval()
     g = torch.Generator().manual_seed(1)
-    qat, program = _prepared(model, lambda batch: (torch.randn(batch, 8, generator=g),), method)
+    qat, program = prepared_and_converted(model, lambda batch: (torch.randn(batch, 8, generator=g),), method)
     x = torch.randn(2, 8, generator=g)
     with torch.no_grad():
         np.testing.assert_array_equal(run_both(program, x.numpy()), qat(x).numpy())
@@ -95,7 +83,7 @@ def test_reshape_the_batch_rule_reads_right_still_runs_at_any_batch():
     torch.manual_seed(0)
     model = _Reshaped("double_batch").eval()
     g = torch.Generator().manual_seed(1)
-    qat, program = _prepared(model, lambda batch: (torch.randn(batch, 8, generator=g),), "fx")
+    qat, program = prepared_and_converted(model, lambda batch: (torch.randn(batch, 8, generator=g),), "fx")
     for batch in (2, 4):
         x = torch.randn(batch, 8, generator=g)
         with torch.no_grad():

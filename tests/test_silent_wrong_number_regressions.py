@@ -18,6 +18,7 @@ from irq.runtime import numba as rn
 from irq.runtime import reference
 from irq.runtime.torch import to_module
 from support.both_runtimes import run_both
+from support.calibrated import prepared_and_converted
 from torch import Tensor, nn
 
 import irq
@@ -68,19 +69,6 @@ def _padding(batch: int) -> Tensor:
     return pad
 
 
-def _prepared(model: nn.Module, draw, method: str):
-    inputs = draw(2)
-    qat = irq.prepare(model, inputs, qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
-    qat.eval()
-    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
-    with torch.no_grad():
-        torch.testing.assert_close(qat(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
-        for _ in range(3):
-            qat(*draw(2))
-    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
-    return qat, irq.convert(qat, march="nash")
-
-
 @pytest.mark.parametrize("method", ["fx", "export"])
 def test_sdpa_query_keeping_no_key_is_zero_as_in_torch(method):
     """Bug caught (before: the padded queries' rows had uniform probabilities deployed and in VALIDATION, the mean
@@ -97,7 +85,7 @@ def test_sdpa_query_keeping_no_key_is_zero_as_in_torch(method):
             _padding(batch),
         )
 
-    qat, program = _prepared(model, draw, method)
+    qat, program = prepared_and_converted(model, draw, method)
     for batch in (2, 3):
         inputs = draw(batch)
         with torch.no_grad():
@@ -139,7 +127,7 @@ def test_sdpa_float_mask_filled_with_neg_inf_quantizes_and_empty_rows_are_zero(m
         pad[-1] = 0  # the last sequence is all padding
         return torch.randn(batch, LENGTH, DIM, generator=g), pad
 
-    qat, program = _prepared(model, draw, method)
+    qat, program = prepared_and_converted(model, draw, method)
     for batch in (2, 3):
         inputs = draw(batch)
         with torch.no_grad():
@@ -157,7 +145,7 @@ def test_sdpa_constant_mask_with_an_empty_row_folds_and_deploys():
     torch.manual_seed(0)
     model = ConstantMaskRowEmpty().eval()
     g = torch.Generator().manual_seed(1)
-    qat, program = _prepared(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
+    qat, program = prepared_and_converted(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
     x = torch.randn(3, LENGTH, DIM, generator=g)
     with torch.no_grad():
         want, ref = qat(x), model(x)
@@ -177,7 +165,8 @@ def test_additive_causal_mask_follows_another_length_in_validation():
     torch.manual_seed(0)
     model = DecoderBlock("full").eval()
     g = torch.Generator().manual_seed(1)
-    qat, program = _prepared(model, lambda batch: (torch.randn(batch, LENGTH, BLOCK_DIM, generator=g),), "fx")
+    qat, program = prepared_and_converted(model, lambda batch: (torch.randn(batch, LENGTH, BLOCK_DIM, generator=g),),
+                                          "fx")
     x = torch.randn(2, 8, BLOCK_DIM, generator=g)
     with torch.no_grad():
         want, ref = qat(x), model(x)
@@ -216,7 +205,7 @@ def test_an_add_whose_rescale_does_not_fit_is_refused_naming_the_op_and_line():
         Exception,
         match=r"test_silent_wrong_number_regressions\.py:\d+:\d+: error: 'hl.add' rescales its inputs .* masked_fill",
     ):
-        _prepared(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
+        prepared_and_converted(model, lambda batch: (torch.randn(batch, LENGTH, DIM, generator=g),), "fx")
 
 
 class PaddedSelfAttention(nn.Module):

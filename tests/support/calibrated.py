@@ -44,3 +44,19 @@ def calibrated(model: torch.nn.Module, x: torch.Tensor, qconfig, march: str = "n
         qat(x)
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     return qat
+
+
+def prepared_and_converted(model: torch.nn.Module, draw: Callable[[int], tuple], method: str = "fx"):
+    """(VALIDATION model, nash program) of `model` prepared on ``draw(2)`` (checked equal to eager in
+    CALIBRATION), calibrated on three more ``draw(2)`` batches: the start of the regression tests that
+    hold a model to eager at other batches and modes."""
+    inputs = draw(2)
+    qat = irq.prepare(model, inputs, qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
+    qat.eval()
+    irq.set_fake_quantize(qat, irq.FakeQuantState.CALIBRATION)
+    with torch.no_grad():
+        torch.testing.assert_close(qat(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
+        for _ in range(3):
+            qat(*draw(2))
+    irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
+    return qat, irq.convert(qat, march="nash")
