@@ -27,8 +27,9 @@ RUN_AND_REPORT = textwrap.dedent("""
         for name, obj in vars(mod).items():
             if name.startswith("_"):
                 continue  # private helpers are compiled into their callers (a warm start never loads them)
-            # a launch.Kernel is a parallel dispatcher and its serial twin, a launch.RowKernel one function
-            disps = obj.dispatchers() if isinstance(obj, (launch.Kernel, launch.RowKernel)) else [obj]
+            # a launch.Kernel is a parallel dispatcher and its serial twin, a RowKernel or PartKernel one function
+            kernels = (launch.Kernel, launch.RowKernel, launch.PartKernel)
+            disps = obj.dispatchers() if isinstance(obj, kernels) else [obj]
             for d in disps:
                 if isinstance(d, numba.core.registry.CPUDispatcher) and d.signatures:
                     used.append(d.py_func.__name__)
@@ -77,7 +78,7 @@ def test_second_process_loads_every_kernel_from_the_disk_cache(tmp_path):
     used = set(cold["used"])
     assert {"depthwise_requantize_i32", "quantize_to_nhwc"} <= used
     # VNNI (the 4-channel 3x3 conv runs direct over a padded copy) or the float route
-    assert {"pad_copy", "gemm_epilogue_serial"} <= used or {"im2col_rows_serial",
+    assert {"pad_copy", "gemm_epilogue"} <= used or {"im2col_rows_serial",
                                                                   "epilogue_requantize_serial"} <= used
     warm = _run(prog, cache)
     assert warm["used"] == cold["used"]

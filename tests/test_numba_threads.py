@@ -57,18 +57,18 @@ def _linear_program(rows: int, k: int, n: int):
 @two_threads
 @pytest.mark.parametrize("rows", [128, 133, 7])
 def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
-    # 128 x 768 x 768 is 75M MACs: the parallel twin at 2 threads, with chunks shorter than 8 blocks for an
-    # even split (the in-register path); 7 rows stay serial
+    # 128 x 768 x 768 is 75M MACs: two parts at 2 threads (part 1 on the pool), with chunks shorter than 8
+    # blocks for an even split (the in-register path); 7 rows stay one part
     prog = _linear_program(rows, 768, 768)
     x = np.random.default_rng(rows + 1).integers(-128, 128, size=(rows, 768)).astype(np.int8)
-    parallel_calls = []
-    real = vnni.gemm_epilogue.parallel
+    part_calls = []
+    real = vnni.gemm_epilogue.fn
 
-    def counted(*args):
-        parallel_calls.append(args[-3])  # workers
-        return real(*args)
+    def counted(part, parts, *args):
+        part_calls.append((part, parts))
+        return real(part, parts, *args)
 
-    monkeypatch.setattr(vnni.gemm_epilogue, "parallel", counted)
+    monkeypatch.setattr(vnni.gemm_epilogue, "fn", counted)
     before = numba.get_num_threads()
     numba.set_num_threads(2)
     try:
@@ -76,7 +76,7 @@ def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(got, reference.run(prog, x)[0])
-    assert parallel_calls == ([2] if rows >= 128 else [])
+    assert sorted(part_calls) == ([(0, 2), (1, 2)] if rows >= 128 else [(0, 1)])
 
 
 FORK_SCRIPT = textwrap.dedent("""

@@ -221,7 +221,7 @@ def test_activation_matmul_on_vnni_matches_int64(batch, m, k, n, dtype, extreme,
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 7, 1000])
 def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
-    # the parallel kernel splits its chunks (8 row blocks of 6 rows, per image) into `workers` contiguous
+    # the GEMM splits its chunks (8 row blocks of 6 rows, per image) into `workers` contiguous
     # parts with one scratch tile each: a part boundary that drops or repeats a chunk, or an image whose
     # chunks straddle two parts, shows as a wrong or unwritten row. 3 images x 100 rows = 3 chunks each.
     rng = np.random.default_rng(workers)
@@ -234,9 +234,10 @@ def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
     a[:, :k] = x
     out = np.full((images * m, n), -7, np.int64)
     ep = (_NONE, _NONE, _NONE, 0, 0, 0, np.zeros((0, 0), np.int8), _NONE, True)
-    bad = vnni.gemm_epilogue.parallel(a.reshape(-1).view(np.uint8), np.zeros(0, np.uint8), kp, np.zeros(1, np.int64),
-                                      kp // 4, g.packed, 0, g.n_vectors, n, images, m * kp, m, m, m, 0, g.correction,
-                                      0, -2**62, 2**62, *ep, 1, 0, workers, *vnni.as_bytes(out))
+    args = (a.reshape(-1).view(np.uint8), np.zeros(0, np.uint8), kp, np.zeros(1, np.int64), kp // 4, g.packed, 0,
+            g.n_vectors, n, images, m * kp, m, m, m, 0, g.correction, 0, -2**62, 2**62, *ep, 1, 0, *vnni.as_bytes(out))
+    # each part on its own, in turn (as the pool's threads would run them): parts past the last chunk do nothing
+    bad = sum(vnni.gemm_epilogue.fn(part, workers, *args) for part in range(workers))
     assert bad == 0
     np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64))
 

@@ -145,6 +145,46 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOL[0]
 
 
+class PartKernel:
+    """A kernel whose work divides into `parts` independent parts: one `nogil` Numba function
+    ``fn(part, parts, *args) -> int``, part 0 run on the caller's thread and the others on the shared pool.
+
+    Why not a `parallel=True` twin (`Kernel`): the VNNI GEMM's parallel twin was a second full compile of
+    its micro-kernels, 31 s of the demo's 89 s of cold compilation (2026-12-02), and every call of it paid
+    the workqueue launch (93 us on an idle box) that a pool hand-off undercuts. Each part returns a count
+    (the GEMM's out-of-range accumulators); a call returns their sum.
+    """
+
+    def __init__(self, fn, min_work: int = PARALLEL_MIN_ELEMENTS):
+        self.fn = numba.njit(cache=True, nogil=True)(fn)
+        self.min_work = min_work
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.__module__ = fn.__module__
+
+    def parts_for(self, work: int) -> int:
+        """How many parts a call of about `work` units (`min_work` per thread repays a hand-off) runs in:
+        the configured thread count, or 1."""
+        threads = numba.get_num_threads()
+        return threads if threads > 1 and work >= self.min_work else 1
+
+    def __call__(self, parts: int, *args) -> int:
+        if parts < 2:
+            return self.fn(0, 1, *args)
+        futures = [_pool(parts - 1).submit(self.fn, i, parts, *args) for i in range(1, parts)]
+        first = self.fn(0, parts, *args)
+        return first + sum(f.result() for f in futures)
+
+    def dispatchers(self) -> tuple:
+        return (self.fn,)
+
+
+def part_kernel(min_work: int = PARALLEL_MIN_ELEMENTS):
+    """Decorator: a `PartKernel` of ``fn(part, parts, *args)``, split only when a call's work is at least
+    `min_work`."""
+    return lambda fn: PartKernel(fn, min_work)
+
+
 def row_kernel(count, min_elements: int = PARALLEL_MIN_ELEMENTS):
     """Decorator: a `RowKernel` of ``fn(r0, r1, *args)`` whose row count is ``count(*args)``, split over threads
     only when its largest array has at least `min_elements` elements."""

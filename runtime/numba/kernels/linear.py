@@ -145,8 +145,8 @@ class MatmulPlan:
             if self._half_key is not shift:
                 self._half, self._half_key = vnni.half_of(shift), shift
             half, raw = self._half, False
-        run, workers = vnni.gemm_epilogue.pick_split(rows * kp * n // 400)
-        return run(a_bytes, a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1), self.packed.shape[1],
-                   self.n_vectors, n, batch, m * kp, m, m, m, 0, self.correction.reshape(-1), n, self.acc_lo,
-                   self.acc_hi, mult, shift, half, mode, lo, hi, _NO_RES, _NO_RES_MULT, raw, 1, 0, workers,
-                   *vnni.as_bytes(out3d.reshape(rows, n)))
+        parts = vnni.gemm_epilogue.parts_for(rows * kp * n)
+        return vnni.gemm_epilogue(parts, a_bytes, a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1),
+                                  self.packed.shape[1], self.n_vectors, n, batch, m * kp, m, m, m, 0,
+                                  self.correction.reshape(-1), n, self.acc_lo, self.acc_hi, mult, shift, half, mode, lo,
+                                  hi, _NO_RES, _NO_RES_MULT, raw, 1, 0, *vnni.as_bytes(out3d.reshape(rows, n)))

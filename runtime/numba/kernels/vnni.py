@@ -44,7 +44,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
-from .launch import COPY_MIN_ELEMENTS, kernel, row_kernel
+from .launch import COPY_MIN_ELEMENTS, PARALLEL_MIN_ELEMENTS, kernel, part_kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
@@ -247,10 +247,15 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
                               acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, scratch, out, size)
 
 
-@kernel
-def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp, ow, c0, bias,
-                  bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
-                  row_bytes, workers, out, size):
+#: MACs per thread that repay handing a GEMM part to the pool (~400 MACs cost what one element pass costs,
+#: and `launch.PARALLEL_MIN_ELEMENTS` element passes repay a hand-off)
+GEMM_MIN_WORK = 400 * PARALLEL_MIN_ELEMENTS
+
+
+@part_kernel(GEMM_MIN_WORK)
+def gemm_epilogue(part, workers, a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images, image_bytes, vrows, wp,
+                  ow, c0, bias, bias_stride, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw,
+                  rows_per_image, row_bytes, out, size):
     """Exact VNNI GEMM with the epilogue fused, writing codes (or the raw accumulator) to 2-D `out`.
 
     `out` is passed as its bytes (`as_bytes`: int8, (rows, columns * size)) with `size` its element
@@ -270,9 +275,9 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     With `rows_per_image` > 1, "image" b is output row ``b % rows_per_image`` of real image
     ``b // rows_per_image``, starting at byte ``(b // rows_per_image) * image_bytes + (b % rows_per_image)
     * row_bytes`` (a strided conv's rows: no virtual row is computed and dropped); 1 and 0 otherwise.
-    Parallel over `workers` contiguous parts of the chunks of MR-row blocks of every image (1 for the
-    serial twin; an argument, because `numba.get_num_threads()` inside would make the kernel uncachable);
-    inside a chunk each B panel passes over all its rows.
+    A `launch.PartKernel`: this call computes part `part` of `workers` contiguous parts of the chunks of
+    MR-row blocks of every image (a part past the last chunk does nothing); inside a chunk each B panel
+    passes over all its rows.
     """
     dual = a_lo.shape[0] > 0
     ntaps = taps.shape[0]
@@ -297,42 +302,43 @@ def gemm_epilogue(a, a_lo, lda, taps, k4, packed, b_stride, n_vectors, n, images
     parts = max(1, min(total, workers))
     per = (total + parts - 1) // parts
     bad = 0
-    for part in numba.prange(parts):
-        # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
-        # the micro-kernel's 64-byte stores stalls on store forwarding (0.19 ms against 0.05 ms for the
-        # 56x56 64->64 1x1 conv's epilogue)
-        tile = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
-        tile_lo = np.empty((CHUNK_BLOCKS * MR if dual else 0, PANEL), np.int32)
-        acc = np.empty(codes_scratch(panels) if in_registers else PANEL, np.int64)
-        if in_registers:
-            tail_args = (dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size)
-            _gemm_codes(part, per, total, chunks, cb, blocks, rows_n, oh, wp, ow, rows_per_image, image_bytes,
-                        row_bytes, a_addr, lda, t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors,
-                        k4, c0, bias, bias_stride, tail_args, acc, tile, tile_lo, lo_delta, out)
-            continue
-        for q in range(part * per, min(total, (part + 1) * per)):
-            b = q // chunks
-            blk0 = (q % chunks) * cb
-            blk1 = min(blocks, blk0 + cb)
-            start = (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
-            img = a_addr + start
-            img_lo = lo_addr + start
-            v_first = blk0 * MR
-            bias_b = bias[b * bias_stride:]
-            v_end = min(vrows, blk1 * MR)
-            for p in range(panels):
-                nv = min(4, n_vectors - 4 * p)
-                b_p = b_addr + b * b_stride + p * panel_bytes
-                for blk in range(blk0, blk1):
-                    v0 = blk * MR
-                    rows = min(MR, vrows - v0)
-                    t_row = (blk - blk0) * MR * PANEL * 4
-                    _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data + t_row)
-                    if dual:
-                        _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
-                bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
-                                 min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
-                                 res, res_mult, raw, acc, out, size)
+    if part >= parts:
+        return bad
+    # one chunk's tiles are all computed before its epilogue reads them: reading a tile right after
+    # the micro-kernel's 64-byte stores stalls on store forwarding (0.19 ms against 0.05 ms for the
+    # 56x56 64->64 1x1 conv's epilogue)
+    tile = np.empty((CHUNK_BLOCKS * MR, PANEL), np.int32)
+    tile_lo = np.empty((CHUNK_BLOCKS * MR if dual else 0, PANEL), np.int32)
+    acc = np.empty(codes_scratch(panels) if in_registers else PANEL, np.int64)
+    if in_registers:
+        tail_args = (dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size)
+        _gemm_codes(part, per, total, chunks, cb, blocks, rows_n, oh, wp, ow, rows_per_image, image_bytes,
+                    row_bytes, a_addr, lda, t_addr, ntaps, b_addr, b_stride, panels, panel_bytes, n, n_vectors,
+                    k4, c0, bias, bias_stride, tail_args, acc, tile, tile_lo, lo_delta, out)
+        return bad
+    for q in range(part * per, min(total, (part + 1) * per)):
+        b = q // chunks
+        blk0 = (q % chunks) * cb
+        blk1 = min(blocks, blk0 + cb)
+        start = (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
+        img = a_addr + start
+        img_lo = lo_addr + start
+        v_first = blk0 * MR
+        bias_b = bias[b * bias_stride:]
+        v_end = min(vrows, blk1 * MR)
+        for p in range(panels):
+            nv = min(4, n_vectors - 4 * p)
+            b_p = b_addr + b * b_stride + p * panel_bytes
+            for blk in range(blk0, blk1):
+                v0 = blk * MR
+                rows = min(MR, vrows - v0)
+                t_row = (blk - blk0) * MR * PANEL * 4
+                _tile(rows, nv, img + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile.ctypes.data + t_row)
+                if dual:
+                    _tile(rows, nv, img_lo + v0 * lda, lda, t_addr, ntaps, b_p, k4, tile_lo.ctypes.data + t_row)
+            bad += _epilogue(tile, tile_lo, dual, v_end - v_first, v_first, b, oh, wp, ow, c0 + p * PANEL,
+                             min(PANEL, n - p * PANEL), bias_b, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
+                             res, res_mult, raw, acc, out, size)
     return bad
 
 
@@ -532,12 +538,10 @@ class VnniGemm:
         """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column;
         `rows_per_image` / `row_bytes` as in `gemm_epilogue` (`images` then counts output rows)."""
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
-        work = images * vrows * len(taps) * k4 * 4 * self.n
-        # threads only when the GEMM repays a launch: ~400 MACs cost what one element pass costs
-        run, workers = gemm_epilogue.pick_split(work // 400)
-        return run(a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images, image_bytes, vrows, wp,
-                   ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, rows_per_image,
-                   row_bytes, workers, *as_bytes(out2d))
+        parts = gemm_epilogue.parts_for(images * vrows * len(taps) * k4 * 4 * self.n)
+        return gemm_epilogue(parts, a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images,
+                             image_bytes, vrows, wp, ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
+                             res, res_mult, raw, rows_per_image, row_bytes, *as_bytes(out2d))
 
 
 def as_bytes(out2d: np.ndarray) -> tuple[np.ndarray, int]:
