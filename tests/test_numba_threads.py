@@ -85,7 +85,7 @@ FORK_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from support.bpu_text import ProgramText
     from irq.runtime import numba as rn
-    from irq.runtime.numba.kernels import launch
+    from irq.runtime.numba.kernels import spin_pool
 
     rng = np.random.default_rng(0)
     p = ProgramText([("x", (1, 3, 224, 224), "f32")])
@@ -99,7 +99,7 @@ FORK_SCRIPT = textwrap.dedent("""
     x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
     parent = f(x)
     import numba
-    report = {"layer": numba.threading_layer(), "parallel_used": bool(launch._POOL)}
+    report = {"layer": numba.threading_layer(), "parallel_used": bool(spin_pool._POOL)}
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child runs the same program: serial twins, a new Python pool
@@ -126,7 +126,7 @@ FORK_SCRIPT = textwrap.dedent("""
 
 @two_threads
 def test_a_forked_child_runs_the_program_its_parent_ran_on_two_threads(tmp_path):
-    # the parent's run splits the input's quantize over the Python row pool, whose threads do not exist in a
+    # the parent's run splits the input's quantize over the spinning pool, whose threads do not exist in a
     # forked child: work handed to the parent's pool there never ran (the child hung)
     env = dict(os.environ, NUMBA_NUM_THREADS="2")
     proc = subprocess.run([sys.executable, "-c", FORK_SCRIPT, os.path.join(ROOT, "tests")], capture_output=True,

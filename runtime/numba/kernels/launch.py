@@ -17,13 +17,12 @@ two variants would overwrite each other's cache entries.
 
 from __future__ import annotations
 
-import os
-import threading
 import types as pytypes
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+
+from . import spin_pool
 
 #: A call runs in parallel only when its largest array argument has at least this many elements:
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
@@ -92,8 +91,8 @@ class RowKernel:
     Why not a `parallel=True` twin: Numba compiles a parallel wrapper per kernel with 2-5 s of fixed
     work each (its parfor passes, whatever the body), and those wrappers were a fifth of MobileNetV2's
     cold start at 2 threads. Here there is one compiled function; the parallel call runs the first range
-    on the caller's thread and the others on a pool that releases the GIL inside Numba (a pool hand-off
-    costs tens of microseconds, below the workqueue launch; `min_elements` is the split threshold, higher for
+    on the caller's thread and the others on the spinning pool (`spin_pool`: a hand-off costs microseconds
+    while its workers poll, below the workqueue launch; `min_elements` is the split threshold, higher for
     pure copies: `COPY_MIN_ELEMENTS`). `count(*args)` gives the number of rows;
     the results of the ranges are added (a check count), None when the function returns nothing.
     """
@@ -116,33 +115,12 @@ class RowKernel:
             return self.rows(0, total, *args)
         parts = min(threads, total)
         per = -(-total // parts)
-        futures = [_pool(parts - 1).submit(self.rows, i * per, min(total, (i + 1) * per), *args)
-                   for i in range(1, parts)]
-        first = self.rows(0, per, *args)
-        rest = [f.result() for f in futures]
-        return None if first is None else first + sum(rest)
+        results = spin_pool.pool(parts - 1).run([(self.rows, (i * per, min(total, (i + 1) * per), *args))
+                                                 for i in range(parts)])
+        return None if results[0] is None else sum(results)
 
     def dispatchers(self) -> tuple:
         return (self.rows,)
-
-
-_POOL: list = []
-_POOL_PID = [os.getpid()]
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The shared worker pool, grown to `workers` threads on demand (daemon threads of the executor)."""
-    with _POOL_LOCK:
-        if _POOL and _POOL_PID[0] != os.getpid():
-            # a forked child: the parent's pool threads do not exist here, work submitted to it never runs
-            _POOL.clear()
-        _POOL_PID[0] = os.getpid()
-        if not _POOL or _POOL[0]._max_workers < workers:
-            if _POOL:
-                _POOL[0].shutdown(wait=False)
-            _POOL[:] = [ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irq-rows")]
-        return _POOL[0]
 
 
 class PartKernel:
@@ -150,8 +128,9 @@ class PartKernel:
     ``fn(part, parts, *args) -> int``, part 0 run on the caller's thread and the others on the shared pool.
 
     Why not a `parallel=True` twin (`Kernel`): the VNNI GEMM's parallel twin was a second full compile of
-    its micro-kernels, 31 s of the demo's 89 s of cold compilation (2026-12-02), and every call of it paid
-    the workqueue launch (93 us on an idle box) that a pool hand-off undercuts. Each part returns a count
+    its micro-kernels (the demo's two MobileNetV2 programs compiled in 72 s, 36 s without it, 2026-12-02),
+    and every call of it paid the workqueue launch (93 us on an idle box) that the spinning pool
+    (`spin_pool`) undercuts. Each part returns a count
     (the GEMM's out-of-range accumulators); a call returns their sum.
     """
 
@@ -171,9 +150,7 @@ class PartKernel:
     def __call__(self, parts: int, *args) -> int:
         if parts < 2:
             return self.fn(0, 1, *args)
-        futures = [_pool(parts - 1).submit(self.fn, i, parts, *args) for i in range(1, parts)]
-        first = self.fn(0, parts, *args)
-        return first + sum(f.result() for f in futures)
+        return sum(spin_pool.pool(parts - 1).run([(self.fn, (i, parts, *args)) for i in range(parts)]))
 
     def dispatchers(self) -> tuple:
         return (self.fn,)
