@@ -147,3 +147,42 @@ def test_exact_accumulation_equals_int64(kind, x_shape, w_shape, groups):
         want = validation._apply(kind, x.double(), w.double(), a, groups).round().long().numpy()
     assert got.dtype == torch.int64
     np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", ["qint8", "qint16"])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_float32_dequantize_equals_the_float64_rule_bit_for_bit(dtype, axis):
+    # VALIDATION dequantizes int8/int16 codes in float32 (one rounding of the exact product) instead of
+    # float32(float64(q) * float64(s)): the same bits for every code and scales from 2**-40 to 2**10
+    from irq.quant.fake_quantize import FakeQuantize
+    rng = np.random.default_rng(0 if axis is None else 1)
+    channels = 64
+    fq = FakeQuantize(owner="o", slot="output", dtype=dtype, observer="min_max",
+                      qscheme="per_tensor" if axis is None else "per_channel", axis=axis, channels=channels)
+    lo, hi = fq.qmin, fq.qmax
+    q = torch.from_numpy(np.concatenate([np.arange(lo, hi + 1), rng.integers(lo, hi + 1, size=200_000)])
+                         [:channels * ((hi - lo + 200_001) // channels)].reshape(-1, channels, 1))
+    for _ in range(20):
+        scales = np.float32(2.0) ** rng.uniform(-40, 10, size=channels if axis is not None else 1)
+        scales = (scales * rng.uniform(1, 2, size=scales.shape)).astype(np.float32)
+        fq.scale.copy_(torch.from_numpy(scales.reshape(fq.scale.shape)))
+        s64 = scales.astype(np.float64).reshape((1, -1, 1) if axis is not None else ())
+        want = (q.numpy().astype(np.float64) * s64).astype(np.float32)
+        got = fq.dequantize(q)
+        assert got.dtype == torch.float32
+        np.testing.assert_array_equal(got.numpy().view(np.int32), want.view(np.int32))
+        codes = torch.from_numpy(want)
+        np.testing.assert_array_equal(fq.quantize_exact(codes).numpy().view(np.int32), want.view(np.int32))
+
+
+def test_codes_leave_a_float64_input_unchanged():
+    # codes() rounds and clamps in place on its own float64 copy: a float64 input must not be that copy
+    from irq.quant.fake_quantize import FakeQuantize
+    fq = FakeQuantize(owner="o", slot="output", dtype="qint8", observer="min_max", qscheme="per_tensor")
+    fq.scale.fill_(0.1)
+    x = torch.linspace(-30, 30, 101, dtype=torch.float64)
+    before = x.clone()
+    q = fq.codes(x)
+    assert torch.equal(x, before)
+    assert torch.equal(q, torch.clamp(torch.round(before / 0.1), -128, 127).to(torch.int64))
+    assert torch.equal(fq.codes(x, torch.float32), q.float())

@@ -172,15 +172,30 @@ class FakeQuantize(nn.Module):
         return q * s
 
     # -- exact integer semantics (VALIDATION) --------------------------------------------------
-    def codes(self, x: Tensor) -> Tensor:
-        """int64 codes ``clip(round_half_even(float64(x) / float64(s)))`` (irq.fixedpoint's rule)."""
+    def codes(self, x: Tensor, dtype: torch.dtype = torch.int64) -> Tensor:
+        """Codes ``clip(round_half_even(float64(x) / float64(s)))`` (irq.fixedpoint's rule), as int64 or, with
+        `dtype` float32, as the same integers in float32 (exact for int8 and int16 codes: a conv's float route
+        then skips an int64 copy). In place on one float64 copy of `x`: VALIDATION's time is these passes
+        over large tensors (MobileNetV2 at batch 16: 89% of it was element-wise, 11% convolution)."""
         s = self._view(self.scale.detach().double(), x)
-        return torch.clamp(torch.round(x.detach().double() / s), self.qmin, self.qmax).to(torch.int64)
+        t = x.detach().to(torch.float64, copy=True)
+        t.div_(s).round_().clamp_(self.qmin, self.qmax)
+        return t.to(dtype)
+
+    def _float32_exact(self) -> bool:
+        """Whether float32 arithmetic gives `dequantize`'s float64 result: codes below 2**24 are exact in
+        float32, and a float32 product of two exact operands is the exact product rounded once to float32,
+        which is what rounding float64's exact product (at most 16 + 24 bits) to float32 gives."""
+        return self.scale.dtype == torch.float32 and self.storage in ("i8", "i16")
 
     def dequantize(self, q: Tensor) -> Tensor:
         """float32(float64(q) * float64(s)), as `bpu.dequantize` computes."""
+        if self._float32_exact():
+            return q.to(torch.float32, copy=True).mul_(self._view(self.scale.detach(), q))
         s = self._view(self.scale.detach().double(), q)
         return (q.double() * s).float()
 
     def quantize_exact(self, x: Tensor) -> Tensor:
+        if self._float32_exact():
+            return self.codes(x, torch.float32).mul_(self._view(self.scale.detach(), x))
         return self.dequantize(self.codes(x))

@@ -77,19 +77,29 @@ def _t(a: np.ndarray, like: Tensor) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).to(like.device)
 
 
+def _absmax(t: Tensor) -> int:
+    """max |t| (0 for an empty tensor), in one pass without a temporary (`abs()` made a copy as large as t)."""
+    if not t.numel():
+        return 0
+    lo, hi = torch.aminmax(t)
+    return int(max(-lo, hi))
+
+
 def requantize(acc: Tensor, m: Tensor, s: Tensor) -> Tensor:
     """``(acc * m + 2**(s-1)) >> s`` in int64 with an arithmetic shift (half_up); m, s broadcast to acc."""
-    fp.check_requantize_input(int(acc.abs().max()) if acc.numel() else 0)
+    fp.check_requantize_input(_absmax(acc))
     rnd = torch.bitwise_left_shift(torch.ones_like(s), s - 1)
-    return torch.bitwise_right_shift(acc * m + rnd, s)
+    q = acc * m
+    return q.add_(rnd).bitwise_right_shift_(s)
 
 
 def _clamp_out(q: Tensor, fq_out: FakeQuantize, activation: str | None = None) -> Tensor:
-    q = torch.clamp(q, fq_out.qmin, fq_out.qmax)
+    """`q` (a fresh result, clamped in place) clipped to the output's codes and a fused activation's range."""
+    lo, hi = fq_out.qmin, fq_out.qmax
     if activation is not None:
-        lo, hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)
-        q = torch.clamp(q, lo, hi)
-    return q
+        a_lo, a_hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)
+        lo, hi = max(lo, a_lo), min(hi, a_hi)  # clamp_bounds' range lies inside the storage's
+    return q.clamp_(lo, hi)
 
 
 def _channel_view(a: Tensor, out: Tensor, kind: str) -> Tensor:
@@ -187,7 +197,8 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
     s_in = float(_scale(fq_in))
     s_w = _scale(fq_w)
     axis = fq_w.axis if fq_w.axis is not None else 0
-    x_q = fq_in.codes(x)
+    # float32 codes when exact (int8/int16): the float route's operand, without an int64 copy
+    x_q = fq_in.codes(x, torch.float32 if fq_in.storage in ("i8", "i16") else torch.int64)
     w_q = _t(fp.quantize_weight(weight.double().cpu().numpy(), s_w, axis), x_q)
     acc = exact_accumulate(kind, x_q, w_q, a, groups)
     channels = acc.shape[-1] if kind == "linear" else acc.shape[1]
@@ -195,7 +206,7 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
     if bias is not None:
         fp.check_bias_fits(bias.double().cpu().numpy(), s_in, s_w_c)
         b_q = _t(fp.quantize_bias(bias.double().cpu().numpy(), s_in, s_w_c), acc)
-        acc = acc + _channel_view(b_q, acc, kind)
+        acc.add_(_channel_view(b_q, acc, kind))
     if fq_out.is_marker:  # int32 high-precision output at scale s_in * s_w
         if a.get("activation") or p.get("residual") is not None:
             # lower-bpu refuses the same (passes/_lowering.py finish_accumulator); returning the accumulator
@@ -215,10 +226,10 @@ def _weighted(kind: str, x: Tensor, fq_in: FakeQuantize | None, fq_out: FakeQuan
         reals = np.stack([s_in * s_w_c / s_out, np.full(channels, float(_scale(fq_res)) / s_out)])
         m, s = fp.common_shift_multipliers(reals)
         m_t, s_t = _t(m, acc), _t(s, acc)
-        total = acc * _channel_view(m_t[0], acc, kind) + r_q * _channel_view(m_t[1], acc, kind)
-        fp.check_requantize_input(int(acc.abs().max()))
+        fp.check_requantize_input(_absmax(acc))
         s_v = _channel_view(s_t, acc, kind)
-        q = torch.bitwise_right_shift(total + torch.bitwise_left_shift(torch.ones_like(s_v), s_v - 1), s_v)
+        total = acc.mul_(_channel_view(m_t[0], acc, kind)).add_(r_q.mul_(_channel_view(m_t[1], acc, kind)))
+        q = total.add_(torch.bitwise_left_shift(torch.ones_like(s_v), s_v - 1)).bitwise_right_shift_(s_v)
     else:
         m, s = fp.quantize_multiplier(s_in * s_w_c / s_out)
         q = requantize(acc, _channel_view(_t(m, acc), acc, kind), _channel_view(_t(s, acc), acc, kind))
@@ -247,7 +258,7 @@ def exact_accumulate(kind: str, x_q: Tensor, w_q: Tensor, a: dict, groups: int) 
     with one group, larger reductions are split along the input channels into chunks that each meet the
     bound and summed in int64; otherwise float64 (exact below 2**53).
     """
-    xmax, wmax = int(x_q.abs().max()) if x_q.numel() else 0, int(w_q.abs().max()) if w_q.numel() else 0
+    xmax, wmax = _absmax(x_q), _absmax(w_q)
     cin_axis = 1 if kind != "linear" else -1
     w_in_axis = 0 if kind == "conv_transpose2d" else 1
     # products summed into one output: (inputs per group) * kernel size
@@ -256,17 +267,17 @@ def exact_accumulate(kind: str, x_q: Tensor, w_q: Tensor, a: dict, groups: int) 
     k_per_in = max(1, per_channel_k // max(1, cin // groups))
     unit = max(1, k_per_in * xmax * wmax)
     if per_channel_k * xmax * wmax < _F32_EXACT:
-        return torch.round(_apply(kind, x_q.float(), w_q.float(), a, groups)).to(torch.int64)
+        return _apply(kind, x_q.float(), w_q.float(), a, groups).round_().to(torch.int64)
     step = (_F32_EXACT - 1) // unit
     if groups == 1 and step >= 1:
         acc = None
         for start in range(0, cin, step):
             xs = x_q.narrow(cin_axis, start, min(step, cin - start)).float()
             ws = w_q.narrow(w_in_axis, start, min(step, cin - start)).float()
-            part = torch.round(_apply(kind, xs, ws, a, 1)).to(torch.int64)
-            acc = part if acc is None else acc + part
+            part = _apply(kind, xs, ws, a, 1).round_().to(torch.int64)
+            acc = part if acc is None else acc.add_(part)
         return acc
-    return torch.round(_apply(kind, x_q.double(), w_q.double(), a, groups)).to(torch.int64)
+    return _apply(kind, x_q.double(), w_q.double(), a, groups).round_().to(torch.int64)
 
 
 # -- element-wise and data ops -------------------------------------------------------------------------
