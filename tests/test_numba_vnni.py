@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from irq.runtime.numba.kernels import launch, vnni
+from irq.runtime.numba.kernels import launch, requantize, vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
 from support.int_oracle import conv2d_nhwc
@@ -139,18 +139,35 @@ def test_micro_kernel_is_vpdpbusd():
 
 def test_serial_twin_and_parallel_kernel_agree():
     rng = np.random.default_rng(5)
-    x = rng.integers(-32768, 32768, size=(2, 5, 4, 8)).astype(np.int16)
-    planes = [(np.zeros((2, 8, 7, 8), np.int8), np.full((2, 8, 7, 8), -128, np.int8)) for _ in range(2)]
-    vnni.pad_split16.parallel(x, 2, 1, *planes[0])
-    vnni.pad_split16.serial(x, 2, 1, *planes[1])
+    q = rng.integers(-32768, 32768, size=(3, 5, 7)).astype(np.int16)
+    scale = rng.uniform(1e-4, 1e-2, size=5)
+    outs = [np.zeros(q.shape, np.float32) for _ in range(2)]
+    requantize.dequantize.parallel(q, scale, outs[0])
+    requantize.dequantize.serial(q, scale, outs[1])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[1], (q.astype(np.float64) * scale[None, :, None]).astype(np.float32))
+    # the twin is cached under its own name (one cache entry per variant)
+    assert requantize.dequantize.serial.py_func.__qualname__ == "dequantize_serial"
+    assert launch.Kernel.pick(requantize.dequantize, 0) is requantize.dequantize.serial
+
+
+def test_int16_split_into_padded_byte_planes_by_row_ranges(monkeypatch):
+    # pad_split16 over 2 threads (row ranges) writes what one call writes, and the planes join back to x
+    rng = np.random.default_rng(5)
+    x = rng.integers(-32768, 32768, size=(2, 300, 700, 8)).astype(np.int16)  # above COPY_MIN_ELEMENTS
+    planes = [(np.zeros((2, 303, 703, 8), np.int8), np.full((2, 303, 703, 8), -128, np.int8)) for _ in range(2)]
+    vnni.pad_split16.rows(0, 2 * 300, x, 2, 1, *planes[0])
+    calls = []
+    rows = vnni.pad_split16.rows
+    monkeypatch.setattr(vnni.pad_split16, "rows", lambda r0, r1, *a: calls.append((r0, r1)) or rows(r0, r1, *a))
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
+    vnni.pad_split16(x, 2, 1, *planes[1])
+    assert sorted(calls) == [(0, 300), (300, 600)]
     for a, b in zip(*planes):
         np.testing.assert_array_equal(a, b)
     hi, lo = planes[1]
     joined = hi.astype(np.int64) * 256 + (lo.view(np.uint8) ^ 0x80)
     np.testing.assert_array_equal(joined, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
-    # the twin is cached under its own name (one cache entry per variant)
-    assert vnni.pad_split16.serial.py_func.__qualname__ == "pad_split16_serial"
-    assert launch.Kernel.pick(vnni.pad_split16, 0) is vnni.pad_split16.serial
 
 
 def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):

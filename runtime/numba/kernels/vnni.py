@@ -464,14 +464,15 @@ def pad_transpose(r0, r1, x, pt, pl, dst):
                 _transpose16(src + ((b * c + c0) * h + y) * w + x0, plane, row + x0 * cp + c0, cp)
 
 
-@kernel
-def pad_split16(x, pt, pl, hi, lo):
+@row_kernel(lambda x, pt, pl, hi, lo: x.shape[0] * x.shape[1], COPY_MIN_ELEMENTS)
+def pad_split16(r0, r1, x, pt, pl, hi, lo):
     """Split int16 NHWC `x` into byte planes inside zero-code borders: ``hi = x >> 8``, ``lo = (x & 255) ^ 0x80``.
 
-    Border bytes stay as planned: hi 0 and lo -128 (``0 ^ 0x80``), i.e. code 0.
+    Border bytes stay as planned: hi 0 and lo -128 (``0 ^ 0x80``), i.e. code 0. A `launch.RowKernel` over
+    image rows ``r0 .. r1`` (of n * h), like `pad_copy`: its `parallel=True` twin was a compile of its own.
     """
     n, h, w, c = x.shape
-    for r in numba.prange(n * h):
+    for r in range(r0, r1):
         b = r // h
         y = r % h
         for xx in range(w):
