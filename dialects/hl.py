@@ -105,6 +105,14 @@ for _name, _s in SPECS.items():
         OPS[_name] = build_op(DIALECT, _s, extra_attrs=OWNER)
 
 
+def drops_in_eval(op: Op) -> bool:
+    """Whether an `hl.dropout` keeps dropping after model.eval(): its call fixed training=True with p > 0
+    (F.dropout's default, or `training=self.training` traced in training mode). Fusion leaves such a
+    dropout out of a fused group and lower-bpu refuses it: the model is random at inference."""
+    training, p = op.get_attr("training"), op.get_attr("p")
+    return training is not None and bool(training.value) and p is not None and float(p.value) > 0.0
+
+
 def op_class(name: str) -> type[Op]:
     """The hl op class for a spec name ("conv2d") or full name ("hl.conv2d")."""
     return DIALECT.ops[name if name.startswith("hl.") else f"hl.{name}"]

@@ -8,7 +8,7 @@ layer norm, pools, resizes and data movement. Parameters come from `irq.fixedpoi
 
 from __future__ import annotations
 
-from irq.dialects import bpu
+from irq.dialects import bpu, hl
 from irq.dialects.quant import UniformQuantizedPerAxisType
 from irq.passes._lowering import (
     LoweringError,
@@ -30,12 +30,6 @@ from irq.passes._lowering import (
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, IntegerAttr, StringAttr
 from irq.ir.operation import Operation
 from irq.ir.types import IntegerType, ShapedType, TensorType, i64
-
-
-def _drops_in_eval(op: Operation) -> bool:
-    """A dropout whose call fixed training=True with p > 0: it keeps dropping after model.eval()."""
-    training, p = op.get_attr("training"), op.get_attr("p")
-    return training is not None and bool(training.value) and p is not None and float(p.value) > 0.0
 
 
 class OpLowerings:
@@ -312,7 +306,7 @@ class OpLowerings:
         """Codes unchanged, scale passes through; the next qcast requantizes if it chose another scale. A raw
         integer input (an int64 mask reshaped before its comparison) moves the same way."""
         base = _base(op)
-        if base == "dropout" and _drops_in_eval(op):
+        if base == "dropout" and hl.drops_in_eval(op):
             raise LoweringError(
                 "drops units in eval mode too: the call fixes training=True (F.dropout's default, or "
                 "`training=self.training` traced in training mode), so the model is random at inference and the "

@@ -46,6 +46,7 @@ import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from irq.dialects import hl
 from irq.dialects._tensor_specs import WEIGHTED
 
 from irq.ir.attributes import ArrayAttr, DenseArrayAttr, DictionaryAttr, FloatAttr, IntegerAttr, StringAttr
@@ -198,8 +199,7 @@ def _add_problem(head_value: Value, add: Operation, residual: Value) -> str | No
 
 def _dropout_problem(drop: Operation) -> str | None:
     """Why a dropout may not sit inside a fused group: only one that is the identity in eval may."""
-    training = drop.get_attr("training")
-    if training is not None and training.value:
+    if hl.drops_in_eval(drop):
         return f"{who(drop)} drops in eval mode too (training fixed True)"
     kind = drop.get_attr("kind")
     if isinstance(kind, StringAttr) and kind.value != "dropout":
