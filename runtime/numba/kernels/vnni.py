@@ -140,7 +140,8 @@ def _chunk_blocks(blocks, images, workers):
     """Row blocks per chunk: CHUNK_BLOCKS, or fewer when that leaves the `workers` parts unequal.
 
     Parts take whole chunks, so 128 rows (22 blocks, 3 chunks of 8) at 2 workers went 16 blocks to one
-    part and 6 to the other: the 128x768x768 matmul ran 0.36 -> 0.28-0.30 ms at 2 threads, not 0.19.
+    part and 6 to the other: the 128x768x768 matmul ran 0.36 -> 0.28-0.30 ms at 2 threads, not 0.19 (measured
+    on Numba's OpenMP layer, session 12; the parts now run on `spin_pool`).
     The size kept is the largest whose busiest part has at most 10% more blocks than an even share: a
     smaller chunk streams the B panels past its rows more often.
     """
