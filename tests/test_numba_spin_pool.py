@@ -100,6 +100,7 @@ def test_the_poll_sees_a_store_made_after_it_started():
     spin_pool.poll_until_changed(board.ctypes.data, 0, 1)
     timer = threading.Timer(0.01, lambda: board.__setitem__(0, 7))
     timer.start()
-    seen = spin_pool.poll_until_changed(board.ctypes.data, 0, 1 << 34)
+    two_seconds = spin_pool._calibrated_polls() * 10_000  # 0.2 ms each: a poll that never sees it fails, not hangs
+    seen = spin_pool.poll_until_changed(board.ctypes.data, 0, two_seconds)
     timer.join()
     assert seen == 7
