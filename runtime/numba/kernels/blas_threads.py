@@ -5,8 +5,9 @@ On a shared 2-core machine (load average 12-15 while measuring) that is a disast
 small GEMMs: the MobileNetV2 program took 1.24 s with 2 OpenBLAS + 2 Numba threads, 0.57 s with
 2 OpenBLAS threads and 1 Numba thread, 0.065 s with single-threaded BLAS and 2 Numba threads, and
 0.052-0.058 s with everything on one thread. So GEMMs run on one BLAS thread and the runtime's
-parallelism comes from its Numba kernels (im2col, epilogues, depthwise, pools), whose workqueue
-threads block instead of spinning. `IRQ_BLAS_THREADS=n` lets GEMMs of at least `PARALLEL_GEMM_MACS`
+parallelism comes from its Numba kernels (the VNNI GEMM's parts and the row kernels on `spin_pool`,
+whose workers poll for 0.2 ms at most and then block; pools and element-wise kernels on workqueue
+threads, which block). `IRQ_BLAS_THREADS=n` lets GEMMs of at least `PARALLEL_GEMM_MACS`
 use n threads, for idle machines where that pays (the 64->64 3x3 56x56 conv's GEMM: 2.1 ms on one
 thread, 1.0 ms on two, with the machine quiet).
 
