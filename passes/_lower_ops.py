@@ -330,7 +330,10 @@ class OpLowerings:
         elif base == "slice":
             attrs = {k: op.get_attr(k) for k in ("start", "end") if op.get_attr(k) is not None}
             new = bpu.SliceOp(x.value, dim=op.get_attr("dim"), step=op.get_attr("step"), result_types=[out_t], **attrs)
-        elif _shape(op.operands[0]) == _shape(op.results[0]):  # identity, contiguous, eval-mode dropout
+        elif _shape(op.operands[0]) == _shape(op.results[0]) and not (base in ("reshape", "view")
+                                                                    and op.get_attr("shape") is not None):
+            # identity, contiguous, eval-mode dropout; a reshape with its torch shape stays a bpu.reshape until
+            # mark_reshapes_losing_the_batch has checked it (the identity at the traced batch may not be at another)
             self.lowered.append(op)
             self.q[op.results[0]] = x
             return

@@ -88,6 +88,7 @@ class ReshapeBatchLowerings:
         first = block.args[0].type if block.args else None
         shape = getattr(first, "shape", None)
         if not records or not shape:
+            self._drop_unpinned_identities(records)
             return 0
         axes = BatchAxes(block, shape[0])
         marked = 0
@@ -102,7 +103,22 @@ class ReshapeBatchLowerings:
                 continue
             value.op.attributes["batch_lost"] = BoolAttr(True)
             marked += 1
+        self._drop_unpinned_identities(records)
         return marked
+
+    def _drop_unpinned_identities(self, records: list[tuple[Value, list[Entry]]]) -> None:
+        """Remove the identity bpu.reshapes (a reshape to the shape it already has at the traced batch) that were
+        kept only to be checked and are not pinned: they move no data. A pinned one stays: `reshape(2, -1)` of
+        (2, 12) is (2, 24) at batch 4 in torch, and eliding it made the program compute softmax over 12 where
+        torch computes it over 24, a wrong number without an error."""
+        for value, _ in records:
+            op = value.op
+            if op is None or "batch_lost" in op.attributes or op.parent is None:
+                continue
+            if op.operands[0].type != value.type:
+                continue
+            value.replace_all_uses_with(op.operands[0])
+            op.erase()
 
 
 def _from_batch(sizes: tuple[tuple[Value, int], ...], axes: BatchAxes) -> bool | None:

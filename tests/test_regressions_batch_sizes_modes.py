@@ -42,6 +42,8 @@ class _Reshaped(nn.Module):
             return y.reshape(4, y.shape[0] * 3)  # torch: (4, 3B)
         if self.form == "half_batch":
             return y.view(y.shape[0] // 2, -1)  # torch: (B // 2, 24)
+        if self.form == "literal_identity":  # the identity at batch 2; torch at batch 4: softmax over 24, not 12
+            return torch.softmax(y.reshape(2, -1), -1).reshape(-1, 12)
         return y.view(y.shape[0] * 2, -1)  # "double_batch", torch: (2B, 6): the rule's reading, followed
 
 
@@ -50,13 +52,16 @@ RESHAPES = [
     ("minus_one_then_batch", "export"),
     ("literal_then_batch", "fx"),
     ("half_batch", "fx"),
+    ("literal_identity", "fx"),
 ]
 
 
 @pytest.mark.parametrize("form,method", RESHAPES)
 def test_reshape_resizing_another_dim_than_the_batch_rule_is_refused_at_another_batch(form, method):
     """Bug caught (before: at batch 4 the deployed program of a batch-2 model returned (24, 2) where torch returns
-    (12, 4), (8, 6) for (4, 12), (1, 48) for (2, 24): samples mixed, no error, on both runtimes): at the traced
+    (12, 4), (8, 6) for (4, 12), (1, 48) for (2, 24): samples mixed, no error, on both runtimes; and a reshape that is
+    the identity at the traced batch, `reshape(2, -1)` of (2, 12), was dropped by lower-bpu unchecked, so at batch 4
+    the program took a softmax over 12 where torch takes it over 24: 0.154 from eager, no error): at the traced
     batch deployed == VALIDATION; at another both runtimes refuse, naming the reshape's line; the mark survives the
     text format."""
     torch.manual_seed(0)
