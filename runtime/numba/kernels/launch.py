@@ -130,8 +130,8 @@ class PartKernel:
     Why not a `parallel=True` twin (`Kernel`): the VNNI GEMM's parallel twin was a second full compile of
     its micro-kernels (the demo's two MobileNetV2 programs compiled in 72 s, 36 s without it, 2026-12-02),
     and every call of it paid the workqueue launch (93 us on an idle box) that the spinning pool
-    (`spin_pool`) undercuts. Each part returns a count
-    (the GEMM's out-of-range accumulators); a call returns their sum.
+    (`spin_pool`) undercuts. Each part returns a count (the GEMM's out-of-range accumulators); a call
+    returns their sum.
     """
 
     def __init__(self, fn, min_work: int = PARALLEL_MIN_ELEMENTS):
