@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import kernel, row_kernel
 from .requantize import clamp, round_shift
 
 
@@ -88,11 +88,12 @@ def avg_pool(x, kh, kw, sh, sw, pt, pl, count_include_pad, divisor_override, mul
     return missing
 
 
-@kernel
-def global_avg_pool(x, m, s, mode, lo, hi, out):
-    """Sum over H*W per (n, c), then one requantize: `out` is (N, C)."""
+@row_kernel(lambda x, m, s, mode, lo, hi, out: x.shape[0])
+def global_avg_pool(b0, b1, x, m, s, mode, lo, hi, out):
+    """Sum over H*W per (n, c), then one requantize: `out` is (N, C). A `launch.RowKernel` over images
+    ``b0 .. b1``: its `parallel=True` twin was a compile of its own for a kernel a network calls once."""
     n, h, w, c = x.shape
-    for b in numba.prange(n):
+    for b in range(b0, b1):
         acc = np.zeros(c, dtype=np.int64)
         for iy in range(h):
             for ix in range(w):
