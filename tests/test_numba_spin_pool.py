@@ -131,3 +131,29 @@ def test_a_run_start_wakes_sleeping_workers_without_giving_them_work(monkeypatch
     spin_pool.nudge()  # one thread configured: the workers are left asleep
     time.sleep(0.05)
     assert pool.wakes[0] == woken
+
+
+def test_ctrl_c_while_waiting_is_raised_after_the_other_parts_finish():
+    # a KeyboardInterrupt during the wait used to leave the worker writing into the plan's buffers while the
+    # next run reused them; it now waits for the part, then raises. A real SIGINT: it interrupts the caller
+    # blocked on the part's event, as Ctrl-C does
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("needs Python's own SIGINT handler in the main thread")
+    pool = spin_pool.SpinPool(1)
+    pool.polls = 1_000  # the caller soon blocks on the event, where the signal reaches it
+    finished = []
+
+    def slow():
+        time.sleep(2.0)  # the signal (at 0.2 s) lands inside pool.run even on a loaded machine
+        finished.append(True)
+
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        pool.run([(int, ()), (slow, ())])
+    timer.join()
+    assert finished == [True]

@@ -136,12 +136,23 @@ class SpinPool:
         return results
 
     def _wait(self, w: int) -> tuple:
-        """(ok, result or exception) of worker w's part, once it has finished."""
+        """(ok, result or exception) of worker w's part, once it has finished.
+
+        A KeyboardInterrupt arriving meanwhile is raised only after the part has finished (a part takes
+        milliseconds): returning early would leave the worker writing into buffers the next run reuses."""
         target = int(self.board[2 * w])
         done_addr = self.addr + 16 * w + 8
-        while poll_until_changed(done_addr, target - 1, self.polls) != target:
-            self.finished[w].wait()
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                while poll_until_changed(done_addr, target - 1, self.polls) != target:
+                    self.finished[w].wait()
+                break
+            except KeyboardInterrupt as e:
+                interrupted = e
         outcome, self.results[w] = self.results[w], None
+        if interrupted is not None:
+            raise interrupted
         return outcome
 
 
