@@ -10,6 +10,8 @@ reference == numba).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -424,3 +426,30 @@ def test_batch_norm_with_cumulative_momentum_exported_in_eval_updates_its_statis
     gm.eval()
     with torch.no_grad():
         torch.testing.assert_close(gm(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+class _Attention(nn.Module):
+    def __init__(self, dropout: float) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(DIM, HEADS, dropout=dropout, batch_first=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("method,dropout,warns", [("export", 0.1, True), ("export", 0.0, False), ("fx", 0.1, False)])
+def test_export_of_an_eval_attention_warns_that_qat_will_train_it_without_dropout(method, dropout, warns):
+    """Found by session 11's review: nn.MultiheadAttention passes its attention dropout to SDPA only while training,
+    so a model exported in eval mode has none, and QAT after qat.train() silently trained without it (a
+    training-mode export refuses it by name; fx follows the mode). Now the eval export warns, naming the layer."""
+    torch.manual_seed(0)
+    model = _Attention(dropout).eval()
+    x = torch.randn(2, LENGTH, DIM)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        irq.prepare(model, (x,), qconfig="default_calib_8bit", march="nash", check_model=False, method=method)
+    lost = [w for w in caught if "nn.MultiheadAttention 'attn' (dropout=0.1)" in str(w.message)]
+    assert len(lost) == (1 if warns else 0), [str(w.message) for w in caught]
+    if warns:
+        assert issubclass(lost[0].category, irq.frontend.TracingWarning) and "method='fx'" in str(lost[0].message)
+        assert lost[0].filename == __file__  # the user's prepare line, not irq's

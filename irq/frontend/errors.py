@@ -42,6 +42,20 @@ def is_user_file(filename: str, library_dirs: tuple[str, ...] | None = None) -> 
     return True
 
 
+def user_stacklevel() -> int:
+    """The `stacklevel` that points a warning issued by this function's caller at the innermost user frame
+    (the user's `irq.prepare(...)` line rather than irq's own), 1 when there is none."""
+    frame = sys._getframe(1)
+    dirs = _library_dirs()
+    level = 1
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename, dirs):
+            return level
+        frame = frame.f_back
+        level += 1
+    return 1
+
+
 def register_library_dir(path: str) -> None:
     """Treat files under `path` as library code (irq's dialects/, passes/, runtime/ folders)."""
     _IRQ_PKG_DIRS.add(os.path.abspath(path))

@@ -48,7 +48,12 @@ from irq.frontend.export_batch import (
     traced_batch,
 )
 from irq.frontend.export_index_by_arange import index_by_arange
-from irq.frontend.export_modes import follow_module_modes, module_batch_norm, refuse_training_mode_leftovers
+from irq.frontend.export_modes import (
+    follow_module_modes,
+    module_batch_norm,
+    refuse_training_mode_leftovers,
+    warn_lost_attention_dropout,
+)
 from irq.frontend.export_rewrites import bool_attention_masks, infer_computed_sizes, values_of_adaptive_max
 from irq.frontend.mapping import _MISSING, FUNCTIONS, METHODS, Emit, basic_indexing_chain, batch_norm_emit, bind
 from irq.frontend.mutation import aten_allocates, model_mutations
@@ -419,6 +424,7 @@ def _example_value(val: Any, batch_one: bool = False) -> Any:
 def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> ModuleOp:
     if len(inputs) == 1 and isinstance(inputs[0], dict) and not kwargs:
         inputs, kwargs = (), dict(inputs[0])
+    warn_lost_attention_dropout(model)
     ep, batch_one, fixed_by = _export(model, inputs, kwargs)
     sig = ep.graph_signature
     graph = ep.graph

@@ -21,12 +21,13 @@ dropout torch's nn.MultiheadAttention passes to SDPA as a number (dropout_p) onl
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
-from torch import fx
+from torch import fx, nn
 
-from irq.frontend.errors import FrontendError
+from irq.frontend.errors import FrontendError, TracingWarning, user_stacklevel
 from irq.runtime.torch.functions import batch_norm as module_batch_norm
 from irq.runtime.torch.functions import module_mode_dropout
 
@@ -143,3 +144,18 @@ def refuse_training_mode_leftovers(graph: fx.Graph, location: Callable[[fx.Node]
                 filename=loc[0] if loc else None,
                 line=loc[1] if loc else None,
             )
+
+
+def warn_lost_attention_dropout(model: nn.Module) -> None:
+    """Warn when an eval-mode nn.MultiheadAttention with dropout > 0 is exported: torch passes its attention
+    dropout to SDPA as a number only while training, so an eval trace records none, and QAT after `qat.train()`
+    would train without the dropout eager applies (the fx import decomposes the layer and follows the mode)."""
+    lost = [f"'{name}' (dropout={m.dropout})" for name, m in model.named_modules()
+            if isinstance(m, nn.MultiheadAttention) and not m.training and m.dropout > 0]
+    if lost:
+        warnings.warn(TracingWarning(
+            f"method='export' of a model in eval mode: nn.MultiheadAttention {', '.join(lost)} "
+            "applies its attention dropout only in training, so the exported graph has none, and QAT after "
+            "qat.train() would train without it. Prepare with method='fx' (its attention dropout follows "
+            "qat.train() / qat.eval()) if you will train the attention; calibration and deployment are unaffected."),
+            stacklevel=user_stacklevel())
