@@ -94,3 +94,37 @@ class SizeCheck:
         message = other_size_error(self.traced, args)
         if message is not None:
             raise ValueError(message)
+
+
+#: Module attribute of an export import with Python numbers among its inputs: [[position, name, value], ...].
+CONSTANT_INPUTS_ATTR = "torch.export_constant_inputs"
+
+
+def other_constant_error(constants: Sequence[tuple[int, str, Any]], inputs: Sequence[Any]) -> str | None:
+    """The refusal for positional `inputs` where a Python number torch.export specialised differs, else None."""
+    for i, name, value in constants:
+        if i < len(inputs) and not hasattr(inputs[i], "shape") and inputs[i] != value:
+            return (
+                f"this model was imported with method='export' with {name}={value!r}: torch.export specialises a "
+                f"Python number given as an input (its own module refuses another: 'Guard failed: {name} == "
+                f"{value!r}'), so the graph computes with {value!r} whatever is passed; got {name}={inputs[i]!r}. "
+                f"Prepare with the value you run, pass it as a tensor, or use method='fx'."
+            )
+    return None
+
+
+class ConstantInputCheck:
+    """A forward pre-hook refusing, on an export import, a Python-number input other than the traced one
+    (picklable). Without it the prepared model of `torch.unbind(x, d)` exported with d=1 returned, for d=2, the
+    d=1 result: shape (3, 2, 4) where eager's is (4, 2, 3), without an error."""
+
+    def __init__(self, constants: Sequence[tuple[int, str, Any]], n_inputs: int) -> None:
+        self.constants = [tuple(c) for c in constants]
+        self.n_inputs = n_inputs
+
+    def __call__(self, _module: Any, args: tuple) -> None:
+        if len(args) != self.n_inputs:  # inputs given by name or in containers: not matched one to one here
+            return
+        message = other_constant_error(self.constants, args)
+        if message is not None:
+            raise ValueError(message)

@@ -453,3 +453,27 @@ def test_export_of_an_eval_attention_warns_that_qat_will_train_it_without_dropou
     if warns:
         assert issubclass(lost[0].category, irq.frontend.TracingWarning) and "method='fx'" in str(lost[0].message)
         assert lost[0].filename == __file__  # the user's prepare line, not irq's
+
+
+class _UnbindAlong(nn.Module):
+    def forward(self, x: Tensor, dim: int) -> Tensor:
+        return torch.stack([p * 2 for p in torch.unbind(x, dim)], 0)
+
+
+def test_export_refuses_another_value_of_a_python_number_input():
+    """Found by session 11's review: torch.export specialises a Python number passed as an input (its own module
+    refuses another value, 'Guard failed: dim == 1'); the float import and the prepared model took `dim=2` and
+    returned the `dim=1` result, shape (3, 2, 4) where eager's is (4, 2, 3), without an error. Both now refuse,
+    naming the input and its traced value, also after the text format."""
+    torch.manual_seed(0)
+    model = _UnbindAlong().eval()
+    x = torch.randn(2, 3, 4)
+    module = irq.import_torch(model, (x, 1), method="export")
+    qat = irq.prepare(model, (x, 1), qconfig="default_calib_8bit", march="nash", check_model=False, method="export")
+    irq.set_fake_quantize(qat.eval(), irq.FakeQuantState.CALIBRATION)
+    refusal = r"with dim=1: torch\.export specialises a Python number .* got dim=2"
+    with torch.no_grad():
+        for run in (to_module(module), to_module(parse_module(str(module))), qat):
+            torch.testing.assert_close(run(x, 1), model(x, 1))
+            with pytest.raises(ValueError, match=refusal):
+                run(x, 2)

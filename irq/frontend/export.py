@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.utils import _pytree as pytree
 
-from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR, SIZES_FIXED_ATTR
+from irq.batch_fixed import BATCH_FIXED_AT_ATTR, BATCH_FIXED_ATTR, CONSTANT_INPUTS_ATTR, SIZES_FIXED_ATTR
 from irq.dialects.builtin import ModuleOp
 from irq.frontend import cast_mapping, compare_mapping, logic_mapping
 from irq.frontend.arg_reduce import arg_reduce_as_indices
@@ -61,8 +61,8 @@ from irq.frontend.propagate import annotate
 from irq.frontend.select_mapping import _vector_norm
 from irq.frontend.select_mapping import aten_index as _index
 from irq.frontend.view_mapping import unflatten_emit
-from irq.ir.attributes import IntegerAttr, StringAttr, UnitAttr
-from irq.ir.types import ShapedType
+from irq.ir.attributes import ArrayAttr, FloatAttr, IntegerAttr, StringAttr, UnitAttr
+from irq.ir.types import ShapedType, f64, i64
 from irq.runtime.torch.functions import module_mode_dropout, sdpa_masked_softmax
 
 aten = torch.ops.aten
@@ -489,6 +489,9 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
                           lifted=lifted)
     module = conv.run(user)
     module.attributes[SIZES_FIXED_ATTR] = UnitAttr()  # the torch executor refuses other non-batch sizes
+    numbers = _constant_inputs(sig)
+    if numbers:  # Python numbers torch.export specialised: the torch executor refuses other values
+        module.attributes[CONSTANT_INPUTS_ATTR] = ArrayAttr(ArrayAttr(entry) for entry in numbers)
     batch = traced_batch(user)
     if batch is not None:  # a static export: other batches are refused naming the op that fixes it
         if fixed_by is None:
@@ -499,6 +502,20 @@ def import_exported(model: nn.Module, inputs: tuple, kwargs: dict[str, Any]) -> 
             module.attributes[BATCH_FIXED_AT_ATTR] = StringAttr(fixed_by)
     return module
 
+
+
+def _constant_inputs(sig: Any) -> list[list]:
+    """[position, name, value] attributes of the user inputs torch.export specialised as Python numbers."""
+    out = []
+    users = [spec for spec in sig.input_specs if spec.kind.name == "USER_INPUT"]
+    for i, spec in enumerate(users):
+        value = getattr(spec.arg, "value", None)
+        if type(spec.arg).__name__ != "ConstantArgument" or isinstance(value, bool) or \
+                not isinstance(value, (int, float)):
+            continue
+        number = IntegerAttr(value, i64) if isinstance(value, int) else FloatAttr(value, f64)
+        out.append([IntegerAttr(i, i64), StringAttr(spec.arg.name), number])
+    return out
 
 
 def _user_structure(user_out: list, out_spec: Any) -> Any:

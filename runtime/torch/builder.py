@@ -22,7 +22,14 @@ from irq.runtime.torch import functions as fns
 from irq.runtime.torch.resolve import resolve
 from torch import fx, nn
 
-from irq.batch_fixed import BatchCheck, SizeCheck, export_sizes_fixed, fixed_batch
+from irq.batch_fixed import (
+    CONSTANT_INPUTS_ATTR,
+    BatchCheck,
+    ConstantInputCheck,
+    SizeCheck,
+    export_sizes_fixed,
+    fixed_batch,
+)
 from irq.diagnostics import location_prefix
 from irq.ir.attributes import (
     ArrayAttr,
@@ -241,6 +248,10 @@ def to_module(module: Operation, *, modules: dict[str, nn.Module] | None = None,
     if export_sizes_fixed(module):  # torch.export fixed the other sizes: refuse others rather than mis-shape
         traced = [list(a.type.shape) if isinstance(a.type, TensorType) else None for a in block.args]
         gm.register_forward_pre_hook(SizeCheck(traced))
+    numbers = module.attributes.get(CONSTANT_INPUTS_ATTR)
+    if isinstance(numbers, ArrayAttr):  # Python numbers torch.export specialised: refuse other values
+        entries = [(e.value[0].value, e.value[1].value, e.value[2].value) for e in numbers.value]
+        gm.register_forward_pre_hook(ConstantInputCheck(entries, len(block.args)))
     return gm
 
 
