@@ -1,0 +1,244 @@
+"""What a torch model imports as, on the cases mutation testing (bench/mutation.py, target frontend-late, tenth
+round) found unexercised: dropout kinds and their flags (irq/frontend/dropout_mapping.py), casts
+(irq/frontend/cast_mapping.py) and an index by whole aranges re-expressed as unsqueezes
+(irq/frontend/export_index_by_arange.py).
+
+Every case is checked against eager torch, the independent oracle: the import verifies, every IR result type (shape
+and dtype) is what eager returns, and the module rebuilt by the torch executor computes eager's values exactly. A case
+that must import as a typed op also asserts that op and no opaque `torch.call` (which computes eager's numbers too,
+so numbers alone never catch a handler that gave up). Each case names the planted bug it catches (file:line as of
+the round, and the mutation).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from irq.frontend.propagate import torch_dtype
+from irq.passes.fold_constants import is_pure_call
+from irq.runtime.torch import to_module
+from support.frontend_oracle import randn
+from support.frontend_oracle import torch_ops as _torch_ops
+from torch import Tensor, nn
+
+import irq
+
+
+class _Fn(nn.Module):
+    """A module whose forward is `fn(x)`."""
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Tensor):
+        return self.fn(x)
+
+
+def _result_types(module: irq.Operation) -> list[tuple[tuple[int, ...], torch.dtype]]:
+    ret = next(op for op in module.walk() if op.name == "func.return")
+    return [(tuple(v.type.shape), torch_dtype(v.type.element_type)) for v in ret.operands]
+
+
+def _opaque(module: irq.Operation) -> list[str]:
+    """The targets of the opaque calls left, but the factories fold-constants evaluates (arange, ones)."""
+    return [op.get_attr("target").value for op in module.walk() if op.name == "torch.call" and not is_pure_call(op)]
+
+
+def _as_eager(model: nn.Module, inputs: tuple, method: str, typed: tuple[str, ...] | None) -> irq.Operation:
+    """Import `model` on `inputs`; result types and values as eager's. typed: the typed ops it must become (no
+    opaque call left), or None: any form (an opaque call, or typed ops that compute the same)."""
+    model.eval()
+    module = irq.import_torch(model, inputs, method=method)
+    irq.verify(module)
+    names = _torch_ops(module)
+    if typed is not None:
+        assert not _opaque(module), _opaque(module)
+        for op in typed:
+            assert f"torch.{op}" in names, (op, names)
+    with torch.no_grad():
+        want = model(*inputs)
+    want = tuple(want) if isinstance(want, (tuple, list)) else (want,)
+    assert _result_types(module) == [(tuple(w.shape), w.dtype) for w in want]
+    got = to_module(module)(*inputs)
+    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    return module
+
+
+# ----------------------------------------------------------------------------------------------------------- casts
+
+_FLOAT = torch.tensor([[0.0, 1.5, -2.0, 0.0], [3.0, 0.0, -0.25, 7.0]])  # zeros and non-zeros: != 0 decides
+_INT = torch.tensor([[0, 1, -3, 0], [5, 0, 0, 2]])
+
+#: name -> (function, input, the typed op it must be, or None: any form that computes eager's result)
+CASTS = {
+    # cast_mapping.py:33-34 (`dtype == torch.bool` as `!=`; the predicate / other changed): != 0 of a float
+    "x.bool()": (lambda x: x.bool(), _FLOAT, "compare_scalar"),
+    "x.to(torch.bool)": (lambda x: x.to(torch.bool), _FLOAT, "compare_scalar"),
+    "int x.bool()": (lambda x: x.bool(), _INT, "compare_scalar"),
+    # _method_to:49-57: the device spellings and the flags a cast may carry (`isinstance(a, bool)`, the kwargs set)
+    "x.to('cpu', torch.bool)": (lambda x: x.to("cpu", torch.bool), _FLOAT, "compare_scalar"),
+    "x.to(device, dtype=)": (lambda x: x.to(torch.device("cpu"), dtype=torch.bool), _FLOAT, "compare_scalar"),
+    "x.to(dtype=torch.bool)": (lambda x: x.to(dtype=torch.bool), _INT, "compare_scalar"),
+    "x.to(torch.bool, False)": (lambda x: x.to(torch.bool, False), _FLOAT, "compare_scalar"),
+    "x.to(torch.bool, copy=True)": (lambda x: x.to(torch.bool, copy=True), _FLOAT, "compare_scalar"),
+    # cast:31 (`have == dtype` as `!=`): a cast to the value's own dtype is the identity
+    "x.to(own dtype)": (lambda x: x.to(torch.float32) * 2, _FLOAT, "identity"),
+    "int x.to(own dtype)": (lambda x: x.to(torch.int64) + 1, _INT, "identity"),
+    # cast:35: any other cast is not a mask nor the identity (a mutant typing it as compare_scalar or identity
+    # gives the wrong dtype or values); it stays an opaque call
+    "x.to(torch.int32)": (lambda x: x.to(torch.int32), _FLOAT, None),
+    "int x.to(torch.float32)": (lambda x: x.to(torch.float32), _INT, None),
+    # _method_to:49: an option outside the cast's (memory_format); _method_to:53-57: a tensor as the target of
+    # `to` is no dtype
+    "x.to(bool, memory_format=)": (lambda x: x.to(torch.bool, memory_format=torch.preserve_format), _FLOAT, None),
+    "x.to(other tensor)": (lambda x: x.to(torch.zeros((), dtype=torch.int32) + x.shape[0]), _FLOAT, None),
+}
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+@pytest.mark.parametrize("name", sorted(CASTS))
+def test_cast_imports_as_eager_computes_it(name, method):
+    """Casts by their fx spellings (_method_to, _method_bool) and torch.export's ATen forms (_aten_to: to.dtype,
+    to.device, _to_copy). Bugs caught: a cast to bool typed as the identity or as == 0, a cast to another dtype
+    typed as a mask, a cast with an option irq does not model read as a plain cast."""
+    fn, x, op = CASTS[name]
+    _as_eager(_Fn(fn), (x.clone(),), method, None if op is None else (op,))
+
+
+def test_a_cast_to_the_cpu_without_a_dtype_is_the_identity_in_an_export():
+    """_aten_to:90: `aten.to.dtype_layout(x, device=cpu)` with no dtype is the identity (`dtype is None` as `is not
+    None` sends it to cast(x, None), an opaque call; `_on_cpu` inverted does too)."""
+    _as_eager(_Fn(lambda x: x.to(device="cpu") + 1), (_FLOAT.clone(),), "export", ("identity",))
+
+
+# --------------------------------------------------------------------------------------------------------- dropout
+
+
+def _dropout_attrs(module: irq.Operation) -> list[dict]:
+    out = []
+    for op in module.walk():
+        if op.name == "torch.dropout":
+            out.append({k: op.get_attr(k).value for k in ("p", "training", "kind") if op.get_attr(k) is not None})
+    return out
+
+
+#: torch.<kind>(x, p, train), ATen's signature, as a user may call it: the attributes it must import with
+TORCH_FORMS = {
+    "torch.dropout": (lambda x: torch.dropout(x, 0.25, True), {"p": 0.25, "training": True}),
+    "torch.alpha_dropout": (lambda x: torch.alpha_dropout(x, 0.5, True), {"p": 0.5, "training": True,
+                                                                           "kind": "alpha_dropout"}),
+    "torch.feature_alpha_dropout": (
+        lambda x: torch.feature_alpha_dropout(x, 0.5, False),
+        {"p": 0.5, "training": False, "kind": "feature_alpha_dropout"},
+    ),
+    # _attrs:36 (`float(p)`): an int rate is a float attribute
+    "F.dropout int p": (lambda x: F.dropout(x, 1, False), {"p": 1.0, "training": False}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_FORMS))
+def test_torch_dropout_forms_keep_kind_rate_and_flag_and_drop_as_eager(name):
+    """dropout_mapping.py torch_form:59-63 and _attrs:35-41. Bugs caught: a kind read as plain dropout (alpha
+    dropout then trains another network), the `training` flag lost or inverted. Oracle: eager from the same RNG
+    state, in training mode (where the flag decides) and eval."""
+    fn, attrs = TORCH_FORMS[name]
+    x = randn(2, 4, 3, 3)
+    model = _Fn(fn)
+    module = irq.import_torch(model, (x,))
+    assert _dropout_attrs(module) == [attrs]
+    rebuilt = to_module(irq.parse_module(irq.print_module(module)))
+    for mode in (True, False):
+        model.train(mode)
+        rebuilt.train(mode)
+        for seed in range(2):
+            torch.manual_seed(seed)
+            want = model(x)
+            torch.manual_seed(seed)
+            torch.testing.assert_close(rebuilt(x), want, rtol=0, atol=0)
+
+
+class _DropoutByInputs(nn.Module):
+    """Dropouts whose rate or flag the model receives: no typed op can hold them, so they stay opaque calls."""
+
+    def forward(self, x: Tensor, p: float, train: bool) -> tuple:
+        return torch.dropout(x, 0.5, train), torch.dropout(x, p, False), F.dropout(x, 0.5, train)
+
+
+def test_a_dropout_rate_or_flag_the_model_receives_follows_it():
+    """dropout_mapping.py:61 (torch_form) and :49 (functional), `or` as `and`: a flag the model receives was read as
+    `bool(node)`, always True (an eval-time call with train=False dropped units), and a rate it receives failed the
+    import with a bare TypeError (float(node)). Oracle: eager at both flag values, same RNG state."""
+    x = randn(2, 8, 4)
+    module = irq.import_torch(_DropoutByInputs(), (x, 0.3, False))
+    assert not _dropout_attrs(module)
+    rebuilt = to_module(module)
+    for p, train in ((0.3, False), (0.6, True)):
+        torch.manual_seed(0)
+        want = _DropoutByInputs()(x, p, train)
+        torch.manual_seed(0)
+        for g, w in zip(rebuilt(x, p, train), want, strict=True):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------------------------------- index by aranges
+
+
+def _ix(m: Tensor, *indices: Tensor) -> Tensor:
+    return m[indices]
+
+
+#: name -> function of the int mask m [B, S] (S = 6): indexes by aranges that are the whole of their dimensions
+#: (rewritten into unsqueezes: no aten.index left, the batch stays dynamic)
+WHOLE = {
+    # index_by_arange:102 (`placed[0]` as `placed[1]`: the rank read as a position, no unsqueeze inserted), :106
+    # (`p not in positions` inverted)
+    "HF [B,1,1,S]": lambda m: _ix(m, torch.arange(m.shape[0])[:, None, None, None], torch.arange(6)[None, None, None, :]),
+    "[B,1,S]": lambda m: _ix(m, torch.arange(m.shape[0])[:, None, None], torch.arange(6)[None, None, :]),
+    "[B,S] through + 0 and [0:]": lambda m: _ix(m, torch.arange(m.shape[0])[0:, None], (torch.arange(6) + 0)[None, :]),
+}
+
+#: index by aranges that are not the identity of their dimension: they must stay an index (eager's values)
+NOT_WHOLE = {
+    # _arange_length:40 (`is aten.slice.Tensor` as `is not`: a slice's bounds never checked): arange(S)[1:]
+    "a partial slice": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(6)[1:][None, :]),
+    # _arange_length:42 (`!= (0,)` as `==`): arange(S) - 3 indexes a rotation
+    "a shifted arange": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], (torch.arange(6) + (-3))[None, :]),
+    # _positions:76-77 (the length check): arange(4) takes the first 4 of 6
+    "a shorter arange": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(4)[None, :]),
+    # _positions:84 (`positions != sorted(...)`): the aranges placed the other way round transpose the mask
+    "transposed positions": lambda m: _ix(m, torch.arange(m.shape[0])[None, :], torch.arange(6)[:, None]),
+    # _positions:84 (the ranks): an arange of rank 1 broadcast against one of rank 2
+    "indices of two ranks": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(6)),
+    # _positions:70 (`any(i is None ...)`): m[:, arange(1, 6)]
+    "a slice and an index": lambda m: m[:, torch.arange(1, 6)],
+    # _arange_length:46 (`len(node.args) != 1`): an arange with a start
+    "an arange with a start": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(1, 6)[None, :]),
+}
+
+
+def _mask(batch: int) -> Tensor:
+    return (torch.arange(batch * 6).reshape(batch, 6) * 7) % 5  # distinct rows and columns: a permutation shows
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE))
+def test_an_index_by_whole_aranges_is_the_mask_with_unit_dims_at_any_batch(name):
+    """index_by_arange: the rewritten index is eager's shape and values at the example batch and at others, with no
+    aten.index left and the batch dynamic (a mutant that raised inside the rewrite made the export static)."""
+    model = _Fn(WHOLE[name])
+    module = _as_eager(model, (_mask(2),), "export", ())
+    assert "torch.batch_fixed" not in module.attributes
+    assert not [op for op in module.walk() if op.name == "torch.call"], _torch_ops(module)  # the aranges erased
+    rebuilt = to_module(irq.parse_module(irq.print_module(module)))
+    for batch in (3, 5):
+        torch.testing.assert_close(rebuilt(_mask(batch)), model(_mask(batch)), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_WHOLE))
+def test_an_index_by_other_aranges_computes_eagers_values(name):
+    """Bugs caught: an index that is not the identity of its dimensions rewritten into unsqueezes (a wrong shape
+    and wrong values, no error)."""
+    _as_eager(_Fn(NOT_WHOLE[name]), (_mask(2),), "export", None)
