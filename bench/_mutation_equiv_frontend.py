@@ -15,6 +15,7 @@ _FX_OP = "fx sets Node.op from string literals, which CPython interns: `is` agre
 _KIND = "irq_kind comes from keyword and string literals (propagate.annotate, shapes.py's meta.update): interned"
 
 _MAP, _MODS, _VIEWS = "irq/frontend/mapping.py", "irq/frontend/module_mapping.py", "irq/frontend/view_mapping.py"
+_ARANGE, _CAST = "irq/frontend/export_index_by_arange.py", "irq/frontend/cast_mapping.py"
 _ALL_GIVEN = (
     "fx records a call of this torch.nn.functional function (handle_torch_function, or a boolean_dispatch) with "
     "every parameter given, so the handler's default is never read (printed by tracing it: %s)"
@@ -236,4 +237,26 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
             "core/ReplaceAndWithOr",
         )
     },
+    # -- frontend-late (tenth round): dropout_mapping.py, cast_mapping.py, export_index_by_arange.py
+    (
+        _ARANGE,
+        "_positions",
+        "if len(placed) != 1 and not (length == 1 and not placed):",
+        "core/ReplaceComparisonOperator_Eq_NotEq",
+    ): "placed is empty only for an index whose sizes are all 1, i.e. an arange of length 1; the clause only lets "
+    "that case through to append None, which `None in positions` below refuses: original and mutant both give None",
+    (
+        _ARANGE,
+        "_erase_unused",
+        "if n.users or n.op != \"call_function\" or n.target is aten.sym_size.int:",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "torch's OpOverload defines no __eq__ (type(aten.sym_size.int).__eq__ is object.__eq__): == is identity",
+    (
+        _CAST,
+        "cast",
+        "except KeyError:",
+        "core/ExceptionReplacer",
+    ): "dead guard: every ShapedType the importer annotates has an element type from propagate.element_type "
+    "(or i1/i64/the default float from static inference), all keys of torch_dtype's table; a tensor of another "
+    "dtype fails the import before any cast is mapped (probed: complex64, fx and export)",
 }

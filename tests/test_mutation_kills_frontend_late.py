@@ -242,3 +242,22 @@ def test_an_index_by_other_aranges_computes_eagers_values(name):
     """Bugs caught: an index that is not the identity of its dimensions rewritten into unsqueezes (a wrong shape
     and wrong values, no error)."""
     _as_eager(_Fn(NOT_WHOLE[name]), (_mask(2),), "export", None)
+
+
+class _ToMeta(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.to("meta", torch.bool)
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_a_cast_to_another_device_stays_on_that_device(method):
+    """cast_mapping.py _on_cpu:39 (`str(device) == "cpu"` as `is not`: every device read as the CPU): a cast to
+    another device imported as `!= 0`, computed on the CPU. The meta device stands for any non-CPU device here.
+    Oracle: eager's result type and device."""
+    x = _FLOAT.clone()
+    module = irq.import_torch(_ToMeta(), (x,), method=method)
+    irq.verify(module)
+    assert "torch.compare_scalar" not in _torch_ops(module)
+    want = _ToMeta()(x)
+    assert _result_types(module) == [(tuple(want.shape), want.dtype)]
+    assert to_module(module)(x).device == want.device
