@@ -16,6 +16,7 @@ _KIND = "irq_kind comes from keyword and string literals (propagate.annotate, sh
 
 _MAP, _MODS, _VIEWS = "irq/frontend/mapping.py", "irq/frontend/module_mapping.py", "irq/frontend/view_mapping.py"
 _ARANGE, _CAST = "irq/frontend/export_index_by_arange.py", "irq/frontend/cast_mapping.py"
+_DROPOUT = "irq/frontend/dropout_mapping.py"
 _ALL_GIVEN = (
     "fx records a call of this torch.nn.functional function (handle_torch_function, or a boolean_dispatch) with "
     "every parameter given, so the handler's default is never read (printed by tracing it: %s)"
@@ -238,6 +239,45 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
         )
     },
     # -- frontend-late (tenth round): dropout_mapping.py, cast_mapping.py, export_index_by_arange.py
+    **{
+        (_DROPOUT, "<module>", line, op): _ALL_GIVEN % (
+            "F.dropout, dropout1d/2d/3d, alpha_dropout and feature_alpha_dropout all record p, training and "
+            "inplace; torch.export maps the aten forms to torch_form, which has no defaults"
+        )
+        for line, op in (
+            ('F.dropout: ("dropout", True),', "core/ReplaceTrueWithFalse"),
+            ('F.dropout1d: ("dropout1d", True),', "core/ReplaceTrueWithFalse"),
+            ('F.dropout2d: ("dropout2d", True),', "core/ReplaceTrueWithFalse"),
+            ('F.dropout3d: ("dropout3d", True),', "core/ReplaceTrueWithFalse"),
+            ('F.alpha_dropout: ("alpha_dropout", False),', "core/ReplaceFalseWithTrue"),
+            ('F.feature_alpha_dropout: ("feature_alpha_dropout", False),', "core/ReplaceFalseWithTrue"),
+        )
+    },
+    **{
+        (
+            _DROPOUT,
+            "h",
+            'b = bind((("input", _MISSING), ("p", 0.5), ("training", training_default), ("inplace", False)), args, '
+            "kwargs)",
+            op,
+        ): _ALL_GIVEN % "as the `<module>` entries above; `inplace` is besides never read"
+        for op in ("core/ReplaceFalseWithTrue", "core/NumberReplacer")
+    },
+    (
+        _ARANGE,
+        "_batch_sizes",
+        'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "irq exports with dimension 0 alone dynamic (export.py _batch_dynamic: {0: Dim.AUTO}) and torch.export "
+    "records sym_size nodes only for dynamic dimensions, so every sym_size of an input has dim 0",
+    (
+        _CAST,
+        "_on_cpu",
+        'return device is None or str(device) == "cpu"',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "no device string sorts below 'cpu': every c10 DeviceType name (cuda, fpga, hip, ideep, ipu, lazy, maia, "
+    "meta, metal, mkldnn, mps, mtia, opencl, opengl, privateuseone, ve, vulkan, xla, xpu) and 'cpu:N' sort after "
+    "it, so <= holds exactly when == does",
     (
         _ARANGE,
         "_positions",

@@ -215,6 +215,8 @@ NOT_WHOLE = {
     "indices of two ranks": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(6)),
     # _positions:70 (`any(i is None ...)`): m[:, arange(1, 6)]
     "a slice and an index": lambda m: m[:, torch.arange(1, 6)],
+    # _positions:75 (`d != 0 or length not in batch` as `and`): an arange of a traced length that is not the batch
+    "a batch arange one short": lambda m: _ix(m, torch.arange(m.shape[0] - 1)[:, None], torch.arange(6)[None, :]),
     # _arange_length:46 (`len(node.args) != 1`): an arange with a start
     "an arange with a start": lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(1, 6)[None, :]),
 }
@@ -261,3 +263,23 @@ def test_a_cast_to_another_device_stays_on_that_device(method):
     want = _ToMeta()(x)
     assert _result_types(module) == [(tuple(want.shape), want.dtype)]
     assert to_module(module)(x).device == want.device
+
+
+class _SharedArange(nn.Module):
+    """An index by whole aranges whose column arange is also used as data: it outlives the rewrite."""
+
+    def forward(self, m: Tensor) -> Tensor:
+        a = torch.arange(6)
+        return m[torch.arange(m.shape[0])[:, None], a[None, :]] * 2 + a
+
+
+def test_an_arange_used_elsewhere_does_not_keep_the_batch_arange_alive():
+    """export_index_by_arange.py _erase_unused:124 (`continue` as `break`): the column arange, still used, stopped
+    the erasing before the batch's arange, whose dead `arange(B)` then made the export static (batch 2 only).
+    Oracle: eager at the example batch and at batches 3 and 5."""
+    model = _SharedArange()
+    module = _as_eager(model, (_mask(2),), "export", ("mul_scalar", "add"))
+    assert "torch.batch_fixed" not in module.attributes
+    rebuilt = to_module(irq.parse_module(irq.print_module(module)))
+    for batch in (3, 5):
+        torch.testing.assert_close(rebuilt(_mask(batch)), model(_mask(batch)), rtol=0, atol=0)
