@@ -240,7 +240,8 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     },
     # -- frontend-late (tenth round): dropout_mapping.py, cast_mapping.py, export_index_by_arange.py
     **{
-        (_DROPOUT, "<module>", line, op): _ALL_GIVEN % (
+        (_DROPOUT, "<module>", line, op): _ALL_GIVEN
+        % (
             "F.dropout, dropout1d/2d/3d, alpha_dropout and feature_alpha_dropout all record p, training and "
             "inplace; torch.export maps the aten forms to torch_form, which has no defaults"
         )
@@ -288,7 +289,7 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     (
         _ARANGE,
         "_erase_unused",
-        "if n.users or n.op != \"call_function\" or n.target is aten.sym_size.int:",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
         "core/ReplaceComparisonOperator_Is_Eq",
     ): "torch's OpOverload defines no __eq__ (type(aten.sym_size.int).__eq__ is object.__eq__): == is identity",
     (

@@ -15,7 +15,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from irq.frontend.propagate import torch_dtype
 from irq.passes.fold_constants import is_pure_call
 from irq.runtime.torch import to_module
 from support.frontend_oracle import randn
@@ -23,6 +22,7 @@ from support.frontend_oracle import torch_ops as _torch_ops
 from torch import Tensor, nn
 
 import irq
+from irq.frontend.propagate import torch_dtype
 
 
 class _Fn(nn.Module):
@@ -129,8 +129,10 @@ def _dropout_attrs(module: irq.Operation) -> list[dict]:
 #: torch.<kind>(x, p, train), ATen's signature, as a user may call it: the attributes it must import with
 TORCH_FORMS = {
     "torch.dropout": (lambda x: torch.dropout(x, 0.25, True), {"p": 0.25, "training": True}),
-    "torch.alpha_dropout": (lambda x: torch.alpha_dropout(x, 0.5, True), {"p": 0.5, "training": True,
-                                                                           "kind": "alpha_dropout"}),
+    "torch.alpha_dropout": (
+        lambda x: torch.alpha_dropout(x, 0.5, True),
+        {"p": 0.5, "training": True, "kind": "alpha_dropout"},
+    ),
     "torch.feature_alpha_dropout": (
         lambda x: torch.feature_alpha_dropout(x, 0.5, False),
         {"p": 0.5, "training": False, "kind": "feature_alpha_dropout"},
@@ -196,7 +198,9 @@ def _ix(m: Tensor, *indices: Tensor) -> Tensor:
 WHOLE = {
     # index_by_arange:102 (`placed[0]` as `placed[1]`: the rank read as a position, no unsqueeze inserted), :106
     # (`p not in positions` inverted)
-    "HF [B,1,1,S]": lambda m: _ix(m, torch.arange(m.shape[0])[:, None, None, None], torch.arange(6)[None, None, None, :]),
+    "HF [B,1,1,S]": lambda m: _ix(
+        m, torch.arange(m.shape[0])[:, None, None, None], torch.arange(6)[None, None, None, :]
+    ),
     "[B,1,S]": lambda m: _ix(m, torch.arange(m.shape[0])[:, None, None], torch.arange(6)[None, None, :]),
     "[B,S] through + 0 and [0:]": lambda m: _ix(m, torch.arange(m.shape[0])[0:, None], (torch.arange(6) + 0)[None, :]),
 }
