@@ -272,6 +272,18 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     ): "irq exports with dimension 0 alone dynamic (export.py _batch_dynamic: {0: Dim.AUTO}) and torch.export "
     "records sym_size nodes only for dynamic dimensions, so every sym_size of an input has dim 0",
     (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): _FX_OP,
+    (
+        _ARANGE,
+        "_arange_length",
+        "if node.target is aten.slice.Tensor and tuple(node.args[2:4]) not in ((0, _FULL), (None, None), ()):",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "torch's OpOverload defines no __eq__ (type(aten.slice.Tensor).__eq__ is object.__eq__): == is identity",
+    (
         _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',

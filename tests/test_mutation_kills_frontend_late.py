@@ -106,7 +106,9 @@ def test_cast_imports_as_eager_computes_it(name, method):
     to.device, _to_copy). Bugs caught: a cast to bool typed as the identity or as == 0, a cast to another dtype
     typed as a mask, a cast with an option irq does not model read as a plain cast."""
     fn, x, op = CASTS[name]
-    _as_eager(_Fn(fn), (x.clone(),), method, None if op is None else (op,))
+    module = _as_eager(_Fn(fn), (x.clone(),), method, None if op is None else (op,))
+    if op is not None:  # index_by_arange:94 (`node.op == "call_function"` as `is not`): the export's dtype checks
+        assert "torch.call" not in _torch_ops(module)  # (_assert_tensor_metadata) left as opaque calls
 
 
 def test_a_cast_to_the_cpu_without_a_dtype_is_the_identity_in_an_export():
