@@ -284,6 +284,15 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_Is_Eq",
     ): "torch's OpOverload defines no __eq__ (type(aten.slice.Tensor).__eq__ is object.__eq__): == is identity",
     (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceOrWithAnd",
+    ): "the one `or` whose mutant survives (the second, cols 46-48) only lets an unused sym_size node be erased too "
+    "(a placeholder reaching the work list still has the rewritten view as user): it computes nothing, and the "
+    "imports of the HF mask model, _SharedArange and the WHOLE cases print the same text with it (checked); the "
+    "first `or` as `and` erases a used node, which raises (killed)",
+    (
         _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',
