@@ -287,8 +287,8 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
         _ARANGE,
         "_erase_unused",
         'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
-        "core/ReplaceOrWithAnd",
-    ): "the one `or` whose mutant survives (the second, cols 46-48) only lets an unused sym_size node be erased too "
+        "core/ReplaceOrWithAnd@38",
+    ): "the second `or` as `and` only lets an unused sym_size node be erased too "
     "(a placeholder reaching the work list still has the rewritten view as user): it computes nothing, and the "
     "imports of the HF mask model, _SharedArange and the WHOLE cases print the same text with it (checked); the "
     "first `or` as `and` erases a used node, which raises (killed)",
