@@ -291,7 +291,7 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     ): "the second `or` as `and` only lets an unused sym_size node be erased too "
     "(a placeholder reaching the work list still has the rewritten view as user): it computes nothing, and the "
     "imports of the HF mask model, _SharedArange and the WHOLE cases print the same text with it (checked); the "
-    "first `or` as `and` erases a used node, which raises (killed)",
+    "first `or` (col 11) is not this entry's: as `and` it erases a used node, which raises",
     (
         _CAST,
         "_on_cpu",
