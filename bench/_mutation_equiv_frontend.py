@@ -293,6 +293,26 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     "imports of the HF mask model, _SharedArange and the WHOLE cases print the same text with it (checked); the "
     "first `or` (col 11) is not this entry's: as `and` it erases a used node, which raises",
     (
+        _ARANGE,
+        "index_by_arange",
+        'if node.op != "call_function" or node.target is not aten.index.Tensor:',
+        "core/ReplaceComparisonOperator_NotEq_Gt",
+    ): "fx's other node kinds (call_method, call_module, get_attr, output, placeholder) all sort after "
+    "'call_function': > holds exactly when != does",
+    (
+        _ARANGE,
+        "_arange_length",
+        'if node.op != "call_function" or node.target is not aten.arange.default or len(node.args) != 1:',
+        "core/ReplaceComparisonOperator_IsNot_NotEq",
+    ): "torch's OpOverload defines no __eq__: != is `is not`",
+    (
+        _DROPOUT,
+        "_attrs",
+        'if kind != "dropout":',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "every kind is a string literal, so interned: _FUNCTIONAL's, _TORCH's, module_mapping.py's and "
+    "export_modes.py _MODE_DROPOUTS' (module_mode_dropout's node args), or the literal default",
+    (
         _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',
