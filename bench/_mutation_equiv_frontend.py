@@ -313,6 +313,26 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     ): "every kind is a string literal, so interned: _FUNCTIONAL's, _TORCH's, module_mapping.py's and "
     "export_modes.py _MODE_DROPOUTS' (module_mode_dropout's node args), or the literal default",
     (
+        _ARANGE,
+        "_batch_sizes",
+        'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): _FX_OP,
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_NotEq_Gt",
+    ): "fx's other node kinds (call_method, call_module, get_attr, output, placeholder) all sort after "
+    "'call_function': > holds exactly when != does",
+    (
+        _CAST,
+        "cast",
+        "if have == dtype:",
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "torch.dtype objects are singletons (torch.int64 is torch.tensor([1]).dtype; propagate's table holds "
+    "torch's own objects): `is` agrees with ==",
+    (
         _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',
