@@ -289,3 +289,15 @@ def test_an_arange_used_elsewhere_does_not_keep_the_batch_arange_alive():
     rebuilt = to_module(irq.parse_module(irq.print_module(module)))
     for batch in (3, 5):
         torch.testing.assert_close(rebuilt(_mask(batch)), model(_mask(batch)), rtol=0, atol=0)
+
+
+def test_an_index_over_an_empty_dimension_is_still_the_view():
+    """export_index_by_arange.py _is_one:34 (`d == 1` as `<=`): an index's size-0 dimension read as a unit one,
+    so an arange over an empty dimension placed nowhere, and the index (the identity) kept as an opaque call.
+    Oracle: eager's result type and values at the example batch and at batch 3."""
+    model = _Fn(lambda m: _ix(m, torch.arange(m.shape[0])[:, None], torch.arange(0)[None, :]))
+    empty = torch.ones(2, 0, dtype=torch.int64)
+    module = _as_eager(model, (empty,), "export", ())
+    assert "torch.call" not in _torch_ops(module)
+    three = torch.ones(3, 0, dtype=torch.int64)
+    assert to_module(module)(three).shape == model(three).shape
