@@ -111,10 +111,17 @@ def test_cast_imports_as_eager_computes_it(name, method):
         assert "torch.call" not in _torch_ops(module)  # (_assert_tensor_metadata) left as opaque calls
 
 
-def test_a_cast_to_the_cpu_without_a_dtype_is_the_identity_in_an_export():
-    """_aten_to:90: `aten.to.dtype_layout(x, device=cpu)` with no dtype is the identity (`dtype is None` as `is not
-    None` sends it to cast(x, None), an opaque call; `_on_cpu` inverted does too)."""
-    _as_eager(_Fn(lambda x: x.to(device="cpu") + 1), (_FLOAT.clone(),), "export", ("identity",))
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: torch.ops.aten._to_copy.default(x) + 1, lambda x: torch.ops.aten.to.dtype_layout(x, device="cpu") + 1],
+    ids=["aten._to_copy", "aten.to.dtype_layout device"],
+)
+def test_an_aten_cast_without_a_dtype_on_the_cpu_is_the_identity(fn):
+    """cast_mapping.py _aten_to:83 (`if _on_cpu(device)` as `if not`; the input `args[0]`): an ATen copy with no dtype
+    (torch.export records a model's own torch.ops.aten call as written; its `x.to(...)` always with a dtype) is the
+    identity."""
+    module = _as_eager(_Fn(fn), (_FLOAT.clone(),), "export", ("identity",))
+    assert "torch.call" not in _torch_ops(module)
 
 
 # --------------------------------------------------------------------------------------------------------- dropout
@@ -203,6 +210,8 @@ WHOLE = {
     "HF [B,1,1,S]": lambda m: _ix(
         m, torch.arange(m.shape[0])[:, None, None, None], torch.arange(6)[None, None, None, :]
     ),
+    # :102 (`placed[0]` as `placed[-1]`, the last position read as the rank): a trailing unit dimension
+    "[B,S,1]": lambda m: _ix(m, torch.arange(m.shape[0])[:, None, None], torch.arange(6)[None, :, None]),
     "[B,1,S]": lambda m: _ix(m, torch.arange(m.shape[0])[:, None, None], torch.arange(6)[None, None, :]),
     "[B,S] through + 0 and [0:]": lambda m: _ix(m, torch.arange(m.shape[0])[0:, None], (torch.arange(6) + 0)[None, :]),
 }
@@ -249,7 +258,17 @@ def test_an_index_by_whole_aranges_is_the_mask_with_unit_dims_at_any_batch(name)
 def test_an_index_by_other_aranges_computes_eagers_values(name):
     """Bugs caught: an index that is not the identity of its dimensions rewritten into unsqueezes (a wrong shape
     and wrong values, no error)."""
-    _as_eager(_Fn(NOT_WHOLE[name]), (_mask(2),), "export", None)
+    _as_eager(_Fn(NOT_WHOLE[name]), (_mask(3),), "export", None)  # batch 3: at 2, export fixes `B - 1` to 1
+
+
+def test_a_bool_cast_with_a_memory_format_keeps_it():
+    """cast_mapping.py _method_bool:62 (`len(args) == 1 and not kwargs` as `or`): `x.bool(memory_format=...)` typed
+    as `!= 0`, whose result is contiguous where eager's is channels-last. Oracle: eager's values and strides."""
+    x = randn(1, 3, 2, 2)
+    x[0, 1] = 0.0
+    model = _Fn(lambda x: x.bool(memory_format=torch.channels_last))
+    module = _as_eager(model, (x,), "fx", None)
+    assert to_module(module)(x).stride() == model(x).stride()
 
 
 class _ToMeta(nn.Module):
