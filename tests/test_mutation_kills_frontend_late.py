@@ -271,6 +271,13 @@ def test_a_bool_cast_with_a_memory_format_keeps_it():
     assert to_module(module)(x).stride() == model(x).stride()
 
 
+def test_a_bool_cast_eager_refuses_is_refused():
+    """cast_mapping.py _method_bool:62 (`len(args) == 1` as `>=`): `x.bool(torch.channels_last)`, which eager refuses
+    (bool() takes no positional argument), imported as `!= 0` by static inference without an error."""
+    with pytest.raises(irq.FrontendError, match=r"bool\(\) takes 0 positional arguments"):
+        irq.import_torch(_Fn(lambda x: x.bool(torch.channels_last)), (randn(1, 2, 2, 2),))
+
+
 class _ToMeta(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.to("meta", torch.bool)
