@@ -340,14 +340,6 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     ): "a method call's node always holds its tensor as args[0], so len(args) is never 0: <= 1 is == 1",
     (
         _CAST,
-        "_aten_to",
-        'return Emit("identity", {"input": args[0]}) if _on_cpu(device) else None',
-        "core/NumberReplacer",
-    ): "the `args[-1]` variant: no dtype is reached only by aten._to_copy and aten.to.dtype_layout (to.device and "
-    "to.dtype take it positionally), whose one positional argument is self, so args[-1] is args[0]; the `args[1]` "
-    "variant raises IndexError (killed by test_an_aten_cast_without_a_dtype_on_the_cpu_is_the_identity)",
-    (
-        _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',
         "core/ReplaceComparisonOperator_Eq_LtE",
