@@ -103,7 +103,7 @@ CASTS = {
 @pytest.mark.parametrize("name", sorted(CASTS))
 def test_cast_imports_as_eager_computes_it(name, method):
     """Casts by their fx spellings (_method_to, _method_bool) and torch.export's ATen forms (_aten_to: to.dtype,
-    to.device, _to_copy). Bugs caught: a cast to bool typed as the identity or as == 0, a cast to another dtype
+    to.device, to.dtype_layout). Bugs caught: a cast to bool typed as the identity or as == 0, a cast to another dtype
     typed as a mask, a cast with an option irq does not model read as a plain cast."""
     fn, x, op = CASTS[name]
     module = _as_eager(_Fn(fn), (x.clone(),), method, None if op is None else (op,))
