@@ -339,6 +339,46 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "a method call's node always holds its tensor as args[0], so len(args) is never 0: <= 1 is == 1",
     (
+        _ARANGE,
+        "_batch_sizes",
+        'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "as its >= above: every sym_size of an input has dim 0 (never negative), so <= 0 is == 0",
+    (
+        _ARANGE,
+        "_batch_sizes",
+        'inputs = {n for n in graph.nodes if n.op == "placeholder"}',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "no fx node kind sorts after 'placeholder' (call_function, call_method, call_module, get_attr, output sort "
+    "before it): >= holds exactly when == does",
+    (
+        _ARANGE,
+        "_positions",
+        "if len(placed) != 1 and not (length == 1 and not placed):",
+        "*@28-55",
+    ): "any mutant of the inner clause `(length == 1 and not placed)`: with len(placed) != 1 the clause only chooses "
+    "between returning None here and appending None, which `None in positions` below refuses: None either way",
+    (
+        _ARANGE,
+        "index_by_arange",
+        'if node.op != "call_function" or node.target is not aten.index.Tensor:',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "no fx node kind sorts before 'call_function', so the mutant's first test is always False and the second "
+    "decides alone: only call_function nodes have an OpOverload target (the others' are strings)",
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "only call_function nodes reach the work list (a rewritten index's aranges, their unsqueezes, slices and "
+    "`+ 0`; a length's sym_size stops the walk before any placeholder): != and < (always False) agree on them",
+    (
+        _ARANGE,
+        "_arange_length",
+        'if node.op != "call_function" or node.target is not aten.arange.default or len(node.args) != 1:',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): _FX_OP,
+    (
         _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',

@@ -327,3 +327,34 @@ def test_an_index_over_an_empty_dimension_is_still_the_view():
     assert "torch.call" not in _torch_ops(module)
     three = torch.ones(3, 0, dtype=torch.int64)
     assert to_module(module)(three).shape == model(three).shape
+
+
+def test_an_index_past_the_end_raises_as_eager():
+    """export_index_by_arange.py _arange_length:42 (`node.args[1:] != (0,)` as `<`: `arange(S) + 1` read as a whole
+    arange): the index past the end rewritten into the mask itself, which runs where eager raises. Oracle: eager's
+    IndexError, raised by the imported module too."""
+    model = _Fn(lambda m: _ix(m, torch.arange(m.shape[0])[:, None], (torch.arange(6) + 1)[None, :]))
+    module = irq.import_torch(model, (_mask(3),), method="export")
+    for run in (model, to_module(module)):
+        with pytest.raises(IndexError, match="out of bounds"):
+            run(_mask(3))
+
+
+class _TwoIndexes(nn.Module):
+    """An index irq keeps (a slice beside an index) before one it rewrites (HF's mask idiom)."""
+
+    def forward(self, m: Tensor) -> tuple:
+        kept = m[:, torch.arange(1, 6)]
+        return kept, _ix(m, torch.arange(m.shape[0])[:, None, None], torch.arange(6)[None, None, :])
+
+
+def test_an_index_left_as_is_does_not_stop_the_rewrite_of_the_next():
+    """export_index_by_arange.py index_by_arange:101 (`continue` as `break`): the first index that is not by whole
+    aranges ended the walk, so the next (HF's mask) kept the batch's arange and the export fell back to static
+    shapes. Oracle: eager at the example batch and at batch 5."""
+    model = _TwoIndexes()
+    module = _as_eager(model, (_mask(2),), "export", None)
+    assert "torch.batch_fixed" not in module.attributes
+    rebuilt = to_module(module)
+    for g, w in zip(rebuilt(_mask(5)), model(_mask(5)), strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
