@@ -379,6 +379,21 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_NotEq_IsNot",
     ): _FX_OP,
     (
+        _DROPOUT,
+        "h",
+        'if b is None or not isinstance(b["p"], (int, float)) or not isinstance(b["training"], bool):',
+        "core/ReplaceOrWithAnd@53",
+    ): "the second `or` (functional's handler): bind (emit.py) returns None when a parameter whose default is a "
+    "Python number holds a traced value, and p (0.5) and training (a bool) have such defaults, so past `b is None` "
+    "both are numbers already (torch_form's parameters have no default: there the checks decide, and are killed)",
+    (
+        _CAST,
+        "cast",
+        "if not isinstance(t, ShapedType) or not isinstance(dtype, torch.dtype):",
+        "core/ReplaceOrWithAnd",
+    ): "the receiver of a `.to` / `.bool` eager runs, and aten.to's self, is a tensor, which the importer always "
+    "types as a ShapedType (a tensor of an unsupported dtype fails the import first): the first test is never true",
+    (
         _CAST,
         "_on_cpu",
         'return device is None or str(device) == "cpu"',
