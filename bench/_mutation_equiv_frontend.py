@@ -15,6 +15,8 @@ _FX_OP = "fx sets Node.op from string literals, which CPython interns: `is` agre
 _KIND = "irq_kind comes from keyword and string literals (propagate.annotate, shapes.py's meta.update): interned"
 
 _MAP, _MODS, _VIEWS = "irq/frontend/mapping.py", "irq/frontend/module_mapping.py", "irq/frontend/view_mapping.py"
+_ARANGE, _CAST = "irq/frontend/export_index_by_arange.py", "irq/frontend/cast_mapping.py"
+_DROPOUT = "irq/frontend/dropout_mapping.py"
 _ALL_GIVEN = (
     "fx records a call of this torch.nn.functional function (handle_torch_function, or a boolean_dispatch) with "
     "every parameter given, so the handler's default is never read (printed by tracing it: %s)"
@@ -236,4 +238,188 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
             "core/ReplaceAndWithOr",
         )
     },
+    # -- frontend-late (tenth round): dropout_mapping.py, cast_mapping.py, export_index_by_arange.py
+    **{
+        (_DROPOUT, "<module>", line, op): _ALL_GIVEN
+        % (
+            "F.dropout, dropout1d/2d/3d, alpha_dropout and feature_alpha_dropout all record p, training and "
+            "inplace; torch.export maps the aten forms to torch_form, which has no defaults"
+        )
+        for line, op in (
+            ('F.dropout: ("dropout", True),', "core/ReplaceTrueWithFalse"),
+            ('F.dropout1d: ("dropout1d", True),', "core/ReplaceTrueWithFalse"),
+            ('F.dropout2d: ("dropout2d", True),', "core/ReplaceTrueWithFalse"),
+            ('F.dropout3d: ("dropout3d", True),', "core/ReplaceTrueWithFalse"),
+            ('F.alpha_dropout: ("alpha_dropout", False),', "core/ReplaceFalseWithTrue"),
+            ('F.feature_alpha_dropout: ("feature_alpha_dropout", False),', "core/ReplaceFalseWithTrue"),
+        )
+    },
+    **{
+        (
+            _DROPOUT,
+            "h",
+            'b = bind((("input", _MISSING), ("p", 0.5), ("training", training_default), ("inplace", False)), args, '
+            "kwargs)",
+            op,
+        ): _ALL_GIVEN % "as the `<module>` entries above; `inplace` is besides never read"
+        for op in ("core/ReplaceFalseWithTrue", "core/NumberReplacer")
+    },
+    (
+        _ARANGE,
+        "_batch_sizes",
+        'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "irq exports with dimension 0 alone dynamic (export.py _batch_dynamic: {0: Dim.AUTO}) and torch.export "
+    "records sym_size nodes only for dynamic dimensions, so every sym_size of an input has dim 0",
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): _FX_OP,
+    (
+        _ARANGE,
+        "_arange_length",
+        "if node.target is aten.slice.Tensor and tuple(node.args[2:4]) not in ((0, _FULL), (None, None), ()):",
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "torch's OpOverload defines no __eq__ (type(aten.slice.Tensor).__eq__ is object.__eq__): == is identity",
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceOrWithAnd@38",
+    ): "the second `or` as `and` only lets an unused sym_size node be erased too "
+    "(a placeholder reaching the work list still has the rewritten view as user): it computes nothing, and the "
+    "imports of the HF mask model, _SharedArange and the WHOLE cases print the same text with it (checked); the "
+    "first `or` (col 11) is not this entry's: as `and` it erases a used node, which raises",
+    (
+        _ARANGE,
+        "index_by_arange",
+        'if node.op != "call_function" or node.target is not aten.index.Tensor:',
+        "core/ReplaceComparisonOperator_NotEq_Gt",
+    ): "fx's other node kinds (call_method, call_module, get_attr, output, placeholder) all sort after "
+    "'call_function': > holds exactly when != does",
+    (
+        _ARANGE,
+        "_arange_length",
+        'if node.op != "call_function" or node.target is not aten.arange.default or len(node.args) != 1:',
+        "core/ReplaceComparisonOperator_IsNot_NotEq",
+    ): "torch's OpOverload defines no __eq__: != is `is not`",
+    (
+        _DROPOUT,
+        "_attrs",
+        'if kind != "dropout":',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "every kind is a string literal, so interned: _FUNCTIONAL's, _TORCH's, module_mapping.py's and "
+    "export_modes.py _MODE_DROPOUTS' (module_mode_dropout's node args), or the literal default",
+    (
+        _ARANGE,
+        "_batch_sizes",
+        'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): _FX_OP,
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_NotEq_Gt",
+    ): "fx's other node kinds (call_method, call_module, get_attr, output, placeholder) all sort after "
+    "'call_function': > holds exactly when != does",
+    (
+        _CAST,
+        "cast",
+        "if have == dtype:",
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "torch.dtype objects are singletons (torch.int64 is torch.tensor([1]).dtype; propagate's table holds "
+    "torch's own objects): `is` agrees with ==",
+    (
+        _CAST,
+        "_method_bool",
+        "return cast(args[0], torch.bool) if len(args) == 1 and not kwargs else None",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "a method call's node always holds its tensor as args[0], so len(args) is never 0: <= 1 is == 1",
+    (
+        _ARANGE,
+        "_batch_sizes",
+        'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "as its >= above: every sym_size of an input has dim 0 (never negative), so <= 0 is == 0",
+    (
+        _ARANGE,
+        "_batch_sizes",
+        'inputs = {n for n in graph.nodes if n.op == "placeholder"}',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "no fx node kind sorts after 'placeholder' (call_function, call_method, call_module, get_attr, output sort "
+    "before it): >= holds exactly when == does",
+    (
+        _ARANGE,
+        "_positions",
+        "if len(placed) != 1 and not (length == 1 and not placed):",
+        "*@28-55",
+    ): "any mutant of the inner clause `(length == 1 and not placed)`: with len(placed) != 1 the clause only chooses "
+    "between returning None here and appending None, which `None in positions` below refuses: None either way",
+    (
+        _ARANGE,
+        "index_by_arange",
+        'if node.op != "call_function" or node.target is not aten.index.Tensor:',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "no fx node kind sorts before 'call_function', so the mutant's first test is always False and the second "
+    "decides alone: only call_function nodes have an OpOverload target (the others' are strings)",
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "only call_function nodes reach the work list (a rewritten index's aranges, their unsqueezes, slices and "
+    "`+ 0`; a length's sym_size stops the walk before any placeholder): != and < (always False) agree on them",
+    (
+        _ARANGE,
+        "_arange_length",
+        'if node.op != "call_function" or node.target is not aten.arange.default or len(node.args) != 1:',
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): _FX_OP,
+    (
+        _DROPOUT,
+        "h",
+        'if b is None or not isinstance(b["p"], (int, float)) or not isinstance(b["training"], bool):',
+        "core/ReplaceOrWithAnd@53",
+    ): "the second `or` (functional's handler): bind (emit.py) returns None when a parameter whose default is a "
+    "Python number holds a traced value, and p (0.5) and training (a bool) have such defaults, so past `b is None` "
+    "both are numbers already (torch_form's parameters have no default: there the checks decide, and are killed)",
+    (
+        _CAST,
+        "cast",
+        "if not isinstance(t, ShapedType) or not isinstance(dtype, torch.dtype):",
+        "core/ReplaceOrWithAnd",
+    ): "the receiver of a `.to` / `.bool` eager runs, and aten.to's self, is a tensor, which the importer always "
+    "types as a ShapedType (a tensor of an unsupported dtype fails the import first): the first test is never true",
+    (
+        _CAST,
+        "_on_cpu",
+        'return device is None or str(device) == "cpu"',
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "no device string sorts below 'cpu': every c10 DeviceType name (cuda, fpga, hip, ideep, ipu, lazy, maia, "
+    "meta, metal, mkldnn, mps, mtia, opencl, opengl, privateuseone, ve, vulkan, xla, xpu) and 'cpu:N' sort after "
+    "it, so <= holds exactly when == does",
+    (
+        _ARANGE,
+        "_positions",
+        "if len(placed) != 1 and not (length == 1 and not placed):",
+        "core/ReplaceComparisonOperator_Eq_NotEq",
+    ): "placed is empty only for an index whose sizes are all 1, i.e. an arange of length 1; the clause only lets "
+    "that case through to append None, which `None in positions` below refuses: original and mutant both give None",
+    (
+        _ARANGE,
+        "_erase_unused",
+        'if n.users or n.op != "call_function" or n.target is aten.sym_size.int:',
+        "core/ReplaceComparisonOperator_Is_Eq",
+    ): "torch's OpOverload defines no __eq__ (type(aten.sym_size.int).__eq__ is object.__eq__): == is identity",
+    (
+        _CAST,
+        "cast",
+        "except KeyError:",
+        "core/ExceptionReplacer",
+    ): "dead guard: every ShapedType the importer annotates has an element type from propagate.element_type "
+    "(or i1/i64/the default float from static inference), all keys of torch_dtype's table; a tensor of another "
+    "dtype fails the import before any cast is mapped (probed: complex64, fx and export)",
 }

@@ -228,6 +228,16 @@ TARGETS: dict[str, Target] = {
         ("tests/test_quant_observers.py", "tests/test_mutation_kills_quant.py", "tests/test_qat_operand_slot.py",
          "tests/test_quant_prepare.py", "tests/test_quant_copy.py"),
     ),
+    # what a torch model imports as, written in sessions 9-11: dropout kinds and their train/eval mode, casts (to the
+    # value's own dtype: identity; to bool: != 0), an index by whole aranges as unsqueezes (an export keeps its dynamic
+    # batch). Left out for time (import-time mutants run every listed test): test_causal_masks.py (147 s) and
+    # test_export_any_batch.py (83 s), whose lines here are the cheaper files' too
+    "frontend-late": Target(
+        ("irq/frontend/dropout_mapping.py", "irq/frontend/cast_mapping.py", "irq/frontend/export_index_by_arange.py"),
+        ("tests/test_dropout_variants.py", "tests/test_hf_style_masks.py", "tests/test_fuse_dropout.py",
+         "tests/test_mutation_kills_frontend.py", "tests/test_regressions_batch_sizes_modes.py",
+         "tests/test_mutation_kills_frontend_late.py"),
+    ),
     # ... and the fake-quant module: rounding, clamping, the STE and LSQ gradients, VALIDATION's exact codes
     "quant-fakequant": Target(
         ("irq/quant/fake_quantize.py",),
