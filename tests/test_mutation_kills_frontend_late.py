@@ -85,6 +85,10 @@ CASTS = {
     "x.to(dtype=torch.bool)": (lambda x: x.to(dtype=torch.bool), _INT, "compare_scalar"),
     "x.to(torch.bool, False)": (lambda x: x.to(torch.bool, False), _FLOAT, "compare_scalar"),
     "x.to(torch.bool, copy=True)": (lambda x: x.to(torch.bool, copy=True), _FLOAT, "compare_scalar"),
+    # _method_to with no dtype: a device-only `to` on the CPU is the identity under fx as under export (before
+    # 2026-12-02 fx left it an opaque call, so such a model could not convert)
+    "x.to('cpu')": (lambda x: x.to("cpu") * 2, _FLOAT, "identity"),
+    "x.to(device=cpu)": (lambda x: x.to(device=torch.device("cpu")) + 1, _INT, "identity"),
     # cast:31 (`have == dtype` as `!=`): a cast to the value's own dtype is the identity
     "x.to(own dtype)": (lambda x: x.to(torch.float32) * 2, _FLOAT, "identity"),
     "int x.to(own dtype)": (lambda x: x.to(torch.int64) + 1, _INT, "identity"),

@@ -40,7 +40,9 @@ def _on_cpu(device: Any) -> bool:
 
 
 def _method_to(args: tuple, kwargs: dict) -> Emit | None:
-    """`x.to(dtype)`, `x.to(device, dtype)`, `x.to(dtype=...)`: a dtype and at most the CPU as device."""
+    """`x.to(dtype)`, `x.to(device, dtype)`, `x.to(dtype=...)`: a dtype and at most the CPU as device; `x.to("cpu")`
+    (no dtype) is the identity, as torch.export's ATen form is (until 2026-12-02 it stayed an opaque call under fx,
+    which no march runs)."""
     if not args:
         return None
     x, rest = args[0], list(args[1:])
@@ -55,7 +57,12 @@ def _method_to(args: tuple, kwargs: dict) -> Emit | None:
             device = a
         elif not isinstance(a, bool):  # non_blocking / copy flags
             return None
-    return cast(x, dtype) if _on_cpu(device) else None
+    if not _on_cpu(device):
+        return None
+    if dtype is None:  # `x.to("cpu")`, `x.to(device=...)`: no cast; torch returns x itself on the CPU
+        tensor = isinstance(getattr(x, "meta", {}).get("irq_type"), ShapedType)
+        return Emit("identity", {"input": x}) if tensor else None
+    return cast(x, dtype)
 
 
 def _method_bool(args: tuple, kwargs: dict) -> Emit | None:
