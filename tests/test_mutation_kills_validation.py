@@ -109,7 +109,22 @@ class Reductions(nn.Module):
                 torch.stack([p, q]), p / (torch.sigmoid(q) + 1.0))
 
 
+class Transposed(nn.Module):
+    """A transposed conv, whose weight is quantized per output channel along axis 1 (Cin 4 != Cout 6): VALIDATION
+    must quantize it along the axis its quantizer names. Catches validation.py:199's `if fq_w.axis is not None`
+    as `if not ...` (axis 0: the 6 scales broadcast against the 4 input channels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.up(self.conv(x)))
+
+
 MODELS = {
+    "transposed": (Transposed, (2, 3, 5, 6)),
     "layer_ops": (LayerOps, (2, 3, 8, 6)),
     "reductions": (Reductions, (2, 3, 6, 5)),
     "products": (Products, (2, 3, 6, 8)),
@@ -282,3 +297,97 @@ def test_a_two_row_table_uses_each_rows_multiplier() -> None:
         validation, eager = qat(ids).numpy(), model(ids).numpy()
     np.testing.assert_array_equal(irq.run(program, ids.numpy(), runtime="reference"), validation)
     assert np.abs(validation - eager).max() <= 0.05 * np.abs(eager).max()
+
+
+# -- the tenth round: VALIDATION's in-place passes (commit 56a0a92) ---------------------------------------------
+def _conv_transpose2d_int64(x: np.ndarray, w: np.ndarray, padding: int) -> np.ndarray:
+    """Exact int64 transposed convolution (stride 1, dilation 1, one group): each input pixel scatters x * w."""
+    n, _, h, wd = x.shape
+    _, cout, kh, kw = w.shape
+    full = np.zeros((n, cout, h + kh - 1, wd + kw - 1), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            full[:, :, i:i + h, j:j + wd] += np.einsum("nchw,co->nohw", x, w[:, :, i, j])
+    return full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]
+
+
+_PAD1 = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "output_padding": [0, 0]}
+
+
+@pytest.mark.parametrize("kind, x_shape, w_shape, x_range", [
+    # all codes negative: max |x| is -min, not max (a bound from `max(lo, hi)` is negative: the float32 path);
+    # Cin 64 > Cout 2, so a bound from the output channels (`kind >= "conv_transpose2d"`: 2) is 32 times too small
+    ("conv2d", (1, 64, 3, 3), (2, 64, 1, 1), (-32768, -20000)),
+    # 3x3 over int16 codes: one input channel's products pass 2**24 (step 0): float64, no int64 chunks
+    ("conv2d", (1, 16, 4, 4), (2, 16, 3, 3), (20000, 32767)),
+    # the transposed bound is (Cin / groups) x kh x kw = 81 (`% 9` makes it 0); one channel passes 2**24 too
+    ("conv_transpose2d", (1, 9, 3, 3), (9, 2, 3, 3), (20000, 32767)),
+    # the transposed weight's input channels are its axis 0: 4 int64 chunks of 3 channels along it
+    ("conv_transpose2d", (1, 12, 3, 3), (12, 2, 3, 3), (2000, 4000)),
+    # linear's inputs are the last axis: 10 chunks of 4 features (the batch, axis -2, is 200)
+    ("linear", (200, 40), (3, 40), (20000, 32767)),
+])
+def test_int16_accumulation_is_exact_on_every_path(kind, x_shape, w_shape, x_range) -> None:
+    """exact_accumulate on int16 codes (as float32, the dtype _weighted now passes) times int8 weights equals
+    numpy's int64 sum, on the path each bound picks. Catches (irq/quant/validation.py) `_absmax`'s `-lo` as
+    `lo` / `+lo` (:85), `per_channel_k`'s `!=` as `>=` and the transposed `* kh kw` as `%` (:265), `cin_axis`
+    -1 as ~1 (:262), `w_in_axis` 0 as 1 (:263), `unit`'s `*` as `^` (:268) and `step >= 1` as `!= 1` (:272:
+    a step of 0 then raises in range())."""
+    from irq.quant.validation import _apply, exact_accumulate
+
+    g = torch.Generator().manual_seed(10)
+    x = torch.randint(x_range[0], x_range[1] + 1, x_shape, generator=g).float()
+    w = torch.randint(100, 128, w_shape, generator=g).float()
+    xi, wi = x.long().numpy(), w.long().numpy()
+    if kind == "linear":
+        want = xi @ wi.T
+    elif kind == "conv2d":
+        from tests.support.numpy_emulator import conv2d
+
+        want = conv2d(xi, wi, [1, 1], [1, 1] if w_shape[-1] == 3 else [0, 0], [1, 1], 1)
+    else:
+        want = _conv_transpose2d_int64(xi, wi, 1)
+    a = _PAD1 if w_shape[-1] == 3 else {**_PAD1, "padding": [0, 0]}
+    got = exact_accumulate(kind, x, w, a, 1)
+    assert got.dtype == torch.int64
+    np.testing.assert_array_equal(got.numpy(), want)
+    # each case is where it matters: one float32 convolution would round
+    assert not np.array_equal(torch.round(_apply(kind, x, w, a, 1)).long().numpy(), want)
+
+
+def test_requantize_refuses_an_accumulator_too_negative_for_int64() -> None:
+    """|acc| >= 2**32 overflows ``acc * M`` in int64: requantize must refuse it whatever its sign, not return
+    wrapped codes. Catches `_absmax`'s `max(-lo, hi)` as `max(lo, hi)` / `max(+lo, hi)` (validation.py:85),
+    which bounds only the positive side."""
+    from irq.quant.validation import requantize
+
+    m, s = torch.tensor(1 << 30), torch.tensor(31)
+    for acc in ([-(2**33), 5], [2**33, -5], [-(2**32)]):
+        with pytest.raises(ValueError, match="too large to requantize"):
+            requantize(torch.tensor(acc), m, s)
+    inside = [-(2**32) + 1, 2**32 - 1, 3]  # just inside the bound: Python integers' (acc M + 2**30) >> 31
+    assert requantize(torch.tensor(inside), m, s).tolist() == [(a * (1 << 30) + (1 << 30)) >> 31 for a in inside]
+
+
+def test_an_int32_output_refuses_a_fused_activation_alone() -> None:
+    """An int32 high-precision output cannot carry a fused relu (lower-bpu refuses the same): returning the
+    accumulator would drop the relu, a wrong number without an error. Catches validation.py:211's
+    `activation or residual is not None` as `and` (only both together refused)."""
+    from irq.quant import validation
+    from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
+
+    def quantizer(dtype, slot="out"):
+        fq = FakeQuantize(owner="fc", slot=slot, dtype=dtype, observer="min_max", qscheme="per_tensor")
+        fq.state = FakeQuantState.VALIDATION
+        return fq.eval()
+
+    fq_in, fq_out, fq_w = quantizer("qint8", "input"), quantizer("qint32"), quantizer("qint8", "weight")
+    fq_in.scale.fill_(0.05)
+    weight = torch.linspace(-1, 1, 12).reshape(3, 4)
+    x = torch.linspace(-2, 2, 8).reshape(2, 4)
+    with pytest.raises(ValueError, match=r"'linear' \(fc\).*cannot carry a fused residual or activation"):
+        validation.exact("linear", x @ weight.T, [x], [fq_in], fq_out, {"activation": "relu"},
+                         {"weight": weight, "weight_quant": fq_w})
+    # without the activation the same call is the int32 accumulator at scale s_in * s_w
+    got = validation.exact("linear", x @ weight.T, [x], [fq_in], fq_out, {}, {"weight": weight, "weight_quant": fq_w})
+    assert float((got - x @ weight.T).abs().max()) < 0.05
