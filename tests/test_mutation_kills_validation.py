@@ -324,15 +324,19 @@ _PAD1 = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "output_paddin
     ("conv_transpose2d", (1, 9, 3, 3), (9, 2, 3, 3), (20000, 32767)),
     # the transposed weight's input channels are its axis 0: 4 int64 chunks of 3 channels along it
     ("conv_transpose2d", (1, 12, 3, 3), (12, 2, 3, 3), (2000, 4000)),
-    # linear's inputs are the last axis: 10 chunks of 4 features (the batch, axis -2, is 200)
+    # a conv's inputs are axis 1, not the width (8): 2 int64 chunks of 33 and 31 channels
+    ("conv2d", (1, 64, 3, 8), (2, 64, 1, 1), (2000, 4000)),
+    # linear's inputs are the last axis: 10 chunks of 4 features (the batch, axis -2, is 200; axis 1 of a 3-D
+    # input is 50)
     ("linear", (200, 40), (3, 40), (20000, 32767)),
+    ("linear", (2, 50, 40), (3, 40), (20000, 32767)),
 ])
 def test_int16_accumulation_is_exact_on_every_path(kind, x_shape, w_shape, x_range) -> None:
     """exact_accumulate on int16 codes (as float32, the dtype _weighted now passes) times int8 weights equals
     numpy's int64 sum, on the path each bound picks. Catches (irq/quant/validation.py) `_absmax`'s `-lo` as
-    `lo` / `+lo` (:85), `per_channel_k`'s `!=` as `>=` and the transposed `* kh kw` as `%` (:265), `cin_axis`
-    -1 as ~1 (:262), `w_in_axis` 0 as 1 (:263), `unit`'s `*` as `^` (:268) and `step >= 1` as `!= 1` (:272:
-    a step of 0 then raises in range())."""
+    `lo` / `+lo` (:85), `per_channel_k`'s `!=` as `>=` and the transposed `* kh kw` as `%` (:265), `cin_axis`'s
+    -1 as ~1 / -2 and `!=` as `<=` / `>=` (:262), `w_in_axis` 0 as 1 (:263), `unit`'s `*` as `^` (:268) and
+    `step >= 1` as `!= 1` (:272: a step of 0 then raises in range())."""
     from irq.quant.validation import _apply, exact_accumulate
 
     g = torch.Generator().manual_seed(10)
