@@ -384,11 +384,47 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         "core/ReplaceComparisonOperator_Lt_LtE",
     ): "every integer of magnitude <= 2**24 is a float32, so a sum whose products' magnitudes add up to 2**24 "
     "is still exact in any order",
+    **{
+        (_V, "exact_accumulate", "step = (_F32_EXACT - 1) // unit", op): "every integer of magnitude <= 2**24 is a "
+        "float32, so chunks whose products' magnitudes sum to at most 2**24 (`* 1`, `- 0`) are still summed "
+        "exactly in any order; a smaller step (`- 2`; `& 1` and `% 1` give 0: the float64 path) is exact too"
+        for op in ("core/ReplaceBinaryOperator_Sub_Mul", "core/ReplaceBinaryOperator_Sub_BitAnd",
+                   "core/ReplaceBinaryOperator_Sub_Mod", "core/NumberReplacer@21")
+    },
+    **{
+        (_V, "exact_accumulate", "if per_channel_k * xmax * wmax < _F32_EXACT:", op): "the float32 path is taken "
+        "only at a bound of exactly 2**24 (exact: every integer of magnitude <= 2**24 is a float32) or never (a "
+        "product is never the constant's int object): the other sums take the exact int64-chunk or float64 paths"
+        for op in ("core/ReplaceComparisonOperator_Lt_Eq", "core/ReplaceComparisonOperator_Lt_Is")
+    },
     (
         _V,
         "exact_accumulate",
-        "step = (_F32_EXACT - 1) // unit",
-        "core/ReplaceBinaryOperator_Sub_Mul",
-    ): "every integer of magnitude <= 2**24 is a float32, so a chunk whose products' magnitudes sum to at most "
-    "2**24 (not 2**24 - 1) is still summed exactly in any order",
+        "if groups == 1 and step >= 1:",
+        "core/ReplaceComparisonOperator_Eq_Lt",
+    ): "groups >= 1, so `groups < 1` sends every reduction past the float32 bound to float64, exact below 2**53 "
+    "(int16 codes times int8 weights: K < 2**31): the same integers",
+    **{
+        (_V, "exact_accumulate", "per_channel_k = w_q[0].numel() if kind != \"conv_transpose2d\" else "
+         "(w_q.shape[0] // groups) * w_q[0, 0].numel()", op): "Cin << groups and Cin | groups are >= Cin // groups: "
+        "a larger bound and k_per_in, so smaller exact int64 chunks or the float64 path, the same integers"
+        for op in ("core/ReplaceBinaryOperator_FloorDiv_LShift@80", "core/ReplaceBinaryOperator_FloorDiv_BitOr@80")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/ReplaceBinaryOperator_FloorDiv_Sub@46",
+    ): "k_per_in only sizes the chunks of one group, where cin - 1 (max(1, .) at cin = 1) makes it larger or "
+    "equal: smaller exact chunks or the float64 path, the same integers",
+    **{
+        (_V, fn, line, "core/ReplaceComparisonOperator_" + op): "kind reaches exact() as a constant of the "
+        "GraphModule's generated Python source (torch.fx compiles the graph to code), as do the tests' literals, "
+        "and identifier-like string constants are interned, so `is` agrees with `==`"
+        for fn, line, op in (
+            ("_weighted", 'channels = acc.shape[-1] if kind == "linear" else acc.shape[1]', "Eq_Is"),
+            ("exact_accumulate", 'cin_axis = 1 if kind != "linear" else -1', "NotEq_IsNot"),
+            ("exact_accumulate", 'w_in_axis = 0 if kind == "conv_transpose2d" else 1', "Eq_Is"),
+        )
+    },
 }

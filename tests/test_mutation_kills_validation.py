@@ -314,34 +314,45 @@ def _conv_transpose2d_int64(x: np.ndarray, w: np.ndarray, padding: int) -> np.nd
 _PAD1 = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "output_padding": [0, 0]}
 
 
-@pytest.mark.parametrize("kind, x_shape, w_shape, x_range", [
+@pytest.mark.parametrize("kind, x_shape, w_shape, x_range, w_low", [
     # all codes negative: max |x| is -min, not max (a bound from `max(lo, hi)` is negative: the float32 path);
     # Cin 64 > Cout 2, so a bound from the output channels (`kind >= "conv_transpose2d"`: 2) is 32 times too small
-    ("conv2d", (1, 64, 3, 3), (2, 64, 1, 1), (-32768, -20000)),
+    ("conv2d", (1, 64, 3, 3), (2, 64, 1, 1), (-32768, -20000), 100),
     # 3x3 over int16 codes: one input channel's products pass 2**24 (step 0): float64, no int64 chunks
-    ("conv2d", (1, 16, 4, 4), (2, 16, 3, 3), (20000, 32767)),
+    ("conv2d", (1, 16, 4, 4), (2, 16, 3, 3), (20000, 32767), 100),
+    # one channel's 9 products pass 2**24 (9 x 15500 x 120): float64; a unit of 8 of them would let
+    # one-channel int64 chunks round
+    ("conv2d", (1, 16, 4, 4), (2, 16, 3, 3), (15500, 16000), 120),
+    # one input channel (and one output): k_per_in is the whole 3x3 kernel, not half of it (`max(2, cin)`), and
+    # w_q[0] is the only row
+    ("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), (20000, 32767), 100),
+    # a transposed conv of one input channel: its bound is 1 x 9, not 1 ** 9
+    ("conv_transpose2d", (1, 1, 3, 3), (1, 2, 3, 3), (20000, 32767), 100),
     # the transposed bound is (Cin / groups) x kh x kw = 81 (`% 9` makes it 0); one channel passes 2**24 too
-    ("conv_transpose2d", (1, 9, 3, 3), (9, 2, 3, 3), (20000, 32767)),
+    ("conv_transpose2d", (1, 9, 3, 3), (9, 2, 3, 3), (20000, 32767), 100),
     # the transposed weight's input channels are its axis 0: 4 int64 chunks of 3 channels along it
-    ("conv_transpose2d", (1, 12, 3, 3), (12, 2, 3, 3), (2000, 4000)),
+    ("conv_transpose2d", (1, 12, 3, 3), (12, 2, 3, 3), (2000, 4000), 100),
     # a conv's inputs are axis 1, not the width (8): 2 int64 chunks of 33 and 31 channels
-    ("conv2d", (1, 64, 3, 8), (2, 64, 1, 1), (2000, 4000)),
+    ("conv2d", (1, 64, 3, 8), (2, 64, 1, 1), (2000, 4000), 100),
     # linear's inputs are the last axis: 10 chunks of 4 features (the batch, axis -2, is 200; axis 1 of a 3-D
     # input is 50)
-    ("linear", (200, 40), (3, 40), (20000, 32767)),
-    ("linear", (2, 50, 40), (3, 40), (20000, 32767)),
+    ("linear", (200, 40), (3, 40), (20000, 32767), 100),
+    ("linear", (2, 50, 40), (3, 40), (20000, 32767), 100),
 ])
-def test_int16_accumulation_is_exact_on_every_path(kind, x_shape, w_shape, x_range) -> None:
+def test_int16_accumulation_is_exact_on_every_path(kind, x_shape, w_shape, x_range, w_low) -> None:
     """exact_accumulate on int16 codes (as float32, the dtype _weighted now passes) times int8 weights equals
-    numpy's int64 sum, on the path each bound picks. Catches (irq/quant/validation.py) `_absmax`'s `-lo` as
-    `lo` / `+lo` (:85), `per_channel_k`'s `!=` as `>=` and the transposed `* kh kw` as `%` (:265), `cin_axis`'s
-    -1 as ~1 / -2 and `!=` as `<=` / `>=` (:262), `w_in_axis` 0 as 1 (:263), `unit`'s `*` as `^` (:268) and
-    `step >= 1` as `!= 1` (:272: a step of 0 then raises in range())."""
+    numpy's int64 sum, on the path each bound picks. Catches (irq/quant/validation.py) `_absmax`'s `-lo` as `lo`,
+    `+lo` or `not lo` (:85); `cin_axis`'s -1 as ~1, -2 or `not 1` and `!=` as `<=` / `>=` (:262); `w_in_axis` 0
+    as 1 / -1 (:263); `per_channel_k`'s `!=` as `>=` / `>`, `w_q[0]` as `w_q[1]` (one output channel), the
+    transposed `shape[0] // groups` as `>>`, `%` or `/` (a float step) and `* kh kw` as `%`, `>>`, `|`, `-` or
+    `**` (:265); `cin // groups` as `^` or `+` (:267: 17 channels for 16, a unit of 8 products for 9) and
+    `max(1, ...)` as `max(2, ...)` (:267, one input channel); `unit`'s `*` as `^` (:268); `step >= 1` as `!= 1`
+    or `<= 1` (:272: a step of 0 then raises in range())."""
     from irq.quant.validation import _apply, exact_accumulate
 
     g = torch.Generator().manual_seed(10)
     x = torch.randint(x_range[0], x_range[1] + 1, x_shape, generator=g).float()
-    w = torch.randint(100, 128, w_shape, generator=g).float()
+    w = torch.randint(w_low, 128, w_shape, generator=g).float()
     xi, wi = x.long().numpy(), w.long().numpy()
     if kind == "linear":
         want = xi @ wi.T
