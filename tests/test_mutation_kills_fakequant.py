@@ -76,3 +76,21 @@ def test_dequantize_leaves_float32_codes_unchanged() -> None:
     got = m.dequantize(codes)
     assert torch.equal(codes, before)
     np.testing.assert_array_equal(_bits(got), _bits(_rule(before.numpy(), m.scale.double().item())))
+
+
+def test_a_moving_average_quantizer_built_directly_averages_with_0_01() -> None:
+    """FakeQuantize's own default averaging constant is horizon's and torch.ao's 0.01 (the torch executor passes
+    the qconfig's; a quantizer built directly relies on the default). Oracle: the moving average written here,
+    ``m += 0.01 (batch - m)`` after the first batch. Catches fake_quantize.py:61 `averaging_constant: float =
+    0.01` as 1.01 / -0.99."""
+    m = FakeQuantize(owner="t", slot="out", dtype="qint8", observer="moving_average_min_max", qscheme="per_tensor")
+    m.state = FakeQuantState.CALIBRATION
+    m.train()
+    lo, hi = -1.0, 2.0
+    for batch_lo, batch_hi in ((-1.0, 2.0), (-5.0, 10.0), (-3.0, 4.0)):
+        m(torch.tensor([batch_lo, 0.5, batch_hi]))
+        if int(m.observed) > 1:
+            lo, hi = lo + 0.01 * (batch_lo - lo), hi + 0.01 * (batch_hi - hi)
+    assert abs(m.min_val.item() - lo) < 1e-6
+    assert abs(m.max_val.item() - hi) < 1e-6
+    assert abs(m.scale.item() - max(-lo, hi) / 127) < 1e-7
