@@ -389,7 +389,8 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         "float32, so chunks whose products' magnitudes sum to at most 2**24 (`* 1`, `- 0`) are still summed "
         "exactly in any order; a smaller step (`- 2`; `& 1` and `% 1` give 0: the float64 path) is exact too"
         for op in ("core/ReplaceBinaryOperator_Sub_Mul", "core/ReplaceBinaryOperator_Sub_BitAnd",
-                   "core/ReplaceBinaryOperator_Sub_Mod", "core/NumberReplacer@21")
+                   "core/ReplaceBinaryOperator_Sub_Mod", "core/NumberReplacer@21",
+                   "core/ReplaceBinaryOperator_Sub_FloorDiv", "core/ReplaceBinaryOperator_Sub_RShift")
     },
     **{
         (_V, "exact_accumulate", "if per_channel_k * xmax * wmax < _F32_EXACT:", op): "the float32 path is taken "
@@ -408,7 +409,8 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         (_V, "exact_accumulate", "per_channel_k = w_q[0].numel() if kind != \"conv_transpose2d\" else "
          "(w_q.shape[0] // groups) * w_q[0, 0].numel()", op): "Cin << groups and Cin | groups are >= Cin // groups: "
         "a larger bound and k_per_in, so smaller exact int64 chunks or the float64 path, the same integers"
-        for op in ("core/ReplaceBinaryOperator_FloorDiv_LShift@80", "core/ReplaceBinaryOperator_FloorDiv_BitOr@80")
+        for op in ("core/ReplaceBinaryOperator_FloorDiv_LShift@80", "core/ReplaceBinaryOperator_FloorDiv_BitOr@80",
+                   "core/ReplaceBinaryOperator_FloorDiv_Add@80")
     },
     (
         _V,
@@ -425,6 +427,32 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
             ("_weighted", 'channels = acc.shape[-1] if kind == "linear" else acc.shape[1]', "Eq_Is"),
             ("exact_accumulate", 'cin_axis = 1 if kind != "linear" else -1', "NotEq_IsNot"),
             ("exact_accumulate", 'w_in_axis = 0 if kind == "conv_transpose2d" else 1', "Eq_Is"),
+            ("exact_accumulate", 'per_channel_k = w_q[0].numel() if kind != "conv_transpose2d" else '
+             "(w_q.shape[0] // groups) * w_q[0, 0].numel()", "NotEq_IsNot"),
         )
     },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/ReplaceBinaryOperator_FloorDiv_Pow@46",
+    ): "k_per_in only sizes the chunks of one group, where cin ** 1 is cin // 1",
+    **{
+        (_V, "exact_accumulate", "unit = max(1, k_per_in * xmax * wmax)", op): "a unit at least as large (max(2, "
+        ".) differs only below 2, max(0, .) only at a bound of 0, which the float32 path takes first; "
+        "`k_per_in << xmax * wmax` is astronomically larger): smaller exact chunks or the float64 path"
+        for op in ("core/NumberReplacer@11", "core/ReplaceBinaryOperator_Mul_LShift@23")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "if per_channel_k * xmax * wmax < _F32_EXACT:",
+        "core/ReplaceBinaryOperator_Mul_LShift@24",
+    ): "(K * xmax) << wmax >= K * xmax * wmax: a larger bound, so the exact int64-chunk or float64 path",
+    (
+        _V,
+        "exact_accumulate",
+        "if groups == 1 and step >= 1:",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "groups >= 1: `<= 1` is `== 1`",
 }

@@ -406,3 +406,17 @@ def test_an_int32_output_refuses_a_fused_activation_alone() -> None:
     # without the activation the same call is the int32 accumulator at scale s_in * s_w
     got = validation.exact("linear", x @ weight.T, [x], [fq_in], fq_out, {}, {"weight": weight, "weight_quant": fq_w})
     assert float((got - x @ weight.T).abs().max()) < 0.05
+
+
+def test_an_int64_chunk_never_sums_past_2_to_the_24() -> None:
+    """Each int64 chunk sums at most (2**24 - 1) // unit input channels, so its float32 sum stays exact. With
+    every product 257 x 97 = 24929 and 2**24 + 1 = 673 x 24929, 673 channels would sum to 2**24 + 1, which float32
+    rounds to 2**24. Oracle: Python integers. Catches validation.py:271 `(_F32_EXACT - 1)` as `| 1` (step 673)."""
+    from irq.quant.validation import exact_accumulate
+
+    cin = 2 * 673
+    x = torch.full((1, cin), 257.0)
+    w = torch.full((2, cin), 97.0)
+    assert 673 * 257 * 97 == 2**24 + 1 and float(torch.tensor(2.0**24 + 1, dtype=torch.float32)) == 2.0**24
+    got = exact_accumulate("linear", x, w, {}, 1)
+    assert got.tolist() == [[cin * 257 * 97] * 2]
