@@ -390,7 +390,8 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         "exactly in any order; a smaller step (`- 2`; `& 1` and `% 1` give 0: the float64 path) is exact too"
         for op in ("core/ReplaceBinaryOperator_Sub_Mul", "core/ReplaceBinaryOperator_Sub_BitAnd",
                    "core/ReplaceBinaryOperator_Sub_Mod", "core/NumberReplacer@21",
-                   "core/ReplaceBinaryOperator_Sub_FloorDiv", "core/ReplaceBinaryOperator_Sub_RShift")
+                   "core/ReplaceBinaryOperator_Sub_FloorDiv", "core/ReplaceBinaryOperator_Sub_RShift",
+                   "core/ReplaceBinaryOperator_Sub_Pow", "core/ReplaceBinaryOperator_FloorDiv_RShift")
     },
     **{
         (_V, "exact_accumulate", "if per_channel_k * xmax * wmax < _F32_EXACT:", op): "the float32 path is taken "
@@ -410,7 +411,8 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
          "(w_q.shape[0] // groups) * w_q[0, 0].numel()", op): "Cin << groups and Cin | groups are >= Cin // groups: "
         "a larger bound and k_per_in, so smaller exact int64 chunks or the float64 path, the same integers"
         for op in ("core/ReplaceBinaryOperator_FloorDiv_LShift@80", "core/ReplaceBinaryOperator_FloorDiv_BitOr@80",
-                   "core/ReplaceBinaryOperator_FloorDiv_Add@80")
+                   "core/ReplaceBinaryOperator_FloorDiv_Add@80", "core/ReplaceBinaryOperator_FloorDiv_Pow@80",
+                   "core/ReplaceBinaryOperator_Mul_LShift@91")
     },
     (
         _V,
@@ -455,4 +457,36 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         "if groups == 1 and step >= 1:",
         "core/ReplaceComparisonOperator_Eq_LtE",
     ): "groups >= 1: `<= 1` is `== 1`",
+    **{
+        (_V, "exact_accumulate", "if groups == 1 and step >= 1:", "core/ReplaceComparisonOperator_" + op): "a step "
+        "of 1 (or of 2 and more) then takes the float64 path, exact below 2**53, instead of int64 chunks; a step of "
+        "0 still does: the same integers"
+        for op in ("GtE_Eq@28", "GtE_Gt@28")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/ReplaceBinaryOperator_FloorDiv_BitAnd@46",
+    ): "k_per_in only sizes the chunks of one group, where cin & 1 is 0 or 1: max(1, .) is 1, so k_per_in is "
+    "per_channel_k, at least the true one: smaller exact chunks or the float64 path",
+    **{
+        (_V, "exact_accumulate", "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+         "core/ReplaceBinaryOperator_FloorDiv_" + op + "@32"): "K + c, K * c, K ** c and K | c are all >= K // c "
+        "(K, c >= 1): a larger k_per_in, so smaller exact chunks or the float64 path, the same integers"
+        for op in ("Add", "Mul", "Pow", "BitOr")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "if per_channel_k * xmax * wmax < _F32_EXACT:",
+        "core/ReplaceBinaryOperator_Mul_LShift@17",
+    ): "K << (xmax * wmax) >= K * xmax * wmax, and equals K only when a code bound is 0, where every product is 0: "
+    "a larger bound, so an exact path",
+    (
+        _V,
+        "exact_accumulate",
+        'cin_axis = 1 if kind != "linear" else -1',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "of the four weighted kinds exactly the three convs sort below 'linear': `<` is `!=`",
 }

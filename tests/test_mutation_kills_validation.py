@@ -326,14 +326,18 @@ _PAD1 = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "output_paddin
     # one input channel (and one output): k_per_in is the whole 3x3 kernel, not half of it (`max(2, cin)`), and
     # w_q[0] is the only row
     ("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), (20000, 32767), 100),
+    # one input channel whose 9 products pass 2**24: k_per_in is 9, not 8 (`9 - 1`, `9 ^ 1`)
+    ("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), (15500, 16000), 120),
+    # a transposed conv of one output channel: w_q[0, 0] is the only kernel of its first row
+    ("conv_transpose2d", (1, 9, 3, 3), (9, 1, 3, 3), (20000, 32767), 100),
     # a transposed conv of one input channel: its bound is 1 x 9, not 1 ** 9
     ("conv_transpose2d", (1, 1, 3, 3), (1, 2, 3, 3), (20000, 32767), 100),
     # the transposed bound is (Cin / groups) x kh x kw = 81 (`% 9` makes it 0); one channel passes 2**24 too
     ("conv_transpose2d", (1, 9, 3, 3), (9, 2, 3, 3), (20000, 32767), 100),
     # the transposed weight's input channels are its axis 0: 4 int64 chunks of 3 channels along it
     ("conv_transpose2d", (1, 12, 3, 3), (12, 2, 3, 3), (2000, 4000), 100),
-    # a conv's inputs are axis 1, not the width (8): 2 int64 chunks of 33 and 31 channels
-    ("conv2d", (1, 64, 3, 8), (2, 64, 1, 1), (2000, 4000), 100),
+    # a conv's inputs are axis 1, not the width (8) or the batch (2): 2 int64 chunks of 33 and 31 channels
+    ("conv2d", (2, 64, 3, 8), (2, 64, 1, 1), (2000, 4000), 100),
     # linear's inputs are the last axis: 10 chunks of 4 features (the batch, axis -2, is 200; axis 1 of a 3-D
     # input is 50)
     ("linear", (200, 40), (3, 40), (20000, 32767), 100),
@@ -420,3 +424,14 @@ def test_an_int64_chunk_never_sums_past_2_to_the_24() -> None:
     assert 673 * 257 * 97 == 2**24 + 1 and float(torch.tensor(2.0**24 + 1, dtype=torch.float32)) == 2.0**24
     got = exact_accumulate("linear", x, w, {}, 1)
     assert got.tolist() == [[cin * 257 * 97] * 2]
+
+
+def test_codes_of_magnitude_one_still_bound_the_chunks() -> None:
+    """200,000 products of 1 x 127 sum to 25.4M, past 2**24: the bound K x 1 x 127 must send them to int64
+    chunks. Oracle: Python integers. Catches validation.py:268 `xmax * wmax` as `xmax ** wmax` and :269's
+    `xmax * wmax` as `xmax ** wmax` (1 ** 127 = 1: the whole sum in float32)."""
+    from irq.quant.validation import exact_accumulate
+
+    x = torch.ones(1, 200_000)
+    w = torch.full((1, 200_000), 127.0)
+    assert exact_accumulate("linear", x, w, {}, 1).tolist() == [[200_000 * 127]]
