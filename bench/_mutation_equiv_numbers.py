@@ -461,7 +461,7 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         (_V, "exact_accumulate", "if groups == 1 and step >= 1:", "core/ReplaceComparisonOperator_" + op): "a step "
         "of 1 (or of 2 and more) then takes the float64 path, exact below 2**53, instead of int64 chunks; a step of "
         "0 still does: the same integers"
-        for op in ("GtE_Eq@28", "GtE_Gt@28")
+        for op in ("GtE_Eq", "GtE_Gt")
     },
     (
         _V,
