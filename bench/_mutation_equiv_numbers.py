@@ -303,4 +303,190 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer@67",
     ): "_scale returns a numpy array, and numpy infers any negative reshape size: reshape(-2) is reshape(-1) "
     "(reshape(-0) raises and is killed)",
+    # irq/quant/validation.py (tenth round: the in-place passes of commit 56a0a92)
+    (
+        _V,
+        "_absmax",
+        "return 0",
+        "core/NumberReplacer",
+    ): "only an empty tensor takes it: 1 or -1 passes check_requantize_input as 0 does, and an empty operand's "
+    "accumulation is empty on every path (a weight with no input channels has per_channel_k 0: the float32 path)",
+    **{
+        (_V, "_clamp_out", "a_lo, a_hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), "
+         "fq_out.storage)", op): "an activation's output scale is per tensor, one element, and numpy infers any "
+        "negative reshape size: reshape(1), reshape(+1), reshape(~1) and reshape(-2) are reshape(-1) (reshape(-0) "
+        "raises and is killed)"
+        for op in ("core/ReplaceUnaryOperator_USub_Invert@70", "core/ReplaceUnaryOperator_Delete_USub@70",
+                   "core/ReplaceUnaryOperator_USub_UAdd@70", "core/NumberReplacer@71")
+    },
+    (
+        _V,
+        "_clamp_out",
+        "a_lo, a_hi = fp.clamp_bounds(activation, float(_scale(fq_out).reshape(-1)[0]), fq_out.storage)",
+        "core/NumberReplacer@74",
+    ): "an activation's output scale is per tensor, one element: [-1] is [0] ([1] raises and is killed)",
+    (
+        _V,
+        "_weighted",
+        "axis = fq_w.axis if fq_w.axis is not None else 0",
+        "core/NumberReplacer",
+    ): "only a per-tensor weight quantizer takes the `else`, and its scale is 0-d: fp._round_clip reads the axis "
+    "only for a 1-d scale",
+    (
+        _V,
+        "_weighted",
+        'x_q = fq_in.codes(x, torch.float32 if fq_in.storage in ("i8", "i16") else torch.int64)',
+        "core/AddNot",
+    ): "a qint32 quantizer is always a marker and exact() refuses a marker input before _weighted, so fq_in is "
+    "int8 or int16: its codes are the same integers as int64 or float32, and exact_accumulate converts either "
+    "to float32 or float64 before any arithmetic",
+    (
+        _V,
+        "_weighted",
+        'channels = acc.shape[-1] if kind == "linear" else acc.shape[1]',
+        "core/ReplaceComparisonOperator_Eq_GtE",
+    ): "of the four kinds _weighted serves (conv1d, conv2d, conv_transpose2d, linear) only 'linear' sorts >= "
+    "'linear'",
+    (
+        _V,
+        "exact_accumulate",
+        "per_channel_k = w_q[0].numel() if kind != \"conv_transpose2d\" else (w_q.shape[0] // groups) * "
+        "w_q[0, 0].numel()",
+        "core/ReplaceBinaryOperator_FloorDiv_Mul@80",
+    ): "a bound `groups` times larger (the same with one group) only sends a grouped transposed conv to the "
+    "float64 path, exact below 2**53, and makes k_per_in larger (smaller int64 chunks): the same integers",
+    **{
+        (_V, "exact_accumulate", "k_per_in = max(1, per_channel_k // max(1, cin // groups))", op): "k_per_in only "
+        "sizes the int64 chunks, which one group takes: there cin // groups is cin (`*` is the same), and `%` "
+        "(0, so max(1, .) = 1), `>>` (cin // 2) or the first `//` as `<<` only make k_per_in larger: smaller exact "
+        "chunks or the float64 path, the same integers"
+        for op in ("core/ReplaceBinaryOperator_FloorDiv_LShift@32", "core/ReplaceBinaryOperator_FloorDiv_Mul@46",
+                   "core/ReplaceBinaryOperator_FloorDiv_Mod@46", "core/ReplaceBinaryOperator_FloorDiv_RShift@46")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "unit = max(1, k_per_in * xmax * wmax)",
+        "core/ReplaceBinaryOperator_Mul_LShift@30",
+    ): "(k_per_in * xmax) << wmax is k_per_in * xmax * 2**wmax >= the product (2**w >= w, and >= max(1, 0) at "
+    "wmax 0): a larger unit, so smaller exact chunks or the float64 path, the same integers",
+    (
+        _V,
+        "exact_accumulate",
+        "if per_channel_k * xmax * wmax < _F32_EXACT:",
+        "core/ReplaceBinaryOperator_Mul_Pow@17",
+    ): "K ** xmax * wmax >= K * xmax * wmax for K >= 2 and xmax >= 1 (slower exact paths); at xmax 0 both bounds "
+    "pass, and K <= 1 sums one product, below 2**24 for int16 codes times int8 weights: exact on any path",
+    (
+        _V,
+        "exact_accumulate",
+        "if per_channel_k * xmax * wmax < _F32_EXACT:",
+        "core/ReplaceComparisonOperator_Lt_LtE",
+    ): "every integer of magnitude <= 2**24 is a float32, so a sum whose products' magnitudes add up to 2**24 "
+    "is still exact in any order",
+    **{
+        (_V, "exact_accumulate", "step = (_F32_EXACT - 1) // unit", op): "every integer of magnitude <= 2**24 is a "
+        "float32, so chunks whose products' magnitudes sum to at most 2**24 (`* 1`, `- 0`) are still summed "
+        "exactly in any order; a smaller step (`- 2`; `& 1` and `% 1` give 0: the float64 path) is exact too"
+        for op in ("core/ReplaceBinaryOperator_Sub_Mul", "core/ReplaceBinaryOperator_Sub_BitAnd",
+                   "core/ReplaceBinaryOperator_Sub_Mod", "core/NumberReplacer@21",
+                   "core/ReplaceBinaryOperator_Sub_FloorDiv", "core/ReplaceBinaryOperator_Sub_RShift",
+                   "core/ReplaceBinaryOperator_Sub_Pow", "core/ReplaceBinaryOperator_FloorDiv_RShift")
+    },
+    **{
+        (_V, "exact_accumulate", "if per_channel_k * xmax * wmax < _F32_EXACT:", op): "the float32 path is taken "
+        "only at a bound of exactly 2**24 (exact: every integer of magnitude <= 2**24 is a float32) or never (a "
+        "product is never the constant's int object): the other sums take the exact int64-chunk or float64 paths"
+        for op in ("core/ReplaceComparisonOperator_Lt_Eq", "core/ReplaceComparisonOperator_Lt_Is")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "if groups == 1 and step >= 1:",
+        "core/ReplaceComparisonOperator_Eq_Lt",
+    ): "groups >= 1, so `groups < 1` sends every reduction past the float32 bound to float64, exact below 2**53 "
+    "(int16 codes times int8 weights: K < 2**31): the same integers",
+    **{
+        (_V, "exact_accumulate", "per_channel_k = w_q[0].numel() if kind != \"conv_transpose2d\" else "
+         "(w_q.shape[0] // groups) * w_q[0, 0].numel()", op): "Cin << groups and Cin | groups are >= Cin // groups: "
+        "a larger bound and k_per_in, so smaller exact int64 chunks or the float64 path, the same integers"
+        for op in ("core/ReplaceBinaryOperator_FloorDiv_LShift@80", "core/ReplaceBinaryOperator_FloorDiv_BitOr@80",
+                   "core/ReplaceBinaryOperator_FloorDiv_Add@80", "core/ReplaceBinaryOperator_FloorDiv_Pow@80",
+                   "core/ReplaceBinaryOperator_Mul_LShift@91")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/ReplaceBinaryOperator_FloorDiv_Sub@46",
+    ): "k_per_in only sizes the chunks of one group, where cin - 1 (max(1, .) at cin = 1) makes it larger or "
+    "equal: smaller exact chunks or the float64 path, the same integers",
+    **{
+        (_V, fn, line, "core/ReplaceComparisonOperator_" + op): "kind reaches exact() as a constant of the "
+        "GraphModule's generated Python source (torch.fx compiles the graph to code), as do the tests' literals, "
+        "and identifier-like string constants are interned, so `is` agrees with `==`"
+        for fn, line, op in (
+            ("_weighted", 'channels = acc.shape[-1] if kind == "linear" else acc.shape[1]', "Eq_Is"),
+            ("exact_accumulate", 'cin_axis = 1 if kind != "linear" else -1', "NotEq_IsNot"),
+            ("exact_accumulate", 'w_in_axis = 0 if kind == "conv_transpose2d" else 1', "Eq_Is"),
+            ("exact_accumulate", 'per_channel_k = w_q[0].numel() if kind != "conv_transpose2d" else '
+             "(w_q.shape[0] // groups) * w_q[0, 0].numel()", "NotEq_IsNot"),
+        )
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/ReplaceBinaryOperator_FloorDiv_Pow@46",
+    ): "k_per_in only sizes the chunks of one group, where cin ** 1 is cin // 1",
+    **{
+        (_V, "exact_accumulate", "unit = max(1, k_per_in * xmax * wmax)", op): "a unit at least as large (max(2, "
+        ".) differs only below 2, max(0, .) only at a bound of 0, which the float32 path takes first; "
+        "`k_per_in << xmax * wmax` is astronomically larger): smaller exact chunks or the float64 path"
+        for op in ("core/NumberReplacer@11", "core/ReplaceBinaryOperator_Mul_LShift@23")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "if per_channel_k * xmax * wmax < _F32_EXACT:",
+        "core/ReplaceBinaryOperator_Mul_LShift@24",
+    ): "(K * xmax) << wmax >= K * xmax * wmax: a larger bound, so the exact int64-chunk or float64 path",
+    (
+        _V,
+        "exact_accumulate",
+        "if groups == 1 and step >= 1:",
+        "core/ReplaceComparisonOperator_Eq_LtE",
+    ): "groups >= 1: `<= 1` is `== 1`",
+    **{
+        (_V, "exact_accumulate", "if groups == 1 and step >= 1:", "core/ReplaceComparisonOperator_" + op): "a step "
+        "of 1 (or of 2 and more) then takes the float64 path, exact below 2**53, instead of int64 chunks; a step of "
+        "0 still does: the same integers"
+        for op in ("GtE_Eq", "GtE_Gt")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+        "core/ReplaceBinaryOperator_FloorDiv_BitAnd@46",
+    ): "k_per_in only sizes the chunks of one group, where cin & 1 is 0 or 1: max(1, .) is 1, so k_per_in is "
+    "per_channel_k, at least the true one: smaller exact chunks or the float64 path",
+    **{
+        (_V, "exact_accumulate", "k_per_in = max(1, per_channel_k // max(1, cin // groups))",
+         "core/ReplaceBinaryOperator_FloorDiv_" + op + "@32"): "K + c, K * c, K ** c and K | c are all >= K // c "
+        "(K, c >= 1): a larger k_per_in, so smaller exact chunks or the float64 path, the same integers"
+        for op in ("Add", "Mul", "Pow", "BitOr")
+    },
+    (
+        _V,
+        "exact_accumulate",
+        "if per_channel_k * xmax * wmax < _F32_EXACT:",
+        "core/ReplaceBinaryOperator_Mul_LShift@17",
+    ): "K << (xmax * wmax) >= K * xmax * wmax, and equals K only when a code bound is 0, where every product is 0: "
+    "a larger bound, so an exact path",
+    (
+        _V,
+        "exact_accumulate",
+        'cin_axis = 1 if kind != "linear" else -1',
+        "core/ReplaceComparisonOperator_NotEq_Lt",
+    ): "of the four weighted kinds exactly the three convs sort below 'linear': `<` is `!=`",
 }

@@ -74,6 +74,12 @@ QUANT: dict[tuple[str, str, str, str], str] = {
     ): "torch.autograd.Function calls forward/backward through the class (`_RoundSTE.forward(ctx, x)`), where a "
     "plain function is not bound: the same call",
     (
+        _F,
+        "_float32_exact",
+        'return self.scale.dtype == torch.float32 and self.storage in ("i8", "i16")',
+        "core/ReplaceComparisonOperator_Eq_Is",
+    ): "torch dtypes are singletons (a tensor's .dtype is the very torch.float32 object): `is` is `==`",
+    (
         "passes/quant_annotate.py",
         "insert_for_use",
         "if use.owner is not op:",

@@ -242,6 +242,8 @@ TARGETS: dict[str, Target] = {
     "quant-fakequant": Target(
         ("irq/quant/fake_quantize.py",),
         ("tests/test_quant_observers.py", "tests/test_mutation_kills_quant.py", "tests/test_qat_operand_slot.py",
-         "tests/test_quant_prepare.py", "tests/test_quant_copy.py"),
+         "tests/test_quant_prepare.py", "tests/test_quant_copy.py",
+         # VALIDATION's codes / dequantize / quantize_exact (the float32 rule, the input copy) are tested here
+         "tests/test_quant_validation.py", "tests/test_mutation_kills_fakequant.py"),
     ),
 }

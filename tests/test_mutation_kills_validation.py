@@ -109,7 +109,22 @@ class Reductions(nn.Module):
                 torch.stack([p, q]), p / (torch.sigmoid(q) + 1.0))
 
 
+class Transposed(nn.Module):
+    """A transposed conv, whose weight is quantized per output channel along axis 1 (Cin 4 != Cout 6): VALIDATION
+    must quantize it along the axis its quantizer names. Catches validation.py:199's `if fq_w.axis is not None`
+    as `if not ...` (axis 0: the 6 scales broadcast against the 4 input channels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.up(self.conv(x)))
+
+
 MODELS = {
+    "transposed": (Transposed, (2, 3, 5, 6)),
     "layer_ops": (LayerOps, (2, 3, 8, 6)),
     "reductions": (Reductions, (2, 3, 6, 5)),
     "products": (Products, (2, 3, 6, 8)),
@@ -282,3 +297,141 @@ def test_a_two_row_table_uses_each_rows_multiplier() -> None:
         validation, eager = qat(ids).numpy(), model(ids).numpy()
     np.testing.assert_array_equal(irq.run(program, ids.numpy(), runtime="reference"), validation)
     assert np.abs(validation - eager).max() <= 0.05 * np.abs(eager).max()
+
+
+# -- the tenth round: VALIDATION's in-place passes (commit 56a0a92) ---------------------------------------------
+def _conv_transpose2d_int64(x: np.ndarray, w: np.ndarray, padding: int) -> np.ndarray:
+    """Exact int64 transposed convolution (stride 1, dilation 1, one group): each input pixel scatters x * w."""
+    n, _, h, wd = x.shape
+    _, cout, kh, kw = w.shape
+    full = np.zeros((n, cout, h + kh - 1, wd + kw - 1), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            full[:, :, i:i + h, j:j + wd] += np.einsum("nchw,co->nohw", x, w[:, :, i, j])
+    return full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]
+
+
+_PAD1 = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "output_padding": [0, 0]}
+
+
+@pytest.mark.parametrize("kind, x_shape, w_shape, x_range, w_low", [
+    # all codes negative: max |x| is -min, not max (a bound from `max(lo, hi)` is negative: the float32 path);
+    # Cin 64 > Cout 2, so a bound from the output channels (`kind >= "conv_transpose2d"`: 2) is 32 times too small
+    ("conv2d", (1, 64, 3, 3), (2, 64, 1, 1), (-32768, -20000), 100),
+    # 3x3 over int16 codes: one input channel's products pass 2**24 (step 0): float64, no int64 chunks
+    ("conv2d", (1, 16, 4, 4), (2, 16, 3, 3), (20000, 32767), 100),
+    # one channel's 9 products pass 2**24 (9 x 15500 x 120): float64; a unit of 8 of them would let
+    # one-channel int64 chunks round
+    ("conv2d", (1, 16, 4, 4), (2, 16, 3, 3), (15500, 16000), 120),
+    # one input channel (and one output): k_per_in is the whole 3x3 kernel, not half of it (`max(2, cin)`), and
+    # w_q[0] is the only row
+    ("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), (20000, 32767), 100),
+    # one input channel whose 9 products pass 2**24: k_per_in is 9, not 8 (`9 - 1`, `9 ^ 1`)
+    ("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), (15500, 16000), 120),
+    # a transposed conv of one output channel: w_q[0, 0] is the only kernel of its first row
+    ("conv_transpose2d", (1, 9, 3, 3), (9, 1, 3, 3), (20000, 32767), 100),
+    # a transposed conv of one input channel: its bound is 1 x 9, not 1 ** 9
+    ("conv_transpose2d", (1, 1, 3, 3), (1, 2, 3, 3), (20000, 32767), 100),
+    # the transposed bound is (Cin / groups) x kh x kw = 81 (`% 9` makes it 0); one channel passes 2**24 too
+    ("conv_transpose2d", (1, 9, 3, 3), (9, 2, 3, 3), (20000, 32767), 100),
+    # the transposed weight's input channels are its axis 0: 4 int64 chunks of 3 channels along it
+    ("conv_transpose2d", (1, 12, 3, 3), (12, 2, 3, 3), (2000, 4000), 100),
+    # a conv's inputs are axis 1, not the width (8) or the batch (2): 2 int64 chunks of 33 and 31 channels
+    ("conv2d", (2, 64, 3, 8), (2, 64, 1, 1), (2000, 4000), 100),
+    # linear's inputs are the last axis: 10 chunks of 4 features (the batch, axis -2, is 200; axis 1 of a 3-D
+    # input is 50)
+    ("linear", (200, 40), (3, 40), (20000, 32767), 100),
+    ("linear", (2, 50, 40), (3, 40), (20000, 32767), 100),
+])
+def test_int16_accumulation_is_exact_on_every_path(kind, x_shape, w_shape, x_range, w_low) -> None:
+    """exact_accumulate on int16 codes (as float32, the dtype _weighted now passes) times int8 weights equals
+    numpy's int64 sum, on the path each bound picks. Catches (irq/quant/validation.py) `_absmax`'s `-lo` as `lo`,
+    `+lo` or `not lo` (:85); `cin_axis`'s -1 as ~1, -2 or `not 1` and `!=` as `<=` / `>=` (:262); `w_in_axis` 0
+    as 1 / -1 (:263); `per_channel_k`'s `!=` as `>=` / `>`, `w_q[0]` as `w_q[1]` (one output channel), the
+    transposed `shape[0] // groups` as `>>`, `%` or `/` (a float step) and `* kh kw` as `%`, `>>`, `|`, `-` or
+    `**` (:265); `cin // groups` as `^` or `+` (:267: 17 channels for 16, a unit of 8 products for 9) and
+    `max(1, ...)` as `max(2, ...)` (:267, one input channel); `unit`'s `*` as `^` (:268); `step >= 1` as `!= 1`
+    or `<= 1` (:272: a step of 0 then raises in range())."""
+    from irq.quant.validation import _apply, exact_accumulate
+
+    g = torch.Generator().manual_seed(10)
+    x = torch.randint(x_range[0], x_range[1] + 1, x_shape, generator=g).float()
+    w = torch.randint(w_low, 128, w_shape, generator=g).float()
+    xi, wi = x.long().numpy(), w.long().numpy()
+    if kind == "linear":
+        want = xi @ wi.T
+    elif kind == "conv2d":
+        from tests.support.numpy_emulator import conv2d
+
+        want = conv2d(xi, wi, [1, 1], [1, 1] if w_shape[-1] == 3 else [0, 0], [1, 1], 1)
+    else:
+        want = _conv_transpose2d_int64(xi, wi, 1)
+    a = _PAD1 if w_shape[-1] == 3 else {**_PAD1, "padding": [0, 0]}
+    got = exact_accumulate(kind, x, w, a, 1)
+    assert got.dtype == torch.int64
+    np.testing.assert_array_equal(got.numpy(), want)
+    # each case is where it matters: one float32 convolution would round
+    assert not np.array_equal(torch.round(_apply(kind, x, w, a, 1)).long().numpy(), want)
+
+
+def test_requantize_refuses_an_accumulator_too_negative_for_int64() -> None:
+    """|acc| >= 2**32 overflows ``acc * M`` in int64: requantize must refuse it whatever its sign, not return
+    wrapped codes. Catches `_absmax`'s `max(-lo, hi)` as `max(lo, hi)` / `max(+lo, hi)` (validation.py:85),
+    which bounds only the positive side."""
+    from irq.quant.validation import requantize
+
+    m, s = torch.tensor(1 << 30), torch.tensor(31)
+    for acc in ([-(2**33), 5], [2**33, -5], [-(2**32)]):
+        with pytest.raises(ValueError, match="too large to requantize"):
+            requantize(torch.tensor(acc), m, s)
+    inside = [-(2**32) + 1, 2**32 - 1, 3]  # just inside the bound: Python integers' (acc M + 2**30) >> 31
+    assert requantize(torch.tensor(inside), m, s).tolist() == [(a * (1 << 30) + (1 << 30)) >> 31 for a in inside]
+
+
+def test_an_int32_output_refuses_a_fused_activation_alone() -> None:
+    """An int32 high-precision output cannot carry a fused relu (lower-bpu refuses the same): returning the
+    accumulator would drop the relu, a wrong number without an error. Catches validation.py:211's
+    `activation or residual is not None` as `and` (only both together refused)."""
+    from irq.quant import validation
+    from irq.quant.fake_quantize import FakeQuantize, FakeQuantState
+
+    def quantizer(dtype, slot="out"):
+        fq = FakeQuantize(owner="fc", slot=slot, dtype=dtype, observer="min_max", qscheme="per_tensor")
+        fq.state = FakeQuantState.VALIDATION
+        return fq.eval()
+
+    fq_in, fq_out, fq_w = quantizer("qint8", "input"), quantizer("qint32"), quantizer("qint8", "weight")
+    fq_in.scale.fill_(0.05)
+    weight = torch.linspace(-1, 1, 12).reshape(3, 4)
+    x = torch.linspace(-2, 2, 8).reshape(2, 4)
+    with pytest.raises(ValueError, match=r"'linear' \(fc\).*cannot carry a fused residual or activation"):
+        validation.exact("linear", x @ weight.T, [x], [fq_in], fq_out, {"activation": "relu"},
+                         {"weight": weight, "weight_quant": fq_w})
+    # without the activation the same call is the int32 accumulator at scale s_in * s_w
+    got = validation.exact("linear", x @ weight.T, [x], [fq_in], fq_out, {}, {"weight": weight, "weight_quant": fq_w})
+    assert float((got - x @ weight.T).abs().max()) < 0.05
+
+
+def test_an_int64_chunk_never_sums_past_2_to_the_24() -> None:
+    """Each int64 chunk sums at most (2**24 - 1) // unit input channels, so its float32 sum stays exact. With
+    every product 257 x 97 = 24929 and 2**24 + 1 = 673 x 24929, 673 channels would sum to 2**24 + 1, which float32
+    rounds to 2**24. Oracle: Python integers. Catches validation.py:271 `(_F32_EXACT - 1)` as `| 1` (step 673)."""
+    from irq.quant.validation import exact_accumulate
+
+    cin = 2 * 673
+    x = torch.full((1, cin), 257.0)
+    w = torch.full((2, cin), 97.0)
+    assert 673 * 257 * 97 == 2**24 + 1 and float(torch.tensor(2.0**24 + 1, dtype=torch.float32)) == 2.0**24
+    got = exact_accumulate("linear", x, w, {}, 1)
+    assert got.tolist() == [[cin * 257 * 97] * 2]
+
+
+def test_codes_of_magnitude_one_still_bound_the_chunks() -> None:
+    """200,000 products of 1 x 127 sum to 25.4M, past 2**24: the bound K x 1 x 127 must send them to int64
+    chunks. Oracle: Python integers. Catches validation.py:268 `xmax * wmax` as `xmax ** wmax` and :269's
+    `xmax * wmax` as `xmax ** wmax` (1 ** 127 = 1: the whole sum in float32)."""
+    from irq.quant.validation import exact_accumulate
+
+    x = torch.ones(1, 200_000)
+    w = torch.full((1, 200_000), 127.0)
+    assert exact_accumulate("linear", x, w, {}, 1).tolist() == [[200_000 * 127]]
