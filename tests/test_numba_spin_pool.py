@@ -105,34 +105,6 @@ def test_the_poll_sees_a_store_made_after_it_started():
     timer.join()
     assert seen == 7
 
-
-def test_a_run_start_wakes_sleeping_workers_without_giving_them_work(monkeypatch):
-    # nudge() (called as a compiled program starts) sets each worker's event: a sleeping worker wakes and
-    # polls again, so the run's first split does not wait for it to wake; no part runs, nothing is posted
-    pool = spin_pool.SpinPool(1)
-    pool.polls = 1_000
-    pool.run([(int, ()), (int, ())])
-    monkeypatch.setattr(spin_pool, "_POOL", [pool])
-    monkeypatch.setattr(spin_pool, "_POOL_PID", [spin_pool.os.getpid()])
-    monkeypatch.setattr(spin_pool.numba, "get_num_threads", lambda: 2)
-    deadline = time.monotonic() + 10
-    while (pool.posted[0].is_set() or pool.wakes[0] == 0) and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the worker has consumed the run's event
-    time.sleep(0.05)  # and its short poll window is long over: it sleeps on the event
-    before, board = pool.wakes[0], pool.board.copy()
-    spin_pool.nudge()
-    while pool.wakes[0] == before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert pool.wakes[0] > before
-    np.testing.assert_array_equal(pool.board, board)  # no post, no part
-    monkeypatch.setattr(spin_pool.numba, "get_num_threads", lambda: 1)
-    woken = pool.wakes[0]
-    time.sleep(0.05)
-    spin_pool.nudge()  # one thread configured: the workers are left asleep
-    time.sleep(0.05)
-    assert pool.wakes[0] == woken
-
-
 def test_ctrl_c_while_waiting_is_raised_after_the_other_parts_finish():
     # a KeyboardInterrupt during the wait used to leave the worker writing into the plan's buffers while the
     # next run reused them; it now waits for the part, then raises. A real SIGINT: it interrupts the caller

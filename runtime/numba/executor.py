@@ -15,7 +15,7 @@ from irq.batch_fixed import fixed_batch, other_batch_error
 from irq.diagnostics import sizes_fixed_note
 
 from .batch import BatchAxes
-from .kernels import blas_threads, spin_pool
+from .kernels import blas_threads
 from .kernels.permute import to_layout
 from .ops import HANDLERS, fusable_producer, reference_fallback
 from .planner import NHWC, PLAIN, Plan, Planner, ProgramError, Slot, element_dtype, logical_shape, op_error
@@ -196,7 +196,6 @@ class CompiledProgram:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def __call__(self, *inputs):
-        spin_pool.nudge()  # idle workers start polling while the first steps run (kernels/spin_pool.py)
         plan = self._bind(inputs)
         try:
             for step in plan.steps:

@@ -89,7 +89,6 @@ class SpinPool:
         self.jobs: list = [None] * workers
         self.results: list = [None] * workers
         self.posted = [threading.Event() for _ in range(workers)]
-        self.wakes = [0] * workers  # times each worker woke from its event (a post or a `nudge`)
         self.finished = [threading.Event() for _ in range(workers)]
         self.lock = threading.Lock()  # one caller at a time: the board holds one part per worker
         for w in range(workers):
@@ -103,7 +102,6 @@ class SpinPool:
             if v == seen:
                 self.posted[w].wait()
                 self.posted[w].clear()
-                self.wakes[w] += 1
                 continue  # the board, read again after clear(), says whether a post arrived meanwhile
             seen = v
             fn, args = self.jobs[w]
@@ -159,17 +157,6 @@ class SpinPool:
 _POOL: list = []
 _POOL_PID = [os.getpid()]
 _POOL_LOCK = threading.Lock()
-
-
-def nudge() -> None:
-    """Wake the existing pool's sleeping workers without giving them work, so that they are polling again
-    when a run's first split comes: a program run calls this as it starts. A worker that slept since the
-    last run takes 250-450 us to wake on the benchmark VM, and the first op of a run (the input's quantize)
-    was the split that paid it (0.12 ms on one thread, 0.28 at two). Creates no pool and costs a few
-    microseconds; a worker already polling ignores it."""
-    if _POOL and _POOL_PID[0] == os.getpid() and numba.get_num_threads() > 1:
-        for event in _POOL[0].posted:
-            event.set()
 
 
 def pool(workers: int) -> SpinPool:
