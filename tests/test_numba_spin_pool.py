@@ -5,6 +5,8 @@ part order, a worker asleep after its spin window still takes the next part, and
 part reaches the caller only after every part has finished (a buffer is never reused while a part
 still writes it). Oracle: the parts' own records, and a serial loop over the same parts."""
 
+import os
+import signal
 import threading
 import time
 
@@ -105,16 +107,21 @@ def test_the_poll_sees_a_store_made_after_it_started():
     timer.join()
     assert seen == 7
 
+
 def test_ctrl_c_while_waiting_is_raised_after_the_other_parts_finish():
     # a KeyboardInterrupt during the wait used to leave the worker writing into the plan's buffers while the
     # next run reused them; it now waits for the part, then raises. A real SIGINT: it interrupts the caller
     # blocked on the part's event, as Ctrl-C does
-    import os
-    import signal
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("a SIGINT handler is installed from the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # an earlier test may have changed it
+    try:
+        _interrupt_a_wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("needs Python's own SIGINT handler in the main thread")
+
+def _interrupt_a_wait() -> None:
     pool = spin_pool.SpinPool(1)
     pool.polls = 1_000  # the caller soon blocks on the event, where the signal reaches it
     finished = []
