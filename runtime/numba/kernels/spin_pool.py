@@ -5,7 +5,7 @@ microseconds to wake (a futex wake of an idle vCPU). Measured 2026-12-02, idle b
 handed to the other thread: 254 us median (64 us best) through a `ThreadPoolExecutor`, against a
 workqueue `parallel=True` launch of 93 us and a 128x768x768 GEMM of 0.40 ms on one thread; the
 2-thread GEMM's median (0.65 ms) was slower than the 1-thread one. Here both sides wait by polling a
-shared board in `nogil` code: a worker polls for its next part for `SPIN_POLLS` polls (about 0.2 ms)
+shared board in `nogil` code: a worker polls for its next part for `SPIN_SECONDS` (0.2 ms, in polls)
 after finishing one, then sleeps on an event until the next post; the caller polls for the parts'
 completion the same way after running part 0 itself. Polls are atomic acquire loads with a `pause`
 between them (a plain load in the loop may be hoisted out of it by LLVM).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numba
 import numpy as np
@@ -27,8 +28,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-#: Polls before a waiting side sleeps (one poll: an acquire load and a `pause`, about 1-40 ns depending
-#: on the CPU's pause latency); see `_calibrated_polls`.
+#: How long a waiting side polls before it sleeps, converted to polls (an acquire load and a `pause` each,
+#: about 1-40 ns depending on the CPU's pause latency) by `_calibrated_polls`.
 SPIN_SECONDS = 200e-6
 
 
@@ -60,8 +61,6 @@ def poll_until_changed(addr, seen, polls):
 
 def _calibrated_polls() -> int:
     """Polls that take about `SPIN_SECONDS` here (the cost of `pause` differs tenfold between CPUs)."""
-    import time
-
     board = np.zeros(1, np.int64)
     poll_until_changed(board.ctypes.data, 0, 1)
     probe = 1 << 14
