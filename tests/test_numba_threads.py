@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from irq.runtime import numba as rn
 from irq.runtime import reference
-from irq.runtime.numba.kernels import vnni
+from irq.runtime.numba.kernels import native_parts, spin_pool, vnni
 from support.bpu_text import ProgramText
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,10 +55,12 @@ def _linear_program(rows: int, k: int, n: int):
 
 
 @two_threads
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("rows", [128, 133, 7])
-def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
+def test_two_thread_linear_equals_the_reference(rows, native, monkeypatch):
     # 128 x 768 x 768 is 75M MACs: two parts at 2 threads (part 1 on the pool), with chunks shorter than 8
-    # blocks for an even split (the in-register path); 7 rows stay one part
+    # blocks for an even split (the in-register path); 7 rows stay one part. `native`: the pool's native
+    # launch (native_parts), else its Python path, whose part calls the test can count
     prog = _linear_program(rows, 768, 768)
     x = np.random.default_rng(rows + 1).integers(-128, 128, size=(rows, 768)).astype(np.int8)
     part_calls = []
@@ -68,7 +70,11 @@ def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
         part_calls.append((part, parts))
         return real(part, parts, *args)
 
-    monkeypatch.setattr(vnni.gemm_epilogue, "fn", counted)
+    if not native:
+        monkeypatch.setattr(native_parts, "ENABLED", False)
+        monkeypatch.setattr(vnni.gemm_epilogue, "fn", counted)
+    pool = spin_pool.pool(1)
+    posts = pool.board[native_parts.POST]
     before = numba.get_num_threads()
     numba.set_num_threads(2)
     try:
@@ -76,7 +82,14 @@ def test_two_thread_linear_equals_the_reference(rows, monkeypatch):
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(got, reference.run(prog, x)[0])
-    assert sorted(part_calls) == ([(0, 2), (1, 2)] if rows >= 128 else [(0, 1)])
+    split = rows >= 128
+    assert pool.board[native_parts.POST] == posts + split  # part 1 went to the worker
+    if not native:
+        assert sorted(part_calls) == ([(0, 2), (1, 2)] if split else [(0, 1)])
+    elif split:  # ... launched natively: the board names the GEMM's compiled body and the part
+        assert pool.board[native_parts.TRAMP] != 0
+        assert (pool.board[native_parts.PART], pool.board[native_parts.PARTS]) == (1, 2)
+        assert pool.board[native_parts.FN] in {fn for _, fn, _, _ in vnni.gemm_epilogue.native.bound.values()}
 
 
 FORK_SCRIPT = textwrap.dedent("""

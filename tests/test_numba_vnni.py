@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from irq.runtime.numba.kernels import launch, requantize, vnni
+from irq.runtime.numba.kernels import launch, native_parts, requantize, spin_pool, vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
 from support.int_oracle import conv2d_nhwc
@@ -157,14 +157,21 @@ def test_int16_split_into_padded_byte_planes_by_row_ranges(monkeypatch):
     x = rng.integers(-32768, 32768, size=(2, 300, 700, 8)).astype(np.int16)  # above COPY_MIN_ELEMENTS
     planes = [(np.zeros((2, 303, 703, 8), np.int8), np.full((2, 303, 703, 8), -128, np.int8)) for _ in range(2)]
     vnni.pad_split16.rows(0, 2 * 300, x, 2, 1, *planes[0])
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
+    native = (np.zeros((2, 303, 703, 8), np.int8), np.full((2, 303, 703, 8), -128, np.int8))
+    posts = spin_pool.pool(1).board[native_parts.POST]
+    vnni.pad_split16(x, 2, 1, *native)  # the pool's native launch: rows 300 .. 600 on the worker
+    assert spin_pool.pool(1).board[native_parts.POST] == posts + 1
+    assert (spin_pool.pool(1).board[native_parts.PART], spin_pool.pool(1).board[native_parts.PARTS]) == (300, 600)
     calls = []
     rows = vnni.pad_split16.rows
+    monkeypatch.setattr(native_parts, "ENABLED", False)  # the Python path, whose calls the test can count
     monkeypatch.setattr(vnni.pad_split16, "rows", lambda r0, r1, *a: calls.append((r0, r1)) or rows(r0, r1, *a))
-    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
     vnni.pad_split16(x, 2, 1, *planes[1])
     assert sorted(calls) == [(0, 300), (300, 600)]
-    for a, b in zip(*planes):
+    for a, b, c in zip(*planes, native):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
     hi, lo = planes[1]
     joined = hi.astype(np.int64) * 256 + (lo.view(np.uint8) ^ 0x80)
     np.testing.assert_array_equal(joined, np.pad(x, ((0, 0), (2, 1), (1, 2), (0, 0))))
@@ -179,10 +186,14 @@ def test_row_kernel_threads_split_rows_like_one_call(monkeypatch):
     vnni.pad_copy.rows(0, 3 * 300, x, 2, 1, one)
     np.testing.assert_array_equal(one, want)
     split = np.zeros(want.shape, np.int8)
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
+    native = np.zeros(want.shape, np.int8)
+    vnni.pad_copy(x, 2, 1, native)  # the pool's native launch
+    np.testing.assert_array_equal(native, want)
     calls = []
     rows = vnni.pad_copy.rows
+    monkeypatch.setattr(native_parts, "ENABLED", False)  # the Python path, whose calls the test can count
     monkeypatch.setattr(vnni.pad_copy, "rows", lambda r0, r1, *a: calls.append((r0, r1)) or rows(r0, r1, *a))
-    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
     vnni.pad_copy(x, 2, 1, split)
     assert sorted(calls) == [(0, 450), (450, 900)]
     np.testing.assert_array_equal(split, want)

@@ -22,7 +22,7 @@ import types as pytypes
 import numba
 import numpy as np
 
-from . import spin_pool
+from . import native_parts, spin_pool
 
 #: A call runs in parallel only when its largest array argument has at least this many elements:
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
@@ -91,14 +91,16 @@ class RowKernel:
     Why not a `parallel=True` twin: Numba compiles a parallel wrapper per kernel with 2-5 s of fixed
     work each (its parfor passes, whatever the body), and those wrappers were a fifth of MobileNetV2's
     cold start at 2 threads. Here there is one compiled function; the parallel call runs the first range
-    on the caller's thread and the others on the spinning pool (`spin_pool`: a hand-off costs microseconds
-    while its workers poll, below the workqueue launch; `min_elements` is the split threshold, higher for
-    pure copies: `COPY_MIN_ELEMENTS`). `count(*args)` gives the number of rows;
-    the results of the ranges are added (a check count), None when the function returns nothing.
+    on the caller's thread and the others on the spinning pool (`spin_pool`, launched natively by
+    `native_parts`: a hand-off costs microseconds while its workers poll, below the workqueue launch;
+    `min_elements` is the split threshold, higher for pure copies: `COPY_MIN_ELEMENTS`). `count(*args)`
+    gives the number of rows; the results of the ranges are added (a check count), None when the function
+    returns nothing.
     """
 
     def __init__(self, rows_fn, count, min_elements: int = PARALLEL_MIN_ELEMENTS):
         self.rows = numba.njit(cache=True, nogil=True)(rows_fn)
+        self.native = native_parts.NativeCall(self.rows)
         self.count = count
         self.min_elements = min_elements
         self.__name__ = rows_fn.__name__
@@ -114,9 +116,13 @@ class RowKernel:
         if largest < self.min_elements or total < 2:
             return self.rows(0, total, *args)
         parts = min(threads, total)
-        per = -(-total // parts)
-        results = spin_pool.pool(parts - 1).run([(self.rows, (i * per, min(total, (i + 1) * per), *args))
-                                                 for i in range(parts)])
+        pool = spin_pool.pool(parts - 1)
+        bound = self.native.bind(args) if native_parts.ENABLED else None
+        results = pool.launch(bound, parts, args, total) if bound is not None else None
+        if results is None:  # no native launch for these arguments, or a part raised: Python path
+            per = -(-total // parts)
+            results = pool.run([(self.rows, (min(total, i * per), min(total, (i + 1) * per), *args))
+                                for i in range(parts)])
         return None if results[0] is None else sum(results)
 
     def dispatchers(self) -> tuple:
@@ -130,12 +136,13 @@ class PartKernel:
     Why not a `parallel=True` twin (`Kernel`): the VNNI GEMM's parallel twin was a second full compile of
     its micro-kernels (the demo's two MobileNetV2 programs compiled in 72 s, 36 s without it, 2026-12-02),
     and every call of it paid the workqueue launch (93 us on an idle box) that the spinning pool
-    (`spin_pool`) undercuts. Each part returns a count (the GEMM's out-of-range accumulators); a call
-    returns their sum.
+    (`spin_pool`, launched natively by `native_parts`) undercuts. Each part returns a count (the GEMM's
+    out-of-range accumulators); a call returns their sum.
     """
 
     def __init__(self, fn, min_work: int = PARALLEL_MIN_ELEMENTS):
         self.fn = numba.njit(cache=True, nogil=True)(fn)
+        self.native = native_parts.NativeCall(self.fn)
         self.min_work = min_work
         self.__name__ = fn.__name__
         self.__doc__ = fn.__doc__
@@ -150,7 +157,12 @@ class PartKernel:
     def __call__(self, parts: int, *args) -> int:
         if parts < 2:
             return self.fn(0, 1, *args)
-        return sum(spin_pool.pool(parts - 1).run([(self.fn, (i, parts, *args)) for i in range(parts)]))
+        pool = spin_pool.pool(parts - 1)
+        bound = self.native.bind(args) if native_parts.ENABLED else None
+        results = pool.launch(bound, parts, args) if bound is not None else None
+        if results is None:  # no native launch for these arguments, or a part raised: Python path
+            results = pool.run([(self.fn, (i, parts, *args)) for i in range(parts)])
+        return sum(results)
 
     def dispatchers(self) -> tuple:
         return (self.fn,)

@@ -13,6 +13,10 @@ between them (a plain load in the loop may be hoisted out of it by LLVM).
 The bound keeps the spinning short: unlike OpenMP's default spin, which kept a core busy for more than
 100 ms after one call (docs/design.md, "The threading layer stays workqueue"), a worker stops polling
 0.2 ms after its last part.
+
+Two kinds of post share the board: `launch` hands a kernel's parts over with no Python on either side
+(`native_parts`: the worker's loop runs the part in native code), and `run` hands over any Python
+callables (a call whose arguments `native_parts` cannot pack, and the tests' probes).
 """
 
 from __future__ import annotations
@@ -23,29 +27,13 @@ import time
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
+
+from . import native_parts as native
+from .native_parts import _load_acquire
 
 #: How long a waiting side polls before it sleeps, converted to polls (an acquire load and a `pause` each,
 #: about 1-40 ns depending on the CPU's pause latency) by `_calibrated_polls`.
 SPIN_SECONDS = 200e-6
-
-
-@intrinsic
-def _load_acquire(typingctx, addr):
-    """The int64 at byte address `addr`, loaded atomically with acquire ordering, then a `pause`."""
-
-    def codegen(context, builder, sig, args):
-        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        value = builder.load_atomic(ptr, "acquire", 8)
-        pause = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
-                                               "llvm.x86.sse2.pause")
-        builder.call(pause, [])
-        return value
-
-    return types.int64(types.uintp), codegen
 
 
 @numba.njit(nogil=True, cache=True)
@@ -73,44 +61,63 @@ def _calibrated_polls() -> int:
 
 
 class SpinPool:
-    """`workers` daemon threads; `run(calls)` runs ``calls[0]`` on the caller and the others on the workers.
+    """`workers` daemon threads; `run(calls)` runs ``calls[0]`` on the caller and the others on the workers,
+    `launch(...)` does the same for a kernel's parts with no Python between post and done (`native_parts`).
 
-    Board layout (int64): ``board[2 * w]`` is the sequence number of the last part posted to worker w,
-    ``board[2 * w + 1]`` that of the last part it finished. A worker reads its job (function, arguments)
-    after seeing a new post, and the caller reads the result after seeing it finished.
+    The board (`native_parts.SLOTS` int64 words per worker, and one more set for the caller's part 0):
+    ``POST`` is the sequence number of the last part posted to a worker, ``DONE`` that of the last it
+    finished. A native post carries its kernel on the board; a Python post (trampoline 0) its job in
+    `jobs`: the worker reads it after seeing the post, and the caller reads the result after seeing it
+    finished.
     """
 
     def __init__(self, workers: int):
         self.workers = workers
         self.polls = _calibrated_polls()
-        self.board = np.zeros(2 * workers, np.int64)
+        self.board = np.zeros((workers + 1) * native.SLOTS, np.int64)
         self.addr = self.board.ctypes.data
+        self.caller_result = self.addr + workers * native.SLOT_BYTES + native.RESULT * 8
+        self.args = np.zeros(0, np.int64)  # the packed arguments of a native launch, grown as needed
         self.jobs: list = [None] * workers
         self.results: list = [None] * workers
         self.posted = [threading.Event() for _ in range(workers)]
         self.finished = [threading.Event() for _ in range(workers)]
         self.lock = threading.Lock()  # one caller at a time: the board holds one part per worker
+        self.lost_notifies = 0  # seconds-long waits for a finished part: 0 unless the protocol is wrong
         for w in range(workers):
             threading.Thread(target=self._serve, args=(w,), name=f"irq-spin-{w}", daemon=True).start()
 
+    def _word(self, w: int, slot: int) -> int:
+        return w * native.SLOTS + slot
+
     def _serve(self, w: int) -> None:
         seen = 0
-        post_addr = self.addr + 16 * w
+        base = self.addr + w * native.SLOT_BYTES
+        asleep = self._word(w, native.ASLEEP)
         while True:
-            v = poll_until_changed(post_addr, seen, self.polls)
-            if v == seen:
+            seen, what = native.serve(base, seen, self.polls)
+            if what == native.NOTIFY:
+                self.finished[w].set()
+                continue
+            if what == native.PYTHON_JOB:
+                fn, args = self.jobs[w]
+                try:
+                    self.results[w] = (True, fn(*args))
+                except BaseException as e:  # handed to the caller, which raises it
+                    self.results[w] = (False, e)
+                self.jobs[w] = None
+                self.board[self._word(w, native.DONE)] = seen
+                self.finished[w].set()
+                continue
+            self.board[asleep] = 1
+            if self.board[self._word(w, native.POST)] == seen:
                 self.posted[w].wait()
-                self.posted[w].clear()
-                continue  # the board, read again after clear(), says whether a post arrived meanwhile
-            seen = v
-            fn, args = self.jobs[w]
-            try:
-                self.results[w] = (True, fn(*args))
-            except BaseException as e:  # handed to the caller, which raises it
-                self.results[w] = (False, e)
-            self.jobs[w] = None
-            self.board[2 * w + 1] = v
-            self.finished[w].set()
+            self.posted[w].clear()
+            self.board[asleep] = 0  # the board, read again by `serve`, says whether a post arrived meanwhile
+
+    def _wake(self, w: int) -> None:
+        if self.board[self._word(w, native.ASLEEP)]:
+            self.posted[w].set()
 
     def run(self, calls: list) -> list:
         """``[fn(*args) for fn, args in calls]``, the first on this thread, the rest on workers 0, 1, ..."""
@@ -120,7 +127,8 @@ class SpinPool:
             for w, (fn, args) in enumerate(calls[1:]):
                 self.finished[w].clear()
                 self.jobs[w] = (fn, args)
-                self.board[2 * w] += 1
+                self.board[self._word(w, native.TRAMP)] = 0
+                self.board[self._word(w, native.POST)] += 1
                 self.posted[w].set()
             try:
                 results = [calls[0][0](*calls[0][1])]
@@ -132,13 +140,60 @@ class SpinPool:
             results.append(value)
         return results
 
+    def launch(self, bound: tuple, parts: int, args: tuple, rows: int = 0) -> list | None:
+        """The results of parts 0 .. parts - 1 of the kernel `bound` (`NativeCall.bind`) on `args`, part 0 on
+        this thread (leading arguments ``(part, parts)``, or with `rows` the part's range of `rows` rows).
+
+        None when a part raised: the caller then runs the call on the Python path, which raises the
+        exception (a part only reads its inputs and writes its own outputs, so running it again gives
+        the same exception)."""
+        if parts - 1 > self.workers:
+            raise ValueError(f"{parts} parts for {self.workers} workers and the caller")
+        tramp, fn, ret_proto, words = bound
+        with self.lock:
+            if self.args.shape[0] < words:
+                self.args = np.zeros(max(words, 64), np.int64)
+            for w in range(parts - 1):
+                self._wake(w)
+            pending, status = native.launch(self.addr, tramp, fn, ret_proto, parts, rows, self.args.ctypes.data,
+                                            self.caller_result, self.polls, args)
+            self._finish(pending, parts)
+            statuses = [status] + [int(self.board[self._word(w, native.STATUS)]) for w in range(parts - 1)]
+            words_out = [int(self.board[-native.SLOTS + native.RESULT])]
+            words_out += [int(self.board[self._word(w, native.RESULT)]) for w in range(parts - 1)]
+        if any(statuses):
+            return None
+        return [native._word_value(v, ret_proto) for v in words_out]
+
+    def _finish(self, pending: int, parts: int) -> None:
+        """Wait for the native parts still running (`pending`: the first worker not finished, or -1),
+        sleeping on the worker's `finished` event (`native_parts.announce_wait`, `serve`).
+
+        A worker that went to sleep as its part was posted has not seen it: its event is set again
+        first. A KeyboardInterrupt is raised only after every part has finished (see `_wait`)."""
+        interrupted: BaseException | None = None
+        while pending >= 0:
+            base = self.addr + pending * native.SLOT_BYTES
+            try:
+                self.posted[pending].set()
+                self.finished[pending].clear()
+                if not native.announce_wait(base) and not self.finished[pending].wait(1.0):
+                    self.lost_notifies += 1  # a protocol bug (the worker sets the event when it finishes)
+            except KeyboardInterrupt as e:
+                interrupted = e
+            finally:
+                self.board[self._word(pending, native.WAITS)] = 0
+            pending = native.wait_parts(self.addr, pending, parts, 1)
+        if interrupted is not None:
+            raise interrupted
+
     def _wait(self, w: int) -> tuple:
         """(ok, result or exception) of worker w's part, once it has finished.
 
         A KeyboardInterrupt arriving meanwhile is raised only after the part has finished (a part takes
         milliseconds): returning early would leave the worker writing into buffers the next run reuses."""
-        target = int(self.board[2 * w])
-        done_addr = self.addr + 16 * w + 8
+        target = int(self.board[self._word(w, native.POST)])
+        done_addr = self.addr + w * native.SLOT_BYTES + native.DONE * 8
         interrupted: BaseException | None = None
         while True:
             try:
