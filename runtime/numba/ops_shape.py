@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import permute, pool
+from .kernels.reduce import reduce_rows
 from .kernels.requantize import rounding_code
 from .op_support import _attr, _check, _ints, _padding4, _pair, _range, handles
 from .planner import NHWC, PLAIN, Planner, op_error
@@ -149,7 +150,16 @@ def _reduce(fn):
         dims = tuple(sorted({d % len(x.shape) for d in _ints(op, "dims")}))
         keep = bool(_attr(op, "keepdim", False))
         src, dst = x.array, out.array
-        p.step(op.name.partition(".")[2], lambda: fn(src, axis=dims, keepdims=keep, out=dst))
+        label = op.name.partition(".")[2]
+        first = len(x.shape) - len(dims)
+        n = int(np.prod(x.shape[first:], dtype=np.int64))
+        if dims == tuple(range(first, len(x.shape))) and n >= 1 and src.flags.c_contiguous \
+                and dst.flags.c_contiguous:  # trailing dims: one loop per row (kernels/reduce.py)
+            rows2, out1 = src.reshape(-1, n), dst.reshape(-1)
+            take_max = fn is np.max
+            p.step(label, lambda: reduce_rows(rows2, take_max, out1))
+            return
+        p.step(label, lambda: fn(src, axis=dims, keepdims=keep, out=dst))
     return handler
 
 

@@ -75,11 +75,19 @@ def find_groups(ops: list, fused: dict) -> dict:
 
 @numba.njit(cache=True)
 def split_columns(src, col0, dst):
-    """``dst[:, :] = src[:, col0 : col0 + dst.shape[1]]`` for C-contiguous 2-D arrays (one sibling's slice)."""
+    """``dst[:, :] = src[:, col0 : col0 + dst.shape[1]]`` for C-contiguous 2-D arrays (one sibling's slice).
+
+    Flat views with unsigned indices: with ``dst[i, j] = src[i, col0 + j]`` each signed index kept its
+    negative-index select and the loop did not vectorise (MiniLM's 512 x 1152 -> 3 x 384 split took
+    0.46 ms, 0.022 ms this way; one thread, 2026-12-02)."""
     rows, n = dst.shape
+    flat_src, flat_dst = src.reshape(-1), dst.reshape(-1)
+    un, ut, uc = np.uint64(n), np.uint64(src.shape[1]), np.uint64(col0)
     for i in range(rows):
+        s0 = np.uint64(i) * ut + uc
+        d0 = np.uint64(i) * un
         for j in range(n):
-            dst[i, j] = src[i, col0 + j]
+            flat_dst[d0 + np.uint64(j)] = flat_src[s0 + np.uint64(j)]
 
 
 def plan_group(p: Planner, group: SiblingGroup) -> None:
