@@ -9,9 +9,11 @@ the test, and the Python path of the same pool (`native_parts.ENABLED = False`).
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numba
@@ -233,3 +235,93 @@ def test_a_second_process_loads_the_launch_and_trampolines_from_the_cache(tmp_pa
     assert runs[0]["tramp_hits"] == [0] and runs[0]["misses"] > 0
     assert runs[1]["tramp_hits"] == [1], runs[1]
     assert runs[1]["misses"] == 0 and runs[1]["hits"] >= 2, runs[1]
+
+
+@launch.part_kernel(0)
+def _halves(part, parts, x):
+    """Part `part`'s share of sum(x) as a float (the return word carries the float's bits)."""
+    n = x.shape[0]
+    per = (n + parts - 1) // parts
+    return x[part * per:min(n, (part + 1) * per)].sum()
+
+
+@launch.part_kernel(0)
+def _halves32(part, parts, x):
+    n = x.shape[0]
+    per = (n + parts - 1) // parts
+    return np.float32(x[part * per:min(n, (part + 1) * per)].sum())
+
+
+def test_float_results_come_back_as_the_kernel_returned_them(two_threads):
+    # oracle: each part run on this thread through the kernel's own dispatcher (Numba sums in its own order)
+    x = np.random.default_rng(3).standard_normal(1001)
+    assert _halves(2, x) == _halves.fn(0, 2, x) + _halves.fn(1, 2, x)
+    x32 = x.astype(np.float32)
+    got = _halves32(2, x32)
+    assert got == _halves32.fn(0, 2, x32) + _halves32.fn(1, 2, x32) and isinstance(got, np.float32)
+    assert _halves.native.bind((x,)) is not None and _halves32.native.bind((x32,)) is not None
+
+
+def test_callers_on_several_threads_each_get_their_own_parts(two_threads):
+    # the pool holds one part per worker: a second caller waits for the first call to finish
+    errors = []
+
+    def caller(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(200):
+            x = rng.standard_normal((int(rng.integers(2, 50)), 3))
+            out = np.zeros_like(x)
+            if _square_rows(x, out) != x.shape[0]:
+                errors.append("count")
+            expected = np.zeros_like(x)
+            per = -(-x.shape[0] // 2)
+            for r0, r1 in ((0, per), (per, x.shape[0])):
+                _square_rows.rows.py_func(r0, r1, x, expected)
+            if not np.array_equal(out, expected):
+                errors.append("values")
+
+    threads = [threading.Thread(target=caller, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+@launch.part_kernel(0)
+def _waits_for_flag(part, parts, flag, out):
+    """Part 1 polls `flag[0]` until the test sets it (bounded: a broken test fails, not hangs)."""
+    if part == 1:
+        addr = flag.ctypes.data
+        for _ in range(2_000_000_000):
+            if native_parts._load_acquire(addr) != 0:
+                break
+        out[1] = 1
+    return 0
+
+
+def test_ctrl_c_while_waiting_on_a_native_part_is_raised_after_it_finishes(two_threads):
+    # as on the Python path (test_numba_spin_pool.py): the caller sleeps on the worker's event, a SIGINT
+    # interrupts that wait, and the KeyboardInterrupt is raised only once the part has finished writing
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("a SIGINT handler is installed from the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    flag = np.zeros(1, np.int64)
+    out = np.zeros(2, np.int64)
+    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    release = threading.Timer(0.6, flag.__setitem__, (0, 1))
+    flag[0] = 1
+    _waits_for_flag(2, flag, out)  # compile first: a signal during compilation is not what this tests
+    flag[0] = 0
+    out[:] = 0
+    try:
+        interrupt.start()
+        release.start()
+        with pytest.raises(KeyboardInterrupt):
+            _waits_for_flag(2, flag, out)
+        assert flag[0] == 1 and out[1] == 1  # raised only after part 1 saw the flag and wrote its output
+    finally:
+        interrupt.cancel()
+        release.cancel()
+        flag[0] = 1
+        signal.signal(signal.SIGINT, previous)

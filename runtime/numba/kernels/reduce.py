@@ -2,9 +2,9 @@
 
 numpy's ``max(axis=..., keepdims=True, out=...)`` pays a per-row set-up that dominates short rows: the
 32x1x16x16 int8 mask a Hugging Face attention layer reduces over its last dim (16 keys) took 18 us of
-CPU, 6 us here (MiniLM's 32 sentences, one core, 2026-12-02; a small share of a 50 ms call). The reduced dims are trailing and contiguous
-in most programs (the handler takes numpy for the others), so the input is a (rows, n) view and each
-row is one loop.
+CPU, 6 us here (MiniLM's 32 sentences, one core, 2026-12-02; a small share of a 50 ms call). The
+reduced dims are trailing and contiguous in most programs (the handler takes numpy for the others), so
+the input is a (rows, n) view and each row is one loop.
 """
 
 from __future__ import annotations

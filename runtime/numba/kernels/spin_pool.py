@@ -124,16 +124,16 @@ class SpinPool:
         if len(calls) - 1 > self.workers:
             raise ValueError(f"{len(calls)} parts for {self.workers} workers and the caller")
         with self.lock:
-            for w, (fn, args) in enumerate(calls[1:]):
-                self.finished[w].clear()
-                self.jobs[w] = (fn, args)
-                self.board[self._word(w, native.TRAMP)] = 0
-                self.board[self._word(w, native.POST)] += 1
-                self.posted[w].set()
             try:
+                for w, (fn, args) in enumerate(calls[1:]):
+                    self.finished[w].clear()
+                    self.jobs[w] = (fn, args)
+                    self.board[self._word(w, native.TRAMP)] = 0
+                    self.board[self._word(w, native.POST)] += 1
+                    self.posted[w].set()
                 results = [calls[0][0](*calls[0][1])]
-            finally:  # the workers' parts finish before the board is posted again, even when part 0 raised
-                outcomes = [self._wait(w) for w in range(len(calls) - 1)]
+            finally:  # every part posted finishes before the board is posted again, even when part 0 raised
+                outcomes = [self._wait(w) for w in range(len(calls) - 1)]  # (a Ctrl-C while posting included)
         for ok, value in outcomes:
             if not ok:
                 raise value
@@ -155,8 +155,12 @@ class SpinPool:
                 self.args = np.zeros(max(words, 64), np.int64)
             for w in range(parts - 1):
                 self._wake(w)
-            pending, status = native.launch(self.addr, tramp, fn, ret_proto, parts, rows, self.args.ctypes.data,
-                                            self.caller_result, self.polls, args)
+            try:
+                pending, status = native.launch(self.addr, tramp, fn, ret_proto, parts, rows, self.args.ctypes.data,
+                                                self.caller_result, self.polls, args)
+            except BaseException:  # a Ctrl-C raised as the call returns: its parts still finish first
+                self._finish(0, parts)
+                raise
             self._finish(pending, parts)
             statuses = [status] + [int(self.board[self._word(w, native.STATUS)]) for w in range(parts - 1)]
             words_out = [int(self.board[-native.SLOTS + native.RESULT])]
@@ -188,7 +192,8 @@ class SpinPool:
             raise interrupted
 
     def _wait(self, w: int) -> tuple:
-        """(ok, result or exception) of worker w's part, once it has finished.
+        """(ok, result or exception) of worker w's part, once it has finished (None when this call posted
+        nothing to w: a call interrupted while posting).
 
         A KeyboardInterrupt arriving meanwhile is raised only after the part has finished (a part takes
         milliseconds): returning early would leave the worker writing into buffers the next run reuses."""
