@@ -105,6 +105,37 @@ def common_shift_multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
     return m, s
 
 
+#: The largest real multiplier `quantize_multiplier` represents (S >= MIN_SHIFT): 2**30.
+MAX_REAL_MULTIPLIER = 2.0 ** (MULTIPLIER_BITS - MIN_SHIFT)
+
+
+def saturating_reals(reals, input_absmax, out_lo: int, out_hi: int) -> np.ndarray:
+    """`reals` of a rounded, clamped sum ``clamp(round(sum_i c_i r_i), out_lo, out_hi)`` with one real too large
+    for a multiplier (>= 2**30) replaced by a smaller one that gives the same outputs; else unchanged.
+
+    Where it comes from: an additive attention mask of -1e9 or ``finfo.min`` (Hugging Face's eager
+    attention) quantizes with a scale near 1e36, next to scores whose scale is below 1. Input k's
+    one-code step r_k is then larger than the output's whole range plus anything the other inputs can add
+    (``sum_j r_j * input_absmax[j]``, j != k): every nonzero c_k drives the sum past out_lo or out_hi
+    (by its sign) whatever the others hold, and c_k = 0 adds nothing. Any r_k' beyond that threshold
+    gives the same clamped output for every input, under every rounding mode (a rounding moves the sum by
+    less than one); r_k' is twice the threshold, a margin for the multiplier's own rounding to M / 2**S.
+    The compiler and VALIDATION both call this before `common_shift_multipliers`, so they agree bit for
+    bit. Only a single such input is replaced; two, or a threshold that is itself too large, are left to
+    `common_shift_multipliers`' error."""
+    r = np.array(reals, dtype=np.float64).reshape(-1)
+    big = np.flatnonzero(r >= MAX_REAL_MULTIPLIER)
+    if big.size != 1:
+        return r
+    k = int(big[0])
+    others = sum(float(r[j]) * float(input_absmax[j]) for j in range(r.size) if j != k)
+    capped = 2.0 * (float(out_hi) - float(out_lo) + others + 1.0)
+    if capped >= MAX_REAL_MULTIPLIER:
+        return r
+    r[k] = capped
+    return r
+
+
 def quantize_to_codes(x, scale, dtype: str = "i8", axis: int | None = None) -> np.ndarray:
     """Float -> codes: ``clip(round_half_even(float64(x) / float64(scale)), qmin, qmax)`` as int64.
 

@@ -152,9 +152,13 @@ class OpLowerings:
         self._alpha_is_one(op)
         a, b = self.act(op.operands[0]), self.act(op.operands[1])
         qc, s_out, dtype, lo, hi = self._output(op)
+        # an additive mask of -1e9 / finfo.min saturates the sum wherever it is nonzero: a smaller multiplier
+        # that still saturates gives the same outputs (fp.saturating_reals; VALIDATION applies the same rule)
+        reals = fp.saturating_reals([a.scale / s_out, b.scale / s_out],
+                                    [-fp.qrange(a.dtype)[0], -fp.qrange(b.dtype)[0]], *fp.qrange(dtype))
         try:
-            m, s = fp.common_shift_multipliers([a.scale / s_out, b.scale / s_out])
-        except ValueError as e:  # a ratio past 2**30: an additive mask of -1e9 / finfo.min next to small scores
+            m, s = fp.common_shift_multipliers(reals)
+        except ValueError as e:  # a ratio past 2**30 that does not saturate (two huge addends)
             raise LoweringError(
                 f"rescales its inputs (scales {a.scale:.4g} and {b.scale:.4g}) to its output's scale {s_out:.4g}: {e}; "
                 "an addend of huge magnitude (an additive mask of -1e9 or finfo.min) does this: mask with -inf, or "

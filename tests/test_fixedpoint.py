@@ -116,3 +116,41 @@ def test_identity_multiplier_is_the_rescale_by_one():
     assert (int(m), int(s)) == (fp.IDENTITY_MULTIPLIER, fp.IDENTITY_SHIFT)
     q = np.arange(-32768, 32768, dtype=np.int64)
     assert np.array_equal((q * fp.IDENTITY_MULTIPLIER + (1 << (fp.IDENTITY_SHIFT - 1))) >> fp.IDENTITY_SHIFT, q)
+
+
+def _sum_codes(codes, m, s, lo, hi):
+    """The bpu add with half_up rounding: ``clamp((sum c_i M_i + 2**(S-1)) >> S, lo, hi)`` in Python integers."""
+    total = sum(int(c) * int(mi) for c, mi in zip(codes, m, strict=True))
+    return min(max((total + (1 << (int(s) - 1))) >> int(s), lo), hi)
+
+
+@pytest.mark.parametrize("mask_scale", [1e9 / 127, float(np.finfo(np.float32).max) / 127])
+@pytest.mark.parametrize("other_dtype,out_dtype", [("i8", "i16"), ("i16", "i16"), ("i8", "i8")])
+def test_a_huge_addend_saturates_with_the_capped_multiplier(mask_scale, other_dtype, out_dtype):
+    """An additive mask of -1e9 / finfo.min (scale mask_scale) next to scores: with the capped multiplier every
+    nonzero mask code gives the clamp bound of its sign, for every score code, as the exact sum does; a zero
+    mask code gives the scores' own rescale, within one code of exact rational arithmetic.
+    Bug caught: a cap below the saturation threshold (a masked score would stay inside the range)."""
+    s_scores, s_out = 0.4165, 128 / 32767 if out_dtype == "i16" else 1 / 256
+    reals = [s_scores / s_out, mask_scale / s_out]
+    lo, hi = fp.qrange(out_dtype)
+    absmax = [-fp.qrange(other_dtype)[0], 128]
+    capped = fp.saturating_reals(reals, absmax, lo, hi)
+    assert capped[0] == reals[0] and capped[1] < fp.MAX_REAL_MULTIPLIER <= reals[1]
+    m, s = fp.common_shift_multipliers(capped)
+    q_lo, q_hi = fp.qrange(other_dtype)
+    scores = sorted({q_lo, q_lo + 1, -1, 0, 1, q_hi - 1, q_hi} | set(range(q_lo, q_hi + 1, (q_hi - q_lo) // 97)))
+    for mask in (-128, -127, -1, 1, 127):
+        for c in scores:
+            assert _sum_codes((c, mask), m, s, lo, hi) == (lo if mask < 0 else hi), (c, mask)
+    for c in scores:
+        exact = min(max(int(np.floor(Fraction(c) * Fraction(reals[0]) + Fraction(1, 2))), lo), hi)
+        assert abs(_sum_codes((c, 0), m, s, lo, hi) - exact) <= 1
+
+
+def test_saturating_reals_leaves_representable_and_ambiguous_sums_alone():
+    assert list(fp.saturating_reals([0.5, 3.0], [128, 128], -128, 127)) == [0.5, 3.0]
+    two_huge = [2.0**31, 2.0**32]  # neither saturates regardless of the other: no single input to cap
+    assert list(fp.saturating_reals(two_huge, [128, 128], -128, 127)) == two_huge
+    # the other input alone can move the sum by 2**30 codes: no cap below 2**30 would saturate
+    assert list(fp.saturating_reals([2.0**23, 2.0**40], [128, 128], -128, 127)) == [2.0**23, 2.0**40]

