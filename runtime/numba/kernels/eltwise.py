@@ -39,16 +39,23 @@ def lookup(x, table, qmin, out):
 
 @kernel
 def requantize_into(src, m, s, mode, lo, hi, dst, col0):
-    """``dst[:, col0:col0+C] = clamp(round_shift(src * M, S))`` for 2-D (rows, C) `src`: one concat input.
+    """``dst[:, col0:col0+C] = clamp(round_shift(src * M, S))`` for contiguous 2-D (rows, C) `src` and (rows, W)
+    `dst`: one concat input.
 
-    The identity rescale (M = 2**30, S = 30) is exact, so it takes the copy path.
+    The identity rescale (M = 2**30, S = 30) is exact, so it takes the copy path. Flat views with unsigned
+    indices: ``dst[i, col0 + c]`` kept each signed index's negative-index select and the row loops did not
+    vectorise (a 512x384 int8 input into a 512x1152 output took 165 us, 5 us this way; one core, 2026-12-02).
     """
     rows, ch = src.shape
     identity = m == (np.int64(1) << s)
+    flat_src, flat_dst = src.reshape(-1), dst.reshape(-1)
+    uch, uw, uc0 = np.uint64(ch), np.uint64(dst.shape[1]), np.uint64(col0)
     for i in numba.prange(rows):
+        s0 = np.uint64(i) * uch
+        d0 = np.uint64(i) * uw + uc0
         if identity:
-            for c in range(ch):
-                dst[i, col0 + c] = clamp(np.int64(src[i, c]), lo, hi)
+            for c in range(uch):
+                flat_dst[d0 + c] = min(max(np.int64(flat_src[s0 + c]), lo), hi)
         else:
-            for c in range(ch):
-                dst[i, col0 + c] = clamp(round_shift(np.int64(src[i, c]) * m, s, mode), lo, hi)
+            for c in range(uch):
+                flat_dst[d0 + c] = clamp(round_shift(np.int64(flat_src[s0 + c]) * m, s, mode), lo, hi)
