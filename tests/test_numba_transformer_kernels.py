@@ -7,6 +7,7 @@ row's bounds allow it, and by int64 division otherwise; these tests draw both si
 """
 
 import numpy as np
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from irq.runtime import numba as rn
@@ -113,6 +114,22 @@ def test_layer_norm_int16_rows_both_division_routes(rows, n, frac_bits, sqrt_bit
          {"frac_bits": frac_bits, "sqrt_frac_bits": sqrt_bits, "eps": eps, "multiplier": mult, "shift": shift,
           "rounding": mode})
     assert_same(p.module(["y"]), extreme_codes(rng, shape, "i16", kind))
+
+
+@pytest.mark.parametrize("shape,dtype", [((3, 2, 16, 32), "i8"), ((2, 3, 64, 16), "i8"), ((4, 8, 24, 40), "i8"),
+                                         ((2, 16, 16, 16), "i16"), ((1, 1, 8, 8), "i8")])
+def test_last_two_axes_swapped_as_byte_blocks(shape, dtype):
+    """Attention's k^T (dims [0, 1, 3, 2]) of int8 codes with both axes multiples of 8 takes the register
+    transpose (16x16 or 8x8 byte blocks, kernels/permute.py), the rest the strided kernel. Bug caught: a block
+    written at the other's row stride, or the batch of blocks mis-strided."""
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    dims = list(range(len(shape) - 2)) + [len(shape) - 1, len(shape) - 2]
+    p = ProgramText([("x", shape, dtype)])
+    p.op("y", "bpu.permute", ["x"], (tuple(shape[d] for d in dims), dtype), {"dims": dims})
+    prog = p.module(["y"])
+    x = extreme_codes(rng, shape, dtype, "uniform")
+    assert_same(prog, x)
+    np.testing.assert_array_equal(rn.compile(prog)(x), x.transpose(dims))
 
 
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=6), data=st.data(),
