@@ -489,4 +489,36 @@ NUMBERS: dict[tuple[str, str, str, str], str] = {
         'cin_axis = 1 if kind != "linear" else -1',
         "core/ReplaceComparisonOperator_NotEq_Lt",
     ): "of the four weighted kinds exactly the three convs sort below 'linear': `<` is `!=`",
+    # saturating_reals (session 14): the capped multiplier only has to pass the saturation threshold
+    (
+        "irq/fixedpoint.py",
+        "saturating_reals",
+        "capped = 2.0 * (float(out_hi) - float(out_lo) + others + 1.0)",
+        "*",
+    ): "the cap only has to exceed range + others (a rounding moves the sum by < 1): a factor 1 or 3 for 2, the +1 "
+       "dropped or negated, keep every nonzero code saturated; the mutants that cut it below are killed",
+    (
+        "irq/fixedpoint.py",
+        "saturating_reals",
+        "others = sum(float(r[j]) * float(input_absmax[j]) for j in range(r.size) if j != k)",
+        "core/ReplaceComparisonOperator_NotEq_IsNot",
+    ): "`j is not k` on small ints is `j != k` in CPython (ints below 257 are cached objects)",
+    (
+        "irq/fixedpoint.py",
+        "saturating_reals",
+        "if capped >= MAX_REAL_MULTIPLIER:",
+        "core/ReplaceComparisonOperator_GtE_Gt",
+    ): "at capped == 2**30 exactly both return a sum with no multiplier: common_shift_multipliers refuses 2**30",
+    (
+        "irq/fixedpoint.py",
+        "saturating_reals",
+        "r = np.array(reals, dtype=np.float64).reshape(-1)",
+        "core/NumberReplacer",
+    ): "numpy takes any negative size as the unknown one: reshape(-2) is reshape(-1)",
+    (
+        "irq/fixedpoint.py",
+        "saturating_reals",
+        "k = int(big[0])",
+        "core/NumberReplacer",
+    ): "big has exactly one element here (big.size == 1 is checked above): big[-1] is big[0]",
 }

@@ -148,6 +148,15 @@ def test_a_huge_addend_saturates_with_the_capped_multiplier(mask_scale, other_dt
         assert abs(_sum_codes((c, 0), m, s, lo, hi) - exact) <= 1
 
 
+def test_a_real_of_exactly_2_pow_30_is_capped():
+    """2**30 itself has no multiplier (S would be 0): the boundary belongs to the capped side."""
+    with pytest.raises(ValueError, match="too large"):
+        fp.common_shift_multipliers([0.5, 2.0**30])
+    capped = fp.saturating_reals([0.5, 2.0**30], [128, 128], -128, 127)
+    assert capped[1] < fp.MAX_REAL_MULTIPLIER
+    fp.common_shift_multipliers(capped)
+
+
 def test_saturating_reals_leaves_representable_and_ambiguous_sums_alone():
     assert list(fp.saturating_reals([0.5, 3.0], [128, 128], -128, 127)) == [0.5, 3.0]
     two_huge = [2.0**31, 2.0**32]  # neither saturates regardless of the other: no single input to cap
