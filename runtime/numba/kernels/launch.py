@@ -84,6 +84,24 @@ def kernel(fn) -> Kernel:
     return Kernel(fn)
 
 
+def _run_parts(native: native_parts.NativeCall, fn, parts: int, args: tuple, rows: int = 0) -> list:
+    """The results of `parts` parts of `fn` on `args`, part 0 on this thread and the others on the spinning pool:
+    launched natively when the arguments pack (`native_parts`), else, or when a part raised (to raise it),
+    through the pool's Python path. The two leading arguments are ``(part, parts)``, or with `rows` the
+    part's range of `rows` rows in even shares."""
+    pool = spin_pool.pool(parts - 1)
+    bound = native.bind(args) if native_parts.ENABLED else None
+    results = pool.launch(bound, parts, args, rows) if bound is not None else None
+    if results is not None:
+        return results
+    if rows > 0:
+        per = -(-rows // parts)
+        leads = [(min(rows, i * per), min(rows, (i + 1) * per)) for i in range(parts)]
+    else:
+        leads = [(i, parts) for i in range(parts)]
+    return pool.run([(fn, (*lead, *args)) for lead in leads])
+
+
 class RowKernel:
     """A kernel over independent row ranges: one `nogil` Numba function ``rows(r0, r1, *args)``, split
     over Python threads when more than one is configured and the call is big enough (`Kernel.pick`'s rule).
@@ -115,14 +133,7 @@ class RowKernel:
         largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
         if largest < self.min_elements or total < 2:
             return self.rows(0, total, *args)
-        parts = min(threads, total)
-        pool = spin_pool.pool(parts - 1)
-        bound = self.native.bind(args) if native_parts.ENABLED else None
-        results = pool.launch(bound, parts, args, total) if bound is not None else None
-        if results is None:  # no native launch for these arguments, or a part raised: Python path
-            per = -(-total // parts)
-            results = pool.run([(self.rows, (min(total, i * per), min(total, (i + 1) * per), *args))
-                                for i in range(parts)])
+        results = _run_parts(self.native, self.rows, min(threads, total), args, total)
         return None if results[0] is None else sum(results)
 
     def dispatchers(self) -> tuple:
@@ -157,12 +168,7 @@ class PartKernel:
     def __call__(self, parts: int, *args) -> int:
         if parts < 2:
             return self.fn(0, 1, *args)
-        pool = spin_pool.pool(parts - 1)
-        bound = self.native.bind(args) if native_parts.ENABLED else None
-        results = pool.launch(bound, parts, args) if bound is not None else None
-        if results is None:  # no native launch for these arguments, or a part raised: Python path
-            results = pool.run([(self.fn, (i, parts, *args)) for i in range(parts)])
-        return sum(results)
+        return sum(_run_parts(self.native, self.fn, parts, args))
 
     def dispatchers(self) -> tuple:
         return (self.fn,)

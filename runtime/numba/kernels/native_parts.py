@@ -94,29 +94,25 @@ def _store(typingctx, addr, value):
     return types.none(addr, value), codegen
 
 
-@intrinsic
-def _store_release(typingctx, addr, value):
-    """Store int64 `value` at byte address `addr` atomically with release ordering (a post or a done):
-    every store before it is visible to the side whose acquire load sees it."""
+def _atomic_store(ordering: str, why: str):
+    """An intrinsic storing int64 `value` at byte address `addr` atomically with `ordering`."""
 
-    def codegen(context, builder, sig, args):
-        value = context.cast(builder, args[1], sig.args[1], types.int64)
-        builder.store_atomic(value, _word_ptr(builder, args[0]), "release", 8)
-        return context.get_dummy_value()
+    @intrinsic
+    def store(typingctx, addr, value):
+        def codegen(context, builder, sig, args):
+            value = context.cast(builder, args[1], sig.args[1], types.int64)
+            builder.store_atomic(value, _word_ptr(builder, args[0]), ordering, 8)
+            return context.get_dummy_value()
 
-    return types.none(addr, value), codegen
+        return types.none(addr, value), codegen
+
+    store.__doc__ = f"Store int64 `value` at byte address `addr` with {ordering} ordering: {why}."
+    return store
 
 
-@intrinsic
-def _store_seq_cst(typingctx, addr, value):
-    """Store int64 `value` at byte address `addr`, sequentially consistent (a full barrier on x86)."""
-
-    def codegen(context, builder, sig, args):
-        value = context.cast(builder, args[1], sig.args[1], types.int64)
-        builder.store_atomic(value, _word_ptr(builder, args[0]), "seq_cst", 8)
-        return context.get_dummy_value()
-
-    return types.none(addr, value), codegen
+_store_release = _atomic_store("release", "a post, published with every store before it to the side whose "
+                                          "acquire load sees it")
+_store_seq_cst = _atomic_store("seq_cst", "a full barrier on x86, for the DONE / WAITS handshake (module doc)")
 
 
 @intrinsic
