@@ -176,21 +176,27 @@ def _slow_part(part, parts, spins, out):
 
 
 def test_a_caller_sleeping_on_a_long_part_is_woken(two_threads, monkeypatch):
+    # part 1 holds until the caller has stopped polling (it reaches `_finish`) and 50 ms more: the caller
+    # sleeps on worker 0's event and the worker has to wake it, whatever the box's load
     pool = spin_pool.pool(1)
+    flag, out = np.ones(1, np.int64), np.zeros(2, np.int64)
+    _waits_for_flag(2, flag, out)  # compile first
+    flag[0], out[:] = 0, 0
     waits = []
     finish = pool._finish
-    monkeypatch.setattr(pool, "_finish", lambda pending, parts: (waits.append(pending), finish(pending, parts)))
+
+    def finish_later(pending, parts):
+        waits.append(pending)
+        threading.Timer(0.05, flag.__setitem__, (0, 1)).start()
+        return finish(pending, parts)
+
+    monkeypatch.setattr(pool, "_finish", finish_later)
     lost = pool.lost_notifies
-    out = np.zeros(2)
-    spins = 20_000_000  # tens of milliseconds: far beyond the caller's polling window
-    assert _slow_part(2, spins, out) == 1
-    assert waits == [0]  # the caller stopped polling and slept on worker 0's event
-    assert pool.lost_notifies == lost  # ... and the worker woke it (not the 1 s timeout)
-    expected = np.zeros(2)
-    _slow_part.fn(1, 2, spins, expected)
-    np.testing.assert_array_equal(out, expected)
-    board = spin_pool.pool(1).board
-    assert board[native_parts.WAITS] == 0  # the caller said it waits, and took it back
+    _waits_for_flag(2, flag, out)
+    assert waits == [0]  # the caller stopped polling on worker 0 (its part was still holding)
+    assert pool.lost_notifies == lost  # ... and the worker woke it, not the 1 s timeout
+    assert out[1] == 1
+    assert pool.board[native_parts.WAITS] == 0  # the caller said it waits, and took it back
 
 
 def test_a_worker_asleep_before_the_post_takes_the_part(two_threads):
@@ -300,28 +306,32 @@ def _waits_for_flag(part, parts, flag, out):
     return 0
 
 
-def test_ctrl_c_while_waiting_on_a_native_part_is_raised_after_it_finishes(two_threads):
+def test_ctrl_c_while_waiting_on_a_native_part_is_raised_after_it_finishes(two_threads, monkeypatch):
     # as on the Python path (test_numba_spin_pool.py): the caller sleeps on the worker's event, a SIGINT
-    # interrupts that wait, and the KeyboardInterrupt is raised only once the part has finished writing
+    # interrupts that wait, and the KeyboardInterrupt is raised only once the part has finished writing.
+    # The signal is sent once the caller waits, and the part released 0.25 s after it: deterministic order
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("a SIGINT handler is installed from the main thread only")
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    flag = np.zeros(1, np.int64)
-    out = np.zeros(2, np.int64)
-    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    release = threading.Timer(0.6, flag.__setitem__, (0, 1))
-    flag[0] = 1
+    pool = spin_pool.pool(1)
+    flag, out = np.ones(1, np.int64), np.zeros(2, np.int64)
     _waits_for_flag(2, flag, out)  # compile first: a signal during compilation is not what this tests
-    flag[0] = 0
-    out[:] = 0
+    flag[0], out[:] = 0, 0
+    finish = pool._finish
+
+    def interrupt_then_release():
+        os.kill(os.getpid(), signal.SIGINT)
+        threading.Timer(0.25, flag.__setitem__, (0, 1)).start()
+
+    def finish_interrupted(pending, parts):
+        threading.Timer(0.05, interrupt_then_release).start()
+        return finish(pending, parts)
+
+    monkeypatch.setattr(pool, "_finish", finish_interrupted)
     try:
-        interrupt.start()
-        release.start()
         with pytest.raises(KeyboardInterrupt):
             _waits_for_flag(2, flag, out)
         assert flag[0] == 1 and out[1] == 1  # raised only after part 1 saw the flag and wrote its output
     finally:
-        interrupt.cancel()
-        release.cancel()
         flag[0] = 1
         signal.signal(signal.SIGINT, previous)
