@@ -28,6 +28,11 @@ from . import native_parts, spin_pool
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
 #: saves more than the ~110 us launch.
 PARALLEL_MIN_ELEMENTS = 1 << 17
+#: The split threshold of `RowKernel`s (depthwise convs, the input quantize, global average pools): with the
+#: native hand-off (`native_parts`, 15.5 us median for an empty part against 71.9 us through Python) smaller
+#: rows repay a split. bench/split_thresholds.py on the idle box, 2026-12-02 (2-thread / 1-thread median,
+#: with the GEMM threshold at 2M MACs): MobileNetV2 b1 0.90 at 2**15 against 0.98 at 2**17, b8 0.62 / 0.65.
+ROW_MIN_ELEMENTS = 1 << 15
 #: The same threshold for `RowKernel`s that only move bytes (the convs' padded copies, about 0.04 ns per
 #: byte): handing a range to the pool costs tens of microseconds, so the 56x56x64 NCHW input's copy into
 #: its padded buffer took 26 us split over 2 threads against 8 us on one (2026-12-01, load 20; its 200 KB
@@ -116,7 +121,7 @@ class RowKernel:
     returns nothing.
     """
 
-    def __init__(self, rows_fn, count, min_elements: int = PARALLEL_MIN_ELEMENTS):
+    def __init__(self, rows_fn, count, min_elements: int = ROW_MIN_ELEMENTS):
         self.rows = numba.njit(cache=True, nogil=True)(rows_fn)
         self.native = native_parts.NativeCall(self.rows)
         self.count = count
@@ -180,7 +185,7 @@ def part_kernel(min_work: int = PARALLEL_MIN_ELEMENTS):
     return lambda fn: PartKernel(fn, min_work)
 
 
-def row_kernel(count, min_elements: int = PARALLEL_MIN_ELEMENTS):
+def row_kernel(count, min_elements: int = ROW_MIN_ELEMENTS):
     """Decorator: a `RowKernel` of ``fn(r0, r1, *args)`` whose row count is ``count(*args)``, split over threads
     only when its largest array has at least `min_elements` elements."""
     return lambda fn: RowKernel(fn, count, min_elements)

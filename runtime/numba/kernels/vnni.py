@@ -44,7 +44,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
-from .launch import COPY_MIN_ELEMENTS, PARALLEL_MIN_ELEMENTS, kernel, part_kernel, row_kernel
+from .launch import COPY_MIN_ELEMENTS, kernel, part_kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
@@ -248,9 +248,11 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
                               acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, scratch, out, size)
 
 
-#: MACs per thread that repay handing a GEMM part to the pool (~400 MACs cost what one element pass costs,
-#: and `launch.PARALLEL_MIN_ELEMENTS` element passes repay a hand-off)
-GEMM_MIN_WORK = 400 * PARALLEL_MIN_ELEMENTS
+#: MACs per call from which a GEMM splits over the threads. 52M (400 * PARALLEL_MIN_ELEMENTS) while a part went
+#: through Python (31-73 us); with the native hand-off (`native_parts`, 15.5 us) bench/split_thresholds.py on the
+#: idle box (2026-12-02, 2-thread / 1-thread median, rows at 2**15) gave MobileNetV2 b1 0.90 at 2M against 0.97
+#: at 52M (none of its GEMMs at batch 1 reached 52M), b8 0.62 against 0.71; 8M was within the noise of 2M.
+GEMM_MIN_WORK = 1 << 21
 
 
 @part_kernel(GEMM_MIN_WORK)
