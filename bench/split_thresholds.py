@@ -2,10 +2,11 @@
 
     python bench/split_thresholds.py [--gemm 2e6 8e6 52e6] [--rows 32768 131072] [--rounds 7] [--no-mobilenet]
 
-The split thresholds were set for a Python hand-off of 31-73 us (docs/design.md, "The GEMM's parts run on a
-spinning pool"): a GEMM splits from 52M MACs (`vnni.GEMM_MIN_WORK`), a row kernel from 2^17 elements
-(`launch.PARALLEL_MIN_ELEMENTS`). This prints, for each pair of settings, each workload's median wall time
-at 2 threads as a ratio to the same workload on 1 thread in the same process (below 1.00: the split pays),
+A GEMM splits from `vnni.GEMM_MIN_WORK` MACs, a row kernel from `launch.ROW_MIN_ELEMENTS` elements (2M and
+2**15 since 2026-12-02, measured with this script; 52M and 2**17 while a part went through Python, docs/design.md,
+"Parts launch with no Python between post and done"). This prints, for each pair of settings, each
+workload's median wall time at 2 threads as a ratio to the same workload on 1 thread in the same process
+(below 1.00: the split pays),
 settings alternated round by round so that the box's drifting load falls on all of them alike. Workloads:
 bench/runtime.py's conv and matmul and MobileNetV2 at batch 1 and 8 (bench/_bpu_programs.py). Also the
 median hand-off of an empty part, native and on the Python path. Run it on an idle box: a busy one delays
@@ -33,12 +34,14 @@ from irq.runtime.numba.kernels import launch, native_parts, vnni  # noqa: E402
 
 def _row_kernels() -> list:
     """Every RowKernel at the general threshold (the copies keep COPY_MIN_ELEMENTS: they only move bytes)."""
+    from irq.runtime.numba.kernels import conv, pool, requantize  # noqa: F401  (the row kernels' modules)
+
     found = []
     for name, mod in list(sys.modules.items()):
         if not name.startswith("irq.runtime.numba.kernels.") or mod is None:
             continue
         for obj in vars(mod).values():
-            if isinstance(obj, launch.RowKernel) and obj.min_elements == launch.PARALLEL_MIN_ELEMENTS \
+            if isinstance(obj, launch.RowKernel) and obj.min_elements == launch.ROW_MIN_ELEMENTS \
                     and obj not in found:
                 found.append(obj)
     return found
