@@ -120,8 +120,8 @@ def saturating_reals(reals, input_absmax, out_lo: int, out_hi: int) -> np.ndarra
     (by its sign) whatever the others hold, and c_k = 0 adds nothing. Any r_k' beyond that threshold
     gives the same clamped output for every input, under every rounding mode (a rounding moves the sum by
     less than one); r_k' is twice the threshold, a margin for the multiplier's own rounding to M / 2**S.
-    The compiler and VALIDATION both call this before `common_shift_multipliers`, so they agree bit for
-    bit. Only a single such input is replaced; two, or a threshold that is itself too large, are left to
+    The compiler and VALIDATION both reach it through `add_multipliers`, so they agree bit for bit. Only
+    a single such input is replaced; two, or a threshold that is itself too large, are left to
     `common_shift_multipliers`' error."""
     r = np.array(reals, dtype=np.float64).reshape(-1)
     big = np.flatnonzero(r >= MAX_REAL_MULTIPLIER)
@@ -134,6 +134,12 @@ def saturating_reals(reals, input_absmax, out_lo: int, out_hi: int) -> np.ndarra
         return r
     r[k] = capped
     return r
+
+
+def add_multipliers(reals, input_absmax, out_lo: int, out_hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, S) of a rounded, clamped sum of rescaled inputs (bpu.add / bpu.sub): `common_shift_multipliers` of
+    `saturating_reals`, the one rule the compiler and VALIDATION both call."""
+    return common_shift_multipliers(saturating_reals(reals, input_absmax, out_lo, out_hi))
 
 
 def quantize_to_codes(x, scale, dtype: str = "i8", axis: int | None = None) -> np.ndarray:

@@ -154,10 +154,9 @@ class OpLowerings:
         qc, s_out, dtype, lo, hi = self._output(op)
         # an additive mask of -1e9 / finfo.min saturates the sum wherever it is nonzero: a smaller multiplier
         # that still saturates gives the same outputs (fp.saturating_reals; VALIDATION applies the same rule)
-        reals = fp.saturating_reals([a.scale / s_out, b.scale / s_out],
-                                    [-fp.qrange(a.dtype)[0], -fp.qrange(b.dtype)[0]], *fp.qrange(dtype))
         try:
-            m, s = fp.common_shift_multipliers(reals)
+            m, s = fp.add_multipliers([a.scale / s_out, b.scale / s_out],
+                                      [-fp.qrange(a.dtype)[0], -fp.qrange(b.dtype)[0]], *fp.qrange(dtype))
         except ValueError as e:  # a ratio past 2**30 that does not saturate (two huge addends)
             raise LoweringError(
                 f"rescales its inputs (scales {a.scale:.4g} and {b.scale:.4g}) to its output's scale {s_out:.4g}: {e}; "

@@ -281,8 +281,8 @@ def exact_accumulate(kind: str, x_q: Tensor, w_q: Tensor, a: dict, groups: int) 
 
 
 # -- element-wise and data ops -------------------------------------------------------------------------
-def _rescale_sum(codes: list[Tensor], reals: list[float], signs: list[int], fq_out: FakeQuantize) -> Tensor:
-    m, s = fp.common_shift_multipliers(np.array(reals, dtype=np.float64))
+def _rescale_sum(codes: list[Tensor], m, s, signs: list[int], fq_out: FakeQuantize) -> Tensor:
+    """``clamp((sum_i c_i M_i sign_i + 2**(S-1)) >> S)`` dequantized: the sum every rescaled add rounds once."""
     total = None
     for c, mi, sign in zip(codes, m.tolist(), signs):
         fp.check_requantize_input(int(c.abs().max()) if c.numel() else 0)
@@ -298,9 +298,9 @@ def _add_sub(sign: int):
         alpha = a.get("alpha")
         s_out = float(_scale(fq_out))
         reals = [float(_scale(fqs[0])) / s_out, float(_scale(fqs[1])) * (1 if alpha is None else alpha) / s_out]
-        # a huge additive mask (-1e9, finfo.min): the saturating multiplier lower-bpu gives the bpu program
-        reals = fp.saturating_reals(reals, [-fqs[0].qmin, -fqs[1].qmin], fq_out.qmin, fq_out.qmax).tolist()
-        return _rescale_sum([fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])], reals, [1, sign], fq_out)
+        # a huge additive mask (-1e9, finfo.min) saturates: the multipliers lower-bpu gives the bpu program
+        m, s = fp.add_multipliers(reals, [-fqs[0].qmin, -fqs[1].qmin], fq_out.qmin, fq_out.qmax)
+        return _rescale_sum([fqs[0].codes(inputs[0]), fqs[1].codes(inputs[1])], m, s, [1, sign], fq_out)
     return fn
 
 

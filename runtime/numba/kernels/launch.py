@@ -99,17 +99,12 @@ def _run_parts(native: native_parts.NativeCall, fn, parts: int, args: tuple, row
     results = pool.launch(bound, parts, args, rows) if bound is not None else None
     if results is not None:
         return results
-    if rows > 0:
-        per = -(-rows // parts)
-        leads = [(min(rows, i * per), min(rows, (i + 1) * per)) for i in range(parts)]
-    else:
-        leads = [(i, parts) for i in range(parts)]
-    return pool.run([(fn, (*lead, *args)) for lead in leads])
+    return pool.run([(fn, (*native_parts.leading(i, parts, rows), *args)) for i in range(parts)])
 
 
 class RowKernel:
     """A kernel over independent row ranges: one `nogil` Numba function ``rows(r0, r1, *args)``, split
-    over Python threads when more than one is configured and the call is big enough (`Kernel.pick`'s rule).
+    over the threads when more than one is configured and its largest array has `min_elements` elements.
 
     Why not a `parallel=True` twin: Numba compiles a parallel wrapper per kernel with 2-5 s of fixed
     work each (its parfor passes, whatever the body), and those wrappers were a fifth of MobileNetV2's

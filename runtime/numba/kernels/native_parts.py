@@ -36,6 +36,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
@@ -327,21 +328,24 @@ def announce_wait(base):
     return _load_seq_cst(base + DONE * 8) == _load(base + POST * 8)
 
 
-@numba.njit(inline="always")
-def _leading(part, parts, rows):
+def leading(part, parts, rows):
     """A part's two leading kernel arguments: ``(part, parts)`` (`launch.PartKernel`), or with `rows` > 0
-    the part's row range ``(r0, r1)`` of `rows` rows in `parts` even ranges (`launch.RowKernel`)."""
+    the part's row range ``(r0, r1)`` of `rows` rows in `parts` even ranges (`launch.RowKernel`). One rule
+    for the native launch (compiled below) and the pool's Python path (`launch._run_parts`)."""
     if rows <= 0:
         return part, parts
     per = (rows + parts - 1) // parts
     return min(rows, part * per), min(rows, (part + 1) * per)
 
 
+_leading = numba.njit(inline="always")(leading)
+
+
 @numba.njit(nogil=True, cache=True)
 def launch(board, tramp, fn, ret_proto, parts, rows, buf, result, polls, args):
     """Pack `args`, post parts 1 .. parts - 1 to workers 0 .. parts - 2, run part 0 here (its result word
     to byte address `result`), and wait at most `polls` polls for the others. Returns (first worker not
-    finished or -1, part 0's status). The kernel's two leading arguments: see `_leading`."""
+    finished or -1, part 0's status). The kernel's two leading arguments: see `leading`."""
     _pack(buf, args)
     for w in range(parts - 1):
         base = board + w * SLOTS * 8
@@ -382,8 +386,9 @@ def _proto_of(ty):
 
 
 class NativeCall:
-    """One kernel's native launches: `bind(args)` gives (trampoline address, kernel address, return proto)
-    for its argument types, compiling the kernel and the trampoline on the first call with those types."""
+    """One kernel's native launches: `bind(args)` gives (trampoline address, kernel address, return proto,
+    argument words) for its argument types, compiling the kernel and the trampoline on the first call with
+    those types; None when they cannot be packed."""
 
     def __init__(self, dispatcher):
         self.dispatcher = dispatcher
@@ -391,8 +396,6 @@ class NativeCall:
         self._keep: list = []  # the trampolines' cfunc objects: their code lives as long as they do
 
     def bind(self, args: tuple):
-        from numba._dispatcher import compute_fingerprint
-
         try:
             key = tuple(map(compute_fingerprint, args))
         except (TypeError, ValueError):
@@ -405,8 +408,7 @@ class NativeCall:
 
     def _make(self, args: tuple):
         arg_types = tuple(numba.typeof(a) for a in args)
-        if not all(_is_packable(t) for t in arg_types) \
-                or any(isinstance(t, types.Array) and not t.aligned for t in arg_types):
+        if not all(_is_packable(t) for t in arg_types):
             return None
         sig = (types.int64, types.int64, *arg_types)
         self.dispatcher.compile(sig)
@@ -421,7 +423,7 @@ class NativeCall:
         fn = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
         proto = tuple(_proto_of(t) for t in arg_types)
         if tuple(numba.typeof(p) for p in proto) != arg_types:
-            return None  # a type the proto cannot reproduce (e.g. an unaligned array)
+            return None  # a type the proto cannot reproduce (an unaligned array): the Python path
         tramp = make_trampoline(proto, ret_proto)
         self._keep.append(tramp)
         words = sum(_words(t) for t in arg_types)
