@@ -29,7 +29,10 @@ operand is then ready when it runs, as on the chip).
 A dropout between the head (after its batch norm) and the residual add is absorbed too when it is the identity
 in eval: one that follows the module's train/eval mode (no `training` attribute; recorded as the fused op's
 `dropout` rate, which the torch executor applies there while training) or is fixed off. It is no pattern step:
-every enabled chain with an add allows it. One fixed on, or a channel-wise / alpha dropout, is refused.
+every enabled chain with an add allows it. One fixed on, or a channel-wise / alpha dropout, is refused. The fused
+op takes the dropout's place when the residual is ready there, so torch's random draws keep eager's order in
+training; when the residual comes later and a random op runs between the dropout and the add, the dropout is
+refused (moving it past that op would drop other units than eager).
 
 Fusion refuses when an intermediate has another user (its value must exist on its
 own), when the parts do not fit (batch norm over other channels than the op's
@@ -207,6 +210,51 @@ def _dropout_problem(drop: Operation) -> str | None:
     return None
 
 
+def _applies_in_training(drop: Operation) -> bool:
+    """Whether the dropout draws random numbers when the model trains (a rate > 0, not fixed off)."""
+    training, p = drop.get_attr("training"), drop.get_attr("p")
+    return not (training is not None and not training.value) and not (isinstance(p, FloatAttr) and p.value <= 0)
+
+
+def _draws_random(o: Operation) -> bool:
+    """Whether running `o` in training may draw from torch's global RNG: a dropout, a fused op applying one, or an
+    opaque call (it may call anything)."""
+    return any((n.name in _DROPOUT_OPS and _applies_in_training(n)) or n.get_attr("dropout") is not None
+               or n.name == "torch.call" for n in o.walk())
+
+
+def _residual_before(m: Match, drop: Operation) -> bool:
+    """Whether the residual is ready where the dropout runs, so the fused op can take the dropout's place."""
+    r = m.get("residual")
+    if not isinstance(r, OpResult) or r.op.parent is not drop.parent:
+        return True  # a block argument or a value of an enclosing region: defined before the whole block
+    return r.op.is_before_in_block(drop)
+
+
+def _fused_op_place(m: Match) -> Operation:
+    """The op the fused op is inserted before. Eager applies a dropout where it is written; the fused op applies
+    it where it runs, so it runs at the dropout's place when the residual is ready there (the order of torch's
+    random draws is eager's, whatever random ops follow), else at the chain's end."""
+    drop = m.get("drop")
+    if drop is not None and _applies_in_training(drop) and _residual_before(m, drop):
+        return drop
+    return m.root
+
+
+def _dropout_order_problem(m: Match, drop: Operation) -> str | None:
+    """Why a training dropout may not move to the chain's end: a random op runs between them, so training would
+    drop other units than eager from the same RNG state."""
+    if _fused_op_place(m) is drop or not _applies_in_training(drop) or drop.parent is not m.root.parent:
+        return None
+    o = drop.next_op
+    while o is not None and o is not m.root:
+        if _draws_random(o):
+            return (f"{who(o)} draws random numbers between {who(drop)} and {who(m.root)}, and the residual is "
+                    f"computed after the dropout: in training the fused op would drop other units than eager")
+        o = o.next_op
+    return None
+
+
 def _chain_steps(m: Match, steps: tuple[str, ...], split: int) -> list[tuple[str, Operation]]:
     """(step, op) of the head ("head") and then of each absorbed op in order, a dropout as "drop"."""
     names = {"bn": "bn", "add": "add", "relu": "act"}
@@ -238,7 +286,7 @@ def problems(m: Match, steps: tuple[str, ...], split: int, enabled: set, *, chec
         if step == "bn":
             why = _bn_problem(head, o)
         elif step == "drop":
-            why = _dropout_problem(o)
+            why = _dropout_problem(o) or _dropout_order_problem(m, o)
         elif step == "add":
             why = _add_problem(value, o, m["residual"])
         if why:
@@ -376,7 +424,7 @@ class FusionPattern(DagPattern):
         if best is None:
             return False
         chain = _chain_ops(best, self.steps, self.split)
-        rewriter.set_insertion_point_before(target)
+        rewriter.set_insertion_point_before(_fused_op_place(best))
         new = rewriter.insert(build_fused(best, self.steps, self.split))
         rewriter.replace_op(target, new)
         for o in reversed(chain[:-1]):

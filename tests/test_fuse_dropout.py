@@ -107,6 +107,53 @@ def test_fused_dropout_drops_as_eager_in_training(method):
     torch.testing.assert_close(gm(x), model(x), rtol=1e-6, atol=1e-6)
 
 
+class _RandomAfterDropout(nn.Module):
+    """Another random op runs after the dense's dropout and before the add. `residual`: "early" adds h (ready
+    before the dropout, as in BERT), "random" adds the other dropout's output, "late" a value computed after the
+    other dropout."""
+
+    def __init__(self, residual: str) -> None:
+        super().__init__()
+        self.pre, self.dense, self.ln = nn.Linear(8, 8), nn.Linear(8, 8), nn.LayerNorm(8)
+        self.dropout, self.other = nn.Dropout(0.3), nn.Dropout(0.5)
+        self.residual = residual
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.tanh(self.pre(x))
+        y = self.dropout(self.dense(h))
+        z = self.other(h)
+        if self.residual == "early":
+            return self.ln(y + h) * z
+        if self.residual == "random":
+            return self.ln(y + z)
+        return self.ln(y + torch.sigmoid(z))
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+@pytest.mark.parametrize(("residual", "fused"), [("early", True), ("random", False), ("late", False)])
+def test_random_op_after_the_dropout_keeps_eagers_draws(method, residual, fused):
+    """Bug caught: the fused op applied the dropout where the add was, after the other dropout's draws, so QAT
+    dropped other units than eager from the same RNG state. With the residual ready, the fused op takes the
+    dropout's place; with the residual computed after the other random op, the dropout is not absorbed, and the
+    refusal says why. Either way training drops eager's units, bit for bit."""
+    torch.manual_seed(0)
+    model, x = _RandomAfterDropout(residual), torch.randn(3, *SHAPE)
+    module = _fused_ir(model, x, method)
+    (dense,) = [o for o in _ops(module, "hl.linear") if o.get_attr("owner").value == "dense"]
+    assert (dense.residual is not None) == fused
+    if not fused:
+        reasons = " ".join(str(e) for e in dense.get_attr("hl.unfused"))
+        assert "draws random numbers between" in reasons and "dropout" in reasons, reasons
+    gm = to_module(module)
+    model.train()
+    gm.train()
+    for seed in range(3):
+        torch.manual_seed(seed)
+        want = model(x)
+        torch.manual_seed(seed)
+        torch.testing.assert_close(gm(x), want, rtol=0, atol=0)
+
+
 def test_dropout_after_batch_norm_fuses_and_drops_as_eager():
     """conv-bn-add-relu with a dropout after the batch norm: one fused conv with the rate; in training it drops
     the units eager drops (the batch norm's simulated folding rounds differently, hence the tolerance, far below
