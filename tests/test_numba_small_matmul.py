@@ -69,3 +69,20 @@ def test_shapes_it_leaves_to_the_general_route():
         prog = _program((2,), 5, k, n, "i8", "half_even", True, rng)
         labels = _labels(prog, _codes(rng, (2, 5, k), True), _codes(rng, (2, k, n), True))
         assert labels == ["matmul+requantize"]
+
+
+def test_a_batch_split_over_two_threads_equals_the_reference(monkeypatch):
+    """Above the split threshold (52M MACs) the batch is shared between two parts, part 1 on the spinning pool.
+    Bug caught: a part's share of the batch off by one pair, or parts writing the same pairs."""
+    from irq.runtime.numba.kernels import launch, native_parts, spin_pool
+
+    rng = np.random.default_rng(7)
+    batch, m, k, n = (201,), 32, 256, 32  # 52.7M MACs: just above the threshold, and an odd batch
+    prog = _program(batch, m, k, n, "i8", "half_up", True, rng)
+    a, b = _codes(rng, batch + (m, k), False), _codes(rng, batch + (k, n), False)
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 2)
+    compiled = rn.compile(prog)
+    posts = spin_pool.pool(1).board[native_parts.POST]
+    got = compiled(a, b)
+    assert spin_pool.pool(1).board[native_parts.POST] > posts
+    np.testing.assert_array_equal(got, reference.run(prog, a, b)[0])

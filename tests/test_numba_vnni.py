@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from irq.runtime.numba.kernels import launch, native_parts, requantize, spin_pool, vnni
+from irq.runtime.numba.kernels import gemm, launch, native_parts, spin_pool, vnni
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.linear import LinearPlan, MatmulPlan
 from support.int_oracle import conv2d_nhwc
@@ -139,16 +139,15 @@ def test_micro_kernel_is_vpdpbusd():
 
 def test_serial_twin_and_parallel_kernel_agree():
     rng = np.random.default_rng(5)
-    q = rng.integers(-32768, 32768, size=(3, 5, 7)).astype(np.int16)
-    scale = rng.uniform(1e-4, 1e-2, size=5)
-    outs = [np.zeros(q.shape, np.float32) for _ in range(2)]
-    requantize.dequantize.parallel(q, scale, outs[0])
-    requantize.dequantize.serial(q, scale, outs[1])
+    src = rng.integers(-32768, 32768, size=(37, 53)).astype(np.int16)
+    outs = [np.zeros(src.shape, np.float32) for _ in range(2)]
+    gemm.to_float.parallel(src, outs[0])
+    gemm.to_float.serial(src, outs[1])
     np.testing.assert_array_equal(outs[0], outs[1])
-    np.testing.assert_array_equal(outs[1], (q.astype(np.float64) * scale[None, :, None]).astype(np.float32))
+    np.testing.assert_array_equal(outs[1], src.astype(np.float32))
     # the twin is cached under its own name (one cache entry per variant)
-    assert requantize.dequantize.serial.py_func.__qualname__ == "dequantize_serial"
-    assert launch.Kernel.pick(requantize.dequantize, 0) is requantize.dequantize.serial
+    assert gemm.to_float.serial.py_func.__qualname__ == "to_float_serial"
+    assert launch.Kernel.pick(gemm.to_float, 0) is gemm.to_float.serial
 
 
 def test_int16_split_into_padded_byte_planes_by_row_ranges(monkeypatch):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 from .requantize import clamp, round_from_floor
 
 
-@kernel
-def divide_requantize(a, b, m, s, mode, lo, hi, out):
+@row_kernel(lambda a, b, m, s, mode, lo, hi, out: out.shape[0])
+def divide_requantize(r0, r1, a, b, m, s, mode, lo, hi, out):
     """``out = clamp(round(a' M / (|b| 2**S)))`` with ``a' = a sign(b)`` on flat views, rounded by `mode`
     (requantize's codes) from the floor quotient and its remainder (`round_from_floor`, the tie rules
     `round_shift` uses too); b = 0 gives hi / lo / 0 by the sign of a.
     Python's floor division is numba's ``//`` on int64."""
-    for i in numba.prange(out.shape[0]):
+    a, b, out = a[r0:r1], b[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         x = np.int64(a[i])
         d = np.int64(b[i])
         if d == 0:

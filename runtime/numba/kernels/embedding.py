@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 from .requantize import clamp, round_shift
 
 
@@ -22,13 +22,14 @@ def first_bad_index(ids, rows):
     return -1
 
 
-@kernel
-def gather_requantize(ids, table, mult, shift, mode, lo, hi, out):
+@row_kernel(lambda ids, table, mult, shift, mode, lo, hi, out: ids.shape[0])
+def gather_requantize(r0, r1, ids, table, mult, shift, mode, lo, hi, out):
     """``out[i, k] = clamp(round_shift(table[r, k] * M[r], S[r]))`` with ``r = ids[i]``; M, S have one
     entry (per tensor) or one per table row."""
+    ids, out = ids[r0:r1], out[r0:r1]
     dim = table.shape[1]
     per_row = mult.shape[0] > 1
-    for i in numba.prange(ids.shape[0]):
+    for i in range(ids.shape[0]):
         r = np.int64(ids[i])
         j = r if per_row else 0
         m, s = mult[j], shift[j]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 from .requantize import clamp, round_shift
 
 _LIMIT = 2**31 - 1
@@ -35,11 +35,12 @@ def floor_quotient(x, y, s):
     return k
 
 
-@kernel
-def int_divide_requantize(a, b, m, dv, s, floor, mo, so, mode, lo, hi, out):
+@row_kernel(lambda a, b, m, dv, s, floor, mo, so, mode, lo, hi, out: out.shape[0])
+def int_divide_requantize(r0, r1, a, b, m, dv, s, floor, mo, so, mode, lo, hi, out):
     """``k = floor(a' M / (|b| D 2**S))`` (floor) or ``sign(a') floor(|a'| M / (|b| D 2**S))`` (trunc), clamped
     to +-(2**31 - 1) (b = 0: by a's sign), then ``out = clamp(round_shift(k * M_out, S_out))`` on flat views."""
-    for i in numba.prange(out.shape[0]):
+    a, b, out = a[r0:r1], b[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         x = np.int64(a[i])
         d = np.int64(b[i])
         if d == 0:

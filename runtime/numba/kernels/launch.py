@@ -148,7 +148,7 @@ class PartKernel:
     its micro-kernels (the demo's two MobileNetV2 programs compiled in 72 s, 36 s without it, 2026-12-02),
     and every call of it paid the workqueue launch (93 us on an idle box) that the spinning pool
     (`spin_pool`, launched natively by `native_parts`) undercuts. Each part returns a count (the GEMM's
-    out-of-range accumulators); a call returns their sum.
+    out-of-range accumulators) and a call their sum, or nothing.
     """
 
     def __init__(self, fn, min_work: int = PARALLEL_MIN_ELEMENTS):
@@ -165,10 +165,11 @@ class PartKernel:
         threads = numba.get_num_threads()
         return threads if threads > 1 and work >= self.min_work else 1
 
-    def __call__(self, parts: int, *args) -> int:
+    def __call__(self, parts: int, *args):
         if parts < 2:
             return self.fn(0, 1, *args)
-        return sum(_run_parts(self.native, self.fn, parts, args))
+        results = _run_parts(self.native, self.fn, parts, args)
+        return None if results[0] is None else sum(results)
 
     def dispatchers(self) -> tuple:
         return (self.fn,)

@@ -3,19 +3,19 @@ an exact row sum, its integer log2 (leading bit + mantissa table), one rounding 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 from .requantize import clamp, round_shift
 
 
-@kernel
-def log_softmax_rows(x, exp_table, log_table, span, e_bits, b, f, m, ml, s, mode, lo, hi, out):
+@row_kernel(lambda x, exp_table, log_table, span, e_bits, b, f, m, ml, s, mode, lo, hi, out: x.shape[0])
+def log_softmax_rows(r0, r1, x, exp_table, log_table, span, e_bits, b, f, m, ml, s, mode, lo, hi, out):
     """``L = (k - E) 2**F + log_table[((sum >> (k - B - 1)) + 1) >> 1 - 2**B]`` with k the sum's leading bit
     (the verifier proved sum >= 2**E > 2**(B + 1)), then ``clamp(round_shift(d M - L M_log, S))``."""
+    x, out = x[r0:r1], out[r0:r1]
     outer, n, inner = x.shape
-    for o in numba.prange(outer):
+    for o in range(outer):
         for i in range(inner):
             mx = np.int64(x[o, 0, i])
             for c in range(1, n):

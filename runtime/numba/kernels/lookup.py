@@ -11,20 +11,20 @@ integer dtype (the output's), so an int8 table is 256 bytes.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 
 #: The unsigned view and the top bit of each signed code dtype the kernel reads.
 UNSIGNED = {np.dtype(np.int8): (np.uint8, 0x80), np.dtype(np.int16): (np.uint16, 0x8000)}
 
 
-@kernel
-def lookup_flipped(codes, flip, table, out):
+@row_kernel(lambda codes, flip, table, out: out.shape[0])
+def lookup_flipped(r0, r1, codes, flip, table, out):
     """``out[i] = table[codes[i] ^ flip]`` on flat arrays: `codes` is the unsigned view of signed codes,
     `flip` their top bit, `table` exactly ``2**bits`` entries (checked by the caller)."""
-    for i in numba.prange(out.shape[0]):
+    codes, out = codes[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         out[i] = table[codes[i] ^ flip]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 from .requantize import FLOOR, HALF_AWAY, HALF_EVEN, HALF_UP, clamp, round_shift
 
 #: ``|acc| * M`` below this leaves room for the rounding term (the oracle's int64 bound, arithmetic.py).
@@ -42,8 +42,8 @@ def floor_divide(num: np.int64, den: np.int64, inv: np.float64) -> np.int64:
 _SOFTMAX_BLOCK = 64
 
 
-@kernel
-def softmax_rows(x, table, table_abs, span, mult, shift, lo, hi, out):
+@row_kernel(lambda x, table, table_abs, span, mult, shift, lo, hi, out: -(-x.shape[0] // _SOFTMAX_BLOCK))
+def softmax_rows(blk0, blk1, x, table, table_abs, span, mult, shift, lo, hi, out):
     """Softmax along the last axis of (rows, n) views.
 
     ``e = table[x - max + span]``; ``out = (2 * e * M + den) // (2 * den)`` with ``den = sum(e) << S``
@@ -51,14 +51,15 @@ def softmax_rows(x, table, table_abs, span, mult, shift, lo, hi, out):
     A row whose exponentials sum to 0 (a degenerate table) gives 0, as numpy's integer division by 0 does.
     `table_abs` is ``max |table|``: a row whose numerators and denominator stay below 2**50 divides by a
     float reciprocal (`floor_divide`, exact), any other row by int64 division as the oracle writes it.
-    Each task of `_SOFTMAX_BLOCK` rows gathers a row's exponentials once into a scratch row. MiniLM's
+    A `launch.RowKernel` over blocks ``blk0 .. blk1`` of `_SOFTMAX_BLOCK` rows; each part gathers a row's
+    exponentials into one scratch row. MiniLM's
     16-wide int16 rows went from 4.3 to 1.5 ns per element (another axis: `softmax_strided`, whose
     3-D indexing and second gather cost about 2x); the table index as uint64 (it lies in [0, span]) drops
     numba's negative-index select: 1.5 -> 1.25 ns.
     """
     rows, n = x.shape
-    for blk in numba.prange((rows + _SOFTMAX_BLOCK - 1) // _SOFTMAX_BLOCK):
-        e = np.empty(n, np.int64)
+    e = np.empty(n, np.int64)
+    for blk in range(blk0, blk1):
         for r in range(blk * _SOFTMAX_BLOCK, min(rows, (blk + 1) * _SOFTMAX_BLOCK)):
             m = np.int64(x[r, 0])
             for k in range(1, n):
@@ -84,11 +85,11 @@ def softmax_rows(x, table, table_abs, span, mult, shift, lo, hi, out):
                     out[r, k] = clamp((2 * (e[k] * mult) + den) // d2, lo, hi)
 
 
-@kernel
-def softmax_strided(x, table, table_abs, span, mult, shift, lo, hi, out):
+@row_kernel(lambda x, table, table_abs, span, mult, shift, lo, hi, out: x.shape[0] * x.shape[2])
+def softmax_strided(r0, r1, x, table, table_abs, span, mult, shift, lo, hi, out):
     """`softmax_rows` along the middle axis of (outer, n, inner) views (a softmax over a non-last axis)."""
     outer, n, inner = x.shape
-    for r in numba.prange(outer * inner):
+    for r in range(r0, r1):
         o = r // inner
         i = r - o * inner
         m = np.int64(x[o, 0, i])
@@ -169,8 +170,8 @@ def _saturating_sign(a: np.int64, m: np.int64) -> np.int64:
     return np.int64(1) << 46 if a > 0 else -(np.int64(1) << 46)
 
 
-@kernel
-def layer_norm_rows(x, gamma, beta, frac_bits, sqrt_frac_bits, eps, mult, shift, mode, lo, hi, out):
+@row_kernel(lambda x, gamma, beta, frac_bits, sqrt_frac_bits, eps, mult, shift, mode, lo, hi, out: x.shape[0])
+def layer_norm_rows(r0, r1, x, gamma, beta, frac_bits, sqrt_frac_bits, eps, mult, shift, mode, lo, hi, out):
     """Integer layer norm over the last axis of (rows, n) views (the bpu dialect's definition).
 
     ``c = n*x - sum(x)``, ``v = n*sum(x^2) - sum(x)^2 + eps``, ``r = max(1, isqrt(v << 2G))``,
@@ -189,7 +190,7 @@ def layer_norm_rows(x, gamma, beta, frac_bits, sqrt_frac_bits, eps, mult, shift,
         g_abs = max(g_abs, abs(np.int64(gamma[k])))
         b_abs = max(b_abs, abs(np.int64(beta[k])))
     acc_limit = _PRODUCT_LIMIT // mult if mult > 0 else _PRODUCT_LIMIT
-    for i in numba.prange(rows):
+    for i in range(r0, r1):
         s1 = np.int64(0)
         s2 = np.int64(0)
         x_min = np.int64(x[i, 0])

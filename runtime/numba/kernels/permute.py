@@ -15,7 +15,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .launch import kernel
+from .launch import row_kernel
 
 RANK = 6
 
@@ -33,26 +33,26 @@ def plan(src_shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[np.ndarray,
     return np.asarray(shape, np.uint64), np.asarray(step, np.uint64)
 
 
-@kernel
-def permute_copy(src, shape, step, dst):
-    """``dst[i0, ..., i5] = src[sum(i_k * step[k])]`` for flat `src` and `dst` (destination order)."""
-    s0, s1, s2, s3, s4, s5 = shape[0], shape[1], shape[2], shape[3], shape[4], shape[5]
+@row_kernel(lambda src, shape, step, dst: int(shape[0] * shape[1] * shape[2] * shape[3]))
+def permute_copy(r0, r1, src, shape, step, dst):
+    """``dst[i0, ..., i5] = src[sum(i_k * step[k])]`` for flat `src` and `dst` (destination order); a
+    `launch.RowKernel` over the first four destination axes taken together (a rank-4 permute's leading two,
+    after the padding), the last two in inner loops that run from 0."""
+    s1, s2, s3, s4, s5 = shape[1], shape[2], shape[3], shape[4], shape[5]
     t0, t1, t2, t3, t4, t5 = step[0], step[1], step[2], step[3], step[4], step[5]
-    for outer in numba.prange(s0 * s1):
-        i0 = np.uint64(outer) // s1
-        i1 = np.uint64(outer) % s1
-        o = np.uint64(outer) * s2 * s3 * s4 * s5
-        base1 = i0 * t0 + i1 * t1
-        for i2 in range(s2):
-            base2 = base1 + i2 * t2
-            for i3 in range(s3):
-                base3 = base2 + i3 * t3
-                for i4 in range(s4):
-                    base4 = base3 + i4 * t4
-                    for i5 in range(s5):
-                        dst[o + i5] = src[base4 + i5 * t5]
-                    o += s5
-
+    for outer in range(r0, r1):
+        u = np.uint64(outer)
+        i3 = u % s3
+        u //= s3
+        i2 = u % s2
+        u //= s2
+        base3 = (u // s1) * t0 + (u % s1) * t1 + i2 * t2 + i3 * t3
+        o = np.uint64(outer) * s4 * s5
+        for i4 in range(s4):
+            base4 = base3 + i4 * t4
+            for i5 in range(s5):
+                dst[o + i5] = src[base4 + i5 * t5]
+            o += s5
 
 
 @numba.njit(cache=True, inline="always")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel, row_kernel
+from .launch import row_kernel
 
 HALF_UP, HALF_EVEN, HALF_AWAY, FLOOR = 0, 1, 2, 3
 #: Image rows per task of `quantize_to_nhwc` (each task allocates one row buffer).
@@ -95,33 +95,35 @@ def clamp(v: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
     return v
 
 
-@kernel
-def requantize_channels(acc, mult, shift, mode, lo, hi, out):
+@row_kernel(lambda acc, mult, shift, mode, lo, hi, out: acc.shape[0])
+def requantize_channels(r0, r1, acc, mult, shift, mode, lo, hi, out):
     """``out[..., c] = clamp(round_shift(acc[..., c] * M[c], S[c]))`` on 2-D views (rows, channels).
 
     `acc` is any integer array (int32 or int64 accumulators); `mult`/`shift` have one entry per
     channel (a per-tensor requantize passes arrays of length C filled with the same value).
     """
+    acc, out = acc[r0:r1], out[r0:r1]
     rows, ch = acc.shape
-    for i in numba.prange(rows):
+    for i in range(rows):
         for c in range(ch):
             p = np.int64(acc[i, c]) * mult[c]
             out[i, c] = clamp(round_shift(p, shift[c], mode), lo, hi)
 
 
-@kernel
-def requantize_axis(acc, res, mult, res_mult, shift, mode, lo, hi, out):
+@row_kernel(lambda acc, res, mult, res_mult, shift, mode, lo, hi, out: acc.shape[0])
+def requantize_axis(r0, r1, acc, res, mult, res_mult, shift, mode, lo, hi, out):
     """Requantize on 3-D views (outer, C, inner) with per-channel parameters along the middle axis.
 
     ``out = clamp(round_shift(acc * M[c] + res * Mr[c], S[c]))``; `res` is an empty (0, 0, 0) array when
     the op has no fused residual. Returns how many inputs had ``|acc| >= 2**32`` (whose product with M
     could overflow int64): the executor raises on any.
     """
+    acc, res, out = acc[r0:r1], res[r0:r1], out[r0:r1]
     outer, ch, inner = acc.shape
     has_res = res.shape[0] > 0
     bad = 0
     limit = np.int64(1) << 32
-    for o in numba.prange(outer):
+    for o in range(outer):
         for c in range(ch):
             m = mult[c]
             s = shift[c]
@@ -136,10 +138,11 @@ def requantize_axis(acc, res, mult, res_mult, shift, mode, lo, hi, out):
     return bad
 
 
-@kernel
-def quantize(x, scale, lo, hi, out):
+@row_kernel(lambda x, scale, lo, hi, out: out.shape[0])
+def quantize(r0, r1, x, scale, lo, hi, out):
     """float -> codes: ``clamp(round_half_even(float64(x) / float64(scale)))`` on flat arrays (NaN -> 0)."""
-    for i in numba.prange(out.shape[0]):
+    x, out = x[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         v = np.rint(np.float64(x[i]) / scale)
         if v != v:
             out[i] = 0
@@ -151,21 +154,23 @@ def quantize(x, scale, lo, hi, out):
             out[i] = np.int64(v)
 
 
-@kernel
-def dequantize(q, scale, out):
+@row_kernel(lambda q, scale, out: q.shape[0])
+def dequantize(r0, r1, q, scale, out):
     """codes -> float32: ``float32(float64(q) * float64(scale[c]))`` on (outer, C, inner) views."""
+    q, out = q[r0:r1], out[r0:r1]
     outer, ch, inner = q.shape
-    for o in numba.prange(outer):
+    for o in range(outer):
         for c in range(ch):
             s = scale[c]
             for i in range(inner):
                 out[o, c, i] = np.float32(np.float64(q[o, c, i]) * s)
 
 
-@kernel
-def clamp_codes(x, lo, hi, out):
+@row_kernel(lambda x, lo, hi, out: out.shape[0])
+def clamp_codes(r0, r1, x, lo, hi, out):
     """``out = min(max(x, lo), hi)`` on flat arrays (relu/relu6 on a quantized value)."""
-    for i in numba.prange(out.shape[0]):
+    x, out = x[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         out[i] = clamp(np.int64(x[i]), lo, hi)
 
 

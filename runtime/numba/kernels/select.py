@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .launch import kernel
+from .launch import row_kernel
 
 #: bpu.compare's predicates as the kernels' codes
 PREDICATE_CODES = {"gt": 0, "ge": 1, "lt": 2, "le": 3, "eq": 4, "ne": 5}
@@ -30,26 +30,29 @@ def _holds(a, b, pred):
     return a != b
 
 
-@kernel
-def compare_tensors(a, b, pred, out):
+@row_kernel(lambda a, b, pred, out: out.shape[0])
+def compare_tensors(r0, r1, a, b, pred, out):
     """``out[i] = a[i] <pred> b[i] ? 1 : 0``, compared as int64."""
-    for i in numba.prange(out.shape[0]):
+    a, b, out = a[r0:r1], b[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         out[i] = 1 if _holds(np.int64(a[i]), np.int64(b[i]), pred) else 0
 
 
-@kernel
-def compare_threshold(a, t, pred, out):
+@row_kernel(lambda a, t, pred, out: out.shape[0])
+def compare_threshold(r0, r1, a, t, pred, out):
     """``out[i] = a[i] <pred> t ? 1 : 0`` for one int64 threshold t."""
-    for i in numba.prange(out.shape[0]):
+    a, out = a[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         out[i] = 1 if _holds(np.int64(a[i]), t, pred) else 0
 
 
-@kernel
-def select_codes(cond, a, b, out):
+@row_kernel(lambda cond, a, b, out: out.shape[0])
+def select_codes(r0, r1, cond, a, b, out):
     """``out[i] = cond[i] != 0 ? a[i] : b[i]``, as a blend of the codes' bits under an all-ones or all-zeros
     mask: written with a branch (``a[i] if cond[i] != 0 else b[i]``) the loop did not vectorise, and
     MiniLM's 24x12x16x16 int8 selects took 34 us each, 3 us this way (one core, 2026-12-02). bpu.select's
     operands are integer codes (activations), so the blend is exact."""
-    for i in numba.prange(out.shape[0]):
+    cond, a, b, out = cond[r0:r1], a[r0:r1], b[r0:r1], out[r0:r1]
+    for i in range(out.shape[0]):
         keep = -np.int64(cond[i] != 0)
         out[i] = (np.int64(a[i]) & keep) | (np.int64(b[i]) & ~keep)

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from . import vnni
-from .launch import kernel
+from .launch import PARALLEL_MIN_ELEMENTS, part_kernel
 from .requantize import HALF_UP, clamp, half_up_folded, round_shift
 
 #: (rows per call, 16-column vectors) of the micro-kernels: 16 or 8 accumulators of 32.
@@ -59,33 +59,31 @@ def _rows(nv, m, a_addr, k, t_addr, b_addr, tile_addr, width):
         r0 += 1
 
 
-@kernel
-def matmul_requantize(a, packed, nv, correction, mult, shift, half, mode, lo, hi, taps, workers, out):
+@part_kernel(PARALLEL_MIN_ELEMENTS)
+def matmul_requantize(part, parts, a, packed, nv, correction, mult, shift, half, mode, lo, hi, taps, out):
     """``out[b] = clamp(requantize(a[b] @ y[b]))`` for int8 `a` (batch, M, K), `packed` / `correction` from
-    `vnni.pack_operands(y, K, nv, False, ...)`, per-column `mult`/`shift`/`half` (2**(S-1)); `workers`
-    contiguous parts of the batch run in parallel (1 for the serial twin)."""
+    `vnni.pack_operands(y, K, nv, False, ...)`, per-column `mult`/`shift`/`half` (2**(S-1)); a
+    `launch.PartKernel`: this call computes part `part` of `parts` contiguous shares of the batch."""
     batch, m, n = out.shape
     k = a.shape[2]
     width = nv * 16
-    parts = max(1, min(batch, workers))
     per = (batch + parts - 1) // parts
     stride = packed.shape[1]
-    for part in numba.prange(parts):
-        tile = np.empty((m, width), np.int32)
-        t_addr = taps.ctypes.data
-        for b in range(part * per, min(batch, (part + 1) * per)):
-            _rows(nv, m, a.ctypes.data + b * m * k, k, t_addr, packed.ctypes.data + b * stride, tile.ctypes.data,
-                  width)
-            if mode == HALF_UP:
-                for i in range(m):
-                    for j in range(n):
-                        acc = np.int64(tile[i, j]) + correction[b, j]
-                        out[b, i, j] = half_up_folded(acc, mult[j], half[j], shift[j], lo, hi)
-            else:
-                for i in range(m):
-                    for j in range(n):
-                        acc = np.int64(tile[i, j]) + correction[b, j]
-                        out[b, i, j] = clamp(round_shift(acc * mult[j], shift[j], mode), lo, hi)
+    tile = np.empty((m, width), np.int32)
+    t_addr = taps.ctypes.data
+    for b in range(min(batch, part * per), min(batch, (part + 1) * per)):
+        _rows(nv, m, a.ctypes.data + b * m * k, k, t_addr, packed.ctypes.data + b * stride, tile.ctypes.data,
+              width)
+        if mode == HALF_UP:
+            for i in range(m):
+                for j in range(n):
+                    acc = np.int64(tile[i, j]) + correction[b, j]
+                    out[b, i, j] = half_up_folded(acc, mult[j], half[j], shift[j], lo, hi)
+        else:
+            for i in range(m):
+                for j in range(n):
+                    acc = np.int64(tile[i, j]) + correction[b, j]
+                    out[b, i, j] = clamp(round_shift(acc * mult[j], shift[j], mode), lo, hi)
 
 
 class SmallMatmul:
@@ -100,5 +98,6 @@ class SmallMatmul:
 
     def run(self, a3, y3, out3, mult, shift, half, mode, lo, hi) -> None:
         vnni.pack_operands(y3, self.k, self.nv, False, self.packed, self.correction)
-        fn, workers = matmul_requantize.pick_split(self.work // 400)
-        fn(a3, self.packed, self.nv, self.correction, mult, shift, half, mode, lo, hi, _TAP0, workers, out3)
+        parts = matmul_requantize.parts_for(self.work // 400)
+        matmul_requantize(parts, a3, self.packed, self.nv, self.correction, mult, shift, half, mode, lo, hi, _TAP0,
+                          out3)
