@@ -215,11 +215,23 @@ TARGETS: dict[str, Target] = {
         ("tests/test_quant_validation.py", "tests/test_transformer_quant.py", "tests/test_qat_operand_slot.py",
          "tests/test_mutation_kills_validation.py", "tests/test_embedding_quant.py"),
     ),
+    # fuse: which chains become one op (a quantizer fewer between them), the refusals the model check reports, and
+    # where a fused dropout runs in training (the order of torch's random draws)
+    "fuse": Target(
+        ("passes/fuse.py",),
+        ("tests/test_fuse_dropout.py", "tests/test_fused_executor.py", "tests/test_hl_zoo.py",
+         "tests/test_frontend_features.py"),
+        tuple(_LIT_PASSES + f for f in ("fuse.irq", "fuse-dropout.irq", "fuse-heads.irq", "fuse-hl-input.irq",
+                                        "fuse-options.irq", "fuse-refusals.irq")),
+    ),
     # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
     "arith-folds": Target(
         ("dialects/arith.py", "dialects/_arith_semantics.py"),
-        ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py"),
-        (_LIT_PASSES + "canonicalize.irq",),
+        ("tests/test_canonicalize_pass.py", "tests/test_rewrite_driver.py", "tests/test_pass_semantics.py",
+         # the folds against MLIR's own folders (iree-base-compiler), and the verifier's width rules
+         "tests/test_arith_folding.py", "tests/test_mlir_truncf_rounding.py", "tests/test_mlir_upstream_audit.py",
+         "tests/test_mutation_kills_arith.py"),
+        (_LIT_PASSES + "canonicalize.irq", "tests/filecheck/mlir/arith-ops.mlir", "tests/filecheck/mlir/invalid.mlir"),
     ),
     # the quantizers: the range each observer picks and the scale it becomes (min-max, moving average, per
     # channel, percentile, MSE, clipped and fixed ranges) ...

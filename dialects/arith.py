@@ -275,7 +275,9 @@ def _binary_canonicalizer(cls: type[Op]):
     return staticmethod(patterns)
 
 
-for _cls in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp):
+# every commutative op, as in MLIR (its constant goes right), and the ops with further rules
+for _cls in (AddIOp, SubIOp, MulIOp, MaxSIOp, MinSIOp, AddFOp, SubFOp, MulFOp, DivFOp, AndIOp, OrIOp, XOrIOp,
+             MaxUIOp, MinUIOp, MaximumFOp, MinimumFOp, MaxNumFOp, MinNumFOp):
     _cls.canonicalization_patterns = _binary_canonicalizer(_cls)
 
 
