@@ -116,11 +116,16 @@ class _RandomAfterDropout(nn.Module):
         super().__init__()
         self.pre, self.dense, self.ln = nn.Linear(8, 8), nn.Linear(8, 8), nn.LayerNorm(8)
         self.dropout, self.other = nn.Dropout(0.3), nn.Dropout(0.5)
+        self.dense2, self.ln2 = nn.Linear(8, 8), nn.LayerNorm(8)
         self.residual = residual
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.tanh(self.pre(x))
         y = self.dropout(self.dense(h))
+        if self.residual == "opaque":  # an opaque call (here torch.rand_like) may draw random numbers too
+            return self.ln(y + h * torch.rand_like(h))
+        if self.residual == "fused":  # another block whose fused op applies its dropout in between
+            return self.ln(y + self.ln2(self.other(self.dense2(h)) + h))
         z = self.other(h)
         if self.residual == "early":
             return self.ln(y + h) * z
@@ -130,12 +135,14 @@ class _RandomAfterDropout(nn.Module):
 
 
 @pytest.mark.parametrize("method", ["fx", "export"])
-@pytest.mark.parametrize(("residual", "fused"), [("early", True), ("random", False), ("late", False)])
+@pytest.mark.parametrize(("residual", "fused"), [("early", True), ("random", False), ("late", False),
+                                                 ("opaque", False), ("fused", False)])
 def test_random_op_after_the_dropout_keeps_eagers_draws(method, residual, fused):
     """Bug caught: the fused op applied the dropout where the add was, after the other dropout's draws, so QAT
     dropped other units than eager from the same RNG state. With the residual ready, the fused op takes the
-    dropout's place; with the residual computed after the other random op, the dropout is not absorbed, and the
-    refusal says why. Either way training drops eager's units, bit for bit."""
+    dropout's place; with the residual computed after the other random op (a dropout, an opaque call, another
+    block's fused op applying its dropout), the dropout is not absorbed, and the refusal says why. Either way
+    training drops eager's units, bit for bit."""
     torch.manual_seed(0)
     model, x = _RandomAfterDropout(residual), torch.randn(3, *SHAPE)
     module = _fused_ir(model, x, method)
