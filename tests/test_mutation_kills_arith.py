@@ -207,6 +207,38 @@ def test_splat_tensor_constants_are_identities_as_scalars_are():
             assert a == (f"arith.{op}", ("arg", "const")) and b != "arg", f"{r}: irq {a!r}, MLIR {b!r}\n{text}"
 
 
+def test_folded_programs_print_generically_as_mlir_reads_them():
+    """A canonicalized program's generic form (every op built by a fold or a rewrite included) parses in MLIR
+    and folds no further there. Bug caught: constants or comparisons built in Python with a region (the
+    builder's region count 0 read as 1), which MLIR rejects."""
+    text = """func.func @f(%x: i32) -> (i32, i1, i32) {
+  %a = arith.constant 7 : i32
+  %b = arith.constant 5 : i32
+  %s = arith.addi %a, %b : i32
+  %c = arith.cmpi slt, %a, %b : i32
+  %d = arith.subi %x, %x : i32
+  return %s, %c, %d : i32, i1, i32
+}
+"""
+    m = irq.parse_module(text)
+    irq.PassManager.parse("builtin.module(func.func(canonicalize))").run(m)
+    generic = irq.print_module(m, generic=True)
+    assert not [line for line in generic.splitlines() if '"arith.' in line and "({" in line], generic
+    assert _outcomes(irq.parse_module(_mlir_fold(generic))) == _outcomes(m) == [("const", 12), ("const", False),
+                                                                              ("const", 0)]
+
+
+def test_commutative_traits_are_mlirs():
+    """The Commutative trait, as MLIR's ODS declares it (passes may reorder such operands). Bugs caught: shrsi
+    declared commutative, ori / minimumf / maxnumf not."""
+    from irq.dialects.arith import DIALECT
+
+    from irq.ir.traits import Commutative
+
+    for op in INT_OPS + FLOAT_OPS:
+        assert (Commutative in DIALECT.ops[f"arith.{op}"].traits) == (op in COMMUTATIVE), op
+
+
 # -- the casts' width rules --------------------------------------------------------------------------
 CASTS = [
     ("extsi", "i8", "i8"), ("extsi", "i8", "i16"), ("extsi", "i16", "i8"),
