@@ -228,6 +228,33 @@ def test_folded_programs_print_generically_as_mlir_reads_them():
                                                                               ("const", 0)]
 
 
+def test_ops_built_in_python_are_the_ops_mlir_reads():
+    """What a user's pass builds with the op classes (`ConstantOp(attr)`, `CmpIOp("slt", a, b)`) verifies, prints
+    in the custom form and reads back in MLIR from its generic form. Bug caught: the builders' region count
+    0 read as 1 (an op MLIR rejects)."""
+    from irq.dialects.arith import CmpIOp, ConstantOp
+
+    from irq.ir.attributes import IntegerAttr
+
+    m = irq.parse_module("func.func @f(%a: i32, %b: i32) -> (i1, i32) {\n  %0 = arith.cmpi eq, %a, %b : i32\n"
+                         "  return %0, %a : i1, i32\n}\n")
+    (old,) = [o for o in m.walk() if o.name == "arith.cmpi"]
+    a, b = old.operands
+    block = old.parent
+    new = block.insert_before(old, CmpIOp("slt", a, b))
+    seven = block.insert_before(old, ConstantOp(IntegerAttr(7, a.type)))
+    old.replace_all_uses_with(new)
+    old.erase()
+    ret = block.last_op
+    ret.set_operands([new.results[0], seven.results[0]])
+    irq.verify(m)
+    text = irq.print_module(m)
+    assert "arith.cmpi slt, %a, %b : i32" in text and "arith.constant 7 : i32" in text, text
+    generic = irq.print_module(m, generic=True)
+    assert not [line for line in generic.splitlines() if '"arith.' in line and "({" in line], generic
+    ir.Module.parse(generic, ir.Context())  # MLIR's parser and verifier accept it
+
+
 def test_commutative_traits_are_mlirs():
     """The Commutative trait, as MLIR's ODS declares it (passes may reorder such operands). Bugs caught: shrsi
     declared commutative, ori / minimumf / maxnumf not."""

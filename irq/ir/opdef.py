@@ -552,7 +552,9 @@ class OpMeta(type):
         d.__post_init__()
         cls.definition = d
         _install_accessors(cls, d)
-        if "__init__" not in ns:
+        # the generated keyword constructor, unless the class or a base of its own wrote one (arith's
+        # `_CmpOp(predicate, lhs, rhs)`: replacing it made `CmpIOp("slt", a, b)` a TypeError)
+        if "__init__" not in ns and cls.__init__ in (Operation.__init__, _declarative_init):
             cls.__init__ = _declarative_init
         if "__doc__" in ns and ns["__doc__"]:
             cls.summary = ns["__doc__"].strip().splitlines()[0]
