@@ -220,7 +220,7 @@ TARGETS: dict[str, Target] = {
     "fuse": Target(
         ("passes/fuse.py",),
         ("tests/test_fuse_dropout.py", "tests/test_fused_executor.py", "tests/test_hl_zoo.py",
-         "tests/test_frontend_features.py"),
+         "tests/test_frontend_features.py", "tests/test_mutation_kills_fuse.py"),
         tuple(_LIT_PASSES + f for f in ("fuse.irq", "fuse-dropout.irq", "fuse-heads.irq", "fuse-hl-input.irq",
                                         "fuse-options.irq", "fuse-refusals.irq")),
     ),
