@@ -83,6 +83,10 @@ ARITH: dict[tuple[str, str, str, str], str] = {
      "core/NumberReplacer"): "the Python class's __name__ only: ops are found by their `name`",
     (_OPS, "_extended", 'cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"',
      "core/NumberReplacer"): "the Python class's __name__ only: ops are found by their `name`",
+    (_OPS, "__init__", 'self._init_generic((), [value.type], None, {"value": value}, 0, (), location)',
+     "core/NumberReplacer"): "the region count -1 (the +1 variant is killed): range(-1) builds no region, as 0",
+    (_OPS, "__init__", "self._init_generic((lhs, rhs), [_bool_like(lhs.type)], None, props, 0, (), location)",
+     "core/NumberReplacer"): "the region count -1 (the +1 variant is killed): range(-1) builds no region, as 0",
     (_OPS, "_binary_canonicalizer", "canonicalize_binary.__name__ = f\"canonicalize_{name.partition('.')[2]}\"",
      "core/NumberReplacer"): "the pattern function's __name__ only (debug output)",
 }

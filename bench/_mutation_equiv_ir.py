@@ -102,4 +102,29 @@ IR: dict[tuple[str, str, str, str], str] = {
     ("irq/batch_axis.py", "_ints", 'if hasattr(a, "value") and isinstance(a.value, int):', "core/AddNot"): "its one "
     "caller reads bpu.permute's `dims`, which the dialect types as an integer array, never one integer: the "
     "branch is false with or without the `not`",
+    # fuse (session 15's round; bench/_mutation_targets.py "fuse")
+    ("passes/fuse.py", "fused_parts",
+     "if isinstance(seg, DenseArrayAttr) and len(seg.value) == len(o.definition.operands):", "*"): "a fast path: "
+    "the segment sizes and `o.residual is not None` say the same for every registered hl op",
+    ("passes/fuse.py", "<module>", "@functools.cache", "core/RemoveDecorator"): "a cache of a pure builder",
+    ("passes/fuse.py", "__init__", "def __init__(self, steps: tuple[str, ...], split: int, enabled: set, counts: dict, "
+     "dropout: bool = False) -> None:", "core/ReplaceFalseWithTrue"): "the default: Fuse.run passes `dropout` "
+    "to every FusionPattern",
+    ("passes/fuse.py", "record_refusals", "ops = list(root.walk(include_self=False))", "core/ReplaceFalseWithTrue"):
+    "the root (a func.func) is no head and carries no hl.unfused",
+    ("passes/fuse.py", "_unconverted", "for o in root.walk(include_self=False):", "core/ReplaceFalseWithTrue"):
+    "the root (a func.func) is no torch batch norm or weighted op",
+    ("passes/fuse.py", "build_fused", "new.results[0].name_hint = last.results[0].name_hint", "core/NumberReplacer"):
+    "results[-1] is results[0] for the one result (results[1] raises and is killed)",
+    ("passes/fuse.py", "problems", "r = o.results[0]", "core/NumberReplacer"): "results[-1] is results[0] for the "
+    "one result of a chain op",
+    ("passes/fuse.py", "problems", "for step, o in _chain_steps(m, steps, split)[1:]:", "core/NumberReplacer"):
+    "[0:] adds the head's own step first, which no branch checks and whose result is the starting value",
+    ("passes/fuse.py", "match_and_rewrite", "return True", "core/ReplaceTrueWithFalse"): "the rewrite is done and "
+    "notified through the rewriter either way; the greedy driver only rescans",
+    ("passes/fuse.py", "run", "except ValueError as e:", "core/ExceptionReplacer"): "dead: the `patterns` option's "
+    "validator (parse_patterns) rejects bad patterns before run",
+    ("passes/fuse.py", "__init__", "self.head_parts = steps[:split] if split == len(steps) - 1 and not dropout "
+     "else None", "core/ReplaceBinaryOperator_Sub_BitOr"): "a pre-filter before the DAG matcher: len | 1 is never "
+    "split + 1 here, so no filter, the same matches (slower)",
 }
