@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from irq.runtime.torch import to_module
 from support.both_runtimes import assert_deploys_as_validation
+from support.random_draws import assert_draws_as_eager
 from torch import Tensor, nn
 
 import irq
@@ -69,14 +70,7 @@ def _drops_as_eager(model: nn.Module, x: Tensor, method: str) -> None:
     """In training mode the float import drops exactly the units eager drops from the same RNG state."""
     module = irq.import_torch(model.eval(), (x,), method=method)
     gm = to_module(irq.parse_module(irq.print_module(module)))  # the kind survives the text format
-    model.train()
-    gm.train()
-    for seed in range(3):
-        torch.manual_seed(seed)
-        want = model(x)
-        torch.manual_seed(seed)
-        got = gm(x)
-        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert_draws_as_eager(model, gm, x)
     model.eval()
     gm.eval()
     torch.testing.assert_close(gm(x), model(x), rtol=1e-6, atol=1e-6)

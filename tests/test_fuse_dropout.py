@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from irq.runtime.torch import to_module
 from support.both_runtimes import assert_deploys_as_validation
+from support.random_draws import assert_draws_as_eager
 from torch import Tensor, nn
 
 import irq
@@ -93,13 +94,7 @@ def test_fused_dropout_drops_as_eager_in_training(method):
     module = _fused_ir(model, x, method)
     assert not _ops(module, "torch.dropout")  # the fused op applies it
     gm = to_module(module)
-    model.train()
-    gm.train()
-    for seed in range(3):
-        torch.manual_seed(seed)
-        want = model(x)
-        torch.manual_seed(seed)
-        torch.testing.assert_close(gm(x), want, rtol=0, atol=0)
+    assert_draws_as_eager(model, gm, x)
     torch.manual_seed(0)
     assert not torch.equal(gm(x), gm(x))  # it does drop
     model.eval()
@@ -152,13 +147,7 @@ def test_random_op_after_the_dropout_keeps_eagers_draws(method, residual, fused)
         reasons = " ".join(str(e) for e in dense.get_attr("hl.unfused"))
         assert "draws random numbers between" in reasons and "dropout" in reasons, reasons
     gm = to_module(module)
-    model.train()
-    gm.train()
-    for seed in range(3):
-        torch.manual_seed(seed)
-        want = model(x)
-        torch.manual_seed(seed)
-        torch.testing.assert_close(gm(x), want, rtol=0, atol=0)
+    assert_draws_as_eager(model, gm, x)
 
 
 def test_dropout_after_batch_norm_fuses_and_drops_as_eager():
@@ -172,14 +161,7 @@ def test_dropout_after_batch_norm_fuses_and_drops_as_eager():
     assert conv.get_attr("dropout").value == pytest.approx(0.2) and conv.residual is not None
     assert conv.get_attr("activation").value == "relu" and conv.get_attr("bn_eps") is not None
     assert not _ops(module, "torch.dropout")
-    gm = to_module(module)
-    model.train()
-    gm.train()
-    for seed in range(2):
-        torch.manual_seed(seed)
-        want = model(x)
-        torch.manual_seed(seed)
-        torch.testing.assert_close(gm(x), want, rtol=1e-5, atol=1e-5)
+    assert_draws_as_eager(model, to_module(module), x, seeds=2, tol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["fx", "export"])

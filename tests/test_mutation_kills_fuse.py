@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from irq.runtime.torch import to_module
+from support.random_draws import assert_draws_as_eager
 from torch import Tensor, nn
 
 import irq
@@ -120,11 +121,4 @@ def test_a_later_residual_fuses_unless_something_draws_in_between(between, fused
     assert (dense.residual is not None) == fused
     if not fused:
         assert "draws random numbers between" in " ".join(str(e) for e in dense.get_attr(UNFUSED_ATTR))
-    gm = to_module(irq.parse_module(irq.print_module(module)))
-    model.train()
-    gm.train()
-    for seed in range(3):
-        torch.manual_seed(seed)
-        want = model(x)
-        torch.manual_seed(seed)
-        torch.testing.assert_close(gm(x), want, rtol=0, atol=0)
+    assert_draws_as_eager(model, to_module(irq.parse_module(irq.print_module(module))), x)
