@@ -12,6 +12,7 @@ _OPS = "dialects/arith.py"
 _WRAP = "return value - (1 << w) if value >= 1 << (w - 1) and w > 1 else value"
 _ZERO_BRANCH = ("the signed-zero branch returns IEEE's max / min whenever b == 0 (a if its sign says so, else b) "
                 "and whenever a == b; the mutant enters it for a superset of those pairs only")
+_NO_REGION = "the region count -1 (the +1 variant is killed): range(-1) builds no region, as 0"
 _INTERNED = "both sides are the same interned str (a literal, or a one-character str CPython caches): `is` == `==`"
 
 ARITH: dict[tuple[str, str, str, str], str] = {
@@ -84,9 +85,9 @@ ARITH: dict[tuple[str, str, str, str], str] = {
     (_OPS, "_extended", 'cls_name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"',
      "core/NumberReplacer"): "the Python class's __name__ only: ops are found by their `name`",
     (_OPS, "__init__", 'self._init_generic((), [value.type], None, {"value": value}, 0, (), location)',
-     "core/NumberReplacer"): "the region count -1 (the +1 variant is killed): range(-1) builds no region, as 0",
+     "core/NumberReplacer"): _NO_REGION,
     (_OPS, "__init__", "self._init_generic((lhs, rhs), [_bool_like(lhs.type)], None, props, 0, (), location)",
-     "core/NumberReplacer"): "the region count -1 (the +1 variant is killed): range(-1) builds no region, as 0",
+     "core/NumberReplacer"): _NO_REGION,
     (_OPS, "_binary_canonicalizer", "canonicalize_binary.__name__ = f\"canonicalize_{name.partition('.')[2]}\"",
      "core/NumberReplacer"): "the pattern function's __name__ only (debug output)",
 }
