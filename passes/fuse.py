@@ -159,7 +159,7 @@ def _channels(head: Operation) -> tuple[int | None, str | None]:
     """(output channels, why batch norm cannot fold) of a weighted op from its result type."""
     t = head.results[0].type
     if not isinstance(t, ShapedType) or t.shape is None:
-        return None, "its output shape is unknown"
+        return None, f"{who(head)}'s output shape is unknown"
     kind = head.name[len("hl."):]
     if kind == "linear":
         if t.rank != 2:

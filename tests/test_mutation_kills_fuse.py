@@ -122,3 +122,79 @@ def test_a_later_residual_fuses_unless_something_draws_in_between(between, fused
     if not fused:
         assert "draws random numbers between" in " ".join(str(e) for e in dense.get_attr(UNFUSED_ATTR))
     assert_draws_as_eager(model, to_module(irq.parse_module(irq.print_module(module))), x)
+
+
+class _BiasParameter(nn.Module):
+    """`conv(x) + b` with a [1, C, 1, 1] parameter: a broadcast, not a residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Parameter(torch.randn(1, 4, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.conv(x) + self.b)
+
+
+class _DoubleResidual(nn.Module):
+    """A float64 residual: torch promotes the add to float64."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x) + x[:, :1].double()
+
+
+class _UnbatchedConvBn(nn.Module):
+    """An unbatched conv1d output [C, L]: BatchNorm1d reads it as [N, C] and normalizes over positions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv1d(3, 4, 3, padding=1), nn.BatchNorm1d(6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.bn(self.conv(x))
+
+
+@pytest.mark.parametrize(("model", "shape", "reason"), [
+    (_BiasParameter, (2, 3, 6, 6), "the residual of add is tensor<1x4x1x1xf32>, broadcast to conv's output"),
+    (_DoubleResidual, (2, 3, 6, 6), "the residual of add is tensor<2x1x6x6xf64>, not a f32 tensor"),
+    (_UnbatchedConvBn, (3, 6), "conv has an unbatched output (rank 2)"),
+], ids=["bias-parameter", "float64-residual", "unbatched-conv-bn"])
+def test_operands_a_fused_op_cannot_hold_are_refused_and_computed_as_eager(model, shape, reason):
+    """A fused op folds batch norm per output channel and adds a residual of its own shape and type inside
+    its requantize; anything else stays separate, with the reason the model check lists, and the program
+    computes what eager does. Bugs caught: each of the three checks deleted or inverted (the op would take a
+    broadcast bias as a residual, compute a float64 add in float32, or fold a batch norm over positions as if
+    they were channels)."""
+    torch.manual_seed(0)
+    m, x = model().eval(), torch.randn(*shape)
+    with torch.no_grad():  # running statistics off their defaults, so a wrong fold changes the numbers
+        for bn in (mod for mod in m.modules() if isinstance(mod, nn.BatchNorm1d)):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+    module = _imported(m, x)
+    PassManager.parse("builtin.module(func.func(fuse))").run(module)
+    (conv,) = [o for o in module.walk() if o.name in HEADS]
+    assert not fused_parts(conv)
+    assert reason in " ".join(str(e) for e in conv.get_attr(UNFUSED_ATTR))
+    out = to_module(irq.parse_module(irq.print_module(module)))(x)
+    torch.testing.assert_close(out, m(x), rtol=1e-6, atol=1e-6)
+    assert out.dtype == m(x).dtype
+
+
+def test_a_fused_sync_batch_norm_stays_synchronised():
+    """SyncBatchNorm converted before prepare fuses like BatchNorm2d, and the fused op remembers it (`bn_sync`):
+    prepare's quantization state all-reduces its batch statistics in training. Eval numbers equal eager's.
+    Bug caught: the sync flag dropped when the chain is rewritten (training would use per-rank statistics)."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.SyncBatchNorm(4), nn.ReLU()).eval()
+    x = torch.randn(2, 3, 6, 6)
+    module = _imported(m, x)
+    PassManager.parse("builtin.module(func.func(fuse))").run(module)
+    (conv,) = [o for o in module.walk() if o.name in HEADS]
+    assert pattern_name(fused_parts(conv)) == "conv-bn-relu"
+    assert conv.get_attr("bn_sync") is not None and conv.get_attr("bn_sync").value
+    out = to_module(irq.parse_module(irq.print_module(module)))(x)
+    torch.testing.assert_close(out, m(x), rtol=1e-5, atol=1e-6)
