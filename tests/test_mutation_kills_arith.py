@@ -15,12 +15,12 @@ import itertools
 import math
 
 import pytest
-from test_arith_folding import CMPF, CMPI, FLOAT_OPS, INT_OPS, _check, _f32, _mlir_fold
 
 import irq
 from irq import ParseError
 
 ir = pytest.importorskip("iree.compiler.ir", reason="iree-base-compiler (the test extra) provides MLIR")
+from support.mlir_fold_oracle import CMPF, CMPI, FLOAT_OPS, INT_OPS, check_folds, f32_literal, mlir_fold  # noqa: E402
 
 FLOAT_EDGES = [0.0, -0.0, 1.0, -1.5, math.inf, -math.inf, math.nan]
 
@@ -62,7 +62,7 @@ def test_every_pair_of_integer_edges_folds_as_mlir(width):
         if width < 64:
             lines += [f"%es{i} = arith.extsi %a{i} : {t} to i64", f"%eu{i} = arith.extui %a{i} : {t} to i64"]
             results += [(f"%es{i}", "i64"), (f"%eu{i}", "i64")]
-    _check(lines, results, frozenset(undefined))
+    check_folds(lines, results, frozenset(undefined))
 
 
 def test_every_pair_of_float_edges_folds_as_mlir():
@@ -71,7 +71,7 @@ def test_every_pair_of_float_edges_folds_as_mlir():
     cmpf at the edges (both zeros, both infinities, NaN, a non-integer)."""
     lines, results = [], []
     for i, a in enumerate(FLOAT_EDGES):
-        lines.append(f"%a{i} = arith.constant {_f32(a)} : f32")
+        lines.append(f"%a{i} = arith.constant {f32_literal(a)} : f32")
     for i, j in itertools.product(range(len(FLOAT_EDGES)), repeat=2):
         for op in FLOAT_OPS:
             r = f"%{op}_{i}_{j}"
@@ -81,7 +81,7 @@ def test_every_pair_of_float_edges_folds_as_mlir():
             r = f"%c_{pred}_{i}_{j}"
             lines.append(f"{r} = arith.cmpf {pred}, %a{i}, %a{j} : f32")
             results.append((r, "i1"))
-    _check(lines, results)
+    check_folds(lines, results)
 
 
 # -- canonicalization with an unknown operand ------------------------------------------------------
@@ -122,10 +122,10 @@ def _canonicalized(lines: list[str], args: str, results: list[tuple[str, str]]):
     m = irq.parse_module(text)
     irq.verify(m)
     irq.PassManager.parse("builtin.module(func.func(canonicalize))").run(m)
-    return text, _outcomes(m), _outcomes(irq.parse_module(_mlir_fold(text)))
+    return text, _outcomes(m), _outcomes(irq.parse_module(mlir_fold(text)))
 
 
-def _same(a, b) -> bool:
+def same_value(a, b) -> bool:
     if isinstance(a, tuple) and a[0] == "const" and isinstance(b, tuple) and b[0] == "const":
         x, y = a[1], b[1]
         if isinstance(x, float) and isinstance(y, float):
@@ -180,7 +180,7 @@ def test_canonicalize_with_an_unknown_operand_agrees_with_mlir(kind):
         add("%eu", f"arith.extui %x : {t} to i64", "i64", ("arg",))
     text, ours, theirs = _canonicalized(lines, f"%x: {t}, %c: i1", results)
     for (r, _), a, b in zip(results, ours, theirs):
-        assert _same(a, b) or a in also[r], f"{r}: irq {a!r}, MLIR {b!r}, allowed besides: {also[r]}\n{text}"
+        assert same_value(a, b) or a in also[r], f"{r}: irq {a!r}, MLIR {b!r}, allowed besides: {also[r]}\n{text}"
 
 
 def test_splat_tensor_constants_are_identities_as_scalars_are():
@@ -224,7 +224,7 @@ def test_folded_programs_print_generically_as_mlir_reads_them():
     irq.PassManager.parse("builtin.module(func.func(canonicalize))").run(m)
     generic = irq.print_module(m, generic=True)
     assert not [line for line in generic.splitlines() if '"arith.' in line and "({" in line], generic
-    assert _outcomes(irq.parse_module(_mlir_fold(generic))) == _outcomes(m) == [("const", 12), ("const", False),
+    assert _outcomes(irq.parse_module(mlir_fold(generic))) == _outcomes(m) == [("const", 12), ("const", False),
                                                                               ("const", 0)]
 
 
