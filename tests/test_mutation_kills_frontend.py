@@ -550,3 +550,33 @@ def test_numbers_the_model_receives_are_not_frozen_or_fatal():
     for p, k in ((0.2, 1), (0.5, 2)):
         for g, e in zip(rebuilt(x, p, k), _NumbersReceived()(x, p, k), strict=True):
             torch.testing.assert_close(g, e, rtol=0, atol=0)
+
+
+_SOFTMAX_DTYPES = {
+    "F.softmax dtype of the input": (lambda x: F.softmax(x, -1, dtype=torch.float32), "softmax"),
+    "torch.softmax positional dtype of the input": (lambda x: torch.softmax(x, 1, torch.float32), "softmax"),
+    "Tensor.log_softmax positional dtype of the input": (lambda x: x.log_softmax(1, torch.float32), "log_softmax"),
+    "torch.softmax positional f64": (lambda x: torch.softmax(x, 1, torch.float64), None),
+    "Tensor.softmax positional f64": (lambda x: x.softmax(1, torch.float64), None),
+    "torch.log_softmax positional f64": (lambda x: torch.log_softmax(x, 1, torch.float64), None),
+    "F.log_softmax f16": (lambda x: F.log_softmax(x, 1, dtype=torch.float16), None),
+}
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+@pytest.mark.parametrize("case", _SOFTMAX_DTYPES, ids=list(_SOFTMAX_DTYPES))
+def test_softmax_reads_its_dtype_in_each_signature(case, method):
+    """torch.softmax, Tensor.softmax and aten.softmax.int take `dtype` third; F.softmax takes `_stacklevel` there.
+    A dtype the input already has is the typed op; another one casts the input first, which no typed op holds, so
+    the call stays opaque and returns eager's dtype and numbers. Bug caught (found by coverage, 2026-12-02):
+    every softmax bound in F's order, so `torch.softmax(x, 1, torch.float64)` imported as an f32 softmax under fx
+    (a float32 result where eager returns float64) and failed verification under torch.export."""
+    fn, typed = _SOFTMAX_DTYPES[case]
+    x = _x(2, 5)
+    if typed is not None:
+        check_typed(Lambda(fn), (x,), (typed,), method=method)
+        return
+    model = Lambda(fn).eval()
+    module = irq.import_torch(model, (x,), method=method)
+    assert "torch.call" in _torch_ops(module)
+    torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0)

@@ -137,11 +137,24 @@ def _floor_divide(args, kwargs):
     return _binary("div")((b["input"], b["other"]), {"rounding_mode": "floor"})
 
 
-def _softmax(spec: str):
+#: F.softmax / F.log_softmax's parameters; torch.softmax, Tensor.softmax and aten.softmax.int take `dtype` third
+#: (bound in F's order, `torch.softmax(x, 1, torch.float64)` read its dtype as `_stacklevel` and imported an f32
+#: softmax where eager returns f64; under torch.export the op then failed verification)
+_F_SOFTMAX_PARAMS = (("input", _MISSING), ("dim", None), ("_stacklevel", 3), ("dtype", None))
+_SOFTMAX_PARAMS = (("input", _MISSING), ("dim", _MISSING), ("dtype", None))
+
+
+def _softmax(spec: str, params: tuple = _SOFTMAX_PARAMS):
     def h(args, kwargs):
-        b = bind((("input", _MISSING), ("dim", None), ("_stacklevel", 3), ("dtype", None)), args, kwargs)
-        if b is None or b["dim"] is None or b["dtype"] is not None:
+        b = bind(params, args, kwargs)
+        if b is None or b["dim"] is None:
             return None
+        if b["dtype"] is not None:
+            # `dtype` casts the input first: the typed op when that is the identity, else an opaque call that
+            # computes in that dtype (casts between float types have no typed op: irq.frontend.cast_mapping)
+            cast = cast_mapping.cast(b["input"], b["dtype"])
+            if cast is None or cast.spec != "identity":
+                return None
         return Emit(spec, {"input": b["input"]}, {"dim": b["dim"]})
     return h
 
@@ -486,8 +499,8 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.hardtanh: _simple("hardtanh", (("input", _MISSING), ("min_val", -1.0), ("max_val", 1.0), ("inplace", False))),
     F.leaky_relu: _simple("leaky_relu", (("input", _MISSING), ("negative_slope", 0.01), ("inplace", False))),
     F.gelu: _simple("gelu", (("input", _MISSING), ("approximate", "none"))),
-    F.softmax: _softmax("softmax"), torch.softmax: _softmax("softmax"), F.log_softmax: _softmax("log_softmax"),
-    torch.log_softmax: _softmax("log_softmax"),
+    F.softmax: _softmax("softmax", _F_SOFTMAX_PARAMS), torch.softmax: _softmax("softmax"),
+    F.log_softmax: _softmax("log_softmax", _F_SOFTMAX_PARAMS), torch.log_softmax: _softmax("log_softmax"),
     operator.add: _binary("add"), operator.iadd: _binary("add"), torch.add: _binary("add"),
     operator.sub: _binary("sub"), operator.isub: _binary("sub"), torch.sub: _binary("sub"),
     operator.mul: _binary("mul"), operator.imul: _binary("mul"), torch.mul: _binary("mul"),
