@@ -267,6 +267,14 @@ MODULES = {
     # _mod_upsample:69 (the `not` added: every upsample aligned at the corners)
     "upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 4), ("interpolate",)),
     "upsampling bilinear 2d": (lambda: nn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4), ("interpolate",)),
+    # no running statistics: batch statistics in eval too (_mod_bn; unexercised until coverage, 2026-12-02)
+    "batch norm without running stats": (
+        lambda: nn.BatchNorm2d(3, track_running_stats=False),
+        (2, 3, 4, 4),
+        ("batch_norm",),
+    ),
+    # an adaptive pool keeping one dim's size (None)
+    "adaptive avg pool None": (lambda: nn.AdaptiveAvgPool2d((None, 2)), (1, 3, 4, 6), ("adaptive_avg_pool2d",)),
 }
 
 
@@ -580,3 +588,44 @@ def test_softmax_reads_its_dtype_in_each_signature(case, method):
     module = irq.import_torch(model, (x,), method=method)
     assert "torch.call" in _torch_ops(module)
     torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0)
+
+
+#: options no typed op holds (found unexercised by coverage, 2026-12-02): each handler's `return None` keeps the
+#: call opaque; without it the handler types the call and drops the option
+_OPAQUE_OPTIONS = {
+    "interpolate area": (lambda x: F.interpolate(x, size=(2, 3), mode="area"), (1, 2, 4, 6)),
+    "interpolate antialias": (lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True),
+                              (1, 2, 4, 6)),
+    "interpolate recompute_scale_factor": (
+        lambda x: F.interpolate(x, scale_factor=1.5, mode="nearest", recompute_scale_factor=True),
+        (1, 2, 4, 6),
+    ),
+    "full_like channels_last": (lambda x: torch.full_like(x, 2.0, memory_format=torch.channels_last) - x,
+                                (1, 2, 3, 3)),
+    "full_like bool value": (lambda x: torch.full_like(x, True) - x, (2, 3)),
+    "masked_fill tensor value": (lambda x: x.masked_fill(x > 0, x.mean()), (2, 5)),
+    "max_pool1d unbatched": (lambda x: F.max_pool1d(x, 2), (3, 8)),
+    "max_pool1d indices": (lambda x: F.max_pool1d(x, 2, return_indices=True)[1].float(), (1, 3, 8)),
+}
+
+
+@pytest.mark.parametrize("case", _OPAQUE_OPTIONS, ids=list(_OPAQUE_OPTIONS))
+def test_options_no_typed_op_holds_keep_the_call_opaque(case):
+    """An area resize, an antialiased one, a recomputed scale factor, a memory format or a bool fill, a tensor
+    fill value, an unbatched 1-D pool, pool indices: the call stays `torch.call` and computes eager's numbers."""
+    fn, shape = _OPAQUE_OPTIONS[case]
+    model, x = Lambda(fn).eval(), _x(*shape)
+    module = irq.import_torch(model, (x,))
+    assert "torch.call" in _torch_ops(module)
+    torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0)
+
+
+def test_a_max_pool_module_returning_indices_stays_an_opaque_call():
+    """module_mapping's `return_indices` refusal: the indices are an output no typed pool gives."""
+    model = nn.Sequential(nn.MaxPool2d(2, return_indices=True)).eval()
+    x = _x(1, 3, 4, 4)
+    module = irq.import_torch(model, (x,))
+    assert "torch.call" in _torch_ops(module) and "torch.max_pool2d" not in _torch_ops(module)
+    got, want = to_module(module, modules={"0": model[0]})(x), model(x)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
