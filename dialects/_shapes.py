@@ -58,6 +58,37 @@ def same_as_input(op: Op):
     return [shape_of(op.operands[0])]
 
 
+def check_dim(d: int, rank: int) -> None:
+    """torch's dim wrapping for ops that keep the shape: a 0-d tensor takes -1 and 0, as if it had rank 1."""
+    if not -max(rank, 1) <= d < max(rank, 1):
+        raise ShapeError(f"dim {d} is out of range for rank {rank}")
+
+
+def same_along_dim(op: Op):
+    """The input's shape, for an op along `dim` (softmax, log_softmax, cumsum): the dim must exist, as torch's
+    "Dimension out of range" requires (a 0-d input takes -1 or 0, as in torch)."""
+    x = shape_of(op.operands[0])
+    if x is not None:
+        check_dim(int_attr(op, "dim", 0), len(x))
+    return [x]
+
+
+def roll(op: Op):
+    """The input's shape; `dims` (each in range) pair up with `shifts`, or without them one shift rolls the
+    flattened tensor (torch.roll's rules)."""
+    x = shape_of(op.operands[0])
+    shifts, dims = ints(op, "shifts"), ints(op, "dims")
+    if dims is None:
+        if shifts is not None and len(shifts) != 1:
+            raise ShapeError(f"roll without dims takes one shift, got {len(shifts)}")
+    elif shifts is not None and len(dims) != len(shifts):
+        raise ShapeError(f"roll needs one shift per dim, got {len(shifts)} shifts for {len(dims)} dims")
+    elif x is not None:
+        for d in dims:
+            check_dim(d, len(x))
+    return [x]
+
+
 def broadcast(op: Op):
     shapes = [shape_of(v) for v in op.operands if isinstance(v.type, ShapedType)]
     if any(s is None for s in shapes):

@@ -71,8 +71,8 @@ for _u in ("hardshrink", "softshrink"):
 _add(spec("pow_scalar", "x ** exponent for a Python number `exponent` (x.pow(2), torch.square, x ** 3); the "
           "frontend maps whole non-negative exponents only (a fractional power of a negative x is nan).",
           attrs=(("exponent", NUMBER),), shape=sh.same_as_input))
-_add(spec("softmax", "Softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_as_input))
-_add(spec("log_softmax", "Log-softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_as_input))
+_add(spec("softmax", "Softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_along_dim))
+_add(spec("log_softmax", "Log-softmax along `dim`.", attrs=(("dim", INT),), shape=sh.same_along_dim))
 _add(spec("clamp", "Clamp to [min, max]; either bound may be absent.", attrs=(("min?", NUMBER), ("max?", NUMBER)),
           shape=sh.same_as_input))
 _add(spec("dropout", "Dropout; `training` absent means: follow the module's train/eval mode. `kind` absent: "
@@ -171,9 +171,9 @@ _add(spec("logical", "Element-wise `input <kind> other` of two i1 masks, with br
 _add(spec("logical_not", "Element-wise negation of an i1 mask (`~m`, torch.logical_not, Tensor.logical_not).",
           shape=sh.same_as_input))
 _add(spec("roll", "Roll by `shifts` along `dims` (the flattened tensor if `dims` is absent).",
-          attrs=(("shifts", INTS), ("dims?", INTS)), shape=sh.same_as_input))
+          attrs=(("shifts", INTS), ("dims?", INTS)), shape=sh.roll))
 _add(spec("cumsum", "Cumulative sum along `dim` (integer inputs sum in i64, as torch does).",
-          attrs=(("dim", INT),), shape=sh.same_as_input, same_element_type=False))
+          attrs=(("dim", INT),), shape=sh.same_along_dim, same_element_type=False))
 _add(spec("topk", "The `k` largest (or smallest) entries along `dim`: values, then i64 indices.",
           attrs=(("k", INT), ("dim", INT), ("largest", BOOL), ("sorted", BOOL)), variadic_results=True,
           shape=sh.topk, index_results=(1,)))

@@ -165,6 +165,10 @@ VALID_TEXT = {
     "select at size - 1": ("torch.select OPERANDS {dim = 1, index = 2}", [T], ["tensor<2x4xf32>"]),
     # :447 the Ellipsis's dims `x[d:d + k]` as `x[d:d << k]` (none kept at the start)
     "index after an Ellipsis": ("torch.getitem OPERANDS {index = [#torch.ellipsis, 1]}", [T], ["tensor<2x3xf32>"]),
+    # the dim checks of ops that keep the shape: torch's last dims and a 0-d tensor's -1 verify
+    "softmax along -rank": ("torch.softmax OPERANDS {dim = -3}", [T], [T]),
+    "softmax of a 0-d tensor along -1": ("torch.softmax OPERANDS {dim = -1}", ["tensor<f32>"], ["tensor<f32>"]),
+    "roll along two dims": ("torch.roll OPERANDS {shifts = [1, 1], dims = [0, -1]}", [T], [T]),
 }
 
 
@@ -289,6 +293,70 @@ INVALID_TEXT = {
         ["tensor<1x1x4x4xf32>"],
         "divisible by 2\\*2",
     ),
+}
+
+_CONV = "torch.conv2d OPERANDS {stride = [1, 1], padding = PAD, dilation = [1, 1], groups = G : i64}"
+_X5, _W3 = "tensor<1x3x5x5xf32>", "tensor<4x3x3x3xf32>"
+#: the refusals no test reached (branch coverage of the target's tests, 2026-12-02), and the dim checks that
+#: softmax, log_softmax, cumsum and roll lacked (they verified a dim the input does not have; torch raises)
+INVALID_TEXT |= {
+    f"conv {name}": (_CONV.replace("PAD", pad).replace("G", g), args, [res], match)
+    for name, pad, g, args, res, match in [
+        ("of a rank-2 input", "[0, 0]", "1", ["tensor<3x4xf32>", _W3], "tensor<4x1x1xf32>", "input must have rank 4"),
+        ("with a rank-3 weight", "[0, 0]", "1", [_X5, "tensor<4x3x3xf32>"], "tensor<1x4x3x3xf32>",
+         "weight must have rank 4"),
+        ("with channels groups do not divide", "[0, 0]", "2", ["tensor<1x4x5x5xf32>", "tensor<3x2x3x3xf32>"],
+         "tensor<1x3x3x3xf32>", "3 output channels are not divisible by 2 groups"),
+        ("with an unknown padding string", '"full"', "1", [_X5, _W3], "tensor<1x4x3x3xf32>",
+         "padding must be 'same', 'valid' or integers, got 'full'"),
+        ("of an input smaller than the kernel", "[0, 0]", "1", ["tensor<1x3x2x2xf32>", _W3], "tensor<1x4x1x1xf32>",
+         "output size \\[0, 0\\] is too small"),
+        ("with other input channels", "[0, 0]", "1", ["tensor<1x5x5x5xf32>", _W3], "tensor<1x4x3x3xf32>",
+         "input has 5 channels, weight expects 3"),
+    ]
+} | {
+    name: (op, args, results, match)
+    for name, op, args, results, match in [
+        ("linear with a rank-3 weight", "torch.linear OPERANDS", ["tensor<2x4xf32>", "tensor<5x4x1xf32>"],
+         ["tensor<2x5xf32>"], "weight must have rank 2, got 3"),
+        ("matmul of a 0-d tensor", "torch.matmul OPERANDS", ["tensor<f32>", "tensor<3xf32>"], ["tensor<f32>"],
+         "rank >= 1"),
+        ("stack of unequal shapes", "torch.stack OPERANDS {dim = 0}", ["tensor<2x3xf32>", "tensor<3x3xf32>"],
+         ["tensor<2x2x3xf32>"], "stack needs tensors of equal shape"),
+        ("reshape with two -1", "torch.reshape OPERANDS {shape = [-1, -1]}", [T], ["tensor<4x6xf32>"],
+         "only one dimension can be -1"),
+        ("reshape to another element count", "torch.reshape OPERANDS {shape = [5, 5]}", [T], ["tensor<5x5xf32>"],
+         "cannot reshape \\[2, 3, 4\\] \\(24 elements\\)"),
+        ("chunk into 0 pieces", "torch.chunk OPERANDS {chunks = 0, dim = 1}", [T], [T], "greater than 0, got 0"),
+        ("split by a negative size", "torch.split OPERANDS {split_size = -1, dim = 1}", [T], [T],
+         "non-negative, got -1"),
+        ("split by 0 of a non-empty dim", "torch.split OPERANDS {split_size = 0, dim = 1}", [T],
+         ["tensor<2x0x4xf32>"], "dimension size 3"),
+        ("split into sizes that do not add up", "torch.split OPERANDS {split_size = [1, 1], dim = 1}", [T],
+         ["tensor<2x1x4xf32>", "tensor<2x1x4xf32>"], "do not add up to 3"),
+        ("getitem with too many indices", "torch.getitem OPERANDS {index = [0, 0, 0, 0]}", [T], ["tensor<f32>"],
+         "too many indices \\(4\\) for a tensor of rank 3"),
+        ("getitem past the end", "torch.getitem OPERANDS {index = [5]}", [T], ["tensor<3x4xf32>"],
+         "index 5 is out of range for dim 0 of size 2"),
+        ("topk of more than the dim holds", "torch.topk OPERANDS {k = 5, dim = 1, largest = true, sorted = true}",
+         [T], ["tensor<2x5x4xf32>", "tensor<2x5x4xi64>"], "k = 5 is out of range for dim 1 of size 3"),
+        ("pixel_unshuffle of an odd height", "torch.pixel_unshuffle OPERANDS {downscale_factor = 2}",
+         ["tensor<1x1x3x4xf32>"], ["tensor<1x4x1x2xf32>"], "divisible by 2"),
+        ("interpolate without size or scale", 'torch.interpolate OPERANDS {mode = "nearest"}',
+         ["tensor<1x2x3x4xf32>"], ["tensor<1x2x3x4xf32>"], "needs 'size' or 'scale_factor'"),
+        ("softmax along a dim past the rank", "torch.softmax OPERANDS {dim = 3}", [T], [T],
+         "dim 3 is out of range for rank 3"),
+        ("log_softmax along a dim before the rank", "torch.log_softmax OPERANDS {dim = -4}", [T], [T],
+         "dim -4 is out of range"),
+        ("softmax of a 0-d tensor along dim 1", "torch.softmax OPERANDS {dim = 1}", ["tensor<f32>"], ["tensor<f32>"],
+         "dim 1 is out of range for rank 0"),
+        ("cumsum along a dim past the rank", "torch.cumsum OPERANDS {dim = 3}", [T], [T], "dim 3 is out of range"),
+        ("roll of two shifts without dims", "torch.roll OPERANDS {shifts = [1, 2]}", [T], [T], "takes one shift"),
+        ("roll with fewer dims than shifts", "torch.roll OPERANDS {shifts = [1, 2], dims = [0]}", [T], [T],
+         "one shift per dim"),
+        ("roll along a dim past the rank", "torch.roll OPERANDS {shifts = [1], dims = [3]}", [T], [T],
+         "dim 3 is out of range"),
+    ]
 }
 
 
