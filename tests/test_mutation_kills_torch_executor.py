@@ -77,6 +77,16 @@ PLAIN_OPS = {
     "size of one dim": (lambda: Lambda(lambda x: x.view(x.size(0), -1)), (2, 3, 4)),
     # builder.py:332 the adaptive max pool's `op.operands[0]` as `[1]` (imported as a max pool keeping its output size)
     "adaptive max pool": (lambda: nn.AdaptiveMaxPool2d((2, 3)), (1, 2, 6, 6)),  # windows that divide: a max pool
+    # the binary ops' keyword arguments and the full reductions (branch coverage of the target, 2026-12-02):
+    # `alpha` and `rounding_mode` dropped or swapped, a reduction without dims run over dim 0
+    "add and sub with alpha": (lambda: Lambda(lambda x: torch.add(x, x * x, alpha=2) - torch.sub(x, 1.5 * x, alpha=-3)),
+                               (2, 5)),
+    "div rounding modes": (
+        lambda: Lambda(lambda x: (torch.div(x * 7, x + 3, rounding_mode="floor"),
+                                  torch.div(x * 7, x + 3, rounding_mode="trunc"))),
+        (2, 5),
+    ),
+    "full reductions": (lambda: Lambda(lambda x: (x.sum(), x.mean(), x.amax(), x.amin(dim=())), ), (2, 3, 4)),
 }
 
 
