@@ -206,7 +206,7 @@ TARGETS: dict[str, Target] = {
          "tests/test_constant_operands.py"),
         (_LIT_PASSES + "quant-annotate.irq", _LIT_PASSES + "quant-annotate-eager.irq",
          _LIT_PASSES + "quant-annotate-transpose-weights.irq", _LIT_PASSES + "quant-annotate-single-user.irq",
-         _LIT_PASSES + "quant-annotate-int32-consumer.irq"),
+         _LIT_PASSES + "quant-annotate-int32-consumer.irq", _LIT_PASSES + "quant-annotate-rules.irq"),
     ),
     # VALIDATION: the integer arithmetic quantized models run in torch, checked against the deployed program
     # (bit for bit) and the numpy emulator
