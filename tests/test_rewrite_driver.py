@@ -202,3 +202,19 @@ def test_visit_order_option_read_from_text(order, first):
 
     apply_patterns_greedily(m, [FunctionPattern(record)], max_iterations=1, order=order)
     assert seen[0] == first, seen
+
+
+def test_materialize_constant_builds_the_dialects_constant_or_none():
+    """`materialize_constant` (MLIR's materializeConstant, for patterns that fold by hand) asks the op's dialect:
+    arith builds an `arith.constant` of the value and type at the op's location; func has no hook, so None."""
+    from irq.ir.attributes import IntegerAttr
+    from irq.ir.types import IntegerType
+    from irq.rewrite.driver import materialize_constant
+
+    m = irq.parse_module("func.func @f(%a: i32) -> i32 {\n  %0 = arith.addi %a, %a : i32\n  return %0 : i32\n}")
+    add = next(o for o in m.walk() if o.name == "arith.addi")
+    i32 = IntegerType(32)
+    const = materialize_constant(add, IntegerAttr(7, i32), i32)
+    assert const.name == "arith.constant" and const.value.value == 7 and const.results[0].type == i32
+    assert const.location == add.location
+    assert materialize_constant(_func(m).body.last_op, IntegerAttr(7, i32), i32) is None

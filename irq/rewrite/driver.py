@@ -239,13 +239,6 @@ class GreedyDriver:
                 return True
         return changed
 
-    def _try_fold(self, op: Operation) -> bool:
-        """Fold `op` through its `fold` hook; True if it was replaced."""
-        if ConstantLike in op.traits:
-            return False  # a constant folds to itself
-        result = op.fold()
-        return result is not None and self._apply_fold(op, result)
-
     def _apply_fold(self, op: Operation, result) -> bool:
         """Replace `op` by the values / materialized constants `fold` returned; False if it cannot."""
         if isinstance(result, (Attribute, Value)):
