@@ -74,11 +74,11 @@ def same_along_dim(op: Op):
 
 
 def roll(op: Op):
-    """The input's shape; `dims` (each in range) pair up with `shifts`, or without them one shift rolls the
-    flattened tensor (torch.roll's rules)."""
+    """The input's shape; `dims` (each in range) pair up with `shifts`, or without them (or with none) one shift
+    rolls the flattened tensor (torch.roll's rules)."""
     x = shape_of(op.operands[0])
     shifts, dims = ints(op, "shifts"), ints(op, "dims")
-    if dims is None:
+    if not dims:  # absent, or empty as aten.roll's default: the flattened tensor
         if shifts is not None and len(shifts) != 1:
             raise ShapeError(f"roll without dims takes one shift, got {len(shifts)}")
     elif shifts is not None and len(dims) != len(shifts):

@@ -169,6 +169,7 @@ VALID_TEXT = {
     "softmax along -rank": ("torch.softmax OPERANDS {dim = -3}", [T], [T]),
     "softmax of a 0-d tensor along -1": ("torch.softmax OPERANDS {dim = -1}", ["tensor<f32>"], ["tensor<f32>"]),
     "roll along two dims": ("torch.roll OPERANDS {shifts = [1, 1], dims = [0, -1]}", [T], [T]),
+    "roll with empty dims (aten's default: flattened)": ("torch.roll OPERANDS {shifts = [2], dims = []}", [T], [T]),
 }
 
 
