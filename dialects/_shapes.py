@@ -48,7 +48,8 @@ def int_attr(op: Op, name: str, default: int | None = None) -> int | None:
 
 
 def norm_dim(d: int, rank: int) -> int:
-    if not -rank <= d < max(rank, 1):
+    """`d` wrapped into [0, rank), as torch wraps dims: a 0-d tensor takes -1 and 0, as if it had rank 1."""
+    if not -max(rank, 1) <= d < max(rank, 1):
         raise ShapeError(f"dim {d} is out of range for rank {rank}")
     return d % rank if rank else 0
 
@@ -58,18 +59,12 @@ def same_as_input(op: Op):
     return [shape_of(op.operands[0])]
 
 
-def check_dim(d: int, rank: int) -> None:
-    """torch's dim wrapping for ops that keep the shape: a 0-d tensor takes -1 and 0, as if it had rank 1."""
-    if not -max(rank, 1) <= d < max(rank, 1):
-        raise ShapeError(f"dim {d} is out of range for rank {rank}")
-
-
 def same_along_dim(op: Op):
     """The input's shape, for an op along `dim` (softmax, log_softmax, cumsum): the dim must exist, as torch's
     "Dimension out of range" requires (a 0-d input takes -1 or 0, as in torch)."""
     x = shape_of(op.operands[0])
     if x is not None:
-        check_dim(int_attr(op, "dim", 0), len(x))
+        norm_dim(int_attr(op, "dim", 0), len(x))
     return [x]
 
 
@@ -85,7 +80,7 @@ def roll(op: Op):
         raise ShapeError(f"roll needs one shift per dim, got {len(shifts)} shifts for {len(dims)} dims")
     elif x is not None:
         for d in dims:
-            check_dim(d, len(x))
+            norm_dim(d, len(x))
     return [x]
 
 
@@ -424,7 +419,7 @@ def squeeze(op: Op):
     x = shape_of(op.operands[0])
     dims = ints(op, "dim")
     drop = {i for i, s in enumerate(x) if s == 1} if dims is None else \
-        {d for d in (norm_dim(d, len(x)) for d in dims) if x[d] == 1}
+        {d for d in (norm_dim(d, len(x)) for d in dims) if d < len(x) and x[d] == 1}  # a 0-d input stays 0-d
     return [tuple(s for i, s in enumerate(x) if i not in drop)]
 
 
