@@ -172,11 +172,23 @@ def test_calls_no_typed_op_can_hold_stay_opaque(fn):
     """Bug caught: mapping.py:450 `_pow`'s `or` as `and` (a fractional or negative exponent mapped to a lookup
     table that has no finite entry), `_number`:354 without its bool check, `_floor_divide`:135 taking a scalar
     dividend: each must stay an opaque torch.call, which computes eager's numbers."""
-    x = _x(2, 5).abs() + 0.5
-    model = Lambda(fn).eval()
-    module = irq.import_torch(model, (x,))
-    assert "torch.call" in _torch_ops(module)
-    torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0, equal_nan=True)
+    _stays_opaque_as_eager(Lambda(fn), _x(2, 5).abs() + 0.5, equal_nan=True)
+
+
+def _stays_opaque_as_eager(model: nn.Module, x: torch.Tensor, modules: dict | None = None, equal_nan: bool = False,
+                           **how) -> list[str]:
+    """Import `model` (`how`: import_torch's options): an opaque `torch.call` is kept, and the rebuilt module
+    (`modules`: the opaque module calls' modules) computes eager's outputs exactly (`equal_nan`: a NaN matches a
+    NaN). The torch op names."""
+    model.eval()
+    module = irq.import_torch(model, (x,), **how)
+    names = _torch_ops(module)
+    assert "torch.call" in names, names
+    got, want = to_module(module, modules=modules)(x), model(x)
+    got, want = (got,) if isinstance(got, torch.Tensor) else got, (want,) if isinstance(want, torch.Tensor) else want
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0, equal_nan=equal_nan)
+    return names
 
 
 def test_a_view_of_a_traced_size_follows_the_batch():
@@ -452,13 +464,9 @@ def test_a_module_configuration_no_op_holds_stays_an_opaque_call(case):
     (the module is supplied to the torch executor). Bugs caught: the refusal deleted (the module typed with its
     option dropped, or the import raising)."""
     make, shape = _OPAQUE_MODULES[case]
-    model, x = nn.Sequential(make()).eval(), _x(*shape)
-    module = irq.import_torch(model, (x,))
-    names = _torch_ops(module)
-    assert "torch.call" in names and not {"torch.max_pool2d", "torch.avg_pool2d", "torch.instance_norm"} & set(names)
-    got, want = to_module(module, modules={"0": model[0]})(x), model(x)
-    for g, w in zip(*((v,) if isinstance(v, torch.Tensor) else v for v in (got, want)), strict=True):
-        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    model = nn.Sequential(make())
+    names = _stays_opaque_as_eager(model, _x(*shape), modules={"0": model[0]})
+    assert not {"torch.max_pool2d", "torch.avg_pool2d", "torch.instance_norm"} & set(names)
 
 
 def test_an_in_place_op_on_a_fresh_chain_result_leaves_the_inputs_alone():
@@ -601,10 +609,7 @@ def test_softmax_reads_its_dtype_in_each_signature(case, method):
     if typed is not None:
         check_typed(Lambda(fn), (x,), (typed,), method=method)
         return
-    model = Lambda(fn).eval()
-    module = irq.import_torch(model, (x,), method=method)
-    assert "torch.call" in _torch_ops(module)
-    torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0)
+    _stays_opaque_as_eager(Lambda(fn), x, method=method)
 
 
 #: options no typed op holds (found unexercised by coverage, 2026-12-02): each handler's `return None` keeps the
@@ -631,7 +636,4 @@ def test_options_no_typed_op_holds_keep_the_call_opaque(case):
     """An area resize, an antialiased one, a recomputed scale factor, a memory format or a bool fill, a tensor
     fill value, an unbatched 1-D pool, pool indices: the call stays `torch.call` and computes eager's numbers."""
     fn, shape = _OPAQUE_OPTIONS[case]
-    model, x = Lambda(fn).eval(), _x(*shape)
-    module = irq.import_torch(model, (x,))
-    assert "torch.call" in _torch_ops(module)
-    torch.testing.assert_close(to_module(module)(x), model(x), rtol=0, atol=0)
+    _stays_opaque_as_eager(Lambda(fn), _x(*shape))
