@@ -129,15 +129,16 @@ def run_target_tests(name: str) -> int:
     return 0
 
 
-def _run_lit(files: tuple[str, ...]) -> int:
+def _run_lit(files: tuple[str, ...], show_failures: bool = False) -> int:
+    """lit over `files`; `show_failures` prints the failing tests' output (the unmutated baseline's)."""
     out = tempfile.mkdtemp(prefix="irq-mut-lit-")
     try:
         env = dict(os.environ, IRQ_LIT_OUTPUT=out)
         return subprocess.run(
-            [sys.executable, "-c", "import lit.main; lit.main.main()", "-q", *files],
+            [sys.executable, "-c", "import lit.main; lit.main.main()", "-v" if show_failures else "-q", *files],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=None if show_failures else subprocess.DEVNULL,
+            stderr=None if show_failures else subprocess.DEVNULL,
         ).returncode
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
         name, out = args.coverage_map
         status = write_coverage_map(list(TARGETS[name].sources), list(TARGETS[name].tests), Path(out))
-        return status or (_run_lit(TARGETS[name].lit) if TARGETS[name].lit else 0)
+        return status or (_run_lit(TARGETS[name].lit, show_failures=True) if TARGETS[name].lit else 0)
     if args.replay_exec:
         name, session, cmap, jobs = args.replay_exec
         return replay_exec(name, Path(session), Path(cmap), Path(jobs), args.fresh)

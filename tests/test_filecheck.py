@@ -106,3 +106,32 @@ def test_prefix_lint_sees_an_unused_prefix() -> None:
     assert _used_prefixes(two) == {"CHECK", "ERR"}
     continued = "// RUN: irq-opt %s \\\n// RUN:   | filecheck %s --check-prefix=A\n"
     assert _used_prefixes(continued) == {"A"}
+
+
+def test_irq_opt_after_a_diff_imports_the_tree_on_pythonpath(tmp_path) -> None:
+    """lit's `diff` builtin leaves PYTHONPATH pointing at lit itself for the rest of the test (lit 23.1).
+
+    A scratch copy (a mutation run, a worktree) is tested through PYTHONPATH; without lit.cfg.py's
+    substitution every irq-opt after a `diff` ran the installed irq, so a mutant that only those RUN
+    lines would catch survived. Here PYTHONPATH holds a stand-in irq whose irq-opt prints a marker.
+    """
+    fake = tmp_path / "tree" / "irq" / "cli"
+    fake.mkdir(parents=True)
+    (fake.parent / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "opt.py").write_text(
+        "import sys\n\ndef main():\n    print('IRQ FROM PYTHONPATH')\n    return int('--fail' in sys.argv)\n"
+    )
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "lit.cfg.py").write_text((HERE / "lit.cfg.py").read_text())
+    (suite / "a.irq").write_text(
+        "// RUN: irq-opt %s | filecheck %s\n// RUN: diff %s %s\n"
+        "// RUN: irq-opt %s | filecheck %s\n// RUN: not irq-opt --fail %s | filecheck %s\n"
+        "// CHECK: IRQ FROM PYTHONPATH\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(fake.parent.parent), IRQ_LIT_OUTPUT=str(tmp_path / "out"))
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    r = subprocess.run([sys.executable, "-c", "import lit.main; lit.main.main()", "-v", str(suite)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "Passed: 1" in r.stdout, r.stdout + r.stderr

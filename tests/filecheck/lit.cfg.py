@@ -17,3 +17,14 @@ config.environment["PATH"] = os.environ.get("PATH", "")
 for var in ("PYTHONPATH", "HOME", "TMPDIR", "NUMBA_CACHE_DIR", "IRQ_CACHE_DIR", "IRQ_NO_PARSE_CACHE"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
+# lit's internal shell runs its out-of-process builtins (`diff`, `cat`) with PYTHONPATH set to lit's
+# own directory, and that assignment stays in the test's shell environment (lit 23.1,
+# TestRunner._executeShCmd): every RUN line after a `diff` would import the *installed* irq instead
+# of the tree on PYTHONPATH (a mutation run's scratch copy, a worktree). Each irq-opt gets the
+# suite's PYTHONPATH back through lit's `env`.
+if "PYTHONPATH" in os.environ:
+    import shlex
+
+    config.substitutions.append(
+        (r"(?<![^\s|])irq-opt(?=\s)", "env PYTHONPATH=" + shlex.quote(os.environ["PYTHONPATH"]) + " irq-opt")
+    )
