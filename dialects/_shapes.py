@@ -54,6 +54,15 @@ def norm_dim(d: int, rank: int) -> int:
     return d % rank if rank else 0
 
 
+def existing_dim(d: int, rank: int) -> int:
+    """`d` wrapped into [0, rank) for an op that reads a dimension's size (chunk, split, unbind, select,
+    slice, roll along dims): a 0-d tensor has none, and torch refuses it even for -1 and 0 ("chunk expects at
+    least a 1-dimensional tensor", "select() cannot be applied to a 0-dim tensor")."""
+    if rank == 0:
+        raise ShapeError(f"needs a tensor of rank >= 1: a 0-d tensor has no dim {d}")
+    return norm_dim(d, rank)
+
+
 # -- rules ----------------------------------------------------------------------------------------
 def same_as_input(op: Op):
     return [shape_of(op.operands[0])]
@@ -80,7 +89,7 @@ def roll(op: Op):
         raise ShapeError(f"roll needs one shift per dim, got {len(shifts)} shifts for {len(dims)} dims")
     elif x is not None:
         for d in dims:
-            norm_dim(d, len(x))
+            existing_dim(d, len(x))
     return [x]
 
 
@@ -362,7 +371,7 @@ def chunk(op: Op):
     `chunks` pieces may come out: 5 in 4 chunks is 2, 2, 1); a dimension of size 0 gives `chunks`
     empty pieces."""
     x = shape_of(op.operands[0])
-    d = norm_dim(int_attr(op, "dim", 0), len(x))
+    d = existing_dim(int_attr(op, "dim", 0), len(x))
     n = int_attr(op, "chunks")
     if n is None:
         return None
@@ -380,7 +389,7 @@ def unbind(op: Op):
     x = shape_of(op.operands[0])
     if x is None:
         return None
-    d = norm_dim(int_attr(op, "dim", 0), len(x))
+    d = existing_dim(int_attr(op, "dim", 0), len(x))
     _check_count(op, x[d])
     return [tuple(x[:d] + x[d + 1:])] * x[d]
 
@@ -389,7 +398,7 @@ def split(op: Op):
     """torch.split: pieces of `split_size` (the last one smaller), or the listed sizes, which must
     add up to the dimension; split_size 0 only splits a dimension of size 0 (into one piece)."""
     x = shape_of(op.operands[0])
-    d = norm_dim(int_attr(op, "dim", 0), len(x))
+    d = existing_dim(int_attr(op, "dim", 0), len(x))
     a = op.get_attr("split_size")
     if isinstance(a, IntegerAttr):
         size = a.value
@@ -431,14 +440,14 @@ def _slice_len(size: int, start: int | None, stop: int | None, step: int | None)
 
 def slice_(op: Op):
     x = list(shape_of(op.operands[0]))
-    d = norm_dim(int_attr(op, "dim"), len(x))
+    d = existing_dim(int_attr(op, "dim"), len(x))
     x[d] = _slice_len(x[d], int_attr(op, "start"), int_attr(op, "end"), int_attr(op, "step", 1))
     return [tuple(x)]
 
 
 def select(op: Op):
     x = list(shape_of(op.operands[0]))
-    d = norm_dim(int_attr(op, "dim"), len(x))
+    d = existing_dim(int_attr(op, "dim"), len(x))
     i = int_attr(op, "index")
     if not -x[d] <= i < x[d]:
         raise ShapeError(f"index {i} is out of range for dim {d} of size {x[d]}")

@@ -178,6 +178,15 @@ VALID_TEXT = {
 }
 
 
+# the 0-d forms torch computes beside ZERO_D's refusals (below)
+VALID_TEXT |= {
+    "roll of a 0-d tensor without dims": ("torch.roll OPERANDS {shifts = [1]}", ["tensor<f32>"], ["tensor<f32>"]),
+    "index_select of a 0-d tensor": (
+        "torch.index_select OPERANDS {dim = 0}", ["tensor<f32>", "tensor<1xi64>"], ["tensor<f32>"]
+    ),
+}
+
+
 @pytest.mark.parametrize("case", VALID_TEXT, ids=list(VALID_TEXT))
 def test_hand_written_forms_verify_with_torch_shapes(case):
     """Bugs caught: those named beside each case in VALID_TEXT (a default or a one-value attribute read wrong, a
@@ -364,6 +373,33 @@ INVALID_TEXT |= {
          "dim 3 is out of range"),
     ]
 }
+
+
+#: ops that read a dimension's size: on a 0-d tensor torch refuses them even along 0 and -1, which norm_dim accepts
+#: for the ops that only name a dim (softmax, sum, topk); the rules once crashed on `x[d]` (chunk, unbind, split,
+#: select, slice) or verified (roll along dims). (op, attributes, what eager torch raises on)
+ZERO_D = {
+    "chunk": ("torch.chunk OPERANDS {chunks = 1, dim = 0}", lambda x: x.chunk(1, 0)),
+    "unbind": ("torch.unbind OPERANDS {dim = 0}", lambda x: x.unbind(0)),
+    "split": ("torch.split OPERANDS {split_size = 1, dim = 0}", lambda x: x.split(1, 0)),
+    "split into sizes": ("torch.split OPERANDS {split_size = [1], dim = -1}", lambda x: x.split([1], -1)),
+    "select": ("torch.select OPERANDS {dim = 0, index = 0}", lambda x: x.select(0, 0)),
+    "slice": ("torch.slice OPERANDS {dim = 0, start = 0, end = 1, step = 1}", lambda x: x[0:1]),
+    "roll along 0": ("torch.roll OPERANDS {shifts = [1], dims = [0]}", lambda x: x.roll(1, 0)),
+    "roll along -1": ("torch.roll OPERANDS {shifts = [1], dims = [-1]}", lambda x: x.roll(1, -1)),
+}
+INVALID_TEXT |= {
+    f"{name} of a 0-d tensor": (op, ["tensor<f32>"], ["tensor<f32>"], "a 0-d tensor has no dim")
+    for name, (op, _) in ZERO_D.items()
+}
+
+
+@pytest.mark.parametrize("case", ZERO_D, ids=list(ZERO_D))
+def test_torch_refuses_the_0_d_forms_irq_refuses(case):
+    """The oracle for ZERO_D's refusals: eager torch raises on each (and computes the two VALID_TEXT forms)."""
+    with pytest.raises((RuntimeError, IndexError)):
+        ZERO_D[case][1](torch.tensor(3.0))
+    assert torch.tensor(3.0).roll(1).shape == torch.tensor(3.0).index_select(0, torch.tensor([0])).shape == ()
 
 
 @pytest.mark.parametrize("case", INVALID_TEXT, ids=list(INVALID_TEXT))
