@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from irq.dialects._opspec import ShapeError
 from irq.dialects.torch_values import EllipsisAttr, SliceAttr
 
-from irq.ir.attributes import ArrayAttr, IntegerAttr, StringAttr, UnitAttr
+from irq.ir.attributes import ArrayAttr, FloatAttr, IntegerAttr, StringAttr, UnitAttr
 from irq.ir.opdef import Op
 from irq.ir.types import ShapedType
 
@@ -75,6 +75,15 @@ def same_along_dim(op: Op):
     if x is not None:
         norm_dim(int_attr(op, "dim", 0), len(x))
     return [x]
+
+
+def dropout(op: Op):
+    """The input's shape; `p` must be a probability, as torch requires ("dropout probability has to be between 0
+    and 1"): fuse reads p <= 0 as "never drops" and would misplace a negative one."""
+    p = op.get_attr("p")
+    if isinstance(p, FloatAttr) and not 0.0 <= p.value <= 1.0:
+        raise ShapeError(f"dropout probability has to be between 0 and 1, got {p.value}")
+    return [shape_of(op.operands[0])]
 
 
 def roll(op: Op):

@@ -78,7 +78,7 @@ _add(spec("clamp", "Clamp to [min, max]; either bound may be absent.", attrs=(("
 _add(spec("dropout", "Dropout; `training` absent means: follow the module's train/eval mode. `kind` absent: "
           "element-wise (F.dropout); else dropout1d/2d/3d or feature_dropout (whole channels), alpha_dropout or "
           "feature_alpha_dropout. The identity in eval, whatever the kind.",
-          attrs=(("p", FLOAT), ("training?", BOOL), ("kind?", STR)), shape=sh.same_as_input))
+          attrs=(("p", FLOAT), ("training?", BOOL), ("kind?", STR)), shape=sh.dropout))
 for _b in ("add", "sub", "mul", "div"):
     extra = (("alpha?", NUMBER),) if _b in ("add", "sub") else (("rounding_mode?", STR),) if _b == "div" else ()
     _add(spec(_b, f"Element-wise {_b} of two tensors, with broadcasting.", ("input", "other"), extra,

@@ -175,6 +175,8 @@ VALID_TEXT = {
     "softmax of a 0-d tensor along -1": ("torch.softmax OPERANDS {dim = -1}", ["tensor<f32>"], ["tensor<f32>"]),
     "roll along two dims": ("torch.roll OPERANDS {shifts = [1, 1], dims = [0, -1]}", [T], [T]),
     "roll with empty dims (aten's default: flattened)": ("torch.roll OPERANDS {shifts = [2], dims = []}", [T], [T]),
+    "dropout with rate 0": ("torch.dropout OPERANDS {p = 0.0 : f64, kind = \"feature_dropout\"}", [T], [T]),
+    "dropout with rate 1": ("torch.dropout OPERANDS {p = 1.0 : f64}", [T], [T]),
 }
 
 
@@ -371,6 +373,10 @@ INVALID_TEXT |= {
          "one shift per dim"),
         ("roll along a dim past the rank", "torch.roll OPERANDS {shifts = [1], dims = [3]}", [T], [T],
          "dim 3 is out of range"),
+        # torch: "dropout probability has to be between 0 and 1" (fuse read p <= 0 as "never drops")
+        ("dropout with a negative rate", "torch.dropout OPERANDS {p = -0.1 : f64}", [T], [T],
+         "between 0 and 1, got -0.1"),
+        ("dropout with a rate above 1", "torch.dropout OPERANDS {p = 1.5 : f64}", [T], [T], "between 0 and 1"),
     ]
 }
 
