@@ -127,4 +127,40 @@ IR: dict[tuple[str, str, str, str], str] = {
     ("passes/fuse.py", "__init__", "self.head_parts = steps[:split] if split == len(steps) - 1 and not dropout "
      "else None", "core/ReplaceBinaryOperator_Sub_BitOr"): "a pre-filter before the DAG matcher: len | 1 is never "
     "split + 1 here, so no filter, the same matches (slower)",
+    # fuse, round 12 (session 17): the survivors no test can tell apart
+    ("passes/fuse.py", "build_dag", "last = i == len(todo) - 1", "core/ReplaceBinaryOperator_Sub_FloorDiv"): "`last` "
+    "is then never true, which only changes the root's flag: one_use on a DAG's root is never checked (irq/rewrite/"
+    "dag.py tests it on the edge into a consumer, and the root has none); `- 2` (an inner step marked last) is "
+    "killed by fuse-options.irq @inner_output_also_returned",
+    ("passes/fuse.py", "_applies_in_training",
+     "return not (training is not None and not training.value) and not (isinstance(p, FloatAttr) and p.value <= 0)",
+     "core/ReplaceComparisonOperator_LtE_Eq"): "a negative rate fails verification (torch.dropout's rule in "
+    "dialects/_shapes.py, as torch refuses it), so `<= 0` and `== 0` agree on every verified dropout",
+    ("passes/fuse.py", "_residual_before", "if not isinstance(r, OpResult) or r.op.parent is not drop.parent:",
+     "core/ReplaceComparisonOperator_IsNot_NotEq"): "Block defines no __eq__: `!=` is identity",
+    ("passes/fuse.py", "_chain_steps", 'if s == "add" and "drop" in m:', "core/ReplaceComparisonOperator_Eq_Is"):
+    "`s` is a step of CHAINS's literal tuples, and the identifier-like constant \"add\" is interned: `is` agrees "
+    "with `==`",
+    ("passes/fuse.py", "_chain_steps", 'if s == "add" and "drop" in m:', "core/ReplaceComparisonOperator_Eq_LtE"):
+    "\"add\" sorts before the other step names (\"bn\", \"relu\"): `<= \"add\"` is `== \"add\"`",
+    ("passes/fuse.py", "problems", "if len(r._uses) != 1:", "core/ReplaceComparisonOperator_NotEq_Gt"): "every "
+    "chain op but the last feeds the next, so its result has at least one use: `!= 1` and `> 1` agree",
+    ("passes/fuse.py", "_next_in_chain", "return chain[i + 1] if i + 1 < len(chain) else None",
+     "core/ReplaceComparisonOperator_Lt_LtE"): "its one caller passes members of chain[:-1], so i + 1 < len(chain) "
+    "always holds",
+    ("passes/fuse.py", "_next_in_chain", "return chain[i + 1] if i + 1 < len(chain) else None",
+     "core/ReplaceComparisonOperator_Lt_NotEq"): "its one caller passes members of chain[:-1], so i + 1 < len(chain) "
+    "always holds",
+    ("passes/fuse.py", "_next_in_chain", "return chain[i + 1] if i + 1 < len(chain) else None",
+     "core/ReplaceBinaryOperator_Add_BitAnd@25"): "the condition: i & 1 <= 1 < len(chain) holds as i + 1 < len(chain) "
+    "does for every member of chain[:-1]",
+    ("passes/fuse.py", "match_and_rewrite", "fused_parts(v.op) == head_parts):",
+     "core/ReplaceComparisonOperator_Eq_GtE"): "a pre-filter before the DAG matcher, whose head node tests "
+    "fused_parts(o) == have itself: a weaker filter, the same matches",
+    ("passes/fuse.py", "find_refusals", "if steps[-1] != _step_of(target):", "core/ReplaceComparisonOperator_NotEq_Gt"):
+    "a fast path: a DAG whose root step is not the target's never matches it, so skipping fewer DAGs finds the "
+    "same refusals",
+    ("passes/fuse.py", "find_refusals", "continue", "core/ReplaceContinueWithBreak"): "a match without reasons "
+    "under the relaxed DAG (uses checked by problems) is one the strict patterns fused (uses checked by one_use), "
+    "so its root no longer exists when refusals are recorded: no target reaches that branch",
 }

@@ -225,7 +225,7 @@ TARGETS: dict[str, Target] = {
         ("tests/test_fuse_dropout.py", "tests/test_fused_executor.py", "tests/test_hl_zoo.py",
          "tests/test_frontend_features.py", "tests/test_mutation_kills_fuse.py"),
         tuple(_LIT_PASSES + f for f in ("fuse.irq", "fuse-dropout.irq", "fuse-heads.irq", "fuse-hl-input.irq",
-                                        "fuse-options.irq", "fuse-refusals.irq")),
+                                        "fuse-options.irq", "fuse-refusals.irq", "fuse-records.irq")),
     ),
     # arith's folds and canonicalization patterns: the integer arithmetic canonicalize applies
     "arith-folds": Target(
