@@ -163,4 +163,32 @@ IR: dict[tuple[str, str, str, str], str] = {
     ("passes/fuse.py", "find_refusals", "continue", "core/ReplaceContinueWithBreak"): "a match without reasons "
     "under the relaxed DAG (uses checked by problems) is one the strict patterns fused (uses checked by one_use), "
     "so its root no longer exists when refusals are recorded: no target reaches that branch",
+    # the rewrite driver and CSE, round 12 (session 17)
+    ("irq/rewrite/driver.py", "run", "if self.max_rewrites is not None and self.num_rewrites >= self.max_rewrites:",
+     "core/ReplaceComparisonOperator_GtE_Eq"): "_drain returns the moment num_rewrites reaches the limit (it grows "
+    "by one per op visit), so here it is never above it: `==` and `>=` agree",
+    ("irq/rewrite/driver.py", "_drain", "if limit is not None and self.num_rewrites >= limit:",
+     "core/ReplaceComparisonOperator_GtE_Eq"): "checked after every op visit, which adds at most one rewrite: the "
+    "count meets a limit >= 1 exactly before passing it (a limit of 0 still allows the first rewrite either way)",
+    ("irq/rewrite/driver.py", "_apply_fold", "if len(result) != len(op.results):",
+     "core/ReplaceComparisonOperator_NotEq_IsNot"): "small ints are cached: lengths compare the same by identity",
+    ("irq/rewrite/driver.py", "_apply_fold", "if hook is _MISSING:", "core/ReplaceComparisonOperator_Is_Eq"):
+    "the sentinel is a bare object() and the hooks are functions or None: `==` is identity for all of them",
+    ("irq/rewrite/driver.py", "_apply_fold", "if all(v is r for v, r in zip(values, op.results)):",
+     "core/ReplaceComparisonOperator_Is_Eq"): "Value defines no __eq__: `==` is identity",
+    ("irq/rewrite/driver.py", "_has_fold", "r = cache[cls] = fold is not None and fold is not Op.fold",
+     "core/ReplaceComparisonOperator_IsNot_NotEq"): "functions compare by identity",
+    ("irq/rewrite/driver.py", "_patterns_for", "if not self.generic or all(g.root is None for g in self.generic):",
+     "*"): "only decides whether the merged list is cached by op name; _generic_matches reads the op's name and "
+    "class, and one name has one class, so the cached list is the one recomputing would give",
+    ("passes/cse.py", "_key", "(results[0].type,) if len(results) == 1 else tuple(r.type for r in results),", "*"):
+    "a fast path: both branches give the same tuple for one result, and results[-1] is results[0] then (a mutant "
+    "indexing past the results raises and is killed)",
+    ("passes/cse.py", "region", "if len(region.blocks) == 1:", "core/ReplaceComparisonOperator_Eq_Lt"): "a fast "
+    "path: `< 1` never holds for the non-empty region, and the dominator-tree walk of one block is that block",
+    ("passes/cse.py", "region", "self.block(region.blocks[0], scope)", "core/NumberReplacer"): "blocks[-1] is "
+    "blocks[0] in a one-block region (blocks[1] raises and is killed)",
+    ("passes/cse.py", "run", "c.region(r, scope if not op.has_trait(IsolatedFromAbove) else [{}])", "*"): "the pass "
+    "runs on one op, whose `scope` is a fresh [{}]: both branches give an empty scope (a func.func or module has one "
+    "region)",
 }

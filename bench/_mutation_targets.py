@@ -92,6 +92,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_driver_seed_order.py",
             "tests/test_pass_semantics.py",
             "tests/test_dag_matcher.py",
+            "tests/test_mutation_kills_driver.py",
             # folds that return a value, and a dialect without a materialize_constant hook (the driver warns)
             "tests/test_dialect_authoring.py",
             "tests/test_mutation_kills_arith.py",
