@@ -637,3 +637,22 @@ def test_options_no_typed_op_holds_keep_the_call_opaque(case):
     fill value, an unbatched 1-D pool, pool indices: the call stays `torch.call` and computes eager's numbers."""
     fn, shape = _OPAQUE_OPTIONS[case]
     _stays_opaque_as_eager(Lambda(fn), _x(*shape))
+
+
+@pytest.mark.parametrize("method", ["fx", "export"])
+def test_linear_with_a_1d_weight_stays_opaque(method):
+    """Bug found (session 17): `F.linear(x, w)` with a 1-D `w` (torch: a dot product over the last dim, which it
+    drops) was imported as torch.linear, whose rule wants a [out, in] weight: the import failed verification.
+    It stays an opaque call now, computing eager's outputs; a 2-D weight beside it is still a torch.linear."""
+
+    class TwoLinears(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.w2, self.w1 = nn.Parameter(torch.randn(5, 4)), nn.Parameter(torch.randn(4))
+
+        def forward(self, x):
+            return F.linear(x, self.w2), F.linear(x, self.w1)
+
+    names = _stays_opaque_as_eager(TwoLinears(), _x(2, 3, 4), method=method)
+    assert names.count("torch.linear") == 1 and names.count("torch.call") == 1, names

@@ -480,12 +480,25 @@ _LUT_FNS = {
     "erf": _simple("erf", _X), "sin": _simple("sin", _X), "cos": _simple("cos", _X),
 }
 
+_LINEAR = _simple("linear", (("input", _MISSING), ("weight", _MISSING), ("bias", None)), ("input", "weight", "bias"))
+
+
+def _linear(args, kwargs):
+    """F.linear with a 2-D weight. torch also takes a 1-D weight (a dot product over the last dim, which drops
+    it); torch.linear's rule and everything after it expect [out, in], so that form stays an opaque call."""
+    b = bind((("input", _MISSING), ("weight", _MISSING), ("bias", None)), args, kwargs)
+    if b is None:
+        return None
+    w = b["weight"]
+    rank = w.meta.get("irq_rank") if is_node(w) else w.dim() if isinstance(w, torch.Tensor) else None
+    return None if rank != 2 else _LINEAR(args, kwargs)
+
+
 FUNCTIONS: dict[Callable, Callable] = {
     F.conv1d: _conv(1, "conv1d"), torch.conv1d: _conv(1, "conv1d"),
     F.conv2d: _conv(2, "conv2d"), torch.conv2d: _conv(2, "conv2d"),
     F.conv_transpose2d: _conv_transpose2d, torch.conv_transpose2d: _conv_transpose2d,
-    F.linear: _simple("linear", (("input", _MISSING), ("weight", _MISSING), ("bias", None)),
-                      ("input", "weight", "bias")),
+    F.linear: _linear,
     F.batch_norm: _batch_norm,
     F.layer_norm: _simple("layer_norm", (("input", _MISSING), ("normalized_shape", _MISSING), ("weight", None),
                                          ("bias", None), ("eps", 1e-5)), ("input", "weight", "bias")),
