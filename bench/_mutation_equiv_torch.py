@@ -245,4 +245,26 @@ SHAPE_RULES: dict[tuple[str, str, str, str], str] = {
     ): "x[-2] is divisible by r (checked above), so x[-2] / r is a float equal to the int under ==, how the "
     "verifier compares; the frontend's static inference cannot build a type of a float size and falls back to "
     "running the graph (irq/frontend/importer.py), which types it from torch",
+    # session 17's fresh draw (seed 1, K = 4)
+    (_S, "existing_dim", "if rank == 0:", "core/ReplaceComparisonOperator_Eq_LtE"): "a rank is never negative",
+    (_S, "reshape", "known = math.prod(d for d in target if d != -1)", "core/ReplaceComparisonOperator_NotEq_IsNot"):
+    "-1 is a cached small int, and no other value is -1 by identity either",
+    (_S, "reshape", "known = math.prod(d for d in target if d != -1)", "core/ReplaceComparisonOperator_NotEq_Gt"):
+    "a dim below -1 is refused just above, so `> -1` and `!= -1` pick the same dims",
+    (_S, "ints", "if n is not None and len(vals) == 1 and n > 1:", "core/NumberReplacer"): "`n > 0`: vals * 1 is vals",
+    (_S, "same_along_dim", 'norm_dim(int_attr(op, "dim", 0), len(x))', "core/NumberReplacer"): "softmax, log_softmax "
+    "and cumsum declare `dim` required (dialects/_tensor_specs.py): the default is never read",
+    (_S, "cat", 'd = norm_dim(int_attr(op, "dim", 0), rank)', "core/NumberReplacer"): "torch.cat declares `dim` "
+    "required: the default is never read",
+    (_S, "split", 'd = existing_dim(int_attr(op, "dim", 0), len(x))', "core/NumberReplacer"): "torch.split declares "
+    "`dim` required: the default is never read",
+    (_S, "topk", 'd = norm_dim(int_attr(op, "dim", -1), len(x))', "*"): "torch.topk declares `dim` required: the "
+    "default is never read",
+    (_S, "stack", 'd = norm_dim(int_attr(op, "dim", 0), len(shapes[0]) + 1)', "core/NumberReplacer"): "the shapes "
+    "were just checked equal: shapes[-1] is shapes[0]'s rank (shapes[1] raises for one tensor and is killed)",
+    (_S, "transpose", "x = list(shape_of(op.operands[0]))", "core/NumberReplacer"): "one operand: operands[-1] is "
+    "operands[0] (operands[1] raises and is killed)",
+    (_S, "getitem", "if len(op.operands) > 1 or not isinstance(index, ArrayAttr):",
+     "core/ReplaceComparisonOperator_Gt_Lt"): "a fast path: an index tensor operand is named by an `index` entry "
+    "(#torch.operand<i>), on which the loop below returns None anyway",
 }

@@ -252,6 +252,8 @@ def reshape(op: Op):
     n = math.prod(x)
     if target.count(-1) > 1:
         raise ShapeError("only one dimension can be -1")
+    if any(d < -1 for d in target):  # torch: "invalid shape dimension -2"
+        raise ShapeError(f"invalid shape dimension {min(target)} in {target}")
     known = math.prod(d for d in target if d != -1)
     if -1 in target:
         if known == 0 or n % known:

@@ -72,6 +72,10 @@ EAGER_CASES = {
         lambda x: (x.sum(-1), x.amax(-1), torch.topk(x, 1, -1)[0], x.squeeze(-1), x.softmax(-1)),
         (),
     ),
+    # session 17's fresh draw (seed 1): pixel_unshuffle's `x[-2]` as `x[+2]` (equal for rank 4, the width for rank 3)
+    "unbatched pixel_unshuffle of a non-square input": (lambda x: F.pixel_unshuffle(x, 2), (3, 4, 6)),
+    # _pieces' `k < count - 1` as `k is not count - 1` (piece indices above 256 are distinct int objects)
+    "split into 301 pieces": (lambda x: torch.split(x, 2, 1), (1, 601)),
     # :230 transpose's `op.operands[1]`
     "transpose": (lambda x: x.transpose(-1, 0), (2, 3, 4)),
 }
@@ -177,6 +181,9 @@ VALID_TEXT = {
     "roll with empty dims (aten's default: flattened)": ("torch.roll OPERANDS {shifts = [2], dims = []}", [T], [T]),
     "dropout with rate 0": ("torch.dropout OPERANDS {p = 0.0 : f64, kind = \"feature_dropout\"}", [T], [T]),
     "dropout with rate 1": ("torch.dropout OPERANDS {p = 1.0 : f64}", [T], [T]),
+    # topk's `0 <= k` as `0 < k` (torch returns empty tensors for k = 0)
+    "topk of k = 0": ("torch.topk OPERANDS {k = 0, dim = 1, largest = true, sorted = true}", [T],
+                      ["tensor<2x0x4xf32>", "tensor<2x0x4xi64>"]),
 }
 
 
@@ -373,6 +380,26 @@ INVALID_TEXT |= {
          "one shift per dim"),
         ("roll along a dim past the rank", "torch.roll OPERANDS {shifts = [1], dims = [3]}", [T], [T],
          "dim 3 is out of range"),
+        # session 17's fresh draw (seed 1): norm_dim's `d < max(rank, 1)` as `!=` (dim rank + 1 accepted)
+        ("softmax along dim rank + 1", "torch.softmax OPERANDS {dim = 4}", [T], [T], "dim 4 is out of range"),
+        # conv_transpose's message naming `x[~nd - 1]` (the batch) as the input's channels
+        ("conv_transpose2d with other input channels",
+         "torch.conv_transpose2d OPERANDS {stride = [1, 1], padding = [0, 0], output_padding = [0, 0], "
+         "groups = 1 : i64, dilation = [1, 1]}", ["tensor<1x5x4x4xf32>", "tensor<3x2x3x3xf32>"],
+         ["tensor<1x2x6x6xf32>"],
+         "input has 5 channels, weight expects 3"),
+        # pixel_unshuffle's `x[-1] % r` as `x[-0] % r` (an odd width accepted when the batch is even)
+        ("pixel_unshuffle of an odd width", "torch.pixel_unshuffle OPERANDS {downscale_factor = 2}",
+         ["tensor<2x1x4x3xf32>"], ["tensor<2x4x2x1xf32>"], "divisible by 2"),
+        # interpolate's `None if size is None` negated (a given size never checked)
+        ("interpolate to another size than its result", 'torch.interpolate OPERANDS {size = [5, 5], mode = "nearest"}',
+         ["tensor<1x2x3x4xf32>"], ["tensor<1x2x4x4xf32>"], "1x2x5x5"),
+        # linear's `len(w) != 2` as `>` (a 1-D weight crashed the rule; the frontend keeps F.linear with one opaque)
+        ("linear with a rank-1 weight", "torch.linear OPERANDS", ["tensor<2x4xf32>", "tensor<4xf32>"],
+         ["tensor<2xf32>"], "weight must have rank 2, got 1"),
+        # reshape's `d != -1` as `d > -1`: a dimension below -1 is refused, as torch does
+        ("reshape with a dim below -1", "torch.reshape OPERANDS {shape = [-2, 12]}", [T], ["tensor<2x12xf32>"],
+         "invalid shape dimension -2"),
         # torch: "dropout probability has to be between 0 and 1" (fuse read p <= 0 as "never drops")
         ("dropout with a negative rate", "torch.dropout OPERANDS {p = -0.1 : f64}", [T], [T],
          "between 0 and 1, got -0.1"),
@@ -437,3 +464,18 @@ def test_a_split_of_a_huge_dim_into_one_result_is_refused_at_once():
     built 2**62 shapes (a hang, a timeout) instead of the one-line refusal."""
     big = f"tensor<{2**62}x1xf32>"
     _refused(_text("torch.split OPERANDS {split_size = 1, dim = 0}", [big], ["tensor<1x1xf32>"]), "result")
+
+
+def test_a_dynamic_residual_is_not_checked_against_the_output():
+    """shape_of's `isinstance(...) and t.has_static_shape` as `or`: a residual of dynamic shape ([?, 4, 6, 6]) was
+    read as a shape with an unknown dim and refused as not broadcasting to the output; its shape is unknown
+    until run time, so the fused op verifies (a static residual is still checked)."""
+    text = (
+        "func.func @f(%x: tensor<1x4x6x6xf32>, %cw: tensor<4x4x3x3xf32>, %r: tensor<RESxf32>)"
+        " -> tensor<1x4x6x6xf32> {\n"
+        '  %0 = hl.conv2d %x, %cw residual %r {stride = [1, 1], padding = [1, 1], dilation = [1, 1], groups = 1 : i64, '
+        'owner = "c"} : (tensor<1x4x6x6xf32>, tensor<4x4x3x3xf32>, tensor<RESxf32>) -> tensor<1x4x6x6xf32>\n'
+        "  return %0 : tensor<1x4x6x6xf32>\n}\n"
+    )
+    _verifies(text.replace("RES", "?x4x6x6"))
+    _refused(text.replace("RES", "2x4x6x6"), "does not broadcast")
