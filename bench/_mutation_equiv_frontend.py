@@ -422,4 +422,38 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     ): "dead guard: every ShapedType the importer annotates has an element type from propagate.element_type "
     "(or i1/i64/the default float from static inference), all keys of torch_dtype's table; a tensor of another "
     "dtype fails the import before any cast is mapped (probed: complex64, fx and export)",
+    # frontend-mapping, a fresh draw (seed 1, K = 3; session 17)
+    ("irq/frontend/mapping.py", "h",
+     'attrs = {k: b[k] for k, _ in extra if b[k] is not None and not (k == "alpha" and b[k] == 1)}',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "the only other extra is div's rounding_mode, a string or None, "
+    "never equal to 1",
+    ("irq/frontend/mapping.py", "_instance_norm", '("use_input_stats", True), ("momentum", 0.1), ("eps", 1e-5)), '
+     "args, kwargs)", "core/ReplaceTrueWithFalse"): "planted: the op still records use_input_stats = true, since the "
+    "call reaches the handler with the argument filled in; the default is never read",
+    ("irq/frontend/mapping.py", "_masked_fill",
+     'if b is None or not (_tensor_value(b["input"]) and _tensor_value(b["mask"]) and _number(b["value"])):', "*"):
+    "a traced masked_fill's input and mask are tensors (torch raises otherwise) and a traced value is kept opaque "
+    "by the importer's rule for attributes holding traced values (session 16): the three tests are redundant",
+    ("irq/frontend/mapping.py", "_conv_transpose2d",
+     '"output_padding": _n(b["output_padding"], 2), "groups": b["groups"],', "core/NumberReplacer"):
+    "one value or three: every reader expands or zips it to the two spatial dims (the shape "
+    "rule's ints(op, name, 2), F.conv_transpose2d in the torch executor)",
+    ("irq/frontend/emit.py", "_n", "return list(v) * (nd if len(v) == 1 else 1) if isinstance(v, (list, tuple)) "
+     "else [v] * nd", "core/NumberReplacer"): "`len(v) == 0`: a one-value list stays one value, which every reader "
+    "expands the same (the shape rules' ints(op, name, n), torch's F calls in the executor)",
+    ("irq/frontend/view_mapping.py", "_shape_list", 'if kind == "int":', "core/ReplaceComparisonOperator_Eq_Is"):
+    "\"int\" is an interned identifier-like constant, as the kinds assigned from literals are",
+    ("irq/frontend/view_mapping.py", "h", 'if kwargs and set(kwargs) != {"dims"}:',
+     "core/ReplaceComparisonOperator_NotEq_Gt"): "a keyword other than dims makes torch raise while tracing, so no "
+    "traced call has one",
+    ("irq/frontend/view_mapping.py", "_narrow", "if not isinstance(size, int) or size < 0:", "core/NumberReplacer"):
+    "`size < 1`: a dim of size 0 has no negative start torch accepts; `< -1`: sizes are never below -1",
+    ("irq/frontend/module_mapping.py", "pool1d_as_2d",
+     'if not is_node(x) or x.meta.get("irq_rank") != 3 or attrs.pop("return_indices", False):',
+     "core/ReplaceComparisonOperator_NotEq_Lt"): "a 1-D pool takes rank 2 or 3 (torch raises on others while "
+    "tracing): `< 3` and `!= 3` agree on both",
+    ("irq/frontend/mapping.py", "_tensor_tuple", 'if not is_node(x) or x.meta.get("irq_kind") != "multi":',
+     "core/ReplaceComparisonOperator_NotEq_Lt"): "int, float and bool sort before \"multi\" and return False either "
+    "way; a tensor or an object passed whole to torch.cat makes torch raise while tracing (it takes a sequence of "
+    "tensors, kind \"multi\")",
 }

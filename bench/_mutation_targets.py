@@ -58,6 +58,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_frontend_zoo.py",
             "tests/test_mutation_kills_frontend.py",
             "tests/test_mutation_kills_static_shapes.py",
+            "tests/test_mutation_kills_frontend_draw2.py",
         ),
     ),
     "dialect-shapes": Target(

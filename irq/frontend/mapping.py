@@ -490,7 +490,7 @@ def _linear(args, kwargs):
     if b is None:
         return None
     w = b["weight"]
-    rank = w.meta.get("irq_rank") if is_node(w) else w.dim() if isinstance(w, torch.Tensor) else None
+    rank = w.meta.get("irq_rank") if is_node(w) else None  # parameters and constants reach here as nodes
     return None if rank != 2 else _LINEAR(args, kwargs)
 
 
