@@ -456,4 +456,10 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
      "core/ReplaceComparisonOperator_NotEq_Lt"): "int, float and bool sort before \"multi\" and return False either "
     "way; a tensor or an object passed whole to torch.cat makes torch raise while tracing (it takes a sequence of "
     "tensors, kind \"multi\")",
+    # frontend-shapes, a fresh draw (seed 1, K = 4; session 17)
+    ("irq/frontend/shapes.py", "infer_shapes", 'if op == "placeholder":', "core/ReplaceComparisonOperator_Eq_GtE"):
+    "no fx node kind sorts after \"placeholder\" (call_function, call_method, call_module, get_attr, output)",
+    ("irq/frontend/shapes.py", "_query", 'if node.op == "call_function" and node.target is getattr and shape is not '
+     'None and args[1] in _SIZE_ATTRS:', "core/ReplaceComparisonOperator_Eq_Is"): "fx sets node.op from interned "
+    "identifier-like literals: `is` agrees with `==`",
 }

@@ -163,6 +163,25 @@ TORCH_EXECUTOR: dict[tuple[str, str, str, str], str] = {
         "core/NumberReplacer",
     ): "out of training the batch statistics are used only when there are no running statistics "
     "(`use_batch`), and sync_batch_norm reads the factor only to update running statistics",
+    # round 12's fresh draw (seed 1, K = 4): an index 0 read as -1 where there is one result or one operand
+    ("runtime/torch/builder.py", "emit", "b.nodes[op.results[0]] = out", "core/NumberReplacer"): "one result: "
+    "results[-1] is results[0] (results[1] raises and is killed)",
+    ("runtime/torch/builder.py", "_multi", "b.nodes[op.results[0]] = node", "core/NumberReplacer"): "the single-"
+    "result branch: results[-1] is results[0]",
+    ("runtime/torch/builder.py", "_max_pool2d", 'return b.call(F.adaptive_max_pool2d, b.v(op.operands[0]), '
+     'a["adaptive_output_size"])', "core/NumberReplacer"): "one operand: operands[-1] is operands[0]",
+    ("runtime/torch/builder.py", "_unary", "return lambda b, op, a: b.call(fn, b.v(op.operands[0]))",
+     "core/NumberReplacer"): "one operand: operands[-1] is operands[0]",
+    ("runtime/torch/builder.py", "_stub", "return b.v(op.operands[0])", "core/NumberReplacer"): "one operand: "
+    "operands[-1] is operands[0]",
+    ("runtime/torch/builder.py", "<module>",
+     '"celu": lambda b, op, a: b.call(F.celu, b.v(op.operands[0]), a["alpha"]),', "core/NumberReplacer"):
+    "operands[-1] is the one operand (operands[1] raises: the celu case in "
+    "tests/test_mutation_kills_torch_executor.py)",
+    ("runtime/torch/functions.py", "_distributed_world",
+     "return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1", "core/NumberReplacer"):
+    "`else 0`: its one reader asks `> 1`, false for 0 and 1 alike (`else 2` is killed: "
+    "test_sync_batch_norm_without_a_process_group_is_batch_norm)",
 }
 
 _S = "dialects/_shapes.py"

@@ -83,6 +83,8 @@ TARGETS: dict[str, Target] = {
             "tests/test_fused_executor.py",
             "tests/test_mutation_kills_torch_executor.py",
             "tests/test_fuse_dropout.py",  # the fused op's dropout in training (functions.py `fused`)
+            # to_module's checks of sizes and Python numbers torch.export fixed (builder.py to_module)
+            "tests/test_regressions_batch_sizes_modes.py",
         ),
     ),
     "rewrite-driver": Target(

@@ -87,6 +87,11 @@ PLAIN_OPS = {
         (2, 5),
     ),
     "full reductions": (lambda: Lambda(lambda x: (x.sum(), x.mean(), x.amax(), x.amin(dim=())), ), (2, 3, 4)),
+    # round 12's fresh draw (seed 1): builder.py amax's `a.get("dim") or []` as `and` (every dim reduced)
+    "amax along a dim": (lambda: Lambda(lambda x: (x.amax(dim=1), x.amax(dim=(0, 2), keepdim=True))), (2, 3, 4)),
+    # leaky_relu's `op.operands[0]` as `[1]` (import time)
+    "leaky_relu": (lambda: nn.LeakyReLU(0.2), (2, 3, 4)),
+    "celu": (lambda: nn.CELU(0.7), (2, 3, 4)),
 }
 
 
@@ -412,3 +417,21 @@ def test_validation_of_a_linear_and_a_chunk_deploys_bit_for_bit():
     irq.set_fake_quantize(qat, irq.FakeQuantState.VALIDATION)
     program = irq.convert(qat, march="nash")
     assert_deploys_as_validation(model, qat, program, (8,), g)
+
+
+@pytest.mark.parametrize(("value", "values"), [("[1.5, -2.0]", [1.5, -2.0]), ("1.5", [1.5, 1.5])],
+                         ids=["dense", "splat"])
+def test_a_bf16_constant_keeps_its_values(value, values):
+    """Bug found (round 12's fresh draw of mutants, builder.py _tensor's `attr.raw if attr.is_splat` negated,
+    looked at): a dense bf16 constant was widened to float32 by to_numpy() and then read as bf16 bit patterns,
+    so the rebuilt module failed ("cannot reshape"). A splat was right; the mutant broke it instead. The oracle
+    is eager bf16 addition of the values written in the IR."""
+    module = irq.parse_module(
+        "func.func @forward(%x: tensor<2xbf16>) -> tensor<2xbf16> {\n"
+        f"  %c = torch.constant dense<{value}> : tensor<2xbf16>\n"
+        "  %0 = torch.add %x, %c : (tensor<2xbf16>, tensor<2xbf16>) -> tensor<2xbf16>\n"
+        "  return %0 : tensor<2xbf16>\n}\n"
+    )
+    x = torch.tensor([0.25, 1.0], dtype=torch.bfloat16)
+    want = x + torch.tensor(values, dtype=torch.bfloat16)
+    torch.testing.assert_close(to_module(module)(x), want, rtol=0, atol=0)

@@ -67,7 +67,9 @@ def _tensor(attr: Attribute) -> torch.Tensor:
         blob = attr.handle.blob
         arr = np.array(blob.view(storage_dtype(et), t.shape))
     else:
-        arr = np.array(attr.raw if attr.is_splat else attr.to_numpy())
+        bf16 = isinstance(et, FloatType) and et.kind == "bf16"
+        # raw: a splat's one value, or the storage array; bf16 keeps its bit patterns there (to_numpy widens them)
+        arr = np.array(attr.raw if attr.is_splat or bf16 else attr.to_numpy())
         arr = np.broadcast_to(arr, t.shape).copy() if attr.is_splat else arr
     # np.ascontiguousarray returns at least 1-d: reshape, so 0-d tensors (num_batches_tracked) stay 0-d
     if isinstance(et, FloatType) and et.kind == "bf16":
