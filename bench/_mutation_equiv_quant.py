@@ -85,4 +85,16 @@ QUANT: dict[tuple[str, str, str, str], str] = {
         "if use.owner is not op:",
         "core/ReplaceComparisonOperator_IsNot_NotEq",
     ): "Operation defines no __eq__: `!=` is identity, as `is not`",
+    # quant-annotate, a fresh draw (seed 1, K = 4; session 17)
+    ("passes/quant_annotate.py", "_transformer_spec", 'if user is None or user.dialect_name != "hl":',
+     "core/ReplaceComparisonOperator_NotEq_Is"): "dialect names are class-level identifier-like literals, interned: "
+    "`is not` agrees with `!=`",
+    ("passes/quant_annotate.py", "insert", "fq.results[0].name_hint = None", "core/NumberReplacer"): "a fake_quant "
+    "has one result: results[-1] is results[0] (results[1] raises and is killed)",
+    ("passes/quant_annotate.py", "insert", "value.replace_uses_where(fq.results[0], lambda use: use.owner is not fq)",
+     "core/NumberReplacer"): "a fake_quant has one result: results[-1] is results[0]",
+    ("passes/quant_annotate.py", "is_passthrough", 'if op.dialect_name != "hl":',
+     "core/ReplaceComparisonOperator_NotEq_Lt"): "torch ops returned above; of the registered dialects only qat "
+    "sorts after hl, and no qat op's name is a pass-through one (a user dialect sorting after hl with such an op "
+    "name would differ: none is registered)",
 }
