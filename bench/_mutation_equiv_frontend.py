@@ -462,4 +462,20 @@ FRONTEND: dict[tuple[str, str, str, str], str] = {
     ("irq/frontend/shapes.py", "_query", 'if node.op == "call_function" and node.target is getattr and shape is not '
      'None and args[1] in _SIZE_ATTRS:', "core/ReplaceComparisonOperator_Eq_Is"): "fx sets node.op from interned "
     "identifier-like literals: `is` agrees with `==`",
+    # frontend-late, a fresh draw (seed 1, K = 4; session 17): identity against interned strings and singletons
+    ("irq/frontend/export_index_by_arange.py", "_arange_length",
+     'while node.op == "call_function" and node.target in _PASS_THROUGH:',
+     "core/ReplaceComparisonOperator_Eq_Is"): "fx sets node.op from interned identifier-like literals",
+    ("irq/frontend/export_index_by_arange.py", "_batch_sizes",
+     'inputs = {n for n in graph.nodes if n.op == "placeholder"}',
+     "core/ReplaceComparisonOperator_Eq_Is"): "fx sets node.op from interned identifier-like literals",
+    ("irq/frontend/cast_mapping.py", "cast", "if dtype == torch.bool:", "core/ReplaceComparisonOperator_Eq_Is"):
+    "torch dtypes are singletons: `is` agrees with `==`",
+    ("irq/frontend/export_index_by_arange.py", "index_by_arange",
+     'if node.op == "call_function" and node.target is aten._assert_tensor_metadata.default and not node.users:',
+     "core/ReplaceComparisonOperator_Eq_GtE"): "the kinds sorting after call_function (call_method, call_module, "
+    "get_attr, output, placeholder) never have an aten op as target",
+    ("irq/frontend/export_index_by_arange.py", "_batch_sizes",
+     'if n.op == "call_function" and n.target is aten.sym_size.int and n.args[0] in inputs and n.args[1] == 0',
+     "core/ReplaceComparisonOperator_Is_Eq"): "op overloads compare by identity",
 }

@@ -255,7 +255,8 @@ TARGETS: dict[str, Target] = {
         ("irq/frontend/dropout_mapping.py", "irq/frontend/cast_mapping.py", "irq/frontend/export_index_by_arange.py"),
         ("tests/test_dropout_variants.py", "tests/test_hf_style_masks.py", "tests/test_fuse_dropout.py",
          "tests/test_mutation_kills_frontend.py", "tests/test_regressions_batch_sizes_modes.py",
-         "tests/test_mutation_kills_frontend_late.py"),
+         "tests/test_mutation_kills_frontend_late.py",
+         "tests/test_mutation_kills_frontend_draw2.py"),  # x.bool() (cast_mapping.py)
     ),
     # ... and the fake-quant module: rounding, clamping, the STE and LSQ gradients, VALIDATION's exact codes
     "quant-fakequant": Target(

@@ -36,6 +36,8 @@ TYPED = {
     "narrow from -1": (lambda x: x.narrow(1, -1, 1), (2, 5), "slice"),
     # _narrow's `size < 0` as `size < 1` (an empty narrow refused)
     "narrow of size 0": (lambda x: x.narrow(1, 2, 0), (2, 5), "slice"),
+    # frontend-late's draw: cast_mapping.py _method_bool's `len(args) == 1` as `== 2` / `== 0` (x.bool() opaque)
+    "bool method": (lambda x: x.bool(), (2, 3), "compare_scalar"),
 }
 
 
