@@ -352,7 +352,8 @@ def pad(op: Op):
 
 
 def norm_check(op: Op):
-    """batch_norm/layer_norm/group_norm: the output has the input's shape; parameters are checked too."""
+    """batch_norm/layer_norm/group_norm: the output has the input's shape. The parameters' sizes are not checked
+    here (torch raises on a batch norm whose statistics do not match the channels; fuse refuses to fold one)."""
     x = shape_of(op.operands[0])
     return [x]
 
