@@ -42,7 +42,7 @@ from irq.ir.attributes import (
     TypeAttr,
     UnitAttr,
 )
-from irq.ir.dense import DenseResourceElementsAttr, storage_dtype
+from irq.ir.dense import DenseResourceElementsAttr
 from irq.ir.operation import Operation
 from irq.ir.types import FloatType, TensorType
 from irq.ir.values import Value
@@ -60,21 +60,12 @@ def _torch_dtype(t) -> torch.dtype:
 
 
 def _tensor(attr: Attribute) -> torch.Tensor:
-    """A fresh tensor holding a constant's data (bf16 restored from its bit patterns)."""
+    """A fresh tensor holding a constant's value: to_numpy() (dense, splat or resource) gives it in the IR type's
+    dtype, bf16 widened to float32, which narrows back exactly."""
     t: TensorType = attr.type
     et = t.element_type
-    if isinstance(attr, DenseResourceElementsAttr):
-        blob = attr.handle.blob
-        arr = np.array(blob.view(storage_dtype(et), t.shape))
-    else:
-        bf16 = isinstance(et, FloatType) and et.kind == "bf16"
-        # raw: a splat's one value, or the storage array; bf16 keeps its bit patterns there (to_numpy widens them)
-        arr = np.array(attr.raw if attr.is_splat or bf16 else attr.to_numpy())
-        arr = np.broadcast_to(arr, t.shape).copy() if attr.is_splat else arr
-    # np.ascontiguousarray returns at least 1-d: reshape, so 0-d tensors (num_batches_tracked) stay 0-d
-    if isinstance(et, FloatType) and et.kind == "bf16":
-        return torch.from_numpy(arr.view(np.int16).copy().reshape(t.shape)).view(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(arr).reshape(t.shape))
+    out = torch.from_numpy(np.array(attr.to_numpy(), order="C").reshape(t.shape))
+    return out.to(torch.bfloat16) if isinstance(et, FloatType) and et.kind == "bf16" else out
 
 
 def _ensure_parent(root: nn.Module, path: str) -> tuple[nn.Module, str]:
