@@ -206,7 +206,7 @@ def _dropout_problem(drop: Operation) -> str | None:
         return f"{who(drop)} drops in eval mode too (training fixed True)"
     kind = drop.get_attr("kind")
     if isinstance(kind, StringAttr) and kind.value != "dropout":
-        article = "an" if kind.value[:1] in "aeiou" else "a"
+        article = "an" if kind.value.startswith(tuple("aeiou")) else "a"
         return f"{who(drop)} is {article} {kind.value}, not an element-wise dropout"
     return None
 

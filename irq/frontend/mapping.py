@@ -480,18 +480,14 @@ _LUT_FNS = {
     "erf": _simple("erf", _X), "sin": _simple("sin", _X), "cos": _simple("cos", _X),
 }
 
-_LINEAR = _simple("linear", (("input", _MISSING), ("weight", _MISSING), ("bias", None)), ("input", "weight", "bias"))
-
-
 def _linear(args, kwargs):
     """F.linear with a 2-D weight. torch also takes a 1-D weight (a dot product over the last dim, which drops
     it); torch.linear's rule and everything after it expect [out, in], so that form stays an opaque call."""
     b = bind((("input", _MISSING), ("weight", _MISSING), ("bias", None)), args, kwargs)
-    if b is None:
+    w = None if b is None else b["weight"]
+    if not is_node(w) or w.meta.get("irq_rank") != 2:  # parameters and constants reach here as nodes
         return None
-    w = b["weight"]
-    rank = w.meta.get("irq_rank") if is_node(w) else None  # parameters and constants reach here as nodes
-    return None if rank != 2 else _LINEAR(args, kwargs)
+    return Emit("linear", {"input": b["input"], "weight": w, "bias": b["bias"]}, {})
 
 
 FUNCTIONS: dict[Callable, Callable] = {
