@@ -14,7 +14,10 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.environ.get("IRQ_LIT_OUTPUT") or tempfile.mkdtemp(prefix="irq-lit-")
 config.excludes = ["lit.cfg.py", "Inputs"]
 config.environment["PATH"] = os.environ.get("PATH", "")
-for var in ("PYTHONPATH", "HOME", "TMPDIR", "NUMBA_CACHE_DIR", "IRQ_CACHE_DIR", "IRQ_NO_PARSE_CACHE"):
+# PYTHONDONTWRITEBYTECODE too: without it each irq-opt wrote .pyc files into the tree, and a source restored
+# within the same second at the same size (a mutant planted by hand, then undone) kept running from its stale .pyc
+for var in ("PYTHONPATH", "HOME", "TMPDIR", "NUMBA_CACHE_DIR", "IRQ_CACHE_DIR", "IRQ_NO_PARSE_CACHE",
+            "PYTHONDONTWRITEBYTECODE"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 # lit's internal shell runs its out-of-process builtins (`diff`, `cat`) with PYTHONPATH set to lit's
