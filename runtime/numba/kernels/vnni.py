@@ -44,6 +44,7 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 
+from . import amx
 from .launch import COPY_MIN_ELEMENTS, kernel, part_kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
@@ -536,13 +537,38 @@ class VnniGemm:
         self.k, self.n = k, n
         self.packed, self.n_vectors = pack_weights(w_kn)
         self.correction = column_correction(w_kn, dual)
+        # the AMX tiles, packed at the first run (they depend on the taps), when the CPU has them
+        self._w_kn = np.array(w_kn, np.int8) if not dual and amx.available() else None
+        self._amx: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+        self._amx_scratch = np.zeros((0, 0), np.uint8)
+
+    def _amx_tiles(self, ntaps: int, k4: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The AMX packing for `ntaps` taps of `k4` 4-byte groups (K zero-padded to ``ntaps * 4 * k4``)."""
+        key = (ntaps, k4)
+        if key not in self._amx:
+            w = self._w_kn
+            if w.shape[0] < ntaps * 4 * k4:
+                w = np.concatenate([w, np.zeros((ntaps * 4 * k4 - w.shape[0], w.shape[1]), np.int8)])
+            self._amx[key] = amx.pack_weights(w, ntaps)
+        return self._amx[key]
 
     def run(self, a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo, acc_hi,
             epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> int:
         """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column;
         `rows_per_image` / `row_bytes` as in `gemm_epilogue` (`images` then counts output rows)."""
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
-        parts = gemm_epilogue.parts_for(images * vrows * len(taps) * k4 * 4 * self.n)
+        work = images * vrows * len(taps) * k4 * 4 * self.n
+        if (self._w_kn is not None and a_lo.shape[0] == 0 and out2d.dtype == np.int8
+                and _fused_ok(False, raw, mode, res.itemsize if res.shape[0] > 0 else 0, acc_lo, acc_hi, 1, self.n)):
+            packed, offsets, kc = self._amx_tiles(len(taps), k4)
+            parts = amx.gemm_codes.parts_for(work)
+            size = -(-amx.scratch_bytes((self.n_vectors + 3) // 4, lda, int(taps.max()), kc) // 64) * 64
+            if self._amx_scratch.shape[0] < parts or self._amx_scratch.shape[1] < size:
+                self._amx_scratch = np.zeros((max(parts, self._amx_scratch.shape[0]), size), np.uint8)
+            return amx.gemm_codes(parts, a_bytes, lda, taps, kc, packed, offsets, self.n_vectors, self.n, images,
+                                  image_bytes, vrows, wp, ow, c0, bias, mult, shift, half, lo, hi, res, res_mult,
+                                  rows_per_image, row_bytes, out2d, self._amx_scratch)
+        parts = gemm_epilogue.parts_for(work)
         return gemm_epilogue(parts, a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images,
                              image_bytes, vrows, wp, ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
                              res, res_mult, raw, rows_per_image, row_bytes, *as_bytes(out2d))

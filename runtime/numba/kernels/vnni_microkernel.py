@@ -139,7 +139,8 @@ _V16B = ir.VectorType(_I8, 16)
 _V16W = ir.VectorType(_I16, 16)
 
 
-def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: int) -> None:
+def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: int,
+                 skip_null_rows: bool = False) -> None:
     """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
 
     Each 16-lane accumulator is widened to int64 (the exact ``acc * M`` needs 62 bits), multiplied,
@@ -150,7 +151,8 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
     The steps are `requantize.half_up_folded`'s with ``bm + res * Mr`` as its constant, lane by lane (that
     function is the definition every Numba route calls; LLVM IR cannot call it on vectors, and the tests
     hold both to the same int64 oracle). int64 adds wrap alike in any order, so the bits equal the tile
-    epilogue's `_requantize_row_res`.
+    epilogue's `_requantize_row_res`. With `skip_null_rows` (the AMX kernel's sums, read from memory) a row
+    whose address is 0 is not stored: a virtual row no output pixel holds.
     """
     q_addr, lo, hi, has_res, res_delta, last_lanes, out_size = q_args
     q_base = builder.inttoptr(q_addr, _I64.as_pointer())
@@ -202,7 +204,8 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
             return hi_sum
         return builder.add(builder.shl(hi_sum, ir.Constant(_V16Q, [8] * 16)),
                            builder.sext(builder.load(accs_lo[r][v]), _V16Q))
-    outs = [builder.add(builder.load(builder.gep(rows, [ir.Constant(_I64, r)])), col) for r in range(mr)]
+    row_starts = [builder.load(builder.gep(rows, [ir.Constant(_I64, r)])) for r in range(mr)]
+    outs = [builder.add(start, col) for start in row_starts]
 
     def store_rows(with_res: bool, words: bool = False) -> None:
         # straight-line code, one copy with the residual and one without: a branch per row or vector made
@@ -211,6 +214,11 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
         q_min, q_max = (min16, max16) if words else (min8, max8)
         c_lo, c_hi = (splat_word(lo), splat_word(hi)) if words else (lo_b, hi_b)
         for r in range(mr):
+            if skip_null_rows:
+                stored = builder.append_basic_block(f"row{r}")
+                after = builder.append_basic_block(f"row{r}_done")
+                builder.cbranch(builder.icmp_unsigned("!=", row_starts[r], ir.Constant(_I64, 0)), stored, after)
+                builder.position_at_end(stored)
             for v in range(nv):
                 lane_mask = mask if v == nv - 1 else full
                 # the constants are loaded where used (the stores may alias them, so they stay memory operands)
@@ -230,6 +238,9 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
                 c = builder.select(builder.icmp_signed(">", c, c_hi), c_hi, c)
                 c_ptr = builder.inttoptr(builder.add(outs[r], ir.Constant(_I64, v * 16 * size)), code_t.as_pointer())
                 builder.call(store, [c, c_ptr, ir.Constant(_I32, size), lane_mask])
+            if skip_null_rows:
+                builder.branch(after)
+                builder.position_at_end(after)
 
     if accs_lo:
         # a dual kernel (an int16 input): int8 or int16 codes, no residual (`vnni._fused_ok`)

@@ -1,0 +1,384 @@
+"""Exact int8 GEMM on AMX tiles (`tdpbssd`), with the VNNI route's in-register requantize, from Numba.
+
+Why: where the CPU has AMX-INT8 (Sapphire Rapids and later), one `tdpbssd` multiplies a 16 x 64 int8
+tile by a 64 x 16 one into 16 x 16 int32 sums: 16,384 MACs per instruction against `vpdpbusd`'s 64.
+Measured on the benchmark box (2026-12-02, one core, a plain 2 x 2 tile loop, int32 out): 3136 x 576
+x 64 (the 56x56 64->64 3x3 conv's GEMM) 323 GMAC/s, 128 x 768 x 768 508 GMAC/s, against 235-278
+for the 6 x 64 VNNI micro-kernel. The rest of the GEMM is vnni.py's: the same packed operands' geometry
+(taps, virtual rows, images), the same bias (which carries ``-128 * colsum(W)``) and the same epilogue
+(`vnni_microkernel._store_codes`, the exact half_up requantize the tests hold to the int64 oracle).
+
+Arithmetic (Intel SDM, TDPBSSD): ``C[m, n] += sum_k A[m, k] * B[k, n]`` over signed bytes, in int32,
+wrapping. vnni.py's contract is ``sum((x + 128) * w)`` (its callers fold ``-128 * colsum(W)`` into
+the bias), so each C tile starts at ``128 * colsum(W)`` of its columns, loaded with row stride 0 from
+`offsets`; every partial sum then stays within ``K * 32768 < 2**31`` (K <= vnni.MAX_K), and the
+result is the VNNI route's, bit for bit.
+
+Layouts: a tile row is 64 bytes of K. Each tap's K (``4 * k4`` bytes, C padded to 4) is cut into
+``kc = ceil(k4 / 16)`` chunks of 64 bytes; `pack_weights` stores B as ``[panel][tap][chunk][vector]``
+tiles of 16 k4-rows x 64 bytes (16 columns x 4 k), rows past the tap's k4 zero. So A may read up to
+63 bytes past a tap's channels (the next pixel's, or the zeros of a copied block): they meet zero
+weights. A block is 32 *virtual* rows at a uniform stride (`tileloadd` has one stride): a stride-1
+conv's rows with ``ox >= ow`` are computed and not stored (their row address is 0), as are rows past
+the image. A block whose reads would leave the A buffer is first copied into zeroed scratch.
+
+The OS grants AMX per process: Linux needs ``arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)``
+before the first tile instruction (otherwise SIGILL), asked once here when the CPU has the features.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .launch import part_kernel
+from .vnni_microkernel import PANEL, _store_codes
+
+#: Rows of a tile.
+TILE_ROWS = 16
+#: Rows of a block: two A tiles (2 x 2 blocking, `_C_TILES`).
+ROWS = 32
+#: Bytes of K per tile row (and per `tdpbssd` step).
+KBYTES = 64
+#: Blocks per parallel chunk: a panel of B passes over a chunk's rows while they are in L1/L2.
+CHUNK_BLOCKS = 3
+
+_SYS_ARCH_PRCTL = 158  # x86-64
+_ARCH_REQ_XCOMP_PERM = 0x1023
+_XFEATURE_XTILEDATA = 18
+_granted: bool | None = None
+
+
+def _request_permission() -> bool:
+    """Ask Linux for the AMX tile data state for this process (all its threads); True when granted."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syscall(_SYS_ARCH_PRCTL, _ARCH_REQ_XCOMP_PERM, _XFEATURE_XTILEDATA) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def available() -> bool:
+    """True when GEMMs may run on AMX tiles: `IRQ_AMX=1` is set (the route is opt-in until it has run the
+    whole suite and the benchmarks as the default: docs/design.md), `IRQ_NO_VNNI` (both int8 routes off)
+    is not, the CPU has AMX-INT8, Numba compiles for the host and the OS granted the tile state. Checked
+    by each plan when it is built: the tests build plans under both settings."""
+    global _granted
+    if os.environ.get("IRQ_AMX", "") in ("", "0") or os.environ.get("IRQ_NO_VNNI", "") not in ("", "0"):
+        return False
+    if numba.config.CPU_NAME not in (None, "host"):
+        return False
+    features = llvm.get_host_cpu_features()
+    if not (features.get("amx-int8") and features.get("amx-tile")):
+        return False
+    if _granted is None:
+        _granted = _request_permission()
+    return _granted
+
+
+# -- the tile micro-kernel ------------------------------------------------------------------------------
+
+_I8 = ir.IntType(8)
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_V16 = ir.VectorType(_I32, 16)
+_VOID = ir.VoidType()
+#: Tiles: four int32 sums (rows 0-15 / 16-31 x two 16-column vectors), two A tiles (the block's row halves)
+#: and two B tiles (the vectors): 2 x 2 blocking loads one tile per `tdpbssd`. Measured on the benchmark box
+#: (2026-12-02): a `tileloadd` costs about 23 ns whatever its stride, three times a `tdpbssd` (8 ns at
+#: full rate), so loads per product decide the speed: 16 x 64 blocks (one A, four B tiles) took the
+#: 3136 x 576 x 64 GEMM 0.63 ms, 2 x 2 blocks 0.36.
+_C_TILES = ((0, 1), (2, 3))  # [row half][vector of the pass]
+_A_TILES = (4, 5)
+_B_TILES = (6, 7)
+
+
+def _tile_config(builder) -> ir.Value:
+    """A pointer to the 64-byte tile configuration (palette 1, all eight tiles 16 rows x 64 bytes)."""
+    cfg = bytearray(64)
+    cfg[0] = 1
+    for t in range(8):
+        cfg[16 + 2 * t] = KBYTES  # colsb, little-endian uint16
+        cfg[48 + t] = TILE_ROWS
+    mod = builder.module
+    name = "irq_amx_tile_config"
+    gv = mod.globals.get(name)
+    if gv is None:
+        ty = ir.ArrayType(_I8, 64)
+        gv = ir.GlobalVariable(mod, ty, name=name)
+        gv.initializer = ir.Constant(ty, cfg)
+        gv.global_constant = True
+        gv.linkage = "internal"
+        gv.align = 64
+    return builder.bitcast(gv, _I8.as_pointer())
+
+
+def _amx_codes(nv: int):
+    """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col,
+    q_addr, lo, hi, has_res, res_delta, last_lanes, out_size)``: ROWS rows x 16*nv columns, requantized.
+
+    Row r's A starts at ``a_addr + r * lda`` (+ each tap's byte offset); `b_addr` is the panel's packed
+    tiles (module doc), `kc` the chunks per tap, `off_addr` the panel's int32 ``128 * colsum`` (64 lanes).
+    The sums go through `scratch_addr` (ROWS x 64 int32, 64-byte aligned) into `_store_codes`, which
+    writes row r's int8 codes at ``rows[r] + col`` and skips rows whose address is 0 (the rest of the
+    arguments are `_store_codes`').
+    """
+
+    def codegen(context, builder, signature, args):
+        a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col = args[:10]
+        mod = builder.module
+        ptr = _I8.as_pointer()
+
+        def fn(name, arg_types):
+            return cgutils.get_or_insert_function(mod, ir.FunctionType(_VOID, arg_types), name)
+
+        cfg = fn("llvm.x86.ldtilecfg", [ptr])
+        load = fn("llvm.x86.tileloadd64", [_I8, ptr, _I64])
+        store = fn("llvm.x86.tilestored64", [_I8, ptr, _I64])
+        dot = fn("llvm.x86.tdpbssd", [_I8, _I8, _I8])
+        release = fn("llvm.x86.tilerelease", [])
+
+        def tile(t):
+            return ir.Constant(_I8, t)
+
+        def at(addr):
+            return builder.inttoptr(addr, ptr)
+
+        builder.call(cfg, [_tile_config(builder)])
+        taps = builder.inttoptr(taps_addr, _I64.as_pointer())
+        tile_bytes = ir.Constant(_I64, TILE_ROWS * KBYTES)
+        step_bytes = ir.Constant(_I64, nv * TILE_ROWS * KBYTES)  # one chunk's nv B tiles
+        a_half = builder.mul(lda, ir.Constant(_I64, TILE_ROWS))
+        for pass_vectors in [range(v0, min(nv, v0 + 2)) for v0 in range(0, nv, 2)]:
+            # a pass: the block's 32 rows x (up to) two vectors
+            for h in range(2):
+                for i, v in enumerate(pass_vectors):
+                    builder.call(load, [tile(_C_TILES[h][i]), at(builder.add(off_addr, ir.Constant(_I64, 64 * v))),
+                                        ir.Constant(_I64, 0)])
+            with cgutils.for_range(builder, ntaps) as tap_loop:
+                t = tap_loop.index
+                a_tap = builder.add(a_addr, builder.load(builder.gep(taps, [t])))
+                b_tap = builder.add(b_addr, builder.mul(builder.mul(t, kc), step_bytes))
+                with cgutils.for_range(builder, kc) as chunk_loop:
+                    c = chunk_loop.index
+                    a_c = builder.add(a_tap, builder.mul(c, ir.Constant(_I64, KBYTES)))
+                    b_c = builder.add(b_tap, builder.mul(c, step_bytes))
+                    b_at = [at(builder.add(b_c, builder.mul(ir.Constant(_I64, v), tile_bytes))) for v in pass_vectors]
+                    # bench order: each product issued as soon as its two tiles are loaded
+                    builder.call(load, [tile(_A_TILES[0]), at(a_c), lda])
+                    builder.call(load, [tile(_B_TILES[0]), b_at[0], ir.Constant(_I64, KBYTES)])
+                    builder.call(dot, [tile(_C_TILES[0][0]), tile(_A_TILES[0]), tile(_B_TILES[0])])
+                    builder.call(load, [tile(_A_TILES[1]), at(builder.add(a_c, a_half)), lda])
+                    builder.call(dot, [tile(_C_TILES[1][0]), tile(_A_TILES[1]), tile(_B_TILES[0])])
+                    if len(pass_vectors) == 2:
+                        builder.call(load, [tile(_B_TILES[1]), b_at[1], ir.Constant(_I64, KBYTES)])
+                        builder.call(dot, [tile(_C_TILES[0][1]), tile(_A_TILES[0]), tile(_B_TILES[1])])
+                        builder.call(dot, [tile(_C_TILES[1][1]), tile(_A_TILES[1]), tile(_B_TILES[1])])
+            for h in range(2):
+                for i, v in enumerate(pass_vectors):
+                    dst = ir.Constant(_I64, (h * TILE_ROWS * PANEL + 16 * v) * 4)
+                    builder.call(store, [tile(_C_TILES[h][i]), at(builder.add(scratch_addr, dst)),
+                                         ir.Constant(_I64, PANEL * 4)])
+        builder.call(release, [])
+        sums = builder.inttoptr(scratch_addr, _I32.as_pointer())
+        accs = [[builder.bitcast(builder.gep(sums, [ir.Constant(_I64, r * PANEL + 16 * v)]), _V16.as_pointer())
+                 for v in range(nv)] for r in range(ROWS)]
+        _store_codes(builder, accs, [], args[10:], rows_addr, col, ROWS, nv, skip_null_rows=True)
+        return context.get_dummy_value()
+
+    @intrinsic
+    def mk(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr,
+           lo, hi, has_res, res_delta, last_lanes, out_size):
+        return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp, types.uintp,
+                          types.uintp, types.uintp, types.intp, types.uintp, types.int64, types.int64, types.int64,
+                          types.int64, types.int64, types.int64), codegen
+
+    return mk
+
+
+_mk1, _mk2, _mk4 = (_amx_codes(nv) for nv in (1, 2, 4))
+
+
+@numba.njit(cache=True)
+def _block(nv, a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
+           has_res, res_delta, last_lanes):
+    """One block of one panel: the `nv` (1, 2 or 4) variant of the tile kernel, int8 codes out."""
+    if nv == 4:
+        _mk4(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
+             has_res, res_delta, last_lanes, 1)
+    elif nv == 2:
+        _mk2(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
+             has_res, res_delta, last_lanes, 1)
+    else:
+        _mk1(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
+             has_res, res_delta, last_lanes, 1)
+
+
+# -- the driver -----------------------------------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _aligned(buf, align):
+    """The first `align`-byte aligned address inside the uint8 array `buf`."""
+    return (np.int64(buf.ctypes.data) + align - 1) // align * align
+
+
+def scratch_bytes(panels: int, lda: int, tap_max: int, kc: int) -> int:
+    """Bytes of one part's scratch in `gemm_codes` (`_carve`'s layout, with CHUNK_BLOCKS blocks a chunk)."""
+    reach = (ROWS - 1) * lda + tap_max + kc * KBYTES
+    return _layout(panels, CHUNK_BLOCKS, reach)[-1]
+
+
+@numba.njit(cache=True, inline="always")
+def _layout(panels, cb, reach):
+    """Byte offsets of the scratch's parts: sums (64-byte aligned), consts, row table, A blocks, copies, end."""
+    sums = 0
+    consts = sums + ROWS * PANEL * 4 + 64
+    rows = consts + 4 * PANEL * panels * 8
+    blocks = rows + cb * ROWS * 8
+    copies = blocks + cb * 8
+    copy_bytes = (reach + 63) // 64 * 64
+    return sums, consts, rows, blocks, copies, copy_bytes, copies + cb * copy_bytes
+
+
+@numba.njit(cache=True)
+def _carve(buf, panels, cb, reach):
+    """(consts, row table, A block addresses, aligned sums address, copies, bytes per copy) inside `buf`."""
+    o_sums, o_consts, o_rows, o_blocks, o_copies, copy_bytes, end = _layout(panels, cb, reach)
+    consts = buf[o_consts:o_rows].view(np.int64)
+    consts[:] = 0
+    rows_table = buf[o_rows:o_blocks].view(np.int64)
+    a_blocks = buf[o_blocks:o_copies].view(np.int64)
+    sums = _aligned(buf[o_sums:o_consts], 64)
+    return consts, rows_table, a_blocks, sums, buf[o_copies:end], copy_bytes
+
+
+@part_kernel(1 << 21)
+def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, images, image_bytes, vrows, wp, ow,
+               c0, bias, mult, shift, half, lo, hi, res, res_mult, rows_per_image, row_bytes, out, scratch):
+    """`vnni.gemm_epilogue`'s in-register case on AMX tiles: int8 A, int8 codes out, half_up, no width check.
+
+    The geometry arguments are `gemm_epilogue`'s (`a` the flat A bytes, image b's virtual row v at byte
+    ``b * image_bytes + v * lda``, each of `taps` adding ``kc`` 64-byte chunks of K; `rows_per_image`
+    and `row_bytes` for a strided conv's rows); `packed` and `offsets` come from `pack_weights`; `out` is
+    the int8 (rows, columns) output whose columns ``c0 .. c0 + n`` this GEMM writes (the epilogue's arrays
+    are indexed by output column), `res` a residual shaped like it or an empty (0, 0) array. A
+    `launch.PartKernel`: part `part` of `workers` takes contiguous chunks of CHUNK_BLOCKS blocks of every
+    image. `scratch` is uint8 with a row of `scratch_bytes` per part. Returns 0 (no accumulator is checked:
+    the plan proved the widths).
+
+    Why the scratch comes from the caller: the tile instructions reach memory through integer addresses.
+    LLVM 22 lets an allocation whose address escapes only as an integer (ptrtoint) be assumed untouched by
+    calls, so with the sums' buffer allocated here the vector loads after `tilestored` read what the
+    buffer held before (wrong codes in most calls, found by the tests; only when Numba's cache was on).
+    The caller's array is opaque to that reasoning.
+    """
+    ntaps = taps.shape[0]
+    panels = (n_vectors + 3) // 4
+    oh = vrows // wp
+    blocks = (vrows + ROWS - 1) // ROWS
+    cb = CHUNK_BLOCKS
+    if workers > 1 and images * ((blocks + cb - 1) // cb) < 2 * workers:
+        cb = 1
+    chunks = (blocks + cb - 1) // cb
+    total = images * chunks
+    per = (total + workers - 1) // workers
+    if part * per >= total:
+        return 0
+    # addresses as int64: Numba types uint64 + int64 as float64
+    a_addr = np.int64(a.ctypes.data)
+    a_end = a_addr + a.shape[0]
+    t_addr = np.int64(taps.ctypes.data)
+    tap_max = 0
+    for t in range(ntaps):
+        tap_max = max(tap_max, taps[t])
+    # a block reads up to its last row's last tap plus kc whole chunks
+    reach = (ROWS - 1) * lda + tap_max + kc * KBYTES
+    has_res = res.shape[0] > 0
+    out_addr = np.int64(out.ctypes.data)
+    ldo = out.shape[1]
+    res_delta = np.int64(res.ctypes.data) - out_addr if has_res else np.int64(0)
+    # per part: the panels' requantize constants (M, bias * M + 2**(S-1), S, Mr per column), the chunk's row
+    # addresses, the sums' scratch and the copies of blocks whose reads would leave `a`
+    consts, rows_table, a_blocks, sums, copies, copy_bytes = _carve(scratch[part], panels, cb, reach)
+    for p in range(panels):
+        k0 = 4 * PANEL * p
+        for j in range(min(PANEL, n - p * PANEL)):
+            c = c0 + p * PANEL + j
+            m = mult[c]
+            consts[k0 + j] = m
+            consts[k0 + PANEL + j] = bias[c] * m + half[c]
+            consts[k0 + 2 * PANEL + j] = shift[c]
+            if has_res:
+                consts[k0 + 3 * PANEL + j] = res_mult[c]
+    panel_bytes = ntaps * kc * 4 * TILE_ROWS * KBYTES
+    for q in range(part * per, min(total, (part + 1) * per)):
+        b = q // chunks
+        blk0 = (q % chunks) * cb
+        blk1 = min(blocks, blk0 + cb)
+        img = a_addr + (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
+        out_b = b * oh * ow
+        for i in range(blk1 - blk0):
+            v0 = (blk0 + i) * ROWS
+            for r in range(ROWS):
+                v = v0 + r
+                oy = v // wp
+                ox = v - oy * wp
+                rows_table[i * ROWS + r] = out_addr + (out_b + oy * ow + ox) * ldo if v < vrows and ox < ow else 0
+            start = img + v0 * lda
+            if start + reach <= a_end:
+                a_blocks[i] = start
+            else:  # the buffer's last rows: copy what lies inside it, zeros after
+                dst = copies[i * copy_bytes:(i + 1) * copy_bytes]
+                dst[:] = 0
+                inside = max(0, min(copy_bytes, a_end - start))
+                dst[:inside] = a[start - a_addr:start - a_addr + inside]
+                a_blocks[i] = np.int64(dst.ctypes.data)
+        for p in range(panels):
+            nv = min(4, n_vectors - 4 * p)
+            last_lanes = min(PANEL, n - p * PANEL) - 16 * (nv - 1)
+            b_p = np.int64(packed.ctypes.data) + p * panel_bytes
+            q_addr = np.int64(consts.ctypes.data) + 4 * PANEL * p * 8
+            off_p = np.int64(offsets.ctypes.data) + p * PANEL * 4
+            for i in range(blk1 - blk0):
+                _block(nv, a_blocks[i], lda, t_addr, ntaps, b_p, kc, off_p, sums,
+                       np.int64(rows_table.ctypes.data) + i * ROWS * 8,
+                       c0 + p * PANEL, q_addr, lo, hi, has_res, res_delta, last_lanes)
+    return 0
+
+
+def pack_weights(w_kn: np.ndarray, ntaps: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(packed tiles, int32 offsets, chunks per tap) of a (K, N) int8-valued weight of `ntaps` equal taps.
+
+    K is ``ntaps * 4 * k4`` (vnni.pack_weights' padded K); each tap's k4 rows are padded to ``16 * kc``.
+    Panels of 64 columns hold ``nv`` = 4 vectors (fewer in the last); `offsets` is ``128 * colsum`` per
+    column, zero past N, as int32 (wrapping like the sums it starts).
+    """
+    k, n = w_kn.shape
+    if k % (4 * ntaps):
+        raise ValueError(f"K = {k} is not {ntaps} taps of whole 4-byte groups")
+    k4 = k // (4 * ntaps)
+    kc = -(-k4 // TILE_ROWS)
+    nvec = -(-n // 16)
+    w = np.zeros((ntaps, kc * TILE_ROWS * 4, nvec * 16), np.int8)
+    w[:, :4 * k4, :n] = np.asarray(w_kn).reshape(ntaps, 4 * k4, n)
+    parts = []
+    for p0 in range(0, nvec, 4):
+        nv = min(4, nvec - p0)
+        panel = w[:, :, p0 * 16:(p0 + nv) * 16].reshape(ntaps, kc, TILE_ROWS, 4, nv, 16)  # [t][c][k4][k][v][lane]
+        parts.append(np.ascontiguousarray(panel.transpose(0, 1, 4, 2, 5, 3)).reshape(-1))  # [t][c][v][k4][lane][k]
+    packed = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+    colsum = np.zeros(-(-nvec // 4) * PANEL, np.int64)
+    colsum[:n] = np.asarray(w_kn, np.int64).sum(axis=0)
+    offsets = (128 * colsum).astype(np.uint32).view(np.int32) if colsum.size else np.zeros(0, np.int32)
+    return packed, offsets, kc

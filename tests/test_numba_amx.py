@@ -1,0 +1,173 @@
+"""The AMX route of the int8 GEMM (runtime/numba/kernels/amx.py, opt-in with IRQ_AMX=1): bit for bit the
+VNNI route's codes and the int64 oracle's, on the shapes where its tiles meet edges (K not a multiple of
+64, rows not a multiple of 32, blocks copied at the end of the A buffer, 16/24/64-column panels, a
+residual, a stride-1 conv's dropped virtual rows), on two threads, and from Numba's on-disk cache in a
+second process (the tile kernels read memory through integer addresses: a scratch buffer allocated
+inside the driver gave wrong codes only when the cache was on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+from irq.runtime.numba.kernels import amx, vnni
+from irq.runtime.numba.kernels.conv import Conv2dPlan
+from irq.runtime.numba.kernels.linear import LinearPlan
+from support.int_oracle import conv2d_nhwc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def amx_on(monkeypatch):
+    monkeypatch.setenv("IRQ_AMX", "1")
+    if not amx.available():
+        pytest.skip("this CPU or OS offers no AMX-INT8")
+
+
+def _half_up(acc, mult, shift, res=None, res_mult=None):
+    total = acc * mult + (np.int64(1) << (shift - 1))
+    if res is not None:
+        total = total + res.astype(np.int64) * res_mult
+    return np.clip(total >> shift, -128, 127)
+
+
+def _scales(rng, acc, n):
+    mult = rng.integers(2**30, 2**31, n).astype(np.int64)
+    top = np.abs(acc * mult).max(axis=tuple(range(acc.ndim - 1)))
+    return mult, np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
+
+
+def test_opt_in(monkeypatch):
+    monkeypatch.delenv("IRQ_AMX", raising=False)
+    assert not amx.available()
+    monkeypatch.setenv("IRQ_AMX", "1")
+    monkeypatch.setenv("IRQ_NO_VNNI", "1")
+    assert not amx.available()
+
+
+@pytest.mark.parametrize("rows, k, n", [(128, 768, 768), (50, 100, 24), (7, 64, 16), (40, 100, 16), (33, 3, 64),
+                                        (64, 130, 40), (96, 1152, 128), (1, 64, 64)])
+def test_linear_matches_int64_and_the_vnni_route(amx_on, monkeypatch, rows, k, n):
+    rng = np.random.default_rng(rows * 1000 + k + n)
+    x = rng.integers(-128, 128, (rows, k)).astype(np.int8)
+    wt = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    bias = rng.integers(-2**20, 2**20, n)
+    acc = x.astype(np.int64) @ wt.astype(np.int64).T + bias
+    mult, shift = _scales(rng, acc, n)
+    outs = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("IRQ_AMX", flag)
+        plan = LinearPlan(rows, np.int8, wt, bias, (-2**31, 2**31 - 1))
+        assert (plan.gemm._w_kn is not None) == (flag == "1")
+        out = np.full((rows, n), 99, np.int8)
+        assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], _half_up(acc, mult, shift))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("shape, o, pad, residual", [((2, 13, 11, 64), 64, 1, False), ((1, 9, 9, 24), 40, 1, True),
+                                                     ((3, 7, 7, 16), 16, 0, True), ((1, 56, 56, 64), 64, 1, False)])
+def test_stride1_conv_matches_int64(amx_on, shape, o, pad, residual):
+    # direct 3x3 convs: virtual rows past each image row's width are computed and dropped, the last blocks
+    # read past the padded buffer's end and are copied, channel counts below one 64-byte chunk
+    rng = np.random.default_rng(o + shape[1])
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    wt = rng.integers(-128, 128, (o, shape[3], 3, 3)).astype(np.int8)
+    bias = rng.integers(-2**16, 2**16, o)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (pad,) * 4, (1, 1), 1, (-2**31, 2**31 - 1))
+    assert plan.route == "direct" and plan.gemm._w_kn is not None
+    acc = conv2d_nhwc(x, wt, (1, 1), (pad,) * 4, (1, 1)) + bias
+    mult, shift = _scales(rng, acc, o)
+    out = np.full(plan.out_shape, 99, np.int8)
+    if residual:
+        res = rng.integers(-128, 128, plan.out_shape).astype(np.int8)
+        res_mult = rng.integers(2**28, 2**30, o).astype(np.int64)
+        assert plan.requantize(x, out, mult, shift, 0, -128, 127, res, res_mult) == 0
+        want = _half_up(acc, mult, shift, res, res_mult)
+    else:
+        assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+        want = _half_up(acc, mult, shift)
+    np.testing.assert_array_equal(out, want)
+
+
+def test_two_threads_equal_one(amx_on):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (200, 768)).astype(np.int8)
+    wt = rng.integers(-128, 128, (768, 768)).astype(np.int8)
+    plan = LinearPlan(200, np.int8, wt, None, (-2**31, 2**31 - 1))
+    acc = x.astype(np.int64) @ wt.astype(np.int64).T
+    mult, shift = _scales(rng, acc, 768)
+    outs = []
+    before = numba.get_num_threads()
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            assert amx.gemm_codes.parts_for(200 * 768 * 768) == threads
+            out = np.zeros((200, 768), np.int8)
+            plan.requantize(x, out, mult, shift, 0, -128, 127)
+        finally:
+            numba.set_num_threads(before)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], _half_up(acc, mult, shift))
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+SECOND_PROCESS = """
+import json, sys
+import numpy as np
+from irq.runtime.numba.kernels import amx
+from irq.runtime.numba.kernels.linear import LinearPlan
+assert amx.available()
+rng = np.random.default_rng(1)
+equal = True
+for n in (16, 24, 64):
+    x = rng.integers(-128, 128, (40, 100)).astype(np.int8)
+    wt = rng.integers(-128, 128, (n, 100)).astype(np.int8)
+    acc = x.astype(np.int64) @ wt.astype(np.int64).T
+    mult, shift = np.full(n, 2**30, np.int64), np.full(n, 40, np.int64)
+    for _ in range(20):  # fresh buffers each call: the wrong codes depended on where they lay
+        out = np.zeros((40, n), np.int8)
+        LinearPlan(40, np.int8, wt, None, (-2**31, 2**31 - 1)).requantize(x.copy(), out, mult, shift, 0, -128, 127)
+        equal &= bool((out == np.clip((acc * mult + (1 << 39)) >> 40, -128, 127)).all())
+print(json.dumps({"equal": equal, "hits": sum(amx.gemm_codes.fn.stats.cache_hits.values())}))
+"""
+
+
+def test_a_second_process_runs_the_cached_kernels_exactly(amx_on, tmp_path):
+    # 40 rows: the second 32-row block is copied (its reads leave the A buffer); K = 100 is two chunks
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), IRQ_AMX="1")
+    results = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", SECOND_PROCESS], capture_output=True, text=True, cwd=ROOT,
+                              env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert results[0] == {"equal": True, "hits": 0}
+    assert results[1]["equal"] and results[1]["hits"] > 0
+
+
+def test_pack_weights_layout():
+    # each tile is 16 k4-rows x 16 columns x 4 bytes, rows past a tap's channels zero, offsets 128 * colsum
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, (2 * 24, 20)).astype(np.int8)  # 2 taps of 24 bytes (k4 = 6)
+    packed, offsets, kc = amx.pack_weights(w, 2)
+    assert kc == 1
+    tiles = packed.reshape(2, 1, 2, 16, 16, 4)  # [tap][chunk][vector][k4][lane][k]
+    for t in range(2):
+        for col in range(20):
+            v, lane = divmod(col, 16)
+            got = tiles[t, 0, v, :, lane, :].reshape(-1)
+            np.testing.assert_array_equal(got[:24], w[24 * t:24 * (t + 1), col])
+            assert not got[24:].any()
+    np.testing.assert_array_equal(offsets[:20], 128 * w.astype(np.int64).sum(axis=0))
+    assert not offsets[20:].any()
+    with pytest.raises(ValueError, match="taps"):
+        amx.pack_weights(w[:47], 2)
+    assert vnni.padded_k(3) == 4
