@@ -97,6 +97,32 @@ def test_stride1_conv_matches_int64(amx_on, shape, o, pad, residual):
     np.testing.assert_array_equal(out, want)
 
 
+@pytest.mark.parametrize("shape, o, k, stride, pad, groups, route", [
+    ((2, 15, 15, 3), 32, 3, 2, 1, 1, "direct"),      # the stem: 3 channels padded to 4, output rows as images
+    ((1, 14, 14, 64), 32, 3, 2, 1, 1, "im2col"),
+    ((2, 9, 9, 64), 64, 3, 1, 1, 2, "im2col"),       # two groups: the second GEMM writes columns 32..63
+    ((2, 7, 7, 96), 24, 1, 1, 0, 1, "direct"),       # a 1x1 projection, every row valid
+])
+def test_other_convs_match_int64(amx_on, shape, o, k, stride, pad, groups, route):
+    rng = np.random.default_rng(o * k + stride)
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    wt = rng.integers(-128, 128, (o, shape[3] // groups, k, k)).astype(np.int8)
+    bias = rng.integers(-2**16, 2**16, o)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (stride, stride), (pad,) * 4, (1, 1), groups,
+                      (-2**31, 2**31 - 1))
+    assert plan.route == route
+    og = o // groups
+    acc = np.concatenate([conv2d_nhwc(x[..., g * (shape[3] // groups):(g + 1) * (shape[3] // groups)],
+                                      wt[g * og:(g + 1) * og], (stride, stride), (pad,) * 4, (1, 1))
+                          for g in range(groups)], axis=-1) + bias
+    mult, shift = _scales(rng, acc, o)
+    out = np.full(plan.out_shape, 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+    np.testing.assert_array_equal(out, _half_up(acc, mult, shift))
+    gemms = [plan.gemm] if route == "direct" else plan.gemms
+    assert all(g._amx for g in gemms)  # the AMX tiles were packed: the route ran
+
+
 def test_two_threads_equal_one(amx_on):
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (200, 768)).astype(np.int8)
