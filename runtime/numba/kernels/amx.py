@@ -191,10 +191,16 @@ def _amx_codes(nv: int):
                     builder.call(store, [tile(_C_TILES[h][i]), at(builder.add(scratch_addr, dst)),
                                          ir.Constant(_I64, PANEL * 4)])
         builder.call(release, [])
+        # the epilogue is a loop over the rows, each one `_store_codes` row: the sums come from memory, so
+        # straight-line code buys nothing, and 32 unrolled rows cost seconds of cold compile per variant
         sums = builder.inttoptr(scratch_addr, _I32.as_pointer())
-        accs = [[builder.bitcast(builder.gep(sums, [ir.Constant(_I64, r * PANEL + 16 * v)]), _V16.as_pointer())
-                 for v in range(nv)] for r in range(ROWS)]
-        _store_codes(builder, accs, [], args[10:], rows_addr, col, ROWS, nv, skip_null_rows=True)
+        with cgutils.for_range(builder, ir.Constant(_I64, ROWS)) as row_loop:
+            r = row_loop.index
+            row = builder.gep(sums, [builder.mul(r, ir.Constant(_I64, PANEL))])
+            accs = [[builder.bitcast(builder.gep(row, [ir.Constant(_I64, 16 * v)]), _V16.as_pointer())
+                     for v in range(nv)]]
+            row_addr = builder.add(rows_addr, builder.mul(r, ir.Constant(_I64, 8)))
+            _store_codes(builder, accs, [], args[10:], row_addr, col, 1, nv, skip_null_rows=True)
         return context.get_dummy_value()
 
     @intrinsic
