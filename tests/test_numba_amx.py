@@ -167,7 +167,8 @@ print(json.dumps({"equal": equal, "hits": sum(amx.gemm_codes.fn.stats.cache_hits
 
 
 def test_a_second_process_runs_the_cached_kernels_exactly(amx_on, tmp_path):
-    # 40 rows: the second 32-row block is copied (its reads leave the A buffer); K = 100 is two chunks
+    # 40 rows: the second 32-row block is copied (its reads leave the A buffer); K = 100 is two chunks. The
+    # first process compiles (cache on: where the stale sums showed), the second loads from the disk cache
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), IRQ_AMX="1")
     results = []
     for _ in range(2):
