@@ -162,6 +162,22 @@ for n in (16, 24, 64):
         out = np.zeros((40, n), np.int8)
         LinearPlan(40, np.int8, wt, None, (-2**31, 2**31 - 1)).requantize(x.copy(), out, mult, shift, 0, -128, 127)
         equal &= bool((out == np.clip((acc * mult + (1 << 39)) >> 40, -128, 127)).all())
+# the kernel called directly with plain arguments, on A buffers of varying allocations: the call pattern in
+# which a scratch buffer allocated inside the driver gave stale sums (30 of 200 calls compiling, 200 of 200
+# loading from the cache)
+w = rng.integers(-128, 128, (100, 16)).astype(np.int8)
+x = rng.integers(-128, 128, (40, 100)).astype(np.int8)
+packed, offsets, kc = amx.pack_weights(w, 1)
+bias = -128 * w.astype(np.int64).sum(axis=0)
+want = np.clip((x.astype(np.int64) @ w.astype(np.int64) + 128) >> 8, -128, 127)
+for trial in range(200):
+    buf = np.empty(4000 + 4096 * (trial % 3), np.uint8)[:4000]
+    buf[:] = x.reshape(-1).view(np.uint8)
+    out = np.zeros((40, 16), np.int8)
+    amx.gemm_codes(1, buf, 100, np.zeros(1, np.int64), kc, packed, offsets, 1, 16, 1, 0, 40, 40, 40, 0, bias,
+                   np.ones(16, np.int64), np.full(16, 8, np.int64), np.full(16, 128, np.int64), -128, 127,
+                   np.zeros((0, 0), np.int8), np.ones(16, np.int64), 1, 0, out, np.zeros((1, 16384), np.uint8))
+    equal &= bool((out == want).all())
 print(json.dumps({"equal": equal, "hits": sum(amx.gemm_codes.fn.stats.cache_hits.values())}))
 """
 
