@@ -4,7 +4,9 @@ Why: where the CPU has AMX-INT8 (Sapphire Rapids and later), one `tdpbssd` multi
 tile by a 64 x 16 one into 16 x 16 int32 sums: 16,384 MACs per instruction against `vpdpbusd`'s 64.
 Measured on the benchmark box (2026-12-02, one core, a plain 2 x 2 tile loop, int32 out): 3136 x 576
 x 64 (the 56x56 64->64 3x3 conv's GEMM) 323 GMAC/s, 128 x 768 x 768 508 GMAC/s, against 235-278
-for the 6 x 64 VNNI micro-kernel. The rest of the GEMM is vnni.py's: the same packed operands' geometry
+for the 6 x 64 VNNI micro-kernel. Inside the runtime the gain shrinks (tile loads, the epilogue, copies):
+1.0-1.4x on large GEMMs and nothing on MobileNetV2 end to end (docs/design.md, "AMX route"), so the route is
+opt-in. The rest of the GEMM is vnni.py's: the same packed operands' geometry
 (taps, virtual rows, images), the same bias (which carries ``-128 * colsum(W)``) and the same epilogue
 (`vnni_microkernel._store_codes`, the exact half_up requantize the tests hold to the int64 oracle).
 
@@ -70,10 +72,10 @@ def _request_permission() -> bool:
 
 
 def available() -> bool:
-    """True when GEMMs may run on AMX tiles: `IRQ_AMX=1` is set (the route is opt-in until it has run the
-    whole suite and the benchmarks as the default: docs/design.md), `IRQ_NO_VNNI` (both int8 routes off)
-    is not, the CPU has AMX-INT8, Numba compiles for the host and the OS granted the tile state. Checked
-    by each plan when it is built: the tests build plans under both settings."""
+    """True when GEMMs may run on AMX tiles: `IRQ_AMX=1` is set (opt-in: it did not make MobileNetV2 faster
+    on the benchmark box, docs/design.md), `IRQ_NO_VNNI` (both int8 routes off) is not, the CPU has
+    AMX-INT8, Numba compiles for the host and the OS granted the tile state. Checked by each plan when it
+    is built: the tests build plans under both settings."""
     global _granted
     if os.environ.get("IRQ_AMX", "") in ("", "0") or os.environ.get("IRQ_NO_VNNI", "") not in ("", "0"):
         return False
@@ -286,7 +288,8 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     Why the scratch comes from the caller: the tile instructions reach memory through integer addresses.
     LLVM 22 lets an allocation whose address escapes only as an integer (ptrtoint) be assumed untouched by
     calls, so with the sums' buffer allocated here the vector loads after `tilestored` read what the
-    buffer held before (wrong codes in most calls, found by the tests; only when Numba's cache was on).
+    buffer held before (wrong codes in most calls, only with Numba's cache on; tests/test_numba_amx.py
+    fails when such a buffer is planted back).
     The caller's array is opaque to that reasoning.
     """
     ntaps = taps.shape[0]
