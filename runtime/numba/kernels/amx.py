@@ -43,7 +43,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .launch import part_kernel
-from .vnni_microkernel import PANEL, _store_codes
+from .vnni_microkernel import PANEL, _store_codes, fill_panel_constants
 
 #: Rows of a tile.
 TILE_ROWS = 16
@@ -264,7 +264,6 @@ def _carve(buf, panels, cb, reach):
     """(consts, row table, A block addresses, aligned sums address, copies, bytes per copy) inside `buf`."""
     o_sums, o_consts, o_rows, o_blocks, o_copies, copy_bytes, end = _layout(panels, cb, reach)
     consts = buf[o_consts:o_rows].view(np.int64)
-    consts[:] = 0
     rows_table = buf[o_rows:o_blocks].view(np.int64)
     a_blocks = buf[o_blocks:o_copies].view(np.int64)
     sums = _aligned(buf[o_sums:o_consts], 64)
@@ -320,16 +319,7 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     # per part: the panels' requantize constants (M, bias * M + 2**(S-1), S, Mr per column), the chunk's row
     # addresses, the sums' scratch and the copies of blocks whose reads would leave `a`
     consts, rows_table, a_blocks, sums, copies, copy_bytes = _carve(scratch[part], panels, cb, reach)
-    for p in range(panels):
-        k0 = 4 * PANEL * p
-        for j in range(min(PANEL, n - p * PANEL)):
-            c = c0 + p * PANEL + j
-            m = mult[c]
-            consts[k0 + j] = m
-            consts[k0 + PANEL + j] = bias[c] * m + half[c]
-            consts[k0 + 2 * PANEL + j] = shift[c]
-            if has_res:
-                consts[k0 + 3 * PANEL + j] = res_mult[c]
+    fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res)
     panel_bytes = ntaps * kc * 4 * TILE_ROWS * KBYTES
     for q in range(part * per, min(total, (part + 1) * per)):
         b = q // chunks

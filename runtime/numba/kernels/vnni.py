@@ -58,6 +58,7 @@ from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by sm
     _panel,
     _panel_codes,
     _tile,
+    fill_panel_constants,
     microkernel,
 )
 
@@ -201,18 +202,7 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
         img = a_addr + (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
         bias_b = bias[b * bias_stride:]
         if filled < 0 or (bias_stride != 0 and b != filled):
-            for p in range(panels):
-                cc = c0 + p * PANEL
-                k0 = 4 * PANEL * p
-                consts[k0:k0 + 4 * PANEL] = 0  # lanes past n: masked, but defined
-                for j in range(min(PANEL, n - p * PANEL)):
-                    m = mult[cc + j]
-                    consts[k0 + j] = m
-                    # wraps like (acc + bias) * M + half: same bits
-                    consts[k0 + PANEL + j] = bias_b[cc + j] * m + half[cc + j]
-                    consts[k0 + 2 * PANEL + j] = shift[cc + j]
-                    if has_res:
-                        consts[k0 + 3 * PANEL + j] = res_mult[cc + j]
+            fill_panel_constants(consts, panels, n, c0, bias_b, mult, half, shift, res_mult, has_res)
             filled = b
         p_first = blk0 * MR
         # one entry before the chunk: an odd tail's last pair starts a row early (`pairs_ok`)
@@ -537,20 +527,35 @@ class VnniGemm:
         self.k, self.n = k, n
         self.packed, self.n_vectors = pack_weights(w_kn)
         self.correction = column_correction(w_kn, dual)
-        # the AMX tiles, packed at the first run (they depend on the taps), when the CPU has them
+        # the AMX route (opt-in): the weight, kept to pack tiles for the taps of the first run; a per-part scratch
         self._w_kn = np.array(w_kn, np.int8) if not dual and amx.available() else None
-        self._amx: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+        self._amx_routes: dict[tuple, tuple] = {}
         self._amx_scratch = np.zeros((0, 0), np.uint8)
 
-    def _amx_tiles(self, ntaps: int, k4: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """The AMX packing for `ntaps` taps of `k4` 4-byte groups (K zero-padded to ``ntaps * 4 * k4``)."""
-        key = (ntaps, k4)
-        if key not in self._amx:
+    def _amx_route(self, lda, taps, k4, raw, mode, res, acc_lo, acc_hi, out2d):
+        """(packed tiles, offsets, chunks per tap) when this call runs on AMX tiles, else None.
+
+        A plan calls with the same geometry and epilogue every time, so the checks, the packing and the
+        scratch sizing (a few microseconds of Python and dispatch per GEMM call) run once per kind of call;
+        an entry holds its taps array and is redone for another one (their values size the scratch).
+        """
+        res_size = res.itemsize if res.shape[0] > 0 else 0
+        key = (lda, k4, len(taps), raw, mode, res_size, acc_lo, acc_hi, out2d.dtype.itemsize)
+        entry = self._amx_routes.get(key)
+        if entry is not None and entry[0] is taps:
+            return entry[1]
+        route = None
+        if out2d.dtype == np.int8 and _fused_ok(False, raw, mode, res_size, acc_lo, acc_hi, 1, self.n):
             w = self._w_kn
-            if w.shape[0] < ntaps * 4 * k4:
-                w = np.concatenate([w, np.zeros((ntaps * 4 * k4 - w.shape[0], w.shape[1]), np.int8)])
-            self._amx[key] = amx.pack_weights(w, ntaps)
-        return self._amx[key]
+            if w.shape[0] < len(taps) * 4 * k4:  # K zero-padded to the taps' 4-byte groups
+                w = np.concatenate([w, np.zeros((len(taps) * 4 * k4 - w.shape[0], w.shape[1]), np.int8)])
+            packed, offsets, kc = amx.pack_weights(w, len(taps))
+            size = -(-amx.scratch_bytes((self.n_vectors + 3) // 4, lda, int(taps.max()), kc) // 64) * 64
+            if self._amx_scratch.shape[1] < size:
+                self._amx_scratch = np.zeros((max(1, self._amx_scratch.shape[0]), size), np.uint8)
+            route = (packed, offsets, kc)
+        self._amx_routes[key] = (taps, route)
+        return route
 
     def run(self, a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo, acc_hi,
             epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> int:
@@ -558,13 +563,14 @@ class VnniGemm:
         `rows_per_image` / `row_bytes` as in `gemm_epilogue` (`images` then counts output rows)."""
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         work = images * vrows * len(taps) * k4 * 4 * self.n
-        if (self._w_kn is not None and a_lo.shape[0] == 0 and out2d.dtype == np.int8
-                and _fused_ok(False, raw, mode, res.itemsize if res.shape[0] > 0 else 0, acc_lo, acc_hi, 1, self.n)):
-            packed, offsets, kc = self._amx_tiles(len(taps), k4)
+        route = None
+        if self._w_kn is not None:
+            route = self._amx_route(lda, taps, k4, raw, mode, res, acc_lo, acc_hi, out2d)
+        if route is not None:
+            packed, offsets, kc = route
             parts = amx.gemm_codes.parts_for(work)
-            size = -(-amx.scratch_bytes((self.n_vectors + 3) // 4, lda, int(taps.max()), kc) // 64) * 64
-            if self._amx_scratch.shape[0] < parts or self._amx_scratch.shape[1] < size:
-                self._amx_scratch = np.zeros((max(parts, self._amx_scratch.shape[0]), size), np.uint8)
+            if self._amx_scratch.shape[0] < parts:
+                self._amx_scratch = np.zeros((parts, self._amx_scratch.shape[1]), np.uint8)
             return amx.gemm_codes(parts, a_bytes, lda, taps, kc, packed, offsets, self.n_vectors, self.n, images,
                                   image_bytes, vrows, wp, ow, c0, bias, mult, shift, half, lo, hi, res, res_mult,
                                   rows_per_image, row_bytes, out2d, self._amx_scratch)

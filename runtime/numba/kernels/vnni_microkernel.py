@@ -139,6 +139,27 @@ _V16B = ir.VectorType(_I8, 16)
 _V16W = ir.VectorType(_I16, 16)
 
 
+@numba.njit(cache=True, inline="always")
+def fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res):
+    """Write what `_store_codes` reads at `q_addr`: per panel of PANEL columns, ``[M][bias * M + 2**(S-1)][S][Mr]``
+    (PANEL int64 each) of output columns ``c0 + p * PANEL + j``; lanes past `n` zero (masked, but defined).
+
+    ``bias * M + half`` wraps like ``(acc + bias) * M + half`` does: the same bits. The VNNI and AMX drivers
+    fill it once per part (a refill per chunk cost a short-K 1x1 conv about as much as its GEMM).
+    """
+    for p in range(panels):
+        cc = c0 + p * PANEL
+        k0 = 4 * PANEL * p
+        consts[k0:k0 + 4 * PANEL] = 0
+        for j in range(min(PANEL, n - p * PANEL)):
+            m = mult[cc + j]
+            consts[k0 + j] = m
+            consts[k0 + PANEL + j] = bias[cc + j] * m + half[cc + j]
+            consts[k0 + 2 * PANEL + j] = shift[cc + j]
+            if has_res:
+                consts[k0 + 3 * PANEL + j] = res_mult[cc + j]
+
+
 def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: int,
                  skip_null_rows: bool = False) -> None:
     """The in-register half_up requantize of `_microkernel(..., requantize=True)`: int32 sums -> int8 codes.
