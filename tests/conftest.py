@@ -20,6 +20,13 @@ Why each piece is here:
   setting a variable, cannot change the next one.
 - The LALR parse-table cache lives in a per-run temporary directory (IRQ_CACHE_DIR, inherited by
   the irq-opt subprocesses and lit), never in the user's ~/.cache/irq shared by every run.
+- torch runs one intra-op thread per test process (OMP_NUM_THREADS=1 unless the caller set it, inherited
+  by the subprocesses tests start). The suite runs on two xdist workers, one per core, and a second
+  OpenMP thread per worker only oversubscribes the cores: libgomp's threads spin after each parallel
+  region, stealing the other worker's core. Measured on the 2-core box (2026-12-02, warm Numba
+  cache): the whole suite 16 min 10 s (28.2 min CPU) with torch's default of two threads, 10 min 49 s
+  (20.5 min CPU) with one; the MobileNetV2 demo-stage test 90 s -> 20 s. Tests about thread counts set
+  them explicitly (torch.set_num_threads, numba.set_num_threads).
 - `IRQ_TEST_ORDER=reverse` or `shuffle:SEED` reorders the run (scripts/order_sweep.py): a test that
   passes only after, or only without, some other test shows up as a failure in one of the orders.
 """
@@ -67,8 +74,17 @@ _register_hypothesis_profiles()
 _OWN_CACHE_DIR: str | None = None
 
 
+def _one_torch_thread() -> None:
+    """One torch thread per test process (module docstring: two xdist workers already fill two cores)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch = sys.modules.get("torch")  # imported before this hook (a plugin): the variable came too late
+    if torch is not None:
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _OWN_CACHE_DIR
+    _one_torch_thread()
     _OWN_CACHE_DIR = tempfile.mkdtemp(prefix="irq-test-cache-")
     os.environ["IRQ_CACHE_DIR"] = _OWN_CACHE_DIR
 
