@@ -352,10 +352,44 @@ def pad(op: Op):
 
 
 def norm_check(op: Op):
-    """batch_norm/layer_norm/group_norm: the output has the input's shape. The parameters' sizes are not checked
-    here (torch raises on a batch norm whose statistics do not match the channels; fuse refuses to fold one)."""
+    """batch_norm / instance_norm / layer_norm / group_norm: the output has the input's shape, and every
+    parameter present has the size torch requires of it (torch.nn.functional's checks: per-channel
+    statistics and affine parameters hold C values; layer_norm's are `normalized_shape`, which ends the
+    input's shape; group_norm's groups divide C). Without these checks a hand-written module with a
+    mis-sized running_var verified and failed only when run, in torch's words, without the op's line.
+    Like every shape rule it runs on static operand shapes only (dialects/_opspec.py); with a dynamic
+    batch, fuse still refuses to fold statistics that do not match the conv's channels."""
     x = shape_of(op.operands[0])
+    name = op.name.rpartition(".")[2]
+    if name == "layer_norm":
+        normalized = tuple(ints(op, "normalized_shape") or ())
+        if tuple(x[len(x) - len(normalized):]) != normalized or len(normalized) > len(x):
+            raise ShapeError(f"normalized_shape {list(normalized)} is not the end of the input shape {list(x)}")
+        _param_sizes(op, ("weight", "bias"), normalized, exact=True)
+        return [x]
+    if len(x) < 2:
+        raise ShapeError(f"{name} needs an input of rank >= 2 (N, C, ...), got {list(x)}")
+    channels = x[1]
+    if name == "group_norm":
+        groups = int_attr(op, "num_groups")
+        if groups is not None and (groups <= 0 or channels % groups):
+            raise ShapeError(f"{channels} channels are not divisible by num_groups = {groups}")
+        _param_sizes(op, ("weight", "bias"), (channels,), exact=False)
+        return [x]
+    _param_sizes(op, ("running_mean", "running_var", "weight", "bias"), (channels,), exact=False)
     return [x]
+
+
+def _param_sizes(op: Op, names: Sequence[str], want: tuple[int, ...], exact: bool) -> None:
+    """Each present operand of `names` has shape `want` (exact) or `math.prod(want)` elements, as torch asks."""
+    for pname in names:
+        value = getattr(op, pname, None)
+        got = None if value is None else shape_of(value)
+        if got is None:
+            continue
+        if got != want if exact else math.prod(got) != math.prod(want):
+            what = f"shape {list(want)}" if exact else f"{math.prod(want)} elements (one per channel)"
+            raise ShapeError(f"{pname} must have {what}, got shape {list(got)}")
 
 
 def _pieces(op: Op, x: tuple[int, ...], d: int, size: int, count: int) -> list[tuple[int, ...]]:
