@@ -14,6 +14,11 @@ import numba
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
+# 512-bit vectors for the loops LLVM vectorises (vector_width.py), before any kernel compiles
+from .vector_width import prefer_512_bit_vectors  # noqa: E402
+
+prefer_512_bit_vectors()
+
 from .executor import CompiledProgram, compile, run  # noqa: E402
 from .planner import ProgramError  # noqa: E402
 
