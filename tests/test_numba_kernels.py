@@ -342,6 +342,30 @@ def test_depthwise_3x3_interior_pass_matches_the_int64_kernel(c, h, w, stride, d
     assert np.mean((want > -128) & (want < 127)) > 0.3
 
 
+@pytest.mark.parametrize("x_code,w_code,pairs", [(-128, -127, True), (-128, 127, True), (127, 127, True),
+                                                   (-128, -128, False), (127, -128, False)])
+def test_depthwise_int16_tap_pairs_hold_the_worst_case_sums(x_code, w_code, pairs):
+    # the interior's taps summed in int16 pairs: |x0*w0 + x1*w1| reaches 2 * 128 * 127 = 32512 for int8 codes and
+    # |w| <= 127; a weight of -128 (outside the contract, possible in a hand-written program) would reach 32768,
+    # one past int16, so that plan keeps the int32 taps. Oracle: the 3x3 sums in numpy int64.
+    c, h = 35, 6
+    x = np.full((1, h, h, c), x_code, np.int8)
+    wt = np.full((c, 1, 3, 3), w_code, np.int8)
+    wt[::2, 0, 1, 1] = 3  # a second value per kernel, so a tap taken from the wrong place shows
+    bias = np.arange(c) * 1000 - 17000
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1,) * 4, (1, 1), c, I32)
+    assert (plan.w_dw16.shape == (3, 3, c)) == pairs
+    padded = np.pad(x.astype(np.int64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    acc = sum(padded[:, ky:ky + h, kx:kx + h, :] * wt[:, 0, ky, kx].astype(np.int64)
+              for ky in range(3) for kx in range(3)) + bias
+    mult, shift = np.full(c, 2**30, np.int64), np.full(c, 39, np.int64)
+    want = np.clip((acc * mult + (1 << 38)) >> 39, -128, 127)
+    got = np.empty(plan.out_shape, np.int8)
+    assert plan.requantize(x, got, mult, shift, ROUNDING["half_up"], -128, 127) == 0
+    np.testing.assert_array_equal(got, want)
+    assert len(np.unique(got)) > 2  # the shift keeps the sums apart
+
+
 def vnni_no_check():
     from irq.runtime.numba.kernels.vnni import NO_CHECK
 
