@@ -48,79 +48,59 @@ def _verifier_accepts(text: str, op: str) -> bool:
     return True
 
 
-BATCH_NORM_CASES = [
-    ((2, 3, 4, 4), {"running_mean": (3,), "running_var": (3,), "weight": (3,), "bias": (3,)}),
-    ((2, 3, 4, 4), {"running_mean": (3,), "running_var": (4,), "weight": (3,), "bias": (3,)}),
-    ((2, 3, 4, 4), {"running_mean": (2,), "running_var": (3,)}),
-    ((2, 3, 4, 4), {"running_mean": (3,), "running_var": (3,), "weight": (5,)}),
-    ((2, 3, 4, 4), {"running_mean": (3,), "running_var": (3,), "bias": (1,)}),
-    ((4, 6), {"running_mean": (6,), "running_var": (6,), "weight": (6,), "bias": (6,)}),
-    ((4, 6), {"running_mean": (4,), "running_var": (4,)}),
-]
+def _params(p: dict, *names: str) -> list:
+    return [torch.ones(p[n]) if n in p else None for n in names]
 
 
-@pytest.mark.parametrize("x,params", BATCH_NORM_CASES)
-def test_batch_norm_parameters_are_checked_as_torch_checks_them(x, params):
-    tensors = {k: torch.ones(s) for k, s in params.items()}
-    torch_ok = _torch_accepts(lambda: F.batch_norm(torch.randn(x), tensors.get("running_mean"),
-                                                   tensors.get("running_var"), tensors.get("weight"),
-                                                   tensors.get("bias"), training=False))
-    text = _module("batch_norm", x, params, "eps = 1.0e-05 : f64, training = false")
-    assert _verifier_accepts(text, "batch_norm") == torch_ok
+def _batch_norm(x, _attr, p):
+    return F.batch_norm(torch.randn(x), *_params(p, "running_mean", "running_var", "weight", "bias"), training=False)
 
 
-LAYER_NORM_CASES = [
-    ((2, 5, 8), [8], {"weight": (8,), "bias": (8,)}),
-    ((2, 5, 8), [5, 8], {"weight": (5, 8), "bias": (5, 8)}),
-    ((2, 5, 8), [8], {"weight": (5,)}),
-    ((2, 5, 8), [5, 8], {"weight": (40,)}),
-    ((2, 5, 8), [5], {}),
-    ((2, 5, 8), [2, 2, 5, 8], {}),
-]
+def _layer_norm(x, normalized, p):
+    return F.layer_norm(torch.randn(x), normalized, *_params(p, "weight", "bias"))
 
 
-@pytest.mark.parametrize("x,normalized,params", LAYER_NORM_CASES)
-def test_layer_norm_shapes_are_checked_as_torch_checks_them(x, normalized, params):
-    tensors = {k: torch.ones(s) for k, s in params.items()}
-    torch_ok = _torch_accepts(lambda: F.layer_norm(torch.randn(x), normalized, tensors.get("weight"),
-                                                   tensors.get("bias")))
-    text = _module("layer_norm", x, params, f"normalized_shape = {normalized}, eps = 1.0e-05 : f64")
-    assert _verifier_accepts(text, "layer_norm") == torch_ok
+def _group_norm(x, groups, p):
+    return F.group_norm(torch.randn(x), groups, *_params(p, "weight", "bias"))
 
 
-GROUP_NORM_CASES = [
-    ((2, 6, 3, 3), 3, {"weight": (6,), "bias": (6,)}),
-    ((2, 6, 3, 3), 4, {}),
-    ((2, 6, 3, 3), 2, {"weight": (3,)}),
-    ((2, 6, 3, 3), 6, {"bias": (7,)}),
-]
+#: op -> (eager torch call (input shape, attribute, parameter shapes), the op's attributes, cases)
+OPS = {
+    "batch_norm": (_batch_norm, lambda _: "eps = 1.0e-05 : f64, training = false", [
+        ((2, 3, 4, 4), None, {"running_mean": (3,), "running_var": (3,), "weight": (3,), "bias": (3,)}),
+        ((2, 3, 4, 4), None, {"running_mean": (3,), "running_var": (4,), "weight": (3,), "bias": (3,)}),
+        ((2, 3, 4, 4), None, {"running_mean": (2,), "running_var": (3,)}),
+        ((2, 3, 4, 4), None, {"running_mean": (3,), "running_var": (3,), "weight": (5,)}),
+        ((2, 3, 4, 4), None, {"running_mean": (3,), "running_var": (3,), "bias": (1,)}),
+        ((4, 6), None, {"running_mean": (6,), "running_var": (6,), "weight": (6,), "bias": (6,)}),
+        ((4, 6), None, {"running_mean": (4,), "running_var": (4,)}),
+    ]),
+    "layer_norm": (_layer_norm, lambda n: f"normalized_shape = {n}, eps = 1.0e-05 : f64", [
+        ((2, 5, 8), [8], {"weight": (8,), "bias": (8,)}),
+        ((2, 5, 8), [5, 8], {"weight": (5, 8), "bias": (5, 8)}),
+        ((2, 5, 8), [8], {"weight": (5,)}),
+        ((2, 5, 8), [5, 8], {"weight": (40,)}),
+        ((2, 5, 8), [5], {}),
+        ((2, 5, 8), [2, 2, 5, 8], {}),
+    ]),
+    "group_norm": (_group_norm, lambda g: f"num_groups = {g} : i64, eps = 1.0e-05 : f64", [
+        ((2, 6, 3, 3), 3, {"weight": (6,), "bias": (6,)}),
+        ((2, 6, 3, 3), 4, {}),
+        ((2, 6, 3, 3), 2, {"weight": (3,)}),
+        ((2, 6, 3, 3), 6, {"bias": (7,)}),
+    ]),
+}
 
 
-@pytest.mark.parametrize("x,groups,params", GROUP_NORM_CASES)
-def test_group_norm_parameters_are_checked_as_torch_checks_them(x, groups, params):
-    tensors = {k: torch.ones(s) for k, s in params.items()}
-    torch_ok = _torch_accepts(lambda: F.group_norm(torch.randn(x), groups, tensors.get("weight"),
-                                                   tensors.get("bias")))
-    text = _module("group_norm", x, params, f"num_groups = {groups} : i64, eps = 1.0e-05 : f64")
-    assert _verifier_accepts(text, "group_norm") == torch_ok
+@pytest.mark.parametrize("op,x,attr,params", [(op, *case) for op, (_, _, cases) in OPS.items() for case in cases])
+def test_norm_parameters_are_checked_as_torch_checks_them(op, x, attr, params):
+    call, attrs, _ = OPS[op]
+    torch_ok = _torch_accepts(lambda: call(x, attr, params))
+    assert _verifier_accepts(_module(op, x, params, attrs(attr)), op) == torch_ok
 
 
-def test_every_case_list_holds_both_answers():
-    """The tables above must contain shapes torch accepts and shapes it rejects, or the tests prove half."""
-    def answers(cases, call):
-        return {_torch_accepts(lambda c=c: call(*c)) for c in cases}
-
-    def bn(x, p):
-        t = {k: torch.ones(s) for k, s in p.items()}
-        return F.batch_norm(torch.randn(x), t.get("running_mean"), t.get("running_var"), t.get("weight"),
-                            t.get("bias"))
-
-    def ln(x, n, p):
-        return F.layer_norm(torch.randn(x), n, *(torch.ones(p[k]) if k in p else None for k in ("weight", "bias")))
-
-    def gn(x, g, p):
-        return F.group_norm(torch.randn(x), g, *(torch.ones(p[k]) if k in p else None for k in ("weight", "bias")))
-
-    assert answers(BATCH_NORM_CASES, bn) == {True, False}
-    assert answers(LAYER_NORM_CASES, ln) == {True, False}
-    assert answers(GROUP_NORM_CASES, gn) == {True, False}
+@pytest.mark.parametrize("op", OPS)
+def test_every_case_list_holds_both_answers(op):
+    """Each op's cases must contain shapes torch accepts and shapes it rejects, or its test proves half."""
+    call, _, cases = OPS[op]
+    assert {_torch_accepts(lambda c=c: call(*c)) for c in cases} == {True, False}
