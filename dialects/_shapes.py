@@ -351,16 +351,30 @@ def pad(op: Op):
     return [tuple(x)]
 
 
-def norm_check(op: Op):
+def batch_norm_check(op: Op):
+    """batch_norm and instance_norm (`_norm_check`)."""
+    return _norm_check(op, "batch_norm")
+
+
+def layer_norm_check(op: Op):
+    return _norm_check(op, "layer_norm")
+
+
+def group_norm_check(op: Op):
+    return _norm_check(op, "group_norm")
+
+
+def _norm_check(op: Op, name: str):
     """batch_norm / instance_norm / layer_norm / group_norm: the output has the input's shape, and every
     parameter present has the size torch requires of it (torch.nn.functional's checks: per-channel
     statistics and affine parameters hold C values; layer_norm's are `normalized_shape`, which ends the
     input's shape; group_norm's groups divide C). Without these checks a hand-written module with a
     mis-sized running_var verified and failed only when run, in torch's words, without the op's line.
     Like every shape rule it runs on static operand shapes only (dialects/_opspec.py); with a dynamic
-    batch, fuse still refuses to fold statistics that do not match the conv's channels."""
+    batch, fuse still refuses to fold statistics that do not match the conv's channels. The kind is passed
+    in, not read from the op: the frontend's static shape inference calls rules with a view of a call that
+    has operands, attributes and `bias` only (irq/frontend/shapes.py), so there only `bias` is checked."""
     x = shape_of(op.operands[0])
-    name = op.name.rpartition(".")[2]
     if name == "layer_norm":
         normalized = tuple(ints(op, "normalized_shape") or ())
         if tuple(x[len(x) - len(normalized):]) != normalized or len(normalized) > len(x):

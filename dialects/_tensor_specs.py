@@ -46,11 +46,11 @@ _add(spec("batch_norm", "Batch normalization; `training` absent means: follow th
           "`sync` (nn.SyncBatchNorm): batch statistics are all-reduced over the process group when training "
           "under torch.distributed.",
           ("input", "running_mean?", "running_var?", "weight?", "bias?", "num_batches_tracked?"),
-          (("momentum?", FLOAT), ("eps", FLOAT), ("training?", BOOL), ("sync?", BOOL)), shape=sh.norm_check))
+          (("momentum?", FLOAT), ("eps", FLOAT), ("training?", BOOL), ("sync?", BOOL)), shape=sh.batch_norm_check))
 _add(spec("layer_norm", "Layer normalization over the trailing `normalized_shape` dims.",
-          ("input", "weight?", "bias?"), (("normalized_shape", INTS), ("eps", FLOAT)), shape=sh.norm_check))
+          ("input", "weight?", "bias?"), (("normalized_shape", INTS), ("eps", FLOAT)), shape=sh.layer_norm_check))
 _add(spec("group_norm", "Group normalization.", ("input", "weight?", "bias?"),
-          (("num_groups", INT), ("eps", FLOAT)), shape=sh.norm_check))
+          (("num_groups", INT), ("eps", FLOAT)), shape=sh.group_norm_check))
 for _u in _UNARY:
     _add(spec(_u, f"Element-wise {_u}.", shape=sh.same_as_input))
 _add(spec("hardtanh", "clamp(x, min_val, max_val) as an activation (relu6 is hardtanh(0, 6)).",
@@ -203,7 +203,7 @@ _add(spec("pixel_unshuffle", "[*, C, H*r, W*r] -> [*, C*r*r, H, W] (F.pixel_unsh
           attrs=(("downscale_factor", INT),), shape=sh.pixel_unshuffle))
 _add(spec("instance_norm", "Instance normalization (F.instance_norm, nn.InstanceNorm1d/2d/3d).",
           ("input", "running_mean?", "running_var?", "weight?", "bias?"),
-          (("use_input_stats", BOOL), ("momentum", FLOAT), ("eps", FLOAT)), shape=sh.norm_check))
+          (("use_input_stats", BOOL), ("momentum", FLOAT), ("eps", FLOAT)), shape=sh.batch_norm_check))
 _add(spec("prelu", "max(0, x) + weight * min(0, x), one weight per channel (dim 1) or one for all.",
           ("input", "weight"), shape=sh.same_as_input))
 
