@@ -377,7 +377,7 @@ def _norm_check(op: Op, name: str):
     x = shape_of(op.operands[0])
     if name == "layer_norm":
         normalized = tuple(ints(op, "normalized_shape") or ())
-        if tuple(x[len(x) - len(normalized):]) != normalized or len(normalized) > len(x):
+        if len(normalized) > len(x) or tuple(x[len(x) - len(normalized):]) != normalized:
             raise ShapeError(f"normalized_shape {list(normalized)} is not the end of the input shape {list(x)}")
         _param_sizes(op, ("weight", "bias"), normalized, exact=True)
         return [x]

@@ -202,8 +202,8 @@ def depthwise_requantize_i32(r0, r1, x, w, w16, bias, acc_lo, acc_hi, sh, sw, pt
     `w16` is `w` as int16 when the 3x3 interior may sum taps in pairs in int16 (`pair_weights`: int8 codes
     and |w| <= 127, so ``|x0*w0 + x1*w1| <= 2 * 128 * 127 = 32512``), else an empty (0, 0, 0) array. The
     pairs are exact by that bound and let LLVM multiply and add in 16-bit lanes, widening five partial
-    sums instead of nine products: 1.2-1.3x the int32 taps on a 8x56x56x144 layer (same process, 512-bit
-    vectors, 2026-12-03: 0.98-1.29 against 1.23-1.54 ns per output).
+    sums instead of nine products: 1.05-1.4x the int32 taps on MobileNetV2's depthwise shapes at batch 8
+    (plans A/B in one process, 512-bit vectors, 2026-12-03).
     """
     has_res = res.shape[0] > 0
     fast = mode == HALF_UP and not has_res
@@ -256,16 +256,14 @@ def depthwise_requantize_i32(r0, r1, x, w, w16, bias, acc_lo, acc_hi, sh, sw, pt
                                    + np.int32(np.int16(np.int16(xf[s6 + ci]) * w16f[6 * uc + ci]
                                                        + np.int16(xf[s7 + ci]) * w16f[7 * uc + ci]))
                                    + np.int32(np.int16(np.int16(xf[s8 + ci]) * w16f[8 * uc + ci])))
+                else:
                     for ci in range(uc):
-                        of[o0 + ci] = half_up_folded(np.int64(acc[ci]), mult[ci], bm[ci], shift[ci], lo, hi)
-                    continue
-                for ci in range(uc):
-                    acc[ci] = np.int32(
-                        np.int32(xf[s0 + ci]) * wf[ci] + np.int32(xf[s1 + ci]) * wf[uc + ci]
-                        + np.int32(xf[s2 + ci]) * wf[2 * uc + ci] + np.int32(xf[s3 + ci]) * wf[3 * uc + ci]
-                        + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
-                        + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
-                        + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
+                        acc[ci] = np.int32(
+                            np.int32(xf[s0 + ci]) * wf[ci] + np.int32(xf[s1 + ci]) * wf[uc + ci]
+                            + np.int32(xf[s2 + ci]) * wf[2 * uc + ci] + np.int32(xf[s3 + ci]) * wf[3 * uc + ci]
+                            + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
+                            + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
+                            + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
                 for ci in range(uc):
                     of[o0 + ci] = half_up_folded(np.int64(acc[ci]), mult[ci], bm[ci], shift[ci], lo, hi)
                 continue
