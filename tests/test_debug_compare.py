@@ -304,3 +304,30 @@ def test_int16_sensitivity_rechooses_an_mse_clip_for_the_16_bit_grid():
     int8, int16 = input_quantizer(irq.qconfig.default_calib_8bit), input_quantizer(irq.qconfig.default_calib_16bit)
     assert float(int8.scale) * int8.qmax < float(int16.scale) * int16.qmax  # int8 clips the tail harder (77 vs 82)
     assert torch.equal(_int16_scale(int8), int16.scale)
+
+
+def test_a_debugging_run_gives_back_every_quantizers_buffers_mode_and_state():
+    """`preserved` wraps every debugging run (compare, sensitivity, AdaRound's and bias correction's
+    captures): whatever a run does to a quantizer in place, freeze and convert must see what it found."""
+    from irq.debug.capture import preserved
+    from irq.quant.fake_quantize import FakeQuantState
+
+    _, qat, _ = _calibrated()
+    qat.train()
+    fqs = [fq for fq in fake_quant_modules(qat) if not fq.is_marker]
+    before = [({k: v.clone() for k, v in fq.state_dict().items()}, fq.state, fq.training) for fq in fqs]
+    with preserved(qat):
+        qat.eval()
+        for fq in fqs:
+            with torch.no_grad():
+                fq.scale.mul_(3.0)
+                fq.min_val.sub_(1.0)
+                fq.observed += 5
+            fq.state = FakeQuantState.VALIDATION
+    for fq, (sd, state, training) in zip(fqs, before):
+        assert (fq.state, fq.training) == (state, training), fq.path
+        now = fq.state_dict()
+        assert now.keys() == sd.keys()
+        for k in sd:
+            assert torch.equal(now[k], sd[k]), f"{fq.path}.{k}"
+    assert qat.training
