@@ -30,29 +30,46 @@ CONV_MACS = 56 * 56 * 64 * 64 * 9
 MATMUL_MACS = 128 * 768 * 768
 
 
-def best_time(fn, min_time: float, max_runs: int = 50) -> list[float]:
-    """[best wall seconds, best process CPU seconds] over repeated runs.
+def interleaved_best(fns: dict, min_time: float, rounds: int = 5) -> dict[str, list[float]]:
+    """{key: [best wall seconds, best process CPU seconds]} of each callable, the runtimes of one workload
+    (the key's part before "/") timed in turns: `rounds` rounds, each giving every runtime a turn of
+    ``min_time / rounds`` seconds (at least 3 runs), and the best run of all its turns.
 
-    Why CPU time too: on the shared box (load average 10-25 on 2 cores) a run longer than a scheduler
-    slice (a few ms) almost always waits for other processes' turns, so wall times of MobileNetV2 jump
-    5-10x between runs while short ones do not. The process's CPU time excludes those waits; with one
-    thread every runtime here computes on its threads only, so it compares work done. At 2 threads it
-    sums both threads' time (and any spinning), so only the wall column means latency there.
+    Why in turns: on this box a runtime's speed moves by up to 1.5x from one minute to the next (the
+    whole machine slows down and recovers), so runtimes timed one after the other compared different
+    phases: the matmul's ratio to onnxruntime spread over 0.33-0.73x in three back-to-back runs of the
+    sequential version. Why turns of several runs, not one run each: at 2 threads a runtime's pool keeps
+    spinning after its call (OpenMP's and onnxruntime's waiting threads) and takes the next runtime's
+    second core; alternating single calls gave irq's 2-thread matmul 1.02 ms against 0.43 at one thread.
+    Why CPU time too: on a loaded box a run longer than a scheduler slice (a few ms) almost always waits
+    for other processes' turns; the process's CPU time excludes those waits, and with one thread every
+    runtime computes on its threads only. At 2 threads it sums both threads' time (and any spinning), so
+    only the wall column means latency there.
     """
-    fn()
-    fn()
-    walls, cpus = [], []
-    start = time.perf_counter()
-    while len(walls) < 3 or (time.perf_counter() - start < min_time and len(walls) < max_runs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        cpus.append(time.process_time() - c0)
-        walls.append(time.perf_counter() - t0)
-    return [min(walls), min(cpus)]
+    groups: dict[str, list[str]] = {}
+    for key in fns:
+        groups.setdefault(key.split("/")[0], []).append(key)
+    out = {}
+    for keys in groups.values():
+        walls = {k: [] for k in keys}
+        cpus = {k: [] for k in keys}
+        for _ in range(rounds):
+            for key in keys:
+                fns[key]()  # the first call of a turn meets the previous runtime's spinning threads
+                start, runs = time.perf_counter(), 0
+                while runs < 3 or time.perf_counter() - start < min_time / rounds:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    fns[key]()
+                    cpus[key].append(time.process_time() - c0)
+                    walls[key].append(time.perf_counter() - t0)
+                    runs += 1
+        out.update({k: [min(walls[k]), min(cpus[k])] for k in keys})
+    return out
 
 
 # -- peers --------------------------------------------------------------------------------------
-def torch_peers(threads: int, min_time: float, mobilenet: bool):
+def torch_peers(threads: int, mobilenet: bool) -> dict:
+    """Callables (or an error string) per "workload/runtime" key; timed by `interleaved_best`."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -61,16 +78,14 @@ def torch_peers(threads: int, min_time: float, mobilenet: bool):
     out = {}
     x = torch.randn(1, 64, 56, 56)
     w = torch.randn(64, 64, 3, 3)
-    with torch.no_grad():
-        out["conv/torch fp32"] = best_time(lambda: F.conv2d(x, w, padding=1), min_time)
-        a, b = torch.randn(128, 768), torch.randn(768, 768)
-        out["matmul/torch fp32"] = best_time(lambda: a @ b, min_time)
+    out["conv/torch fp32"] = lambda: F.conv2d(x, w, padding=1)
+    a, b = torch.randn(128, 768), torch.randn(768, 768)
+    out["matmul/torch fp32"] = lambda: a @ b
     try:
         conv = _ao_int8(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1)), x)
         lin = _ao_int8(nn.Sequential(nn.Linear(768, 768)), a)
-        with torch.no_grad():
-            out["conv/torch.ao int8"] = best_time(lambda: conv(x), min_time)
-            out["matmul/torch.ao int8"] = best_time(lambda: lin(a), min_time)
+        out["conv/torch.ao int8"] = lambda: conv(x)
+        out["matmul/torch.ao int8"] = lambda: lin(a)
     except Exception as e:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
         out["error/torch.ao"] = f"{type(e).__name__}: {e}"[:200]
     if mobilenet:
@@ -79,14 +94,12 @@ def torch_peers(threads: int, min_time: float, mobilenet: bool):
         model = MobileNetV2().eval()
         for batch in (1, 8):
             xb = torch.randn(batch, 3, 224, 224)
-            with torch.no_grad():
-                out[f"mobilenet_v2 b{batch}/torch fp32"] = best_time(lambda xb=xb: model(xb), min_time)
+            out[f"mobilenet_v2 b{batch}/torch fp32"] = lambda xb=xb: model(xb)
         try:
             q = _ao_int8(MobileNetV2().eval(), torch.randn(1, 3, 224, 224))
             for batch in (1, 8):
                 xb = torch.randn(batch, 3, 224, 224)
-                with torch.no_grad():
-                    out[f"mobilenet_v2 b{batch}/torch.ao int8"] = best_time(lambda xb=xb: q(xb), min_time)
+                out[f"mobilenet_v2 b{batch}/torch.ao int8"] = lambda xb=xb: q(xb)
         except Exception as e:  # noqa: BLE001
             out["error/torch.ao mobilenet"] = f"{type(e).__name__}: {e}"[:200]
     return out
@@ -109,7 +122,7 @@ def _ao_int8(model, example):
         return convert_fx(prepared)
 
 
-def onnxruntime_peers(threads: int, min_time: float):
+def onnxruntime_peers(threads: int) -> dict:
     import numpy as np
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -136,7 +149,7 @@ def onnxruntime_peers(threads: int, min_time: float):
                           [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
     sc = session(g)
     xc = rng.integers(0, 256, size=(1, 64, 56, 56)).astype(np.uint8)
-    out = {"conv/onnxruntime int8": best_time(lambda: sc.run(None, {"x": xc}), min_time)}
+    out = {"conv/onnxruntime int8": lambda: sc.run(None, {"x": xc})}
     wm = rng.integers(-127, 128, size=(768, 768)).astype(np.int8)
     inits = (scalars("a", 0.02, 128, TensorProto.UINT8) + scalars("b", 0.01, 0, TensorProto.INT8)
              + scalars("y", 0.5, 128, TensorProto.UINT8)
@@ -146,11 +159,11 @@ def onnxruntime_peers(threads: int, min_time: float):
                           [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
     sm = session(g)
     xa = rng.integers(0, 256, size=(128, 768)).astype(np.uint8)
-    out["matmul/onnxruntime int8"] = best_time(lambda: sm.run(None, {"a": xa}), min_time)
+    out["matmul/onnxruntime int8"] = lambda: sm.run(None, {"a": xa})
     return out
 
 
-def onnxruntime_mobilenet(threads: int, min_time: float):
+def onnxruntime_mobilenet(threads: int) -> dict:
     """MobileNetV2 exported from torch (legacy exporter), quantized by onnxruntime (QDQ, per channel)."""
     import io
     import warnings
@@ -190,12 +203,11 @@ def onnxruntime_mobilenet(threads: int, min_time: float):
         sess = ort.InferenceSession(q8, opts, providers=["CPUExecutionProvider"])
         for batch in (1, 8):
             xb = np.random.default_rng(1).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-            out[f"mobilenet_v2 b{batch}/onnxruntime int8"] = best_time(lambda xb=xb: sess.run(None, {"x": xb}),
-                                                                       min_time)
+            out[f"mobilenet_v2 b{batch}/onnxruntime int8"] = lambda xb=xb: sess.run(None, {"x": xb})
     return out
 
 
-def irq_numba(min_time: float, mobilenet: bool):
+def irq_numba(mobilenet: bool) -> dict:
     import numpy as np
 
     sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -204,33 +216,38 @@ def irq_numba(min_time: float, mobilenet: bool):
 
     rng = np.random.default_rng(0)
     out = {}
-    f = rn.compile(conv_program())
+    conv = rn.compile(conv_program())
     x = rng.integers(-128, 128, size=(1, 64, 56, 56)).astype(np.int8)
-    out["conv/irq numba"] = best_time(lambda: f(x), min_time)
-    f = rn.compile(matmul_program())
+    out["conv/irq numba"] = lambda: conv(x)
+    matmul = rn.compile(matmul_program())
     a = rng.integers(-128, 128, size=(128, 768)).astype(np.int8)
-    out["matmul/irq numba"] = best_time(lambda: f(a), min_time)
+    out["matmul/irq numba"] = lambda: matmul(a)
     if mobilenet:
-        f = rn.compile(mobilenet_v2_program(1))
+        net = rn.compile(mobilenet_v2_program(1))
         for batch in (1, 8):
             xb = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
-            out[f"mobilenet_v2 b{batch}/irq numba"] = best_time(lambda xb=xb: f(xb), min_time)
+            out[f"mobilenet_v2 b{batch}/irq numba"] = lambda xb=xb: net(xb)
     return out
 
 
 def child(threads: int, min_time: float, mobilenet: bool) -> None:
-    results = {}
-    results.update(irq_numba(min_time, mobilenet))
+    fns = {}
+    fns.update(irq_numba(mobilenet))
     try:
-        results.update(onnxruntime_peers(threads, min_time))
+        fns.update(onnxruntime_peers(threads))
     except ImportError as e:
-        results["error/onnxruntime"] = f"not installed ({e}); pip install -e '.[bench]'"
+        fns["error/onnxruntime"] = f"not installed ({e}); pip install -e '.[bench]'"
     if mobilenet:
         try:
-            results.update(onnxruntime_mobilenet(threads, min_time))
+            fns.update(onnxruntime_mobilenet(threads))
         except Exception as e:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
-            results["error/onnxruntime mobilenet"] = f"{type(e).__name__}: {e}"[:200]
-    results.update(torch_peers(threads, min_time, mobilenet))
+            fns["error/onnxruntime mobilenet"] = f"{type(e).__name__}: {e}"[:200]
+    fns.update(torch_peers(threads, mobilenet))
+    import torch
+
+    results = {k: v for k, v in fns.items() if k.startswith("error/")}
+    with torch.no_grad():  # the torch peers' forwards, as in inference
+        results.update(interleaved_best({k: v for k, v in fns.items() if not k.startswith("error/")}, min_time))
     print(json.dumps(results))
 
 
@@ -273,7 +290,8 @@ PEERS = ["onnxruntime int8", "torch.ao int8", "torch fp32"]
 
 
 def report(threads: int, res: dict) -> None:
-    print(f"\n== {threads} thread(s) ==  (wall: best elapsed; cpu: best process CPU time, see best_time)")
+    print(f"\n== {threads} thread(s) ==  (wall: best elapsed; cpu: best process CPU time; a workload's runtimes "
+          "timed in turns, see interleaved_best)")
     print(f"{'workload':<18} {'runtime':<18} {'wall ms':>9} {'GMAC/s':>8} {'cpu ms':>9}   "
           "irq speed-up vs peer: wall, cpu")
     for name, macs in WORKLOADS:

@@ -1,4 +1,5 @@
-"""The AMX route of the int8 GEMM (runtime/numba/kernels/amx.py, opt-in with IRQ_AMX=1): bit for bit the
+"""The AMX route of the int8 GEMM (runtime/numba/kernels/amx.py; IRQ_AMX=1 puts every eligible GEMM on it,
+the default only those whose shape pays): bit for bit the
 VNNI route's codes and the int64 oracle's, on the shapes where its tiles meet edges (K not a multiple of
 64, rows not a multiple of 32, blocks copied at the end of the A buffer, 16/24/64-column panels, a
 residual, a stride-1 conv's dropped virtual rows), on two threads, and from Numba's on-disk cache in a
@@ -43,12 +44,42 @@ def _scales(rng, acc, n):
     return mult, np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
 
 
-def test_opt_in(monkeypatch):
-    monkeypatch.delenv("IRQ_AMX", raising=False)
-    assert not amx.available()
+def test_settings(monkeypatch):
+    monkeypatch.setenv("IRQ_AMX", "0")
+    assert amx.setting() == "off" and not amx.available()
     monkeypatch.setenv("IRQ_AMX", "1")
+    assert amx.setting() == "all"
     monkeypatch.setenv("IRQ_NO_VNNI", "1")
     assert not amx.available()
+    monkeypatch.delenv("IRQ_NO_VNNI")
+    monkeypatch.delenv("IRQ_AMX")
+    assert amx.setting() == "auto"
+
+
+@pytest.mark.parametrize("rows, k, n, taken", [
+    (128, 768, 768, True),   # the benchmark's matmul: 1.4-2.4x on tiles
+    (32, 768, 768, True),    # one full block of rows
+    (31, 768, 768, False),   # under one block of rows
+    (128, 188, 64, False),   # K under MIN_K (K is padded to 4-byte groups: 191 counts as 192)
+    (128, 192, 64, True),
+    (64, 3 * 4, 32, False),  # (as one tap) 12 of a chunk's 64 bytes
+])
+def test_the_default_setting_takes_the_gemms_whose_shape_pays(monkeypatch, rows, k, n, taken):
+    monkeypatch.delenv("IRQ_AMX", raising=False)
+    if not amx.available():
+        pytest.skip("this CPU or OS offers no AMX-INT8")
+    rng = np.random.default_rng(rows + k)
+    x = rng.integers(-128, 128, (rows, k)).astype(np.int8)
+    wt = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    bias = rng.integers(-2**16, 2**16, n)
+    acc = x.astype(np.int64) @ wt.astype(np.int64).T + bias
+    mult, shift = _scales(rng, acc, n)
+    plan = LinearPlan(rows, np.int8, wt, bias, (-2**31, 2**31 - 1))
+    out = np.full((rows, n), 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+    np.testing.assert_array_equal(out, _half_up(acc, mult, shift))
+    routes = [route for _, route in plan.gemm._amx_routes.values()]
+    assert any(r is not None for r in routes) == taken
 
 
 @pytest.mark.parametrize("rows, k, n", [(128, 768, 768), (50, 100, 24), (7, 64, 16), (40, 100, 16), (33, 3, 64),
@@ -215,3 +246,23 @@ def test_pack_weights_layout():
     with pytest.raises(ValueError, match="taps"):
         amx.pack_weights(w[:47], 2)
     assert vnni.padded_k(3) == 4
+
+
+def test_the_default_setting_leaves_taps_that_fill_little_of_a_chunk_on_vnni(monkeypatch):
+    # a direct 7x7 conv on 3 channels: 49 taps of 4 bytes (C padded to 4) is K = 196 >= MIN_K, but each tap
+    # would pad its 4 bytes to a 64-byte tile row
+    monkeypatch.delenv("IRQ_AMX", raising=False)
+    if not amx.available():
+        pytest.skip("this CPU or OS offers no AMX-INT8")
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (1, 24, 24, 3)).astype(np.int8)
+    wt = rng.integers(-127, 128, (16, 3, 7, 7)).astype(np.int8)
+    bias = rng.integers(-2**16, 2**16, 16)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (3,) * 4, (1, 1), 1, (-2**31, 2**31 - 1))
+    assert plan.route == "direct"
+    acc = conv2d_nhwc(x, wt, (1, 1), (3,) * 4, (1, 1)) + bias
+    mult, shift = _scales(rng, acc, 16)
+    out = np.full(plan.out_shape, 99, np.int8)
+    assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+    np.testing.assert_array_equal(out, _half_up(acc, mult, shift))
+    assert plan.gemm._amx_routes and all(route is None for _, route in plan.gemm._amx_routes.values())

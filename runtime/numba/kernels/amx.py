@@ -5,8 +5,9 @@ tile by a 64 x 16 one into 16 x 16 int32 sums: 16,384 MACs per instruction again
 Measured on the benchmark box (2026-12-02, one core, a plain 2 x 2 tile loop, int32 out): 3136 x 576
 x 64 (the 56x56 64->64 3x3 conv's GEMM) 323 GMAC/s, 128 x 768 x 768 508 GMAC/s, against 235-278
 for the 6 x 64 VNNI micro-kernel. Inside the runtime the gain shrinks (tile loads, the epilogue, copies):
-1.0-1.4x on large GEMMs and nothing on MobileNetV2 end to end (docs/design.md, "AMX route"), so the route is
-opt-in. The rest of the GEMM is vnni.py's: the same packed operands' geometry
+1.0-1.4x on large GEMMs and nothing on MobileNetV2 end to end when every GEMM took it (docs/design.md,
+"AMX route"), so by default it takes only the GEMMs whose shape `pays` (IRQ_AMX=1: all, 0: none).
+The rest of the GEMM is vnni.py's: the same packed operands' geometry
 (taps, virtual rows, images), the same bias (which carries ``-128 * colsum(W)``) and the same epilogue
 (`vnni_microkernel._store_codes`, the exact half_up requantize the tests hold to the int64 oracle).
 
@@ -71,13 +72,21 @@ def _request_permission() -> bool:
         return False
 
 
+def setting() -> str:
+    """`IRQ_AMX`: "0" off, "1" every eligible GEMM (the tests' setting: small shapes meet the tiles' edges),
+    unset or "auto" the GEMMs whose shape `pays` (the default)."""
+    value = os.environ.get("IRQ_AMX", "auto").strip().lower()
+    if value in ("0", "off", "false", "no"):
+        return "off"
+    return "auto" if value in ("", "auto") else "all"
+
+
 def available() -> bool:
-    """True when GEMMs may run on AMX tiles: `IRQ_AMX=1` is set (opt-in: it did not make MobileNetV2 faster
-    on the benchmark box, docs/design.md), `IRQ_NO_VNNI` (both int8 routes off) is not, the CPU has
-    AMX-INT8, Numba compiles for the host and the OS granted the tile state. Checked by each plan when it
-    is built: the tests build plans under both settings."""
+    """True when GEMMs may run on AMX tiles: `IRQ_AMX` is not 0, `IRQ_NO_VNNI` (both int8 routes off) is
+    not set, the CPU has AMX-INT8, Numba compiles for the host and the OS granted the tile state. Checked
+    by each plan when it is built: the tests build plans under every setting."""
     global _granted
-    if os.environ.get("IRQ_AMX", "") in ("", "0") or os.environ.get("IRQ_NO_VNNI", "") not in ("", "0"):
+    if setting() == "off" or os.environ.get("IRQ_NO_VNNI", "") not in ("", "0"):
         return False
     if numba.config.CPU_NAME not in (None, "host"):
         return False
@@ -87,6 +96,23 @@ def available() -> bool:
     if _granted is None:
         _granted = _request_permission()
     return _granted
+
+
+#: The shape rule of the default setting, from per-shape interleaved runs of both routes (one thread,
+#: 2026-12-03, docs/design.md "AMX route"): tiles win once a GEMM has enough K to amortise each block's
+#: tile loads and configuration (K >= 192: 1.2-2.7x, against 0.57-0.97x at K 32-144), enough rows to
+#: fill a 32-row block (8 rows: 0.73x), and taps that fill most of their 64-byte chunks (a 3-channel stem
+#: tap pads 4 bytes to 64).
+MIN_K = 192
+MIN_ROWS = 32
+MIN_CHUNK_FILL = 0.5
+
+
+def pays(k4: int, ntaps: int) -> bool:
+    """Whether the AMX route is expected to beat VNNI on a GEMM of `ntaps` taps of ``4 * k4`` bytes of K
+    each, given at least MIN_ROWS output rows (the caller checks those per call: the batch varies)."""
+    kc = -(-k4 // TILE_ROWS)
+    return ntaps * 4 * k4 >= MIN_K and 4 * k4 >= MIN_CHUNK_FILL * kc * KBYTES
 
 
 # -- the tile micro-kernel ------------------------------------------------------------------------------

@@ -527,8 +527,9 @@ class VnniGemm:
         self.k, self.n = k, n
         self.packed, self.n_vectors = pack_weights(w_kn)
         self.correction = column_correction(w_kn, dual)
-        # the AMX route (opt-in): the weight, kept to pack tiles for the taps of the first run; a per-part scratch
+        # the AMX route: the weight, kept to pack tiles for the taps of the first run; a per-part scratch
         self._w_kn = np.array(w_kn, np.int8) if not dual and amx.available() else None
+        self._amx_every_shape = amx.setting() == "all"
         self._amx_routes: dict[tuple, tuple] = {}
         self._amx_scratch = np.zeros((0, 0), np.uint8)
 
@@ -545,7 +546,8 @@ class VnniGemm:
         if entry is not None and entry[0] is taps:
             return entry[1]
         route = None
-        if out2d.dtype == np.int8 and _fused_ok(False, raw, mode, res_size, acc_lo, acc_hi, 1, self.n):
+        shape_pays = self._amx_every_shape or amx.pays(k4, len(taps))
+        if out2d.dtype == np.int8 and shape_pays and _fused_ok(False, raw, mode, res_size, acc_lo, acc_hi, 1, self.n):
             w = self._w_kn
             if w.shape[0] < len(taps) * 4 * k4:  # K zero-padded to the taps' 4-byte groups
                 w = np.concatenate([w, np.zeros((len(taps) * 4 * k4 - w.shape[0], w.shape[1]), np.int8)])
@@ -564,7 +566,7 @@ class VnniGemm:
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         work = images * vrows * len(taps) * k4 * 4 * self.n
         route = None
-        if self._w_kn is not None:
+        if self._w_kn is not None and (self._amx_every_shape or images * vrows >= amx.MIN_ROWS):
             route = self._amx_route(lda, taps, k4, raw, mode, res, acc_lo, acc_hi, out2d)
         if route is not None:
             packed, offsets, kc = route
