@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels.aligned import aligned_empty
+
 
 class BufferPool:
     """Raw byte buffers handed out best-fit, reference counted by the values viewing them."""
@@ -38,8 +40,8 @@ class BufferPool:
             self._free.discard(bid)
         else:
             bid = len(self._buffers)
-            # 64-byte granules keep every view aligned for any dtype and let near sizes share buffers
-            self._buffers.append(np.empty(max(64, -(-nbytes // 64) * 64), dtype=np.uint8))
+            # 64-byte granules on a cache-line boundary keep every view aligned and let near sizes share buffers
+            self._buffers.append(aligned_empty(max(64, -(-nbytes // 64) * 64)))
             self._refs.append(0)
         self._refs[bid] = 1
         view = self._buffers[bid][:nbytes].view(dtype).reshape(shape)

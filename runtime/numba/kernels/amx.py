@@ -43,6 +43,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .aligned import aligned_copy
 from .launch import part_kernel
 from .vnni_microkernel import PANEL, _store_codes, fill_panel_constants
 
@@ -402,7 +403,7 @@ def pack_weights(w_kn: np.ndarray, ntaps: int) -> tuple[np.ndarray, np.ndarray, 
         nv = min(4, nvec - p0)
         panel = w[:, :, p0 * 16:(p0 + nv) * 16].reshape(ntaps, kc, TILE_ROWS, 4, nv, 16)  # [t][c][k4][k][v][lane]
         parts.append(np.ascontiguousarray(panel.transpose(0, 1, 4, 2, 5, 3)).reshape(-1))  # [t][c][v][k4][lane][k]
-    packed = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+    packed = aligned_copy(np.concatenate(parts)) if parts else np.zeros(0, np.int8)
     colsum = np.zeros(-(-nvec // 4) * PANEL, np.int64)
     colsum[:n] = np.asarray(w_kn, np.int64).sum(axis=0)
     offsets = (128 * colsum).astype(np.uint32).view(np.int32) if colsum.size else np.zeros(0, np.int32)

@@ -45,6 +45,7 @@ import numba
 import numpy as np
 
 from . import amx
+from .aligned import aligned_copy
 from .launch import COPY_MIN_ELEMENTS, kernel, part_kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
@@ -358,7 +359,7 @@ def pack_weights(w_kn: np.ndarray) -> tuple[np.ndarray, int]:
         nv = min(4, nvec - p0)
         panel = w[:, p0 * 16:(p0 + nv) * 16].reshape(kp // 4, 4, nv, 16)   # [k4][k][v][lane]
         parts.append(np.ascontiguousarray(panel.transpose(0, 2, 3, 1)).reshape(-1))  # [k4][v][lane][k]
-    return np.concatenate(parts) if parts else np.zeros(0, np.int8), nvec
+    return aligned_copy(np.concatenate(parts)) if parts else np.zeros(0, np.int8), nvec
 
 
 @kernel
