@@ -492,24 +492,53 @@ class Conv2dPlan:
         assert self.reads_nchw
         self.nchw = True
 
+    def _pad(self, x: np.ndarray) -> None:
+        """The direct route's copy of `x` into the padded A buffer (none when it reads `x` in place)."""
+        pt, pl = self.padding[0], self.padding[1]
+        if self.nchw:
+            pad_transpose(x, pt, pl, self.pad_views[0])
+        elif self.dual:
+            pad_split16(x, pt, pl, *self.pad_views)
+        elif not self.in_place:
+            pad_copy(x, pt, pl, self.pad_views[0])
+
+    def _direct_args(self, x: np.ndarray, epilogue: tuple, out2: np.ndarray) -> tuple:
+        """`vnni.VnniGemm.run`'s arguments for the direct route on input `x` (padded first by `_pad`)."""
+        a_bytes = x.reshape(-1).view(np.uint8) if self.in_place else self.a_bytes
+        lda, taps, k4, images, image_bytes, vrows, wp_, ow = self.geometry
+        if not self.row_images:
+            return (a_bytes, self.a_lo, lda, taps, k4, images, image_bytes, vrows, wp_, ow, 0, self.bias, self.acc_lo,
+                    self.acc_hi, epilogue, out2)
+        row_bytes = self.stride[0] * wp_ * self.pad_shape[3]
+        return (a_bytes, self.a_lo, lda, taps, k4, images * self.oh, image_bytes, ow, ow, ow, 0, self.bias,
+                self.acc_lo, self.acc_hi, epilogue, out2, self.oh, row_bytes)
+
+    def bind_requantize(self, x, out, mult, shift, mode, lo, hi, res=None, res_mult=None):
+        """`requantize` on these arrays as a zero-argument callable (the GEMM call packed once,
+        `vnni.VnniGemm.bind`; the padded copy still runs first), or None off the direct route. Only for
+        arrays that live as long as the callable and never change."""
+        if self.route != "direct":
+            return None
+        o = out.shape[-1]
+        out2 = out.reshape(-1, o)
+        res2 = _NO_RES if res is None else res.reshape(-1, o)
+        rm = _NO_RES_MULT if res is None else res_mult
+        epilogue = (mult, shift, self._half_of(shift), mode, lo, hi, res2, rm, False)
+        gemm = self.gemm.bind(*self._direct_args(x, epilogue, out2))
+        if self.in_place:
+            return gemm
+
+        def padded_then_gemm() -> int:
+            self._pad(x)
+            return gemm()
+
+        return padded_then_gemm
+
     def _vnni_run(self, x: np.ndarray, epilogue: tuple, out2: np.ndarray) -> int:
         """Direct or im2col VNNI GEMM with the fused `epilogue` (see `vnni.VnniGemm.run`) into 2-D `out2`."""
         if self.route == "direct":
-            a_bytes = x.reshape(-1).view(np.uint8) if self.in_place else self.a_bytes
-            pt, pl = self.padding[0], self.padding[1]
-            if self.nchw:
-                pad_transpose(x, pt, pl, self.pad_views[0])
-            elif self.dual:
-                pad_split16(x, pt, pl, *self.pad_views)
-            elif not self.in_place:
-                pad_copy(x, pt, pl, self.pad_views[0])
-            lda, taps, k4, images, image_bytes, vrows, wp_, ow = self.geometry
-            if not self.row_images:
-                return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images, image_bytes, vrows, wp_, ow, 0,
-                                     self.bias, self.acc_lo, self.acc_hi, epilogue, out2)
-            row_bytes = self.stride[0] * wp_ * self.pad_shape[3]
-            return self.gemm.run(a_bytes, self.a_lo, lda, taps, k4, images * self.oh, image_bytes, ow, ow, ow, 0,
-                                 self.bias, self.acc_lo, self.acc_hi, epilogue, out2, self.oh, row_bytes)
+            self._pad(x)
+            return self.gemm.run(*self._direct_args(x, epilogue, out2))
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         lda = self.cols.shape[1]
         bad = 0

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from . import native_parts, spin_pool
+from .bound_call import BoundCall
 
 #: A call runs in parallel only when its largest array argument has at least this many elements:
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
@@ -164,6 +165,12 @@ class PartKernel:
         the configured thread count, or 1."""
         threads = numba.get_num_threads()
         return threads if threads > 1 and work >= self.min_work else 1
+
+    def bound(self, args: tuple):
+        """A one-part call on `args` packed once (`bound_call.BoundCall`), or None when they do not pack: for
+        a plan whose arrays never change. None as well while `native_parts.ENABLED` is off (the tests'
+        switch to the dispatcher path)."""
+        return BoundCall.bind(self.fn, self.native, (0, 1), args) if native_parts.ENABLED else None
 
     def __call__(self, parts: int, *args):
         if parts < 2:

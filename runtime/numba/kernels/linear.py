@@ -73,6 +73,19 @@ class LinearPlan:
         return epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                    res, res_mult, out2d)
 
+    def bind_requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None):
+        """`requantize` on these arrays as a zero-argument callable (`vnni.VnniGemm.bind`: the kernel call
+        packed once), or None where the call is not one fixed GEMM (the float route; rows copied into
+        padded ones first). Only for arrays that live as long as the callable and never change."""
+        if not (self.vnni and self.operand.in_place):
+            return None
+        if res is None:
+            res, res_mult = _NO_RES, _NO_RES_MULT
+        a_bytes, a_lo = self.operand.load(x2d)
+        epilogue = (mult, shift, vnni.half_of(shift), mode, lo, hi, res, res_mult, False)
+        return self.gemm.bind(a_bytes, a_lo, self.operand.kp, _TAP0, self.operand.kp // 4, 1, 0, self.rows,
+                              self.rows, self.rows, 0, self.bias, self.acc_lo, self.acc_hi, epilogue, out2d)
+
     def raw(self, x2d, out2d) -> int:
         if self.vnni:
             return self._vnni_run(x2d, (_NO_RES_MULT, _NO_RES_MULT, _NO_RES_MULT, 0, 0, 0, _NO_RES, _NO_RES_MULT,

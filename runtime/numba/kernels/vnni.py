@@ -564,6 +564,28 @@ class VnniGemm:
             epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> int:
         """`epilogue` is (mult, shift, half, mode, lo, hi, res, res_mult, raw), arrays indexed by out column;
         `rows_per_image` / `row_bytes` as in `gemm_epilogue` (`images` then counts output rows)."""
+        kernel, parts, args = self._kernel_call(a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0,
+                                                bias, acc_lo, acc_hi, epilogue, out2d, rows_per_image, row_bytes)
+        return kernel(parts, *args)
+
+    def bind(self, *run_args):
+        """`run` on these arguments as a zero-argument callable, for a plan whose arrays never change: a
+        one-part call is packed once per thread count (`bound_call`); a split call takes `run`'s path."""
+        calls: dict[int, object] = {}
+
+        def call() -> int:
+            threads = numba.get_num_threads()
+            bound = calls.get(threads, False)
+            if bound is False:
+                kernel, parts, args = self._kernel_call(*run_args)
+                calls[threads] = bound = kernel.bound(args) if parts < 2 else None
+            return bound() if bound is not None else self.run(*run_args)
+
+        return call
+
+    def _kernel_call(self, a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo, acc_hi,
+                     epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> tuple:
+        """(PartKernel, parts, its arguments after ``(part, parts)``) of this call: the route and the split."""
         mult, shift, half, mode, lo, hi, res, res_mult, raw = epilogue
         work = images * vrows * len(taps) * k4 * 4 * self.n
         route = None
@@ -574,13 +596,13 @@ class VnniGemm:
             parts = amx.gemm_codes.parts_for(work)
             if self._amx_scratch.shape[0] < parts:
                 self._amx_scratch = np.zeros((parts, self._amx_scratch.shape[1]), np.uint8)
-            return amx.gemm_codes(parts, a_bytes, lda, taps, kc, packed, offsets, self.n_vectors, self.n, images,
-                                  image_bytes, vrows, wp, ow, c0, bias, mult, shift, half, lo, hi, res, res_mult,
-                                  rows_per_image, row_bytes, out2d, self._amx_scratch)
+            return amx.gemm_codes, parts, (a_bytes, lda, taps, kc, packed, offsets, self.n_vectors, self.n, images,
+                                           image_bytes, vrows, wp, ow, c0, bias, mult, shift, half, lo, hi, res,
+                                           res_mult, rows_per_image, row_bytes, out2d, self._amx_scratch)
         parts = gemm_epilogue.parts_for(work)
-        return gemm_epilogue(parts, a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images,
-                             image_bytes, vrows, wp, ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode, lo, hi,
-                             res, res_mult, raw, rows_per_image, row_bytes, *as_bytes(out2d))
+        return gemm_epilogue, parts, (a_bytes, a_lo, lda, taps, k4, self.packed, 0, self.n_vectors, self.n, images,
+                                      image_bytes, vrows, wp, ow, c0, bias, 0, acc_lo, acc_hi, mult, shift, half, mode,
+                                      lo, hi, res, res_mult, raw, rows_per_image, row_bytes, *as_bytes(out2d))
 
 
 def as_bytes(out2d: np.ndarray) -> tuple[np.ndarray, int]:
