@@ -513,17 +513,20 @@ class Conv2dPlan:
         return (a_bytes, self.a_lo, lda, taps, k4, images * self.oh, image_bytes, ow, ow, ow, 0, self.bias,
                 self.acc_lo, self.acc_hi, epilogue, out2, self.oh, row_bytes)
 
+    def _fused_epilogue(self, out, mult, shift, mode, lo, hi, res, res_mult) -> tuple[tuple, np.ndarray]:
+        """(`vnni.VnniGemm.run`'s requantize epilogue, `out` as 2-D rows of output channels)."""
+        o = out.shape[-1]
+        res2 = _NO_RES if res is None else res.reshape(-1, o)
+        rm = _NO_RES_MULT if res is None else res_mult
+        return (mult, shift, self._half_of(shift), mode, lo, hi, res2, rm, False), out.reshape(-1, o)
+
     def bind_requantize(self, x, out, mult, shift, mode, lo, hi, res=None, res_mult=None):
         """`requantize` on these arrays as a zero-argument callable (the GEMM call packed once,
         `vnni.VnniGemm.bind`; the padded copy still runs first), or None off the direct route. Only for
         arrays that live as long as the callable and never change."""
         if self.route != "direct":
             return None
-        o = out.shape[-1]
-        out2 = out.reshape(-1, o)
-        res2 = _NO_RES if res is None else res.reshape(-1, o)
-        rm = _NO_RES_MULT if res is None else res_mult
-        epilogue = (mult, shift, self._half_of(shift), mode, lo, hi, res2, rm, False)
+        epilogue, out2 = self._fused_epilogue(out, mult, shift, mode, lo, hi, res, res_mult)
         gemm = self.gemm.bind(*self._direct_args(x, epilogue, out2))
         if self.in_place:
             return gemm
@@ -567,12 +570,10 @@ class Conv2dPlan:
                                                 out)
             return depthwise_requantize(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw,
                                         mult, shift, mode, lo, hi, res, res_mult, out)
-        o = out.shape[-1]
-        out2 = out.reshape(-1, o)
-        res2 = _NO_RES if res is None else res.reshape(-1, o)
-        rm = _NO_RES_MULT if res is None else res_mult
+        epilogue, out2 = self._fused_epilogue(out, mult, shift, mode, lo, hi, res, res_mult)
         if self.vnni:
-            return self._vnni_run(x, (mult, shift, self._half_of(shift), mode, lo, hi, res2, rm, False), out2)
+            return self._vnni_run(x, epilogue, out2)
+        res2, rm = epilogue[6:8]  # the float route's residual rows and multipliers
         bad = 0
         for r0, r1, p0, p1 in self.tiles():
             acc = self.accumulate(x, r0, r1)

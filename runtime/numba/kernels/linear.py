@@ -56,11 +56,15 @@ class LinearPlan:
         to_float(x2d, self.x_float)
         return self.gemm.result(self.x_float, self.w_packed)
 
-    def _vnni_run(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> int:
+    def _gemm_args(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> tuple:
+        """`vnni.VnniGemm.run`'s arguments: the rows of `x2d` (copied into padded rows first when K needs it)."""
         rows, kp = self.rows, self.operand.kp
         a_bytes, a_lo = self.operand.load(x2d)
-        return self.gemm.run(a_bytes, a_lo, kp, _TAP0, kp // 4, 1, 0, rows, rows, rows, 0, self.bias,
-                             self.acc_lo, self.acc_hi, epilogue, out2d)
+        return (a_bytes, a_lo, kp, _TAP0, kp // 4, 1, 0, rows, rows, rows, 0, self.bias, self.acc_lo, self.acc_hi,
+                epilogue, out2d)
+
+    def _vnni_run(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> int:
+        return self.gemm.run(*self._gemm_args(x2d, epilogue, out2d))
 
     def requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
         if res is None:
@@ -81,10 +85,8 @@ class LinearPlan:
             return None
         if res is None:
             res, res_mult = _NO_RES, _NO_RES_MULT
-        a_bytes, a_lo = self.operand.load(x2d)
         epilogue = (mult, shift, vnni.half_of(shift), mode, lo, hi, res, res_mult, False)
-        return self.gemm.bind(a_bytes, a_lo, self.operand.kp, _TAP0, self.operand.kp // 4, 1, 0, self.rows,
-                              self.rows, self.rows, 0, self.bias, self.acc_lo, self.acc_hi, epilogue, out2d)
+        return self.gemm.bind(*self._gemm_args(x2d, epilogue, out2d))
 
     def raw(self, x2d, out2d) -> int:
         if self.vnni:
