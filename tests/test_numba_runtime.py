@@ -91,6 +91,22 @@ def test_requantize_input_beyond_2_pow_32_raises_naming_the_op():
         f(np.full((1, k), 32767, np.int16))
 
 
+@pytest.mark.parametrize("attr, value", [("multiplier", 2**31), ("multiplier", -1), ("residual_multiplier", 2**31)])
+def test_a_multiplier_past_the_dialect_range_is_refused_naming_the_op(attr, value):
+    """The GEMM epilogue multiplies M and Mr as signed 32-bit factors; the runtime does not run the verifier, so a
+    program built past it (parsed, never verified) is refused at compile time instead of printing wrong codes."""
+    p = ProgramText([("x", (2, 8), "i8"), ("r", (2, 4), "i8")])
+    p.const("w", np.ones((4, 8)), "i8")
+    p.op("acc", "bpu.linear", ["x", "w"], ((2, 4), "i32"))
+    attrs = {"multiplier": ("array", [2**30]), "shift": ("array", [31]), "residual_multiplier": ("array", [2**30]),
+             "axis": -1}
+    attrs[attr] = ("array", [value])
+    p.op("y", "bpu.requantize", ["acc", "r"], ((2, 4), "i8"), attrs, keywords={1: "residual"})
+    prog = irq.parse_module(p.text(["y"]))
+    with pytest.raises(ProgramError, match=rf"<string>:\d+:\d+: 'bpu.requantize' .*{attr} {value} is outside"):
+        rn.compile(prog)
+
+
 def test_buffers_are_reused_by_liveness():
     f = rn.compile(conv_chain(8))
     plan = f.plan(1)

@@ -546,8 +546,10 @@ def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, 
 @pytest.mark.parametrize("xv, wv, rv", [(-128, 127, -128), (127, -128, 127), (-128, -128, -128)])
 def test_residual_in_registers_at_the_largest_proven_k(xv, wv, rv):
     # the in-register residual at its widest: a 1x1 conv with K = 16,384 (accumulators near 2**28 with every
-    # code and weight at an extreme), residual codes at an extreme times a 31-bit multiplier, 24 columns (a
-    # masked last vector); against the int64 oracle with a shift that leaves codes unsaturated
+    # code and weight at an extreme), residual codes at an extreme times the largest multiplier the dialect
+    # allows (2**31 - 1; the epilogue multiplies both as signed 32-bit factors), 24 columns (a masked last
+    # vector); on odd columns the sum's multiplier is small, so the residual's term is as large as the sum's
+    # and both reach the codes; against the int64 oracle with per-column shifts that leave codes unsaturated
     c, o = 16384, 24
     x = np.full((1, 2, 7, c), xv, np.int8)
     wt = np.full((o, c, 1, 1), wv, np.int8)
@@ -557,11 +559,12 @@ def test_residual_in_registers_at_the_largest_proven_k(xv, wv, rv):
     assert vnni._fused_ok(False, False, 0, 1, plan.acc_lo, plan.acc_hi, 1, o)
     acc = conv2d_nhwc(x, wt, (1, 1), (0, 0, 0, 0), (1, 1)) + bias
     assert np.abs(acc).max() > 2**27
-    mult = np.full(o, 2**31 - 1, np.int64)
+    mult = np.where(np.arange(o) % 2, 2**10 + np.arange(o), 2**31 - 1).astype(np.int64)
     res = np.full(plan.out_shape, rv, np.int8)
-    res_mult = np.full(o, 2**31 - 1, np.int64) * np.where(np.arange(o) % 2, 1, 2**20)
+    res_mult = np.full(o, 2**31 - 1, np.int64)
     p = acc * mult + res.astype(np.int64) * res_mult
-    shift = np.full(o, max(int(np.abs(p).max()).bit_length() - 7, 1), np.int64)
+    top = np.abs(p).reshape(-1, o).max(axis=0)
+    shift = np.array([max(int(t).bit_length() - 7, 1) for t in top], np.int64)
     out = np.full(plan.out_shape, 99, np.int8)
     assert plan.requantize(x, out, mult, shift, 0, -128, 127, res, res_mult) == 0
     want = np.clip((p + (np.int64(1) << (shift - 1))) >> shift, -128, 127)

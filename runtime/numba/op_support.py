@@ -80,6 +80,17 @@ def _channels(values: list[int], c: int, op, what: str) -> np.ndarray:
     return np.asarray(values, np.int64)
 
 
+def _multipliers(values: list[int], c: int, op, what: str) -> np.ndarray:
+    """`_channels` of a requantize multiplier, refused outside the bpu dialect's [0, 2**31): the GEMM epilogues
+    multiply it as a signed 32-bit factor (`vnni_microkernel._store_codes`), and the runtime does not run the
+    verifier, so a program built past it would otherwise print wrong codes."""
+    m = _channels(values, c, op, what)
+    bad = m[(m < 0) | (m >= 2**31)]
+    if bad.size:
+        raise op_error(op, f"{what} {int(bad[0])} is outside [0, 2^31)")
+    return m
+
+
 def _check(op, count: int, what: str) -> None:
     if count:
         raise op_error(op, f"{what} ({count} elements)")

@@ -21,6 +21,7 @@ from .op_support import (
     _check,
     _clamp_bounds,
     _ints,
+    _multipliers,
     _overflow_message,
     _padding4,
     _pair,
@@ -161,10 +162,10 @@ def _requantize(p: Planner, op) -> None:
     if producer is not None:  # the epilogue's channels: conv's C (axis 1), linear/matmul's last axis
         axis = 1 if producer.name == "bpu.conv2d" else rank - 1
     channels = p.shape(src)[axis] if rank else 1
-    mult = _channels(_ints(op, "multiplier"), channels, op, "multiplier")
+    mult = _multipliers(_ints(op, "multiplier"), channels, op, "multiplier")
     shift = _channels(_ints(op, "shift"), channels, op, "shift")
     has_res = len(op.operands) > 1
-    res_mult = _channels(_ints(op, "residual_multiplier"), channels, op, "residual_multiplier") if has_res \
+    res_mult = _multipliers(_ints(op, "residual_multiplier"), channels, op, "residual_multiplier") if has_res \
         else _NO_MULT
     if producer is not None:
         acc_dtype = np.dtype(p_dtype(src))

@@ -26,7 +26,7 @@ import numpy as np
 
 from .kernels.linear import LinearPlan
 from .kernels.requantize import rounding_code
-from .op_support import _acc_range, _attr, _channels, _clamp_bounds, _ints, _overflow_message, p_dtype
+from .op_support import _acc_range, _attr, _channels, _clamp_bounds, _ints, _multipliers, _overflow_message, p_dtype
 from .planner import PLAIN, Planner, op_error
 
 
@@ -107,7 +107,7 @@ def plan_group(p: Planner, group: SiblingGroup) -> None:
         b = p.constant(lin.operands[2]) if len(lin.operands) > 2 else None
         weights.append(w)
         biases.append(np.zeros(n, np.int64) if b is None else np.asarray(b, np.int64).reshape(n))
-        mults.append(_channels(_ints(req, "multiplier"), n, req, "multiplier"))
+        mults.append(_multipliers(_ints(req, "multiplier"), n, req, "multiplier"))
         shifts.append(_channels(_ints(req, "shift"), n, req, "shift"))
         widths.append(n)
     acc_dtype, out_dtype, rounding, (lo, hi) = _epilogue_key(group.lead, first)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .kernels import small_matmul, vnni
 from .kernels.requantize import rounding_code
-from .op_support import _acc_range, _attr, _channels, _clamp_bounds, _ints, p_dtype
+from .op_support import _acc_range, _attr, _channels, _clamp_bounds, _ints, _multipliers, p_dtype
 from .planner import PLAIN, Planner
 
 
@@ -36,7 +36,7 @@ def plan(p: Planner, op) -> bool:
     out_dtype = out.dtype
     lo, hi = _clamp_bounds(op, out_dtype)
     mode = rounding_code(_attr(op, "rounding", "half_up"))
-    mult = _channels(_ints(op, "multiplier"), n, op, "multiplier")
+    mult = _multipliers(_ints(op, "multiplier"), n, op, "multiplier")
     shift = _channels(_ints(op, "shift"), n, op, "shift")
     half = vnni.half_of(shift)
     kernel = small_matmul.SmallMatmul(batch, m, k, n)

@@ -65,12 +65,15 @@ class ProgramText:
         self.types[name] = rt
         return name
 
-    def module(self, results: list[str]):
+    def text(self, results: list[str]) -> str:
+        """The program's text, not parsed: for tests that need a program the verifier would refuse."""
         args = ", ".join(f"%{n}: {ttype(s, d)}" for n, s, d in self.args)
         rts = ", ".join(self.types[r] for r in results)
         body = "\n".join("    " + line for line in self.lines)
-        text = (f"func.func @main({args}) -> ({rts}) {{\n{body}\n"
+        return (f"func.func @main({args}) -> ({rts}) {{\n{body}\n"
                 f"    return {', '.join('%' + r for r in results)} : {rts}\n}}\n")
-        m = irq.parse_module(text)
+
+    def module(self, results: list[str]):
+        m = irq.parse_module(self.text(results))
         irq.verify(m)
         return m

@@ -194,6 +194,16 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
         ptr = builder.gep(q_base, [ir.Constant(_I64, which * PANEL + v * 16)])
         return builder.load(builder.bitcast(ptr, _V16Q.as_pointer()), align=8)
 
+    def multiplier(which: int, v: int):
+        # M and Mr are in [0, 2**31) (the bpu verifier's range): sign-extending their low 32 bits changes
+        # nothing, and tells LLVM that both factors of an int32 sum's product fit 32 bits, so it multiplies
+        # with one-uop `vpmuldq` instead of three-uop `vpmullq` (the dual kernel's 40-bit sums keep vpmullq)
+        m = vec(which, v)
+        if accs_lo:
+            return m
+        thirty_two = ir.Constant(_V16Q, [32] * 16)
+        return builder.ashr(builder.shl(m, thirty_two), thirty_two)
+
     def splat(x):
         one = builder.insert_element(ir.Constant(_V16Q, ir.Undefined), x, ir.Constant(_I32, 0))
         return builder.shuffle_vector(one, ir.Constant(_V16Q, ir.Undefined), ir.Constant(ir.VectorType(_I32, 16), None))
@@ -243,12 +253,12 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
             for v in range(nv):
                 lane_mask = mask if v == nv - 1 else full
                 # the constants are loaded where used (the stores may alias them, so they stay memory operands)
-                p = builder.add(builder.mul(wide_sum(r, v), vec(0, v)), vec(1, v))
+                p = builder.add(builder.mul(wide_sum(r, v), multiplier(0, v)), vec(1, v))
                 if with_res:
                     res_ptr = builder.inttoptr(builder.add(builder.add(outs[r], res_delta), ir.Constant(_I64, v * 16)),
                                                _V16B.as_pointer())
                     codes = builder.call(load_fn, [res_ptr, ir.Constant(_I32, 1), lane_mask, ir.Constant(_V16B, None)])
-                    p = builder.add(p, builder.mul(builder.sext(codes, _V16Q), vec(3, v)))
+                    p = builder.add(p, builder.mul(builder.sext(codes, _V16Q), multiplier(3, v)))
                 # saturate to the code type as it narrows (one `vpmovsqb` / `vpmovsqw`), then clamp to [lo, hi]
                 # in its lanes: the same codes as clamping the int64 lanes, since [lo, hi] lies inside the type
                 q = builder.ashr(p, vec(2, v))
