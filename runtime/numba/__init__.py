@@ -14,6 +14,11 @@ import numba
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
+# the cache of every kernel keyed on all of the runtime's sources, before any kernel is decorated
+from .cache_stamp import install as _key_cache_on_all_sources  # noqa: E402
+
+_key_cache_on_all_sources()
+
 # 512-bit vectors for the loops LLVM vectorises (vector_width.py), before any kernel compiles
 from .vector_width import prefer_512_bit_vectors  # noqa: E402
 
