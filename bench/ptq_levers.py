@@ -38,6 +38,8 @@ LEVERS: dict[str, dict] = {
     "percentile": {"observer": "percentile"},
     "int16x16": {"int16_budget": 16},
     "int16x14": {"int16_budget": 14},
+    "int16x24": {"int16_budget": 24},
+    "int16all": {"int16_budget": 10_000},
     "noada": {"adaround_iters": 0},
     "rank8": {"n_sensitivity": 8},
     "adaround100": {"adaround_iters": 100},
