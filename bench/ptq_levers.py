@@ -35,6 +35,9 @@ LEVERS: dict[str, dict] = {
     "calib128": {"n_calib": 128},
     "adaround200": {"adaround_iters": 200},
     "biascorr": {"bias_correction": True},
+    "biascorr_z0": {"bias_correction": True, "bias_correction_z": 0.0},
+    "biascorr_dw": {"bias_correction": True, "depthwise_only": True},
+    "ada_dw": {"adaround_depthwise_only": True},
     "percentile": {"observer": "percentile"},
     "int16x16": {"int16_budget": 16},
     "int16x14": {"int16_budget": 14},
@@ -53,6 +56,12 @@ def build(model, lever: dict):
     n_calib = options.pop("n_calib", 32)
     observer = options.pop("observer", None)
     n_sensitivity = options.pop("n_sensitivity", 2)
+    depthwise = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    if options.pop("adaround_depthwise_only", False):
+        options["adaround_owners"] = depthwise
+    if options.pop("depthwise_only", False):  # bias correction of the depthwise convs only
+        options["bias_correction_owners"] = [n for n, m in model.named_modules()
+                                             if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
     calib = calibration_crops(n_calib)
     base = irq.qconfig.default_calib_8bit
     if observer is not None:

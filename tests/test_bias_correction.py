@@ -64,6 +64,24 @@ def test_with_z_0_every_channel_is_corrected_exactly_on_the_calibration_samples(
         assert left < 1e-3 * shift, owner
 
 
+def test_each_layer_is_corrected_on_inputs_that_carry_every_earlier_correction():
+    """The layers' inputs come from one paused forward: a second pass over the corrected model, towards the
+    same float model, must find nothing left to correct in any layer (it would, in the layers after the
+    first, if their inputs had been computed before an earlier layer's correction was written)."""
+    import copy
+
+    torch.manual_seed(0)
+    model = Net().eval()
+    calib = _data(32, 2)
+    qat = calibrate(irq.prepare(model, (calib[:2],), check_model=False), list(calib.split(16)), progress=False)
+    floats = copy.deepcopy(qat)
+    first = irq.quant.bias_correction(qat, list(calib.split(16)), z=0, reference=floats)
+    second = irq.quant.bias_correction(qat, list(calib.split(16)), z=0, reference=floats)
+    assert list(second.layers) == list(first.layers) == ["conv", "conv2", "fc"]
+    for owner, (shift, _) in second.layers.items():
+        assert shift < 1e-3 * first.layers[owner][0], owner
+
+
 def test_a_layer_without_bias_or_batch_norm_is_skipped_with_the_reason():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.ReLU()).eval()
