@@ -154,20 +154,25 @@ def test_other_convs_match_int64(amx_on, shape, o, k, stride, pad, groups, route
     assert all(any(route for _, route in g._amx_routes.values()) for g in gemms)  # the tiles were packed: the route ran
 
 
-def test_two_threads_equal_one(amx_on):
+@pytest.mark.parametrize("rows, k, n", [
+    (200, 768, 768),  # 7 blocks, 12 panels: the parts split the columns
+    (200, 256, 200),  # columns again, 4 panels, the last one a single masked vector
+    (1000, 256, 64),  # 32 blocks, one panel: the parts split the rows
+])
+def test_two_threads_equal_one(amx_on, rows, k, n):
     rng = np.random.default_rng(5)
-    x = rng.integers(-128, 128, (200, 768)).astype(np.int8)
-    wt = rng.integers(-128, 128, (768, 768)).astype(np.int8)
-    plan = LinearPlan(200, np.int8, wt, None, (-2**31, 2**31 - 1))
+    x = rng.integers(-128, 128, (rows, k)).astype(np.int8)
+    wt = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    plan = LinearPlan(rows, np.int8, wt, None, (-2**31, 2**31 - 1))
     acc = x.astype(np.int64) @ wt.astype(np.int64).T
-    mult, shift = _scales(rng, acc, 768)
+    mult, shift = _scales(rng, acc, n)
     outs = []
     before = numba.get_num_threads()
     for threads in (1, 2):
         numba.set_num_threads(threads)
         try:
-            assert amx.gemm_codes.parts_for(200 * 768 * 768) == threads
-            out = np.zeros((200, 768), np.int8)
+            assert amx.gemm_codes.parts_for(rows * k * n) == threads
+            out = np.zeros((rows, n), np.int8)
             plan.requantize(x, out, mult, shift, 0, -128, 127)
         finally:
             numba.set_num_threads(before)

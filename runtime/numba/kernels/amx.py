@@ -308,8 +308,9 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     the int8 (rows, columns) output whose columns ``c0 .. c0 + n`` this GEMM writes (the epilogue's arrays
     are indexed by output column), `res` a residual shaped like it or an empty (0, 0) array. A
     `launch.PartKernel`: part `part` of `workers` takes contiguous chunks of CHUNK_BLOCKS blocks of every
-    image. `scratch` is uint8 with a row of `scratch_bytes` per part. Returns 0 (no accumulator is checked:
-    the plan proved the widths).
+    image, or, when the rows make fewer than two chunks a part and there are at least two panels a part, a
+    contiguous range of panels over every row. `scratch` is uint8 with a row of `scratch_bytes` per part.
+    Returns 0 (no accumulator is checked: the plan proved the widths).
 
     Why the scratch comes from the caller: the tile instructions reach memory through integer addresses.
     LLVM 22 lets an allocation whose address escapes only as an integer (ptrtoint) be assumed untouched by
@@ -323,13 +324,25 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     oh = vrows // wp
     blocks = (vrows + ROWS - 1) // ROWS
     cb = CHUNK_BLOCKS
-    if workers > 1 and images * ((blocks + cb - 1) // cb) < 2 * workers:
+    # few rows and several panels: the parts split the columns, each reading its own panels of B once; a
+    # split of so few rows had every part stream all of B (128x768x768 at 2 parts: 0.94-0.98x of one)
+    by_columns = workers > 1 and images * ((blocks + cb - 1) // cb) < 2 * workers and panels >= 2 * workers
+    if workers > 1 and not by_columns and images * ((blocks + cb - 1) // cb) < 2 * workers:
         cb = 1
     chunks = (blocks + cb - 1) // cb
     total = images * chunks
-    per = (total + workers - 1) // workers
-    if part * per >= total:
-        return 0
+    p_lo, p_hi = 0, panels
+    if by_columns:
+        per_part = (panels + workers - 1) // workers
+        p_lo, p_hi = part * per_part, min(panels, (part + 1) * per_part)
+        if p_lo >= p_hi:
+            return 0
+        q_lo, q_hi = 0, total
+    else:
+        per = (total + workers - 1) // workers
+        q_lo, q_hi = part * per, min(total, (part + 1) * per)
+        if q_lo >= q_hi:
+            return 0
     # addresses as int64: Numba types uint64 + int64 as float64
     a_addr = np.int64(a.ctypes.data)
     a_end = a_addr + a.shape[0]
@@ -348,7 +361,7 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     consts, rows_table, a_blocks, sums, copies, copy_bytes = _carve(scratch[part], panels, cb, reach)
     fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res)
     panel_bytes = ntaps * kc * 4 * TILE_ROWS * KBYTES
-    for q in range(part * per, min(total, (part + 1) * per)):
+    for q in range(q_lo, q_hi):
         b = q // chunks
         blk0 = (q % chunks) * cb
         blk1 = min(blocks, blk0 + cb)
@@ -370,7 +383,7 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
                 inside = max(0, min(copy_bytes, a_end - start))
                 dst[:inside] = a[start - a_addr:start - a_addr + inside]
                 a_blocks[i] = np.int64(dst.ctypes.data)
-        for p in range(panels):
+        for p in range(p_lo, p_hi):
             nv = min(4, n_vectors - 4 * p)
             last_lanes = min(PANEL, n - p * PANEL) - 16 * (nv - 1)
             b_p = np.int64(packed.ctypes.data) + p * panel_bytes
