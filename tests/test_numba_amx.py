@@ -204,6 +204,7 @@ for n in (16, 24, 64):
 w = rng.integers(-128, 128, (100, 16)).astype(np.int8)
 x = rng.integers(-128, 128, (40, 100)).astype(np.int8)
 packed, offsets, kc = amx.pack_weights(w, 1)
+scratch = np.zeros((1, amx.scratch_bytes(1, 100, 0, kc)), np.uint8)
 bias = -128 * w.astype(np.int64).sum(axis=0)
 want = np.clip((x.astype(np.int64) @ w.astype(np.int64) + 128) >> 8, -128, 127)
 for trial in range(200):
@@ -212,7 +213,7 @@ for trial in range(200):
     out = np.zeros((40, 16), np.int8)
     amx.gemm_codes(1, buf, 100, np.zeros(1, np.int64), kc, packed, offsets, 1, 16, 1, 0, 40, 40, 40, 0, bias,
                    np.ones(16, np.int64), np.full(16, 8, np.int64), np.full(16, 128, np.int64), -128, 127,
-                   np.zeros((0, 0), np.int8), np.ones(16, np.int64), 1, 0, out, np.zeros((1, 16384), np.uint8))
+                   np.zeros((0, 0), np.int8), np.ones(16, np.int64), 1, 0, out, scratch)
     equal &= bool((out == want).all())
 print(json.dumps({"equal": equal, "hits": sum(amx.gemm_codes.fn.stats.cache_hits.values())}))
 """
