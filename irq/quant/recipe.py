@@ -102,7 +102,7 @@ def accurate_ptq(model: nn.Module, example_inputs: Any, calibration_batches: Seq
     one thread, logit cosine 0.99269 -> 0.99344 and top-1 agreement 0.898 -> 0.904 on 512 crops (0.883 ->
     0.906 on the first 128), for a deployed latency of 10.2 -> 13.1 ms (torch.ao int8 13.5 ms, same
     process). On these crops agreement follows the cosine (bench/ptq_fragility.py: 0.90 needs about
-    0.9955); int16 on every owner reaches 0.99547 / 0.904. 64 calibration crops, percentile observers,
+    0.994); int16 on every owner reaches 0.99547 / 0.904. 64 calibration crops, percentile observers,
     bias correction, an 8-crop ranking and AdaRound 100 or 200 steps measured no better (docs/design.md,
     bench/ptq_levers.py).
     """

@@ -17,8 +17,8 @@ cold start, about 25-35 s for MobileNetV2) instead of running old code. Function
 How: Numba picks a "locator" per cached function from ``CacheImpl._locator_classes``, trying each class's
 ``from_function`` in order. `install` puts, in front of that list, a subclass of each of the first two
 (``NUMBA_CACHE_DIR`` and the in-tree ``__pycache__``) that claims only the runtime's files and extends
-their ``get_source_stamp``. The list is Numba's internal API (``_CacheImpl`` before 0.59's rename); a
-Numba without it fails `install` loudly rather than caching stale code quietly.
+their ``get_source_stamp``. The list is Numba's internal API (``CacheImpl``, ``_CacheImpl`` in older
+releases); a Numba without it fails `install` loudly rather than caching stale code quietly.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def tree_digest(root: str) -> bytes:
 def _impl_class():
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     if impl is None or not hasattr(impl, "_locator_classes"):
-        raise ImportError(f"numba {getattr(caching, '__name__', '')}: no CacheImpl._locator_classes; irq's runtime "
-                          "cannot key its cache on all of its sources with this Numba")
+        import numba
+        raise ImportError(f"numba {numba.__version__} has no CacheImpl._locator_classes: irq's runtime cannot key "
+                          "its cache on all of its sources with it (pyproject.toml lists the supported range)")
     return impl
 
 
