@@ -15,10 +15,11 @@ cold start, about 25-35 s for MobileNetV2) instead of running old code. Function
 ``@njit(cache=True)``) keep Numba's rule.
 
 How: Numba picks a "locator" per cached function from ``CacheImpl._locator_classes``, trying each class's
-``from_function`` in order. `install` puts, in front of that list, a subclass of each of the first two
-(``NUMBA_CACHE_DIR`` and the in-tree ``__pycache__``) that claims only the runtime's files and extends
-their ``get_source_stamp``. The list is Numba's internal API (``CacheImpl``, ``_CacheImpl`` in older
-releases); a Numba without it fails `install` loudly rather than caching stale code quietly.
+``from_function`` in order. `install` puts, in front of that list, a subclass of each of its source-file
+locators (``NUMBA_CACHE_DIR``, the in-tree ``__pycache__``, the per-user cache of a read-only install), in
+Numba's order, that claims only the runtime's files and extends their ``get_source_stamp``. The list is
+Numba's internal API (``CacheImpl``, ``_CacheImpl`` in older releases); a Numba without it fails `install`
+loudly rather than caching stale code quietly.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def tree_digest(root: str) -> bytes:
     return h.digest()
 
 
+#: Numba's locators for functions of a regular source file, in its order: NUMBA_CACHE_DIR, the in-tree
+#: __pycache__, and the per-user cache Numba falls back to when the tree is not writable (a read-only install)
+_FILE_LOCATORS = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
+
+
 def _impl_class():
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     if impl is None or not hasattr(impl, "_locator_classes"):
@@ -61,7 +67,9 @@ def tree_locators(root: str, digest: bytes) -> list[type]:
     """Locator classes for the functions of files under `root`, stamped with `digest` as well."""
     root = os.path.normcase(os.path.abspath(root)) + os.sep
     made = []
-    for base in _impl_class()._locator_classes[:2]:  # NUMBA_CACHE_DIR, then the in-tree __pycache__
+    for base in _impl_class()._locator_classes:
+        if base.__name__.lstrip("_") not in _FILE_LOCATORS:
+            continue
 
         class TreeStamped(base):
             _irq_root = root
