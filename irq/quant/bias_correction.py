@@ -94,19 +94,22 @@ def _significant(d: Tensor, z: float) -> Tensor:
     return torch.where(mean.abs() > z * stderr, mean, torch.zeros_like(mean))
 
 
-def _unfit(qat_model: nn.Module, layer: _Layer) -> str | None:
-    """Why `layer` cannot carry a correction, or None."""
-    p = _parameters(qat_model, layer)
-    if (p["bn_bias"] if p["bn_mean"] is not None else p["bias"]) is None:
-        return "no bias and no folded batch norm to carry the correction"
-    if p["bn_mean"] is not None and p["bn_weight"] is None:
-        return "batch norm without affine parameters"
-    return None
+def _has_bn(layer: _Layer) -> bool:
+    return _key(getattr(layer.op, "bn_mean", None)) is not None
 
 
 def _carrier_key(layer: _Layer) -> str | None:
     """The parameter the correction is added to: the folded batch norm's beta, else the layer's bias."""
-    return _key(layer.op.bn_bias) if _key(getattr(layer.op, "bn_mean", None)) is not None else _key(layer.op.bias)
+    return _key(layer.op.bn_bias) if _has_bn(layer) else _key(layer.op.bias)
+
+
+def _unfit(layer: _Layer) -> str | None:
+    """Why `layer` cannot carry a correction, or None."""
+    if _carrier_key(layer) is None:
+        return "no bias and no folded batch norm to carry the correction"
+    if _has_bn(layer) and _key(getattr(layer.op, "bn_weight", None)) is None:
+        return "batch norm without affine parameters"
+    return None
 
 
 class _Captures:
@@ -209,7 +212,7 @@ def bias_correction(qat_model: nn.Module, batches: Sequence[Any], *, owners: Seq
         reference = copy.deepcopy(qat_model)  # the float model every layer is corrected towards
     fit = []
     for layer in layers:
-        why = _unfit(qat_model, layer)
+        why = _unfit(layer)
         if why is None:
             fit.append(layer)
         else:

@@ -339,7 +339,7 @@ class Conv2dPlan:
         self.nchw = False  # the input arrives NHWC unless the planner hands it over as NCHW (`take_nchw`)
         self.bias = np.zeros(o, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(o)
         self.acc_lo, self.acc_hi = acc_range
-        self._half_key = None
+        self._half_of = vnni.CachedHalf()  # 2**(S-1) per channel, for this plan's `shift` array
         x_abs = 128 if np.dtype(x_dtype) == np.int8 else 32768
         w_cols = np.moveaxis(np.asarray(weight), 0, -1).reshape(-1, o)  # (cg*kh*kw, O): each output's taps
         if np.dtype(x_dtype) in (np.int8, np.int16) and vnni.accumulator_proven(w_cols, self.bias, x_abs, acc_range):
@@ -591,13 +591,6 @@ class Conv2dPlan:
                 self._bm = self.bias * np.asarray(mult, np.int64) + half
             self._bm_key, self._bm_refs = key, (mult, half)  # the refs keep the ids from being reused
         return self._bm
-
-    def _half_of(self, shift: np.ndarray) -> np.ndarray:
-        """2**(S-1) per channel, computed on the first call for this `shift` array (no per-run allocation)."""
-        if self._half_key is not shift:
-            self._half = vnni.half_of(shift)
-            self._half_key = shift
-        return self._half
 
     def raw(self, x, out) -> int:
         """Conv with the high-precision accumulator as output (int32/int64 NHWC `out`)."""

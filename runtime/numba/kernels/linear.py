@@ -37,7 +37,7 @@ class LinearPlan:
         if x_dtype in (np.int8, np.int16) and vnni.accumulator_proven(weight.T, self.bias, x_abs, acc_range):
             self.acc_lo, self.acc_hi = vnni.NO_CHECK  # no input can overflow: the per-element check is dead
         self.vnni = x_dtype in (np.int8, np.int16) and vnni_route(np.dtype(np.int8), weight, k)
-        self._half_key = None
+        self._half_of = vnni.CachedHalf()
         if self.vnni:
             # int8 rows are read in place (the kernel flips their sign bit); int16 rows split into byte
             # planes; K not a multiple of 4 is copied into padded rows (the pad meets zero weights)
@@ -66,13 +66,17 @@ class LinearPlan:
     def _vnni_run(self, x2d: np.ndarray, epilogue: tuple, out2d: np.ndarray) -> int:
         return self.gemm.run(*self._gemm_args(x2d, epilogue, out2d))
 
-    def requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
+    def _epilogue(self, mult, shift, mode, lo, hi, res, res_mult) -> tuple:
+        """`vnni.VnniGemm.run`'s requantize epilogue (no residual: empty arrays)."""
         if res is None:
             res, res_mult = _NO_RES, _NO_RES_MULT
+        return mult, shift, self._half_of(shift), mode, lo, hi, res, res_mult, False
+
+    def requantize(self, x2d, out2d, mult, shift, mode, lo, hi, res=None, res_mult=None) -> int:
         if self.vnni:
-            if self._half_key is not shift:
-                self._half, self._half_key = vnni.half_of(shift), shift
-            return self._vnni_run(x2d, (mult, shift, self._half, mode, lo, hi, res, res_mult, False), out2d)
+            return self._vnni_run(x2d, self._epilogue(mult, shift, mode, lo, hi, res, res_mult), out2d)
+        if res is None:
+            res, res_mult = _NO_RES, _NO_RES_MULT
         acc = self.accumulate(x2d)
         return epilogue_requantize(acc, self.bias, self.acc_lo, self.acc_hi, mult, shift, mode, lo, hi,
                                    res, res_mult, out2d)
@@ -83,9 +87,7 @@ class LinearPlan:
         padded ones first). Only for arrays that live as long as the callable and never change."""
         if not (self.vnni and self.operand.in_place):
             return None
-        if res is None:
-            res, res_mult = _NO_RES, _NO_RES_MULT
-        epilogue = (mult, shift, vnni.half_of(shift), mode, lo, hi, res, res_mult, False)
+        epilogue = self._epilogue(mult, shift, mode, lo, hi, res, res_mult)
         return self.gemm.bind(*self._gemm_args(x2d, epilogue, out2d))
 
     def raw(self, x2d, out2d) -> int:
@@ -111,7 +113,7 @@ class MatmulPlan:
         self.bias = np.zeros(n, np.int64)
         self.vnni = (x_dtype in (np.int8, np.int16) and y_dtype == np.int8 and k <= vnni.MAX_K
                      and vnni.available())
-        self._half_key = None
+        self._half_of = vnni.CachedHalf()
         if not self.vnni:
             fdt, chunk = float_route(x_dtype, y_dtype)
             self.x_float = np.empty((batch, m, k), fdt)
@@ -157,9 +159,7 @@ class MatmulPlan:
             mode, lo, hi, raw = 0, 0, 0, True
         else:
             mult, shift, mode, lo, hi = requant
-            if self._half_key is not shift:
-                self._half, self._half_key = vnni.half_of(shift), shift
-            half, raw = self._half, False
+            half, raw = self._half_of(shift), False
         parts = vnni.gemm_epilogue.parts_for(rows * kp * n)
         return vnni.gemm_epilogue(parts, a_bytes, a_lo, kp, _TAP0, kp // 4, self.packed.reshape(-1),
                                   self.packed.shape[1], self.n_vectors, n, batch, m * kp, m, m, m, 0,

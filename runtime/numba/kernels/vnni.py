@@ -625,6 +625,23 @@ def accumulator_proven(w_kn: np.ndarray, bias: np.ndarray, x_abs: int, acc_range
     return int(bound.max()) <= limit
 
 
+_NO_HALF = np.zeros(0, np.int64)
+
+
+class CachedHalf:
+    """`half_of(shift)` for the last `shift` array asked about: a plan passes the same array every run, so the
+    constants are computed once, not allocated per run (one per plan, shared by its requantize paths)."""
+
+    def __init__(self) -> None:
+        self._key: np.ndarray | None = None
+        self._half = _NO_HALF
+
+    def __call__(self, shift: np.ndarray) -> np.ndarray:
+        if self._key is not shift:
+            self._half, self._key = half_of(shift), shift
+        return self._half
+
+
 def half_of(shift: np.ndarray) -> np.ndarray:
     """2**(S-1) per channel (0 where S = 0): the half_up rounding constant of the branch-free epilogue."""
     s = np.asarray(shift, np.int64)
