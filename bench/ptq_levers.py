@@ -39,6 +39,8 @@ LEVERS: dict[str, dict] = {
     "biascorr_dw": {"bias_correction": True, "depthwise_only": True},
     "ada_dw": {"adaround_depthwise_only": True},
     "percentile": {"observer": "percentile"},
+    "int16x8": {"int16_budget": 8},
+    "int16x12": {"int16_budget": 12},
     "int16x16": {"int16_budget": 16},
     "int16x14": {"int16_budget": 14},
     "int16x24": {"int16_budget": 24},

@@ -78,7 +78,8 @@ class OpLowerings:
             reduction = w.shape[1] * w.shape[2] * w.shape[3]
         else:
             reduction = w.shape[0] // groups * w.shape[2] * w.shape[3]
-        acc_t = self.accumulator_type(out_shape, reduction, x, w_codes, b_codes)
+        acc_t = self.accumulator_type(out_shape, reduction, x, w_codes, b_codes,
+                                      None if kind == "conv_transpose2d" else 0)
         hint = _str(op, "owner") or kind
         wv = self.constant(w_codes, "i8", f"{hint}.weight")
         bv = self.constant(b_codes, f"i{acc_t.element_type.width}", f"{hint}.bias") if b_codes is not None else None

@@ -458,13 +458,21 @@ class LoweringBase:
                             residual=residual)
         self.q[qc.results[0]] = QValue(y, s_out, dtype)
 
-    def accumulator_type(self, shape, reduction: int, x: QValue, w_codes: np.ndarray, b_codes) -> TensorType:
+    def accumulator_type(self, shape, reduction: int, x: QValue, w_codes: np.ndarray, b_codes,
+                         out_axis: int | None = 0) -> TensorType:
+        """The accumulator's type (i32 when the per-tensor bound allows, the verifier's rule) after proving
+        that a requantize can take it. The proof uses each output channel's own weights (`out_axis` of
+        `w_codes`; None when a channel's sum does not run over all of its weights, as in a grouped transposed
+        conv): `fp.channel_accumulator_bound`."""
         wmax = int(np.abs(w_codes).max()) if w_codes.size else 0
         bmax = int(np.abs(b_codes).max()) if b_codes is not None and b_codes.size else 0
         dtype = fp.accumulator_dtype(reduction, x.dtype, wmax, bmax)
         if dtype == "i64":
-            check_accumulator_bound(reduction * -fp.qrange(x.dtype)[0] * wmax + bmax,
-                                    f"its accumulator over {reduction} {x.dtype} products")
+            xmax = -fp.qrange(x.dtype)[0]
+            bound = reduction * xmax * wmax + bmax
+            if out_axis is not None:
+                bound = min(bound, fp.channel_accumulator_bound(w_codes, b_codes, xmax, out_axis))
+            check_accumulator_bound(bound, f"its accumulator over {reduction} {x.dtype} products")
         return TensorType(shape, _int_type(dtype))
 
     def _output(self, op: Operation) -> tuple[Operation, float, str, int, int]:

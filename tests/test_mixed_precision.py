@@ -115,3 +115,47 @@ def test_int16_refused_where_the_accumulator_could_pass_the_requantize_bound(set
     assert "adaptive_avg_pool2d" not in plan.int16_owners
     assert "1280 products" in plan.skipped["adaptive_avg_pool2d"]
     irq.convert(_ptq(model, calib, plan.rules, "nash"), march="nash")  # everything else widened still lowers
+
+
+class _WideResidual(torch.nn.Module):
+    """a -> h (8 -> 1032, relu) -> b (1032 -> 8) + a -> c: `b` sums 1032 products of `h`'s output and adds
+    `a`'s output as its fused residual."""
+
+    def __init__(self, extreme_b: bool) -> None:
+        super().__init__()
+        self.a, self.h = torch.nn.Linear(16, 8), torch.nn.Linear(8, 1032)
+        self.b, self.c = torch.nn.Linear(1032, 8), torch.nn.Linear(8, 4)
+        # Gaussian weights: per-channel codes of about 31 on average (127 * E|z| / max|z| over 1032 draws);
+        # extreme: every code of b at 127, so 1032 * 32768 * 127 leaves no room for a bias below 2**32
+        w = torch.randn(8, 1032)
+        with torch.no_grad():
+            self.b.weight.copy_((torch.sign(w) if extreme_b else w) * 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.a(x)
+        return self.c(self.b(torch.relu(self.h(a))) + a)
+
+
+@pytest.mark.parametrize("extreme_b", [False, True])
+def test_int16_bound_reads_the_readers_weight_codes_and_skips_its_residual(extreme_b: bool):
+    """The accumulator bound of an int16 reader comes from its own weight codes: 1032 Gaussian weights
+    (codes of about 31 on average) leave `h` widenable where 1032 codes of 127 do not, although both
+    sum K = 1032 products, past the all-127 bound at K = 517. `a`, which `b` only adds as its residual
+    after the sum, is widened either way. The widened plan converts, and the deployed program equals
+    VALIDATION and the reference runtime bit for bit."""
+    torch.manual_seed(0)
+    model = _WideResidual(extreme_b).eval()
+    x = torch.randn(32, 16)
+    plan = irq.quant.mixed_precision(model, (x[:1],), [x], budget=100, march="nash", sensitivity_inputs=x[:4])
+    assert "a" in plan.int16_owners
+    if extreme_b:
+        assert "h" not in plan.int16_owners and "1032 products" in plan.skipped["h"]
+    else:
+        assert "h" in plan.int16_owners and not plan.skipped
+    qat = _ptq(model, x, plan.rules, "nash")
+    program = irq.convert(qat, march="nash")
+    with torch.no_grad():
+        validation = qat(x).numpy()
+    deployed = numba_runtime.compile(program)(x.numpy())
+    np.testing.assert_array_equal(deployed, validation)
+    np.testing.assert_array_equal(reference_runtime.run(program, x.numpy())[0], validation)

@@ -262,8 +262,9 @@ def test_int8_matmul_accumulates_in_int32() -> None:
 def test_an_int64_accumulator_with_a_bias_past_the_requantize_limit_is_refused() -> None:
     """int16 input, K = 1032 products of 127: 1032 * 32768 * 127 = 4,294,705,152, 262,144 below 2**32, so
     the accumulator fits requantize's int64 product without a bias and not with a bias of 300,000 codes.
-    Catches the bias left out of (or shifted into) the bound checked before lowering."""
-    w = np.random.default_rng(8).standard_normal((1, 1032))
+    Every weight is at the extreme code, so the per-channel bound is the per-tensor one. Catches the bias
+    left out of (or shifted into) the bound checked before lowering."""
+    w = np.where(np.random.default_rng(8).standard_normal((1, 1032)) < 0, -1.0, 1.0)
     s_w, s_x = float(np.abs(w).max()) / 127, 2.0**-10
     for bias_code, refused in ((0, False), (300_000, True)):
         b = FrozenBuilder([("x", (1, 1032))])
@@ -276,6 +277,39 @@ def test_an_int64_accumulator_with_a_bias_past_the_requantize_limit_is_refused()
                 lower(module)
         else:
             lower(module)
+
+
+def test_the_requantize_bound_is_proved_per_output_channel() -> None:
+    """int16 input, K = 1032: channel 0's codes are all 127 (its worst case 1032 * 32768 * 127 plus a bias of
+    300,000 codes passes 2**32), channel 1's are small. Refused while channel 0 holds its bias, lowered when
+    the bias moves to channel 1, whose own sum is far below the bound: each channel is proved with its own
+    weights and its own bias (fp.channel_accumulator_bound). Catches the bound taken from one channel's
+    weights and another's bias, or from the per-tensor maximum alone."""
+    w = np.where(np.random.default_rng(9).standard_normal((2, 1032)) < 0, -1.0, 1.0)
+    w[1] *= 0.25  # codes of 32: both channels share the scale 1 / 127
+    s_w, s_x = 1.0 / 127, 2.0**-10
+    for biased, refused in ((0, True), (1, False)):
+        b = FrozenBuilder([("x", (1, 1032))])
+        bias = np.zeros(2)
+        bias[biased] = 300_000 * s_x * s_w
+        y = b.op("hl.linear", [b.qdq("x", s_x, "i16"), b.weight(w, np.array([s_w, s_w]))], (1, 2),
+                 {"bias": b.const(bias)}, attrs='owner = "fc"')
+        module = b.module([b.qdq(y, 2.0**-2, "i16")])
+        if refused:
+            with pytest.raises(PassFailure, match="too large to requantize"):
+                lower(module)
+            continue
+        m = lower(module)
+        (acc,) = [op for op in m.walk() if op.name == "bpu.linear"]
+        assert acc.results[0].type.element_type.width == 64
+        # the worst input (every code at the extreme against channel 1's signs) runs exactly: int64 oracle
+        x = (np.sign(w[1]) * 32.0).reshape(1, 1032).astype(np.float32)  # 32 / 2**-10 = 32768 -> clamps to 32767
+        (got,) = run(m, x)
+        codes_x = np.clip(np.rint(x.astype(np.float64) / s_x), -32768, 32767).astype(np.int64)
+        codes_w = fp.quantize_weight(w, np.array([s_w, s_w]), axis=0).astype(np.int64)
+        acc_ref = codes_x @ codes_w.T + np.rint(bias / (s_x * s_w)).astype(np.int64)
+        want = np.clip(np.rint(acc_ref * (s_x * s_w) / 2.0**-2), -32768, 32767) * 2.0**-2
+        assert np.allclose(got, want, atol=2.0**-2 + 1e-9)  # within one output step of the exact sum
 
 
 # -- table lookups read their op's attributes ----------------------------------------------------------------------

@@ -239,6 +239,18 @@ def _folded(layer: _Layer, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
                            _np(p["bn_mean"]), _np(p["bn_var"]), layer.options["bn_eps"], layer.options["groups"] or 1)
 
 
+def folded_weight(qat_model: nn.Module, op) -> np.ndarray:
+    """The float weight of a prepared conv/linear op (`op` of `ir_of(qat_model)`) as the chip holds it, batch
+    norm folded: what its weight quantizer rounds (irq.quant.mixed_precision bounds accumulators with it)."""
+    p = {name: _tensor(qat_model, _key(getattr(op, name, None)))
+         for name in ("weight", "bias", "bn_weight", "bn_bias", "bn_mean", "bn_var")}
+    if p["bn_mean"] is None:
+        return p["weight"].detach().double().cpu().numpy()
+    return fold_batch_norm(op.name.partition(".")[2], _np(p["weight"]), _np(p["bias"]), _np(p["bn_weight"]),
+                           _np(p["bn_bias"]), _np(p["bn_mean"]), _np(p["bn_var"]), _attr(op, "bn_eps"),
+                           _attr(op, "groups") or 1)[0]
+
+
 def _bn_scale(p: dict, eps: float) -> np.ndarray:
     scale = 1.0 / np.sqrt(_np(p["bn_var"]) + float(eps))
     return scale if p["bn_weight"] is None else _np(p["bn_weight"]) * scale

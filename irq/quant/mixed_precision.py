@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import nn
 
+from irq.fixedpoint import WEIGHT_QRANGE
 from irq.qconfig import QConfig, QConfigRules, as_rules, default_calib_8bit
 
 
@@ -58,8 +59,9 @@ def _owner_ops(module) -> dict[str, tuple[str, Any]]:
     return {o: (kinds.get(o, k), fq) for o, (k, fq) in out.items()}
 
 
-def _readers(value) -> list:
-    """The ops computing on `value`, looking through ops that only move data (they share its codes)."""
+def _readers(value) -> list[tuple[Any, Any]]:
+    """(op, the value it reads) for the ops computing on `value`, looking through ops that only move data
+    (they share its codes)."""
     from irq.passes.quant_annotate import is_passthrough
     found, stack = [], [value]
     while stack:
@@ -69,25 +71,35 @@ def _readers(value) -> list:
             if is_passthrough(op):
                 stack.extend(op.results)
             elif op.name != "func.return":
-                found.append(op)
+                found.append((op, v))
     return found
 
 
-def int16_refusal(fake_quant_op, march: str) -> str | None:
-    """Why the value this fake-quant produces cannot be int16 on `march` (None: it can)."""
+def int16_refusal(fake_quant_op, march: str, qat_model: nn.Module | None = None) -> str | None:
+    """Why the value this fake-quant produces cannot be int16 on `march` (None: it can).
+
+    A conv/linear reading it as its input must keep its accumulator within what a requantize takes. With the
+    calibrated `qat_model` that proof uses the reader's own weight codes (`_weight_code_sum`); without it,
+    every code at 127. A reader that takes it as its fused residual adds it after the sum: no bound applies.
+    """
     from irq.march_profiles import get_march
     profile = get_march(march)
-    for op in _readers(fake_quant_op.results[0]):
+    for op, read in _readers(fake_quant_op.results[0]):
         base = op.name.partition(".")[2]
+        owner = op.get_attr("owner")
+        who = f" ({owner.value})" if owner is not None and hasattr(owner, "value") else ""
         limits = profile.ops.get(base)
         if limits is not None and limits.dtypes is not None and "i16" not in limits.dtypes:
-            owner = op.get_attr("owner")
-            who = f" ({owner.value})" if owner is not None and hasattr(owner, "value") else ""
             return f"read by {op.name}{who}, which march '{march}' runs on {', '.join(limits.dtypes)} only"
+        if getattr(op, "residual", None) is read:
+            continue
         k = _reduction(op)
-        if k is not None and not _int16_accumulator_fits(k):
-            owner = op.get_attr("owner")
-            who = f" ({owner.value})" if owner is not None and hasattr(owner, "value") else ""
+        if k is None:
+            continue
+        codes = _weight_code_sum(qat_model, op) if qat_model is not None else None
+        if codes is None:
+            codes = k * WEIGHT_QRANGE[1]
+        if not _int16_accumulator_fits(codes):
             return (f"read by {op.name}{who}, which sums {k} products: with int16 inputs its accumulator could "
                     "reach 2**32, beyond what a requantize takes (irq.fixedpoint.check_requantize_input)")
     return None
@@ -106,11 +118,28 @@ def _reduction(op) -> int | None:
     return k
 
 
-def _int16_accumulator_fits(reduction: int) -> bool:
-    """Whether int16 codes times int8 weight codes, summed `reduction` times, stay below lowering's 2**32
-    requantize bound (the worst case lowering proves: every code at its extreme, plus an int32 bias)."""
+def _weight_code_sum(qat_model: nn.Module, op) -> int | None:
+    """The largest sum of |weight code| over one output channel of a calibrated conv/linear, each code one
+    step further from zero than nearest rounding gives (AdaRound rounds up or down, never further), or None
+    when the op's weight is not quantized here (or, for a transposed conv, not laid out by output channel).
+    Lowering proves the same sum on the final codes (irq.fixedpoint.channel_accumulator_bound)."""
+    import torch
+
+    from irq.quant.adaround import folded_weight
+    wop = op.weight.owner
+    if getattr(wop, "name", None) != "qat.fake_quant" or op.name.partition(".")[2] == "conv_transpose2d":
+        return None
+    fq = qat_model.get_submodule(wop.state_path)
+    codes = fq.codes(torch.from_numpy(folded_weight(qat_model, op))).abs()
+    codes = torch.clamp(codes + 1, max=max(-fq.qmin, fq.qmax))
+    return int(codes.reshape(codes.shape[0], -1).sum(1).max())
+
+
+def _int16_accumulator_fits(weight_code_sum: int) -> bool:
+    """Whether int16 codes times weight codes summing to `weight_code_sum` in absolute value stay below
+    lowering's 2**32 requantize bound (every input code at its extreme, plus an int32 bias)."""
     from irq import fixedpoint as fp
-    return reduction * -fp.qrange("i16")[0] * fp.WEIGHT_QRANGE[1] + 2**31 < 2**32
+    return weight_code_sum * -fp.qrange("i16")[0] + 2**31 < 2**32
 
 
 def _widened(q: QConfig) -> QConfig:
@@ -160,7 +189,7 @@ def mixed_precision(model: nn.Module, example_inputs: Any, calibration_batches: 
         q, _ = base.resolve(irq.qconfig.OwnerInfo(row.owner, kind, module_types.get(row.owner, "")))
         if q.activation is None or q.activation.dtype != "qint8":
             continue  # float, int32 output, or already 16-bit: nothing to widen
-        reason = int16_refusal(fq_op, march)
+        reason = int16_refusal(fq_op, march, qat)
         if reason is not None:
             skipped[row.owner] = reason
             continue
