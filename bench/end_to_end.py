@@ -32,6 +32,7 @@ import sys
 import time
 import warnings
 
+import numba
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -169,6 +170,7 @@ def main() -> None:
     ap.add_argument("--skip-minilm", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    numba.set_num_threads(1)  # the runtime's pool would otherwise take the second core ("one thread everywhere")
     digits(args.reps)
     if not args.skip_mobilenet:
         mobilenet(args.calib, args.eval, args.reps)

@@ -60,8 +60,10 @@ def _program(path):
     p.module(["o"]).save(str(path))
 
 
-def _run(prog_path, cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), IRQ_AMX="0")  # the kernels it names are VNNI's
+def _run(prog_path):
+    # the checkout's own cache (Numba's default, or the caller's NUMBA_CACHE_DIR), which the suite's other
+    # numba tests fill: a fresh directory cost a full cold compile here (49-56 s of the suite's 15 minutes)
+    env = dict(os.environ, IRQ_AMX="0")  # the kernels it names are VNNI's
     out = subprocess.run([sys.executable, "-c", RUN_AND_REPORT, str(prog_path)], capture_output=True, text=True,
                          cwd=ROOT, env=env, timeout=900)
     assert out.returncode == 0, out.stderr
@@ -71,16 +73,15 @@ def _run(prog_path, cache_dir):
 def test_second_process_loads_every_kernel_from_the_disk_cache(tmp_path):
     prog = tmp_path / "prog.irq"
     _program(prog)
-    cache = tmp_path / "numba-cache"
-    cold = _run(prog, cache)
-    assert cold["cache_dir"] == str(cache)
-    assert cold["misses"] > 0 and cold["hits"] == 0  # a fresh cache directory: everything compiled
-    used = set(cold["used"])
+    first = _run(prog)  # compiles what the cache lacks (everything on a fresh clone run alone) and saves it
+    used = set(first["used"])
     assert {"depthwise_requantize_i32", "quantize_to_nhwc"} <= used
     # VNNI (the 4-channel 3x3 conv runs direct over a padded copy) or the float route
     assert {"pad_copy", "gemm_epilogue"} <= used or {"im2col_rows_serial",
                                                                   "epilogue_requantize_serial"} <= used
-    warm = _run(prog, cache)
-    assert warm["used"] == cold["used"]
-    assert warm["misses"] == 0, warm  # no recompilation happened
-    assert warm["hits"] >= len(warm["used"])
+    assert first["hits"] + first["misses"] >= len(used)  # Numba counted every kernel's load or compile
+    second = _run(prog)
+    assert second["cache_dir"] == first["cache_dir"]
+    assert second["used"] == first["used"]
+    assert second["misses"] == 0, second  # no recompilation happened
+    assert second["hits"] >= len(second["used"])  # every kernel came from the disk

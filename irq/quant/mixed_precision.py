@@ -13,7 +13,11 @@ sensitive ops" step (its debug tools rank them the same way), done in one call.
 
 The march decides which owners can be widened: an int16 value must be accepted as input by every
 op that reads it (irq/marches/*.json, `dtypes`; a Bayes conv reads only int8, a Nash conv int16 too).
-Owners whose readers refuse int16 are skipped and listed, so the plan always converts.
+Owners whose readers refuse int16 are skipped and listed, so the plan always converts. A conv/linear
+reader must also keep its accumulator below what a requantize takes (2**32): that is proved from the
+reader's own calibrated weight codes, channel by channel, as lowering proves it; with every code at 127
+the bound would refuse any reader summing more than 516 products (MobileNetV2's last projections, among
+its most sensitive owners: docs/design.md, "The int16 bound reads each reader's own weights").
 """
 
 from __future__ import annotations
