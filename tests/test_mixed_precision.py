@@ -159,3 +159,30 @@ def test_int16_bound_reads_the_readers_weight_codes_and_skips_its_residual(extre
     deployed = numba_runtime.compile(program)(x.numpy())
     np.testing.assert_array_equal(deployed, validation)
     np.testing.assert_array_equal(reference_runtime.run(program, x.numpy())[0], validation)
+
+
+class _SelfResidual(torch.nn.Module):
+    """a (16 -> 1032) -> b(a) + a -> c: `b`, every code at 127, reads `a` both as its 1032-product input and as
+    its fused residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = torch.nn.Linear(16, 1032), torch.nn.Linear(1032, 1032), torch.nn.Linear(1032, 4)
+        with torch.no_grad():
+            self.b.weight.copy_(torch.sign(torch.randn(1032, 1032)) * 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.a(x)
+        return self.c(self.b(a) + a)
+
+
+def test_a_value_read_as_input_and_as_residual_is_bounded_as_the_input():
+    """Skipping the residual must not skip the same op's input: `a` feeds `b`'s 1032-product sum, so it stays
+    int8, and the plan converts. Catches the residual recognised by value rather than by operand."""
+    torch.manual_seed(0)
+    model = _SelfResidual().eval()
+    x = torch.randn(16, 16)
+    plan = irq.quant.mixed_precision(model, (x[:1],), [x], budget=100, march="nash", sensitivity_inputs=x[:4],
+                                     candidates=["a"])
+    assert plan.int16_owners == [] and "1032 products" in plan.skipped["a"]
+    irq.convert(_ptq(model, x, plan.rules, "nash"), march="nash")

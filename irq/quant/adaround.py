@@ -220,10 +220,13 @@ def _tensor(model: nn.Module, key: str | None) -> Tensor | None:
     return getattr(model.get_submodule(parent) if parent else model, leaf)
 
 
-def _parameters(qat_model: nn.Module, layer: _Layer) -> dict[str, Tensor | None]:
-    op = layer.op
+def _op_parameters(qat_model: nn.Module, op) -> dict[str, Tensor | None]:
     return {name: _tensor(qat_model, _key(getattr(op, name, None)))
             for name in ("weight", "bias", "bn_weight", "bn_bias", "bn_mean", "bn_var")}
+
+
+def _parameters(qat_model: nn.Module, layer: _Layer) -> dict[str, Tensor | None]:
+    return _op_parameters(qat_model, layer.op)
 
 
 def _np(t: Tensor | None) -> np.ndarray | None:
@@ -242,10 +245,9 @@ def _folded(layer: _Layer, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
 def folded_weight(qat_model: nn.Module, op) -> np.ndarray:
     """The float weight of a prepared conv/linear op (`op` of `ir_of(qat_model)`) as the chip holds it, batch
     norm folded: what its weight quantizer rounds (irq.quant.mixed_precision bounds accumulators with it)."""
-    p = {name: _tensor(qat_model, _key(getattr(op, name, None)))
-         for name in ("weight", "bias", "bn_weight", "bn_bias", "bn_mean", "bn_var")}
+    p = _op_parameters(qat_model, op)
     if p["bn_mean"] is None:
-        return p["weight"].detach().double().cpu().numpy()
+        return _np(p["weight"])
     return fold_batch_norm(op.name.partition(".")[2], _np(p["weight"]), _np(p["bias"]), _np(p["bn_weight"]),
                            _np(p["bn_bias"]), _np(p["bn_mean"]), _np(p["bn_var"]), _attr(op, "bn_eps"),
                            _attr(op, "groups") or 1)[0]

@@ -63,9 +63,9 @@ def _owner_ops(module) -> dict[str, tuple[str, Any]]:
     return {o: (kinds.get(o, k), fq) for o, (k, fq) in out.items()}
 
 
-def _readers(value) -> list[tuple[Any, Any]]:
-    """(op, the value it reads) for the ops computing on `value`, looking through ops that only move data
-    (they share its codes)."""
+def _readers(value) -> list[tuple[Any, int]]:
+    """(op, operand index) of every use computing on `value`, looking through ops that only move data (they
+    share its codes). One op can read the value twice: a conv's input and its fused residual."""
     from irq.passes.quant_annotate import is_passthrough
     found, stack = [], [value]
     while stack:
@@ -75,7 +75,7 @@ def _readers(value) -> list[tuple[Any, Any]]:
             if is_passthrough(op):
                 stack.extend(op.results)
             elif op.name != "func.return":
-                found.append((op, v))
+                found.append((op, use.index))
     return found
 
 
@@ -84,21 +84,20 @@ def int16_refusal(fake_quant_op, march: str, qat_model: nn.Module | None = None)
 
     A conv/linear reading it as its input must keep its accumulator within what a requantize takes. With the
     calibrated `qat_model` that proof uses the reader's own weight codes (`_weight_code_sum`); without it,
-    every code at 127. A reader that takes it as its fused residual adds it after the sum: no bound applies.
+    every code at 127. Only the reader's input (operand 0) enters the sum: its fused residual, added after
+    it, is not bounded.
     """
     from irq.march_profiles import get_march
     profile = get_march(march)
-    for op, read in _readers(fake_quant_op.results[0]):
+    for op, operand in _readers(fake_quant_op.results[0]):
         base = op.name.partition(".")[2]
         owner = op.get_attr("owner")
         who = f" ({owner.value})" if owner is not None and hasattr(owner, "value") else ""
         limits = profile.ops.get(base)
         if limits is not None and limits.dtypes is not None and "i16" not in limits.dtypes:
             return f"read by {op.name}{who}, which march '{march}' runs on {', '.join(limits.dtypes)} only"
-        if getattr(op, "residual", None) is read:
-            continue
         k = _reduction(op)
-        if k is None:
+        if k is None or operand != 0:
             continue
         codes = _weight_code_sum(qat_model, op) if qat_model is not None else None
         if codes is None:
