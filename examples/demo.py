@@ -10,7 +10,7 @@
    other crops (the fixed, disjoint sets of bench/imagenet_crops.py that bench/ptq_accuracy.py measures),
    all-int8 (march bayes), with int16 outputs for the 6 owners that cost most in int8
    (irq.quant.mixed_precision, march nash), and the accurate recipe irq.quant.accurate_ptq: cross-layer
-   equalization (relu6 "clamp"), int16 on the 24 owners that cost most on the equalized model (nash),
+   equalization (relu6 "clamp"), int16 on the 16 owners that cost most on the equalized model (nash),
    calibration and learned weight rounding (AdaRound); bias correction and distillation on request.
 
     python examples/demo.py [--quick] [--out demo-out] [--adaround ITERS] [--no-cle] [--bias-correction]
