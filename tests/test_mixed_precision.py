@@ -186,3 +186,40 @@ def test_a_value_read_as_input_and_as_residual_is_bounded_as_the_input():
                                      candidates=["a"])
     assert plan.int16_owners == [] and "1032 products" in plan.skipped["a"]
     irq.convert(_ptq(model, x, plan.rules, "nash"), march="nash")
+
+
+class _WideConv(torch.nn.Module):
+    """MobileNetV2's widened tail in small: a 1x1 projection summing 960 channels of an int16 activation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expand = torch.nn.Conv2d(3, 960, 1)
+        self.project = torch.nn.Conv2d(960, 8, 1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        # Gaussian, as trained weights are: codes of about 31 on average (torch's uniform init: about 64,
+        # whose 960-channel sums sit at the 2**32 bound)
+        torch.nn.init.normal_(self.project.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.project(torch.relu(self.expand(x))))
+
+
+def test_a_widened_960_channel_projection_deploys_what_validation_computes():
+    """int16 codes into a K = 960 conv (an int64 accumulator, proved per channel): the numba runtime's conv
+    route and the reference runtime both equal VALIDATION bit for bit, at batch 2 and 3."""
+    torch.manual_seed(0)
+    model = _WideConv().eval()
+    x = torch.randn(6, 3, 7, 7)
+    plan = irq.quant.mixed_precision(model, (x[:1],), [x], budget=1, march="nash", sensitivity_inputs=x[:2],
+                                     candidates=["expand"])
+    assert plan.int16_owners == ["expand"]
+    qat = _ptq(model, x, plan.rules, "nash")
+    program = irq.convert(qat, march="nash")
+    widths = {op.results[0].type.element_type.width for op in program.walk() if op.name == "bpu.conv2d"}
+    assert 64 in widths  # the projection's accumulator: 960 * 32768 * 127 passes int32
+    run = numba_runtime.compile(program)
+    for batch in (x[:2], x[2:5]):
+        with torch.no_grad():
+            validation = qat(batch).numpy()
+        np.testing.assert_array_equal(run(batch.numpy()), validation)
+        np.testing.assert_array_equal(reference_runtime.run(program, batch.numpy())[0], validation)
