@@ -506,31 +506,39 @@ def test_model_input_codes_go_straight_into_the_convs_padded_copy(shared):
 
 @given(n=st.integers(1, 2), c=st.sampled_from([8, 16, 24]), hw=st.integers(2, 9), og=st.sampled_from([1, 8, 24, 40]),
        groups=st.sampled_from([1, 2, 3]), k=st.sampled_from([1, 3]), residual=st.booleans(), extreme=st.booleans(),
-       seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=50, deadline=None)
+       dtype=st.sampled_from([np.int8, np.int16]), res16=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
 def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, hw, og, groups, k, residual,
-                                                                          extreme, seed):
+                                                                          extreme, dtype, res16, seed):
     # columns that are not a multiple of 16 (24 = 16 + 8) store their last vector through a lane mask, and an
     # int8 residual is read in registers through the same mask. Grouped convs write each group's columns with
     # one GEMM call per group, so a lane stored past a group's columns would overwrite the next group's (or,
     # for the last group, the next pixel's first group, already written); the last pixel's would land past
-    # the output: bytes after it are checked untouched.
+    # the output: bytes after it are checked untouched. An int16 input runs the dual (two byte planes) kernel,
+    # with an int8 or an int16 residual in registers too (MobileNetV2's residual projections of an int16
+    # depthwise output; an int16 residual's rows are twice as far apart as the int8 codes').
     rng = np.random.default_rng(seed)
+    groups = groups if dtype == np.int8 else 1  # int16 grouped convs take the float route
     cin, o = c * groups, og * groups
     def draw(shape, lo=-128, hi=127):
         return rng.choice([lo, hi], size=shape) if extreme else rng.integers(lo, hi + 1, shape)
 
-    x = draw((n, hw, hw, cin)).astype(np.int8)
+    info = np.iinfo(dtype)
+    x = draw((n, hw, hw, cin), info.min, info.max).astype(dtype)
     wt = draw((o, c, k, k)).astype(np.int8)
     bias = rng.integers(-2**20, 2**20, o)
     pad = ((k - 1) // 2,) * 4
-    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), pad, (1, 1), groups, (-2**31, 2**31 - 1))
+    acc_range = (-2**31, 2**31 - 1) if dtype == np.int8 else (-2**62, 2**62)
+    plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, bias, (1, 1), pad, (1, 1), groups, acc_range)
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
-    assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1, og) == (og != 40)
+    res_dtype = np.int16 if dtype == np.int16 and res16 else np.int8
+    res_size = np.dtype(res_dtype).itemsize if residual else 0
+    assert vnni._fused_ok(dtype == np.int16, False, 0, res_size, plan.acc_lo, plan.acc_hi, 1, og) == (og != 40)
     acc = np.concatenate([conv2d_nhwc(x[..., g * c:(g + 1) * c], wt[g * og:(g + 1) * og], (1, 1), pad, (1, 1))
                           for g in range(groups)], axis=-1) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
-    res = draw(acc.shape).astype(np.int8) if residual else None
+    res_info = np.iinfo(res_dtype)
+    res = draw(acc.shape, res_info.min, res_info.max).astype(res_dtype) if residual else None
     res_mult = rng.integers(0, 2**31, o).astype(np.int64) if residual else None
     p = acc * mult + (res.astype(np.int64) * res_mult if residual else 0)
     top = np.abs(p).reshape(-1, o).max(axis=0)

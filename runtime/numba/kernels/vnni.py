@@ -91,16 +91,17 @@ def available() -> bool:
 def _fused_ok(dual, raw, mode, res_size, acc_lo, acc_hi, size, n):
     """True when `gemm_epilogue` requantizes in the micro-kernel's registers (`_gemm_codes`).
 
-    An int8 A with int8 codes out (no residual or an int8 one: `res_size` is the residual's element size, 0
-    without one), or an int16 A (`dual`) with int8 or int16 codes and no residual; half_up, overflow proven
-    impossible, and a last panel of 1, 2 or 4 vectors (`_panel_codes`),
+    Int8 codes out with no residual or an int8 one (`res_size` is the residual's element size, 0 without
+    one), from an int8 A or an int16 one (`dual`, which also takes an int16 residual beside int8 codes), or
+    int16 codes out from an int16 A with no residual;
+    half_up, overflow proven impossible, and a last panel of 1, 2 or 4 vectors (`_panel_codes`),
     its last vector possibly partial (a lane mask: 24 columns are 16 + 8). A stride-1 conv's output pixels
     are read through a table of A row addresses, not as evenly spaced virtual rows. The tile path took 2.9 ns
     per output against 0.3 here: MobileNetV2's residual projections and its two 24-channel ones
     (56x56 96 -> 24 at batch 8: 1.7 ms).
     """
     return (not raw and mode == HALF_UP and acc_lo == NO_CHECK[0] and acc_hi == NO_CHECK[1]
-            and ((size == 1 and res_size <= 1 and not dual) or (dual and res_size == 0 and size <= 2))
+            and ((size == 1 and (res_size <= 1 or (dual and res_size == 2))) or (dual and res_size == 0 and size == 2))
             and ((n + 15) // 16) % 4 != 3)
 
 
@@ -183,8 +184,12 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
     dual, acc_lo, acc_hi, mult, shift, half, mode, lo, hi, res, res_mult, raw, size = tail_args
     has_res = res.shape[0] > 0
     # the residual has the output's shape: its row is the output's at a fixed byte distance (signed int64:
-    # a uint64 difference unified with 0 would turn float64 in Numba)
+    # a uint64 difference unified with 0 would turn float64 in Numba); an int16 residual beside int8 codes
+    # (a dual kernel's) at twice the output's byte offset: the distance from twice the output's address
+    res_kind = res.itemsize if has_res else 0
     res_delta = np.int64(res.ctypes.data) - np.int64(out.ctypes.data) if has_res else np.int64(0)
+    if res_kind == 2 and size == 1:
+        res_delta = np.int64(res.ctypes.data) - 2 * np.int64(out.ctypes.data)
     out_addr = out.ctypes.data
     ldo = out.shape[1]
     # an image's last pixels go two at a time (`_pair_codes`) when there are two, an odd count recomputing
@@ -222,7 +227,7 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
                 if rows == MR:
                     at = (p0 - tab0) * 8
                     _panel_codes(nv, a_table.ctypes.data + at, lda, t_addr, ntaps, b_p, k4, rows_table.ctypes.data + at,
-                                 cc * size, q_addr, lo, hi, has_res, res_delta, last_lanes, size, lo_delta)
+                                 cc * size, q_addr, lo, hi, res_kind, res_delta, last_lanes, size, lo_delta)
                 elif nv == 4 and pairs_ok and not dual:
                     for s in range(p0, pixels, TAIL_MR):
                         at = (min(s, pixels - TAIL_MR) - tab0) * 8  # an odd count recomputes one row: same codes

@@ -189,6 +189,9 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
     load_fn = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(_V16B, [_V16B.as_pointer(), _I32, v16i1, _V16B]),
         "llvm.masked.load.v16i8.p0")
+    load16_fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_V16W, [_V16W.as_pointer(), _I32, v16i1, _V16W]),
+        "llvm.masked.load.v16i16.p0")
 
     def vec(which: int, v: int):
         ptr = builder.gep(q_base, [ir.Constant(_I64, which * PANEL + v * 16)])
@@ -238,7 +241,7 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
     row_starts = [builder.load(builder.gep(rows, [ir.Constant(_I64, r)])) for r in range(mr)]
     outs = [builder.add(start, col) for start in row_starts]
 
-    def store_rows(with_res: bool, words: bool = False) -> None:
+    def store_rows(with_res: bool, words: bool = False, res_words: bool = False) -> None:
         # straight-line code, one copy with the residual and one without: a branch per row or vector made
         # LLVM shuffle the 24 sums between registers (15 zmm moves per row) around each join
         code_t, store, size = (_V16W, store16_fn, 2) if words else (_V16B, store_fn, 1)
@@ -254,10 +257,19 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
                 lane_mask = mask if v == nv - 1 else full
                 # the constants are loaded where used (the stores may alias them, so they stay memory operands)
                 p = builder.add(builder.mul(wide_sum(r, v), multiplier(0, v)), vec(1, v))
-                if with_res:
+                if with_res and res_words:
+                    # an int16 residual beside int8 codes: its row is at twice the output's byte offset, so
+                    # the driver passes ``res_delta = res - 2 * out`` (`vnni._gemm_codes`)
+                    res_ptr = builder.inttoptr(builder.add(builder.add(builder.shl(outs[r], ir.Constant(_I64, 1)),
+                                                                       res_delta), ir.Constant(_I64, v * 32)),
+                                               _V16W.as_pointer())
+                    codes = builder.call(load16_fn, [res_ptr, ir.Constant(_I32, 2), lane_mask,
+                                                     ir.Constant(_V16W, None)])
+                elif with_res:
                     res_ptr = builder.inttoptr(builder.add(builder.add(outs[r], res_delta), ir.Constant(_I64, v * 16)),
                                                _V16B.as_pointer())
                     codes = builder.call(load_fn, [res_ptr, ir.Constant(_I32, 1), lane_mask, ir.Constant(_V16B, None)])
+                if with_res:
                     p = builder.add(p, builder.mul(builder.sext(codes, _V16Q), multiplier(3, v)))
                 # saturate to the code type as it narrows (one `vpmovsqb` / `vpmovsqw`), then clamp to [lo, hi]
                 # in its lanes: the same codes as clamping the int64 lanes, since [lo, hi] lies inside the type
@@ -274,12 +286,22 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
                 builder.position_at_end(after)
 
     if accs_lo:
-        # a dual kernel (an int16 input): int8 or int16 codes, no residual (`vnni._fused_ok`)
+        # a dual kernel (an int16 input): int16 codes, or int8 codes with no residual, an int8 one (`has_res`
+        # 1) or an int16 one (2) (`vnni._fused_ok`; MobileNetV2's residual projections reading an int16
+        # depthwise output, their residual int8 or int16 as mixed precision chose)
         with builder.if_else(builder.icmp_signed("==", out_size, ir.Constant(_I64, 2))) as (wide, narrow):
             with wide:
                 store_rows(False, words=True)
             with narrow:
-                store_rows(False)
+                with builder.if_else(builder.icmp_unsigned("==", has_res, ir.Constant(_I64, 0))) as (plain, res):
+                    with plain:
+                        store_rows(False)
+                    with res:
+                        with builder.if_else(builder.icmp_unsigned("==", has_res, ir.Constant(_I64, 2))) as (r16, r8):
+                            with r16:
+                                store_rows(True, res_words=True)
+                            with r8:
+                                store_rows(True)
         return
     # int8 inputs: int8 codes only; an int16 output copy here cost every cold start for a rare case
     with builder.if_else(builder.icmp_unsigned("!=", has_res, ir.Constant(_I64, 0))) as (then, otherwise):
@@ -320,14 +342,14 @@ def _panel_codes(nv, a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, 
             a_h = a_rows_addr + h * half
             r_h = rows_addr + h * half
             if nv == 4:
-                _mkqd3_4(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, 0, 0, last_lanes,
-                         out_size)
+                _mkqd3_4(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, has_res, res_delta,
+                         last_lanes, out_size)
             elif nv == 2:
-                _mkqd3_2(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, 0, 0, last_lanes,
-                         out_size)
+                _mkqd3_2(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, has_res, res_delta,
+                         last_lanes, out_size)
             else:
-                _mkqd3_1(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, 0, 0, last_lanes,
-                         out_size)
+                _mkqd3_1(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, has_res, res_delta,
+                         last_lanes, out_size)
         return
     if nv == 4:
         _mkq6_4(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
