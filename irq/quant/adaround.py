@@ -233,24 +233,25 @@ def _np(t: Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().double().cpu().numpy()
 
 
-def _folded(layer: _Layer, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    """The weight and bias the chip holds (batch norm folded by irq.folding, as VALIDATION folds)."""
+def _folded_op(op, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weight and bias a conv/linear `op` holds on the chip (batch norm folded by irq.folding, as
+    VALIDATION folds), from its parameters `p` (`_op_parameters`)."""
     if p["bn_mean"] is None:
         return p["weight"].detach().float().cpu().numpy(), None if p["bias"] is None else \
             p["bias"].detach().float().cpu().numpy()
-    return fold_batch_norm(layer.kind, _np(p["weight"]), _np(p["bias"]), _np(p["bn_weight"]), _np(p["bn_bias"]),
-                           _np(p["bn_mean"]), _np(p["bn_var"]), layer.options["bn_eps"], layer.options["groups"] or 1)
+    return fold_batch_norm(op.name.partition(".")[2], _np(p["weight"]), _np(p["bias"]), _np(p["bn_weight"]),
+                           _np(p["bn_bias"]), _np(p["bn_mean"]), _np(p["bn_var"]), _attr(op, "bn_eps"),
+                           _attr(op, "groups") or 1)
+
+
+def _folded(layer: _Layer, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    return _folded_op(layer.op, p)
 
 
 def folded_weight(qat_model: nn.Module, op) -> np.ndarray:
     """The float weight of a prepared conv/linear op (`op` of `ir_of(qat_model)`) as the chip holds it, batch
     norm folded: what its weight quantizer rounds (irq.quant.mixed_precision bounds accumulators with it)."""
-    p = _op_parameters(qat_model, op)
-    if p["bn_mean"] is None:
-        return _np(p["weight"])
-    return fold_batch_norm(op.name.partition(".")[2], _np(p["weight"]), _np(p["bias"]), _np(p["bn_weight"]),
-                           _np(p["bn_bias"]), _np(p["bn_mean"]), _np(p["bn_var"]), _attr(op, "bn_eps"),
-                           _attr(op, "groups") or 1)[0]
+    return _folded_op(op, _op_parameters(qat_model, op))[0]
 
 
 def _bn_scale(p: dict, eps: float) -> np.ndarray:

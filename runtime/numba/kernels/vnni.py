@@ -187,9 +187,8 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
     # a uint64 difference unified with 0 would turn float64 in Numba); an int16 residual beside int8 codes
     # (a dual kernel's) at twice the output's byte offset: the distance from twice the output's address
     res_kind = res.itemsize if has_res else 0
-    res_delta = np.int64(res.ctypes.data) - np.int64(out.ctypes.data) if has_res else np.int64(0)
-    if res_kind == 2 and size == 1:
-        res_delta = np.int64(res.ctypes.data) - 2 * np.int64(out.ctypes.data)
+    spread = 2 if res_kind == 2 and size == 1 else 1
+    res_delta = np.int64(res.ctypes.data) - spread * np.int64(out.ctypes.data) if has_res else np.int64(0)
     out_addr = out.ctypes.data
     ldo = out.shape[1]
     # an image's last pixels go two at a time (`_pair_codes`) when there are two, an odd count recomputing
