@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import native_parts
+from . import native_parts, spin_pool
 
 
 @numba.njit(nogil=True, cache=True)
@@ -35,10 +35,15 @@ def _pack_words(buf, args):
 
 
 class BoundCall:
-    """``dispatcher(lead0, lead1, *args)`` packed once; `bind` gives None when the arguments cannot be packed."""
+    """``dispatcher(lead0, lead1, *args)`` packed once; `bind` gives None when the arguments cannot be packed.
+
+    With `parts` > 1 a call is split: parts 1 .. parts - 1 are posted to the spinning pool's workers with the
+    same packed words and part 0 runs on this thread (`spin_pool.SpinPool.launch_packed`); the leading
+    arguments are then ``(part, parts)``, or with `rows` each part's range of `rows` rows. The call returns
+    the parts' results added (a kernel's check count), None when the kernel returns nothing."""
 
     def __init__(self, dispatcher, native: native_parts.NativeCall, lead: tuple[int, int], args: tuple,
-                 bound: tuple) -> None:
+                 bound: tuple, parts: int = 1, rows: int = 0) -> None:
         tramp, fn, self.ret_proto, words = bound
         self.dispatcher, self.lead, self.args = dispatcher, lead, args
         self.words = np.zeros(max(words, 1), np.int64)
@@ -46,13 +51,43 @@ class BoundCall:
         self.result = np.zeros(1, np.int64)
         self._native = native  # keeps the trampoline's code alive
         self._argv = (tramp, fn, lead[0], lead[1], self.words.ctypes.data, self.result.ctypes.data)
+        self.parts, self.rows = parts, rows
+        self._split = (tramp, fn, self.ret_proto, parts, rows, self.words.ctypes.data)
 
     @classmethod
-    def bind(cls, dispatcher, native: native_parts.NativeCall, lead: tuple[int, int], args: tuple):
+    def bind(cls, dispatcher, native: native_parts.NativeCall, lead: tuple[int, int], args: tuple,
+             parts: int = 1, rows: int = 0):
         bound = native.bind(args)
-        return None if bound is None else cls(dispatcher, native, lead, args, bound)
+        return None if bound is None else cls(dispatcher, native, lead, args, bound, parts, rows)
 
     def __call__(self):
+        if self.parts > 1:
+            return self._split_call()
         if _invoke(*self._argv) != 0:
             return self.dispatcher(*self.lead, *self.args)  # raises the kernel's exception
         return native_parts._word_value(int(self.result[0]), self.ret_proto)
+
+    def _split_call(self):
+        results = spin_pool.pool(self.parts - 1).launch_packed(*self._split)
+        if results is None:  # a part raised: run the parts on the dispatcher, which raises it
+            for part in range(self.parts):
+                self.dispatcher(*native_parts.leading(part, self.parts, self.rows), *self.args)
+            raise AssertionError("a kernel part failed natively but not on the dispatcher")
+        return None if results[0] is None else sum(results)
+
+
+class PerThreadCount:
+    """A zero-argument call bound once for each thread count it runs under (`numba.set_num_threads` may change
+    between calls): `make(threads)` gives the bound call (a `BoundCall`, split or not) or None, and None
+    means every call at that count takes `fallback` (the dispatcher path)."""
+
+    def __init__(self, make, fallback) -> None:
+        self.make, self.fallback = make, fallback
+        self.calls: dict[int, object] = {}
+
+    def __call__(self):
+        threads = numba.get_num_threads()
+        bound = self.calls.get(threads, False)
+        if bound is False:
+            bound = self.calls[threads] = self.make(threads)
+        return bound() if bound is not None else self.fallback()

@@ -521,21 +521,49 @@ class Conv2dPlan:
         return (mult, shift, self._half_of(shift), mode, lo, hi, res2, rm, False), out.reshape(-1, o)
 
     def bind_requantize(self, x, out, mult, shift, mode, lo, hi, res=None, res_mult=None):
-        """`requantize` on these arrays as a zero-argument callable (the GEMM call packed once,
-        `vnni.VnniGemm.bind`; the padded copy still runs first), or None off the direct route. Only for
-        arrays that live as long as the callable and never change."""
+        """`requantize` on these arrays as a zero-argument callable, each kernel call packed once per thread
+        count (`bound_call`: the direct route's padded copy and GEMM, `vnni.VnniGemm.bind`, or the int32
+        depthwise kernel), or None on the other routes. Only for arrays that live as long as the callable
+        and never change."""
+        if self.route == "depthwise":
+            return self._bind_depthwise(x, out, mult, shift, mode, lo, hi, res, res_mult) if self.dw_int32 else None
         if self.route != "direct":
             return None
         epilogue, out2 = self._fused_epilogue(out, mult, shift, mode, lo, hi, res, res_mult)
         gemm = self.gemm.bind(*self._direct_args(x, epilogue, out2))
-        if self.in_place:
+        pad = self._bind_pad(x)
+        if pad is None:
             return gemm
 
         def padded_then_gemm() -> int:
-            self._pad(x)
+            pad()
             return gemm()
 
         return padded_then_gemm
+
+    def _bind_pad(self, x: np.ndarray):
+        """`_pad(x)` as a bound zero-argument call, None when the route reads `x` in place."""
+        pt, pl = self.padding[0], self.padding[1]
+        if self.nchw:
+            return pad_transpose.bind(x, pt, pl, self.pad_views[0])
+        if self.dual:
+            return pad_split16.bind(x, pt, pl, *self.pad_views)
+        return None if self.in_place else pad_copy.bind(x, pt, pl, self.pad_views[0])
+
+    def _bind_depthwise(self, x, out, mult, shift, mode, lo, hi, res, res_mult):
+        """The int32 depthwise kernel's call of `requantize` on these arrays, bound (`launch.RowKernel.bind`)."""
+        return depthwise_requantize_i32.bind(*self._depthwise_i32_args(x, out, mult, shift, mode, lo, hi, res,
+                                                                       res_mult))
+
+    def _depthwise_i32_args(self, x, out, mult, shift, mode, lo, hi, res, res_mult) -> tuple:
+        """`depthwise_requantize_i32`'s arguments for `requantize` on these arrays."""
+        (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
+        if res is None:
+            res, res_mult = _NO_RES4, _NO_RES_MULT
+        half = self._half_of(shift)
+        bm = self._folded_bias(mult, half)
+        return (x, self.w_dw, self.w_dw16, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw, mult, shift,
+                half, bm, mode, lo, hi, res, res_mult, out)
 
     def _vnni_run(self, x: np.ndarray, epilogue: tuple, out2: np.ndarray) -> int:
         """Direct or im2col VNNI GEMM with the fused `epilogue` (see `vnni.VnniGemm.run`) into 2-D `out2`."""
@@ -559,15 +587,12 @@ class Conv2dPlan:
         from .gemm import epilogue_requantize
 
         if self.route == "depthwise":
+            if self.dw_int32:
+                return depthwise_requantize_i32(*self._depthwise_i32_args(x, out, mult, shift, mode, lo, hi, res,
+                                                                          res_mult))
             (sh, sw), (pt, pl, _, _), (dh, dw) = self.stride, self.padding, self.dilation
             if res is None:
                 res, res_mult = _NO_RES4, _NO_RES_MULT
-            if self.dw_int32:
-                half = self._half_of(shift)
-                bm = self._folded_bias(mult, half)
-                return depthwise_requantize_i32(x, self.w_dw, self.w_dw16, self.bias, self.acc_lo, self.acc_hi, sh,
-                                                sw, pt, pl, dh, dw, mult, shift, half, bm, mode, lo, hi, res, res_mult,
-                                                out)
             return depthwise_requantize(x, self.w_dw, self.bias, self.acc_lo, self.acc_hi, sh, sw, pt, pl, dh, dw,
                                         mult, shift, mode, lo, hi, res, res_mult, out)
         epilogue, out2 = self._fused_epilogue(out, mult, shift, mode, lo, hi, res, res_mult)

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from . import native_parts, spin_pool
-from .bound_call import BoundCall
+from .bound_call import BoundCall, PerThreadCount
 
 #: A call runs in parallel only when its largest array argument has at least this many elements:
 #: at 1-5 ns per element a serial pass of this size takes 130-650 us, so splitting it over 2 threads
@@ -128,14 +128,32 @@ class RowKernel:
 
     def __call__(self, *args):
         total = self.count(*args)
-        threads = numba.get_num_threads()
-        if threads < 2:  # before scanning the arguments: a call of a few microseconds' work is common
+        parts = self._parts(numba.get_num_threads(), total, args)
+        if parts < 2:
             return self.rows(0, total, *args)
-        largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
-        if largest < self.min_elements or total < 2:
-            return self.rows(0, total, *args)
-        results = _run_parts(self.native, self.rows, min(threads, total), args, total)
+        results = _run_parts(self.native, self.rows, parts, args, total)
         return None if results[0] is None else sum(results)
+
+    def _parts(self, threads: int, total: int, args: tuple) -> int:
+        """How many row ranges a call over `total` rows takes with `threads` threads."""
+        if threads < 2:  # before scanning the arguments: a call of a few microseconds' work is common
+            return 1
+        largest = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
+        return 1 if largest < self.min_elements or total < 2 else min(threads, total)
+
+    def bind(self, *args):
+        """This call on these arguments as a zero-argument callable, packed once per thread count
+        (`bound_call`): for a plan's arrays, which never change. The dispatcher's per-call check of a
+        depthwise conv's 21 arguments took 3-5 us, a split call's Python hand-off 9-13 us."""
+        total = self.count(*args)
+
+        def make(threads: int):
+            if not native_parts.ENABLED:
+                return None
+            parts = self._parts(threads, total, args)
+            return BoundCall.bind(self.rows, self.native, (0, total), args, parts, total if parts > 1 else 0)
+
+        return PerThreadCount(make, lambda: self(*args))
 
     def dispatchers(self) -> tuple:
         return (self.rows,)
@@ -166,11 +184,13 @@ class PartKernel:
         threads = numba.get_num_threads()
         return threads if threads > 1 and work >= self.min_work else 1
 
-    def bound(self, args: tuple):
-        """A one-part call on `args` packed once (`bound_call.BoundCall`), or None when they do not pack: for
-        a plan whose arrays never change. None as well while `native_parts.ENABLED` is off (the tests'
-        switch to the dispatcher path)."""
-        return BoundCall.bind(self.fn, self.native, (0, 1), args) if native_parts.ENABLED else None
+    def bound(self, args: tuple, parts: int = 1):
+        """A call of `parts` parts on `args` packed once (`bound_call.BoundCall`), or None when they do not
+        pack: for a plan whose arrays never change. None as well while `native_parts.ENABLED` is off (the
+        tests' switch to the dispatcher path)."""
+        if not native_parts.ENABLED:
+            return None
+        return BoundCall.bind(self.fn, self.native, (0, 1), args, parts)
 
     def __call__(self, parts: int, *args):
         if parts < 2:

@@ -147,26 +147,35 @@ class SpinPool:
         None when a part raised: the caller then runs the call on the Python path, which raises the
         exception (a part only reads its inputs and writes its own outputs, so running it again gives
         the same exception)."""
-        if parts - 1 > self.workers:
-            raise ValueError(f"{parts} parts for {self.workers} workers and the caller")
         tramp, fn, ret_proto, words = bound
         with self.lock:
             if self.args.shape[0] < words:
                 self.args = np.zeros(max(words, 64), np.int64)
-            for w in range(parts - 1):
-                self._wake(w)
-            try:
-                pending, status = native.launch(self.addr, tramp, fn, ret_proto, parts, rows, self.args.ctypes.data,
-                                                self.caller_result, self.polls, args)
-            except BaseException:  # a Ctrl-C raised as the call returns: its parts still finish first
-                self._finish(0, parts)
-                raise
-            self._finish(pending, parts)
-            statuses = [status] + [int(self.board[self._word(w, native.STATUS)]) for w in range(parts - 1)]
-            words_out = [int(self.board[-native.SLOTS + native.RESULT])]
-            words_out += [int(self.board[self._word(w, native.RESULT)]) for w in range(parts - 1)]
-        if any(statuses):
+            return self._launched(parts, ret_proto, native.launch, self.addr, tramp, fn, ret_proto, parts, rows,
+                                  self.args.ctypes.data, self.caller_result, self.polls, args)
+
+    def launch_packed(self, tramp: int, fn: int, ret_proto, parts: int, rows: int, words_addr: int) -> list | None:
+        """`launch` on arguments packed once at `words_addr` (`bound_call.BoundCall`, which keeps them alive)."""
+        with self.lock:
+            return self._launched(parts, ret_proto, native.launch_packed, self.addr, tramp, fn, parts, rows,
+                                  words_addr, self.caller_result, self.polls)
+
+    def _launched(self, parts: int, ret_proto, launcher, *launch_args) -> list | None:
+        """Run `launcher` (`native_parts.launch` or `launch_packed`) under the lock, then the parts' results."""
+        if parts - 1 > self.workers:
+            raise ValueError(f"{parts} parts for {self.workers} workers and the caller")
+        for w in range(parts - 1):
+            self._wake(w)
+        try:
+            pending, status = launcher(*launch_args)
+        except BaseException:  # a Ctrl-C raised as the call returns: its parts still finish first
+            self._finish(0, parts)
+            raise
+        self._finish(pending, parts)
+        if status or any(self.board[self._word(w, native.STATUS)] for w in range(parts - 1)):
             return None
+        words_out = [int(self.board[-native.SLOTS + native.RESULT])]
+        words_out += [int(self.board[self._word(w, native.RESULT)]) for w in range(parts - 1)]
         return [native._word_value(v, ret_proto) for v in words_out]
 
     def _finish(self, pending: int, parts: int) -> None:

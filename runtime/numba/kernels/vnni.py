@@ -46,6 +46,7 @@ import numpy as np
 
 from . import amx
 from .aligned import aligned_copy
+from .bound_call import PerThreadCount
 from .launch import COPY_MIN_ELEMENTS, kernel, part_kernel, row_kernel
 from .permute import _transpose16
 from .requantize import HALF_UP
@@ -573,19 +574,14 @@ class VnniGemm:
         return kernel(parts, *args)
 
     def bind(self, *run_args):
-        """`run` on these arguments as a zero-argument callable, for a plan whose arrays never change: a
-        one-part call is packed once per thread count (`bound_call`); a split call takes `run`'s path."""
-        calls: dict[int, object] = {}
+        """`run` on these arguments as a zero-argument callable, for a plan whose arrays never change: the
+        call, split or not, is packed once per thread count (`bound_call`)."""
 
-        def call() -> int:
-            threads = numba.get_num_threads()
-            bound = calls.get(threads, False)
-            if bound is False:
-                kernel, parts, args = self._kernel_call(*run_args)
-                calls[threads] = bound = kernel.bound(args) if parts < 2 else None
-            return bound() if bound is not None else self.run(*run_args)
+        def make(threads: int):
+            kernel, parts, args = self._kernel_call(*run_args)
+            return kernel.bound(args, parts)
 
-        return call
+        return PerThreadCount(make, lambda: self.run(*run_args))
 
     def _kernel_call(self, a_bytes, a_lo, lda, taps, k4, images, image_bytes, vrows, wp, ow, c0, bias, acc_lo, acc_hi,
                      epilogue, out2d, rows_per_image: int = 1, row_bytes: int = 0) -> tuple:
