@@ -30,7 +30,7 @@ CONV_MACS = 56 * 56 * 64 * 64 * 9
 MATMUL_MACS = 128 * 768 * 768
 
 
-def interleaved_best(fns: dict, min_time: float, rounds: int = 5) -> dict[str, list[float]]:
+def interleaved_best(fns: dict, min_time: float, threads: int, rounds: int = 5) -> dict[str, list[float]]:
     """{key: [best wall seconds, best process CPU seconds]} of each callable, the runtimes of one workload
     (the key's part before "/") timed in turns: `rounds` rounds, each giving every runtime a turn of
     ``min_time / rounds`` seconds (at least 3 runs), and the best run of all its turns.
@@ -45,8 +45,13 @@ def interleaved_best(fns: dict, min_time: float, rounds: int = 5) -> dict[str, l
     for other processes' turns; the process's CPU time excludes those waits, and with one thread every
     runtime computes on its threads only. At 2 threads it sums both threads' time (and any spinning), so
     only the wall column means latency there.
+    Why a pause between turns at 2 threads: onnxruntime's pool spins tens of milliseconds after its last
+    call. Measured (2026-12-03, session 23): for about 60 ms after 40 onnxruntime matmul calls, irq's
+    2-thread matmul took 0.2-1.0 ms per call against 0.1 undisturbed, so whichever runtime followed
+    onnxruntime's turn (torch.ao's) lost its first 60 ms. A 0.1 s sleep lets every pool go idle first.
     """
     groups: dict[str, list[str]] = {}
+    settle = 0.1 if threads > 1 else 0.0
     for key in fns:
         groups.setdefault(key.split("/")[0], []).append(key)
     out = {}
@@ -55,6 +60,7 @@ def interleaved_best(fns: dict, min_time: float, rounds: int = 5) -> dict[str, l
         cpus = {k: [] for k in keys}
         for _ in range(rounds):
             for key in keys:
+                time.sleep(settle)  # the previous runtime's pool goes idle first
                 fns[key]()  # the first call of a turn meets the previous runtime's spinning threads
                 start, runs = time.perf_counter(), 0
                 while runs < 3 or time.perf_counter() - start < min_time / rounds:
@@ -247,7 +253,8 @@ def child(threads: int, min_time: float, mobilenet: bool) -> None:
 
     results = {k: v for k, v in fns.items() if k.startswith("error/")}
     with torch.no_grad():  # the torch peers' forwards, as in inference
-        results.update(interleaved_best({k: v for k, v in fns.items() if not k.startswith("error/")}, min_time))
+        timed = {k: v for k, v in fns.items() if not k.startswith("error/")}
+        results.update(interleaved_best(timed, min_time, threads))
     print(json.dumps(results))
 
 
