@@ -58,6 +58,7 @@ class CompiledProgram:
         self.args = list(self.block.args)
         self.arg_types = [a.type for a in self.args]
         self.arg_dtypes = [element_dtype(t) for t in self.arg_types]
+        self.arg_shapes = [tuple(t.shape) for t in self.arg_types]
         first = self.arg_types[0].shape if self.args and self.arg_types[0].shape else None
         self.program_batch = first[0] if first else None
         self._plans: dict[int, Plan] = {}
@@ -142,6 +143,7 @@ class CompiledProgram:
         if len(inputs) != len(self.args):
             name = self.fn_op.get_attr("sym_name").value
             raise ProgramError(f"'{name}' takes {len(self.args)} input(s), got {len(inputs)}")
+        planned_shapes = True  # every input has the IR's shape (the common case: no batch lookup)
         for i, (x, arg) in enumerate(zip(inputs, self.args)):
             if not isinstance(x, np.ndarray):
                 raise ProgramError(f"{_arg_name(arg, i)} must be a numpy array, got {type(x).__name__}")
@@ -153,11 +155,12 @@ class CompiledProgram:
             if bad:  # quantize would turn a NaN into an arbitrary code and print finite, wrong outputs
                 raise ProgramError(f"{_arg_name(arg, i)} holds {bad} NaN or infinite value(s): a quantized "
                                    "program has no code for them")
+            planned_shapes = planned_shapes and x.shape == self.arg_shapes[i]
         refused = other_batch_error(self.fixed, inputs) if self.fixed is not None else None
         if refused is not None:
             raise ProgramError(refused)
-        shapes = [tuple(t.shape) for t in self.arg_types]
-        if all(x.shape == s for x, s in zip(inputs, shapes)):
+        shapes = self.arg_shapes
+        if planned_shapes:
             batch = self.program_batch
         else:  # another batch size: every input leads with the batch dimension
             batch = inputs[0].shape[0] if inputs[0].ndim else None
