@@ -5,15 +5,15 @@ packed once per thread count, like a one-part call, and each run only posts the 
 relies on: every part gets its own leading arguments (part numbers or row ranges) and every argument as
 packed; the parts' results come back added; a part that raises reaches the caller; a change of the
 thread count between runs gives the split of the new count. And a plan at two threads takes the packed
-split on its GEMM, padded-copy and depthwise steps, with the reference runtime's codes. Oracles: the
-kernels' Python functions run part by part, and the reference runtime."""
+split on its quantize, GEMM, padded-copy and depthwise steps, with the reference runtime's codes.
+Oracles: the kernels' Python functions run part by part, and the reference runtime."""
 
 import numba
 import numpy as np
 import pytest
 from irq.runtime import numba as rn
 from irq.runtime import reference
-from irq.runtime.numba.kernels import amx, conv, launch, native_parts, spin_pool, vnni
+from irq.runtime.numba.kernels import amx, conv, launch, native_parts, requantize, spin_pool, vnni
 from support.bpu_text import ProgramText
 
 
@@ -149,7 +149,7 @@ def test_a_two_thread_plan_packs_its_split_steps_once(two_threads, launches, mon
     # split every GEMM, padded copy and depthwise conv of this small program
     for kernel in (vnni.gemm_epilogue, amx.gemm_codes):
         monkeypatch.setattr(kernel, "min_work", 0)
-    for kernel in (vnni.pad_copy, vnni.pad_transpose, conv.depthwise_requantize_i32):
+    for kernel in (vnni.pad_copy, vnni.pad_transpose, conv.depthwise_requantize_i32, requantize.quantize_to_nhwc):
         monkeypatch.setattr(kernel, "min_elements", 0)
     prog = _block()
     f = rn.compile(prog)
@@ -157,6 +157,6 @@ def test_a_two_thread_plan_packs_its_split_steps_once(two_threads, launches, mon
     for _ in range(2):  # new values in the same planned buffers
         x = rng.standard_normal((2, 16, 12, 12)).astype(np.float32)
         np.testing.assert_array_equal(f(x), reference.run(prog, x)[0])
-    # per run: conv 1's padded copy and GEMM, the depthwise conv, conv 3's GEMM (it reads y2 in place); the
-    # input quantize is below its split threshold
-    assert launches == {"launch": 0, "launch_packed": 2 * 4}
+    # per run: the input's quantize, conv 1's padded copy and GEMM, the depthwise conv, conv 3's GEMM (it reads
+    # y2 in place)
+    assert launches == {"launch": 0, "launch_packed": 2 * 5}

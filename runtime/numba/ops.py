@@ -47,8 +47,7 @@ def _quantize(p: Planner, op) -> None:
     if len(x.shape) == 4 and x.layout == PLAIN:  # a model input: write it in the conv layout directly
         out = p.new_slot(op.results[0], NHWC)
         lo, hi = _range(out.dtype)
-        xa, oa = x.array, out.array
-        p.step("quantize", lambda: quantize_to_nhwc(xa, scale, lo, hi, oa))
+        p.step("quantize", quantize_to_nhwc.bind(x.array, scale, lo, hi, out.array))  # packed once (bound_call)
         return
     out = p.new_slot(op.results[0], x.layout)
     lo, hi = _range(out.dtype)
