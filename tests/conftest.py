@@ -184,3 +184,19 @@ def _restore_global_state():
     if os.environ != environ:
         os.environ.clear()
         os.environ.update(environ)
+
+
+@pytest.fixture
+def two_threads():
+    """The numba runtime on two threads for the test (its split calls go to the spinning pool), and the
+    native hand-off switched back on after it (tests of the Python path turn `native_parts.ENABLED` off)."""
+    import numba
+    from irq.runtime.numba.kernels import native_parts
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+        native_parts.ENABLED = True

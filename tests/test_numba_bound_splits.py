@@ -2,29 +2,17 @@
 
 A plan's steps call the same kernel on the same arrays every run, so a call split over the threads is
 packed once per thread count, like a one-part call, and each run only posts the parts. What a kernel
-relies on: every part gets its own leading arguments (part numbers or row ranges) and every argument as
-packed; the parts' results come back added; a part that raises reaches the caller; a change of the
-thread count between runs gives the split of the new count. And a plan at two threads takes the packed
-split on its quantize, GEMM, padded-copy and depthwise steps, with the reference runtime's codes.
-Oracles: the kernels' Python functions run part by part, and the reference runtime."""
+relies on: every part gets its own number and every argument as packed; the parts' results come back
+added (row ranges that follow the thread count, a part that raises: test_numba_native_parts.py). And a
+plan at two threads takes the packed split on its quantize, GEMM, padded-copy and depthwise steps, with
+the reference runtime's codes. Oracles: the kernels' Python functions run part by part, and the reference runtime."""
 
-import numba
 import numpy as np
 import pytest
 from irq.runtime import numba as rn
 from irq.runtime import reference
 from irq.runtime.numba.kernels import amx, conv, launch, native_parts, requantize, spin_pool, vnni
 from support.bpu_text import ProgramText
-
-
-@pytest.fixture
-def two_threads():
-    before = numba.get_num_threads()
-    numba.set_num_threads(2)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 @pytest.fixture
@@ -64,60 +52,6 @@ def test_a_packed_split_gives_every_part_its_number_and_arguments(two_threads, l
     x[:] = 1.0  # the same arrays, new values: the packed call reads them, not a copy
     call()
     np.testing.assert_array_equal(out[:, 2], [6 * 2.5, 5 * 2.5])
-
-
-def _rows_count(x, out):
-    return x.shape[0]
-
-
-@launch.row_kernel(_rows_count, 0)
-def _mark_rows(r0, r1, x, out):
-    """Rows r0 .. r1 of `out` = x + the range's bounds as a check; returns the rows done."""
-    for r in range(r0, r1):
-        for c in range(x.shape[1]):
-            out[r, c] = x[r, c] + r0 * 1000 + r1
-    return r1 - r0
-
-
-def _expected_rows(x, ranges):
-    out = np.zeros_like(x)
-    for r0, r1 in ranges:
-        _mark_rows.rows.py_func(r0, r1, x, out)
-    return out
-
-
-@pytest.mark.parametrize("rows", [2, 7, 1001])
-def test_a_bound_row_kernel_follows_the_thread_count(two_threads, launches, rows):
-    x = np.random.default_rng(rows).standard_normal((rows, 3))
-    out = np.zeros_like(x)
-    call = _mark_rows.bind(x, out)
-    per = -(-rows // 2)
-    halves = _expected_rows(x, [(0, per), (per, rows)])
-    whole = _expected_rows(x, [(0, rows)])
-    for threads, expected in ((2, halves), (1, whole), (2, halves)):
-        numba.set_num_threads(threads)
-        out[:] = np.nan
-        assert call() == rows
-        np.testing.assert_array_equal(out, expected)
-    assert launches == {"launch": 0, "launch_packed": 2}
-
-
-@launch.part_kernel(0)
-def _refuses_a_part(part, parts, bad_part, out):
-    if part == bad_part:
-        raise ValueError("part refused")
-    out[part] = part + 1
-    return 1
-
-
-@pytest.mark.parametrize("bad_part", [0, 1])
-def test_an_exception_in_a_packed_part_reaches_the_caller(two_threads, bad_part):
-    out = np.zeros(2, np.int64)
-    with pytest.raises(ValueError, match="part refused"):
-        _refuses_a_part.bound((bad_part, out), 2)()
-    out[:] = 0
-    assert _refuses_a_part.bound((5, out), 2)() == 2  # the pool still serves the next call
-    np.testing.assert_array_equal(out, [1, 2])
 
 
 def _block() -> object:

@@ -24,17 +24,6 @@ from irq.runtime.numba.kernels import launch, native_parts, spin_pool
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def two_threads():
-    before = numba.get_num_threads()
-    numba.set_num_threads(2)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
-        native_parts.ENABLED = True
-
-
 def _echo(part, parts, a8, f2, view, ro, zero_d, i, f, b, i32, f32, u8, out):
     """Part `part` writes what it received into row `part` of `out`: sums, shapes, strides and scalars."""
     row = out[part]
@@ -133,6 +122,25 @@ def test_row_kernels_get_even_row_ranges(two_threads, rows):
     np.testing.assert_array_equal(neg, -x)
 
 
+@pytest.mark.parametrize("rows", [2, 7, 1001])
+def test_a_bound_row_kernel_follows_the_thread_count(two_threads, rows):
+    # a plan's row kernels are packed once per thread count (`RowKernel.bind`, bound_call.py)
+    x = np.random.default_rng(rows).standard_normal((rows, 3))
+    out = np.zeros_like(x)
+    call = _square_rows.bind(x, out)
+    per = -(-rows // 2)
+    expected = {1: np.zeros_like(x), 2: np.zeros_like(x)}
+    _square_rows.rows.py_func(0, rows, x, expected[1])
+    for r0, r1 in ((0, per), (per, rows)):
+        _square_rows.rows.py_func(r0, r1, x, expected[2])
+    for threads in (2, 1, 2):
+        numba.set_num_threads(threads)
+        out[:] = np.nan
+        assert call() == rows
+        np.testing.assert_array_equal(out, expected[threads])
+    assert spin_pool.pool(1).board[native_parts.ARGS] == call.calls[2].words.ctypes.data  # the packed words
+
+
 @launch.part_kernel(0)
 def _fails_in_part(part, parts, bad_part, out):
     if part == bad_part:
@@ -141,13 +149,18 @@ def _fails_in_part(part, parts, bad_part, out):
     return 1
 
 
+_SPLIT_CALLS = {"packed per call": lambda *args: _fails_in_part(2, *args),
+                "packed once": lambda *args: _fails_in_part.bound(args, 2)()}  # a plan's (bound_call.py)
+
+
+@pytest.mark.parametrize("call", _SPLIT_CALLS)
 @pytest.mark.parametrize("bad_part", [0, 1])
-def test_an_exception_in_a_part_reaches_the_caller(two_threads, bad_part):
+def test_an_exception_in_a_part_reaches_the_caller(two_threads, bad_part, call):
     out = np.zeros(2, np.int64)
     with pytest.raises(ValueError, match="part refused"):
-        _fails_in_part(2, bad_part, out)
+        _SPLIT_CALLS[call](bad_part, out)
     out[:] = 0
-    assert _fails_in_part(2, 5, out) == 2  # the pool still serves the next call
+    assert _SPLIT_CALLS[call](5, out) == 2  # the pool still serves the next call
     np.testing.assert_array_equal(out, [1, 2])
 
 
