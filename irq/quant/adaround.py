@@ -220,22 +220,19 @@ def _tensor(model: nn.Module, key: str | None) -> Tensor | None:
     return getattr(model.get_submodule(parent) if parent else model, leaf)
 
 
-def _op_parameters(qat_model: nn.Module, op) -> dict[str, Tensor | None]:
+def _parameters(qat_model: nn.Module, op) -> dict[str, Tensor | None]:
+    """The tensors of a conv/linear `op` (a layer's `op`) in `qat_model`: weight, bias and batch norm's."""
     return {name: _tensor(qat_model, _key(getattr(op, name, None)))
             for name in ("weight", "bias", "bn_weight", "bn_bias", "bn_mean", "bn_var")}
-
-
-def _parameters(qat_model: nn.Module, layer: _Layer) -> dict[str, Tensor | None]:
-    return _op_parameters(qat_model, layer.op)
 
 
 def _np(t: Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().double().cpu().numpy()
 
 
-def _folded_op(op, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
+def _folded(op, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """The weight and bias a conv/linear `op` holds on the chip (batch norm folded by irq.folding, as
-    VALIDATION folds), from its parameters `p` (`_op_parameters`)."""
+    VALIDATION folds), from its parameters `p` (`_parameters`)."""
     if p["bn_mean"] is None:
         return p["weight"].detach().float().cpu().numpy(), None if p["bias"] is None else \
             p["bias"].detach().float().cpu().numpy()
@@ -244,14 +241,10 @@ def _folded_op(op, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
                            _attr(op, "groups") or 1)
 
 
-def _folded(layer: _Layer, p: dict) -> tuple[np.ndarray, np.ndarray | None]:
-    return _folded_op(layer.op, p)
-
-
 def folded_weight(qat_model: nn.Module, op) -> np.ndarray:
     """The float weight of a prepared conv/linear op (`op` of `ir_of(qat_model)`) as the chip holds it, batch
     norm folded: what its weight quantizer rounds (irq.quant.mixed_precision bounds accumulators with it)."""
-    return _folded_op(op, _op_parameters(qat_model, op))[0]
+    return _folded(op, _parameters(qat_model, op))[0]
 
 
 def _bn_scale(p: dict, eps: float) -> np.ndarray:
@@ -589,8 +582,8 @@ class _Grid:
 
 
 def _grid(qat_model: nn.Module, layer: _Layer) -> _Grid:
-    p = _parameters(qat_model, layer)
-    w_np, b_np = _folded(layer, p)
+    p = _parameters(qat_model, layer.op)
+    w_np, b_np = _folded(layer.op, p)
     w = torch.from_numpy(np.ascontiguousarray(w_np))
     bias = None if b_np is None else torch.from_numpy(np.ascontiguousarray(b_np))
     if b_np is None and p["bias"] is not None:
@@ -623,7 +616,7 @@ def _write_codes(qat_model: nn.Module, layer: _Layer, p: dict, codes: Tensor, sc
         raw = folded
     with torch.no_grad():
         weight.copy_(torch.from_numpy(raw).to(weight.dtype))
-    w_np, _ = _folded(layer, p)
+    w_np, _ = _folded(layer.op, p)
     fq = layer.weight_fq
     with torch.no_grad():
         if fq.follows_tensor:

@@ -151,15 +151,15 @@ class _Captures:
 
 def _correct_layer(qat_model: nn.Module, reference: nn.Module, layer: _Layer, quantized: dict[str, Tensor],
                    floats: dict[str, Tensor], z: float) -> tuple[float, float]:
-    p = _parameters(qat_model, layer)
+    p = _parameters(qat_model, layer.op)
     target = p["bn_bias"] if p["bn_mean"] is not None else p["bias"]
     pre_activation = replace(layer, options={**layer.options, "activation": None})
 
     def function(model: nn.Module, captured: dict[str, Tensor]) -> tuple[_LayerFunction, Tensor]:
-        w_np, b_np = _folded(layer, _parameters(model, layer))
+        w_np, b_np = _folded(layer.op, _parameters(model, layer.op))
         w = torch.from_numpy(np.ascontiguousarray(w_np)).float()
         bias = None if b_np is None else torch.from_numpy(np.ascontiguousarray(b_np)).float()
-        pm = _parameters(model, layer)
+        pm = _parameters(model, layer.op)
         if b_np is None and pm["bias"] is not None:
             bias = pm["bias"].detach().float()
         # a layer whose input is also its residual (y = relu(conv(x) + x)) reads one quantizer twice
