@@ -28,7 +28,7 @@ from typing import Any
 
 from torch import nn
 
-from irq.fixedpoint import WEIGHT_QRANGE
+from irq import fixedpoint as fp
 from irq.qconfig import QConfig, QConfigRules, as_rules, default_calib_8bit
 
 
@@ -101,7 +101,7 @@ def int16_refusal(fake_quant_op, march: str, qat_model: nn.Module | None = None)
             continue
         codes = _weight_code_sum(qat_model, op) if qat_model is not None else None
         if codes is None:
-            codes = k * WEIGHT_QRANGE[1]
+            codes = k * fp.WEIGHT_QRANGE[1]
         if not _int16_accumulator_fits(codes):
             return (f"read by {op.name}{who}, which sums {k} products: with int16 inputs its accumulator could "
                     "reach 2**32, beyond what a requantize takes (irq.fixedpoint.check_requantize_input)")
@@ -135,13 +135,12 @@ def _weight_code_sum(qat_model: nn.Module, op) -> int | None:
     fq = qat_model.get_submodule(wop.state_path)
     codes = fq.codes(torch.from_numpy(folded_weight(qat_model, op))).abs()
     codes = torch.clamp(codes + 1, max=max(-fq.qmin, fq.qmax))
-    return int(codes.reshape(codes.shape[0], -1).sum(1).max())
+    return fp.channel_accumulator_bound(codes.detach().numpy(), None, 1)
 
 
 def _int16_accumulator_fits(weight_code_sum: int) -> bool:
     """Whether int16 codes times weight codes summing to `weight_code_sum` in absolute value stay below
     lowering's 2**32 requantize bound (every input code at its extreme, plus an int32 bias)."""
-    from irq import fixedpoint as fp
     return weight_code_sum * -fp.qrange("i16")[0] + 2**31 < 2**32
 
 
