@@ -526,7 +526,10 @@ class Conv2dPlan:
         depthwise kernel), or None on the other routes. Only for arrays that live as long as the callable
         and never change."""
         if self.route == "depthwise":
-            return self._bind_depthwise(x, out, mult, shift, mode, lo, hi, res, res_mult) if self.dw_int32 else None
+            if not self.dw_int32:
+                return None
+            return depthwise_requantize_i32.bind(*self._depthwise_i32_args(x, out, mult, shift, mode, lo, hi, res,
+                                                                           res_mult))
         if self.route != "direct":
             return None
         epilogue, out2 = self._fused_epilogue(out, mult, shift, mode, lo, hi, res, res_mult)
@@ -549,11 +552,6 @@ class Conv2dPlan:
         if self.dual:
             return pad_split16.bind(x, pt, pl, *self.pad_views)
         return None if self.in_place else pad_copy.bind(x, pt, pl, self.pad_views[0])
-
-    def _bind_depthwise(self, x, out, mult, shift, mode, lo, hi, res, res_mult):
-        """The int32 depthwise kernel's call of `requantize` on these arrays, bound (`launch.RowKernel.bind`)."""
-        return depthwise_requantize_i32.bind(*self._depthwise_i32_args(x, out, mult, shift, mode, lo, hi, res,
-                                                                       res_mult))
 
     def _depthwise_i32_args(self, x, out, mult, shift, mode, lo, hi, res, res_mult) -> tuple:
         """`depthwise_requantize_i32`'s arguments for `requantize` on these arrays."""
