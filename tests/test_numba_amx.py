@@ -83,7 +83,9 @@ def test_the_default_setting_takes_the_gemms_whose_shape_pays(monkeypatch, rows,
 
 
 @pytest.mark.parametrize("rows, k, n", [(128, 768, 768), (50, 100, 24), (7, 64, 16), (40, 100, 16), (33, 3, 64),
-                                        (64, 130, 40), (96, 1152, 128), (1, 64, 64)])
+                                        (64, 130, 40), (96, 1152, 128), (1, 64, 64),
+                                        # a last panel of 3 vectors: full (240 = 3 * 64 + 48), 8 lanes in its last
+                                        (70, 256, 240), (45, 200, 232)])
 def test_linear_matches_int64_and_the_vnni_route(amx_on, monkeypatch, rows, k, n):
     rng = np.random.default_rng(rows * 1000 + k + n)
     x = rng.integers(-128, 128, (rows, k)).astype(np.int8)
@@ -98,6 +100,8 @@ def test_linear_matches_int64_and_the_vnni_route(amx_on, monkeypatch, rows, k, n
         assert (plan.gemm._w_kn is not None) == (flag == "1")
         out = np.full((rows, n), 99, np.int8)
         assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+        # every shape here runs on the tiles under IRQ_AMX=1 (3-vector last panels included)
+        assert any(r is not None for _, r in plan.gemm._amx_routes.values()) == (flag == "1")
         outs.append(out)
     np.testing.assert_array_equal(outs[0], _half_up(acc, mult, shift))
     np.testing.assert_array_equal(outs[0], outs[1])
@@ -133,6 +137,8 @@ def test_stride1_conv_matches_int64(amx_on, shape, o, pad, residual):
     ((1, 14, 14, 64), 32, 3, 2, 1, 1, "im2col"),
     ((2, 9, 9, 64), 64, 3, 1, 1, 2, "im2col"),       # two groups: the second GEMM writes columns 32..63
     ((2, 7, 7, 96), 24, 1, 1, 0, 1, "direct"),       # a 1x1 projection, every row valid
+    ((1, 6, 6, 240), 240, 1, 1, 0, 1, "direct"),     # 240 channels: rows 240 bytes apart, a 3-vector last panel
+    ((1, 5, 9, 48), 112, 3, 1, 1, 1, "direct"),      # 112 = 64 + 48: a 3x3 conv's 3-vector last panel
 ])
 def test_other_convs_match_int64(amx_on, shape, o, k, stride, pad, groups, route):
     rng = np.random.default_rng(o * k + stride)

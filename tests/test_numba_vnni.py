@@ -345,7 +345,7 @@ def test_fused_residual_requantize_matches_int64_unsaturated(n, c, h, w, o, k, d
 
 
 @given(n=st.integers(1, 2), c=st.sampled_from([4, 16, 24]), h=st.integers(1, 9), w=st.integers(1, 20),
-       o=st.sampled_from([1, 8, 16, 24, 32, 48, 64, 80, 88, 128, 144]), k=st.sampled_from([1, 3]),
+       o=st.sampled_from([1, 8, 16, 24, 32, 40, 48, 64, 80, 88, 112, 128, 144]), k=st.sampled_from([1, 3]),
        s=st.sampled_from([1, 2]),
        d=st.sampled_from([(1, 1), (2, 1), (1, 2)]), relu6=st.booleans(), extreme=st.booleans(),
        seed=st.integers(0, 2**32 - 1))
@@ -356,8 +356,8 @@ def test_requantize_in_registers_matches_int64(n, c, h, w, o, k, s, d, relu6, ex
     # direct route's rows, im2col rows, and the stride-1 3x3 conv whose virtual rows ox >= OW are dropped
     # through the row address table (blocks that straddle two image rows, and images); a kernel row's
     # taps merged into one (dilation 1 across) or kept apart (dilation 2 across); 6-row blocks end in
-    # 1-row tails, panels of 1-4 vectors; unsaturated shifts so a wrong lane, column, row address, bias
-    # fold or shift shows.
+    # 1-row tails, panels of 1-4 vectors (a last panel of 3: 40, 48, 112 columns, the last of them 8 lanes at
+    # 40); unsaturated shifts so a wrong lane, column, row address, bias fold or shift shows.
     rng = np.random.default_rng(seed)
     pad = (0,) * 4 if k == 1 else (d[0], d[1], d[0], d[1])
     def draw(shape):
@@ -367,9 +367,9 @@ def test_requantize_in_registers_matches_int64(n, c, h, w, o, k, s, d, relu6, ex
     bias = rng.integers(-2**20, 2**20, o)
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (s, s), pad, d, 1, (-2**31, 2**31 - 1))
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
-    # in registers, except a last panel of 3 vectors (33-48 columns), which takes the tile path; a last
-    # vector of fewer than 16 columns (1, 8, 24, 88) stores through a lane mask
-    assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1, o) == (o % 64 != 48)
+    # in registers whatever the column count; a last vector of fewer than 16 columns (1, 8, 24, 40, 88) stores
+    # through a lane mask
+    assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1)
     acc = conv2d_nhwc(x, wt, (s, s), pad, d) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     top = np.abs(acc * mult).reshape(-1, o).max(axis=0)
@@ -413,7 +413,7 @@ def test_stride1_3x3_in_registers_at_the_largest_proven_k(xv, wv):
     bias = np.arange(o, dtype=np.int64) * 1000 - 16000
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK and not plan.row_images
-    assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1, o)
+    assert vnni._fused_ok(False, False, 0, 0, plan.acc_lo, plan.acc_hi, 1)
     acc = conv2d_nhwc(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
     assert np.abs(acc).max() > 2**29
     mult = np.full(o, 2**30, np.int64)
@@ -533,7 +533,7 @@ def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, 
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
     res_dtype = np.int16 if dtype == np.int16 and res16 else np.int8
     res_size = np.dtype(res_dtype).itemsize if residual else 0
-    assert vnni._fused_ok(dtype == np.int16, False, 0, res_size, plan.acc_lo, plan.acc_hi, 1, og) == (og != 40)
+    assert vnni._fused_ok(dtype == np.int16, False, 0, res_size, plan.acc_lo, plan.acc_hi, 1)
     acc = np.concatenate([conv2d_nhwc(x[..., g * c:(g + 1) * c], wt[g * og:(g + 1) * og], (1, 1), pad, (1, 1))
                           for g in range(groups)], axis=-1) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
@@ -564,7 +564,7 @@ def test_residual_in_registers_at_the_largest_proven_k(xv, wv, rv):
     bias = np.arange(o, dtype=np.int64) * 1000 - 12000
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (0, 0, 0, 0), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
-    assert vnni._fused_ok(False, False, 0, 1, plan.acc_lo, plan.acc_hi, 1, o)
+    assert vnni._fused_ok(False, False, 0, 1, plan.acc_lo, plan.acc_hi, 1)
     acc = conv2d_nhwc(x, wt, (1, 1), (0, 0, 0, 0), (1, 1)) + bias
     assert np.abs(acc).max() > 2**27
     mult = np.where(np.arange(o) % 2, 2**10 + np.arange(o), 2**31 - 1).astype(np.int64)
@@ -598,7 +598,7 @@ def test_in_register_codes_saturate_like_the_int64_clamp(n, h, w, o, bounds, res
     bias = rng.integers(-2**10, 2**10, o)  # small: each channel's sums take both signs
     plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1, (-2**31, 2**31 - 1))
     assert plan.route == "direct" and not plan.row_images
-    assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1, o)
+    assert vnni._fused_ok(False, False, 0, 1 if residual else 0, plan.acc_lo, plan.acc_hi, 1)
     acc = conv2d_nhwc(x, wt, (1, 1), (1, 1, 1, 1), (1, 1)) + bias
     mult = rng.integers(2**30, 2**31, o).astype(np.int64)
     res = rng.integers(-128, 128, acc.shape).astype(np.int8) if residual else None

@@ -242,15 +242,18 @@ def _amx_codes(nv: int):
     return mk
 
 
-_mk1, _mk2, _mk4 = (_amx_codes(nv) for nv in (1, 2, 4))
+_mk1, _mk2, _mk3, _mk4 = (_amx_codes(nv) for nv in (1, 2, 3, 4))
 
 
 @numba.njit(cache=True)
 def _block(nv, a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
            has_res, res_delta, last_lanes):
-    """One block of one panel: the `nv` (1, 2 or 4) variant of the tile kernel, int8 codes out."""
+    """One block of one panel: the `nv` (1-4) variant of the tile kernel, int8 codes out."""
     if nv == 4:
         _mk4(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
+             has_res, res_delta, last_lanes, 1)
+    elif nv == 3:
+        _mk3(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
              has_res, res_delta, last_lanes, 1)
     elif nv == 2:
         _mk2(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,

@@ -89,21 +89,20 @@ def available() -> bool:
 
 
 @numba.njit(cache=True, inline="always")
-def _fused_ok(dual, raw, mode, res_size, acc_lo, acc_hi, size, n):
+def _fused_ok(dual, raw, mode, res_size, acc_lo, acc_hi, size):
     """True when `gemm_epilogue` requantizes in the micro-kernel's registers (`_gemm_codes`).
 
     Int8 codes out with no residual or an int8 one (`res_size` is the residual's element size, 0 without
     one), from an int8 A or an int16 one (`dual`, which also takes an int16 residual beside int8 codes), or
     int16 codes out from an int16 A with no residual;
-    half_up, overflow proven impossible, and a last panel of 1, 2 or 4 vectors (`_panel_codes`),
-    its last vector possibly partial (a lane mask: 24 columns are 16 + 8). A stride-1 conv's output pixels
+    half_up and overflow proven impossible. Any column count: a panel has 1-4 vectors (`_panel_codes`), its
+    last vector possibly partial (a lane mask: 24 columns are 16 + 8). A stride-1 conv's output pixels
     are read through a table of A row addresses, not as evenly spaced virtual rows. The tile path took 2.9 ns
     per output against 0.3 here: MobileNetV2's residual projections and its two 24-channel ones
     (56x56 96 -> 24 at batch 8: 1.7 ms).
     """
     return (not raw and mode == HALF_UP and acc_lo == NO_CHECK[0] and acc_hi == NO_CHECK[1]
-            and ((size == 1 and (res_size <= 1 or (dual and res_size == 2))) or (dual and res_size == 0 and size == 2))
-            and ((n + 15) // 16) % 4 != 3)
+            and ((size == 1 and (res_size <= 1 or (dual and res_size == 2))) or (dual and res_size == 0 and size == 2)))
 
 
 @numba.njit(cache=True, inline="always")
@@ -290,7 +289,7 @@ def gemm_epilogue(part, workers, a, a_lo, lda, taps, k4, packed, b_stride, n_vec
     panels = (n_vectors + 3) // 4
     panel_bytes = ntaps * k4 * 256
     oh = vrows // wp
-    in_registers = _fused_ok(dual, raw, mode, res.itemsize if res.shape[0] > 0 else 0, acc_lo, acc_hi, size, n)
+    in_registers = _fused_ok(dual, raw, mode, res.itemsize if res.shape[0] > 0 else 0, acc_lo, acc_hi, size)
     # the in-register path's blocks are output pixels, the tile path's virtual rows (dropped ones included)
     rows_n = oh * ow if in_registers else vrows
     blocks = (rows_n + MR - 1) // MR
@@ -553,7 +552,7 @@ class VnniGemm:
             return entry[1]
         route = None
         shape_pays = self._amx_every_shape or amx.pays(k4, len(taps))
-        if out2d.dtype == np.int8 and shape_pays and _fused_ok(False, raw, mode, res_size, acc_lo, acc_hi, 1, self.n):
+        if out2d.dtype == np.int8 and shape_pays and _fused_ok(False, raw, mode, res_size, acc_lo, acc_hi, 1):
             w = self._w_kn
             if w.shape[0] < len(taps) * 4 * k4:  # K zero-padded to the taps' 4-byte groups
                 w = np.concatenate([w, np.zeros((len(taps) * 4 * k4 - w.shape[0], w.shape[1]), np.int8)])

@@ -315,10 +315,10 @@ def _store_codes(builder, accs, accs_lo, q_args, rows_addr, col, mr: int, nv: in
 microkernel = _microkernel
 _mk6_1, _mk6_2, _mk6_3, _mk6_4 = (_microkernel(MR, nv) for nv in (1, 2, 3, 4))
 _mk1_1, _mk1_2, _mk1_3, _mk1_4 = (_microkernel(1, nv) for nv in (1, 2, 3, 4))
-_mkq6_1, _mkq6_2, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 4))
+_mkq6_1, _mkq6_2, _mkq6_3, _mkq6_4 = (_microkernel(MR, nv, True) for nv in (1, 2, 3, 4))
 #: Rows per call of the dual (int16 input) micro-kernels: two calls make an MR-row block.
 DUAL_MR = 3
-_mkqd3_1, _mkqd3_2, _mkqd3_4 = (_microkernel(DUAL_MR, nv, True, True) for nv in (1, 2, 4))
+_mkqd3_1, _mkqd3_2, _mkqd3_3, _mkqd3_4 = (_microkernel(DUAL_MR, nv, True, True) for nv in (1, 2, 3, 4))
 #: Rows per call of the tail micro-kernel (`_pair_codes`).
 TAIL_MR = 2
 _mkq2_4 = _microkernel(TAIL_MR, 4, True)
@@ -330,10 +330,11 @@ def _panel_codes(nv, a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, 
     """`_panel` of MR rows read from ``a_rows[r]`` with the requantize (and residual) in registers, writing int8
     (or int16) codes to ``rows[r] + col``.
 
-    Only 1, 2 and 4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is
-    compiled anyway, and so does a last panel of 3 vectors (`_fused_ok`); each intrinsic instantiation
-    costs seconds of cold compile, so the residual, the output width and the lane mask are run-time
-    arguments, not variants. A non-zero `lo_delta` is an int16 activation's lo plane distance: the
+    1-4 vectors and MR rows: a block's last rows take the tile path (`_gemm_codes`), which is compiled
+    anyway. A last panel of 3 vectors had taken it too, and with it the whole GEMM: 2-4x slower convs with
+    40, 48, 112 or 240 output channels (docs/design.md, "A last panel of 3 vectors stays in registers").
+    The residual, the output width and the lane mask are run-time arguments, not variants: each intrinsic
+    instantiation costs compile time. A non-zero `lo_delta` is an int16 activation's lo plane distance: the
     block runs as two DUAL_MR-row dual calls.
     """
     if lo_delta != 0:
@@ -344,6 +345,9 @@ def _panel_codes(nv, a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, 
             if nv == 4:
                 _mkqd3_4(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, has_res, res_delta,
                          last_lanes, out_size)
+            elif nv == 3:
+                _mkqd3_3(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, has_res, res_delta,
+                         last_lanes, out_size)
             elif nv == 2:
                 _mkqd3_2(a_h, lo_delta, taps_addr, ntaps, b_addr, k4, r_h, col, q_addr, lo, hi, has_res, res_delta,
                          last_lanes, out_size)
@@ -353,6 +357,9 @@ def _panel_codes(nv, a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, 
         return
     if nv == 4:
         _mkq6_4(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
+                last_lanes, out_size)
+    elif nv == 3:
+        _mkq6_3(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
                 last_lanes, out_size)
     elif nv == 2:
         _mkq6_2(a_rows_addr, lda, taps_addr, ntaps, b_addr, k4, rows_addr, col, q_addr, lo, hi, has_res, res_delta,
