@@ -90,7 +90,8 @@ def test_route_selection():
     w8 = np.zeros((4, 3, 3, 3), np.int8)
     assert Conv2dPlan((1, 5, 5, 3), np.dtype(np.int8), w8, None, (1, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**31, 2**31 - 1)).vnni
-    # int16 activations take the float route unless the conv runs direct (one group, stride 1 or a short K)
+    # int16 activations take the float route unless the conv runs direct (one group, stride 1 or an equal
+    # stride over at most DIRECT_STRIDED_MAX_C channels)
     assert not Conv2dPlan((1, 5, 5, 6), np.dtype(np.int16), np.zeros((4, 3, 3, 3), np.int8), None, (1, 1),
                           (1, 1, 1, 1), (1, 1), 2, (-2**63, 2**63 - 1)).vnni
     assert Conv2dPlan((1, 5, 5, 3), np.dtype(np.int16), w8, None, (2, 2), (1, 1, 1, 1), (1, 1), 1,
@@ -100,6 +101,12 @@ def test_route_selection():
                       (-2**63, 2**63 - 1)).route == "direct"
     assert Conv2dPlan((1, 5, 5, 4), np.dtype(np.int8), w4, None, (2, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**63, 2**63 - 1)).route == "im2col"
+    # an equal stride runs direct up to DIRECT_STRIDED_MAX_C channels (padded to 4), im2col past it
+    for c, route in ((128, "direct"), (125, "direct"), (129, "im2col"), (256, "im2col")):
+        for dtype in (np.int8, np.int16):
+            plan = Conv2dPlan((1, 9, 9, c), np.dtype(dtype), np.zeros((8, c, 3, 3), np.int8), None, (2, 2),
+                              (1, 1, 1, 1), (1, 1), 1, (-2**63, 2**63 - 1))
+            assert plan.route == (route if dtype == np.int8 or route == "direct" else "float"), (c, dtype)
     assert LinearPlan(2, np.dtype(np.int16), np.zeros((4, 3), np.int8), None, (-2**63, 2**63 - 1)).vnni
     w_wide = np.full((4, 3), 300, np.int64)
     assert not LinearPlan(2, np.dtype(np.int8), w_wide, None, (-2**63, 2**63 - 1)).vnni
@@ -269,15 +276,18 @@ def test_gemm_split_into_worker_parts_covers_every_chunk_once(workers):
     np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64))
 
 
-@given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(3, 13), w=st.integers(3, 13), o=st.integers(2, 40),
-       k=st.sampled_from([1, 2, 3]), s=st.integers(2, 3), pad=st.tuples(*[st.integers(0, 2)] * 4),
+@given(n=st.integers(1, 3), c=st.sampled_from([1, 2, 3, 4, 7, 16, 24, 64, 128]), h=st.integers(3, 16),
+       w=st.integers(3, 16), o=st.integers(2, 40), k=st.sampled_from([1, 2, 3, 5, 7]), s=st.integers(2, 3),
+       pad=st.tuples(*[st.integers(0, 3)] * 4),
        dil=st.integers(1, 2), dtype=st.sampled_from([np.int8, np.int16]), residual=st.booleans(),
        extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=60, deadline=None)
 def test_strided_direct_conv_one_call_per_image_matches_int64(n, c, h, w, o, k, s, pad, dil, dtype, residual,
                                                               extreme, seed):
     # the strided direct route runs each image's output rows as the kernel's "images" (no dropped virtual
-    # rows): a wrong row pitch, image offset or residual slice shows as a wrong pixel in some image
+    # rows): a wrong row pitch, image offset or residual slice shows as a wrong pixel in some image. Up to
+    # DIRECT_STRIDED_MAX_C = 128 channels (C padded to 4 past a multiple: 1, 2, 3, 7), kernels up to the 7x7
+    # stems, int16 activations (which took the float route through im2col before session 24)
     rng = np.random.default_rng(seed)
     lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
     if (h + pad[0] + pad[2] - dil * (k - 1) - 1) < 0 or (w + pad[1] + pad[3] - dil * (k - 1) - 1) < 0:

@@ -43,26 +43,32 @@ def vnni_route(x_dtype: np.dtype, weight: np.ndarray, k: int) -> bool:
     return weight.dtype.kind == "i" and (weight.size == 0 or (weight.min() >= -128 and weight.max() <= 127))
 
 
-#: Strided convs run direct only up to this K (kh * kw * C, C padded to 4): the direct route reads
-#: every stride-th padded pixel of each output row in place (C padded to 4 bytes per tap), which pays
-#: only where im2col's byte-by-byte copy costs more than the GEMM (MobileNetV2's 3->32 stem, batch 8:
-#: im2col 4.3 ms, direct 3.8 ms with dropped rows, 2.2-2.3 ms without; docs/design.md).
-DIRECT_STRIDED_MAX_K = 64
+#: Strided convs run direct up to this many channels per pixel (C padded to 4). The direct route reads
+#: every stride-th padded pixel of each output row in place, one output row per "image" (`row_images`);
+#: im2col copies each tap's C bytes per output pixel first. Measured 2026-12-03 (session 24, one thread,
+#: the conv step alone, both routes in one process, best of 4 rounds; AMX / VNNI): the 3-channel stems
+#: go 4.2-4.8x faster direct (7x7 s2 3->64 at 224: 5.6 -> 1.2 ms), 3x3 s2 convs of 16-128 channels
+#: 1.05-1.61x / 1.06-1.62x; from 256 channels im2col wins (3x3 s2 256->256 at 28x28 0.85x / 0.86x,
+#: 512->512 at 14x14 0.39x / 0.81x: the rows' long K keeps im2col's GEMM efficient and a short output
+#: row leaves the direct route's blocks part-empty). Until then the rule was K <= 64 (the 3-channel 3x3
+#: stem only), set when the direct route still computed and dropped every other row.
+DIRECT_STRIDED_MAX_C = 128
 
 
 def direct_route(x_dtype: np.dtype, weight: np.ndarray, c: int, stride: tuple[int, int], groups: int) -> bool:
     """True when the conv runs as a direct VNNI GEMM over the padded input (no im2col; module doc).
 
     Needs one group, int8 or int16 activations and int8-valued weights within the lane bound, and
-    stride 1 or an equal stride on both axes with a short K (`DIRECT_STRIDED_MAX_K`). C is padded to a
-    multiple of 4 in the copy (each tap's K slice on a 4-byte boundary).
+    stride 1 or an equal stride on both axes with at most `DIRECT_STRIDED_MAX_C` channels. C is padded
+    to a multiple of 4 in the copy (each tap's K slice on a 4-byte boundary).
     """
     o, cg, kh, kw = weight.shape
     if groups != 1 or np.dtype(x_dtype) not in (np.int8, np.int16):
         return False
     sh, sw = stride
-    k = kh * kw * (-(-c // 4) * 4)
-    if (sh, sw) != (1, 1) and (sh != sw or k > DIRECT_STRIDED_MAX_K):
+    cp = -(-c // 4) * 4
+    k = kh * kw * cp
+    if (sh, sw) != (1, 1) and (sh != sw or cp > DIRECT_STRIDED_MAX_C):
         return False
     return vnni_route(np.dtype(np.int8), weight, k)
 
