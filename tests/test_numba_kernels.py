@@ -313,30 +313,35 @@ def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad
 
 
 
-@given(c=st.integers(1, 70), h=st.integers(3, 12), w=st.integers(3, 12), stride=st.integers(1, 2),
-       dil=st.integers(1, 2), pad=st.integers(0, 2), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
-@EXAMPLES
-def test_depthwise_3x3_interior_pass_matches_the_int64_kernel(c, h, w, stride, dil, pad, extreme, seed):
-    # the 3x3 interior path (half_up, no residual, overflow proven): nine int32 taps per channel, then the
-    # requantize with the bias folded into bias * M + 2**(S-1); a tap read from the wrong row or column, the
-    # bias folded with another channel's multiplier, or a channel count that is not a multiple of the
-    # vector width (c up to 70) shows against the int64 kernel. Shifts keep most codes unsaturated.
-    assume(h + 2 * pad >= 2 * dil + 1 and w + 2 * pad >= 2 * dil + 1)
+@given(c=st.integers(1, 70), h=st.integers(1, 14), w=st.integers(1, 14),
+       k=st.sampled_from([(3, 3), (5, 5), (7, 7), (3, 5), (5, 7), (2, 3), (1, 7), (7, 1)]),
+       stride=st.tuples(st.integers(1, 2), st.integers(1, 2)), dil=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       pad=st.tuples(*[st.integers(0, 3)] * 4), extreme=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=80, deadline=None)
+def test_depthwise_interior_passes_match_the_int64_kernel(c, h, w, k, stride, dil, pad, extreme, seed):
+    # the int32 kernel's half_up path with no residual and overflow proven: the 3x3 interior (nine taps per
+    # channel in one pass, the bias folded into bias * M + 2**(S-1)) and, for the border and every other
+    # kernel shape (5x5, 7x7, 3x5, 1x7, 7x1: MobileNetV3's and EfficientNet's), the tap-by-tap pass with
+    # its branch-free epilogue; asymmetric padding, strides and dilations per axis. A tap read from the
+    # wrong row or column, a border column taken for an inside one, the bias folded with another channel's
+    # multiplier, or a channel count that is not a multiple of the vector width (c up to 70) shows against
+    # the int64 kernel. Shifts keep most codes unsaturated.
+    (kh, kw), (sh, sw), (dh, dw) = k, stride, dil
+    assume(h + pad[0] + pad[2] >= dh * (kh - 1) + 1 and w + pad[1] + pad[3] >= dw * (kw - 1) + 1)
     rng = np.random.default_rng(seed)
     x = codes(rng, (2, h, w, c), np.int8, extreme)
-    wt = weights(rng, (c, 1, 3, 3), extreme)
+    wt = weights(rng, (c, 1, kh, kw), extreme)
     bias = rng.integers(-(2**20), 2**20, size=c)
-    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (stride, stride), (pad,) * 4, (dil, dil), c, I32)
+    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, stride, pad, dil, c, I32)
     assert plan.route == "depthwise" and plan.dw_int32 and (plan.acc_lo, plan.acc_hi) == vnni_no_check()
     mult = multipliers(rng, c)
-    acc = conv.Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (stride, stride), (pad,) * 4, (dil, dil), c,
-                          I32)._depthwise_acc(x) + bias
+    acc = conv.Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, stride, pad, dil, c, I32)._depthwise_acc(x) + bias
     top = np.abs(acc * mult).reshape(-1, c).max(axis=0)
     shift = np.maximum(np.array([int(t).bit_length() for t in top]) - 7, 1).astype(np.int64)
-    (sh, sw), (pt, pl, _, _) = plan.stride, plan.padding
+    pt, pl = plan.padding[0], plan.padding[1]
     got, want = np.empty(plan.out_shape, np.int8), np.empty(plan.out_shape, np.int8)
     assert plan.requantize(x, got, mult, shift, ROUNDING["half_up"], -128, 127) == 0
-    conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, dil, dil, mult,
+    conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, dh, dw, mult,
                               shift, ROUNDING["half_up"], -128, 127, conv._NO_RES4, conv._NO_RES_MULT, want)
     np.testing.assert_array_equal(got, want)
     assert np.mean((want > -128) & (want < 127)) > 0.3

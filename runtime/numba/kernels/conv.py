@@ -1,17 +1,17 @@
 """2-D convolution on NHWC codes: a direct or im2col exact GEMM, and a direct depthwise kernel.
 
-On a VNNI CPU, int8 and int16 convs with stride 1, one group and C a multiple of 4 (MobileNetV2's
-1x1 expansions and projections, ResNet-style 3x3s) run *directly*: the input is copied once into a
-zero-bordered NHWC buffer and the VNNI GEMM reads its rows in place, one K slice per tap, with the
-requantize fused per tile (`vnni.py`, module doc). Other int8 convs (grouped, strided, C not a
-multiple of 4) on VNNI become one GEMM per group over `im2col_bytes` rows, the same fused kernel
-writing each group's output columns. Everything else (int16 outside the direct route, no VNNI)
-writes float codes for the exact float GEMM (`gemm.py`, `im2col_rows`). In both im2col forms each
-output pixel's (group, ky, kx, c) window is one row (padding reads as code 0: zero point 0), so group
-g's reduction is a contiguous K slice and the GEMM result is already NHWC. Depthwise convs (one input
-channel per group) have K = kh * kw, far too short for a GEMM to pay; `depthwise_requantize` walks
-NHWC directly with int64 accumulators per channel (exact for any kernel size; each is still checked
-against the width the program declares) and the requantize fused.
+On a VNNI CPU, int8 and int16 convs with one group and stride 1 (MobileNetV2's 1x1 expansions and
+projections, ResNet-style 3x3s), or an equal stride over at most 128 channels (`direct_route`), run
+*directly*: the input is copied once into a zero-bordered NHWC buffer (C padded to 4) and the VNNI GEMM
+reads its rows in place, one K slice per tap, with the requantize fused per tile (`vnni.py`, module
+doc). Other int8 convs (grouped, wider strided ones) on VNNI become one GEMM per group over
+`im2col_bytes` rows, the same fused kernel writing each group's output columns. Everything else (int16
+outside the direct route, no VNNI) writes float codes for the exact float GEMM (`gemm.py`,
+`im2col_rows`). In both im2col forms each output pixel's (group, ky, kx, c) window is one row (padding
+reads as code 0: zero point 0), so group g's reduction is a contiguous K slice and the GEMM result is
+already NHWC. Depthwise convs (one input channel per group) have K = kh * kw, far too short for a GEMM
+to pay; `depthwise_requantize` walks NHWC directly with int64 accumulators per channel (exact for any
+kernel size; each is still checked against the width the program declares) and the requantize fused.
 """
 
 from __future__ import annotations
