@@ -137,7 +137,8 @@ def test_stride1_conv_matches_int64(amx_on, shape, o, pad, residual):
     ((1, 14, 14, 64), 32, 3, 2, 1, 1, "direct"),     # 3x3 s2 on 64 channels: output rows as images too
     ((1, 9, 9, 160), 32, 3, 2, 1, 1, "im2col"),      # past DIRECT_STRIDED_MAX_C
     ((1, 23, 23, 3), 24, 7, 2, 3, 1, "direct"),      # a 7x7 s2 stem: 49 taps of 4 bytes
-    ((2, 9, 9, 64), 64, 3, 1, 1, 2, "im2col"),       # two groups: the second GEMM writes columns 32..63
+    ((2, 9, 9, 64), 64, 3, 1, 1, 2, "direct"),       # two groups of few channels: one block-diagonal dense conv
+    ((1, 5, 5, 256), 64, 3, 1, 1, 2, "im2col"),      # two long-K groups: the second GEMM writes columns 32..63
     ((2, 7, 7, 96), 24, 1, 1, 0, 1, "direct"),       # a 1x1 projection, every row valid
     ((1, 6, 6, 240), 240, 1, 1, 0, 1, "direct"),     # 240 channels: rows 240 bytes apart, a 3-vector last panel
     ((1, 5, 9, 48), 112, 3, 1, 1, 1, "direct"),      # 112 = 64 + 48: a 3x3 conv's 3-vector last panel

@@ -317,6 +317,35 @@ def pair_weights(w_dw: np.ndarray, x_dtype: np.dtype, w_abs: int) -> np.ndarray:
     return _NO_W16
 
 
+#: Grouped convs run as one dense conv over a block-diagonal weight (`block_diagonal`) when their input has at
+#: most this many channels, or their groups' K (cg * kh * kw) is below `DENSE_GROUP_MAX_K`, for at most
+#: `DENSE_MAX_GROUPS` groups. Why: one GEMM per group of a few channels runs at 1-60 GMAC/s, the dense conv
+#: at 70-310 even with `groups` times the MACs (the zeros). Measured 2026-12-03 (session 24, one thread, the
+#: conv step alone, 28x28, grouped / dense): 64 channels 1x1 g2 110 / 48 us, g32 1256 / 48; 128 3x3 g4
+#: 553 / 411, g32 3367 / 411; 256 1x1 g8 386 / 244; 256 3x3 g32 3805 / 1480. Where the groups' K is long
+#: the groups win: 256 3x3 g2 (K = 1152) 1190 / 1480, g4 907, g8 (K = 288) 936.
+DENSE_GROUP_MAX_CHANNELS = 128
+DENSE_GROUP_MAX_K = 128
+DENSE_MAX_GROUPS = 64
+
+
+def block_diagonal_pays(c: int, groups: int, cg: int, kh: int, kw: int) -> bool:
+    """True when a conv of `groups` groups of `cg` channels runs faster as one dense conv (module constants)."""
+    return groups <= DENSE_MAX_GROUPS and (c <= DENSE_GROUP_MAX_CHANNELS or cg * kh * kw < DENSE_GROUP_MAX_K)
+
+
+def block_diagonal(weight: np.ndarray, groups: int) -> np.ndarray:
+    """The (O, C, kh, kw) dense weight of a grouped (O, C / groups, kh, kw) one: group g's filters on its
+    channels, zeros elsewhere. Exact: a zero weight adds nothing, and every output's sum of |w| (the
+    accumulator bound) is unchanged."""
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    dense = np.zeros((o, cg * groups, kh, kw), weight.dtype)
+    for g in range(groups):
+        dense[g * og:(g + 1) * og, g * cg:(g + 1) * cg] = weight[g * og:(g + 1) * og]
+    return dense
+
+
 class Conv2dPlan:
     """One conv2d's packed weights and buffers, planned once; calls run it with no allocation.
 
@@ -350,7 +379,11 @@ class Conv2dPlan:
         w_cols = np.moveaxis(np.asarray(weight), 0, -1).reshape(-1, o)  # (cg*kh*kw, O): each output's taps
         if np.dtype(x_dtype) in (np.int8, np.int16) and vnni.accumulator_proven(w_cols, self.bias, x_abs, acc_range):
             self.acc_lo, self.acc_hi = vnni.NO_CHECK
-        if groups == c and o == c and cg == 1:
+        depthwise = groups == c and o == c and cg == 1
+        if groups > 1 and not depthwise and block_diagonal_pays(c, groups, cg, kh, kw):
+            weight, groups, cg = block_diagonal(weight, groups), 1, c
+            self.groups = 1
+        if depthwise:
             self.route = "depthwise"
             self.w_dw = np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0)).astype(np.int32)
             x_abs = 128 if np.dtype(x_dtype) == np.int8 else 32768
