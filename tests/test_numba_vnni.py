@@ -106,12 +106,13 @@ def test_route_selection():
     assert Conv2dPlan((1, 5, 5, 4), np.dtype(np.int8), w4, None, (2, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**63, 2**63 - 1)).route == "im2col"
     # a grouped conv of few channels, or of groups with a short K, runs as one dense conv (block-diagonal
-    # weight); groups with a long K over many channels keep one GEMM each
-    for (c, g, k), dense in (((64, 4, 3), True), ((128, 32, 3), True), ((256, 8, 1), True), ((256, 2, 3), False),
-                             ((256, 128, 1), False)):
+    # weight); other groups of under 64 channels are merged up to 64; groups of 64 or more stay
+    for (c, g, k), (groups, route) in (((64, 4, 3), (1, "direct")), ((128, 32, 3), (1, "direct")),
+                                       ((256, 8, 1), (1, "direct")), ((256, 2, 3), (2, "im2col")),
+                                       ((256, 128, 1), (4, "im2col")), ((512, 32, 3), (8, "im2col"))):
         plan = Conv2dPlan((1, 6, 6, c), np.dtype(np.int8), np.zeros((c, c // g, k, k), np.int8), None, (1, 1),
                           (k // 2,) * 4, (1, 1), g, (-2**31, 2**31 - 1))
-        assert (plan.groups, plan.route) == ((1, "direct") if dense else (g, "im2col")), (c, g, k)
+        assert (plan.groups, plan.route) == (groups, route), (c, g, k)
     # an equal stride runs direct up to DIRECT_STRIDED_MAX_C channels (padded to 4), im2col past it
     for c, route in ((128, "direct"), (125, "direct"), (129, "im2col"), (256, "im2col")):
         for dtype in (np.int8, np.int16):
@@ -526,24 +527,26 @@ def test_model_input_codes_go_straight_into_the_convs_padded_copy(shared):
 
 
 @given(n=st.integers(1, 2), c=st.sampled_from([8, 16, 24]), hw=st.integers(2, 9), og=st.sampled_from([1, 8, 24, 40]),
-       groups=st.sampled_from([1, 2, 3]), k=st.sampled_from([1, 3]), residual=st.booleans(), extreme=st.booleans(),
-       dtype=st.sampled_from([np.int8, np.int16]), res16=st.booleans(), dense=st.booleans(),
+       groups=st.sampled_from([1, 2, 3, 4]), k=st.sampled_from([1, 3]), residual=st.booleans(), extreme=st.booleans(),
+       dtype=st.sampled_from([np.int8, np.int16]), res16=st.booleans(), merge=st.sampled_from([1, 2, 4]),
        seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=60, deadline=None)
 def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, hw, og, groups, k, residual,
-                                                                          extreme, dtype, res16, dense, seed):
+                                                                          extreme, dtype, res16, merge, seed):
     # columns that are not a multiple of 16 (24 = 16 + 8) store their last vector through a lane mask, and an
     # int8 residual is read in registers through the same mask. Grouped convs write each group's columns with
     # one GEMM call per group, so a lane stored past a group's columns would overwrite the next group's (or,
     # for the last group, the next pixel's first group, already written); the last pixel's would land past
     # the output: bytes after it are checked untouched. An int16 input runs the dual (two byte planes) kernel,
     # with an int8 or an int16 residual in registers too (MobileNetV2's residual projections of an int16
-    # depthwise output; an int16 residual's rows are twice as far apart as the int8 codes'). Grouped convs of
-    # these few channels run as one dense conv on a block-diagonal weight (`dense`), or, with that rule
-    # switched off, one GEMM per group (int8 only: an int16 grouped conv would take the float route, so int16
-    # runs ungrouped then).
+    # depthwise output; an int16 residual's rows are twice as far apart as the int8 codes'). Grouped convs run
+    # with `merge` neighbouring groups merged into one on a block-diagonal weight (`conv.group_merge`, drawn
+    # here): as given (1), in pairs (4 groups as 2) or all (one dense conv). int16 grouped convs that stay
+    # grouped would take the float route, so int16 runs ungrouped then.
     rng = np.random.default_rng(seed)
-    groups = groups if dtype == np.int8 or dense else 1
+    merge = merge if groups % merge == 0 else groups
+    groups = groups if dtype == np.int8 or merge == groups else 1
+    merge = min(merge, groups)
     cin, o = c * groups, og * groups
     def draw(shape, lo=-128, hi=127):
         return rng.choice([lo, hi], size=shape) if extreme else rng.integers(lo, hi + 1, shape)
@@ -554,10 +557,10 @@ def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, 
     bias = rng.integers(-2**20, 2**20, o)
     pad = ((k - 1) // 2,) * 4
     acc_range = (-2**31, 2**31 - 1) if dtype == np.int8 else (-2**62, 2**62)
-    with mock.patch.object(conv, "block_diagonal_pays", lambda *shape: dense):
+    with mock.patch.object(conv, "group_merge", lambda *shape: merge):
         plan = Conv2dPlan(x.shape, np.dtype(dtype), wt, bias, (1, 1), pad, (1, 1), groups, acc_range)
     assert plan.route in ("direct", "im2col") and (plan.acc_lo, plan.acc_hi) == vnni.NO_CHECK
-    assert plan.groups == (1 if dense else groups)
+    assert plan.groups == groups // merge
     res_dtype = np.int16 if dtype == np.int16 and res16 else np.int8
     res_size = np.dtype(res_dtype).itemsize if residual else 0
     assert vnni._fused_ok(dtype == np.int16, False, 0, res_size, plan.acc_lo, plan.acc_hi, 1)

@@ -327,6 +327,9 @@ def pair_weights(w_dw: np.ndarray, x_dtype: np.dtype, w_abs: int) -> np.ndarray:
 DENSE_GROUP_MAX_CHANNELS = 128
 DENSE_GROUP_MAX_K = 128
 DENSE_MAX_GROUPS = 64
+#: Otherwise groups of fewer channels are merged up to this many channels (`group_merge`): one 64-column
+#: panel of the GEMM when the merged group has as many outputs as inputs.
+MERGED_GROUP_CHANNELS = 64
 
 
 def block_diagonal_pays(c: int, groups: int, cg: int, kh: int, kw: int) -> bool:
@@ -334,16 +337,32 @@ def block_diagonal_pays(c: int, groups: int, cg: int, kh: int, kw: int) -> bool:
     return groups <= DENSE_MAX_GROUPS and (c <= DENSE_GROUP_MAX_CHANNELS or cg * kh * kw < DENSE_GROUP_MAX_K)
 
 
-def block_diagonal(weight: np.ndarray, groups: int) -> np.ndarray:
-    """The (O, C, kh, kw) dense weight of a grouped (O, C / groups, kh, kw) one: group g's filters on its
-    channels, zeros elsewhere. Exact: a zero weight adds nothing, and every output's sum of |w| (the
-    accumulator bound) is unchanged."""
+def group_merge(c: int, groups: int, cg: int, kh: int, kw: int) -> int:
+    """How many neighbouring groups `Conv2dPlan` merges into one: all of them (one dense conv) where that pays,
+    else as many as keep a merged group within `MERGED_GROUP_CHANNELS` channels (1: the groups as given).
+
+    Why merge at all where the dense conv does not pay: one GEMM per group of under 64 channels stays slow
+    even with a long K. Measured (2026-12-03, session 24, one thread, the conv step alone, as given / merged
+    to 64 channels, best of 6 rounds in one process): 3x3 512 g32 at 14x14 1184 / 734 us, 256 g8 at 28x28
+    1181 / 916, 1024 g32 at 7x7 5259 / 2643, 512 g16 at 7x7 1272 / 729, 384 g12 at 14x14 707 / 479."""
+    if block_diagonal_pays(c, groups, cg, kh, kw):
+        return groups
+    if cg >= MERGED_GROUP_CHANNELS:
+        return 1
+    return max(m for m in range(1, groups + 1) if groups % m == 0 and cg * m <= MERGED_GROUP_CHANNELS)
+
+
+def block_diagonal(weight: np.ndarray, groups: int, merge: int) -> np.ndarray:
+    """The (O, C / groups * merge, kh, kw) weight of a grouped (O, C / groups, kh, kw) one whose groups are merged
+    `merge` at a time: within each merged group, group g's filters on its own channels and zeros elsewhere.
+    Exact: a zero weight adds nothing, and every output's sum of |w| (the accumulator bound) is unchanged."""
     o, cg, kh, kw = weight.shape
     og = o // groups
-    dense = np.zeros((o, cg * groups, kh, kw), weight.dtype)
+    merged = np.zeros((o, cg * merge, kh, kw), weight.dtype)
     for g in range(groups):
-        dense[g * og:(g + 1) * og, g * cg:(g + 1) * cg] = weight[g * og:(g + 1) * og]
-    return dense
+        at = g % merge
+        merged[g * og:(g + 1) * og, at * cg:(at + 1) * cg] = weight[g * og:(g + 1) * og]
+    return merged
 
 
 class Conv2dPlan:
@@ -380,9 +399,10 @@ class Conv2dPlan:
         if np.dtype(x_dtype) in (np.int8, np.int16) and vnni.accumulator_proven(w_cols, self.bias, x_abs, acc_range):
             self.acc_lo, self.acc_hi = vnni.NO_CHECK
         depthwise = groups == c and o == c and cg == 1
-        if groups > 1 and not depthwise and block_diagonal_pays(c, groups, cg, kh, kw):
-            weight, groups, cg = block_diagonal(weight, groups), 1, c
-            self.groups = 1
+        merge = group_merge(c, groups, cg, kh, kw) if groups > 1 and not depthwise else 1
+        if merge > 1:
+            weight, groups, cg = block_diagonal(weight, groups, merge), groups // merge, cg * merge
+            self.groups = groups
         if depthwise:
             self.route = "depthwise"
             self.w_dw = np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0)).astype(np.int32)
