@@ -105,11 +105,12 @@ def test_route_selection():
                       (-2**63, 2**63 - 1)).route == "direct"
     assert Conv2dPlan((1, 5, 5, 4), np.dtype(np.int8), w4, None, (2, 1), (1, 1, 1, 1), (1, 1), 1,
                       (-2**63, 2**63 - 1)).route == "im2col"
-    # a grouped conv of few channels, or of groups with a short K, runs as one dense conv (block-diagonal
+    # a grouped conv of few channels, or a 1x1 one of narrow groups, runs as one dense conv (block-diagonal
     # weight); other groups of under 64 channels are merged up to 64; groups of 64 or more stay
     for (c, g, k), (groups, route) in (((64, 4, 3), (1, "direct")), ((128, 32, 3), (1, "direct")),
                                        ((256, 8, 1), (1, "direct")), ((256, 2, 3), (2, "im2col")),
-                                       ((256, 128, 1), (4, "im2col")), ((512, 32, 3), (8, "im2col"))):
+                                       ((256, 128, 1), (4, "im2col")), ((512, 32, 3), (8, "im2col")),
+                                       ((256, 32, 3), (4, "im2col"))):
         plan = Conv2dPlan((1, 6, 6, c), np.dtype(np.int8), np.zeros((c, c // g, k, k), np.int8), None, (1, 1),
                           (k // 2,) * 4, (1, 1), g, (-2**31, 2**31 - 1))
         assert (plan.groups, plan.route) == (groups, route), (c, g, k)

@@ -318,12 +318,14 @@ def pair_weights(w_dw: np.ndarray, x_dtype: np.dtype, w_abs: int) -> np.ndarray:
 
 
 #: Grouped convs run as one dense conv over a block-diagonal weight (`block_diagonal`) when their input has at
-#: most this many channels, or their groups' K (cg * kh * kw) is below `DENSE_GROUP_MAX_K`, for at most
+#: most this many channels, or, for 1x1 convs, their groups have under `DENSE_GROUP_MAX_K` channels, for at most
 #: `DENSE_MAX_GROUPS` groups. Why: one GEMM per group of a few channels runs at 1-60 GMAC/s, the dense conv
 #: at 70-310 even with `groups` times the MACs (the zeros). Measured 2026-12-03 (session 24, one thread, the
 #: conv step alone, 28x28, grouped / dense): 64 channels 1x1 g2 110 / 48 us, g32 1256 / 48; 128 3x3 g4
-#: 553 / 411, g32 3367 / 411; 256 1x1 g8 386 / 244; 256 3x3 g32 3805 / 1480. Where the groups' K is long
-#: the groups win: 256 3x3 g2 (K = 1152) 1190 / 1480, g4 907, g8 (K = 288) 936.
+#: 553 / 411, g32 3367 / 411; 256 1x1 g8 386 / 244 (merged to 64 channels: 316; the dense 1x1 reads its
+#: input in place, a grouped one through im2col). Past 128 channels a kxk conv's groups are merged to 64
+#: channels instead (`group_merge`): 256 3x3 g32 as given / dense / merged 3805 / 1314 / 941 us, at
+#: 56x56 6507 (dense) / 3763 (merged), g16 949 / 942 (dense / merged).
 DENSE_GROUP_MAX_CHANNELS = 128
 DENSE_GROUP_MAX_K = 128
 DENSE_MAX_GROUPS = 64
@@ -334,7 +336,7 @@ MERGED_GROUP_CHANNELS = 64
 
 def block_diagonal_pays(c: int, groups: int, cg: int, kh: int, kw: int) -> bool:
     """True when a conv of `groups` groups of `cg` channels runs faster as one dense conv (module constants)."""
-    return groups <= DENSE_MAX_GROUPS and (c <= DENSE_GROUP_MAX_CHANNELS or cg * kh * kw < DENSE_GROUP_MAX_K)
+    return groups <= DENSE_MAX_GROUPS and (c <= DENSE_GROUP_MAX_CHANNELS or (kh * kw == 1 and cg < DENSE_GROUP_MAX_K))
 
 
 def group_merge(c: int, groups: int, cg: int, kh: int, kw: int) -> int:
