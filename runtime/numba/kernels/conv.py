@@ -270,8 +270,12 @@ def depthwise_requantize_i32(r0, r1, x, w, w16, bias, acc_lo, acc_hi, sh, sw, pt
                             + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
                             + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
                             + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
+                # M in [0, 2**31) (the planners refuse others) and the int32 sum: both factors sign-extended
+                # from 32 bits, so LLVM multiplies with `vpmuldq`, not `vpmullq`'s three uops per 8 lanes
+                # (docs/design.md, "The depthwise interior's multiply is 32-bit too")
                 for ci in range(uc):
-                    of[o0 + ci] = half_up_folded(np.int64(acc[ci]), mult[ci], bm[ci], shift[ci], lo, hi)
+                    of[o0 + ci] = half_up_folded(np.int64(acc[ci]), np.int64(np.int32(mult[ci])), bm[ci], shift[ci],
+                                                 lo, hi)
                 continue
             for ci in range(uc):
                 acc[ci] = 0
