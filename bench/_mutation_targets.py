@@ -179,7 +179,8 @@ TARGETS: dict[str, Target] = {
     # checked against the int64 oracle (tests/support/int_oracle.py) and the reference runtime
     "numba-kernels": Target(
         ("runtime/numba/kernels/requantize.py", "runtime/numba/kernels/gemm.py", "runtime/numba/kernels/eltwise.py",
-         "runtime/numba/kernels/pool.py", "runtime/numba/kernels/conv.py", "runtime/numba/kernels/divide.py",
+         "runtime/numba/kernels/pool.py", "runtime/numba/kernels/conv.py", "runtime/numba/kernels/depthwise.py",
+         "runtime/numba/kernels/conv_routes.py", "runtime/numba/kernels/divide.py",
          "runtime/numba/kernels/int_divide.py"),
         ("tests/test_numba_kernels.py", "tests/test_mutation_kills_numba.py", "tests/test_numba_vs_reference.py",
          "tests/test_numba_transformer_kernels.py",

@@ -21,6 +21,7 @@ times and irq's speed-up against each peer. irq's codes are checked against its 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -31,8 +32,9 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, ROOT)
 
 
+@functools.cache
 def _bench_runtime():
-    """bench/runtime.py as a module (the checkout's `runtime/` package shadows its name on sys.path)."""
+    """bench/runtime.py as a module, loaded once (the checkout's `runtime/` package shadows its name on sys.path)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_runtime", os.path.join(ROOT, "bench", "runtime.py"))

@@ -34,7 +34,7 @@ from irq.runtime.numba.kernels import launch, native_parts, vnni  # noqa: E402
 
 def _row_kernels() -> list:
     """Every RowKernel at the general threshold (the copies keep COPY_MIN_ELEMENTS: they only move bytes)."""
-    from irq.runtime.numba.kernels import conv, pool, requantize  # noqa: F401  (the row kernels' modules)
+    from irq.runtime.numba.kernels import conv, depthwise, pool, requantize  # noqa: F401  (the row kernels' modules)
 
     found = []
     for name, mod in list(sys.modules.items()):

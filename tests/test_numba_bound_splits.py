@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from irq.runtime import numba as rn
 from irq.runtime import reference
-from irq.runtime.numba.kernels import amx, conv, launch, native_parts, requantize, spin_pool, vnni
+from irq.runtime.numba.kernels import amx, depthwise, launch, native_parts, requantize, spin_pool, vnni
 from support.bpu_text import ProgramText
 
 
@@ -83,7 +83,7 @@ def test_a_two_thread_plan_packs_its_split_steps_once(two_threads, launches, mon
     # split every GEMM, padded copy and depthwise conv of this small program
     for kernel in (vnni.gemm_epilogue, amx.gemm_codes):
         monkeypatch.setattr(kernel, "min_work", 0)
-    for kernel in (vnni.pad_copy, vnni.pad_transpose, conv.depthwise_requantize_i32, requantize.quantize_to_nhwc):
+    for kernel in (vnni.pad_copy, vnni.pad_transpose, depthwise.depthwise_requantize_i32, requantize.quantize_to_nhwc):
         monkeypatch.setattr(kernel, "min_elements", 0)
     prog = _block()
     f = rn.compile(prog)

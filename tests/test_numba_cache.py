@@ -17,13 +17,13 @@ RUN_AND_REPORT = textwrap.dedent("""
     import numba
     import irq
     from irq.runtime import numba as rn
-    from irq.runtime.numba.kernels import conv, eltwise, gemm, launch, linear, pool, requantize, vnni
+    from irq.runtime.numba.kernels import conv, depthwise, eltwise, gemm, launch, linear, pool, requantize, vnni
 
     prog = irq.parse_file(sys.argv[1])
     rn.compile(prog)(np.ones((2, 4, 6, 6), np.float32))
     hits = misses = 0
     used = []
-    for mod in (conv, eltwise, gemm, linear, pool, requantize, vnni):
+    for mod in (conv, depthwise, eltwise, gemm, linear, pool, requantize, vnni):
         for name, obj in vars(mod).items():
             if name.startswith("_"):
                 continue  # private helpers are compiled into their callers (a warm start never loads them)

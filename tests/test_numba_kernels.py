@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from irq.runtime.numba.kernels import conv, eltwise, pool
+from irq.runtime.numba.kernels import conv, depthwise, eltwise, pool
 from irq.runtime.numba.kernels import requantize as requantize_mod
 from irq.runtime.numba.kernels.conv import Conv2dPlan
 from irq.runtime.numba.kernels.gemm import float_route
@@ -306,7 +306,7 @@ def test_depthwise_int32_kernel_matches_the_int64_kernel(c, h, w, k, stride, pad
     got, want = np.empty(plan.out_shape, dtype), np.empty(plan.out_shape, dtype)
     bad = plan.requantize(x, got, mult, shift, ROUNDING[mode], lo, hi, res if residual else None,
                           res_mult if residual else None)
-    ref_bad = conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, 1, 1,
+    ref_bad = depthwise.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, 1, 1,
                                         mult, shift, ROUNDING[mode], lo, hi, res, res_mult, want)
     np.testing.assert_array_equal(got, want)
     assert bad == ref_bad
@@ -341,7 +341,7 @@ def test_depthwise_interior_passes_match_the_int64_kernel(c, h, w, k, stride, di
     pt, pl = plan.padding[0], plan.padding[1]
     got, want = np.empty(plan.out_shape, np.int8), np.empty(plan.out_shape, np.int8)
     assert plan.requantize(x, got, mult, shift, ROUNDING["half_up"], -128, 127) == 0
-    conv.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, dh, dw, mult,
+    depthwise.depthwise_requantize(x, plan.w_dw, plan.bias, plan.acc_lo, plan.acc_hi, sh, sw, pt, pl, dh, dw, mult,
                               shift, ROUNDING["half_up"], -128, 127, conv._NO_RES4, conv._NO_RES_MULT, want)
     np.testing.assert_array_equal(got, want)
     assert np.mean((want > -128) & (want < 127)) > 0.3

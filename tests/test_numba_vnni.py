@@ -541,7 +541,7 @@ def test_partial_vectors_and_residuals_in_registers_stay_in_their_columns(n, c, 
     # the output: bytes after it are checked untouched. An int16 input runs the dual (two byte planes) kernel,
     # with an int8 or an int16 residual in registers too (MobileNetV2's residual projections of an int16
     # depthwise output; an int16 residual's rows are twice as far apart as the int8 codes'). Grouped convs run
-    # with `merge` neighbouring groups merged into one on a block-diagonal weight (`conv.group_merge`, drawn
+    # with `merge` neighbouring groups merged into one on a block-diagonal weight (`conv_routes.group_merge`, drawn
     # here): as given (1), in pairs (4 groups as 2) or all (one dense conv). int16 grouped convs that stay
     # grouped would take the float route, so int16 runs ungrouped then.
     rng = np.random.default_rng(seed)

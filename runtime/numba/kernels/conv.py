@@ -10,8 +10,7 @@ outside the direct route, no VNNI) writes float codes for the exact float GEMM (
 `im2col_rows`). In both im2col forms each output pixel's (group, ky, kx, c) window is one row (padding
 reads as code 0: zero point 0), so group g's reduction is a contiguous K slice and the GEMM result is
 already NHWC. Depthwise convs (one input channel per group) have K = kh * kw, far too short for a GEMM
-to pay; `depthwise_requantize` walks NHWC directly with int64 accumulators per channel (exact for any
-kernel size; each is still checked against the width the program declares) and the requantize fused.
+to pay: their kernels walk NHWC directly (depthwise.py). Which route a conv takes is conv_routes.py.
 """
 
 from __future__ import annotations
@@ -20,57 +19,15 @@ import numba
 import numpy as np
 
 from . import vnni
-from .launch import kernel, row_kernel
-from .requantize import HALF_UP, clamp, half_up_folded, round_shift
+from .conv_routes import block_diagonal, direct_route, group_merge, vnni_route
+from .depthwise import depthwise_accumulate, depthwise_requantize, depthwise_requantize_i32, pair_weights
+from .launch import kernel
 from .vnni import pad_copy, pad_split16, pad_transpose, transposes_into_pad
 
 #: Float scratch per conv row tile (im2col rows + GEMM result): about an L2 cache.
 TILE_BYTES = 1 << 20
 #: ...but at least this many output pixels per tile, so each BLAS call stays a real GEMM.
 MIN_TILE_PIXELS = 256
-
-
-def vnni_route(x_dtype: np.dtype, weight: np.ndarray, k: int) -> bool:
-    """True when a GEMM of `x_dtype` activations and `weight` over K = `k` runs exactly on VNNI.
-
-    Needs int8 activations, weights whose values fit int8 (constants may be stored wider), K within
-    the int32 lane bound, and the CPU feature; anything else takes the float route.
-    """
-    if np.dtype(x_dtype) != np.int8 or k > vnni.MAX_K or not vnni.available():
-        return False
-    if weight.dtype == np.int8:
-        return True
-    return weight.dtype.kind == "i" and (weight.size == 0 or (weight.min() >= -128 and weight.max() <= 127))
-
-
-#: Strided convs run direct up to this many channels per pixel (C padded to 4). The direct route reads
-#: every stride-th padded pixel of each output row in place, one output row per "image" (`row_images`);
-#: im2col copies each tap's C bytes per output pixel first. Measured 2026-12-03 (session 24, one thread,
-#: the conv step alone, both routes in one process, best of 4 rounds; AMX / VNNI): the 3-channel stems
-#: go 4.2-4.8x faster direct (7x7 s2 3->64 at 224: 5.6 -> 1.2 ms), 3x3 s2 convs of 16-128 channels
-#: 1.05-1.61x / 1.06-1.62x; from 256 channels im2col wins (3x3 s2 256->256 at 28x28 0.85x / 0.86x,
-#: 512->512 at 14x14 0.39x / 0.81x: the rows' long K keeps im2col's GEMM efficient and a short output
-#: row leaves the direct route's blocks part-empty). Until then the rule was K <= 64 (the 3-channel 3x3
-#: stem only), set when the direct route still computed and dropped every other row.
-DIRECT_STRIDED_MAX_C = 128
-
-
-def direct_route(x_dtype: np.dtype, weight: np.ndarray, c: int, stride: tuple[int, int], groups: int) -> bool:
-    """True when the conv runs as a direct VNNI GEMM over the padded input (no im2col; module doc).
-
-    Needs one group, int8 or int16 activations and int8-valued weights within the lane bound, and
-    stride 1 or an equal stride on both axes with at most `DIRECT_STRIDED_MAX_C` channels. C is padded
-    to a multiple of 4 in the copy (each tap's K slice on a 4-byte boundary).
-    """
-    o, cg, kh, kw = weight.shape
-    if groups != 1 or np.dtype(x_dtype) not in (np.int8, np.int16):
-        return False
-    sh, sw = stride
-    cp = -(-c // 4) * 4
-    k = kh * kw * cp
-    if (sh, sw) != (1, 1) and (sh != sw or cp > DIRECT_STRIDED_MAX_C):
-        return False
-    return vnni_route(np.dtype(np.int8), weight, k)
 
 
 def out_size(size: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -147,228 +104,6 @@ def im2col_bytes(xb, r0, r1, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, groups, gro
                             src = np.uint64(((b * h + iy) * w + ix) * c + g * cg)
                             for ci in range(ucg):
                                 cf[d + ci] = xf[src + ci]
-
-
-@kernel
-def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, mode, lo, hi, res, res_mult,
-                         out):
-    """Depthwise conv (groups = C, one filter per channel) on NHWC codes with the requantize fused.
-
-    `w` is (kh, kw, C) int32, `out` (N, OH, OW, C); `res` is a fused residual of `out`'s shape (an empty
-    (0, 0, 0, 0) array when there is none). Returns the count of accumulators outside [acc_lo, acc_hi]
-    (the declared accumulator width), so overflow is reported, never wrapped.
-    """
-    has_res = res.shape[0] > 0
-    n, h, wd, c = x.shape
-    kh, kw, _ = w.shape
-    _, oh, ow, _ = out.shape
-    bad = 0
-    for r in numba.prange(n * oh):
-        b = r // oh
-        oy = r % oh
-        acc = np.empty(c, dtype=np.int64)
-        for ox in range(ow):
-            for ci in range(c):
-                acc[ci] = bias[ci]
-            for ky in range(kh):
-                iy = oy * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * sw - pl + kx * dw
-                    if ix < 0 or ix >= wd:
-                        continue
-                    for ci in range(c):
-                        acc[ci] += np.int32(x[b, iy, ix, ci]) * w[ky, kx, ci]
-            for ci in range(c):
-                a = acc[ci]
-                if a < acc_lo or a > acc_hi:
-                    bad += 1
-                p = a * mult[ci]
-                if has_res:
-                    p += np.int64(res[b, oy, ox, ci]) * res_mult[ci]
-                out[b, oy, ox, ci] = clamp(round_shift(p, shift[ci], mode), lo, hi)
-    return bad
-
-
-@row_kernel(lambda x, *rest: x.shape[0] * rest[-1].shape[1])
-def depthwise_requantize_i32(r0, r1, x, w, w16, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, half, bm,
-                             mode, lo, hi, res, res_mult, out):
-    """`depthwise_requantize` with int32 tap sums, for kernels whose sums provably fit int32.
-
-    The caller checks ``kh * kw * max|x| * max|w| < 2**31`` (always true for int8 codes), so the int32
-    sum is exact; bias, the declared-width check and the requantize run in int64 as before. Flat views
-    with unsigned offsets let LLVM vectorise the channel loops, and the common case (half_up, no
-    residual: `half` = 2**(S-1) per channel) runs a branch-free epilogue. Measured on MobileNetV2's
-    depthwise layers (one core): 1.2-2.1x the int64 kernel (14x14x576: 0.121 -> 0.057 ms).
-
-    A `launch.RowKernel` over output rows ``r0 .. r1`` (of n * OH): its `parallel=True` twin cost 11-13
-    s of MobileNetV2's cold start against the serial function's 4-5 s. Returns the rows' check count.
-
-    `w16` is `w` as int16 when the 3x3 interior may sum taps in pairs in int16 (`pair_weights`: int8 codes
-    and |w| <= 127, so ``|x0*w0 + x1*w1| <= 2 * 128 * 127 = 32512``), else an empty (0, 0, 0) array. The
-    pairs are exact by that bound and let LLVM multiply and add in 16-bit lanes, widening five partial
-    sums instead of nine products: 1.05-1.4x the int32 taps on MobileNetV2's depthwise shapes at batch 8
-    (plans A/B in one process, 512-bit vectors, 2026-12-03).
-    """
-    has_res = res.shape[0] > 0
-    fast = mode == HALF_UP and not has_res
-    check = acc_lo != vnni.NO_CHECK[0] or acc_hi != vnni.NO_CHECK[1]
-    n, h, wd, c = x.shape
-    kh, kw, _ = w.shape
-    _, oh, ow, _ = out.shape
-    xf = x.reshape(-1)
-    wf = w.reshape(-1)
-    w16f = w16.reshape(-1)
-    pairs16 = w16.shape[0] == 3
-    of = out.reshape(-1)
-    rf = res.reshape(-1)
-    uc = np.uint64(c)
-    # output columns whose 3 taps all fall inside the image (the 3x3 interior path below)
-    ox_lo = min(ow, max(0, -(-pl // sw)))
-    ox_hi = max(ox_lo, min(ow, (wd - 1 - 2 * dw + pl) // sw + 1)) if kw == 3 else ox_lo
-    bad = 0
-    acc = np.empty(c, dtype=np.int32)
-    for r in range(r0, r1):
-        b = r // oh
-        oy = r % oh
-        iy0 = oy * sh - pt
-        interior_row = kh == 3 and kw == 3 and fast and not check and iy0 >= 0 and iy0 + 2 * dh < h
-        for ox in range(ow):
-            o0 = np.uint64(((b * oh + oy) * ow + ox) * c)
-            if interior_row and ox_lo <= ox < ox_hi:
-                # 3x3 interior pixel, half_up, no residual, no possible overflow: all nine taps and the
-                # requantize in one pass over the channels, the sum in registers (3x the tap-by-tap loop
-                # with its accumulator array on MobileNetV2's 112x112x32 layer)
-                ix0 = ox * sw - pl
-                s0 = np.uint64(((b * h + iy0) * wd + ix0) * c)
-                s1 = s0 + np.uint64(dw * c)
-                s2 = s1 + np.uint64(dw * c)
-                row = np.uint64(dh * wd * c)
-                s3, s4, s5 = s0 + row, s1 + row, s2 + row
-                s6, s7, s8 = s3 + row, s4 + row, s5 + row
-                # two passes over the channels: the nine taps in int32 (16 lanes), then the int64 requantize
-                # with the bias folded (``bm = bias * M + 2**(S-1)``, `half_up_folded`). In one loop LLVM
-                # vectorised both at the requantize's 8 int64 lanes, about 60 instructions per 8 outputs with
-                # pointer reloads: 0.43-0.65 -> 0.33-0.46 ns per output (same-run A/B, C = 16-384)
-                if pairs16:
-                    for ci in range(uc):
-                        acc[ci] = (np.int32(np.int16(np.int16(xf[s0 + ci]) * w16f[ci]
-                                                     + np.int16(xf[s1 + ci]) * w16f[uc + ci]))
-                                   + np.int32(np.int16(np.int16(xf[s2 + ci]) * w16f[2 * uc + ci]
-                                                       + np.int16(xf[s3 + ci]) * w16f[3 * uc + ci]))
-                                   + np.int32(np.int16(np.int16(xf[s4 + ci]) * w16f[4 * uc + ci]
-                                                       + np.int16(xf[s5 + ci]) * w16f[5 * uc + ci]))
-                                   + np.int32(np.int16(np.int16(xf[s6 + ci]) * w16f[6 * uc + ci]
-                                                       + np.int16(xf[s7 + ci]) * w16f[7 * uc + ci]))
-                                   + np.int32(np.int16(np.int16(xf[s8 + ci]) * w16f[8 * uc + ci])))
-                else:
-                    for ci in range(uc):
-                        acc[ci] = np.int32(
-                            np.int32(xf[s0 + ci]) * wf[ci] + np.int32(xf[s1 + ci]) * wf[uc + ci]
-                            + np.int32(xf[s2 + ci]) * wf[2 * uc + ci] + np.int32(xf[s3 + ci]) * wf[3 * uc + ci]
-                            + np.int32(xf[s4 + ci]) * wf[4 * uc + ci] + np.int32(xf[s5 + ci]) * wf[5 * uc + ci]
-                            + np.int32(xf[s6 + ci]) * wf[6 * uc + ci] + np.int32(xf[s7 + ci]) * wf[7 * uc + ci]
-                            + np.int32(xf[s8 + ci]) * wf[8 * uc + ci])
-                # M in [0, 2**31) (the planners refuse others) and the int32 sum: both factors sign-extended
-                # from 32 bits, so LLVM multiplies with `vpmuldq`, not `vpmullq`'s three uops per 8 lanes
-                # (docs/design.md, "The depthwise interior's multiply is 32-bit too")
-                for ci in range(uc):
-                    of[o0 + ci] = half_up_folded(np.int64(acc[ci]), np.int64(np.int32(mult[ci])), bm[ci], shift[ci],
-                                                 lo, hi)
-                continue
-            for ci in range(uc):
-                acc[ci] = 0
-            for ky in range(kh):
-                iy = oy * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * sw - pl + kx * dw
-                    if ix < 0 or ix >= wd:
-                        continue
-                    src = np.uint64(((b * h + iy) * wd + ix) * c)
-                    tap = np.uint64((ky * kw + kx) * c)
-                    for ci in range(uc):
-                        acc[ci] += np.int32(xf[src + ci]) * wf[tap + ci]
-            if fast:
-                for ci in range(uc):
-                    a = np.int64(acc[ci]) + bias[ci]
-                    bad += (a < acc_lo) | (a > acc_hi)
-                    of[o0 + ci] = half_up_folded(a, mult[ci], half[ci], shift[ci], lo, hi)
-            else:
-                for ci in range(uc):
-                    a = np.int64(acc[ci]) + bias[ci]
-                    if a < acc_lo or a > acc_hi:
-                        bad += 1
-                    p = a * mult[ci]
-                    if has_res:
-                        p += np.int64(rf[o0 + ci]) * res_mult[ci]
-                    of[o0 + ci] = clamp(round_shift(p, shift[ci], mode), lo, hi)
-    return bad
-
-
-_NO_W16 = np.zeros((0, 0, 0), np.int16)
-
-
-def pair_weights(w_dw: np.ndarray, x_dtype: np.dtype, w_abs: int) -> np.ndarray:
-    """The (3, 3, C) depthwise weights as int16 when two taps' products sum exactly in int16: int8 codes
-    (|x| <= 128) and |w| <= 127, so ``|x0*w0 + x1*w1| <= 32512``; else `_NO_W16` (the int32 taps run).
-    A weight of -128 (outside the contract's [-127, 127], possible in a hand-written program) would reach
-    2 * 128 * 128 = 32768, one past int16."""
-    if x_dtype == np.int8 and w_abs <= 127 and w_dw.shape[:2] == (3, 3):
-        return np.ascontiguousarray(w_dw.astype(np.int16))
-    return _NO_W16
-
-
-#: Grouped convs run as one dense conv over a block-diagonal weight (`block_diagonal`) when their input has at
-#: most this many channels, or, for 1x1 convs, their groups have under `DENSE_GROUP_MAX_K` channels, for at most
-#: `DENSE_MAX_GROUPS` groups. Why: one GEMM per group of a few channels runs at 1-60 GMAC/s, the dense conv
-#: at 70-310 even with `groups` times the MACs (the zeros). Measured 2026-12-03 (session 24, one thread, the
-#: conv step alone, 28x28, grouped / dense): 64 channels 1x1 g2 110 / 48 us, g32 1256 / 48; 128 3x3 g4
-#: 553 / 411, g32 3367 / 411; 256 1x1 g8 386 / 244 (merged to 64 channels: 316; the dense 1x1 reads its
-#: input in place, a grouped one through im2col). Past 128 channels a kxk conv's groups are merged to 64
-#: channels instead (`group_merge`): 256 3x3 g32 as given / dense / merged 3805 / 1314 / 941 us, at
-#: 56x56 6507 (dense) / 3763 (merged), g16 949 / 942 (dense / merged).
-DENSE_GROUP_MAX_CHANNELS = 128
-DENSE_GROUP_MAX_K = 128
-DENSE_MAX_GROUPS = 64
-#: Otherwise groups of fewer channels are merged up to this many channels (`group_merge`): one 64-column
-#: panel of the GEMM when the merged group has as many outputs as inputs.
-MERGED_GROUP_CHANNELS = 64
-
-
-def block_diagonal_pays(c: int, groups: int, cg: int, kh: int, kw: int) -> bool:
-    """True when a conv of `groups` groups of `cg` channels runs faster as one dense conv (module constants)."""
-    return groups <= DENSE_MAX_GROUPS and (c <= DENSE_GROUP_MAX_CHANNELS or (kh * kw == 1 and cg < DENSE_GROUP_MAX_K))
-
-
-def group_merge(c: int, groups: int, cg: int, kh: int, kw: int) -> int:
-    """How many neighbouring groups `Conv2dPlan` merges into one: all of them (one dense conv) where that pays,
-    else as many as keep a merged group within `MERGED_GROUP_CHANNELS` channels (1: the groups as given).
-
-    Why merge at all where the dense conv does not pay: one GEMM per group of under 64 channels stays slow
-    even with a long K. Measured (2026-12-03, session 24, one thread, the conv step alone, as given / merged
-    to 64 channels, best of 6 rounds in one process): 3x3 512 g32 at 14x14 1184 / 734 us, 256 g8 at 28x28
-    1181 / 916, 1024 g32 at 7x7 5259 / 2643, 512 g16 at 7x7 1272 / 729, 384 g12 at 14x14 707 / 479."""
-    if block_diagonal_pays(c, groups, cg, kh, kw):
-        return groups
-    if cg >= MERGED_GROUP_CHANNELS:
-        return 1
-    return max(m for m in range(1, groups + 1) if groups % m == 0 and cg * m <= MERGED_GROUP_CHANNELS)
-
-
-def block_diagonal(weight: np.ndarray, groups: int, merge: int) -> np.ndarray:
-    """The (O, C / groups * merge, kh, kw) weight of a grouped (O, C / groups, kh, kw) one whose groups are merged
-    `merge` at a time: within each merged group, group g's filters on its own channels and zeros elsewhere.
-    Exact: a zero weight adds nothing, and every output's sum of |w| (the accumulator bound) is unchanged."""
-    o, cg, kh, kw = weight.shape
-    og = o // groups
-    merged = np.zeros((o, cg * merge, kh, kw), weight.dtype)
-    for g in range(groups):
-        at = g % merge
-        merged[g * og:(g + 1) * og, at * cg:(at + 1) * cg] = weight[g * og:(g + 1) * og]
-    return merged
 
 
 class Conv2dPlan:
@@ -557,15 +292,21 @@ class Conv2dPlan:
         assert self.reads_nchw
         self.nchw = True
 
-    def _pad(self, x: np.ndarray) -> None:
-        """The direct route's copy of `x` into the padded A buffer (none when it reads `x` in place)."""
+    def _pad_call(self, x: np.ndarray) -> tuple | None:
+        """(kernel, arguments) of the direct route's copy of `x` into the padded A buffer, None when it reads
+        `x` in place: run by `_pad`, bound once by `_bind_pad`."""
         pt, pl = self.padding[0], self.padding[1]
         if self.nchw:
-            pad_transpose(x, pt, pl, self.pad_views[0])
-        elif self.dual:
-            pad_split16(x, pt, pl, *self.pad_views)
-        elif not self.in_place:
-            pad_copy(x, pt, pl, self.pad_views[0])
+            return pad_transpose, (x, pt, pl, self.pad_views[0])
+        if self.dual:
+            return pad_split16, (x, pt, pl, *self.pad_views)
+        return None if self.in_place else (pad_copy, (x, pt, pl, self.pad_views[0]))
+
+    def _pad(self, x: np.ndarray) -> None:
+        """The direct route's copy of `x` into the padded A buffer (none when it reads `x` in place)."""
+        call = self._pad_call(x)
+        if call is not None:
+            call[0](*call[1])
 
     def _direct_args(self, x: np.ndarray, epilogue: tuple, out2: np.ndarray) -> tuple:
         """`vnni.VnniGemm.run`'s arguments for the direct route on input `x` (padded first by `_pad`)."""
@@ -611,12 +352,8 @@ class Conv2dPlan:
 
     def _bind_pad(self, x: np.ndarray):
         """`_pad(x)` as a bound zero-argument call, None when the route reads `x` in place."""
-        pt, pl = self.padding[0], self.padding[1]
-        if self.nchw:
-            return pad_transpose.bind(x, pt, pl, self.pad_views[0])
-        if self.dual:
-            return pad_split16.bind(x, pt, pl, *self.pad_views)
-        return None if self.in_place else pad_copy.bind(x, pt, pl, self.pad_views[0])
+        call = self._pad_call(x)
+        return None if call is None else call[0].bind(*call[1])
 
     def _depthwise_i32_args(self, x, out, mult, shift, mode, lo, hi, res, res_mult) -> tuple:
         """`depthwise_requantize_i32`'s arguments for `requantize` on these arrays."""
@@ -708,27 +445,3 @@ _NO_LO = np.zeros(0, np.uint8)
 _NO_RES = np.zeros((0, 0), np.int8)
 _NO_RES4 = np.zeros((0, 0, 0, 0), np.int8)
 _NO_RES_MULT = np.zeros(0, np.int64)
-
-
-@kernel
-def depthwise_accumulate(x, w, sh, sw, pt, pl, dh, dw, out):
-    """Depthwise accumulators (no bias) into int64 NHWC `out`, for raw outputs and fused residuals."""
-    n, h, wd, c = x.shape
-    kh, kw, _ = w.shape
-    _, oh, ow, _ = out.shape
-    for r in numba.prange(n * oh):
-        b = r // oh
-        oy = r % oh
-        for ox in range(ow):
-            for ci in range(c):
-                out[b, oy, ox, ci] = 0
-            for ky in range(kh):
-                iy = oy * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * sw - pl + kx * dw
-                    if ix < 0 or ix >= wd:
-                        continue
-                    for ci in range(c):
-                        out[b, oy, ox, ci] += np.int64(x[b, iy, ix, ci]) * w[ky, kx, ci]

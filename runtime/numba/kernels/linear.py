@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import vnni
-from .conv import vnni_route
+from .conv_routes import vnni_route
 from .gemm import ExactGemm, epilogue_raw, epilogue_requantize, float_route, to_float
 
 _NO_RES = np.zeros((0, 0), np.int8)
