@@ -18,6 +18,24 @@ from .launch import kernel, row_kernel
 from .requantize import HALF_UP, clamp, half_up_folded, round_shift
 
 
+@numba.njit(cache=True, inline="always")
+def _add_window(x, w, b, oy, ox, sh, sw, pt, pl, dh, dw, acc):
+    """``acc[c] += sum of x * w`` over output pixel (oy, ox)'s taps that fall inside image `b` (int64, any
+    kernel size and operand width): the int64 kernels' one window walk."""
+    _, h, wd, c = x.shape
+    kh, kw, _ = w.shape
+    for ky in range(kh):
+        iy = oy * sh - pt + ky * dh
+        if iy < 0 or iy >= h:
+            continue
+        for kx in range(kw):
+            ix = ox * sw - pl + kx * dw
+            if ix < 0 or ix >= wd:
+                continue
+            for ci in range(c):
+                acc[ci] += np.int64(x[b, iy, ix, ci]) * w[ky, kx, ci]
+
+
 @kernel
 def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mult, shift, mode, lo, hi, res, res_mult,
                          out):
@@ -28,8 +46,7 @@ def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mul
     (the declared accumulator width), so overflow is reported, never wrapped.
     """
     has_res = res.shape[0] > 0
-    n, h, wd, c = x.shape
-    kh, kw, _ = w.shape
+    n, c = x.shape[0], x.shape[3]
     _, oh, ow, _ = out.shape
     bad = 0
     for r in numba.prange(n * oh):
@@ -39,16 +56,7 @@ def depthwise_requantize(x, w, bias, acc_lo, acc_hi, sh, sw, pt, pl, dh, dw, mul
         for ox in range(ow):
             for ci in range(c):
                 acc[ci] = bias[ci]
-            for ky in range(kh):
-                iy = oy * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * sw - pl + kx * dw
-                    if ix < 0 or ix >= wd:
-                        continue
-                    for ci in range(c):
-                        acc[ci] += np.int32(x[b, iy, ix, ci]) * w[ky, kx, ci]
+            _add_window(x, w, b, oy, ox, sh, sw, pt, pl, dh, dw, acc)
             for ci in range(c):
                 a = acc[ci]
                 if a < acc_lo or a > acc_hi:
@@ -193,22 +201,11 @@ def pair_weights(w_dw: np.ndarray, x_dtype: np.dtype, w_abs: int) -> np.ndarray:
 @kernel
 def depthwise_accumulate(x, w, sh, sw, pt, pl, dh, dw, out):
     """Depthwise accumulators (no bias) into int64 NHWC `out`, for raw outputs and fused residuals."""
-    n, h, wd, c = x.shape
-    kh, kw, _ = w.shape
-    _, oh, ow, _ = out.shape
+    n, oh, ow, _ = out.shape
     for r in numba.prange(n * oh):
         b = r // oh
         oy = r % oh
         for ox in range(ow):
-            for ci in range(c):
-                out[b, oy, ox, ci] = 0
-            for ky in range(kh):
-                iy = oy * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * sw - pl + kx * dw
-                    if ix < 0 or ix >= wd:
-                        continue
-                    for ci in range(c):
-                        out[b, oy, ox, ci] += np.int64(x[b, iy, ix, ci]) * w[ky, kx, ci]
+            acc = out[b, oy, ox]
+            acc[:] = 0
+            _add_window(x, w, b, oy, ox, sh, sw, pt, pl, dh, dw, acc)
