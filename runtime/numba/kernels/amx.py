@@ -13,9 +13,18 @@ The rest of the GEMM is vnni.py's: the same packed operands' geometry
 
 Arithmetic (Intel SDM, TDPBSSD): ``C[m, n] += sum_k A[m, k] * B[k, n]`` over signed bytes, in int32,
 wrapping. vnni.py's contract is ``sum((x + 128) * w)`` (its callers fold ``-128 * colsum(W)`` into
-the bias), so each C tile starts at ``128 * colsum(W)`` of its columns, loaded with row stride 0 from
-`offsets`; every partial sum then stays within ``K * 32768 < 2**31`` (K <= vnni.MAX_K), and the
-result is the VNNI route's, bit for bit.
+the bias), so the driver adds ``128 * colsum(W)`` (`offsets`) to each column's bias constant
+``bias * M + 2**(S-1)`` as ``offsets * M`` and the tiles start from zero (`tilezero`): every partial
+sum ``sum(x * w)`` stays within ``K * 16384 < 2**31`` (K <= vnni.MAX_K), and ``(acc + offsets + bias) * M``
+in wrapping int64 is the VNNI route's value, bit for bit. (The tiles had started at the offsets, loaded
+with row stride 0 from an unaligned array: four loads per pass at 22 ns each, 10% of a 128x768x768
+call.)
+
+Overlap: the tile unit multiplies while the vector units are free, and the requantize (34 us of a
+107 us 128x768x768 call, measured 2026-12-03) is vector work. So each block's codes are written a few
+rows at a time between the *next* block's tile instructions (`_amx_codes`'s ``e_*`` arguments), from
+one of two sums buffers (and one of two row tables, by chunk); the last block, or one before a panel
+of another width, is flushed alone. The tile configuration is loaded once per driver call, not per block.
 
 Layouts: a tile row is 64 bytes of K. Each tap's K (``4 * k4`` bytes, C padded to 4) is cut into
 ``kc = ceil(k4 / 16)`` chunks of 64 bytes; `pack_weights` stores B as ``[panel][tap][chunk][vector]``
@@ -124,10 +133,11 @@ _I64 = ir.IntType(64)
 _V16 = ir.VectorType(_I32, 16)
 _VOID = ir.VoidType()
 #: Tiles: four int32 sums (rows 0-15 / 16-31 x two 16-column vectors), two A tiles (the block's row halves)
-#: and two B tiles (the vectors): 2 x 2 blocking loads one tile per `tdpbssd`. Measured on the benchmark box
-#: (2026-12-02): a `tileloadd` costs about 23 ns whatever its stride, three times a `tdpbssd` (8 ns at
-#: full rate), so loads per product decide the speed: 16 x 64 blocks (one A, four B tiles) took the
-#: 3136 x 576 x 64 GEMM 0.63 ms, 2 x 2 blocks 0.36.
+#: and two B tiles (the vectors): 2 x 2 blocking loads one tile per `tdpbssd`. 16 x 64 blocks (one A, four B
+#: tiles) took the 3136 x 576 x 64 GEMM 0.63 ms, 2 x 2 blocks 0.36 (2026-12-02). Measured alone on the
+#: benchmark box (2026-12-03): `tdpbssd` 6.7 ns, a `tileloadd` of 64-byte aligned rows 4.8 ns from L1 and
+#: 22 ns when its rows straddle cache lines (an earlier "23 ns whatever its stride" had timed unaligned
+#: rows); a 2 x 2 loop over L1-resident tiles runs at the `tdpbssd` rate.
 _C_TILES = ((0, 1), (2, 3))  # [row half][vector of the pass]
 _A_TILES = (4, 5)
 _B_TILES = (6, 7)
@@ -153,30 +163,54 @@ def _tile_config(builder) -> ir.Value:
     return builder.bitcast(gv, _I8.as_pointer())
 
 
-def _amx_codes(nv: int):
-    """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col,
-    q_addr, lo, hi, has_res, res_delta, last_lanes, out_size)``: ROWS rows x 16*nv columns, requantized.
+def _codes_row(mod: ir.Module, nv: int) -> ir.Function:
+    """The LLVM function ``row(sums, rows, col, q, lo, hi, has_res, res_delta, last_lanes, out_size, r)``: row r
+    of a block's sums (ROWS x PANEL int32 at `sums`) requantized into int8 codes at ``rows[r] + col``
+    (`_store_codes`, skipped when that address is 0). One function for the kernel's flush and its
+    interleaved slices rather than the code emitted at each: LLVM optimises it once, then inlines it. The four
+    variants compiled in 1.7 s with the code emitted at each place, 1.1 s with this function (1.0 s before
+    the interleaving; one process each, an empty cache, 2026-12-03); marking it noinline saved 0.1 s more and
+    cost the 128x768x768 call 2-4%."""
+    name = f"irq_amx_codes_row_{nv}"
+    existing = mod.globals.get(name)
+    if existing is not None:
+        return existing
+    row_fn = ir.Function(mod, ir.FunctionType(_VOID, [_I64] * 11), name=name)
+    row_fn.linkage = "internal"
+    builder = ir.IRBuilder(row_fn.append_basic_block("entry"))
+    sums_addr, rows_addr, col, *q_args, r = row_fn.args
+    row = builder.gep(builder.inttoptr(sums_addr, _I32.as_pointer()), [builder.mul(r, ir.Constant(_I64, PANEL))])
+    accs = [[builder.bitcast(builder.gep(row, [ir.Constant(_I64, 16 * v)]), _V16.as_pointer()) for v in range(nv)]]
+    row_addr = builder.add(rows_addr, builder.mul(r, ir.Constant(_I64, 8)))
+    _store_codes(builder, accs, [], q_args, row_addr, col, 1, nv, skip_null_rows=True)
+    builder.ret_void()
+    return row_fn
 
-    Row r's A starts at ``a_addr + r * lda`` (+ each tap's byte offset); `b_addr` is the panel's packed
-    tiles (module doc), `kc` the chunks per tap, `off_addr` the panel's int32 ``128 * colsum`` (64 lanes).
-    The sums go through `scratch_addr` (ROWS x 64 int32, 64-byte aligned) into `_store_codes`, which
-    writes row r's int8 codes at ``rows[r] + col`` and skips rows whose address is 0 (the rest of the
-    arguments are `_store_codes`').
+
+def _amx_codes(nv: int):
+    """An intrinsic ``mk(a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q, lo, hi,
+    has_res, res_delta, e_last_lanes, out_size)``.
+
+    Tiles: ROWS rows x 16*nv columns of int32 sums, from zero, stored at `sums_addr` (ROWS x PANEL int32).
+    Epilogue: the codes of an *earlier* block's sums (`e_sums`, its row table `e_rows`, column `e_col`,
+    panel constants `e_q`, `e_last_lanes`), a few rows after each chunk's tile instructions, so that the
+    vector requantize runs while the tile unit multiplies. ``e_rows == 0``: no earlier block;
+    ``ntaps == 0``: no tiles, the earlier block's codes only (a flush).
     """
 
     def codegen(context, builder, signature, args):
-        a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col = args[:10]
+        a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col = args[:10]
+        q_args = args[10:]
         mod = builder.module
         ptr = _I8.as_pointer()
 
         def fn(name, arg_types):
             return cgutils.get_or_insert_function(mod, ir.FunctionType(_VOID, arg_types), name)
 
-        cfg = fn("llvm.x86.ldtilecfg", [ptr])
         load = fn("llvm.x86.tileloadd64", [_I8, ptr, _I64])
         store = fn("llvm.x86.tilestored64", [_I8, ptr, _I64])
         dot = fn("llvm.x86.tdpbssd", [_I8, _I8, _I8])
-        release = fn("llvm.x86.tilerelease", [])
+        zero = fn("llvm.x86.tilezero", [_I8])
 
         def tile(t):
             return ir.Constant(_I8, t)
@@ -184,83 +218,114 @@ def _amx_codes(nv: int):
         def at(addr):
             return builder.inttoptr(addr, ptr)
 
-        builder.call(cfg, [_tile_config(builder)])
-        taps = builder.inttoptr(taps_addr, _I64.as_pointer())
-        tile_bytes = ir.Constant(_I64, TILE_ROWS * KBYTES)
-        step_bytes = ir.Constant(_I64, nv * TILE_ROWS * KBYTES)  # one chunk's nv B tiles
-        a_half = builder.mul(lda, ir.Constant(_I64, TILE_ROWS))
-        for pass_vectors in [range(v0, min(nv, v0 + 2)) for v0 in range(0, nv, 2)]:
-            # a pass: the block's 32 rows x (up to) two vectors
-            for h in range(2):
-                for i, v in enumerate(pass_vectors):
-                    builder.call(load, [tile(_C_TILES[h][i]), at(builder.add(off_addr, ir.Constant(_I64, 64 * v))),
-                                        ir.Constant(_I64, 0)])
-            with cgutils.for_range(builder, ntaps) as tap_loop:
-                t = tap_loop.index
-                a_tap = builder.add(a_addr, builder.load(builder.gep(taps, [t])))
-                b_tap = builder.add(b_addr, builder.mul(builder.mul(t, kc), step_bytes))
-                with cgutils.for_range(builder, kc) as chunk_loop:
-                    c = chunk_loop.index
-                    a_c = builder.add(a_tap, builder.mul(c, ir.Constant(_I64, KBYTES)))
-                    b_c = builder.add(b_tap, builder.mul(c, step_bytes))
-                    b_at = [at(builder.add(b_c, builder.mul(ir.Constant(_I64, v), tile_bytes))) for v in pass_vectors]
-                    # bench order: each product issued as soon as its two tiles are loaded
-                    builder.call(load, [tile(_A_TILES[0]), at(a_c), lda])
-                    builder.call(load, [tile(_B_TILES[0]), b_at[0], ir.Constant(_I64, KBYTES)])
-                    builder.call(dot, [tile(_C_TILES[0][0]), tile(_A_TILES[0]), tile(_B_TILES[0])])
-                    builder.call(load, [tile(_A_TILES[1]), at(builder.add(a_c, a_half)), lda])
-                    builder.call(dot, [tile(_C_TILES[1][0]), tile(_A_TILES[1]), tile(_B_TILES[0])])
-                    if len(pass_vectors) == 2:
-                        builder.call(load, [tile(_B_TILES[1]), b_at[1], ir.Constant(_I64, KBYTES)])
-                        builder.call(dot, [tile(_C_TILES[0][1]), tile(_A_TILES[0]), tile(_B_TILES[1])])
-                        builder.call(dot, [tile(_C_TILES[1][1]), tile(_A_TILES[1]), tile(_B_TILES[1])])
-            for h in range(2):
-                for i, v in enumerate(pass_vectors):
-                    dst = ir.Constant(_I64, (h * TILE_ROWS * PANEL + 16 * v) * 4)
-                    builder.call(store, [tile(_C_TILES[h][i]), at(builder.add(scratch_addr, dst)),
-                                         ir.Constant(_I64, PANEL * 4)])
-        builder.call(release, [])
-        # the epilogue is a loop over the rows, each one `_store_codes` row: the sums come from memory, so
-        # straight-line code buys nothing, and 32 unrolled rows cost seconds of cold compile per variant
-        sums = builder.inttoptr(scratch_addr, _I32.as_pointer())
-        with cgutils.for_range(builder, ir.Constant(_I64, ROWS)) as row_loop:
-            r = row_loop.index
-            row = builder.gep(sums, [builder.mul(r, ir.Constant(_I64, PANEL))])
-            accs = [[builder.bitcast(builder.gep(row, [ir.Constant(_I64, 16 * v)]), _V16.as_pointer())
-                     for v in range(nv)]]
-            row_addr = builder.add(rows_addr, builder.mul(r, ir.Constant(_I64, 8)))
-            _store_codes(builder, accs, [], args[10:], row_addr, col, 1, nv, skip_null_rows=True)
+        row_fn = _codes_row(mod, nv)
+
+        def code_rows(first, stop):
+            # rows first .. stop of the earlier block, one call each (the requantize's one copy)
+            with cgutils.for_range(builder, stop, start=first) as row_loop:
+                builder.call(row_fn, [e_sums, e_rows, e_col, *q_args, row_loop.index])
+
+        rows_const = ir.Constant(_I64, ROWS)
+        zero64 = ir.Constant(_I64, 0)
+        with builder.if_else(builder.icmp_signed("==", ntaps, zero64)) as (flush, tiles):
+            with flush:
+                code_rows(zero64, rows_const)
+            with tiles:
+                # rows of the earlier block's codes per chunk, so that they are done by the last chunk
+                passes = [range(v0, min(nv, v0 + 2)) for v0 in range(0, nv, 2)]
+                steps = builder.mul(builder.mul(ir.Constant(_I64, len(passes)), ntaps), kc)
+                per_step = builder.sdiv(builder.add(steps, ir.Constant(_I64, ROWS - 1)), steps)
+                cursor = cgutils.alloca_once(builder, _I64)
+                no_earlier = builder.icmp_unsigned("==", e_rows, zero64)
+                builder.store(builder.select(no_earlier, rows_const, zero64), cursor)
+                taps = builder.inttoptr(taps_addr, _I64.as_pointer())
+                tile_bytes = ir.Constant(_I64, TILE_ROWS * KBYTES)
+                step_bytes = ir.Constant(_I64, nv * TILE_ROWS * KBYTES)  # one chunk's nv B tiles
+                a_half = builder.mul(lda, ir.Constant(_I64, TILE_ROWS))
+                for pass_vectors in passes:
+                    for h in range(2):
+                        for i in range(len(pass_vectors)):
+                            builder.call(zero, [tile(_C_TILES[h][i])])
+                    with cgutils.for_range(builder, ntaps) as tap_loop:
+                        t = tap_loop.index
+                        a_tap = builder.add(a_addr, builder.load(builder.gep(taps, [t])))
+                        b_tap = builder.add(b_addr, builder.mul(builder.mul(t, kc), step_bytes))
+                        with cgutils.for_range(builder, kc) as chunk_loop:
+                            c = chunk_loop.index
+                            a_c = builder.add(a_tap, builder.mul(c, ir.Constant(_I64, KBYTES)))
+                            b_c = builder.add(b_tap, builder.mul(c, step_bytes))
+                            b_at = [at(builder.add(b_c, builder.mul(ir.Constant(_I64, v), tile_bytes)))
+                                    for v in pass_vectors]
+                            builder.call(load, [tile(_A_TILES[0]), at(a_c), lda])
+                            builder.call(load, [tile(_B_TILES[0]), b_at[0], ir.Constant(_I64, KBYTES)])
+                            builder.call(dot, [tile(_C_TILES[0][0]), tile(_A_TILES[0]), tile(_B_TILES[0])])
+                            builder.call(load, [tile(_A_TILES[1]), at(builder.add(a_c, a_half)), lda])
+                            builder.call(dot, [tile(_C_TILES[1][0]), tile(_A_TILES[1]), tile(_B_TILES[0])])
+                            if len(pass_vectors) == 2:
+                                builder.call(load, [tile(_B_TILES[1]), b_at[1], ir.Constant(_I64, KBYTES)])
+                                builder.call(dot, [tile(_C_TILES[0][1]), tile(_A_TILES[0]), tile(_B_TILES[1])])
+                                builder.call(dot, [tile(_C_TILES[1][1]), tile(_A_TILES[1]), tile(_B_TILES[1])])
+                            first = builder.load(cursor)
+                            past = builder.add(first, per_step)
+                            stop = builder.select(builder.icmp_signed("<", past, rows_const), past, rows_const)
+                            code_rows(first, stop)
+                            builder.store(stop, cursor)
+                    for h in range(2):
+                        for i, v in enumerate(pass_vectors):
+                            dst = ir.Constant(_I64, (h * TILE_ROWS * PANEL + 16 * v) * 4)
+                            builder.call(store, [tile(_C_TILES[h][i]), at(builder.add(sums_addr, dst)),
+                                                 ir.Constant(_I64, PANEL * 4)])
         return context.get_dummy_value()
 
     @intrinsic
-    def mk(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr,
-           lo, hi, has_res, res_delta, last_lanes, out_size):
-        return types.void(types.uintp, types.intp, types.uintp, types.intp, types.uintp, types.intp, types.uintp,
-                          types.uintp, types.uintp, types.intp, types.uintp, types.int64, types.int64, types.int64,
+    def mk(typingctx, a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q,
+           lo, hi, has_res, res_delta, e_last_lanes, out_size):
+        return types.void(types.int64, types.int64, types.int64, types.int64, types.int64, types.int64, types.int64,
+                          types.int64, types.int64, types.int64, types.int64, types.int64, types.int64, types.int64,
                           types.int64, types.int64, types.int64), codegen
 
     return mk
 
 
+def _tile_switch(on: bool):
+    """An intrinsic that loads the tile configuration (`on`) or releases the tiles: once per driver call."""
+
+    def codegen(context, builder, signature, args):
+        mod = builder.module
+        if on:
+            cfg = cgutils.get_or_insert_function(mod, ir.FunctionType(_VOID, [_I8.as_pointer()]), "llvm.x86.ldtilecfg")
+            builder.call(cfg, [_tile_config(builder)])
+        else:
+            builder.call(cgutils.get_or_insert_function(mod, ir.FunctionType(_VOID, []), "llvm.x86.tilerelease"), [])
+        return context.get_dummy_value()
+
+    @intrinsic
+    def switch(typingctx):
+        return types.void(), codegen
+
+    return switch
+
+
+_tiles_on, _tiles_off = _tile_switch(True), _tile_switch(False)
 _mk1, _mk2, _mk3, _mk4 = (_amx_codes(nv) for nv in (1, 2, 3, 4))
 
 
 @numba.njit(cache=True)
-def _block(nv, a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
-           has_res, res_delta, last_lanes):
-    """One block of one panel: the `nv` (1-4) variant of the tile kernel, int8 codes out."""
+def _block(nv, a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q, lo, hi, has_res,
+           res_delta, e_last_lanes):
+    """One block of one panel: the `nv` (1-4) variant of the tile kernel (and an earlier block's codes)."""
     if nv == 4:
-        _mk4(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
-             has_res, res_delta, last_lanes, 1)
+        _mk4(a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q, lo, hi, has_res,
+             res_delta, e_last_lanes, 1)
     elif nv == 3:
-        _mk3(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
-             has_res, res_delta, last_lanes, 1)
+        _mk3(a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q, lo, hi, has_res,
+             res_delta, e_last_lanes, 1)
     elif nv == 2:
-        _mk2(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
-             has_res, res_delta, last_lanes, 1)
+        _mk2(a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q, lo, hi, has_res,
+             res_delta, e_last_lanes, 1)
     else:
-        _mk1(a_addr, lda, taps_addr, ntaps, b_addr, kc, off_addr, scratch_addr, rows_addr, col, q_addr, lo, hi,
-             has_res, res_delta, last_lanes, 1)
+        _mk1(a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_rows, e_col, e_q, lo, hi, has_res,
+             res_delta, e_last_lanes, 1)
 
 
 # -- the driver -----------------------------------------------------------------------------------------
@@ -279,11 +344,12 @@ def scratch_bytes(panels: int, lda: int, tap_max: int, kc: int) -> int:
 
 @numba.njit(cache=True, inline="always")
 def _layout(panels, cb, reach):
-    """Byte offsets of the scratch's parts: sums (64-byte aligned), consts, row table, A blocks, copies, end."""
+    """Byte offsets of the scratch's parts: two sums buffers and the constants (each 64-byte aligned inside
+    its slot: the epilogue's vector loads read both), row table, A blocks, copies, end."""
     sums = 0
-    consts = sums + ROWS * PANEL * 4 + 64
-    rows = consts + 4 * PANEL * panels * 8
-    blocks = rows + cb * ROWS * 8
+    consts = sums + 2 * ROWS * PANEL * 4 + 64
+    rows = consts + 4 * PANEL * panels * 8 + 64
+    blocks = rows + 2 * cb * ROWS * 8
     copies = blocks + cb * 8
     copy_bytes = (reach + 63) // 64 * 64
     return sums, consts, rows, blocks, copies, copy_bytes, copies + cb * copy_bytes
@@ -293,7 +359,8 @@ def _layout(panels, cb, reach):
 def _carve(buf, panels, cb, reach):
     """(consts, row table, A block addresses, aligned sums address, copies, bytes per copy) inside `buf`."""
     o_sums, o_consts, o_rows, o_blocks, o_copies, copy_bytes, end = _layout(panels, cb, reach)
-    consts = buf[o_consts:o_rows].view(np.int64)
+    c_at = _aligned(buf[o_consts:o_rows], 64) - np.int64(buf.ctypes.data)
+    consts = buf[c_at:c_at + 4 * PANEL * panels * 8].view(np.int64)
     rows_table = buf[o_rows:o_blocks].view(np.int64)
     a_blocks = buf[o_blocks:o_copies].view(np.int64)
     sums = _aligned(buf[o_sums:o_consts], 64)
@@ -363,8 +430,22 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     # addresses, the sums' scratch and the copies of blocks whose reads would leave `a`
     consts, rows_table, a_blocks, sums, copies, copy_bytes = _carve(scratch[part], panels, cb, reach)
     fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res)
+    # the tiles start from zero: the sums' 128 * colsum(W) joins the bias constant instead, (acc + off + bias) * M
+    for p in range(panels):
+        k0 = 4 * PANEL * p
+        for j in range(min(PANEL, n - p * PANEL)):
+            consts[k0 + PANEL + j] += np.int64(offsets[p * PANEL + j]) * consts[k0 + j]
     panel_bytes = ntaps * kc * 4 * TILE_ROWS * KBYTES
+    rows_addr = np.int64(rows_table.ctypes.data)
+    consts_addr = np.int64(consts.ctypes.data)
+    sums_bytes = ROWS * PANEL * 4
+    # each block's codes are written during the next block's tiles (of the same panel width) or flushed; the
+    # row tables alternate between two halves by chunk, so a chunk's last block is written during the next's
+    e_nv, e_sums, e_rows, e_col, e_q, e_last = 0, np.int64(0), np.int64(0), np.int64(0), np.int64(0), np.int64(0)
+    which = 0
+    _tiles_on()
     for q in range(q_lo, q_hi):
+        table0 = (q - q_lo) % 2 * cb * ROWS  # this chunk's half of the row tables
         b = q // chunks
         blk0 = (q % chunks) * cb
         blk1 = min(blocks, blk0 + cb)
@@ -376,7 +457,8 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
                 v = v0 + r
                 oy = v // wp
                 ox = v - oy * wp
-                rows_table[i * ROWS + r] = out_addr + (out_b + oy * ow + ox) * ldo if v < vrows and ox < ow else 0
+                stored = v < vrows and ox < ow
+                rows_table[table0 + i * ROWS + r] = out_addr + (out_b + oy * ow + ox) * ldo if stored else 0
             start = img + v0 * lda
             if start + reach <= a_end:
                 a_blocks[i] = start
@@ -390,12 +472,20 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
             nv = min(4, n_vectors - 4 * p)
             last_lanes = min(PANEL, n - p * PANEL) - 16 * (nv - 1)
             b_p = np.int64(packed.ctypes.data) + p * panel_bytes
-            q_addr = np.int64(consts.ctypes.data) + 4 * PANEL * p * 8
-            off_p = np.int64(offsets.ctypes.data) + p * PANEL * 4
+            q_addr = consts_addr + 4 * PANEL * p * 8
             for i in range(blk1 - blk0):
-                _block(nv, a_blocks[i], lda, t_addr, ntaps, b_p, kc, off_p, sums,
-                       np.int64(rows_table.ctypes.data) + i * ROWS * 8,
-                       c0 + p * PANEL, q_addr, lo, hi, has_res, res_delta, last_lanes)
+                if e_rows != 0 and e_nv != nv:
+                    _block(e_nv, 0, 0, 0, 0, 0, 0, 0, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last)
+                    e_rows = 0
+                cur = sums + which * sums_bytes
+                _block(nv, a_blocks[i], lda, t_addr, ntaps, b_p, kc, cur, e_sums, e_rows, e_col, e_q, lo, hi,
+                       has_res, res_delta, e_last)
+                e_nv, e_sums, e_rows, e_last = nv, cur, rows_addr + (table0 + i * ROWS) * 8, last_lanes
+                e_col, e_q = c0 + p * PANEL, q_addr
+                which = 1 - which
+    if e_rows != 0:
+        _block(e_nv, 0, 0, 0, 0, 0, 0, 0, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last)
+    _tiles_off()
     return 0
 
 
