@@ -60,9 +60,11 @@ def test_settings(monkeypatch):
     (128, 768, 768, True),   # the benchmark's matmul: 1.4-2.4x on tiles
     (32, 768, 768, True),    # one full block of rows
     (31, 768, 768, False),   # under one block of rows
-    (128, 188, 64, False),   # K under MIN_K (K is padded to 4-byte groups: 191 counts as 192)
-    (128, 192, 64, True),
-    (64, 3 * 4, 32, False),  # (as one tap) 12 of a chunk's 64 bytes
+    (128, 60, 16, False),    # K x N = 960 < MIN_KN
+    (128, 61, 16, True),     # K is padded to 4-byte groups: 61 counts as 64, K x N = 1024
+    (128, 16, 64, True),     # a short K with enough columns
+    (64, 12, 256, False),    # (as one tap) 12 of a chunk's 64 bytes
+    (64, 16, 256, True),     # 16 bytes: a quarter of the chunk
 ])
 def test_the_default_setting_takes_the_gemms_whose_shape_pays(monkeypatch, rows, k, n, taken):
     monkeypatch.delenv("IRQ_AMX", raising=False)
@@ -264,20 +266,22 @@ def test_pack_weights_layout():
 
 
 def test_the_default_setting_leaves_taps_that_fill_little_of_a_chunk_on_vnni(monkeypatch):
-    # a direct 7x7 conv on 3 channels: 49 taps of 4 bytes (C padded to 4) is K = 196 >= MIN_K, but each tap
-    # would pad its 4 bytes to a 64-byte tile row
+    # a direct 3x3 conv on 3 channels has 3 taps (kernel rows) of 12 bytes (3 x C padded to 4): K x N is
+    # enough, but each tap would pad its 12 bytes to a 64-byte tile row; a 7x7 one (28 bytes) takes the tiles
     monkeypatch.delenv("IRQ_AMX", raising=False)
     if not amx.available():
         pytest.skip("this CPU or OS offers no AMX-INT8")
     rng = np.random.default_rng(7)
-    x = rng.integers(-128, 128, (1, 24, 24, 3)).astype(np.int8)
-    wt = rng.integers(-127, 128, (16, 3, 7, 7)).astype(np.int8)
-    bias = rng.integers(-2**16, 2**16, 16)
-    plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (3,) * 4, (1, 1), 1, (-2**31, 2**31 - 1))
-    assert plan.route == "direct"
-    acc = conv2d_nhwc(x, wt, (1, 1), (3,) * 4, (1, 1)) + bias
-    mult, shift = _scales(rng, acc, 16)
-    out = np.full(plan.out_shape, 99, np.int8)
-    assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
-    np.testing.assert_array_equal(out, _half_up(acc, mult, shift))
-    assert plan.gemm._amx_routes and all(route is None for _, route in plan.gemm._amx_routes.values())
+    for k, pad, tiles in ((3, 1, False), (7, 3, True)):
+        x = rng.integers(-128, 128, (1, 24, 24, 3)).astype(np.int8)
+        wt = rng.integers(-127, 128, (64, 3, k, k)).astype(np.int8)
+        bias = rng.integers(-2**16, 2**16, 64)
+        plan = Conv2dPlan(x.shape, np.dtype(np.int8), wt, bias, (1, 1), (pad,) * 4, (1, 1), 1, (-2**31, 2**31 - 1))
+        assert plan.route == "direct"
+        acc = conv2d_nhwc(x, wt, (1, 1), (pad,) * 4, (1, 1)) + bias
+        mult, shift = _scales(rng, acc, 64)
+        out = np.full(plan.out_shape, 99, np.int8)
+        assert plan.requantize(x, out, mult, shift, 0, -128, 127) == 0
+        np.testing.assert_array_equal(out, _half_up(acc, mult, shift))
+        routes = plan.gemm._amx_routes.values()
+        assert routes and any(route is not None for _, route in routes) == tiles

@@ -108,21 +108,27 @@ def available() -> bool:
     return _granted
 
 
-#: The shape rule of the default setting, from per-shape interleaved runs of both routes (one thread,
-#: 2026-12-03, docs/design.md "AMX route"): tiles win once a GEMM has enough K to amortise each block's
-#: tile loads and configuration (K >= 192: 1.2-2.7x, against 0.57-0.97x at K 32-144), enough rows to
-#: fill a 32-row block (8 rows: 0.73x), and taps that fill most of their 64-byte chunks (a 3-channel stem
-#: tap pads 4 bytes to 64).
-MIN_K = 192
+#: The shape rule of the default setting, from per-shape runs of both routes in one process (one thread,
+#: interleaved, best of 5 rounds, 2026-12-03 session 25, after the requantize began to overlap the tiles;
+#: docs/design.md "The AMX route requantizes one block while the next one multiplies"): tiles win once
+#: a GEMM has K x N >= 1024 per output row (12544x64x16 1.05x, 12544x32x24 1.05x, 12544x16x96 1.31x,
+#: MobileNetV2's 1x1 convs 1.1-1.8x, 3x3 convs on 8-128 channels 1.03-4.0x) and lose below (12544x8x16
+#: 0.65x, 3136x24x16 0.79x, 12544x48x16 0.98x): a block's requantize has little tile work to hide behind.
+#: They lose with fewer than a block of rows (24x512x128 0.83x, 8x1280x1000 0.58x) and when each tap
+#: fills little of its 64-byte chunks (a direct conv's tap is a kernel row, kw x C bytes): 3x3 convs on 3
+#: or 4 channels, 12 bytes a tap, 0.69-0.83x, an 8-byte linear 0.99x; 3x3 on 8 channels (24 bytes) 1.03-1.39x,
+#: 7x7 on 3 channels (28 bytes) 1.08x. (Until then the rule had been K >= 192 and half-filled chunks.)
+MIN_KN = 1024
 MIN_ROWS = 32
-MIN_CHUNK_FILL = 0.5
+MIN_CHUNK_FILL = 0.25
 
 
-def pays(k4: int, ntaps: int) -> bool:
+def pays(k4: int, ntaps: int, n: int) -> bool:
     """Whether the AMX route is expected to beat VNNI on a GEMM of `ntaps` taps of ``4 * k4`` bytes of K
-    each, given at least MIN_ROWS output rows (the caller checks those per call: the batch varies)."""
+    each and `n` columns, given at least MIN_ROWS output rows (the caller checks those per call: the batch
+    varies)."""
     kc = -(-k4 // TILE_ROWS)
-    return ntaps * 4 * k4 >= MIN_K and 4 * k4 >= MIN_CHUNK_FILL * kc * KBYTES
+    return ntaps * 4 * k4 * n >= MIN_KN and 4 * k4 >= MIN_CHUNK_FILL * kc * KBYTES
 
 
 # -- the tile micro-kernel ------------------------------------------------------------------------------

@@ -551,7 +551,7 @@ class VnniGemm:
         if entry is not None and entry[0] is taps:
             return entry[1]
         route = None
-        shape_pays = self._amx_every_shape or amx.pays(k4, len(taps))
+        shape_pays = self._amx_every_shape or amx.pays(k4, len(taps), self.n)
         if out2d.dtype == np.int8 and shape_pays and _fused_ok(False, raw, mode, res_size, acc_lo, acc_hi, 1):
             w = self._w_kn
             if w.shape[0] < len(taps) * 4 * k4:  # K zero-padded to the taps' 4-byte groups
