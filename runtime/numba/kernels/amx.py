@@ -334,6 +334,13 @@ def _block(nv, a_addr, lda, taps_addr, ntaps, b_addr, kc, sums_addr, e_sums, e_r
              res_delta, e_last_lanes, 1)
 
 
+@numba.njit(cache=True, inline="always")
+def _flush(nv, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last_lanes):
+    """The codes of a block whose sums wait in `e_sums`, with no tile work to hide them behind (`_block` with
+    no taps)."""
+    _block(nv, 0, 0, 0, 0, 0, 0, 0, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last_lanes)
+
+
 # -- the driver -----------------------------------------------------------------------------------------
 
 @numba.njit(cache=True)
@@ -435,12 +442,8 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
     # per part: the panels' requantize constants (M, bias * M + 2**(S-1), S, Mr per column), the chunk's row
     # addresses, the sums' scratch and the copies of blocks whose reads would leave `a`
     consts, rows_table, a_blocks, sums, copies, copy_bytes = _carve(scratch[part], panels, cb, reach)
-    fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res)
-    # the tiles start from zero: the sums' 128 * colsum(W) joins the bias constant instead, (acc + off + bias) * M
-    for p in range(panels):
-        k0 = 4 * PANEL * p
-        for j in range(min(PANEL, n - p * PANEL)):
-            consts[k0 + PANEL + j] += np.int64(offsets[p * PANEL + j]) * consts[k0 + j]
+    # the tiles start from zero: the sums' 128 * colsum(W) joins the bias constant, (acc + offsets + bias) * M
+    fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res, offsets)
     panel_bytes = ntaps * kc * 4 * TILE_ROWS * KBYTES
     rows_addr = np.int64(rows_table.ctypes.data)
     consts_addr = np.int64(consts.ctypes.data)
@@ -481,7 +484,7 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
             q_addr = consts_addr + 4 * PANEL * p * 8
             for i in range(blk1 - blk0):
                 if e_rows != 0 and e_nv != nv:
-                    _block(e_nv, 0, 0, 0, 0, 0, 0, 0, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last)
+                    _flush(e_nv, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last)
                     e_rows = 0
                 cur = sums + which * sums_bytes
                 _block(nv, a_blocks[i], lda, t_addr, ntaps, b_p, kc, cur, e_sums, e_rows, e_col, e_q, lo, hi,
@@ -490,7 +493,7 @@ def gemm_codes(part, workers, a, lda, taps, kc, packed, offsets, n_vectors, n, i
                 e_col, e_q = c0 + p * PANEL, q_addr
                 which = 1 - which
     if e_rows != 0:
-        _block(e_nv, 0, 0, 0, 0, 0, 0, 0, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last)
+        _flush(e_nv, e_sums, e_rows, e_col, e_q, lo, hi, has_res, res_delta, e_last)
     _tiles_off()
     return 0
 

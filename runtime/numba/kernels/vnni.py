@@ -53,6 +53,7 @@ from .requantize import HALF_UP
 from .vnni_epilogue import NO_CHECK, _epilogue
 from .vnni_microkernel import (  # noqa: F401 - microkernel and _mk*: used by small_matmul.py and tests
     MR,
+    NO_LANE_BIAS,
     PANEL,
     TAIL_MR,
     _mk6_4,
@@ -207,7 +208,7 @@ def _gemm_codes(part, per, total, chunks, cb, blocks, pixels, oh, wp, ow, rows_p
         img = a_addr + (b // rows_per_image) * image_bytes + (b % rows_per_image) * row_bytes
         bias_b = bias[b * bias_stride:]
         if filled < 0 or (bias_stride != 0 and b != filled):
-            fill_panel_constants(consts, panels, n, c0, bias_b, mult, half, shift, res_mult, has_res)
+            fill_panel_constants(consts, panels, n, c0, bias_b, mult, half, shift, res_mult, has_res, NO_LANE_BIAS)
             filled = b
         p_first = blk0 * MR
         # one entry before the chunk: an odd tail's last pair starts a row early (`pairs_ok`)

@@ -9,6 +9,7 @@ block as an intrinsic, `_store_codes` its in-register half_up requantize, and `_
 from __future__ import annotations
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -20,6 +21,8 @@ from numba.extending import intrinsic
 MR = 6
 #: Output columns per B panel: four 16-lane vectors.
 PANEL = 64
+#: `fill_panel_constants`' `lane_bias` of the VNNI route: none (a global, so no call allocates it).
+NO_LANE_BIAS = np.zeros(0, np.int32)
 
 _I8 = ir.IntType(8)
 _I32 = ir.IntType(32)
@@ -140,13 +143,16 @@ _V16W = ir.VectorType(_I16, 16)
 
 
 @numba.njit(cache=True, inline="always")
-def fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res):
+def fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mult, has_res, lane_bias):
     """Write what `_store_codes` reads at `q_addr`: per panel of PANEL columns, ``[M][bias * M + 2**(S-1)][S][Mr]``
     (PANEL int64 each) of output columns ``c0 + p * PANEL + j``; lanes past `n` zero (masked, but defined).
 
     ``bias * M + half`` wraps like ``(acc + bias) * M + half`` does: the same bits. The VNNI and AMX drivers
     fill it once per part (a refill per chunk cost a short-K 1x1 conv about as much as its GEMM).
+    `lane_bias` (indexed by panel lane ``p * PANEL + j``, or empty) joins the bias: the AMX route's
+    ``128 * colsum(W)``, since its tiles start from zero.
     """
+    lanes = lane_bias.shape[0] > 0
     for p in range(panels):
         cc = c0 + p * PANEL
         k0 = 4 * PANEL * p
@@ -154,7 +160,8 @@ def fill_panel_constants(consts, panels, n, c0, bias, mult, half, shift, res_mul
         for j in range(min(PANEL, n - p * PANEL)):
             m = mult[cc + j]
             consts[k0 + j] = m
-            consts[k0 + PANEL + j] = bias[cc + j] * m + half[cc + j]
+            b = bias[cc + j] + (np.int64(lane_bias[p * PANEL + j]) if lanes else np.int64(0))
+            consts[k0 + PANEL + j] = b * m + half[cc + j]
             consts[k0 + 2 * PANEL + j] = shift[cc + j]
             if has_res:
                 consts[k0 + 3 * PANEL + j] = res_mult[cc + j]
